@@ -1,0 +1,149 @@
+/**
+ * The only module that imports a TensorFlow.js backend package. Everything else imports `tf` from here.
+ *
+ * Preference order: tfjs-node-gpu (when CUDA is usable) → tfjs-node (npm's, or the one
+ * scripts/setup-native.mjs built from a local TensorFlow wheel into .native/) → wasm → cpu.
+ * `AUTOPRUNE_BACKEND` or `selectBackend(name)` overrides the choice.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type * as TF from '@tensorflow/tfjs';
+import { UsageError } from '../errors.js';
+
+// Quieten TensorFlow's C++ start-up banner unless the user asked for it.
+process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export const BACKEND_NAMES: readonly BackendName[] = Object.freeze(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
+
+export interface BackendInfo {
+  /** What autoprune asked for: a name or 'auto'. */
+  requested: BackendName | 'auto';
+  /** The backend in use. */
+  name: BackendName;
+  /** The tfjs backend name reported by tf.getBackend(). */
+  tfBackend: string;
+  /** Whether training runs on native TensorFlow. */
+  native: boolean;
+  /** Where the backend package was loaded from. */
+  source: string;
+  /** Backends tried before this one and why they were not used. */
+  skipped: string[];
+}
+
+const require = createRequire(import.meta.url);
+export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const NATIVE_FALLBACK_DIR = join(PACKAGE_ROOT, '.native', 'tfjs-node');
+
+type TfModule = typeof TF;
+
+function loadNative(gpu: boolean): { tf: TfModule; source: string } {
+  if (gpu) {
+    const tf = require('@tensorflow/tfjs-node-gpu') as TfModule;
+    return { tf, source: '@tensorflow/tfjs-node-gpu' };
+  }
+  try {
+    return { tf: require('@tensorflow/tfjs-node') as TfModule, source: '@tensorflow/tfjs-node' };
+  } catch (err) {
+    if (!existsSync(NATIVE_FALLBACK_DIR)) throw err;
+    return { tf: require(NATIVE_FALLBACK_DIR) as TfModule, source: NATIVE_FALLBACK_DIR };
+  }
+}
+
+function cudaUsable(): boolean {
+  if (process.env.CUDA_VISIBLE_DEVICES === '' || process.env.CUDA_VISIBLE_DEVICES === '-1') return false;
+  return ['/dev/nvidiactl', '/dev/nvidia0'].some((p) => existsSync(p));
+}
+
+function shortReason(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n')[0].slice(0, 160);
+}
+
+let state: { tf: TfModule; info: BackendInfo } | undefined;
+
+function init(requested: BackendName | 'auto'): { tf: TfModule; info: BackendInfo } {
+  const order: BackendName[] = requested === 'auto' ? [...BACKEND_NAMES] : [requested];
+  const skipped: string[] = [];
+  for (const name of order) {
+    try {
+      if (name === 'tensorflow-gpu' && requested === 'auto' && !cudaUsable()) {
+        skipped.push('tensorflow-gpu: no CUDA device');
+        continue;
+      }
+      if (name === 'tensorflow-gpu' || name === 'tensorflow') {
+        const { tf, source } = loadNative(name === 'tensorflow-gpu');
+        if (tf.getBackend() !== 'tensorflow') throw new Error(`backend is ${tf.getBackend()}`);
+        return { tf, info: { requested, name, tfBackend: 'tensorflow', native: true, source, skipped } };
+      }
+      const tf = require('@tensorflow/tfjs') as TfModule;
+      if (name === 'wasm') {
+        require('@tensorflow/tfjs-backend-wasm');
+        // setBackend is async for wasm; callers that need wasm use selectBackendAsync.
+        throw new Error('wasm needs selectBackendAsync');
+      }
+      void tf.setBackend('cpu');
+      return { tf, info: { requested, name, tfBackend: 'cpu', native: false, source: '@tensorflow/tfjs', skipped } };
+    } catch (err) {
+      skipped.push(`${name}: ${shortReason(err)}`);
+    }
+  }
+  throw new UsageError(`backend '${requested}' is not available (${skipped.join('; ')})`);
+}
+
+function requestedFromEnv(): BackendName | 'auto' {
+  const env = process.env.AUTOPRUNE_BACKEND;
+  if (!env || env === 'auto') return 'auto';
+  if (!(BACKEND_NAMES as readonly string[]).includes(env)) {
+    throw new UsageError(`AUTOPRUNE_BACKEND='${env}' is not a backend; use one of: auto, ${BACKEND_NAMES.join(', ')}`);
+  }
+  return env as BackendName;
+}
+
+/**
+ * Chooses the backend (once per process). Later calls with another name throw: tfjs keeps one
+ * engine per process and mixing backends mid-run would silently move tensors.
+ */
+export function selectBackend(requested: BackendName | 'auto' = requestedFromEnv()): BackendInfo {
+  if (state) {
+    if (requested !== 'auto' && requested !== state.info.name) {
+      throw new UsageError(`backend already initialised as '${state.info.name}', cannot switch to '${requested}' in the same process`);
+    }
+    return state.info;
+  }
+  state = init(requested);
+  return state.info;
+}
+
+/** Like selectBackend, and also able to start the wasm backend (whose initialisation is async). */
+export async function selectBackendAsync(requested: BackendName | 'auto' = requestedFromEnv()): Promise<BackendInfo> {
+  if (requested !== 'wasm') {
+    try {
+      return selectBackend(requested);
+    } catch (err) {
+      if (requested !== 'auto') throw err;
+    }
+  }
+  const tf = require('@tensorflow/tfjs') as TfModule;
+  require('@tensorflow/tfjs-backend-wasm');
+  const ok = await tf.setBackend('wasm');
+  if (!ok) throw new UsageError('backend wasm failed to initialise');
+  state = { tf, info: { requested, name: 'wasm', tfBackend: 'wasm', native: false, source: '@tensorflow/tfjs-backend-wasm', skipped: [] } };
+  return state.info;
+}
+
+export function backendInfo(): BackendInfo {
+  return selectBackend();
+}
+
+/**
+ * The tfjs namespace of the chosen backend. A Proxy so that `import { tf }` works everywhere while the
+ * backend is chosen lazily (the CLI's --backend flag runs before the first tensor op).
+ */
+export const tf: TfModule = new Proxy({} as TfModule, {
+  get(_t, prop) {
+    if (!state) selectBackend();
+    return (state!.tf as unknown as Record<string | symbol, unknown>)[prop];
+  },
+});

@@ -1,0 +1,40 @@
+/**
+ * Named errors. Each carries the process exit code the CLI uses; the library never exits itself.
+ * Exit codes: 2 bad input/usage, 3 target not reached within the guard, 1 internal error.
+ */
+export class AutopruneError extends Error {
+  readonly exitCode: number = 1;
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad command-line usage or API options. */
+export class UsageError extends AutopruneError {
+  override readonly exitCode = 2;
+}
+
+/** Unusable data files: ragged rows, NaN cells, a single class, a shape that does not fit the model. */
+export class DataError extends AutopruneError {
+  override readonly exitCode = 2;
+}
+
+/** A model file that is missing, unreadable, or has a topology autoprune cannot handle. */
+export class ModelError extends AutopruneError {
+  override readonly exitCode = 2;
+}
+
+/** A policy file that is missing, corrupt, of an unknown kind, or trained on another feature schema. */
+export class PolicyError extends AutopruneError {
+  override readonly exitCode = 2;
+}
+
+/** The accuracy guard could not be held up to the target sparsity. */
+export class TargetNotReachedError extends AutopruneError {
+  override readonly exitCode = 3;
+}
+
+export function exitCodeOf(err: unknown): number {
+  return err instanceof AutopruneError ? err.exitCode : 1;
+}

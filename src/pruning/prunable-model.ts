@@ -1,0 +1,166 @@
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../backend/tf.js';
+import { ModelError } from '../errors.js';
+
+export type PrunableKind = 'dense' | 'conv2d';
+
+/** A prunable kernel of a model (Dense or Conv2D; biases are never pruned). */
+export interface PrunableLayer {
+  /** Position among the prunable layers (0 = closest to the input). */
+  index: number;
+  /** Keras layer name. */
+  name: string;
+  kind: PrunableKind;
+  /** The layer itself (for activations / inputs). */
+  layer: TF.layers.Layer;
+  /** The kernel variable. Dense: [in, out]; Conv2D: [kh, kw, cin, cout]. */
+  kernel: TF.Variable;
+  shape: number[];
+  /** Number of kernel weights. */
+  size: number;
+  /** Fan-in of one output unit (in for Dense, kh·kw·cin for Conv2D). */
+  fanIn: number;
+  /** Number of output units (columns / filters). */
+  units: number;
+}
+
+export interface LayerSparsity {
+  name: string;
+  kind: PrunableKind;
+  shape: number[];
+  size: number;
+  pruned: number;
+  sparsity: number;
+}
+
+export interface SparsityReport {
+  /** Pruned weights / prunable weights over all prunable kernels. */
+  global: number;
+  pruned: number;
+  total: number;
+  layers: LayerSparsity[];
+}
+
+/** A snapshot of all weights and masks, for checkpoint / rollback. Owns its tensors. */
+export interface Snapshot {
+  weights: TF.Tensor[];
+  masks: TF.Tensor[];
+}
+
+function kindOf(layer: TF.layers.Layer): PrunableKind | undefined {
+  const cls = layer.getClassName();
+  if (cls === 'Dense') return 'dense';
+  if (cls === 'Conv2D') return 'conv2d';
+  return undefined;
+}
+
+/**
+ * A view over a tfjs LayersModel that holds a 0/1 mask per prunable kernel (same shape as the kernel)
+ * and keeps masked weights at exactly 0. It never changes the model's topology.
+ */
+export class PrunableModel {
+  readonly layers: PrunableLayer[];
+  private masks: TF.Tensor[];
+
+  constructor(readonly model: TF.LayersModel) {
+    const found: PrunableLayer[] = [];
+    for (const layer of model.layers) {
+      const kind = kindOf(layer);
+      if (!kind) continue;
+      const kernelLw = layer.weights.find((w) => /kernel/.test(w.originalName ?? w.name));
+      if (!kernelLw) continue;
+      const kernel = kernelLw.read() as TF.Variable;
+      const shape = kernel.shape.slice();
+      const size = shape.reduce((a, b) => a * b, 1);
+      const units = shape[shape.length - 1];
+      found.push({ index: found.length, name: layer.name, kind, layer, kernel, shape, size, fanIn: size / units, units });
+    }
+    if (found.length === 0) {
+      throw new ModelError(`model '${model.name}' has no Dense or Conv2D layer to prune`);
+    }
+    this.layers = found;
+    // Start from the model's own zeros: a model saved by autoprune reloads with its pruning intact.
+    this.masks = tf.tidy(() => found.map((l) => tf.keep(tf.notEqual(l.kernel, 0).toFloat())));
+  }
+
+  get totalPrunable(): number {
+    return this.layers.reduce((a, l) => a + l.size, 0);
+  }
+
+  mask(i: number): TF.Tensor {
+    return this.masks[i];
+  }
+
+  /** Replaces layer i's mask (takes ownership of `mask`) and zeros the pruned weights. */
+  setMask(i: number, mask: TF.Tensor): void {
+    const l = this.layers[i];
+    if (mask.shape.join('x') !== l.shape.join('x')) {
+      throw new ModelError(`mask for layer '${l.name}' has shape [${mask.shape}] but the kernel is [${l.shape}]`);
+    }
+    this.masks[i].dispose();
+    this.masks[i] = mask;
+    this.applyMasks();
+  }
+
+  /** Masks as flat Float32Arrays (0 pruned, 1 live). */
+  maskArrays(): Float32Array[] {
+    return this.masks.map((m) => m.dataSync() as Float32Array);
+  }
+
+  setMaskArrays(arrays: ArrayLike<number>[]): void {
+    if (arrays.length !== this.layers.length) {
+      throw new ModelError(`expected ${this.layers.length} masks, got ${arrays.length}`);
+    }
+    arrays.forEach((a, i) => {
+      const l = this.layers[i];
+      if (a.length !== l.size) throw new ModelError(`mask for layer '${l.name}' has ${a.length} values, the kernel has ${l.size}`);
+      this.setMask(i, tf.tensor(Float32Array.from(a), l.shape, 'float32'));
+    });
+  }
+
+  /** Multiplies every kernel by its mask in place: pruned weights become exactly 0. */
+  applyMasks(): void {
+    tf.tidy(() => {
+      this.layers.forEach((l, i) => l.kernel.assign(tf.mul(l.kernel, this.masks[i])));
+    });
+  }
+
+  sparsity(): SparsityReport {
+    const live = tf.tidy(() => tf.stack(this.masks.map((m) => tf.sum(m))).dataSync());
+    let pruned = 0;
+    const layers = this.layers.map((l, i) => {
+      const p = l.size - Math.round(live[i]);
+      pruned += p;
+      return { name: l.name, kind: l.kind, shape: l.shape, size: l.size, pruned: p, sparsity: p / l.size };
+    });
+    const total = this.totalPrunable;
+    return { global: pruned / total, pruned, total, layers };
+  }
+
+  /** Copies all model weights and masks. */
+  snapshot(): Snapshot {
+    return tf.tidy(() => ({
+      weights: this.model.weights.map((w) => tf.keep(w.read().clone())),
+      masks: this.masks.map((m) => tf.keep(m.clone())),
+    }));
+  }
+
+  /** Restores a snapshot (which stays owned by the caller). */
+  restore(s: Snapshot): void {
+    tf.tidy(() => {
+      this.model.weights.forEach((w, i) => (w.read() as TF.Variable).assign(s.weights[i]));
+    });
+    this.masks.forEach((m) => m.dispose());
+    this.masks = s.masks.map((m) => m.clone());
+  }
+
+  dispose(): void {
+    this.masks.forEach((m) => m.dispose());
+    this.masks = [];
+  }
+}
+
+export function disposeSnapshot(s: Snapshot): void {
+  s.weights.forEach((t) => t.dispose());
+  s.masks.forEach((t) => t.dispose());
+}
