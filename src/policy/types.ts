@@ -1,0 +1,15 @@
+import type { ConnectionFeatures, FeatureSchema } from '../features/types.js';
+
+/**
+ * Anything that ranks live connections for removal: a learned policy or a baseline criterion.
+ * `score` returns, per layer of `features`, a prunability score per live connection (same order as
+ * LayerFeatures.indices): HIGHER = PRUNE FIRST. Scores are compared globally across layers, so the
+ * scorer also decides how sparsity spreads over layers. Ties must be broken deterministically.
+ */
+export interface Scorer {
+  /** Registry name, e.g. 'global-magnitude', 'cart'. */
+  readonly name: string;
+  /** Features the scorer needs (checked against the extracted schema); undefined = any. */
+  readonly schema?: FeatureSchema;
+  score(features: ConnectionFeatures): Float32Array[];
+}
