@@ -38,3 +38,8 @@ export class TargetNotReachedError extends AutopruneError {
 export function exitCodeOf(err: unknown): number {
   return err instanceof AutopruneError ? err.exitCode : 1;
 }
+
+/** The run was interrupted (Ctrl-C / AbortSignal); the last accepted checkpoint is resumable. */
+export class InterruptedError extends AutopruneError {
+  override readonly exitCode = 130;
+}

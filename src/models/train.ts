@@ -2,6 +2,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
 import type { Split } from '../data/dataset.js';
 import type { PrunableModel } from '../pruning/prunable-model.js';
+import { InterruptedError } from '../errors.js';
 import { Rng } from '../util/random.js';
 import { encodeTargets, lossOf, predictedClasses, taskOf, type TaskInfo } from './task.js';
 
@@ -22,6 +23,8 @@ export interface TrainOptions {
   patience?: number;
   /** When early stopping, restore the weights of the best validation epoch. Default true. */
   restoreBest?: boolean;
+  /** Aborts training between batches (throws InterruptedError). */
+  signal?: AbortSignal;
   /** Called after each epoch. */
   onEpoch?: (e: { epoch: number; loss: number; valAccuracy?: number }) => void;
 }
@@ -64,6 +67,7 @@ export function train(model: TF.LayersModel, data: Split, options: TrainOptions 
       let lossSum = tf.scalar(0);
       let batches = 0;
       for (let start = 0; start < n; start += o.batchSize) {
+        if (o.signal?.aborted) throw new InterruptedError('training interrupted');
         const idx = perm.subarray(start, Math.min(n, start + o.batchSize));
         tf.tidy(() => {
           const ib = tf.tensor1d(idx, 'int32');
@@ -72,9 +76,9 @@ export function train(model: TF.LayersModel, data: Split, options: TrainOptions 
           const { value, grads } = tf.variableGrads(
             () => lossOf(model.apply(xb, { training: true }) as TF.Tensor, yb, task), vars);
           for (const [name, mask] of maskOf) grads[name] = tf.mul(grads[name], mask);
-          optimizer.applyGradients(grads);
+          optimizer.applyGradients(grads as TF.NamedTensorMap as unknown as Parameters<typeof optimizer.applyGradients>[0]);
           if (o.prunable) o.prunable.applyMasks();
-          const next = tf.add(lossSum, value);
+          const next = tf.add(lossSum, value) as TF.Scalar;
           lossSum.dispose();
           lossSum = tf.keep(next);
         });

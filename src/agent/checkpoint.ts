@@ -1,0 +1,100 @@
+import type * as TF from '@tensorflow/tfjs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { tf } from '../backend/tf.js';
+import { UsageError } from '../errors.js';
+import { applyMaskJson, masksToJson, type MaskFile } from '../pruning/mask-io.js';
+import type { PrunableModel } from '../pruning/prunable-model.js';
+import type { StepRecord } from './loop.js';
+
+/** What the agent needs to continue a run. */
+export interface AgentState {
+  step: number;
+  sparsity: number;
+  rate: number;
+  epochsUsed: number;
+  denseValAccuracy: number;
+  denseTestAccuracy?: number;
+  steps: StepRecord[];
+}
+
+interface StateFile {
+  format: 'autoprune-checkpoint';
+  version: 1;
+  /** Weight names and shapes, to refuse a checkpoint of another model. */
+  weights: { name: string; shape: number[] }[];
+  state: AgentState;
+}
+
+/**
+ * The last accepted state of a run: all weights (weights.bin, float32 in model.weights order), masks and
+ * loop state. Written to a temp folder and renamed over the previous one, so a kill -9 at any moment
+ * leaves either the old or the new checkpoint, never a mix.
+ */
+export class Checkpointer {
+  readonly dir: string;
+  constructor(dir: string) {
+    this.dir = resolve(dir);
+  }
+
+  exists(): boolean {
+    return existsSync(join(this.dir, 'state.json'));
+  }
+
+  async save(pm: PrunableModel, state: AgentState): Promise<void> {
+    const tmp = join(dirname(this.dir), `.${basename(this.dir)}.tmp-${process.pid}`);
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    const weights = pm.model.weights;
+    const arrays = await Promise.all(weights.map((w) => w.read().data() as Promise<Float32Array>));
+    const total = arrays.reduce((a, x) => a + x.length, 0);
+    const buf = new Float32Array(total);
+    let off = 0;
+    for (const a of arrays) { buf.set(a, off); off += a.length; }
+    writeFileSync(join(tmp, 'weights.bin'), Buffer.from(buf.buffer));
+    writeFileSync(join(tmp, 'masks.json'), JSON.stringify(masksToJson(pm)));
+    const file: StateFile = {
+      format: 'autoprune-checkpoint', version: 1,
+      weights: weights.map((w) => ({ name: w.name, shape: w.shape as number[] })), state,
+    };
+    writeFileSync(join(tmp, 'state.json'), JSON.stringify(file, null, 1));
+    const old = `${this.dir}.old-${process.pid}`;
+    if (existsSync(this.dir)) renameSync(this.dir, old);
+    renameSync(tmp, this.dir);
+    rmSync(old, { recursive: true, force: true });
+  }
+
+  /** Loads weights and masks into `pm` and returns the saved state. */
+  async restore(pm: PrunableModel, _target: number): Promise<AgentState> {
+    let file: StateFile;
+    try {
+      file = JSON.parse(readFileSync(join(this.dir, 'state.json'), 'utf8')) as StateFile;
+    } catch (err) {
+      throw new UsageError(`cannot resume: checkpoint '${this.dir}' is unreadable (${(err as Error).message.split('\n')[0]})`);
+    }
+    if (file.format !== 'autoprune-checkpoint' || file.version !== 1) {
+      throw new UsageError(`cannot resume: '${this.dir}' is not an autoprune checkpoint`);
+    }
+    const weights = pm.model.weights;
+    const same = file.weights.length === weights.length &&
+      file.weights.every((w, i) => w.shape.join('x') === (weights[i].shape as number[]).join('x'));
+    if (!same) throw new UsageError(`cannot resume: checkpoint '${this.dir}' was made for another model`);
+    const bytes = readFileSync(join(this.dir, 'weights.bin'));
+    const all = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    let off = 0;
+    tf.tidy(() => {
+      for (const w of weights) {
+        const n = (w.shape as number[]).reduce((a, b) => a * b, 1);
+        (w.read() as TF.Variable).assign(tf.tensor(all.slice(off, off + n), w.shape as number[]));
+        off += n;
+      }
+    });
+    const masks = JSON.parse(readFileSync(join(this.dir, 'masks.json'), 'utf8')) as MaskFile;
+    applyMaskJson(pm, masks, join(this.dir, 'masks.json'));
+    return file.state;
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

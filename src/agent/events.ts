@@ -1,0 +1,92 @@
+/**
+ * Events of a pruning run. The same objects reach `onEvent` callbacks and the CLI's `--json` lines.
+ */
+export type AgentEvent =
+  | StartEvent
+  | StepEvent
+  | RollbackEvent
+  | CheckpointEvent
+  | EpochEvent
+  | DoneEvent
+  | ErrorEvent;
+
+export interface StartEvent {
+  type: 'start';
+  target: number;
+  /** Largest accepted validation-accuracy drop, in percentage points. */
+  maxDrop: number;
+  policy: string;
+  backend: string;
+  native: boolean;
+  prunable: number;
+  denseValAccuracy: number;
+  /** Validation accuracy the guard requires (dense − maxDrop). */
+  floor: number;
+  /** Sparsity the run starts from (> 0 when resuming). */
+  sparsity: number;
+  resumed: boolean;
+}
+
+/** An accepted step. */
+export interface StepEvent {
+  type: 'step';
+  step: number;
+  fromSparsity: number;
+  toSparsity: number;
+  valAccuracy: number;
+  fineTuneEpochs: number;
+  /** Fine-tuning epochs used so far in the run (accepted and rolled-back steps). */
+  totalEpochs: number;
+  seconds: number;
+}
+
+/** A step whose fine-tuned accuracy broke the guard; the model is back at its last checkpoint. */
+export interface RollbackEvent {
+  type: 'rollback';
+  step: number;
+  fromSparsity: number;
+  toSparsity: number;
+  valAccuracy: number;
+  floor: number;
+  fineTuneEpochs: number;
+  totalEpochs: number;
+  /** What the agent tries next. */
+  next: string;
+  seconds: number;
+}
+
+export interface CheckpointEvent {
+  type: 'checkpoint';
+  step: number;
+  sparsity: number;
+  path: string;
+}
+
+/** One fine-tuning epoch (for progress displays). */
+export interface EpochEvent {
+  type: 'epoch';
+  step: number;
+  epoch: number;
+  loss: number;
+  valAccuracy?: number;
+}
+
+export interface DoneEvent {
+  type: 'done';
+  sparsity: number;
+  valAccuracy: number;
+  testAccuracy: number;
+  denseTestAccuracy: number;
+  targetReached: boolean;
+  exitCode: number;
+  totalEpochs: number;
+  seconds: number;
+}
+
+export interface ErrorEvent {
+  type: 'error';
+  message: string;
+  exitCode: number;
+}
+
+export type EventSink = (e: AgentEvent) => void;

@@ -1,0 +1,222 @@
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../backend/tf.js';
+import type { Dataset, Split } from '../data/dataset.js';
+import { InterruptedError } from '../errors.js';
+import { extractFeatures } from '../features/extract.js';
+import type { Scorer } from '../policy/types.js';
+import { disposeSnapshot, PrunableModel, type SparsityReport } from '../pruning/prunable-model.js';
+import { pruneByScores } from '../pruning/select.js';
+import { accuracy, train } from '../models/train.js';
+import { Checkpointer, type AgentState } from './checkpoint.js';
+import type { AgentEvent } from './events.js';
+import { afterAccept, afterRollback, nextSparsity, PLANNER_DEFAULTS, type PlannerOptions } from './planner.js';
+
+export interface AgentOptions {
+  /** Target global sparsity in (0, 1). */
+  target: number;
+  /** Largest accepted drop of validation accuracy below the dense model, in percentage points. Default 1. */
+  maxDrop?: number;
+  /** Reach the target even when the guard cannot be held (the drop is reported). Default false. */
+  force?: boolean;
+  /** Seed of fine-tuning batch order and calibration. Default 0. */
+  seed?: number;
+  /** Fine-tuning budget of the whole run, in passes over the training split (rolled-back steps count). Default 15. */
+  budgetEpochs?: number;
+  /** Most fine-tuning epochs after one pruning step; fewer when validation accuracy stops improving. Default 3. */
+  maxStepEpochs?: number;
+  /** Samples of the training split used to compute features. Default 1024. */
+  calibrationSamples?: number;
+  /** Step-size adaptation. */
+  planner?: PlannerOptions;
+  /** Folder for resumable checkpoints (written after every accepted step). */
+  checkpointDir?: string;
+  /** Continue from the checkpoint in `checkpointDir`. */
+  resume?: boolean;
+  signal?: AbortSignal;
+  onEvent?: (e: AgentEvent) => void;
+}
+
+export const AGENT_DEFAULTS = Object.freeze({
+  maxDrop: 1, force: false, seed: 0, budgetEpochs: 15, maxStepEpochs: 3, calibrationSamples: 1024,
+});
+
+export interface StepRecord {
+  step: number;
+  fromSparsity: number;
+  toSparsity: number;
+  valAccuracy: number;
+  accepted: boolean;
+  fineTuneEpochs: number;
+  seconds: number;
+  reason?: string;
+}
+
+export interface AgentResult {
+  sparsity: SparsityReport;
+  denseValAccuracy: number;
+  denseTestAccuracy: number;
+  valAccuracy: number;
+  testAccuracy: number;
+  targetReached: boolean;
+  /** 0 target reached within the guard; 3 stopped at the best sparsity the guard allows. */
+  exitCode: 0 | 3;
+  steps: StepRecord[];
+  totals: { fineTuneEpochs: number; accepted: number; rolledBack: number };
+  /** Seconds per phase. */
+  phases: Record<string, number>;
+  masks: PrunableModel;
+}
+
+const EPS = 1e-6;
+
+function calibrationSplit(train: Split, n: number): Split {
+  const k = Math.min(n, train.labels.length);
+  return { x: tf.slice(train.x, 0, k), labels: train.labels.subarray(0, k) };
+}
+
+/**
+ * The pruning agent: score → prune the next increment globally → fine-tune with masks enforced →
+ * guard on validation accuracy → accept (checkpoint) or roll back with a smaller step. Modifies
+ * `model` in place; `data` must already fit the model (see fitDatasetToModel). Test accuracy is
+ * computed for the report only, never used for a decision.
+ */
+export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Scorer, options: AgentOptions & { backend?: { name: string; native: boolean } }): Promise<AgentResult> {
+  const o = { ...AGENT_DEFAULTS, ...options };
+  const plan = { ...PLANNER_DEFAULTS, ...options.planner };
+  const emit = (e: AgentEvent) => o.onEvent?.(e);
+  const phases: Record<string, number> = { evaluate: 0, features: 0, scoring: 0, prune: 0, fineTune: 0, checkpoint: 0 };
+  const timed = <T>(phase: string, f: () => T): T => {
+    const t = Date.now();
+    try { return f(); } finally { phases[phase] = (phases[phase] ?? 0) + (Date.now() - t) / 1000; }
+  };
+  const checkAbort = () => {
+    if (o.signal?.aborted) throw new InterruptedError('interrupted');
+  };
+
+  const pm = new PrunableModel(model);
+  const calib = calibrationSplit(data.train, o.calibrationSamples);
+  const ckpt = o.checkpointDir ? new Checkpointer(o.checkpointDir) : undefined;
+  try {
+    let state: AgentState;
+    const resumed = Boolean(o.resume && ckpt?.exists());
+    if (resumed) {
+      state = await ckpt!.restore(pm, o.target);
+    } else {
+      const denseVal = timed('evaluate', () => accuracy(model, data.val));
+      state = {
+        step: 0, sparsity: pm.sparsity().global, rate: plan.initialRate, epochsUsed: 0,
+        denseValAccuracy: denseVal, steps: [],
+      };
+    }
+    const denseTest = state.denseTestAccuracy ?? timed('evaluate', () => accuracy(model, data.test));
+    state.denseTestAccuracy = denseTest;
+    const floor = state.denseValAccuracy - o.maxDrop / 100;
+    emit({
+      type: 'start', target: o.target, maxDrop: o.maxDrop, policy: scorer.name, backend: o.backend?.name ?? 'unknown',
+      native: o.backend?.native ?? false, prunable: pm.totalPrunable, denseValAccuracy: state.denseValAccuracy, floor,
+      sparsity: state.sparsity, resumed,
+    });
+
+    /** One prune + fine-tune attempt from the current state; returns the fine-tuned val accuracy. */
+    const attempt = (to: number, epochs: number, patience: number) => {
+      const feats = timed('features', () => extractFeatures(pm, calib));
+      const scores = timed('scoring', () => scorer.score(feats));
+      timed('prune', () => pruneByScores(pm, scores, feats, to));
+      const r = timed('fineTune', () => train(model, data.train, {
+        epochs, prunable: pm, val: data.val, patience, seed: o.seed * 1009 + state.step, signal: o.signal,
+        onEpoch: (e) => emit({ type: 'epoch', step: state.step, epoch: e.epoch, loss: e.loss, valAccuracy: e.valAccuracy }),
+      }));
+      return { valAccuracy: r.bestValAccuracy ?? timed('evaluate', () => accuracy(model, data.val)), epochs: r.epochsRun, sparsity: pm.sparsity().global };
+    };
+
+    while (state.sparsity < o.target - EPS) {
+      checkAbort();
+      const left = o.budgetEpochs - state.epochsUsed;
+      if (left < 1 || state.rate < plan.minRate) break;
+      const from = state.sparsity;
+      const to = nextSparsity(from, o.target, state.rate);
+      const t0 = Date.now();
+      const snap = pm.snapshot();
+      state.step++;
+      let r: ReturnType<typeof attempt>;
+      try {
+        r = attempt(to, Math.min(o.maxStepEpochs, left), 1);
+      } catch (err) {
+        pm.restore(snap);
+        disposeSnapshot(snap);
+        throw err;
+      }
+      state.epochsUsed += r.epochs;
+      const seconds = (Date.now() - t0) / 1000;
+      if (r.valAccuracy >= floor - EPS) {
+        disposeSnapshot(snap);
+        const slack = o.maxDrop > 0 ? (r.valAccuracy - floor) / (o.maxDrop / 100) : 0;
+        state.rate = afterAccept(state.rate, slack, plan);
+        state.sparsity = r.sparsity;
+        state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: true, fineTuneEpochs: r.epochs, seconds });
+        emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: r.epochs, totalEpochs: state.epochsUsed, seconds });
+        if (ckpt) {
+          await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state));
+          emit({ type: 'checkpoint', step: state.step, sparsity: state.sparsity, path: ckpt.dir });
+        }
+      } else {
+        pm.restore(snap);
+        disposeSnapshot(snap);
+        state.rate = afterRollback(state.rate);
+        const next = state.rate < plan.minRate
+          ? 'stop: the step size fell below the smallest useful step'
+          : `retry with a smaller step (${(100 * (nextSparsity(from, o.target, state.rate) - from)).toFixed(1)} points of sparsity)`;
+        state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: false, fineTuneEpochs: r.epochs, seconds, reason: `val ${(100 * r.valAccuracy).toFixed(2)} % < floor ${(100 * floor).toFixed(2)} %` });
+        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor, fineTuneEpochs: r.epochs, totalEpochs: state.epochsUsed, next, seconds });
+        if (ckpt) await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state));
+      }
+    }
+
+    let reached = state.sparsity >= o.target - EPS;
+    if (!reached && o.force) {
+      // --force: take the target anyway, with whatever budget is left (at least one epoch).
+      checkAbort();
+      const from = state.sparsity;
+      const t0 = Date.now();
+      state.step++;
+      const r = attempt(o.target, Math.max(1, Math.min(o.maxStepEpochs, o.budgetEpochs - state.epochsUsed)), 1);
+      state.epochsUsed += r.epochs;
+      state.sparsity = r.sparsity;
+      state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: true, fineTuneEpochs: r.epochs, seconds: (Date.now() - t0) / 1000, reason: 'forced' });
+      emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: r.epochs, totalEpochs: state.epochsUsed, seconds: (Date.now() - t0) / 1000 });
+      reached = true;
+    } else if (reached && o.budgetEpochs - state.epochsUsed >= 1) {
+      // Polish at the final sparsity with what is left of the budget; best validation epoch kept.
+      checkAbort();
+      const r = timed('fineTune', () => train(model, data.train, {
+        epochs: Math.min(5, o.budgetEpochs - state.epochsUsed), prunable: pm, val: data.val, patience: 2,
+        seed: o.seed * 1009 + 7919, signal: o.signal,
+        onEpoch: (e) => emit({ type: 'epoch', step: state.step, epoch: e.epoch, loss: e.loss, valAccuracy: e.valAccuracy }),
+      }));
+      state.epochsUsed += r.epochsRun;
+    }
+
+    const sparsity = pm.sparsity();
+    const valAccuracy = timed('evaluate', () => accuracy(model, data.val));
+    const testAccuracy = timed('evaluate', () => accuracy(model, data.test));
+    const accepted = state.steps.filter((s) => s.accepted).length;
+    const exitCode: 0 | 3 = reached ? 0 : 3;
+    const result: AgentResult = {
+      sparsity, denseValAccuracy: state.denseValAccuracy, denseTestAccuracy: denseTest, valAccuracy, testAccuracy,
+      targetReached: reached, exitCode, steps: state.steps,
+      totals: { fineTuneEpochs: state.epochsUsed, accepted, rolledBack: state.steps.length - accepted },
+      phases, masks: pm,
+    };
+    return result;
+  } catch (err) {
+    pm.dispose();
+    throw err;
+  } finally {
+    calib.x.dispose();
+  }
+}
+
+async function timedAsync<T>(phases: Record<string, number>, phase: string, f: () => Promise<T>): Promise<T> {
+  const t = Date.now();
+  try { return await f(); } finally { phases[phase] = (phases[phase] ?? 0) + (Date.now() - t) / 1000; }
+}

@@ -1,0 +1,68 @@
+import type * as TF from '@tensorflow/tfjs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Dataset } from '../data/dataset.js';
+import { buildModel, type ModelArgs } from './families.js';
+import { fitDatasetToModel } from './task.js';
+import { accuracy, train, type TrainOptions } from './train.js';
+import { loadModel, saveModel } from './io.js';
+
+/** Where trained dense models are cached (outside git): $AUTOPRUNE_CACHE_DIR or ~/.cache/autoprune. */
+export function cacheDir(): string {
+  return process.env.AUTOPRUNE_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'autoprune');
+}
+
+export interface DenseModelSpec {
+  args: ModelArgs;
+  /** Training settings (epochs, lr, batch, seed); part of the cache key. */
+  train?: Omit<TrainOptions, 'prunable' | 'val' | 'onEpoch'>;
+}
+
+export interface CachedModel {
+  model: TF.LayersModel;
+  dir: string;
+  fromCache: boolean;
+  valAccuracy: number;
+  seconds: number;
+}
+
+const CACHE_FORMAT = 1;
+
+function keyOf(spec: DenseModelSpec, data: Dataset): string {
+  const h = createHash('sha256')
+    .update(JSON.stringify({ v: CACHE_FORMAT, args: spec.args, train: spec.train ?? {}, data: data.source, n: data.train.labels.length }))
+    .digest('hex').slice(0, 16);
+  return `${spec.args.family}-${h}`;
+}
+
+/**
+ * Returns a trained dense model for `spec` on `data`, training and caching it on first use so
+ * repeated runs (and benchmarks) do not retrain. The cache key covers architecture, seed, training
+ * settings and dataset.
+ */
+export async function trainedModel(spec: DenseModelSpec, data: Dataset, onEpoch?: TrainOptions['onEpoch']): Promise<CachedModel> {
+  const dir = join(cacheDir(), 'models', keyOf(spec, data));
+  const meta = join(dir, 'autoprune-cache.json');
+  if (existsSync(meta) && existsSync(join(dir, 'model.json'))) {
+    try {
+      const model = await loadModel(dir);
+      const info = JSON.parse(readFileSync(meta, 'utf8')) as { valAccuracy: number; seconds: number };
+      return { model, dir, fromCache: true, valAccuracy: info.valAccuracy, seconds: info.seconds };
+    } catch {
+      // A corrupt cache entry is rebuilt below.
+    }
+  }
+  const model = buildModel(spec.args);
+  const fitted = fitDatasetToModel(data, model);
+  try {
+    const r = train(model, fitted.train, { ...spec.train, seed: spec.train?.seed ?? spec.args.seed ?? 0, onEpoch });
+    const valAccuracy = accuracy(model, fitted.val);
+    await saveModel(model, dir);
+    writeFileSync(meta, JSON.stringify({ spec, data: data.source, valAccuracy, seconds: r.seconds, createdAt: new Date().toISOString() }, null, 2));
+    return { model, dir, fromCache: false, valAccuracy, seconds: r.seconds };
+  } finally {
+    if (fitted !== data) fitted.dispose();
+  }
+}

@@ -1,0 +1,66 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ModelError } from '../errors.js';
+import type { PrunableModel } from './prunable-model.js';
+
+/** File name of the masks saved beside a model. */
+export const MASKS_FILE = 'masks.json';
+
+/** masks.json: one bit-packed 0/1 mask per prunable kernel (row-major, LSB first, base64). */
+export interface MaskFile {
+  format: 'autoprune-masks';
+  version: 1;
+  layers: { name: string; shape: number[]; pruned: number; bits: string }[];
+}
+
+export function masksToJson(pm: PrunableModel): MaskFile {
+  const arrays = pm.maskArrays();
+  return {
+    format: 'autoprune-masks',
+    version: 1,
+    layers: pm.layers.map((l, i) => {
+      const m = arrays[i];
+      const bytes = new Uint8Array(Math.ceil(m.length / 8));
+      let pruned = 0;
+      for (let j = 0; j < m.length; j++) {
+        if (m[j] !== 0) bytes[j >> 3] |= 1 << (j & 7);
+        else pruned++;
+      }
+      return { name: l.name, shape: l.shape, pruned, bits: Buffer.from(bytes).toString('base64') };
+    }),
+  };
+}
+
+/** Applies masks.json content to a model's prunable layers (matched by name and shape). */
+export function applyMaskJson(pm: PrunableModel, file: MaskFile, where = MASKS_FILE): void {
+  if (file?.format !== 'autoprune-masks' || file.version !== 1 || !Array.isArray(file.layers)) {
+    throw new ModelError(`'${where}' is not an autoprune masks file (format autoprune-masks, version 1)`);
+  }
+  const arrays = pm.layers.map((l) => {
+    const entry = file.layers.find((e) => e.name === l.name);
+    if (!entry) throw new ModelError(`'${where}' has no mask for layer '${l.name}'`);
+    if (entry.shape.join('x') !== l.shape.join('x')) {
+      throw new ModelError(`'${where}': mask of layer '${l.name}' has shape [${entry.shape}], the kernel is [${l.shape}]`);
+    }
+    const bytes = Buffer.from(entry.bits, 'base64');
+    if (bytes.length !== Math.ceil(l.size / 8)) throw new ModelError(`'${where}': mask of layer '${l.name}' is truncated`);
+    const m = new Float32Array(l.size);
+    for (let j = 0; j < l.size; j++) m[j] = (bytes[j >> 3] >> (j & 7)) & 1;
+    return m;
+  });
+  pm.setMaskArrays(arrays);
+}
+
+/** Loads masks.json from a folder if present; returns whether it did. */
+export function loadMasksFrom(pm: PrunableModel, dir: string): boolean {
+  const path = join(dir, MASKS_FILE);
+  if (!existsSync(path)) return false;
+  let json: MaskFile;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8')) as MaskFile;
+  } catch {
+    throw new ModelError(`'${path}' is not valid JSON`);
+  }
+  applyMaskJson(pm, json, path);
+  return true;
+}

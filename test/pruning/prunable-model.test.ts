@@ -1,0 +1,154 @@
+import { describe, expect, it } from 'vitest';
+import { tf } from '../../src/backend/tf.js';
+import { buildModel, LENET_5 } from '../../src/models/families.js';
+import { train, accuracy } from '../../src/models/train.js';
+import { fitDatasetToModel } from '../../src/models/task.js';
+import { PrunableModel, disposeSnapshot } from '../../src/pruning/prunable-model.js';
+import { applyMaskJson, masksToJson } from '../../src/pruning/mask-io.js';
+import { ModelError } from '../../src/errors.js';
+import { numTensors, smallMnist } from '../helpers.js';
+
+function mlp(seed = 0) {
+  return buildModel({ family: 'mlp', inputShape: [784], hidden: [32, 16], numClasses: 10, seed });
+}
+
+/** Prunes the smallest-|w| half of every kernel (a test-only criterion). */
+function pruneHalf(pm: PrunableModel): void {
+  pm.layers.forEach((l, i) => {
+    const w = Float32Array.from(l.kernel.dataSync() as Float32Array, Math.abs);
+    const sorted = Float32Array.from(w).sort();
+    const thr = sorted[Math.floor(sorted.length / 2)];
+    const live = pm.maskArrays()[i];
+    pm.setMask(i, tf.tensor(w.map((v, j) => (v >= thr ? live[j] : 0)), l.shape));
+  });
+}
+
+describe('PrunableModel', () => {
+  it('finds Dense and Conv2D kernels but not biases', () => {
+    const m = buildModel({ ...LENET_5, seed: 0 });
+    const pm = new PrunableModel(m);
+    expect(pm.layers.map((l) => l.kind)).toEqual(['conv2d', 'conv2d', 'dense', 'dense']);
+    expect(pm.totalPrunable).toBe(430_500);
+    expect(pm.layers[0].shape).toEqual([5, 5, 1, 20]);
+    expect(pm.layers[0].fanIn).toBe(25);
+    pm.dispose();
+    m.dispose();
+  });
+
+  it('reports sparsity per layer and globally', () => {
+    const m = mlp();
+    const pm = new PrunableModel(m);
+    expect(pm.sparsity().global).toBe(0);
+    pruneHalf(pm);
+    const s = pm.sparsity();
+    expect(s.global).toBeCloseTo(0.5, 2);
+    s.layers.forEach((l) => expect(l.sparsity).toBeCloseTo(0.5, 1));
+    pm.dispose();
+    m.dispose();
+  });
+
+  it('keeps pruned weights exactly 0 through training, and optimizer moments do not revive them', () => {
+    const data = smallMnist(20);
+    const m = mlp();
+    const pm = new PrunableModel(m);
+    pruneHalf(pm);
+    const masks = pm.maskArrays();
+    train(m, data.train, { epochs: 3, batchSize: 32, prunable: pm, learningRate: 1e-2 });
+    pm.layers.forEach((l, i) => {
+      const w = l.kernel.dataSync();
+      for (let j = 0; j < w.length; j++) if (masks[i][j] === 0) expect(Math.abs(w[j])).toBe(0);
+      // Live weights still train.
+      expect(Array.from(w).some((v, j) => masks[i][j] === 1 && v !== 0)).toBe(true);
+    });
+    expect(pm.sparsity().global).toBeCloseTo(0.5, 2);
+    pm.dispose();
+    m.dispose();
+    data.dispose();
+  });
+
+  it('a reloaded model recovers its masks from its zeros, and masks.json round-trips', () => {
+    const m = mlp(1);
+    const pm = new PrunableModel(m);
+    pruneHalf(pm);
+    const json = masksToJson(pm);
+    const pm2 = new PrunableModel(m);
+    expect(pm2.maskArrays()).toEqual(pm.maskArrays());
+    const m3 = mlp(2);
+    const pm3 = new PrunableModel(m3);
+    applyMaskJson(pm3, JSON.parse(JSON.stringify(json)));
+    expect(pm3.maskArrays()).toEqual(pm.maskArrays());
+    expect(() => applyMaskJson(pm3, { ...json, format: 'nope' } as never)).toThrow(ModelError);
+    [pm, pm2, pm3].forEach((p) => p.dispose());
+    m.dispose();
+    m3.dispose();
+  });
+
+  it('snapshot/restore rolls weights and masks back', () => {
+    const m = mlp();
+    const pm = new PrunableModel(m);
+    const before = pm.layers.map((l) => Array.from(l.kernel.dataSync()));
+    const snap = pm.snapshot();
+    pruneHalf(pm);
+    pm.restore(snap);
+    disposeSnapshot(snap);
+    expect(pm.layers.map((l) => Array.from(l.kernel.dataSync()))).toEqual(before);
+    expect(pm.sparsity().global).toBe(0);
+    pm.dispose();
+    m.dispose();
+  });
+
+  it('does not leak tensors across repeated prune / train / evaluate cycles', () => {
+    const data = smallMnist(10);
+    const m = mlp();
+    const pm = new PrunableModel(m);
+    const cycle = () => {
+      const snap = pm.snapshot();
+      pruneHalf(pm);
+      train(m, data.train, { epochs: 1, batchSize: 64, prunable: pm, val: data.val, patience: 1 });
+      accuracy(m, data.test);
+      pm.restore(snap);
+      disposeSnapshot(snap);
+    };
+    cycle();
+    const start = numTensors();
+    for (let i = 0; i < 3; i++) cycle();
+    expect(numTensors()).toBe(start);
+    pm.dispose();
+    m.dispose();
+    data.dispose();
+  });
+});
+
+describe('training', () => {
+  it('is deterministic for a seed and learns real digits', () => {
+    const data = smallMnist(60);
+    const run = () => {
+      const m = mlp(3);
+      train(m, data.train, { epochs: 5, batchSize: 32, seed: 5 });
+      const acc = accuracy(m, data.test);
+      const w = Array.from(m.weights[0].read().dataSync().slice(0, 20));
+      m.dispose();
+      return { acc, w };
+    };
+    const a = run();
+    const b = run();
+    expect(a.w).toEqual(b.w);
+    expect(a.acc).toBe(b.acc);
+    expect(a.acc).toBeGreaterThan(0.6);
+    data.dispose();
+  });
+
+  it('reshapes flat data for a CNN and rejects data that does not fit', () => {
+    const data = smallMnist(5);
+    const cnn = buildModel({ ...LENET_5, seed: 0 });
+    const fitted = fitDatasetToModel(data, cnn);
+    expect(fitted.train.x.shape.slice(1)).toEqual([28, 28, 1]);
+    fitted.dispose();
+    const small = buildModel({ family: 'mlp', inputShape: [10], hidden: [4], numClasses: 10, seed: 0 });
+    expect(() => fitDatasetToModel(data, small)).toThrow(/784 input values per sample.*expects shape \[10\]/);
+    const binary = buildModel({ family: 'mlp', inputShape: [784], hidden: [4], numClasses: 2, binaryOutput: true, seed: 0 });
+    expect(() => fitDatasetToModel(data, binary)).toThrow(/10 classes but the model's output has 1 unit/);
+    [cnn, small, binary].forEach((m) => m.dispose());
+    data.dispose();
+  });
+});
