@@ -1,0 +1,365 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { tf } from '../backend/tf.js';
+import { DataError, UsageError } from '../errors.js';
+import { Rng } from '../util/random.js';
+import type { Dataset, Split } from './dataset.js';
+
+export interface CsvOptions {
+  /** Training data file, or the only file when validation/test data are split from it. */
+  path: string;
+  /** Separate validation file with the same columns. Default: split from `path`. */
+  valPath?: string;
+  /** Separate test file with the same columns. Default: split from `path`. */
+  testPath?: string;
+  /** Label column: a header name or a 0-based index (a number or a string of digits). Default: the last column. */
+  label?: string | number;
+  /** Whether the first row names the columns; 'auto': yes when it has a non-numeric cell in a feature column. */
+  header?: 'auto' | boolean;
+  /** [train, val, test] fractions of `path`, used for the parts without their own file. Default [0.8, 0.1, 0.1]. */
+  split?: readonly [number, number, number];
+  /** Seed of the stratified split and of the training-set shuffle. Default 0. */
+  seed?: number;
+  /** Z-score each feature with the training split's mean and standard deviation. Default true. */
+  standardize?: boolean;
+}
+
+export const CSV_DEFAULTS = Object.freeze({
+  header: 'auto' as 'auto' | boolean,
+  split: Object.freeze([0.8, 0.1, 0.1]) as readonly [number, number, number],
+  seed: 0,
+  standardize: true,
+});
+
+const DELIMITERS = [',', ';', '\t'] as const;
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+interface CsvRecord {
+  cells: string[];
+  /** 1-based line of the file where the record starts. */
+  line: number;
+}
+
+/** A parsed file: rows of numbers and raw label strings. */
+interface Table {
+  file: string;
+  columns: string[] | undefined;
+  labelIndex: number;
+  features: Float64Array[];
+  labels: string[];
+  lines: number[];
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new DataError(`cannot read data file '${file}': ${e.code ?? e.message}`);
+  }
+}
+
+/**
+ * RFC 4180 records: quoted fields may hold delimiters, doubled quotes and line breaks; CRLF and LF both end
+ * a record; blank lines are skipped. `maxRecords` stops early (for delimiter sniffing).
+ */
+function parseRecords(text: string, delim: string, file: string, maxRecords = Infinity): CsvRecord[] {
+  const out: CsvRecord[] = [];
+  let cells: string[] = [];
+  let cell = '';
+  let quoted = false;
+  let wasQuoted = false;
+  let line = 1;
+  let start = 1;
+  let quoteLine = 1;
+  const endRecord = () => {
+    cells.push(cell);
+    const blank = cells.length === 1 && !wasQuoted && cells[0].trim() === '';
+    if (!blank) out.push({ cells, line: start });
+    cells = [];
+    cell = '';
+    wasQuoted = false;
+  };
+  const n = text.length;
+  for (let i = 0; i < n && out.length < maxRecords; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"') {
+        if (text[i + 1] === '"') { cell += '"'; i++; } else quoted = false;
+      } else {
+        if (c === '\n') line++;
+        cell += c;
+      }
+      continue;
+    }
+    if (c === '"' && cell.trim() === '') {
+      quoted = true;
+      wasQuoted = true;
+      quoteLine = line;
+      cell = '';
+    } else if (c === delim) {
+      cells.push(cell);
+      cell = '';
+    } else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      endRecord();
+      line++;
+      start = line;
+    } else {
+      cell += c;
+    }
+  }
+  if (quoted && maxRecords === Infinity) {
+    throw new DataError(`${file} line ${quoteLine}: a quoted field is never closed`);
+  }
+  if (out.length < maxRecords && (cells.length > 0 || cell !== '' || wasQuoted)) endRecord();
+  return out;
+}
+
+/**
+ * The delimiter that splits the first records into the most fields (> 1), among those that split at least
+ * 80% of them the same way as the first; ties go to comma, then semicolon, then tab.
+ */
+function sniffDelimiter(text: string, file: string): string {
+  let best: string = ',';
+  let bestCols = 1;
+  for (const d of DELIMITERS) {
+    const recs = parseRecords(text.slice(0, 64 * 1024), d, file, 10);
+    if (recs.length === 0) continue;
+    const cols = recs[0].cells.length;
+    const whole = recs.length > 1 ? recs.slice(0, -1) : recs; // the last record may be cut off
+    const agree = whole.filter((r) => r.cells.length === cols).length / whole.length;
+    if (agree >= 0.8 && cols > bestCols) { best = d; bestCols = cols; }
+  }
+  return best;
+}
+
+const isNumber = (s: string): boolean => NUMBER.test(s.trim());
+
+function columnName(columns: string[] | undefined, j: number): string {
+  return columns ? columns[j] : String(j);
+}
+
+function resolveLabel(
+  label: string | number | undefined, columns: string[] | undefined, width: number, file: string, line: number,
+): number {
+  if (label === undefined) return width - 1;
+  if (typeof label === 'string' && columns) {
+    const j = columns.indexOf(label.trim());
+    if (j >= 0) return j;
+  }
+  const asIndex = typeof label === 'number' ? label : /^\d+$/.test(label.trim()) ? Number(label) : NaN;
+  if (Number.isInteger(asIndex) && asIndex >= 0 && asIndex < width) return asIndex;
+  const list = columns ? columns.map((c) => `'${c}'`).join(', ') : `indices 0..${width - 1} (the file has no header row)`;
+  throw new DataError(`${file} line ${line}: no label column ${typeof label === 'string' ? `'${label}'` : label}; columns are: ${list}`);
+}
+
+function readTable(file: string, opts: { header: 'auto' | boolean; label?: string | number }, like?: Table): Table {
+  const text = readText(file);
+  if (text.trim() === '') throw new DataError(`${file}: the file is empty`);
+  const records = parseRecords(text, sniffDelimiter(text, file), file);
+  if (records.length === 0) throw new DataError(`${file}: the file is empty`);
+  const first = records[0];
+  const width = first.cells.length;
+  if (width < 2) {
+    throw new DataError(`${file} line ${first.line}: found 1 column; need at least one feature column and a label column ` +
+      `(delimiters tried: comma, semicolon, tab)`);
+  }
+  let hasHeader: boolean;
+  if (opts.header !== 'auto') {
+    hasHeader = opts.header;
+  } else if (!like && typeof opts.label === 'string' && !/^\d+$/.test(opts.label.trim())) {
+    hasHeader = true; // a label given by name needs a header row
+  } else {
+    // An out-of-range index is reported below, with the column names when there is a header.
+    let lab = width - 1;
+    try {
+      lab = like ? like.labelIndex : resolveLabel(opts.label, undefined, width, file, first.line);
+    } catch { /* keep the last column */ }
+    hasHeader = first.cells.some((c, j) => j !== lab && !isNumber(c));
+  }
+  const columns = hasHeader ? first.cells.map((c) => c.trim()) : undefined;
+  const labelIndex = like ? like.labelIndex : resolveLabel(opts.label, columns, width, file, first.line);
+  if (like) {
+    const want = like.features[0].length + 1;
+    if (width !== want) {
+      throw new DataError(`${file} line ${first.line}: expected ${want} columns like ${like.file}, found ${width}`);
+    }
+    if (columns && like.columns && columns.join('\u0000') !== like.columns.join('\u0000')) {
+      throw new DataError(`${file} line ${first.line}: the header (${columns.join(', ')}) differs from ` +
+        `${like.file}'s (${like.columns.join(', ')})`);
+    }
+  }
+  const rows = hasHeader ? records.slice(1) : records;
+  if (rows.length === 0) throw new DataError(`${file}: has a header row (line ${first.line}) but no data rows`);
+  const nf = width - 1;
+  const features: Float64Array[] = [];
+  const labels: string[] = [];
+  const lines: number[] = [];
+  for (const r of rows) {
+    if (r.cells.length !== width) {
+      throw new DataError(`${file} line ${r.line}: expected ${width} columns, found ${r.cells.length}`);
+    }
+    const f = new Float64Array(nf);
+    let k = 0;
+    for (let j = 0; j < width; j++) {
+      const cell = r.cells[j].trim();
+      if (j === labelIndex) {
+        if (cell === '') {
+          throw new DataError(`${file} line ${r.line}, column '${columnName(columns, j)}': the label is empty`);
+        }
+        labels.push(cell);
+        continue;
+      }
+      if (!NUMBER.test(cell)) {
+        const what = cell === '' ? 'empty cell' : `'${cell}'`;
+        throw new DataError(`${file} line ${r.line}, column '${columnName(columns, j)}': ${what} is not a number`);
+      }
+      f[k++] = Number(cell);
+    }
+    features.push(f);
+    lines.push(r.line);
+  }
+  return { file, columns, labelIndex, features, labels, lines };
+}
+
+/** Label strings → class ids 0..C-1, sorted numerically when every label is a number, else by string. */
+function classMap(table: Table): { key: (s: string) => string; names: string[]; ids: Map<string, number> } {
+  const numeric = table.labels.every(isNumber);
+  const key = numeric ? (s: string) => (isNumber(s) ? String(Number(s)) : `\u0000${s}`) : (s: string) => s;
+  const firstSeen = new Map<string, string>();
+  for (const s of table.labels) if (!firstSeen.has(key(s))) firstSeen.set(key(s), s);
+  const keys = [...firstSeen.keys()];
+  if (numeric) keys.sort((a, b) => Number(a) - Number(b));
+  else keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (keys.length < 2) {
+    throw new DataError(`${table.file}: all ${table.labels.length} samples have the label '${table.labels[0]}' ` +
+      `(column '${columnName(table.columns, table.labelIndex)}'); a classifier needs at least two classes`);
+  }
+  return { key, names: keys.map((k) => firstSeen.get(k)!), ids: new Map(keys.map((k, i) => [k, i])) };
+}
+
+function classIds(table: Table, map: ReturnType<typeof classMap>, trainFile: string): Int32Array {
+  const y = new Int32Array(table.labels.length);
+  table.labels.forEach((s, i) => {
+    const id = map.ids.get(map.key(s));
+    if (id === undefined) {
+      throw new DataError(`${table.file} line ${table.lines[i]}: label '${s}' does not occur in the training data ` +
+        `${trainFile} (classes: ${map.names.join(', ')})`);
+    }
+    y[i] = id;
+  });
+  return y;
+}
+
+/**
+ * Stratified split of n samples into [train, val, test] index lists. Each sample's rank inside its
+ * (shuffled) class, scaled to [0, 1), orders all samples; val takes the lowest ranks, test the next, train
+ * the rest — so every class is spread over the parts in proportion and the totals are exact.
+ */
+function stratifiedSplit(y: Int32Array, counts: [number, number], seed: number): [number[], number[], number[]] {
+  const rng = new Rng(seed);
+  const byClass = new Map<number, number[]>();
+  y.forEach((c, i) => { (byClass.get(c) ?? byClass.set(c, []).get(c)!).push(i); });
+  const ranked: { i: number; u: number; c: number }[] = [];
+  for (const [c, members] of [...byClass.entries()].sort((a, b) => a[0] - b[0])) {
+    const p = rng.permutation(members.length);
+    p.forEach((src, k) => ranked.push({ i: members[src], u: (k + 0.5) / members.length, c }));
+  }
+  ranked.sort((a, b) => a.u - b.u || a.c - b.c);
+  const [nVal, nTest] = counts;
+  const asc = (a: number, b: number) => a - b;
+  const val = ranked.slice(0, nVal).map((r) => r.i).sort(asc);
+  const test = ranked.slice(nVal, nVal + nTest).map((r) => r.i).sort(asc);
+  const train = ranked.slice(nVal + nTest).map((r) => r.i).sort(asc);
+  return [train, val, test];
+}
+
+function checkSplit(split: readonly number[]): [number, number, number] {
+  if (split.length !== 3 || split.some((f) => !Number.isFinite(f) || f < 0) || split[0] + split[1] + split[2] <= 0) {
+    throw new UsageError(`split [${split.join(', ')}] must be three non-negative fractions [train, val, test]`);
+  }
+  const sum = split[0] + split[1] + split[2];
+  return [split[0] / sum, split[1] / sum, split[2] / sum];
+}
+
+/**
+ * A classification dataset from CSV files: numeric feature columns plus one label column (integers or
+ * strings). Validation/test data come from separate files or a seeded stratified split of `path`; the
+ * training split is shuffled with `seed`; features are standardised with training statistics only.
+ * Throws DataError naming the file and line for unusable data.
+ */
+export function loadCsv(options: CsvOptions): Dataset {
+  if (typeof options.path !== 'string' || options.path === '') throw new UsageError('loadCsv needs a file path');
+  const o = { ...CSV_DEFAULTS, ...stripUndefined(options), path: options.path };
+  const fractions = checkSplit(o.split);
+  const main = readTable(o.path, { header: o.header, label: o.label });
+  const map = classMap(main);
+  const y = classIds(main, map, o.path);
+  const nf = main.features[0].length;
+
+  type Part = { rows: Float64Array[]; y: Int32Array };
+  const pick = (t: Table, yy: Int32Array, idx: number[]): Part =>
+    ({ rows: idx.map((i) => t.features[i]), y: Int32Array.from(idx, (i) => yy[i]) });
+  const other = (file: string): Part => {
+    const t = readTable(file, { header: o.header, label: o.label }, main);
+    const yy = classIds(t, map, o.path);
+    return { rows: t.features, y: yy };
+  };
+
+  const n = main.features.length;
+  const nVal = o.valPath ? 0 : Math.round(n * fractions[1]);
+  const nTest = o.testPath ? 0 : Math.round(n * fractions[2]);
+  const names = ['training', 'validation', 'test'];
+  const sizes = [n - nVal - nTest, o.valPath ? 1 : nVal, o.testPath ? 1 : nTest];
+  sizes.forEach((s, k) => {
+    if (s <= 0) {
+      throw new DataError(`${o.path}: splitting ${n} samples by [${o.split.join(', ')}] leaves the ${names[k]} ` +
+        `split with 0 samples; ${k === 0 ? 'use more data or smaller validation/test fractions'
+          : `use more data, a larger fraction, or a separate ${names[k]} file`}`);
+    }
+  });
+  const [trainIdx, valIdx, testIdx] = stratifiedSplit(y, [nVal, nTest], o.seed);
+  const order = new Rng(o.seed ^ 0x5bd1e995).permutation(trainIdx.length);
+  const train = pick(main, y, Array.from(order, (k) => trainIdx[k]));
+  const val = o.valPath ? other(o.valPath) : pick(main, y, valIdx);
+  const test = o.testPath ? other(o.testPath) : pick(main, y, testIdx);
+
+  const mean = new Float64Array(nf);
+  const scale = new Float64Array(nf).fill(1);
+  if (o.standardize) {
+    for (const r of train.rows) for (let j = 0; j < nf; j++) mean[j] += r[j];
+    for (let j = 0; j < nf; j++) mean[j] /= train.rows.length;
+    const v = new Float64Array(nf);
+    for (const r of train.rows) for (let j = 0; j < nf; j++) v[j] += (r[j] - mean[j]) ** 2;
+    for (let j = 0; j < nf; j++) {
+      const sd = Math.sqrt(v[j] / train.rows.length);
+      // A constant column carries no information; 0 keeps it harmless instead of dividing by ~0.
+      scale[j] = sd > 1e-12 * Math.max(1, Math.abs(mean[j])) ? 1 / sd : 0;
+    }
+  }
+  const toSplit = (p: Part): Split => {
+    const x = new Float32Array(p.rows.length * nf);
+    p.rows.forEach((r, i) => {
+      for (let j = 0; j < nf; j++) x[i * nf + j] = scale[j] === 0 ? 0 : (r[j] - mean[j]) * scale[j];
+    });
+    return { x: tf.tensor2d(x, [p.rows.length, nf]), labels: p.y };
+  };
+  const splits = [toSplit(train), toSplit(val), toSplit(test)];
+  const source = [o.path, o.valPath, o.testPath].filter(Boolean).join(', ');
+  return {
+    name: basename(o.path),
+    source,
+    inputShape: [nf],
+    numClasses: map.names.length,
+    classNames: map.names,
+    train: splits[0], val: splits[1], test: splits[2],
+    dispose() {
+      splits.forEach((s) => s.x.dispose());
+    },
+  };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,45 @@
+import { DataError } from '../errors.js';
+import { loadCsv } from './csv.js';
+import type { Dataset } from './dataset.js';
+import { loadMnist10k } from './mnist.js';
+import { loadSynthetic } from './synthetic.js';
+
+export interface LoadDatasetOptions {
+  /** Seed of the shuffle (and, for CSV, of the split). Default 0. */
+  seed?: number;
+  /** CSV only: label column, a header name or 0-based index. Default: the last column. */
+  label?: string;
+  /** CSV only: [train, val, test] fractions. Default [0.8, 0.1, 0.1]. */
+  split?: readonly [number, number, number];
+  /** CSV only: separate validation file. */
+  valPath?: string;
+  /** CSV only: separate test file. */
+  testPath?: string;
+}
+
+export type DatasetLoader = (options: LoadDatasetOptions) => Dataset;
+
+/** Built-in datasets by name. */
+export const DATASETS: Readonly<Record<string, DatasetLoader>> = Object.freeze({
+  'mnist-10k': (o: LoadDatasetOptions) => loadMnist10k({ seed: o.seed }),
+  synthetic: (o: LoadDatasetOptions) => loadSynthetic({ seed: o.seed }),
+});
+
+const ALIASES: Readonly<Record<string, string>> = Object.freeze({ mnist: 'mnist-10k' });
+
+/**
+ * A dataset by name ('mnist-10k' or 'mnist', 'synthetic') or by the path of a .csv file. Options that only
+ * apply to CSV data are ignored for the built-in datasets. Throws DataError for an unknown name.
+ */
+export function loadDataset(spec: string, options: LoadDatasetOptions = {}): Dataset {
+  const name = spec.trim();
+  const key = ALIASES[name.toLowerCase()] ?? name.toLowerCase();
+  if (Object.hasOwn(DATASETS, key)) return DATASETS[key](options);
+  if (/\.csv$/i.test(name)) {
+    return loadCsv({
+      path: name, valPath: options.valPath, testPath: options.testPath,
+      label: options.label, split: options.split, seed: options.seed,
+    });
+  }
+  throw new DataError(`unknown dataset '${spec}'; use one of: ${Object.keys(DATASETS).join(', ')}, or a path to a .csv file`);
+}

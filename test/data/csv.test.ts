@@ -1,0 +1,323 @@
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../../src/backend/tf.js';
+import { loadCsv, type CsvOptions } from '../../src/data/csv.js';
+import type { Dataset } from '../../src/data/dataset.js';
+import { DataError, UsageError } from '../../src/errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'autoprune-csv-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let fileNo = 0;
+/** Writes `text` to a fresh file in the temp folder and returns its path. */
+function csv(text: string, name = `data${fileNo++}.csv`): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+/** Rows "i, 2i, label" for i = 0..n-1. */
+function rows(n: number, label: (i: number) => string, sep = ','): string {
+  return Array.from({ length: n }, (_, i) => [i, 2 * i, label(i)].join(sep)).join('\n') + '\n';
+}
+
+function withData<T>(opts: CsvOptions, fn: (d: Dataset) => T): T {
+  const d = loadCsv(opts);
+  try {
+    return fn(d);
+  } finally {
+    d.dispose();
+  }
+}
+
+function values(t: TF.Tensor): number[][] {
+  return t.arraySync() as number[][];
+}
+
+function sizes(d: Dataset): number[] {
+  return [d.train, d.val, d.test].map((s) => s.labels.length);
+}
+
+/** Every sample's label, checked against the label its first raw feature implies (standardize: false). */
+function expectLabelsMatchRows(d: Dataset, labelOf: (i: number) => string): void {
+  for (const s of [d.train, d.val, d.test]) {
+    const x = values(s.x);
+    expect(x.length).toBe(s.labels.length);
+    x.forEach((r, k) => expect(d.classNames[s.labels[k]]).toBe(labelOf(r[0])));
+  }
+}
+
+function expectDataError(fn: () => unknown, ...parts: string[]): DataError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught).toBeInstanceOf(DataError);
+  const e = caught as DataError;
+  expect(e.exitCode).toBe(2);
+  expect(e.message.split('\n')).toHaveLength(1);
+  for (const p of parts) expect(e.message).toContain(p);
+  return e;
+}
+
+describe('loadCsv: happy paths', () => {
+  it('reads a file with a header, numeric labels sorted numerically, and an 80/10/10 split', () => {
+    const lab = (i: number) => String([10, 2, 1][i % 3]);
+    const p = csv('a,b,y\n' + rows(30, lab));
+    withData({ path: p, standardize: false }, (d) => {
+      expect(d.name).toMatch(/^data\d+\.csv$/);
+      expect(d.source).toBe(p);
+      expect(d.inputShape).toEqual([2]);
+      expect(d.numClasses).toBe(3);
+      expect(d.classNames).toEqual(['1', '2', '10']);
+      expect(sizes(d)).toEqual([24, 3, 3]);
+      expect(d.train.x.shape).toEqual([24, 2]);
+      expect(d.train.x.dtype).toBe('float32');
+      expectLabelsMatchRows(d, lab);
+      // Every row lands in exactly one split.
+      const seen = [d.train, d.val, d.test].flatMap((s) => values(s.x).map((r) => r[0])).sort((a, b) => a - b);
+      expect(seen).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    });
+  });
+
+  it('detects a missing header, and obeys header: true / false', () => {
+    const lab = (i: number) => String(i % 2);
+    const p = csv(rows(20, lab));
+    withData({ path: p, standardize: false }, (d) => {
+      expect(sizes(d).reduce((a, b) => a + b)).toBe(20);
+      expectLabelsMatchRows(d, lab);
+    });
+    withData({ path: p, header: true, standardize: false }, (d) => {
+      expect(sizes(d).reduce((a, b) => a + b)).toBe(19);
+    });
+    const q = csv('a,b,y\n' + rows(20, lab));
+    expectDataError(() => loadCsv({ path: q, header: false }), q, 'line 1', "'a' is not a number");
+  });
+
+  it('maps string labels to sorted class ids', () => {
+    const lab = (i: number) => ['dog', 'cat', 'bird'][i % 3];
+    withData({ path: csv(rows(30, lab)), standardize: false }, (d) => {
+      expect(d.classNames).toEqual(['bird', 'cat', 'dog']);
+      expect(d.numClasses).toBe(3);
+      expectLabelsMatchRows(d, lab);
+    });
+  });
+
+  it('takes the label column by name, by index, and by a string of digits', () => {
+    const text = 'kind,f1,f2\n' + Array.from({ length: 20 }, (_, i) => `${i % 2 ? 'x' : 'y'},${i},${i * 3}`).join('\n');
+    const p = csv(text);
+    const lab = (i: number) => (i % 2 ? 'x' : 'y');
+    for (const label of ['kind', 0, '0'] as const) {
+      withData({ path: p, label, standardize: false }, (d) => {
+        expect(d.inputShape).toEqual([2]);
+        expect(d.classNames).toEqual(['x', 'y']);
+        expectLabelsMatchRows(d, lab);
+      });
+    }
+    // Headerless file, label by index: the other columns are features.
+    const q = csv(Array.from({ length: 20 }, (_, i) => `${i},${i % 2},${i * 3}`).join('\n'));
+    withData({ path: q, label: 1, standardize: false }, (d) => {
+      expect(d.inputShape).toEqual([2]);
+      for (const s of [d.train, d.val, d.test]) {
+        values(s.x).forEach((r, k) => {
+          expect(r[1]).toBe(r[0] * 3);
+          expect(s.labels[k]).toBe(r[0] % 2);
+        });
+      }
+    });
+  });
+
+  it('uses separate validation and test files', () => {
+    const lab = (i: number) => ['a', 'b'][i % 2];
+    const train = csv('u,v,y\n' + rows(10, lab), 'sep-train.csv');
+    const val = csv('u,v,y\n' + rows(4, lab), 'sep-val.csv');
+    const test = csv(rows(6, lab), 'sep-test.csv'); // no header: detected per file
+    withData({ path: train, valPath: val, testPath: test, standardize: false }, (d) => {
+      expect(sizes(d)).toEqual([10, 4, 6]);
+      expect(d.source).toBe([train, val, test].join(', '));
+      expect(values(d.val.x).map((r) => r[0])).toEqual([0, 1, 2, 3]);
+      expect(Array.from(d.test.labels)).toEqual([0, 1, 0, 1, 0, 1]);
+    });
+    // Only a validation file: the test split still comes out of the training file.
+    withData({ path: train, valPath: val, standardize: false }, (d) => {
+      expect(sizes(d)).toEqual([9, 4, 1]);
+    });
+  });
+
+  it('detects semicolon and tab delimiters', () => {
+    const lab = (i: number) => String(i % 2);
+    for (const sep of [';', '\t']) {
+      withData({ path: csv(['a', 'b', 'y'].join(sep) + '\n' + rows(20, lab, sep)), standardize: false }, (d) => {
+        expect(d.inputShape).toEqual([2]);
+        expectLabelsMatchRows(d, lab);
+      });
+    }
+  });
+
+  it('handles quoted fields, doubled quotes, blank lines, a BOM and CRLF line ends', () => {
+    const lines = ['"x, first","x ""second""",label'];
+    for (let i = 0; i < 20; i++) lines.push(`"${i}",${i * 2},"${i % 2 ? 'a,b' : 'say ""hi""'}"`);
+    const p = csv('\uFEFF' + lines.join('\r\n') + '\r\n\r\n');
+    withData({ path: p, label: 'label', standardize: false }, (d) => {
+      expect(d.classNames).toEqual(['a,b', 'say "hi"']);
+      expect(sizes(d).reduce((a, b) => a + b)).toBe(20);
+      expectLabelsMatchRows(d, (i) => (i % 2 ? 'a,b' : 'say "hi"'));
+    });
+  });
+
+  it('standardises with training statistics only and zeroes constant columns', () => {
+    const train = csv('f,c,y\n' + Array.from({ length: 10 }, (_, i) => `${i},7,${i % 2}`).join('\n'));
+    const val = csv('f,c,y\n100,7,0\n4.5,3,1\n');
+    const test = csv('f,c,y\n-1,7,1\n');
+    const mean = 4.5;
+    const sd = Math.sqrt(Array.from({ length: 10 }, (_, i) => (i - mean) ** 2).reduce((a, b) => a + b) / 10);
+    withData({ path: train, valPath: val, testPath: test }, (d) => {
+      const t = values(d.train.x);
+      const m = t.reduce((a, r) => a + r[0], 0) / t.length;
+      const v = t.reduce((a, r) => a + (r[0] - m) ** 2, 0) / t.length;
+      expect(m).toBeCloseTo(0, 5);
+      expect(v).toBeCloseTo(1, 5);
+      expect(t.every((r) => r[1] === 0)).toBe(true);
+      const x = values(d.val.x);
+      expect(x[0][0]).toBeCloseTo((100 - mean) / sd, 4);
+      expect(x[1][0]).toBeCloseTo(0, 6);
+      expect(x[1][1]).toBe(0);
+      expect(values(d.test.x)[0][0]).toBeCloseTo((-1 - mean) / sd, 4);
+    });
+  });
+
+  it('splits stratified and deterministically per seed, and shuffles the training split', () => {
+    const lab = (i: number) => (i % 4 === 0 ? 'rare' : 'common');
+    const p = csv(rows(200, lab));
+    const order = (seed: number) => withData({ path: p, seed, standardize: false }, (d) => {
+      expect(sizes(d)).toEqual([160, 20, 20]);
+      for (const s of [d.val, d.test]) {
+        // 25% of the rows are 'rare': the stratified split keeps that share in each part.
+        expect(Array.from(s.labels).filter((c) => d.classNames[c] === 'rare')).toHaveLength(5);
+        const ids = values(s.x).map((r) => r[0]);
+        expect(ids).toEqual([...ids].sort((a, b) => a - b));
+      }
+      return [d.train, d.val].map((s) => values(s.x).map((r) => r[0]).join(','));
+    });
+    const a = order(0);
+    expect(order(0)).toEqual(a);
+    const b = order(1);
+    expect(b[0]).not.toEqual(a[0]);
+    expect(b[1]).not.toEqual(a[1]);
+    const trainIds = a[0].split(',').map(Number);
+    expect(trainIds).not.toEqual([...trainIds].sort((x, y) => x - y));
+  });
+
+  it('accepts split fractions and rejects malformed ones', () => {
+    const p = csv(rows(20, (i) => String(i % 2)));
+    withData({ path: p, split: [0.5, 0.25, 0.25] }, (d) => expect(sizes(d)).toEqual([10, 5, 5]));
+    expect(() => loadCsv({ path: p, split: [0.5, -0.25, 0.75] })).toThrow(UsageError);
+  });
+
+  it('leaks no tensors', () => {
+    const p = csv(rows(50, (i) => String(i % 3)));
+    const before = tf.memory().numTensors;
+    loadCsv({ path: p }).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('loadCsv: bad data throws one-line DataErrors naming file and line', () => {
+  it('empty file, blank-only file', () => {
+    const p = csv('');
+    expectDataError(() => loadCsv({ path: p }), p, 'empty');
+    const q = csv('\n \r\n\n');
+    expectDataError(() => loadCsv({ path: q }), q, 'empty');
+  });
+
+  it('header only', () => {
+    const p = csv('\na,b,y\n');
+    expectDataError(() => loadCsv({ path: p }), p, 'line 2', 'no data rows');
+  });
+
+  it('a single column', () => {
+    const p = csv('1\n2\n3\n');
+    expectDataError(() => loadCsv({ path: p }), p, 'line 1', 'found 1 column');
+  });
+
+  it('ragged row', () => {
+    const body = Array.from({ length: 10 }, (_, i) => (i === 5 ? '1,2,3,4' : '1,2,3,4,0'));
+    const p = csv('a,b,c,d,y\n' + body.join('\n'));
+    const e = expectDataError(() => loadCsv({ path: p }), p);
+    expect(e.message).toBe(`${p} line 7: expected 5 columns, found 4`);
+  });
+
+  it('non-numeric, NaN and empty feature cells', () => {
+    const make = (bad: string) => {
+      const body = Array.from({ length: 12 }, (_, i) => (i === 10 ? `1,2,${bad},0` : `1,2,3,${i % 2}`));
+      return csv('x1,x2,x3,y\n' + body.join('\n'));
+    };
+    let p = make('abc');
+    const e = expectDataError(() => loadCsv({ path: p }), p);
+    expect(e.message).toBe(`${p} line 12, column 'x3': 'abc' is not a number`);
+    p = make('NaN');
+    expectDataError(() => loadCsv({ path: p }), p, 'line 12', "column 'x3'", "'NaN' is not a number");
+    p = make('');
+    expectDataError(() => loadCsv({ path: p }), p, 'line 12', "column 'x3'", 'empty cell');
+    // A quoted field spanning lines shifts the line numbers after it.
+    p = csv('x1,y\n"1",a\n"2\n",b\n3,a\noops,b\n');
+    expectDataError(() => loadCsv({ path: p }), p, 'line 6', "column 'x1'", "'oops'");
+  });
+
+  it('unclosed quote', () => {
+    const p = csv('a,y\n1,0\n"2,1\n3,0\n');
+    expectDataError(() => loadCsv({ path: p }), p, 'line 3', 'never closed');
+  });
+
+  it('unknown label column lists the columns', () => {
+    const p = csv('a,b,y\n' + rows(10, (i) => String(i % 2)));
+    expectDataError(() => loadCsv({ path: p, label: 'target' }), p, 'line 1', "'target'", "'a', 'b', 'y'");
+    expectDataError(() => loadCsv({ path: p, label: 3 }), p, 'line 1', "'a', 'b', 'y'");
+    const q = csv(rows(10, (i) => String(i % 2)));
+    expectDataError(() => loadCsv({ path: q, label: 5 }), q, 'line 1', '0..2');
+  });
+
+  it('only one class', () => {
+    const p = csv('a,b,y\n' + rows(10, () => 'same'));
+    expectDataError(() => loadCsv({ path: p }), p, "'same'", 'at least two classes');
+  });
+
+  it('a split with 0 samples', () => {
+    const p = csv(rows(4, (i) => String(i % 2)));
+    expectDataError(() => loadCsv({ path: p }), p, 'validation split with 0 samples');
+    expectDataError(() => loadCsv({ path: p, split: [1, 0, 0] }), p, '0 samples');
+    expectDataError(() => loadCsv({ path: p, split: [0, 0.5, 0.5] }), p, 'training split with 0 samples');
+  });
+
+  it('missing or unreadable file', () => {
+    const missing = join(dir, 'nope.csv');
+    const e = expectDataError(() => loadCsv({ path: missing }), missing);
+    expect(e.message).toBe(`cannot read data file '${missing}': ENOENT`);
+    const folder = join(dir, 'folder.csv');
+    mkdirSync(folder);
+    expectDataError(() => loadCsv({ path: folder }), folder, 'EISDIR');
+    const train = csv(rows(10, (i) => String(i % 2)));
+    expectDataError(() => loadCsv({ path: train, valPath: missing }), missing, 'ENOENT');
+  });
+
+  it('labels in the validation/test file that the training file lacks', () => {
+    const train = csv('a,b,y\n' + rows(10, (i) => ['p', 'q'][i % 2]));
+    const val = csv('a,b,y\n1,2,p\n3,4,r\n');
+    expectDataError(() => loadCsv({ path: train, valPath: val }), val, 'line 3', "'r'", 'p, q');
+  });
+
+  it('validation/test files whose columns differ from the training file', () => {
+    const train = csv('a,b,y\n' + rows(10, (i) => String(i % 2)));
+    const narrow = csv('a,y\n1,0\n');
+    expectDataError(() => loadCsv({ path: train, testPath: narrow }), narrow, 'line 1', 'expected 3 columns');
+    const renamed = csv('a,c,y\n1,2,0\n');
+    expectDataError(() => loadCsv({ path: train, testPath: renamed }), renamed, 'line 1', 'differs');
+    const ragged = csv('a,b,y\n1,2,0\n1,2\n');
+    expectDataError(() => loadCsv({ path: train, valPath: ragged }), ragged, 'line 3', 'expected 3 columns, found 2');
+  });
+});
