@@ -1,0 +1,280 @@
+/**
+ * Report charts: Vega-Lite specs rendered to standalone SVG strings on the server (no browser, no
+ * script in the page). Every chart names its marks, so tests and readers can find them in the SVG:
+ * vega writes a layer's name, suffixed `_marks`, into its group's class
+ * (`<g class="mark-symbol role-mark accepted_points_marks">`).
+ */
+import { parse, View } from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import { guardAccuracy, type RunReport } from './report.js';
+
+/** One named line of a line chart. */
+export interface LineSeries {
+  /** Legend label. */
+  name: string;
+  /** Points in drawing order. */
+  points: { x: number; y: number }[];
+}
+
+/** Settings of lineChartSvg. */
+export interface LineChartArgs {
+  /** Title above the plot. */
+  title: string;
+  /** The lines; each gets its own colour and a legend entry. */
+  series: LineSeries[];
+  /** X axis title. */
+  xTitle: string;
+  /** Y axis title. */
+  yTitle: string;
+  /** Plot width in pixels (default 560). */
+  width?: number;
+  /** Plot height in pixels (default 300). */
+  height?: number;
+  /** Start the y axis at zero (default false: fit the data, as accuracies crowd near the top). */
+  yZero?: boolean;
+}
+
+const WIDTH = 560;
+/** Plot width of the report's charts: fills the report page's 920 px column with the axes. */
+const REPORT_WIDTH = 760;
+const HEIGHT = 300;
+const ACCEPTED_COLOR = '#1f6fb4';
+const ROLLED_BACK_COLOR = '#d62728';
+const GUARD_COLOR = '#d62728';
+const DENSE_COLOR = '#6b6b6b';
+/** An × as an SVG path in vega's unit symbol square, drawn with a stroke. */
+const X_SHAPE = 'M-1,-1L1,1M-1,1L1,-1';
+const STATUS = ['accepted step', 'rolled back'];
+
+const CONFIG = {
+  font: 'system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif',
+  view: { stroke: '#ddd' },
+  axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 600 as const, gridColor: '#eee' },
+  legend: { labelFontSize: 11, titleFontSize: 12 },
+  title: { fontSize: 14, anchor: 'start' as const, offset: 12 },
+};
+
+let chartCounter = 0;
+
+/**
+ * Compiles a Vega-Lite spec and renders it headlessly to an SVG string.
+ * Element ids vega writes (clip paths, gradients) are prefixed per chart, so several charts can share
+ * one HTML page without one chart's `url(#clip1)` resolving to another's.
+ */
+export async function renderVegaLiteSvg(spec: TopLevelSpec): Promise<string> {
+  const vgSpec = compile(spec).spec;
+  const view = new View(parse(vgSpec), { renderer: 'none' });
+  try {
+    const svg = await view.toSVG();
+    return prefixSvgIds(svg, `ap${++chartCounter}-`);
+  } finally {
+    view.finalize();
+  }
+}
+
+function prefixSvgIds(svg: string, prefix: string): string {
+  const ids = new Set<string>();
+  for (const m of svg.matchAll(/\sid="([^"]+)"/g)) ids.add(m[1]);
+  if (ids.size === 0) return svg;
+  let out = svg;
+  for (const id of ids) {
+    const esc = id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    out = out
+      .replace(new RegExp(`(\\sid=")${esc}"`, 'g'), `$1${prefix}${id}"`)
+      .replace(new RegExp(`url\\(#${esc}\\)`, 'g'), `url(#${prefix}${id})`)
+      .replace(new RegExp(`(href=")#${esc}"`, 'g'), `$1#${prefix}${id}"`);
+  }
+  return out;
+}
+
+const pct = (f: number): number => Math.round(f * 1e4) / 100;
+/** Up to 2 decimals, no trailing zeros: 90 → '90', 91.25 → '91.25'. */
+const num = (v: number): string => String(Math.round(v * 100) / 100);
+
+/** A padded [min, max] domain around the values, clamped to [lo, hi]. */
+function paddedDomain(values: number[], lo: number, hi: number, pad: number): [number, number] {
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  const span = Math.max(max - min, pad);
+  return [Math.max(lo, Math.floor((min - span * 0.15) * 2) / 2), Math.min(hi, Math.ceil((max + span * 0.15) * 2) / 2)];
+}
+
+/** A text label at the left end of a horizontal rule at accuracy `value` (%). */
+function ruleLabel(name: string, value: number, text: string, dy: number, color: string) {
+  return {
+    name,
+    data: { values: [{ accuracy: value, label: text }] },
+    mark: { type: 'text' as const, align: 'left' as const, baseline: 'middle' as const, x: 4, dy, fontSize: 11, color },
+    encoding: { y: { field: 'accuracy', type: 'quantitative' as const }, text: { field: 'label', type: 'nominal' as const } },
+  };
+}
+
+/**
+ * Validation accuracy (%) against global sparsity (%) over the run: accepted steps as a line with
+ * points (starting from the dense model at 0 %), rolled-back attempts as red crosses, a dashed rule at
+ * the guard (dense − maxDrop points), a grey rule at the dense accuracy and a dotted rule at the target.
+ * Layer names: accepted_line, accepted_points, rolled_back_points, guard_rule, dense_rule, target_rule,
+ * dense_label, guard_label, target_label.
+ */
+export async function accuracyVsSparsityChart(report: RunReport, opts: { width?: number; height?: number } = {}): Promise<string> {
+  const dense = pct(report.dense.valAccuracy);
+  const guard = pct(guardAccuracy(report));
+  const rows = report.steps.map((s) => ({
+    step: s.step,
+    sparsity: pct(s.toSparsity),
+    accuracy: pct(s.valAccuracy),
+    status: s.accepted ? STATUS[0] : STATUS[1],
+  }));
+  const accepted = rows.filter((r) => r.status === STATUS[0]);
+  const rolledBack = rows.filter((r) => r.status === STATUS[1]);
+  const path = [{ step: 0, sparsity: 0, accuracy: dense }, ...accepted];
+  const yDomain = paddedDomain([dense, guard, ...accepted.map((d) => d.accuracy), ...rolledBack.map((d) => d.accuracy)], 0, 100, 1);
+  const x = { field: 'sparsity', type: 'quantitative' as const, title: 'Global sparsity (%)', scale: { domain: [0, 100] }, axis: { tickCount: 10 } };
+  // Both point layers share these scales, so Vega-Lite merges them into one legend.
+  const statusColor = {
+    field: 'status',
+    type: 'nominal' as const,
+    title: null,
+    scale: { domain: STATUS, range: [ACCEPTED_COLOR, ROLLED_BACK_COLOR] },
+    legend: { orient: 'bottom-left' as const, fillColor: 'white', padding: 6, symbolStrokeWidth: 2 },
+  };
+  const statusShape = { field: 'status', type: 'nominal' as const, scale: { domain: STATUS, range: ['circle', X_SHAPE] } };
+  const y = { field: 'accuracy', type: 'quantitative' as const, title: 'Validation accuracy (%)', scale: { domain: yDomain, zero: false } };
+  const spec: TopLevelSpec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    description: 'Validation accuracy after each pruning step against global sparsity',
+    width: opts.width ?? REPORT_WIDTH,
+    height: opts.height ?? HEIGHT,
+    config: CONFIG,
+    layer: [
+      {
+        name: 'dense_rule',
+        data: { values: [{ accuracy: dense, label: `dense ${dense.toFixed(2)} %` }] },
+        mark: { type: 'rule', color: DENSE_COLOR, strokeWidth: 1 },
+        encoding: { y },
+      },
+      {
+        name: 'guard_rule',
+        data: { values: [{ accuracy: guard, label: `guard ${guard.toFixed(2)} %` }] },
+        mark: { type: 'rule', color: GUARD_COLOR, strokeDash: [6, 4], strokeWidth: 1.5 },
+        encoding: { y },
+      },
+      ruleLabel('dense_label', dense, `dense ${dense.toFixed(2)} %`, -7, DENSE_COLOR),
+      ruleLabel('guard_label', guard, `guard ${guard.toFixed(2)} %`, 9, GUARD_COLOR),
+      {
+        name: 'target_rule',
+        data: { values: [{ sparsity: pct(report.config.target) }] },
+        mark: { type: 'rule', color: '#999', strokeDash: [2, 3], strokeWidth: 1 },
+        encoding: { x },
+      },
+      {
+        name: 'target_label',
+        data: { values: [{ sparsity: pct(report.config.target), label: `target ${num(pct(report.config.target))} %` }] },
+        mark: { type: 'text', align: 'right', baseline: 'top', y: 4, dx: -4, fontSize: 11, color: '#777' },
+        encoding: { x, text: { field: 'label', type: 'nominal' } },
+      },
+      {
+        name: 'accepted_line',
+        data: { values: path },
+        mark: { type: 'line', color: ACCEPTED_COLOR, strokeWidth: 2 },
+        encoding: { x, y, order: { field: 'sparsity', type: 'quantitative' } },
+      },
+      {
+        name: 'accepted_points',
+        data: { values: accepted },
+        mark: { type: 'point', filled: true, size: 60, opacity: 1 },
+        encoding: { x, y, color: statusColor, shape: statusShape },
+      },
+      {
+        name: 'rolled_back_points',
+        data: { values: rolledBack },
+        mark: { type: 'point', filled: false, size: 70, strokeWidth: 2.5, opacity: 1 },
+        encoding: { x, y, color: statusColor, shape: statusShape },
+      },
+    ],
+  };
+  return renderVegaLiteSvg(spec);
+}
+
+/**
+ * Final sparsity (%) per prunable layer as horizontal bars, input side at the top, each labelled with
+ * its percentage, and a dashed rule at the global sparsity. Layer names: layer_bars, layer_labels, global_rule.
+ */
+export async function layerSparsityChart(report: RunReport, opts: { width?: number } = {}): Promise<string> {
+  // Keras keeps layer names unique within a model, so the name can be the band key.
+  const rows = report.layers.map((l) => ({
+    layer: l.name,
+    sparsity: pct(l.sparsity),
+    label: `${pct(l.sparsity).toFixed(1)} %`,
+    size: l.size,
+  }));
+  const yEnc = {
+    field: 'layer',
+    type: 'nominal' as const,
+    title: 'Layer',
+    sort: rows.map((r) => r.layer),
+    axis: { labelLimit: 200 },
+  };
+  const x = { field: 'sparsity', type: 'quantitative' as const, title: 'Sparsity (%)', scale: { domain: [0, 100] }, axis: { tickCount: 10 } };
+  const spec: TopLevelSpec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    description: 'Fraction of pruned weights in each prunable layer',
+    width: opts.width ?? REPORT_WIDTH,
+    height: { step: 28 },
+    config: CONFIG,
+    layer: [
+      {
+        name: 'layer_bars',
+        data: { values: rows },
+        mark: { type: 'bar', color: ACCEPTED_COLOR },
+        encoding: { y: yEnc, x },
+      },
+      {
+        name: 'layer_labels',
+        data: { values: rows },
+        mark: { type: 'text', align: 'left', dx: 4, baseline: 'middle', fontSize: 11, color: '#333' },
+        encoding: { y: yEnc, x, text: { field: 'label', type: 'nominal' } },
+      },
+      {
+        name: 'global_rule',
+        data: { values: [{ sparsity: pct(report.final.sparsity) }] },
+        mark: { type: 'rule', color: '#555', strokeDash: [4, 3] },
+        encoding: { x },
+      },
+    ],
+  };
+  return renderVegaLiteSvg(spec);
+}
+
+/**
+ * A generic multi-series line chart with points (e.g. accuracy vs sparsity per pruning method).
+ * Layer names: series_lines, series_points.
+ */
+export async function lineChartSvg(args: LineChartArgs): Promise<string> {
+  const rows = args.series.flatMap((s) => s.points.map((p) => ({ series: s.name, x: p.x, y: p.y })));
+  const names = args.series.map((s) => s.name);
+  const x = { field: 'x', type: 'quantitative' as const, title: args.xTitle, scale: { zero: false } };
+  const y = { field: 'y', type: 'quantitative' as const, title: args.yTitle, scale: { zero: args.yZero ?? false } };
+  const color = { field: 'series', type: 'nominal' as const, title: null, scale: { domain: names, scheme: 'tableau10' } };
+  const spec: TopLevelSpec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: args.title,
+    width: args.width ?? WIDTH,
+    height: args.height ?? HEIGHT,
+    config: CONFIG,
+    data: { values: rows },
+    layer: [
+      {
+        name: 'series_lines',
+        mark: { type: 'line', strokeWidth: 2 },
+        encoding: { x, y, color, detail: { field: 'series', type: 'nominal' }, order: { field: 'x', type: 'quantitative' } },
+      },
+      {
+        name: 'series_points',
+        mark: { type: 'point', filled: true, size: 50, opacity: 1 },
+        encoding: { x, y, color, shape: { field: 'series', type: 'nominal', scale: { domain: names }, legend: null } },
+      },
+    ],
+  };
+  return renderVegaLiteSvg(spec);
+}

@@ -1,0 +1,162 @@
+/**
+ * The report.json written next to every pruned model: what was asked, what ran, and what came out.
+ *
+ * Units, everywhere in the report: accuracies and sparsities are fractions in [0, 1]; `config.maxDrop`
+ * is in accuracy *points* (1 = one percentage point), as on the command line; times are seconds.
+ * Bump REPORT_SCHEMA_VERSION when a field changes meaning or disappears; adding a field does not.
+ */
+
+/** The `format` tag of every report.json. */
+export const REPORT_FORMAT = 'autoprune-report' as const;
+
+/** The report.json schema version this code writes and reads. */
+export const REPORT_SCHEMA_VERSION = 1 as const;
+
+/** The run's settings, as resolved from CLI flags / API options and defaults. */
+export interface RunConfig {
+  /** Target global sparsity, a fraction of the prunable weights (0.9 = 90 % pruned). */
+  target: number;
+  /** Largest allowed drop of validation accuracy below the dense model, in accuracy points. */
+  maxDrop: number;
+  /** Policy name or path as given by the user. */
+  policy: string;
+  /** Pruning granularity (e.g. 'connection'). */
+  granularity: string;
+  /** Random seed of the run. */
+  seed: number;
+  /** Model as given by the user (family name or path). */
+  model: string;
+  /** Data set as given by the user (builtin name or path). */
+  data: string;
+  /** Whether --force was passed. */
+  force: boolean;
+  /** Any further settings the run recorded. */
+  [k: string]: unknown;
+}
+
+/** The TensorFlow.js backend the run used. */
+export interface ReportBackend {
+  /** tfjs backend name ('tensorflow', 'wasm', 'cpu'). */
+  name: string;
+  /** Whether it is a native (libtensorflow) backend. */
+  native: boolean;
+  /** Why / from where it was chosen (e.g. 'tfjs-node', 'fallback: wasm'). */
+  source: string;
+}
+
+/** The policy that scored connections. */
+export interface ReportPolicy {
+  /** Policy name. */
+  name: string;
+  /** Policy kind ('cart', 'policy-net', 'magnitude', ...). */
+  kind: string;
+  /** The policy file it was loaded from, if any. */
+  file?: string;
+}
+
+/** The model before pruning. */
+export interface ReportDense {
+  /** Validation accuracy, fraction in [0, 1]. */
+  valAccuracy: number;
+  /** Test accuracy, fraction in [0, 1]. */
+  testAccuracy: number;
+  /** All trainable parameters (kernels and biases). */
+  params: number;
+  /** Prunable weights (Dense/Conv2D kernels). */
+  prunable: number;
+}
+
+/** The model as written out. */
+export interface ReportFinal {
+  /** Validation accuracy, fraction in [0, 1]. */
+  valAccuracy: number;
+  /** Test accuracy, fraction in [0, 1]. */
+  testAccuracy: number;
+  /** Global sparsity reached, fraction of the prunable weights. */
+  sparsity: number;
+  /** Whether the target sparsity was reached within the accuracy guard. */
+  targetReached: boolean;
+  /** The process exit code of the run (0 reached, 3 stopped at the best the guard allows). */
+  exitCode: number;
+}
+
+/** Sparsity of one prunable kernel in the final model (the shape of pruning's LayerSparsity). */
+export interface ReportLayer {
+  /** Keras layer name. */
+  name: string;
+  /** 'dense' or 'conv2d'. */
+  kind: string;
+  /** Kernel shape. */
+  shape: number[];
+  /** Number of kernel weights. */
+  size: number;
+  /** Number of pruned (zero, masked) weights. */
+  pruned: number;
+  /** pruned / size. */
+  sparsity: number;
+}
+
+/** One pruning attempt of the agent loop, accepted or rolled back. */
+export interface ReportStep {
+  /** 1-based attempt number (rolled-back attempts count too). */
+  step: number;
+  /** Global sparsity before the attempt. */
+  fromSparsity: number;
+  /** Global sparsity the attempt pruned to. */
+  toSparsity: number;
+  /** Validation accuracy after the attempt's fine-tuning, fraction in [0, 1]. */
+  valAccuracy: number;
+  /** Whether the guard held and the attempt was kept. */
+  accepted: boolean;
+  /** Fine-tuning epochs spent on the attempt. */
+  fineTuneEpochs: number;
+  /** Wall time of the attempt. */
+  seconds: number;
+  /** Why it was rolled back (or any note on an accepted step). */
+  reason?: string;
+}
+
+/** Sums over the steps. */
+export interface ReportTotals {
+  /** Fine-tuning epochs over all attempts, rolled-back ones included. */
+  fineTuneEpochs: number;
+  /** Accepted attempts. */
+  accepted: number;
+  /** Rolled-back attempts. */
+  rolledBack: number;
+}
+
+/** Contents of report.json. */
+export interface RunReport {
+  /** Always 'autoprune-report'. */
+  format: typeof REPORT_FORMAT;
+  /** Always REPORT_SCHEMA_VERSION. */
+  schemaVersion: typeof REPORT_SCHEMA_VERSION;
+  /** ISO 8601 time the run finished. */
+  createdAt: string;
+  /** autoprune package version that wrote the report. */
+  autopruneVersion: string;
+  /** Resolved run settings. */
+  config: RunConfig;
+  /** Backend used. */
+  backend: ReportBackend;
+  /** Policy used. */
+  policy: ReportPolicy;
+  /** The unpruned model. */
+  dense: ReportDense;
+  /** The pruned model. */
+  final: ReportFinal;
+  /** Per-layer sparsity of the final model, input side first. */
+  layers: ReportLayer[];
+  /** Every pruning attempt, in order. */
+  steps: ReportStep[];
+  /** Sums over the steps. */
+  totals: ReportTotals;
+  /** Wall seconds per phase: load, features, scoring, fine-tune, evaluate, write. */
+  phases: Record<string, number>;
+}
+
+/** The lowest validation accuracy the guard accepts, as a fraction: dense − maxDrop points. */
+export function guardAccuracy(report: Pick<RunReport, 'dense' | 'config'>): number {
+  return report.dense.valAccuracy - report.config.maxDrop / 100;
+}

@@ -1,0 +1,195 @@
+/**
+ * Writing run outputs so that a crash, a full disk or Ctrl-C never leaves a half-written output folder
+ * or file behind: everything goes to a temporary sibling first (same folder, so the same file system)
+ * and is renamed into place, which POSIX makes atomic.
+ */
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+
+/** One file of an output folder. */
+export interface OutputFile {
+  /** Path inside the output folder, '/'-separated; must stay inside it. */
+  relPath: string;
+  /** Contents; strings are written as UTF-8. */
+  data: string | Uint8Array;
+}
+
+/** Settings of writeOutputsAtomically. */
+export interface WriteOutputsOptions {
+  /** Replace an existing non-empty output folder (its old contents are removed, not merged). */
+  overwrite: boolean;
+}
+
+/** What writeOutputsAtomically wrote. */
+export interface WrittenOutputs {
+  /** Absolute path of the output folder. */
+  dir: string;
+  /** Absolute paths of the files written, in the order given. */
+  files: string[];
+}
+
+/** Error codes that mean "this place cannot be written", which the user fixes by choosing another. */
+const UNWRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EEXIST', 'ENOENT', 'ENOSPC', 'EDQUOT', 'EISDIR']);
+
+function errCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** Turns an fs error about `where` into a UsageError naming it, or returns it unchanged. */
+function asWriteError(err: unknown, where: string, hint: string): unknown {
+  const code = errCode(err);
+  if (err instanceof UsageError || !code || !UNWRITABLE.has(code)) return err;
+  const reason = (err as Error).message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+  return new UsageError(`cannot write '${where}': ${reason} (${code}); ${hint}`);
+}
+
+const suffix = (): string => `${process.pid}-${randomBytes(4).toString('hex')}`;
+
+/** Writes `data` to `file` and flushes it to disk before returning. */
+async function writeSynced(file: string, data: string | Uint8Array): Promise<void> {
+  const fh = await open(file, 'wx');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Flushes a folder's entries (the renames in it) to disk; best effort, as some file systems refuse. */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const fh = await open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // Durability only; the rename itself already happened.
+  }
+}
+
+/** Checks that relPath is a relative path that stays inside its folder. */
+function checkRelPath(relPath: string): string {
+  const norm = path.normalize(relPath);
+  if (!relPath || path.isAbsolute(relPath) || norm === '.' || norm === '..' || norm.startsWith(`..${path.sep}`)) {
+    throw new Error(`output file path '${relPath}' must be a relative path inside the output folder`);
+  }
+  return norm;
+}
+
+/**
+ * Writes `files` as the folder `outDir`, all or nothing: they are written into a temporary sibling
+ * folder, which is then renamed to `outDir`. An existing empty folder is replaced; an existing
+ * non-empty one only with `overwrite` (it is then replaced as a whole, never merged). The parent
+ * folder is created if missing. On any failure nothing is left behind and an existing folder is kept.
+ * Throws UsageError (exit 2) when the folder exists and may not be overwritten, or cannot be written.
+ */
+export async function writeOutputsAtomically(
+  outDir: string,
+  files: OutputFile[],
+  opts: WriteOutputsOptions,
+): Promise<WrittenOutputs> {
+  const out = path.resolve(outDir);
+  const parent = path.dirname(out);
+  const base = path.basename(out);
+  const rels = files.map((f) => checkRelPath(f.relPath));
+  const dupes = rels.filter((r, i) => rels.indexOf(r) !== i);
+  if (dupes.length > 0) throw new Error(`output file '${dupes[0]}' is listed twice`);
+  const hint = 'choose another --out';
+
+  let existing = false;
+  try {
+    const st = await lstat(out);
+    existing = true;
+    if (!st.isDirectory()) throw new UsageError(`output path '${outDir}' exists and is not a folder; choose another --out`);
+    const entries = await readdir(out);
+    if (entries.length > 0 && !opts.overwrite) {
+      throw new UsageError(`output folder '${outDir}' already exists; pass --overwrite or choose another --out`);
+    }
+    const cwd = path.resolve(process.cwd());
+    if (out === parent || cwd === out || cwd.startsWith(out + path.sep)) {
+      throw new UsageError(`refusing to replace output folder '${outDir}': it contains the current working directory; choose another --out`);
+    }
+  } catch (err) {
+    // ENOTDIR: a parent is a file; mkdir below reports that, naming the parent.
+    const code = errCode(err);
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw asWriteError(err, outDir, hint);
+  }
+
+  try {
+    await mkdir(parent, { recursive: true });
+  } catch (err) {
+    const code = errCode(err);
+    if (code === 'EEXIST' || code === 'ENOTDIR') {
+      throw new UsageError(`cannot write into '${parent}': it or a folder above it is a file; choose another --out`);
+    }
+    throw asWriteError(err, parent, hint);
+  }
+  const tmp = path.join(parent, `.${base}.tmp-${suffix()}`);
+  try {
+    await mkdir(tmp);
+  } catch (err) {
+    throw asWriteError(err, parent, hint);
+  }
+
+  let current = '';
+  try {
+    for (let i = 0; i < files.length; i++) {
+      current = rels[i];
+      const dest = path.join(tmp, current);
+      await mkdir(path.dirname(dest), { recursive: true });
+      await writeSynced(dest, files[i].data);
+    }
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw asWriteError(err, path.join(outDir, current), hint);
+  }
+
+  // Move any old folder aside first: rename() cannot replace a non-empty folder.
+  const old = existing ? path.join(parent, `.${base}.old-${suffix()}`) : undefined;
+  try {
+    if (old) await rename(out, old);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw asWriteError(err, outDir, hint);
+  }
+  try {
+    await rename(tmp, out);
+  } catch (err) {
+    if (old) await rename(old, out).catch(() => undefined);
+    await rm(tmp, { recursive: true, force: true });
+    const code = errCode(err);
+    // Someone created the folder between the check and the rename.
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') {
+      throw new UsageError(`output folder '${outDir}' already exists; pass --overwrite or choose another --out`);
+    }
+    throw asWriteError(err, outDir, hint);
+  }
+  await syncDir(parent);
+  if (old) await rm(old, { recursive: true, force: true });
+  return { dir: out, files: rels.map((r) => path.join(out, r)) };
+}
+
+/**
+ * Writes one file atomically: to a temporary sibling, flushed, then renamed over `file`, so readers
+ * see either the old contents or the new, never a torn file. Creates the parent folder if missing.
+ * Throws UsageError (exit 2) naming the path when it cannot be written.
+ */
+export async function atomicWriteFile(file: string, data: string | Uint8Array): Promise<void> {
+  const dir = path.dirname(path.resolve(file));
+  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${suffix()}`);
+  const hint = 'choose another location';
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeSynced(tmp, data);
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw asWriteError(err, file, hint);
+  }
+  await syncDir(dir);
+}

@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { accuracyVsSparsityChart, layerSparsityChart, lineChartSvg } from '../../src/report/charts.js';
+import type { RunReport } from '../../src/report/report.js';
+
+const fixture = (): RunReport =>
+  JSON.parse(readFileSync(new URL('../fixtures/report/sample-report.json', import.meta.url), 'utf8')) as RunReport;
+
+/**
+ * The items vega drew for the Vega-Lite layer `name`: its mark groups (one, or one per series for
+ * lines) hold one <path>/<line>/<text> per item; an empty one is written self-closing.
+ */
+function items(svg: string, name: string): string[] {
+  const groups = svg.matchAll(new RegExp(`<g class="mark-\\w+ role-mark ${name}_marks"[^>]*?(?:/>|>(.*?)</g>)`, 'gs'));
+  return [...groups].flatMap((m) => (m[1] ?? '').match(/<(path|line|text)\b[^>]*>/g) ?? []);
+}
+
+const translate = (el: string): [number, number] => {
+  const m = /transform="translate\(([-\d.]+),([-\d.]+)\)"/.exec(el);
+  if (!m) throw new Error(`no translate in ${el}`);
+  return [Number(m[1]), Number(m[2])];
+};
+
+describe('accuracyVsSparsityChart', () => {
+  it('draws one point per accepted step, a cross per rollback, the line and both rules', async () => {
+    const r = fixture();
+    const svg = await accuracyVsSparsityChart(r);
+    expect(svg.startsWith('<svg')).toBe(true);
+    const accepted = r.steps.filter((s) => s.accepted).length;
+    expect(accepted).toBe(4);
+    expect(items(svg, 'accepted_points')).toHaveLength(accepted);
+    expect(items(svg, 'rolled_back_points')).toHaveLength(2);
+    // One path through dense + accepted points.
+    expect(items(svg, 'accepted_line')).toHaveLength(1);
+    expect(items(svg, 'guard_rule')).toHaveLength(1);
+    expect(items(svg, 'dense_rule')).toHaveLength(1);
+    expect(items(svg, 'target_rule')).toHaveLength(1);
+    expect(svg).toContain('Global sparsity (%)');
+    expect(svg).toContain('Validation accuracy (%)');
+    expect(svg).toContain('guard 96.80 %');
+    expect(svg).toContain('dense 97.80 %');
+    expect(svg).toContain('rolled back');
+  });
+
+  it('places the guard below the dense rule and the rolled-back crosses below the guard', async () => {
+    const svg = await accuracyVsSparsityChart(fixture());
+    const y = (el: string) => translate(el)[1];
+    const denseY = y(items(svg, 'dense_rule')[0]);
+    const guardY = y(items(svg, 'guard_rule')[0]);
+    expect(guardY).toBeGreaterThan(denseY); // SVG y grows downwards
+    for (const cross of items(svg, 'rolled_back_points')) expect(y(cross)).toBeGreaterThan(guardY);
+    // Accepted points move right with sparsity.
+    const xs = items(svg, 'accepted_points').map((el) => translate(el)[0]);
+    expect([...xs].sort((a, b) => a - b)).toEqual(xs);
+  });
+
+  it('renders a run without steps', async () => {
+    const svg = await accuracyVsSparsityChart({ ...fixture(), steps: [] });
+    expect(items(svg, 'accepted_points')).toHaveLength(0);
+    expect(items(svg, 'guard_rule')).toHaveLength(1);
+  });
+});
+
+describe('layerSparsityChart', () => {
+  it('draws one bar per layer, longest for the sparsest, in model order', async () => {
+    const r = fixture();
+    const svg = await layerSparsityChart(r);
+    const bars = items(svg, 'layer_bars');
+    expect(bars).toHaveLength(3);
+    const widths = bars.map((b) => Number(/d="M[-\d.]+,[-\d.]+h([\d.]+)/.exec(b)?.[1]));
+    expect(widths[0]).toBeGreaterThan(widths[1]);
+    expect(widths[1]).toBeGreaterThan(widths[2]);
+    const tops = bars.map((b) => Number(/d="M[-\d.]+,([-\d.]+)/.exec(b)?.[1]));
+    expect(tops[0]).toBeLessThan(tops[2]); // dense_1 (input side) at the top
+    for (const name of ['dense_1', 'dense_2', 'dense_3', '92.2 %', 'Sparsity (%)', 'Layer']) expect(svg).toContain(name);
+  });
+
+  it('escapes layer names', async () => {
+    const r = fixture();
+    r.layers[0].name = '<script>alert("x")</script>&';
+    const svg = await layerSparsityChart(r);
+    expect(svg).not.toContain('<script>');
+    expect(svg).toContain('&lt;script&gt;');
+  });
+});
+
+describe('lineChartSvg', () => {
+  it('draws a line and points per series, with a legend', async () => {
+    const svg = await lineChartSvg({
+      title: 'Test accuracy vs sparsity',
+      xTitle: 'Sparsity (%)',
+      yTitle: 'Test accuracy (%)',
+      series: [
+        { name: 'magnitude', points: [{ x: 80, y: 97.1 }, { x: 90, y: 96.4 }, { x: 95, y: 94.8 }] },
+        { name: 'cart-mlp', points: [{ x: 80, y: 97.3 }, { x: 90, y: 96.9 }, { x: 95, y: 95.6 }] },
+      ],
+    });
+    expect(items(svg, 'series_lines')).toHaveLength(2);
+    expect(items(svg, 'series_points')).toHaveLength(6);
+    for (const t of ['Test accuracy vs sparsity', 'Sparsity (%)', 'Test accuracy (%)', 'magnitude', 'cart-mlp']) expect(svg).toContain(t);
+  });
+
+  it('gives every chart its own element ids, so charts can share a page', async () => {
+    const args = { title: 't', xTitle: 'x', yTitle: 'y', series: [{ name: 's', points: [{ x: 1, y: 1 }] }] };
+    const ids = (svg: string) => [...svg.matchAll(/\sid="([^"]+)"/g)].map((m) => m[1]);
+    const a = ids(await lineChartSvg(args));
+    const b = ids(await lineChartSvg(args));
+    expect(a.filter((id) => b.includes(id))).toEqual([]);
+  });
+});

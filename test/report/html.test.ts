@@ -1,0 +1,119 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { escapeHtml, renderReportHtml } from '../../src/report/html.js';
+import { REPORT_FORMAT, REPORT_SCHEMA_VERSION, guardAccuracy, type RunReport } from '../../src/report/report.js';
+
+const fixture = (): RunReport =>
+  JSON.parse(readFileSync(new URL('../fixtures/report/sample-report.json', import.meta.url), 'utf8')) as RunReport;
+
+/** The inner HTML of the element with this id (first closing tag of the same name that follows). */
+function element(html: string, tag: string, id: string): string {
+  const m = new RegExp(`<${tag} id="${id}"[^>]*>(.*?)</${tag}>`, 's').exec(html);
+  if (!m) throw new Error(`no <${tag} id="${id}">`);
+  return m[1];
+}
+
+const rows = (tableHtml: string): string[] => tableHtml.split('<tbody>')[1].match(/<tr>.*?<\/tr>/gs) ?? [];
+
+describe('report fixture', () => {
+  it('is a well-formed v1 report', () => {
+    const r = fixture();
+    expect(r.format).toBe(REPORT_FORMAT);
+    expect(r.schemaVersion).toBe(REPORT_SCHEMA_VERSION);
+    expect(r.totals.accepted + r.totals.rolledBack).toBe(r.steps.length);
+    expect(r.totals.fineTuneEpochs).toBe(r.steps.reduce((a, s) => a + s.fineTuneEpochs, 0));
+    const pruned = r.layers.reduce((a, l) => a + l.pruned, 0);
+    expect(pruned / r.dense.prunable).toBeCloseTo(r.final.sparsity, 6);
+    expect(guardAccuracy(r)).toBeCloseTo(0.968, 10);
+  });
+});
+
+describe('renderReportHtml', () => {
+  it('writes a complete page with both charts, the summary and every table', async () => {
+    const r = fixture();
+    const html = await renderReportHtml(r);
+    expect(html.startsWith('<!doctype html>')).toBe(true);
+    expect(html.trimEnd().endsWith('</html>')).toBe(true);
+    expect(html).toContain('<title>autoprune report — lenet-300-100</title>');
+
+    const acc = element(html, 'figure', 'chart-accuracy');
+    expect(acc).toMatch(/^<svg /);
+    expect(acc.match(/role-mark accepted_points_marks/g)).toHaveLength(1);
+    const layers = element(html, 'figure', 'chart-layers');
+    expect(layers).toMatch(/^<svg /);
+    expect(layers).toContain('layer_bars_marks');
+
+    const summary = element(html, 'table', 'summary');
+    for (const t of ['90.0 %', '97.80 % → <strong>97.10 %</strong>', '97.50 % → <strong>96.80 %</strong>', 'tensorflow', 'cart-mlp', '96.80 %'])
+      expect(summary).toContain(t);
+    expect(summary).toContain('<span class="badge ok">yes</span>');
+
+    const phases = rows(element(html, 'table', 'phases'));
+    expect(phases).toHaveLength(Object.keys(r.phases).length + 1); // + total
+    expect(phases[3]).toContain('fine-tune');
+    expect(phases[3]).toContain('58.1 s');
+    expect(phases.at(-1)).toContain('64.8 s');
+
+    const layerRows = rows(element(html, 'table', 'layers'));
+    expect(layerRows).toHaveLength(3);
+    expect(layerRows[0]).toContain('[784 × 300]');
+    expect(layerRows[0]).toContain('216,780');
+    expect(layerRows[0]).toContain('92.2 %');
+
+    const stepRows = rows(element(html, 'table', 'steps'));
+    expect(stepRows).toHaveLength(6);
+    expect(stepRows.filter((s) => s.includes('rolled back'))).toHaveLength(2);
+    expect(stepRows[3]).toContain('below the guard 96.80 %');
+    expect(stepRows[3]).toContain('−1.60 pts');
+  });
+
+  it('makes no external requests: no scripts, links, remote URLs; a CSP forbids them', async () => {
+    const html = await renderReportHtml(fixture());
+    expect(html).toContain(`http-equiv="Content-Security-Policy" content="default-src 'none'`);
+    expect(html).not.toMatch(/<script|<link|<img|<iframe|@import|url\(http/i);
+    // The only absolute URLs are XML namespace names, which are never fetched.
+    const urls = html.match(/https?:\/\/[^\s"')<]+/g) ?? [];
+    expect(urls.every((u) => u.startsWith('http://www.w3.org/'))).toBe(true);
+    // Several SVGs share the page: no element id may repeat.
+    const ids = [...html.matchAll(/\sid="([^"]+)"/g)].map((m) => m[1]);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('escapes every user string', async () => {
+    const r = fixture();
+    const evil = `<img src=x onerror="alert('x')">&`;
+    r.config.model = evil;
+    r.config.data = evil;
+    r.config.granularity = evil;
+    r.policy.name = evil;
+    r.policy.file = evil;
+    r.backend.source = evil;
+    r.layers[1].name = evil;
+    r.steps[3].reason = evil;
+    r.phases[evil] = 1;
+    r.autopruneVersion = evil;
+    r.createdAt = evil;
+    const html = await renderReportHtml(r);
+    expect(html).not.toContain('<img');
+    expect(html).not.toContain(`onerror="alert`);
+    expect(html).toContain('&lt;img src=x onerror=&quot;alert(&#39;x&#39;)&quot;&gt;&amp;');
+    // In the chart the name is escaped by vega's SVG writer.
+    expect(element(html, 'figure', 'chart-layers')).toContain('&lt;img');
+  });
+
+  it('renders a run that stopped short of its target, without steps', async () => {
+    const r = fixture();
+    r.steps = [];
+    r.final = { ...r.final, targetReached: false, exitCode: 3, sparsity: 0 };
+    const html = await renderReportHtml(r);
+    expect(html).toContain('target not reached');
+    expect(html).toContain('exit 3');
+    expect(html).toContain('No pruning steps were taken.');
+    expect(element(html, 'figure', 'chart-accuracy')).toMatch(/^<svg /);
+  });
+
+  it('escapeHtml escapes the five HTML metacharacters', () => {
+    expect(escapeHtml(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+    expect(escapeHtml(3)).toBe('3');
+  });
+});
