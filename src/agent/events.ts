@@ -81,6 +81,8 @@ export interface DoneEvent {
   exitCode: number;
   totalEpochs: number;
   seconds: number;
+  /** Output folder, when outputs were written. */
+  out?: string;
 }
 
 export interface ErrorEvent {

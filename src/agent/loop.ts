@@ -4,6 +4,7 @@ import type { Dataset, Split } from '../data/dataset.js';
 import { InterruptedError } from '../errors.js';
 import { extractFeatures } from '../features/extract.js';
 import type { Scorer } from '../policy/types.js';
+import type { FeatureExtractor } from '../services.js';
 import { disposeSnapshot, PrunableModel, type SparsityReport } from '../pruning/prunable-model.js';
 import { pruneByScores } from '../pruning/select.js';
 import { accuracy, train } from '../models/train.js';
@@ -34,6 +35,10 @@ export interface AgentOptions {
   resume?: boolean;
   signal?: AbortSignal;
   onEvent?: (e: AgentEvent) => void;
+  /** Feature extraction (default: extractFeatures on `calibrationSamples` training samples). */
+  extractor?: FeatureExtractor;
+  /** Backend name for the start event. */
+  backend?: { name: string; native: boolean };
 }
 
 export const AGENT_DEFAULTS = Object.freeze({
@@ -80,7 +85,7 @@ function calibrationSplit(train: Split, n: number): Split {
  * `model` in place; `data` must already fit the model (see fitDatasetToModel). Test accuracy is
  * computed for the report only, never used for a decision.
  */
-export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Scorer, options: AgentOptions & { backend?: { name: string; native: boolean } }): Promise<AgentResult> {
+export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Scorer, options: AgentOptions): Promise<AgentResult> {
   const o = { ...AGENT_DEFAULTS, ...options };
   const plan = { ...PLANNER_DEFAULTS, ...options.planner };
   const emit = (e: AgentEvent) => o.onEvent?.(e);
@@ -119,7 +124,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
 
     /** One prune + fine-tune attempt from the current state; returns the fine-tuned val accuracy. */
     const attempt = (to: number, epochs: number, patience: number) => {
-      const feats = timed('features', () => extractFeatures(pm, calib));
+      const feats = timed('features', () => (o.extractor ? o.extractor.extract(pm, calib) : extractFeatures(pm, calib)));
       const scores = timed('scoring', () => scorer.score(feats));
       timed('prune', () => pruneByScores(pm, scores, feats, to));
       const r = timed('fineTune', () => train(model, data.train, {

@@ -1,0 +1,63 @@
+import type * as TF from '@tensorflow/tfjs';
+import type { Dataset, Split } from '../data/dataset.js';
+import { tf } from '../backend/tf.js';
+import { extractFeatures } from '../features/extract.js';
+import { accuracy, train } from '../models/train.js';
+import type { Scorer } from '../policy/types.js';
+import { PrunableModel } from '../pruning/prunable-model.js';
+import { pruneByScores } from '../pruning/select.js';
+
+export interface OneShotOptions {
+  target: number;
+  /** Fine-tuning epochs after pruning (fixed, no early stopping: the protocol's equal budget). Default 5. */
+  fineTuneEpochs?: number;
+  /** Seed of the fine-tuning batch order (the same for every method of a comparison). */
+  seed?: number;
+  /** Samples of the training split used for features. Default 1024. */
+  calibrationSamples?: number;
+}
+
+export interface OneShotResult {
+  sparsity: number;
+  /** Test accuracy right after pruning, before fine-tuning. */
+  testBefore: number;
+  /** Test accuracy after fine-tuning. */
+  testAfter: number;
+  valAfter: number;
+  fineTuneEpochs: number;
+  layerSparsity: number[];
+  seconds: { features: number; scoring: number; prune: number; fineTune: number };
+}
+
+/**
+ * One-shot pruning as in the benchmark protocol: features of the dense model → scores → prune to the
+ * target in one go → fine-tune a fixed number of epochs with masks enforced. Modifies `model`.
+ */
+export function oneShot(model: TF.LayersModel, data: Dataset, scorer: Scorer, o: OneShotOptions): OneShotResult {
+  const epochs = o.fineTuneEpochs ?? 5;
+  const pm = new PrunableModel(model);
+  const k = Math.min(o.calibrationSamples ?? 1024, data.train.labels.length);
+  const calib: Split = { x: tf.slice(data.train.x, 0, k), labels: data.train.labels.subarray(0, k) };
+  try {
+    let t = Date.now();
+    const feats = extractFeatures(pm, calib);
+    const features = (Date.now() - t) / 1000;
+    t = Date.now();
+    const scores = scorer.score(feats);
+    const scoring = (Date.now() - t) / 1000;
+    t = Date.now();
+    pruneByScores(pm, scores, feats, o.target);
+    const prune = (Date.now() - t) / 1000;
+    const testBefore = accuracy(model, data.test);
+    const r = epochs > 0 ? train(model, data.train, { epochs, prunable: pm, seed: o.seed ?? 0 }) : { seconds: 0, epochsRun: 0 };
+    const s = pm.sparsity();
+    return {
+      sparsity: s.global, testBefore, testAfter: accuracy(model, data.test), valAfter: accuracy(model, data.val),
+      fineTuneEpochs: r.epochsRun, layerSparsity: s.layers.map((l) => l.sparsity),
+      seconds: { features, scoring, prune, fineTune: r.seconds },
+    };
+  } finally {
+    calib.x.dispose();
+    pm.dispose();
+  }
+}

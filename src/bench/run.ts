@@ -1,0 +1,198 @@
+import type * as TF from '@tensorflow/tfjs';
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { cpus } from 'node:os';
+import { runAgent } from '../agent/loop.js';
+import { backendInfo, tf } from '../backend/tf.js';
+import { loadMnist10k } from '../data/mnist.js';
+import { architecture, type ModelArgs } from '../models/families.js';
+import { trainedModel } from '../models/cache.js';
+import { fitDatasetToModel } from '../models/task.js';
+import { accuracy } from '../models/train.js';
+import { PrunableModel } from '../pruning/prunable-model.js';
+import type { Scorer } from '../policy/types.js';
+import { oneShot } from './one-shot.js';
+
+/** The benchmark protocol of shared/BENCHMARKS.md, with knobs for a quick smoke run. */
+export interface BenchOptions {
+  models: string[];
+  seeds: number[];
+  targets: number[];
+  /** Baseline and learned scorers by method name (the same selection rule and budget for all). */
+  methods: Record<string, () => Scorer>;
+  /** Leave-one-family-out policy per model family (a policy trained without that family). */
+  lofo?: Record<string, () => Scorer>;
+  /** Scorer the agent loop uses. */
+  agentScorer?: () => Scorer;
+  /** Targets at which the agent loop runs (default: targets ≥ 0.9). */
+  agentTargets?: number[];
+  denseEpochs: number;
+  fineTuneEpochs: number;
+  /** Fine-tuning budget of the agent loop. */
+  agentBudget: number;
+  /** Partial results file; records already in it are not run again (resumable). */
+  partialFile?: string;
+  onProgress?: (msg: string) => void;
+}
+
+export interface BenchRecord {
+  model: string;
+  seed: number;
+  method: string;
+  target: number;
+  sparsity: number;
+  testBefore: number;
+  testAfter: number;
+  fineTuneEpochs: number;
+  layerSparsity: number[];
+  seconds: Record<string, number>;
+}
+
+export interface DenseRecord {
+  model: string;
+  seed: number;
+  valAccuracy: number;
+  testAccuracy: number;
+  trainSeconds: number;
+  prunable: number;
+}
+
+export interface BenchResults {
+  format: 'autoprune-bench';
+  version: 1;
+  createdAt: string;
+  machine: string;
+  backend: string;
+  options: Omit<BenchOptions, 'methods' | 'lofo' | 'agentScorer' | 'onProgress' | 'partialFile'> & { methods: string[] };
+  dense: DenseRecord[];
+  records: BenchRecord[];
+  peakRssMiB: number;
+}
+
+export function machineLine(): string {
+  const c = cpus();
+  return `${c.length} × ${c[0]?.model ?? 'cpu'}, Node ${process.version}, ${process.platform}`;
+}
+
+const key = (r: { model: string; seed: number; method: string; target: number }) => `${r.model}|${r.seed}|${r.method}|${r.target}`;
+
+/** Runs the protocol. Every method of a (model, seed, target) starts from the same dense weights and fine-tunes with the same seed and budget. */
+export async function runBench(o: BenchOptions): Promise<BenchResults> {
+  const log = o.onProgress ?? (() => {});
+  const partial: { dense: DenseRecord[]; records: BenchRecord[] } =
+    o.partialFile && existsSync(o.partialFile) ? JSON.parse(readFileSync(o.partialFile, 'utf8')) : { dense: [], records: [] };
+  const done = new Set(partial.records.map(key));
+  const save = () => {
+    if (!o.partialFile) return;
+    mkdirSync(dirname(o.partialFile), { recursive: true });
+    writeFileSync(o.partialFile, JSON.stringify(partial));
+  };
+  const data = loadMnist10k({ seed: 0 });
+  try {
+    for (const modelName of o.models) {
+      const arch = architecture(modelName);
+      for (const seed of o.seeds) {
+        const args = { ...arch, seed } as ModelArgs;
+        const cached = await trainedModel({ args, train: { epochs: o.denseEpochs, seed } }, data);
+        const model = cached.model;
+        const fitted = fitDatasetToModel(data, model);
+        const dense = snapshot(model);
+        try {
+          if (!partial.dense.some((d) => d.model === modelName && d.seed === seed)) {
+            partial.dense.push({
+              model: modelName, seed, valAccuracy: accuracy(model, fitted.val), testAccuracy: accuracy(model, fitted.test),
+              trainSeconds: cached.seconds, prunable: countPrunable(model),
+            });
+          }
+          const run = (method: string, target: number, scorer: () => Scorer) => {
+            const rec = { model: modelName, seed, method, target };
+            if (done.has(key(rec))) return;
+            restore(model, dense);
+            const t0 = Date.now();
+            const r = oneShot(model, fitted, scorer(), { target, fineTuneEpochs: o.fineTuneEpochs, seed: 1000 + seed });
+            partial.records.push({
+              ...rec, sparsity: r.sparsity, testBefore: r.testBefore, testAfter: r.testAfter, fineTuneEpochs: r.fineTuneEpochs,
+              layerSparsity: r.layerSparsity, seconds: { ...r.seconds, total: (Date.now() - t0) / 1000 },
+            });
+            done.add(key(rec));
+            save();
+            log(`${modelName} seed ${seed} ${method} @${target}: ${(100 * r.testBefore).toFixed(1)} → ${(100 * r.testAfter).toFixed(2)} %`);
+          };
+          for (const target of o.targets) {
+            for (const [method, scorer] of Object.entries(o.methods)) run(method, target, scorer);
+            const family = (arch as ModelArgs).family;
+            if (o.lofo?.[family]) run('learned-lofo', target, o.lofo[family]);
+          }
+          // The agent loop, then global magnitude one-shot at the agent's own number of fine-tuning epochs.
+          for (const target of o.agentTargets ?? o.targets.filter((t) => t >= 0.9)) {
+            if (!o.agentScorer) break;
+            const rec = { model: modelName, seed, method: 'agent', target };
+            if (!done.has(key(rec))) {
+              restore(model, dense);
+              const t0 = Date.now();
+              const r = await runAgent(model, fitted, o.agentScorer(), { target, budgetEpochs: o.agentBudget, seed, force: true });
+              partial.records.push({
+                ...rec, sparsity: r.sparsity.global, testBefore: NaN, testAfter: r.testAccuracy, fineTuneEpochs: r.totals.fineTuneEpochs,
+                layerSparsity: r.sparsity.layers.map((l) => l.sparsity), seconds: { ...r.phases, total: (Date.now() - t0) / 1000 },
+              });
+              r.masks.dispose();
+              done.add(key(rec));
+              save();
+              log(`${modelName} seed ${seed} agent @${target}: ${(100 * r.testAccuracy).toFixed(2)} % in ${r.totals.fineTuneEpochs} epochs`);
+            }
+            const agentRec = partial.records.find((x) => key(x) === key(rec))!;
+            const gm = o.methods['global-magnitude'];
+            if (gm) {
+              const method = 'global-magnitude@agent-epochs';
+              const mrec = { model: modelName, seed, method, target };
+              if (!done.has(key(mrec))) {
+                restore(model, dense);
+                const t0 = Date.now();
+                const r = oneShot(model, fitted, gm(), { target, fineTuneEpochs: agentRec.fineTuneEpochs, seed: 1000 + seed });
+                partial.records.push({
+                  ...mrec, sparsity: r.sparsity, testBefore: r.testBefore, testAfter: r.testAfter, fineTuneEpochs: r.fineTuneEpochs,
+                  layerSparsity: r.layerSparsity, seconds: { ...r.seconds, total: (Date.now() - t0) / 1000 },
+                });
+                done.add(key(mrec));
+                save();
+              }
+            }
+          }
+        } finally {
+          dense.forEach((t) => t.dispose());
+          if (fitted !== data) fitted.dispose();
+          model.dispose();
+        }
+      }
+    }
+  } finally {
+    data.dispose();
+  }
+  const info = backendInfo();
+  return {
+    format: 'autoprune-bench', version: 1, createdAt: new Date().toISOString(), machine: machineLine(),
+    backend: `${info.name}${info.native ? ' (native)' : ''}`,
+    options: {
+      models: o.models, seeds: o.seeds, targets: o.targets, methods: Object.keys(o.methods), agentTargets: o.agentTargets,
+      denseEpochs: o.denseEpochs, fineTuneEpochs: o.fineTuneEpochs, agentBudget: o.agentBudget,
+    },
+    dense: partial.dense.filter((d) => o.models.includes(d.model) && o.seeds.includes(d.seed)),
+    records: partial.records.filter((r) => o.models.includes(r.model) && o.seeds.includes(r.seed) && o.targets.includes(r.target)),
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+  };
+}
+
+function countPrunable(model: TF.LayersModel): number {
+  const pm = new PrunableModel(model);
+  const n = pm.totalPrunable;
+  pm.dispose();
+  return n;
+}
+
+function snapshot(model: TF.LayersModel): TF.Tensor[] {
+  return tf.tidy(() => model.weights.map((w) => tf.keep(w.read().clone())));
+}
+
+function restore(model: TF.LayersModel, weights: TF.Tensor[]): void {
+  tf.tidy(() => model.weights.forEach((w, i) => (w.read() as TF.Variable).assign(weights[i])));
+}

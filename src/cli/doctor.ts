@@ -1,0 +1,56 @@
+import Table from 'cli-table3';
+import { selectBackendAsync, type BackendName } from '../backend/tf.js';
+import { loadMnist10k } from '../data/mnist.js';
+import { buildModel, LENET_300_100 } from '../models/families.js';
+import { train } from '../models/train.js';
+import { cacheDir } from '../models/cache.js';
+import { VERSION } from '../version.js';
+
+export interface DoctorResult {
+  version: string;
+  node: string;
+  backend: string;
+  native: boolean;
+  source: string;
+  skipped: string[];
+  /** Seconds for one epoch of LeNet-300-100 on the 8,006 MNIST-10k training digits. */
+  epochSeconds: number;
+  cacheDir: string;
+}
+
+/** Which backend is active and how fast it trains. */
+export async function doctor(backend: BackendName | 'auto' = 'auto'): Promise<DoctorResult> {
+  const info = await selectBackendAsync(backend);
+  const data = loadMnist10k();
+  const model = buildModel({ ...LENET_300_100, seed: 0 });
+  try {
+    const r = train(model, data.train, { epochs: 1 });
+    return {
+      version: VERSION, node: process.version, backend: info.name, native: info.native, source: info.source,
+      skipped: info.skipped, epochSeconds: r.seconds, cacheDir: cacheDir(),
+    };
+  } finally {
+    model.dispose();
+    data.dispose();
+  }
+}
+
+export async function doctorCommand(opts: { backend: string; json?: boolean }): Promise<number> {
+  const r = await doctor(opts.backend as BackendName | 'auto');
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+    return 0;
+  }
+  const t = new Table();
+  t.push(
+    { autoprune: r.version }, { node: r.node },
+    { backend: `${r.backend}${r.native ? ' (native TensorFlow)' : ' (NOT native: ~20x slower)'}` },
+    { 'loaded from': r.source },
+    ...(r.skipped.length ? [{ 'not used': r.skipped.join('; ') }] : []),
+    { 'training speed': `${r.epochSeconds.toFixed(2)} s per epoch (LeNet-300-100, 8,006 MNIST digits, batch 128)` },
+    { 'model cache': r.cacheDir },
+  );
+  process.stdout.write(`${t.toString()}\n`);
+  if (!r.native) process.stderr.write('autoprune: WARNING no native backend; run `npm install` again or `node scripts/setup-native.mjs --force --verbose`\n');
+  return 0;
+}

@@ -1,0 +1,33 @@
+import Table from 'cli-table3';
+import { loadModel } from '../models/io.js';
+import { loadMasksFrom } from '../pruning/mask-io.js';
+import { PrunableModel, type SparsityReport } from '../pruning/prunable-model.js';
+import { dirname } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+
+/** Prunable layers of a saved model and their sparsity (from masks.json beside it, else from its zeros). */
+export async function inspectModel(path: string): Promise<SparsityReport & { masksFile: boolean }> {
+  const model = await loadModel(path);
+  const pm = new PrunableModel(model);
+  try {
+    const dir = existsSync(path) && statSync(path).isDirectory() ? path : dirname(path);
+    const masksFile = loadMasksFrom(pm, dir) || loadMasksFrom(pm, dirname(dir));
+    return { ...pm.sparsity(), masksFile };
+  } finally {
+    pm.dispose();
+    model.dispose();
+  }
+}
+
+export async function inspectCommand(path: string, opts: { json?: boolean }): Promise<number> {
+  const r = await inspectModel(path);
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+    return 0;
+  }
+  const t = new Table({ head: ['layer', 'kind', 'kernel', 'weights', 'pruned', 'sparsity'] });
+  for (const l of r.layers) t.push([l.name, l.kind, l.shape.join('×'), l.size, l.pruned, `${(100 * l.sparsity).toFixed(1)} %`]);
+  t.push(['all', '', '', r.total, r.pruned, `${(100 * r.global).toFixed(1)} %`]);
+  process.stdout.write(`${t.toString()}\n`);
+  return 0;
+}

@@ -1,0 +1,121 @@
+/**
+ * The autoprune command line. This file only parses flags and lazy-imports one command; every command
+ * is a typed async function over the library. Exactly one top-level catch turns errors into exit codes.
+ */
+import { Command, Option } from 'commander';
+import { exitCodeOf } from '../errors.js';
+import { VERSION } from '../version.js';
+
+const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+function main(argv: string[]): Promise<number> {
+  const program = new Command('autoprune')
+    .description(
+      'Automated, learned pruning of TensorFlow.js models. Give a target sparsity; a learned policy decides which\n' +
+      'connections go, and an agent prunes step by step with fine-tuning and an accuracy guard.\n\n' +
+      'Exit codes: 0 target reached within the guard; 3 stopped at the best sparsity the guard allows;\n' +
+      '2 bad input or usage; 130 interrupted (resumable with --resume); 1 internal error.')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run autoprune --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(str) })
+    .exitOverride();
+
+  program
+    .command('prune', { isDefault: true })
+    .description('prune a model to a target sparsity (the default command)')
+    .requiredOption('-t, --target <fraction>', 'target global sparsity in (0, 1): fraction of Dense/Conv2D kernel weights removed, e.g. 0.8')
+    .option('-m, --model <path>', 'tfjs LayersModel (model.json or its folder); never modified. Default: LeNet-300-100 trained on the data and cached')
+    .option('-d, --data <spec>', "'mnist-10k' (10,000 real digits, built in), 'synthetic', or a CSV file (numeric features + a label column)", 'mnist-10k')
+    .option('--label <column>', 'CSV label column: header name or 0-based index (default: the last column)')
+    .option('--max-drop <points>', 'largest accepted drop of validation accuracy, in percentage points', '1')
+    .option('-p, --policy <name|file>', "pruning policy: 'default' (learned, policies/default.json), a policy file, or a baseline: random, uniform-magnitude, global-magnitude, taylor, wanda, lamp", 'default')
+    .option('-o, --out <dir>', 'output folder (model/, masks.json, report.json, report.html)', 'autoprune-out')
+    .option('--overwrite', 'replace an existing output folder')
+    .option('--force', 'take the target even when the guard cannot be held (the drop is reported)')
+    .option('--resume', 'continue an interrupted run from its last accepted checkpoint (same --out)')
+    .option('--budget <epochs>', 'fine-tuning budget of the whole run, in passes over the training data', '15')
+    .option('--seed <n>', 'seed of data shuffling and fine-tuning', '0')
+    .option('--json', 'one JSON object per line on stdout (start, step, rollback, checkpoint, done, error) for orchestrators')
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKENDS).default('auto'))
+    .action(async (opts) => {
+      const { pruneCommand } = await import('./prune.js');
+      process.exitCode = await pruneCommand(opts, program.args);
+    });
+
+  program
+    .command('doctor')
+    .description('show which TensorFlow backend is active and how fast it trains (one epoch of LeNet-300-100 on MNIST-10k)')
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKENDS).default('auto'))
+    .option('--json', 'print the result as JSON')
+    .action(async (opts) => {
+      const { doctorCommand } = await import('./doctor.js');
+      process.exitCode = await doctorCommand(opts);
+    });
+
+  program
+    .command('inspect')
+    .description('show a model\'s prunable layers and their sparsity')
+    .argument('<model>', 'model.json or its folder')
+    .option('--json', 'print as JSON')
+    .action(async (model, opts) => {
+      const { inspectCommand } = await import('./inspect.js');
+      process.exitCode = await inspectCommand(model, opts);
+    });
+
+  program
+    .command('build-meta')
+    .description('build a meta-dataset for a model family: train a zoo, run the oracle, sample per-connection features and labels')
+    .requiredOption('--family <name>', 'model family: mlp or cnn')
+    .option('--out <file>', 'output header file (a .bin file is written beside it)')
+    .option('--workers <n>', 'worker processes', '2')
+    .option('--quick', 'a tiny zoo and oracle (for smoke tests)')
+    .option('--json', 'progress as JSON lines on stderr')
+    .action(async (opts) => {
+      const { buildMetaCommand } = await import('./build-meta.js');
+      process.exitCode = await buildMetaCommand(opts, argv);
+    });
+
+  program
+    .command('train-policy')
+    .description('train a pruning policy (meta-model) on one or more meta-datasets')
+    .requiredOption('--meta <files...>', 'meta-dataset header files (datasets/meta-*.json)')
+    .option('--kind <kind>', 'cart (decision tree) or net (small tfjs MLP)', 'cart')
+    .requiredOption('--out <file>', 'policy file to write, e.g. policies/mine.json')
+    .option('--name <name>', 'policy name (default: the file name)')
+    .option('--no-validate', 'skip leave-one-model-out / leave-one-family-out validation (faster)')
+    .option('--json', 'progress as JSON lines on stderr')
+    .action(async (opts) => {
+      const { trainPolicyCommand } = await import('./train-policy.js');
+      process.exitCode = await trainPolicyCommand(opts, argv);
+    });
+
+  program
+    .command('bench')
+    .description('run the benchmark protocol (shared BENCHMARKS.md) and write docs/benchmarks.md + raw JSON')
+    .option('--quick', 'smoke run: one seed, two targets, fewer epochs')
+    .option('--out <file>', 'markdown file to write', 'docs/benchmarks.md')
+    .option('--models <names>', 'comma-separated: lenet-300-100,lenet-5', 'lenet-300-100,lenet-5')
+    .option('--seeds <list>', 'comma-separated seeds', '0,1,2')
+    .option('--targets <list>', 'comma-separated target sparsities', '0.5,0.8,0.9,0.95,0.98')
+    .action(async (opts) => {
+      const { benchCommand } = await import('./bench.js');
+      process.exitCode = await benchCommand(opts, argv);
+    });
+
+  return program.parseAsync(argv, { from: 'user' }).then(() => Number(process.exitCode ?? 0));
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    const e = err as { code?: string; exitCode?: number; message?: string };
+    if (e?.code === 'commander.helpDisplayed' || e?.code === 'commander.version') { process.exitCode = 0; return; }
+    if (typeof e?.code === 'string' && e.code.startsWith('commander.')) { process.exitCode = 2; return; }
+    const code = exitCodeOf(err);
+    const wantsJson = process.argv.includes('--json');
+    const message = code === 1 && process.env.AUTOPRUNE_DEBUG ? String((err as Error).stack) : String(e?.message ?? err);
+    if (wantsJson) process.stdout.write(`${JSON.stringify({ type: 'error', message, exitCode: code })}\n`);
+    process.stderr.write(`autoprune: error: ${message}\n`);
+    process.exitCode = code;
+  },
+);

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import type { AgentEvent } from '../agent/events.js';
+import { selectBackendAsync, type BackendName } from '../backend/tf.js';
+import { InterruptedError, UsageError } from '../errors.js';
+import { createConsoleReporter } from '../report/console.js';
+import { parseFlags } from './flags.js';
+
+const PruneFlags = z.object({
+  target: z.coerce.number({ message: 'must be a number' })
+    .refine((v) => Number.isFinite(v) && v > 0 && v < 1, 'must be a number strictly between 0 and 1 (e.g. 0.8)'),
+  model: z.string().min(1).optional(),
+  data: z.string().min(1),
+  label: z.string().min(1).optional(),
+  maxDrop: z.coerce.number({ message: 'must be a number' })
+    .refine((v) => Number.isFinite(v) && v >= 0 && v <= 100, 'must be a number of percentage points in [0, 100]'),
+  policy: z.string().min(1),
+  out: z.string().min(1),
+  overwrite: z.boolean().optional(),
+  force: z.boolean().optional(),
+  resume: z.boolean().optional(),
+  budget: z.coerce.number().int('must be a whole number of epochs').min(1, 'must be at least 1 epoch').max(1000),
+  seed: z.coerce.number().int('must be an integer').min(0),
+  json: z.boolean().optional(),
+  backend: z.string(),
+});
+
+/** `autoprune --target T ...`: runs the agent and writes outputs. Returns the exit code. */
+export async function pruneCommand(raw: Record<string, unknown>, _args: string[]): Promise<number> {
+  const f = parseFlags(PruneFlags, raw);
+  const backend = await selectBackendAsync(f.backend as BackendName | 'auto');
+  const reporter = createConsoleReporter({ json: f.json ?? false, target: f.target });
+  reporter.backend(backend);
+  const { autoprune } = await import('../api.js');
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    reporter.note('interrupt received: stopping after the current batch (press Ctrl-C again to quit at once)…');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const result = await autoprune({
+      target: f.target, model: f.model, data: f.data, label: f.label, maxDrop: f.maxDrop, policy: f.policy,
+      out: f.out, overwrite: f.overwrite, force: f.force, resume: f.resume, budgetEpochs: f.budget, seed: f.seed,
+      signal: controller.signal, onEvent: (e: AgentEvent) => reporter.event(e),
+    });
+    reporter.finished(result.report, result.outDir!);
+    result.model.dispose();
+    return result.report.final.exitCode;
+  } catch (err) {
+    if (err instanceof InterruptedError) {
+      const again = ['autoprune', ...process.argv.slice(2).filter((a) => a !== '--resume'), '--resume'].join(' ');
+      throw new InterruptedError(`interrupted; the last accepted step is checkpointed. Resume with: ${again}`);
+    }
+    throw err;
+  } finally {
+    reporter.close();
+    process.off('SIGINT', onSigint);
+  }
+}
+
+export { UsageError };

@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { selectBackend } from '../backend/tf.js';
+import { main } from '../meta/cli-train-policy.js';
+import { parseFlags } from './flags.js';
+
+const Flags = z.object({
+  meta: z.array(z.string().min(1)).min(1, 'needs at least one meta-dataset file'),
+  kind: z.enum(['cart', 'net'], { message: "must be 'cart' or 'net'" }),
+  out: z.string().min(1),
+  name: z.string().min(1).optional(),
+  validate: z.boolean().optional(),
+  json: z.boolean().optional(),
+});
+
+/** `autoprune train-policy --meta ... --out policies/x.json`. */
+export async function trainPolicyCommand(raw: Record<string, unknown>, argv: string[]): Promise<number> {
+  const f = parseFlags(Flags, raw);
+  selectBackend();
+  const path = await main({ meta: f.meta, kind: f.kind, out: f.out, name: f.name, noValidate: f.validate === false, json: f.json },
+    ['autoprune', 'autoprune', ...argv]);
+  process.stderr.write(`train-policy: wrote ${path}\n`);
+  return 0;
+}

@@ -1,0 +1,71 @@
+import 'reflect-metadata';
+import { Container, injectable } from 'inversify';
+import type { Dataset, Split } from './data/dataset.js';
+import { loadDataset, type LoadDatasetOptions } from './data/registry.js';
+import { extractFeatures } from './features/extract.js';
+import { trainedModel } from './models/cache.js';
+import { defaultModelArgs, describeArgs } from './models/default-model.js';
+import { loadModel } from './models/io.js';
+import { createScorer, SCORERS } from './policy/baselines.js';
+import { resolvePolicyPath, resolveScorer } from './policy/io.js';
+import type { Policy } from './policy/policy.js';
+import type { PrunableModel } from './pruning/prunable-model.js';
+import { PruneService } from './prune-service.js';
+import { writeOutputsAtomically, type OutputFile } from './report/write.js';
+import type { DataSource, FeatureExtractor, LoadedModel, ModelSource, OutputWriter, PolicySource } from './services.js';
+import { TOKENS } from './types.js';
+
+@injectable()
+export class RegistryDataSource implements DataSource {
+  load(spec: string, options?: LoadDatasetOptions): Dataset {
+    return loadDataset(spec, options);
+  }
+}
+
+@injectable()
+export class FileOrDefaultModelSource implements ModelSource {
+  async load(spec: string | undefined, data: Dataset, options: { seed?: number; onEpoch?: (e: { epoch: number; loss: number }) => void } = {}): Promise<LoadedModel> {
+    if (spec) return { model: await loadModel(spec), label: spec, dir: spec };
+    const args = defaultModelArgs(data, options.seed ?? 0);
+    const cached = await trainedModel({ args }, data, options.onEpoch);
+    return { model: cached.model, label: describeArgs(args), dir: cached.dir };
+  }
+}
+
+@injectable()
+export class PolicyRegistrySource implements PolicySource {
+  resolve(spec: string) {
+    if (Object.hasOwn(SCORERS, spec)) return { scorer: createScorer(spec), kind: 'baseline' };
+    const scorer = resolveScorer(spec);
+    return { scorer, kind: (scorer as Partial<Policy>).kind ?? 'policy', file: resolvePolicyPath(spec) };
+  }
+}
+
+@injectable()
+export class TensorFeatureExtractor implements FeatureExtractor {
+  extract(pm: PrunableModel, calib: Split) {
+    return extractFeatures(pm, calib);
+  }
+}
+
+@injectable()
+export class AtomicOutputWriter implements OutputWriter {
+  async write(outDir: string, files: OutputFile[], options: { overwrite: boolean }): Promise<void> {
+    await writeOutputsAtomically(outDir, files, options);
+  }
+}
+
+/**
+ * The composition root: the one place that binds tokens to implementations. Tests and integrations
+ * call `container.rebind(TOKENS.X)` to substitute a piece (e.g. a data source reading a feature store).
+ */
+export function createContainer(): Container {
+  const c = new Container({ defaultScope: 'Singleton' });
+  c.bind<DataSource>(TOKENS.DataSource).to(RegistryDataSource);
+  c.bind<ModelSource>(TOKENS.ModelSource).to(FileOrDefaultModelSource);
+  c.bind<PolicySource>(TOKENS.PolicySource).to(PolicyRegistrySource);
+  c.bind<FeatureExtractor>(TOKENS.FeatureExtractor).to(TensorFeatureExtractor);
+  c.bind<OutputWriter>(TOKENS.OutputWriter).to(AtomicOutputWriter);
+  c.bind<PruneService>(TOKENS.Pruner).to(PruneService);
+  return c;
+}

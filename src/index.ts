@@ -1,0 +1,21 @@
+/** The typed public API of autoprune: what AutoML flows import. */
+export { autoprune, type AutopruneOptions, type AutopruneResult } from './api.js';
+export type { AgentEvent, StartEvent, StepEvent, RollbackEvent, CheckpointEvent, EpochEvent, DoneEvent, ErrorEvent } from './agent/events.js';
+export { createContainer } from './container.js';
+export { TOKENS } from './types.js';
+export type { DataSource, ModelSource, PolicySource, FeatureExtractor, OutputWriter, LoadedModel } from './services.js';
+export { selectBackend, selectBackendAsync, backendInfo, tf, type BackendInfo, type BackendName } from './backend/tf.js';
+export type { Dataset, Split } from './data/dataset.js';
+export { loadDataset } from './data/registry.js';
+export { loadMnist10k } from './data/mnist.js';
+export { loadCsv } from './data/csv.js';
+export { loadSynthetic } from './data/synthetic.js';
+export { buildModel, LENET_300_100, LENET_5, type ModelArgs, type MlpArgs, type CnnArgs } from './models/families.js';
+export { loadModel, saveModel } from './models/io.js';
+export { train, accuracy } from './models/train.js';
+export { PrunableModel } from './pruning/prunable-model.js';
+export { extractFeatures } from './features/extract.js';
+export { FEATURE_SCHEMA } from './features/schema.js';
+export type { Scorer } from './policy/types.js';
+export type { RunReport } from './report/report.js';
+export { AutopruneError, UsageError, DataError, ModelError, PolicyError, TargetNotReachedError, InterruptedError } from './errors.js';

@@ -1,0 +1,21 @@
+import type { Dataset } from '../data/dataset.js';
+import { LENET_300_100, type MlpArgs } from './families.js';
+
+/**
+ * The model autoprune trains when the user gives data but no model: LeNet-300-100 for the built-in
+ * MNIST, otherwise a two-hidden-layer ReLU MLP sized to the data (so `--data my.csv` alone works).
+ */
+export function defaultModelArgs(data: Dataset, seed: number): MlpArgs {
+  if (data.name === 'mnist-10k') return { ...LENET_300_100, seed };
+  const d = data.inputShape.reduce((a, b) => a * b, 1);
+  const h1 = Math.max(16, Math.min(256, 4 * d));
+  return {
+    family: 'mlp', inputShape: data.inputShape, hidden: [h1, Math.max(8, h1 >> 1)], activation: 'relu',
+    numClasses: data.numClasses, binaryOutput: data.numClasses === 2, seed,
+  };
+}
+
+export function describeArgs(a: MlpArgs): string {
+  return a.hidden.join('-') === '300-100' && a.inputShape[0] === 784 ? 'LeNet-300-100 (built-in, trained on the data and cached)'
+    : `mlp ${a.inputShape}-${a.hidden.join('-')}-${a.binaryOutput ? 1 : a.numClasses} (built-in, trained on the data and cached)`;
+}

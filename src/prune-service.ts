@@ -1,0 +1,208 @@
+import 'reflect-metadata';
+import type * as TF from '@tensorflow/tfjs';
+import { inject, injectable } from 'inversify';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { runAgent, type AgentResult } from './agent/loop.js';
+import { Checkpointer } from './agent/checkpoint.js';
+import type { AgentEvent } from './agent/events.js';
+import { backendInfo, tf } from './backend/tf.js';
+import type { Dataset } from './data/dataset.js';
+import { UsageError } from './errors.js';
+import { countParams } from './models/io.js';
+import { fitDatasetToModel } from './models/task.js';
+import { masksToJson } from './pruning/mask-io.js';
+import type { RunReport } from './report/report.js';
+import { renderReportHtml } from './report/html.js';
+import type { DataSource, FeatureExtractor, LoadedModel, ModelSource, OutputFile, OutputWriter, PolicySource } from './services.js';
+import type { Scorer } from './policy/types.js';
+import { TOKENS } from './types.js';
+import { VERSION } from './version.js';
+
+/** Options of one pruning run (the CLI's flags, typed). */
+export interface AutopruneOptions {
+  /** Target global sparsity in (0, 1): the fraction of Dense/Conv2D kernel weights to remove. */
+  target: number;
+  /** A model.json path or folder, or a LayersModel (not modified). Default: LeNet-300-100 trained on the data (cached). */
+  model?: string | TF.LayersModel;
+  /** 'mnist-10k' (default), 'synthetic', a .csv path, or a Dataset. */
+  data?: string | Dataset;
+  /** CSV label column (name or 0-based index). Default: last column. */
+  label?: string;
+  /** Largest accepted validation-accuracy drop in percentage points. Default 1. */
+  maxDrop?: number;
+  /** Policy name ('default', a baseline such as 'global-magnitude') or a policy file, or a Scorer. Default 'default'. */
+  policy?: string | Scorer;
+  /** Reach the target even if the guard cannot be held. Default false. */
+  force?: boolean;
+  /** Seed of data shuffling and fine-tuning. Default 0. */
+  seed?: number;
+  /** Total fine-tuning budget in epochs. Default 15. */
+  budgetEpochs?: number;
+  /** Output folder. When unset, nothing is written (library use) unless the CLI sets it. */
+  out?: string;
+  /** Replace an existing output folder. Default false. */
+  overwrite?: boolean;
+  /** Continue from the checkpoint of an interrupted run with the same `out`. */
+  resume?: boolean;
+  signal?: AbortSignal;
+  onEvent?: (e: AgentEvent) => void;
+}
+
+export interface AutopruneResult {
+  /** The pruned model (pruned weights exactly 0). Dispose it when done. */
+  model: TF.LayersModel;
+  report: RunReport;
+  /** Where outputs were written, if `out` was set. */
+  outDir?: string;
+}
+
+/** Checkpoint folder of a run writing to `out` (a hidden sibling, so `out` only ever appears complete). */
+export function checkpointDirFor(out: string): string {
+  const abs = resolve(out);
+  return join(dirname(abs), `.${basename(abs)}.checkpoint`);
+}
+
+function nonEmptyDir(p: string): boolean {
+  return existsSync(p) && (!statSync(p).isDirectory() || readdirSync(p).length > 0);
+}
+
+/** Validates the output folder before any work starts, so a long run never fails at its last step. */
+export function checkOutDir(out: string, overwrite: boolean, resume: boolean): void {
+  const abs = resolve(out);
+  if (nonEmptyDir(abs) && !overwrite && !(resume && existsSync(checkpointDirFor(abs)))) {
+    throw new UsageError(`output folder '${out}' already exists; pass --overwrite or choose another --out`);
+  }
+  let parent = dirname(abs);
+  while (!existsSync(parent)) parent = dirname(parent);
+  if (!statSync(parent).isDirectory()) throw new UsageError(`cannot write output folder '${out}': '${parent}' is not a folder`);
+}
+
+/** Serialises a model to tfjs files (model.json + weights.bin) in memory. */
+async function modelFiles(model: TF.LayersModel, prefix: string): Promise<OutputFile[]> {
+  let artifacts: TF.io.ModelArtifacts | undefined;
+  await model.save(tf.io.withSaveHandler(async (a) => {
+    artifacts = a;
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+  }));
+  const a = artifacts!;
+  const wd = a.weightData as ArrayBuffer | ArrayBuffer[];
+  const weights = Array.isArray(wd) ? tf.io.concatenateArrayBuffers(wd) : wd;
+  const json = {
+    modelTopology: a.modelTopology, format: 'layers-model', generatedBy: `autoprune ${VERSION}`, convertedBy: null,
+    weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
+  };
+  return [
+    { relPath: `${prefix}model.json`, data: JSON.stringify(json) },
+    { relPath: `${prefix}weights.bin`, data: new Uint8Array(weights) },
+  ];
+}
+
+@injectable()
+export class PruneService {
+  constructor(
+    @inject(TOKENS.DataSource) private readonly dataSource: DataSource,
+    @inject(TOKENS.ModelSource) private readonly modelSource: ModelSource,
+    @inject(TOKENS.PolicySource) private readonly policySource: PolicySource,
+    @inject(TOKENS.FeatureExtractor) private readonly extractor: FeatureExtractor,
+    @inject(TOKENS.OutputWriter) private readonly writer: OutputWriter,
+  ) {}
+
+  async run(opts: AutopruneOptions): Promise<AutopruneResult> {
+    const t0 = Date.now();
+    const phases: Record<string, number> = {};
+    const seed = opts.seed ?? 0;
+    const maxDrop = opts.maxDrop ?? 1;
+    const policySpec = opts.policy ?? 'default';
+    if (opts.out) checkOutDir(opts.out, opts.overwrite ?? false, opts.resume ?? false);
+    if (opts.resume && !opts.out) throw new UsageError('--resume needs the --out folder of the interrupted run');
+    const backend = backendInfo();
+
+    // Resolve everything that can fail on bad input before any training starts.
+    const policy = typeof policySpec === 'string'
+      ? { ...this.policySource.resolve(policySpec), name: policySpec }
+      : { scorer: policySpec, kind: policySpec.name, name: policySpec.name, file: undefined };
+    const dataSpec = opts.data ?? 'mnist-10k';
+    const tLoad = Date.now();
+    const ownsData = typeof dataSpec === 'string';
+    const data = typeof dataSpec === 'string' ? this.dataSource.load(dataSpec, { seed, label: opts.label }) : dataSpec;
+    let loaded: LoadedModel | undefined;
+    let fitted: Dataset | undefined;
+    try {
+      loaded = typeof opts.model === 'object'
+        ? { model: await cloneModel(opts.model), label: opts.model.name }
+        : await this.modelSource.load(opts.model, data, { seed });
+      fitted = fitDatasetToModel(data, loaded.model);
+      phases.load = (Date.now() - tLoad) / 1000;
+      const model = loaded.model;
+      const params = countParams(model);
+      const ckptDir = opts.out ? checkpointDirFor(opts.out) : undefined;
+      if (opts.resume && ckptDir && !existsSync(ckptDir)) {
+        throw new UsageError(`nothing to resume: no checkpoint for output folder '${opts.out}' (expected '${ckptDir}')`);
+      }
+      const result: AgentResult = await runAgent(model, fitted, policy.scorer, {
+        target: opts.target, maxDrop, force: opts.force, seed, budgetEpochs: opts.budgetEpochs,
+        checkpointDir: ckptDir, resume: opts.resume, signal: opts.signal, onEvent: opts.onEvent,
+        extractor: this.extractor, backend: { name: backend.name, native: backend.native },
+      });
+      Object.assign(phases, result.phases);
+      const report: RunReport = {
+        format: 'autoprune-report', schemaVersion: 1, createdAt: new Date().toISOString(), autopruneVersion: VERSION,
+        config: {
+          target: opts.target, maxDrop, policy: policy.name, granularity: 'connection', seed,
+          model: loaded.label, data: typeof dataSpec === 'string' ? dataSpec : dataSpec.name, force: opts.force ?? false,
+          budgetEpochs: opts.budgetEpochs ?? 15, resumed: opts.resume ?? false,
+        },
+        backend: { name: backend.tfBackend, native: backend.native, source: backend.source },
+        policy: { name: policy.name, kind: policy.kind, file: policy.file },
+        dense: { valAccuracy: result.denseValAccuracy, testAccuracy: result.denseTestAccuracy, params, prunable: result.sparsity.total },
+        final: {
+          valAccuracy: result.valAccuracy, testAccuracy: result.testAccuracy, sparsity: result.sparsity.global,
+          targetReached: result.targetReached, exitCode: result.exitCode,
+        },
+        layers: result.sparsity.layers,
+        steps: result.steps,
+        totals: result.totals,
+        phases,
+      };
+      if (opts.out) {
+        const tw = Date.now();
+        const files: OutputFile[] = [
+          ...(await modelFiles(model, 'model/')),
+          { relPath: 'masks.json', data: JSON.stringify(masksToJson(result.masks)) },
+        ];
+        phases.write = (Date.now() - tw) / 1000;
+        phases.total = (Date.now() - t0) / 1000;
+        files.push({ relPath: 'report.json', data: `${JSON.stringify(report, null, 2)}\n` });
+        files.push({ relPath: 'report.html', data: await renderReportHtml(report) });
+        await this.writer.write(opts.out, files, { overwrite: (opts.overwrite ?? false) || (opts.resume ?? false) });
+        if (ckptDir) new Checkpointer(ckptDir).remove();
+      } else {
+        phases.total = (Date.now() - t0) / 1000;
+      }
+      result.masks.dispose();
+      opts.onEvent?.({
+        type: 'done', sparsity: report.final.sparsity, valAccuracy: report.final.valAccuracy, testAccuracy: report.final.testAccuracy,
+        denseTestAccuracy: report.dense.testAccuracy, targetReached: report.final.targetReached, exitCode: report.final.exitCode,
+        totalEpochs: report.totals.fineTuneEpochs, seconds: phases.total, out: opts.out ? resolve(opts.out) : undefined,
+      });
+      return { model, report, outDir: opts.out ? resolve(opts.out) : undefined };
+    } catch (err) {
+      loaded?.model.dispose();
+      throw err;
+    } finally {
+      if (fitted && fitted !== data) fitted.dispose();
+      if (ownsData) data.dispose();
+    }
+  }
+}
+
+/** A deep copy of a model, so the caller's model is never modified. */
+async function cloneModel(model: TF.LayersModel): Promise<TF.LayersModel> {
+  let artifacts: TF.io.ModelArtifacts | undefined;
+  await model.save(tf.io.withSaveHandler(async (a) => {
+    artifacts = a;
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+  }));
+  return tf.loadLayersModel(tf.io.fromMemory(artifacts!));
+}

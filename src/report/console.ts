@@ -1,0 +1,98 @@
+import cliProgress from 'cli-progress';
+import type { AgentEvent } from '../agent/events.js';
+import type { BackendInfo } from '../backend/tf.js';
+import type { RunReport } from './report.js';
+
+export interface ConsoleReporter {
+  backend(info: BackendInfo): void;
+  event(e: AgentEvent): void;
+  note(msg: string): void;
+  finished(report: RunReport, outDir: string): void;
+  close(): void;
+}
+
+const pct = (v: number, d = 1) => `${(100 * v).toFixed(d)} %`;
+
+/**
+ * Progress for people (a bar on a TTY, one line per step) or for machines (`--json`: one event object
+ * per line on stdout, the same objects the library's onEvent receives). Human text goes to stderr so
+ * stdout stays clean for pipes.
+ */
+export function createConsoleReporter(o: { json: boolean; target: number; stream?: NodeJS.WriteStream }): ConsoleReporter {
+  const err = o.stream ?? process.stderr;
+  const tty = Boolean(err.isTTY) && !o.json;
+  let bar: cliProgress.SingleBar | undefined;
+  const line = (msg: string) => {
+    if (o.json) return;
+    if (bar) bar.stop();
+    err.write(`${msg}\n`);
+    if (bar) bar.start(100, 0);
+  };
+  let progress = 0;
+  const setProgress = (sparsity: number, label: string) => {
+    progress = Math.min(100, Math.round((100 * sparsity) / o.target));
+    bar?.update(progress, { label });
+  };
+  return {
+    backend(info) {
+      if (o.json) return;
+      if (!info.native) {
+        err.write(`autoprune: WARNING running on the non-native '${info.name}' backend: training is about 20x slower. ` +
+          'Run `npm install` again (it builds the native TensorFlow backend) or check `autoprune doctor`.\n');
+      } else {
+        err.write(`autoprune: backend ${info.name} (native, ${info.source.includes('.native') ? 'built from a local TensorFlow wheel' : info.source})\n`);
+      }
+    },
+    event(e) {
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(e)}\n`);
+        return;
+      }
+      switch (e.type) {
+        case 'start':
+          line(`autoprune: ${e.resumed ? 'resuming' : 'pruning'} to ${pct(e.target)} sparsity with policy '${e.policy}'; ` +
+            `dense val accuracy ${pct(e.denseValAccuracy, 2)}, guard ≥ ${pct(e.floor, 2)} (max drop ${e.maxDrop} points)`);
+          if (tty) {
+            bar = new cliProgress.SingleBar({ format: '  {bar} {percentage}% of target | {label}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
+            bar.start(100, 0, { label: 'scoring' });
+          }
+          setProgress(e.sparsity, 'scoring');
+          break;
+        case 'epoch':
+          bar?.update(progress, { label: `step ${e.step} fine-tune epoch ${e.epoch + 1}${e.valAccuracy != null ? `, val ${pct(e.valAccuracy, 2)}` : ''}` });
+          break;
+        case 'step':
+          line(`  step ${e.step}: sparsity ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${pct(e.valAccuracy, 2)}, accepted (${e.fineTuneEpochs} fine-tune epochs, ${e.seconds.toFixed(1)} s)`);
+          setProgress(e.toSparsity, 'scoring');
+          break;
+        case 'rollback':
+          line(`  step ${e.step}: sparsity ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${pct(e.valAccuracy, 2)} < guard ${pct(e.floor, 2)}: rolled back; ${e.next}`);
+          break;
+        case 'checkpoint':
+        case 'done':
+        case 'error':
+          break;
+      }
+    },
+    note(msg) {
+      line(`autoprune: ${msg}`);
+    },
+    finished(report, outDir) {
+      // --json: the library's own 'done' event was already printed.
+      if (o.json) return;
+      const f = report.final;
+      bar?.stop();
+      bar = undefined;
+      const drop = 100 * (report.dense.testAccuracy - f.testAccuracy);
+      err.write(
+        `autoprune: ${f.targetReached ? 'target reached' : `target NOT reached: stopped at the highest sparsity the guard allows (exit 3; --force takes the target anyway)`}\n` +
+        `  sparsity ${pct(f.sparsity, 2)} | test accuracy ${pct(report.dense.testAccuracy, 2)} dense → ${pct(f.testAccuracy, 2)} pruned (${drop >= 0 ? '−' : '+'}${Math.abs(drop).toFixed(2)} points)\n` +
+        `  ${report.totals.accepted} steps accepted, ${report.totals.rolledBack} rolled back, ${report.totals.fineTuneEpochs} fine-tune epochs, ${(report.phases.total ?? 0).toFixed(1)} s\n` +
+        `  wrote ${outDir}/ (model/, masks.json, report.json, report.html)\n`);
+    },
+    close() {
+      bar?.stop();
+      bar = undefined;
+    },
+  };
+}

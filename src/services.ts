@@ -1,0 +1,43 @@
+import type * as TF from '@tensorflow/tfjs';
+import type { Dataset, Split } from './data/dataset.js';
+import type { LoadDatasetOptions } from './data/registry.js';
+import type { ConnectionFeatures } from './features/types.js';
+import type { PrunableModel } from './pruning/prunable-model.js';
+import type { Scorer } from './policy/types.js';
+
+/** Where datasets come from (built-in names, CSV paths, or anything an integration binds). */
+export interface DataSource {
+  load(spec: string, options?: LoadDatasetOptions): Dataset;
+}
+
+/** A model and what to call it in reports. */
+export interface LoadedModel {
+  model: TF.LayersModel;
+  /** Path, or a description of the built-in default. */
+  label: string;
+  /** Folder of the model (for masks saved beside it). */
+  dir?: string;
+}
+
+/** Where models come from: a model.json path, or the built-in default trained (and cached) on the data. */
+export interface ModelSource {
+  load(spec: string | undefined, data: Dataset, options?: { seed?: number; onEpoch?: (e: { epoch: number; loss: number }) => void }): Promise<LoadedModel>;
+}
+
+/** Resolves a policy name / file to a scorer. */
+export interface PolicySource {
+  resolve(spec: string): { scorer: Scorer; kind: string; file?: string };
+}
+
+/** Per-connection feature extraction. */
+export interface FeatureExtractor {
+  extract(pm: PrunableModel, calib: Split): ConnectionFeatures;
+}
+
+import type { OutputFile } from './report/write.js';
+export type { OutputFile };
+
+/** Writes a run's outputs (atomically: all or nothing). */
+export interface OutputWriter {
+  write(outDir: string, files: OutputFile[], options: { overwrite: boolean }): Promise<void>;
+}

@@ -1,0 +1,124 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, statSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers.js';
+import { cli, cliUntil, events } from './cli-helpers.js';
+
+/** A fast run: synthetic data (the default model for it is a small MLP), a baseline policy, a small budget. */
+const FAST = ['--data', 'synthetic', '--policy', 'global-magnitude', '--budget', '4'];
+
+function expectCleanUsageError(r: { code: number; stderr: string; stdout: string }, pattern: RegExp) {
+  expect(r.code).toBe(2);
+  const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('autoprune: error'));
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
+}
+
+describe('autoprune CLI', () => {
+  it('--help explains the commands and flags; --version prints the version', () => {
+    const h = cli(['--help']);
+    expect(h.code).toBe(0);
+    for (const cmd of ['prune', 'doctor', 'inspect', 'build-meta', 'train-policy', 'bench']) expect(h.stdout).toContain(cmd);
+    const p = cli(['prune', '--help']);
+    for (const flag of ['--target', '--model', '--data', '--max-drop', '--policy', '--out', '--resume', '--force', '--json']) expect(p.stdout).toContain(flag);
+    const v = cli(['--version']);
+    expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it.each([
+    [['--target', '1.5'], /--target must be a number strictly between 0 and 1.*got '1.5'/],
+    [['--target', '0'], /--target must be/],
+    [['--target', 'abc'], /--target/],
+    [['--target', '0.5', '--max-drop', '-1'], /--max-drop/],
+    [['--target', '0.5', '--model', 'no/such/model.json'], /model file 'no\/such\/model.json' does not exist/],
+    [['--target', '0.5', '--data', 'nope.csv'], /cannot read data file 'nope.csv'/],
+    [['--target', '0.5', '--data', 'imagenet'], /unknown dataset 'imagenet'/],
+    [['--target', '0.5', '--policy', 'no-such-policy'], /no policy 'no-such-policy'/],
+  ])('bad input %j → one clear line, exit 2, no output folder', (args, pattern) => {
+    const cwd = tempDir();
+    const r = cli([...args, '--out', 'out'], { cwd });
+    expectCleanUsageError(r, pattern);
+    expect(existsSync(join(cwd, 'out'))).toBe(false);
+  });
+
+  it('rejects data that does not fit the model, a corrupt policy, and a corrupt model, without touching the model', () => {
+    const cwd = tempDir();
+    // A trained model of the synthetic task (20 inputs) from a first run.
+    const ok = cli(['--target', '0.5', ...FAST, '--out', 'first', '--json'], { cwd });
+    expect(ok.code).toBe(0);
+    const modelDir = join(cwd, 'first', 'model');
+    const before = readFileSync(join(modelDir, 'weights.bin'));
+    const mtime = statSync(join(modelDir, 'weights.bin')).mtimeMs;
+    const r = cli(['--target', '0.5', '--model', modelDir, '--data', 'mnist-10k', '--out', 'o2'], { cwd });
+    expectCleanUsageError(r, /784 input values per sample .*expects shape \[20\]/);
+    writeFileSync(join(cwd, 'bad-policy.json'), '{"format": "autoprune-policy", ');
+    expectCleanUsageError(cli(['--target', '0.5', '--policy', 'bad-policy.json', '--out', 'o3'], { cwd }), /bad-policy.json/);
+    mkdirSync(join(cwd, 'broken'));
+    writeFileSync(join(cwd, 'broken', 'model.json'), '{"modelTopology": {}, "weightsManifest": [{"paths": ["w.bin"], "weights": []}]}');
+    expectCleanUsageError(cli(['--target', '0.5', '--model', 'broken', '--out', 'o4'], { cwd }), /refers to weights file 'w.bin', which is missing/);
+    expect(readFileSync(join(modelDir, 'weights.bin')).equals(before)).toBe(true);
+    expect(statSync(join(modelDir, 'weights.bin')).mtimeMs).toBe(mtime);
+    for (const o of ['o2', 'o3', 'o4']) expect(existsSync(join(cwd, o))).toBe(false);
+  });
+
+  it('prunes to the target, writes model, masks and reports, and emits JSON events', () => {
+    const cwd = tempDir();
+    const r = cli(['--target', '0.7', ...FAST, '--out', 'out', '--json'], { cwd });
+    expect(r.code).toBe(0);
+    const ev = events(r.stdout);
+    expect(ev[0].type).toBe('start');
+    expect(ev.at(-1)!.type).toBe('done');
+    expect(ev.some((e) => e.type === 'step')).toBe(true);
+    expect(ev.some((e) => e.type === 'checkpoint')).toBe(true);
+    const done = ev.at(-1)! as { sparsity: number; targetReached: boolean };
+    expect(done.targetReached).toBe(true);
+    expect(done.sparsity).toBeGreaterThanOrEqual(0.7 - 1e-3);
+    expect(readdirSync(join(cwd, 'out')).sort()).toEqual(['masks.json', 'model', 'report.html', 'report.json']);
+    const report = JSON.parse(readFileSync(join(cwd, 'out', 'report.json'), 'utf8'));
+    expect(report.format).toBe('autoprune-report');
+    expect(report.final.sparsity).toBeCloseTo(done.sparsity, 6);
+    expect(report.steps.length).toBeGreaterThan(0);
+    expect(report.backend.native).toBe(true);
+    // The saved model's pruned weights are exactly zero: inspect reads the same sparsity back.
+    const ins = cli(['inspect', join(cwd, 'out', 'model'), '--json']);
+    expect(ins.code).toBe(0);
+    expect(JSON.parse(ins.stdout).global).toBeCloseTo(done.sparsity, 6);
+    // An existing --out is never silently overwritten.
+    const again = cli(['--target', '0.7', ...FAST, '--out', 'out'], { cwd });
+    expectCleanUsageError(again, /output folder 'out' already exists; pass --overwrite/);
+  });
+
+  it('an unwritable --out fails before any work', () => {
+    const cwd = tempDir();
+    writeFileSync(join(cwd, 'file'), 'x');
+    expectCleanUsageError(cli(['--target', '0.5', ...FAST, '--out', 'file/sub'], { cwd }), /'.*file' is not a folder/);
+    chmodSync(cwd, 0o755);
+  });
+
+  it('kill -9 mid-run, then --resume reaches the same target', async () => {
+    const cwd = tempDir();
+    const args = ['--target', '0.9', ...FAST, '--budget', '12', '--out', 'out', '--json'];
+    const run = cliUntil(args, (l) => l.includes('"type":"checkpoint"'), { cwd });
+    await run.seen;
+    run.child.kill('SIGKILL');
+    await run.exited;
+    expect(existsSync(join(cwd, 'out'))).toBe(false);
+    const r = cli([...args, '--resume'], { cwd });
+    expect(r.code).toBe(0);
+    const ev = events(r.stdout);
+    expect(ev[0]).toMatchObject({ type: 'start', resumed: true });
+    expect(ev.at(-1)).toMatchObject({ type: 'done', targetReached: true });
+    expect(existsSync(join(cwd, 'out', 'report.json'))).toBe(true);
+  });
+
+  it('Ctrl-C leaves a resumable state and says how to resume', async () => {
+    const cwd = tempDir();
+    const args = ['--target', '0.9', ...FAST, '--budget', '12', '--out', 'out', '--json'];
+    const run = cliUntil(args, (l) => l.includes('"type":"checkpoint"'), { cwd });
+    await run.seen;
+    run.child.kill('SIGINT');
+    const r = await run.exited;
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(/Resume with: autoprune .*--resume/);
+  });
+});
