@@ -7,7 +7,7 @@ import type { Scorer } from '../policy/types.js';
 import type { FeatureExtractor } from '../services.js';
 import { disposeSnapshot, PrunableModel, type SparsityReport } from '../pruning/prunable-model.js';
 import { pruneByScores } from '../pruning/select.js';
-import { accuracy, train } from '../models/train.js';
+import { accuracy, trainAsync } from '../models/train.js';
 import { Checkpointer, type AgentState } from './checkpoint.js';
 import type { AgentEvent } from './events.js';
 import { afterAccept, afterRollback, nextSparsity, PLANNER_DEFAULTS, type PlannerOptions } from './planner.js';
@@ -123,11 +123,11 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     });
 
     /** One prune + fine-tune attempt from the current state; returns the fine-tuned val accuracy. */
-    const attempt = (to: number, epochs: number, patience: number) => {
+    const attempt = async (to: number, epochs: number, patience: number) => {
       const feats = timed('features', () => (o.extractor ? o.extractor.extract(pm, calib) : extractFeatures(pm, calib)));
       const scores = timed('scoring', () => scorer.score(feats));
       timed('prune', () => pruneByScores(pm, scores, feats, to));
-      const r = timed('fineTune', () => train(model, data.train, {
+      const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
         epochs, prunable: pm, val: data.val, patience, seed: o.seed * 1009 + state.step, signal: o.signal,
         onEpoch: (e) => emit({ type: 'epoch', step: state.step, epoch: e.epoch, loss: e.loss, valAccuracy: e.valAccuracy }),
       }));
@@ -143,9 +143,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       const t0 = Date.now();
       const snap = pm.snapshot();
       state.step++;
-      let r: ReturnType<typeof attempt>;
+      let r: Awaited<ReturnType<typeof attempt>>;
       try {
-        r = attempt(to, Math.min(o.maxStepEpochs, left), 1);
+        r = await attempt(to, Math.min(o.maxStepEpochs, left), 1);
       } catch (err) {
         pm.restore(snap);
         disposeSnapshot(snap);
@@ -184,7 +184,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       const from = state.sparsity;
       const t0 = Date.now();
       state.step++;
-      const r = attempt(o.target, Math.max(1, Math.min(o.maxStepEpochs, o.budgetEpochs - state.epochsUsed)), 1);
+      const r = await attempt(o.target, Math.max(1, Math.min(o.maxStepEpochs, o.budgetEpochs - state.epochsUsed)), 1);
       state.epochsUsed += r.epochs;
       state.sparsity = r.sparsity;
       state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: true, fineTuneEpochs: r.epochs, seconds: (Date.now() - t0) / 1000, reason: 'forced' });
@@ -193,7 +193,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     } else if (reached && o.budgetEpochs - state.epochsUsed >= 1) {
       // Polish at the final sparsity with what is left of the budget; best validation epoch kept.
       checkAbort();
-      const r = timed('fineTune', () => train(model, data.train, {
+      const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
         epochs: Math.min(5, o.budgetEpochs - state.epochsUsed), prunable: pm, val: data.val, patience: 2,
         seed: o.seed * 1009 + 7919, signal: o.signal,
         onEpoch: (e) => emit({ type: 'epoch', step: state.step, epoch: e.epoch, loss: e.loss, valAccuracy: e.valAccuracy }),

@@ -47,6 +47,28 @@ export const TRAIN_DEFAULTS = Object.freeze({ epochs: 15, batchSize: 128, learni
  * weight's update is exactly 0 and the re-mask after each step is a guard, not a correction.
  */
 export function train(model: TF.LayersModel, data: Split, options: TrainOptions = {}): TrainResult {
+  const steps = trainSteps(model, data, options);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * Like train, but yields to the event loop after every batch, so signal handlers (Ctrl-C → AbortSignal)
+ * and progress output run during long fine-tunes.
+ */
+export async function trainAsync(model: TF.LayersModel, data: Split, options: TrainOptions = {}): Promise<TrainResult> {
+  const steps = trainSteps(model, data, options);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The training loop as a generator that yields after each batch. */
+function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions): Generator<void, TrainResult> {
   const o = { ...TRAIN_DEFAULTS, ...options };
   const t0 = Date.now();
   const task = taskOf(model);
@@ -67,7 +89,10 @@ export function train(model: TF.LayersModel, data: Split, options: TrainOptions 
       let lossSum = tf.scalar(0);
       let batches = 0;
       for (let start = 0; start < n; start += o.batchSize) {
-        if (o.signal?.aborted) throw new InterruptedError('training interrupted');
+        if (o.signal?.aborted) {
+          lossSum.dispose();
+          throw new InterruptedError('training interrupted');
+        }
         const idx = perm.subarray(start, Math.min(n, start + o.batchSize));
         tf.tidy(() => {
           const ib = tf.tensor1d(idx, 'int32');
@@ -83,6 +108,7 @@ export function train(model: TF.LayersModel, data: Split, options: TrainOptions 
           lossSum = tf.keep(next);
         });
         batches++;
+        yield;
       }
       lastLoss = lossSum.dataSync()[0] / batches;
       lossSum.dispose();

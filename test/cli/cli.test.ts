@@ -5,7 +5,7 @@ import { tempDir } from '../helpers.js';
 import { cli, cliUntil, events } from './cli-helpers.js';
 
 /** A fast run: synthetic data (the default model for it is a small MLP), a baseline policy, a small budget. */
-const FAST = ['--data', 'synthetic', '--policy', 'global-magnitude', '--budget', '4'];
+const FAST = ['--data', 'synthetic', '--policy', 'global-magnitude', '--budget', '8', '--max-drop', '5'];
 
 function expectCleanUsageError(r: { code: number; stderr: string; stdout: string }, pattern: RegExp) {
   expect(r.code).toBe(2);
@@ -120,5 +120,9 @@ describe('autoprune CLI', () => {
     const r = await run.exited;
     expect(r.code).toBe(130);
     expect(r.stderr).toMatch(/Resume with: autoprune .*--resume/);
+    expect(existsSync(join(cwd, 'out'))).toBe(false);
+    const resumed = cli([...args, '--resume'], { cwd });
+    expect(resumed.code).toBe(0);
+    expect(events(resumed.stdout)[0]).toMatchObject({ type: 'start', resumed: true });
   });
 });
