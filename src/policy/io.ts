@@ -1,0 +1,171 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { PACKAGE_ROOT } from '../backend/tf.js';
+import { PolicyError } from '../errors.js';
+import { createScorer, SCORER_NAMES, SCORERS, type ScorerOptions } from './baselines.js';
+import { CartPolicy, formatIssues } from './cart-policy.js';
+import { NetPolicy } from './net-policy.js';
+import { POLICY_FILE_VERSION, POLICY_FORMAT, type Policy, type PolicyFile, type PolicyKind } from './policy.js';
+import type { Scorer } from './types.js';
+
+export type PolicyLoader = (file: PolicyFile, source: string) => Policy;
+
+/** Policy kinds by name: each loader validates its `model` and builds the policy. */
+export const POLICY_KINDS: Readonly<Record<PolicyKind, PolicyLoader>> = Object.freeze({
+  cart: (file: PolicyFile, source: string) => CartPolicy.fromJSON(file, source),
+  net: (file: PolicyFile, source: string) => NetPolicy.fromJSON(file, source),
+});
+
+/** Policies shipped with autoprune. */
+export const BUILTIN_POLICY_DIR = join(PACKAGE_ROOT, 'policies');
+
+const ENVELOPE = z.object({
+  format: z.literal(POLICY_FORMAT),
+  version: z.literal(POLICY_FILE_VERSION),
+  kind: z.string(),
+  name: z.string().min(1),
+  featureSchema: z.object({ version: z.number().int().nonnegative(), names: z.array(z.string().min(1)).min(1) }),
+  model: z.unknown(),
+  provenance: z.object({
+    families: z.array(z.string()), models: z.array(z.string()), rows: z.number().int().nonnegative(), command: z.string(),
+  }).passthrough(),
+  metrics: z.record(z.unknown()),
+});
+
+/** Checks a parsed policy file (format, version, kind, envelope) and builds the policy. */
+export function policyFromJSON(json: unknown, source = '(in memory)'): Policy {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new PolicyError(`policy file ${source} does not hold a JSON object`);
+  }
+  const j = json as Record<string, unknown>;
+  if (j.format !== POLICY_FORMAT) {
+    throw new PolicyError(`${source} is not an autoprune policy file (format is ${JSON.stringify(j.format)}, expected '${POLICY_FORMAT}')`);
+  }
+  if (j.version !== POLICY_FILE_VERSION) {
+    throw new PolicyError(
+      `policy file ${source} has format version ${JSON.stringify(j.version)}; this autoprune reads version ${POLICY_FILE_VERSION}` +
+      (typeof j.version === 'number' && j.version > POLICY_FILE_VERSION ? ' (upgrade autoprune)' : ''));
+  }
+  const kinds = Object.keys(POLICY_KINDS);
+  if (typeof j.kind !== 'string' || !kinds.includes(j.kind)) {
+    throw new PolicyError(`policy file ${source} has unknown kind ${JSON.stringify(j.kind)}; known kinds: ${kinds.join(', ')}`);
+  }
+  const parsed = ENVELOPE.safeParse(json);
+  if (!parsed.success) throw new PolicyError(`policy file ${source} is malformed: ${formatIssues(parsed.error)}`);
+  const names = parsed.data.featureSchema.names;
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new PolicyError(`policy file ${source}: feature '${dup}' appears twice in featureSchema.names`);
+  return POLICY_KINDS[j.kind as PolicyKind](parsed.data as PolicyFile, source);
+}
+
+/**
+ * JSON with objects indented and arrays of numbers/strings kept on lines of about 100 characters,
+ * so a retrained policy diffs line by line without a line per number.
+ */
+export function stringifyPolicy(p: Policy | PolicyFile): string {
+  const file = 'toJSON' in p && typeof p.toJSON === 'function' ? p.toJSON() : p;
+  return format(file, '') + '\n';
+}
+
+function format(v: unknown, indent: string): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  const inner = indent + '  ';
+  if (Array.isArray(v)) {
+    if (v.length === 0) return '[]';
+    if (v.every((x) => x === null || typeof x !== 'object')) {
+      const parts = v.map((x) => JSON.stringify(x) ?? 'null');
+      const lines: string[] = [];
+      let line = '';
+      for (const s of parts) {
+        if (line && line.length + s.length + 2 > 100) { lines.push(line); line = ''; }
+        line += (line ? ', ' : '') + s;
+      }
+      lines.push(line);
+      return lines.length === 1 && lines[0].length <= 80 ? `[${lines[0]}]` : `[\n${lines.map((l) => inner + l).join(',\n')}\n${indent}]`;
+    }
+    return `[\n${v.map((x) => inner + format(x, inner)).join(',\n')}\n${indent}]`;
+  }
+  const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
+  if (entries.length === 0) return '{}';
+  return `{\n${entries.map(([k, x]) => `${inner}${JSON.stringify(k)}: ${format(x, inner)}`).join(',\n')}\n${indent}}`;
+}
+
+/** Writes a policy file atomically (temporary file in the same folder, then rename). Returns the path. */
+export function savePolicy(policy: Policy, path: string): string {
+  const target = resolve(path);
+  mkdirSync(dirname(target), { recursive: true });
+  const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
+  try {
+    writeFileSync(tmp, stringifyPolicy(policy), 'utf8');
+    renameSync(tmp, target);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw new PolicyError(`cannot write policy file ${target}: ${(err as Error).message}`);
+  }
+  return target;
+}
+
+function looksLikePath(s: string): boolean {
+  return s.includes('/') || s.includes('\\') || s.endsWith('.json');
+}
+
+/** Names of the policies (NAME.json) in a folder; [] when it does not exist. */
+export function listPolicies(dir: string = BUILTIN_POLICY_DIR): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
+}
+
+export interface LoadPolicyOptions {
+  /** Folders searched for NAME.json when given a bare name. Default: ./policies, then the built-in policies. */
+  dirs?: string[];
+}
+
+/** The file a policy name or path refers to; PolicyError listing the available policies when none. */
+export function resolvePolicyPath(pathOrName: string, opts: LoadPolicyOptions = {}): string {
+  if (looksLikePath(pathOrName) || existsSync(pathOrName)) return resolve(pathOrName);
+  const dirs = opts.dirs ?? [resolve('policies'), BUILTIN_POLICY_DIR];
+  for (const d of dirs) {
+    const p = join(d, `${pathOrName}.json`);
+    if (existsSync(p)) return p;
+  }
+  const available = [...new Set(dirs.flatMap((d) => listPolicies(d)))];
+  throw new PolicyError(
+    `no policy '${pathOrName}': not a file, and no ${pathOrName}.json in ${dirs.join(', ')}` +
+    (available.length ? `; available policies: ${available.join(', ')}` : '; no policies found there'));
+}
+
+/** Loads and validates a policy file by path, or by name from the policy folders. */
+export function loadPolicy(pathOrName: string, opts: LoadPolicyOptions = {}): Policy {
+  const path = resolvePolicyPath(pathOrName, opts);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new PolicyError(code === 'ENOENT' ? `policy file ${path} does not exist` : `cannot read policy file ${path}: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new PolicyError(`policy file ${path} is not valid JSON (${(err as Error).message}); is it truncated or hand-edited?`);
+  }
+  return policyFromJSON(json, path);
+}
+
+/**
+ * A scorer by name: a baseline from SCORERS, otherwise a learned policy (name or path). The error for
+ * an unknown name lists both the baselines and the available policies.
+ */
+export function resolveScorer(nameOrPath: string, opts: ScorerOptions & LoadPolicyOptions = {}): Scorer {
+  if (Object.prototype.hasOwnProperty.call(SCORERS, nameOrPath)) return createScorer(nameOrPath, opts);
+  try {
+    return loadPolicy(nameOrPath, opts);
+  } catch (err) {
+    if (err instanceof PolicyError && err.message.startsWith('no policy ')) {
+      throw new PolicyError(`${err.message}; baseline scorers: ${SCORER_NAMES.join(', ')}`);
+    }
+    throw err;
+  }
+}
