@@ -1,0 +1,160 @@
+import { tf } from '../backend/tf.js';
+import type { ConnectionFeatures } from '../features/types.js';
+import { UsageError } from '../errors.js';
+import type { PrunableModel } from './prunable-model.js';
+
+export interface PruneByScoresOptions {
+  /** Each layer keeps at least this fraction of its weights (rounded up). Default 0.01. */
+  minKeepPerLayer?: number;
+  /** Each layer keeps at least this many weights, whatever its size. Default 4. */
+  minKeepWeights?: number;
+  /**
+   * Protect one live input→output chain per output unit (class): the most important live weight into
+   * each output unit, then the most important live weight into the unit that weight reads, and so on
+   * down to the input. Guarantees every class stays reachable from the input. Default true.
+   */
+  protectPaths?: boolean;
+}
+
+export const PRUNE_BY_SCORES_DEFAULTS = Object.freeze({ minKeepPerLayer: 0.01, minKeepWeights: 4, protectPaths: true });
+
+export interface PruneResult {
+  /** Connections removed by this call. */
+  removed: number;
+  /** Global sparsity after the call (may stay below the target when the floors bind). */
+  sparsity: number;
+}
+
+/**
+ * Input unit (previous layer's output unit / channel) that flat kernel index `idx` reads.
+ * Dense [in, out]: in = idx / out. Conv2D [kh, kw, cin, cout]: cin = (idx / cout) % cin.
+ * A Dense layer after flatten reads channel `in % prevUnits` (channels-last flatten).
+ */
+function inputIndex(shape: number[], idx: number): number {
+  const out = shape[shape.length - 1];
+  const cin = shape[shape.length - 2];
+  return Math.floor(idx / out) % cin;
+}
+
+/**
+ * Removes the live connections with the HIGHEST scores (scores follow the Scorer convention:
+ * higher = prune first), compared globally across layers, until the global sparsity reaches
+ * `targetSparsity`. Already-pruned weights stay pruned.
+ *
+ * Floors, so that pruning never breaks the network:
+ * - every layer keeps max(ceil(minKeepPerLayer · size), minKeepWeights) weights (or all it has left);
+ * - with `protectPaths`, one chain of live weights per output unit is never removed, so every class
+ *   keeps a live path from the input (and every layer keeps ≥ 1 live weight).
+ * When the floors bind, the call stops short of the target and reports the sparsity it reached.
+ *
+ * Deterministic: ties in score are broken by layer, then by flat kernel index (lower first).
+ * NaN scores are treated as "never prune first" (sorted last).
+ */
+export function pruneByScores(
+  pm: PrunableModel,
+  scores: Float32Array[],
+  features: ConnectionFeatures,
+  targetSparsity: number,
+  options: PruneByScoresOptions = {},
+): PruneResult {
+  const o = { ...PRUNE_BY_SCORES_DEFAULTS, ...options };
+  if (!(targetSparsity >= 0 && targetSparsity < 1)) {
+    throw new UsageError(`target sparsity must be in [0, 1), got ${targetSparsity}`);
+  }
+  if (scores.length !== features.layers.length) {
+    throw new UsageError(`expected ${features.layers.length} score arrays (one per feature layer), got ${scores.length}`);
+  }
+  const masks = pm.maskArrays().map((m) => Float32Array.from(m));
+  const total = pm.totalPrunable;
+  const live = masks.map((m) => { let c = 0; for (let i = 0; i < m.length; i++) if (m[i] !== 0) c++; return c; });
+  const pruned = total - live.reduce((a, b) => a + b, 0);
+  const want = Math.min(total, Math.round(targetSparsity * total));
+  let need = want - pruned;
+  if (need <= 0) return { removed: 0, sparsity: pruned / total };
+
+  const protectedSet = masks.map(() => new Set<number>());
+  if (o.protectPaths) protectPaths(pm, masks, scores, features, protectedSet);
+  const budget = pm.layers.map((l, i) => {
+    const floor = Math.max(Math.ceil(o.minKeepPerLayer * l.size), o.minKeepWeights, protectedSet[i].size);
+    return Math.max(0, live[i] - Math.min(floor, live[i]));
+  });
+
+  // Candidates: every live, unprotected connection with a score.
+  let n = 0;
+  for (const lf of features.layers) n += lf.count;
+  const candLayer = new Int32Array(n);
+  const candIdx = new Int32Array(n);
+  const candScore = new Float64Array(n);
+  let c = 0;
+  features.layers.forEach((lf, k) => {
+    const s = scores[k];
+    if (s.length !== lf.count) {
+      throw new UsageError(`scores for layer '${lf.name}' have ${s.length} values, the layer has ${lf.count} live connections`);
+    }
+    const m = masks[lf.layer];
+    const prot = protectedSet[lf.layer];
+    for (let j = 0; j < lf.count; j++) {
+      const idx = lf.indices[j];
+      if (m[idx] === 0 || prot.has(idx)) continue;
+      candLayer[c] = lf.layer;
+      candIdx[c] = idx;
+      candScore[c] = Number.isNaN(s[j]) ? -Infinity : s[j];
+      c++;
+    }
+  });
+  const order = new Uint32Array(c);
+  for (let i = 0; i < c; i++) order[i] = i;
+  order.sort((a, b) => (candScore[b] - candScore[a]) || (candLayer[a] - candLayer[b]) || (candIdx[a] - candIdx[b]));
+
+  const changed = new Set<number>();
+  let removed = 0;
+  for (let r = 0; r < c && need > 0; r++) {
+    const i = order[r];
+    const l = candLayer[i];
+    if (budget[l] <= 0) continue;
+    masks[l][candIdx[i]] = 0;
+    budget[l]--;
+    need--;
+    removed++;
+    changed.add(l);
+  }
+  for (const l of changed) pm.setMask(l, tf.tensor(masks[l], pm.layers[l].shape, 'float32'));
+  return { removed, sparsity: (pruned + removed) / total };
+}
+
+/** Marks one live chain per output unit, choosing at each layer the lowest-score (most important) live weight. */
+function protectPaths(
+  pm: PrunableModel,
+  masks: Float32Array[],
+  scores: Float32Array[],
+  features: ConnectionFeatures,
+  protectedSet: Set<number>[],
+): void {
+  // Full-size score per layer (Infinity where unknown or pruned: never chosen when a scored weight exists).
+  const full = pm.layers.map((l) => new Float64Array(l.size).fill(Infinity));
+  features.layers.forEach((lf, k) => {
+    const f = full[lf.layer];
+    const s = scores[k];
+    for (let j = 0; j < lf.count; j++) f[lf.indices[j]] = Number.isNaN(s[j]) ? Infinity : s[j];
+  });
+  const L = pm.layers.length;
+  const last = pm.layers[L - 1];
+  for (let unit = 0; unit < last.units; unit++) {
+    let u = unit;
+    for (let li = L - 1; li >= 0; li--) {
+      const l = pm.layers[li];
+      const m = masks[li];
+      const out = l.shape[l.shape.length - 1];
+      let best = -1;
+      let bestScore = Infinity;
+      for (let idx = u; idx < l.size; idx += out) {
+        if (m[idx] === 0) continue;
+        const s = full[li][idx];
+        if (best < 0 || s < bestScore) { best = idx; bestScore = s; }
+      }
+      if (best < 0) break; // this unit is already cut off: nothing to protect below it
+      protectedSet[li].add(best);
+      if (li > 0) u = inputIndex(l.shape, best) % pm.layers[li - 1].units;
+    }
+  }
+}

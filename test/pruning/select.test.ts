@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { tf } from '../../src/backend/tf.js';
+import type { ConnectionFeatures } from '../../src/features/types.js';
+import { buildModel } from '../../src/models/families.js';
+import { PrunableModel } from '../../src/pruning/prunable-model.js';
+import { pruneByScores } from '../../src/pruning/select.js';
+
+/** Features of every live connection, with no feature columns (pruneByScores only needs indices). */
+function liveFeatures(pm: PrunableModel): ConnectionFeatures {
+  return {
+    schema: { version: 0, names: [] },
+    layers: pm.maskArrays().map((m, layer) => {
+      const idx: number[] = [];
+      m.forEach((v, j) => { if (v !== 0) idx.push(j); });
+      return { layer, name: pm.layers[layer].name, count: idx.length, indices: Int32Array.from(idx), columns: [] };
+    }),
+  };
+}
+
+function tinyModel(): PrunableModel {
+  return new PrunableModel(buildModel({ family: 'mlp', inputShape: [20], hidden: [10, 6], numClasses: 3, seed: 1 }));
+}
+
+describe('pruneByScores', () => {
+  it('removes the highest scores globally up to the target, keeping floors and a path per class', () => {
+    const pm = tinyModel();
+    const f = liveFeatures(pm);
+    // Scores that would wipe out the output layer first: output weights score highest.
+    const scores = f.layers.map((lf) => Float32Array.from(lf.indices, (j) => (lf.layer === 2 ? 1000 : 0) + j / 1000));
+    const r = pm.totalPrunable;
+    const res = pruneByScores(pm, scores, f, 0.9, { minKeepPerLayer: 0, minKeepWeights: 1 });
+    expect(res.sparsity).toBeCloseTo(Math.round(0.9 * r) / r, 6);
+    expect(res.removed).toBe(Math.round(0.9 * r));
+    const masks = pm.maskArrays();
+    // Output layer [6, 3]: every class keeps ≥ 1 input, and that input unit keeps ≥ 1 input weight.
+    for (let c = 0; c < 3; c++) {
+      const ins = [0, 1, 2, 3, 4, 5].filter((i) => masks[2][i * 3 + c] === 1);
+      expect(ins.length).toBeGreaterThanOrEqual(1);
+      expect(ins.some((u) => Array.from({ length: 10 }, (_, i) => masks[1][i * 6 + u]).some((v) => v === 1))).toBe(true);
+    }
+    // Pruned weights are exactly 0.
+    pm.layers.forEach((l, i) => {
+      const w = l.kernel.dataSync();
+      masks[i].forEach((m, j) => { if (m === 0) expect(w[j] === 0).toBe(true); });
+    });
+    pm.dispose();
+  });
+
+  it('respects the per-layer floor, is deterministic on ties, and never un-prunes', () => {
+    const a = tinyModel(), b = tinyModel();
+    for (const pm of [a, b]) {
+      const f = liveFeatures(pm);
+      const scores = f.layers.map((lf) => new Float32Array(lf.count).fill(1)); // all ties
+      pruneByScores(pm, scores, f, 0.5, { minKeepPerLayer: 0.5 });
+      const sp = pm.sparsity();
+      sp.layers.forEach((l) => expect(l.sparsity).toBeLessThanOrEqual(0.5 + 1e-9));
+    }
+    expect(a.maskArrays().map((m) => Array.from(m))).toEqual(b.maskArrays().map((m) => Array.from(m)));
+    const before = a.maskArrays();
+    const f = liveFeatures(a);
+    pruneByScores(a, f.layers.map((lf) => new Float32Array(lf.count)), f, 0.2); // below current sparsity
+    expect(a.maskArrays()).toEqual(before);
+    a.dispose(); b.dispose();
+  });
+
+  it('stops short of the target when floors bind, and does not leak tensors', () => {
+    const pm = tinyModel();
+    const n0 = tf.memory().numTensors;
+    const f = liveFeatures(pm);
+    const res = pruneByScores(pm, f.layers.map((lf) => new Float32Array(lf.count).fill(1)), f, 0.99, { minKeepPerLayer: 0.2 });
+    expect(res.sparsity).toBeLessThan(0.99);
+    expect(res.sparsity).toBeGreaterThan(0.75);
+    expect(tf.memory().numTensors).toBe(n0);
+    expect(() => pruneByScores(pm, [], f, 0.5)).toThrow(/score arrays/);
+    pm.dispose();
+  });
+});
