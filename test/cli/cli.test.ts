@@ -1,5 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, statSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.js';
 import { cli, cliUntil, events } from './cli-helpers.js';
@@ -61,7 +63,7 @@ describe('autoprune CLI', () => {
     for (const o of ['o2', 'o3', 'o4']) expect(existsSync(join(cwd, o))).toBe(false);
   });
 
-  it('prunes to the target, writes model, masks and reports, and emits JSON events', () => {
+  it('prunes to the target, writes model, masks and reports, and emits JSON events', async () => {
     const cwd = tempDir();
     const r = cli(['--target', '0.7', ...FAST, '--out', 'out', '--json'], { cwd });
     expect(r.code).toBe(0);
@@ -83,6 +85,26 @@ describe('autoprune CLI', () => {
     const ins = cli(['inspect', join(cwd, 'out', 'model'), '--json']);
     expect(ins.code).toBe(0);
     expect(JSON.parse(ins.stdout).global).toBeCloseTo(done.sparsity, 6);
+    // The report a person opens: both plots rendered with this run's data (headless Chromium, where installed).
+    if (existsSync('/usr/bin/chromium')) {
+      const browser = await chromium.launch({
+        executablePath: '/usr/bin/chromium',
+        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      });
+      try {
+        const page = await browser.newPage();
+        await page.goto(pathToFileURL(join(cwd, 'out', 'report.html')).href);
+        const accepted = report.steps.filter((x: { accepted: boolean }) => x.accepted).length;
+        const rolledBack = report.steps.length - accepted;
+        expect(await page.locator('#chart-accuracy g.accepted_points_marks > path').count()).toBe(accepted);
+        expect(await page.locator('#chart-accuracy g.rolled_back_points_marks > path').count()).toBe(rolledBack);
+        expect(await page.locator('#chart-layers g.layer_bars_marks > path').count()).toBe(report.layers.length);
+        const box = await page.locator('#chart-accuracy svg').boundingBox();
+        expect(box!.width).toBeGreaterThan(300);
+      } finally {
+        await browser.close();
+      }
+    }
     // An existing --out is never silently overwritten.
     const again = cli(['--target', '0.7', ...FAST, '--out', 'out'], { cwd });
     expectCleanUsageError(again, /output folder 'out' already exists; pass --overwrite/);

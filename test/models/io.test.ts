@@ -1,0 +1,69 @@
+import type * as TF from '@tensorflow/tfjs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tf } from '../../src/backend/tf.js';
+import { ModelError } from '../../src/errors.js';
+import { trainedModel } from '../../src/models/cache.js';
+import { buildModel, LENET_300_100, LENET_5 } from '../../src/models/families.js';
+import { loadModel, saveModel } from '../../src/models/io.js';
+import { loadSynthetic } from '../../src/data/synthetic.js';
+import { PrunableModel } from '../../src/pruning/prunable-model.js';
+import { tempDir } from '../helpers.js';
+
+describe('model families', () => {
+  it('LeNet-300-100 and LeNet-5 have the protocol\'s prunable weight counts', () => {
+    for (const [args, n] of [[LENET_300_100, 266_200], [LENET_5, 430_500]] as const) {
+      const m = buildModel({ ...args, seed: 0 });
+      const pm = new PrunableModel(m);
+      expect(pm.totalPrunable).toBe(n);
+      pm.dispose();
+      m.dispose();
+    }
+  });
+
+  it('builds other shapes and activations, including a binary sigmoid output', () => {
+    const m = buildModel({ family: 'cnn', inputShape: [16, 16, 3], convs: [{ filters: 8, kernel: 3 }], dense: [12], activation: 'tanh', numClasses: 2, binaryOutput: true, seed: 1 });
+    expect(m.outputs[0].shape).toEqual([null, 1]);
+    expect((m.layers[0].getConfig() as { activation: string }).activation).toBe('tanh');
+    m.dispose();
+  });
+});
+
+describe('model io', () => {
+  it('round-trips through the tfjs format with identical outputs', async () => {
+    const dir = join(tempDir(), 'm');
+    const m = buildModel({ family: 'mlp', inputShape: [6], hidden: [5], numClasses: 3, seed: 2 });
+    await saveModel(m, dir);
+    const back = await loadModel(join(dir, 'model.json'));
+    const x = tf.randomNormal([4, 6], 0, 1, 'float32', 3);
+    expect(Array.from((back.predict(x) as TF.Tensor).dataSync())).toEqual(Array.from((m.predict(x) as TF.Tensor).dataSync()));
+    [m, back].forEach((k) => k.dispose());
+    x.dispose();
+  });
+
+  it('names the file and the problem for bad model files', async () => {
+    const dir = tempDir();
+    await expect(loadModel(join(dir, 'none.json'))).rejects.toThrow(/model file '.*none.json' does not exist/);
+    writeFileSync(join(dir, 'bad.json'), '{nope');
+    await expect(loadModel(join(dir, 'bad.json'))).rejects.toThrow(ModelError);
+    writeFileSync(join(dir, 'graph.json'), '{"format": "graph-model"}');
+    await expect(loadModel(join(dir, 'graph.json'))).rejects.toThrow(/not a tfjs LayersModel/);
+    mkdirSync(join(dir, 'folder'));
+    await expect(loadModel(join(dir, 'folder'))).rejects.toThrow(/does not exist/);
+  });
+
+  it('caches trained default models so repeated runs do not retrain', async () => {
+    process.env.AUTOPRUNE_CACHE_DIR = tempDir();
+    const data = loadSynthetic({ samples: 300, seed: 4 });
+    const spec = { args: { family: 'mlp' as const, inputShape: [20], hidden: [8], numClasses: 3, seed: 0 }, train: { epochs: 2 } };
+    const a = await trainedModel(spec, data);
+    const b = await trainedModel(spec, data);
+    expect(a.fromCache).toBe(false);
+    expect(b.fromCache).toBe(true);
+    expect(Array.from(b.model.weights[0].read().dataSync())).toEqual(Array.from(a.model.weights[0].read().dataSync()));
+    [a.model, b.model].forEach((m) => m.dispose());
+    data.dispose();
+    delete process.env.AUTOPRUNE_CACHE_DIR;
+  });
+});
