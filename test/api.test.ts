@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { autoprune, createContainer, loadSynthetic, TOKENS, UsageError, type AgentEvent, type DataSource, type Dataset } from '../src/index.js';
+import { numTensors, tempDir } from './helpers.js';
+
+process.env.AUTOPRUNE_CACHE_DIR = tempDir('autoprune-api-cache-');
+
+describe('library API', () => {
+  it('prunes a model given as data only, returns the model and a typed report, and emits events', async () => {
+    const events: AgentEvent[] = [];
+    const { model, report } = await autoprune({
+      target: 0.6, data: 'synthetic', policy: 'global-magnitude', maxDrop: 5, budgetEpochs: 6,
+      onEvent: (e) => events.push(e),
+    });
+    expect(report.format).toBe('autoprune-report');
+    expect(report.final.sparsity).toBeGreaterThanOrEqual(0.6 - 1e-3);
+    expect(report.final.targetReached).toBe(true);
+    expect(events[0].type).toBe('start');
+    expect(events.at(-1)!.type).toBe('done');
+    expect(events.filter((e) => e.type === 'step').length).toBe(report.totals.accepted);
+    // Pruned weights are exactly zero in the returned model.
+    const kernel = model.layers[0].getWeights()[0].dataSync();
+    const zeros = kernel.filter((v) => v === 0).length;
+    expect(zeros / kernel.length).toBeGreaterThan(0.3);
+    model.dispose();
+  });
+
+  it('lets an integration substitute a data source through the container', async () => {
+    const c = createContainer();
+    let asked = '';
+    const source: DataSource = {
+      load(spec): Dataset {
+        asked = spec;
+        return loadSynthetic({ samples: 600, features: 10, classes: 2, seed: 9 });
+      },
+    };
+    c.rebind<DataSource>(TOKENS.DataSource).toConstantValue(source);
+    const { model, report } = await autoprune({ target: 0.5, data: 'feature-store://table', policy: 'lamp', maxDrop: 5, budgetEpochs: 4 }, c);
+    expect(asked).toBe('feature-store://table');
+    expect(report.dense.prunable).toBeGreaterThan(0);
+    model.dispose();
+  });
+
+  it('rejects a target outside (0, 1) before doing anything', async () => {
+    const before = numTensors();
+    await expect(autoprune({ target: 1 })).rejects.toThrow(UsageError);
+    await expect(autoprune({ target: -0.1 })).rejects.toThrow(/target must be a number strictly between 0 and 1/);
+    expect(numTensors()).toBe(before);
+  });
+});
