@@ -1,0 +1,67 @@
+/**
+ * autoprune on models and data it has not seen: a user's saved tfjs model, a tabular CSV with string
+ * labels, a binary sigmoid output, tanh/elu activations, and a CNN of another shape — through the
+ * learned default policy, as a user would run it.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { autoprune, buildModel, loadCsv, saveModel, train, tf } from '../src/index.js';
+import { Rng } from '../src/util/random.js';
+import { tempDir } from './helpers.js';
+
+/** A seeded tabular task: `informative` columns carry the class, the rest is noise. */
+function writeCsv(file: string, rows: number, features: number, classes: string[], seed: number): void {
+  const rng = new Rng(seed);
+  // Class means on the first half of the columns; the second half is pure noise (prunable inputs).
+  const means = classes.map(() => Array.from({ length: features }, (_, i) => (i < features / 2 ? 0.8 * rng.normal() : 0)));
+  const lines = [[...Array.from({ length: features }, (_, i) => `f${i}`), 'label'].join(',')];
+  for (let r = 0; r < rows; r++) {
+    const c = r % classes.length;
+    const x = Array.from({ length: features }, (_, i) => means[c][i] + rng.normal());
+    lines.push([...x.map((v) => v.toFixed(4)), classes[c]].join(','));
+  }
+  writeFileSync(file, `${lines.join('\n')}\n`);
+}
+
+describe('user models and data', () => {
+  it('prunes a saved tanh MLP with a binary sigmoid output on a CSV with string labels', async () => {
+    const dir = tempDir();
+    const csv = join(dir, 'churn.csv');
+    writeCsv(csv, 900, 24, ['no', 'yes'], 1);
+    const data = loadCsv({ path: csv });
+    const model = buildModel({ family: 'mlp', inputShape: [24], hidden: [48, 24], activation: 'tanh', numClasses: 2, binaryOutput: true, seed: 3 });
+    train(model, data.train, { epochs: 20, batchSize: 32 });
+    await saveModel(model, join(dir, 'model'));
+    data.dispose();
+    model.dispose();
+    const { model: pruned, report } = await autoprune({
+      target: 0.7, model: join(dir, 'model', 'model.json'), data: csv, maxDrop: 3, budgetEpochs: 8, force: true,
+    });
+    expect(report.final.sparsity).toBeGreaterThanOrEqual(0.7 - 1e-3);
+    expect(report.dense.valAccuracy).toBeGreaterThan(0.75);
+    expect(report.final.testAccuracy).toBeGreaterThan(report.dense.testAccuracy - 0.1);
+    expect(pruned.outputs[0].shape).toEqual([null, 1]);
+    pruned.dispose();
+  });
+
+  it('prunes an elu CNN of another shape (8×8×2 inputs from 128 CSV columns)', async () => {
+    const dir = tempDir();
+    const csv = join(dir, 'img.csv');
+    writeCsv(csv, 900, 128, ['a', 'b', 'c'], 2);
+    const data = loadCsv({ path: csv });
+    const model = buildModel({ family: 'cnn', inputShape: [8, 8, 2], convs: [{ filters: 6, kernel: 3 }], dense: [16], activation: 'elu', numClasses: 3, seed: 4 });
+    const images = tf.reshape(data.train.x, [-1, 8, 8, 2]);
+    train(model, { x: images, labels: data.train.labels }, { epochs: 15, batchSize: 32 });
+    images.dispose();
+    await saveModel(model, join(dir, 'cnn'));
+    data.dispose();
+    model.dispose();
+    const { model: pruned, report } = await autoprune({ target: 0.6, model: join(dir, 'cnn'), data: csv, maxDrop: 3, budgetEpochs: 8, force: true });
+    expect(report.layers.map((l) => l.kind)).toEqual(['conv2d', 'dense', 'dense']);
+    expect(report.final.sparsity).toBeGreaterThanOrEqual(0.6 - 1e-3);
+    expect(report.dense.valAccuracy).toBeGreaterThan(0.8);
+    expect(report.final.testAccuracy).toBeGreaterThan(report.dense.testAccuracy - 0.1);
+    pruned.dispose();
+  });
+});
