@@ -63,6 +63,18 @@ function main(argv: string[]): Promise<number> {
     });
 
   program
+    .command('compact')
+    .description('rebuild a pruned model physically smaller (dead units/filters removed) and write sparse (+int8) files')
+    .argument('<pruned>', 'an autoprune output folder (model/ + masks.json), a model folder, or a model.json')
+    .option('-o, --out <dir>', 'where to write compact/, model.sparse (default: the input folder; inputs are only read)')
+    .option('--int8', 'also write model.int8.sparse with int8-quantised surviving weights')
+    .option('--json', 'print the result as JSON')
+    .action(async (dir, opts) => {
+      const { compactCommand } = await import('./compact.js');
+      process.exitCode = await compactCommand(dir, opts);
+    });
+
+  program
     .command('build-meta')
     .description('build a meta-dataset for a model family: train a zoo, run the oracle, sample per-connection features and labels')
     .requiredOption('--family <name>', 'model family: mlp or cnn')

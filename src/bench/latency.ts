@@ -1,0 +1,66 @@
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../backend/tf.js';
+import { UsageError } from '../errors.js';
+
+export interface LatencyOptions {
+  /** Samples per predict call. Default 1. */
+  batch?: number;
+  /** Timed runs. Default 50. */
+  runs?: number;
+  /** Untimed runs first (graph set-up, allocator warm-up). Default 5. */
+  warmup?: number;
+  /** Seed of the fixed random input. Default 0. */
+  seed?: number;
+}
+
+export const LATENCY_DEFAULTS = Object.freeze({ batch: 1, runs: 50, warmup: 5, seed: 0 });
+
+export interface LatencyResult {
+  /** Median wall time of one predict + dataSync, in milliseconds. */
+  medianMs: number;
+  /** 90th percentile (nearest rank), in milliseconds. */
+  p90Ms: number;
+  meanMs: number;
+  batch: number;
+  runs: number;
+  /** tfjs backend the timing was taken on, e.g. 'tensorflow'. */
+  backend: string;
+}
+
+/**
+ * Inference latency of `model` on a fixed random input of shape [batch, ...inputShape] (values in
+ * [0, 1)): each run is model.predict followed by dataSync, so the time includes reading the result
+ * back, as a caller would. Median and p90 of `runs` timed runs after `warmup` untimed ones.
+ */
+export function measureLatency(model: TF.LayersModel, inputShape: number[], opts: LatencyOptions = {}): LatencyResult {
+  const o = { ...LATENCY_DEFAULTS, ...opts };
+  if (!(Number.isInteger(o.batch) && o.batch >= 1)) throw new UsageError(`latency batch must be a whole number ≥ 1, got ${o.batch}`);
+  if (!(Number.isInteger(o.runs) && o.runs >= 1)) throw new UsageError(`latency runs must be a whole number ≥ 1, got ${o.runs}`);
+  if (inputShape.some((d) => !(Number.isInteger(d) && d >= 1))) throw new UsageError(`input shape [${inputShape}] must be positive whole numbers`);
+  const x = tf.randomUniform([o.batch, ...inputShape], 0, 1, 'float32', o.seed);
+  const once = (): number => {
+    const t0 = performance.now();
+    const y = model.predict(x) as TF.Tensor | TF.Tensor[];
+    for (const t of Array.isArray(y) ? y : [y]) {
+      t.dataSync();
+      t.dispose();
+    }
+    return performance.now() - t0;
+  };
+  try {
+    for (let i = 0; i < o.warmup; i++) once();
+    const times = Array.from({ length: o.runs }, once).sort((a, b) => a - b);
+    const n = times.length;
+    const median = n % 2 ? times[(n - 1) / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
+    return {
+      medianMs: median,
+      p90Ms: times[Math.min(n - 1, Math.ceil(0.9 * n) - 1)],
+      meanMs: times.reduce((a, b) => a + b, 0) / n,
+      batch: o.batch,
+      runs: n,
+      backend: tf.getBackend(),
+    };
+  } finally {
+    x.dispose();
+  }
+}

@@ -1,0 +1,167 @@
+import type * as TF from '@tensorflow/tfjs';
+import Table from 'cli-table3';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { tf } from '../backend/tf.js';
+import { ModelError, UsageError } from '../errors.js';
+import { loadModel } from '../models/io.js';
+import { compactModel, type CompactReport } from '../pruning/compact.js';
+import { loadMasksFrom, MASKS_FILE } from '../pruning/mask-io.js';
+import { PrunableModel } from '../pruning/prunable-model.js';
+import { decodeSparse, encodeSparse, sizeReport, type SizeReport } from '../pruning/sparse-format.js';
+import { atomicWriteFile, writeOutputsAtomically, type OutputFile } from '../report/write.js';
+import { VERSION } from '../version.js';
+
+export interface CompactOptions {
+  /** Folder to write compact/ and model.sparse into. Default: the pruned folder itself (or the model's folder). */
+  out?: string;
+  /** Also write model.int8.sparse (int8 kernel values). Default false. */
+  int8?: boolean;
+  /** Print the result as one JSON object. Default false. */
+  json?: boolean;
+  /** Seed of the random inputs the outputs are compared on. Default 0. */
+  seed?: number;
+}
+
+export interface CompactResult {
+  /** The model read, and the masks.json applied (null: the model's zeros were the masks). */
+  input: { model: string; masks: string | null };
+  /** Files written (absolute paths). */
+  files: string[];
+  /** Global sparsity of the prunable kernels. */
+  sparsity: number;
+  sizes: SizeReport;
+  compact: CompactReport;
+  /** Largest |difference| to the masked model's outputs on random inputs, per stored form. */
+  maxAbsDiff: { compact: number; sparse: number; sparseInt8?: number };
+}
+
+/** Where the model and its masks are, for a pruned output folder, a model folder or a model.json. */
+function locate(path: string): { modelDir: string; masksDirs: string[]; outDefault: string } {
+  const abs = resolve(path);
+  if (!existsSync(abs)) throw new ModelError(`'${path}' does not exist; give a folder written by 'autoprune --out', or a model.json`);
+  if (statSync(abs).isDirectory()) {
+    if (existsSync(join(abs, 'model', 'model.json'))) return { modelDir: join(abs, 'model'), masksDirs: [abs, join(abs, 'model')], outDefault: abs };
+    if (existsSync(join(abs, 'model.json'))) return { modelDir: abs, masksDirs: [abs, dirname(abs)], outDefault: abs };
+    throw new ModelError(`'${path}' holds neither model/model.json nor model.json; give a folder written by 'autoprune --out', or a model.json`);
+  }
+  const modelDir = dirname(abs);
+  return { modelDir, masksDirs: [modelDir, dirname(modelDir)], outDefault: modelDir };
+}
+
+/** tfjs files (model.json + weights.bin) of a model, in memory. */
+async function modelFiles(model: TF.LayersModel): Promise<OutputFile[]> {
+  let artifacts: TF.io.ModelArtifacts | undefined;
+  await model.save(tf.io.withSaveHandler(async (a) => {
+    artifacts = a;
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+  }));
+  const a = artifacts!;
+  const wd = a.weightData as ArrayBuffer | ArrayBuffer[];
+  const weights = Array.isArray(wd) ? tf.io.concatenateArrayBuffers(wd) : wd;
+  const json = {
+    modelTopology: a.modelTopology, format: 'layers-model', generatedBy: `autoprune ${VERSION}`, convertedBy: null,
+    weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
+  };
+  return [
+    { relPath: 'model.json', data: JSON.stringify(json) },
+    { relPath: 'weights.bin', data: new Uint8Array(weights) },
+  ];
+}
+
+function maxAbsDiff(a: TF.LayersModel, b: TF.LayersModel, x: TF.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a.predict(x) as TF.Tensor, b.predict(x) as TF.Tensor))).dataSync()[0]);
+}
+
+/**
+ * Compacts a pruned model (see src/pruning/compact.ts) and exports it sparse: writes
+ * `<out>/compact/` (model.json + weights.bin), `<out>/model.sparse` and, with `int8`,
+ * `<out>/model.int8.sparse`, each atomically. The input files are only read.
+ */
+export async function compactPruned(path: string, opts: CompactOptions = {}): Promise<CompactResult> {
+  const { modelDir, masksDirs, outDefault } = locate(path);
+  const out = resolve(opts.out ?? outDefault);
+  const compactDir = join(out, 'compact');
+  const rel = relative(compactDir, modelDir);
+  const outside = rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel);
+  if (!outside) {
+    throw new UsageError(`writing '${compactDir}' would replace the input model '${modelDir}'; choose another --out`);
+  }
+  const model = await loadModel(modelDir);
+  const disposables: { dispose(): void }[] = [model];
+  try {
+    const pm = new PrunableModel(model);
+    disposables.push(pm);
+    const masksDir = masksDirs.find((d) => loadMasksFrom(pm, d));
+    const { model: compact, report } = compactModel(model, pm);
+    disposables.push(compact);
+    const sizes = sizeReport(model, { compact });
+    const sparse = encodeSparse(model);
+    const sparseInt8 = opts.int8 ? encodeSparse(model, { int8: true }) : undefined;
+
+    const shape = model.inputs[0].shape.slice(1);
+    if (shape.some((d) => d == null)) throw new ModelError(`model '${modelDir}' has an input of unknown shape [${shape}]; compaction needs a fixed input shape`);
+    const x = tf.randomUniform([32, ...(shape as number[])], 0, 1, 'float32', opts.seed ?? 0);
+    disposables.push(x);
+    const fromSparse = await decodeSparse(sparse, join(out, 'model.sparse'));
+    disposables.push(fromSparse);
+    const diff: CompactResult['maxAbsDiff'] = { compact: maxAbsDiff(model, compact, x), sparse: maxAbsDiff(model, fromSparse, x) };
+    if (sparseInt8) {
+      const fromInt8 = await decodeSparse(sparseInt8, join(out, 'model.int8.sparse'));
+      disposables.push(fromInt8);
+      diff.sparseInt8 = maxAbsDiff(model, fromInt8, x);
+    }
+
+    const written = await writeOutputsAtomically(compactDir, await modelFiles(compact), { overwrite: true });
+    const files = [...written.files];
+    await atomicWriteFile(join(out, 'model.sparse'), sparse);
+    files.push(join(out, 'model.sparse'));
+    if (sparseInt8) {
+      await atomicWriteFile(join(out, 'model.int8.sparse'), sparseInt8);
+      files.push(join(out, 'model.int8.sparse'));
+    }
+    return {
+      input: { model: join(modelDir, 'model.json'), masks: masksDir ? join(masksDir, MASKS_FILE) : null },
+      files, sparsity: pm.sparsity().global, sizes, compact: report, maxAbsDiff: diff,
+    };
+  } finally {
+    for (const d of disposables.reverse()) d.dispose();
+  }
+}
+
+function kb(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(2)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+/** `autoprune compact <pruned-dir>`: prints sizes, units removed, skipped layers and output differences. */
+export async function compactCommand(dir: string, opts: CompactOptions = {}): Promise<number> {
+  const r = await compactPruned(dir, opts);
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+    return 0;
+  }
+  const s = r.sizes;
+  const sizes = new Table({ head: ['stored as', 'bytes', 'size', 'vs dense'] });
+  const rows: [string, number | undefined][] = [
+    ['dense float32', s.denseFloat32], ['masked raw', s.maskedRaw], ['masked gzip', s.maskedGzip],
+    ['compact float32', s.compact], ['sparse', s.sparse], ['sparse + int8', s.sparseInt8],
+  ];
+  for (const [name, b] of rows) if (b != null) sizes.push([name, b, kb(b), `${(s.denseFloat32 / b).toFixed(1)}×`]);
+  const units = new Table({ head: ['layer', 'kind', 'units', 'dead', 'unused', 'inputs', 'params'] });
+  for (const l of r.compact.layers) {
+    units.push([l.name, l.kind, `${l.unitsBefore} → ${l.unitsAfter}`, l.removedDead, l.removedUnused,
+      `${l.inputsBefore} → ${l.inputsAfter}`, `${l.paramsBefore} → ${l.paramsAfter}`]);
+  }
+  const lines = [
+    `model ${r.input.model}${r.input.masks ? ` with ${r.input.masks}` : ' (masks from its zeros)'}: ${(100 * r.sparsity).toFixed(1)} % sparse`,
+    sizes.toString(),
+    units.toString(),
+    ...r.compact.skipped.map((k) => `left intact: '${k.layer}': ${k.reason}`),
+    `max |output − masked output| on 32 random inputs: compact ${r.maxAbsDiff.compact.toExponential(2)}, ` +
+      `sparse ${r.maxAbsDiff.sparse.toExponential(2)}` +
+      (r.maxAbsDiff.sparseInt8 != null ? `, sparse + int8 ${r.maxAbsDiff.sparseInt8.toExponential(2)}` : ''),
+    ...r.files.map((f) => `wrote ${f}`),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}

@@ -1,0 +1,451 @@
+/**
+ * Physical compaction: rebuilds a pruned model without the units / filters that no longer matter, so
+ * that it is actually smaller and faster (TensorFlow.js has no sparse kernels; zeros cost as much as
+ * any other weight). See docs/compaction.md.
+ *
+ * A unit (Dense column / Conv2D filter) of a prunable layer P is removed when
+ * - its outgoing weights into the next prunable layer C are all pruned ("unused"): its value never
+ *   reaches anything, or
+ * - its incoming weights are all pruned ("dead"): its output is the constant act(bias) everywhere,
+ *   whose effect on C is folded into C's bias — exactly, which needs C to have a bias and, for a
+ *   Conv2D C, padding 'valid' (with 'same' the zero border makes the contribution position-dependent);
+ *   otherwise a dead unit is only removed when its constant is exactly 0.
+ * C's kernel is sliced to match: Dense→Dense, Conv2D→Conv2D and Conv2D→(pooling, dropout,
+ * activation, batch norm)→Flatten→Dense with the channels-last flatten index (h·W + w)·C + c.
+ * Output-layer units are never removed. Anything else (unknown layer types, branches, merges, shared
+ * layers, channels-first data) is left intact and reported in `skipped`.
+ */
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../backend/tf.js';
+import { ModelError } from '../errors.js';
+import type { PrunableModel } from './prunable-model.js';
+
+type Layer = TF.layers.Layer;
+
+/** A layer compaction left as it was, and why. */
+export interface SkippedLayer {
+  layer: string;
+  reason: string;
+}
+
+/** What compaction did to one prunable layer. */
+export interface CompactLayerReport {
+  name: string;
+  kind: 'dense' | 'conv2d';
+  unitsBefore: number;
+  unitsAfter: number;
+  /** Units removed because all their incoming weights were pruned (constant output, folded) and some outgoing were not. */
+  removedDead: number;
+  /** Units removed because all their outgoing weights were pruned. */
+  removedUnused: number;
+  /** Kernel inputs (rows of a Dense kernel / input channels of a Conv2D kernel) before and after. */
+  inputsBefore: number;
+  inputsAfter: number;
+  paramsBefore: number;
+  paramsAfter: number;
+}
+
+export interface CompactReport {
+  layers: CompactLayerReport[];
+  skipped: SkippedLayer[];
+  /** All weights (every layer) before and after. */
+  paramsBefore: number;
+  paramsAfter: number;
+  /** Dead units whose constant act(bias) ≠ 0 was folded into the next layer's bias. */
+  foldedUnits: number;
+}
+
+/**
+ * How the output channels of one prunable layer reach the next prunable layer. The consumer's kernel,
+ * viewed as [groups · channels, consumer units] (Dense) or [kh · kw · channels, filters] (Conv2D),
+ * reads producer channel c at rows g · channels + c for g < groups.
+ */
+export interface UnitLink {
+  producer: Layer;
+  consumer: Layer;
+  /** Layers in between (pooling, dropout, activation, batch norm, flatten), in order. */
+  between: Layer[];
+  /** Producer units (= channels of the tensor the consumer reads per position). */
+  channels: number;
+  /** Consumer kernel rows per producer channel: kh·kw for Conv2D, flattened positions for Dense after Flatten, else 1. */
+  groups: number;
+  /** Whether a constant producer channel can be folded exactly into the consumer's bias. */
+  canFold: boolean;
+}
+
+const PRUNABLE = new Set(['Dense', 'Conv2D']);
+/** Identity at inference or elementwise: never mix channels, keep constants constant. */
+const ELEMENTWISE = new Set(['Dropout', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'ReLU', 'LeakyReLU', 'ELU', 'ThresholdedReLU', 'Activation']);
+const SPATIAL = new Set(['MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D']);
+
+function cfgOf(layer: Layer): Record<string, unknown> {
+  return layer.getConfig() as Record<string, unknown>;
+}
+
+function isPrunable(layer: Layer): boolean {
+  return PRUNABLE.has(layer.getClassName());
+}
+
+function outShape(layer: Layer): (number | null)[] {
+  const o = layer.output as TF.SymbolicTensor | TF.SymbolicTensor[];
+  return (Array.isArray(o) ? o[0] : o).shape;
+}
+
+function channelsFirst(layer: Layer): boolean {
+  return cfgOf(layer).dataFormat === 'channelsFirst';
+}
+
+/** Why `layer` cannot sit between two linked prunable layers, or undefined when it can. */
+function betweenProblem(layer: Layer, afterFlatten: boolean): string | undefined {
+  const cls = layer.getClassName();
+  const cfg = cfgOf(layer);
+  if (cls === 'Activation' && cfg.activation === 'softmax') return `'${layer.name}' (softmax activation) mixes channels`;
+  if (ELEMENTWISE.has(cls)) return undefined;
+  if (SPATIAL.has(cls) || cls === 'Flatten' || cls === 'BatchNormalization') {
+    if (afterFlatten) return `'${layer.name}' (${cls}) after a Flatten cannot be sliced per channel`;
+    if (channelsFirst(layer)) return `'${layer.name}' (${cls}) uses channels-first data`;
+    if (cls === 'BatchNormalization') {
+      const axis = cfg.axis as number;
+      const rank = (layer.input as TF.SymbolicTensor).shape.length;
+      if (axis !== -1 && axis !== rank - 1) return `'${layer.name}' (BatchNormalization) normalises axis ${axis}, not the channel axis`;
+    }
+    return undefined;
+  }
+  return `'${layer.name}' (${cls}) cannot be sliced`;
+}
+
+/**
+ * The producer→consumer links between prunable layers along which units can be removed, and, for
+ * every prunable layer without one (other than output layers), why not.
+ */
+export function findUnitLinks(model: TF.LayersModel): { links: UnitLink[]; skipped: SkippedLayer[] } {
+  const outputLayers = new Set<Layer>(model.outputs.map((o) => o.sourceLayer as Layer));
+  const links: UnitLink[] = [];
+  const skipped: SkippedLayer[] = [];
+  for (const producer of model.layers) {
+    if (!isPrunable(producer) || outputLayers.has(producer)) continue;
+    const r = linkFrom(producer, outputLayers);
+    if (typeof r === 'string') {
+      if (r !== '') skipped.push({ layer: producer.name, reason: `units kept: ${r}` });
+    } else {
+      links.push(r);
+    }
+  }
+  return { links, skipped };
+}
+
+/** The link from `producer`, or a reason ('' = it feeds the model output: nothing to report). */
+function linkFrom(producer: Layer, outputLayers: Set<Layer>): UnitLink | string {
+  if (producer.inboundNodes.length !== 1) return `'${producer.name}' is shared (called ${producer.inboundNodes.length} times)`;
+  if (channelsFirst(producer)) return `'${producer.name}' uses channels-first data`;
+  if (cfgOf(producer).activation === 'softmax') return `'${producer.name}' has a softmax activation, which couples its units`;
+  const channels = outShape(producer).at(-1) as number;
+  const between: Layer[] = [];
+  let cur = producer;
+  let flatten = false;
+  let positions = 1;
+  for (;;) {
+    if (cur !== producer && outputLayers.has(cur)) return '';
+    const outs = cur.outboundNodes;
+    if (outs.length === 0) return `the output of '${cur.name}' is not used by any layer`;
+    if (outs.length > 1) return `'${cur.name}' feeds ${outs.length} layers (a branch)`;
+    const next = outs[0].outboundLayer;
+    if (next.inboundNodes.length !== 1) return `'${next.name}' is shared (called ${next.inboundNodes.length} times)`;
+    if (outs[0].inboundLayers.length !== 1) return `'${next.name}' (${next.getClassName()}) merges several inputs`;
+    if (isPrunable(next)) {
+      const ks = kernelAndBias(next).kernel.shape as number[];
+      const cls = next.getClassName();
+      const cfg = cfgOf(next);
+      if (cls === 'Conv2D') {
+        if (flatten) return `'${next.name}' (Conv2D) reads a flattened tensor`;
+        if (channelsFirst(next)) return `'${next.name}' uses channels-first data`;
+        if (ks[2] !== channels) return `'${next.name}' reads ${ks[2]} channels, expected ${channels}`;
+        return {
+          producer, consumer: next, between, channels, groups: ks[0] * ks[1],
+          canFold: cfg.useBias !== false && cfg.padding === 'valid',
+        };
+      }
+      const groups = flatten ? positions : 1;
+      if (ks[0] !== groups * channels) return `'${next.name}' reads ${ks[0]} inputs, expected ${groups * channels}`;
+      return { producer, consumer: next, between, channels, groups, canFold: cfg.useBias !== false };
+    }
+    const problem = betweenProblem(next, flatten);
+    if (problem) return problem;
+    if (next.getClassName() === 'Flatten') {
+      const inShape = (next.input as TF.SymbolicTensor).shape.slice(1);
+      if (inShape.some((d) => d == null)) return `'${next.name}' (Flatten) has an input of unknown size`;
+      positions = (inShape as number[]).slice(0, -1).reduce((a, b) => a * b, 1);
+      flatten = true;
+    }
+    if (outShape(next).at(-1) !== channels && next.getClassName() !== 'Flatten') {
+      return `'${next.name}' changes the number of channels`;
+    }
+    between.push(next);
+    cur = next;
+  }
+}
+
+/** Effective (masked) kernel and bias of a prunable layer, as flat copies. */
+interface Effective {
+  layer: Layer;
+  kind: 'dense' | 'conv2d';
+  shape: number[];
+  kernel: Float32Array;
+  /** Pre-activation bias, updated as dead inputs are folded in; zeros when the layer has none. */
+  bias: Float32Array;
+  hasBias: boolean;
+  units: number;
+  /** Unit removed as dead (constant folded into the consumer). */
+  dead: Uint8Array;
+  /** Unit removed as unused. */
+  unused: Uint8Array;
+  /** Constant value of each dead unit as the consumer reads it (after the layers in between). */
+  value: Float32Array;
+}
+
+function kernelAndBias(layer: Layer): { kernel: TF.Tensor; bias?: TF.Tensor } {
+  let kernel: TF.Tensor | undefined;
+  let bias: TF.Tensor | undefined;
+  for (const w of layer.weights) {
+    const n = w.originalName ?? w.name;
+    if (/kernel/.test(n)) kernel = w.read();
+    else if (/bias/.test(n)) bias = w.read();
+  }
+  if (!kernel) throw new ModelError(`layer '${layer.name}' has no kernel`);
+  return { kernel, bias };
+}
+
+function effectiveOf(layer: Layer, masks?: PrunableModel, maskArrays?: Float32Array[]): Effective {
+  const { kernel, bias } = kernelAndBias(layer);
+  const k = Float32Array.from(kernel.dataSync());
+  if (masks) {
+    const i = masks.layers.findIndex((l) => l.name === layer.name);
+    if (i >= 0) {
+      const m = maskArrays![i];
+      if (m.length !== k.length) throw new ModelError(`mask of layer '${layer.name}' has ${m.length} values, the kernel has ${k.length}`);
+      for (let j = 0; j < k.length; j++) if (m[j] === 0) k[j] = 0;
+    }
+  }
+  const units = kernel.shape[kernel.shape.length - 1];
+  return {
+    layer, kind: layer.getClassName() === 'Dense' ? 'dense' : 'conv2d', shape: kernel.shape.slice(), kernel: k,
+    bias: bias ? Float32Array.from(bias.dataSync()) : new Float32Array(units), hasBias: !!bias, units,
+    dead: new Uint8Array(units), unused: new Uint8Array(units), value: new Float32Array(units),
+  };
+}
+
+/**
+ * act(bias) of every unit of the producer, pushed through the layers in between, as the consumer
+ * reads it; `constant[c]` is false where the result is not the same at every position.
+ */
+function constantsThrough(link: UnitLink, eff: Effective): { value: Float32Array; constant: Uint8Array } | undefined {
+  const shape = outShape(link.producer).slice(1);
+  if (shape.some((d) => d == null)) return undefined;
+  const C = link.channels;
+  try {
+    return tf.tidy(() => {
+      const act = String(cfgOf(link.producer).activation ?? 'linear');
+      const pre = tf.tensor(eff.bias, [1, C]);
+      const a = act === 'linear' ? pre : (tf.layers.activation({ activation: act as 'relu' }).apply(pre) as TF.Tensor);
+      const rest = (shape as number[]).slice(0, -1);
+      let t = tf.tile(tf.reshape(a, [1, ...rest.map(() => 1), C]), [1, ...rest, 1]);
+      for (const l of link.between) t = l.apply(t, { training: false }) as TF.Tensor;
+      const rows = tf.reshape(t, [-1, C]).arraySync() as number[][];
+      const value = Float32Array.from(rows[0]);
+      const constant = new Uint8Array(C).fill(1);
+      for (const row of rows) {
+        for (let c = 0; c < C; c++) if (Math.abs(row[c] - value[c]) > 1e-6 * (1 + Math.abs(value[c]))) constant[c] = 0;
+      }
+      return { value, constant };
+    });
+  } catch {
+    return undefined; // e.g. a custom activation: dead units are then kept (or removed only when unused)
+  }
+}
+
+function sliceKernel(e: Effective, inLink: UnitLink | undefined, inKeep: number[] | undefined, outKeep: number[]): { data: Float32Array; shape: number[] } {
+  const out = e.units;
+  const rows = e.kernel.length / out;
+  let rowList: number[];
+  let shape: number[];
+  if (inLink && inKeep) {
+    const C = inLink.channels;
+    rowList = [];
+    for (let g = 0; g < inLink.groups; g++) for (const c of inKeep) rowList.push(g * C + c);
+    shape = e.kind === 'conv2d' ? [e.shape[0], e.shape[1], inKeep.length, outKeep.length] : [rowList.length, outKeep.length];
+  } else {
+    rowList = Array.from({ length: rows }, (_, r) => r);
+    shape = [...e.shape.slice(0, -1), outKeep.length];
+  }
+  const data = new Float32Array(rowList.length * outKeep.length);
+  let p = 0;
+  for (const r of rowList) for (const k of outKeep) data[p++] = e.kernel[r * out + k];
+  return { data, shape };
+}
+
+/**
+ * Builds a physically smaller copy of `model` (the input is not changed). With `masks`, kernels are
+ * taken as kernel · mask; without, the model's exact zeros are the pruned weights. The copy's outputs
+ * equal the masked model's up to float rounding. Throws ModelError when the model has no Dense/Conv2D.
+ */
+export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { model: TF.LayersModel; report: CompactReport } {
+  const prunables = model.layers.filter(isPrunable);
+  if (prunables.length === 0) throw new ModelError(`model '${model.name}' has no Dense or Conv2D layer to compact`);
+  const { links, skipped } = findUnitLinks(model);
+  const byProducer = new Map(links.map((l) => [l.producer, l]));
+  const byConsumer = new Map(links.map((l) => [l.consumer, l]));
+  const maskArrays = masks?.maskArrays();
+  const eff = new Map(prunables.map((l) => [l, effectiveOf(l, masks, maskArrays)]));
+
+  // Forward: fold dead inputs into the bias, then find this layer's dead units (all incoming weights
+  // from inputs still present are 0) and which of them may go.
+  let foldedUnits = 0;
+  for (const layer of prunables) {
+    const e = eff.get(layer)!;
+    const inLink = byConsumer.get(layer);
+    const out = e.units;
+    const rows = e.kernel.length / out;
+    const gone = new Uint8Array(inLink ? inLink.channels : 0);
+    if (inLink) {
+      const p = eff.get(inLink.producer)!;
+      const C = inLink.channels;
+      for (let c = 0; c < C; c++) {
+        if (!p.dead[c]) continue;
+        gone[c] = 1;
+        const v = p.value[c];
+        if (v === 0) continue;
+        for (let g = 0; g < inLink.groups; g++) {
+          const base = (g * C + c) * out;
+          for (let k = 0; k < out; k++) e.bias[k] += v * e.kernel[base + k];
+        }
+      }
+    }
+    const outLink = byProducer.get(layer);
+    if (!outLink) continue;
+    const live = new Uint8Array(out);
+    for (let r = 0; r < rows; r++) {
+      if (inLink && gone[r % inLink.channels]) continue;
+      const base = r * out;
+      for (let k = 0; k < out; k++) if (e.kernel[base + k] !== 0) live[k] = 1;
+    }
+    if (live.every((v) => v === 1)) continue;
+    const consts = constantsThrough(outLink, e);
+    if (!consts) continue;
+    for (let k = 0; k < out; k++) {
+      if (live[k] || !consts.constant[k]) continue;
+      if (consts.value[k] !== 0 && !outLink.canFold) continue;
+      e.dead[k] = 1;
+      e.value[k] = consts.value[k];
+    }
+  }
+
+  // Backward: a unit is unused when its rows in the consumer are 0 for every unit the consumer keeps.
+  for (const layer of [...prunables].reverse()) {
+    const link = byProducer.get(layer);
+    if (!link) continue;
+    const e = eff.get(layer)!;
+    const c = eff.get(link.consumer)!;
+    const cOut = c.units;
+    const C = link.channels;
+    for (let j = 0; j < C; j++) {
+      let used = false;
+      for (let g = 0; g < link.groups && !used; g++) {
+        const base = (g * C + j) * cOut;
+        for (let k = 0; k < cOut; k++) {
+          if (!c.dead[k] && !c.unused[k] && c.kernel[base + k] !== 0) { used = true; break; }
+        }
+      }
+      // A dead unit that is also unused counts as unused: its folded constant reaches no kept unit.
+      if (!used) { e.unused[j] = 1; e.dead[j] = 0; }
+    }
+    // Keep at least one unit so that no tensor has a zero-sized axis.
+    let kept = 0;
+    for (let j = 0; j < C; j++) if (!e.dead[j] && !e.unused[j]) kept++;
+    if (kept === 0) {
+      let j = e.unused.indexOf(1);
+      if (j >= 0) {
+        e.unused[j] = 0;
+      } else {
+        // A dead unit whose constant is already folded: keep it but cut its rows, so nothing counts twice.
+        j = 0;
+        e.dead[j] = 0;
+        for (let g = 0; g < link.groups; g++) c.kernel.fill(0, (g * C + j) * cOut, (g * C + j + 1) * cOut);
+      }
+    }
+  }
+
+  const keepOf = (layer: Layer): number[] => {
+    const e = eff.get(layer)!;
+    const keep: number[] = [];
+    for (let j = 0; j < e.units; j++) if (!e.dead[j] && !e.unused[j]) keep.push(j);
+    return keep;
+  };
+
+  // New weights per layer name; layers not listed keep theirs.
+  const newWeights = new Map<string, { data: Float32Array; shape: number[] }[]>();
+  const sizes = new Map<string, number>();
+  const layerReports: CompactLayerReport[] = [];
+  for (const layer of prunables) {
+    const e = eff.get(layer)!;
+    const inLink = byConsumer.get(layer);
+    const inKeep = inLink ? keepOf(inLink.producer) : undefined;
+    const outKeep = keepOf(layer);
+    const k = sliceKernel(e, inLink, inKeep, outKeep);
+    const list = [k];
+    if (e.hasBias) list.push({ data: Float32Array.from(outKeep, (j) => e.bias[j]), shape: [outKeep.length] });
+    newWeights.set(layer.name, list);
+    if (outKeep.length !== e.units) sizes.set(layer.name, outKeep.length);
+    let removedDead = 0, removedUnused = 0;
+    for (let j = 0; j < e.units; j++) {
+      if (e.dead[j]) { removedDead++; if (e.value[j] !== 0) foldedUnits++; } else if (e.unused[j]) removedUnused++;
+    }
+    const inAxis = e.kind === 'conv2d' ? 2 : 0;
+    layerReports.push({
+      name: layer.name, kind: e.kind, unitsBefore: e.units, unitsAfter: outKeep.length, removedDead, removedUnused,
+      inputsBefore: e.shape[inAxis], inputsAfter: k.shape[inAxis],
+      paramsBefore: e.kernel.length + (e.hasBias ? e.units : 0), paramsAfter: k.data.length + (e.hasBias ? outKeep.length : 0),
+    });
+    // Per-channel layers between this one and its consumer (batch norm) are sliced to the kept units.
+    const outLink = byProducer.get(layer);
+    if (outLink && outKeep.length !== e.units) {
+      for (const b of outLink.between) {
+        if (b.getClassName() !== 'BatchNormalization') continue;
+        newWeights.set(b.name, b.getWeights().map((w) => {
+          const d = w.dataSync();
+          return { data: Float32Array.from(outKeep, (j) => d[j]), shape: [outKeep.length] };
+        }));
+      }
+    }
+  }
+
+  const config = model.getConfig() as unknown as { layers: { config: Record<string, unknown> }[] };
+  for (const entry of config.layers) {
+    const n = sizes.get(entry.config.name as string);
+    if (n == null) continue;
+    if ('units' in entry.config) entry.config.units = n;
+    else entry.config.filters = n;
+  }
+  const cls = (model.getClassName() === 'Sequential' ? tf.Sequential : tf.LayersModel) as unknown as {
+    fromConfig(cls: unknown, config: unknown): TF.LayersModel;
+  };
+  let compact: TF.LayersModel;
+  try {
+    compact = cls.fromConfig(cls, config);
+  } catch (err) {
+    throw new ModelError(`cannot rebuild model '${model.name}' for compaction: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const oldByName = new Map(model.layers.map((l) => [l.name, l]));
+  tf.tidy(() => {
+    for (const l of compact.layers) {
+      if (l.weights.length === 0) continue;
+      const fresh = newWeights.get(l.name);
+      if (fresh) l.setWeights(fresh.map((w) => tf.tensor(w.data, w.shape, 'float32')));
+      else l.setWeights(oldByName.get(l.name)!.getWeights());
+    }
+  });
+  const params = (m: TF.LayersModel) => m.weights.reduce((a, w) => a + w.shape.reduce((x: number, y) => x * (y ?? 1), 1), 0);
+  return {
+    model: compact,
+    report: { layers: layerReports, skipped, paramsBefore: params(model), paramsAfter: params(compact), foldedUnits },
+  };
+}

@@ -1,0 +1,278 @@
+/**
+ * Structured (unit) pruning: scores per unit — a Dense column or a Conv2D filter — and removal of
+ * whole units. Scores follow the Scorer convention: HIGHER = PRUNE FIRST, compared globally.
+ */
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../backend/tf.js';
+import { DataError, ModelError, UsageError } from '../errors.js';
+import type { Split } from '../data/dataset.js';
+import type { ConnectionFeatures } from '../features/types.js';
+import { encodeTargets, lossOf, taskOf } from '../models/task.js';
+import { findUnitLinks, type UnitLink } from './compact.js';
+import type { PrunableModel } from './prunable-model.js';
+
+/** Per-unit sums of a kernel-shaped flat array `f(w_i)` over live weights (unit = index % units). */
+function perUnit(pm: PrunableModel, f: (w: number, i: number, layer: number) => number): Float32Array[] {
+  const masks = pm.maskArrays();
+  return pm.layers.map((l, li) => {
+    const w = l.kernel.dataSync();
+    const m = masks[li];
+    const out = new Float64Array(l.units);
+    for (let i = 0; i < w.length; i++) if (m[i] !== 0) out[i % l.units] += f(w[i], i, li);
+    return Float32Array.from(out);
+  });
+}
+
+/** L1 filter norm (Li et al. 2017): −Σ|w| over the unit's incoming live weights. */
+export function unitL1Scores(pm: PrunableModel): Float32Array[] {
+  return perUnit(pm, (w) => Math.abs(w)).map((a) => a.map((v) => -v));
+}
+
+/** L2 norm of the unit's incoming live weights: −‖w‖₂. */
+export function unitL2Scores(pm: PrunableModel): Float32Array[] {
+  return perUnit(pm, (w) => w * w).map((a) => a.map((v) => -Math.sqrt(v)));
+}
+
+export interface CalibrationOptions {
+  /** Batch size of the calibration passes. Default 64. */
+  batchSize?: number;
+  /** At most this many samples, evenly spaced over the split. Default 1024. */
+  maxSamples?: number;
+}
+
+export const CALIBRATION_DEFAULTS = Object.freeze({ batchSize: 64, maxSamples: 1024 });
+
+function batchesOf(calib: Split, opts: CalibrationOptions): Int32Array[] {
+  const o = { ...CALIBRATION_DEFAULTS, ...opts };
+  const total = calib.x.shape[0];
+  if (!(total > 0)) throw new DataError('unit scoring needs at least one calibration sample');
+  const n = Math.min(total, Math.max(1, Math.floor(o.maxSamples)));
+  const pick = Int32Array.from({ length: n }, (_, i) => Math.floor((i * total) / n));
+  const bs = Math.max(1, Math.floor(o.batchSize));
+  const out: Int32Array[] = [];
+  for (let s = 0; s < n; s += bs) out.push(pick.subarray(s, Math.min(n, s + bs)));
+  return out;
+}
+
+/**
+ * Mean activation (Hu et al. 2016's idea, on magnitudes): −mean |post-activation output| of each unit
+ * over the calibration samples (and, for Conv2D, every position). Low-activity units go first.
+ */
+export function unitMeanActivationScores(pm: PrunableModel, calib: Split, opts: CalibrationOptions = {}): Float32Array[] {
+  let probe: TF.LayersModel;
+  try {
+    probe = tf.model({ inputs: pm.model.inputs, outputs: pm.layers.map((l) => l.layer.output as TF.SymbolicTensor) });
+  } catch (err) {
+    throw new ModelError(`cannot read the outputs of the prunable layers (shared or unconnected layer?): ${(err as Error).message.split('\n')[0]}`);
+  }
+  const sums = pm.layers.map((l) => new Float64Array(l.units));
+  const counts = pm.layers.map(() => 0);
+  for (const idx of batchesOf(calib, opts)) {
+    const parts = tf.tidy(() => {
+      const xb = tf.gather(calib.x, tf.tensor1d(idx, 'int32'));
+      const outs = probe.predict(xb) as TF.Tensor | TF.Tensor[];
+      const list = Array.isArray(outs) ? outs : [outs];
+      return list.map((y, i) => {
+        const cols = tf.reshape(tf.abs(y), [-1, pm.layers[i].units]);
+        return { sum: tf.sum(cols, 0).dataSync(), rows: cols.shape[0] };
+      });
+    });
+    parts.forEach((p, i) => {
+      for (let u = 0; u < p.sum.length; u++) sums[i][u] += p.sum[u];
+      counts[i] += p.rows;
+    });
+  }
+  return sums.map((s, i) => Float32Array.from(s, (v) => -v / Math.max(1, counts[i])));
+}
+
+/**
+ * First-order Taylor per unit: −|Σ_i w_i · ḡ_i| over the unit's live weights, ḡ = mean calibration
+ * gradient of the loss. Units whose removal changes the loss least go first.
+ */
+export function unitTaylorScores(pm: PrunableModel, calib: Split, opts: CalibrationOptions = {}): Float32Array[] {
+  if (calib.labels.length !== calib.x.shape[0]) {
+    throw new DataError(`calibration split has ${calib.x.shape[0]} inputs but ${calib.labels.length} labels`);
+  }
+  const task = taskOf(pm.model);
+  const kernels = pm.layers.map((l) => l.kernel);
+  const gsum = pm.layers.map((l) => new Float64Array(l.size));
+  const batches = batchesOf(calib, opts);
+  for (const idx of batches) {
+    const gs = tf.tidy(() => {
+      const xb = tf.gather(calib.x, tf.tensor1d(idx, 'int32'));
+      const yb = encodeTargets(Int32Array.from(idx, (j) => calib.labels[j]), task);
+      const { grads } = tf.variableGrads(() => lossOf(pm.model.apply(xb, { training: false }) as TF.Tensor, yb, task), kernels);
+      return pm.layers.map((l) => grads[l.kernel.name].dataSync());
+    });
+    gs.forEach((g, i) => { for (let j = 0; j < g.length; j++) gsum[i][j] += g[j]; });
+  }
+  const signed = perUnit(pm, (w, i, li) => (w * gsum[li][i]) / batches.length);
+  return signed.map((a) => a.map((v) => -Math.abs(v)));
+}
+
+export type UnitScoreReduce = 'mean' | 'max' | 'min';
+
+/**
+ * A unit score from any connection Scorer (a learned policy or a baseline): the mean (or max / min)
+ * of the prunability scores of the unit's live incoming connections. Units with no live connection
+ * in `features` score +∞ (they are dead already). Same convention: higher = prune first.
+ */
+export function unitScoresFromConnectionScores(
+  features: ConnectionFeatures,
+  scores: Float32Array[],
+  pm: PrunableModel,
+  reduce: UnitScoreReduce = 'mean',
+): Float32Array[] {
+  if (scores.length !== features.layers.length) {
+    throw new UsageError(`expected ${features.layers.length} score arrays (one per feature layer), got ${scores.length}`);
+  }
+  const acc = pm.layers.map((l) => new Float64Array(l.units).fill(reduce === 'max' ? -Infinity : reduce === 'min' ? Infinity : 0));
+  const cnt = pm.layers.map((l) => new Int32Array(l.units));
+  features.layers.forEach((lf, k) => {
+    const l = pm.layers[lf.layer];
+    if (!l) throw new UsageError(`feature layer ${lf.layer} ('${lf.name}') is not a prunable layer of this model`);
+    const s = scores[k];
+    if (s.length !== lf.count) throw new UsageError(`scores for layer '${lf.name}' have ${s.length} values, the layer has ${lf.count} live connections`);
+    const a = acc[lf.layer];
+    const c = cnt[lf.layer];
+    for (let j = 0; j < lf.count; j++) {
+      const v = Number.isNaN(s[j]) ? -Infinity : s[j];
+      const u = lf.indices[j] % l.units;
+      if (reduce === 'mean') a[u] += v;
+      else if (reduce === 'max') a[u] = Math.max(a[u], v);
+      else a[u] = Math.min(a[u], v);
+      c[u]++;
+    }
+  });
+  return acc.map((a, i) => Float32Array.from(a, (v, u) => (cnt[i][u] === 0 ? Infinity : reduce === 'mean' ? v / cnt[i][u] : v)));
+}
+
+/** Unit-score baselines by registry name. */
+export const UNIT_BASELINES = Object.freeze({
+  l1: (pm: PrunableModel) => unitL1Scores(pm),
+  l2: (pm: PrunableModel) => unitL2Scores(pm),
+  'mean-activation': (pm: PrunableModel, calib?: Split) => unitMeanActivationScores(pm, needCalib('mean-activation', calib)),
+  taylor: (pm: PrunableModel, calib?: Split) => unitTaylorScores(pm, needCalib('taylor', calib)),
+} as const);
+
+export type UnitBaselineName = keyof typeof UNIT_BASELINES;
+
+function needCalib(name: string, calib?: Split): Split {
+  if (!calib) throw new UsageError(`unit scorer '${name}' needs calibration data`);
+  return calib;
+}
+
+/** Unit scores of a baseline by name; UsageError listing the valid names otherwise. */
+export function unitBaselineScores(name: string, pm: PrunableModel, calib?: Split): Float32Array[] {
+  if (!Object.prototype.hasOwnProperty.call(UNIT_BASELINES, name)) {
+    throw new UsageError(`unknown unit scorer '${name}'; valid unit scorers: ${Object.keys(UNIT_BASELINES).join(', ')}`);
+  }
+  return UNIT_BASELINES[name as UnitBaselineName](pm, calib);
+}
+
+export interface PruneUnitsOptions {
+  /** Each layer keeps at least this fraction of its units (rounded up). Default 0.02. */
+  minKeepFraction?: number;
+  /** Each layer keeps at least this many units. Default 1. */
+  minKeepUnits?: number;
+  /** Also prune the removed unit's outgoing weights in the next prunable layer when directly connected. Default true. */
+  pruneOutgoing?: boolean;
+}
+
+export const PRUNE_UNITS_DEFAULTS = Object.freeze({ minKeepFraction: 0.02, minKeepUnits: 1, pruneOutgoing: true });
+
+export interface PruneUnitsResult {
+  /** Units removed by this call, per prunable layer (PrunableModel.layers order). */
+  removedPerLayer: number[];
+  /** Connections newly pruned by this call. */
+  removedWeights: number;
+  /** Global weight sparsity after the call (below the target when the floors bind). */
+  sparsity: number;
+}
+
+/**
+ * Removes whole units, highest score first (compared globally), until the global *weight* sparsity
+ * reaches `targetSparsity` (it may overshoot by at most one unit's weights). Removing a unit prunes its
+ * incoming kernel column / filter and, with `pruneOutgoing`, the rows / input channels that read it in
+ * the next prunable layer when that one reads it directly (Dense→Dense, Conv→pool→Conv,
+ * Conv→Flatten→Dense), so compaction can then drop it physically. Units of the last prunable layer
+ * (the output) are never removed; every layer keeps max(minKeepUnits, ceil(minKeepFraction · units))
+ * units. Units already without live incoming weights count as removed already. Deterministic: ties
+ * are broken by layer, then unit index; NaN scores sort last.
+ */
+export function pruneUnits(
+  pm: PrunableModel,
+  unitScores: Float32Array[],
+  targetSparsity: number,
+  opts: PruneUnitsOptions = {},
+): PruneUnitsResult {
+  const o = { ...PRUNE_UNITS_DEFAULTS, ...opts };
+  if (!(targetSparsity >= 0 && targetSparsity < 1)) throw new UsageError(`target sparsity must be in [0, 1), got ${targetSparsity}`);
+  if (unitScores.length !== pm.layers.length) {
+    throw new UsageError(`expected ${pm.layers.length} unit score arrays (one per prunable layer), got ${unitScores.length}`);
+  }
+  pm.layers.forEach((l, i) => {
+    if (unitScores[i].length !== l.units) throw new UsageError(`unit scores of layer '${l.name}' have ${unitScores[i].length} values, it has ${l.units} units`);
+  });
+  const masks = pm.maskArrays().map((m) => Float32Array.from(m));
+  const total = pm.totalPrunable;
+  let pruned = masks.reduce((a, m) => a + m.reduce((x, v) => x + (v === 0 ? 1 : 0), 0), 0);
+  const want = Math.round(targetSparsity * total);
+  const removedPerLayer = pm.layers.map(() => 0);
+  const startPruned = pruned;
+  if (pruned >= want) return { removedPerLayer, removedWeights: 0, sparsity: pruned / total };
+
+  const indexOf = new Map(pm.layers.map((l, i) => [l.layer, i]));
+  const next: (UnitLink | undefined)[] = pm.layers.map(() => undefined);
+  if (o.pruneOutgoing) {
+    for (const link of findUnitLinks(pm.model).links) {
+      const p = indexOf.get(link.producer);
+      if (p != null && indexOf.has(link.consumer)) next[p] = link;
+    }
+  }
+  const last = pm.layers.length - 1;
+  const alive = pm.layers.map((l, i) => {
+    const live = new Uint8Array(l.units);
+    const m = masks[i];
+    for (let j = 0; j < m.length; j++) if (m[j] !== 0) live[j % l.units] = 1;
+    return live;
+  });
+  const aliveCount = alive.map((a) => a.reduce((x, v) => x + v, 0));
+  const floor = pm.layers.map((l) => Math.max(o.minKeepUnits, Math.ceil(o.minKeepFraction * l.units)));
+
+  const cand: { layer: number; unit: number; score: number }[] = [];
+  pm.layers.forEach((l, i) => {
+    if (i === last) return;
+    for (let u = 0; u < l.units; u++) {
+      if (!alive[i][u]) continue;
+      const s = unitScores[i][u];
+      cand.push({ layer: i, unit: u, score: Number.isNaN(s) ? -Infinity : s });
+    }
+  });
+  cand.sort((a, b) => (b.score - a.score) || (a.layer - b.layer) || (a.unit - b.unit));
+
+  const changed = new Set<number>();
+  const zero = (li: number, idx: number) => {
+    if (masks[li][idx] !== 0) { masks[li][idx] = 0; pruned++; changed.add(li); }
+  };
+  for (const c of cand) {
+    if (pruned >= want) break;
+    if (aliveCount[c.layer] <= floor[c.layer]) continue;
+    const l = pm.layers[c.layer];
+    for (let idx = c.unit; idx < l.size; idx += l.units) zero(c.layer, idx);
+    const link = next[c.layer];
+    if (link) {
+      const ci = indexOf.get(link.consumer)!;
+      const cOut = pm.layers[ci].units;
+      for (let g = 0; g < link.groups; g++) {
+        const base = (g * link.channels + c.unit) * cOut;
+        for (let k = 0; k < cOut; k++) zero(ci, base + k);
+      }
+    }
+    alive[c.layer][c.unit] = 0;
+    aliveCount[c.layer]--;
+    removedPerLayer[c.layer]++;
+  }
+  for (const li of changed) pm.setMask(li, tf.tensor(masks[li], pm.layers[li].shape, 'float32'));
+  return { removedPerLayer, removedWeights: pruned - startPruned, sparsity: pruned / total };
+}

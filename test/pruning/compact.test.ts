@@ -1,0 +1,246 @@
+import type * as TF from '@tensorflow/tfjs';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { tf } from '../../src/backend/tf.js';
+import { compactCommand, compactPruned } from '../../src/cli/compact.js';
+import { ModelError, UsageError } from '../../src/errors.js';
+import { buildModel } from '../../src/models/families.js';
+import { loadModel, saveModel } from '../../src/models/io.js';
+import { compactModel } from '../../src/pruning/compact.js';
+import { masksToJson } from '../../src/pruning/mask-io.js';
+import { decodeSparse } from '../../src/pruning/sparse-format.js';
+import { PrunableModel } from '../../src/pruning/prunable-model.js';
+import { Rng } from '../../src/util/random.js';
+import { numTensors, tempDir } from '../helpers.js';
+
+/** Gives every bias a random non-zero value (fresh models have zero biases, which hides folding bugs). */
+function randomBiases(model: TF.LayersModel, seed: number): void {
+  const rng = new Rng(seed);
+  for (const l of model.layers) {
+    for (const w of l.weights) {
+      if (!/bias|beta|moving_mean/.test(w.originalName ?? w.name)) continue;
+      const v = w.read();
+      w.write(tf.tensor(Float32Array.from({ length: v.size }, () => rng.next() - 0.3), v.shape));
+    }
+    for (const w of l.weights) {
+      if (!/gamma|moving_variance/.test(w.originalName ?? w.name)) continue;
+      const v = w.read();
+      w.write(tf.tensor(Float32Array.from({ length: v.size }, () => 0.5 + rng.next()), v.shape));
+    }
+  }
+}
+
+/** Random masks at `keep` density, then the edits in `edit` (layer index → mask mutator). */
+function applyMasks(pm: PrunableModel, seed: number, keep: number, edit: Record<number, (m: Float32Array, shape: number[]) => void>): void {
+  const rng = new Rng(seed);
+  const masks = pm.layers.map((l, i) => {
+    const m = Float32Array.from({ length: l.size }, () => (rng.next() < keep ? 1 : 0));
+    edit[i]?.(m, l.shape);
+    return m;
+  });
+  pm.setMaskArrays(masks);
+}
+
+/** Zeros unit u's incoming weights (kernel column / filter). */
+const killIn = (u: number) => (m: Float32Array, shape: number[]) => {
+  const out = shape[shape.length - 1];
+  for (let i = u; i < m.length; i += out) m[i] = 0;
+};
+/** Zeros the weights reading input channel c (Dense row c, or Conv input channel c; `groups` rows per channel). */
+const killOut = (c: number, channels: number) => (m: Float32Array, shape: number[]) => {
+  const out = shape[shape.length - 1];
+  for (let r = 0; r < m.length / out; r++) if (r % channels === c) m.fill(0, r * out, (r + 1) * out);
+};
+const both = (...fs: ((m: Float32Array, s: number[]) => void)[]) => (m: Float32Array, s: number[]) => fs.forEach((f) => f(m, s));
+
+function maxDiff(a: TF.LayersModel, b: TF.LayersModel, shape: number[], seed = 1): number {
+  return tf.tidy(() => {
+    const x = tf.randomUniform([16, ...shape], -1, 2, 'float32', seed);
+    const d = tf.max(tf.abs(tf.sub(a.predict(x) as TF.Tensor, b.predict(x) as TF.Tensor)));
+    return d.dataSync()[0];
+  });
+}
+
+function unitsOf(m: TF.LayersModel): Record<string, number> {
+  const r: Record<string, number> = {};
+  for (const l of m.layers) if (l.weights.length > 0 && l.getClassName() !== 'BatchNormalization') r[l.name] = l.weights[0].shape.at(-1)!;
+  return r;
+}
+
+describe('compactModel', () => {
+  it('MLP: removes dead and unused units, folds tanh/relu constants, outputs equal the masked model', () => {
+    const model = tf.sequential({ layers: [
+      tf.layers.dense({ inputShape: [12], units: 10, activation: 'relu', name: 'd1' }),
+      tf.layers.dense({ units: 8, activation: 'tanh', name: 'd2' }),
+      tf.layers.dense({ units: 4, activation: 'softmax', name: 'out' }),
+    ] });
+    randomBiases(model, 1);
+    // d1 bias of unit 0 > 0 so that relu(b) flows on.
+    const b1 = model.layers[0].weights[1];
+    const bv = Float32Array.from(b1.read().dataSync()); bv[0] = 0.7; bv[4] = -0.5;
+    b1.write(tf.tensor(bv));
+    const pm = new PrunableModel(model);
+    applyMasks(pm, 2, 0.8, {
+      // d1: 0 dead (relu 0.7), 4 dead (relu(−0.5) = 0), 1 unused, 2 both.
+      0: both(killIn(0), killIn(4), killIn(2)),
+      // d2: its rows 1 and 2 (read d1 units 1, 2) pruned; unit 3 dead (tanh(b) ≠ 0).
+      1: both(killOut(1, 10), killOut(2, 10), killIn(3)),
+      // out: row 5 pruned (d2 unit 5 unused); output units are never removed even when dead.
+      2: both(killOut(5, 8), killIn(0)),
+    });
+    const before = numTensors();
+    const { model: compact, report } = compactModel(model, pm);
+    expect(unitsOf(compact)).toEqual({ d1: 6, d2: 6, out: 4 });
+    expect(report.layers.map((l) => [l.removedDead, l.removedUnused])).toEqual([[2, 2], [1, 1], [0, 0]]); // d1 unit 2 (dead and unused) counts as unused
+    expect(report.foldedUnits).toBe(2);
+    expect(report.skipped).toEqual([]);
+    expect(report.paramsAfter).toBe(12 * 6 + 6 + 6 * 6 + 6 + 6 * 4 + 4);
+    expect(maxDiff(model, compact, [12])).toBeLessThan(1e-5);
+    // The input model is not changed, and compaction leaks nothing beyond the new model's weights.
+    expect(unitsOf(model)).toEqual({ d1: 10, d2: 8, out: 4 });
+    compact.dispose();
+    expect(numTensors()).toBe(before);
+    pm.dispose();
+    model.dispose();
+  });
+
+  it('sigmoid MLP without masks: reads the pruned weights from the zeros', () => {
+    const model = tf.sequential({ layers: [
+      tf.layers.dense({ inputShape: [6], units: 5, activation: 'sigmoid', name: 'h' }),
+      tf.layers.dense({ units: 2, activation: 'linear', name: 'out' }),
+    ] });
+    randomBiases(model, 3);
+    const pm = new PrunableModel(model);
+    applyMasks(pm, 4, 1, { 0: both(killIn(1), killIn(3)) });
+    pm.dispose(); // the kernels keep their zeros
+    const { model: compact, report } = compactModel(model);
+    expect(unitsOf(compact)).toEqual({ h: 3, out: 2 });
+    expect(report.foldedUnits).toBe(2);
+    expect(maxDiff(model, compact, [6])).toBeLessThan(1e-5);
+    compact.dispose();
+    model.dispose();
+  });
+
+  it('CNN: conv→conv (valid) folding and conv→pool→flatten→dense index mapping', () => {
+    const model = tf.sequential({ layers: [
+      tf.layers.conv2d({ inputShape: [12, 12, 2], filters: 6, kernelSize: 3, activation: 'relu', name: 'c1' }),
+      tf.layers.maxPooling2d({ poolSize: 2, name: 'p1' }),
+      tf.layers.conv2d({ filters: 5, kernelSize: 2, activation: 'sigmoid', name: 'c2' }),
+      tf.layers.averagePooling2d({ poolSize: 2, name: 'p2' }),
+      tf.layers.dropout({ rate: 0.3, name: 'drop' }),
+      tf.layers.flatten({ name: 'flat' }),
+      tf.layers.dense({ units: 7, activation: 'relu', name: 'd1' }),
+      tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' }),
+    ] });
+    randomBiases(model, 5);
+    const b = model.getLayer('c1').weights[1];
+    const bv = Float32Array.from(b.read().dataSync()); bv[0] = 0.4; bv[3] = -0.2;
+    b.write(tf.tensor(bv));
+    const pm = new PrunableModel(model);
+    // c2 output 4×4 → avg pool → 2×2: d1 reads 4 positions × 5 channels.
+    const flatRows = pm.layers[2].shape[0];
+    applyMasks(pm, 6, 0.85, {
+      0: both(killIn(0), killIn(3), killIn(5)), // c1: 0 dead relu 0.4 (fold), 3 dead relu 0 (drop), 5 dead+unused
+      1: both(killOut(1, 6), killOut(5, 6), killIn(2)), // c2 reads c1 filter 1 nowhere; c2 filter 2 dead sigmoid (fold via flatten)
+      2: both(killOut(4, 5), killIn(6)), // d1 never reads c2 filter 4 (every position); d1 unit 6 dead
+      3: killOut(0, 7), // out never reads d1 unit 0
+    });
+    expect(flatRows).toBe(20);
+    const { model: compact, report } = compactModel(model, pm);
+    expect(unitsOf(compact)).toEqual({ c1: 2, c2: 3, d1: 5, out: 3 });
+    expect(report.foldedUnits).toBeGreaterThanOrEqual(2);
+    expect(maxDiff(model, compact, [12, 12, 2])).toBeLessThan(1e-5);
+    compact.dispose();
+    pm.dispose();
+    model.dispose();
+  });
+
+  it("keeps a dead filter whose constant cannot fold through 'same' padding, and slices batch norm", () => {
+    const model = tf.sequential({ layers: [
+      tf.layers.conv2d({ inputShape: [6, 6, 1], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'c1' }),
+      tf.layers.batchNormalization({ name: 'bn' }),
+      tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', activation: 'relu', name: 'c2' }),
+      tf.layers.flatten({ name: 'flat' }),
+      tf.layers.dense({ units: 2, name: 'out' }),
+    ] });
+    randomBiases(model, 7);
+    const pm = new PrunableModel(model);
+    applyMasks(pm, 8, 1, {
+      0: both(killIn(0), killIn(2)), // dead, but BN turns their constants non-zero: cannot fold into 'same' c2
+      1: killOut(1, 4), // c1 filter 1 unused
+    });
+    const { model: compact } = compactModel(model, pm);
+    expect(unitsOf(compact)).toEqual({ c1: 3, c2: 3, out: 2 });
+    expect(compact.getLayer('bn').weights[0].shape).toEqual([3]);
+    expect(maxDiff(model, compact, [6, 6, 1])).toBeLessThan(1e-5);
+    compact.dispose();
+    pm.dispose();
+    model.dispose();
+  });
+
+  it('leaves branches, merges and unknown layers intact and says why', () => {
+    const input = tf.input({ shape: [8] });
+    const d1 = tf.layers.dense({ units: 6, activation: 'relu', name: 'd1' }).apply(input) as TF.SymbolicTensor;
+    const a = tf.layers.dense({ units: 5, activation: 'relu', name: 'a' }).apply(d1) as TF.SymbolicTensor;
+    const bb = tf.layers.dense({ units: 5, activation: 'relu', name: 'b' }).apply(d1) as TF.SymbolicTensor;
+    const cat = tf.layers.concatenate({ name: 'cat' }).apply([a, bb]) as TF.SymbolicTensor;
+    const ln = tf.layers.layerNormalization({ name: 'ln' }).apply(
+      tf.layers.dense({ units: 4, activation: 'relu', name: 'e' }).apply(cat) as TF.SymbolicTensor) as TF.SymbolicTensor;
+    const out = tf.layers.dense({ units: 3, name: 'out' }).apply(ln) as TF.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: out });
+    randomBiases(model, 9);
+    const pm = new PrunableModel(model);
+    applyMasks(pm, 10, 0.7, { 0: killIn(0), 1: killIn(1), 3: killIn(2) });
+    const { model: compact, report } = compactModel(model, pm);
+    expect(unitsOf(compact)).toEqual(unitsOf(model));
+    const why = Object.fromEntries(report.skipped.map((s) => [s.layer, s.reason]));
+    expect(Object.keys(why).sort()).toEqual(['a', 'b', 'd1', 'e']);
+    expect(why.d1).toMatch(/branch/);
+    expect(why.a).toMatch(/merges/);
+    expect(why.e).toMatch(/LayerNormalization/);
+    expect(maxDiff(model, compact, [8])).toBeLessThan(1e-5);
+    compact.dispose();
+    pm.dispose();
+    model.dispose();
+  });
+});
+
+describe('compactPruned (autoprune compact)', () => {
+  it('writes compact/ and sparse files beside a pruned folder, never touching the input', async () => {
+    const model = buildModel({ family: 'cnn', inputShape: [8, 8, 1], convs: [{ filters: 4, kernel: 3 }], dense: [6], numClasses: 3, seed: 4 });
+    randomBiases(model, 11);
+    const pm = new PrunableModel(model);
+    applyMasks(pm, 12, 0.5, { 0: killIn(1), 1: killIn(2) });
+    const dir = tempDir();
+    await saveModel(model, join(dir, 'model'));
+    writeFileSync(join(dir, 'masks.json'), JSON.stringify(masksToJson(pm)));
+    const hash = () => ['model/model.json', 'model/weights.bin', 'masks.json']
+      .map((f) => createHash('sha256').update(readFileSync(join(dir, f))).digest('hex')).join();
+    const h0 = hash();
+    const r = await compactPruned(dir, { int8: true });
+    expect(hash()).toBe(h0);
+    expect(r.input.masks).toBe(join(dir, 'masks.json'));
+    expect(r.files.map((f) => f.slice(dir.length + 1))).toEqual(['compact/model.json', 'compact/weights.bin', 'model.sparse', 'model.int8.sparse']);
+    expect(r.maxAbsDiff.compact).toBeLessThan(1e-5);
+    expect(r.maxAbsDiff.sparse).toBe(0);
+    expect(r.compact.layers.map((l) => l.unitsAfter)).toEqual([3, 5, 3]);
+    const compact = await loadModel(join(dir, 'compact'));
+    const sparse = await decodeSparse(readFileSync(join(dir, 'model.sparse')));
+    expect(maxDiff(model, compact, [8, 8, 1])).toBeLessThan(1e-5);
+    expect(maxDiff(model, sparse, [8, 8, 1])).toBe(0);
+    // Running again replaces the outputs; the JSON form of the command prints one object.
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      expect(await compactCommand(dir, { json: true })).toBe(0);
+      expect(JSON.parse(String(write.mock.calls[0][0])).sizes.sparse).toBe(r.sizes.sparse);
+    } finally {
+      write.mockRestore();
+    }
+    await expect(compactPruned(join(dir, 'nope'))).rejects.toThrow(ModelError);
+    await expect(compactPruned(join(dir, 'compact'), { out: dir })).rejects.toThrow(UsageError);
+    [compact, sparse, model].forEach((m) => m.dispose());
+    pm.dispose();
+  });
+});

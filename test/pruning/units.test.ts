@@ -1,0 +1,140 @@
+import type * as TF from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { tf } from '../../src/backend/tf.js';
+import type { ConnectionFeatures } from '../../src/features/types.js';
+import { buildModel } from '../../src/models/families.js';
+import { compactModel } from '../../src/pruning/compact.js';
+import { PrunableModel } from '../../src/pruning/prunable-model.js';
+import {
+  pruneUnits, unitBaselineScores, unitL1Scores, unitL2Scores, unitMeanActivationScores, unitScoresFromConnectionScores,
+  unitTaylorScores,
+} from '../../src/pruning/units.js';
+import { Rng } from '../../src/util/random.js';
+import { numTensors } from '../helpers.js';
+
+function liveFeatures(pm: PrunableModel): ConnectionFeatures {
+  return {
+    schema: { version: 0, names: [] },
+    layers: pm.maskArrays().map((m, layer) => {
+      const idx: number[] = [];
+      m.forEach((v, j) => { if (v !== 0) idx.push(j); });
+      return { layer, name: pm.layers[layer].name, count: idx.length, indices: Int32Array.from(idx), columns: [] };
+    }),
+  };
+}
+
+function randomScores(pm: PrunableModel, seed: number): Float32Array[] {
+  const rng = new Rng(seed);
+  return pm.layers.map((l) => Float32Array.from({ length: l.units }, () => rng.next()));
+}
+
+function maxDiff(a: TF.LayersModel, b: TF.LayersModel, shape: number[]): number {
+  return tf.tidy(() => {
+    const x = tf.randomUniform([8, ...shape], 0, 1, 'float32', 2);
+    return tf.max(tf.abs(tf.sub(a.predict(x) as TF.Tensor, b.predict(x) as TF.Tensor))).dataSync()[0];
+  });
+}
+
+describe('pruneUnits', () => {
+  it('reaches the weight target with whole units, never touches output units, and compacts exactly', () => {
+    const model = buildModel({ family: 'mlp', inputShape: [20], hidden: [16, 12], numClasses: 4, seed: 1 });
+    const pm = new PrunableModel(model);
+    const before = numTensors();
+    const r = pruneUnits(pm, randomScores(pm, 3), 0.6);
+    expect(numTensors()).toBe(before);
+    const sp = pm.sparsity();
+    expect(r.sparsity).toBeCloseTo(sp.global, 9);
+    expect(sp.global).toBeGreaterThanOrEqual(0.6);
+    // Overshoot is at most one unit's weights (in + out) of the largest layer.
+    expect(sp.global).toBeLessThan(0.6 + (20 + 12) / sp.total);
+    expect(r.removedPerLayer[2]).toBe(0);
+    const masks = pm.maskArrays();
+    for (let c = 0; c < 4; c++) expect(Array.from({ length: 12 }, (_, i) => masks[2][i * 4 + c]).some((v) => v === 1)).toBe(true);
+    // Removed units have no live incoming or outgoing weights; every hidden layer keeps ≥ 1 unit.
+    const deadIn = (li: number) => {
+      const l = pm.layers[li];
+      return Array.from({ length: l.units }, (_, u) => Array.from({ length: l.size / l.units }, (_, row) => masks[li][row * l.units + u]).every((v) => v === 0));
+    };
+    [0, 1].forEach((li) => {
+      const dead = deadIn(li);
+      expect(dead.filter(Boolean).length).toBe(r.removedPerLayer[li]);
+      expect(dead.filter((d) => !d).length).toBeGreaterThanOrEqual(1);
+      const next = pm.layers[li + 1];
+      dead.forEach((d, u) => {
+        if (d) expect(Array.from({ length: next.units }, (_, k) => masks[li + 1][u * next.units + k]).every((v) => v === 0)).toBe(true);
+      });
+    });
+    const { model: compact, report } = compactModel(model, pm);
+    expect(report.layers.map((l) => l.unitsBefore - l.unitsAfter)).toEqual(r.removedPerLayer);
+    expect(maxDiff(model, compact, [20])).toBeLessThan(1e-5);
+    compact.dispose();
+    pm.dispose();
+    model.dispose();
+  });
+
+  it('prunes the flattened rows of a removed filter (conv → pool → flatten → dense) and keeps the floor', () => {
+    const model = buildModel({ family: 'cnn', inputShape: [10, 10, 1], convs: [{ filters: 6, kernel: 3 }], dense: [8], numClasses: 3, seed: 2 });
+    const pm = new PrunableModel(model);
+    const r = pruneUnits(pm, randomScores(pm, 4), 0.9, { minKeepFraction: 0.3 });
+    expect(r.removedPerLayer[0]).toBe(4); // 6 filters, floor ceil(0.3·6) = 2
+    expect(r.removedPerLayer[1]).toBeLessThanOrEqual(8 - 3);
+    expect(r.removedPerLayer[2]).toBe(0);
+    const { model: compact } = compactModel(model, pm);
+    expect(compact.getLayer('conv_1').weights[0].shape).toEqual([3, 3, 1, 2]);
+    expect(maxDiff(model, compact, [10, 10, 1])).toBeLessThan(1e-5);
+    compact.dispose();
+    pm.dispose();
+    model.dispose();
+  });
+});
+
+describe('unit scores', () => {
+  it('L1 / L2 norms of incoming live weights (higher = prune first)', () => {
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 3, name: 'd' }), tf.layers.dense({ units: 1, name: 'o' })] });
+    model.layers[0].setWeights([tf.tensor([[1, -3, 0.5], [2, 4, -0.5]]), tf.zeros([3])]);
+    const pm = new PrunableModel(model);
+    expect(Array.from(unitL1Scores(pm)[0])).toEqual([-3, -7, -1]);
+    const l2 = unitL2Scores(pm)[0];
+    expect(l2[0]).toBeCloseTo(-Math.sqrt(5), 6);
+    expect(l2[1]).toBeCloseTo(-5, 6);
+    pm.dispose();
+    model.dispose();
+  });
+
+  it('mean activation and Taylor rank a dead unit first; the baseline registry names them', () => {
+    const model = buildModel({ family: 'mlp', inputShape: [6], hidden: [5], numClasses: 2, seed: 5 });
+    const pm = new PrunableModel(model);
+    pm.setMaskArrays(pm.layers.map((l, i) => Float32Array.from({ length: l.size }, (_, j) => (i === 0 && j % 5 === 2 ? 0 : 1))));
+    const rng = new Rng(1);
+    const calib = { x: tf.tensor2d(Float32Array.from({ length: 40 * 6 }, () => rng.next()), [40, 6]), labels: Int32Array.from({ length: 40 }, (_, i) => i % 2) };
+    const before = numTensors();
+    const act = unitMeanActivationScores(pm, calib, { batchSize: 16 });
+    const tay = unitTaylorScores(pm, calib, { batchSize: 16 });
+    expect(numTensors()).toBe(before);
+    for (const s of [act, tay]) {
+      expect(s.map((a) => a.length)).toEqual([5, 2]);
+      expect(Math.max(...s[0])).toBe(s[0][2]);
+      s.forEach((a) => a.forEach((v) => expect(Number.isFinite(v)).toBe(true)));
+    }
+    expect(Array.from(unitBaselineScores('l1', pm)[0])).toEqual(Array.from(unitL1Scores(pm)[0]));
+    expect(() => unitBaselineScores('nope', pm)).toThrow(/valid unit scorers: l1, l2, mean-activation, taylor/);
+    expect(() => unitBaselineScores('taylor', pm)).toThrow(/needs calibration data/);
+    calib.x.dispose();
+    pm.dispose();
+    model.dispose();
+  });
+
+  it('aggregates connection scores per unit (mean, max), +∞ for units without live connections', () => {
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 2, name: 'd' }), tf.layers.dense({ units: 2, name: 'o' })] });
+    const pm = new PrunableModel(model);
+    pm.setMaskArrays([Float32Array.of(1, 0, 1, 0, 1, 0), Float32Array.of(1, 1, 1, 1)]);
+    const f = liveFeatures(pm); // layer 0 live: indices 0, 2, 4 → all unit 0
+    const scores = f.layers.map((lf) => Float32Array.from(lf.indices, (j) => j));
+    const mean = unitScoresFromConnectionScores(f, scores, pm);
+    expect(Array.from(mean[0])).toEqual([2, Infinity]);
+    expect(Array.from(mean[1])).toEqual([1, 2]);
+    expect(Array.from(unitScoresFromConnectionScores(f, scores, pm, 'max')[0])).toEqual([4, Infinity]);
+    pm.dispose();
+    model.dispose();
+  });
+});
