@@ -22,7 +22,8 @@ function prunedModel(): TF.LayersModel {
     for (const w of l.weights) {
       const n = w.originalName ?? w.name;
       if (/kernel/.test(n)) continue;
-      w.write(tf.tensor(Float32Array.from({ length: w.shape.reduce((a, b) => a * (b ?? 1), 1) }, () => 0.5 + rng.next()), w.shape as number[]));
+      const size = (w.shape as number[]).reduce((a, b) => a * b, 1);
+      w.write(tf.tensor(Float32Array.from({ length: size }, () => 0.5 + rng.next()), w.shape as number[]));
     }
   }
   const pm = new PrunableModel(model);
