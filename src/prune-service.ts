@@ -4,6 +4,7 @@ import { inject, injectable } from 'inversify';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { runAgent, type AgentResult } from './agent/loop.js';
+import { checkGranularity, type Granularity } from './agent/granularity.js';
 import { Checkpointer } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
 import { backendInfo, tf } from './backend/tf.js';
@@ -39,6 +40,10 @@ export interface AutopruneOptions {
   seed?: number;
   /** Total fine-tuning budget in epochs. Default 15. */
   budgetEpochs?: number;
+  /** What a step removes: 'connection' (default), 'unit' (whole units/filters) or 'hierarchical'. */
+  granularity?: Granularity;
+  /** Also write a physically compacted model (compact/) and sparse files (model.sparse, model.int8.sparse) into `out`. */
+  compact?: boolean;
   /** Output folder. When unset, nothing is written (library use) unless the CLI sets it. */
   out?: string;
   /** Replace an existing output folder. Default false. */
@@ -114,6 +119,7 @@ export class PruneService {
     const seed = opts.seed ?? 0;
     const maxDrop = opts.maxDrop ?? 1;
     const policySpec = opts.policy ?? 'default';
+    const granularity = checkGranularity(opts.granularity ?? 'connection');
     if (opts.out) checkOutDir(opts.out, opts.overwrite ?? false, opts.resume ?? false);
     if (opts.resume && !opts.out) throw new UsageError('--resume needs the --out folder of the interrupted run');
     const backend = backendInfo();
@@ -143,13 +149,13 @@ export class PruneService {
       const result: AgentResult = await runAgent(model, fitted, policy.scorer, {
         target: opts.target, maxDrop, force: opts.force, seed, budgetEpochs: opts.budgetEpochs,
         checkpointDir: ckptDir, resume: opts.resume, signal: opts.signal, onEvent: opts.onEvent,
-        extractor: this.extractor, backend: { name: backend.name, native: backend.native },
+        extractor: this.extractor, backend: { name: backend.name, native: backend.native }, granularity,
       });
       Object.assign(phases, result.phases);
       const report: RunReport = {
         format: 'autoprune-report', schemaVersion: 1, createdAt: new Date().toISOString(), autopruneVersion: VERSION,
         config: {
-          target: opts.target, maxDrop, policy: policy.name, granularity: 'connection', seed,
+          target: opts.target, maxDrop, policy: policy.name, granularity, seed,
           model: loaded.label, data: typeof dataSpec === 'string' ? dataSpec : dataSpec.name, force: opts.force ?? false,
           budgetEpochs: opts.budgetEpochs ?? 15, resumed: opts.resume ?? false,
         },
@@ -177,6 +183,10 @@ export class PruneService {
         files.push({ relPath: 'report.html', data: await renderReportHtml(report) });
         await this.writer.write(opts.out, files, { overwrite: (opts.overwrite ?? false) || (opts.resume ?? false) });
         if (ckptDir) new Checkpointer(ckptDir).remove();
+        if (opts.compact) {
+          const { compactPruned } = await import('./cli/compact.js');
+          await compactPruned(opts.out, { out: opts.out, int8: true });
+        }
       } else {
         phases.total = (Date.now() - t0) / 1000;
       }

@@ -6,7 +6,7 @@ import { extractFeatures } from '../features/extract.js';
 import type { Scorer } from '../policy/types.js';
 import type { FeatureExtractor } from '../services.js';
 import { disposeSnapshot, PrunableModel, type SparsityReport } from '../pruning/prunable-model.js';
-import { pruneByScores } from '../pruning/select.js';
+import { pruneStep, type Granularity } from './granularity.js';
 import { accuracy, trainAsync } from '../models/train.js';
 import { Checkpointer, type AgentState } from './checkpoint.js';
 import type { AgentEvent } from './events.js';
@@ -37,6 +37,8 @@ export interface AgentOptions {
   onEvent?: (e: AgentEvent) => void;
   /** Feature extraction (default: extractFeatures on `calibrationSamples` training samples). */
   extractor?: FeatureExtractor;
+  /** What a step removes: connections (default), whole units/filters, or hierarchical (units, then connections). */
+  granularity?: Granularity;
   /** Backend name for the start event. */
   backend?: { name: string; native: boolean };
 }
@@ -126,7 +128,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     const attempt = async (to: number, epochs: number, patience: number) => {
       const feats = timed('features', () => (o.extractor ? o.extractor.extract(pm, calib) : extractFeatures(pm, calib)));
       const scores = timed('scoring', () => scorer.score(feats));
-      timed('prune', () => pruneByScores(pm, scores, feats, to));
+      timed('prune', () => pruneStep(o.granularity ?? 'connection', pm, feats, scores, to));
       const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
         epochs, prunable: pm, val: data.val, patience, seed: o.seed * 1009 + state.step, signal: o.signal,
         onEpoch: (e) => emit({ type: 'epoch', step: state.step, epoch: e.epoch, loss: e.loss, valAccuracy: e.valAccuracy }),
@@ -134,7 +136,10 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       return { valAccuracy: r.bestValAccuracy ?? timed('evaluate', () => accuracy(model, data.val)), epochs: r.epochsRun, sparsity: pm.sparsity().global };
     };
 
-    while (state.sparsity < o.target - EPS) {
+    // Sparsity moves in steps of one weight: within one weight of the target counts as reached.
+    const tol = Math.max(EPS, 1 / pm.totalPrunable);
+    let stalled = 0;
+    while (state.sparsity < o.target - tol && stalled < 2) {
       checkAbort();
       const left = o.budgetEpochs - state.epochsUsed;
       if (left < 1 || state.rate < plan.minRate) break;
@@ -157,6 +162,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         disposeSnapshot(snap);
         const slack = o.maxDrop > 0 ? (r.valAccuracy - floor) / (o.maxDrop / 100) : 0;
         state.rate = afterAccept(state.rate, slack, plan);
+        // A step that could not remove anything (the per-layer floors bind) must not loop forever.
+        stalled = r.sparsity <= from + EPS ? stalled + 1 : 0;
         state.sparsity = r.sparsity;
         state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: true, fineTuneEpochs: r.epochs, seconds });
         emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: r.epochs, totalEpochs: state.epochsUsed, seconds });
@@ -177,7 +184,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       }
     }
 
-    let reached = state.sparsity >= o.target - EPS;
+    let reached = state.sparsity >= o.target - tol;
     if (!reached && o.force) {
       // --force: take the target anyway, with whatever budget is left (at least one epoch).
       checkAbort();

@@ -33,6 +33,8 @@ function main(argv: string[]): Promise<number> {
     .option('--overwrite', 'replace an existing output folder')
     .option('--force', 'take the target even when the guard cannot be held (the drop is reported)')
     .option('--resume', 'continue an interrupted run from its last accepted checkpoint (same --out)')
+    .addOption(new Option('--granularity <kind>', 'what a step removes: single connections, whole units/filters, or hierarchical (units the policy finds useless, then connections)').choices(['connection', 'unit', 'hierarchical']).default('connection'))
+    .option('--compact', 'also write a physically smaller model (compact/) and sparse files (model.sparse, model.int8.sparse)')
     .option('--budget <epochs>', 'fine-tuning budget of the whole run, in passes over the training data', '15')
     .option('--seed <n>', 'seed of data shuffling and fine-tuning', '0')
     .option('--json', 'one JSON object per line on stdout (start, step, rollback, checkpoint, done, error) for orchestrators')

@@ -24,6 +24,8 @@ const PruneFlags = z.object({
   seed: z.coerce.number().int('must be an integer').min(0),
   json: z.boolean().optional(),
   backend: z.string(),
+  granularity: z.enum(['connection', 'unit', 'hierarchical']),
+  compact: z.boolean().optional(),
 });
 
 /** `autoprune --target T ...`: runs the agent and writes outputs. Returns the exit code. */
@@ -46,6 +48,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
     const result = await autoprune({
       target: f.target, model: f.model, data: f.data, label: f.label, maxDrop: f.maxDrop, policy: f.policy,
       out: f.out, overwrite: f.overwrite, force: f.force, resume: f.resume, budgetEpochs: f.budget, seed: f.seed,
+      granularity: f.granularity, compact: f.compact,
       signal: controller.signal, onEvent: (e: AgentEvent) => reporter.event(e),
     });
     reporter.finished(result.report, result.outDir!);

@@ -1,0 +1,76 @@
+import type { ConnectionFeatures } from '../features/types.js';
+import { disposeSnapshot, type PrunableModel } from '../pruning/prunable-model.js';
+import { pruneByScores } from '../pruning/select.js';
+import { pruneUnits, unitScoresFromConnectionScores } from '../pruning/units.js';
+import { UsageError } from '../errors.js';
+
+/** What one pruning step removes: single connections, whole units/filters, or units first then connections. */
+export type Granularity = 'connection' | 'unit' | 'hierarchical';
+export const GRANULARITIES: readonly Granularity[] = Object.freeze(['connection', 'unit', 'hierarchical']);
+
+export function checkGranularity(g: string): Granularity {
+  if (!(GRANULARITIES as readonly string[]).includes(g)) {
+    throw new UsageError(`--granularity must be one of ${GRANULARITIES.join(', ')}, got '${g}'`);
+  }
+  return g as Granularity;
+}
+
+/**
+ * A unit is "useless" in hierarchical mode when the connection-level decision would already remove
+ * at least this fraction of its live incoming connections: the step then removes the whole unit.
+ */
+export const USELESS_UNIT_FRACTION = 0.9;
+
+/**
+ * Applies one pruning step at the given granularity, driven by the same per-connection scores
+ * (higher = prune first):
+ * - connection: the highest-scoring live connections, globally;
+ * - unit: whole units/filters ranked by the mean score of their live incoming connections (output
+ *   units never), with their outgoing connections;
+ * - hierarchical: global → local. The connection-level selection decides how much each layer gives up
+ *   and which units it would all but empty; those units go whole (incoming and outgoing), then single
+ *   connections inside the surviving units make up the rest of the step.
+ */
+export function pruneStep(g: Granularity, pm: PrunableModel, feats: ConnectionFeatures, scores: Float32Array[], to: number): void {
+  if (g === 'connection') {
+    pruneByScores(pm, scores, feats, to);
+    return;
+  }
+  if (g === 'unit') {
+    pruneUnits(pm, unitScoresFromConnectionScores(feats, scores, pm, 'mean'), to);
+    return;
+  }
+  // Hierarchical: a dry run of the connection-level step tells how each unit would fare.
+  const before = pm.maskArrays();
+  const snap = pm.snapshot();
+  pruneByScores(pm, scores, feats, to);
+  const after = pm.maskArrays();
+  pm.restore(snap);
+  disposeSnapshot(snap);
+  const last = pm.layers.length - 1;
+  const unitScores = pm.layers.map((l, i) => {
+    const live = new Float64Array(l.units);
+    const cut = new Float64Array(l.units);
+    for (let j = 0; j < l.size; j++) {
+      if (before[i][j] === 0) continue;
+      const u = j % l.units;
+      live[u]++;
+      if (after[i][j] === 0) cut[u]++;
+    }
+    // +1 marks a useless unit, −1 keeps it; output units are never removed.
+    return Float32Array.from(live, (n, u) => (i !== last && n > 0 && cut[u] / n >= USELESS_UNIT_FRACTION ? 1 : -1));
+  });
+  const uselessWeights = pm.layers.reduce((acc, l, i) => {
+    let n = 0;
+    for (let j = 0; j < l.size; j++) if (before[i][j] !== 0 && unitScores[i][j % l.units] > 0) n++;
+    return acc + n;
+  }, 0);
+  if (uselessWeights > 0) {
+    // Remove exactly the useless units: a target just past the current sparsity plus their weights.
+    const current = pm.sparsity();
+    const unitTarget = Math.min(to, (current.pruned + uselessWeights) / current.total);
+    pruneUnits(pm, unitScores.map((s) => Float32Array.from(s, (v) => (v > 0 ? 1 : -Infinity))), unitTarget);
+  }
+  // Remaining connections, globally, inside the surviving units (pruned ones keep their zeros).
+  if (pm.sparsity().global < to) pruneByScores(pm, scores, feats, to);
+}

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { runAgent } from '../../src/agent/loop.js';
+import { afterAccept, afterRollback, nextSparsity, PLANNER_DEFAULTS } from '../../src/agent/planner.js';
+import { loadSynthetic } from '../../src/data/synthetic.js';
+import { buildModel } from '../../src/models/families.js';
+import { train } from '../../src/models/train.js';
+import { createScorer } from '../../src/policy/baselines.js';
+import { numTensors } from '../helpers.js';
+import type { AgentEvent } from '../../src/agent/events.js';
+
+function setup(seed = 0) {
+  const data = loadSynthetic({ samples: 900, features: 20, classes: 3, seed });
+  const model = buildModel({ family: 'mlp', inputShape: [20], hidden: [64, 32], numClasses: 3, seed });
+  train(model, data.train, { epochs: 15, batchSize: 32 });
+  return { data, model };
+}
+
+describe('planner', () => {
+  it('steps over the remaining weights, snaps to the target, grows with slack and halves on rollback', () => {
+    expect(nextSparsity(0, 0.9, 0.5)).toBe(0.5);
+    expect(nextSparsity(0.5, 0.9, 0.5)).toBeCloseTo(0.75);
+    expect(nextSparsity(0.85, 0.9, 0.5)).toBe(0.9);
+    expect(nextSparsity(0.5, 0.78, 0.5)).toBe(0.78);
+    expect(afterAccept(0.4, 1, PLANNER_DEFAULTS)).toBeCloseTo(0.6);
+    expect(afterAccept(0.4, 0.1, PLANNER_DEFAULTS)).toBeCloseTo(0.24);
+    expect(afterAccept(0.7, 1, PLANNER_DEFAULTS)).toBe(PLANNER_DEFAULTS.maxRate);
+    expect(afterRollback(0.4)).toBe(0.2);
+  });
+});
+
+describe('agent loop', () => {
+  it('reaches the target within the guard, every accepted step holds it, and no tensors leak', async () => {
+    const { data, model } = setup();
+    const before = numTensors();
+    const events: AgentEvent[] = [];
+    const r = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.8, maxDrop: 3, budgetEpochs: 12, onEvent: (e) => events.push(e) });
+    expect(r.targetReached).toBe(true);
+    expect(r.exitCode).toBe(0);
+    expect(r.sparsity.global).toBeCloseTo(0.8, 3);
+    const floor = r.denseValAccuracy - 0.03;
+    for (const s of r.steps.filter((x) => x.accepted)) expect(s.valAccuracy).toBeGreaterThanOrEqual(floor - 1e-9);
+    expect(r.totals.fineTuneEpochs).toBeLessThanOrEqual(12);
+    expect(events.filter((e) => e.type === 'step')).toHaveLength(r.totals.accepted);
+    // Pruned weights are exactly zero.
+    const masks = r.masks.maskArrays();
+    r.masks.layers.forEach((l, i) => {
+      const w = l.kernel.dataSync();
+      for (let j = 0; j < w.length; j++) if (masks[i][j] === 0) expect(w[j] === 0).toBe(true);
+    });
+    r.masks.dispose();
+    expect(numTensors()).toBe(before);
+    model.dispose();
+    data.dispose();
+  });
+
+  it('stops at the highest sparsity that holds an impossible guard (exit 3), and --force takes the target', async () => {
+    const a = setup(1);
+    const r = await runAgent(a.model, a.data, createScorer('random'), { target: 0.97, maxDrop: 0, budgetEpochs: 6 });
+    expect(r.targetReached).toBe(false);
+    expect(r.exitCode).toBe(3);
+    expect(r.sparsity.global).toBeLessThan(0.97);
+    expect(r.valAccuracy).toBeGreaterThanOrEqual(r.denseValAccuracy - 1e-9);
+    r.masks.dispose();
+    a.model.dispose();
+    a.data.dispose();
+    const b = setup(1);
+    const f = await runAgent(b.model, b.data, createScorer('random'), { target: 0.97, maxDrop: 0, budgetEpochs: 6, force: true });
+    expect(f.targetReached).toBe(true);
+    expect(f.sparsity.global).toBeGreaterThanOrEqual(0.95);
+    f.masks.dispose();
+    b.model.dispose();
+    b.data.dispose();
+  });
+
+  it('unit granularity removes whole units; hierarchical reaches the target too', async () => {
+    for (const granularity of ['unit', 'hierarchical'] as const) {
+      const { data, model } = setup(2);
+      const r = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.6, maxDrop: 5, budgetEpochs: 8, granularity, force: true });
+      expect(r.sparsity.global).toBeGreaterThanOrEqual(0.6 - 0.02);
+      if (granularity === 'unit') {
+        const l = r.masks.layers[0];
+        const m = r.masks.maskArrays()[0];
+        const unitsLive = Array.from({ length: l.units }, (_, u) => { let n = 0; for (let j = u; j < l.size; j += l.units) n += m[j]; return n; });
+        // Every unit is either whole or gone.
+        expect(unitsLive.every((n) => n === 0 || n === l.fanIn)).toBe(true);
+        expect(unitsLive.filter((n) => n === 0).length).toBeGreaterThan(0);
+      }
+      r.masks.dispose();
+      model.dispose();
+      data.dispose();
+    }
+  });
+});
