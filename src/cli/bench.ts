@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { selectBackend, PACKAGE_ROOT } from '../backend/tf.js';
 import { renderBenchPage, BASELINES } from '../bench/page.js';
 import { runBench, type BenchOptions } from '../bench/run.js';
+import { runStructuredBench, structuredSection } from '../bench/structured.js';
 import { SCORERS } from '../policy/baselines.js';
 import { loadPolicy } from '../policy/io.js';
 import type { Scorer } from '../policy/types.js';
@@ -51,12 +52,28 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
     onProgress: (m) => process.stderr.write(`bench: ${m}\n`),
   };
   const results = await runBench(opts);
+  // Structured pruning → compaction → sparse files (issue: real size and speed gains).
+  const { loadMnist10k } = await import('../data/mnist.js');
+  const data = loadMnist10k({ seed: 0 });
+  const structured = await runStructuredBench(data, {
+    models: f.models, seed: 0, denseEpochs: opts.denseEpochs, budget: opts.agentBudget, scorer: learned('default'),
+    latencyRuns: quick ? 5 : 30, onProgress: opts.onProgress,
+    runs: quick
+      ? [{ granularity: 'unit', target: 0.5, maxDrop: 1, force: false }]
+      : [
+        { granularity: 'unit', target: 0.8, maxDrop: 1, force: false },
+        { granularity: 'hierarchical', target: 0.9, maxDrop: 1, force: false },
+        { granularity: 'connection', target: 0.95, maxDrop: 2, force: true },
+      ],
+  });
+  data.dispose();
   const command = `autoprune ${argv.join(' ')}`.trim();
   const plotName = (model: string) => `${basename(out, '.md')}-${model}.svg`;
   const page = await renderBenchPage(results, { command, plotFile: plotName });
+  page.markdown += `\n${structuredSection(structured)}`;
   mkdirSync(dirname(out), { recursive: true });
   for (const [file, svg] of Object.entries(page.plots)) await atomicWriteFile(join(dirname(out), file), svg);
-  await atomicWriteFile(join(dirname(out), `${basename(out, '.md')}.json`), `${JSON.stringify({ ...results, command }, null, 1)}\n`);
+  await atomicWriteFile(join(dirname(out), `${basename(out, '.md')}.json`), `${JSON.stringify({ ...results, structured, command }, null, 1)}\n`);
   await atomicWriteFile(out, `${page.markdown}\n`);
   rmSync(opts.partialFile!, { force: true });
   process.stderr.write(`bench: wrote ${out}\n`);
