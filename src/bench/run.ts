@@ -1,6 +1,7 @@
 import type * as TF from '@tensorflow/tfjs';
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { runAgent } from '../agent/loop.js';
 import { backendInfo, tf } from '../backend/tf.js';
@@ -30,8 +31,13 @@ export interface BenchOptions {
   fineTuneEpochs: number;
   /** Fine-tuning budget of the agent loop. */
   agentBudget: number;
-  /** Partial results file; records already in it are not run again (resumable). */
-  partialFile?: string;
+  /**
+   * Folder of finished records, one JSON file per (model, seed, method, target, budgets, policy
+   * files): a rerun (or another process benchmarking another model) reuses them, so long runs resume.
+   */
+  recordDir?: string;
+  /** Mixed into record keys: changes when the learned policies change. */
+  fingerprint?: string;
   onProgress?: (msg: string) => void;
 }
 
@@ -63,7 +69,7 @@ export interface BenchResults {
   createdAt: string;
   machine: string;
   backend: string;
-  options: Omit<BenchOptions, 'methods' | 'lofo' | 'agentScorer' | 'onProgress' | 'partialFile'> & { methods: string[] };
+  options: Omit<BenchOptions, 'methods' | 'lofo' | 'agentScorer' | 'onProgress' | 'recordDir' | 'fingerprint'> & { methods: string[] };
   dense: DenseRecord[];
   records: BenchRecord[];
   peakRssMiB: number;
@@ -79,13 +85,28 @@ const key = (r: { model: string; seed: number; method: string; target: number })
 /** Runs the protocol. Every method of a (model, seed, target) starts from the same dense weights and fine-tunes with the same seed and budget. */
 export async function runBench(o: BenchOptions): Promise<BenchResults> {
   const log = o.onProgress ?? (() => {});
-  const partial: { dense: DenseRecord[]; records: BenchRecord[] } =
-    o.partialFile && existsSync(o.partialFile) ? JSON.parse(readFileSync(o.partialFile, 'utf8')) : { dense: [], records: [] };
-  const done = new Set(partial.records.map(key));
+  const partial: { dense: DenseRecord[]; records: BenchRecord[] } = { dense: [], records: [] };
+  const budgets = `d${o.denseEpochs}-ft${o.fineTuneEpochs}-a${o.agentBudget}-${o.fingerprint ?? ''}`;
+  const fileOf = (k: string) => join(o.recordDir!, `${createHash('sha256').update(`${k}|${budgets}`).digest('hex').slice(0, 24)}.json`);
+  // Records finished by an earlier (or a parallel) run.
+  const done = new Set<string>();
+  const lookup = (rec: { model: string; seed: number; method: string; target: number }) => {
+    const k = key(rec);
+    if (done.has(k)) return true;
+    if (o.recordDir && existsSync(fileOf(k))) {
+      partial.records.push(JSON.parse(readFileSync(fileOf(k), 'utf8')) as BenchRecord);
+      done.add(k);
+      return true;
+    }
+    return false;
+  };
   const save = () => {
-    if (!o.partialFile) return;
-    mkdirSync(dirname(o.partialFile), { recursive: true });
-    writeFileSync(o.partialFile, JSON.stringify(partial));
+    if (!o.recordDir) return;
+    mkdirSync(o.recordDir, { recursive: true });
+    const last = partial.records[partial.records.length - 1];
+    const tmp = `${fileOf(key(last))}.tmp-${process.pid}`;
+    writeFileSync(tmp, JSON.stringify(last));
+    renameSync(tmp, fileOf(key(last)));
   };
   const data = loadMnist10k({ seed: 0 });
   try {
@@ -106,7 +127,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
           }
           const run = (method: string, target: number, scorer: () => Scorer) => {
             const rec = { model: modelName, seed, method, target };
-            if (done.has(key(rec))) return;
+            if (lookup(rec)) return;
             restore(model, dense);
             const t0 = Date.now();
             const r = oneShot(model, fitted, scorer(), { target, fineTuneEpochs: o.fineTuneEpochs, seed: 1000 + seed });
@@ -127,7 +148,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
           for (const target of o.agentTargets ?? o.targets.filter((t) => t >= 0.9)) {
             if (!o.agentScorer) break;
             const rec = { model: modelName, seed, method: 'agent', target };
-            if (!done.has(key(rec))) {
+            if (!lookup(rec)) {
               restore(model, dense);
               const t0 = Date.now();
               const r = await runAgent(model, fitted, o.agentScorer(), { target, budgetEpochs: o.agentBudget, seed, force: true });
@@ -145,7 +166,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
             if (gm) {
               const method = 'global-magnitude@agent-epochs';
               const mrec = { model: modelName, seed, method, target };
-              if (!done.has(key(mrec))) {
+              if (!lookup(mrec)) {
                 restore(model, dense);
                 const t0 = Date.now();
                 const r = oneShot(model, fitted, gm(), { target, fineTuneEpochs: agentRec.fineTuneEpochs, seed: 1000 + seed });

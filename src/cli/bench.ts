@@ -1,10 +1,12 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { cacheDir } from '../models/cache.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { selectBackend, PACKAGE_ROOT } from '../backend/tf.js';
 import { renderBenchPage, BASELINES } from '../bench/page.js';
 import { runBench, type BenchOptions } from '../bench/run.js';
-import { runStructuredBench, structuredSection } from '../bench/structured.js';
+import { runStructuredBench, structuredSection, type StructuredRecord } from '../bench/structured.js';
 import { SCORERS } from '../policy/baselines.js';
 import { loadPolicy } from '../policy/io.js';
 import type { Scorer } from '../policy/types.js';
@@ -23,7 +25,17 @@ const BenchFlags = z.object({
   models: list('model'),
   seeds: list('seed').pipe(z.array(z.coerce.number().int().min(0))),
   targets: list('target').pipe(z.array(z.coerce.number().gt(0).lt(1))),
+  fresh: z.boolean().optional(),
 });
+
+/** Hash of the shipped policies: records of learned methods are reused only while they are unchanged. */
+function policyFingerprint(): string {
+  const h = createHash('sha256');
+  for (const n of ['default', 'no-cnn', 'no-mlp']) {
+    try { h.update(readFileSync(policyFile(n))); } catch { h.update(`missing ${n}`); }
+  }
+  return h.digest('hex').slice(0, 12);
+}
 
 const policyFile = (name: string) => join(PACKAGE_ROOT, 'policies', `${name}.json`);
 
@@ -48,24 +60,36 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
     denseEpochs: quick ? 3 : 15,
     fineTuneEpochs: quick ? 1 : 5,
     agentBudget: quick ? 4 : 15,
-    partialFile: join(dirname(out), `.${basename(out)}.partial.json`),
+    recordDir: f.fresh ? undefined : join(cacheDir(), 'bench', quick ? 'quick' : 'full'),
+    fingerprint: policyFingerprint(),
     onProgress: (m) => process.stderr.write(`bench: ${m}\n`),
   };
   const results = await runBench(opts);
   // Structured pruning → compaction → sparse files (issue: real size and speed gains).
   const { loadMnist10k } = await import('../data/mnist.js');
   const data = loadMnist10k({ seed: 0 });
-  const structured = await runStructuredBench(data, {
-    models: f.models, seed: 0, denseEpochs: opts.denseEpochs, budget: opts.agentBudget, scorer: learned('default'),
-    latencyRuns: quick ? 5 : 30, onProgress: opts.onProgress,
-    runs: quick
-      ? [{ granularity: 'unit', target: 0.5, maxDrop: 1, force: false }]
-      : [
-        { granularity: 'unit', target: 0.8, maxDrop: 1, force: false },
-        { granularity: 'hierarchical', target: 0.9, maxDrop: 1, force: false },
-        { granularity: 'connection', target: 0.95, maxDrop: 2, force: true },
-      ],
-  });
+  const structured: StructuredRecord[] = [];
+  for (const model of f.models) {
+    // Cached like the other records, per model, so a rerun or a parallel per-model run reuses it.
+    const file = opts.recordDir ? join(opts.recordDir, `structured-${model}-${opts.fingerprint}.json`) : undefined;
+    if (file && existsSync(file)) {
+      structured.push(...(JSON.parse(readFileSync(file, 'utf8')) as StructuredRecord[]));
+      continue;
+    }
+    const recs = await runStructuredBench(data, {
+      models: [model], seed: 0, denseEpochs: opts.denseEpochs, budget: opts.agentBudget, scorer: learned('default'),
+      latencyRuns: quick ? 5 : 30, onProgress: opts.onProgress,
+      runs: quick
+        ? [{ granularity: 'unit', target: 0.5, maxDrop: 1, force: false }]
+        : [
+          { granularity: 'unit', target: 0.8, maxDrop: 1, force: false },
+          { granularity: 'hierarchical', target: 0.9, maxDrop: 1, force: false },
+          { granularity: 'connection', target: 0.95, maxDrop: 2, force: true },
+        ],
+    });
+    if (file) await atomicWriteFile(file, JSON.stringify(recs));
+    structured.push(...recs);
+  }
   data.dispose();
   const command = `autoprune ${argv.join(' ')}`.trim();
   const plotName = (model: string) => `${basename(out, '.md')}-${model}.svg`;
@@ -75,7 +99,6 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
   for (const [file, svg] of Object.entries(page.plots)) await atomicWriteFile(join(dirname(out), file), svg);
   await atomicWriteFile(join(dirname(out), `${basename(out, '.md')}.json`), `${JSON.stringify({ ...results, structured, command }, null, 1)}\n`);
   await atomicWriteFile(out, `${page.markdown}\n`);
-  rmSync(opts.partialFile!, { force: true });
   process.stderr.write(`bench: wrote ${out}\n`);
   return 0;
 }

@@ -1,0 +1,19 @@
+/**
+ * Worker process of buildMeta (forked from dist/meta/worker.js): receives one zoo model at a time,
+ * builds its rows, streams progress events back, and exits when told.
+ */
+import { buildModelRows, type WorkerReply, type WorkerRequest } from './build.js';
+
+function send(msg: WorkerReply): void {
+  process.send?.(msg);
+}
+
+process.on('message', (msg: WorkerRequest) => {
+  if (msg.type === 'exit') {
+    process.disconnect?.();
+    return;
+  }
+  buildModelRows(msg.model, msg.options, (event) => send({ type: 'event', event }))
+    .then((r) => send({ type: 'result', index: msg.index, info: r.info, data: r.data }))
+    .catch((err: Error) => send({ type: 'error', index: msg.index, message: err.message, stack: err.stack }));
+});
