@@ -12,6 +12,7 @@ import type { Dataset } from './data/dataset.js';
 import { UsageError } from './errors.js';
 import { countParams } from './models/io.js';
 import { fitDatasetToModel } from './models/task.js';
+import { TRAIN_DEFAULTS } from './models/train.js';
 import { masksToJson } from './pruning/mask-io.js';
 import type { RunReport } from './report/report.js';
 import { renderReportHtml } from './report/html.js';
@@ -137,7 +138,9 @@ export class PruneService {
     try {
       loaded = typeof opts.model === 'object'
         ? { model: await cloneModel(opts.model), label: opts.model.name }
-        : await this.modelSource.load(opts.model, data, { seed });
+        : await this.modelSource.load(opts.model, data, {
+          seed, onEpoch: (e) => opts.onEvent?.({ type: 'epoch', phase: 'dense', epochs: TRAIN_DEFAULTS.epochs, step: 0, epoch: e.epoch, loss: e.loss }),
+        });
       fitted = fitDatasetToModel(data, loaded.model);
       phases.load = (Date.now() - tLoad) / 1000;
       const model = loaded.model;

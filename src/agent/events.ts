@@ -62,9 +62,13 @@ export interface CheckpointEvent {
   path: string;
 }
 
-/** One fine-tuning epoch (for progress displays). */
+/** One training epoch (for progress displays): of a pruning step's fine-tune, or of the default dense model. */
 export interface EpochEvent {
   type: 'epoch';
+  /** 'dense': training the built-in default model on first use (cached afterwards). */
+  phase?: 'fine-tune' | 'dense';
+  /** Planned epochs of this training, when known. */
+  epochs?: number;
   step: number;
   epoch: number;
   loss: number;

@@ -59,6 +59,11 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           setProgress(e.sparsity, 'scoring');
           break;
         case 'epoch':
+          if (e.phase === 'dense') {
+            if (e.epoch === 0) line(`autoprune: training the default model on first use (cached afterwards): ${e.epochs ?? '?'} epochs…`);
+            if (e.epoch + 1 === e.epochs) line(`autoprune: default model trained (final loss ${e.loss.toFixed(3)})`);
+            break;
+          }
           bar?.update(progress, { label: `step ${e.step} fine-tune epoch ${e.epoch + 1}${e.valAccuracy != null ? `, val ${pct(e.valAccuracy, 2)}` : ''}` });
           break;
         case 'step':
