@@ -1,0 +1,45 @@
+import { writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { META_COLUMNS, metaColumn, readMeta, writeMeta } from '../../src/meta/format.js';
+import { tempDir } from '../helpers.js';
+
+function sample(dir: string) {
+  const names = ['abs_w', 'taylor'];
+  const columns = [...names, ...META_COLUMNS];
+  const data = Float32Array.from({ length: 4 * columns.length }, (_, i) => (i % 7) / 3 - 0.5);
+  const path = join(dir, 'meta-x.json');
+  const header = writeMeta(path, {
+    family: 'mlp', featureSchema: { version: 1, names }, columns, targets: [0.5, 0.9], stages: [0, 0.5],
+    sampling: { maxRowsPerLayerPerStage: 10, seed: 1 }, oracle: { candidateEpochs: 1 }, models: [], command: 'test', createdAt: 'now',
+  }, data);
+  return { path, header, data };
+}
+
+describe('meta-dataset format', () => {
+  it('round-trips header and rows exactly', () => {
+    const { path, header, data } = sample(tempDir());
+    const ds = readMeta(path);
+    expect(ds.header).toEqual(header);
+    expect(ds.header.rows).toBe(4);
+    expect(ds.header.data).toBe('meta-x.bin');
+    expect(Array.from(ds.data)).toEqual(Array.from(data));
+    expect(metaColumn(ds, 'label')[1]).toBe(data[1 * 7 + 2]);
+  });
+
+  it('gives clear errors for a missing, foreign, truncated or mismatched file', () => {
+    const dir = tempDir();
+    expect(() => readMeta(join(dir, 'nope.json'))).toThrow(/does not exist/);
+    const { path } = sample(dir);
+    const bin = path.replace('.json', '.bin');
+    writeFileSync(bin, readFileSync(bin).subarray(0, 10));
+    expect(() => readMeta(path)).toThrow(/bytes/);
+    const h = JSON.parse(readFileSync(path, 'utf8'));
+    writeFileSync(path, JSON.stringify({ ...h, format: 'other' }));
+    expect(() => readMeta(path)).toThrow(/not an autoprune meta-dataset/);
+    writeFileSync(path, JSON.stringify({ ...h, columns: ['a'] }));
+    expect(() => readMeta(path)).toThrow(/columns/);
+    writeFileSync(path, '{');
+    expect(() => readMeta(path)).toThrow(/not valid JSON/);
+  });
+});

@@ -1,0 +1,95 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FEATURE_SCHEMA } from '../../src/features/schema.js';
+import { META_COLUMNS, writeMeta, type MetaModelInfo } from '../../src/meta/format.js';
+import { topKPrecision, weightedAuc } from '../../src/meta/metrics.js';
+import { trainPolicy } from '../../src/meta/train-policy.js';
+import { policyFromJSON } from '../../src/policy/io.js';
+import { Rng } from '../../src/util/random.js';
+import { tempDir } from '../helpers.js';
+
+/**
+ * A synthetic meta-dataset where prunability depends on |w| AND on the layer (the last layer is never
+ * prunable whatever its magnitude): a learned policy should beat magnitude on it.
+ */
+function syntheticMeta(dir: string, family: string, models: number, seed: number): string {
+  const F = FEATURE_SCHEMA.names.length;
+  const W = F + META_COLUMNS.length;
+  const absW = FEATURE_SCHEMA.names.indexOf('abs_w');
+  const depth = FEATURE_SCHEMA.names.indexOf('depth_rel');
+  const rng = new Rng(seed);
+  const perModel = 600;
+  const data = new Float32Array(models * perModel * W);
+  const infos: MetaModelInfo[] = [];
+  for (let m = 0; m < models; m++) {
+    for (let i = 0; i < perModel; i++) {
+      const o = (m * perModel + i) * W;
+      for (let c = 0; c < F; c++) data[o + c] = rng.normal();
+      const layer = i % 3;
+      const w = Math.abs(rng.normal()) * (layer === 2 ? 0.3 : 1);
+      data[o + absW] = w;
+      data[o + depth] = layer / 2;
+      data[o + F] = layer === 2 ? 0 : w < 0.7 ? 1 : w < 1.2 ? 0.5 : 0;
+      data[o + F + 1] = layer === 0 ? 10 : 1;
+      data[o + F + 2] = m;
+      data[o + F + 3] = layer;
+      data[o + F + 4] = i % 2 ? 0.5 : 0;
+    }
+    infos.push({ index: m, id: `${family}-${m}`, family, args: {}, epochs: 1, cacheKey: 'x', denseValAccuracy: 0.9, oracle: [], layers: [], rows: perModel, seconds: 0 });
+  }
+  const path = join(dir, `meta-${family}.json`);
+  writeMeta(path, {
+    family, featureSchema: { version: FEATURE_SCHEMA.version, names: [...FEATURE_SCHEMA.names] }, columns: [...FEATURE_SCHEMA.names, ...META_COLUMNS],
+    targets: [0.5, 0.9], stages: [0, 0.5], sampling: { maxRowsPerLayerPerStage: 1, seed: 1 }, oracle: {}, models: infos, command: 'synthetic', createdAt: 'now',
+  }, data);
+  return path;
+}
+
+describe('metrics', () => {
+  it('computes weighted AUC with ties and top-k precision', () => {
+    expect(weightedAuc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])).toBeCloseTo(0.75);
+    expect(weightedAuc([1, 1], [0, 1])).toBeCloseTo(0.5);
+    expect(weightedAuc([1, 2], [1, 1])).toBeNaN();
+    expect(topKPrecision([0.9, 0.8, 0.1, 0.2], [1, 0, 1, 0])).toBeCloseTo(0.5);
+    expect(topKPrecision([0.9, 0.8, 0.1], [1, 0, 0], [1, 5, 1])).toBeCloseTo(1);
+  });
+});
+
+describe('trainPolicy', () => {
+  it('writes a policy file with provenance and leave-one-out metrics that beat magnitude on layer-dependent labels', () => {
+    const dir = tempDir();
+    const a = syntheticMeta(dir, 'mlp', 3, 1);
+    const b = syntheticMeta(dir, 'cnn', 2, 2);
+    const out = join(dir, 'policies', 'p.json');
+    const events: string[] = [];
+    trainPolicy({ meta: [a, b], kind: 'cart', out, command: 'autoprune train-policy test', onProgress: (e) => events.push(e.type) });
+    const file = JSON.parse(readFileSync(out, 'utf8'));
+    expect(file.format).toBe('autoprune-policy');
+    expect(file.kind).toBe('cart');
+    expect(file.name).toBe('p');
+    expect(file.featureSchema.names).toEqual([...FEATURE_SCHEMA.names]);
+    expect(file.provenance).toEqual({ families: ['mlp', 'cnn'], models: ['mlp/mlp-0', 'mlp/mlp-1', 'mlp/mlp-2', 'cnn/cnn-0', 'cnn/cnn-1'], rows: 3000, command: 'autoprune train-policy test' });
+    expect(file.metrics.leaveOneModelOut.folds).toHaveLength(5);
+    expect(file.metrics.leaveOneFamilyOut.folds.map((f: { heldOut: string }) => f.heldOut)).toEqual(['mlp', 'cnn']);
+    const lomo = file.metrics.leaveOneModelOut.mean;
+    expect(lomo.auc).toBeGreaterThan(0.9);
+    expect(lomo.precisionAtK).toBeGreaterThan(lomo.magnitudePrecisionAtK);
+    expect(events).toContain('written');
+    // The file loads back as a policy of the feature schema it was trained on.
+    const p = policyFromJSON(file, out);
+    expect(p.kind).toBe('cart');
+    expect(p.schema.names).toEqual([...FEATURE_SCHEMA.names]);
+  });
+
+  it('trains the policy-net kind too', () => {
+    const dir = tempDir();
+    const a = syntheticMeta(dir, 'mlp', 2, 3);
+    const out = join(dir, 'net.json');
+    trainPolicy({ meta: [a], kind: 'net', out, net: { epochs: 2 } });
+    const file = JSON.parse(readFileSync(out, 'utf8'));
+    expect(file.kind).toBe('net');
+    expect(file.metrics.leaveOneModelOut.folds).toHaveLength(2);
+    expect(file.metrics.leaveOneFamilyOut).toBeUndefined();
+  });
+});
