@@ -96,7 +96,7 @@ export async function renderBenchPage(r: BenchResults, o: { command: string; plo
   lines.push(`- Machine: ${r.machine}; backend: ${r.backend}; peak RSS ${r.peakRssMiB.toFixed(0)} MiB; run finished ${r.createdAt}.`);
   lines.push(`- Protocol: shared/BENCHMARKS.md — MNIST-10k canonical split (train 8006 / val 997 / test 997), dense training ${r.options.denseEpochs} epochs, ` +
     `one-shot methods fine-tune **${r.options.fineTuneEpochs} epochs** (Adam 1e-3, batch 128, masks enforced, the same seed and dense weights for every method), ` +
-    `seeds ${r.options.seeds.join(', ')}. Cells: test accuracy % after fine-tuning, mean (min–max) over seeds.`);
+    `seeds ${r.options.models.map((m) => `${m}: ${(r.options.seedsFor?.[m] ?? r.options.seeds).join(', ')}`).join('; ')}. Cells: test accuracy % after fine-tuning, mean (min–max) over seeds.`);
   lines.push('- Every method prunes through the same selection rule (global ranking of its scores, at least 1 % of each layer kept), so the only difference is the ranking.');
   lines.push('- `learned` = policies/default.json (trained on zoo models of seeds ≥ 100, never on the benchmarked seeds); `learned-lofo` = the policy trained without this model\'s family; ' +
     '`agent` = the full agent loop (its own fine-tuning epochs are in the last table); `global-magnitude@agent-epochs` = global magnitude one-shot given the agent\'s number of epochs.', '');

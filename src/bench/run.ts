@@ -18,6 +18,8 @@ import { oneShot } from './one-shot.js';
 export interface BenchOptions {
   models: string[];
   seeds: number[];
+  /** Seeds per model where they differ from `seeds` (e.g. fewer for the costlier LeNet-5). */
+  seedsFor?: Record<string, number[]>;
   targets: number[];
   /** Baseline and learned scorers by method name (the same selection rule and budget for all). */
   methods: Record<string, () => Scorer>;
@@ -112,7 +114,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
   try {
     for (const modelName of o.models) {
       const arch = architecture(modelName);
-      for (const seed of o.seeds) {
+      for (const seed of o.seedsFor?.[modelName] ?? o.seeds) {
         const args = { ...arch, seed } as ModelArgs;
         const cached = await trainedModel({ args, train: { epochs: o.denseEpochs, seed } }, data);
         const model = cached.model;
@@ -194,11 +196,11 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
     format: 'autoprune-bench', version: 1, createdAt: new Date().toISOString(), machine: machineLine(),
     backend: `${info.name}${info.native ? ' (native)' : ''}`,
     options: {
-      models: o.models, seeds: o.seeds, targets: o.targets, methods: Object.keys(o.methods), agentTargets: o.agentTargets,
+      models: o.models, seeds: o.seeds, seedsFor: o.seedsFor, targets: o.targets, methods: Object.keys(o.methods), agentTargets: o.agentTargets,
       denseEpochs: o.denseEpochs, fineTuneEpochs: o.fineTuneEpochs, agentBudget: o.agentBudget,
     },
-    dense: partial.dense.filter((d) => o.models.includes(d.model) && o.seeds.includes(d.seed)),
-    records: partial.records.filter((r) => o.models.includes(r.model) && o.seeds.includes(r.seed) && o.targets.includes(r.target)),
+    dense: partial.dense,
+    records: partial.records.filter((r) => o.targets.includes(r.target)),
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
   };
 }

@@ -26,6 +26,7 @@ const BenchFlags = z.object({
   seeds: list('seed').pipe(z.array(z.coerce.number().int().min(0))),
   targets: list('target').pipe(z.array(z.coerce.number().gt(0).lt(1))),
   fresh: z.boolean().optional(),
+  cnnSeeds: list('seed').pipe(z.array(z.coerce.number().int().min(0))).optional(),
 });
 
 /** Hash of the shipped policies: records of learned methods are reused only while they are unchanged. */
@@ -52,6 +53,7 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
   const opts: BenchOptions = {
     models: f.models,
     seeds: quick ? f.seeds.slice(0, 1) : f.seeds,
+    seedsFor: f.cnnSeeds && !quick ? { 'lenet-5': f.cnnSeeds } : undefined,
     targets: quick ? [0.9, 0.95] : f.targets,
     methods,
     lofo: { mlp: learned('no-mlp'), cnn: learned('no-cnn') },

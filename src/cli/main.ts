@@ -111,6 +111,7 @@ function main(argv: string[]): Promise<number> {
     .option('--models <names>', 'comma-separated: lenet-300-100,lenet-5', 'lenet-300-100,lenet-5')
     .option('--seeds <list>', 'comma-separated seeds', '0,1,2')
     .option('--targets <list>', 'comma-separated target sparsities', '0.5,0.8,0.9,0.95,0.98')
+    .option('--cnn-seeds <list>', 'seeds for LeNet-5 when they differ from --seeds (it costs ~4x LeNet-300-100)')
     .option('--fresh', 'ignore finished records cached from earlier runs (by default a rerun resumes)')
     .action(async (opts) => {
       const { benchCommand } = await import('./bench.js');
