@@ -8,6 +8,7 @@ import { renderBenchPage, BASELINES } from '../bench/page.js';
 import { runBench, type BenchOptions } from '../bench/run.js';
 import { runStructuredBench, structuredSection, type StructuredRecord } from '../bench/structured.js';
 import { SCORERS } from '../policy/baselines.js';
+import { benchScoring } from '../policy/bench-scoring.js';
 import { loadPolicy } from '../policy/io.js';
 import type { Scorer } from '../policy/types.js';
 import { atomicWriteFile } from '../report/write.js';
@@ -97,6 +98,12 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
   const plotName = (model: string) => `${basename(out, '.md')}-${model}.svg`;
   const page = await renderBenchPage(results, { command, plotFile: plotName });
   page.markdown += `\n${structuredSection(structured)}`;
+  // Scoring throughput of a compiled depth-12 tree (one thread), the hot path of every agent step.
+  const sc = benchScoring({});
+  page.markdown += `\n## Scoring throughput\n\nA depth-${sc.depth} CART policy (${sc.leaves} leaves, ${sc.usedFeatures} of ${sc.features} features used) compiled to flat arrays scores ` +
+    `**${(sc.scorePerSecond / 1e6).toFixed(1)} million connections per second** on one thread (tree alone ${(sc.treePerSecond / 1e6).toFixed(1)} M/s; ` +
+    `${(sc.scorePerCpuSecond / 1e6).toFixed(1)} M per CPU-second) over ${sc.rows.toLocaleString('en')} connections. ` +
+    `Bar: ≥ 10 M/s — ${sc.scorePerSecond >= 10e6 ? '**met**' : '**NOT met**'}.\n`;
   mkdirSync(dirname(out), { recursive: true });
   for (const [file, svg] of Object.entries(page.plots)) await atomicWriteFile(join(dirname(out), file), svg);
   await atomicWriteFile(join(dirname(out), `${basename(out, '.md')}.json`), `${JSON.stringify({ ...results, structured, command }, null, 1)}\n`);
