@@ -11,10 +11,18 @@ const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 function main(argv: string[]): Promise<number> {
   const program = new Command('autoprune')
     .description(
-      'Automated, learned pruning of TensorFlow.js models. Give a target sparsity; a learned policy decides which\n' +
-      'connections go, and an agent prunes step by step with fine-tuning and an accuracy guard.\n\n' +
-      'Exit codes: 0 target reached within the guard; 3 stopped at the best sparsity the guard allows;\n' +
-      '2 bad input or usage; 130 interrupted (resumable with --resume); 1 internal error.')
+      'Automated, learned pruning of TensorFlow.js models. Give a target sparsity; a learned policy decides which ' +
+      'connections go, and an agent prunes step by step with fine-tuning and an accuracy guard.')
+    .addHelpText('after', [
+      '',
+      'Examples:',
+      '  autoprune --target 0.8                                  built-in MNIST-10k + LeNet-300-100',
+      '  autoprune -m m/model.json -d data.csv -t 0.9 --max-drop 0.5 -o pruned/',
+      '  autoprune -t 0.9 --json                                 one JSON event per line',
+      '',
+      'Exit codes: 0 target reached within the guard; 3 stopped at the best sparsity the guard allows;',
+      '2 bad input or usage; 130 interrupted (resumable with --resume); 1 internal error.',
+    ].join('\n'))
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run autoprune --help for usage)')
     .configureOutput({ outputError: (str, write) => write(str) })
