@@ -34,6 +34,8 @@ export function cliUntil(args: string[], until: (line: string) => boolean, opts:
   return { child, seen, exited };
 }
 
+/** The --json event lines, without the epoch progress events of the default model's first-use training. */
 export function events(stdout: string): Record<string, unknown>[] {
-  return stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((e) => !(e.type === 'epoch' && e.phase === 'dense'));
 }
