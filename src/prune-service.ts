@@ -7,10 +7,10 @@ import { runAgent, type AgentResult } from './agent/loop.js';
 import { checkGranularity, type Granularity } from './agent/granularity.js';
 import { Checkpointer } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
-import { backendInfo, tf } from './backend/tf.js';
+import { backendInfo } from './backend/tf.js';
 import type { Dataset } from './data/dataset.js';
 import { UsageError } from './errors.js';
-import { countParams } from './models/io.js';
+import { cloneModel, countParams, modelFiles } from './models/io.js';
 import { fitDatasetToModel } from './models/task.js';
 import { TRAIN_DEFAULTS } from './models/train.js';
 import { masksToJson } from './pruning/mask-io.js';
@@ -82,26 +82,6 @@ export function checkOutDir(out: string, overwrite: boolean, resume: boolean): v
   let parent = dirname(abs);
   while (!existsSync(parent)) parent = dirname(parent);
   if (!statSync(parent).isDirectory()) throw new UsageError(`cannot write output folder '${out}': '${parent}' is not a folder`);
-}
-
-/** Serialises a model to tfjs files (model.json + weights.bin) in memory. */
-async function modelFiles(model: TF.LayersModel, prefix: string): Promise<OutputFile[]> {
-  let artifacts: TF.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (a) => {
-    artifacts = a;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }));
-  const a = artifacts!;
-  const wd = a.weightData as ArrayBuffer | ArrayBuffer[];
-  const weights = Array.isArray(wd) ? tf.io.concatenateArrayBuffers(wd) : wd;
-  const json = {
-    modelTopology: a.modelTopology, format: 'layers-model', generatedBy: `autoprune ${VERSION}`, convertedBy: null,
-    weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
-  };
-  return [
-    { relPath: `${prefix}model.json`, data: JSON.stringify(json) },
-    { relPath: `${prefix}weights.bin`, data: new Uint8Array(weights) },
-  ];
 }
 
 @injectable()
@@ -208,14 +188,4 @@ export class PruneService {
       if (ownsData) data.dispose();
     }
   }
-}
-
-/** A deep copy of a model, so the caller's model is never modified. */
-async function cloneModel(model: TF.LayersModel): Promise<TF.LayersModel> {
-  let artifacts: TF.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (a) => {
-    artifacts = a;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }));
-  return tf.loadLayersModel(tf.io.fromMemory(artifacts!));
 }

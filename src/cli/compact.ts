@@ -4,13 +4,12 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { ModelError, UsageError } from '../errors.js';
-import { loadModel } from '../models/io.js';
+import { loadModel, modelFiles } from '../models/io.js';
 import { compactModel, type CompactReport } from '../pruning/compact.js';
 import { loadMasksFrom, MASKS_FILE } from '../pruning/mask-io.js';
 import { PrunableModel } from '../pruning/prunable-model.js';
 import { decodeSparse, encodeSparse, sizeReport, type SizeReport } from '../pruning/sparse-format.js';
-import { atomicWriteFile, writeOutputsAtomically, type OutputFile } from '../report/write.js';
-import { VERSION } from '../version.js';
+import { atomicWriteFile, writeOutputsAtomically } from '../report/write.js';
 
 export interface CompactOptions {
   /** Folder to write compact/ and model.sparse into. Default: the pruned folder itself (or the model's folder). */
@@ -49,25 +48,6 @@ function locate(path: string): { modelDir: string; masksDirs: string[]; outDefau
   return { modelDir, masksDirs: [modelDir, dirname(modelDir)], outDefault: modelDir };
 }
 
-/** tfjs files (model.json + weights.bin) of a model, in memory. */
-async function modelFiles(model: TF.LayersModel): Promise<OutputFile[]> {
-  let artifacts: TF.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (a) => {
-    artifacts = a;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }));
-  const a = artifacts!;
-  const wd = a.weightData as ArrayBuffer | ArrayBuffer[];
-  const weights = Array.isArray(wd) ? tf.io.concatenateArrayBuffers(wd) : wd;
-  const json = {
-    modelTopology: a.modelTopology, format: 'layers-model', generatedBy: `autoprune ${VERSION}`, convertedBy: null,
-    weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
-  };
-  return [
-    { relPath: 'model.json', data: JSON.stringify(json) },
-    { relPath: 'weights.bin', data: new Uint8Array(weights) },
-  ];
-}
 
 function maxAbsDiff(a: TF.LayersModel, b: TF.LayersModel, x: TF.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a.predict(x) as TF.Tensor, b.predict(x) as TF.Tensor))).dataSync()[0]);

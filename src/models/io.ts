@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } fro
 import { basename, dirname, join, resolve } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { ModelError } from '../errors.js';
+import { VERSION } from '../version.js';
 
 /**
  * Loads a tfjs LayersModel from `model.json` (or a folder holding one). Errors name the file and
@@ -51,4 +52,40 @@ export async function saveModel(model: TF.LayersModel, dir: string): Promise<voi
 /** Number of parameters of a model (all weights). */
 export function countParams(model: TF.LayersModel): number {
   return model.weights.reduce((a, w) => a + w.shape.reduce((x: number, y) => x * (y ?? 1), 1), 0);
+}
+
+/** A model's artifacts (topology + weights) in memory. */
+export async function modelArtifacts(model: TF.LayersModel): Promise<TF.io.ModelArtifacts> {
+  let artifacts: TF.io.ModelArtifacts | undefined;
+  await model.save(tf.io.withSaveHandler(async (a) => {
+    artifacts = a;
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+  }));
+  return artifacts!;
+}
+
+/** One file of a tfjs model folder, in memory. */
+export interface ModelFile {
+  relPath: string;
+  data: string | Uint8Array;
+}
+
+/** The tfjs files of a model (`${prefix}model.json` + `${prefix}weights.bin`), in memory, for atomic writing. */
+export async function modelFiles(model: TF.LayersModel, prefix = ''): Promise<ModelFile[]> {
+  const a = await modelArtifacts(model);
+  const wd = a.weightData as ArrayBuffer | ArrayBuffer[];
+  const weights = Array.isArray(wd) ? tf.io.concatenateArrayBuffers(wd) : wd;
+  const json = {
+    modelTopology: a.modelTopology, format: 'layers-model', generatedBy: `autoprune ${VERSION}`, convertedBy: null,
+    weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
+  };
+  return [
+    { relPath: `${prefix}model.json`, data: JSON.stringify(json) },
+    { relPath: `${prefix}weights.bin`, data: new Uint8Array(weights) },
+  ];
+}
+
+/** A deep copy of a model (topology and weights), so the caller's model is never modified. */
+export async function cloneModel(model: TF.LayersModel): Promise<TF.LayersModel> {
+  return tf.loadLayersModel(tf.io.fromMemory(await modelArtifacts(model)));
 }
