@@ -4,6 +4,7 @@ import type { Dataset, Split } from '../data/dataset.js';
 import { InterruptedError } from '../errors.js';
 import { extractFeatures } from '../features/extract.js';
 import type { Scorer } from '../policy/types.js';
+import type { ReportStep } from '../report/report.js';
 import type { FeatureExtractor } from '../services.js';
 import { disposeSnapshot, PrunableModel, type SparsityReport } from '../pruning/prunable-model.js';
 import { pruneStep, type Granularity } from './granularity.js';
@@ -47,16 +48,8 @@ export const AGENT_DEFAULTS = Object.freeze({
   maxDrop: 1, force: false, seed: 0, budgetEpochs: 15, maxStepEpochs: 3, calibrationSamples: 1024,
 });
 
-export interface StepRecord {
-  step: number;
-  fromSparsity: number;
-  toSparsity: number;
-  valAccuracy: number;
-  accepted: boolean;
-  fineTuneEpochs: number;
-  seconds: number;
-  reason?: string;
-}
+/** One pruning attempt, accepted or rolled back (the report's step record). */
+export type StepRecord = ReportStep;
 
 export interface AgentResult {
   sparsity: SparsityReport;
