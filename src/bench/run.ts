@@ -127,12 +127,12 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
               trainSeconds: cached.seconds, prunable: countPrunable(model),
             });
           }
-          const run = (method: string, target: number, scorer: () => Scorer) => {
+          const run = (method: string, target: number, scorer: () => Scorer, fineTuneEpochs = o.fineTuneEpochs) => {
             const rec = { model: modelName, seed, method, target };
             if (lookup(rec)) return;
             restore(model, dense);
             const t0 = Date.now();
-            const r = oneShot(model, fitted, scorer(), { target, fineTuneEpochs: o.fineTuneEpochs, seed: 1000 + seed });
+            const r = oneShot(model, fitted, scorer(), { target, fineTuneEpochs, seed: 1000 + seed });
             partial.records.push({
               ...rec, sparsity: r.sparsity, testBefore: r.testBefore, testAfter: r.testAfter, fineTuneEpochs: r.fineTuneEpochs,
               layerSparsity: r.layerSparsity, seconds: { ...r.seconds, total: (Date.now() - t0) / 1000 },
@@ -165,21 +165,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
             }
             const agentRec = partial.records.find((x) => key(x) === key(rec))!;
             const gm = o.methods['global-magnitude'];
-            if (gm) {
-              const method = 'global-magnitude@agent-epochs';
-              const mrec = { model: modelName, seed, method, target };
-              if (!lookup(mrec)) {
-                restore(model, dense);
-                const t0 = Date.now();
-                const r = oneShot(model, fitted, gm(), { target, fineTuneEpochs: agentRec.fineTuneEpochs, seed: 1000 + seed });
-                partial.records.push({
-                  ...mrec, sparsity: r.sparsity, testBefore: r.testBefore, testAfter: r.testAfter, fineTuneEpochs: r.fineTuneEpochs,
-                  layerSparsity: r.layerSparsity, seconds: { ...r.seconds, total: (Date.now() - t0) / 1000 },
-                });
-                done.add(key(mrec));
-                save();
-              }
-            }
+            if (gm) run('global-magnitude@agent-epochs', target, gm, agentRec.fineTuneEpochs);
           }
         } finally {
           dense.forEach((t) => t.dispose());
