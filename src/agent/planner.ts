@@ -4,7 +4,7 @@
  * The rate grows while the guard has slack and shrinks after a rollback.
  */
 export interface PlannerOptions {
-  /** First step's rate (fraction of live weights removed). Default 0.5. */
+  /** First step's rate (fraction of live weights removed). Default 0.75: the first three quarters of a trained network's weights are nearly free, and fine-tuning spent there is fine-tuning missing at the target. */
   initialRate?: number;
   /** Largest rate. Default 0.75. */
   maxRate?: number;
@@ -12,7 +12,7 @@ export interface PlannerOptions {
   minRate?: number;
 }
 
-export const PLANNER_DEFAULTS = Object.freeze({ initialRate: 0.5, maxRate: 0.75, minRate: 0.02 });
+export const PLANNER_DEFAULTS = Object.freeze({ initialRate: 0.75, maxRate: 0.75, minRate: 0.02 });
 
 export interface PlannerState {
   rate: number;
