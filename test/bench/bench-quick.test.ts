@@ -25,5 +25,5 @@ describe('autoprune bench --quick', () => {
     for (const rec of raw.records) expect(rec.testAfter).toBeGreaterThan(0.1);
     expect(existsSync(join(dir, 'benchmarks-lenet-300-100.svg'))).toBe(true);
     expect(readFileSync(join(dir, 'benchmarks-lenet-300-100.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
-  });
+  }, 600_000);
 });
