@@ -6,10 +6,10 @@ import { tempDir } from '../helpers.js';
 import { cli } from '../cli/cli-helpers.js';
 
 describe('autoprune bench --quick', () => {
-  it('writes benchmarks.md with every method, the bars, speed, and a plot', () => {
+  it('writes benchmarks.md with every method, the bars, speed, and a plot', async () => {
     const dir = tempDir();
     const out = join(dir, 'benchmarks.md');
-    const r = cli(['bench', '--quick', '--models', 'lenet-300-100', '--fresh', '--out', out]);
+    const r = await cli(['bench', '--quick', '--models', 'lenet-300-100', '--fresh', '--out', out]);
     expect(r.code).toBe(0);
     const md = readFileSync(out, 'utf8');
     for (const m of ['random', 'uniform-magnitude', 'global-magnitude', 'taylor', 'wanda', 'lamp', 'learned', 'learned-lofo', 'agent']) {

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { tempDir } from '../helpers.js';
 
@@ -8,11 +8,23 @@ export const CACHE = tempDir('autoprune-cli-cache-');
 
 export interface CliResult { code: number; stdout: string; stderr: string }
 
-export function cli(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): CliResult {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: opts.cwd, encoding: 'utf8', env: { ...process.env, AUTOPRUNE_CACHE_DIR: CACHE, ...opts.env }, timeout: 300_000,
+/**
+ * Runs the CLI to completion. Asynchronous on purpose: a synchronous spawn would block the vitest worker's
+ * event loop for the whole run, and vitest reports an RPC timeout when that passes a minute.
+ */
+export function cli(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd, env: { ...process.env, AUTOPRUNE_CACHE_DIR: CACHE, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 300_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Starts the CLI and resolves once `until(line)` is true for a stdout line, handing back the child. */

@@ -17,13 +17,13 @@ function expectCleanUsageError(r: { code: number; stderr: string; stdout: string
 }
 
 describe('autoprune CLI', () => {
-  it('--help explains the commands and flags; --version prints the version', () => {
-    const h = cli(['--help']);
+  it('--help explains the commands and flags; --version prints the version', async () => {
+    const h = await cli(['--help']);
     expect(h.code).toBe(0);
     for (const cmd of ['prune', 'doctor', 'inspect', 'build-meta', 'train-policy', 'bench']) expect(h.stdout).toContain(cmd);
-    const p = cli(['prune', '--help']);
+    const p = await cli(['prune', '--help']);
     for (const flag of ['--target', '--model', '--data', '--max-drop', '--policy', '--out', '--resume', '--force', '--json']) expect(p.stdout).toContain(flag);
-    const v = cli(['--version']);
+    const v = await cli(['--version']);
     expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
@@ -36,28 +36,28 @@ describe('autoprune CLI', () => {
     [['--target', '0.5', '--data', 'nope.csv'], /cannot read data file 'nope.csv'/],
     [['--target', '0.5', '--data', 'imagenet'], /unknown dataset 'imagenet'/],
     [['--target', '0.5', '--policy', 'no-such-policy'], /no policy 'no-such-policy'/],
-  ])('bad input %j → one clear line, exit 2, no output folder', (args, pattern) => {
+  ])('bad input %j → one clear line, exit 2, no output folder', async (args, pattern) => {
     const cwd = tempDir();
-    const r = cli([...args, '--out', 'out'], { cwd });
+    const r = await cli([...args, '--out', 'out'], { cwd });
     expectCleanUsageError(r, pattern);
     expect(existsSync(join(cwd, 'out'))).toBe(false);
   });
 
-  it('rejects data that does not fit the model, a corrupt policy, and a corrupt model, without touching the model', () => {
+  it('rejects data that does not fit the model, a corrupt policy, and a corrupt model, without touching the model', async () => {
     const cwd = tempDir();
     // A trained model of the synthetic task (20 inputs) from a first run.
-    const ok = cli(['--target', '0.5', ...FAST, '--out', 'first', '--json'], { cwd });
+    const ok = await cli(['--target', '0.5', ...FAST, '--out', 'first', '--json'], { cwd });
     expect(ok.code).toBe(0);
     const modelDir = join(cwd, 'first', 'model');
     const before = readFileSync(join(modelDir, 'weights.bin'));
     const mtime = statSync(join(modelDir, 'weights.bin')).mtimeMs;
-    const r = cli(['--target', '0.5', '--model', modelDir, '--data', 'mnist-10k', '--out', 'o2'], { cwd });
+    const r = await cli(['--target', '0.5', '--model', modelDir, '--data', 'mnist-10k', '--out', 'o2'], { cwd });
     expectCleanUsageError(r, /784 input values per sample .*expects shape \[20\]/);
     writeFileSync(join(cwd, 'bad-policy.json'), '{"format": "autoprune-policy", ');
-    expectCleanUsageError(cli(['--target', '0.5', '--policy', 'bad-policy.json', '--out', 'o3'], { cwd }), /bad-policy.json/);
+    expectCleanUsageError(await cli(['--target', '0.5', '--policy', 'bad-policy.json', '--out', 'o3'], { cwd }), /bad-policy.json/);
     mkdirSync(join(cwd, 'broken'));
     writeFileSync(join(cwd, 'broken', 'model.json'), '{"modelTopology": {}, "weightsManifest": [{"paths": ["w.bin"], "weights": []}]}');
-    expectCleanUsageError(cli(['--target', '0.5', '--model', 'broken', '--out', 'o4'], { cwd }), /refers to weights file 'w.bin', which is missing/);
+    expectCleanUsageError(await cli(['--target', '0.5', '--model', 'broken', '--out', 'o4'], { cwd }), /refers to weights file 'w.bin', which is missing/);
     expect(readFileSync(join(modelDir, 'weights.bin')).equals(before)).toBe(true);
     expect(statSync(join(modelDir, 'weights.bin')).mtimeMs).toBe(mtime);
     for (const o of ['o2', 'o3', 'o4']) expect(existsSync(join(cwd, o))).toBe(false);
@@ -65,7 +65,7 @@ describe('autoprune CLI', () => {
 
   it('prunes to the target, writes model, masks and reports, and emits JSON events', async () => {
     const cwd = tempDir();
-    const r = cli(['--target', '0.7', ...FAST, '--out', 'out', '--json'], { cwd });
+    const r = await cli(['--target', '0.7', ...FAST, '--out', 'out', '--json'], { cwd });
     expect(r.code).toBe(0);
     const ev = events(r.stdout);
     expect(ev[0].type).toBe('start');
@@ -82,7 +82,7 @@ describe('autoprune CLI', () => {
     expect(report.steps.length).toBeGreaterThan(0);
     expect(report.backend.native).toBe(true);
     // The saved model's pruned weights are exactly zero: inspect reads the same sparsity back.
-    const ins = cli(['inspect', join(cwd, 'out', 'model'), '--json']);
+    const ins = await cli(['inspect', join(cwd, 'out', 'model'), '--json']);
     expect(ins.code).toBe(0);
     expect(JSON.parse(ins.stdout).global).toBeCloseTo(done.sparsity, 6);
     // The report a person opens: both plots rendered with this run's data (headless Chromium, where installed).
@@ -106,14 +106,14 @@ describe('autoprune CLI', () => {
       }
     }
     // An existing --out is never silently overwritten.
-    const again = cli(['--target', '0.7', ...FAST, '--out', 'out'], { cwd });
+    const again = await cli(['--target', '0.7', ...FAST, '--out', 'out'], { cwd });
     expectCleanUsageError(again, /output folder 'out' already exists; pass --overwrite/);
   });
 
-  it('an unwritable --out fails before any work', () => {
+  it('an unwritable --out fails before any work', async () => {
     const cwd = tempDir();
     writeFileSync(join(cwd, 'file'), 'x');
-    expectCleanUsageError(cli(['--target', '0.5', ...FAST, '--out', 'file/sub'], { cwd }), /'.*file' is not a folder/);
+    expectCleanUsageError(await cli(['--target', '0.5', ...FAST, '--out', 'file/sub'], { cwd }), /'.*file' is not a folder/);
     chmodSync(cwd, 0o755);
   });
 
@@ -125,7 +125,7 @@ describe('autoprune CLI', () => {
     run.child.kill('SIGKILL');
     await run.exited;
     expect(existsSync(join(cwd, 'out'))).toBe(false);
-    const r = cli([...args, '--resume'], { cwd });
+    const r = await cli([...args, '--resume'], { cwd });
     expect(r.code).toBe(0);
     const ev = events(r.stdout);
     expect(ev[0]).toMatchObject({ type: 'start', resumed: true });
@@ -143,7 +143,7 @@ describe('autoprune CLI', () => {
     expect(r.code).toBe(130);
     expect(r.stderr).toMatch(/Resume with: autoprune .*--resume/);
     expect(existsSync(join(cwd, 'out'))).toBe(false);
-    const resumed = cli([...args, '--resume'], { cwd });
+    const resumed = await cli([...args, '--resume'], { cwd });
     expect(resumed.code).toBe(0);
     expect(events(resumed.stdout)[0]).toMatchObject({ type: 'start', resumed: true });
   });
