@@ -4,7 +4,8 @@ import { inject, injectable } from 'inversify';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { runAgent, type AgentResult } from './agent/loop.js';
-import { checkGranularity, type Granularity } from './agent/granularity.js';
+import { checkGranularity, checkObjective, type Granularity } from './agent/granularity.js';
+import type { Objective } from './pruning/prunable-model.js';
 import { Checkpointer } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
 import { backendInfo } from './backend/tf.js';
@@ -43,6 +44,11 @@ export interface AutopruneOptions {
   budgetEpochs?: number;
   /** What a step removes: 'connection' (default), 'unit' (whole units/filters) or 'hierarchical'. */
   granularity?: Granularity;
+  /**
+   * What `target` counts: 'params' (fraction of prunable weights, default) or 'flops' (fraction of their
+   * multiply-accumulates, i.e. compute a compacted model saves; needs granularity 'unit').
+   */
+  objective?: Objective;
   /** Also write a physically compacted model (compact/) and sparse files (model.sparse, model.int8.sparse) into `out`. */
   compact?: boolean;
   /** Output folder. When unset, nothing is written (library use) unless the CLI sets it. */
@@ -101,6 +107,7 @@ export class PruneService {
     const maxDrop = opts.maxDrop ?? 1;
     const policySpec = opts.policy ?? 'default';
     const granularity = checkGranularity(opts.granularity ?? 'connection');
+    const objective = checkObjective(opts.objective ?? 'params', granularity);
     if (opts.out) checkOutDir(opts.out, opts.overwrite ?? false, opts.resume ?? false);
     if (opts.resume && !opts.out) throw new UsageError('--resume needs the --out folder of the interrupted run');
     const backend = backendInfo();
@@ -132,13 +139,13 @@ export class PruneService {
       const result: AgentResult = await runAgent(model, fitted, policy.scorer, {
         target: opts.target, maxDrop, force: opts.force, seed, budgetEpochs: opts.budgetEpochs,
         checkpointDir: ckptDir, resume: opts.resume, signal: opts.signal, onEvent: opts.onEvent,
-        extractor: this.extractor, backend: { name: backend.name, native: backend.native }, granularity,
+        extractor: this.extractor, backend: { name: backend.name, native: backend.native }, granularity, objective,
       });
       Object.assign(phases, result.phases);
       const report: RunReport = {
         format: 'autoprune-report', schemaVersion: 1, createdAt: new Date().toISOString(), autopruneVersion: VERSION,
         config: {
-          target: opts.target, maxDrop, policy: policy.name, granularity, seed,
+          target: opts.target, maxDrop, policy: policy.name, granularity, objective, seed,
           model: loaded.label, data: typeof dataSpec === 'string' ? dataSpec : dataSpec.name, force: opts.force ?? false,
           budgetEpochs: opts.budgetEpochs ?? 15, resumed: opts.resume ?? false,
         },
@@ -147,7 +154,7 @@ export class PruneService {
         dense: { valAccuracy: result.denseValAccuracy, testAccuracy: result.denseTestAccuracy, params, prunable: result.sparsity.total },
         final: {
           valAccuracy: result.valAccuracy, testAccuracy: result.testAccuracy, sparsity: result.sparsity.global,
-          targetReached: result.targetReached, exitCode: result.exitCode,
+          compute: result.compute, targetReached: result.targetReached, exitCode: result.exitCode,
         },
         layers: result.sparsity.layers,
         steps: result.steps,

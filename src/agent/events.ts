@@ -13,6 +13,8 @@ export type AgentEvent =
 export interface StartEvent {
   type: 'start';
   target: number;
+  /** What target and sparsities count: 'params' (weights) or 'flops' (multiply-accumulates). */
+  objective: 'params' | 'flops';
   /** Largest accepted validation-accuracy drop, in percentage points. */
   maxDrop: number;
   policy: string;

@@ -1,5 +1,5 @@
 import type { ConnectionFeatures } from '../features/types.js';
-import { disposeSnapshot, type PrunableModel } from '../pruning/prunable-model.js';
+import { disposeSnapshot, OBJECTIVES, type Objective, type PrunableModel } from '../pruning/prunable-model.js';
 import { pruneByScores } from '../pruning/select.js';
 import { pruneUnits, unitScoresFromConnectionScores } from '../pruning/units.js';
 import { UsageError } from '../errors.js';
@@ -16,6 +16,20 @@ export function checkGranularity(g: string): Granularity {
 }
 
 /**
+ * Checks an objective against a granularity. Compute ('flops') is only saved by removing whole
+ * units/filters (tfjs has no sparse kernels), so it goes with unit granularity alone.
+ */
+export function checkObjective(objective: string, g: Granularity): Objective {
+  if (!(OBJECTIVES as readonly string[]).includes(objective)) {
+    throw new UsageError(`--objective must be one of ${OBJECTIVES.join(', ')}, got '${objective}'`);
+  }
+  if (objective === 'flops' && g !== 'unit') {
+    throw new UsageError(`--objective flops needs --granularity unit (only whole units/filters save compute), got --granularity ${g}`);
+  }
+  return objective as Objective;
+}
+
+/**
  * A unit is "useless" in hierarchical mode when the connection-level decision would already remove
  * at least this fraction of its live incoming connections: the step then removes the whole unit.
  */
@@ -26,18 +40,21 @@ export const USELESS_UNIT_FRACTION = 0.9;
  * (higher = prune first):
  * - connection: the highest-scoring live connections, globally;
  * - unit: whole units/filters ranked by the mean score of their live incoming connections (output
- *   units never), with their outgoing connections;
+ *   units never), with their outgoing connections; `to` counts weights, or compute with 'flops';
  * - hierarchical: global → local. The connection-level selection decides how much each layer gives up
  *   and which units it would all but empty; those units go whole (incoming and outgoing), then single
  *   connections inside the surviving units make up the rest of the step.
  */
-export function pruneStep(g: Granularity, pm: PrunableModel, feats: ConnectionFeatures, scores: Float32Array[], to: number): void {
+export function pruneStep(
+  g: Granularity, pm: PrunableModel, feats: ConnectionFeatures, scores: Float32Array[], to: number, objective: Objective = 'params',
+): void {
+  checkObjective(objective, g);
   if (g === 'connection') {
     pruneByScores(pm, scores, feats, to);
     return;
   }
   if (g === 'unit') {
-    pruneUnits(pm, unitScoresFromConnectionScores(feats, scores, pm, 'mean'), to);
+    pruneUnits(pm, unitScoresFromConnectionScores(feats, scores, pm, 'mean'), to, { objective });
     return;
   }
   // Hierarchical: a dry run of the connection-level step tells how each unit would fare.

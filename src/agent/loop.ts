@@ -6,8 +6,8 @@ import { extractFeatures } from '../features/extract.js';
 import type { Scorer } from '../policy/types.js';
 import type { ReportStep } from '../report/report.js';
 import type { FeatureExtractor } from '../services.js';
-import { disposeSnapshot, PrunableModel, type SparsityReport } from '../pruning/prunable-model.js';
-import { pruneStep, type Granularity } from './granularity.js';
+import { disposeSnapshot, PrunableModel, type ComputeReport, type Objective, type SparsityReport } from '../pruning/prunable-model.js';
+import { checkObjective, pruneStep, type Granularity } from './granularity.js';
 import { accuracy, trainAsync } from '../models/train.js';
 import { Checkpointer, type AgentState } from './checkpoint.js';
 import type { AgentEvent } from './events.js';
@@ -45,6 +45,11 @@ export interface AgentOptions {
   extractor?: FeatureExtractor;
   /** What a step removes: connections (default), whole units/filters, or hierarchical (units, then connections). */
   granularity?: Granularity;
+  /**
+   * What `target` counts: 'params' (fraction of prunable weights, default) or 'flops' (fraction of their
+   * multiply-accumulates; unit granularity only). Step records' sparsities then count the same.
+   */
+  objective?: Objective;
   /** Backend name for the start event. */
   backend?: { name: string; native: boolean };
 }
@@ -58,6 +63,8 @@ export type StepRecord = ReportStep;
 
 export interface AgentResult {
   sparsity: SparsityReport;
+  /** Multiply-accumulates per sample of the prunable kernels, dense and after pruning. */
+  compute: ComputeReport;
   denseValAccuracy: number;
   denseTestAccuracy: number;
   valAccuracy: number;
@@ -98,6 +105,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     if (o.signal?.aborted) throw new InterruptedError('interrupted');
   };
 
+  const granularity = o.granularity ?? 'connection';
+  const objective = checkObjective(o.objective ?? 'params', granularity);
   const pm = new PrunableModel(model);
   const calib = calibrationSplit(data.train, o.calibrationSamples);
   const ckpt = o.checkpointDir ? new Checkpointer(o.checkpointDir) : undefined;
@@ -109,7 +118,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     } else {
       const denseVal = timed('evaluate', () => accuracy(model, data.val));
       state = {
-        step: 0, sparsity: pm.sparsity().global, rate: plan.initialRate, epochsUsed: 0,
+        step: 0, sparsity: pm.progress(objective), rate: plan.initialRate, epochsUsed: 0,
         denseValAccuracy: denseVal, steps: [],
       };
     }
@@ -117,7 +126,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     state.denseTestAccuracy = denseTest;
     const floor = state.denseValAccuracy - o.maxDrop / 100;
     emit({
-      type: 'start', target: o.target, maxDrop: o.maxDrop, policy: scorer.name, backend: o.backend?.name ?? 'unknown',
+      type: 'start', target: o.target, objective, maxDrop: o.maxDrop, policy: scorer.name, backend: o.backend?.name ?? 'unknown',
       native: o.backend?.native ?? false, prunable: pm.totalPrunable, denseValAccuracy: state.denseValAccuracy, floor,
       sparsity: state.sparsity, resumed,
     });
@@ -126,12 +135,12 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     const attempt = async (to: number, epochs: number, patience: number) => {
       const feats = timed('features', () => (o.extractor ? o.extractor.extract(pm, calib) : extractFeatures(pm, calib)));
       const scores = timed('scoring', () => scorer.score(feats));
-      timed('prune', () => pruneStep(o.granularity ?? 'connection', pm, feats, scores, to));
+      timed('prune', () => pruneStep(granularity, pm, feats, scores, to, objective));
       const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
         epochs, prunable: pm, val: data.val, patience, seed: o.seed * 1009 + state.step, signal: o.signal,
         onEpoch: (e) => emit({ type: 'epoch', step: state.step, epoch: e.epoch, loss: e.loss, valAccuracy: e.valAccuracy }),
       }));
-      return { valAccuracy: r.bestValAccuracy ?? timed('evaluate', () => accuracy(model, data.val)), epochs: r.epochsRun, sparsity: pm.sparsity().global };
+      return { valAccuracy: r.bestValAccuracy ?? timed('evaluate', () => accuracy(model, data.val)), epochs: r.epochsRun, sparsity: pm.progress(objective) };
     };
 
     // Sparsity moves in steps of one weight: within one weight of the target counts as reached.
@@ -228,7 +237,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     const accepted = state.steps.filter((s) => s.accepted).length;
     const exitCode: 0 | 3 = reached ? 0 : 3;
     const result: AgentResult = {
-      sparsity, denseValAccuracy: state.denseValAccuracy, denseTestAccuracy: denseTest, valAccuracy, testAccuracy,
+      sparsity, compute: pm.compute(), denseValAccuracy: state.denseValAccuracy, denseTestAccuracy: denseTest, valAccuracy, testAccuracy,
       targetReached: reached, exitCode, steps: state.steps,
       totals: { fineTuneEpochs: state.epochsUsed, accepted, rolledBack: state.steps.length - accepted },
       phases, masks: pm,

@@ -29,7 +29,7 @@ export interface LatencyResult {
 
 /**
  * Inference latency of `model` on a fixed random input of shape [batch, ...inputShape] (values in
- * [0, 1)): each run is model.predict followed by dataSync, so the time includes reading the result
+ * [0, 1)): each run is one model.predict over the whole batch followed by dataSync, so the time includes reading the result
  * back, as a caller would. Median and p90 of `runs` timed runs after `warmup` untimed ones.
  */
 export function measureLatency(model: TF.LayersModel, inputShape: number[], opts: LatencyOptions = {}): LatencyResult {
@@ -40,7 +40,8 @@ export function measureLatency(model: TF.LayersModel, inputShape: number[], opts
   const x = tf.randomUniform([o.batch, ...inputShape], 0, 1, 'float32', o.seed);
   const once = (): number => {
     const t0 = performance.now();
-    const y = model.predict(x) as TF.Tensor | TF.Tensor[];
+    // One call = one batch of `batch` samples (predict would otherwise split it into batches of 32).
+    const y = model.predict(x, { batchSize: o.batch }) as TF.Tensor | TF.Tensor[];
     for (const t of Array.isArray(y) ? y : [y]) {
       t.dataSync();
       t.dispose();

@@ -10,14 +10,19 @@ import type { Scorer } from '../policy/types.js';
 import { compactModel } from '../pruning/compact.js';
 import { decodeSparse, encodeSparse, sizeReport, type SizeReport } from '../pruning/sparse-format.js';
 import { measureLatency } from './latency.js';
+import type { Objective } from '../pruning/prunable-model.js';
 
 /** One structured-pruning measurement: accuracy, size and latency of dense vs pruned forms. */
 export interface StructuredRecord {
   model: string;
   seed: number;
   granularity: Granularity;
+  /** What the target counted ('params' weights or 'flops' multiply-accumulates). */
+  objective: Objective;
   target: number;
   sparsity: number;
+  /** Fraction of the prunable kernels' multiply-accumulates removed. */
+  computeReduction: number;
   targetReached: boolean;
   denseTest: number;
   prunedTest: number;
@@ -35,7 +40,7 @@ export interface StructuredOptions {
   denseEpochs: number;
   budget: number;
   /** Runs as [granularity, target, maxDrop, force]. */
-  runs: { granularity: Granularity; target: number; maxDrop: number; force: boolean }[];
+  runs: { granularity: Granularity; objective?: Objective; target: number; maxDrop: number; force: boolean }[];
   scorer: () => Scorer;
   latencyRuns: number;
   onProgress?: (m: string) => void;
@@ -63,19 +68,21 @@ export async function runStructuredBench(data: Dataset, o: StructuredOptions): P
         const denseLatency = latency(model, shape, o.latencyRuns);
         const r = await runAgent(model, fitted, o.scorer(), {
           target: run.target, maxDrop: run.maxDrop, force: run.force, budgetEpochs: o.budget, seed: o.seed, granularity: run.granularity,
+          objective: run.objective ?? 'params',
         });
         const compact = compactModel(model, r.masks);
         const bytes = sizeReport(model, { compact: compact.model });
         const int8 = await decodeSparse(encodeSparse(model, { int8: true }));
         out.push({
-          model: name, seed: o.seed, granularity: run.granularity, target: run.target, sparsity: r.sparsity.global,
+          model: name, seed: o.seed, granularity: run.granularity, objective: run.objective ?? 'params', target: run.target,
+          sparsity: r.sparsity.global, computeReduction: r.compute.reduction,
           targetReached: r.targetReached, denseTest, prunedTest: r.testAccuracy,
           compactTest: accuracy(compact.model, fitted.test), sparseInt8Test: accuracy(int8, fitted.test),
           unitsRemoved: compact.report.layers.map((l) => l.unitsBefore - l.unitsAfter),
           bytes, latencyMs: { dense: denseLatency, compact: latency(compact.model, shape, o.latencyRuns) },
           fineTuneEpochs: r.totals.fineTuneEpochs,
         });
-        o.onProgress?.(`${name} ${run.granularity} @${run.target}: sparsity ${(100 * r.sparsity.global).toFixed(1)} %, test ${(100 * r.testAccuracy).toFixed(2)} %`);
+        o.onProgress?.(`${name} ${run.granularity}${run.objective === 'flops' ? ' (flops)' : ''} @${run.target}: sparsity ${(100 * r.sparsity.global).toFixed(1)} %, compute −${(100 * r.compute.reduction).toFixed(1)} %, test ${(100 * r.testAccuracy).toFixed(2)} %`);
         r.masks.dispose();
         compact.model.dispose();
         int8.dispose();

@@ -24,7 +24,8 @@ const PruneFlags = z.object({
   seed: z.coerce.number().int('must be an integer').min(0),
   json: z.boolean().optional(),
   backend: z.string(),
-  granularity: z.enum(['connection', 'unit', 'hierarchical']),
+  granularity: z.enum(['connection', 'unit', 'hierarchical']).optional(),
+  objective: z.enum(['params', 'flops']),
   compact: z.boolean().optional(),
 });
 
@@ -48,7 +49,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
     const result = await autoprune({
       target: f.target, model: f.model, data: f.data, label: f.label, maxDrop: f.maxDrop, policy: f.policy,
       out: f.out, overwrite: f.overwrite, force: f.force, resume: f.resume, budgetEpochs: f.budget, seed: f.seed,
-      granularity: f.granularity, compact: f.compact,
+      granularity: f.granularity ?? (f.objective === 'flops' ? 'unit' : 'connection'), objective: f.objective, compact: f.compact,
       signal: controller.signal, onEvent: (e: AgentEvent) => reporter.event(e),
     });
     reporter.finished(result.report, result.outDir!);

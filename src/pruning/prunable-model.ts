@@ -4,6 +4,14 @@ import { ModelError } from '../errors.js';
 
 export type PrunableKind = 'dense' | 'conv2d';
 
+/**
+ * What a target sparsity counts: 'params' — the fraction of prunable kernel weights removed (the
+ * default); 'flops' — the fraction of their multiply-accumulates removed, i.e. compute, which is what
+ * a compacted model saves (a Conv2D weight costs outH·outW MACs per sample, a Dense weight one).
+ */
+export type Objective = 'params' | 'flops';
+export const OBJECTIVES: readonly Objective[] = Object.freeze(['params', 'flops']);
+
 /** A prunable kernel of a model (Dense or Conv2D; biases are never pruned). */
 export interface PrunableLayer {
   /** Position among the prunable layers (0 = closest to the input). */
@@ -22,6 +30,22 @@ export interface PrunableLayer {
   fanIn: number;
   /** Number of output units (columns / filters). */
   units: number;
+  /**
+   * Multiply-accumulates one kernel weight costs per input sample: 1 for a Dense layer on a flat input,
+   * the number of output positions (outH·outW) for Conv2D; the product of the output's non-channel
+   * dimensions in general.
+   */
+  macsPerWeight: number;
+}
+
+/** Compute of the prunable layers, in multiply-accumulates per input sample. */
+export interface ComputeReport {
+  /** MACs of the dense (unpruned) prunable kernels. */
+  dense: number;
+  /** MACs of the live (unpruned) weights. */
+  live: number;
+  /** 1 − live/dense: the fraction of compute pruning removed (what a compacted model saves). */
+  reduction: number;
 }
 
 export interface LayerSparsity {
@@ -45,6 +69,16 @@ export interface SparsityReport {
 export interface Snapshot {
   weights: TF.Tensor[];
   masks: TF.Tensor[];
+}
+
+/** Output positions per sample of a layer with one output: the product of its non-batch, non-channel dims. */
+function macsPerWeight(layer: TF.layers.Layer): number {
+  let shape: unknown;
+  try { shape = layer.outputShape; } catch { return 1; }
+  if (!Array.isArray(shape) || Array.isArray(shape[0])) return 1;
+  const dims = (shape as (number | null)[]).slice(1, -1);
+  const n = dims.reduce<number>((a, d) => a * (typeof d === 'number' && d > 0 ? d : 1), 1);
+  return Number.isFinite(n) && n >= 1 ? n : 1;
 }
 
 function kindOf(layer: TF.layers.Layer): PrunableKind | undefined {
@@ -73,7 +107,7 @@ export class PrunableModel {
       const shape = kernel.shape.slice();
       const size = shape.reduce((a, b) => a * b, 1);
       const units = shape[shape.length - 1];
-      found.push({ index: found.length, name: layer.name, kind, layer, kernel, shape, size, fanIn: size / units, units });
+      found.push({ index: found.length, name: layer.name, kind, layer, kernel, shape, size, fanIn: size / units, units, macsPerWeight: macsPerWeight(layer) });
     }
     if (found.length === 0) {
       throw new ModelError(`model '${model.name}' has no Dense or Conv2D layer to prune`);
@@ -135,6 +169,23 @@ export class PrunableModel {
     });
     const total = this.totalPrunable;
     return { global: pruned / total, pruned, total, layers };
+  }
+
+  /** Multiply-accumulates per sample of the prunable kernels, dense and live. */
+  compute(): ComputeReport {
+    const live = tf.tidy(() => tf.stack(this.masks.map((m) => tf.sum(m))).dataSync());
+    let dense = 0;
+    let alive = 0;
+    this.layers.forEach((l, i) => {
+      dense += l.size * l.macsPerWeight;
+      alive += Math.round(live[i]) * l.macsPerWeight;
+    });
+    return { dense, live: alive, reduction: dense > 0 ? 1 - alive / dense : 0 };
+  }
+
+  /** Progress towards a target under an objective: weight sparsity ('params') or compute removed ('flops'). */
+  progress(objective: Objective): number {
+    return objective === 'flops' ? this.compute().reduction : this.sparsity().global;
   }
 
   /** Copies all model weights and masks. */

@@ -9,7 +9,7 @@ import type { Split } from '../data/dataset.js';
 import type { ConnectionFeatures } from '../features/types.js';
 import { encodeTargets, lossOf, taskOf } from '../models/task.js';
 import { findUnitLinks, type UnitLink } from './compact.js';
-import type { PrunableModel } from './prunable-model.js';
+import type { Objective, PrunableModel } from './prunable-model.js';
 
 /** Per-unit sums of a kernel-shaped flat array `f(w_i)` over live weights (unit = index % units). */
 function perUnit(pm: PrunableModel, f: (w: number, i: number, layer: number) => number): Float32Array[] {
@@ -177,9 +177,14 @@ export interface PruneUnitsOptions {
   minKeepUnits?: number;
   /** Also prune the removed unit's outgoing weights in the next prunable layer when directly connected. Default true. */
   pruneOutgoing?: boolean;
+  /**
+   * What the target counts: 'params' (weights, default) or 'flops' (multiply-accumulates). With
+   * 'flops', units are taken in order of prunability per unit of compute they free (see pruneUnits).
+   */
+  objective?: Objective;
 }
 
-export const PRUNE_UNITS_DEFAULTS = Object.freeze({ minKeepFraction: 0.02, minKeepUnits: 1, pruneOutgoing: true });
+export const PRUNE_UNITS_DEFAULTS = Object.freeze({ minKeepFraction: 0.02, minKeepUnits: 1, pruneOutgoing: true, objective: 'params' as Objective });
 
 export interface PruneUnitsResult {
   /** Units removed by this call, per prunable layer (PrunableModel.layers order). */
@@ -188,6 +193,8 @@ export interface PruneUnitsResult {
   removedWeights: number;
   /** Global weight sparsity after the call (below the target when the floors bind). */
   sparsity: number;
+  /** Progress under the objective after the call (= sparsity for 'params', compute removed for 'flops'). */
+  progress: number;
 }
 
 /**
@@ -199,6 +206,12 @@ export interface PruneUnitsResult {
  * (the output) are never removed; every layer keeps max(minKeepUnits, ceil(minKeepFraction · units))
  * units. Units already without live incoming weights count as removed already. Deterministic: ties
  * are broken by layer, then unit index; NaN scores sort last.
+ *
+ * With `objective: 'flops'` the target counts multiply-accumulates instead of weights, and the order is
+ * a knapsack greedy: a unit's importance is its rank in the score order (1/n for the most prunable,
+ * 1 for the least), divided by the compute its removal frees (live incoming and outgoing weights,
+ * each × its layer's MACs per weight). Cheap-to-keep units (a Dense unit of 800 MACs) then go only when
+ * they are far more prunable than expensive ones (a conv filter of 30,000 MACs) — no per-layer ratio.
  */
 export function pruneUnits(
   pm: PrunableModel,
@@ -216,11 +229,21 @@ export function pruneUnits(
   });
   const masks = pm.maskArrays().map((m) => Float32Array.from(m));
   const total = pm.totalPrunable;
-  let pruned = masks.reduce((a, m) => a + m.reduce((x, v) => x + (v === 0 ? 1 : 0), 0), 0);
-  const want = Math.round(targetSparsity * total);
+  const flops = o.objective === 'flops';
+  const cost = pm.layers.map((l) => (flops ? l.macsPerWeight : 1));
+  const totalCost = pm.layers.reduce((a, l, i) => a + l.size * cost[i], 0);
+  let pruned = 0;
+  let prunedCost = 0;
+  masks.forEach((m, i) => {
+    const n = m.reduce((x, v) => x + (v === 0 ? 1 : 0), 0);
+    pruned += n;
+    prunedCost += n * cost[i];
+  });
+  const want = Math.round(targetSparsity * totalCost);
   const removedPerLayer = pm.layers.map(() => 0);
   const startPruned = pruned;
-  if (pruned >= want) return { removedPerLayer, removedWeights: 0, sparsity: pruned / total };
+  const result = () => ({ removedPerLayer, removedWeights: pruned - startPruned, sparsity: pruned / total, progress: prunedCost / totalCost });
+  if (prunedCost >= want) return result();
 
   const indexOf = new Map(pm.layers.map((l, i) => [l.layer, i]));
   const next: (UnitLink | undefined)[] = pm.layers.map(() => undefined);
@@ -250,13 +273,35 @@ export function pruneUnits(
     }
   });
   cand.sort((a, b) => (b.score - a.score) || (a.layer - b.layer) || (a.unit - b.unit));
+  if (flops) {
+    // Knapsack greedy: rank importance per MAC freed (computed once, from the masks at the call).
+    const freed = (c: { layer: number; unit: number }): number => {
+      const l = pm.layers[c.layer];
+      let n = 0;
+      for (let idx = c.unit; idx < l.size; idx += l.units) n += masks[c.layer][idx] !== 0 ? cost[c.layer] : 0;
+      const link = next[c.layer];
+      if (link) {
+        const ci = indexOf.get(link.consumer)!;
+        const cOut = pm.layers[ci].units;
+        for (let g = 0; g < link.groups; g++) {
+          const base = (g * link.channels + c.unit) * cOut;
+          for (let k = 0; k < cOut; k++) n += masks[ci][base + k] !== 0 ? cost[ci] : 0;
+        }
+      }
+      return n;
+    };
+    const key = cand.map((c, rank) => ((rank + 1) / cand.length) / Math.max(1e-9, freed(c)));
+    const order = cand.map((_, i) => i).sort((a, b) => (key[a] - key[b]) || (a - b));
+    const sorted = order.map((i) => cand[i]);
+    cand.splice(0, cand.length, ...sorted);
+  }
 
   const changed = new Set<number>();
   const zero = (li: number, idx: number) => {
-    if (masks[li][idx] !== 0) { masks[li][idx] = 0; pruned++; changed.add(li); }
+    if (masks[li][idx] !== 0) { masks[li][idx] = 0; pruned++; prunedCost += cost[li]; changed.add(li); }
   };
   for (const c of cand) {
-    if (pruned >= want) break;
+    if (prunedCost >= want) break;
     if (aliveCount[c.layer] <= floor[c.layer]) continue;
     const l = pm.layers[c.layer];
     for (let idx = c.unit; idx < l.size; idx += l.units) zero(c.layer, idx);
@@ -274,5 +319,5 @@ export function pruneUnits(
     removedPerLayer[c.layer]++;
   }
   for (const li of changed) pm.setMask(li, tf.tensor(masks[li], pm.layers[li].shape, 'float32'));
-  return { removedPerLayer, removedWeights: pruned - startPruned, sparsity: pruned / total };
+  return result();
 }

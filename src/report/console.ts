@@ -50,7 +50,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       }
       switch (e.type) {
         case 'start':
-          line(`autoprune: ${e.resumed ? 'resuming' : 'pruning'} to ${pct(e.target)} sparsity with policy '${e.policy}'; ` +
+          line(`autoprune: ${e.resumed ? 'resuming' : 'pruning'} to ${pct(e.target)} ${e.objective === 'flops' ? 'of compute removed' : 'sparsity'} with policy '${e.policy}'; ` +
             `dense val accuracy ${pct(e.denseValAccuracy, 2)}, guard ≥ ${pct(e.floor, 2)} (max drop ${e.maxDrop} points)`);
           if (tty) {
             bar = new cliProgress.SingleBar({ format: '  {bar} {percentage}% of target | {label}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
@@ -91,7 +91,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       const drop = 100 * (report.dense.testAccuracy - f.testAccuracy);
       err.write(
         `autoprune: ${f.targetReached ? 'target reached' : `target NOT reached: stopped at the highest sparsity the guard allows (exit 3; --force takes the target anyway)`}\n` +
-        `  sparsity ${pct(f.sparsity, 2)} | test accuracy ${pct(report.dense.testAccuracy, 2)} dense → ${pct(f.testAccuracy, 2)} pruned (${drop >= 0 ? '−' : '+'}${Math.abs(drop).toFixed(2)} points)\n` +
+        `  sparsity ${pct(f.sparsity, 2)}${f.compute ? `, compute ${pct(f.compute.reduction, 1)} removed` : ''} | test accuracy ${pct(report.dense.testAccuracy, 2)} dense → ${pct(f.testAccuracy, 2)} pruned (${drop >= 0 ? '−' : '+'}${Math.abs(drop).toFixed(2)} points)\n` +
         `  ${report.totals.accepted} steps accepted, ${report.totals.rolledBack} rolled back, ${report.totals.fineTuneEpochs} fine-tune epochs, ${(report.phases.total ?? 0).toFixed(1)} s\n` +
         `  wrote ${outDir}/ (model/, masks.json, report.json, report.html)\n`);
     },

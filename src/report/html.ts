@@ -62,6 +62,9 @@ function summaryTable(r: RunReport): string {
     ['Steps', `${num(r.totals.accepted)} accepted, ${num(r.totals.rolledBack)} rolled back, ${num(r.totals.fineTuneEpochs)} fine-tuning epochs`],
     ['Policy', policy],
     ['Granularity', e(r.config.granularity)],
+    ...(r.final.compute ? [[
+      'Compute', `${num(r.final.compute.dense)} → ${num(r.final.compute.live)} multiply-accumulates per sample <span class="muted">(${pct(r.final.compute.reduction)} removed${r.config.objective === 'flops' ? ', the target’s measure' : ''})</span>`,
+    ] as [string, string]] : []),
     ['Backend', backend],
     ['Seed', e(r.config.seed)],
   ];

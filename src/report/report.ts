@@ -74,6 +74,11 @@ export interface ReportFinal {
   testAccuracy: number;
   /** Global sparsity reached, fraction of the prunable weights. */
   sparsity: number;
+  /**
+   * Multiply-accumulates per sample of the prunable kernels, dense and live, and the fraction removed
+   * (what a compacted model saves). With `config.objective` 'flops', the target counts `reduction`.
+   */
+  compute?: { dense: number; live: number; reduction: number };
   /** Whether the target sparsity was reached within the accuracy guard. */
   targetReached: boolean;
   /** The process exit code of the run (0 reached, 3 stopped at the best the guard allows). */
@@ -100,7 +105,7 @@ export interface ReportLayer {
 export interface ReportStep {
   /** 1-based attempt number (rolled-back attempts count too). */
   step: number;
-  /** Global sparsity before the attempt. */
+  /** Global sparsity before the attempt (compute removed, with config.objective 'flops'). */
   fromSparsity: number;
   /** Global sparsity the attempt pruned to. */
   toSparsity: number;

@@ -90,4 +90,21 @@ describe('agent loop', () => {
       data.dispose();
     }
   });
+
+  it("objective 'flops' reaches a compute target with whole units and reports compute; it refuses connection granularity", async () => {
+    const { data, model } = setup(3);
+    const events: AgentEvent[] = [];
+    const r = await runAgent(model, data, createScorer('global-magnitude'), {
+      target: 0.5, maxDrop: 5, budgetEpochs: 6, granularity: 'unit', objective: 'flops', force: true, onEvent: (e) => events.push(e),
+    });
+    expect(events[0]).toMatchObject({ type: 'start', objective: 'flops' });
+    expect(r.compute.reduction).toBeGreaterThanOrEqual(0.5 - 0.02);
+    expect(r.compute.dense).toBe(20 * 64 + 64 * 32 + 32 * 3);
+    expect(r.steps.filter((s) => s.accepted).at(-1)!.toSparsity).toBeCloseTo(r.compute.reduction, 9);
+    await expect(runAgent(model, data, createScorer('global-magnitude'), { target: 0.6, granularity: 'connection', objective: 'flops' }))
+      .rejects.toThrow(/needs --granularity unit/);
+    r.masks.dispose();
+    model.dispose();
+    data.dispose();
+  });
 });

@@ -36,6 +36,7 @@ describe('autoprune CLI', () => {
     [['--target', '0.5', '--data', 'nope.csv'], /cannot read data file 'nope.csv'/],
     [['--target', '0.5', '--data', 'imagenet'], /unknown dataset 'imagenet'/],
     [['--target', '0.5', '--policy', 'no-such-policy'], /no policy 'no-such-policy'/],
+    [['--target', '0.5', '--objective', 'flops', '--granularity', 'connection'], /--objective flops needs --granularity unit/],
   ])('bad input %j → one clear line, exit 2, no output folder', async (args, pattern) => {
     const cwd = tempDir();
     const r = await cli([...args, '--out', 'out'], { cwd });

@@ -10,6 +10,7 @@ import {
   unitTaylorScores,
 } from '../../src/pruning/units.js';
 import { Rng } from '../../src/util/random.js';
+import { checkObjective } from '../../src/agent/granularity.js';
 import { numTensors } from '../helpers.js';
 
 function liveFeatures(pm: PrunableModel): ConnectionFeatures {
@@ -85,6 +86,50 @@ describe('pruneUnits', () => {
     compact.dispose();
     pm.dispose();
     model.dispose();
+  });
+});
+
+describe('compute objective', () => {
+  // conv 3×3×1→6 on 10×10 (8×8 outputs, 64 MACs per weight) → pool → flatten 96 → dense 8 → dense 3.
+  const cnn = () => buildModel({ family: 'cnn', inputShape: [10, 10, 1], convs: [{ filters: 6, kernel: 3 }], dense: [8], numClasses: 3, seed: 2 });
+  const dense = 9 * 6 * 64 + 96 * 8 + 8 * 3;
+
+  it('counts multiply-accumulates per sample: outH·outW per Conv2D weight, one per Dense weight', () => {
+    const model = cnn();
+    const pm = new PrunableModel(model);
+    expect(pm.layers.map((l) => l.macsPerWeight)).toEqual([64, 1, 1]);
+    expect(pm.compute()).toEqual({ dense, live: dense, reduction: 0 });
+    // Filter 0's nine incoming weights gone: 9 · 64 MACs fewer.
+    pm.setMaskArrays(pm.layers.map((l, i) => Float32Array.from({ length: l.size }, (_, j) => (i === 0 && j % 6 === 0 ? 0 : 1))));
+    expect(pm.compute().live).toBe(dense - 9 * 64);
+    expect(pm.progress('flops')).toBeCloseTo((9 * 64) / dense, 12);
+    expect(pm.progress('params')).toBeCloseTo(9 / pm.totalPrunable, 12);
+    pm.dispose();
+    model.dispose();
+  });
+
+  it("'flops' takes units by prunability per MAC freed and stops at the compute target; 'params' by score alone", () => {
+    // Dense units score a little more prunable than filters, but a filter frees 9·64 + 16·8 = 704 MACs, a dense unit 96 + 3.
+    const scores = (pm: PrunableModel) => pm.layers.map((l, i) => new Float32Array(l.units).fill(i === 0 ? 0.5 : 0.6));
+    const byParams = new PrunableModel(cnn());
+    const p = pruneUnits(byParams, scores(byParams), 0.3);
+    expect(p.removedPerLayer).toEqual([0, 3, 0]); // ⌈0.3 · 846 / 99⌉ dense units
+    expect(p.progress).toBeCloseTo(p.sparsity, 12);
+    const byFlops = new PrunableModel(cnn());
+    const f = pruneUnits(byFlops, scores(byFlops), 0.3, { objective: 'flops' });
+    // Knapsack order: dense unit 1 (1/14 ÷ 99), then filters (9/14 ÷ 704, 10/14 ÷ 704, …): 99 + 704 + 704 ≥ 0.3 · 4248.
+    expect(f.removedPerLayer).toEqual([2, 1, 0]);
+    expect(f.progress).toBeGreaterThanOrEqual(0.3);
+    expect(f.progress).toBeCloseTo(byFlops.compute().reduction, 12);
+    expect(f.progress).toBeLessThan(0.3 + 704 / dense);
+    for (const pm of [byParams, byFlops]) { pm.dispose(); pm.model.dispose(); }
+  });
+
+  it('goes with unit granularity only', () => {
+    expect(checkObjective('flops', 'unit')).toBe('flops');
+    expect(checkObjective('params', 'hierarchical')).toBe('params');
+    expect(() => checkObjective('flops', 'connection')).toThrow(/--objective flops needs --granularity unit/);
+    expect(() => checkObjective('latency', 'unit')).toThrow(/--objective must be one of params, flops, got 'latency'/);
   });
 });
 
