@@ -100,12 +100,13 @@ export function structuredSection(records: StructuredRecord[]): string {
   const kb = (b: number | undefined) => (b == null ? '—' : `${(b / 1024).toFixed(0)} KiB`);
   const lines = ['## Structured pruning, compaction and file size', '',
     'Seed 0, the agent loop with the learned policy at each granularity (max drop 1 point unless forced), then `compact` and the sparse exports. ' +
-    'Latency: median of repeated `predict` calls on the native backend.', '',
-    '| model | granularity | target | reached sparsity | test % dense → pruned (compact, sparse+int8) | units removed per layer | batch-256 ms dense → compact (speed-up) | batch-1 ms dense → compact | bytes: dense / masked gzip / compact / sparse / sparse+int8 (ratio dense : sparse+int8) |',
+    'Objective `flops`: the target counts multiply-accumulates removed instead of weights (units taken by prunability per MAC freed). ' +
+    'Latency: median of repeated `predict` calls (one call = the whole batch, output read back) on the native backend.', '',
+    '| model | granularity (objective) | target | reached sparsity (compute removed) | test % dense → pruned (compact, sparse+int8) | units removed per layer | batch-256 ms dense → compact (speed-up) | batch-1 ms dense → compact | bytes: dense / masked gzip / compact / sparse / sparse+int8 (ratio dense : sparse+int8) |',
     '|---|---|---|---|---|---|---|---|---|'];
   for (const r of records) {
     const b = r.bytes;
-    lines.push(`| ${r.model} | ${r.granularity} | ${r.target} | ${(100 * r.sparsity).toFixed(1)} %${r.targetReached ? '' : ' (guard)'} | ` +
+    lines.push(`| ${r.model} | ${r.granularity}${r.objective === 'flops' ? ' (flops)' : ''} | ${r.target} | ${(100 * r.sparsity).toFixed(1)} % (${(100 * (r.computeReduction ?? NaN)).toFixed(1)} %)${r.targetReached ? '' : ' (guard)'} | ` +
       `${(100 * r.denseTest).toFixed(1)} → ${(100 * r.prunedTest).toFixed(1)} (${(100 * r.compactTest).toFixed(1)}, ${(100 * r.sparseInt8Test).toFixed(1)}) | ` +
       `${r.unitsRemoved.join(' / ')} | ${r.latencyMs.dense.b256.toFixed(2)} → ${r.latencyMs.compact.b256.toFixed(2)} (${(r.latencyMs.dense.b256 / r.latencyMs.compact.b256).toFixed(1)}×) | ` +
       `${r.latencyMs.dense.b1.toFixed(3)} → ${r.latencyMs.compact.b1.toFixed(3)} | ` +
@@ -116,7 +117,7 @@ export function structuredSection(records: StructuredRecord[]): string {
   for (const m of new Set(records.map((r) => r.model))) {
     const best = speed.filter((r) => r.model === m).sort((a, b) => b.latencyMs.dense.b256 / b.latencyMs.compact.b256 - a.latencyMs.dense.b256 / a.latencyMs.compact.b256)[0];
     const s = best ? best.latencyMs.dense.b256 / best.latencyMs.compact.b256 : NaN;
-    lines.push(`- ${best && s >= 2 ? '**met**' : '**NOT met**'} — ${m}: compact batch-256 inference ≥ 2× faster than dense at ≤ 1.0 point test loss: ${best ? `${s.toFixed(2)}× (${best.granularity} @ ${(100 * best.sparsity).toFixed(1)} %)` : 'no structured run within 1 point'}`);
+    lines.push(`- ${best && s >= 2 ? '**met**' : '**NOT met**'} — ${m}: compact batch-256 inference ≥ 2× faster than dense at ≤ 1.0 point test loss: ${best ? `${s.toFixed(2)}× (${best.granularity}${best.objective === 'flops' ? ' flops' : ''} @ ${(100 * best.sparsity).toFixed(1)} % of weights, ${(100 * best.computeReduction).toFixed(1)} % of compute)` : 'no structured run within 1 point'}`);
     const at95 = records.find((r) => r.model === m && r.granularity === 'connection' && Math.abs(r.sparsity - 0.95) < 0.005);
     if (at95) {
       const ratio = at95.bytes.denseFloat32 / at95.bytes.sparseInt8;

@@ -86,6 +86,7 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
         ? [{ granularity: 'unit', target: 0.5, maxDrop: 1, force: false }]
         : [
           { granularity: 'unit', target: 0.8, maxDrop: 1, force: false },
+          { granularity: 'unit', objective: 'flops', target: 0.8, maxDrop: 1, force: false },
           { granularity: 'hierarchical', target: 0.9, maxDrop: 1, force: false },
           { granularity: 'connection', target: 0.95, maxDrop: 2, force: true },
         ],
