@@ -82,7 +82,7 @@ function nonEmptyDir(p: string): boolean {
 /** Validates the output folder before any work starts, so a long run never fails at its last step. */
 export function checkOutDir(out: string, overwrite: boolean, resume: boolean): void {
   const abs = resolve(out);
-  if (nonEmptyDir(abs) && !overwrite && !(resume && existsSync(checkpointDirFor(abs)))) {
+  if (nonEmptyDir(abs) && !overwrite && !(resume && new Checkpointer(checkpointDirFor(abs)).exists())) {
     throw new UsageError(`output folder '${out}' already exists; pass --overwrite or choose another --out`);
   }
   let parent = dirname(abs);
@@ -133,7 +133,7 @@ export class PruneService {
       const model = loaded.model;
       const params = countParams(model);
       const ckptDir = opts.out ? checkpointDirFor(opts.out) : undefined;
-      if (opts.resume && ckptDir && !existsSync(ckptDir)) {
+      if (opts.resume && ckptDir && !new Checkpointer(ckptDir).exists()) {
         throw new UsageError(`nothing to resume: no checkpoint for output folder '${opts.out}' (expected '${ckptDir}')`);
       }
       const result: AgentResult = await runAgent(model, fitted, policy.scorer, {

@@ -1,5 +1,5 @@
 import type * as TF from '@tensorflow/tfjs';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { UsageError } from '../errors.js';
@@ -28,8 +28,9 @@ interface StateFile {
 
 /**
  * The last accepted state of a run: all weights (weights.bin, float32 in model.weights order), masks and
- * loop state. Written to a temp folder and renamed over the previous one, so a kill -9 at any moment
- * leaves either the old or the new checkpoint, never a mix.
+ * loop state. Written to a temp folder, the previous one moved aside, the temp one renamed into place:
+ * a kill -9 at any moment leaves the old or the new checkpoint, never a mix. Killed between the two
+ * renames, only the moved-aside one exists; `exists()` / `restore()` move it back first.
  */
 export class Checkpointer {
   readonly dir: string;
@@ -38,7 +39,26 @@ export class Checkpointer {
   }
 
   exists(): boolean {
+    this.recover();
     return existsSync(join(this.dir, 'state.json'));
+  }
+
+  /** After a kill between save's two renames: the moved-aside checkpoint goes back; stale temp folders go. */
+  private recover(): void {
+    const parent = dirname(this.dir);
+    const name = basename(this.dir);
+    let entries: string[];
+    try { entries = readdirSync(parent); } catch { return; }
+    const aside = entries.filter((e) => e.startsWith(`${name}.old-`) && existsSync(join(parent, e, 'state.json')));
+    if (aside.length && !existsSync(join(this.dir, 'state.json'))) {
+      rmSync(this.dir, { recursive: true, force: true });
+      renameSync(join(parent, aside[0]), this.dir);
+    }
+    for (const e of entries) {
+      const pid = /^(?:\.(.+)\.tmp|(.+)\.old)-(\d+)$/.exec(e);
+      if (!pid || (pid[1] ?? pid[2]) !== name || Number(pid[3]) === process.pid) continue;
+      if (existsSync(join(parent, e))) rmSync(join(parent, e), { recursive: true, force: true });
+    }
   }
 
   async save(pm: PrunableModel, state: AgentState): Promise<void> {
@@ -66,6 +86,7 @@ export class Checkpointer {
 
   /** Loads weights and masks into `pm` and returns the saved state. */
   async restore(pm: PrunableModel, _target: number): Promise<AgentState> {
+    this.recover();
     let file: StateFile;
     try {
       file = JSON.parse(readFileSync(join(this.dir, 'state.json'), 'utf8')) as StateFile;

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { Checkpointer } from '../agent/checkpoint.js';
 import { z } from 'zod';
 import { checkpointDirFor } from '../prune-service.js';
 import type { AgentEvent } from '../agent/events.js';
@@ -57,7 +57,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
     return result.report.final.exitCode;
   } catch (err) {
     if (err instanceof InterruptedError) {
-      if (!existsSync(checkpointDirFor(f.out))) throw new InterruptedError('interrupted before the first accepted step; nothing to resume');
+      if (!new Checkpointer(checkpointDirFor(f.out)).exists()) throw new InterruptedError('interrupted before the first accepted step; nothing to resume');
       const again = ['autoprune', ...process.argv.slice(2).filter((a) => a !== '--resume'), '--resume'].join(' ');
       throw new InterruptedError(`interrupted; the last accepted step is checkpointed. Resume with: ${again}`);
     }
