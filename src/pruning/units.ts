@@ -273,27 +273,28 @@ export function pruneUnits(
     }
   });
   cand.sort((a, b) => (b.score - a.score) || (a.layer - b.layer) || (a.unit - b.unit));
+  /** Visits the kernel entries a unit's removal prunes: its incoming weights and, when linked, the ones reading it. */
+  const eachWeight = (c: { layer: number; unit: number }, visit: (li: number, idx: number) => void) => {
+    const l = pm.layers[c.layer];
+    for (let idx = c.unit; idx < l.size; idx += l.units) visit(c.layer, idx);
+    const link = next[c.layer];
+    if (!link) return;
+    const ci = indexOf.get(link.consumer)!;
+    const cOut = pm.layers[ci].units;
+    for (let g = 0; g < link.groups; g++) {
+      const base = (g * link.channels + c.unit) * cOut;
+      for (let k = 0; k < cOut; k++) visit(ci, base + k);
+    }
+  };
   if (flops) {
     // Knapsack greedy: rank importance per MAC freed (computed once, from the masks at the call).
-    const freed = (c: { layer: number; unit: number }): number => {
-      const l = pm.layers[c.layer];
-      let n = 0;
-      for (let idx = c.unit; idx < l.size; idx += l.units) n += masks[c.layer][idx] !== 0 ? cost[c.layer] : 0;
-      const link = next[c.layer];
-      if (link) {
-        const ci = indexOf.get(link.consumer)!;
-        const cOut = pm.layers[ci].units;
-        for (let g = 0; g < link.groups; g++) {
-          const base = (g * link.channels + c.unit) * cOut;
-          for (let k = 0; k < cOut; k++) n += masks[ci][base + k] !== 0 ? cost[ci] : 0;
-        }
-      }
-      return n;
-    };
-    const key = cand.map((c, rank) => ((rank + 1) / cand.length) / Math.max(1e-9, freed(c)));
+    const key = cand.map((c, rank) => {
+      let freed = 0;
+      eachWeight(c, (li, idx) => { if (masks[li][idx] !== 0) freed += cost[li]; });
+      return ((rank + 1) / cand.length) / Math.max(1e-9, freed);
+    });
     const order = cand.map((_, i) => i).sort((a, b) => (key[a] - key[b]) || (a - b));
-    const sorted = order.map((i) => cand[i]);
-    cand.splice(0, cand.length, ...sorted);
+    cand.splice(0, cand.length, ...order.map((i) => cand[i]));
   }
 
   const changed = new Set<number>();
@@ -303,17 +304,7 @@ export function pruneUnits(
   for (const c of cand) {
     if (prunedCost >= want) break;
     if (aliveCount[c.layer] <= floor[c.layer]) continue;
-    const l = pm.layers[c.layer];
-    for (let idx = c.unit; idx < l.size; idx += l.units) zero(c.layer, idx);
-    const link = next[c.layer];
-    if (link) {
-      const ci = indexOf.get(link.consumer)!;
-      const cOut = pm.layers[ci].units;
-      for (let g = 0; g < link.groups; g++) {
-        const base = (g * link.channels + c.unit) * cOut;
-        for (let k = 0; k < cOut; k++) zero(ci, base + k);
-      }
-    }
+    eachWeight(c, zero);
     alive[c.layer][c.unit] = 0;
     aliveCount[c.layer]--;
     removedPerLayer[c.layer]++;
