@@ -6,7 +6,7 @@ import { CART_DEFAULTS, type CartEngine, type CartOptions, fitCart, type MlCartR
 import { CompiledTree, treeDepth, type TreeArrays, validateTree } from './compiled-tree.js';
 import {
   checkSchema, emptyProvenance, float32ArrayToJson, float32ToJson, type Policy, type PolicyFile, type PolicyMetrics,
-  type PolicyProvenance, TIE_BREAK_FEATURE, POLICY_FILE_VERSION, POLICY_FORMAT,
+  type PolicyProvenance, TIE_BREAK_FEATURE, policyFile,
 } from './policy.js';
 
 /** `model` of a 'cart' policy file. Node i is a leaf when left[i] = −1. */
@@ -86,30 +86,21 @@ export class CartPolicy implements Policy {
 
   toJSON(): PolicyFile<CartModelJSON> {
     const t = this.tree;
-    return {
-      format: POLICY_FORMAT,
-      version: POLICY_FILE_VERSION,
-      kind: this.kind,
-      name: this.name,
-      featureSchema: { version: this.schema.version, names: [...this.schema.names] },
-      model: {
-        engine: this.info.engine,
-        options: { ...this.info.options },
-        depth: this.depth,
-        tieBreak: { ...this.info.tieBreak },
-        importance: { ...this.info.importance },
-        nodes: {
-          feature: Array.from(t.feature),
-          threshold: float32ArrayToJson(t.threshold),
-          left: Array.from(t.left),
-          right: Array.from(t.right),
-          value: float32ArrayToJson(t.value),
-          ...(this.info.samples ? { samples: Array.from(this.info.samples) } : {}),
-        },
+    return policyFile(this, {
+      engine: this.info.engine,
+      options: { ...this.info.options },
+      depth: this.depth,
+      tieBreak: { ...this.info.tieBreak },
+      importance: { ...this.info.importance },
+      nodes: {
+        feature: Array.from(t.feature),
+        threshold: float32ArrayToJson(t.threshold),
+        left: Array.from(t.left),
+        right: Array.from(t.right),
+        value: float32ArrayToJson(t.value),
+        ...(this.info.samples ? { samples: Array.from(this.info.samples) } : {}),
       },
-      provenance: this.provenance,
-      metrics: this.metrics,
-    };
+    });
   }
 
   /** Builds a CartPolicy from a checked policy file envelope; validates the model. */

@@ -9,7 +9,7 @@ import { checkTrainingData } from './cart-train.js';
 import { formatIssues } from './cart-policy.js';
 import {
   checkSchema, emptyProvenance, float32ArrayToJson, float32ToJson, type Policy, type PolicyFile, type PolicyMetrics,
-  type PolicyProvenance, TIE_BREAK_FEATURE, tieBreak, POLICY_FILE_VERSION, POLICY_FORMAT,
+  type PolicyProvenance, TIE_BREAK_FEATURE, tieBreak, policyFile,
 } from './policy.js';
 
 /** `model` of a 'net' policy file: an MLP on standardised, clipped features with one sigmoid output. */
@@ -130,25 +130,16 @@ export class NetPolicy implements Policy {
 
   toJSON(): PolicyFile<NetModelJSON> {
     const p = this.params;
-    return {
-      format: POLICY_FORMAT,
-      version: POLICY_FILE_VERSION,
-      kind: this.kind,
-      name: this.name,
-      featureSchema: { version: this.schema.version, names: [...this.schema.names] },
-      model: {
-        hidden: [...p.hidden],
-        activation: 'relu',
-        mean: float32ArrayToJson(p.mean),
-        std: float32ArrayToJson(p.std),
-        inputClip: p.inputClip,
-        tieBreak: { ...p.tieBreak },
-        weights: p.weights.map((w) => ({ shape: [...w.shape], values: float32ArrayToJson(w.values) })),
-        training: { ...p.training },
-      },
-      provenance: this.provenance,
-      metrics: this.metrics,
-    };
+    return policyFile(this, {
+      hidden: [...p.hidden],
+      activation: 'relu',
+      mean: float32ArrayToJson(p.mean),
+      std: float32ArrayToJson(p.std),
+      inputClip: p.inputClip,
+      tieBreak: { ...p.tieBreak },
+      weights: p.weights.map((w) => ({ shape: [...w.shape], values: float32ArrayToJson(w.values) })),
+      training: { ...p.training },
+    });
   }
 
   dispose(): void {

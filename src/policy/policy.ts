@@ -54,6 +54,20 @@ export interface Policy extends Scorer {
   toJSON(): PolicyFile;
 }
 
+/** The file envelope of any policy around its kind-specific `model`. */
+export function policyFile<M>(p: Policy, model: M): PolicyFile<M> {
+  return {
+    format: POLICY_FORMAT,
+    version: POLICY_FILE_VERSION,
+    kind: p.kind,
+    name: p.name,
+    featureSchema: { version: p.schema.version, names: [...p.schema.names] },
+    model,
+    provenance: p.provenance,
+    metrics: p.metrics,
+  };
+}
+
 export function emptyProvenance(): PolicyProvenance {
   return { families: [], models: [], rows: 0, command: '' };
 }
