@@ -131,16 +131,33 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       sparsity: state.sparsity, resumed,
     });
 
-    /** One prune + fine-tune attempt from the current state; returns the fine-tuned val accuracy. */
-    const attempt = async (to: number, epochs: number, patience: number) => {
+    /**
+     * One prune + fine-tune attempt from the current state; returns the fine-tuned val accuracy.
+     * The fine-tune (epochs, patience) may depend on what the prune reached; null skips it (the attempt fails).
+     */
+    type Tune = { epochs: number; patience: number };
+    const attempt = async (to: number, tune: Tune | ((reached: number) => Tune | null)) => {
       const feats = timed('features', () => (o.extractor ? o.extractor.extract(pm, calib) : extractFeatures(pm, calib)));
       const scores = timed('scoring', () => scorer.score(feats));
       timed('prune', () => pruneStep(granularity, pm, feats, scores, to, objective));
+      const reached = pm.progress(objective);
+      const t = typeof tune === 'function' ? tune(reached) : tune;
+      if (t === null) return { valAccuracy: tried.get(keyOf(reached))!.val, epochs: 0, requested: 0, sparsity: reached, skipped: true };
       const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
-        epochs, prunable: pm, val: data.val, patience, seed: o.seed * 1009 + state.step, signal: o.signal,
+        epochs: t.epochs, prunable: pm, val: data.val, patience: t.patience, seed: o.seed * 1009 + state.step, signal: o.signal,
         onEpoch: (e) => emit({ type: 'epoch', step: state.step, epoch: e.epoch, loss: e.loss, valAccuracy: e.valAccuracy }),
       }));
-      return { valAccuracy: r.bestValAccuracy ?? timed('evaluate', () => accuracy(model, data.val)), epochs: r.epochsRun, sparsity: pm.progress(objective) };
+      return { valAccuracy: r.bestValAccuracy ?? timed('evaluate', () => accuracy(model, data.val)), epochs: r.epochsRun, requested: t.epochs, sparsity: reached, skipped: false };
+    };
+    // Whole units are coarse: a smaller step can prune exactly what a rolled-back one did. Such a
+    // repeat gets a longer fine-tune once (2 × maxStepEpochs, patience 2), and no fine-tune after that.
+    const tried = new Map<string, { epochs: number; val: number }>();
+    const keyOf = (p: number) => p.toFixed(9);
+    const tuneFor = (left: number) => (reached: number): Tune | null => {
+      const before = tried.get(keyOf(reached));
+      if (before === undefined) return { epochs: Math.min(o.maxStepEpochs, left), patience: 1 };
+      const longer = Math.min(left, 2 * o.maxStepEpochs);
+      return longer > before.epochs ? { epochs: longer, patience: 2 } : null;
     };
 
     // Sparsity moves in steps of one weight: within one weight of the target counts as reached.
@@ -158,7 +175,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       state.step++;
       let r: Awaited<ReturnType<typeof attempt>>;
       try {
-        r = await attempt(to, Math.min(o.maxStepEpochs, left), 1);
+        r = await attempt(to, tuneFor(left));
       } catch (err) {
         pm.restore(snap);
         disposeSnapshot(snap);
@@ -168,6 +185,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       const seconds = (Date.now() - t0) / 1000;
       if (r.valAccuracy >= floor - EPS) {
         disposeSnapshot(snap);
+        tried.clear();
         const slack = o.maxDrop > 0 ? (r.valAccuracy - floor) / (o.maxDrop / 100) : 0;
         state.rate = afterAccept(state.rate, slack, plan);
         // A step that could not remove anything (the per-layer floors bind) must not loop forever.
@@ -182,7 +200,12 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       } else {
         pm.restore(snap);
         disposeSnapshot(snap);
-        state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: false, fineTuneEpochs: r.epochs, seconds, reason: `val ${(100 * r.valAccuracy).toFixed(2)} % < floor ${(100 * floor).toFixed(2)} %` });
+        const k = keyOf(r.sparsity);
+        if (!r.skipped) tried.set(k, { epochs: Math.max(tried.get(k)?.epochs ?? 0, r.requested), val: r.valAccuracy });
+        const reason = r.skipped
+          ? `prunes the same units as a rolled-back step that had the longer fine-tune (val ${(100 * r.valAccuracy).toFixed(2)} %); not fine-tuned again`
+          : `val ${(100 * r.valAccuracy).toFixed(2)} % < floor ${(100 * floor).toFixed(2)} %`;
+        state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: false, fineTuneEpochs: r.epochs, seconds, reason });
         if (o.force) {
           // The target is taken anyway: smaller steps would only spend the budget that the fine-tune
           // at the target needs (measured: at 0.98 it loses ~2 points against jumping straight there).
@@ -206,7 +229,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       const from = state.sparsity;
       const t0 = Date.now();
       state.step++;
-      const r = await attempt(o.target, Math.max(1, o.budgetEpochs - state.epochsUsed), 2);
+      const r = await attempt(o.target, { epochs: Math.max(1, o.budgetEpochs - state.epochsUsed), patience: 2 });
       state.epochsUsed += r.epochs;
       state.sparsity = r.sparsity;
       state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: true, fineTuneEpochs: r.epochs, seconds: (Date.now() - t0) / 1000, reason: 'forced' });

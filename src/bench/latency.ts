@@ -33,12 +33,20 @@ export interface LatencyResult {
  * back, as a caller would. Median and p90 of `runs` timed runs after `warmup` untimed ones.
  */
 export function measureLatency(model: TF.LayersModel, inputShape: number[], opts: LatencyOptions = {}): LatencyResult {
+  return compareLatency([model], inputShape, opts)[0];
+}
+
+/**
+ * Latency of several models on the same input, measured in alternation (a, b, a, b, …) so that load
+ * and clock drift on the machine hit every model alike: the fair way to state a speed-up.
+ */
+export function compareLatency(models: TF.LayersModel[], inputShape: number[], opts: LatencyOptions = {}): LatencyResult[] {
   const o = { ...LATENCY_DEFAULTS, ...opts };
   if (!(Number.isInteger(o.batch) && o.batch >= 1)) throw new UsageError(`latency batch must be a whole number ≥ 1, got ${o.batch}`);
   if (!(Number.isInteger(o.runs) && o.runs >= 1)) throw new UsageError(`latency runs must be a whole number ≥ 1, got ${o.runs}`);
   if (inputShape.some((d) => !(Number.isInteger(d) && d >= 1))) throw new UsageError(`input shape [${inputShape}] must be positive whole numbers`);
   const x = tf.randomUniform([o.batch, ...inputShape], 0, 1, 'float32', o.seed);
-  const once = (): number => {
+  const once = (model: TF.LayersModel): number => {
     const t0 = performance.now();
     // One call = one batch of `batch` samples (predict would otherwise split it into batches of 32).
     const y = model.predict(x, { batchSize: o.batch }) as TF.Tensor | TF.Tensor[];
@@ -49,18 +57,21 @@ export function measureLatency(model: TF.LayersModel, inputShape: number[], opts
     return performance.now() - t0;
   };
   try {
-    for (let i = 0; i < o.warmup; i++) once();
-    const times = Array.from({ length: o.runs }, once).sort((a, b) => a - b);
-    const n = times.length;
-    const median = n % 2 ? times[(n - 1) / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
-    return {
-      medianMs: median,
-      p90Ms: times[Math.min(n - 1, Math.ceil(0.9 * n) - 1)],
-      meanMs: times.reduce((a, b) => a + b, 0) / n,
-      batch: o.batch,
-      runs: n,
-      backend: tf.getBackend(),
-    };
+    for (let i = 0; i < o.warmup; i++) models.forEach(once);
+    const times = models.map(() => [] as number[]);
+    for (let i = 0; i < o.runs; i++) models.forEach((m, k) => times[k].push(once(m)));
+    return times.map((t) => {
+      t.sort((a, b) => a - b);
+      const n = t.length;
+      return {
+        medianMs: n % 2 ? t[(n - 1) / 2] : (t[n / 2 - 1] + t[n / 2]) / 2,
+        p90Ms: t[Math.min(n - 1, Math.ceil(0.9 * n) - 1)],
+        meanMs: t.reduce((a, b) => a + b, 0) / n,
+        batch: o.batch,
+        runs: n,
+        backend: tf.getBackend(),
+      };
+    });
   } finally {
     x.dispose();
   }

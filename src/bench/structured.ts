@@ -9,7 +9,7 @@ import { accuracy } from '../models/train.js';
 import type { Scorer } from '../policy/types.js';
 import { compactModel } from '../pruning/compact.js';
 import { decodeSparse, encodeSparse, sizeReport, type SizeReport } from '../pruning/sparse-format.js';
-import { measureLatency } from './latency.js';
+import { compareLatency } from './latency.js';
 import type { Objective } from '../pruning/prunable-model.js';
 
 /** One structured-pruning measurement: accuracy, size and latency of dense vs pruned forms. */
@@ -32,6 +32,8 @@ export interface StructuredRecord {
   bytes: SizeReport;
   latencyMs: { dense: { b1: number; b256: number }; compact: { b1: number; b256: number } };
   fineTuneEpochs: number;
+  /** The agent's fine-tuning budget for this run. */
+  budget?: number;
 }
 
 export interface StructuredOptions {
@@ -40,17 +42,21 @@ export interface StructuredOptions {
   denseEpochs: number;
   budget: number;
   /** Runs as [granularity, target, maxDrop, force]. */
-  runs: { granularity: Granularity; objective?: Objective; target: number; maxDrop: number; force: boolean }[];
+  /** Runs; `budget` (fine-tuning epochs of the agent) defaults to the options' `budget`. */
+  runs: { granularity: Granularity; objective?: Objective; target: number; maxDrop: number; force: boolean; budget?: number }[];
   scorer: () => Scorer;
   latencyRuns: number;
   onProgress?: (m: string) => void;
 }
 
-function latency(model: TF.LayersModel, shape: number[], runs: number) {
-  return {
-    b1: measureLatency(model, shape, { batch: 1, runs }).medianMs,
-    b256: measureLatency(model, shape, { batch: 256, runs }).medianMs,
-  };
+/**
+ * Batch-1 and batch-256 latency of the full-shape model (as fast as the dense one: tfjs has no sparse
+ * kernels, zeros cost the same) and of the compact one, measured in alternation.
+ */
+function latency(full: TF.LayersModel, compact: TF.LayersModel, shape: number[], runs: number) {
+  const [f1, c1] = compareLatency([full, compact], shape, { batch: 1, runs });
+  const [f256, c256] = compareLatency([full, compact], shape, { batch: 256, runs });
+  return { dense: { b1: f1.medianMs, b256: f256.medianMs }, compact: { b1: c1.medianMs, b256: c256.medianMs } };
 }
 
 /** Structured pruning → compaction → sparse/int8 export, with accuracy, bytes and latency of each form. */
@@ -65,9 +71,8 @@ export async function runStructuredBench(data: Dataset, o: StructuredOptions): P
       const shape = fitted.inputShape;
       try {
         const denseTest = accuracy(model, fitted.test);
-        const denseLatency = latency(model, shape, o.latencyRuns);
         const r = await runAgent(model, fitted, o.scorer(), {
-          target: run.target, maxDrop: run.maxDrop, force: run.force, budgetEpochs: o.budget, seed: o.seed, granularity: run.granularity,
+          target: run.target, maxDrop: run.maxDrop, force: run.force, budgetEpochs: run.budget ?? o.budget, seed: o.seed, granularity: run.granularity,
           objective: run.objective ?? 'params',
         });
         const compact = compactModel(model, r.masks);
@@ -79,8 +84,8 @@ export async function runStructuredBench(data: Dataset, o: StructuredOptions): P
           targetReached: r.targetReached, denseTest, prunedTest: r.testAccuracy,
           compactTest: accuracy(compact.model, fitted.test), sparseInt8Test: accuracy(int8, fitted.test),
           unitsRemoved: compact.report.layers.map((l) => l.unitsBefore - l.unitsAfter),
-          bytes, latencyMs: { dense: denseLatency, compact: latency(compact.model, shape, o.latencyRuns) },
-          fineTuneEpochs: r.totals.fineTuneEpochs,
+          bytes, latencyMs: latency(model, compact.model, shape, o.latencyRuns),
+          fineTuneEpochs: r.totals.fineTuneEpochs, budget: run.budget ?? o.budget,
         });
         o.onProgress?.(`${name} ${run.granularity}${run.objective === 'flops' ? ' (flops)' : ''} @${run.target}: sparsity ${(100 * r.sparsity.global).toFixed(1)} %, compute −${(100 * r.compute.reduction).toFixed(1)} %, test ${(100 * r.testAccuracy).toFixed(2)} %`);
         r.masks.dispose();
@@ -101,12 +106,13 @@ export function structuredSection(records: StructuredRecord[]): string {
   const lines = ['## Structured pruning, compaction and file size', '',
     'Seed 0, the agent loop with the learned policy at each granularity (max drop 1 point unless forced), then `compact` and the sparse exports. ' +
     'Objective `flops`: the target counts multiply-accumulates removed instead of weights (units taken by prunability per MAC freed). ' +
-    'Latency: median of repeated `predict` calls (one call = the whole batch, output read back) on the native backend.', '',
-    '| model | granularity (objective) | target | reached sparsity (compute removed) | test % dense → pruned (compact, sparse+int8) | units removed per layer | batch-256 ms dense → compact (speed-up) | batch-1 ms dense → compact | bytes: dense / masked gzip / compact / sparse / sparse+int8 (ratio dense : sparse+int8) |',
+    'Latency: median of repeated `predict` calls (one call = the whole batch, output read back) on the native backend; "dense" is the pruned model at full shape ' +
+    '(the dense kernels: tfjs has no sparse ones, so zeros cost the same), timed in alternation with the compact model so that machine load hits both alike.', '',
+    '| model | granularity (objective), fine-tune epochs of budget | target | reached sparsity (compute removed) | test % dense → pruned (compact, sparse+int8) | units removed per layer | batch-256 ms dense → compact (speed-up) | batch-1 ms dense → compact | bytes: dense / masked gzip / compact / sparse / sparse+int8 (ratio dense : sparse+int8) |',
     '|---|---|---|---|---|---|---|---|---|'];
   for (const r of records) {
     const b = r.bytes;
-    lines.push(`| ${r.model} | ${r.granularity}${r.objective === 'flops' ? ' (flops)' : ''} | ${r.target} | ${(100 * r.sparsity).toFixed(1)} % (${(100 * (r.computeReduction ?? NaN)).toFixed(1)} %)${r.targetReached ? '' : ' (guard)'} | ` +
+    lines.push(`| ${r.model} | ${r.granularity}${r.objective === 'flops' ? ' (flops)' : ''}, ${r.fineTuneEpochs}${r.budget ? ` of ${r.budget}` : ''} epochs | ${r.target} | ${(100 * r.sparsity).toFixed(1)} % (${(100 * (r.computeReduction ?? NaN)).toFixed(1)} %)${r.targetReached ? '' : ' (guard)'} | ` +
       `${(100 * r.denseTest).toFixed(1)} → ${(100 * r.prunedTest).toFixed(1)} (${(100 * r.compactTest).toFixed(1)}, ${(100 * r.sparseInt8Test).toFixed(1)}) | ` +
       `${r.unitsRemoved.join(' / ')} | ${r.latencyMs.dense.b256.toFixed(2)} → ${r.latencyMs.compact.b256.toFixed(2)} (${(r.latencyMs.dense.b256 / r.latencyMs.compact.b256).toFixed(1)}×) | ` +
       `${r.latencyMs.dense.b1.toFixed(3)} → ${r.latencyMs.compact.b1.toFixed(3)} | ` +

@@ -81,12 +81,13 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
     }
     const recs = await runStructuredBench(data, {
       models: [model], seed: 0, denseEpochs: opts.denseEpochs, budget: opts.agentBudget, scorer: learned('default'),
-      latencyRuns: quick ? 5 : 30, onProgress: opts.onProgress,
+      latencyRuns: quick ? 5 : 100, onProgress: opts.onProgress,
       runs: quick
         ? [{ granularity: 'unit', target: 0.5, maxDrop: 1, force: false }]
         : [
           { granularity: 'unit', target: 0.8, maxDrop: 1, force: false },
-          { granularity: 'unit', objective: 'flops', target: 0.8, maxDrop: 1, force: false },
+          // Pruning for speed: a compute-target sweep with twice the budget (2 dense trainings).
+          ...[0.8, 0.85, 0.9].map((target) => ({ granularity: 'unit' as const, objective: 'flops' as const, target, maxDrop: 1, force: false, budget: 30 })),
           { granularity: 'hierarchical', target: 0.9, maxDrop: 1, force: false },
           { granularity: 'connection', target: 0.95, maxDrop: 2, force: true },
         ],

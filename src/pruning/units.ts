@@ -288,17 +288,10 @@ export function pruneUnits(
   };
   if (flops) {
     // Knapsack greedy: rank importance per MAC freed (computed once, from the masks at the call).
-    const finite = cand.map((c) => c.score).filter(Number.isFinite);
-    const hi = Math.max(...finite);
-    const lo = Math.min(...finite);
-    const byScore = process.env.AUTOPRUNE_EXP_IMPORTANCE === 'score';
     const key = cand.map((c, rank) => {
       let freed = 0;
       eachWeight(c, (li, idx) => { if (masks[li][idx] !== 0) freed += cost[li]; });
-      const imp = byScore
-        ? (hi > lo && Number.isFinite(c.score) ? (hi - c.score) / (hi - lo) : c.score === Infinity ? 0 : 1) + 1 / cand.length
-        : (rank + 1) / cand.length;
-      return imp / Math.max(1e-9, freed);
+      return ((rank + 1) / cand.length) / Math.max(1e-9, freed);
     });
     const order = cand.map((_, i) => i).sort((a, b) => (key[a] - key[b]) || (a - b));
     cand.splice(0, cand.length, ...order.map((i) => cand[i]));

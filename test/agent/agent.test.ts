@@ -91,6 +91,34 @@ describe('agent loop', () => {
     }
   });
 
+  it('does not fine-tune the same whole-unit prune over and over: one longer retry, then it moves on', async () => {
+    const data = loadSynthetic({ samples: 600, features: 12, classes: 3, seed: 4 });
+    const model = buildModel({ family: 'mlp', inputShape: [12], hidden: [3], numClasses: 3, seed: 4 });
+    train(model, data.train, { epochs: 20, batchSize: 32 });
+    const r = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.6, maxDrop: 0, budgetEpochs: 40, granularity: 'unit', seed: 1 });
+    const rolled = r.steps.filter((s) => !s.accepted);
+    const byPrune = new Map<string, typeof rolled>();
+    for (const s of rolled) {
+      const k = `${s.fromSparsity.toFixed(6)}→${s.toSparsity.toFixed(6)}`;
+      byPrune.set(k, [...(byPrune.get(k) ?? []), s]);
+    }
+    expect(rolled.length).toBeGreaterThan(0);
+    let repeats = 0;
+    for (const same of byPrune.values()) {
+      const tuned = same.filter((s) => s.fineTuneEpochs > 0);
+      expect(tuned.length).toBeLessThanOrEqual(2);
+      for (const s of same.filter((x) => x.fineTuneEpochs === 0)) {
+        expect(s.reason).toMatch(/same units as a rolled-back step.*not fine-tuned again/);
+        expect(Number.isFinite(s.valAccuracy)).toBe(true);
+        repeats++;
+      }
+    }
+    expect(repeats + [...byPrune.values()].filter((v) => v.length > 1).length).toBeGreaterThan(0);
+    r.masks.dispose();
+    model.dispose();
+    data.dispose();
+  });
+
   it("objective 'flops' reaches a compute target with whole units and reports compute; it refuses connection granularity", async () => {
     const { data, model } = setup(3);
     const events: AgentEvent[] = [];
