@@ -1,5 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import { runAgent } from '../agent/loop.js';
+import { tf } from '../backend/tf.js';
 import type { Granularity } from '../agent/granularity.js';
 import type { Dataset } from '../data/dataset.js';
 import { architecture, type ModelArgs } from '../models/families.js';
@@ -30,7 +31,11 @@ export interface StructuredRecord {
   sparseInt8Test: number;
   unitsRemoved: number[];
   bytes: SizeReport;
-  latencyMs: { dense: { b1: number; b256: number }; compact: { b1: number; b256: number } };
+  /**
+   * Medians in ms. `floor`: a model with the same input and output but one hidden unit — the fixed
+   * per-call cost of predict, so dense/floor bounds any speed-up compaction can give.
+   */
+  latencyMs: { dense: { b1: number; b256: number }; compact: { b1: number; b256: number }; floor?: { b1: number; b256: number } };
   fineTuneEpochs: number;
   /** The agent's fine-tuning budget for this run. */
   budget?: number;
@@ -54,9 +59,20 @@ export interface StructuredOptions {
  * kernels, zeros cost the same) and of the compact one, measured in alternation.
  */
 function latency(full: TF.LayersModel, compact: TF.LayersModel, shape: number[], runs: number) {
-  const [f1, c1] = compareLatency([full, compact], shape, { batch: 1, runs });
-  const [f256, c256] = compareLatency([full, compact], shape, { batch: 256, runs });
-  return { dense: { b1: f1.medianMs, b256: f256.medianMs }, compact: { b1: c1.medianMs, b256: c256.medianMs } };
+  const outputs = (full.outputs[0].shape as number[]).slice(1).reduce((a, b) => a * b, 1);
+  const floor = tf.sequential({
+    layers: [tf.layers.flatten({ inputShape: shape }), tf.layers.dense({ units: 1, activation: 'relu' }), tf.layers.dense({ units: outputs })],
+  });
+  try {
+    const [f1, c1, z1] = compareLatency([full, compact, floor], shape, { batch: 1, runs });
+    const [f256, c256, z256] = compareLatency([full, compact, floor], shape, { batch: 256, runs });
+    return {
+      dense: { b1: f1.medianMs, b256: f256.medianMs }, compact: { b1: c1.medianMs, b256: c256.medianMs },
+      floor: { b1: z1.medianMs, b256: z256.medianMs },
+    };
+  } finally {
+    floor.dispose();
+  }
 }
 
 /** Structured pruning → compaction → sparse/int8 export, with accuracy, bytes and latency of each form. */
@@ -107,14 +123,16 @@ export function structuredSection(records: StructuredRecord[]): string {
     'Seed 0, the agent loop with the learned policy at each granularity (max drop 1 point unless forced), then `compact` and the sparse exports. ' +
     'Objective `flops`: the target counts multiply-accumulates removed instead of weights (units taken by prunability per MAC freed). ' +
     'Latency: median of repeated `predict` calls (one call = the whole batch, output read back) on the native backend; "dense" is the pruned model at full shape ' +
-    '(the dense kernels: tfjs has no sparse ones, so zeros cost the same), timed in alternation with the compact model so that machine load hits both alike.', '',
-    '| model | granularity (objective), fine-tune epochs of budget | target | reached sparsity (compute removed) | test % dense → pruned (compact, sparse+int8) | units removed per layer | batch-256 ms dense → compact (speed-up) | batch-1 ms dense → compact | bytes: dense / masked gzip / compact / sparse / sparse+int8 (ratio dense : sparse+int8) |',
+    '(the dense kernels: tfjs has no sparse ones, so zeros cost the same), timed in alternation with the compact model so that machine load hits both alike. ' +
+    'The floor is a model with the same input and output and one hidden unit: what a predict call costs with (almost) no compute, so no compaction can beat dense ÷ floor.', '',
+    '| model | granularity (objective), fine-tune epochs of budget | target | reached sparsity (compute removed) | test % dense → pruned (compact, sparse+int8) | units removed per layer | batch-256 ms dense → compact (speed-up); per-call floor (largest possible speed-up) | batch-1 ms dense → compact | bytes: dense / masked gzip / compact / sparse / sparse+int8 (ratio dense : sparse+int8) |',
     '|---|---|---|---|---|---|---|---|---|'];
   for (const r of records) {
     const b = r.bytes;
     lines.push(`| ${r.model} | ${r.granularity}${r.objective === 'flops' ? ' (flops)' : ''}, ${r.fineTuneEpochs}${r.budget ? ` of ${r.budget}` : ''} epochs | ${r.target} | ${(100 * r.sparsity).toFixed(1)} % (${(100 * (r.computeReduction ?? NaN)).toFixed(1)} %)${r.targetReached ? '' : ' (guard)'} | ` +
       `${(100 * r.denseTest).toFixed(1)} → ${(100 * r.prunedTest).toFixed(1)} (${(100 * r.compactTest).toFixed(1)}, ${(100 * r.sparseInt8Test).toFixed(1)}) | ` +
-      `${r.unitsRemoved.join(' / ')} | ${r.latencyMs.dense.b256.toFixed(2)} → ${r.latencyMs.compact.b256.toFixed(2)} (${(r.latencyMs.dense.b256 / r.latencyMs.compact.b256).toFixed(1)}×) | ` +
+      `${r.unitsRemoved.join(' / ')} | ${r.latencyMs.dense.b256.toFixed(2)} → ${r.latencyMs.compact.b256.toFixed(2)} (${(r.latencyMs.dense.b256 / r.latencyMs.compact.b256).toFixed(1)}×)` +
+      `${r.latencyMs.floor ? `; floor ${r.latencyMs.floor.b256.toFixed(2)} (≤ ${(r.latencyMs.dense.b256 / r.latencyMs.floor.b256).toFixed(1)}×)` : ''} | ` +
       `${r.latencyMs.dense.b1.toFixed(3)} → ${r.latencyMs.compact.b1.toFixed(3)} | ` +
       `${kb(b.denseFloat32)} / ${kb(b.maskedGzip)} / ${kb(b.compact)} / ${kb(b.sparse)} / ${kb(b.sparseInt8)} (${(b.denseFloat32 / b.sparseInt8).toFixed(1)}×) |`);
   }
