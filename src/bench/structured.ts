@@ -61,7 +61,11 @@ export interface StructuredOptions {
 function latency(full: TF.LayersModel, compact: TF.LayersModel, shape: number[], runs: number) {
   const outputs = (full.outputs[0].shape as number[]).slice(1).reduce((a, b) => a * b, 1);
   const floor = tf.sequential({
-    layers: [tf.layers.flatten({ inputShape: shape }), tf.layers.dense({ units: 1, activation: 'relu' }), tf.layers.dense({ units: outputs })],
+    layers: [
+      ...(shape.length > 1 ? [tf.layers.flatten({ inputShape: shape })] : []),
+      tf.layers.dense({ units: 1, activation: 'relu', ...(shape.length > 1 ? {} : { inputShape: shape }) }),
+      tf.layers.dense({ units: outputs }),
+    ],
   });
   try {
     const [f1, c1, z1] = compareLatency([full, compact, floor], shape, { batch: 1, runs });
