@@ -42,7 +42,7 @@ export interface AutopruneOptions {
   seed?: number;
   /** Total fine-tuning budget in epochs. Default 15. */
   budgetEpochs?: number;
-  /** What a step removes: 'connection' (default), 'unit' (whole units/filters) or 'hierarchical'. */
+  /** What a step removes: 'connection' (default; 'unit' with objective 'flops'), 'unit' (whole units/filters) or 'hierarchical'. */
   granularity?: Granularity;
   /**
    * What `target` counts: 'params' (fraction of prunable weights, default) or 'flops' (fraction of their
@@ -106,7 +106,7 @@ export class PruneService {
     const seed = opts.seed ?? 0;
     const maxDrop = opts.maxDrop ?? 1;
     const policySpec = opts.policy ?? 'default';
-    const granularity = checkGranularity(opts.granularity ?? 'connection');
+    const granularity = checkGranularity(opts.granularity ?? (opts.objective === 'flops' ? 'unit' : 'connection'));
     const objective = checkObjective(opts.objective ?? 'params', granularity);
     if (opts.out) checkOutDir(opts.out, opts.overwrite ?? false, opts.resume ?? false);
     if (opts.resume && !opts.out) throw new UsageError('--resume needs the --out folder of the interrupted run');

@@ -3,7 +3,7 @@
  * labels, a binary sigmoid output, tanh/elu activations, and a CNN of another shape — through the
  * learned default policy, as a user would run it.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { autoprune, buildModel, loadCsv, saveModel, train, tf } from '../src/index.js';
@@ -63,5 +63,16 @@ describe('user models and data', () => {
     expect(report.dense.valAccuracy).toBeGreaterThan(0.8);
     expect(report.final.testAccuracy).toBeGreaterThan(report.dense.testAccuracy - 0.1);
     pruned.dispose();
+
+    // Pruning the same CNN for speed: the target counts compute, and the compact model has fewer filters.
+    const out = join(dir, 'fast');
+    const fast = await autoprune({ target: 0.5, objective: 'flops', model: join(dir, 'cnn'), data: csv, maxDrop: 3, budgetEpochs: 8, force: true, out, compact: true });
+    expect(fast.report.config).toMatchObject({ objective: 'flops', granularity: 'unit' });
+    expect(fast.report.final.compute!.reduction).toBeGreaterThanOrEqual(0.5 - 1e-3);
+    expect(fast.report.final.compute!.dense).toBe(3 * 3 * 2 * 6 * 36 + 54 * 16 + 16 * 3);
+    const compact = JSON.parse(readFileSync(join(out, 'compact', 'model.json'), 'utf8')) as { modelTopology: unknown };
+    const conv = JSON.stringify(compact.modelTopology).match(/"filters":(\d+)/);
+    expect(Number(conv![1])).toBeLessThan(6);
+    fast.model.dispose();
   });
 });

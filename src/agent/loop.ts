@@ -105,7 +105,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     if (o.signal?.aborted) throw new InterruptedError('interrupted');
   };
 
-  const granularity = o.granularity ?? 'connection';
+  const granularity = o.granularity ?? (o.objective === 'flops' ? 'unit' : 'connection');
   const objective = checkObjective(o.objective ?? 'params', granularity);
   const pm = new PrunableModel(model);
   const calib = calibrationSplit(data.train, o.calibrationSamples);

@@ -49,7 +49,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
     const result = await autoprune({
       target: f.target, model: f.model, data: f.data, label: f.label, maxDrop: f.maxDrop, policy: f.policy,
       out: f.out, overwrite: f.overwrite, force: f.force, resume: f.resume, budgetEpochs: f.budget, seed: f.seed,
-      granularity: f.granularity ?? (f.objective === 'flops' ? 'unit' : 'connection'), objective: f.objective, compact: f.compact,
+      granularity: f.granularity, objective: f.objective, compact: f.compact,
       signal: controller.signal, onEvent: (e: AgentEvent) => reporter.event(e),
     });
     reporter.finished(result.report, result.outDir!);

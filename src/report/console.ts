@@ -29,6 +29,8 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
     if (bar) bar.start(100, 0);
   };
   let progress = 0;
+  /** What the step lines' percentages count: weights, or compute with objective 'flops'. */
+  let measure = 'sparsity';
   const setProgress = (sparsity: number, label: string) => {
     progress = Math.min(100, Math.round((100 * sparsity) / o.target));
     bar?.update(progress, { label });
@@ -50,6 +52,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       }
       switch (e.type) {
         case 'start':
+          measure = e.objective === 'flops' ? 'compute removed' : 'sparsity';
           line(`autoprune: ${e.resumed ? 'resuming' : 'pruning'} to ${pct(e.target)} ${e.objective === 'flops' ? 'of compute removed' : 'sparsity'} with policy '${e.policy}'; ` +
             `dense val accuracy ${pct(e.denseValAccuracy, 2)}, guard ≥ ${pct(e.floor, 2)} (max drop ${e.maxDrop} points)`);
           if (tty) {
@@ -67,11 +70,11 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           bar?.update(progress, { label: `step ${e.step} fine-tune epoch ${e.epoch + 1}${e.valAccuracy != null ? `, val ${pct(e.valAccuracy, 2)}` : ''}` });
           break;
         case 'step':
-          line(`  step ${e.step}: sparsity ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${pct(e.valAccuracy, 2)}, accepted (${e.fineTuneEpochs} fine-tune epochs, ${e.seconds.toFixed(1)} s)`);
+          line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${pct(e.valAccuracy, 2)}, accepted (${e.fineTuneEpochs} fine-tune epochs, ${e.seconds.toFixed(1)} s)`);
           setProgress(e.toSparsity, 'scoring');
           break;
         case 'rollback':
-          line(`  step ${e.step}: sparsity ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${pct(e.valAccuracy, 2)} < guard ${pct(e.floor, 2)}: rolled back; ${e.next}`);
+          line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${pct(e.valAccuracy, 2)} < guard ${pct(e.floor, 2)}: rolled back; ${e.next}`);
           break;
         case 'checkpoint':
         case 'done':
