@@ -1,18 +1,23 @@
 import Table from 'cli-table3';
 import { loadModel } from '../models/io.js';
 import { loadMasksFrom } from '../pruning/mask-io.js';
-import { PrunableModel, type SparsityReport } from '../pruning/prunable-model.js';
+import { PrunableModel, type ComputeReport, type SparsityReport } from '../pruning/prunable-model.js';
 import { dirname } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 
-/** Prunable layers of a saved model and their sparsity (from masks.json beside it, else from its zeros). */
-export async function inspectModel(path: string): Promise<SparsityReport & { masksFile: boolean }> {
+/**
+ * Prunable layers of a saved model, their sparsity (from masks.json beside it, else from its zeros) and
+ * the multiply-accumulates per sample of the live weights.
+ */
+export async function inspectModel(path: string): Promise<SparsityReport & { masksFile: boolean; compute: ComputeReport; layerMacs: number[] }> {
   const model = await loadModel(path);
   const pm = new PrunableModel(model);
   try {
     const dir = existsSync(path) && statSync(path).isDirectory() ? path : dirname(path);
     const masksFile = loadMasksFrom(pm, dir) || loadMasksFrom(pm, dirname(dir));
-    return { ...pm.sparsity(), masksFile };
+    const sp = pm.sparsity();
+    const layerMacs = sp.layers.map((l, i) => (l.size - l.pruned) * pm.layers[i].macsPerWeight);
+    return { ...sp, masksFile, compute: pm.compute(), layerMacs };
   } finally {
     pm.dispose();
     model.dispose();
@@ -25,9 +30,10 @@ export async function inspectCommand(path: string, opts: { json?: boolean }): Pr
     process.stdout.write(`${JSON.stringify(r)}\n`);
     return 0;
   }
-  const t = new Table({ head: ['layer', 'kind', 'kernel', 'weights', 'pruned', 'sparsity'] });
-  for (const l of r.layers) t.push([l.name, l.kind, l.shape.join('×'), l.size, l.pruned, `${(100 * l.sparsity).toFixed(1)} %`]);
-  t.push(['all', '', '', r.total, r.pruned, `${(100 * r.global).toFixed(1)} %`]);
+  const t = new Table({ head: ['layer', 'kind', 'kernel', 'weights', 'pruned', 'sparsity', 'live MACs / sample'] });
+  r.layers.forEach((l, i) => t.push([l.name, l.kind, l.shape.join('×'), l.size, l.pruned, `${(100 * l.sparsity).toFixed(1)} %`, r.layerMacs[i]]));
+  t.push(['all', '', '', r.total, r.pruned, `${(100 * r.global).toFixed(1)} %`,
+    `${r.compute.live} of ${r.compute.dense} (${(100 * r.compute.reduction).toFixed(1)} % removed)`]);
   process.stdout.write(`${t.toString()}\n`);
   return 0;
 }

@@ -85,7 +85,12 @@ describe('autoprune CLI', () => {
     // The saved model's pruned weights are exactly zero: inspect reads the same sparsity back.
     const ins = await cli(['inspect', join(cwd, 'out', 'model'), '--json']);
     expect(ins.code).toBe(0);
-    expect(JSON.parse(ins.stdout).global).toBeCloseTo(done.sparsity, 6);
+    const inspected = JSON.parse(ins.stdout) as { global: number; compute: { dense: number; reduction: number } };
+    expect(inspected.global).toBeCloseTo(done.sparsity, 6);
+    // An all-Dense model: one MAC per weight, so compute removed = weight sparsity.
+    expect(inspected.compute.dense).toBe(report.dense.prunable);
+    expect(inspected.compute.reduction).toBeCloseTo(report.final.compute.reduction, 9);
+    expect(inspected.compute.reduction).toBeCloseTo(inspected.global, 9);
     // The report a person opens: both plots rendered with this run's data (headless Chromium, where installed).
     if (existsSync('/usr/bin/chromium')) {
       const browser = await chromium.launch({
