@@ -24,6 +24,11 @@ export interface OracleOptions {
   minKeepPerLayer?: number;
   /** Seed of the fine-tuning batch order (the same for every candidate at a target). Default 0. */
   seed?: number;
+  /**
+   * How candidates are compared on validation: 'accuracy' (ties: lower loss; the shipped meta-datasets)
+   * or 'loss' (continuous, so differences of one or two validation samples do not decide). Default 'accuracy'.
+   */
+  judge?: 'accuracy' | 'loss';
   /** Progress events. */
   onEvent?: (e: OracleEvent) => void;
   /**
@@ -173,7 +178,8 @@ function criterionImportance(imp: Importances, c: CandidateCriterion): Float32Ar
   }
 }
 
-function better(a: { valAccuracy: number; valLoss: number }, b: { valAccuracy: number; valLoss: number }): boolean {
+function better(a: { valAccuracy: number; valLoss: number }, b: { valAccuracy: number; valLoss: number }, judge: 'accuracy' | 'loss' = 'accuracy'): boolean {
+  if (judge === 'loss') return a.valLoss !== b.valLoss ? a.valLoss < b.valLoss : a.valAccuracy > b.valAccuracy;
   if (a.valAccuracy !== b.valAccuracy) return a.valAccuracy > b.valAccuracy;
   return a.valLoss < b.valLoss;
 }
@@ -245,7 +251,7 @@ export async function runOracle(
         };
         candidates.push(res);
         o.onEvent?.({ type: 'candidate', target, candidate: res });
-        if (!best || better(res, best.res)) {
+        if (!best || better(res, best.res, o.judge)) {
           if (best) disposeSnapshot(best.snap);
           best = { cand, res, snap: pm.snapshot() };
         }

@@ -75,6 +75,25 @@ describe('runOracle', () => {
     pm.dispose(); model.dispose(); data.dispose();
   });
 
+  it("judge 'loss' keeps the candidate with the lowest validation loss; 'accuracy' the most accurate", async () => {
+    const data = smallMnist(10);
+    const model = buildModel({ family: 'mlp', inputShape: [784], hidden: [16], numClasses: 10, seed: 101 });
+    train(model, data.train, { epochs: 3, seed: 101 });
+    const pm = new PrunableModel(model);
+    const dense = pm.snapshot();
+    for (const judge of ['loss', 'accuracy'] as const) {
+      pm.restore(dense);
+      const res = await runOracle(pm, data, { targets: [0.6, 0.85], criteria: ['global-magnitude', 'wanda', 'taylor'], factors: [0.5], judge });
+      for (const s of res.stages) {
+        const win = s.candidates.find((c) => c.name === s.winner)!;
+        if (judge === 'loss') expect(win.valLoss).toBe(Math.min(...s.candidates.map((c) => c.valLoss)));
+        else expect(win.valAccuracy).toBe(Math.max(...s.candidates.map((c) => c.valAccuracy)));
+      }
+    }
+    dense.weights.forEach((t) => t.dispose()); dense.masks.forEach((t) => t.dispose());
+    pm.dispose(); model.dispose(); data.dispose();
+  });
+
   it('rejects targets that are not increasing', async () => {
     const model = buildModel({ family: 'mlp', inputShape: [4], hidden: [3], numClasses: 2, seed: 100 });
     const pm = new PrunableModel(model);
