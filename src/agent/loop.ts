@@ -131,11 +131,22 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       sparsity: state.sparsity, resumed,
     });
 
+    // Whole units are coarse: a smaller step can prune exactly what a rolled-back one did. Such a
+    // repeat gets a longer fine-tune once (2 × maxStepEpochs, patience 2), and no fine-tune after that.
+    const tried = new Map<string, { epochs: number; val: number }>();
+    const keyOf = (p: number) => p.toFixed(9);
+    type Tune = { epochs: number; patience: number };
+    const tuneFor = (left: number) => (reached: number): Tune | null => {
+      const before = tried.get(keyOf(reached));
+      if (before === undefined) return { epochs: Math.min(o.maxStepEpochs, left), patience: 1 };
+      const longer = Math.min(left, 2 * o.maxStepEpochs);
+      return longer > before.epochs ? { epochs: longer, patience: 2 } : null;
+    };
+
     /**
      * One prune + fine-tune attempt from the current state; returns the fine-tuned val accuracy.
      * The fine-tune (epochs, patience) may depend on what the prune reached; null skips it (the attempt fails).
      */
-    type Tune = { epochs: number; patience: number };
     const attempt = async (to: number, tune: Tune | ((reached: number) => Tune | null)) => {
       const feats = timed('features', () => (o.extractor ? o.extractor.extract(pm, calib) : extractFeatures(pm, calib)));
       const scores = timed('scoring', () => scorer.score(feats));
@@ -148,16 +159,6 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         onEpoch: (e) => emit({ type: 'epoch', step: state.step, epoch: e.epoch, loss: e.loss, valAccuracy: e.valAccuracy }),
       }));
       return { valAccuracy: r.bestValAccuracy ?? timed('evaluate', () => accuracy(model, data.val)), epochs: r.epochsRun, requested: t.epochs, sparsity: reached, skipped: false };
-    };
-    // Whole units are coarse: a smaller step can prune exactly what a rolled-back one did. Such a
-    // repeat gets a longer fine-tune once (2 × maxStepEpochs, patience 2), and no fine-tune after that.
-    const tried = new Map<string, { epochs: number; val: number }>();
-    const keyOf = (p: number) => p.toFixed(9);
-    const tuneFor = (left: number) => (reached: number): Tune | null => {
-      const before = tried.get(keyOf(reached));
-      if (before === undefined) return { epochs: Math.min(o.maxStepEpochs, left), patience: 1 };
-      const longer = Math.min(left, 2 * o.maxStepEpochs);
-      return longer > before.epochs ? { epochs: longer, patience: 2 } : null;
     };
 
     // Sparsity moves in steps of one weight: within one weight of the target counts as reached.

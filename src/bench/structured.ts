@@ -46,7 +46,6 @@ export interface StructuredOptions {
   seed: number;
   denseEpochs: number;
   budget: number;
-  /** Runs as [granularity, target, maxDrop, force]. */
   /** Runs; `budget` (fine-tuning epochs of the agent) defaults to the options' `budget`. */
   runs: { granularity: Granularity; objective?: Objective; target: number; maxDrop: number; force: boolean; budget?: number }[];
   scorer: () => Scorer;
@@ -133,7 +132,7 @@ export function structuredSection(records: StructuredRecord[]): string {
     '|---|---|---|---|---|---|---|---|---|'];
   for (const r of records) {
     const b = r.bytes;
-    lines.push(`| ${r.model} | ${r.granularity}${r.objective === 'flops' ? ' (flops)' : ''}, ${r.fineTuneEpochs}${r.budget ? ` of ${r.budget}` : ''} epochs | ${r.target} | ${(100 * r.sparsity).toFixed(1)} % (${(100 * (r.computeReduction ?? NaN)).toFixed(1)} %)${r.targetReached ? '' : ' (guard)'} | ` +
+    lines.push(`| ${r.model} | ${r.granularity}${r.objective === 'flops' ? ' (flops)' : ''}, ${r.fineTuneEpochs}${r.budget ? ` of ${r.budget}` : ''} epochs | ${r.target} | ${(100 * r.sparsity).toFixed(1)} % (${(100 * r.computeReduction).toFixed(1)} %)${r.targetReached ? '' : ' (guard)'} | ` +
       `${(100 * r.denseTest).toFixed(1)} → ${(100 * r.prunedTest).toFixed(1)} (${(100 * r.compactTest).toFixed(1)}, ${(100 * r.sparseInt8Test).toFixed(1)}) | ` +
       `${r.unitsRemoved.join(' / ')} | ${r.latencyMs.dense.b256.toFixed(2)} → ${r.latencyMs.compact.b256.toFixed(2)} (${(r.latencyMs.dense.b256 / r.latencyMs.compact.b256).toFixed(1)}×)` +
       `${r.latencyMs.floor ? `; floor ${r.latencyMs.floor.b256.toFixed(2)} (≤ ${(r.latencyMs.dense.b256 / r.latencyMs.floor.b256).toFixed(1)}×)` : ''} | ` +

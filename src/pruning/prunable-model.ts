@@ -173,12 +173,11 @@ export class PrunableModel {
 
   /** Multiply-accumulates per sample of the prunable kernels, dense and live. */
   compute(): ComputeReport {
-    const live = tf.tidy(() => tf.stack(this.masks.map((m) => tf.sum(m))).dataSync());
     let dense = 0;
     let alive = 0;
-    this.layers.forEach((l, i) => {
-      dense += l.size * l.macsPerWeight;
-      alive += Math.round(live[i]) * l.macsPerWeight;
+    this.sparsity().layers.forEach((s, i) => {
+      dense += s.size * this.layers[i].macsPerWeight;
+      alive += (s.size - s.pruned) * this.layers[i].macsPerWeight;
     });
     return { dense, live: alive, reduction: dense > 0 ? 1 - alive / dense : 0 };
   }
