@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UsageError } from '../errors.js';
-import { FAMILY_BUILD_DEFAULTS } from './cli-build-meta.js';
+import { familyOracle } from './cli-build-meta.js';
 import { evaluateOracle, oracleEvalTable, type OracleEvalRow } from './oracle-eval.js';
 import { zoo } from './zoo.js';
 
@@ -27,9 +27,8 @@ export async function main(args: OracleEvalCliArgs): Promise<string> {
     if (!m) throw new UsageError(`no zoo model '${id}' in family '${args.family}'; known: ${all.map((z) => z.id).join(', ')}`);
     return m;
   });
-  const cs = FAMILY_BUILD_DEFAULTS[args.family]?.candidateSamples;
   const rows = await evaluateOracle(models, {
-    oracle: cs != null ? { candidateSamples: cs } : undefined, targets: args.targets, methods: args.methods,
+    oracle: familyOracle(args.family), targets: args.targets, methods: args.methods,
     onProgress: (l) => process.stderr.write(l + '\n'),
   });
   const table = oracleEvalTable(rows);

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildMeta, type BuildEvent } from '../../src/meta/build.js';
+import { familyOracle } from '../../src/meta/cli-build-meta.js';
 import { metaColumn, readMeta } from '../../src/meta/format.js';
 import type { ZooModel } from '../../src/meta/zoo.js';
 import { FEATURE_SCHEMA } from '../../src/features/schema.js';
@@ -44,5 +45,14 @@ describe('buildMeta (in process)', () => {
     await buildMeta({ ...opts, out: join(dir, 'again.json'), onProgress: (e) => again.push(e) });
     expect(again.filter((e) => e.type === 'model-trained').every((e) => e.type === 'model-trained' && e.cached)).toBe(true);
     expect(Array.from(readMeta(join(dir, 'again.json')).data)).toEqual(Array.from(ds.data));
+  });
+});
+
+describe('per-family oracle settings of build-meta', () => {
+  it('judges cnn candidates on loss over full epochs and keeps the mlp defaults; an explicit sample count wins', () => {
+    expect(familyOracle('cnn')).toEqual({ judge: 'loss' });
+    expect(familyOracle('mlp')).toBeUndefined();
+    expect(familyOracle('cnn', 4000)).toEqual({ judge: 'loss', candidateSamples: 4000 });
+    expect(familyOracle('mlp', 500)).toEqual({ candidateSamples: 500 });
   });
 });
