@@ -9,6 +9,7 @@ const Flags = z.object({
   workers: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(64),
   quick: z.boolean().optional(),
   json: z.boolean().optional(),
+  fresh: z.boolean().optional(),
 });
 
 /** `autoprune build-meta --family F`: meta-dataset of a model family (zoo → oracle → features + labels). */
@@ -16,7 +17,7 @@ export async function buildMetaCommand(raw: Record<string, unknown>, argv: strin
   const f = parseFlags(Flags, raw);
   selectBackend();
   const out = await main({
-    family: f.family, out: f.out, workers: f.workers, json: f.json,
+    family: f.family, out: f.out, workers: f.workers, json: f.json, fresh: f.fresh,
     ...(f.quick ? { limitPerDigit: 60, maxRowsPerLayerPerStage: 300 } : {}),
   }, ['autoprune', 'autoprune', ...argv]);
   process.stderr.write(`build-meta: wrote ${out}\n`);

@@ -92,6 +92,7 @@ function main(argv: string[]): Promise<number> {
     .option('--out <file>', 'output header file (a .bin file is written beside it)')
     .option('--workers <n>', 'worker processes', '2')
     .option('--quick', 'a tiny zoo and oracle (for smoke tests)')
+    .option('--fresh', "recompute every zoo model's rows; by default rows cached beside a trained zoo model for the same settings are reused, so an interrupted or extended build resumes")
     .option('--json', 'progress as JSON lines on stderr')
     .action(async (opts) => {
       const { buildMetaCommand } = await import('./build-meta.js');

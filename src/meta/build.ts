@@ -15,7 +15,8 @@ import { Rng } from '../util/random.js';
 import { META_COLUMNS, writeMeta, type MetaHeader, type MetaModelInfo } from './format.js';
 import { gradedLabels, ORACLE_DEFAULTS, runOracle, type OracleOptions } from './oracle.js';
 import { saveOracleResult } from './oracle-cache.js';
-import { checkZooModel, loadOrTrainZooModel, zoo, zooCacheKey, zooData, type ZooModel } from './zoo.js';
+import { loadModelRows, saveModelRows } from './rows-cache.js';
+import { checkZooModel, loadOrTrainZooModel, modelCacheDir, zoo, zooCacheKey, zooData, type ZooModel } from './zoo.js';
 
 /** Settings of one model's share of a meta-dataset (plain data: it crosses into worker processes). */
 export interface ModelJobOptions {
@@ -31,6 +32,8 @@ export interface ModelJobOptions {
   limitPerDigit?: number;
   /** Model cache folder. Default modelCacheDir(). */
   cacheDir?: string;
+  /** Recompute every model's rows even when its cache folder holds them for these settings. */
+  fresh?: boolean;
 }
 
 export const BUILD_DEFAULTS = Object.freeze({
@@ -42,6 +45,7 @@ export const BUILD_DEFAULTS = Object.freeze({
 export type BuildEvent =
   | { type: 'model-start'; model: string; worker: number }
   | { type: 'model-trained'; model: string; seconds: number; cached: boolean }
+  | { type: 'rows-cached'; model: string; rows: number }
   | { type: 'oracle-candidate'; model: string; target: number; name: string; valAccuracy: number }
   | { type: 'oracle-stage'; model: string; target: number; winner: string; valAccuracy: number; seconds: number }
   | { type: 'model-done'; model: string; rows: number; seconds: number; done: number; total: number }
@@ -77,10 +81,22 @@ export async function buildModelRows(m: ZooModel, options: ModelJobOptions = {},
   const oracleOpts = { ...ORACLE_DEFAULTS, ...(o.oracle ?? {}) };
   checkZooModel(m);
   const t0 = Date.now();
+  const dir = join(o.cacheDir ?? modelCacheDir(), zooCacheKey(m, o.limitPerDigit));
+  const cacheKey = {
+    oracle: oracleOpts, stages: o.stages, maxRowsPerLayerPerStage: o.maxRowsPerLayerPerStage, calibSamples: o.calibSamples,
+    featureSchema: { version: FEATURE_SCHEMA.version, names: FEATURE_SCHEMA.names }, limitPerDigit: o.limitPerDigit ?? null,
+  };
+  if (!o.fresh) {
+    const hit = loadModelRows(dir, cacheKey);
+    if (hit) {
+      onEvent?.({ type: 'rows-cached', model: m.id, rows: hit.info.rows });
+      return hit;
+    }
+  }
   const raw = zooData(m, o.limitPerDigit);
   const pending: PendingStage[] = [];
   try {
-    const { model, cached, dir } = await loadOrTrainZooModel(m, raw, {
+    const { model, cached } = await loadOrTrainZooModel(m, raw, {
       cacheDir: o.cacheDir, limitPerDigit: o.limitPerDigit,
       onTrained: (seconds) => onEvent?.({ type: 'model-trained', model: m.id, seconds, cached: false }),
     });
@@ -137,7 +153,7 @@ export async function buildModelRows(m: ZooModel, options: ModelJobOptions = {},
           out[base + F + 4] = p.sparsity;
         }
       }
-      return {
+      const rowsOut: ModelRows = {
         data: out,
         info: {
           id: m.id, family: m.family, args: m.args, epochs: m.epochs, cacheKey: zooCacheKey(m, o.limitPerDigit), denseValAccuracy,
@@ -149,6 +165,8 @@ export async function buildModelRows(m: ZooModel, options: ModelJobOptions = {},
           rows, seconds: (Date.now() - t0) / 1000,
         },
       };
+      saveModelRows(dir, cacheKey, rowsOut);
+      return rowsOut;
     } finally {
       pm.dispose();
       calib.x.dispose();
@@ -194,7 +212,7 @@ export async function buildMeta(options: BuildMetaOptions): Promise<MetaHeader> 
   models.forEach(checkZooModel);
   const job: ModelJobOptions = {
     oracle: options.oracle, stages: options.stages, maxRowsPerLayerPerStage: options.maxRowsPerLayerPerStage,
-    calibSamples: options.calibSamples, limitPerDigit: options.limitPerDigit, cacheDir: options.cacheDir,
+    calibSamples: options.calibSamples, limitPerDigit: options.limitPerDigit, cacheDir: options.cacheDir, fresh: options.fresh,
   };
   const workers = Math.max(1, Math.min(options.workers ?? 2, models.length));
   const results: ModelRows[] = new Array(models.length);

@@ -12,6 +12,8 @@ export interface BuildMetaCliArgs {
   maxRowsPerLayerPerStage?: number;
   /** Training samples per oracle candidate epoch (fractional epochs for costly families). */
   candidateSamples?: number;
+  /** Recompute rows even when a zoo model's cache folder holds them for these settings. */
+  fresh?: boolean;
 }
 
 /**
@@ -38,6 +40,7 @@ export function familyOracle(family: string, candidateSamples?: number): { candi
 function line(e: BuildEvent): string | undefined {
   switch (e.type) {
     case 'model-start': return `[worker ${e.worker}] ${e.model}: start`;
+    case 'rows-cached': return `${e.model}: ${e.rows} rows from the cache (oracle not rerun; --fresh recomputes)`;
     case 'model-trained': return `${e.model}: dense model ${e.cached ? 'from cache' : `trained in ${e.seconds.toFixed(1)} s`}`;
     case 'oracle-stage': return `${e.model}: oracle @${e.target} → ${e.winner} (val ${(100 * e.valAccuracy).toFixed(1)} %, ${e.seconds.toFixed(0)} s)`;
     case 'model-done': return `${e.model}: ${e.rows} rows in ${e.seconds.toFixed(0)} s  [${e.done}/${e.total}]`;
@@ -57,7 +60,7 @@ export async function main(args: BuildMetaCliArgs, argv: string[] = process.argv
   const fam = FAMILY_BUILD_DEFAULTS[args.family];
   await buildMeta({
     family: args.family, out, workers: args.workers ?? 2, command,
-    limitPerDigit: args.limitPerDigit, maxRowsPerLayerPerStage: args.maxRowsPerLayerPerStage ?? fam.maxRowsPerLayerPerStage,
+    limitPerDigit: args.limitPerDigit, fresh: args.fresh, maxRowsPerLayerPerStage: args.maxRowsPerLayerPerStage ?? fam.maxRowsPerLayerPerStage,
     oracle: familyOracle(args.family, args.candidateSamples),
     onProgress: (e) => {
       if (args.json) process.stderr.write(JSON.stringify(e) + '\n');

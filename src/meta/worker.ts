@@ -8,8 +8,14 @@ function send(msg: WorkerReply): void {
   process.send?.(msg);
 }
 
+let exitRequested = false;
+// Without an exit request the parent died or was killed: stop at the next await instead of
+// training on as an orphan.
+process.on('disconnect', () => process.exit(exitRequested ? 0 : 130));
+
 process.on('message', (msg: WorkerRequest) => {
   if (msg.type === 'exit') {
+    exitRequested = true;
     process.disconnect?.();
     return;
   }

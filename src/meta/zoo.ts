@@ -33,8 +33,8 @@ export const MIN_ZOO_SEED = 100;
 function mlp(id: string, hidden: number[], seed: number, activation: 'relu' | 'tanh' = 'relu'): ZooModel {
   return { id, family: 'mlp', args: { ...LENET_300_100, hidden, activation, seed }, epochs: 15 };
 }
-function cnn(id: string, convs: { filters: number; kernel: number }[], dense: number[], seed: number): ZooModel {
-  return { id, family: 'cnn', args: { ...LENET_5, convs, dense, seed }, epochs: 15 };
+function cnn(id: string, convs: { filters: number; kernel: number }[], dense: number[], seed: number, activation: 'relu' | 'tanh' = 'relu'): ZooModel {
+  return { id, family: 'cnn', args: { ...LENET_5, convs, dense, activation, seed }, epochs: 15 };
 }
 
 /** The default zoos the shipped policies are trained on (all on MNIST-10k's training split). */
@@ -51,6 +51,10 @@ export const ZOOS: Readonly<Record<Family, readonly ZooModel[]>> = Object.freeze
     cnn('cnn-lenet5-s100', [{ filters: 20, kernel: 5 }, { filters: 50, kernel: 5 }], [500], 100),
     cnn('cnn-16-32k3-s101', [{ filters: 16, kernel: 3 }, { filters: 32, kernel: 3 }], [128], 101),
     cnn('cnn-10-20k5-s102', [{ filters: 10, kernel: 5 }, { filters: 20, kernel: 5 }], [200], 102),
+    cnn('cnn-lenet5-s103', [{ filters: 20, kernel: 5 }, { filters: 50, kernel: 5 }], [500], 103),
+    cnn('cnn-32-64k3-s104', [{ filters: 32, kernel: 3 }, { filters: 64, kernel: 3 }], [256], 104),
+    cnn('cnn-8-16-32k3-s105', [{ filters: 8, kernel: 3 }, { filters: 16, kernel: 3 }, { filters: 32, kernel: 3 }], [64], 105),
+    cnn('cnn-lenet5-tanh-s106', [{ filters: 20, kernel: 5 }, { filters: 50, kernel: 5 }], [500], 106, 'tanh'),
   ]),
 });
 

@@ -40,11 +40,21 @@ describe('buildMeta (in process)', () => {
     expect(new Set(model)).toEqual(new Set([0, 1]));
     expect(events.filter((e) => e.type === 'model-done').length).toBe(2);
     expect(events.some((e) => e.type === 'model-trained' && !e.cached)).toBe(true);
-    // A rebuild loads the dense models from the cache and gives identical rows.
+    // A fresh rebuild loads the dense models from the cache, reruns the oracle and gives identical rows.
     const again: BuildEvent[] = [];
-    await buildMeta({ ...opts, out: join(dir, 'again.json'), onProgress: (e) => again.push(e) });
+    await buildMeta({ ...opts, fresh: true, out: join(dir, 'again.json'), onProgress: (e) => again.push(e) });
     expect(again.filter((e) => e.type === 'model-trained').every((e) => e.type === 'model-trained' && e.cached)).toBe(true);
+    expect(again.some((e) => e.type === 'rows-cached')).toBe(false);
     expect(Array.from(readMeta(join(dir, 'again.json')).data)).toEqual(Array.from(ds.data));
+    // Without --fresh the finished rows are reused (no oracle run); other settings miss the cache.
+    const resumed: BuildEvent[] = [];
+    await buildMeta({ ...opts, out: join(dir, 'resumed.json'), onProgress: (e) => resumed.push(e) });
+    expect(resumed.filter((e) => e.type === 'rows-cached').map((e) => e.type === 'rows-cached' && e.model)).toEqual(['tiny-a', 'tiny-b']);
+    expect(resumed.some((e) => e.type === 'oracle-stage')).toBe(false);
+    expect(Array.from(readMeta(join(dir, 'resumed.json')).data)).toEqual(Array.from(ds.data));
+    const other: BuildEvent[] = [];
+    await buildMeta({ ...opts, models: TINY_ZOO.slice(0, 1), maxRowsPerLayerPerStage: 50, out: join(dir, 'other.json'), onProgress: (e) => other.push(e) });
+    expect(other.some((e) => e.type === 'rows-cached')).toBe(false);
   });
 });
 
