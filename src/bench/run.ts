@@ -38,7 +38,10 @@ export interface BenchOptions {
    * files): a rerun (or another process benchmarking another model) reuses them, so long runs resume.
    */
   recordDir?: string;
-  /** Mixed into record keys: changes when the learned policies change. */
+  /**
+   * Mixed into the keys of records that depend on the learned policies (POLICY_METHODS): changes
+   * when a policy file changes, so those rerun while the baselines' records are reused.
+   */
   fingerprint?: string;
   onProgress?: (msg: string) => void;
 }
@@ -82,21 +85,27 @@ export function machineLine(): string {
   return `${c.length} × ${c[0]?.model ?? 'cpu'}, Node ${process.version}, ${process.platform}`;
 }
 
+/** Methods whose result depends on the policy files (the agent's epochs set the last one's budget). */
+export const POLICY_METHODS: readonly string[] = Object.freeze(['learned', 'learned-lofo', 'agent', 'global-magnitude@agent-epochs']);
+
 const key = (r: { model: string; seed: number; method: string; target: number }) => `${r.model}|${r.seed}|${r.method}|${r.target}`;
 
 /** Runs the protocol. Every method of a (model, seed, target) starts from the same dense weights and fine-tunes with the same seed and budget. */
 export async function runBench(o: BenchOptions): Promise<BenchResults> {
   const log = o.onProgress ?? (() => {});
   const partial: { dense: DenseRecord[]; records: BenchRecord[] } = { dense: [], records: [] };
-  const budgets = `d${o.denseEpochs}-ft${o.fineTuneEpochs}-a${o.agentBudget}-${o.fingerprint ?? ''}`;
-  const fileOf = (k: string) => join(o.recordDir!, `${createHash('sha256').update(`${k}|${budgets}`).digest('hex').slice(0, 24)}.json`);
+  const budgets = `d${o.denseEpochs}-ft${o.fineTuneEpochs}-a${o.agentBudget}`;
+  const fileOf = (rec: { model: string; seed: number; method: string; target: number }) => {
+    const policy = POLICY_METHODS.includes(rec.method) ? (o.fingerprint ?? '') : 'baseline';
+    return join(o.recordDir!, `${createHash('sha256').update(`${key(rec)}|${budgets}-${policy}`).digest('hex').slice(0, 24)}.json`);
+  };
   // Records finished by an earlier (or a parallel) run.
   const done = new Set<string>();
   const lookup = (rec: { model: string; seed: number; method: string; target: number }) => {
     const k = key(rec);
     if (done.has(k)) return true;
-    if (o.recordDir && existsSync(fileOf(k))) {
-      partial.records.push(JSON.parse(readFileSync(fileOf(k), 'utf8')) as BenchRecord);
+    if (o.recordDir && existsSync(fileOf(rec))) {
+      partial.records.push(JSON.parse(readFileSync(fileOf(rec), 'utf8')) as BenchRecord);
       done.add(k);
       return true;
     }
@@ -106,9 +115,9 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
     if (!o.recordDir) return;
     mkdirSync(o.recordDir, { recursive: true });
     const last = partial.records[partial.records.length - 1];
-    const tmp = `${fileOf(key(last))}.tmp-${process.pid}`;
+    const tmp = `${fileOf(last)}.tmp-${process.pid}`;
     writeFileSync(tmp, JSON.stringify(last));
-    renameSync(tmp, fileOf(key(last)));
+    renameSync(tmp, fileOf(last));
   };
   const data = loadMnist10k({ seed: 0 });
   try {
