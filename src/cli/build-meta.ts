@@ -10,6 +10,9 @@ const Flags = z.object({
   quick: z.boolean().optional(),
   json: z.boolean().optional(),
   fresh: z.boolean().optional(),
+  models: z.array(z.string().min(1)).min(1).optional(),
+  data: z.string().min(1).optional(),
+  label: z.string().min(1).optional(),
 });
 
 /** `autoprune build-meta --family F`: meta-dataset of a model family (zoo → oracle → features + labels). */
@@ -18,6 +21,7 @@ export async function buildMetaCommand(raw: Record<string, unknown>, argv: strin
   selectBackend();
   const out = await main({
     family: f.family, out: f.out, workers: f.workers, json: f.json, fresh: f.fresh,
+    models: f.models, data: f.data, label: f.label,
     ...(f.quick ? { limitPerDigit: 60, maxRowsPerLayerPerStage: 300 } : {}),
   }, ['autoprune', 'autoprune', ...argv]);
   process.stderr.write(`build-meta: wrote ${out}\n`);

@@ -88,8 +88,11 @@ function main(argv: string[]): Promise<number> {
   program
     .command('build-meta')
     .description('build a meta-dataset for a model family: train a zoo, run the oracle, sample per-connection features and labels')
-    .requiredOption('--family <name>', 'model family: mlp or cnn')
-    .option('--out <file>', 'output header file (a .bin file is written beside it)')
+    .requiredOption('--family <name>', "model family: mlp or cnn (built-in zoos trained here on MNIST-10k), or your family's name with --models")
+    .option('--models <files...>', 'your trained models of the family (model.json files or their folders): the oracle runs on them, nothing is retrained')
+    .option('--data <spec>', "with --models: their data, 'mnist-10k' or a CSV file (default: mnist-10k)")
+    .option('--label <column>', 'with --models and CSV data: label column, header name or 0-based index (default: the last column)')
+    .option('--out <file>', 'output header file (a .bin file is written beside it; default datasets/meta-FAMILY.json)')
     .option('--workers <n>', 'worker processes', '2')
     .option('--quick', 'a tiny zoo and oracle (for smoke tests)')
     .option('--fresh', "recompute every zoo model's rows; by default rows cached beside a trained zoo model for the same settings are reused, so an interrupted or extended build resumes")

@@ -1,6 +1,8 @@
+import type * as TF from '@tensorflow/tfjs';
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tf, PACKAGE_ROOT } from '../backend/tf.js';
 import type { Split } from '../data/dataset.js';
@@ -8,6 +10,8 @@ import { UsageError } from '../errors.js';
 import { extractFeatures } from '../features/extract.js';
 import { FEATURE_SCHEMA } from '../features/schema.js';
 import type { ConnectionFeatures } from '../features/types.js';
+import { loadDataset } from '../data/registry.js';
+import { loadModel } from '../models/io.js';
 import { fitDatasetToModel } from '../models/task.js';
 import { accuracy } from '../models/train.js';
 import { PrunableModel } from '../pruning/prunable-model.js';
@@ -36,6 +40,41 @@ export interface ModelJobOptions {
   fresh?: boolean;
 }
 
+/**
+ * A trained model of the user's own family, read from disk (never written), with the data it was
+ * trained on: build-meta runs the oracle on it as it does on a zoo model, without training anything.
+ */
+export interface FileModel {
+  /** Row id in the meta-dataset, e.g. the model's folder name. */
+  id: string;
+  /** The user's name for the family (the leave-one-family-out split of train-policy uses it). */
+  family: string;
+  /** Path of model.json (or its folder). */
+  path: string;
+  /** The data: 'mnist-10k' or a CSV path, with the CSV options of `autoprune --data`. */
+  data: { spec: string; label?: string; valPath?: string; testPath?: string; seed?: number };
+}
+
+/** A meta-dataset source: a built-in zoo entry (trained and cached here) or a user's trained model. */
+export type MetaModel = ZooModel | FileModel;
+
+export const isFileModel = (m: MetaModel): m is FileModel => 'path' in m;
+
+/** Cache key of a user model: its bytes (topology and weights) and its data spec. */
+function fileModelKey(m: FileModel): string {
+  let file = resolve(m.path);
+  if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'model.json');
+  if (!existsSync(file)) throw new UsageError(`model file '${m.path}' does not exist`);
+  const h = createHash('sha256').update(readFileSync(file));
+  let manifest: { weightsManifest?: { paths: string[] }[] } = {};
+  try { manifest = JSON.parse(readFileSync(file, 'utf8')) as typeof manifest; } catch { /* loadModel reports it */ }
+  for (const g of manifest.weightsManifest ?? []) {
+    for (const w of g.paths) if (existsSync(join(dirname(file), w))) h.update(readFileSync(join(dirname(file), w)));
+  }
+  h.update(JSON.stringify(m.data));
+  return `user-${m.id.replace(/[^\w.-]+/g, '_')}-${h.digest('hex').slice(0, 10)}`;
+}
+
 export const BUILD_DEFAULTS = Object.freeze({
   stages: [0, 0.5, 0.8, 0.9],
   maxRowsPerLayerPerStage: 1500,
@@ -45,6 +84,7 @@ export const BUILD_DEFAULTS = Object.freeze({
 export type BuildEvent =
   | { type: 'model-start'; model: string; worker: number }
   | { type: 'model-trained'; model: string; seconds: number; cached: boolean }
+  | { type: 'model-loaded'; model: string; path: string }
   | { type: 'rows-cached'; model: string; rows: number }
   | { type: 'oracle-candidate'; model: string; target: number; name: string; valAccuracy: number }
   | { type: 'oracle-stage'; model: string; target: number; winner: string; valAccuracy: number; seconds: number }
@@ -73,15 +113,17 @@ function samplePositions(n: number, max: number, rng: Rng): Int32Array {
 interface PendingStage { stageIndex: number; sparsity: number; layer: number; layerSize: number; live: number; indices: Int32Array; values: Float32Array[] }
 
 /**
- * One zoo model's rows: train (or load) the model, run the oracle, and at each sampled stage read the
+ * One model's rows: train (or load) the model, run the oracle, and at each sampled stage read the
  * features of a stratified sample of live connections; label them with the oracle's graded labels.
  */
-export async function buildModelRows(m: ZooModel, options: ModelJobOptions = {}, onEvent?: (e: BuildEvent) => void): Promise<ModelRows> {
+export async function buildModelRows(m: MetaModel, options: ModelJobOptions = {}, onEvent?: (e: BuildEvent) => void): Promise<ModelRows> {
   const o = { ...BUILD_DEFAULTS, ...defined(options) };
   const oracleOpts = { ...ORACLE_DEFAULTS, ...(o.oracle ?? {}) };
-  checkZooModel(m);
+  const file = isFileModel(m);
+  if (!file) checkZooModel(m);
   const t0 = Date.now();
-  const dir = join(o.cacheDir ?? modelCacheDir(), zooCacheKey(m, o.limitPerDigit));
+  const key = file ? fileModelKey(m) : zooCacheKey(m, o.limitPerDigit);
+  const dir = join(o.cacheDir ?? modelCacheDir(), key);
   const cacheKey = {
     oracle: oracleOpts, stages: o.stages, maxRowsPerLayerPerStage: o.maxRowsPerLayerPerStage, calibSamples: o.calibSamples,
     featureSchema: { version: FEATURE_SCHEMA.version, names: FEATURE_SCHEMA.names }, limitPerDigit: o.limitPerDigit ?? null,
@@ -93,19 +135,26 @@ export async function buildModelRows(m: ZooModel, options: ModelJobOptions = {},
       return hit;
     }
   }
-  const raw = zooData(m, o.limitPerDigit);
+  const raw = file ? loadDataset(m.data.spec, { ...m.data, seed: m.data.seed ?? 0 }) : zooData(m, o.limitPerDigit);
   const pending: PendingStage[] = [];
   try {
-    const { model, cached } = await loadOrTrainZooModel(m, raw, {
-      cacheDir: o.cacheDir, limitPerDigit: o.limitPerDigit,
-      onTrained: (seconds) => onEvent?.({ type: 'model-trained', model: m.id, seconds, cached: false }),
-    });
-    if (cached) onEvent?.({ type: 'model-trained', model: m.id, seconds: 0, cached: true });
+    let model: TF.LayersModel;
+    if (file) {
+      model = await loadModel(m.path);
+      onEvent?.({ type: 'model-loaded', model: m.id, path: m.path });
+    } else {
+      const z = await loadOrTrainZooModel(m, raw, {
+        cacheDir: o.cacheDir, limitPerDigit: o.limitPerDigit,
+        onTrained: (seconds) => onEvent?.({ type: 'model-trained', model: m.id, seconds, cached: false }),
+      });
+      model = z.model;
+      if (z.cached) onEvent?.({ type: 'model-trained', model: m.id, seconds: 0, cached: true });
+    }
     const data = fitDatasetToModel(raw, model);
     const calibN = Math.min(o.calibSamples, data.train.labels.length);
     const calib: Split = { x: tf.slice(data.train.x, 0, calibN), labels: data.train.labels.subarray(0, calibN) };
     const pm = new PrunableModel(model);
-    const rng = new Rng((m.args.seed ?? 0) * 7919 + 17);
+    const rng = new Rng((file ? parseInt(key.slice(-8), 16) : (m.args.seed ?? 0)) * 7919 + 17);
     const sample = (stageIndex: number, sparsity: number): void => {
       const f: ConnectionFeatures = extractFeatures(pm, calib, { maxSamples: calibN });
       for (const lf of f.layers) {
@@ -156,7 +205,7 @@ export async function buildModelRows(m: ZooModel, options: ModelJobOptions = {},
       const rowsOut: ModelRows = {
         data: out,
         info: {
-          id: m.id, family: m.family, args: m.args, epochs: m.epochs, cacheKey: zooCacheKey(m, o.limitPerDigit), denseValAccuracy,
+          id: m.id, family: m.family, args: file ? { path: m.path, data: m.data } : m.args, epochs: file ? 0 : m.epochs, cacheKey: key, denseValAccuracy,
           oracle: result.stages.map((s) => ({
             target: s.target, sparsity: s.sparsity, winner: s.winner, valAccuracy: s.valAccuracy, layerSparsity: s.layerSparsity,
             candidates: s.candidates.map((c) => ({ name: c.name, valAccuracy: c.valAccuracy, valLoss: Number(c.valLoss.toFixed(4)) })),
@@ -182,7 +231,7 @@ export interface BuildMetaOptions extends ModelJobOptions {
   /** Model family of the zoo. */
   family: string;
   /** Zoo models to use. Default: the family's built-in zoo (see zoo.ts). */
-  models?: readonly ZooModel[];
+  models?: readonly MetaModel[];
   /** Worker processes; 1 = in this process. Default 2. */
   workers?: number;
   /** Header path (…/meta-FAMILY.json); the rows go next to it as .bin. */
@@ -209,7 +258,12 @@ export async function buildMeta(options: BuildMetaOptions): Promise<MetaHeader> 
   const t0 = Date.now();
   const models = options.models ?? zoo(options.family);
   if (models.length === 0) throw new UsageError(`no models to build the '${options.family}' meta-dataset from`);
-  models.forEach(checkZooModel);
+  for (const m of models) if (!isFileModel(m)) checkZooModel(m);
+  const ids = new Set<string>();
+  for (const m of models) {
+    if (ids.has(m.id)) throw new UsageError(`two models of the meta-dataset share the id '${m.id}'; ids must be unique`);
+    ids.add(m.id);
+  }
   const job: ModelJobOptions = {
     oracle: options.oracle, stages: options.stages, maxRowsPerLayerPerStage: options.maxRowsPerLayerPerStage,
     calibSamples: options.calibSamples, limitPerDigit: options.limitPerDigit, cacheDir: options.cacheDir, fresh: options.fresh,
@@ -259,14 +313,14 @@ export async function buildMeta(options: BuildMetaOptions): Promise<MetaHeader> 
 }
 
 /** Messages between buildMeta and dist/meta/worker.js. */
-export type WorkerRequest = { type: 'job'; index: number; model: ZooModel; options: ModelJobOptions } | { type: 'exit' };
+export type WorkerRequest = { type: 'job'; index: number; model: MetaModel; options: ModelJobOptions } | { type: 'exit' };
 export type WorkerReply =
   | { type: 'event'; event: BuildEvent }
   | { type: 'result'; index: number; info: ModelRows['info']; data: Float32Array }
   | { type: 'error'; index: number; message: string; stack?: string };
 
 function runInWorkers(
-  models: readonly ZooModel[],
+  models: readonly MetaModel[],
   job: ModelJobOptions,
   workers: number,
   onProgress: ((e: BuildEvent) => void) | undefined,

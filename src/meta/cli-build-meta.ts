@@ -1,5 +1,9 @@
 import { UsageError } from '../errors.js';
-import { buildMeta, type BuildEvent } from './build.js';
+import { basename, dirname, resolve } from 'node:path';
+import { loadDataset } from '../data/registry.js';
+import { loadModel } from '../models/io.js';
+import { fitDatasetToModel } from '../models/task.js';
+import { buildMeta, type BuildEvent, type FileModel } from './build.js';
 import { FAMILIES } from './zoo.js';
 
 export interface BuildMetaCliArgs {
@@ -14,6 +18,12 @@ export interface BuildMetaCliArgs {
   candidateSamples?: number;
   /** Recompute rows even when a zoo model's cache folder holds them for these settings. */
   fresh?: boolean;
+  /** The user's trained models of the family (model.json files or their folders) instead of a built-in zoo. */
+  models?: string[];
+  /** With `models`: their data, 'mnist-10k' (default) or a CSV path. */
+  data?: string;
+  /** With `models` and CSV data: the label column. */
+  label?: string;
 }
 
 /**
@@ -31,9 +41,14 @@ export const FAMILY_BUILD_DEFAULTS: Readonly<Record<string, {
   cnn: { maxRowsPerLayerPerStage: 2000, oracle: { judge: 'loss' } },
 });
 
+/** Settings for a family of the user's own models: the loss judge the cnn rebuild showed to be sounder. */
+export const USER_FAMILY_DEFAULTS = Object.freeze({ maxRowsPerLayerPerStage: 1500, oracle: Object.freeze({ judge: 'loss' as const }) });
+
+const familyDefaults = (family: string) => FAMILY_BUILD_DEFAULTS[family] ?? USER_FAMILY_DEFAULTS;
+
 /** The family's oracle settings, with an explicit candidateSamples taking precedence. */
 export function familyOracle(family: string, candidateSamples?: number): { candidateSamples?: number; judge?: 'accuracy' | 'loss' } | undefined {
-  const o = { ...(FAMILY_BUILD_DEFAULTS[family]?.oracle ?? {}), ...(candidateSamples != null ? { candidateSamples } : {}) };
+  const o = { ...(familyDefaults(family).oracle ?? {}), ...(candidateSamples != null ? { candidateSamples } : {}) };
   return Object.keys(o).length ? o : undefined;
 }
 
@@ -42,6 +57,7 @@ function line(e: BuildEvent): string | undefined {
     case 'model-start': return `[worker ${e.worker}] ${e.model}: start`;
     case 'rows-cached': return `${e.model}: ${e.rows} rows from the cache (oracle not rerun; --fresh recomputes)`;
     case 'model-trained': return `${e.model}: dense model ${e.cached ? 'from cache' : `trained in ${e.seconds.toFixed(1)} s`}`;
+    case 'model-loaded': return `${e.model}: loaded ${e.path}`;
     case 'oracle-stage': return `${e.model}: oracle @${e.target} → ${e.winner} (val ${(100 * e.valAccuracy).toFixed(1)} %, ${e.seconds.toFixed(0)} s)`;
     case 'model-done': return `${e.model}: ${e.rows} rows in ${e.seconds.toFixed(0)} s  [${e.done}/${e.total}]`;
     case 'written': return `wrote ${e.path} (${e.rows} rows, ${e.seconds.toFixed(0)} s)`;
@@ -54,12 +70,18 @@ function line(e: BuildEvent): string | undefined {
  * path. Progress goes to stderr (lines, or JSON with `json`).
  */
 export async function main(args: BuildMetaCliArgs, argv: string[] = process.argv): Promise<string> {
-  if (!FAMILIES.includes(args.family as never)) throw new UsageError(`--family must be one of ${FAMILIES.join(', ')}, got '${args.family}'`);
+  const userModels = args.models?.length ? await checkUserModels(args.family, args.models, args.data ?? 'mnist-10k', args.label) : undefined;
+  if (!userModels) {
+    if (args.data != null || args.label != null) throw new UsageError('--data and --label describe the data of --models; the built-in zoos train on MNIST-10k');
+    if (!FAMILIES.includes(args.family as never)) {
+      throw new UsageError(`--family '${args.family}' has no built-in zoo (${FAMILIES.join(', ')}); for your own family pass its trained models with --models m1/model.json m2/model.json … and their --data`);
+    }
+  }
   const out = args.out ?? `datasets/meta-${args.family}.json`;
   const command = process.env.AUTOPRUNE_COMMAND ?? argv.slice(1).join(' ');
-  const fam = FAMILY_BUILD_DEFAULTS[args.family];
+  const fam = familyDefaults(args.family);
   await buildMeta({
-    family: args.family, out, workers: args.workers ?? 2, command,
+    family: args.family, models: userModels, out, workers: args.workers ?? 2, command,
     limitPerDigit: args.limitPerDigit, fresh: args.fresh, maxRowsPerLayerPerStage: args.maxRowsPerLayerPerStage ?? fam.maxRowsPerLayerPerStage,
     oracle: familyOracle(args.family, args.candidateSamples),
     onProgress: (e) => {
@@ -68,4 +90,34 @@ export async function main(args: BuildMetaCliArgs, argv: string[] = process.argv
     },
   });
   return out;
+}
+
+/**
+ * The user's models as meta-dataset sources, checked up front (each loads, and the data fits it) so
+ * that bad input fails with one clear error before any worker starts.
+ */
+async function checkUserModels(family: string, paths: string[], spec: string, label?: string): Promise<FileModel[]> {
+  if (!/^[\w.-]+$/.test(family)) throw new UsageError(`--family must be a name of letters, digits, '.', '_' or '-', got '${family}'`);
+  const raw = loadDataset(spec, { label, seed: 0 });
+  const used = new Map<string, number>();
+  try {
+    const models: FileModel[] = [];
+    for (const path of paths) {
+      const model = await loadModel(path);
+      try {
+        const fitted = fitDatasetToModel(raw, model);
+        if (fitted !== raw) fitted.dispose();
+      } finally {
+        model.dispose();
+      }
+      const abs = resolve(path);
+      const base = basename(abs.endsWith('.json') ? dirname(abs) : abs);
+      const n = used.get(base) ?? 0;
+      used.set(base, n + 1);
+      models.push({ id: n ? `${base}-${n + 1}` : base, family, path: abs, data: { spec: /\.csv$/i.test(spec) ? resolve(spec) : spec, ...(label != null ? { label } : {}) } });
+    }
+    return models;
+  } finally {
+    raw.dispose();
+  }
 }
