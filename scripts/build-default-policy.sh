@@ -2,7 +2,10 @@
 # Rebuilds the shipped meta-datasets (datasets/meta-{mlp,cnn}.*) and policies (policies/default.json,
 # no-cnn.json, no-mlp.json) exactly as they were built. Trained zoo models are cached in
 # $AUTOPRUNE_CACHE_DIR (default ~/.cache/autoprune/models), so a rerun skips dense training.
-# Wall time on a 2-core machine: ~15 min (mlp) + ~20 min (cnn) + a few minutes of policy training.
+# Wall time on a 2-core machine: ~15 min (mlp) + ~18 min (cnn) + a few minutes of policy training.
+# Note: default.json and no-mlp.json as shipped were trained on the previous meta-cnn (3 models,
+# accuracy judge; `git show 08d0672:datasets/meta-cnn.json`); this script now reproduces default-v2.json
+# as default.json (docs/oracle.md, "The rebuilt cnn labels", says why it is not swapped in yet).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run build
