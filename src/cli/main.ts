@@ -110,6 +110,7 @@ function main(argv: string[]): Promise<number> {
     .requiredOption('--out <file>', 'policy file to write, e.g. policies/mine.json')
     .option('--name <name>', 'policy name (default: the file name)')
     .option('--no-validate', 'skip leave-one-model-out / leave-one-family-out validation (faster)')
+    .option('--balance-families', 'give every family of the meta-datasets the same total training weight (else a family counts by its rows)')
     .option('--json', 'progress as JSON lines on stderr')
     .action(async (opts) => {
       const { trainPolicyCommand } = await import('./train-policy.js');

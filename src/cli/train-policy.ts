@@ -9,6 +9,7 @@ const Flags = z.object({
   out: z.string().min(1),
   name: z.string().min(1).optional(),
   validate: z.boolean().optional(),
+  balanceFamilies: z.boolean().optional(),
   json: z.boolean().optional(),
 });
 
@@ -16,7 +17,7 @@ const Flags = z.object({
 export async function trainPolicyCommand(raw: Record<string, unknown>, argv: string[]): Promise<number> {
   const f = parseFlags(Flags, raw);
   selectBackend();
-  const path = await main({ meta: f.meta, kind: f.kind, out: f.out, name: f.name, noValidate: f.validate === false, json: f.json },
+  const path = await main({ meta: f.meta, kind: f.kind, out: f.out, name: f.name, noValidate: f.validate === false, balanceFamilies: f.balanceFamilies, json: f.json },
     ['autoprune', 'autoprune', ...argv]);
   process.stderr.write(`train-policy: wrote ${path}\n`);
   return 0;

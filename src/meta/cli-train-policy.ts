@@ -9,6 +9,8 @@ export interface TrainPolicyCliArgs {
   name?: string;
   /** Skip leave-one-out validation (faster; the policy file then has only training metrics). */
   noValidate?: boolean;
+  /** Equal total training weight per family. */
+  balanceFamilies?: boolean;
   json?: boolean;
 }
 
@@ -28,7 +30,7 @@ export async function main(args: TrainPolicyCliArgs, argv: string[] = process.ar
   if (kind !== 'cart' && kind !== 'net') throw new UsageError(`--kind must be cart or net, got '${args.kind}'`);
   const command = process.env.AUTOPRUNE_COMMAND ?? argv.slice(1).join(' ');
   const r = trainPolicy({
-    meta: args.meta, kind, out: args.out, name: args.name, command, validate: !args.noValidate,
+    meta: args.meta, kind, out: args.out, name: args.name, command, validate: !args.noValidate, balanceFamilies: args.balanceFamilies,
     onProgress: (e) => process.stderr.write((args.json ? JSON.stringify(e) : line(e)) + '\n'),
   });
   return r.path;

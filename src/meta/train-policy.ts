@@ -28,6 +28,8 @@ export interface TrainPolicyOptions {
   validate?: boolean;
   /** Train with the rows' stratification weights (else every sampled row counts once). Default false. */
   weighted?: boolean;
+  /** Give every family the same total weight in training (else a family counts by its row count). Default false. */
+  balanceFamilies?: boolean;
   onProgress?: (e: TrainPolicyEvent) => void;
 }
 
@@ -177,11 +179,19 @@ export function trainPolicy(options: TrainPolicyOptions): { path: string; file: 
   const absW = rows.schema.names.indexOf('abs_w');
   if (absW < 0) throw new DataError("meta-dataset has no 'abs_w' feature column (needed for the magnitude comparison)");
   const weighted = options.weighted ?? false;
+  const famOfRow = (r: number) => rows.models[rows.model[r]].family;
+  /** Training weights of a subset: stratification weights and/or equal total weight per family. */
+  const trainWeights = (idx: Int32Array, w: Float32Array): Float32Array | undefined => {
+    if (!options.balanceFamilies) return weighted ? w : undefined;
+    const count = new Map<string, number>();
+    for (const r of idx) count.set(famOfRow(r), (count.get(famOfRow(r)) ?? 0) + 1);
+    return Float32Array.from(idx, (r, k) => (weighted ? w[k] : 1) * idx.length / (count.size * count.get(famOfRow(r))!));
+  };
 
   const validate = (split: 'model' | 'family', heldOut: (r: number) => boolean, name: string): FoldMetrics => {
     const tr = subset(rows, (r) => !heldOut(r));
     const te = subset(rows, heldOut);
-    const p = fit(kind, rows.schema, 'fold', tr.columns, tr.label, weighted ? tr.weight : undefined, options);
+    const p = fit(kind, rows.schema, 'fold', tr.columns, tr.label, trainWeights(tr.idx, tr.weight), options);
     const m = { heldOut: name, ...groupMetrics(rows, te.idx, predictRows(p, rows.schema, te.columns), absW) };
     disposePolicy(p);
     options.onProgress?.({ type: 'fold', split, heldOut: name, auc: m.auc ?? NaN, precisionAtK: m.precisionAtK ?? NaN, magnitudePrecisionAtK: m.magnitudePrecisionAtK ?? NaN });
@@ -204,7 +214,7 @@ export function trainPolicy(options: TrainPolicyOptions): { path: string; file: 
   const t0 = Date.now();
   const name = options.name ?? options.out.replace(/^.*\//, '').replace(/\.json$/, '');
   const all = subset(rows, () => true);
-  const policy = fit(kind, rows.schema, name, all.columns, all.label, weighted ? all.weight : undefined, options);
+  const policy = fit(kind, rows.schema, name, all.columns, all.label, trainWeights(all.idx, all.weight), options);
   try {
     options.onProgress?.({ type: 'fitted', seconds: (Date.now() - t0) / 1000 });
     metrics.train = groupMetrics(rows, all.idx, predictRows(policy, rows.schema, all.columns), absW) as unknown as JsonValue;

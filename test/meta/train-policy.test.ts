@@ -82,6 +82,18 @@ describe('trainPolicy', () => {
     expect(p.schema.names).toEqual([...FEATURE_SCHEMA.names]);
   });
 
+  it('balanceFamilies gives each family the same total weight, which changes the tree when families differ in size', () => {
+    const dir = tempDir();
+    const a = syntheticMeta(dir, 'mlp', 3, 4);
+    const b = syntheticMeta(dir, 'cnn', 1, 5);
+    const plain = join(dir, 'plain.json'), balanced = join(dir, 'balanced.json');
+    trainPolicy({ meta: [a, b], kind: 'cart', out: plain, validate: false });
+    trainPolicy({ meta: [a, b], kind: 'cart', out: balanced, validate: false, balanceFamilies: true });
+    const tree = (f: string) => JSON.stringify(JSON.parse(readFileSync(f, 'utf8')).model);
+    expect(tree(balanced)).not.toEqual(tree(plain));
+    expect(JSON.parse(readFileSync(balanced, 'utf8')).provenance.rows).toBe(2400);
+  });
+
   it('trains the policy-net kind too', () => {
     const dir = tempDir();
     const a = syntheticMeta(dir, 'mlp', 2, 3);
