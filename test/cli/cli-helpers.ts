@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { tempDir } from '../helpers.js';
 
 export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'autoprune.js');
@@ -50,4 +51,12 @@ export function cliUntil(args: string[], until: (line: string) => boolean, opts:
 export function events(stdout: string): Record<string, unknown>[] {
   return stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>)
     .filter((e) => !(e.type === 'epoch' && e.phase === 'dense'));
+}
+
+/** A bad-input failure as users must see it: exit code 2 and exactly one `autoprune: error` line matching `pattern`. */
+export function expectCleanUsageError(r: { code: number; stderr: string }, pattern: RegExp): void {
+  expect(r.code).toBe(2);
+  const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('autoprune: error'));
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
 }

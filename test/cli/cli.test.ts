@@ -4,17 +4,10 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.js';
-import { cli, cliUntil, events } from './cli-helpers.js';
+import { cli, cliUntil, events, expectCleanUsageError } from './cli-helpers.js';
 
 /** A fast run: synthetic data (the default model for it is a small MLP), a baseline policy, a small budget. */
 const FAST = ['--data', 'synthetic', '--policy', 'global-magnitude', '--budget', '8', '--max-drop', '5'];
-
-function expectCleanUsageError(r: { code: number; stderr: string; stdout: string }, pattern: RegExp) {
-  expect(r.code).toBe(2);
-  const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('autoprune: error'));
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(pattern);
-}
 
 describe('autoprune CLI', () => {
   it('--help explains the commands and flags; --version prints the version', async () => {

@@ -9,14 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { buildModel, loadCsv, saveModel, train } from '../../src/index.js';
 import { Rng } from '../../src/util/random.js';
 import { tempDir } from '../helpers.js';
-import { cli } from './cli-helpers.js';
-
-function expectCleanUsageError(r: { code: number; stderr: string }, pattern: RegExp) {
-  expect(r.code).toBe(2);
-  const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('autoprune: error'));
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(pattern);
-}
+import { cli, expectCleanUsageError } from './cli-helpers.js';
 
 describe('a policy for the user\'s own family', () => {
   it('build-meta on their models and CSV, train-policy, then prune with it', async () => {
