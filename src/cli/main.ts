@@ -92,7 +92,7 @@ function main(argv: string[]): Promise<number> {
     .option('--models <files...>', 'your trained models of the family (model.json files or their folders): the oracle runs on them, nothing is retrained')
     .option('--data <spec>', "with --models: their data, 'mnist-10k' or a CSV file (default: mnist-10k)")
     .option('--label <column>', 'with --models and CSV data: label column, header name or 0-based index (default: the last column)')
-    .option('--out <file>', 'output header file (a .bin file is written beside it; default datasets/meta-FAMILY.json)')
+    .option('--out <file>', 'output header file (the rows go beside it as .bin.gz; default datasets/meta-FAMILY.json)')
     .option('--workers <n>', 'worker processes', '2')
     .option('--quick', 'a tiny zoo and oracle (for smoke tests)')
     .option('--fresh', "recompute every zoo model's rows; by default rows cached beside a trained zoo model for the same settings are reused, so an interrupted or extended build resumes")

@@ -307,7 +307,7 @@ export async function buildMeta(options: BuildMetaOptions): Promise<MetaHeader> 
     models: infos,
     command: options.command ?? `buildMeta(${JSON.stringify({ family: options.family, out: options.out })})`,
     createdAt: new Date().toISOString(),
-  }, data);
+  }, data, { gzip: true });
   options.onProgress?.({ type: 'written', path: options.out, rows, seconds: (Date.now() - t0) / 1000 });
   return header;
 }

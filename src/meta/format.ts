@@ -1,12 +1,13 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { DataError } from '../errors.js';
 import type { FeatureSchema } from '../features/types.js';
 
 /**
  * Meta-dataset on disk: `NAME.json` (this header, human-readable) + `NAME.bin` (little-endian
- * float32, row-major; one row per sampled connection: the schema's features in order, then the
+ * float32, row-major, or gzip of it as `NAME.bin.gz`; one row per sampled connection: the schema's features in order, then the
  * META_COLUMNS). See datasets/README.md.
  */
 export const META_FORMAT = 'autoprune-meta';
@@ -76,18 +77,21 @@ function assertLittleEndian(): void {
   if (endianness() !== 'LE') throw new DataError('meta-datasets are little-endian float32; this machine is big-endian');
 }
 
-/** Path of the data file that belongs to a header path ('x.json' → 'x.bin'). */
-export function metaDataPath(jsonPath: string): string {
-  return jsonPath.replace(/\.json$/, '') + '.bin';
+/** Path of the data file that belongs to a header path ('x.json' → 'x.bin', gzipped 'x.bin.gz'). */
+export function metaDataPath(jsonPath: string, gzip = false): string {
+  return jsonPath.replace(/\.json$/, '') + (gzip ? '.bin.gz' : '.bin');
 }
 
-/** Writes header + rows; `jsonPath` must end in .json. Returns the header as written. */
-export function writeMeta(jsonPath: string, header: Omit<MetaHeader, 'data' | 'rows' | 'format' | 'version' | 'dtype'>, data: Float32Array): MetaHeader {
+/**
+ * Writes header + rows; `jsonPath` must end in .json. With `gzip` the rows go to NAME.bin.gz (about
+ * half the bytes: the label/model/layer/stage columns compress well). Returns the header as written.
+ */
+export function writeMeta(jsonPath: string, header: Omit<MetaHeader, 'data' | 'rows' | 'format' | 'version' | 'dtype'>, data: Float32Array, options: { gzip?: boolean } = {}): MetaHeader {
   assertLittleEndian();
   if (!jsonPath.endsWith('.json')) throw new DataError(`meta-dataset header path must end in .json, got '${jsonPath}'`);
   const w = header.columns.length;
   if (data.length % w !== 0) throw new DataError(`row data has ${data.length} values, not a multiple of ${w} columns`);
-  const binPath = metaDataPath(jsonPath);
+  const binPath = metaDataPath(jsonPath, options.gzip);
   const full: MetaHeader = {
     format: META_FORMAT, version: META_VERSION, ...header,
     rows: data.length / w, data: basename(binPath), dtype: 'float32-le',
@@ -99,7 +103,8 @@ export function writeMeta(jsonPath: string, header: Omit<MetaHeader, 'data' | 'r
     sampling: full.sampling, oracle: full.oracle, command: full.command, createdAt: full.createdAt, models: full.models,
   };
   mkdirSync(dirname(jsonPath), { recursive: true });
-  writeFileSync(binPath, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  writeFileSync(binPath, options.gzip ? gzipSync(bytes) : bytes);
   writeFileSync(jsonPath, JSON.stringify(ordered, null, 2) + '\n');
   return ordered;
 }
@@ -120,7 +125,14 @@ export function readMeta(jsonPath: string): MetaDataset {
   if (header.columns.join(',') !== expectCols.join(',')) throw new DataError(`meta-dataset '${jsonPath}' columns do not match its feature schema`);
   const binPath = join(dirname(jsonPath), header.data);
   if (!existsSync(binPath)) throw new DataError(`meta-dataset rows '${binPath}' are missing`);
-  const buf = readFileSync(binPath);
+  let buf = readFileSync(binPath);
+  if (header.data.endsWith('.gz')) {
+    try {
+      buf = gunzipSync(buf);
+    } catch (err) {
+      throw new DataError(`meta-dataset rows '${binPath}' are not valid gzip: ${(err as Error).message}`);
+    }
+  }
   const w = header.columns.length;
   if (buf.byteLength !== header.rows * w * 4) {
     throw new DataError(`meta-dataset rows '${binPath}' have ${buf.byteLength} bytes; the header promises ${header.rows} rows × ${w} float32`);

@@ -27,6 +27,19 @@ describe('meta-dataset format', () => {
     expect(metaColumn(ds, 'label')[1]).toBe(data[1 * 7 + 2]);
   });
 
+  it('round-trips gzipped rows (NAME.bin.gz) and reports corrupt gzip clearly', () => {
+    const dir = tempDir();
+    const { path, header, data } = sample(dir);
+    const gz = join(dir, 'meta-z.json');
+    const { format: _f, version: _v, rows: _r, data: _d, dtype: _t, ...rest } = header;
+    writeMeta(gz, rest, data, { gzip: true });
+    const ds = readMeta(gz);
+    expect(ds.header.data).toBe('meta-z.bin.gz');
+    expect(Array.from(ds.data)).toEqual(Array.from(readMeta(path).data));
+    writeFileSync(join(dir, 'meta-z.bin.gz'), 'not gzip');
+    expect(() => readMeta(gz)).toThrow(/meta-z.bin.gz' are not valid gzip/);
+  });
+
   it('gives clear errors for a missing, foreign, truncated or mismatched file', () => {
     const dir = tempDir();
     expect(() => readMeta(join(dir, 'nope.json'))).toThrow(/does not exist/);
