@@ -32,6 +32,12 @@ export interface AutopruneOptions {
   data?: string | Dataset;
   /** CSV label column (name or 0-based index). Default: last column. */
   label?: string;
+  /** CSV: [train, val, test] fractions of `data` (seeded, stratified). Default [0.8, 0.1, 0.1]; parts with their own file are not split off. */
+  split?: readonly [number, number, number];
+  /** CSV: a separate validation file with the same columns as `data`. */
+  valData?: string;
+  /** CSV: a separate test file with the same columns as `data`. */
+  testData?: string;
   /** Largest accepted validation-accuracy drop in percentage points. Default 1. */
   maxDrop?: number;
   /** Policy name ('default', a baseline such as 'global-magnitude') or a policy file, or a Scorer. Default 'default'. */
@@ -119,7 +125,9 @@ export class PruneService {
     const dataSpec = opts.data ?? 'mnist-10k';
     const tLoad = Date.now();
     const ownsData = typeof dataSpec === 'string';
-    const data = typeof dataSpec === 'string' ? this.dataSource.load(dataSpec, { seed, label: opts.label }) : dataSpec;
+    const data = typeof dataSpec === 'string' ? this.dataSource.load(dataSpec, {
+      seed, label: opts.label, split: opts.split, valPath: opts.valData, testPath: opts.testData,
+    }) : dataSpec;
     let loaded: LoadedModel | undefined;
     let fitted: Dataset | undefined;
     try {
@@ -148,7 +156,12 @@ export class PruneService {
           target: opts.target, maxDrop, policy: policy.name, granularity, objective, seed,
           model: loaded.label, data: typeof dataSpec === 'string' ? dataSpec : dataSpec.name, force: opts.force ?? false,
           budgetEpochs: opts.budgetEpochs ?? 15, resumed: opts.resume ?? false,
+          ...(opts.label != null ? { label: opts.label } : {}),
+          ...(opts.split ? { split: [...opts.split] } : {}),
+          ...(opts.valData ? { valData: opts.valData } : {}),
+          ...(opts.testData ? { testData: opts.testData } : {}),
         },
+        samples: { train: fitted.train.labels.length, val: fitted.val.labels.length, test: fitted.test.labels.length },
         backend: { name: backend.tfBackend, native: backend.native, source: backend.source },
         policy: { name: policy.name, kind: policy.kind, file: policy.file },
         dense: { valAccuracy: result.denseValAccuracy, testAccuracy: result.denseTestAccuracy, params, prunable: result.sparsity.total },

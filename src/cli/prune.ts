@@ -13,6 +13,16 @@ const PruneFlags = z.object({
   model: z.string().min(1).optional(),
   data: z.string().min(1),
   label: z.string().min(1).optional(),
+  split: z.string().transform((v, ctx) => {
+    const parts = v.split(',').map((t) => Number(t.trim()));
+    if (parts.length !== 3 || parts.some((f) => !Number.isFinite(f) || f < 0) || parts[0] <= 0) {
+      ctx.addIssue({ code: 'custom', message: 'must be three non-negative fractions train,val,test with train > 0 (e.g. 0.8,0.1,0.1)' });
+      return z.NEVER;
+    }
+    return parts as [number, number, number];
+  }).optional(),
+  valData: z.string().min(1).optional(),
+  testData: z.string().min(1).optional(),
   maxDrop: z.coerce.number({ message: 'must be a number' })
     .refine((v) => Number.isFinite(v) && v >= 0 && v <= 100, 'must be a number of percentage points in [0, 100]'),
   policy: z.string().min(1),
@@ -47,7 +57,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
   process.on('SIGINT', onSigint);
   try {
     const result = await autoprune({
-      target: f.target, model: f.model, data: f.data, label: f.label, maxDrop: f.maxDrop, policy: f.policy,
+      target: f.target, model: f.model, data: f.data, label: f.label, split: f.split, valData: f.valData, testData: f.testData, maxDrop: f.maxDrop, policy: f.policy,
       out: f.out, overwrite: f.overwrite, force: f.force, resume: f.resume, budgetEpochs: f.budget, seed: f.seed,
       granularity: f.granularity, objective: f.objective, compact: f.compact,
       signal: controller.signal, onEvent: (e: AgentEvent) => reporter.event(e),

@@ -1,4 +1,4 @@
-import { DataError } from '../errors.js';
+import { DataError, UsageError } from '../errors.js';
 import { loadCsv } from './csv.js';
 import type { Dataset } from './dataset.js';
 import { loadMnist10k } from './mnist.js';
@@ -25,16 +25,26 @@ export const DATASETS: Readonly<Record<string, DatasetLoader>> = Object.freeze({
   synthetic: (o: LoadDatasetOptions) => loadSynthetic({ seed: o.seed }),
 });
 
+/** The CLI flag of each CSV-only option, for error messages. */
+const CSV_FLAGS = Object.freeze({ label: '--label', split: '--split', valPath: '--val-data', testPath: '--test-data' });
+
 const ALIASES: Readonly<Record<string, string>> = Object.freeze({ mnist: 'mnist-10k' });
 
 /**
- * A dataset by name ('mnist-10k' or 'mnist', 'synthetic') or by the path of a .csv file. Options that only
- * apply to CSV data are ignored for the built-in datasets. Throws DataError for an unknown name.
+ * A dataset by name ('mnist-10k' or 'mnist', 'synthetic') or by the path of a .csv file. Throws DataError
+ * for an unknown name, and UsageError when CSV-only options (label, split, separate files) are given for
+ * a built-in dataset, whose split is fixed.
  */
 export function loadDataset(spec: string, options: LoadDatasetOptions = {}): Dataset {
   const name = spec.trim();
   const key = ALIASES[name.toLowerCase()] ?? name.toLowerCase();
-  if (Object.hasOwn(DATASETS, key)) return DATASETS[key](options);
+  if (Object.hasOwn(DATASETS, key)) {
+    const csvOnly = (['label', 'split', 'valPath', 'testPath'] as const).filter((k) => options[k] != null);
+    if (csvOnly.length) {
+      throw new UsageError(`${csvOnly.map((k) => CSV_FLAGS[k]).join(', ')} ${csvOnly.length > 1 ? 'apply' : 'applies'} only to CSV data; '${name}' is built in with a fixed split`);
+    }
+    return DATASETS[key](options);
+  }
   if (/\.csv$/i.test(name)) {
     return loadCsv({
       path: name, valPath: options.valPath, testPath: options.testPath,

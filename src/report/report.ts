@@ -143,6 +143,8 @@ export interface RunReport {
   autopruneVersion: string;
   /** Resolved run settings. */
   config: RunConfig;
+  /** Samples in each split of the data the run used (the guard reads val, the final figure test). */
+  samples?: { train: number; val: number; test: number };
   /** Backend used. */
   backend: ReportBackend;
   /** Policy used. */

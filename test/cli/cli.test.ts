@@ -109,6 +109,36 @@ describe('autoprune CLI', () => {
     expectCleanUsageError(again, /output folder 'out' already exists; pass --overwrite/);
   });
 
+  it('CSV data: --split fractions and separate --val-data/--test-data files decide the splits', async () => {
+    const cwd = tempDir();
+    // Three classes in 6 columns, separable: the default model learns it in a few epochs.
+    const rows = (n: number, offset: number) => Array.from({ length: n }, (_, i) => {
+      const c = (i + offset) % 3;
+      return [...Array.from({ length: 6 }, (_, j) => (j === 2 * c ? 2 : 0) + Math.sin(7 * i + j + offset)), `k${c}`].join(',');
+    });
+    const header = 'a,b,c,d,e,f,kind';
+    writeFileSync(join(cwd, 'all.csv'), [header, ...rows(300, 0)].join('\n'));
+    writeFileSync(join(cwd, 'val.csv'), [header, ...rows(45, 1)].join('\n'));
+    writeFileSync(join(cwd, 'test.csv'), [header, ...rows(60, 2)].join('\n'));
+    const common = ['--target', '0.5', '--data', 'all.csv', '--policy', 'global-magnitude', '--budget', '4', '--max-drop', '20'];
+    const split = await cli([...common, '--split', '0.6,0.2,0.2', '--out', 'split'], { cwd });
+    expect(split.code, split.stderr).toBe(0);
+    const r1 = JSON.parse(readFileSync(join(cwd, 'split', 'report.json'), 'utf8'));
+    expect(r1.samples).toEqual({ train: 180, val: 60, test: 60 });
+    expect(r1.config.split).toEqual([0.6, 0.2, 0.2]);
+    const files = await cli([...common, '--val-data', 'val.csv', '--test-data', 'test.csv', '--out', 'files'], { cwd });
+    expect(files.code, files.stderr).toBe(0);
+    const r2 = JSON.parse(readFileSync(join(cwd, 'files', 'report.json'), 'utf8'));
+    expect(r2.samples).toEqual({ train: 300, val: 45, test: 60 });
+    // Bad split flags, CSV-only flags on built-in data, a separate file with other columns: one line, exit 2.
+    expectCleanUsageError(await cli([...common, '--split', '0.8,0.2', '--out', 'b1'], { cwd }), /--split must be three non-negative fractions/);
+    expectCleanUsageError(await cli(['--target', '0.5', '--data', 'synthetic', '--val-data', 'val.csv', '--out', 'b2'], { cwd }),
+      /--val-data applies only to CSV data; 'synthetic' is built in/);
+    writeFileSync(join(cwd, 'narrow.csv'), ['a,b,kind', '1,2,k0', '2,1,k1'].join('\n'));
+    expectCleanUsageError(await cli([...common, '--test-data', 'narrow.csv', '--out', 'b3'], { cwd }), /narrow\.csv/);
+    for (const o of ['b1', 'b2', 'b3']) expect(existsSync(join(cwd, o))).toBe(false);
+  });
+
   it('an unwritable --out fails before any work', async () => {
     const cwd = tempDir();
     writeFileSync(join(cwd, 'file'), 'x');
