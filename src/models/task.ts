@@ -1,6 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
-import { DataError } from '../errors.js';
+import { DataError, ModelError } from '../errors.js';
 import type { Dataset, Split } from '../data/dataset.js';
 
 /**
@@ -18,10 +18,14 @@ export interface TaskInfo {
 export function taskOf(model: TF.LayersModel): TaskInfo {
   const out = model.outputs[0].shape;
   const units = out[out.length - 1] ?? 1;
-  const last = model.layers[model.layers.length - 1];
+  // The layer that produces the output (in a functional model not necessarily the last one listed).
+  const last = model.outputLayers?.[0] ?? model.layers[model.layers.length - 1];
   const cfg = last.getConfig() as { activation?: string };
-  const act = String(cfg.activation ?? 'linear');
+  // A Softmax layer (tf.layers.softmax) has no activation in its config; it is a softmax all the same.
+  const act = last.getClassName() === 'Softmax' ? 'softmax' : String(cfg.activation ?? 'linear');
   if (units === 1) return { output: act === 'sigmoid' ? 'sigmoid' : 'binary-logit', units };
+  // C independent sigmoids (one-vs-rest): the log loss on one-hot targets, class = the largest.
+  if (act === 'sigmoid') return { output: 'sigmoid', units };
   return { output: act === 'softmax' ? 'softmax' : 'logits', units };
 }
 
@@ -49,7 +53,7 @@ export function lossOf(pred: TF.Tensor, y: TF.Tensor, task: TaskInfo): TF.Scalar
   }
 }
 
-/** Predicted class per row of `pred`. */
+/** Predicted class per row of `pred`: the largest output, or for one output unit the side of the threshold. */
 export function predictedClasses(pred: TF.Tensor, task: TaskInfo): TF.Tensor1D {
   return tf.tidy(() => {
     if (task.units === 1) {
@@ -66,6 +70,7 @@ export function predictedClasses(pred: TF.Tensor, task: TaskInfo): TF.Tensor1D {
  * that owns new tensors where it had to reshape.
  */
 export function fitDatasetToModel(data: Dataset, model: TF.LayersModel): Dataset {
+  checkClassifier(model);
   const want = model.inputs[0].shape.slice(1) as number[];
   const wantSize = want.reduce((a, b) => a * b, 1);
   const haveSize = data.inputShape.reduce((a, b) => a * b, 1);
@@ -79,20 +84,64 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel): Dataset
   }
   const task = taskOf(model);
   const classes = task.units === 1 ? 2 : task.units;
+  const byIndex = labelsAsIndices(data, classes);
   if (data.numClasses > classes) {
     throw new DataError(
       `data '${data.source}' has ${data.numClasses} classes but the model's output has ${task.units} unit(s) ` +
       `(${classes} classes)`);
   }
-  if (want.join('x') === data.inputShape.join('x')) return data;
-  const reshape = (s: Split): Split => ({ x: tf.reshape(s.x, [-1, ...want]), labels: s.labels });
-  const train = reshape(data.train), val = reshape(data.val), test = reshape(data.test);
+  if (want.join('x') === data.inputShape.join('x') && !byIndex) return data;
+  const relabel = (labels: Int32Array) => (byIndex ? Int32Array.from(labels, (c) => byIndex.ids[c]) : labels);
+  const owned: TF.Tensor[] = [];
+  const fit = (s: Split): Split => {
+    if (want.join('x') === data.inputShape.join('x')) return { x: s.x, labels: relabel(s.labels) };
+    const x = tf.reshape(s.x, [-1, ...want]);
+    owned.push(x);
+    return { x, labels: relabel(s.labels) };
+  };
+  const train = fit(data.train), val = fit(data.val), test = fit(data.test);
   return {
     ...data,
     inputShape: want,
+    ...(byIndex ? { numClasses: byIndex.names.length, classNames: byIndex.names } : {}),
     train, val, test,
     dispose: () => {
-      [train, val, test].forEach((s) => s.x.dispose());
+      owned.forEach((t) => t.dispose());
     },
   };
+}
+
+/**
+ * Throws a ModelError unless the model is a classifier autoprune can read: one input, one output of shape
+ * [batch, units].
+ */
+export function checkClassifier(model: TF.LayersModel): void {
+  const shapes = (ts: TF.SymbolicTensor[]) => ts.map((t) => `[${t.shape.map((d) => d ?? 'batch').join(', ')}]`).join(', ');
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+    throw new ModelError(
+      `model '${model.name}' has ${model.inputs.length} input(s) (${shapes(model.inputs)}) and ${model.outputs.length} ` +
+      `output(s) (${shapes(model.outputs)}); autoprune prunes classifiers with one input and one output`);
+  }
+  if (model.outputs[0].shape.length !== 2) {
+    throw new ModelError(
+      `model '${model.name}' has output shape ${shapes(model.outputs)}; autoprune needs one class score per unit, ` +
+      `shape [batch, classes] (add a Flatten or pooling layer before the output layer)`);
+  }
+}
+
+/**
+ * Integer labels are the indices of the model's outputs: a model trained on labels 1..3 (output 0 unused),
+ * or a CSV holding only some of its classes, is read with label k at output k, not with the labels
+ * renumbered 0..C-1. Returns the class id → output index map (and the names by output index) when the
+ * labels are whole numbers ≥ 0 that all fit the outputs and are not already 0..C-1; else undefined.
+ */
+function labelsAsIndices(data: Dataset, classes: number): { ids: Int32Array; names: string[] } | undefined {
+  const names = data.classNames;
+  if (names.length !== data.numClasses) return undefined;
+  const values = names.map((s) => (/^\s*[+]?\d+(\.0*)?\s*$/.test(s) ? Number(s) : NaN));
+  if (values.some((v) => !Number.isSafeInteger(v) || v >= classes)) return undefined;
+  if (values.every((v, i) => v === i)) return undefined;
+  const byOutput = Array.from({ length: Math.max(...values) + 1 }, (_, k) => String(k));
+  values.forEach((v, i) => { byOutput[v] = names[i]; });
+  return { ids: Int32Array.from(values), names: byOutput };
 }

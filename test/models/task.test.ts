@@ -1,0 +1,86 @@
+import type * as TF from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { tf } from '../../src/backend/tf.js';
+import type { Dataset } from '../../src/data/dataset.js';
+import { ModelError } from '../../src/errors.js';
+import { fitDatasetToModel, taskOf } from '../../src/models/task.js';
+
+/** A tiny in-memory dataset: `n` rows of `features` columns per split, labels cycling through `classNames`. */
+function dataset(features: number, classNames: string[], n = 6): Dataset {
+  const split = () => ({
+    x: tf.ones([n, features]),
+    labels: Int32Array.from({ length: n }, (_, i) => i % classNames.length),
+  });
+  const train = split(), val = split(), test = split();
+  return {
+    name: 'd.csv', source: 'd.csv', inputShape: [features], numClasses: classNames.length, classNames,
+    train, val, test, dispose: () => [train, val, test].forEach((s) => s.x.dispose()),
+  };
+}
+
+function mlp(inputs: number, units: number, activation?: 'softmax' | 'sigmoid'): TF.Sequential {
+  const m = tf.sequential();
+  m.add(tf.layers.dense({ inputShape: [inputs], units: 4, activation: 'relu' }));
+  m.add(tf.layers.dense({ units, activation }));
+  return m;
+}
+
+describe('taskOf', () => {
+  it('reads a separate Softmax layer as softmax and C sigmoids as sigmoid (not as logits)', () => {
+    const soft = mlp(3, 3);
+    soft.add(tf.layers.softmax());
+    expect(taskOf(soft)).toEqual({ output: 'softmax', units: 3 });
+    expect(taskOf(mlp(3, 3, 'sigmoid'))).toEqual({ output: 'sigmoid', units: 3 });
+    expect(taskOf(mlp(3, 3))).toEqual({ output: 'logits', units: 3 });
+
+    const inp = tf.input({ shape: [3] });
+    const fn = tf.model({ inputs: inp, outputs: tf.layers.dense({ units: 1, activation: 'sigmoid' }).apply(inp) as TF.SymbolicTensor });
+    expect(taskOf(fn)).toEqual({ output: 'sigmoid', units: 1 });
+    [soft, fn].forEach((m) => m.dispose());
+  });
+});
+
+describe('fitDatasetToModel', () => {
+  it('rejects models with several outputs or a non-[batch, classes] output with a ModelError naming the shapes', () => {
+    const data = dataset(5, ['a', 'b', 'c']);
+    const inp = tf.input({ shape: [5] });
+    const h = tf.layers.dense({ units: 4 }).apply(inp) as TF.SymbolicTensor;
+    const two = tf.model({
+      name: 'two_heads', inputs: inp,
+      outputs: [tf.layers.dense({ units: 3, activation: 'softmax' }).apply(h) as TF.SymbolicTensor, tf.layers.dense({ units: 1 }).apply(h) as TF.SymbolicTensor],
+    });
+    expect(() => fitDatasetToModel(data, two)).toThrow(ModelError);
+    expect(() => fitDatasetToModel(data, two)).toThrow(/'two_heads' has 1 input\(s\) \(\[batch, 5\]\) and 2 output\(s\) \(\[batch, 3\], \[batch, 1\]\)/);
+
+    const seq = tf.sequential({ name: 'per_step' });
+    seq.add(tf.layers.reshape({ inputShape: [5], targetShape: [5, 1] }));
+    seq.add(tf.layers.dense({ units: 3, activation: 'softmax' }));
+    expect(() => fitDatasetToModel(data, seq)).toThrow(/'per_step' has output shape \[batch, 5, 3\]/);
+    [two, seq].forEach((m) => m.dispose());
+    data.dispose();
+  });
+
+  it('reads whole-number labels as output indices when they fit the outputs (labels 1..3 on a 4-output model)', () => {
+    const data = dataset(5, ['1', '2', '3']);
+    const four = mlp(5, 4, 'softmax');
+    const fitted = fitDatasetToModel(data, four);
+    expect(Array.from(fitted.train.labels)).toEqual([1, 2, 3, 1, 2, 3]);
+    expect(Array.from(fitted.test.labels)).toEqual([1, 2, 3, 1, 2, 3]);
+    expect(fitted.classNames).toEqual(['0', '1', '2', '3']);
+    expect(fitted.numClasses).toBe(4);
+    expect(fitted.train.x).toBe(data.train.x); // no reshape needed: the tensors are shared, not copied
+    fitted.dispose();
+    expect(data.train.x.isDisposed).toBe(false);
+
+    // With as many outputs as classes the labels stay 0..C-1 (labels 1..3 on a 3-output model mean classes 0..2).
+    const three = mlp(5, 3, 'softmax');
+    expect(fitDatasetToModel(data, three)).toBe(data);
+    // String labels and labels already 0..C-1 are left as they are.
+    const named = dataset(5, ['cat', 'dog', 'fish']);
+    expect(fitDatasetToModel(named, four)).toBe(named);
+    const zeroBased = dataset(5, ['0', '1', '2']);
+    expect(fitDatasetToModel(zeroBased, four)).toBe(zeroBased);
+    [four, three].forEach((m) => m.dispose());
+    [data, named, zeroBased].forEach((d) => d.dispose());
+  });
+});
