@@ -30,6 +30,21 @@ export function checkObjective(objective: string, g: Granularity): Objective {
 }
 
 /**
+ * Throws a UsageError when unit granularity cannot remove anything from the model: units of the last
+ * prunable layer (the output) are never removed, so a model whose only Dense/Conv2D layer is the output
+ * layer would run its whole budget without pruning a weight and then report that the guard stopped it.
+ */
+export function checkUnitsRemovable(g: Granularity, objective: Objective, pm: PrunableModel): void {
+  if (g !== 'unit' || pm.layers.length > 1) return;
+  const [why, instead] = objective === 'flops'
+    ? ['--objective flops prunes whole units/filters only', '--objective params (single connections)']
+    : ['--granularity unit prunes whole units/filters only', '--granularity connection'];
+  throw new UsageError(
+    `${why}, and this model has none to remove: its only Dense/Conv2D layer '${pm.layers[0].name}' is the output ` +
+    `layer, whose units are never removed (other layer types are not pruned); use ${instead}`);
+}
+
+/**
  * A unit is "useless" in hierarchical mode when the connection-level decision would already remove
  * at least this fraction of its live incoming connections: the step then removes the whole unit.
  */

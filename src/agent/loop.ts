@@ -7,7 +7,7 @@ import type { Scorer } from '../policy/types.js';
 import type { ReportStep } from '../report/report.js';
 import type { FeatureExtractor } from '../services.js';
 import { disposeSnapshot, PrunableModel, type ComputeReport, type Objective, type SparsityReport } from '../pruning/prunable-model.js';
-import { checkObjective, pruneStep, type Granularity } from './granularity.js';
+import { checkObjective, checkUnitsRemovable, pruneStep, type Granularity } from './granularity.js';
 import { accuracy, trainAsync } from '../models/train.js';
 import { Checkpointer, type AgentState } from './checkpoint.js';
 import type { AgentEvent } from './events.js';
@@ -111,6 +111,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
   const calib = calibrationSplit(data.train, o.calibrationSamples);
   const ckpt = o.checkpointDir ? new Checkpointer(o.checkpointDir) : undefined;
   try {
+    checkUnitsRemovable(granularity, objective, pm);
     let state: AgentState;
     const resumed = Boolean(o.resume && ckpt?.exists());
     if (resumed) {

@@ -5,6 +5,7 @@ import { loadSynthetic } from '../../src/data/synthetic.js';
 import { buildModel } from '../../src/models/families.js';
 import { train } from '../../src/models/train.js';
 import { createScorer } from '../../src/policy/baselines.js';
+import { tf } from '../../src/backend/tf.js';
 import { numTensors } from '../helpers.js';
 import type { AgentEvent } from '../../src/agent/events.js';
 
@@ -132,6 +133,22 @@ describe('agent loop', () => {
     await expect(runAgent(model, data, createScorer('global-magnitude'), { target: 0.6, granularity: 'connection', objective: 'flops' }))
       .rejects.toThrow(/needs --granularity unit/);
     r.masks.dispose();
+    model.dispose();
+    data.dispose();
+  });
+
+  it('refuses unit granularity on a model whose only prunable layer is the output layer, before any training', async () => {
+    const data = loadSynthetic({ samples: 120, features: 12, classes: 3, seed: 4 });
+    // Only the output Dense is prunable (its units are never removed): nothing could ever be pruned.
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [12], units: 3, activation: 'softmax' })] });
+    const before = numTensors();
+    const events: AgentEvent[] = [];
+    for (const o of [{ granularity: 'unit' as const }, { granularity: 'unit' as const, objective: 'flops' as const }]) {
+      await expect(runAgent(model, data, createScorer('global-magnitude'), { target: 0.5, ...o, onEvent: (e) => events.push(e) }))
+        .rejects.toThrow(/whole units\/filters only, and this model has none to remove: its only Dense\/Conv2D layer '.+' is the output layer/);
+    }
+    expect(events).toEqual([]);
+    expect(numTensors()).toBe(before);
     model.dispose();
     data.dispose();
   });
