@@ -1,6 +1,12 @@
 import type * as TF from '@tensorflow/tfjs';
-import { tf } from '../backend/tf.js';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PACKAGE_ROOT, tf } from '../backend/tf.js';
 import { UsageError } from '../errors.js';
+import { saveModel } from '../models/io.js';
+import type { LatencyWorkerResult, LatencyWorkerSpec } from './latency-worker.js';
 
 export interface LatencyOptions {
   /** Samples per predict call. Default 1. */
@@ -75,4 +81,72 @@ export function compareLatency(models: TF.LayersModel[], inputShape: number[], o
   } finally {
     x.dispose();
   }
+}
+
+/**
+ * A model with the given input and output sizes and one hidden unit: what a predict call costs with
+ * (almost) no compute, so no compaction can beat dense ÷ floor.
+ */
+export function floorModel(inputShape: number[], outputs: number): TF.LayersModel {
+  const flat = inputShape.length > 1;
+  return tf.sequential({
+    layers: [
+      ...(flat ? [tf.layers.flatten({ inputShape })] : []),
+      tf.layers.dense({ units: 1, activation: 'relu', ...(flat ? {} : { inputShape }) }),
+      tf.layers.dense({ units: outputs }),
+    ],
+  });
+}
+
+/** TensorFlow's own intra-op thread count (one per core), or a fixed number of threads. */
+export type ThreadSetting = 'default' | number;
+
+/** Latencies of the compared models and the floor under one thread setting, per batch size. */
+export interface ThreadedLatency {
+  threads: ThreadSetting;
+  /** batch size → one result per model, in the order given, then the floor model. */
+  byBatch: Record<number, LatencyResult[]>;
+}
+
+/**
+ * `compareLatency` under each intra-op thread setting (TF_NUM_INTRAOP_THREADS), each in a process of
+ * its own because TensorFlow reads the setting once at start-up. Small models spend most of a call in
+ * per-op thread hand-offs, so one thread can be faster than all cores — for the dense model too; a fair
+ * speed-up compares each model at its own fastest setting. The models are saved to a temporary folder
+ * (native backend in the child, as chosen by `AUTOPRUNE_BACKEND` or auto).
+ */
+export async function compareLatencyByThreads(models: TF.LayersModel[], inputShape: number[], opts: {
+  batches: number[]; runs: number; threads: readonly ThreadSetting[];
+}): Promise<ThreadedLatency[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'autoprune-latency-'));
+  try {
+    const dirs = models.map((_, i) => join(dir, `m${i}`));
+    for (let i = 0; i < models.length; i++) await saveModel(models[i], dirs[i]);
+    const spec: LatencyWorkerSpec = { dirs, inputShape, batches: opts.batches, runs: opts.runs };
+    const out: ThreadedLatency[] = [];
+    for (const threads of opts.threads) {
+      const env = { ...process.env };
+      if (threads === 'default') delete env.TF_NUM_INTRAOP_THREADS;
+      else env.TF_NUM_INTRAOP_THREADS = String(threads);
+      const stdout = await runWorker(JSON.stringify(spec), env);
+      out.push({ threads, byBatch: JSON.parse(stdout) as LatencyWorkerResult });
+    }
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function runWorker(spec: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const worker = join(PACKAGE_ROOT, 'dist', 'bench', 'latency-worker.js');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [worker, spec], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(stdout.trim().split('\n').at(-1)!)
+      : reject(new Error(`latency worker exited ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`))));
+  });
 }

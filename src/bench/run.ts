@@ -43,7 +43,20 @@ export interface BenchOptions {
    * when a policy file changes, so those rerun while the baselines' records are reused.
    */
   fingerprint?: string;
+  /**
+   * Records of an earlier run (its benchmarks.json) to take instead of recomputing: only where the
+   * budgets are the same, the dense model of that (model, seed) has the same validation and test
+   * accuracy here (same weights), and, for POLICY_METHODS, the policy fingerprint is the same.
+   */
+  reuse?: ReuseSource;
   onProgress?: (msg: string) => void;
+}
+
+/** An earlier run's raw results, as `--reuse` reads them. */
+export interface ReuseSource {
+  /** File the results came from, for the page. */
+  file: string;
+  results: Pick<BenchResults, 'createdAt' | 'options' | 'dense' | 'records'> & { fingerprint?: string };
 }
 
 export interface BenchRecord {
@@ -78,6 +91,10 @@ export interface BenchResults {
   dense: DenseRecord[];
   records: BenchRecord[];
   peakRssMiB: number;
+  /** The policy fingerprint of the learned records (see BenchOptions.fingerprint). */
+  fingerprint?: string;
+  /** Records taken from an earlier run's file instead of recomputed (`--reuse`). */
+  reused?: { file: string; createdAt: string; records: number };
 }
 
 export function machineLine(): string {
@@ -101,6 +118,9 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
   };
   // Records finished by an earlier (or a parallel) run.
   const done = new Set<string>();
+  // (model, seed) pairs whose dense model matches the reused file's, so its records for them are valid here.
+  const reusable = new Set<string>();
+  let reused = 0;
   const lookup = (rec: { model: string; seed: number; method: string; target: number }) => {
     const k = key(rec);
     if (done.has(k)) return true;
@@ -109,8 +129,19 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
       done.add(k);
       return true;
     }
+    const old = reusable.has(`${rec.model}|${rec.seed}`) && (!POLICY_METHODS.includes(rec.method) || o.reuse!.results.fingerprint === o.fingerprint)
+      ? o.reuse!.results.records.find((x) => key(x) === k) : undefined;
+    if (old) {
+      partial.records.push(old);
+      done.add(k);
+      reused++;
+      save();
+      return true;
+    }
     return false;
   };
+  const sameBudgets = (x: BenchResults['options']) =>
+    x.denseEpochs === o.denseEpochs && x.fineTuneEpochs === o.fineTuneEpochs && x.agentBudget === o.agentBudget;
   const save = () => {
     if (!o.recordDir) return;
     mkdirSync(o.recordDir, { recursive: true });
@@ -135,6 +166,13 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
               model: modelName, seed, valAccuracy: accuracy(model, fitted.val), testAccuracy: accuracy(model, fitted.test),
               trainSeconds: cached.seconds, prunable: countPrunable(model),
             });
+          }
+          const here = partial.dense.find((d) => d.model === modelName && d.seed === seed)!;
+          const there = o.reuse?.results.dense.find((d) => d.model === modelName && d.seed === seed);
+          if (there && sameBudgets(o.reuse!.results.options) && there.valAccuracy === here.valAccuracy && there.testAccuracy === here.testAccuracy) {
+            reusable.add(`${modelName}|${seed}`);
+          } else if (o.reuse) {
+            log(`${modelName} seed ${seed}: nothing reused from ${o.reuse.file} (${there ? 'other budgets or another dense model' : 'not in it'})`);
           }
           const run = (method: string, target: number, scorer: () => Scorer, fineTuneEpochs = o.fineTuneEpochs) => {
             const rec = { model: modelName, seed, method, target };
@@ -197,6 +235,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
     dense: partial.dense,
     records: partial.records.filter((r) => o.targets.includes(r.target)),
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    fingerprint: o.fingerprint,
+    ...(o.reuse ? { reused: { file: o.reuse.file, createdAt: o.reuse.results.createdAt, records: reused } } : {}),
   };
 }
 

@@ -1,6 +1,5 @@
 import type * as TF from '@tensorflow/tfjs';
 import { runAgent } from '../agent/loop.js';
-import { tf } from '../backend/tf.js';
 import type { Granularity } from '../agent/granularity.js';
 import type { Dataset } from '../data/dataset.js';
 import { architecture, type ModelArgs } from '../models/families.js';
@@ -10,8 +9,11 @@ import { accuracy } from '../models/train.js';
 import type { Scorer } from '../policy/types.js';
 import { compactModel } from '../pruning/compact.js';
 import { decodeSparse, encodeSparse, sizeReport, type SizeReport } from '../pruning/sparse-format.js';
-import { compareLatency } from './latency.js';
+import { compareLatencyByThreads, type ThreadSetting } from './latency.js';
 import type { Objective } from '../pruning/prunable-model.js';
+
+/** Intra-op thread settings the latency is measured under: TensorFlow's default (one per core) and one thread. */
+export const LATENCY_THREADS: readonly ThreadSetting[] = Object.freeze(['default', 1]);
 
 /** One structured-pruning measurement: accuracy, size and latency of dense vs pruned forms. */
 export interface StructuredRecord {
@@ -32,10 +34,14 @@ export interface StructuredRecord {
   unitsRemoved: number[];
   bytes: SizeReport;
   /**
-   * Medians in ms. `floor`: a model with the same input and output but one hidden unit — the fixed
-   * per-call cost of predict, so dense/floor bounds any speed-up compaction can give.
+   * Medians in ms, each form at its fastest thread setting. `floor`: a model with the same input and output
+   * but one hidden unit — the fixed per-call cost of predict, so dense/floor bounds any speed-up compaction can give.
    */
   latencyMs: { dense: { b1: number; b256: number }; compact: { b1: number; b256: number }; floor?: { b1: number; b256: number } };
+  /** The thread setting each figure of `latencyMs` was measured under (records before it: TensorFlow's default). */
+  latencyThreads?: Forms<Batches<ThreadSetting>>;
+  /** The medians under every thread setting tried. */
+  latencyByThreads?: ({ threads: ThreadSetting } & Forms<Batches<number>>)[];
   fineTuneEpochs: number;
   /** The agent's fine-tuning budget for this run. */
   budget?: number;
@@ -53,29 +59,29 @@ export interface StructuredOptions {
   onProgress?: (m: string) => void;
 }
 
+type Forms<T> = { dense: T; compact: T; floor: T };
+type Batches<T> = { b1: T; b256: T };
+
 /**
  * Batch-1 and batch-256 latency of the full-shape model (as fast as the dense one: tfjs has no sparse
- * kernels, zeros cost the same) and of the compact one, measured in alternation.
+ * kernels, zeros cost the same), of the compact one and of the floor model, measured in alternation
+ * under each thread setting; each form's figure is its median at its own fastest setting.
  */
-function latency(full: TF.LayersModel, compact: TF.LayersModel, shape: number[], runs: number) {
-  const outputs = (full.outputs[0].shape as number[]).slice(1).reduce((a, b) => a * b, 1);
-  const floor = tf.sequential({
-    layers: [
-      ...(shape.length > 1 ? [tf.layers.flatten({ inputShape: shape })] : []),
-      tf.layers.dense({ units: 1, activation: 'relu', ...(shape.length > 1 ? {} : { inputShape: shape }) }),
-      tf.layers.dense({ units: outputs }),
-    ],
-  });
-  try {
-    const [f1, c1, z1] = compareLatency([full, compact, floor], shape, { batch: 1, runs });
-    const [f256, c256, z256] = compareLatency([full, compact, floor], shape, { batch: 256, runs });
-    return {
-      dense: { b1: f1.medianMs, b256: f256.medianMs }, compact: { b1: c1.medianMs, b256: c256.medianMs },
-      floor: { b1: z1.medianMs, b256: z256.medianMs },
-    };
-  } finally {
-    floor.dispose();
-  }
+async function latency(full: TF.LayersModel, compact: TF.LayersModel, shape: number[], runs: number) {
+  const measured = await compareLatencyByThreads([full, compact], shape, { batches: [1, 256], runs, threads: LATENCY_THREADS });
+  const forms = ['dense', 'compact', 'floor'] as const;
+  const all = measured.map((m) => ({
+    threads: m.threads,
+    ...Object.fromEntries(forms.map((f, i) => [f, { b1: m.byBatch[1][i].medianMs, b256: m.byBatch[256][i].medianMs }])),
+  }) as { threads: ThreadSetting } & Forms<Batches<number>>);
+  const best = (f: typeof forms[number], b: 'b1' | 'b256') => all.reduce((x, y) => (y[f][b] < x[f][b] ? y : x));
+  const pick = <T>(get: (f: typeof forms[number], b: 'b1' | 'b256') => T) =>
+    Object.fromEntries(forms.map((f) => [f, { b1: get(f, 'b1'), b256: get(f, 'b256') }])) as Forms<Batches<T>>;
+  return {
+    latencyMs: pick((f, b) => best(f, b)[f][b]),
+    latencyThreads: pick((f, b) => best(f, b).threads),
+    latencyByThreads: all,
+  };
 }
 
 /** Structured pruning → compaction → sparse/int8 export, with accuracy, bytes and latency of each form. */
@@ -103,7 +109,7 @@ export async function runStructuredBench(data: Dataset, o: StructuredOptions): P
           targetReached: r.targetReached, denseTest, prunedTest: r.testAccuracy,
           compactTest: accuracy(compact.model, fitted.test), sparseInt8Test: accuracy(int8, fitted.test),
           unitsRemoved: compact.report.layers.map((l) => l.unitsBefore - l.unitsAfter),
-          bytes, latencyMs: latency(model, compact.model, shape, o.latencyRuns),
+          bytes, ...(await latency(model, compact.model, shape, o.latencyRuns)),
           fineTuneEpochs: r.totals.fineTuneEpochs, budget: run.budget ?? o.budget,
         });
         o.onProgress?.(`${name} ${run.granularity}${run.objective === 'flops' ? ' (flops)' : ''} @${run.target}: sparsity ${(100 * r.sparsity.global).toFixed(1)} %, compute −${(100 * r.compute.reduction).toFixed(1)} %, test ${(100 * r.testAccuracy).toFixed(2)} %`);
@@ -119,6 +125,13 @@ export async function runStructuredBench(data: Dataset, o: StructuredOptions): P
   return out;
 }
 
+const threadLabel = (t: ThreadSetting) => (t === 'default' ? 'auto' : String(t));
+
+/** ' [dense / compact threads]' of a latency figure, when the record says. */
+function threadsNote(r: StructuredRecord, b: 'b1' | 'b256'): string {
+  return r.latencyThreads ? ` [${threadLabel(r.latencyThreads.dense[b])} / ${threadLabel(r.latencyThreads.compact[b])}]` : '';
+}
+
 /** Markdown section for docs/benchmarks.md. */
 export function structuredSection(records: StructuredRecord[]): string {
   const kb = (b: number | undefined) => (b == null ? '—' : `${(b / 1024).toFixed(0)} KiB`);
@@ -127,19 +140,37 @@ export function structuredSection(records: StructuredRecord[]): string {
     'Objective `flops`: the target counts multiply-accumulates removed instead of weights (units taken by prunability per MAC freed). ' +
     'Latency: median of repeated `predict` calls (one call = the whole batch, output read back) on the native backend; "dense" is the pruned model at full shape ' +
     '(the dense kernels: tfjs has no sparse ones, so zeros cost the same), timed in alternation with the compact model so that machine load hits both alike. ' +
-    'The floor is a model with the same input and output and one hidden unit: what a predict call costs with (almost) no compute, so no compaction can beat dense ÷ floor.', '',
+    'The floor is a model with the same input and output and one hidden unit: what a predict call costs with (almost) no compute, so no compaction can beat dense ÷ floor. ' +
+    'Each model is timed under TensorFlow\'s default intra-op threads (one per core) and under one thread (`TF_NUM_INTRAOP_THREADS=1`), each setting in a fresh process, ' +
+    'and each figure is that model\'s median at its own fastest setting (in brackets: threads of dense / compact; "auto" = TensorFlow\'s default): ' +
+    'small models lose most of a call to per-op thread hand-offs, so one thread is often faster for the dense model too.', '',
     '| model | granularity (objective), fine-tune epochs of budget | target | reached sparsity (compute removed) | test % dense → pruned (compact, sparse+int8) | units removed per layer | batch-256 ms dense → compact (speed-up); per-call floor (largest possible speed-up) | batch-1 ms dense → compact | bytes: dense / masked gzip / compact / sparse / sparse+int8 (ratio dense : sparse+int8) |',
     '|---|---|---|---|---|---|---|---|---|'];
   for (const r of records) {
     const b = r.bytes;
     lines.push(`| ${r.model} | ${r.granularity}${r.objective === 'flops' ? ' (flops)' : ''}, ${r.fineTuneEpochs}${r.budget ? ` of ${r.budget}` : ''} epochs | ${r.target} | ${(100 * r.sparsity).toFixed(1)} % (${(100 * r.computeReduction).toFixed(1)} %)${r.targetReached ? '' : ' (guard)'} | ` +
       `${(100 * r.denseTest).toFixed(1)} → ${(100 * r.prunedTest).toFixed(1)} (${(100 * r.compactTest).toFixed(1)}, ${(100 * r.sparseInt8Test).toFixed(1)}) | ` +
-      `${r.unitsRemoved.join(' / ')} | ${r.latencyMs.dense.b256.toFixed(2)} → ${r.latencyMs.compact.b256.toFixed(2)} (${(r.latencyMs.dense.b256 / r.latencyMs.compact.b256).toFixed(1)}×)` +
+      `${r.unitsRemoved.join(' / ')} | ${r.latencyMs.dense.b256.toFixed(2)} → ${r.latencyMs.compact.b256.toFixed(2)} (${(r.latencyMs.dense.b256 / r.latencyMs.compact.b256).toFixed(1)}×)${threadsNote(r, 'b256')}` +
       `${r.latencyMs.floor ? `; floor ${r.latencyMs.floor.b256.toFixed(2)} (≤ ${(r.latencyMs.dense.b256 / r.latencyMs.floor.b256).toFixed(1)}×)` : ''} | ` +
-      `${r.latencyMs.dense.b1.toFixed(3)} → ${r.latencyMs.compact.b1.toFixed(3)} | ` +
+      `${r.latencyMs.dense.b1.toFixed(3)} → ${r.latencyMs.compact.b1.toFixed(3)}${threadsNote(r, 'b1')} | ` +
       `${kb(b.denseFloat32)} / ${kb(b.maskedGzip)} / ${kb(b.compact)} / ${kb(b.sparse)} / ${kb(b.sparseInt8)} (${(b.denseFloat32 / b.sparseInt8).toFixed(1)}×) |`);
   }
   lines.push('');
+  const threaded = records.filter((r) => r.latencyByThreads?.length);
+  if (threaded.length) {
+    const settings = threaded[0].latencyByThreads!.map((x) => x.threads);
+    lines.push('Batch-256 medians (ms) under each thread setting, dense / compact / floor:', '',
+      `| model | granularity (objective) @ target | ${settings.map((t) => `threads ${threadLabel(t)}`).join(' | ')} |`,
+      `|---|---|${settings.map(() => '---|').join('')}`);
+    for (const r of threaded) {
+      const cells = settings.map((t) => {
+        const x = r.latencyByThreads!.find((y) => y.threads === t);
+        return x ? `${x.dense.b256.toFixed(2)} / ${x.compact.b256.toFixed(2)} / ${x.floor.b256.toFixed(2)}` : '—';
+      });
+      lines.push(`| ${r.model} | ${r.granularity}${r.objective === 'flops' ? ' (flops)' : ''} @ ${r.target} | ${cells.join(' | ')} |`);
+    }
+    lines.push('');
+  }
   const speed = records.filter((r) => r.granularity !== 'connection' && r.denseTest - r.compactTest <= 0.01);
   for (const m of new Set(records.map((r) => r.model))) {
     const best = speed.filter((r) => r.model === m).sort((a, b) => b.latencyMs.dense.b256 / b.latencyMs.compact.b256 - a.latencyMs.dense.b256 / a.latencyMs.compact.b256)[0];

@@ -5,7 +5,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { selectBackend, PACKAGE_ROOT } from '../backend/tf.js';
 import { renderBenchPage, BASELINES } from '../bench/page.js';
-import { runBench, type BenchOptions } from '../bench/run.js';
+import { runBench, type BenchOptions, type ReuseSource } from '../bench/run.js';
+import { UsageError } from '../errors.js';
 import { runStructuredBench, structuredSection, type StructuredRecord } from '../bench/structured.js';
 import { SCORERS } from '../policy/baselines.js';
 import { benchScoring } from '../policy/bench-scoring.js';
@@ -28,7 +29,22 @@ const BenchFlags = z.object({
   targets: list('target').pipe(z.array(z.coerce.number().gt(0).lt(1))),
   fresh: z.boolean().optional(),
   cnnSeeds: list('seed').pipe(z.array(z.coerce.number().int().min(0))).optional(),
+  reuse: z.string().min(1).optional(),
 });
+
+/** An earlier run's benchmarks.json for `--reuse`, checked to be one. */
+function readReuse(file: string): ReuseSource {
+  let results: ReuseSource['results'] & { format?: string };
+  try {
+    results = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`--reuse: cannot read '${file}' as JSON (${(err as Error).message.split('\n')[0]})`);
+  }
+  if (results?.format !== 'autoprune-bench' || !Array.isArray(results.records) || !Array.isArray(results.dense) || !results.options) {
+    throw new UsageError(`--reuse: '${file}' is not the raw results of autoprune bench (benchmarks.json)`);
+  }
+  return { file, results };
+}
 
 /** Hash of the shipped policies: records of learned methods are reused only while they are unchanged. */
 function policyFingerprint(): string {
@@ -65,6 +81,7 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
     agentBudget: quick ? 4 : 15,
     recordDir: f.fresh ? undefined : join(cacheDir(), 'bench', quick ? 'quick' : 'full'),
     fingerprint: policyFingerprint(),
+    reuse: f.reuse ? readReuse(f.reuse) : undefined,
     onProgress: (m) => process.stderr.write(`bench: ${m}\n`),
   };
   const results = await runBench(opts);

@@ -25,5 +25,24 @@ describe('autoprune bench --quick', () => {
     for (const rec of raw.records) expect(rec.testAfter).toBeGreaterThan(0.1);
     expect(existsSync(join(dir, 'benchmarks-lenet-300-100.svg'))).toBe(true);
     expect(readFileSync(join(dir, 'benchmarks-lenet-300-100.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
+    // Latency of the structured runs: each form at its fastest of the thread settings tried.
+    for (const s of raw.structured) {
+      expect(s.latencyByThreads.map((x: { threads: unknown }) => x.threads)).toEqual(['default', 1]);
+      const fastest = Math.min(...s.latencyByThreads.map((x: { dense: { b256: number } }) => x.dense.b256));
+      expect(s.latencyMs.dense.b256).toBe(fastest);
+    }
+    expect(md).toContain('under each thread setting');
+
+    // --reuse: a second run takes every record of the first (same dense models, budgets and policies) and says so.
+    const again = join(dir, 'again.md');
+    const r2 = await cli(['bench', '--quick', '--models', 'lenet-300-100', '--fresh', '--reuse', join(dir, 'benchmarks.json'), '--out', again]);
+    expect(r2.code, r2.stderr).toBe(0);
+    const raw2 = JSON.parse(readFileSync(join(dir, 'again.json'), 'utf8'));
+    expect(raw2.reused.records).toBe(raw.records.length);
+    expect(raw2.records).toEqual(raw.records);
+    expect(readFileSync(again, 'utf8')).toContain(`${raw.records.length} of the ${raw.records.length} records were taken from`);
+    const bad = await cli(['bench', '--quick', '--reuse', join(dir, 'benchmarks.md'), '--out', join(dir, 'x.md')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--reuse: cannot read .*benchmarks\.md' as JSON/);
   }, 600_000);
 });

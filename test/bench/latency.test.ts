@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { compareLatency, compareLatencyByThreads, floorModel } from '../../src/bench/latency.js';
+import { tf } from '../../src/backend/tf.js';
+import { numTensors } from '../helpers.js';
+
+const mlp = (hidden: number) => tf.sequential({
+  layers: [tf.layers.dense({ units: hidden, activation: 'relu', inputShape: [12] }), tf.layers.dense({ units: 3, activation: 'softmax' })],
+});
+
+describe('latency', () => {
+  it('times models in alternation without leaking tensors', () => {
+    const [a, b] = [mlp(16), mlp(2)];
+    const before = numTensors();
+    const r = compareLatency([a, b], [12], { batch: 8, runs: 5, warmup: 1 });
+    expect(numTensors()).toBe(before);
+    expect(r).toHaveLength(2);
+    for (const x of r) {
+      expect(x.runs).toBe(5);
+      expect(x.batch).toBe(8);
+      expect(x.medianMs).toBeGreaterThan(0);
+      expect(x.p90Ms).toBeGreaterThanOrEqual(x.medianMs);
+    }
+    a.dispose();
+    b.dispose();
+  });
+
+  it('floor model: the same input and output, one hidden unit, for flat and image inputs', () => {
+    const flat = floorModel([12], 3);
+    expect(flat.inputs[0].shape).toEqual([null, 12]);
+    expect(flat.outputs[0].shape).toEqual([null, 3]);
+    const img = floorModel([6, 6, 2], 4);
+    expect(img.inputs[0].shape).toEqual([null, 6, 6, 2]);
+    expect(img.outputs[0].shape).toEqual([null, 4]);
+    expect(img.countParams()).toBe(72 + 1 + 4 + 4);
+    flat.dispose();
+    img.dispose();
+  });
+
+  it('compareLatencyByThreads: every thread setting in its own process, each model and the floor per batch size', async () => {
+    const [a, b] = [mlp(16), mlp(2)];
+    const r = await compareLatencyByThreads([a, b], [12], { batches: [1, 4], runs: 3, threads: ['default', 1] });
+    expect(r.map((x) => x.threads)).toEqual(['default', 1]);
+    for (const x of r) {
+      for (const batch of [1, 4]) {
+        expect(x.byBatch[batch]).toHaveLength(3);
+        for (const m of x.byBatch[batch]) {
+          expect(m.batch).toBe(batch);
+          expect(m.medianMs).toBeGreaterThan(0);
+          expect(m.backend).toBe(tf.getBackend());
+        }
+      }
+    }
+    a.dispose();
+    b.dispose();
+  });
+});
