@@ -100,7 +100,8 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
           const yb = tf.gather(y, ib);
           const { value, grads } = tf.variableGrads(
             () => lossOf(model.apply(xb, { training: true }) as TF.Tensor, yb, task), vars);
-          for (const [name, mask] of maskOf) grads[name] = tf.mul(grads[name], mask);
+          // A frozen layer (trainable: false) has no gradient: it is not fine-tuned, only masked.
+          for (const [name, mask] of maskOf) if (grads[name]) grads[name] = tf.mul(grads[name], mask);
           optimizer.applyGradients(grads as TF.NamedTensorMap as unknown as Parameters<typeof optimizer.applyGradients>[0]);
           if (o.prunable) o.prunable.applyMasks();
           const next = tf.add(lossSum, value) as TF.Scalar;

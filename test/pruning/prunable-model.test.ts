@@ -66,6 +66,23 @@ describe('PrunableModel', () => {
     data.dispose();
   });
 
+  it('fine-tunes a model with a frozen layer (trainable: false): the frozen kernel stays as it was, only masked', () => {
+    const data = smallMnist(10);
+    const m = mlp(3);
+    m.layers[0].trainable = false;
+    const pm = new PrunableModel(m);
+    pruneHalf(pm);
+    const frozen = Array.from(pm.layers[0].kernel.dataSync());
+    const second = Array.from(pm.layers[1].kernel.dataSync());
+    train(m, data.train, { epochs: 1, batchSize: 64, prunable: pm, learningRate: 1e-2 });
+    expect(Array.from(pm.layers[0].kernel.dataSync())).toEqual(frozen);
+    expect(Array.from(pm.layers[1].kernel.dataSync())).not.toEqual(second);
+    expect(pm.sparsity().global).toBeCloseTo(0.5, 2);
+    pm.dispose();
+    m.dispose();
+    data.dispose();
+  });
+
   it('a reloaded model recovers its masks from its zeros, and masks.json round-trips', () => {
     const m = mlp(1);
     const pm = new PrunableModel(m);
