@@ -36,21 +36,26 @@ export interface CompactResult {
 }
 
 /** Where the model and its masks are, for a pruned output folder, a model folder or a model.json. */
-function locate(path: string): { modelDir: string; masksDirs: string[]; outDefault: string } {
+function locate(path: string): { modelFile: string; masksDirs: string[]; outDefault: string } {
   const abs = resolve(path);
   if (!existsSync(abs)) throw new ModelError(`'${path}' does not exist; give a folder written by 'autoprune --out', or a model.json`);
   if (statSync(abs).isDirectory()) {
-    if (existsSync(join(abs, 'model', 'model.json'))) return { modelDir: join(abs, 'model'), masksDirs: [abs, join(abs, 'model')], outDefault: abs };
-    if (existsSync(join(abs, 'model.json'))) return { modelDir: abs, masksDirs: [abs, dirname(abs)], outDefault: abs };
+    if (existsSync(join(abs, 'model', 'model.json'))) return { modelFile: join(abs, 'model', 'model.json'), masksDirs: [abs, join(abs, 'model')], outDefault: abs };
+    if (existsSync(join(abs, 'model.json'))) return { modelFile: join(abs, 'model.json'), masksDirs: [abs, dirname(abs)], outDefault: abs };
     throw new ModelError(`'${path}' holds neither model/model.json nor model.json; give a folder written by 'autoprune --out', or a model.json`);
   }
+  // The file itself, whatever its name (a model saved as net.json is read as such, and a data file is
+  // reported as not being a model, instead of its folder's model.json being read or reported missing).
   const modelDir = dirname(abs);
-  return { modelDir, masksDirs: [modelDir, dirname(modelDir)], outDefault: modelDir };
+  return { modelFile: abs, masksDirs: [modelDir, dirname(modelDir)], outDefault: modelDir };
 }
 
-
-function maxAbsDiff(a: TF.LayersModel, b: TF.LayersModel, x: TF.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a.predict(x) as TF.Tensor, b.predict(x) as TF.Tensor))).dataSync()[0]);
+/** Largest |difference| between two models' outputs (every output of a multi-output model). */
+function maxAbsDiff(a: TF.LayersModel, b: TF.LayersModel, x: TF.Tensor | TF.Tensor[]): number {
+  return tf.tidy(() => {
+    const pa = [a.predict(x)].flat(), pb = [b.predict(x)].flat();
+    return Math.max(...pa.map((p, i) => tf.max(tf.abs(tf.sub(p, pb[i]))).dataSync()[0]));
+  });
 }
 
 /**
@@ -59,7 +64,8 @@ function maxAbsDiff(a: TF.LayersModel, b: TF.LayersModel, x: TF.Tensor): number 
  * `<out>/model.int8.sparse`, each atomically. The input files are only read.
  */
 export async function compactPruned(path: string, opts: CompactOptions = {}): Promise<CompactResult> {
-  const { modelDir, masksDirs, outDefault } = locate(path);
+  const { modelFile, masksDirs, outDefault } = locate(path);
+  const modelDir = dirname(modelFile);
   const out = resolve(opts.out ?? outDefault);
   const compactDir = join(out, 'compact');
   const rel = relative(compactDir, modelDir);
@@ -67,7 +73,7 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
   if (!outside) {
     throw new UsageError(`writing '${compactDir}' would replace the input model '${modelDir}'; choose another --out`);
   }
-  const model = await loadModel(modelDir);
+  const model = await loadModel(modelFile);
   const disposables: { dispose(): void }[] = [model];
   try {
     const pm = new PrunableModel(model);
@@ -79,10 +85,14 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     const sparse = encodeSparse(model);
     const sparseInt8 = opts.int8 ? encodeSparse(model, { int8: true }) : undefined;
 
-    const shape = model.inputs[0].shape.slice(1);
-    if (shape.some((d) => d == null)) throw new ModelError(`model '${modelDir}' has an input of unknown shape [${shape}]; compaction needs a fixed input shape`);
-    const x = tf.randomUniform([32, ...(shape as number[])], 0, 1, 'float32', opts.seed ?? 0);
-    disposables.push(x);
+    const xs = model.inputs.map((input, k) => {
+      const shape = input.shape.slice(1);
+      if (shape.some((d) => d == null)) throw new ModelError(`model '${modelFile}' has an input of unknown shape [${shape}]; compaction needs a fixed input shape`);
+      const t = tf.randomUniform([32, ...(shape as number[])], 0, 1, 'float32', (opts.seed ?? 0) + k);
+      disposables.push(t);
+      return t;
+    });
+    const x = xs.length === 1 ? xs[0] : xs;
     const fromSparse = await decodeSparse(sparse, join(out, 'model.sparse'));
     disposables.push(fromSparse);
     const diff: CompactResult['maxAbsDiff'] = { compact: maxAbsDiff(model, compact, x), sparse: maxAbsDiff(model, fromSparse, x) };
@@ -101,7 +111,7 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
       files.push(join(out, 'model.int8.sparse'));
     }
     return {
-      input: { model: join(modelDir, 'model.json'), masks: masksDir ? join(masksDir, MASKS_FILE) : null },
+      input: { model: modelFile, masks: masksDir ? join(masksDir, MASKS_FILE) : null },
       files, sparsity: pm.sparsity().global, sizes, compact: report, maxAbsDiff: diff,
     };
   } finally {

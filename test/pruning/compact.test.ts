@@ -1,6 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
@@ -242,5 +242,30 @@ describe('compactPruned (autoprune compact)', () => {
     await expect(compactPruned(join(dir, 'compact'), { out: dir })).rejects.toThrow(UsageError);
     [compact, sparse, model].forEach((m) => m.dispose());
     pm.dispose();
+  });
+
+  it('compacts a two-output model (outputs compared per head) and reads a model file by its own name', async () => {
+    const input = tf.input({ shape: [6] });
+    const h = tf.layers.dense({ units: 5, activation: 'relu', name: 'h' }).apply(input) as TF.SymbolicTensor;
+    const g = tf.layers.dense({ units: 4, activation: 'relu', name: 'g' }).apply(h) as TF.SymbolicTensor;
+    const heads = [tf.layers.dense({ units: 3, name: 'cls' }).apply(g) as TF.SymbolicTensor, tf.layers.dense({ units: 1, name: 'reg' }).apply(h) as TF.SymbolicTensor];
+    const model = tf.model({ inputs: input, outputs: heads });
+    randomBiases(model, 13);
+    const pm = new PrunableModel(model);
+    applyMasks(pm, 14, 0.6, {});
+    const dir = tempDir();
+    await saveModel(model, join(dir, 'm'));
+    renameSync(join(dir, 'm', 'model.json'), join(dir, 'm', 'net.json'));
+    const r = await compactPruned(join(dir, 'm', 'net.json'), { out: join(dir, 'out') });
+    expect(r.input.model).toBe(join(dir, 'm', 'net.json'));
+    expect(r.maxAbsDiff.compact).toBeLessThan(1e-5);
+    expect(r.maxAbsDiff.sparse).toBe(0);
+    expect(r.compact.skipped.map((k) => k.layer)).toContain('h');
+
+    // A file that is not a model is reported as such, by its own name.
+    writeFileSync(join(dir, 'data.csv'), 'a,b\n1,2\n');
+    await expect(compactPruned(join(dir, 'data.csv'))).rejects.toThrow(/model file '.*data\.csv' is not valid JSON/);
+    pm.dispose();
+    model.dispose();
   });
 });
