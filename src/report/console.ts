@@ -91,10 +91,11 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       const f = report.final;
       bar?.stop();
       bar = undefined;
-      const drop = 100 * (report.dense.testAccuracy - f.testAccuracy);
+      // In hundredths of a point, as printed: a float residue of an unchanged accuracy is no drop (not "−0.00").
+      const drop = Math.round(10_000 * (report.dense.testAccuracy - f.testAccuracy)) / 100;
       err.write(
         `autoprune: ${f.targetReached ? 'target reached' : `target NOT reached: stopped at the highest sparsity the guard allows (exit 3; --force takes the target anyway)`}\n` +
-        `  sparsity ${pct(f.sparsity, 2)}${f.compute ? `, compute ${pct(f.compute.reduction, 1)} removed` : ''} | test accuracy ${pct(report.dense.testAccuracy, 2)} dense → ${pct(f.testAccuracy, 2)} pruned (${drop >= 0 ? '−' : '+'}${Math.abs(drop).toFixed(2)} points)\n` +
+        `  sparsity ${pct(f.sparsity, 2)}${f.compute ? `, compute ${pct(f.compute.reduction, 1)} removed` : ''} | test accuracy ${pct(report.dense.testAccuracy, 2)} dense → ${pct(f.testAccuracy, 2)} pruned (${drop > 0 ? '−' : drop < 0 ? '+' : '±'}${Math.abs(drop).toFixed(2)} points)\n` +
         `  ${report.totals.accepted} steps accepted, ${report.totals.rolledBack} rolled back, ${report.totals.fineTuneEpochs} fine-tune epochs, ${(report.phases.total ?? 0).toFixed(1)} s\n` +
         `  wrote ${outDir}/ (model/, masks.json, report.json, report.html)\n`);
     },
