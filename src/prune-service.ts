@@ -167,7 +167,7 @@ export class PruneService {
         dense: { valAccuracy: result.denseValAccuracy, testAccuracy: result.denseTestAccuracy, params, prunable: result.sparsity.total },
         final: {
           valAccuracy: result.valAccuracy, testAccuracy: result.testAccuracy, sparsity: result.sparsity.global,
-          compute: result.compute, targetReached: result.targetReached, exitCode: result.exitCode,
+          compute: result.compute, targetReached: result.targetReached, stopReason: result.stopReason, exitCode: result.exitCode,
         },
         layers: result.sparsity.layers,
         steps: result.steps,
@@ -196,7 +196,7 @@ export class PruneService {
       result.masks.dispose();
       opts.onEvent?.({
         type: 'done', sparsity: report.final.sparsity, valAccuracy: report.final.valAccuracy, testAccuracy: report.final.testAccuracy,
-        denseTestAccuracy: report.dense.testAccuracy, targetReached: report.final.targetReached, exitCode: report.final.exitCode,
+        denseTestAccuracy: report.dense.testAccuracy, targetReached: report.final.targetReached, stopReason: report.final.stopReason, exitCode: report.final.exitCode,
         totalEpochs: report.totals.fineTuneEpochs, seconds: phases.total, out: opts.out ? resolve(opts.out) : undefined,
       });
       return { model, report, outDir: opts.out ? resolve(opts.out) : undefined };

@@ -1,6 +1,7 @@
 /**
  * Events of a pruning run. The same objects reach `onEvent` callbacks and the CLI's `--json` lines.
  */
+import type { StopReason } from '../report/report.js';
 export type AgentEvent =
   | StartEvent
   | StepEvent
@@ -84,6 +85,8 @@ export interface DoneEvent {
   testAccuracy: number;
   denseTestAccuracy: number;
   targetReached: boolean;
+  /** Why the run ended where it did: target, forced, guard, budget or stalled (see StopReason). */
+  stopReason?: StopReason;
   exitCode: number;
   totalEpochs: number;
   seconds: number;

@@ -4,7 +4,7 @@ import type { Dataset, Split } from '../data/dataset.js';
 import { InterruptedError } from '../errors.js';
 import { extractFeatures } from '../features/extract.js';
 import type { Scorer } from '../policy/types.js';
-import type { ReportStep } from '../report/report.js';
+import type { ReportStep, StopReason } from '../report/report.js';
 import type { FeatureExtractor } from '../services.js';
 import { disposeSnapshot, PrunableModel, type ComputeReport, type Objective, type SparsityReport } from '../pruning/prunable-model.js';
 import { checkObjective, checkUnitsRemovable, pruneStep, type Granularity } from './granularity.js';
@@ -70,7 +70,9 @@ export interface AgentResult {
   valAccuracy: number;
   testAccuracy: number;
   targetReached: boolean;
-  /** 0 target reached within the guard; 3 stopped at the best sparsity the guard allows. */
+  /** Why the loop ended (see StopReason). */
+  stopReason: StopReason;
+  /** 0 target reached (within the guard, or forced); 3 stopped before it (see stopReason). */
   exitCode: 0 | 3;
   steps: StepRecord[];
   totals: { fineTuneEpochs: number; accepted: number; rolledBack: number };
@@ -165,11 +167,14 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     // Sparsity moves in steps of one weight: within one weight of the target counts as reached.
     const tol = Math.max(EPS, 1 / pm.totalPrunable);
     let stalled = 0;
-    while (state.sparsity < o.target - tol && stalled < 2) {
+    let stopped: StopReason | undefined;
+    while (state.sparsity < o.target - tol) {
       checkAbort();
+      if (stalled >= 2) { stopped = 'stalled'; break; }
       const stepBudget = o.budgetEpochs - Math.ceil(o.finalReserve * o.budgetEpochs);
       const left = Math.max(0, stepBudget - state.epochsUsed);
-      if (left < 1 || state.rate < plan.minRate) break;
+      if (state.rate < plan.minRate) { stopped = 'guard'; break; }
+      if (left < 1) { stopped = 'budget'; break; }
       const from = state.sparsity;
       const to = nextSparsity(from, o.target, state.rate);
       const t0 = Date.now();
@@ -225,6 +230,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     }
 
     let reached = state.sparsity >= o.target - tol;
+    const stopReason: StopReason = reached ? 'target' : o.force ? 'forced' : stopped ?? 'guard';
     if (!reached && o.force) {
       // --force: take the target anyway, fine-tuned with whatever budget is left (at least one epoch).
       checkAbort();
@@ -263,7 +269,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     const exitCode: 0 | 3 = reached ? 0 : 3;
     const result: AgentResult = {
       sparsity, compute: pm.compute(), denseValAccuracy: state.denseValAccuracy, denseTestAccuracy: denseTest, valAccuracy, testAccuracy,
-      targetReached: reached, exitCode, steps: state.steps,
+      targetReached: reached, stopReason, exitCode, steps: state.steps,
       totals: { fineTuneEpochs: state.epochsUsed, accepted, rolledBack: state.steps.length - accepted },
       phases, masks: pm,
     };

@@ -1,7 +1,7 @@
 import cliProgress from 'cli-progress';
 import type { AgentEvent } from '../agent/events.js';
 import type { BackendInfo } from '../backend/tf.js';
-import type { RunReport } from './report.js';
+import { describeStop, type RunReport } from './report.js';
 
 export interface ConsoleReporter {
   backend(info: BackendInfo): void;
@@ -94,7 +94,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       // In hundredths of a point, as printed: a float residue of an unchanged accuracy is no drop (not "−0.00").
       const drop = Math.round(10_000 * (report.dense.testAccuracy - f.testAccuracy)) / 100;
       err.write(
-        `autoprune: ${f.targetReached ? 'target reached' : `target NOT reached: stopped at the highest sparsity the guard allows (exit 3; --force takes the target anyway)`}\n` +
+        `autoprune: ${describeStop(f)}\n` +
         `  sparsity ${pct(f.sparsity, 2)}${f.compute ? `, compute ${pct(f.compute.reduction, 1)} removed` : ''} | test accuracy ${pct(report.dense.testAccuracy, 2)} dense → ${pct(f.testAccuracy, 2)} pruned (${drop > 0 ? '−' : drop < 0 ? '+' : '±'}${Math.abs(drop).toFixed(2)} points)\n` +
         `  ${report.totals.accepted} steps accepted, ${report.totals.rolledBack} rolled back, ${report.totals.fineTuneEpochs} fine-tune epochs, ${(report.phases.total ?? 0).toFixed(1)} s\n` +
         `  wrote ${outDir}/ (model/, masks.json, report.json, report.html)\n`);

@@ -3,7 +3,7 @@
  * Content-Security-Policy forbids any) that a person can open from disk or attach to a ticket.
  */
 import { accuracyVsSparsityChart, layerSparsityChart } from './charts.js';
-import { guardAccuracy, type RunReport } from './report.js';
+import { describeStop, guardAccuracy, type RunReport } from './report.js';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -40,8 +40,8 @@ function summaryTable(r: RunReport): string {
   const e = escapeHtml;
   const remaining = r.dense.prunable - Math.round(r.final.sparsity * r.dense.prunable);
   const reached = r.final.targetReached
-    ? '<span class="badge ok">yes</span>'
-    : `<span class="badge warn">no</span> — stopped at the best sparsity the guard allows (exit ${e(r.final.exitCode)})`;
+    ? `<span class="badge ok">yes</span>${r.final.stopReason === 'forced' ? ` — ${e(describeStop(r.final))}` : ''}`
+    : `<span class="badge warn">no</span> — ${e(describeStop(r.final).replace(/^target NOT reached: /, ''))}`;
   const policy = `${e(r.policy.name)} <span class="muted">(${e(r.policy.kind)}${r.policy.file ? `, ${e(r.policy.file)}` : ''})</span>`;
   const backend = `${e(r.backend.name)} <span class="muted">(${r.backend.native ? 'native' : 'not native'}, ${e(r.backend.source)})</span>`;
   const rows: [string, string][] = [

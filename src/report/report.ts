@@ -81,8 +81,28 @@ export interface ReportFinal {
   compute?: { dense: number; live: number; reduction: number };
   /** Whether the target sparsity was reached within the accuracy guard. */
   targetReached: boolean;
+  /** Why the run ended where it did (absent in reports written before it was recorded). */
+  stopReason?: StopReason;
   /** The process exit code of the run (0 reached, 3 stopped at the best the guard allows). */
   exitCode: number;
+}
+
+/**
+ * Why the agent stopped: 'target' reached within the guard; 'forced' to the target by --force; before the
+ * target, 'guard' (every smaller step broke the accuracy guard), 'budget' (the fine-tuning budget ran
+ * out) or 'stalled' (no more weights could be removed: every layer is at its floor).
+ */
+export type StopReason = 'target' | 'forced' | 'guard' | 'budget' | 'stalled';
+
+/** One line on where the run ended, for the console and report.html. */
+export function describeStop(final: Pick<ReportFinal, 'targetReached' | 'stopReason' | 'exitCode'>): string {
+  switch (final.stopReason ?? (final.targetReached ? 'target' : 'guard')) {
+    case 'target': return 'target reached';
+    case 'forced': return 'target reached with --force (the guard did not hold; the drop is reported)';
+    case 'budget': return `target NOT reached: the fine-tuning budget ran out first (exit ${final.exitCode}; raise --budget, or --force takes the target anyway)`;
+    case 'stalled': return `target NOT reached: no more weights can be removed, every layer is at its floor (exit ${final.exitCode})`;
+    default: return `target NOT reached: stopped at the highest sparsity the guard allows (exit ${final.exitCode}; --force takes the target anyway)`;
+  }
 }
 
 /** Sparsity of one prunable kernel in the final model (the shape of pruning's LayerSparsity). */

@@ -37,6 +37,7 @@ describe('agent loop', () => {
     const r = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.8, maxDrop: 3, budgetEpochs: 12, onEvent: (e) => events.push(e) });
     expect(r.targetReached).toBe(true);
     expect(r.exitCode).toBe(0);
+    expect(r.stopReason).toBe('target');
     expect(r.sparsity.global).toBeCloseTo(0.8, 3);
     const floor = r.denseValAccuracy - 0.03;
     for (const s of r.steps.filter((x) => x.accepted)) expect(s.valAccuracy).toBeGreaterThanOrEqual(floor - 1e-9);
@@ -67,10 +68,24 @@ describe('agent loop', () => {
     const b = setup(1);
     const f = await runAgent(b.model, b.data, createScorer('random'), { target: 0.97, maxDrop: 0, budgetEpochs: 6, force: true });
     expect(f.targetReached).toBe(true);
+    expect(f.stopReason).toBe('forced');
     expect(f.sparsity.global).toBeGreaterThanOrEqual(0.95);
     f.masks.dispose();
     b.model.dispose();
     b.data.dispose();
+  });
+
+  it('says when the fine-tuning budget, not the guard, ended the run', async () => {
+    const { data, model } = setup(3);
+    // Two epochs in all: one for the first step, the reserve for the final fine-tune, none for a second step.
+    const r = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.95, maxDrop: 50, budgetEpochs: 2 });
+    expect(r.targetReached).toBe(false);
+    expect(r.exitCode).toBe(3);
+    expect(r.stopReason).toBe('budget');
+    expect(r.steps.every((s) => s.accepted)).toBe(true);
+    r.masks.dispose();
+    model.dispose();
+    data.dispose();
   });
 
   it('unit granularity removes whole units; hierarchical reaches the target too', async () => {
