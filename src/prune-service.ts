@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import type * as TF from '@tensorflow/tfjs';
 import { inject, injectable } from 'inversify';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { runAgent, type AgentResult } from './agent/loop.js';
 import { checkGranularity, checkObjective, type Granularity } from './agent/granularity.js';
 import type { Objective } from './pruning/prunable-model.js';
@@ -85,15 +85,37 @@ function nonEmptyDir(p: string): boolean {
   return existsSync(p) && (!statSync(p).isDirectory() || readdirSync(p).length > 0);
 }
 
-/** Validates the output folder before any work starts, so a long run never fails at its last step. */
-export function checkOutDir(out: string, overwrite: boolean, resume: boolean): void {
+/**
+ * Validates the output folder before any work starts, so a long run never fails at its last step. `inputs`
+ * (the model's folder, data files) must not be the folder or inside it: replacing it would delete them.
+ */
+export function checkOutDir(out: string, overwrite: boolean, resume: boolean, inputs: { what: string; path: string }[] = []): void {
   const abs = resolve(out);
+  for (const input of inputs) {
+    const p = resolve(input.path);
+    if (p === abs || p.startsWith(abs + sep)) {
+      throw new UsageError(`output folder '${out}' holds the ${input.what} '${input.path}', which writing the outputs would delete; choose another --out`);
+    }
+  }
   if (nonEmptyDir(abs) && !overwrite && !(resume && new Checkpointer(checkpointDirFor(abs)).exists())) {
     throw new UsageError(`output folder '${out}' already exists; pass --overwrite or choose another --out`);
   }
   let parent = dirname(abs);
   while (!existsSync(parent)) parent = dirname(parent);
   if (!statSync(parent).isDirectory()) throw new UsageError(`cannot write output folder '${out}': '${parent}' is not a folder`);
+}
+
+/** The files a run reads that an output folder must never hold: the model's folder and data files. */
+function inputsOf(opts: AutopruneOptions): { what: string; path: string }[] {
+  const inputs: { what: string; path: string }[] = [];
+  if (typeof opts.model === 'string') {
+    const m = resolve(opts.model);
+    inputs.push({ what: 'input model', path: existsSync(m) && statSync(m).isDirectory() ? m : dirname(m) });
+  }
+  if (typeof opts.data === 'string' && existsSync(opts.data)) inputs.push({ what: 'data file', path: opts.data });
+  if (opts.valData) inputs.push({ what: 'validation file', path: opts.valData });
+  if (opts.testData) inputs.push({ what: 'test file', path: opts.testData });
+  return inputs;
 }
 
 @injectable()
@@ -114,7 +136,7 @@ export class PruneService {
     const policySpec = opts.policy ?? 'default';
     const granularity = checkGranularity(opts.granularity ?? (opts.objective === 'flops' ? 'unit' : 'connection'));
     const objective = checkObjective(opts.objective ?? 'params', granularity);
-    if (opts.out) checkOutDir(opts.out, opts.overwrite ?? false, opts.resume ?? false);
+    if (opts.out) checkOutDir(opts.out, opts.overwrite ?? false, opts.resume ?? false, inputsOf(opts));
     if (opts.resume && !opts.out) throw new UsageError('--resume needs the --out folder of the interrupted run');
     const backend = backendInfo();
 

@@ -52,6 +52,12 @@ describe('autoprune CLI', () => {
     mkdirSync(join(cwd, 'broken'));
     writeFileSync(join(cwd, 'broken', 'model.json'), '{"modelTopology": {}, "weightsManifest": [{"paths": ["w.bin"], "weights": []}]}');
     expectCleanUsageError(await cli(['--target', '0.5', '--model', 'broken', '--out', 'o4'], { cwd }), /refers to weights file 'w.bin', which is missing/);
+    // An --out that holds the input model (or data) is refused even with --overwrite: replacing it would delete them.
+    expectCleanUsageError(await cli(['--target', '0.5', ...FAST, '--model', modelDir, '--out', 'first', '--overwrite'], { cwd }),
+      /output folder 'first' holds the input model '.*first[/\\]model', which writing the outputs would delete/);
+    writeFileSync(join(cwd, 'first', 'd.csv'), 'a,b\n1,0\n');
+    expectCleanUsageError(await cli(['--target', '0.5', '--data', 'first/d.csv', '--out', 'first', '--overwrite'], { cwd }),
+      /output folder 'first' holds the data file 'first\/d.csv'/);
     expect(readFileSync(join(modelDir, 'weights.bin')).equals(before)).toBe(true);
     expect(statSync(join(modelDir, 'weights.bin')).mtimeMs).toBe(mtime);
     for (const o of ['o2', 'o3', 'o4']) expect(existsSync(join(cwd, o))).toBe(false);
