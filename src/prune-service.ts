@@ -10,6 +10,7 @@ import { Checkpointer } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
 import { backendInfo } from './backend/tf.js';
 import type { Dataset } from './data/dataset.js';
+import { isCsvPath } from './data/registry.js';
 import { UsageError } from './errors.js';
 import { cloneModel, countParams, modelFiles } from './models/io.js';
 import { fitDatasetToModel } from './models/task.js';
@@ -38,6 +39,12 @@ export interface AutopruneOptions {
   valData?: string;
   /** CSV: a separate test file with the same columns as `data`. */
   testData?: string;
+  /**
+   * CSV: z-score each feature with the training split's mean and standard deviation. Default: true for
+   * the built-in default model (trained here on standardised features), false for your `model`, which
+   * gets the values as they are in the file, as it was presumably trained.
+   */
+  standardize?: boolean;
   /** Largest accepted validation-accuracy drop in percentage points. Default 1. */
   maxDrop?: number;
   /** Policy name ('default', a baseline such as 'global-magnitude') or a policy file, or a Scorer. Default 'default'. */
@@ -147,8 +154,9 @@ export class PruneService {
     const dataSpec = opts.data ?? 'mnist-10k';
     const tLoad = Date.now();
     const ownsData = typeof dataSpec === 'string';
+    const standardize = opts.standardize ?? (typeof dataSpec === 'string' && isCsvPath(dataSpec) ? opts.model == null : undefined);
     const data = typeof dataSpec === 'string' ? this.dataSource.load(dataSpec, {
-      seed, label: opts.label, split: opts.split, valPath: opts.valData, testPath: opts.testData,
+      seed, label: opts.label, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize,
     }) : dataSpec;
     let loaded: LoadedModel | undefined;
     let fitted: Dataset | undefined;
@@ -182,6 +190,7 @@ export class PruneService {
           ...(opts.split ? { split: [...opts.split] } : {}),
           ...(opts.valData ? { valData: opts.valData } : {}),
           ...(opts.testData ? { testData: opts.testData } : {}),
+          ...(standardize != null ? { standardize } : {}),
         },
         samples: { train: fitted.train.labels.length, val: fitted.val.labels.length, test: fitted.test.labels.length },
         backend: { name: backend.tfBackend, native: backend.native, source: backend.source },

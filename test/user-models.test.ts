@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { autoprune, buildModel, loadCsv, saveModel, train, tf } from '../src/index.js';
+import { accuracy, autoprune, buildModel, loadCsv, loadModel, saveModel, train, tf } from '../src/index.js';
 import { Rng } from '../src/util/random.js';
 import { tempDir } from './helpers.js';
 
@@ -29,7 +29,7 @@ describe('user models and data', () => {
     const dir = tempDir();
     const csv = join(dir, 'churn.csv');
     writeCsv(csv, 900, 24, ['no', 'yes'], 1);
-    const data = loadCsv({ path: csv });
+    const data = loadCsv({ path: csv, standardize: false });
     const model = buildModel({ family: 'mlp', inputShape: [24], hidden: [48, 24], activation: 'tanh', numClasses: 2, binaryOutput: true, seed: 3 });
     train(model, data.train, { epochs: 20, batchSize: 32 });
     await saveModel(model, join(dir, 'model'));
@@ -39,6 +39,14 @@ describe('user models and data', () => {
       target: 0.7, model: join(dir, 'model', 'model.json'), data: csv, maxDrop: 3, budgetEpochs: 8, force: true,
     });
     expect(report.final.sparsity).toBeGreaterThanOrEqual(0.7 - 1e-3);
+    // The user's model gets the file's values as they are (it was trained on them), not z-scores: the
+    // dense accuracy autoprune starts from is the model's own on the raw validation rows.
+    expect(report.config.standardize).toBe(false);
+    const raw = loadCsv({ path: csv, standardize: false });
+    const original = await loadModel(join(dir, 'model'));
+    expect(report.dense.valAccuracy).toBe(accuracy(original, raw.val));
+    original.dispose();
+    raw.dispose();
     expect(report.dense.valAccuracy).toBeGreaterThan(0.75);
     expect(report.final.testAccuracy).toBeGreaterThan(report.dense.testAccuracy - 0.1);
     expect(pruned.outputs[0].shape).toEqual([null, 1]);
@@ -49,7 +57,7 @@ describe('user models and data', () => {
     const dir = tempDir();
     const csv = join(dir, 'img.csv');
     writeCsv(csv, 900, 128, ['a', 'b', 'c'], 2);
-    const data = loadCsv({ path: csv });
+    const data = loadCsv({ path: csv, standardize: false });
     const model = buildModel({ family: 'cnn', inputShape: [8, 8, 2], convs: [{ filters: 6, kernel: 3 }], dense: [16], activation: 'elu', numClasses: 3, seed: 4 });
     const images = tf.reshape(data.train.x, [-1, 8, 8, 2]);
     train(model, { x: images, labels: data.train.labels }, { epochs: 15, batchSize: 32 });

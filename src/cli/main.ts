@@ -20,7 +20,7 @@ function main(argv: string[]): Promise<number> {
       '  autoprune -m m/model.json -d data.csv -t 0.9 --max-drop 0.5 -o pruned/',
       '  autoprune -t 0.9 --json                                 one JSON event per line',
       '',
-      'Exit codes: 0 target reached within the guard; 3 stopped at the best sparsity the guard allows;',
+      'Exit codes: 0 target reached within the guard; 3 stopped before the target (the guard, or the --budget ran out);',
       '2 bad input or usage; 130 interrupted (resumable with --resume); 1 internal error.',
     ].join('\n'))
     .version(VERSION, '-V, --version')
@@ -38,6 +38,8 @@ function main(argv: string[]): Promise<number> {
     .option('--split <train,val,test>', 'CSV: fractions of the data file for training, validation and test (seeded, stratified); parts with their own file are not split off (default: 0.8,0.1,0.1)')
     .option('--val-data <csv>', 'CSV: a separate validation file with the same columns (the accuracy guard uses it)')
     .option('--test-data <csv>', 'CSV: a separate test file with the same columns (final test accuracy)')
+    .option('--standardize', "CSV: z-score each feature with the training split's statistics (the default without --model: the built-in model is trained that way)")
+    .option('--no-standardize', 'CSV: feed the values as they are in the file (the default with --model: your model gets what it was presumably trained on)')
     .option('--max-drop <points>', 'largest accepted drop of validation accuracy, in percentage points', '1')
     .option('-p, --policy <name|file>', "pruning policy: 'default' (learned, policies/default.json), a policy file, or a baseline: random, uniform-magnitude, global-magnitude, taylor, wanda, lamp", 'default')
     .option('-o, --out <dir>', 'output folder (model/, masks.json, report.json, report.html)', 'autoprune-out')

@@ -23,6 +23,7 @@ const PruneFlags = z.object({
   }).optional(),
   valData: z.string().min(1).optional(),
   testData: z.string().min(1).optional(),
+  standardize: z.boolean().optional(),
   maxDrop: z.coerce.number({ message: 'must be a number' })
     .refine((v) => Number.isFinite(v) && v >= 0 && v <= 100, 'must be a number of percentage points in [0, 100]'),
   policy: z.string().min(1),
@@ -57,7 +58,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
   process.on('SIGINT', onSigint);
   try {
     const result = await autoprune({
-      target: f.target, model: f.model, data: f.data, label: f.label, split: f.split, valData: f.valData, testData: f.testData, maxDrop: f.maxDrop, policy: f.policy,
+      target: f.target, model: f.model, data: f.data, label: f.label, split: f.split, valData: f.valData, testData: f.testData, standardize: f.standardize, maxDrop: f.maxDrop, policy: f.policy,
       out: f.out, overwrite: f.overwrite, force: f.force, resume: f.resume, budgetEpochs: f.budget, seed: f.seed,
       granularity: f.granularity, objective: f.objective, compact: f.compact,
       signal: controller.signal, onEvent: (e: AgentEvent) => reporter.event(e),

@@ -15,9 +15,14 @@ export interface LoadDatasetOptions {
   valPath?: string;
   /** CSV only: separate test file. */
   testPath?: string;
+  /** CSV only: z-score the features with the training split's statistics. Default true. */
+  standardize?: boolean;
 }
 
 export type DatasetLoader = (options: LoadDatasetOptions) => Dataset;
+
+/** Whether a data spec names a CSV file (else a built-in dataset). */
+export const isCsvPath = (spec: string): boolean => /\.csv$/i.test(spec.trim());
 
 /** Built-in datasets by name. */
 export const DATASETS: Readonly<Record<string, DatasetLoader>> = Object.freeze({
@@ -26,7 +31,7 @@ export const DATASETS: Readonly<Record<string, DatasetLoader>> = Object.freeze({
 });
 
 /** The CLI flag of each CSV-only option, for error messages. */
-const CSV_FLAGS = Object.freeze({ label: '--label', split: '--split', valPath: '--val-data', testPath: '--test-data' });
+const CSV_FLAGS = Object.freeze({ label: '--label', split: '--split', valPath: '--val-data', testPath: '--test-data', standardize: '--standardize' });
 
 const ALIASES: Readonly<Record<string, string>> = Object.freeze({ mnist: 'mnist-10k' });
 
@@ -39,16 +44,16 @@ export function loadDataset(spec: string, options: LoadDatasetOptions = {}): Dat
   const name = spec.trim();
   const key = ALIASES[name.toLowerCase()] ?? name.toLowerCase();
   if (Object.hasOwn(DATASETS, key)) {
-    const csvOnly = (['label', 'split', 'valPath', 'testPath'] as const).filter((k) => options[k] != null);
+    const csvOnly = (['label', 'split', 'valPath', 'testPath', 'standardize'] as const).filter((k) => options[k] != null);
     if (csvOnly.length) {
       throw new UsageError(`${csvOnly.map((k) => CSV_FLAGS[k]).join(', ')} ${csvOnly.length > 1 ? 'apply' : 'applies'} only to CSV data; '${name}' is built in with a fixed split`);
     }
     return DATASETS[key](options);
   }
-  if (/\.csv$/i.test(name)) {
+  if (isCsvPath(name)) {
     return loadCsv({
       path: name, valPath: options.valPath, testPath: options.testPath,
-      label: options.label, split: options.split, seed: options.seed,
+      label: options.label, split: options.split, seed: options.seed, standardize: options.standardize,
     });
   }
   throw new DataError(`unknown dataset '${spec}'; use one of: ${Object.keys(DATASETS).join(', ')}, or a path to a .csv file`);

@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import { basename, dirname, resolve } from 'node:path';
-import { loadDataset } from '../data/registry.js';
+import { isCsvPath, loadDataset } from '../data/registry.js';
 import { loadModel } from '../models/io.js';
 import { fitDatasetToModel } from '../models/task.js';
 import { buildMeta, type BuildEvent, type FileModel } from './build.js';
@@ -98,7 +98,9 @@ export async function main(args: BuildMetaCliArgs, argv: string[] = process.argv
  */
 async function checkUserModels(family: string, paths: string[], spec: string, label?: string): Promise<FileModel[]> {
   if (!/^[\w.-]+$/.test(family)) throw new UsageError(`--family must be a name of letters, digits, '.', '_' or '-', got '${family}'`);
-  const raw = loadDataset(spec, { label, seed: 0 });
+  // The user's models read the CSV's values as they are (as `autoprune --model` does), not z-scored.
+  const csvOptions = isCsvPath(spec) ? { standardize: false } : {};
+  const raw = loadDataset(spec, { label, seed: 0, ...csvOptions });
   const used = new Map<string, number>();
   try {
     const models: FileModel[] = [];
@@ -114,7 +116,7 @@ async function checkUserModels(family: string, paths: string[], spec: string, la
       const base = basename(abs.endsWith('.json') ? dirname(abs) : abs);
       const n = used.get(base) ?? 0;
       used.set(base, n + 1);
-      models.push({ id: n ? `${base}-${n + 1}` : base, family, path: abs, data: { spec: /\.csv$/i.test(spec) ? resolve(spec) : spec, ...(label != null ? { label } : {}) } });
+      models.push({ id: n ? `${base}-${n + 1}` : base, family, path: abs, data: { spec: isCsvPath(spec) ? resolve(spec) : spec, ...(label != null ? { label } : {}), ...csvOptions } });
     }
     return models;
   } finally {

@@ -28,19 +28,27 @@ export interface CachedModel {
   seconds: number;
 }
 
-const CACHE_FORMAT = 1;
+const CACHE_FORMAT = 2;
 
+/**
+ * The key covers the training and validation data themselves (values, labels, order), not only where they
+ * came from: an edited CSV at the same path, another split, or z-scored vs raw features train another model.
+ */
 function keyOf(spec: DenseModelSpec, data: Dataset): string {
   const h = createHash('sha256')
-    .update(JSON.stringify({ v: CACHE_FORMAT, args: spec.args, train: spec.train ?? {}, data: data.source, n: data.train.labels.length }))
-    .digest('hex').slice(0, 16);
-  return `${spec.args.family}-${h}`;
+    .update(JSON.stringify({ v: CACHE_FORMAT, args: spec.args, train: spec.train ?? {}, data: data.source }));
+  for (const split of [data.train, data.val]) {
+    const x = split.x.dataSync();
+    h.update(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+    h.update(new Uint8Array(split.labels.buffer, split.labels.byteOffset, split.labels.byteLength));
+  }
+  return `${spec.args.family}-${h.digest('hex').slice(0, 16)}`;
 }
 
 /**
  * Returns a trained dense model for `spec` on `data`, training and caching it on first use so
  * repeated runs (and benchmarks) do not retrain. The cache key covers architecture, seed, training
- * settings and dataset.
+ * settings and the data's contents.
  */
 export async function trainedModel(spec: DenseModelSpec, data: Dataset, onEpoch?: TrainOptions['onEpoch']): Promise<CachedModel> {
   const dir = join(cacheDir(), 'models', keyOf(spec, data));

@@ -126,16 +126,19 @@ describe('autoprune CLI', () => {
     writeFileSync(join(cwd, 'all.csv'), [header, ...rows(300, 0)].join('\n'));
     writeFileSync(join(cwd, 'val.csv'), [header, ...rows(45, 1)].join('\n'));
     writeFileSync(join(cwd, 'test.csv'), [header, ...rows(60, 2)].join('\n'));
-    const common = ['--target', '0.5', '--data', 'all.csv', '--policy', 'global-magnitude', '--budget', '4', '--max-drop', '20'];
+    const common = ['--target', '0.5', '--data', 'all.csv', '--policy', 'global-magnitude', '--budget', '4', '--force'];
     const split = await cli([...common, '--split', '0.6,0.2,0.2', '--out', 'split'], { cwd });
     expect(split.code, split.stderr).toBe(0);
     const r1 = JSON.parse(readFileSync(join(cwd, 'split', 'report.json'), 'utf8'));
     expect(r1.samples).toEqual({ train: 180, val: 60, test: 60 });
     expect(r1.config.split).toEqual([0.6, 0.2, 0.2]);
-    const files = await cli([...common, '--val-data', 'val.csv', '--test-data', 'test.csv', '--out', 'files'], { cwd });
+    // The built-in default model is trained on z-scored features; --no-standardize feeds the values as they are.
+    expect(r1.config.standardize).toBe(true);
+    const files = await cli([...common, '--val-data', 'val.csv', '--test-data', 'test.csv', '--no-standardize', '--out', 'files'], { cwd });
     expect(files.code, files.stderr).toBe(0);
     const r2 = JSON.parse(readFileSync(join(cwd, 'files', 'report.json'), 'utf8'));
     expect(r2.samples).toEqual({ train: 300, val: 45, test: 60 });
+    expect(r2.config.standardize).toBe(false);
     // Bad split flags, CSV-only flags on built-in data, a separate file with other columns: one line, exit 2.
     expectCleanUsageError(await cli([...common, '--split', '0.8,0.2', '--out', 'b1'], { cwd }), /--split must be three non-negative fractions/);
     expectCleanUsageError(await cli(['--target', '0.5', '--data', 'synthetic', '--val-data', 'val.csv', '--out', 'b2'], { cwd }),

@@ -21,7 +21,7 @@ describe('a policy for the user\'s own family', () => {
       lines.push([...x.map((v) => v.toFixed(4)), x[0] + 0.5 * x[1] - x[2] > 0 ? 'yes' : 'no'].join(','));
     }
     writeFileSync(join(cwd, 'churn.csv'), `${lines.join('\n')}\n`);
-    const data = loadCsv({ path: join(cwd, 'churn.csv') });
+    const data = loadCsv({ path: join(cwd, 'churn.csv'), standardize: false });
     for (const [name, hidden, seed] of [['m1', [24, 12], 1], ['m2', [16], 2]] as const) {
       const model = buildModel({ family: 'mlp', inputShape: [8], hidden: [...hidden], numClasses: 2, binaryOutput: true, seed });
       train(model, data.train, { epochs: 10, batchSize: 32, seed });
