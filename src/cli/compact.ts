@@ -1,5 +1,5 @@
 import type * as TF from '@tensorflow/tfjs';
-import Table from 'cli-table3';
+import { consoleTable } from './table.js';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { tf } from '../backend/tf.js';
@@ -131,13 +131,13 @@ export async function compactCommand(dir: string, opts: CompactOptions = {}): Pr
     return 0;
   }
   const s = r.sizes;
-  const sizes = new Table({ head: ['stored as', 'bytes', 'size', 'vs dense'] });
+  const sizes = consoleTable(['stored as', 'bytes', 'size', 'vs dense']);
   const rows: [string, number | undefined][] = [
     ['dense float32', s.denseFloat32], ['masked raw', s.maskedRaw], ['masked gzip', s.maskedGzip],
     ['compact float32', s.compact], ['sparse', s.sparse], ['sparse + int8', s.sparseInt8],
   ];
   for (const [name, b] of rows) if (b != null) sizes.push([name, b, kb(b), `${(s.denseFloat32 / b).toFixed(1)}×`]);
-  const units = new Table({ head: ['layer', 'kind', 'units', 'dead', 'unused', 'inputs', 'params'] });
+  const units = consoleTable(['layer', 'kind', 'units', 'dead', 'unused', 'inputs', 'params']);
   for (const l of r.compact.layers) {
     units.push([l.name, l.kind, `${l.unitsBefore} → ${l.unitsAfter}`, l.removedDead, l.removedUnused,
       `${l.inputsBefore} → ${l.inputsAfter}`, `${l.paramsBefore} → ${l.paramsAfter}`]);

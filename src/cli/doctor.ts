@@ -1,4 +1,4 @@
-import Table from 'cli-table3';
+import { consoleTable } from './table.js';
 import { selectBackendAsync, type BackendName } from '../backend/tf.js';
 import { loadMnist10k } from '../data/mnist.js';
 import { buildModel, LENET_300_100 } from '../models/families.js';
@@ -41,7 +41,7 @@ export async function doctorCommand(opts: { backend: string; json?: boolean }): 
     process.stdout.write(`${JSON.stringify(r)}\n`);
     return 0;
   }
-  const t = new Table();
+  const t = consoleTable();
   t.push(
     { autoprune: r.version }, { node: r.node },
     { backend: `${r.backend}${r.native ? ' (native TensorFlow)' : ' (NOT native: ~20x slower)'}` },

@@ -12,5 +12,7 @@ export function parseFlags<S extends z.ZodTypeAny>(schema: S, raw: Record<string
   const issue = r.error.issues[0];
   const key = String(issue.path[0] ?? '');
   const given = raw[key];
-  throw new UsageError(`${flagName(key)} ${issue.message}${given !== undefined ? `, got '${String(given)}'` : ''}`);
+  // zod's own wording for a non-number ("Expected number, received nan") is not for users.
+  const message = issue.code === 'invalid_type' && issue.expected === 'number' ? 'must be a number' : issue.message;
+  throw new UsageError(`${flagName(key)} ${message}${given !== undefined ? `, got '${String(given)}'` : ''}`);
 }

@@ -1,4 +1,4 @@
-import Table from 'cli-table3';
+import { consoleTable } from './table.js';
 import { loadModel } from '../models/io.js';
 import { loadMasksFrom } from '../pruning/mask-io.js';
 import { PrunableModel, type ComputeReport, type SparsityReport } from '../pruning/prunable-model.js';
@@ -30,7 +30,7 @@ export async function inspectCommand(path: string, opts: { json?: boolean }): Pr
     process.stdout.write(`${JSON.stringify(r)}\n`);
     return 0;
   }
-  const t = new Table({ head: ['layer', 'kind', 'kernel', 'weights', 'pruned', 'sparsity', 'live MACs / sample'] });
+  const t = consoleTable(['layer', 'kind', 'kernel', 'weights', 'pruned', 'sparsity', 'live MACs / sample']);
   r.layers.forEach((l, i) => t.push([l.name, l.kind, l.shape.join('×'), l.size, l.pruned, `${(100 * l.sparsity).toFixed(1)} %`, r.layerMacs[i]]));
   t.push(['all', '', '', r.total, r.pruned, `${(100 * r.global).toFixed(1)} %`,
     `${r.compute.live} of ${r.compute.dense} (${(100 * r.compute.reduction).toFixed(1)} % removed)`]);

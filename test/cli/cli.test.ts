@@ -25,6 +25,7 @@ describe('autoprune CLI', () => {
     [['--target', '0'], /--target must be/],
     [['--target', 'abc'], /--target/],
     [['--target', '0.5', '--max-drop', '-1'], /--max-drop/],
+    [['--target', '0.5', '--seed', 'x'], /^autoprune: error: --seed must be a number, got 'x'$/m],
     [['--target', '0.5', '--model', 'no/such/model.json'], /model file 'no\/such\/model.json' does not exist/],
     [['--target', '0.5', '--data', 'nope.csv'], /cannot read data file 'nope.csv'/],
     [['--target', '0.5', '--data', 'imagenet'], /unknown dataset 'imagenet'/],
@@ -86,6 +87,10 @@ describe('autoprune CLI', () => {
     expect(ins.code).toBe(0);
     const inspected = JSON.parse(ins.stdout) as { global: number; compute: { dense: number; reduction: number } };
     expect(inspected.global).toBeCloseTo(done.sparsity, 6);
+    // The table, piped: no terminal colour codes.
+    const table = await cli(['inspect', join(cwd, 'out', 'model')]);
+    expect(table.stdout).toContain('live MACs / sample');
+    expect(table.stdout).not.toContain('\x1b[');
     // An all-Dense model: one MAC per weight, so compute removed = weight sparsity.
     expect(inspected.compute.dense).toBe(report.dense.prunable);
     expect(inspected.compute.reduction).toBeCloseTo(report.final.compute.reduction, 9);
