@@ -219,7 +219,11 @@ export class PruneService {
         if (ckptDir) new Checkpointer(ckptDir).remove();
         if (opts.compact) {
           const { compactPruned } = await import('./cli/compact.js');
-          await compactPruned(opts.out, { out: opts.out, int8: true });
+          const c = await compactPruned(opts.out, { out: opts.out, int8: true });
+          opts.onEvent?.({
+            type: 'compact', path: join(resolve(opts.out), 'compact'), paramsBefore: c.compact.paramsBefore, paramsAfter: c.compact.paramsAfter,
+            unitsRemoved: c.compact.layers.map((l) => l.unitsBefore - l.unitsAfter), skipped: c.compact.skipped,
+          });
         }
       } else {
         phases.total = (Date.now() - t0) / 1000;

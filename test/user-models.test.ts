@@ -6,6 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { AgentEvent } from '../src/agent/events.js';
 import { accuracy, autoprune, buildModel, loadCsv, loadModel, saveModel, train, tf } from '../src/index.js';
 import { Rng } from '../src/util/random.js';
 import { tempDir } from './helpers.js';
@@ -74,13 +75,22 @@ describe('user models and data', () => {
 
     // Pruning the same CNN for speed: the target counts compute, and the compact model has fewer filters.
     const out = join(dir, 'fast');
-    const fast = await autoprune({ target: 0.5, objective: 'flops', model: join(dir, 'cnn'), data: csv, maxDrop: 3, budgetEpochs: 8, force: true, out, compact: true });
+    const events: AgentEvent[] = [];
+    const fast = await autoprune({
+      target: 0.5, objective: 'flops', model: join(dir, 'cnn'), data: csv, maxDrop: 3, budgetEpochs: 8, force: true, out, compact: true,
+      onEvent: (e) => events.push(e),
+    });
     expect(fast.report.config).toMatchObject({ objective: 'flops', granularity: 'unit' });
     expect(fast.report.final.compute!.reduction).toBeGreaterThanOrEqual(0.5 - 1e-3);
     expect(fast.report.final.compute!.dense).toBe(3 * 3 * 2 * 6 * 36 + 54 * 16 + 16 * 3);
     const compact = JSON.parse(readFileSync(join(out, 'compact', 'model.json'), 'utf8')) as { modelTopology: unknown };
     const conv = JSON.stringify(compact.modelTopology).match(/"filters":(\d+)/);
     expect(Number(conv![1])).toBeLessThan(6);
+    // The run says what compaction did (the same event is a --json line), before 'done'.
+    const c = events.find((e) => e.type === 'compact');
+    expect(c).toMatchObject({ type: 'compact', path: join(out, 'compact'), skipped: [] });
+    expect((c as { unitsRemoved: number[] }).unitsRemoved[0]).toBe(6 - Number(conv![1]));
+    expect(events.at(-1)!.type).toBe('done');
     fast.model.dispose();
   });
 });

@@ -8,6 +8,7 @@ export type AgentEvent =
   | RollbackEvent
   | CheckpointEvent
   | EpochEvent
+  | CompactEvent
   | DoneEvent
   | ErrorEvent;
 
@@ -63,6 +64,20 @@ export interface CheckpointEvent {
   step: number;
   sparsity: number;
   path: string;
+}
+
+/** `--compact`: the physically smaller model written beside the pruned one. */
+export interface CompactEvent {
+  type: 'compact';
+  /** Folder of the compact model. */
+  path: string;
+  /** All weights before and after compaction. */
+  paramsBefore: number;
+  paramsAfter: number;
+  /** Units/filters removed per prunable layer, input side first. */
+  unitsRemoved: number[];
+  /** Layers compaction left intact (branches, shared layers, unsupported types), and why. */
+  skipped: { layer: string; reason: string }[];
 }
 
 /** One training epoch (for progress displays): of a pruning step's fine-tune, or of the default dense model. */

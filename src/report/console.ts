@@ -76,6 +76,11 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         case 'rollback':
           line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${pct(e.valAccuracy, 2)} < guard ${pct(e.floor, 2)}: rolled back; ${e.next}`);
           break;
+        case 'compact':
+          line(`autoprune: compacted: ${e.paramsBefore.toLocaleString('en')} → ${e.paramsAfter.toLocaleString('en')} weights ` +
+            `(units removed per layer ${e.unitsRemoved.join(' / ')}) in ${e.path}`);
+          for (const k of e.skipped) line(`  left intact: '${k.layer}': ${k.reason}`);
+          break;
         case 'checkpoint':
         case 'done':
         case 'error':
