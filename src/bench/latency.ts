@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { PACKAGE_ROOT, tf } from '../backend/tf.js';
 import { UsageError } from '../errors.js';
 import { saveModel } from '../models/io.js';
-import type { LatencyWorkerResult, LatencyWorkerSpec } from './latency-worker.js';
+import { createInterface } from 'node:readline';
+import type { LatencyRequest, LatencyWorkerSpec } from './latency-worker.js';
 
 export interface LatencyOptions {
   /** Samples per predict call. Default 1. */
@@ -48,6 +49,12 @@ export function measureLatency(model: TF.LayersModel, inputShape: number[], opts
  */
 export function compareLatency(models: TF.LayersModel[], inputShape: number[], opts: LatencyOptions = {}): LatencyResult[] {
   const o = { ...LATENCY_DEFAULTS, ...opts };
+  return sampleLatency(models, inputShape, o).map((t) => summarize(t, o.batch));
+}
+
+/** Raw wall times (ms) of `runs` alternating predict calls per model, after `warmup` untimed ones. */
+export function sampleLatency(models: TF.LayersModel[], inputShape: number[], opts: LatencyOptions = {}): number[][] {
+  const o = { ...LATENCY_DEFAULTS, ...opts };
   if (!(Number.isInteger(o.batch) && o.batch >= 1)) throw new UsageError(`latency batch must be a whole number ≥ 1, got ${o.batch}`);
   if (!(Number.isInteger(o.runs) && o.runs >= 1)) throw new UsageError(`latency runs must be a whole number ≥ 1, got ${o.runs}`);
   if (inputShape.some((d) => !(Number.isInteger(d) && d >= 1))) throw new UsageError(`input shape [${inputShape}] must be positive whole numbers`);
@@ -66,21 +73,24 @@ export function compareLatency(models: TF.LayersModel[], inputShape: number[], o
     for (let i = 0; i < o.warmup; i++) models.forEach(once);
     const times = models.map(() => [] as number[]);
     for (let i = 0; i < o.runs; i++) models.forEach((m, k) => times[k].push(once(m)));
-    return times.map((t) => {
-      t.sort((a, b) => a - b);
-      const n = t.length;
-      return {
-        medianMs: n % 2 ? t[(n - 1) / 2] : (t[n / 2 - 1] + t[n / 2]) / 2,
-        p90Ms: t[Math.min(n - 1, Math.ceil(0.9 * n) - 1)],
-        meanMs: t.reduce((a, b) => a + b, 0) / n,
-        batch: o.batch,
-        runs: n,
-        backend: tf.getBackend(),
-      };
-    });
+    return times;
   } finally {
     x.dispose();
   }
+}
+
+/** Median, p90 and mean of raw times. */
+export function summarize(times: number[], batch: number): LatencyResult {
+  const t = [...times].sort((a, b) => a - b);
+  const n = t.length;
+  return {
+    medianMs: n % 2 ? t[(n - 1) / 2] : (t[n / 2 - 1] + t[n / 2]) / 2,
+    p90Ms: t[Math.min(n - 1, Math.ceil(0.9 * n) - 1)],
+    meanMs: t.reduce((a, b) => a + b, 0) / n,
+    batch,
+    runs: n,
+    backend: tf.getBackend(),
+  };
 }
 
 /**
@@ -109,44 +119,84 @@ export interface ThreadedLatency {
 }
 
 /**
- * `compareLatency` under each intra-op thread setting (TF_NUM_INTRAOP_THREADS), each in a process of
- * its own because TensorFlow reads the setting once at start-up. Small models spend most of a call in
- * per-op thread hand-offs, so one thread can be faster than all cores — for the dense model too; a fair
- * speed-up compares each model at its own fastest setting. The models are saved to a temporary folder
- * (native backend in the child, as chosen by `AUTOPRUNE_BACKEND` or auto).
+ * `compareLatency` under each intra-op thread setting (TF_NUM_INTRAOP_THREADS). TensorFlow reads the
+ * setting once at start-up, so each setting has a worker process of its own; the workers take turns in
+ * short rounds (only one computes at a time), so machine load and clock drift hit every setting alike,
+ * as alternation does for the models. Small models spend most of a call in per-op thread hand-offs, so
+ * one thread can be faster than all cores — for the dense model too; a fair speed-up compares each
+ * model at its own fastest setting. The models are saved to a temporary folder.
  */
 export async function compareLatencyByThreads(models: TF.LayersModel[], inputShape: number[], opts: {
-  batches: number[]; runs: number; threads: readonly ThreadSetting[];
+  batches: number[]; runs: number; threads: readonly ThreadSetting[]; rounds?: number;
 }): Promise<ThreadedLatency[]> {
   const dir = mkdtempSync(join(tmpdir(), 'autoprune-latency-'));
+  const workers: LatencyWorker[] = [];
   try {
     const dirs = models.map((_, i) => join(dir, `m${i}`));
     for (let i = 0; i < models.length; i++) await saveModel(models[i], dirs[i]);
-    const spec: LatencyWorkerSpec = { dirs, inputShape, batches: opts.batches, runs: opts.runs };
-    const out: ThreadedLatency[] = [];
-    for (const threads of opts.threads) {
-      const env = { ...process.env };
-      if (threads === 'default') delete env.TF_NUM_INTRAOP_THREADS;
-      else env.TF_NUM_INTRAOP_THREADS = String(threads);
-      const stdout = await runWorker(JSON.stringify(spec), env);
-      out.push({ threads, byBatch: JSON.parse(stdout) as LatencyWorkerResult });
+    const spec: LatencyWorkerSpec = { dirs, inputShape };
+    for (const threads of opts.threads) workers.push(await startWorker(spec, threads));
+    const rounds = Math.max(1, Math.min(opts.rounds ?? 10, opts.runs));
+    const per = Math.ceil(opts.runs / rounds);
+    // times[worker][batch][model] → raw ms
+    const times = workers.map(() => Object.fromEntries(opts.batches.map((b) => [b, [] as number[][]])));
+    for (let r = 0; r < rounds; r++) {
+      for (const batch of opts.batches) {
+        for (let w = 0; w < workers.length; w++) {
+          const got = await workers[w].sample({ batch, runs: per, warmup: r === 0 ? 5 : 1 });
+          got.forEach((t, k) => { (times[w][batch][k] ??= []).push(...t); });
+        }
+      }
     }
-    return out;
+    return workers.map((w, i) => ({
+      threads: w.threads,
+      byBatch: Object.fromEntries(opts.batches.map((b) => [b, times[i][b].map((t) => ({ ...summarize(t, b), backend: w.backend }))])),
+    }));
   } finally {
+    workers.forEach((w) => w.stop());
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function runWorker(spec: string, env: NodeJS.ProcessEnv): Promise<string> {
-  const worker = join(PACKAGE_ROOT, 'dist', 'bench', 'latency-worker.js');
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [worker, spec], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(stdout.trim().split('\n').at(-1)!)
-      : reject(new Error(`latency worker exited ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`))));
+interface LatencyWorker {
+  threads: ThreadSetting;
+  backend: string;
+  /** Raw times per model (the spec's models, then the floor). */
+  sample(req: LatencyRequest): Promise<number[][]>;
+  stop(): void;
+}
+
+/** Starts a worker under `threads` and waits until its models are loaded. */
+function startWorker(spec: LatencyWorkerSpec, threads: ThreadSetting): Promise<LatencyWorker> {
+  const env = { ...process.env };
+  if (threads === 'default') delete env.TF_NUM_INTRAOP_THREADS;
+  else env.TF_NUM_INTRAOP_THREADS = String(threads);
+  const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist', 'bench', 'latency-worker.js'), JSON.stringify(spec)], {
+    env, stdio: ['pipe', 'pipe', 'pipe'],
   });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  const lines = createInterface({ input: child.stdout });
+  const waiting: ((line: string) => void)[] = [];
+  const failures: ((err: Error) => void)[] = [];
+  lines.on('line', (l) => waiting.shift()?.(l));
+  child.on('close', (code) => {
+    const err = new Error(`latency worker exited ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    failures.splice(0).forEach((f) => f(err));
+  });
+  const next = () => new Promise<string>((resolve, reject) => {
+    if (child.exitCode != null) reject(new Error(`latency worker exited ${child.exitCode}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
+    waiting.push(resolve);
+    failures.push(reject);
+  });
+  return next().then((ready) => ({
+    threads,
+    backend: (JSON.parse(ready) as { backend: string }).backend,
+    sample: async (req: LatencyRequest) => {
+      const reply = next();
+      child.stdin.write(`${JSON.stringify(req)}\n`);
+      return JSON.parse(await reply) as number[][];
+    },
+    stop: () => { child.stdin.end(); },
+  }));
 }

@@ -141,7 +141,7 @@ export function structuredSection(records: StructuredRecord[]): string {
     'Latency: median of repeated `predict` calls (one call = the whole batch, output read back) on the native backend; "dense" is the pruned model at full shape ' +
     '(the dense kernels: tfjs has no sparse ones, so zeros cost the same), timed in alternation with the compact model so that machine load hits both alike. ' +
     'The floor is a model with the same input and output and one hidden unit: what a predict call costs with (almost) no compute, so no compaction can beat dense ÷ floor. ' +
-    'Each model is timed under TensorFlow\'s default intra-op threads (one per core) and under one thread (`TF_NUM_INTRAOP_THREADS=1`), each setting in a fresh process, ' +
+    'Each model is timed under TensorFlow\'s default intra-op threads (one per core) and under one thread (`TF_NUM_INTRAOP_THREADS=1`), each setting in a worker process of its own, the workers taking turns in 10 short rounds so that load hits both settings alike, ' +
     'and each figure is that model\'s median at its own fastest setting (in brackets: threads of dense / compact; "auto" = TensorFlow\'s default): ' +
     'small models lose most of a call to per-op thread hand-offs, so one thread is often faster for the dense model too.', '',
     '| model | granularity (objective), fine-tune epochs of budget | target | reached sparsity (compute removed) | test % dense → pruned (compact, sparse+int8) | units removed per layer | batch-256 ms dense → compact (speed-up); per-call floor (largest possible speed-up) | batch-1 ms dense → compact | bytes: dense / masked gzip / compact / sparse / sparse+int8 (ratio dense : sparse+int8) |',

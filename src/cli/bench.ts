@@ -98,7 +98,7 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
     }
     const recs = await runStructuredBench(data, {
       models: [model], seed: 0, denseEpochs: opts.denseEpochs, budget: opts.agentBudget, scorer: learned('default'),
-      latencyRuns: quick ? 5 : 100, onProgress: opts.onProgress,
+      latencyRuns: quick ? 5 : 200, onProgress: opts.onProgress,
       runs: quick
         ? [{ granularity: 'unit', target: 0.5, maxDrop: 1, force: false }]
         : [

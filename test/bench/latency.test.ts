@@ -36,7 +36,7 @@ describe('latency', () => {
     img.dispose();
   });
 
-  it('compareLatencyByThreads: every thread setting in its own process, each model and the floor per batch size', async () => {
+  it('compareLatencyByThreads: every thread setting in its own worker process, taking turns, each model and the floor per batch size', async () => {
     const [a, b] = [mlp(16), mlp(2)];
     const r = await compareLatencyByThreads([a, b], [12], { batches: [1, 4], runs: 3, threads: ['default', 1] });
     expect(r.map((x) => x.threads)).toEqual(['default', 1]);
@@ -45,6 +45,7 @@ describe('latency', () => {
         expect(x.byBatch[batch]).toHaveLength(3);
         for (const m of x.byBatch[batch]) {
           expect(m.batch).toBe(batch);
+          expect(m.runs).toBe(3);
           expect(m.medianMs).toBeGreaterThan(0);
           expect(m.backend).toBe(tf.getBackend());
         }
