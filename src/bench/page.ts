@@ -97,8 +97,14 @@ export async function renderBenchPage(r: BenchResults, o: { command: string; plo
   lines.push(`- Protocol: shared/BENCHMARKS.md — MNIST-10k canonical split (train 8006 / val 997 / test 997), dense training ${r.options.denseEpochs} epochs, ` +
     `one-shot methods fine-tune **${r.options.fineTuneEpochs} epochs** (Adam 1e-3, batch 128, masks enforced, the same seed and dense weights for every method), ` +
     `seeds ${r.options.models.map((m) => `${m}: ${(r.options.seedsFor?.[m] ?? r.options.seeds).join(', ')}`).join('; ')}. Cells: test accuracy % after fine-tuning, mean (min–max) over seeds.`);
-  if (r.reused?.records) {
-    lines.push(`- ${r.reused.records} of the ${r.records.length} records were taken from \`${r.reused.file}\` (run finished ${r.reused.createdAt}) instead of recomputed (\`--reuse\`): ` +
+  const sources = new Map<string, number>();
+  for (const x of r.records) {
+    if (!x.reusedFrom) continue;
+    const source = `\`${x.reusedFrom.file}\` (run finished ${x.reusedFrom.createdAt})`;
+    sources.set(source, (sources.get(source) ?? 0) + 1);
+  }
+  for (const [source, n] of sources) {
+    lines.push(`- ${n} of the ${r.records.length} records were taken from ${source} instead of recomputed (\`--reuse\`): ` +
       'only for dense models with the same validation and test accuracy here (the same weights), the same budgets and, for the learned methods, the same policy files. ' +
       'Their figures, timings included, date from that run.');
   }

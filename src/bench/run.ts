@@ -70,6 +70,8 @@ export interface BenchRecord {
   fineTuneEpochs: number;
   layerSparsity: number[];
   seconds: Record<string, number>;
+  /** Set when the record was taken from an earlier run's file (`--reuse`): that file and when its run finished. */
+  reusedFrom?: { file: string; createdAt: string };
 }
 
 export interface DenseRecord {
@@ -93,8 +95,6 @@ export interface BenchResults {
   peakRssMiB: number;
   /** The policy fingerprint of the learned records (see BenchOptions.fingerprint). */
   fingerprint?: string;
-  /** Records taken from an earlier run's file instead of recomputed (`--reuse`). */
-  reused?: { file: string; createdAt: string; records: number };
 }
 
 export function machineLine(): string {
@@ -120,7 +120,6 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
   const done = new Set<string>();
   // (model, seed) pairs whose dense model matches the reused file's, so its records for them are valid here.
   const reusable = new Set<string>();
-  let reused = 0;
   const lookup = (rec: { model: string; seed: number; method: string; target: number }) => {
     const k = key(rec);
     if (done.has(k)) return true;
@@ -132,9 +131,9 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
     const old = reusable.has(`${rec.model}|${rec.seed}`) && (!POLICY_METHODS.includes(rec.method) || o.reuse!.results.fingerprint === o.fingerprint)
       ? o.reuse!.results.records.find((x) => key(x) === k) : undefined;
     if (old) {
-      partial.records.push(old);
+      // Marked, also in the record cache, so a later run that finds it there still says where it came from.
+      partial.records.push({ ...old, reusedFrom: old.reusedFrom ?? { file: o.reuse!.file, createdAt: o.reuse!.results.createdAt } });
       done.add(k);
-      reused++;
       save();
       return true;
     }
@@ -236,7 +235,6 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
     records: partial.records.filter((r) => o.targets.includes(r.target)),
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     fingerprint: o.fingerprint,
-    ...(o.reuse ? { reused: { file: o.reuse.file, createdAt: o.reuse.results.createdAt, records: reused } } : {}),
   };
 }
 
