@@ -108,34 +108,53 @@ export function floorModel(inputShape: number[], outputs: number): TF.LayersMode
   });
 }
 
-/** TensorFlow's own intra-op thread count (one per core), or a fixed number of threads. */
-export type ThreadSetting = 'default' | number;
+/**
+ * A native TensorFlow runtime configuration a latency worker starts under: environment variables that
+ * TensorFlow reads once, at start-up.
+ */
+export interface RuntimeSetting {
+  /** Short name for tables, e.g. '1 thread, no oneDNN'. */
+  name: string;
+  /** Variables to set (a value) or to remove (null) for the worker. */
+  env: Record<string, string | null>;
+}
 
-/** Latencies of the compared models and the floor under one thread setting, per batch size. */
-export interface ThreadedLatency {
-  threads: ThreadSetting;
+/**
+ * The settings latency is measured under: TensorFlow's defaults (intra-op threads = cores, oneDNN on),
+ * one intra-op thread (TF_NUM_INTRAOP_THREADS=1), oneDNN off (TF_ENABLE_ONEDNN_OPTS=0; Eigen kernels),
+ * and both. Small matrices lose most of a call to thread hand-offs and oneDNN's per-call set-up.
+ */
+export const RUNTIME_SETTINGS: readonly RuntimeSetting[] = Object.freeze([
+  { name: 'auto', env: { TF_NUM_INTRAOP_THREADS: null, TF_ENABLE_ONEDNN_OPTS: null } },
+  { name: '1 thread', env: { TF_NUM_INTRAOP_THREADS: '1', TF_ENABLE_ONEDNN_OPTS: null } },
+  { name: 'no oneDNN', env: { TF_NUM_INTRAOP_THREADS: null, TF_ENABLE_ONEDNN_OPTS: '0' } },
+  { name: '1 thread, no oneDNN', env: { TF_NUM_INTRAOP_THREADS: '1', TF_ENABLE_ONEDNN_OPTS: '0' } },
+]);
+
+/** Latencies of the compared models and the floor under one runtime setting, per batch size. */
+export interface SettingLatency {
+  setting: string;
   /** batch size → one result per model, in the order given, then the floor model. */
   byBatch: Record<number, LatencyResult[]>;
 }
 
 /**
- * `compareLatency` under each intra-op thread setting (TF_NUM_INTRAOP_THREADS). TensorFlow reads the
- * setting once at start-up, so each setting has a worker process of its own; the workers take turns in
- * short rounds (only one computes at a time), so machine load and clock drift hit every setting alike,
- * as alternation does for the models. Small models spend most of a call in per-op thread hand-offs, so
- * one thread can be faster than all cores — for the dense model too; a fair speed-up compares each
- * model at its own fastest setting. The models are saved to a temporary folder.
+ * `compareLatency` under each runtime setting. TensorFlow reads the settings once at start-up, so each
+ * has a worker process of its own; the workers take turns in short rounds (only one computes at a time),
+ * so machine load and clock drift hit every setting alike, as alternation does for the models. Small
+ * models spend most of a call in per-op overheads that depend on the setting, for the dense model too;
+ * a fair speed-up compares each model at its own fastest setting. The models are saved to a temporary folder.
  */
-export async function compareLatencyByThreads(models: TF.LayersModel[], inputShape: number[], opts: {
-  batches: number[]; runs: number; threads: readonly ThreadSetting[]; rounds?: number;
-}): Promise<ThreadedLatency[]> {
+export async function compareLatencyBySettings(models: TF.LayersModel[], inputShape: number[], opts: {
+  batches: number[]; runs: number; settings: readonly RuntimeSetting[]; rounds?: number;
+}): Promise<SettingLatency[]> {
   const dir = mkdtempSync(join(tmpdir(), 'autoprune-latency-'));
   const workers: LatencyWorker[] = [];
   try {
     const dirs = models.map((_, i) => join(dir, `m${i}`));
     for (let i = 0; i < models.length; i++) await saveModel(models[i], dirs[i]);
     const spec: LatencyWorkerSpec = { dirs, inputShape };
-    for (const threads of opts.threads) workers.push(await startWorker(spec, threads));
+    for (const setting of opts.settings) workers.push(await startWorker(spec, setting));
     const rounds = Math.max(1, Math.min(opts.rounds ?? 10, opts.runs));
     const per = Math.ceil(opts.runs / rounds);
     // times[worker][batch][model] → raw ms
@@ -149,7 +168,7 @@ export async function compareLatencyByThreads(models: TF.LayersModel[], inputSha
       }
     }
     return workers.map((w, i) => ({
-      threads: w.threads,
+      setting: w.setting.name,
       byBatch: Object.fromEntries(opts.batches.map((b) => [b, times[i][b].map((t) => ({ ...summarize(t, b), backend: w.backend }))])),
     }));
   } finally {
@@ -159,18 +178,20 @@ export async function compareLatencyByThreads(models: TF.LayersModel[], inputSha
 }
 
 interface LatencyWorker {
-  threads: ThreadSetting;
+  setting: RuntimeSetting;
   backend: string;
   /** Raw times per model (the spec's models, then the floor). */
   sample(req: LatencyRequest): Promise<number[][]>;
   stop(): void;
 }
 
-/** Starts a worker under `threads` and waits until its models are loaded. */
-function startWorker(spec: LatencyWorkerSpec, threads: ThreadSetting): Promise<LatencyWorker> {
+/** Starts a worker under `setting` and waits until its models are loaded. */
+function startWorker(spec: LatencyWorkerSpec, setting: RuntimeSetting): Promise<LatencyWorker> {
   const env = { ...process.env };
-  if (threads === 'default') delete env.TF_NUM_INTRAOP_THREADS;
-  else env.TF_NUM_INTRAOP_THREADS = String(threads);
+  for (const [k, v] of Object.entries(setting.env)) {
+    if (v == null) delete env[k];
+    else env[k] = v;
+  }
   const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist', 'bench', 'latency-worker.js'), JSON.stringify(spec)], {
     env, stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -190,7 +211,7 @@ function startWorker(spec: LatencyWorkerSpec, threads: ThreadSetting): Promise<L
     failures.push(reject);
   });
   return next().then((ready) => ({
-    threads,
+    setting,
     backend: (JSON.parse(ready) as { backend: string }).backend,
     sample: async (req: LatencyRequest) => {
       const reply = next();

@@ -9,11 +9,8 @@ import { accuracy } from '../models/train.js';
 import type { Scorer } from '../policy/types.js';
 import { compactModel } from '../pruning/compact.js';
 import { decodeSparse, encodeSparse, sizeReport, type SizeReport } from '../pruning/sparse-format.js';
-import { compareLatencyByThreads, type ThreadSetting } from './latency.js';
+import { compareLatencyBySettings, RUNTIME_SETTINGS } from './latency.js';
 import type { Objective } from '../pruning/prunable-model.js';
-
-/** Intra-op thread settings the latency is measured under: TensorFlow's default (one per core) and one thread. */
-export const LATENCY_THREADS: readonly ThreadSetting[] = Object.freeze(['default', 1]);
 
 /** One structured-pruning measurement: accuracy, size and latency of dense vs pruned forms. */
 export interface StructuredRecord {
@@ -38,10 +35,10 @@ export interface StructuredRecord {
    * but one hidden unit — the fixed per-call cost of predict, so dense/floor bounds any speed-up compaction can give.
    */
   latencyMs: { dense: { b1: number; b256: number }; compact: { b1: number; b256: number }; floor?: { b1: number; b256: number } };
-  /** The thread setting each figure of `latencyMs` was measured under (records before it: TensorFlow's default). */
-  latencyThreads?: Forms<Batches<ThreadSetting>>;
-  /** The medians under every thread setting tried. */
-  latencyByThreads?: ({ threads: ThreadSetting } & Forms<Batches<number>>)[];
+  /** The runtime setting (RUNTIME_SETTINGS' name) each figure of `latencyMs` was measured under (records before it: TensorFlow's defaults). */
+  latencySettings?: Forms<Batches<string>>;
+  /** The medians under every runtime setting tried. */
+  latencyBySetting?: ({ setting: string } & Forms<Batches<number>>)[];
   fineTuneEpochs: number;
   /** The agent's fine-tuning budget for this run. */
   budget?: number;
@@ -68,19 +65,19 @@ type Batches<T> = { b1: T; b256: T };
  * under each thread setting; each form's figure is its median at its own fastest setting.
  */
 async function latency(full: TF.LayersModel, compact: TF.LayersModel, shape: number[], runs: number) {
-  const measured = await compareLatencyByThreads([full, compact], shape, { batches: [1, 256], runs, threads: LATENCY_THREADS });
+  const measured = await compareLatencyBySettings([full, compact], shape, { batches: [1, 256], runs, settings: RUNTIME_SETTINGS });
   const forms = ['dense', 'compact', 'floor'] as const;
   const all = measured.map((m) => ({
-    threads: m.threads,
+    setting: m.setting,
     ...Object.fromEntries(forms.map((f, i) => [f, { b1: m.byBatch[1][i].medianMs, b256: m.byBatch[256][i].medianMs }])),
-  }) as { threads: ThreadSetting } & Forms<Batches<number>>);
+  }) as { setting: string } & Forms<Batches<number>>);
   const best = (f: typeof forms[number], b: 'b1' | 'b256') => all.reduce((x, y) => (y[f][b] < x[f][b] ? y : x));
   const pick = <T>(get: (f: typeof forms[number], b: 'b1' | 'b256') => T) =>
     Object.fromEntries(forms.map((f) => [f, { b1: get(f, 'b1'), b256: get(f, 'b256') }])) as Forms<Batches<T>>;
   return {
     latencyMs: pick((f, b) => best(f, b)[f][b]),
-    latencyThreads: pick((f, b) => best(f, b).threads),
-    latencyByThreads: all,
+    latencySettings: pick((f, b) => best(f, b).setting),
+    latencyBySetting: all,
   };
 }
 
@@ -125,11 +122,9 @@ export async function runStructuredBench(data: Dataset, o: StructuredOptions): P
   return out;
 }
 
-const threadLabel = (t: ThreadSetting) => (t === 'default' ? 'auto' : String(t));
-
-/** ' [dense / compact threads]' of a latency figure, when the record says. */
-function threadsNote(r: StructuredRecord, b: 'b1' | 'b256'): string {
-  return r.latencyThreads ? ` [${threadLabel(r.latencyThreads.dense[b])} / ${threadLabel(r.latencyThreads.compact[b])}]` : '';
+/** ' [dense / compact settings]' of a latency figure, when the record says. */
+function settingsNote(r: StructuredRecord, b: 'b1' | 'b256'): string {
+  return r.latencySettings ? ` [${r.latencySettings.dense[b]} / ${r.latencySettings.compact[b]}]` : '';
 }
 
 /** Markdown section for docs/benchmarks.md. */
@@ -141,30 +136,31 @@ export function structuredSection(records: StructuredRecord[]): string {
     'Latency: median of repeated `predict` calls (one call = the whole batch, output read back) on the native backend; "dense" is the pruned model at full shape ' +
     '(the dense kernels: tfjs has no sparse ones, so zeros cost the same), timed in alternation with the compact model so that machine load hits both alike. ' +
     'The floor is a model with the same input and output and one hidden unit: what a predict call costs with (almost) no compute, so no compaction can beat dense ÷ floor. ' +
-    'Each model is timed under TensorFlow\'s default intra-op threads (one per core) and under one thread (`TF_NUM_INTRAOP_THREADS=1`), each setting in a worker process of its own, the workers taking turns in 10 short rounds so that load hits both settings alike, ' +
-    'and each figure is that model\'s median at its own fastest setting (in brackets: threads of dense / compact; "auto" = TensorFlow\'s default): ' +
-    'small models lose most of a call to per-op thread hand-offs, so one thread is often faster for the dense model too.', '',
+    'Each model is timed under four native runtime settings — TensorFlow\'s defaults ("auto": one intra-op thread per core, oneDNN on), one intra-op thread (`TF_NUM_INTRAOP_THREADS=1`), ' +
+    'oneDNN off (`TF_ENABLE_ONEDNN_OPTS=0`), and both — each in a worker process of its own, the workers taking turns in 10 short rounds so that machine load hits every setting alike, ' +
+    'and each figure is that model\'s median at its own fastest setting (in brackets: dense / compact): small matrices lose most of a call to thread hand-offs and oneDNN\'s per-call set-up, ' +
+    'so the fastest setting is often not the default, for the dense model too.', '',
     '| model | granularity (objective), fine-tune epochs of budget | target | reached sparsity (compute removed) | test % dense → pruned (compact, sparse+int8) | units removed per layer | batch-256 ms dense → compact (speed-up); per-call floor (largest possible speed-up) | batch-1 ms dense → compact | bytes: dense / masked gzip / compact / sparse / sparse+int8 (ratio dense : sparse+int8) |',
     '|---|---|---|---|---|---|---|---|---|'];
   for (const r of records) {
     const b = r.bytes;
     lines.push(`| ${r.model} | ${r.granularity}${r.objective === 'flops' ? ' (flops)' : ''}, ${r.fineTuneEpochs}${r.budget ? ` of ${r.budget}` : ''} epochs | ${r.target} | ${(100 * r.sparsity).toFixed(1)} % (${(100 * r.computeReduction).toFixed(1)} %)${r.targetReached ? '' : ' (guard)'} | ` +
       `${(100 * r.denseTest).toFixed(1)} → ${(100 * r.prunedTest).toFixed(1)} (${(100 * r.compactTest).toFixed(1)}, ${(100 * r.sparseInt8Test).toFixed(1)}) | ` +
-      `${r.unitsRemoved.join(' / ')} | ${r.latencyMs.dense.b256.toFixed(2)} → ${r.latencyMs.compact.b256.toFixed(2)} (${(r.latencyMs.dense.b256 / r.latencyMs.compact.b256).toFixed(1)}×)${threadsNote(r, 'b256')}` +
+      `${r.unitsRemoved.join(' / ')} | ${r.latencyMs.dense.b256.toFixed(2)} → ${r.latencyMs.compact.b256.toFixed(2)} (${(r.latencyMs.dense.b256 / r.latencyMs.compact.b256).toFixed(1)}×)${settingsNote(r, 'b256')}` +
       `${r.latencyMs.floor ? `; floor ${r.latencyMs.floor.b256.toFixed(2)} (≤ ${(r.latencyMs.dense.b256 / r.latencyMs.floor.b256).toFixed(1)}×)` : ''} | ` +
-      `${r.latencyMs.dense.b1.toFixed(3)} → ${r.latencyMs.compact.b1.toFixed(3)}${threadsNote(r, 'b1')} | ` +
+      `${r.latencyMs.dense.b1.toFixed(3)} → ${r.latencyMs.compact.b1.toFixed(3)}${settingsNote(r, 'b1')} | ` +
       `${kb(b.denseFloat32)} / ${kb(b.maskedGzip)} / ${kb(b.compact)} / ${kb(b.sparse)} / ${kb(b.sparseInt8)} (${(b.denseFloat32 / b.sparseInt8).toFixed(1)}×) |`);
   }
   lines.push('');
-  const threaded = records.filter((r) => r.latencyByThreads?.length);
-  if (threaded.length) {
-    const settings = threaded[0].latencyByThreads!.map((x) => x.threads);
-    lines.push('Batch-256 medians (ms) under each thread setting, dense / compact / floor:', '',
-      `| model | granularity (objective) @ target | ${settings.map((t) => `threads ${threadLabel(t)}`).join(' | ')} |`,
+  const measured = records.filter((r) => r.latencyBySetting?.length);
+  if (measured.length) {
+    const settings = measured[0].latencyBySetting!.map((x) => x.setting);
+    lines.push('Batch-256 medians (ms) under each runtime setting, dense / compact / floor:', '',
+      `| model | granularity (objective) @ target | ${settings.join(' | ')} |`,
       `|---|---|${settings.map(() => '---|').join('')}`);
-    for (const r of threaded) {
+    for (const r of measured) {
       const cells = settings.map((t) => {
-        const x = r.latencyByThreads!.find((y) => y.threads === t);
+        const x = r.latencyBySetting!.find((y) => y.setting === t);
         return x ? `${x.dense.b256.toFixed(2)} / ${x.compact.b256.toFixed(2)} / ${x.floor.b256.toFixed(2)}` : '—';
       });
       lines.push(`| ${r.model} | ${r.granularity}${r.objective === 'flops' ? ' (flops)' : ''} @ ${r.target} | ${cells.join(' | ')} |`);

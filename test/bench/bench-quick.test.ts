@@ -25,13 +25,13 @@ describe('autoprune bench --quick', () => {
     for (const rec of raw.records) expect(rec.testAfter).toBeGreaterThan(0.1);
     expect(existsSync(join(dir, 'benchmarks-lenet-300-100.svg'))).toBe(true);
     expect(readFileSync(join(dir, 'benchmarks-lenet-300-100.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
-    // Latency of the structured runs: each form at its fastest of the thread settings tried.
+    // Latency of the structured runs: each form at its fastest of the runtime settings tried.
     for (const s of raw.structured) {
-      expect(s.latencyByThreads.map((x: { threads: unknown }) => x.threads)).toEqual(['default', 1]);
-      const fastest = Math.min(...s.latencyByThreads.map((x: { dense: { b256: number } }) => x.dense.b256));
+      expect(s.latencyBySetting.map((x: { setting: string }) => x.setting)).toEqual(['auto', '1 thread', 'no oneDNN', '1 thread, no oneDNN']);
+      const fastest = Math.min(...s.latencyBySetting.map((x: { dense: { b256: number } }) => x.dense.b256));
       expect(s.latencyMs.dense.b256).toBe(fastest);
     }
-    expect(md).toContain('under each thread setting');
+    expect(md).toContain('under each runtime setting');
 
     // --reuse: a second run takes every record of the first (same dense models, budgets and policies) and says so.
     const again = join(dir, 'again.md');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareLatency, compareLatencyByThreads, floorModel } from '../../src/bench/latency.js';
+import { compareLatency, compareLatencyBySettings, floorModel, RUNTIME_SETTINGS } from '../../src/bench/latency.js';
 import { tf } from '../../src/backend/tf.js';
 import { numTensors } from '../helpers.js';
 
@@ -36,10 +36,11 @@ describe('latency', () => {
     img.dispose();
   });
 
-  it('compareLatencyByThreads: every thread setting in its own worker process, taking turns, each model and the floor per batch size', async () => {
+  it('compareLatencyBySettings: every runtime setting in its own worker process, taking turns, each model and the floor per batch size', async () => {
     const [a, b] = [mlp(16), mlp(2)];
-    const r = await compareLatencyByThreads([a, b], [12], { batches: [1, 4], runs: 3, threads: ['default', 1] });
-    expect(r.map((x) => x.threads)).toEqual(['default', 1]);
+    const settings = [RUNTIME_SETTINGS[0], RUNTIME_SETTINGS[3]];
+    const r = await compareLatencyBySettings([a, b], [12], { batches: [1, 4], runs: 3, settings });
+    expect(r.map((x) => x.setting)).toEqual(['auto', '1 thread, no oneDNN']);
     for (const x of r) {
       for (const batch of [1, 4]) {
         expect(x.byBatch[batch]).toHaveLength(3);
