@@ -1,7 +1,8 @@
 /**
  * Worker process of `compareLatencyBySettings`: TensorFlow reads its runtime settings (intra-op threads,
- * oneDNN) once, when the native library starts, so each setting is timed in a process of its own. Loads the models of the JSON spec in argv[2] (plus a floor model), prints one
- * line `{"backend": …}` when ready, then answers each request line on stdin with one line of raw times
+ * oneDNN) once, when the native library starts, so each setting is timed in a process of its own.
+ * Loads the models of the JSON spec in argv[2] (plus a floor model), prints one line `{"backend": …}`
+ * when ready, then answers each request line on stdin with one line of raw times
  * per model; exits when stdin closes.
  */
 import { createInterface } from 'node:readline';

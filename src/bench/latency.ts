@@ -3,10 +3,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { PACKAGE_ROOT, tf } from '../backend/tf.js';
 import { UsageError } from '../errors.js';
 import { saveModel } from '../models/io.js';
-import { createInterface } from 'node:readline';
 import type { LatencyRequest, LatencyWorkerSpec } from './latency-worker.js';
 
 export interface LatencyOptions {
@@ -197,18 +197,14 @@ function startWorker(spec: LatencyWorkerSpec, setting: RuntimeSetting): Promise<
   });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-  const lines = createInterface({ input: child.stdout });
-  const waiting: ((line: string) => void)[] = [];
-  const failures: ((err: Error) => void)[] = [];
-  lines.on('line', (l) => waiting.shift()?.(l));
-  child.on('close', (code) => {
-    const err = new Error(`latency worker exited ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
-    failures.splice(0).forEach((f) => f(err));
-  });
+  const exited = () => new Error(`latency worker exited ${child.exitCode}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  // Replies come one line per request, in order; a worker that dies fails whatever is still waiting.
+  const pending: { resolve: (line: string) => void; reject: (err: Error) => void }[] = [];
+  createInterface({ input: child.stdout }).on('line', (l) => pending.shift()?.resolve(l));
+  child.on('close', () => pending.splice(0).forEach((p) => p.reject(exited())));
   const next = () => new Promise<string>((resolve, reject) => {
-    if (child.exitCode != null) reject(new Error(`latency worker exited ${child.exitCode}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
-    waiting.push(resolve);
-    failures.push(reject);
+    if (child.exitCode != null) reject(exited());
+    else pending.push({ resolve, reject });
   });
   return next().then((ready) => ({
     setting,
