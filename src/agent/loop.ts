@@ -50,12 +50,18 @@ export interface AgentOptions {
    * multiply-accumulates; unit granularity only). Step records' sparsities then count the same.
    */
   objective?: Objective;
+  /**
+   * The polish at the final sparsity multiplies the learning rate by `lrDecay` after each epoch without
+   * a validation gain and stops after `patience` such epochs in a row (reduce on plateau). Default 0.3, 4.
+   */
+  polish?: { lrDecay: number; patience: number };
   /** Backend name for the start event. */
   backend?: { name: string; native: boolean };
 }
 
 export const AGENT_DEFAULTS = Object.freeze({
   maxDrop: 1, force: false, seed: 0, budgetEpochs: 15, finalReserve: 0.3, maxStepEpochs: 2, calibrationSamples: 1024,
+  polish: Object.freeze({ lrDecay: 0.3, patience: 4 }),
 });
 
 /** One pruning attempt, accepted or rolled back (the report's step record). */
@@ -251,7 +257,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       const snap = pm.snapshot();
       try {
         const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
-          epochs: o.budgetEpochs - state.epochsUsed, prunable: pm, val: data.val, patience: 2,
+          epochs: o.budgetEpochs - state.epochsUsed, prunable: pm, val: data.val, patience: o.polish.patience, lrDecay: o.polish.lrDecay,
           seed: o.seed * 1009 + 7919, signal: o.signal,
           onEpoch: (e) => emit({ type: 'epoch', step: state.step, epoch: e.epoch, loss: e.loss, valAccuracy: e.valAccuracy }),
         }));

@@ -105,7 +105,7 @@ export async function renderBenchPage(r: BenchResults, o: { command: string; plo
   }
   for (const [source, n] of sources) {
     lines.push(`- ${n} of the ${r.records.length} records were taken from ${source} instead of recomputed (\`--reuse\`): ` +
-      'only for dense models with the same validation and test accuracy here (the same weights), the same budgets and, for the learned methods, the same policy files. ' +
+      'only for dense models with the same validation and test accuracy here (the same weights), the same budgets and, for the learned methods and the agent, the same policy files and pruning code. ' +
       'Their figures, timings included, date from that run.');
   }
   lines.push('- Every method prunes through the same selection rule (global ranking of its scores, at least 1 % of each layer kept), so the only difference is the ranking.');

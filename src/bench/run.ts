@@ -40,13 +40,13 @@ export interface BenchOptions {
   recordDir?: string;
   /**
    * Mixed into the keys of records that depend on the learned policies (POLICY_METHODS): changes
-   * when a policy file changes, so those rerun while the baselines' records are reused.
+   * when a policy file or the code running it changes, so those rerun while the baselines' records are reused.
    */
   fingerprint?: string;
   /**
    * Records of an earlier run (its benchmarks.json) to take instead of recomputing: only where the
    * budgets are the same, the dense model of that (model, seed) has the same validation and test
-   * accuracy here (same weights), and, for POLICY_METHODS, the policy fingerprint is the same.
+   * accuracy here (same weights), and, for POLICY_METHODS, the fingerprint is the same.
    */
   reuse?: ReuseSource;
   onProgress?: (msg: string) => void;
@@ -93,7 +93,7 @@ export interface BenchResults {
   dense: DenseRecord[];
   records: BenchRecord[];
   peakRssMiB: number;
-  /** The policy fingerprint of the learned records (see BenchOptions.fingerprint). */
+  /** The fingerprint (policy files and their code) of the policy methods' records (see BenchOptions.fingerprint). */
   fingerprint?: string;
 }
 

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { cacheDir } from '../models/cache.js';
 import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { selectBackend, PACKAGE_ROOT } from '../backend/tf.js';
 import { renderBenchPage, BASELINES } from '../bench/page.js';
@@ -46,12 +47,23 @@ function readReuse(file: string): ReuseSource {
   return { file, results };
 }
 
-/** Hash of the shipped policies: records of learned methods are reused only while they are unchanged. */
-function policyFingerprint(): string {
+/**
+ * Hash of what the policy methods' records depend on besides the dense model and the budgets: the
+ * shipped policy files and the code that runs them (features, policies, pruning, the agent, training).
+ * Those records are reused only while it is unchanged, so a change to the agent reruns them.
+ */
+function methodFingerprint(): string {
   const h = createHash('sha256');
   for (const n of ['default', 'no-cnn', 'no-mlp']) {
     try { h.update(readFileSync(policyFile(n))); } catch { h.update(`missing ${n}`); }
   }
+  // The build this command runs from (dist/ or, under vitest, src/).
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const code = ['agent', 'features', 'policy', 'pruning']
+    .flatMap((d) => readdirSync(join(root, d)).filter((f) => /\.[jt]s$/.test(f) && !f.endsWith('.d.ts')).map((f) => join(d, f)))
+    .concat(readdirSync(join(root, 'models')).filter((f) => /^train\.[jt]s$/.test(f)).map((f) => join('models', f)))
+    .sort();
+  for (const f of code) h.update(`${f}\0`).update(readFileSync(join(root, f)));
   return h.digest('hex').slice(0, 12);
 }
 
@@ -80,7 +92,7 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
     fineTuneEpochs: quick ? 1 : 5,
     agentBudget: quick ? 4 : 15,
     recordDir: f.fresh ? undefined : join(cacheDir(), 'bench', quick ? 'quick' : 'full'),
-    fingerprint: policyFingerprint(),
+    fingerprint: methodFingerprint(),
     reuse: f.reuse ? readReuse(f.reuse) : undefined,
     onProgress: (m) => process.stderr.write(`bench: ${m}\n`),
   };

@@ -25,6 +25,11 @@ export interface TrainOptions {
   restoreBest?: boolean;
   /** Aborts training between batches (throws InterruptedError). */
   signal?: AbortSignal;
+  /**
+   * Reduce on plateau: multiply the learning rate by this after every epoch without a validation
+   * gain (needs `val`). Default: the rate stays.
+   */
+  lrDecay?: number;
   /** Called after each epoch. */
   onEpoch?: (e: { epoch: number; loss: number; valAccuracy?: number }) => void;
 }
@@ -123,6 +128,7 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
           sinceBest = 0;
         } else {
           sinceBest++;
+          if (o.lrDecay != null) (optimizer as unknown as { learningRate: number }).learningRate *= o.lrDecay;
         }
       }
       o.onEpoch?.({ epoch, loss: lastLoss, valAccuracy });
