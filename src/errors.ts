@@ -4,8 +4,8 @@
  */
 export class AutopruneError extends Error {
   readonly exitCode: number = 1;
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = new.target.name;
   }
 }

@@ -1,18 +1,21 @@
 import 'reflect-metadata';
 import type * as TF from '@tensorflow/tfjs';
 import { inject, injectable } from 'inversify';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { runAgent, type AgentResult } from './agent/loop.js';
-import { checkGranularity, checkObjective, type Granularity } from './agent/granularity.js';
-import type { Objective } from './pruning/prunable-model.js';
-import { Checkpointer } from './agent/checkpoint.js';
+import { Checkpointer, type RunIdentity } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
 import { backendInfo } from './backend/tf.js';
 import type { Dataset } from './data/dataset.js';
-import { isCsvPath } from './data/registry.js';
-import { UsageError } from './errors.js';
-import { cloneModel, countParams, modelFiles } from './models/io.js';
+import { InterruptedError, UsageError } from './errors.js';
+import { resolveBudget } from './agent/budget.js';
+import type { Granularity } from './agent/granularity.js';
+import type { Objective } from './pruning/prunable-model.js';
+import { resolution } from './agent/guard.js';
+import { resolveRunOptions, type ResolvedRunOptions } from './options.js';
+import { cloneModel, countParams, modelFiles, probeWritable } from './models/io.js';
 import { fitDatasetToModel } from './models/task.js';
 import { TRAIN_DEFAULTS } from './models/train.js';
 import { masksToJson } from './pruning/mask-io.js';
@@ -45,7 +48,11 @@ export interface AutopruneOptions {
    * gets the values as they are in the file, as it was presumably trained.
    */
   standardize?: boolean;
-  /** Largest accepted validation-accuracy drop in percentage points. Default 1. */
+  /**
+   * Largest accepted accuracy drop in percentage points, as expected on unseen data. Default 1. The guard
+   * compares pruned and dense on the same validation rows and allows one standard error of that paired
+   * estimate on top (docs/agent.md), so a small split's one-row noise does not decide a step.
+   */
   maxDrop?: number;
   /** Policy name ('default', a baseline such as 'global-magnitude') or a policy file, or a Scorer. Default 'default'. */
   policy?: string | Scorer;
@@ -53,8 +60,15 @@ export interface AutopruneOptions {
   force?: boolean;
   /** Seed of data shuffling and fine-tuning. Default 0. */
   seed?: number;
-  /** Total fine-tuning budget in epochs. Default 15. */
+  /**
+   * Fine-tuning budget of the whole run in passes over the training data (converted to optimizer steps).
+   * Default: max(15 epochs, 1,000 optimizer steps), so small data sets get enough steps to recover.
+   */
   budgetEpochs?: number;
+  /** Fine-tuning budget in optimizer steps (wins over budgetEpochs). Default: see budgetEpochs. */
+  budgetSteps?: number;
+  /** Fine-tuning batch size. Default: from the training split's size (16–128, about 32 steps per epoch). */
+  batchSize?: number;
   /** What a step removes: 'connection' (default; 'unit' with objective 'flops'), 'unit' (whole units/filters) or 'hierarchical'. */
   granularity?: Granularity;
   /**
@@ -92,24 +106,141 @@ function nonEmptyDir(p: string): boolean {
   return existsSync(p) && (!statSync(p).isDirectory() || readdirSync(p).length > 0);
 }
 
+/** The real path of `p` (symlinks resolved), also when its last parts do not exist yet. */
+export function realPathOf(p: string): string {
+  const abs = resolve(p);
+  let head = abs;
+  const rest: string[] = [];
+  while (!existsSync(head)) {
+    const up = dirname(head);
+    if (up === head) break;
+    rest.unshift(basename(head));
+    head = up;
+  }
+  let real = head;
+  try { real = realpathSync(head); } catch { /* a dangling link: keep the path as given */ }
+  return rest.length ? join(real, ...rest) : real;
+}
+
 /**
  * Validates the output folder before any work starts, so a long run never fails at its last step. `inputs`
  * (the model's folder, data files) must not be the folder or inside it: replacing it would delete them.
+ * Paths are compared as real paths (symlinks resolved), so a link to the model's folder is caught too.
+ * The folder's parent must be writable: probed by creating and removing an empty folder there.
  */
 export function checkOutDir(out: string, overwrite: boolean, resume: boolean, inputs: { what: string; path: string }[] = []): void {
   const abs = resolve(out);
+  const real = realPathOf(abs);
+  if (dirname(real) === real) throw new UsageError(`output folder '${out}' is a filesystem root; choose another --out`);
+  const cwd = realPathOf(process.cwd());
+  if (cwd === real || cwd.startsWith(real + sep)) {
+    throw new UsageError(`output folder '${out}' holds the current working directory, which writing the outputs would delete; choose another --out`);
+  }
   for (const input of inputs) {
-    const p = resolve(input.path);
-    if (p === abs || p.startsWith(abs + sep)) {
+    const p = realPathOf(input.path);
+    if (p === real || p.startsWith(real + sep)) {
       throw new UsageError(`output folder '${out}' holds the ${input.what} '${input.path}', which writing the outputs would delete; choose another --out`);
     }
   }
+  if (existsSync(abs) && !statSync(abs).isDirectory()) throw new UsageError(`output path '${out}' exists and is not a folder; choose another --out`);
   if (nonEmptyDir(abs) && !overwrite && !(resume && new Checkpointer(checkpointDirFor(abs)).exists())) {
     throw new UsageError(`output folder '${out}' already exists; pass --overwrite or choose another --out`);
   }
   let parent = dirname(abs);
   while (!existsSync(parent)) parent = dirname(parent);
   if (!statSync(parent).isDirectory()) throw new UsageError(`cannot write output folder '${out}': '${parent}' is not a folder`);
+  probeWritable(parent, `cannot write output folder '${out}'`);
+}
+
+
+/** sha256 of a model's weights (names, shapes, values): a checkpoint of another model is refused. */
+function hashWeights(model: TF.LayersModel): string {
+  const h = createHash('sha256');
+  for (const w of model.weights) {
+    h.update(`${w.name}:${w.shape.join('x')};`);
+    const v = w.read().dataSync() as Float32Array;
+    h.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+/** sha256 of a dataset's splits (features and labels). */
+function hashDataset(d: Dataset): string {
+  const h = createHash('sha256');
+  for (const s of [d.train, d.val, d.test]) {
+    const v = s.x.dataSync() as Float32Array;
+    h.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    h.update(new Uint8Array(s.labels.buffer, s.labels.byteOffset, s.labels.byteLength));
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+/**
+ * Takes the lock of an output folder (a `.NAME.lock` sibling holding the pid), so a second run on the same
+ * `--out` fails at once instead of after its whole run. A lock whose process is gone is taken over.
+ * Returns the release function.
+ */
+export function lockOutDir(out: string): () => void {
+  const abs = resolve(out);
+  const file = join(dirname(abs), `.${basename(abs)}.lock`);
+  // A parent created here for the lock goes again if the run leaves it empty (a failed run writes nothing).
+  const created = mkdirSync(dirname(abs), { recursive: true });
+  const removeCreated = () => {
+    if (!created) return;
+    for (let d = dirname(abs); d.length >= created.length; d = dirname(d)) {
+      try { rmdirSync(d); } catch { break; }
+    }
+  };
+  const release = () => {
+    rmSync(file, { force: true });
+    removeCreated();
+  };
+  for (let tries = 0; ; tries++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || tries > 0) {
+        removeCreated();
+        throw new UsageError(`cannot lock output folder '${out}' (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      }
+      const pid = Number(readFileSync(file, 'utf8'));
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+        removeCreated();
+        throw new UsageError(`output folder '${out}' is in use by another autoprune run (pid ${pid}); wait for it or choose another --out`);
+      }
+      rmSync(file, { force: true });
+    }
+  }
+  return release;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** What a user can do about a run that stopped short (exit 3), in terms of its own figures. */
+function adviceFor(result: AgentResult, maxDrop: number): string {
+  const b = result.budget;
+  switch (result.stopReason) {
+    case 'budget':
+      return `the fine-tuning budget (${b.budgetSteps} optimizer steps) ran out at ${(100 * result.sparsity.global).toFixed(1)} % sparsity: rerun with --budget-steps ${2 * b.budgetSteps}, or --force to take the target with what is left`;
+    case 'stalled':
+      return 'every prunable layer is at its floor: no more weights can be removed at this granularity';
+    default: {
+      const rejected = result.steps.filter((s) => !s.accepted && s.drop != null);
+      const worst = rejected.length ? Math.min(...rejected.map((s) => s.drop!)) : undefined;
+      const need = worst != null ? Math.ceil(100 * worst * 10) / 10 : undefined;
+      return need != null && need > maxDrop
+        ? `the smallest rejected step lost ${need.toFixed(1)} validation points: rerun with --max-drop ${need.toFixed(1)} to accept that, or --force to take the target and report the drop`
+        : 'rerun with a larger --max-drop, or --force to take the target and report the drop';
+    }
+  }
 }
 
 /** The files a run reads that an output folder must never hold: the model's folder and data files. */
@@ -125,6 +256,11 @@ function inputsOf(opts: AutopruneOptions): { what: string; path: string }[] {
   return inputs;
 }
 
+/** An already aborted signal stops the run before anything is loaded; the rejection carries its reason. */
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new InterruptedError('interrupted before the run started', { cause: signal.reason });
+}
+
 @injectable()
 export class PruneService {
   constructor(
@@ -137,14 +273,22 @@ export class PruneService {
 
   async run(opts: AutopruneOptions): Promise<AutopruneResult> {
     const t0 = Date.now();
+    const r = resolveRunOptions(opts);
+    throwIfAborted(opts.signal);
+    if (opts.out) checkOutDir(opts.out, r.overwrite, r.resume, inputsOf(opts));
+    if (r.resume && !opts.out) throw new UsageError('--resume needs the --out folder of the interrupted run');
+    const releaseLock = opts.out ? lockOutDir(opts.out) : undefined;
+    try {
+      return await this.runLocked(opts, r, t0);
+    } finally {
+      releaseLock?.();
+    }
+  }
+
+  private async runLocked(opts: AutopruneOptions, r: ResolvedRunOptions, t0: number): Promise<AutopruneResult> {
     const phases: Record<string, number> = {};
-    const seed = opts.seed ?? 0;
-    const maxDrop = opts.maxDrop ?? 1;
-    const policySpec = opts.policy ?? 'default';
-    const granularity = checkGranularity(opts.granularity ?? (opts.objective === 'flops' ? 'unit' : 'connection'));
-    const objective = checkObjective(opts.objective ?? 'params', granularity);
-    if (opts.out) checkOutDir(opts.out, opts.overwrite ?? false, opts.resume ?? false, inputsOf(opts));
-    if (opts.resume && !opts.out) throw new UsageError('--resume needs the --out folder of the interrupted run');
+    const { seed, maxDrop, granularity, objective, standardize } = r;
+    const policySpec = r.policy;
     const backend = backendInfo();
 
     // Resolve everything that can fail on bad input before any training starts.
@@ -154,7 +298,6 @@ export class PruneService {
     const dataSpec = opts.data ?? 'mnist-10k';
     const tLoad = Date.now();
     const ownsData = typeof dataSpec === 'string';
-    const standardize = opts.standardize ?? (typeof dataSpec === 'string' && isCsvPath(dataSpec) ? opts.model == null : undefined);
     const data = typeof dataSpec === 'string' ? this.dataSource.load(dataSpec, {
       seed, label: opts.label, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize,
     }) : dataSpec;
@@ -171,21 +314,31 @@ export class PruneService {
       const model = loaded.model;
       const params = countParams(model);
       const ckptDir = opts.out ? checkpointDirFor(opts.out) : undefined;
-      if (opts.resume && ckptDir && !new Checkpointer(ckptDir).exists()) {
+      if (r.resume && ckptDir && !new Checkpointer(ckptDir).exists()) {
         throw new UsageError(`nothing to resume: no checkpoint for output folder '${opts.out}' (expected '${ckptDir}')`);
       }
+      const budgetIn = { budgetEpochs: r.budgetEpochs, budgetSteps: r.budgetSteps, batchSize: r.batchSize };
+      const budget = resolveBudget(fitted.train.labels.length, budgetIn);
+      const identity: RunIdentity = {
+        target: r.target, maxDrop, objective, granularity, policy: policy.name, seed, budgetSteps: budget.budgetSteps,
+        batchSize: budget.batchSize, force: r.force, model: hashWeights(model), data: hashDataset(fitted),
+      };
       const result: AgentResult = await runAgent(model, fitted, policy.scorer, {
-        target: opts.target, maxDrop, force: opts.force, seed, budgetEpochs: opts.budgetEpochs,
-        checkpointDir: ckptDir, resume: opts.resume, signal: opts.signal, onEvent: opts.onEvent,
+        identity, ...budgetIn,
+        target: r.target, maxDrop, force: r.force, seed,
+        checkpointDir: ckptDir, resume: r.resume, signal: opts.signal, onEvent: opts.onEvent,
         extractor: this.extractor, backend: { name: backend.name, native: backend.native }, granularity, objective,
       });
       Object.assign(phases, result.phases);
+      const res = resolution(result.guard.valRows, maxDrop);
       const report: RunReport = {
         format: 'autoprune-report', schemaVersion: 1, createdAt: new Date().toISOString(), autopruneVersion: VERSION,
         config: {
-          target: opts.target, maxDrop, policy: policy.name, granularity, objective, seed,
-          model: loaded.label, data: typeof dataSpec === 'string' ? dataSpec : dataSpec.name, force: opts.force ?? false,
-          budgetEpochs: opts.budgetEpochs ?? 15, resumed: opts.resume ?? false,
+          target: r.target, maxDrop, policy: policy.name, granularity, objective, seed,
+          model: loaded.label, data: typeof dataSpec === 'string' ? dataSpec : dataSpec.name, force: r.force,
+          budgetSteps: result.budget.budgetSteps, budgetEpochs: Math.round((100 * result.budget.budgetSteps) / result.budget.stepsPerEpoch) / 100,
+          budgetSource: result.budget.source, batchSize: result.budget.batchSize, roundSteps: result.budget.roundSteps,
+          resumed: r.resume,
           ...(opts.label != null ? { label: opts.label } : {}),
           ...(opts.split ? { split: [...opts.split] } : {}),
           ...(opts.valData ? { valData: opts.valData } : {}),
@@ -199,6 +352,13 @@ export class PruneService {
         final: {
           valAccuracy: result.valAccuracy, testAccuracy: result.testAccuracy, sparsity: result.sparsity.global,
           compute: result.compute, targetReached: result.targetReached, stopReason: result.stopReason, exitCode: result.exitCode,
+          ...(result.exitCode === 3 ? { advice: adviceFor(result, maxDrop) } : {}),
+        },
+        guard: {
+          rule: `paired on the validation rows: accept when the drop below dense ≤ maxDrop + ${result.guard.z} standard error`,
+          valRows: result.guard.valRows, pointsPerRow: res.pointsPerRow, maxDrop, z: result.guard.z,
+          finerThanData: res.finerThanData,
+          finalDrop: result.guard.final.drop, finalStandardError: result.guard.final.se,
         },
         layers: result.sparsity.layers,
         steps: result.steps,
@@ -215,9 +375,9 @@ export class PruneService {
         phases.total = (Date.now() - t0) / 1000;
         files.push({ relPath: 'report.json', data: `${JSON.stringify(report, null, 2)}\n` });
         files.push({ relPath: 'report.html', data: await renderReportHtml(report) });
-        await this.writer.write(opts.out, files, { overwrite: (opts.overwrite ?? false) || (opts.resume ?? false) });
+        await this.writer.write(opts.out, files, { overwrite: r.overwrite || r.resume });
         if (ckptDir) new Checkpointer(ckptDir).remove();
-        if (opts.compact) {
+        if (r.compact) {
           const { compactPruned } = await import('./cli/compact.js');
           const c = await compactPruned(opts.out, { out: opts.out, int8: true });
           opts.onEvent?.({

@@ -12,7 +12,8 @@ export interface AgentState {
   step: number;
   sparsity: number;
   rate: number;
-  epochsUsed: number;
+  /** Optimizer steps of fine-tuning spent so far. */
+  stepsUsed: number;
   denseValAccuracy: number;
   denseTestAccuracy?: number;
   steps: StepRecord[];
@@ -20,11 +21,16 @@ export interface AgentState {
 
 interface StateFile {
   format: 'autoprune-checkpoint';
-  version: 1;
+  version: 2;
   /** Weight names and shapes, to refuse a checkpoint of another model. */
   weights: { name: string; shape: number[] }[];
+  /** What the run was (target, guard, policy, hashes of the dense model and the data): a resume must match it. */
+  run?: RunIdentity;
   state: AgentState;
 }
+
+/** The settings and input hashes a checkpoint belongs to; a resume with other values is refused. */
+export type RunIdentity = Record<string, string | number | boolean>;
 
 /**
  * The last accepted state of a run: all weights (weights.bin, float32 in model.weights order), masks and
@@ -61,7 +67,7 @@ export class Checkpointer {
     }
   }
 
-  async save(pm: PrunableModel, state: AgentState): Promise<void> {
+  async save(pm: PrunableModel, state: AgentState, run?: RunIdentity): Promise<void> {
     const tmp = join(dirname(this.dir), `.${basename(this.dir)}.tmp-${process.pid}`);
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
@@ -74,8 +80,8 @@ export class Checkpointer {
     writeFileSync(join(tmp, 'weights.bin'), Buffer.from(buf.buffer));
     writeFileSync(join(tmp, 'masks.json'), JSON.stringify(masksToJson(pm)));
     const file: StateFile = {
-      format: 'autoprune-checkpoint', version: 1,
-      weights: weights.map((w) => ({ name: w.name, shape: w.shape as number[] })), state,
+      format: 'autoprune-checkpoint', version: 2,
+      weights: weights.map((w) => ({ name: w.name, shape: w.shape as number[] })), ...(run ? { run } : {}), state,
     };
     writeFileSync(join(tmp, 'state.json'), JSON.stringify(file, null, 1));
     const old = `${this.dir}.old-${process.pid}`;
@@ -85,7 +91,7 @@ export class Checkpointer {
   }
 
   /** Loads weights and masks into `pm` and returns the saved state. */
-  async restore(pm: PrunableModel, _target: number): Promise<AgentState> {
+  async restore(pm: PrunableModel, run?: RunIdentity): Promise<AgentState> {
     this.recover();
     let file: StateFile;
     try {
@@ -93,14 +99,25 @@ export class Checkpointer {
     } catch (err) {
       throw new UsageError(`cannot resume: checkpoint '${this.dir}' is unreadable (${(err as Error).message.split('\n')[0]})`);
     }
-    if (file.format !== 'autoprune-checkpoint' || file.version !== 1) {
+    if (file.format !== 'autoprune-checkpoint' || file.version !== 2) {
       throw new UsageError(`cannot resume: '${this.dir}' is not an autoprune checkpoint`);
     }
     const weights = pm.model.weights;
     const same = file.weights.length === weights.length &&
       file.weights.every((w, i) => w.shape.join('x') === (weights[i].shape as number[]).join('x'));
     if (!same) throw new UsageError(`cannot resume: checkpoint '${this.dir}' was made for another model`);
+    if (run) {
+      const differs = Object.keys(run).filter((k) => file.run?.[k] !== run[k]);
+      if (differs.length > 0) {
+        const what = differs.map((k) => `${k} ${JSON.stringify(file.run?.[k] ?? null)} → ${JSON.stringify(run[k])}`).join(', ');
+        throw new UsageError(`cannot resume: checkpoint '${this.dir}' belongs to another run (${what}); rerun with the original settings or without --resume`);
+      }
+    }
     const bytes = readFileSync(join(this.dir, 'weights.bin'));
+    const need = weights.reduce((a, w) => a + (w.shape as number[]).reduce((x, y) => x * y, 1), 0) * 4;
+    if (bytes.byteLength !== need) {
+      throw new UsageError(`cannot resume: checkpoint '${join(this.dir, 'weights.bin')}' is truncated or corrupt (${bytes.byteLength} of ${need} bytes); rerun without --resume`);
+    }
     const all = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
     let off = 0;
     tf.tidy(() => {

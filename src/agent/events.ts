@@ -29,6 +29,12 @@ export interface StartEvent {
   /** Sparsity the run starts from (> 0 when resuming). */
   sparsity: number;
   resumed: boolean;
+  /** Validation rows the guard compares on, and what one row is worth in accuracy points. */
+  valRows?: number;
+  pointsPerRow?: number;
+  /** Fine-tuning budget of the run in optimizer steps, and the batch size. */
+  budgetSteps?: number;
+  batchSize?: number;
 }
 
 /** An accepted step. */
@@ -41,6 +47,10 @@ export interface StepEvent {
   fineTuneEpochs: number;
   /** Fine-tuning epochs used so far in the run (accepted and rolled-back steps). */
   totalEpochs: number;
+  /** Optimizer steps of this step's fine-tune. */
+  fineTuneSteps?: number;
+  /** Optimizer steps used so far in the run (the budget's unit). */
+  totalSteps?: number;
   seconds: number;
 }
 

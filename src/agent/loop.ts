@@ -8,8 +8,11 @@ import type { ReportStep, StopReason } from '../report/report.js';
 import type { FeatureExtractor } from '../services.js';
 import { disposeSnapshot, PrunableModel, type ComputeReport, type Objective, type SparsityReport } from '../pruning/prunable-model.js';
 import { checkObjective, checkUnitsRemovable, pruneStep, type Granularity } from './granularity.js';
-import { accuracy, trainAsync } from '../models/train.js';
-import { Checkpointer, type AgentState } from './checkpoint.js';
+import { accuracy, evaluate, trainAsync, withDefaults } from '../models/train.js';
+import { cloneModel } from '../models/io.js';
+import { resolveBudget, type FineTuneBudget } from './budget.js';
+import { GUARD_Z, judge, resolution, type GuardVerdict } from './guard.js';
+import { Checkpointer, type AgentState, type RunIdentity } from './checkpoint.js';
 import type { AgentEvent } from './events.js';
 import { afterAccept, afterRollback, nextSparsity, PLANNER_DEFAULTS, type PlannerOptions } from './planner.js';
 
@@ -22,14 +25,27 @@ export interface AgentOptions {
   force?: boolean;
   /** Seed of fine-tuning batch order and calibration. Default 0. */
   seed?: number;
-  /** Fine-tuning budget of the whole run, in passes over the training split (rolled-back steps count). Default 15. */
+  /**
+   * Fine-tuning budget of the whole run in passes over the training split (rolled-back steps count);
+   * converted to optimizer steps. Default: see `budgetSteps`.
+   */
   budgetEpochs?: number;
+  /**
+   * Fine-tuning budget of the whole run in optimizer steps (wins over `budgetEpochs`). Default:
+   * max(15 epochs, 1,000 steps), see resolveBudget.
+   */
+  budgetSteps?: number;
+  /** Fine-tuning batch size. Default: from the training split's size (16–128, ~32 steps per epoch). */
+  batchSize?: number;
   /**
    * Share of the budget kept for the fine-tune at the final sparsity (where accuracy is decided);
    * the steps spend the rest. Default 0.3.
    */
   finalReserve?: number;
-  /** Most fine-tuning epochs after one pruning step; fewer when validation accuracy stops improving. Default 2. */
+  /**
+   * Most fine-tuning rounds after one pruning step (a round is an epoch, at least 50 optimizer steps);
+   * fewer when validation stops improving. Default 2.
+   */
   maxStepEpochs?: number;
   /** Samples of the training split used to compute features. Default 1024. */
   calibrationSamples?: number;
@@ -39,6 +55,8 @@ export interface AgentOptions {
   checkpointDir?: string;
   /** Continue from the checkpoint in `checkpointDir`. */
   resume?: boolean;
+  /** What this run is (settings, input hashes): saved with each checkpoint; a resume of another run is refused. */
+  identity?: RunIdentity;
   signal?: AbortSignal;
   onEvent?: (e: AgentEvent) => void;
   /** Feature extraction (default: extractFeatures on `calibrationSamples` training samples). */
@@ -60,7 +78,7 @@ export interface AgentOptions {
 }
 
 export const AGENT_DEFAULTS = Object.freeze({
-  maxDrop: 1, force: false, seed: 0, budgetEpochs: 15, finalReserve: 0.3, maxStepEpochs: 2, calibrationSamples: 1024,
+  maxDrop: 1, force: false, seed: 0, finalReserve: 0.3, maxStepEpochs: 2, calibrationSamples: 1024,
   polish: Object.freeze({ lrDecay: 0.3, patience: 4 }),
 });
 
@@ -81,7 +99,11 @@ export interface AgentResult {
   /** 0 target reached (within the guard, or forced); 3 stopped before it (see stopReason). */
   exitCode: 0 | 3;
   steps: StepRecord[];
-  totals: { fineTuneEpochs: number; accepted: number; rolledBack: number };
+  totals: { fineTuneEpochs: number; fineTuneSteps: number; accepted: number; rolledBack: number };
+  /** The fine-tuning budget and batch size used. */
+  budget: FineTuneBudget;
+  /** The guard as it judged: validation rows, what one row is worth, and the final paired comparison. */
+  guard: { valRows: number; pointsPerRow: number; maxDrop: number; z: number; final: GuardVerdict };
   /** Seconds per phase. */
   phases: Record<string, number>;
   masks: PrunableModel;
@@ -101,8 +123,10 @@ function calibrationSplit(train: Split, n: number): Split {
  * computed for the report only, never used for a decision.
  */
 export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Scorer, options: AgentOptions): Promise<AgentResult> {
-  const o = { ...AGENT_DEFAULTS, ...options };
-  const plan = { ...PLANNER_DEFAULTS, ...options.planner };
+  const o = withDefaults(AGENT_DEFAULTS, options);
+  const plan = withDefaults(PLANNER_DEFAULTS, options.planner ?? {});
+  const budget = resolveBudget(data.train.labels.length, o);
+  const epochsOf = (steps: number) => Math.round((100 * steps) / budget.stepsPerEpoch) / 100;
   const emit = (e: AgentEvent) => o.onEvent?.(e);
   const phases: Record<string, number> = { evaluate: 0, features: 0, scoring: 0, prune: 0, fineTune: 0, checkpoint: 0 };
   const timed = <T>(phase: string, f: () => T): T => {
@@ -122,34 +146,43 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     checkUnitsRemovable(granularity, objective, pm);
     let state: AgentState;
     const resumed = Boolean(o.resume && ckpt?.exists());
+    // The guard compares with the dense model row by row: its validation predictions are taken before a
+    // resume loads the checkpoint's weights.
+    const denseEval = timed('evaluate', () => evaluate(model, data.val));
+    // The guard's reference: the dense model fine-tuned exactly as one pruning step is, without pruning (a
+    // control). On small splits fine-tuning alone moves validation accuracy by whole rows (a dense model
+    // early-stopped on these rows scores optimistically on them); comparing with the control isolates
+    // what pruning costs. Deterministic, so a resumed run gets the same reference.
+    const control = await timedAsync(phases, 'control', () => controlReference(model, data, budget, o.maxStepEpochs, o.seed, o.signal));
     if (resumed) {
-      state = await ckpt!.restore(pm, o.target);
+      state = await ckpt!.restore(pm, o.identity);
     } else {
-      const denseVal = timed('evaluate', () => accuracy(model, data.val));
       state = {
-        step: 0, sparsity: pm.progress(objective), rate: plan.initialRate, epochsUsed: 0,
-        denseValAccuracy: denseVal, steps: [],
+        step: 0, sparsity: pm.progress(objective), rate: plan.initialRate, stepsUsed: 0,
+        denseValAccuracy: denseEval.accuracy, steps: [],
       };
     }
+    const guard = (e: { correct: Uint8Array }) => judge(control.correct, e.correct, o.maxDrop / 100);
     const denseTest = state.denseTestAccuracy ?? timed('evaluate', () => accuracy(model, data.test));
     state.denseTestAccuracy = denseTest;
     const floor = state.denseValAccuracy - o.maxDrop / 100;
     emit({
       type: 'start', target: o.target, objective, maxDrop: o.maxDrop, policy: scorer.name, backend: o.backend?.name ?? 'unknown',
       native: o.backend?.native ?? false, prunable: pm.totalPrunable, denseValAccuracy: state.denseValAccuracy, floor,
-      sparsity: state.sparsity, resumed,
+      sparsity: state.sparsity, resumed, valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow,
+      budgetSteps: budget.budgetSteps, batchSize: budget.batchSize,
     });
 
     // Whole units are coarse: a smaller step can prune exactly what a rolled-back one did. Such a
-    // repeat gets a longer fine-tune once (2 × maxStepEpochs, patience 2), and no fine-tune after that.
-    const tried = new Map<string, { epochs: number; val: number }>();
+    // repeat gets a longer fine-tune once (2 × maxStepEpochs rounds, patience 2), and no fine-tune after that.
+    const tried = new Map<string, { steps: number; val: number; verdict: GuardVerdict }>();
     const keyOf = (p: number) => p.toFixed(9);
-    type Tune = { epochs: number; patience: number };
+    type Tune = { steps: number; patience: number };
     const tuneFor = (left: number) => (reached: number): Tune | null => {
       const before = tried.get(keyOf(reached));
-      if (before === undefined) return { epochs: Math.min(o.maxStepEpochs, left), patience: 1 };
-      const longer = Math.min(left, 2 * o.maxStepEpochs);
-      return longer > before.epochs ? { epochs: longer, patience: 2 } : null;
+      if (before === undefined) return { steps: Math.min(o.maxStepEpochs * budget.roundSteps, left), patience: 1 };
+      const longer = Math.min(left, 2 * o.maxStepEpochs * budget.roundSteps);
+      return longer > before.steps ? { steps: longer, patience: 2 } : null;
     };
 
     /**
@@ -162,12 +195,17 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       timed('prune', () => pruneStep(granularity, pm, feats, scores, to, objective));
       const reached = pm.progress(objective);
       const t = typeof tune === 'function' ? tune(reached) : tune;
-      if (t === null) return { valAccuracy: tried.get(keyOf(reached))!.val, epochs: 0, requested: 0, sparsity: reached, skipped: true };
+      if (t === null) {
+        const prev = tried.get(keyOf(reached))!;
+        return { valAccuracy: prev.val, verdict: prev.verdict, steps: 0, requested: 0, sparsity: reached, skipped: true };
+      }
       const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
-        epochs: t.epochs, prunable: pm, val: data.val, patience: t.patience, seed: o.seed * 1009 + state.step, signal: o.signal,
+        steps: t.steps, batchSize: budget.batchSize, roundSteps: budget.roundSteps,
+        prunable: pm, val: data.val, patience: t.patience, seed: o.seed * 1009 + state.step, signal: o.signal,
         onEpoch: (e) => emit({ type: 'epoch', step: state.step, epoch: e.epoch, loss: e.loss, valAccuracy: e.valAccuracy }),
       }));
-      return { valAccuracy: r.bestValAccuracy ?? timed('evaluate', () => accuracy(model, data.val)), epochs: r.epochsRun, requested: t.epochs, sparsity: reached, skipped: false };
+      const ev = timed('evaluate', () => evaluate(model, data.val));
+      return { valAccuracy: ev.accuracy, verdict: guard(ev), steps: r.stepsRun, requested: t.steps, sparsity: reached, skipped: false };
     };
 
     // Sparsity moves in steps of one weight: within one weight of the target counts as reached.
@@ -177,10 +215,10 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     while (state.sparsity < o.target - tol) {
       checkAbort();
       if (stalled >= 2) { stopped = 'stalled'; break; }
-      const stepBudget = o.budgetEpochs - Math.ceil(o.finalReserve * o.budgetEpochs);
-      const left = Math.max(0, stepBudget - state.epochsUsed);
+      const stepBudget = budget.budgetSteps - Math.ceil(o.finalReserve * budget.budgetSteps);
+      const left = Math.max(0, stepBudget - state.stepsUsed);
       if (state.rate < plan.minRate) { stopped = 'guard'; break; }
-      if (left < 1) { stopped = 'budget'; break; }
+      if (left < Math.min(budget.stepsPerEpoch, budget.roundSteps)) { stopped = 'budget'; break; }
       const from = state.sparsity;
       const to = nextSparsity(from, o.target, state.rate);
       const t0 = Date.now();
@@ -194,44 +232,45 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         disposeSnapshot(snap);
         throw err;
       }
-      state.epochsUsed += r.epochs;
+      state.stepsUsed += r.steps;
       const seconds = (Date.now() - t0) / 1000;
-      if (r.valAccuracy >= floor - EPS) {
+      if (r.verdict.accepted) {
         disposeSnapshot(snap);
         tried.clear();
-        const slack = o.maxDrop > 0 ? (r.valAccuracy - floor) / (o.maxDrop / 100) : 0;
+        // Slack: how much of the allowed drop is left, as a fraction of maxDrop.
+        const slack = o.maxDrop > 0 ? (r.verdict.allowed - r.verdict.drop) / r.verdict.allowed : r.verdict.drop <= 0 ? 1 : 0;
         state.rate = afterAccept(state.rate, slack, plan);
         // A step that could not remove anything (the per-layer floors bind) must not loop forever.
         stalled = r.sparsity <= from + EPS ? stalled + 1 : 0;
         state.sparsity = r.sparsity;
-        state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: true, fineTuneEpochs: r.epochs, seconds });
-        emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: r.epochs, totalEpochs: state.epochsUsed, seconds });
+        state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: true, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds });
+        emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds });
         if (ckpt) {
-          await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state));
+          await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state, o.identity));
           emit({ type: 'checkpoint', step: state.step, sparsity: state.sparsity, path: ckpt.dir });
         }
       } else {
         pm.restore(snap);
         disposeSnapshot(snap);
         const k = keyOf(r.sparsity);
-        if (!r.skipped) tried.set(k, { epochs: Math.max(tried.get(k)?.epochs ?? 0, r.requested), val: r.valAccuracy });
+        if (!r.skipped) tried.set(k, { steps: Math.max(tried.get(k)?.steps ?? 0, r.requested), val: r.valAccuracy, verdict: r.verdict });
         const reason = r.skipped
           ? `prunes the same units as a rolled-back step that had the longer fine-tune (val ${(100 * r.valAccuracy).toFixed(2)} %); not fine-tuned again`
-          : `val ${(100 * r.valAccuracy).toFixed(2)} % < floor ${(100 * floor).toFixed(2)} %`;
-        state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: false, fineTuneEpochs: r.epochs, seconds, reason });
+          : `val drop ${(100 * r.verdict.drop).toFixed(2)} points (${r.verdict.lost} rows lost, ${r.verdict.gained} gained) > allowed ${(100 * r.verdict.allowed).toFixed(2)} (max drop + ${GUARD_Z} s.e.)`;
+        state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: false, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds, reason });
         if (o.force) {
           // The target is taken anyway: smaller steps would only spend the budget that the fine-tune
           // at the target needs (measured: at 0.98 it loses ~2 points against jumping straight there).
-          emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor, fineTuneEpochs: r.epochs, totalEpochs: state.epochsUsed, next: 'forced: go to the target with the remaining budget', seconds });
-          if (ckpt) await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state));
+          emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: state.denseValAccuracy - r.verdict.allowed, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), next: 'forced: go to the target with the remaining budget', seconds });
+          if (ckpt) await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state, o.identity));
           break;
         }
         state.rate = afterRollback(state.rate);
         const next = state.rate < plan.minRate
           ? 'stop: the step size fell below the smallest useful step'
           : `retry with a smaller step (${(100 * (nextSparsity(from, o.target, state.rate) - from)).toFixed(1)} points of sparsity)`;
-        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor, fineTuneEpochs: r.epochs, totalEpochs: state.epochsUsed, next, seconds });
-        if (ckpt) await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state));
+        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: state.denseValAccuracy - r.verdict.allowed, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), next, seconds });
+        if (ckpt) await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state, o.identity));
       }
     }
 
@@ -243,40 +282,49 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       const from = state.sparsity;
       const t0 = Date.now();
       state.step++;
-      const r = await attempt(o.target, { epochs: Math.max(1, o.budgetEpochs - state.epochsUsed), patience: 2 });
-      state.epochsUsed += r.epochs;
+      // The forced fine-tune is a polish: reduce on plateau, patience 4 rounds, the best round kept.
+      const r = await attempt(o.target, { steps: Math.max(budget.roundSteps, budget.budgetSteps - state.stepsUsed), patience: o.polish.patience });
+      state.stepsUsed += r.steps;
       state.sparsity = r.sparsity;
-      state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: true, fineTuneEpochs: r.epochs, seconds: (Date.now() - t0) / 1000, reason: 'forced' });
-      emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: r.epochs, totalEpochs: state.epochsUsed, seconds: (Date.now() - t0) / 1000 });
+      state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: true, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds: (Date.now() - t0) / 1000, reason: 'forced' });
+      emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds: (Date.now() - t0) / 1000 });
       reached = true;
-    } else if (o.budgetEpochs - state.epochsUsed >= 1) {
+    } else if (budget.budgetSteps - state.stepsUsed >= Math.min(budget.stepsPerEpoch, budget.roundSteps)) {
       // Polish at the final sparsity with what is left of the budget (the reserve, at least); the best
       // validation epoch is kept, and the polish is undone if it never beats where it started.
       checkAbort();
-      const before = timed('evaluate', () => accuracy(model, data.val));
+      const before = timed('evaluate', () => evaluate(model, data.val));
       const snap = pm.snapshot();
       try {
         const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
-          epochs: o.budgetEpochs - state.epochsUsed, prunable: pm, val: data.val, patience: o.polish.patience, lrDecay: o.polish.lrDecay,
+          steps: budget.budgetSteps - state.stepsUsed, batchSize: budget.batchSize, roundSteps: budget.roundSteps,
+          prunable: pm, val: data.val, patience: o.polish.patience, lrDecay: o.polish.lrDecay,
           seed: o.seed * 1009 + 7919, signal: o.signal,
           onEpoch: (e) => emit({ type: 'epoch', step: state.step, epoch: e.epoch, loss: e.loss, valAccuracy: e.valAccuracy }),
         }));
-        state.epochsUsed += r.epochsRun;
-        if ((r.bestValAccuracy ?? 0) < before) pm.restore(snap);
+        state.stepsUsed += r.stepsRun;
+        // Undone unless it beats where it started (more rows right, or as many at a lower loss).
+        const tie = 0.5 / Math.max(1, data.val.labels.length);
+        const gained = (r.bestValAccuracy ?? 0) > before.accuracy + tie ||
+          ((r.bestValAccuracy ?? 0) >= before.accuracy - tie && (r.bestValLoss ?? Infinity) < before.loss);
+        if (!gained) pm.restore(snap);
       } finally {
         disposeSnapshot(snap);
       }
     }
 
     const sparsity = pm.sparsity();
-    const valAccuracy = timed('evaluate', () => accuracy(model, data.val));
+    const finalEval = timed('evaluate', () => evaluate(model, data.val));
+    const valAccuracy = finalEval.accuracy;
     const testAccuracy = timed('evaluate', () => accuracy(model, data.test));
     const accepted = state.steps.filter((s) => s.accepted).length;
     const exitCode: 0 | 3 = reached ? 0 : 3;
     const result: AgentResult = {
       sparsity, compute: pm.compute(), denseValAccuracy: state.denseValAccuracy, denseTestAccuracy: denseTest, valAccuracy, testAccuracy,
       targetReached: reached, stopReason, exitCode, steps: state.steps,
-      totals: { fineTuneEpochs: state.epochsUsed, accepted, rolledBack: state.steps.length - accepted },
+      totals: { fineTuneEpochs: epochsOf(state.stepsUsed), fineTuneSteps: state.stepsUsed, accepted, rolledBack: state.steps.length - accepted },
+      budget,
+      guard: { valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow, maxDrop: o.maxDrop, z: GUARD_Z, final: guard(finalEval) },
       phases, masks: pm,
     };
     return result;
@@ -285,6 +333,21 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     throw err;
   } finally {
     calib.x.dispose();
+  }
+}
+
+/** Validation correctness of a copy of `model` fine-tuned like one agent step (unpruned). */
+async function controlReference(model: TF.LayersModel, data: Dataset, budget: FineTuneBudget, rounds: number, seed: number, signal?: AbortSignal): Promise<{ accuracy: number; correct: Uint8Array }> {
+  const copy = await cloneModel(model);
+  try {
+    await trainAsync(copy, data.train, {
+      steps: rounds * budget.roundSteps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, val: data.val, patience: 1,
+      seed: seed * 1009, signal,
+    });
+    const ev = evaluate(copy, data.val);
+    return { accuracy: ev.accuracy, correct: ev.correct };
+  } finally {
+    copy.dispose();
   }
 }
 

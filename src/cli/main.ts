@@ -4,9 +4,20 @@
  */
 import { Command, Option } from 'commander';
 import { exitCodeOf } from '../errors.js';
+import { stdoutClosed } from './stdout.js';
 import { VERSION } from '../version.js';
 
 const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+/** The first line of commander's last parse error (for the --json error event). */
+let parseError: string | undefined;
+
+// A closed stdout (`autoprune --json | head -1`) ends the run quietly: a running prune stops at the next
+// batch (resumable), a finished one keeps its exit code; no stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  stdoutClosed.abort();
+});
 
 function main(argv: string[]): Promise<number> {
   const program = new Command('autoprune')
@@ -25,7 +36,7 @@ function main(argv: string[]): Promise<number> {
     ].join('\n'))
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run autoprune --help for usage)')
-    .configureOutput({ outputError: (str, write) => write(str) })
+    .configureOutput({ outputError: (str, write) => { parseError = str.split('\n')[0].replace(/^error: /, ''); write(str); } })
     .exitOverride();
 
   program
@@ -40,7 +51,7 @@ function main(argv: string[]): Promise<number> {
     .option('--test-data <csv>', 'CSV: a separate test file with the same columns (final test accuracy)')
     .option('--standardize', "CSV: z-score each feature with the training split's statistics (the default without --model: the built-in model is trained that way)")
     .option('--no-standardize', 'CSV: feed the values as they are in the file (the default with --model: your model gets what it was presumably trained on)')
-    .option('--max-drop <points>', 'largest accepted drop of validation accuracy, in percentage points', '1')
+    .option('--max-drop <points>', 'largest accepted accuracy drop in percentage points, as expected on unseen data; the guard compares pruned and dense on the same validation rows and allows one standard error of that estimate on top', '1')
     .option('-p, --policy <name|file>', "pruning policy: 'default' (learned, policies/default.json), a policy file, or a baseline: random, uniform-magnitude, global-magnitude, taylor, wanda, lamp", 'default')
     .option('-o, --out <dir>', 'output folder (model/, masks.json, report.json, report.html)', 'autoprune-out')
     .option('--overwrite', 'replace an existing output folder')
@@ -49,11 +60,18 @@ function main(argv: string[]): Promise<number> {
     .addOption(new Option('--granularity <kind>', 'what a step removes: single connections, whole units/filters, or hierarchical (units the policy finds useless, then connections); default connection, unit with --objective flops').choices(['connection', 'unit', 'hierarchical']))
     .addOption(new Option('--objective <measure>', "what --target counts: 'params' (fraction of kernel weights removed) or 'flops' (fraction of multiply-accumulates removed: prunes whole units/filters for a faster compacted model; implies --granularity unit)").choices(['params', 'flops']).default('params'))
     .option('--compact', 'also write a physically smaller model (compact/) and sparse files (model.sparse, model.int8.sparse)')
-    .option('--budget <epochs>', 'fine-tuning budget of the whole run, in passes over the training data', '15')
+    .option('--budget <epochs>', 'fine-tuning budget of the whole run in passes over the training data (converted to optimizer steps; default: max(15 epochs, 1000 steps))')
+    .option('--budget-steps <n>', 'fine-tuning budget of the whole run in optimizer steps (batches); wins over --budget')
+    .option('--batch-size <n>', 'fine-tuning batch size (default: from the training rows, 16-128, ~32 steps per epoch)')
     .option('--seed <n>', 'seed of data shuffling and fine-tuning', '0')
     .option('--json', 'one JSON object per line on stdout (start, step, rollback, checkpoint, done, error) for orchestrators')
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKENDS).default('auto'))
-    .action(async (opts) => {
+    .allowExcessArguments(true)
+    .action(async (opts, cmd: Command) => {
+      if (cmd.args.length > 0) {
+        const { UsageError } = await import('../errors.js');
+        throw new UsageError(`unknown command or stray argument '${cmd.args[0]}'; commands: ${program.commands.map((c) => c.name()).join(', ')} (autoprune --help)`);
+      }
       const { pruneCommand } = await import('./prune.js');
       process.exitCode = await pruneCommand(opts, program.args);
     });
@@ -146,9 +164,13 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     const e = err as { code?: string; exitCode?: number; message?: string };
     if (e?.code === 'commander.helpDisplayed' || e?.code === 'commander.version') { process.exitCode = 0; return; }
-    if (typeof e?.code === 'string' && e.code.startsWith('commander.')) { process.exitCode = 2; return; }
+    const wantsJson = process.argv.includes('--json') && !stdoutClosed.signal.aborted;
+    if (typeof e?.code === 'string' && e.code.startsWith('commander.')) {
+      if (wantsJson) process.stdout.write(`${JSON.stringify({ type: 'error', message: parseError ?? e.message, exitCode: 2 })}\n`);
+      process.exitCode = 2;
+      return;
+    }
     const code = exitCodeOf(err);
-    const wantsJson = process.argv.includes('--json');
     const message = code === 1 && process.env.AUTOPRUNE_DEBUG ? String((err as Error).stack) : String(e?.message ?? err);
     if (wantsJson) process.stdout.write(`${JSON.stringify({ type: 'error', message, exitCode: code })}\n`);
     process.stderr.write(`autoprune: error: ${message}\n`);

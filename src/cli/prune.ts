@@ -6,6 +6,7 @@ import { selectBackendAsync, type BackendName } from '../backend/tf.js';
 import { InterruptedError, UsageError } from '../errors.js';
 import { createConsoleReporter } from '../report/console.js';
 import { parseFlags } from './flags.js';
+import { stdoutClosed } from './stdout.js';
 
 const PruneFlags = z.object({
   target: z.coerce.number({ message: 'must be a number' })
@@ -31,7 +32,9 @@ const PruneFlags = z.object({
   overwrite: z.boolean().optional(),
   force: z.boolean().optional(),
   resume: z.boolean().optional(),
-  budget: z.coerce.number().int('must be a whole number of epochs').min(1, 'must be at least 1 epoch').max(1000),
+  budget: z.coerce.number().int('must be a whole number of epochs').min(1, 'must be at least 1 epoch').max(1000).optional(),
+  budgetSteps: z.coerce.number().int('must be a whole number of optimizer steps').min(1, 'must be at least 1 step').max(10_000_000).optional(),
+  batchSize: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(65536).optional(),
   seed: z.coerce.number().int('must be an integer').min(0),
   json: z.boolean().optional(),
   backend: z.string(),
@@ -56,10 +59,12 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
     controller.abort();
   };
   process.on('SIGINT', onSigint);
+  const onStdoutClosed = () => controller.abort();
+  stdoutClosed.signal.addEventListener('abort', onStdoutClosed);
   try {
     const result = await autoprune({
       target: f.target, model: f.model, data: f.data, label: f.label, split: f.split, valData: f.valData, testData: f.testData, standardize: f.standardize, maxDrop: f.maxDrop, policy: f.policy,
-      out: f.out, overwrite: f.overwrite, force: f.force, resume: f.resume, budgetEpochs: f.budget, seed: f.seed,
+      out: f.out, overwrite: f.overwrite, force: f.force, resume: f.resume, budgetEpochs: f.budget, budgetSteps: f.budgetSteps, batchSize: f.batchSize, seed: f.seed,
       granularity: f.granularity, objective: f.objective, compact: f.compact,
       signal: controller.signal, onEvent: (e: AgentEvent) => reporter.event(e),
     });
@@ -76,6 +81,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
   } finally {
     reporter.close();
     process.off('SIGINT', onSigint);
+    stdoutClosed.signal.removeEventListener('abort', onStdoutClosed);
   }
 }
 

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { DataError, UsageError } from '../errors.js';
@@ -50,7 +50,22 @@ interface Table {
   lines: number[];
 }
 
+/** Largest data file read by default (AUTOPRUNE_MAX_DATA_MB raises it). */
+const DEFAULT_MAX_DATA_MB = 1024;
+
 function readText(file: string): string {
+  let st;
+  try {
+    st = statSync(file);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new DataError(`cannot read data file '${file}': ${e.code ?? e.message}`);
+  }
+  if (!st.isFile()) throw new DataError(`data file '${file}' is not a regular file (a device, pipe or folder)`);
+  const maxMb = Number(process.env.AUTOPRUNE_MAX_DATA_MB ?? DEFAULT_MAX_DATA_MB);
+  if (st.size > maxMb * 1024 * 1024) {
+    throw new DataError(`data file '${file}' is ${(st.size / 1048576).toFixed(0)} MB, over the ${maxMb} MB limit; set AUTOPRUNE_MAX_DATA_MB to raise it`);
+  }
   try {
     return readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
   } catch (err) {
@@ -215,7 +230,11 @@ function readTable(file: string, opts: { header: 'auto' | boolean; label?: strin
         const what = cell === '' ? 'empty cell' : `'${cell}'`;
         throw new DataError(`${file} line ${r.line}, column '${columnName(columns, j)}': ${what} is not a number`);
       }
-      f[k++] = Number(cell);
+      const v = Number(cell);
+      if (!Number.isFinite(v)) {
+        throw new DataError(`${file} line ${r.line}, column '${columnName(columns, j)}': '${cell}' overflows to ${v}; values must be finite`);
+      }
+      f[k++] = v;
     }
     features.push(f);
     lines.push(r.line);

@@ -1,13 +1,13 @@
 import type * as TF from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Dataset } from '../data/dataset.js';
 import { buildModel, type ModelArgs } from './families.js';
 import { fitDatasetToModel } from './task.js';
 import { accuracy, train, type TrainOptions } from './train.js';
-import { loadModel, saveModel } from './io.js';
+import { loadModel, probeWritable, saveModel } from './io.js';
 
 /** Where trained dense models are cached (outside git): $AUTOPRUNE_CACHE_DIR or ~/.cache/autoprune. */
 export function cacheDir(): string {
@@ -29,6 +29,10 @@ export interface CachedModel {
 }
 
 const CACHE_FORMAT = 2;
+
+function sha256File(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
 
 /**
  * The key covers the training and validation data themselves (values, labels, order), not only where they
@@ -55,20 +59,26 @@ export async function trainedModel(spec: DenseModelSpec, data: Dataset, onEpoch?
   const meta = join(dir, 'autoprune-cache.json');
   if (existsSync(meta) && existsSync(join(dir, 'model.json'))) {
     try {
-      const model = await loadModel(dir);
-      const info = JSON.parse(readFileSync(meta, 'utf8')) as { valAccuracy: number; seconds: number };
-      return { model, dir, fromCache: true, valAccuracy: info.valAccuracy, seconds: info.seconds };
+      const info = JSON.parse(readFileSync(meta, 'utf8')) as { valAccuracy: number; seconds: number; weightsSha256?: string };
+      // A cache entry is used only when its weights are the ones written (a damaged or edited entry is retrained).
+      if (info.weightsSha256 === sha256File(join(dir, 'weights.bin'))) {
+        const model = await loadModel(dir);
+        return { model, dir, fromCache: true, valAccuracy: info.valAccuracy, seconds: info.seconds };
+      }
     } catch {
       // A corrupt cache entry is rebuilt below.
     }
   }
+  mkdirSync(cacheDir(), { recursive: true, mode: 0o755 });
+  probeWritable(cacheDir(), `cannot cache the trained default model (set AUTOPRUNE_CACHE_DIR to a writable folder)`);
   const model = buildModel(spec.args);
   const fitted = fitDatasetToModel(data, model);
   try {
     const r = train(model, fitted.train, { ...spec.train, seed: spec.train?.seed ?? spec.args.seed ?? 0, onEpoch });
     const valAccuracy = accuracy(model, fitted.val);
     await saveModel(model, dir);
-    writeFileSync(meta, JSON.stringify({ spec, data: data.source, valAccuracy, seconds: r.seconds, createdAt: new Date().toISOString() }, null, 2));
+    const weightsSha256 = sha256File(join(dir, 'weights.bin'));
+    writeFileSync(meta, JSON.stringify({ spec, data: data.source, valAccuracy, seconds: r.seconds, weightsSha256, createdAt: new Date().toISOString() }, null, 2));
     return { model, dir, fromCache: false, valAccuracy, seconds: r.seconds };
   } finally {
     if (fitted !== data) fitted.dispose();

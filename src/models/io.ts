@@ -1,37 +1,157 @@
 import type * as TF from '@tensorflow/tfjs';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { tf } from '../backend/tf.js';
-import { ModelError } from '../errors.js';
+import { ModelError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 
+/** Bytes per element of a weights-manifest dtype (after quantization, what the file holds). */
+const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, int8: 1, int16: 2 };
+
+/** Largest model.json read (a topology is kilobytes to a few megabytes). */
+const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
+
+interface ManifestSpec { name: string; shape: number[]; dtype: string; quantization?: { dtype?: string } }
+
+/** True when `child` (a real path) is `dir` or inside it. */
+function isInside(child: string, dir: string): boolean {
+  return child === dir || child.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+}
+
 /**
- * Loads a tfjs LayersModel from `model.json` (or a folder holding one). Errors name the file and
- * what is wrong. The files are only read, never written.
+ * Reads a tfjs LayersModel's files through one guarded reader: model.json must be a regular file of sane
+ * size; every weights path must be relative and resolve (symlinks followed) to a regular file inside the
+ * model's own folder; the files' sizes must equal what the manifest's shapes and dtypes need, checked before
+ * any weights are read or any layer is built; no layer may declare more units than the manifest holds
+ * weights; float weights must be finite. Errors are ModelErrors naming the file and what is wrong.
  */
-export async function loadModel(path: string): Promise<TF.LayersModel> {
+export function readModelArtifacts(path: string): { file: string; artifacts: TF.io.ModelArtifacts } {
   let file = resolve(path);
   if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'model.json');
   if (!existsSync(file)) throw new ModelError(`model file '${path}' does not exist`);
+  const st = statSync(file);
+  if (!st.isFile()) throw new ModelError(`model file '${path}' is not a regular file`);
+  if (st.size > MAX_MODEL_JSON_BYTES) throw new ModelError(`model file '${path}' is ${st.size} bytes; a tfjs model.json is at most ${MAX_MODEL_JSON_BYTES} bytes`);
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
     throw new ModelError(`model file '${path}' is not valid JSON (${(err as Error).message.split('\n')[0]})`);
   }
-  const j = json as { modelTopology?: unknown; weightsManifest?: { paths: string[] }[] };
-  if (!j || typeof j !== 'object' || !j.modelTopology) {
+  const j = json as { format?: unknown; modelTopology?: unknown; weightsManifest?: unknown; trainingConfig?: unknown };
+  if (!j || typeof j !== 'object' || Array.isArray(j)) throw new ModelError(`model file '${path}' is not a tfjs model.json (not a JSON object)`);
+  const topo = j.modelTopology as { node?: unknown; class_name?: unknown; model_config?: unknown; config?: unknown } | undefined;
+  if (j.format === 'graph-model' || (topo && typeof topo === 'object' && Array.isArray(topo.node))) {
+    throw new ModelError(`model file '${path}' is a tfjs graph model (a frozen graph without layers); autoprune needs a LayersModel: convert the Keras model with tensorflowjs_converter --input_format keras --output_format tfjs_layers_model`);
+  }
+  if (!topo || typeof topo !== 'object') {
     throw new ModelError(`model file '${path}' is not a tfjs LayersModel (no modelTopology); convert it with tensorflowjs_converter --output_format tfjs_layers_model`);
   }
-  for (const group of j.weightsManifest ?? []) {
+  const manifest = j.weightsManifest ?? [];
+  if (!Array.isArray(manifest)) throw new ModelError(`model file '${path}': weightsManifest is not a list`);
+  const dir = dirname(file);
+  const realDir = realpathSync(dir);
+  const files: string[] = [];
+  const specs: ManifestSpec[] = [];
+  let fileBytes = 0;
+  let needBytes = 0;
+  let elements = 0;
+  for (const group of manifest as { paths?: unknown; weights?: unknown }[]) {
+    if (!group || !Array.isArray(group.paths) || !Array.isArray(group.weights)) throw new ModelError(`model file '${path}': a weightsManifest entry has no paths/weights lists`);
     for (const p of group.paths) {
-      if (!existsSync(join(dirname(file), p))) throw new ModelError(`model '${path}' refers to weights file '${p}', which is missing`);
+      if (typeof p !== 'string' || p === '') throw new ModelError(`model file '${path}': a weights path is not a file name`);
+      if (isAbsolute(p)) throw new ModelError(`model file '${path}' refers to weights file '${p}' by an absolute path; weights files must be inside the model's folder`);
+      const candidate = resolve(dir, p);
+      if (!isInside(candidate, dir)) throw new ModelError(`model file '${path}' refers to weights file '${p}' outside the model's folder`);
+      if (!existsSync(candidate)) throw new ModelError(`model '${path}' refers to weights file '${p}', which is missing`);
+      const real = realpathSync(candidate);
+      if (!isInside(real, realDir)) throw new ModelError(`model file '${path}' refers to weights file '${p}', a link to a file outside the model's folder`);
+      const ws = statSync(real);
+      if (!ws.isFile()) throw new ModelError(`model file '${path}' refers to weights file '${p}', which is not a regular file`);
+      files.push(real);
+      fileBytes += ws.size;
+    }
+    for (const w of group.weights as ManifestSpec[]) {
+      const shape = w?.shape;
+      if (!w || typeof w.name !== 'string' || !Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+        throw new ModelError(`model file '${path}': weight '${String(w?.name)}' has no valid shape in the manifest`);
+      }
+      const dtype = w.quantization?.dtype ?? w.dtype;
+      const bytes = DTYPE_BYTES[dtype];
+      if (bytes == null) throw new ModelError(`model file '${path}': weight '${w.name}' has unsupported dtype '${String(dtype)}'`);
+      const n = shape.reduce((a, b) => a * b, 1);
+      elements += n;
+      needBytes += n * bytes;
+      specs.push(w);
     }
   }
+  if (fileBytes !== needBytes) {
+    throw new ModelError(`model '${path}': its weights files hold ${fileBytes} bytes but the manifest's weights need ${needBytes} (truncated or mismatched weights)`);
+  }
+  checkDeclaredSizes(path, topo, elements);
+  const weightData = new Uint8Array(needBytes);
+  let off = 0;
+  for (const f of files) {
+    const b = readFileSync(f);
+    weightData.set(b, off);
+    off += b.length;
+  }
+  checkFinite(path, specs, weightData);
+  const artifacts: TF.io.ModelArtifacts = {
+    modelTopology: topo as TF.io.ModelArtifacts['modelTopology'],
+    weightSpecs: specs as unknown as TF.io.WeightsManifestEntry[],
+    weightData: weightData.buffer,
+    ...(j.trainingConfig ? { trainingConfig: j.trainingConfig as TF.io.TrainingConfig } : {}),
+  };
+  return { file, artifacts };
+}
+
+/** A layer declaring more units/filters/dims than the manifest holds weights would allocate them before any check. */
+function checkDeclaredSizes(path: string, topo: unknown, elements: number): void {
+  const limit = Math.max(elements, 1);
+  const visit = (node: unknown, layer: string): void => {
+    if (!node || typeof node !== 'object') return;
+    if (Array.isArray(node)) { node.forEach((n) => visit(n, layer)); return; }
+    const o = node as Record<string, unknown>;
+    const name = typeof o.name === 'string' ? o.name : layer;
+    for (const key of ['units', 'filters', 'output_dim', 'input_dim']) {
+      const v = o[key];
+      if (typeof v === 'number' && v > limit) {
+        throw new ModelError(`model '${path}': layer '${name}' declares ${key} ${v}, more than the ${elements} weights its manifest holds`);
+      }
+    }
+    for (const v of Object.values(o)) visit(v, name);
+  };
+  visit(topo, '?');
+}
+
+function checkFinite(path: string, specs: ManifestSpec[], data: Uint8Array): void {
+  let off = 0;
+  for (const s of specs) {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    const dtype = s.quantization?.dtype ?? s.dtype;
+    const bytes = DTYPE_BYTES[dtype]!;
+    if (dtype === 'float32') {
+      const v = new Float32Array(data.buffer, data.byteOffset + off, n);
+      for (let i = 0; i < n; i++) {
+        if (!Number.isFinite(v[i])) throw new ModelError(`model '${path}': weight '${s.name}' holds a non-finite value (${v[i]}) at index ${i}`);
+      }
+    }
+    off += n * bytes;
+  }
+}
+
+/**
+ * Loads a tfjs LayersModel from `model.json` (or a folder holding one) through readModelArtifacts (nothing
+ * outside the model's folder is read). Errors name the file and what is wrong. The files are only read,
+ * never written. Works on every backend (no file:// handler involved).
+ */
+export async function loadModel(path: string): Promise<TF.LayersModel> {
+  const { artifacts } = readModelArtifacts(path);
   try {
-    return await tf.loadLayersModel(`file://${file}`);
+    return await tf.loadLayersModel(tf.io.fromMemory(artifacts));
   } catch (err) {
-    throw new ModelError(`cannot load model '${path}': ${(err as Error).message.split('\n')[0]}`);
+    throw new ModelError(`cannot load model '${path}': ${(err as Error).message.split('\n')[0].slice(0, 300)}`);
   }
 }
 
@@ -88,4 +208,17 @@ export async function modelFiles(model: TF.LayersModel, prefix = ''): Promise<Mo
 /** A deep copy of a model (topology and weights), so the caller's model is never modified. */
 export async function cloneModel(model: TF.LayersModel): Promise<TF.LayersModel> {
   return tf.loadLayersModel(tf.io.fromMemory(await modelArtifacts(model)));
+}
+
+/** Throws a UsageError when no folder can be created in `dir` (read-only mount, no permission, /proc). */
+export function probeWritable(dir: string, what: string): void {
+  let probe: string | undefined;
+  try {
+    probe = mkdtempSync(join(dir, '.autoprune-probe-'));
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new UsageError(`${what}: '${dir}' is not writable (${e.code ?? e.message.split('\n')[0]})`);
+  } finally {
+    if (probe) rmSync(probe, { recursive: true, force: true });
+  }
 }

@@ -7,8 +7,15 @@ import { Rng } from '../util/random.js';
 import { encodeTargets, lossOf, predictedClasses, taskOf, type TaskInfo } from './task.js';
 
 export interface TrainOptions {
-  /** Passes over the training split. Default 15 (the benchmark protocol's dense budget). */
+  /** Passes over the training split. Default 15 (the benchmark protocol's dense budget). Ignored when `steps` is set. */
   epochs?: number;
+  /** Optimizer steps (batches) to run; overrides `epochs`. A step may cross an epoch boundary (a new shuffle). */
+  steps?: number;
+  /**
+   * Optimizer steps between validation checks (early stopping, best-weights, lr decay and `onEpoch` run per
+   * round). Default: one epoch. On small data a round of at least ~50 steps gives the checks a signal.
+   */
+  roundSteps?: number;
   /** Default 128. */
   batchSize?: number;
   /** Adam learning rate. Default 1e-3. */
@@ -19,10 +26,19 @@ export interface TrainOptions {
   prunable?: PrunableModel;
   /** Validation split for early stopping / per-epoch accuracy. */
   val?: Split;
-  /** Stop after this many epochs without a validation-accuracy gain (needs `val`). Default: never. */
+  /**
+   * Stop after this many rounds without a validation gain (needs `val`). A gain is a higher accuracy, or the
+   * same accuracy with a lower loss (the smooth signal on small splits, where accuracy moves in whole rows).
+   * Default: never.
+   */
   patience?: number;
   /** When early stopping, restore the weights of the best validation epoch. Default true. */
   restoreBest?: boolean;
+  /**
+   * Judge the starting weights as a round too (needs `val`): when no round beats them, they are what
+   * `restoreBest` restores. For fine-tuning after a small pruning step, where training may only add noise.
+   */
+  evalStart?: boolean;
   /** Aborts training between batches (throws InterruptedError). */
   signal?: AbortSignal;
   /**
@@ -36,12 +52,23 @@ export interface TrainOptions {
 
 export interface TrainResult {
   epochs: number;
-  /** Fractional passes over the training data actually run. */
+  /** Rounds (epochs unless `roundSteps` says otherwise) actually run. */
   epochsRun: number;
+  /** Optimizer steps actually run. */
+  stepsRun: number;
   finalLoss: number;
   bestValAccuracy?: number;
+  /** Validation loss at the best round. */
+  bestValLoss?: number;
   bestEpoch?: number;
   seconds: number;
+}
+
+/** `{ ...defaults, ...options }` where an option left `undefined` keeps its default. */
+export function withDefaults<D extends object, O extends object>(defaults: D, options: O): D & O {
+  const out = { ...defaults } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(options)) if (v !== undefined) out[k] = v;
+  return out as D & O;
 }
 
 export const TRAIN_DEFAULTS = Object.freeze({ epochs: 15, batchSize: 128, learningRate: 1e-3, seed: 0, restoreBest: true });
@@ -74,31 +101,45 @@ export async function trainAsync(model: TF.LayersModel, data: Split, options: Tr
 
 /** The training loop as a generator that yields after each batch. */
 function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions): Generator<void, TrainResult> {
-  const o = { ...TRAIN_DEFAULTS, ...options };
+  const o = withDefaults(TRAIN_DEFAULTS, options);
   const t0 = Date.now();
   const task = taskOf(model);
   const n = data.labels.length;
+  const perEpoch = Math.ceil(n / o.batchSize);
+  const totalSteps = o.steps ?? o.epochs * perEpoch;
+  const roundSteps = Math.max(1, o.roundSteps ?? perEpoch);
   const y = encodeTargets(data.labels, task);
   const vars = model.trainableWeights.map((w) => w.read() as TF.Variable);
   const maskOf = new Map<string, TF.Tensor>();
   if (o.prunable) o.prunable.layers.forEach((l, i) => maskOf.set(l.kernel.name, o.prunable!.mask(i)));
   const optimizer = tf.train.adam(o.learningRate);
   const rng = new Rng(o.seed);
-  let best: { acc: number; epoch: number; weights?: TF.Tensor[] } | undefined;
+  let best: { acc: number; loss: number; epoch: number; weights?: TF.Tensor[] } | undefined;
   let lastLoss = NaN;
-  let epochsRun = 0;
+  let rounds = 0;
+  let stepsRun = 0;
   let sinceBest = 0;
+  let perm: Int32Array | undefined;
+  let cursor = n;
   try {
-    for (let epoch = 0; epoch < o.epochs; epoch++) {
-      const perm = rng.permutation(n);
+    if (o.evalStart && o.val) {
+      const ev = evaluate(model, o.val, task);
+      best = { acc: ev.accuracy, loss: ev.loss, epoch: -1, weights: o.patience != null && o.restoreBest ? snapshotWeights(model) : undefined };
+    }
+    while (stepsRun < totalSteps) {
+      const inRound = Math.min(roundSteps, totalSteps - stepsRun);
       let lossSum = tf.scalar(0);
-      let batches = 0;
-      for (let start = 0; start < n; start += o.batchSize) {
+      for (let b = 0; b < inRound; b++) {
         if (o.signal?.aborted) {
           lossSum.dispose();
           throw new InterruptedError('training interrupted');
         }
-        const idx = perm.subarray(start, Math.min(n, start + o.batchSize));
+        if (cursor >= n) {
+          perm = rng.permutation(n);
+          cursor = 0;
+        }
+        const idx = perm!.subarray(cursor, Math.min(n, cursor + o.batchSize));
+        cursor += o.batchSize;
         tf.tidy(() => {
           const ib = tf.tensor1d(idx, 'int32');
           const xb = tf.gather(data.x, ib);
@@ -113,18 +154,22 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
           lossSum.dispose();
           lossSum = tf.keep(next);
         });
-        batches++;
+        stepsRun++;
         yield;
       }
-      lastLoss = lossSum.dataSync()[0] / batches;
+      lastLoss = lossSum.dataSync()[0] / inRound;
       lossSum.dispose();
-      epochsRun++;
+      const epoch = rounds++;
       let valAccuracy: number | undefined;
       if (o.val) {
-        valAccuracy = accuracy(model, o.val, task);
-        if (!best || valAccuracy > best.acc) {
+        const ev = evaluate(model, o.val, task);
+        valAccuracy = ev.accuracy;
+        // A gain: more rows right, or as many with a lower loss (half a row of accuracy counts as equal).
+        const tie = 0.5 / o.val.labels.length;
+        const better = !best || ev.accuracy > best.acc + tie || (ev.accuracy >= best.acc - tie && ev.loss < best.loss);
+        if (better) {
           best?.weights?.forEach((t) => t.dispose());
-          best = { acc: valAccuracy, epoch, weights: o.patience != null && o.restoreBest ? snapshotWeights(model) : undefined };
+          best = { acc: ev.accuracy, loss: ev.loss, epoch, weights: o.patience != null && o.restoreBest ? snapshotWeights(model) : undefined };
           sinceBest = 0;
         } else {
           sinceBest++;
@@ -145,9 +190,11 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
   }
   return {
     epochs: o.epochs,
-    epochsRun,
+    epochsRun: rounds,
+    stepsRun,
     finalLoss: lastLoss,
     bestValAccuracy: best?.acc,
+    bestValLoss: best?.loss,
     bestEpoch: best?.epoch,
     seconds: (Date.now() - t0) / 1000,
   };
@@ -168,6 +215,19 @@ export function predict(model: TF.LayersModel, x: TF.Tensor, batchSize = 1000): 
     }
     return parts.length === 1 ? parts[0] : tf.concat(parts, 0);
   });
+}
+
+/** Accuracy, mean loss and the per-row correctness of a split, from one batched forward pass. */
+export function evaluate(model: TF.LayersModel, data: Split, task: TaskInfo = taskOf(model)): { accuracy: number; loss: number; correct: Uint8Array } {
+  const [pred, loss] = tf.tidy(() => {
+    const out = predict(model, data.x);
+    const y = encodeTargets(data.labels, task);
+    return [predictedClasses(out, task).dataSync() as Int32Array, lossOf(out, y, task).dataSync()[0]] as const;
+  });
+  const correct = new Uint8Array(pred.length);
+  let ok = 0;
+  for (let i = 0; i < pred.length; i++) if (pred[i] === data.labels[i]) { correct[i] = 1; ok++; }
+  return { accuracy: ok / Math.max(1, pred.length), loss, correct };
 }
 
 /** Fraction of samples classified correctly. */

@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import { stdoutClosed } from '../cli/stdout.js';
 import type { AgentEvent } from '../agent/events.js';
 import type { BackendInfo } from '../backend/tf.js';
 import { describeStop, type RunReport } from './report.js';
@@ -47,14 +48,21 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
     },
     event(e) {
       if (o.json) {
-        process.stdout.write(`${JSON.stringify(e)}\n`);
+        if (!stdoutClosed.signal.aborted) process.stdout.write(`${JSON.stringify(e)}\n`);
         return;
       }
       switch (e.type) {
         case 'start':
           measure = e.objective === 'flops' ? 'compute removed' : 'sparsity';
           line(`autoprune: ${e.resumed ? 'resuming' : 'pruning'} to ${pct(e.target)} ${e.objective === 'flops' ? 'of compute removed' : 'sparsity'} with policy '${e.policy}'; ` +
-            `dense val accuracy ${pct(e.denseValAccuracy, 2)}, guard ≥ ${pct(e.floor, 2)} (max drop ${e.maxDrop} points)`);
+            `dense val accuracy ${pct(e.denseValAccuracy, 2)}, max drop ${e.maxDrop} points (+1 s.e. of the paired estimate)`);
+          if (e.valRows != null && e.pointsPerRow != null) {
+            line(`  guard: ${e.valRows} validation rows, 1 row = ${e.pointsPerRow.toFixed(2)} points; fine-tuning budget ${e.budgetSteps ?? '?'} optimizer steps at batch ${e.batchSize ?? '?'}`);
+            if (e.maxDrop < e.pointsPerRow) {
+              line(`  warning: --max-drop ${e.maxDrop} is finer than one validation row (${e.pointsPerRow.toFixed(2)} points): the data cannot show such a drop; ` +
+                'the guard judges by the paired rows it has (pass --val-data with more rows for a finer guard)');
+            }
+          }
           if (tty) {
             bar = new cliProgress.SingleBar({ format: '  {bar} {percentage}% of target | {label}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
             bar.start(100, 0, { label: 'scoring' });
@@ -70,11 +78,11 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           bar?.update(progress, { label: `step ${e.step} fine-tune epoch ${e.epoch + 1}${e.valAccuracy != null ? `, val ${pct(e.valAccuracy, 2)}` : ''}` });
           break;
         case 'step':
-          line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${pct(e.valAccuracy, 2)}, accepted (${e.fineTuneEpochs} fine-tune epochs, ${e.seconds.toFixed(1)} s)`);
+          line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${pct(e.valAccuracy, 2)}, accepted (${e.fineTuneSteps ?? '?'} fine-tune steps, ${e.seconds.toFixed(1)} s)`);
           setProgress(e.toSparsity, 'scoring');
           break;
         case 'rollback':
-          line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${pct(e.valAccuracy, 2)} < guard ${pct(e.floor, 2)}: rolled back; ${e.next}`);
+          line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${pct(e.valAccuracy, 2)} < guard ${pct(e.floor, 2)} on these rows: rolled back; ${e.next}`);
           break;
         case 'compact':
           line(`autoprune: compacted: ${e.paramsBefore.toLocaleString('en')} → ${e.paramsAfter.toLocaleString('en')} weights ` +
@@ -101,7 +109,8 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       err.write(
         `autoprune: ${describeStop(f)}\n` +
         `  sparsity ${pct(f.sparsity, 2)}${f.compute ? `, compute ${pct(f.compute.reduction, 1)} removed` : ''} | test accuracy ${pct(report.dense.testAccuracy, 2)} dense → ${pct(f.testAccuracy, 2)} pruned (${drop > 0 ? '−' : drop < 0 ? '+' : '±'}${Math.abs(drop).toFixed(2)} points)\n` +
-        `  ${report.totals.accepted} steps accepted, ${report.totals.rolledBack} rolled back, ${report.totals.fineTuneEpochs} fine-tune epochs, ${(report.phases.total ?? 0).toFixed(1)} s\n` +
+        `  ${report.totals.accepted} steps accepted, ${report.totals.rolledBack} rolled back, ${report.totals.fineTuneSteps ?? '?'} fine-tune steps (${report.totals.fineTuneEpochs} epochs), ${(report.phases.total ?? 0).toFixed(1)} s\n` +
+        (f.advice ? `  to go further: ${f.advice}\n` : '') +
         `  wrote ${outDir}/ (model/, masks.json, report.json, report.html)\n`);
     },
     close() {

@@ -85,6 +85,8 @@ export interface ReportFinal {
   stopReason?: StopReason;
   /** The process exit code of the run (0 reached, 3 stopped at the best the guard allows). */
   exitCode: number;
+  /** With exit 3: what to do about it (a flag and value to rerun with). */
+  advice?: string;
 }
 
 /**
@@ -133,8 +135,14 @@ export interface ReportStep {
   valAccuracy: number;
   /** Whether the guard held and the attempt was kept. */
   accepted: boolean;
-  /** Fine-tuning epochs spent on the attempt. */
+  /** Fine-tuning epochs spent on the attempt (optimizer steps / steps per epoch). */
   fineTuneEpochs: number;
+  /** Optimizer steps spent on the attempt. */
+  fineTuneSteps?: number;
+  /** The guard's paired estimate of the validation-accuracy drop below the dense model (fraction). */
+  drop?: number;
+  /** The drop the guard allowed for this attempt: maxDrop + Z standard errors (fraction). */
+  allowedDrop?: number;
   /** Wall time of the attempt. */
   seconds: number;
   /** Why it was rolled back (or any note on an accepted step). */
@@ -143,12 +151,33 @@ export interface ReportStep {
 
 /** Sums over the steps. */
 export interface ReportTotals {
-  /** Fine-tuning epochs over all attempts, rolled-back ones included. */
+  /** Fine-tuning epochs over all attempts, rolled-back ones included (steps / steps per epoch). */
   fineTuneEpochs: number;
+  /** Fine-tuning optimizer steps over all attempts, rolled-back ones included. */
+  fineTuneSteps?: number;
   /** Accepted attempts. */
   accepted: number;
   /** Rolled-back attempts. */
   rolledBack: number;
+}
+
+/** The accuracy guard: its rule, the validation split's resolution, and the final paired comparison. */
+export interface ReportGuard {
+  /** The decision rule in words. */
+  rule: string;
+  /** Validation rows the guard compares on. */
+  valRows: number;
+  /** What one validation row is worth, in accuracy points. */
+  pointsPerRow: number;
+  /** --max-drop, in points. */
+  maxDrop: number;
+  /** Standard errors allowed on top of maxDrop. */
+  z: number;
+  /** True when --max-drop is finer than one validation row (the split cannot show it). */
+  finerThanData: boolean;
+  /** The final model's paired validation drop below dense (fraction) and its standard error. */
+  finalDrop: number;
+  finalStandardError: number;
 }
 
 /** Contents of report.json. */
@@ -179,6 +208,8 @@ export interface RunReport {
   steps: ReportStep[];
   /** Sums over the steps. */
   totals: ReportTotals;
+  /** How the accuracy guard judged (absent in reports written before it was recorded). */
+  guard?: ReportGuard;
   /** Wall seconds per phase: load, features, scoring, fine-tune, evaluate, write. */
   phases: Record<string, number>;
 }

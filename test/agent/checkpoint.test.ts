@@ -30,7 +30,7 @@ describe('Checkpointer', () => {
 
     const fresh = buildModel({ family: 'mlp', inputShape: [6], hidden: [4], numClasses: 2, seed: 2 });
     const pm2 = new PrunableModel(fresh);
-    const s = await again.restore(pm2, 0.5);
+    const s = await again.restore(pm2);
     expect(s.step).toBe(2);
     expect(fresh.weights.map((w) => Array.from(w.read().dataSync()))).toEqual(weights);
     expect(pm2.sparsity().pruned).toBe(pm.sparsity().pruned);

@@ -48,7 +48,9 @@ describe('model io', () => {
     writeFileSync(join(dir, 'bad.json'), '{nope');
     await expect(loadModel(join(dir, 'bad.json'))).rejects.toThrow(ModelError);
     writeFileSync(join(dir, 'graph.json'), '{"format": "graph-model"}');
-    await expect(loadModel(join(dir, 'graph.json'))).rejects.toThrow(/not a tfjs LayersModel/);
+    await expect(loadModel(join(dir, 'graph.json'))).rejects.toThrow(/is a tfjs graph model .*LayersModel/);
+    writeFileSync(join(dir, 'plain.json'), '{"weightsManifest": []}');
+    await expect(loadModel(join(dir, 'plain.json'))).rejects.toThrow(/not a tfjs LayersModel/);
     mkdirSync(join(dir, 'folder'));
     await expect(loadModel(join(dir, 'folder'))).rejects.toThrow(/does not exist/);
   });

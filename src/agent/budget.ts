@@ -1,0 +1,47 @@
+/**
+ * The fine-tuning budget, counted in optimizer steps (batches), and the batch size, both chosen from the size
+ * of the training split where the user did not set them. Epochs are the wrong unit across data sizes: 15
+ * epochs of MNIST-10k are 945 Adam steps, 15 epochs of a 1,100-row table at batch 128 are 135, too few for
+ * a pruned network to recover (docs/agent.md, "Budget").
+ */
+
+/** Fewest optimizer steps a run gets by default, whatever the data size. */
+export const MIN_BUDGET_STEPS = 1000;
+/** Default budget in epochs where that is more than MIN_BUDGET_STEPS (large data). */
+export const DEFAULT_BUDGET_EPOCHS = 15;
+/** Shortest validation round: early stopping, best weights and lr decay are judged every round. */
+export const MIN_ROUND_STEPS = 50;
+/** Largest default batch (large data); small data gets smaller batches, so an epoch has ~32 steps. */
+export const MAX_BATCH = 128;
+export const MIN_BATCH = 16;
+
+export interface FineTuneBudget {
+  batchSize: number;
+  /** Optimizer steps in one pass over the training split. */
+  stepsPerEpoch: number;
+  /** Optimizer steps between validation checks: one epoch, at least MIN_ROUND_STEPS. */
+  roundSteps: number;
+  /** Optimizer steps of the whole run (every fine-tune, rolled-back steps included). */
+  budgetSteps: number;
+  /** How the budget was set: the user's epochs or steps, or the default rule. */
+  source: 'epochs' | 'steps' | 'default';
+}
+
+/** Default batch size for `n` training rows: a power of two giving ~32 steps per epoch, in [16, 128]. */
+export function defaultBatchSize(n: number): number {
+  const b = 2 ** Math.floor(Math.log2(Math.max(1, n / 32)));
+  return Math.min(MAX_BATCH, Math.max(MIN_BATCH, b));
+}
+
+/**
+ * Resolves the budget for `trainRows` rows. `budgetSteps` wins over `budgetEpochs`; with neither the budget
+ * is max(15 epochs, 1,000 steps). Undefined means "default" for every field.
+ */
+export function resolveBudget(trainRows: number, o: { budgetEpochs?: number | undefined; budgetSteps?: number | undefined; batchSize?: number | undefined }): FineTuneBudget {
+  const batchSize = o.batchSize ?? defaultBatchSize(trainRows);
+  const stepsPerEpoch = Math.max(1, Math.ceil(trainRows / batchSize));
+  const roundSteps = Math.max(stepsPerEpoch, MIN_ROUND_STEPS);
+  if (o.budgetSteps != null) return { batchSize, stepsPerEpoch, roundSteps, budgetSteps: o.budgetSteps, source: 'steps' };
+  if (o.budgetEpochs != null) return { batchSize, stepsPerEpoch, roundSteps, budgetSteps: o.budgetEpochs * stepsPerEpoch, source: 'epochs' };
+  return { batchSize, stepsPerEpoch, roundSteps, budgetSteps: Math.max(DEFAULT_BUDGET_EPOCHS * stepsPerEpoch, MIN_BUDGET_STEPS), source: 'default' };
+}

@@ -1,0 +1,45 @@
+/**
+ * The accuracy guard: a pruned model is compared with the dense one on the same validation rows (paired).
+ * With b rows the dense model got right and the pruned one wrong, and c the other way round, the estimated
+ * drop is d = (b − c)/n with standard error se = √(b + c − (b − c)²/n)/n (the paired, McNemar-type
+ * estimate). A step is accepted when d ≤ maxDrop + Z·se: rejected only when the drop is more than one
+ * standard error beyond what the user allows. On a 46-row split one row more or less does not decide a
+ * step; on 1,000 rows the tolerance stays within a few tenths of a point of maxDrop (docs/agent.md, "Guard").
+ */
+
+/** Standard errors of slack before a drop counts as beyond maxDrop. */
+export const GUARD_Z = 1;
+
+export interface GuardVerdict {
+  /** Estimated drop below the dense model (fraction; negative = better than dense). */
+  drop: number;
+  /** Its standard error. */
+  se: number;
+  /** The drop allowed for this comparison: maxDrop + Z·se. */
+  allowed: number;
+  accepted: boolean;
+  /** Rows dense-right/pruned-wrong and dense-wrong/pruned-right. */
+  lost: number;
+  gained: number;
+}
+
+/** Paired comparison of per-row correctness (1 = right) of the dense and the pruned model. */
+export function judge(dense: Uint8Array, pruned: Uint8Array, maxDrop: number): GuardVerdict {
+  const n = dense.length;
+  let lost = 0;
+  let gained = 0;
+  for (let i = 0; i < n; i++) {
+    if (dense[i] && !pruned[i]) lost++;
+    else if (!dense[i] && pruned[i]) gained++;
+  }
+  const drop = n > 0 ? (lost - gained) / n : 0;
+  const se = n > 0 ? Math.sqrt(Math.max(0, lost + gained - ((lost - gained) ** 2) / n)) / n : 0;
+  const allowed = maxDrop + GUARD_Z * se;
+  return { drop, se, allowed, accepted: drop <= allowed + 1e-9, lost, gained };
+}
+
+/** What one validation row is worth, in percentage points, and whether `maxDrop` (points) is finer. */
+export function resolution(valRows: number, maxDropPoints: number): { pointsPerRow: number; finerThanData: boolean } {
+  const pointsPerRow = valRows > 0 ? 100 / valRows : Infinity;
+  return { pointsPerRow, finerThanData: maxDropPoints < pointsPerRow };
+}

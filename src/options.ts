@@ -1,0 +1,83 @@
+import { checkGranularity, checkObjective, type Granularity } from './agent/granularity.js';
+import { isCsvPath } from './data/registry.js';
+import type { Objective } from './pruning/prunable-model.js';
+import type { AutopruneOptions } from './prune-service.js';
+import type { Scorer } from './policy/types.js';
+import { UsageError } from './errors.js';
+
+/**
+ * Every option of a run with its default applied, resolved by one function for the CLI, the API and the
+ * service. `undefined` always means "the default" (an explicit `budgetEpochs: undefined` is not 0 and not a
+ * hole in the defaults). The fine-tuning budget and batch size depend on the data's size and are resolved
+ * by the agent (resolveBudget); report.json records what both used.
+ */
+export interface ResolvedRunOptions {
+  target: number;
+  maxDrop: number;
+  policy: string | Scorer;
+  force: boolean;
+  seed: number;
+  granularity: Granularity;
+  objective: Objective;
+  /** undefined: the rule in resolveBudget. */
+  budgetEpochs: number | undefined;
+  budgetSteps: number | undefined;
+  batchSize: number | undefined;
+  /** CSV feature standardisation; undefined for data that is not a CSV path. */
+  standardize: boolean | undefined;
+  compact: boolean;
+  overwrite: boolean;
+  resume: boolean;
+}
+
+export const RUN_DEFAULTS = Object.freeze({ maxDrop: 1, policy: 'default', force: false, seed: 0, objective: 'params' as Objective });
+
+const wholeAtLeast1 = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 1;
+
+/** Validates types and ranges (one UsageError naming the option) and applies the defaults. */
+export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
+  if (o == null || typeof o !== 'object') throw new UsageError('options must be an object, e.g. { target: 0.8 }');
+  if (typeof o.target !== 'number' || !(o.target > 0 && o.target < 1)) {
+    throw new UsageError(`target must be a number strictly between 0 and 1, got '${String(o.target)}'`);
+  }
+  if (o.maxDrop != null && !(typeof o.maxDrop === 'number' && o.maxDrop >= 0 && o.maxDrop <= 100)) {
+    throw new UsageError(`maxDrop must be in [0, 100] percentage points, got '${String(o.maxDrop)}'`);
+  }
+  for (const k of ['budgetEpochs', 'budgetSteps', 'batchSize'] as const) {
+    if (o[k] != null && !wholeAtLeast1(o[k])) throw new UsageError(`${k} must be a whole number ≥ 1, got '${String(o[k])}'`);
+  }
+  if (o.seed != null && !(typeof o.seed === 'number' && Number.isInteger(o.seed) && o.seed >= 0)) {
+    throw new UsageError(`seed must be a whole number ≥ 0, got '${String(o.seed)}'`);
+  }
+  if (o.data != null && typeof o.data !== 'string' && (typeof o.data !== 'object' || !('train' in o.data))) {
+    throw new UsageError(`data must be a dataset name, a CSV path or a Dataset, got ${typeof o.data === 'object' ? 'an object without splits' : `'${String(o.data)}'`}`);
+  }
+  if (o.model != null && typeof o.model !== 'string' && (typeof o.model !== 'object' || typeof (o.model as { predict?: unknown }).predict !== 'function')) {
+    throw new UsageError(`model must be a model.json path or a tfjs LayersModel, got '${String(o.model)}'`);
+  }
+  if (o.policy != null && typeof o.policy !== 'string' && typeof (o.policy as Scorer).score !== 'function') {
+    throw new UsageError(`policy must be a policy name, a policy file or a Scorer, got '${String(o.policy)}'`);
+  }
+  for (const k of ['force', 'compact', 'overwrite', 'resume', 'standardize'] as const) {
+    if (o[k] != null && typeof o[k] !== 'boolean') throw new UsageError(`${k} must be true or false, got '${String(o[k])}'`);
+  }
+  const granularity = checkGranularity(o.granularity ?? (o.objective === 'flops' ? 'unit' : 'connection'));
+  const objective = checkObjective(o.objective ?? RUN_DEFAULTS.objective, granularity);
+  const data = o.data ?? 'mnist-10k';
+  return {
+    target: o.target,
+    maxDrop: o.maxDrop ?? RUN_DEFAULTS.maxDrop,
+    policy: o.policy ?? RUN_DEFAULTS.policy,
+    force: o.force ?? RUN_DEFAULTS.force,
+    seed: o.seed ?? RUN_DEFAULTS.seed,
+    granularity,
+    objective,
+    budgetEpochs: o.budgetEpochs,
+    budgetSteps: o.budgetSteps,
+    batchSize: o.batchSize,
+    standardize: o.standardize ?? (typeof data === 'string' && isCsvPath(data) ? o.model == null : undefined),
+    compact: o.compact ?? false,
+    overwrite: o.overwrite ?? false,
+    resume: o.resume ?? false,
+  };
+}

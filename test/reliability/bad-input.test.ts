@@ -1,0 +1,149 @@
+/**
+ * Table-driven bad-input and fault classes against the CLI (docs/reliability.md). Each class asserts: exit 2,
+ * exactly one `autoprune: error` line naming what is wrong, the inputs' bytes unchanged, nothing written in
+ * the working folder except what the case itself prepared, and no temp/checkpoint/lock folders left behind.
+ */
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tf } from '../../src/backend/tf.js';
+import { tempDir } from '../helpers.js';
+import { cli, expectCleanUsageError } from '../cli/cli-helpers.js';
+
+/** Every file under `dir` (links not followed) with its sha256 (or link target). */
+function tree(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isSymbolicLink()) out.set(relative(dir, p), 'link');
+      else if (e.isDirectory()) { out.set(`${relative(dir, p)}/`, 'dir'); walk(p); }
+      else out.set(relative(dir, p), createHash('sha256').update(readFileSync(p)).digest('hex'));
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+let fixtures: string;
+const CSV_HEADER = 'a,b,c,d,y';
+
+function csvRows(n: number): string {
+  const rows = [CSV_HEADER];
+  for (let i = 0; i < n; i++) {
+    const x = [Math.sin(i), Math.cos(i * 1.3), Math.sin(i * 0.7 + 1), Math.cos(i * 2.1)];
+    rows.push(`${x.map((v) => v.toFixed(3)).join(',')},${(x[0] > 0 ? 1 : 0) + (x[1] > 0 ? 1 : 0)}`);
+  }
+  return `${rows.join('\n')}\n`;
+}
+
+beforeAll(async () => {
+  fixtures = tempDir('autoprune-rel-fixtures-');
+  const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 8, activation: 'relu' }), tf.layers.dense({ units: 3, activation: 'softmax' })] });
+  await m.save(`file://${join(fixtures, 'm')}`);
+  m.dispose();
+  writeFileSync(join(fixtures, 'd.csv'), csvRows(200));
+});
+
+type Setup = (cwd: string) => void;
+/** A copy of the fixture model in `cwd/name` with model.json edited by `edit` (and optional file changes). */
+function modelCopy(name: string, edit?: (j: Record<string, any>) => void, files?: (dir: string) => void): Setup {
+  return (cwd) => {
+    cpSync(join(fixtures, 'm'), join(cwd, name), { recursive: true });
+    if (edit) {
+      const j = JSON.parse(readFileSync(join(cwd, name, 'model.json'), 'utf8')) as Record<string, any>;
+      edit(j);
+      writeFileSync(join(cwd, name, 'model.json'), JSON.stringify(j));
+    }
+    files?.(join(cwd, name));
+  };
+}
+const base: Setup = (cwd) => {
+  cpSync(join(fixtures, 'm'), join(cwd, 'm'), { recursive: true });
+  copyFileSync(join(fixtures, 'd.csv'), join(cwd, 'd.csv'));
+};
+const both = (...s: Setup[]): Setup => (cwd) => s.forEach((f) => f(cwd));
+const prune = (...extra: string[]) => ['--target', '0.5', '--model', 'm', '--data', 'd.csv', '--out', 'out', '--policy', 'global-magnitude', ...extra];
+
+interface Case { name: string; setup?: Setup; args: string[]; error: RegExp }
+
+const CASES: Case[] = [
+  // Model files: nothing outside the model's folder is read.
+  { name: 'weights path escapes the folder (../)', setup: both(base, modelCopy('m', (j) => { j.weightsManifest[0].paths = ['../../../../etc/services']; })), args: prune(), error: /weights file '\.\.\/\.\.\/\.\.\/\.\.\/etc\/services' outside the model's folder/ },
+  { name: 'absolute weights path', setup: both(base, modelCopy('m', (j) => { j.weightsManifest[0].paths = ['/etc/services']; })), args: prune(), error: /by an absolute path/ },
+  { name: 'weights file is a link to a file outside', setup: both(base, modelCopy('m', (j) => { j.weightsManifest[0].paths = ['w2.bin']; }, (d) => { copyFileSync(join(d, 'weights.bin'), join(d, '..', 'outside.bin')); symlinkSync(join(d, '..', 'outside.bin'), join(d, 'w2.bin')); })), args: prune(), error: /'w2.bin', a link to a file outside the model's folder/ },
+  { name: 'inspect: traversal', setup: both(base, modelCopy('m', (j) => { j.weightsManifest[0].paths = ['../d.csv']; })), args: ['inspect', 'm'], error: /outside the model's folder/ },
+  { name: 'compact: traversal', setup: both(base, modelCopy('m', (j) => { j.weightsManifest[0].paths = ['../d.csv']; })), args: ['compact', 'm', '--out', 'out'], error: /outside the model's folder/ },
+  { name: 'truncated weights file', setup: both(base, modelCopy('m', undefined, (d) => { const b = readFileSync(join(d, 'weights.bin')); writeFileSync(join(d, 'weights.bin'), b.subarray(0, b.length - 8)); })), args: prune(), error: /weights files hold \d+ bytes but the manifest's weights need \d+/ },
+  { name: 'NaN weight', setup: both(base, modelCopy('m', undefined, (d) => { const b = readFileSync(join(d, 'weights.bin')); b.writeFloatLE(Number.NaN, 0); writeFileSync(join(d, 'weights.bin'), b); })), args: prune(), error: /holds a non-finite value \(NaN\)/ },
+  { name: 'Infinity weight', setup: both(base, modelCopy('m', undefined, (d) => { const b = readFileSync(join(d, 'weights.bin')); b.writeFloatLE(Number.POSITIVE_INFINITY, 8); writeFileSync(join(d, 'weights.bin'), b); })), args: prune(), error: /non-finite value \(Infinity\)/ },
+  { name: 'declared 1e8 units', setup: both(base, modelCopy('m', (j) => { j.modelTopology.config.layers[0].config.units = 1e8; })), args: prune(), error: /declares units 100000000, more than the \d+ weights/ },
+  { name: 'graph model', setup: both(base, modelCopy('m', (j) => { j.format = 'graph-model'; j.modelTopology = { node: Array(200).fill({ name: 'n', op: 'Const' }) }; })), args: prune(), error: /is a tfjs graph model .* tensorflowjs_converter/ },
+  { name: 'model.json not JSON', setup: both(base, (cwd) => writeFileSync(join(cwd, 'm', 'model.json'), '{oops')), args: prune(), error: /is not valid JSON/ },
+  { name: 'model.json is an array', setup: both(base, (cwd) => writeFileSync(join(cwd, 'm', 'model.json'), '[]')), args: prune(), error: /not a tfjs model.json/ },
+  { name: 'manifest weight without shape', setup: both(base, modelCopy('m', (j) => { delete j.weightsManifest[0].weights[0].shape; })), args: prune(), error: /has no valid shape/ },
+  { name: 'unknown weight dtype', setup: both(base, modelCopy('m', (j) => { j.weightsManifest[0].weights[0].dtype = 'complex64'; })), args: prune(), error: /unsupported dtype 'complex64'/ },
+  { name: 'weights path is a folder', setup: both(base, modelCopy('m', (j) => { j.weightsManifest[0].paths = ['sub']; }, (d) => mkdirSync(join(d, 'sub')))), args: prune(), error: /'sub', which is not a regular file/ },
+  { name: 'missing weights file', setup: both(base, modelCopy('m', (j) => { j.weightsManifest[0].paths = ['nope.bin']; })), args: prune(), error: /'nope.bin', which is missing/ },
+  { name: 'model path does not exist', setup: base, args: ['--target', '0.5', '--model', 'nope', '--data', 'd.csv', '--out', 'out'], error: /model file 'nope' does not exist/ },
+  // Output folders: never delete an input, never write outside --out.
+  { name: '--out is a symlink to the model folder', setup: both(base, (cwd) => symlinkSync(join(cwd, 'm'), join(cwd, 'mlink'))), args: ['--target', '0.5', '--model', 'mlink', '--data', 'd.csv', '--out', 'mlink', '--overwrite'], error: /holds the input model/ },
+  { name: '--out is the real folder of a linked model', setup: both(base, (cwd) => symlinkSync(join(cwd, 'm'), join(cwd, 'mlink'))), args: ['--target', '0.5', '--model', 'mlink', '--data', 'd.csv', '--out', 'm', '--overwrite'], error: /holds the input model/ },
+  { name: '--out holds the data file', setup: base, args: prune('--overwrite').map((a) => (a === 'out' ? '.' : a)), error: /holds the current working directory|holds the data file/ },
+  { name: '--out is a file', setup: base, args: ['--target', '0.5', '--model', 'm', '--data', 'd.csv', '--out', 'd.csv', '--overwrite'], error: /holds the data file|exists and is not a folder/ },
+  { name: '--out is a plain file (not an input)', setup: both(base, (cwd) => writeFileSync(join(cwd, 'f.txt'), 'x')), args: prune('--overwrite').map((a) => (a === 'out' ? 'f.txt' : a)), error: /'f.txt' exists and is not a folder/ },
+  { name: '--out is the filesystem root', setup: base, args: prune('--overwrite').map((a) => (a === 'out' ? '/' : a)), error: /is a filesystem root/ },
+  { name: '--out under /proc', setup: base, args: prune().map((a) => (a === 'out' ? '/proc/autoprune/x' : a)), error: /'\/proc' is not writable/ },
+  { name: '--out exists without --overwrite', setup: both(base, (cwd) => { mkdirSync(join(cwd, 'out')); writeFileSync(join(cwd, 'out', 'x'), ''); }), args: prune(), error: /already exists; pass --overwrite/ },
+  { name: '--out holds the working directory', setup: base, args: prune('--overwrite').map((a) => (a === 'out' ? '..' : a)), error: /holds the current working directory|holds the input model/ },
+  { name: '--out locked by a running run', setup: both(base, (cwd) => writeFileSync(join(cwd, '.out.lock'), String(process.pid))), args: prune(), error: /in use by another autoprune run \(pid \d+\)/ },
+  // Data files.
+  { name: 'data is a symlink to /dev/zero', setup: both(base, (cwd) => symlinkSync('/dev/zero', join(cwd, 'z.csv'))), args: prune().map((a) => (a === 'd.csv' ? 'z.csv' : a)), error: /'z.csv' is not a regular file/ },
+  { name: 'data is a folder', setup: both(base, (cwd) => mkdirSync(join(cwd, 'dd.csv'))), args: prune().map((a) => (a === 'd.csv' ? 'dd.csv' : a)), error: /'dd.csv' is not a regular file/ },
+  { name: 'data over the size limit', setup: base, args: prune(), error: /over the 0.001 MB limit; set AUTOPRUNE_MAX_DATA_MB/ },
+  { name: 'CSV cell 1e999 overflows', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${csvRows(50)}1e999,0,0,0,1\n`)), args: prune(), error: /'1e999' overflows to Infinity/ },
+  { name: 'CSV cell Infinity', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${csvRows(50)}Infinity,0,0,0,1\n`)), args: prune(), error: /'Infinity' is not a number/ },
+  { name: 'CSV cell NaN', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${csvRows(50)}NaN,0,0,0,1\n`)), args: prune(), error: /'NaN' is not a number/ },
+  { name: 'CSV ragged row', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${csvRows(50)}1,2\n`)), args: prune(), error: /line 52/ },
+  { name: 'data file missing', setup: base, args: prune().map((a) => (a === 'd.csv' ? 'nope.csv' : a)), error: /cannot read data file 'nope.csv'/ },
+  // Command line.
+  { name: 'unknown command', args: ['frobnicate', '--target', '0.5'], error: /unknown command or stray argument 'frobnicate'/ },
+  { name: 'stray positional after flags', args: ['--target', '0.5', 'extra'], error: /stray argument 'extra'/ },
+  { name: 'unknown flag', args: ['--target', '0.5', '--bogus'], error: /unknown option '--bogus'/ },
+  { name: 'missing --target', args: [], error: /required option .*--target/ },
+  { name: 'target 1', args: ['--target', '1'], error: /--target must be/ },
+  { name: 'negative seed', args: ['--target', '0.5', '--seed', '-1'], error: /--seed/ },
+  { name: 'budget 0', args: ['--target', '0.5', '--budget', '0'], error: /--budget/ },
+  { name: 'resume without a checkpoint', setup: base, args: prune('--resume'), error: /nothing to resume/ },
+  { name: 'unknown policy', setup: base, args: prune('--policy', 'nope'), error: /no policy 'nope'/ },
+];
+describe('bad input and faults: one line, exit 2, inputs intact, nothing left behind', () => {
+  it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    const cwd = tempDir();
+    const work = join(cwd, 'w');
+    mkdirSync(work);
+    c.setup?.(work);
+    const before = tree(cwd);
+    const env: Record<string, string> = c.name === 'data over the size limit' ? { AUTOPRUNE_MAX_DATA_MB: '0.001' } : {};
+    const r = await cli(c.args, { cwd: work, env });
+    expectCleanUsageError(r, c.error);
+    const after = tree(cwd);
+    expect([...after]).toEqual([...before]);
+  }, 60_000);
+
+  it('--json: a flag-parsing error is an error event too', async () => {
+    const r = await cli(['--target', '0.5', '--bogus', '--json'], { cwd: tempDir() });
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toMatchObject({ type: 'error', exitCode: 2, message: expect.stringContaining('--bogus') });
+  });
+
+  it('a read-only cache folder is refused before the default model is trained', async () => {
+    if (process.getuid?.() === 0) return; // root writes anywhere: not testable here
+    const cache = tempDir();
+    chmodSync(cache, 0o500);
+    const r = await cli(['--target', '0.5', '--data', 'synthetic', '--out', 'o'], { cwd: tempDir(), env: { AUTOPRUNE_CACHE_DIR: join(cache, 'c') } });
+    expectCleanUsageError(r, /not writable/);
+    expect(statSync(cache).isDirectory()).toBe(true);
+  });
+});
