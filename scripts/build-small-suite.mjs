@@ -113,8 +113,8 @@ function buildModel(inputs, classes, activation, output, seed) {
   return tf.sequential({
     name: 'mlp',
     layers: [
-      tf.layers.dense({ inputShape: [inputs], units: 64, activation, kernelInitializer: kinit(1), name: 'hidden1' }),
-      tf.layers.dense({ units: 32, activation, kernelInitializer: kinit(2), name: 'hidden2' }),
+      tf.layers.dense({ inputShape: [inputs], units: 128, activation, kernelInitializer: kinit(1), name: 'hidden1' }),
+      tf.layers.dense({ units: 64, activation, kernelInitializer: kinit(2), name: 'hidden2' }),
       tf.layers.dense({ units: outUnits, activation: outAct, kernelInitializer: init(3), name: 'output' }),
     ],
   });

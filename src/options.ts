@@ -17,6 +17,8 @@ export interface ResolvedRunOptions {
   policy: string | Scorer;
   force: boolean;
   seed: number;
+  /** Seed of the data split (default: seed). */
+  splitSeed: number;
   granularity: Granularity;
   objective: Objective;
   /** undefined: the rule in resolveBudget. */
@@ -46,8 +48,9 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
   for (const k of ['budgetEpochs', 'budgetSteps', 'batchSize'] as const) {
     if (o[k] != null && !wholeAtLeast1(o[k])) throw new UsageError(`${k} must be a whole number ≥ 1, got '${String(o[k])}'`);
   }
-  if (o.seed != null && !(typeof o.seed === 'number' && Number.isInteger(o.seed) && o.seed >= 0)) {
-    throw new UsageError(`seed must be a whole number ≥ 0, got '${String(o.seed)}'`);
+  for (const k of ['seed', 'splitSeed'] as const) {
+    const v = o[k];
+    if (v != null && !(typeof v === 'number' && Number.isInteger(v) && v >= 0)) throw new UsageError(`${k} must be a whole number ≥ 0, got '${String(v)}'`);
   }
   if (o.data != null && typeof o.data !== 'string' && (typeof o.data !== 'object' || !('train' in o.data))) {
     throw new UsageError(`data must be a dataset name, a CSV path or a Dataset, got ${typeof o.data === 'object' ? 'an object without splits' : `'${String(o.data)}'`}`);
@@ -70,6 +73,7 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
     policy: o.policy ?? RUN_DEFAULTS.policy,
     force: o.force ?? RUN_DEFAULTS.force,
     seed: o.seed ?? RUN_DEFAULTS.seed,
+    splitSeed: o.splitSeed ?? o.seed ?? RUN_DEFAULTS.seed,
     granularity,
     objective,
     budgetEpochs: o.budgetEpochs,

@@ -61,6 +61,11 @@ export interface AutopruneOptions {
   /** Seed of data shuffling and fine-tuning. Default 0. */
   seed?: number;
   /**
+   * Seed of the data split and training-set shuffle only, when it should differ from `seed` (repeat a run
+   * with other fine-tuning randomness on the same split). Default: `seed`.
+   */
+  splitSeed?: number;
+  /**
    * Fine-tuning budget of the whole run in passes over the training data (converted to optimizer steps).
    * Default: max(15 epochs, 1,000 optimizer steps), so small data sets get enough steps to recover.
    */
@@ -299,7 +304,7 @@ export class PruneService {
     const tLoad = Date.now();
     const ownsData = typeof dataSpec === 'string';
     const data = typeof dataSpec === 'string' ? this.dataSource.load(dataSpec, {
-      seed, label: opts.label, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize,
+      seed: r.splitSeed, label: opts.label, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize,
     }) : dataSpec;
     let loaded: LoadedModel | undefined;
     let fitted: Dataset | undefined;
@@ -320,7 +325,7 @@ export class PruneService {
       const budgetIn = { budgetEpochs: r.budgetEpochs, budgetSteps: r.budgetSteps, batchSize: r.batchSize };
       const budget = resolveBudget(fitted.train.labels.length, budgetIn);
       const identity: RunIdentity = {
-        target: r.target, maxDrop, objective, granularity, policy: policy.name, seed, budgetSteps: budget.budgetSteps,
+        target: r.target, maxDrop, objective, granularity, policy: policy.name, seed, splitSeed: r.splitSeed, budgetSteps: budget.budgetSteps,
         batchSize: budget.batchSize, force: r.force, model: hashWeights(model), data: hashDataset(fitted),
       };
       const result: AgentResult = await runAgent(model, fitted, policy.scorer, {
@@ -334,7 +339,7 @@ export class PruneService {
       const report: RunReport = {
         format: 'autoprune-report', schemaVersion: 1, createdAt: new Date().toISOString(), autopruneVersion: VERSION,
         config: {
-          target: r.target, maxDrop, policy: policy.name, granularity, objective, seed,
+          target: r.target, maxDrop, policy: policy.name, granularity, objective, seed, splitSeed: r.splitSeed,
           model: loaded.label, data: typeof dataSpec === 'string' ? dataSpec : dataSpec.name, force: r.force,
           budgetSteps: result.budget.budgetSteps, budgetEpochs: Math.round((100 * result.budget.budgetSteps) / result.budget.stepsPerEpoch) / 100,
           budgetSource: result.budget.source, batchSize: result.budget.batchSize, roundSteps: result.budget.roundSteps,

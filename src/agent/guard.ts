@@ -8,7 +8,7 @@
  */
 
 /** Standard errors of slack before a drop counts as beyond maxDrop. */
-export const GUARD_Z = 1;
+export const GUARD_Z = 1.64;
 
 export interface GuardVerdict {
   /** Estimated drop below the dense model (fraction; negative = better than dense). */

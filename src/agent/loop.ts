@@ -79,7 +79,7 @@ export interface AgentOptions {
 
 export const AGENT_DEFAULTS = Object.freeze({
   maxDrop: 1, force: false, seed: 0, finalReserve: 0.3, maxStepEpochs: 2, calibrationSamples: 1024,
-  polish: Object.freeze({ lrDecay: 0.3, patience: 4 }),
+  polish: Object.freeze({ lrDecay: 0.3, patience: Number.POSITIVE_INFINITY }),
 });
 
 /** One pruning attempt, accepted or rolled back (the report's step record). */
@@ -303,11 +303,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           onEpoch: (e) => emit({ type: 'epoch', step: state.step, epoch: e.epoch, loss: e.loss, valAccuracy: e.valAccuracy }),
         }));
         state.stepsUsed += r.stepsRun;
-        // Undone unless it beats where it started (more rows right, or as many at a lower loss).
-        const tie = 0.5 / Math.max(1, data.val.labels.length);
-        const gained = (r.bestValAccuracy ?? 0) > before.accuracy + tie ||
-          ((r.bestValAccuracy ?? 0) >= before.accuracy - tie && (r.bestValLoss ?? Infinity) < before.loss);
-        if (!gained) pm.restore(snap);
+        // Undone unless it beats where it started (a lower validation loss).
+        if (!((r.bestValLoss ?? Infinity) < before.loss)) pm.restore(snap);
       } finally {
         disposeSnapshot(snap);
       }

@@ -64,7 +64,7 @@ export const smallCasePaths = (name: string) => ({ model: join(SMALL_SUITE_DIR, 
 export async function magnitudeBaseline(name: string, seed: number, target: number, steps: number, batchSize: number, roundSteps: number): Promise<{ test: number; sparsity: number }> {
   const p = smallCasePaths(name);
   const model = await loadModel(p.model);
-  const data = loadDataset(p.data, { seed, standardize: false });
+  const data = loadDataset(p.data, { seed: 0, standardize: false });
   const fitted = fitDatasetToModel(data, model);
   const pm = new PrunableModel(model);
   const k = Math.min(1024, fitted.train.labels.length);
@@ -93,7 +93,7 @@ export async function runSmallSuite(o: { targets: number[]; seeds: number[]; cas
     for (const target of o.targets) {
       for (const seed of o.seeds) {
         const t0 = Date.now();
-        const { model, report } = await autoprune({ model: p.model, data: p.data, target, seed });
+        const { model, report } = await autoprune({ model: p.model, data: p.data, target, seed, splitSeed: 0 });
         model.dispose();
         const seconds = (Date.now() - t0) / 1000;
         const steps = report.totals.fineTuneSteps ?? 0;

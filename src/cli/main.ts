@@ -36,7 +36,17 @@ function main(argv: string[]): Promise<number> {
     ].join('\n'))
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run autoprune --help for usage)')
-    .configureOutput({ outputError: (str, write) => { parseError = str.split('\n')[0].replace(/^error: /, ''); write(str); } })
+    .configureOutput({
+      // One `autoprune: error:` line like every other bad input (commander's own start with 'error: ').
+      outputError: (str, write) => {
+        if (str.startsWith('error: ')) {
+          parseError = str.split('\n')[0].replace(/^error: /, '');
+          write(`autoprune: error: ${parseError}\n`);
+        } else {
+          write(str);
+        }
+      },
+    })
     .exitOverride();
 
   program
@@ -64,6 +74,7 @@ function main(argv: string[]): Promise<number> {
     .option('--budget-steps <n>', 'fine-tuning budget of the whole run in optimizer steps (batches); wins over --budget')
     .option('--batch-size <n>', 'fine-tuning batch size (default: from the training rows, 16-128, ~32 steps per epoch)')
     .option('--seed <n>', 'seed of data shuffling and fine-tuning', '0')
+    .option('--split-seed <n>', 'seed of the data split only (default: --seed): repeat a run with other fine-tuning randomness on the same split')
     .option('--json', 'one JSON object per line on stdout (start, step, rollback, checkpoint, done, error) for orchestrators')
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKENDS).default('auto'))
     .allowExcessArguments(true)

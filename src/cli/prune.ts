@@ -36,6 +36,7 @@ const PruneFlags = z.object({
   budgetSteps: z.coerce.number().int('must be a whole number of optimizer steps').min(1, 'must be at least 1 step').max(10_000_000).optional(),
   batchSize: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(65536).optional(),
   seed: z.coerce.number().int('must be an integer').min(0),
+  splitSeed: z.coerce.number().int('must be an integer').min(0).optional(),
   json: z.boolean().optional(),
   backend: z.string(),
   granularity: z.enum(['connection', 'unit', 'hierarchical']).optional(),
@@ -64,7 +65,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
   try {
     const result = await autoprune({
       target: f.target, model: f.model, data: f.data, label: f.label, split: f.split, valData: f.valData, testData: f.testData, standardize: f.standardize, maxDrop: f.maxDrop, policy: f.policy,
-      out: f.out, overwrite: f.overwrite, force: f.force, resume: f.resume, budgetEpochs: f.budget, budgetSteps: f.budgetSteps, batchSize: f.batchSize, seed: f.seed,
+      out: f.out, overwrite: f.overwrite, force: f.force, resume: f.resume, budgetEpochs: f.budget, budgetSteps: f.budgetSteps, batchSize: f.batchSize, seed: f.seed, splitSeed: f.splitSeed,
       granularity: f.granularity, objective: f.objective, compact: f.compact,
       signal: controller.signal, onEvent: (e: AgentEvent) => reporter.event(e),
     });

@@ -27,9 +27,9 @@ export interface TrainOptions {
   /** Validation split for early stopping / per-epoch accuracy. */
   val?: Split;
   /**
-   * Stop after this many rounds without a validation gain (needs `val`). A gain is a higher accuracy, or the
-   * same accuracy with a lower loss (the smooth signal on small splits, where accuracy moves in whole rows).
-   * Default: never.
+   * Stop after this many rounds without a validation gain (needs `val`). A gain is a lower validation loss
+   * (as Keras' EarlyStopping): smooth, where accuracy moves in whole rows and a small split's accuracy is
+   * overfitted by selecting on it. Default: never.
    */
   patience?: number;
   /** When early stopping, restore the weights of the best validation epoch. Default true. */
@@ -47,7 +47,7 @@ export interface TrainOptions {
    */
   lrDecay?: number;
   /** Called after each epoch. */
-  onEpoch?: (e: { epoch: number; loss: number; valAccuracy?: number }) => void;
+  onEpoch?: (e: { epoch: number; loss: number; valAccuracy?: number; valLoss?: number; improved?: boolean }) => void;
 }
 
 export interface TrainResult {
@@ -161,12 +161,15 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
       lossSum.dispose();
       const epoch = rounds++;
       let valAccuracy: number | undefined;
+      let valLoss: number | undefined;
+      let improved: boolean | undefined;
       if (o.val) {
         const ev = evaluate(model, o.val, task);
         valAccuracy = ev.accuracy;
-        // A gain: more rows right, or as many with a lower loss (half a row of accuracy counts as equal).
-        const tie = 0.5 / o.val.labels.length;
-        const better = !best || ev.accuracy > best.acc + tie || (ev.accuracy >= best.acc - tie && ev.loss < best.loss);
+        valLoss = ev.loss;
+        // A gain: a lower validation loss (smooth; accuracy moves in whole rows and overfits a small split).
+        const better = !best || ev.loss < best.loss;
+        improved = better;
         if (better) {
           best?.weights?.forEach((t) => t.dispose());
           best = { acc: ev.accuracy, loss: ev.loss, epoch, weights: o.patience != null && o.restoreBest ? snapshotWeights(model) : undefined };
@@ -176,7 +179,7 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
           if (o.lrDecay != null) (optimizer as unknown as { learningRate: number }).learningRate *= o.lrDecay;
         }
       }
-      o.onEpoch?.({ epoch, loss: lastLoss, valAccuracy });
+      o.onEpoch?.({ epoch, loss: lastLoss, valAccuracy, valLoss, improved });
       if (o.patience != null && o.val && sinceBest >= o.patience) break;
     }
     if (best?.weights && o.patience != null && o.restoreBest) {

@@ -6,7 +6,7 @@ import { buildModel } from '../../src/models/families.js';
 import { PrunableModel } from '../../src/pruning/prunable-model.js';
 import { tempDir } from '../helpers.js';
 
-const state = (step: number): AgentState => ({ step, sparsity: 0.1 * step, rate: 0.5, epochsUsed: step, denseValAccuracy: 0.9, steps: [] });
+const state = (step: number): AgentState => ({ step, sparsity: 0.1 * step, rate: 0.5, stepsUsed: step, denseValAccuracy: 0.9, steps: [] });
 
 describe('Checkpointer', () => {
   it('round-trips weights, masks and state, and survives a kill between the two renames of a save', async () => {

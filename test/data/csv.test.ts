@@ -300,7 +300,7 @@ describe('loadCsv: bad data throws one-line DataErrors naming file and line', ()
     expect(e.message).toBe(`cannot read data file '${missing}': ENOENT`);
     const folder = join(dir, 'folder.csv');
     mkdirSync(folder);
-    expectDataError(() => loadCsv({ path: folder }), folder, 'EISDIR');
+    expectDataError(() => loadCsv({ path: folder }), folder, 'not a regular file');
     const train = csv(rows(10, (i) => String(i % 2)));
     expectDataError(() => loadCsv({ path: train, valPath: missing }), missing, 'ENOENT');
   });
