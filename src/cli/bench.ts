@@ -31,7 +31,46 @@ const BenchFlags = z.object({
   fresh: z.boolean().optional(),
   cnnSeeds: list('seed').pipe(z.array(z.coerce.number().int().min(0))).optional(),
   reuse: z.string().min(1).optional(),
+  suite: z.enum(['mnist', 'small']),
 });
+
+const SMALL_START = '<!-- small-suite:start (autoprune bench --suite small) -->';
+const SMALL_END = '<!-- small-suite:end -->';
+
+/** `page` with the small-suite block of `old` (or `block`) in place: each suite rewrites only its own part. */
+function withSmallBlock(page: string, block: string | undefined): string {
+  if (!block) return page;
+  const at = page.indexOf(SMALL_START);
+  if (at < 0) return `${page.trimEnd()}\n\n${block}\n`;
+  const end = page.indexOf(SMALL_END, at);
+  return `${page.slice(0, at)}${block}${end < 0 ? '' : page.slice(end + SMALL_END.length)}`;
+}
+
+function smallBlockOf(page: string): string | undefined {
+  const at = page.indexOf(SMALL_START);
+  const end = page.indexOf(SMALL_END, at);
+  return at < 0 || end < 0 ? undefined : page.slice(at, end + SMALL_END.length);
+}
+
+/** `autoprune bench --suite small`: the small-data suite → its section of docs/benchmarks.md + benchmarks-small.json. */
+async function smallSuiteCommand(f: z.infer<typeof BenchFlags>, argv: string[]): Promise<number> {
+  const { runSmallSuite, smallSuiteSection } = await import('../bench/small-suite.js');
+  const { backendInfo } = await import('../backend/tf.js');
+  const out = resolve(f.out);
+  const seeds = f.quick ? f.seeds.slice(0, 1) : f.seeds;
+  const targets = f.targets.filter((t) => t === 0.8 || t === 0.9).length ? f.targets.filter((t) => t === 0.8 || t === 0.9) : [0.8, 0.9];
+  const records = await runSmallSuite({ targets: f.quick ? [0.9] : targets, seeds, log: (m) => process.stderr.write(`bench: ${m}\n`) });
+  const command = `autoprune ${argv.join(' ')}`.trim();
+  const b = backendInfo();
+  const section = smallSuiteSection(records, { date: new Date().toISOString().slice(0, 10), command, backend: `${b.tfBackend}${b.native ? ' (native)' : ''}` });
+  const block = `${SMALL_START}\n${section}\n${SMALL_END}`;
+  const old = existsSync(out) ? readFileSync(out, 'utf8') : '# Benchmarks\n';
+  mkdirSync(dirname(out), { recursive: true });
+  await atomicWriteFile(join(dirname(out), `${basename(out, '.md')}-small.json`), `${JSON.stringify({ format: 'autoprune-bench-small', command, records }, null, 1)}\n`);
+  await atomicWriteFile(out, withSmallBlock(old, block));
+  process.stderr.write(`bench: wrote the small-data section of ${out}\n`);
+  return 0;
+}
 
 /** An earlier run's benchmarks.json for `--reuse`, checked to be one. */
 function readReuse(file: string): ReuseSource {
@@ -73,6 +112,7 @@ const policyFile = (name: string) => join(PACKAGE_ROOT, 'policies', `${name}.jso
 export async function benchCommand(raw: Record<string, unknown>, argv: string[]): Promise<number> {
   const f = parseFlags(BenchFlags, raw);
   selectBackend();
+  if (f.suite === 'small') return smallSuiteCommand(f, argv);
   const quick = f.quick ?? false;
   const learned = (name: string) => () => loadPolicy(policyFile(name)) as Scorer;
   const methods: Record<string, () => Scorer> = {};
@@ -138,7 +178,9 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
   mkdirSync(dirname(out), { recursive: true });
   for (const [file, svg] of Object.entries(page.plots)) await atomicWriteFile(join(dirname(out), file), svg);
   await atomicWriteFile(join(dirname(out), `${basename(out, '.md')}.json`), `${JSON.stringify({ ...results, structured, command }, null, 1)}\n`);
-  await atomicWriteFile(out, `${page.markdown}\n`);
+  // The small-data suite's section is its own command's: kept as the last run wrote it.
+  const kept = existsSync(out) ? smallBlockOf(readFileSync(out, 'utf8')) : undefined;
+  await atomicWriteFile(out, withSmallBlock(`${page.markdown}\n`, kept));
   process.stderr.write(`bench: wrote ${out}\n`);
   return 0;
 }

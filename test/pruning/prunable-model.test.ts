@@ -161,7 +161,7 @@ describe('training', () => {
       const m = mlp(1);
       const epochs: { acc: number; improved: boolean; w: number[] }[] = [];
       train(m, data.train, {
-        epochs: 12, batchSize: 32, seed: 2, val: data.val, lrDecay,
+        epochs: 30, batchSize: 32, learningRate: 0.01, seed: 2, val: data.val, lrDecay,
         onEpoch: (e) => epochs.push({ acc: e.valAccuracy!, improved: e.improved!, w: Array.from(m.weights[2].read().dataSync().slice(0, 50)) }),
       });
       m.dispose();
@@ -172,11 +172,11 @@ describe('training', () => {
     // The first epoch that is no gain on the best before it (no more rows right, and not as many at a lower loss).
     const flat = decayed.findIndex((e, i) => i > 0 && !e.improved);
     expect(flat).toBeGreaterThan(0);
-    expect(flat).toBeLessThan(11);
+    expect(flat).toBeLessThan(29);
     // Identical up to there (same seed); from there on only the run without decay still moves.
     expect(decayed[flat].w).toEqual(plain[flat].w);
     expect(decayed[flat + 1].w).toEqual(decayed[flat].w);
-    expect(decayed[11].w).toEqual(decayed[flat].w);
+    expect(decayed[29].w).toEqual(decayed[flat].w);
     expect(plain[flat + 1].w).not.toEqual(plain[flat].w);
     data.dispose();
   });

@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// The agent at the bench settings on MNIST-10k (dense 15 epochs, agent budget 15 epochs, --force as the bench),
+// per model, seed and target: test accuracy vs dense. Quicker than `autoprune bench` when only the agent changed.
+//   node scripts/mnist-agent-check.mjs [models] [seeds] [targets]   e.g. lenet-300-100,lenet-5 0,1,2 0.9,0.95
+const { loadMnist10k } = await import('../dist/data/mnist.js');
+const { trainedModel } = await import('../dist/models/cache.js');
+const { fitDatasetToModel } = await import('../dist/models/task.js');
+const { runAgent } = await import('../dist/agent/loop.js');
+const { architecture } = await import('../dist/models/families.js');
+const { loadPolicy } = await import('../dist/policy/io.js');
+const { accuracy } = await import('../dist/models/train.js');
+const models = (process.argv[2] ?? 'lenet-300-100').split(',');
+const seeds = (process.argv[3] ?? '0').split(',').map(Number);
+const targets = (process.argv[4] ?? '0.9,0.95').split(',').map(Number);
+const data = loadMnist10k({ seed: 0 });
+for (const name of models) for (const seed of seeds) for (const target of targets) {
+  const cached = await trainedModel({ args: { ...architecture(name), seed }, train: { epochs: 15, seed } }, data);
+  const fitted = fitDatasetToModel(data, cached.model);
+  const dense = accuracy(cached.model, fitted.test);
+  const t0 = Date.now();
+  const r = await runAgent(cached.model, fitted, loadPolicy(new URL('../policies/default.json', import.meta.url).pathname), { target, budgetEpochs: 15, seed, force: true });
+  console.log(`${name} seed ${seed} @${target}: dense ${(100*dense).toFixed(2)} → ${(100*r.testAccuracy).toFixed(2)} (${(100*(r.testAccuracy-dense)).toFixed(2)}), sparsity ${r.sparsity.global.toFixed(3)}, ${r.stopReason}, ${r.totals.fineTuneEpochs} ep, ${((Date.now()-t0)/1000).toFixed(1)} s`);
+  r.masks.dispose(); cached.model.dispose(); if (fitted !== data) fitted.dispose();
+}

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { defaultBatchSize, resolveBudget } from '../../src/agent/budget.js';
+import { GUARD_Z, judge, resolution } from '../../src/agent/guard.js';
+import { resolveRunOptions } from '../../src/options.js';
+import { UsageError } from '../../src/errors.js';
+
+const rows = (n: number, ones: number) => Uint8Array.from({ length: n }, (_, i) => (i < ones ? 1 : 0));
+
+describe('fine-tuning budget in optimizer steps', () => {
+  it('keeps MNIST-10k at 15 epochs of batch 128 (945 steps) and gives small tables more passes and smaller batches', () => {
+    const mnist = resolveBudget(8000, {});
+    expect(mnist).toMatchObject({ batchSize: 128, stepsPerEpoch: 63, budgetSteps: 945, roundSteps: 63, source: 'default' });
+    const table = resolveBudget(1168, {});
+    expect(table.batchSize).toBe(32);
+    expect(table.budgetSteps).toBeGreaterThan(4 * 15 * Math.ceil(1168 / 128));
+    expect(table.roundSteps).toBe(50);
+    const tiny = resolveBudget(120, {});
+    expect(tiny.batchSize).toBe(16);
+    expect(tiny.budgetSteps).toBe(900);
+  });
+
+  it("takes the user's epochs or steps as given, steps first", () => {
+    expect(resolveBudget(8000, { budgetEpochs: 2 }).budgetSteps).toBe(126);
+    expect(resolveBudget(8000, { budgetEpochs: 2, budgetSteps: 10 })).toMatchObject({ budgetSteps: 10, source: 'steps' });
+    expect(resolveBudget(1000, { batchSize: 100, budgetEpochs: 3 })).toMatchObject({ batchSize: 100, budgetSteps: 30, source: 'epochs' });
+    expect(defaultBatchSize(100_000)).toBe(128);
+  });
+});
+
+describe('accuracy guard: paired, with the split resolution', () => {
+  it('does not reject a step for one row on a 46-row split, but rejects a loss of several rows', () => {
+    const dense = rows(46, 46);
+    expect(judge(dense, rows(46, 45), 0.01).accepted).toBe(true);
+    const big = judge(dense, rows(46, 40), 0.01);
+    expect(big).toMatchObject({ accepted: false, lost: 6, gained: 0 });
+    expect(big.drop).toBeCloseTo(6 / 46);
+  });
+
+  it('stays within a fraction of a point of maxDrop on 1,000 rows', () => {
+    // 20 rows changed each way: no net drop, s.e. ≈ 0.63 points.
+    const dense = Uint8Array.from({ length: 1000 }, (_, i) => (i < 950 ? 1 : 0));
+    const pruned = Uint8Array.from(dense, (v, i) => (i < 20 ? 0 : i >= 950 && i < 970 ? 1 : v));
+    const v = judge(dense, pruned, 0.01);
+    expect(v.drop).toBe(0);
+    expect(v.allowed - 0.01).toBeCloseTo(GUARD_Z * Math.sqrt(40) / 1000, 6);
+    expect(v.allowed).toBeLessThan(0.025);
+    // 30 more rows lost (3 points) is beyond it.
+    const worse = Uint8Array.from(pruned, (v2, i) => (i >= 20 && i < 50 ? 0 : v2));
+    expect(judge(dense, worse, 0.01).accepted).toBe(false);
+  });
+
+  it('says what one validation row is worth and when --max-drop is finer', () => {
+    expect(resolution(46, 1)).toEqual({ pointsPerRow: 100 / 46, finerThanData: true });
+    expect(resolution(1000, 1).finerThanData).toBe(false);
+  });
+});
+
+describe('resolveRunOptions: one place for every default', () => {
+  it('treats undefined as the default, never as a value', () => {
+    const r = resolveRunOptions({ target: 0.8, budgetEpochs: undefined, maxDrop: undefined, seed: undefined });
+    expect(r).toMatchObject({ maxDrop: 1, seed: 0, splitSeed: 0, budgetEpochs: undefined, policy: 'default', granularity: 'connection', objective: 'params' });
+    expect(resolveRunOptions({ target: 0.8, objective: 'flops' }).granularity).toBe('unit');
+    expect(resolveRunOptions({ target: 0.8, seed: 3 }).splitSeed).toBe(3);
+  });
+
+  it.each([
+    [{ target: 0.8, data: 42 }, /data must be/],
+    [{ target: 0.8, seed: -1 }, /seed must be a whole number/],
+    [{ target: 0.8, budgetSteps: 0.5 }, /budgetSteps must be/],
+    [{ target: 0.8, force: 'yes' }, /force must be true or false/],
+    [{ target: '0.8' }, /target must be a number/],
+  ])('rejects %j with one UsageError', (o, msg) => {
+    expect(() => resolveRunOptions(o as never)).toThrow(UsageError);
+    expect(() => resolveRunOptions(o as never)).toThrow(msg);
+  });
+});

@@ -1,0 +1,44 @@
+/**
+ * Users' small tables (datasets/small): the README's API call with no budget fine-tunes, gives the same
+ * result as the CLI with its defaults, reaches the target, and states the guard's resolution.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { autoprune } from '../src/api.js';
+import { smallCasePaths, smallSuiteCases } from '../src/bench/small-suite.js';
+import { tempDir } from './helpers.js';
+import { cli } from './cli/cli-helpers.js';
+
+describe('small real tables with the defaults', () => {
+  it('ships six cases of real data with committed models of different activations and outputs', () => {
+    const cases = smallSuiteCases();
+    expect(cases.length).toBeGreaterThanOrEqual(6);
+    expect(new Set(cases.map((c) => c.activation)).size).toBeGreaterThanOrEqual(5);
+    expect(new Set(cases.map((c) => c.output))).toEqual(new Set(['softmax', 'logits', 'sigmoid']));
+    expect(Math.min(...cases.map((c) => c.rows))).toBeLessThanOrEqual(150);
+    expect(Math.max(...cases.map((c) => c.rows))).toBeGreaterThanOrEqual(1400);
+  });
+
+  it('the API without budgetEpochs fine-tunes and equals the CLI with its defaults', async () => {
+    const p = smallCasePaths('iris');
+    // Exactly as README.md shows it: no budget given (an explicit undefined must not turn fine-tuning off).
+    const { model, report } = await autoprune({ model: p.model, data: p.data, target: 0.8, budgetEpochs: undefined });
+    model.dispose();
+    expect(report.totals.fineTuneSteps).toBeGreaterThan(0);
+    expect(report.config).toMatchObject({ budgetSource: 'default', batchSize: 16, budgetSteps: 900 });
+    expect(report.final.exitCode).toBe(0);
+    expect(report.guard).toMatchObject({ valRows: 15, finerThanData: true });
+    expect(report.guard!.pointsPerRow).toBeCloseTo(100 / 15);
+
+    const cwd = tempDir();
+    const r = await cli(['--model', p.model, '--data', p.data, '--target', '0.8', '--out', 'o'], { cwd });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/15 validation rows, 1 row = 6\.67 points; fine-tuning budget 900 optimizer steps at batch 16/);
+    expect(r.stderr).toMatch(/--max-drop 1 is finer than one validation row/);
+    const viaCli = JSON.parse(readFileSync(join(cwd, 'o', 'report.json'), 'utf8')) as typeof report;
+    expect(viaCli.final).toEqual(report.final);
+    expect(viaCli.totals).toEqual(report.totals);
+    expect(viaCli.config).toEqual({ ...report.config, model: p.model, data: p.data });
+  }, 120_000);
+});
