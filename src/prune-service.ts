@@ -16,6 +16,7 @@ import type { Objective } from './pruning/prunable-model.js';
 import { resolution } from './agent/guard.js';
 import { resolveRunOptions, type ResolvedRunOptions } from './options.js';
 import { cloneModel, countParams, modelFiles, probeWritable } from './models/io.js';
+import { accuracy } from './models/train.js';
 import { fitDatasetToModel } from './models/task.js';
 import { TRAIN_DEFAULTS } from './models/train.js';
 import { masksToJson } from './pruning/mask-io.js';
@@ -38,6 +39,11 @@ export interface AutopruneOptions {
   label?: string;
   /** CSV: [train, val, test] fractions of `data` (seeded, stratified). Default [0.8, 0.1, 0.1]; parts with their own file are not split off. */
   split?: readonly [number, number, number];
+  /**
+   * CSV: the label names in the order of the model's outputs (output i is labelOrder[i]). Default: numeric
+   * labels as output indices, names in sorted order.
+   */
+  labelOrder?: readonly string[];
   /** CSV: a separate validation file with the same columns as `data`. */
   valData?: string;
   /** CSV: a separate test file with the same columns as `data`. */
@@ -229,12 +235,33 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * Named labels are mapped to outputs in sorted order; when the model was trained with another order its
+ * dense accuracy is at chance. That is not an error autoprune can prove, so it warns and says what to pass.
+ */
+function warnOnLabelOrder(model: TF.LayersModel, data: Dataset, opts: AutopruneOptions): void {
+  const names = data.classNames;
+  if (opts.labelOrder || typeof opts.data !== 'string' || names.every((n) => /^[+-]?\d+(\.\d+)?$/.test(n)) || opts.model == null) return;
+  const acc = accuracy(model, data.val);
+  const chance = 1 / Math.max(2, names.length);
+  if (acc <= 1.5 * chance) {
+    opts.onEvent?.({
+      type: 'warning',
+      message: `the model's accuracy on the validation split is ${(100 * acc).toFixed(1)} % (chance ${(100 * chance).toFixed(1)} %): ` +
+        `its outputs may be in another order than the sorted label names (${names.join(', ')}); if so, pass --label-order with the names in output order`,
+    });
+  }
+}
+
 /** What a user can do about a run that stopped short (exit 3), in terms of its own figures. */
-function adviceFor(result: AgentResult, maxDrop: number): string {
+function adviceFor(result: AgentResult, maxDrop: number, trainRows: number): string {
   const b = result.budget;
   switch (result.stopReason) {
-    case 'budget':
-      return `the fine-tuning budget (${b.budgetSteps} optimizer steps) ran out at ${(100 * result.sparsity.global).toFixed(1)} % sparsity: rerun with --budget-steps ${2 * b.budgetSteps}, or --force to take the target with what is left`;
+    case 'budget': {
+      // Twice this budget, and at least the default for this data (a user-set budget may have been small).
+      const more = Math.max(2 * b.budgetSteps, resolveBudget(trainRows, { batchSize: b.batchSize }).budgetSteps);
+      return `the fine-tuning budget (${b.budgetSteps} optimizer steps) ran out at ${(100 * result.sparsity.global).toFixed(1)} % sparsity: rerun with --budget-steps ${more}, or --force to take the target with what is left`;
+    }
     case 'stalled':
       return 'every prunable layer is at its floor: no more weights can be removed at this granularity';
     default: {
@@ -304,7 +331,7 @@ export class PruneService {
     const tLoad = Date.now();
     const ownsData = typeof dataSpec === 'string';
     const data = typeof dataSpec === 'string' ? this.dataSource.load(dataSpec, {
-      seed: r.splitSeed, label: opts.label, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize,
+      seed: r.splitSeed, label: opts.label, labelOrder: opts.labelOrder, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize,
     }) : dataSpec;
     let loaded: LoadedModel | undefined;
     let fitted: Dataset | undefined;
@@ -315,6 +342,7 @@ export class PruneService {
           seed, onEpoch: (e) => opts.onEvent?.({ type: 'epoch', phase: 'dense', epochs: TRAIN_DEFAULTS.epochs, step: 0, epoch: e.epoch, loss: e.loss }),
         });
       fitted = fitDatasetToModel(data, loaded.model);
+      warnOnLabelOrder(loaded.model, fitted, opts);
       phases.load = (Date.now() - tLoad) / 1000;
       const model = loaded.model;
       const params = countParams(model);
@@ -357,7 +385,7 @@ export class PruneService {
         final: {
           valAccuracy: result.valAccuracy, testAccuracy: result.testAccuracy, sparsity: result.sparsity.global,
           compute: result.compute, targetReached: result.targetReached, stopReason: result.stopReason, exitCode: result.exitCode,
-          ...(result.exitCode === 3 ? { advice: adviceFor(result, maxDrop) } : {}),
+          ...(result.exitCode === 3 ? { advice: adviceFor(result, maxDrop, fitted.train.labels.length) } : {}),
         },
         guard: {
           rule: `paired on the validation rows: accept when the drop below dense ≤ maxDrop + ${result.guard.z} standard error`,

@@ -2,7 +2,7 @@
  * Users' small tables (datasets/small): the README's API call with no budget fine-tunes, gives the same
  * result as the CLI with its defaults, reaches the target, and states the guard's resolution.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { autoprune } from '../src/api.js';
@@ -40,5 +40,42 @@ describe('small real tables with the defaults', () => {
     expect(viaCli.final).toEqual(report.final);
     expect(viaCli.totals).toEqual(report.totals);
     expect(viaCli.config).toEqual({ ...report.config, model: p.model, data: p.data });
+  }, 120_000);
+
+  it('warns when named labels may be in another order than the outputs, and --label-order fixes it', async () => {
+    const p = smallCasePaths('iris');
+    const rename: Record<string, string> = { setosa: 'c', versicolor: 'b', virginica: 'a' };
+    const lines = readFileSync(p.data, 'utf8').trim().split('\n');
+    const csv = join(tempDir(), 'iris-renamed.csv');
+    writeFileSync(csv, `${[lines[0], ...lines.slice(1).map((l) => l.replace(/[a-z]+$/, (m) => rename[m]!))].join('\n')}\n`);
+    const warnings: string[] = [];
+    const run = async (labelOrder?: string[]) => {
+      const { model, report } = await autoprune({
+        model: p.model, data: csv, target: 0.5, budgetSteps: 20, labelOrder, policy: 'global-magnitude',
+        onEvent: (e) => { if (e.type === 'warning') warnings.push(e.message); },
+      });
+      model.dispose();
+      return report;
+    };
+    const wrong = await run();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/may be in another order than the sorted label names \(a, b, c\).*--label-order/);
+    const right = await run(['c', 'b', 'a']);
+    expect(warnings).toHaveLength(1);
+    expect(right.dense.valAccuracy).toBeGreaterThan(wrong.dense.valAccuracy + 0.3);
+  }, 60_000);
+
+  it('a run stopped by its budget says what to rerun with, and that works', async () => {
+    const p = smallCasePaths('penguins-sex');
+    const cwd = tempDir();
+    const short = await cli(['--model', p.model, '--data', p.data, '--target', '0.9', '--budget-steps', '60', '--out', 'a'], { cwd });
+    expect(short.code).toBe(3);
+    const report = JSON.parse(readFileSync(join(cwd, 'a', 'report.json'), 'utf8')) as { final: { stopReason: string; advice: string } };
+    expect(report.final.stopReason).toBe('budget');
+    const flag = /rerun with (--budget-steps \d+)/.exec(report.final.advice)?.[1];
+    expect(flag).toBeDefined();
+    expect(short.stderr).toContain(`to go further: ${report.final.advice}`);
+    const again = await cli(['--model', p.model, '--data', p.data, '--target', '0.9', ...flag!.split(' '), '--out', 'b'], { cwd });
+    expect(again.code).toBe(0);
   }, 120_000);
 });

@@ -70,6 +70,21 @@ export class Checkpointer {
   async save(pm: PrunableModel, state: AgentState, run?: RunIdentity): Promise<void> {
     const tmp = join(dirname(this.dir), `.${basename(this.dir)}.tmp-${process.pid}`);
     rmSync(tmp, { recursive: true, force: true });
+    try {
+      await this.write(tmp, pm, state, run);
+    } catch (err) {
+      // Disk full or the folder gone: no partial temp folder is left; the previous checkpoint stays.
+      rmSync(tmp, { recursive: true, force: true });
+      const e = err as NodeJS.ErrnoException;
+      throw new UsageError(`cannot write checkpoint '${this.dir}' (${e.code ?? e.message.split('\n')[0]}); the previous checkpoint is kept`);
+    }
+    const old = `${this.dir}.old-${process.pid}`;
+    if (existsSync(this.dir)) renameSync(this.dir, old);
+    renameSync(tmp, this.dir);
+    rmSync(old, { recursive: true, force: true });
+  }
+
+  private async write(tmp: string, pm: PrunableModel, state: AgentState, run?: RunIdentity): Promise<void> {
     mkdirSync(tmp, { recursive: true });
     const weights = pm.model.weights;
     const arrays = await Promise.all(weights.map((w) => w.read().data() as Promise<Float32Array>));
@@ -84,10 +99,6 @@ export class Checkpointer {
       weights: weights.map((w) => ({ name: w.name, shape: w.shape as number[] })), ...(run ? { run } : {}), state,
     };
     writeFileSync(join(tmp, 'state.json'), JSON.stringify(file, null, 1));
-    const old = `${this.dir}.old-${process.pid}`;
-    if (existsSync(this.dir)) renameSync(this.dir, old);
-    renameSync(tmp, this.dir);
-    rmSync(old, { recursive: true, force: true });
   }
 
   /** Loads weights and masks into `pm` and returns the saved state. */

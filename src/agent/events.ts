@@ -10,7 +10,14 @@ export type AgentEvent =
   | EpochEvent
   | CompactEvent
   | DoneEvent
+  | WarningEvent
   | ErrorEvent;
+
+/** Something the user should know that does not stop the run (e.g. labels that may be in another order). */
+export interface WarningEvent {
+  type: 'warning';
+  message: string;
+}
 
 export interface StartEvent {
   type: 'start';

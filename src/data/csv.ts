@@ -22,6 +22,8 @@ export interface CsvOptions {
   seed?: number;
   /** Z-score each feature with the training split's mean and standard deviation. Default true. */
   standardize?: boolean;
+  /** Label names in the order of the model's outputs (output i = labelOrder[i]). Default: numeric or sorted order. */
+  labelOrder?: readonly string[];
 }
 
 export const CSV_DEFAULTS = Object.freeze({
@@ -258,6 +260,20 @@ function classMap(table: Table): { key: (s: string) => string; names: string[]; 
   return { key, names: keys.map((k) => firstSeen.get(k)!), ids: new Map(keys.map((k, i) => [k, i])) };
 }
 
+/** The classes in the user's order (`--label-order`): every label of the file must be one of them. */
+function givenClassMap(table: Table, order: readonly string[]): ReturnType<typeof classMap> {
+  const names = order.map((s) => s.trim());
+  if (new Set(names).size !== names.length || names.some((n) => n === '')) {
+    throw new UsageError(`--label-order must list distinct label names, got '${order.join(',')}'`);
+  }
+  const ids = new Map(names.map((n, i) => [n, i]));
+  const missing = [...new Set(table.labels.filter((l) => !ids.has(l)))];
+  if (missing.length) {
+    throw new DataError(`${table.file}: label '${missing[0]}' is not in --label-order (${names.join(', ')})`);
+  }
+  return { key: (s: string) => s, names, ids };
+}
+
 function classIds(table: Table, map: ReturnType<typeof classMap>, trainFile: string): Int32Array {
   const y = new Int32Array(table.labels.length);
   table.labels.forEach((s, i) => {
@@ -313,7 +329,7 @@ export function loadCsv(options: CsvOptions): Dataset {
   const o = { ...CSV_DEFAULTS, ...stripUndefined(options), path: options.path };
   const fractions = checkSplit(o.split);
   const main = readTable(o.path, { header: o.header, label: o.label });
-  const map = classMap(main);
+  const map = o.labelOrder ? givenClassMap(main, o.labelOrder) : classMap(main);
   const y = classIds(main, map, o.path);
   const nf = main.features[0].length;
 

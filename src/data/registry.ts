@@ -17,6 +17,8 @@ export interface LoadDatasetOptions {
   testPath?: string;
   /** CSV only: z-score the features with the training split's statistics. Default true. */
   standardize?: boolean;
+  /** CSV only: the label names in the order of the model's outputs (default: sorted). */
+  labelOrder?: readonly string[];
 }
 
 export type DatasetLoader = (options: LoadDatasetOptions) => Dataset;
@@ -53,7 +55,7 @@ export function loadDataset(spec: string, options: LoadDatasetOptions = {}): Dat
   if (isCsvPath(name)) {
     return loadCsv({
       path: name, valPath: options.valPath, testPath: options.testPath,
-      label: options.label, split: options.split, seed: options.seed, standardize: options.standardize,
+      label: options.label, split: options.split, seed: options.seed, standardize: options.standardize, labelOrder: options.labelOrder,
     });
   }
   throw new DataError(`unknown dataset '${spec}'; use one of: ${Object.keys(DATASETS).join(', ')}, or a path to a .csv file`);

@@ -89,6 +89,9 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             `(units removed per layer ${e.unitsRemoved.join(' / ')}) in ${e.path}`);
           for (const k of e.skipped) line(`  left intact: '${k.layer}': ${k.reason}`);
           break;
+        case 'warning':
+          line(`autoprune: warning: ${e.message}`);
+          break;
         case 'checkpoint':
         case 'done':
         case 'error':

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, renameSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Checkpointer, type AgentState } from '../../src/agent/checkpoint.js';
@@ -37,5 +37,22 @@ describe('Checkpointer', () => {
     again.remove();
     expect(existsSync(dir)).toBe(false);
     for (const p of [pm, pm2]) { p.dispose(); p.model.dispose(); }
+  });
+
+  it('refuses a resume of another run (settings, model or data hash), naming what differs, and names a truncated checkpoint', async () => {
+    const model = buildModel({ family: 'mlp', inputShape: [6], hidden: [4], numClasses: 2, seed: 1 });
+    const pm = new PrunableModel(model);
+    const dir = join(tempDir(), '.out.checkpoint');
+    const run = { target: 0.8, maxDrop: 1, model: 'aaaa', data: 'bbbb' };
+    const ck = new Checkpointer(dir);
+    await ck.save(pm, state(1), run);
+    await expect(ck.restore(pm, { ...run, target: 0.9 })).rejects.toThrow(/belongs to another run \(target 0\.8 → 0\.9\)/);
+    await expect(ck.restore(pm, { ...run, model: 'cccc' })).rejects.toThrow(/model "aaaa" → "cccc"/);
+    await expect(ck.restore(pm, run)).resolves.toMatchObject({ step: 1 });
+    const w = join(dir, 'weights.bin');
+    writeFileSync(w, readFileSync(w).subarray(0, 12));
+    await expect(ck.restore(pm, run)).rejects.toThrow(/weights\.bin' is truncated or corrupt \(12 of \d+ bytes\)/);
+    pm.dispose();
+    model.dispose();
   });
 });
