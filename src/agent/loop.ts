@@ -177,7 +177,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     // repeat gets a longer fine-tune once (2 × maxStepEpochs rounds, patience 2), and no fine-tune after that.
     const tried = new Map<string, { steps: number; val: number; verdict: GuardVerdict }>();
     const keyOf = (p: number) => p.toFixed(9);
-    type Tune = { steps: number; patience: number };
+    type Tune = { steps: number; patience: number; lrDecay?: number };
     const tuneFor = (left: number) => (reached: number): Tune | null => {
       const before = tried.get(keyOf(reached));
       if (before === undefined) return { steps: Math.min(o.maxStepEpochs * budget.roundSteps, left), patience: 1 };
@@ -201,7 +201,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       }
       const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
         steps: t.steps, batchSize: budget.batchSize, roundSteps: budget.roundSteps,
-        prunable: pm, val: data.val, patience: t.patience, seed: o.seed * 1009 + state.step, signal: o.signal,
+        prunable: pm, val: data.val, patience: t.patience, lrDecay: t.lrDecay, seed: o.seed * 1009 + state.step, signal: o.signal,
         onEpoch: (e) => emit({ type: 'epoch', step: state.step, epoch: e.epoch, loss: e.loss, valAccuracy: e.valAccuracy }),
       }));
       const ev = timed('evaluate', () => evaluate(model, data.val));
@@ -272,6 +272,39 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: state.denseValAccuracy - r.verdict.allowed, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), next, seconds });
         if (ckpt) await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state, o.identity));
       }
+    }
+
+    if (stopped === 'budget' && !o.force && budget.budgetSteps - state.stepsUsed >= 2 * budget.roundSteps) {
+      // The steps' budget ran out short of the target: one last try straight at it with half of the reserve
+      // as a polish-like fine-tune, judged by the same guard. Kept if it holds; otherwise rolled back, and the
+      // other half polishes the last accepted sparsity.
+      checkAbort();
+      const from = state.sparsity;
+      const t0 = Date.now();
+      const snap = pm.snapshot();
+      state.step++;
+      let r: Awaited<ReturnType<typeof attempt>>;
+      try {
+        r = await attempt(o.target, { steps: Math.floor((budget.budgetSteps - state.stepsUsed) / 2), patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay });
+      } catch (err) {
+        pm.restore(snap);
+        disposeSnapshot(snap);
+        throw err;
+      }
+      state.stepsUsed += r.steps;
+      const seconds = (Date.now() - t0) / 1000;
+      const rec = { step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds };
+      if (r.verdict.accepted) {
+        state.sparsity = r.sparsity;
+        state.steps.push({ ...rec, accepted: true, reason: 'last try at the target with half the reserve' });
+        emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds });
+      } else {
+        pm.restore(snap);
+        state.steps.push({ ...rec, accepted: false, reason: `last try at the target: val drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}` });
+        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: state.denseValAccuracy - r.verdict.allowed, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), next: 'stop: polish the last accepted sparsity with the rest of the budget', seconds });
+      }
+      disposeSnapshot(snap);
+      if (ckpt) await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state, o.identity));
     }
 
     let reached = state.sparsity >= o.target - tol;

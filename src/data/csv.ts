@@ -280,7 +280,7 @@ function classIds(table: Table, map: ReturnType<typeof classMap>, trainFile: str
     const id = map.ids.get(map.key(s));
     if (id === undefined) {
       throw new DataError(`${table.file} line ${table.lines[i]}: label '${s}' does not occur in the training data ` +
-        `${trainFile} (classes: ${map.names.join(', ')})`);
+        `${trainFile} (classes: ${map.names.slice(0, 10).join(', ')}${map.names.length > 10 ? `, … ${map.names.length} in all` : ''})`);
     }
     y[i] = id;
   });

@@ -85,6 +85,13 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel): Dataset
   const task = taskOf(model);
   const classes = task.units === 1 ? 2 : task.units;
   const byIndex = labelsAsIndices(data, classes);
+  const numeric = data.classNames.length > 0 && data.classNames.every((n) => /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(n.trim()));
+  if (data.numClasses > classes && numeric && (data.classNames.some((n) => !Number.isInteger(Number(n))) || data.numClasses > 50)) {
+    const sample = data.classNames.slice(0, 3).join(', ');
+    throw new DataError(
+      `data '${data.source}': the label column holds ${data.numClasses} distinct numbers (${sample}, …) and the model has ${task.units} output unit(s): ` +
+      'that looks like a regression target; autoprune prunes classifiers (regression is not supported yet)');
+  }
   if (data.numClasses > classes) {
     throw new DataError(
       `data '${data.source}' has ${data.numClasses} classes but the model's output has ${task.units} unit(s) ` +

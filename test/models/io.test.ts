@@ -1,5 +1,5 @@
 import type * as TF from '@tensorflow/tfjs';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
@@ -64,6 +64,13 @@ describe('model io', () => {
     expect(a.fromCache).toBe(false);
     expect(b.fromCache).toBe(true);
     expect(Array.from(b.model.weights[0].read().dataSync())).toEqual(Array.from(a.model.weights[0].read().dataSync()));
+    // A damaged cache entry (weights overwritten) is retrained, not used.
+    const w = join(a.dir, 'weights.bin');
+    writeFileSync(w, Buffer.alloc(readFileSync(w).length, 7));
+    const c = await trainedModel(spec, data);
+    expect(c.fromCache).toBe(false);
+    expect(Array.from(c.model.weights[0].read().dataSync())).toEqual(Array.from(a.model.weights[0].read().dataSync()));
+    c.model.dispose();
     [a.model, b.model].forEach((m) => m.dispose());
     data.dispose();
     delete process.env.AUTOPRUNE_CACHE_DIR;

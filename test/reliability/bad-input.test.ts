@@ -9,7 +9,8 @@ import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
 import { tempDir } from '../helpers.js';
-import { cli, expectCleanUsageError } from '../cli/cli-helpers.js';
+import { spawn } from 'node:child_process';
+import { BIN, CACHE, cli, expectCleanUsageError } from '../cli/cli-helpers.js';
 
 /** Every file under `dir` (links not followed) with its sha256 (or link target). */
 function tree(dir: string): Map<string, string> {
@@ -140,6 +141,7 @@ const CASES: Case[] = [
   { name: 'manifest paths not a list', setup: both(base, modelCopy('m', (j) => { j.weightsManifest[0].paths = 'weights.bin'; })), args: prune(), error: /no paths\/weights lists/ },
   { name: 'model.json empty', setup: both(base, (cwd) => writeFileSync(join(cwd, 'm', 'model.json'), '')), args: prune(), error: /is not valid JSON/ },
   { name: 'weights file longer than the manifest', setup: both(base, modelCopy('m', undefined, (d) => { const b = readFileSync(join(d, 'weights.bin')); writeFileSync(join(d, 'weights.bin'), Buffer.concat([b, Buffer.alloc(16)])); })), args: prune(), error: /hold \d+ bytes but the manifest's weights need \d+/ },
+  { name: 'regression target', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${CSV_HEADER}\n${Array.from({ length: 80 }, (_, i) => `${Math.sin(i)},${Math.cos(i)},1,2,${(i * 1.37).toFixed(2)}`).join('\n')}\n`)), args: prune(), error: /holds 80 distinct numbers .* looks like a regression target/ },
   { name: 'negative dimension in the manifest', setup: both(base, modelCopy('m', (j) => { j.weightsManifest[0].weights[0].shape = [-4, 8]; })), args: prune(), error: /has no valid shape/ },
 ];
 describe('bad input and faults: one line, exit 2, inputs intact, nothing left behind', () => {
@@ -170,4 +172,24 @@ describe('bad input and faults: one line, exit 2, inputs intact, nothing left be
     expectCleanUsageError(r, /not writable/);
     expect(statSync(cache).isDirectory()).toBe(true);
   });
+
+  it('--backend cpu loads a file model (no file:// handler needed)', async () => {
+    const cwd = tempDir();
+    base(cwd);
+    const r = await cli([...prune('--backend', 'cpu', '--budget-steps', '4')], { cwd });
+    expect([0, 3]).toContain(r.code);
+    expect(JSON.parse(readFileSync(join(cwd, 'out', 'report.json'), 'utf8')).backend.name).toBe('cpu');
+  }, 60_000);
+
+  it('a closed stdout (--json | head -1) ends the run without a stack trace', async () => {
+    const cwd = tempDir();
+    base(cwd);
+    const child = spawn(process.execPath, [BIN, ...prune('--json')], { cwd, env: { ...process.env, AUTOPRUNE_CACHE_DIR: CACHE }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    expect([0, 130]).toContain(code);
+    expect(err).not.toMatch(/EPIPE|^\s+at /m);
+  }, 60_000);
 });
