@@ -363,6 +363,7 @@ export class PruneService {
         extractor: this.extractor, backend: { name: backend.name, native: backend.native }, granularity, objective,
       });
       Object.assign(phases, result.phases);
+      const coverage = result.masks.coverage();
       const res = resolution(result.guard.valRows, maxDrop);
       const report: RunReport = {
         format: 'autoprune-report', schemaVersion: 1, createdAt: new Date().toISOString(), autopruneVersion: VERSION,
@@ -381,9 +382,13 @@ export class PruneService {
         samples: { train: fitted.train.labels.length, val: fitted.val.labels.length, test: fitted.test.labels.length },
         backend: { name: backend.tfBackend, native: backend.native, source: backend.source },
         policy: { name: policy.name, kind: policy.kind, file: policy.file },
-        dense: { valAccuracy: result.denseValAccuracy, testAccuracy: result.denseTestAccuracy, params, prunable: result.sparsity.total },
+        dense: {
+          valAccuracy: result.denseValAccuracy, testAccuracy: result.denseTestAccuracy, params, prunable: result.sparsity.total,
+          prunableFraction: coverage.prunableFraction, untouched: coverage.untouched,
+        },
         final: {
           valAccuracy: result.valAccuracy, testAccuracy: result.testAccuracy, sparsity: result.sparsity.global,
+          sparsityOfAllParams: params > 0 ? result.sparsity.pruned / params : 0,
           compute: result.compute, targetReached: result.targetReached, stopReason: result.stopReason, exitCode: result.exitCode,
           ...(result.exitCode === 3 ? { advice: adviceFor(result, maxDrop, fitted.train.labels.length) } : {}),
         },
@@ -423,7 +428,8 @@ export class PruneService {
       }
       result.masks.dispose();
       opts.onEvent?.({
-        type: 'done', sparsity: report.final.sparsity, valAccuracy: report.final.valAccuracy, testAccuracy: report.final.testAccuracy,
+        type: 'done', sparsity: report.final.sparsity, sparsityOfAllParams: report.final.sparsityOfAllParams, prunableFraction: report.dense.prunableFraction,
+        valAccuracy: report.final.valAccuracy, testAccuracy: report.final.testAccuracy,
         denseTestAccuracy: report.dense.testAccuracy, targetReached: report.final.targetReached, stopReason: report.final.stopReason, exitCode: report.final.exitCode,
         totalEpochs: report.totals.fineTuneEpochs, seconds: phases.total, out: opts.out ? resolve(opts.out) : undefined,
       });

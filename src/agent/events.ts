@@ -39,6 +39,9 @@ export interface StartEvent {
   /** Validation rows the guard compares on, and what one row is worth in accuracy points. */
   valRows?: number;
   pointsPerRow?: number;
+  /** All the model's parameters, and the layers with weights that are left dense (what `prunable` is a part of). */
+  params?: number;
+  untouched?: { name: string; className: string; params: number; reason: string }[];
   /** Fine-tuning budget of the run in optimizer steps, and the batch size. */
   budgetSteps?: number;
   batchSize?: number;
@@ -68,7 +71,13 @@ export interface RollbackEvent {
   fromSparsity: number;
   toSparsity: number;
   valAccuracy: number;
+  /** The control's validation accuracy minus the allowed drop (the guard is paired, so this is indicative). */
   floor: number;
+  /** The guard's paired drop below the fine-tuned dense control, and what it allowed (fractions). */
+  drop?: number;
+  allowedDrop?: number;
+  /** Validation accuracy of the control (the dense model fine-tuned like one step). */
+  controlValAccuracy?: number;
   fineTuneEpochs: number;
   totalEpochs: number;
   /** What the agent tries next. */
@@ -112,7 +121,11 @@ export interface EpochEvent {
 
 export interface DoneEvent {
   type: 'done';
+  /** Fraction of the prunable kernel weights removed. */
   sparsity: number;
+  /** Fraction of all the model's parameters removed (the prunable kernels are `prunableFraction` of them). */
+  sparsityOfAllParams?: number;
+  prunableFraction?: number;
   valAccuracy: number;
   testAccuracy: number;
   denseTestAccuracy: number;

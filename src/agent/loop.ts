@@ -162,6 +162,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         denseValAccuracy: denseEval.accuracy, steps: [],
       };
     }
+    const coverage = pm.coverage();
     const guard = (e: { correct: Uint8Array }) => judge(control.correct, e.correct, o.maxDrop / 100);
     const denseTest = state.denseTestAccuracy ?? timed('evaluate', () => accuracy(model, data.test));
     state.denseTestAccuracy = denseTest;
@@ -170,7 +171,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       type: 'start', target: o.target, objective, maxDrop: o.maxDrop, policy: scorer.name, backend: o.backend?.name ?? 'unknown',
       native: o.backend?.native ?? false, prunable: pm.totalPrunable, denseValAccuracy: state.denseValAccuracy, floor,
       sparsity: state.sparsity, resumed, valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow,
-      budgetSteps: budget.budgetSteps, batchSize: budget.batchSize,
+      budgetSteps: budget.budgetSteps, batchSize: budget.batchSize, params: coverage.params, untouched: coverage.untouched,
     });
 
     // Whole units are coarse: a smaller step can prune exactly what a rolled-back one did. Such a
@@ -261,7 +262,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         if (o.force) {
           // The target is taken anyway: smaller steps would only spend the budget that the fine-tune
           // at the target needs (measured: at 0.98 it loses ~2 points against jumping straight there).
-          emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: state.denseValAccuracy - r.verdict.allowed, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), next: 'forced: go to the target with the remaining budget', seconds });
+          emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: control.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: control.accuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), next: 'forced: go to the target with the remaining budget', seconds });
           if (ckpt) await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state, o.identity));
           break;
         }
@@ -269,7 +270,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         const next = state.rate < plan.minRate
           ? 'stop: the step size fell below the smallest useful step'
           : `retry with a smaller step (${(100 * (nextSparsity(from, o.target, state.rate) - from)).toFixed(1)} points of sparsity)`;
-        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: state.denseValAccuracy - r.verdict.allowed, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), next, seconds });
+        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: control.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: control.accuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), next, seconds });
         if (ckpt) await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state, o.identity));
       }
     }
@@ -301,7 +302,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       } else {
         pm.restore(snap);
         state.steps.push({ ...rec, accepted: false, reason: `last try at the target: val drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}` });
-        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: state.denseValAccuracy - r.verdict.allowed, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), next: 'stop: polish the last accepted sparsity with the rest of the budget', seconds });
+        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: control.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: control.accuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), next: 'stop: polish the last accepted sparsity with the rest of the budget', seconds });
       }
       disposeSnapshot(snap);
       if (ckpt) await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state, o.identity));

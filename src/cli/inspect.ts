@@ -1,7 +1,7 @@
 import { consoleTable } from './table.js';
 import { loadModel } from '../models/io.js';
 import { loadMasksFrom } from '../pruning/mask-io.js';
-import { PrunableModel, type ComputeReport, type SparsityReport } from '../pruning/prunable-model.js';
+import { PrunableModel, type ComputeReport, type Coverage, type SparsityReport } from '../pruning/prunable-model.js';
 import { dirname } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 
@@ -9,7 +9,7 @@ import { existsSync, statSync } from 'node:fs';
  * Prunable layers of a saved model, their sparsity (from masks.json beside it, else from its zeros) and
  * the multiply-accumulates per sample of the live weights.
  */
-export async function inspectModel(path: string): Promise<SparsityReport & { masksFile: boolean; compute: ComputeReport; layerMacs: number[] }> {
+export async function inspectModel(path: string): Promise<SparsityReport & { masksFile: boolean; compute: ComputeReport; layerMacs: number[]; coverage: Coverage }> {
   const model = await loadModel(path);
   const pm = new PrunableModel(model);
   try {
@@ -17,7 +17,7 @@ export async function inspectModel(path: string): Promise<SparsityReport & { mas
     const masksFile = loadMasksFrom(pm, dir) || loadMasksFrom(pm, dirname(dir));
     const sp = pm.sparsity();
     const layerMacs = sp.layers.map((l, i) => (l.size - l.pruned) * pm.layers[i].macsPerWeight);
-    return { ...sp, masksFile, compute: pm.compute(), layerMacs };
+    return { ...sp, masksFile, compute: pm.compute(), layerMacs, coverage: pm.coverage() };
   } finally {
     pm.dispose();
     model.dispose();
@@ -32,8 +32,13 @@ export async function inspectCommand(path: string, opts: { json?: boolean }): Pr
   }
   const t = consoleTable(['layer', 'kind', 'kernel', 'weights', 'pruned', 'sparsity', 'live MACs / sample']);
   r.layers.forEach((l, i) => t.push([l.name, l.kind, l.shape.join('×'), l.size, l.pruned, `${(100 * l.sparsity).toFixed(1)} %`, r.layerMacs[i]]));
-  t.push(['all', '', '', r.total, r.pruned, `${(100 * r.global).toFixed(1)} %`,
+  t.push(['prunable kernels', '', '', r.total, r.pruned, `${(100 * r.global).toFixed(1)} %`,
     `${r.compute.live} of ${r.compute.dense} (${(100 * r.compute.reduction).toFixed(1)} % removed)`]);
+  for (const u of r.coverage.untouched) t.push([u.name, u.className, '', u.params, 0, 'left dense', '']);
+  t.push(['all parameters', '', '', r.coverage.params, r.pruned, `${(100 * r.pruned / Math.max(1, r.coverage.params)).toFixed(1)} %`, '']);
   process.stdout.write(`${t.toString()}\n`);
+  process.stdout.write(`prunable kernels are ${(100 * r.coverage.prunableFraction).toFixed(1)} % of the ${r.coverage.params} parameters` +
+    `${r.coverage.untouched.length ? `; left dense: ${r.coverage.untouched.map((u) => `'${u.name}' (${u.reason})`).join('; ')}` : ''}; biases are never pruned\n`);
+  if (r.coverage.prunableFraction < 0.5) process.stdout.write('warning: less than half of the parameters are in layers autoprune prunes\n');
   return 0;
 }

@@ -4,6 +4,26 @@ import { ModelError } from '../errors.js';
 
 export type PrunableKind = 'dense' | 'conv2d';
 
+/** The prunable kernels as a share of the model's parameters, and the layers left dense. */
+export interface Coverage {
+  /** All parameters of the model (kernels, biases, normalisation, embeddings, recurrent weights, nested models). */
+  params: number;
+  /** Weights of the prunable kernels (what `sparsity` counts). */
+  prunable: number;
+  prunableFraction: number;
+  /** Layers with weights that are not pruned at all (biases of pruned layers are not listed: they are never pruned). */
+  untouched: { name: string; className: string; params: number; reason: string }[];
+}
+
+function untouchedReason(className: string): string {
+  if (className === 'Sequential' || className === 'Model' || className === 'Functional') return 'a nested model: its inner layers are not pruned (yet)';
+  if (/Normalization$/.test(className)) return 'normalization weights are never pruned';
+  if (/^(LSTM|GRU|SimpleRNN|Bidirectional|Embedding|Conv1D|Conv3D|DepthwiseConv2D|SeparableConv2D|Conv2DTranspose|LocallyConnected)/.test(className)) {
+    return `${className} layers are not pruned (yet): only Dense and Conv2D kernels are`;
+  }
+  return 'not a Dense or Conv2D kernel';
+}
+
 /**
  * What a target sparsity counts: 'params' — the fraction of prunable kernel weights removed (the
  * default); 'flops' — the fraction of their multiply-accumulates removed, i.e. compute, which is what
@@ -115,6 +135,25 @@ export class PrunableModel {
     this.layers = found;
     // Start from the model's own zeros: a model saved by autoprune reloads with its pruning intact.
     this.masks = tf.tidy(() => found.map((l) => tf.keep(tf.notEqual(l.kernel, 0).toFloat())));
+  }
+
+  /**
+   * What the prunable kernels are a fraction of: all the model's parameters, and every layer holding weights
+   * that autoprune leaves dense, with why. Numbers that say "80 %" must say of what.
+   */
+  coverage(): Coverage {
+    const prunableNames = new Set(this.layers.map((l) => l.name));
+    let params = 0;
+    const untouched: Coverage['untouched'] = [];
+    for (const layer of this.model.layers) {
+      const n = layer.countParams();
+      params += n;
+      if (n === 0 || prunableNames.has(layer.name)) continue;
+      const cls = layer.getClassName();
+      untouched.push({ name: layer.name, className: cls, params: n, reason: untouchedReason(cls) });
+    }
+    const prunable = this.totalPrunable;
+    return { params, prunable, prunableFraction: params > 0 ? prunable / params : 0, untouched };
   }
 
   get totalPrunable(): number {

@@ -56,6 +56,12 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           measure = e.objective === 'flops' ? 'compute removed' : 'sparsity';
           line(`autoprune: ${e.resumed ? 'resuming' : 'pruning'} to ${pct(e.target)} ${e.objective === 'flops' ? 'of compute removed' : 'sparsity'} with policy '${e.policy}'; ` +
             `dense val accuracy ${pct(e.denseValAccuracy, 2)}, max drop ${e.maxDrop} points (+1 s.e. of the paired estimate)`);
+          if (e.params != null) {
+            const share = e.prunable / Math.max(1, e.params);
+            line(`  prunable: ${e.prunable.toLocaleString('en')} kernel weights = ${(100 * share).toFixed(1)} % of the model's ${e.params.toLocaleString('en')} parameters; sparsity counts these`);
+            for (const u of e.untouched ?? []) line(`  left dense: '${u.name}' (${u.className}, ${u.params.toLocaleString('en')} weights): ${u.reason}`);
+            if (share < 0.5) line(`  warning: less than half of the model's parameters are in layers autoprune prunes; the target applies to those ${(100 * share).toFixed(1)} % only`);
+          }
           if (e.valRows != null && e.pointsPerRow != null) {
             line(`  guard: ${e.valRows} validation rows, 1 row = ${e.pointsPerRow.toFixed(2)} points; fine-tuning budget ${e.budgetSteps ?? '?'} optimizer steps at batch ${e.batchSize ?? '?'}`);
             if (e.maxDrop < e.pointsPerRow) {
@@ -82,7 +88,10 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           setProgress(e.toSparsity, 'scoring');
           break;
         case 'rollback':
-          line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${pct(e.valAccuracy, 2)} < guard ${pct(e.floor, 2)} on these rows: rolled back; ${e.next}`);
+          line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${pct(e.valAccuracy, 2)}` +
+            (e.drop != null && e.allowedDrop != null && e.controlValAccuracy != null
+              ? `, ${(100 * e.drop).toFixed(2)} points below the fine-tuned dense control (${pct(e.controlValAccuracy, 2)}) on the same rows > allowed ${(100 * e.allowedDrop).toFixed(2)}`
+              : ` < guard ${pct(e.floor, 2)}`) + `: rolled back; ${e.next}`);
           break;
         case 'compact':
           line(`autoprune: compacted: ${e.paramsBefore.toLocaleString('en')} → ${e.paramsAfter.toLocaleString('en')} weights ` +
@@ -111,7 +120,9 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       const drop = Math.round(10_000 * (report.dense.testAccuracy - f.testAccuracy)) / 100;
       err.write(
         `autoprune: ${describeStop(f)}\n` +
-        `  sparsity ${pct(f.sparsity, 2)}${f.compute ? `, compute ${pct(f.compute.reduction, 1)} removed` : ''} | test accuracy ${pct(report.dense.testAccuracy, 2)} dense → ${pct(f.testAccuracy, 2)} pruned (${drop > 0 ? '−' : drop < 0 ? '+' : '±'}${Math.abs(drop).toFixed(2)} points)\n` +
+        `  sparsity ${pct(f.sparsity, 2)} of the ${report.dense.prunable.toLocaleString('en')} prunable kernel weights` +
+        `${f.sparsityOfAllParams != null ? ` (${pct(f.sparsityOfAllParams, 2)} of all ${report.dense.params.toLocaleString('en')} parameters)` : ''}` +
+        `${f.compute ? `, compute ${pct(f.compute.reduction, 1)} of the Dense/Conv2D multiply-accumulates removed` : ''} | test accuracy ${pct(report.dense.testAccuracy, 2)} dense → ${pct(f.testAccuracy, 2)} pruned (${drop > 0 ? '−' : drop < 0 ? '+' : '±'}${Math.abs(drop).toFixed(2)} points)\n` +
         `  ${report.totals.accepted} steps accepted, ${report.totals.rolledBack} rolled back, ${report.totals.fineTuneSteps ?? '?'} fine-tune steps (${report.totals.fineTuneEpochs} epochs), ${(report.phases.total ?? 0).toFixed(1)} s\n` +
         (f.advice ? `  to go further: ${f.advice}\n` : '') +
         `  wrote ${outDir}/ (model/, masks.json, report.json, report.html)\n`);

@@ -48,7 +48,10 @@ function summaryTable(r: RunReport): string {
     ['Model', `${e(r.config.model)} <span class="muted">on</span> ${e(r.config.data)}`],
     ['Target sparsity', pct(r.config.target, 1)],
     ['Target reached', reached],
-    ['Sparsity reached', pct(r.final.sparsity, 2)],
+    ['Sparsity reached', `${pct(r.final.sparsity, 2)} <span class="muted">of the prunable kernel weights${r.final.sparsityOfAllParams != null ? `; ${pct(r.final.sparsityOfAllParams, 2)} of all ${num(r.dense.params)} parameters` : ''}</span>`],
+    ...((r.dense.untouched ?? []).length ? [[
+      'Left dense', (r.dense.untouched ?? []).map((u) => `${e(u.name)} <span class="muted">(${e(u.className)}, ${num(u.params)} weights: ${e(u.reason)})</span>`).join('<br>'),
+    ] as [string, string]] : []),
     [
       'Validation accuracy',
       `${pct(r.dense.valAccuracy)} → <strong>${pct(r.final.valAccuracy)}</strong> <span class="muted">(${pts(r.final.valAccuracy - r.dense.valAccuracy)})</span>`,
@@ -57,9 +60,11 @@ function summaryTable(r: RunReport): string {
       'Test accuracy',
       `${pct(r.dense.testAccuracy)} → <strong>${pct(r.final.testAccuracy)}</strong> <span class="muted">(${pts(r.final.testAccuracy - r.dense.testAccuracy)})</span>`,
     ],
-    ['Accuracy guard', `${pct(guardAccuracy(r))} <span class="muted">(dense − ${e(num(r.config.maxDrop, 2))} pts, validation)</span>`],
+    ['Accuracy guard', r.guard
+      ? `drop ≤ ${e(num(r.config.maxDrop, 2))} pts + ${e(num(r.guard.z, 2))} s.e., paired on ${num(r.guard.valRows)} validation rows <span class="muted">(1 row = ${e(num(r.guard.pointsPerRow, 2))} pts; final drop ${pts(-r.guard.finalDrop)} ± ${e(num(100 * r.guard.finalStandardError, 2))})</span>`
+      : `${pct(guardAccuracy(r))} <span class="muted">(dense − ${e(num(r.config.maxDrop, 2))} pts, validation)</span>`],
     ['Prunable weights', `${num(r.dense.prunable)} → ${num(remaining)} remaining <span class="muted">of ${num(r.dense.params)} parameters</span>`],
-    ['Steps', `${num(r.totals.accepted)} accepted, ${num(r.totals.rolledBack)} rolled back, ${num(r.totals.fineTuneEpochs)} fine-tuning epochs`],
+    ['Steps', `${num(r.totals.accepted)} accepted, ${num(r.totals.rolledBack)} rolled back, ${r.totals.fineTuneSteps != null ? `${num(r.totals.fineTuneSteps)} fine-tuning steps, ` : ''}${num(r.totals.fineTuneEpochs)} epochs`],
     ['Policy', policy],
     ['Granularity', e(r.config.granularity)],
     ...(r.final.compute ? [[

@@ -64,6 +64,9 @@ export interface ReportDense {
   params: number;
   /** Prunable weights (Dense/Conv2D kernels). */
   prunable: number;
+  /** prunable / params, and every layer with weights left dense, with why (absent in older reports). */
+  prunableFraction?: number;
+  untouched?: { name: string; className: string; params: number; reason: string }[];
 }
 
 /** The model as written out. */
@@ -74,6 +77,8 @@ export interface ReportFinal {
   testAccuracy: number;
   /** Global sparsity reached, fraction of the prunable weights. */
   sparsity: number;
+  /** Pruned weights as a fraction of all the model's parameters (dense.prunableFraction says how much can be pruned). */
+  sparsityOfAllParams?: number;
   /**
    * Multiply-accumulates per sample of the prunable kernels, dense and live, and the fraction removed
    * (what a compacted model saves). With `config.objective` 'flops', the target counts `reduction`.

@@ -1,0 +1,36 @@
+/** Honest denominators: what sparsity is a fraction of, and every layer left dense, in events and report.json. */
+import { describe, expect, it } from 'vitest';
+import { tf } from '../../src/backend/tf.js';
+import { autoprune } from '../../src/api.js';
+import type { AgentEvent } from '../../src/agent/events.js';
+import { smallCasePaths } from '../../src/bench/small-suite.js';
+
+describe('coverage of the prunable layers', () => {
+  it('reports the share of all parameters that is prunable, the layers left dense and why, and sparsity of all parameters', async () => {
+    const m = tf.sequential({ layers: [
+      tf.layers.reshape({ inputShape: [4], targetShape: [4, 1] }),
+      tf.layers.conv1d({ filters: 16, kernelSize: 2, activation: 'relu', name: 'conv1d' }),
+      tf.layers.batchNormalization({ name: 'bn' }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' }),
+    ] });
+    const events: AgentEvent[] = [];
+    const { model, report } = await autoprune({
+      model: m, data: smallCasePaths('iris').data, target: 0.5, budgetSteps: 10, policy: 'global-magnitude', force: true,
+      onEvent: (e) => events.push(e),
+    });
+    const params = m.countParams();
+    expect(report.dense.params).toBe(params);
+    expect(report.dense.prunable).toBe(48 * 3);
+    expect(report.dense.prunableFraction).toBeCloseTo(144 / params);
+    expect(report.dense.untouched!.map((u) => [u.name, u.className, u.params])).toEqual([['conv1d', 'Conv1D', 48], ['bn', 'BatchNormalization', 64]]);
+    expect(report.dense.untouched![0].reason).toMatch(/Conv1D layers are not pruned/);
+    const pruned = Math.round(report.final.sparsity * 144);
+    expect(report.final.sparsityOfAllParams).toBeCloseTo(pruned / params);
+    const start = events.find((e) => e.type === 'start');
+    expect(start).toMatchObject({ params, untouched: [{ name: 'conv1d' }, { name: 'bn' }] });
+    expect(events.find((e) => e.type === 'done')).toMatchObject({ sparsityOfAllParams: report.final.sparsityOfAllParams, prunableFraction: report.dense.prunableFraction });
+    model.dispose();
+    m.dispose();
+  });
+});
