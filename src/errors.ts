@@ -30,11 +30,6 @@ export class PolicyError extends AutopruneError {
   override readonly exitCode = 2;
 }
 
-/** The accuracy guard could not be held up to the target sparsity. */
-export class TargetNotReachedError extends AutopruneError {
-  override readonly exitCode = 3;
-}
-
 export function exitCodeOf(err: unknown): number {
   return err instanceof AutopruneError ? err.exitCode : 1;
 }

@@ -146,7 +146,8 @@ export function smallSuiteSection(records: SmallRecord[], meta: { date: string; 
       const drop = mean(a.map((r) => r.denseTest - r.agentTest));
       agentMeans.push(mean(a.map((r) => r.agentTest)));
       baseMeans.push(mean(a.map((r) => r.baselineTest)));
-      const ok = a.every((r) => r.exitCode === 0 && r.sparsity >= t - 1e-6) && 100 * drop <= limit;
+      // Sparsity moves in whole weights: within half a hundredth of a point of the target is the target (the agent's own rule is one weight).
+      const ok = a.every((r) => r.exitCode === 0 && r.sparsity >= t - 5e-5) && 100 * drop <= limit;
       if (!ok) allOk = false;
       lines.push(`| ${c.name} | ${c.rows} (${a[0].valRows}/${a[0].testRows}) | ${c.activation} → ${c.output} | ${t} | ${a.map((r) => r.exitCode).join(' ')} | ` +
         `${pts(Math.min(...a.map((r) => r.sparsity)))} % | ${pts(mean(a.map((r) => r.denseTest)))} | ${pts(mean(a.map((r) => r.agentTest)))} | ` +

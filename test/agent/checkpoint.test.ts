@@ -55,4 +55,20 @@ describe('Checkpointer', () => {
     pm.dispose();
     model.dispose();
   });
+
+  it('a checkpoint that cannot be written (disk full) leaves no temp folder and keeps the previous one', async () => {
+    const model = buildModel({ family: 'mlp', inputShape: [6], hidden: [4], numClasses: 2, seed: 1 });
+    const pm = new PrunableModel(model);
+    const dir = join(tempDir(), '.out.checkpoint');
+    const ck = new Checkpointer(dir);
+    await ck.save(pm, state(1));
+    // The weights cannot be read out for writing, as when the device fills up mid-write.
+    const full = Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    const broken = { model: { weights: [{ name: 'w', shape: [1], read: () => ({ data: () => Promise.reject(full) }) }] } } as unknown as PrunableModel;
+    await expect(ck.save(broken, state(2))).rejects.toThrow(/cannot write checkpoint .*\(ENOSPC\); the previous checkpoint is kept/);
+    expect(readdirSync(dirname(dir))).toEqual([basename(dir)]);
+    await expect(new Checkpointer(dir).restore(pm)).resolves.toMatchObject({ step: 1 });
+    pm.dispose();
+    model.dispose();
+  });
 });
