@@ -56,7 +56,7 @@ export interface AutopruneOptions {
   standardize?: boolean;
   /**
    * Largest accepted accuracy drop in percentage points, as expected on unseen data. Default 1. The guard
-   * compares pruned and dense on the same validation rows and allows one standard error of that paired
+   * compares pruned and a fine-tuned dense control on the same validation rows and allows 1.64 standard errors of that paired
    * estimate on top (docs/agent.md), so a small split's one-row noise does not decide a step.
    */
   maxDrop?: number;

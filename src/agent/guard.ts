@@ -2,12 +2,13 @@
  * The accuracy guard: a pruned model is compared with the dense one on the same validation rows (paired).
  * With b rows the dense model got right and the pruned one wrong, and c the other way round, the estimated
  * drop is d = (b − c)/n with standard error se = √(b + c − (b − c)²/n)/n (the paired, McNemar-type
- * estimate). A step is accepted when d ≤ maxDrop + Z·se: rejected only when the drop is more than one
- * standard error beyond what the user allows. On a 46-row split one row more or less does not decide a
- * step; on 1,000 rows the tolerance stays within a few tenths of a point of maxDrop (docs/agent.md, "Guard").
+ * estimate). The reference is a control: the dense model fine-tuned like one pruning step, unpruned (see
+ * runAgent). A step is accepted when d ≤ maxDrop + Z·se: rejected only when the rows show, at one-sided 95 %
+ * confidence, a drop beyond what the user allows. On a 46-row split one or two rows do not decide a step;
+ * on 1,000 rows the slack is about a point (docs/agent.md, "Guard").
  */
 
-/** Standard errors of slack before a drop counts as beyond maxDrop. */
+/** Standard errors of slack before a drop counts as beyond maxDrop: one-sided 95 %. */
 export const GUARD_Z = 1.64;
 
 export interface GuardVerdict {

@@ -62,7 +62,7 @@ function main(argv: string[]): Promise<number> {
     .option('--test-data <csv>', 'CSV: a separate test file with the same columns (final test accuracy)')
     .option('--standardize', "CSV: z-score each feature with the training split's statistics (the default without --model: the built-in model is trained that way)")
     .option('--no-standardize', 'CSV: feed the values as they are in the file (the default with --model: your model gets what it was presumably trained on)')
-    .option('--max-drop <points>', 'largest accepted accuracy drop in percentage points, as expected on unseen data; the guard compares pruned and dense on the same validation rows and allows one standard error of that estimate on top', '1')
+    .option('--max-drop <points>', 'largest accepted accuracy drop in percentage points, as expected on unseen data; the guard compares pruned and a fine-tuned dense control on the same validation rows and rolls a step back only when they show, at 95 % one-sided confidence (1.64 standard errors), a larger drop', '1')
     .option('-p, --policy <name|file>', "pruning policy: 'default' (learned, policies/default.json), a policy file, or a baseline: random, uniform-magnitude, global-magnitude, taylor, wanda, lamp", 'default')
     .option('-o, --out <dir>', 'output folder (model/, masks.json, report.json, report.html)', 'autoprune-out')
     .option('--overwrite', 'replace an existing output folder')

@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
 import { stdoutClosed } from '../cli/stdout.js';
+import { GUARD_Z } from '../agent/guard.js';
 import type { AgentEvent } from '../agent/events.js';
 import type { BackendInfo } from '../backend/tf.js';
 import { describeStop, type RunReport } from './report.js';
@@ -55,7 +56,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         case 'start':
           measure = e.objective === 'flops' ? 'compute removed' : 'sparsity';
           line(`autoprune: ${e.resumed ? 'resuming' : 'pruning'} to ${pct(e.target)} ${e.objective === 'flops' ? 'of compute removed' : 'sparsity'} with policy '${e.policy}'; ` +
-            `dense val accuracy ${pct(e.denseValAccuracy, 2)}, max drop ${e.maxDrop} points (+1 s.e. of the paired estimate)`);
+            `dense val accuracy ${pct(e.denseValAccuracy, 2)}, max drop ${e.maxDrop} points (+${GUARD_Z} s.e. of the paired estimate vs a fine-tuned dense control)`);
           if (e.params != null) {
             const share = e.prunable / Math.max(1, e.params);
             line(`  prunable: ${e.prunable.toLocaleString('en')} kernel weights = ${(100 * share).toFixed(1)} % of the model's ${e.params.toLocaleString('en')} parameters; sparsity counts these`);
