@@ -209,6 +209,17 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       return { valAccuracy: ev.accuracy, verdict: guard(ev), steps: r.stepsRun, requested: t.steps, sparsity: reached, skipped: false };
     };
 
+    /** attempt(), with the model put back to `snap` (and the snapshot freed) when it throws, e.g. on Ctrl-C. */
+    const attemptFrom = async (snap: ReturnType<PrunableModel['snapshot']>, to: number, tune: Tune | ((reached: number) => Tune | null)) => {
+      try {
+        return await attempt(to, tune);
+      } catch (err) {
+        pm.restore(snap);
+        disposeSnapshot(snap);
+        throw err;
+      }
+    };
+
     // Sparsity moves in steps of one weight: within one weight of the target counts as reached.
     const tol = Math.max(EPS, 1 / pm.totalPrunable);
     let stalled = 0;
@@ -225,14 +236,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       const t0 = Date.now();
       const snap = pm.snapshot();
       state.step++;
-      let r: Awaited<ReturnType<typeof attempt>>;
-      try {
-        r = await attempt(to, tuneFor(left));
-      } catch (err) {
-        pm.restore(snap);
-        disposeSnapshot(snap);
-        throw err;
-      }
+      const r = await attemptFrom(snap, to, tuneFor(left));
       state.stepsUsed += r.steps;
       const seconds = (Date.now() - t0) / 1000;
       if (r.verdict.accepted) {
@@ -284,14 +288,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       const t0 = Date.now();
       const snap = pm.snapshot();
       state.step++;
-      let r: Awaited<ReturnType<typeof attempt>>;
-      try {
-        r = await attempt(o.target, { steps: Math.floor((budget.budgetSteps - state.stepsUsed) / 2), patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay });
-      } catch (err) {
-        pm.restore(snap);
-        disposeSnapshot(snap);
-        throw err;
-      }
+      const r = await attemptFrom(snap, o.target, { steps: Math.floor((budget.budgetSteps - state.stepsUsed) / 2), patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay });
       state.stepsUsed += r.steps;
       const seconds = (Date.now() - t0) / 1000;
       const rec = { step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds };
