@@ -8,7 +8,7 @@ import { runAgent, type AgentResult } from './agent/loop.js';
 import { Checkpointer, type RunIdentity } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
 import { backendInfo } from './backend/tf.js';
-import type { Dataset } from './data/dataset.js';
+import { hashSplits, type Dataset } from './data/dataset.js';
 import { InterruptedError, UsageError } from './errors.js';
 import { resolveBudget } from './agent/budget.js';
 import type { Granularity } from './agent/granularity.js';
@@ -73,7 +73,8 @@ export interface AutopruneOptions {
   splitSeed?: number;
   /**
    * Fine-tuning budget of the whole run in passes over the training data (converted to optimizer steps).
-   * Default: max(15 epochs, 1,000 optimizer steps), so small data sets get enough steps to recover.
+   * Default: 60,000 samples seen within 15–60 epochs, at least 900 optimizer steps, so small data sets get
+   * enough steps to recover (MNIST-10k keeps 15 epochs).
    */
   budgetEpochs?: number;
   /** Fine-tuning budget in optimizer steps (wins over budgetEpochs). Default: see budgetEpochs. */
@@ -177,13 +178,7 @@ function hashWeights(model: TF.LayersModel): string {
 
 /** sha256 of a dataset's splits (features and labels). */
 function hashDataset(d: Dataset): string {
-  const h = createHash('sha256');
-  for (const s of [d.train, d.val, d.test]) {
-    const v = s.x.dataSync() as Float32Array;
-    h.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
-    h.update(new Uint8Array(s.labels.buffer, s.labels.byteOffset, s.labels.byteLength));
-  }
-  return h.digest('hex').slice(0, 16);
+  return hashSplits(createHash('sha256'), [d.train, d.val, d.test]).digest('hex').slice(0, 16);
 }
 
 /**
@@ -351,11 +346,12 @@ export class PruneService {
         throw new UsageError(`nothing to resume: no checkpoint for output folder '${opts.out}' (expected '${ckptDir}')`);
       }
       const budgetIn = { budgetEpochs: r.budgetEpochs, budgetSteps: r.budgetSteps, batchSize: r.batchSize };
+      // What a checkpoint belongs to (hashing weights and data is only needed when there is a checkpoint).
       const budget = resolveBudget(fitted.train.labels.length, budgetIn);
-      const identity: RunIdentity = {
+      const identity: RunIdentity | undefined = ckptDir ? {
         target: r.target, maxDrop, objective, granularity, policy: policy.name, seed, splitSeed: r.splitSeed, budgetSteps: budget.budgetSteps,
         batchSize: budget.batchSize, force: r.force, model: hashWeights(model), data: hashDataset(fitted),
-      };
+      } : undefined;
       const result: AgentResult = await runAgent(model, fitted, policy.scorer, {
         identity, ...budgetIn,
         target: r.target, maxDrop, force: r.force, seed,
@@ -393,10 +389,11 @@ export class PruneService {
           ...(result.exitCode === 3 ? { advice: adviceFor(result, maxDrop, fitted.train.labels.length) } : {}),
         },
         guard: {
-          rule: `paired on the validation rows: accept when the drop below dense ≤ maxDrop + ${result.guard.z} standard error`,
+          rule: `paired on the validation rows against the dense model fine-tuned like one step (the control): accept when the drop below it ≤ maxDrop + ${result.guard.z} standard errors`,
           valRows: result.guard.valRows, pointsPerRow: res.pointsPerRow, maxDrop, z: result.guard.z,
           finerThanData: res.finerThanData,
-          finalDrop: result.guard.final.drop, finalStandardError: result.guard.final.se,
+          controlValAccuracy: result.guard.controlValAccuracy,
+          finalDrop: result.guard.final.drop, finalStandardError: result.guard.final.se, finalAllowedDrop: result.guard.final.allowed,
         },
         layers: result.sparsity.layers,
         steps: result.steps,

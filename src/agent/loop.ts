@@ -31,8 +31,8 @@ export interface AgentOptions {
    */
   budgetEpochs?: number;
   /**
-   * Fine-tuning budget of the whole run in optimizer steps (wins over `budgetEpochs`). Default:
-   * max(15 epochs, 1,000 steps), see resolveBudget.
+   * Fine-tuning budget of the whole run in optimizer steps (wins over `budgetEpochs`). Default: 60,000
+   * samples seen within 15–60 epochs, at least 900 steps (resolveBudget).
    */
   budgetSteps?: number;
   /** Fine-tuning batch size. Default: from the training split's size (16–128, ~32 steps per epoch). */
@@ -103,7 +103,7 @@ export interface AgentResult {
   /** The fine-tuning budget and batch size used. */
   budget: FineTuneBudget;
   /** The guard as it judged: validation rows, what one row is worth, and the final paired comparison. */
-  guard: { valRows: number; pointsPerRow: number; maxDrop: number; z: number; final: GuardVerdict };
+  guard: { valRows: number; pointsPerRow: number; maxDrop: number; z: number; controlValAccuracy: number; final: GuardVerdict };
   /** Seconds per phase. */
   phases: Record<string, number>;
   masks: PrunableModel;
@@ -146,20 +146,18 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     checkUnitsRemovable(granularity, objective, pm);
     let state: AgentState;
     const resumed = Boolean(o.resume && ckpt?.exists());
-    // The guard compares with the dense model row by row: its validation predictions are taken before a
-    // resume loads the checkpoint's weights.
-    const denseEval = timed('evaluate', () => evaluate(model, data.val));
     // The guard's reference: the dense model fine-tuned exactly as one pruning step is, without pruning (a
     // control). On small splits fine-tuning alone moves validation accuracy by whole rows (a dense model
     // early-stopped on these rows scores optimistically on them); comparing with the control isolates
-    // what pruning costs. Deterministic, so a resumed run gets the same reference.
+    // what pruning costs. Deterministic, and taken before a resume loads the checkpoint's weights, so a
+    // resumed run gets the same reference.
     const control = await timedAsync(phases, 'control', () => controlReference(model, data, budget, o.maxStepEpochs, o.seed, o.signal));
     if (resumed) {
       state = await ckpt!.restore(pm, o.identity);
     } else {
       state = {
         step: 0, sparsity: pm.progress(objective), rate: plan.initialRate, stepsUsed: 0,
-        denseValAccuracy: denseEval.accuracy, steps: [],
+        denseValAccuracy: timed('evaluate', () => accuracy(model, data.val)), steps: [],
       };
     }
     const coverage = pm.coverage();
@@ -313,7 +311,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       const from = state.sparsity;
       const t0 = Date.now();
       state.step++;
-      // The forced fine-tune is a polish: reduce on plateau, patience 4 rounds, the best round kept.
+      // The forced fine-tune runs the rest of the budget (at least one round); the best validation round is kept.
       const r = await attempt(o.target, { steps: Math.max(budget.roundSteps, budget.budgetSteps - state.stepsUsed), patience: o.polish.patience });
       state.stepsUsed += r.steps;
       state.sparsity = r.sparsity;
@@ -352,7 +350,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       targetReached: reached, stopReason, exitCode, steps: state.steps,
       totals: { fineTuneEpochs: epochsOf(state.stepsUsed), fineTuneSteps: state.stepsUsed, accepted, rolledBack: state.steps.length - accepted },
       budget,
-      guard: { valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow, maxDrop: o.maxDrop, z: GUARD_Z, final: guard(finalEval) },
+      guard: { valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow, maxDrop: o.maxDrop, z: GUARD_Z, controlValAccuracy: control.accuracy, final: guard(finalEval) },
       phases, masks: pm,
     };
     return result;

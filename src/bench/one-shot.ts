@@ -2,7 +2,7 @@ import type * as TF from '@tensorflow/tfjs';
 import type { Dataset, Split } from '../data/dataset.js';
 import { tf } from '../backend/tf.js';
 import { extractFeatures } from '../features/extract.js';
-import { accuracy, train } from '../models/train.js';
+import { accuracy, train, type TrainOptions } from '../models/train.js';
 import type { Scorer } from '../policy/types.js';
 import { PrunableModel } from '../pruning/prunable-model.js';
 import { pruneByScores } from '../pruning/select.js';
@@ -15,6 +15,11 @@ export interface OneShotOptions {
   seed?: number;
   /** Samples of the training split used for features. Default 1024. */
   calibrationSamples?: number;
+  /**
+   * Fine-tuning settings instead of the protocol's fixed epochs (e.g. the small-data suite's optimizer steps,
+   * batch size and validation rounds). `val` here means the dataset's validation split is used.
+   */
+  fineTune?: Omit<TrainOptions, 'prunable' | 'val' | 'seed'> & { val?: boolean };
 }
 
 export interface OneShotResult {
@@ -49,7 +54,10 @@ export function oneShot(model: TF.LayersModel, data: Dataset, scorer: Scorer, o:
     pruneByScores(pm, scores, feats, o.target);
     const prune = (Date.now() - t) / 1000;
     const testBefore = accuracy(model, data.test);
-    const r = epochs > 0 ? train(model, data.train, { epochs, prunable: pm, seed: o.seed ?? 0 }) : { seconds: 0, epochsRun: 0 };
+    const { val, ...ft } = o.fineTune ?? {};
+    const r = epochs > 0 || o.fineTune
+      ? train(model, data.train, { epochs, ...ft, ...(val ? { val: data.val } : {}), prunable: pm, seed: o.seed ?? 0 })
+      : { seconds: 0, epochsRun: 0 };
     const s = pm.sparsity();
     return {
       sparsity: s.global, testBefore, testAfter: accuracy(model, data.test), valAfter: accuracy(model, data.val),

@@ -9,14 +9,10 @@ import { join } from 'node:path';
 import { autoprune } from '../api.js';
 import { PACKAGE_ROOT } from '../backend/tf.js';
 import { loadDataset } from '../data/registry.js';
-import { extractFeatures } from '../features/extract.js';
 import { loadModel } from '../models/io.js';
 import { fitDatasetToModel } from '../models/task.js';
-import { accuracy, trainAsync } from '../models/train.js';
 import { globalMagnitudeScorer } from '../policy/baselines.js';
-import { PrunableModel } from '../pruning/prunable-model.js';
-import { pruneByScores } from '../pruning/select.js';
-import { tf } from '../backend/tf.js';
+import { oneShot } from './one-shot.js';
 
 export interface SmallCase {
   name: string;
@@ -66,19 +62,13 @@ export async function magnitudeBaseline(name: string, seed: number, target: numb
   const model = await loadModel(p.model);
   const data = loadDataset(p.data, { seed: 0, standardize: false });
   const fitted = fitDatasetToModel(data, model);
-  const pm = new PrunableModel(model);
-  const k = Math.min(1024, fitted.train.labels.length);
-  const calib = { x: tf.slice(fitted.train.x, 0, k), labels: fitted.train.labels.subarray(0, k) };
   try {
-    const feats = extractFeatures(pm, calib);
-    pruneByScores(pm, globalMagnitudeScorer().score(feats), feats, target);
-    await trainAsync(model, fitted.train, {
-      steps, batchSize, roundSteps, prunable: pm, val: fitted.val, patience: Number.MAX_SAFE_INTEGER, lrDecay: 0.3, seed: seed * 1009 + 7919,
+    const r = oneShot(model, fitted, globalMagnitudeScorer(), {
+      target, seed: seed * 1009 + 7919,
+      fineTune: { steps, batchSize, roundSteps, val: true, patience: Number.MAX_SAFE_INTEGER, lrDecay: 0.3 },
     });
-    return { test: accuracy(model, fitted.test), sparsity: pm.sparsity().global };
+    return { test: r.testAfter, sparsity: r.sparsity };
   } finally {
-    calib.x.dispose();
-    pm.dispose();
     if (fitted !== data) fitted.dispose();
     data.dispose();
     model.dispose();

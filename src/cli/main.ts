@@ -71,7 +71,7 @@ function main(argv: string[]): Promise<number> {
     .addOption(new Option('--granularity <kind>', 'what a step removes: single connections, whole units/filters, or hierarchical (units the policy finds useless, then connections); default connection, unit with --objective flops').choices(['connection', 'unit', 'hierarchical']))
     .addOption(new Option('--objective <measure>', "what --target counts: 'params' (fraction of kernel weights removed) or 'flops' (fraction of multiply-accumulates removed: prunes whole units/filters for a faster compacted model; implies --granularity unit)").choices(['params', 'flops']).default('params'))
     .option('--compact', 'also write a physically smaller model (compact/) and sparse files (model.sparse, model.int8.sparse)')
-    .option('--budget <epochs>', 'fine-tuning budget of the whole run in passes over the training data (converted to optimizer steps; default: max(15 epochs, 1000 steps))')
+    .option('--budget <epochs>', 'fine-tuning budget of the whole run in passes over the training data (converted to optimizer steps; default: 60,000 samples seen within 15-60 epochs, at least 900 steps)')
     .option('--budget-steps <n>', 'fine-tuning budget of the whole run in optimizer steps (batches); wins over --budget')
     .option('--batch-size <n>', 'fine-tuning batch size (default: from the training rows, 16-128, ~32 steps per epoch)')
     .option('--seed <n>', 'seed of data shuffling and fine-tuning', '0')

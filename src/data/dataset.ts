@@ -1,3 +1,4 @@
+import type { Hash } from 'node:crypto';
 import type * as TF from '@tensorflow/tfjs';
 
 /** One split of a dataset: inputs and integer class labels (0..numClasses-1). */
@@ -24,4 +25,14 @@ export interface Dataset {
   val: Split;
   test: Split;
   dispose(): void;
+}
+
+/** Feeds the splits' contents (feature values and labels, in order) into `h`: the identity of the data itself. */
+export function hashSplits(h: Hash, splits: Split[]): Hash {
+  for (const s of splits) {
+    const x = s.x.dataSync();
+    h.update(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+    h.update(new Uint8Array(s.labels.buffer, s.labels.byteOffset, s.labels.byteLength));
+  }
+  return h;
 }

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Dataset } from '../data/dataset.js';
+import { hashSplits, type Dataset } from '../data/dataset.js';
 import { buildModel, type ModelArgs } from './families.js';
 import { fitDatasetToModel } from './task.js';
 import { accuracy, train, type TrainOptions } from './train.js';
@@ -41,11 +41,7 @@ function sha256File(file: string): string {
 function keyOf(spec: DenseModelSpec, data: Dataset): string {
   const h = createHash('sha256')
     .update(JSON.stringify({ v: CACHE_FORMAT, args: spec.args, train: spec.train ?? {}, data: data.source }));
-  for (const split of [data.train, data.val]) {
-    const x = split.x.dataSync();
-    h.update(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
-    h.update(new Uint8Array(split.labels.buffer, split.labels.byteOffset, split.labels.byteLength));
-  }
+  hashSplits(h, [data.train, data.val]);
   return `${spec.args.family}-${h.digest('hex').slice(0, 16)}`;
 }
 

@@ -34,11 +34,6 @@ export interface TrainOptions {
   patience?: number;
   /** When early stopping, restore the weights of the best validation epoch. Default true. */
   restoreBest?: boolean;
-  /**
-   * Judge the starting weights as a round too (needs `val`): when no round beats them, they are what
-   * `restoreBest` restores. For fine-tuning after a small pruning step, where training may only add noise.
-   */
-  evalStart?: boolean;
   /** Aborts training between batches (throws InterruptedError). */
   signal?: AbortSignal;
   /**
@@ -122,10 +117,6 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
   let perm: Int32Array | undefined;
   let cursor = n;
   try {
-    if (o.evalStart && o.val) {
-      const ev = evaluate(model, o.val, task);
-      best = { acc: ev.accuracy, loss: ev.loss, epoch: -1, weights: o.patience != null && o.restoreBest ? snapshotWeights(model) : undefined };
-    }
     while (stepsRun < totalSteps) {
       const inRound = Math.min(roundSteps, totalSteps - stepsRun);
       let lossSum = tf.scalar(0);

@@ -180,9 +180,12 @@ export interface ReportGuard {
   z: number;
   /** True when --max-drop is finer than one validation row (the split cannot show it). */
   finerThanData: boolean;
-  /** The final model's paired validation drop below dense (fraction) and its standard error. */
+  /** Validation accuracy of the control: the dense model fine-tuned like one pruning step, unpruned (the reference). */
+  controlValAccuracy?: number;
+  /** The final model's paired validation drop below the control (fraction), its standard error, and the drop allowed. */
   finalDrop: number;
   finalStandardError: number;
+  finalAllowedDrop?: number;
 }
 
 /** Contents of report.json. */
@@ -220,6 +223,9 @@ export interface RunReport {
 }
 
 /** The lowest validation accuracy the guard accepts, as a fraction: dense − maxDrop points. */
-export function guardAccuracy(report: Pick<RunReport, 'dense' | 'config'>): number {
+export function guardAccuracy(report: Pick<RunReport, 'dense' | 'config' | 'guard'>): number {
+  // The guard is paired against a control: for a chart line, the control's accuracy less the drop allowed at the end.
+  const g = report.guard;
+  if (g?.controlValAccuracy != null && g.finalAllowedDrop != null) return g.controlValAccuracy - g.finalAllowedDrop;
   return report.dense.valAccuracy - report.config.maxDrop / 100;
 }
