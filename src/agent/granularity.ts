@@ -35,13 +35,13 @@ export function checkObjective(objective: string, g: Granularity): Objective {
  * layer would run its whole budget without pruning a weight and then report that the guard stopped it.
  */
 export function checkUnitsRemovable(g: Granularity, objective: Objective, pm: PrunableModel): void {
-  if (g !== 'unit' || pm.layers.length > 1) return;
+  if (g !== 'unit' || pm.layers.some((l, i) => l.structured && i < pm.layers.length - 1)) return;
   const [why, instead] = objective === 'flops'
     ? ['--objective flops prunes whole units/filters only', '--objective params (single connections)']
     : ['--granularity unit prunes whole units/filters only', '--granularity connection'];
   throw new UsageError(
-    `${why}, and this model has none to remove: its only Dense/Conv2D layer '${pm.layers[0].name}' is the output ` +
-    `layer, whose units are never removed (other layer types are not pruned); use ${instead}`);
+    `${why}, and this model has none to remove: units are removed whole only from top-level Dense/Conv2D layers other than ` +
+    `the output layer '${pm.layers[pm.layers.length - 1].name}'; use ${instead}`);
 }
 
 /**
@@ -90,7 +90,7 @@ export function pruneStep(
       if (after[i][j] === 0) cut[u]++;
     }
     // +1 marks a useless unit, −1 keeps it; output units are never removed.
-    return Float32Array.from(live, (n, u) => (i !== last && n > 0 && cut[u] / n >= USELESS_UNIT_FRACTION ? 1 : -1));
+    return Float32Array.from(live, (n, u) => (i !== last && l.structured && n > 0 && cut[u] / n >= USELESS_UNIT_FRACTION ? 1 : -1));
   });
   const uselessWeights = pm.layers.reduce((acc, l, i) => {
     let n = 0;

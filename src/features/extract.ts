@@ -26,7 +26,7 @@ interface LayerStats {
 }
 
 /**
- * Features of every live connection (mask 1) of every Dense / Conv2D kernel: weight magnitude and
+ * Features of every live connection (mask 1) of every prunable kernel (see pruning/layer-kinds.ts): weight magnitude and
  * its ranks, gradient saliencies (mean |g|, Taylor, Fisher/OBD) over calibration batches, statistics of
  * the input each connection reads and of the unit it feeds, and layer context. See schema.ts for the
  * exact definitions. All heavy work is tensor ops; the model and its masks are left untouched.
@@ -59,50 +59,67 @@ export function extractFeatures(pm: PrunableModel, calib: Split, opts: ExtractOp
 // ---------------------------------------------------------------------------------------------
 // Calibration pass: activations and gradients, accumulated over batches.
 
-const probeCache = new WeakMap<TF.LayersModel, { model: TF.LayersModel; inSlot: number[]; outSlot: number[] }>();
+const probeCache = new WeakMap<TF.LayersModel, Probe>();
+
+/** Output slot of each kernel's 'in' / 'out' activation in the probe model; −1 where neutral values stand in. */
+interface Probe { model: TF.LayersModel | undefined; inSlot: number[]; outSlot: number[]; count: number }
+
+/** The symbolic tensor a statistics source names, when the top-level graph exposes exactly one of the right width. */
+function sourceTensor(l: PrunableLayer, source: 'input' | 'output' | 'none', channels: number): TF.SymbolicTensor | undefined {
+  if (source === 'none' || l.containers.length > 0) return undefined;
+  let t: TF.SymbolicTensor | TF.SymbolicTensor[];
+  try {
+    t = source === 'input' ? l.layer.input : l.layer.output;
+  } catch {
+    return undefined; // a shared layer (several inbound nodes) has no single input
+  }
+  if (Array.isArray(t)) {
+    if (t.length !== 1) return undefined;
+    t = t[0];
+  }
+  const shape = t.shape;
+  const last = channelsFirst(l) && shape.length >= 3 ? shape[1] : shape[shape.length - 1];
+  return last === channels && t.dtype === 'float32' ? t : undefined;
+}
 
 /**
- * A model sharing `pm.model`'s layers whose outputs are every prunable layer's input and output.
- * Never dispose it: it owns no weights of its own.
+ * A model sharing `pm.model`'s layers whose outputs are the activations that describe each kernel's rows
+ * (its input channels) and units (see layer-kinds.ts). Kernels inside nested models, recurrent gates and
+ * other kernels without such a tensor get neutral statistics. Never dispose it: it owns no weights.
  */
-function probeModel(pm: PrunableModel) {
+function probeModel(pm: PrunableModel): Probe {
   const cached = probeCache.get(pm.model);
-  if (cached && cached.inSlot.length === pm.layers.length) return cached;
+  if (cached && cached.count === pm.layers.length) return cached;
   const outputs: TF.SymbolicTensor[] = [];
-  const slot = (t: TF.SymbolicTensor | TF.SymbolicTensor[], what: string, l: PrunableLayer): number => {
-    if (Array.isArray(t)) {
-      if (t.length !== 1) throw new ModelError(`layer '${l.name}' has ${t.length} ${what}s; autoprune needs exactly one`);
-      t = t[0];
-    }
+  const slot = (t: TF.SymbolicTensor | undefined): number => {
+    if (!t) return -1;
     const at = outputs.indexOf(t);
     if (at >= 0) return at;
     outputs.push(t);
     return outputs.length - 1;
   };
-  const inSlot: number[] = [];
-  const outSlot: number[] = [];
-  for (const l of pm.layers) {
+  const inSlot = pm.layers.map((l) => slot(sourceTensor(l, l.stats.in, l.shape[l.shape.length - 2])));
+  const outSlot = pm.layers.map((l) => slot(sourceTensor(l, l.stats.out, l.units)));
+  let model: TF.LayersModel | undefined;
+  if (outputs.length) {
     try {
-      inSlot.push(slot(l.layer.input, 'input', l));
-      outSlot.push(slot(l.layer.output, 'output', l));
+      model = tf.model({ inputs: pm.model.inputs, outputs });
     } catch (err) {
-      if (err instanceof ModelError) throw err;
-      throw new ModelError(`cannot read the input/output of layer '${l.name}' (is it shared or not connected?): ${(err as Error).message}`);
+      throw new ModelError(`cannot read the activations of the prunable layers (is a layer shared or not connected?): ${(err as Error).message.split('\n')[0]}`);
     }
   }
-  const model = tf.model({ inputs: pm.model.inputs, outputs });
-  const probe = { model, inSlot, outSlot };
+  const probe = { model, inSlot, outSlot, count: pm.layers.length };
   probeCache.set(pm.model, probe);
   return probe;
 }
 
-function isChannelsFirst(l: PrunableLayer): boolean {
-  return l.kind === 'conv2d' && (l.layer.getConfig() as { dataFormat?: string }).dataFormat === 'channelsFirst';
+function channelsFirst(l: PrunableLayer): boolean {
+  return l.conv && (l.layer.getConfig() as { dataFormat?: string }).dataFormat === 'channelsFirst';
 }
 
-/** Activations as [positions, channels] (channels = last kernel-relevant axis). */
-function asColumns(t: TF.Tensor, channels: number, channelsFirst: boolean): TF.Tensor2D {
-  const x = channelsFirst && t.rank === 4 ? tf.transpose(t, [0, 2, 3, 1]) : t;
+/** Activations as [positions, channels] (channels = the last axis, or axis 1 for channels-first data). */
+function asColumns(t: TF.Tensor, channels: number, cf: boolean): TF.Tensor2D {
+  const x = cf && t.rank >= 3 ? tf.transpose(t, [0, ...Array.from({ length: t.rank - 2 }, (_, i) => i + 2), 1]) : t;
   return tf.reshape(x, [-1, channels]) as TF.Tensor2D;
 }
 
@@ -111,6 +128,17 @@ function accumulate(acc: TF.Tensor | undefined, add: TF.Tensor): TF.Tensor {
   const next = tf.keep(tf.add(acc, add));
   acc.dispose();
   return next;
+}
+
+/**
+ * Statistics that make the activation features neutral: mean 0, norm 1, no zeros — so that Wanda's
+ * |w|·‖x‖ is |w| and the unit / input statistics carry no information.
+ */
+function neutralIn(p: Partial<LayerStats>, rows: number): void {
+  p.inSum = tf.zeros([rows]); p.inSq = tf.ones([rows]); p.inZero = tf.zeros([rows]); p.inCount = 1;
+}
+function neutralOut(p: Partial<LayerStats>, units: number): void {
+  p.outSum = tf.zeros([units]); p.outZero = tf.zeros([units]); p.outCount = 1;
 }
 
 function calibrationStats(pm: PrunableModel, calib: Split, pick: Int32Array, batchSize: number) {
@@ -125,21 +153,24 @@ function calibrationStats(pm: PrunableModel, calib: Split, pick: Int32Array, bat
     for (let i = 0; i < idx.length; i++) labels[i] = calib.labels[idx[i]];
     tf.tidy(() => {
       const xb = tf.gather(calib.x, tf.tensor1d(idx, 'int32'));
-      const outs = probe.model.apply(xb, { training: false }) as TF.Tensor | TF.Tensor[];
+      const outs = probe.model ? probe.model.apply(xb, { training: false }) as TF.Tensor | TF.Tensor[] : [];
       const list = Array.isArray(outs) ? outs : [outs];
       pm.layers.forEach((l, i) => {
         const p = partial[i];
-        const cin = l.shape[l.shape.length - 2];
-        const cf = isChannelsFirst(l);
-        const x = asColumns(list[probe.inSlot[i]], cin, cf);
-        const y = asColumns(list[probe.outSlot[i]], l.units, cf);
-        p.inSum = accumulate(p.inSum, tf.sum(x, 0));
-        p.inSq = accumulate(p.inSq, tf.sum(tf.square(x), 0));
-        p.inZero = accumulate(p.inZero, tf.sum(tf.equal(x, 0).toFloat(), 0));
-        p.inCount! += x.shape[0];
-        p.outSum = accumulate(p.outSum, tf.sum(y, 0));
-        p.outZero = accumulate(p.outZero, tf.sum(tf.equal(y, 0).toFloat(), 0));
-        p.outCount! += y.shape[0];
+        const cf = channelsFirst(l);
+        if (probe.inSlot[i] >= 0) {
+          const x = asColumns(list[probe.inSlot[i]], l.shape[l.shape.length - 2], cf);
+          p.inSum = accumulate(p.inSum, tf.sum(x, 0));
+          p.inSq = accumulate(p.inSq, tf.sum(tf.square(x), 0));
+          p.inZero = accumulate(p.inZero, tf.sum(tf.equal(x, 0).toFloat(), 0));
+          p.inCount! += x.shape[0];
+        }
+        if (probe.outSlot[i] >= 0) {
+          const y = asColumns(list[probe.outSlot[i]], l.units, cf);
+          p.outSum = accumulate(p.outSum, tf.sum(y, 0));
+          p.outZero = accumulate(p.outZero, tf.sum(tf.equal(y, 0).toFloat(), 0));
+          p.outCount! += y.shape[0];
+        }
       });
       const yb = encodeTargets(labels, task);
       const { grads } = tf.variableGrads(
@@ -154,6 +185,10 @@ function calibrationStats(pm: PrunableModel, calib: Split, pick: Int32Array, bat
     });
     batches++;
   }
+  pm.layers.forEach((l, i) => {
+    if (probe.inSlot[i] < 0) neutralIn(partial[i], l.shape[l.shape.length - 2]);
+    if (probe.outSlot[i] < 0) neutralOut(partial[i], l.units);
+  });
   return { layers: partial as LayerStats[], batches };
 }
 
@@ -217,9 +252,12 @@ function buildFeatures(pm: PrunableModel, calib: { layers: LayerStats[]; batches
     const B = calib.batches;
     // tidy returns the stacked tensor, not its data: tidy walks a returned typed array element by element.
     const stacked = tf.tidy(() => {
-      // Work on a 4-D view [kh, kw, cin, cout]; a Dense kernel [in, out] is [1, 1, in, out].
-      const sh = l.shape.length === 4 ? l.shape : [1, 1, l.shape[0], l.shape[1]];
-      const [kh, kw, cin, cout] = sh;
+      // Work on a 4-D view [1, positions, rows, units]: Dense [in, out] is [1, 1, in, out], Conv2D
+      // [kh, kw, cin, cout] is [1, kh·kw, cin, cout] (the same memory order), LSTM [in, 4u] is [1, 1, in, 4u].
+      const cin = l.shape[l.shape.length - 2];
+      const cout = l.units;
+      const sh = [1, l.size / (cin * cout), cin, cout];
+      const [kh, kw] = sh;
       const w = tf.reshape(l.kernel, sh);
       const m = tf.reshape(pm.mask(li), sh);
       const a = tf.abs(w);
@@ -297,7 +335,7 @@ function buildFeatures(pm: PrunableModel, calib: { layers: LayerStats[]; batches
         depth_rel: () => tf.fill([count], L > 1 ? li / (L - 1) : 0),
         log_fan_in: () => tf.fill([count], Math.log(fanIn)),
         log_fan_out: () => tf.fill([count], Math.log(cout)),
-        is_conv: () => tf.fill([count], l.kind === 'conv2d' ? 1 : 0),
+        is_conv: () => tf.fill([count], l.conv ? 1 : 0),
         layer_param_share: () => tf.fill([count], l.size / total),
         layer_sparsity: () => tf.fill([count], 1 - count / l.size),
         global_sparsity: () => tf.fill([count], globalSparsity),

@@ -1,8 +1,9 @@
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
 import { ModelError } from '../errors.js';
+import { discoverKernels, isContainer, LAYER_HANDLERS, leafLayers, untouchedReason, type KernelRole, type PrunableKind, type StatsSource } from './layer-kinds.js';
 
-export type PrunableKind = 'dense' | 'conv2d';
+export type { PrunableKind, KernelRole, StatsSource } from './layer-kinds.js';
 
 /** The prunable kernels as a share of the model's parameters, and the layers left dense. */
 export interface Coverage {
@@ -15,15 +16,6 @@ export interface Coverage {
   untouched: { name: string; className: string; params: number; reason: string }[];
 }
 
-function untouchedReason(className: string): string {
-  if (className === 'Sequential' || className === 'Model' || className === 'Functional') return 'a nested model: its inner layers are not pruned (yet)';
-  if (/Normalization$/.test(className)) return 'normalization weights are never pruned';
-  if (/^(LSTM|GRU|SimpleRNN|Bidirectional|Embedding|Conv1D|Conv3D|DepthwiseConv2D|SeparableConv2D|Conv2DTranspose|LocallyConnected)/.test(className)) {
-    return `${className} layers are not pruned (yet): only Dense and Conv2D kernels are`;
-  }
-  return 'not a Dense or Conv2D kernel';
-}
-
 /**
  * What a target sparsity counts: 'params' — the fraction of prunable kernel weights removed (the
  * default); 'flops' — the fraction of their multiply-accumulates removed, i.e. compute, which is what
@@ -32,28 +24,41 @@ function untouchedReason(className: string): string {
 export type Objective = 'params' | 'flops';
 export const OBJECTIVES: readonly Objective[] = Object.freeze(['params', 'flops']);
 
-/** A prunable kernel of a model (Dense or Conv2D; biases are never pruned). */
+/**
+ * A prunable kernel of a model (see layer-kinds.ts for the layer types; biases are never pruned). Every
+ * kernel is read as [positions…, rows, units]: Dense [in, out], Conv2D [kh, kw, cin, cout], LSTM
+ * [in, 4·units], Embedding [vocabulary, dim], DepthwiseConv2D [kh, kw, cin, multiplier].
+ */
 export interface PrunableLayer {
-  /** Position among the prunable layers (0 = closest to the input). */
+  /** Position among the prunable kernels (0 = closest to the input). */
   index: number;
-  /** Keras layer name. */
+  /** Layer name (its path through nested models), plus the weight's role unless it is the plain kernel ('lstm/recurrent_kernel'). */
   name: string;
   kind: PrunableKind;
-  /** The layer itself (for activations / inputs). */
+  role: KernelRole;
+  /** The layer itself (for activations / inputs); a wrapper (TimeDistributed, Bidirectional) rather than what it wraps. */
   layer: TF.layers.Layer;
-  /** The kernel variable. Dense: [in, out]; Conv2D: [kh, kw, cin, cout]. */
+  /** Nested models from the top-level model down to `layer` (empty at top level). */
+  containers: TF.layers.Layer[];
+  /** Which activations give the kernel's per-row ('in') and per-unit ('out') statistics. */
+  stats: { in: StatsSource; out: StatsSource };
+  /** The kernel variable. */
   kernel: TF.Variable;
   shape: number[];
   /** Number of kernel weights. */
   size: number;
-  /** Fan-in of one output unit (in for Dense, kh·kw·cin for Conv2D). */
+  /** Fan-in of one output unit (size / units). */
   fanIn: number;
-  /** Number of output units (columns / filters). */
+  /** Number of output units (the kernel's last axis: columns / filters / gate units). */
   units: number;
+  /** Whether whole output units can be removed and compacted (top-level Dense and Conv2D). */
+  structured: boolean;
+  /** A convolution kernel (any kind). */
+  conv: boolean;
   /**
    * Multiply-accumulates one kernel weight costs per input sample: 1 for a Dense layer on a flat input,
-   * the number of output positions (outH·outW) for Conv2D; the product of the output's non-channel
-   * dimensions in general.
+   * the number of output positions (outH·outW) for Conv2D, the time steps for a recurrent kernel, 0 for
+   * an embedding (a lookup).
    */
   macsPerWeight: number;
 }
@@ -91,23 +96,6 @@ export interface Snapshot {
   masks: TF.Tensor[];
 }
 
-/** Output positions per sample of a layer with one output: the product of its non-batch, non-channel dims. */
-function macsPerWeight(layer: TF.layers.Layer): number {
-  let shape: unknown;
-  try { shape = layer.outputShape; } catch { return 1; }
-  if (!Array.isArray(shape) || Array.isArray(shape[0])) return 1;
-  const dims = (shape as (number | null)[]).slice(1, -1);
-  const n = dims.reduce<number>((a, d) => a * (typeof d === 'number' && d > 0 ? d : 1), 1);
-  return Number.isFinite(n) && n >= 1 ? n : 1;
-}
-
-function kindOf(layer: TF.layers.Layer): PrunableKind | undefined {
-  const cls = layer.getClassName();
-  if (cls === 'Dense') return 'dense';
-  if (cls === 'Conv2D') return 'conv2d';
-  return undefined;
-}
-
 /**
  * A view over a tfjs LayersModel that holds a 0/1 mask per prunable kernel (same shape as the kernel)
  * and keeps masked weights at exactly 0. It never changes the model's topology.
@@ -117,20 +105,19 @@ export class PrunableModel {
   private masks: TF.Tensor[];
 
   constructor(readonly model: TF.LayersModel) {
-    const found: PrunableLayer[] = [];
-    for (const layer of model.layers) {
-      const kind = kindOf(layer);
-      if (!kind) continue;
-      const kernelLw = layer.weights.find((w) => /kernel/.test(w.originalName ?? w.name));
-      if (!kernelLw) continue;
-      const kernel = kernelLw.read() as TF.Variable;
+    const found: PrunableLayer[] = discoverKernels(model).map((k, index) => {
+      const kernel = k.variable.read() as TF.Variable;
       const shape = kernel.shape.slice();
       const size = shape.reduce((a, b) => a * b, 1);
       const units = shape[shape.length - 1];
-      found.push({ index: found.length, name: layer.name, kind, layer, kernel, shape, size, fanIn: size / units, units, macsPerWeight: macsPerWeight(layer) });
-    }
+      return {
+        index, name: k.name, kind: k.kind, role: k.spec.role, layer: k.layer, containers: k.containers,
+        stats: { in: k.spec.in, out: k.spec.out }, kernel, shape, size, fanIn: size / units, units,
+        structured: k.structured, conv: k.conv, macsPerWeight: k.macsPerWeight,
+      };
+    });
     if (found.length === 0) {
-      throw new ModelError(`model '${model.name}' has no Dense or Conv2D layer to prune`);
+      throw new ModelError(`model '${model.name}' has no layer with a kernel to prune (pruned types: ${Object.keys(LAYER_HANDLERS).join(', ')})`);
     }
     this.layers = found;
     // Start from the model's own zeros: a model saved by autoprune reloads with its pruning intact.
@@ -142,15 +129,23 @@ export class PrunableModel {
    * that autoprune leaves dense, with why. Numbers that say "80 %" must say of what.
    */
   coverage(): Coverage {
-    const prunableNames = new Set(this.layers.map((l) => l.name));
+    const pruned = new Set(this.layers.map((l) => l.layer));
+    const pathOf = new Map<TF.layers.Layer, string>();
+    const walk = (layers: TF.layers.Layer[], prefix: string) => {
+      for (const l of layers) {
+        if (pathOf.has(l)) continue;
+        pathOf.set(l, prefix + l.name);
+        if (isContainer(l)) walk(l.layers, `${prefix}${l.name}/`);
+      }
+    };
+    walk(this.model.layers, '');
     let params = 0;
     const untouched: Coverage['untouched'] = [];
-    for (const layer of this.model.layers) {
+    for (const layer of leafLayers(this.model)) {
       const n = layer.countParams();
       params += n;
-      if (n === 0 || prunableNames.has(layer.name)) continue;
-      const cls = layer.getClassName();
-      untouched.push({ name: layer.name, className: cls, params: n, reason: untouchedReason(cls) });
+      if (n === 0 || pruned.has(layer)) continue;
+      untouched.push({ name: pathOf.get(layer) ?? layer.name, className: layer.getClassName(), params: n, reason: untouchedReason(layer) });
     }
     const prunable = this.totalPrunable;
     return { params, prunable, prunableFraction: params > 0 ? prunable / params : 0, untouched };

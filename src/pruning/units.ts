@@ -59,21 +59,23 @@ function batchesOf(calib: Split, opts: CalibrationOptions): Int32Array[] {
  * over the calibration samples (and, for Conv2D, every position). Low-activity units go first.
  */
 export function unitMeanActivationScores(pm: PrunableModel, calib: Split, opts: CalibrationOptions = {}): Float32Array[] {
+  // Units of other kernels (recurrent gates, depthwise multipliers, nested layers) are not removed whole: −∞.
+  const structured = pm.layers.filter((l) => l.structured);
   let probe: TF.LayersModel;
   try {
-    probe = tf.model({ inputs: pm.model.inputs, outputs: pm.layers.map((l) => l.layer.output as TF.SymbolicTensor) });
+    probe = tf.model({ inputs: pm.model.inputs, outputs: structured.map((l) => l.layer.output as TF.SymbolicTensor) });
   } catch (err) {
     throw new ModelError(`cannot read the outputs of the prunable layers (shared or unconnected layer?): ${(err as Error).message.split('\n')[0]}`);
   }
-  const sums = pm.layers.map((l) => new Float64Array(l.units));
-  const counts = pm.layers.map(() => 0);
+  const sums = structured.map((l) => new Float64Array(l.units));
+  const counts = structured.map(() => 0);
   for (const idx of batchesOf(calib, opts)) {
     const parts = tf.tidy(() => {
       const xb = tf.gather(calib.x, tf.tensor1d(idx, 'int32'));
       const outs = probe.predict(xb) as TF.Tensor | TF.Tensor[];
       const list = Array.isArray(outs) ? outs : [outs];
       return list.map((y, i) => {
-        const cols = tf.reshape(tf.abs(y), [-1, pm.layers[i].units]);
+        const cols = tf.reshape(tf.abs(y), [-1, structured[i].units]);
         return { sum: tf.sum(cols, 0).dataSync(), rows: cols.shape[0] };
       });
     });
@@ -82,7 +84,8 @@ export function unitMeanActivationScores(pm: PrunableModel, calib: Split, opts: 
       counts[i] += p.rows;
     });
   }
-  return sums.map((s, i) => Float32Array.from(s, (v) => -v / Math.max(1, counts[i])));
+  const byLayer = new Map(structured.map((l, i) => [l, Float32Array.from(sums[i], (v) => -v / Math.max(1, counts[i]))]));
+  return pm.layers.map((l) => byLayer.get(l) ?? new Float32Array(l.units).fill(-Infinity));
 }
 
 /**
@@ -265,7 +268,8 @@ export function pruneUnits(
 
   const cand: { layer: number; unit: number; score: number }[] = [];
   pm.layers.forEach((l, i) => {
-    if (i === last) return;
+    // Output units are never removed; only top-level Dense / Conv2D units can go whole (layer-kinds.ts).
+    if (i === last || !l.structured) return;
     for (let u = 0; u < l.units; u++) {
       if (!alive[i][u]) continue;
       const s = unitScores[i][u];

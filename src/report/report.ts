@@ -62,7 +62,7 @@ export interface ReportDense {
   testAccuracy: number;
   /** All trainable parameters (kernels and biases). */
   params: number;
-  /** Prunable weights (Dense/Conv2D kernels). */
+  /** Prunable weights (every kernel a layer handler prunes: Dense, Conv, recurrent, embedding, …). */
   prunable: number;
   /** prunable / params, and every layer with weights left dense, with why (absent in older reports). */
   prunableFraction?: number;
@@ -116,7 +116,7 @@ export function describeStop(final: Pick<ReportFinal, 'targetReached' | 'stopRea
 export interface ReportLayer {
   /** Keras layer name. */
   name: string;
-  /** 'dense' or 'conv2d'. */
+  /** Layer family: 'dense', 'conv2d', 'conv1d', 'lstm', 'embedding', … (pruning/layer-kinds.ts). */
   kind: string;
   /** Kernel shape. */
   shape: number[];

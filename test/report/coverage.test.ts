@@ -10,6 +10,7 @@ describe('coverage of the prunable layers', () => {
     const m = tf.sequential({ layers: [
       tf.layers.reshape({ inputShape: [4], targetShape: [4, 1] }),
       tf.layers.conv1d({ filters: 16, kernelSize: 2, activation: 'relu', name: 'conv1d' }),
+      tf.layers.prelu({ name: 'prelu' }),
       tf.layers.batchNormalization({ name: 'bn' }),
       tf.layers.flatten(),
       tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' }),
@@ -21,14 +22,17 @@ describe('coverage of the prunable layers', () => {
     });
     const params = m.countParams();
     expect(report.dense.params).toBe(params);
-    expect(report.dense.prunable).toBe(48 * 3);
-    expect(report.dense.prunableFraction).toBeCloseTo(144 / params);
-    expect(report.dense.untouched!.map((u) => [u.name, u.className, u.params])).toEqual([['conv1d', 'Conv1D', 48], ['bn', 'BatchNormalization', 64]]);
-    expect(report.dense.untouched![0].reason).toMatch(/Conv1D layers are not pruned/);
-    const pruned = Math.round(report.final.sparsity * 144);
+    const prunable = 2 * 16 + 48 * 3; // the Conv1D kernel [2, 1, 16] and the Dense kernel [48, 3]
+    expect(report.dense.prunable).toBe(prunable);
+    expect(report.dense.prunableFraction).toBeCloseTo(prunable / params);
+    expect(report.layers.map((l) => [l.name, l.kind])).toEqual([['conv1d', 'conv1d'], ['out', 'dense']]);
+    expect(report.dense.untouched!.map((u) => [u.name, u.className, u.params])).toEqual([['prelu', 'PReLU', 48], ['bn', 'BatchNormalization', 64]]);
+    expect(report.dense.untouched![0].reason).toMatch(/PReLU layers have no pruning handler/);
+    expect(report.dense.untouched![1].reason).toMatch(/normalization weights are never pruned/);
+    const pruned = Math.round(report.final.sparsity * prunable);
     expect(report.final.sparsityOfAllParams).toBeCloseTo(pruned / params);
     const start = events.find((e) => e.type === 'start');
-    expect(start).toMatchObject({ params, untouched: [{ name: 'conv1d' }, { name: 'bn' }] });
+    expect(start).toMatchObject({ params, untouched: [{ name: 'prelu' }, { name: 'bn' }] });
     expect(events.find((e) => e.type === 'done')).toMatchObject({ sparsityOfAllParams: report.final.sparsityOfAllParams, prunableFraction: report.dense.prunableFraction });
     model.dispose();
     m.dispose();

@@ -1,0 +1,223 @@
+/**
+ * One registry of per-layer-type handlers: which weights of a tfjs layer are prunable kernels, what a
+ * kernel weight costs in multiply-accumulates, which activations describe a kernel's inputs and outputs
+ * (for the activation features), and whether its output units can be removed whole. Adding a layer type
+ * is one entry here. Layers inside nested models (a Sequential or functional model used as a layer) are
+ * found at any depth by `discoverKernels`.
+ */
+import type * as TF from '@tensorflow/tfjs';
+
+type Layer = TF.layers.Layer;
+
+/** The layer family a prunable kernel belongs to (wrappers report the family of what they wrap). */
+export type PrunableKind =
+  | 'dense' | 'conv1d' | 'conv2d' | 'conv3d' | 'depthwise_conv2d' | 'separable_conv2d' | 'conv2d_transpose'
+  | 'lstm' | 'gru' | 'simple_rnn' | 'embedding';
+
+/** Which weight of the layer a kernel is. */
+export type KernelRole = 'kernel' | 'recurrent_kernel' | 'depthwise_kernel' | 'pointwise_kernel' | 'embeddings';
+
+/**
+ * Which activation tensor gives per-row ('in', axis −2 of the kernel) or per-column ('out', axis −1)
+ * statistics: the layer's input or output, viewed as [positions, channels]; 'none' when no tensor the
+ * model exposes has one value per kernel row / column (a recurrent gate, an intermediate of a
+ * separable conv, token ids): the activation features then take neutral values (see features/schema.ts).
+ */
+export type StatsSource = 'input' | 'output' | 'none';
+
+export interface KernelSpec {
+  role: KernelRole;
+  in: StatsSource;
+  out: StatsSource;
+}
+
+export interface LayerHandler {
+  kind: PrunableKind;
+  kernels: readonly KernelSpec[];
+  /** Multiply-accumulates one kernel weight costs per input sample. */
+  macsPerWeight(layer: Layer): number;
+  /** Whether the kernel's output units (last axis) can be removed whole and compacted (Dense / Conv2D at top level). */
+  structured: boolean;
+  /** Convolutions (the `is_conv` feature). */
+  conv: boolean;
+}
+
+function firstShape(t: unknown): (number | null)[] | undefined {
+  if (Array.isArray(t) && Array.isArray(t[0])) return t[0] as (number | null)[];
+  if (Array.isArray(t)) return t as (number | null)[];
+  return undefined;
+}
+
+/** Product of the non-batch, non-channel dimensions of a shape (1 when unknown). */
+function positions(shape: (number | null)[] | undefined): number {
+  if (!shape) return 1;
+  const n = shape.slice(1, -1).reduce<number>((a, d) => a * (typeof d === 'number' && d > 0 ? d : 1), 1);
+  return Number.isFinite(n) && n >= 1 ? n : 1;
+}
+
+function safe(f: () => unknown): (number | null)[] | undefined {
+  try { return firstShape(f()); } catch { return undefined; }
+}
+
+function inputShapeOf(layer: Layer): unknown {
+  const t = layer.input as TF.SymbolicTensor | TF.SymbolicTensor[];
+  return Array.isArray(t) ? t.map((x) => x.shape) : t.shape;
+}
+
+/** Output positions per sample (Dense on a flat input: 1; Conv2D: outH·outW; Dense on a sequence: T). */
+const outPositions = (layer: Layer) => positions(safe(() => layer.outputShape));
+/** Input positions per sample (Conv2DTranspose: every input pixel is multiplied by the whole kernel). */
+const inPositions = (layer: Layer) => positions(safe(() => inputShapeOf(layer)));
+/** Time steps of a recurrent layer's input (every kernel and recurrent weight is used once per step). */
+const timeSteps = (layer: Layer) => {
+  const s = safe(() => inputShapeOf(layer));
+  const t = s?.[1];
+  return typeof t === 'number' && t > 0 ? t : 1;
+};
+
+const IO: KernelSpec = { role: 'kernel', in: 'input', out: 'output' };
+const rnn = (kind: PrunableKind): LayerHandler => ({
+  kind,
+  kernels: [{ role: 'kernel', in: 'input', out: 'none' }, { role: 'recurrent_kernel', in: 'output', out: 'none' }],
+  macsPerWeight: timeSteps, structured: false, conv: false,
+});
+
+/** Handlers by tfjs class name. */
+export const LAYER_HANDLERS: Readonly<Record<string, LayerHandler>> = Object.freeze({
+  Dense: { kind: 'dense', kernels: [IO], macsPerWeight: outPositions, structured: true, conv: false },
+  Conv1D: { kind: 'conv1d', kernels: [IO], macsPerWeight: outPositions, structured: false, conv: true },
+  Conv2D: { kind: 'conv2d', kernels: [IO], macsPerWeight: outPositions, structured: true, conv: true },
+  Conv3D: { kind: 'conv3d', kernels: [IO], macsPerWeight: outPositions, structured: false, conv: true },
+  DepthwiseConv2D: {
+    kind: 'depthwise_conv2d', kernels: [{ role: 'depthwise_kernel', in: 'input', out: 'none' }],
+    macsPerWeight: outPositions, structured: false, conv: true,
+  },
+  SeparableConv2D: {
+    kind: 'separable_conv2d',
+    kernels: [{ role: 'depthwise_kernel', in: 'input', out: 'none' }, { role: 'pointwise_kernel', in: 'none', out: 'output' }],
+    macsPerWeight: outPositions, structured: false, conv: true,
+  },
+  // Kernel [kh, kw, filters, inChannels]: rows are output channels, columns input channels.
+  Conv2DTranspose: {
+    kind: 'conv2d_transpose', kernels: [{ role: 'kernel', in: 'output', out: 'input' }],
+    macsPerWeight: inPositions, structured: false, conv: true,
+  },
+  LSTM: rnn('lstm'),
+  GRU: rnn('gru'),
+  SimpleRNN: rnn('simple_rnn'),
+  Embedding: {
+    // A lookup, not a product: pruning an embedding saves memory, not compute.
+    kind: 'embedding', kernels: [{ role: 'embeddings', in: 'none', out: 'output' }],
+    macsPerWeight: () => 0, structured: false, conv: false,
+  },
+});
+
+/** Wrappers whose inner layers' kernels are pruned (activation statistics are not attributed through them). */
+function wrapped(layer: Layer): Layer[] {
+  const cls = layer.getClassName();
+  const l = layer as unknown as { layer?: Layer; forwardLayer?: Layer; backwardLayer?: Layer };
+  if (cls === 'TimeDistributed' && l.layer) return [l.layer];
+  if (cls === 'Bidirectional' && l.forwardLayer && l.backwardLayer) return [l.forwardLayer, l.backwardLayer];
+  return [];
+}
+
+/** Whether a layer is a model used as a layer. */
+export function isContainer(layer: Layer): layer is Layer & TF.LayersModel {
+  return Array.isArray((layer as unknown as { layers?: unknown }).layers) && !wrapped(layer).length;
+}
+
+/** A prunable kernel found in a model. */
+export interface FoundKernel {
+  /** Unique name: the layer's name (its path through nested models) plus the weight's role unless it is the plain kernel. */
+  name: string;
+  layer: Layer;
+  /** Nested models from the top-level model down to `layer` (empty at top level). */
+  containers: Layer[];
+  /** The layer whose weights these are when `layer` is a wrapper (TimeDistributed, Bidirectional); else `layer`. */
+  owner: Layer;
+  kind: PrunableKind;
+  spec: KernelSpec;
+  variable: TF.LayerVariable;
+  macsPerWeight: number;
+  structured: boolean;
+  conv: boolean;
+}
+
+/** The weight of `owner` whose name ends in `/role` (or is `role`). */
+function weightOf(owner: Layer, role: KernelRole): TF.LayerVariable | undefined {
+  return owner.weights.find((w) => {
+    const n = w.originalName ?? w.name;
+    return n === role || n.endsWith(`/${role}`);
+  });
+}
+
+/**
+ * Every prunable kernel of a model, in layer order, descending into nested models and wrappers. Layers
+ * reached twice (shared) are listed once. Top-level Dense / Conv2D kernels are named by their layer's name
+ * (as masks.json and checkpoints have always named them).
+ */
+export function discoverKernels(model: TF.LayersModel): FoundKernel[] {
+  const found: FoundKernel[] = [];
+  const seen = new Set<Layer>();
+  const visit = (layers: Layer[], containers: Layer[]) => {
+    for (const layer of layers) {
+      if (seen.has(layer)) continue;
+      seen.add(layer);
+      if (isContainer(layer)) {
+        visit(layer.layers, [...containers, layer]);
+        continue;
+      }
+      const path = [...containers.map((c) => c.name), layer.name].join('/');
+      const inner = wrapped(layer);
+      const owners = inner.length ? inner : [layer];
+      for (const owner of owners) {
+        const h = LAYER_HANDLERS[owner.getClassName()];
+        if (!h) continue;
+        for (const spec of h.kernels) {
+          const variable = weightOf(owner, spec.role);
+          if (!variable || variable.shape.length < 2) continue;
+          const ownerPart = owner === layer ? '' : `/${owner.name}`;
+          const rolePart = spec.role === 'kernel' ? '' : `/${spec.role}`;
+          const wrapper = owner !== layer;
+          found.push({
+            name: `${path}${ownerPart}${rolePart}`,
+            layer, containers, owner, kind: h.kind,
+            // Statistics of a wrapper's input/output are not per step / per direction of what it wraps.
+            spec: wrapper && layer.getClassName() === 'Bidirectional' ? { ...spec, in: 'none', out: 'none' } : spec,
+            variable,
+            // A wrapper's own shapes carry the time axis: TimeDistributed(Dense) costs T per weight, as a Bidirectional LSTM does.
+            macsPerWeight: h.macsPerWeight(wrapper ? layer : owner),
+            structured: h.structured && containers.length === 0 && !wrapper,
+            conv: h.conv,
+          });
+        }
+      }
+    }
+  };
+  visit(model.layers, []);
+  return found;
+}
+
+/** Why a layer holding weights is left dense. */
+export function untouchedReason(layer: Layer): string {
+  const cls = layer.getClassName();
+  if (/Normalization$/.test(cls)) return 'normalization weights are never pruned';
+  if (LAYER_HANDLERS[cls]) return 'it holds no prunable kernel';
+  return `${cls} layers have no pruning handler: only ${Object.keys(LAYER_HANDLERS).join(', ')} kernels (also inside TimeDistributed, Bidirectional and nested models) are pruned`;
+}
+
+/** Every leaf layer of a model (descending into nested models), each once. */
+export function leafLayers(model: TF.LayersModel): Layer[] {
+  const out: Layer[] = [];
+  const seen = new Set<Layer>();
+  const visit = (layers: Layer[]) => {
+    for (const l of layers) {
+      if (seen.has(l)) continue;
+      seen.add(l);
+      if (isContainer(l)) visit(l.layers);
+      else out.push(l);
+    }
+  };
+  visit(model.layers);
+  return out;
+}
