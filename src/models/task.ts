@@ -118,9 +118,40 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel): Dataset
   };
 }
 
+/** Losses of models that predict numbers (regression, reconstruction), in tfjs' camelCase and Keras' snake_case. */
+const NUMERIC_LOSSES = /^(mse|mae|mape|msle|meansquarederror|meanabsoluteerror|meanabsolutepercentageerror|meansquaredlogarithmicerror|huber(loss)?|logcosh|poisson|cosine(proximity|similarity)?|kld|kullbackleiblerdivergence)$/;
+
+/** The loss a model was compiled with (tfjs restores it from model.json's training_config), lower-cased without '_'. */
+export function compiledLoss(model: TF.LayersModel): string | undefined {
+  const loss = (model as unknown as { loss?: unknown }).loss;
+  const one = Array.isArray(loss) ? loss[0] : loss;
+  return typeof one === 'string' ? one.replace(/_/g, '').toLowerCase() : undefined;
+}
+
+/**
+ * What kind of task a model was trained for, as far as its compiled loss and its output tell: a
+ * single-label classifier (what autoprune prunes), or a regression, multi-label or autoencoder model,
+ * with the evidence in words. Fine-tuning such a model as a classifier would destroy it, so these are
+ * refused in one line rather than served wrongly.
+ */
+export function unservedTask(model: TF.LayersModel): string | undefined {
+  const { output, units } = taskOf(model);
+  const loss = compiledLoss(model);
+  const last = model.outputLayers?.[0] ?? model.layers[model.layers.length - 1];
+  const act = output === 'softmax' ? 'softmax' : String((last.getConfig() as { activation?: string }).activation ?? 'linear');
+  const inputSize = (model.inputs[0].shape.slice(1) as (number | null)[]).reduce<number>((a, d) => a * (d ?? 1), 1);
+  const lossText = loss ? `, loss ${loss}` : '';
+  const what = `its output is ${units} ${act} unit${units === 1 ? '' : 's'}${lossText}`;
+  const reconstructs = units > 1 && units === inputSize && act !== 'softmax';
+  if (loss && NUMERIC_LOSSES.test(loss)) return reconstructs ? `an autoencoder (${what}, as many outputs as inputs)` : `a regression model (${what})`;
+  if (reconstructs && units >= 16 && !(loss && /crossentropy/.test(loss) && act !== 'sigmoid')) return `an autoencoder (${what}, as many outputs as inputs)`;
+  if (units > 1 && act === 'sigmoid' && !(loss && /^(sparse)?categoricalcrossentropy$/.test(loss))) return `a multi-label model (${what}: one independent probability per label)`;
+  return undefined;
+}
+
 /**
  * Throws a ModelError unless the model is a classifier autoprune can read: one input, one output of shape
- * [batch, units].
+ * [batch, units], trained for single-label classification (not regression, multi-label or reconstruction).
  */
 export function checkClassifier(model: TF.LayersModel): void {
   const shapes = (ts: TF.SymbolicTensor[]) => ts.map((t) => `[${t.shape.map((d) => d ?? 'batch').join(', ')}]`).join(', ');
@@ -133,6 +164,12 @@ export function checkClassifier(model: TF.LayersModel): void {
     throw new ModelError(
       `model '${model.name}' has output shape ${shapes(model.outputs)}; autoprune needs one class score per unit, ` +
       `shape [batch, classes] (add a Flatten or pooling layer before the output layer)`);
+  }
+  const other = unservedTask(model);
+  if (other) {
+    throw new ModelError(
+      `model '${model.name}' looks like ${other}; autoprune prunes single-label classifiers only ` +
+      '(regression, multi-label and autoencoder models are not supported yet, and fine-tuning one as a classifier would destroy it)');
   }
 }
 

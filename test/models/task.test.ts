@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
 import type { Dataset } from '../../src/data/dataset.js';
 import { ModelError } from '../../src/errors.js';
-import { fitDatasetToModel, taskOf } from '../../src/models/task.js';
+import { fitDatasetToModel, taskOf, unservedTask } from '../../src/models/task.js';
 
 /** A tiny in-memory dataset: `n` rows of `features` columns per split, labels cycling through `classNames`. */
 function dataset(features: number, classNames: string[], n = 6): Dataset {
@@ -82,5 +82,41 @@ describe('fitDatasetToModel', () => {
     expect(fitDatasetToModel(zeroBased, four)).toBe(zeroBased);
     [four, three].forEach((m) => m.dispose());
     [data, named, zeroBased].forEach((d) => d.dispose());
+  });
+});
+
+describe('unservedTask', () => {
+  const compiled = (m: TF.Sequential, loss: string) => { m.compile({ optimizer: 'adam', loss }); return m; };
+
+  it('names regression, autoencoder and multi-label models from their compiled loss and output, and passes classifiers', () => {
+    const cases: [TF.Sequential, RegExp | undefined][] = [
+      [compiled(mlp(6, 1), 'meanSquaredError'), /^a regression model \(its output is 1 linear unit, loss meansquarederror\)$/],
+      [compiled(mlp(6, 2), 'meanAbsoluteError'), /^a regression model/],
+      [compiled(mlp(20, 20, 'sigmoid'), 'binaryCrossentropy'), /^an autoencoder \(.*as many outputs as inputs\)$/],
+      [mlp(20, 20, 'sigmoid'), /^an autoencoder/],
+      [compiled(mlp(6, 5, 'sigmoid'), 'binaryCrossentropy'), /^a multi-label model \(its output is 5 sigmoid units, loss binarycrossentropy: one independent probability per label\)$/],
+      [mlp(6, 5, 'sigmoid'), /^a multi-label model/],
+      // Classifiers: softmax, logits, one sigmoid, C sigmoids trained with a categorical loss.
+      [compiled(mlp(6, 3, 'softmax'), 'categoricalCrossentropy'), undefined],
+      [mlp(6, 3), undefined],
+      [compiled(mlp(6, 1, 'sigmoid'), 'binaryCrossentropy'), undefined],
+      [compiled(mlp(6, 4, 'sigmoid'), 'categoricalCrossentropy'), undefined],
+      [compiled(mlp(20, 20, 'softmax'), 'categoricalCrossentropy'), undefined],
+    ];
+    for (const [m, want] of cases) {
+      const got = unservedTask(m);
+      if (want) expect(got).toMatch(want);
+      else expect(got).toBeUndefined();
+      m.dispose();
+    }
+  });
+
+  it('fitDatasetToModel refuses them in one line with the reason, before reading labels as classes', () => {
+    const m = compiled(mlp(5, 1), 'meanSquaredError');
+    const data = dataset(5, Array.from({ length: 60 }, (_, i) => String(i * 1.5)));
+    expect(() => fitDatasetToModel(data, m)).toThrow(ModelError);
+    expect(() => fitDatasetToModel(data, m)).toThrow(/^model '.+' looks like a regression model \(its output is 1 linear unit, loss meansquarederror\); autoprune prunes single-label classifiers only/);
+    m.dispose();
+    data.dispose();
   });
 });
