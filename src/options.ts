@@ -4,6 +4,7 @@ import type { Objective } from './pruning/prunable-model.js';
 import type { AutopruneOptions } from './prune-service.js';
 import type { Scorer } from './policy/types.js';
 import { UsageError } from './errors.js';
+import { TASK_KINDS } from './models/task.js';
 
 /**
  * Every option of a run with its default applied, resolved by one function for the CLI, the API and the
@@ -63,6 +64,9 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
   }
   for (const k of ['force', 'compact', 'overwrite', 'resume', 'standardize'] as const) {
     if (o[k] != null && typeof o[k] !== 'boolean') throw new UsageError(`${k} must be true or false, got '${String(o[k])}'`);
+  }
+  if (o.task != null && !(TASK_KINDS as readonly unknown[]).includes(o.task)) {
+    throw new UsageError(`task must be one of ${TASK_KINDS.join(', ')}, got '${String(o.task)}'`);
   }
   const granularity = checkGranularity(o.granularity ?? (o.objective === 'flops' ? 'unit' : 'connection'));
   const objective = checkObjective(o.objective ?? RUN_DEFAULTS.objective, granularity);

@@ -17,7 +17,8 @@ import { resolution } from './agent/guard.js';
 import { resolveRunOptions, type ResolvedRunOptions } from './options.js';
 import { cloneModel, countParams, modelFiles, probeWritable } from './models/io.js';
 import { accuracy } from './models/train.js';
-import { fitDatasetToModel } from './models/task.js';
+import { checkModelShape, fitDatasetToModel, metricName, rememberTask, taskOf, type TaskKind } from './models/task.js';
+import { isCsvPath } from './data/registry.js';
 import { TRAIN_DEFAULTS } from './models/train.js';
 import { masksToJson } from './pruning/mask-io.js';
 import type { RunReport } from './report/report.js';
@@ -37,6 +38,13 @@ export interface AutopruneOptions {
   data?: string | Dataset;
   /** CSV label column (name or 0-based index). Default: last column. */
   label?: string;
+  /**
+   * What the model was trained for, when its file does not say: 'classification', 'multilabel' (k sigmoid
+   * outputs; the CSV's last k columns are 0/1 labels), 'regression' (the CSV's last k columns are the
+   * targets), 'autoencoder' (the inputs are the targets). Default: from the loss saved in model.json, else
+   * from the output layer (models/task.ts).
+   */
+  task?: TaskKind;
   /** CSV: [train, val, test] fractions of `data` (seeded, stratified). Default [0.8, 0.1, 0.1]; parts with their own file are not split off. */
   split?: readonly [number, number, number];
   /**
@@ -325,18 +333,28 @@ export class PruneService {
     const dataSpec = opts.data ?? 'mnist-10k';
     const tLoad = Date.now();
     const ownsData = typeof dataSpec === 'string';
-    const data = typeof dataSpec === 'string' ? this.dataSource.load(dataSpec, {
-      seed: r.splitSeed, label: opts.label, labelOrder: opts.labelOrder, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize,
-    }) : dataSpec;
     let loaded: LoadedModel | undefined;
+    let data: Dataset | undefined;
     let fitted: Dataset | undefined;
     try {
-      loaded = typeof opts.model === 'object'
-        ? { model: await cloneModel(opts.model), label: opts.model.name }
-        : await this.modelSource.load(opts.model, data, {
-          seed, onEpoch: (e) => opts.onEvent?.({ type: 'epoch', phase: 'dense', epochs: TRAIN_DEFAULTS.epochs, step: 0, epoch: e.epoch, loss: e.loss }),
-        });
-      fitted = fitDatasetToModel(data, loaded.model);
+      const onEpoch = (e: { epoch: number; loss: number }) => opts.onEvent?.({ type: 'epoch', phase: 'dense', epochs: TRAIN_DEFAULTS.epochs, step: 0, epoch: e.epoch, loss: e.loss });
+      // A user's model first: its task says how the data's targets are read (one class label, k values, or the inputs).
+      if (opts.model != null) {
+        loaded = typeof opts.model === 'object'
+          ? { model: await cloneModel(opts.model), label: opts.model.name }
+          : await this.modelSource.load(opts.model, undefined, { seed, onEpoch });
+        checkModelShape(loaded.model);
+        rememberTask(loaded.model, opts.task);
+      }
+      const told = loaded ? taskOf(loaded.model) : undefined;
+      const targets = !told || told.kind === 'classification' ? undefined : told.kind === 'autoencoder' ? 'inputs' as const : told.units;
+      data = typeof dataSpec === 'string' ? this.dataSource.load(dataSpec, {
+        seed: r.splitSeed, label: opts.label, labelOrder: opts.labelOrder, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize,
+        ...(targets != null && isCsvPath(dataSpec) ? { targets } : {}),
+      }) : dataSpec;
+      loaded ??= await this.modelSource.load(undefined, data, { seed, onEpoch });
+      const task = taskOf(loaded.model);
+      fitted = fitDatasetToModel(data, loaded.model, task);
       warnOnLabelOrder(loaded.model, fitted, opts);
       phases.load = (Date.now() - tLoad) / 1000;
       const model = loaded.model;
@@ -375,6 +393,7 @@ export class PruneService {
           ...(opts.testData ? { testData: opts.testData } : {}),
           ...(standardize != null ? { standardize } : {}),
         },
+        task: { kind: task.kind, metric: metricName(task.kind), evidence: task.evidence },
         samples: { train: fitted.train.labels.length, val: fitted.val.labels.length, test: fitted.test.labels.length },
         backend: { name: backend.tfBackend, native: backend.native, source: backend.source },
         policy: { name: policy.name, kind: policy.kind, file: policy.file },
@@ -436,7 +455,7 @@ export class PruneService {
       throw err;
     } finally {
       if (fitted && fitted !== data) fitted.dispose();
-      if (ownsData) data.dispose();
+      if (ownsData) data?.dispose();
     }
   }
 }

@@ -30,6 +30,8 @@ export interface StartEvent {
   backend: string;
   native: boolean;
   prunable: number;
+  /** What every accuracy field of the run's events holds: 'accuracy', 'exact-match accuracy' or 'R²' (models/task.ts). */
+  metric?: string;
   denseValAccuracy: number;
   /** Validation accuracy the guard requires (dense − maxDrop). */
   floor: number;

@@ -19,22 +19,32 @@ export interface GuardVerdict {
   /** The drop allowed for this comparison: maxDrop + Z·se. */
   allowed: number;
   accepted: boolean;
-  /** Rows dense-right/pruned-wrong and dense-wrong/pruned-right. */
+  /** Rows where the pruned model scores lower / higher than the reference (for 0/1 scores: dense-right/pruned-wrong and the reverse). */
   lost: number;
   gained: number;
 }
 
-/** Paired comparison of per-row correctness (1 = right) of the dense and the pruned model. */
-export function judge(dense: Uint8Array, pruned: Uint8Array, maxDrop: number): GuardVerdict {
+/**
+ * Paired comparison of per-row scores of the reference and the pruned model: correctness (1 = right) for
+ * classes and label sets, each row's share of R² for regression and autoencoders (see evaluate). The drop
+ * is the mean of the per-row differences d, its standard error √Σ(d − d̄)²/n — for 0/1 scores exactly the
+ * McNemar-type estimate above.
+ */
+export function judge(dense: ArrayLike<number>, pruned: ArrayLike<number>, maxDrop: number): GuardVerdict {
   const n = dense.length;
   let lost = 0;
   let gained = 0;
+  let sum = 0;
   for (let i = 0; i < n; i++) {
-    if (dense[i] && !pruned[i]) lost++;
-    else if (!dense[i] && pruned[i]) gained++;
+    const d = dense[i] - pruned[i];
+    sum += d;
+    if (d > 0) lost++;
+    else if (d < 0) gained++;
   }
-  const drop = n > 0 ? (lost - gained) / n : 0;
-  const se = n > 0 ? Math.sqrt(Math.max(0, lost + gained - ((lost - gained) ** 2) / n)) / n : 0;
+  const drop = n > 0 ? sum / n : 0;
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (dense[i] - pruned[i] - drop) ** 2;
+  const se = n > 0 ? Math.sqrt(ss) / n : 0;
   const allowed = maxDrop + GUARD_Z * se;
   return { drop, se, allowed, accepted: drop <= allowed + 1e-9, lost, gained };
 }

@@ -1,6 +1,6 @@
+import { metricName, taskOf } from '../models/task.js';
 import type * as TF from '@tensorflow/tfjs';
-import { tf } from '../backend/tf.js';
-import type { Dataset, Split } from '../data/dataset.js';
+import { disposeSplit, headOf, type Dataset } from '../data/dataset.js';
 import { InterruptedError } from '../errors.js';
 import { extractFeatures } from '../features/extract.js';
 import type { Scorer } from '../policy/types.js';
@@ -111,10 +111,6 @@ export interface AgentResult {
 
 const EPS = 1e-6;
 
-function calibrationSplit(train: Split, n: number): Split {
-  const k = Math.min(n, train.labels.length);
-  return { x: tf.slice(train.x, 0, k), labels: train.labels.subarray(0, k) };
-}
 
 /**
  * The pruning agent: score → prune the next increment globally → fine-tune with masks enforced →
@@ -140,7 +136,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
   const granularity = o.granularity ?? (o.objective === 'flops' ? 'unit' : 'connection');
   const objective = checkObjective(o.objective ?? 'params', granularity);
   const pm = new PrunableModel(model);
-  const calib = calibrationSplit(data.train, o.calibrationSamples);
+  const calib = headOf(data.train, o.calibrationSamples);
   const ckpt = o.checkpointDir ? new Checkpointer(o.checkpointDir) : undefined;
   try {
     checkUnitsRemovable(granularity, objective, pm);
@@ -161,13 +157,13 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       };
     }
     const coverage = pm.coverage();
-    const guard = (e: { correct: Uint8Array }) => judge(control.correct, e.correct, o.maxDrop / 100);
+    const guard = (e: { correct: ArrayLike<number> }) => judge(control.correct, e.correct, o.maxDrop / 100);
     const denseTest = state.denseTestAccuracy ?? timed('evaluate', () => accuracy(model, data.test));
     state.denseTestAccuracy = denseTest;
     const floor = state.denseValAccuracy - o.maxDrop / 100;
     emit({
       type: 'start', target: o.target, objective, maxDrop: o.maxDrop, policy: scorer.name, backend: o.backend?.name ?? 'unknown',
-      native: o.backend?.native ?? false, prunable: pm.totalPrunable, denseValAccuracy: state.denseValAccuracy, floor,
+      native: o.backend?.native ?? false, prunable: pm.totalPrunable, metric: metricName(taskOf(model).kind), denseValAccuracy: state.denseValAccuracy, floor,
       sparsity: state.sparsity, resumed, valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow,
       budgetSteps: budget.budgetSteps, batchSize: budget.batchSize, params: coverage.params, untouched: coverage.untouched,
     });
@@ -358,12 +354,12 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     pm.dispose();
     throw err;
   } finally {
-    calib.x.dispose();
+    disposeSplit(calib);
   }
 }
 
 /** Validation correctness of a copy of `model` fine-tuned like one agent step (unpruned). */
-async function controlReference(model: TF.LayersModel, data: Dataset, budget: FineTuneBudget, rounds: number, seed: number, signal?: AbortSignal): Promise<{ accuracy: number; correct: Uint8Array }> {
+async function controlReference(model: TF.LayersModel, data: Dataset, budget: FineTuneBudget, rounds: number, seed: number, signal?: AbortSignal): Promise<{ accuracy: number; correct: Float32Array }> {
   const copy = await cloneModel(model);
   try {
     await trainAsync(copy, data.train, {

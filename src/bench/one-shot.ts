@@ -1,6 +1,5 @@
 import type * as TF from '@tensorflow/tfjs';
-import type { Dataset, Split } from '../data/dataset.js';
-import { tf } from '../backend/tf.js';
+import { disposeSplit, headOf, type Dataset } from '../data/dataset.js';
 import { extractFeatures } from '../features/extract.js';
 import { accuracy, train, type TrainOptions } from '../models/train.js';
 import type { Scorer } from '../policy/types.js';
@@ -41,8 +40,7 @@ export interface OneShotResult {
 export function oneShot(model: TF.LayersModel, data: Dataset, scorer: Scorer, o: OneShotOptions): OneShotResult {
   const epochs = o.fineTuneEpochs ?? 5;
   const pm = new PrunableModel(model);
-  const k = Math.min(o.calibrationSamples ?? 1024, data.train.labels.length);
-  const calib: Split = { x: tf.slice(data.train.x, 0, k), labels: data.train.labels.subarray(0, k) };
+  const calib = headOf(data.train, o.calibrationSamples ?? 1024);
   try {
     let t = Date.now();
     const feats = extractFeatures(pm, calib);
@@ -65,7 +63,7 @@ export function oneShot(model: TF.LayersModel, data: Dataset, scorer: Scorer, o:
       seconds: { features, scoring, prune, fineTune: r.seconds },
     };
   } finally {
-    calib.x.dispose();
+    disposeSplit(calib);
     pm.dispose();
   }
 }

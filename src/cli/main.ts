@@ -56,6 +56,7 @@ function main(argv: string[]): Promise<number> {
     .option('-m, --model <path>', 'tfjs LayersModel (model.json or its folder); never modified. Default: LeNet-300-100 trained on the data and cached')
     .option('-d, --data <spec>', "'mnist-10k' (10,000 real digits, built in), 'synthetic', or a CSV file (numeric features + a label column)", 'mnist-10k')
     .option('--label <column>', 'CSV label column: header name or 0-based index (default: the last column)')
+    .option('--task <kind>', "what --model was trained for, when its model.json carries no loss: classification, multilabel (k sigmoid outputs; the CSV's last k columns are 0/1 labels), regression (the CSV's last k columns are the targets) or autoencoder (the inputs are the targets); the guard then compares exact-match accuracy or R² instead of accuracy (default: from the saved loss, else the output layer)")
     .option('--label-order <names>', "CSV: the label names in the order of the model's outputs, comma-separated (default: numeric labels as output indices, names sorted)")
     .option('--split <train,val,test>', 'CSV: fractions of the data file for training, validation and test (seeded, stratified); parts with their own file are not split off (default: 0.8,0.1,0.1)')
     .option('--val-data <csv>', 'CSV: a separate validation file with the same columns (the accuracy guard uses it)')

@@ -14,6 +14,7 @@ const PruneFlags = z.object({
   model: z.string().min(1).optional(),
   data: z.string().min(1),
   label: z.string().min(1).optional(),
+  task: z.enum(['classification', 'multilabel', 'regression', 'autoencoder']).optional(),
   labelOrder: z.string().min(1).transform((v) => v.split(',').map((x) => x.trim())).optional(),
   split: z.string().transform((v, ctx) => {
     const parts = v.split(',').map((t) => Number(t.trim()));
@@ -65,7 +66,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
   stdoutClosed.signal.addEventListener('abort', onStdoutClosed);
   try {
     const result = await autoprune({
-      target: f.target, model: f.model, data: f.data, label: f.label, labelOrder: f.labelOrder, split: f.split, valData: f.valData, testData: f.testData, standardize: f.standardize, maxDrop: f.maxDrop, policy: f.policy,
+      target: f.target, model: f.model, data: f.data, label: f.label, task: f.task, labelOrder: f.labelOrder, split: f.split, valData: f.valData, testData: f.testData, standardize: f.standardize, maxDrop: f.maxDrop, policy: f.policy,
       out: f.out, overwrite: f.overwrite, force: f.force, resume: f.resume, budgetEpochs: f.budget, budgetSteps: f.budgetSteps, batchSize: f.batchSize, seed: f.seed, splitSeed: f.splitSeed,
       granularity: f.granularity, objective: f.objective, compact: f.compact,
       signal: controller.signal, onEvent: (e: AgentEvent) => reporter.event(e),

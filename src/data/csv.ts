@@ -24,7 +24,16 @@ export interface CsvOptions {
   standardize?: boolean;
   /** Label names in the order of the model's outputs (output i = labelOrder[i]). Default: numeric or sorted order. */
   labelOrder?: readonly string[];
+  /**
+   * What the file's targets are: 'classes' — one label column (default); a number k — the last k columns
+   * hold numbers (regression targets, or 0/1 for multi-label), read as they are and never standardised;
+   * 'inputs' — no target column: every column is an input and the inputs are the targets (autoencoders).
+   * With numbers or inputs the split is a seeded random one (there are no classes to stratify).
+   */
+  targets?: CsvTargets;
 }
+
+export type CsvTargets = 'classes' | 'inputs' | number;
 
 export const CSV_DEFAULTS = Object.freeze({
   header: 'auto' as 'auto' | boolean,
@@ -328,6 +337,7 @@ export function loadCsv(options: CsvOptions): Dataset {
   if (typeof options.path !== 'string' || options.path === '') throw new UsageError('loadCsv needs a file path');
   const o = { ...CSV_DEFAULTS, ...stripUndefined(options), path: options.path };
   const fractions = checkSplit(o.split);
+  if (o.targets !== undefined && o.targets !== 'classes') return loadValueCsv(o as CsvOptions & typeof CSV_DEFAULTS, fractions);
   const main = readTable(o.path, { header: o.header, label: o.label });
   const map = o.labelOrder ? givenClassMap(main, o.labelOrder) : classMap(main);
   const y = classIds(main, map, o.path);
@@ -391,6 +401,87 @@ export function loadCsv(options: CsvOptions): Dataset {
     train: splits[0], val: splits[1], test: splits[2],
     dispose() {
       splits.forEach((s) => s.x.dispose());
+    },
+  };
+}
+
+/**
+ * The last k columns' numbers as targets, or ('inputs') every column an input and the inputs the targets.
+ * Rows are split at random (seeded); only the inputs are standardised.
+ */
+function loadValueCsv(o: CsvOptions & typeof CSV_DEFAULTS, fractions: [number, number, number]): Dataset {
+  const k = o.targets === 'inputs' ? 0 : Number(o.targets);
+  if (!(Number.isInteger(k) && k >= 0)) throw new UsageError(`targets must be 'classes', 'inputs' or a number of target columns ≥ 1, got ${String(o.targets)}`);
+  if (o.label !== undefined && k !== 1) {
+    throw new UsageError(k === 0
+      ? '--label does not apply to an autoencoder: every column is an input and a target'
+      : `--label does not apply to ${k} target columns: they are the last ${k} columns of the file`);
+  }
+  const width0 = (t: Table) => t.features[0].length + 1;
+  /** Splits a table's rows into inputs and target values (the label column parsed as a number, last). */
+  const parse = (t: Table): { rows: Float64Array[]; targets: Float64Array[] } => {
+    const nIn = width0(t) - k;
+    if (nIn < 1) throw new DataError(`${t.file}: ${width0(t)} columns cannot hold ${k} target columns and at least one input`);
+    if (k > 1 && t.labelIndex !== width0(t) - 1) throw new DataError(`${t.file}: the ${k} target columns must be the last ones`);
+    const rows: Float64Array[] = [];
+    const targets: Float64Array[] = [];
+    t.features.forEach((f, i) => {
+      const cell = t.labels[i];
+      const v = NUMBER.test(cell) ? Number(cell) : NaN;
+      if (!Number.isFinite(v)) {
+        throw new DataError(`${t.file} line ${t.lines[i]}, column '${columnName(t.columns, t.labelIndex)}': '${cell}' is not a finite number (the ${k === 0 ? 'columns are inputs' : 'targets are numbers'})`);
+      }
+      const all = Float64Array.from([...f, v]);
+      rows.push(all.subarray(0, nIn));
+      targets.push(all.subarray(nIn));
+    });
+    return { rows, targets };
+  };
+  const main = readTable(o.path, { header: o.header, label: o.label });
+  const mp = parse(main);
+  const n = mp.rows.length;
+  const nVal = o.valPath ? 0 : Math.round(n * fractions[1]);
+  const nTest = o.testPath ? 0 : Math.round(n * fractions[2]);
+  if (n - nVal - nTest <= 0 || (!o.valPath && nVal <= 0) || (!o.testPath && nTest <= 0)) {
+    throw new DataError(`${o.path}: splitting ${n} samples by [${o.split.join(', ')}] leaves a split with 0 samples; use more data or separate validation/test files`);
+  }
+  const perm = new Rng(o.seed).permutation(n);
+  const asc = (a: number, b: number) => a - b;
+  const valIdx = Array.from(perm.subarray(0, nVal)).sort(asc);
+  const testIdx = Array.from(perm.subarray(nVal, nVal + nTest)).sort(asc);
+  const trainIdx = Array.from(perm.subarray(nVal + nTest));
+  type Part = { rows: Float64Array[]; targets: Float64Array[] };
+  const pick = (idx: number[]): Part => ({ rows: idx.map((i) => mp.rows[i]), targets: idx.map((i) => mp.targets[i]) });
+  const other = (file: string): Part => parse(readTable(file, { header: o.header, label: o.label }, main));
+  const parts = [pick(trainIdx), o.valPath ? other(o.valPath) : pick(valIdx), o.testPath ? other(o.testPath) : pick(testIdx)];
+  const nf = mp.rows[0].length;
+  const mean = new Float64Array(nf);
+  const scale = new Float64Array(nf).fill(1);
+  if (o.standardize) {
+    const tr = parts[0].rows;
+    for (const r of tr) for (let j = 0; j < nf; j++) mean[j] += r[j] / tr.length;
+    const v = new Float64Array(nf);
+    for (const r of tr) for (let j = 0; j < nf; j++) v[j] += (r[j] - mean[j]) ** 2 / tr.length;
+    for (let j = 0; j < nf; j++) scale[j] = Math.sqrt(v[j]) > 1e-12 * Math.max(1, Math.abs(mean[j])) ? 1 / Math.sqrt(v[j]) : 0;
+  }
+  const toSplit = (p: Part): Split => {
+    const x = new Float32Array(p.rows.length * nf);
+    p.rows.forEach((r, i) => { for (let j = 0; j < nf; j++) x[i * nf + j] = scale[j] === 0 ? 0 : (r[j] - mean[j]) * scale[j]; });
+    const split: Split = { x: tf.tensor2d(x, [p.rows.length, nf]), labels: new Int32Array(p.rows.length) };
+    if (k > 0) split.y = tf.tensor2d(Float32Array.from(p.targets.flatMap((t) => Array.from(t))), [p.rows.length, k]);
+    return split;
+  };
+  const splits = parts.map(toSplit);
+  return {
+    name: basename(o.path),
+    source: [o.path, o.valPath, o.testPath].filter(Boolean).join(', '),
+    inputShape: [nf],
+    numClasses: 0,
+    classNames: [],
+    ...(main.columns ? { targetNames: k > 0 ? main.columns.slice(main.columns.length - k) : [] } : {}),
+    train: splits[0], val: splits[1], test: splits[2],
+    dispose() {
+      splits.forEach((s) => { s.x.dispose(); s.y?.dispose(); });
     },
   };
 }

@@ -1,12 +1,18 @@
 import type { Hash } from 'node:crypto';
 import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../backend/tf.js';
 
 /** One split of a dataset: inputs and integer class labels (0..numClasses-1). */
 export interface Split {
   /** Inputs, shape [n, ...inputShape], float32. */
   x: TF.Tensor;
-  /** Class index per sample. */
+  /** Class index per sample (all 0 when the targets are values). */
   labels: Int32Array;
+  /**
+   * Target values [n, k], float32, for tasks whose targets are not one class: multi-label (0/1 per label),
+   * regression, autoencoders (the inputs). Absent for classification.
+   */
+  y?: TF.Tensor;
 }
 
 /** Train/validation/test data for a classification task. Owns its tensors; call dispose() when done. */
@@ -19,8 +25,10 @@ export interface Dataset {
   inputShape: number[];
   /** Number of classes (2 for a binary task, whatever the model's output encoding). */
   numClasses: number;
-  /** Human-readable class names, index = class id. */
+  /** Human-readable class names, index = class id (empty when the targets are values). */
   classNames: string[];
+  /** Names of the target columns when the targets are values from a CSV with a header. */
+  targetNames?: string[];
   train: Split;
   val: Split;
   test: Split;
@@ -33,6 +41,24 @@ export function hashSplits(h: Hash, splits: Split[]): Hash {
     const x = s.x.dataSync();
     h.update(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
     h.update(new Uint8Array(s.labels.buffer, s.labels.byteOffset, s.labels.byteLength));
+    if (s.y) {
+      const y = s.y.dataSync();
+      h.update(new Uint8Array(y.buffer, y.byteOffset, y.byteLength));
+    }
   }
   return h;
+}
+
+/** The first k rows of a split, as new tensors (inputs and, when present, target values); free with disposeSplit. */
+export function headOf(split: Split, k: number): Split {
+  const n = Math.min(k, split.labels.length);
+  const head: Split = { x: tf.slice(split.x, 0, n), labels: split.labels.subarray(0, n) };
+  if (split.y) head.y = tf.slice(split.y, 0, n);
+  return head;
+}
+
+/** Frees a split's tensors (inputs and target values). */
+export function disposeSplit(split: Split): void {
+  split.x.dispose();
+  split.y?.dispose();
 }

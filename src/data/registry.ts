@@ -1,5 +1,5 @@
 import { DataError, UsageError } from '../errors.js';
-import { loadCsv } from './csv.js';
+import { loadCsv, type CsvTargets } from './csv.js';
 import type { Dataset } from './dataset.js';
 import { loadMnist10k } from './mnist.js';
 import { loadSynthetic } from './synthetic.js';
@@ -19,6 +19,8 @@ export interface LoadDatasetOptions {
   standardize?: boolean;
   /** CSV only: the label names in the order of the model's outputs (default: sorted). */
   labelOrder?: readonly string[];
+  /** CSV only: what the targets are — one class label column (default), the last k columns' values, or the inputs (see CsvOptions). */
+  targets?: CsvTargets;
 }
 
 export type DatasetLoader = (options: LoadDatasetOptions) => Dataset;
@@ -55,7 +57,7 @@ export function loadDataset(spec: string, options: LoadDatasetOptions = {}): Dat
   if (isCsvPath(name)) {
     return loadCsv({
       path: name, valPath: options.valPath, testPath: options.testPath,
-      label: options.label, split: options.split, seed: options.seed, standardize: options.standardize, labelOrder: options.labelOrder,
+      label: options.label, split: options.split, seed: options.seed, standardize: options.standardize, labelOrder: options.labelOrder, targets: options.targets,
     });
   }
   throw new DataError(`unknown dataset '${spec}'; use one of: ${Object.keys(DATASETS).join(', ')}, or a path to a .csv file`);

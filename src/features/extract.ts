@@ -2,7 +2,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
 import { DataError, ModelError } from '../errors.js';
 import type { Split } from '../data/dataset.js';
-import { encodeTargets, lossOf, taskOf } from '../models/task.js';
+import { lossOf, targetsOf, taskOf } from '../models/task.js';
 import type { PrunableLayer, PrunableModel } from '../pruning/prunable-model.js';
 import { FEATURE_SCHEMA, type FeatureName } from './schema.js';
 import type { ConnectionFeatures, LayerFeatures } from './types.js';
@@ -172,7 +172,7 @@ function calibrationStats(pm: PrunableModel, calib: Split, pick: Int32Array, bat
           p.outCount! += y.shape[0];
         }
       });
-      const yb = encodeTargets(labels, task);
+      const yb = targetsOf(calib, task, idx);
       const { grads } = tf.variableGrads(
         () => lossOf(pm.model.apply(xb, { training: false }) as TF.Tensor, yb, task), kernels);
       pm.layers.forEach((l, i) => {

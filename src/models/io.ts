@@ -2,6 +2,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { tf } from '../backend/tf.js';
+import { rememberTask, toldTask } from './task.js';
 import { ModelError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 
@@ -181,6 +182,13 @@ export async function modelArtifacts(model: TF.LayersModel): Promise<TF.io.Model
     artifacts = a;
     return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
   }));
+  // The loss a model was compiled with says its task (models/task.ts): copies and saved models keep it.
+  const trained = model as unknown as { optimizer?: unknown; getTrainingConfig(): TF.io.TrainingConfig };
+  if (trained.optimizer != null) {
+    try {
+      artifacts!.trainingConfig = trained.getTrainingConfig();
+    } catch { /* a custom loss function has no name to save */ }
+  }
   return artifacts!;
 }
 
@@ -198,6 +206,7 @@ export async function modelFiles(model: TF.LayersModel, prefix = ''): Promise<Mo
   const json = {
     modelTopology: a.modelTopology, format: 'layers-model', generatedBy: `autoprune ${VERSION}`, convertedBy: null,
     weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
+    ...(a.trainingConfig ? { trainingConfig: a.trainingConfig } : {}),
   };
   return [
     { relPath: `${prefix}model.json`, data: JSON.stringify(json) },
@@ -207,7 +216,9 @@ export async function modelFiles(model: TF.LayersModel, prefix = ''): Promise<Mo
 
 /** A deep copy of a model (topology and weights), so the caller's model is never modified. */
 export async function cloneModel(model: TF.LayersModel): Promise<TF.LayersModel> {
-  return tf.loadLayersModel(tf.io.fromMemory(await modelArtifacts(model)));
+  const copy = await tf.loadLayersModel(tf.io.fromMemory(await modelArtifacts(model)));
+  rememberTask(copy, toldTask(model));
+  return copy;
 }
 
 /** Throws a UsageError when no folder can be created in `dir` (read-only mount, no permission, /proc). */

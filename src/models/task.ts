@@ -4,29 +4,98 @@ import { DataError, ModelError } from '../errors.js';
 import type { Dataset, Split } from '../data/dataset.js';
 
 /**
- * How a model's output is read: softmax probabilities over C classes, C logits, or one sigmoid
- * probability / logit for a binary task.
+ * How a model's output is read: softmax probabilities over C classes, C logits, one sigmoid
+ * probability / logit for a binary task; k independent sigmoid probabilities (multi-label); numbers
+ * (regression, or an autoencoder's reconstruction).
  */
-export type OutputKind = 'softmax' | 'logits' | 'sigmoid' | 'binary-logit';
+export type OutputKind = 'softmax' | 'logits' | 'sigmoid' | 'binary-logit' | 'multilabel' | 'regression';
+
+/** What a model is trained to do, and so what autoprune fine-tunes it for and guards. */
+export type TaskKind = 'classification' | 'multilabel' | 'regression' | 'autoencoder';
+export const TASK_KINDS: readonly TaskKind[] = Object.freeze(['classification', 'multilabel', 'regression', 'autoencoder']);
 
 export interface TaskInfo {
   output: OutputKind;
   /** Units of the output layer. */
   units: number;
+  kind: TaskKind;
+  /** How the task was told: the compiled loss saved with the model, its output layer, or the user (`--task`). */
+  evidence: string;
 }
 
-export function taskOf(model: TF.LayersModel): TaskInfo {
-  const out = model.outputs[0].shape;
-  const units = out[out.length - 1] ?? 1;
+/** What the guard and the reports measure for a task (higher is better; one row's score is in [0, 1] or, for R², ≤ 1). */
+export function metricName(kind: TaskKind): string {
+  return kind === 'classification' ? 'accuracy' : kind === 'multilabel' ? 'exact-match accuracy' : 'R²';
+}
+
+/** Losses of models that predict numbers (regression, reconstruction), in tfjs' camelCase and Keras' snake_case. */
+const NUMERIC_LOSSES = /^(mse|mae|mape|msle|meansquarederror|meanabsoluteerror|meanabsolutepercentageerror|meansquaredlogarithmicerror|huber(loss)?|logcosh|poisson|cosine(proximity|similarity)?|kld|kullbackleiblerdivergence)$/;
+
+/** The loss a model was compiled with (tfjs restores it from model.json's training_config), lower-cased without '_'. */
+export function compiledLoss(model: TF.LayersModel): string | undefined {
+  const loss = (model as unknown as { loss?: unknown }).loss;
+  const one = Array.isArray(loss) ? loss[0] : loss;
+  return typeof one === 'string' ? one.replace(/_/g, '').toLowerCase() : undefined;
+}
+
+function outputActivation(model: TF.LayersModel): string {
   // The layer that produces the output (in a functional model not necessarily the last one listed).
   const last = model.outputLayers?.[0] ?? model.layers[model.layers.length - 1];
-  const cfg = last.getConfig() as { activation?: string };
   // A Softmax layer (tf.layers.softmax) has no activation in its config; it is a softmax all the same.
-  const act = last.getClassName() === 'Softmax' ? 'softmax' : String(cfg.activation ?? 'linear');
-  if (units === 1) return { output: act === 'sigmoid' ? 'sigmoid' : 'binary-logit', units };
-  // C independent sigmoids (one-vs-rest): the log loss on one-hot targets, class = the largest.
-  if (act === 'sigmoid') return { output: 'sigmoid', units };
-  return { output: act === 'softmax' ? 'softmax' : 'logits', units };
+  return last.getClassName() === 'Softmax' ? 'softmax' : String((last.getConfig() as { activation?: string }).activation ?? 'linear');
+}
+
+/** Tasks users named (`--task`) for models whose file does not say, so that every later taskOf agrees. */
+const toldTasks = new WeakMap<TF.LayersModel, TaskKind>();
+
+/** Records the task a user named for `model` (and for copies made with cloneModel). */
+export function rememberTask(model: TF.LayersModel, kind: TaskKind | undefined): void {
+  if (kind) toldTasks.set(model, kind);
+}
+
+/** The task named for `model` with rememberTask, if any. */
+export function toldTask(model: TF.LayersModel): TaskKind | undefined {
+  return toldTasks.get(model);
+}
+
+/**
+ * The task a model was trained for: from its compiled loss when model.json carries one (training_config),
+ * else from its output layer — softmax or logits: classes; one unit: binary; k sigmoids: multi-label; as
+ * many non-softmax outputs as inputs (≥ 16): an autoencoder. A linear output without a saved loss reads
+ * as a classifier's logits: a regression model must carry its loss or be named with `task`.
+ */
+export function taskOf(model: TF.LayersModel, told: TaskKind | undefined = toldTasks.get(model)): TaskInfo {
+  const out = model.outputs[0].shape;
+  const units = out[out.length - 1] ?? 1;
+  const act = outputActivation(model);
+  const loss = compiledLoss(model);
+  const inputSize = (model.inputs[0].shape.slice(1) as (number | null)[]).reduce<number>((a, d) => a * (d ?? 1), 1);
+  const reconstructs = units > 1 && units === inputSize && act !== 'softmax';
+  const what = `output ${units} ${act} unit${units === 1 ? '' : 's'}${loss ? `, loss ${loss}` : ''}`;
+  const numeric = (kind: 'regression' | 'autoencoder', evidence: string): TaskInfo => ({ output: 'regression', units, kind, evidence });
+  const classes = (evidence: string): TaskInfo => {
+    if (units === 1) return { output: act === 'sigmoid' ? 'sigmoid' : 'binary-logit', units, kind: 'classification', evidence };
+    // C sigmoids trained with a categorical loss (one-vs-rest): class = the largest.
+    if (act === 'sigmoid') return { output: 'sigmoid', units, kind: 'classification', evidence };
+    return { output: act === 'softmax' ? 'softmax' : 'logits', units, kind: 'classification', evidence };
+  };
+  const multilabel = (evidence: string): TaskInfo => ({ output: 'multilabel', units, kind: 'multilabel', evidence });
+  if (told) {
+    const evidence = `--task ${told} (${what})`;
+    if (told === 'classification') return classes(evidence);
+    if (told === 'multilabel') {
+      if (act !== 'sigmoid') throw new ModelError(`--task multilabel needs sigmoid outputs, one probability per label; model '${model.name}' has ${what}`);
+      return multilabel(evidence);
+    }
+    if (told === 'autoencoder' && units !== inputSize) {
+      throw new ModelError(`--task autoencoder needs as many outputs as inputs; model '${model.name}' has ${inputSize} input values and ${what}`);
+    }
+    return numeric(told, evidence);
+  }
+  if (loss && NUMERIC_LOSSES.test(loss)) return numeric(reconstructs ? 'autoencoder' : 'regression', what);
+  if (reconstructs && units >= 16 && !(loss && /crossentropy/.test(loss) && act !== 'sigmoid')) return numeric('autoencoder', `${what}, as many as inputs`);
+  if (units > 1 && act === 'sigmoid' && !(loss && /^(sparse)?categoricalcrossentropy$/.test(loss))) return multilabel(`${what}: one independent probability per label`);
+  return classes(what);
 }
 
 /** Targets in the encoding the loss expects: one-hot [n, C], or [n, 1] of 0/1. */
@@ -36,6 +105,19 @@ export function encodeTargets(labels: Int32Array, task: TaskInfo): TF.Tensor {
     if (task.units === 1) return idx.toFloat().reshape([-1, 1]);
     return tf.oneHot(idx, task.units).toFloat();
   });
+}
+
+/**
+ * A split's targets for the loss, rows `idx` (all when omitted): the split's own target values for
+ * multi-label, regression and autoencoder tasks, else its class labels encoded.
+ */
+export function targetsOf(split: Split, task: TaskInfo, idx?: Int32Array): TF.Tensor {
+  if (task.kind !== 'classification') {
+    if (!split.y) throw new DataError(`a ${task.kind} task needs target values in the data (the split has class labels only)`);
+    const y = split.y;
+    return tf.tidy(() => (idx ? tf.gather(y, tf.tensor1d(idx, 'int32')) : y.clone()));
+  }
+  return encodeTargets(idx ? Int32Array.from(idx, (i) => split.labels[i]) : split.labels, task);
 }
 
 /** Mean loss of predictions against encoded targets. */
@@ -50,6 +132,10 @@ export function lossOf(pred: TF.Tensor, y: TF.Tensor, task: TaskInfo): TF.Scalar
       return tf.losses.logLoss(y, pred, undefined, 1e-7) as TF.Scalar;
     case 'binary-logit':
       return tf.losses.sigmoidCrossEntropy(y, pred) as TF.Scalar;
+    case 'multilabel':
+      return tf.losses.logLoss(y, pred, undefined, 1e-7) as TF.Scalar;
+    case 'regression':
+      return tf.losses.meanSquaredError(y, pred) as TF.Scalar;
   }
 }
 
@@ -65,12 +151,12 @@ export function predictedClasses(pred: TF.Tensor, task: TaskInfo): TF.Tensor1D {
 }
 
 /**
- * Checks that a dataset fits a model (input size, number of classes) and reshapes its inputs to the
- * model's input shape when only the layout differs (e.g. 784 pixels → 28×28×1). Returns a dataset
- * that owns new tensors where it had to reshape.
+ * Checks that a dataset fits a model (input size, number of classes or target columns) and reshapes its
+ * inputs to the model's input shape when only the layout differs (e.g. 784 pixels → 28×28×1). For an
+ * autoencoder the targets are the inputs. Returns a dataset that owns new tensors where it made any.
  */
-export function fitDatasetToModel(data: Dataset, model: TF.LayersModel): Dataset {
-  checkClassifier(model);
+export function fitDatasetToModel(data: Dataset, model: TF.LayersModel, task: TaskInfo = taskOf(model)): Dataset {
+  checkModelShape(model);
   const want = model.inputs[0].shape.slice(1) as number[];
   const wantSize = want.reduce((a, b) => a * b, 1);
   const haveSize = data.inputShape.reduce((a, b) => a * b, 1);
@@ -78,11 +164,14 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel): Dataset
     throw new DataError(`model input shape [${want}] has unknown dimensions; autoprune needs a fixed input shape`);
   }
   if (wantSize !== haveSize) {
+    const hint = task.kind === 'classification' ? '' : task.kind === 'autoencoder'
+      ? ' (an autoencoder\'s CSV holds its input columns only)'
+      : ` (a ${task.kind} model's CSV holds the inputs, then its ${task.units} target column${task.units === 1 ? '' : 's'} last)`;
     throw new DataError(
       `data '${data.source}' has ${haveSize} input values per sample (shape [${data.inputShape}]) ` +
-      `but the model expects shape [${want}] (${wantSize} values)`);
+      `but the model expects shape [${want}] (${wantSize} values)${hint}`);
   }
-  const task = taskOf(model);
+  if (task.kind !== 'classification') return fitTargets(data, want, wantSize, task);
   const classes = task.units === 1 ? 2 : task.units;
   const byIndex = labelsAsIndices(data, classes);
   const numeric = data.classNames.length > 0 && data.classNames.every((n) => /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(n.trim()));
@@ -90,7 +179,7 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel): Dataset
     const sample = data.classNames.slice(0, 3).join(', ');
     throw new DataError(
       `data '${data.source}': the label column holds ${data.numClasses} distinct numbers (${sample}, …) and the model has ${task.units} output unit(s): ` +
-      'that looks like a regression target; autoprune prunes classifiers (regression is not supported yet)');
+      'that looks like a regression target; for a regression model pass --task regression (or save the model compiled with its loss)');
   }
   if (data.numClasses > classes) {
     throw new DataError(
@@ -118,58 +207,51 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel): Dataset
   };
 }
 
-/** Losses of models that predict numbers (regression, reconstruction), in tfjs' camelCase and Keras' snake_case. */
-const NUMERIC_LOSSES = /^(mse|mae|mape|msle|meansquarederror|meanabsoluteerror|meanabsolutepercentageerror|meansquaredlogarithmicerror|huber(loss)?|logcosh|poisson|cosine(proximity|similarity)?|kld|kullbackleiblerdivergence)$/;
-
-/** The loss a model was compiled with (tfjs restores it from model.json's training_config), lower-cased without '_'. */
-export function compiledLoss(model: TF.LayersModel): string | undefined {
-  const loss = (model as unknown as { loss?: unknown }).loss;
-  const one = Array.isArray(loss) ? loss[0] : loss;
-  return typeof one === 'string' ? one.replace(/_/g, '').toLowerCase() : undefined;
+/** The splits with value targets for a multi-label, regression or autoencoder model; checks their width and values. */
+function fitTargets(data: Dataset, want: number[], wantSize: number, task: TaskInfo): Dataset {
+  const owned: TF.Tensor[] = [];
+  const fit = (s: Split, name: string): Split => {
+    const x = want.join('x') === s.x.shape.slice(1).join('x') ? s.x : tf.reshape(s.x, [-1, ...want]);
+    if (x !== s.x) owned.push(x);
+    let y = s.y;
+    if (task.kind === 'autoencoder') {
+      y = tf.reshape(s.x, [-1, wantSize]);
+      owned.push(y);
+    } else {
+      if (!y) {
+        throw new DataError(
+          `data '${data.source}' has class labels, but model is a ${task.kind} model (${task.evidence}): ` +
+          `give a CSV whose last ${task.units} column${task.units === 1 ? ' holds the target' : 's hold the targets'}`);
+      }
+      if (y.shape[1] !== task.units) {
+        throw new DataError(`data '${data.source}' has ${y.shape[1]} target column(s) but the model has ${task.units} output unit(s) (${task.evidence})`);
+      }
+      if (task.kind === 'multilabel') {
+        const v = y.dataSync();
+        const bad = v.findIndex((t) => t !== 0 && t !== 1);
+        if (bad >= 0) {
+          throw new DataError(`data '${data.source}' (${name} split): multi-label targets must be 0 or 1, found ${v[bad]} in target column ${(bad % task.units) + 1} of ${task.units}`);
+        }
+      }
+    }
+    return { x, labels: s.labels, y };
+  };
+  const train = fit(data.train, 'training'), val = fit(data.val, 'validation'), test = fit(data.test, 'test');
+  return { ...data, inputShape: want, train, val, test, dispose: () => owned.forEach((t) => t.dispose()) };
 }
 
-/**
- * What kind of task a model was trained for, as far as its compiled loss and its output tell: a
- * single-label classifier (what autoprune prunes), or a regression, multi-label or autoencoder model,
- * with the evidence in words. Fine-tuning such a model as a classifier would destroy it, so these are
- * refused in one line rather than served wrongly.
- */
-export function unservedTask(model: TF.LayersModel): string | undefined {
-  const { output, units } = taskOf(model);
-  const loss = compiledLoss(model);
-  const last = model.outputLayers?.[0] ?? model.layers[model.layers.length - 1];
-  const act = output === 'softmax' ? 'softmax' : String((last.getConfig() as { activation?: string }).activation ?? 'linear');
-  const inputSize = (model.inputs[0].shape.slice(1) as (number | null)[]).reduce<number>((a, d) => a * (d ?? 1), 1);
-  const lossText = loss ? `, loss ${loss}` : '';
-  const what = `its output is ${units} ${act} unit${units === 1 ? '' : 's'}${lossText}`;
-  const reconstructs = units > 1 && units === inputSize && act !== 'softmax';
-  if (loss && NUMERIC_LOSSES.test(loss)) return reconstructs ? `an autoencoder (${what}, as many outputs as inputs)` : `a regression model (${what})`;
-  if (reconstructs && units >= 16 && !(loss && /crossentropy/.test(loss) && act !== 'sigmoid')) return `an autoencoder (${what}, as many outputs as inputs)`;
-  if (units > 1 && act === 'sigmoid' && !(loss && /^(sparse)?categoricalcrossentropy$/.test(loss))) return `a multi-label model (${what}: one independent probability per label)`;
-  return undefined;
-}
-
-/**
- * Throws a ModelError unless the model is a classifier autoprune can read: one input, one output of shape
- * [batch, units], trained for single-label classification (not regression, multi-label or reconstruction).
- */
-export function checkClassifier(model: TF.LayersModel): void {
+/** Throws a ModelError unless autoprune can read the model: one input, one output of shape [batch, units]. */
+export function checkModelShape(model: TF.LayersModel): void {
   const shapes = (ts: TF.SymbolicTensor[]) => ts.map((t) => `[${t.shape.map((d) => d ?? 'batch').join(', ')}]`).join(', ');
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
     throw new ModelError(
       `model '${model.name}' has ${model.inputs.length} input(s) (${shapes(model.inputs)}) and ${model.outputs.length} ` +
-      `output(s) (${shapes(model.outputs)}); autoprune prunes classifiers with one input and one output`);
+      `output(s) (${shapes(model.outputs)}); autoprune prunes models with one input and one output`);
   }
   if (model.outputs[0].shape.length !== 2) {
     throw new ModelError(
-      `model '${model.name}' has output shape ${shapes(model.outputs)}; autoprune needs one class score per unit, ` +
-      `shape [batch, classes] (add a Flatten or pooling layer before the output layer)`);
-  }
-  const other = unservedTask(model);
-  if (other) {
-    throw new ModelError(
-      `model '${model.name}' looks like ${other}; autoprune prunes single-label classifiers only ` +
-      '(regression, multi-label and autoencoder models are not supported yet, and fine-tuning one as a classifier would destroy it)');
+      `model '${model.name}' has output shape ${shapes(model.outputs)}; autoprune needs one value per unit, ` +
+      `shape [batch, units] (add a Flatten or pooling layer before the output layer)`);
   }
 }
 

@@ -4,7 +4,7 @@ import type { Split } from '../data/dataset.js';
 import type { PrunableModel } from '../pruning/prunable-model.js';
 import { InterruptedError } from '../errors.js';
 import { Rng } from '../util/random.js';
-import { encodeTargets, lossOf, predictedClasses, taskOf, type TaskInfo } from './task.js';
+import { lossOf, predictedClasses, targetsOf, taskOf, type TaskInfo } from './task.js';
 
 export interface TrainOptions {
   /** Passes over the training split. Default 15 (the benchmark protocol's dense budget). Ignored when `steps` is set. */
@@ -103,7 +103,7 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
   const perEpoch = Math.ceil(n / o.batchSize);
   const totalSteps = o.steps ?? o.epochs * perEpoch;
   const roundSteps = Math.max(1, o.roundSteps ?? perEpoch);
-  const y = encodeTargets(data.labels, task);
+  const y = targetsOf(data, task);
   const vars = model.trainableWeights.map((w) => w.read() as TF.Variable);
   const maskOf = new Map<string, TF.Tensor>();
   if (o.prunable) o.prunable.layers.forEach((l, i) => maskOf.set(l.kernel.name, o.prunable!.mask(i)));
@@ -211,31 +211,45 @@ export function predict(model: TF.LayersModel, x: TF.Tensor, batchSize = 1000): 
   });
 }
 
-/** Accuracy, mean loss and the per-row correctness of a split, from one batched forward pass. */
-export function evaluate(model: TF.LayersModel, data: Split, task: TaskInfo = taskOf(model)): { accuracy: number; loss: number; correct: Uint8Array } {
-  const [pred, loss] = tf.tidy(() => {
+/**
+ * The task's metric (accuracy, exact-match accuracy or R², see metricName), mean loss, and each row's
+ * share of the metric (`correct`: 1/0 for a right/wrong class or label set; for regression and
+ * autoencoders 1 − ‖y − ŷ‖²/V with V the split's mean ‖y − ȳ‖², so that the mean is R²), from one
+ * batched forward pass. The guard compares these per-row scores, paired.
+ */
+export function evaluate(model: TF.LayersModel, data: Split, task: TaskInfo = taskOf(model)): { accuracy: number; loss: number; correct: Float32Array } {
+  const [scores, loss] = tf.tidy(() => {
     const out = predict(model, data.x);
-    const y = encodeTargets(data.labels, task);
-    return [predictedClasses(out, task).dataSync() as Int32Array, lossOf(out, y, task).dataSync()[0]] as const;
+    const y = targetsOf(data, task);
+    const l = lossOf(out, y, task).dataSync()[0];
+    if (task.kind === 'classification') {
+      const pred = predictedClasses(out, task).dataSync();
+      return [Float32Array.from(pred, (p, i) => (p === data.labels[i] ? 1 : 0)), l] as const;
+    }
+    if (task.kind === 'multilabel') {
+      const wrong = tf.sum(tf.notEqual(tf.greater(out, 0.5), tf.greater(y, 0.5)).toFloat(), -1);
+      return [Float32Array.from(wrong.dataSync(), (w) => (w === 0 ? 1 : 0)), l] as const;
+    }
+    const y2 = tf.reshape(y, [y.shape[0], -1]);
+    const err = tf.sum(tf.square(tf.sub(tf.reshape(out, y2.shape), y2)), -1);
+    const spread = tf.mean(tf.sum(tf.square(tf.sub(y2, tf.mean(y2, 0, true))), -1)).dataSync()[0];
+    const v = spread > 1e-12 ? spread : 1;
+    return [Float32Array.from(err.dataSync(), (e) => 1 - e / v), l] as const;
   });
-  const correct = new Uint8Array(pred.length);
-  let ok = 0;
-  for (let i = 0; i < pred.length; i++) if (pred[i] === data.labels[i]) { correct[i] = 1; ok++; }
-  return { accuracy: ok / Math.max(1, pred.length), loss, correct };
+  let sum = 0;
+  for (let i = 0; i < scores.length; i++) sum += scores[i];
+  return { accuracy: sum / Math.max(1, scores.length), loss, correct: scores };
 }
 
-/** Fraction of samples classified correctly. */
+/** The task's metric on a split: accuracy for classes, exact-match accuracy for multi-label, R² for values. */
 export function accuracy(model: TF.LayersModel, data: Split, task: TaskInfo = taskOf(model)): number {
-  const pred = tf.tidy(() => predictedClasses(predict(model, data.x), task).dataSync() as Int32Array);
-  let ok = 0;
-  for (let i = 0; i < pred.length; i++) if (pred[i] === data.labels[i]) ok++;
-  return ok / pred.length;
+  return evaluate(model, data, task).accuracy;
 }
 
 /** Mean loss over a split (inference mode). */
 export function evaluateLoss(model: TF.LayersModel, data: Split, task: TaskInfo = taskOf(model)): number {
   return tf.tidy(() => {
-    const y = encodeTargets(data.labels, task);
+    const y = targetsOf(data, task);
     return lossOf(predict(model, data.x), y, task).dataSync()[0];
   });
 }

@@ -7,7 +7,7 @@ import { tf } from '../backend/tf.js';
 import { DataError, ModelError, UsageError } from '../errors.js';
 import type { Split } from '../data/dataset.js';
 import type { ConnectionFeatures } from '../features/types.js';
-import { encodeTargets, lossOf, taskOf } from '../models/task.js';
+import { lossOf, targetsOf, taskOf } from '../models/task.js';
 import { findUnitLinks, type UnitLink } from './compact.js';
 import type { Objective, PrunableModel } from './prunable-model.js';
 
@@ -103,7 +103,7 @@ export function unitTaylorScores(pm: PrunableModel, calib: Split, opts: Calibrat
   for (const idx of batches) {
     const gs = tf.tidy(() => {
       const xb = tf.gather(calib.x, tf.tensor1d(idx, 'int32'));
-      const yb = encodeTargets(Int32Array.from(idx, (j) => calib.labels[j]), task);
+      const yb = targetsOf(calib, task, idx);
       const { grads } = tf.variableGrads(() => lossOf(pm.model.apply(xb, { training: false }) as TF.Tensor, yb, task), kernels);
       return pm.layers.map((l) => grads[l.kernel.name].dataSync());
     });

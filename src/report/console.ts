@@ -31,6 +31,9 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
     if (bar) bar.start(100, 0);
   };
   let progress = 0;
+  /** The task's metric (accuracy, exact-match accuracy, R²): R² is printed as a number, the others as percentages. */
+  let metric = 'accuracy';
+  const fmt = (v: number) => (metric === 'R²' ? v.toFixed(3) : pct(v, 2));
   /** What the step lines' percentages count: weights, or compute with objective 'flops'. */
   let measure = 'sparsity';
   const setProgress = (sparsity: number, label: string) => {
@@ -55,8 +58,9 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       switch (e.type) {
         case 'start':
           measure = e.objective === 'flops' ? 'compute removed' : 'sparsity';
+          metric = e.metric ?? 'accuracy';
           line(`autoprune: ${e.resumed ? 'resuming' : 'pruning'} to ${pct(e.target)} ${e.objective === 'flops' ? 'of compute removed' : 'sparsity'} with policy '${e.policy}'; ` +
-            `dense val accuracy ${pct(e.denseValAccuracy, 2)}, max drop ${e.maxDrop} points (+${GUARD_Z} s.e. of the paired estimate vs a fine-tuned dense control)`);
+            `dense val ${metric} ${fmt(e.denseValAccuracy)}, max drop ${e.maxDrop} points${metric === 'R²' ? ' (0.01 of R² each)' : ''} (+${GUARD_Z} s.e. of the paired estimate vs a fine-tuned dense control)`);
           if (e.params != null) {
             const share = e.prunable / Math.max(1, e.params);
             line(`  prunable: ${e.prunable.toLocaleString('en')} kernel weights = ${(100 * share).toFixed(1)} % of the model's ${e.params.toLocaleString('en')} parameters; sparsity counts these`);
@@ -64,8 +68,10 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             if (share < 0.5) line(`  warning: less than half of the model's parameters are in layers autoprune prunes; the target applies to those ${(100 * share).toFixed(1)} % only`);
           }
           if (e.valRows != null && e.pointsPerRow != null) {
-            line(`  guard: ${e.valRows} validation rows, 1 row = ${e.pointsPerRow.toFixed(2)} points; fine-tuning budget ${e.budgetSteps ?? '?'} optimizer steps at batch ${e.batchSize ?? '?'}`);
-            if (e.maxDrop < e.pointsPerRow) {
+            // A row of R² is not worth a fixed number of points: only 0/1 scores have a resolution.
+            const rows = metric === 'R²' ? `${e.valRows} validation rows` : `${e.valRows} validation rows, 1 row = ${e.pointsPerRow.toFixed(2)} points`;
+            line(`  guard: ${rows}; fine-tuning budget ${e.budgetSteps ?? '?'} optimizer steps at batch ${e.batchSize ?? '?'}`);
+            if (metric !== 'R²' && e.maxDrop < e.pointsPerRow) {
               line(`  warning: --max-drop ${e.maxDrop} is finer than one validation row (${e.pointsPerRow.toFixed(2)} points): the data cannot show such a drop; ` +
                 'the guard judges by the paired rows it has (pass --val-data with more rows for a finer guard)');
             }
@@ -82,17 +88,17 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             if (e.epoch + 1 === e.epochs) line(`autoprune: default model trained (final loss ${e.loss.toFixed(3)})`);
             break;
           }
-          bar?.update(progress, { label: `step ${e.step} fine-tune epoch ${e.epoch + 1}${e.valAccuracy != null ? `, val ${pct(e.valAccuracy, 2)}` : ''}` });
+          bar?.update(progress, { label: `step ${e.step} fine-tune epoch ${e.epoch + 1}${e.valAccuracy != null ? `, val ${fmt(e.valAccuracy)}` : ''}` });
           break;
         case 'step':
-          line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${pct(e.valAccuracy, 2)}, accepted (${e.fineTuneSteps ?? '?'} fine-tune steps, ${e.seconds.toFixed(1)} s)`);
+          line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${fmt(e.valAccuracy)}, accepted (${e.fineTuneSteps ?? '?'} fine-tune steps, ${e.seconds.toFixed(1)} s)`);
           setProgress(e.toSparsity, 'scoring');
           break;
         case 'rollback':
-          line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${pct(e.valAccuracy, 2)}` +
+          line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${fmt(e.valAccuracy)}` +
             (e.drop != null && e.allowedDrop != null && e.controlValAccuracy != null
-              ? `, ${(100 * e.drop).toFixed(2)} points below the fine-tuned dense control (${pct(e.controlValAccuracy, 2)}) on the same rows > allowed ${(100 * e.allowedDrop).toFixed(2)}`
-              : ` < guard ${pct(e.floor, 2)}`) + `: rolled back; ${e.next}`);
+              ? `, ${(100 * e.drop).toFixed(2)} points below the fine-tuned dense control (${fmt(e.controlValAccuracy)}) on the same rows > allowed ${(100 * e.allowedDrop).toFixed(2)}`
+              : ` < guard ${fmt(e.floor)}`) + `: rolled back; ${e.next}`);
           break;
         case 'compact':
           line(`autoprune: compacted: ${e.paramsBefore.toLocaleString('en')} → ${e.paramsAfter.toLocaleString('en')} weights ` +
@@ -119,12 +125,13 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       bar = undefined;
       // In hundredths of a point, as printed: a float residue of an unchanged accuracy is no drop (not "−0.00").
       const drop = Math.round(10_000 * (report.dense.testAccuracy - f.testAccuracy)) / 100;
+      metric = report.task?.metric ?? metric;
       err.write(
         `autoprune: ${describeStop(f)}\n` +
         `  sparsity ${pct(f.sparsity, 2)} of the ${report.dense.prunable.toLocaleString('en')} prunable kernel weights` +
         `${f.sparsityOfAllParams != null ? ` (${pct(f.sparsityOfAllParams, 2)} of all ${report.dense.params.toLocaleString('en')} parameters)` : ''}` +
         // Zeros inside a kernel cost as much as any weight in tfjs: compute is only claimed where whole units go.
-        `${f.compute && report.config.granularity !== 'connection' ? `, ${pct(f.compute.reduction, 1)} of the prunable kernels' multiply-accumulates pruned (\`autoprune compact\` measures what the compact model runs)` : ''} | test accuracy ${pct(report.dense.testAccuracy, 2)} dense → ${pct(f.testAccuracy, 2)} pruned (${drop > 0 ? '−' : drop < 0 ? '+' : '±'}${Math.abs(drop).toFixed(2)} points)\n` +
+        `${f.compute && report.config.granularity !== 'connection' ? `, ${pct(f.compute.reduction, 1)} of the prunable kernels' multiply-accumulates pruned (\`autoprune compact\` measures what the compact model runs)` : ''} | test ${metric} ${fmt(report.dense.testAccuracy)} dense → ${fmt(f.testAccuracy)} pruned (${drop > 0 ? '−' : drop < 0 ? '+' : '±'}${Math.abs(drop).toFixed(2)} points)\n` +
         `  ${report.totals.accepted} steps accepted, ${report.totals.rolledBack} rolled back, ${report.totals.fineTuneSteps ?? '?'} fine-tune steps (${report.totals.fineTuneEpochs} epochs), ${(report.phases.total ?? 0).toFixed(1)} s\n` +
         (f.advice ? `  to go further: ${f.advice}\n` : '') +
         `  wrote ${outDir}/ (model/, masks.json, report.json, report.html)\n`);

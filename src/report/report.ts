@@ -2,7 +2,8 @@
  * The report.json written next to every pruned model: what was asked, what ran, and what came out.
  *
  * Units, everywhere in the report: accuracies and sparsities are fractions in [0, 1]; `config.maxDrop`
- * is in accuracy *points* (1 = one percentage point), as on the command line; times are seconds.
+ * is in accuracy *points* (1 = one percentage point), as on the command line; times are seconds. For
+ * tasks other than classification, "accuracy" fields hold the task's metric (see `task`).
  * Bump REPORT_SCHEMA_VERSION when a field changes meaning or disappears; adding a field does not.
  */
 
@@ -200,6 +201,12 @@ export interface RunReport {
   autopruneVersion: string;
   /** Resolved run settings. */
   config: RunConfig;
+  /**
+   * What the model was trained for, and the metric every "accuracy" field of this report holds for it:
+   * accuracy (classification), exact-match accuracy (multi-label: every label right), or R² (regression,
+   * autoencoders: 1 − MSE / variance of the targets). Absent in older reports: classification.
+   */
+  task?: { kind: string; metric: string; evidence: string };
   /** Samples in each split of the data the run used (the guard reads val, the final figure test). */
   samples?: { train: number; val: number; test: number };
   /** Backend used. */

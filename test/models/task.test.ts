@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
 import type { Dataset } from '../../src/data/dataset.js';
 import { ModelError } from '../../src/errors.js';
-import { fitDatasetToModel, taskOf, unservedTask } from '../../src/models/task.js';
+import { fitDatasetToModel, taskOf } from '../../src/models/task.js';
 
 /** A tiny in-memory dataset: `n` rows of `features` columns per split, labels cycling through `classNames`. */
 function dataset(features: number, classNames: string[], n = 6): Dataset {
@@ -26,16 +26,16 @@ function mlp(inputs: number, units: number, activation?: 'softmax' | 'sigmoid'):
 }
 
 describe('taskOf', () => {
-  it('reads a separate Softmax layer as softmax and C sigmoids as sigmoid (not as logits)', () => {
+  it('reads a separate Softmax layer as softmax, C sigmoids as multi-label, and one sigmoid as binary', () => {
     const soft = mlp(3, 3);
     soft.add(tf.layers.softmax());
-    expect(taskOf(soft)).toEqual({ output: 'softmax', units: 3 });
-    expect(taskOf(mlp(3, 3, 'sigmoid'))).toEqual({ output: 'sigmoid', units: 3 });
-    expect(taskOf(mlp(3, 3))).toEqual({ output: 'logits', units: 3 });
+    expect(taskOf(soft)).toMatchObject({ output: 'softmax', units: 3, kind: 'classification' });
+    expect(taskOf(mlp(3, 3, 'sigmoid'))).toMatchObject({ output: 'multilabel', units: 3, kind: 'multilabel' });
+    expect(taskOf(mlp(3, 3))).toMatchObject({ output: 'logits', units: 3, kind: 'classification' });
 
     const inp = tf.input({ shape: [3] });
     const fn = tf.model({ inputs: inp, outputs: tf.layers.dense({ units: 1, activation: 'sigmoid' }).apply(inp) as TF.SymbolicTensor });
-    expect(taskOf(fn)).toEqual({ output: 'sigmoid', units: 1 });
+    expect(taskOf(fn)).toMatchObject({ output: 'sigmoid', units: 1, kind: 'classification' });
     [soft, fn].forEach((m) => m.dispose());
   });
 });
@@ -85,38 +85,49 @@ describe('fitDatasetToModel', () => {
   });
 });
 
-describe('unservedTask', () => {
+describe('task of a model', () => {
   const compiled = (m: TF.Sequential, loss: string) => { m.compile({ optimizer: 'adam', loss }); return m; };
 
-  it('names regression, autoencoder and multi-label models from their compiled loss and output, and passes classifiers', () => {
-    const cases: [TF.Sequential, RegExp | undefined][] = [
-      [compiled(mlp(6, 1), 'meanSquaredError'), /^a regression model \(its output is 1 linear unit, loss meansquarederror\)$/],
-      [compiled(mlp(6, 2), 'meanAbsoluteError'), /^a regression model/],
-      [compiled(mlp(20, 20, 'sigmoid'), 'binaryCrossentropy'), /^an autoencoder \(.*as many outputs as inputs\)$/],
-      [mlp(20, 20, 'sigmoid'), /^an autoencoder/],
-      [compiled(mlp(6, 5, 'sigmoid'), 'binaryCrossentropy'), /^a multi-label model \(its output is 5 sigmoid units, loss binarycrossentropy: one independent probability per label\)$/],
-      [mlp(6, 5, 'sigmoid'), /^a multi-label model/],
-      // Classifiers: softmax, logits, one sigmoid, C sigmoids trained with a categorical loss.
-      [compiled(mlp(6, 3, 'softmax'), 'categoricalCrossentropy'), undefined],
-      [mlp(6, 3), undefined],
-      [compiled(mlp(6, 1, 'sigmoid'), 'binaryCrossentropy'), undefined],
-      [compiled(mlp(6, 4, 'sigmoid'), 'categoricalCrossentropy'), undefined],
-      [compiled(mlp(20, 20, 'softmax'), 'categoricalCrossentropy'), undefined],
+  it('tells regression, autoencoder and multi-label models from their compiled loss and output, and classifiers apart', () => {
+    const cases: [TF.Sequential, string, RegExp][] = [
+      [compiled(mlp(6, 1), 'meanSquaredError'), 'regression', /^output 1 linear unit, loss meansquarederror$/],
+      [compiled(mlp(6, 2), 'meanAbsoluteError'), 'regression', /loss meanabsoluteerror/],
+      [compiled(mlp(20, 20, 'sigmoid'), 'binaryCrossentropy'), 'autoencoder', /^output 20 sigmoid units, loss binarycrossentropy, as many as inputs$/],
+      [mlp(20, 20, 'sigmoid'), 'autoencoder', /as many as inputs/],
+      [compiled(mlp(6, 5, 'sigmoid'), 'binaryCrossentropy'), 'multilabel', /^output 5 sigmoid units, loss binarycrossentropy: one independent probability per label$/],
+      [compiled(mlp(6, 3, 'softmax'), 'categoricalCrossentropy'), 'classification', /softmax/],
+      [mlp(6, 3), 'classification', /linear/],
+      [compiled(mlp(6, 1, 'sigmoid'), 'binaryCrossentropy'), 'classification', /sigmoid/],
+      [compiled(mlp(6, 4, 'sigmoid'), 'categoricalCrossentropy'), 'classification', /categoricalcrossentropy/],
+      [compiled(mlp(20, 20, 'softmax'), 'categoricalCrossentropy'), 'classification', /softmax/],
     ];
-    for (const [m, want] of cases) {
-      const got = unservedTask(m);
-      if (want) expect(got).toMatch(want);
-      else expect(got).toBeUndefined();
+    for (const [m, kind, evidence] of cases) {
+      const t = taskOf(m);
+      expect(t.kind).toBe(kind);
+      expect(t.evidence).toMatch(evidence);
       m.dispose();
     }
   });
 
-  it('fitDatasetToModel refuses them in one line with the reason, before reading labels as classes', () => {
-    const m = compiled(mlp(5, 1), 'meanSquaredError');
-    const data = dataset(5, Array.from({ length: 60 }, (_, i) => String(i * 1.5)));
-    expect(() => fitDatasetToModel(data, m)).toThrow(ModelError);
-    expect(() => fitDatasetToModel(data, m)).toThrow(/^model '.+' looks like a regression model \(its output is 1 linear unit, loss meansquarederror\); autoprune prunes single-label classifiers only/);
+  it('a task the user names wins over the output layer, and impossible ones are refused', () => {
+    const m = mlp(6, 1);
+    expect(taskOf(m).kind).toBe('classification');
+    expect(taskOf(m, 'regression')).toMatchObject({ kind: 'regression', output: 'regression', evidence: '--task regression (output 1 linear unit)' });
+    expect(() => taskOf(m, 'multilabel')).toThrow(/--task multilabel needs sigmoid outputs/);
+    expect(() => taskOf(m, 'autoencoder')).toThrow(/--task autoencoder needs as many outputs as inputs/);
     m.dispose();
+  });
+
+  it('fitDatasetToModel asks a regression model for target values, and builds an autoencoder\'s targets from its inputs', () => {
+    const reg = compiled(mlp(5, 1), 'meanSquaredError');
+    const data = dataset(5, ['a', 'b']);
+    expect(() => fitDatasetToModel(data, reg)).toThrow(/has class labels, but model is a regression model \(output 1 linear unit, loss meansquarederror\): give a CSV whose last 1 column holds the target/);
+    const ae = mlp(5, 5, 'sigmoid');
+    const fitted = fitDatasetToModel(data, ae, taskOf(ae, 'autoencoder'));
+    expect(fitted.train.y!.shape).toEqual([6, 5]);
+    expect(Array.from(fitted.train.y!.dataSync())).toEqual(Array.from(data.train.x.dataSync()));
+    fitted.dispose();
+    [reg, ae].forEach((m) => m.dispose());
     data.dispose();
   });
 });
