@@ -17,7 +17,7 @@ import { resolution } from './agent/guard.js';
 import { resolveRunOptions, type ResolvedRunOptions } from './options.js';
 import { cloneModel, countParams, modelFiles, probeWritable } from './models/io.js';
 import { accuracy } from './models/train.js';
-import { checkModelShape, fitDatasetToModel, metricName, rememberTask, taskOf, type TaskKind } from './models/task.js';
+import { checkModelShape, csvTargetsOf, fitDatasetToModel, metricName, rememberTask, taskOf, type TaskKind } from './models/task.js';
 import { isCsvPath } from './data/registry.js';
 import { TRAIN_DEFAULTS } from './models/train.js';
 import { masksToJson } from './pruning/mask-io.js';
@@ -347,7 +347,7 @@ export class PruneService {
         rememberTask(loaded.model, opts.task);
       }
       const told = loaded ? taskOf(loaded.model) : undefined;
-      const targets = !told || told.kind === 'classification' ? undefined : told.kind === 'autoencoder' ? 'inputs' as const : told.units;
+      const targets = told ? csvTargetsOf(told) : undefined;
       data = typeof dataSpec === 'string' ? this.dataSource.load(dataSpec, {
         seed: r.splitSeed, label: opts.label, labelOrder: opts.labelOrder, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize,
         ...(targets != null && isCsvPath(dataSpec) ? { targets } : {}),

@@ -31,7 +31,7 @@ const BenchFlags = z.object({
   fresh: z.boolean().optional(),
   cnnSeeds: list('seed').pipe(z.array(z.coerce.number().int().min(0))).optional(),
   reuse: z.string().min(1).optional(),
-  suite: z.enum(['mnist', 'small']),
+  suite: z.enum(['mnist', 'small', 'coverage']),
 });
 
 const SMALL_START = '<!-- small-suite:start (autoprune bench --suite small) -->';
@@ -69,6 +69,22 @@ async function smallSuiteCommand(f: z.infer<typeof BenchFlags>, argv: string[]):
   await atomicWriteFile(join(dirname(out), `${basename(out, '.md')}-small.json`), `${JSON.stringify({ format: 'autoprune-bench-small', command, records }, null, 1)}\n`);
   await atomicWriteFile(out, withSmallBlock(old, block));
   process.stderr.write(`bench: wrote the small-data section of ${out}\n`);
+  return 0;
+}
+
+/** `autoprune bench --suite coverage`: every coverage-suite model at 0.8 → docs/coverage.md + coverage.json beside --out. */
+async function coverageSuiteCommand(f: z.infer<typeof BenchFlags>, argv: string[]): Promise<number> {
+  const { runCoverageSuite, coveragePage } = await import('../bench/coverage-suite.js');
+  const { backendInfo } = await import('../backend/tf.js');
+  const out = join(dirname(resolve(f.out)), 'coverage.md');
+  const target = f.targets.length === 1 ? f.targets[0] : 0.8;
+  const records = await runCoverageSuite({ target, flops: !f.quick, log: (m) => process.stderr.write(`bench: ${m}\n`) });
+  const command = `autoprune ${argv.join(' ')}`.trim();
+  const b = backendInfo();
+  mkdirSync(dirname(out), { recursive: true });
+  await atomicWriteFile(join(dirname(out), 'coverage.json'), `${JSON.stringify({ format: 'autoprune-bench-coverage', command, records }, null, 1)}\n`);
+  await atomicWriteFile(out, coveragePage(records, { date: new Date().toISOString().slice(0, 10), command, backend: `${b.tfBackend}${b.native ? ' (native)' : ''}` }));
+  process.stderr.write(`bench: wrote ${out}\n`);
   return 0;
 }
 
@@ -113,6 +129,7 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
   const f = parseFlags(BenchFlags, raw);
   selectBackend();
   if (f.suite === 'small') return smallSuiteCommand(f, argv);
+  if (f.suite === 'coverage') return coverageSuiteCommand(f, argv);
   const quick = f.quick ?? false;
   const learned = (name: string) => () => loadPolicy(policyFile(name)) as Scorer;
   const methods: Record<string, () => Scorer> = {};

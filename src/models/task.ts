@@ -98,6 +98,11 @@ export function taskOf(model: TF.LayersModel, told: TaskKind | undefined = toldT
   return classes(what);
 }
 
+/** How a CSV's targets are read for a task: one class label (undefined), the last k columns' values, or the inputs. */
+export function csvTargetsOf(task: TaskInfo): 'inputs' | number | undefined {
+  return task.kind === 'classification' ? undefined : task.kind === 'autoencoder' ? 'inputs' : task.units;
+}
+
 /** Targets in the encoding the loss expects: one-hot [n, C], or [n, 1] of 0/1. */
 export function encodeTargets(labels: Int32Array, task: TaskInfo): TF.Tensor {
   return tf.tidy(() => {

@@ -70,7 +70,7 @@ describe('layer handlers', () => {
       c.kernels.forEach((k, i) => { if (k) expect(got[i], c.name).toBe(k); });
       expect(got.length, c.name).toBe(c.kernels.length);
       // Every weight outside biases and normalisation is a prunable kernel here.
-      const biases = c.model.weights.filter((w) => /bias$/.test(w.originalName ?? w.name)).reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
+      const biases = c.model.weights.filter((w) => /bias$/.test(w.originalName ?? w.name)).reduce((a, w) => a + w.shape.reduce((x: number, y) => x * (y ?? 1), 1), 0);
       expect(pm.coverage().prunable + biases, c.name).toBe(c.model.countParams());
       expect(pm.coverage().untouched, c.name).toEqual([]);
 

@@ -1,0 +1,221 @@
+/**
+ * The coverage suite (`autoprune bench --suite coverage`): everyday tfjs model types (MobileNet- and
+ * ResNet-style CNNs, separable and transposed convs, Embedding + LSTM / GRU, Conv1D, a nested backbone,
+ * Dense regression, multi-label and an autoencoder; datasets/coverage/, built by
+ * `node scripts/build-coverage-suite.mjs`), each pruned with the CLI's defaults to 0.8 — what share of
+ * ALL its weights ends up zero and what its task's metric does — and, where whole units can go, with
+ * `--objective flops`: the compute the report claims against the MACs the compact model really has, the
+ * compact model's predictions against the masked model's, and both models' latency.
+ */
+import type * as TF from '@tensorflow/tfjs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { autoprune } from '../api.js';
+import { PACKAGE_ROOT, tf } from '../backend/tf.js';
+import { loadDataset } from '../data/registry.js';
+import { csvTargetsOf, fitDatasetToModel, taskOf, type TaskKind } from '../models/task.js';
+import { compactModel } from '../pruning/compact.js';
+import { PrunableModel } from '../pruning/prunable-model.js';
+
+export interface CoverageCase {
+  name: string;
+  description: string;
+  source: string;
+  data: string;
+  task: TaskKind;
+  flags?: string[];
+  params: number;
+  layerTypes: string[];
+}
+
+export interface CoverageRecord {
+  case: string;
+  task: string;
+  metric: string;
+  params: number;
+  prunableFraction: number;
+  kinds: string[];
+  untouched: string[];
+  target: number;
+  exitCode: number;
+  sparsity: number;
+  sparsityOfAllParams: number;
+  denseTest: number;
+  prunedTest: number;
+  allowedDrop: number;
+  steps: number;
+  seconds: number;
+  /** --objective flops (unit granularity), then compaction; absent when the model has no removable units. */
+  flops?: {
+    exitCode: number;
+    claimedReduction: number;
+    claimedLiveMacs: number;
+    compactMacs: number;
+    denseMacs: number;
+    maxAbsDiff: number;
+    denseMs: number;
+    compactMs: number;
+    skipped: string[];
+    error?: string;
+  };
+}
+
+export const COVERAGE_SUITE_DIR = join(PACKAGE_ROOT, 'datasets', 'coverage');
+
+export function coverageCases(): CoverageCase[] {
+  return (JSON.parse(readFileSync(join(COVERAGE_SUITE_DIR, 'suite.json'), 'utf8')) as { cases: CoverageCase[] }).cases;
+}
+
+export function coveragePaths(c: CoverageCase): { model: string; data: string } {
+  return { model: join(COVERAGE_SUITE_DIR, c.name, 'model', 'model.json'), data: c.data === 'mnist' ? 'mnist-10k' : join(COVERAGE_SUITE_DIR, c.name, c.data) };
+}
+
+/** The API options a case's CLI flags stand for (`--task`, `--label`). */
+function caseOptions(c: CoverageCase): { task?: TaskKind; label?: string } {
+  const f = c.flags ?? [];
+  const at = (flag: string) => { const i = f.indexOf(flag); return i >= 0 ? f[i + 1] : undefined; };
+  const task = at('--task') as TaskKind | undefined;
+  const label = at('--label');
+  return { ...(task ? { task } : {}), ...(label ? { label } : {}) };
+}
+
+/** Median wall time of `runs` batched predictions, in milliseconds (after one warm-up). */
+function latencyMs(model: TF.LayersModel, x: TF.Tensor, runs = 7): number {
+  tf.tidy(() => { (model.predict(x) as TF.Tensor).dataSync(); });
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = process.hrtime.bigint();
+    tf.tidy(() => { (model.predict(x) as TF.Tensor).dataSync(); });
+    times.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(runs / 2)];
+}
+
+/** Multiply-accumulates per sample of every kernel a layer handler knows, from the model's own shapes. */
+function kernelMacs(model: TF.LayersModel): number {
+  const pm = new PrunableModel(model);
+  try {
+    return pm.layers.reduce((a, l) => a + l.size * l.macsPerWeight, 0);
+  } finally {
+    pm.dispose();
+  }
+}
+
+async function flopsCheck(c: CoverageCase, target: number, log: (s: string) => void): Promise<CoverageRecord['flops']> {
+  const p = coveragePaths(c);
+  const { model, report } = await autoprune({ model: p.model, data: p.data, target, objective: 'flops', ...caseOptions(c) });
+  const pm = new PrunableModel(model);
+  const task = taskOf(model);
+  const targets = csvTargetsOf(task);
+  const label = caseOptions(c).label;
+  const data = loadDataset(p.data, { seed: 0, ...(p.data.endsWith('.csv') ? { standardize: false, ...(targets != null ? { targets } : {}), ...(label ? { label } : {}) } : {}) });
+  let compact: TF.LayersModel | undefined;
+  try {
+    const { model: cm, report: cr } = compactModel(model, pm);
+    compact = cm;
+    const fitted = fitDatasetToModel(data, model, task);
+    const x = tf.slice(fitted.test.x, 0, Math.min(256, fitted.test.x.shape[0]));
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(model.predict(x) as TF.Tensor, cm.predict(x) as TF.Tensor))).dataSync()[0]);
+    const rec = {
+      exitCode: report.final.exitCode,
+      claimedReduction: report.final.compute?.reduction ?? 0,
+      claimedLiveMacs: report.final.compute?.live ?? 0,
+      denseMacs: report.final.compute?.dense ?? 0,
+      compactMacs: kernelMacs(cm),
+      maxAbsDiff: diff,
+      denseMs: latencyMs(model, x),
+      compactMs: latencyMs(cm, x),
+      skipped: cr.skipped.map((s) => `${s.layer}: ${s.reason}`),
+    };
+    x.dispose();
+    if (fitted !== data) fitted.dispose();
+    return rec;
+  } catch (err) {
+    log(`${c.name} flops: ${(err as Error).message.split('\n')[0]}`);
+    return { exitCode: report.final.exitCode, claimedReduction: report.final.compute?.reduction ?? 0, claimedLiveMacs: report.final.compute?.live ?? 0, denseMacs: report.final.compute?.dense ?? 0, compactMacs: NaN, maxAbsDiff: NaN, denseMs: NaN, compactMs: NaN, skipped: [], error: (err as Error).message.split('\n')[0] };
+  } finally {
+    compact?.dispose();
+    pm.dispose();
+    model.dispose();
+    data.dispose();
+  }
+}
+
+export async function runCoverageSuite(o: { target: number; cases?: string[]; flops?: boolean; log?: (s: string) => void }): Promise<CoverageRecord[]> {
+  const log = o.log ?? (() => {});
+  const out: CoverageRecord[] = [];
+  for (const c of coverageCases().filter((k) => !o.cases || o.cases.includes(k.name))) {
+    const p = coveragePaths(c);
+    const t0 = Date.now();
+    const { model, report } = await autoprune({ model: p.model, data: p.data, target: o.target, ...caseOptions(c) });
+    const structured = new PrunableModel(model);
+    const removable = structured.layers.filter((l, i) => l.structured && i < structured.layers.length - 1).length > 0;
+    structured.dispose();
+    model.dispose();
+    const rec: CoverageRecord = {
+      case: c.name, task: report.task?.kind ?? 'classification', metric: report.task?.metric ?? 'accuracy',
+      params: report.dense.params, prunableFraction: report.dense.prunableFraction ?? 0,
+      kinds: [...new Set(report.layers.map((l) => l.kind))], untouched: (report.dense.untouched ?? []).map((u) => `${u.name} (${u.className})`),
+      target: o.target, exitCode: report.final.exitCode, sparsity: report.final.sparsity, sparsityOfAllParams: report.final.sparsityOfAllParams ?? 0,
+      denseTest: report.dense.testAccuracy, prunedTest: report.final.testAccuracy, allowedDrop: report.config.maxDrop as number,
+      steps: report.totals.fineTuneSteps ?? 0, seconds: (Date.now() - t0) / 1000,
+    };
+    log(`${c.name}: exit ${rec.exitCode}, ${(100 * rec.sparsityOfAllParams).toFixed(1)} % of all weights zero, test ${rec.metric} ${rec.denseTest.toFixed(4)} → ${rec.prunedTest.toFixed(4)}, ${rec.seconds.toFixed(0)} s`);
+    if (o.flops !== false && removable) {
+      rec.flops = await flopsCheck(c, o.target, log);
+      const f = rec.flops!;
+      log(`${c.name} flops: claimed ${(100 * f.claimedReduction).toFixed(1)} % (live ${f.claimedLiveMacs}), compact ${f.compactMacs} MACs, max |Δ| ${f.maxAbsDiff.toExponential(1)}, ${f.denseMs.toFixed(2)} → ${f.compactMs.toFixed(2)} ms`);
+    }
+    out.push(rec);
+  }
+  return out;
+}
+
+const fmtMetric = (metric: string, v: number) => (metric === 'R²' ? v.toFixed(3) : `${(100 * v).toFixed(2)} %`);
+
+/** docs/coverage.md, whole. */
+export function coveragePage(records: CoverageRecord[], meta: { date: string; command: string; backend: string }): string {
+  const cases = new Map(coverageCases().map((c) => [c.name, c]));
+  const lines = [
+    '# Coverage: the tfjs models users have',
+    '',
+    `Generated ${meta.date} by \`${meta.command}\` (backend ${meta.backend}); do not edit by hand. Every model is a small tfjs model of an everyday type, trained by ` +
+    '`node scripts/build-coverage-suite.mjs` on real data (MNIST digits from the `mnist` package, tables from `vega-datasets`) and committed under `datasets/coverage/`. ' +
+    `Each row is \`autoprune --model M --data D --target ${records[0]?.target ?? 0.8}\` with the case's flags only (no budget, guard or schedule set): the default policy, budget and guard. ` +
+    '"Zero weights" counts **all** the model\'s parameters (biases and normalisation included), not only the kernels autoprune prunes. The metric is the task\'s own: accuracy, exact-match accuracy (multi-label: every label right), or R² (regression, autoencoder). ' +
+    'Exit 0: target reached within the guard; 3: stopped at the sparsity the guard allows.',
+    '',
+    '| model | layer types | task (flags) | params | prunable | zero weights (of all) | test metric dense → pruned | exit | fine-tune steps | time |',
+    '|---|---|---|---:|---:|---:|---|---:|---:|---:|',
+  ];
+  for (const r of records) {
+    const c = cases.get(r.case);
+    const flags = (c?.flags ?? []).join(' ');
+    lines.push(`| ${r.case} | ${(c?.layerTypes ?? r.kinds).join(', ')} | ${r.task}${flags ? ` (\`${flags}\`)` : ''} | ${r.params.toLocaleString('en')} | ${(100 * r.prunableFraction).toFixed(1)} % | ` +
+      `${(100 * r.sparsityOfAllParams).toFixed(1)} % | ${r.metric} ${fmtMetric(r.metric, r.denseTest)} → ${fmtMetric(r.metric, r.prunedTest)} | ${r.exitCode} | ${r.steps} | ${r.seconds.toFixed(0)} s |`);
+  }
+  const untouched = records.filter((r) => r.untouched.length);
+  lines.push('', untouched.length
+    ? `Layers left dense: ${untouched.map((r) => `${r.case}: ${r.untouched.join(', ')}`).join('; ')}.`
+    : 'Layers left dense: none with weights other than biases and normalisation (listed per run in report.json `dense.untouched`).');
+  const fl = records.filter((r) => r.flops);
+  if (fl.length) {
+    lines.push('', '## Compute: the claim against the compact model',
+      '',
+      'Where whole units can go (top-level Dense/Conv2D other than the output), the same case with `--objective flops` (unit granularity), then `compactModel`. ' +
+      '"claimed" is report.json `final.compute`: multiply-accumulates per sample of the live kernel weights, as a fraction removed of the prunable kernels\' MACs. ' +
+      '"compact" counts the MACs of every kernel the compact model has, from its own shapes. Max |Δ| compares the compact and the masked model\'s outputs on 256 test rows. ' +
+      'Latency: median of 7 batched predictions of those 256 rows, this machine.',
+      '',
+      '| model | exit | claimed removed | claimed live MACs | compact model MACs | match | max abs Δ | dense → compact latency | left intact by compaction |',
+      '|---|---:|---:|---:|---:|---|---:|---|---|');
+    for (const r of fl) {
+      const f = r.flops!;
+      const rel = Math.abs(f.compactMacs - f.claimedLiveMacs) / Math.max(1, f.claimedLiveMacs);
+      lines.push(`| ${r.case} | ${f.exitCode} | ${(100 * f.claimedReduction).toFixed(1)} % | ${f.claimedLiveMacs.toLocaleString('en')} | ${Number.isFinite(f.compactMacs) ? f.compactMacs.toLocaleString('en') : f.error ?? '—'} | ` +
+        `${Number.isFinite(rel) ? (rel <= 0.01 ? 'within 1 %' : `**off by ${(100 * rel).toFixed(1)} %**`) : '—'} | ${Number.isFinite(f.maxAbsDiff) ? f.maxAbsDiff.toExponential(1) : '—'} | ` +
+        `${Number.isFinite(f.denseMs) ? `${f.denseMs.toFixed(2)} → ${f.compactMs.toFixed(2)} ms` : '—'} | ${f.skipped.length ? f.skipped.join('; ') : '—'} |`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
