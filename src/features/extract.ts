@@ -61,12 +61,28 @@ export function extractFeatures(pm: PrunableModel, calib: Split, opts: ExtractOp
 
 const probeCache = new WeakMap<TF.LayersModel, Probe>();
 
-/** Output slot of each kernel's 'in' / 'out' activation in the probe model; −1 where neutral values stand in. */
-interface Probe { model: TF.LayersModel | undefined; inSlot: number[]; outSlot: number[]; count: number }
+/**
+ * Models sharing `pm.model`'s layers whose outputs are the activations that describe each kernel's rows
+ * (its input channels) and units (see layer-kinds.ts): one per graph — the top-level model, and each
+ * nested model used as a layer, fed the value its input takes in the graph around it. Kernels without
+ * such a tensor (recurrent gates, token ids, separable intermediates) get neutral statistics.
+ */
+interface ProbeNode {
+  model: TF.LayersModel | undefined;
+  /** Nested models of this graph: the output slot of their input here, and their own probe. */
+  children: { slot: number; node: ProbeNode }[];
+}
+interface Probe {
+  root: ProbeNode;
+  /** Per kernel: the probe node and output slot of its 'in' / 'out' activation, or undefined (neutral). */
+  inAt: ({ node: ProbeNode; slot: number } | undefined)[];
+  outAt: ({ node: ProbeNode; slot: number } | undefined)[];
+  count: number;
+}
 
-/** The symbolic tensor a statistics source names, when the top-level graph exposes exactly one of the right width. */
+/** The symbolic tensor a statistics source names, when its graph has exactly one of the right width. */
 function sourceTensor(l: PrunableLayer, source: 'input' | 'output' | 'none', channels: number): TF.SymbolicTensor | undefined {
-  if (source === 'none' || l.containers.length > 0) return undefined;
+  if (source === 'none') return undefined;
   let t: TF.SymbolicTensor | TF.SymbolicTensor[];
   try {
     t = source === 'input' ? l.layer.input : l.layer.output;
@@ -82,35 +98,69 @@ function sourceTensor(l: PrunableLayer, source: 'input' | 'output' | 'none', cha
   return last === channels && t.dtype === 'float32' ? t : undefined;
 }
 
-/**
- * A model sharing `pm.model`'s layers whose outputs are the activations that describe each kernel's rows
- * (its input channels) and units (see layer-kinds.ts). Kernels inside nested models, recurrent gates and
- * other kernels without such a tensor get neutral statistics. Never dispose it: it owns no weights.
- */
+/** Whether `t` can be computed from `graph`'s inputs. */
+function reachable(graph: TF.LayersModel, t: TF.SymbolicTensor): boolean {
+  try {
+    tf.model({ inputs: graph.inputs, outputs: [t] });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function probeModel(pm: PrunableModel): Probe {
   const cached = probeCache.get(pm.model);
   if (cached && cached.count === pm.layers.length) return cached;
-  const outputs: TF.SymbolicTensor[] = [];
-  const slot = (t: TF.SymbolicTensor | undefined): number => {
-    if (!t) return -1;
-    const at = outputs.indexOf(t);
-    if (at >= 0) return at;
-    outputs.push(t);
-    return outputs.length - 1;
-  };
-  const inSlot = pm.layers.map((l) => slot(sourceTensor(l, l.stats.in, l.shape[l.shape.length - 2])));
-  const outSlot = pm.layers.map((l) => slot(sourceTensor(l, l.stats.out, l.units)));
-  let model: TF.LayersModel | undefined;
-  if (outputs.length) {
-    try {
-      model = tf.model({ inputs: pm.model.inputs, outputs });
-    } catch (err) {
-      throw new ModelError(`cannot read the activations of the prunable layers (is a layer shared or not connected?): ${(err as Error).message.split('\n')[0]}`);
+  const inAt: Probe['inAt'] = pm.layers.map(() => undefined);
+  const outAt: Probe['outAt'] = pm.layers.map(() => undefined);
+  const build = (graph: TF.LayersModel, depth: number, members: PrunableLayer[]): ProbeNode => {
+    const outputs: TF.SymbolicTensor[] = [];
+    const slot = (t: TF.SymbolicTensor): number => {
+      const at = outputs.indexOf(t);
+      if (at >= 0) return at;
+      outputs.push(t);
+      return outputs.length - 1;
+    };
+    const node: ProbeNode = { model: undefined, children: [] };
+    for (const l of members.filter((k) => k.containers.length === depth)) {
+      const ti = sourceTensor(l, l.stats.in, l.shape[l.shape.length - 2]);
+      const to = sourceTensor(l, l.stats.out, l.units);
+      if (ti) inAt[l.index] = { node, slot: slot(ti) };
+      if (to) outAt[l.index] = { node, slot: slot(to) };
     }
-  }
-  const probe = { model, inSlot, outSlot, count: pm.layers.length };
+    const nested = new Map<TF.layers.Layer, PrunableLayer[]>();
+    for (const l of members.filter((k) => k.containers.length > depth)) {
+      const c = l.containers[depth];
+      nested.set(c, [...(nested.get(c) ?? []), l]);
+    }
+    for (const [c, inner] of nested) {
+      // The tensor the nested model reads in this graph (a Sequential's first node may be this graph's own input).
+      const fed = c.inboundNodes.map((n) => n.inputTensors).filter((ts) => ts.length === 1).map((ts) => ts[0]);
+      const t = fed.find((x) => reachable(graph, x));
+      if (!t) continue;
+      node.children.push({ slot: slot(t), node: build(c as unknown as TF.LayersModel, depth + 1, inner) });
+    }
+    if (outputs.length) {
+      try {
+        node.model = tf.model({ inputs: graph.inputs, outputs });
+      } catch (err) {
+        throw new ModelError(`cannot read the activations of the prunable layers (is a layer shared or not connected?): ${(err as Error).message.split('\n')[0]}`);
+      }
+    }
+    return node;
+  };
+  const probe = { root: build(pm.model, 0, pm.layers), inAt, outAt, count: pm.layers.length };
   probeCache.set(pm.model, probe);
   return probe;
+}
+
+/** Runs the probe tree on a batch: every node's outputs (inside the caller's tidy). */
+function runProbe(node: ProbeNode, x: TF.Tensor, into: Map<ProbeNode, TF.Tensor[]>): void {
+  if (!node.model) return;
+  const outs = node.model.apply(x, { training: false }) as TF.Tensor | TF.Tensor[];
+  const list = Array.isArray(outs) ? outs : [outs];
+  into.set(node, list);
+  for (const c of node.children) runProbe(c.node, list[c.slot], into);
 }
 
 function channelsFirst(l: PrunableLayer): boolean {
@@ -153,20 +203,23 @@ function calibrationStats(pm: PrunableModel, calib: Split, pick: Int32Array, bat
     for (let i = 0; i < idx.length; i++) labels[i] = calib.labels[idx[i]];
     tf.tidy(() => {
       const xb = tf.gather(calib.x, tf.tensor1d(idx, 'int32'));
-      const outs = probe.model ? probe.model.apply(xb, { training: false }) as TF.Tensor | TF.Tensor[] : [];
-      const list = Array.isArray(outs) ? outs : [outs];
+      const values = new Map<ProbeNode, TF.Tensor[]>();
+      runProbe(probe.root, xb, values);
+      const valueOf = (at: { node: ProbeNode; slot: number } | undefined) => (at ? values.get(at.node)?.[at.slot] : undefined);
       pm.layers.forEach((l, i) => {
         const p = partial[i];
         const cf = channelsFirst(l);
-        if (probe.inSlot[i] >= 0) {
-          const x = asColumns(list[probe.inSlot[i]], l.shape[l.shape.length - 2], cf);
+        const xin = valueOf(probe.inAt[i]);
+        const yout = valueOf(probe.outAt[i]);
+        if (xin) {
+          const x = asColumns(xin, l.shape[l.shape.length - 2], cf);
           p.inSum = accumulate(p.inSum, tf.sum(x, 0));
           p.inSq = accumulate(p.inSq, tf.sum(tf.square(x), 0));
           p.inZero = accumulate(p.inZero, tf.sum(tf.equal(x, 0).toFloat(), 0));
           p.inCount! += x.shape[0];
         }
-        if (probe.outSlot[i] >= 0) {
-          const y = asColumns(list[probe.outSlot[i]], l.units, cf);
+        if (yout) {
+          const y = asColumns(yout, l.units, cf);
           p.outSum = accumulate(p.outSum, tf.sum(y, 0));
           p.outZero = accumulate(p.outZero, tf.sum(tf.equal(y, 0).toFloat(), 0));
           p.outCount! += y.shape[0];
@@ -186,8 +239,8 @@ function calibrationStats(pm: PrunableModel, calib: Split, pick: Int32Array, bat
     batches++;
   }
   pm.layers.forEach((l, i) => {
-    if (probe.inSlot[i] < 0) neutralIn(partial[i], l.shape[l.shape.length - 2]);
-    if (probe.outSlot[i] < 0) neutralOut(partial[i], l.units);
+    if (!partial[i].inSum) neutralIn(partial[i], l.shape[l.shape.length - 2]);
+    if (!partial[i].outSum) neutralOut(partial[i], l.units);
   });
   return { layers: partial as LayerStats[], batches };
 }

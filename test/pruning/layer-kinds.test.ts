@@ -12,6 +12,7 @@ import { tf } from '../../src/backend/tf.js';
 import { autoprune } from '../../src/api.js';
 import type { Dataset } from '../../src/data/dataset.js';
 import { extractFeatures } from '../../src/features/extract.js';
+import { FEATURE_SCHEMA } from '../../src/features/schema.js';
 import { loadModel, saveModel } from '../../src/models/io.js';
 import { train } from '../../src/models/train.js';
 import { PrunableModel } from '../../src/pruning/prunable-model.js';
@@ -20,7 +21,7 @@ import { pruneByScores } from '../../src/pruning/select.js';
 const init = (seed: number) => ({ kernelInitializer: tf.initializers.glorotUniform({ seed }) });
 
 /** [model, input shape, integer tokens?, expected kernels as name:kind:role:macsPerWeight]. */
-function models(): { name: string; model: TF.LayersModel; shape: number[]; tokens?: number; kernels: string[] }[] {
+function models(): { name: string; model: TF.LayersModel; shape: number[]; tokens?: number; kernels: string[]; measuredIn: boolean[] }[] {
   const text = tf.sequential({ layers: [
     tf.layers.embedding({ inputDim: 16, outputDim: 8, inputLength: 12, name: 'emb', embeddingsInitializer: tf.initializers.randomUniform({ minval: -0.1, maxval: 0.1, seed: 1 }) }),
     tf.layers.lstm({ units: 10, name: 'lstm', ...init(2) }),
@@ -47,14 +48,23 @@ function models(): { name: string; model: TF.LayersModel; shape: number[]; token
     tf.layers.dense({ units: 8, activation: 'relu', name: 'd1', ...init(15) }),
   ] });
   const nested = tf.sequential({ layers: [backbone, tf.layers.dense({ units: 3, activation: 'softmax', name: 'head', ...init(16) })] });
+  // The transfer-learning shape in a functional model: a Sequential feature extractor applied to a new input.
+  const features = tf.sequential({ name: 'features', layers: [
+    tf.layers.conv2d({ filters: 8, kernelSize: 3, inputShape: [8, 8, 1], activation: 'relu', name: 'fc1', ...init(17) }),
+    tf.layers.globalAveragePooling2d({}),
+  ] });
+  const image = tf.input({ shape: [8, 8, 1] });
+  const functional = tf.model({ inputs: image, outputs: tf.layers.dense({ units: 3, activation: 'softmax', name: 'fhead', ...init(18) }).apply(features.apply(image)) as TF.SymbolicTensor });
   return [
-    { name: 'embedding + lstm', model: text, shape: [12], tokens: 16, kernels: ['emb/embeddings:embedding:embeddings:0', 'lstm:lstm:kernel:12', 'lstm/recurrent_kernel:lstm:recurrent_kernel:12', 'out:dense:kernel:1'] },
+    { name: 'embedding + lstm', model: text, shape: [12], tokens: 16, kernels: ['emb/embeddings:embedding:embeddings:0', 'lstm:lstm:kernel:12', 'lstm/recurrent_kernel:lstm:recurrent_kernel:12', 'out:dense:kernel:1'], measuredIn: [false, true, true, true] },
     {
       name: 'bidirectional gru, time-distributed dense, conv1d', model: seq, shape: [12, 5],
       kernels: [/forward/, /forward.*recurrent/, /backward/, /backward.*recurrent/].map(() => '').concat(['td/td_dense:dense:kernel:12', 'c1d:conv1d:kernel:10', 'out:dense:kernel:1']),
+      measuredIn: [false, false, false, false, true, true, true],
     },
-    { name: 'depthwise, separable, transposed convs', model: mobile, shape: [8, 8, 1], kernels: ['stem:conv2d:kernel:36', 'dw/depthwise_kernel:depthwise_conv2d:depthwise_kernel:16', 'sep/depthwise_kernel:separable_conv2d:depthwise_kernel:9', 'sep/pointwise_kernel:separable_conv2d:pointwise_kernel:9', 'up:conv2d_transpose:kernel:9', 'out:dense:kernel:1'] },
-    { name: 'nested backbone', model: nested, shape: [8, 8, 1], kernels: ['backbone/c1:conv2d:kernel:36', 'backbone/d1:dense:kernel:1', 'head:dense:kernel:1'] },
+    { name: 'depthwise, separable, transposed convs', model: mobile, shape: [8, 8, 1], kernels: ['stem:conv2d:kernel:36', 'dw/depthwise_kernel:depthwise_conv2d:depthwise_kernel:16', 'sep/depthwise_kernel:separable_conv2d:depthwise_kernel:9', 'sep/pointwise_kernel:separable_conv2d:pointwise_kernel:9', 'up:conv2d_transpose:kernel:9', 'out:dense:kernel:1'], measuredIn: [true, true, true, false, true, true] },
+    { name: 'nested backbone', model: nested, shape: [8, 8, 1], kernels: ['backbone/c1:conv2d:kernel:36', 'backbone/d1:dense:kernel:1', 'head:dense:kernel:1'], measuredIn: [true, true, true] },
+    { name: 'nested in a functional model', model: functional, shape: [8, 8, 1], kernels: ['features/fc1:conv2d:kernel:36', 'fhead:dense:kernel:1'], measuredIn: [true, true] },
   ];
 }
 
@@ -78,6 +88,11 @@ describe('layer handlers', () => {
       const labels = Int32Array.from({ length: 48 }, (_, i) => i % 3);
       const f = extractFeatures(pm, { x, labels });
       for (const lf of f.layers) for (const col of lf.columns) expect(col.every(Number.isFinite), `${c.name} ${lf.name}`).toBe(true);
+      // Activation statistics are measured wherever a tensor matches the kernel, nested models included
+      // (neutral values elsewhere: norm exactly 1 on every row).
+      const inNorm = FEATURE_SCHEMA.names.indexOf('in_norm');
+      const measured = f.layers.map((lf) => lf.columns[inNorm].some((v) => Math.abs(v - 1) > 1e-6));
+      expect(measured, c.name).toEqual(c.measuredIn);
       pruneByScores(pm, f.layers.map((lf) => lf.columns[0].map((v) => -v)), f, 0.8);
       expect(pm.sparsity().global, c.name).toBeCloseTo(0.8, 2);
       for (const l of pm.layers) expect(pm.sparsity().layers[l.index].pruned, `${c.name} ${l.name}`).toBeGreaterThan(0);
