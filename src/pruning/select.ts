@@ -79,47 +79,108 @@ export function pruneByScores(
     return Math.max(0, live[i] - Math.min(floor, live[i]));
   });
 
-  // Candidates: every live, unprotected connection with a score.
-  let n = 0;
-  for (const lf of features.layers) n += lf.count;
-  const candLayer = new Int32Array(n);
-  const candIdx = new Int32Array(n);
-  const candScore = new Float64Array(n);
-  let c = 0;
-  features.layers.forEach((lf, k) => {
-    const s = scores[k];
-    if (s.length !== lf.count) {
-      throw new UsageError(`scores for layer '${lf.name}' have ${s.length} values, the layer has ${lf.count} live connections`);
+  // Candidates per layer: every live, unprotected connection with a score (NaN: never prune first).
+  const cand = features.layers.map((lf, k) => {
+    const sc = scores[k];
+    if (sc.length !== lf.count) {
+      throw new UsageError(`scores for layer '${lf.name}' have ${sc.length} values, the layer has ${lf.count} live connections`);
     }
     const m = masks[lf.layer];
     const prot = protectedSet[lf.layer];
-    for (let j = 0; j < lf.count; j++) {
-      const idx = lf.indices[j];
-      if (m[idx] === 0 || prot.has(idx)) continue;
-      candLayer[c] = lf.layer;
-      candIdx[c] = idx;
-      candScore[c] = Number.isNaN(s[j]) ? -Infinity : s[j];
-      c++;
+    let c = 0;
+    for (let j = 0; j < lf.count; j++) if (m[lf.indices[j]] !== 0 && !prot.has(lf.indices[j])) c++;
+    const idx = new Int32Array(c);
+    const score = new Float32Array(c);
+    for (let j = 0, i = 0; j < lf.count; j++) {
+      const at = lf.indices[j];
+      if (m[at] === 0 || prot.has(at)) continue;
+      idx[i] = at;
+      score[i++] = Number.isNaN(sc[j]) ? -Infinity : sc[j];
     }
+    return { layer: lf.layer, idx, score };
   });
-  const order = new Uint32Array(c);
-  for (let i = 0; i < c; i++) order[i] = i;
-  order.sort((a, b) => (candScore[b] - candScore[a]) || (candLayer[a] - candLayer[b]) || (candIdx[a] - candIdx[b]));
-
+  const picked = selectHighest(cand, budget, need);
   const changed = new Set<number>();
   let removed = 0;
-  for (let r = 0; r < c && need > 0; r++) {
-    const i = order[r];
-    const l = candLayer[i];
-    if (budget[l] <= 0) continue;
-    masks[l][candIdx[i]] = 0;
-    budget[l]--;
-    need--;
-    removed++;
-    changed.add(l);
-  }
+  cand.forEach((c, k) => {
+    for (const at of picked[k]) masks[c.layer][at] = 0;
+    removed += picked[k].length;
+    if (picked[k].length) changed.add(c.layer);
+  });
   for (const l of changed) pm.setMask(l, tf.tensor(masks[l], pm.layers[l].shape, 'float32'));
   return { removed, sparsity: (pruned + removed) / total };
+}
+
+/** Number of values ≥ t (or > t with `strict`) in an ascending array, by binary search. */
+function countFrom(asc: Float32Array, t: number, strict = false): number {
+  let lo = 0;
+  let hi = asc.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (asc[mid] < t || (strict && asc[mid] === t)) lo = mid + 1;
+    else hi = mid;
+  }
+  return asc.length - lo;
+}
+
+/**
+ * The `need` candidates a global greedy takes — highest score first, ties by layer then kernel index,
+ * skipping a layer once its `budget` is spent — without sorting all candidates together. Each layer's
+ * scores are sorted on their own (a native typed-array sort); the score T* where the greedy stops is the
+ * largest score with Σ_l min(budget_l, #{s ≥ T*}) ≥ need (found by bisection). Every layer then gives up
+ * its scores above T* (only its own top ones when its budget binds), and the ties at T* go by layer, then
+ * kernel index, as far as `need` and the budgets reach — exactly the greedy's choice. `cand` lists are in
+ * layer order with ascending kernel indices; returns the kernel indices removed per list.
+ */
+export function selectHighest(
+  cand: { layer: number; idx: Int32Array; score: Float32Array }[],
+  budget: readonly number[],
+  need: number,
+): Int32Array[] {
+  const asc = cand.map((c) => Float32Array.from(c.score).sort());
+  const cap = cand.map((c, k) => Math.min(c.score.length, Math.max(0, budget[c.layer])));
+  const take = cand.map(() => 0);
+  if (need > 0) {
+    const reach = (t: number) => asc.reduce((a, s, k) => a + Math.min(cap[k], countFrom(s, t)), 0);
+    const all = new Float32Array(asc.reduce((a, s) => a + s.length, 0));
+    let at = 0;
+    for (const s of asc) { all.set(s, at); at += s.length; }
+    all.sort();
+    if (all.length === 0 || reach(all[0]) < need) {
+      cap.forEach((n, k) => { take[k] = n; }); // the floors bind: every layer gives what it may
+    } else {
+      let lo = 0;
+      let hi = all.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >>> 1;
+        if (reach(all[mid]) >= need) lo = mid;
+        else hi = mid - 1;
+      }
+      const tStar = all[lo];
+      let left = need;
+      asc.forEach((s, k) => { take[k] = Math.min(cap[k], countFrom(s, tStar, true)); left -= take[k]; });
+      asc.forEach((s, k) => {
+        const ties = countFrom(s, tStar) - countFrom(s, tStar, true);
+        const n = Math.max(0, Math.min(cap[k] - take[k], ties, left));
+        take[k] += n;
+        left -= n;
+      });
+    }
+  }
+  // Each list gives its top take[k] by (score desc, index asc).
+  return cand.map((c, k) => {
+    const n = take[k];
+    const out = new Int32Array(n);
+    if (n === 0) return out;
+    const u = asc[k][asc[k].length - n];
+    let ties = n - countFrom(asc[k], u, true);
+    let p = 0;
+    for (let i = 0; i < c.score.length && p < n; i++) {
+      const v = c.score[i];
+      if (v > u || (v === u && ties-- > 0)) out[p++] = c.idx[i];
+    }
+    return out;
+  });
 }
 
 /** Marks one live chain per output unit, choosing at each layer the lowest-score (most important) live weight. */

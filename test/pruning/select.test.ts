@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
 import type { ConnectionFeatures } from '../../src/features/types.js';
-import { buildModel } from '../../src/models/families.js';
+import { buildModel, LENET_300_100, LENET_5 } from '../../src/models/families.js';
 import { PrunableModel } from '../../src/pruning/prunable-model.js';
-import { pruneByScores } from '../../src/pruning/select.js';
+import { pruneByScores, selectHighest } from '../../src/pruning/select.js';
 
 /** Features of every live connection, with no feature columns (pruneByScores only needs indices). */
 function liveFeatures(pm: PrunableModel): ConnectionFeatures {
@@ -73,5 +73,62 @@ describe('pruneByScores', () => {
     expect(tf.memory().numTensors).toBe(n0);
     expect(() => pruneByScores(pm, [], f, 0.5)).toThrow(/score arrays/);
     pm.dispose();
+  });
+});
+
+/** The greedy selectHighest replaces: one sort of every candidate by (score desc, layer, index), layers skipped once their budget is spent. */
+function greedyReference(cand: { layer: number; idx: Int32Array; score: Float32Array }[], budget: number[], need: number): Int32Array[] {
+  const all: { k: number; layer: number; idx: number; score: number }[] = [];
+  cand.forEach((c, k) => c.score.forEach((s, i) => all.push({ k, layer: c.layer, idx: c.idx[i], score: s })));
+  all.sort((a, b) => (b.score - a.score) || (a.layer - b.layer) || (a.idx - b.idx));
+  const left = budget.slice();
+  const out: number[][] = cand.map(() => []);
+  for (const e of all) {
+    if (need <= 0) break;
+    if (left[e.layer] <= 0) continue;
+    out[e.k].push(e.idx);
+    left[e.layer]--;
+    need--;
+  }
+  return out.map((o) => Int32Array.from(o.sort((a, b) => a - b)));
+}
+
+describe('selectHighest', () => {
+  it('takes exactly what the global greedy sort took: ties, -Infinity, binding budgets and floors', () => {
+    let seed = 12345;
+    const rnd = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+    for (let trial = 0; trial < 300; trial++) {
+      const layers = 1 + Math.floor(rnd() * 4);
+      const levels = 1 + Math.floor(rnd() * 6); // few distinct values: many ties
+      const cand = Array.from({ length: layers }, (_, layer) => {
+        const n = Math.floor(rnd() * 40);
+        const idx = Int32Array.from({ length: n }, (_, i) => i * 3 + (layer % 2));
+        const score = Float32Array.from({ length: n }, () => (rnd() < 0.05 ? -Infinity : Math.floor(rnd() * levels) / 2));
+        return { layer, idx, score };
+      });
+      const budget = cand.map((c) => Math.floor(rnd() * (c.score.length + 3)));
+      const need = Math.floor(rnd() * (cand.reduce((a, c) => a + c.score.length, 0) + 5));
+      const got = selectHighest(cand, budget, need).map((a) => Int32Array.from(a).sort());
+      expect(got, `trial ${trial}`).toEqual(greedyReference(cand, budget, need));
+    }
+  });
+
+  it('on LeNet-300-100 and LeNet-5 magnitude scores (ties, floors at 95 %) picks the connections of the global greedy', () => {
+    for (const family of ['mlp', 'cnn'] as const) {
+      const model = buildModel({ ...(family === 'mlp' ? LENET_300_100 : LENET_5), seed: 3 });
+      const pm = new PrunableModel(model);
+      const f = liveFeatures(pm);
+      // Magnitude scores (many exact ties after rounding to 1e-3) with per-layer floors in play.
+      const weights = pm.layers.map((l) => l.kernel.dataSync());
+      const scores = f.layers.map((lf) => Float32Array.from(lf.indices, (j) => -Math.round(1000 * Math.abs(weights[lf.layer][j])) / 1000));
+      const cand = f.layers.map((lf, k) => ({ layer: lf.layer, idx: lf.indices, score: scores[k] }));
+      const budget = pm.layers.map((l) => l.size - Math.max(Math.ceil(0.01 * l.size), 4));
+      const need = Math.round(0.95 * pm.totalPrunable);
+      const want = greedyReference(cand, budget, need);
+      const got = selectHighest(cand, budget, need).map((a) => Int32Array.from(a).sort());
+      expect(got).toEqual(want);
+      pm.dispose();
+      model.dispose();
+    }
   });
 });
