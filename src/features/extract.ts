@@ -48,7 +48,8 @@ export function extractFeatures(pm: PrunableModel, calib: Split, opts: ExtractOp
 
   const stats = calibrationStats(pm, calib, pick, Math.floor(o.batchSize));
   try {
-    return buildFeatures(pm, stats);
+    const ctx = buildContext(pm, stats);
+    return { schema: FEATURE_SCHEMA, layers: pm.layers.map((_, li) => layerFeatures(pm, li, ctx)) };
   } finally {
     for (const s of stats.layers) {
       for (const t of [s.inSum, s.inSq, s.inZero, s.outSum, s.outZero, s.gSum, s.gAbs, s.gSq]) t.dispose();
@@ -285,121 +286,149 @@ function log10(t: TF.Tensor): TF.Tensor {
   return tf.div(tf.log(tf.add(t, LOG_EPS)), Math.LN10);
 }
 
-function buildFeatures(pm: PrunableModel, calib: { layers: LayerStats[]; batches: number }): ConnectionFeatures {
-  const masks = pm.maskArrays();
-  const live = masks.map(liveIndices);
+/** What every layer's features share: live indices, the global sparsity, the calibration statistics. */
+interface BuildContext {
+  live: Int32Array[];
+  total: number;
+  globalSparsity: number;
+  stats: { layers: LayerStats[]; batches: number };
+}
+
+function buildContext(pm: PrunableModel, stats: BuildContext['stats']): BuildContext {
+  const live = pm.maskArrays().map(liveIndices);
   const total = pm.totalPrunable;
   const totalLive = live.reduce((a, l) => a + l.length, 0);
-  const globalSparsity = 1 - totalLive / total;
-  const L = pm.layers.length;
+  return { live, total, globalSparsity: 1 - totalLive / total, stats };
+}
+
+/**
+ * The features of one layer's live connections. Full-kernel tensors are only made where a value
+ * depends on the whole layer (ranks, layer means); per-connection values are gathered once per base
+ * quantity (|w|, gradient statistics, ranks) — not per feature — and per-row / per-unit statistics
+ * are looked up by each live connection's row and unit. Values are identical to computing every feature
+ * on the whole kernel and gathering it (elementwise operations commute with a gather; reductions run on
+ * the full kernels as before).
+ */
+function layerFeatures(pm: PrunableModel, li: number, ctx: BuildContext): LayerFeatures {
+  const l = pm.layers[li];
   const names = FEATURE_SCHEMA.names as readonly FeatureName[];
+  const indices = ctx.live[li];
+  const count = indices.length;
+  if (count === 0) return { layer: li, name: l.name, count, indices, columns: names.map(() => new Float32Array(0)) };
+  const L = pm.layers.length;
+  const s = ctx.stats.layers[li];
+  const B = ctx.stats.batches;
+  // Work on a 4-D view [1, positions, rows, units]: Dense [in, out] is [1, 1, in, out], Conv2D
+  // [kh, kw, cin, cout] is [1, kh·kw, cin, cout] (the same memory order), LSTM [in, 4u] is [1, 1, in, 4u].
+  const cin = l.shape[l.shape.length - 2];
+  const cout = l.units;
+  const sh = [1, l.size / (cin * cout), cin, cout];
+  const [kh, kw] = sh;
+  const fanIn = kh * kw * cin;
+  // Row (input channel) and unit of each live connection, for the per-row / per-unit statistics.
+  const rowOf = new Int32Array(count);
+  const unitOf = new Int32Array(count);
+  for (let j = 0; j < count; j++) {
+    const i = indices[j];
+    unitOf[j] = i % cout;
+    rowOf[j] = Math.floor(i / cout) % cin;
+  }
+  const allLive = count === l.size;
+  // tidy returns the stacked tensor, not its data: tidy walks a returned typed array element by element.
+  const stacked = tf.tidy(() => {
+    const liveIdx = allLive ? undefined : tf.tensor1d(indices, 'int32');
+    const gather = (t: TF.Tensor) => (liveIdx ? tf.gather(tf.reshape(t, [-1]), liveIdx) : tf.reshape(t, [-1]));
+    const byRow = tf.tensor1d(rowOf, 'int32');
+    const byUnit = tf.tensor1d(unitOf, 'int32');
+    const rowValue = (v: TF.Tensor) => tf.gather(tf.reshape(v, [cin]), byRow);
+    const unitValue = (v: TF.Tensor) => tf.gather(tf.reshape(v, [cout]), byUnit);
+    const w = tf.reshape(l.kernel, sh);
+    const m = tf.reshape(pm.mask(li), sh);
+    const a = tf.abs(w);
+    /** Mean over the live weights of a kernel-shaped tensor (on the full kernel, as a scalar). */
+    const liveMeanOf = (full: () => TF.Tensor) => tf.tidy(() => liveMean(full(), m, count));
 
-  const layers: LayerFeatures[] = pm.layers.map((l, li) => {
-    const indices = live[li];
-    const count = indices.length;
-    const F = names.length;
-    if (count === 0) {
-      return { layer: li, name: l.name, count, indices, columns: names.map(() => new Float32Array(0)) };
-    }
-    const s = calib.layers[li];
-    const B = calib.batches;
-    // tidy returns the stacked tensor, not its data: tidy walks a returned typed array element by element.
-    const stacked = tf.tidy(() => {
-      // Work on a 4-D view [1, positions, rows, units]: Dense [in, out] is [1, 1, in, out], Conv2D
-      // [kh, kw, cin, cout] is [1, kh·kw, cin, cout] (the same memory order), LSTM [in, 4u] is [1, 1, in, 4u].
-      const cin = l.shape[l.shape.length - 2];
-      const cout = l.units;
-      const sh = [1, l.size / (cin * cout), cin, cout];
-      const [kh, kw] = sh;
-      const w = tf.reshape(l.kernel, sh);
-      const m = tf.reshape(pm.mask(li), sh);
-      const a = tf.abs(w);
-      const liveIdx = tf.tensor1d(indices, 'int32');
-      const gather = (t: TF.Tensor) => tf.gather(tf.reshape(t, [-1]), liveIdx);
-      const broadcastIn = (t: TF.Tensor) => tf.mul(tf.reshape(t, [1, 1, cin, 1]), tf.onesLike(w));
-      const broadcastOut = (t: TF.Tensor) => tf.mul(tf.reshape(t, [1, 1, 1, cout]), tf.onesLike(w));
-
-      // Magnitude, layer-wise over live weights.
-      const meanA = liveMean(a, m, count);
-      const stdA = tf.sqrt(liveMean(tf.square(tf.sub(a, meanA)), m, count));
-      const aLive = gather(a);
-      const pctLayer = tf.div(tf.add(inversePermutation(tf.topk(tf.neg(aLive), count).indices).toFloat(), 1), count);
+    // Magnitude, layer-wise over live weights.
+    const meanA = liveMean(a, m, count);
+    const stdA = tf.tidy(() => tf.sqrt(liveMean(tf.square(tf.sub(a, meanA)), m, count)));
+    const aLive = gather(a);
+    const pctLayer = tf.tidy(() => tf.div(tf.add(inversePermutation(tf.topk(tf.neg(aLive), count).indices).toFloat(), 1), count));
+    const [pctUnit, pctInput, unitLive, inLive] = tf.tidy(() => {
       const masked = tf.where(tf.greater(m, 0), a, tf.fill(sh, Infinity)); // pruned rank last
-
       // Per output unit: [cout, kh·kw·cin].
-      const unitVals = tf.transpose(tf.reshape(masked, [kh * kw * cin, cout]));
-      const unitLive = tf.sum(tf.transpose(tf.reshape(m, [kh * kw * cin, cout])), 1, true);
-      const pctUnit = tf.reshape(tf.transpose(groupPercentile(unitVals, unitLive)), sh);
+      const uLive = tf.sum(tf.transpose(tf.reshape(m, [kh * kw * cin, cout])), 1, true);
+      const pu = gather(tf.reshape(tf.transpose(groupPercentile(tf.transpose(tf.reshape(masked, [kh * kw * cin, cout])), uLive)), sh));
       // Per input channel: [cin, kh·kw·cout].
       const toIn = (t: TF.Tensor) => tf.reshape(tf.transpose(t, [2, 0, 1, 3]), [cin, kh * kw * cout]);
       const fromIn = (t: TF.Tensor) => tf.transpose(tf.reshape(t, [cin, kh, kw, cout]), [1, 2, 0, 3]);
-      const inLive = tf.sum(toIn(m), 1, true);
-      const pctInput = fromIn(groupPercentile(toIn(masked), inLive));
-
-      // Gradients (batch-mean gradients, averaged over B calibration batches).
-      const gAbsMean = tf.div(tf.reshape(s.gAbs, sh), B);
-      const gMean = tf.div(tf.reshape(s.gSum, sh), B);
-      const g2Mean = tf.div(tf.reshape(s.gSq, sh), B);
-      const taylor = tf.abs(tf.mul(w, gMean));
-      const fisher = tf.mul(tf.square(w), g2Mean);
-
-      // Activations.
-      const inMean = tf.div(s.inSum, s.inCount);
-      const inSq = tf.div(s.inSq, s.inCount);
-      const inNorm = tf.sqrt(inSq);
-      const inVar = tf.relu(tf.sub(inSq, tf.square(inMean)));
-      const inZero = tf.div(s.inZero, s.inCount);
-      const outMean = tf.div(s.outSum, s.outCount);
-      const outZero = tf.div(s.outZero, s.outCount);
-      const wanda = tf.mul(a, broadcastIn(inNorm));
-
-      const rel = (t: TF.Tensor) => {
-        const mean = liveMean(t, m, count);
-        return tf.div(t, tf.where(tf.greater(mean, 0), mean, tf.onesLike(mean)));
-      };
-      const fanIn = kh * kw * cin;
-      const perConn: Record<FeatureName, () => TF.Tensor> = {
-        abs_w: () => aLive,
-        log_abs_w: () => log10(aLive),
-        abs_w_rel_layer: () => gather(rel(a)),
-        abs_w_z_layer: () => gather(tf.div(tf.sub(a, meanA), tf.where(tf.greater(stdA, 0), stdA, tf.onesLike(stdA)))),
-        abs_w_pct_layer: () => pctLayer,
-        abs_w_pct_unit: () => gather(pctUnit),
-        abs_w_pct_input: () => gather(pctInput),
-        grad_abs_mean: () => gather(gAbsMean),
-        log_grad_abs_mean: () => gather(log10(gAbsMean)),
-        taylor: () => gather(taylor),
-        log_taylor: () => gather(log10(taylor)),
-        taylor_rel_layer: () => gather(rel(taylor)),
-        fisher: () => gather(fisher),
-        log_fisher: () => gather(log10(fisher)),
-        fisher_rel_layer: () => gather(rel(fisher)),
-        in_mean: () => gather(broadcastIn(inMean)),
-        in_norm: () => gather(broadcastIn(inNorm)),
-        in_var: () => gather(broadcastIn(inVar)),
-        in_zero_frac: () => gather(broadcastIn(inZero)),
-        wanda: () => gather(wanda),
-        log_wanda: () => gather(log10(wanda)),
-        wanda_rel_layer: () => gather(rel(wanda)),
-        out_mean: () => gather(broadcastOut(outMean)),
-        out_zero_frac: () => gather(broadcastOut(outZero)),
-        unit_live_frac: () => gather(broadcastOut(tf.div(tf.reshape(unitLive, [cout]), fanIn))),
-        input_live_frac: () => gather(broadcastIn(tf.div(tf.reshape(inLive, [cin]), kh * kw * cout))),
-        depth_rel: () => tf.fill([count], L > 1 ? li / (L - 1) : 0),
-        log_fan_in: () => tf.fill([count], Math.log(fanIn)),
-        log_fan_out: () => tf.fill([count], Math.log(cout)),
-        is_conv: () => tf.fill([count], l.conv ? 1 : 0),
-        layer_param_share: () => tf.fill([count], l.size / total),
-        layer_sparsity: () => tf.fill([count], 1 - count / l.size),
-        global_sparsity: () => tf.fill([count], globalSparsity),
-      };
-      return tf.stack(names.map((nm) => perConn[nm]().toFloat()));
+      const iLive = tf.sum(toIn(m), 1, true);
+      const pi = gather(fromIn(groupPercentile(toIn(masked), iLive)));
+      return [pu, pi, uLive, iLive];
     });
-    const data = stacked.dataSync() as Float32Array;
-    stacked.dispose();
-    const columns: Float32Array[] = [];
-    for (let f = 0; f < F; f++) columns.push(data.subarray(f * count, (f + 1) * count));
-    return { layer: li, name: l.name, count, indices, columns };
+
+    // Gradients (batch-mean gradients, averaged over B calibration batches), per live connection.
+    const wLive = gather(w);
+    const gAbsMean = tf.div(gather(s.gAbs), B);
+    const gMean = tf.div(gather(s.gSum), B);
+    const g2Mean = tf.div(gather(s.gSq), B);
+    const taylor = tf.abs(tf.mul(wLive, gMean));
+    const fisher = tf.mul(tf.square(wLive), g2Mean);
+
+    // Activations, per row (input channel) and per unit.
+    const inMean = tf.div(s.inSum, s.inCount);
+    const inSq = tf.div(s.inSq, s.inCount);
+    const inNorm = tf.sqrt(inSq);
+    const inVar = tf.relu(tf.sub(inSq, tf.square(inMean)));
+    const inZero = tf.div(s.inZero, s.inCount);
+    const outMean = tf.div(s.outSum, s.outCount);
+    const outZero = tf.div(s.outZero, s.outCount);
+    const inNormLive = rowValue(inNorm);
+    const wanda = tf.mul(aLive, inNormLive);
+
+    // Each feature relative to its live mean; the mean is taken on the full kernel (as a reduction).
+    const broadcastIn = (t: TF.Tensor) => tf.mul(tf.reshape(t, [1, 1, cin, 1]), tf.onesLike(w));
+    const relTo = (live: TF.Tensor, mean: TF.Tensor) => tf.div(live, tf.where(tf.greater(mean, 0), mean, tf.onesLike(mean)));
+    const gFull = (t: TF.Tensor) => tf.div(tf.reshape(t, sh), B);
+    const perConn: Record<FeatureName, () => TF.Tensor> = {
+      abs_w: () => aLive,
+      log_abs_w: () => log10(aLive),
+      abs_w_rel_layer: () => relTo(aLive, meanA),
+      abs_w_z_layer: () => tf.div(tf.sub(aLive, meanA), tf.where(tf.greater(stdA, 0), stdA, tf.onesLike(stdA))),
+      abs_w_pct_layer: () => pctLayer,
+      abs_w_pct_unit: () => pctUnit,
+      abs_w_pct_input: () => pctInput,
+      grad_abs_mean: () => gAbsMean,
+      log_grad_abs_mean: () => log10(gAbsMean),
+      taylor: () => taylor,
+      log_taylor: () => log10(taylor),
+      taylor_rel_layer: () => relTo(taylor, liveMeanOf(() => tf.abs(tf.mul(w, gFull(s.gSum))))),
+      fisher: () => fisher,
+      log_fisher: () => log10(fisher),
+      fisher_rel_layer: () => relTo(fisher, liveMeanOf(() => tf.mul(tf.square(w), gFull(s.gSq)))),
+      in_mean: () => rowValue(inMean),
+      in_norm: () => inNormLive,
+      in_var: () => rowValue(inVar),
+      in_zero_frac: () => rowValue(inZero),
+      wanda: () => wanda,
+      log_wanda: () => log10(wanda),
+      wanda_rel_layer: () => relTo(wanda, liveMeanOf(() => tf.mul(a, broadcastIn(inNorm)))),
+      out_mean: () => unitValue(outMean),
+      out_zero_frac: () => unitValue(outZero),
+      unit_live_frac: () => unitValue(tf.div(tf.reshape(unitLive, [cout]), fanIn)),
+      input_live_frac: () => rowValue(tf.div(tf.reshape(inLive, [cin]), kh * kw * cout)),
+      depth_rel: () => tf.fill([count], L > 1 ? li / (L - 1) : 0),
+      log_fan_in: () => tf.fill([count], Math.log(fanIn)),
+      log_fan_out: () => tf.fill([count], Math.log(cout)),
+      is_conv: () => tf.fill([count], l.conv ? 1 : 0),
+      layer_param_share: () => tf.fill([count], l.size / ctx.total),
+      layer_sparsity: () => tf.fill([count], 1 - count / l.size),
+      global_sparsity: () => tf.fill([count], ctx.globalSparsity),
+    };
+    return tf.stack(names.map((nm) => perConn[nm]().toFloat()));
   });
-  return { schema: FEATURE_SCHEMA, layers };
+  const data = stacked.dataSync() as Float32Array;
+  stacked.dispose();
+  const columns: Float32Array[] = [];
+  for (let f = 0; f < names.length; f++) columns.push(data.subarray(f * count, (f + 1) * count));
+  return { layer: li, name: l.name, count, indices, columns };
 }
