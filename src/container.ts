@@ -3,7 +3,8 @@ import 'reflect-metadata';
 import { Container, injectable } from 'inversify';
 import type { Dataset, Split } from './data/dataset.js';
 import { loadDataset, type LoadDatasetOptions } from './data/registry.js';
-import { extractFeatures } from './features/extract.js';
+import type { LayerFeatures } from './features/types.js';
+import { extractFeatures, extractScored } from './features/extract.js';
 import { trainedModel } from './models/cache.js';
 import { defaultModelArgs, describeArgs } from './models/default-model.js';
 import { loadModel } from './models/io.js';
@@ -47,6 +48,10 @@ export class PolicyRegistrySource implements PolicySource {
 export class TensorFeatureExtractor implements FeatureExtractor {
   extract(pm: PrunableModel, calib: Split) {
     return extractFeatures(pm, calib);
+  }
+
+  extractScored(pm: PrunableModel, calib: Split, score: (layer: LayerFeatures) => Float32Array) {
+    return extractScored(pm, calib, score);
   }
 }
 

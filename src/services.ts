@@ -1,7 +1,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Dataset, Split } from './data/dataset.js';
 import type { LoadDatasetOptions } from './data/registry.js';
-import type { ConnectionFeatures } from './features/types.js';
+import type { ConnectionFeatures, LayerFeatures } from './features/types.js';
 import type { PrunableModel } from './pruning/prunable-model.js';
 import type { Scorer } from './policy/types.js';
 
@@ -32,6 +32,11 @@ export interface PolicySource {
 /** Per-connection feature extraction. */
 export interface FeatureExtractor {
   extract(pm: PrunableModel, calib: Split): ConnectionFeatures;
+  /**
+   * Optional, for large models: features handed to `score` one layer at a time and dropped; returns the
+   * scores and the features without columns. The agent uses it when present, else `extract`.
+   */
+  extractScored?(pm: PrunableModel, calib: Split, score: (layer: LayerFeatures) => Float32Array): { features: ConnectionFeatures; scores: Float32Array[] };
 }
 
 import type { OutputFile } from './report/write.js';

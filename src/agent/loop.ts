@@ -2,7 +2,8 @@ import { metricName, taskOf } from '../models/task.js';
 import type * as TF from '@tensorflow/tfjs';
 import { disposeSplit, headOf, type Dataset } from '../data/dataset.js';
 import { InterruptedError } from '../errors.js';
-import { extractFeatures } from '../features/extract.js';
+import { extractScored, scoreLayerWith } from '../features/extract.js';
+import type { ConnectionFeatures } from '../features/types.js';
 import type { Scorer } from '../policy/types.js';
 import type { ReportStep, StopReason } from '../report/report.js';
 import type { FeatureExtractor } from '../services.js';
@@ -185,8 +186,18 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
      * The fine-tune (epochs, patience) may depend on what the prune reached; null skips it (the attempt fails).
      */
     const attempt = async (to: number, tune: Tune | ((reached: number) => Tune | null)) => {
-      const feats = timed('features', () => (o.extractor ? o.extractor.extract(pm, calib) : extractFeatures(pm, calib)));
-      const scores = timed('scoring', () => scorer.score(feats));
+      // One layer's features at a time, scored and dropped (the 'features' phase includes scoring then),
+      // unless a custom extractor can only give all layers at once.
+      const ex = o.extractor;
+      const perLayer = scoreLayerWith(scorer);
+      let feats: ConnectionFeatures;
+      let scores: Float32Array[];
+      if (ex && !ex.extractScored) {
+        feats = timed('features', () => ex.extract(pm, calib));
+        scores = timed('scoring', () => scorer.score(feats));
+      } else {
+        ({ features: feats, scores } = timed('features', () => (ex?.extractScored ? ex.extractScored(pm, calib, perLayer) : extractScored(pm, calib, perLayer))));
+      }
       timed('prune', () => pruneStep(granularity, pm, feats, scores, to, objective));
       const reached = pm.progress(objective);
       const t = typeof tune === 'function' ? tune(reached) : tune;

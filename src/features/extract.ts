@@ -32,6 +32,35 @@ interface LayerStats {
  * exact definitions. All heavy work is tensor ops; the model and its masks are left untouched.
  */
 export function extractFeatures(pm: PrunableModel, calib: Split, opts: ExtractOptions = {}): ConnectionFeatures {
+  return withStats(pm, calib, opts, (ctx) => ({ schema: FEATURE_SCHEMA, layers: pm.layers.map((_, li) => layerFeatures(pm, li, ctx)) }));
+}
+
+/**
+ * Features and scores of every live connection, one layer at a time: each layer's features are handed
+ * to `score` (a Scorer's scores of one layer depend on that layer's features only) and dropped, so only
+ * one layer's feature columns exist at once. Returns the scores and the features without their columns
+ * (layer, name, count, indices: what selection needs).
+ */
+export function extractScored(
+  pm: PrunableModel, calib: Split, score: (layer: LayerFeatures) => Float32Array, opts: ExtractOptions = {},
+): { features: ConnectionFeatures; scores: Float32Array[] } {
+  return withStats(pm, calib, opts, (ctx) => {
+    const scores: Float32Array[] = [];
+    const layers = pm.layers.map((_, li) => {
+      const lf = layerFeatures(pm, li, ctx);
+      scores.push(score(lf));
+      return { ...lf, columns: [] };
+    });
+    return { features: { schema: FEATURE_SCHEMA, layers }, scores };
+  });
+}
+
+/** A Scorer as a per-layer function for extractScored. */
+export function scoreLayerWith(scorer: { score(f: ConnectionFeatures): Float32Array[] }): (lf: LayerFeatures) => Float32Array {
+  return (lf) => scorer.score({ schema: FEATURE_SCHEMA, layers: [lf] })[0];
+}
+
+function withStats<T>(pm: PrunableModel, calib: Split, opts: ExtractOptions, f: (ctx: BuildContext) => T): T {
   const o = { ...EXTRACT_DEFAULTS, ...opts };
   const total = calib.x.shape[0];
   if (!(total > 0)) throw new DataError('feature extraction needs at least one calibration sample');
@@ -48,8 +77,7 @@ export function extractFeatures(pm: PrunableModel, calib: Split, opts: ExtractOp
 
   const stats = calibrationStats(pm, calib, pick, Math.floor(o.batchSize));
   try {
-    const ctx = buildContext(pm, stats);
-    return { schema: FEATURE_SCHEMA, layers: pm.layers.map((_, li) => layerFeatures(pm, li, ctx)) };
+    return f(buildContext(pm, stats));
   } finally {
     for (const s of stats.layers) {
       for (const t of [s.inSum, s.inSq, s.inZero, s.outSum, s.outZero, s.gSum, s.gAbs, s.gSq]) t.dispose();

@@ -254,3 +254,27 @@ describe('extractFeatures on other shapes', () => {
     model.dispose();
   });
 });
+
+describe('extractScored', () => {
+  it('scores one layer at a time exactly as extractFeatures + the scorer, and keeps no feature columns', async () => {
+    const { buildModel, LENET_5 } = await import('../../src/models/families.js');
+    const { loadPolicy, resolvePolicyPath } = await import('../../src/policy/io.js');
+    const { extractScored, scoreLayerWith } = await import('../../src/features/extract.js');
+    const model = buildModel({ ...LENET_5, seed: 4 });
+    const pm = new PrunableModel(model);
+    pm.setMaskArrays(pm.layers.map((l) => Float32Array.from({ length: l.size }, (_, i) => ((i * 7919) % 10 < 6 ? 1 : 0))));
+    const calib = { x: tf.randomUniform([96, 28, 28, 1], 0, 1, 'float32', 3), labels: Int32Array.from({ length: 96 }, (_, i) => i % 10) };
+    const policy = loadPolicy(resolvePolicyPath('default'));
+    const whole = extractFeatures(pm, calib);
+    const want = policy.score(whole);
+    const { features, scores } = extractScored(pm, calib, scoreLayerWith(policy));
+    expect(scores.map((s) => Array.from(s))).toEqual(want.map((s) => Array.from(s)));
+    features.layers.forEach((lf, i) => {
+      expect(lf.columns).toEqual([]);
+      expect(Array.from(lf.indices)).toEqual(Array.from(whole.layers[i].indices));
+    });
+    calib.x.dispose();
+    pm.dispose();
+    model.dispose();
+  });
+});
