@@ -50,8 +50,8 @@ export class TensorFeatureExtractor implements FeatureExtractor {
     return extractFeatures(pm, calib);
   }
 
-  extractScored(pm: PrunableModel, calib: Split, score: (layer: LayerFeatures) => Float32Array) {
-    return extractScored(pm, calib, score);
+  extractScored(pm: PrunableModel, calib: Split, score: ((layer: LayerFeatures) => Float32Array) & { chunk?: number }) {
+    return extractScored(pm, calib, score, { chunk: score.chunk });
   }
 }
 

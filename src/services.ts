@@ -33,10 +33,11 @@ export interface PolicySource {
 export interface FeatureExtractor {
   extract(pm: PrunableModel, calib: Split): ConnectionFeatures;
   /**
-   * Optional, for large models: features handed to `score` one layer at a time and dropped; returns the
+   * Optional, for large models: features handed to `score` one layer (or, where `score.chunk` allows, one
+   * chunk of a layer's connections) at a time and dropped; returns the
    * scores and the features without columns. The agent uses it when present, else `extract`.
    */
-  extractScored?(pm: PrunableModel, calib: Split, score: (layer: LayerFeatures) => Float32Array): { features: ConnectionFeatures; scores: Float32Array[] };
+  extractScored?(pm: PrunableModel, calib: Split, score: ((layer: LayerFeatures) => Float32Array) & { chunk?: number }): { features: ConnectionFeatures; scores: Float32Array[] };
 }
 
 import type { OutputFile } from './report/write.js';

@@ -196,7 +196,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         feats = timed('features', () => ex.extract(pm, calib));
         scores = timed('scoring', () => scorer.score(feats));
       } else {
-        ({ features: feats, scores } = timed('features', () => (ex?.extractScored ? ex.extractScored(pm, calib, perLayer) : extractScored(pm, calib, perLayer))));
+        ({ features: feats, scores } = timed('features', () => (ex?.extractScored ? ex.extractScored(pm, calib, perLayer) : extractScored(pm, calib, perLayer, { chunk: perLayer.chunk }))));
       }
       timed('prune', () => pruneStep(granularity, pm, feats, scores, to, objective));
       const reached = pm.progress(objective);

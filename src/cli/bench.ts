@@ -31,25 +31,45 @@ const BenchFlags = z.object({
   fresh: z.boolean().optional(),
   cnnSeeds: list('seed').pipe(z.array(z.coerce.number().int().min(0))).optional(),
   reuse: z.string().min(1).optional(),
-  suite: z.enum(['mnist', 'small', 'coverage']),
+  suite: z.enum(['mnist', 'small', 'coverage', 'scale']),
+  widths: list('width').pipe(z.array(z.coerce.number().int().min(1))).optional(),
 });
 
-const SMALL_START = '<!-- small-suite:start (autoprune bench --suite small) -->';
-const SMALL_END = '<!-- small-suite:end -->';
+const SMALL = { start: '<!-- small-suite:start (autoprune bench --suite small) -->', end: '<!-- small-suite:end -->' };
+const SCALE = { start: '<!-- scale:start (autoprune bench --suite scale) -->', end: '<!-- scale:end -->' };
+type Markers = { start: string; end: string };
 
-/** `page` with the small-suite block of `old` (or `block`) in place: each suite rewrites only its own part. */
-function withSmallBlock(page: string, block: string | undefined): string {
+/** `page` with a suite's marked block of `old` (or `block`) in place: each suite rewrites only its own part. */
+function withBlock(page: string, block: string | undefined, mk: Markers = SMALL): string {
   if (!block) return page;
-  const at = page.indexOf(SMALL_START);
+  const at = page.indexOf(mk.start);
   if (at < 0) return `${page.trimEnd()}\n\n${block}\n`;
-  const end = page.indexOf(SMALL_END, at);
-  return `${page.slice(0, at)}${block}${end < 0 ? '' : page.slice(end + SMALL_END.length)}`;
+  const end = page.indexOf(mk.end, at);
+  return `${page.slice(0, at)}${block}${end < 0 ? '' : page.slice(end + mk.end.length)}`;
 }
 
-function smallBlockOf(page: string): string | undefined {
-  const at = page.indexOf(SMALL_START);
-  const end = page.indexOf(SMALL_END, at);
-  return at < 0 || end < 0 ? undefined : page.slice(at, end + SMALL_END.length);
+function blockOf(page: string, mk: Markers = SMALL): string | undefined {
+  const at = page.indexOf(mk.start);
+  const end = page.indexOf(mk.end, at);
+  return at < 0 || end < 0 ? undefined : page.slice(at, end + mk.end.length);
+}
+
+/** `autoprune bench --suite scale`: memory and time of one agent run on MLPs of growing width → its section of docs/benchmarks.md. */
+async function scaleCommand(f: z.infer<typeof BenchFlags>, argv: string[]): Promise<number> {
+  const { runScaleBench, scaleSection } = await import('../bench/scale.js');
+  const { backendInfo } = await import('../backend/tf.js');
+  const out = resolve(f.out);
+  const widths = f.widths ?? (f.quick ? [500, 1000] : [500, 1000, 2000, 3000, 4000, 6700]);
+  const records = await runScaleBench(widths, (m) => process.stderr.write(`bench: ${m}\n`));
+  const command = `autoprune ${argv.join(' ')}`.trim();
+  const b = backendInfo();
+  const block = `${SCALE.start}\n${scaleSection(records, { date: new Date().toISOString().slice(0, 10), command, backend: `${b.tfBackend}${b.native ? ' (native)' : ''}` })}\n${SCALE.end}`;
+  const old = existsSync(out) ? readFileSync(out, 'utf8') : '# Benchmarks\n';
+  mkdirSync(dirname(out), { recursive: true });
+  await atomicWriteFile(join(dirname(out), `${basename(out, '.md')}-scale.json`), `${JSON.stringify({ format: 'autoprune-bench-scale', command, records }, null, 1)}\n`);
+  await atomicWriteFile(out, withBlock(old, block, SCALE));
+  process.stderr.write(`bench: wrote the scale section of ${out}\n`);
+  return 0;
 }
 
 /** `autoprune bench --suite small`: the small-data suite → its section of docs/benchmarks.md + benchmarks-small.json. */
@@ -63,11 +83,11 @@ async function smallSuiteCommand(f: z.infer<typeof BenchFlags>, argv: string[]):
   const command = `autoprune ${argv.join(' ')}`.trim();
   const b = backendInfo();
   const section = smallSuiteSection(records, { date: new Date().toISOString().slice(0, 10), command, backend: `${b.tfBackend}${b.native ? ' (native)' : ''}` });
-  const block = `${SMALL_START}\n${section}\n${SMALL_END}`;
+  const block = `${SMALL.start}\n${section}\n${SMALL.end}`;
   const old = existsSync(out) ? readFileSync(out, 'utf8') : '# Benchmarks\n';
   mkdirSync(dirname(out), { recursive: true });
   await atomicWriteFile(join(dirname(out), `${basename(out, '.md')}-small.json`), `${JSON.stringify({ format: 'autoprune-bench-small', command, records }, null, 1)}\n`);
-  await atomicWriteFile(out, withSmallBlock(old, block));
+  await atomicWriteFile(out, withBlock(old, block));
   process.stderr.write(`bench: wrote the small-data section of ${out}\n`);
   return 0;
 }
@@ -130,6 +150,7 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
   selectBackend();
   if (f.suite === 'small') return smallSuiteCommand(f, argv);
   if (f.suite === 'coverage') return coverageSuiteCommand(f, argv);
+  if (f.suite === 'scale') return scaleCommand(f, argv);
   const quick = f.quick ?? false;
   const learned = (name: string) => () => loadPolicy(policyFile(name)) as Scorer;
   const methods: Record<string, () => Scorer> = {};
@@ -195,9 +216,9 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
   mkdirSync(dirname(out), { recursive: true });
   for (const [file, svg] of Object.entries(page.plots)) await atomicWriteFile(join(dirname(out), file), svg);
   await atomicWriteFile(join(dirname(out), `${basename(out, '.md')}.json`), `${JSON.stringify({ ...results, structured, command }, null, 1)}\n`);
-  // The small-data suite's section is its own command's: kept as the last run wrote it.
-  const kept = existsSync(out) ? smallBlockOf(readFileSync(out, 'utf8')) : undefined;
-  await atomicWriteFile(out, withSmallBlock(`${page.markdown}\n`, kept));
+  // The small-data and scale sections are their own commands': kept as their last runs wrote them.
+  const before = existsSync(out) ? readFileSync(out, 'utf8') : '';
+  await atomicWriteFile(out, withBlock(withBlock(`${page.markdown}\n`, blockOf(before)), blockOf(before, SCALE), SCALE));
   process.stderr.write(`bench: wrote ${out}\n`);
   return 0;
 }

@@ -156,7 +156,8 @@ function main(argv: string[]): Promise<number> {
   program
     .command('bench')
     .description('run the benchmark protocol (docs/benchmarks.md says what it measures) and write docs/benchmarks.md + raw JSON')
-    .addOption(new Option('--suite <name>', "'mnist': the MNIST-10k protocol (LeNets, every method, structured, speed); 'small': the small real tables of datasets/small with the CLI defaults vs magnitude + fine-tune at equal optimizer steps (its own section of the page); 'coverage': every everyday model type of datasets/coverage (CNNs, LSTM/GRU, Conv1D, nested, regression, multi-label, autoencoder) at the CLI defaults, and the compute claim against the compact model (writes docs/coverage.md beside --out; --quick skips the compute check)").choices(['mnist', 'small', 'coverage']).default('mnist'))
+    .addOption(new Option('--suite <name>', "'mnist': the MNIST-10k protocol (LeNets, every method, structured, speed); 'small': the small real tables of datasets/small with the CLI defaults vs magnitude + fine-tune at equal optimizer steps (its own section of the page); 'coverage': every everyday model type of datasets/coverage (CNNs, LSTM/GRU, Conv1D, nested, regression, multi-label, autoencoder) at the CLI defaults, and the compute claim against the compact model (writes docs/coverage.md beside --out; --quick skips the compute check); 'scale': memory and time of one agent run on MLPs of growing width, each in its own process (its own section of the page)").choices(['mnist', 'small', 'coverage', 'scale']).default('mnist'))
+    .option('--widths <list>', "--suite scale: hidden widths W of the MLPs 784 → W → W → 10 (default 500,1000,2000,3000,4000,6700: 0.9 M to 50 M prunable weights)")
     .option('--quick', 'smoke run: one seed, two targets, fewer epochs')
     .option('--out <file>', 'markdown file to write', 'docs/benchmarks.md')
     .option('--models <names>', 'comma-separated: lenet-300-100,lenet-5', 'lenet-300-100,lenet-5')

@@ -42,22 +42,30 @@ export function extractFeatures(pm: PrunableModel, calib: Split, opts: ExtractOp
  * (layer, name, count, indices: what selection needs).
  */
 export function extractScored(
-  pm: PrunableModel, calib: Split, score: (layer: LayerFeatures) => Float32Array, opts: ExtractOptions = {},
+  pm: PrunableModel, calib: Split, score: (layer: LayerFeatures) => Float32Array, opts: ExtractOptions & { chunk?: number } = {},
 ): { features: ConnectionFeatures; scores: Float32Array[] } {
   return withStats(pm, calib, opts, (ctx) => {
     const scores: Float32Array[] = [];
-    const layers = pm.layers.map((_, li) => {
-      const lf = layerFeatures(pm, li, ctx);
-      scores.push(score(lf));
-      return { ...lf, columns: [] };
+    const layers = pm.layers.map((l, li) => {
+      const out = new Float32Array(ctx.live[li].length);
+      let at = 0;
+      layerFeatureChunks(pm, li, ctx, opts.chunk ?? Infinity, (lf) => {
+        out.set(score(lf), at);
+        at += lf.count;
+      });
+      scores.push(out);
+      return { layer: li, name: l.name, count: ctx.live[li].length, indices: ctx.live[li], columns: [] };
     });
     return { features: { schema: FEATURE_SCHEMA, layers }, scores };
   });
 }
 
-/** A Scorer as a per-layer function for extractScored. */
-export function scoreLayerWith(scorer: { score(f: ConnectionFeatures): Float32Array[] }): (lf: LayerFeatures) => Float32Array {
-  return (lf) => scorer.score({ schema: FEATURE_SCHEMA, layers: [lf] })[0];
+/**
+ * A Scorer as a per-layer function for extractScored, and the chunk size it allows: row-wise scorers
+ * (Scorer.rowwise) take FEATURE_CHUNK connections at a time, others a whole layer.
+ */
+export function scoreLayerWith(scorer: { score(f: ConnectionFeatures): Float32Array[]; rowwise?: boolean }): ((lf: LayerFeatures) => Float32Array) & { chunk: number } {
+  return Object.assign((lf: LayerFeatures) => scorer.score({ schema: FEATURE_SCHEMA, layers: [lf] })[0], { chunk: scorer.rowwise ? FEATURE_CHUNK : Infinity });
 }
 
 function withStats<T>(pm: PrunableModel, calib: Split, opts: ExtractOptions, f: (ctx: BuildContext) => T): T {
@@ -329,20 +337,26 @@ function buildContext(pm: PrunableModel, stats: BuildContext['stats']): BuildCon
   return { live, total, globalSparsity: 1 - totalLive / total, stats };
 }
 
+/** Live connections per feature chunk when a scorer can take chunks: bounds the feature matrix (33 × 4 bytes each). */
+export const FEATURE_CHUNK = 1 << 18;
+
 /**
- * The features of one layer's live connections. Full-kernel tensors are only made where a value
- * depends on the whole layer (ranks, layer means); per-connection values are gathered once per base
- * quantity (|w|, gradient statistics, ranks) — not per feature — and per-row / per-unit statistics
- * are looked up by each live connection's row and unit. Values are identical to computing every feature
- * on the whole kernel and gathering it (elementwise operations commute with a gather; reductions run on
- * the full kernels as before).
+ * The features of one layer's live connections, handed to `visit` in chunks of at most `chunk` live
+ * connections (in index order; the whole layer when chunk is Infinity). What depends on the whole layer
+ * (ranks, layer means, per-row and per-unit statistics) is computed once on the full kernel; each chunk
+ * then gathers its base quantities (|w|, gradient statistics, ranks) and looks up its rows' and units'
+ * statistics. Values are identical to computing every feature on the whole kernel and gathering it:
+ * elementwise operations commute with a gather, and reductions run on the full kernels as before.
  */
-function layerFeatures(pm: PrunableModel, li: number, ctx: BuildContext): LayerFeatures {
+function layerFeatureChunks(pm: PrunableModel, li: number, ctx: BuildContext, chunk: number, visit: (lf: LayerFeatures) => void): void {
   const l = pm.layers[li];
   const names = FEATURE_SCHEMA.names as readonly FeatureName[];
   const indices = ctx.live[li];
   const count = indices.length;
-  if (count === 0) return { layer: li, name: l.name, count, indices, columns: names.map(() => new Float32Array(0)) };
+  if (count === 0) {
+    visit({ layer: li, name: l.name, count, indices, columns: names.map(() => new Float32Array(0)) });
+    return;
+  }
   const L = pm.layers.length;
   const s = ctx.stats.layers[li];
   const B = ctx.stats.batches;
@@ -353,110 +367,142 @@ function layerFeatures(pm: PrunableModel, li: number, ctx: BuildContext): LayerF
   const sh = [1, l.size / (cin * cout), cin, cout];
   const [kh, kw] = sh;
   const fanIn = kh * kw * cin;
-  // Row (input channel) and unit of each live connection, for the per-row / per-unit statistics.
-  const rowOf = new Int32Array(count);
-  const unitOf = new Int32Array(count);
-  for (let j = 0; j < count; j++) {
-    const i = indices[j];
-    unitOf[j] = i % cout;
-    rowOf[j] = Math.floor(i / cout) % cin;
-  }
   const allLive = count === l.size;
-  // tidy returns the stacked tensor, not its data: tidy walks a returned typed array element by element.
-  const stacked = tf.tidy(() => {
-    const liveIdx = allLive ? undefined : tf.tensor1d(indices, 'int32');
-    const gather = (t: TF.Tensor) => (liveIdx ? tf.gather(tf.reshape(t, [-1]), liveIdx) : tf.reshape(t, [-1]));
-    const byRow = tf.tensor1d(rowOf, 'int32');
-    const byUnit = tf.tensor1d(unitOf, 'int32');
-    const rowValue = (v: TF.Tensor) => tf.gather(tf.reshape(v, [cin]), byRow);
-    const unitValue = (v: TF.Tensor) => tf.gather(tf.reshape(v, [cout]), byUnit);
-    const w = tf.reshape(l.kernel, sh);
-    const m = tf.reshape(pm.mask(li), sh);
-    const a = tf.abs(w);
-    /** Mean over the live weights of a kernel-shaped tensor (on the full kernel, as a scalar). */
-    const liveMeanOf = (full: () => TF.Tensor) => tf.tidy(() => liveMean(full(), m, count));
 
-    // Magnitude, layer-wise over live weights.
-    const meanA = liveMean(a, m, count);
-    const stdA = tf.tidy(() => tf.sqrt(liveMean(tf.square(tf.sub(a, meanA)), m, count)));
-    const aLive = gather(a);
-    const pctLayer = tf.tidy(() => tf.div(tf.add(inversePermutation(tf.topk(tf.neg(aLive), count).indices).toFloat(), 1), count));
-    const [pctUnit, pctInput, unitLive, inLive] = tf.tidy(() => {
-      const masked = tf.where(tf.greater(m, 0), a, tf.fill(sh, Infinity)); // pruned rank last
-      // Per output unit: [cout, kh·kw·cin].
-      const uLive = tf.sum(tf.transpose(tf.reshape(m, [kh * kw * cin, cout])), 1, true);
-      const pu = gather(tf.reshape(tf.transpose(groupPercentile(tf.transpose(tf.reshape(masked, [kh * kw * cin, cout])), uLive)), sh));
-      // Per input channel: [cin, kh·kw·cout].
-      const toIn = (t: TF.Tensor) => tf.reshape(tf.transpose(t, [2, 0, 1, 3]), [cin, kh * kw * cout]);
-      const fromIn = (t: TF.Tensor) => tf.transpose(tf.reshape(t, [cin, kh, kw, cout]), [1, 2, 0, 3]);
-      const iLive = tf.sum(toIn(m), 1, true);
-      const pi = gather(fromIn(groupPercentile(toIn(masked), iLive)));
-      return [pu, pi, uLive, iLive];
+  // Whole-layer quantities, kept until the last chunk; each computed in its own tidy so that only one
+  // set of full-kernel intermediates exists at a time.
+  const w = tf.reshape(l.kernel, sh);
+  const m = tf.reshape(pm.mask(li), sh);
+  const liveIdx = allLive ? undefined : tf.tensor1d(indices, 'int32');
+  const gatherLive = (t: TF.Tensor) => (liveIdx ? tf.gather(tf.reshape(t, [-1]), liveIdx) : tf.reshape(t, [-1]));
+  const whole = (() => {
+    const meanA = tf.tidy(() => liveMean(tf.abs(w), m, count));
+    const stdA = tf.tidy(() => tf.sqrt(liveMean(tf.square(tf.sub(tf.abs(w), meanA)), m, count)));
+    // Ranks: within the layer (over live |w|), within each unit and within each input row (pruned last).
+    const pctLayer = tf.tidy(() => tf.div(tf.add(inversePermutation(tf.topk(tf.neg(gatherLive(tf.abs(w))), count).indices).toFloat(), 1), count));
+    const masked = () => tf.where(tf.greater(m, 0), tf.abs(w), tf.fill(sh, Infinity));
+    const unitLive = tf.tidy(() => tf.sum(tf.transpose(tf.reshape(m, [kh * kw * cin, cout])), 1, true));
+    const pctUnit = tf.tidy(() => gatherLive(tf.reshape(tf.transpose(groupPercentile(tf.transpose(tf.reshape(masked(), [kh * kw * cin, cout])), unitLive)), sh)));
+    const toIn = (t: TF.Tensor) => tf.reshape(tf.transpose(t, [2, 0, 1, 3]), [cin, kh * kw * cout]);
+    const fromIn = (t: TF.Tensor) => tf.transpose(tf.reshape(t, [cin, kh, kw, cout]), [1, 2, 0, 3]);
+    const inLive = tf.tidy(() => tf.sum(toIn(m), 1, true));
+    const pctInput = tf.tidy(() => gatherLive(fromIn(groupPercentile(toIn(masked()), inLive))));
+    return tf.tidy(() => {
+      // Per-row (input channel) and per-unit statistics.
+      const inMean = tf.div(s.inSum, s.inCount);
+      const inSq = tf.div(s.inSq, s.inCount);
+      const inNorm = tf.sqrt(inSq);
+      const rows = {
+        inMean, inNorm,
+        inVar: tf.relu(tf.sub(inSq, tf.square(inMean))),
+        inZero: tf.div(s.inZero, s.inCount),
+        inputLive: tf.div(tf.reshape(inLive, [cin]), kh * kw * cout),
+      };
+      const units = {
+        outMean: tf.div(s.outSum, s.outCount),
+        outZero: tf.div(s.outZero, s.outCount),
+        unitLive: tf.div(tf.reshape(unitLive, [cout]), fanIn),
+      };
+      // Layer means of the saliencies, on the full kernel (reductions as before).
+      const gFull = (t: TF.Tensor) => tf.div(tf.reshape(t, sh), B);
+      const broadcastIn = (t: TF.Tensor) => tf.mul(tf.reshape(t, [1, 1, cin, 1]), tf.onesLike(w));
+      const means = {
+        a: meanA, stdA,
+        taylor: tf.tidy(() => liveMean(tf.abs(tf.mul(w, gFull(s.gSum))), m, count)),
+        fisher: tf.tidy(() => liveMean(tf.mul(tf.square(w), gFull(s.gSq)), m, count)),
+        wanda: tf.tidy(() => liveMean(tf.mul(tf.abs(w), broadcastIn(inNorm)), m, count)),
+      };
+      [unitLive, inLive].forEach((t) => t.dispose());
+      return { pctLayer, pctUnit, pctInput, rows, units, means };
     });
+  })();
+  [w, m, liveIdx].forEach((t) => t?.dispose());
+  const kept: TF.Tensor[] = [whole.pctLayer, whole.pctUnit, whole.pctInput, ...Object.values(whole.rows), ...Object.values(whole.units), ...Object.values(whole.means)];
+  try {
+    const size = Math.max(1, Math.min(count, chunk));
+    for (let j0 = 0; j0 < count; j0 += size) {
+      const j1 = Math.min(count, j0 + size);
+      const n = j1 - j0;
+      const idx = indices.subarray(j0, j1);
+      // Row (input channel) and unit of each connection of the chunk.
+      const rowOf = new Int32Array(n);
+      const unitOf = new Int32Array(n);
+      for (let j = 0; j < n; j++) {
+        unitOf[j] = idx[j] % cout;
+        rowOf[j] = Math.floor(idx[j] / cout) % cin;
+      }
+      const whole1 = n === l.size;
+      // tidy returns the stacked tensor, not its data: tidy walks a returned typed array element by element.
+      const stacked = tf.tidy(() => {
+        const at = whole1 ? undefined : tf.tensor1d(idx, 'int32');
+        const gather = (t: TF.Tensor) => (at ? tf.gather(tf.reshape(t, [-1]), at) : tf.reshape(t, [-1]));
+        const part = (t: TF.Tensor) => (n === count ? t : tf.slice(t, j0, n));
+        const byRow = tf.tensor1d(rowOf, 'int32');
+        const byUnit = tf.tensor1d(unitOf, 'int32');
+        const rowValue = (v: TF.Tensor) => tf.gather(tf.reshape(v, [cin]), byRow);
+        const unitValue = (v: TF.Tensor) => tf.gather(tf.reshape(v, [cout]), byUnit);
+        const wLive = gather(l.kernel);
+        const aLive = tf.abs(wLive);
+        const gAbsMean = tf.div(gather(s.gAbs), B);
+        const gMean = tf.div(gather(s.gSum), B);
+        const g2Mean = tf.div(gather(s.gSq), B);
+        const taylor = tf.abs(tf.mul(wLive, gMean));
+        const fisher = tf.mul(tf.square(wLive), g2Mean);
+        const inNormLive = rowValue(whole.rows.inNorm);
+        const wanda = tf.mul(aLive, inNormLive);
+        const { means } = whole;
+        const relTo = (live: TF.Tensor, mean: TF.Tensor) => tf.div(live, tf.where(tf.greater(mean, 0), mean, tf.onesLike(mean)));
+        const perConn: Record<FeatureName, () => TF.Tensor> = {
+          abs_w: () => aLive,
+          log_abs_w: () => log10(aLive),
+          abs_w_rel_layer: () => relTo(aLive, means.a),
+          abs_w_z_layer: () => tf.div(tf.sub(aLive, means.a), tf.where(tf.greater(means.stdA, 0), means.stdA, tf.onesLike(means.stdA))),
+          abs_w_pct_layer: () => part(whole.pctLayer),
+          abs_w_pct_unit: () => part(whole.pctUnit),
+          abs_w_pct_input: () => part(whole.pctInput),
+          grad_abs_mean: () => gAbsMean,
+          log_grad_abs_mean: () => log10(gAbsMean),
+          taylor: () => taylor,
+          log_taylor: () => log10(taylor),
+          taylor_rel_layer: () => relTo(taylor, means.taylor),
+          fisher: () => fisher,
+          log_fisher: () => log10(fisher),
+          fisher_rel_layer: () => relTo(fisher, means.fisher),
+          in_mean: () => rowValue(whole.rows.inMean),
+          in_norm: () => inNormLive,
+          in_var: () => rowValue(whole.rows.inVar),
+          in_zero_frac: () => rowValue(whole.rows.inZero),
+          wanda: () => wanda,
+          log_wanda: () => log10(wanda),
+          wanda_rel_layer: () => relTo(wanda, means.wanda),
+          out_mean: () => unitValue(whole.units.outMean),
+          out_zero_frac: () => unitValue(whole.units.outZero),
+          unit_live_frac: () => unitValue(whole.units.unitLive),
+          input_live_frac: () => rowValue(whole.rows.inputLive),
+          depth_rel: () => tf.fill([n], L > 1 ? li / (L - 1) : 0),
+          log_fan_in: () => tf.fill([n], Math.log(fanIn)),
+          log_fan_out: () => tf.fill([n], Math.log(cout)),
+          is_conv: () => tf.fill([n], l.conv ? 1 : 0),
+          layer_param_share: () => tf.fill([n], l.size / ctx.total),
+          layer_sparsity: () => tf.fill([n], 1 - count / l.size),
+          global_sparsity: () => tf.fill([n], ctx.globalSparsity),
+        };
+        return tf.stack(names.map((nm) => perConn[nm]().toFloat()));
+      });
+      const data = stacked.dataSync() as Float32Array;
+      stacked.dispose();
+      const columns: Float32Array[] = [];
+      for (let f = 0; f < names.length; f++) columns.push(data.subarray(f * n, (f + 1) * n));
+      visit({ layer: li, name: l.name, count: n, indices: idx, columns });
+    }
+  } finally {
+    kept.forEach((t) => t.dispose());
+  }
+}
 
-    // Gradients (batch-mean gradients, averaged over B calibration batches), per live connection.
-    const wLive = gather(w);
-    const gAbsMean = tf.div(gather(s.gAbs), B);
-    const gMean = tf.div(gather(s.gSum), B);
-    const g2Mean = tf.div(gather(s.gSq), B);
-    const taylor = tf.abs(tf.mul(wLive, gMean));
-    const fisher = tf.mul(tf.square(wLive), g2Mean);
-
-    // Activations, per row (input channel) and per unit.
-    const inMean = tf.div(s.inSum, s.inCount);
-    const inSq = tf.div(s.inSq, s.inCount);
-    const inNorm = tf.sqrt(inSq);
-    const inVar = tf.relu(tf.sub(inSq, tf.square(inMean)));
-    const inZero = tf.div(s.inZero, s.inCount);
-    const outMean = tf.div(s.outSum, s.outCount);
-    const outZero = tf.div(s.outZero, s.outCount);
-    const inNormLive = rowValue(inNorm);
-    const wanda = tf.mul(aLive, inNormLive);
-
-    // Each feature relative to its live mean; the mean is taken on the full kernel (as a reduction).
-    const broadcastIn = (t: TF.Tensor) => tf.mul(tf.reshape(t, [1, 1, cin, 1]), tf.onesLike(w));
-    const relTo = (live: TF.Tensor, mean: TF.Tensor) => tf.div(live, tf.where(tf.greater(mean, 0), mean, tf.onesLike(mean)));
-    const gFull = (t: TF.Tensor) => tf.div(tf.reshape(t, sh), B);
-    const perConn: Record<FeatureName, () => TF.Tensor> = {
-      abs_w: () => aLive,
-      log_abs_w: () => log10(aLive),
-      abs_w_rel_layer: () => relTo(aLive, meanA),
-      abs_w_z_layer: () => tf.div(tf.sub(aLive, meanA), tf.where(tf.greater(stdA, 0), stdA, tf.onesLike(stdA))),
-      abs_w_pct_layer: () => pctLayer,
-      abs_w_pct_unit: () => pctUnit,
-      abs_w_pct_input: () => pctInput,
-      grad_abs_mean: () => gAbsMean,
-      log_grad_abs_mean: () => log10(gAbsMean),
-      taylor: () => taylor,
-      log_taylor: () => log10(taylor),
-      taylor_rel_layer: () => relTo(taylor, liveMeanOf(() => tf.abs(tf.mul(w, gFull(s.gSum))))),
-      fisher: () => fisher,
-      log_fisher: () => log10(fisher),
-      fisher_rel_layer: () => relTo(fisher, liveMeanOf(() => tf.mul(tf.square(w), gFull(s.gSq)))),
-      in_mean: () => rowValue(inMean),
-      in_norm: () => inNormLive,
-      in_var: () => rowValue(inVar),
-      in_zero_frac: () => rowValue(inZero),
-      wanda: () => wanda,
-      log_wanda: () => log10(wanda),
-      wanda_rel_layer: () => relTo(wanda, liveMeanOf(() => tf.mul(a, broadcastIn(inNorm)))),
-      out_mean: () => unitValue(outMean),
-      out_zero_frac: () => unitValue(outZero),
-      unit_live_frac: () => unitValue(tf.div(tf.reshape(unitLive, [cout]), fanIn)),
-      input_live_frac: () => rowValue(tf.div(tf.reshape(inLive, [cin]), kh * kw * cout)),
-      depth_rel: () => tf.fill([count], L > 1 ? li / (L - 1) : 0),
-      log_fan_in: () => tf.fill([count], Math.log(fanIn)),
-      log_fan_out: () => tf.fill([count], Math.log(cout)),
-      is_conv: () => tf.fill([count], l.conv ? 1 : 0),
-      layer_param_share: () => tf.fill([count], l.size / ctx.total),
-      layer_sparsity: () => tf.fill([count], 1 - count / l.size),
-      global_sparsity: () => tf.fill([count], ctx.globalSparsity),
-    };
-    return tf.stack(names.map((nm) => perConn[nm]().toFloat()));
-  });
-  const data = stacked.dataSync() as Float32Array;
-  stacked.dispose();
-  const columns: Float32Array[] = [];
-  for (let f = 0; f < names.length; f++) columns.push(data.subarray(f * count, (f + 1) * count));
-  return { layer: li, name: l.name, count, indices, columns };
+/** The features of one layer's live connections, in one piece. */
+function layerFeatures(pm: PrunableModel, li: number, ctx: BuildContext): LayerFeatures {
+  let out: LayerFeatures | undefined;
+  layerFeatureChunks(pm, li, ctx, Infinity, (lf) => { out = lf; });
+  return out!;
 }

@@ -16,6 +16,7 @@ export interface ScorerOptions {
 function columnScorer(name: string, feature: string, map: (v: number) => number): Scorer {
   return {
     name,
+    rowwise: true,
     score(features: ConnectionFeatures): Float32Array[] {
       const [f] = requireFeatures(name, features.schema, [feature]);
       return features.layers.map((lf) => {
@@ -60,6 +61,7 @@ export function randomScorer(options: ScorerOptions = {}): Scorer {
   const seed = (options.seed ?? 0) >>> 0;
   return {
     name: 'random',
+    rowwise: true,
     score(features: ConnectionFeatures): Float32Array[] {
       return features.layers.map((lf) => {
         const salt = mix(mix(seed ^ 0x9e3779b9) ^ (lf.layer + 1));

@@ -43,6 +43,8 @@ function tieEpsilon(values: Float32Array): number {
 
 /** A CART regression tree over connection features, scored through a compiled flat tree. */
 export class CartPolicy implements Policy {
+  /** Each connection is scored from its own feature row. */
+  readonly rowwise = true;
   readonly kind = 'cart' as const;
   readonly compiled: CompiledTree;
   private readonly tieColumn: number;

@@ -85,6 +85,8 @@ function stackColumns(columns: readonly Float32Array[]): TF.Tensor2D {
 
 /** A small MLP policy (tfjs). Holds tensors: call dispose() when done. */
 export class NetPolicy implements Policy {
+  /** Each connection is scored from its own feature row. */
+  readonly rowwise = true;
   readonly kind = 'net' as const;
   private tensors: TF.Tensor[];
   private mean: TF.Tensor;

@@ -11,5 +11,11 @@ export interface Scorer {
   readonly name: string;
   /** Features the scorer needs (checked against the extracted schema); undefined = any. */
   readonly schema?: FeatureSchema;
+  /**
+   * Whether each connection's score depends on its own feature row only (learned policies, magnitude,
+   * Taylor, Wanda, random), so that a large layer can be scored in chunks; false/absent when a score
+   * needs the whole layer (LAMP).
+   */
+  readonly rowwise?: boolean;
   score(features: ConnectionFeatures): Float32Array[];
 }

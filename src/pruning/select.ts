@@ -111,6 +111,19 @@ export function pruneByScores(
   return { removed, sparsity: (pruned + removed) / total };
 }
 
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+/** A float32 as an unsigned integer of the same order (−∞ lowest, +∞ highest; no NaN). */
+function keyOf(v: number): number {
+  f32[0] = v;
+  const b = u32[0];
+  return (b & 0x80000000 ? ~b : b | 0x80000000) >>> 0;
+}
+function valueOf(key: number): number {
+  u32[0] = key & 0x80000000 ? (key & 0x7fffffff) >>> 0 : ~key >>> 0;
+  return f32[0];
+}
+
 /** Number of values ≥ t (or > t with `strict`) in an ascending array, by binary search. */
 function countFrom(asc: Float32Array, t: number, strict = false): number {
   let lo = 0;
@@ -142,21 +155,21 @@ export function selectHighest(
   const take = cand.map(() => 0);
   if (need > 0) {
     const reach = (t: number) => asc.reduce((a, s, k) => a + Math.min(cap[k], countFrom(s, t)), 0);
-    const all = new Float32Array(asc.reduce((a, s) => a + s.length, 0));
-    let at = 0;
-    for (const s of asc) { all.set(s, at); at += s.length; }
-    all.sort();
-    if (all.length === 0 || reach(all[0]) < need) {
+    // Bisection over the float32 order (as sortable 32-bit keys): reach only changes at score values, so
+    // the largest t with reach(t) ≥ need is itself a score. No merged copy of all scores is made.
+    const lowest = asc.reduce((a, x) => (x.length && x[0] < a ? x[0] : a), Infinity);
+    const highest = asc.reduce((a, x) => (x.length && x[x.length - 1] > a ? x[x.length - 1] : a), -Infinity);
+    if (lowest === Infinity || reach(lowest) < need) {
       cap.forEach((n, k) => { take[k] = n; }); // the floors bind: every layer gives what it may
     } else {
-      let lo = 0;
-      let hi = all.length - 1;
+      let lo = keyOf(lowest);
+      let hi = keyOf(highest);
       while (lo < hi) {
-        const mid = (lo + hi + 1) >>> 1;
-        if (reach(all[mid]) >= need) lo = mid;
+        const mid = lo + Math.ceil((hi - lo) / 2);
+        if (reach(valueOf(mid)) >= need) lo = mid;
         else hi = mid - 1;
       }
-      const tStar = all[lo];
+      const tStar = valueOf(lo);
       let left = need;
       asc.forEach((s, k) => { take[k] = Math.min(cap[k], countFrom(s, tStar, true)); left -= take[k]; });
       asc.forEach((s, k) => {
@@ -192,7 +205,7 @@ function protectPaths(
   protectedSet: Set<number>[],
 ): void {
   // Full-size score per layer (Infinity where unknown or pruned: never chosen when a scored weight exists).
-  const full = pm.layers.map((l) => new Float64Array(l.size).fill(Infinity));
+  const full = pm.layers.map((l) => new Float32Array(l.size).fill(Infinity));
   features.layers.forEach((lf, k) => {
     const f = full[lf.layer];
     const s = scores[k];

@@ -267,8 +267,13 @@ describe('extractScored', () => {
     const policy = loadPolicy(resolvePolicyPath('default'));
     const whole = extractFeatures(pm, calib);
     const want = policy.score(whole);
-    const { features, scores } = extractScored(pm, calib, scoreLayerWith(policy));
+    const perLayer = scoreLayerWith(policy);
+    expect(perLayer.chunk).toBeGreaterThan(1000); // a learned policy scores row by row: chunks allowed
+    const { features, scores } = extractScored(pm, calib, perLayer);
     expect(scores.map((s) => Array.from(s))).toEqual(want.map((s) => Array.from(s)));
+    // In chunks of 777 connections (the 400,000-weight dense layer is scored in hundreds of pieces): the same scores.
+    const chunked = extractScored(pm, calib, perLayer, { chunk: 777 });
+    expect(chunked.scores.map((s) => Array.from(s))).toEqual(want.map((s) => Array.from(s)));
     features.layers.forEach((lf, i) => {
       expect(lf.columns).toEqual([]);
       expect(Array.from(lf.indices)).toEqual(Array.from(whole.layers[i].indices));

@@ -1,0 +1,85 @@
+/**
+ * The scale benchmark (`autoprune bench --suite scale`): one agent run to 0.9 with a 2-epoch budget on
+ * MLPs 784 → W → W → 10 of growing width, each in its own process (scale-worker.ts): peak resident
+ * memory per prunable weight and seconds per weight of feature work (features and scoring, one layer at a
+ * time), selection and fine-tuning.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../backend/tf.js';
+
+export interface ScaleRecord {
+  width: number;
+  prunable: number;
+  params: number;
+  baseRss: number;
+  modelRss: number;
+  peakRss: number;
+  phases: Record<string, number>;
+  seconds: number;
+  sparsity: number;
+  steps: number;
+  error?: string;
+}
+
+function runWorker(width: number): Promise<ScaleRecord> {
+  return new Promise((resolveRec) => {
+    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist', 'bench', 'scale-worker.js'), String(width)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.on('close', (code) => {
+      const line = out.trim().split('\n').pop() ?? '';
+      try {
+        resolveRec(JSON.parse(line) as ScaleRecord);
+      } catch {
+        const why = err.trim().split('\n').filter((l) => !/^(WARNING|I0000)/.test(l)).slice(-1)[0] ?? `exit ${code}`;
+        resolveRec({ width, prunable: 784 * width + width * width + 10 * width, params: NaN, baseRss: NaN, modelRss: NaN, peakRss: NaN, phases: {}, seconds: NaN, sparsity: NaN, steps: 0, error: code === null ? 'killed (out of memory?)' : why });
+      }
+    });
+  });
+}
+
+export async function runScaleBench(widths: number[], log: (s: string) => void = () => {}): Promise<ScaleRecord[]> {
+  const out: ScaleRecord[] = [];
+  for (const w of widths) {
+    const r = await runWorker(w);
+    log(r.error ? `width ${w}: ${r.error}` : `width ${w}: ${(r.prunable / 1e6).toFixed(1)} M weights, peak ${(r.peakRss / 1e9).toFixed(2)} GB, features ${(r.phases.features ?? 0).toFixed(1)} s, prune ${(r.phases.prune ?? 0).toFixed(1)} s, fine-tune ${((r.phases.fineTune ?? 0) + (r.phases.control ?? 0)).toFixed(1)} s`);
+    out.push(r);
+  }
+  return out;
+}
+
+const gb = (b: number) => (b / 1e9).toFixed(2);
+
+/** The markdown section of docs/benchmarks.md. */
+export function scaleSection(records: ScaleRecord[], meta: { date: string; command: string; backend: string }): string {
+  const lines = [
+    '## Scale: memory and time per pruning step as models grow',
+    '',
+    `Measured ${meta.date} by \`${meta.command}\` (backend ${meta.backend}), each width in a fresh process. The run is the agent to 0.9 with a 2-epoch fine-tuning budget, \`--force\`, ` +
+    'the default policy, on MNIST-10k, for an **untrained** MLP 784 → W → W → 10 (cost only; accuracy is not the point). ' +
+    '"Above model + Adam" is the peak resident memory minus the process before the model (runtime, data) minus 16 bytes per prunable weight ' +
+    '(the weight, its two Adam moments and its gradient), per prunable weight. "Features" includes scoring (one layer\'s features at a time), ' +
+    '"selection" is choosing the connections (`prune` phase), both summed over the run\'s attempts and divided by them. ' +
+    'Bars (issue 18): ≤ 100 bytes per weight above model + Adam; features + scoring + selection ≤ 0.5 µs per weight per step.',
+    '',
+    '| W | prunable weights | peak RSS | above model + Adam, B/weight | attempts | features + scoring per attempt | selection per attempt | µs per weight per attempt | fine-tune incl. control (total) | whole run |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of records) {
+    if (r.error) {
+      lines.push(`| ${r.width} | ${r.prunable.toLocaleString('en')} | ${r.error} | | | | | | | |`);
+      continue;
+    }
+    const k = Math.max(1, r.steps);
+    const feat = (r.phases.features ?? 0) / k;
+    const sel = (r.phases.prune ?? 0) / k;
+    const above = (r.peakRss - r.baseRss - 16 * r.prunable) / r.prunable;
+    const tune = (r.phases.fineTune ?? 0) + (r.phases.control ?? 0);
+    lines.push(`| ${r.width} | ${r.prunable.toLocaleString('en')} | ${gb(r.peakRss)} GB | ${above.toFixed(0)} | ${r.steps} | ${feat.toFixed(2)} s | ${sel.toFixed(2)} s | ` +
+      `${((1e6 * (feat + sel)) / r.prunable).toFixed(2)} | ${tune.toFixed(1)} s | ${r.seconds.toFixed(1)} s |`);
+  }
+  return lines.join('\n');
+}
