@@ -308,9 +308,10 @@ function autoencoder() {
 
 /**
  * model.fit one epoch at a time on a seeded permutation (fit's own shuffle is not seeded); keeps the weights
- * of the epoch with the lowest validation loss. Stops early when `maxSeconds` is spent.
+ * of the epoch with the lowest validation loss; with `patience`, stops after that many epochs without a gain.
+ * Epoch counts are fixed per case (no time limit), so the result does not depend on the machine's speed.
  */
-async function fitSeeded(model, train, val, { epochs, batchSize, seed, maxSeconds = 150, patience = Infinity }) {
+async function fitSeeded(model, train, val, { epochs, batchSize, seed, patience = Infinity }) {
   const rng = new Rng(seed);
   const n = train.x.shape[0];
   const t0 = Date.now();
@@ -338,7 +339,7 @@ async function fitSeeded(model, train, val, { epochs, batchSize, seed, maxSecond
       if (bestWeights) tf.dispose(bestWeights);
       bestWeights = model.getWeights().map((w) => w.clone());
     }
-    if (e - bestEpoch >= patience || secs > maxSeconds) break;
+    if (e - bestEpoch >= patience) break;
   }
   model.setWeights(bestWeights);
   tf.dispose(bestWeights);
@@ -372,7 +373,7 @@ const CASES = [
   {
     name: 'mobilenet', build: mobilenet, data: 'mnist', task: 'classification', ...classify,
     description: 'MobileNet-v1 style CNN: strided Conv2D stem, 3 blocks of DepthwiseConv2D + BatchNormalization + ReLU6 + 1x1 Conv2D (+BN+ReLU6), GlobalAveragePooling2D, Dense softmax',
-    splits: () => mnistFor([28, 28, 1]), train: { epochs: 8, batchSize: 64, learningRate: 3e-3, maxSeconds: 120 },
+    splits: () => mnistFor([28, 28, 1]), train: { epochs: 6, batchSize: 64, learningRate: 3e-3 },
   },
   {
     name: 'resnet', build: resnet, data: 'mnist', task: 'classification', ...classify,
@@ -388,13 +389,13 @@ const CASES = [
     name: 'lstm-text', build: () => recurrent('lstm'), data: 'data.csv', csv: 'tokens', task: 'classification', ...classify,
     description: 'Embedding(16→16) + LSTM(64) + Dense softmax on 49-token integer sequences (coarse MNIST digits read row by row)',
     source: TOKEN_SOURCE, labelColumns: ['label'], flags: ['--no-standardize'],
-    train: { epochs: 12, batchSize: 128, learningRate: 5e-3, maxSeconds: 140 },
+    train: { epochs: 11, batchSize: 128, learningRate: 5e-3 },
   },
   {
     name: 'gru-text', build: () => recurrent('gru'), data: 'data.csv', csv: 'tokens', task: 'classification', ...classify,
     description: 'Embedding(16→16) + GRU(64) + Dense softmax on 49-token integer sequences (coarse MNIST digits read row by row)',
     source: TOKEN_SOURCE, labelColumns: ['label'], flags: ['--no-standardize'],
-    train: { epochs: 12, batchSize: 128, learningRate: 5e-3, maxSeconds: 140 },
+    train: { epochs: 9, batchSize: 128, learningRate: 5e-3 },
   },
   {
     name: 'conv1d', build: conv1d, data: 'mnist', task: 'classification', ...classify,
@@ -426,7 +427,7 @@ const CASES = [
   {
     name: 'autoencoder', build: autoencoder, data: 'mnist', task: 'autoencoder', loss: 'meanSquaredError', metricName: 'mse', metric: 'mse',
     description: 'Dense autoencoder 784 → 64 (ReLU) → 784 (sigmoid), meanSquaredError, reconstructing MNIST pixels in [0, 1]',
-    splits: () => mnistFor([784], true), train: { epochs: 30, batchSize: 64, learningRate: 3e-3, maxSeconds: 90 },
+    splits: () => mnistFor([784], true), train: { epochs: 30, batchSize: 64, learningRate: 3e-3 },
   },
 ];
 
