@@ -296,8 +296,14 @@ function liveIndices(mask: Float32Array): Int32Array {
 
 /** Inverse permutation along the last axis (argsort of a permutation), via topk. */
 function inversePermutation(perm: TF.Tensor): TF.Tensor {
+  // On the host: one pass (inv[perm[i]] = i per row) instead of a second sort.
   const k = perm.shape[perm.shape.length - 1];
-  return tf.topk(tf.neg(perm.toFloat()), k).indices;
+  const p = perm.dataSync() as Int32Array;
+  const inv = new Int32Array(p.length);
+  for (let base = 0; base < p.length; base += k) {
+    for (let i = 0; i < k; i++) inv[base + p[base + i]] = i;
+  }
+  return tf.tensor(inv, perm.shape, 'int32');
 }
 
 /**
@@ -418,85 +424,88 @@ function layerFeatureChunks(pm: PrunableModel, li: number, ctx: BuildContext, ch
   })();
   [w, m, liveIdx].forEach((t) => t?.dispose());
   const kept: TF.Tensor[] = [whole.pctLayer, whole.pctUnit, whole.pctInput, ...Object.values(whole.rows), ...Object.values(whole.units), ...Object.values(whole.means)];
-  try {
-    const size = Math.max(1, Math.min(count, chunk));
-    for (let j0 = 0; j0 < count; j0 += size) {
-      const j1 = Math.min(count, j0 + size);
-      const n = j1 - j0;
-      const idx = indices.subarray(j0, j1);
-      // Row (input channel) and unit of each connection of the chunk.
-      const rowOf = new Int32Array(n);
-      const unitOf = new Int32Array(n);
-      for (let j = 0; j < n; j++) {
-        unitOf[j] = idx[j] % cout;
-        rowOf[j] = Math.floor(idx[j] / cout) % cin;
-      }
-      const whole1 = n === l.size;
-      // tidy returns the stacked tensor, not its data: tidy walks a returned typed array element by element.
-      const stacked = tf.tidy(() => {
-        const at = whole1 ? undefined : tf.tensor1d(idx, 'int32');
-        const gather = (t: TF.Tensor) => (at ? tf.gather(tf.reshape(t, [-1]), at) : tf.reshape(t, [-1]));
-        const part = (t: TF.Tensor) => (n === count ? t : tf.slice(t, j0, n));
-        const byRow = tf.tensor1d(rowOf, 'int32');
-        const byUnit = tf.tensor1d(unitOf, 'int32');
-        const rowValue = (v: TF.Tensor) => tf.gather(tf.reshape(v, [cin]), byRow);
-        const unitValue = (v: TF.Tensor) => tf.gather(tf.reshape(v, [cout]), byUnit);
-        const wLive = gather(l.kernel);
-        const aLive = tf.abs(wLive);
-        const gAbsMean = tf.div(gather(s.gAbs), B);
-        const gMean = tf.div(gather(s.gSum), B);
-        const g2Mean = tf.div(gather(s.gSq), B);
-        const taylor = tf.abs(tf.mul(wLive, gMean));
-        const fisher = tf.mul(tf.square(wLive), g2Mean);
-        const inNormLive = rowValue(whole.rows.inNorm);
-        const wanda = tf.mul(aLive, inNormLive);
-        const { means } = whole;
-        const relTo = (live: TF.Tensor, mean: TF.Tensor) => tf.div(live, tf.where(tf.greater(mean, 0), mean, tf.onesLike(mean)));
-        const perConn: Record<FeatureName, () => TF.Tensor> = {
-          abs_w: () => aLive,
-          log_abs_w: () => log10(aLive),
-          abs_w_rel_layer: () => relTo(aLive, means.a),
-          abs_w_z_layer: () => tf.div(tf.sub(aLive, means.a), tf.where(tf.greater(means.stdA, 0), means.stdA, tf.onesLike(means.stdA))),
-          abs_w_pct_layer: () => part(whole.pctLayer),
-          abs_w_pct_unit: () => part(whole.pctUnit),
-          abs_w_pct_input: () => part(whole.pctInput),
-          grad_abs_mean: () => gAbsMean,
-          log_grad_abs_mean: () => log10(gAbsMean),
-          taylor: () => taylor,
-          log_taylor: () => log10(taylor),
-          taylor_rel_layer: () => relTo(taylor, means.taylor),
-          fisher: () => fisher,
-          log_fisher: () => log10(fisher),
-          fisher_rel_layer: () => relTo(fisher, means.fisher),
-          in_mean: () => rowValue(whole.rows.inMean),
-          in_norm: () => inNormLive,
-          in_var: () => rowValue(whole.rows.inVar),
-          in_zero_frac: () => rowValue(whole.rows.inZero),
-          wanda: () => wanda,
-          log_wanda: () => log10(wanda),
-          wanda_rel_layer: () => relTo(wanda, means.wanda),
-          out_mean: () => unitValue(whole.units.outMean),
-          out_zero_frac: () => unitValue(whole.units.outZero),
-          unit_live_frac: () => unitValue(whole.units.unitLive),
-          input_live_frac: () => rowValue(whole.rows.inputLive),
-          depth_rel: () => tf.fill([n], L > 1 ? li / (L - 1) : 0),
-          log_fan_in: () => tf.fill([n], Math.log(fanIn)),
-          log_fan_out: () => tf.fill([n], Math.log(cout)),
-          is_conv: () => tf.fill([n], l.conv ? 1 : 0),
-          layer_param_share: () => tf.fill([n], l.size / ctx.total),
-          layer_sparsity: () => tf.fill([n], 1 - count / l.size),
-          global_sparsity: () => tf.fill([n], ctx.globalSparsity),
-        };
-        return tf.stack(names.map((nm) => perConn[nm]().toFloat()));
-      });
-      const data = stacked.dataSync() as Float32Array;
-      stacked.dispose();
-      const columns: Float32Array[] = [];
-      for (let f = 0; f < names.length; f++) columns.push(data.subarray(f * n, (f + 1) * n));
-      visit({ layer: li, name: l.name, count: n, indices: idx, columns });
+  // The per-connection features are assembled on the host from float32 values: every +, −, ×, ÷ is
+  // rounded to float32 (Math.fround), which is exactly what the tensor ops computed; only the logarithms
+  // stay tensor ops (one batched op per chunk).
+  const host = (() => {
+    try {
+      const v = (t: TF.Tensor) => t.dataSync() as Float32Array;
+      const scalar = (t: TF.Tensor) => t.dataSync()[0];
+      const positive = (x: number) => (x > 0 ? x : 1);
+      return {
+        w: v(l.kernel), gAbs: v(s.gAbs), gSum: v(s.gSum), gSq: v(s.gSq),
+        pctLayer: v(whole.pctLayer), pctUnit: v(whole.pctUnit), pctInput: v(whole.pctInput),
+        inMean: v(whole.rows.inMean), inNorm: v(whole.rows.inNorm), inVar: v(whole.rows.inVar), inZero: v(whole.rows.inZero), inputLive: v(whole.rows.inputLive),
+        outMean: v(whole.units.outMean), outZero: v(whole.units.outZero), unitLive: v(whole.units.unitLive),
+        meanA: scalar(whole.means.a), stdA: positive(scalar(whole.means.stdA)),
+        relA: positive(scalar(whole.means.a)), relTaylor: positive(scalar(whole.means.taylor)),
+        relFisher: positive(scalar(whole.means.fisher)), relWanda: positive(scalar(whole.means.wanda)),
+      };
+    } finally {
+      kept.forEach((t) => t.dispose());
     }
-  } finally {
-    kept.forEach((t) => t.dispose());
+  })();
+  const col = Object.fromEntries(names.map((nm, f) => [nm, f])) as Record<FeatureName, number>;
+  const constants: [FeatureName, number][] = [
+    ['depth_rel', L > 1 ? li / (L - 1) : 0], ['log_fan_in', Math.log(fanIn)], ['log_fan_out', Math.log(cout)],
+    ['is_conv', l.conv ? 1 : 0], ['layer_param_share', l.size / ctx.total], ['layer_sparsity', 1 - count / l.size],
+    ['global_sparsity', ctx.globalSparsity],
+  ];
+  const logged: [FeatureName, FeatureName][] = [['abs_w', 'log_abs_w'], ['grad_abs_mean', 'log_grad_abs_mean'], ['taylor', 'log_taylor'], ['fisher', 'log_fisher'], ['wanda', 'log_wanda']];
+  const fr = Math.fround;
+  const size = Math.max(1, Math.min(count, chunk));
+  for (let j0 = 0; j0 < count; j0 += size) {
+    const n = Math.min(count, j0 + size) - j0;
+    const idx = indices.subarray(j0, j0 + n);
+    const columns = names.map(() => new Float32Array(n));
+    const c = (nm: FeatureName) => columns[col[nm]];
+    const [absW, relA, zA, pL, pU, pI, gA, tay, tayRel, fis, fisRel, inM, inN, inV, inZ, wan, wanRel, outM, outZ, uLive, iLive] = ([
+      'abs_w', 'abs_w_rel_layer', 'abs_w_z_layer', 'abs_w_pct_layer', 'abs_w_pct_unit', 'abs_w_pct_input', 'grad_abs_mean',
+      'taylor', 'taylor_rel_layer', 'fisher', 'fisher_rel_layer', 'in_mean', 'in_norm', 'in_var', 'in_zero_frac',
+      'wanda', 'wanda_rel_layer', 'out_mean', 'out_zero_frac', 'unit_live_frac', 'input_live_frac',
+    ] as FeatureName[]).map(c);
+    const h = host;
+    for (let j = 0; j < n; j++) {
+      const i = idx[j];
+      const u = i % cout;
+      const r = Math.floor(i / cout) % cin;
+      const w = h.w[i];
+      const a = Math.abs(w);
+      absW[j] = a;
+      relA[j] = fr(a / h.relA);
+      zA[j] = fr(fr(a - h.meanA) / h.stdA);
+      pL[j] = h.pctLayer[j0 + j];
+      pU[j] = h.pctUnit[j0 + j];
+      pI[j] = h.pctInput[j0 + j];
+      gA[j] = fr(h.gAbs[i] / B);
+      const t = Math.abs(fr(w * fr(h.gSum[i] / B)));
+      tay[j] = t;
+      tayRel[j] = fr(t / h.relTaylor);
+      const fi = fr(fr(w * w) * fr(h.gSq[i] / B));
+      fis[j] = fi;
+      fisRel[j] = fr(fi / h.relFisher);
+      inM[j] = h.inMean[r];
+      inN[j] = h.inNorm[r];
+      inV[j] = h.inVar[r];
+      inZ[j] = h.inZero[r];
+      const wa = fr(a * h.inNorm[r]);
+      wan[j] = wa;
+      wanRel[j] = fr(wa / h.relWanda);
+      outM[j] = h.outMean[u];
+      outZ[j] = h.outZero[u];
+      uLive[j] = h.unitLive[u];
+      iLive[j] = h.inputLive[r];
+    }
+    for (const [nm, value] of constants) c(nm).fill(value);
+    // log10(x + 1e-12), as the tensor ops compute it, for the five logged saliencies at once.
+    const raw = new Float32Array(logged.length * n);
+    logged.forEach(([from], k) => raw.set(c(from), k * n));
+    // (tidy returns the tensor, not its data: tidy would walk a returned typed array element by element.)
+    const logT = tf.tidy(() => log10(tf.tensor2d(raw, [logged.length, n])));
+    const logs = logT.dataSync() as Float32Array;
+    logT.dispose();
+    logged.forEach(([, to], k) => c(to).set(logs.subarray(k * n, (k + 1) * n)));
+    visit({ layer: li, name: l.name, count: n, indices: idx, columns });
   }
 }
 
