@@ -10,7 +10,7 @@
 //   node scripts/build-coverage-suite.mjs                      (needs `npm install` with dev dependencies, and a build)
 //   node scripts/build-coverage-suite.mjs --only resnet,nested  (rebuild some cases; their suite.json entries are replaced)
 //
-// About 13 minutes on a 2-core CPU with the native backend. Deterministic for its seeds (initialisers and
+// About 13-14 minutes on a 2-core CPU with the native backend. Deterministic for its seeds (initialisers and
 // batch order are seeded; the native backend's float reductions may differ in the last bits across machines).
 //
 // Data and splits:
@@ -20,10 +20,11 @@
 // - lstm-text / gru-text: every MNIST-10k digit as 49 integer tokens (7x7 average-pooled image quantised to 16
 //   levels, row-major) + its digit; trained on the split the CLI makes of data.csv with --seed 0 (80/10/10,
 //   stratified), so the test rows are unseen. The tokens are category ids: the file must not be z-scored
-//   (--no-standardize).
+//   (the CLI feeds a user's --model the file's values as they are).
 // - regression / multilabel: z-scored features (statistics of the whole table, written into the file) and
-//   the label column(s) last; the CLI's CSV loader reads one class label, so these split here: rows permuted
-//   with Rng(0) from dist/util/random.js, first 80 % train, next 10 % validation, last 10 % test.
+//   the target column(s) last; the saved loss tells autoprune the task. Split here: rows permuted with Rng(0)
+//   from dist/util/random.js, first 80 % train, next 10 % validation, last 10 % test (the CLI's value-target
+//   split is its own seeded permutation, so its test rows may include training rows, the same for dense and pruned).
 // Every model is compiled with its loss and saved with its training config (model.json's `trainingConfig`:
 // loss, metrics, optimizer), which tf.loadLayersModel restores as the compiled loss: the task a model was
 // trained for. (A plain model.save('file://…') writes it only with includeOptimizer, which also stores
@@ -388,13 +389,13 @@ const CASES = [
   {
     name: 'lstm-text', build: () => recurrent('lstm'), data: 'data.csv', csv: 'tokens', task: 'classification', ...classify,
     description: 'Embedding(16→16) + LSTM(64) + Dense softmax on 49-token integer sequences (coarse MNIST digits read row by row)',
-    source: TOKEN_SOURCE, labelColumns: ['label'], flags: ['--no-standardize'],
+    source: TOKEN_SOURCE, labelColumns: ['label'], flags: [],
     train: { epochs: 11, batchSize: 128, learningRate: 5e-3 },
   },
   {
     name: 'gru-text', build: () => recurrent('gru'), data: 'data.csv', csv: 'tokens', task: 'classification', ...classify,
     description: 'Embedding(16→16) + GRU(64) + Dense softmax on 49-token integer sequences (coarse MNIST digits read row by row)',
-    source: TOKEN_SOURCE, labelColumns: ['label'], flags: ['--no-standardize'],
+    source: TOKEN_SOURCE, labelColumns: ['label'], flags: [],
     train: { epochs: 9, batchSize: 128, learningRate: 5e-3 },
   },
   {
@@ -411,8 +412,7 @@ const CASES = [
     name: 'regression', data: 'data.csv', csv: 'cars', task: 'regression',
     build: () => mlp('mpg_regression', 9, 1, 'linear', 18), loss: 'meanSquaredError', metricName: 'rmse', metric: 'rmse',
     description: 'Dense MLP (64-32-1, linear output, meanSquaredError) predicting miles per gallon from z-scored car attributes (origin one-hot)',
-    source: 'vega-datasets cars.json (UCI Auto MPG), rows with mpg and horsepower', labelColumns: ['mpg'], flags: ['--label', 'mpg', '--no-standardize'],
-    note: 'numeric target: the CLI classifies (dist/models/task.js rejects a regression-looking label), so this case needs regression support',
+    source: 'vega-datasets cars.json (UCI Auto MPG), rows with mpg and horsepower', labelColumns: ['mpg'], flags: [],
     train: { epochs: 400, batchSize: 32, patience: 60 },
   },
   {
@@ -420,8 +420,7 @@ const CASES = [
     build: () => mlp('weather_multilabel', 4, 3, 'sigmoid', 19), loss: 'binaryCrossentropy', metricName: 'exact-match accuracy', metric: 'exactMatch',
     description: 'Dense MLP (64-32-3, sigmoid outputs, binaryCrossentropy) tagging a day\'s weather with 3 binary labels: new_york (vs Seattle), warm_half (April-September), sun',
     source: 'vega-datasets weather.csv (NOAA daily weather, Seattle and New York 2012-2015)', labelColumns: ['new_york', 'warm_half', 'sun'],
-    flags: ['--no-standardize'],
-    note: 'three label columns: the CLI\'s CSV loader (dist/data/csv.js) reads one class label column, so this case needs multi-label support to load',
+    flags: [],
     train: { epochs: 200, batchSize: 64, patience: 40 },
   },
   {
