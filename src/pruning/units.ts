@@ -268,8 +268,10 @@ export function pruneUnits(
 
   const cand: { layer: number; unit: number; score: number }[] = [];
   pm.layers.forEach((l, i) => {
-    // Output units are never removed; only top-level Dense / Conv2D units can go whole (layer-kinds.ts).
-    if (i === last || !l.structured) return;
+    // Output units are never removed; only top-level Dense / Conv2D units can go whole (layer-kinds.ts). For
+    // compute, only units compaction can take out (a link to the next prunable layer, compact.ts): a unit
+    // feeding a depthwise conv or an Add keeps its channel in the compact model, and its MACs with it.
+    if (i === last || !l.structured || (flops && !next[i])) return;
     for (let u = 0; u < l.units; u++) {
       if (!alive[i][u]) continue;
       const s = unitScores[i][u];
