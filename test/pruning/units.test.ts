@@ -125,6 +125,35 @@ describe('compute objective', () => {
     for (const pm of [byParams, byFlops]) { pm.dispose(); pm.model.dispose(); }
   });
 
+  it("'flops' claims only compute the compact model sheds: no units that feed a depthwise conv or an Add branch", () => {
+    const init = (seed: number) => ({ kernelInitializer: tf.initializers.glorotUniform({ seed }) });
+    const x = tf.input({ shape: [8, 8, 1] });
+    const c1 = tf.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same', activation: 'relu', name: 'c1', ...init(1) }).apply(x) as TF.SymbolicTensor;
+    const dw = tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', name: 'dw', depthwiseInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(c1) as TF.SymbolicTensor;
+    const c2 = tf.layers.conv2d({ filters: 6, kernelSize: 1, activation: 'relu', name: 'c2', ...init(3) }).apply(dw) as TF.SymbolicTensor;
+    const c3 = tf.layers.conv2d({ filters: 6, kernelSize: 1, name: 'c3', ...init(4) }).apply(c2) as TF.SymbolicTensor;
+    const sum = tf.layers.add().apply([c3, dw]) as TF.SymbolicTensor;
+    const pooled = tf.layers.globalAveragePooling2d({}).apply(sum) as TF.SymbolicTensor;
+    const h = tf.layers.dense({ units: 12, activation: 'relu', name: 'h', ...init(5) }).apply(pooled) as TF.SymbolicTensor;
+    const out = tf.layers.dense({ units: 3, activation: 'softmax', name: 'out', ...init(6) }).apply(h) as TF.SymbolicTensor;
+    const model = tf.model({ inputs: x, outputs: out });
+    const pm = new PrunableModel(model);
+    const r = pruneUnits(pm, pm.layers.map((l) => new Float32Array(l.units).fill(1)), 0.3, { objective: 'flops' });
+    // Only c2 (→ c3) and h (→ out) have units compaction can take out; c1 feeds the depthwise conv, c3 the Add.
+    const removed = Object.fromEntries(pm.layers.map((l, i) => [l.name, r.removedPerLayer[i]]));
+    expect(removed['c1']).toBe(0);
+    expect(removed['c3']).toBe(0);
+    expect(removed['c2'] + removed['h']).toBeGreaterThan(0);
+    const { model: compact } = compactModel(model, pm);
+    const cpm = new PrunableModel(compact);
+    const compactMacs = cpm.layers.reduce((a, l) => a + l.size * l.macsPerWeight, 0);
+    expect(compactMacs).toBe(pm.compute().live);
+    cpm.dispose();
+    compact.dispose();
+    pm.dispose();
+    model.dispose();
+  });
+
   it('goes with unit granularity only', () => {
     expect(checkObjective('flops', 'unit')).toBe('flops');
     expect(checkObjective('params', 'hierarchical')).toBe('params');
