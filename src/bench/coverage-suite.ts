@@ -141,7 +141,7 @@ async function flopsCheck(c: CoverageCase, target: number, log: (s: string) => v
   }
 }
 
-export async function runCoverageSuite(o: { target: number; cases?: string[]; flops?: boolean; log?: (s: string) => void }): Promise<CoverageRecord[]> {
+export async function runCoverageSuite(o: { target: number; cases?: string[]; flops?: boolean; log?: (s: string) => void; onRecord?: (done: CoverageRecord[]) => Promise<void> }): Promise<CoverageRecord[]> {
   const log = o.log ?? (() => {});
   const out: CoverageRecord[] = [];
   for (const c of coverageCases().filter((k) => !o.cases || o.cases.includes(k.name))) {
@@ -167,6 +167,7 @@ export async function runCoverageSuite(o: { target: number; cases?: string[]; fl
       log(`${c.name} flops: claimed ${(100 * f.claimedReduction).toFixed(1)} % (live ${f.claimedLiveMacs}), compact ${f.compactMacs} MACs, max |Δ| ${f.maxAbsDiff.toExponential(1)}, ${f.denseMs.toFixed(2)} → ${f.compactMs.toFixed(2)} ms`);
     }
     out.push(rec);
+    await o.onRecord?.(out);
   }
   return out;
 }

@@ -98,12 +98,17 @@ async function coverageSuiteCommand(f: z.infer<typeof BenchFlags>, argv: string[
   const { backendInfo } = await import('../backend/tf.js');
   const out = join(dirname(resolve(f.out)), 'coverage.md');
   const target = f.targets.length === 1 ? f.targets[0] : 0.8;
-  const records = await runCoverageSuite({ target, flops: !f.quick, log: (m) => process.stderr.write(`bench: ${m}\n`) });
   const command = `autoprune ${argv.join(' ')}`.trim();
   const b = backendInfo();
   mkdirSync(dirname(out), { recursive: true });
-  await atomicWriteFile(join(dirname(out), 'coverage.json'), `${JSON.stringify({ format: 'autoprune-bench-coverage', command, records }, null, 1)}\n`);
-  await atomicWriteFile(out, coveragePage(records, { date: new Date().toISOString().slice(0, 10), command, backend: `${b.tfBackend}${b.native ? ' (native)' : ''}` }));
+  // The page is rewritten after every case: a long run that is stopped keeps what it measured.
+  const write = async (records: Awaited<ReturnType<typeof runCoverageSuite>>) => {
+    await atomicWriteFile(join(dirname(out), 'coverage.json'), `${JSON.stringify({ format: 'autoprune-bench-coverage', command, records }, null, 1)}\n`);
+    await atomicWriteFile(out, coveragePage(records, { date: new Date().toISOString().slice(0, 10), command, backend: `${b.tfBackend}${b.native ? ' (native)' : ''}` }));
+  };
+  // --models names coverage cases here (default: every case).
+  const cases = f.models.join(',') === 'lenet-300-100,lenet-5' ? undefined : f.models;
+  await runCoverageSuite({ target, cases, flops: !f.quick, log: (m) => process.stderr.write(`bench: ${m}\n`), onRecord: write });
   process.stderr.write(`bench: wrote ${out}\n`);
   return 0;
 }
