@@ -1,7 +1,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
 import type { Split } from '../data/dataset.js';
-import { encodeTargets, lossOf, taskOf } from '../models/task.js';
+import { lossOf, targetsOf, taskOf } from '../models/task.js';
 import type { PrunableModel } from '../pruning/prunable-model.js';
 
 /**
@@ -47,12 +47,13 @@ export function computeImportances(pm: PrunableModel, calib: Split, options: Cri
   let batches = 0;
   for (let s = 0; s < n; s += o.batchSize) {
     const m = Math.min(o.batchSize, n - s);
+    // tidy returns the gradient tensors, not their data (tidy would walk returned typed arrays element by element).
     const gs = tf.tidy(() => {
       const xb = tf.slice(calib.x, s, m);
-      const yb = encodeTargets(calib.labels.subarray(s, s + m), task);
+      const yb = targetsOf(calib, task, Int32Array.from({ length: m }, (_, k) => s + k));
       const { grads } = tf.variableGrads(() => lossOf(pm.model.apply(xb, { training: false }) as TF.Tensor, yb, task), kernels);
-      return kernels.map((k) => grads[k.name].dataSync() as Float32Array);
-    });
+      return kernels.map((k) => grads[k.name]);
+    }).map((t) => { const d = t.dataSync() as Float32Array; t.dispose(); return d; });
     for (let i = 0; i < L; i++) {
       const g = gs[i], w = weights[i], a = gAbsW[i], b = g2[i];
       for (let j = 0; j < g.length; j++) { a[j] += Math.abs(w[j] * g[j]); b[j] += g[j] * g[j]; }

@@ -101,12 +101,13 @@ export function unitTaylorScores(pm: PrunableModel, calib: Split, opts: Calibrat
   const gsum = pm.layers.map((l) => new Float64Array(l.size));
   const batches = batchesOf(calib, opts);
   for (const idx of batches) {
+    // tidy returns the gradient tensors, not their data (tidy would walk returned typed arrays element by element).
     const gs = tf.tidy(() => {
       const xb = tf.gather(calib.x, tf.tensor1d(idx, 'int32'));
       const yb = targetsOf(calib, task, idx);
       const { grads } = tf.variableGrads(() => lossOf(pm.model.apply(xb, { training: false }) as TF.Tensor, yb, task), kernels);
-      return pm.layers.map((l) => grads[l.kernel.name].dataSync());
-    });
+      return pm.layers.map((l) => grads[l.kernel.name]);
+    }).map((t) => { const d = t.dataSync(); t.dispose(); return d; });
     gs.forEach((g, i) => { for (let j = 0; j < g.length; j++) gsum[i][j] += g[j]; });
   }
   const signed = perUnit(pm, (w, i, li) => (w * gsum[li][i]) / batches.length);
