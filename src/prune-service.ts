@@ -346,8 +346,8 @@ export class PruneService {
         checkModelShape(loaded.model);
         rememberTask(loaded.model, opts.task);
       }
-      const told = loaded ? taskOf(loaded.model) : undefined;
-      const targets = told ? csvTargetsOf(told) : undefined;
+      // The built-in default model (loaded after the data, which it is trained on) is a classifier.
+      const targets = loaded ? csvTargetsOf(taskOf(loaded.model)) : undefined;
       data = typeof dataSpec === 'string' ? this.dataSource.load(dataSpec, {
         seed: r.splitSeed, label: opts.label, labelOrder: opts.labelOrder, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize,
         ...(targets != null && isCsvPath(dataSpec) ? { targets } : {}),

@@ -109,35 +109,34 @@ async function flopsCheck(c: CoverageCase, target: number, log: (s: string) => v
   const targets = csvTargetsOf(task);
   const label = caseOptions(c).label;
   const data = loadDataset(p.data, { seed: 0, ...(p.data.endsWith('.csv') ? { standardize: false, ...(targets != null ? { targets } : {}), ...(label ? { label } : {}) } : {}) });
-  let compact: TF.LayersModel | undefined;
+  const claim = {
+    exitCode: report.final.exitCode,
+    claimedReduction: report.final.compute?.reduction ?? 0,
+    claimedLiveMacs: report.final.compute?.live ?? 0,
+    denseMacs: report.final.compute?.dense ?? 0,
+  };
+  const owned: { dispose(): void }[] = [pm, model, data];
   try {
     const { model: cm, report: cr } = compactModel(model, pm);
-    compact = cm;
     const fitted = fitDatasetToModel(data, model, task);
     const x = tf.slice(fitted.test.x, 0, Math.min(256, fitted.test.x.shape[0]));
-    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(model.predict(x) as TF.Tensor, cm.predict(x) as TF.Tensor))).dataSync()[0]);
-    const rec = {
-      exitCode: report.final.exitCode,
-      claimedReduction: report.final.compute?.reduction ?? 0,
-      claimedLiveMacs: report.final.compute?.live ?? 0,
-      denseMacs: report.final.compute?.dense ?? 0,
+    owned.push(cm, x, ...(fitted !== data ? [fitted] : []));
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(model.predict(x) as TF.Tensor, cm.predict(x) as TF.Tensor))));
+    owned.push(diff);
+    return {
+      ...claim,
       compactMacs: kernelMacs(cm),
-      maxAbsDiff: diff,
+      maxAbsDiff: diff.dataSync()[0],
       denseMs: latencyMs(model, x),
       compactMs: latencyMs(cm, x),
-      skipped: cr.skipped.map((s) => `${s.layer}: ${s.reason}`),
+      skipped: cr.skipped.map((k) => `${k.layer}: ${k.reason}`),
     };
-    x.dispose();
-    if (fitted !== data) fitted.dispose();
-    return rec;
   } catch (err) {
-    log(`${c.name} flops: ${(err as Error).message.split('\n')[0]}`);
-    return { exitCode: report.final.exitCode, claimedReduction: report.final.compute?.reduction ?? 0, claimedLiveMacs: report.final.compute?.live ?? 0, denseMacs: report.final.compute?.dense ?? 0, compactMacs: NaN, maxAbsDiff: NaN, denseMs: NaN, compactMs: NaN, skipped: [], error: (err as Error).message.split('\n')[0] };
+    const error = (err as Error).message.split('\n')[0];
+    log(`${c.name} flops: ${error}`);
+    return { ...claim, compactMacs: NaN, maxAbsDiff: NaN, denseMs: NaN, compactMs: NaN, skipped: [], error };
   } finally {
-    compact?.dispose();
-    pm.dispose();
-    model.dispose();
-    data.dispose();
+    owned.reverse().forEach((t) => t.dispose());
   }
 }
 

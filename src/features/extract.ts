@@ -349,10 +349,10 @@ export const FEATURE_CHUNK = 1 << 18;
 /**
  * The features of one layer's live connections, handed to `visit` in chunks of at most `chunk` live
  * connections (in index order; the whole layer when chunk is Infinity). What depends on the whole layer
- * (ranks, layer means, per-row and per-unit statistics) is computed once on the full kernel; each chunk
- * then gathers its base quantities (|w|, gradient statistics, ranks) and looks up its rows' and units'
- * statistics. Values are identical to computing every feature on the whole kernel and gathering it:
- * elementwise operations commute with a gather, and reductions run on the full kernels as before.
+ * (ranks, layer means, per-row and per-unit statistics) is computed once on the full kernel with tensor
+ * ops; each chunk's per-connection values are then assembled on the host in float32 arithmetic (below).
+ * Values equal computing every feature on the whole kernel and gathering it, up to the last bit of a few
+ * logarithms (scripts/compare-masks.mjs: the masks are identical).
  */
 function layerFeatureChunks(pm: PrunableModel, li: number, ctx: BuildContext, chunk: number, visit: (lf: LayerFeatures) => void): void {
   const l = pm.layers[li];

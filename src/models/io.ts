@@ -150,7 +150,7 @@ function checkFinite(path: string, specs: ManifestSpec[], data: Uint8Array): voi
 export async function loadModel(path: string): Promise<TF.LayersModel> {
   const { artifacts } = readModelArtifacts(path);
   try {
-    return await tf.loadLayersModel(tf.io.fromMemory(artifacts));
+    return ownOptimizer(await tf.loadLayersModel(tf.io.fromMemory(artifacts)));
   } catch (err) {
     throw new ModelError(`cannot load model '${path}': ${(err as Error).message.split('\n')[0].slice(0, 300)}`);
   }
@@ -214,9 +214,20 @@ export async function modelFiles(model: TF.LayersModel, prefix = ''): Promise<Mo
   ];
 }
 
+/**
+ * A model loaded with a training config is compiled with an optimizer tfjs does not count as the model's
+ * own, so model.dispose() would leave its variables (Adam's β powers) behind. autoprune trains with its own
+ * optimizer; the loaded one only says what the model was compiled with, and goes with the model.
+ */
+function ownOptimizer(model: TF.LayersModel): TF.LayersModel {
+  const m = model as unknown as { optimizer?: unknown; isOptimizerOwned?: boolean };
+  if (m.optimizer != null) m.isOptimizerOwned = true;
+  return model;
+}
+
 /** A deep copy of a model (topology and weights), so the caller's model is never modified. */
 export async function cloneModel(model: TF.LayersModel): Promise<TF.LayersModel> {
-  const copy = await tf.loadLayersModel(tf.io.fromMemory(await modelArtifacts(model)));
+  const copy = ownOptimizer(await tf.loadLayersModel(tf.io.fromMemory(await modelArtifacts(model))));
   rememberTask(copy, toldTask(model));
   return copy;
 }

@@ -76,3 +76,18 @@ describe('model io', () => {
     delete process.env.AUTOPRUNE_CACHE_DIR;
   });
 });
+
+describe('models saved with their loss', () => {
+  it('load with the loss (the task) and leave no tensor behind when disposed, copies included', async () => {
+    const { cloneModel } = await import('../../src/models/io.js');
+    const { PACKAGE_ROOT } = await import('../../src/backend/tf.js');
+    const before = tf.memory().numTensors;
+    const m = await loadModel(join(PACKAGE_ROOT, 'datasets', 'coverage', 'regression', 'model', 'model.json'));
+    expect((m as unknown as { loss: unknown }).loss).toBe('meanSquaredError');
+    const copy = await cloneModel(m);
+    expect((copy as unknown as { loss: unknown }).loss).toBe('meanSquaredError');
+    copy.dispose();
+    m.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
