@@ -30,7 +30,7 @@ import { VERSION } from './version.js';
 
 /** Options of one pruning run (the CLI's flags, typed). */
 export interface AutopruneOptions {
-  /** Target global sparsity in (0, 1): the fraction of Dense/Conv2D kernel weights to remove. */
+  /** Target global sparsity in (0, 1): the fraction of the prunable kernel weights to remove (pruning/layer-kinds.ts; report.json's dense.prunableFraction says what share of all parameters they are). */
   target: number;
   /** A model.json path or folder, or a LayersModel (not modified). Default: LeNet-300-100 trained on the data (cached). */
   model?: string | TF.LayersModel;

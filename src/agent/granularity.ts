@@ -31,7 +31,7 @@ export function checkObjective(objective: string, g: Granularity): Objective {
 
 /**
  * Throws a UsageError when unit granularity cannot remove anything from the model: units of the last
- * prunable layer (the output) are never removed, so a model whose only Dense/Conv2D layer is the output
+ * prunable layer (the output) are never removed, so a model whose only top-level Dense/Conv2D layer is the output
  * layer would run its whole budget without pruning a weight and then report that the guard stopped it.
  */
 export function checkUnitsRemovable(g: Granularity, objective: Objective, pm: PrunableModel): void {

@@ -52,7 +52,7 @@ function main(argv: string[]): Promise<number> {
   program
     .command('prune', { isDefault: true })
     .description('prune a model to a target sparsity (the default command)')
-    .requiredOption('-t, --target <fraction>', 'target global sparsity in (0, 1): fraction of Dense/Conv2D kernel weights removed, e.g. 0.8')
+    .requiredOption('-t, --target <fraction>', 'target global sparsity in (0, 1): fraction of the prunable kernel weights removed (Dense, Conv, recurrent, embedding; the start line says what share of all parameters they are), e.g. 0.8')
     .option('-m, --model <path>', 'tfjs LayersModel (model.json or its folder); never modified. Default: LeNet-300-100 trained on the data and cached')
     .option('-d, --data <spec>', "'mnist-10k' (10,000 real digits, built in), 'synthetic', or a CSV file (numeric features + a label column)", 'mnist-10k')
     .option('--label <column>', 'CSV label column: header name or 0-based index (default: the last column)')
