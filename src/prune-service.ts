@@ -408,10 +408,10 @@ export class PruneService {
           ...(result.exitCode === 3 ? { advice: adviceFor(result, maxDrop, fitted.train.labels.length) } : {}),
         },
         guard: {
-          rule: `paired on the validation rows against the dense model fine-tuned like one step (the control): accept when the drop below it ≤ maxDrop + ${result.guard.z} standard errors`,
+          rule: `paired on the validation rows against the lower-scoring of the dense model and the dense model fine-tuned like one step (the control): accept when the drop below it ≤ maxDrop + ${result.guard.z} standard errors`,
           valRows: result.guard.valRows, pointsPerRow: res.pointsPerRow, maxDrop, z: result.guard.z,
           finerThanData: res.finerThanData,
-          controlValAccuracy: result.guard.controlValAccuracy,
+          controlValAccuracy: result.guard.controlValAccuracy, reference: result.guard.reference,
           finalDrop: result.guard.final.drop, finalStandardError: result.guard.final.se, finalAllowedDrop: result.guard.final.allowed,
         },
         layers: result.sparsity.layers,

@@ -75,11 +75,16 @@ export interface RollbackEvent {
   valAccuracy: number;
   /** The control's validation accuracy minus the allowed drop (the guard is paired, so this is indicative). */
   floor: number;
-  /** The guard's paired drop below the fine-tuned dense control, and what it allowed (fractions). */
+  /** The guard's paired drop below its reference, and what it allowed (fractions). */
   drop?: number;
   allowedDrop?: number;
-  /** Validation accuracy of the control (the dense model fine-tuned like one step). */
+  /** Validation accuracy of the guard's reference (see `reference`). */
   controlValAccuracy?: number;
+  /**
+   * The guard's reference: 'control' (the dense model fine-tuned like one step, unpruned) or 'dense' (the
+   * model as given), whichever scores lower on validation.
+   */
+  reference?: 'control' | 'dense';
   fineTuneEpochs: number;
   totalEpochs: number;
   /** What the agent tries next. */

@@ -50,6 +50,11 @@ export interface AgentOptions {
   maxStepEpochs?: number;
   /** Samples of the training split used to compute features. Default 1024. */
   calibrationSamples?: number;
+  /**
+   * Re-scored increments in which one step's connections are pruned, on a cubic schedule over the first half of
+   * its fine-tune (gradual pruning inside the step). 1 prunes the step at once. Default 4.
+   */
+  increments?: number;
   /** Step-size adaptation. */
   planner?: PlannerOptions;
   /** Folder for resumable checkpoints (written after every accepted step). */
@@ -79,7 +84,7 @@ export interface AgentOptions {
 }
 
 export const AGENT_DEFAULTS = Object.freeze({
-  maxDrop: 1, force: false, seed: 0, finalReserve: 0.3, maxStepEpochs: 2, calibrationSamples: 1024,
+  maxDrop: 1, force: false, seed: 0, finalReserve: 0.3, maxStepEpochs: 2, calibrationSamples: 1024, increments: 4,
   polish: Object.freeze({ lrDecay: 0.3, patience: Number.POSITIVE_INFINITY }),
 });
 
@@ -104,7 +109,7 @@ export interface AgentResult {
   /** The fine-tuning budget and batch size used. */
   budget: FineTuneBudget;
   /** The guard as it judged: validation rows, what one row is worth, and the final paired comparison. */
-  guard: { valRows: number; pointsPerRow: number; maxDrop: number; z: number; controlValAccuracy: number; final: GuardVerdict };
+  guard: { valRows: number; pointsPerRow: number; maxDrop: number; z: number; controlValAccuracy: number; reference: 'control' | 'dense'; final: GuardVerdict };
   /** Seconds per phase. */
   phases: Record<string, number>;
   masks: PrunableModel;
@@ -148,17 +153,20 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     // early-stopped on these rows scores optimistically on them); comparing with the control isolates
     // what pruning costs. Deterministic, and taken before a resume loads the checkpoint's weights, so a
     // resumed run gets the same reference.
+    // The reference is the lower of the two: where fine-tuning alone improves the model (an undertrained
+    // one), the drop is still counted from the model the user gave, as --max-drop says.
     const control = await timedAsync(phases, 'control', () => controlReference(model, data, budget, o.maxStepEpochs, o.seed, o.signal));
+    const denseVal = timed('evaluate', () => evaluate(model, data.val));
+    const reference = control.accuracy <= denseVal.accuracy
+      ? { kind: 'control' as const, accuracy: control.accuracy, correct: control.correct }
+      : { kind: 'dense' as const, accuracy: denseVal.accuracy, correct: denseVal.correct };
     if (resumed) {
       state = await ckpt!.restore(pm, o.identity);
     } else {
-      state = {
-        step: 0, sparsity: pm.progress(objective), rate: plan.initialRate, stepsUsed: 0,
-        denseValAccuracy: timed('evaluate', () => accuracy(model, data.val)), steps: [],
-      };
+      state = { step: 0, sparsity: pm.progress(objective), rate: plan.initialRate, stepsUsed: 0, denseValAccuracy: denseVal.accuracy, steps: [] };
     }
     const coverage = pm.coverage();
-    const guard = (e: { correct: ArrayLike<number> }) => judge(control.correct, e.correct, o.maxDrop / 100);
+    const guard = (e: { correct: ArrayLike<number> }) => judge(reference.correct, e.correct, o.maxDrop / 100);
     const denseTest = state.denseTestAccuracy ?? timed('evaluate', () => accuracy(model, data.test));
     state.denseTestAccuracy = denseTest;
     const floor = state.denseValAccuracy - o.maxDrop / 100;
@@ -181,11 +189,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       return longer > before.steps ? { steps: longer, patience: 2 } : null;
     };
 
-    /**
-     * One prune + fine-tune attempt from the current state; returns the fine-tuned val accuracy.
-     * The fine-tune (epochs, patience) may depend on what the prune reached; null skips it (the attempt fails).
-     */
-    const attempt = async (to: number, tune: Tune | ((reached: number) => Tune | null)) => {
+    /** Scores the live connections with the policy and prunes up to `to` (at the run's granularity). */
+    const pruneTo = (to: number) => {
       // One layer's features at a time, scored and dropped (the 'features' phase includes scoring then),
       // unless a custom extractor can only give all layers at once.
       const ex = o.extractor;
@@ -199,19 +204,43 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         ({ features: feats, scores } = timed('features', () => (ex?.extractScored ? ex.extractScored(pm, calib, perLayer) : extractScored(pm, calib, perLayer, { chunk: perLayer.chunk }))));
       }
       timed('prune', () => pruneStep(granularity, pm, feats, scores, to, objective));
-      const reached = pm.progress(objective);
-      const t = typeof tune === 'function' ? tune(reached) : tune;
+    };
+
+    /**
+     * One prune + fine-tune attempt from the current state; returns the fine-tuned val accuracy.
+     * The fine-tune (epochs, patience) may depend on what the prune reached; null skips it (the attempt fails).
+     * Connections (and hierarchical steps) are pruned gradually: `o.increments` re-scored increments on a cubic
+     * schedule over the first half of the attempt's fine-tune, so the network adapts between them; whole units
+     * go at once (a repeat of the same units is recognised before it is fine-tuned again).
+     */
+    const attempt = async (to: number, tune: Tune | ((reached: number) => Tune | null)) => {
+      const from = pm.progress(objective);
+      const gradual = granularity !== 'unit' && o.increments > 1;
+      let t: Tune | null;
+      let schedule: { at: number; run: () => void }[] | undefined;
+      if (gradual) {
+        t = typeof tune === 'function' ? tune(to) : tune;
+        const levels = gradualLevels(from, to, o.increments);
+        const span = t === null ? 0 : Math.floor(t.steps / 2);
+        pruneTo(levels[0]);
+        schedule = levels.slice(1).map((level, j) => ({ at: Math.round(((j + 1) * span) / (levels.length - 1)), run: () => pruneTo(level) }));
+      } else {
+        pruneTo(to);
+        t = typeof tune === 'function' ? tune(pm.progress(objective)) : tune;
+      }
       if (t === null) {
+        for (const e of schedule ?? []) e.run();
+        const reached = pm.progress(objective);
         const prev = tried.get(keyOf(reached))!;
         return { valAccuracy: prev.val, verdict: prev.verdict, steps: 0, requested: 0, sparsity: reached, skipped: true };
       }
       const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
-        steps: t.steps, batchSize: budget.batchSize, roundSteps: budget.roundSteps,
+        steps: t.steps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, schedule,
         prunable: pm, val: data.val, patience: t.patience, lrDecay: t.lrDecay, seed: o.seed * 1009 + state.step, signal: o.signal,
         onEpoch: (e) => emit({ type: 'epoch', step: state.step, epoch: e.epoch, loss: e.loss, valAccuracy: e.valAccuracy }),
       }));
       const ev = timed('evaluate', () => evaluate(model, data.val));
-      return { valAccuracy: ev.accuracy, verdict: guard(ev), steps: r.stepsRun, requested: t.steps, sparsity: reached, skipped: false };
+      return { valAccuracy: ev.accuracy, verdict: guard(ev), steps: r.stepsRun, requested: t.steps, sparsity: pm.progress(objective), skipped: false };
     };
 
     /** attempt(), with the model put back to `snap` (and the snapshot freed) when it throws, e.g. on Ctrl-C. */
@@ -271,7 +300,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         if (o.force) {
           // The target is taken anyway: smaller steps would only spend the budget that the fine-tune
           // at the target needs (measured: at 0.98 it loses ~2 points against jumping straight there).
-          emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: control.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: control.accuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), next: 'forced: go to the target with the remaining budget', seconds });
+          emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), next: 'forced: go to the target with the remaining budget', seconds });
           if (ckpt) await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state, o.identity));
           break;
         }
@@ -279,7 +308,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         const next = state.rate < plan.minRate
           ? 'stop: the step size fell below the smallest useful step'
           : `retry with a smaller step (${(100 * (nextSparsity(from, o.target, state.rate) - from)).toFixed(1)} points of sparsity)`;
-        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: control.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: control.accuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), next, seconds });
+        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), next, seconds });
         if (ckpt) await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state, o.identity));
       }
     }
@@ -304,7 +333,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       } else {
         pm.restore(snap);
         state.steps.push({ ...rec, accepted: false, reason: `last try at the target: val drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}` });
-        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: control.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: control.accuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), next: 'stop: polish the last accepted sparsity with the rest of the budget', seconds });
+        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), next: 'stop: polish the last accepted sparsity with the rest of the budget', seconds });
       }
       disposeSnapshot(snap);
       if (ckpt) await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state, o.identity));
@@ -357,7 +386,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       targetReached: reached, stopReason, exitCode, steps: state.steps,
       totals: { fineTuneEpochs: epochsOf(state.stepsUsed), fineTuneSteps: state.stepsUsed, accepted, rolledBack: state.steps.length - accepted },
       budget,
-      guard: { valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow, maxDrop: o.maxDrop, z: GUARD_Z, controlValAccuracy: control.accuracy, final: guard(finalEval) },
+      guard: { valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow, maxDrop: o.maxDrop, z: GUARD_Z, controlValAccuracy: reference.accuracy, reference: reference.kind, final: guard(finalEval) },
       phases, masks: pm,
     };
     return result;
@@ -382,6 +411,15 @@ async function controlReference(model: TF.LayersModel, data: Dataset, budget: Fi
   } finally {
     copy.dispose();
   }
+}
+
+/**
+ * The sparsities of `n` increments from `from` to `to` on Zhu & Gupta's cubic schedule (large increments
+ * first, while the network has most to give; the last ones small): from + (to − from)·(1 − (1 − j/n)³).
+ */
+export function gradualLevels(from: number, to: number, n: number): number[] {
+  const k = Math.max(1, Math.round(n));
+  return Array.from({ length: k }, (_, j) => (j === k - 1 ? to : from + (to - from) * (1 - (1 - (j + 1) / k) ** 3)));
 }
 
 async function timedAsync<T>(phases: Record<string, number>, phase: string, f: () => Promise<T>): Promise<T> {

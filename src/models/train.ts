@@ -41,6 +41,13 @@ export interface TrainOptions {
    * gain (needs `val`). Default: the rate stays.
    */
   lrDecay?: number;
+  /**
+   * Pruning during training (gradual pruning): each event runs before the optimizer step numbered `at`
+   * (0 = before the first), in order; it may change `prunable`'s masks, which the following steps then enforce.
+   * Early stopping and the best round only count rounds that end after the last event (an earlier
+   * round's weights do not fit the later masks).
+   */
+  schedule?: ReadonlyArray<{ at: number; run: () => void }>;
   /** Called after each epoch. */
   onEpoch?: (e: { epoch: number; loss: number; valAccuracy?: number; valLoss?: number; improved?: boolean }) => void;
 }
@@ -106,7 +113,10 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
   const y = targetsOf(data, task);
   const vars = model.trainableWeights.map((w) => w.read() as TF.Variable);
   const maskOf = new Map<string, TF.Tensor>();
-  if (o.prunable) o.prunable.layers.forEach((l, i) => maskOf.set(l.kernel.name, o.prunable!.mask(i)));
+  const readMasks = () => { if (o.prunable) o.prunable.layers.forEach((l, i) => maskOf.set(l.kernel.name, o.prunable!.mask(i))); };
+  readMasks();
+  const events = [...(o.schedule ?? [])].sort((a, b) => a.at - b.at);
+  let nextEvent = 0;
   const optimizer = tf.train.adam(o.learningRate);
   const rng = new Rng(o.seed);
   let best: { acc: number; loss: number; epoch: number; weights?: TF.Tensor[] } | undefined;
@@ -124,6 +134,14 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
         if (o.signal?.aborted) {
           lossSum.dispose();
           throw new InterruptedError('training interrupted');
+        }
+        if (nextEvent < events.length && events[nextEvent].at <= stepsRun) {
+          while (nextEvent < events.length && events[nextEvent].at <= stepsRun) events[nextEvent++].run();
+          readMasks();
+          // Rounds before this event do not count for early stopping or the best weights.
+          best?.weights?.forEach((t) => t.dispose());
+          best = undefined;
+          sinceBest = 0;
         }
         if (cursor >= n) {
           perm = rng.permutation(n);
@@ -159,20 +177,24 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
         valAccuracy = ev.accuracy;
         valLoss = ev.loss;
         // A gain: a lower validation loss (smooth; accuracy moves in whole rows and overfits a small split).
-        const better = !best || ev.loss < best.loss;
-        improved = better;
-        if (better) {
-          best?.weights?.forEach((t) => t.dispose());
-          best = { acc: ev.accuracy, loss: ev.loss, epoch, weights: o.patience != null && o.restoreBest ? snapshotWeights(model) : undefined };
-          sinceBest = 0;
-        } else {
-          sinceBest++;
-          if (o.lrDecay != null) (optimizer as unknown as { learningRate: number }).learningRate *= o.lrDecay;
+        // While scheduled pruning is still to come, rounds are reported but not judged.
+        if (nextEvent >= events.length) {
+          improved = !best || ev.loss < best.loss;
+          if (improved) {
+            best?.weights?.forEach((t) => t.dispose());
+            best = { acc: ev.accuracy, loss: ev.loss, epoch, weights: o.patience != null && o.restoreBest ? snapshotWeights(model) : undefined };
+            sinceBest = 0;
+          } else {
+            sinceBest++;
+            if (o.lrDecay != null) (optimizer as unknown as { learningRate: number }).learningRate *= o.lrDecay;
+          }
         }
       }
       o.onEpoch?.({ epoch, loss: lastLoss, valAccuracy, valLoss, improved });
       if (o.patience != null && o.val && sinceBest >= o.patience) break;
     }
+    // Events past the last step (a schedule longer than the training) still run: the masks end as scheduled.
+    while (nextEvent < events.length) events[nextEvent++].run();
     if (best?.weights && o.patience != null && o.restoreBest) {
       const ws = best.weights;
       tf.tidy(() => model.weights.forEach((w, i) => (w.read() as TF.Variable).assign(ws[i])));

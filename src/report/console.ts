@@ -60,7 +60,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           measure = e.objective === 'flops' ? 'compute removed' : 'sparsity';
           metric = e.metric ?? 'accuracy';
           line(`autoprune: ${e.resumed ? 'resuming' : 'pruning'} to ${pct(e.target)} ${e.objective === 'flops' ? 'of compute removed' : 'sparsity'} with policy '${e.policy}'; ` +
-            `dense val ${metric} ${fmt(e.denseValAccuracy)}, max drop ${e.maxDrop} points${metric === 'R²' ? ' (0.01 of R² each)' : ''} (+${GUARD_Z} s.e. of the paired estimate vs a fine-tuned dense control)`);
+            `dense val ${metric} ${fmt(e.denseValAccuracy)}, max drop ${e.maxDrop} points${metric === 'R²' ? ' (0.01 of R² each)' : ''} (+${GUARD_Z} s.e. of the paired estimate vs the lower of the dense model and a fine-tuned dense control)`);
           if (e.params != null) {
             const share = e.prunable / Math.max(1, e.params);
             line(`  prunable: ${e.prunable.toLocaleString('en')} kernel weights = ${(100 * share).toFixed(1)} % of the model's ${e.params.toLocaleString('en')} parameters; sparsity counts these`);
@@ -97,7 +97,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         case 'rollback':
           line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${fmt(e.valAccuracy)}` +
             (e.drop != null && e.allowedDrop != null && e.controlValAccuracy != null
-              ? `, ${(100 * e.drop).toFixed(2)} points below the fine-tuned dense control (${fmt(e.controlValAccuracy)}) on the same rows > allowed ${(100 * e.allowedDrop).toFixed(2)}`
+              ? `, ${(100 * e.drop).toFixed(2)} points below the ${e.reference === 'dense' ? 'dense model' : 'fine-tuned dense control'} (${fmt(e.controlValAccuracy)}) on the same rows > allowed ${(100 * e.allowedDrop).toFixed(2)}`
               : ` < guard ${fmt(e.floor)}`) + `: rolled back; ${e.next}`);
           break;
         case 'compact':

@@ -181,9 +181,14 @@ export interface ReportGuard {
   z: number;
   /** True when --max-drop is finer than one validation row (the split cannot show it). */
   finerThanData: boolean;
-  /** Validation accuracy of the control: the dense model fine-tuned like one pruning step, unpruned (the reference). */
+  /** Validation accuracy of the reference (see `reference`). */
   controlValAccuracy?: number;
-  /** The final model's paired validation drop below the control (fraction), its standard error, and the drop allowed. */
+  /**
+   * The guard's reference: 'control' (the dense model fine-tuned like one pruning step, unpruned) or 'dense' (the
+   * model as given), whichever scores lower on the validation rows.
+   */
+  reference?: 'control' | 'dense';
+  /** The final model's paired validation drop below the reference (fraction), its standard error, and the drop allowed. */
   finalDrop: number;
   finalStandardError: number;
   finalAllowedDrop?: number;

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { gradualLevels, runAgent } from '../../src/agent/loop.js';
+import { loadSynthetic } from '../../src/data/synthetic.js';
+import { buildModel } from '../../src/models/families.js';
+import { train, trainAsync } from '../../src/models/train.js';
+import { PrunableModel } from '../../src/pruning/prunable-model.js';
+import { createScorer } from '../../src/policy/baselines.js';
+import { numTensors } from '../helpers.js';
+
+describe('gradual pruning inside a step', () => {
+  it('levels follow the cubic schedule: large increments first, ending exactly at the step target', () => {
+    const l = gradualLevels(0.2, 0.8, 4);
+    expect(l).toHaveLength(4);
+    expect(l[0]).toBeCloseTo(0.2 + 0.6 * (1 - 0.75 ** 3), 12);
+    expect(l[3]).toBe(0.8);
+    for (let j = 1; j < l.length; j++) {
+      expect(l[j]).toBeGreaterThan(l[j - 1]);
+      if (j > 1) expect(l[j] - l[j - 1]).toBeLessThan(l[j - 1] - (j > 1 ? l[j - 2] : 0.2));
+    }
+    expect(gradualLevels(0.1, 0.5, 1)).toEqual([0.5]);
+  });
+
+  it('trainAsync runs scheduled prunes before the given steps, enforces the new masks, and judges only rounds after the last', async () => {
+    const data = loadSynthetic({ samples: 300, features: 10, classes: 3, seed: 3 });
+    const model = buildModel({ family: 'mlp', inputShape: [10], hidden: [16], numClasses: 3, seed: 3 });
+    const pm = new PrunableModel(model);
+    const before = numTensors();
+    const seen: number[] = [];
+    let step = 0;
+    const cut = (k: number) => () => {
+      seen.push(step);
+      const m = new Float32Array(pm.layers[0].size).fill(1);
+      m.fill(0, 0, k);
+      pm.setMaskArrays([m, new Float32Array(pm.layers[1].size).fill(1)]);
+    };
+    const judged: (boolean | undefined)[] = [];
+    const r = await trainAsync(model, data.train, {
+      steps: 24, batchSize: 16, roundSteps: 4, prunable: pm, val: data.val, patience: 1,
+      schedule: [{ at: 0, run: cut(40) }, { at: 10, run: cut(100) }],
+      onEpoch: (e) => { judged.push(e.improved); step = 4 * (e.epoch + 1); },
+    });
+    // The events ran before the first step and after round 2 (steps 8–11 are round 3; at = 10 runs in it).
+    expect(seen).toEqual([0, 8]);
+    // Rounds ending before the last event are not judged; the first judged round is a gain.
+    expect(judged.slice(0, 2)).toEqual([undefined, undefined]);
+    expect(judged[2]).toBe(true);
+    expect(r.stepsRun).toBeGreaterThanOrEqual(12);
+    const w = pm.layers[0].kernel.dataSync();
+    for (let j = 0; j < 100; j++) expect(w[j] === 0).toBe(true);
+    expect(pm.sparsity().pruned).toBe(100);
+    expect(numTensors()).toBe(before);
+    pm.dispose();
+    model.dispose();
+    data.dispose();
+  });
+});
+
+describe('guard reference', () => {
+  it('is never above the dense model: an undertrained model, which fine-tuning alone improves, is judged against itself', async () => {
+    const data = loadSynthetic({ samples: 900, features: 20, classes: 3, seed: 0 });
+    const model = buildModel({ family: 'mlp', inputShape: [20], hidden: [64, 32], numClasses: 3, seed: 0 });
+    train(model, data.train, { epochs: 1, batchSize: 32 });
+    const r = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.5, budgetEpochs: 6 });
+    expect(r.guard.controlValAccuracy).toBeLessThanOrEqual(r.denseValAccuracy);
+    expect(r.guard.reference).toBe('dense');
+    expect(r.guard.controlValAccuracy).toBe(r.denseValAccuracy);
+    r.masks.dispose();
+    model.dispose();
+    data.dispose();
+  });
+});
