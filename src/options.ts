@@ -22,6 +22,8 @@ export interface ResolvedRunOptions {
   splitSeed: number;
   granularity: Granularity;
   objective: Objective;
+  /** Glob patterns of kernels never pruned (empty: none). */
+  exclude: readonly string[];
   /** undefined: the rule in resolveBudget. */
   budgetEpochs: number | undefined;
   budgetSteps: number | undefined;
@@ -68,6 +70,9 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
   if (o.task != null && !(TASK_KINDS as readonly unknown[]).includes(o.task)) {
     throw new UsageError(`task must be one of ${TASK_KINDS.join(', ')}, got '${String(o.task)}'`);
   }
+  if (o.exclude != null && !(Array.isArray(o.exclude) && o.exclude.every((g) => typeof g === 'string' && g.trim() !== ''))) {
+    throw new UsageError(`exclude must be a list of layer-name patterns, e.g. ['dense_1', 'backbone/*'], got '${String(o.exclude)}'`);
+  }
   const granularity = checkGranularity(o.granularity ?? (o.objective === 'flops' ? 'unit' : 'connection'));
   const objective = checkObjective(o.objective ?? RUN_DEFAULTS.objective, granularity);
   const data = o.data ?? 'mnist-10k';
@@ -80,6 +85,7 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
     splitSeed: o.splitSeed ?? o.seed ?? RUN_DEFAULTS.seed,
     granularity,
     objective,
+    exclude: (o.exclude ?? []).map((g) => g.trim()),
     budgetEpochs: o.budgetEpochs,
     budgetSteps: o.budgetSteps,
     batchSize: o.batchSize,

@@ -64,7 +64,8 @@ export interface AutopruneOptions {
   standardize?: boolean;
   /**
    * Largest accepted accuracy drop in percentage points, as expected on unseen data. Default 1. The guard
-   * compares pruned and a fine-tuned dense control on the same validation rows and allows 1.64 standard errors of that paired
+   * compares the pruned model with the lower-scoring of the dense model and a dense copy fine-tuned like one step, on the
+   * same validation rows, and allows 1.64 standard errors of that paired
    * estimate on top (docs/agent.md), so a small split's one-row noise does not decide a step.
    */
   maxDrop?: number;
@@ -96,6 +97,12 @@ export interface AutopruneOptions {
    * multiply-accumulates, i.e. compute a compacted model saves; needs granularity 'unit').
    */
   objective?: Objective;
+  /**
+   * Kernels never to prune, as glob patterns (`*`, `?`) over kernel names as `inspect` lists them (a layer's name,
+   * or `container/layer/role` inside nested models and RNNs), e.g. `['conv2d_1', 'backbone/*']`. They stay dense,
+   * are listed as excluded in the report, and the target counts the other kernels. Default: none.
+   */
+  exclude?: readonly string[];
   /** Also write a physically compacted model (compact/) and sparse files (model.sparse, model.int8.sparse) into `out`. */
   compact?: boolean;
   /** Output folder. When unset, nothing is written (library use) unless the CLI sets it. */
@@ -367,14 +374,14 @@ export class PruneService {
       // What a checkpoint belongs to (hashing weights and data is only needed when there is a checkpoint).
       const budget = resolveBudget(fitted.train.labels.length, budgetIn);
       const identity: RunIdentity | undefined = ckptDir ? {
-        target: r.target, maxDrop, objective, granularity, policy: policy.name, seed, splitSeed: r.splitSeed, budgetSteps: budget.budgetSteps,
+        target: r.target, maxDrop, objective, granularity, exclude: r.exclude.join(','), policy: policy.name, seed, splitSeed: r.splitSeed, budgetSteps: budget.budgetSteps,
         batchSize: budget.batchSize, force: r.force, model: hashWeights(model), data: hashDataset(fitted),
       } : undefined;
       const result: AgentResult = await runAgent(model, fitted, policy.scorer, {
         identity, ...budgetIn,
         target: r.target, maxDrop, force: r.force, seed,
         checkpointDir: ckptDir, resume: r.resume, signal: opts.signal, onEvent: opts.onEvent,
-        extractor: this.extractor, backend: { name: backend.name, native: backend.native }, granularity, objective,
+        extractor: this.extractor, backend: { name: backend.name, native: backend.native }, granularity, objective, exclude: r.exclude,
       });
       Object.assign(phases, result.phases);
       const coverage = result.masks.coverage();
@@ -387,6 +394,7 @@ export class PruneService {
           budgetSteps: result.budget.budgetSteps, budgetEpochs: Math.round((100 * result.budget.budgetSteps) / result.budget.stepsPerEpoch) / 100,
           budgetSource: result.budget.source, batchSize: result.budget.batchSize, roundSteps: result.budget.roundSteps,
           resumed: r.resume,
+          ...(r.exclude.length > 0 ? { exclude: [...r.exclude] } : {}),
           ...(opts.label != null ? { label: opts.label } : {}),
           ...(opts.split ? { split: [...opts.split] } : {}),
           ...(opts.valData ? { valData: opts.valData } : {}),

@@ -69,6 +69,8 @@ export interface AgentOptions {
   extractor?: FeatureExtractor;
   /** What a step removes: connections (default), whole units/filters, or hierarchical (units, then connections). */
   granularity?: Granularity;
+  /** Glob patterns of kernels never to prune (see PrunableModel); they stay dense and are listed as excluded. */
+  exclude?: readonly string[];
   /**
    * What `target` counts: 'params' (fraction of prunable weights, default) or 'flops' (fraction of their
    * multiply-accumulates; unit granularity only). Step records' sparsities then count the same.
@@ -141,7 +143,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
 
   const granularity = o.granularity ?? (o.objective === 'flops' ? 'unit' : 'connection');
   const objective = checkObjective(o.objective ?? 'params', granularity);
-  const pm = new PrunableModel(model);
+  const pm = new PrunableModel(model, { exclude: o.exclude ?? [] });
   const calib = headOf(data.train, o.calibrationSamples);
   const ckpt = o.checkpointDir ? new Checkpointer(o.checkpointDir) : undefined;
   try {

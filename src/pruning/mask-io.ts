@@ -11,6 +11,8 @@ export interface MaskFile {
   format: 'autoprune-masks';
   version: 1;
   layers: { name: string; shape: number[]; pruned: number; bits: string }[];
+  /** Kernels the run was told to leave alone (exclude option): they have no entry and keep their weights. */
+  excluded?: string[];
 }
 
 export function masksToJson(pm: PrunableModel): MaskFile {
@@ -28,6 +30,7 @@ export function masksToJson(pm: PrunableModel): MaskFile {
       }
       return { name: l.name, shape: l.shape, pruned, bits: Buffer.from(bytes).toString('base64') };
     }),
+    ...(pm.excluded.length > 0 ? { excluded: pm.excluded.map((k) => k.name) } : {}),
   };
 }
 
@@ -36,8 +39,11 @@ export function applyMaskJson(pm: PrunableModel, file: MaskFile, where = MASKS_F
   if (file?.format !== 'autoprune-masks' || file.version !== 1 || !Array.isArray(file.layers)) {
     throw new ModelError(`'${where}' is not an autoprune masks file (format autoprune-masks, version 1)`);
   }
-  const arrays = pm.layers.map((l) => {
+  const current = pm.maskArrays();
+  const arrays = pm.layers.map((l, i) => {
     const entry = file.layers.find((e) => e.name === l.name);
+    // An excluded kernel keeps what it has (its own zeros, if any).
+    if (!entry && file.excluded?.includes(l.name)) return current[i];
     if (!entry) throw new ModelError(`'${where}' has no mask for layer '${l.name}'`);
     if (entry.shape.join('x') !== l.shape.join('x')) {
       throw new ModelError(`'${where}': mask of layer '${l.name}' has shape [${entry.shape}], the kernel is [${l.shape}]`);

@@ -1,6 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
-import { ModelError } from '../errors.js';
+import { ModelError, UsageError } from '../errors.js';
 import { discoverKernels, isContainer, LAYER_HANDLERS, leafLayers, untouchedReason, type KernelRole, type PrunableKind, type StatsSource } from './layer-kinds.js';
 
 export type { PrunableKind, KernelRole, StatsSource } from './layer-kinds.js';
@@ -104,8 +104,19 @@ export class PrunableModel {
   readonly layers: PrunableLayer[];
   private masks: TF.Tensor[];
 
-  constructor(readonly model: TF.LayersModel) {
-    const found: PrunableLayer[] = discoverKernels(model).map((k, index) => {
+  /** Kernels left out by `exclude` (names as in `layers`), with the layer that holds each. */
+  readonly excluded: readonly { name: string; layer: TF.layers.Layer }[];
+
+  /**
+   * @param options.exclude glob patterns (`*`, `?`) of kernels never to prune, matched against the kernel's
+   *   name (the layer's name for a top-level kernel, else its path and role, e.g. `backbone/conv1`,
+   *   `lstm/recurrent_kernel`) and against its layer's path; a pattern that matches nothing is a UsageError.
+   */
+  constructor(readonly model: TF.LayersModel, options: { exclude?: readonly string[] } = {}) {
+    const kernels = discoverKernels(model);
+    const { kept, excluded } = splitExcluded(kernels, options.exclude ?? []);
+    this.excluded = excluded.map((k) => ({ name: k.name, layer: k.layer }));
+    const found: PrunableLayer[] = kept.map((k, index) => {
       const kernel = k.variable.read() as TF.Variable;
       const shape = kernel.shape.slice();
       const size = shape.reduce((a, b) => a * b, 1);
@@ -116,6 +127,9 @@ export class PrunableModel {
         structured: k.structured, conv: k.conv, macsPerWeight: k.macsPerWeight,
       };
     });
+    if (found.length === 0 && excluded.length > 0) {
+      throw new UsageError(`exclude leaves nothing to prune: it matches every prunable kernel (${excluded.map((k) => k.name).join(', ')})`);
+    }
     if (found.length === 0) {
       throw new ModelError(`model '${model.name}' has no layer with a kernel to prune (pruned types: ${Object.keys(LAYER_HANDLERS).join(', ')})`);
     }
@@ -145,7 +159,8 @@ export class PrunableModel {
       const n = layer.countParams();
       params += n;
       if (n === 0 || pruned.has(layer)) continue;
-      untouched.push({ name: pathOf.get(layer) ?? layer.name, className: layer.getClassName(), params: n, reason: untouchedReason(layer) });
+      const reason = this.excluded.some((k) => k.layer === layer) ? 'excluded (exclude option)' : untouchedReason(layer);
+      untouched.push({ name: pathOf.get(layer) ?? layer.name, className: layer.getClassName(), params: n, reason });
     }
     const prunable = this.totalPrunable;
     return { params, prunable, prunableFraction: params > 0 ? prunable / params : 0, untouched };
@@ -247,4 +262,25 @@ export class PrunableModel {
 export function disposeSnapshot(s: Snapshot): void {
   s.weights.forEach((t) => t.dispose());
   s.masks.forEach((t) => t.dispose());
+}
+
+/** Whether `name` matches a glob with `*` (any run of characters, `/` included) and `?` (one character). */
+export function globMatches(glob: string, name: string): boolean {
+  const escape = (c: string) => c.replace(/[.+^$()|[\]{}\\]/g, '\\$&');
+  const pattern = Array.from(glob, (c) => (c === '*' ? '.*' : c === '?' ? '.' : escape(c))).join('');
+  return new RegExp(`^${pattern}$`).test(name);
+}
+
+/** Splits discovered kernels into kept and excluded by glob; every glob must match at least one kernel. */
+function splitExcluded<K extends { name: string; layer: TF.layers.Layer; containers: readonly TF.layers.Layer[] }>(kernels: K[], globs: readonly string[]): { kept: K[]; excluded: K[] } {
+  if (globs.length === 0) return { kept: kernels, excluded: [] };
+  const pathOf = (k: K) => [...k.containers.map((c) => c.name), k.layer.name].join('/');
+  const hit = (g: string, k: K) => globMatches(g, k.name) || globMatches(g, pathOf(k)) || globMatches(g, k.layer.name);
+  for (const g of globs) {
+    if (!kernels.some((k) => hit(g, k))) {
+      throw new UsageError(`exclude pattern '${g}' matches no prunable kernel; they are: ${kernels.map((k) => k.name).join(', ')}`);
+    }
+  }
+  const excluded = kernels.filter((k) => globs.some((g) => hit(g, k)));
+  return { kept: kernels.filter((k) => !excluded.includes(k)), excluded };
 }

@@ -23,6 +23,8 @@ export interface RunConfig {
   policy: string;
   /** Pruning granularity (e.g. 'connection'). */
   granularity: string;
+  /** Kernel-name patterns left unpruned (exclude option), when any. */
+  exclude?: string[];
   /** Random seed of the run. */
   seed: number;
   /** Model as given by the user (family name or path). */

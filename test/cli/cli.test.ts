@@ -31,6 +31,7 @@ describe('autoprune CLI', () => {
     [['--target', '0.5', '--data', 'imagenet'], /unknown dataset 'imagenet'/],
     [['--target', '0.5', '--policy', 'no-such-policy'], /no policy 'no-such-policy'/],
     [['--target', '0.5', '--objective', 'flops', '--granularity', 'connection'], /--objective flops needs --granularity unit/],
+    [['--target', '0.5', '--data', 'synthetic', '--exclude', 'nomatch_*'], /exclude pattern 'nomatch_\*' matches no prunable kernel; they are: /],
   ])('bad input %j → one clear line, exit 2, no output folder', async (args, pattern) => {
     const cwd = tempDir();
     const r = await cli([...args, '--out', 'out'], { cwd });
