@@ -1,0 +1,211 @@
+/**
+ * Pruning inside the user's own training: a tfjs callback for `model.fit` / `model.fitDataset` (TF-MOT's
+ * `prune_low_magnitude` + `UpdatePruningStep`, scored by autoprune's policy), and one-shot helpers for custom
+ * loops. The user keeps their optimizer, loss, augmentation and data pipeline; autoprune only decides which
+ * connections go (policy scores on calibration rows), when (a cubic schedule over the training's optimizer
+ * steps) and keeps them at exactly 0 (re-masked after every batch).
+ */
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from './backend/tf.js';
+import { disposeSplit, headOf, type Split } from './data/dataset.js';
+import { UsageError } from './errors.js';
+import { extractScored, scoreLayerWith } from './features/extract.js';
+import { rememberTask, taskOf, type TaskKind } from './models/task.js';
+import { resolveScorer } from './policy/io.js';
+import type { Scorer } from './policy/types.js';
+import { PrunableModel } from './pruning/prunable-model.js';
+import { pruneByScores } from './pruning/select.js';
+
+/** Calibration rows for the policy's features: a Split, or inputs with the targets the model is trained on. */
+export type Calibration = Split | { x: TF.Tensor; y: TF.Tensor };
+
+export interface PruneScheduleOptions {
+  /** Target sparsity in (0, 1): the fraction of the prunable kernel weights zeroed at the end. */
+  target: number;
+  /** Rows the policy computes its features on (activations, gradients); the first 1,024 are used. */
+  calibration: Calibration;
+  /** Policy name ('default', a baseline such as 'global-magnitude'), a policy file, or a Scorer. Default 'default'. */
+  policy?: string | Scorer;
+  /** Kernels never to prune (glob patterns, as the exclude option of autoprune()). */
+  exclude?: readonly string[];
+  /** What the model was trained for, when its compiled loss does not say (see the task option of autoprune()). */
+  task?: TaskKind;
+}
+
+export interface PruningCallbackOptions extends PruneScheduleOptions {
+  /** Optimizer step (batch, counted from 0 over the whole fit) of the first prune. Default 0. */
+  beginStep?: number;
+  /**
+   * Optimizer step at which the target is reached. Default: two thirds of the fit's steps (from its epochs and
+   * batches per epoch), so the last third fine-tunes at the target. Required when the fit does not say how many
+   * batches an epoch has (fitDataset without batchesPerEpoch).
+   */
+  endStep?: number;
+  /** Optimizer steps between prunes. Default: an eighth of the pruning span (8 increments plus the first). */
+  frequency?: number;
+  /** Called after each prune. */
+  onPrune?: (e: { step: number; sparsity: number }) => void;
+}
+
+/** The sparsity the cubic schedule asks for at optimizer step `step` (Zhu & Gupta, 2017). */
+export function scheduledSparsity(step: number, o: { initial: number; target: number; beginStep: number; endStep: number }): number {
+  if (step <= o.beginStep) return o.initial;
+  if (step >= o.endStep) return o.target;
+  const t = (step - o.beginStep) / (o.endStep - o.beginStep);
+  return o.target + (o.initial - o.target) * (1 - t) ** 3;
+}
+
+function checkTarget(target: unknown): number {
+  if (typeof target !== 'number' || !(target > 0 && target < 1)) throw new UsageError(`target must be a number strictly between 0 and 1, got '${String(target)}'`);
+  return target;
+}
+
+/** Calibration rows as a Split of at most 1,024 rows owned by the caller of this function. */
+function calibrationSplit(c: Calibration, model: TF.LayersModel): Split {
+  if ('labels' in c) return headOf(c, 1024);
+  const task = taskOf(model);
+  const n = Math.min(1024, c.x.shape[0]);
+  if (c.y.shape[0] !== c.x.shape[0]) throw new UsageError(`calibration has ${c.x.shape[0]} inputs but ${c.y.shape[0]} targets`);
+  const x = tf.slice(c.x, 0, n);
+  const y = tf.slice(c.y, 0, n);
+  if (task.kind !== 'classification') return { x, labels: new Int32Array(n), y };
+  // Class targets: one-hot rows (their argmax), or class indices / 0-1 values.
+  const labels = tf.tidy(() => (y.rank >= 2 && y.shape[y.rank - 1]! > 1 ? tf.argMax(y, -1) : tf.round(y.reshape([-1])).toInt())).dataSync();
+  y.dispose();
+  return { x, labels: Int32Array.from(labels) };
+}
+
+/** Scores the live connections of `pm` with `scorer` on `calib` and prunes up to `sparsity`. */
+function pruneWith(pm: PrunableModel, calib: Split, scorer: Scorer, sparsity: number): void {
+  const perLayer = scoreLayerWith(scorer);
+  const { features, scores } = extractScored(pm, calib, perLayer, { chunk: perLayer.chunk });
+  pruneByScores(pm, scores, features, sparsity);
+}
+
+/**
+ * One-shot: scores `model`'s connections with the policy on the calibration rows and zeros them up to
+ * `target`, in place. Returns the masks (a PrunableModel view: `applyMasks()` after each optimizer step of a
+ * custom loop keeps the pruned weights at 0; `dispose()` when done). No fine-tuning: that is the caller's loop.
+ */
+export function pruneOnce(model: TF.LayersModel, options: PruneScheduleOptions): PrunableModel {
+  const target = checkTarget(options.target);
+  rememberTask(model, options.task);
+  const scorer = typeof options.policy === 'object' ? options.policy : resolveScorer(options.policy ?? 'default');
+  const pm = new PrunableModel(model, { exclude: options.exclude ?? [] });
+  const calib = calibrationSplit(options.calibration, model);
+  try {
+    pruneWith(pm, calib, scorer, target);
+    return pm;
+  } catch (err) {
+    pm.dispose();
+    throw err;
+  } finally {
+    disposeSplit(calib);
+  }
+}
+
+/**
+ * A callback for the user's `model.fit` / `model.fitDataset` that prunes `model` toward `target` on a cubic
+ * schedule over the training's optimizer steps, policy-scored on the calibration rows, and keeps pruned
+ * weights at exactly 0 after every batch, whatever the optimizer. After training, `strip()` frees the masks
+ * and returns the model, a plain LayersModel whose pruned weights are 0 (save it as usual).
+ *
+ * It does not roll back: the schedule is the user's training, and `history` records what each prune did.
+ * For a guarded run (accuracy guard, rollback, adaptive steps) use `autoprune()`.
+ *
+ *     const pruner = new PruningCallback(model, { target: 0.9, calibration: { x: xTrain, y: yTrain } });
+ *     await model.fit(xTrain, yTrain, { epochs: 12, batchSize: 64, callbacks: [pruner] });
+ *     const pruned = pruner.strip();
+ */
+export class PruningCallback extends tf.Callback {
+  /** The masks (a view over the model's prunable kernels). */
+  readonly masks: PrunableModel;
+  /** Each prune: optimizer step and the sparsity reached (fraction of the prunable kernel weights). */
+  readonly history: { step: number; sparsity: number }[] = [];
+  private readonly scorer: Scorer;
+  private readonly calib: Split;
+  private readonly o: PruningCallbackOptions;
+  private readonly target: number;
+  private readonly initial: number;
+  private plan: { beginStep: number; endStep: number; frequency: number } | undefined;
+  private stepsDone = 0;
+  private stripped = false;
+
+  constructor(readonly prunedModel: TF.LayersModel, options: PruningCallbackOptions) {
+    super();
+    this.target = checkTarget(options.target);
+    for (const k of ['beginStep', 'endStep', 'frequency'] as const) {
+      const v = options[k];
+      if (v != null && !(Number.isInteger(v) && v >= (k === 'frequency' ? 1 : 0))) throw new UsageError(`${k} must be a whole number ≥ ${k === 'frequency' ? 1 : 0}, got '${String(v)}'`);
+    }
+    this.o = options;
+    rememberTask(prunedModel, options.task);
+    this.scorer = typeof options.policy === 'object' ? options.policy : resolveScorer(options.policy ?? 'default');
+    this.masks = new PrunableModel(prunedModel, { exclude: options.exclude ?? [] });
+    try {
+      this.calib = calibrationSplit(options.calibration, prunedModel);
+    } catch (err) {
+      this.masks.dispose();
+      throw err;
+    }
+    this.initial = this.masks.sparsity().global;
+  }
+
+  /** Plans the schedule from the fit's epochs and batches per epoch (tfjs passes them as params). */
+  override async onTrainBegin(): Promise<void> {
+    if (this.stripped) throw new UsageError('this PruningCallback was stripped; create a new one for another fit');
+    if (this.plan) return;
+    const p = (this.params ?? {}) as Record<string, unknown>;
+    const epochs = Number(p.epochs ?? NaN);
+    const perEpoch = typeof p.steps === 'number' && p.steps > 0
+      ? p.steps
+      : typeof p.samples === 'number' && typeof p.batchSize === 'number' ? Math.ceil(p.samples / p.batchSize) : NaN;
+    const total = epochs * perEpoch;
+    const beginStep = this.o.beginStep ?? 0;
+    let endStep = this.o.endStep;
+    if (endStep == null) {
+      if (!Number.isFinite(total)) throw new UsageError('PruningCallback: this fit does not say how many batches an epoch has (fitDataset without batchesPerEpoch): set endStep');
+      endStep = Math.max(beginStep + 1, Math.round((2 / 3) * total));
+    }
+    if (endStep <= beginStep) throw new UsageError(`PruningCallback: endStep (${endStep}) must be after beginStep (${beginStep})`);
+    this.plan = { beginStep, endStep, frequency: this.o.frequency ?? Math.max(1, Math.round((endStep - beginStep) / 8)) };
+  }
+
+  /** Before a scheduled batch: prune to the schedule's sparsity (the batch then trains with the new masks). */
+  override async onBatchBegin(): Promise<void> {
+    const plan = this.plan!;
+    const s = this.stepsDone;
+    const due = s >= plan.beginStep && s <= plan.endStep && ((s - plan.beginStep) % plan.frequency === 0 || s === plan.endStep);
+    if (!due) return;
+    const want = scheduledSparsity(s, { initial: this.initial, target: this.target, beginStep: plan.beginStep, endStep: plan.endStep });
+    if (want <= this.masks.sparsity().global + 1e-9) return;
+    pruneWith(this.masks, this.calib, this.scorer, want);
+    const e = { step: s, sparsity: this.masks.sparsity().global };
+    this.history.push(e);
+    this.o.onPrune?.(e);
+  }
+
+  /** After every batch: the optimizer moved the pruned weights; they go back to exactly 0. */
+  override async onBatchEnd(): Promise<void> {
+    this.masks.applyMasks();
+    this.stepsDone++;
+  }
+
+  /** Sparsity now, of the prunable kernels and of all parameters. */
+  sparsity(): { global: number; ofAllParams: number; pruned: number; total: number } {
+    const s = this.masks.sparsity();
+    const params = this.masks.coverage().params;
+    return { global: s.global, ofAllParams: params > 0 ? s.pruned / params : 0, pruned: s.pruned, total: s.total };
+  }
+
+  /** Frees the masks and calibration rows; returns the model (pruned weights exactly 0). */
+  strip(): TF.LayersModel {
+    if (!this.stripped) {
+      this.masks.applyMasks();
+      this.masks.dispose();
+      disposeSplit(this.calib);
+      this.stripped = true;
+    }
+    return this.prunedModel;
+  }
+}
