@@ -24,6 +24,8 @@ export interface ResolvedRunOptions {
   objective: Objective;
   /** Glob patterns of kernels never pruned (empty: none). */
   exclude: readonly string[];
+  /** Lower targets recorded on the way, ascending (empty: none). */
+  frontier: readonly number[];
   /** undefined: the rule in resolveBudget. */
   budgetEpochs: number | undefined;
   budgetSteps: number | undefined;
@@ -73,6 +75,9 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
   if (o.exclude != null && !(Array.isArray(o.exclude) && o.exclude.every((g) => typeof g === 'string' && g.trim() !== ''))) {
     throw new UsageError(`exclude must be a list of layer-name patterns, e.g. ['dense_1', 'backbone/*'], got '${String(o.exclude)}'`);
   }
+  if (o.frontier != null && !(Array.isArray(o.frontier) && o.frontier.every((t) => typeof t === 'number' && t > 0 && t < o.target))) {
+    throw new UsageError(`frontier must be a list of targets strictly between 0 and target (${o.target}), got '${String(o.frontier)}'`);
+  }
   const granularity = checkGranularity(o.granularity ?? (o.objective === 'flops' ? 'unit' : 'connection'));
   const objective = checkObjective(o.objective ?? RUN_DEFAULTS.objective, granularity);
   const data = o.data ?? 'mnist-10k';
@@ -86,6 +91,7 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
     granularity,
     objective,
     exclude: (o.exclude ?? []).map((g) => g.trim()),
+    frontier: [...new Set(o.frontier ?? [])].sort((a, b) => a - b),
     budgetEpochs: o.budgetEpochs,
     budgetSteps: o.budgetSteps,
     batchSize: o.batchSize,

@@ -12,7 +12,7 @@ import { hashSplits, type Dataset } from './data/dataset.js';
 import { InterruptedError, UsageError } from './errors.js';
 import { resolveBudget } from './agent/budget.js';
 import type { Granularity } from './agent/granularity.js';
-import type { Objective } from './pruning/prunable-model.js';
+import { disposeSnapshot, type Objective } from './pruning/prunable-model.js';
 import { resolution } from './agent/guard.js';
 import { resolveRunOptions, type ResolvedRunOptions } from './options.js';
 import { cloneModel, countParams, modelFiles, probeWritable } from './models/io.js';
@@ -21,7 +21,7 @@ import { checkModelShape, csvTargetsOf, fitDatasetToModel, metricName, rememberT
 import { isCsvPath } from './data/registry.js';
 import { TRAIN_DEFAULTS } from './models/train.js';
 import { masksToJson } from './pruning/mask-io.js';
-import type { RunReport } from './report/report.js';
+import type { ReportFrontierRow, RunReport } from './report/report.js';
 import { renderReportHtml } from './report/html.js';
 import type { DataSource, FeatureExtractor, LoadedModel, ModelSource, OutputFile, OutputWriter, PolicySource } from './services.js';
 import type { Scorer } from './policy/types.js';
@@ -103,6 +103,12 @@ export interface AutopruneOptions {
    * are listed as excluded in the report, and the target counts the other kernels. Default: none.
    */
   exclude?: readonly string[];
+  /**
+   * Lower targets to record on the way to `target` (the accuracy–sparsity frontier in one run, e.g.
+   * `[0.5, 0.8, 0.9]` with target 0.95): steps land on each, and its state is written to `out/frontier/<t>/`
+   * (model/, masks.json) and listed in report.frontier and `out/frontier.json`. Default: none.
+   */
+  frontier?: readonly number[];
   /** Also write a physically compacted model (compact/) and sparse files (model.sparse, model.int8.sparse) into `out`. */
   compact?: boolean;
   /** Output folder. When unset, nothing is written (library use) unless the CLI sets it. */
@@ -374,7 +380,7 @@ export class PruneService {
       // What a checkpoint belongs to (hashing weights and data is only needed when there is a checkpoint).
       const budget = resolveBudget(fitted.train.labels.length, budgetIn);
       const identity: RunIdentity | undefined = ckptDir ? {
-        target: r.target, maxDrop, objective, granularity, exclude: r.exclude.join(','), policy: policy.name, seed, splitSeed: r.splitSeed, budgetSteps: budget.budgetSteps,
+        target: r.target, maxDrop, objective, granularity, exclude: r.exclude.join(','), frontier: r.frontier.join(','), policy: policy.name, seed, splitSeed: r.splitSeed, budgetSteps: budget.budgetSteps,
         batchSize: budget.batchSize, force: r.force, model: hashWeights(model), data: hashDataset(fitted),
       } : undefined;
       const result: AgentResult = await runAgent(model, fitted, policy.scorer, {
@@ -382,6 +388,7 @@ export class PruneService {
         target: r.target, maxDrop, force: r.force, seed,
         checkpointDir: ckptDir, resume: r.resume, signal: opts.signal, onEvent: opts.onEvent,
         extractor: this.extractor, backend: { name: backend.name, native: backend.native }, granularity, objective, exclude: r.exclude,
+        milestones: r.frontier,
       });
       Object.assign(phases, result.phases);
       const coverage = result.masks.coverage();
@@ -395,6 +402,7 @@ export class PruneService {
           budgetSource: result.budget.source, batchSize: result.budget.batchSize, roundSteps: result.budget.roundSteps,
           resumed: r.resume,
           ...(r.exclude.length > 0 ? { exclude: [...r.exclude] } : {}),
+          ...(r.frontier.length > 0 ? { frontier: [...r.frontier] } : {}),
           ...(opts.label != null ? { label: opts.label } : {}),
           ...(opts.split ? { split: [...opts.split] } : {}),
           ...(opts.valData ? { valData: opts.valData } : {}),
@@ -422,6 +430,7 @@ export class PruneService {
           controlValAccuracy: result.guard.controlValAccuracy, reference: result.guard.reference,
           finalDrop: result.guard.final.drop, finalStandardError: result.guard.final.se, finalAllowedDrop: result.guard.final.allowed,
         },
+        ...(r.frontier.length > 0 ? { frontier: frontierRows(r.target, r.frontier, result, params) } : {}),
         layers: result.sparsity.layers,
         steps: result.steps,
         totals: result.totals,
@@ -432,6 +441,7 @@ export class PruneService {
         const files: OutputFile[] = [
           ...(await modelFiles(model, 'model/')),
           { relPath: 'masks.json', data: JSON.stringify(masksToJson(result.masks)) },
+          ...(await frontierFiles(result, report)),
         ];
         phases.write = (Date.now() - tw) / 1000;
         phases.total = (Date.now() - t0) / 1000;
@@ -450,6 +460,7 @@ export class PruneService {
       } else {
         phases.total = (Date.now() - t0) / 1000;
       }
+      for (const m of result.milestones) disposeSnapshot(m.snapshot);
       result.masks.dispose();
       opts.onEvent?.({
         type: 'done', sparsity: report.final.sparsity, sparsityOfAllParams: report.final.sparsityOfAllParams, prunableFraction: report.dense.prunableFraction,
@@ -466,4 +477,40 @@ export class PruneService {
       if (ownsData) data?.dispose();
     }
   }
+}
+
+/** Folder of a frontier target's files inside the output folder. */
+export const frontierPath = (target: number): string => `frontier/${target}/`;
+
+/** report.frontier: every requested lower target (reached or not) and the final state, ascending. */
+function frontierRows(target: number, frontier: readonly number[], result: AgentResult, params: number): ReportFrontierRow[] {
+  const row = (t: number, s: { pruned: number; global: number }, compute: ReportFrontierRow['compute'], val: number, test: number, steps: number, path: string): ReportFrontierRow => ({
+    target: t, reached: true, sparsity: s.global, sparsityOfAllParams: params > 0 ? s.pruned / params : 0, valAccuracy: val, testAccuracy: test, compute, fineTuneSteps: steps, path,
+  });
+  const rows = frontier.map((t) => {
+    const m = result.milestones.find((x) => x.target === t);
+    return m ? row(t, m.sparsity, m.compute, m.valAccuracy, m.testAccuracy, m.fineTuneSteps, frontierPath(t)) : { target: t, reached: false };
+  });
+  rows.push({ ...row(target, result.sparsity, result.compute, result.valAccuracy, result.testAccuracy, result.totals.fineTuneSteps, ''), reached: result.targetReached });
+  return rows;
+}
+
+/** frontier/<t>/model/ and masks.json of every recorded lower target, and frontier.json (the rows, for AutoML tools). */
+async function frontierFiles(result: AgentResult, report: RunReport): Promise<OutputFile[]> {
+  if (!report.frontier) return [];
+  const files: OutputFile[] = [{ relPath: 'frontier.json', data: `${JSON.stringify({ format: 'autoprune-frontier', metric: report.task?.metric ?? 'accuracy', denseTestAccuracy: report.dense.testAccuracy, rows: report.frontier }, null, 2)}\n` }];
+  if (result.milestones.length === 0) return files;
+  const pm = result.masks;
+  const final = pm.snapshot();
+  try {
+    for (const m of result.milestones) {
+      pm.restore(m.snapshot);
+      files.push(...(await modelFiles(pm.model, `${frontierPath(m.target)}model/`)));
+      files.push({ relPath: `${frontierPath(m.target)}masks.json`, data: JSON.stringify(masksToJson(pm)) });
+    }
+  } finally {
+    pm.restore(final);
+    disposeSnapshot(final);
+  }
+  return files;
 }

@@ -7,7 +7,7 @@ import type { ConnectionFeatures } from '../features/types.js';
 import type { Scorer } from '../policy/types.js';
 import type { ReportStep, StopReason } from '../report/report.js';
 import type { FeatureExtractor } from '../services.js';
-import { disposeSnapshot, PrunableModel, type ComputeReport, type Objective, type SparsityReport } from '../pruning/prunable-model.js';
+import { disposeSnapshot, PrunableModel, type ComputeReport, type Objective, type Snapshot, type SparsityReport } from '../pruning/prunable-model.js';
 import { checkObjective, checkUnitsRemovable, pruneStep, type Granularity } from './granularity.js';
 import { accuracy, evaluate, trainAsync, withDefaults } from '../models/train.js';
 import { cloneModel } from '../models/io.js';
@@ -72,6 +72,11 @@ export interface AgentOptions {
   /** Glob patterns of kernels never to prune (see PrunableModel); they stay dense and are listed as excluded. */
   exclude?: readonly string[];
   /**
+   * Lower targets to record on the way (a frontier in one run): steps land exactly on each, and the accepted
+   * state there is kept in `AgentResult.milestones` (weights and masks, its validation and test metric).
+   */
+  milestones?: readonly number[];
+  /**
    * What `target` counts: 'params' (fraction of prunable weights, default) or 'flops' (fraction of their
    * multiply-accumulates; unit granularity only). Step records' sparsities then count the same.
    */
@@ -115,6 +120,21 @@ export interface AgentResult {
   /** Seconds per phase. */
   phases: Record<string, number>;
   masks: PrunableModel;
+  /** The states recorded at `milestones` that steps reached (ascending); the caller owns their snapshots. */
+  milestones: Milestone[];
+}
+
+/** A lower target reached on the way: the accepted state there (not polished), with its metrics. */
+export interface Milestone {
+  target: number;
+  sparsity: SparsityReport;
+  compute: ComputeReport;
+  valAccuracy: number;
+  testAccuracy: number;
+  /** Optimizer steps of fine-tuning the run had spent when it got there. */
+  fineTuneSteps: number;
+  /** Weights and masks at that point: restore with PrunableModel.restore; dispose with disposeSnapshot. */
+  snapshot: Snapshot;
 }
 
 const EPS = 1e-6;
@@ -146,6 +166,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
   const pm = new PrunableModel(model, { exclude: o.exclude ?? [] });
   const calib = headOf(data.train, o.calibrationSamples);
   const ckpt = o.checkpointDir ? new Checkpointer(o.checkpointDir) : undefined;
+  const milestones: Milestone[] = [];
   try {
     checkUnitsRemovable(granularity, objective, pm);
     let state: AgentState;
@@ -258,6 +279,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
 
     // Sparsity moves in steps of one weight: within one weight of the target counts as reached.
     const tol = Math.max(EPS, 1 / pm.totalPrunable);
+    const pending = [...new Set(o.milestones ?? [])].filter((m) => m > state.sparsity + tol && m < o.target - tol).sort((a, b) => a - b);
     let stalled = 0;
     let stopped: StopReason | undefined;
     while (state.sparsity < o.target - tol) {
@@ -268,7 +290,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       if (state.rate < plan.minRate) { stopped = 'guard'; break; }
       if (left < Math.min(budget.stepsPerEpoch, budget.roundSteps)) { stopped = 'budget'; break; }
       const from = state.sparsity;
-      const to = nextSparsity(from, o.target, state.rate);
+      // The next step never passes a milestone still to record: it lands on it.
+      const to = nextSparsity(from, pending[0] ?? o.target, state.rate);
       const t0 = Date.now();
       const snap = pm.snapshot();
       state.step++;
@@ -285,6 +308,13 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         stalled = r.sparsity <= from + EPS ? stalled + 1 : 0;
         state.sparsity = r.sparsity;
         state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: true, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds });
+        while (pending.length > 0 && r.sparsity >= pending[0] - tol) {
+          const target = pending.shift()!;
+          milestones.push({
+            target, sparsity: pm.sparsity(), compute: pm.compute(), valAccuracy: r.valAccuracy, testAccuracy: timed('evaluate', () => accuracy(model, data.test)),
+            fineTuneSteps: state.stepsUsed, snapshot: pm.snapshot(),
+          });
+        }
         emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds });
         if (ckpt) {
           await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state, o.identity));
@@ -389,10 +419,11 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       totals: { fineTuneEpochs: epochsOf(state.stepsUsed), fineTuneSteps: state.stepsUsed, accepted, rolledBack: state.steps.length - accepted },
       budget,
       guard: { valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow, maxDrop: o.maxDrop, z: GUARD_Z, controlValAccuracy: reference.accuracy, reference: reference.kind, final: guard(finalEval) },
-      phases, masks: pm,
+      phases, masks: pm, milestones,
     };
     return result;
   } catch (err) {
+    for (const m of milestones) disposeSnapshot(m.snapshot);
     pm.dispose();
     throw err;
   } finally {

@@ -52,7 +52,8 @@ function main(argv: string[]): Promise<number> {
   program
     .command('prune', { isDefault: true })
     .description('prune a model to a target sparsity (the default command)')
-    .requiredOption('-t, --target <fraction>', 'target global sparsity in (0, 1): fraction of the prunable kernel weights removed (Dense, Conv, recurrent, embedding; the start line says what share of all parameters they are), e.g. 0.8')
+    .option('-t, --target <fraction>', 'target global sparsity in (0, 1): fraction of the prunable kernel weights removed (Dense, Conv, recurrent, embedding; the start line says what share of all parameters they are), e.g. 0.8')
+    .option('--targets <list>', 'the accuracy–sparsity frontier in one run: comma-separated targets, e.g. 0.5,0.8,0.9,0.95; the run goes to the largest, its steps land on each lower one, whose state is written to <out>/frontier/<target>/ (model/, masks.json); <out>/frontier.json and the report list them all (instead of --target)')
     .option('-m, --model <path>', 'tfjs LayersModel (model.json or its folder); never modified. Default: LeNet-300-100 trained on the data and cached')
     .option('-d, --data <spec>', "'mnist-10k' (10,000 real digits, built in), 'synthetic', or a CSV file (numeric features + a label column)", 'mnist-10k')
     .option('--label <column>', 'CSV label column: header name or 0-based index (default: the last column)')

@@ -8,9 +8,19 @@ import { createConsoleReporter } from '../report/console.js';
 import { parseFlags } from './flags.js';
 import { stdoutClosed } from './stdout.js';
 
+const fraction = z.coerce.number({ message: 'must be a number' })
+  .refine((v) => Number.isFinite(v) && v > 0 && v < 1, 'must be a number strictly between 0 and 1 (e.g. 0.8)');
+
 const PruneFlags = z.object({
-  target: z.coerce.number({ message: 'must be a number' })
-    .refine((v) => Number.isFinite(v) && v > 0 && v < 1, 'must be a number strictly between 0 and 1 (e.g. 0.8)'),
+  target: fraction.optional(),
+  targets: z.string().transform((v, ctx) => {
+    const parts = v.split(',').map((t) => Number(t.trim()));
+    if (parts.length === 0 || parts.some((t) => !Number.isFinite(t) || t <= 0 || t >= 1)) {
+      ctx.addIssue({ code: 'custom', message: 'must be comma-separated fractions strictly between 0 and 1 (e.g. 0.5,0.8,0.9)' });
+      return z.NEVER;
+    }
+    return [...new Set(parts)].sort((a, b) => a - b);
+  }).optional(),
   model: z.string().min(1).optional(),
   data: z.string().min(1),
   label: z.string().min(1).optional(),
@@ -50,8 +60,12 @@ const PruneFlags = z.object({
 /** `autoprune --target T ...`: runs the agent and writes outputs. Returns the exit code. */
 export async function pruneCommand(raw: Record<string, unknown>, _args: string[]): Promise<number> {
   const f = parseFlags(PruneFlags, raw);
+  if (f.target == null && f.targets == null) throw new UsageError('required option --target <fraction> (or --targets <list>) not specified, e.g. --target 0.8');
+  if (f.target != null && f.targets != null) throw new UsageError('give --target or --targets, not both (--targets 0.5,0.8 prunes to 0.8 and records 0.5 on the way)');
+  const target = f.target ?? f.targets!.at(-1)!;
+  const frontier = f.targets?.slice(0, -1) ?? [];
   const backend = await selectBackendAsync(f.backend as BackendName | 'auto');
-  const reporter = createConsoleReporter({ json: f.json ?? false, target: f.target });
+  const reporter = createConsoleReporter({ json: f.json ?? false, target });
   reporter.backend(backend);
   const { autoprune } = await import('../api.js');
   const controller = new AbortController();
@@ -67,7 +81,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
   stdoutClosed.signal.addEventListener('abort', onStdoutClosed);
   try {
     const result = await autoprune({
-      target: f.target, model: f.model, data: f.data, label: f.label, task: f.task, labelOrder: f.labelOrder, split: f.split, valData: f.valData, testData: f.testData, standardize: f.standardize, maxDrop: f.maxDrop, policy: f.policy,
+      target, frontier, model: f.model, data: f.data, label: f.label, task: f.task, labelOrder: f.labelOrder, split: f.split, valData: f.valData, testData: f.testData, standardize: f.standardize, maxDrop: f.maxDrop, policy: f.policy,
       out: f.out, overwrite: f.overwrite, force: f.force, resume: f.resume, budgetEpochs: f.budget, budgetSteps: f.budgetSteps, batchSize: f.batchSize, seed: f.seed, splitSeed: f.splitSeed,
       granularity: f.granularity, objective: f.objective, compact: f.compact, exclude: f.exclude,
       signal: controller.signal, onEvent: (e: AgentEvent) => reporter.event(e),

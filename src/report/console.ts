@@ -134,11 +134,22 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         `${f.compute && report.config.granularity !== 'connection' ? `, ${pct(f.compute.reduction, 1)} of the prunable kernels' multiply-accumulates pruned (\`autoprune compact\` measures what the compact model runs)` : ''} | test ${metric} ${fmt(report.dense.testAccuracy)} dense → ${fmt(f.testAccuracy)} pruned (${drop > 0 ? '−' : drop < 0 ? '+' : '±'}${Math.abs(drop).toFixed(2)} points)\n` +
         `  ${report.totals.accepted} steps accepted, ${report.totals.rolledBack} rolled back, ${report.totals.fineTuneSteps ?? '?'} fine-tune steps (${report.totals.fineTuneEpochs} epochs), ${(report.phases.total ?? 0).toFixed(1)} s\n` +
         (f.advice ? `  to go further: ${f.advice}\n` : '') +
-        `  wrote ${outDir}/ (model/, masks.json, report.json, report.html)\n`);
+        frontierLines(report, fmt) +
+        `  wrote ${outDir}/ (model/, masks.json, report.json, report.html${report.frontier ? ', frontier.json, frontier/' : ''})\n`);
     },
     close() {
       bar?.stop();
       bar = undefined;
     },
   };
+}
+
+/** The frontier table of a --targets run: one line per target. */
+function frontierLines(report: RunReport, fmt: (v: number) => string): string {
+  if (!report.frontier) return '';
+  const metric = report.task?.metric ?? 'accuracy';
+  const rows = report.frontier.map((r) => (r.reached && r.sparsity != null
+    ? `    ${pct(r.target)}: sparsity ${pct(r.sparsity, 2)} (${pct(r.sparsityOfAllParams ?? 0, 2)} of all parameters), test ${metric} ${fmt(r.testAccuracy ?? NaN)}, after ${r.fineTuneSteps} fine-tune steps${r.path ? ` → ${r.path}` : ' (the final model)'}`
+    : `    ${pct(r.target)}: not reached as its own step`));
+  return `  frontier (test ${metric}, dense ${fmt(report.dense.testAccuracy)}):\n${rows.join('\n')}\n`;
 }

@@ -196,6 +196,24 @@ export interface ReportGuard {
   finalAllowedDrop?: number;
 }
 
+/** One target of a frontier run. */
+export interface ReportFrontierRow {
+  target: number;
+  /** Whether a step landed on it (a run that stops early, or jumps to the target with --force, skips the rest). */
+  reached: boolean;
+  /** Fraction of the prunable kernel weights zeroed, and of all the model's parameters. */
+  sparsity?: number;
+  sparsityOfAllParams?: number;
+  valAccuracy?: number;
+  testAccuracy?: number;
+  /** Multiply-accumulates per sample of the prunable kernels, dense and live. */
+  compute?: { dense: number; live: number; reduction: number };
+  /** Fine-tuning optimizer steps the run had spent when it got there. */
+  fineTuneSteps?: number;
+  /** Where its model/ and masks.json are, relative to the output folder. */
+  path?: string;
+}
+
 /** Contents of report.json. */
 export interface RunReport {
   /** Always 'autoprune-report'. */
@@ -232,6 +250,12 @@ export interface RunReport {
   totals: ReportTotals;
   /** How the accuracy guard judged (absent in reports written before it was recorded). */
   guard?: ReportGuard;
+  /**
+   * The accuracy–sparsity frontier of a run with lower targets (`frontier` option, `--targets`): one row per
+   * target, ascending, the last the run's own final state. Lower targets are the accepted state the run
+   * reached on its way (fine-tuned by their step, not polished); their files are under `frontier/<target>/`.
+   */
+  frontier?: ReportFrontierRow[];
   /** Wall seconds per phase: load, features, scoring, fine-tune, evaluate, write. */
   phases: Record<string, number>;
 }

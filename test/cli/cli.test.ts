@@ -31,6 +31,8 @@ describe('autoprune CLI', () => {
     [['--target', '0.5', '--data', 'imagenet'], /unknown dataset 'imagenet'/],
     [['--target', '0.5', '--policy', 'no-such-policy'], /no policy 'no-such-policy'/],
     [['--target', '0.5', '--objective', 'flops', '--granularity', 'connection'], /--objective flops needs --granularity unit/],
+    [['--target', '0.5', '--targets', '0.3,0.5'], /give --target or --targets, not both/],
+    [['--targets', '0.5,1.2'], /--targets must be comma-separated fractions strictly between 0 and 1/],
     [['--target', '0.5', '--data', 'synthetic', '--exclude', 'nomatch_*'], /exclude pattern 'nomatch_\*' matches no prunable kernel; they are: /],
   ])('bad input %j → one clear line, exit 2, no output folder', async (args, pattern) => {
     const cwd = tempDir();
