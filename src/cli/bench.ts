@@ -31,12 +31,13 @@ const BenchFlags = z.object({
   fresh: z.boolean().optional(),
   cnnSeeds: list('seed').pipe(z.array(z.coerce.number().int().min(0))).optional(),
   reuse: z.string().min(1).optional(),
-  suite: z.enum(['mnist', 'small', 'coverage', 'scale']),
+  suite: z.enum(['mnist', 'small', 'coverage', 'scale', 'ecosystem']),
   widths: list('width').pipe(z.array(z.coerce.number().int().min(1))).optional(),
 });
 
 const SMALL = { start: '<!-- small-suite:start (autoprune bench --suite small) -->', end: '<!-- small-suite:end -->' };
 const SCALE = { start: '<!-- scale:start (autoprune bench --suite scale) -->', end: '<!-- scale:end -->' };
+const ECOSYSTEM = { start: '<!-- ecosystem:start (autoprune bench --suite ecosystem) -->', end: '<!-- ecosystem:end -->' };
 type Markers = { start: string; end: string };
 
 /** `page` with a suite's marked block of `old` (or `block`) in place: each suite rewrites only its own part. */
@@ -69,6 +70,23 @@ async function scaleCommand(f: z.infer<typeof BenchFlags>, argv: string[]): Prom
   await atomicWriteFile(join(dirname(out), `${basename(out, '.md')}-scale.json`), `${JSON.stringify({ format: 'autoprune-bench-scale', command, records }, null, 1)}\n`);
   await atomicWriteFile(out, withBlock(old, block, SCALE));
   process.stderr.write(`bench: wrote the scale section of ${out}\n`);
+  return 0;
+}
+
+/** `autoprune bench --suite ecosystem`: PruningCallback vs the agent, one frontier run vs separate runs → its section of docs/benchmarks.md. */
+async function ecosystemCommand(f: z.infer<typeof BenchFlags>, argv: string[]): Promise<number> {
+  const { runEcosystemBench, ecosystemSection } = await import('../bench/ecosystem.js');
+  const { backendInfo } = await import('../backend/tf.js');
+  const out = resolve(f.out);
+  const records = await runEcosystemBench(f.quick ? f.seeds.slice(0, 1) : f.seeds, (m) => process.stderr.write(`bench: ${m}\n`));
+  const command = `autoprune ${argv.join(' ')}`.trim();
+  const b = backendInfo();
+  const block = `${ECOSYSTEM.start}\n${ecosystemSection(records, { date: new Date().toISOString().slice(0, 10), command, backend: `${b.tfBackend}${b.native ? ' (native)' : ''}` })}\n${ECOSYSTEM.end}`;
+  const old = existsSync(out) ? readFileSync(out, 'utf8') : '# Benchmarks\n';
+  mkdirSync(dirname(out), { recursive: true });
+  await atomicWriteFile(join(dirname(out), `${basename(out, '.md')}-ecosystem.json`), `${JSON.stringify({ format: 'autoprune-bench-ecosystem', command, records }, null, 1)}\n`);
+  await atomicWriteFile(out, withBlock(old, block, ECOSYSTEM));
+  process.stderr.write(`bench: wrote the ecosystem section of ${out}\n`);
   return 0;
 }
 
@@ -156,6 +174,7 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
   if (f.suite === 'small') return smallSuiteCommand(f, argv);
   if (f.suite === 'coverage') return coverageSuiteCommand(f, argv);
   if (f.suite === 'scale') return scaleCommand(f, argv);
+  if (f.suite === 'ecosystem') return ecosystemCommand(f, argv);
   const quick = f.quick ?? false;
   const learned = (name: string) => () => loadPolicy(policyFile(name)) as Scorer;
   const methods: Record<string, () => Scorer> = {};
