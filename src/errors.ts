@@ -38,3 +38,10 @@ export function exitCodeOf(err: unknown): number {
 export class InterruptedError extends AutopruneError {
   override readonly exitCode = 130;
 }
+
+/** The InterruptedError for an aborted signal: its `cause` is `signal.reason` (an AbortError unless the caller gave one). */
+export function abortedError(what: string, signal: AbortSignal | undefined): InterruptedError {
+  const reason: unknown = signal?.reason;
+  const why = reason instanceof Error && reason.name !== 'AbortError' ? `: ${reason.message}` : '';
+  return new InterruptedError(`${what}${why}`, { cause: reason });
+}

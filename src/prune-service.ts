@@ -9,7 +9,7 @@ import { Checkpointer, type RunIdentity } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
 import { backendInfo } from './backend/tf.js';
 import { hashSplits, type Dataset } from './data/dataset.js';
-import { InterruptedError, UsageError } from './errors.js';
+import { abortedError, UsageError } from './errors.js';
 import { resolveBudget } from './agent/budget.js';
 import type { Granularity } from './agent/granularity.js';
 import { disposeSnapshot, type Objective } from './pruning/prunable-model.js';
@@ -306,7 +306,7 @@ function inputsOf(opts: AutopruneOptions): { what: string; path: string }[] {
 
 /** An already aborted signal stops the run before anything is loaded; the rejection carries its reason. */
 function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new InterruptedError('interrupted before the run started', { cause: signal.reason });
+  if (signal?.aborted) throw abortedError('interrupted before the run started', signal);
 }
 
 @injectable()

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { autoprune, createContainer, loadSynthetic, TOKENS, UsageError, type AgentEvent, type DataSource, type Dataset } from '../src/index.js';
+import { autoprune, createContainer, InterruptedError, loadSynthetic, TOKENS, UsageError, type AgentEvent, type DataSource, type Dataset } from '../src/index.js';
 import { numTensors, tempDir } from './helpers.js';
 
 process.env.AUTOPRUNE_CACHE_DIR = tempDir('autoprune-api-cache-');
@@ -46,5 +46,31 @@ describe('library API', () => {
     await expect(autoprune({ target: 1 })).rejects.toThrow(UsageError);
     await expect(autoprune({ target: -0.1 })).rejects.toThrow(/target must be a number strictly between 0 and 1/);
     expect(numTensors()).toBe(before);
+  });
+});
+
+describe('abort', () => {
+  it('an already aborted signal rejects before anything is loaded, with the signal\'s reason as cause', async () => {
+    const c = new AbortController();
+    const reason = new Error('the AutoML trial was cancelled');
+    c.abort(reason);
+    let loaded = false;
+    const container = createContainer();
+    container.rebind<DataSource>(TOKENS.DataSource).toConstantValue({ load(): Dataset { loaded = true; throw new Error('not reached'); } });
+    const err = await autoprune({ target: 0.5, data: 'anything', signal: c.signal }, container).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InterruptedError);
+    expect((err as Error).message).toBe('interrupted before the run started: the AutoML trial was cancelled');
+    expect((err as Error).cause).toBe(reason);
+    expect(loaded).toBe(false);
+  });
+
+  it('an abort during fine-tuning stops after the current batch with the reason (an AbortError by default)', async () => {
+    const c = new AbortController();
+    const err = await autoprune({
+      target: 0.6, data: 'synthetic', policy: 'global-magnitude', budgetEpochs: 6, signal: c.signal,
+      onEvent: (e) => { if (e.type === 'start') c.abort(); },
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InterruptedError);
+    expect(((err as Error).cause as Error).name).toBe('AbortError');
   });
 });

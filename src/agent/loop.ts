@@ -1,7 +1,7 @@
 import { metricName, taskOf } from '../models/task.js';
 import type * as TF from '@tensorflow/tfjs';
 import { disposeSplit, headOf, type Dataset } from '../data/dataset.js';
-import { InterruptedError } from '../errors.js';
+import { abortedError } from '../errors.js';
 import { extractScored, scoreLayerWith } from '../features/extract.js';
 import type { ConnectionFeatures } from '../features/types.js';
 import type { Scorer } from '../policy/types.js';
@@ -158,7 +158,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     try { return f(); } finally { phases[phase] = (phases[phase] ?? 0) + (Date.now() - t) / 1000; }
   };
   const checkAbort = () => {
-    if (o.signal?.aborted) throw new InterruptedError('interrupted');
+    if (o.signal?.aborted) throw abortedError('interrupted', o.signal);
   };
 
   const granularity = o.granularity ?? (o.objective === 'flops' ? 'unit' : 'connection');

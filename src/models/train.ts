@@ -2,7 +2,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
 import type { Split } from '../data/dataset.js';
 import type { PrunableModel } from '../pruning/prunable-model.js';
-import { InterruptedError } from '../errors.js';
+import { abortedError } from '../errors.js';
 import { Rng } from '../util/random.js';
 import { lossOf, predictedClasses, targetsOf, taskOf, type TaskInfo } from './task.js';
 
@@ -133,7 +133,7 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
       for (let b = 0; b < inRound; b++) {
         if (o.signal?.aborted) {
           lossSum.dispose();
-          throw new InterruptedError('training interrupted');
+          throw abortedError('training interrupted', o.signal);
         }
         if (nextEvent < events.length && events[nextEvent].at <= stepsRun) {
           while (nextEvent < events.length && events[nextEvent].at <= stepsRun) events[nextEvent++].run();
