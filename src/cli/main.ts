@@ -80,6 +80,8 @@ function main(argv: string[]): Promise<number> {
     .option('--seed <n>', 'seed of data shuffling and fine-tuning', '0')
     .option('--split-seed <n>', 'seed of the data split only (default: --seed): repeat a run with other fine-tuning randomness on the same split')
     .option('--json', 'one JSON object per line on stdout (start, step, rollback, checkpoint, done, error) for orchestrators')
+    .option('-q, --quiet', 'print only warnings, errors and the final status (report.json has the rest)')
+    .option('-v, --verbose', 'also print every fine-tune round (loss, validation metric)')
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKENDS).default('auto'))
     .allowExcessArguments(true)
     .action(async (opts, cmd: Command) => {

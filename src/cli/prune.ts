@@ -54,6 +54,8 @@ const PruneFlags = z.object({
   granularity: z.enum(['connection', 'unit', 'hierarchical']).optional(),
   objective: z.enum(['params', 'flops']),
   compact: z.boolean().optional(),
+  quiet: z.boolean().optional(),
+  verbose: z.boolean().optional(),
   exclude: z.array(z.string()).transform((v) => v.flatMap((x) => x.split(',')).map((x) => x.trim()).filter((x) => x !== '')).optional(),
 });
 
@@ -65,7 +67,8 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
   const target = f.target ?? f.targets!.at(-1)!;
   const frontier = f.targets?.slice(0, -1) ?? [];
   const backend = await selectBackendAsync(f.backend as BackendName | 'auto');
-  const reporter = createConsoleReporter({ json: f.json ?? false, target });
+  if (f.quiet && f.verbose) throw new UsageError('give --quiet or --verbose, not both');
+  const reporter = createConsoleReporter({ json: f.json ?? false, target, verbosity: f.quiet ? 'quiet' : f.verbose ? 'verbose' : 'normal' });
   reporter.backend(backend);
   const { autoprune } = await import('../api.js');
   const controller = new AbortController();

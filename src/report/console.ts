@@ -13,6 +13,9 @@ export interface ConsoleReporter {
   close(): void;
 }
 
+/** How much the console says: 'quiet' only warnings, errors and the final status; 'verbose' also every fine-tune round. */
+export type Verbosity = 'quiet' | 'normal' | 'verbose';
+
 const pct = (v: number, d = 1) => `${(100 * v).toFixed(d)} %`;
 
 /**
@@ -20,12 +23,14 @@ const pct = (v: number, d = 1) => `${(100 * v).toFixed(d)} %`;
  * per line on stdout, the same objects the library's onEvent receives). Human text goes to stderr so
  * stdout stays clean for pipes.
  */
-export function createConsoleReporter(o: { json: boolean; target: number; stream?: NodeJS.WriteStream }): ConsoleReporter {
+export function createConsoleReporter(o: { json: boolean; target: number; stream?: NodeJS.WriteStream; verbosity?: Verbosity }): ConsoleReporter {
   const err = o.stream ?? process.stderr;
-  const tty = Boolean(err.isTTY) && !o.json;
+  const level = o.verbosity === 'quiet' ? 0 : o.verbosity === 'verbose' ? 2 : 1;
+  const tty = Boolean(err.isTTY) && !o.json && level > 0;
   let bar: cliProgress.SingleBar | undefined;
-  const line = (msg: string) => {
-    if (o.json) return;
+  /** A line at `need` (0: warnings, shown even with --quiet; 1: progress; 2: --verbose detail). */
+  const line = (msg: string, need = 1) => {
+    if (o.json || level < need) return;
     if (bar) bar.stop();
     err.write(`${msg}\n`);
     if (bar) bar.start(100, 0);
@@ -46,7 +51,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       if (!info.native) {
         err.write(`autoprune: WARNING running on the non-native '${info.name}' backend: training is about 20x slower. ` +
           'Run `npm install` again (it builds the native TensorFlow backend) or check `autoprune doctor`.\n');
-      } else {
+      } else if (level > 0) {
         err.write(`autoprune: backend ${info.name} (native, ${info.source.includes('.native') ? 'built from a local TensorFlow wheel' : info.source})\n`);
       }
     },
@@ -89,6 +94,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             break;
           }
           bar?.update(progress, { label: `step ${e.step} fine-tune epoch ${e.epoch + 1}${e.valAccuracy != null ? `, val ${fmt(e.valAccuracy)}` : ''}` });
+          line(`    step ${e.step} fine-tune round ${e.epoch + 1}: loss ${e.loss.toFixed(4)}${e.valAccuracy != null ? `, val ${fmt(e.valAccuracy)}` : ''}`, 2);
           break;
         case 'step':
           line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${fmt(e.valAccuracy)}, accepted (${e.fineTuneSteps ?? '?'} fine-tune steps, ${e.seconds.toFixed(1)} s)`);
@@ -106,7 +112,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           for (const k of e.skipped) line(`  left intact: '${k.layer}': ${k.reason}`);
           break;
         case 'warning':
-          line(`autoprune: warning: ${e.message}`);
+          line(`autoprune: warning: ${e.message}`, 0);
           break;
         case 'checkpoint':
         case 'done':
@@ -115,7 +121,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       }
     },
     note(msg) {
-      line(`autoprune: ${msg}`);
+      line(`autoprune: ${msg}`, 0);
     },
     finished(report, outDir) {
       // --json: the library's own 'done' event was already printed.
@@ -126,12 +132,18 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       // In hundredths of a point, as printed: a float residue of an unchanged accuracy is no drop (not "−0.00").
       const drop = Math.round(10_000 * (report.dense.testAccuracy - f.testAccuracy)) / 100;
       metric = report.task?.metric ?? metric;
-      err.write(
+      const summary =
         `autoprune: ${describeStop(f)}\n` +
         `  sparsity ${pct(f.sparsity, 2)} of the ${report.dense.prunable.toLocaleString('en')} prunable kernel weights` +
         `${f.sparsityOfAllParams != null ? ` (${pct(f.sparsityOfAllParams, 2)} of all ${report.dense.params.toLocaleString('en')} parameters)` : ''}` +
         // Zeros inside a kernel cost as much as any weight in tfjs: compute is only claimed where whole units go.
-        `${f.compute && report.config.granularity !== 'connection' ? `, ${pct(f.compute.reduction, 1)} of the prunable kernels' multiply-accumulates pruned (\`autoprune compact\` measures what the compact model runs)` : ''} | test ${metric} ${fmt(report.dense.testAccuracy)} dense → ${fmt(f.testAccuracy)} pruned (${drop > 0 ? '−' : drop < 0 ? '+' : '±'}${Math.abs(drop).toFixed(2)} points)\n` +
+        `${f.compute && report.config.granularity !== 'connection' ? `, ${pct(f.compute.reduction, 1)} of the prunable kernels' multiply-accumulates pruned (\`autoprune compact\` measures what the compact model runs)` : ''} | test ${metric} ${fmt(report.dense.testAccuracy)} dense → ${fmt(f.testAccuracy)} pruned (${drop > 0 ? '−' : drop < 0 ? '+' : '±'}${Math.abs(drop).toFixed(2)} points)\n`;
+      // --quiet: the status and the figures; the rest is in report.json.
+      if (level === 0) {
+        err.write(summary);
+        return;
+      }
+      err.write(summary +
         `  ${report.totals.accepted} steps accepted, ${report.totals.rolledBack} rolled back, ${report.totals.fineTuneSteps ?? '?'} fine-tune steps (${report.totals.fineTuneEpochs} epochs), ${(report.phases.total ?? 0).toFixed(1)} s\n` +
         (f.advice ? `  to go further: ${f.advice}\n` : '') +
         frontierLines(report, fmt) +

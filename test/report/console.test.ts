@@ -26,3 +26,29 @@ describe('console summary', () => {
     expect(summary(r)).toContain('(+3.33 points)');
   });
 });
+
+describe('console verbosity', () => {
+  const run = (verbosity: 'quiet' | 'normal' | 'verbose') => {
+    let out = '';
+    const stream = { isTTY: false, write: (s: string) => { out += s; return true; } } as unknown as NodeJS.WriteStream;
+    const r = createConsoleReporter({ json: false, target: 0.8, stream, verbosity });
+    r.event({ type: 'epoch', step: 1, epoch: 0, loss: 0.25, valAccuracy: 0.9 });
+    r.event({ type: 'step', step: 1, fromSparsity: 0, toSparsity: 0.5, valAccuracy: 0.9, fineTuneEpochs: 1, totalEpochs: 1, seconds: 1 });
+    r.event({ type: 'warning', message: 'a warning' });
+    r.finished(sample(), '/tmp/out');
+    return out;
+  };
+
+  it('--quiet keeps warnings and the final status only; --verbose adds every fine-tune round', () => {
+    const q = run('quiet');
+    expect(q).toContain('autoprune: warning: a warning');
+    expect(q).not.toContain('step 1:');
+    expect(q).toMatch(/^autoprune: (target reached|target NOT reached)/m);
+    expect(q).not.toContain('wrote /tmp/out');
+    const n = run('normal');
+    expect(n).toContain('step 1: sparsity 0.0 % → 50.0 %');
+    expect(n).not.toContain('fine-tune round');
+    expect(n).toContain('wrote /tmp/out');
+    expect(run('verbose')).toContain('step 1 fine-tune round 1: loss 0.2500, val 90.00 %');
+  });
+});
