@@ -1,0 +1,25 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = new URL('..', import.meta.url).pathname;
+
+describe('the npm package', () => {
+  it('ships what a user runs and reads (CLI, library, types, policies, suites, examples, docs, LICENSE) and nothing of the repo\'s own', () => {
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const files = new Set((JSON.parse(out) as { files: { path: string }[] }[])[0].files.map((f) => f.path));
+    for (const f of ['LICENSE', 'README.md', 'package.json', 'bin/autoprune.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/callback.js',
+      'policies/default.json', 'scripts/setup-native.mjs', 'datasets/coverage/suite.json', 'datasets/small/suite.json', 'examples/sweep.mjs', 'examples/callback.mjs', 'docs/agent.md']) {
+      expect(files.has(f), f).toBe(true);
+    }
+    for (const f of files) expect(f, f).not.toMatch(/^(src|test|\.native|node_modules|\.ci)\//);
+    // Source maps carry their sources: src/ is not shipped, so a map that only pointed at it would be useless.
+    const maps = [...files].filter((f) => f.endsWith('.js.map'));
+    expect(maps.length).toBeGreaterThan(10);
+    for (const m of maps.slice(0, 20)) {
+      const map = JSON.parse(readFileSync(join(root, m), 'utf8')) as { sources: string[]; sourcesContent?: string[] };
+      expect(map.sourcesContent?.length, m).toBe(map.sources.length);
+    }
+  });
+});
