@@ -112,7 +112,8 @@ export interface AgentResult {
   /** 0 target reached (within the guard, or forced); 3 stopped before it (see stopReason). */
   exitCode: 0 | 3;
   steps: StepRecord[];
-  totals: { fineTuneEpochs: number; fineTuneSteps: number; accepted: number; rolledBack: number };
+  /** Sums over the run; `scoringPasses` counts feature + policy passes (a gradual step has several, see `increments`). */
+  totals: { fineTuneEpochs: number; fineTuneSteps: number; accepted: number; rolledBack: number; scoringPasses: number };
   /** The fine-tuning budget and batch size used. */
   budget: FineTuneBudget;
   /** The guard as it judged: validation rows, what one row is worth, and the final paired comparison. */
@@ -167,6 +168,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
   const calib = headOf(data.train, o.calibrationSamples);
   const ckpt = o.checkpointDir ? new Checkpointer(o.checkpointDir) : undefined;
   const milestones: Milestone[] = [];
+  let scoringPasses = 0;
   try {
     checkUnitsRemovable(granularity, objective, pm);
     let state: AgentState;
@@ -214,6 +216,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
 
     /** Scores the live connections with the policy and prunes up to `to` (at the run's granularity). */
     const pruneTo = (to: number) => {
+      scoringPasses++;
       // One layer's features at a time, scored and dropped (the 'features' phase includes scoring then),
       // unless a custom extractor can only give all layers at once.
       const ex = o.extractor;
@@ -416,7 +419,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     const result: AgentResult = {
       sparsity, compute: pm.compute(), denseValAccuracy: state.denseValAccuracy, denseTestAccuracy: denseTest, valAccuracy, testAccuracy,
       targetReached: reached, stopReason, exitCode, steps: state.steps,
-      totals: { fineTuneEpochs: epochsOf(state.stepsUsed), fineTuneSteps: state.stepsUsed, accepted, rolledBack: state.steps.length - accepted },
+      totals: { fineTuneEpochs: epochsOf(state.stepsUsed), fineTuneSteps: state.stepsUsed, accepted, rolledBack: state.steps.length - accepted, scoringPasses },
       budget,
       guard: { valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow, maxDrop: o.maxDrop, z: GUARD_Z, controlValAccuracy: reference.accuracy, reference: reference.kind, final: guard(finalEval) },
       phases, masks: pm, milestones,

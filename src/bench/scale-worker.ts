@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const seconds = (Date.now() - t0) / 1000;
   process.stdout.write(`${JSON.stringify({
     width, prunable: report.dense.prunable, params: report.dense.params, baseRss, modelRss, peakRss: vm('VmHWM'),
-    phases: report.phases, seconds, sparsity: report.final.sparsity, steps: report.steps.length,
+    phases: report.phases, seconds, sparsity: report.final.sparsity, steps: report.steps.length, passes: report.totals.scoringPasses,
   })}\n`);
   pruned.dispose();
   model.dispose();

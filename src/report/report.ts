@@ -167,6 +167,8 @@ export interface ReportTotals {
   accepted: number;
   /** Rolled-back attempts. */
   rolledBack: number;
+  /** Feature + policy scoring passes over the live connections (a gradual step prunes in several re-scored increments). */
+  scoringPasses?: number;
 }
 
 /** The accuracy guard: its rule, the validation split's resolution, and the final paired comparison. */

@@ -64,6 +64,8 @@ describe('guard reference', () => {
     expect(r.guard.controlValAccuracy).toBeLessThanOrEqual(r.denseValAccuracy);
     expect(r.guard.reference).toBe('dense');
     expect(r.guard.controlValAccuracy).toBe(r.denseValAccuracy);
+    // Every attempt prunes its connections in 4 re-scored increments.
+    expect(r.totals.scoringPasses).toBe(4 * r.steps.length);
     r.masks.dispose();
     model.dispose();
     data.dispose();
