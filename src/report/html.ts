@@ -77,8 +77,11 @@ function summaryTable(r: RunReport): string {
 }
 
 function phasesTable(r: RunReport): string {
-  const entries = Object.entries(r.phases);
-  const total = entries.reduce((a, [, s]) => a + s, 0);
+  // `total` is the run's wall time, not a phase: shares are of it, and what no phase timed is "other".
+  const entries = Object.entries(r.phases).filter(([name]) => name !== 'total');
+  const timed = entries.reduce((a, [, s]) => a + s, 0);
+  const total = Math.max(r.phases.total ?? 0, timed);
+  if (total - timed > 0.005) entries.push(['other', total - timed]);
   const body = entries.map(([name, s]) => [
     escapeHtml(name),
     secs(s),

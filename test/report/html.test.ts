@@ -67,6 +67,16 @@ describe('renderReportHtml', () => {
     expect(stepRows[3]).toContain('−1.60 pts');
   });
 
+  it('gives phase shares of the run\'s wall time (the recorded total is not a phase), untimed time as "other", summing to 100 %', async () => {
+    const r = fixture();
+    r.phases.total = 70;
+    const phases = rows(element(await renderReportHtml(r), 'table', 'phases'));
+    expect(phases.some((p) => p.includes('other') && p.includes('5.23 s'))).toBe(true);
+    expect(phases.at(-1)).toContain('70.0 s');
+    const shares = phases.slice(0, -1).map((p) => Number(/([\d.]+) %/.exec(p.replace(/<[^>]+>/g, ' '))?.[1]));
+    expect(shares.reduce((a, b) => a + b, 0)).toBeCloseTo(100, 0);
+  });
+
   it('makes no external requests: no scripts, links, remote URLs; a CSP forbids them', async () => {
     const html = await renderReportHtml(fixture());
     expect(html).toContain(`http-equiv="Content-Security-Policy" content="default-src 'none'`);
