@@ -113,8 +113,9 @@ function ruleLabel(name: string, value: number, text: string, dy: number, color:
  * Validation accuracy (%) against global sparsity (%) over the run: accepted steps as a line with
  * points (starting from the dense model at 0 %), rolled-back attempts as red crosses, a dashed rule at
  * the guard (dense − maxDrop points), a grey rule at the dense accuracy and a dotted rule at the target.
- * Layer names: accepted_line, accepted_points, rolled_back_points, guard_rule, dense_rule, target_rule,
- * dense_label, guard_label, target_label.
+ * The last point (a black diamond) is the final model after the polish, the figure the summary gives; the
+ * dashed line only joins measured points. Layer names: accepted_line, accepted_points, rolled_back_points,
+ * final_point, guard_rule, dense_rule, target_rule, dense_label, guard_label, target_label.
  */
 export async function accuracyVsSparsityChart(report: RunReport, opts: { width?: number; height?: number } = {}): Promise<string> {
   const dense = pct(report.dense.valAccuracy);
@@ -127,8 +128,10 @@ export async function accuracyVsSparsityChart(report: RunReport, opts: { width?:
   }));
   const accepted = rows.filter((r) => r.status === STATUS[0]);
   const rolledBack = rows.filter((r) => r.status === STATUS[1]);
-  const path = [{ step: 0, sparsity: 0, accuracy: dense }, ...accepted];
-  const yDomain = paddedDomain([dense, guard, ...accepted.map((d) => d.accuracy), ...rolledBack.map((d) => d.accuracy)], 0, 100, 1);
+  // The final model after the polish at the last accepted sparsity: the figure the summary gives.
+  const final = { step: rows.length + 1, sparsity: pct(report.final.sparsity), accuracy: pct(report.final.valAccuracy), status: 'final (polished)' };
+  const path = [{ step: 0, sparsity: 0, accuracy: dense }, ...accepted, final];
+  const yDomain = paddedDomain([dense, guard, final.accuracy, ...accepted.map((d) => d.accuracy), ...rolledBack.map((d) => d.accuracy)], 0, 100, 1);
   const x = { field: 'sparsity', type: 'quantitative' as const, title: 'Global sparsity (%)', scale: { domain: [0, 100] }, axis: { tickCount: 10 } };
   // Both point layers share these scales, so Vega-Lite merges them into one legend.
   const statusColor = {
@@ -176,8 +179,15 @@ export async function accuracyVsSparsityChart(report: RunReport, opts: { width?:
       {
         name: 'accepted_line',
         data: { values: path },
-        mark: { type: 'line', color: ACCEPTED_COLOR, strokeWidth: 2 },
-        encoding: { x, y, order: { field: 'sparsity', type: 'quantitative' } },
+        // Dashed: only the points are measured; the sparsities between them were never tried.
+        mark: { type: 'line', color: ACCEPTED_COLOR, strokeWidth: 1.5, strokeDash: [5, 4] },
+        encoding: { x, y, order: { field: 'step', type: 'quantitative' } },
+      },
+      {
+        name: 'final_point',
+        data: { values: [final] },
+        mark: { type: 'point', filled: true, size: 110, shape: 'diamond', color: '#222', opacity: 1 },
+        encoding: { x, y, tooltip: { field: 'status', type: 'nominal' } },
       },
       {
         name: 'accepted_points',

@@ -30,8 +30,9 @@ describe('accuracyVsSparsityChart', () => {
     expect(accepted).toBe(4);
     expect(items(svg, 'accepted_points')).toHaveLength(accepted);
     expect(items(svg, 'rolled_back_points')).toHaveLength(2);
-    // One path through dense + accepted points.
+    // One path through dense + accepted points + the polished final model, which has its own mark.
     expect(items(svg, 'accepted_line')).toHaveLength(1);
+    expect(items(svg, 'final_point')).toHaveLength(1);
     expect(items(svg, 'guard_rule')).toHaveLength(1);
     expect(items(svg, 'dense_rule')).toHaveLength(1);
     expect(items(svg, 'target_rule')).toHaveLength(1);
