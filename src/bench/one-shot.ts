@@ -1,7 +1,8 @@
 import type * as TF from '@tensorflow/tfjs';
 import { disposeSplit, headOf, type Dataset } from '../data/dataset.js';
 import { extractFeatures } from '../features/extract.js';
-import { accuracy, train, type TrainOptions } from '../models/train.js';
+import { accuracy, train, trainAsync, type TrainOptions } from '../models/train.js';
+import { gradualLevels } from '../agent/loop.js';
 import type { Scorer } from '../policy/types.js';
 import { PrunableModel } from '../pruning/prunable-model.js';
 import { pruneByScores } from '../pruning/select.js';
@@ -61,6 +62,48 @@ export function oneShot(model: TF.LayersModel, data: Dataset, scorer: Scorer, o:
       sparsity: s.global, testBefore, testAfter: accuracy(model, data.test), valAfter: accuracy(model, data.val),
       fineTuneEpochs: r.epochsRun, layerSparsity: s.layers.map((l) => l.sparsity),
       seconds: { features, scoring, prune, fineTune: r.seconds },
+    };
+  } finally {
+    disposeSplit(calib);
+    pm.dispose();
+  }
+}
+
+/** Increments of the gradual baseline (Zhu & Gupta prune every ~1/10 of the pruning span). */
+export const GRADUAL_INCREMENTS = 10;
+
+/**
+ * Gradual pruning (Zhu & Gupta, 2017), the baseline the agent must beat at equal budget: `fineTuneEpochs` of
+ * masked fine-tuning (batch 128, Adam 1e-3, no early stopping), during whose first 70 % the model is pruned in
+ * GRADUAL_INCREMENTS re-scored increments on the cubic schedule to `target`; the rest fine-tunes at the target.
+ * Modifies `model`.
+ */
+export async function gradualPrune(model: TF.LayersModel, data: Dataset, scorer: Scorer, o: { target: number; fineTuneEpochs: number; seed?: number; calibrationSamples?: number }): Promise<OneShotResult> {
+  const pm = new PrunableModel(model);
+  const calib = headOf(data.train, o.calibrationSamples ?? 1024);
+  const seconds = { features: 0, scoring: 0, prune: 0, fineTune: 0 };
+  try {
+    const steps = Math.round(o.fineTuneEpochs * Math.ceil(data.train.labels.length / 128));
+    const span = Math.floor(0.7 * steps);
+    const levels = gradualLevels(0, o.target, GRADUAL_INCREMENTS);
+    const pruneTo = (s: number) => {
+      let t = Date.now();
+      const feats = extractFeatures(pm, calib);
+      seconds.features += (Date.now() - t) / 1000;
+      t = Date.now();
+      const scores = scorer.score(feats);
+      seconds.scoring += (Date.now() - t) / 1000;
+      t = Date.now();
+      pruneByScores(pm, scores, feats, s);
+      seconds.prune += (Date.now() - t) / 1000;
+    };
+    const schedule = levels.map((s, j) => ({ at: Math.round((j * span) / (levels.length - 1)), run: () => pruneTo(s) }));
+    const r = await trainAsync(model, data.train, { steps, batchSize: 128, prunable: pm, seed: o.seed ?? 0, schedule });
+    seconds.fineTune = r.seconds - seconds.features - seconds.scoring - seconds.prune;
+    const s = pm.sparsity();
+    return {
+      sparsity: s.global, testBefore: NaN, testAfter: accuracy(model, data.test), valAfter: accuracy(model, data.val),
+      fineTuneEpochs: o.fineTuneEpochs, layerSparsity: s.layers.map((l) => l.sparsity), seconds,
     };
   } finally {
     disposeSplit(calib);

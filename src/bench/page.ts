@@ -73,15 +73,17 @@ export function evaluateBars(r: BenchResults): { bar: string; met: boolean | und
     }
     for (const target of [0.95, 0.98]) {
       const a = select(r, model, 'agent', target);
-      const g = meanAfter(r, model, 'global-magnitude@agent-epochs', target);
       const av = stat(a.map((x) => x.testAfter))?.mean;
-      if (av == null || g == null) continue;
       const ep = stat(a.map((x) => x.fineTuneEpochs))?.mean ?? NaN;
-      out.push({
-        bar: `agent > global magnitude one-shot at equal epochs, ${model} @ ${target}`,
-        met: av > g,
-        detail: `${(100 * av).toFixed(2)} % vs ${(100 * g).toFixed(2)} % (${ep.toFixed(1)} epochs each)`,
-      });
+      for (const [method, what] of [['global-magnitude@agent-epochs', 'global magnitude one-shot'], ['gradual-magnitude@agent-epochs', 'gradual magnitude (cubic schedule)']] as const) {
+        const g = meanAfter(r, model, method, target);
+        if (av == null || g == null) continue;
+        out.push({
+          bar: `agent > ${what} at equal epochs, ${model} @ ${target}`,
+          met: av > g,
+          detail: `${(100 * av).toFixed(2)} % vs ${(100 * g).toFixed(2)} % (${ep.toFixed(1)} epochs each)`,
+        });
+      }
     }
   }
   return out;
@@ -110,7 +112,7 @@ export async function renderBenchPage(r: BenchResults, o: { command: string; plo
   }
   lines.push('- Every method prunes through the same selection rule (global ranking of its scores, at least 1 % of each layer kept), so the only difference is the ranking.');
   lines.push('- `learned` = policies/default.json (trained on zoo models of seeds ≥ 100, never on the benchmarked seeds); `learned-lofo` = the policy trained without this model\'s family; ' +
-    '`agent` = the full agent loop (its own fine-tuning epochs are in the last table); `global-magnitude@agent-epochs` = global magnitude one-shot given the agent\'s number of epochs.', '');
+    '`agent` = the full agent loop (its own fine-tuning epochs are in the last table); `global-magnitude@agent-epochs` = global magnitude one-shot given the agent\'s number of epochs; `gradual-magnitude@agent-epochs` = gradual magnitude pruning (Zhu & Gupta: 10 increments on the cubic schedule over the first 70 % of the same epochs, then fine-tuning at the target).', '');
 
   const plots: Record<string, string> = {};
   for (const model of r.options.models) {
@@ -129,13 +131,13 @@ export async function renderBenchPage(r: BenchResults, o: { command: string; plo
     lines.push('Right after pruning, before fine-tuning (test %):', '');
     lines.push(`| method | ${r.options.targets.join(' | ')} |`);
     lines.push(`|---|${r.options.targets.map(() => '---').join('|')}|`);
-    for (const m of methods.filter((x) => x !== 'agent')) {
+    for (const m of methods.filter((x) => x !== 'agent' && x !== 'gradual-magnitude@agent-epochs')) {
       const cells = r.options.targets.map((t) => fmt(stat(select(r, model, m, t).map((x) => x.testBefore))));
       if (cells.every((c) => c === '—')) continue;
       lines.push(`| ${m} | ${cells.join(' | ')} |`);
     }
     lines.push('');
-    const series = methods.filter((m) => m !== 'global-magnitude@agent-epochs').map((m) => ({
+    const series = methods.filter((m) => !m.endsWith('@agent-epochs')).map((m) => ({
       name: m,
       points: r.options.targets.map((t) => ({ x: t, y: 100 * (stat(select(r, model, m, t).map((x) => x.testAfter))?.mean ?? NaN) }))
         .filter((p) => Number.isFinite(p.y)),
@@ -156,13 +158,13 @@ export async function renderBenchPage(r: BenchResults, o: { command: string; plo
   lines.push('');
 
   lines.push('## Agent loop vs one-shot at equal fine-tuning epochs', '');
-  lines.push('| model | target | agent test % | agent epochs | global magnitude one-shot, same epochs | reached sparsity |', '|---|---|---|---|---|---|');
+  lines.push('| model | target | agent test % | agent epochs | global magnitude one-shot, same epochs | gradual magnitude, same epochs | reached sparsity |', '|---|---|---|---|---|---|---|');
   for (const model of r.options.models) {
     for (const t of r.options.targets) {
       const a = select(r, model, 'agent', t);
       if (!a.length) continue;
       lines.push(`| ${model} | ${t} | ${fmt(stat(a.map((x) => x.testAfter)))} | ${fmt(stat(a.map((x) => x.fineTuneEpochs)), 1)} | ` +
-        `${fmt(stat(select(r, model, 'global-magnitude@agent-epochs', t).map((x) => x.testAfter)))} | ${fmt(stat(a.map((x) => x.sparsity)))} |`);
+        `${fmt(stat(select(r, model, 'global-magnitude@agent-epochs', t).map((x) => x.testAfter)))} | ${fmt(stat(select(r, model, 'gradual-magnitude@agent-epochs', t).map((x) => x.testAfter)))} | ${fmt(stat(a.map((x) => x.sparsity)))} |`);
     }
   }
   lines.push('');

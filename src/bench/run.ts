@@ -12,7 +12,7 @@ import { fitDatasetToModel } from '../models/task.js';
 import { accuracy } from '../models/train.js';
 import { PrunableModel } from '../pruning/prunable-model.js';
 import type { Scorer } from '../policy/types.js';
-import { oneShot } from './one-shot.js';
+import { gradualPrune, oneShot } from './one-shot.js';
 
 /** The benchmark protocol of shared/BENCHMARKS.md, with knobs for a quick smoke run. */
 export interface BenchOptions {
@@ -103,7 +103,7 @@ export function machineLine(): string {
 }
 
 /** Methods whose result depends on the policy files (the agent's epochs set the last one's budget). */
-export const POLICY_METHODS: readonly string[] = Object.freeze(['learned', 'learned-lofo', 'agent', 'global-magnitude@agent-epochs']);
+export const POLICY_METHODS: readonly string[] = Object.freeze(['learned', 'learned-lofo', 'agent', 'global-magnitude@agent-epochs', 'gradual-magnitude@agent-epochs']);
 
 const key = (r: { model: string; seed: number; method: string; target: number }) => `${r.model}|${r.seed}|${r.method}|${r.target}`;
 
@@ -212,6 +212,17 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
             const agentRec = partial.records.find((x) => key(x) === key(rec))!;
             const gm = o.methods['global-magnitude'];
             if (gm) run('global-magnitude@agent-epochs', target, gm, agentRec.fineTuneEpochs);
+            // Gradual magnitude (Zhu & Gupta) with the agent's epochs: what the agent has to beat at equal budget.
+            const grec = { model: modelName, seed, method: 'gradual-magnitude@agent-epochs', target };
+            if (gm && !lookup(grec)) {
+              restore(model, dense);
+              const t0 = Date.now();
+              const g = await gradualPrune(model, fitted, gm(), { target, fineTuneEpochs: agentRec.fineTuneEpochs, seed: 1000 + seed });
+              partial.records.push({ ...grec, sparsity: g.sparsity, testBefore: NaN, testAfter: g.testAfter, fineTuneEpochs: g.fineTuneEpochs, layerSparsity: g.layerSparsity, seconds: { ...g.seconds, total: (Date.now() - t0) / 1000 } });
+              done.add(key(grec));
+              save();
+              log(`${modelName} seed ${seed} gradual magnitude @${target}: ${(100 * g.testAfter).toFixed(2)} %`);
+            }
           }
         } finally {
           dense.forEach((t) => t.dispose());

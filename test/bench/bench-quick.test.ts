@@ -12,7 +12,7 @@ describe('autoprune bench --quick', () => {
     const r = await cli(['bench', '--quick', '--models', 'lenet-300-100', '--fresh', '--out', out]);
     expect(r.code).toBe(0);
     const md = readFileSync(out, 'utf8');
-    for (const m of ['random', 'uniform-magnitude', 'global-magnitude', 'taylor', 'wanda', 'lamp', 'learned', 'learned-lofo', 'agent']) {
+    for (const m of ['random', 'uniform-magnitude', 'global-magnitude', 'taylor', 'wanda', 'lamp', 'learned', 'learned-lofo', 'agent', 'gradual-magnitude@agent-epochs']) {
       expect(md).toMatch(new RegExp(`\\| ${m} \\| \\d`));
     }
     expect(md).toContain('## Bars');
