@@ -22,4 +22,10 @@ describe('the npm package', () => {
       expect(map.sourcesContent?.length, m).toBe(map.sources.length);
     }
   });
+
+  it('exposes the sparse file reader as the subpath export autoprune/sparse', () => {
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', "const m = await import('autoprune/sparse'); console.log(typeof m.decodeSparse, typeof m.inspectSparse, typeof m.encodeSparse)"],
+      { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    expect(out.trim()).toBe('function function function');
+  });
 });
