@@ -127,6 +127,9 @@ function buildFallback() {
     run(process.execPath, [nodeGyp, ...gypArgs], { cwd: src });
     log(`binding built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     rmSync(join(src, 'build'), { recursive: true, force: true });
+    // Only the shared libraries run: the C API headers (~290 MB) and the binding's C++ sources were for the build.
+    rmSync(join(src, 'deps', 'include'), { recursive: true, force: true });
+    rmSync(join(src, 'binding'), { recursive: true, force: true });
     writeFileSync(join(src, 'AUTOPRUNE_BUILT_FROM_WHEEL'), `built ${new Date().toISOString()}\n`);
     // Publish atomically: a half-built tree never sits at .native/tfjs-node.
     mkdirSync(dirname(nativeDir), { recursive: true });
