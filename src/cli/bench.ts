@@ -55,59 +55,47 @@ function blockOf(page: string, mk: Markers = SMALL): string | undefined {
   return at < 0 || end < 0 ? undefined : page.slice(at, end + mk.end.length);
 }
 
+/**
+ * Writes one suite's section into `out` between its markers (the rest of the page kept) and its raw records
+ * to `<out name>-<suffix>.json` beside it.
+ */
+async function writeSection<R>(out: string, mk: Markers, suffix: string, what: string, records: R[], argv: string[],
+  render: (records: R[], meta: { date: string; command: string; backend: string }) => string): Promise<number> {
+  const { backendInfo } = await import('../backend/tf.js');
+  const command = `autoprune ${argv.join(' ')}`.trim();
+  const b = backendInfo();
+  const block = `${mk.start}\n${render(records, { date: new Date().toISOString().slice(0, 10), command, backend: `${b.tfBackend}${b.native ? ' (native)' : ''}` })}\n${mk.end}`;
+  const old = existsSync(out) ? readFileSync(out, 'utf8') : '# Benchmarks\n';
+  mkdirSync(dirname(out), { recursive: true });
+  await atomicWriteFile(join(dirname(out), `${basename(out, '.md')}-${suffix}.json`), `${JSON.stringify({ format: `autoprune-bench-${suffix}`, command, records }, null, 1)}\n`);
+  await atomicWriteFile(out, withBlock(old, block, mk));
+  process.stderr.write(`bench: wrote the ${what} section of ${out}\n`);
+  return 0;
+}
+
 /** `autoprune bench --suite scale`: memory and time of one agent run on MLPs of growing width → its section of docs/benchmarks.md. */
 async function scaleCommand(f: z.infer<typeof BenchFlags>, argv: string[]): Promise<number> {
   const { runScaleBench, scaleSection } = await import('../bench/scale.js');
-  const { backendInfo } = await import('../backend/tf.js');
-  const out = resolve(f.out);
   const widths = f.widths ?? (f.quick ? [500, 1000] : [500, 1000, 2000, 3000, 4000, 6700]);
   const records = await runScaleBench(widths, (m) => process.stderr.write(`bench: ${m}\n`));
-  const command = `autoprune ${argv.join(' ')}`.trim();
-  const b = backendInfo();
-  const block = `${SCALE.start}\n${scaleSection(records, { date: new Date().toISOString().slice(0, 10), command, backend: `${b.tfBackend}${b.native ? ' (native)' : ''}` })}\n${SCALE.end}`;
-  const old = existsSync(out) ? readFileSync(out, 'utf8') : '# Benchmarks\n';
-  mkdirSync(dirname(out), { recursive: true });
-  await atomicWriteFile(join(dirname(out), `${basename(out, '.md')}-scale.json`), `${JSON.stringify({ format: 'autoprune-bench-scale', command, records }, null, 1)}\n`);
-  await atomicWriteFile(out, withBlock(old, block, SCALE));
-  process.stderr.write(`bench: wrote the scale section of ${out}\n`);
-  return 0;
+  return writeSection(resolve(f.out), SCALE, 'scale', 'scale', records, argv, scaleSection);
 }
 
 /** `autoprune bench --suite ecosystem`: PruningCallback vs the agent, one frontier run vs separate runs → its section of docs/benchmarks.md. */
 async function ecosystemCommand(f: z.infer<typeof BenchFlags>, argv: string[]): Promise<number> {
   const { runEcosystemBench, ecosystemSection } = await import('../bench/ecosystem.js');
-  const { backendInfo } = await import('../backend/tf.js');
-  const out = resolve(f.out);
   const records = await runEcosystemBench(f.quick ? f.seeds.slice(0, 1) : f.seeds, (m) => process.stderr.write(`bench: ${m}\n`));
-  const command = `autoprune ${argv.join(' ')}`.trim();
-  const b = backendInfo();
-  const block = `${ECOSYSTEM.start}\n${ecosystemSection(records, { date: new Date().toISOString().slice(0, 10), command, backend: `${b.tfBackend}${b.native ? ' (native)' : ''}` })}\n${ECOSYSTEM.end}`;
-  const old = existsSync(out) ? readFileSync(out, 'utf8') : '# Benchmarks\n';
-  mkdirSync(dirname(out), { recursive: true });
-  await atomicWriteFile(join(dirname(out), `${basename(out, '.md')}-ecosystem.json`), `${JSON.stringify({ format: 'autoprune-bench-ecosystem', command, records }, null, 1)}\n`);
-  await atomicWriteFile(out, withBlock(old, block, ECOSYSTEM));
-  process.stderr.write(`bench: wrote the ecosystem section of ${out}\n`);
-  return 0;
+  return writeSection(resolve(f.out), ECOSYSTEM, 'ecosystem', 'ecosystem', records, argv, ecosystemSection);
 }
 
 /** `autoprune bench --suite small`: the small-data suite → its section of docs/benchmarks.md + benchmarks-small.json. */
 async function smallSuiteCommand(f: z.infer<typeof BenchFlags>, argv: string[]): Promise<number> {
   const { runSmallSuite, smallSuiteSection } = await import('../bench/small-suite.js');
-  const { backendInfo } = await import('../backend/tf.js');
   const out = resolve(f.out);
   const seeds = f.quick ? f.seeds.slice(0, 1) : f.seeds;
   const targets = f.targets.filter((t) => t === 0.8 || t === 0.9).length ? f.targets.filter((t) => t === 0.8 || t === 0.9) : [0.8, 0.9];
   const records = await runSmallSuite({ targets: f.quick ? [0.9] : targets, seeds, log: (m) => process.stderr.write(`bench: ${m}\n`) });
-  const command = `autoprune ${argv.join(' ')}`.trim();
-  const b = backendInfo();
-  const section = smallSuiteSection(records, { date: new Date().toISOString().slice(0, 10), command, backend: `${b.tfBackend}${b.native ? ' (native)' : ''}` });
-  const block = `${SMALL.start}\n${section}\n${SMALL.end}`;
-  const old = existsSync(out) ? readFileSync(out, 'utf8') : '# Benchmarks\n';
-  mkdirSync(dirname(out), { recursive: true });
-  await atomicWriteFile(join(dirname(out), `${basename(out, '.md')}-small.json`), `${JSON.stringify({ format: 'autoprune-bench-small', command, records }, null, 1)}\n`);
-  await atomicWriteFile(out, withBlock(old, block));
-  process.stderr.write(`bench: wrote the small-data section of ${out}\n`);
-  return 0;
+  return writeSection(out, SMALL, 'small', 'small-data', records, argv, smallSuiteSection);
 }
 
 /** `autoprune bench --suite coverage`: every coverage-suite model at 0.8 → docs/coverage.md + coverage.json beside --out. */
