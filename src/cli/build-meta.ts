@@ -1,12 +1,15 @@
 import { z } from 'zod';
 import { selectBackend } from '../backend/tf.js';
+import { UsageError } from '../errors.js';
 import { main } from '../meta/cli-build-meta.js';
+import { checkQueueUrl } from '../meta/queue-url.js';
 import { parseFlags } from './flags.js';
 
 const Flags = z.object({
   family: z.string().min(1),
   out: z.string().min(1).optional(),
-  workers: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(64),
+  workers: z.coerce.number().int('must be a whole number').min(0, 'must be at least 0').max(64),
+  queue: z.string().min(1).optional(),
   quick: z.boolean().optional(),
   json: z.boolean().optional(),
   fresh: z.boolean().optional(),
@@ -18,12 +21,53 @@ const Flags = z.object({
 /** `autoprune build-meta --family F`: meta-dataset of a model family (zoo → oracle → features + labels). */
 export async function buildMetaCommand(raw: Record<string, unknown>, argv: string[]): Promise<number> {
   const f = parseFlags(Flags, raw);
+  if (f.workers === 0 && f.queue == null) throw new UsageError('--workers 0 needs --queue (workers started elsewhere take the jobs); without a queue give at least 1');
+  if (f.queue != null) checkQueueUrl(f.queue);
   selectBackend();
   const out = await main({
-    family: f.family, out: f.out, workers: f.workers, json: f.json, fresh: f.fresh,
+    family: f.family, out: f.out, workers: f.workers, queue: f.queue, json: f.json, fresh: f.fresh,
     models: f.models, data: f.data, label: f.label,
     ...(f.quick ? { limitPerDigit: 60, maxRowsPerLayerPerStage: 300 } : {}),
   }, ['autoprune', 'autoprune', ...argv]);
   process.stderr.write(`build-meta: wrote ${out}\n`);
+  return 0;
+}
+
+const WorkerFlags = z.object({
+  queue: z.string().min(1),
+  json: z.boolean().optional(),
+  quiet: z.boolean().optional(),
+});
+
+/**
+ * `autoprune worker --queue URL`: takes build-meta jobs from the queue until Ctrl-C / SIGTERM (the
+ * job in hand is finished first; a second signal drops it and another worker takes it again).
+ */
+export async function workerCommand(raw: Record<string, unknown>): Promise<number> {
+  const f = parseFlags(WorkerFlags, raw);
+  checkQueueUrl(f.queue);
+  selectBackend();
+  const { runQueueWorker } = await import('../meta/queue.js');
+  const stop = new AbortController();
+  let signals = 0;
+  const onSignal = (): void => {
+    if (++signals > 1) process.exit(130);
+    stop.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  await runQueueWorker(f.queue, {
+    signal: stop.signal,
+    onEvent: (e) => {
+      if (f.json) { process.stderr.write(`${JSON.stringify(e)}\n`); return; }
+      if (f.quiet && e.type !== 'job-failed') return;
+      switch (e.type) {
+        case 'worker-ready': process.stderr.write(`worker ${e.worker}: waiting for build-meta jobs on ${e.url} (Ctrl-C stops)\n`); break;
+        case 'job-start': process.stderr.write(`worker ${e.worker}: ${e.model} (attempt ${e.attempt})\n`); break;
+        case 'job-done': process.stderr.write(`worker ${e.worker}: ${e.model} done, ${e.rows} rows in ${e.seconds.toFixed(0)} s\n`); break;
+        case 'job-failed': process.stderr.write(`worker ${e.worker}: ${e.model} failed${e.willRetry ? ' (will be retried)' : ''}: ${e.message}\n`); break;
+      }
+    },
+  });
   return 0;
 }

@@ -133,13 +133,25 @@ function main(argv: string[]): Promise<number> {
     .option('--data <spec>', "with --models: their data, 'mnist-10k' or a CSV file (default: mnist-10k)")
     .option('--label <column>', 'with --models and CSV data: label column, header name or 0-based index (default: the last column)')
     .option('--out <file>', 'output header file (the rows go beside it as .bin.gz; default datasets/meta-FAMILY.json)')
-    .option('--workers <n>', 'worker processes', '2')
+    .option('--workers <n>', 'worker processes (with --queue: started on this machine, 0 = only workers started elsewhere)', '2')
+    .option('--queue <url>', 'run the jobs on a BullMQ queue in Redis (redis://HOST:PORT): `autoprune worker --queue URL` on other machines helps; retries, and a worker lost mid-job loses nothing (another retakes the job); a restarted build reuses finished jobs')
     .option('--quick', 'a tiny zoo and oracle (for smoke tests)')
     .option('--fresh', "recompute every zoo model's rows; by default rows cached beside a trained zoo model for the same settings are reused, so an interrupted or extended build resumes")
     .option('--json', 'progress as JSON lines on stderr')
     .action(async (opts) => {
       const { buildMetaCommand } = await import('./build-meta.js');
       process.exitCode = await buildMetaCommand(opts, argv);
+    });
+
+  program
+    .command('worker')
+    .description('take build-meta jobs from a BullMQ queue in Redis until Ctrl-C (run on every machine that should help a `build-meta --queue` build)')
+    .requiredOption('--queue <url>', 'the Redis URL the build uses, e.g. redis://10.0.0.5:6379')
+    .option('-q, --quiet', 'print only failures')
+    .option('--json', 'events as JSON lines on stderr')
+    .action(async (opts) => {
+      const { workerCommand } = await import('./build-meta.js');
+      process.exitCode = await workerCommand(opts);
     });
 
   program

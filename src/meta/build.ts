@@ -82,7 +82,8 @@ export const BUILD_DEFAULTS = Object.freeze({
 });
 
 export type BuildEvent =
-  | { type: 'model-start'; model: string; worker: number }
+  | { type: 'model-start'; model: string; worker: number | string }
+  | { type: 'model-requeued'; model: string; reason: string }
   | { type: 'model-trained'; model: string; seconds: number; cached: boolean }
   | { type: 'model-loaded'; model: string; path: string }
   | { type: 'rows-cached'; model: string; rows: number }
@@ -232,8 +233,13 @@ export interface BuildMetaOptions extends ModelJobOptions {
   family: string;
   /** Zoo models to use. Default: the family's built-in zoo (see zoo.ts). */
   models?: readonly MetaModel[];
-  /** Worker processes; 1 = in this process. Default 2. */
+  /**
+   * Worker processes; 1 = in this process. Default 2. With `queue`: worker processes started on this
+   * machine for the build (0 = only workers started elsewhere with `autoprune worker --queue`).
+   */
   workers?: number;
+  /** Redis URL of a BullMQ queue (redis://HOST:PORT): jobs go there, to workers on any machine. */
+  queue?: string;
   /** Header path (…/meta-FAMILY.json); the rows go next to it as .bin. */
   out: string;
   /** The command line recorded in the header. */
@@ -268,7 +274,6 @@ export async function buildMeta(options: BuildMetaOptions): Promise<MetaHeader> 
     oracle: options.oracle, stages: options.stages, maxRowsPerLayerPerStage: options.maxRowsPerLayerPerStage,
     calibSamples: options.calibSamples, limitPerDigit: options.limitPerDigit, cacheDir: options.cacheDir, fresh: options.fresh,
   };
-  const workers = Math.max(1, Math.min(options.workers ?? 2, models.length));
   const results: ModelRows[] = new Array(models.length);
   let done = 0;
   const finished = (i: number, r: ModelRows): void => {
@@ -276,7 +281,11 @@ export async function buildMeta(options: BuildMetaOptions): Promise<MetaHeader> 
     done++;
     options.onProgress?.({ type: 'model-done', model: models[i].id, rows: r.info.rows, seconds: r.info.seconds, done, total: models.length });
   };
-  if (workers === 1) {
+  const workers = Math.max(1, Math.min(options.workers ?? 2, models.length));
+  if (options.queue != null) {
+    const { runOnQueue } = await import('./queue.js');
+    await runOnQueue(models, job, { url: options.queue, localWorkers: Math.max(0, Math.min(options.workers ?? 2, models.length)), onProgress: options.onProgress }, finished);
+  } else if (workers === 1) {
     for (let i = 0; i < models.length; i++) {
       options.onProgress?.({ type: 'model-start', model: models[i].id, worker: 0 });
       finished(i, await buildModelRows(models[i], job, options.onProgress));

@@ -10,6 +10,8 @@ export interface BuildMetaCliArgs {
   family: string;
   out?: string;
   workers?: number;
+  /** Redis URL of a BullMQ queue for the jobs (see meta/queue.ts). */
+  queue?: string;
   /** Print one JSON object per event instead of progress lines. */
   json?: boolean;
   limitPerDigit?: number;
@@ -55,6 +57,7 @@ export function familyOracle(family: string, candidateSamples?: number): { candi
 function line(e: BuildEvent): string | undefined {
   switch (e.type) {
     case 'model-start': return `[worker ${e.worker}] ${e.model}: start`;
+    case 'model-requeued': return `${e.model}: back on the queue: ${e.reason}`;
     case 'rows-cached': return `${e.model}: ${e.rows} rows from the cache (oracle not rerun; --fresh recomputes)`;
     case 'model-trained': return `${e.model}: dense model ${e.cached ? 'from cache' : `trained in ${e.seconds.toFixed(1)} s`}`;
     case 'model-loaded': return `${e.model}: loaded ${e.path}`;
@@ -81,7 +84,7 @@ export async function main(args: BuildMetaCliArgs, argv: string[] = process.argv
   const command = process.env.AUTOPRUNE_COMMAND ?? argv.slice(1).join(' ');
   const fam = familyDefaults(args.family);
   await buildMeta({
-    family: args.family, models: userModels, out, workers: args.workers ?? 2, command,
+    family: args.family, models: userModels, out, workers: args.workers ?? 2, queue: args.queue, command,
     limitPerDigit: args.limitPerDigit, fresh: args.fresh, maxRowsPerLayerPerStage: args.maxRowsPerLayerPerStage ?? fam.maxRowsPerLayerPerStage,
     oracle: familyOracle(args.family, args.candidateSamples),
     onProgress: (e) => {

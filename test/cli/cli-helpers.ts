@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
+import { buildModel, loadCsv, saveModel, train } from '../../src/index.js';
+import { Rng } from '../../src/util/random.js';
 import { tempDir } from '../helpers.js';
 
 export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'autoprune.js');
@@ -59,4 +62,26 @@ export function expectCleanUsageError(r: { code: number; stderr: string }, patte
   const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('autoprune: error'));
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(pattern);
+}
+
+/**
+ * A user's own model family in `cwd`: churn.csv (500 rows, 8 features, a yes/no label) and binary
+ * sigmoid MLPs trained on it, saved as tfjs model folders named by `models` ([name, hidden, seed]).
+ */
+export async function churnFamily(cwd: string, models: readonly (readonly [string, readonly number[], number])[]): Promise<void> {
+  const rng = new Rng(5);
+  const lines = ['a,b,c,d,e,f,g,h,churn'];
+  for (let r = 0; r < 500; r++) {
+    const x = Array.from({ length: 8 }, () => rng.normal());
+    lines.push([...x.map((v) => v.toFixed(4)), x[0] + 0.5 * x[1] - x[2] > 0 ? 'yes' : 'no'].join(','));
+  }
+  writeFileSync(join(cwd, 'churn.csv'), `${lines.join('\n')}\n`);
+  const data = loadCsv({ path: join(cwd, 'churn.csv'), standardize: false });
+  for (const [name, hidden, seed] of models) {
+    const model = buildModel({ family: 'mlp', inputShape: [8], hidden: [...hidden], numClasses: 2, binaryOutput: true, seed });
+    train(model, data.train, { epochs: 10, batchSize: 32, seed });
+    await saveModel(model, join(cwd, name));
+    model.dispose();
+  }
+  data.dispose();
 }

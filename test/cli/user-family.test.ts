@@ -3,32 +3,16 @@
  * models (a binary sigmoid MLP on a tabular CSV) → build-meta → train-policy → a pruning run with
  * the new policy. Nothing of it is MNIST or a built-in zoo.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildModel, loadCsv, saveModel, train } from '../../src/index.js';
-import { Rng } from '../../src/util/random.js';
 import { tempDir } from '../helpers.js';
-import { cli, expectCleanUsageError } from './cli-helpers.js';
+import { churnFamily, cli, expectCleanUsageError } from './cli-helpers.js';
 
 describe('a policy for the user\'s own family', () => {
   it('build-meta on their models and CSV, train-policy, then prune with it', async () => {
     const cwd = tempDir();
-    const rng = new Rng(5);
-    const lines = ['a,b,c,d,e,f,g,h,churn'];
-    for (let r = 0; r < 500; r++) {
-      const x = Array.from({ length: 8 }, () => rng.normal());
-      lines.push([...x.map((v) => v.toFixed(4)), x[0] + 0.5 * x[1] - x[2] > 0 ? 'yes' : 'no'].join(','));
-    }
-    writeFileSync(join(cwd, 'churn.csv'), `${lines.join('\n')}\n`);
-    const data = loadCsv({ path: join(cwd, 'churn.csv'), standardize: false });
-    for (const [name, hidden, seed] of [['m1', [24, 12], 1], ['m2', [16], 2]] as const) {
-      const model = buildModel({ family: 'mlp', inputShape: [8], hidden: [...hidden], numClasses: 2, binaryOutput: true, seed });
-      train(model, data.train, { epochs: 10, batchSize: 32, seed });
-      await saveModel(model, join(cwd, name));
-      model.dispose();
-    }
-    data.dispose();
+    await churnFamily(cwd, [['m1', [24, 12], 1], ['m2', [16], 2]]);
     const weightsBefore = readFileSync(join(cwd, 'm1', 'weights.bin'));
 
     const b = await cli(['build-meta', '--family', 'churn-mlp', '--models', 'm1', 'm2/model.json', '--data', 'churn.csv', '--label', 'churn',
