@@ -31,13 +31,14 @@ const BenchFlags = z.object({
   fresh: z.boolean().optional(),
   cnnSeeds: list('seed').pipe(z.array(z.coerce.number().int().min(0))).optional(),
   reuse: z.string().min(1).optional(),
-  suite: z.enum(['mnist', 'small', 'coverage', 'scale', 'ecosystem']),
+  suite: z.enum(['mnist', 'small', 'coverage', 'scale', 'ecosystem', 'speed']),
   widths: list('width').pipe(z.array(z.coerce.number().int().min(1))).optional(),
 });
 
 const SMALL = { start: '<!-- small-suite:start (autoprune bench --suite small) -->', end: '<!-- small-suite:end -->' };
 const SCALE = { start: '<!-- scale:start (autoprune bench --suite scale) -->', end: '<!-- scale:end -->' };
 const ECOSYSTEM = { start: '<!-- ecosystem:start (autoprune bench --suite ecosystem) -->', end: '<!-- ecosystem:end -->' };
+const SPEED = { start: '<!-- speed:start (autoprune bench --suite speed) -->', end: '<!-- speed:end -->' };
 type Markers = { start: string; end: string };
 
 /** `page` with a suite's marked block of `old` (or `block`) in place: each suite rewrites only its own part. */
@@ -86,6 +87,13 @@ async function ecosystemCommand(f: z.infer<typeof BenchFlags>, argv: string[]): 
   const { runEcosystemBench, ecosystemSection } = await import('../bench/ecosystem.js');
   const records = await runEcosystemBench(f.quick ? f.seeds.slice(0, 1) : f.seeds, (m) => process.stderr.write(`bench: ${m}\n`));
   return writeSection(resolve(f.out), ECOSYSTEM, 'ecosystem', 'ecosystem', records, argv, ecosystemSection);
+}
+
+/** `autoprune bench --suite speed`: fine-tuning epochs against PyTorch on this machine → its section of docs/benchmarks.md. */
+async function speedCommand(f: z.infer<typeof BenchFlags>, argv: string[]): Promise<number> {
+  const { runSpeedBench, speedSection } = await import('../bench/speed.js');
+  const result = await runSpeedBench({ models: f.models, rounds: f.quick ? 1 : 3, epochs: f.quick ? 1 : 3, log: (m) => process.stderr.write(`bench: ${m}\n`) });
+  return writeSection(resolve(f.out), SPEED, 'speed', 'speed', [result], argv, (records, meta) => speedSection(records[0], meta));
 }
 
 /** `autoprune bench --suite small`: the small-data suite → its section of docs/benchmarks.md + benchmarks-small.json. */
@@ -163,6 +171,7 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
   if (f.suite === 'coverage') return coverageSuiteCommand(f, argv);
   if (f.suite === 'scale') return scaleCommand(f, argv);
   if (f.suite === 'ecosystem') return ecosystemCommand(f, argv);
+  if (f.suite === 'speed') return speedCommand(f, argv);
   const quick = f.quick ?? false;
   const learned = (name: string) => () => loadPolicy(policyFile(name)) as Scorer;
   const methods: Record<string, () => Scorer> = {};

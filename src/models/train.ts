@@ -4,6 +4,7 @@ import type { Split } from '../data/dataset.js';
 import type { PrunableModel } from '../pruning/prunable-model.js';
 import { abortedError } from '../errors.js';
 import { Rng } from '../util/random.js';
+import { FlatAdam } from './flat-adam.js';
 import { lossOf, predictedClasses, targetsOf, taskOf, type TaskInfo } from './task.js';
 
 export interface TrainOptions {
@@ -78,7 +79,8 @@ export const TRAIN_DEFAULTS = Object.freeze({ epochs: 15, batchSize: 128, learni
 /**
  * Mini-batch Adam training with a seeded batch order. A fresh optimizer per call: after pruning,
  * Adam's moments of pruned weights start at zero and masked gradients keep them there, so a pruned
- * weight's update is exactly 0 and the re-mask after each step is a guard, not a correction.
+ * weight's update is exactly 0 and stays 0 without re-masking after each step (FlatAdam; weights
+ * pruned by a schedule event mid-training get their moments zeroed then).
  */
 export function train(model: TF.LayersModel, data: Split, options: TrainOptions = {}): TrainResult {
   const steps = trainSteps(model, data, options);
@@ -112,12 +114,23 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
   const roundSteps = Math.max(1, o.roundSteps ?? perEpoch);
   const y = targetsOf(data, task);
   const vars = model.trainableWeights.map((w) => w.read() as TF.Variable);
-  const maskOf = new Map<string, TF.Tensor>();
-  const readMasks = () => { if (o.prunable) o.prunable.layers.forEach((l, i) => maskOf.set(l.kernel.name, o.prunable!.mask(i))); };
+  const optimizer = new FlatAdam(vars, o.learningRate);
+  // The pruning masks of the trained variables as one flat vector (1 for biases and unpruned layers).
+  let flatMask: TF.Tensor1D | undefined;
+  const readMasks = (): void => {
+    if (!o.prunable) return;
+    const pm = o.prunable;
+    const maskOf = new Map(pm.layers.map((l, i) => [l.kernel.name, pm.mask(i)]));
+    if (!vars.some((v) => maskOf.has(v.name))) return;
+    flatMask?.dispose();
+    flatMask = tf.tidy(() => optimizer.flatten(vars.map((v) => maskOf.get(v.name) ?? tf.onesLike(v))));
+    // Weights pruned now start from zero moments, so their updates are exactly 0 and they stay 0.
+    pm.applyMasks();
+    optimizer.maskMoments(flatMask);
+  };
   readMasks();
   const events = [...(o.schedule ?? [])].sort((a, b) => a.at - b.at);
   let nextEvent = 0;
-  const optimizer = tf.train.adam(o.learningRate);
   const rng = new Rng(o.seed);
   let best: { acc: number; loss: number; epoch: number; weights?: TF.Tensor[] } | undefined;
   let lastLoss = NaN;
@@ -155,10 +168,8 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
           const yb = tf.gather(y, ib);
           const { value, grads } = tf.variableGrads(
             () => lossOf(model.apply(xb, { training: true }) as TF.Tensor, yb, task), vars);
-          // A frozen layer (trainable: false) has no gradient: it is not fine-tuned, only masked.
-          for (const [name, mask] of maskOf) if (grads[name]) grads[name] = tf.mul(grads[name], mask);
-          optimizer.applyGradients(grads as TF.NamedTensorMap as unknown as Parameters<typeof optimizer.applyGradients>[0]);
-          if (o.prunable) o.prunable.applyMasks();
+          // Pruned weights get a zero gradient and (zero moments) a zero update: no re-masking per step.
+          optimizer.step(vars.map((v) => grads[v.name]), flatMask);
           const next = tf.add(lossSum, value) as TF.Scalar;
           lossSum.dispose();
           lossSum = tf.keep(next);
@@ -186,7 +197,7 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
             sinceBest = 0;
           } else {
             sinceBest++;
-            if (o.lrDecay != null) (optimizer as unknown as { learningRate: number }).learningRate *= o.lrDecay;
+            if (o.lrDecay != null) optimizer.learningRate *= o.lrDecay;
           }
         }
       }
@@ -202,6 +213,7 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
   } finally {
     best?.weights?.forEach((t) => t.dispose());
     y.dispose();
+    flatMask?.dispose();
     optimizer.dispose();
   }
   return {
