@@ -24,7 +24,7 @@ p.add_argument('--sparsity', type=float, default=0.0)
 a = p.parse_args()
 
 torch.manual_seed(0)
-x = torch.from_numpy(np.fromfile(a.data, dtype=np.float32).reshape(a.rows, 784))
+x = torch.from_numpy(np.fromfile(a.data, dtype=np.float32).reshape(a.rows, 784)).clone()
 y = torch.from_numpy(np.fromfile(a.labels, dtype=np.int32).astype(np.int64))
 if a.model == 'lenet-300-100':
     model = nn.Sequential(nn.Linear(784, 300), nn.ReLU(), nn.Linear(300, 100), nn.ReLU(), nn.Linear(100, 10))
