@@ -32,7 +32,7 @@ describe('FlatAdam', () => {
       tf.tidy(() => {
         const ga = tf.variableGrads(() => lossOf(a.apply(xb, { training: true }) as TF.Tensor, yb, task), varsA).grads;
         ga[pa.layers[0].kernel.name] = tf.mul(ga[pa.layers[0].kernel.name], pa.mask(0));
-        reference.applyGradients(ga);
+        reference.applyGradients(ga as unknown as Parameters<typeof reference.applyGradients>[0]);
         pa.applyMasks();
         const gb = tf.variableGrads(() => lossOf(b.apply(xb, { training: true }) as TF.Tensor, yb, task), varsB).grads;
         flat.step(varsB.map((v) => gb[v.name]), mask);
