@@ -27,7 +27,7 @@ for (const name of models) for (const seed of seeds) for (const target of target
   const copy = compare ? await cloneModel(cached.model) : undefined;
   const t0 = Date.now();
   const r = await runAgent(cached.model, fitted, loadPolicy(new URL('../policies/default.json', import.meta.url).pathname), { target, budgetEpochs: 15, seed, force: true });
-  let line = `${name} seed ${seed} @${target}: dense ${(100*dense).toFixed(2)} → ${(100*r.testAccuracy).toFixed(2)} (${pts(r.testAccuracy, dense)}), sparsity ${r.sparsity.global.toFixed(3)}, ${r.stopReason}, ${r.totals.fineTuneEpochs} ep, ${((Date.now()-t0)/1000).toFixed(1)} s`;
+  let line = `${name} seed ${seed} @${target}: dense ${(100*dense).toFixed(2)} → ${(100*r.testAccuracy).toFixed(2)} (${pts(r.testAccuracy, dense)}), sparsity ${r.sparsity.global.toFixed(3)}, ${r.stopReason}, ${r.totals.fineTuneEpochs} ep, ${((Date.now()-t0)/1000).toFixed(1)} s, criteria ${JSON.stringify(r.totals.criteria ?? {})}`;
   if (copy) {
     const epochs = r.totals.fineTuneEpochs;
     const snap = await cloneModel(copy);

@@ -9,7 +9,7 @@ import type { ReportStep, StopReason } from '../report/report.js';
 import type { FeatureExtractor } from '../services.js';
 import { disposeSnapshot, PrunableModel, type ComputeReport, type Objective, type Snapshot, type SparsityReport } from '../pruning/prunable-model.js';
 import { checkObjective, checkUnitsRemovable, pruneStep, type Granularity } from './granularity.js';
-import { accuracy, evaluate, trainAsync, withDefaults } from '../models/train.js';
+import { accuracy, evaluate, evaluateLoss, trainAsync, withDefaults } from '../models/train.js';
 import { cloneModel } from '../models/io.js';
 import { resolveBudget, type FineTuneBudget } from './budget.js';
 import { GUARD_Z, judge, resolution, type GuardVerdict } from './guard.js';
@@ -55,6 +55,11 @@ export interface AgentOptions {
    * its fine-tune (gradual pruning inside the step). 1 prunes the step at once. Default 4.
    */
   increments?: number;
+  /**
+   * Each scoring pass prunes by the policy's scores or by plain magnitude, whichever leaves the lower
+   * loss on the calibration rows right after pruning (two forward passes, no optimizer step). Default true.
+   */
+  magnitudeCheck?: boolean;
   /** Step-size adaptation. */
   planner?: PlannerOptions;
   /** Folder for resumable checkpoints (written after every accepted step). */
@@ -91,7 +96,7 @@ export interface AgentOptions {
 }
 
 export const AGENT_DEFAULTS = Object.freeze({
-  maxDrop: 1, force: false, seed: 0, finalReserve: 0.3, maxStepEpochs: 2, calibrationSamples: 1024, increments: 4,
+  maxDrop: 1, force: false, seed: 0, finalReserve: 0.3, maxStepEpochs: 2, calibrationSamples: 1024, increments: 4, magnitudeCheck: true,
   polish: Object.freeze({ lrDecay: 0.3, patience: Number.POSITIVE_INFINITY }),
 });
 
@@ -113,7 +118,11 @@ export interface AgentResult {
   exitCode: 0 | 3;
   steps: StepRecord[];
   /** Sums over the run; `scoringPasses` counts feature + policy passes (a gradual step has several, see `increments`). */
-  totals: { fineTuneEpochs: number; fineTuneSteps: number; accepted: number; rolledBack: number; scoringPasses: number };
+  totals: {
+    fineTuneEpochs: number; fineTuneSteps: number; accepted: number; rolledBack: number; scoringPasses: number;
+    /** Scoring passes that pruned by the policy's scores / by plain magnitude (the lower loss right after pruning). */
+    criteria: { policy: number; magnitude: number };
+  };
   /** The fine-tuning budget and batch size used. */
   budget: FineTuneBudget;
   /** The guard as it judged: validation rows, what one row is worth, and the final paired comparison. */
@@ -169,6 +178,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
   const ckpt = o.checkpointDir ? new Checkpointer(o.checkpointDir) : undefined;
   const milestones: Milestone[] = [];
   let scoringPasses = 0;
+  /** Scoring passes whose pruning followed the policy / plain magnitude (magnitudeCheck). */
+  const criteria = { policy: 0, magnitude: 0 };
   try {
     checkUnitsRemovable(granularity, objective, pm);
     let state: AgentState;
@@ -229,7 +240,35 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       } else {
         ({ features: feats, scores } = timed('features', () => (ex?.extractScored ? ex.extractScored(pm, calib, perLayer) : extractScored(pm, calib, perLayer, { chunk: perLayer.chunk }))));
       }
-      timed('prune', () => pruneStep(granularity, pm, feats, scores, to, objective));
+      if (!o.magnitudeCheck || scorer.name === 'global-magnitude') {
+        timed('prune', () => pruneStep(granularity, pm, feats, scores, to, objective));
+        return;
+      }
+      // Every pass: the policy's choice against plain magnitude's, by the loss right after pruning on the
+      // calibration rows (forward passes only, no optimizer step). A policy trained on other families can
+      // misjudge this model (docs/agent.md measures when); the lower loss prunes. Stateless, so a resumed
+      // run prunes as the uninterrupted one.
+      const snap = pm.snapshot();
+      try {
+        const magnitude = feats.layers.map((lf) => {
+          const w = pm.layers[lf.layer].kernel.dataSync();
+          return Float32Array.from(lf.indices, (j) => -Math.abs(w[j]));
+        });
+        timed('prune', () => pruneStep(granularity, pm, feats, scores, to, objective));
+        const policyLoss = timed('evaluate', () => evaluateLoss(model, calib));
+        pm.restore(snap);
+        timed('prune', () => pruneStep(granularity, pm, feats, magnitude, to, objective));
+        const magnitudeLoss = timed('evaluate', () => evaluateLoss(model, calib));
+        if (policyLoss <= magnitudeLoss) {
+          pm.restore(snap);
+          timed('prune', () => pruneStep(granularity, pm, feats, scores, to, objective));
+          criteria.policy++;
+        } else {
+          criteria.magnitude++;
+        }
+      } finally {
+        disposeSnapshot(snap);
+      }
     };
 
     /**
@@ -419,7 +458,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     const result: AgentResult = {
       sparsity, compute: pm.compute(), denseValAccuracy: state.denseValAccuracy, denseTestAccuracy: denseTest, valAccuracy, testAccuracy,
       targetReached: reached, stopReason, exitCode, steps: state.steps,
-      totals: { fineTuneEpochs: epochsOf(state.stepsUsed), fineTuneSteps: state.stepsUsed, accepted, rolledBack: state.steps.length - accepted, scoringPasses },
+      totals: { fineTuneEpochs: epochsOf(state.stepsUsed), fineTuneSteps: state.stepsUsed, accepted, rolledBack: state.steps.length - accepted, scoringPasses, criteria: { ...criteria } },
       budget,
       guard: { valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow, maxDrop: o.maxDrop, z: GUARD_Z, controlValAccuracy: reference.accuracy, reference: reference.kind, final: guard(finalEval) },
       phases, masks: pm, milestones,

@@ -169,6 +169,11 @@ export interface ReportTotals {
   rolledBack: number;
   /** Feature + policy scoring passes over the live connections (a gradual step prunes in several re-scored increments). */
   scoringPasses?: number;
+  /**
+   * Scoring passes that pruned by the policy's scores / by plain magnitude: each pass takes the one with the
+   * lower loss on the calibration rows right after pruning (docs/agent.md).
+   */
+  criteria?: { policy: number; magnitude: number };
 }
 
 /** The accuracy guard: its rule, the validation split's resolution, and the final paired comparison. */

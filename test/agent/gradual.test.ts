@@ -5,6 +5,8 @@ import { buildModel } from '../../src/models/families.js';
 import { train, trainAsync } from '../../src/models/train.js';
 import { PrunableModel } from '../../src/pruning/prunable-model.js';
 import { createScorer } from '../../src/policy/baselines.js';
+import { FEATURE_SCHEMA } from '../../src/features/schema.js';
+import type { Scorer } from '../../src/policy/types.js';
 import { numTensors } from '../helpers.js';
 
 describe('gradual pruning inside a step', () => {
@@ -68,6 +70,30 @@ describe('guard reference', () => {
     expect(r.totals.scoringPasses).toBe(4 * r.steps.length);
     r.masks.dispose();
     model.dispose();
+    data.dispose();
+  });
+
+  it('each pass prunes by the policy or by plain magnitude, whichever leaves the lower loss right after pruning', async () => {
+    const data = loadSynthetic({ samples: 600, features: 12, classes: 3, seed: 1 });
+    const absW = FEATURE_SCHEMA.names.indexOf('abs_w');
+    // A policy that gets it backwards: the largest weights first.
+    const backwards: Scorer = { name: 'backwards', score: (f) => f.layers.map((l) => Float32Array.from(l.columns[absW])) };
+    const run = async (scorer: Scorer, magnitudeCheck: boolean) => {
+      const model = buildModel({ family: 'mlp', inputShape: [12], hidden: [32], numClasses: 3, seed: 1 });
+      train(model, data.train, { epochs: 4, batchSize: 32 });
+      const r = await runAgent(model, data, scorer, { target: 0.6, budgetEpochs: 3, force: true, magnitudeCheck });
+      r.masks.dispose();
+      model.dispose();
+      return r;
+    };
+    const checked = await run(backwards, true);
+    expect(checked.totals.criteria).toEqual({ policy: 0, magnitude: checked.totals.scoringPasses });
+    const unchecked = await run(backwards, false);
+    expect(unchecked.totals.criteria).toEqual({ policy: 0, magnitude: 0 });
+    expect(checked.valAccuracy).toBeGreaterThan(unchecked.valAccuracy);
+    // Magnitude itself needs no check.
+    const plain = await run(createScorer('global-magnitude'), true);
+    expect(plain.totals.criteria).toEqual({ policy: 0, magnitude: 0 });
     data.dispose();
   });
 });
