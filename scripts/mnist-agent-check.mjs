@@ -3,6 +3,7 @@
 // per model, seed and target: test accuracy vs dense. Quicker than `autoprune bench` when only the agent changed.
 // With COMPARE=1 also gradual magnitude (Zhu & Gupta) and global magnitude one-shot given the agent's own epochs,
 // on the same dense model and seed (the bench's `…@agent-epochs` methods).
+// AGENT_OPTS (JSON) adds agent options, e.g. AGENT_OPTS={"magnitudeCheck":false}.
 //   node scripts/mnist-agent-check.mjs [models] [seeds] [targets]   e.g. lenet-300-100,lenet-5 0,1,2 0.9,0.95
 const { loadMnist10k } = await import('../dist/data/mnist.js');
 const { trainedModel } = await import('../dist/models/cache.js');
@@ -26,7 +27,7 @@ for (const name of models) for (const seed of seeds) for (const target of target
   const dense = accuracy(cached.model, fitted.test);
   const copy = compare ? await cloneModel(cached.model) : undefined;
   const t0 = Date.now();
-  const r = await runAgent(cached.model, fitted, loadPolicy(new URL('../policies/default.json', import.meta.url).pathname), { target, budgetEpochs: 15, seed, force: true });
+  const r = await runAgent(cached.model, fitted, loadPolicy(new URL('../policies/default.json', import.meta.url).pathname), { target, budgetEpochs: 15, seed, force: true, ...JSON.parse(process.env.AGENT_OPTS ?? '{}') });
   let line = `${name} seed ${seed} @${target}: dense ${(100*dense).toFixed(2)} → ${(100*r.testAccuracy).toFixed(2)} (${pts(r.testAccuracy, dense)}), sparsity ${r.sparsity.global.toFixed(3)}, ${r.stopReason}, ${r.totals.fineTuneEpochs} ep, ${((Date.now()-t0)/1000).toFixed(1)} s, criteria ${JSON.stringify(r.totals.criteria ?? {})}`;
   if (copy) {
     const epochs = r.totals.fineTuneEpochs;

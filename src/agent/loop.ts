@@ -9,7 +9,7 @@ import type { ReportStep, StopReason } from '../report/report.js';
 import type { FeatureExtractor } from '../services.js';
 import { disposeSnapshot, PrunableModel, type ComputeReport, type Objective, type Snapshot, type SparsityReport } from '../pruning/prunable-model.js';
 import { checkObjective, checkUnitsRemovable, pruneStep, type Granularity } from './granularity.js';
-import { accuracy, evaluate, evaluateLoss, trainAsync, withDefaults } from '../models/train.js';
+import { accuracy, evaluate, rowLosses, trainAsync, withDefaults } from '../models/train.js';
 import { cloneModel } from '../models/io.js';
 import { resolveBudget, type FineTuneBudget } from './budget.js';
 import { GUARD_Z, judge, resolution, type GuardVerdict } from './guard.js';
@@ -56,8 +56,9 @@ export interface AgentOptions {
    */
   increments?: number;
   /**
-   * Each scoring pass prunes by the policy's scores or by plain magnitude, whichever leaves the lower
-   * loss on the calibration rows right after pruning (two forward passes, no optimizer step). Default true.
+   * Each scoring pass prunes by plain magnitude instead of the policy's scores when magnitude leaves clearly
+   * lower per-row losses on the calibration rows right after pruning (paired, > GUARD_Z standard errors; two
+   * forward passes, no optimizer step). Default true.
    */
   magnitudeCheck?: boolean;
   /** Step-size adaptation. */
@@ -120,7 +121,7 @@ export interface AgentResult {
   /** Sums over the run; `scoringPasses` counts feature + policy passes (a gradual step has several, see `increments`). */
   totals: {
     fineTuneEpochs: number; fineTuneSteps: number; accepted: number; rolledBack: number; scoringPasses: number;
-    /** Scoring passes that pruned by the policy's scores / by plain magnitude (the lower loss right after pruning). */
+    /** Scoring passes that pruned by the policy's scores / by plain magnitude (clearly lower loss right after pruning). */
     criteria: { policy: number; magnitude: number };
   };
   /** The fine-tuning budget and batch size used. */
@@ -156,6 +157,19 @@ const EPS = 1e-6;
  * `model` in place; `data` must already fit the model (see fitDatasetToModel). Test accuracy is
  * computed for the report only, never used for a decision.
  */
+/** True when the paired per-row values `a` are lower than `b` by more than GUARD_Z standard errors of the mean difference. */
+export function clearlyLower(a: Float32Array, b: Float32Array): boolean {
+  const n = a.length;
+  if (n < 2) return false;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += b[i] - a[i];
+  mean /= n;
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (b[i] - a[i] - mean) ** 2;
+  const se = Math.sqrt(ss / (n - 1) / n);
+  return mean > GUARD_Z * se && mean > 0;
+}
+
 export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Scorer, options: AgentOptions): Promise<AgentResult> {
   const o = withDefaults(AGENT_DEFAULTS, options);
   const plan = withDefaults(PLANNER_DEFAULTS, options.planner ?? {});
@@ -246,8 +260,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       }
       // Every pass: the policy's choice against plain magnitude's, by the loss right after pruning on the
       // calibration rows (forward passes only, no optimizer step). A policy trained on other families can
-      // misjudge this model (docs/agent.md measures when); the lower loss prunes. Stateless, so a resumed
-      // run prunes as the uninterrupted one.
+      // misjudge this model (docs/agent.md measures when): magnitude prunes when its per-row losses are lower,
+      // paired, by more than GUARD_Z standard errors; else the policy. Stateless, so a resumed run prunes as
+      // the uninterrupted one.
       const snap = pm.snapshot();
       try {
         const magnitude = feats.layers.map((lf) => {
@@ -255,11 +270,11 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           return Float32Array.from(lf.indices, (j) => -Math.abs(w[j]));
         });
         timed('prune', () => pruneStep(granularity, pm, feats, scores, to, objective));
-        const policyLoss = timed('evaluate', () => evaluateLoss(model, calib));
+        const policyLoss = timed('evaluate', () => rowLosses(model, calib));
         pm.restore(snap);
         timed('prune', () => pruneStep(granularity, pm, feats, magnitude, to, objective));
-        const magnitudeLoss = timed('evaluate', () => evaluateLoss(model, calib));
-        if (policyLoss <= magnitudeLoss) {
+        const magnitudeLoss = timed('evaluate', () => rowLosses(model, calib));
+        if (!clearlyLower(magnitudeLoss, policyLoss)) {
           pm.restore(snap);
           timed('prune', () => pruneStep(granularity, pm, feats, scores, to, objective));
           criteria.policy++;

@@ -144,6 +144,27 @@ export function lossOf(pred: TF.Tensor, y: TF.Tensor, task: TaskInfo): TF.Scalar
   }
 }
 
+/** Each row's loss (the terms lossOf averages), for paired comparisons of two models on the same rows. */
+export function rowLossesOf(pred: TF.Tensor, y: TF.Tensor, task: TaskInfo): TF.Tensor1D {
+  return tf.tidy(() => {
+    const rows = pred.shape[0];
+    const perRow = (t: TF.Tensor) => (t.rank > 1 ? tf.mean(tf.reshape(t, [rows, -1]), -1) : t) as TF.Tensor1D;
+    switch (task.output) {
+      case 'softmax':
+        return tf.sum(tf.losses.logLoss(y, tf.clipByValue(pred, 0, 1), undefined, 1e-7, tf.Reduction.NONE), -1) as TF.Tensor1D;
+      case 'logits':
+        return tf.losses.softmaxCrossEntropy(y, pred, undefined, 0, tf.Reduction.NONE) as TF.Tensor1D;
+      case 'sigmoid':
+      case 'multilabel':
+        return perRow(tf.losses.logLoss(y, pred, undefined, 1e-7, tf.Reduction.NONE));
+      case 'binary-logit':
+        return perRow(tf.losses.sigmoidCrossEntropy(y, pred, undefined, 0, tf.Reduction.NONE));
+      case 'regression':
+        return perRow(tf.squaredDifference(tf.reshape(pred, y.shape), y));
+    }
+  });
+}
+
 /** Predicted class per row of `pred`: the largest output, or for one output unit the side of the threshold. */
 export function predictedClasses(pred: TF.Tensor, task: TaskInfo): TF.Tensor1D {
   return tf.tidy(() => {

@@ -5,7 +5,7 @@ import type { PrunableModel } from '../pruning/prunable-model.js';
 import { abortedError } from '../errors.js';
 import { Rng } from '../util/random.js';
 import { FlatAdam } from './flat-adam.js';
-import { lossOf, predictedClasses, targetsOf, taskOf, type TaskInfo } from './task.js';
+import { lossOf, predictedClasses, rowLossesOf, targetsOf, taskOf, type TaskInfo } from './task.js';
 
 export interface TrainOptions {
   /** Passes over the training split. Default 15 (the benchmark protocol's dense budget). Ignored when `steps` is set. */
@@ -278,6 +278,11 @@ export function evaluate(model: TF.LayersModel, data: Split, task: TaskInfo = ta
 /** The task's metric on a split: accuracy for classes, exact-match accuracy for multi-label, R² for values. */
 export function accuracy(model: TF.LayersModel, data: Split, task: TaskInfo = taskOf(model)): number {
   return evaluate(model, data, task).accuracy;
+}
+
+/** Each row's loss over a split (inference mode). */
+export function rowLosses(model: TF.LayersModel, data: Split, task: TaskInfo = taskOf(model)): Float32Array {
+  return tf.tidy(() => rowLossesOf(predict(model, data.x), targetsOf(data, task), task).dataSync() as Float32Array);
 }
 
 /** Mean loss over a split (inference mode). */

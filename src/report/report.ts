@@ -170,8 +170,8 @@ export interface ReportTotals {
   /** Feature + policy scoring passes over the live connections (a gradual step prunes in several re-scored increments). */
   scoringPasses?: number;
   /**
-   * Scoring passes that pruned by the policy's scores / by plain magnitude: each pass takes the one with the
-   * lower loss on the calibration rows right after pruning (docs/agent.md).
+   * Scoring passes that pruned by the policy's scores / by plain magnitude: magnitude when its per-row losses on
+   * the calibration rows right after pruning are clearly lower (docs/agent.md).
    */
   criteria?: { policy: number; magnitude: number };
 }

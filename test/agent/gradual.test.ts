@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gradualLevels, runAgent } from '../../src/agent/loop.js';
+import { clearlyLower, gradualLevels, runAgent } from '../../src/agent/loop.js';
 import { loadSynthetic } from '../../src/data/synthetic.js';
 import { buildModel } from '../../src/models/families.js';
 import { train, trainAsync } from '../../src/models/train.js';
@@ -73,7 +73,17 @@ describe('guard reference', () => {
     data.dispose();
   });
 
-  it('each pass prunes by the policy or by plain magnitude, whichever leaves the lower loss right after pruning', async () => {
+  it('clearlyLower: paired values lower by more than GUARD_Z standard errors, not by noise', () => {
+    const b = Float32Array.from({ length: 200 }, (_, i) => 1 + 0.1 * Math.sin(i));
+    expect(clearlyLower(b.map((v) => v - 0.05), b)).toBe(true);
+    expect(clearlyLower(b, b)).toBe(false);
+    expect(clearlyLower(b.map((v) => v + 0.05), b)).toBe(false);
+    // A mean gain of 0.001 under row-to-row noise of ±0.5 is not clear.
+    expect(clearlyLower(b.map((v, i) => v - 0.001 + (i % 2 ? 0.5 : -0.5)), b)).toBe(false);
+    expect(clearlyLower(new Float32Array([0]), new Float32Array([1]))).toBe(false);
+  });
+
+  it('each pass prunes by plain magnitude instead of the policy when magnitude leaves clearly lower losses right after pruning', async () => {
     const data = loadSynthetic({ samples: 600, features: 12, classes: 3, seed: 1 });
     const absW = FEATURE_SCHEMA.names.indexOf('abs_w');
     // A policy that gets it backwards: the largest weights first.
