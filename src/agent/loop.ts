@@ -151,12 +151,6 @@ export interface Milestone {
 const EPS = 1e-6;
 
 
-/**
- * The pruning agent: score → prune the next increment globally → fine-tune with masks enforced →
- * guard on validation accuracy → accept (checkpoint) or roll back with a smaller step. Modifies
- * `model` in place; `data` must already fit the model (see fitDatasetToModel). Test accuracy is
- * computed for the report only, never used for a decision.
- */
 /** True when the paired per-row values `a` are lower than `b` by more than GUARD_Z standard errors of the mean difference. */
 export function clearlyLower(a: Float32Array, b: Float32Array): boolean {
   const n = a.length;
@@ -170,6 +164,12 @@ export function clearlyLower(a: Float32Array, b: Float32Array): boolean {
   return mean > GUARD_Z * se && mean > 0;
 }
 
+/**
+ * The pruning agent: score → prune the next increment globally → fine-tune with masks enforced →
+ * guard on validation accuracy → accept (checkpoint) or roll back with a smaller step. Modifies
+ * `model` in place; `data` must already fit the model (see fitDatasetToModel). Test accuracy is
+ * computed for the report only, never used for a decision.
+ */
 export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Scorer, options: AgentOptions): Promise<AgentResult> {
   const o = withDefaults(AGENT_DEFAULTS, options);
   const plan = withDefaults(PLANNER_DEFAULTS, options.planner ?? {});
@@ -269,17 +269,18 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           const w = pm.layers[lf.layer].kernel.dataSync();
           return Float32Array.from(lf.indices, (j) => -Math.abs(w[j]));
         });
-        timed('prune', () => pruneStep(granularity, pm, feats, scores, to, objective));
-        const policyLoss = timed('evaluate', () => rowLosses(model, calib));
-        pm.restore(snap);
+        // Magnitude on trial first: the policy, which wins most passes, then needs no second prune.
         timed('prune', () => pruneStep(granularity, pm, feats, magnitude, to, objective));
         const magnitudeLoss = timed('evaluate', () => rowLosses(model, calib));
-        if (!clearlyLower(magnitudeLoss, policyLoss)) {
+        pm.restore(snap);
+        timed('prune', () => pruneStep(granularity, pm, feats, scores, to, objective));
+        const policyLoss = timed('evaluate', () => rowLosses(model, calib));
+        if (clearlyLower(magnitudeLoss, policyLoss)) {
           pm.restore(snap);
-          timed('prune', () => pruneStep(granularity, pm, feats, scores, to, objective));
-          criteria.policy++;
-        } else {
+          timed('prune', () => pruneStep(granularity, pm, feats, magnitude, to, objective));
           criteria.magnitude++;
+        } else {
+          criteria.policy++;
         }
       } finally {
         disposeSnapshot(snap);
