@@ -69,7 +69,7 @@ export function pruneByScores(
   const live = masks.map((m) => { let c = 0; for (let i = 0; i < m.length; i++) if (m[i] !== 0) c++; return c; });
   const pruned = total - live.reduce((a, b) => a + b, 0);
   const want = Math.min(total, Math.round(targetSparsity * total));
-  let need = want - pruned;
+  const need = want - pruned;
   if (need <= 0) return { removed: 0, sparsity: pruned / total };
 
   const protectedSet = masks.map(() => new Set<number>());
@@ -151,7 +151,7 @@ export function selectHighest(
   need: number,
 ): Int32Array[] {
   const asc = cand.map((c) => Float32Array.from(c.score).sort());
-  const cap = cand.map((c, k) => Math.min(c.score.length, Math.max(0, budget[c.layer])));
+  const cap = cand.map((c) => Math.min(c.score.length, Math.max(0, budget[c.layer])));
   const take = cand.map(() => 0);
   if (need > 0) {
     const reach = (t: number) => asc.reduce((a, s, k) => a + Math.min(cap[k], countFrom(s, t)), 0);

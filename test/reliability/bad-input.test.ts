@@ -48,12 +48,15 @@ beforeAll(async () => {
 });
 
 type Setup = (cwd: string) => void;
+// model.json edits reach into arbitrary depth of the Keras topology, which has no useful static type here.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type ModelJson = Record<string, any>;
 /** A copy of the fixture model in `cwd/name` with model.json edited by `edit` (and optional file changes). */
-function modelCopy(name: string, edit?: (j: Record<string, any>) => void, files?: (dir: string) => void): Setup {
+function modelCopy(name: string, edit?: (j: ModelJson) => void, files?: (dir: string) => void): Setup {
   return (cwd) => {
     cpSync(join(fixtures, 'm'), join(cwd, name), { recursive: true });
     if (edit) {
-      const j = JSON.parse(readFileSync(join(cwd, name, 'model.json'), 'utf8')) as Record<string, any>;
+      const j = JSON.parse(readFileSync(join(cwd, name, 'model.json'), 'utf8')) as ModelJson;
       edit(j);
       writeFileSync(join(cwd, name, 'model.json'), JSON.stringify(j));
     }
