@@ -2,17 +2,20 @@
  * The only module that imports a TensorFlow.js backend package. Everything else imports `tf` from here.
  *
  * Preference order: tfjs-node-gpu (when CUDA is usable) → tfjs-node (npm's, or the one
- * scripts/setup-native.mjs built from a local TensorFlow wheel into .native/) → wasm → cpu.
+ * scripts/setup-native.mjs built from a local TensorFlow wheel: .native/tfjs-node, its libraries shared
+ * per machine in ~/.cache/autoprune/native) → wasm → cpu.
  * `AUTOPRUNE_BACKEND` or `selectBackend(name)` overrides the choice.
  */
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as TF from '@tensorflow/tfjs';
 import { UsageError } from '../errors.js';
 
-// Quieten TensorFlow's C++ start-up banner unless the user asked for it.
+// Quieten TensorFlow's C++ start-up banner unless the user asked for it (libtensorflow ≤ 2.16 honours
+// this; the 2.21 wheel the fallback is built from logs through absl, see requireQuietly).
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -44,12 +47,65 @@ function loadNative(gpu: boolean): { tf: TfModule; source: string } {
     const tf = require('@tensorflow/tfjs-node-gpu') as TfModule;
     return { tf, source: '@tensorflow/tfjs-node-gpu' };
   }
-  try {
-    return { tf: require('@tensorflow/tfjs-node') as TfModule, source: '@tensorflow/tfjs-node' };
-  } catch (err) {
-    if (!existsSync(NATIVE_FALLBACK_DIR)) throw err;
-    return { tf: require(NATIVE_FALLBACK_DIR) as TfModule, source: NATIVE_FALLBACK_DIR };
+  // npm's tfjs-node without its native binding (its install script failed or never ran: `--ignore-scripts`)
+  // is not even required: its index registers ~150 kernels before the binding fails to load, and the
+  // fallback's registration would then print one "already registered" line per kernel.
+  if (npmBindingPresent()) {
+    try {
+      return { tf: require('@tensorflow/tfjs-node') as TfModule, source: '@tensorflow/tfjs-node' };
+    } catch (err) {
+      if (!existsSync(NATIVE_FALLBACK_DIR)) throw err;
+    }
   }
+  if (!existsSync(NATIVE_FALLBACK_DIR)) {
+    throw new Error('@tensorflow/tfjs-node has no native binding and no fallback is built (run `npx autoprune setup-native`)');
+  }
+  return { tf: requireQuietly(NATIVE_FALLBACK_DIR), source: NATIVE_FALLBACK_DIR };
+}
+
+/** TensorFlow's INFO lines and absl's preamble about them; anything else from the load is passed on. */
+const TF_STARTUP_NOISE = [/^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$/, /^I\d{4} [\d:.]+\s+\d+ \S+:\d+\] /];
+
+/**
+ * Requires the fallback binding with stderr (fd 2) in a temporary file, through the small addon
+ * scripts/setup-native.mjs builds next to it: TensorFlow 2.21 logs through absl, which ignores
+ * TF_CPP_MIN_LOG_LEVEL at start-up and would print two INFO lines before anything of ours. Those are
+ * dropped; any other line (warnings, errors) is written to stderr after the load. AUTOPRUNE_TF_LOG=1
+ * (the CLI's `--verbose`) loads it plainly.
+ */
+function requireQuietly(dir: string): TfModule {
+  const guardFile = join(dir, 'lib', 'stderr_guard.node');
+  if (process.env.AUTOPRUNE_TF_LOG === '1' || !existsSync(guardFile)) return require(dir) as TfModule;
+  const guard = require(guardFile) as { redirect(path: string): boolean; restore(): void };
+  const logFile = join(tmpdir(), `autoprune-tf-start-${process.pid}.log`);
+  if (!guard.redirect(logFile)) return require(dir) as TfModule;
+  try {
+    return require(dir) as TfModule;
+  } finally {
+    guard.restore();
+    let text = '';
+    try {
+      text = readFileSync(logFile, 'utf8');
+      rmSync(logFile, { force: true });
+    } catch {
+      // Nothing was logged or the file is gone: nothing to pass on.
+    }
+    const kept = text.split('\n').filter((l) => l.trim() !== '' && !TF_STARTUP_NOISE.some((re) => re.test(l)));
+    if (kept.length > 0) process.stderr.write(`${kept.join('\n')}\n`);
+  }
+}
+
+/** Whether npm's @tensorflow/tfjs-node is installed with a built binding (lib/napi-v<N>/tfjs_binding.node). */
+function npmBindingPresent(): boolean {
+  let pkg: string;
+  try {
+    pkg = require.resolve('@tensorflow/tfjs-node/package.json');
+  } catch {
+    return false;
+  }
+  const lib = join(dirname(pkg), 'lib');
+  if (!existsSync(lib)) return false;
+  return readdirSync(lib).some((d) => d.startsWith('napi-v') && existsSync(join(lib, d, 'tfjs_binding.node')));
 }
 
 function cudaUsable(): boolean {

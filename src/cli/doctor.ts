@@ -51,6 +51,6 @@ export async function doctorCommand(opts: { backend: string; json?: boolean }): 
     { 'model cache': r.cacheDir },
   );
   process.stdout.write(`${t.toString()}\n`);
-  if (!r.native) process.stderr.write('autoprune: WARNING no native backend; run `npm install` again or `node scripts/setup-native.mjs --force --verbose`\n');
+  if (!r.native) process.stderr.write('autoprune: WARNING no native backend; run `npx autoprune setup-native --force --verbose`\n');
   return 0;
 }

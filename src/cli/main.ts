@@ -81,7 +81,7 @@ function main(argv: string[]): Promise<number> {
     .option('--split-seed <n>', 'seed of the data split only (default: --seed): repeat a run with other fine-tuning randomness on the same split')
     .option('--json', 'one JSON object per line on stdout (start, step, rollback, checkpoint, done, error) for orchestrators')
     .option('-q, --quiet', 'print only warnings, errors and the final status (report.json has the rest)')
-    .option('-v, --verbose', 'also print every fine-tune round (loss, validation metric)')
+    .option('-v, --verbose', "also print every fine-tune round (loss, validation metric) and TensorFlow's own start-up log")
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKENDS).default('auto'))
     .allowExcessArguments(true)
     .action(async (opts, cmd: Command) => {
@@ -101,6 +101,20 @@ function main(argv: string[]): Promise<number> {
     .action(async (opts) => {
       const { doctorCommand } = await import('./doctor.js');
       process.exitCode = await doctorCommand(opts);
+    });
+
+  program
+    .command('setup-native')
+    .description("build (or reuse) the native TensorFlow backend where npm's @tensorflow/tfjs-node cannot download libtensorflow: from a local TensorFlow CPU wheel, once per machine in ~/.cache/autoprune/native, linked into this install (what `npm install` runs; needed after `npm install --ignore-scripts`)")
+    .option('--force', 'rebuild even where a working build exists')
+    .option('--verbose', 'show every build step')
+    .action(async (opts: { force?: boolean; verbose?: boolean }) => {
+      const { spawnSync } = await import('node:child_process');
+      const { join } = await import('node:path');
+      const { PACKAGE_ROOT } = await import('../backend/tf.js');
+      const script = join(PACKAGE_ROOT, 'scripts', 'setup-native.mjs');
+      const r = spawnSync(process.execPath, [script, ...(opts.force ? ['--force'] : []), ...(opts.verbose ? ['--verbose'] : [])], { stdio: 'inherit' });
+      process.exitCode = r.status ?? 1;
     });
 
   program

@@ -66,8 +66,9 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
   if (f.target != null && f.targets != null) throw new UsageError('give --target or --targets, not both (--targets 0.5,0.8 prunes to 0.8 and records 0.5 on the way)');
   const target = f.target ?? f.targets!.at(-1)!;
   const frontier = f.targets?.slice(0, -1) ?? [];
-  const backend = await selectBackendAsync(f.backend as BackendName | 'auto');
   if (f.quiet && f.verbose) throw new UsageError('give --quiet or --verbose, not both');
+  if (f.verbose) process.env.AUTOPRUNE_TF_LOG = '1';
+  const backend = await selectBackendAsync(f.backend as BackendName | 'auto');
   const reporter = createConsoleReporter({ json: f.json ?? false, target, verbosity: f.quiet ? 'quiet' : f.verbose ? 'verbose' : 'normal' });
   reporter.backend(backend);
   const { autoprune } = await import('../api.js');

@@ -50,7 +50,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       if (o.json) return;
       if (!info.native) {
         err.write(`autoprune: WARNING running on the non-native '${info.name}' backend: training is about 20x slower. ` +
-          'Run `npm install` again (it builds the native TensorFlow backend) or check `autoprune doctor`.\n');
+          'Run `npx autoprune setup-native` (it builds or reuses the native TensorFlow backend) or check `autoprune doctor`.\n');
       } else if (level > 0) {
         err.write(`autoprune: backend ${info.name} (native, ${info.source.includes('.native') ? 'built from a local TensorFlow wheel' : info.source})\n`);
       }
