@@ -23,6 +23,7 @@ import { TRAIN_DEFAULTS } from './models/train.js';
 import { masksToJson } from './pruning/mask-io.js';
 import type { ReportFrontierRow, RunReport } from './report/report.js';
 import { renderReportHtml } from './report/html.js';
+import { tensorBoardSink } from './report/tensorboard.js';
 import type { DataSource, FeatureExtractor, LoadedModel, ModelSource, OutputFile, OutputWriter, PolicySource } from './services.js';
 import type { Scorer } from './policy/types.js';
 import { TOKENS } from './types.js';
@@ -111,6 +112,12 @@ export interface AutopruneOptions {
   frontier?: readonly number[];
   /** Also write a physically compacted model (compact/) and sparse files (model.sparse, model.int8.sparse) into `out`. */
   compact?: boolean;
+  /**
+   * Also write TensorBoard summaries into this folder (sparsity and the task's metric per step, rollbacks,
+   * fine-tune loss per epoch, the final figures; src/report/tensorboard.ts lists the tags). Needs the native
+   * backend. Default: none.
+   */
+  logdir?: string;
   /** Output folder. When unset, nothing is written (library use) unless the CLI sets it. */
   out?: string;
   /** Replace an existing output folder. Default false. */
@@ -185,6 +192,24 @@ export function checkOutDir(out: string, overwrite: boolean, resume: boolean, in
   probeWritable(parent, `cannot write output folder '${out}'`);
 }
 
+
+/**
+ * `--logdir`: a folder (or a path to create) outside the input model's folder (inputs are never written to)
+ * and outside `out` (which is replaced whole when the run ends).
+ */
+export function checkLogDir(logdir: string, modelDir: string | undefined, out: string | undefined): void {
+  if (typeof logdir !== 'string' || logdir.trim() === '') throw new UsageError(`logdir must be a folder path, got '${String(logdir)}'`);
+  const real = realPathOf(resolve(logdir));
+  const within = (dir: string) => { const d = realPathOf(resolve(dir)); return real === d || real.startsWith(d + sep); };
+  if (modelDir != null && within(modelDir)) {
+    throw new UsageError(`--logdir '${logdir}' is inside the input model's folder '${modelDir}', which is never written to; choose another --logdir`);
+  }
+  if (out != null && within(out)) throw new UsageError(`--logdir '${logdir}' is inside the output folder '${out}', which is replaced when the run ends; choose another --logdir`);
+  if (existsSync(real) && !statSync(real).isDirectory()) throw new UsageError(`--logdir '${logdir}' exists and is not a folder`);
+  let parent = real;
+  while (!existsSync(parent)) parent = dirname(parent);
+  probeWritable(parent, `cannot write TensorBoard files to --logdir '${logdir}'`);
+}
 
 /** sha256 of a model's weights (names, shapes, values): a checkpoint of another model is refused. */
 function hashWeights(model: TF.LayersModel): string {
@@ -325,6 +350,12 @@ export class PruneService {
     throwIfAborted(opts.signal);
     if (opts.out) checkOutDir(opts.out, r.overwrite, r.resume, inputsOf(opts));
     if (r.resume && !opts.out) throw new UsageError('--resume needs the --out folder of the interrupted run');
+    if (opts.logdir != null) {
+      checkLogDir(opts.logdir, inputsOf(opts).find((i) => i.what === 'input model')?.path, opts.out);
+      const tb = tensorBoardSink(opts.logdir);
+      const user = opts.onEvent;
+      opts = { ...opts, onEvent: (e) => { tb.onEvent(e); user?.(e); } };
+    }
     const releaseLock = opts.out ? lockOutDir(opts.out) : undefined;
     try {
       return await this.runLocked(opts, r, t0);

@@ -87,6 +87,8 @@ export interface RollbackEvent {
   reference?: 'control' | 'dense';
   fineTuneEpochs: number;
   totalEpochs: number;
+  /** Optimizer steps used so far in the run, this step's included. */
+  totalSteps?: number;
   /** What the agent tries next. */
   next: string;
   seconds: number;

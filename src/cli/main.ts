@@ -74,6 +74,7 @@ function main(argv: string[]): Promise<number> {
     .addOption(new Option('--objective <measure>', "what --target counts: 'params' (fraction of kernel weights removed) or 'flops' (fraction of multiply-accumulates removed: prunes whole units/filters for a faster compacted model; implies --granularity unit)").choices(['params', 'flops']).default('params'))
     .option('--exclude <patterns...>', "kernels never to prune: names as `autoprune inspect` lists them, comma-separated or repeated, with * and ? wildcards (e.g. --exclude dense_1 'backbone/*'); they stay dense, the report lists them, and --target counts the other kernels")
     .option('--compact', 'also write a physically smaller model (compact/) and sparse files (model.sparse, model.int8.sparse)')
+    .option('--logdir <dir>', 'also write TensorBoard summaries there: sparsity and the metric per step, rollbacks, fine-tune loss per epoch (tensorboard --logdir <dir>)')
     .option('--budget <epochs>', 'fine-tuning budget of the whole run in passes over the training data (converted to optimizer steps; default: 60,000 samples seen within 15-60 epochs, at least 900 steps)')
     .option('--budget-steps <n>', 'fine-tuning budget of the whole run in optimizer steps (batches); wins over --budget')
     .option('--batch-size <n>', 'fine-tuning batch size (default: from the training rows, 16-128, ~32 steps per epoch)')

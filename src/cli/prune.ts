@@ -54,6 +54,7 @@ const PruneFlags = z.object({
   granularity: z.enum(['connection', 'unit', 'hierarchical']).optional(),
   objective: z.enum(['params', 'flops']),
   compact: z.boolean().optional(),
+  logdir: z.string().optional(),
   quiet: z.boolean().optional(),
   verbose: z.boolean().optional(),
   exclude: z.array(z.string()).transform((v) => v.flatMap((x) => x.split(',')).map((x) => x.trim()).filter((x) => x !== '')).optional(),
@@ -87,7 +88,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
     const result = await autoprune({
       target, frontier, model: f.model, data: f.data, label: f.label, task: f.task, labelOrder: f.labelOrder, split: f.split, valData: f.valData, testData: f.testData, standardize: f.standardize, maxDrop: f.maxDrop, policy: f.policy,
       out: f.out, overwrite: f.overwrite, force: f.force, resume: f.resume, budgetEpochs: f.budget, budgetSteps: f.budgetSteps, batchSize: f.batchSize, seed: f.seed, splitSeed: f.splitSeed,
-      granularity: f.granularity, objective: f.objective, compact: f.compact, exclude: f.exclude,
+      granularity: f.granularity, objective: f.objective, compact: f.compact, exclude: f.exclude, logdir: f.logdir,
       signal: controller.signal, onEvent: (e: AgentEvent) => reporter.event(e),
     });
     reporter.finished(result.report, result.outDir!);

@@ -1,0 +1,87 @@
+/**
+ * TensorBoard summaries of a run (`--logdir`, API `logdir`), the convention TF-MOT's `PruningSummaries`
+ * set: scalars written with tfjs-node's own summary writer (`tf.node.summaryFileWriter`, an
+ * `events.out.tfevents.*` file TensorBoard reads).
+ *
+ * Tags, x = optimizer steps used so far in the run (the budget's unit, rolled-back steps included):
+ * `sparsity/accepted` and `<metric>/val` at the start (0) and every accepted step; `sparsity/rejected` and
+ * `<metric>/val_rejected` at every rollback; `final/*` once at the end. Per fine-tune epoch, x = fine-tune
+ * epochs so far: `fine_tune/loss` (and `<metric>/val_epoch` where the epoch was validated). `<metric>` is the task's metric as the start event names it
+ * ('accuracy', 'exact-match_accuracy', 'R²' → 'r2').
+ */
+import { tf } from '../backend/tf.js';
+import { UsageError } from '../errors.js';
+import type { AgentEvent } from '../agent/events.js';
+
+interface SummaryWriter {
+  scalar(name: string, value: number, step: number): void;
+  flush(): void;
+}
+
+export interface TensorBoardSink {
+  /** Feed every event of the run (an `onEvent`). */
+  onEvent(e: AgentEvent): void;
+  /** Flushes the file (also done after every accepted step and at the end). */
+  flush(): void;
+}
+
+/** The metric as a tag segment: lower case, no spaces or symbols TensorBoard groups badly. */
+function metricTag(metric: string | undefined): string {
+  return (metric ?? 'accuracy').replace('R²', 'r2').replace(/[^A-Za-z0-9_-]+/g, '_').toLowerCase();
+}
+
+/**
+ * A TensorBoard writer for `logdir` (created if missing). Needs the native backend (tfjs-node), which owns the
+ * summary writer; UsageError otherwise.
+ */
+export function tensorBoardSink(logdir: string): TensorBoardSink {
+  const node = (tf as unknown as { node?: { summaryFileWriter?: (dir: string) => SummaryWriter } }).node;
+  if (typeof node?.summaryFileWriter !== 'function') {
+    throw new UsageError(`--logdir needs the native TensorFlow backend (tfjs-node writes TensorBoard files); this run is on '${tf.getBackend()}'`);
+  }
+  if (typeof logdir !== 'string' || logdir.trim() === '') throw new UsageError(`logdir must be a folder path, got '${String(logdir)}'`);
+  const w = node.summaryFileWriter(logdir);
+  let metric = 'accuracy';
+  let at = 0; // optimizer steps used so far
+  let epochs = 0; // fine-tune epochs so far
+  return {
+    onEvent(e: AgentEvent): void {
+      switch (e.type) {
+        case 'start':
+          metric = metricTag(e.metric);
+          w.scalar('sparsity/accepted', e.sparsity, 0);
+          w.scalar(`${metric}/val`, e.denseValAccuracy, 0);
+          w.flush();
+          break;
+        case 'epoch':
+          if (e.phase === 'dense') break;
+          epochs += 1;
+          w.scalar('fine_tune/loss', e.loss, epochs);
+          if (e.valAccuracy != null) w.scalar(`${metric}/val_epoch`, e.valAccuracy, epochs);
+          break;
+        case 'step':
+          at = e.totalSteps ?? at;
+          w.scalar('sparsity/accepted', e.toSparsity, at);
+          w.scalar(`${metric}/val`, e.valAccuracy, at);
+          w.flush();
+          break;
+        case 'rollback':
+          at = e.totalSteps ?? at;
+          w.scalar('sparsity/rejected', e.toSparsity, at);
+          w.scalar(`${metric}/val_rejected`, e.valAccuracy, at);
+          break;
+        case 'done':
+          w.scalar('final/sparsity', e.sparsity, at);
+          if (e.sparsityOfAllParams != null) w.scalar('final/sparsity_of_all_params', e.sparsityOfAllParams, at);
+          w.scalar(`final/${metric}_val`, e.valAccuracy, at);
+          w.scalar(`final/${metric}_test`, e.testAccuracy, at);
+          w.scalar(`final/${metric}_test_dense`, e.denseTestAccuracy, at);
+          w.flush();
+          break;
+        default:
+          break;
+      }
+    },
+    flush: () => w.flush(),
+  };
+}
