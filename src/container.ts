@@ -10,6 +10,7 @@ import { defaultModelArgs, describeArgs } from './models/default-model.js';
 import { loadModel } from './models/io.js';
 import { createScorer, SCORERS } from './policy/baselines.js';
 import { resolvePolicyPath, resolveScorer } from './policy/io.js';
+import type { Scorer } from './policy/types.js';
 import type { Policy } from './policy/policy.js';
 import type { PrunableModel } from './pruning/prunable-model.js';
 import { PruneService } from './prune-service.js';
@@ -37,7 +38,7 @@ export class FileOrDefaultModelSource implements ModelSource {
 
 @injectable()
 export class PolicyRegistrySource implements PolicySource {
-  resolve(spec: string) {
+  resolve(spec: string): { scorer: Scorer; kind: string; file?: string } {
     if (Object.hasOwn(SCORERS, spec)) return { scorer: createScorer(spec), kind: 'baseline' };
     const scorer = resolveScorer(spec);
     return { scorer, kind: (scorer as Partial<Policy>).kind ?? 'policy', file: resolvePolicyPath(spec) };
