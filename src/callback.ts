@@ -13,7 +13,8 @@ import { extractScored, scoreLayerWith } from './features/extract.js';
 import { rememberTask, taskOf, type TaskKind } from './models/task.js';
 import { resolveScorer } from './policy/io.js';
 import type { Scorer } from './policy/types.js';
-import { PrunableModel } from './pruning/prunable-model.js';
+import { disposeSnapshot, PrunableModel, type Snapshot } from './pruning/prunable-model.js';
+import { evaluate } from './models/train.js';
 import { pruneByScores } from './pruning/select.js';
 
 /** Calibration rows for the policy's features: a Split, or inputs with the targets the model is trained on. */
@@ -45,6 +46,26 @@ export interface PruningCallbackOptions extends PruneScheduleOptions {
   frequency?: number;
   /** Called after each prune. */
   onPrune?: (e: { step: number; sparsity: number }) => void;
+  /**
+   * An accuracy guard on the user's validation rows. The task's metric (accuracy, exact-match accuracy, R²)
+   * is measured before training (the reference) and after every epoch in which masks changed; an epoch that
+   * ends more than `maxDrop` points (default 1, as autoprune()) below the reference is undone: weights and
+   * masks go back to the last epoch that held, and the schedule stops there (the rest of the fit fine-tunes
+   * at that sparsity). Default: no guard (the schedule is followed whatever the metric does).
+   */
+  guard?: { validation: Calibration; maxDrop?: number };
+  /** Called when the guard undoes an epoch. */
+  onRollback?: (e: GuardRollback) => void;
+}
+
+/** An epoch the guard undid: its sparsity and metric, and the state the model went back to. */
+export interface GuardRollback {
+  epoch: number;
+  sparsity: number;
+  metric: number;
+  reference: number;
+  /** Sparsity restored (and held for the rest of the fit). */
+  restoredSparsity: number;
 }
 
 /** The sparsity the cubic schedule asks for at optimizer step `step` (Zhu & Gupta, 2017). */
@@ -61,18 +82,25 @@ function checkTarget(target: unknown): number {
 }
 
 /** Calibration rows as a Split of at most 1,024 rows owned by the caller of this function. */
-function calibrationSplit(c: Calibration, model: TF.LayersModel): Split {
-  if ('labels' in c) return headOf(c, 1024);
+function calibrationSplit(c: Calibration, model: TF.LayersModel, rows = 1024, what = 'calibration'): Split {
+  if ('labels' in c) return headOf(c, rows);
   const task = taskOf(model);
-  const n = Math.min(1024, c.x.shape[0]);
-  if (c.y.shape[0] !== c.x.shape[0]) throw new UsageError(`calibration has ${c.x.shape[0]} inputs but ${c.y.shape[0]} targets`);
+  const n = Math.min(rows, c.x.shape[0]);
+  if (c.y.shape[0] !== c.x.shape[0]) throw new UsageError(`${what} has ${c.x.shape[0]} inputs but ${c.y.shape[0]} targets`);
   const x = tf.slice(c.x, 0, n);
   const y = tf.slice(c.y, 0, n);
   if (task.kind !== 'classification') return { x, labels: new Int32Array(n), y };
   // Class targets: one-hot rows (their argmax), or class indices / 0-1 values.
-  const labels = tf.tidy(() => (y.rank >= 2 && y.shape[y.rank - 1]! > 1 ? tf.argMax(y, -1) : tf.round(y.reshape([-1])).toInt())).dataSync();
+  const classes = tf.tidy(() => (y.rank >= 2 && y.shape[y.rank - 1]! > 1 ? tf.argMax(y, -1) : tf.round(y.reshape([-1])).toInt()));
+  const labels = classes.dataSync();
+  classes.dispose();
   y.dispose();
   return { x, labels: Int32Array.from(labels) };
+}
+
+/** The guard's validation rows (at most 10,000), owned by the callback. */
+function guardSplit(c: Calibration, model: TF.LayersModel): Split {
+  return calibrationSplit(c, model, 10_000, 'guard.validation');
 }
 
 /** Scores the live connections of `pm` with `scorer` on `calib` and prunes up to `sparsity`. */
@@ -110,8 +138,10 @@ export function pruneOnce(model: TF.LayersModel, options: PruneScheduleOptions):
  * weights at exactly 0 after every batch, whatever the optimizer. After training, `strip()` frees the masks
  * and returns the model, a plain LayersModel whose pruned weights are 0 (save it as usual).
  *
- * It does not roll back: the schedule is the user's training, and `history` records what each prune did.
- * For a guarded run (accuracy guard, rollback, adaptive steps) use `autoprune()`.
+ * With `guard` it measures the task's metric on the user's validation rows after every epoch that pruned, and
+ * undoes an epoch that falls more than `maxDrop` points below the dense reference (weights and masks back to
+ * the last epoch that held; the schedule stops there). `history` records each prune, `rollbacks` each undo.
+ * autoprune() adds what a callback cannot: adaptive step sizes, a paired statistical guard, a budget.
  *
  *     const pruner = new PruningCallback(model, { target: 0.9, calibration: { x: xTrain, y: yTrain } });
  *     await model.fit(xTrain, yTrain, { epochs: 12, batchSize: 64, callbacks: [pruner] });
@@ -130,6 +160,16 @@ export class PruningCallback extends tf.Callback {
   private plan: { beginStep: number; endStep: number; frequency: number } | undefined;
   private stepsDone = 0;
   private stripped = false;
+  /** Epochs the guard undid. */
+  readonly rollbacks: GuardRollback[] = [];
+  private readonly val: Split | undefined;
+  private readonly maxDrop: number;
+  private reference: number | undefined;
+  private good: Snapshot | undefined;
+  private goodSparsity = 0;
+  /** Sparsity the schedule may not pass (set when the guard undoes an epoch). */
+  private ceiling = 1;
+  private prunedSinceCheck = false;
 
   constructor(readonly prunedModel: TF.LayersModel, options: PruningCallbackOptions) {
     super();
@@ -142,13 +182,25 @@ export class PruningCallback extends tf.Callback {
     rememberTask(prunedModel, options.task);
     this.scorer = typeof options.policy === 'object' ? options.policy : resolveScorer(options.policy ?? 'default');
     this.masks = new PrunableModel(prunedModel, { exclude: options.exclude ?? [] });
+    const g = options.guard;
+    if (g != null && (g.maxDrop != null && !(typeof g.maxDrop === 'number' && g.maxDrop >= 0 && g.maxDrop <= 100))) {
+      this.masks.dispose();
+      throw new UsageError(`guard.maxDrop must be in [0, 100] percentage points, got '${String(g.maxDrop)}'`);
+    }
+    this.maxDrop = g?.maxDrop ?? 1;
     try {
       this.calib = calibrationSplit(options.calibration, prunedModel);
+      this.val = g ? guardSplit(g.validation, prunedModel) : undefined;
     } catch (err) {
       this.masks.dispose();
       throw err;
     }
     this.initial = this.masks.sparsity().global;
+  }
+
+  /** The task's metric on the guard's validation rows (inference mode). */
+  private metric(): number {
+    return evaluate(this.prunedModel, this.val!).accuracy;
   }
 
   /** Plans the schedule from the fit's epochs and batches per epoch (tfjs passes them as params). */
@@ -169,6 +221,30 @@ export class PruningCallback extends tf.Callback {
     }
     if (endStep <= beginStep) throw new UsageError(`PruningCallback: endStep (${endStep}) must be after beginStep (${beginStep})`);
     this.plan = { beginStep, endStep, frequency: this.o.frequency ?? Math.max(1, Math.round((endStep - beginStep) / 8)) };
+    if (this.val) {
+      this.reference = this.metric();
+      this.good = this.masks.snapshot();
+      this.goodSparsity = this.masks.sparsity().global;
+    }
+  }
+
+  /** The guard: keep the epoch (new last-good state) or undo it and hold the sparsity. */
+  override async onEpochEnd(epoch: number): Promise<void> {
+    if (!this.val || !this.prunedSinceCheck || this.reference == null) return;
+    this.prunedSinceCheck = false;
+    const m = this.metric();
+    const sparsity = this.masks.sparsity().global;
+    if (this.reference - m <= this.maxDrop / 100 + 1e-12) {
+      disposeSnapshot(this.good!);
+      this.good = this.masks.snapshot();
+      this.goodSparsity = sparsity;
+      return;
+    }
+    this.masks.restore(this.good!);
+    this.ceiling = this.goodSparsity;
+    const e: GuardRollback = { epoch, sparsity, metric: m, reference: this.reference, restoredSparsity: this.goodSparsity };
+    this.rollbacks.push(e);
+    this.o.onRollback?.(e);
   }
 
   /** Before a scheduled batch: prune to the schedule's sparsity (the batch then trains with the new masks). */
@@ -177,9 +253,10 @@ export class PruningCallback extends tf.Callback {
     const s = this.stepsDone;
     const due = s >= plan.beginStep && s <= plan.endStep && ((s - plan.beginStep) % plan.frequency === 0 || s === plan.endStep);
     if (!due) return;
-    const want = scheduledSparsity(s, { initial: this.initial, target: this.target, beginStep: plan.beginStep, endStep: plan.endStep });
+    const want = Math.min(this.ceiling, scheduledSparsity(s, { initial: this.initial, target: this.target, beginStep: plan.beginStep, endStep: plan.endStep }));
     if (want <= this.masks.sparsity().global + 1e-9) return;
     pruneWith(this.masks, this.calib, this.scorer, want);
+    this.prunedSinceCheck = true;
     const e = { step: s, sparsity: this.masks.sparsity().global };
     this.history.push(e);
     this.o.onPrune?.(e);
@@ -204,6 +281,9 @@ export class PruningCallback extends tf.Callback {
       this.masks.applyMasks();
       this.masks.dispose();
       disposeSplit(this.calib);
+      if (this.val) disposeSplit(this.val);
+      if (this.good) disposeSnapshot(this.good);
+      this.good = undefined;
       this.stripped = true;
     }
     return this.prunedModel;

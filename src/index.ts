@@ -5,7 +5,7 @@ export { resolveRunOptions, RUN_DEFAULTS, type ResolvedRunOptions } from './opti
 export { resolveBudget, defaultBatchSize, defaultBudgetEpochs, type FineTuneBudget } from './agent/budget.js';
 export { judge, resolution, GUARD_Z, type GuardVerdict } from './agent/guard.js';
 export type { Granularity } from './agent/granularity.js';
-export { PruningCallback, pruneOnce, scheduledSparsity, type Calibration, type PruneScheduleOptions, type PruningCallbackOptions } from './callback.js';
+export { PruningCallback, pruneOnce, scheduledSparsity, type Calibration, type GuardRollback, type PruneScheduleOptions, type PruningCallbackOptions } from './callback.js';
 export { createContainer } from './container.js';
 export { TOKENS } from './types.js';
 export type { DataSource, ModelSource, PolicySource, FeatureExtractor, OutputWriter, LoadedModel } from './services.js';
