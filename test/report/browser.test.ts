@@ -15,8 +15,13 @@ const CHROMIUM = '/usr/bin/chromium';
 const noChromium = !existsSync(CHROMIUM);
 if (noChromium) console.warn(`browser.test.ts: skipped, no Chromium at ${CHROMIUM} (apt-get install chromium)`);
 
-const fixture = (): RunReport =>
-  JSON.parse(readFileSync(new URL('../fixtures/report/sample-report.json', import.meta.url), 'utf8')) as RunReport;
+const fixture = (): RunReport => {
+  const r = JSON.parse(readFileSync(new URL('../fixtures/report/sample-report.json', import.meta.url), 'utf8')) as RunReport;
+  // The polish after the last accepted step lifted validation accuracy (97.1 → 97.5 %): the chart's last point
+  // must show the polished figure the summary gives, not the last step's.
+  r.final.valAccuracy = 0.975;
+  return r;
+};
 
 describe.skipIf(noChromium)(`report.html in headless Chromium (needs ${CHROMIUM})`, () => {
   let dir: string;
@@ -120,5 +125,24 @@ describe.skipIf(noChromium)(`report.html in headless Chromium (needs ${CHROMIUM}
     expect(await page.locator('#steps tbody tr').count()).toBe(6);
     expect(await page.locator('#steps .badge.bad').count()).toBe(2);
     await page.screenshot({ path: path.join(tmpdir(), 'report.png'), fullPage: true });
+  });
+  it('ends the chart at the polished final model, the figure the summary gives', async () => {
+    const label = await page.locator('#chart-accuracy g.final_point_marks > path').getAttribute('aria-label');
+    const charted = Number(/Validation accuracy \(%\): ([\d.]+)/.exec(label ?? '')?.[1]);
+    const summaryRow = await page.locator('#summary tr', { hasText: 'Validation accuracy' }).textContent();
+    const summarised = Number(/→\s*([\d.]+)\s*%/.exec(summaryRow ?? '')?.[1]);
+    expect(summarised).toBeCloseTo(97.5, 2);
+    expect(charted).toBeCloseTo(summarised, 1);
+    // The final point sits at the final sparsity, right of no accepted point.
+    const finalX = (await page.locator('#chart-accuracy g.final_point_marks > path').boundingBox())!.x;
+    const lastX = Math.max(...(await page.locator('#chart-accuracy g.accepted_points_marks > path').evaluateAll((els) => els.map((el) => el.getBoundingClientRect().x))));
+    expect(Math.abs(finalX - lastX)).toBeLessThan(8);
+  });
+
+  it('gives phase shares of the run\'s wall time that sum to 100 %', async () => {
+    const shares = (await page.locator('#phases tbody tr td:last-child').allTextContents())
+      .map((t) => /([\d.]+)\s*%/.exec(t)?.[1]).filter((v): v is string => v != null).map(Number);
+    expect(shares.length).toBeGreaterThanOrEqual(6);
+    expect(shares.reduce((a, b) => a + b, 0)).toBeCloseTo(100, 0);
   });
 });
