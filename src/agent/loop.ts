@@ -1,4 +1,6 @@
 import { metricName, taskOf } from '../models/task.js';
+import { tf } from '../backend/tf.js';
+import { collectGarbage } from '../util/gc.js';
 import type * as TF from '@tensorflow/tfjs';
 import { disposeSplit, headOf, type Dataset } from '../data/dataset.js';
 import { abortedError } from '../errors.js';
@@ -135,6 +137,9 @@ export interface AgentResult {
   milestones: Milestone[];
 }
 
+/** Prunable weights from which the agent collects garbage after every scoring pass (util/gc.ts). */
+const LARGE_MODEL_WEIGHTS = 1_000_000;
+
 /** A lower target reached on the way: the accepted state there (not polished), with its metrics. */
 export interface Milestone {
   target: number;
@@ -242,6 +247,14 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     /** Scores the live connections with the policy and prunes up to `to` (at the run's granularity). */
     const pruneTo = (to: number) => {
       scoringPasses++;
+      try {
+        pruneOnce(to);
+      } finally {
+        // Large models: free the pass's host copies now rather than at V8's leisure (util/gc.ts).
+        if (pm.totalPrunable >= LARGE_MODEL_WEIGHTS) collectGarbage();
+      }
+    };
+    const pruneOnce = (to: number) => {
       // One layer's features at a time, scored and dropped (the 'features' phase includes scoring then),
       // unless a custom extractor can only give all layers at once.
       const ex = o.extractor;
@@ -265,9 +278,12 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       // the uninterrupted one.
       const snap = pm.snapshot();
       try {
+        // −|w| of the live connections, gathered on the device: no host copy of whole kernels.
         const magnitude = feats.layers.map((lf) => {
-          const w = pm.layers[lf.layer].kernel.dataSync();
-          return Float32Array.from(lf.indices, (j) => -Math.abs(w[j]));
+          const t = tf.tidy(() => tf.neg(tf.abs(tf.gather(tf.reshape(pm.layers[lf.layer].kernel, [-1]), tf.tensor1d(lf.indices, 'int32')))));
+          const out = t.dataSync() as Float32Array;
+          t.dispose();
+          return out;
         });
         // Magnitude on trial first: the policy, which wins most passes, then needs no second prune.
         timed('prune', () => pruneStep(granularity, pm, feats, magnitude, to, objective));

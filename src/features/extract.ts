@@ -352,7 +352,8 @@ export const FEATURE_CHUNK = 1 << 18;
  * (ranks, layer means, per-row and per-unit statistics) is computed once on the full kernel with tensor
  * ops; each chunk's per-connection values are then assembled on the host in float32 arithmetic (below).
  * Values equal computing every feature on the whole kernel and gathering it, up to the last bit of a few
- * logarithms (scripts/compare-masks.mjs: the masks are identical).
+ * logarithms (scripts/compare-masks.mjs: the masks are identical). A chunk's columns are valid during its
+ * `visit` only: the next chunk reuses them (copy to keep).
  */
 function layerFeatureChunks(pm: PrunableModel, li: number, ctx: BuildContext, chunk: number, visit: (lf: LayerFeatures) => void): void {
   const l = pm.layers[li];
@@ -423,18 +424,22 @@ function layerFeatureChunks(pm: PrunableModel, li: number, ctx: BuildContext, ch
     });
   })();
   [w, m, liveIdx].forEach((t) => t?.dispose());
-  const kept: TF.Tensor[] = [whole.pctLayer, whole.pctUnit, whole.pctInput, ...Object.values(whole.rows), ...Object.values(whole.units), ...Object.values(whole.means)];
   // The per-connection features are assembled on the host from float32 values: every +, −, ×, ÷ is
   // rounded to float32 (Math.fround), which is exactly what the tensor ops computed; only the logarithms
-  // stay tensor ops (one batched op per chunk).
+  // stay tensor ops (one batched op per chunk). Per-connection inputs (weights, gradient sums, ranks) are
+  // read one chunk at a time, so the host never holds a whole layer's copy of them; per-row and per-unit
+  // statistics and the layer means are small and read once.
+  const small = [...Object.values(whole.rows), ...Object.values(whole.units), ...Object.values(whole.means)];
+  const perConnection = {
+    w: tf.reshape(l.kernel, [-1]), gAbs: tf.reshape(s.gAbs, [-1]), gSum: tf.reshape(s.gSum, [-1]), gSq: tf.reshape(s.gSq, [-1]),
+  };
+  const perLive = { pctLayer: whole.pctLayer, pctUnit: whole.pctUnit, pctInput: whole.pctInput };
   const host = (() => {
     try {
       const v = (t: TF.Tensor) => t.dataSync() as Float32Array;
       const scalar = (t: TF.Tensor) => t.dataSync()[0];
       const positive = (x: number) => (x > 0 ? x : 1);
       return {
-        w: v(l.kernel), gAbs: v(s.gAbs), gSum: v(s.gSum), gSq: v(s.gSq),
-        pctLayer: v(whole.pctLayer), pctUnit: v(whole.pctUnit), pctInput: v(whole.pctInput),
         inMean: v(whole.rows.inMean), inNorm: v(whole.rows.inNorm), inVar: v(whole.rows.inVar), inZero: v(whole.rows.inZero), inputLive: v(whole.rows.inputLive),
         outMean: v(whole.units.outMean), outZero: v(whole.units.outZero), unitLive: v(whole.units.unitLive),
         meanA: scalar(whole.means.a), stdA: positive(scalar(whole.means.stdA)),
@@ -442,9 +447,17 @@ function layerFeatureChunks(pm: PrunableModel, li: number, ctx: BuildContext, ch
         relFisher: positive(scalar(whole.means.fisher)), relWanda: positive(scalar(whole.means.wanda)),
       };
     } finally {
-      kept.forEach((t) => t.dispose());
+      small.forEach((t) => t.dispose());
     }
   })();
+  /** Host copies of elements [lo, hi) of each tensor of `from`. */
+  const readRange = <K extends string>(from: Record<K, TF.Tensor>, lo: number, hi: number): Record<K, Float32Array> =>
+    Object.fromEntries(Object.entries<TF.Tensor>(from).map(([k, t]) => {
+      const part = tf.slice(t, lo, hi - lo);
+      const data = part.dataSync() as Float32Array;
+      part.dispose();
+      return [k, data];
+    })) as Record<K, Float32Array>;
   const col = Object.fromEntries(names.map((nm, f) => [nm, f])) as Record<FeatureName, number>;
   const constants: [FeatureName, number][] = [
     ['depth_rel', L > 1 ? li / (L - 1) : 0], ['log_fan_in', Math.log(fanIn)], ['log_fan_out', Math.log(cout)],
@@ -454,58 +467,69 @@ function layerFeatureChunks(pm: PrunableModel, li: number, ctx: BuildContext, ch
   const logged: [FeatureName, FeatureName][] = [['abs_w', 'log_abs_w'], ['grad_abs_mean', 'log_grad_abs_mean'], ['taylor', 'log_taylor'], ['fisher', 'log_fisher'], ['wanda', 'log_wanda']];
   const fr = Math.fround;
   const size = Math.max(1, Math.min(count, chunk));
-  for (let j0 = 0; j0 < count; j0 += size) {
-    const n = Math.min(count, j0 + size) - j0;
-    const idx = indices.subarray(j0, j0 + n);
-    const columns = names.map(() => new Float32Array(n));
-    const c = (nm: FeatureName) => columns[col[nm]];
-    const [absW, relA, zA, pL, pU, pI, gA, tay, tayRel, fis, fisRel, inM, inN, inV, inZ, wan, wanRel, outM, outZ, uLive, iLive] = ([
-      'abs_w', 'abs_w_rel_layer', 'abs_w_z_layer', 'abs_w_pct_layer', 'abs_w_pct_unit', 'abs_w_pct_input', 'grad_abs_mean',
-      'taylor', 'taylor_rel_layer', 'fisher', 'fisher_rel_layer', 'in_mean', 'in_norm', 'in_var', 'in_zero_frac',
-      'wanda', 'wanda_rel_layer', 'out_mean', 'out_zero_frac', 'unit_live_frac', 'input_live_frac',
-    ] as FeatureName[]).map(c);
-    const h = host;
-    for (let j = 0; j < n; j++) {
-      const i = idx[j];
-      const u = i % cout;
-      const r = Math.floor(i / cout) % cin;
-      const w = h.w[i];
-      const a = Math.abs(w);
-      absW[j] = a;
-      relA[j] = fr(a / h.relA);
-      zA[j] = fr(fr(a - h.meanA) / h.stdA);
-      pL[j] = h.pctLayer[j0 + j];
-      pU[j] = h.pctUnit[j0 + j];
-      pI[j] = h.pctInput[j0 + j];
-      gA[j] = fr(h.gAbs[i] / B);
-      const t = Math.abs(fr(w * fr(h.gSum[i] / B)));
-      tay[j] = t;
-      tayRel[j] = fr(t / h.relTaylor);
-      const fi = fr(fr(w * w) * fr(h.gSq[i] / B));
-      fis[j] = fi;
-      fisRel[j] = fr(fi / h.relFisher);
-      inM[j] = h.inMean[r];
-      inN[j] = h.inNorm[r];
-      inV[j] = h.inVar[r];
-      inZ[j] = h.inZero[r];
-      const wa = fr(a * h.inNorm[r]);
-      wan[j] = wa;
-      wanRel[j] = fr(wa / h.relWanda);
-      outM[j] = h.outMean[u];
-      outZ[j] = h.outZero[u];
-      uLive[j] = h.unitLive[u];
-      iLive[j] = h.inputLive[r];
+  // One set of column buffers for all chunks of the layer (a chunk's columns are valid during its visit only):
+  // a fresh set per chunk would leave ~34 MB of garbage per 2^18 connections for V8 to collect.
+  const buffers = names.map(() => new Float32Array(size));
+  try {
+    for (let j0 = 0; j0 < count; j0 += size) {
+      const n = Math.min(count, j0 + size) - j0;
+      const idx = indices.subarray(j0, j0 + n);
+      const columns = buffers.map((b) => (n === size ? b : b.subarray(0, n)));
+      const c = (nm: FeatureName) => columns[col[nm]];
+      const [absW, relA, zA, pL, pU, pI, gA, tay, tayRel, fis, fisRel, inM, inN, inV, inZ, wan, wanRel, outM, outZ, uLive, iLive] = ([
+        'abs_w', 'abs_w_rel_layer', 'abs_w_z_layer', 'abs_w_pct_layer', 'abs_w_pct_unit', 'abs_w_pct_input', 'grad_abs_mean',
+        'taylor', 'taylor_rel_layer', 'fisher', 'fisher_rel_layer', 'in_mean', 'in_norm', 'in_var', 'in_zero_frac',
+        'wanda', 'wanda_rel_layer', 'out_mean', 'out_zero_frac', 'unit_live_frac', 'input_live_frac',
+      ] as FeatureName[]).map(c);
+      const h = host;
+      const lo = idx[0];
+      const c1 = readRange(perConnection, lo, idx[n - 1] + 1);
+      const c2 = readRange(perLive, j0, j0 + n);
+      for (let j = 0; j < n; j++) {
+        const i = idx[j];
+        const k = i - lo;
+        const u = i % cout;
+        const r = Math.floor(i / cout) % cin;
+        const w = c1.w[k];
+        const a = Math.abs(w);
+        absW[j] = a;
+        relA[j] = fr(a / h.relA);
+        zA[j] = fr(fr(a - h.meanA) / h.stdA);
+        pL[j] = c2.pctLayer[j];
+        pU[j] = c2.pctUnit[j];
+        pI[j] = c2.pctInput[j];
+        gA[j] = fr(c1.gAbs[k] / B);
+        const t = Math.abs(fr(w * fr(c1.gSum[k] / B)));
+        tay[j] = t;
+        tayRel[j] = fr(t / h.relTaylor);
+        const fi = fr(fr(w * w) * fr(c1.gSq[k] / B));
+        fis[j] = fi;
+        fisRel[j] = fr(fi / h.relFisher);
+        inM[j] = h.inMean[r];
+        inN[j] = h.inNorm[r];
+        inV[j] = h.inVar[r];
+        inZ[j] = h.inZero[r];
+        const wa = fr(a * h.inNorm[r]);
+        wan[j] = wa;
+        wanRel[j] = fr(wa / h.relWanda);
+        outM[j] = h.outMean[u];
+        outZ[j] = h.outZero[u];
+        uLive[j] = h.unitLive[u];
+        iLive[j] = h.inputLive[r];
+      }
+      for (const [nm, value] of constants) c(nm).fill(value);
+      // log10(x + 1e-12), as the tensor ops compute it, for the five logged saliencies at once.
+      const raw = new Float32Array(logged.length * n);
+      logged.forEach(([from], k) => raw.set(c(from), k * n));
+      // (tidy returns the tensor, not its data: tidy would walk a returned typed array element by element.)
+      const logT = tf.tidy(() => log10(tf.tensor2d(raw, [logged.length, n])));
+      const logs = logT.dataSync() as Float32Array;
+      logT.dispose();
+      logged.forEach(([, to], k) => c(to).set(logs.subarray(k * n, (k + 1) * n)));
+      visit({ layer: li, name: l.name, count: n, indices: idx, columns });
     }
-    for (const [nm, value] of constants) c(nm).fill(value);
-    // log10(x + 1e-12), as the tensor ops compute it, for the five logged saliencies at once.
-    const raw = new Float32Array(logged.length * n);
-    logged.forEach(([from], k) => raw.set(c(from), k * n));
-    // (tidy returns the tensor, not its data: tidy would walk a returned typed array element by element.)
-    const logT = tf.tidy(() => log10(tf.tensor2d(raw, [logged.length, n])));
-    const logs = logT.dataSync() as Float32Array;
-    logT.dispose();
-    logged.forEach(([, to], k) => c(to).set(logs.subarray(k * n, (k + 1) * n)));
-    visit({ layer: li, name: l.name, count: n, indices: idx, columns });
+  } finally {
+    [...Object.values(perConnection), ...Object.values(perLive)].forEach((t) => t.dispose());
   }
 }
 

@@ -48,22 +48,41 @@ export class FlatAdam {
   /**
    * One Adam step. `grads[i]` is the gradient of `vars[i]` (a missing one counts as zero: the variable
    * does not reach the loss); `mask`, when given, multiplies the flat gradient.
+   *
+   * Staged so that at most a few full-length temporaries exist at once (each stage's tidy frees its own):
+   * one tidy around the whole update would hold all ~15 of them, 60 bytes per weight at the step's peak
+   * (docs/benchmarks.md, scale). The ops and their order are tf.train.adam's, so the values are identical.
    */
   step(grads: readonly (TF.Tensor | undefined)[], mask?: TF.Tensor1D): void {
+    const g = tf.tidy(() => {
+      const flat = this.flatten(grads.map((gr, i) => gr ?? tf.zeros(this.vars[i].shape)));
+      return mask ? tf.mul(flat, mask) : flat;
+    });
+    try {
+      tf.tidy(() => { this.m.assign(tf.add(tf.mul(this.m, this.beta1), tf.mul(g, 1 - this.beta1))); });
+      tf.tidy(() => { this.v.assign(tf.add(tf.mul(this.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2))); });
+    } finally {
+      g.dispose();
+    }
+    const delta = tf.tidy(() => {
+      const biasCorrectedFirstMoment = tf.div(this.m, tf.sub(1, this.accBeta1));
+      const biasCorrectedSecondMoment = tf.div(this.v, tf.sub(1, this.accBeta2));
+      return tf.mul(tf.div(biasCorrectedFirstMoment, tf.add(tf.sqrt(biasCorrectedSecondMoment), this.epsilon)), -this.learningRate);
+    });
+    try {
+      let offset = 0;
+      this.vars.forEach((v, i) => {
+        const size = this.sizes[i];
+        tf.tidy(() => {
+          const part = this.vars.length === 1 ? delta : tf.slice(delta, offset, size);
+          v.assign(tf.add(tf.reshape(part, v.shape), v));
+        });
+        offset += size;
+      });
+    } finally {
+      delta.dispose();
+    }
     tf.tidy(() => {
-      const oneMinusAccBeta1 = tf.sub(1, this.accBeta1);
-      const oneMinusAccBeta2 = tf.sub(1, this.accBeta2);
-      let g = this.flatten(grads.map((gr, i) => gr ?? tf.zeros(this.vars[i].shape)));
-      if (mask) g = tf.mul(g, mask);
-      const newFirstMoment = tf.add(tf.mul(this.m, this.beta1), tf.mul(g, 1 - this.beta1));
-      const newSecondMoment = tf.add(tf.mul(this.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
-      const biasCorrectedFirstMoment = tf.div(newFirstMoment, oneMinusAccBeta1);
-      const biasCorrectedSecondMoment = tf.div(newSecondMoment, oneMinusAccBeta2);
-      this.m.assign(newFirstMoment);
-      this.v.assign(newSecondMoment);
-      const delta = tf.mul(tf.div(biasCorrectedFirstMoment, tf.add(tf.sqrt(biasCorrectedSecondMoment), this.epsilon)), -this.learningRate);
-      const parts = this.vars.length === 1 ? [delta] : tf.split(delta, this.sizes);
-      this.vars.forEach((v, i) => v.assign(tf.add(tf.reshape(parts[i], v.shape), v)));
       this.accBeta1.assign(tf.mul(this.accBeta1, this.beta1));
       this.accBeta2.assign(tf.mul(this.accBeta2, this.beta2));
     });

@@ -236,11 +236,11 @@ export class PrunableModel {
     return objective === 'flops' ? this.compute().reduction : this.sparsity().global;
   }
 
-  /** Copies all model weights and masks. */
+  /** Copies all model weights and masks (masks as bool: 1 byte per weight instead of 4). */
   snapshot(): Snapshot {
     return tf.tidy(() => ({
       weights: this.model.weights.map((w) => tf.keep(w.read().clone())),
-      masks: this.masks.map((m) => tf.keep(m.clone())),
+      masks: this.masks.map((m) => tf.keep(tf.cast(m, 'bool'))),
     }));
   }
 
@@ -250,7 +250,7 @@ export class PrunableModel {
       this.model.weights.forEach((w, i) => (w.read() as TF.Variable).assign(s.weights[i]));
     });
     this.masks.forEach((m) => m.dispose());
-    this.masks = s.masks.map((m) => m.clone());
+    this.masks = s.masks.map((m) => tf.cast(m, 'float32'));
   }
 
   dispose(): void {
