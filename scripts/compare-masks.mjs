@@ -4,7 +4,8 @@
 // policies and two baselines. Used to show that a rewrite of feature extraction or selection (issue 18)
 // leaves every mask as it was.
 //
-//   git worktree add /tmp/old <ref> && (cd /tmp/old && ln -s "$PWD/node_modules" . && npx tsc -p tsconfig.build.json)
+//   git worktree add /tmp/old <ref> && (cd /tmp/old && ln -s "$OLDPWD/node_modules" "$OLDPWD/.native" . && npx tsc -p tsconfig.build.json)
+//   (both builds must load the same native backend: without .native the old one falls back to pure JS)
 //   node scripts/compare-masks.mjs /tmp/old/dist
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,7 @@ const other = resolve(process.argv[2] ?? '');
 if (!process.argv[2]) { console.error('usage: node scripts/compare-masks.mjs <other build>/dist'); process.exit(2); }
 const cur = (m) => import(join(root, 'dist', m));
 const old = (m) => import(join(other, m));
+(await cur('backend/tf.js')).selectBackend();
 const { buildModel, LENET_300_100, LENET_5 } = await cur('models/families.js');
 const { loadMnist10k } = await cur('data/mnist.js');
 const { loadPolicy } = await cur('policy/io.js');

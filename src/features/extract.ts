@@ -310,13 +310,31 @@ function inversePermutation(perm: TF.Tensor): TF.Tensor {
  * Percentile rank (ascending rank + 1) / nLive in (0, 1] of each value along the last axis, where
  * pruned entries hold +∞ (above every |w|, so they take the last ranks) and `nLive` [..., 1] counts
  * live entries per row. Values at pruned positions are meaningless. Equal values are ranked by
- * position (topk is stable), so ties are deterministic.
+ * position (topk is stable), so ties are deterministic. As stages for `staged` (the sort and the
+ * inverse permutation hold three full-size tensors at once; the whole chain in one tidy held nine).
  */
-function groupPercentile(vals: TF.Tensor, nLive: TF.Tensor): TF.Tensor {
-  const k = vals.shape[vals.shape.length - 1];
-  const asc = tf.topk(tf.neg(vals), k).indices;
-  const pos = inversePermutation(asc).toFloat();
-  return tf.div(tf.add(pos, 1), tf.maximum(nLive, 1));
+function percentileStages(nLive: TF.Tensor | number): ((t: TF.Tensor) => TF.Tensor)[] {
+  return [
+    (vals) => tf.neg(vals),
+    (neg) => tf.topk(neg, neg.shape[neg.shape.length - 1]).indices,
+    (asc) => inversePermutation(asc),
+    (pos) => tf.div(tf.add(tf.cast(pos, 'float32'), 1), typeof nLive === 'number' ? nLive : tf.maximum(nLive, 1)),
+  ];
+}
+
+/**
+ * `first()` then each stage on the previous result, each in its own tidy, freeing every intermediate as soon
+ * as the next stage has read it: the peak is one stage's input and outputs, not the whole chain's (on a
+ * 4 M-weight layer the rank features held ~50 bytes per weight at once; docs/benchmarks.md, scale).
+ */
+function staged(first: () => TF.Tensor, ...stages: ((t: TF.Tensor) => TF.Tensor)[]): TF.Tensor {
+  let t = tf.tidy(first);
+  for (const f of stages) {
+    const next = tf.tidy(() => f(t));
+    if (next !== t) t.dispose();
+    t = next;
+  }
+  return t;
 }
 
 /** Live mean of a kernel-shaped tensor (sum over live / count). */
@@ -386,14 +404,14 @@ function layerFeatureChunks(pm: PrunableModel, li: number, ctx: BuildContext, ch
     const meanA = tf.tidy(() => liveMean(tf.abs(w), m, count));
     const stdA = tf.tidy(() => tf.sqrt(liveMean(tf.square(tf.sub(tf.abs(w), meanA)), m, count)));
     // Ranks: within the layer (over live |w|), within each unit and within each input row (pruned last).
-    const pctLayer = tf.tidy(() => tf.div(tf.add(inversePermutation(tf.topk(tf.neg(gatherLive(tf.abs(w))), count).indices).toFloat(), 1), count));
+    const pctLayer = staged(() => gatherLive(tf.abs(w)), ...percentileStages(count));
     const masked = () => tf.where(tf.greater(m, 0), tf.abs(w), tf.fill(sh, Infinity));
     const unitLive = tf.tidy(() => tf.sum(tf.transpose(tf.reshape(m, [kh * kw * cin, cout])), 1, true));
-    const pctUnit = tf.tidy(() => gatherLive(tf.reshape(tf.transpose(groupPercentile(tf.transpose(tf.reshape(masked(), [kh * kw * cin, cout])), unitLive)), sh)));
+    const pctUnit = staged(masked, (t) => tf.transpose(tf.reshape(t, [kh * kw * cin, cout])), ...percentileStages(unitLive), (t) => gatherLive(tf.reshape(tf.transpose(t), sh)));
     const toIn = (t: TF.Tensor) => tf.reshape(tf.transpose(t, [2, 0, 1, 3]), [cin, kh * kw * cout]);
     const fromIn = (t: TF.Tensor) => tf.transpose(tf.reshape(t, [cin, kh, kw, cout]), [1, 2, 0, 3]);
     const inLive = tf.tidy(() => tf.sum(toIn(m), 1, true));
-    const pctInput = tf.tidy(() => gatherLive(fromIn(groupPercentile(toIn(masked()), inLive))));
+    const pctInput = staged(masked, toIn, ...percentileStages(inLive), (t) => gatherLive(fromIn(t)));
     return tf.tidy(() => {
       // Per-row (input channel) and per-unit statistics.
       const inMean = tf.div(s.inSum, s.inCount);
