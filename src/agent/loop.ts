@@ -12,7 +12,6 @@ import type { FeatureExtractor } from '../services.js';
 import { disposeSnapshot, PrunableModel, type ComputeReport, type Objective, type Snapshot, type SparsityReport } from '../pruning/prunable-model.js';
 import { checkObjective, checkUnitsRemovable, pruneStep, type Granularity } from './granularity.js';
 import { accuracy, evaluate, rowLosses, trainAsync, withDefaults } from '../models/train.js';
-import { cloneModel } from '../models/io.js';
 import { resolveBudget, type FineTuneBudget } from './budget.js';
 import { GUARD_Z, judge, resolution, type GuardVerdict } from './guard.js';
 import { Checkpointer, type AgentState, type RunIdentity } from './checkpoint.js';
@@ -244,14 +243,16 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       return longer > before.steps ? { steps: longer, patience: 2 } : null;
     };
 
+    // Large models: free a pass's host copies (features, scores, mask reads) now rather than at V8's leisure
+    // (util/gc.ts): after each pass, and between the magnitude check's trial prunes.
+    const settle = () => { if (pm.totalPrunable >= LARGE_MODEL_WEIGHTS) collectGarbage(); };
     /** Scores the live connections with the policy and prunes up to `to` (at the run's granularity). */
     const pruneTo = (to: number) => {
       scoringPasses++;
       try {
         pruneOnce(to);
       } finally {
-        // Large models: free the pass's host copies now rather than at V8's leisure (util/gc.ts).
-        if (pm.totalPrunable >= LARGE_MODEL_WEIGHTS) collectGarbage();
+        settle();
       }
     };
     const pruneOnce = (to: number) => {
@@ -287,9 +288,11 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         });
         // Magnitude on trial first: the policy, which wins most passes, then needs no second prune.
         timed('prune', () => pruneStep(granularity, pm, feats, magnitude, to, objective));
+        settle();
         const magnitudeLoss = timed('evaluate', () => rowLosses(model, calib));
         pm.restore(snap);
         timed('prune', () => pruneStep(granularity, pm, feats, scores, to, objective));
+        settle();
         const policyLoss = timed('evaluate', () => rowLosses(model, calib));
         if (clearlyLower(magnitudeLoss, policyLoss)) {
           pm.restore(snap);
@@ -507,16 +510,19 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
 
 /** Validation correctness of a copy of `model` fine-tuned like one agent step (unpruned). */
 async function controlReference(model: TF.LayersModel, data: Dataset, budget: FineTuneBudget, rounds: number, seed: number, signal?: AbortSignal): Promise<{ accuracy: number; correct: Float32Array }> {
-  const copy = await cloneModel(model);
+  // Trained in place and put back from a copy of every weight (moving statistics included): one copy of the
+  // weights, where a clone through serialised artifacts held three at once (docs/benchmarks.md, scale).
+  const saved = tf.tidy(() => model.weights.map((w) => tf.keep(w.read().clone())));
   try {
-    await trainAsync(copy, data.train, {
+    await trainAsync(model, data.train, {
       steps: rounds * budget.roundSteps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, val: data.val, patience: 1,
       seed: seed * 1009, signal,
     });
-    const ev = evaluate(copy, data.val);
+    const ev = evaluate(model, data.val);
     return { accuracy: ev.accuracy, correct: ev.correct };
   } finally {
-    copy.dispose();
+    tf.tidy(() => model.weights.forEach((w, i) => (w.read() as TF.Variable).assign(saved[i])));
+    tf.dispose(saved);
   }
 }
 

@@ -5,6 +5,7 @@ import type { Split } from '../data/dataset.js';
 import { lossOf, targetsOf, taskOf } from '../models/task.js';
 import type { PrunableLayer, PrunableModel } from '../pruning/prunable-model.js';
 import { FEATURE_SCHEMA, type FeatureName } from './schema.js';
+import { staged } from '../util/staged.js';
 import type { ConnectionFeatures, LayerFeatures } from './types.js';
 
 export interface ExtractOptions {
@@ -265,12 +266,16 @@ function calibrationStats(pm: PrunableModel, calib: Split, pick: Int32Array, bat
       const yb = targetsOf(calib, task, idx);
       const { grads } = tf.variableGrads(
         () => lossOf(pm.model.apply(xb, { training: false }) as TF.Tensor, yb, task), kernels);
+      // One layer and one statistic at a time, each gradient freed once summed in: the batch's peak is the
+      // gradients plus one temporary, not three temporaries of every layer (docs/benchmarks.md, scale).
       pm.layers.forEach((l, i) => {
         const g = grads[l.kernel.name];
         const p = partial[i];
+        tf.tidy(() => { p.gAbs = accumulate(p.gAbs, tf.abs(g)); });
+        tf.tidy(() => { p.gSq = accumulate(p.gSq, tf.square(g)); });
+        const first = !p.gSum;
         p.gSum = accumulate(p.gSum, g);
-        p.gAbs = accumulate(p.gAbs, tf.abs(g));
-        p.gSq = accumulate(p.gSq, tf.square(g));
+        if (!first) g.dispose();
       });
     });
     batches++;
@@ -320,21 +325,6 @@ function percentileStages(nLive: TF.Tensor | number): ((t: TF.Tensor) => TF.Tens
     (asc) => inversePermutation(asc),
     (pos) => tf.div(tf.add(tf.cast(pos, 'float32'), 1), typeof nLive === 'number' ? nLive : tf.maximum(nLive, 1)),
   ];
-}
-
-/**
- * `first()` then each stage on the previous result, each in its own tidy, freeing every intermediate as soon
- * as the next stage has read it: the peak is one stage's input and outputs, not the whole chain's (on a
- * 4 M-weight layer the rank features held ~50 bytes per weight at once; docs/benchmarks.md, scale).
- */
-function staged(first: () => TF.Tensor, ...stages: ((t: TF.Tensor) => TF.Tensor)[]): TF.Tensor {
-  let t = tf.tidy(first);
-  for (const f of stages) {
-    const next = tf.tidy(() => f(t));
-    if (next !== t) t.dispose();
-    t = next;
-  }
-  return t;
 }
 
 /** Live mean of a kernel-shaped tensor (sum over live / count). */

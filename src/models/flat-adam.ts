@@ -1,5 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
+import { staged } from '../util/staged.js';
 
 /**
  * Adam over all trainable variables at once: the gradients are concatenated into one vector, the
@@ -49,26 +50,39 @@ export class FlatAdam {
    * One Adam step. `grads[i]` is the gradient of `vars[i]` (a missing one counts as zero: the variable
    * does not reach the loss); `mask`, when given, multiplies the flat gradient.
    *
-   * Staged so that at most a few full-length temporaries exist at once (each stage's tidy frees its own):
-   * one tidy around the whole update would hold all ~15 of them, 60 bytes per weight at the step's peak
-   * (docs/benchmarks.md, scale). The ops and their order are tf.train.adam's, so the values are identical.
+   * Staged so that at most a few full-length temporaries exist at once (each stage frees its inputs as soon as
+   * the next has read them): one tidy around the whole update would hold all ~15 of them, 60 bytes per weight
+   * at the step's peak (docs/benchmarks.md, scale). The ops and their order are tf.train.adam's, so the values
+   * are identical. `consume`: the gradients are disposed once flattened (the caller no longer needs them).
    */
-  step(grads: readonly (TF.Tensor | undefined)[], mask?: TF.Tensor1D): void {
+  step(grads: readonly (TF.Tensor | undefined)[], mask?: TF.Tensor1D, consume = false): void {
     const g = tf.tidy(() => {
       const flat = this.flatten(grads.map((gr, i) => gr ?? tf.zeros(this.vars[i].shape)));
       return mask ? tf.mul(flat, mask) : flat;
     });
+    if (consume) grads.forEach((gr) => gr?.dispose());
     try {
       tf.tidy(() => { this.m.assign(tf.add(tf.mul(this.m, this.beta1), tf.mul(g, 1 - this.beta1))); });
       tf.tidy(() => { this.v.assign(tf.add(tf.mul(this.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2))); });
     } finally {
       g.dispose();
     }
-    const delta = tf.tidy(() => {
-      const biasCorrectedFirstMoment = tf.div(this.m, tf.sub(1, this.accBeta1));
-      const biasCorrectedSecondMoment = tf.div(this.v, tf.sub(1, this.accBeta2));
-      return tf.mul(tf.div(biasCorrectedFirstMoment, tf.add(tf.sqrt(biasCorrectedSecondMoment), this.epsilon)), -this.learningRate);
-    });
+    // m̂ / (√v̂ + ε) · −lr, one op at a time: two full-length temporaries at once instead of six.
+    const denominator = staged(
+      () => tf.div(this.v, tf.sub(1, this.accBeta2)),
+      (biasCorrectedSecondMoment) => tf.sqrt(biasCorrectedSecondMoment),
+      (root) => tf.add(root, this.epsilon),
+    );
+    const delta = staged(
+      () => {
+        try {
+          return tf.div(tf.div(this.m, tf.sub(1, this.accBeta1)), denominator);
+        } finally {
+          denominator.dispose();
+        }
+      },
+      (ratio) => tf.mul(ratio, -this.learningRate),
+    );
     try {
       let offset = 0;
       this.vars.forEach((v, i) => {
@@ -100,3 +114,4 @@ export class FlatAdam {
     tf.dispose([this.m, this.v, this.accBeta1, this.accBeta2]);
   }
 }
+

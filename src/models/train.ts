@@ -169,7 +169,8 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
           const { value, grads } = tf.variableGrads(
             () => lossOf(model.apply(xb, { training: true }) as TF.Tensor, yb, task), vars);
           // Pruned weights get a zero gradient and (zero moments) a zero update: no re-masking per step.
-          optimizer.step(vars.map((v) => grads[v.name]), flatMask);
+          // The gradients are freed once flattened: not needed after, and a full copy less at the step's peak.
+          optimizer.step(vars.map((v) => grads[v.name]), flatMask, true);
           const next = tf.add(lossSum, value) as TF.Scalar;
           lossSum.dispose();
           lossSum = tf.keep(next);

@@ -190,6 +190,21 @@ export class PrunableModel {
     return this.masks.map((m) => m.dataSync() as Float32Array);
   }
 
+  /**
+   * Masks as fresh flat Uint8Arrays (0 pruned, 1 live) the caller may modify: a byte per weight, where a
+   * writable float copy of maskArrays() costs eight at the selection's peak (docs/benchmarks.md, scale).
+   */
+  maskBytes(): Uint8Array[] {
+    return this.masks.map((m) => {
+      const b = tf.cast(m, 'bool');
+      try {
+        return b.dataSync() as Uint8Array;
+      } finally {
+        b.dispose();
+      }
+    });
+  }
+
   setMaskArrays(arrays: ArrayLike<number>[]): void {
     if (arrays.length !== this.layers.length) {
       throw new ModelError(`expected ${this.layers.length} masks, got ${arrays.length}`);
@@ -203,9 +218,8 @@ export class PrunableModel {
 
   /** Multiplies every kernel by its mask in place: pruned weights become exactly 0. */
   applyMasks(): void {
-    tf.tidy(() => {
-      this.layers.forEach((l, i) => l.kernel.assign(tf.mul(l.kernel, this.masks[i])));
-    });
+    // One layer per tidy: one layer's product alive at a time, not every layer's.
+    this.layers.forEach((l, i) => tf.tidy(() => l.kernel.assign(tf.mul(l.kernel, this.masks[i]))));
   }
 
   sparsity(): SparsityReport {

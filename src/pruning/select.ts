@@ -64,7 +64,7 @@ export function pruneByScores(
   if (scores.length !== features.layers.length) {
     throw new UsageError(`expected ${features.layers.length} score arrays (one per feature layer), got ${scores.length}`);
   }
-  const masks = pm.maskArrays().map((m) => Float32Array.from(m));
+  const masks = pm.maskBytes();
   const total = pm.totalPrunable;
   const live = masks.map((m) => { let c = 0; for (let i = 0; i < m.length; i++) if (m[i] !== 0) c++; return c; });
   const pruned = total - live.reduce((a, b) => a + b, 0);
@@ -88,7 +88,14 @@ export function pruneByScores(
     const m = masks[lf.layer];
     const prot = protectedSet[lf.layer];
     let c = 0;
-    for (let j = 0; j < lf.count; j++) if (m[lf.indices[j]] !== 0 && !prot.has(lf.indices[j])) c++;
+    let nan = false;
+    for (let j = 0; j < lf.count; j++) {
+      if (m[lf.indices[j]] !== 0 && !prot.has(lf.indices[j])) c++;
+      if (Number.isNaN(sc[j])) nan = true;
+    }
+    // Every listed connection a candidate and every score a number (the usual case): the lists themselves,
+    // not copies (8 bytes per connection less at the step's peak; selectHighest only reads them).
+    if (c === lf.count && !nan) return { layer: lf.layer, idx: lf.indices, score: sc };
     const idx = new Int32Array(c);
     const score = new Float32Array(c);
     for (let j = 0, i = 0; j < lf.count; j++) {
@@ -199,7 +206,7 @@ export function selectHighest(
 /** Marks one live chain per output unit, choosing at each layer the lowest-score (most important) live weight. */
 function protectPaths(
   pm: PrunableModel,
-  masks: Float32Array[],
+  masks: Uint8Array[],
   scores: Float32Array[],
   features: ConnectionFeatures,
   protectedSet: Set<number>[],
