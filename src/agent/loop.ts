@@ -508,7 +508,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
   }
 }
 
-/** Validation correctness of a copy of `model` fine-tuned like one agent step (unpruned). */
+/** Validation correctness of `model` fine-tuned like one agent step (unpruned); its weights are put back after. */
 async function controlReference(model: TF.LayersModel, data: Dataset, budget: FineTuneBudget, rounds: number, seed: number, signal?: AbortSignal): Promise<{ accuracy: number; correct: Float32Array }> {
   // Trained in place and put back from a copy of every weight (moving statistics included): one copy of the
   // weights, where a clone through serialised artifacts held three at once (docs/benchmarks.md, scale).

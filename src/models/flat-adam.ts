@@ -114,4 +114,3 @@ export class FlatAdam {
     tf.dispose([this.m, this.v, this.accBeta1, this.accBeta2]);
   }
 }
-
