@@ -5,7 +5,7 @@ import type { Split } from '../data/dataset.js';
 import { lossOf, targetsOf, taskOf } from '../models/task.js';
 import type { PrunableLayer, PrunableModel } from '../pruning/prunable-model.js';
 import { FEATURE_SCHEMA, type FeatureName } from './schema.js';
-import { staged } from '../util/staged.js';
+import { liveRanks, magnitudeKeys, RANK_INPUT, RANK_LAYER, RANK_UNIT } from './ranks.js';
 import type { ConnectionFeatures, LayerFeatures } from './types.js';
 
 export interface ExtractOptions {
@@ -299,34 +299,6 @@ function liveIndices(mask: Float32Array): Int32Array {
   return out;
 }
 
-/** Inverse permutation along the last axis (argsort of a permutation), via topk. */
-function inversePermutation(perm: TF.Tensor): TF.Tensor {
-  // On the host: one pass (inv[perm[i]] = i per row) instead of a second sort.
-  const k = perm.shape[perm.shape.length - 1];
-  const p = perm.dataSync() as Int32Array;
-  const inv = new Int32Array(p.length);
-  for (let base = 0; base < p.length; base += k) {
-    for (let i = 0; i < k; i++) inv[base + p[base + i]] = i;
-  }
-  return tf.tensor(inv, perm.shape, 'int32');
-}
-
-/**
- * Percentile rank (ascending rank + 1) / nLive in (0, 1] of each value along the last axis, where
- * pruned entries hold +∞ (above every |w|, so they take the last ranks) and `nLive` [..., 1] counts
- * live entries per row. Values at pruned positions are meaningless. Equal values are ranked by
- * position (topk is stable), so ties are deterministic. As stages for `staged` (the sort and the
- * inverse permutation hold three full-size tensors at once; the whole chain in one tidy held nine).
- */
-function percentileStages(nLive: TF.Tensor | number): ((t: TF.Tensor) => TF.Tensor)[] {
-  return [
-    (vals) => tf.neg(vals),
-    (neg) => tf.topk(neg, neg.shape[neg.shape.length - 1]).indices,
-    (asc) => inversePermutation(asc),
-    (pos) => tf.div(tf.add(tf.cast(pos, 'float32'), 1), typeof nLive === 'number' ? nLive : tf.maximum(nLive, 1)),
-  ];
-}
-
 /** Live mean of a kernel-shaped tensor (sum over live / count). */
 function liveMean(v: TF.Tensor, m: TF.Tensor, count: number): TF.Tensor {
   return tf.div(tf.sum(tf.mul(v, m)), Math.max(count, 1));
@@ -382,26 +354,16 @@ function layerFeatureChunks(pm: PrunableModel, li: number, ctx: BuildContext, ch
   const sh = [1, l.size / (cin * cout), cin, cout];
   const [kh, kw] = sh;
   const fanIn = kh * kw * cin;
-  const allLive = count === l.size;
 
   // Whole-layer quantities, kept until the last chunk; each computed in its own tidy so that only one
   // set of full-kernel intermediates exists at a time.
   const w = tf.reshape(l.kernel, sh);
   const m = tf.reshape(pm.mask(li), sh);
-  const liveIdx = allLive ? undefined : tf.tensor1d(indices, 'int32');
-  const gatherLive = (t: TF.Tensor) => (liveIdx ? tf.gather(tf.reshape(t, [-1]), liveIdx) : tf.reshape(t, [-1]));
   const whole = (() => {
     const meanA = tf.tidy(() => liveMean(tf.abs(w), m, count));
     const stdA = tf.tidy(() => tf.sqrt(liveMean(tf.square(tf.sub(tf.abs(w), meanA)), m, count)));
-    // Ranks: within the layer (over live |w|), within each unit and within each input row (pruned last).
-    const pctLayer = staged(() => gatherLive(tf.abs(w)), ...percentileStages(count));
-    const masked = () => tf.where(tf.greater(m, 0), tf.abs(w), tf.fill(sh, Infinity));
     const unitLive = tf.tidy(() => tf.sum(tf.transpose(tf.reshape(m, [kh * kw * cin, cout])), 1, true));
-    const pctUnit = staged(masked, (t) => tf.transpose(tf.reshape(t, [kh * kw * cin, cout])), ...percentileStages(unitLive), (t) => gatherLive(tf.reshape(tf.transpose(t), sh)));
-    const toIn = (t: TF.Tensor) => tf.reshape(tf.transpose(t, [2, 0, 1, 3]), [cin, kh * kw * cout]);
-    const fromIn = (t: TF.Tensor) => tf.transpose(tf.reshape(t, [cin, kh, kw, cout]), [1, 2, 0, 3]);
-    const inLive = tf.tidy(() => tf.sum(toIn(m), 1, true));
-    const pctInput = staged(masked, toIn, ...percentileStages(inLive), (t) => gatherLive(fromIn(t)));
+    const inLive = tf.tidy(() => tf.sum(tf.reshape(tf.transpose(m, [2, 0, 1, 3]), [cin, kh * kw * cout]), 1, true));
     return tf.tidy(() => {
       // Per-row (input channel) and per-unit statistics.
       const inMean = tf.div(s.inSum, s.inCount);
@@ -428,10 +390,10 @@ function layerFeatureChunks(pm: PrunableModel, li: number, ctx: BuildContext, ch
         wanda: tf.tidy(() => liveMean(tf.mul(tf.abs(w), broadcastIn(inNorm)), m, count)),
       };
       [unitLive, inLive].forEach((t) => t.dispose());
-      return { pctLayer, pctUnit, pctInput, rows, units, means };
+      return { rows, units, means };
     });
   })();
-  [w, m, liveIdx].forEach((t) => t?.dispose());
+  [w, m].forEach((t) => t.dispose());
   // The per-connection features are assembled on the host from float32 values: every +, −, ×, ÷ is
   // rounded to float32 (Math.fround), which is exactly what the tensor ops computed; only the logarithms
   // stay tensor ops (one batched op per chunk). Per-connection inputs (weights, gradient sums, ranks) are
@@ -441,7 +403,6 @@ function layerFeatureChunks(pm: PrunableModel, li: number, ctx: BuildContext, ch
   const perConnection = {
     w: tf.reshape(l.kernel, [-1]), gAbs: tf.reshape(s.gAbs, [-1]), gSum: tf.reshape(s.gSum, [-1]), gSq: tf.reshape(s.gSq, [-1]),
   };
-  const perLive = { pctLayer: whole.pctLayer, pctUnit: whole.pctUnit, pctInput: whole.pctInput };
   const host = (() => {
     try {
       const v = (t: TF.Tensor) => t.dataSync() as Float32Array;
@@ -479,6 +440,14 @@ function layerFeatureChunks(pm: PrunableModel, li: number, ctx: BuildContext, ch
   // a fresh set per chunk would leave ~34 MB of garbage per 2^18 connections for V8 to collect.
   const buffers = names.map(() => new Float32Array(size));
   try {
+    // Magnitude ranks within the layer, each unit and each input row (pruned connections rank last, i.e. only
+    // the live ones are ranked): one host sort of the live |w|, read a chunk at a time (ranks.ts).
+    const keys = new Uint32Array(count);
+    for (let j0 = 0; j0 < count; j0 += size) {
+      const idx = indices.subarray(j0, j0 + size);
+      magnitudeKeys(readRange({ w: perConnection.w }, idx[0], idx[idx.length - 1] + 1).w, idx[0], idx, keys, j0);
+    }
+    const ranks = liveRanks(keys, indices, cin, cout);
     for (let j0 = 0; j0 < count; j0 += size) {
       const n = Math.min(count, j0 + size) - j0;
       const idx = indices.subarray(j0, j0 + n);
@@ -492,7 +461,6 @@ function layerFeatureChunks(pm: PrunableModel, li: number, ctx: BuildContext, ch
       const h = host;
       const lo = idx[0];
       const c1 = readRange(perConnection, lo, idx[n - 1] + 1);
-      const c2 = readRange(perLive, j0, j0 + n);
       for (let j = 0; j < n; j++) {
         const i = idx[j];
         const k = i - lo;
@@ -501,11 +469,12 @@ function layerFeatureChunks(pm: PrunableModel, li: number, ctx: BuildContext, ch
         const w = c1.w[k];
         const a = Math.abs(w);
         absW[j] = a;
+        const at = 3 * (j0 + j);
+        pL[j] = ranks[at + RANK_LAYER];
+        pU[j] = ranks[at + RANK_UNIT];
+        pI[j] = ranks[at + RANK_INPUT];
         relA[j] = fr(a / h.relA);
         zA[j] = fr(fr(a - h.meanA) / h.stdA);
-        pL[j] = c2.pctLayer[j];
-        pU[j] = c2.pctUnit[j];
-        pI[j] = c2.pctInput[j];
         gA[j] = fr(c1.gAbs[k] / B);
         const t = Math.abs(fr(w * fr(c1.gSum[k] / B)));
         tay[j] = t;
@@ -537,7 +506,7 @@ function layerFeatureChunks(pm: PrunableModel, li: number, ctx: BuildContext, ch
       visit({ layer: li, name: l.name, count: n, indices: idx, columns });
     }
   } finally {
-    [...Object.values(perConnection), ...Object.values(perLive)].forEach((t) => t.dispose());
+    Object.values(perConnection).forEach((t) => t.dispose());
   }
 }
 

@@ -79,32 +79,23 @@ export function pruneByScores(
     return Math.max(0, live[i] - Math.min(floor, live[i]));
   });
 
-  // Candidates per layer: every live, unprotected connection with a score (NaN: never prune first).
+  // Candidates per layer: every live, unprotected connection with a score (NaN: never prune first). The
+  // score and index lists themselves, with the positions that are not candidates listed apart (few: the
+  // protected chain, and weights pruned since the features were taken): no per-connection copies.
   const cand = features.layers.map((lf, k) => {
     const sc = scores[k];
     if (sc.length !== lf.count) {
       throw new UsageError(`scores for layer '${lf.name}' have ${sc.length} values, the layer has ${lf.count} live connections`);
     }
     const m = masks[lf.layer];
-    const prot = protectedSet[lf.layer];
-    let c = 0;
-    let nan = false;
-    for (let j = 0; j < lf.count; j++) {
-      if (m[lf.indices[j]] !== 0 && !prot.has(lf.indices[j])) c++;
-      if (Number.isNaN(sc[j])) nan = true;
-    }
-    // Every listed connection a candidate and every score a number (the usual case): the lists themselves,
-    // not copies (8 bytes per connection less at the step's peak; selectHighest only reads them).
-    if (c === lf.count && !nan) return { layer: lf.layer, idx: lf.indices, score: sc };
-    const idx = new Int32Array(c);
-    const score = new Float32Array(c);
-    for (let j = 0, i = 0; j < lf.count; j++) {
+    const prot = Int32Array.from(protectedSet[lf.layer]).sort();
+    const skip: number[] = [];
+    for (let j = 0, p = 0; j < lf.count; j++) {
       const at = lf.indices[j];
-      if (m[at] === 0 || prot.has(at)) continue;
-      idx[i] = at;
-      score[i++] = Number.isNaN(sc[j]) ? -Infinity : sc[j];
+      while (p < prot.length && prot[p] < at) p++;
+      if (m[at] === 0 || (p < prot.length && prot[p] === at)) skip.push(j);
     }
-    return { layer: lf.layer, idx, score };
+    return { layer: lf.layer, idx: lf.indices, score: sc, skip: Int32Array.from(skip) };
   });
   const picked = selectHighest(cand, budget, need);
   const changed = new Set<number>();
@@ -118,86 +109,111 @@ export function pruneByScores(
   return { removed, sparsity: (pruned + removed) / total };
 }
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-/** A float32 as an unsigned integer of the same order (−∞ lowest, +∞ highest; no NaN). */
-function keyOf(v: number): number {
-  f32[0] = v;
-  const b = u32[0];
-  return (b & 0x80000000 ? ~b : b | 0x80000000) >>> 0;
-}
-function valueOf(key: number): number {
-  u32[0] = key & 0x80000000 ? (key & 0x7fffffff) >>> 0 : ~key >>> 0;
-  return f32[0];
+/**
+ * Order key of a float32 given as its bits: an unsigned 32-bit integer in the order of the values (−0 as +0,
+ * NaN as −∞, i.e. never prune first).
+ */
+function keyOfBits(bits: number): number {
+  if ((bits & 0x7fffffff) > 0x7f800000) return 0x007fffff; // NaN → the key of −∞
+  if (bits === 0x80000000) return 0x80000000; // −0 → +0
+  return (bits & 0x80000000 ? ~bits : bits | 0x80000000) >>> 0;
 }
 
-/** Number of values ≥ t (or > t with `strict`) in an ascending array, by binary search. */
-function countFrom(asc: Float32Array, t: number, strict = false): number {
-  let lo = 0;
-  let hi = asc.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (asc[mid] < t || (strict && asc[mid] === t)) lo = mid + 1;
-    else hi = mid;
+interface KeyedList { bits: Uint32Array; skip: Int32Array }
+
+/** Digits of the radix select, most significant first: [shift, width]. */
+const LEVELS: readonly (readonly [number, number])[] = [[21, 11], [10, 11], [0, 10]];
+
+/**
+ * Radix select over the order keys of several lists: the largest key t with Σ_k min(cap_k, #{key ≥ t}) ≥ need,
+ * and per list the counts of keys above t and equal to t; null when even the whole lists (capped) fall short.
+ * Three counting passes over the keys (11, 11 and 10 bits); positions in `skip` are not counted.
+ */
+function selectKey(lists: KeyedList[], cap: readonly number[], need: number): { key: number; above: number[]; at: number[] } | null {
+  let prefix = 0;
+  let fixed = 0;
+  const above = lists.map(() => 0);
+  let at: number[] = [];
+  for (const [shift, width] of LEVELS) {
+    const digit = (1 << width) - 1;
+    const hist = lists.map(({ bits, skip }) => {
+      const h = new Float64Array(digit + 1);
+      for (let j = 0; j < bits.length; j++) {
+        const key = keyOfBits(bits[j]);
+        if (((key & fixed) >>> 0) === prefix) h[(key >>> shift) & digit]++;
+      }
+      for (let s = 0; s < skip.length; s++) {
+        const key = keyOfBits(bits[skip[s]]);
+        if (((key & fixed) >>> 0) === prefix) h[(key >>> shift) & digit]--;
+      }
+      return h;
+    });
+    // The largest digit d whose bucket's lowest key still reaches `need`.
+    const suffix = above.slice();
+    let chosen = -1;
+    for (let d = digit; d >= 0 && chosen < 0; d--) {
+      let reach = 0;
+      for (let k = 0; k < lists.length; k++) {
+        suffix[k] += hist[k][d];
+        reach += Math.min(cap[k], suffix[k]);
+      }
+      if (reach >= need) chosen = d;
+    }
+    if (chosen < 0) return null; // only at the first level: below it, digit 0 reaches what the bucket did
+    for (let k = 0; k < lists.length; k++) above[k] = suffix[k] - hist[k][chosen];
+    at = hist.map((h) => h[chosen]);
+    prefix = (prefix | (chosen << shift)) >>> 0;
+    fixed = (fixed | (digit << shift)) >>> 0;
   }
-  return asc.length - lo;
+  return { key: prefix, above, at };
 }
 
 /**
  * The `need` candidates a global greedy takes — highest score first, ties by layer then kernel index,
- * skipping a layer once its `budget` is spent — without sorting all candidates together. Each layer's
- * scores are sorted on their own (a native typed-array sort); the score T* where the greedy stops is the
- * largest score with Σ_l min(budget_l, #{s ≥ T*}) ≥ need (found by bisection). Every layer then gives up
- * its scores above T* (only its own top ones when its budget binds), and the ties at T* go by layer, then
- * kernel index, as far as `need` and the budgets reach — exactly the greedy's choice. `cand` lists are in
- * layer order with ascending kernel indices; returns the kernel indices removed per list.
+ * skipping a layer once its `budget` is spent — without sorting anything. The score T* where the greedy
+ * stops is the largest score with Σ_l min(budget_l, #{s ≥ T*}) ≥ need, found by a radix select over the
+ * scores' order keys (selectKey: three counting passes). Every layer then gives up its scores above T*
+ * (only its own top ones when its budget binds: a radix select in that layer alone), and the ties at T*
+ * go by layer, then kernel index, as far as `need` and the budgets reach — exactly the greedy's choice.
+ * `cand` lists are in layer order with ascending kernel indices; positions in `skip` (ascending) are not
+ * candidates. Returns the kernel indices removed per list.
  */
 export function selectHighest(
-  cand: { layer: number; idx: Int32Array; score: Float32Array }[],
+  cand: { layer: number; idx: Int32Array; score: Float32Array; skip?: Int32Array }[],
   budget: readonly number[],
   need: number,
 ): Int32Array[] {
-  const asc = cand.map((c) => Float32Array.from(c.score).sort());
-  const cap = cand.map((c) => Math.min(c.score.length, Math.max(0, budget[c.layer])));
+  const lists = cand.map((c) => ({ bits: new Uint32Array(c.score.buffer, c.score.byteOffset, c.score.length), skip: c.skip ?? new Int32Array(0) }));
+  const cap = cand.map((c, k) => Math.min(c.score.length - lists[k].skip.length, Math.max(0, budget[c.layer])));
   const take = cand.map(() => 0);
-  if (need > 0) {
-    const reach = (t: number) => asc.reduce((a, s, k) => a + Math.min(cap[k], countFrom(s, t)), 0);
-    // Bisection over the float32 order (as sortable 32-bit keys): reach only changes at score values, so
-    // the largest t with reach(t) ≥ need is itself a score. No merged copy of all scores is made.
-    const lowest = asc.reduce((a, x) => (x.length && x[0] < a ? x[0] : a), Infinity);
-    const highest = asc.reduce((a, x) => (x.length && x[x.length - 1] > a ? x[x.length - 1] : a), -Infinity);
-    if (lowest === Infinity || reach(lowest) < need) {
-      cap.forEach((n, k) => { take[k] = n; }); // the floors bind: every layer gives what it may
-    } else {
-      let lo = keyOf(lowest);
-      let hi = keyOf(highest);
-      while (lo < hi) {
-        const mid = lo + Math.ceil((hi - lo) / 2);
-        if (reach(valueOf(mid)) >= need) lo = mid;
-        else hi = mid - 1;
-      }
-      const tStar = valueOf(lo);
-      let left = need;
-      asc.forEach((s, k) => { take[k] = Math.min(cap[k], countFrom(s, tStar, true)); left -= take[k]; });
-      asc.forEach((s, k) => {
-        const ties = countFrom(s, tStar) - countFrom(s, tStar, true);
-        const n = Math.max(0, Math.min(cap[k] - take[k], ties, left));
-        take[k] += n;
-        left -= n;
-      });
-    }
+  const found = need > 0 ? selectKey(lists, cap, need) : null;
+  if (need > 0 && found === null) {
+    cap.forEach((n, k) => { take[k] = n; }); // the floors bind: every layer gives what it may
+  } else if (found) {
+    let left = need;
+    cand.forEach((_, k) => { take[k] = Math.min(cap[k], found.above[k]); left -= take[k]; });
+    cand.forEach((_, k) => {
+      const n = Math.max(0, Math.min(cap[k] - take[k], found.at[k], left));
+      take[k] += n;
+      left -= n;
+    });
   }
-  // Each list gives its top take[k] by (score desc, index asc).
   return cand.map((c, k) => {
     const n = take[k];
+    if (n === 0) return new Int32Array(0);
+    // The list's own n-th highest key: T* unless its budget stopped it above T*.
+    const own = found && n >= found.above[k] ? { key: found.key, above: found.above[k] } : (() => {
+      const r = selectKey([lists[k]], [Infinity], n)!;
+      return { key: r.key, above: r.above[0] };
+    })();
     const out = new Int32Array(n);
-    if (n === 0) return out;
-    const u = asc[k][asc[k].length - n];
-    let ties = n - countFrom(asc[k], u, true);
+    const { bits, skip } = lists[k];
+    let ties = n - own.above; // keys equal to the cut that go: the first ones, in kernel index order
     let p = 0;
-    for (let i = 0; i < c.score.length && p < n; i++) {
-      const v = c.score[i];
-      if (v > u || (v === u && ties-- > 0)) out[p++] = c.idx[i];
+    for (let i = 0, s = 0; i < bits.length && p < n; i++) {
+      if (s < skip.length && skip[s] === i) { s++; continue; }
+      const key = keyOfBits(bits[i]);
+      if (key > own.key || (key === own.key && ties-- > 0)) out[p++] = c.idx[i];
     }
     return out;
   });
@@ -211,13 +227,25 @@ function protectPaths(
   features: ConnectionFeatures,
   protectedSet: Set<number>[],
 ): void {
-  // Full-size score per layer (Infinity where unknown or pruned: never chosen when a scored weight exists).
-  const full = pm.layers.map((l) => new Float32Array(l.size).fill(Infinity));
-  features.layers.forEach((lf, k) => {
-    const f = full[lf.layer];
-    const s = scores[k];
-    for (let j = 0; j < lf.count; j++) f[lf.indices[j]] = Number.isNaN(s[j]) ? Infinity : s[j];
-  });
+  // A weight's score (Infinity where unknown or pruned: never chosen when a scored weight exists), looked up
+  // by binary search in its layer's ascending live indices: no full-size copy of the scores.
+  const listOf = new Map<number, number>();
+  features.layers.forEach((lf, k) => listOf.set(lf.layer, k));
+  const scoreAt = (li: number, idx: number): number => {
+    const k = listOf.get(li);
+    if (k === undefined) return Infinity;
+    const ix = features.layers[k].indices;
+    let lo = 0;
+    let hi = ix.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ix[mid] < idx) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === ix.length || ix[lo] !== idx) return Infinity;
+    const v = scores[k][lo];
+    return Number.isNaN(v) ? Infinity : v;
+  };
   const L = pm.layers.length;
   const last = pm.layers[L - 1];
   for (let unit = 0; unit < last.units; unit++) {
@@ -230,7 +258,7 @@ function protectPaths(
       let bestScore = Infinity;
       for (let idx = u; idx < l.size; idx += out) {
         if (m[idx] === 0) continue;
-        const s = full[li][idx];
+        const s = scoreAt(li, idx);
         if (best < 0 || s < bestScore) { best = idx; bestScore = s; }
       }
       if (best < 0) break; // this unit is already cut off: nothing to protect below it

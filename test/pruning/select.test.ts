@@ -76,10 +76,15 @@ describe('pruneByScores', () => {
   });
 });
 
-/** The greedy selectHighest replaces: one sort of every candidate by (score desc, layer, index), layers skipped once their budget is spent. */
-function greedyReference(cand: { layer: number; idx: Int32Array; score: Float32Array }[], budget: number[], need: number): Int32Array[] {
+/**
+ * The greedy selectHighest replaces: one sort of every candidate by (score desc, layer, index), layers skipped
+ * once their budget is spent; NaN scores as −∞, positions in `skip` not candidates.
+ */
+function greedyReference(cand: { layer: number; idx: Int32Array; score: Float32Array; skip?: Int32Array }[], budget: number[], need: number): Int32Array[] {
   const all: { k: number; layer: number; idx: number; score: number }[] = [];
-  cand.forEach((c, k) => c.score.forEach((s, i) => all.push({ k, layer: c.layer, idx: c.idx[i], score: s })));
+  cand.forEach((c, k) => c.score.forEach((s, i) => {
+    if (!c.skip?.includes(i)) all.push({ k, layer: c.layer, idx: c.idx[i], score: Number.isNaN(s) ? -Infinity : s });
+  }));
   all.sort((a, b) => (b.score - a.score) || (a.layer - b.layer) || (a.idx - b.idx));
   const left = budget.slice();
   const out: number[][] = cand.map(() => []);
@@ -94,7 +99,7 @@ function greedyReference(cand: { layer: number; idx: Int32Array; score: Float32A
 }
 
 describe('selectHighest', () => {
-  it('takes exactly what the global greedy sort took: ties, -Infinity, binding budgets and floors', () => {
+  it('takes exactly what the global greedy sort took: ties, ±0, NaN, -Infinity, skipped positions, binding budgets and floors', () => {
     let seed = 12345;
     const rnd = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
     for (let trial = 0; trial < 300; trial++) {
@@ -103,8 +108,10 @@ describe('selectHighest', () => {
       const cand = Array.from({ length: layers }, (_, layer) => {
         const n = Math.floor(rnd() * 40);
         const idx = Int32Array.from({ length: n }, (_, i) => i * 3 + (layer % 2));
-        const score = Float32Array.from({ length: n }, () => (rnd() < 0.05 ? -Infinity : Math.floor(rnd() * levels) / 2));
-        return { layer, idx, score };
+        const special = [-Infinity, NaN, -0, 0, Infinity, -1e-30];
+        const score = Float32Array.from({ length: n }, () => (rnd() < 0.1 ? special[Math.floor(rnd() * special.length)] : (Math.floor(rnd() * levels) - 2) / 2));
+        const skip = Int32Array.from(Array.from(score.keys()).filter(() => rnd() < 0.1));
+        return { layer, idx, score, skip };
       });
       const budget = cand.map((c) => Math.floor(rnd() * (c.score.length + 3)));
       const need = Math.floor(rnd() * (cand.reduce((a, c) => a + c.score.length, 0) + 5));
