@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { autoprune } from '../src/index.js';
+import { FRONTIER_POLISH } from '../src/agent/loop.js';
 import { loadModel } from '../src/models/io.js';
 import { PrunableModel } from '../src/pruning/prunable-model.js';
 import { numTensors, tempDir } from './helpers.js';
@@ -21,9 +22,13 @@ describe('the frontier in one run', () => {
       expect(Math.abs(r.sparsity! - r.target)).toBeLessThanOrEqual(1 / report.dense.prunable + 1e-9);
       expect(r.testAccuracy).toBeGreaterThan(0);
     }
-    // Steps are nested: each lower target was reached with fewer fine-tuning steps than the next.
+    // Steps are nested: each lower target was reached with fewer fine-tuning steps than the next, and each
+    // lower target was polished on top of the budget (its steps and the run's totals count it).
     expect(rows[0].fineTuneSteps!).toBeLessThan(rows[1].fineTuneSteps!);
     expect(rows[1].fineTuneSteps!).toBeLessThanOrEqual(rows[2].fineTuneSteps!);
+    const c = report.config;
+    const polish = Math.max(c.roundSteps!, Math.round(FRONTIER_POLISH * c.budgetSteps!));
+    expect(report.totals.fineTuneSteps).toBe(c.budgetSteps! + 2 * polish);
     expect(rows[2].testAccuracy).toBe(report.final.testAccuracy);
     const fj = JSON.parse(readFileSync(join(out, 'frontier.json'), 'utf8'));
     expect(fj.format).toBe('autoprune-frontier');

@@ -139,20 +139,22 @@ export interface AgentResult {
 /** Prunable weights from which the agent collects garbage after every scoring pass (util/gc.ts). */
 const LARGE_MODEL_WEIGHTS = 1_000_000;
 
-/** A lower target reached on the way: the accepted state there (not polished), with its metrics. */
+/** A lower target reached on the way: the accepted state there, polished at the end of the run (FRONTIER_POLISH), with its metrics. */
 export interface Milestone {
   target: number;
   sparsity: SparsityReport;
   compute: ComputeReport;
   valAccuracy: number;
   testAccuracy: number;
-  /** Optimizer steps of fine-tuning the run had spent when it got there. */
+  /** Optimizer steps of fine-tuning the run had spent when it got there, plus its own polish. */
   fineTuneSteps: number;
   /** Weights and masks at that point: restore with PrunableModel.restore; dispose with disposeSnapshot. */
   snapshot: Snapshot;
 }
 
 const EPS = 1e-6;
+/** Polish of each lower target of a frontier run, as a fraction of the fine-tuning budget (on top of it). */
+export const FRONTIER_POLISH = 0.1;
 
 
 /** True when the paired per-row values `a` are lower than `b` by more than GUARD_Z standard errors of the mean difference. */
@@ -354,6 +356,38 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       }
     };
 
+    /**
+     * A frontier run's lower targets: the state recorded there was an accepted step, fine-tuned for one step
+     * only. Each gets a polish of its own, from its snapshot with its masks fixed, of FRONTIER_POLISH of the
+     * budget (on top of it: totals and the target's fineTuneSteps count it), best validation round kept and
+     * undone unless it beats where it started, as the final polish. The final state is put back after.
+     */
+    const polishMilestones = async () => {
+      const final = pm.snapshot();
+      try {
+        for (const m of milestones) {
+          checkAbort();
+          pm.restore(m.snapshot);
+          const before = timed('evaluate', () => evaluate(model, data.val));
+          const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
+            steps: Math.max(budget.roundSteps, Math.round(FRONTIER_POLISH * budget.budgetSteps)), batchSize: budget.batchSize, roundSteps: budget.roundSteps,
+            prunable: pm, val: data.val, patience: o.polish.patience, lrDecay: o.polish.lrDecay, seed: o.seed * 1009 + Math.round(m.target * 1e4), signal: o.signal,
+          }));
+          state.stepsUsed += r.stepsRun;
+          m.fineTuneSteps += r.stepsRun;
+          if ((r.bestValLoss ?? Infinity) < before.loss) {
+            disposeSnapshot(m.snapshot);
+            m.snapshot = pm.snapshot();
+            m.valAccuracy = timed('evaluate', () => evaluate(model, data.val)).accuracy;
+            m.testAccuracy = timed('evaluate', () => accuracy(model, data.test));
+          }
+        }
+      } finally {
+        pm.restore(final);
+        disposeSnapshot(final);
+      }
+    };
+
     // Sparsity moves in steps of one weight: within one weight of the target counts as reached.
     const tol = Math.max(EPS, 1 / pm.totalPrunable);
     const pending = [...new Set(o.milestones ?? [])].filter((m) => m > state.sparsity + tol && m < o.target - tol).sort((a, b) => a - b);
@@ -483,6 +517,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         disposeSnapshot(snap);
       }
     }
+
+    if (milestones.length > 0) await polishMilestones();
 
     const sparsity = pm.sparsity();
     const finalEval = timed('evaluate', () => evaluate(model, data.val));

@@ -215,7 +215,10 @@ export interface ReportFrontierRow {
   testAccuracy?: number;
   /** Multiply-accumulates per sample of the prunable kernels, dense and live. */
   compute?: { dense: number; live: number; reduction: number };
-  /** Fine-tuning optimizer steps the run had spent when it got there. */
+  /**
+   * Fine-tuning optimizer steps that made this model: what the run had spent when it got there, plus a lower
+   * target's own polish at the end of the run (10 % of the budget, on top of it: docs/agent.md).
+   */
   fineTuneSteps?: number;
   /** Where its model/ and masks.json are, relative to the output folder. */
   path?: string;
