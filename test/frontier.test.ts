@@ -26,9 +26,9 @@ describe('the frontier in one run', () => {
     // lower target was polished on top of the budget (its steps and the run's totals count it).
     expect(rows[0].fineTuneSteps!).toBeLessThan(rows[1].fineTuneSteps!);
     expect(rows[1].fineTuneSteps!).toBeLessThanOrEqual(rows[2].fineTuneSteps!);
-    const c = report.config;
-    const polish = Math.max(c.roundSteps!, Math.round(FRONTIER_POLISH * c.budgetSteps!));
-    expect(report.totals.fineTuneSteps).toBe(c.budgetSteps! + 2 * polish);
+    const budget = Number(report.config.budgetSteps);
+    const polish = Math.max(Number(report.config.roundSteps), Math.round(FRONTIER_POLISH * budget));
+    expect(report.totals.fineTuneSteps).toBe(budget + 2 * polish);
     expect(rows[2].testAccuracy).toBe(report.final.testAccuracy);
     const fj = JSON.parse(readFileSync(join(out, 'frontier.json'), 'utf8'));
     expect(fj.format).toBe('autoprune-frontier');

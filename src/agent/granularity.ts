@@ -73,10 +73,10 @@ export function pruneStep(
     return;
   }
   // Hierarchical: a dry run of the connection-level step tells how each unit would fare.
-  const before = pm.maskArrays();
+  const before = pm.maskBytes();
   const snap = pm.snapshot();
   pruneByScores(pm, scores, feats, to);
-  const after = pm.maskArrays();
+  const after = pm.maskBytes();
   pm.restore(snap);
   disposeSnapshot(snap);
   const last = pm.layers.length - 1;

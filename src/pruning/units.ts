@@ -13,7 +13,7 @@ import type { Objective, PrunableModel } from './prunable-model.js';
 
 /** Per-unit sums of a kernel-shaped flat array `f(w_i)` over live weights (unit = index % units). */
 function perUnit(pm: PrunableModel, f: (w: number, i: number, layer: number) => number): Float32Array[] {
-  const masks = pm.maskArrays();
+  const masks = pm.maskBytes();
   return pm.layers.map((l, li) => {
     const w = l.kernel.dataSync();
     const m = masks[li];
@@ -231,7 +231,8 @@ export function pruneUnits(
   pm.layers.forEach((l, i) => {
     if (unitScores[i].length !== l.units) throw new UsageError(`unit scores of layer '${l.name}' have ${unitScores[i].length} values, it has ${l.units} units`);
   });
-  const masks = pm.maskArrays().map((m) => Float32Array.from(m));
+  // Writable masks, a byte per weight (a float copy of every mask would be eight: docs/benchmarks.md, scale).
+  const masks = pm.maskBytes();
   const total = pm.totalPrunable;
   const flops = o.objective === 'flops';
   const cost = pm.layers.map((l) => (flops ? l.macsPerWeight : 1));
