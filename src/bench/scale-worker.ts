@@ -1,12 +1,17 @@
 /**
  * Worker process of the scale benchmark (`autoprune bench --suite scale`): one agent step — what
- * `autoprune --target 0.9 --budget 2` does on MNIST-10k — on an MLP 784 → W → W → 10 (untrained: only
- * cost is measured), in a fresh process so its peak memory is its own. Prints one JSON line: prunable
- * weights, the process's resident memory before the model and at its peak (VmHWM), and seconds per phase.
+ * `autoprune --target 0.9 --budget 2 [--granularity G]` does on MNIST-10k — on an MLP 784 → W → W → 10
+ * (untrained: only cost is measured), in a fresh process so its peak memory is its own; then what a run's
+ * output costs: `compactModel` of the pruned model and its sparse export. Prints one JSON line: prunable
+ * weights, the process's resident memory before the model, at the agent's peak and at the peak after the
+ * exports (VmHWM), and seconds per phase.
  */
 import { readFileSync } from 'node:fs';
 import { selectBackend, tf } from '../backend/tf.js';
 import { autoprune } from '../api.js';
+import type { Granularity } from '../agent/granularity.js';
+import { compactModel } from '../pruning/compact.js';
+import { encodeSparse } from '../pruning/sparse-format.js';
 
 function vm(field: 'VmHWM' | 'VmRSS'): number {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync('/proc/self/status', 'utf8'));
@@ -15,6 +20,7 @@ function vm(field: 'VmHWM' | 'VmRSS'): number {
 
 async function main(): Promise<void> {
   const width = Number(process.argv[2]);
+  const granularity = (process.argv[3] ?? 'connection') as Granularity;
   selectBackend();
   const { loadMnist10k } = await import('../data/mnist.js');
   const data = loadMnist10k({ seed: 0 });
@@ -27,10 +33,20 @@ async function main(): Promise<void> {
   ] });
   const modelRss = vm('VmRSS');
   const t0 = Date.now();
-  const { model: pruned, report } = await autoprune({ model, data, target: 0.9, budgetEpochs: 2, policy: 'default', force: true });
+  const { model: pruned, report } = await autoprune({ model, data, target: 0.9, budgetEpochs: 2, policy: 'default', force: true, granularity });
   const seconds = (Date.now() - t0) / 1000;
+  const agentPeakRss = vm('VmHWM');
+  // The outputs of a run, on the pruned model (its exact zeros are the pruned weights).
+  let t1 = Date.now();
+  const compact = compactModel(pruned);
+  const compactSeconds = (Date.now() - t1) / 1000;
+  compact.model.dispose();
+  t1 = Date.now();
+  const sparseBytes = encodeSparse(pruned).length;
+  const sparseSeconds = (Date.now() - t1) / 1000;
   process.stdout.write(`${JSON.stringify({
-    width, prunable: report.dense.prunable, params: report.dense.params, baseRss, modelRss, peakRss: vm('VmHWM'),
+    width, granularity, prunable: report.dense.prunable, params: report.dense.params, baseRss, modelRss, peakRss: agentPeakRss,
+    exportPeakRss: vm('VmHWM'), compactSeconds, sparseSeconds, sparseBytes,
     phases: report.phases, seconds, sparsity: report.final.sparsity, steps: report.steps.length, passes: report.totals.scoringPasses,
   })}\n`);
   pruned.dispose();

@@ -10,6 +10,8 @@ import { PACKAGE_ROOT } from '../backend/tf.js';
 
 export interface ScaleRecord {
   width: number;
+  /** The agent's granularity (absent in records from before it was varied: connection). */
+  granularity?: 'connection' | 'unit' | 'hierarchical';
   prunable: number;
   params: number;
   baseRss: number;
@@ -21,12 +23,23 @@ export interface ScaleRecord {
   steps: number;
   /** Feature + scoring passes of the run (absent in records from before gradual steps: one per step). */
   passes?: number;
+  /** Peak resident memory after the run's outputs (compactModel, the sparse export), and their seconds and size. */
+  exportPeakRss?: number;
+  compactSeconds?: number;
+  sparseSeconds?: number;
+  sparseBytes?: number;
   error?: string;
 }
 
-function runWorker(width: number): Promise<ScaleRecord> {
+/** One worker run: the MLP's width and the agent's granularity. */
+export interface ScaleRun { width: number; granularity?: 'connection' | 'unit' }
+
+/** The default runs: connection granularity at every width; whole units at ~20 M weights. */
+export const SCALE_RUNS: readonly ScaleRun[] = [500, 1000, 2000, 3000, 4000, 6700].map((width) => ({ width })).concat([{ width: 4000, granularity: 'unit' } as ScaleRun]);
+
+function runWorker({ width, granularity = 'connection' }: ScaleRun): Promise<ScaleRecord> {
   return new Promise((resolveRec) => {
-    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist', 'bench', 'scale-worker.js'), String(width)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist', 'bench', 'scale-worker.js'), String(width), granularity], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
@@ -37,16 +50,17 @@ function runWorker(width: number): Promise<ScaleRecord> {
         resolveRec(JSON.parse(line) as ScaleRecord);
       } catch {
         const why = err.trim().split('\n').filter((l) => !/^(WARNING|I0000)/.test(l)).slice(-1)[0] ?? `exit ${code}`;
-        resolveRec({ width, prunable: 784 * width + width * width + 10 * width, params: NaN, baseRss: NaN, modelRss: NaN, peakRss: NaN, phases: {}, seconds: NaN, sparsity: NaN, steps: 0, error: code === null ? 'killed (out of memory?)' : why });
+        resolveRec({ width, granularity, prunable: 784 * width + width * width + 10 * width, params: NaN, baseRss: NaN, modelRss: NaN, peakRss: NaN, phases: {}, seconds: NaN, sparsity: NaN, steps: 0, error: code === null ? 'killed (out of memory?)' : why });
       }
     });
   });
 }
 
-export async function runScaleBench(widths: number[], log: (s: string) => void = () => {}): Promise<ScaleRecord[]> {
+export async function runScaleBench(runs: readonly ScaleRun[], log: (s: string) => void = () => {}): Promise<ScaleRecord[]> {
   const out: ScaleRecord[] = [];
-  for (const w of widths) {
-    const r = await runWorker(w);
+  for (const run of runs) {
+    const r = await runWorker(run);
+    const w = `${run.width}${run.granularity && run.granularity !== 'connection' ? ` (${run.granularity})` : ''}`;
     log(r.error ? `width ${w}: ${r.error}` : `width ${w}: ${(r.prunable / 1e6).toFixed(1)} M weights, peak ${(r.peakRss / 1e9).toFixed(2)} GB, features ${(r.phases.features ?? 0).toFixed(1)} s, prune ${(r.phases.prune ?? 0).toFixed(1)} s, fine-tune ${((r.phases.fineTune ?? 0) + (r.phases.control ?? 0)).toFixed(1)} s`);
     out.push(r);
   }
@@ -66,6 +80,7 @@ export function scaleSection(records: ScaleRecord[], meta: { date: string; comma
     '(the weight, its two Adam moments and its gradient), per prunable weight. "Features" includes scoring (one layer\'s features at a time), ' +
     '"selection" is choosing the connections (`prune` phase), both summed over the run and divided by its scoring passes (a step prunes in ' +
     'several re-scored increments: gradual pruning inside the step, docs/agent.md) and by its attempts (steps). ' +
+    'W marked "unit" is the same run with `--granularity unit` (whole units, scored from the connections\' scores). ' +
     'Bars (issue 18): ≤ 100 bytes per weight above model + Adam; features + scoring + selection ≤ 0.5 µs per weight per step.',
     '',
     '| W | prunable weights | peak RSS | above model + Adam, B/weight | attempts (scoring passes) | features + scoring per pass | selection per pass | µs per weight per pass | µs per weight per attempt | fine-tune incl. control (total) | whole run |',
@@ -73,29 +88,42 @@ export function scaleSection(records: ScaleRecord[], meta: { date: string; comma
   ];
   const passesOf = (r: ScaleRecord) => Math.max(1, r.passes ?? r.steps);
   const perAttempt = (r: ScaleRecord) => (1e6 * ((r.phases.features ?? 0) + (r.phases.prune ?? 0))) / Math.max(1, r.steps) / r.prunable;
+  const label = (r: ScaleRecord) => `${r.width}${r.granularity && r.granularity !== 'connection' ? ` (${r.granularity})` : ''}`;
+  const above = (peak: number, r: ScaleRecord) => (peak - r.baseRss - 16 * r.prunable) / r.prunable;
   for (const r of records) {
     if (r.error) {
-      lines.push(`| ${r.width} | ${r.prunable.toLocaleString('en')} | ${r.error} | | | | | | | | |`);
+      lines.push(`| ${label(r)} | ${r.prunable.toLocaleString('en')} | ${r.error} | | | | | | | | |`);
       continue;
     }
     const k = passesOf(r);
     const feat = (r.phases.features ?? 0) / k;
     const sel = (r.phases.prune ?? 0) / k;
-    const above = (r.peakRss - r.baseRss - 16 * r.prunable) / r.prunable;
     const tune = (r.phases.fineTune ?? 0) + (r.phases.control ?? 0);
-    lines.push(`| ${r.width} | ${r.prunable.toLocaleString('en')} | ${gb(r.peakRss)} GB | ${above.toFixed(0)} | ${r.steps} (${k}) | ${feat.toFixed(2)} s | ${sel.toFixed(2)} s | ` +
+    lines.push(`| ${label(r)} | ${r.prunable.toLocaleString('en')} | ${gb(r.peakRss)} GB | ${above(r.peakRss, r).toFixed(0)} | ${r.steps} (${k}) | ${feat.toFixed(2)} s | ${sel.toFixed(2)} s | ` +
       `${((1e6 * (feat + sel)) / r.prunable).toFixed(2)} | ${perAttempt(r).toFixed(2)} | ${tune.toFixed(1)} s | ${r.seconds.toFixed(1)} s |`);
   }
   // The bars, judged on the largest widths (≥ 5 M weights, where fixed costs no longer dominate).
   const big = records.filter((r) => !r.error && r.prunable >= 5e6);
   if (big.length) {
-    const worstMem = Math.max(...big.map((r) => (r.peakRss - r.baseRss - 16 * r.prunable) / r.prunable));
+    const worstMem = Math.max(...big.map((r) => above(r.peakRss, r)));
     const worstTime = Math.max(...big.map(perAttempt));
     const worstPass = Math.max(...big.map((r) => (1e6 * ((r.phases.features ?? 0) + (r.phases.prune ?? 0))) / passesOf(r) / r.prunable));
     const largest = records.filter((r) => !r.error).reduce((a, r) => (r.prunable > a ? r.prunable : a), 0);
     lines.push('', `Bars at ≥ 5 M weights: memory ${worstMem.toFixed(0)} B/weight above model + Adam (bar ≤ 100): ${worstMem <= 100 ? '**met**' : '**NOT met**'}; ` +
       `features + scoring + selection ${worstTime.toFixed(2)} µs/weight per step (bar ≤ 0.5): ${worstTime <= 0.5 ? '**met**' : '**NOT met**'} (${worstPass.toFixed(2)} per scoring pass); ` +
       `largest model completed: ${(largest / 1e6).toFixed(1)} M weights (bar: 50 M on a 24 GiB machine): ${largest >= 50e6 ? '**met**' : '**NOT met**'}.`);
+  }
+  const outputs = records.filter((r) => !r.error && r.compactSeconds != null);
+  if (outputs.length) {
+    lines.push('', '### The run\'s outputs on the same models', '',
+      'After the run, in the same process: `compactModel` of the pruned model (its exact zeros as the pruned weights) and its sparse export ' +
+      '(`model.sparse`, docs/architecture.md). "Peak after" is the process\'s peak resident memory once both are done (the larger of the step\'s ' +
+      'and theirs), counted as above.', '',
+      '| W | compactModel | sparse export (size) | peak after: RSS, B/weight above model + Adam |', '|---:|---:|---:|---:|');
+    for (const r of outputs) {
+      lines.push(`| ${label(r)} | ${r.compactSeconds!.toFixed(1)} s | ${r.sparseSeconds!.toFixed(1)} s (${(r.sparseBytes! / 1e6).toFixed(1)} MB) | ` +
+        `${gb(r.exportPeakRss!)} GB, ${above(r.exportPeakRss!, r).toFixed(0)} |`);
+    }
   }
   return lines.join('\n');
 }

@@ -76,9 +76,9 @@ async function writeSection<R>(out: string, mk: Markers, suffix: string, what: s
 
 /** `autoprune bench --suite scale`: memory and time of one agent run on MLPs of growing width → its section of docs/benchmarks.md. */
 async function scaleCommand(f: z.infer<typeof BenchFlags>, argv: string[]): Promise<number> {
-  const { runScaleBench, scaleSection } = await import('../bench/scale.js');
-  const widths = f.widths ?? (f.quick ? [500, 1000] : [500, 1000, 2000, 3000, 4000, 6700]);
-  const records = await runScaleBench(widths, (m) => process.stderr.write(`bench: ${m}\n`));
+  const { runScaleBench, scaleSection, SCALE_RUNS } = await import('../bench/scale.js');
+  const runs = f.widths ? f.widths.map((width) => ({ width })) : f.quick ? [{ width: 500 }, { width: 1000 }, { width: 1000, granularity: 'unit' as const }] : SCALE_RUNS;
+  const records = await runScaleBench(runs, (m) => process.stderr.write(`bench: ${m}\n`));
   return writeSection(resolve(f.out), SCALE, 'scale', 'scale', records, argv, scaleSection);
 }
 
