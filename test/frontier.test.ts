@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { autoprune } from '../src/index.js';
-import { FRONTIER_POLISH } from '../src/agent/loop.js';
+import { tf } from '../src/backend/tf.js';
 import { loadModel } from '../src/models/io.js';
 import { PrunableModel } from '../src/pruning/prunable-model.js';
 import { numTensors, tempDir } from './helpers.js';
@@ -10,7 +10,7 @@ import { numTensors, tempDir } from './helpers.js';
 process.env.AUTOPRUNE_CACHE_DIR = tempDir('autoprune-frontier-cache-');
 
 describe('the frontier in one run', () => {
-  it('lands on every lower target on the way, records each state with its metrics, and writes its model and masks', async () => {
+  it('records every lower target on the way with its metrics, writes its model and masks, and ends where a single run ends', async () => {
     const out = join(tempDir(), 'out');
     const before = numTensors();
     const { model, report } = await autoprune({ target: 0.8, frontier: [0.7, 0.5], data: 'synthetic', policy: 'global-magnitude', maxDrop: 10, budgetEpochs: 8, out });
@@ -22,14 +22,20 @@ describe('the frontier in one run', () => {
       expect(Math.abs(r.sparsity! - r.target)).toBeLessThanOrEqual(1 / report.dense.prunable + 1e-9);
       expect(r.testAccuracy).toBeGreaterThan(0);
     }
-    // Steps are nested: each lower target was reached with fewer fine-tuning steps than the next, and each
-    // lower target was polished on top of the budget (its steps and the run's totals count it).
-    expect(rows[0].fineTuneSteps!).toBeLessThan(rows[1].fineTuneSteps!);
+    // Each lower target was reached on a branch of the step that crossed it (or by a step that landed on it),
+    // with no more fine-tuning than the final model; the branches are on top of the budget and in the totals.
+    expect(rows[0].fineTuneSteps!).toBeLessThanOrEqual(rows[1].fineTuneSteps!);
     expect(rows[1].fineTuneSteps!).toBeLessThanOrEqual(rows[2].fineTuneSteps!);
-    const budget = Number(report.config.budgetSteps);
-    const polish = Math.max(Number(report.config.roundSteps), Math.round(FRONTIER_POLISH * budget));
-    expect(report.totals.fineTuneSteps).toBe(budget + 2 * polish);
+    expect(report.totals.fineTuneSteps).toBeGreaterThan(Number(report.config.budgetSteps));
     expect(rows[2].testAccuracy).toBe(report.final.testAccuracy);
+    // The lower targets never bend the main path: the final model is the single run's, bit for bit.
+    const single = await autoprune({ target: 0.8, data: 'synthetic', policy: 'global-magnitude', maxDrop: 10, budgetEpochs: 8 });
+    expect(single.report.final.testAccuracy).toBe(report.final.testAccuracy);
+    const path = (steps: typeof report.steps) => steps.map(({ seconds: _, ...rest }) => rest);
+    expect(path(single.report.steps)).toEqual(path(report.steps));
+    const same = tf.tidy(() => single.model.weights.every((w, i) => tf.equal(w.read(), model.weights[i].read()).all().dataSync()[0] === 1));
+    expect(same).toBe(true);
+    single.model.dispose();
     const fj = JSON.parse(readFileSync(join(out, 'frontier.json'), 'utf8'));
     expect(fj.format).toBe('autoprune-frontier');
     expect(fj.rows).toEqual(rows);

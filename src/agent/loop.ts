@@ -139,22 +139,20 @@ export interface AgentResult {
 /** Prunable weights from which the agent collects garbage after every scoring pass (util/gc.ts). */
 const LARGE_MODEL_WEIGHTS = 1_000_000;
 
-/** A lower target reached on the way: the accepted state there, polished at the end of the run (FRONTIER_POLISH), with its metrics. */
+/** A lower target reached on the way (on a branch of the step that crossed it: docs/agent.md), with its metrics. */
 export interface Milestone {
   target: number;
   sparsity: SparsityReport;
   compute: ComputeReport;
   valAccuracy: number;
   testAccuracy: number;
-  /** Optimizer steps of fine-tuning the run had spent when it got there, plus its own polish. */
+  /** Optimizer steps of fine-tuning that made it: the run's before the branch (or step) that reached it, plus that one's. */
   fineTuneSteps: number;
   /** Weights and masks at that point: restore with PrunableModel.restore; dispose with disposeSnapshot. */
   snapshot: Snapshot;
 }
 
 const EPS = 1e-6;
-/** Polish of each lower target of a frontier run, as a fraction of the fine-tuning budget (on top of it). */
-export const FRONTIER_POLISH = 0.1;
 
 
 /** True when the paired per-row values `a` are lower than `b` by more than GUARD_Z standard errors of the mean difference. */
@@ -356,36 +354,55 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       }
     };
 
+    /** Optimizer steps of the frontier's branches: on top of the budget, added to the totals at the end. */
+    let frontierSteps = 0;
+
     /**
-     * A frontier run's lower targets: the state recorded there was an accepted step, fine-tuned for one step
-     * only. Each gets a polish of its own, from its snapshot with its masks fixed, of FRONTIER_POLISH of the
-     * budget (on top of it: totals and the target's fineTuneSteps count it), best validation round kept and
-     * undone unless it beats where it started, as the final polish. The final state is put back after.
+     * A frontier run's lower targets that an accepted step crossed (from `before`, the state the step started
+     * from, to beyond them): each is reached on a branch — from `before`, an attempt at the lower target with
+     * a step's own fine-tune (gradual increments, `maxStepEpochs` rounds; on top of the budget), judged by the
+     * guard — and recorded when the guard holds; then the step's state is put back. The main path never bends
+     * towards a lower target: it is the single run's path to the largest one (same steps, same seeds, the same
+     * final model), and every lower target costs one step.
      */
-    const polishMilestones = async () => {
-      const final = pm.snapshot();
+    const branchMilestones = async (before: Snapshot, crossed: number[], stepsBefore: number) => {
+      const after = pm.snapshot();
       try {
-        for (const m of milestones) {
+        for (const target of crossed) {
           checkAbort();
-          pm.restore(m.snapshot);
-          const before = timed('evaluate', () => evaluate(model, data.val));
-          const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
-            steps: Math.max(budget.roundSteps, Math.round(FRONTIER_POLISH * budget.budgetSteps)), batchSize: budget.batchSize, roundSteps: budget.roundSteps,
-            prunable: pm, val: data.val, patience: o.polish.patience, lrDecay: o.polish.lrDecay, seed: o.seed * 1009 + Math.round(m.target * 1e4), signal: o.signal,
-          }));
-          state.stepsUsed += r.stepsRun;
-          m.fineTuneSteps += r.stepsRun;
-          if ((r.bestValLoss ?? Infinity) < before.loss) {
-            disposeSnapshot(m.snapshot);
-            m.snapshot = pm.snapshot();
-            m.valAccuracy = timed('evaluate', () => evaluate(model, data.val)).accuracy;
-            m.testAccuracy = timed('evaluate', () => accuracy(model, data.test));
-          }
+          pm.restore(before);
+          const r = await attempt(target, { steps: o.maxStepEpochs * budget.roundSteps, patience: 1 });
+          frontierSteps += r.steps;
+          if (!r.verdict.accepted) continue;
+          milestones.push({
+            target, sparsity: pm.sparsity(), compute: pm.compute(), valAccuracy: r.valAccuracy, testAccuracy: timed('evaluate', () => accuracy(model, data.test)),
+            fineTuneSteps: stepsBefore + r.steps, snapshot: pm.snapshot(),
+          });
         }
       } finally {
-        pm.restore(final);
-        disposeSnapshot(final);
+        pm.restore(after);
+        disposeSnapshot(after);
       }
+    };
+
+    /**
+     * After an accepted step from `before` to `reached` (fine-tuned by `r`): the lower targets it crossed are
+     * recorded on branches, and one it landed on exactly (within a weight) as the step's own state.
+     */
+    const recordCrossed = async (before: Snapshot, reached: number, r: { valAccuracy: number; steps: number }) => {
+      const crossed: number[] = [];
+      let land: number | undefined;
+      while (pending.length > 0 && reached >= pending[0] - tol) {
+        const target = pending.shift()!;
+        if (reached <= target + tol) land = target;
+        else crossed.push(target);
+      }
+      if (crossed.length > 0) await branchMilestones(before, crossed, state.stepsUsed - r.steps);
+      if (land === undefined) return;
+      milestones.push({
+        target: land, sparsity: pm.sparsity(), compute: pm.compute(), valAccuracy: r.valAccuracy,
+        testAccuracy: timed('evaluate', () => accuracy(model, data.test)), fineTuneSteps: state.stepsUsed, snapshot: pm.snapshot(),
+      });
     };
 
     // Sparsity moves in steps of one weight: within one weight of the target counts as reached.
@@ -401,8 +418,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       if (state.rate < plan.minRate) { stopped = 'guard'; break; }
       if (left < Math.min(budget.stepsPerEpoch, budget.roundSteps)) { stopped = 'budget'; break; }
       const from = state.sparsity;
-      // The next step never passes a milestone still to record: it lands on it.
-      const to = nextSparsity(from, pending[0] ?? o.target, state.rate);
+      // Lower targets still to record do not bend the path: a step that crosses one records it on a branch.
+      const to = nextSparsity(from, o.target, state.rate);
       const t0 = Date.now();
       const snap = pm.snapshot();
       state.step++;
@@ -410,7 +427,6 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       state.stepsUsed += r.steps;
       const seconds = (Date.now() - t0) / 1000;
       if (r.verdict.accepted) {
-        disposeSnapshot(snap);
         tried.clear();
         // Slack: how much of the allowed drop is left, as a fraction of maxDrop.
         const slack = o.maxDrop > 0 ? (r.verdict.allowed - r.verdict.drop) / r.verdict.allowed : r.verdict.drop <= 0 ? 1 : 0;
@@ -419,12 +435,10 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         stalled = r.sparsity <= from + EPS ? stalled + 1 : 0;
         state.sparsity = r.sparsity;
         state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: true, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds });
-        while (pending.length > 0 && r.sparsity >= pending[0] - tol) {
-          const target = pending.shift()!;
-          milestones.push({
-            target, sparsity: pm.sparsity(), compute: pm.compute(), valAccuracy: r.valAccuracy, testAccuracy: timed('evaluate', () => accuracy(model, data.test)),
-            fineTuneSteps: state.stepsUsed, snapshot: pm.snapshot(),
-          });
+        try {
+          await recordCrossed(snap, r.sparsity, r);
+        } finally {
+          disposeSnapshot(snap);
         }
         emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds });
         if (ckpt) {
@@ -472,6 +486,12 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       if (r.verdict.accepted) {
         state.sparsity = r.sparsity;
         state.steps.push({ ...rec, accepted: true, reason: 'last try at the target with half the reserve' });
+        try {
+          await recordCrossed(snap, r.sparsity, r);
+        } catch (err) {
+          disposeSnapshot(snap);
+          throw err;
+        }
         emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds });
       } else {
         pm.restore(snap);
@@ -518,7 +538,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       }
     }
 
-    if (milestones.length > 0) await polishMilestones();
+    state.stepsUsed += frontierSteps;
+    milestones.sort((a, b) => a.target - b.target);
 
     const sparsity = pm.sparsity();
     const finalEval = timed('evaluate', () => evaluate(model, data.val));

@@ -125,7 +125,7 @@ export function ecosystemSection(records: EcosystemRecord[], meta: { date: strin
     '',
     `### One frontier run (${TARGETS.join(', ')}) vs four separate runs`,
     '',
-    'Both at the CLI defaults (default budget, guard, no `--force`). The frontier run goes to the largest target and its steps land on the lower ones; a lower target\'s model is the accepted step there, polished at the end of the run from its snapshot for 10 % of the budget (on top of it; kept only when it lowers the validation loss). Cost: wall seconds of the runs (dense control included) and fine-tuning optimizer steps (the frontier\'s include those polishes).',
+    'Both at the CLI defaults (default budget, guard, no `--force`). The frontier run takes the single run\'s path to the largest target (its final model is that run\'s, bit for bit); each lower target a step crosses is reached on a branch from the state before that step, with a step\'s own fine-tune (on top of the budget). Cost: wall seconds of the runs (dense control included) and fine-tuning optimizer steps (the frontier\'s include its branches).',
     '',
     `| seed | frontier: seconds / steps | separate: seconds / steps | cost ratio (time) | ${TARGETS.map((t) => `test @${t} frontier / separate`).join(' | ')} |`,
     `|---:|---:|---:|---:|${TARGETS.map(() => '---:').join('|')}|`,

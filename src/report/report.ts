@@ -216,8 +216,8 @@ export interface ReportFrontierRow {
   /** Multiply-accumulates per sample of the prunable kernels, dense and live. */
   compute?: { dense: number; live: number; reduction: number };
   /**
-   * Fine-tuning optimizer steps that made this model: what the run had spent when it got there, plus a lower
-   * target's own polish at the end of the run (10 % of the budget, on top of it: docs/agent.md).
+   * Fine-tuning optimizer steps that made this model: for a lower target, the run's steps before the branch that
+   * reached it plus the branch's (docs/agent.md); for the final row, the whole run's, branches included.
    */
   fineTuneSteps?: number;
   /** Where its model/ and masks.json are, relative to the output folder. */
