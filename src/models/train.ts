@@ -5,6 +5,7 @@ import type { PrunableModel } from '../pruning/prunable-model.js';
 import { abortedError } from '../errors.js';
 import { Rng } from '../util/random.js';
 import { FlatAdam } from './flat-adam.js';
+import { withSeededRandom } from '../util/seeded-random.js';
 import { lossOf, predictedClasses, rowLossesOf, targetsOf, taskOf, type TaskInfo } from './task.js';
 
 export interface TrainOptions {
@@ -162,7 +163,8 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
         }
         const idx = perm!.subarray(cursor, Math.min(n, cursor + o.batchSize));
         cursor += o.batchSize;
-        tf.tidy(() => {
+        // Dropout-like layers draw their noise from Math.random: seeded per step, so a seed repeats the run.
+        withSeededRandom(Math.imul(o.seed + 1, 0x9e3779b1) ^ stepsRun, () => tf.tidy(() => {
           const ib = tf.tensor1d(idx, 'int32');
           const xb = tf.gather(data.x, ib);
           const yb = tf.gather(y, ib);
@@ -174,7 +176,7 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
           const next = tf.add(lossSum, value) as TF.Scalar;
           lossSum.dispose();
           lossSum = tf.keep(next);
-        });
+        }));
         stepsRun++;
         yield;
       }

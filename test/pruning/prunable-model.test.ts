@@ -155,6 +155,28 @@ describe('training', () => {
     data.dispose();
   });
 
+  it('is deterministic for a seed with Dropout, GaussianNoise and AlphaDropout layers (their noise is seeded per step), and other seeds differ', () => {
+    const data = smallMnist(30);
+    const run = (seed: number) => {
+      const m = tf.sequential({ layers: [
+        tf.layers.dense({ inputShape: [784], units: 32, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+        tf.layers.dropout({ rate: 0.3 }),
+        tf.layers.gaussianNoise({ stddev: 0.1 }),
+        tf.layers.alphaDropout({ rate: 0.1 }),
+        tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+      ] });
+      train(m, data.train, { epochs: 2, batchSize: 32, seed });
+      const w = Array.from(m.weights[2].read().dataSync()); // the output kernel: every weight is trained
+      m.dispose();
+      return w;
+    };
+    const before = Math.random;
+    expect(run(5)).toEqual(run(5));
+    expect(run(6)).not.toEqual(run(5));
+    expect(Math.random).toBe(before); // put back after training
+    data.dispose();
+  });
+
   it('reduces the learning rate on a plateau: lrDecay 0 freezes the weights after the first round without a validation gain', () => {
     const data = smallMnist(8);
     const run = (lrDecay?: number) => {
