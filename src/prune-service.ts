@@ -9,7 +9,7 @@ import { Checkpointer, type RunIdentity } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
 import { backendInfo } from './backend/tf.js';
 import { hashSplits, type Dataset } from './data/dataset.js';
-import { abortedError, UsageError } from './errors.js';
+import { abortedError, DataError, UsageError } from './errors.js';
 import { resolveBudget } from './agent/budget.js';
 import type { Granularity } from './agent/granularity.js';
 import { disposeSnapshot, type Objective } from './pruning/prunable-model.js';
@@ -194,6 +194,17 @@ export function checkOutDir(out: string, overwrite: boolean, resume: boolean, in
 
 
 /**
+ * `--overwrite` replaces a previous run's output folder (one holding its report.json or masks.json), or an
+ * empty one; a folder with other contents is refused, so that a mistyped --out never deletes a user's files.
+ */
+export function checkOverwritable(out: string, overwrite: boolean, resume: boolean): void {
+  const abs = resolve(out);
+  if (!overwrite || !nonEmptyDir(abs) || (resume && new Checkpointer(checkpointDirFor(abs)).exists())) return;
+  if (existsSync(join(abs, 'report.json')) || existsSync(join(abs, 'masks.json'))) return;
+  throw new UsageError(`output folder '${out}' is not an autoprune output (no report.json or masks.json in it): --overwrite only replaces a previous run's output; choose another --out`);
+}
+
+/**
  * `--logdir`: a folder (or a path to create) outside the input model's folder (inputs are never written to)
  * and outside `out` (which is replaced whole when the run ends).
  */
@@ -277,19 +288,24 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Named labels are mapped to outputs in sorted order; when the model was trained with another order its
- * dense accuracy is at chance. That is not an error autoprune can prove, so it warns and says what to pass.
+ * Named labels are mapped to outputs in sorted order; when the model was trained with another order its dense
+ * accuracy is at chance. No better than chance (within one validation row): refused, since fine-tuning would
+ * retrain the model to another meaning of its outputs; up to 1.5 × chance: a warning that says what to pass.
  */
-function warnOnLabelOrder(model: TF.LayersModel, data: Dataset, opts: AutopruneOptions): void {
+function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: AutopruneOptions): void {
   const names = data.classNames;
   if (opts.labelOrder || typeof opts.data !== 'string' || names.every((n) => /^[+-]?\d+(\.\d+)?$/.test(n)) || opts.model == null) return;
   const acc = accuracy(model, data.val);
   const chance = 1 / Math.max(2, names.length);
+  const rows = data.val.labels.length;
+  const scores = `the model's accuracy on the validation split is ${(100 * acc).toFixed(1)} % (chance ${(100 * chance).toFixed(1)} %, ${rows} rows)`;
+  if (acc <= chance + 1 / Math.max(1, rows)) {
+    throw new DataError(`${scores}: it was not trained for these labels in this order (sorted names: ${names.join(', ')}), and fine-tuning would retrain it to another meaning of its outputs; pass --label-order with the names in the model's output order`);
+  }
   if (acc <= 1.5 * chance) {
     opts.onEvent?.({
       type: 'warning',
-      message: `the model's accuracy on the validation split is ${(100 * acc).toFixed(1)} % (chance ${(100 * chance).toFixed(1)} %): ` +
-        `its outputs may be in another order than the sorted label names (${names.join(', ')}); if so, pass --label-order with the names in output order`,
+      message: `${scores}: its outputs may be in another order than the sorted label names (${names.join(', ')}); if so, pass --label-order with the names in output order`,
     });
   }
 }
@@ -350,8 +366,9 @@ export class PruneService {
     throwIfAborted(opts.signal);
     if (opts.out) checkOutDir(opts.out, r.overwrite, r.resume, inputsOf(opts));
     if (r.resume && !opts.out) throw new UsageError('--resume needs the --out folder of the interrupted run');
+    if (opts.logdir != null) checkLogDir(opts.logdir, inputsOf(opts).find((i) => i.what === 'input model')?.path, opts.out);
+    if (opts.out) checkOverwritable(opts.out, r.overwrite, r.resume);
     if (opts.logdir != null) {
-      checkLogDir(opts.logdir, inputsOf(opts).find((i) => i.what === 'input model')?.path, opts.out);
       const tb = tensorBoardSink(opts.logdir);
       const user = opts.onEvent;
       opts = { ...opts, onEvent: (e) => { tb.onEvent(e); user?.(e); } };
@@ -399,7 +416,7 @@ export class PruneService {
       loaded ??= await this.modelSource.load(undefined, data, { seed, onEpoch });
       const task = taskOf(loaded.model);
       fitted = fitDatasetToModel(data, loaded.model, task);
-      warnOnLabelOrder(loaded.model, fitted, opts);
+      checkLabelOrder(loaded.model, fitted, opts);
       phases.load = (Date.now() - tLoad) / 1000;
       const model = loaded.model;
       const params = countParams(model);
@@ -440,7 +457,7 @@ export class PruneService {
           ...(opts.testData ? { testData: opts.testData } : {}),
           ...(standardize != null ? { standardize } : {}),
         },
-        task: { kind: task.kind, metric: metricName(task.kind), evidence: task.evidence },
+        task: { kind: task.kind, metric: metricName(task.kind), evidence: task.evidence, ...(task.kind === 'classification' ? { classNames: [...fitted.classNames] } : {}) },
         samples: { train: fitted.train.labels.length, val: fitted.val.labels.length, test: fitted.test.labels.length },
         backend: { name: backend.tfBackend, native: backend.native, source: backend.source },
         policy: { name: policy.name, kind: policy.kind, file: policy.file },

@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { autoprune } from '../src/api.js';
+import { DataError } from '../src/errors.js';
 import { smallCasePaths, smallSuiteCases } from '../src/bench/small-suite.js';
 import { tempDir } from './helpers.js';
 import { cli } from './cli/cli-helpers.js';
@@ -42,27 +43,24 @@ describe('small real tables with the defaults', () => {
     expect(viaCli.config).toEqual({ ...report.config, model: p.model, data: p.data });
   }, 120_000);
 
-  it('warns when named labels may be in another order than the outputs, and --label-order fixes it', async () => {
+  it('refuses named labels in another order than the outputs (dense at chance) before any training, and --label-order fixes it', async () => {
     const p = smallCasePaths('iris');
     const rename: Record<string, string> = { setosa: 'c', versicolor: 'b', virginica: 'a' };
     const lines = readFileSync(p.data, 'utf8').trim().split('\n');
     const csv = join(tempDir(), 'iris-renamed.csv');
     writeFileSync(csv, `${[lines[0], ...lines.slice(1).map((l) => l.replace(/[a-z]+$/, (m) => rename[m]!))].join('\n')}\n`);
-    const warnings: string[] = [];
-    const run = async (labelOrder?: string[]) => {
-      const { model, report } = await autoprune({
-        model: p.model, data: csv, target: 0.5, budgetSteps: 20, labelOrder, policy: 'global-magnitude',
-        onEvent: (e) => { if (e.type === 'warning') warnings.push(e.message); },
-      });
-      model.dispose();
-      return report;
-    };
-    const wrong = await run();
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/may be in another order than the sorted label names \(a, b, c\).*--label-order/);
-    const right = await run(['c', 'b', 'a']);
-    expect(warnings).toHaveLength(1);
-    expect(right.dense.valAccuracy).toBeGreaterThan(wrong.dense.valAccuracy + 0.3);
+    const events: string[] = [];
+    const run = (labelOrder?: string[]) => autoprune({
+      model: p.model, data: csv, target: 0.5, budgetSteps: 20, labelOrder, policy: 'global-magnitude',
+      onEvent: (e) => { events.push(e.type); },
+    });
+    await expect(run()).rejects.toThrow(DataError);
+    await expect(run()).rejects.toThrow(/accuracy on the validation split is \d+\.\d % \(chance 33.3 %, 15 rows\): it was not trained for these labels in this order \(sorted names: a, b, c\).*pass --label-order/);
+    expect(events).not.toContain('epoch'); // refused before any training
+    const { model, report } = await run(['c', 'b', 'a']);
+    expect(report.dense.valAccuracy).toBeGreaterThan(0.8);
+    expect(report.task?.classNames).toEqual(['c', 'b', 'a']); // what each output of the pruned model means
+    model.dispose();
   }, 60_000);
 
   it('a run stopped by its budget says what to rerun with, and that works', async () => {

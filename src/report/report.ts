@@ -241,7 +241,11 @@ export interface RunReport {
    * accuracy (classification), exact-match accuracy (multi-label: every label right), or R² (regression,
    * autoencoders: 1 − MSE / variance of the targets). Absent in older reports: classification.
    */
-  task?: { kind: string; metric: string; evidence: string };
+  /**
+   * The task, and for a classifier the class name of each output in order (`classNames[i]` is output i: the
+   * sorted label names, or `--label-order`), so the pruned model's outputs can be read.
+   */
+  task?: { kind: string; metric: string; evidence: string; classNames?: string[] };
   /** Samples in each split of the data the run used (the guard reads val, the final figure test). */
   samples?: { train: number; val: number; test: number };
   /** Backend used. */

@@ -100,6 +100,7 @@ const CASES: Case[] = [
   { name: '--out is the filesystem root', setup: base, args: prune('--overwrite').map((a) => (a === 'out' ? '/' : a)), error: /is a filesystem root/ },
   { name: '--out under /proc', setup: base, args: prune().map((a) => (a === 'out' ? '/proc/autoprune/x' : a)), error: /'\/proc' is not writable/ },
   { name: '--out exists without --overwrite', setup: both(base, (cwd) => { mkdirSync(join(cwd, 'out')); writeFileSync(join(cwd, 'out', 'x'), ''); }), args: prune(), error: /already exists; pass --overwrite/ },
+  { name: '--overwrite on a folder that is not an autoprune output', setup: both(base, (cwd) => { mkdirSync(join(cwd, 'out')); writeFileSync(join(cwd, 'out', 'keep.txt'), 'mine'); }), args: prune('--overwrite'), error: /'out' is not an autoprune output \(no report.json or masks.json in it\): --overwrite only replaces a previous run's output/ },
   { name: '--out holds the working directory', setup: base, args: prune('--overwrite').map((a) => (a === 'out' ? '..' : a)), error: /holds the current working directory|holds the input model/ },
   { name: '--out locked by a running run', setup: both(base, (cwd) => writeFileSync(join(cwd, '.out.lock'), String(process.pid))), args: prune(), error: /in use by another autoprune run \(pid \d+\)/ },
   // Data files.
