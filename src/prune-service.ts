@@ -3,6 +3,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { inject, injectable } from 'inversify';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cacheDir } from './models/cache.js';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { runAgent, type AgentResult } from './agent/loop.js';
 import { Checkpointer, type RunIdentity } from './agent/checkpoint.js';
@@ -136,10 +137,22 @@ export interface AutopruneResult {
   outDir?: string;
 }
 
-/** Checkpoint folder of a run writing to `out` (a hidden sibling, so `out` only ever appears complete). */
+/**
+ * The cache folder of the runs writing to `out` (its real path, hashed): their checkpoint and lock live there,
+ * not beside `out`, so nothing is written outside `--out` and the cache, and `out` only ever appears complete.
+ */
+export function runDirFor(out: string): string {
+  return join(cacheDir(), 'runs', createHash('sha256').update(realPathOf(resolve(out))).digest('hex').slice(0, 16));
+}
+
+/** Checkpoint folder of a run writing to `out` (in the cache: runDirFor). */
 export function checkpointDirFor(out: string): string {
-  const abs = resolve(out);
-  return join(dirname(abs), `.${basename(abs)}.checkpoint`);
+  return join(runDirFor(out), 'checkpoint');
+}
+
+/** Lock file of the runs writing to `out` (in the cache: runDirFor). */
+export function lockFileFor(out: string): string {
+  return join(runDirFor(out), 'lock');
 }
 
 function nonEmptyDir(p: string): boolean {
@@ -239,24 +252,16 @@ function hashDataset(d: Dataset): string {
 }
 
 /**
- * Takes the lock of an output folder (a `.NAME.lock` sibling holding the pid), so a second run on the same
- * `--out` fails at once instead of after its whole run. A lock whose process is gone is taken over.
+ * Takes the lock of an output folder (lockFileFor: a file in the cache holding the pid), so a second run on the
+ * same `--out` fails at once instead of after its whole run. A lock whose process is gone is taken over.
  * Returns the release function.
  */
 export function lockOutDir(out: string): () => void {
-  const abs = resolve(out);
-  const file = join(dirname(abs), `.${basename(abs)}.lock`);
-  // A parent created here for the lock goes again if the run leaves it empty (a failed run writes nothing).
-  const created = mkdirSync(dirname(abs), { recursive: true });
-  const removeCreated = () => {
-    if (!created) return;
-    for (let d = dirname(abs); d.length >= created.length; d = dirname(d)) {
-      try { rmdirSync(d); } catch { break; }
-    }
-  };
+  const file = lockFileFor(out);
+  mkdirSync(dirname(file), { recursive: true });
   const release = () => {
     rmSync(file, { force: true });
-    removeCreated();
+    try { rmdirSync(dirname(file)); } catch { /* the run's checkpoint is still there (interrupted, resumable) */ }
   };
   for (let tries = 0; ; tries++) {
     try {
@@ -264,12 +269,10 @@ export function lockOutDir(out: string): () => void {
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || tries > 0) {
-        removeCreated();
         throw new UsageError(`cannot lock output folder '${out}' (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
       }
       const pid = Number(readFileSync(file, 'utf8'));
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-        removeCreated();
         throw new UsageError(`output folder '${out}' is in use by another autoprune run (pid ${pid}); wait for it or choose another --out`);
       }
       rmSync(file, { force: true });

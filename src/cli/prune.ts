@@ -96,9 +96,10 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
     return result.report.final.exitCode;
   } catch (err) {
     if (err instanceof InterruptedError) {
-      if (!new Checkpointer(checkpointDirFor(f.out)).exists()) throw new InterruptedError('interrupted before the first accepted step; nothing to resume');
+      const dir = checkpointDirFor(f.out);
+      if (!new Checkpointer(dir).exists()) throw new InterruptedError('interrupted before the first accepted step; nothing to resume');
       const again = ['autoprune', ...process.argv.slice(2).filter((a) => a !== '--resume'), '--resume'].join(' ');
-      throw new InterruptedError(`interrupted; the last accepted step is checkpointed. Resume with: ${again}`);
+      throw new InterruptedError(`interrupted; the last accepted step is checkpointed in ${dir} (a rerun without --resume starts over). Resume with: ${again}`);
     }
     throw err;
   } finally {

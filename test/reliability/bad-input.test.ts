@@ -5,12 +5,25 @@
  */
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
 import { tempDir } from '../helpers.js';
 import { spawn } from 'node:child_process';
 import { BIN, CACHE, cli, expectCleanUsageError } from '../cli/cli-helpers.js';
+import { lockFileFor } from '../../src/prune-service.js';
+
+/** The lock file a CLI run with cache `cache` takes for output folder `out`. */
+function lockFileIn(cache: string, out: string): string {
+  const before = process.env.AUTOPRUNE_CACHE_DIR;
+  process.env.AUTOPRUNE_CACHE_DIR = cache;
+  try {
+    return lockFileFor(out);
+  } finally {
+    if (before === undefined) delete process.env.AUTOPRUNE_CACHE_DIR;
+    else process.env.AUTOPRUNE_CACHE_DIR = before;
+  }
+}
 
 /** Every file under `dir` (links not followed) with its sha256 (or link target). */
 function tree(dir: string): Map<string, string> {
@@ -102,7 +115,7 @@ const CASES: Case[] = [
   { name: '--out exists without --overwrite', setup: both(base, (cwd) => { mkdirSync(join(cwd, 'out')); writeFileSync(join(cwd, 'out', 'x'), ''); }), args: prune(), error: /already exists; pass --overwrite/ },
   { name: '--overwrite on a folder that is not an autoprune output', setup: both(base, (cwd) => { mkdirSync(join(cwd, 'out')); writeFileSync(join(cwd, 'out', 'keep.txt'), 'mine'); }), args: prune('--overwrite'), error: /'out' is not an autoprune output \(no report.json or masks.json in it\): --overwrite only replaces a previous run's output/ },
   { name: '--out holds the working directory', setup: base, args: prune('--overwrite').map((a) => (a === 'out' ? '..' : a)), error: /holds the current working directory|holds the input model/ },
-  { name: '--out locked by a running run', setup: both(base, (cwd) => writeFileSync(join(cwd, '.out.lock'), String(process.pid))), args: prune(), error: /in use by another autoprune run \(pid \d+\)/ },
+  { name: '--out locked by a running run', setup: both(base, (cwd) => { const lock = lockFileIn(CACHE, join(cwd, 'out')); mkdirSync(dirname(lock), { recursive: true }); writeFileSync(lock, String(process.pid)); }), args: prune(), error: /in use by another autoprune run \(pid \d+\)/ },
   // Data files.
   { name: 'data is a symlink to /dev/zero', setup: both(base, (cwd) => symlinkSync('/dev/zero', join(cwd, 'z.csv'))), args: prune().map((a) => (a === 'd.csv' ? 'z.csv' : a)), error: /'z.csv' is not a regular file/ },
   { name: 'data is a folder', setup: both(base, (cwd) => mkdirSync(join(cwd, 'dd.csv'))), args: prune().map((a) => (a === 'd.csv' ? 'dd.csv' : a)), error: /'dd.csv' is not a regular file/ },
