@@ -244,7 +244,7 @@ export function pruneUnits(
     pruned += n;
     prunedCost += n * cost[i];
   });
-  const want = Math.round(targetSparsity * totalCost);
+  const want = Math.ceil(targetSparsity * totalCost - 1e-6); // at least the target (units overshoot it anyway)
   const removedPerLayer = pm.layers.map(() => 0);
   const startPruned = pruned;
   const result = () => ({ removedPerLayer, removedWeights: pruned - startPruned, sparsity: pruned / total, progress: prunedCost / totalCost });
