@@ -36,7 +36,7 @@ export interface CompactResult {
 }
 
 /** Where the model and its masks are, for a pruned output folder, a model folder or a model.json. */
-function locate(path: string): { modelFile: string; masksDirs: string[]; outDefault: string } {
+export function locate(path: string): { modelFile: string; masksDirs: string[]; outDefault: string } {
   const abs = resolve(path);
   if (!existsSync(abs)) throw new ModelError(`'${path}' does not exist; give a folder written by 'autoprune --out', or a model.json`);
   if (statSync(abs).isDirectory()) {

@@ -2,19 +2,19 @@ import { consoleTable } from './table.js';
 import { loadModel } from '../models/io.js';
 import { loadMasksFrom } from '../pruning/mask-io.js';
 import { PrunableModel, type ComputeReport, type Coverage, type SparsityReport } from '../pruning/prunable-model.js';
-import { dirname } from 'node:path';
-import { existsSync, statSync } from 'node:fs';
+import { locate } from './compact.js';
 
 /**
  * Prunable layers of a saved model, their sparsity (from masks.json beside it, else from its zeros) and
  * the multiply-accumulates per sample of the live weights.
  */
 export async function inspectModel(path: string): Promise<SparsityReport & { masksFile: boolean; compute: ComputeReport; layerMacs: number[]; coverage: Coverage }> {
-  const model = await loadModel(path);
+  // An output folder of `autoprune --out` (model/ + masks.json), a model folder or a model.json, as `compact` takes.
+  const { modelFile, masksDirs } = locate(path);
+  const model = await loadModel(modelFile);
   const pm = new PrunableModel(model);
   try {
-    const dir = existsSync(path) && statSync(path).isDirectory() ? path : dirname(path);
-    const masksFile = loadMasksFrom(pm, dir) || loadMasksFrom(pm, dirname(dir));
+    const masksFile = masksDirs.some((d) => loadMasksFrom(pm, d));
     const sp = pm.sparsity();
     const layerMacs = sp.layers.map((l, i) => (l.size - l.pruned) * pm.layers[i].macsPerWeight);
     return { ...sp, masksFile, compute: pm.compute(), layerMacs, coverage: pm.coverage() };

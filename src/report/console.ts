@@ -5,6 +5,9 @@ import type { AgentEvent } from '../agent/events.js';
 import type { BackendInfo } from '../backend/tf.js';
 import { describeStop, type RunReport } from './report.js';
 
+/** `n thing` or `n things`. */
+const count = (n: number, thing: string): string => `${n} ${thing}${n === 1 ? '' : 's'}`;
+
 export interface ConsoleReporter {
   backend(info: BackendInfo): void;
   event(e: AgentEvent): void;
@@ -144,7 +147,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         return;
       }
       err.write(summary +
-        `  ${report.totals.accepted} steps accepted, ${report.totals.rolledBack} rolled back, ${report.totals.fineTuneSteps ?? '?'} fine-tune steps (${report.totals.fineTuneEpochs} epochs), ${(report.phases.total ?? 0).toFixed(1)} s\n` +
+        `  ${count(report.totals.accepted, 'step')} accepted, ${report.totals.rolledBack} rolled back, ${report.totals.fineTuneSteps ?? '?'} fine-tune steps (${report.totals.fineTuneEpochs} epochs), ${(report.phases.total ?? 0).toFixed(1)} s\n` +
         (f.advice ? `  to go further: ${f.advice}\n` : '') +
         frontierLines(report, fmt) +
         `  wrote ${outDir}/ (model/, masks.json, report.json, report.html${report.frontier ? ', frontier.json, frontier/' : ''})\n`);

@@ -90,6 +90,10 @@ describe('autoprune CLI', () => {
     expect(ins.code).toBe(0);
     const inspected = JSON.parse(ins.stdout) as { global: number; compute: { dense: number; reduction: number } };
     expect(inspected.global).toBeCloseTo(done.sparsity, 6);
+    // The output folder itself (model/ + masks.json), as `compact` takes it: the same figures.
+    const insOut = await cli(['inspect', join(cwd, 'out'), '--json']);
+    expect(insOut.code).toBe(0);
+    expect((JSON.parse(insOut.stdout) as { global: number; masksFile: boolean })).toMatchObject({ global: inspected.global, masksFile: true });
     // The table, piped: no terminal colour codes.
     const table = await cli(['inspect', join(cwd, 'out', 'model')]);
     expect(table.stdout).toContain('live MACs / sample');
