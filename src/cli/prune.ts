@@ -19,7 +19,12 @@ const PruneFlags = z.object({
       ctx.addIssue({ code: 'custom', message: 'must be comma-separated fractions strictly between 0 and 1 (e.g. 0.5,0.8,0.9)' });
       return z.NEVER;
     }
-    return [...new Set(parts)].sort((a, b) => a - b);
+    const distinct = [...new Set(parts)].sort((a, b) => a - b);
+    if (distinct.length < 2) {
+      ctx.addIssue({ code: 'custom', message: `needs at least two different targets for a frontier (got ${v}); for one target use --target ${distinct[0]}` });
+      return z.NEVER;
+    }
+    return distinct;
   }).optional(),
   model: z.string().min(1).optional(),
   data: z.string().min(1),

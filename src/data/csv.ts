@@ -177,6 +177,7 @@ function resolveLabel(
   const asIndex = typeof label === 'number' ? label : /^\d+$/.test(label.trim()) ? Number(label) : NaN;
   if (Number.isInteger(asIndex) && asIndex >= 0 && asIndex < width) return asIndex;
   const list = columns ? columns.map((c) => `'${c}'`).join(', ') : `indices 0..${width - 1} (the file has no header row)`;
+  if (Number.isInteger(asIndex)) throw new DataError(`${file} line ${line}: label column index ${asIndex} is out of range: the file has ${width} columns (${list})`);
   throw new DataError(`${file} line ${line}: no label column ${typeof label === 'string' ? `'${label}'` : label}; columns are: ${list}`);
 }
 

@@ -33,6 +33,7 @@ describe('autoprune CLI', () => {
     [['--target', '0.5', '--objective', 'flops', '--granularity', 'connection'], /--objective flops needs --granularity unit/],
     [['--target', '0.5', '--targets', '0.3,0.5'], /give --target or --targets, not both/],
     [['--targets', '0.5,1.2'], /--targets must be comma-separated fractions strictly between 0 and 1/],
+    [['--targets', '0.5,0.5'], /--targets needs at least two different targets for a frontier \(got 0.5,0.5\); for one target use --target 0.5/],
     [['--target', '0.5', '--data', 'synthetic', '--exclude', 'nomatch_*'], /exclude pattern 'nomatch_\*' matches no prunable kernel; they are: /],
   ])('bad input %j → one clear line, exit 2, no output folder', async (args, pattern) => {
     const cwd = tempDir();
