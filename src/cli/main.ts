@@ -67,7 +67,7 @@ function main(argv: string[]): Promise<number> {
     .option('--max-drop <points>', 'largest accepted drop of the task\'s metric (accuracy; R² × 100 for regression and autoencoders) in percentage points, as expected on unseen data; the guard compares the pruned model, on the same validation rows, with the lower-scoring of the dense model and a dense copy fine-tuned like one step, and rolls a step back only when the rows show, at 95 % one-sided confidence (1.64 standard errors), a larger drop', '1')
     .option('-p, --policy <name|file>', "pruning policy: 'default' (learned, policies/default.json), a policy file, or a baseline: random, uniform-magnitude, global-magnitude, taylor, wanda, lamp", 'default')
     .option('-o, --out <dir>', 'output folder (model/, masks.json, report.json, report.html)', 'autoprune-out')
-    .option('--overwrite', 'replace an existing output folder')
+    .option('--overwrite', 'replace an existing output folder of a previous run (one holding report.json or masks.json; a folder of other files is refused)')
     .option('--force', 'take the target even when the guard cannot be held (the drop is reported)')
     .option('--resume', 'continue an interrupted run from its last accepted checkpoint (same --out)')
     .addOption(new Option('--granularity <kind>', 'what a step removes: single connections, whole units/filters, or hierarchical (units the policy finds useless, then connections); default connection, unit with --objective flops').choices(['connection', 'unit', 'hierarchical']))

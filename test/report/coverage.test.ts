@@ -17,7 +17,8 @@ describe('coverage of the prunable layers', () => {
     ] });
     const events: AgentEvent[] = [];
     const { model, report } = await autoprune({
-      model: m, data: smallCasePaths('iris').data, target: 0.5, budgetSteps: 10, policy: 'global-magnitude', force: true,
+      // An untrained model (at chance): the explicit label order says its outputs are meant as these classes.
+      model: m, data: smallCasePaths('iris').data, labelOrder: ['setosa', 'versicolor', 'virginica'], target: 0.5, budgetSteps: 10, policy: 'global-magnitude', force: true,
       onEvent: (e) => events.push(e),
     });
     const params = m.countParams();
