@@ -418,6 +418,10 @@ export class PruneService {
       }) : dataSpec;
       loaded ??= await this.modelSource.load(undefined, data, { seed, onEpoch });
       const task = taskOf(loaded.model);
+      const outputs = task.units === 1 ? 2 : task.units;
+      if (opts.labelOrder && task.kind === 'classification' && opts.labelOrder.length > outputs) {
+        throw new UsageError(`--label-order lists ${opts.labelOrder.length} names but the model's output has ${task.units} unit(s) (${outputs} classes); list at most one name per output, in output order`);
+      }
       fitted = fitDatasetToModel(data, loaded.model, task);
       checkLabelOrder(loaded.model, fitted, opts);
       phases.load = (Date.now() - tLoad) / 1000;

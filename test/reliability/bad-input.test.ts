@@ -140,6 +140,7 @@ const CASES: Case[] = [
   { name: '--split not numbers', setup: base, args: prune('--split', 'a,b,c'), error: /--split must be three/ },
   { name: '--val-data missing', setup: base, args: prune('--val-data', 'nope.csv'), error: /cannot read data file 'nope.csv'/ },
   { name: '--label unknown column', setup: base, args: prune('--label', 'zzz'), error: /zzz/ },
+  { name: '--label-order lists more names than the model has outputs', setup: base, args: prune('--label-order', '0,1,2,3'), error: /--label-order lists 4 names but the model's output has \d+ unit\(s\)/ },
   { name: '--label index out of range', setup: base, args: prune('--label', '99'), error: /label column index 99 is out of range: the file has 5 columns/ },
   { name: 'CSV with one class', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${CSV_HEADER}\n${Array.from({ length: 40 }, (_, i) => `${i},1,2,3,0`).join('\n')}\n`)), args: prune(), error: /all 40 samples/ },
   { name: 'CSV empty file', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), '')), args: prune(), error: /d\.csv/ },
