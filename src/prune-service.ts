@@ -3,9 +3,9 @@ import type * as TF from '@tensorflow/tfjs';
 import { inject, injectable } from 'inversify';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cacheDir } from './models/cache.js';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { runAgent, type AgentResult } from './agent/loop.js';
+import { cacheDir } from './models/cache.js';
 import { Checkpointer, type RunIdentity } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
 import { backendInfo } from './backend/tf.js';
@@ -18,7 +18,7 @@ import { resolution } from './agent/guard.js';
 import { resolveRunOptions, type ResolvedRunOptions } from './options.js';
 import { cloneModel, countParams, modelFiles, probeWritable } from './models/io.js';
 import { accuracy } from './models/train.js';
-import { checkModelShape, csvTargetsOf, fitDatasetToModel, metricName, rememberTask, taskOf, type TaskKind } from './models/task.js';
+import { checkModelShape, csvTargetsOf, fitDatasetToModel, metricName, rememberTask, taskOf, type TaskInfo, type TaskKind } from './models/task.js';
 import { isCsvPath } from './data/registry.js';
 import { TRAIN_DEFAULTS } from './models/train.js';
 import { masksToJson } from './pruning/mask-io.js';
@@ -290,6 +290,14 @@ function alive(pid: number): boolean {
   }
 }
 
+/** `--label-order` names at most one class per output (checked before the data is fitted to the model). */
+function checkLabelOrderLength(task: TaskInfo, opts: AutopruneOptions): void {
+  const outputs = task.units === 1 ? 2 : task.units;
+  if (opts.labelOrder && task.kind === 'classification' && opts.labelOrder.length > outputs) {
+    throw new UsageError(`--label-order lists ${opts.labelOrder.length} names but the model's output has ${task.units} unit(s) (${outputs} classes); list at most one name per output, in output order`);
+  }
+}
+
 /**
  * Named labels are mapped to outputs in sorted order; when the model was trained with another order its dense
  * accuracy is at chance. No better than chance (within one validation row): refused, since fine-tuning would
@@ -418,10 +426,7 @@ export class PruneService {
       }) : dataSpec;
       loaded ??= await this.modelSource.load(undefined, data, { seed, onEpoch });
       const task = taskOf(loaded.model);
-      const outputs = task.units === 1 ? 2 : task.units;
-      if (opts.labelOrder && task.kind === 'classification' && opts.labelOrder.length > outputs) {
-        throw new UsageError(`--label-order lists ${opts.labelOrder.length} names but the model's output has ${task.units} unit(s) (${outputs} classes); list at most one name per output, in output order`);
-      }
+      checkLabelOrderLength(task, opts);
       fitted = fitDatasetToModel(data, loaded.model, task);
       checkLabelOrder(loaded.model, fitted, opts);
       phases.load = (Date.now() - tLoad) / 1000;
