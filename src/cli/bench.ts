@@ -237,9 +237,10 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
   mkdirSync(dirname(out), { recursive: true });
   for (const [file, svg] of Object.entries(page.plots)) await atomicWriteFile(join(dirname(out), file), svg);
   await atomicWriteFile(join(dirname(out), `${basename(out, '.md')}.json`), `${JSON.stringify({ ...results, structured, command }, null, 1)}\n`);
-  // The small-data and scale sections are their own commands': kept as their last runs wrote them.
+  // The other suites' sections are their own commands': kept as their last runs wrote them.
   const before = existsSync(out) ? readFileSync(out, 'utf8') : '';
-  await atomicWriteFile(out, withBlock(withBlock(`${page.markdown}\n`, blockOf(before)), blockOf(before, SCALE), SCALE));
+  const kept = [SMALL, SCALE, ECOSYSTEM, SPEED].reduce((page, mk) => withBlock(page, blockOf(before, mk), mk), `${page.markdown}\n`);
+  await atomicWriteFile(out, kept);
   process.stderr.write(`bench: wrote ${out}\n`);
   return 0;
 }

@@ -1,5 +1,5 @@
 /** Smoke test of `autoprune bench --quick`: the page, raw JSON and plot are produced from real runs. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.js';
@@ -34,13 +34,19 @@ describe('autoprune bench --quick', () => {
     expect(md).toContain('under each runtime setting');
 
     // --reuse: a second run takes every record of the first (same dense models, budgets and policies) and says so.
+    // The other suites' sections already on the page are kept as they were.
     const again = join(dir, 'again.md');
+    const blocks = ['small-suite', 'scale', 'ecosystem', 'speed'].map((n) => `<!-- ${n}:start (autoprune bench --suite ${n === 'small-suite' ? 'small' : n}) -->\nkept ${n}\n<!-- ${n}:end -->`);
+    writeFileSync(again, `# old page\n\n${blocks.join('\n\n')}\n`);
     const r2 = await cli(['bench', '--quick', '--models', 'lenet-300-100', '--fresh', '--reuse', join(dir, 'benchmarks.json'), '--out', again]);
     expect(r2.code, r2.stderr).toBe(0);
     const raw2 = JSON.parse(readFileSync(join(dir, 'again.json'), 'utf8'));
     expect(raw2.records.map((x: { reusedFrom?: unknown }) => ({ ...x, reusedFrom: undefined }))).toEqual(raw.records);
     for (const x of raw2.records) expect(x.reusedFrom).toEqual({ file: join(dir, 'benchmarks.json'), createdAt: raw.createdAt });
-    expect(readFileSync(again, 'utf8')).toContain(`${raw.records.length} of the ${raw.records.length} records were taken from`);
+    const againMd = readFileSync(again, 'utf8');
+    expect(againMd).toContain(`${raw.records.length} of the ${raw.records.length} records were taken from`);
+    for (const b of blocks) expect(againMd).toContain(b);
+    expect(againMd).not.toContain('# old page');
     const bad = await cli(['bench', '--quick', '--reuse', join(dir, 'benchmarks.md'), '--out', join(dir, 'x.md')]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--reuse: cannot read .*benchmarks\.md' as JSON/);
