@@ -38,8 +38,13 @@ export interface AutopruneOptions {
   model?: string | TF.LayersModel;
   /** 'mnist-10k' (default), 'synthetic', a .csv path, or a Dataset. */
   data?: string | Dataset;
-  /** CSV label column (name or 0-based index). Default: last column. */
-  label?: string;
+  /**
+   * CSV label column (header name or 0-based index of the file). Models with k outputs read as values
+   * (multi-label, regression): k columns, in the order of the outputs. Default: the last column(s).
+   */
+  label?: string | readonly string[];
+  /** CSV: columns that are neither inputs nor targets (IDs, names, dates), header names or 0-based indices. */
+  ignoreColumns?: readonly string[];
   /**
    * What the model was trained for, when its file does not say: 'classification', 'multilabel' (k sigmoid
    * outputs; the CSV's last k columns are 0/1 labels), 'regression' (the CSV's last k columns are the
@@ -421,7 +426,7 @@ export class PruneService {
       // The built-in default model (loaded after the data, which it is trained on) is a classifier.
       const targets = loaded ? csvTargetsOf(taskOf(loaded.model)) : undefined;
       data = typeof dataSpec === 'string' ? this.dataSource.load(dataSpec, {
-        seed: r.splitSeed, label: opts.label, labelOrder: opts.labelOrder, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize,
+        seed: r.splitSeed, label: opts.label, ignoreColumns: opts.ignoreColumns, labelOrder: opts.labelOrder, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize,
         ...(targets != null && isCsvPath(dataSpec) ? { targets } : {}),
       }) : dataSpec;
       loaded ??= await this.modelSource.load(undefined, data, { seed, onEpoch });
@@ -463,7 +468,8 @@ export class PruneService {
           resumed: r.resume,
           ...(r.exclude.length > 0 ? { exclude: [...r.exclude] } : {}),
           ...(r.frontier.length > 0 ? { frontier: [...r.frontier] } : {}),
-          ...(opts.label != null ? { label: opts.label } : {}),
+          ...(opts.label != null ? { label: typeof opts.label === 'string' ? opts.label : [...opts.label] } : {}),
+          ...(opts.ignoreColumns?.length ? { ignoreColumns: [...opts.ignoreColumns] } : {}),
           ...(opts.split ? { split: [...opts.split] } : {}),
           ...(opts.valData ? { valData: opts.valData } : {}),
           ...(opts.testData ? { testData: opts.testData } : {}),

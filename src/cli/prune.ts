@@ -28,7 +28,8 @@ const PruneFlags = z.object({
   }).optional(),
   model: z.string().min(1).optional(),
   data: z.string().min(1),
-  label: z.string().min(1).optional(),
+  label: z.string().min(1).transform((v) => (v.includes(',') ? v.split(',').map((x) => x.trim()) : v.trim())).optional(),
+  ignoreColumns: z.string().min(1).transform((v) => v.split(',').map((x) => x.trim()).filter((x) => x !== '')).optional(),
   task: z.enum(['classification', 'multilabel', 'regression', 'autoencoder']).optional(),
   labelOrder: z.string().min(1).transform((v) => v.split(',').map((x) => x.trim())).optional(),
   split: z.string().transform((v, ctx) => {
@@ -91,7 +92,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
   stdoutClosed.signal.addEventListener('abort', onStdoutClosed);
   try {
     const result = await autoprune({
-      target, frontier, model: f.model, data: f.data, label: f.label, task: f.task, labelOrder: f.labelOrder, split: f.split, valData: f.valData, testData: f.testData, standardize: f.standardize, maxDrop: f.maxDrop, policy: f.policy,
+      target, frontier, model: f.model, data: f.data, label: f.label, ignoreColumns: f.ignoreColumns, task: f.task, labelOrder: f.labelOrder, split: f.split, valData: f.valData, testData: f.testData, standardize: f.standardize, maxDrop: f.maxDrop, policy: f.policy,
       out: f.out, overwrite: f.overwrite, force: f.force, resume: f.resume, budgetEpochs: f.budget, budgetSteps: f.budgetSteps, batchSize: f.batchSize, seed: f.seed, splitSeed: f.splitSeed,
       granularity: f.granularity, objective: f.objective, compact: f.compact, exclude: f.exclude, logdir: f.logdir,
       signal: controller.signal, onEvent: (e: AgentEvent) => reporter.event(e),

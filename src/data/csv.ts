@@ -12,8 +12,13 @@ export interface CsvOptions {
   valPath?: string;
   /** Separate test file with the same columns. Default: split from `path`. */
   testPath?: string;
-  /** Label column: a header name or a 0-based index (a number or a string of digits). Default: the last column. */
-  label?: string | number;
+  /**
+   * Label column: a header name or a 0-based index of the file (a number or a string of digits); with k target
+   * columns (`targets` a number) k of them, in the order of the model's outputs. Default: the last column(s).
+   */
+  label?: ColumnRef | readonly ColumnRef[];
+  /** Columns that are neither inputs nor targets (IDs, names, dates, free text): names or 0-based indices. */
+  ignore?: readonly ColumnRef[];
   /** Whether the first row names the columns; 'auto': yes when it has a non-numeric cell in a feature column. */
   header?: 'auto' | boolean;
   /** [train, val, test] fractions of `path`, used for the parts without their own file. Default [0.8, 0.1, 0.1]. */
@@ -54,8 +59,17 @@ interface CsvRecord {
 /** A parsed file: rows of numbers and raw label strings. */
 interface Table {
   file: string;
+  /** Names of the table's columns (inputs, then targets), when the file has a header row. */
   columns: string[] | undefined;
+  /** The file's own header and width (before ignored columns are dropped and targets moved last). */
+  fileColumns: string[] | undefined;
+  fileWidth: number;
+  /** File indices of the target and ignored columns. */
+  nonInputs: number[];
+  /** The label column: always the table's last. */
   labelIndex: number;
+  /** Its name in the file (header name or file index), for messages. */
+  labelColumn: string;
   features: Float64Array[];
   labels: string[];
   lines: number[];
@@ -166,22 +180,58 @@ function columnName(columns: string[] | undefined, j: number): string {
   return columns ? columns[j] : String(j);
 }
 
-function resolveLabel(
-  label: string | number | undefined, columns: string[] | undefined, width: number, file: string, line: number,
-): number {
-  if (label === undefined) return width - 1;
-  if (typeof label === 'string' && columns) {
-    const j = columns.indexOf(label.trim());
+/** A column given by header name or 0-based index (a number or a string of digits). */
+export type ColumnRef = string | number;
+
+const asIndexRef = (c: ColumnRef): number => (typeof c === 'number' ? c : /^\d+$/.test(c.trim()) ? Number(c) : NaN);
+const byName = (c: ColumnRef): boolean => typeof c === 'string' && Number.isNaN(asIndexRef(c));
+
+/** The file column a --label / --ignore-columns entry names. */
+function resolveColumn(ref: ColumnRef, what: string, columns: string[] | undefined, width: number, file: string, line: number): number {
+  if (typeof ref === 'string' && columns) {
+    const j = columns.indexOf(ref.trim());
     if (j >= 0) return j;
   }
-  const asIndex = typeof label === 'number' ? label : /^\d+$/.test(label.trim()) ? Number(label) : NaN;
+  const asIndex = asIndexRef(ref);
   if (Number.isInteger(asIndex) && asIndex >= 0 && asIndex < width) return asIndex;
   const list = columns ? columns.map((c) => `'${c}'`).join(', ') : `indices 0..${width - 1} (the file has no header row)`;
-  if (Number.isInteger(asIndex)) throw new DataError(`${file} line ${line}: label column index ${asIndex} is out of range: the file has ${width} columns (${list})`);
-  throw new DataError(`${file} line ${line}: no label column ${typeof label === 'string' ? `'${label}'` : label}; columns are: ${list}`);
+  if (Number.isInteger(asIndex)) throw new DataError(`${file} line ${line}: ${what} column index ${asIndex} is out of range: the file has ${width} columns (${list})`);
+  throw new DataError(`${file} line ${line}: no ${what} column ${typeof ref === 'string' ? `'${ref}'` : ref}; columns are: ${list}`);
 }
 
-function readTable(file: string, opts: { header: 'auto' | boolean; label?: string | number }, like?: Table): Table {
+/** Which of a file's columns are targets (in the given order) and which are left out; the rest are inputs. */
+interface ColumnPlan {
+  /** Target columns, in order; default: the last column. */
+  label?: readonly ColumnRef[];
+  /** Columns that are neither inputs nor targets (IDs, names, free text). */
+  ignore?: readonly ColumnRef[];
+}
+
+/** File column indices of the targets and of the ignored columns. */
+function resolvePlan(plan: ColumnPlan, columns: string[] | undefined, width: number, file: string, line: number): { label: number[]; ignore: Set<number> } {
+  const label = plan.label?.length ? plan.label.map((c) => resolveColumn(c, 'label', columns, width, file, line)) : [width - 1];
+  const ignore = new Set((plan.ignore ?? []).map((c) => resolveColumn(c, 'ignored', columns, width, file, line)));
+  const name = (j: number) => (columns ? `'${columns[j]}'` : `${j}`);
+  const twice = label.find((j, i) => label.indexOf(j) !== i);
+  if (twice !== undefined) throw new UsageError(`--label names column ${name(twice)} twice`);
+  const both = label.find((j) => ignore.has(j));
+  if (both !== undefined) throw new UsageError(`column ${name(both)} is both a --label and an --ignore-columns column`);
+  if (width - ignore.size - label.length < 1) {
+    throw new DataError(`${file} line ${line}: no input column left: ${width} columns, ${label.length} label and ${ignore.size} ignored`);
+  }
+  return { label, ignore };
+}
+
+interface ReadOptions extends ColumnPlan {
+  header: 'auto' | boolean;
+}
+
+/**
+ * Reads a CSV file into inputs and one raw label string per row. The file's columns are reordered as
+ * [inputs in file order, targets in the given order] with the ignored columns dropped, so that `labelIndex`
+ * is the last column and k targets are the last k; `like` (the main file) fixes the header and columns.
+ */
+function readTable(file: string, opts: ReadOptions, like?: Table): Table {
   const text = readText(file);
   if (text.trim() === '') throw new DataError(`${file}: the file is empty`);
   const records = parseRecords(text, sniffDelimiter(text, file), file);
@@ -195,31 +245,39 @@ function readTable(file: string, opts: { header: 'auto' | boolean; label?: strin
   let hasHeader: boolean;
   if (opts.header !== 'auto') {
     hasHeader = opts.header;
-  } else if (!like && typeof opts.label === 'string' && !/^\d+$/.test(opts.label.trim())) {
-    hasHeader = true; // a label given by name needs a header row
+  } else if (!like && [...(opts.label ?? []), ...(opts.ignore ?? [])].some(byName)) {
+    hasHeader = true; // a column given by name needs a header row
   } else {
-    // An out-of-range index is reported below, with the column names when there is a header.
-    let lab = width - 1;
-    try {
-      lab = like ? like.labelIndex : resolveLabel(opts.label, undefined, width, file, first.line);
-    } catch { /* keep the last column */ }
-    hasHeader = first.cells.some((c, j) => j !== lab && !isNumber(c));
+    // A header has text in an input column (the main file's columns for a validation/test file). An
+    // out-of-range index is reported below, with the column names when there is a header.
+    let skip = new Set(like ? like.nonInputs : [width - 1]);
+    if (!like) {
+      try {
+        const p = resolvePlan(opts, undefined, width, file, first.line);
+        skip = new Set([...p.label, ...p.ignore]);
+      } catch { /* keep the last column */ }
+    }
+    hasHeader = first.cells.some((c, j) => !skip.has(j) && !isNumber(c));
   }
-  const columns = hasHeader ? first.cells.map((c) => c.trim()) : undefined;
-  const labelIndex = like ? like.labelIndex : resolveLabel(opts.label, columns, width, file, first.line);
+  const fileColumns = hasHeader ? first.cells.map((c) => c.trim()) : undefined;
   if (like) {
-    const want = like.features[0].length + 1;
-    if (width !== want) {
-      throw new DataError(`${file} line ${first.line}: expected ${want} columns like ${like.file}, found ${width}`);
+    if (width !== like.fileWidth) {
+      throw new DataError(`${file} line ${first.line}: expected ${like.fileWidth} columns like ${like.file}, found ${width}`);
     }
-    if (columns && like.columns && columns.join('\u0000') !== like.columns.join('\u0000')) {
-      throw new DataError(`${file} line ${first.line}: the header (${columns.join(', ')}) differs from ` +
-        `${like.file}'s (${like.columns.join(', ')})`);
+    if (fileColumns && like.fileColumns && fileColumns.join('\u0000') !== like.fileColumns.join('\u0000')) {
+      throw new DataError(`${file} line ${first.line}: the header (${fileColumns.join(', ')}) differs from ` +
+        `${like.file}'s (${like.fileColumns.join(', ')})`);
     }
   }
+  const plan = resolvePlan(opts, fileColumns, width, file, first.line);
+  const targets = new Set(plan.label);
+  /** File column of each table column: the inputs in file order, then the targets. */
+  const order = [...Array.from({ length: width }, (_, j) => j).filter((j) => !targets.has(j) && !plan.ignore.has(j)), ...plan.label];
+  const columns = fileColumns && order.map((j) => fileColumns[j]);
+  const labelFileIndex = order[order.length - 1];
   const rows = hasHeader ? records.slice(1) : records;
   if (rows.length === 0) throw new DataError(`${file}: has a header row (line ${first.line}) but no data rows`);
-  const nf = width - 1;
+  const nf = order.length - 1;
   const features: Float64Array[] = [];
   const labels: string[] = [];
   const lines: number[] = [];
@@ -228,30 +286,31 @@ function readTable(file: string, opts: { header: 'auto' | boolean; label?: strin
       throw new DataError(`${file} line ${r.line}: expected ${width} columns, found ${r.cells.length}`);
     }
     const f = new Float64Array(nf);
-    let k = 0;
-    for (let j = 0; j < width; j++) {
+    for (let k = 0; k < order.length; k++) {
+      const j = order[k];
       const cell = r.cells[j].trim();
-      if (j === labelIndex) {
+      if (j === labelFileIndex) {
         if (cell === '') {
-          throw new DataError(`${file} line ${r.line}, column '${columnName(columns, j)}': the label is empty`);
+          throw new DataError(`${file} line ${r.line}, column '${columnName(fileColumns, j)}': the label is empty`);
         }
         labels.push(cell);
         continue;
       }
       if (!NUMBER.test(cell)) {
         const what = cell === '' ? 'empty cell' : `'${cell}'`;
-        throw new DataError(`${file} line ${r.line}, column '${columnName(columns, j)}': ${what} is not a number`);
+        throw new DataError(`${file} line ${r.line}, column '${columnName(fileColumns, j)}': ${what} is not a number` +
+          (cell === '' || targets.has(j) ? '' : ' (columns that are not inputs: --ignore-columns)'));
       }
       const v = Number(cell);
       if (!Number.isFinite(v)) {
-        throw new DataError(`${file} line ${r.line}, column '${columnName(columns, j)}': '${cell}' overflows to ${v}; values must be finite`);
+        throw new DataError(`${file} line ${r.line}, column '${columnName(fileColumns, j)}': '${cell}' overflows to ${v}; values must be finite`);
       }
-      f[k++] = v;
+      f[k] = v;
     }
     features.push(f);
     lines.push(r.line);
   }
-  return { file, columns, labelIndex, features, labels, lines };
+  return { file, columns, fileColumns, fileWidth: width, nonInputs: [...plan.label, ...plan.ignore], labelIndex: order.length - 1, labelColumn: columnName(fileColumns, labelFileIndex), features, labels, lines };
 }
 
 /** Label strings → class ids 0..C-1, sorted numerically when every label is a number, else by string. */
@@ -265,7 +324,7 @@ function classMap(table: Table): { key: (s: string) => string; names: string[]; 
   else keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   if (keys.length < 2) {
     throw new DataError(`${table.file}: all ${table.labels.length} samples have the label '${table.labels[0]}' ` +
-      `(column '${columnName(table.columns, table.labelIndex)}'); a classifier needs at least two classes`);
+      `(column '${table.labelColumn}'); a classifier needs at least two classes`);
   }
   return { key, names: keys.map((k) => firstSeen.get(k)!), ids: new Map(keys.map((k, i) => [k, i])) };
 }
@@ -339,7 +398,12 @@ export function loadCsv(options: CsvOptions): Dataset {
   const o = { ...CSV_DEFAULTS, ...stripUndefined(options), path: options.path };
   const fractions = checkSplit(o.split);
   if (o.targets !== undefined && o.targets !== 'classes') return loadValueCsv(o as CsvOptions & typeof CSV_DEFAULTS, fractions);
-  const main = readTable(o.path, { header: o.header, label: o.label });
+  const refs = labelRefs(o.label);
+  if (refs && refs.length !== 1) {
+    throw new UsageError(`--label names ${refs.length} columns; a classifier has one label column (several 0/1 label columns: a multi-label model, --task multilabel)`);
+  }
+  const read = (file: string, like?: Table) => readTable(file, { header: o.header, label: refs, ignore: o.ignore }, like);
+  const main = read(o.path);
   const map = o.labelOrder ? givenClassMap(main, o.labelOrder) : classMap(main);
   const y = classIds(main, map, o.path);
   const nf = main.features[0].length;
@@ -348,7 +412,7 @@ export function loadCsv(options: CsvOptions): Dataset {
   const pick = (t: Table, yy: Int32Array, idx: number[]): Part =>
     ({ rows: idx.map((i) => t.features[i]), y: Int32Array.from(idx, (i) => yy[i]) });
   const other = (file: string): Part => {
-    const t = readTable(file, { header: o.header, label: o.label }, main);
+    const t = read(file, main);
     const yy = classIds(t, map, o.path);
     return { rows: t.features, y: yy };
   };
@@ -413,24 +477,24 @@ export function loadCsv(options: CsvOptions): Dataset {
 function loadValueCsv(o: CsvOptions & typeof CSV_DEFAULTS, fractions: [number, number, number]): Dataset {
   const k = o.targets === 'inputs' ? 0 : Number(o.targets);
   if (!(Number.isInteger(k) && k >= 0)) throw new UsageError(`targets must be 'classes', 'inputs' or a number of target columns ≥ 1, got ${String(o.targets)}`);
-  if (o.label !== undefined && k !== 1) {
-    throw new UsageError(k === 0
-      ? '--label does not apply to an autoencoder: every column is an input and a target'
-      : `--label does not apply to ${k} target columns: they are the last ${k} columns of the file`);
+  const refs = labelRefs(o.label);
+  if (refs && k === 0) throw new UsageError('--label does not apply to an autoencoder: every column is an input and a target');
+  if (refs && refs.length !== k) {
+    throw new UsageError(`--label names ${refs.length} column(s) but the model has ${k} output(s): name ${k} target columns in the order of its outputs, or none for the file's last ${k}`);
   }
+  const read = (file: string, like?: Table) => readTable(file, { header: o.header, label: refs, ignore: o.ignore }, like);
   const width0 = (t: Table) => t.features[0].length + 1;
   /** Splits a table's rows into inputs and target values (the label column parsed as a number, last). */
   const parse = (t: Table): { rows: Float64Array[]; targets: Float64Array[] } => {
     const nIn = width0(t) - k;
     if (nIn < 1) throw new DataError(`${t.file}: ${width0(t)} columns cannot hold ${k} target columns and at least one input`);
-    if (k > 1 && t.labelIndex !== width0(t) - 1) throw new DataError(`${t.file}: the ${k} target columns must be the last ones`);
     const rows: Float64Array[] = [];
     const targets: Float64Array[] = [];
     t.features.forEach((f, i) => {
       const cell = t.labels[i];
       const v = NUMBER.test(cell) ? Number(cell) : NaN;
       if (!Number.isFinite(v)) {
-        throw new DataError(`${t.file} line ${t.lines[i]}, column '${columnName(t.columns, t.labelIndex)}': '${cell}' is not a finite number (the ${k === 0 ? 'columns are inputs' : 'targets are numbers'})`);
+        throw new DataError(`${t.file} line ${t.lines[i]}, column '${t.labelColumn}': '${cell}' is not a finite number (the ${k === 0 ? 'columns are inputs' : 'targets are numbers'})`);
       }
       const all = Float64Array.from([...f, v]);
       rows.push(all.subarray(0, nIn));
@@ -438,7 +502,7 @@ function loadValueCsv(o: CsvOptions & typeof CSV_DEFAULTS, fractions: [number, n
     });
     return { rows, targets };
   };
-  const main = readTable(o.path, { header: o.header, label: o.label });
+  const main = read(o.path);
   const mp = parse(main);
   const n = mp.rows.length;
   const nVal = o.valPath ? 0 : Math.round(n * fractions[1]);
@@ -453,7 +517,7 @@ function loadValueCsv(o: CsvOptions & typeof CSV_DEFAULTS, fractions: [number, n
   const trainIdx = Array.from(perm.subarray(nVal + nTest));
   type Part = { rows: Float64Array[]; targets: Float64Array[] };
   const pick = (idx: number[]): Part => ({ rows: idx.map((i) => mp.rows[i]), targets: idx.map((i) => mp.targets[i]) });
-  const other = (file: string): Part => parse(readTable(file, { header: o.header, label: o.label }, main));
+  const other = (file: string): Part => parse(read(file, main));
   const parts = [pick(trainIdx), o.valPath ? other(o.valPath) : pick(valIdx), o.testPath ? other(o.testPath) : pick(testIdx)];
   const nf = mp.rows[0].length;
   const mean = new Float64Array(nf);
@@ -485,6 +549,12 @@ function loadValueCsv(o: CsvOptions & typeof CSV_DEFAULTS, fractions: [number, n
       splits.forEach((s) => { s.x.dispose(); s.y?.dispose(); });
     },
   };
+}
+
+/** `label` as a list of columns (undefined: the default). */
+function labelRefs(label: CsvOptions['label']): readonly ColumnRef[] | undefined {
+  if (label === undefined) return undefined;
+  return typeof label === 'string' || typeof label === 'number' ? [label] : label;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -7,8 +7,10 @@ import { loadSynthetic } from './synthetic.js';
 export interface LoadDatasetOptions {
   /** Seed of the shuffle (and, for CSV, of the split). Default 0. */
   seed?: number;
-  /** CSV only: label column, a header name or 0-based index. Default: the last column. */
-  label?: string;
+  /** CSV only: label column(s), header names or 0-based indices (k target columns: k of them). Default: the last column(s). */
+  label?: string | readonly string[];
+  /** CSV only: columns that are neither inputs nor targets (IDs, names, dates), header names or 0-based indices. */
+  ignoreColumns?: readonly string[];
   /** CSV only: [train, val, test] fractions. Default [0.8, 0.1, 0.1]. */
   split?: readonly [number, number, number];
   /** CSV only: separate validation file. */
@@ -35,7 +37,7 @@ export const DATASETS: Readonly<Record<string, DatasetLoader>> = Object.freeze({
 });
 
 /** The CLI flag of each CSV-only option, for error messages. */
-const CSV_FLAGS = Object.freeze({ label: '--label', split: '--split', valPath: '--val-data', testPath: '--test-data', standardize: '--standardize' });
+const CSV_FLAGS = Object.freeze({ label: '--label', ignoreColumns: '--ignore-columns', split: '--split', valPath: '--val-data', testPath: '--test-data', standardize: '--standardize' });
 
 const ALIASES: Readonly<Record<string, string>> = Object.freeze({ mnist: 'mnist-10k' });
 
@@ -48,7 +50,7 @@ export function loadDataset(spec: string, options: LoadDatasetOptions = {}): Dat
   const name = spec.trim();
   const key = ALIASES[name.toLowerCase()] ?? name.toLowerCase();
   if (Object.hasOwn(DATASETS, key)) {
-    const csvOnly = (['label', 'split', 'valPath', 'testPath', 'standardize'] as const).filter((k) => options[k] != null);
+    const csvOnly = (['label', 'ignoreColumns', 'split', 'valPath', 'testPath', 'standardize'] as const).filter((k) => options[k] != null);
     if (csvOnly.length) {
       throw new UsageError(`${csvOnly.map((k) => CSV_FLAGS[k]).join(', ')} ${csvOnly.length > 1 ? 'apply' : 'applies'} only to CSV data; '${name}' is built in with a fixed split`);
     }
@@ -57,7 +59,7 @@ export function loadDataset(spec: string, options: LoadDatasetOptions = {}): Dat
   if (isCsvPath(name)) {
     return loadCsv({
       path: name, valPath: options.valPath, testPath: options.testPath,
-      label: options.label, split: options.split, seed: options.seed, standardize: options.standardize, labelOrder: options.labelOrder, targets: options.targets,
+      label: options.label, ignore: options.ignoreColumns, split: options.split, seed: options.seed, standardize: options.standardize, labelOrder: options.labelOrder, targets: options.targets,
     });
   }
   throw new DataError(`unknown dataset '${spec}'; use one of: ${Object.keys(DATASETS).join(', ')}, or a path to a .csv file`);

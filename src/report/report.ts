@@ -33,6 +33,10 @@ export interface RunConfig {
   data: string;
   /** Whether --force was passed. */
   force: boolean;
+  /** CSV label column(s) as given (--label), when set. */
+  label?: string | string[];
+  /** CSV columns left out of the inputs (--ignore-columns), when any. */
+  ignoreColumns?: string[];
   /** Any further settings the run recorded. */
   [k: string]: unknown;
 }

@@ -152,13 +152,24 @@ describe('autoprune CLI', () => {
     const r2 = JSON.parse(readFileSync(join(cwd, 'files', 'report.json'), 'utf8'));
     expect(r2.samples).toEqual({ train: 300, val: 45, test: 60 });
     expect(r2.config.standardize).toBe(false);
+    // An ID column and a text column left out, the label column named: the same six inputs.
+    writeFileSync(join(cwd, 'ids.csv'), [`id,note,${header}`, ...rows(300, 0).map((r, i) => `${1000 + i},"row ${i}",${r}`)].join('\n'));
+    const onIds = common.map((a) => (a === 'all.csv' ? 'ids.csv' : a));
+    const ids = await cli([...onIds, '--ignore-columns', 'id,note', '--label', 'kind', '--out', 'ids'], { cwd });
+    expect(ids.code, ids.stderr).toBe(0);
+    const r3 = JSON.parse(readFileSync(join(cwd, 'ids', 'report.json'), 'utf8'));
+    expect(r3.config).toMatchObject({ ignoreColumns: ['id', 'note'], label: 'kind' });
+    expect(r3.samples).toEqual({ train: 240, val: 30, test: 30 });
+    expectCleanUsageError(await cli([...onIds, '--out', 'b4'], { cwd }), /ids\.csv line 2, column 'note': 'row 0' is not a number \(columns that are not inputs: --ignore-columns\)/);
+    expectCleanUsageError(await cli(['--target', '0.5', '--data', 'synthetic', '--ignore-columns', 'id', '--out', 'b5'], { cwd }),
+      /--ignore-columns applies only to CSV data/);
     // Bad split flags, CSV-only flags on built-in data, a separate file with other columns: one line, exit 2.
     expectCleanUsageError(await cli([...common, '--split', '0.8,0.2', '--out', 'b1'], { cwd }), /--split must be three non-negative fractions/);
     expectCleanUsageError(await cli(['--target', '0.5', '--data', 'synthetic', '--val-data', 'val.csv', '--out', 'b2'], { cwd }),
       /--val-data applies only to CSV data; 'synthetic' is built in/);
     writeFileSync(join(cwd, 'narrow.csv'), ['a,b,kind', '1,2,k0', '2,1,k1'].join('\n'));
     expectCleanUsageError(await cli([...common, '--test-data', 'narrow.csv', '--out', 'b3'], { cwd }), /narrow\.csv/);
-    for (const o of ['b1', 'b2', 'b3']) expect(existsSync(join(cwd, o))).toBe(false);
+    for (const o of ['b1', 'b2', 'b3', 'b4', 'b5']) expect(existsSync(join(cwd, o))).toBe(false);
   });
 
   it('an unwritable --out fails before any work', async () => {

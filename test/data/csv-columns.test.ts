@@ -1,0 +1,120 @@
+/** CSV column plans: columns left out (--ignore-columns) and target columns anywhere in the file (--label a,b). */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadCsv, type CsvOptions } from '../../src/data/csv.js';
+import type { Dataset } from '../../src/data/dataset.js';
+import { DataError, UsageError } from '../../src/errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'autoprune-csvcols-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let fileNo = 0;
+const csv = (text: string): string => {
+  const p = join(dir, `d${fileNo++}.csv`);
+  writeFileSync(p, text);
+  return p;
+};
+
+function withData<T>(opts: CsvOptions, fn: (d: Dataset) => T): T {
+  const d = loadCsv(opts);
+  try {
+    return fn(d);
+  } finally {
+    d.dispose();
+  }
+}
+
+const rowsOf = (d: Dataset) => [d.train, d.val, d.test].flatMap((s) => s.x.arraySync() as number[][]);
+const thrown = (fn: () => unknown): Error => {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('did not throw');
+};
+
+// id, name (text), a, label (text), b: the label in the middle, an ID and a name column to leave out.
+const table = 'id,name,a,label,b\n' + Array.from({ length: 40 }, (_, i) => `${1000 + i},"row ${i}",${i},${i % 2 ? 'yes' : 'no'},${2 * i}`).join('\n') + '\n';
+
+describe('CSV columns that are not inputs', () => {
+  it('leaves out ignored columns by name or file index; the label may sit anywhere', () => {
+    const p = csv(table);
+    for (const ignore of [['id', 'name'], ['0', '1'], [0, 'name']] as const) {
+      withData({ path: p, label: 'label', ignore, standardize: false }, (d) => {
+        expect(d.inputShape).toEqual([2]);
+        expect(d.classNames).toEqual(['no', 'yes']);
+        for (const s of [d.train, d.val, d.test]) {
+          (s.x.arraySync() as number[][]).forEach((r, k) => {
+            expect(r[1]).toBe(2 * r[0]); // a, b: the inputs in file order
+            expect(d.classNames[s.labels[k]]).toBe(r[0] % 2 ? 'yes' : 'no');
+          });
+        }
+      });
+    }
+  });
+
+  it('says which column is text and names the option when one is not ignored', () => {
+    const p = csv(table);
+    const e = thrown(() => loadCsv({ path: p, label: 'label', ignore: ['id'] }));
+    expect(e).toBeInstanceOf(DataError);
+    expect(e.message).toBe(`${p} line 2, column 'name': 'row 0' is not a number (columns that are not inputs: --ignore-columns)`);
+  });
+
+  it('refuses a column both ignored and the label, an unknown column, and no input left', () => {
+    const p = csv(table);
+    expect(thrown(() => loadCsv({ path: p, label: 'label', ignore: ['label'] }))).toBeInstanceOf(UsageError);
+    const unknown = thrown(() => loadCsv({ path: p, label: 'label', ignore: ['ID'] }));
+    expect(unknown).toBeInstanceOf(DataError);
+    expect(unknown.message).toContain("no ignored column 'ID'; columns are: 'id', 'name', 'a', 'label', 'b'");
+    expect(thrown(() => loadCsv({ path: p, label: 'label', ignore: ['id', 'name', 'a', 'b'] })).message).toContain('no input column left');
+    expect(thrown(() => loadCsv({ path: p, label: ['a', 'b'] })).message).toContain('a classifier has one label column');
+  });
+
+  it('applies the same plan to separate validation and test files, and checks their header', () => {
+    const p = csv(table);
+    const v = csv(table);
+    withData({ path: p, valPath: v, testPath: v, label: 'label', ignore: ['id', 'name'], standardize: false }, (d) => {
+      expect(d.val.labels.length).toBe(40);
+      expect((d.val.x.arraySync() as number[][])[3]).toEqual([3, 6]);
+    });
+    const other = csv(table.replace('id,name', 'key,name'));
+    expect(thrown(() => loadCsv({ path: p, valPath: other, label: 'label', ignore: ['id', 'name'] })).message).toContain('differs from');
+  });
+});
+
+describe('k target columns named with --label', () => {
+  // Two 0/1 labels before the inputs: y2 = i odd, y1 = i % 3 == 0.
+  const multi = 'y1,y2,id,x1,x2\n' + Array.from({ length: 30 }, (_, i) => `${i % 3 === 0 ? 1 : 0},${i % 2},${i},${i / 10},${-i}`).join('\n') + '\n';
+
+  it('reads them in the given order (the model outputs), with the other columns as inputs', () => {
+    const p = csv(multi);
+    withData({ path: p, targets: 2, label: ['y2', 'y1'], ignore: ['id'], standardize: false }, (d) => {
+      expect(d.inputShape).toEqual([2]);
+      expect(d.targetNames).toEqual(['y2', 'y1']);
+      for (const s of [d.train, d.val, d.test]) {
+        const x = s.x.arraySync() as number[][];
+        const y = s.y!.arraySync() as number[][];
+        x.forEach((r, k) => {
+          const i = Math.abs(r[1]);
+          expect(y[k]).toEqual([i % 2, i % 3 === 0 ? 1 : 0]);
+        });
+      }
+    });
+    // Without --label: the file's last k columns, after the ignored ones are left out.
+    withData({ path: p, targets: 1, ignore: ['id'], standardize: false }, (d) => {
+      expect(d.targetNames).toEqual(['x2']);
+      expect(rowsOf(d)[0]).toHaveLength(3);
+    });
+  });
+
+  it('refuses a count of columns that is not the model outputs, and --label for an autoencoder', () => {
+    const p = csv(multi);
+    const e = thrown(() => loadCsv({ path: p, targets: 3, label: ['y1', 'y2'] }));
+    expect(e).toBeInstanceOf(UsageError);
+    expect(e.message).toContain('--label names 2 column(s) but the model has 3 output(s)');
+    expect(thrown(() => loadCsv({ path: p, targets: 'inputs', label: ['y1'] }))).toBeInstanceOf(UsageError);
+    expect(thrown(() => loadCsv({ path: p, targets: 2, label: ['y1', 'y1'] })).message).toContain("names column 'y1' twice");
+  });
+});
