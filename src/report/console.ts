@@ -26,6 +26,17 @@ const pct = (v: number, d = 1) => `${(100 * v).toFixed(d)} %`;
  * per line on stdout, the same objects the library's onEvent receives). Human text goes to stderr so
  * stdout stays clean for pipes.
  */
+/**
+ * How many test rows the test figures come from, and on a small test split of accuracies what one row is worth:
+ * "100 % from 1 test row" must not read like a measurement.
+ */
+function testRows(report: RunReport): string {
+  const n = report.samples?.test;
+  if (n == null) return '';
+  const perRow = report.task?.kind === 'regression' || report.task?.kind === 'autoencoder' ? undefined : 100 / n;
+  return `; ${count(n, 'test row')}${perRow != null && n < 200 ? `: 1 row = ${perRow.toFixed(2)} points` : ''}`;
+}
+
 export function createConsoleReporter(o: { json: boolean; target: number; stream?: NodeJS.WriteStream; verbosity?: Verbosity }): ConsoleReporter {
   const err = o.stream ?? process.stderr;
   const level = o.verbosity === 'quiet' ? 0 : o.verbosity === 'verbose' ? 2 : 1;
@@ -140,7 +151,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         `  sparsity ${pct(f.sparsity, 2)} of the ${report.dense.prunable.toLocaleString('en')} prunable kernel weights` +
         `${f.sparsityOfAllParams != null ? ` (${pct(f.sparsityOfAllParams, 2)} of all ${report.dense.params.toLocaleString('en')} parameters)` : ''}` +
         // Zeros inside a kernel cost as much as any weight in tfjs: compute is only claimed where whole units go.
-        `${f.compute && report.config.granularity !== 'connection' ? `, ${pct(f.compute.reduction, 1)} of the prunable kernels' multiply-accumulates pruned (\`autoprune compact\` measures what the compact model runs)` : ''} | test ${metric} ${fmt(report.dense.testAccuracy)} dense → ${fmt(f.testAccuracy)} pruned (${drop > 0 ? '−' : drop < 0 ? '+' : '±'}${Math.abs(drop).toFixed(2)} points)\n`;
+        `${f.compute && report.config.granularity !== 'connection' ? `, ${pct(f.compute.reduction, 1)} of the prunable kernels' multiply-accumulates pruned (\`autoprune compact\` measures what the compact model runs)` : ''} | test ${metric} ${fmt(report.dense.testAccuracy)} dense → ${fmt(f.testAccuracy)} pruned (${drop > 0 ? '−' : drop < 0 ? '+' : '±'}${Math.abs(drop).toFixed(2)} points${testRows(report)})\n`;
       // --quiet: the status and the figures; the rest is in report.json.
       if (level === 0) {
         err.write(summary);

@@ -25,6 +25,19 @@ describe('console summary', () => {
     r.final.testAccuracy = 0.85;
     expect(summary(r)).toContain('(+3.33 points)');
   });
+
+  it('says how many test rows the figures come from, and what one row is worth on a small test split', () => {
+    const r = sample();
+    r.samples = { train: 240, val: 30, test: 60 };
+    expect(summary(r)).toMatch(/points; 60 test rows: 1 row = 1\.67 points\)/);
+    r.samples.test = 1;
+    expect(summary(r)).toMatch(/points; 1 test row: 1 row = 100\.00 points\)/);
+    r.samples.test = 997;
+    expect(summary(r)).toMatch(/points; 997 test rows\)/);
+    r.task = { kind: 'regression', metric: 'R²', units: 1 } as RunReport['task'];
+    r.samples.test = 60;
+    expect(summary(r)).toMatch(/; 60 test rows\)/);
+  });
 });
 
 describe('console verbosity', () => {
