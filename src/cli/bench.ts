@@ -31,7 +31,7 @@ const BenchFlags = z.object({
   fresh: z.boolean().optional(),
   cnnSeeds: list('seed').pipe(z.array(z.coerce.number().int().min(0))).optional(),
   reuse: z.string().min(1).optional(),
-  suite: z.enum(['mnist', 'small', 'coverage', 'scale', 'ecosystem', 'speed']),
+  suite: z.enum(['mnist', 'small', 'coverage', 'scale', 'ecosystem', 'speed', 'retrain']),
   widths: list('width').pipe(z.array(z.coerce.number().int().min(1))).optional(),
 });
 
@@ -39,6 +39,7 @@ const SMALL = { start: '<!-- small-suite:start (autoprune bench --suite small) -
 const SCALE = { start: '<!-- scale:start (autoprune bench --suite scale) -->', end: '<!-- scale:end -->' };
 const ECOSYSTEM = { start: '<!-- ecosystem:start (autoprune bench --suite ecosystem) -->', end: '<!-- ecosystem:end -->' };
 const SPEED = { start: '<!-- speed:start (autoprune bench --suite speed) -->', end: '<!-- speed:end -->' };
+const RETRAIN = { start: '<!-- retrain:start (autoprune bench --suite retrain) -->', end: '<!-- retrain:end -->' };
 type Markers = { start: string; end: string };
 
 /** `page` with a suite's marked block of `old` (or `block`) in place: each suite rewrites only its own part. */
@@ -127,6 +128,26 @@ async function coverageSuiteCommand(f: z.infer<typeof BenchFlags>, argv: string[
   return 0;
 }
 
+/** Cases of the small-data suite the retrain suite uses by default. */
+const RETRAIN_CASES = ['seattle-weather', 'cars-origin'];
+
+/**
+ * `--suite retrain`: a policy retrained on a new family with the documented two commands, against the default
+ * policy and global magnitude on a held-out model of that family; its section of docs/policy.md (beside --out).
+ */
+async function retrainCommand(f: z.infer<typeof BenchFlags>, argv: string[]): Promise<number> {
+  const { runRetrainBench, retrainSection } = await import('../bench/retrain.js');
+  const cases = f.models.join(',') === 'lenet-300-100,lenet-5' ? RETRAIN_CASES : f.models;
+  const targets = f.targets.join(',') === '0.5,0.8,0.9,0.95,0.98' ? [0.9, 0.95] : f.targets;
+  const workDir = join(cacheDir(), 'bench', 'retrain');
+  const results = await runRetrainBench({
+    cases: f.quick ? cases.slice(0, 1) : cases, targets: f.quick ? targets.slice(0, 1) : targets, seeds: f.quick ? f.seeds.slice(0, 1) : f.seeds,
+    workDir, workers: 1, log: (m) => process.stderr.write(`bench: ${m}\n`),
+  });
+  const out = join(dirname(resolve(f.out)), 'policy.md');
+  return writeSection(out, RETRAIN, 'retrain', 'retrain', results, argv, retrainSection);
+}
+
 /** An earlier run's benchmarks.json for `--reuse`, checked to be one. */
 function readReuse(file: string): ReuseSource {
   let results: ReuseSource['results'] & { format?: string };
@@ -172,6 +193,7 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
   if (f.suite === 'scale') return scaleCommand(f, argv);
   if (f.suite === 'ecosystem') return ecosystemCommand(f, argv);
   if (f.suite === 'speed') return speedCommand(f, argv);
+  if (f.suite === 'retrain') return retrainCommand(f, argv);
   const quick = f.quick ?? false;
   const learned = (name: string) => () => loadPolicy(policyFile(name)) as Scorer;
   const methods: Record<string, () => Scorer> = {};
