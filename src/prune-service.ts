@@ -244,7 +244,9 @@ export function checkLogDir(logdir: string, modelDir: string | undefined, out: s
 function hashWeights(model: TF.LayersModel): string {
   const h = createHash('sha256');
   for (const w of model.weights) {
-    h.update(`${w.name}:${w.shape.join('x')};`);
+    // Shapes and values only: tfjs suffixes weight names ('kernel_1') when the same model is loaded twice in
+    // a process, which must not make an API resume in the same process look like another run.
+    h.update(`${w.shape.join('x')};`);
     const v = w.read().dataSync() as Float32Array;
     h.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
   }

@@ -51,6 +51,30 @@ describe('the frontier in one run', () => {
     expect(numTensors()).toBe(before);
   });
 
+  it('keeps the targets reached before an interruption: a resumed frontier run reports and writes what the uninterrupted one does', async () => {
+    const opts = { target: 0.8, frontier: [0.7, 0.5], data: 'synthetic', policy: 'global-magnitude', maxDrop: 10, budgetEpochs: 8 } as const;
+    const whole = await autoprune({ ...opts, out: join(tempDir(), 'whole') });
+    const out = join(tempDir(), 'cut');
+    const controller = new AbortController();
+    // Stopped right after the first checkpoint that lies beyond the first lower target (in the same process,
+    // holding the first run's model: tfjs names the reloaded weights apart, which must not matter).
+    await expect(autoprune({
+      ...opts, out, signal: controller.signal,
+      onEvent: (e) => { if (e.type === 'checkpoint' && e.sparsity > 0.5) controller.abort(); },
+    })).rejects.toThrow(/interrupted/i);
+    const resumed = await autoprune({ ...opts, out, resume: true });
+    expect(resumed.report.frontier).toEqual(whole.report.frontier);
+    expect(resumed.report.frontier!.every((r) => r.reached)).toBe(true);
+    expect(resumed.report.totals.fineTuneSteps).toBe(whole.report.totals.fineTuneSteps);
+    for (const t of [0.5, 0.7]) {
+      const a = readFileSync(join(out, `frontier/${t}/model/weights.bin`));
+      const b = readFileSync(join(whole.outDir!, `frontier/${t}/model/weights.bin`));
+      expect(a.equals(b)).toBe(true);
+    }
+    whole.model.dispose();
+    resumed.model.dispose();
+  });
+
   it('refuses lower targets that are not below the target', async () => {
     await expect(autoprune({ target: 0.5, frontier: [0.7], data: 'synthetic' })).rejects.toThrow(/frontier must be a list of targets strictly between 0 and target \(0.5\)/);
   });

@@ -4,8 +4,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { UsageError } from '../errors.js';
 import { applyMaskJson, masksToJson, type MaskFile } from '../pruning/mask-io.js';
-import type { PrunableModel } from '../pruning/prunable-model.js';
-import type { StepRecord } from './loop.js';
+import type { PrunableModel, Snapshot } from '../pruning/prunable-model.js';
+import type { Milestone, StepRecord } from './loop.js';
 
 /** What the agent needs to continue a run. */
 export interface AgentState {
@@ -17,7 +17,12 @@ export interface AgentState {
   denseValAccuracy: number;
   denseTestAccuracy?: number;
   steps: StepRecord[];
+  /** Optimizer steps of the frontier's branches so far (on top of the budget). */
+  frontierSteps?: number;
 }
+
+/** A frontier target's recorded state without its weights (those are in `milestone-<i>.bin`). */
+type MilestoneMeta = Omit<Milestone, 'snapshot'>;
 
 interface StateFile {
   format: 'autoprune-checkpoint';
@@ -27,6 +32,8 @@ interface StateFile {
   /** What the run was (target, guard, policy, hashes of the dense model and the data): a resume must match it. */
   run?: RunIdentity;
   state: AgentState;
+  /** Frontier targets reached so far; each one's weights (float32) then masks (1 byte each) in milestone-<i>.bin. */
+  milestones?: MilestoneMeta[];
 }
 
 /** The settings and input hashes a checkpoint belongs to; a resume with other values is refused. */
@@ -67,11 +74,11 @@ export class Checkpointer {
     }
   }
 
-  async save(pm: PrunableModel, state: AgentState, run?: RunIdentity): Promise<void> {
+  async save(pm: PrunableModel, state: AgentState, run?: RunIdentity, milestones: readonly Milestone[] = []): Promise<void> {
     const tmp = join(dirname(this.dir), `.${basename(this.dir)}.tmp-${process.pid}`);
     rmSync(tmp, { recursive: true, force: true });
     try {
-      await this.write(tmp, pm, state, run);
+      await this.write(tmp, pm, state, run, milestones);
     } catch (err) {
       // Disk full or the folder gone: no partial temp folder is left; the previous checkpoint stays.
       rmSync(tmp, { recursive: true, force: true });
@@ -84,7 +91,7 @@ export class Checkpointer {
     rmSync(old, { recursive: true, force: true });
   }
 
-  private async write(tmp: string, pm: PrunableModel, state: AgentState, run?: RunIdentity): Promise<void> {
+  private async write(tmp: string, pm: PrunableModel, state: AgentState, run: RunIdentity | undefined, milestones: readonly Milestone[]): Promise<void> {
     mkdirSync(tmp, { recursive: true });
     const weights = pm.model.weights;
     const arrays = await Promise.all(weights.map((w) => w.read().data() as Promise<Float32Array>));
@@ -94,9 +101,11 @@ export class Checkpointer {
     for (const a of arrays) { buf.set(a, off); off += a.length; }
     writeFileSync(join(tmp, 'weights.bin'), Buffer.from(buf.buffer));
     writeFileSync(join(tmp, 'masks.json'), JSON.stringify(masksToJson(pm)));
+    for (const [i, m] of milestones.entries()) writeFileSync(join(tmp, `milestone-${i}.bin`), await snapshotBytes(m.snapshot));
     const file: StateFile = {
       format: 'autoprune-checkpoint', version: 2,
       weights: weights.map((w) => ({ name: w.name, shape: w.shape as number[] })), ...(run ? { run } : {}), state,
+      ...(milestones.length ? { milestones: milestones.map(({ snapshot: _, ...meta }) => meta) } : {}),
     };
     writeFileSync(join(tmp, 'state.json'), JSON.stringify(file, null, 1));
   }
@@ -140,10 +149,50 @@ export class Checkpointer {
     });
     const masks = JSON.parse(readFileSync(join(this.dir, 'masks.json'), 'utf8')) as MaskFile;
     applyMaskJson(pm, masks, join(this.dir, 'masks.json'));
+    this.saved = file.milestones ?? [];
     return file.state;
+  }
+
+  /** Meta of the milestones in the checkpoint last restored. */
+  private saved: MilestoneMeta[] = [];
+
+  /** The frontier targets the restored checkpoint had reached, with their weights and masks (the caller owns them). */
+  restoredMilestones(pm: PrunableModel): Milestone[] {
+    return this.saved.map((meta, i) => {
+      const file = join(this.dir, `milestone-${i}.bin`);
+      const bytes = readFileSync(file);
+      const wSizes = pm.model.weights.map((w) => (w.shape as number[]).reduce((a, b) => a * b, 1));
+      const mShapes = pm.layers.map((l) => l.kernel.shape as number[]);
+      const mSizes = mShapes.map((sh) => sh.reduce((a, b) => a * b, 1));
+      const need = 4 * wSizes.reduce((a, b) => a + b, 0) + mSizes.reduce((a, b) => a + b, 0);
+      if (bytes.byteLength !== need) throw new UsageError(`cannot resume: checkpoint '${file}' is truncated or corrupt (${bytes.byteLength} of ${need} bytes); rerun without --resume`);
+      // A copy: the float32 view needs an aligned offset.
+      const all = new Uint8Array(bytes);
+      let off = 0;
+      const snapshot: Snapshot = tf.tidy(() => ({
+        weights: pm.model.weights.map((w, j) => {
+          const t = tf.keep(tf.tensor(new Float32Array(all.buffer, off, wSizes[j]).slice(), w.shape as number[]));
+          off += 4 * wSizes[j];
+          return t;
+        }),
+        masks: mShapes.map((shape, j) => {
+          const t = tf.keep(tf.tensor(all.slice(off, off + mSizes[j]), shape, 'bool'));
+          off += mSizes[j];
+          return t;
+        }),
+      }));
+      return { ...meta, snapshot };
+    });
   }
 
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A snapshot as bytes: every weight (float32, model.weights order), then every mask (one byte per weight). */
+async function snapshotBytes(s: Snapshot): Promise<Buffer> {
+  const w = await Promise.all(s.weights.map((t) => t.data() as Promise<Float32Array>));
+  const m = await Promise.all(s.masks.map((t) => t.data() as Promise<Uint8Array>));
+  return Buffer.concat([...w.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)), ...m.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))]);
 }

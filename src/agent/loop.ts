@@ -216,6 +216,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       : { kind: 'dense' as const, accuracy: denseVal.accuracy, correct: denseVal.correct };
     if (resumed) {
       state = await ckpt!.restore(pm, o.identity);
+      milestones.push(...ckpt!.restoredMilestones(pm));
     } else {
       state = { step: 0, sparsity: pm.progress(objective), rate: plan.initialRate, stepsUsed: 0, denseValAccuracy: denseVal.accuracy, steps: [] };
     }
@@ -355,7 +356,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     };
 
     /** Optimizer steps of the frontier's branches: on top of the budget, added to the totals at the end. */
-    let frontierSteps = 0;
+    let frontierSteps = state.frontierSteps ?? 0;
+    delete state.frontierSteps;
 
     /**
      * A frontier run's lower targets that an accepted step crossed (from `before`, the state the step started
@@ -442,7 +444,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         }
         emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds });
         if (ckpt) {
-          await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state, o.identity));
+          await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, { ...state, frontierSteps }, o.identity, milestones));
           emit({ type: 'checkpoint', step: state.step, sparsity: state.sparsity, path: ckpt.dir });
         }
       } else {
@@ -458,7 +460,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           // The target is taken anyway: smaller steps would only spend the budget that the fine-tune
           // at the target needs (measured: at 0.98 it loses ~2 points against jumping straight there).
           emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: 'forced: go to the target with the remaining budget', seconds });
-          if (ckpt) await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state, o.identity));
+          if (ckpt) await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, { ...state, frontierSteps }, o.identity, milestones));
           break;
         }
         state.rate = afterRollback(state.rate);
@@ -466,7 +468,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           ? 'stop: the step size fell below the smallest useful step'
           : `retry with a smaller step (${(100 * (nextSparsity(from, o.target, state.rate) - from)).toFixed(1)} points of sparsity)`;
         emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next, seconds });
-        if (ckpt) await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state, o.identity));
+        if (ckpt) await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, { ...state, frontierSteps }, o.identity, milestones));
       }
     }
 
@@ -499,7 +501,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: 'stop: polish the last accepted sparsity with the rest of the budget', seconds });
       }
       disposeSnapshot(snap);
-      if (ckpt) await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state, o.identity));
+      if (ckpt) await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, { ...state, frontierSteps }, o.identity, milestones));
     }
 
     let reached = state.sparsity >= o.target - tol;
