@@ -17,3 +17,12 @@ export function smallMnist(perDigit = 40, seed = 0): Dataset {
 export function numTensors(): number {
   return tf.memory().numTensors;
 }
+
+/** Runs `fn` on a freshly loaded dataset and disposes it afterwards, whatever `fn` does. */
+export function withDataset<T>(d: Dataset, fn: (d: Dataset) => T): T {
+  try {
+    return fn(d);
+  } finally {
+    d.dispose();
+  }
+}

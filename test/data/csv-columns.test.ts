@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadCsv, type CsvOptions } from '../../src/data/csv.js';
 import type { Dataset } from '../../src/data/dataset.js';
 import { DataError, UsageError } from '../../src/errors.js';
+import { withDataset } from '../helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'autoprune-csvcols-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -16,14 +17,7 @@ const csv = (text: string): string => {
   return p;
 };
 
-function withData<T>(opts: CsvOptions, fn: (d: Dataset) => T): T {
-  const d = loadCsv(opts);
-  try {
-    return fn(d);
-  } finally {
-    d.dispose();
-  }
-}
+const withData = <T>(opts: CsvOptions, fn: (d: Dataset) => T): T => withDataset(loadCsv(opts), fn);
 
 const rowsOf = (d: Dataset) => [d.train, d.val, d.test].flatMap((s) => s.x.arraySync() as number[][]);
 const thrown = (fn: () => unknown): Error => {

@@ -7,6 +7,7 @@ import { tf } from '../../src/backend/tf.js';
 import { loadCsv, type CsvOptions } from '../../src/data/csv.js';
 import type { Dataset } from '../../src/data/dataset.js';
 import { DataError, UsageError } from '../../src/errors.js';
+import { withDataset } from '../helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'autoprune-csv-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,14 +25,7 @@ function rows(n: number, label: (i: number) => string, sep = ','): string {
   return Array.from({ length: n }, (_, i) => [i, 2 * i, label(i)].join(sep)).join('\n') + '\n';
 }
 
-function withData<T>(opts: CsvOptions, fn: (d: Dataset) => T): T {
-  const d = loadCsv(opts);
-  try {
-    return fn(d);
-  } finally {
-    d.dispose();
-  }
-}
+const withData = <T>(opts: CsvOptions, fn: (d: Dataset) => T): T => withDataset(loadCsv(opts), fn);
 
 function values(t: TF.Tensor): number[][] {
   return t.arraySync() as number[][];

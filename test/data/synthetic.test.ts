@@ -3,15 +3,9 @@ import { tf } from '../../src/backend/tf.js';
 import type { Dataset } from '../../src/data/dataset.js';
 import { loadSynthetic, type SyntheticOptions } from '../../src/data/synthetic.js';
 import { UsageError } from '../../src/errors.js';
+import { withDataset } from '../helpers.js';
 
-function withData<T>(opts: SyntheticOptions, fn: (d: Dataset) => T): T {
-  const d = loadSynthetic(opts);
-  try {
-    return fn(d);
-  } finally {
-    d.dispose();
-  }
-}
+const withData = <T>(opts: SyntheticOptions, fn: (d: Dataset) => T): T => withDataset(loadSynthetic(opts), fn);
 
 const snapshot = (d: Dataset) =>
   [d.train, d.val, d.test].map((s) => ({ x: Array.from(s.x.dataSync()), y: Array.from(s.labels) }));
