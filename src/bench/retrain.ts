@@ -26,8 +26,13 @@ export const RETRAIN_FAMILY: readonly { hidden: readonly number[]; seed: number 
   { hidden: [192, 96], seed: 15 },
 ]);
 
-/** What each agent run prunes with: the retrained policy (its file), the shipped default, plain magnitude. */
-export const RETRAIN_POLICIES = ['retrained', 'default', 'global-magnitude'] as const;
+/**
+ * What each agent run prunes with: the policy retrained on the family alone, the one retrained on the family
+ * and the shipped mlp meta-dataset (each family the same weight), the shipped default, plain magnitude.
+ */
+export const RETRAIN_POLICIES = ['retrained', 'retrained+mlp', 'default', 'global-magnitude'] as const;
+/** The retrained variants, each judged against the default policy and magnitude on its own. */
+const RETRAINED = ['retrained', 'retrained+mlp'] as const;
 
 export interface RetrainRecord {
   case: string;
@@ -125,6 +130,7 @@ export async function runRetrainBench(o: {
     const t1 = Date.now();
     cli(['train-policy', '--meta', 'meta.json', '--kind', 'cart', '--out', 'policy.json'], dir);
     const t2 = Date.now();
+    cli(['train-policy', '--meta', 'meta.json', join(PACKAGE_ROOT, 'datasets', 'meta-mlp.json'), '--balance-families', '--no-validate', '--kind', 'cart', '--out', 'policy-mlp.json'], dir);
     const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as { rows: number };
     o.log(`${name}: meta-dataset of ${meta.rows} rows in ${((t1 - t0) / 1000).toFixed(0)} s, policy in ${((t2 - t1) / 1000).toFixed(0)} s`);
     const records: RetrainRecord[] = [];
@@ -134,7 +140,7 @@ export async function runRetrainBench(o: {
         for (const policy of RETRAIN_POLICIES) {
           const { model, report } = await autoprune({
             model: paths.model, data: paths.data, target, seed, splitSeed: 0, force: true,
-            policy: policy === 'retrained' ? join(dir, 'policy.json') : policy,
+            policy: policy === 'retrained' ? join(dir, 'policy.json') : policy === 'retrained+mlp' ? join(dir, 'policy-mlp.json') : policy,
           });
           model.dispose();
           heldOut ??= { params: report.dense.params, testAccuracy: report.dense.testAccuracy };
@@ -165,9 +171,10 @@ export function retrainSection(results: RetrainCase[], meta: { date: string; com
     `Measured ${meta.date} by \`${meta.command}\` (backend ${meta.backend}). For a case of the small-data suite (a real table and the MLP committed for it, ` +
     '`datasets/small/`), five more MLPs of the same recipe (activation, output, 300 epochs at batch 32 with early stopping) but other widths and seeds are ' +
     'trained on the same training split; `autoprune build-meta --family NAME --models m1 … m5 --data data.csv --label L` and ' +
-    '`autoprune train-policy --meta meta.json --kind cart` (the two commands above) make a policy of them alone. The committed model, which is not one of them, ' +
-    'is then pruned by the agent (`autoprune --model M --data data.csv --target T --seed S --force`: default budget and guard, the same split) with that ' +
-    'policy, the shipped default policy, and global magnitude. Cells: test accuracy %, mean (min–max) of the seeds; "magnitude check" counts the scoring passes ' +
+    '`autoprune train-policy --meta meta.json --kind cart` (the two commands above) make a policy of them alone (**retrained**); ' +
+    '`train-policy --meta meta.json datasets/meta-mlp.json --balance-families` one of them and the shipped MNIST MLP zoo, each family the same weight (**retrained+mlp**). ' +
+    'The committed model, which is not one of them, is then pruned by the agent (`autoprune --model M --data data.csv --target T --seed S --force`: ' +
+    'default budget and guard, the same split) with each, the shipped default policy, and global magnitude. Cells: test accuracy %, mean (min–max) of the seeds; "magnitude check" counts the scoring passes ' +
     'where the agent pruned by magnitude because the policy\'s choice lost more calibration loss (docs/agent.md), of all passes.',
     '',
   ];
@@ -190,13 +197,14 @@ export function retrainSection(results: RetrainCase[], meta: { date: string; com
         lines.push(`| ${t} | ${p} | ${pct(means[p])} (${pct(Math.min(...tests))}–${pct(Math.max(...tests))}) | ${pct(mean(a.map((x) => x.denseTest - x.test)))} | ` +
           `${pct(Math.min(...a.map((x) => x.sparsity)))} % | ${p === 'global-magnitude' ? '—' : `${mag} of ${all}`} | ${Math.round(mean(a.map((x) => x.steps)))} |`);
       }
-      if (means.retrained != null && means.default != null && means['global-magnitude'] != null) {
-        const ok = means.retrained > means.default && means.retrained > means['global-magnitude'];
-        bars.push(`- ${ok ? '**met**' : '**NOT met**'} — ${r.case} @ ${t}: retrained ${pct(means.retrained)} % vs default ${pct(means.default)} % and global magnitude ${pct(means['global-magnitude'])} %`);
+      for (const v of RETRAINED) {
+        if (means[v] == null || means.default == null || means['global-magnitude'] == null) continue;
+        const ok = means[v] > means.default && means[v] > means['global-magnitude'];
+        bars.push(`- ${ok ? '**met**' : '**NOT met**'} — ${r.case} @ ${t}: ${v} ${pct(means[v])} % vs default ${pct(means.default)} % and global magnitude ${pct(means['global-magnitude'])} %`);
       }
     }
     lines.push('');
   }
-  lines.push('Bar (issue 13): the retrained policy beats both the default policy and global magnitude (mean of the seeds) at every target.', '', ...bars);
+  lines.push('Bar (issue 13): a retrained policy beats both the default policy and global magnitude (mean of the seeds) at every target; each variant is judged on its own.', '', ...bars);
   return lines.join('\n');
 }

@@ -14,6 +14,7 @@ describe('retrainSection', () => {
       records: [
         rec('retrained', 0.9, 0, 0.9), rec('retrained', 0.9, 1, 0.8), rec('default', 0.9, 0, 0.84), rec('default', 0.9, 1, 0.84),
         rec('global-magnitude', 0.9, 0, 0.8), rec('global-magnitude', 0.9, 1, 0.82),
+        rec('retrained+mlp', 0.9, 0, 0.83),
         rec('retrained', 0.95, 0, 0.7), rec('default', 0.95, 0, 0.7), rec('global-magnitude', 0.95, 0, 0.6),
       ],
     };
@@ -21,5 +22,8 @@ describe('retrainSection', () => {
     expect(md).toContain('| 0.9 | retrained | 85.00 (80.00–90.00) | 5.00 | 90.00 % | 2 of 8 | 100 |');
     expect(md).toContain('**met** — toy @ 0.9: retrained 85.00 % vs default 84.00 % and global magnitude 81.00 %');
     expect(md).toContain('**NOT met** — toy @ 0.95: retrained 70.00 % vs default 70.00 %');
+    // Each retrained variant is judged on its own; one without records at a target has no bar there.
+    expect(md).toContain('**NOT met** — toy @ 0.9: retrained+mlp 83.00 % vs default 84.00 %');
+    expect(md).not.toContain('toy @ 0.95: retrained+mlp');
   });
 });
