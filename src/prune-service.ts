@@ -112,7 +112,8 @@ export interface AutopruneOptions {
   exclude?: readonly string[];
   /**
    * Lower targets to record on the way to `target` (the accuracy–sparsity frontier in one run, e.g.
-   * `[0.5, 0.8, 0.9]` with target 0.95): steps land on each, and its state is written to `out/frontier/<t>/`
+   * `[0.5, 0.8, 0.9]` with target 0.95): each is reached on a branch of the step that crosses it (docs/agent.md),
+   * and its state is written to `out/frontier/<t>/`
    * (model/, masks.json) and listed in report.frontier and `out/frontier.json`. Default: none.
    */
   frontier?: readonly number[];

@@ -79,7 +79,8 @@ export interface AgentOptions {
   /** Glob patterns of kernels never to prune (see PrunableModel); they stay dense and are listed as excluded. */
   exclude?: readonly string[];
   /**
-   * Lower targets to record on the way (a frontier in one run): steps land exactly on each, and the accepted
+   * Lower targets to record on the way (a frontier in one run): a step that crosses one is followed by a branch
+   * from the state before it to exactly that target (a step's fine-tune, on top of the budget), and the accepted
    * state there is kept in `AgentResult.milestones` (weights and masks, its validation and test metric).
    */
   milestones?: readonly number[];
@@ -124,6 +125,8 @@ export interface AgentResult {
     fineTuneEpochs: number; fineTuneSteps: number; accepted: number; rolledBack: number; scoringPasses: number;
     /** Scoring passes that pruned by the policy's scores / by plain magnitude (clearly lower loss right after pruning). */
     criteria: { policy: number; magnitude: number };
+    /** Of fineTuneSteps, the frontier branches' (on top of the budget); only with milestones. */
+    frontierSteps?: number;
   };
   /** The fine-tuning budget and batch size used. */
   budget: FineTuneBudget;
@@ -552,7 +555,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     const result: AgentResult = {
       sparsity, compute: pm.compute(), denseValAccuracy: state.denseValAccuracy, denseTestAccuracy: denseTest, valAccuracy, testAccuracy,
       targetReached: reached, stopReason, exitCode, steps: state.steps,
-      totals: { fineTuneEpochs: epochsOf(state.stepsUsed), fineTuneSteps: state.stepsUsed, accepted, rolledBack: state.steps.length - accepted, scoringPasses, criteria: { ...criteria } },
+      totals: { fineTuneEpochs: epochsOf(state.stepsUsed), fineTuneSteps: state.stepsUsed, accepted, rolledBack: state.steps.length - accepted, scoringPasses, criteria: { ...criteria }, ...(o.milestones?.length ? { frontierSteps } : {}) },
       budget,
       guard: { valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow, maxDrop: o.maxDrop, z: GUARD_Z, controlValAccuracy: reference.accuracy, reference: reference.kind, final: guard(finalEval) },
       phases, masks: pm, milestones,

@@ -299,7 +299,7 @@ function readTable(file: string, opts: ReadOptions, like?: Table): Table {
       if (!NUMBER.test(cell)) {
         const what = cell === '' ? 'empty cell' : `'${cell}'`;
         throw new DataError(`${file} line ${r.line}, column '${columnName(fileColumns, j)}': ${what} is not a number` +
-          (cell === '' || targets.has(j) ? '' : ' (columns that are not inputs: --ignore-columns)'));
+          (cell === '' || targets.has(j) ? '' : `; the label column is '${columnName(fileColumns, labelFileIndex)}' (another: --label), and columns that are not inputs are left out with --ignore-columns`));
       }
       const v = Number(cell);
       if (!Number.isFinite(v)) {
@@ -463,6 +463,7 @@ export function loadCsv(options: CsvOptions): Dataset {
     inputShape: [nf],
     numClasses: map.names.length,
     classNames: map.names,
+    ...(main.columns ? { inputNames: main.columns.slice(0, nf) } : {}),
     train: splits[0], val: splits[1], test: splits[2],
     dispose() {
       splits.forEach((s) => s.x.dispose());
@@ -543,7 +544,7 @@ function loadValueCsv(o: CsvOptions & typeof CSV_DEFAULTS, fractions: [number, n
     inputShape: [nf],
     numClasses: 0,
     classNames: [],
-    ...(main.columns ? { targetNames: k > 0 ? main.columns.slice(main.columns.length - k) : [] } : {}),
+    ...(main.columns ? { targetNames: k > 0 ? main.columns.slice(main.columns.length - k) : [], inputNames: main.columns.slice(0, nf) } : {}),
     train: splits[0], val: splits[1], test: splits[2],
     dispose() {
       splits.forEach((s) => { s.x.dispose(); s.y?.dispose(); });

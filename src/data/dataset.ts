@@ -29,6 +29,8 @@ export interface Dataset {
   classNames: string[];
   /** Names of the target columns when the targets are values from a CSV with a header. */
   targetNames?: string[];
+  /** Names of the input columns in order (CSV with a header row), for messages. */
+  inputNames?: string[];
   train: Split;
   val: Split;
   test: Split;

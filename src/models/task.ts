@@ -194,7 +194,7 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel, task: Ta
       ? ' (an autoencoder\'s CSV holds its input columns only)'
       : ` (a ${task.kind} model's CSV holds the inputs, then its ${task.units} target column${task.units === 1 ? '' : 's'} last)`;
     throw new DataError(
-      `data '${data.source}' has ${haveSize} input values per sample (shape [${data.inputShape}]) ` +
+      `data '${data.source}' has ${haveSize} input values per sample (shape [${data.inputShape}]${inputList(data)}) ` +
       `but the model expects shape [${want}] (${wantSize} values)${hint}`);
   }
   if (task.kind !== 'classification') return fitTargets(data, want, wantSize, task);
@@ -256,7 +256,10 @@ function fitTargets(data: Dataset, want: number[], wantSize: number, task: TaskI
         const v = y.dataSync();
         const bad = v.findIndex((t) => t !== 0 && t !== 1);
         if (bad >= 0) {
-          throw new DataError(`data '${data.source}' (${name} split): multi-label targets must be 0 or 1, found ${v[bad]} in target column ${(bad % task.units) + 1} of ${task.units}`);
+          const col = bad % task.units;
+          const named = data.targetNames?.[col] != null ? ` '${data.targetNames[col]}'` : '';
+          throw new DataError(`data '${data.source}' (${name} split): multi-label targets must be 0 or 1, found ${Number(v[bad].toPrecision(6))} in target column${named} (${col + 1} of ${task.units}); ` +
+            `name the ${task.units} 0/1 label columns with --label a,b,c (default: the last ${task.units})`);
         }
       }
     }
@@ -296,4 +299,11 @@ function labelsAsIndices(data: Dataset, classes: number): { ids: Int32Array; nam
   const byOutput = Array.from({ length: Math.max(...values) + 1 }, (_, k) => String(k));
   values.forEach((v, i) => { byOutput[v] = names[i]; });
   return { ids: Int32Array.from(values), names: byOutput };
+}
+
+/** ": a, b, c" — a CSV's input columns when it has a header row (at most 12 listed). */
+function inputList(data: Dataset): string {
+  const n = data.inputNames;
+  if (!n?.length) return '';
+  return `: ${n.slice(0, 12).join(', ')}${n.length > 12 ? `, … (${n.length})` : ''}`;
 }

@@ -6,6 +6,8 @@ import type { BackendInfo } from '../backend/tf.js';
 import { describeStop, type RunReport } from './report.js';
 
 /** `n thing` or `n things`. */
+/** Fewer validation rows than this make R² a noisy guard (its standard error is large); the start line says so. */
+const SMALL_R2_ROWS = 30;
 const count = (n: number, thing: string): string => `${n} ${thing}${n === 1 ? '' : 's'}`;
 
 export interface ConsoleReporter {
@@ -90,9 +92,13 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             // A row of R² is not worth a fixed number of points: only 0/1 scores have a resolution.
             const rows = metric === 'R²' ? `${e.valRows} validation rows` : `${e.valRows} validation rows, 1 row = ${e.pointsPerRow.toFixed(2)} points`;
             line(`  guard: ${rows}; fine-tuning budget ${e.budgetSteps ?? '?'} optimizer steps at batch ${e.batchSize ?? '?'}`);
+            if (metric === 'R²' && e.valRows < SMALL_R2_ROWS) {
+              line(`  warning: R² on ${e.valRows} validation rows is a noisy signal: the guard may accept a real loss or refuse a harmless step ` +
+                '(more validation rows: --split or --val-data)');
+            }
             if (metric !== 'R²' && e.maxDrop < e.pointsPerRow) {
               line(`  warning: --max-drop ${e.maxDrop} is finer than one validation row (${e.pointsPerRow.toFixed(2)} points): the data cannot show such a drop; ` +
-                'the guard judges by the paired rows it has (pass --val-data with more rows for a finer guard)');
+                'the guard judges by the paired rows it has (more validation rows make a finer guard: --split or --val-data)');
             }
           }
           if (tty) {
@@ -158,7 +164,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         return;
       }
       err.write(summary +
-        `  ${count(report.totals.accepted, 'step')} accepted, ${report.totals.rolledBack} rolled back, ${report.totals.fineTuneSteps ?? '?'} fine-tune steps (${report.totals.fineTuneEpochs} epochs), ${(report.phases.total ?? 0).toFixed(1)} s\n` +
+        `  ${count(report.totals.accepted, 'step')} accepted, ${report.totals.rolledBack} rolled back, ${report.totals.fineTuneSteps ?? '?'} fine-tune steps (${report.totals.fineTuneEpochs} epochs${report.totals.frontierSteps ? `; ${report.totals.frontierSteps} of them on the branches to the lower --targets, on top of the ${report.config.budgetSteps} budget` : ''}), ${(report.phases.total ?? 0).toFixed(1)} s\n` +
         (f.advice ? `  to go further: ${f.advice}\n` : '') +
         frontierLines(report, fmt) +
         `  wrote ${outDir}/ (model/, masks.json, report.json, report.html${report.frontier ? ', frontier.json, frontier/' : ''})\n`);

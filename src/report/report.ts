@@ -178,6 +178,8 @@ export interface ReportTotals {
    * the calibration rows right after pruning are clearly lower (docs/agent.md).
    */
   criteria?: { policy: number; magnitude: number };
+  /** Of fineTuneSteps, those of a frontier run's branches to its lower targets: on top of the budget (absent without --targets). */
+  frontierSteps?: number;
 }
 
 /** The accuracy guard: its rule, the validation split's resolution, and the final paired comparison. */

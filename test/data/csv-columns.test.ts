@@ -53,7 +53,7 @@ describe('CSV columns that are not inputs', () => {
     const p = csv(table);
     const e = thrown(() => loadCsv({ path: p, label: 'label', ignore: ['id'] }));
     expect(e).toBeInstanceOf(DataError);
-    expect(e.message).toBe(`${p} line 2, column 'name': 'row 0' is not a number (columns that are not inputs: --ignore-columns)`);
+    expect(e.message).toBe(`${p} line 2, column 'name': 'row 0' is not a number; the label column is 'label' (another: --label), and columns that are not inputs are left out with --ignore-columns`);
   });
 
   it('refuses a column both ignored and the label, an unknown column, and no input left', () => {

@@ -253,7 +253,7 @@ describe('loadCsv: bad data throws one-line DataErrors naming file and line', ()
     };
     let p = make('abc');
     const e = expectDataError(() => loadCsv({ path: p }), p);
-    expect(e.message).toBe(`${p} line 12, column 'x3': 'abc' is not a number (columns that are not inputs: --ignore-columns)`);
+    expect(e.message).toBe(`${p} line 12, column 'x3': 'abc' is not a number; the label column is 'y' (another: --label), and columns that are not inputs are left out with --ignore-columns`);
     p = make('NaN');
     expectDataError(() => loadCsv({ path: p }), p, 'line 12', "column 'x3'", "'NaN' is not a number");
     p = make('');

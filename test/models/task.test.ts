@@ -130,4 +130,15 @@ describe('task of a model', () => {
     [reg, ae].forEach((m) => m.dispose());
     data.dispose();
   });
+
+  it('a multi-label target that is not 0/1 is named by its column, with the --label hint', () => {
+    const ml = compiled(mlp(2, 2, 'sigmoid'), 'binaryCrossentropy');
+    const data = dataset(2, []);
+    const withY = (s: Dataset['train'], v: number) => ({ ...s, y: tf.tensor2d([[0, 1], [1, v]]) });
+    const d: Dataset = { ...data, numClasses: 0, targetNames: ['spam', 'price'], train: withY(data.train, 0.42), val: withY(data.val, 1), test: withY(data.test, 0) };
+    expect(() => fitDatasetToModel(d, ml)).toThrow("data 'd.csv' (training split): multi-label targets must be 0 or 1, found 0.42 in target column 'price' (2 of 2); name the 2 0/1 label columns with --label a,b,c (default: the last 2)");
+    [d.train, d.val, d.test].forEach((s) => s.y!.dispose());
+    data.dispose();
+    ml.dispose();
+  });
 });

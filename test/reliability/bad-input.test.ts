@@ -145,7 +145,7 @@ const CASES: Case[] = [
   { name: 'CSV with one class', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${CSV_HEADER}\n${Array.from({ length: 40 }, (_, i) => `${i},1,2,3,0`).join('\n')}\n`)), args: prune(), error: /all 40 samples/ },
   { name: 'CSV empty file', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), '')), args: prune(), error: /d\.csv/ },
   { name: 'CSV header only', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${CSV_HEADER}\n`)), args: prune(), error: /d\.csv/ },
-  { name: 'CSV with fewer feature columns than the model', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `a,b,y\n${Array.from({ length: 60 }, (_, i) => `${i % 7},${i % 3},${i % 2}`).join('\n')}\n`)), args: prune(), error: /input values per sample|expects shape/ },
+  { name: 'CSV with fewer feature columns than the model', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `a,b,y\n${Array.from({ length: 60 }, (_, i) => `${i % 7},${i % 3},${i % 2}`).join('\n')}\n`)), args: prune(), error: /2 input values per sample \(shape \[2\]: a, b\) but the model expects shape/ },
   { name: 'CSV-only flag on built-in data', args: ['--target', '0.5', '--data', 'synthetic', '--split', '0.8,0.1,0.1'], error: /--split/ },
   { name: '--max-drop over 100', args: ['--target', '0.5', '--max-drop', '101'], error: /--max-drop/ },
   { name: '--max-drop not a number', args: ['--target', '0.5', '--max-drop', 'abc'], error: /--max-drop must be a number/ },

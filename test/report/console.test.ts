@@ -65,3 +65,30 @@ describe('console verbosity', () => {
     expect(run('verbose')).toContain('step 1 fine-tune round 1: loss 0.2500, val 90.00 %');
   });
 });
+
+describe('console start line and totals', () => {
+  const out = (f: (r: ReturnType<typeof createConsoleReporter>) => void) => {
+    let text = '';
+    const stream = { isTTY: false, write: (x: string) => { text += x; return true; } } as unknown as NodeJS.WriteStream;
+    f(createConsoleReporter({ json: false, target: 0.8, stream }));
+    return text;
+  };
+  const start = (metric: string, valRows: number) => ({
+    type: 'start' as const, target: 0.8, objective: 'params' as const, maxDrop: 1, policy: 'default', backend: 'tensorflow', native: true,
+    prunable: 1000, metric, denseValAccuracy: 0.9, floor: 0.89, sparsity: 0, resumed: false, valRows, pointsPerRow: 100 / valRows, budgetSteps: 900, batchSize: 16,
+  });
+
+  it('warns that R² on a few validation rows is a noisy guard, and not on enough rows', () => {
+    expect(out((r) => r.event(start('R²', 3)))).toContain('warning: R² on 3 validation rows is a noisy signal');
+    expect(out((r) => r.event(start('R²', 100)))).not.toContain('noisy signal');
+  });
+
+  it('says which fine-tune steps went to the frontier\'s branches, on top of the budget', () => {
+    const r = sample();
+    r.totals.fineTuneSteps = 1100;
+    r.totals.frontierSteps = 200;
+    r.config.budgetSteps = 900;
+    expect(summary(r)).toContain('1100 fine-tune steps');
+    expect(summary(r)).toContain('; 200 of them on the branches to the lower --targets, on top of the 900 budget)');
+  });
+});
