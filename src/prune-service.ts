@@ -8,7 +8,7 @@ import { runAgent, type AgentResult } from './agent/loop.js';
 import { cacheDir } from './models/cache.js';
 import { Checkpointer, type RunIdentity } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
-import { backendInfo } from './backend/tf.js';
+import { backendInfo, tf } from './backend/tf.js';
 import { hashSplits, type Dataset } from './data/dataset.js';
 import { abortedError, DataError, UsageError } from './errors.js';
 import { resolveBudget } from './agent/budget.js';
@@ -329,6 +329,51 @@ function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: AutopruneOp
   }
 }
 
+/**
+ * A user's multi-label, regression or autoencoder model that does worse on the validation split than a constant
+ * (each label's more common value, by more than a row; the mean: R² ≤ 0) was not trained for these target
+ * columns (another order, another column) or these inputs: refused before any training, as fine-tuning would
+ * retrain it to another task. A multi-label model level with the constants gets a warning.
+ */
+function checkTargets(model: TF.LayersModel, data: Dataset, task: TaskInfo, opts: AutopruneOptions): void {
+  if (typeof opts.data !== 'string' || opts.model == null || task.kind === 'classification') return;
+  const rows = data.val.labels.length;
+  const score = accuracy(model, data.val, task);
+  const cols = data.targetNames?.length ? ` (target columns: ${data.targetNames.join(', ')})` : '';
+  const what = `${opts.data}: the model's ${metricName(task.kind)} on the validation split (${rows} rows) is`;
+  const fix = task.kind === 'autoencoder'
+    ? 'check that the CSV holds exactly its input columns, scaled as in training (--ignore-columns, --standardize)'
+    : `name its ${task.units} target column${task.units === 1 ? '' : 's'} in output order with --label, and check the input columns and their scaling (--ignore-columns, --standardize)`;
+  if (task.kind === 'multilabel') {
+    // Per label (exact match rewards rows where mismatched labels happen to agree): the outputs' mean accuracy
+    // against the best constant for each label on these rows (its more common value here).
+    const yv = data.val.y!.arraySync() as number[][];
+    const predicted = tf.tidy(() => tf.greater(model.predict(data.val.x) as TF.Tensor, 0.5).arraySync() as number[][]);
+    const k = yv[0]?.length ?? 0;
+    const perLabel = yv.reduce((a, r, i) => a + r.filter((v, j) => predicted[i][j] === v).length, 0) / Math.max(1, rows * k);
+    let base = 0;
+    for (let j = 0; j < k; j++) {
+      const ones = yv.reduce((a, r) => a + r[j], 0) / Math.max(1, rows);
+      base += Math.max(ones, 1 - ones) / Math.max(1, k);
+    }
+    const scores = `${what} ${(100 * score).toFixed(1)} % and its outputs are right on ${(100 * perLabel).toFixed(1)} % of the labels`;
+    // Clearly worse than the constants (by more than a row): refused. Level with them (a weak model on rare
+    // labels can be): a warning that says what to check.
+    if (perLabel < base - 1 / Math.max(1, rows)) {
+      throw new DataError(`${scores}, worse than predicting each label's more common value (${(100 * base).toFixed(1)} %)${cols}: ` +
+        `it was not trained for these labels in this order, and fine-tuning would retrain it to another task; ${fix}`);
+    }
+    if (perLabel <= base + 1 / Math.max(1, rows)) {
+      opts.onEvent?.({ type: 'warning', message: `${scores}, no better than predicting each label's more common value (${(100 * base).toFixed(1)} %)${cols}; if the labels are in another order than its outputs, ${fix}` });
+    }
+    return;
+  }
+  if (!(score > 0)) {
+    throw new DataError(`${what} ${score.toFixed(3)}, no better than predicting the mean (R² ≤ 0)${cols}: it was not trained for these ` +
+      `targets or inputs, and fine-tuning would retrain it to another task; ${fix}`);
+  }
+}
+
 /** What a user can do about a run that stopped short (exit 3), in terms of its own figures. */
 function adviceFor(result: AgentResult, maxDrop: number, trainRows: number): string {
   const b = result.budget;
@@ -437,6 +482,7 @@ export class PruneService {
       checkLabelOrderLength(task, opts);
       fitted = fitDatasetToModel(data, loaded.model, task);
       checkLabelOrder(loaded.model, fitted, opts);
+      checkTargets(loaded.model, fitted, task, opts);
       phases.load = (Date.now() - tLoad) / 1000;
       const model = loaded.model;
       const params = countParams(model);

@@ -1,0 +1,92 @@
+/**
+ * Tasks beyond single-label classification, end to end through the API as a user runs them: a regression
+ * model and a multi-label model saved with their loss (so the task is read from model.json), with target
+ * columns that are not the file's last ones (--label names them, --ignore-columns leaves out an ID), and
+ * models that were not trained for the columns given refused before any training.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { autoprune, tf } from '../src/index.js';
+import { DataError } from '../src/errors.js';
+import { Rng } from '../src/util/random.js';
+import { numTensors, tempDir } from './helpers.js';
+
+process.env.AUTOPRUNE_CACHE_DIR = tempDir('autoprune-tasks-cache-');
+
+const ROWS = 400;
+/** id, y1, a, b, c, d, price, y2, y3: price = 2a − b + c/2 + noise; y1 = a > 0, y2 = b + c > 0, y3 = d > 0.5. */
+function table(dir: string): { file: string; x: number[][]; price: number[]; labels: number[][] } {
+  const rng = new Rng(5);
+  const x: number[][] = [];
+  const price: number[] = [];
+  const labels: number[][] = [];
+  const lines = ['id,y1,a,b,c,d,price,y2,y3'];
+  for (let i = 0; i < ROWS; i++) {
+    const [a, b, c, d] = [rng.normal(), rng.normal(), rng.normal(), rng.normal()];
+    const p = 2 * a - b + c / 2 + 0.1 * rng.normal();
+    const y = [a > 0 ? 1 : 0, b + c > 0 ? 1 : 0, d > 0.5 ? 1 : 0];
+    x.push([a, b, c, d]);
+    price.push(p);
+    labels.push(y);
+    lines.push([1000 + i, y[0], a.toFixed(4), b.toFixed(4), c.toFixed(4), d.toFixed(4), p.toFixed(4), y[1], y[2]].join(','));
+  }
+  const file = join(dir, 'table.csv');
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return { file, x, price, labels };
+}
+
+/** A 4 → 32 → 16 → k MLP trained on the rows and saved with its loss in model.json. */
+async function saved(dir: string, name: string, x: number[][], y: number[][], activation: 'linear' | 'sigmoid', loss: string): Promise<string> {
+  const m = tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [4], units: 32, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+      tf.layers.dense({ units: 16, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+      tf.layers.dense({ units: y[0].length, activation, kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }),
+    ],
+  });
+  m.compile({ optimizer: tf.train.adam(0.01), loss });
+  const xs = tf.tensor2d(x);
+  const ys = tf.tensor2d(y);
+  await m.fit(xs, ys, { epochs: 60, batchSize: 32, shuffle: false, verbose: 0 });
+  tf.dispose([xs, ys]);
+  const path = join(dir, name);
+  await m.save(`file://${path}`, { includeOptimizer: true });
+  m.dispose();
+  return path;
+}
+
+describe('regression and multi-label models with their target columns anywhere in the CSV', () => {
+  it('prunes each on its own metric, and refuses target columns the model was not trained for', async () => {
+    const dir = tempDir();
+    const t = table(dir);
+    const reg = await saved(dir, 'reg', t.x, t.price.map((p) => [p]), 'linear', 'meanSquaredError');
+    const ml = await saved(dir, 'ml', t.x, t.labels, 'sigmoid', 'binaryCrossentropy');
+    const before = numTensors();
+    const common = { target: 0.6, data: t.file, ignoreColumns: ['id'], budgetSteps: 300, maxDrop: 5, force: true } as const;
+
+    const r = await autoprune({ ...common, model: reg, label: 'price', ignoreColumns: ['id', 'y1', 'y2', 'y3'] });
+    expect(r.report.task).toMatchObject({ kind: 'regression', metric: 'R²' });
+    expect(r.report.dense.valAccuracy).toBeGreaterThan(0.9);
+    expect(r.report.final.sparsity).toBeGreaterThanOrEqual(0.6 - 1e-3);
+    expect(r.report.final.testAccuracy).toBeGreaterThan(0.8);
+    r.model.dispose();
+
+    const m = await autoprune({ ...common, model: ml, label: ['y1', 'y2', 'y3'], ignoreColumns: ['id', 'price'] });
+    expect(m.report.task).toMatchObject({ kind: 'multilabel', metric: 'exact-match accuracy' });
+    expect(m.report.config.label).toEqual(['y1', 'y2', 'y3']);
+    expect(m.report.dense.valAccuracy).toBeGreaterThan(0.6);
+    expect(m.report.final.sparsity).toBeGreaterThanOrEqual(0.6 - 1e-3);
+    m.model.dispose();
+
+    // The labels in another order than the outputs, or a regression model given another column as its target:
+    // no better than a constant, so refused before any training, naming --label.
+    await expect(autoprune({ ...common, model: ml, label: ['y3', 'y1', 'y2'], ignoreColumns: ['id', 'price'] }))
+      .rejects.toThrow(/exact-match accuracy on the validation split \(40 rows\) is .* right on .* of the labels, worse than predicting each label's more common value .*target columns: y3, y1, y2.*--label/);
+    const wrong = autoprune({ ...common, model: reg, label: 'd', ignoreColumns: ['id', 'y1', 'y2', 'y3'] });
+    await expect(wrong).rejects.toBeInstanceOf(DataError);
+    await expect(autoprune({ ...common, model: reg, label: 'd', ignoreColumns: ['id', 'y1', 'y2', 'y3'] }))
+      .rejects.toThrow(/R² on the validation split \(40 rows\) is -?\d\.\d{3}, no better than predicting the mean .*target columns: d/);
+    expect(numTensors()).toBe(before);
+  }, 240_000);
+});
