@@ -114,6 +114,8 @@ function cli(args: string[], cwd: string): void {
 
 export async function runRetrainBench(o: {
   cases: string[]; targets: number[]; seeds: number[]; workDir: string; workers: number; log: (s: string) => void;
+  /** The policies to run (default: all of RETRAIN_POLICIES). */
+  policies?: readonly RetrainRecord['policy'][];
 }): Promise<RetrainCase[]> {
   const results: RetrainCase[] = [];
   for (const name of o.cases) {
@@ -137,7 +139,7 @@ export async function runRetrainBench(o: {
     let heldOut: RetrainCase['heldOut'] | undefined;
     for (const target of o.targets) {
       for (const seed of o.seeds) {
-        for (const policy of RETRAIN_POLICIES) {
+        for (const policy of o.policies ?? RETRAIN_POLICIES) {
           const { model, report } = await autoprune({
             model: paths.model, data: paths.data, target, seed, splitSeed: 0, force: true,
             policy: policy === 'retrained' ? join(dir, 'policy.json') : policy === 'retrained+mlp' ? join(dir, 'policy-mlp.json') : policy,
