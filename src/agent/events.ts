@@ -64,6 +64,8 @@ export interface StepEvent {
   /** Optimizer steps used so far in the run (the budget's unit). */
   totalSteps?: number;
   seconds: number;
+  /** Why this step is not an ordinary one, when it is not (e.g. the last try at the target once the budget ran out). */
+  reason?: string;
 }
 
 /** A step whose fine-tuned accuracy broke the guard; the model is back at its last checkpoint. */

@@ -156,6 +156,8 @@ export interface Milestone {
 }
 
 const EPS = 1e-6;
+/** The step taken straight at the target once the steps' budget ran out (docs/agent.md). */
+const LAST_TRY = 'last try at the target with half the reserve';
 
 
 /** True when the paired per-row values `a` are lower than `b` by more than GUARD_Z standard errors of the mean difference. */
@@ -490,14 +492,14 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       const rec = { step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds };
       if (r.verdict.accepted) {
         state.sparsity = r.sparsity;
-        state.steps.push({ ...rec, accepted: true, reason: 'last try at the target with half the reserve' });
+        state.steps.push({ ...rec, accepted: true, reason: LAST_TRY });
         try {
           await recordCrossed(snap, r.sparsity, r);
         } catch (err) {
           disposeSnapshot(snap);
           throw err;
         }
-        emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds });
+        emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds, reason: LAST_TRY });
       } else {
         pm.restore(snap);
         state.steps.push({ ...rec, accepted: false, reason: `last try at the target: val drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}` });

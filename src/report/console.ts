@@ -117,7 +117,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           line(`    step ${e.step} fine-tune round ${e.epoch + 1}: loss ${e.loss.toFixed(4)}${e.valAccuracy != null ? `, val ${fmt(e.valAccuracy)}` : ''}`, 2);
           break;
         case 'step':
-          line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${fmt(e.valAccuracy)}, accepted (${e.fineTuneSteps ?? '?'} fine-tune steps, ${e.seconds.toFixed(1)} s)`);
+          line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${fmt(e.valAccuracy)}, accepted (${e.fineTuneSteps ?? '?'} fine-tune steps, ${e.seconds.toFixed(1)} s${e.reason ? `; ${e.reason}` : ''})`);
           setProgress(e.toSparsity, 'scoring');
           break;
         case 'rollback':

@@ -83,6 +83,11 @@ describe('console start line and totals', () => {
     expect(out((r) => r.event(start('R²', 100)))).not.toContain('noisy signal');
   });
 
+  it('says why a step is not an ordinary one (the last try at the target)', () => {
+    const text = out((r) => r.event({ type: 'step', step: 8, fromSparsity: 0.605, toSparsity: 0.7, valAccuracy: 0.9, fineTuneEpochs: 2, totalEpochs: 9, fineTuneSteps: 100, seconds: 1, reason: 'last try at the target with half the reserve' }));
+    expect(text).toContain('step 8: sparsity 60.5 % → 70.0 %, val 90.00 %, accepted (100 fine-tune steps, 1.0 s; last try at the target with half the reserve)');
+  });
+
   it('says which fine-tune steps went to the frontier\'s branches, on top of the budget', () => {
     const r = sample();
     r.totals.fineTuneSteps = 1100;
