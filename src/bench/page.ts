@@ -90,6 +90,17 @@ export function evaluateBars(r: BenchResults): { bar: string; met: boolean | und
 }
 
 /** docs/benchmarks.md from raw results: tables, bars, speed, and one accuracy-vs-sparsity plot per model. */
+
+/** Where the other suites' figures are: their sections of this page and their own pages. */
+const OTHER_PAGES = [
+  '> **Other pages and sections.** Every everyday tfjs model type and task (CNNs with depthwise/separable/transposed',
+  '> convs, Embedding + LSTM/GRU, Conv1D, a nested backbone, regression, multi-label, an autoencoder) pruned with the',
+  '> CLI defaults, and the compute claim against the compact model: [coverage.md](coverage.md) (`autoprune bench --suite coverage`).',
+  '> The small real tables, memory and time of a pruning step up to 50 M weights, the callback and frontier, and training speed',
+  '> against PyTorch: the sections at the end (`--suite small`, `scale`, `ecosystem`, `speed`). A policy retrained on a new',
+  '> family: [policy.md](policy.md) (`--suite retrain`).',
+];
+
 export async function renderBenchPage(r: BenchResults, o: { command: string; plotFile: (model: string) => string }): Promise<{ markdown: string; plots: Record<string, string> }> {
   const lines: string[] = [];
   const methods = [...new Set(r.records.map((x) => x.method))];
@@ -113,6 +124,7 @@ export async function renderBenchPage(r: BenchResults, o: { command: string; plo
   lines.push('- Every method prunes through the same selection rule (global ranking of its scores, at least 1 % of each layer kept), so the only difference is the ranking.');
   lines.push('- `learned` = policies/default.json (trained on zoo models of seeds ≥ 100, never on the benchmarked seeds); `learned-lofo` = the policy trained without this model\'s family; ' +
     '`agent` = the full agent loop (its own fine-tuning epochs are in the last table); `global-magnitude@agent-epochs` = global magnitude one-shot given the agent\'s number of epochs; `gradual-magnitude@agent-epochs` = gradual magnitude pruning (Zhu & Gupta: 10 increments on the cubic schedule over the first 70 % of the same epochs, then fine-tuning at the target).', '');
+  lines.push(...OTHER_PAGES, '');
 
   const plots: Record<string, string> = {};
   for (const model of r.options.models) {
