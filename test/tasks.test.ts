@@ -67,6 +67,7 @@ describe('regression and multi-label models with their target columns anywhere i
 
     const r = await autoprune({ ...common, model: reg, label: 'price', ignoreColumns: ['id', 'y1', 'y2', 'y3'] });
     expect(r.report.task).toMatchObject({ kind: 'regression', metric: 'R²' });
+    expect(r.report.columns).toEqual({ inputs: ['a', 'b', 'c', 'd'], targets: ['price'] });
     expect(r.report.dense.valAccuracy).toBeGreaterThan(0.9);
     expect(r.report.final.sparsity).toBeGreaterThanOrEqual(0.6 - 1e-3);
     expect(r.report.final.testAccuracy).toBeGreaterThan(0.8);
@@ -75,6 +76,7 @@ describe('regression and multi-label models with their target columns anywhere i
     const m = await autoprune({ ...common, model: ml, label: ['y1', 'y2', 'y3'], ignoreColumns: ['id', 'price'] });
     expect(m.report.task).toMatchObject({ kind: 'multilabel', metric: 'exact-match accuracy' });
     expect(m.report.config.label).toEqual(['y1', 'y2', 'y3']);
+    expect(m.report.columns).toEqual({ inputs: ['a', 'b', 'c', 'd'], targets: ['y1', 'y2', 'y3'] });
     expect(m.report.dense.valAccuracy).toBeGreaterThan(0.6);
     expect(m.report.final.sparsity).toBeGreaterThanOrEqual(0.6 - 1e-3);
     m.model.dispose();

@@ -463,7 +463,7 @@ export function loadCsv(options: CsvOptions): Dataset {
     inputShape: [nf],
     numClasses: map.names.length,
     classNames: map.names,
-    ...(main.columns ? { inputNames: main.columns.slice(0, nf) } : {}),
+    ...(main.columns ? { inputNames: main.columns.slice(0, nf), targetNames: [main.columns[nf]] } : {}),
     train: splits[0], val: splits[1], test: splits[2],
     dispose() {
       splits.forEach((s) => s.x.dispose());

@@ -159,6 +159,7 @@ describe('autoprune CLI', () => {
     expect(ids.code, ids.stderr).toBe(0);
     const r3 = JSON.parse(readFileSync(join(cwd, 'ids', 'report.json'), 'utf8'));
     expect(r3.config).toMatchObject({ ignoreColumns: ['id', 'note'], label: 'kind' });
+    expect(r3.columns).toEqual({ inputs: ['a', 'b', 'c', 'd', 'e', 'f'], targets: ['kind'] });
     expect(r3.samples).toEqual({ train: 240, val: 30, test: 30 });
     expectCleanUsageError(await cli([...onIds, '--out', 'b4'], { cwd }), /ids\.csv line 2, column 'note': 'row 0' is not a number; the label column is 'kind' \(another: --label\), and columns that are not inputs are left out with --ignore-columns/);
     expectCleanUsageError(await cli(['--target', '0.5', '--data', 'synthetic', '--ignore-columns', 'id', '--out', 'b5'], { cwd }),
