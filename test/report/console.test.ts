@@ -34,7 +34,7 @@ describe('console summary', () => {
     expect(summary(r)).toMatch(/points; 1 test row: 1 row = 100\.00 points\)/);
     r.samples.test = 997;
     expect(summary(r)).toMatch(/points; 997 test rows\)/);
-    r.task = { kind: 'regression', metric: 'R²', units: 1 } as RunReport['task'];
+    r.task = { kind: 'regression', metric: 'R²', evidence: 'output 1 linear unit' };
     r.samples.test = 60;
     expect(summary(r)).toMatch(/; 60 test rows\)/);
   });
