@@ -158,13 +158,13 @@ export class Checkpointer {
 
   /** The frontier targets the restored checkpoint had reached, with their weights and masks (the caller owns them). */
   restoredMilestones(pm: PrunableModel): Milestone[] {
+    const wSizes = pm.model.weights.map((w) => (w.shape as number[]).reduce((a, b) => a * b, 1));
+    const mShapes = pm.layers.map((l) => l.kernel.shape as number[]);
+    const mSizes = mShapes.map((sh) => sh.reduce((a, b) => a * b, 1));
+    const need = 4 * wSizes.reduce((a, b) => a + b, 0) + mSizes.reduce((a, b) => a + b, 0);
     return this.saved.map((meta, i) => {
       const file = join(this.dir, `milestone-${i}.bin`);
       const bytes = readFileSync(file);
-      const wSizes = pm.model.weights.map((w) => (w.shape as number[]).reduce((a, b) => a * b, 1));
-      const mShapes = pm.layers.map((l) => l.kernel.shape as number[]);
-      const mSizes = mShapes.map((sh) => sh.reduce((a, b) => a * b, 1));
-      const need = 4 * wSizes.reduce((a, b) => a + b, 0) + mSizes.reduce((a, b) => a + b, 0);
       if (bytes.byteLength !== need) throw new UsageError(`cannot resume: checkpoint '${file}' is truncated or corrupt (${bytes.byteLength} of ${need} bytes); rerun without --resume`);
       // A copy: the float32 view needs an aligned offset.
       const all = new Uint8Array(bytes);

@@ -360,9 +360,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       }
     };
 
-    /** Optimizer steps of the frontier's branches: on top of the budget, added to the totals at the end. */
-    let frontierSteps = state.frontierSteps ?? 0;
-    delete state.frontierSteps;
+    // state.frontierSteps: optimizer steps of the frontier's branches, on top of the budget, added to the totals at the end.
+    /** Writes the checkpoint (state, and the frontier targets reached so far). */
+    const checkpoint = () => (ckpt ? timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state, o.identity, milestones)) : Promise.resolve());
 
     /**
      * A frontier run's lower targets that an accepted step crossed (from `before`, the state the step started
@@ -379,7 +379,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           checkAbort();
           pm.restore(before);
           const r = await attempt(target, { steps: o.maxStepEpochs * budget.roundSteps, patience: 1 });
-          frontierSteps += r.steps;
+          state.frontierSteps = (state.frontierSteps ?? 0) + r.steps;
           if (!r.verdict.accepted) continue;
           milestones.push({
             target, sparsity: pm.sparsity(), compute: pm.compute(), valAccuracy: r.valAccuracy, testAccuracy: timed('evaluate', () => accuracy(model, data.test)),
@@ -449,7 +449,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         }
         emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds });
         if (ckpt) {
-          await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, { ...state, frontierSteps }, o.identity, milestones));
+          await checkpoint();
           emit({ type: 'checkpoint', step: state.step, sparsity: state.sparsity, path: ckpt.dir });
         }
       } else {
@@ -465,7 +465,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           // The target is taken anyway: smaller steps would only spend the budget that the fine-tune
           // at the target needs (measured: at 0.98 it loses ~2 points against jumping straight there).
           emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: 'forced: go to the target with the remaining budget', seconds });
-          if (ckpt) await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, { ...state, frontierSteps }, o.identity, milestones));
+          await checkpoint();
           break;
         }
         state.rate = afterRollback(state.rate);
@@ -473,7 +473,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           ? 'stop: the step size fell below the smallest useful step'
           : `retry with a smaller step (${(100 * (nextSparsity(from, o.target, state.rate) - from)).toFixed(1)} points of sparsity)`;
         emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next, seconds });
-        if (ckpt) await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, { ...state, frontierSteps }, o.identity, milestones));
+        await checkpoint();
       }
     }
 
@@ -506,7 +506,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: 'stop: polish the last accepted sparsity with the rest of the budget', seconds });
       }
       disposeSnapshot(snap);
-      if (ckpt) await timedAsync(phases, 'checkpoint', () => ckpt.save(pm, { ...state, frontierSteps }, o.identity, milestones));
+      await checkpoint();
     }
 
     let reached = state.sparsity >= o.target - tol;
@@ -545,6 +545,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       }
     }
 
+    const frontierSteps = state.frontierSteps ?? 0;
     state.stepsUsed += frontierSteps;
     milestones.sort((a, b) => a.target - b.target);
 

@@ -89,8 +89,6 @@ export function evaluateBars(r: BenchResults): { bar: string; met: boolean | und
   return out;
 }
 
-/** docs/benchmarks.md from raw results: tables, bars, speed, and one accuracy-vs-sparsity plot per model. */
-
 /** Where the other suites' figures are: their sections of this page and their own pages. */
 const OTHER_PAGES = [
   '> **Other pages and sections.** Every everyday tfjs model type and task (CNNs with depthwise/separable/transposed',
@@ -101,6 +99,7 @@ const OTHER_PAGES = [
   '> family: [policy.md](policy.md) (`--suite retrain`).',
 ];
 
+/** docs/benchmarks.md from raw results: tables, bars, speed, and one accuracy-vs-sparsity plot per model. */
 export async function renderBenchPage(r: BenchResults, o: { command: string; plotFile: (model: string) => string }): Promise<{ markdown: string; plots: Record<string, string> }> {
   const lines: string[] = [];
   const methods = [...new Set(r.records.map((x) => x.method))];

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { autoprune } from '../api.js';
 import { PACKAGE_ROOT, tf } from '../backend/tf.js';
 import { loadCsv } from '../data/csv.js';
+import { loadModel, saveModel } from '../models/io.js';
 import { fitDatasetToModel } from '../models/task.js';
 import { accuracy, train } from '../models/train.js';
 import { smallCasePaths, smallSuiteCases, type SmallCase } from './small-suite.js';
@@ -73,7 +74,7 @@ function familyModel(c: SmallCase, inputs: number, hidden: readonly number[], se
   return tf.sequential({ name: 'mlp', layers });
 }
 
-/** Trains (or finds, from an earlier run) the family's models under `dir`; returns their folders and test accuracy. */
+/** Trains (or finds, from an earlier run) the family's models under `dir/m<i>`; returns their ids, shapes and test accuracy. */
 async function trainFamily(c: SmallCase, dir: string, log: (s: string) => void): Promise<RetrainCase['family']> {
   const paths = smallCasePaths(c.name);
   const data = loadCsv({ path: paths.data, seed: 0, standardize: false });
@@ -83,15 +84,14 @@ async function trainFamily(c: SmallCase, dir: string, log: (s: string) => void):
       const id = `m${i + 1}`;
       const folder = join(dir, id);
       const model = existsSync(join(folder, 'model.json'))
-        ? await tf.loadLayersModel(`file://${join(folder, 'model.json')}`)
+        ? await loadModel(folder)
         : familyModel(c, data.inputShape[0], m.hidden, m.seed);
       const fitted = fitDatasetToModel(data, model);
       try {
         if (!existsSync(join(folder, 'model.json'))) {
           // The committed model's training: 300 epochs at batch 32, early stopping (patience 40) on validation.
           train(model, fitted.train, { epochs: 300, batchSize: 32, val: fitted.val, patience: 40, seed: m.seed });
-          mkdirSync(folder, { recursive: true });
-          await model.save(`file://${folder}`);
+          await saveModel(model, folder);
         }
         const testAccuracy = accuracy(model, fitted.test);
         out.push({ id, hidden: [...m.hidden], seed: m.seed, params: model.countParams(), testAccuracy });

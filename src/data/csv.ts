@@ -66,9 +66,7 @@ interface Table {
   fileWidth: number;
   /** File indices of the target and ignored columns. */
   nonInputs: number[];
-  /** The label column: always the table's last. */
-  labelIndex: number;
-  /** Its name in the file (header name or file index), for messages. */
+  /** The label column's name in the file (header name or file index), for messages; the table's last column. */
   labelColumn: string;
   features: Float64Array[];
   labels: string[];
@@ -228,7 +226,7 @@ interface ReadOptions extends ColumnPlan {
 
 /**
  * Reads a CSV file into inputs and one raw label string per row. The file's columns are reordered as
- * [inputs in file order, targets in the given order] with the ignored columns dropped, so that `labelIndex`
+ * [inputs in file order, targets in the given order] with the ignored columns dropped, so that the label
  * is the last column and k targets are the last k; `like` (the main file) fixes the header and columns.
  */
 function readTable(file: string, opts: ReadOptions, like?: Table): Table {
@@ -310,7 +308,7 @@ function readTable(file: string, opts: ReadOptions, like?: Table): Table {
     features.push(f);
     lines.push(r.line);
   }
-  return { file, columns, fileColumns, fileWidth: width, nonInputs: [...plan.label, ...plan.ignore], labelIndex: order.length - 1, labelColumn: columnName(fileColumns, labelFileIndex), features, labels, lines };
+  return { file, columns, fileColumns, fileWidth: width, nonInputs: [...plan.label, ...plan.ignore], labelColumn: columnName(fileColumns, labelFileIndex), features, labels, lines };
 }
 
 /** Label strings → class ids 0..C-1, sorted numerically when every label is a number, else by string. */
