@@ -62,6 +62,8 @@ export interface AgentOptions {
    * forward passes, no optimizer step). Default true.
    */
   magnitudeCheck?: boolean;
+  /** Re-score every increment (true) or prune the later increments by the step's first scores. Default true. */
+  rescore?: boolean;
   /** Step-size adaptation. */
   planner?: PlannerOptions;
   /** Folder for resumable checkpoints (written after every accepted step). */
@@ -99,7 +101,7 @@ export interface AgentOptions {
 }
 
 export const AGENT_DEFAULTS = Object.freeze({
-  maxDrop: 1, force: false, seed: 0, finalReserve: 0.3, maxStepEpochs: 2, calibrationSamples: 1024, increments: 4, magnitudeCheck: true,
+  maxDrop: 1, force: false, seed: 0, finalReserve: 0.3, maxStepEpochs: 2, calibrationSamples: 1024, increments: 4, magnitudeCheck: true, rescore: true,
   polish: Object.freeze({ lrDecay: 0.3, patience: Number.POSITIVE_INFINITY }),
 });
 
@@ -141,6 +143,9 @@ export interface AgentResult {
 
 /** Prunable weights from which the agent collects garbage after every scoring pass (util/gc.ts). */
 const LARGE_MODEL_WEIGHTS = 1_000_000;
+
+/** A scoring pass's features (indices of the connections scored) and the scores it gave them. */
+type Scored = { feats: ConnectionFeatures; scores: Float32Array[] };
 
 /** A lower target reached on the way (on a branch of the step that crossed it: docs/agent.md), with its metrics. */
 export interface Milestone {
@@ -253,22 +258,24 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     // (util/gc.ts): after each pass, and between the magnitude check's trial prunes.
     const settle = () => { if (pm.totalPrunable >= LARGE_MODEL_WEIGHTS) collectGarbage(); };
     /** Scores the live connections with the policy and prunes up to `to` (at the run's granularity). */
-    const pruneTo = (to: number) => {
-      scoringPasses++;
+    const pruneTo = (to: number, reuse?: Scored) => {
+      if (!reuse) scoringPasses++;
       try {
-        pruneOnce(to);
+        return pruneOnce(to, reuse);
       } finally {
         settle();
       }
     };
-    const pruneOnce = (to: number) => {
+    const pruneOnce = (to: number, reuse?: Scored): Scored => {
       // One layer's features at a time, scored and dropped (the 'features' phase includes scoring then),
       // unless a custom extractor can only give all layers at once.
       const ex = o.extractor;
       const perLayer = scoreLayerWith(scorer);
       let feats: ConnectionFeatures;
       let scores: Float32Array[];
-      if (ex && !ex.extractScored) {
+      if (reuse) {
+        ({ feats, scores } = reuse);
+      } else if (ex && !ex.extractScored) {
         feats = timed('features', () => ex.extract(pm, calib));
         scores = timed('scoring', () => scorer.score(feats));
       } else {
@@ -276,7 +283,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       }
       if (!o.magnitudeCheck || scorer.name === 'global-magnitude') {
         timed('prune', () => pruneStep(granularity, pm, feats, scores, to, objective));
-        return;
+        return { feats, scores };
       }
       // Every pass: the policy's choice against plain magnitude's, by the loss right after pruning on the
       // calibration rows (forward passes only, no optimizer step). A policy trained on other families can
@@ -310,6 +317,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       } finally {
         disposeSnapshot(snap);
       }
+      return { feats, scores };
     };
 
     /**
@@ -328,8 +336,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         t = typeof tune === 'function' ? tune(to) : tune;
         const levels = gradualLevels(from, to, o.increments);
         const span = t === null ? 0 : Math.floor(t.steps / 2);
-        pruneTo(levels[0]);
-        schedule = levels.slice(1).map((level, j) => ({ at: Math.round(((j + 1) * span) / (levels.length - 1)), run: () => pruneTo(level) }));
+        const first = pruneTo(levels[0]);
+        const reuse = o.rescore ? undefined : first;
+        schedule = levels.slice(1).map((level, j) => ({ at: Math.round(((j + 1) * span) / (levels.length - 1)), run: () => { pruneTo(level, reuse); } }));
       } else {
         pruneTo(to);
         t = typeof tune === 'function' ? tune(pm.progress(objective)) : tune;
