@@ -244,7 +244,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     // resumed run gets the same reference.
     // The reference is the lower of the two: where fine-tuning alone improves the model (an undertrained
     // one), the drop is still counted from the model the user gave, as --max-drop says.
-    const control = await timedAsync(phases, 'control', () => controlReference(model, data, budget, o.maxStepEpochs, o.seed, o.signal));
+    const control = await timedAsync(phases, 'control', () => controlReference(model, data, calib.x, budget, o.maxStepEpochs, o.seed, o.signal));
     const denseVal = timed('evaluate', () => evaluate(model, data.val));
     const reference = control.accuracy <= denseVal.accuracy
       ? { kind: 'control' as const, accuracy: control.accuracy, correct: control.correct }
@@ -373,7 +373,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       }
       const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
         steps: t.steps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, schedule,
-        prunable: pm, val: data.val, patience: t.patience, lrDecay: t.lrDecay, seed: o.seed * 1009 + state.step, signal: o.signal,
+        prunable: pm, val: data.val, patience: t.patience, lrDecay: t.lrDecay, seed: o.seed * 1009 + state.step, signal: o.signal, recalibrate: calib.x,
         onEpoch: (e) => emit({ type: 'epoch', step: state.step, epoch: e.epoch, loss: e.loss, valAccuracy: e.valAccuracy }),
       }));
       const ev = timed('evaluate', () => evaluate(model, data.val));
@@ -499,7 +499,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           await checkpoint();
           break;
         }
-        state.rate = afterRollback(state.rate);
+        // Halve the step that was taken: one capped at the target removed less than the rate, and halving
+        // the rate alone could aim at the target again (the same step, only fine-tuned anew).
+        state.rate = afterRollback(Math.min(state.rate, (r.sparsity - from) / Math.max(EPS, 1 - from)));
         const next = state.rate < plan.minRate
           ? 'stop: the step size fell below the smallest useful step'
           : `retry with a smaller step (${(100 * (nextSparsity(from, o.target, state.rate) - from)).toFixed(1)} points of sparsity)`;
@@ -565,7 +567,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
           steps: budget.budgetSteps - state.stepsUsed, batchSize: budget.batchSize, roundSteps: budget.roundSteps,
           prunable: pm, val: data.val, patience: o.polish.patience, lrDecay: o.polish.lrDecay,
-          seed: o.seed * 1009 + 7919, signal: o.signal,
+          seed: o.seed * 1009 + 7919, signal: o.signal, recalibrate: calib.x,
           onEpoch: (e) => emit({ type: 'epoch', step: state.step, epoch: e.epoch, loss: e.loss, valAccuracy: e.valAccuracy }),
         }));
         state.stepsUsed += r.stepsRun;
@@ -605,14 +607,14 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
 }
 
 /** Validation correctness of `model` fine-tuned like one agent step (unpruned); its weights are put back after. */
-async function controlReference(model: TF.LayersModel, data: Dataset, budget: FineTuneBudget, rounds: number, seed: number, signal?: AbortSignal): Promise<{ accuracy: number; correct: Float32Array }> {
+async function controlReference(model: TF.LayersModel, data: Dataset, recalibrate: TF.Tensor, budget: FineTuneBudget, rounds: number, seed: number, signal?: AbortSignal): Promise<{ accuracy: number; correct: Float32Array }> {
   // Trained in place and put back from a copy of every weight (moving statistics included): one copy of the
   // weights, where a clone through serialised artifacts held three at once (docs/benchmarks.md, scale).
   const saved = tf.tidy(() => model.weights.map((w) => tf.keep(w.read().clone())));
   try {
     await trainAsync(model, data.train, {
       steps: rounds * budget.roundSteps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, val: data.val, patience: 1,
-      seed: seed * 1009, signal,
+      seed: seed * 1009, signal, recalibrate,
     });
     const ev = evaluate(model, data.val);
     return { accuracy: ev.accuracy, correct: ev.correct };

@@ -1,5 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
+import { recalibrateBatchNorm } from './batchnorm.js';
 import type { Split } from '../data/dataset.js';
 import type { PrunableModel } from '../pruning/prunable-model.js';
 import { abortedError } from '../errors.js';
@@ -50,6 +51,11 @@ export interface TrainOptions {
    * round's weights do not fit the later masks).
    */
   schedule?: ReadonlyArray<{ at: number; run: () => void }>;
+  /**
+   * Inputs on which BatchNormalization statistics are re-estimated before each validation (recalibrateBatchNorm):
+   * a pruned model's moving statistics are stale. Default: none (the statistics training left).
+   */
+  recalibrate?: TF.Tensor;
   /** Called after each epoch. */
   onEpoch?: (e: { epoch: number; loss: number; valAccuracy?: number; valLoss?: number; improved?: boolean }) => void;
 }
@@ -187,6 +193,7 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
       let valLoss: number | undefined;
       let improved: boolean | undefined;
       if (o.val) {
+        if (o.recalibrate) recalibrateBatchNorm(model, o.recalibrate);
         const ev = evaluate(model, o.val, task);
         valAccuracy = ev.accuracy;
         valLoss = ev.loss;

@@ -1,16 +1,20 @@
 /**
- * The first step's size (src/agent/loop.ts firstRate): the planner's initial rate, halved for a model with
- * recurrent kernels — noted on the step's record.
+ * Step sizes: the first step (src/agent/loop.ts firstRate) is the planner's initial rate, halved for a model
+ * with recurrent kernels — noted on the step's record; after a rollback the step taken halves, also when it
+ * was capped at the target.
  */
 import { describe, expect, it } from 'vitest';
 import { runAgent } from '../../src/agent/loop.js';
 import { tf } from '../../src/backend/tf.js';
 import { loadSynthetic } from '../../src/data/synthetic.js';
 import { buildModel } from '../../src/models/families.js';
+import { FEATURE_SCHEMA } from '../../src/features/schema.js';
+import { train } from '../../src/models/train.js';
+import type { Scorer } from '../../src/policy/types.js';
 import { createScorer } from '../../src/policy/baselines.js';
 import { numTensors } from '../helpers.js';
 
-describe('the first step', () => {
+describe('step sizes', () => {
   const data = loadSynthetic({ samples: 300, features: 15, classes: 3, seed: 2 });
   const run = async (model: ReturnType<typeof buildModel>) => {
     const r = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.9, budgetSteps: 40, force: true });
@@ -30,6 +34,20 @@ describe('the first step', () => {
     expect(first.toSparsity).toBeCloseTo(0.375, 3);
     expect(first.reason).toMatch(/first step at a rate of 0\.375 of the live weights \(not 0\.75\): recurrent kernels \(lstm\) lose more/);
     expect(numTensors()).toBe(before);
+  });
+
+  it('after a rollback, the step taken halves: a step capped at the target is not tried again', async () => {
+    const model = buildModel({ family: 'mlp', inputShape: [15], hidden: [32], numClasses: 3, seed: 4 });
+    train(model, data.train, { epochs: 8, batchSize: 16 });
+    const absW = FEATURE_SCHEMA.names.indexOf('abs_w');
+    // The largest weights first: every step breaks the guard.
+    const backwards: Scorer = { name: 'backwards', score: (f) => f.layers.map((l) => Float32Array.from(l.columns[absW])) };
+    const r = await runAgent(model, data, backwards, { target: 0.5, budgetSteps: 200, magnitudeCheck: false, maxDrop: 0 });
+    // The first step is capped at the target (0.75 → 0.5); the next is half of it.
+    expect(r.steps[0]).toMatchObject({ toSparsity: 0.5, accepted: false });
+    expect(r.steps[1].toSparsity).toBeCloseTo(0.25, 2);
+    r.masks.dispose();
+    model.dispose();
   });
 
   it('is the initial rate for a model without', async () => {

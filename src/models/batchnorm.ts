@@ -1,0 +1,39 @@
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../backend/tf.js';
+
+/** Every BatchNormalization layer of a model, nested models (a Sequential or Functional used as a layer) included. */
+export function batchNormLayers(model: TF.LayersModel): TF.layers.Layer[] {
+  const out: TF.layers.Layer[] = [];
+  const visit = (layers: TF.layers.Layer[]) => {
+    for (const l of layers) {
+      if (l.getClassName() === 'BatchNormalization') out.push(l);
+      const inner = (l as unknown as { layers?: TF.layers.Layer[] }).layers;
+      if (Array.isArray(inner)) visit(inner);
+    }
+  };
+  visit(model.layers);
+  return out;
+}
+
+/**
+ * Re-estimates every BatchNormalization layer's moving mean and variance on `x` (adaptive BN, Li et al. 2020,
+ * "EagleEye"): after pruning, the statistics the model was trained with no longer describe the activations, and
+ * a model evaluated in inference mode is judged with stale ones. Forward passes in training mode over `x` in
+ * batches, with each layer's momentum set so that the moving statistics become the mean of the batches'
+ * (k/(k+1) for batch k); no weight changes and no optimizer step. The momenta are put back. No-op without
+ * BatchNormalization.
+ */
+export function recalibrateBatchNorm(model: TF.LayersModel, x: TF.Tensor, batchSize = 256): void {
+  const layers = batchNormLayers(model) as unknown as { momentum: number }[];
+  if (layers.length === 0) return;
+  const saved = layers.map((l) => l.momentum);
+  const n = x.shape[0];
+  try {
+    for (let k = 0, start = 0; start < n; k++, start += batchSize) {
+      for (const l of layers) l.momentum = k / (k + 1);
+      tf.tidy(() => { model.apply(tf.slice(x, start, Math.min(batchSize, n - start)), { training: true }); });
+    }
+  } finally {
+    layers.forEach((l, i) => { l.momentum = saved[i]; });
+  }
+}
