@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { cacheDir } from '../models/cache.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -107,22 +107,35 @@ async function smallSuiteCommand(f: z.infer<typeof BenchFlags>, argv: string[]):
   return writeSection(out, SMALL, 'small', 'small-data', records, argv, smallSuiteSection);
 }
 
-/** `autoprune bench --suite coverage`: every coverage-suite model at 0.8 → docs/coverage.md + coverage.json beside --out. */
+/**
+ * `autoprune bench --suite coverage`: every coverage-suite model at 0.8 → docs/coverage.md + coverage.json beside --out.
+ * With `--models` naming some cases, only those are rerun and merged into the coverage.json there (the other cases'
+ * records kept, each run listed on the page with the cases it measured).
+ */
 async function coverageSuiteCommand(f: z.infer<typeof BenchFlags>, argv: string[]): Promise<number> {
-  const { runCoverageSuite, coveragePage } = await import('../bench/coverage-suite.js');
+  const { runCoverageSuite, coveragePage, coverageCases, earlierCoverage } = await import('../bench/coverage-suite.js');
   const { backendInfo } = await import('../backend/tf.js');
   const out = join(dirname(resolve(f.out)), 'coverage.md');
+  const jsonPath = join(dirname(out), 'coverage.json');
   const target = f.targets.length === 1 ? f.targets[0] : 0.8;
   const command = `autoprune ${argv.join(' ')}`.trim();
+  const date = new Date().toISOString().slice(0, 10);
   const b = backendInfo();
   mkdirSync(dirname(out), { recursive: true });
-  // The page is rewritten after every case: a long run that is stopped keeps what it measured.
-  const write = async (records: Awaited<ReturnType<typeof runCoverageSuite>>) => {
-    await atomicWriteFile(join(dirname(out), 'coverage.json'), `${JSON.stringify({ format: 'autoprune-bench-coverage', command, records }, null, 1)}\n`);
-    await atomicWriteFile(out, coveragePage(records, { date: new Date().toISOString().slice(0, 10), command, backend: `${b.tfBackend}${b.native ? ' (native)' : ''}` }));
-  };
   // --models names coverage cases here (default: every case).
   const cases = f.models.join(',') === 'lenet-300-100,lenet-5' ? undefined : f.models;
+  type Records = Awaited<ReturnType<typeof runCoverageSuite>>;
+  const { kept, runs } = cases && existsSync(jsonPath)
+    ? earlierCoverage(JSON.parse(readFileSync(jsonPath, 'utf8')), cases, target, statSync(jsonPath).mtime.toISOString().slice(0, 10))
+    : { kept: [] as Records, runs: [] };
+  const order = coverageCases().map((c) => c.name);
+  // The page is rewritten after every case: a long run that is stopped keeps what it measured.
+  const write = async (fresh: Records) => {
+    const records = [...kept.filter((k) => !fresh.some((r) => r.case === k.case)), ...fresh].sort((a, b2) => order.indexOf(a.case) - order.indexOf(b2.case));
+    const allRuns = [...runs, { command, date, cases: fresh.map((r) => r.case) }].filter((r) => r.cases.length > 0);
+    await atomicWriteFile(jsonPath, `${JSON.stringify({ format: 'autoprune-bench-coverage', command, date, runs: allRuns, records }, null, 1)}\n`);
+    await atomicWriteFile(out, coveragePage(records, { date, command, runs: allRuns, backend: `${b.tfBackend}${b.native ? ' (native)' : ''}` }));
+  };
   await runCoverageSuite({ target, cases, flops: !f.quick, log: (m) => process.stderr.write(`bench: ${m}\n`), onRecord: write });
   process.stderr.write(`bench: wrote ${out}\n`);
   return 0;
