@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { cacheDir } from '../models/cache.js';
@@ -120,6 +121,7 @@ async function coverageSuiteCommand(f: z.infer<typeof BenchFlags>, argv: string[
   const target = f.targets.length === 1 ? f.targets[0] : 0.8;
   const command = `autoprune ${argv.join(' ')}`.trim();
   const date = new Date().toISOString().slice(0, 10);
+  const commit = gitCommit();
   const b = backendInfo();
   mkdirSync(dirname(out), { recursive: true });
   // --models names coverage cases here (default: every case).
@@ -132,13 +134,22 @@ async function coverageSuiteCommand(f: z.infer<typeof BenchFlags>, argv: string[
   // The page is rewritten after every case: a long run that is stopped keeps what it measured.
   const write = async (fresh: Records) => {
     const records = [...kept.filter((k) => !fresh.some((r) => r.case === k.case)), ...fresh].sort((a, b2) => order.indexOf(a.case) - order.indexOf(b2.case));
-    const allRuns = [...runs, { command, date, cases: fresh.map((r) => r.case) }].filter((r) => r.cases.length > 0);
+    const allRuns = [...runs, { command, date, ...(commit ? { commit } : {}), cases: fresh.map((r) => r.case) }].filter((r) => r.cases.length > 0);
     await atomicWriteFile(jsonPath, `${JSON.stringify({ format: 'autoprune-bench-coverage', command, date, runs: allRuns, records }, null, 1)}\n`);
     await atomicWriteFile(out, coveragePage(records, { date, command, runs: allRuns, backend: `${b.tfBackend}${b.native ? ' (native)' : ''}` }));
   };
   await runCoverageSuite({ target, cases, flops: !f.quick, log: (m) => process.stderr.write(`bench: ${m}\n`), onRecord: write });
   process.stderr.write(`bench: wrote ${out}\n`);
   return 0;
+}
+
+/** The checkout's commit (short), when autoprune runs from a git checkout; undefined otherwise. */
+function gitCommit(): string | undefined {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: PACKAGE_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Cases of the small-data suite the retrain suite uses by default. */
