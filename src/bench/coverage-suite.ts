@@ -218,7 +218,6 @@ function meetsBar(r: CoverageRecord, sparsityOfAllParams: number, test: number):
   return sparsityOfAllParams >= 0.75 && r.denseTest - test <= r.allowedDrop / 100 + 1e-9;
 }
 
-/** docs/coverage.md, whole. */
 /** One run of the coverage bench: its command line, date and the cases it measured. */
 export interface CoverageRun { command: string; date: string; commit?: string; cases: string[] }
 
@@ -236,6 +235,7 @@ export function earlierCoverage(prev: unknown, cases: readonly string[], target:
   return { kept, runs };
 }
 
+/** docs/coverage.md, whole (`runs`: the runs its records come from, named on the page when more than one). */
 export function coveragePage(
   records: CoverageRecord[], meta: { date: string; command: string; backend: string; runs?: CoverageRun[] },
 ): string {
