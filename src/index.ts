@@ -3,7 +3,7 @@ export { autoprune, type AutopruneOptions, type AutopruneResult } from './api.js
 export type { AgentEvent, StartEvent, StepEvent, RollbackEvent, CheckpointEvent, EpochEvent, CompactEvent, DoneEvent, WarningEvent, ErrorEvent } from './agent/events.js';
 export { resolveRunOptions, RUN_DEFAULTS, type ResolvedRunOptions } from './options.js';
 export { resolveBudget, defaultBatchSize, defaultBudgetEpochs, type FineTuneBudget } from './agent/budget.js';
-export { judge, resolution, GUARD_Z, type GuardVerdict } from './agent/guard.js';
+export { judge, noiseCap, resolution, GUARD_Z, type GuardVerdict } from './agent/guard.js';
 export type { Granularity } from './agent/granularity.js';
 export { PruningCallback, pruneOnce, scheduledSparsity, type Calibration, type GuardRollback, type PruneScheduleOptions, type PruningCallbackOptions } from './callback.js';
 export { createContainer } from './container.js';

@@ -506,7 +506,9 @@ export class PruneService {
       });
       Object.assign(phases, result.phases);
       const coverage = result.masks.coverage();
-      const res = resolution(result.guard.valRows, maxDrop);
+      // A row of R² has no fixed worth: "finer than one row" only means something for right/wrong rows.
+      const rowScores = metricName(task.kind) !== 'R²';
+      const res = { ...resolution(result.guard.valRows, maxDrop), ...(rowScores ? {} : { finerThanData: false }) };
       const report: RunReport = {
         format: 'autoprune-report', schemaVersion: 1, createdAt: new Date().toISOString(), autopruneVersion: VERSION,
         config: {
@@ -540,8 +542,8 @@ export class PruneService {
           ...(result.exitCode === 3 ? { advice: adviceFor(result, maxDrop, fitted.train.labels.length) } : {}),
         },
         guard: {
-          rule: `paired on the validation rows against the lower-scoring of the dense model and the dense model fine-tuned like one step (the control): accept when the drop below it ≤ maxDrop + ${result.guard.z} standard errors`,
-          valRows: result.guard.valRows, pointsPerRow: res.pointsPerRow, maxDrop, z: result.guard.z,
+          rule: `paired on the validation rows against the lower-scoring of the dense model and the dense model fine-tuned like one step (the control): accept when the drop below it ≤ maxDrop + ${result.guard.z} standard errors, the standard errors counting for at most ${(100 * result.guard.final.cap).toFixed(2)} points (max(maxDrop, two validation rows) for right/wrong rows, maxDrop for continuous scores)`,
+          valRows: result.guard.valRows, pointsPerRow: res.pointsPerRow, maxDrop, z: result.guard.z, noiseCap: 100 * result.guard.final.cap,
           finerThanData: res.finerThanData,
           controlValAccuracy: result.guard.controlValAccuracy, reference: result.guard.reference,
           finalDrop: result.guard.final.drop, finalStandardError: result.guard.final.se, finalAllowedDrop: result.guard.final.allowed,

@@ -3,9 +3,11 @@
  * With b rows the dense model got right and the pruned one wrong, and c the other way round, the estimated
  * drop is d = (b − c)/n with standard error se = √(b + c − (b − c)²/n)/n (the paired, McNemar-type
  * estimate). The reference is a control: the dense model fine-tuned like one pruning step, unpruned (see
- * runAgent). A step is accepted when d ≤ maxDrop + Z·se: rejected only when the rows show, at one-sided 95 %
- * confidence, a drop beyond what the user allows. On a 46-row split one or two rows do not decide a step;
- * on 1,000 rows the slack is about a point (docs/agent.md, "Guard").
+ * runAgent). A step is accepted when d ≤ maxDrop + min(Z·se, cap): rolled back when the rows show, at one-sided
+ * 95 % confidence, a drop beyond what the user allows — and, however noisy the split, when the estimated drop
+ * itself exceeds maxDrop by more than the cap: max(maxDrop, two validation rows) for right/wrong scores, maxDrop
+ * for continuous ones. So on a 46-row split one or two rows do not decide a step, and on a few hundred rows a
+ * loss of 2.7 points is not let through as noise when the user allowed 1 (docs/agent.md, "Guard").
  */
 
 /** Standard errors of slack before a drop counts as beyond maxDrop: one-sided 95 %. */
@@ -16,12 +18,24 @@ export interface GuardVerdict {
   drop: number;
   /** Its standard error. */
   se: number;
-  /** The drop allowed for this comparison: maxDrop + Z·se. */
+  /** The drop allowed for this comparison: maxDrop + min(Z·se, cap). */
   allowed: number;
+  /** The most the standard errors may add to maxDrop (noiseCap): what noise can excuse on this split. */
+  cap: number;
   accepted: boolean;
   /** Rows where the pruned model scores lower / higher than the reference (for 0/1 scores: dense-right/pruned-wrong and the reverse). */
   lost: number;
   gained: number;
+}
+
+/**
+ * The most that noise may excuse on top of maxDrop: maxDrop itself, or two rows where the scores are right/wrong
+ * (0/1) and two rows are worth more — one or two rows never decide a step, but no estimated drop beyond
+ * 2 × maxDrop (or maxDrop + two rows) is accepted as noise. Continuous scores (regression, autoencoders) have no
+ * coarse rows: their cap is maxDrop.
+ */
+export function noiseCap(maxDrop: number, rows: number, binary: boolean): number {
+  return binary && rows > 0 ? Math.max(maxDrop, 2 / rows) : maxDrop;
 }
 
 /**
@@ -35,8 +49,10 @@ export function judge(dense: ArrayLike<number>, pruned: ArrayLike<number>, maxDr
   let lost = 0;
   let gained = 0;
   let sum = 0;
+  let binary = true;
   for (let i = 0; i < n; i++) {
     const d = dense[i] - pruned[i];
+    if ((dense[i] !== 0 && dense[i] !== 1) || (pruned[i] !== 0 && pruned[i] !== 1)) binary = false;
     sum += d;
     if (d > 0) lost++;
     else if (d < 0) gained++;
@@ -45,8 +61,9 @@ export function judge(dense: ArrayLike<number>, pruned: ArrayLike<number>, maxDr
   let ss = 0;
   for (let i = 0; i < n; i++) ss += (dense[i] - pruned[i] - drop) ** 2;
   const se = n > 0 ? Math.sqrt(ss) / n : 0;
-  const allowed = maxDrop + GUARD_Z * se;
-  return { drop, se, allowed, accepted: drop <= allowed + 1e-9, lost, gained };
+  const cap = noiseCap(maxDrop, n, binary);
+  const allowed = maxDrop + Math.min(GUARD_Z * se, cap);
+  return { drop, se, allowed, cap, accepted: drop <= allowed + 1e-9, lost, gained };
 }
 
 /** What one validation row is worth, in percentage points, and whether `maxDrop` (points) is finer. */

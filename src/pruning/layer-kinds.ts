@@ -48,10 +48,13 @@ function firstShape(t: unknown): (number | null)[] | undefined {
   return undefined;
 }
 
-/** Product of the non-batch, non-channel dimensions of a shape (1 when unknown). */
-function positions(shape: (number | null)[] | undefined): number {
+/**
+ * Product of the non-batch, non-channel dimensions of a shape (1 when unknown): the channels are the last axis,
+ * or axis 1 for a layer with `dataFormat: 'channelsFirst'` ([batch, channels, h, w]).
+ */
+function positions(shape: (number | null)[] | undefined, channelsFirst = false): number {
   if (!shape) return 1;
-  const n = shape.slice(1, -1).reduce<number>((a, d) => a * (typeof d === 'number' && d > 0 ? d : 1), 1);
+  const n = (channelsFirst ? shape.slice(2) : shape.slice(1, -1)).reduce<number>((a, d) => a * (typeof d === 'number' && d > 0 ? d : 1), 1);
   return Number.isFinite(n) && n >= 1 ? n : 1;
 }
 
@@ -64,10 +67,11 @@ function inputShapeOf(layer: Layer): unknown {
   return Array.isArray(t) ? t.map((x) => x.shape) : t.shape;
 }
 
-/** Output positions per sample (Dense on a flat input: 1; Conv2D: outH·outW; Dense on a sequence: T). */
-const outPositions = (layer: Layer) => positions(safe(() => layer.outputShape));
+const isChannelsFirst = (layer: Layer) => (layer.getConfig() as { dataFormat?: string }).dataFormat === 'channelsFirst';
+/** Output positions per sample (Dense on a flat input: 1; Conv2D: outH·outW, either data format; Dense on a sequence: T). */
+const outPositions = (layer: Layer) => positions(safe(() => layer.outputShape), isChannelsFirst(layer));
 /** Input positions per sample (Conv2DTranspose: every input pixel is multiplied by the whole kernel). */
-const inPositions = (layer: Layer) => positions(safe(() => inputShapeOf(layer)));
+const inPositions = (layer: Layer) => positions(safe(() => inputShapeOf(layer)), isChannelsFirst(layer));
 /** Time steps of a recurrent layer's input (every kernel and recurrent weight is used once per step). */
 const timeSteps = (layer: Layer) => {
   const s = safe(() => inputShapeOf(layer));

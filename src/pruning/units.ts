@@ -75,7 +75,10 @@ export function unitMeanActivationScores(pm: PrunableModel, calib: Split, opts: 
       const outs = probe.predict(xb) as TF.Tensor | TF.Tensor[];
       const list = Array.isArray(outs) ? outs : [outs];
       return list.map((y, i) => {
-        const cols = tf.reshape(tf.abs(y), [-1, structured[i].units]);
+        // Channels-first outputs [batch, units, h, w] are moved to channels-last before the units are columns.
+        const cf = (structured[i].layer.getConfig() as { dataFormat?: string }).dataFormat === 'channelsFirst' && y.rank >= 3;
+        const last = cf ? tf.transpose(y, [0, ...Array.from({ length: y.rank - 2 }, (_, k) => k + 2), 1]) : y;
+        const cols = tf.reshape(tf.abs(last), [-1, structured[i].units]);
         return { sum: tf.sum(cols, 0).dataSync(), rows: cols.shape[0] };
       });
     });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultBatchSize, resolveBudget } from '../../src/agent/budget.js';
-import { GUARD_Z, judge, resolution } from '../../src/agent/guard.js';
+import { GUARD_Z, judge, noiseCap, resolution } from '../../src/agent/guard.js';
 import { resolveRunOptions } from '../../src/options.js';
 import { UsageError } from '../../src/errors.js';
 
@@ -36,17 +36,43 @@ describe('accuracy guard: paired, with the split resolution', () => {
     expect(big.drop).toBeCloseTo(6 / 46);
   });
 
-  it('stays within a fraction of a point of maxDrop on 1,000 rows', () => {
-    // 20 rows changed each way: no net drop, s.e. ≈ 0.63 points.
+  it('stays within a point of maxDrop on 1,000 rows', () => {
+    // 20 rows changed each way: no net drop, s.e. ≈ 0.63 points, so Z·s.e. ≈ 1.04 points: capped at maxDrop.
     const dense = Uint8Array.from({ length: 1000 }, (_, i) => (i < 950 ? 1 : 0));
     const pruned = Uint8Array.from(dense, (v, i) => (i < 20 ? 0 : i >= 950 && i < 970 ? 1 : v));
     const v = judge(dense, pruned, 0.01);
     expect(v.drop).toBe(0);
-    expect(v.allowed - 0.01).toBeCloseTo(GUARD_Z * Math.sqrt(40) / 1000, 6);
-    expect(v.allowed).toBeLessThan(0.025);
+    expect(v.se).toBeCloseTo(Math.sqrt(40) / 1000, 9);
+    expect(v.allowed).toBeCloseTo(0.01 + Math.min(GUARD_Z * v.se, 0.01), 9);
+    expect(v.allowed).toBeCloseTo(0.02, 9);
     // 30 more rows lost (3 points) is beyond it.
     const worse = Uint8Array.from(pruned, (v2, i) => (i >= 20 && i < 50 ? 0 : v2));
     expect(judge(dense, worse, 0.01).accepted).toBe(false);
+  });
+
+  it('does not let noise excuse more than maxDrop again (or two rows on a tiny split)', () => {
+    // 300 rows, 16 lost and 8 gained: 2.67 points, s.e. 1.63 — inside maxDrop + 1.64 s.e. (3.67), beyond the cap (2).
+    const dense = Uint8Array.from({ length: 300 }, (_, i) => (i < 250 || i >= 292 ? 1 : 0));
+    const pruned = Uint8Array.from(dense, (v, i) => (i < 16 ? 0 : i >= 250 && i < 258 ? 1 : v));
+    const v = judge(dense, pruned, 0.01);
+    expect(v).toMatchObject({ lost: 16, gained: 8, accepted: false });
+    expect(v.drop + GUARD_Z * v.se).toBeGreaterThan(0.0366);
+    expect(v.allowed).toBeCloseTo(0.02, 9);
+    expect(noiseCap(0.01, 300, true)).toBe(0.01);
+    // On 46 rows two rows (4.3 points) are the cap: two lost rows pass, three do not.
+    const d46 = rows(46, 46);
+    expect(noiseCap(0.01, 46, true)).toBeCloseTo(2 / 46, 12);
+    expect(judge(d46, rows(46, 44), 0.01).accepted).toBe(true);
+    expect(judge(d46, rows(46, 43), 0.01).accepted).toBe(false);
+    // Continuous per-row scores (R² shares) have no coarse rows: the cap is maxDrop.
+    const r2 = Float32Array.from({ length: 200 }, (_, i) => 0.9 + 0.05 * Math.sin(i));
+    const lower = Float32Array.from(r2, (x, i) => x - 0.022 + 0.2 * Math.sin(3 * i));
+    const c = judge(r2, lower, 0.01);
+    expect(GUARD_Z * c.se).toBeGreaterThan(0.01);
+    expect(c.allowed).toBeCloseTo(0.02, 6);
+    expect(c.drop).toBeGreaterThan(0.02);
+    expect(c.drop).toBeLessThan(0.01 + GUARD_Z * c.se); // the uncapped rule would have accepted it
+    expect(c.accepted).toBe(false);
   });
 
   it('says what one validation row is worth and when --max-drop is finer', () => {

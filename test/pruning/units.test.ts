@@ -212,3 +212,32 @@ describe('unit scores', () => {
     model.dispose();
   });
 });
+
+describe('channels-first convolutions', () => {
+  it('count MACs over the spatial axes and score each filter from its own channel', () => {
+    const model = tf.sequential({ layers: [
+      tf.layers.conv2d({ inputShape: [1, 9, 9], dataFormat: 'channelsFirst', filters: 5, kernelSize: 3, strides: 2, activation: 'relu', name: 'cf', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+      tf.layers.flatten({ dataFormat: 'channelsFirst' } as never),
+      tf.layers.dense({ units: 3, activation: 'softmax', name: 'out', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+    ] });
+    // Filter 2 outputs nothing: zero kernel and bias.
+    const [k, b] = model.layers[0].getWeights();
+    const mask = tf.tensor1d([1, 1, 0, 1, 1]);
+    model.layers[0].setWeights([tf.mul(k, mask), tf.mul(b, mask)]);
+    const pm = new PrunableModel(model);
+    // Output [batch, 5, 4, 4]: 16 positions per filter weight (not channels × height, 20).
+    expect(pm.layers[0].macsPerWeight).toBe(4 * 4);
+    const x = tf.randomUniform([32, 1, 9, 9], 0, 1, 'float32', 3);
+    const scores = unitMeanActivationScores(pm, { x, labels: new Int32Array(32) }, { batchSize: 8 });
+    // Reference: mean |activation| per filter, read on axis 1.
+    const y = model.predict(x) as TF.Tensor;
+    const probe = tf.model({ inputs: model.inputs, outputs: model.layers[0].output as TF.SymbolicTensor });
+    const act = probe.predict(x) as TF.Tensor;
+    const ref = tf.mean(tf.abs(act), [0, 2, 3]).dataSync();
+    expect(scores[0][2]).toBeCloseTo(0, 7);
+    Array.from(ref).forEach((v, u) => expect(scores[0][u]).toBeCloseTo(-v, 5));
+    [x, y, act, mask].forEach((t) => t.dispose());
+    pm.dispose();
+    model.dispose();
+  });
+});
