@@ -398,7 +398,7 @@ export function loadCsv(options: CsvOptions): Dataset {
   if (o.targets !== undefined && o.targets !== 'classes') return loadValueCsv(o as CsvOptions & typeof CSV_DEFAULTS, fractions);
   const refs = labelRefs(o.label);
   if (refs && refs.length !== 1) {
-    throw new UsageError(`--label names ${refs.length} columns; a classifier has one label column (several 0/1 label columns: a multi-label model, --task multilabel)`);
+    throw new UsageError(`--label names ${refs.length} columns; a classifier has one label column (several 0/1 label columns: a multi-label model, --task multilabel; several numeric targets: --task regression)`);
   }
   const read = (file: string, like?: Table) => readTable(file, { header: o.header, label: refs, ignore: o.ignore }, like);
   const main = read(o.path);

@@ -2,6 +2,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
 import { DataError, ModelError } from '../errors.js';
 import type { Dataset, Split } from '../data/dataset.js';
+import { notDifferentiable } from '../pruning/layer-kinds.js';
 
 /**
  * How a model's output is read: softmax probabilities over C classes, C logits, one sigmoid
@@ -269,18 +270,26 @@ function fitTargets(data: Dataset, want: number[], wantSize: number, task: TaskI
   return { ...data, inputShape: want, train, val, test, dispose: () => owned.forEach((t) => t.dispose()) };
 }
 
-/** Throws a ModelError unless autoprune can read the model: one input, one output of shape [batch, units]. */
+/**
+ * Throws a ModelError unless autoprune can read and fine-tune the model: one input, one output of shape
+ * [batch, units], and every layer differentiable in TensorFlow.js.
+ */
 export function checkModelShape(model: TF.LayersModel): void {
   const shapes = (ts: TF.SymbolicTensor[]) => ts.map((t) => `[${t.shape.map((d) => d ?? 'batch').join(', ')}]`).join(', ');
+  const stuck = notDifferentiable(model);
+  if (stuck) throw new ModelError(`model '${model.name}': ${stuck}; autoprune cannot prune it`);
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
     throw new ModelError(
       `model '${model.name}' has ${model.inputs.length} input(s) (${shapes(model.inputs)}) and ${model.outputs.length} ` +
       `output(s) (${shapes(model.outputs)}); autoprune prunes models with one input and one output`);
   }
   if (model.outputs[0].shape.length !== 2) {
+    const same = JSON.stringify(model.outputs[0].shape) === JSON.stringify(model.inputs[0].shape);
     throw new ModelError(
       `model '${model.name}' has output shape ${shapes(model.outputs)}; autoprune needs one value per unit, ` +
-      `shape [batch, units] (add a Flatten or pooling layer before the output layer)`);
+      `shape [batch, units] ` + (same
+        ? '(an image-to-image model such as a convolutional autoencoder: append a Flatten layer to its output; the target is then the flattened input, --task autoencoder)'
+        : '(add a Flatten or pooling layer before the output layer)'));
   }
 }
 

@@ -210,6 +210,24 @@ export function untouchedReason(layer: Layer): string {
   return `${cls} layers have no pruning handler: only ${Object.keys(LAYER_HANDLERS).join(', ')} kernels (also inside TimeDistributed, Bidirectional and nested models) are pruned`;
 }
 
+/**
+ * Why TensorFlow.js cannot fine-tune this model, naming the first layer at fault, or undefined: dilated
+ * convolutions (dilationRate > 1, as Keras models converted with atrous convs have) have no gradient in tfjs
+ * ("dilation rates greater than 1 are not yet supported in gradients"), and fine-tuning needs every layer's.
+ */
+export function notDifferentiable(model: TF.LayersModel): string | undefined {
+  for (const outer of leafLayers(model)) {
+    for (const layer of [outer, ...wrapped(outer)]) {
+      const rate = (layer.getConfig() as { dilationRate?: number | number[] }).dilationRate;
+      const rates = rate == null ? [] : Array.isArray(rate) ? rate : [rate];
+      if (rates.some((r) => r > 1)) {
+        return `layer '${layer.name}' (${layer.getClassName()}, dilationRate ${JSON.stringify(rate)}) is a dilated convolution, and TensorFlow.js cannot compute its gradients, which fine-tuning needs`;
+      }
+    }
+  }
+  return undefined;
+}
+
 /** Every leaf layer of a model (descending into nested models), each once. */
 export function leafLayers(model: TF.LayersModel): Layer[] {
   const out: Layer[] = [];

@@ -60,6 +60,21 @@ describe('fitDatasetToModel', () => {
     data.dispose();
   });
 
+  it('refuses, naming the layer, a dilated convolution (no gradients in tfjs) and tells an image-to-image model to flatten its output', () => {
+    const images = { ...dataset(16, ['a', 'b']), inputShape: [4, 4, 1] };
+    const inner = tf.sequential({ name: 'backbone', layers: [
+      tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 2, kernelSize: 2, dilationRate: 2, name: 'atrous' }),
+      tf.layers.flatten(),
+    ] });
+    const outer = tf.sequential({ name: 'transfer', layers: [inner, tf.layers.dense({ units: 2, activation: 'softmax' })] });
+    expect(() => fitDatasetToModel(images, outer)).toThrow(ModelError);
+    expect(() => fitDatasetToModel(images, outer)).toThrow(/layer 'atrous' \(Conv2D, dilationRate \[2,2\]\) is a dilated convolution/);
+    const ae = tf.sequential({ name: 'conv_ae', layers: [tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 1, kernelSize: 3, padding: 'same' })] });
+    expect(() => fitDatasetToModel(images, ae)).toThrow(/'conv_ae' has output shape \[batch, 4, 4, 1\].*append a Flatten layer to its output/);
+    [outer, ae].forEach((m) => m.dispose());
+    images.dispose();
+  });
+
   it('reads whole-number labels as output indices when they fit the outputs (labels 1..3 on a 4-output model)', () => {
     const data = dataset(5, ['1', '2', '3']);
     const four = mlp(5, 4, 'softmax');
