@@ -190,7 +190,8 @@ export function discoverKernels(model: TF.LayersModel): FoundKernel[] {
             spec: wrapper && layer.getClassName() === 'Bidirectional' ? { ...spec, in: 'none', out: 'none' } : spec,
             variable,
             // A wrapper's own shapes carry the time axis: TimeDistributed(Dense) costs T per weight, as a Bidirectional LSTM does.
-            macsPerWeight: h.macsPerWeight(wrapper ? layer : owner),
+            // A layer called several times in the graph (shared, e.g. tied towers) costs that many times per sample.
+            macsPerWeight: h.macsPerWeight(wrapper ? layer : owner) * Math.max(1, (wrapper ? layer : owner).inboundNodes.length),
             structured: h.structured && containers.length === 0 && !wrapper,
             conv: h.conv,
           });

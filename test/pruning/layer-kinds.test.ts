@@ -140,4 +140,18 @@ describe('layer handlers', () => {
     text.model.dispose();
     data.dispose();
   });
+
+  it('counts a layer called twice (shared towers) twice in the MACs per sample', () => {
+    const a = tf.input({ shape: [4] });
+    const b = tf.input({ shape: [4] });
+    const shared = tf.layers.dense({ units: 3, name: 'tower', useBias: false });
+    const merged = tf.layers.concatenate().apply([shared.apply(a), shared.apply(b)] as TF.SymbolicTensor[]) as TF.SymbolicTensor;
+    const out = tf.layers.dense({ units: 2, name: 'head' }).apply(merged) as TF.SymbolicTensor;
+    const model = tf.model({ inputs: [a, b], outputs: out });
+    const pm = new PrunableModel(model);
+    expect(pm.layers.map((l) => `${l.name}:${l.macsPerWeight}`)).toEqual(['tower:2', 'head:1']);
+    expect(pm.compute().dense).toBe(2 * 12 + 12);
+    pm.dispose();
+    model.dispose();
+  });
 });
