@@ -17,8 +17,8 @@ import { disposeSnapshot, type Objective } from './pruning/prunable-model.js';
 import { resolution } from './agent/guard.js';
 import { resolveRunOptions, type ResolvedRunOptions } from './options.js';
 import { cloneModel, countParams, modelFiles, probeWritable } from './models/io.js';
-import { accuracy } from './models/train.js';
-import { checkModelShape, csvTargetsOf, fitDatasetToModel, metricName, rememberTask, taskOf, type TaskInfo, type TaskKind } from './models/task.js';
+import { accuracy, predict } from './models/train.js';
+import { checkModelShape, csvTargetsOf, fitDatasetToModel, metricName, predictedClasses, rememberTask, taskOf, type TaskInfo, type TaskKind } from './models/task.js';
 import { isCsvPath } from './data/registry.js';
 import { TRAIN_DEFAULTS } from './models/train.js';
 import { masksToJson } from './pruning/mask-io.js';
@@ -307,24 +307,73 @@ function checkLabelOrderLength(task: TaskInfo, opts: AutopruneOptions): void {
 }
 
 /**
+ * The order of the class names that best explains the model's predictions: confusion counts c[label][output],
+ * and the assignment of names to outputs with the most rows right (every permutation up to 7 classes, else a
+ * greedy one). `identity` is the rows right in sorted order (the order autoprune reads), `best` in `order`.
+ */
+export function bestLabelOrder(labels: Int32Array, predicted: ArrayLike<number>, classes: number): { identity: number; best: number; order: number[] } {
+  const c = Array.from({ length: classes }, () => new Float64Array(classes));
+  for (let i = 0; i < labels.length; i++) if (predicted[i] < classes) c[labels[i]][predicted[i]]++;
+  const right = (order: number[]) => order.reduce((a, label, out) => a + c[label][out], 0);
+  const identity = right(Array.from({ length: classes }, (_, k) => k));
+  let best = { rows: identity, order: Array.from({ length: classes }, (_, k) => k) };
+  if (classes <= 7) {
+    const perm = best.order.slice();
+    const visit = (k: number) => {
+      if (k === classes) {
+        const r = right(perm);
+        if (r > best.rows) best = { rows: r, order: perm.slice() };
+        return;
+      }
+      for (let j = k; j < classes; j++) {
+        [perm[k], perm[j]] = [perm[j], perm[k]];
+        visit(k + 1);
+        [perm[k], perm[j]] = [perm[j], perm[k]];
+      }
+    };
+    visit(0);
+  } else {
+    const order = new Array<number>(classes).fill(-1);
+    const usedLabel = new Set<number>();
+    for (let n = 0; n < classes; n++) {
+      let pick = { v: -1, label: 0, out: 0 };
+      for (let l = 0; l < classes; l++) {
+        if (usedLabel.has(l)) continue;
+        for (let o = 0; o < classes; o++) if (order[o] < 0 && c[l][o] > pick.v) pick = { v: c[l][o], label: l, out: o };
+      }
+      order[pick.out] = pick.label;
+      usedLabel.add(pick.label);
+    }
+    if (right(order) > identity) best = { rows: right(order), order };
+  }
+  return { identity, best: best.rows, order: best.order };
+}
+
+/**
  * Named labels are mapped to outputs in sorted order; when the model was trained with another order its dense
  * accuracy is at chance. No better than chance (within one validation row): refused, since fine-tuning would
- * retrain the model to another meaning of its outputs; up to 1.5 × chance: a warning that says what to pass.
+ * retrain the model to another meaning of its outputs. Where another order of the names explains the
+ * predictions by at least two more validation rows (bestLabelOrder): a warning naming that order. (A weak
+ * model in the right order is not warned about: only its accuracy is low, no other order scores higher.)
  */
 function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: AutopruneOptions): void {
   const names = data.classNames;
   if (opts.labelOrder || typeof opts.data !== 'string' || names.every((n) => /^[+-]?\d+(\.\d+)?$/.test(n)) || opts.model == null) return;
-  const acc = accuracy(model, data.val);
+  const task = taskOf(model);
+  const acc = accuracy(model, data.val, task);
   const chance = 1 / Math.max(2, names.length);
   const rows = data.val.labels.length;
   const scores = `the model's accuracy on the validation split is ${(100 * acc).toFixed(1)} % (chance ${(100 * chance).toFixed(1)} %, ${rows} rows)`;
   if (acc <= chance + 1 / Math.max(1, rows)) {
     throw new DataError(`${scores}: it was not trained for these labels in this order (sorted names: ${names.join(', ')}), and fine-tuning would retrain it to another meaning of its outputs; pass --label-order with the names in the model's output order`);
   }
-  if (acc <= 1.5 * chance) {
+  const predicted = tf.tidy(() => predictedClasses(predict(model, data.val.x), task).dataSync());
+  const o = bestLabelOrder(data.val.labels, predicted, Math.max(2, names.length));
+  if (o.best >= o.identity + 2) {
+    const order = o.order.map((k) => names[k] ?? String(k));
     opts.onEvent?.({
       type: 'warning',
-      message: `${scores}: its outputs may be in another order than the sorted label names (${names.join(', ')}); if so, pass --label-order with the names in output order`,
+      message: `${scores}; with the names in the order ${order.join(', ')} it would be ${(100 * o.best / Math.max(1, rows)).toFixed(1)} %: if the model was trained with that order, pass --label-order ${order.join(',')}`,
     });
   }
 }

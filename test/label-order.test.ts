@@ -1,0 +1,35 @@
+/** Which order of the class names explains a model's predictions (the --label-order warning). */
+import { describe, expect, it } from 'vitest';
+import { bestLabelOrder } from '../src/prune-service.js';
+
+describe('bestLabelOrder', () => {
+  it('finds the order a model was trained with from its confusion counts', () => {
+    // Three classes; the model outputs label a at output 1, b at 2, c at 0, 90 % of the time.
+    const labels = Int32Array.from({ length: 300 }, (_, i) => i % 3);
+    const outputOf = [1, 2, 0];
+    const predicted = Int32Array.from(labels, (l, i) => (i % 10 === 0 ? l : outputOf[l]));
+    const r = bestLabelOrder(labels, predicted, 3);
+    expect(r.identity).toBe(30);
+    expect(r.best).toBe(270);
+    // order[output] = label: output 0 holds c (2), output 1 holds a (0), output 2 holds b (1).
+    expect(r.order).toEqual([2, 0, 1]);
+  });
+
+  it('says nothing better exists for a weak model in the right order (72 % on two classes)', () => {
+    const labels = Int32Array.from({ length: 145 }, (_, i) => (i < 77 ? 0 : 1));
+    const predicted = Int32Array.from(labels, (l, i) => (i % 7 < 2 ? 1 - l : l));
+    const r = bestLabelOrder(labels, predicted, 2);
+    expect(r.best).toBe(r.identity);
+    expect(r.order).toEqual([0, 1]);
+  });
+
+  it('uses a greedy assignment beyond seven classes', () => {
+    const k = 10;
+    const labels = Int32Array.from({ length: 500 }, (_, i) => i % k);
+    const predicted = Int32Array.from(labels, (l) => (l + 3) % k);
+    const r = bestLabelOrder(labels, predicted, k);
+    expect(r.identity).toBe(0);
+    expect(r.best).toBe(500);
+    expect(r.order).toEqual(Array.from({ length: k }, (_, o) => (o - 3 + k) % k));
+  });
+});
