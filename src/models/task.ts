@@ -39,9 +39,18 @@ export function compiledLoss(model: TF.LayersModel): string | undefined {
   return typeof one === 'string' ? one.replace(/_/g, '').toLowerCase() : undefined;
 }
 
+/** Layers that only move or drop values: the output's activation is that of the layer before them. */
+const PASS_THROUGH = new Set(['Flatten', 'Reshape', 'Dropout', 'Permute', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'SpatialDropout1D']);
+
 function outputActivation(model: TF.LayersModel): string {
   // The layer that produces the output (in a functional model not necessarily the last one listed).
-  const last = model.outputLayers?.[0] ?? model.layers[model.layers.length - 1];
+  let last = model.outputLayers?.[0] ?? model.layers[model.layers.length - 1];
+  // A sigmoid Conv2D then Flatten (an image autoencoder made flat) outputs sigmoids.
+  for (let hops = 0; PASS_THROUGH.has(last.getClassName()) && hops < 8; hops++) {
+    const before = last.inboundNodes[0]?.inboundLayers;
+    if (!before || before.length !== 1 || before[0].getClassName() === 'InputLayer') break;
+    last = before[0];
+  }
   // A Softmax layer (tf.layers.softmax) has no activation in its config; it is a softmax all the same.
   return last.getClassName() === 'Softmax' ? 'softmax' : String((last.getConfig() as { activation?: string }).activation ?? 'linear');
 }

@@ -36,7 +36,14 @@ describe('taskOf', () => {
     const inp = tf.input({ shape: [3] });
     const fn = tf.model({ inputs: inp, outputs: tf.layers.dense({ units: 1, activation: 'sigmoid' }).apply(inp) as TF.SymbolicTensor });
     expect(taskOf(fn)).toMatchObject({ output: 'sigmoid', units: 1, kind: 'classification' });
-    [soft, fn].forEach((m) => m.dispose());
+    // An image autoencoder made flat: the sigmoid is the Conv2D's, before the Flatten.
+    const ae = tf.sequential({ layers: [
+      tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 1, kernelSize: 3, padding: 'same', activation: 'sigmoid' }),
+      tf.layers.flatten(),
+    ] });
+    expect(taskOf(ae)).toMatchObject({ kind: 'autoencoder', units: 16 });
+    expect(taskOf(ae).evidence).toMatch(/16 sigmoid units/);
+    [soft, fn, ae].forEach((m) => m.dispose());
   });
 });
 
