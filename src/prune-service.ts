@@ -17,7 +17,7 @@ import { disposeSnapshot, type Objective } from './pruning/prunable-model.js';
 import { resolution } from './agent/guard.js';
 import { resolveRunOptions, type ResolvedRunOptions } from './options.js';
 import { cloneModel, countParams, modelFiles, probeWritable } from './models/io.js';
-import { accuracy, predict } from './models/train.js';
+import { accuracy, predict, targetR2 } from './models/train.js';
 import { checkModelShape, csvTargetsOf, fitDatasetToModel, metricName, predictedClasses, rememberTask, taskOf, type TaskInfo, type TaskKind } from './models/task.js';
 import { isCsvPath } from './data/registry.js';
 import { TRAIN_DEFAULTS } from './models/train.js';
@@ -546,6 +546,9 @@ export class PruneService {
         target: r.target, maxDrop, objective, granularity, exclude: r.exclude.join(','), frontier: r.frontier.join(','), policy: policy.name, seed, splitSeed: r.splitSeed, budgetSteps: budget.budgetSteps,
         batchSize: budget.batchSize, force: r.force, model: hashWeights(model), data: hashDataset(fitted),
       } : undefined;
+      // Several regression targets: each one's test R² before and after (the metric is their average).
+      const targetNames = task.kind === 'regression' && (fitted.targetNames?.length ?? 0) > 1 ? fitted.targetNames! : [];
+      const denseTargets = targetNames.length ? targetR2(model, fitted.test, task) : [];
       const result: AgentResult = await runAgent(model, fitted, policy.scorer, {
         identity, ...budgetIn,
         target: r.target, maxDrop, force: r.force, seed,
@@ -554,6 +557,7 @@ export class PruneService {
         milestones: r.frontier,
       });
       Object.assign(phases, result.phases);
+      const prunedTargets = targetNames.length ? targetR2(model, fitted.test, task) : [];
       const coverage = result.masks.coverage();
       // A row of R² has no fixed worth: "finer than one row" only means something for right/wrong rows.
       const rowScores = metricName(task.kind) !== 'R²';
@@ -587,7 +591,9 @@ export class PruneService {
         final: {
           valAccuracy: result.valAccuracy, testAccuracy: result.testAccuracy, sparsity: result.sparsity.global,
           sparsityOfAllParams: params > 0 ? result.sparsity.pruned / params : 0,
-          compute: result.compute, targetReached: result.targetReached, stopReason: result.stopReason, exitCode: result.exitCode,
+          compute: result.compute,
+          ...(targetNames.length ? { targets: targetNames.map((name, t) => ({ name, denseTestR2: denseTargets[t], testR2: prunedTargets[t] })) } : {}),
+          targetReached: result.targetReached, stopReason: result.stopReason, exitCode: result.exitCode,
           ...(result.exitCode === 3 ? { advice: adviceFor(result, maxDrop, fitted.train.labels.length) } : {}),
         },
         guard: {

@@ -275,7 +275,18 @@ export function evaluate(model: TF.LayersModel, data: Split, task: TaskInfo = ta
       return [Float32Array.from(wrong.dataSync(), (w) => (w === 0 ? 1 : 0)), l] as const;
     }
     const y2 = tf.reshape(y, [y.shape[0], -1]);
-    const err = tf.sum(tf.square(tf.sub(tf.reshape(out, y2.shape), y2)), -1);
+    const sq = tf.square(tf.sub(tf.reshape(out, y2.shape), y2));
+    if (task.kind === 'regression' && (y2.shape[1] ?? 1) > 1) {
+      // Several targets: each in its own units, so each row's share is the mean over targets of err²/Var(target),
+      // and the mean over rows is the average of the per-target R² (scikit-learn's 'uniform_average'): a target
+      // with a small spread counts as much as one with a large one.
+      const perTarget = tf.mean(tf.square(tf.sub(y2, tf.mean(y2, 0, true))), 0);
+      const v = tf.where(tf.greater(perTarget, 1e-12), perTarget, tf.onesLike(perTarget));
+      const share = tf.mean(tf.div(sq, v), -1);
+      return [Float32Array.from(share.dataSync(), (e) => 1 - e), l] as const;
+    }
+    // One target, or an autoencoder's pixels: R² of the whole vector (variance-weighted), as reconstruction error is read.
+    const err = tf.sum(sq, -1);
     const spread = tf.mean(tf.sum(tf.square(tf.sub(y2, tf.mean(y2, 0, true))), -1)).dataSync()[0];
     const v = spread > 1e-12 ? spread : 1;
     return [Float32Array.from(err.dataSync(), (e) => 1 - e / v), l] as const;
@@ -283,6 +294,24 @@ export function evaluate(model: TF.LayersModel, data: Split, task: TaskInfo = ta
   let sum = 0;
   for (let i = 0; i < scores.length; i++) sum += scores[i];
   return { accuracy: sum / Math.max(1, scores.length), loss, correct: scores };
+}
+
+/**
+ * R² of each target column on a split (a regression model's outputs; empty for other tasks): what the
+ * average hides when one of several targets gets worse.
+ */
+export function targetR2(model: TF.LayersModel, data: Split, task: TaskInfo = taskOf(model)): number[] {
+  if (task.kind !== 'regression') return [];
+  const r2 = tf.tidy(() => {
+    const y = tf.reshape(targetsOf(data, task), [data.labels.length, -1]);
+    const out = tf.reshape(predict(model, data.x), y.shape);
+    const err = tf.mean(tf.square(tf.sub(out, y)), 0);
+    const spread = tf.mean(tf.square(tf.sub(y, tf.mean(y, 0, true))), 0);
+    return tf.sub(1, tf.div(err, tf.where(tf.greater(spread, 1e-12), spread, tf.onesLike(spread))));
+  });
+  const out = Array.from(r2.dataSync());
+  r2.dispose();
+  return out;
 }
 
 /** The task's metric on a split: accuracy for classes, exact-match accuracy for multi-label, R² for values. */

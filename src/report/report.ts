@@ -91,6 +91,11 @@ export interface ReportFinal {
    * (what a compacted model saves). With `config.objective` 'flops', the target counts `reduction`.
    */
   compute?: { dense: number; live: number; reduction: number };
+  /**
+   * Regression with several target columns: each target's test R², dense and pruned (testAccuracy is their
+   * average, each target weighted alike), so that a target that got worse is not hidden by the average.
+   */
+  targets?: { name: string; denseTestR2: number; testR2: number }[];
   /** Whether the target sparsity was reached within the accuracy guard. */
   targetReached: boolean;
   /** Why the run ended where it did (absent in reports written before it was recorded). */

@@ -4,6 +4,7 @@ import { tf } from '../../src/backend/tf.js';
 import type { Dataset } from '../../src/data/dataset.js';
 import { ModelError } from '../../src/errors.js';
 import { fitDatasetToModel, taskOf } from '../../src/models/task.js';
+import { evaluate, targetR2 } from '../../src/models/train.js';
 
 /** A tiny in-memory dataset: `n` rows of `features` columns per split, labels cycling through `classNames`. */
 function dataset(features: number, classNames: string[], n = 6): Dataset {
@@ -162,5 +163,35 @@ describe('task of a model', () => {
     [d.train, d.val, d.test].forEach((s) => s.y!.dispose());
     data.dispose();
     ml.dispose();
+  });
+});
+
+describe('R² of several regression targets', () => {
+  it('is the average of the per-target R² (each target weighed alike, whatever its units), per row for the guard', () => {
+    // Two targets on very different scales; the model predicts the first well and the second badly.
+    const n = 40;
+    const x = tf.tensor2d(Array.from({ length: n }, (_, i) => [i / n]), [n, 1]);
+    const big = Array.from({ length: n }, (_, i) => 1000 * (i / n) + 50 * Math.sin(i));
+    const small = Array.from({ length: n }, (_, i) => 0.01 * Math.cos(3 * i));
+    const y = tf.tensor2d(big.map((b, i) => [b, small[i]]), [n, 2]);
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [1], units: 2, useBias: false })] });
+    model.layers[0].setWeights([tf.tensor2d([[1000, 0.005]])]);
+    model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+    const task = taskOf(model, 'regression');
+    const split = { x, labels: new Int32Array(n), y };
+    const per = targetR2(model, split, task);
+    const r2 = (t: number[], p: number[]) => {
+      const m = t.reduce((a, b) => a + b, 0) / t.length;
+      return 1 - t.reduce((a, v, i) => a + (v - p[i]) ** 2, 0) / t.reduce((a, v) => a + (v - m) ** 2, 0);
+    };
+    const xs = Array.from({ length: n }, (_, i) => i / n);
+    expect(per[0]).toBeCloseTo(r2(big, xs.map((v) => 1000 * v)), 4);
+    expect(per[1]).toBeCloseTo(r2(small, xs.map((v) => 0.005 * v)), 4);
+    expect(per[1]).toBeLessThan(0);
+    const e = evaluate(model, split, task);
+    expect(e.accuracy).toBeCloseTo((per[0] + per[1]) / 2, 4);
+    expect(e.correct.length).toBe(n);
+    [x, y].forEach((t) => t.dispose());
+    model.dispose();
   });
 });
