@@ -57,6 +57,15 @@ beforeAll(async () => {
   const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 8, activation: 'relu' }), tf.layers.dense({ units: 3, activation: 'softmax' })] });
   await m.save(`file://${join(fixtures, 'm')}`);
   m.dispose();
+  // A dilated convolution: tfjs has no gradients for it, so it cannot be fine-tuned.
+  const dil = tf.sequential({ layers: [
+    tf.layers.reshape({ inputShape: [4], targetShape: [4, 1] }),
+    tf.layers.conv1d({ filters: 2, kernelSize: 2, dilationRate: 2, name: 'atrous' }),
+    tf.layers.flatten(),
+    tf.layers.dense({ units: 3, activation: 'softmax' }),
+  ] });
+  await dil.save(`file://${join(fixtures, 'dil')}`);
+  dil.dispose();
   writeFileSync(join(fixtures, 'd.csv'), csvRows(200));
 });
 
@@ -86,6 +95,7 @@ const prune = (...extra: string[]) => ['--target', '0.5', '--model', 'm', '--dat
 interface Case { name: string; setup?: Setup; args: string[]; error: RegExp }
 
 const CASES: Case[] = [
+  { name: 'dilated convolution (no gradients in tfjs)', setup: both(base, (cwd) => cpSync(join(fixtures, 'dil'), join(cwd, 'dil'), { recursive: true })), args: prune('--model', 'dil'), error: /layer 'atrous' \(Conv1D, dilationRate \[?2\]?\) is a dilated convolution, and TensorFlow\.js cannot compute its gradients/ },
   // Model files: nothing outside the model's folder is read.
   { name: 'weights path escapes the folder (../)', setup: both(base, modelCopy('m', (j) => { j.weightsManifest[0].paths = ['../../../../etc/services']; })), args: prune(), error: /weights file '\.\.\/\.\.\/\.\.\/\.\.\/etc\/services' outside the model's folder/ },
   { name: 'absolute weights path', setup: both(base, modelCopy('m', (j) => { j.weightsManifest[0].paths = ['/etc/services']; })), args: prune(), error: /by an absolute path/ },
