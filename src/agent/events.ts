@@ -44,6 +44,8 @@ export interface StartEvent {
   /** All the model's parameters, and the layers with weights that are left dense (what `prunable` is a part of). */
   params?: number;
   untouched?: { name: string; className: string; params: number; reason: string }[];
+  /** With `--objective flops`: the layers whose units cannot be removed (compaction could not take them out), and why. */
+  unitsKept?: { layer: string; reason: string }[];
   /** Fine-tuning budget of the run in optimizer steps, and the batch size. */
   budgetSteps?: number;
   batchSize?: number;

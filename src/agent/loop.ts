@@ -14,6 +14,7 @@ import { checkObjective, checkUnitsRemovable, pruneStep, type Granularity } from
 import { accuracy, evaluate, rowLosses, trainAsync, withDefaults } from '../models/train.js';
 import { resolveBudget, type FineTuneBudget } from './budget.js';
 import { GUARD_Z, judge, resolution, type GuardVerdict } from './guard.js';
+import { findUnitLinks } from '../pruning/compact.js';
 import { Checkpointer, type AgentState, type RunIdentity } from './checkpoint.js';
 import type { AgentEvent } from './events.js';
 import { afterAccept, afterRollback, nextSparsity, PLANNER_DEFAULTS, type PlannerOptions } from './planner.js';
@@ -167,6 +168,19 @@ function firstRate(pm: PrunableModel, plan: Required<PlannerOptions>): { rate: n
   return { rate, note: `first step at a rate of ${rate} of the live weights (not ${plan.initialRate}): recurrent kernels (${recurrent.join(', ')}) lose more to a deep first step` };
 }
 
+/**
+ * The prunable layers (other than the output) whose units `--objective flops` cannot remove, and why: compaction
+ * would keep their channels (no link to the next prunable layer, compact.ts), so pruneUnits never offers them.
+ */
+export function unitsKeptFor(pm: PrunableModel): { layer: string; reason: string }[] {
+  const last = pm.layers[pm.layers.length - 1].layer;
+  const skipped = new Map(findUnitLinks(pm.model).skipped.map((k) => [k.layer, k.reason]));
+  const linked = pm.layers.filter((l) => l.structured && l.layer !== last && skipped.has(l.layer.name)).map((l) => ({ layer: l.name, reason: skipped.get(l.layer.name)! }));
+  const other = [...new Set(pm.layers.filter((l) => l.layer !== last && !l.structured).map((l) => l.layer.name))];
+  const shown = other.slice(0, 5).join(', ') + (other.length > 5 ? ` and ${other.length - 5} more` : '');
+  return [...linked, ...(other.length ? [{ layer: shown, reason: 'units are removed whole only from top-level Dense/Conv2D layers' }] : [])];
+}
+
 /** A scoring pass's features (indices of the connections scored) and the scores it gave them. */
 type Scored = { feats: ConnectionFeatures; scores: Float32Array[] };
 
@@ -267,6 +281,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       native: o.backend?.native ?? false, prunable: pm.totalPrunable, metric: metricName(taskOf(model).kind), denseValAccuracy: state.denseValAccuracy, floor,
       sparsity: state.sparsity, resumed, valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow,
       budgetSteps: budget.budgetSteps, batchSize: budget.batchSize, params: coverage.params, untouched: coverage.untouched,
+      ...(objective === 'flops' ? { unitsKept: unitsKeptFor(pm) } : {}),
     });
 
     // Whole units are coarse: a smaller step can prune exactly what a rolled-back one did. Such a

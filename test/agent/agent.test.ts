@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { runAgent } from '../../src/agent/loop.js';
+import type * as TF from '@tensorflow/tfjs';
+import { PrunableModel } from '../../src/pruning/prunable-model.js';
+import { runAgent, unitsKeptFor } from '../../src/agent/loop.js';
 import { afterAccept, afterRollback, nextSparsity, PLANNER_DEFAULTS } from '../../src/agent/planner.js';
 import { loadSynthetic } from '../../src/data/synthetic.js';
 import { buildModel } from '../../src/models/families.js';
@@ -142,7 +144,7 @@ describe('agent loop', () => {
     const r = await runAgent(model, data, createScorer('global-magnitude'), {
       target: 0.5, maxDrop: 5, budgetEpochs: 6, granularity: 'unit', objective: 'flops', force: true, onEvent: (e) => events.push(e),
     });
-    expect(events[0]).toMatchObject({ type: 'start', objective: 'flops' });
+    expect(events[0]).toMatchObject({ type: 'start', objective: 'flops', unitsKept: [] });
     expect(r.compute.reduction).toBeGreaterThanOrEqual(0.5 - 0.02);
     expect(r.compute.dense).toBe(20 * 64 + 64 * 32 + 32 * 3);
     expect(r.steps.filter((s) => s.accepted).at(-1)!.toSparsity).toBeCloseTo(r.compute.reduction, 9);
@@ -151,6 +153,25 @@ describe('agent loop', () => {
     r.masks.dispose();
     model.dispose();
     data.dispose();
+  });
+
+  it("names the layers whose units 'flops' cannot remove, and why (a branch; an LSTM)", () => {
+    const inp = tf.input({ shape: [6, 4] });
+    const seq = tf.layers.lstm({ units: 5, returnSequences: true, name: 'rnn' }).apply(inp) as TF.SymbolicTensor;
+    const flat = tf.layers.flatten().apply(seq) as TF.SymbolicTensor;
+    const trunk = tf.layers.dense({ units: 8, name: 'trunk' }).apply(flat) as TF.SymbolicTensor;
+    const a = tf.layers.dense({ units: 4, name: 'a' }).apply(trunk) as TF.SymbolicTensor;
+    const b = tf.layers.dense({ units: 4, name: 'b' }).apply(trunk) as TF.SymbolicTensor;
+    const out = tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' }).apply(tf.layers.add().apply([a, b]) as TF.SymbolicTensor) as TF.SymbolicTensor;
+    const model = tf.model({ inputs: inp, outputs: out });
+    const pm = new PrunableModel(model);
+    const kept = unitsKeptFor(pm);
+    expect(kept.map((k) => k.layer)).toEqual(['trunk', 'a', 'b', 'rnn']);
+    expect(kept[0].reason).toMatch(/'trunk' feeds 2 layers \(a branch\)/);
+    expect(kept[1].reason).toMatch(/merges several inputs/);
+    expect(kept[3].reason).toMatch(/only from top-level Dense\/Conv2D layers/);
+    pm.dispose();
+    model.dispose();
   });
 
   it('refuses unit granularity on a model whose only prunable layer is the output layer, before any training', async () => {
