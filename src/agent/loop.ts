@@ -63,7 +63,11 @@ export interface AgentOptions {
    * forward passes, no optimizer step). Default true.
    */
   magnitudeCheck?: boolean;
-  /** Re-score every increment (true) or prune the later increments by the step's first scores. Default true. */
+  /**
+   * Re-score every increment (true) or prune the later increments by the step's first scores (false: one scoring
+   * pass per step). Default: true below RESCORE_MAX_WEIGHTS prunable weights, false from there on, where a pass
+   * costs seconds and four per step would be most of a step's feature work (docs/agent.md, docs/benchmarks.md scale).
+   */
   rescore?: boolean;
   /** Step-size adaptation. */
   planner?: PlannerOptions;
@@ -102,7 +106,7 @@ export interface AgentOptions {
 }
 
 export const AGENT_DEFAULTS = Object.freeze({
-  maxDrop: 1, force: false, seed: 0, finalReserve: 0.3, maxStepEpochs: 2, calibrationSamples: 1024, increments: 4, magnitudeCheck: true, rescore: true,
+  maxDrop: 1, force: false, seed: 0, finalReserve: 0.3, maxStepEpochs: 2, calibrationSamples: 1024, increments: 4, magnitudeCheck: true,
   polish: Object.freeze({ lrDecay: 0.3, patience: Number.POSITIVE_INFINITY }),
 });
 
@@ -126,6 +130,8 @@ export interface AgentResult {
   /** Sums over the run; `scoringPasses` counts feature + policy passes (a gradual step has several, see `increments`). */
   totals: {
     fineTuneEpochs: number; fineTuneSteps: number; accepted: number; rolledBack: number; scoringPasses: number;
+    /** Whether a step's later increments were re-scored (`rescore`, as resolved for this model's size). */
+    rescored: boolean;
     /** Scoring passes that pruned by the policy's scores / by plain magnitude (clearly lower loss right after pruning). */
     criteria: { policy: number; magnitude: number };
     /** Of fineTuneSteps, the frontier branches' (on top of the budget); only with milestones. */
@@ -144,6 +150,13 @@ export interface AgentResult {
 
 /** Prunable weights from which the agent collects garbage after every scoring pass (util/gc.ts). */
 const LARGE_MODEL_WEIGHTS = 1_000_000;
+/**
+ * Prunable weights from which a step's later increments are pruned by its first scores (`rescore` left unset):
+ * one scoring pass per step instead of `increments`. Every benchmark model of the repo is below it, so their
+ * figures are the re-scoring agent's; forcing one pass on LeNet-300-100 cost 0.34 points at 0.98 and nothing at
+ * 0.95 (docs/agent.md).
+ */
+export const RESCORE_MAX_WEIGHTS = 1_000_000;
 
 /** −|w| of the live connections `feats` lists (gathered on the device: no host copy of whole kernels). */
 function magnitudeScores(pm: PrunableModel, feats: ConnectionFeatures): Float32Array[] {
@@ -239,6 +252,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
   const granularity = o.granularity ?? (o.objective === 'flops' ? 'unit' : 'connection');
   const objective = checkObjective(o.objective ?? 'params', granularity);
   const pm = new PrunableModel(model, { exclude: o.exclude ?? [] });
+  const rescore = o.rescore ?? pm.totalPrunable < RESCORE_MAX_WEIGHTS;
   const calib = headOf(data.train, o.calibrationSamples);
   const ckpt = o.checkpointDir ? new Checkpointer(o.checkpointDir) : undefined;
   const milestones: Milestone[] = [];
@@ -374,7 +388,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         const levels = gradualLevels(from, to, o.increments);
         const span = t === null ? 0 : Math.floor(t.steps / 2);
         const first = pruneTo(levels[0]);
-        const reuse = o.rescore ? undefined : first;
+        const reuse = rescore ? undefined : first;
         schedule = levels.slice(1).map((level, j) => ({ at: Math.round(((j + 1) * span) / (levels.length - 1)), run: () => { pruneTo(level, reuse); } }));
       } else {
         pruneTo(to);
@@ -606,7 +620,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     const result: AgentResult = {
       sparsity, compute: pm.compute(), denseValAccuracy: state.denseValAccuracy, denseTestAccuracy: denseTest, valAccuracy, testAccuracy,
       targetReached: reached, stopReason, exitCode, steps: state.steps,
-      totals: { fineTuneEpochs: epochsOf(state.stepsUsed), fineTuneSteps: state.stepsUsed, accepted, rolledBack: state.steps.length - accepted, scoringPasses, criteria: { ...criteria }, ...(o.milestones?.length ? { frontierSteps } : {}) },
+      totals: { fineTuneEpochs: epochsOf(state.stepsUsed), fineTuneSteps: state.stepsUsed, accepted, rolledBack: state.steps.length - accepted, scoringPasses, rescored: rescore, criteria: { ...criteria }, ...(o.milestones?.length ? { frontierSteps } : {}) },
       budget,
       guard: { valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow, maxDrop: o.maxDrop, z: GUARD_Z, controlValAccuracy: reference.accuracy, reference: reference.kind, final: guard(finalEval) },
       phases, masks: pm, milestones,

@@ -178,6 +178,8 @@ export interface ReportTotals {
   rolledBack: number;
   /** Feature + policy scoring passes over the live connections (a gradual step prunes in several re-scored increments). */
   scoringPasses?: number;
+  /** Whether a step's later increments were re-scored: below 1 M prunable weights; above, one scoring pass per step. */
+  rescored?: boolean;
   /**
    * Scoring passes that pruned by the policy's scores / by plain magnitude: magnitude when its per-row losses on
    * the calibration rows right after pruning are clearly lower (docs/agent.md).

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clearlyLower, gradualLevels, runAgent } from '../../src/agent/loop.js';
+import { clearlyLower, gradualLevels, RESCORE_MAX_WEIGHTS, runAgent } from '../../src/agent/loop.js';
 import { loadSynthetic } from '../../src/data/synthetic.js';
 import { buildModel } from '../../src/models/families.js';
 import { train, trainAsync } from '../../src/models/train.js';
@@ -66,8 +66,22 @@ describe('guard reference', () => {
     expect(r.guard.controlValAccuracy).toBeLessThanOrEqual(r.denseValAccuracy);
     expect(r.guard.reference).toBe('dense');
     expect(r.guard.controlValAccuracy).toBe(r.denseValAccuracy);
-    // Every attempt prunes its connections in 4 re-scored increments.
+    // Every attempt prunes its connections in 4 re-scored increments (a small model: rescore resolves to true).
     expect(r.totals.scoringPasses).toBe(4 * r.steps.length);
+    expect(r.totals.rescored).toBe(true);
+    r.masks.dispose();
+    model.dispose();
+    data.dispose();
+  });
+
+  it('without re-scoring (the default from RESCORE_MAX_WEIGHTS prunable weights on) a step takes one scoring pass', async () => {
+    expect(RESCORE_MAX_WEIGHTS).toBe(1_000_000);
+    const data = loadSynthetic({ samples: 300, features: 20, classes: 3, seed: 1 });
+    const model = buildModel({ family: 'mlp', inputShape: [20], hidden: [32], numClasses: 3, seed: 1 });
+    train(model, data.train, { epochs: 2, batchSize: 32 });
+    const r = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.5, budgetSteps: 60, rescore: false, force: true });
+    expect(r.totals.rescored).toBe(false);
+    expect(r.totals.scoringPasses).toBe(r.steps.length);
     r.masks.dispose();
     model.dispose();
     data.dispose();
