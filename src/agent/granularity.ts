@@ -3,6 +3,7 @@ import { disposeSnapshot, OBJECTIVES, type Objective, type PrunableModel } from 
 import { pruneByScores } from '../pruning/select.js';
 import { pruneUnits, unitScoresFromConnectionScores } from '../pruning/units.js';
 import { UsageError } from '../errors.js';
+import { findUnitLinks } from '../pruning/compact.js';
 
 /** What one pruning step removes: single connections, whole units/filters, or units first then connections. */
 export type Granularity = 'connection' | 'unit' | 'hierarchical';
@@ -34,14 +35,54 @@ export function checkObjective(objective: string, g: Granularity): Objective {
  * prunable layer (the output) are never removed, so a model whose only top-level Dense/Conv2D layer is the output
  * layer would run its whole budget without pruning a weight and then report that the guard stopped it.
  */
-export function checkUnitsRemovable(g: Granularity, objective: Objective, pm: PrunableModel): void {
-  if (g !== 'unit' || pm.layers.some((l, i) => l.structured && i < pm.layers.length - 1)) return;
+export function checkUnitsRemovable(g: Granularity, objective: Objective, pm: PrunableModel, target?: number): void {
+  if (g !== 'unit') return;
+  if (pm.layers.some((l, i) => l.structured && i < pm.layers.length - 1)) {
+    if (objective === 'flops' && target != null) checkComputeReachable(pm, target);
+    return;
+  }
   const [why, instead] = objective === 'flops'
     ? ['--objective flops prunes whole units/filters only', '--objective params (single connections)']
     : ['--granularity unit prunes whole units/filters only', '--granularity connection'];
   throw new UsageError(
     `${why}, and this model has none to remove: units are removed whole only from top-level Dense/Conv2D layers other than ` +
     `the output layer '${pm.layers[pm.layers.length - 1].name}'; use ${instead}`);
+}
+
+/**
+ * The prunable layers (other than the output) whose units `--objective flops` cannot remove, and why: compaction
+ * would keep their channels (no link to the next prunable layer, compact.ts), so pruneUnits never offers them.
+ */
+export function unitsKeptFor(pm: PrunableModel): { layer: string; reason: string }[] {
+  const last = pm.layers[pm.layers.length - 1].layer;
+  const skipped = new Map(findUnitLinks(pm.model).skipped.map((k) => [k.layer, k.reason]));
+  const linked = pm.layers.filter((l) => l.structured && l.layer !== last && skipped.has(l.layer.name)).map((l) => ({ layer: l.name, reason: skipped.get(l.layer.name)! }));
+  const other = [...new Set(pm.layers.filter((l) => l.layer !== last && !l.structured).map((l) => l.layer.name))];
+  const shown = other.slice(0, 5).join(', ') + (other.length > 5 ? ` and ${other.length - 5} more` : '');
+  return [...linked, ...(other.length ? [{ layer: shown, reason: 'units are removed whole only from top-level Dense/Conv2D layers' }] : [])];
+}
+
+/**
+ * Throws a UsageError when `--objective flops` cannot reach `target` even by removing every unit it may (all
+ * but each layer's floor, in the layers whose units compaction can take out): a dry run of pruneUnits on a
+ * snapshot, put back. Without it such a run spends its budget on the few removable units (a model whose
+ * convolutions are channels-first, say) and stops short far from the target.
+ */
+function checkComputeReachable(pm: PrunableModel, target: number): void {
+  const snap = pm.snapshot();
+  let most: number;
+  try {
+    most = pruneUnits(pm, pm.layers.map((l) => new Float32Array(l.units).fill(1)), 0.999999, { objective: 'flops' }).progress;
+  } finally {
+    pm.restore(snap);
+    disposeSnapshot(snap);
+  }
+  if (most + 1e-9 < target) {
+    throw new UsageError(
+      `--objective flops can remove at most ${(100 * most).toFixed(1)} % of the prunable kernels' compute in this model ` +
+      `(whole units, down to each layer's floor, where compaction can take them out; units kept: ${unitsKeptFor(pm).slice(0, 3).map((k) => `'${k.layer}': ${k.reason}`).join('; ')}), ` +
+      `so --target ${target} cannot be reached: use --target ${(Math.floor(1000 * most) / 1000).toFixed(3)} or less, or --objective params`);
+  }
 }
 
 /**

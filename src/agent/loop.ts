@@ -10,11 +10,10 @@ import type { Scorer } from '../policy/types.js';
 import type { ReportStep, StopReason } from '../report/report.js';
 import type { FeatureExtractor } from '../services.js';
 import { disposeSnapshot, PrunableModel, type ComputeReport, type Objective, type Snapshot, type SparsityReport } from '../pruning/prunable-model.js';
-import { checkObjective, checkUnitsRemovable, pruneStep, type Granularity } from './granularity.js';
+import { checkObjective, checkUnitsRemovable, pruneStep, unitsKeptFor, type Granularity } from './granularity.js';
 import { accuracy, evaluate, rowLosses, trainAsync, withDefaults } from '../models/train.js';
 import { resolveBudget, type FineTuneBudget } from './budget.js';
 import { GUARD_Z, judge, resolution, type GuardVerdict } from './guard.js';
-import { findUnitLinks } from '../pruning/compact.js';
 import { Checkpointer, type AgentState, type RunIdentity } from './checkpoint.js';
 import type { AgentEvent } from './events.js';
 import { afterAccept, afterRollback, nextSparsity, PLANNER_DEFAULTS, type PlannerOptions } from './planner.js';
@@ -181,19 +180,6 @@ function firstRate(pm: PrunableModel, plan: Required<PlannerOptions>): { rate: n
   return { rate, note: `first step at a rate of ${rate} of the live weights (not ${plan.initialRate}): recurrent kernels (${recurrent.join(', ')}) lose more to a deep first step` };
 }
 
-/**
- * The prunable layers (other than the output) whose units `--objective flops` cannot remove, and why: compaction
- * would keep their channels (no link to the next prunable layer, compact.ts), so pruneUnits never offers them.
- */
-export function unitsKeptFor(pm: PrunableModel): { layer: string; reason: string }[] {
-  const last = pm.layers[pm.layers.length - 1].layer;
-  const skipped = new Map(findUnitLinks(pm.model).skipped.map((k) => [k.layer, k.reason]));
-  const linked = pm.layers.filter((l) => l.structured && l.layer !== last && skipped.has(l.layer.name)).map((l) => ({ layer: l.name, reason: skipped.get(l.layer.name)! }));
-  const other = [...new Set(pm.layers.filter((l) => l.layer !== last && !l.structured).map((l) => l.layer.name))];
-  const shown = other.slice(0, 5).join(', ') + (other.length > 5 ? ` and ${other.length - 5} more` : '');
-  return [...linked, ...(other.length ? [{ layer: shown, reason: 'units are removed whole only from top-level Dense/Conv2D layers' }] : [])];
-}
-
 /** A scoring pass's features (indices of the connections scored) and the scores it gave them. */
 type Scored = { feats: ConnectionFeatures; scores: Float32Array[] };
 
@@ -262,7 +248,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
   /** Why the first step is smaller than the planner's initial rate (firstRate), noted on the first step's record and event. */
   let firstNote: string | undefined;
   try {
-    checkUnitsRemovable(granularity, objective, pm);
+    checkUnitsRemovable(granularity, objective, pm, o.target);
     let state: AgentState;
     const resumed = Boolean(o.resume && ckpt?.exists());
     // The guard's reference: the dense model fine-tuned exactly as one pruning step is, without pruning (a

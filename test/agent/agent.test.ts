@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type * as TF from '@tensorflow/tfjs';
 import { PrunableModel } from '../../src/pruning/prunable-model.js';
-import { runAgent, unitsKeptFor } from '../../src/agent/loop.js';
+import { runAgent } from '../../src/agent/loop.js';
+import { unitsKeptFor } from '../../src/agent/granularity.js';
 import { afterAccept, afterRollback, nextSparsity, PLANNER_DEFAULTS } from '../../src/agent/planner.js';
 import { loadSynthetic } from '../../src/data/synthetic.js';
 import { buildModel } from '../../src/models/families.js';
@@ -172,6 +173,23 @@ describe('agent loop', () => {
     expect(kept[3].reason).toMatch(/only from top-level Dense\/Conv2D layers/);
     pm.dispose();
     model.dispose();
+  });
+
+  it("refuses a compute target that 'flops' cannot reach (too few removable units), naming what keeps the rest", async () => {
+    const data = loadSynthetic({ samples: 120, features: 12, classes: 3, seed: 4 });
+    // The Dense units' outputs feed a depthwise-free but branching graph: only 'small' (12→2) can lose units.
+    const inp = tf.input({ shape: [12] });
+    const big = tf.layers.dense({ units: 64, name: 'big' }).apply(inp) as TF.SymbolicTensor;
+    const twice = tf.layers.add().apply([big, big]) as TF.SymbolicTensor;
+    const small = tf.layers.dense({ units: 2, name: 'small' }).apply(twice) as TF.SymbolicTensor;
+    const out = tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' }).apply(small) as TF.SymbolicTensor;
+    const model = tf.model({ inputs: inp, outputs: out });
+    const events: AgentEvent[] = [];
+    await expect(runAgent(model, data, createScorer('global-magnitude'), { target: 0.5, granularity: 'unit', objective: 'flops', onEvent: (e) => events.push(e) }))
+      .rejects.toThrow(/--objective flops can remove at most \d+\.\d % of the prunable kernels' compute .*units kept: 'big': units kept: 'big' feeds 2 layers|units kept: 'big'/);
+    expect(events).toEqual([]);
+    model.dispose();
+    data.dispose();
   });
 
   it('refuses unit granularity on a model whose only prunable layer is the output layer, before any training', async () => {
