@@ -63,20 +63,28 @@ export function unitsKeptFor(pm: PrunableModel): { layer: string; reason: string
 }
 
 /**
+ * The largest fraction of the prunable kernels' compute `--objective flops` can remove from this model: every
+ * unit it may take (all but each layer's floor, where compaction can take them out), by a dry run of
+ * pruneUnits on a snapshot that is put back.
+ */
+export function maxComputeRemovable(pm: PrunableModel): number {
+  const snap = pm.snapshot();
+  try {
+    return pruneUnits(pm, pm.layers.map((l) => new Float32Array(l.units).fill(1)), 0.999999, { objective: 'flops' }).progress;
+  } finally {
+    pm.restore(snap);
+    disposeSnapshot(snap);
+  }
+}
+
+/**
  * Throws a UsageError when `--objective flops` cannot reach `target` even by removing every unit it may (all
  * but each layer's floor, in the layers whose units compaction can take out): a dry run of pruneUnits on a
  * snapshot, put back. Without it such a run spends its budget on the few removable units (a model whose
  * convolutions are channels-first, say) and stops short far from the target.
  */
 function checkComputeReachable(pm: PrunableModel, target: number): void {
-  const snap = pm.snapshot();
-  let most: number;
-  try {
-    most = pruneUnits(pm, pm.layers.map((l) => new Float32Array(l.units).fill(1)), 0.999999, { objective: 'flops' }).progress;
-  } finally {
-    pm.restore(snap);
-    disposeSnapshot(snap);
-  }
+  const most = maxComputeRemovable(pm);
   if (most + 1e-9 < target) {
     throw new UsageError(
       `--objective flops can remove at most ${(100 * most).toFixed(1)} % of the prunable kernels' compute in this model ` +

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type * as TF from '@tensorflow/tfjs';
 import { PrunableModel } from '../../src/pruning/prunable-model.js';
 import { runAgent } from '../../src/agent/loop.js';
-import { unitsKeptFor } from '../../src/agent/granularity.js';
+import { maxComputeRemovable, unitsKeptFor } from '../../src/agent/granularity.js';
 import { afterAccept, afterRollback, nextSparsity, PLANNER_DEFAULTS } from '../../src/agent/planner.js';
 import { loadSynthetic } from '../../src/data/synthetic.js';
 import { buildModel } from '../../src/models/families.js';
@@ -188,6 +188,13 @@ describe('agent loop', () => {
     await expect(runAgent(model, data, createScorer('global-magnitude'), { target: 0.5, granularity: 'unit', objective: 'flops', onEvent: (e) => events.push(e) }))
       .rejects.toThrow(/--objective flops can remove at most \d+\.\d % of the prunable kernels' compute .*units kept: 'big': units kept: 'big' feeds 2 layers|units kept: 'big'/);
     expect(events).toEqual([]);
+    // The dry run leaves the model as it was.
+    const pm = new PrunableModel(model);
+    const most = maxComputeRemovable(pm);
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThan(0.5);
+    expect(pm.maskArrays().every((m) => m.every((v) => v === 1))).toBe(true);
+    pm.dispose();
     model.dispose();
     data.dispose();
   });
