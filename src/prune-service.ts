@@ -9,7 +9,7 @@ import { cacheDir } from './models/cache.js';
 import { Checkpointer, type RunIdentity } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
 import { backendInfo, tf } from './backend/tf.js';
-import { hashSplits, type Dataset } from './data/dataset.js';
+import { checkDataset, hashSplits, type Dataset } from './data/dataset.js';
 import { abortedError, DataError, UsageError } from './errors.js';
 import { resolveBudget } from './agent/budget.js';
 import type { Granularity } from './agent/granularity.js';
@@ -264,21 +264,29 @@ function hashDataset(d: Dataset): string {
  * same `--out` fails at once instead of after its whole run. A lock whose process is gone is taken over.
  * Returns the release function.
  */
+/** Lock files held by runs of this process (a pid alone cannot tell two runs of one process apart). */
+const heldLocks = new Set<string>();
+
 export function lockOutDir(out: string): () => void {
   const file = lockFileFor(out);
+  // A run of this same process (concurrent API calls, e.g. AutoML trials under Promise.all) holds it.
+  if (heldLocks.has(file)) throw new UsageError(`output folder '${out}' is in use by another autoprune run in this process; wait for it or choose another out folder`);
   mkdirSync(dirname(file), { recursive: true });
   const release = () => {
+    heldLocks.delete(file);
     rmSync(file, { force: true });
     try { rmdirSync(dirname(file)); } catch { /* the run's checkpoint is still there (interrupted, resumable) */ }
   };
   for (let tries = 0; ; tries++) {
     try {
       writeFileSync(file, String(process.pid), { flag: 'wx' });
+      heldLocks.add(file);
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || tries > 0) {
         throw new UsageError(`cannot lock output folder '${out}' (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
       }
+      // Our own pid without the lock in heldLocks: left by a run of this process that crashed before releasing it.
       const pid = Number(readFileSync(file, 'utf8'));
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
         throw new UsageError(`output folder '${out}' is in use by another autoprune run (pid ${pid}); wait for it or choose another --out`);
@@ -528,6 +536,7 @@ export class PruneService {
       }) : dataSpec;
       loaded ??= await this.modelSource.load(undefined, data, { seed, onEpoch });
       const task = taskOf(loaded.model);
+      if (!ownsData) checkDataset(data, task.kind === 'classification');
       checkLabelOrderLength(task, opts);
       fitted = fitDatasetToModel(data, loaded.model, task);
       checkLabelOrder(loaded.model, fitted, opts);

@@ -1,6 +1,7 @@
 import type { Hash } from 'node:crypto';
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
+import { DataError } from '../errors.js';
 
 /** One split of a dataset: inputs and integer class labels (0..numClasses-1). */
 export interface Split {
@@ -35,6 +36,40 @@ export interface Dataset {
   val: Split;
   test: Split;
   dispose(): void;
+}
+
+/**
+ * Throws a DataError naming the split and what is wrong unless an in-memory Dataset (the library API's, which no
+ * CSV reader has checked) can be trained on: every split has rows, as many labels as inputs, finite inputs and
+ * target values, and — with class labels (`classLabels`: a classifier's data) — whole labels in [0, numClasses). A NaN in one input otherwise makes
+ * every fine-tuned weight NaN, and the guard's control with it.
+ */
+export function checkDataset(d: Dataset, classLabels = true): void {
+  for (const name of ['train', 'val', 'test'] as const) {
+    const s = d[name];
+    const where = `dataset '${d.name}', ${name} split`;
+    const n = s.x.shape[0] ?? 0;
+    if (n === 0) throw new DataError(`${where} has no rows`);
+    if (s.labels.length !== n) throw new DataError(`${where} has ${n} inputs but ${s.labels.length} labels`);
+    const x = s.x.dataSync();
+    for (let i = 0; i < x.length; i++) {
+      if (!Number.isFinite(x[i])) throw new DataError(`${where}: input row ${Math.floor(i / Math.max(1, x.length / n))} holds ${x[i]} (inputs must be finite numbers)`);
+    }
+    if (s.y) {
+      if (s.y.shape[0] !== n) throw new DataError(`${where} has ${n} inputs but ${s.y.shape[0]} target rows`);
+      const y = s.y.dataSync();
+      for (let i = 0; i < y.length; i++) {
+        if (!Number.isFinite(y[i])) throw new DataError(`${where}: target row ${Math.floor(i / Math.max(1, y.length / n))} holds ${y[i]} (targets must be finite numbers)`);
+      }
+    } else if (classLabels) {
+      for (let i = 0; i < n; i++) {
+        const l = s.labels[i];
+        if (!(Number.isInteger(l) && l >= 0 && l < d.numClasses)) {
+          throw new DataError(`${where}: label ${l} at row ${i} is not a class id in 0…${d.numClasses - 1} (numClasses ${d.numClasses})`);
+        }
+      }
+    }
+  }
 }
 
 /** Feeds the splits' contents (feature values and labels, in order) into `h`: the identity of the data itself. */
