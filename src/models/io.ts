@@ -225,9 +225,23 @@ function ownOptimizer(model: TF.LayersModel): TF.LayersModel {
   return model;
 }
 
-/** A deep copy of a model (topology and weights), so the caller's model is never modified. */
+/**
+ * A deep copy of a model (topology and weights), so the caller's model is never modified. A loss given as a
+ * function (which model.json cannot hold: it is saved as {}) is compiled into the copy again, with a fresh
+ * optimizer of the original's kind and settings, so that the model autoprune returns can still be trained.
+ */
 export async function cloneModel(model: TF.LayersModel): Promise<TF.LayersModel> {
   const copy = ownOptimizer(await tf.loadLayersModel(tf.io.fromMemory(await modelArtifacts(model))));
+  const loss = (model as unknown as { loss?: unknown }).loss;
+  const hasFunction = typeof loss === 'function' || (Array.isArray(loss) && loss.some((l) => typeof l === 'function')) ||
+    (loss != null && typeof loss === 'object' && !Array.isArray(loss) && Object.values(loss).some((l) => typeof l === 'function'));
+  const opt = (model as unknown as { optimizer?: TF.Optimizer }).optimizer;
+  if (hasFunction && opt) {
+    const cls = opt.constructor as unknown as { fromConfig(c: unknown, config: unknown): TF.Optimizer };
+    (copy as unknown as { optimizer?: { dispose(): void } }).optimizer?.dispose();
+    copy.compile({ loss: loss as TF.ModelCompileArgs['loss'], optimizer: cls.fromConfig(opt.constructor, opt.getConfig()) });
+    ownOptimizer(copy);
+  }
   rememberTask(copy, toldTask(model));
   return copy;
 }

@@ -90,4 +90,20 @@ describe('models saved with their loss', () => {
     m.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
+
+  it('a copy keeps a loss given as a function (model.json saves it as {}), so the returned model still trains', async () => {
+    const { cloneModel } = await import('../../src/models/io.js');
+    const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 4 }), tf.layers.dense({ units: 2 })] });
+    const myLoss = (yt: TF.Tensor, yp: TF.Tensor) => tf.losses.softmaxCrossEntropy(yt, yp);
+    m.compile({ optimizer: tf.train.adam(0.01), loss: myLoss as never });
+    const copy = await cloneModel(m);
+    expect((copy as unknown as { loss: unknown }).loss).toBe(myLoss);
+    const x = tf.randomNormal([8, 3], 0, 1, 'float32', 1);
+    const y = tf.oneHot(tf.tensor1d([0, 1, 0, 1, 0, 1, 0, 1], 'int32'), 2);
+    const h = await copy.fit(x, y, { epochs: 1, verbose: 0 });
+    expect(Number.isFinite(h.history.loss[0] as number)).toBe(true);
+    [x, y].forEach((t) => t.dispose());
+    copy.dispose();
+    m.dispose();
+  });
 });
