@@ -19,6 +19,9 @@ export interface AgentState {
   steps: StepRecord[];
   /** Optimizer steps of the frontier's branches so far (on top of the budget). */
   frontierSteps?: number;
+  /** Scoring passes so far, and how many pruned by the policy / by magnitude (report.json totals; a resume continues them). */
+  scoringPasses?: number;
+  criteria?: { policy: number; magnitude: number };
 }
 
 /** A frontier target's recorded state without its weights (those are in `milestone-<i>.bin`). */

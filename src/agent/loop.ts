@@ -265,6 +265,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       : { kind: 'dense' as const, accuracy: denseVal.accuracy, correct: denseVal.correct };
     if (resumed) {
       state = await ckpt!.restore(pm, o.identity);
+      // The counters as they were at the checkpoint: the resumed run redoes what came after it.
+      scoringPasses = state.scoringPasses ?? 0;
+      Object.assign(criteria, state.criteria ?? {});
       milestones.push(...ckpt!.restoredMilestones(pm));
     } else {
       const first = firstRate(pm, plan);
@@ -408,7 +411,12 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
 
     // state.frontierSteps: optimizer steps of the frontier's branches, on top of the budget, added to the totals at the end.
     /** Writes the checkpoint (state, and the frontier targets reached so far). */
-    const checkpoint = () => (ckpt ? timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state, o.identity, milestones)) : Promise.resolve());
+    const checkpoint = () => {
+      if (!ckpt) return Promise.resolve();
+      state.scoringPasses = scoringPasses;
+      state.criteria = { ...criteria };
+      return timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state, o.identity, milestones));
+    };
 
     /**
      * A frontier run's lower targets that an accepted step crossed (from `before`, the state the step started

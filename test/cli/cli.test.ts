@@ -194,6 +194,11 @@ describe('autoprune CLI', () => {
     expect(ev[0]).toMatchObject({ type: 'start', resumed: true });
     expect(ev.at(-1)).toMatchObject({ type: 'done', targetReached: true });
     expect(existsSync(join(cwd, 'out', 'report.json'))).toBe(true);
+    // The resumed run's totals count the work before the kill too: as an uninterrupted run's.
+    const ref = await cli([...args.slice(0, -3), '--out', 'ref', '--json'], { cwd });
+    expect(ref.code).toBe(0);
+    const totals = (dir: string) => JSON.parse(readFileSync(join(cwd, dir, 'report.json'), 'utf8')).totals;
+    expect(totals('out')).toMatchObject({ scoringPasses: totals('ref').scoringPasses, criteria: totals('ref').criteria, fineTuneSteps: totals('ref').fineTuneSteps });
   });
 
   it('Ctrl-C leaves a resumable state and says how to resume', async () => {
