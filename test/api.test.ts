@@ -18,6 +18,10 @@ describe('library API', () => {
     expect(events.find((e) => e.type !== 'epoch')!.type).toBe('start');
     expect(events.at(-1)!.type).toBe('done');
     expect(events.filter((e) => e.type === 'step').length).toBe(report.totals.accepted);
+    // The phases do not count any time twice: they add up to at most the run's wall time.
+    const { total, ...named } = report.phases;
+    expect(Object.values(named).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual((total ?? 0) + 0.05);
+    expect(named).not.toHaveProperty('scoring');
     // Pruned weights are exactly zero in the returned model.
     const kernel = model.layers[0].getWeights()[0].dataSync();
     const zeros = kernel.filter((v) => v === 0).length;

@@ -226,7 +226,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
   const budget = resolveBudget(data.train.labels.length, o);
   const epochsOf = (steps: number) => Math.round((100 * steps) / budget.stepsPerEpoch) / 100;
   const emit = (e: AgentEvent) => o.onEvent?.(e);
-  const phases: Record<string, number> = { evaluate: 0, features: 0, scoring: 0, prune: 0, fineTune: 0, checkpoint: 0 };
+  // 'features' includes the policy's scoring (one layer at a time); 'scoring' appears only for an extractor that gives all layers at once.
+  const phases: Record<string, number> = { evaluate: 0, features: 0, prune: 0, fineTune: 0, checkpoint: 0 };
   const timed = <T>(phase: string, f: () => T): T => {
     const t = Date.now();
     try { return f(); } finally { phases[phase] = (phases[phase] ?? 0) + (Date.now() - t) / 1000; }
@@ -369,6 +370,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
      */
     const attempt = async (to: number, tune: Tune | ((reached: number) => Tune | null)) => {
       const from = pm.progress(objective);
+      let nestedSeconds = 0;
       const gradual = granularity !== 'unit' && o.increments > 1;
       let t: Tune | null;
       let schedule: { at: number; run: () => void }[] | undefined;
@@ -378,7 +380,15 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         const span = t === null ? 0 : Math.floor(t.steps / 2);
         const first = pruneTo(levels[0]);
         const reuse = rescore ? undefined : first;
-        schedule = levels.slice(1).map((level, j) => ({ at: Math.round(((j + 1) * span) / (levels.length - 1)), run: () => { pruneTo(level, reuse); } }));
+        // The later increments run inside the fine-tune's timer: their features / prune / evaluate time is
+        // taken back out of 'fineTune' below, so that the phases add up to the run's time.
+        schedule = levels.slice(1).map((level, j) => ({
+          at: Math.round(((j + 1) * span) / (levels.length - 1)),
+          run: () => {
+            const t = Date.now();
+            try { pruneTo(level, reuse); } finally { nestedSeconds += (Date.now() - t) / 1000; }
+          },
+        }));
       } else {
         pruneTo(to);
         t = typeof tune === 'function' ? tune(pm.progress(objective)) : tune;
@@ -394,6 +404,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         prunable: pm, val: data.val, patience: t.patience, lrDecay: t.lrDecay, seed: o.seed * 1009 + state.step, signal: o.signal, recalibrate: calib.x,
         onEpoch: (e) => emit({ type: 'epoch', step: state.step, epoch: e.epoch, loss: e.loss, valAccuracy: e.valAccuracy }),
       }));
+      phases.fineTune -= nestedSeconds;
       const ev = timed('evaluate', () => evaluate(model, data.val));
       return { valAccuracy: ev.accuracy, verdict: guard(ev), steps: r.stepsRun, requested: t.steps, sparsity: pm.progress(objective), skipped: false };
     };
