@@ -16,6 +16,7 @@ const Flags = z.object({
   models: z.array(z.string().min(1)).min(1).optional(),
   data: z.string().min(1).optional(),
   label: z.string().min(1).optional(),
+  ignoreColumns: z.string().min(1).transform((v) => v.split(',').map((x) => x.trim()).filter((x) => x !== '')).optional(),
 });
 
 /** `autoprune build-meta --family F`: meta-dataset of a model family (zoo → oracle → features + labels). */
@@ -26,10 +27,11 @@ export async function buildMetaCommand(raw: Record<string, unknown>, argv: strin
   selectBackend();
   const out = await main({
     family: f.family, out: f.out, workers: f.workers, queue: f.queue, json: f.json, fresh: f.fresh,
-    models: f.models, data: f.data, label: f.label,
+    models: f.models, data: f.data, label: f.label, ignoreColumns: f.ignoreColumns,
     ...(f.quick ? { limitPerDigit: 60, maxRowsPerLayerPerStage: 300 } : {}),
   }, ['autoprune', 'autoprune', ...argv]);
-  process.stderr.write(`build-meta: wrote ${out}\n`);
+  // --json: the stream stays JSON to its end (its 'written' event already names the file).
+  if (!f.json) process.stderr.write(`build-meta: wrote ${out}\n`);
   return 0;
 }
 

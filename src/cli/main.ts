@@ -148,6 +148,7 @@ function main(argv: string[]): Promise<number> {
     .option('--models <files...>', 'your trained models of the family (model.json files or their folders): the oracle runs on them, nothing is retrained')
     .option('--data <spec>', "with --models: their data, 'mnist-10k' or a CSV file (default: mnist-10k)")
     .option('--label <column>', 'with --models and CSV data: label column, header name or 0-based index (default: the last column)')
+    .option('--ignore-columns <columns>', 'with --models and CSV data: columns that are neither inputs nor the label (IDs, names, dates, free text), comma-separated header names or 0-based indices')
     .option('--out <file>', 'output header file (the rows go beside it as .bin.gz; default datasets/meta-FAMILY.json)')
     .option('--workers <n>', 'worker processes (with --queue: started on this machine, 0 = only workers started elsewhere)', '2')
     .option('--queue <url>', 'run the jobs on a BullMQ queue in Redis (redis://HOST:PORT): `autoprune worker --queue URL` on other machines helps; retries, and a worker lost mid-job loses nothing (another retakes the job); a restarted build reuses finished jobs')

@@ -19,6 +19,7 @@ export async function trainPolicyCommand(raw: Record<string, unknown>, argv: str
   selectBackend();
   const path = await main({ meta: f.meta, kind: f.kind, out: f.out, name: f.name, noValidate: f.validate === false, balanceFamilies: f.balanceFamilies, json: f.json },
     ['autoprune', 'autoprune', ...argv]);
-  process.stderr.write(`train-policy: wrote ${path}\n`);
+  // --json: the stream stays JSON to its end (its 'written' event already names the file).
+  if (!f.json) process.stderr.write(`train-policy: wrote ${path}\n`);
   return 0;
 }

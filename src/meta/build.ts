@@ -52,7 +52,7 @@ export interface FileModel {
   /** Path of model.json (or its folder). */
   path: string;
   /** The data: 'mnist-10k' or a CSV path, with the CSV options of `autoprune --data`. */
-  data: { spec: string; label?: string; valPath?: string; testPath?: string; seed?: number; standardize?: boolean };
+  data: { spec: string; label?: string; ignoreColumns?: string[]; valPath?: string; testPath?: string; seed?: number; standardize?: boolean };
 }
 
 /** A meta-dataset source: a built-in zoo entry (trained and cached here) or a user's trained model. */

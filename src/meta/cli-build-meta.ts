@@ -26,6 +26,8 @@ export interface BuildMetaCliArgs {
   data?: string;
   /** With `models` and CSV data: the label column. */
   label?: string;
+  /** With `models` and CSV data: columns that are neither inputs nor the label (IDs, dates, text). */
+  ignoreColumns?: string[];
 }
 
 /**
@@ -73,9 +75,9 @@ function line(e: BuildEvent): string | undefined {
  * path. Progress goes to stderr (lines, or JSON with `json`).
  */
 export async function main(args: BuildMetaCliArgs, argv: string[] = process.argv): Promise<string> {
-  const userModels = args.models?.length ? await checkUserModels(args.family, args.models, args.data ?? 'mnist-10k', args.label) : undefined;
+  const userModels = args.models?.length ? await checkUserModels(args.family, args.models, args.data ?? 'mnist-10k', args.label, args.ignoreColumns) : undefined;
   if (!userModels) {
-    if (args.data != null || args.label != null) throw new UsageError('--data and --label describe the data of --models; the built-in zoos train on MNIST-10k');
+    if (args.data != null || args.label != null || args.ignoreColumns != null) throw new UsageError('--data, --label and --ignore-columns describe the data of --models; the built-in zoos train on MNIST-10k');
     if (!FAMILIES.includes(args.family as never)) {
       throw new UsageError(`--family '${args.family}' has no built-in zoo (${FAMILIES.join(', ')}); for your own family pass its trained models with --models m1/model.json m2/model.json … and their --data`);
     }
@@ -99,10 +101,10 @@ export async function main(args: BuildMetaCliArgs, argv: string[] = process.argv
  * The user's models as meta-dataset sources, checked up front (each loads, and the data fits it) so
  * that bad input fails with one clear error before any worker starts.
  */
-async function checkUserModels(family: string, paths: string[], spec: string, label?: string): Promise<FileModel[]> {
+async function checkUserModels(family: string, paths: string[], spec: string, label?: string, ignoreColumns?: string[]): Promise<FileModel[]> {
   if (!/^[\w.-]+$/.test(family)) throw new UsageError(`--family must be a name of letters, digits, '.', '_' or '-', got '${family}'`);
   // The user's models read the CSV's values as they are (as `autoprune --model` does), not z-scored.
-  const csvOptions = isCsvPath(spec) ? { standardize: false } : {};
+  const csvOptions = isCsvPath(spec) ? { standardize: false, ...(ignoreColumns?.length ? { ignoreColumns } : {}) } : {};
   const raw = loadDataset(spec, { label, seed: 0, ...csvOptions });
   const used = new Map<string, number>();
   try {

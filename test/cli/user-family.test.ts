@@ -25,8 +25,12 @@ describe('a policy for the user\'s own family', () => {
     expect(header.rows).toBeGreaterThan(100);
     expect(readFileSync(join(cwd, 'm1', 'weights.bin')).equals(weightsBefore)).toBe(true);
 
-    const t = await cli(['train-policy', '--meta', 'meta/churn.json', '--kind', 'cart', '--out', 'policies/churn.json'], { cwd });
+    const t = await cli(['train-policy', '--meta', 'meta/churn.json', '--kind', 'cart', '--out', 'policies/churn.json', '--json'], { cwd });
     expect(t.code, t.stderr).toBe(0);
+    // --json: the progress stream is JSON lines to its end (no plain "wrote" line after them).
+    const lines = t.stderr.split('\n').filter((l) => l.startsWith('{'));
+    expect(lines.map((l) => JSON.parse(l).type)).toContain('written');
+    expect(t.stderr).not.toMatch(/^train-policy: wrote/m);
     const policy = JSON.parse(readFileSync(join(cwd, 'policies', 'churn.json'), 'utf8'));
     expect(policy.provenance.families).toEqual(['churn-mlp']);
 
@@ -40,7 +44,7 @@ describe('a policy for the user\'s own family', () => {
 
   it.each([
     [['--family', 'mine'], /--family 'mine' has no built-in zoo .*--models/],
-    [['--family', 'mlp', '--data', 'x.csv'], /--data and --label describe the data of --models/],
+    [['--family', 'mlp', '--data', 'x.csv'], /--data, --label and --ignore-columns describe the data of --models/],
     [['--family', 'mine', '--models', 'no/such'], /model file 'no\/such' does not exist/],
     [['--family', 'mine', '--models', 'm', '--data', 'nope.csv'], /cannot read data file 'nope.csv'/],
     [['--family', 'bad name', '--models', 'm'], /--family must be a name/],
