@@ -612,7 +612,7 @@ export class PruneService {
           controlValAccuracy: result.guard.controlValAccuracy, reference: result.guard.reference,
           finalDrop: result.guard.final.drop, finalStandardError: result.guard.final.se, finalAllowedDrop: result.guard.final.allowed,
         },
-        ...(r.frontier.length > 0 ? { frontier: frontierRows(r.target, r.frontier, result, params) } : {}),
+        ...(r.frontier.length > 0 ? { frontier: frontierRows(r.target, r.frontier, result, params, opts.out != null) } : {}),
         layers: result.sparsity.layers,
         steps: result.steps,
         totals: result.totals,
@@ -665,9 +665,14 @@ export class PruneService {
 export const frontierPath = (target: number): string => `frontier/${target}/`;
 
 /** report.frontier: every requested lower target (reached or not) and the final state, ascending. */
-function frontierRows(target: number, frontier: readonly number[], result: AgentResult, params: number): ReportFrontierRow[] {
+/**
+ * The frontier's rows. `written`: the run writes an output folder; without one no lower target's files exist, so
+ * no row has a `path` (the API's caller gets the final model only).
+ */
+function frontierRows(target: number, frontier: readonly number[], result: AgentResult, params: number, written: boolean): ReportFrontierRow[] {
   const row = (t: number, s: { pruned: number; global: number }, compute: ReportFrontierRow['compute'], val: number, test: number, steps: number, path: string): ReportFrontierRow => ({
-    target: t, reached: true, sparsity: s.global, sparsityOfAllParams: params > 0 ? s.pruned / params : 0, valAccuracy: val, testAccuracy: test, compute, fineTuneSteps: steps, path,
+    target: t, reached: true, sparsity: s.global, sparsityOfAllParams: params > 0 ? s.pruned / params : 0, valAccuracy: val, testAccuracy: test, compute, fineTuneSteps: steps,
+    ...(written ? { path } : {}),
   });
   const rows = frontier.map((t) => {
     const m = result.milestones.find((x) => x.target === t);

@@ -31,6 +31,11 @@ describe('the frontier in one run', () => {
     // The lower targets never bend the main path: the final model is the single run's, bit for bit.
     const single = await autoprune({ target: 0.8, data: 'synthetic', policy: 'global-magnitude', maxDrop: 10, budgetEpochs: 8 });
     expect(single.report.final.testAccuracy).toBe(report.final.testAccuracy);
+    // Without an output folder nothing is written, so no row points at files.
+    const unwritten = await autoprune({ target: 0.8, frontier: [0.5], data: 'synthetic', policy: 'global-magnitude', maxDrop: 10, budgetEpochs: 2, force: true });
+    expect(unwritten.report.frontier!.length).toBe(2);
+    expect(unwritten.report.frontier!.every((r) => r.path === undefined)).toBe(true);
+    unwritten.model.dispose();
     const path = (steps: typeof report.steps) => steps.map(({ seconds: _, ...rest }) => rest);
     expect(path(single.report.steps)).toEqual(path(report.steps));
     const same = tf.tidy(() => single.model.weights.every((w, i) => tf.equal(w.read(), model.weights[i].read()).all().dataSync()[0] === 1));

@@ -235,7 +235,7 @@ export interface ReportFrontierRow {
    * reached it plus the branch's (docs/agent.md); for the final row, the whole run's, branches included.
    */
   fineTuneSteps?: number;
-  /** Where its model/ and masks.json are, relative to the output folder. */
+  /** Where its model/ and masks.json are, relative to the output folder ('' for the final row: the folder itself); absent when no folder was written. */
   path?: string;
 }
 
