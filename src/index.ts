@@ -9,6 +9,7 @@ export { PruningCallback, pruneOnce, scheduledSparsity, type Calibration, type G
 export { createContainer } from './container.js';
 export { TOKENS } from './types.js';
 export type { DataSource, ModelSource, PolicySource, FeatureExtractor, OutputWriter, LoadedModel } from './services.js';
+export type { OutputFile } from './report/write.js';
 export { selectBackend, selectBackendAsync, backendInfo, tf, type BackendInfo, type BackendName } from './backend/tf.js';
 export type { Dataset, Split } from './data/dataset.js';
 export { loadDataset, type LoadDatasetOptions } from './data/registry.js';
@@ -19,6 +20,9 @@ export { buildModel, LENET_300_100, LENET_5, type ModelArgs, type MlpArgs, type 
 export { loadModel, saveModel } from './models/io.js';
 export { train, accuracy } from './models/train.js';
 export { PrunableModel, type Objective, type Coverage, type SparsityReport, type ComputeReport } from './pruning/prunable-model.js';
+export { compactModel, type CompactReport } from './pruning/compact.js';
+export { encodeSparse, decodeSparse, sizeReport } from './pruning/sparse-format.js';
+export { compactPruned, type CompactOptions, type CompactResult } from './cli/compact.js';
 export { extractFeatures } from './features/extract.js';
 export { FEATURE_SCHEMA } from './features/schema.js';
 export type { ConnectionFeatures, FeatureSchema, LayerFeatures } from './features/types.js';

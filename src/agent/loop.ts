@@ -96,8 +96,9 @@ export interface AgentOptions {
    */
   objective?: Objective;
   /**
-   * The polish at the final sparsity multiplies the learning rate by `lrDecay` after each epoch without
-   * a validation gain and stops after `patience` such epochs in a row (reduce on plateau). Default 0.3, 4.
+   * The polish at the final sparsity multiplies the learning rate by `lrDecay` after each validation round without
+   * a gain and stops after `patience` such rounds in a row (reduce on plateau). Default 0.3 and no limit: it runs
+   * to the end of the budget, keeping its best round (docs/agent.md).
    */
   polish?: { lrDecay: number; patience: number };
   /** Backend name for the start event. */
