@@ -87,7 +87,9 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
     reporter.note('interrupt received: stopping after the current batch (press Ctrl-C again to quit at once)…');
     controller.abort();
   };
+  // SIGTERM (a job scheduler's or container's stop) ends the run the same way: after the batch, resumable.
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
   const onStdoutClosed = () => controller.abort();
   stdoutClosed.signal.addEventListener('abort', onStdoutClosed);
   try {
@@ -111,6 +113,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
   } finally {
     reporter.close();
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
     stdoutClosed.signal.removeEventListener('abort', onStdoutClosed);
   }
 }
