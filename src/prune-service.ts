@@ -484,6 +484,7 @@ export class PruneService {
   async run(opts: AutopruneOptions): Promise<AutopruneResult> {
     const t0 = Date.now();
     const r = resolveRunOptions(opts);
+    if (r.compact && !opts.out) throw new UsageError('compact writes the compact model and sparse files into the output folder: give out (--out) too');
     throwIfAborted(opts.signal);
     if (opts.out) checkOutDir(opts.out, r.overwrite, r.resume, inputsOf(opts));
     if (r.resume && !opts.out) throw new UsageError('--resume needs the --out folder of the interrupted run');
@@ -536,7 +537,13 @@ export class PruneService {
       }) : dataSpec;
       loaded ??= await this.modelSource.load(undefined, data, { seed, onEpoch });
       const task = taskOf(loaded.model);
-      if (!ownsData) checkDataset(data, task.kind === 'classification');
+      if (!ownsData) {
+        // An in-memory Dataset brings its own splits, labels and scaling: CSV options would be silently ignored.
+        const csvOnly = ([['label', opts.label], ['ignoreColumns', opts.ignoreColumns], ['labelOrder', opts.labelOrder], ['split', opts.split], ['valData', opts.valData], ['testData', opts.testData], ['standardize', opts.standardize]] as const)
+          .filter(([, v]) => v != null).map(([k]) => k);
+        if (csvOnly.length) throw new UsageError(`${csvOnly.join(', ')} ${csvOnly.length > 1 ? 'apply' : 'applies'} only to CSV data; an in-memory Dataset brings its own splits and labels`);
+        checkDataset(data, task.kind === 'classification');
+      }
       checkLabelOrderLength(task, opts);
       fitted = fitDatasetToModel(data, loaded.model, task);
       checkLabelOrder(loaded.model, fitted, opts);

@@ -52,4 +52,13 @@ describe('checkDataset', () => {
     model.dispose();
     d.dispose();
   });
+
+  it('autoprune() refuses CSV options on an in-memory dataset, and compact without an output folder', async () => {
+    const d = data();
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 3, activation: 'softmax' })] });
+    await expect(autoprune({ model, data: d, target: 0.5, label: 'kind', split: [0.8, 0.1, 0.1] })).rejects.toThrow(/label, split apply only to CSV data; an in-memory Dataset brings its own splits and labels/);
+    await expect(autoprune({ model, data: d, target: 0.5, compact: true })).rejects.toThrow(/compact writes the compact model .* give out/);
+    model.dispose();
+    d.dispose();
+  });
 });
