@@ -220,6 +220,10 @@ export class PruningCallback extends tf.Callback {
       endStep = Math.max(beginStep + 1, Math.round((2 / 3) * total));
     }
     if (endStep <= beginStep) throw new UsageError(`PruningCallback: endStep (${endStep}) must be after beginStep (${beginStep})`);
+    // Legal (a schedule may span several fits), but in one fit the target is never reached: say so.
+    if (Number.isFinite(total) && endStep > total) {
+      process.emitWarning(`PruningCallback: endStep ${endStep} is after this fit's last optimizer step (${total}): this fit ends before the schedule reaches the target ${this.target}; set endStep ≤ ${total} or continue the schedule in another fit`, 'AutopruneWarning');
+    }
     this.plan = { beginStep, endStep, frequency: this.o.frequency ?? Math.max(1, Math.round((endStep - beginStep) / 8)) };
     if (this.val) {
       this.reference = this.metric();

@@ -91,6 +91,25 @@ describe('pruning inside the user\'s training', () => {
     model.dispose();
     data.dispose();
   });
+
+  it('warns (a Node warning) when endStep is after the fit\'s last step: that fit never reaches the target', async () => {
+    const data = loadSynthetic({ samples: 120, features: 20, classes: 3, seed: 7 });
+    const model = userModel();
+    model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+    const y = tf.oneHot(tf.tensor1d(data.train.labels, 'int32'), 3);
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => { if (w.name === 'AutopruneWarning') warnings.push(w.message); };
+    process.on('warning', onWarning);
+    const pruner = new PruningCallback(model, { target: 0.5, calibration: { x: data.train.x, y }, policy: 'global-magnitude', endStep: 10_000 });
+    await model.fit(data.train.x, y, { epochs: 1, batchSize: 32, callbacks: [pruner], verbose: 0 });
+    await new Promise((r) => setImmediate(r));
+    process.off('warning', onWarning);
+    expect(warnings.join('\n')).toMatch(/endStep 10000 is after this fit's last optimizer step \(\d+\)/);
+    pruner.strip();
+    y.dispose();
+    model.dispose();
+    data.dispose();
+  });
   it('with a guard on the user\'s validation rows, an epoch that drops too far is undone and the schedule holds the last sparsity that held', async () => {
     const data = loadSynthetic({ samples: 900, features: 20, classes: 3, seed: 4 });
     const y = tf.oneHot(tf.tensor1d(data.train.labels, 'int32'), 3).toFloat();
