@@ -79,7 +79,8 @@ export function scaleSection(records: ScaleRecord[], meta: { date: string; comma
     '"Above model + Adam" is the peak resident memory minus the process before the model (runtime, data) minus 16 bytes per prunable weight ' +
     '(the weight, its two Adam moments and its gradient), per prunable weight. "Features" includes scoring (one layer\'s features at a time), ' +
     '"selection" is choosing the connections (`prune` phase), both summed over the run and divided by its scoring passes (a step prunes in ' +
-    'several re-scored increments: gradual pruning inside the step, docs/agent.md) and by its attempts (steps). ' +
+    'four increments, gradual pruning inside the step; below 1 M prunable weights each is re-scored, from 1 M on the later ones use the step\'s first scores: ' +
+    'one pass per step, docs/agent.md) and by its attempts (steps). The fine-tune time excludes the increments\' scoring done during it. ' +
     'W marked "unit" is the same run with `--granularity unit` (whole units, scored from the connections\' scores). ' +
     'Bars (issue 18): ≤ 100 bytes per weight above model + Adam; features + scoring + selection ≤ 0.5 µs per weight per step.',
     '',
