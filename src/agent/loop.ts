@@ -184,6 +184,32 @@ function firstRate(pm: PrunableModel, plan: Required<PlannerOptions>): { rate: n
 /** A scoring pass's features (indices of the connections scored) and the scores it gave them. */
 type Scored = { feats: ConnectionFeatures; scores: Float32Array[] };
 
+/** `s` restricted to the connections whose masks are still 1 (indices, scores and any feature columns alike). */
+function stillLive(pm: PrunableModel, s: Scored): Scored {
+  const masks = pm.maskBytes();
+  const scores: Float32Array[] = [];
+  const layers = s.feats.layers.map((lf, k) => {
+    const m = masks[lf.layer];
+    const sc = s.scores[k];
+    let n = 0;
+    for (let j = 0; j < lf.count; j++) if (m[lf.indices[j]] !== 0) n++;
+    if (n === lf.count) { scores.push(sc); return lf; }
+    const indices = new Int32Array(n);
+    const kept = new Float32Array(n);
+    const columns = lf.columns.map(() => new Float32Array(n));
+    for (let j = 0, t = 0; j < lf.count; j++) {
+      if (m[lf.indices[j]] === 0) continue;
+      indices[t] = lf.indices[j];
+      kept[t] = sc[j];
+      lf.columns.forEach((c, f) => { columns[f][t] = c[j]; });
+      t++;
+    }
+    scores.push(kept);
+    return { ...lf, count: n, indices, columns };
+  });
+  return { feats: { ...s.feats, layers }, scores };
+}
+
 /** A lower target reached on the way (on a branch of the step that crossed it: docs/agent.md), with its metrics. */
 export interface Milestone {
   target: number;
@@ -321,7 +347,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       let feats: ConnectionFeatures;
       let scores: Float32Array[];
       if (reuse) {
-        ({ feats, scores } = reuse);
+        // The step's first scores, kept to the connections still live (the earlier increments pruned some):
+        // selection then walks only candidates, not a long list of positions to skip.
+        ({ feats, scores } = timed('prune', () => stillLive(pm, reuse)));
       } else if (ex && !ex.extractScored) {
         feats = timed('features', () => ex.extract(pm, calib));
         scores = timed('scoring', () => scorer.score(feats));
