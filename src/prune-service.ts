@@ -368,20 +368,26 @@ function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: AutopruneOp
   const names = data.classNames;
   if (opts.labelOrder || typeof opts.data !== 'string' || names.every((n) => /^[+-]?\d+(\.\d+)?$/.test(n)) || opts.model == null) return;
   const task = taskOf(model);
-  const acc = accuracy(model, data.val, task);
-  const chance = 1 / Math.max(2, names.length);
   const rows = data.val.labels.length;
+  // One forward pass: a classifier's predicted classes give both its accuracy (the sorted order's rows right)
+  // and the order of the names that explains them best; other tasks have no order of outputs to suggest.
+  let order: ReturnType<typeof bestLabelOrder> | undefined;
+  if (task.kind === 'classification') {
+    const t = tf.tidy(() => predictedClasses(predict(model, data.val.x), task));
+    order = bestLabelOrder(data.val.labels, t.dataSync(), Math.max(2, names.length));
+    t.dispose();
+  }
+  const acc = order ? order.identity / Math.max(1, rows) : accuracy(model, data.val, task);
+  const chance = 1 / Math.max(2, names.length);
   const scores = `the model's accuracy on the validation split is ${(100 * acc).toFixed(1)} % (chance ${(100 * chance).toFixed(1)} %, ${rows} rows)`;
   if (acc <= chance + 1 / Math.max(1, rows)) {
     throw new DataError(`${scores}: it was not trained for these labels in this order (sorted names: ${names.join(', ')}), and fine-tuning would retrain it to another meaning of its outputs; pass --label-order with the names in the model's output order`);
   }
-  const predicted = tf.tidy(() => predictedClasses(predict(model, data.val.x), task).dataSync());
-  const o = bestLabelOrder(data.val.labels, predicted, Math.max(2, names.length));
-  if (o.best >= o.identity + 2) {
-    const order = o.order.map((k) => names[k] ?? String(k));
+  if (order && order.best >= order.identity + 2) {
+    const named = order.order.map((k) => names[k] ?? String(k));
     opts.onEvent?.({
       type: 'warning',
-      message: `${scores}; with the names in the order ${order.join(', ')} it would be ${(100 * o.best / Math.max(1, rows)).toFixed(1)} %: if the model was trained with that order, pass --label-order ${order.join(',')}`,
+      message: `${scores}; with the names in the order ${named.join(', ')} it would be ${(100 * order.best / Math.max(1, rows)).toFixed(1)} %: if the model was trained with that order, pass --label-order ${named.join(',')}`,
     });
   }
 }
