@@ -280,9 +280,7 @@ export function evaluate(model: TF.LayersModel, data: Split, task: TaskInfo = ta
       // Several targets: each in its own units, so each row's share is the mean over targets of err²/Var(target),
       // and the mean over rows is the average of the per-target R² (scikit-learn's 'uniform_average'): a target
       // with a small spread counts as much as one with a large one.
-      const perTarget = tf.mean(tf.square(tf.sub(y2, tf.mean(y2, 0, true))), 0);
-      const v = tf.where(tf.greater(perTarget, 1e-12), perTarget, tf.onesLike(perTarget));
-      const share = tf.mean(tf.div(sq, v), -1);
+      const share = tf.mean(tf.div(sq, targetVariance(y2)), -1);
       return [Float32Array.from(share.dataSync(), (e) => 1 - e), l] as const;
     }
     // One target, or an autoencoder's pixels: R² of the whole vector (variance-weighted), as reconstruction error is read.
@@ -296,6 +294,12 @@ export function evaluate(model: TF.LayersModel, data: Split, task: TaskInfo = ta
   return { accuracy: sum / Math.max(1, scores.length), loss, correct: scores };
 }
 
+/** Each column's variance over the rows of y [n, k] (1 where a column is constant, so R² stays finite). */
+function targetVariance(y: TF.Tensor): TF.Tensor {
+  const v = tf.mean(tf.square(tf.sub(y, tf.mean(y, 0, true))), 0);
+  return tf.where(tf.greater(v, 1e-12), v, tf.onesLike(v));
+}
+
 /**
  * R² of each target column on a split (a regression model's outputs; empty for other tasks): what the
  * average hides when one of several targets gets worse.
@@ -305,9 +309,7 @@ export function targetR2(model: TF.LayersModel, data: Split, task: TaskInfo = ta
   const r2 = tf.tidy(() => {
     const y = tf.reshape(targetsOf(data, task), [data.labels.length, -1]);
     const out = tf.reshape(predict(model, data.x), y.shape);
-    const err = tf.mean(tf.square(tf.sub(out, y)), 0);
-    const spread = tf.mean(tf.square(tf.sub(y, tf.mean(y, 0, true))), 0);
-    return tf.sub(1, tf.div(err, tf.where(tf.greater(spread, 1e-12), spread, tf.onesLike(spread))));
+    return tf.sub(1, tf.div(tf.mean(tf.square(tf.sub(out, y)), 0), targetVariance(y)));
   });
   const out = Array.from(r2.dataSync());
   r2.dispose();
