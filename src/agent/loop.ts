@@ -181,8 +181,11 @@ function firstRate(pm: PrunableModel, plan: Required<PlannerOptions>): { rate: n
   return { rate, note: `first step at a rate of ${rate} of the live weights (not ${plan.initialRate}): recurrent kernels (${recurrent.join(', ')}) lose more to a deep first step` };
 }
 
-/** A scoring pass's features (indices of the connections scored) and the scores it gave them. */
-type Scored = { feats: ConnectionFeatures; scores: Float32Array[] };
+/**
+ * A scoring pass's features (indices of the connections scored), the scores it gave them, and the criterion
+ * its pruning followed (the policy, or plain magnitude where the check found it clearly better).
+ */
+type Scored = { feats: ConnectionFeatures; scores: Float32Array[]; criterion?: 'policy' | 'magnitude' };
 
 /** `s` restricted to the connections whose masks are still 1 (indices, scores and any feature columns alike). */
 function stillLive(pm: PrunableModel, s: Scored): Scored {
@@ -348,9 +351,14 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       let scores: Float32Array[];
       if (reuse) {
         // The step's first scores, kept to the connections still live (the earlier increments pruned some):
-        // selection then walks only candidates, not a long list of positions to skip.
+        // selection then walks only candidates, not a long list of positions to skip. The criterion the
+        // step's first increment chose is followed without a second check: magnitude is read anew.
         ({ feats, scores } = timed('prune', () => stillLive(pm, reuse)));
-      } else if (ex && !ex.extractScored) {
+        const chosen = reuse.criterion === 'magnitude' ? magnitudeScores(pm, feats) : scores;
+        timed('prune', () => pruneStep(granularity, pm, feats, chosen, to, objective));
+        return { feats, scores, criterion: reuse.criterion };
+      }
+      if (ex && !ex.extractScored) {
         feats = timed('features', () => ex.extract(pm, calib));
         scores = timed('scoring', () => scorer.score(feats));
       } else {
@@ -377,17 +385,16 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         timed('prune', () => pruneStep(granularity, pm, feats, scores, to, objective));
         settle();
         const policyLoss = timed('evaluate', () => rowLosses(model, calib));
-        if (clearlyLower(magnitudeLoss, policyLoss)) {
+        const criterion = clearlyLower(magnitudeLoss, policyLoss) ? 'magnitude' : 'policy';
+        if (criterion === 'magnitude') {
           pm.restore(snap);
           timed('prune', () => pruneStep(granularity, pm, feats, magnitude, to, objective));
-          criteria.magnitude++;
-        } else {
-          criteria.policy++;
         }
+        criteria[criterion]++;
+        return { feats, scores, criterion };
       } finally {
         disposeSnapshot(snap);
       }
-      return { feats, scores };
     };
 
     /**

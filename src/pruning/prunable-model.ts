@@ -185,6 +185,20 @@ export class PrunableModel {
     this.applyMasks();
   }
 
+  /**
+   * Sets layer i's mask from bytes (0 pruned, else live; as maskBytes gives them) and masks that layer's kernel.
+   * Uploaded as bool and cast on the device: a host Uint8 → Float32 copy costs ~14 ns a weight (tfjs's
+   * toTypedArray), a quarter of a selection's time at 19 M weights.
+   */
+  setMaskBytes(i: number, bytes: Uint8Array): void {
+    const l = this.layers[i];
+    if (bytes.length !== l.size) throw new ModelError(`mask for layer '${l.name}' has ${bytes.length} values, the kernel has ${l.size}`);
+    const mask = tf.tidy(() => tf.cast(tf.tensor(bytes, l.shape, 'bool'), 'float32'));
+    this.masks[i].dispose();
+    this.masks[i] = mask;
+    tf.tidy(() => l.kernel.assign(tf.mul(l.kernel, mask)));
+  }
+
   /** Masks as flat Float32Arrays (0 pruned, 1 live). */
   maskArrays(): Float32Array[] {
     return this.masks.map((m) => m.dataSync() as Float32Array);

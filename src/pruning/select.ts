@@ -1,4 +1,3 @@
-import { tf } from '../backend/tf.js';
 import type { ConnectionFeatures } from '../features/types.js';
 import { UsageError } from '../errors.js';
 import type { PrunableModel } from './prunable-model.js';
@@ -106,7 +105,7 @@ export function pruneByScores(
     removed += picked[k].length;
     if (picked[k].length) changed.add(c.layer);
   });
-  for (const l of changed) pm.setMask(l, tf.tensor(masks[l], pm.layers[l].shape, 'float32'));
+  for (const l of changed) pm.setMaskBytes(l, masks[l]);
   return { removed, sparsity: (pruned + removed) / total };
 }
 

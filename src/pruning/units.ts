@@ -320,6 +320,6 @@ export function pruneUnits(
     aliveCount[c.layer]--;
     removedPerLayer[c.layer]++;
   }
-  for (const li of changed) pm.setMask(li, tf.tensor(masks[li], pm.layers[li].shape, 'float32'));
+  for (const li of changed) pm.setMaskBytes(li, masks[li]);
   return result();
 }

@@ -102,10 +102,10 @@ describe('guard reference', () => {
     const absW = FEATURE_SCHEMA.names.indexOf('abs_w');
     // A policy that gets it backwards: the largest weights first.
     const backwards: Scorer = { name: 'backwards', score: (f) => f.layers.map((l) => Float32Array.from(l.columns[absW])) };
-    const run = async (scorer: Scorer, magnitudeCheck: boolean) => {
+    const run = async (scorer: Scorer, magnitudeCheck: boolean, rescore?: boolean) => {
       const model = buildModel({ family: 'mlp', inputShape: [12], hidden: [32], numClasses: 3, seed: 1 });
       train(model, data.train, { epochs: 4, batchSize: 32 });
-      const r = await runAgent(model, data, scorer, { target: 0.6, budgetEpochs: 3, force: true, magnitudeCheck });
+      const r = await runAgent(model, data, scorer, { target: 0.6, budgetEpochs: 3, force: true, magnitudeCheck, rescore });
       r.masks.dispose();
       model.dispose();
       return r;
@@ -115,6 +115,13 @@ describe('guard reference', () => {
     const unchecked = await run(backwards, false);
     expect(unchecked.totals.criteria).toEqual({ policy: 0, magnitude: 0 });
     expect(checked.valAccuracy).toBeGreaterThan(unchecked.valAccuracy);
+    // With one scoring pass per step (large models), the step's first increment checks and the later ones follow
+    // its choice: magnitude all the way, one check per pass.
+    const once = await run(backwards, true, false);
+    expect(once.totals.rescored).toBe(false);
+    expect(once.totals.criteria).toEqual({ policy: 0, magnitude: once.totals.scoringPasses });
+    expect(once.totals.scoringPasses).toBe(once.steps.length);
+    expect(once.valAccuracy).toBeGreaterThan(unchecked.valAccuracy);
     // Magnitude itself needs no check.
     const plain = await run(createScorer('global-magnitude'), true);
     expect(plain.totals.criteria).toEqual({ policy: 0, magnitude: 0 });
