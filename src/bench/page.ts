@@ -120,7 +120,7 @@ export async function renderBenchPage(r: BenchResults, o: { command: string; plo
       'only for dense models with the same validation and test accuracy here (the same weights), the same budgets and, for the learned methods and the agent, the same policy files and pruning code. ' +
       'Their figures, timings included, date from that run.');
   }
-  lines.push('- Every method prunes through the same selection rule (global ranking of its scores, at least 1 % of each layer kept), so the only difference is the ranking.');
+  lines.push('- Every method prunes through the same selection rule (global ranking of its scores, at least 1 % of each layer kept — above 0.98, half of the fraction the target keeps), so the only difference is the ranking.');
   lines.push('- `learned` = policies/default.json (trained on zoo models of seeds ≥ 100, never on the benchmarked seeds); `learned-lofo` = the policy trained without this model\'s family; ' +
     '`agent` = the full agent loop (its own fine-tuning epochs are in the last table); `global-magnitude@agent-epochs` = global magnitude one-shot given the agent\'s number of epochs; `gradual-magnitude@agent-epochs` = gradual magnitude pruning (Zhu & Gupta: 10 increments on the cubic schedule over the first 70 % of the same epochs, then fine-tuning at the target).', '');
   lines.push(...OTHER_PAGES, '');

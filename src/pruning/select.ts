@@ -3,7 +3,7 @@ import { UsageError } from '../errors.js';
 import type { PrunableModel } from './prunable-model.js';
 
 export interface PruneByScoresOptions {
-  /** Each layer keeps at least this fraction of its weights (rounded up). Default 0.01. */
+  /** Each layer keeps at least this fraction of its weights (rounded up). Default 0.01, or half of the fraction the target keeps where that is less (0.005 at 0.99). */
   minKeepPerLayer?: number;
   /** Each layer keeps at least this many weights, whatever its size. Default 4. */
   minKeepWeights?: number;
@@ -41,7 +41,8 @@ function inputIndex(shape: number[], idx: number): number {
  * `targetSparsity`. Already-pruned weights stay pruned.
  *
  * Floors, so that pruning never breaks the network:
- * - every layer keeps max(ceil(minKeepPerLayer · size), minKeepWeights) weights (or all it has left);
+ * - every layer keeps max(ceil(minKeepPerLayer · size), minKeepWeights) weights (or all it has left), the
+ *   default fraction min(1 %, (1 − target)/2): the floors never hold more than half of what the target keeps;
  * - with `protectPaths`, one chain of live weights per output unit is never removed, so every class
  *   keeps a live path from the input (and every layer keeps ≥ 1 live weight).
  * When the floors bind, the call stops short of the target and reports the sparsity it reached.
@@ -74,8 +75,12 @@ export function pruneByScores(
 
   const protectedSet = masks.map(() => new Set<number>());
   if (o.protectPaths) protectPaths(pm, masks, scores, features, protectedSet);
+  // The default floor never takes more than half of what the target keeps: at 0.99 a 1 % floor in every layer
+  // would leave no allocation to the scores (every layer at exactly 99 %: LeNet-5 collapsed to 21–54 %).
+  const keepFraction = options.minKeepPerLayer ?? Math.min(o.minKeepPerLayer, (1 - targetSparsity) / 2);
   const budget = pm.layers.map((l, i) => {
-    const floor = Math.max(Math.ceil(o.minKeepPerLayer * l.size), o.minKeepWeights, protectedSet[i].size);
+    // Rounded up, a product within 1e-6 of a whole number taken as it (as the target is).
+    const floor = Math.max(Math.ceil(keepFraction * l.size - 1e-6), o.minKeepWeights, protectedSet[i].size);
     return Math.max(0, live[i] - Math.min(floor, live[i]));
   });
 
