@@ -358,15 +358,21 @@ export function bestLabelOrder(labels: Int32Array, predicted: ArrayLike<number>,
 }
 
 /**
- * Named labels are mapped to outputs in sorted order; when the model was trained with another order its dense
- * accuracy is at chance. No better than chance (within one validation row): refused, since fine-tuning would
- * retrain the model to another meaning of its outputs. Where another order of the names explains the
- * predictions by at least two more validation rows (bestLabelOrder): a warning naming that order. (A weak
- * model in the right order is not warned about: only its accuracy is low, no other order scores higher.)
+ * Labels are mapped to outputs by the order the user gave (--label-order), else integer labels k to output k
+ * and named ones in sorted order; when the model was trained with another mapping (0/1 coded the other way
+ * round, names in another order) its dense accuracy is at chance or below. No better than chance (within one
+ * validation row): refused, since fine-tuning would retrain the model to another meaning of its outputs.
+ * Where another order explains the predictions by at least two more validation rows (bestLabelOrder): a warning
+ * naming that order. (A weak model in the right order is not warned about: only its accuracy is low, no other
+ * order scores higher.)
  */
 function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: AutopruneOptions): void {
   const names = data.classNames;
-  if (opts.labelOrder || typeof opts.data !== 'string' || names.every((n) => /^[+-]?\d+(\.\d+)?$/.test(n)) || opts.model == null) return;
+  if (typeof opts.data !== 'string' || opts.model == null) return;
+  const numeric = names.every((n) => /^[+-]?\d+(\.\d+)?$/.test(n));
+  const mapping = opts.labelOrder
+    ? `the labels in the order given by --label-order (${opts.labelOrder.join(', ')})`
+    : numeric ? `integer labels as output indices (label k = output k: ${names.join(', ')})` : `the labels in sorted order (${names.join(', ')})`;
   const task = taskOf(model);
   const rows = data.val.labels.length;
   // One forward pass: a classifier's predicted classes give both its accuracy (the sorted order's rows right)
@@ -381,7 +387,7 @@ function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: AutopruneOp
   const chance = 1 / Math.max(2, names.length);
   const scores = `the model's accuracy on the validation split is ${(100 * acc).toFixed(1)} % (chance ${(100 * chance).toFixed(1)} %, ${rows} rows)`;
   if (acc <= chance + 1 / Math.max(1, rows)) {
-    throw new DataError(`${scores}: it was not trained for these labels in this order (sorted names: ${names.join(', ')}), and fine-tuning would retrain it to another meaning of its outputs; pass --label-order with the names in the model's output order`);
+    throw new DataError(`${scores} with ${mapping}: it was not trained for these labels in this order, and fine-tuning would retrain it to another meaning of its outputs; pass --label-order with the labels in the model's output order`);
   }
   if (order && order.best >= order.identity + 2) {
     const named = order.order.map((k) => names[k] ?? String(k));

@@ -55,11 +55,26 @@ describe('small real tables with the defaults', () => {
       onEvent: (e) => { events.push(e.type); },
     });
     await expect(run()).rejects.toThrow(DataError);
-    await expect(run()).rejects.toThrow(/accuracy on the validation split is \d+\.\d % \(chance 33.3 %, 15 rows\): it was not trained for these labels in this order \(sorted names: a, b, c\).*pass --label-order/);
+    await expect(run()).rejects.toThrow(/accuracy on the validation split is \d+\.\d % \(chance 33.3 %, 15 rows\) with the labels in sorted order \(a, b, c\): it was not trained for these labels in this order.*pass --label-order/);
     expect(events).not.toContain('epoch'); // refused before any training
     const { model, report } = await run(['c', 'b', 'a']);
     expect(report.dense.valAccuracy).toBeGreaterThan(0.8);
     expect(report.task?.classNames).toEqual(['c', 'b', 'a']); // what each output of the pruned model means
+    model.dispose();
+  }, 60_000);
+
+  it('integer labels coded another way than the outputs are refused too, and an explicit --label-order wins over "label k = output k"', async () => {
+    const p = smallCasePaths('iris');
+    // The model's outputs are setosa, versicolor, virginica; the CSV codes them 2, 0, 1.
+    const code: Record<string, string> = { setosa: '2', versicolor: '0', virginica: '1' };
+    const lines = readFileSync(p.data, 'utf8').trim().split('\n');
+    const csv = join(tempDir(), 'iris-coded.csv');
+    writeFileSync(csv, `${[lines[0], ...lines.slice(1).map((l) => l.replace(/[a-z]+$/, (m) => code[m]!))].join('\n')}\n`);
+    const run = (labelOrder?: string[]) => autoprune({ model: p.model, data: csv, target: 0.5, budgetSteps: 20, labelOrder, policy: 'global-magnitude' });
+    await expect(run()).rejects.toThrow(/accuracy on the validation split is \d+\.\d % \(chance 33.3 %, 15 rows\) with integer labels as output indices \(label k = output k: 0, 1, 2\).*pass --label-order/);
+    const { model, report } = await run(['2', '0', '1']);
+    expect(report.dense.valAccuracy).toBeGreaterThan(0.8);
+    expect(report.task?.classNames).toEqual(['2', '0', '1']);
     model.dispose();
   }, 60_000);
 

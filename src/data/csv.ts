@@ -461,6 +461,7 @@ export function loadCsv(options: CsvOptions): Dataset {
     inputShape: [nf],
     numClasses: map.names.length,
     classNames: map.names,
+    ...(o.labelOrder ? { labelOrderGiven: true } : {}),
     ...(main.columns ? { inputNames: main.columns.slice(0, nf), targetNames: [main.columns[nf]] } : {}),
     train: splits[0], val: splits[1], test: splits[2],
     dispose() {

@@ -28,6 +28,8 @@ export interface Dataset {
   numClasses: number;
   /** Human-readable class names, index = class id (empty when the targets are values). */
   classNames: string[];
+  /** True when the class ids follow an order the user gave (--label-order): integer names are then not read as output indices. */
+  labelOrderGiven?: boolean;
   /** Names of the target columns when the targets are values from a CSV with a header. */
   targetNames?: string[];
   /** Names of the input columns in order (CSV with a header row), for messages. */

@@ -305,12 +305,12 @@ export function checkModelShape(model: TF.LayersModel): void {
 /**
  * Integer labels are the indices of the model's outputs: a model trained on labels 1..3 (output 0 unused),
  * or a CSV holding only some of its classes, is read with label k at output k, not with the labels
- * renumbered 0..C-1. Returns the class id → output index map (and the names by output index) when the
+ * renumbered 0..C-1 — unless the user gave the order (--label-order), which wins. Returns the class id → output index map (and the names by output index) when the
  * labels are whole numbers ≥ 0 that all fit the outputs and are not already 0..C-1; else undefined.
  */
 function labelsAsIndices(data: Dataset, classes: number): { ids: Int32Array; names: string[] } | undefined {
   const names = data.classNames;
-  if (names.length !== data.numClasses) return undefined;
+  if (data.labelOrderGiven || names.length !== data.numClasses) return undefined;
   const values = names.map((s) => (/^\s*[+]?\d+(\.0*)?\s*$/.test(s) ? Number(s) : NaN));
   if (values.some((v) => !Number.isSafeInteger(v) || v >= classes)) return undefined;
   if (values.every((v, i) => v === i)) return undefined;
