@@ -602,6 +602,8 @@ export class PruneService {
           ...(r.frontier.length > 0 ? { frontier: [...r.frontier] } : {}),
           ...(opts.label != null ? { label: typeof opts.label === 'string' ? opts.label : [...opts.label] } : {}),
           ...(opts.ignoreColumns?.length ? { ignoreColumns: [...opts.ignoreColumns] } : {}),
+          ...(opts.labelOrder?.length ? { labelOrder: [...opts.labelOrder] } : {}),
+          ...(opts.task != null ? { task: opts.task } : {}),
           ...(opts.split ? { split: [...opts.split] } : {}),
           ...(opts.valData ? { valData: opts.valData } : {}),
           ...(opts.testData ? { testData: opts.testData } : {}),

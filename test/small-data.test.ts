@@ -75,6 +75,7 @@ describe('small real tables with the defaults', () => {
     const { model, report } = await run(['2', '0', '1']);
     expect(report.dense.valAccuracy).toBeGreaterThan(0.8);
     expect(report.task?.classNames).toEqual(['2', '0', '1']);
+    expect(report.config.labelOrder).toEqual(['2', '0', '1']);
     model.dispose();
   }, 60_000);
 

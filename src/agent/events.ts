@@ -119,15 +119,22 @@ export interface CompactEvent {
   skipped: { layer: string; reason: string }[];
 }
 
-/** One training epoch (for progress displays): of a pruning step's fine-tune, or of the default dense model. */
+/**
+ * One validation round of a training (for progress displays): of a pruning step's fine-tune, of the final
+ * polish, or an epoch of the default dense model. A fine-tune's round is `roundSteps` optimizer steps (one pass
+ * over the training split, at least 50 steps): on small tables a round is several epochs.
+ */
 export interface EpochEvent {
   type: 'epoch';
-  /** 'dense': training the built-in default model on first use (cached afterwards). */
-  phase?: 'fine-tune' | 'dense';
+  /** 'fine-tune': a pruning step's (`step`); 'polish': the last fine-tune at the final sparsity (`step` is the last step taken); 'dense': training the built-in default model on first use (cached afterwards, one round = one epoch). */
+  phase?: 'fine-tune' | 'polish' | 'dense';
   /** Planned epochs of this training, when known. */
   epochs?: number;
   step: number;
+  /** The round's index in this training, from 0 (for 'dense': the epoch). */
   epoch: number;
+  /** Optimizer steps per round (fine-tune and polish). */
+  roundSteps?: number;
   loss: number;
   valAccuracy?: number;
 }

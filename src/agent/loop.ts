@@ -438,7 +438,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
         steps: t.steps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, schedule,
         prunable: pm, val: data.val, patience: t.patience, lrDecay: t.lrDecay, seed: o.seed * 1009 + state.step, signal: o.signal, recalibrate: calib.x,
-        onEpoch: (e) => emit({ type: 'epoch', step: state.step, epoch: e.epoch, loss: e.loss, valAccuracy: e.valAccuracy }),
+        onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, loss: e.loss, valAccuracy: e.valAccuracy }),
       }));
       phases.fineTune -= nestedSeconds;
       const ev = timed('evaluate', () => evaluate(model, data.val));
@@ -638,7 +638,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           steps: budget.budgetSteps - state.stepsUsed, batchSize: budget.batchSize, roundSteps: budget.roundSteps,
           prunable: pm, val: data.val, patience: o.polish.patience, lrDecay: o.polish.lrDecay,
           seed: o.seed * 1009 + 7919, signal: o.signal, recalibrate: calib.x,
-          onEpoch: (e) => emit({ type: 'epoch', step: state.step, epoch: e.epoch, loss: e.loss, valAccuracy: e.valAccuracy }),
+          onEpoch: (e) => emit({ type: 'epoch', phase: 'polish', step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, loss: e.loss, valAccuracy: e.valAccuracy }),
         }));
         state.stepsUsed += r.stepsRun;
         // Undone unless it beats where it started (a lower validation loss).

@@ -3,12 +3,13 @@ import { loadModel } from '../models/io.js';
 import { loadMasksFrom } from '../pruning/mask-io.js';
 import { PrunableModel, type ComputeReport, type Coverage, type SparsityReport } from '../pruning/prunable-model.js';
 import { locate } from './compact.js';
+import { checkModelShape } from '../models/task.js';
 
 /**
  * Prunable layers of a saved model, their sparsity (from masks.json beside it, else from its zeros) and
  * the multiply-accumulates per sample of the live weights.
  */
-export async function inspectModel(path: string): Promise<SparsityReport & { masksFile: boolean; compute: ComputeReport; layerMacs: number[]; coverage: Coverage }> {
+export async function inspectModel(path: string): Promise<SparsityReport & { masksFile: boolean; compute: ComputeReport; layerMacs: number[]; coverage: Coverage; refused?: string }> {
   // An output folder of `autoprune --out` (model/ + masks.json), a model folder or a model.json, as `compact` takes.
   const { modelFile, masksDirs } = locate(path);
   const model = await loadModel(modelFile);
@@ -17,7 +18,11 @@ export async function inspectModel(path: string): Promise<SparsityReport & { mas
     const masksFile = masksDirs.some((d) => loadMasksFrom(pm, d));
     const sp = pm.sparsity();
     const layerMacs = sp.layers.map((l, i) => (l.size - l.pruned) * pm.layers[i].macsPerWeight);
-    return { ...sp, masksFile, compute: pm.compute(), layerMacs, coverage: pm.coverage() };
+    // What `autoprune --model` would refuse (several inputs or outputs, an output that is not [batch, units], a
+    // layer without gradients), said here too: the kernels above are prunable, the model as a whole may not be.
+    let refused: string | undefined;
+    try { checkModelShape(model); } catch (err) { refused = (err as Error).message; }
+    return { ...sp, masksFile, compute: pm.compute(), layerMacs, coverage: pm.coverage(), ...(refused ? { refused } : {}) };
   } finally {
     pm.dispose();
     model.dispose();
@@ -40,5 +45,6 @@ export async function inspectCommand(path: string, opts: { json?: boolean }): Pr
   process.stdout.write(`prunable kernels are ${(100 * r.coverage.prunableFraction).toFixed(1)} % of the ${r.coverage.params} parameters` +
     `${r.coverage.untouched.length ? `; left dense: ${r.coverage.untouched.map((u) => `'${u.name}' (${u.reason})`).join('; ')}` : ''}; biases are never pruned\n`);
   if (r.coverage.prunableFraction < 0.5) process.stdout.write('warning: less than half of the parameters are in layers autoprune prunes\n');
+  if (r.refused) process.stdout.write(`warning: autoprune --model would refuse this model: ${r.refused}\n`);
   return 0;
 }

@@ -28,7 +28,10 @@ function isInside(child: string, dir: string): boolean {
  */
 export function readModelArtifacts(path: string): { file: string; artifacts: TF.io.ModelArtifacts } {
   let file = resolve(path);
-  if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'model.json');
+  if (existsSync(file) && statSync(file).isDirectory()) {
+    file = join(file, 'model.json');
+    if (!existsSync(file)) throw new ModelError(`model folder '${path}' holds no model.json; give the model.json a tfjs model.save() wrote, or its folder`);
+  }
   if (!existsSync(file)) throw new ModelError(`model file '${path}' does not exist`);
   const st = statSync(file);
   if (!st.isFile()) throw new ModelError(`model file '${path}' is not a regular file`);

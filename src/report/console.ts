@@ -114,8 +114,11 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             if (e.epoch + 1 === e.epochs) line(`autoprune: default model trained (final loss ${e.loss.toFixed(3)})`);
             break;
           }
-          bar?.update(progress, { label: `step ${e.step} fine-tune epoch ${e.epoch + 1}${e.valAccuracy != null ? `, val ${fmt(e.valAccuracy)}` : ''}` });
-          line(`    step ${e.step} fine-tune round ${e.epoch + 1}: loss ${e.loss.toFixed(4)}${e.valAccuracy != null ? `, val ${fmt(e.valAccuracy)}` : ''}`, 2);
+          {
+            const what = e.phase === 'polish' ? 'polish' : `step ${e.step} fine-tune`;
+            bar?.update(progress, { label: `${what} round ${e.epoch + 1}${e.valAccuracy != null ? `, val ${fmt(e.valAccuracy)}` : ''}` });
+            line(`    ${what} round ${e.epoch + 1}${e.roundSteps ? ` (${e.roundSteps} steps)` : ''}: loss ${e.loss.toFixed(4)}${e.valAccuracy != null ? `, val ${fmt(e.valAccuracy)}` : ''}`, 2);
+          }
           break;
         case 'step':
           line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${fmt(e.valAccuracy)}, accepted (${e.fineTuneSteps ?? '?'} fine-tune steps, ${e.seconds.toFixed(1)} s${e.reason ? `; ${e.reason}` : ''})`);

@@ -37,6 +37,10 @@ export interface RunConfig {
   label?: string | string[];
   /** CSV columns left out of the inputs (--ignore-columns), when any. */
   ignoreColumns?: string[];
+  /** The label names in output order as given (--label-order), when set. */
+  labelOrder?: string[];
+  /** The task as given (--task), when set; `task.kind` below is the one the run used. */
+  task?: string;
   /** Any further settings the run recorded. */
   [k: string]: unknown;
 }

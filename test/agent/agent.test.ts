@@ -46,6 +46,12 @@ describe('agent loop', () => {
     for (const s of r.steps.filter((x) => x.accepted)) expect(s.valAccuracy).toBeGreaterThanOrEqual(floor - 1e-9);
     expect(r.totals.fineTuneEpochs).toBeLessThanOrEqual(12);
     expect(events.filter((e) => e.type === 'step')).toHaveLength(r.totals.accepted);
+    // Rounds of the steps' fine-tunes, then of the polish, each saying its optimizer steps.
+    const rounds = events.filter((e) => e.type === 'epoch');
+    expect(new Set(rounds.map((e) => e.phase))).toEqual(new Set(['fine-tune', 'polish']));
+    const phases = rounds.map((e) => e.phase);
+    expect(phases.indexOf('polish')).toBeGreaterThan(phases.lastIndexOf('fine-tune'));
+    expect(rounds.every((e) => e.roundSteps === r.budget.roundSteps)).toBe(true);
     // Pruned weights are exactly zero.
     const masks = r.masks.maskArrays();
     r.masks.layers.forEach((l, i) => {

@@ -113,6 +113,7 @@ const CASES: Case[] = [
   { name: 'unknown weight dtype', setup: both(base, modelCopy('m', (j) => { j.weightsManifest[0].weights[0].dtype = 'complex64'; })), args: prune(), error: /unsupported dtype 'complex64'/ },
   { name: 'weights path is a folder', setup: both(base, modelCopy('m', (j) => { j.weightsManifest[0].paths = ['sub']; }, (d) => mkdirSync(join(d, 'sub')))), args: prune(), error: /'sub', which is not a regular file/ },
   { name: 'missing weights file', setup: both(base, modelCopy('m', (j) => { j.weightsManifest[0].paths = ['nope.bin']; })), args: prune(), error: /'nope.bin', which is missing/ },
+  { name: 'model folder without model.json', setup: both(base, (cwd) => mkdirSync(join(cwd, 'empty'))), args: ['--target', '0.5', '--model', 'empty', '--data', 'd.csv', '--out', 'out'], error: /model folder 'empty' holds no model\.json/ },
   { name: 'model path does not exist', setup: base, args: ['--target', '0.5', '--model', 'nope', '--data', 'd.csv', '--out', 'out'], error: /model file 'nope' does not exist/ },
   // Output folders: never delete an input, never write outside --out.
   { name: '--out is a symlink to the model folder', setup: both(base, (cwd) => symlinkSync(join(cwd, 'm'), join(cwd, 'mlink'))), args: ['--target', '0.5', '--model', 'mlink', '--data', 'd.csv', '--out', 'mlink', '--overwrite'], error: /holds the input model/ },
