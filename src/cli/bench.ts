@@ -32,7 +32,7 @@ const BenchFlags = z.object({
   fresh: z.boolean().optional(),
   cnnSeeds: list('seed').pipe(z.array(z.coerce.number().int().min(0))).optional(),
   reuse: z.string().min(1).optional(),
-  suite: z.enum(['mnist', 'small', 'coverage', 'scale', 'ecosystem', 'speed', 'retrain']),
+  suite: z.enum(['mnist', 'small', 'coverage', 'scale', 'ecosystem', 'speed', 'retrain', 'extreme']),
   widths: list('width').pipe(z.array(z.coerce.number().int().min(1))).optional(),
 });
 
@@ -40,6 +40,7 @@ const SMALL = { start: '<!-- small-suite:start (autoprune bench --suite small) -
 const SCALE = { start: '<!-- scale:start (autoprune bench --suite scale) -->', end: '<!-- scale:end -->' };
 const ECOSYSTEM = { start: '<!-- ecosystem:start (autoprune bench --suite ecosystem) -->', end: '<!-- ecosystem:end -->' };
 const SPEED = { start: '<!-- speed:start (autoprune bench --suite speed) -->', end: '<!-- speed:end -->' };
+const EXTREME = { start: '<!-- extreme:start (autoprune bench --suite extreme) -->', end: '<!-- extreme:end -->' };
 const RETRAIN = { start: '<!-- retrain:start (autoprune bench --suite retrain) -->', end: '<!-- retrain:end -->' };
 type Markers = { start: string; end: string };
 
@@ -89,6 +90,18 @@ async function ecosystemCommand(f: z.infer<typeof BenchFlags>, argv: string[]): 
   const { runEcosystemBench, ecosystemSection } = await import('../bench/ecosystem.js');
   const records = await runEcosystemBench(f.quick ? f.seeds.slice(0, 1) : f.seeds, (m) => process.stderr.write(`bench: ${m}\n`));
   return writeSection(resolve(f.out), ECOSYSTEM, 'ecosystem', 'ecosystem', records, argv, ecosystemSection);
+}
+
+/** `autoprune bench --suite extreme`: the agent at 0.98 and 0.99 vs magnitude at its epochs → its section of docs/benchmarks.md. */
+async function extremeCommand(f: z.infer<typeof BenchFlags>, argv: string[]): Promise<number> {
+  const { runExtremeBench, extremeSection, EXTREME_TARGETS } = await import('../bench/extreme.js');
+  // --targets' default is the MNIST suite's: this suite's own unless the user named targets (those above 0.95).
+  const given = argv.includes('--targets') ? f.targets.filter((t) => t > 0.95) : [];
+  const records = await runExtremeBench({
+    models: f.models, seeds: f.quick ? f.seeds.slice(0, 1) : f.seeds, targets: f.quick ? [0.99] : given.length ? given : EXTREME_TARGETS,
+    log: (m) => process.stderr.write(`bench: ${m}\n`),
+  });
+  return writeSection(resolve(f.out), EXTREME, 'extreme', 'highest-sparsity', records, argv, extremeSection);
 }
 
 /** `autoprune bench --suite speed`: fine-tuning epochs against PyTorch on this machine → its section of docs/benchmarks.md. */
@@ -218,6 +231,7 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
   if (f.suite === 'ecosystem') return ecosystemCommand(f, argv);
   if (f.suite === 'speed') return speedCommand(f, argv);
   if (f.suite === 'retrain') return retrainCommand(f, argv);
+  if (f.suite === 'extreme') return extremeCommand(f, argv);
   const quick = f.quick ?? false;
   const learned = (name: string) => () => loadPolicy(policyFile(name)) as Scorer;
   const methods: Record<string, () => Scorer> = {};
