@@ -368,28 +368,25 @@ export function bestLabelOrder(labels: Int32Array, predicted: ArrayLike<number>,
  */
 function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: AutopruneOptions): void {
   const names = data.classNames;
-  if (typeof opts.data !== 'string' || opts.model == null) return;
-  const numeric = names.every((n) => /^[+-]?\d+(\.\d+)?$/.test(n));
-  const mapping = opts.labelOrder
-    ? `the labels in the order given by --label-order (${opts.labelOrder.join(', ')})`
-    : numeric ? `integer labels as output indices (label k = output k: ${names.join(', ')})` : `the labels in sorted order (${names.join(', ')})`;
+  // An order the user gave is theirs to answer for (it is also how a model not yet trained is pruned on purpose).
+  if (opts.labelOrder || typeof opts.data !== 'string' || opts.model == null) return;
   const task = taskOf(model);
+  if (task.kind !== 'classification') return; // other tasks: checkTargets
+  const numeric = names.every((n) => /^[+-]?\d+(\.\d+)?$/.test(n));
+  const mapping = numeric ? `integer labels as output indices (label k = output k: ${names.join(', ')})` : `the labels in sorted order (${names.join(', ')})`;
   const rows = data.val.labels.length;
-  // One forward pass: a classifier's predicted classes give both its accuracy (the sorted order's rows right)
-  // and the order of the names that explains them best; other tasks have no order of outputs to suggest.
-  let order: ReturnType<typeof bestLabelOrder> | undefined;
-  if (task.kind === 'classification') {
-    const t = tf.tidy(() => predictedClasses(predict(model, data.val.x), task));
-    order = bestLabelOrder(data.val.labels, t.dataSync(), Math.max(2, names.length));
-    t.dispose();
-  }
-  const acc = order ? order.identity / Math.max(1, rows) : accuracy(model, data.val, task);
+  // One forward pass: the predicted classes give both the accuracy (the rows right in this mapping) and the
+  // order of the labels that explains them best.
+  const t = tf.tidy(() => predictedClasses(predict(model, data.val.x), task));
+  const order = bestLabelOrder(data.val.labels, t.dataSync(), Math.max(2, names.length));
+  t.dispose();
+  const acc = order.identity / Math.max(1, rows);
   const chance = 1 / Math.max(2, names.length);
   const scores = `the model's accuracy on the validation split is ${(100 * acc).toFixed(1)} % (chance ${(100 * chance).toFixed(1)} %, ${rows} rows)`;
   if (acc <= chance + 1 / Math.max(1, rows)) {
     throw new DataError(`${scores} with ${mapping}: it was not trained for these labels in this order, and fine-tuning would retrain it to another meaning of its outputs; pass --label-order with the labels in the model's output order`);
   }
-  if (order && order.best >= order.identity + 2) {
+  if (order.best >= order.identity + 2) {
     const named = order.order.map((k) => names[k] ?? String(k));
     opts.onEvent?.({
       type: 'warning',

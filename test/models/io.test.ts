@@ -52,7 +52,7 @@ describe('model io', () => {
     writeFileSync(join(dir, 'plain.json'), '{"weightsManifest": []}');
     await expect(loadModel(join(dir, 'plain.json'))).rejects.toThrow(/not a tfjs LayersModel/);
     mkdirSync(join(dir, 'folder'));
-    await expect(loadModel(join(dir, 'folder'))).rejects.toThrow(/does not exist/);
+    await expect(loadModel(join(dir, 'folder'))).rejects.toThrow(/model folder '.*folder' holds no model\.json/);
   });
 
   it('caches trained default models so repeated runs do not retrain', async () => {
