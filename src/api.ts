@@ -3,6 +3,7 @@ import { createContainer } from './container.js';
 import type { AutopruneOptions, AutopruneResult, PruneService } from './prune-service.js';
 import { resolveRunOptions } from './options.js';
 import { TOKENS } from './types.js';
+import { AutopruneError } from './errors.js';
 
 export type { AutopruneOptions, AutopruneResult };
 
@@ -15,6 +16,36 @@ export type { AutopruneOptions, AutopruneResult };
  * const { model, report } = await autoprune({ target: 0.9, maxDrop: 0.5 });
  */
 export async function autoprune(options: AutopruneOptions, container: Container = createContainer()): Promise<AutopruneResult> {
+  try {
+    return await runPrune(options, container);
+  } catch (err) {
+    throw inApiTerms(err);
+  }
+}
+
+/** The run behind `autoprune()` and the CLI, whose messages name the CLI's flags. */
+export async function runPrune(options: AutopruneOptions, container: Container = createContainer()): Promise<AutopruneResult> {
   resolveRunOptions(options);
   return container.get<PruneService>(TOKENS.Pruner).run(options);
+}
+
+/** Each CLI flag the run's messages may name, as the API option a caller of autoprune() sets. */
+const OPTION_OF_FLAG: Record<string, string> = {
+  '--target': 'target', '--targets': 'frontier', '--model': 'model', '--data': 'data', '--label-order': 'labelOrder', '--label': 'label',
+  '--ignore-columns': 'ignoreColumns', '--task': 'task', '--split-seed': 'splitSeed', '--split': 'split', '--val-data': 'valData',
+  '--test-data': 'testData', '--no-standardize': 'standardize: false', '--standardize': 'standardize', '--max-drop': 'maxDrop',
+  '--policy': 'policy', '--force': 'force: true', '--seed': 'seed', '--budget-steps': 'budgetSteps', '--budget': 'budgetEpochs',
+  '--batch-size': 'batchSize', '--granularity': 'granularity', '--objective': 'objective', '--exclude': 'exclude',
+  '--compact': 'compact: true', '--logdir': 'logdir', '--out': 'out', '--overwrite': 'overwrite: true', '--resume': 'resume: true',
+};
+const FLAG = new RegExp(`(${Object.keys(OPTION_OF_FLAG).sort((a, b) => b.length - a.length).join('|')})(?![\\w-])`, 'g');
+
+/** An AutopruneError with the CLI flags in its message named as autoprune()'s options (same class, exit code and cause). */
+function inApiTerms(err: unknown): unknown {
+  if (!(err instanceof AutopruneError) || !FLAG.test(err.message)) return err;
+  FLAG.lastIndex = 0;
+  const Ctor = err.constructor as new (message: string, options?: { cause?: unknown }) => AutopruneError;
+  const out = new Ctor(err.message.replace(FLAG, (f) => OPTION_OF_FLAG[f]), { cause: err.cause });
+  out.stack = err.stack;
+  return out;
 }

@@ -83,6 +83,9 @@ function checkTarget(target: unknown): number {
 
 /** Calibration rows as a Split of at most 1,024 rows owned by the caller of this function. */
 function calibrationSplit(c: Calibration, model: TF.LayersModel, rows = 1024, what = 'calibration'): Split {
+  if (c == null || typeof c !== 'object' || !('x' in c)) {
+    throw new UsageError(`${what} is required: training rows to score connections on, as { x, y } tensors (or a Split with labels), e.g. { calibration: { x: xTrain, y: yTrain } }`);
+  }
   if ('labels' in c) return headOf(c, rows);
   const task = taskOf(model);
   const n = Math.min(rows, c.x.shape[0]);
@@ -274,6 +277,7 @@ export class PruningCallback extends tf.Callback {
 
   /** Sparsity now, of the prunable kernels and of all parameters. */
   sparsity(): { global: number; ofAllParams: number; pruned: number; total: number } {
+    if (this.stripped) throw new UsageError('sparsity() after strip(): the masks are freed; read the sparsity before stripping (the stripped model\'s zeros are its pruned weights)');
     const s = this.masks.sparsity();
     const params = this.masks.coverage().params;
     return { global: s.global, ofAllParams: params > 0 ? s.pruned / params : 0, pruned: s.pruned, total: s.total };

@@ -27,5 +27,6 @@ export { extractFeatures } from './features/extract.js';
 export { FEATURE_SCHEMA } from './features/schema.js';
 export type { ConnectionFeatures, FeatureSchema, LayerFeatures } from './features/types.js';
 export type { Scorer } from './policy/types.js';
-export type { RunReport, RunConfig, ReportDense, ReportFinal, ReportGuard, ReportLayer, ReportStep, ReportTotals, StopReason } from './report/report.js';
+export type { RunReport, RunConfig, ReportBackend, ReportDense, ReportFinal, ReportFrontierRow, ReportGuard, ReportLayer, ReportPolicy, ReportStep, ReportTotals, StopReason } from './report/report.js';
+export type { TaskKind } from './models/task.js';
 export { AutopruneError, UsageError, DataError, ModelError, PolicyError, InterruptedError } from './errors.js';

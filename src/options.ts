@@ -41,9 +41,26 @@ export const RUN_DEFAULTS = Object.freeze({ maxDrop: 1, policy: 'default', force
 
 const wholeAtLeast1 = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 1;
 
+/** Every option `autoprune()` takes (checked against AutopruneOptions by the compiler): anything else is a typo. */
+const OPTION_KEYS: Record<keyof AutopruneOptions, true> = {
+  target: true, model: true, data: true, label: true, ignoreColumns: true, task: true, split: true, labelOrder: true, valData: true,
+  testData: true, standardize: true, maxDrop: true, policy: true, force: true, seed: true, splitSeed: true, budgetEpochs: true,
+  budgetSteps: true, batchSize: true, granularity: true, objective: true, exclude: true, frontier: true, compact: true, logdir: true,
+  out: true, overwrite: true, resume: true, signal: true, onEvent: true,
+};
+
 /** Validates types and ranges (one UsageError naming the option) and applies the defaults. */
 export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
   if (o == null || typeof o !== 'object') throw new UsageError('options must be an object, e.g. { target: 0.8 }');
+  const unknown = Object.keys(o).filter((k) => !(k in OPTION_KEYS));
+  if (unknown.length) {
+    const like = (k: string) => Object.keys(OPTION_KEYS).find((n) => n.toLowerCase() === k.toLowerCase().replace(/[-_]/g, ''));
+    throw new UsageError(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'${like(k) ? ` (did you mean '${like(k)}'?)` : ''}`).join(', ')}; autoprune() takes ${Object.keys(OPTION_KEYS).join(', ')}`);
+  }
+  if (o.onEvent != null && typeof o.onEvent !== 'function') throw new UsageError(`onEvent must be a function (event) => void, got '${String(o.onEvent)}'`);
+  if (o.signal != null && (typeof o.signal !== 'object' || typeof (o.signal as { aborted?: unknown }).aborted !== 'boolean')) {
+    throw new UsageError(`signal must be an AbortSignal (e.g. new AbortController().signal), got '${String(o.signal)}'`);
+  }
   if (typeof o.target !== 'number' || !(o.target > 0 && o.target < 1)) {
     throw new UsageError(`target must be a number strictly between 0 and 1, got '${String(o.target)}'`);
   }

@@ -53,6 +53,17 @@ describe('library API', () => {
   });
 });
 
+describe('API errors', () => {
+  it('name the options as autoprune() spells them (the CLI names its flags), same class and exit code', async () => {
+    const err = await autoprune({ target: 0.8, granularity: 'connection', objective: 'flops' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as UsageError).exitCode).toBe(2);
+    expect((err as Error).message).toMatch(/^objective flops needs granularity unit/);
+    expect((err as Error).message).not.toMatch(/--/);
+    await expect(autoprune({ target: 0.8, resume: true })).rejects.toThrow(/^resume: true needs the out folder/);
+  });
+});
+
 describe('abort', () => {
   it('an already aborted signal rejects before anything is loaded, with the signal\'s reason as cause', async () => {
     const c = new AbortController();

@@ -46,6 +46,7 @@ describe('pruning inside the user\'s training', () => {
     const masks = pruner.masks.maskArrays();
     const stripped = pruner.strip();
     expect(stripped).toBe(model);
+    expect(() => pruner.sparsity()).toThrow(/sparsity\(\) after strip\(\)/);
     const ks = kernels(model);
     let zeros = 0;
     masks.forEach((m, i) => m.forEach((v, j) => { if (v === 0) { expect(ks[i][j] === 0).toBe(true); zeros++; } }));
@@ -88,6 +89,7 @@ describe('pruning inside the user\'s training', () => {
     const model = userModel();
     expect(() => new PruningCallback(model, { target: 1.2, calibration: data.train })).toThrow(/target must be a number strictly between 0 and 1/);
     expect(() => new PruningCallback(model, { target: 0.5, calibration: data.train, frequency: 0 })).toThrow(/frequency must be a whole number ≥ 1/);
+    expect(() => new PruningCallback(model, { target: 0.5 } as never)).toThrow(/calibration is required/);
     model.dispose();
     data.dispose();
   });

@@ -78,7 +78,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
   const backend = await selectBackendAsync(f.backend as BackendName | 'auto');
   const reporter = createConsoleReporter({ json: f.json ?? false, target, verbosity: f.quiet ? 'quiet' : f.verbose ? 'verbose' : 'normal' });
   reporter.backend(backend);
-  const { autoprune } = await import('../api.js');
+  const { runPrune } = await import('../api.js');
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -93,7 +93,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
   const onStdoutClosed = () => controller.abort();
   stdoutClosed.signal.addEventListener('abort', onStdoutClosed);
   try {
-    const result = await autoprune({
+    const result = await runPrune({
       target, frontier, model: f.model, data: f.data, label: f.label, ignoreColumns: f.ignoreColumns, task: f.task, labelOrder: f.labelOrder, split: f.split, valData: f.valData, testData: f.testData, standardize: f.standardize, maxDrop: f.maxDrop, policy: f.policy,
       out: f.out, overwrite: f.overwrite, force: f.force, resume: f.resume, budgetEpochs: f.budget, budgetSteps: f.budgetSteps, batchSize: f.batchSize, seed: f.seed, splitSeed: f.splitSeed,
       granularity: f.granularity, objective: f.objective, compact: f.compact, exclude: f.exclude, logdir: f.logdir,

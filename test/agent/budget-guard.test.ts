@@ -95,6 +95,9 @@ describe('resolveRunOptions: one place for every default', () => {
     [{ target: 0.8, budgetSteps: 0.5 }, /budgetSteps must be/],
     [{ target: 0.8, force: 'yes' }, /force must be true or false/],
     [{ target: '0.8' }, /target must be a number/],
+    [{ target: 0.8, maxdrop: 3 }, /unknown option 'maxdrop' \(did you mean 'maxDrop'\?\)/],
+    [{ target: 0.8, onEvent: 5 }, /onEvent must be a function/],
+    [{ target: 0.8, signal: true }, /signal must be an AbortSignal/],
   ])('rejects %j with one UsageError', (o, msg) => {
     expect(() => resolveRunOptions(o as never)).toThrow(UsageError);
     expect(() => resolveRunOptions(o as never)).toThrow(msg);
