@@ -610,7 +610,7 @@ export class PruneService {
         samples: { train: fitted.train.labels.length, val: fitted.val.labels.length, test: fitted.test.labels.length },
         ...(data.inputNames ? { columns: { inputs: [...data.inputNames], targets: [...(data.targetNames ?? [])] } } : {}),
         backend: { name: backend.tfBackend, native: backend.native, source: backend.source },
-        policy: { name: policy.name, kind: policy.kind, file: policy.file },
+        policy: { name: policy.scorer.name, kind: policy.kind, file: policy.file },
         dense: {
           valAccuracy: result.denseValAccuracy, testAccuracy: result.denseTestAccuracy, params, prunable: result.sparsity.total,
           prunableFraction: coverage.prunableFraction, untouched: coverage.untouched,

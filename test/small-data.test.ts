@@ -55,7 +55,7 @@ describe('small real tables with the defaults', () => {
       onEvent: (e) => { events.push(e.type); },
     });
     await expect(run()).rejects.toThrow(DataError);
-    await expect(run()).rejects.toThrow(/accuracy on the validation split is \d+\.\d % \(chance 33.3 %, 15 rows\) with the labels in sorted order \(a, b, c\): it was not trained for these labels in this order.*pass --label-order/);
+    await expect(run()).rejects.toThrow(/accuracy on the validation split is \d+\.\d % \(chance 33.3 %, 15 rows\) with the labels in sorted order \(a, b, c\): it was not trained for these labels in this order.*pass labelOrder/);
     expect(events).not.toContain('epoch'); // refused before any training
     const { model, report } = await run(['c', 'b', 'a']);
     expect(report.dense.valAccuracy).toBeGreaterThan(0.8);
@@ -71,7 +71,7 @@ describe('small real tables with the defaults', () => {
     const csv = join(tempDir(), 'iris-coded.csv');
     writeFileSync(csv, `${[lines[0], ...lines.slice(1).map((l) => l.replace(/[a-z]+$/, (m) => code[m]!))].join('\n')}\n`);
     const run = (labelOrder?: string[]) => autoprune({ model: p.model, data: csv, target: 0.5, budgetSteps: 20, labelOrder, policy: 'global-magnitude' });
-    await expect(run()).rejects.toThrow(/accuracy on the validation split is \d+\.\d % \(chance 33.3 %, 15 rows\) with integer labels as output indices \(label k = output k: 0, 1, 2\).*pass --label-order/);
+    await expect(run()).rejects.toThrow(/accuracy on the validation split is \d+\.\d % \(chance 33.3 %, 15 rows\) with integer labels as output indices \(label k = output k: 0, 1, 2\).*pass labelOrder/);
     const { model, report } = await run(['2', '0', '1']);
     expect(report.dense.valAccuracy).toBeGreaterThan(0.8);
     expect(report.task?.classNames).toEqual(['2', '0', '1']);

@@ -231,6 +231,22 @@ const EPS = 1e-6;
 const LAST_TRY = 'last try at the target with half the reserve';
 
 
+/** Validation rows below which R² is called a noisy guard signal. */
+export const SMALL_R2_ROWS = 30;
+
+/** What the validation split cannot show, said once at the start (warning events; the console prints them). */
+export function guardWarnings(valRows: number, maxDrop: number, metric: string): string[] {
+  if (metric === 'R²') {
+    return valRows < SMALL_R2_ROWS
+      ? [`R² on ${valRows} validation rows is a noisy signal: the guard may accept a real loss or refuse a harmless step (more validation rows: --split or --val-data)`]
+      : [];
+  }
+  const { pointsPerRow, finerThanData } = resolution(valRows, maxDrop);
+  return finerThanData
+    ? [`--max-drop ${maxDrop} is finer than one validation row (${pointsPerRow.toFixed(2)} points): the data cannot show such a drop; the guard judges by the paired rows it has (more validation rows make a finer guard: --split or --val-data)`]
+    : [];
+}
+
 /** True when the paired per-row values `a` are lower than `b` by more than GUARD_Z standard errors of the mean difference. */
 export function clearlyLower(a: Float32Array, b: Float32Array): boolean {
   const n = a.length;
@@ -317,6 +333,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       budgetSteps: budget.budgetSteps, batchSize: budget.batchSize, params: coverage.params, untouched: coverage.untouched,
       ...(objective === 'flops' ? { unitsKept: unitsKeptFor(pm) } : {}),
     });
+    for (const message of guardWarnings(data.val.labels.length, o.maxDrop, metricName(taskOf(model).kind))) emit({ type: 'warning', message });
 
     // Whole units are coarse: a smaller step can prune exactly what a rolled-back one did. Such a
     // repeat gets a longer fine-tune once (2 × maxStepEpochs rounds, patience 2), and no fine-tune after that.

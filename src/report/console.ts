@@ -7,7 +7,6 @@ import { describeStop, type RunReport } from './report.js';
 
 /** `n thing` or `n things`. */
 /** Fewer validation rows than this make R² a noisy guard (its standard error is large); the start line says so. */
-const SMALL_R2_ROWS = 30;
 const count = (n: number, thing: string): string => `${n} ${thing}${n === 1 ? '' : 's'}`;
 
 export interface ConsoleReporter {
@@ -93,14 +92,6 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             // A row of R² is not worth a fixed number of points: only 0/1 scores have a resolution.
             const rows = metric === 'R²' ? `${e.valRows} validation rows` : `${e.valRows} validation rows, 1 row = ${e.pointsPerRow.toFixed(2)} points`;
             line(`  guard: ${rows}; fine-tuning budget ${e.budgetSteps ?? '?'} optimizer steps at batch ${e.batchSize ?? '?'}`);
-            if (metric === 'R²' && e.valRows < SMALL_R2_ROWS) {
-              line(`  warning: R² on ${e.valRows} validation rows is a noisy signal: the guard may accept a real loss or refuse a harmless step ` +
-                '(more validation rows: --split or --val-data)');
-            }
-            if (metric !== 'R²' && e.maxDrop < e.pointsPerRow) {
-              line(`  warning: --max-drop ${e.maxDrop} is finer than one validation row (${e.pointsPerRow.toFixed(2)} points): the data cannot show such a drop; ` +
-                'the guard judges by the paired rows it has (more validation rows make a finer guard: --split or --val-data)');
-            }
           }
           if (tty) {
             bar = new cliProgress.SingleBar({ format: '  {bar} {percentage}% of target | {label}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);

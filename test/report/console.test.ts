@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { guardWarnings } from '../../src/agent/loop.js';
 import { createConsoleReporter } from '../../src/report/console.js';
 import type { RunReport } from '../../src/report/report.js';
 
@@ -78,9 +79,13 @@ describe('console start line and totals', () => {
     prunable: 1000, metric, denseValAccuracy: 0.9, floor: 0.89, sparsity: 0, resumed: false, valRows, pointsPerRow: 100 / valRows, budgetSteps: 900, batchSize: 16,
   });
 
-  it('warns that R² on a few validation rows is a noisy guard, and not on enough rows', () => {
-    expect(out((r) => r.event(start('R²', 3)))).toContain('warning: R² on 3 validation rows is a noisy signal');
-    expect(out((r) => r.event(start('R²', 100)))).not.toContain('noisy signal');
+  it('warns (a warning event, which the console prints) that R² on a few validation rows is a noisy guard, and a max drop finer than a row', () => {
+    const [noisy] = guardWarnings(3, 1, 'R²');
+    expect(noisy).toMatch(/^R² on 3 validation rows is a noisy signal/);
+    expect(guardWarnings(100, 1, 'R²')).toEqual([]);
+    expect(guardWarnings(46, 1, 'accuracy')).toEqual([expect.stringMatching(/^--max-drop 1 is finer than one validation row \(2\.17 points\)/)]);
+    expect(guardWarnings(200, 1, 'accuracy')).toEqual([]);
+    expect(out((r) => { r.event(start('R²', 3)); r.event({ type: 'warning', message: noisy }); })).toContain(`autoprune: warning: ${noisy}`);
   });
 
   it('says why a step is not an ordinary one (the last try at the target)', () => {

@@ -93,7 +93,7 @@ describe('TensorBoard summaries (logdir)', () => {
     const file = join(dir, 'not-a-folder');
     writeFileSync(file, 'x');
     await expect(autoprune({ target: 0.5, data: 'synthetic', logdir: file })).rejects.toThrow(UsageError);
-    await expect(autoprune({ target: 0.5, data: 'synthetic', logdir: file })).rejects.toThrow(/--logdir '.*' exists and is not a folder/);
+    await expect(autoprune({ target: 0.5, data: 'synthetic', logdir: file })).rejects.toThrow(/logdir '.*' exists and is not a folder/);
     await expect(autoprune({ target: 0.5, data: 'synthetic', logdir: join(dir, 'logs'), out: dir, overwrite: true })).rejects.toThrow(/inside the output folder/);
     expect(existsSync(join(dir, 'logs'))).toBe(false);
   });
