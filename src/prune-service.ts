@@ -203,7 +203,9 @@ export function checkOutDir(out: string, overwrite: boolean, resume: boolean, in
   }
   if (existsSync(abs) && !statSync(abs).isDirectory()) throw new UsageError(`output path '${out}' exists and is not a folder; choose another --out`);
   if (nonEmptyDir(abs) && !overwrite && !(resume && new Checkpointer(checkpointDirFor(abs)).exists())) {
-    throw new UsageError(`output folder '${out}' already exists; pass --overwrite or choose another --out`);
+    throw new UsageError(resume
+      ? `nothing to resume: output folder '${out}' holds no checkpoint (the run finished, or never reached its first accepted step); run again without --resume, with --overwrite to replace it`
+      : `output folder '${out}' already exists; pass --overwrite or choose another --out`);
   }
   let parent = dirname(abs);
   while (!existsSync(parent)) parent = dirname(parent);

@@ -53,6 +53,17 @@ describe('library API', () => {
   });
 });
 
+describe('policy by path', () => {
+  it('reports the policy\'s own name, its file, and the path as given', async () => {
+    const path = new URL('../policies/default.json', import.meta.url).pathname;
+    const { model, report } = await autoprune({ target: 0.5, data: 'synthetic', policy: path, budgetSteps: 20, force: true });
+    model.dispose();
+    expect(report.policy).toMatchObject({ name: 'default', kind: 'cart' });
+    expect(report.policy.file).toMatch(/default\.json$/);
+    expect(report.config.policy).toBe(path);
+  }, 120_000);
+});
+
 describe('API errors', () => {
   it('name the options as autoprune() spells them (the CLI names its flags), same class and exit code', async () => {
     const err = await autoprune({ target: 0.8, granularity: 'connection', objective: 'flops' }).catch((e: unknown) => e);
