@@ -52,7 +52,7 @@ export interface AutopruneOptions {
    * from the output layer (models/task.ts).
    */
   task?: TaskKind;
-  /** CSV: [train, val, test] fractions of `data` (seeded, stratified). Default [0.8, 0.1, 0.1]; parts with their own file are not split off. */
+  /** CSV: [train, val, test] fractions of `data` (seeded, stratified; rescaled to add up to 1). Default [0.8, 0.1, 0.1]; parts with their own file are not split off. */
   split?: readonly [number, number, number];
   /**
    * CSV: the label names in the order of the model's outputs (output i is labelOrder[i]). Default: numeric

@@ -60,7 +60,7 @@ function main(argv: string[]): Promise<number> {
     .option('--ignore-columns <columns>', 'CSV: columns that are neither inputs nor the label (IDs, names, dates, free text), comma-separated header names or 0-based indices')
     .option('--task <kind>', "what --model was trained for, when its model.json carries no loss: classification, multilabel (k sigmoid outputs; k 0/1 label columns: the CSV's last k or --label a,b,c), regression (k target columns, likewise) or autoencoder (the inputs are the targets); the guard then compares exact-match accuracy or R² instead of accuracy (default: from the saved loss, else the output layer)")
     .option('--label-order <names>', "CSV: the label names in the order of the model's outputs, comma-separated (default: numeric labels as output indices, names sorted)")
-    .option('--split <train,val,test>', 'CSV: fractions of the data file for training, validation and test (seeded, stratified); parts with their own file are not split off (default: 0.8,0.1,0.1)')
+    .option('--split <train,val,test>', 'CSV: fractions of the data file for training, validation and test (seeded, stratified; rescaled to add up to 1, so 8,1,1 works too); parts with their own file are not split off (default: 0.8,0.1,0.1)')
     .option('--val-data <csv>', 'CSV: a separate validation file with the same columns (the accuracy guard uses it)')
     .option('--test-data <csv>', 'CSV: a separate test file with the same columns (final test accuracy)')
     .option('--standardize', "CSV: z-score each feature with the training split's statistics (the default without --model: the built-in model is trained that way)")
