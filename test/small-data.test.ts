@@ -11,6 +11,15 @@ import { smallCasePaths, smallSuiteCases } from '../src/bench/small-suite.js';
 import { tempDir } from './helpers.js';
 import { cli } from './cli/cli-helpers.js';
 
+/** The iris case's CSV with its labels renamed by `to`, in a temporary folder. */
+function irisRelabelled(to: Record<string, string>): { p: ReturnType<typeof smallCasePaths>; csv: string } {
+  const p = smallCasePaths('iris');
+  const lines = readFileSync(p.data, 'utf8').trim().split('\n');
+  const csv = join(tempDir(), 'iris-relabelled.csv');
+  writeFileSync(csv, `${[lines[0], ...lines.slice(1).map((l) => l.replace(/[a-z]+$/, (m) => to[m]!))].join('\n')}\n`);
+  return { p, csv };
+}
+
 describe('small real tables with the defaults', () => {
   it('ships six cases of real data with committed models of different activations and outputs', () => {
     const cases = smallSuiteCases();
@@ -44,11 +53,7 @@ describe('small real tables with the defaults', () => {
   }, 120_000);
 
   it('refuses named labels in another order than the outputs (dense at chance) before any training, and --label-order fixes it', async () => {
-    const p = smallCasePaths('iris');
-    const rename: Record<string, string> = { setosa: 'c', versicolor: 'b', virginica: 'a' };
-    const lines = readFileSync(p.data, 'utf8').trim().split('\n');
-    const csv = join(tempDir(), 'iris-renamed.csv');
-    writeFileSync(csv, `${[lines[0], ...lines.slice(1).map((l) => l.replace(/[a-z]+$/, (m) => rename[m]!))].join('\n')}\n`);
+    const { p, csv } = irisRelabelled({ setosa: 'c', versicolor: 'b', virginica: 'a' });
     const events: string[] = [];
     const run = (labelOrder?: string[]) => autoprune({
       model: p.model, data: csv, target: 0.5, budgetSteps: 20, labelOrder, policy: 'global-magnitude',
@@ -64,12 +69,8 @@ describe('small real tables with the defaults', () => {
   }, 60_000);
 
   it('integer labels coded another way than the outputs are refused too, and an explicit --label-order wins over "label k = output k"', async () => {
-    const p = smallCasePaths('iris');
     // The model's outputs are setosa, versicolor, virginica; the CSV codes them 2, 0, 1.
-    const code: Record<string, string> = { setosa: '2', versicolor: '0', virginica: '1' };
-    const lines = readFileSync(p.data, 'utf8').trim().split('\n');
-    const csv = join(tempDir(), 'iris-coded.csv');
-    writeFileSync(csv, `${[lines[0], ...lines.slice(1).map((l) => l.replace(/[a-z]+$/, (m) => code[m]!))].join('\n')}\n`);
+    const { p, csv } = irisRelabelled({ setosa: '2', versicolor: '0', virginica: '1' });
     const run = (labelOrder?: string[]) => autoprune({ model: p.model, data: csv, target: 0.5, budgetSteps: 20, labelOrder, policy: 'global-magnitude' });
     await expect(run()).rejects.toThrow(/accuracy on the validation split is \d+\.\d % \(chance 33.3 %, 15 rows\) with integer labels as output indices \(label k = output k: 0, 1, 2\).*pass labelOrder/);
     const { model, report } = await run(['2', '0', '1']);
