@@ -363,8 +363,8 @@ export function bestLabelOrder(labels: Int32Array, predicted: ArrayLike<number>,
  * Labels are mapped to outputs by the order the user gave (--label-order), else integer labels k to output k
  * and named ones in sorted order; when the model was trained with another mapping (0/1 coded the other way
  * round, names in another order) its dense accuracy is at chance or below. Named labels no better than chance
- * (within one validation row), integer labels below chance by more than a row: refused, since fine-tuning would
- * retrain the model to another meaning of its outputs.
+ * (within one validation row), integer labels below chance by more than a row where another mapping explains the
+ * predictions well: refused, since fine-tuning would retrain the model to another meaning of its outputs.
  * Where another order explains the predictions by at least two more validation rows (bestLabelOrder): a warning
  * naming that order. (A weak model in the right order is not warned about: only its accuracy is low, no other
  * order scores higher.)
@@ -387,9 +387,11 @@ function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: AutopruneOp
   const chance = 1 / Math.max(2, names.length);
   const scores = `the model's accuracy on the validation split is ${(100 * acc).toFixed(1)} % (chance ${(100 * chance).toFixed(1)} %, ${rows} rows)`;
   // Named labels: no better than chance. Integer labels follow a convention (label k = output k), so only a model
-  // clearly below chance (by more than a row: 0/1 coded the other way round) says the convention is not its own.
+  // below chance by more than a row that another mapping explains well (at least halfway from chance to every row
+  // right: 0/1 coded the other way round) says the convention is not its own; a weak or untrained model does not.
   const row = 1 / Math.max(1, rows);
-  if (numeric ? acc < chance - row : acc <= chance + row) {
+  const otherFits = order.best / Math.max(1, rows) >= chance + (1 - chance) / 2;
+  if (numeric ? acc < chance - row && otherFits : acc <= chance + row) {
     throw new DataError(`${scores} with ${mapping}: it was not trained for these labels in this order, and fine-tuning would retrain it to another meaning of its outputs; pass --label-order with the labels in the model's output order`);
   }
   if (order.best >= order.identity + 2) {
