@@ -42,10 +42,11 @@ const FLAG = new RegExp(`(${Object.keys(OPTION_OF_FLAG).sort((a, b) => b.length 
 
 /** An AutopruneError with the CLI flags in its message named as autoprune()'s options (same class, exit code and cause). */
 function inApiTerms(err: unknown): unknown {
-  if (!(err instanceof AutopruneError) || !FLAG.test(err.message)) return err;
-  FLAG.lastIndex = 0;
+  if (!(err instanceof AutopruneError)) return err;
+  const message = err.message.replace(FLAG, (f) => OPTION_OF_FLAG[f]);
+  if (message === err.message) return err;
   const Ctor = err.constructor as new (message: string, options?: { cause?: unknown }) => AutopruneError;
-  const out = new Ctor(err.message.replace(FLAG, (f) => OPTION_OF_FLAG[f]), { cause: err.cause });
+  const out = new Ctor(message, { cause: err.cause });
   out.stack = err.stack;
   return out;
 }
