@@ -33,7 +33,10 @@ for (const pol of ['default', 'default-v2', 'lamp', 'global-magnitude']) {
     const pmB = new B.pm.PrunableModel(buildModel({ ...args, seed: 2 }));
     const diffs = [];
     for (const t of [0.5, 0.8, 0.9, 0.95, 0.98]) {
-      const fa = A.x.extractFeatures(pmA, calib); A.s.pruneByScores(pmA, scorer.score(fa), fa, t);
+      // This build as the agent scores (one layer at a time, in chunks, only the columns the scorer needs) …
+      const per = A.x.scoreLayerWith(scorer);
+      const sa = A.x.extractScored(pmA, calib, per, { chunk: per.chunk, needs: per.needs }); A.s.pruneByScores(pmA, sa.scores, sa.features, t);
+      // … against the other build's whole feature matrix.
       const fb = B.x.extractFeatures(pmB, calib); B.s.pruneByScores(pmB, scorer.score(fb), fb, t);
       const ma = pmA.maskArrays(), mb = pmB.maskArrays();
       diffs.push(ma.reduce((acc, m, i) => acc + m.reduce((c, v, j) => c + (v !== mb[i][j] ? 1 : 0), 0), 0));

@@ -109,7 +109,7 @@ function guardSplit(c: Calibration, model: TF.LayersModel): Split {
 /** Scores the live connections of `pm` with `scorer` on `calib` and prunes up to `sparsity`. */
 function pruneWith(pm: PrunableModel, calib: Split, scorer: Scorer, sparsity: number): void {
   const perLayer = scoreLayerWith(scorer);
-  const { features, scores } = extractScored(pm, calib, perLayer, { chunk: perLayer.chunk });
+  const { features, scores } = extractScored(pm, calib, perLayer, { chunk: perLayer.chunk, needs: perLayer.needs });
   pruneByScores(pm, scores, features, sparsity);
 }
 

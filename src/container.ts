@@ -51,8 +51,8 @@ export class TensorFeatureExtractor implements FeatureExtractor {
     return extractFeatures(pm, calib);
   }
 
-  extractScored(pm: PrunableModel, calib: Split, score: ((layer: LayerFeatures) => Float32Array) & { chunk?: number }) {
-    return extractScored(pm, calib, score, { chunk: score.chunk });
+  extractScored(pm: PrunableModel, calib: Split, score: ((layer: LayerFeatures) => Float32Array) & { chunk?: number; needs?: readonly string[] }) {
+    return extractScored(pm, calib, score, { chunk: score.chunk, needs: score.needs });
   }
 }
 

@@ -37,7 +37,7 @@ export interface FeatureExtractor {
    * chunk of a layer's connections) at a time and dropped; returns the
    * scores and the features without columns. The agent uses it when present, else `extract`.
    */
-  extractScored?(pm: PrunableModel, calib: Split, score: ((layer: LayerFeatures) => Float32Array) & { chunk?: number }): { features: ConnectionFeatures; scores: Float32Array[] };
+  extractScored?(pm: PrunableModel, calib: Split, score: ((layer: LayerFeatures) => Float32Array) & { chunk?: number; needs?: readonly string[] }): { features: ConnectionFeatures; scores: Float32Array[] };
 }
 
 import type { OutputFile } from './report/write.js';

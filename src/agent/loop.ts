@@ -194,21 +194,19 @@ function stillLive(pm: PrunableModel, s: Scored): Scored {
   const layers = s.feats.layers.map((lf, k) => {
     const m = masks[lf.layer];
     const sc = s.scores[k];
+    const all = lf.indices;
+    // Positions still live, then each array copied at them in a plain loop (a closure per connection and
+    // column cost ~1 s per pass at 11 M weights: docs/benchmarks.md, scale).
+    const at = new Int32Array(lf.count);
     let n = 0;
-    for (let j = 0; j < lf.count; j++) if (m[lf.indices[j]] !== 0) n++;
+    for (let j = 0; j < lf.count; j++) if (m[all[j]] !== 0) at[n++] = j;
     if (n === lf.count) { scores.push(sc); return lf; }
-    const indices = new Int32Array(n);
-    const kept = new Float32Array(n);
-    const columns = lf.columns.map(() => new Float32Array(n));
-    for (let j = 0, t = 0; j < lf.count; j++) {
-      if (m[lf.indices[j]] === 0) continue;
-      indices[t] = lf.indices[j];
-      kept[t] = sc[j];
-      lf.columns.forEach((c, f) => { columns[f][t] = c[j]; });
-      t++;
-    }
-    scores.push(kept);
-    return { ...lf, count: n, indices, columns };
+    const pick = <T extends Int32Array | Float32Array>(src: T, out: T): T => {
+      for (let t = 0; t < n; t++) out[t] = src[at[t]];
+      return out;
+    };
+    scores.push(pick(sc, new Float32Array(n)));
+    return { ...lf, count: n, indices: pick(all, new Int32Array(n)), columns: lf.columns.map((c) => pick(c, new Float32Array(n))) };
   });
   return { feats: { ...s.feats, layers }, scores };
 }
@@ -379,7 +377,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         feats = timed('features', () => ex.extract(pm, calib));
         scores = timed('scoring', () => scorer.score(feats));
       } else {
-        ({ features: feats, scores } = timed('features', () => (ex?.extractScored ? ex.extractScored(pm, calib, perLayer) : extractScored(pm, calib, perLayer, { chunk: perLayer.chunk }))));
+        ({ features: feats, scores } = timed('features', () => (ex?.extractScored ? ex.extractScored(pm, calib, perLayer) : extractScored(pm, calib, perLayer, { chunk: perLayer.chunk, needs: perLayer.needs }))));
       }
       if (!o.magnitudeCheck || scorer.name === 'global-magnitude') {
         timed('prune', () => pruneStep(granularity, pm, feats, scores, to, objective));

@@ -43,14 +43,15 @@ export function extractFeatures(pm: PrunableModel, calib: Split, opts: ExtractOp
  * (layer, name, count, indices: what selection needs).
  */
 export function extractScored(
-  pm: PrunableModel, calib: Split, score: (layer: LayerFeatures) => Float32Array, opts: ExtractOptions & { chunk?: number } = {},
+  pm: PrunableModel, calib: Split, score: (layer: LayerFeatures) => Float32Array,
+  opts: ExtractOptions & { chunk?: number; needs?: readonly string[] } = {},
 ): { features: ConnectionFeatures; scores: Float32Array[] } {
   return withStats(pm, calib, opts, (ctx) => {
     const scores: Float32Array[] = [];
     const layers = pm.layers.map((l, li) => {
       const out = new Float32Array(ctx.live[li].length);
       let at = 0;
-      layerFeatureChunks(pm, li, ctx, opts.chunk ?? Infinity, (lf) => {
+      layerFeatureChunks(pm, li, ctx, opts.chunk ?? Infinity, opts.needs, (lf) => {
         out.set(score(lf), at);
         at += lf.count;
       });
@@ -65,8 +66,8 @@ export function extractScored(
  * A Scorer as a per-layer function for extractScored, and the chunk size it allows: row-wise scorers
  * (Scorer.rowwise) take FEATURE_CHUNK connections at a time, others a whole layer.
  */
-export function scoreLayerWith(scorer: { score(f: ConnectionFeatures): Float32Array[]; rowwise?: boolean }): ((lf: LayerFeatures) => Float32Array) & { chunk: number } {
-  return Object.assign((lf: LayerFeatures) => scorer.score({ schema: FEATURE_SCHEMA, layers: [lf] })[0], { chunk: scorer.rowwise ? FEATURE_CHUNK : Infinity });
+export function scoreLayerWith(scorer: { score(f: ConnectionFeatures): Float32Array[]; rowwise?: boolean; needs?: readonly string[] }): ((lf: LayerFeatures) => Float32Array) & { chunk: number; needs?: readonly string[] } {
+  return Object.assign((lf: LayerFeatures) => scorer.score({ schema: FEATURE_SCHEMA, layers: [lf] })[0], { chunk: scorer.rowwise ? FEATURE_CHUNK : Infinity, needs: scorer.needs });
 }
 
 function withStats<T>(pm: PrunableModel, calib: Split, opts: ExtractOptions, f: (ctx: BuildContext) => T): T {
@@ -335,7 +336,9 @@ export const FEATURE_CHUNK = 1 << 18;
  * logarithms (scripts/compare-masks.mjs: the masks are identical). A chunk's columns are valid during its
  * `visit` only: the next chunk reuses them (copy to keep).
  */
-function layerFeatureChunks(pm: PrunableModel, li: number, ctx: BuildContext, chunk: number, visit: (lf: LayerFeatures) => void): void {
+function layerFeatureChunks(
+  pm: PrunableModel, li: number, ctx: BuildContext, chunk: number, needs: readonly string[] | undefined, visit: (lf: LayerFeatures) => void,
+): void {
   const l = pm.layers[li];
   const names = FEATURE_SCHEMA.names as readonly FeatureName[];
   const indices = ctx.live[li];
@@ -433,21 +436,34 @@ function layerFeatureChunks(pm: PrunableModel, li: number, ctx: BuildContext, ch
     ['is_conv', l.conv ? 1 : 0], ['layer_param_share', l.size / ctx.total], ['layer_sparsity', 1 - count / l.size],
     ['global_sparsity', ctx.globalSparsity],
   ];
-  const logged: [FeatureName, FeatureName][] = [['abs_w', 'log_abs_w'], ['grad_abs_mean', 'log_grad_abs_mean'], ['taylor', 'log_taylor'], ['fisher', 'log_fisher'], ['wanda', 'log_wanda']];
+  // Columns the scorer does not read (Scorer.needs) are left out where that saves work: the five logarithms
+  // and the three magnitude ranks (a sort of the layer); they hold NaN.
+  const needed = (nm: FeatureName) => !needs || needs.includes(nm);
+  const allLogged: [FeatureName, FeatureName][] = [['abs_w', 'log_abs_w'], ['grad_abs_mean', 'log_grad_abs_mean'], ['taylor', 'log_taylor'], ['fisher', 'log_fisher'], ['wanda', 'log_wanda']];
+  const logged = allLogged.filter(([, to]) => needed(to));
+  const unread = new Set<string>(allLogged.map(([, to]) => to).filter((to) => !needed(to)));
+  const ranked = (['abs_w_pct_layer', 'abs_w_pct_unit', 'abs_w_pct_input'] as FeatureName[]).some(needed);
   const fr = Math.fround;
   const size = Math.max(1, Math.min(count, chunk));
   // One set of column buffers for all chunks of the layer (a chunk's columns are valid during its visit only):
   // a fresh set per chunk would leave ~34 MB of garbage per 2^18 connections for V8 to collect.
-  const buffers = names.map(() => new Float32Array(size));
+  const buffers = names.map((nm) => {
+    const b = new Float32Array(size);
+    if ((!ranked && nm.startsWith('abs_w_pct_')) || unread.has(nm)) b.fill(NaN);
+    return b;
+  });
   try {
     // Magnitude ranks within the layer, each unit and each input row (pruned connections rank last, i.e. only
     // the live ones are ranked): one host sort of the live |w|, read a chunk at a time (ranks.ts).
-    const keys = new Uint32Array(count);
-    for (let j0 = 0; j0 < count; j0 += size) {
-      const idx = indices.subarray(j0, j0 + size);
-      magnitudeKeys(readRange({ w: perConnection.w }, idx[0], idx[idx.length - 1] + 1).w, idx[0], idx, keys, j0);
+    let ranks: Float32Array | undefined;
+    if (ranked) {
+      const keys = new Uint32Array(count);
+      for (let j0 = 0; j0 < count; j0 += size) {
+        const idx = indices.subarray(j0, j0 + size);
+        magnitudeKeys(readRange({ w: perConnection.w }, idx[0], idx[idx.length - 1] + 1).w, idx[0], idx, keys, j0);
+      }
+      ranks = liveRanks(keys, indices, cin, cout);
     }
-    const ranks = liveRanks(keys, indices, cin, cout);
     for (let j0 = 0; j0 < count; j0 += size) {
       const n = Math.min(count, j0 + size) - j0;
       const idx = indices.subarray(j0, j0 + n);
@@ -461,18 +477,30 @@ function layerFeatureChunks(pm: PrunableModel, li: number, ctx: BuildContext, ch
       const h = host;
       const lo = idx[0];
       const c1 = readRange(perConnection, lo, idx[n - 1] + 1);
+      if (ranks) {
+        for (let j = 0, at = 3 * j0; j < n; j++, at += 3) {
+          pL[j] = ranks[at + RANK_LAYER];
+          pU[j] = ranks[at + RANK_UNIT];
+          pI[j] = ranks[at + RANK_INPUT];
+        }
+      }
+      // Unit u and input row r of flat index i = (position · cin + r) · cout + u, kept up to date as the
+      // ascending indices advance (a division only where an index leaves the current row).
+      let q = Math.floor(lo / cout);
+      let rowStart = q * cout;
+      let r = q % cin;
       for (let j = 0; j < n; j++) {
         const i = idx[j];
         const k = i - lo;
-        const u = i % cout;
-        const r = Math.floor(i / cout) % cin;
+        if (i - rowStart >= cout) {
+          q = Math.floor(i / cout);
+          rowStart = q * cout;
+          r = q % cin;
+        }
+        const u = i - rowStart;
         const w = c1.w[k];
         const a = Math.abs(w);
         absW[j] = a;
-        const at = 3 * (j0 + j);
-        pL[j] = ranks[at + RANK_LAYER];
-        pU[j] = ranks[at + RANK_UNIT];
-        pI[j] = ranks[at + RANK_INPUT];
         relA[j] = fr(a / h.relA);
         zA[j] = fr(fr(a - h.meanA) / h.stdA);
         gA[j] = fr(c1.gAbs[k] / B);
@@ -495,14 +523,16 @@ function layerFeatureChunks(pm: PrunableModel, li: number, ctx: BuildContext, ch
         iLive[j] = h.inputLive[r];
       }
       for (const [nm, value] of constants) c(nm).fill(value);
-      // log10(x + 1e-12), as the tensor ops compute it, for the five logged saliencies at once.
-      const raw = new Float32Array(logged.length * n);
-      logged.forEach(([from], k) => raw.set(c(from), k * n));
-      // (tidy returns the tensor, not its data: tidy would walk a returned typed array element by element.)
-      const logT = tf.tidy(() => log10(tf.tensor2d(raw, [logged.length, n])));
-      const logs = logT.dataSync() as Float32Array;
-      logT.dispose();
-      logged.forEach(([, to], k) => c(to).set(logs.subarray(k * n, (k + 1) * n)));
+      // log10(x + 1e-12), as the tensor ops compute it, for the logged saliencies at once.
+      if (logged.length > 0) {
+        const raw = new Float32Array(logged.length * n);
+        logged.forEach(([from], k) => raw.set(c(from), k * n));
+        // (tidy returns the tensor, not its data: tidy would walk a returned typed array element by element.)
+        const logT = tf.tidy(() => log10(tf.tensor2d(raw, [logged.length, n])));
+        const logs = logT.dataSync() as Float32Array;
+        logT.dispose();
+        logged.forEach(([, to], k) => c(to).set(logs.subarray(k * n, (k + 1) * n)));
+      }
       visit({ layer: li, name: l.name, count: n, indices: idx, columns });
     }
   } finally {
@@ -513,6 +543,6 @@ function layerFeatureChunks(pm: PrunableModel, li: number, ctx: BuildContext, ch
 /** The features of one layer's live connections, in one piece. */
 function layerFeatures(pm: PrunableModel, li: number, ctx: BuildContext): LayerFeatures {
   let out: LayerFeatures | undefined;
-  layerFeatureChunks(pm, li, ctx, Infinity, (lf) => { out = lf; });
+  layerFeatureChunks(pm, li, ctx, Infinity, undefined, (lf) => { out = lf; });
   return out!;
 }

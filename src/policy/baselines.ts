@@ -17,6 +17,7 @@ function columnScorer(name: string, feature: string, map: (v: number) => number)
   return {
     name,
     rowwise: true,
+    needs: [feature],
     score(features: ConnectionFeatures): Float32Array[] {
       const [f] = requireFeatures(name, features.schema, [feature]);
       return features.layers.map((lf) => {
@@ -62,6 +63,7 @@ export function randomScorer(options: ScorerOptions = {}): Scorer {
   return {
     name: 'random',
     rowwise: true,
+    needs: [],
     score(features: ConnectionFeatures): Float32Array[] {
       return features.layers.map((lf) => {
         const salt = mix(mix(seed ^ 0x9e3779b9) ^ (lf.layer + 1));
@@ -103,6 +105,7 @@ export function lampScores(absW: Float32Array): Float64Array {
 export function lampScorer(): Scorer {
   return {
     name: 'lamp',
+    needs: ['abs_w'],
     score(features: ConnectionFeatures): Float32Array[] {
       const [f] = requireFeatures('lamp', features.schema, ['abs_w']);
       return features.layers.map((lf) => Float32Array.from(lampScores(lf.columns[f]), (v) => -v));

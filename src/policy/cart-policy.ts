@@ -47,6 +47,8 @@ export class CartPolicy implements Policy {
   readonly rowwise = true;
   readonly kind = 'cart' as const;
   readonly compiled: CompiledTree;
+  /** The features the tree splits on, and the tie-break's: the only columns scoring reads. */
+  readonly needs: readonly string[];
   private readonly tieColumn: number;
 
   constructor(
@@ -61,6 +63,10 @@ export class CartPolicy implements Policy {
     if (problem) throw new PolicyError(`policy '${name}': malformed tree: ${problem}`);
     this.compiled = new CompiledTree(tree);
     this.tieColumn = schema.names.indexOf(info.tieBreak.feature);
+    const used = new Set<number>();
+    for (let k = 0; k < tree.value.length; k++) if (tree.left[k] >= 0) used.add(tree.feature[k]);
+    if (this.tieColumn >= 0) used.add(this.tieColumn);
+    this.needs = Object.freeze([...used].sort((a, b) => a - b).map((f) => schema.names[f]));
   }
 
   get depth(): number {

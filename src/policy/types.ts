@@ -17,5 +17,10 @@ export interface Scorer {
    * needs the whole layer (LAMP).
    */
   readonly rowwise?: boolean;
+  /**
+   * The feature columns the scores read (names of the schema); extraction for scoring may leave the others
+   * out (the magnitude ranks' sort, the logarithms). Undefined = every column.
+   */
+  readonly needs?: readonly string[];
   score(features: ConnectionFeatures): Float32Array[];
 }

@@ -5,6 +5,7 @@ import { FEATURE_SCHEMA, featureIndex } from '../../src/features/schema.js';
 import type { LayerFeatures } from '../../src/features/types.js';
 import { PrunableModel } from '../../src/pruning/prunable-model.js';
 import { DataError } from '../../src/errors.js';
+import { createScorer } from '../../src/policy/baselines.js';
 
 type M = number[][];
 const matmul = (a: M, b: M): M => a.map((r) => b[0].map((_, j) => r.reduce((s, v, k) => s + v * b[k][j], 0)));
@@ -278,6 +279,22 @@ describe('extractScored', () => {
       expect(lf.columns).toEqual([]);
       expect(Array.from(lf.indices)).toEqual(Array.from(whole.layers[i].indices));
     });
+    // Only the columns the tree reads (Scorer.needs: no logarithms here), in chunks: the same scores.
+    expect(perLayer.needs).toEqual(policy.needs);
+    expect(policy.needs!.length).toBeGreaterThan(10);
+    expect(policy.needs!.filter((n) => ['log_abs_w', 'log_grad_abs_mean', 'log_taylor', 'log_fisher', 'log_wanda'].includes(n))).toEqual([]);
+    const lean = extractScored(pm, calib, perLayer, { chunk: 777, needs: perLayer.needs });
+    expect(lean.scores.map((s) => Array.from(s))).toEqual(want.map((s) => Array.from(s)));
+    // A baseline that reads |w| only (no ranks, no logarithms), on a model with every weight live.
+    pm.setMaskArrays(pm.layers.map((l) => new Float32Array(l.size).fill(1)));
+    const magnitude = createScorer('global-magnitude');
+    const byMagnitude = scoreLayerWith(magnitude);
+    expect(byMagnitude.needs).toEqual(['abs_w']);
+    const all = magnitude.score(extractFeatures(pm, calib));
+    const leanMagnitude = extractScored(pm, calib, byMagnitude, { chunk: 777, needs: byMagnitude.needs });
+    expect(leanMagnitude.scores.map((s) => Array.from(s))).toEqual(all.map((s) => Array.from(s)));
+    expect(extractScored(pm, calib, perLayer, { needs: perLayer.needs }).scores.map((s) => Array.from(s)))
+      .toEqual(policy.score(extractFeatures(pm, calib)).map((s) => Array.from(s)));
     calib.x.dispose();
     pm.dispose();
     model.dispose();

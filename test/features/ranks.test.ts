@@ -20,12 +20,12 @@ function topkPercentiles(vals: TF.Tensor2D, nLive: TF.Tensor): Float32Array {
 }
 
 /** A [kh·kw, cin, cout] kernel with many ties (values from a small set, both signs) and a mask. */
-function kernel(kk: number, cin: number, cout: number, seed: number) {
+function kernel(kk: number, cin: number, cout: number, seed: number, pruneFrac: number) {
   let s = seed;
   const rnd = () => { s = (s * 1103515245 + 12345) % 2147483648; return s / 2147483648; };
   const size = kk * cin * cout;
   const w = Float32Array.from({ length: size }, () => (rnd() < 0.5 ? -1 : 1) * Math.fround(Math.floor(rnd() * 7) / 8 + (rnd() < 0.3 ? 0 : 1e-3 * rnd())));
-  const mask = Float32Array.from({ length: size }, () => (rnd() < 0.35 ? 0 : 1));
+  const mask = Float32Array.from({ length: size }, () => (rnd() < pruneFrac ? 0 : 1));
   return { w, mask, size };
 }
 
@@ -37,13 +37,14 @@ describe('liveRanks', () => {
     expect(Array.from(stableOrder(new Uint32Array(0)))).toEqual([]);
   });
 
-  for (const [kk, cin, cout] of [[1, 37, 23], [9, 6, 11]]) {
-    it(`equals the tf.topk percentiles bit for bit on a ${kk === 1 ? 'Dense' : 'Conv2D'} kernel with ties and pruned weights`, () => {
-      const { w, mask, size } = kernel(kk, cin, cout, 7 + kk);
+  // With pruned weights, and with every weight live (liveRanks' path without the gather through `indices`).
+  for (const [kk, cin, cout, pruneFrac] of [[1, 37, 23, 0.35], [9, 6, 11, 0.35], [1, 37, 23, 0], [9, 6, 11, 0]]) {
+    it(`equals the tf.topk percentiles bit for bit on a ${kk === 1 ? 'Dense' : 'Conv2D'} kernel with ties and ${pruneFrac ? 'pruned weights' : 'every weight live'}`, () => {
+      const { w, mask, size } = kernel(kk, cin, cout, 7 + kk, pruneFrac);
       const indices = Int32Array.from(Array.from(mask.keys()).filter((i) => mask[i] !== 0));
       const n = indices.length;
       const keys = new Uint32Array(n);
-      magnitudeKeys(w.subarray(5), 5, indices.subarray(3), keys, 3); // a slice from flat index 5 …
+      magnitudeKeys(w.subarray(indices[3]), indices[3], indices.subarray(3), keys, 3); // a slice from the fourth live index …
       magnitudeKeys(w, 0, indices.subarray(0, 3), keys, 0); // … and the first three from the whole kernel
       const got = liveRanks(keys, indices, cin, cout);
 
@@ -63,6 +64,7 @@ describe('liveRanks', () => {
       expect(part(RANK_UNIT)).toEqual(gather(unitFull));
       expect(part(RANK_INPUT)).toEqual(gather(inFull));
       expect(size).toBe(kk * cin * cout);
+      expect(n === size).toBe(pruneFrac === 0);
       [absW, m, masked, live, byUnit, unitFull, inPct, inFull].forEach((t) => t.dispose());
     });
   }
