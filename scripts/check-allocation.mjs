@@ -10,20 +10,10 @@ const { runBench } = await import('../dist/bench/run.js');
 const { resolveScorer } = await import('../dist/policy/io.js');
 const [model = 'lenet-5', seeds = '0,1,2', targets = '0.9,0.95,0.98', methods = 'default+lamp'] = process.argv.slice(2);
 
-/** out[i] = prior's r-th highest value of the layer, where r is i's rank (descending) in `order`. */
-function transplant(order, prior) {
-  const values = Float32Array.from(prior).sort().reverse();
-  const idx = Uint32Array.from(order.keys()).sort((a, b) => order[b] - order[a] || a - b);
-  const out = new Float32Array(order.length);
-  idx.forEach((i, r) => { out[i] = values[r]; });
-  return out;
-}
+const { allocatedBy } = await import('../dist/policy/allocated.js');
 const scorerOf = (spec) => {
   const [own, alloc] = spec.split('+');
-  if (!alloc) return resolveScorer(own);
-  const a = resolveScorer(own);
-  const b = resolveScorer(alloc);
-  return { name: spec, score: (f) => { const s = a.score(f); const p = b.score(f); return s.map((x, l) => transplant(x, p[l])); } };
+  return alloc ? allocatedBy(resolveScorer(own), resolveScorer(alloc)) : resolveScorer(own);
 };
 const r = await runBench({
   models: [model], seeds: seeds.split(',').map(Number), targets: targets.split(',').map(Number),

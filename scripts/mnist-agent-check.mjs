@@ -10,7 +10,6 @@ const { trainedModel } = await import('../dist/models/cache.js');
 const { fitDatasetToModel } = await import('../dist/models/task.js');
 const { runAgent } = await import('../dist/agent/loop.js');
 const { architecture } = await import('../dist/models/families.js');
-const { loadPolicy } = await import('../dist/policy/io.js');
 const { accuracy } = await import('../dist/models/train.js');
 const { cloneModel } = await import('../dist/models/io.js');
 const { gradualPrune, oneShot } = await import('../dist/bench/one-shot.js');
@@ -19,6 +18,14 @@ const models = (process.argv[2] ?? 'lenet-300-100').split(',');
 const seeds = (process.argv[3] ?? '0').split(',').map(Number);
 const targets = (process.argv[4] ?? '0.9,0.95').split(',').map(Number);
 const compare = process.env.COMPARE === '1';
+// SCORER: a policy or baseline name (default: policies/default.json); "X+Y" = X's order inside each layer with
+// Y's allocation across layers (src/policy/allocated.ts), e.g. SCORER=default+lamp.
+const { resolveScorer } = await import('../dist/policy/io.js');
+const { allocatedBy } = await import('../dist/policy/allocated.js');
+const scorer = () => {
+  const [own, alloc] = (process.env.SCORER ?? 'default').split('+');
+  return alloc ? allocatedBy(resolveScorer(own), resolveScorer(alloc)) : resolveScorer(own);
+};
 const data = loadMnist10k({ seed: 0 });
 const pts = (a, b) => `${(100 * (a - b)).toFixed(2)}`;
 for (const name of models) for (const seed of seeds) for (const target of targets) {
@@ -27,7 +34,7 @@ for (const name of models) for (const seed of seeds) for (const target of target
   const dense = accuracy(cached.model, fitted.test);
   const copy = compare ? await cloneModel(cached.model) : undefined;
   const t0 = Date.now();
-  const r = await runAgent(cached.model, fitted, loadPolicy(new URL('../policies/default.json', import.meta.url).pathname), { target, budgetEpochs: 15, seed, force: true, ...JSON.parse(process.env.AGENT_OPTS ?? '{}') });
+  const r = await runAgent(cached.model, fitted, scorer(), { target, budgetEpochs: 15, seed, force: true, ...JSON.parse(process.env.AGENT_OPTS ?? '{}') });
   let line = `${name} seed ${seed} @${target}: dense ${(100*dense).toFixed(2)} → ${(100*r.testAccuracy).toFixed(2)} (${pts(r.testAccuracy, dense)}), sparsity ${r.sparsity.global.toFixed(3)}, ${r.stopReason}, ${r.totals.fineTuneEpochs} ep, ${((Date.now()-t0)/1000).toFixed(1)} s, criteria ${JSON.stringify(r.totals.criteria ?? {})}`;
   if (copy) {
     const epochs = r.totals.fineTuneEpochs;
