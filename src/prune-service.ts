@@ -132,7 +132,8 @@ export interface AutopruneOptions {
   /** Continue from the checkpoint of an interrupted run with the same `out`. */
   resume?: boolean;
   signal?: AbortSignal;
-  onEvent?: (e: AgentEvent) => void;
+  /** Called with every event (the CLI's `--json` lines); may be async: a rejection fails the run (eventSink). */
+  onEvent?: (e: AgentEvent) => void | Promise<void>;
 }
 
 export interface AutopruneResult {
@@ -488,6 +489,34 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw abortedError('interrupted before the run started', signal);
 }
 
+/**
+ * The user's event handler as the run calls it. A handler may be async (`onEvent: async (e) => …`, e.g. a
+ * logger writing to a database): its promise is not awaited between steps, but a rejection is caught — never
+ * an unhandled rejection that ends the process — and fails the run at its next event, or at its end once the
+ * pending handlers have settled, as a synchronous throw fails it at once.
+ */
+export function eventSink(handler: (e: AgentEvent) => unknown): { emit: (e: AgentEvent) => void; settle: () => Promise<void> } {
+  let failed: { error: unknown } | undefined;
+  const pending = new Set<PromiseLike<unknown>>();
+  return {
+    emit(e) {
+      if (failed) throw failed.error;
+      const r = handler(e);
+      if (r != null && typeof (r as PromiseLike<unknown>).then === 'function') {
+        const p = Promise.resolve(r as PromiseLike<unknown>).then(
+          () => { pending.delete(p); },
+          (error: unknown) => { pending.delete(p); failed ??= { error }; },
+        );
+        pending.add(p);
+      }
+    },
+    async settle() {
+      await Promise.all([...pending]);
+      if (failed) throw failed.error;
+    },
+  };
+}
+
 @injectable()
 export class PruneService {
   constructor(
@@ -507,6 +536,8 @@ export class PruneService {
     if (r.resume && !opts.out) throw new UsageError('--resume needs the --out folder of the interrupted run');
     if (opts.logdir != null) checkLogDir(opts.logdir, inputsOf(opts).find((i) => i.what === 'input model')?.path, opts.out);
     if (opts.out) checkOverwritable(opts.out, r.overwrite, r.resume);
+    const sink = opts.onEvent ? eventSink(opts.onEvent) : undefined;
+    if (sink) opts = { ...opts, onEvent: sink.emit };
     if (opts.logdir != null) {
       const tb = tensorBoardSink(opts.logdir);
       const user = opts.onEvent;
@@ -514,7 +545,9 @@ export class PruneService {
     }
     const releaseLock = opts.out ? lockOutDir(opts.out) : undefined;
     try {
-      return await this.runLocked(opts, r, t0);
+      const result = await this.runLocked(opts, r, t0);
+      await sink?.settle();
+      return result;
     } finally {
       releaseLock?.();
     }

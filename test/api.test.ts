@@ -99,4 +99,33 @@ describe('abort', () => {
     expect(err).toBeInstanceOf(InterruptedError);
     expect(((err as Error).cause as Error).name).toBe('AbortError');
   });
+
+  it('an async event handler that rejects fails the run with its error (never an unhandled rejection)', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => { unhandled.push(reason); };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const boom = new Error('logger down');
+      let after = 0;
+      const err = await autoprune({
+        target: 0.6, data: 'synthetic', policy: 'global-magnitude', maxDrop: 5, budgetEpochs: 6,
+        onEvent: async (e) => {
+          if (e.type === 'step') throw boom;
+          if (e.type === 'done') after++;
+        },
+      }).catch((e: unknown) => e);
+      expect(err).toBe(boom);
+      expect(after).toBe(0); // the run stopped at the event after the failed one
+      // Also when the handler fails on the last event: the run waits for its handlers before it returns.
+      const last = await autoprune({
+        target: 0.6, data: 'synthetic', policy: 'global-magnitude', maxDrop: 5, budgetEpochs: 6,
+        onEvent: (e) => (e.type === 'done' ? Promise.reject(boom) : undefined),
+      }).catch((e: unknown) => e);
+      expect(last).toBe(boom);
+      await new Promise((r) => setImmediate(r));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
 });
