@@ -133,7 +133,7 @@ export interface AutopruneOptions {
   resume?: boolean;
   signal?: AbortSignal;
   /** Called with every event (the CLI's `--json` lines); may be async: a rejection fails the run (eventSink). */
-  onEvent?: (e: AgentEvent) => void | Promise<void>;
+  onEvent?: (e: AgentEvent) => void;
 }
 
 export interface AutopruneResult {
@@ -360,6 +360,9 @@ export function bestLabelOrder(labels: Int32Array, predicted: ArrayLike<number>,
   return { identity, best: best.rows, order: best.order };
 }
 
+/** Validation rows below which the label check refuses nothing: a trained model cannot show it beats chance by a row. */
+const MIN_LABEL_CHECK_ROWS = 10;
+
 /**
  * Labels are mapped to outputs by the order the user gave (--label-order), else integer labels k to output k
  * and named ones in sorted order; when the model was trained with another mapping (0/1 coded the other way
@@ -368,16 +371,18 @@ export function bestLabelOrder(labels: Int32Array, predicted: ArrayLike<number>,
  * predictions well: refused, since fine-tuning would retrain the model to another meaning of its outputs.
  * Where another order explains the predictions by at least two more validation rows (bestLabelOrder): a warning
  * naming that order. (A weak model in the right order is not warned about: only its accuracy is low, no other
- * order scores higher.)
+ * order scores higher.) An order given with --label-order, and a split of fewer than MIN_LABEL_CHECK_ROWS rows,
+ * are never refused: only the warning.
  */
 function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: AutopruneOptions): void {
   const names = data.classNames;
-  // An order the user gave is theirs to answer for (it is also how a model not yet trained is pruned on purpose).
-  if (opts.labelOrder || typeof opts.data !== 'string' || opts.model == null) return;
+  if (typeof opts.data !== 'string' || opts.model == null) return;
   const task = taskOf(model);
   if (task.kind !== 'classification') return; // other tasks: checkTargets
   const numeric = names.every((n) => /^[+-]?\d+(\.\d+)?$/.test(n));
-  const mapping = numeric ? `integer labels as output indices (label k = output k: ${names.join(', ')})` : `the labels in sorted order (${names.join(', ')})`;
+  const given = opts.labelOrder != null;
+  const mapping = given ? `--label-order ${names.join(',')}`
+    : numeric ? `integer labels as output indices (label k = output k: ${names.join(', ')})` : `the labels in sorted order (${names.join(', ')})`;
   const rows = data.val.labels.length;
   // One forward pass: the predicted classes give both the accuracy (the rows right in this mapping) and the
   // order of the labels that explains them best.
@@ -392,14 +397,16 @@ function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: AutopruneOp
   // right: 0/1 coded the other way round) says the convention is not its own; a weak or untrained model does not.
   const row = 1 / Math.max(1, rows);
   const otherFits = order.best / Math.max(1, rows) >= chance + (1 - chance) / 2;
-  if (numeric ? acc < chance - row && otherFits : acc <= chance + row) {
+  // An order the user gave is theirs to answer for (it is also how a model not yet trained is pruned on purpose):
+  // never refused, only warned about below. Nor is a split too small to tell a trained model from chance.
+  if (!given && rows >= MIN_LABEL_CHECK_ROWS && (numeric ? acc < chance - row && otherFits : acc <= chance + row)) {
     throw new DataError(`${scores} with ${mapping}: it was not trained for these labels in this order, and fine-tuning would retrain it to another meaning of its outputs; pass --label-order with the labels in the model's output order`);
   }
   if (order.best >= order.identity + 2) {
     const named = order.order.map((k) => names[k] ?? String(k));
     opts.onEvent?.({
       type: 'warning',
-      message: `${scores}; with the names in the order ${named.join(', ')} it would be ${(100 * order.best / Math.max(1, rows)).toFixed(1)} %: if the model was trained with that order, pass --label-order ${named.join(',')}`,
+      message: `${scores}${given ? ` with ${mapping}` : ''}; with the names in the order ${named.join(', ')} it would be ${(100 * order.best / Math.max(1, rows)).toFixed(1)} %: if the model was trained with that order, pass --label-order ${named.join(',')}`,
     });
   }
 }

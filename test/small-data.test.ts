@@ -66,6 +66,25 @@ describe('small real tables with the defaults', () => {
     expect(report.dense.valAccuracy).toBeGreaterThan(0.8);
     expect(report.task?.classNames).toEqual(['c', 'b', 'a']); // what each output of the pruned model means
     model.dispose();
+    // A wrong order given on purpose (or by a typo) is the user's: not refused, but warned about, naming the right one.
+    const warnings: string[] = [];
+    const wrong = await autoprune({
+      model: p.model, data: csv, target: 0.5, budgetSteps: 20, labelOrder: ['a', 'b', 'c'], policy: 'global-magnitude',
+      onEvent: (e) => { if (e.type === 'warning') warnings.push(e.message); },
+    });
+    expect(warnings.filter((w) => /with --label-order a,b,c; with the names in the order c, b, a it would be .*pass --label-order c,b,a/.test(w))).toHaveLength(1);
+    wrong.model.dispose();
+  }, 60_000);
+
+  it('a validation split too small to tell a trained model from chance refuses nothing about the label order', async () => {
+    // 10 rows of iris: one validation row, where "no better than chance by a row" is every model, right or wrong.
+    const p = smallCasePaths('iris');
+    const lines = readFileSync(p.data, 'utf8').trim().split('\n');
+    const csv = join(tempDir(), 'iris-10.csv');
+    writeFileSync(csv, `${[lines[0], ...lines.slice(1).filter((_, i) => i % 15 === 0)].join('\n')}\n`);
+    const { model, report } = await autoprune({ model: p.model, data: csv, target: 0.5, budgetSteps: 20, policy: 'global-magnitude', force: true });
+    expect(report.guard?.valRows).toBeLessThan(10);
+    model.dispose();
   }, 60_000);
 
   it('integer labels coded another way than the outputs are refused too, and an explicit --label-order wins over "label k = output k"', async () => {
