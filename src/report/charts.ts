@@ -131,7 +131,11 @@ export async function accuracyVsSparsityChart(report: RunReport, opts: { width?:
   // The final model after the polish at the last accepted sparsity: the figure the summary gives.
   const final = { step: rows.length + 1, sparsity: pct(report.final.sparsity), accuracy: pct(report.final.valAccuracy), status: 'final (polished)' };
   const path = [{ step: 0, sparsity: 0, accuracy: dense }, ...accepted, final];
-  const yDomain = paddedDomain([dense, guard, final.accuracy, ...accepted.map((d) => d.accuracy), ...rolledBack.map((d) => d.accuracy)], 0, 100, 1);
+  // The metric: accuracy (%), exact-match accuracy (%), or R² — plotted × 100 on the same scale, labelled as R².
+  const metric = report.task?.metric ?? 'accuracy';
+  const r2 = metric === 'R²';
+  const label = (what: string, v: number) => (r2 ? `${what} R² ${(v / 100).toFixed(3)}` : `${what} ${v.toFixed(2)} %`);
+  const yDomain = paddedDomain([dense, guard, final.accuracy, ...accepted.map((d) => d.accuracy), ...rolledBack.map((d) => d.accuracy)], r2 ? -Infinity : 0, 100, 1);
   const x = { field: 'sparsity', type: 'quantitative' as const, title: 'Global sparsity (%)', scale: { domain: [0, 100] }, axis: { tickCount: 10 } };
   // Both point layers share these scales, so Vega-Lite merges them into one legend.
   const statusColor = {
@@ -142,7 +146,7 @@ export async function accuracyVsSparsityChart(report: RunReport, opts: { width?:
     legend: { orient: 'bottom-left' as const, fillColor: 'white', padding: 6, symbolStrokeWidth: 2 },
   };
   const statusShape = { field: 'status', type: 'nominal' as const, scale: { domain: STATUS, range: ['circle', X_SHAPE] } };
-  const y = { field: 'accuracy', type: 'quantitative' as const, title: 'Validation accuracy (%)', scale: { domain: yDomain, zero: false } };
+  const y = { field: 'accuracy', type: 'quantitative' as const, title: r2 ? 'Validation R² (× 100)' : `Validation ${metric} (%)`, scale: { domain: yDomain, zero: false } };
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     description: 'Validation accuracy after each pruning step against global sparsity',
@@ -152,18 +156,18 @@ export async function accuracyVsSparsityChart(report: RunReport, opts: { width?:
     layer: [
       {
         name: 'dense_rule',
-        data: { values: [{ accuracy: dense, label: `dense ${dense.toFixed(2)} %` }] },
+        data: { values: [{ accuracy: dense, label: label('dense', dense) }] },
         mark: { type: 'rule', color: DENSE_COLOR, strokeWidth: 1 },
         encoding: { y },
       },
       {
         name: 'guard_rule',
-        data: { values: [{ accuracy: guard, label: `guard ${guard.toFixed(2)} %` }] },
+        data: { values: [{ accuracy: guard, label: label('guard', guard) }] },
         mark: { type: 'rule', color: GUARD_COLOR, strokeDash: [6, 4], strokeWidth: 1.5 },
         encoding: { y },
       },
-      ruleLabel('dense_label', dense, `dense ${dense.toFixed(2)} %`, -7, DENSE_COLOR),
-      ruleLabel('guard_label', guard, `guard ${guard.toFixed(2)} %`, 9, GUARD_COLOR),
+      ruleLabel('dense_label', dense, label('dense', dense), -7, DENSE_COLOR),
+      ruleLabel('guard_label', guard, label('guard', guard), 9, GUARD_COLOR),
       {
         name: 'target_rule',
         data: { values: [{ sparsity: pct(report.config.target) }] },

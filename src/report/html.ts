@@ -36,8 +36,23 @@ function table(id: string, head: string[], body: string[][], align: `${Align}${s
   return `<table id="${id}"><thead>${row(head.map(escapeHtml), align, 'th')}</thead><tbody>${body.map((r) => row(r, align)).join('')}</tbody></table>`;
 }
 
+/**
+ * How a report's "accuracy" fields read: percentages and points for right/wrong metrics (accuracy, exact-match
+ * accuracy), plain values and differences for R² (regression, autoencoders), which is no percentage.
+ */
+function metricOf(r: Pick<RunReport, 'task'>): { name: string; value: (f: number) => string; diff: (d: number) => string; unit: string } {
+  const name = r.task?.metric ?? 'accuracy';
+  if (name !== 'R²') return { name, value: (f) => pct(f), diff: pts, unit: 'pts' };
+  const signed = (d: number) => `${d > 0.00049 ? '+' : d < -0.00049 ? '−' : '±'}${num(Math.abs(d), 3)}`;
+  return { name, value: (f) => num(f, 3), diff: signed, unit: 'of R²' };
+}
+
+/** "Validation accuracy", "Test R²": a label with the metric's name. */
+const capitalised = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
 function summaryTable(r: RunReport): string {
   const e = escapeHtml;
+  const m = metricOf(r);
   const remaining = r.dense.prunable - Math.round(r.final.sparsity * r.dense.prunable);
   const reached = r.final.targetReached
     ? `<span class="badge ok">yes</span>${r.final.stopReason === 'forced' ? ` — ${e(describeStop(r.final))}` : ''}`
@@ -53,16 +68,16 @@ function summaryTable(r: RunReport): string {
       'Left dense', (r.dense.untouched ?? []).map((u) => `${e(u.name)} <span class="muted">(${e(u.className)}, ${num(u.params)} weights: ${e(u.reason)})</span>`).join('<br>'),
     ] as [string, string]] : []),
     [
-      'Validation accuracy',
-      `${pct(r.dense.valAccuracy)} → <strong>${pct(r.final.valAccuracy)}</strong> <span class="muted">(${pts(r.final.valAccuracy - r.dense.valAccuracy)})</span>`,
+      `Validation ${e(m.name)}`,
+      `${m.value(r.dense.valAccuracy)} → <strong>${m.value(r.final.valAccuracy)}</strong> <span class="muted">(${m.diff(r.final.valAccuracy - r.dense.valAccuracy)})</span>`,
     ],
     [
-      'Test accuracy',
-      `${pct(r.dense.testAccuracy)} → <strong>${pct(r.final.testAccuracy)}</strong> <span class="muted">(${pts(r.final.testAccuracy - r.dense.testAccuracy)})</span>`,
+      `Test ${e(m.name)}`,
+      `${m.value(r.dense.testAccuracy)} → <strong>${m.value(r.final.testAccuracy)}</strong> <span class="muted">(${m.diff(r.final.testAccuracy - r.dense.testAccuracy)})</span>`,
     ],
-    ['Accuracy guard', r.guard
-      ? `drop ≤ ${e(num(r.config.maxDrop, 2))} pts + ${e(num(r.guard.z, 2))} s.e., paired on ${num(r.guard.valRows)} validation rows <span class="muted">(1 row = ${e(num(r.guard.pointsPerRow, 2))} pts; final drop ${pts(-r.guard.finalDrop)} ± ${e(num(100 * r.guard.finalStandardError, 2))})</span>`
-      : `${pct(guardAccuracy(r))} <span class="muted">(dense − ${e(num(r.config.maxDrop, 2))} pts, validation)</span>`],
+    [`${e(capitalised(m.name))} guard`, r.guard
+      ? `drop ≤ ${m.name === 'R²' ? e(num(r.config.maxDrop / 100, 3)) : `${e(num(r.config.maxDrop, 2))} pts`} + ${e(num(r.guard.z, 2))} s.e., paired on ${num(r.guard.valRows)} validation rows <span class="muted">(${r.guard.pointsPerRow != null ? `1 row = ${e(num(r.guard.pointsPerRow, 2))} pts; ` : ''}final drop ${m.diff(-r.guard.finalDrop)} ${e(m.unit)} ± ${m.name === 'R²' ? e(num(r.guard.finalStandardError, 3)) : e(num(100 * r.guard.finalStandardError, 2))})</span>`
+      : `${m.value(guardAccuracy(r))} <span class="muted">(dense − ${e(num(r.config.maxDrop, 2))} pts, validation)</span>`],
     ['Prunable weights', `${num(r.dense.prunable)} → ${num(remaining)} remaining <span class="muted">of ${num(r.dense.params)} parameters</span>`],
     ['Steps', `${num(r.totals.accepted)} accepted, ${num(r.totals.rolledBack)} rolled back, ${r.totals.fineTuneSteps != null ? `${num(r.totals.fineTuneSteps)} fine-tuning steps, ` : ''}${num(r.totals.fineTuneEpochs)} epochs`],
     ['Policy', policy],
@@ -106,17 +121,18 @@ function layersTable(r: RunReport): string {
 
 function stepsTable(r: RunReport): string {
   if (r.steps.length === 0) return '<p id="steps" class="muted">No pruning steps were taken.</p>';
+  const m = metricOf(r);
   const body = r.steps.map((s) => [
     num(s.step),
     `${pct(s.fromSparsity, 1)} → ${pct(s.toSparsity, 1)}`,
-    pct(s.valAccuracy),
-    pts(s.valAccuracy - r.dense.valAccuracy),
+    m.value(s.valAccuracy),
+    m.diff(s.valAccuracy - r.dense.valAccuracy),
     s.accepted ? '<span class="badge ok">accepted</span>' : '<span class="badge bad">rolled back</span>',
     num(s.fineTuneEpochs),
     secs(s.seconds),
     s.reason ? escapeHtml(s.reason) : '',
   ]);
-  return table('steps', ['Step', 'Sparsity', 'Val accuracy', 'vs dense', 'Result', 'Fine-tune epochs', 'Time', 'Reason'], body, 'rrrrlrrl');
+  return table('steps', ['Step', 'Sparsity', `Val ${m.name}`, 'vs dense', 'Result', 'Fine-tune epochs', 'Time', 'Reason'], body, 'rrrrlrrl');
 }
 
 const CSS = `
@@ -178,9 +194,9 @@ ${summaryTable(report)}
 ${phasesTable(report)}
 </section>
 <section>
-<h2>Accuracy vs sparsity</h2>
+<h2>${escapeHtml(capitalised(metricOf(report).name))} vs sparsity</h2>
 <figure id="chart-accuracy">${accuracySvg}
-<figcaption>Validation accuracy after each attempt's fine-tuning. Blue: accepted steps (the line starts at the dense model); red ×: attempts rolled back because accuracy fell below the guard (dashed); dotted: target sparsity.</figcaption>
+<figcaption>Validation ${escapeHtml(metricOf(report).name)} after each attempt's fine-tuning. Blue: accepted steps (the line starts at the dense model); red ×: attempts rolled back because accuracy fell below the guard (dashed); dotted: target sparsity.</figcaption>
 </figure>
 </section>
 <section>

@@ -199,8 +199,8 @@ export interface ReportGuard {
   rule: string;
   /** Validation rows the guard compares on. */
   valRows: number;
-  /** What one validation row is worth, in accuracy points. */
-  pointsPerRow: number;
+  /** What one validation row is worth, in accuracy points (right/wrong metrics only: absent for R²). */
+  pointsPerRow?: number;
   /** --max-drop, in points. */
   maxDrop: number;
   /** Standard errors allowed on top of maxDrop. */

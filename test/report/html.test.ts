@@ -122,6 +122,27 @@ describe('renderReportHtml', () => {
     expect(element(html, 'figure', 'chart-accuracy')).toMatch(/^<svg /);
   });
 
+  it('shows R² as R² (a value and its difference, no percentages or points), for regression and autoencoders', async () => {
+    const r = fixture();
+    r.task = { kind: 'regression', metric: 'R²', evidence: 'its output layer' };
+    r.dense = { ...r.dense, valAccuracy: 0.9214, testAccuracy: 0.9305 };
+    r.final = { ...r.final, valAccuracy: 0.9012, testAccuracy: 0.8724 };
+    r.steps = r.steps.map((s) => ({ ...s, valAccuracy: 0.91 }));
+    r.guard = {
+      rule: 'paired', valRows: 80, maxDrop: 1, z: 1.64, noiseCap: 1, finerThanData: false,
+      finalDrop: 0.0202, finalStandardError: 0.004, finalAllowedDrop: 0.0166,
+    };
+    const html = await renderReportHtml(r);
+    const summary = element(html, 'table', 'summary');
+    expect(summary).toContain('Validation R²');
+    expect(summary).toContain('0.921 → <strong>0.901</strong>');
+    expect(summary).toMatch(/Test R².*0\.931 → <strong>0\.872<\/strong> <span class="muted">\(−0\.058\)/s);
+    expect(summary).toContain('R² guard');
+    expect(summary).not.toMatch(/1 row =|92\.14 %|pts/);
+    expect(rows(element(html, 'table', 'steps'))[0]).toContain('0.910');
+    expect(element(html, 'figure', 'chart-accuracy')).toContain('Validation R² (× 100)');
+  });
+
   it('escapeHtml escapes the five HTML metacharacters', () => {
     expect(escapeHtml(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
     expect(escapeHtml(3)).toBe('3');
