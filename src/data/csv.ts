@@ -59,8 +59,8 @@ interface CsvRecord {
 /** A parsed file: rows of numbers and raw label strings. */
 interface Table {
   file: string;
-  /** Names of the table's columns (inputs, then targets), when the file has a header row. */
-  columns: string[] | undefined;
+  /** Names of the table's columns (inputs, then targets): the header's, or 'column J' (0-based file index) without one. */
+  columns: string[];
   /** The file's own header and width (before ignored columns are dropped and targets moved last). */
   fileColumns: string[] | undefined;
   fileWidth: number;
@@ -188,6 +188,10 @@ const byName = (c: ColumnRef): boolean => typeof c === 'string' && Number.isNaN(
 function resolveColumn(ref: ColumnRef, what: string, columns: string[] | undefined, width: number, file: string, line: number): number {
   if (typeof ref === 'string' && columns) {
     const j = columns.indexOf(ref.trim());
+    const k = columns.lastIndexOf(ref.trim());
+    if (j >= 0 && k !== j) {
+      throw new DataError(`${file} line ${line}: the header names two columns '${ref.trim()}' (indices ${j} and ${k}), so the ${what} column is ambiguous: rename one, or give the ${what} column by its index`);
+    }
     if (j >= 0) return j;
   }
   const asIndex = asIndexRef(ref);
@@ -271,7 +275,8 @@ function readTable(file: string, opts: ReadOptions, like?: Table): Table {
   const targets = new Set(plan.label);
   /** File column of each table column: the inputs in file order, then the targets. */
   const order = [...Array.from({ length: width }, (_, j) => j).filter((j) => !targets.has(j) && !plan.ignore.has(j)), ...plan.label];
-  const columns = fileColumns && order.map((j) => fileColumns[j]);
+  // Without a header row a column is named by its 0-based index in the file (what --label and --ignore-columns take).
+  const columns = order.map((j) => (fileColumns ? fileColumns[j] : `column ${j}`));
   const labelFileIndex = order[order.length - 1];
   const rows = hasHeader ? records.slice(1) : records;
   if (rows.length === 0) throw new DataError(`${file}: has a header row (line ${first.line}) but no data rows`);
@@ -462,7 +467,7 @@ export function loadCsv(options: CsvOptions): Dataset {
     numClasses: map.names.length,
     classNames: map.names,
     ...(o.labelOrder ? { labelOrderGiven: true } : {}),
-    ...(main.columns ? { inputNames: main.columns.slice(0, nf), targetNames: [main.columns[nf]] } : {}),
+    inputNames: main.columns.slice(0, nf), targetNames: [main.columns[nf]],
     train: splits[0], val: splits[1], test: splits[2],
     dispose() {
       splits.forEach((s) => s.x.dispose());
@@ -543,7 +548,7 @@ function loadValueCsv(o: CsvOptions & typeof CSV_DEFAULTS, fractions: [number, n
     inputShape: [nf],
     numClasses: 0,
     classNames: [],
-    ...(main.columns ? { targetNames: k > 0 ? main.columns.slice(main.columns.length - k) : [], inputNames: main.columns.slice(0, nf) } : {}),
+    targetNames: k > 0 ? main.columns.slice(main.columns.length - k) : [], inputNames: main.columns.slice(0, nf),
     train: splits[0], val: splits[1], test: splits[2],
     dispose() {
       splits.forEach((s) => { s.x.dispose(); s.y?.dispose(); });

@@ -30,9 +30,9 @@ export interface Dataset {
   classNames: string[];
   /** True when the class ids follow an order the user gave (--label-order): integer names are then not read as output indices. */
   labelOrderGiven?: boolean;
-  /** Names of the target columns when the targets are values from a CSV with a header. */
+  /** Names of the target columns of a CSV (header names, or 'column J' by 0-based file index without a header row). */
   targetNames?: string[];
-  /** Names of the input columns in order (CSV with a header row), for messages. */
+  /** Names of the input columns of a CSV in order (as targetNames), for messages and report.json. */
   inputNames?: string[];
   train: Split;
   val: Split;

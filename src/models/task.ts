@@ -319,7 +319,7 @@ function labelsAsIndices(data: Dataset, classes: number): { ids: Int32Array; nam
   return { ids: Int32Array.from(values), names: byOutput };
 }
 
-/** ": a, b, c" — a CSV's input columns when it has a header row (at most 12 listed). */
+/** ": a, b, c" — a CSV's input columns (at most 12 listed). */
 function inputList(data: Dataset): string {
   const n = data.inputNames;
   if (!n?.length) return '';

@@ -267,7 +267,7 @@ export interface RunReport {
   task?: { kind: string; metric: string; evidence: string; classNames?: string[] };
   /** Samples in each split of the data the run used (the guard reads val, the final figure test). */
   samples?: { train: number; val: number; test: number };
-  /** A CSV with a header row: the columns fed to the model (in order) and the target column(s) it was judged on. */
+  /** A CSV: the columns fed to the model (in order) and the target column(s) it was judged on — header names, or 'column J' (0-based file index) for a file without a header row. */
   columns?: { inputs: string[]; targets: string[] };
   /** Backend used. */
   backend: ReportBackend;

@@ -66,6 +66,26 @@ describe('CSV columns that are not inputs', () => {
     expect(thrown(() => loadCsv({ path: p, label: ['a', 'b'] })).message).toContain('a classifier has one label column');
   });
 
+  it('refuses a name the header gives to two columns when an option names it; by index it is taken', () => {
+    // A spreadsheet export with a repeated name: 'x1' is an ID in column 0 and a feature in column 2.
+    const p = csv('x1,label,x1,x2\n' + Array.from({ length: 30 }, (_, i) => `${100 + i},${i % 2},${i},${3 * i}`).join('\n') + '\n');
+    const e = thrown(() => loadCsv({ path: p, label: 'label', ignore: ['x1'] }));
+    expect(e).toBeInstanceOf(DataError);
+    expect(e.message).toBe(`${p} line 1: the header names two columns 'x1' (indices 0 and 2), so the ignored column is ambiguous: rename one, or give the ignored column by its index`);
+    withData({ path: p, label: 'label', ignore: ['0'], standardize: false }, (d) => {
+      expect(d.inputNames).toEqual(['x1', 'x2']);
+      expect(rowsOf(d).map((r) => r[0]).sort((a, b) => a - b)[0]).toBe(0); // the feature x1, not the ID
+    });
+  });
+
+  it('names the columns of a file without a header row by their file index', () => {
+    const p = csv(Array.from({ length: 30 }, (_, i) => `${i},${i % 2},${2 * i}`).join('\n') + '\n');
+    withData({ path: p, label: 1, standardize: false }, (d) => {
+      expect(d.inputNames).toEqual(['column 0', 'column 2']);
+      expect(d.targetNames).toEqual(['column 1']);
+    });
+  });
+
   it('applies the same plan to separate validation and test files, and checks their header', () => {
     const p = csv(table);
     const v = csv(table);
