@@ -12,7 +12,26 @@ export function parseFlags<S extends z.ZodTypeAny>(schema: S, raw: Record<string
   const issue = r.error.issues[0];
   const key = String(issue.path[0] ?? '');
   const given = raw[key];
-  // zod's own wording for a non-number ("Expected number, received nan") is not for users.
-  const message = issue.code === 'invalid_type' && issue.expected === 'number' ? 'must be a number' : issue.message;
-  throw new UsageError(`${flagName(key)} ${message}${given !== undefined ? `, got '${String(given)}'` : ''}`);
+  const message = userMessage(issue);
+  // Our own refinements often quote the value already: it is not repeated.
+  const quoted = given !== undefined && message.includes(String(given));
+  throw new UsageError(`${flagName(key)} ${message}${given !== undefined && !quoted ? `, got '${String(given)}'` : ''}`);
+}
+
+/** zod's wording ("Invalid enum value. Expected …, received …", "Number must be less than …") in a user's terms. */
+function userMessage(issue: z.ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.expected === 'number' ? 'must be a number' : `must be a ${issue.expected}`;
+    case 'invalid_enum_value':
+      return `must be one of ${issue.options.map((o) => `'${String(o)}'`).join(', ')}`;
+    case 'too_small':
+      return issue.type === 'number' ? `must be ${issue.inclusive ? 'at least' : 'more than'} ${String(issue.minimum)}` : issue.message;
+    case 'too_big':
+      return issue.type === 'number' ? `must be ${issue.inclusive ? 'at most' : 'less than'} ${String(issue.maximum)}` : issue.message;
+    case 'not_multiple_of':
+      return `must be a multiple of ${String(issue.multipleOf)}`;
+    default:
+      return issue.message;
+  }
 }

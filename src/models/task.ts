@@ -219,8 +219,8 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel, task: Ta
   }
   if (data.numClasses > classes) {
     throw new DataError(
-      `data '${data.source}' has ${data.numClasses} classes but the model's output has ${task.units} unit(s) ` +
-      `(${classes} classes)`);
+      `data '${data.source}' has ${data.numClasses} classes (${data.classNames.slice(0, 12).join(', ')}${data.numClasses > 12 ? ', …' : ''}) ` +
+      `but the model's output has ${task.units} unit(s) (${classes} classes)`);
   }
   if (want.join('x') === data.inputShape.join('x') && !byIndex) return data;
   const relabel = (labels: Int32Array) => (byIndex ? Int32Array.from(labels, (c) => byIndex.ids[c]) : labels);

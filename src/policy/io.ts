@@ -124,7 +124,8 @@ export interface LoadPolicyOptions {
 /** The file a policy name or path refers to; PolicyError listing the available policies when none. */
 export function resolvePolicyPath(pathOrName: string, opts: LoadPolicyOptions = {}): string {
   if (looksLikePath(pathOrName) || existsSync(pathOrName)) return resolve(pathOrName);
-  const dirs = opts.dirs ?? [resolve('policies'), BUILTIN_POLICY_DIR];
+  // (./policies is the built-in folder itself when run from the package: searched and named once.)
+  const dirs = [...new Set(opts.dirs ?? [resolve('policies'), BUILTIN_POLICY_DIR])];
   for (const d of dirs) {
     const p = join(d, `${pathOrName}.json`);
     if (existsSync(p)) return p;

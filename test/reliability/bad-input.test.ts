@@ -164,6 +164,8 @@ const CASES: Case[] = [
   { name: '--budget-steps 0', args: ['--target', '0.5', '--budget-steps', '0'], error: /--budget-steps/ },
   { name: '--batch-size 0', args: ['--target', '0.5', '--batch-size', '0'], error: /--batch-size/ },
   { name: 'unknown --granularity', args: ['--target', '0.5', '--granularity', 'bogus'], error: /bogus/ },
+  { name: '--batch-size over its maximum', args: ['--target', '0.5', '--batch-size', '100000'], error: /error: --batch-size must be at most 65536, got '100000'$/ },
+  { name: '--targets twice the same', args: ['--targets', '0.8,0.8'], error: /error: --targets needs at least two different targets for a frontier \(got 0\.8,0\.8\); for one target use --target 0\.8$/ },
   { name: 'unknown --backend', args: ['--target', '0.5', '--backend', 'tpu'], error: /tpu/ },
   { name: 'flops objective at connection granularity', args: ['--target', '0.5', '--objective', 'flops', '--granularity', 'connection'], error: /--objective flops needs --granularity unit/ },
   { name: 'inspect: missing model', args: ['inspect', 'nope'], error: /'nope' does not exist/ },
