@@ -201,6 +201,10 @@ export function checkOutDir(out: string, overwrite: boolean, resume: boolean, in
     if (p === real || p.startsWith(real + sep)) {
       throw new UsageError(`output folder '${out}' holds the ${input.what} '${input.path}', which writing the outputs would delete; choose another --out`);
     }
+    // The input model's folder is never written to, not even a new subfolder (as --logdir there is refused).
+    if (input.what === 'input model' && real.startsWith(p + sep)) {
+      throw new UsageError(`output folder '${out}' is inside the input model's folder '${input.path}', which is never written to; choose another --out`);
+    }
   }
   if (existsSync(abs) && !statSync(abs).isDirectory()) throw new UsageError(`output path '${out}' exists and is not a folder; choose another --out`);
   if (nonEmptyDir(abs) && !overwrite && !(resume && new Checkpointer(checkpointDirFor(abs)).exists())) {

@@ -12,7 +12,7 @@ import { decodeSparse, encodeSparse, sizeReport, type SizeReport } from '../prun
 import { atomicWriteFile, writeOutputsAtomically } from '../report/write.js';
 
 export interface CompactOptions {
-  /** Folder to write compact/ and model.sparse into. Default: the pruned folder itself (or the model's folder). */
+  /** Folder to write compact/ and model.sparse into. Default: the autoprune output folder given (a user's own model folder needs it: never written to). */
   out?: string;
   /** Also write model.int8.sparse (int8 kernel values). Default false. */
   int8?: boolean;
@@ -66,6 +66,9 @@ function maxAbsDiff(a: TF.LayersModel, b: TF.LayersModel, x: TF.Tensor | TF.Tens
 export async function compactPruned(path: string, opts: CompactOptions = {}): Promise<CompactResult> {
   const { modelFile, masksDirs, outDefault } = locate(path);
   const modelDir = dirname(modelFile);
+  // By default the outputs go beside the pruned model of an autoprune output folder; a user's own model folder
+  // (no report.json or masks.json there) is an input, never written to.
+  const ours = masksDirs.some((d) => existsSync(join(d, 'report.json')) || existsSync(join(d, 'masks.json')));
   const out = resolve(opts.out ?? outDefault);
   const compactDir = join(out, 'compact');
   const rel = relative(compactDir, modelDir);
@@ -74,6 +77,10 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     throw new UsageError(`writing '${compactDir}' would replace the input model '${modelDir}'; choose another --out`);
   }
   const model = await loadModel(modelFile);
+  if (opts.out == null && !ours) {
+    model.dispose();
+    throw new UsageError(`'${path}' is a model folder, not an autoprune output (no report.json or masks.json): compact writes nothing into a model's own folder; give --out`);
+  }
   const disposables: { dispose(): void }[] = [model];
   try {
     const pm = new PrunableModel(model);

@@ -133,7 +133,7 @@ function main(argv: string[]): Promise<number> {
     .command('compact')
     .description('rebuild a pruned model physically smaller (dead units/filters removed) and write sparse (+int8) files')
     .argument('<pruned>', 'an autoprune output folder (model/ + masks.json), a model folder, or a model.json')
-    .option('-o, --out <dir>', 'where to write compact/, model.sparse (default: the input folder; inputs are only read)')
+    .option('-o, --out <dir>', 'where to write compact/, model.sparse (default: the autoprune output folder given; a model folder of your own needs --out: inputs are only read)')
     .option('--int8', 'also write model.int8.sparse with int8-quantised surviving weights')
     .option('--json', 'print the result as JSON')
     .action(async (dir, opts) => {

@@ -1,6 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
@@ -262,6 +262,9 @@ describe('compactPruned (autoprune compact)', () => {
     expect(r.maxAbsDiff.sparse).toBe(0);
     expect(r.compact.skipped.map((k) => k.layer)).toContain('h');
 
+    // A user's own model folder (no report.json or masks.json) is an input: nothing is written there by default.
+    await expect(compactPruned(join(dir, 'm', 'net.json'))).rejects.toThrow(/is a model folder, not an autoprune output .*give --out/);
+    expect(readdirSync(join(dir, 'm')).sort()).toEqual(['net.json', 'weights.bin']);
     // A file that is not a model is reported as such, by its own name.
     writeFileSync(join(dir, 'data.csv'), 'a,b\n1,2\n');
     await expect(compactPruned(join(dir, 'data.csv'))).rejects.toThrow(/model file '.*data\.csv' is not valid JSON/);
