@@ -65,7 +65,7 @@ function summaryTable(r: RunReport): string {
     ['Target reached', reached],
     ['Sparsity reached', `${pct(r.final.sparsity, 2)} <span class="muted">of the prunable kernel weights${r.final.sparsityOfAllParams != null ? `; ${pct(r.final.sparsityOfAllParams, 2)} of all ${num(r.dense.params)} parameters` : ''}</span>`],
     ...((r.dense.untouched ?? []).length ? [[
-      'Left dense', (r.dense.untouched ?? []).map((u) => `${e(u.name)} <span class="muted">(${e(u.className)}, ${num(u.params)} weights: ${e(u.reason)})</span>`).join('<br>'),
+      'Left dense', (r.dense.untouched ?? []).map((u) => `${e(u.name)} <span class="muted">(${e(u.className)}, ${num(u.params)} parameters: ${e(u.reason)})</span>`).join('<br>'),
     ] as [string, string]] : []),
     [
       `Validation ${e(m.name)}`,
