@@ -188,7 +188,7 @@ export function realPathOf(p: string): string {
  * Paths are compared as real paths (symlinks resolved), so a link to the model's folder is caught too.
  * The folder's parent must be writable: probed by creating and removing an empty folder there.
  */
-export function checkOutDir(out: string, overwrite: boolean, resume: boolean, inputs: { what: string; path: string }[] = []): void {
+export function checkOutDir(out: string, overwrite: boolean, resume: boolean, inputs: { what: string; path: string; folder?: boolean }[] = []): void {
   const abs = resolve(out);
   const real = realPathOf(abs);
   if (dirname(real) === real) throw new UsageError(`output folder '${out}' is a filesystem root; choose another --out`);
@@ -201,8 +201,9 @@ export function checkOutDir(out: string, overwrite: boolean, resume: boolean, in
     if (p === real || p.startsWith(real + sep)) {
       throw new UsageError(`output folder '${out}' holds the ${input.what} '${input.path}', which writing the outputs would delete; choose another --out`);
     }
-    // The input model's folder is never written to, not even a new subfolder (as --logdir there is refused).
-    if (input.what === 'input model' && real.startsWith(p + sep)) {
+    // A model given as its folder: that folder is never written to, not even a new subfolder (as --logdir
+    // there is refused). (A model.json given by its path may sit in a working folder that holds --out too.)
+    if (input.what === 'input model' && input.folder && real.startsWith(p + sep)) {
       throw new UsageError(`output folder '${out}' is inside the input model's folder '${input.path}', which is never written to; choose another --out`);
     }
   }
@@ -483,11 +484,12 @@ function adviceFor(result: AgentResult, maxDrop: number, trainRows: number): str
 }
 
 /** The files a run reads that an output folder must never hold: the model's folder and data files. */
-function inputsOf(opts: AutopruneOptions): { what: string; path: string }[] {
-  const inputs: { what: string; path: string }[] = [];
+function inputsOf(opts: AutopruneOptions): { what: string; path: string; folder?: boolean }[] {
+  const inputs: { what: string; path: string; folder?: boolean }[] = [];
   if (typeof opts.model === 'string') {
     const m = resolve(opts.model);
-    inputs.push({ what: 'input model', path: existsSync(m) && statSync(m).isDirectory() ? m : dirname(m) });
+    const folder = existsSync(m) && statSync(m).isDirectory();
+    inputs.push({ what: 'input model', path: folder ? m : dirname(m), folder });
   }
   if (typeof opts.data === 'string' && existsSync(opts.data)) inputs.push({ what: 'data file', path: opts.data });
   if (opts.valData) inputs.push({ what: 'validation file', path: opts.valData });

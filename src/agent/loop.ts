@@ -7,6 +7,8 @@ import { abortedError } from '../errors.js';
 import { extractScored, scoreLayerWith } from '../features/extract.js';
 import type { ConnectionFeatures } from '../features/types.js';
 import type { Scorer } from '../policy/types.js';
+import { transplant } from '../policy/allocated.js';
+import { lampScores } from '../policy/baselines.js';
 import type { ReportStep, StopReason } from '../report/report.js';
 import type { FeatureExtractor } from '../services.js';
 import { disposeSnapshot, PrunableModel, type ComputeReport, type Objective, type Snapshot, type SparsityReport } from '../pruning/prunable-model.js';
@@ -62,6 +64,12 @@ export interface AgentOptions {
    * forward passes, no optimizer step). Default true.
    */
   magnitudeCheck?: boolean;
+  /**
+   * Experimental (docs/oracle.md, "order + allocation"): the per-pass check also tries the policy's order inside
+   * each layer with LAMP's allocation across layers, taken when its calibration losses are clearly lower than
+   * the policy's own. Default false.
+   */
+  allocationCheck?: boolean;
   /**
    * Re-score every increment (true) or prune the later increments by the step's first scores (false: one scoring
    * pass per step). Default: true below RESCORE_MAX_WEIGHTS prunable weights, false from there on, where a pass
@@ -133,7 +141,7 @@ export interface AgentResult {
     /** Whether a step's later increments were re-scored (`rescore`, as resolved for this model's size). */
     rescored: boolean;
     /** Scoring passes that pruned by the policy's scores / by plain magnitude (clearly lower loss right after pruning). */
-    criteria: { policy: number; magnitude: number };
+    criteria: { policy: number; magnitude: number; lampAllocation?: number };
     /** Of fineTuneSteps, the frontier branches' (on top of the budget); only with milestones. */
     frontierSteps?: number;
   };
@@ -289,7 +297,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
   const milestones: Milestone[] = [];
   let scoringPasses = 0;
   /** Scoring passes whose pruning followed the policy / plain magnitude (magnitudeCheck). */
-  const criteria = { policy: 0, magnitude: 0 };
+  const criteria: { policy: number; magnitude: number; lampAllocation?: number } = { policy: 0, magnitude: 0 };
   /** Why the first step is smaller than the planner's initial rate (firstRate), noted on the first step's record and event. */
   let firstNote: string | undefined;
   try {
@@ -400,13 +408,23 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         timed('prune', () => pruneStep(granularity, pm, feats, scores, to, objective));
         settle();
         const policyLoss = timed('evaluate', () => rowLosses(model, calib));
-        const criterion = clearlyLower(magnitudeLoss, policyLoss) ? 'magnitude' : 'policy';
-        if (criterion === 'magnitude') {
+        let chosen = { scores, loss: policyLoss, allocated: false };
+        if (o.allocationCheck) {
+          const allocated = scores.map((sc, l) => transplant(sc, Float32Array.from(lampScores(Float32Array.from(magnitude[l], (v) => -v)), (v) => -v)));
           pm.restore(snap);
-          timed('prune', () => pruneStep(granularity, pm, feats, magnitude, to, objective));
+          timed('prune', () => pruneStep(granularity, pm, feats, allocated, to, objective));
+          settle();
+          const allocatedLoss = timed('evaluate', () => rowLosses(model, calib));
+          if (clearlyLower(allocatedLoss, policyLoss)) chosen = { scores: allocated, loss: allocatedLoss, allocated: true };
+        }
+        const criterion = clearlyLower(magnitudeLoss, chosen.loss) ? 'magnitude' : 'policy';
+        if (criterion === 'magnitude' || (o.allocationCheck && !chosen.allocated)) {
+          pm.restore(snap);
+          timed('prune', () => pruneStep(granularity, pm, feats, criterion === 'magnitude' ? magnitude : chosen.scores, to, objective));
         }
         criteria[criterion]++;
-        return { feats, scores, criterion };
+        if (criterion === 'policy' && chosen.allocated) criteria.lampAllocation = (criteria.lampAllocation ?? 0) + 1;
+        return { feats, scores: chosen.scores, criterion };
       } finally {
         disposeSnapshot(snap);
       }
