@@ -127,4 +127,25 @@ describe('guard reference', () => {
     expect(plain.totals.criteria).toEqual({ policy: 0, magnitude: 0 });
     data.dispose();
   });
+
+  it('allocationCheck (experimental): a policy with a good order inside layers and a bad allocation gets LAMP\'s allocation', async () => {
+    const data = loadSynthetic({ samples: 600, features: 12, classes: 3, seed: 1 });
+    const pct = FEATURE_SCHEMA.names.indexOf('abs_w_pct_layer');
+    // Smallest weights first inside each layer (magnitude's order), but the whole first layer before any other.
+    const lopsided: Scorer = { name: 'lopsided', score: (f) => f.layers.map((l) => Float32Array.from(l.columns[pct], (p) => (l.layer === 0 ? 2 : 0) + 1 - p)) };
+    const run = async (allocationCheck: boolean) => {
+      const model = buildModel({ family: 'mlp', inputShape: [12], hidden: [32, 32], numClasses: 3, seed: 1 });
+      train(model, data.train, { epochs: 4, batchSize: 32 });
+      const r = await runAgent(model, data, lopsided, { target: 0.7, budgetEpochs: 3, force: true, allocationCheck });
+      r.masks.dispose();
+      model.dispose();
+      return r;
+    };
+    const checked = await run(true);
+    expect(checked.totals.criteria.lampAllocation).toBeGreaterThan(0);
+    expect(checked.totals.criteria.policy + checked.totals.criteria.magnitude).toBe(checked.totals.scoringPasses);
+    const off = await run(false);
+    expect(off.totals.criteria.lampAllocation).toBeUndefined();
+    data.dispose();
+  });
 });
