@@ -16,8 +16,14 @@ export type { AutopruneOptions, AutopruneResult };
  * const { model, report } = await autoprune({ target: 0.9, maxDrop: 0.5 });
  */
 export async function autoprune(options: AutopruneOptions, container: Container = createContainer()): Promise<AutopruneResult> {
+  // Warning events name the options a caller sets, as errors do (report.json, the same file the CLI writes,
+  // keeps the flags in final.advice).
+  const user = options.onEvent;
+  const opts: AutopruneOptions = typeof user === 'function'
+    ? { ...options, onEvent: (e) => user(e.type === 'warning' ? { ...e, message: inApiWords(e.message) } : e) }
+    : options;
   try {
-    return await runPrune(options, container);
+    return await runPrune(opts, container);
   } catch (err) {
     throw inApiTerms(err);
   }
@@ -41,9 +47,11 @@ const OPTION_OF_FLAG: Record<string, string> = {
 const FLAG = new RegExp(`(${Object.keys(OPTION_OF_FLAG).sort((a, b) => b.length - a.length).join('|')})(?![\\w-])`, 'g');
 
 /** An AutopruneError with the CLI flags in its message named as autoprune()'s options (same class, exit code and cause). */
+const inApiWords = (text: string): string => text.replace(FLAG, (f) => OPTION_OF_FLAG[f]);
+
 function inApiTerms(err: unknown): unknown {
   if (!(err instanceof AutopruneError)) return err;
-  const message = err.message.replace(FLAG, (f) => OPTION_OF_FLAG[f]);
+  const message = inApiWords(err.message);
   if (message === err.message) return err;
   const Ctor = err.constructor as new (message: string, options?: { cause?: unknown }) => AutopruneError;
   const out = new Ctor(message, { cause: err.cause });
