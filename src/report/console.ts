@@ -43,6 +43,8 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
   const level = o.verbosity === 'quiet' ? 0 : o.verbosity === 'verbose' ? 2 : 1;
   const tty = Boolean(err.isTTY) && !o.json && level > 0;
   let bar: cliProgress.SingleBar | undefined;
+  /** Set by a 'compact' event (--compact): its files are listed with the run's outputs. */
+  let compacted = false;
   /** A line at `need` (0: warnings, shown even with --quiet; 1: progress; 2: --verbose detail). */
   const line = (msg: string, need = 1) => {
     if (o.json || level < need) return;
@@ -122,6 +124,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
               : ` < guard ${fmt(e.floor)}`) + `: rolled back; ${e.next}`);
           break;
         case 'compact':
+          compacted = true;
           line(`autoprune: compacted: ${e.paramsBefore.toLocaleString('en')} → ${e.paramsAfter.toLocaleString('en')} weights ` +
             `(units removed per layer ${e.unitsRemoved.join(' / ')}) in ${e.path}`);
           for (const k of e.skipped) line(`  left intact: '${k.layer}': ${k.reason}`);
@@ -163,7 +166,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         `  ${count(report.totals.accepted, 'step')} accepted, ${report.totals.rolledBack} rolled back, ${report.totals.fineTuneSteps ?? '?'} fine-tune steps (${report.totals.fineTuneEpochs} epochs${report.totals.frontierSteps ? `; ${report.totals.frontierSteps} of them on the branches to the lower --targets, on top of the ${report.config.budgetSteps} budget` : ''}), ${(report.phases.total ?? 0).toFixed(1)} s\n` +
         (f.advice ? `  to go further: ${f.advice}\n` : '') +
         frontierLines(report, fmt) +
-        `  wrote ${outDir}/ (model/, masks.json, report.json, report.html${report.frontier ? ', frontier.json, frontier/' : ''})\n`);
+        `  wrote ${outDir}/ (model/, masks.json, report.json, report.html${report.frontier ? ', frontier.json, frontier/' : ''}${compacted ? ', compact/, model.sparse, model.int8.sparse' : ''})\n`);
     },
     close() {
       bar?.stop();

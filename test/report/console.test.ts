@@ -64,6 +64,16 @@ describe('console verbosity', () => {
     expect(n).not.toContain('fine-tune round');
     expect(n).toContain('wrote /tmp/out');
     expect(run('verbose')).toContain('step 1 fine-tune round 1: loss 0.2500, val 90.00 %');
+    expect(n).toContain('wrote /tmp/out/ (model/, masks.json, report.json, report.html)');
+  });
+
+  it('lists the compact files with the outputs when the run compacted (--compact)', () => {
+    let out = '';
+    const stream = { isTTY: false, write: (s: string) => { out += s; return true; } } as unknown as NodeJS.WriteStream;
+    const r = createConsoleReporter({ json: false, target: 0.8, stream });
+    r.event({ type: 'compact', path: '/tmp/out/compact', paramsBefore: 100, paramsAfter: 60, unitsRemoved: [2], skipped: [] });
+    r.finished(sample(), '/tmp/out');
+    expect(out).toContain('wrote /tmp/out/ (model/, masks.json, report.json, report.html, compact/, model.sparse, model.int8.sparse)');
   });
 });
 
