@@ -46,9 +46,10 @@ const OPTION_OF_FLAG: Record<string, string> = {
 };
 const FLAG = new RegExp(`(${Object.keys(OPTION_OF_FLAG).sort((a, b) => b.length - a.length).join('|')})(?![\\w-])`, 'g');
 
-/** An AutopruneError with the CLI flags in its message named as autoprune()'s options (same class, exit code and cause). */
+/** A message with the CLI flags it names written as autoprune()'s options. */
 const inApiWords = (text: string): string => text.replace(FLAG, (f) => OPTION_OF_FLAG[f]);
 
+/** An AutopruneError with the CLI flags in its message named as autoprune()'s options (same class, exit code and cause). */
 function inApiTerms(err: unknown): unknown {
   if (!(err instanceof AutopruneError)) return err;
   const message = inApiWords(err.message);

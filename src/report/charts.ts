@@ -149,7 +149,7 @@ export async function accuracyVsSparsityChart(report: RunReport, opts: { width?:
   const y = { field: 'accuracy', type: 'quantitative' as const, title: r2 ? 'Validation R² (× 100)' : `Validation ${metric} (%)`, scale: { domain: yDomain, zero: false } };
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    description: 'Validation accuracy after each pruning step against global sparsity',
+    description: `Validation ${metric} after each pruning step against global sparsity`,
     width: opts.width ?? REPORT_WIDTH,
     height: opts.height ?? HEIGHT,
     config: CONFIG,

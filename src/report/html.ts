@@ -40,11 +40,23 @@ function table(id: string, head: string[], body: string[][], align: `${Align}${s
  * How a report's "accuracy" fields read: percentages and points for right/wrong metrics (accuracy, exact-match
  * accuracy), plain values and differences for R² (regression, autoencoders), which is no percentage.
  */
-function metricOf(r: Pick<RunReport, 'task'>): { name: string; value: (f: number) => string; diff: (d: number) => string; unit: string } {
+interface MetricFormat {
+  name: string;
+  /** A value of the metric (a fraction for accuracies). */
+  value: (f: number) => string;
+  /** A difference of two values (accuracies: in points). */
+  diff: (d: number) => string;
+  /** --max-drop (given in points; 0.01 of R² per point). */
+  limit: (maxDropPoints: number) => string;
+  /** A standard error of a difference, in the unit of `diff`. */
+  se: (se: number) => string;
+}
+
+function metricOf(r: Pick<RunReport, 'task'>): MetricFormat {
   const name = r.task?.metric ?? 'accuracy';
-  if (name !== 'R²') return { name, value: (f) => pct(f), diff: pts, unit: 'pts' };
+  if (name !== 'R²') return { name, value: (f) => pct(f), diff: pts, limit: (p) => `${num(p, 2)} pts`, se: (se) => num(100 * se, 2) };
   const signed = (d: number) => `${d > 0.00049 ? '+' : d < -0.00049 ? '−' : '±'}${num(Math.abs(d), 3)}`;
-  return { name, value: (f) => num(f, 3), diff: signed, unit: 'of R²' };
+  return { name, value: (f) => num(f, 3), diff: signed, limit: (p) => num(p / 100, 3), se: (se) => num(se, 3) };
 }
 
 /** "Validation accuracy", "Test R²": a label with the metric's name. */
@@ -76,8 +88,8 @@ function summaryTable(r: RunReport): string {
       `${m.value(r.dense.testAccuracy)} → <strong>${m.value(r.final.testAccuracy)}</strong> <span class="muted">(${m.diff(r.final.testAccuracy - r.dense.testAccuracy)})</span>`,
     ],
     [`${e(capitalised(m.name))} guard`, r.guard
-      ? `drop ≤ ${m.name === 'R²' ? e(num(r.config.maxDrop / 100, 3)) : `${e(num(r.config.maxDrop, 2))} pts`} + ${e(num(r.guard.z, 2))} s.e., paired on ${num(r.guard.valRows)} validation rows <span class="muted">(${r.guard.pointsPerRow != null ? `1 row = ${e(num(r.guard.pointsPerRow, 2))} pts; ` : ''}final drop ${m.diff(-r.guard.finalDrop)} ${e(m.unit)} ± ${m.name === 'R²' ? e(num(r.guard.finalStandardError, 3)) : e(num(100 * r.guard.finalStandardError, 2))})</span>`
-      : `${m.value(guardAccuracy(r))} <span class="muted">(dense − ${e(num(r.config.maxDrop, 2))} pts, validation)</span>`],
+      ? `drop ≤ ${e(m.limit(r.config.maxDrop))} + ${e(num(r.guard.z, 2))} s.e., paired on ${num(r.guard.valRows)} validation rows <span class="muted">(${r.guard.pointsPerRow != null ? `1 row = ${e(num(r.guard.pointsPerRow, 2))} pts; ` : ''}final drop ${m.diff(-r.guard.finalDrop)} ± ${e(m.se(r.guard.finalStandardError))})</span>`
+      : `${m.value(guardAccuracy(r))} <span class="muted">(dense − ${e(m.limit(r.config.maxDrop))}, validation)</span>`],
     ['Prunable weights', `${num(r.dense.prunable)} → ${num(remaining)} remaining <span class="muted">of ${num(r.dense.params)} parameters</span>`],
     ['Steps', `${num(r.totals.accepted)} accepted, ${num(r.totals.rolledBack)} rolled back, ${r.totals.fineTuneSteps != null ? `${num(r.totals.fineTuneSteps)} fine-tuning steps, ` : ''}${num(r.totals.fineTuneEpochs)} epochs`],
     ['Policy', policy],

@@ -141,6 +141,12 @@ describe('renderReportHtml', () => {
     expect(summary).not.toMatch(/1 row =|92\.14 %|pts/);
     expect(rows(element(html, 'table', 'steps'))[0]).toContain('0.910');
     expect(element(html, 'figure', 'chart-accuracy')).toContain('Validation R² (× 100)');
+    // The same guard on an accuracy: points, each figure with its unit once.
+    const acc = fixture();
+    acc.guard = { ...r.guard, pointsPerRow: 1.25 };
+    const accSummary = element(await renderReportHtml(acc), 'table', 'summary');
+    expect(accSummary).toContain('drop ≤ 1.00 pts + 1.64 s.e., paired on 80 validation rows');
+    expect(accSummary).toContain('(1 row = 1.25 pts; final drop −2.02 pts ± 0.40)');
   });
 
   it('escapeHtml escapes the five HTML metacharacters', () => {
