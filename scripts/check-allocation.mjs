@@ -7,17 +7,12 @@
 const { selectBackendAsync } = await import('../dist/backend/tf.js');
 await selectBackendAsync();
 const { runBench } = await import('../dist/bench/run.js');
-const { resolveScorer } = await import('../dist/policy/io.js');
 const [model = 'lenet-5', seeds = '0,1,2', targets = '0.9,0.95,0.98', methods = 'default+lamp'] = process.argv.slice(2);
 
-const { allocatedBy } = await import('../dist/policy/allocated.js');
-const scorerOf = (spec) => {
-  const [own, alloc] = spec.split('+');
-  return alloc ? allocatedBy(resolveScorer(own), resolveScorer(alloc)) : resolveScorer(own);
-};
+const { resolveScorerSpec } = await import('../dist/policy/allocated.js');
 const r = await runBench({
   models: [model], seeds: seeds.split(',').map(Number), targets: targets.split(',').map(Number),
-  methods: Object.fromEntries(methods.split(',').map((m) => [m, () => scorerOf(m)])), denseEpochs: 15, fineTuneEpochs: 5, agentBudget: 15,
+  methods: Object.fromEntries(methods.split(',').map((m) => [m, () => resolveScorerSpec(m)])), denseEpochs: 15, fineTuneEpochs: 5, agentBudget: 15,
   onProgress: (m) => console.error(m),
 });
 for (const rec of r.records) {

@@ -8,7 +8,7 @@ import { extractScored, scoreLayerWith } from '../features/extract.js';
 import type { ConnectionFeatures } from '../features/types.js';
 import type { Scorer } from '../policy/types.js';
 import { transplant } from '../policy/allocated.js';
-import { lampScores } from '../policy/baselines.js';
+import { lampPruneScores } from '../policy/baselines.js';
 import type { ReportStep, StopReason } from '../report/report.js';
 import type { FeatureExtractor } from '../services.js';
 import { disposeSnapshot, PrunableModel, type ComputeReport, type Objective, type Snapshot, type SparsityReport } from '../pruning/prunable-model.js';
@@ -408,22 +408,27 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         timed('prune', () => pruneStep(granularity, pm, feats, scores, to, objective));
         settle();
         const policyLoss = timed('evaluate', () => rowLosses(model, calib));
-        let chosen = { scores, loss: policyLoss, allocated: false };
+        // The model is now pruned by `pruned`; the choice is re-pruned only where it is another list.
+        let pruned = scores;
+        let chosen = { scores, loss: policyLoss };
         if (o.allocationCheck) {
-          const allocated = scores.map((sc, l) => transplant(sc, Float32Array.from(lampScores(Float32Array.from(magnitude[l], (v) => -v)), (v) => -v)));
+          // The policy's order inside each layer, LAMP's counts per layer (magnitude holds −|w|).
+          const allocated = scores.map((sc, l) => transplant(sc, lampPruneScores(Float32Array.from(magnitude[l], (v) => -v))));
           pm.restore(snap);
           timed('prune', () => pruneStep(granularity, pm, feats, allocated, to, objective));
           settle();
+          pruned = allocated;
           const allocatedLoss = timed('evaluate', () => rowLosses(model, calib));
-          if (clearlyLower(allocatedLoss, policyLoss)) chosen = { scores: allocated, loss: allocatedLoss, allocated: true };
+          if (clearlyLower(allocatedLoss, policyLoss)) chosen = { scores: allocated, loss: allocatedLoss };
         }
         const criterion = clearlyLower(magnitudeLoss, chosen.loss) ? 'magnitude' : 'policy';
-        if (criterion === 'magnitude' || (o.allocationCheck && !chosen.allocated)) {
+        const take = criterion === 'magnitude' ? magnitude : chosen.scores;
+        if (take !== pruned) {
           pm.restore(snap);
-          timed('prune', () => pruneStep(granularity, pm, feats, criterion === 'magnitude' ? magnitude : chosen.scores, to, objective));
+          timed('prune', () => pruneStep(granularity, pm, feats, take, to, objective));
         }
         criteria[criterion]++;
-        if (criterion === 'policy' && chosen.allocated) criteria.lampAllocation = (criteria.lampAllocation ?? 0) + 1;
+        if (criterion === 'policy' && chosen.scores !== scores) criteria.lampAllocation = (criteria.lampAllocation ?? 0) + 1;
         return { feats, scores: chosen.scores, criterion };
       } finally {
         disposeSnapshot(snap);

@@ -1,5 +1,12 @@
 import type { ConnectionFeatures } from '../features/types.js';
+import { resolveScorer } from './io.js';
 import type { Scorer } from './types.js';
+
+/** A scorer named as the experiment scripts take it: a policy or baseline name, or "X+Y" = allocatedBy(X, Y). */
+export function resolveScorerSpec(spec: string): Scorer {
+  const [own, prior] = spec.split('+');
+  return prior ? allocatedBy(resolveScorer(own), resolveScorer(prior)) : resolveScorer(own);
+}
 
 /**
  * A policy's order inside each layer with a prior's allocation across layers: within every layer, the

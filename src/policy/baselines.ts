@@ -101,6 +101,11 @@ export function lampScores(absW: Float32Array): Float64Array {
   return out;
 }
 
+/** LAMP as a Scorer's scores of one layer's |w|: −lamp (lowest LAMP score pruned first). */
+export function lampPruneScores(absW: Float32Array): Float32Array {
+  return Float32Array.from(lampScores(absW), (v) => -v);
+}
+
 /** LAMP: −lamp (lowest LAMP score pruned first; each layer's largest weight has LAMP 1). */
 export function lampScorer(): Scorer {
   return {
@@ -108,7 +113,7 @@ export function lampScorer(): Scorer {
     needs: ['abs_w'],
     score(features: ConnectionFeatures): Float32Array[] {
       const [f] = requireFeatures('lamp', features.schema, ['abs_w']);
-      return features.layers.map((lf) => Float32Array.from(lampScores(lf.columns[f]), (v) => -v));
+      return features.layers.map((lf) => lampPruneScores(lf.columns[f]));
     },
   };
 }
