@@ -18,6 +18,7 @@ export type { AutopruneOptions, AutopruneResult };
 export async function autoprune(options: AutopruneOptions, container: Container = createContainer()): Promise<AutopruneResult> {
   // Warning events name the options a caller sets, as errors do (report.json, the same file the CLI writes,
   // keeps the flags in final.advice).
+  if (options == null || typeof options !== 'object') resolveRunOptions(options); // throws the one-line UsageError
   const user = options.onEvent;
   const opts: AutopruneOptions = typeof user === 'function'
     ? { ...options, onEvent: (e) => user(e.type === 'warning' ? { ...e, message: inApiWords(e.message) } : e) }
@@ -56,6 +57,8 @@ function inApiTerms(err: unknown): unknown {
   if (message === err.message) return err;
   const Ctor = err.constructor as new (message: string, options?: { cause?: unknown }) => AutopruneError;
   const out = new Ctor(message, { cause: err.cause });
-  out.stack = err.stack;
+  // The original frames under this message: Node prints the stack of an uncaught error, message first.
+  const frames = err.stack?.split('\n').filter((l) => /^\s+at /.test(l));
+  if (frames?.length) out.stack = `${out.name}: ${message}\n${frames.join('\n')}`;
   return out;
 }

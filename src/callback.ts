@@ -9,6 +9,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { tf } from './backend/tf.js';
 import { disposeSplit, headOf, type Split } from './data/dataset.js';
 import { UsageError } from './errors.js';
+import { FOREIGN_TFJS, refuseUnknownKeys } from './options.js';
 import { extractScored, scoreLayerWith } from './features/extract.js';
 import { rememberTask, taskOf, type TaskKind } from './models/task.js';
 import { resolveScorer } from './policy/io.js';
@@ -33,6 +34,8 @@ export interface PruneScheduleOptions {
   task?: TaskKind;
 }
 
+const SCHEDULE_KEYS: Record<keyof PruneScheduleOptions, true> = { target: true, calibration: true, policy: true, exclude: true, task: true };
+
 export interface PruningCallbackOptions extends PruneScheduleOptions {
   /** Optimizer step (batch, counted from 0 over the whole fit) of the first prune. Default 0. */
   beginStep?: number;
@@ -56,6 +59,20 @@ export interface PruningCallbackOptions extends PruneScheduleOptions {
   guard?: { validation: Calibration; maxDrop?: number };
   /** Called when the guard undoes an epoch. */
   onRollback?: (e: GuardRollback) => void;
+}
+
+const CALLBACK_KEYS: Record<keyof PruningCallbackOptions, true> = {
+  ...SCHEDULE_KEYS, beginStep: true, endStep: true, frequency: true, onPrune: true, guard: true, onRollback: true,
+};
+
+/** The model and options a caller passes: an object of known keys, and a LayersModel of autoprune's tfjs. */
+function checkCall(model: unknown, options: unknown, known: Record<string, true>, what: string): void {
+  if (model == null || typeof model !== 'object' || typeof (model as { predict?: unknown }).predict !== 'function') {
+    throw new UsageError(`${what}: the model must be a tfjs LayersModel, got '${String(model)}'`);
+  }
+  if (!(model instanceof tf.LayersModel)) throw new UsageError(`${what}: the model: ${FOREIGN_TFJS}`);
+  if (options == null || typeof options !== 'object') throw new UsageError(`${what}: options must be an object, e.g. { target: 0.9, calibration: { x, y } }`);
+  refuseUnknownKeys(options, Object.keys(known), what);
 }
 
 /** An epoch the guard undid: its sparsity and metric, and the state the model went back to. */
@@ -86,10 +103,12 @@ function calibrationSplit(c: Calibration, model: TF.LayersModel, rows = 1024, wh
   if (c == null || typeof c !== 'object' || !('x' in c)) {
     throw new UsageError(`${what} is required: training rows to score connections on, as { x, y } tensors (or a Split with labels), e.g. { calibration: { x: xTrain, y: yTrain } }`);
   }
+  checkShapes(c, model, what);
   if ('labels' in c) return headOf(c, rows);
   const task = taskOf(model);
   const n = Math.min(rows, c.x.shape[0]);
   if (c.y.shape[0] !== c.x.shape[0]) throw new UsageError(`${what} has ${c.x.shape[0]} inputs but ${c.y.shape[0]} targets`);
+  checkTargetsShape(c.y, model, task.kind, what);
   const x = tf.slice(c.x, 0, n);
   const y = tf.slice(c.y, 0, n);
   if (task.kind !== 'classification') return { x, labels: new Int32Array(n), y };
@@ -99,6 +118,36 @@ function calibrationSplit(c: Calibration, model: TF.LayersModel, rows = 1024, wh
   classes.dispose();
   y.dispose();
   return { x, labels: Int32Array.from(labels) };
+}
+
+const dims = (shape: readonly (number | null)[]) => `[${shape.map((d) => d ?? 'any').join(', ')}]`;
+
+/** Rows of the model's input shape (a raw tfjs error from inside model.fit would not name the calibration). */
+function checkShapes(c: Calibration, model: TF.LayersModel, what: string): void {
+  if (!(c.x instanceof tf.Tensor)) throw new UsageError(`${what}.x must be a tensor of input rows, got '${String(c.x)}'`);
+  if (!('labels' in c) && !(c.y instanceof tf.Tensor)) throw new UsageError(`${what}.y must be a tensor of the targets the model is trained on, got '${String(c.y)}'`);
+  const want = model.inputs[0].shape.slice(1);
+  const got = c.x.shape.slice(1);
+  if (got.length !== want.length || want.some((d, i) => d != null && d !== got[i])) {
+    throw new UsageError(`${what}.x has rows of shape ${dims(got)}, but the model takes ${dims(want)}`);
+  }
+}
+
+/** Targets of the model's output: one-hot rows or class ids of its classes, or rows of its output's size. */
+function checkTargetsShape(y: TF.Tensor, model: TF.LayersModel, kind: TaskKind, what: string): void {
+  const out = model.outputs[0].shape.slice(1);
+  const width = out.reduce<number>((a, d) => a * (d ?? 1), 1);
+  const rowSize = y.shape.slice(1).reduce((a, d) => a * d, 1);
+  if (kind === 'classification') {
+    const classes = width > 1 ? width : 2;
+    if (rowSize > 1 && rowSize !== width) throw new UsageError(`${what}.y has one-hot rows of ${rowSize} classes, but the model has ${width} outputs`);
+    if (rowSize === 1) {
+      const top = tf.tidy(() => tf.max(y).dataSync()[0]);
+      if (!(top < classes)) throw new UsageError(`${what}.y holds class ${top}, but the model has ${classes} classes (0…${classes - 1})`);
+    }
+  } else if (rowSize !== width) {
+    throw new UsageError(`${what}.y has rows of shape ${dims(y.shape.slice(1))}, but the model's output is ${dims(out)}`);
+  }
 }
 
 /** The guard's validation rows (at most 10,000), owned by the callback. */
@@ -119,6 +168,7 @@ function pruneWith(pm: PrunableModel, calib: Split, scorer: Scorer, sparsity: nu
  * custom loop keeps the pruned weights at 0; `dispose()` when done). No fine-tuning: that is the caller's loop.
  */
 export function pruneOnce(model: TF.LayersModel, options: PruneScheduleOptions): PrunableModel {
+  checkCall(model, options, SCHEDULE_KEYS, 'pruneOnce');
   const target = checkTarget(options.target);
   rememberTask(model, options.task);
   const scorer = typeof options.policy === 'object' ? options.policy : resolveScorer(options.policy ?? 'default');
@@ -176,6 +226,7 @@ export class PruningCallback extends tf.Callback {
 
   constructor(readonly prunedModel: TF.LayersModel, options: PruningCallbackOptions) {
     super();
+    checkCall(prunedModel, options, CALLBACK_KEYS, 'PruningCallback');
     this.target = checkTarget(options.target);
     for (const k of ['beginStep', 'endStep', 'frequency'] as const) {
       const v = options[k];
@@ -191,10 +242,13 @@ export class PruningCallback extends tf.Callback {
       throw new UsageError(`guard.maxDrop must be in [0, 100] percentage points, got '${String(g.maxDrop)}'`);
     }
     this.maxDrop = g?.maxDrop ?? 1;
+    let calib: Split | undefined;
     try {
-      this.calib = calibrationSplit(options.calibration, prunedModel);
+      calib = calibrationSplit(options.calibration, prunedModel);
       this.val = g ? guardSplit(g.validation, prunedModel) : undefined;
+      this.calib = calib;
     } catch (err) {
+      if (calib) disposeSplit(calib);
       this.masks.dispose();
       throw err;
     }
@@ -208,6 +262,8 @@ export class PruningCallback extends tf.Callback {
 
   /** Plans the schedule from the fit's epochs and batches per epoch (tfjs passes them as params). */
   override async onTrainBegin(): Promise<void> {
+    // A fit of another tfjs copy does not know this class: it calls these methods on its own wrapper object.
+    if (!(this instanceof PruningCallback)) throw new UsageError(`PruningCallback: the fit: ${FOREIGN_TFJS}`);
     if (this.stripped) throw new UsageError('this PruningCallback was stripped; create a new one for another fit');
     if (this.plan) return;
     const p = (this.params ?? {}) as Record<string, unknown>;

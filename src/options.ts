@@ -4,7 +4,12 @@ import type { Objective } from './pruning/prunable-model.js';
 import type { AutopruneOptions } from './prune-service.js';
 import type { Scorer } from './policy/types.js';
 import { UsageError } from './errors.js';
+import { tf } from './backend/tf.js';
 import { TASK_KINDS } from './models/task.js';
+
+/** Why a model or callback from another copy of tfjs cannot be used (its variables live in another engine). */
+export const FOREIGN_TFJS = 'it was built with another copy of @tensorflow/tfjs than the one autoprune runs on (its tensors live in another engine); ' +
+  "build or load it with autoprune's copy (import { tf } from 'autoprune'), or let npm dedupe @tensorflow/tfjs-node to one package";
 
 /**
  * Every option of a run with its default applied, resolved by one function for the CLI, the API and the
@@ -49,14 +54,34 @@ const OPTION_KEYS: Record<keyof AutopruneOptions, true> = {
   out: true, overwrite: true, resume: true, signal: true, onEvent: true,
 };
 
+/** One UsageError naming the keys of `o` that are not option names of `what` (with the likely intended one). */
+export function refuseUnknownKeys(o: object, known: readonly string[], what: string): void {
+  const unknown = Object.keys(o).filter((k) => !known.includes(k));
+  if (!unknown.length) return;
+  const like = (k: string) => known.find((n) => n.toLowerCase() === k.toLowerCase().replace(/[-_]/g, ''));
+  throw new UsageError(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'${like(k) ? ` (did you mean '${like(k)}'?)` : ''}`).join(', ')}; ${what} takes ${known.join(', ')}`);
+}
+
+/** A Dataset object has what the run reads: three splits of x and labels, numClasses, inputShape (one line naming what is missing). */
+function checkDatasetShape(d: Record<string, unknown>): void {
+  const missing: string[] = [];
+  for (const k of ['train', 'val', 'test'] as const) {
+    const s = d[k] as Record<string, unknown> | undefined;
+    if (s == null || typeof s !== 'object') missing.push(k);
+    else {
+      if (!(s.x instanceof tf.Tensor)) missing.push(`${k}.x (a tensor)`);
+      if (!(s.labels instanceof Int32Array)) missing.push(`${k}.labels (an Int32Array)`);
+    }
+  }
+  if (!(typeof d.numClasses === 'number' && Number.isInteger(d.numClasses) && d.numClasses >= 1)) missing.push('numClasses (a whole number)');
+  if (!Array.isArray(d.inputShape)) missing.push('inputShape (an array)');
+  if (missing.length) throw new UsageError(`data: a Dataset needs ${missing.join(', ')}; see the Dataset type (or pass a CSV path)`);
+}
+
 /** Validates types and ranges (one UsageError naming the option) and applies the defaults. */
 export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
   if (o == null || typeof o !== 'object') throw new UsageError('options must be an object, e.g. { target: 0.8 }');
-  const unknown = Object.keys(o).filter((k) => !(k in OPTION_KEYS));
-  if (unknown.length) {
-    const like = (k: string) => Object.keys(OPTION_KEYS).find((n) => n.toLowerCase() === k.toLowerCase().replace(/[-_]/g, ''));
-    throw new UsageError(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'${like(k) ? ` (did you mean '${like(k)}'?)` : ''}`).join(', ')}; autoprune() takes ${Object.keys(OPTION_KEYS).join(', ')}`);
-  }
+  refuseUnknownKeys(o, Object.keys(OPTION_KEYS), 'autoprune()');
   if (o.onEvent != null && typeof o.onEvent !== 'function') throw new UsageError(`onEvent must be a function (event) => void, got '${String(o.onEvent)}'`);
   if (o.signal != null && (typeof o.signal !== 'object' || typeof (o.signal as { aborted?: unknown }).aborted !== 'boolean')) {
     throw new UsageError(`signal must be an AbortSignal (e.g. new AbortController().signal), got '${String(o.signal)}'`);
@@ -77,9 +102,11 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
   if (o.data != null && typeof o.data !== 'string' && (typeof o.data !== 'object' || !('train' in o.data))) {
     throw new UsageError(`data must be a dataset name, a CSV path or a Dataset, got ${typeof o.data === 'object' ? 'an object without splits' : `'${String(o.data)}'`}`);
   }
+  if (o.data != null && typeof o.data === 'object') checkDatasetShape(o.data as unknown as Record<string, unknown>);
   if (o.model != null && typeof o.model !== 'string' && (typeof o.model !== 'object' || typeof (o.model as { predict?: unknown }).predict !== 'function')) {
     throw new UsageError(`model must be a model.json path or a tfjs LayersModel, got '${String(o.model)}'`);
   }
+  if (o.model != null && typeof o.model === 'object' && !(o.model instanceof tf.LayersModel)) throw new UsageError(`model: ${FOREIGN_TFJS}`);
   if (o.policy != null && typeof o.policy !== 'string' && typeof (o.policy as Scorer).score !== 'function') {
     throw new UsageError(`policy must be a policy name, a policy file or a Scorer, got '${String(o.policy)}'`);
   }

@@ -698,7 +698,7 @@ export class PruneService {
           ...(await frontierFiles(result, report)),
         ];
         phases.write = (Date.now() - tw) / 1000;
-        phases.total = (Date.now() - t0) / 1000;
+        phases.total = (Date.now() - t0) / 1000 + result.earlierSeconds;
         files.push({ relPath: 'report.json', data: `${JSON.stringify(report, null, 2)}\n` });
         files.push({ relPath: 'report.html', data: await renderReportHtml(report) });
         await this.writer.write(opts.out, files, { overwrite: r.overwrite || r.resume });
@@ -712,7 +712,7 @@ export class PruneService {
           });
         }
       } else {
-        phases.total = (Date.now() - t0) / 1000;
+        phases.total = (Date.now() - t0) / 1000 + result.earlierSeconds;
       }
       for (const m of result.milestones) disposeSnapshot(m.snapshot);
       result.masks.dispose();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { autoprune, createContainer, InterruptedError, loadSynthetic, TOKENS, UsageError, type AgentEvent, type DataSource, type Dataset } from '../src/index.js';
+import { tf } from '../src/backend/tf.js';
 import { numTensors, tempDir } from './helpers.js';
 
 process.env.AUTOPRUNE_CACHE_DIR = tempDir('autoprune-api-cache-');
@@ -71,7 +72,18 @@ describe('API errors', () => {
     expect((err as UsageError).exitCode).toBe(2);
     expect((err as Error).message).toMatch(/^objective flops needs granularity unit/);
     expect((err as Error).message).not.toMatch(/--/);
+    // The stack too: Node prints it (message first) for an uncaught error.
+    expect((err as Error).stack!.split('\n')[0]).toBe(`UsageError: ${(err as Error).message}`);
+    expect((err as Error).stack).toMatch(/\n\s+at /);
     await expect(autoprune({ target: 0.8, resume: true })).rejects.toThrow(/^resume: true needs the out folder/);
+  });
+
+  it('refuses options that are not an object, and a Dataset object missing what the run reads, naming it', async () => {
+    await expect(autoprune(null as never)).rejects.toThrow(/^options must be an object/);
+    const x = tf.zeros([2, 2]);
+    await expect(autoprune({ target: 0.5, data: { train: { x, labels: new Int32Array(2) } } as never }))
+      .rejects.toThrow(/^data: a Dataset needs val, test, numClasses \(a whole number\), inputShape \(an array\)/);
+    x.dispose();
   });
 });
 

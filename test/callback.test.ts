@@ -94,6 +94,30 @@ describe('pruning inside the user\'s training', () => {
     data.dispose();
   });
 
+  it('refuses, in one line before any fit, unknown options, calibration rows of the wrong shape and a model of another tfjs copy', () => {
+    const model = userModel();
+    const before = numTensors();
+    const x = tf.zeros([8, 20]);
+    const oneHot = tf.tidy(() => tf.oneHot(tf.zeros([8], 'int32'), 3));
+    const [x7, x5, y2, ids] = [tf.zeros([8, 7]), tf.zeros([8, 5]), tf.zeros([8, 2]), tf.fill([8], 5)];
+    const bad = [
+      [{ target: 0.5, calibration: { x, y: oneHot }, begin_step: 4 }, /unknown option 'begin_step' \(did you mean 'beginStep'\?\); PruningCallback takes target, /],
+      [{ target: 0.5, calibration: { x: x7, y: oneHot } }, /calibration.x has rows of shape \[7\], but the model takes \[20\]/],
+      [{ target: 0.5, calibration: { x, y: y2 } }, /calibration.y has one-hot rows of 2 classes, but the model has 3 outputs/],
+      [{ target: 0.5, calibration: { x, y: ids } }, /calibration.y holds class 5, but the model has 3 classes/],
+      [{ target: 0.5, calibration: { x, y: oneHot }, guard: { validation: { x: x5, y: oneHot } } }, /guard.validation.x has rows of shape \[5\]/],
+    ] as const;
+    for (const [options, message] of bad) expect(() => new PruningCallback(model, options as never)).toThrow(message);
+    expect(() => pruneOnce(model, { target: 0.5, calibration: { x, y: oneHot }, frequency: 3 } as never)).toThrow(/unknown option 'frequency'; pruneOnce takes/);
+    // A model of another tfjs copy is not an instance of this copy's LayersModel (its variables live in another engine).
+    const foreign = Object.create({ predict: () => null }) as never;
+    expect(() => new PruningCallback(foreign, { target: 0.5, calibration: { x, y: oneHot } })).toThrow(/another copy of @tensorflow\/tfjs/);
+    tf.dispose([x, oneHot, x7, x5, y2, ids]);
+    expect(kernels(model).every((k) => k.every((v) => v !== 0))).toBe(true);
+    expect(numTensors()).toBeLessThanOrEqual(before);
+    model.dispose();
+  });
+
   it('warns (a Node warning) when endStep is after the fit\'s last step: that fit never reaches the target', async () => {
     const data = loadSynthetic({ samples: 120, features: 20, classes: 3, seed: 7 });
     const model = userModel();

@@ -67,7 +67,10 @@ describe('the frontier in one run', () => {
       ...opts, out, signal: controller.signal,
       onEvent: (e) => { if (e.type === 'checkpoint' && e.sparsity > 0.5) controller.abort(); },
     })).rejects.toThrow(/interrupted/i);
+    const t0 = Date.now();
     const resumed = await autoprune({ ...opts, out, resume: true });
+    // Its cost counts the interrupted session's work up to the checkpoint too, not only its own time.
+    expect(resumed.report.phases.total).toBeGreaterThan((Date.now() - t0) / 1000);
     expect(resumed.report.frontier).toEqual(whole.report.frontier);
     expect(resumed.report.frontier!.every((r) => r.reached)).toBe(true);
     expect(resumed.report.totals.fineTuneSteps).toBe(whole.report.totals.fineTuneSteps);

@@ -22,6 +22,13 @@ export interface AgentState {
   /** Scoring passes so far, and how many pruned by the policy / by magnitude (report.json totals; a resume continues them). */
   scoringPasses?: number;
   criteria?: { policy: number; magnitude: number };
+  /**
+   * Seconds per phase and wall seconds of the agent up to this checkpoint, over every session of the run: a
+   * resumed run's report counts the earlier sessions' work up to their last checkpoint (work redone after it
+   * is counted once, where it was redone).
+   */
+  phases?: Record<string, number>;
+  seconds?: number;
 }
 
 /** A frontier target's recorded state without its weights (those are in `milestone-<i>.bin`). */

@@ -128,7 +128,7 @@ export interface EpochEvent {
   type: 'epoch';
   /** 'fine-tune': a pruning step's (`step`); 'polish': the last fine-tune at the final sparsity (`step` is the last step taken); 'dense': training the built-in default model on first use (cached afterwards, one round = one epoch). */
   phase?: 'fine-tune' | 'polish' | 'dense';
-  /** Planned epochs of this training, when known. */
+  /** Planned rounds of this training (at most: fine-tunes and the polish stop early when validation loss stops falling). */
   epochs?: number;
   step: number;
   /** The round's index in this training, from 0 (for 'dense': the epoch). */

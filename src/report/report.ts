@@ -291,7 +291,11 @@ export interface RunReport {
    * reached on its way (fine-tuned by their step, not polished); their files are under `frontier/<target>/`.
    */
   frontier?: ReportFrontierRow[];
-  /** Wall seconds per phase: load, features, scoring, fine-tune, evaluate, write. */
+  /**
+   * Wall seconds per phase: load, features, scoring, fine-tune, evaluate, write, and total. A resumed run counts
+   * its earlier sessions' work up to the checkpoint it resumed from as well (total: their agent time plus this
+   * session's), so the figures are the run's cost, not only the last session's.
+   */
   phases: Record<string, number>;
 }
 

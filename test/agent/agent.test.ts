@@ -52,6 +52,8 @@ describe('agent loop', () => {
     const phases = rounds.map((e) => e.phase);
     expect(phases.indexOf('polish')).toBeGreaterThan(phases.lastIndexOf('fine-tune'));
     expect(rounds.every((e) => e.roundSteps === r.budget.roundSteps)).toBe(true);
+    // Each says how many rounds its training plans (a progress bar's denominator; early stopping may end it sooner).
+    expect(rounds.every((e) => e.type === 'epoch' && Number.isInteger(e.epochs) && e.epoch < e.epochs!)).toBe(true);
     // Pruned weights are exactly zero.
     const masks = r.masks.maskArrays();
     r.masks.layers.forEach((l, i) => {

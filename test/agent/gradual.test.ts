@@ -128,7 +128,7 @@ describe('guard reference', () => {
     data.dispose();
   });
 
-  it('allocationCheck (experimental): a policy with a good order inside layers and a bad allocation gets LAMP\'s allocation', async () => {
+  it('allocationCheck (an option, off by default): a policy with a good order inside layers and a bad allocation gets LAMP\'s allocation', async () => {
     const data = loadSynthetic({ samples: 600, features: 12, classes: 3, seed: 1 });
     const pct = FEATURE_SCHEMA.names.indexOf('abs_w_pct_layer');
     // Smallest weights first inside each layer (magnitude's order), but the whole first layer before any other.
