@@ -5,6 +5,7 @@ import type { Split } from '../data/dataset.js';
 import { lossOf, targetsOf, taskOf } from '../models/task.js';
 import type { PrunableLayer, PrunableModel } from '../pruning/prunable-model.js';
 import { FEATURE_SCHEMA, type FeatureName } from './schema.js';
+import { activationBatch } from '../models/activation-batch.js';
 import { liveRanks, magnitudeKeys, RANK_INPUT, RANK_LAYER, RANK_UNIT } from './ranks.js';
 import type { ConnectionFeatures, LayerFeatures } from './types.js';
 
@@ -85,7 +86,8 @@ function withStats<T>(pm: PrunableModel, calib: Split, opts: ExtractOptions, f: 
   const pick = new Int32Array(n);
   for (let i = 0; i < n; i++) pick[i] = Math.floor((i * total) / n);
 
-  const stats = calibrationStats(pm, calib, pick, Math.floor(o.batchSize));
+  // A batch's forward and backward activations (about three copies) within the activation budget: large conv rows get fewer rows.
+  const stats = calibrationStats(pm, calib, pick, activationBatch(pm.model, Math.floor(o.batchSize), 3));
   try {
     return f(buildContext(pm, stats));
   } finally {

@@ -1,5 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
+import { activationBatch } from './activation-batch.js';
 
 /** Every BatchNormalization layer of a model, nested models (a Sequential or Functional used as a layer) included. */
 export function batchNormLayers(model: TF.LayersModel): TF.layers.Layer[] {
@@ -23,7 +24,7 @@ export function batchNormLayers(model: TF.LayersModel): TF.layers.Layer[] {
  * (k/(k+1) for batch k); no weight changes and no optimizer step. The momenta are put back. No-op without
  * BatchNormalization.
  */
-export function recalibrateBatchNorm(model: TF.LayersModel, x: TF.Tensor, batchSize = 256): void {
+export function recalibrateBatchNorm(model: TF.LayersModel, x: TF.Tensor, batchSize = activationBatch(model, 256, 2)): void {
   const layers = batchNormLayers(model) as unknown as { momentum: number }[];
   if (layers.length === 0) return;
   const saved = layers.map((l) => l.momentum);

@@ -1,5 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
+import { activationBatch } from './activation-batch.js';
 import { recalibrateBatchNorm } from './batchnorm.js';
 import type { Split } from '../data/dataset.js';
 import type { PrunableModel } from '../pruning/prunable-model.js';
@@ -242,17 +243,21 @@ function snapshotWeights(model: TF.LayersModel): TF.Tensor[] {
   return tf.tidy(() => model.weights.map((w) => tf.keep(w.read().clone())));
 }
 
-/** Batched model outputs (inference mode). */
-export function predict(model: TF.LayersModel, x: TF.Tensor, batchSize = 1000): TF.Tensor {
-  return tf.tidy(() => {
-    const n = x.shape[0];
-    const parts: TF.Tensor[] = [];
+/**
+ * Batched model outputs (inference mode): batches of `batchSize` rows (default: 1,000, fewer where the model's
+ * activations per row are large: activationBatch), each batch's intermediate tensors freed before the next.
+ */
+export function predict(model: TF.LayersModel, x: TF.Tensor, batchSize = activationBatch(model, 1000)): TF.Tensor {
+  const n = x.shape[0];
+  const parts: TF.Tensor[] = [];
+  try {
     for (let s = 0; s < n; s += batchSize) {
-      const xb = tf.slice(x, s, Math.min(batchSize, n - s));
-      parts.push(model.apply(xb, { training: false }) as TF.Tensor);
+      parts.push(tf.tidy(() => model.apply(tf.slice(x, s, Math.min(batchSize, n - s)), { training: false }) as TF.Tensor));
     }
     return parts.length === 1 ? parts[0] : tf.concat(parts, 0);
-  });
+  } finally {
+    if (parts.length > 1) tf.dispose(parts);
+  }
 }
 
 /**
