@@ -2,7 +2,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { tf } from '../backend/tf.js';
-import { rememberTask, toldTask } from './task.js';
+import { rememberLoss, rememberTask, savedLoss, taskOf, toldTask, type TaskInfo } from './task.js';
 import { ModelError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 
@@ -42,7 +42,7 @@ export function readModelArtifacts(path: string): { file: string; artifacts: TF.
   } catch (err) {
     throw new ModelError(`model file '${path}' is not valid JSON (${(err as Error).message.split('\n')[0]})`);
   }
-  const j = json as { format?: unknown; modelTopology?: unknown; weightsManifest?: unknown; trainingConfig?: unknown };
+  const j = json as { format?: unknown; modelTopology?: unknown; weightsManifest?: unknown; trainingConfig?: unknown; userDefinedMetadata?: unknown };
   if (!j || typeof j !== 'object' || Array.isArray(j)) throw new ModelError(`model file '${path}' is not a tfjs model.json (not a JSON object)`);
   const topo = j.modelTopology as { node?: unknown; class_name?: unknown; model_config?: unknown; config?: unknown } | undefined;
   if (j.format === 'graph-model' || (topo && typeof topo === 'object' && Array.isArray(topo.node))) {
@@ -101,13 +101,82 @@ export function readModelArtifacts(path: string): { file: string; artifacts: TF.
     off += b.length;
   }
   checkFinite(path, specs, weightData);
+  // Keras' converter nests the training config in the topology (tfjs reads only a top-level one).
+  const trainingConfig = j.trainingConfig ?? (topo as { training_config?: unknown }).training_config;
+  const meta = j.userDefinedMetadata as { autoprune?: { loss?: unknown } } | undefined;
   const artifacts: TF.io.ModelArtifacts = {
     modelTopology: topo as TF.io.ModelArtifacts['modelTopology'],
     weightSpecs: specs as unknown as TF.io.WeightsManifestEntry[],
     weightData: weightData.buffer,
-    ...(j.trainingConfig ? { trainingConfig: j.trainingConfig as TF.io.TrainingConfig } : {}),
+    ...(trainingConfig && typeof trainingConfig === 'object' ? { trainingConfig: trainingConfig as TF.io.TrainingConfig } : {}),
+    ...(meta && typeof meta === 'object' ? { userDefinedMetadata: meta as TF.io.ModelArtifacts['userDefinedMetadata'] } : {}),
   };
   return { file, artifacts };
+}
+
+/** Keras' loss aliases and class names that tfjs-layers does not know, as the names it does. */
+const KERAS_LOSS_ALIASES: Record<string, string> = {
+  mse: 'mean_squared_error', mae: 'mean_absolute_error', mape: 'mean_absolute_percentage_error', msle: 'mean_squared_logarithmic_error',
+  kld: 'kullback_leibler_divergence', kl_divergence: 'kullback_leibler_divergence', cosine_similarity: 'cosine_proximity',
+};
+
+/** Losses tfjs-layers compiles by name (snake_case, as Keras and tfjs' own training configs write them). */
+const TFJS_LOSSES = new Set([
+  'mean_squared_error', 'mean_absolute_error', 'mean_absolute_percentage_error', 'mean_squared_logarithmic_error', 'squared_hinge', 'hinge',
+  'categorical_hinge', 'logcosh', 'categorical_crossentropy', 'sparse_categorical_crossentropy', 'binary_crossentropy',
+  'kullback_leibler_divergence', 'poisson', 'cosine_proximity',
+]);
+
+/** tfjs' own optimizer config for Adam: what a training config needs to load where the file's cannot be compiled. */
+const TFJS_ADAM = { class_name: 'Adam', config: { learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } };
+
+/**
+ * A loss as a training config names it: a string ('mse', 'mean_squared_error', 'meanSquaredError') or a Keras 3
+ * object ({ class_name: 'MeanSquaredError', config: { name: 'mean_squared_error' } }), as snake_case with
+ * Keras' aliases spelled out; for several outputs, the first's.
+ */
+export function lossNameOf(raw: unknown): string | undefined {
+  if (Array.isArray(raw)) return lossNameOf(raw[0]);
+  let name: string | undefined;
+  if (typeof raw === 'string') name = raw;
+  else if (raw && typeof raw === 'object') {
+    const o = raw as { class_name?: unknown; config?: { name?: unknown } };
+    if (typeof o.config?.name === 'string') name = o.config.name;
+    else if (typeof o.class_name === 'string') name = o.class_name;
+    else return lossNameOf(Object.values(raw)[0]); // { output_name: loss }
+  }
+  if (!name) return undefined;
+  const snake = name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+  return KERAS_LOSS_ALIASES[snake] ?? snake;
+}
+
+/** The loss fine-tuning used for a task whose model file named none (lossOf's, models/task.ts). */
+function fineTuneLoss(task: TaskInfo): string {
+  if (task.kind === 'regression' || task.kind === 'autoencoder') return 'mean_squared_error';
+  if (task.kind === 'multilabel' || task.units === 1) return 'binary_crossentropy';
+  return 'categorical_crossentropy';
+}
+
+/**
+ * tfjs.loadLayersModel, compiled with the file's training config where tfjs can: as written, else with its loss
+ * named as tfjs knows it and tfjs' Adam (Keras writes optimizer configs tfjs cannot read; autoprune never uses
+ * the file's optimizer), else without one, the loss remembered for the task (rememberLoss). A loss autoprune
+ * saved in userDefinedMetadata (one tfjs cannot compile) is remembered the same way.
+ */
+async function loadArtifacts(artifacts: TF.io.ModelArtifacts): Promise<TF.LayersModel> {
+  const tc = artifacts.trainingConfig as { loss?: unknown } | undefined;
+  const loss = lossNameOf(tc?.loss) ?? lossNameOf((artifacts.userDefinedMetadata as { autoprune?: { loss?: unknown } } | undefined)?.autoprune?.loss);
+  const tries: (TF.io.TrainingConfig | undefined)[] = tc ? [artifacts.trainingConfig] : [];
+  if (tc && loss && TFJS_LOSSES.has(loss)) tries.push({ loss, metrics: [], optimizer_config: TFJS_ADAM } as unknown as TF.io.TrainingConfig);
+  for (const trainingConfig of tries) {
+    try {
+      return ownOptimizer(await tf.loadLayersModel(tf.io.fromMemory({ ...artifacts, trainingConfig })));
+    } catch { /* the next, simpler config */ }
+  }
+  const { trainingConfig: _ignored, ...bare } = artifacts;
+  const model = ownOptimizer(await tf.loadLayersModel(tf.io.fromMemory(bare)));
+  rememberLoss(model, loss);
+  return model;
 }
 
 /** A layer declaring more units/filters/dims than the manifest holds weights would allocate them before any check. */
@@ -153,7 +222,7 @@ function checkFinite(path: string, specs: ManifestSpec[], data: Uint8Array): voi
 export async function loadModel(path: string): Promise<TF.LayersModel> {
   const { artifacts } = readModelArtifacts(path);
   try {
-    return ownOptimizer(await tf.loadLayersModel(tf.io.fromMemory(artifacts)));
+    return await loadArtifacts(artifacts);
   } catch (err) {
     throw new ModelError(`cannot load model '${path}': ${(err as Error).message.split('\n')[0].slice(0, 300)}`);
   }
@@ -192,6 +261,13 @@ export async function modelArtifacts(model: TF.LayersModel): Promise<TF.io.Model
       artifacts!.trainingConfig = trained.getTrainingConfig();
     } catch { /* a custom loss function has no name to save */ }
   }
+  if (!artifacts!.trainingConfig) {
+    // A loss tfjs could not compile (remembered at load), or the one fine-tuning used for a task the user named:
+    // as a training config plain tfjs loads where it knows the loss, else in autoprune's metadata.
+    const loss = savedLoss(model) ?? (toldTask(model) ? fineTuneLoss(taskOf(model)) : undefined);
+    if (loss && TFJS_LOSSES.has(loss)) artifacts!.trainingConfig = { loss, metrics: [], optimizer_config: TFJS_ADAM } as unknown as TF.io.TrainingConfig;
+    else if (loss) artifacts!.userDefinedMetadata = { ...(artifacts!.userDefinedMetadata ?? {}), autoprune: { loss } };
+  }
   return artifacts!;
 }
 
@@ -210,6 +286,7 @@ export async function modelFiles(model: TF.LayersModel, prefix = ''): Promise<Mo
     modelTopology: a.modelTopology, format: 'layers-model', generatedBy: `autoprune ${VERSION}`, convertedBy: null,
     weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
     ...(a.trainingConfig ? { trainingConfig: a.trainingConfig } : {}),
+    ...(a.userDefinedMetadata ? { userDefinedMetadata: a.userDefinedMetadata } : {}),
   };
   return [
     { relPath: `${prefix}model.json`, data: JSON.stringify(json) },
@@ -234,7 +311,7 @@ function ownOptimizer(model: TF.LayersModel): TF.LayersModel {
  * optimizer of the original's kind and settings, so that the model autoprune returns can still be trained.
  */
 export async function cloneModel(model: TF.LayersModel): Promise<TF.LayersModel> {
-  const copy = ownOptimizer(await tf.loadLayersModel(tf.io.fromMemory(await modelArtifacts(model))));
+  const copy = await loadArtifacts(await modelArtifacts(model));
   const loss = (model as unknown as { loss?: unknown }).loss;
   const hasFunction = typeof loss === 'function' || (Array.isArray(loss) && loss.some((l) => typeof l === 'function')) ||
     (loss != null && typeof loss === 'object' && !Array.isArray(loss) && Object.values(loss).some((l) => typeof l === 'function'));

@@ -32,9 +32,25 @@ export function metricName(kind: TaskKind): string {
 /** Losses of models that predict numbers (regression, reconstruction), in tfjs' camelCase and Keras' snake_case. */
 const NUMERIC_LOSSES = /^(mse|mae|mape|msle|meansquarederror|meanabsoluteerror|meanabsolutepercentageerror|meansquaredlogarithmicerror|huber(loss)?|logcosh|poisson|cosine(proximity|similarity)?|kld|kullbackleiblerdivergence)$/;
 
-/** The loss a model was compiled with (tfjs restores it from model.json's training_config), lower-cased without '_'. */
+/** Losses read from a model file that tfjs could not compile the model with (models/io.ts loadModel), by model. */
+const savedLosses = new WeakMap<TF.LayersModel, string>();
+
+/** Records the loss a model file names where tfjs could not compile it (a Keras-only loss or optimizer config). */
+export function rememberLoss(model: TF.LayersModel, loss: string | undefined): void {
+  if (loss) savedLosses.set(model, loss);
+}
+
+/** The loss rememberLoss recorded for `model`, as the file names it. */
+export function savedLoss(model: TF.LayersModel): string | undefined {
+  return savedLosses.get(model);
+}
+
+/**
+ * The loss a model was compiled with (tfjs restores it from model.json's training config; a Keras loss tfjs
+ * cannot compile is read by loadModel), lower-cased without '_'.
+ */
 export function compiledLoss(model: TF.LayersModel): string | undefined {
-  const loss = (model as unknown as { loss?: unknown }).loss;
+  const loss = (model as unknown as { loss?: unknown }).loss ?? savedLosses.get(model);
   const one = Array.isArray(loss) ? loss[0] : loss;
   return typeof one === 'string' ? one.replace(/_/g, '').toLowerCase() : undefined;
 }

@@ -91,6 +91,51 @@ describe('models saved with their loss', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('reads a Keras-converted model\'s loss (training_config inside the topology, Keras names and optimizer) and saves one plain tfjs loads', async () => {
+    const { modelFiles, lossNameOf } = await import('../../src/models/io.js');
+    const { taskOf } = await import('../../src/models/task.js');
+    expect(lossNameOf('mse')).toBe('mean_squared_error');
+    expect(lossNameOf({ module: 'keras.losses', class_name: 'MeanSquaredError', config: { name: 'mean_squared_error' } })).toBe('mean_squared_error');
+    expect(lossNameOf({ class_name: 'Huber', config: {} })).toBe('huber');
+    const plain = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 4, activation: 'relu' }), tf.layers.dense({ units: 1 })] });
+    const files = await modelFiles(plain);
+    const json = JSON.parse(files[0].data as string);
+    const write = (name: string, loss: unknown) => {
+      const dir = join(tempDir(), name);
+      mkdirSync(dir);
+      // As tensorflowjs_converter writes it: the training config inside the topology, Keras' snake_case optimizer.
+      const topo = { ...json.modelTopology, training_config: { loss, metrics: ['mae'], optimizer_config: { class_name: 'Adam', config: { learning_rate: 0.001, beta_1: 0.9, use_ema: false } } } };
+      writeFileSync(join(dir, 'model.json'), JSON.stringify({ ...json, modelTopology: topo }));
+      writeFileSync(join(dir, 'weights.bin'), files[1].data);
+      return dir;
+    };
+    for (const [loss, name] of [['mse', 'mean_squared_error'], [{ class_name: 'Huber', config: { name: 'huber_loss' } }, 'huber_loss']] as const) {
+      const m = await loadModel(write(`keras-${name}`, loss));
+      expect(taskOf(m).kind).toBe('regression');
+      // The pruned model keeps the loss: a training config tfjs compiles, or (a loss tfjs lacks) autoprune's metadata.
+      const saved = JSON.parse((await modelFiles(m))[0].data as string);
+      if (name === 'mean_squared_error') expect(saved.trainingConfig.loss).toBe(name);
+      else expect(saved.userDefinedMetadata).toEqual({ autoprune: { loss: name } });
+      const dir = join(tempDir(), `again-${name}`);
+      mkdirSync(dir);
+      const again = await modelFiles(m);
+      writeFileSync(join(dir, 'model.json'), again[0].data);
+      writeFileSync(join(dir, 'weights.bin'), again[1].data);
+      const reloaded = await loadModel(dir);
+      expect(taskOf(reloaded).kind).toBe('regression');
+      if (name === 'mean_squared_error') {
+        // Plain tfjs compiles it as saved.
+        const weightData = (again[1].data as Uint8Array).slice().buffer;
+        const viaTfjs = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: saved.modelTopology, weightSpecs: saved.weightsManifest[0].weights, weightData, trainingConfig: saved.trainingConfig }));
+        expect((viaTfjs as unknown as { loss: unknown }).loss).toBe('meanSquaredError');
+        viaTfjs.dispose();
+      }
+      reloaded.dispose();
+      m.dispose();
+    }
+    plain.dispose();
+  });
+
   it('a copy keeps a loss given as a function (model.json saves it as {}), so the returned model still trains', async () => {
     const { cloneModel } = await import('../../src/models/io.js');
     const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 4 }), tf.layers.dense({ units: 2 })] });
