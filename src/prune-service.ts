@@ -405,7 +405,10 @@ function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: AutopruneOp
   // An order the user gave is theirs to answer for (it is also how a model not yet trained is pruned on purpose):
   // never refused, only warned about below. Nor is a split too small to tell a trained model from chance.
   if (!given && rows >= MIN_LABEL_CHECK_ROWS && (numeric ? acc < chance - row && otherFits : acc <= chance + row)) {
-    throw new DataError(`${scores} with ${mapping}: it was not trained for these labels in this order, and fine-tuning would retrain it to another meaning of its outputs; pass --label-order with the labels in the model's output order`);
+    // Another order of the labels explains the predictions: the order is wrong. None does: the inputs are not what
+    // the model was trained on (other columns, or another scaling: a model trained on standardized features).
+    if (otherFits) throw new DataError(`${scores} with ${mapping}: it was not trained for these labels in this order, and fine-tuning would retrain it to another meaning of its outputs; pass --label-order with the labels in the model's output order`);
+    throw new DataError(`${scores} with ${mapping}, and no other order of the labels does better: it was not trained for these inputs, and fine-tuning would retrain it; check the input columns and their scaling (--ignore-columns; --standardize if it was trained on standardized features), or the label order (--label-order)`);
   }
   if (order.best >= order.identity + 2) {
     const named = order.order.map((k) => names[k] ?? String(k));

@@ -52,6 +52,17 @@ describe('small real tables with the defaults', () => {
     expect(viaCli.config).toEqual({ ...report.config, model: p.model, data: p.data });
   }, 120_000);
 
+  it('a model at chance on inputs it was not trained on (unscaled features) is refused naming the inputs and their scaling, not only the label order', async () => {
+    const p = smallCasePaths('iris');
+    const lines = readFileSync(p.data, 'utf8').trim().split('\n');
+    // The committed model was trained on standardized features; these are raw-scale (centimetres-like) values.
+    const raw = lines.slice(1).map((l) => l.split(',').map((v, j) => (j < 4 ? (50 + 10 * Number(v)).toFixed(2) : v)).join(','));
+    const csv = join(tempDir(), 'iris-raw.csv');
+    writeFileSync(csv, `${[lines[0], ...raw].join('\n')}\n`);
+    await expect(autoprune({ model: p.model, data: csv, target: 0.5, budgetSteps: 20 }))
+      .rejects.toThrow(/no other order of the labels does better: it was not trained for these inputs.*their scaling \(ignoreColumns; standardize if it was trained on standardized features\)/);
+  });
+
   it('refuses named labels in another order than the outputs (dense at chance) before any training, and --label-order fixes it', async () => {
     const { p, csv } = irisRelabelled({ setosa: 'c', versicolor: 'b', virginica: 'a' });
     const events: string[] = [];

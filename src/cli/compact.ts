@@ -1,7 +1,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import { consoleTable } from './table.js';
 import { existsSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { ModelError, UsageError } from '../errors.js';
 import { loadModel, modelFiles } from '../models/io.js';
@@ -41,13 +41,22 @@ export function locate(path: string): { modelFile: string; masksDirs: string[]; 
   if (!existsSync(abs)) throw new ModelError(`'${path}' does not exist; give a folder written by 'autoprune --out', or a model.json`);
   if (statSync(abs).isDirectory()) {
     if (existsSync(join(abs, 'model', 'model.json'))) return { modelFile: join(abs, 'model', 'model.json'), masksDirs: [abs, join(abs, 'model')], outDefault: abs };
-    if (existsSync(join(abs, 'model.json'))) return { modelFile: join(abs, 'model.json'), masksDirs: [abs, dirname(abs)], outDefault: abs };
+    if (existsSync(join(abs, 'model.json'))) return { modelFile: join(abs, 'model.json'), masksDirs: masksDirsOf(abs), outDefault: abs };
     throw new ModelError(`'${path}' holds neither model/model.json nor model.json; give a folder written by 'autoprune --out', or a model.json`);
   }
   // The file itself, whatever its name (a model saved as net.json is read as such, and a data file is
   // reported as not being a model, instead of its folder's model.json being read or reported missing).
   const modelDir = dirname(abs);
-  return { modelFile: abs, masksDirs: [modelDir, dirname(modelDir)], outDefault: modelDir };
+  return { modelFile: abs, masksDirs: masksDirsOf(modelDir), outDefault: modelDir };
+}
+
+/**
+ * Where a model's masks.json may be: its own folder, and the folder above only for the `model/` folder of an
+ * autoprune output (`<out>/model/` beside `<out>/masks.json`): a compact model (`<out>/compact/`) is not the
+ * model those masks describe.
+ */
+function masksDirsOf(modelDir: string): string[] {
+  return basename(modelDir) === 'model' ? [modelDir, dirname(modelDir)] : [modelDir];
 }
 
 /** Largest |difference| between two models' outputs (every output of a multi-output model). */

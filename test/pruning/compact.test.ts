@@ -230,6 +230,12 @@ describe('compactPruned (autoprune compact)', () => {
     const sparse = await decodeSparse(readFileSync(join(dir, 'model.sparse')));
     expect(maxDiff(model, compact, [8, 8, 1])).toBeLessThan(1e-5);
     expect(maxDiff(model, sparse, [8, 8, 1])).toBe(0);
+    // inspect of the compact model reads its own zeros, not the masks.json of the pruned model beside it.
+    const { inspectModel } = await import('../../src/cli/inspect.js');
+    const seen = await inspectModel(join(dir, 'compact'));
+    expect(seen.masksFile).toBe(false);
+    expect(seen.layers.map((l) => l.shape)).toEqual(compact.layers.flatMap((l) => l.getWeights().length ? [l.getWeights()[0].shape] : []).slice(0, seen.layers.length));
+    expect((await inspectModel(join(dir, 'model'))).masksFile).toBe(true);
     // Running again replaces the outputs; the JSON form of the command prints one object.
     const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     try {
