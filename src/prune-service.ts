@@ -666,6 +666,7 @@ export class PruneService {
         task: { kind: task.kind, metric: metricName(task.kind), evidence: task.evidence, ...(task.kind === 'classification' ? { classNames: [...fitted.classNames] } : {}) },
         samples: { train: fitted.train.labels.length, val: fitted.val.labels.length, test: fitted.test.labels.length },
         ...(data.inputNames ? { columns: { inputs: [...data.inputNames], targets: [...(data.targetNames ?? [])] } } : {}),
+        ...(data.standardization ? { standardization: data.standardization } : {}),
         backend: { name: backend.tfBackend, native: backend.native, source: backend.source },
         policy: { name: policy.scorer.name, kind: policy.kind, file: policy.file },
         dense: {

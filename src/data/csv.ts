@@ -468,6 +468,7 @@ export function loadCsv(options: CsvOptions): Dataset {
     classNames: map.names,
     ...(o.labelOrder ? { labelOrderGiven: true } : {}),
     inputNames: main.columns.slice(0, nf), targetNames: [main.columns[nf]],
+    ...(o.standardize ? { standardization: standardizationOf(main.columns.slice(0, nf), mean, scale) } : {}),
     train: splits[0], val: splits[1], test: splits[2],
     dispose() {
       splits.forEach((s) => s.x.dispose());
@@ -549,6 +550,7 @@ function loadValueCsv(o: CsvOptions & typeof CSV_DEFAULTS, fractions: [number, n
     numClasses: 0,
     classNames: [],
     targetNames: k > 0 ? main.columns.slice(main.columns.length - k) : [], inputNames: main.columns.slice(0, nf),
+    ...(o.standardize ? { standardization: standardizationOf(main.columns.slice(0, nf), mean, scale) } : {}),
     train: splits[0], val: splits[1], test: splits[2],
     dispose() {
       splits.forEach((s) => { s.x.dispose(); s.y?.dispose(); });
@@ -564,4 +566,9 @@ function labelRefs(label: CsvOptions['label']): readonly ColumnRef[] | undefined
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The report's record of a standardization: per input column, the training rows' mean and standard deviation. */
+function standardizationOf(columns: string[], mean: Float64Array, scale: Float64Array): { columns: string[]; mean: number[]; std: number[] } {
+  return { columns, mean: Array.from(mean), std: Array.from(scale, (s) => (s === 0 ? 0 : 1 / s)) };
 }

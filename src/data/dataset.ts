@@ -34,6 +34,12 @@ export interface Dataset {
   targetNames?: string[];
   /** Names of the input columns of a CSV in order (as targetNames), for messages and report.json. */
   inputNames?: string[];
+  /**
+   * The standardization the inputs got (CSV with --standardize): each column's mean and standard deviation over
+   * the training rows; the model is fine-tuned on (value − mean) / std, so it expects that of its users too
+   * (std 0: a constant column, fed as 0).
+   */
+  standardization?: { columns: string[]; mean: number[]; std: number[] };
   train: Split;
   val: Split;
   test: Split;

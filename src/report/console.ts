@@ -166,6 +166,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         `  ${count(report.totals.accepted, 'step')} accepted, ${report.totals.rolledBack} rolled back, ${report.totals.fineTuneSteps ?? '?'} fine-tune steps (${report.totals.fineTuneEpochs} epochs${report.totals.frontierSteps ? `; ${report.totals.frontierSteps} of them on the branches to the lower --targets, on top of the ${report.config.budgetSteps} budget` : ''}), ${(report.phases.total ?? 0).toFixed(1)} s\n` +
         (f.advice ? `  to go further: ${f.advice}\n` : '') +
         frontierLines(report, fmt) +
+        (report.standardization ? `  inputs were standardized: the model expects (value − mean) / std per column, the training rows' figures in report.json "standardization"\n` : '') +
         `  wrote ${outDir}/ (model/, masks.json, report.json, report.html${report.frontier ? ', frontier.json, frontier/' : ''}${compacted ? ', compact/, model.sparse, model.int8.sparse' : ''})\n`);
     },
     close() {

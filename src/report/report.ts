@@ -269,6 +269,11 @@ export interface RunReport {
   samples?: { train: number; val: number; test: number };
   /** A CSV: the columns fed to the model (in order) and the target column(s) it was judged on — header names, or 'column J' (0-based file index) for a file without a header row. */
   columns?: { inputs: string[]; targets: string[] };
+  /**
+   * The standardization the inputs got (--standardize): the pruned model expects (value − mean) / std per input
+   * column (std 0: a constant column, fed as 0), the training rows' figures.
+   */
+  standardization?: { columns: string[]; mean: number[]; std: number[] };
   /** Backend used. */
   backend: ReportBackend;
   /** Policy used. */

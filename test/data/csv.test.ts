@@ -60,6 +60,27 @@ function expectDataError(fn: () => unknown, ...parts: string[]): DataError {
 }
 
 describe('loadCsv: happy paths', () => {
+  it('records the standardization it applied (the training rows\' mean and std per column), so a user can apply it', () => {
+    const p = csv('a,b,c,y\n' + Array.from({ length: 40 }, (_, i) => `${i},${100 + 2 * (i % 5)},7,${i % 2}`).join('\n'));
+    withData({ path: p }, (d) => {
+      const s = d.standardization!;
+      expect(s.columns).toEqual(['a', 'b', 'c']);
+      expect(s.std[2]).toBe(0); // a constant column is fed as 0
+      // Undone with the recorded figures, the training inputs are the raw values again.
+      const x = values(d.train.x);
+      for (const r of x) {
+        const a = r[0] * s.std[0] + s.mean[0], b = r[1] * s.std[1] + s.mean[1];
+        expect(Math.abs(a - Math.round(a))).toBeLessThan(1e-3);
+        expect([100, 102, 104, 106, 108]).toContain(Math.round(b));
+        expect(Math.abs(b - Math.round(b))).toBeLessThan(1e-3);
+      }
+      const col = x.map((r) => r[1]);
+      expect(col.reduce((a, b) => a + b, 0) / col.length).toBeCloseTo(0, 5);
+      expect(Math.sqrt(col.reduce((a, b) => a + b * b, 0) / col.length)).toBeCloseTo(1, 5);
+    });
+    withData({ path: p, standardize: false }, (d) => expect(d.standardization).toBeUndefined());
+  });
+
   it('reads a file with a header, numeric labels sorted numerically, and an 80/10/10 split', () => {
     const lab = (i: number) => String([10, 2, 1][i % 3]);
     const p = csv('a,b,y\n' + rows(30, lab));
