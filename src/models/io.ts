@@ -105,13 +105,58 @@ export function readModelArtifacts(path: string): { file: string; artifacts: TF.
   const trainingConfig = j.trainingConfig ?? (topo as { training_config?: unknown }).training_config;
   const meta = j.userDefinedMetadata as { autoprune?: { loss?: unknown } } | undefined;
   const artifacts: TF.io.ModelArtifacts = {
-    modelTopology: topo as TF.io.ModelArtifacts['modelTopology'],
+    modelTopology: kerasCompatible(topo) as TF.io.ModelArtifacts['modelTopology'],
     weightSpecs: specs as unknown as TF.io.WeightsManifestEntry[],
     weightData: weightData.buffer,
     ...(trainingConfig && typeof trainingConfig === 'object' ? { trainingConfig: trainingConfig as TF.io.TrainingConfig } : {}),
     ...(meta && typeof meta === 'object' ? { userDefinedMetadata: meta as TF.io.ModelArtifacts['userDefinedMetadata'] } : {}),
   };
   return { file, artifacts };
+}
+
+/** The Keras tensors a Keras 3 call's arguments name (nested lists of `__keras_tensor__` objects), in order. */
+function kerasHistories(arg: unknown, into: unknown[][] = []): unknown[][] {
+  if (Array.isArray(arg)) arg.forEach((a) => kerasHistories(a, into));
+  else if (arg && typeof arg === 'object') {
+    const h = (arg as { config?: { keras_history?: unknown } }).config?.keras_history;
+    if (Array.isArray(h)) into.push([h[0], h[1] ?? 0, h[2] ?? 0, {}]);
+  }
+  return into;
+}
+
+/**
+ * A Keras 3 topology in the Keras 2 form tfjs-layers reads (a copy; Keras 2 topologies come back unchanged):
+ * InputLayer `batch_shape` as `batch_input_shape`; call nodes `{ args: [keras tensors], kwargs }` as
+ * `[[layer, node, tensor, {}], …]`; a functional model's single `input_layers` / `output_layers` entry
+ * `[name, 0, 0]` as a list of one; the L1 / L2 regularizer classes as tfjs' L1L2; activation 'silu' as 'swish'.
+ */
+export function kerasCompatible(topology: unknown): unknown {
+  const visit = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(visit);
+    if (!node || typeof node !== 'object') return node;
+    const o: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(node)) o[k] = visit(v);
+    const config = o.config as Record<string, unknown> | undefined;
+    if (o.class_name === 'InputLayer' && config && config.batch_shape != null && config.batch_input_shape == null) {
+      const { batch_shape: shape, ...rest } = config;
+      o.config = { ...rest, batch_input_shape: shape };
+    }
+    // Keras 3 names swish 'silu'.
+    if (config && config.activation === 'silu') o.config = { ...(o.config as object), activation: 'swish' };
+    if ((o.class_name === 'L1' || o.class_name === 'L2') && config) {
+      o.class_name = 'L1L2';
+      o.config = { l1: Number(config.l1 ?? 0), l2: Number(config.l2 ?? 0) };
+    }
+    if (Array.isArray(o.inbound_nodes) && o.inbound_nodes.some((n) => n && typeof n === 'object' && !Array.isArray(n) && 'args' in n)) {
+      o.inbound_nodes = o.inbound_nodes.map((n) => kerasHistories((n as { args?: unknown }).args));
+    }
+    for (const key of ['input_layers', 'output_layers']) {
+      const v = o[key];
+      if (Array.isArray(v) && typeof v[0] === 'string') o[key] = [v];
+    }
+    return o;
+  };
+  return visit(topology);
 }
 
 /** Keras' loss aliases and class names that tfjs-layers does not know, as the names it does. */
@@ -224,8 +269,21 @@ export async function loadModel(path: string): Promise<TF.LayersModel> {
   try {
     return await loadArtifacts(artifacts);
   } catch (err) {
-    throw new ModelError(`cannot load model '${path}': ${(err as Error).message.split('\n')[0].slice(0, 300)}`);
+    throw new ModelError(`cannot load model '${path}': ${loadErrorText(err)}`);
   }
+}
+
+/**
+ * tfjs' reason in one line: its first, without the list of possible causes it announces (an unknown class:
+ * a Keras layer, activation, loss or regularizer tfjs-layers does not implement), never empty.
+ */
+function loadErrorText(err: unknown): string {
+  const e = err as Error | undefined;
+  let line = (e?.message ?? '').split('\n')[0].trim();
+  const unknown = /^(Unknown [a-z]+: [^.]+)\. This may be due to one of the following reasons:?$/i.exec(line);
+  if (unknown) line = `${unknown[1]}: a Keras class tfjs-layers does not implement; remove it from the model before converting, or register a JavaScript implementation with tf.serialization.registerClass`;
+  if (!line) line = `${e?.name ?? 'Error'} without a message (a topology tfjs-layers cannot read: is it a Keras 3 export of a model type tfjs does not support?)`;
+  return line.slice(0, 400);
 }
 
 /** Saves a model in tfjs format (model.json + weights.bin) atomically: temp folder, then rename. */

@@ -136,6 +136,35 @@ describe('models saved with their loss', () => {
     plain.dispose();
   });
 
+  it('loads Keras 3 exports (batch_shape, {args, kwargs} call nodes, flat input_layers, dtype policies) as their Keras 2 form, with the loss', async () => {
+    const { taskOf } = await import('../../src/models/task.js');
+    const { kerasCompatible } = await import('../../src/models/io.js');
+    const dir = new URL('../fixtures/keras3/', import.meta.url).pathname;
+    const k3 = await loadModel(join(dir, 'func_k3'));
+    const k2 = await loadModel(join(dir, 'func'));
+    const x = tf.randomNormal([16, 4], 0, 1, 'float32', 5);
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(k3.predict(x) as TF.Tensor, k2.predict(x) as TF.Tensor))).dataSync()[0]);
+    expect(diff).toBe(0);
+    expect(k3.layers.map((l) => l.getClassName())).toEqual(k2.layers.map((l) => l.getClassName()));
+    const reg = await loadModel(join(dir, 'reg_k3'));
+    expect(taskOf(reg)).toMatchObject({ kind: 'regression' });
+    expect(taskOf(reg).evidence).toMatch(/loss meansquarederror/);
+    // Keras 2 topologies come back as they were; Keras 3's L2 regularizer and 'silu' become tfjs' L1L2 and 'swish'.
+    const k2json = JSON.parse(readFileSync(join(dir, 'func', 'model.json'), 'utf8')).modelTopology;
+    expect(kerasCompatible(k2json)).toEqual(k2json);
+    expect(kerasCompatible({ class_name: 'Dense', config: { activation: 'silu', kernel_regularizer: { class_name: 'L2', config: { l2: 0.01 } } } }))
+      .toEqual({ class_name: 'Dense', config: { activation: 'swish', kernel_regularizer: { class_name: 'L1L2', config: { l1: 0, l2: 0.01 } } } });
+    [k3, k2, reg, x].forEach((t) => t.dispose());
+    // A Keras class tfjs-layers lacks: tfjs' reason in one line, without its dangling list of causes.
+    const unknownDir = join(tempDir(), 'unknown');
+    mkdirSync(unknownDir);
+    const text = readFileSync(join(dir, 'func', 'model.json'), 'utf8').replace('"class_name": "Concatenate"', '"class_name": "Normalization"');
+    expect(text).toContain('Normalization');
+    writeFileSync(join(unknownDir, 'model.json'), text);
+    writeFileSync(join(unknownDir, 'group1-shard1of1.bin'), readFileSync(join(dir, 'func', 'group1-shard1of1.bin')));
+    await expect(loadModel(unknownDir)).rejects.toThrow(/: Unknown layer: Normalization: a Keras class tfjs-layers does not implement; remove it .*registerClass$/);
+  });
+
   it('a copy keeps a loss given as a function (model.json saves it as {}), so the returned model still trains', async () => {
     const { cloneModel } = await import('../../src/models/io.js');
     const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 4 }), tf.layers.dense({ units: 2 })] });
