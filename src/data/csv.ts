@@ -238,6 +238,8 @@ function readTable(file: string, opts: ReadOptions, like?: Table): Table {
   if (text.trim() === '') throw new DataError(`${file}: the file is empty`);
   const records = parseRecords(text, sniffDelimiter(text, file), file);
   if (records.length === 0) throw new DataError(`${file}: the file is empty`);
+  // A delimiter at the end of every line (spreadsheet exports) makes an empty last column, header included: not a column.
+  if (records.every((r) => r.cells.length > 2 && r.cells[r.cells.length - 1].trim() === '')) for (const r of records) r.cells.pop();
   const first = records[0];
   const width = first.cells.length;
   if (width < 2) {

@@ -60,6 +60,16 @@ function expectDataError(fn: () => unknown, ...parts: string[]): DataError {
 }
 
 describe('loadCsv: happy paths', () => {
+  it('reads a file with a delimiter at the end of every line (an empty last column, header included) as without it', () => {
+    const lab = (i: number) => ['x', 'y'][i % 2];
+    const body = rows(30, lab).trim().split('\n');
+    const p = csv(['a,b,label,', ...body.map((l) => `${l},`)].join('\n'));
+    withData({ path: p, standardize: false }, (d) => {
+      expect(d.inputNames).toEqual(['a', 'b']);
+      expect(d.classNames).toEqual(['x', 'y']);
+    });
+  });
+
   it('records the standardization it applied (the training rows\' mean and std per column), so a user can apply it', () => {
     const p = csv('a,b,c,y\n' + Array.from({ length: 40 }, (_, i) => `${i},${100 + 2 * (i % 5)},7,${i % 2}`).join('\n'));
     withData({ path: p }, (d) => {
