@@ -81,7 +81,7 @@ export function extremeSection(records: ExtremeRecord[], meta: { date: string; c
     '',
     `Generated ${meta.date} by \`${meta.command}\` (backend ${meta.backend}); do not edit by hand. MNIST-10k, each LeNet trained dense for 15 epochs per seed (cached, the MNIST protocol's models). **Agent**: the default policy, budget ${EXTREME_BUDGET_EPOCHS} epochs (the CLI default on MNIST-10k, 945 optimizer steps), \`--force\` as in the protocol. **Gradual magnitude** (Zhu & Gupta: 10 increments on the cubic schedule over the first 70 % of the epochs) and **global magnitude one-shot** are given the agent's own epochs, from the same dense model. Every method keeps at least 1 % of each layer, or half of the fraction the target keeps where that is less (at 0.99: 0.5 %). Test accuracy %, mean (min–max) over the seeds.`,
     '',
-    '| model | target | seeds | dense | agent | agent − dense (pts) | gradual magnitude, same epochs | global magnitude one-shot, same epochs | agent epochs | reached sparsity (min) |',
+    '| model | target | seeds | dense | agent | agent − dense (pts) | gradual magnitude, same epochs | global magnitude one-shot, same epochs | agent epochs | reached sparsity of the prunable kernel weights (min) |',
     '|---|---|---|---:|---:|---:|---:|---:|---:|---:|',
     ...groups.map((g) => `| ${g[0].model} | ${g[0].target} | ${g.map((r) => r.seed).join(', ')} | ${pct(mean(g.map((r) => r.dense)))} | ${range(g.map((r) => r.agent.test))} | ${(100 * mean(g.map((r) => r.agent.test - r.dense))).toFixed(2)} | ${range(g.map((r) => r.gradual))} | ${range(g.map((r) => r.oneShot))} | ${mean(g.map((r) => r.agent.epochs)).toFixed(1)} | ${pct(Math.min(...g.map((r) => r.agent.sparsity)))} % |`),
     '',

@@ -170,7 +170,7 @@ export async function renderBenchPage(r: BenchResults, o: { command: string; plo
   lines.push('');
 
   lines.push('## Agent loop vs one-shot at equal fine-tuning epochs', '');
-  lines.push('| model | target | agent test % | agent epochs | global magnitude one-shot, same epochs | gradual magnitude, same epochs | reached sparsity |', '|---|---|---|---|---|---|---|');
+  lines.push('| model | target | agent test % | agent epochs | global magnitude one-shot, same epochs | gradual magnitude, same epochs | reached sparsity (of the prunable kernel weights) |', '|---|---|---|---|---|---|---|');
   for (const model of r.options.models) {
     for (const t of r.options.targets) {
       const a = select(r, model, 'agent', t);

@@ -140,7 +140,7 @@ export function structuredSection(records: StructuredRecord[]): string {
     'oneDNN off (`TF_ENABLE_ONEDNN_OPTS=0`), and both — each in a worker process of its own, the workers taking turns in 10 short rounds so that machine load hits every setting alike, ' +
     'and each figure is that model\'s median at its own fastest setting (in brackets: dense / compact): small matrices lose most of a call to thread hand-offs and oneDNN\'s per-call set-up, ' +
     'so the fastest setting is often not the default, for the dense model too.', '',
-    '| model | granularity (objective), fine-tune epochs of budget | target | reached sparsity (compute removed) | test % dense → pruned (compact, sparse+int8) | units removed per layer | batch-256 ms dense → compact (speed-up); per-call floor (largest possible speed-up) | batch-1 ms dense → compact | bytes: dense / masked gzip / compact / sparse / sparse+int8 (ratio dense : sparse+int8) |',
+    '| model | granularity (objective), fine-tune epochs of budget | target | reached sparsity of the prunable kernel weights (of their MACs removed) | test % dense → pruned (compact, sparse+int8) | units removed per layer | batch-256 ms dense → compact (speed-up); per-call floor (largest possible speed-up) | batch-1 ms dense → compact | bytes: dense / masked gzip / compact / sparse / sparse+int8 (ratio dense : sparse+int8) |',
     '|---|---|---|---|---|---|---|---|---|'];
   for (const r of records) {
     const b = r.bytes;
