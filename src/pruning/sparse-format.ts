@@ -1,9 +1,9 @@
 /**
  * The autoprune sparse model file: the Deep Compression recipe (Han et al. 2016, minus Huffman
- * coding) for a pruned tfjs LayersModel. Each Dense/Conv2D kernel is stored as the positions of its
- * non-zero weights (a bitmask or varint index gaps, whichever is smaller) plus the packed non-zero
- * values, as float32 or as int8 with one symmetric linear scale per output unit. Everything else
- * (biases, batch-norm statistics, …) is raw float32. A CRC-32 over the whole file makes a corrupt or
+ * coding) for a pruned tfjs LayersModel. Each kernel (any layer type) with enough zeros is stored as the
+ * positions of its non-zero weights (a bitmask or varint index gaps, whichever is smaller) plus the packed
+ * non-zero values, as float32 or — top-level Dense/Conv2D kernels with `int8` — as int8 with one symmetric
+ * linear scale per output unit. Everything else (biases, batch-norm statistics, …) is raw float32. A CRC-32 over the whole file makes a corrupt or
  * truncated file a ModelError, never a silently different model. Byte layout: docs/compaction.md.
  */
 import type * as TF from '@tensorflow/tfjs';
@@ -138,7 +138,13 @@ function corrupt(where: string, what: string): ModelError {
 
 // ---------------------------------------------------------------------------------------------
 
-function isKernel(layer: TF.layers.Layer, w: TF.LayerVariable): boolean {
+/** Kernels of every layer type (Dense, Conv*, depthwise/pointwise, recurrent, Embedding; nested layers included) are stored sparse. */
+function isKernel(w: TF.LayerVariable): boolean {
+  return /(kernel|embeddings)(_\d+)?$/.test(w.originalName ?? w.name);
+}
+
+/** int8 (one scale per output unit, the last axis) only where the last axis is the output unit: top-level Dense/Conv2D kernels. */
+function int8Able(layer: TF.layers.Layer, w: TF.LayerVariable): boolean {
   const cls = layer.getClassName();
   return (cls === 'Dense' || cls === 'Conv2D') && /kernel/.test(w.originalName ?? w.name);
 }
@@ -180,8 +186,9 @@ function quantise(values: Float32Array, units: number): Uint8Array {
 }
 
 /**
- * Encodes a model (pruned weights exactly 0) as an autoprune sparse file. Only Dense/Conv2D kernels
- * are stored sparsely; with `int8` their surviving values are quantised (biases stay float32).
+ * Encodes a model (pruned weights exactly 0) as an autoprune sparse file. Kernels of every layer type are
+ * stored sparsely where that is smaller; with `int8` the surviving values of top-level Dense/Conv2D kernels are
+ * quantised (other kernels' and biases stay float32).
  */
 export function encodeSparse(model: TF.LayersModel, opts: EncodeSparseOptions = {}): Uint8Array {
   const int8 = opts.int8 ?? false;
@@ -193,20 +200,23 @@ export function encodeSparse(model: TF.LayersModel, opts: EncodeSparseOptions = 
       if (t.dtype !== 'float32') throw new ModelError(`weight '${w.name}' of layer '${layer.name}' is ${t.dtype}; the sparse format stores float32 weights`);
       const values = t.dataSync() as Float32Array;
       const shape = t.shape.slice();
-      if (!isKernel(layer, w)) {
-        const raw = le32(values);
-        entries.push({ layer: layer.name, index, shape, enc: 'raw', bytes: raw.length });
-        blobs.push(raw);
-        return;
-      }
+      const raw = (): void => {
+        const bytes = le32(values);
+        entries.push({ layer: layer.name, index, shape, enc: 'raw', bytes: bytes.length });
+        blobs.push(bytes);
+      };
+      if (!isKernel(w)) return raw();
       const bitmask = bitmaskOf(values);
       const deltas = deltasOf(values);
       const pos = deltas.length < bitmask.length ? deltas : bitmask;
       const nz = values.filter((v) => v !== 0);
-      const vals = int8 ? quantise(values, shape[shape.length - 1]) : le32(nz);
+      const q = int8 && int8Able(layer, w);
+      const vals = q ? quantise(values, shape[shape.length - 1]) : le32(nz);
+      // A kernel with (almost) no zeros is smaller whole, as float32 (never as int8: its values stay exact).
+      if (!q && pos.length + vals.length >= 4 * values.length) return raw();
       entries.push({
         layer: layer.name, index, shape, enc: 'sparse', positions: pos === deltas ? 'deltas' : 'bitmask',
-        nnz: nz.length, posBytes: pos.length, values: int8 ? 'int8' : 'float32', valBytes: vals.length,
+        nnz: nz.length, posBytes: pos.length, values: q ? 'int8' : 'float32', valBytes: vals.length,
       });
       blobs.push(pos, vals);
     });

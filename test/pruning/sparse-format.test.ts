@@ -58,6 +58,32 @@ describe('sparse format', () => {
     model.dispose();
   });
 
+  it('stores the pruned kernels of every layer type sparse (Embedding, LSTM, Conv1D, nested), exactly, and unpruned ones whole', async () => {
+    const inner = tf.sequential({ name: 'backbone', layers: [tf.layers.conv1d({ inputShape: [12, 8], filters: 6, kernelSize: 3, name: 'c1' })] });
+    const seq = tf.sequential({ layers: [
+      tf.layers.embedding({ inputDim: 40, outputDim: 8, inputLength: 12, name: 'emb' }),
+      inner,
+      tf.layers.lstm({ units: 5, name: 'rnn' }),
+      tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' }),
+    ] });
+    const pm = new PrunableModel(seq);
+    const rng = new Rng(5);
+    // The output layer stays dense: whole, as float32 (a sparse form would be larger).
+    pm.setMaskArrays(pm.layers.map((l) => Float32Array.from({ length: l.size }, () => (l.name.startsWith('out') || rng.next() < 0.2 ? 1 : 0))));
+    pm.dispose();
+    const encodings = (b: Uint8Array) => Object.fromEntries(inspectSparse(b).weights.map((w) => [`${w.layer}:${w.index}`, w.enc === 'sparse' ? w.values : 'raw']));
+    const bytes = encodeSparse(seq);
+    expect(encodings(bytes)).toMatchObject({ 'emb:0': 'float32', 'backbone:0': 'float32', 'rnn:0': 'float32', 'rnn:1': 'float32', 'out:0': 'raw' });
+    // int8 only where the last axis is the output unit (top-level Dense/Conv2D): the others stay exact.
+    expect(encodings(encodeSparse(seq, { int8: true }))).toMatchObject({ 'emb:0': 'float32', 'backbone:0': 'float32', 'rnn:0': 'float32', 'out:0': 'int8' });
+    const back = await decodeSparse(bytes);
+    const a = weightsOf(seq), b = weightsOf(back);
+    a.forEach((w, i) => expect(Array.from(b[i], (v) => v + 0)).toEqual(Array.from(w, (v) => v + 0)));
+    expect(bytes.length).toBeLessThan(0.6 * a.reduce((n, w) => n + 4 * w.length, 0));
+    back.dispose();
+    seq.dispose();
+  });
+
   it('int8: zeros stay zero, kernels within half a quantisation step, the rest exact', async () => {
     const model = prunedModel();
     const back = await decodeSparse(encodeSparse(model, { int8: true }));
