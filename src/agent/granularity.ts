@@ -88,8 +88,8 @@ function checkComputeReachable(pm: PrunableModel, target: number): void {
   if (most + 1e-9 < target) {
     throw new UsageError(
       `--objective flops can remove at most ${(100 * most).toFixed(1)} % of the prunable kernels' compute in this model ` +
-      `(whole units, down to each layer's floor, where compaction can take them out; units kept: ${unitsKeptFor(pm).slice(0, 3).map((k) => `'${k.layer}': ${k.reason}`).join('; ')}), ` +
-      `so --target ${target} cannot be reached: use --target ${(Math.floor(1000 * most) / 1000).toFixed(3)} or less, or --objective params`);
+      `(whole units, down to each layer's floor, where compaction can take them out; units kept: ${unitsKeptFor(pm).slice(0, 3).map((k) => `'${k.layer}': ${k.reason.replace(/^units kept: /, '')}`).join('; ')}), ` +
+      `so --target ${target} cannot be reached: ${most >= 0.001 ? `use --target ${(Math.floor(1000 * most) / 1000).toFixed(3)} or less, or --objective params` : 'pruning for compute cannot help this model; use --objective params'}`);
   }
 }
 

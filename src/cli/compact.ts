@@ -59,6 +59,22 @@ function masksDirsOf(modelDir: string): string[] {
   return basename(modelDir) === 'model' ? [modelDir, dirname(modelDir)] : [modelDir];
 }
 
+/** The vocabulary size of the Embedding layer that reads input `k` directly (nested models included), if one does. */
+function embeddingInputDim(model: TF.LayersModel, k: number): number | undefined {
+  const input = model.inputs[k];
+  const find = (layers: TF.layers.Layer[], reads: (l: TF.layers.Layer) => boolean): number | undefined => {
+    for (const l of layers) {
+      if (!reads(l)) continue;
+      if (l.getClassName() === 'Embedding') return (l.getConfig() as { inputDim?: number }).inputDim;
+      const inner = (l as unknown as { layers?: TF.layers.Layer[] }).layers;
+      if (inner?.length) return find(inner.slice(0, 2), (m) => m === inner[0] || (inner[0].getClassName() === 'InputLayer' && m === inner[1]));
+    }
+    return undefined;
+  };
+  // Layers fed by the input: in a Sequential the first layer, in a functional model those whose inbound tensor is it.
+  return find(model.layers, (l) => l.inboundNodes.some((n) => n.inputTensors.includes(input)) || (l === model.layers[0] && l.getClassName() !== 'InputLayer'));
+}
+
 /** Largest |difference| between two models' outputs (every output of a multi-output model). */
 function maxAbsDiff(a: TF.LayersModel, b: TF.LayersModel, x: TF.Tensor | TF.Tensor[]): number {
   return tf.tidy(() => {
@@ -104,7 +120,11 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     const xs = model.inputs.map((input, k) => {
       const shape = input.shape.slice(1);
       if (shape.some((d) => d == null)) throw new ModelError(`model '${modelFile}' has an input of unknown shape [${shape}]; compaction needs a fixed input shape`);
-      const t = tf.randomUniform([32, ...(shape as number[])], 0, 1, 'float32', (opts.seed ?? 0) + k);
+      // Token ids for an Embedding input (floats in [0, 1) would all be id 0: padding, with maskZero), else values in [0, 1).
+      const vocab = embeddingInputDim(model, k);
+      const t = vocab != null
+        ? tf.tidy(() => tf.floor(tf.randomUniform([32, ...(shape as number[])], 0, vocab, 'float32', (opts.seed ?? 0) + k)))
+        : tf.randomUniform([32, ...(shape as number[])], 0, 1, 'float32', (opts.seed ?? 0) + k);
       disposables.push(t);
       return t;
     });
@@ -163,7 +183,7 @@ export async function compactCommand(dir: string, opts: CompactOptions = {}): Pr
     sizes.toString(),
     units.toString(),
     ...r.compact.skipped.map((k) => `left intact: '${k.layer}': ${k.reason}`),
-    `max |output − masked output| on 32 random inputs: compact ${r.maxAbsDiff.compact.toExponential(2)}, ` +
+    `max |output − masked output| on 32 random inputs (token ids for an Embedding input): compact ${r.maxAbsDiff.compact.toExponential(2)}, ` +
       `sparse ${r.maxAbsDiff.sparse.toExponential(2)}` +
       (r.maxAbsDiff.sparseInt8 != null ? `, sparse + int8 ${r.maxAbsDiff.sparseInt8.toExponential(2)}` : ''),
     ...r.files.map((f) => `wrote ${f}`),

@@ -45,6 +45,8 @@ describe('agent loop', () => {
     const floor = r.denseValAccuracy - 0.03;
     for (const s of r.steps.filter((x) => x.accepted)) expect(s.valAccuracy).toBeGreaterThanOrEqual(floor - 1e-9);
     expect(r.totals.fineTuneEpochs).toBeLessThanOrEqual(12);
+    // The delivered model holds the guard (the polish after the last step is undone where it would break it).
+    expect(r.guard.final.accepted).toBe(true);
     expect(events.filter((e) => e.type === 'step')).toHaveLength(r.totals.accepted);
     // Rounds of the steps' fine-tunes, then of the polish, each saying its optimizer steps.
     const rounds = events.filter((e) => e.type === 'epoch');

@@ -208,6 +208,25 @@ describe('compactModel', () => {
 });
 
 describe('compactPruned (autoprune compact)', () => {
+  it('checks a text model on token ids: random floats would all be id 0, padding under maskZero, and exercise nothing', async () => {
+    const model = tf.sequential({ layers: [
+      tf.layers.embedding({ inputDim: 30, outputDim: 6, inputLength: 10, maskZero: true }),
+      tf.layers.lstm({ units: 5 }),
+      tf.layers.dense({ units: 4, activation: 'softmax' }),
+    ] });
+    const pm = new PrunableModel(model);
+    applyMasks(pm, 21, 0.5, {});
+    const dir = tempDir();
+    await saveModel(model, join(dir, 'model'));
+    writeFileSync(join(dir, 'masks.json'), JSON.stringify(masksToJson(pm)));
+    const r = await compactPruned(dir, { int8: true });
+    // The int8 Dense kernel changes the outputs only when real tokens reach it (all-padding rows give exactly 0).
+    expect(r.maxAbsDiff.sparseInt8!).toBeGreaterThan(0);
+    expect(r.maxAbsDiff.sparse).toBe(0);
+    pm.dispose();
+    model.dispose();
+  });
+
   it('writes compact/ and sparse files beside a pruned folder, never touching the input', async () => {
     const model = buildModel({ family: 'cnn', inputShape: [8, 8, 1], convs: [{ filters: 4, kernel: 3 }], dense: [6], numClasses: 3, seed: 4 });
     randomBiases(model, 11);
