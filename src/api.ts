@@ -16,18 +16,24 @@ export type { AutopruneOptions, AutopruneResult };
  * const { model, report } = await autoprune({ target: 0.9, maxDrop: 0.5 });
  */
 export async function autoprune(options: AutopruneOptions, container: Container = createContainer()): Promise<AutopruneResult> {
-  // Warning events name the options a caller sets, as errors do (report.json, the same file the CLI writes,
-  // keeps the flags in final.advice).
+  // Warning events name the options a caller sets, as errors do.
   if (options == null || typeof options !== 'object') resolveRunOptions(options); // throws the one-line UsageError
   const user = options.onEvent;
   const opts: AutopruneOptions = typeof user === 'function'
     ? { ...options, onEvent: (e) => user(e.type === 'warning' ? { ...e, message: inApiWords(e.message) } : e) }
     : options;
+  let result: AutopruneResult;
   try {
-    return await runPrune(opts, container);
+    result = await runPrune(opts, container);
   } catch (err) {
     throw inApiTerms(err);
   }
+  // The returned report speaks to the caller as its errors and warnings do (report.json on disk, the same file the
+  // CLI writes, keeps the flags).
+  const { final, task } = result.report;
+  if (final.advice) final.advice = inApiWords(final.advice);
+  if (task) task.evidence = inApiWords(task.evidence);
+  return result;
 }
 
 /** The run behind `autoprune()` and the CLI, whose messages name the CLI's flags. */

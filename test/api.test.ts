@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { autoprune, createContainer, InterruptedError, loadSynthetic, TOKENS, UsageError, type AgentEvent, type DataSource, type Dataset } from '../src/index.js';
 import { tf } from '../src/backend/tf.js';
@@ -77,6 +79,16 @@ describe('API errors', () => {
     expect((err as Error).stack).toMatch(/\n\s+at /);
     await expect(autoprune({ target: 0.8, resume: true })).rejects.toThrow(/^resume: true needs the out folder/);
   });
+
+  it('the returned report\'s advice names options, not flags (report.json keeps the CLI\'s words)', async () => {
+    const out = join(tempDir(), 'short');
+    const { model, report } = await autoprune({ target: 0.99, data: 'synthetic', budgetSteps: 60, maxDrop: 0, policy: 'global-magnitude', out });
+    model.dispose();
+    expect(report.final.exitCode).toBe(3);
+    expect(report.final.advice).toMatch(/rerun with budgetSteps \d+, or force: true/);
+    expect(report.final.advice).not.toMatch(/--/);
+    expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).final.advice).toMatch(/--budget-steps \d+/);
+  }, 120_000);
 
   it('refuses options that are not an object, and a Dataset object missing what the run reads, naming it', async () => {
     await expect(autoprune(null as never)).rejects.toThrow(/^options must be an object/);
