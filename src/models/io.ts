@@ -214,9 +214,15 @@ async function loadArtifacts(artifacts: TF.io.ModelArtifacts): Promise<TF.Layers
   const tries: (TF.io.TrainingConfig | undefined)[] = tc ? [artifacts.trainingConfig] : [];
   if (tc && loss && TFJS_LOSSES.has(loss)) tries.push({ loss, metrics: [], optimizer_config: TFJS_ADAM } as unknown as TF.io.TrainingConfig);
   for (const trainingConfig of tries) {
+    // A load that fails on the training config has built the model already: its variables (and a half-made
+    // optimizer's) are registered and would outlive it, so they are freed here.
+    const registered = () => tf.engine().state.registeredVariables as Record<string, TF.Variable>;
+    const before = new Set(Object.keys(registered()));
     try {
       return ownOptimizer(await tf.loadLayersModel(tf.io.fromMemory({ ...artifacts, trainingConfig })));
-    } catch { /* the next, simpler config */ }
+    } catch {
+      for (const [name, v] of Object.entries(registered())) if (!before.has(name)) v.dispose();
+    }
   }
   const { trainingConfig: _ignored, ...bare } = artifacts;
   const model = ownOptimizer(await tf.loadLayersModel(tf.io.fromMemory(bare)));
