@@ -374,8 +374,8 @@ const MIN_LABEL_CHECK_ROWS = 10;
  * round, names in another order) its dense accuracy is at chance or below. Named labels no better than chance
  * (within one validation row), integer labels below chance by more than a row where another mapping explains the
  * predictions well: refused, since fine-tuning would retrain the model to another meaning of its outputs.
- * Where another order explains the predictions by at least two more validation rows (bestLabelOrder): a warning
- * naming that order. (A weak model in the right order is not warned about: only its accuracy is low, no other
+ * Where another order explains the predictions by more than a search over orders finds by chance (two
+ * validation rows, or 3 % of them on larger splits; bestLabelOrder): a warning naming that order. (A weak model in the right order is not warned about: only its accuracy is low, no other
  * order scores higher.) An order given with --label-order, and a split of fewer than MIN_LABEL_CHECK_ROWS rows,
  * are never refused: only the warning.
  */

@@ -665,6 +665,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     }
 
     let reached = state.sparsity >= o.target - tol;
+    /** The kept polish's validation evaluation, where the guard needed it (the final one then). */
+    let polished: ReturnType<typeof evaluate> | undefined;
     const stopReason: StopReason = reached ? 'target' : o.force ? 'forced' : stopped ?? 'guard';
     if (!reached && o.force) {
       // --force: take the target anyway, fine-tuned with whatever budget is left (at least one epoch).
@@ -698,8 +700,11 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         // 65.19 → 64.51 %, past the guard, kept and delivered).
         const lowerLoss = (r.bestValLoss ?? Infinity) < before.loss;
         // (With --force the user takes the drop whatever the guard: the lower loss decides, as before.)
-        const breaksGuard = lowerLoss && !o.force && guard(before).accepted && !guard(timed('evaluate', () => evaluate(model, data.val))).accepted;
-        if (!lowerLoss || breaksGuard) pm.restore(snap);
+        if (lowerLoss && !o.force && guard(before).accepted) polished = timed('evaluate', () => evaluate(model, data.val));
+        if (!lowerLoss || (polished && !guard(polished).accepted)) {
+          pm.restore(snap);
+          polished = undefined;
+        }
       } finally {
         disposeSnapshot(snap);
       }
@@ -710,7 +715,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     milestones.sort((a, b) => a.target - b.target);
 
     const sparsity = pm.sparsity();
-    const finalEval = timed('evaluate', () => evaluate(model, data.val));
+    const finalEval = polished ?? timed('evaluate', () => evaluate(model, data.val));
     const valAccuracy = finalEval.accuracy;
     const testAccuracy = timed('evaluate', () => accuracy(model, data.test));
     const accepted = state.steps.filter((s) => s.accepted).length;
