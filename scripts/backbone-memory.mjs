@@ -2,7 +2,7 @@
 // Memory and time of one agent step on a real backbone's shape: MobileNet-v1 (alpha 1.0, 3.2 M parameters,
 // 128×128×3 inputs, 10 classes; untrained, random images: cost only, accuracy is not the point), 640 training
 // rows, `target 0.5, budgetSteps 40, force`. Prints the phases and the process's peak resident memory
-// (docs/benchmarks.md, "Scale": convolutional backbones).   npm run build && node scripts/backbone-memory.mjs
+// (docs/benchmarks.md, "Scale": convolutional backbones).   npm run build && node scripts/backbone-memory.mjs [predict|recalibrate]
 import { readFileSync } from 'node:fs';
 const { autoprune, tf } = await import(new URL('../dist/index.js', import.meta.url).href);
 const vm = (f) => Number(new RegExp(`${f}:\\s+(\\d+) kB`).exec(readFileSync('/proc/self/status','utf8'))[1]) / 1024;
@@ -27,6 +27,16 @@ const mk = (rows, seed) => { const x = tf.randomUniform([rows, size, size, 3], 0
 const data = { name: 'random-images', source: 'random', inputShape: [size, size, 3], numClasses: 10, classNames: [...Array(10).keys()].map(String), train: mk(n, 1), val: mk(128, 2), test: mk(128, 3), dispose() {} };
 const before = vm('VmRSS');
 const t0 = Date.now();
-const { report } = await autoprune({ model, data, target: 0.5, budgetSteps: 40, force: true, maxDrop: 100, });
+// `predict` or `recalibrate` as argument: that whole-split pass alone on the training rows (peak of the process).
+const part = process.argv[2];
+if (part === 'predict' || part === 'recalibrate') {
+  const { predict } = await import(new URL('../dist/models/train.js', import.meta.url).href);
+  const { recalibrateBatchNorm } = await import(new URL('../dist/models/batchnorm.js', import.meta.url).href);
+  if (part === 'predict') tf.dispose(predict(model, data.train.x));
+  else recalibrateBatchNorm(model, data.train.x);
+  console.log(part, 'seconds', (Date.now() - t0) / 1000, 'rss before', before.toFixed(0), 'MB, peak', vm('VmHWM').toFixed(0), 'MB');
+  process.exit(0);
+}
+const { report } = await autoprune({ model, data, target: 0.5, budgetSteps: 40, force: true, maxDrop: 100 });
 console.log('seconds', (Date.now() - t0) / 1000, 'rss before', before.toFixed(0), 'MB, peak', vm('VmHWM').toFixed(0), 'MB');
-console.log('phases', JSON.stringify(report.phases), 'passes', report.totals.scoringPasses, 'prunable', report.dense.prunableParams ?? '', 'sparsity', report.final.sparsity);
+console.log('phases', JSON.stringify(report.phases), 'passes', report.totals.scoringPasses, 'prunable', report.dense.prunable, 'sparsity', report.final.sparsity);
