@@ -59,20 +59,17 @@ function masksDirsOf(modelDir: string): string[] {
   return basename(modelDir) === 'model' ? [modelDir, dirname(modelDir)] : [modelDir];
 }
 
-/** The vocabulary size of the Embedding layer that reads input `k` directly (nested models included), if one does. */
+/** The vocabulary size of the Embedding layer that reads input `k` directly (the first layer of a nested model too), if one does. */
 function embeddingInputDim(model: TF.LayersModel, k: number): number | undefined {
-  const input = model.inputs[k];
-  const find = (layers: TF.layers.Layer[], reads: (l: TF.layers.Layer) => boolean): number | undefined => {
-    for (const l of layers) {
-      if (!reads(l)) continue;
-      if (l.getClassName() === 'Embedding') return (l.getConfig() as { inputDim?: number }).inputDim;
-      const inner = (l as unknown as { layers?: TF.layers.Layer[] }).layers;
-      if (inner?.length) return find(inner.slice(0, 2), (m) => m === inner[0] || (inner[0].getClassName() === 'InputLayer' && m === inner[1]));
-    }
-    return undefined;
+  const first = (layers: TF.layers.Layer[]) => layers.find((l) => l.getClassName() !== 'InputLayer');
+  const vocab = (l: TF.layers.Layer | undefined): number | undefined => {
+    if (l?.getClassName() === 'Embedding') return (l.getConfig() as { inputDim?: number }).inputDim;
+    const inner = (l as { layers?: TF.layers.Layer[] } | undefined)?.layers;
+    return inner ? vocab(first(inner)) : undefined;
   };
-  // Layers fed by the input: in a Sequential the first layer, in a functional model those whose inbound tensor is it.
-  return find(model.layers, (l) => l.inboundNodes.some((n) => n.inputTensors.includes(input)) || (l === model.layers[0] && l.getClassName() !== 'InputLayer'));
+  const input = model.inputs[k];
+  const readers = model.layers.filter((l) => l.getClassName() !== 'InputLayer' && l.inboundNodes.some((n) => n.inputTensors.includes(input)));
+  return (readers.length ? readers : [first(model.layers)]).map(vocab).find((v) => v != null);
 }
 
 /** Largest |difference| between two models' outputs (every output of a multi-output model). */
