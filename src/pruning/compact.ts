@@ -3,15 +3,18 @@
  * that it is actually smaller and faster (TensorFlow.js has no sparse kernels; zeros cost as much as
  * any other weight). See docs/compaction.md.
  *
- * A unit (Dense column / Conv2D filter) of a prunable layer P is removed when
+ * A unit (Dense column / Conv1D or Conv2D filter) of a prunable layer P is removed when
  * - its outgoing weights into the next prunable layer C are all pruned ("unused"): its value never
  *   reaches anything, or
  * - its incoming weights are all pruned ("dead"): its output is the constant act(bias) everywhere,
  *   whose effect on C is folded into C's bias — exactly, which needs C to have a bias and, for a
  *   Conv2D C, padding 'valid' (with 'same' the zero border makes the contribution position-dependent);
  *   otherwise a dead unit is only removed when its constant is exactly 0.
- * C's kernel is sliced to match: Dense→Dense, Conv2D→Conv2D and Conv2D→(pooling, dropout,
+ * C's kernel is sliced to match: Dense→Dense, Conv→Conv (1D or 2D) and Conv→(pooling, dropout,
  * activation, batch norm)→Flatten→Dense with the channels-last flatten index (h·W + w)·C + c.
+ * A DepthwiseConv2D with depth multiplier 1 in between (MobileNet's Conv2D→BN→ReLU→depthwise→BN→ReLU→
+ * pointwise Conv2D) is channel-coupled with its producer: its channel c reads only producer channel c, so it
+ * is sliced with the producer's units (kernel and bias), like a batch norm.
  * Output-layer units are never removed. Anything else (unknown layer types, branches, merges, shared
  * layers, channels-first data) is left intact and reported in `skipped`.
  */
@@ -31,7 +34,7 @@ export interface SkippedLayer {
 /** What compaction did to one prunable layer. */
 export interface CompactLayerReport {
   name: string;
-  kind: 'dense' | 'conv2d';
+  kind: 'dense' | 'conv1d' | 'conv2d';
   unitsBefore: number;
   unitsAfter: number;
   /** Units removed because all their incoming weights were pruned (constant output, folded) and some outgoing were not. */
@@ -63,7 +66,7 @@ export interface CompactReport {
 export interface UnitLink {
   producer: Layer;
   consumer: Layer;
-  /** Layers in between (pooling, dropout, activation, batch norm, flatten), in order. */
+  /** Layers in between (pooling, dropout, activation, batch norm, depthwise conv, flatten), in order. */
   between: Layer[];
   /** Producer units (= channels of the tensor the consumer reads per position). */
   channels: number;
@@ -73,10 +76,13 @@ export interface UnitLink {
   canFold: boolean;
 }
 
-const PRUNABLE = new Set(['Dense', 'Conv2D']);
+const PRUNABLE = new Set(['Dense', 'Conv1D', 'Conv2D']);
 /** Identity at inference or elementwise: never mix channels, keep constants constant. */
 const ELEMENTWISE = new Set(['Dropout', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'ReLU', 'LeakyReLU', 'ELU', 'ThresholdedReLU', 'Activation']);
-const SPATIAL = new Set(['MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D']);
+const SPATIAL = new Set([
+  'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',
+  'MaxPooling1D', 'AveragePooling1D', 'GlobalAveragePooling1D', 'GlobalMaxPooling1D',
+]);
 
 function cfgOf(layer: Layer): Record<string, unknown> {
   return layer.getConfig() as Record<string, unknown>;
@@ -101,9 +107,14 @@ function betweenProblem(layer: Layer, afterFlatten: boolean): string | undefined
   const cfg = cfgOf(layer);
   if (cls === 'Activation' && cfg.activation === 'softmax') return `'${layer.name}' (softmax activation) mixes channels`;
   if (ELEMENTWISE.has(cls)) return undefined;
-  if (SPATIAL.has(cls) || cls === 'Flatten' || cls === 'BatchNormalization') {
+  if (SPATIAL.has(cls) || cls === 'Flatten' || cls === 'BatchNormalization' || cls === 'DepthwiseConv2D') {
     if (afterFlatten) return `'${layer.name}' (${cls}) after a Flatten cannot be sliced per channel`;
     if (channelsFirst(layer)) return `'${layer.name}' (${cls}) uses channels-first data`;
+    if (cls === 'DepthwiseConv2D') {
+      if ((cfg.depthMultiplier ?? 1) !== 1) return `'${layer.name}' (DepthwiseConv2D) has depth multiplier ${cfg.depthMultiplier}, so its channels are not the producer's`;
+      if (layer.inboundNodes.length !== 1) return `'${layer.name}' is shared (called ${layer.inboundNodes.length} times)`;
+      return undefined;
+    }
     if (cls === 'BatchNormalization') {
       const axis = cfg.axis as number;
       const rank = (layer.input as TF.SymbolicTensor).shape.length;
@@ -156,12 +167,14 @@ function linkFrom(producer: Layer, outputLayers: Set<Layer>): UnitLink | string 
       const ks = kernelAndBias(next).kernel.shape as number[];
       const cls = next.getClassName();
       const cfg = cfgOf(next);
-      if (cls === 'Conv2D') {
-        if (flatten) return `'${next.name}' (Conv2D) reads a flattened tensor`;
+      if (cls === 'Conv2D' || cls === 'Conv1D') {
+        if (flatten) return `'${next.name}' (${cls}) reads a flattened tensor`;
         if (channelsFirst(next)) return `'${next.name}' uses channels-first data`;
-        if (ks[2] !== channels) return `'${next.name}' reads ${ks[2]} channels, expected ${channels}`;
+        const cin = ks.at(-2)!;
+        if (cin !== channels) return `'${next.name}' reads ${cin} channels, expected ${channels}`;
         return {
-          producer, consumer: next, between, channels, groups: ks[0] * ks[1],
+          producer, consumer: next, between, channels, groups: ks.slice(0, -2).reduce((a, b) => a * b, 1),
+          // 'same' and 'causal' padding add zeros at the border: a constant input channel is not constant there.
           canFold: cfg.useBias !== false && cfg.padding === 'valid',
         };
       }
@@ -188,7 +201,7 @@ function linkFrom(producer: Layer, outputLayers: Set<Layer>): UnitLink | string 
 /** Effective (masked) kernel and bias of a prunable layer, as flat copies. */
 interface Effective {
   layer: Layer;
-  kind: 'dense' | 'conv2d';
+  kind: 'dense' | 'conv1d' | 'conv2d';
   shape: number[];
   kernel: Float32Array;
   /** Pre-activation bias, updated as dead inputs are folded in; zeros when the layer has none. */
@@ -228,7 +241,7 @@ function effectiveOf(layer: Layer, masks?: PrunableModel, maskArrays?: Float32Ar
   }
   const units = kernel.shape[kernel.shape.length - 1];
   return {
-    layer, kind: layer.getClassName() === 'Dense' ? 'dense' : 'conv2d', shape: kernel.shape.slice(), kernel: k,
+    layer, kind: ({ Dense: 'dense', Conv1D: 'conv1d' } as const)[layer.getClassName() as 'Dense'] ?? 'conv2d', shape: kernel.shape.slice(), kernel: k,
     bias: bias ? Float32Array.from(bias.dataSync()) : new Float32Array(units), hasBias: !!bias, units,
     dead: new Uint8Array(units), unused: new Uint8Array(units), value: new Float32Array(units),
   };
@@ -272,7 +285,7 @@ function sliceKernel(e: Effective, inLink: UnitLink | undefined, inKeep: number[
     const C = inLink.channels;
     rowList = [];
     for (let g = 0; g < inLink.groups; g++) for (const c of inKeep) rowList.push(g * C + c);
-    shape = e.kind === 'conv2d' ? [e.shape[0], e.shape[1], inKeep.length, outKeep.length] : [rowList.length, outKeep.length];
+    shape = e.kind === 'dense' ? [rowList.length, outKeep.length] : [...e.shape.slice(0, -2), inKeep.length, outKeep.length];
   } else {
     rowList = Array.from({ length: rows }, (_, r) => r);
     shape = [...e.shape.slice(0, -1), outKeep.length];
@@ -284,13 +297,37 @@ function sliceKernel(e: Effective, inLink: UnitLink | undefined, inKeep: number[
 }
 
 /**
+ * The weights of a per-channel layer (batch norm: vectors of `channels`; depthwise conv, multiplier 1: a
+ * [kh, kw, channels, 1] kernel, masked when `masks` has it, and a bias) restricted to the channels in `keep`;
+ * undefined for any other layer (it has no per-channel weights to slice).
+ */
+function sliceChannelwise(
+  layer: Layer, keep: number[], channels: number, masks: PrunableModel | undefined, maskArrays: Float32Array[] | undefined,
+): { data: Float32Array; shape: number[] }[] | undefined {
+  const cls = layer.getClassName();
+  if (cls !== 'BatchNormalization' && cls !== 'DepthwiseConv2D') return undefined;
+  const mi = masks ? masks.layers.findIndex((l) => l.layer === layer) : -1;
+  return layer.weights.map((v) => {
+    const d = Float32Array.from(v.read().dataSync());
+    if (/depthwise_kernel/.test(v.originalName ?? v.name) && mi >= 0) {
+      const m = maskArrays![mi];
+      for (let i = 0; i < d.length; i++) if (m[i] === 0) d[i] = 0;
+    }
+    const positions = d.length / channels; // 1 for a vector, kh·kw for a depthwise kernel
+    const out = new Float32Array(positions * keep.length);
+    for (let p = 0; p < positions; p++) keep.forEach((c, k) => { out[p * keep.length + k] = d[p * channels + c]; });
+    return { data: out, shape: v.shape.length === 1 ? [keep.length] : [...(v.shape as number[]).slice(0, -2), keep.length, 1] };
+  });
+}
+
+/**
  * Builds a physically smaller copy of `model` (the input is not changed). With `masks`, kernels are
  * taken as kernel · mask; without, the model's exact zeros are the pruned weights. The copy's outputs
- * equal the masked model's up to float rounding. Throws ModelError when the model has no Dense/Conv2D.
+ * equal the masked model's up to float rounding. Throws ModelError when the model has no Dense/Conv1D/Conv2D.
  */
 export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { model: TF.LayersModel; report: CompactReport } {
   const prunables = model.layers.filter(isPrunable);
-  if (prunables.length === 0) throw new ModelError(`model '${model.name}' has no Dense or Conv2D layer to compact`);
+  if (prunables.length === 0) throw new ModelError(`model '${model.name}' has no Dense, Conv1D or Conv2D layer to compact`);
   const { links, skipped } = findUnitLinks(model);
   const byProducer = new Map(links.map((l) => [l.producer, l]));
   const byConsumer = new Map(links.map((l) => [l.consumer, l]));
@@ -399,21 +436,18 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
     for (let j = 0; j < e.units; j++) {
       if (e.dead[j]) { removedDead++; if (e.value[j] !== 0) foldedUnits++; } else if (e.unused[j]) removedUnused++;
     }
-    const inAxis = e.kind === 'conv2d' ? 2 : 0;
+    const inAxis = e.shape.length - 2;
     layerReports.push({
       name: layer.name, kind: e.kind, unitsBefore: e.units, unitsAfter: outKeep.length, removedDead, removedUnused,
       inputsBefore: e.shape[inAxis], inputsAfter: k.shape[inAxis],
       paramsBefore: e.kernel.length + (e.hasBias ? e.units : 0), paramsAfter: k.data.length + (e.hasBias ? outKeep.length : 0),
     });
-    // Per-channel layers between this one and its consumer (batch norm) are sliced to the kept units.
+    // Per-channel layers between this one and its consumer (batch norm, depthwise conv) are sliced to the kept units.
     const outLink = byProducer.get(layer);
     if (outLink && outKeep.length !== e.units) {
       for (const b of outLink.between) {
-        if (b.getClassName() !== 'BatchNormalization') continue;
-        newWeights.set(b.name, b.getWeights().map((w) => {
-          const d = w.dataSync();
-          return { data: Float32Array.from(outKeep, (j) => d[j]), shape: [outKeep.length] };
-        }));
+        const sliced = sliceChannelwise(b, outKeep, e.units, masks, maskArrays);
+        if (sliced) newWeights.set(b.name, sliced);
       }
     }
   }

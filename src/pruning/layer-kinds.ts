@@ -36,7 +36,7 @@ export interface LayerHandler {
   kernels: readonly KernelSpec[];
   /** Multiply-accumulates one kernel weight costs per input sample. */
   macsPerWeight(layer: Layer): number;
-  /** Whether the kernel's output units (last axis) can be removed whole and compacted (Dense / Conv2D at top level). */
+  /** Whether the kernel's output units (last axis) can be removed whole and compacted (Dense / Conv1D / Conv2D at top level). */
   structured: boolean;
   /** Convolutions (the `is_conv` feature). */
   conv: boolean;
@@ -89,7 +89,7 @@ const rnn = (kind: PrunableKind): LayerHandler => ({
 /** Handlers by tfjs class name. */
 export const LAYER_HANDLERS: Readonly<Record<string, LayerHandler>> = Object.freeze({
   Dense: { kind: 'dense', kernels: [IO], macsPerWeight: outPositions, structured: true, conv: false },
-  Conv1D: { kind: 'conv1d', kernels: [IO], macsPerWeight: outPositions, structured: false, conv: true },
+  Conv1D: { kind: 'conv1d', kernels: [IO], macsPerWeight: outPositions, structured: true, conv: true },
   Conv2D: { kind: 'conv2d', kernels: [IO], macsPerWeight: outPositions, structured: true, conv: true },
   Conv3D: { kind: 'conv3d', kernels: [IO], macsPerWeight: outPositions, structured: false, conv: true },
   DepthwiseConv2D: {

@@ -273,7 +273,7 @@ export function pruneUnits(
 
   const cand: { layer: number; unit: number; score: number }[] = [];
   pm.layers.forEach((l, i) => {
-    // Output units are never removed; only top-level Dense / Conv2D units can go whole (layer-kinds.ts). For
+    // Output units are never removed; only top-level Dense / Conv1D / Conv2D units can go whole (layer-kinds.ts). For
     // compute, only units compaction can take out (a link to the next prunable layer, compact.ts): a unit
     // feeding a depthwise conv or an Add keeps its channel in the compact model, and its MACs with it.
     if (i === last || !l.structured || (flops && !next[i])) return;
@@ -290,6 +290,12 @@ export function pruneUnits(
     for (let idx = c.unit; idx < l.size; idx += l.units) visit(c.layer, idx);
     const link = next[c.layer];
     if (!link) return;
+    // A depthwise conv in between (multiplier 1) reads only this channel: its channel goes with the unit.
+    for (const b of link.between) {
+      const di = indexOf.get(b);
+      if (di == null || b.getClassName() !== 'DepthwiseConv2D') continue;
+      for (let idx = c.unit; idx < pm.layers[di].size; idx += link.channels) visit(di, idx);
+    }
     const ci = indexOf.get(link.consumer)!;
     const cOut = pm.layers[ci].units;
     for (let g = 0; g < link.groups; g++) {

@@ -180,7 +180,7 @@ describe('agent loop', () => {
     expect(kept.map((k) => k.layer)).toEqual(['trunk', 'a', 'b', 'rnn']);
     expect(kept[0].reason).toMatch(/'trunk' feeds 2 layers \(a branch\)/);
     expect(kept[1].reason).toMatch(/merges several inputs/);
-    expect(kept[3].reason).toMatch(/only from top-level Dense\/Conv2D layers/);
+    expect(kept[3].reason).toMatch(/only from top-level Dense\/Conv1D\/Conv2D layers/);
     pm.dispose();
     model.dispose();
   });
@@ -217,7 +217,7 @@ describe('agent loop', () => {
     const events: AgentEvent[] = [];
     for (const o of [{ granularity: 'unit' as const }, { granularity: 'unit' as const, objective: 'flops' as const }]) {
       await expect(runAgent(model, data, createScorer('global-magnitude'), { target: 0.5, ...o, onEvent: (e) => events.push(e) }))
-        .rejects.toThrow(/whole units\/filters only, and this model has none to remove: units are removed whole only from top-level Dense\/Conv2D layers other than the output layer/);
+        .rejects.toThrow(/whole units\/filters only, and this model has none to remove: units are removed whole only from top-level Dense\/Conv1D\/Conv2D layers other than the output layer/);
     }
     expect(events).toEqual([]);
     expect(numTensors()).toBe(before);

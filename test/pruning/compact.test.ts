@@ -180,6 +180,30 @@ describe('compactModel', () => {
     model.dispose();
   });
 
+  it('Conv1D: conv→pool→conv (valid, folded) and conv→global pool→dense, like Conv2D', () => {
+    const model = tf.sequential({ layers: [
+      tf.layers.conv1d({ inputShape: [12, 3], filters: 5, kernelSize: 3, activation: 'tanh', name: 'c1' }),
+      tf.layers.maxPooling1d({ poolSize: 2, name: 'pool' }),
+      tf.layers.conv1d({ filters: 4, kernelSize: 2, activation: 'relu', name: 'c2' }),
+      tf.layers.globalMaxPooling1d({ name: 'gmp' }),
+      tf.layers.dense({ units: 2, name: 'out' }),
+    ] });
+    randomBiases(model, 11);
+    const pm = new PrunableModel(model);
+    applyMasks(pm, 12, 0.8, {
+      0: both(killIn(0), killIn(3)), // dead: tanh(bias) is constant through max pooling and folds into c2 ('valid')
+      1: both(killOut(1, 5), killIn(2)), // c1 filter 1 unused; c2 filter 2 dead: relu(bias) through the global max pool folds into out
+    });
+    const { model: compact, report } = compactModel(model, pm);
+    expect(report.skipped).toEqual([]);
+    expect(unitsOf(compact)).toEqual({ c1: 2, c2: 3, out: 2 });
+    expect(report.layers.find((l) => l.name === 'c2')).toMatchObject({ kind: 'conv1d', inputsBefore: 5, inputsAfter: 2 });
+    expect(maxDiff(model, compact, [12, 3])).toBeLessThan(1e-5);
+    compact.dispose();
+    pm.dispose();
+    model.dispose();
+  });
+
   it('leaves branches, merges and unknown layers intact and says why', () => {
     const input = tf.input({ shape: [8] });
     const d1 = tf.layers.dense({ units: 6, activation: 'relu', name: 'd1' }).apply(input) as TF.SymbolicTensor;

@@ -125,7 +125,7 @@ describe('compute objective', () => {
     for (const pm of [byParams, byFlops]) { pm.dispose(); pm.model.dispose(); }
   });
 
-  it("'flops' claims only compute the compact model sheds: no units that feed a depthwise conv or an Add branch", () => {
+  it("'flops' claims only compute the compact model sheds: no units behind a branch or an Add", () => {
     const init = (seed: number) => ({ kernelInitializer: tf.initializers.glorotUniform({ seed }) });
     const x = tf.input({ shape: [8, 8, 1] });
     const c1 = tf.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same', activation: 'relu', name: 'c1', ...init(1) }).apply(x) as TF.SymbolicTensor;
@@ -139,7 +139,7 @@ describe('compute objective', () => {
     const model = tf.model({ inputs: x, outputs: out });
     const pm = new PrunableModel(model);
     const r = pruneUnits(pm, pm.layers.map((l) => new Float32Array(l.units).fill(1)), 0.3, { objective: 'flops' });
-    // Only c2 (→ c3) and h (→ out) have units compaction can take out; c1 feeds the depthwise conv, c3 the Add.
+    // Only c2 (→ c3) and h (→ out) have units compaction can take out; c1's depthwise conv branches, c3 feeds the Add.
     const removed = Object.fromEntries(pm.layers.map((l, i) => [l.name, r.removedPerLayer[i]]));
     expect(removed['c1']).toBe(0);
     expect(removed['c3']).toBe(0);
@@ -148,6 +148,51 @@ describe('compute objective', () => {
     const cpm = new PrunableModel(compact);
     const compactMacs = cpm.layers.reduce((a, l) => a + l.size * l.macsPerWeight, 0);
     expect(compactMacs).toBe(pm.compute().live);
+    cpm.dispose();
+    compact.dispose();
+    pm.dispose();
+    model.dispose();
+  });
+
+  it("MobileNet's conv → BN → depthwise → BN → pointwise: a unit takes its depthwise channel along; claim = compact MACs", () => {
+    const init = (seed: number) => ({ kernelInitializer: tf.initializers.glorotUniform({ seed }) });
+    const model = tf.sequential({ layers: [
+      tf.layers.conv2d({ inputShape: [8, 8, 2], filters: 6, kernelSize: 3, padding: 'same', useBias: false, name: 'stem', ...init(1) }),
+      tf.layers.batchNormalization({ name: 'stem_bn' }),
+      tf.layers.reLU({ name: 'stem_relu' }),
+      tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same', useBias: false, name: 'dw', depthwiseInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+      tf.layers.batchNormalization({ name: 'dw_bn' }),
+      tf.layers.reLU({ name: 'dw_relu' }),
+      tf.layers.conv2d({ filters: 5, kernelSize: 1, useBias: false, name: 'pw', ...init(3) }),
+      tf.layers.globalAveragePooling2d({ name: 'gap' }),
+      tf.layers.dense({ units: 3, name: 'out', ...init(4) }),
+    ] });
+    // Non-trivial batch-norm statistics, so that a wrongly sliced channel shows in the outputs.
+    for (const bn of ['stem_bn', 'dw_bn']) {
+      const l = model.getLayer(bn);
+      l.setWeights(l.weights.map((w, k) => tf.tensor(Float32Array.from({ length: w.shape[0]! }, (_, c) => (k === 1 || k === 2 ? 0.3 * c - 0.5 : 0.6 + 0.2 * c)), w.shape as number[])));
+    }
+    const pm = new PrunableModel(model);
+    expect(pm.layers.map((l) => l.name)).toEqual(['stem', 'dw/depthwise_kernel', 'pw', 'out']);
+    // Stem filters 1 and 4 most prunable; a high target takes them (floors keep the rest).
+    const scores = pm.layers.map((l, i) => Float32Array.from({ length: l.units }, (_, u) => (i === 0 && (u === 1 || u === 4) ? 2 : 1)));
+    const r = pruneUnits(pm, scores, 0.25, { objective: 'flops' });
+    expect(r.removedPerLayer[0]).toBeGreaterThanOrEqual(2);
+    // The depthwise channels of removed stem filters are pruned with them (kernel [3, 3, 6, 1]: index p·6 + c).
+    const dwMask = pm.maskArrays()[1];
+    for (let p = 0; p < 9; p++) { expect(dwMask[p * 6 + 1]).toBe(0); expect(dwMask[p * 6 + 4]).toBe(0); }
+    const { model: compact, report } = compactModel(model, pm);
+    expect(report.skipped.map((s) => s.layer)).not.toContain('stem');
+    expect(compact.getLayer('dw').weights[0].shape).toEqual([3, 3, 6 - r.removedPerLayer[0], 1]);
+    expect(compact.getLayer('stem_bn').weights[0].shape).toEqual([6 - r.removedPerLayer[0]]);
+    expect(compact.getLayer('dw_bn').weights[0].shape).toEqual([6 - r.removedPerLayer[0]]);
+    const cpm = new PrunableModel(compact);
+    expect(cpm.layers.reduce((a, l) => a + l.size * l.macsPerWeight, 0)).toBe(pm.compute().live);
+    const diff = tf.tidy(() => {
+      const x = tf.randomUniform([8, 8, 8, 2], -1, 1, 'float32', 5);
+      return tf.max(tf.abs(tf.sub(model.predict(x) as TF.Tensor, compact.predict(x) as TF.Tensor))).dataSync()[0];
+    });
+    expect(diff).toBeLessThan(1e-5);
     cpm.dispose();
     compact.dispose();
     pm.dispose();
