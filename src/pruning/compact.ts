@@ -126,23 +126,134 @@ function betweenProblem(layer: Layer, afterFlatten: boolean): string | undefined
 }
 
 /**
- * The producer→consumer links between prunable layers along which units can be removed, and, for
- * every prunable layer without one (other than output layers), why not.
+ * Channels shared by several prunable layers (Torch-Pruning's dependency groups): the outputs of the
+ * `producers` are merged elementwise (Add, Multiply, …: a residual block's shortcut and branch) and/or read by
+ * several `consumers` (a branch), through per-channel layers only. Channel c of every producer is one unit:
+ * it goes from all producers, every per-channel layer and every consumer's kernel rows at once. Never folded
+ * (a dead channel of one producer is not dead in the sum): a channel goes when no consumer reads it.
  */
-export function findUnitLinks(model: TF.LayersModel): { links: UnitLink[]; skipped: SkippedLayer[] } {
+export interface ChannelGroup {
+  producers: Layer[];
+  /** Prunable layers reading the channels, with their kernel rows per channel (as UnitLink.groups). */
+  consumers: { layer: Layer; groups: number }[];
+  /** Per-channel layers with weights (batch norm, depthwise conv of multiplier 1), sliced with the group. */
+  channelwise: Layer[];
+  channels: number;
+}
+
+const MERGES = new Set(['Add', 'Multiply', 'Average', 'Maximum', 'Minimum', 'Subtract']);
+
+/**
+ * The channel spaces of a model's top-level graph: a prunable layer's output starts one; per-channel layers
+ * (elementwise, pooling, batch norm, depthwise of multiplier 1, a Flatten before a Dense) continue it;
+ * elementwise merges join the spaces of their inputs. A space is blocked (with the first reason found)
+ * when anything else reads it, when it is a model output ('' reason) or when a shared layer touches it.
+ */
+function channelSpaces(model: TF.LayersModel): { groups: ChannelGroup[]; blocked: Map<Layer, string> } {
+  const parent: number[] = [];
+  const spaceOf = new Map<Layer, number>();
+  const info: { producers: Layer[]; consumers: { layer: Layer; groups: number }[]; channelwise: Layer[]; channels: number; blocked?: string }[] = [];
+  const flat = new Set<Layer>();
+  const find = (i: number): number => { while (parent[i] !== i) { parent[i] = parent[parent[i]]; i = parent[i]; } return i; };
+  const fresh = (channels: number): number => {
+    parent.push(parent.length);
+    info.push({ producers: [], consumers: [], channelwise: [], channels });
+    return parent.length - 1;
+  };
+  const block = (id: number, reason: string) => { const r = find(id); if (info[r].blocked == null) info[r].blocked = reason; };
+  const union = (a: number, b: number): number => {
+    const [x, y] = [find(a), find(b)];
+    if (x === y) return x;
+    parent[y] = x;
+    const [p, q] = [info[x], info[y]];
+    p.producers.push(...q.producers);
+    p.consumers.push(...q.consumers);
+    p.channelwise.push(...q.channelwise);
+    if (p.blocked == null && q.blocked != null) p.blocked = q.blocked;
+    return x;
+  };
+  for (const layer of model.layers) {
+    const cls = layer.getClassName();
+    const nodes = layer.inboundNodes;
+    const ins = nodes.length === 1 ? nodes[0].inboundLayers : nodes.flatMap((n) => n.inboundLayers);
+    const inIds = ins.map((l) => spaceOf.get(l)).filter((v): v is number => v != null);
+    if (nodes.length !== 1) {
+      for (const id of inIds) block(id, `'${layer.name}' is shared (called ${nodes.length} times)`);
+      continue;
+    }
+    if (isPrunable(layer)) {
+      if (ins.length === 1 && inIds.length === 1) {
+        const C = info[find(inIds[0])].channels;
+        const rows = kernelAndBias(layer).kernel.shape.slice(0, -1);
+        const perChannel = cls === 'Dense' ? rows[0] : rows.slice(0, -1).reduce((a, b) => a * b, 1);
+        if (channelsFirst(layer)) block(inIds[0], `'${layer.name}' uses channels-first data`);
+        else if (cls !== 'Dense' && flat.has(ins[0])) block(inIds[0], `'${layer.name}' (${cls}) reads a flattened tensor`);
+        else if ((cls === 'Dense' ? perChannel % C : rows.at(-1)! - C) !== 0) block(inIds[0], `'${layer.name}' reads ${rows.at(-1)} inputs, expected a multiple of ${C}`);
+        else info[find(inIds[0])].consumers.push({ layer, groups: cls === 'Dense' ? perChannel / C : perChannel });
+      }
+      if (!channelsFirst(layer) && cfgOf(layer).activation !== 'softmax') {
+        const id = fresh(outShape(layer).at(-1) as number);
+        info[id].producers.push(layer);
+        spaceOf.set(layer, id);
+      }
+      continue;
+    }
+    if (MERGES.has(cls) && ins.length >= 2) {
+      if (inIds.length === ins.length && !ins.some((l) => flat.has(l))) {
+        const id = inIds.reduce((a, b) => union(a, b));
+        spaceOf.set(layer, id);
+      } else {
+        for (const id of inIds) block(id, `'${layer.name}' (${cls}) merges channels with a tensor no prunable layer produces`);
+      }
+      continue;
+    }
+    if (ins.length !== 1 || inIds.length !== 1) {
+      for (const id of inIds) block(id, ins.length > 1 ? `'${layer.name}' (${cls}) merges several inputs` : `'${layer.name}' (${cls}) cannot be sliced`);
+      continue;
+    }
+    const problem = betweenProblem(layer, flat.has(ins[0]));
+    if (problem || (cls === 'Flatten' && (layer.input as TF.SymbolicTensor).shape.slice(1).some((d) => d == null))) {
+      block(inIds[0], problem ?? `'${layer.name}' (Flatten) has an input of unknown size`);
+      continue;
+    }
+    spaceOf.set(layer, inIds[0]);
+    if (cls === 'Flatten' || flat.has(ins[0])) flat.add(layer);
+    if (cls === 'BatchNormalization' || cls === 'DepthwiseConv2D') info[find(inIds[0])].channelwise.push(layer);
+  }
+  for (const o of model.outputs) {
+    const id = spaceOf.get(o.sourceLayer as Layer);
+    if (id != null) block(id, '');
+  }
+  const groups: ChannelGroup[] = [];
+  const blocked = new Map<Layer, string>();
+  parent.forEach((_, i) => {
+    if (find(i) !== i) return;
+    const g = info[i];
+    if (g.blocked != null) for (const p of g.producers) blocked.set(p, g.blocked);
+    else if (g.producers.length > 1 || g.consumers.length > 1) groups.push({ producers: g.producers, consumers: g.consumers, channelwise: g.channelwise, channels: g.channels });
+  });
+  return { groups, blocked };
+}
+
+/**
+ * The producer→consumer links between prunable layers along which units can be removed, the channel groups
+ * (several producers merged, or several consumers) whose channels go together, and, for every prunable layer
+ * in neither (other than output layers), why not.
+ */
+export function findUnitLinks(model: TF.LayersModel): { links: UnitLink[]; groups: ChannelGroup[]; skipped: SkippedLayer[] } {
   const outputLayers = new Set<Layer>(model.outputs.map((o) => o.sourceLayer as Layer));
   const links: UnitLink[] = [];
   const skipped: SkippedLayer[] = [];
+  const spaces = channelSpaces(model);
+  const grouped = new Set(spaces.groups.flatMap((g) => g.producers));
   for (const producer of model.layers) {
     if (!isPrunable(producer) || outputLayers.has(producer)) continue;
     const r = linkFrom(producer, outputLayers);
-    if (typeof r === 'string') {
-      if (r !== '') skipped.push({ layer: producer.name, reason: `units kept: ${r}` });
-    } else {
-      links.push(r);
-    }
+    if (typeof r !== 'string') links.push(r);
+    else if (grouped.has(producer)) continue;
+    else if (r !== '') skipped.push({ layer: producer.name, reason: `units kept: ${spaces.blocked.get(producer) || r}` });
   }
-  return { links, skipped };
+  return { links, groups: spaces.groups, skipped };
 }
 
 /** The link from `producer`, or a reason ('' = it feeds the model output: nothing to report). */
@@ -276,7 +387,9 @@ function constantsThrough(link: UnitLink, eff: Effective): { value: Float32Array
   }
 }
 
-function sliceKernel(e: Effective, inLink: UnitLink | undefined, inKeep: number[] | undefined, outKeep: number[]): { data: Float32Array; shape: number[] } {
+function sliceKernel(
+  e: Effective, inLink: { channels: number; groups: number } | undefined, inKeep: number[] | undefined, outKeep: number[],
+): { data: Float32Array; shape: number[] } {
   const out = e.units;
   const rows = e.kernel.length / out;
   let rowList: number[];
@@ -328,9 +441,11 @@ function sliceChannelwise(
 export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { model: TF.LayersModel; report: CompactReport } {
   const prunables = model.layers.filter(isPrunable);
   if (prunables.length === 0) throw new ModelError(`model '${model.name}' has no Dense, Conv1D or Conv2D layer to compact`);
-  const { links, skipped } = findUnitLinks(model);
+  const { links, groups, skipped } = findUnitLinks(model);
   const byProducer = new Map(links.map((l) => [l.producer, l]));
   const byConsumer = new Map(links.map((l) => [l.consumer, l]));
+  /** Consumer → the group it reads, with its kernel rows per channel. */
+  const readsGroup = new Map(groups.flatMap((g) => g.consumers.map((c) => [c.layer, { group: g, channels: g.channels, groups: c.groups }] as const)));
   const maskArrays = masks?.maskArrays();
   const eff = new Map(prunables.map((l) => [l, effectiveOf(l, masks, maskArrays)]));
 
@@ -375,6 +490,24 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
       e.value[k] = consts.value[k];
     }
   }
+
+  // Groups: a channel goes when no consumer reads it (rows 0 for every consumer unit), from every producer at once.
+  const groupKeep = new Map(groups.map((g) => {
+    const C = g.channels;
+    const used = new Uint8Array(C);
+    for (const { layer, groups: G } of g.consumers) {
+      const c = eff.get(layer)!;
+      for (let j = 0; j < C; j++) {
+        for (let q = 0; q < G && !used[j]; q++) {
+          const base = (q * C + j) * c.units;
+          for (let k = 0; k < c.units; k++) if (c.kernel[base + k] !== 0) { used[j] = 1; break; }
+        }
+      }
+    }
+    if (!used.includes(1)) used[0] = 1; // no zero-sized axis
+    for (const p of g.producers) eff.get(p)!.unused.set(used.map((v) => 1 - v));
+    return [g, Array.from(used.keys()).filter((j) => used[j])] as const;
+  }));
 
   // Backward: a unit is unused when its rows in the consumer are 0 for every unit the consumer keeps.
   for (const layer of [...prunables].reverse()) {
@@ -424,8 +557,10 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
   const layerReports: CompactLayerReport[] = [];
   for (const layer of prunables) {
     const e = eff.get(layer)!;
-    const inLink = byConsumer.get(layer);
-    const inKeep = inLink ? keepOf(inLink.producer) : undefined;
+    const chainIn = byConsumer.get(layer);
+    const groupIn = readsGroup.get(layer);
+    const inLink = chainIn ?? groupIn;
+    const inKeep = chainIn ? keepOf(chainIn.producer) : groupIn ? groupKeep.get(groupIn.group) : undefined;
     const outKeep = keepOf(layer);
     const k = sliceKernel(e, inLink, inKeep, outKeep);
     const list = [k];
@@ -450,6 +585,12 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
         if (sliced) newWeights.set(b.name, sliced);
       }
     }
+  }
+
+  for (const g of groups) {
+    const keep = groupKeep.get(g)!;
+    if (keep.length === g.channels) continue;
+    for (const b of g.channelwise) newWeights.set(b.name, sliceChannelwise(b, keep, g.channels, masks, maskArrays)!);
   }
 
   const config = model.getConfig() as unknown as { layers: { config: Record<string, unknown> }[] };

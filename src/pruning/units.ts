@@ -8,7 +8,7 @@ import { DataError, ModelError, UsageError } from '../errors.js';
 import type { Split } from '../data/dataset.js';
 import type { ConnectionFeatures } from '../features/types.js';
 import { lossOf, targetsOf, taskOf } from '../models/task.js';
-import { findUnitLinks, type UnitLink } from './compact.js';
+import { findUnitLinks } from './compact.js';
 import type { Objective, PrunableModel } from './prunable-model.js';
 
 /** Per-unit sums of a kernel-shaped flat array `f(w_i)` over live weights (unit = index % units). */
@@ -209,7 +209,9 @@ export interface PruneUnitsResult {
  * reaches `targetSparsity` (it may overshoot by at most one unit's weights). Removing a unit prunes its
  * incoming kernel column / filter and, with `pruneOutgoing`, the rows / input channels that read it in
  * the next prunable layer when that one reads it directly (Dense→Dense, Conv→pool→Conv,
- * Conv→Flatten→Dense), so compaction can then drop it physically. Units of the last prunable layer
+ * Conv→Flatten→Dense, through a depthwise conv whose channel goes too), so compaction can then drop it
+ * physically. Channels coupled through an elementwise merge or read by several layers (compact.ts,
+ * ChannelGroup) go from every producer and every reader at once. Units of the last prunable layer
  * (the output) are never removed; every layer keeps max(minKeepUnits, ceil(minKeepFraction · units))
  * units. Units already without live incoming weights count as removed already. Deterministic: ties
  * are broken by layer, then unit index; NaN scores sort last.
@@ -254,11 +256,26 @@ export function pruneUnits(
   if (prunedCost >= want) return result();
 
   const indexOf = new Map(pm.layers.map((l, i) => [l.layer, i]));
-  const next: (UnitLink | undefined)[] = pm.layers.map(() => undefined);
+  // What removing unit c of a layer takes with it (compact.ts): a chain link's consumer rows and depthwise channel,
+  // or a channel group's other producers, per-channel depthwise convs and every consumer's rows.
+  interface Coupling { producers: number[]; depthwise: number[]; consumers: { index: number; groups: number }[]; channels: number }
+  const coupling: (Coupling | undefined)[] = pm.layers.map(() => undefined);
   if (o.pruneOutgoing) {
-    for (const link of findUnitLinks(pm.model).links) {
+    const inPm = (ls: readonly TF.layers.Layer[]) => ls.every((l) => indexOf.has(l));
+    const depthwise = (ls: readonly TF.layers.Layer[]) => ls.filter((b) => b.getClassName() === 'DepthwiseConv2D' && indexOf.has(b)).map((b) => indexOf.get(b)!);
+    const found = findUnitLinks(pm.model);
+    for (const link of found.links) {
       const p = indexOf.get(link.producer);
-      if (p != null && indexOf.has(link.consumer)) next[p] = link;
+      if (p == null || !indexOf.has(link.consumer)) continue;
+      coupling[p] = { producers: [p], depthwise: depthwise(link.between), consumers: [{ index: indexOf.get(link.consumer)!, groups: link.groups }], channels: link.channels };
+    }
+    for (const g of found.groups) {
+      if (!inPm(g.producers) || !inPm(g.consumers.map((c) => c.layer))) continue;
+      const c: Coupling = {
+        producers: g.producers.map((l) => indexOf.get(l)!), depthwise: depthwise(g.channelwise),
+        consumers: g.consumers.map((k) => ({ index: indexOf.get(k.layer)!, groups: k.groups })), channels: g.channels,
+      };
+      for (const p of c.producers) coupling[p] = c;
     }
   }
   const last = pm.layers.length - 1;
@@ -274,9 +291,9 @@ export function pruneUnits(
   const cand: { layer: number; unit: number; score: number }[] = [];
   pm.layers.forEach((l, i) => {
     // Output units are never removed; only top-level Dense / Conv1D / Conv2D units can go whole (layer-kinds.ts). For
-    // compute, only units compaction can take out (a link to the next prunable layer, compact.ts): a unit
-    // feeding a depthwise conv or an Add keeps its channel in the compact model, and its MACs with it.
-    if (i === last || !l.structured || (flops && !next[i])) return;
+    // compute, only units compaction can take out (coupled to the next prunable layers, compact.ts): a unit
+    // feeding a concatenation or an unprunable layer keeps its channel in the compact model, and its MACs with it.
+    if (i === last || !l.structured || (flops && !coupling[i])) return;
     for (let u = 0; u < l.units; u++) {
       if (!alive[i][u]) continue;
       const s = unitScores[i][u];
@@ -284,23 +301,24 @@ export function pruneUnits(
     }
   });
   cand.sort((a, b) => (b.score - a.score) || (a.layer - b.layer) || (a.unit - b.unit));
-  /** Visits the kernel entries a unit's removal prunes: its incoming weights and, when linked, the ones reading it. */
+  /** The layers that lose unit c together (a group's producers; else the layer alone). */
+  const together = (c: { layer: number }) => coupling[c.layer]?.producers ?? [c.layer];
+  /** Visits the kernel entries a unit's removal prunes: its incoming weights and, when coupled, the ones reading it. */
   const eachWeight = (c: { layer: number; unit: number }, visit: (li: number, idx: number) => void) => {
-    const l = pm.layers[c.layer];
-    for (let idx = c.unit; idx < l.size; idx += l.units) visit(c.layer, idx);
-    const link = next[c.layer];
-    if (!link) return;
-    // A depthwise conv in between (multiplier 1) reads only this channel: its channel goes with the unit.
-    for (const b of link.between) {
-      const di = indexOf.get(b);
-      if (di == null || b.getClassName() !== 'DepthwiseConv2D') continue;
-      for (let idx = c.unit; idx < pm.layers[di].size; idx += link.channels) visit(di, idx);
+    for (const p of together(c)) {
+      const l = pm.layers[p];
+      for (let idx = c.unit; idx < l.size; idx += l.units) visit(p, idx);
     }
-    const ci = indexOf.get(link.consumer)!;
-    const cOut = pm.layers[ci].units;
-    for (let g = 0; g < link.groups; g++) {
-      const base = (g * link.channels + c.unit) * cOut;
-      for (let k = 0; k < cOut; k++) visit(ci, base + k);
+    const k = coupling[c.layer];
+    if (!k) return;
+    // A depthwise conv in between (multiplier 1) reads only this channel: its channel goes with the unit.
+    for (const di of k.depthwise) for (let idx = c.unit; idx < pm.layers[di].size; idx += k.channels) visit(di, idx);
+    for (const { index, groups } of k.consumers) {
+      const cOut = pm.layers[index].units;
+      for (let g = 0; g < groups; g++) {
+        const base = (g * k.channels + c.unit) * cOut;
+        for (let q = 0; q < cOut; q++) visit(index, base + q);
+      }
     }
   };
   if (flops) {
@@ -320,11 +338,15 @@ export function pruneUnits(
   };
   for (const c of cand) {
     if (prunedCost >= want) break;
-    if (aliveCount[c.layer] <= floor[c.layer]) continue;
+    const layers = together(c);
+    if (!alive[c.layer][c.unit] || layers.some((p) => aliveCount[p] <= floor[p])) continue;
     eachWeight(c, zero);
-    alive[c.layer][c.unit] = 0;
-    aliveCount[c.layer]--;
-    removedPerLayer[c.layer]++;
+    for (const p of layers) {
+      if (!alive[p][c.unit]) continue;
+      alive[p][c.unit] = 0;
+      aliveCount[p]--;
+      removedPerLayer[p]++;
+    }
   }
   for (const li of changed) pm.setMaskBytes(li, masks[li]);
   return result();

@@ -204,7 +204,42 @@ describe('compactModel', () => {
     model.dispose();
   });
 
-  it('leaves branches, merges and unknown layers intact and says why', () => {
+  it('ResNet block: a channel read by no consumer goes from the stem, the residual branch, both batch norms and every reader', () => {
+    const x = tf.input({ shape: [6, 6, 2] });
+    const stem = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'stem' }).apply(x) as TF.SymbolicTensor;
+    const sbn = tf.layers.batchNormalization({ name: 'stem_bn' }).apply(stem) as TF.SymbolicTensor;
+    const s1 = tf.layers.activation({ activation: 'relu', name: 'stem_relu' }).apply(sbn) as TF.SymbolicTensor;
+    const r1 = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', activation: 'relu', name: 'r1' }).apply(s1) as TF.SymbolicTensor;
+    const r2 = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'r2' }).apply(r1) as TF.SymbolicTensor;
+    const rbn = tf.layers.batchNormalization({ name: 'r2_bn' }).apply(r2) as TF.SymbolicTensor;
+    const sum = tf.layers.add({ name: 'add' }).apply([s1, rbn]) as TF.SymbolicTensor;
+    const proj = tf.layers.conv2d({ filters: 5, kernelSize: 1, name: 'proj' }).apply(sum) as TF.SymbolicTensor;
+    const gap = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(sum) as TF.SymbolicTensor;
+    const head = tf.layers.dense({ units: 3, name: 'head' }).apply(gap) as TF.SymbolicTensor;
+    const out = tf.layers.add({ name: 'out_add' }).apply([head, tf.layers.dense({ units: 3, name: 'side' }).apply(tf.layers.flatten().apply(proj) as TF.SymbolicTensor) as TF.SymbolicTensor]) as TF.SymbolicTensor;
+    const model = tf.model({ inputs: x, outputs: out });
+    randomBiases(model, 15);
+    const pm = new PrunableModel(model);
+    const idx = (n: string) => pm.layers.findIndex((l) => l.name === n);
+    // Channel 2 of the stem/r2 sum: no row of r1 (reads the stem), proj or head reads it. Channel 0 is still read by head.
+    applyMasks(pm, 16, 0.9, {
+      [idx('r1')]: killOut(2, 4), [idx('proj')]: killOut(2, 4), [idx('head')]: both(killOut(2, 4), killOut(0, 4)),
+    });
+    const { model: compact, report } = compactModel(model, pm);
+    // The heads are summed into the model's output: their units are the output's, kept.
+    expect(report.skipped.map((k) => k.layer)).toEqual(['head', 'side']);
+    expect(unitsOf(compact)).toMatchObject({ stem: 3, r2: 3, r1: 3, proj: 5, head: 3 });
+    expect(compact.getLayer('r1').weights[0].shape).toEqual([3, 3, 3, 3]);
+    expect(compact.getLayer('proj').weights[0].shape).toEqual([1, 1, 3, 5]);
+    expect(compact.getLayer('head').weights[0].shape).toEqual([3, 3]);
+    for (const bn of ['stem_bn', 'r2_bn']) expect(compact.getLayer(bn).weights.map((w) => w.shape[0])).toEqual([3, 3, 3, 3]);
+    expect(maxDiff(model, compact, [6, 6, 2])).toBeLessThan(1e-5);
+    compact.dispose();
+    pm.dispose();
+    model.dispose();
+  });
+
+  it('leaves concatenations and unknown layers intact and says why; a branch is a channel group', () => {
     const input = tf.input({ shape: [8] });
     const d1 = tf.layers.dense({ units: 6, activation: 'relu', name: 'd1' }).apply(input) as TF.SymbolicTensor;
     const a = tf.layers.dense({ units: 5, activation: 'relu', name: 'a' }).apply(d1) as TF.SymbolicTensor;
@@ -220,9 +255,9 @@ describe('compactModel', () => {
     const { model: compact, report } = compactModel(model, pm);
     expect(unitsOf(compact)).toEqual(unitsOf(model));
     const why = Object.fromEntries(report.skipped.map((s) => [s.layer, s.reason]));
-    expect(Object.keys(why).sort()).toEqual(['a', 'b', 'd1', 'e']);
-    expect(why.d1).toMatch(/branch/);
-    expect(why.a).toMatch(/merges/);
+    // d1 feeds a and b: its units go from both readers at once (findUnitLinks' groups), so it is not left intact.
+    expect(Object.keys(why).sort()).toEqual(['a', 'b', 'e']);
+    expect(why.a).toMatch(/'cat' \(Concatenate\) merges several inputs/);
     expect(why.e).toMatch(/LayerNormalization/);
     expect(maxDiff(model, compact, [8])).toBeLessThan(1e-5);
     compact.dispose();
@@ -309,7 +344,8 @@ describe('compactPruned (autoprune compact)', () => {
     expect(r.input.model).toBe(join(dir, 'm', 'net.json'));
     expect(r.maxAbsDiff.compact).toBeLessThan(1e-5);
     expect(r.maxAbsDiff.sparse).toBe(0);
-    expect(r.compact.skipped.map((k) => k.layer)).toContain('h');
+    // 'h' feeds 'g' and the 'reg' head: a channel group (both read its units), not a layer left intact.
+    expect(r.compact.skipped).toEqual([]);
 
     // A user's own model folder (no report.json or masks.json) is an input: nothing is written there by default.
     await expect(compactPruned(join(dir, 'm', 'net.json'))).rejects.toThrow(/is a model folder, not an autoprune output .*give --out/);
