@@ -32,12 +32,12 @@ export function checkObjective(objective: string, g: Granularity): Objective {
 
 /**
  * Throws a UsageError when unit granularity cannot remove anything from the model: units of the last
- * prunable layer (the output) are never removed, so a model whose only top-level Dense/Conv1D/Conv2D layer is the output
+ * prunable layer (the output) are never removed, so a model whose only top-level Dense/Conv/recurrent layer is the output
  * layer would run its whole budget without pruning a weight and then report that the guard stopped it.
  */
 export function checkUnitsRemovable(g: Granularity, objective: Objective, pm: PrunableModel, target?: number): void {
   if (g !== 'unit') return;
-  if (pm.layers.some((l, i) => l.structured && i < pm.layers.length - 1)) {
+  if (pm.layers.some((l) => l.structured && l.layer !== pm.layers[pm.layers.length - 1].layer)) {
     if (objective === 'flops' && target != null) checkComputeReachable(pm, target);
     return;
   }
@@ -45,7 +45,7 @@ export function checkUnitsRemovable(g: Granularity, objective: Objective, pm: Pr
     ? ['--objective flops prunes whole units/filters only', '--objective params (single connections)']
     : ['--granularity unit prunes whole units/filters only', '--granularity connection'];
   throw new UsageError(
-    `${why}, and this model has none to remove: units are removed whole only from top-level Dense/Conv1D/Conv2D layers other than ` +
+    `${why}, and this model has none to remove: units are removed whole only from top-level Dense, Conv1D, Conv2D and recurrent (LSTM, GRU, SimpleRNN) layers other than ` +
     `the output layer '${pm.layers[pm.layers.length - 1].name}'; use ${instead}`);
 }
 
@@ -60,9 +60,10 @@ export function unitsKeptFor(pm: PrunableModel): { layer: string; reason: string
   // A depthwise conv between two linked layers loses its channels with its producer's units: not "kept".
   const coupled = new Set(found.links.flatMap((k) => k.between));
   const linked = pm.layers.filter((l) => l.structured && l.layer !== last && skipped.has(l.layer.name)).map((l) => ({ layer: l.name, reason: skipped.get(l.layer.name)! }));
-  const other = [...new Set(pm.layers.filter((l) => l.layer !== last && !l.structured && !coupled.has(l.layer)).map((l) => l.layer.name))];
+  const structured = new Set(pm.layers.filter((l) => l.structured).map((l) => l.layer));
+  const other = [...new Set(pm.layers.filter((l) => l.layer !== last && !structured.has(l.layer) && !coupled.has(l.layer)).map((l) => l.layer.name))];
   const shown = other.slice(0, 5).join(', ') + (other.length > 5 ? ` and ${other.length - 5} more` : '');
-  return [...linked, ...(other.length ? [{ layer: shown, reason: 'units are removed whole only from top-level Dense/Conv1D/Conv2D layers' }] : [])];
+  return [...linked, ...(other.length ? [{ layer: shown, reason: 'units are removed whole only from top-level Dense, Conv1D, Conv2D and recurrent (LSTM, GRU, SimpleRNN) layers' }] : [])];
 }
 
 /**
@@ -142,7 +143,7 @@ export function pruneStep(
       if (after[i][j] === 0) cut[u]++;
     }
     // +1 marks a useless unit, −1 keeps it; output units are never removed.
-    return Float32Array.from(live, (n, u) => (i !== last && l.structured && n > 0 && cut[u] / n >= USELESS_UNIT_FRACTION ? 1 : -1));
+    return Float32Array.from(live, (n, u) => (l.layer !== pm.layers[last].layer && l.structured && n > 0 && cut[u] / n >= USELESS_UNIT_FRACTION ? 1 : -1));
   });
   const uselessWeights = pm.layers.reduce((acc, l, i) => {
     let n = 0;

@@ -34,7 +34,7 @@ export interface SkippedLayer {
 /** What compaction did to one prunable layer. */
 export interface CompactLayerReport {
   name: string;
-  kind: 'dense' | 'conv1d' | 'conv2d';
+  kind: 'dense' | 'conv1d' | 'conv2d' | 'lstm' | 'gru' | 'simple_rnn';
   unitsBefore: number;
   unitsAfter: number;
   /** Units removed because all their incoming weights were pruned (constant output, folded) and some outgoing were not. */
@@ -76,7 +76,12 @@ export interface UnitLink {
   canFold: boolean;
 }
 
-const PRUNABLE = new Set(['Dense', 'Conv1D', 'Conv2D']);
+/** Gates per unit of the recurrent layers whose units compaction removes (a kernel column per gate, a recurrent row). */
+const RECURRENT_GATES: Readonly<Record<string, number>> = Object.freeze({ LSTM: 4, GRU: 3, SimpleRNN: 1 });
+const PRUNABLE = new Set(['Dense', 'Conv1D', 'Conv2D', ...Object.keys(RECURRENT_GATES)]);
+const isRecurrent = (layer: Layer) => Object.prototype.hasOwnProperty.call(RECURRENT_GATES, layer.getClassName());
+/** Layers whose kernel rows are its inputs' features, one row per channel and position (not a convolution's taps). */
+const readsRows = (layer: Layer) => layer.getClassName() === 'Dense' || isRecurrent(layer);
 /** Identity at inference or elementwise: never mix channels, keep constants constant. */
 const ELEMENTWISE = new Set(['Dropout', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'ReLU', 'LeakyReLU', 'ELU', 'ThresholdedReLU', 'Activation']);
 const SPATIAL = new Set([
@@ -185,13 +190,15 @@ function channelSpaces(model: TF.LayersModel): { groups: ChannelGroup[]; blocked
       if (ins.length === 1 && inIds.length === 1) {
         const C = info[find(inIds[0])].channels;
         const rows = kernelAndBias(layer).kernel.shape.slice(0, -1);
-        const perChannel = cls === 'Dense' ? rows[0] : rows.slice(0, -1).reduce((a, b) => a * b, 1);
+        const dense = readsRows(layer);
+        const perChannel = dense ? rows[0] : rows.slice(0, -1).reduce((a, b) => a * b, 1);
         if (channelsFirst(layer)) block(inIds[0], `'${layer.name}' uses channels-first data`);
-        else if (cls !== 'Dense' && flat.has(ins[0])) block(inIds[0], `'${layer.name}' (${cls}) reads a flattened tensor`);
-        else if ((cls === 'Dense' ? perChannel % C : rows.at(-1)! - C) !== 0) block(inIds[0], `'${layer.name}' reads ${rows.at(-1)} inputs, expected a multiple of ${C}`);
-        else info[find(inIds[0])].consumers.push({ layer, groups: cls === 'Dense' ? perChannel / C : perChannel });
+        else if (!dense && flat.has(ins[0])) block(inIds[0], `'${layer.name}' (${cls}) reads a flattened tensor`);
+        else if ((dense ? perChannel % C : rows.at(-1)! - C) !== 0) block(inIds[0], `'${layer.name}' reads ${rows.at(-1)} inputs, expected a multiple of ${C}`);
+        else info[find(inIds[0])].consumers.push({ layer, groups: dense ? perChannel / C : perChannel });
       }
-      if (!channelsFirst(layer) && cfgOf(layer).activation !== 'softmax') {
+      const states = isRecurrent(layer) && (cfgOf(layer).returnState || cfgOf(layer).stateful);
+      if (!channelsFirst(layer) && cfgOf(layer).activation !== 'softmax' && !states) {
         const id = fresh(outShape(layer).at(-1) as number);
         info[id].producers.push(layer);
         spaceOf.set(layer, id);
@@ -261,6 +268,7 @@ function linkFrom(producer: Layer, outputLayers: Set<Layer>): UnitLink | string 
   if (producer.inboundNodes.length !== 1) return `'${producer.name}' is shared (called ${producer.inboundNodes.length} times)`;
   if (channelsFirst(producer)) return `'${producer.name}' uses channels-first data`;
   if (cfgOf(producer).activation === 'softmax') return `'${producer.name}' has a softmax activation, which couples its units`;
+  if (isRecurrent(producer) && (cfgOf(producer).returnState || cfgOf(producer).stateful)) return `'${producer.name}' returns its states or is stateful`;
   const channels = outShape(producer).at(-1) as number;
   const between: Layer[] = [];
   let cur = producer;
@@ -312,12 +320,17 @@ function linkFrom(producer: Layer, outputLayers: Set<Layer>): UnitLink | string 
 /** Effective (masked) kernel and bias of a prunable layer, as flat copies. */
 interface Effective {
   layer: Layer;
-  kind: 'dense' | 'conv1d' | 'conv2d';
+  kind: CompactLayerReport['kind'];
   shape: number[];
   kernel: Float32Array;
-  /** Pre-activation bias, updated as dead inputs are folded in; zeros when the layer has none. */
+  /** A recurrent layer's masked recurrent kernel [units, gates · units]. */
+  recurrent?: Float32Array;
+  /** Pre-activation bias (one per kernel column), updated as dead inputs are folded in; zeros when the layer has none. */
   bias: Float32Array;
   hasBias: boolean;
+  /** Kernel columns: units × gates. */
+  cols: number;
+  gates: number;
   units: number;
   /** Unit removed as dead (constant folded into the consumer). */
   dead: Uint8Array;
@@ -327,33 +340,42 @@ interface Effective {
   value: Float32Array;
 }
 
-function kernelAndBias(layer: Layer): { kernel: TF.Tensor; bias?: TF.Tensor } {
+function kernelAndBias(layer: Layer): { kernel: TF.Tensor; recurrent?: TF.Tensor; bias?: TF.Tensor } {
   let kernel: TF.Tensor | undefined;
+  let recurrent: TF.Tensor | undefined;
   let bias: TF.Tensor | undefined;
   for (const w of layer.weights) {
     const n = w.originalName ?? w.name;
-    if (/kernel/.test(n)) kernel = w.read();
+    if (/recurrent_kernel/.test(n)) recurrent = w.read();
+    else if (/kernel/.test(n)) kernel = w.read();
     else if (/bias/.test(n)) bias = w.read();
   }
   if (!kernel) throw new ModelError(`layer '${layer.name}' has no kernel`);
-  return { kernel, bias };
+  return { kernel, recurrent, bias };
 }
 
+/** A kernel's values with its mask (PrunableModel, by layer and role) applied. */
+function masked(layer: Layer, role: string, t: TF.Tensor, masks?: PrunableModel, maskArrays?: Float32Array[]): Float32Array {
+  const k = Float32Array.from(t.dataSync());
+  const i = masks ? masks.layers.findIndex((l) => l.layer === layer && l.role === role) : -1;
+  if (i < 0) return k;
+  const m = maskArrays![i];
+  if (m.length !== k.length) throw new ModelError(`mask of layer '${layer.name}' has ${m.length} values, the kernel has ${k.length}`);
+  for (let j = 0; j < k.length; j++) if (m[j] === 0) k[j] = 0;
+  return k;
+}
+
+const KINDS: Readonly<Record<string, CompactLayerReport['kind']>> = { Dense: 'dense', Conv1D: 'conv1d', Conv2D: 'conv2d', LSTM: 'lstm', GRU: 'gru', SimpleRNN: 'simple_rnn' };
+
 function effectiveOf(layer: Layer, masks?: PrunableModel, maskArrays?: Float32Array[]): Effective {
-  const { kernel, bias } = kernelAndBias(layer);
-  const k = Float32Array.from(kernel.dataSync());
-  if (masks) {
-    const i = masks.layers.findIndex((l) => l.name === layer.name);
-    if (i >= 0) {
-      const m = maskArrays![i];
-      if (m.length !== k.length) throw new ModelError(`mask of layer '${layer.name}' has ${m.length} values, the kernel has ${k.length}`);
-      for (let j = 0; j < k.length; j++) if (m[j] === 0) k[j] = 0;
-    }
-  }
-  const units = kernel.shape[kernel.shape.length - 1];
+  const { kernel, recurrent, bias } = kernelAndBias(layer);
+  const cols = kernel.shape[kernel.shape.length - 1];
+  const gates = RECURRENT_GATES[layer.getClassName()] ?? 1;
+  const units = cols / gates;
   return {
-    layer, kind: ({ Dense: 'dense', Conv1D: 'conv1d' } as const)[layer.getClassName() as 'Dense'] ?? 'conv2d', shape: kernel.shape.slice(), kernel: k,
-    bias: bias ? Float32Array.from(bias.dataSync()) : new Float32Array(units), hasBias: !!bias, units,
+    layer, kind: KINDS[layer.getClassName()], shape: kernel.shape.slice(), kernel: masked(layer, 'kernel', kernel, masks, maskArrays),
+    recurrent: recurrent && masked(layer, 'recurrent_kernel', recurrent, masks, maskArrays),
+    bias: bias ? Float32Array.from(bias.dataSync()) : new Float32Array(cols), hasBias: !!bias, cols, gates, units,
     dead: new Uint8Array(units), unused: new Uint8Array(units), value: new Float32Array(units),
   };
 }
@@ -390,23 +412,36 @@ function constantsThrough(link: UnitLink, eff: Effective): { value: Float32Array
 function sliceKernel(
   e: Effective, inLink: { channels: number; groups: number } | undefined, inKeep: number[] | undefined, outKeep: number[],
 ): { data: Float32Array; shape: number[] } {
-  const out = e.units;
+  const out = e.cols;
   const rows = e.kernel.length / out;
+  const colList = columnsOf(e, outKeep);
   let rowList: number[];
   let shape: number[];
   if (inLink && inKeep) {
     const C = inLink.channels;
     rowList = [];
     for (let g = 0; g < inLink.groups; g++) for (const c of inKeep) rowList.push(g * C + c);
-    shape = e.kind === 'dense' ? [rowList.length, outKeep.length] : [...e.shape.slice(0, -2), inKeep.length, outKeep.length];
+    shape = e.shape.length === 2 ? [rowList.length, colList.length] : [...e.shape.slice(0, -2), inKeep.length, colList.length];
   } else {
     rowList = Array.from({ length: rows }, (_, r) => r);
-    shape = [...e.shape.slice(0, -1), outKeep.length];
+    shape = [...e.shape.slice(0, -1), colList.length];
   }
-  const data = new Float32Array(rowList.length * outKeep.length);
+  return { data: gather(e.kernel, out, rowList, colList), shape };
+}
+
+/** The kernel columns of the kept units: each gate's block of `units` columns, restricted to them. */
+function columnsOf(e: Effective, keep: number[]): number[] {
+  const cols: number[] = [];
+  for (let g = 0; g < e.gates; g++) for (const k of keep) cols.push(g * e.units + k);
+  return cols;
+}
+
+/** rows × cols of a row-major matrix with `width` columns. */
+function gather(m: Float32Array, width: number, rows: number[], cols: number[]): Float32Array {
+  const data = new Float32Array(rows.length * cols.length);
   let p = 0;
-  for (const r of rowList) for (const k of outKeep) data[p++] = e.kernel[r * out + k];
-  return { data, shape };
+  for (const r of rows) for (const k of cols) data[p++] = m[r * width + k];
+  return data;
 }
 
 /**
@@ -455,7 +490,7 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
   for (const layer of prunables) {
     const e = eff.get(layer)!;
     const inLink = byConsumer.get(layer);
-    const out = e.units;
+    const out = e.cols;
     const rows = e.kernel.length / out;
     const gone = new Uint8Array(inLink ? inLink.channels : 0);
     if (inLink) {
@@ -473,7 +508,8 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
       }
     }
     const outLink = byProducer.get(layer);
-    if (!outLink) continue;
+    // A recurrent unit without inputs is not constant (its state still moves): recurrent units go only when unused.
+    if (!outLink || isRecurrent(layer)) continue;
     const live = new Uint8Array(out);
     for (let r = 0; r < rows; r++) {
       if (inLink && gone[r % inLink.channels]) continue;
@@ -499,8 +535,8 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
       const c = eff.get(layer)!;
       for (let j = 0; j < C; j++) {
         for (let q = 0; q < G && !used[j]; q++) {
-          const base = (q * C + j) * c.units;
-          for (let k = 0; k < c.units; k++) if (c.kernel[base + k] !== 0) { used[j] = 1; break; }
+          const base = (q * C + j) * c.cols;
+          for (let k = 0; k < c.cols; k++) if (c.kernel[base + k] !== 0) { used[j] = 1; break; }
         }
       }
     }
@@ -515,14 +551,15 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
     if (!link) continue;
     const e = eff.get(layer)!;
     const c = eff.get(link.consumer)!;
-    const cOut = c.units;
+    const cOut = c.cols;
     const C = link.channels;
     for (let j = 0; j < C; j++) {
       let used = false;
       for (let g = 0; g < link.groups && !used; g++) {
         const base = (g * C + j) * cOut;
         for (let k = 0; k < cOut; k++) {
-          if (!c.dead[k] && !c.unused[k] && c.kernel[base + k] !== 0) { used = true; break; }
+          const u = k % c.units; // column k of gate ⌊k / units⌋ belongs to unit k mod units
+          if (!c.dead[u] && !c.unused[u] && c.kernel[base + k] !== 0) { used = true; break; }
         }
       }
       // A dead unit that is also unused counts as unused: its folded constant reaches no kept unit.
@@ -563,8 +600,11 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
     const inKeep = chainIn ? keepOf(chainIn.producer) : groupIn ? groupKeep.get(groupIn.group) : undefined;
     const outKeep = keepOf(layer);
     const k = sliceKernel(e, inLink, inKeep, outKeep);
+    const cols = columnsOf(e, outKeep);
     const list = [k];
-    if (e.hasBias) list.push({ data: Float32Array.from(outKeep, (j) => e.bias[j]), shape: [outKeep.length] });
+    // A recurrent kernel [units, gates · units] loses the removed units' rows and columns.
+    if (e.recurrent) list.push({ data: gather(e.recurrent, e.cols, outKeep, cols), shape: [outKeep.length, cols.length] });
+    if (e.hasBias) list.push({ data: Float32Array.from(cols, (j) => e.bias[j]), shape: [cols.length] });
     newWeights.set(layer.name, list);
     if (outKeep.length !== e.units) sizes.set(layer.name, outKeep.length);
     let removedDead = 0, removedUnused = 0;
@@ -575,7 +615,8 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
     layerReports.push({
       name: layer.name, kind: e.kind, unitsBefore: e.units, unitsAfter: outKeep.length, removedDead, removedUnused,
       inputsBefore: e.shape[inAxis], inputsAfter: k.shape[inAxis],
-      paramsBefore: e.kernel.length + (e.hasBias ? e.units : 0), paramsAfter: k.data.length + (e.hasBias ? outKeep.length : 0),
+      paramsBefore: e.kernel.length + (e.recurrent?.length ?? 0) + (e.hasBias ? e.cols : 0),
+      paramsAfter: k.data.length + (e.recurrent ? outKeep.length * cols.length : 0) + (e.hasBias ? cols.length : 0),
     });
     // Per-channel layers between this one and its consumer (batch norm, depthwise conv) are sliced to the kept units.
     const outLink = byProducer.get(layer);

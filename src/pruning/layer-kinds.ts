@@ -36,8 +36,13 @@ export interface LayerHandler {
   kernels: readonly KernelSpec[];
   /** Multiply-accumulates one kernel weight costs per input sample. */
   macsPerWeight(layer: Layer): number;
-  /** Whether the kernel's output units (last axis) can be removed whole and compacted (Dense / Conv1D / Conv2D at top level). */
+  /**
+   * Whether the layer's units can be removed whole and compacted (top-level Dense, Conv1D, Conv2D, and LSTM / GRU /
+   * SimpleRNN, whose unit is a column of each gate of its first kernel plus its recurrent row and columns).
+   */
   structured: boolean;
+  /** Gates per unit (LSTM 4, GRU 3, else 1): the first kernel's columns are [gate 0 | gate 1 | …], each `units` wide. */
+  gates?: number;
   /** Convolutions (the `is_conv` feature). */
   conv: boolean;
 }
@@ -80,10 +85,10 @@ const timeSteps = (layer: Layer) => {
 };
 
 const IO: KernelSpec = { role: 'kernel', in: 'input', out: 'output' };
-const rnn = (kind: PrunableKind): LayerHandler => ({
+const rnn = (kind: PrunableKind, gates: number): LayerHandler => ({
   kind,
   kernels: [{ role: 'kernel', in: 'input', out: 'none' }, { role: 'recurrent_kernel', in: 'output', out: 'none' }],
-  macsPerWeight: timeSteps, structured: false, conv: false,
+  macsPerWeight: timeSteps, structured: true, gates, conv: false,
 });
 
 /** Handlers by tfjs class name. */
@@ -106,9 +111,9 @@ export const LAYER_HANDLERS: Readonly<Record<string, LayerHandler>> = Object.fre
     kind: 'conv2d_transpose', kernels: [{ role: 'kernel', in: 'output', out: 'input' }],
     macsPerWeight: inPositions, structured: false, conv: true,
   },
-  LSTM: rnn('lstm'),
-  GRU: rnn('gru'),
-  SimpleRNN: rnn('simple_rnn'),
+  LSTM: rnn('lstm', 4),
+  GRU: rnn('gru', 3),
+  SimpleRNN: rnn('simple_rnn', 1),
   Embedding: {
     // A lookup, not a product: pruning an embedding saves memory, not compute.
     kind: 'embedding', kernels: [{ role: 'embeddings', in: 'none', out: 'output' }],
@@ -144,6 +149,8 @@ export interface FoundKernel {
   variable: TF.LayerVariable;
   macsPerWeight: number;
   structured: boolean;
+  /** Gates per unit of a structured kernel (LayerHandler.gates), else 1. */
+  gates: number;
   conv: boolean;
 }
 
@@ -192,7 +199,9 @@ export function discoverKernels(model: TF.LayersModel): FoundKernel[] {
             // A wrapper's own shapes carry the time axis: TimeDistributed(Dense) costs T per weight, as a Bidirectional LSTM does.
             // A layer called several times in the graph (shared, e.g. tied towers) costs that many times per sample.
             macsPerWeight: h.macsPerWeight(wrapper ? layer : owner) * Math.max(1, (wrapper ? layer : owner).inboundNodes.length),
-            structured: h.structured && containers.length === 0 && !wrapper,
+            // Units go whole from a top-level layer's first kernel (a recurrent kernel's rows and columns go with them).
+            structured: h.structured && spec === h.kernels[0] && containers.length === 0 && !wrapper,
+            gates: h.structured && spec === h.kernels[0] ? h.gates ?? 1 : 1,
             conv: h.conv,
           });
         }

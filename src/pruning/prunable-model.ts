@@ -51,8 +51,13 @@ export interface PrunableLayer {
   fanIn: number;
   /** Number of output units (the kernel's last axis: columns / filters / gate units). */
   units: number;
-  /** Whether whole output units can be removed and compacted (top-level Dense and Conv2D). */
+  /** Whether whole output units can be removed and compacted (top-level Dense, Conv1D, Conv2D, LSTM, GRU, SimpleRNN). */
   structured: boolean;
+  /**
+   * Gates per unit of a structured kernel (LSTM 4, GRU 3, else 1): its columns are [gate 0 | gate 1 | …], so a
+   * removable unit j is the columns g · units/gates + j (and, for a recurrent layer, row j of its recurrent kernel).
+   */
+  gates: number;
   /** A convolution kernel (any kind). */
   conv: boolean;
   /**
@@ -124,7 +129,7 @@ export class PrunableModel {
       return {
         index, name: k.name, kind: k.kind, role: k.spec.role, layer: k.layer, containers: k.containers,
         stats: { in: k.spec.in, out: k.spec.out }, kernel, shape, size, fanIn: size / units, units,
-        structured: k.structured, conv: k.conv, macsPerWeight: k.macsPerWeight,
+        structured: k.structured, gates: k.gates, conv: k.conv, macsPerWeight: k.macsPerWeight,
       };
     });
     if (found.length === 0 && excluded.length > 0) {

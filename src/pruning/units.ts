@@ -67,7 +67,8 @@ export function unitMeanActivationScores(pm: PrunableModel, calib: Split, opts: 
   } catch (err) {
     throw new ModelError(`cannot read the outputs of the prunable layers (shared or unconnected layer?): ${(err as Error).message.split('\n')[0]}`);
   }
-  const sums = structured.map((l) => new Float64Array(l.units));
+  // A gated layer's output has one channel per unit (its kernel has one column per unit and gate).
+  const sums = structured.map((l) => new Float64Array(l.units / l.gates));
   const counts = structured.map(() => 0);
   for (const idx of batchesOf(calib, opts)) {
     const parts = tf.tidy(() => {
@@ -78,7 +79,7 @@ export function unitMeanActivationScores(pm: PrunableModel, calib: Split, opts: 
         // Channels-first outputs [batch, units, h, w] are moved to channels-last before the units are columns.
         const cf = (structured[i].layer.getConfig() as { dataFormat?: string }).dataFormat === 'channelsFirst' && y.rank >= 3;
         const last = cf ? tf.transpose(y, [0, ...Array.from({ length: y.rank - 2 }, (_, k) => k + 2), 1]) : y;
-        const cols = tf.reshape(tf.abs(last), [-1, structured[i].units]);
+        const cols = tf.reshape(tf.abs(last), [-1, sums[i].length]);
         return { sum: tf.sum(cols, 0).dataSync(), rows: cols.shape[0] };
       });
     });
@@ -87,7 +88,7 @@ export function unitMeanActivationScores(pm: PrunableModel, calib: Split, opts: 
       counts[i] += p.rows;
     });
   }
-  const byLayer = new Map(structured.map((l, i) => [l, Float32Array.from(sums[i], (v) => -v / Math.max(1, counts[i]))]));
+  const byLayer = new Map(structured.map((l, i) => [l, Float32Array.from({ length: l.units }, (_, c) => -sums[i][c % sums[i].length] / Math.max(1, counts[i]))]));
   return pm.layers.map((l) => byLayer.get(l) ?? new Float32Array(l.units).fill(-Infinity));
 }
 
@@ -255,7 +256,12 @@ export function pruneUnits(
   const result = () => ({ removedPerLayer, removedWeights: pruned - startPruned, sparsity: pruned / total, progress: prunedCost / totalCost });
   if (prunedCost >= want) return result();
 
-  const indexOf = new Map(pm.layers.map((l, i) => [l.layer, i]));
+  // A layer's first kernel stands for it (a recurrent layer's recurrent kernel comes second).
+  const indexOf = new Map<TF.layers.Layer, number>();
+  pm.layers.forEach((l, i) => { if (!indexOf.has(l.layer)) indexOf.set(l.layer, i); });
+  const recurrentOf = pm.layers.map((l) => pm.layers.findIndex((r) => r.layer === l.layer && r.role === 'recurrent_kernel'));
+  /** Removable units of a layer: columns of its kernel, or (LSTM, GRU) columns per gate. */
+  const hidden = pm.layers.map((l) => l.units / l.gates);
   // What removing unit c of a layer takes with it (compact.ts): a chain link's consumer rows and depthwise channel,
   // or a channel group's other producers, per-channel depthwise convs and every consumer's rows.
   interface Coupling { producers: number[]; depthwise: number[]; consumers: { index: number; groups: number }[]; channels: number }
@@ -280,23 +286,29 @@ export function pruneUnits(
   }
   const last = pm.layers.length - 1;
   const alive = pm.layers.map((l, i) => {
-    const live = new Uint8Array(l.units);
-    const m = masks[i];
-    for (let j = 0; j < m.length; j++) if (m[j] !== 0) live[j % l.units] = 1;
+    const live = new Uint8Array(hidden[i]);
+    for (const k of [i, recurrentOf[i]]) {
+      if (k < 0) continue;
+      const m = masks[k];
+      for (let j = 0; j < m.length; j++) if (m[j] !== 0) live[(j % l.units) % hidden[i]] = 1;
+    }
     return live;
   });
   const aliveCount = alive.map((a) => a.reduce((x, v) => x + v, 0));
-  const floor = pm.layers.map((l) => Math.max(o.minKeepUnits, Math.ceil(o.minKeepFraction * l.units)));
+  const floor = hidden.map((h) => Math.max(o.minKeepUnits, Math.ceil(o.minKeepFraction * h)));
 
   const cand: { layer: number; unit: number; score: number }[] = [];
   pm.layers.forEach((l, i) => {
-    // Output units are never removed; only top-level Dense / Conv1D / Conv2D units can go whole (layer-kinds.ts). For
+    // Output units are never removed; only top-level Dense / Conv / recurrent units can go whole (layer-kinds.ts). For
     // compute, only units compaction can take out (coupled to the next prunable layers, compact.ts): a unit
     // feeding a concatenation or an unprunable layer keeps its channel in the compact model, and its MACs with it.
-    if (i === last || !l.structured || (flops && !coupling[i])) return;
-    for (let u = 0; u < l.units; u++) {
+    if (l.layer === pm.layers[last].layer || !l.structured || (flops && !coupling[i])) return;
+    for (let u = 0; u < hidden[i]; u++) {
       if (!alive[i][u]) continue;
-      const s = unitScores[i][u];
+      // A gated unit's score: the mean of its gate columns' scores.
+      let s = 0;
+      for (let g = 0; g < l.gates; g++) s += unitScores[i][g * hidden[i] + u];
+      s /= l.gates;
       cand.push({ layer: i, unit: u, score: Number.isNaN(s) ? -Infinity : s });
     }
   });
@@ -307,7 +319,13 @@ export function pruneUnits(
   const eachWeight = (c: { layer: number; unit: number }, visit: (li: number, idx: number) => void) => {
     for (const p of together(c)) {
       const l = pm.layers[p];
-      for (let idx = c.unit; idx < l.size; idx += l.units) visit(p, idx);
+      for (let g = 0; g < l.gates; g++) for (let idx = g * hidden[p] + c.unit; idx < l.size; idx += l.units) visit(p, idx);
+      // A recurrent unit also loses its recurrent kernel's columns (each gate) and its row (the state it feeds back).
+      const r = recurrentOf[p];
+      if (r < 0) continue;
+      const cols = pm.layers[r].units;
+      for (let g = 0; g < l.gates; g++) for (let idx = g * hidden[p] + c.unit; idx < pm.layers[r].size; idx += cols) visit(r, idx);
+      for (let idx = c.unit * cols; idx < (c.unit + 1) * cols; idx++) visit(r, idx);
     }
     const k = coupling[c.layer];
     if (!k) return;

@@ -200,6 +200,53 @@ describe('compute objective', () => {
     model.dispose();
   });
 
+  it('an LSTM / GRU unit is one column per gate and a recurrent row: removed whole, compacted, outputs unchanged', () => {
+    for (const [rnn, gates] of [['lstm', 4], ['gru', 3], ['simpleRNN', 1]] as const) {
+      const glorot = (seed: number) => tf.initializers.glorotUniform({ seed });
+      const model = tf.sequential({ layers: [
+        tf.layers.embedding({ inputDim: 12, outputDim: 5, inputLength: 6, name: 'emb', embeddingsInitializer: tf.initializers.randomUniform({ minval: -1, maxval: 1, seed: 1 }) }),
+        tf.layers[rnn]({ units: 6, returnSequences: true, name: 'r1', kernelInitializer: glorot(2), recurrentInitializer: glorot(3), biasInitializer: tf.initializers.randomUniform({ minval: -0.5, maxval: 0.5, seed: 4 }) }),
+        tf.layers[rnn]({ units: 5, name: 'r2', kernelInitializer: glorot(5), recurrentInitializer: glorot(6) }),
+        tf.layers.dense({ units: 3, name: 'out', kernelInitializer: glorot(7) }),
+      ] });
+      const pm = new PrunableModel(model);
+      const r1 = pm.layers.findIndex((l) => l.name === 'r1');
+      expect(pm.layers[r1]).toMatchObject({ structured: true, gates, units: 6 * gates });
+      expect(pm.layers.find((l) => l.name === 'r1/recurrent_kernel')).toMatchObject({ structured: false });
+      // r1's units 1 and 4 most prunable (every gate column says so), then r2's unit 0.
+      const scores = pm.layers.map((l, i) => Float32Array.from({ length: l.units }, (_, c) => (i === r1 && [1, 4].includes(c % 6) ? 3 : l.name === 'r2' && c % 5 === 0 ? 2 : 1)));
+      const r = pruneUnits(pm, scores, 0.25);
+      expect(r.removedPerLayer[r1]).toBeGreaterThanOrEqual(2);
+      const m = pm.maskArrays();
+      const rec = pm.layers.findIndex((l) => l.name === 'r1/recurrent_kernel');
+      for (const u of [1, 4]) {
+        for (let g = 0; g < gates; g++) {
+          for (let row = 0; row < 5; row++) expect(m[r1][row * 6 * gates + g * 6 + u]).toBe(0);
+          for (let row = 0; row < 6; row++) expect(m[rec][row * 6 * gates + g * 6 + u]).toBe(0);
+        }
+        expect(m[rec].slice(u * 6 * gates, (u + 1) * 6 * gates).every((v) => v === 0)).toBe(true);
+      }
+      const { model: compact, report } = compactModel(model, pm);
+      expect(report.skipped).toEqual([]);
+      const l1 = report.layers.find((l) => l.name === 'r1')!;
+      const k1 = 6 - r.removedPerLayer[r1];
+      expect(l1).toMatchObject({ kind: rnn === 'simpleRNN' ? 'simple_rnn' : rnn, unitsBefore: 6, unitsAfter: k1 });
+      expect(compact.getLayer('r1').weights.map((w) => w.shape)).toEqual([[5, k1 * gates], [k1, k1 * gates], [k1 * gates]]);
+      expect(compact.getLayer('r2').weights[0].shape).toEqual([k1, (5 - r.removedPerLayer[pm.layers.findIndex((l) => l.name === 'r2')]) * gates]);
+      const cpm = new PrunableModel(compact);
+      expect(cpm.compute().live).toBe(pm.compute().live);
+      const diff = tf.tidy(() => {
+        const x = tf.tensor2d(Array.from({ length: 8 * 6 }, (_, i) => (i * 7) % 12), [8, 6]);
+        return tf.max(tf.abs(tf.sub(model.predict(x) as TF.Tensor, compact.predict(x) as TF.Tensor))).dataSync()[0];
+      });
+      expect(diff).toBeLessThan(1e-5);
+      cpm.dispose();
+      compact.dispose();
+      pm.dispose();
+      model.dispose();
+    }
+  });
+
   it('goes with unit granularity only', () => {
     expect(checkObjective('flops', 'unit')).toBe('flops');
     expect(checkObjective('params', 'hierarchical')).toBe('params');
