@@ -27,11 +27,11 @@ export class RegistryDataSource implements DataSource {
 
 @injectable()
 export class FileOrDefaultModelSource implements ModelSource {
-  async load(spec: string | undefined, data: Dataset | undefined, options: { seed?: number; onEpoch?: (e: { epoch: number; loss: number }) => void } = {}): Promise<LoadedModel> {
+  async load(spec: string | undefined, data: Dataset | undefined, options: { seed?: number; onEpoch?: (e: { epoch: number; loss: number }) => void; signal?: AbortSignal } = {}): Promise<LoadedModel> {
     if (spec) return { model: await loadModel(spec), label: spec, dir: spec };
     if (!data) throw new UsageError('the built-in default model is trained on the data: load the data first');
     const args = defaultModelArgs(data, options.seed ?? 0);
-    const cached = await trainedModel({ args }, data, options.onEpoch);
+    const cached = await trainedModel({ args }, data, options.onEpoch, options.signal);
     return { model: cached.model, label: describeArgs(args), dir: cached.dir };
   }
 }

@@ -17,6 +17,7 @@ import { disposeSnapshot, type Objective } from './pruning/prunable-model.js';
 import { resolution } from './agent/guard.js';
 import { resolveRunOptions, type ResolvedRunOptions } from './options.js';
 import { cloneModel, countParams, modelFiles, probeWritable } from './models/io.js';
+import { isMountPoint, recoverInterruptedWrite } from './report/write.js';
 import { accuracy, predict, targetR2 } from './models/train.js';
 import { checkModelShape, csvTargetsOf, fitDatasetToModel, metricName, predictedClasses, rememberTask, taskOf, type TaskInfo, type TaskKind } from './models/task.js';
 import { isCsvPath } from './data/registry.js';
@@ -190,6 +191,8 @@ export function realPathOf(p: string): string {
  */
 export function checkOutDir(out: string, overwrite: boolean, resume: boolean, inputs: { what: string; path: string; folder?: boolean }[] = []): void {
   const abs = resolve(out);
+  // A run killed while swapping in its outputs left them moved aside: they come back before anything is judged.
+  recoverInterruptedWrite(abs);
   const real = realPathOf(abs);
   if (dirname(real) === real) throw new UsageError(`output folder '${out}' is a filesystem root; choose another --out`);
   const cwd = realPathOf(process.cwd());
@@ -216,7 +219,9 @@ export function checkOutDir(out: string, overwrite: boolean, resume: boolean, in
   let parent = dirname(abs);
   while (!existsSync(parent)) parent = dirname(parent);
   if (!statSync(parent).isDirectory()) throw new UsageError(`cannot write output folder '${out}': '${parent}' is not a folder`);
-  probeWritable(parent, `cannot write output folder '${out}'`);
+  // A mount point is written in place (report/write.ts), so it is the folder itself that must be writable.
+  const mountPoint = existsSync(abs) && isMountPoint(abs);
+  probeWritable(mountPoint ? abs : parent, `cannot write output folder '${out}'`);
 }
 
 
@@ -227,9 +232,21 @@ export function checkOutDir(out: string, overwrite: boolean, resume: boolean, in
 export function checkOverwritable(out: string, overwrite: boolean, resume: boolean): void {
   const abs = resolve(out);
   if (!overwrite || !nonEmptyDir(abs) || (resume && new Checkpointer(checkpointDirFor(abs)).exists())) return;
-  if (existsSync(join(abs, 'report.json')) || existsSync(join(abs, 'masks.json'))) return;
-  throw new UsageError(`output folder '${out}' is not an autoprune output (no report.json or masks.json in it): --overwrite only replaces a previous run's output; choose another --out`);
+  // Ours when its report.json or masks.json says so (a file of that name alone is anyone's), and nothing else is there.
+  const ours = (file: string, format: string) => {
+    try { return (JSON.parse(readFileSync(join(abs, file), 'utf8')) as { format?: unknown }).format === format; } catch { return false; }
+  };
+  if (!ours('report.json', 'autoprune-report') && !ours('masks.json', 'autoprune-masks')) {
+    throw new UsageError(`output folder '${out}' is not an autoprune output (no autoprune report.json or masks.json in it): --overwrite only replaces a previous run's output; choose another --out`);
+  }
+  const foreign = readdirSync(abs).filter((e) => !OUTPUT_ENTRIES.has(e));
+  if (foreign.length > 0) {
+    throw new UsageError(`output folder '${out}' holds ${foreign.length === 1 ? 'an entry' : 'entries'} autoprune does not write (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}), which --overwrite would delete; move ${foreign.length === 1 ? 'it' : 'them'} or choose another --out`);
+  }
 }
+
+/** Everything an output folder holds (a run's files, `autoprune compact`'s, a frontier's): --overwrite replaces only these. */
+const OUTPUT_ENTRIES = new Set(['model', 'masks.json', 'report.json', 'report.html', 'frontier.json', 'frontier', 'compact', 'model.sparse', 'model.int8.sparse']);
 
 /**
  * `--logdir`: a folder (or a path to create) outside the input model's folder (inputs are never written to)
@@ -368,6 +385,21 @@ export function bestLabelOrder(labels: Int32Array, predicted: ArrayLike<number>,
 /** Validation rows below which the label check refuses nothing: a trained model cannot show it beats chance by a row. */
 const MIN_LABEL_CHECK_ROWS = 10;
 
+/** Validation rows below which the guard cannot tell a pruned model from the dense one: refused unless --force. */
+export const MIN_GUARD_ROWS = 10;
+
+/**
+ * A user's data whose validation split is too small for any guard (one row is 10+ points): the run would report
+ * "target reached within the guard" for a guard that saw nothing. Refused, with what to do; --force prunes without one.
+ */
+function checkValidationRows(data: Dataset, opts: AutopruneOptions, force: boolean | undefined): void {
+  if (typeof opts.data !== 'string' || force) return;
+  const rows = data.val.x.shape[0];
+  if (rows >= MIN_GUARD_ROWS) return;
+  throw new DataError(`the validation split has ${rows} row${rows === 1 ? '' : 's'}: too few for the accuracy guard to see a drop ` +
+    `(at least ${MIN_GUARD_ROWS}; one row is ${(100 / Math.max(1, rows)).toFixed(0)} points); give more rows, a larger share (--split) or a validation file (--val-data), or --force to prune to the target without a guard`);
+}
+
 /**
  * Labels are mapped to outputs by the order the user gave (--label-order), else integer labels k to output k
  * and named ones in sorted order; when the model was trained with another mapping (0/1 coded the other way
@@ -412,11 +444,30 @@ function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: AutopruneOp
   }
   // Another order explains more rows: worth a warning when it is more than what a search over the orders finds
   // by chance for a weak model (a few rows of hundreds among 12 classes): 2 rows, or 3 % of them on larger splits.
+  // Far more (5 rows and 10 % of the split, and a good fit in that order): the names are the model's, in another
+  // order, so fine-tuning would swap the meaning of its outputs: refused, as below chance is.
+  const named = order.order.map((k) => names[k] ?? String(k));
+  if (!given && rows >= MIN_LABEL_CHECK_ROWS && otherFits && order.best >= order.identity + Math.max(5, Math.ceil(0.1 * rows))) {
+    throw new DataError(`${scores} with ${mapping}, but ${(100 * order.best / rows).toFixed(1)} % with the names in the order ${named.join(', ')}: ` +
+      `it was trained with another order, and fine-tuning would retrain its outputs to new meanings; pass --label-order ${named.join(',')} (or the order it was trained with)`);
+  }
   if (order.best >= order.identity + Math.max(2, Math.ceil(0.03 * rows))) {
-    const named = order.order.map((k) => names[k] ?? String(k));
     opts.onEvent?.({
       type: 'warning',
       message: `${scores}${given ? ` with ${mapping}` : ''}; with the names in the order ${named.join(', ')} it would be ${(100 * order.best / Math.max(1, rows)).toFixed(1)} %: if the model was trained with that order, pass --label-order ${named.join(',')}`,
+    });
+    return;
+  }
+  // A model no better than always answering the most common class (95 % on a 95/5 table): accuracy, the guard's
+  // metric, cannot show what pruning costs the rare classes.
+  const counts = new Map<number, number>();
+  for (const l of data.val.labels) counts.set(l, (counts.get(l) ?? 0) + 1);
+  const [common, most] = [...counts].reduce((a, b) => (b[1] > a[1] ? b : a), [0, 0]);
+  if (rows >= MIN_LABEL_CHECK_ROWS && order.identity <= most + 1 && most < rows) {
+    opts.onEvent?.({
+      type: 'warning',
+      message: `the model's validation accuracy (${(100 * acc).toFixed(1)} %) is no better than always answering the most common class '${names[common] ?? common}' ` +
+        `(${(100 * most / rows).toFixed(1)} % of the ${rows} rows): accuracy, which the guard compares, cannot show what pruning costs the other classes`,
     });
   }
 }
@@ -488,6 +539,25 @@ function adviceFor(result: AgentResult, maxDrop: number, trainRows: number): str
   }
 }
 
+/**
+ * The cache (the default model, run checkpoints) must be a writable folder before any work: a read-only or
+ * mistyped AUTOPRUNE_CACHE_DIR would otherwise fail after the training, with a raw file-system error.
+ */
+export function checkCacheDir(): void {
+  const dir = cacheDir();
+  const hint = 'set AUTOPRUNE_CACHE_DIR to a writable folder';
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(code === 'EEXIST' || code === 'ENOTDIR'
+      ? `the cache folder '${dir}' is a file, or a folder above it is; ${hint}`
+      : `cannot create the cache folder '${dir}' (${code}); ${hint}`);
+  }
+  if (!statSync(dir).isDirectory()) throw new UsageError(`the cache folder '${dir}' is not a folder; ${hint}`);
+  probeWritable(dir, `cannot write the cache folder (${hint})`);
+}
+
 /** The files a run reads that an output folder must never hold: the model's folder and data files. */
 function inputsOf(opts: AutopruneOptions): { what: string; path: string; folder?: boolean }[] {
   const inputs: { what: string; path: string; folder?: boolean }[] = [];
@@ -499,6 +569,8 @@ function inputsOf(opts: AutopruneOptions): { what: string; path: string; folder?
   if (typeof opts.data === 'string' && existsSync(opts.data)) inputs.push({ what: 'data file', path: opts.data });
   if (opts.valData) inputs.push({ what: 'validation file', path: opts.valData });
   if (opts.testData) inputs.push({ what: 'test file', path: opts.testData });
+  if (typeof opts.policy === 'string' && /[\\/]|\.json$/.test(opts.policy) && existsSync(opts.policy)) inputs.push({ what: 'policy file', path: opts.policy });
+  inputs.push({ what: 'cache folder (AUTOPRUNE_CACHE_DIR)', path: cacheDir(), folder: true });
   return inputs;
 }
 
@@ -554,6 +626,7 @@ export class PruneService {
     if (r.resume && !opts.out) throw new UsageError('--resume needs the --out folder of the interrupted run');
     if (opts.logdir != null) checkLogDir(opts.logdir, inputsOf(opts).find((i) => i.what === 'input model')?.path, opts.out);
     if (opts.out) checkOverwritable(opts.out, r.overwrite, r.resume);
+    if (opts.out || opts.model == null) checkCacheDir();
     const sink = opts.onEvent ? eventSink(opts.onEvent) : undefined;
     if (sink) opts = { ...opts, onEvent: sink.emit };
     if (opts.logdir != null) {
@@ -593,7 +666,7 @@ export class PruneService {
       if (opts.model != null) {
         loaded = typeof opts.model === 'object'
           ? { model: await cloneModel(opts.model), label: opts.model.name }
-          : await this.modelSource.load(opts.model, undefined, { seed, onEpoch });
+          : await this.modelSource.load(opts.model, undefined, { seed, onEpoch, signal: opts.signal });
         checkModelShape(loaded.model);
         rememberTask(loaded.model, opts.task);
       }
@@ -603,7 +676,7 @@ export class PruneService {
         seed: r.splitSeed, label: opts.label, ignoreColumns: opts.ignoreColumns, labelOrder: opts.labelOrder, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize,
         ...(targets != null && isCsvPath(dataSpec) ? { targets } : {}),
       }) : dataSpec;
-      loaded ??= await this.modelSource.load(undefined, data, { seed, onEpoch });
+      loaded ??= await this.modelSource.load(undefined, data, { seed, onEpoch, signal: opts.signal });
       const task = taskOf(loaded.model);
       if (!ownsData) {
         // An in-memory Dataset brings its own splits, labels and scaling: CSV options would be silently ignored.
@@ -614,6 +687,7 @@ export class PruneService {
       }
       checkLabelOrderLength(task, opts);
       fitted = fitDatasetToModel(data, loaded.model, task);
+      checkValidationRows(fitted, opts, r.force);
       checkLabelOrder(loaded.model, fitted, opts);
       checkTargets(loaded.model, fitted, task, opts);
       phases.load = (Date.now() - tLoad) / 1000;
@@ -722,10 +796,22 @@ export class PruneService {
       }
       for (const m of result.milestones) disposeSnapshot(m.snapshot);
       result.masks.dispose();
+      const testDrop = 100 * (report.dense.testAccuracy - report.final.testAccuracy);
+      if (testDrop > r.maxDrop + 1e-9 && !r.force) {
+        // The guard judged the validation rows; the test rows are other rows, and on a small split they disagree.
+        const rows = report.guard?.valRows;
+        opts.onEvent?.({
+          type: 'warning',
+          message: `the test split lost ${testDrop.toFixed(2)} points, more than --max-drop ${r.maxDrop}: the guard judges the ${rows ?? ''} validation rows` +
+            `${report.guard?.pointsPerRow ? ` (one row = ${report.guard.pointsPerRow.toFixed(2)} points)` : ''}, and on few rows validation and test differ by a few rows either way; ` +
+            'more validation rows (--split, --val-data) make the guard finer',
+        });
+      }
       opts.onEvent?.({
         type: 'done', sparsity: report.final.sparsity, sparsityOfAllParams: report.final.sparsityOfAllParams, prunableFraction: report.dense.prunableFraction,
         valAccuracy: report.final.valAccuracy, testAccuracy: report.final.testAccuracy,
         denseTestAccuracy: report.dense.testAccuracy, targetReached: report.final.targetReached, stopReason: report.final.stopReason, exitCode: report.final.exitCode,
+        ...(report.final.advice ? { advice: report.final.advice } : {}), ...(report.final.compute ? { compute: report.final.compute } : {}),
         totalEpochs: report.totals.fineTuneEpochs, seconds: phases.total, out: opts.out ? resolve(opts.out) : undefined,
       });
       return { model, report, outDir: opts.out ? resolve(opts.out) : undefined };

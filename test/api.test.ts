@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { autoprune, createContainer, InterruptedError, loadSynthetic, TOKENS, UsageError, type AgentEvent, type DataSource, type Dataset } from '../src/index.js';
@@ -122,6 +122,26 @@ describe('abort', () => {
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InterruptedError);
     expect(((err as Error).cause as Error).name).toBe('AbortError');
+  });
+
+  it('an abort while the built-in model trains (nothing cached yet) stops it after the current batch (Ctrl-C)', async () => {
+    const saved = process.env.AUTOPRUNE_CACHE_DIR;
+    process.env.AUTOPRUNE_CACHE_DIR = tempDir('autoprune-fresh-cache-');
+    try {
+      const c = new AbortController();
+      let denseEpochs = 0;
+      const err = await autoprune({
+        target: 0.6, data: 'synthetic', policy: 'global-magnitude', budgetEpochs: 2, signal: c.signal,
+        onEvent: (e) => { if (e.type === 'epoch' && e.phase === 'dense') { denseEpochs++; c.abort(); } },
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InterruptedError);
+      expect(denseEpochs).toBe(1); // the other 14 epochs never ran
+      const models = join(process.env.AUTOPRUNE_CACHE_DIR, 'models');
+      expect(existsSync(models) ? readdirSync(models) : []).toEqual([]); // nothing half-cached
+    } finally {
+      if (saved === undefined) delete process.env.AUTOPRUNE_CACHE_DIR;
+      else process.env.AUTOPRUNE_CACHE_DIR = saved;
+    }
   });
 
   it('an async event handler that rejects fails the run with its error (never an unhandled rejection)', async () => {

@@ -89,6 +89,19 @@ describe('small real tables with the defaults', () => {
     wrong.model.dispose();
   }, 60_000);
 
+  it('refuses names swapped between two classes of an unbalanced table (above chance, far below another order)', async () => {
+    // cars-origin: USA is 62 % of the rows, so with Europe and Japan swapped the model still beats chance (33 %).
+    const p = smallCasePaths('cars-origin');
+    const lines = readFileSync(p.data, 'utf8').trim().split('\n');
+    const csv = join(tempDir(), 'cars-swapped.csv');
+    const swap: Record<string, string> = { Europe: 'Japan', Japan: 'Europe', USA: 'USA' };
+    writeFileSync(csv, `${[lines[0], ...lines.slice(1).map((l) => l.replace(/[A-Za-z]+$/, (m) => swap[m]!))].join('\n')}\n`);
+    const events: string[] = [];
+    await expect(autoprune({ model: p.model, data: csv, target: 0.5, budgetSteps: 20, onEvent: (e) => { events.push(e.type); } }))
+      .rejects.toThrow(/with the labels in sorted order \(Europe, Japan, USA\), but \d+\.\d % with the names in the order Japan, Europe, USA: it was trained with another order.*pass labelOrder Japan,Europe,USA/);
+    expect(events).not.toContain('epoch');
+  }, 60_000);
+
   it('a validation split too small to tell a trained model from chance refuses nothing about the label order', async () => {
     // 10 rows of iris: one validation row, where "no better than chance by a row" is every model, right or wrong.
     const p = smallCasePaths('iris');

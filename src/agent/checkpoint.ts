@@ -1,4 +1,5 @@
 import type * as TF from '@tensorflow/tfjs';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { tf } from '../backend/tf.js';
@@ -41,6 +42,8 @@ interface StateFile {
   weights: { name: string; shape: number[] }[];
   /** What the run was (target, guard, policy, hashes of the dense model and the data): a resume must match it. */
   run?: RunIdentity;
+  /** sha256 of each file written beside state.json (weights.bin, masks.json, milestone-<i>.bin): a damaged one is refused. */
+  sha256?: Record<string, string>;
   state: AgentState;
   /** Frontier targets reached so far; each one's weights (float32) then masks (1 byte each) in milestone-<i>.bin. */
   milestones?: MilestoneMeta[];
@@ -109,12 +112,17 @@ export class Checkpointer {
     const buf = new Float32Array(total);
     let off = 0;
     for (const a of arrays) { buf.set(a, off); off += a.length; }
-    writeFileSync(join(tmp, 'weights.bin'), Buffer.from(buf.buffer));
-    writeFileSync(join(tmp, 'masks.json'), JSON.stringify(masksToJson(pm)));
-    for (const [i, m] of milestones.entries()) writeFileSync(join(tmp, `milestone-${i}.bin`), await snapshotBytes(m.snapshot));
+    const sha256: Record<string, string> = {};
+    const put = (name: string, data: Buffer | string) => {
+      writeFileSync(join(tmp, name), data);
+      sha256[name] = createHash('sha256').update(data).digest('hex');
+    };
+    put('weights.bin', Buffer.from(buf.buffer));
+    put('masks.json', JSON.stringify(masksToJson(pm)));
+    for (const [i, m] of milestones.entries()) put(`milestone-${i}.bin`, await snapshotBytes(m.snapshot));
     const file: StateFile = {
       format: 'autoprune-checkpoint', version: 2,
-      weights: weights.map((w) => ({ name: w.name, shape: w.shape as number[] })), ...(run ? { run } : {}), state,
+      weights: weights.map((w) => ({ name: w.name, shape: w.shape as number[] })), ...(run ? { run } : {}), sha256, state,
       ...(milestones.length ? { milestones: milestones.map(({ snapshot: _, ...meta }) => meta) } : {}),
     };
     writeFileSync(join(tmp, 'state.json'), JSON.stringify(file, null, 1));
@@ -147,6 +155,12 @@ export class Checkpointer {
     const need = weights.reduce((a, w) => a + (w.shape as number[]).reduce((x, y) => x * y, 1), 0) * 4;
     if (bytes.byteLength !== need) {
       throw new UsageError(`cannot resume: checkpoint '${join(this.dir, 'weights.bin')}' is truncated or corrupt (${bytes.byteLength} of ${need} bytes); rerun without --resume`);
+    }
+    // Every file as written (a flipped byte in weights.bin would resume a broken model and prune it to nothing).
+    for (const [name, sum] of Object.entries(file.sha256 ?? {})) {
+      const path = join(this.dir, name);
+      const actual = existsSync(path) ? createHash('sha256').update(readFileSync(path)).digest('hex') : 'missing';
+      if (actual !== sum) throw new UsageError(`cannot resume: checkpoint file '${path}' is damaged (its checksum differs from the one saved with it); rerun without --resume`);
     }
     const all = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
     let off = 0;

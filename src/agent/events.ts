@@ -153,6 +153,10 @@ export interface DoneEvent {
   /** Why the run ended where it did: target, forced, guard, budget or stalled (see StopReason). */
   stopReason?: StopReason;
   exitCode: number;
+  /** With exit 3: what to do about it (report.json `final.advice`). */
+  advice?: string;
+  /** Multiply-accumulates per sample of the prunable kernels, dense and live (report.json `final.compute`). */
+  compute?: { dense: number; live: number; reduction: number };
   totalEpochs: number;
   seconds: number;
   /** Output folder, when outputs were written. */

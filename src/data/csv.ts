@@ -101,6 +101,9 @@ function readText(file: string): string {
  * RFC 4180 records: quoted fields may hold delimiters, doubled quotes and line breaks; CRLF and LF both end
  * a record; blank lines are skipped. `maxRecords` stops early (for delimiter sniffing).
  */
+/** The largest finite float32: tensors hold the file's values as float32, where larger ones become Infinity. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 function parseRecords(text: string, delim: string, file: string, maxRecords = Infinity): CsvRecord[] {
   const out: CsvRecord[] = [];
   let cells: string[] = [];
@@ -309,6 +312,9 @@ function readTable(file: string, opts: ReadOptions, like?: Table): Table {
       const v = Number(cell);
       if (!Number.isFinite(v)) {
         throw new DataError(`${file} line ${r.line}, column '${columnName(fileColumns, j)}': '${cell}' overflows to ${v}; values must be finite`);
+      }
+      if (Math.abs(v) > FLOAT32_MAX) {
+        throw new DataError(`${file} line ${r.line}, column '${columnName(fileColumns, j)}': '${cell}' is too large for float32 (at most ±3.4e38), the precision models compute in`);
       }
       f[k] = v;
     }

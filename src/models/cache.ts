@@ -2,16 +2,18 @@ import type * as TF from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { hashSplits, type Dataset } from '../data/dataset.js';
 import { buildModel, type ModelArgs } from './families.js';
 import { fitDatasetToModel } from './task.js';
-import { accuracy, train, type TrainOptions } from './train.js';
+import { accuracy, trainAsync, type TrainOptions } from './train.js';
 import { loadModel, probeWritable, saveModel } from './io.js';
 
 /** Where trained dense models are cached (outside git): $AUTOPRUNE_CACHE_DIR or ~/.cache/autoprune. */
 export function cacheDir(): string {
-  return process.env.AUTOPRUNE_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'autoprune');
+  // An empty value (`AUTOPRUNE_CACHE_DIR=${X:-}` in a pipeline) means unset, not the working folder.
+  const env = (name: string) => (process.env[name]?.trim() ? resolve(process.env[name]!) : undefined);
+  return env('AUTOPRUNE_CACHE_DIR') ?? join(env('XDG_CACHE_HOME') ?? join(homedir(), '.cache'), 'autoprune');
 }
 
 export interface DenseModelSpec {
@@ -50,7 +52,7 @@ function keyOf(spec: DenseModelSpec, data: Dataset): string {
  * repeated runs (and benchmarks) do not retrain. The cache key covers architecture, seed, training
  * settings and the data's contents.
  */
-export async function trainedModel(spec: DenseModelSpec, data: Dataset, onEpoch?: TrainOptions['onEpoch']): Promise<CachedModel> {
+export async function trainedModel(spec: DenseModelSpec, data: Dataset, onEpoch?: TrainOptions['onEpoch'], signal?: AbortSignal): Promise<CachedModel> {
   const dir = join(cacheDir(), 'models', keyOf(spec, data));
   const meta = join(dir, 'autoprune-cache.json');
   if (existsSync(meta) && existsSync(join(dir, 'model.json'))) {
@@ -70,12 +72,16 @@ export async function trainedModel(spec: DenseModelSpec, data: Dataset, onEpoch?
   const model = buildModel(spec.args);
   const fitted = fitDatasetToModel(data, model);
   try {
-    const r = train(model, fitted.train, { ...spec.train, seed: spec.train?.seed ?? spec.args.seed ?? 0, onEpoch });
+    // Yields after every batch, so Ctrl-C (the signal) stops the training instead of waiting for its end.
+    const r = await trainAsync(model, fitted.train, { ...spec.train, seed: spec.train?.seed ?? spec.args.seed ?? 0, onEpoch, signal });
     const valAccuracy = accuracy(model, fitted.val);
     await saveModel(model, dir);
     const weightsSha256 = sha256File(join(dir, 'weights.bin'));
     writeFileSync(meta, JSON.stringify({ spec, data: data.source, valAccuracy, seconds: r.seconds, weightsSha256, createdAt: new Date().toISOString() }, null, 2));
     return { model, dir, fromCache: false, valAccuracy, seconds: r.seconds };
+  } catch (err) {
+    model.dispose();
+    throw err;
   } finally {
     if (fitted !== data) fitted.dispose();
   }

@@ -4,7 +4,7 @@ import { activationBatch } from './activation-batch.js';
 import { recalibrateBatchNorm } from './batchnorm.js';
 import type { Split } from '../data/dataset.js';
 import type { PrunableModel } from '../pruning/prunable-model.js';
-import { abortedError } from '../errors.js';
+import { abortedError, DataError } from '../errors.js';
 import { Rng } from '../util/random.js';
 import { FlatAdam } from './flat-adam.js';
 import { withSeededRandom } from '../util/seeded-random.js';
@@ -189,6 +189,7 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
       }
       lastLoss = lossSum.dataSync()[0] / inRound;
       lossSum.dispose();
+      if (!Number.isFinite(lastLoss)) throw divergedError(lastLoss, stepsRun, data);
       const epoch = rounds++;
       let valAccuracy: number | undefined;
       let valLoss: number | undefined;
@@ -237,6 +238,19 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
     bestEpoch: best?.epoch,
     seconds: (Date.now() - t0) / 1000,
   };
+}
+
+/**
+ * Training whose loss became NaN or infinite: the weights are lost (NaN), and every later figure would be
+ * meaningless. Almost always the inputs (values far outside what the model was trained on), so it is a
+ * DataError naming the largest input.
+ */
+function divergedError(loss: number, steps: number, data: Split): DataError {
+  const largest = tf.tidy(() => tf.max(tf.abs(data.x)).dataSync()[0]);
+  return new DataError(
+    `fine-tuning diverged: the training loss became ${loss} after ${steps} optimizer steps; the largest input is ` +
+    `|x| = ${largest.toPrecision(3)}: inputs far outside what the model was trained on (standardize them with --standardize if it ` +
+    'was trained on standardized features) or rows with extreme values');
 }
 
 function snapshotWeights(model: TF.LayersModel): TF.Tensor[] {

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 
@@ -43,6 +44,57 @@ function asWriteError(err: unknown, where: string, hint: string): unknown {
   if (err instanceof UsageError || !code || !UNWRITABLE.has(code)) return err;
   const reason = (err as Error).message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
   return new UsageError(`cannot write '${where}': ${reason} (${code}); ${hint}`);
+}
+
+/**
+ * Whether `dir` is a mount point: on another device than its parent, or (a bind mount of the same file system)
+ * listed as one in /proc/self/mountinfo (Linux; elsewhere the device test alone).
+ */
+export function isMountPoint(dir: string): boolean {
+  try {
+    const real = realpathSync(dir);
+    if (statSync(real).dev !== statSync(path.dirname(real)).dev) return true;
+    const info = readFileSync('/proc/self/mountinfo', 'utf8');
+    // Field 5 is the mount point, with spaces and the like written as octal escapes.
+    return info.split('\n').some((line) => line.split(' ')[4]?.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))) === real);
+  } catch {
+    return false;
+  }
+}
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try { process.kill(pid, 0); return true; } catch (err) { return errCode(err) === 'EPERM'; }
+}
+
+/**
+ * Cleans up after a writer killed mid-swap (kill -9 between its renames): when `out` is gone and the previous
+ * outputs sit moved aside (`.<name>.old-<pid>-…` of a process no longer running), they are moved back; the dead
+ * writers' temporary and moved-aside folders are removed. Returns what was done, for a notice.
+ */
+export function recoverInterruptedWrite(out: string): { restored: boolean; removed: number } {
+  const abs = path.resolve(out);
+  const parent = path.dirname(abs);
+  const base = path.basename(abs);
+  let entries: string[];
+  try { entries = readdirSync(parent); } catch { return { restored: false, removed: 0 }; }
+  const esc = base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const stale = entries
+    .map((e) => ({ e, m: new RegExp(`^\\.${esc}\\.(tmp|old)-(\\d+)-[0-9a-f]+$`).exec(e) }))
+    .filter((x): x is { e: string; m: RegExpExecArray } => x.m != null && !alive(Number(x.m[2])));
+  let restored = false;
+  const aside = stale.find((x) => x.m[1] === 'old');
+  if (aside && !existsSync(abs)) {
+    renameSync(path.join(parent, aside.e), abs);
+    restored = true;
+  }
+  let removed = 0;
+  for (const { e } of stale) {
+    if (restored && e === aside!.e) continue;
+    rmSync(path.join(parent, e), { recursive: true, force: true });
+    removed++;
+  }
+  return { restored, removed };
 }
 
 const suffix = (): string => `${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -102,9 +154,12 @@ export async function writeOutputsAtomically(
   const hint = 'choose another --out';
 
   let existing = false;
+  let mountPoint = false;
   try {
     const st = await lstat(out);
     existing = true;
+    // A mount point (a container's `-v host:/out`) cannot be renamed: written in place below.
+    mountPoint = st.isDirectory() && isMountPoint(out);
     if (!st.isDirectory()) throw new UsageError(`output path '${outDir}' exists and is not a folder; choose another --out`);
     const entries = await readdir(out);
     if (entries.length > 0 && !opts.overwrite) {
@@ -129,6 +184,7 @@ export async function writeOutputsAtomically(
     }
     throw asWriteError(err, parent, hint);
   }
+  if (mountPoint) return writeInPlace(out, outDir, files, rels, hint);
   const tmp = path.join(parent, `.${base}.tmp-${suffix()}`);
   try {
     await mkdir(tmp);
@@ -155,6 +211,8 @@ export async function writeOutputsAtomically(
     if (old) await rename(out, old);
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
+    // A mount point the check did not recognise (EBUSY: the kernel refuses to move it): written in place.
+    if (errCode(err) === 'EBUSY') return writeInPlace(out, outDir, files, rels, hint);
     throw asWriteError(err, outDir, hint);
   }
   try {
@@ -171,6 +229,35 @@ export async function writeOutputsAtomically(
   }
   await syncDir(parent);
   if (old) await rm(old, { recursive: true, force: true });
+  return { dir: out, files: rels.map((r) => path.join(out, r)) };
+}
+
+/**
+ * The outputs written into `out` itself, for a folder that is a mount point (it cannot be renamed, and a
+ * sibling is on another file system): into a temporary folder inside it first, then the old entries (a previous
+ * run's, as --overwrite checked) are removed and the new ones renamed into place. Not all-or-nothing like the
+ * sibling swap, but a failure while writing still leaves the old outputs as they were.
+ */
+async function writeInPlace(out: string, outDir: string, files: OutputFile[], rels: string[], hint: string): Promise<WrittenOutputs> {
+  const tmp = path.join(out, `.autoprune.tmp-${suffix()}`);
+  let current = '';
+  try {
+    await mkdir(tmp);
+    for (let i = 0; i < files.length; i++) {
+      current = rels[i];
+      const dest = path.join(tmp, current);
+      await mkdir(path.dirname(dest), { recursive: true });
+      await writeSynced(dest, files[i].data);
+    }
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw asWriteError(err, path.join(outDir, current), hint);
+  }
+  const fresh = await readdir(tmp);
+  for (const e of await readdir(out)) if (!e.startsWith('.autoprune.tmp-')) await rm(path.join(out, e), { recursive: true, force: true });
+  for (const e of fresh) await rename(path.join(tmp, e), path.join(out, e));
+  await rm(tmp, { recursive: true, force: true });
+  await syncDir(out);
   return { dir: out, files: rels.map((r) => path.join(out, r)) };
 }
 

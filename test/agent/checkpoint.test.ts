@@ -50,7 +50,16 @@ describe('Checkpointer', () => {
     await expect(ck.restore(pm, { ...run, model: 'cccc' })).rejects.toThrow(/model "aaaa" → "cccc"/);
     await expect(ck.restore(pm, run)).resolves.toMatchObject({ step: 1 });
     const w = join(dir, 'weights.bin');
-    writeFileSync(w, readFileSync(w).subarray(0, 12));
+    const good = readFileSync(w);
+    // One weight turned into NaN (same length): caught by the checksum saved with it, not resumed into a broken run.
+    const bad = Buffer.from(good);
+    bad.writeFloatLE(Number.NaN, 8);
+    writeFileSync(w, bad);
+    await expect(ck.restore(pm, run)).rejects.toThrow(/checkpoint file '.*weights\.bin' is damaged \(its checksum differs from the one saved with it\); rerun without --resume/);
+    writeFileSync(join(dir, 'masks.json'), readFileSync(join(dir, 'masks.json'), 'utf8').replace('"format"', ' "format"'));
+    writeFileSync(w, good);
+    await expect(ck.restore(pm, run)).rejects.toThrow(/masks\.json' is damaged/);
+    writeFileSync(w, good.subarray(0, 12));
     await expect(ck.restore(pm, run)).rejects.toThrow(/weights\.bin' is truncated or corrupt \(12 of \d+ bytes\)/);
     pm.dispose();
     model.dispose();

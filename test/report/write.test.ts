@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UsageError, exitCodeOf } from '../../src/errors.js';
-import { atomicWriteFile, writeOutputsAtomically } from '../../src/report/write.js';
+import { atomicWriteFile, recoverInterruptedWrite, writeOutputsAtomically } from '../../src/report/write.js';
 
 let root: string;
 beforeEach(() => {
@@ -41,6 +41,24 @@ describe('writeOutputsAtomically', () => {
     expect(readFileSync(path.join(out, 'report.json'), 'utf8')).toBe('{"ok":true}\n');
     expect([...readFileSync(path.join(out, 'model/group1-shard1of1.bin'))]).toEqual([1, 2, 3, 250]);
     expect(leftovers('run')).toEqual([]);
+  });
+
+  it('after a writer killed mid-swap: the moved-aside outputs come back, dead writers\' temp folders go', async () => {
+    const out = path.join(root, 'run');
+    // A pid no process has (above the kernel's pid_max), as a kill -9 leaves it.
+    const dead = 4194305;
+    mkdirSync(path.join(root, `.run.old-${dead}-0a1b2c3d`));
+    writeFileSync(path.join(root, `.run.old-${dead}-0a1b2c3d`, 'report.json'), 'previous');
+    mkdirSync(path.join(root, `.run.tmp-${dead}-0a1b2c3e`));
+    mkdirSync(path.join(root, `.run.tmp-${process.pid}-0a1b2c3f`)); // a live writer's: kept
+    mkdirSync(path.join(root, `.other.old-${dead}-0a1b2c40`)); // another output's: not this one's business
+    expect(recoverInterruptedWrite(out)).toEqual({ restored: true, removed: 1 });
+    expect(readFileSync(path.join(out, 'report.json'), 'utf8')).toBe('previous');
+    expect(leftovers('run').sort()).toEqual([`.other.old-${dead}-0a1b2c40`, `.run.tmp-${process.pid}-0a1b2c3f`]);
+    // With the folder in place, a stale moved-aside copy is only removed.
+    mkdirSync(path.join(root, `.run.old-${dead}-0a1b2c41`));
+    expect(recoverInterruptedWrite(out)).toEqual({ restored: false, removed: 1 });
+    expect(existsSync(path.join(out, 'report.json'))).toBe(true);
   });
 
   it('creates a missing parent folder', async () => {
