@@ -22,7 +22,7 @@ export function parseFlags<S extends z.ZodTypeAny>(schema: S, raw: Record<string
 function userMessage(issue: z.ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type':
-      return issue.expected === 'number' ? 'must be a number' : `must be a ${issue.expected}`;
+      return `must be ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`;
     case 'invalid_enum_value':
       return `must be one of ${issue.options.map((o) => `'${String(o)}'`).join(', ')}`;
     case 'too_small':

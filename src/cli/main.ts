@@ -40,7 +40,10 @@ function main(argv: string[]): Promise<number> {
       // One `autoprune: error:` line like every other bad input (commander's own start with 'error: ').
       outputError: (str, write) => {
         if (str.startsWith('error: ')) {
-          parseError = str.split('\n')[0].replace(/^error: /, '');
+          // Commander's "(Did you mean --max-drop?)" comes on a line of its own: kept, on the one line.
+          const [first, ...rest] = str.trim().split('\n');
+          const hint = rest.find((l) => /^\(Did you mean/.test(l.trim()));
+          parseError = `${first.replace(/^error: /, '')}${hint ? ` ${hint.trim().replace('(Did you mean', '(did you mean')}` : ''}`;
           write(`autoprune: error: ${parseError}\n`);
         } else {
           write(str);

@@ -277,6 +277,17 @@ function readTable(file: string, opts: ReadOptions, like?: Table): Table {
     }
   }
   const plan = resolvePlan(opts, fileColumns, width, file, first.line);
+  if (fileColumns) {
+    // Two used columns of one name: the report's inputs (and a validation file's check) could not tell them apart.
+    const seen = new Map<string, number>();
+    for (let j = 0; j < width; j++) {
+      const name = fileColumns[j];
+      if (name === '' || plan.ignore.has(j)) continue;
+      const k = seen.get(name);
+      if (k != null) throw new DataError(`${file} line ${first.line}: the header names two columns '${name}' (indices ${k} and ${j}): rename one, or leave one out with --ignore-columns ${j}`);
+      seen.set(name, j);
+    }
+  }
   const targets = new Set(plan.label);
   /** File column of each table column: the inputs in file order, then the targets. */
   const order = [...Array.from({ length: width }, (_, j) => j).filter((j) => !targets.has(j) && !plan.ignore.has(j)), ...plan.label];

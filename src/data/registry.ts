@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { DataError, UsageError } from '../errors.js';
 import { loadCsv, type CsvTargets } from './csv.js';
 import type { Dataset } from './dataset.js';
@@ -28,7 +29,16 @@ export interface LoadDatasetOptions {
 export type DatasetLoader = (options: LoadDatasetOptions) => Dataset;
 
 /** Whether a data spec names a CSV file (else a built-in dataset). */
-export const isCsvPath = (spec: string): boolean => /\.csv$/i.test(spec.trim());
+/**
+ * A delimited text file (comma, semicolon or tab: the delimiter is detected): a .csv, .tsv, .tab or .txt path, or
+ * any other existing file that is not a built-in data set's name.
+ */
+export const isCsvPath = (spec: string): boolean => {
+  const s = spec.trim();
+  if (/\.(csv|tsv|tab|txt)$/i.test(s)) return true;
+  if (Object.prototype.hasOwnProperty.call(DATASETS, s.toLowerCase())) return false;
+  try { return statSync(s).isFile(); } catch { return false; }
+};
 
 /** Built-in datasets by name. */
 export const DATASETS: Readonly<Record<string, DatasetLoader>> = Object.freeze({
@@ -62,5 +72,5 @@ export function loadDataset(spec: string, options: LoadDatasetOptions = {}): Dat
       label: options.label, ignore: options.ignoreColumns, split: options.split, seed: options.seed, standardize: options.standardize, labelOrder: options.labelOrder, targets: options.targets,
     });
   }
-  throw new DataError(`unknown dataset '${spec}'; use one of: ${Object.keys(DATASETS).join(', ')}, or a path to a .csv file`);
+  throw new DataError(`unknown dataset '${spec}' (no such file); use one of: ${Object.keys(DATASETS).join(', ')}, or the path of a data file (.csv, .tsv or .txt; comma, semicolon or tab separated)`);
 }

@@ -92,7 +92,8 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           }
           if (e.valRows != null && e.pointsPerRow != null) {
             // A row of R² is not worth a fixed number of points: only 0/1 scores have a resolution.
-            const rows = metric === 'R²' ? `${e.valRows} validation rows` : `${e.valRows} validation rows, 1 row = ${e.pointsPerRow.toFixed(2)} points`;
+            const n = `${e.valRows} validation row${e.valRows === 1 ? '' : 's'}`;
+            const rows = metric === 'R²' ? n : `${n}, 1 row = ${e.pointsPerRow.toFixed(2)} points`;
             line(`  guard: ${rows}; fine-tuning budget ${e.budgetSteps ?? '?'} optimizer steps at batch ${e.batchSize ?? '?'}`);
           }
           if (tty) {

@@ -64,7 +64,7 @@ describe('loadDataset', () => {
     expect(caught).toBeInstanceOf(DataError);
     expect((caught as DataError).exitCode).toBe(2);
     expect((caught as DataError).message).toBe(
-      "unknown dataset 'foo'; use one of: mnist-10k, synthetic, or a path to a .csv file");
+      "unknown dataset 'foo' (no such file); use one of: mnist-10k, synthetic, or the path of a data file (.csv, .tsv or .txt; comma, semicolon or tab separated)");
   });
 
   it('reports a missing .csv file as a DataError', () => {
