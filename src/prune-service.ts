@@ -697,6 +697,10 @@ export class PruneService {
       if (r.resume && ckptDir && !new Checkpointer(ckptDir).exists()) {
         throw new UsageError(`nothing to resume: no checkpoint for output folder '${opts.out}' (expected '${ckptDir}')`);
       }
+      if (!r.resume && ckptDir && new Checkpointer(ckptDir).exists()) {
+        // An interrupted run of this --out (a kill -9 prints no hint): starting over replaces its checkpoint.
+        opts.onEvent?.({ type: 'warning', message: `an interrupted run of output folder '${opts.out}' left a checkpoint; this run starts over and replaces it (--resume would have continued it)` });
+      }
       const budgetIn = { budgetEpochs: r.budgetEpochs, budgetSteps: r.budgetSteps, batchSize: r.batchSize };
       // What a checkpoint belongs to (hashing weights and data is only needed when there is a checkpoint).
       const budget = resolveBudget(fitted.train.labels.length, budgetIn);
@@ -781,7 +785,15 @@ export class PruneService {
         phases.total = (Date.now() - t0) / 1000 + result.earlierSeconds;
         files.push({ relPath: 'report.json', data: `${JSON.stringify(report, null, 2)}\n` });
         files.push({ relPath: 'report.html', data: await renderReportHtml(report) });
-        await this.writer.write(opts.out, files, { overwrite: r.overwrite || r.resume });
+        try {
+          await this.writer.write(opts.out, files, { overwrite: r.overwrite || r.resume });
+        } catch (err) {
+          // A full disk at the very end: the work is not lost, the checkpoint is still there.
+          if (err instanceof UsageError && ckptDir && /\((ENOSPC|EDQUOT)\)/.test(err.message)) {
+            throw new UsageError(`${err.message}; or free space: the run's checkpoint is kept, and the same command with --resume continues from its last accepted step`);
+          }
+          throw err;
+        }
         if (ckptDir) new Checkpointer(ckptDir).remove();
         if (r.compact) {
           const { compactPruned } = await import('./cli/compact.js');

@@ -96,7 +96,7 @@ export class Checkpointer {
       // Disk full or the folder gone: no partial temp folder is left; the previous checkpoint stays.
       rmSync(tmp, { recursive: true, force: true });
       const e = err as NodeJS.ErrnoException;
-      throw new UsageError(`cannot write checkpoint '${this.dir}' (${e.code ?? e.message.split('\n')[0]}); the previous checkpoint is kept`);
+      throw new UsageError(`cannot write checkpoint '${this.dir}' (${e.code ?? e.message.split('\n')[0]}); the previous checkpoint is kept: free space and rerun with --resume`);
     }
     const old = `${this.dir}.old-${process.pid}`;
     if (existsSync(this.dir)) renameSync(this.dir, old);
