@@ -51,7 +51,10 @@ export function readModelArtifacts(path: string): { file: string; artifacts: TF.
   if (!topo || typeof topo !== 'object') {
     throw new ModelError(`model file '${path}' is not a tfjs LayersModel (no modelTopology); convert it with tensorflowjs_converter --output_format tfjs_layers_model`);
   }
-  const manifest = j.weightsManifest ?? [];
+  if (j.weightsManifest == null) {
+    throw new ModelError(`model file '${path}' has no weightsManifest: its weights are not in the model (saved as a topology only?); save it with model.save('file://…') or convert it with its weights`);
+  }
+  const manifest = j.weightsManifest;
   if (!Array.isArray(manifest)) throw new ModelError(`model file '${path}': weightsManifest is not a list`);
   const dir = dirname(file);
   const realDir = realpathSync(dir);

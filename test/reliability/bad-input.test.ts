@@ -109,6 +109,7 @@ const CASES: Case[] = [
   { name: 'graph model', setup: both(base, modelCopy('m', (j) => { j.format = 'graph-model'; j.modelTopology = { node: Array(200).fill({ name: 'n', op: 'Const' }) }; })), args: prune(), error: /is a tfjs graph model .* tensorflowjs_converter/ },
   { name: 'model.json not JSON', setup: both(base, (cwd) => writeFileSync(join(cwd, 'm', 'model.json'), '{oops')), args: prune(), error: /is not valid JSON/ },
   { name: 'model.json is an array', setup: both(base, (cwd) => writeFileSync(join(cwd, 'm', 'model.json'), '[]')), args: prune(), error: /not a tfjs model.json/ },
+  { name: 'model.json without weightsManifest', setup: both(base, modelCopy('m', (j) => { delete j.weightsManifest; })), args: prune(), error: /has no weightsManifest: its weights are not in the model/ },
   { name: 'manifest weight without shape', setup: both(base, modelCopy('m', (j) => { delete j.weightsManifest[0].weights[0].shape; })), args: prune(), error: /has no valid shape/ },
   { name: 'unknown weight dtype', setup: both(base, modelCopy('m', (j) => { j.weightsManifest[0].weights[0].dtype = 'complex64'; })), args: prune(), error: /unsupported dtype 'complex64'/ },
   { name: 'weights path is a folder', setup: both(base, modelCopy('m', (j) => { j.weightsManifest[0].paths = ['sub']; }, (d) => mkdirSync(join(d, 'sub')))), args: prune(), error: /'sub', which is not a regular file/ },
