@@ -282,7 +282,7 @@ function readTable(file: string, opts: ReadOptions, like?: Table): Table {
     const seen = new Map<string, number>();
     for (let j = 0; j < width; j++) {
       const name = fileColumns[j];
-      if (name === '' || plan.ignore.has(j)) continue;
+      if (name === '' || isNumber(name) || plan.ignore.has(j)) continue; // numbers: a first row read as a header on request
       const k = seen.get(name);
       if (k != null) throw new DataError(`${file} line ${first.line}: the header names two columns '${name}' (indices ${k} and ${j}): rename one, or leave one out with --ignore-columns ${j}`);
       seen.set(name, j);

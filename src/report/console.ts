@@ -109,6 +109,8 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             break;
           }
           {
+            // The polish can take a while after the last step line: said once, at the default verbosity.
+            if (e.phase === 'polish' && e.epoch === 0) line(`  polish: fine-tuning the final model${e.epochs ? ` (up to ${e.epochs} rounds)` : ''}…`);
             const what = e.phase === 'polish' ? 'polish' : `step ${e.step} fine-tune`;
             bar?.update(progress, { label: `${what} round ${e.epoch + 1}${e.valAccuracy != null ? `, val ${fmt(e.valAccuracy)}` : ''}` });
             line(`    ${what} round ${e.epoch + 1}${e.roundSteps ? ` (${e.roundSteps} steps)` : ''}: loss ${e.loss.toFixed(4)}${e.valAccuracy != null ? `, val ${fmt(e.valAccuracy)}` : ''}`, 2);
