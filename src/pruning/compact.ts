@@ -84,9 +84,11 @@ const isRecurrent = (layer: Layer) => Object.prototype.hasOwnProperty.call(RECUR
 const readsRows = (layer: Layer) => layer.getClassName() === 'Dense' || isRecurrent(layer);
 /** Identity at inference or elementwise: never mix channels, keep constants constant. */
 const ELEMENTWISE = new Set(['Dropout', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'ReLU', 'LeakyReLU', 'ELU', 'ThresholdedReLU', 'Activation']);
+/** Per-channel over positions (pooling, padding, cropping, nearest/bilinear upsampling): channel c stays channel c. */
 const SPATIAL = new Set([
   'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',
   'MaxPooling1D', 'AveragePooling1D', 'GlobalAveragePooling1D', 'GlobalMaxPooling1D',
+  'ZeroPadding2D', 'Cropping2D', 'UpSampling2D',
 ]);
 
 function cfgOf(layer: Layer): Record<string, unknown> {

@@ -180,6 +180,30 @@ describe('compactModel', () => {
     model.dispose();
   });
 
+  it('zero padding, cropping and upsampling keep channels: conv → pad → conv → upsample → crop → conv compacts exactly', () => {
+    const model = tf.sequential({ layers: [
+      tf.layers.conv2d({ inputShape: [6, 6, 2], filters: 5, kernelSize: 3, activation: 'relu', name: 'c1' }),
+      tf.layers.zeroPadding2d({ padding: 1, name: 'pad' }),
+      tf.layers.conv2d({ filters: 4, kernelSize: 3, activation: 'relu', name: 'c2' }),
+      tf.layers.upSampling2d({ size: [2, 2], name: 'up' }),
+      tf.layers.cropping2D({ cropping: [[1, 1], [1, 1]], name: 'crop' }),
+      tf.layers.conv2d({ filters: 3, kernelSize: 1, name: 'c3' }),
+      tf.layers.flatten({ name: 'flat' }),
+      tf.layers.dense({ units: 2, name: 'out' }),
+    ] });
+    randomBiases(model, 21);
+    const pm = new PrunableModel(model);
+    applyMasks(pm, 22, 0.8, { 1: killOut(3, 5), 2: killOut(0, 4), 0: killIn(1) });
+    const { model: compact, report } = compactModel(model, pm);
+    expect(report.skipped).toEqual([]);
+    // c1: filter 3 unused; filter 1 dead but its constant relu(bias) is not constant after the zero padding (kept).
+    expect(unitsOf(compact)).toMatchObject({ c1: 4, c2: 3 });
+    expect(maxDiff(model, compact, [6, 6, 2])).toBeLessThan(1e-5);
+    compact.dispose();
+    pm.dispose();
+    model.dispose();
+  });
+
   it('Conv1D: conv→pool→conv (valid, folded) and conv→global pool→dense, like Conv2D', () => {
     const model = tf.sequential({ layers: [
       tf.layers.conv1d({ inputShape: [12, 3], filters: 5, kernelSize: 3, activation: 'tanh', name: 'c1' }),
