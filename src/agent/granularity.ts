@@ -45,7 +45,7 @@ export function checkUnitsRemovable(g: Granularity, objective: Objective, pm: Pr
     ? ['--objective flops prunes whole units/filters only', '--objective params (single connections)']
     : ['--granularity unit prunes whole units/filters only', '--granularity connection'];
   throw new UsageError(
-    `${why}, and this model has none to remove: units are removed whole only from top-level Dense, Conv1D, Conv2D and recurrent (LSTM, GRU, SimpleRNN) layers other than ` +
+    `${why}, and this model has none to remove: units are removed whole only from Dense, Conv1D, Conv2D and recurrent (LSTM, GRU, SimpleRNN) layers other than ` +
     `the output layer '${pm.layers[pm.layers.length - 1].name}'; use ${instead}`);
 }
 
@@ -59,11 +59,11 @@ export function unitsKeptFor(pm: PrunableModel): { layer: string; reason: string
   const skipped = new Map(found.skipped.map((k) => [k.layer, k.reason]));
   // A depthwise conv between two linked layers loses its channels with its producer's units: not "kept".
   const coupled = new Set(found.links.flatMap((k) => k.between));
-  const linked = pm.layers.filter((l) => l.structured && l.layer !== last && skipped.has(l.layer.name)).map((l) => ({ layer: l.name, reason: skipped.get(l.layer.name)! }));
+  const linked = pm.layers.filter((l) => l.structured && l.layer !== last && skipped.has(l.name)).map((l) => ({ layer: l.name, reason: skipped.get(l.name)! }));
   const structured = new Set(pm.layers.filter((l) => l.structured).map((l) => l.layer));
   const other = [...new Set(pm.layers.filter((l) => l.layer !== last && !structured.has(l.layer) && !coupled.has(l.layer)).map((l) => l.layer.name))];
   const shown = other.slice(0, 5).join(', ') + (other.length > 5 ? ` and ${other.length - 5} more` : '');
-  return [...linked, ...(other.length ? [{ layer: shown, reason: 'units are removed whole only from top-level Dense, Conv1D, Conv2D and recurrent (LSTM, GRU, SimpleRNN) layers' }] : [])];
+  return [...linked, ...(other.length ? [{ layer: shown, reason: 'units are removed whole only from Dense, Conv1D, Conv2D and recurrent (LSTM, GRU, SimpleRNN) layers' }] : [])];
 }
 
 /**

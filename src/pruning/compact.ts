@@ -21,6 +21,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
 import { ModelError } from '../errors.js';
+import { isContainer } from './layer-kinds.js';
 import type { PrunableModel } from './prunable-model.js';
 
 type Layer = TF.layers.Layer;
@@ -179,14 +180,28 @@ function channelSpaces(model: TF.LayersModel): { groups: ChannelGroup[]; blocked
     if (p.blocked == null && q.blocked != null) p.blocked = q.blocked;
     return x;
   };
-  for (const layer of model.layers) {
+  const visit = (layer: Layer): void => {
     const cls = layer.getClassName();
-    const nodes = layer.inboundNodes;
+    const nodes = callsOf(layer);
     const ins = nodes.length === 1 ? nodes[0].inboundLayers : nodes.flatMap((n) => n.inboundLayers);
     const inIds = ins.map((l) => spaceOf.get(l)).filter((v): v is number => v != null);
+    if (spaceOf.has(layer)) return; // a nested model's input layer, given the space of what feeds the model
+    // (Called once, or not at all: a Sequential's first layer takes the model's input as its own.)
+    if (isContainer(layer) && nodes.length <= 1) {
+      // A nested model (a backbone used as a layer): its graph continues the outer one, its inputs taking the
+      // spaces of what feeds it and its output the space of its output layer.
+      const inner = layer as unknown as TF.LayersModel;
+      inner.inputLayers.forEach((l, k) => { const id = spaceOf.get(ins[k]); if (id != null) spaceOf.set(l, id); });
+      for (const l of inner.layers) visit(l);
+      const outs = inner.outputLayers;
+      const id = outs.length === 1 ? spaceOf.get(outs[0]) : undefined;
+      if (id != null) spaceOf.set(layer, id);
+      else for (const i of inIds) block(i, `the nested model '${layer.name}' has several outputs`);
+      return;
+    }
     if (nodes.length !== 1) {
       for (const id of inIds) block(id, `'${layer.name}' is shared (called ${nodes.length} times)`);
-      continue;
+      return;
     }
     if (isPrunable(layer)) {
       if (ins.length === 1 && inIds.length === 1) {
@@ -205,7 +220,7 @@ function channelSpaces(model: TF.LayersModel): { groups: ChannelGroup[]; blocked
         info[id].producers.push(layer);
         spaceOf.set(layer, id);
       }
-      continue;
+      return;
     }
     if (MERGES.has(cls) && ins.length >= 2) {
       if (inIds.length === ins.length && !ins.some((l) => flat.has(l))) {
@@ -214,21 +229,22 @@ function channelSpaces(model: TF.LayersModel): { groups: ChannelGroup[]; blocked
       } else {
         for (const id of inIds) block(id, `'${layer.name}' (${cls}) merges channels with a tensor no prunable layer produces`);
       }
-      continue;
+      return;
     }
     if (ins.length !== 1 || inIds.length !== 1) {
       for (const id of inIds) block(id, ins.length > 1 ? `'${layer.name}' (${cls}) merges several inputs` : `'${layer.name}' (${cls}) cannot be sliced`);
-      continue;
+      return;
     }
     const problem = betweenProblem(layer, flat.has(ins[0]));
     if (problem || (cls === 'Flatten' && (layer.input as TF.SymbolicTensor).shape.slice(1).some((d) => d == null))) {
       block(inIds[0], problem ?? `'${layer.name}' (Flatten) has an input of unknown size`);
-      continue;
+      return;
     }
     spaceOf.set(layer, inIds[0]);
     if (cls === 'Flatten' || flat.has(ins[0])) flat.add(layer);
     if (cls === 'BatchNormalization' || cls === 'DepthwiseConv2D') info[find(inIds[0])].channelwise.push(layer);
-  }
+  };
+  for (const layer of model.layers) visit(layer);
   for (const o of model.outputs) {
     const id = spaceOf.get(o.sourceLayer as Layer);
     if (id != null) block(id, '');
@@ -239,7 +255,7 @@ function channelSpaces(model: TF.LayersModel): { groups: ChannelGroup[]; blocked
     if (find(i) !== i) return;
     const g = info[i];
     if (g.blocked != null) for (const p of g.producers) blocked.set(p, g.blocked);
-    else if (g.producers.length > 1 || g.consumers.length > 1) groups.push({ producers: g.producers, consumers: g.consumers, channelwise: g.channelwise, channels: g.channels });
+    else if (g.producers.length > 0 && g.consumers.length > 0) groups.push({ producers: g.producers, consumers: g.consumers, channelwise: g.channelwise, channels: g.channels });
   });
   return { groups, blocked };
 }
@@ -254,15 +270,61 @@ export function findUnitLinks(model: TF.LayersModel): { links: UnitLink[]; group
   const links: UnitLink[] = [];
   const skipped: SkippedLayer[] = [];
   const spaces = channelSpaces(model);
-  const grouped = new Set(spaces.groups.flatMap((g) => g.producers));
+  // A chain (one producer, one reader, no merge) is a link, whose dead units can also be folded; any other space
+  // with readers is a group.
   for (const producer of model.layers) {
     if (!isPrunable(producer) || outputLayers.has(producer)) continue;
     const r = linkFrom(producer, outputLayers);
     if (typeof r !== 'string') links.push(r);
-    else if (grouped.has(producer)) continue;
-    else if (r !== '') skipped.push({ layer: producer.name, reason: `units kept: ${spaces.blocked.get(producer) || r}` });
   }
-  return { links, groups: spaces.groups, skipped };
+  const linked = new Set(links.map((k) => k.producer));
+  const groups = spaces.groups.filter((g) => !g.producers.some((p) => linked.has(p)));
+  const grouped = new Set(groups.flatMap((g) => g.producers));
+  for (const { layer, path } of prunableLeaves(model)) {
+    if (outputLayers.has(layer) || linked.has(layer) || grouped.has(layer)) continue;
+    const nested = path.includes('/');
+    const chain = nested ? '' : linkFrom(layer, outputLayers);
+    const reason = spaces.blocked.get(layer) || (typeof chain === 'string' ? chain : '') || (nested ? 'no prunable layer reads its units' : '');
+    if (reason !== '') skipped.push({ layer: path, reason: `units kept: ${reason}` });
+  }
+  return { links, groups, skipped };
+}
+
+/**
+ * The calls of a layer in its graph: its inbound nodes, less a nested model's own construction node (a functional
+ * model used as a layer has one from when it was built, reading nothing, besides the call that uses it).
+ */
+export function callsOf(layer: Layer): Layer['inboundNodes'] {
+  return isContainer(layer) ? layer.inboundNodes.filter((n) => n.inboundLayers.length > 0) : layer.inboundNodes;
+}
+
+/** Every leaf layer (not a nested model) with its path through nested models, in graph order. */
+function layerPaths(model: TF.LayersModel): Map<Layer, string> {
+  const out = new Map<Layer, string>();
+  const walk = (layers: Layer[], prefix: string) => {
+    for (const l of layers) {
+      if (isContainer(l)) walk((l as unknown as TF.LayersModel).layers, `${prefix}${l.name}/`);
+      else if (!out.has(l)) out.set(l, prefix + l.name);
+    }
+  };
+  walk(model.layers, '');
+  return out;
+}
+
+/** The prunable layers of a model, nested models' included (in graph order), with their paths ('backbone/conv1'). */
+function prunableLeaves(model: TF.LayersModel): { layer: Layer; path: string }[] {
+  const out: { layer: Layer; path: string }[] = [];
+  const seen = new Set<Layer>();
+  const walk = (layers: Layer[], prefix: string) => {
+    for (const l of layers) {
+      if (seen.has(l)) continue;
+      seen.add(l);
+      if (isContainer(l)) walk((l as unknown as TF.LayersModel).layers, `${prefix}${l.name}/`);
+      else if (isPrunable(l)) out.push({ layer: l, path: prefix + l.name });
+    }
+  };
+  walk(model.layers, '');
+  return out;
 }
 
 /** The link from `producer`, or a reason ('' = it feeds the model output: nothing to report). */
@@ -476,7 +538,9 @@ function sliceChannelwise(
  * equal the masked model's up to float rounding. Throws ModelError when the model has no Dense/Conv1D/Conv2D.
  */
 export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { model: TF.LayersModel; report: CompactReport } {
-  const prunables = model.layers.filter(isPrunable);
+  // Every layer by its path through nested models ('backbone/conv1'): names are unique only inside one model.
+  const pathOf = layerPaths(model);
+  const prunables = prunableLeaves(model).map((x) => x.layer);
   if (prunables.length === 0) throw new ModelError(`model '${model.name}' has no Dense, Conv1D or Conv2D layer to compact`);
   const { links, groups, skipped } = findUnitLinks(model);
   const byProducer = new Map(links.map((l) => [l.producer, l]));
@@ -607,15 +671,15 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
     // A recurrent kernel [units, gates · units] loses the removed units' rows and columns.
     if (e.recurrent) list.push({ data: gather(e.recurrent, e.cols, outKeep, cols), shape: [outKeep.length, cols.length] });
     if (e.hasBias) list.push({ data: Float32Array.from(cols, (j) => e.bias[j]), shape: [cols.length] });
-    newWeights.set(layer.name, list);
-    if (outKeep.length !== e.units) sizes.set(layer.name, outKeep.length);
+    newWeights.set(pathOf.get(layer)!, list);
+    if (outKeep.length !== e.units) sizes.set(pathOf.get(layer)!, outKeep.length);
     let removedDead = 0, removedUnused = 0;
     for (let j = 0; j < e.units; j++) {
       if (e.dead[j]) { removedDead++; if (e.value[j] !== 0) foldedUnits++; } else if (e.unused[j]) removedUnused++;
     }
     const inAxis = e.shape.length - 2;
     layerReports.push({
-      name: layer.name, kind: e.kind, unitsBefore: e.units, unitsAfter: outKeep.length, removedDead, removedUnused,
+      name: pathOf.get(layer)!, kind: e.kind, unitsBefore: e.units, unitsAfter: outKeep.length, removedDead, removedUnused,
       inputsBefore: e.shape[inAxis], inputsAfter: k.shape[inAxis],
       paramsBefore: e.kernel.length + (e.recurrent?.length ?? 0) + (e.hasBias ? e.cols : 0),
       paramsAfter: k.data.length + (e.recurrent ? outKeep.length * cols.length : 0) + (e.hasBias ? cols.length : 0),
@@ -625,7 +689,7 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
     if (outLink && outKeep.length !== e.units) {
       for (const b of outLink.between) {
         const sliced = sliceChannelwise(b, outKeep, e.units, masks, maskArrays);
-        if (sliced) newWeights.set(b.name, sliced);
+        if (sliced) newWeights.set(pathOf.get(b)!, sliced);
       }
     }
   }
@@ -633,16 +697,22 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
   for (const g of groups) {
     const keep = groupKeep.get(g)!;
     if (keep.length === g.channels) continue;
-    for (const b of g.channelwise) newWeights.set(b.name, sliceChannelwise(b, keep, g.channels, masks, maskArrays)!);
+    for (const b of g.channelwise) newWeights.set(pathOf.get(b)!, sliceChannelwise(b, keep, g.channels, masks, maskArrays)!);
   }
 
-  const config = model.getConfig() as unknown as { layers: { config: Record<string, unknown> }[] };
-  for (const entry of config.layers) {
-    const n = sizes.get(entry.config.name as string);
-    if (n == null) continue;
-    if ('units' in entry.config) entry.config.units = n;
-    else entry.config.filters = n;
-  }
+  type LayerConfigs = { config: Record<string, unknown> }[];
+  const config = model.getConfig() as unknown as { layers: LayerConfigs };
+  const resize = (entries: LayerConfigs, prefix: string) => {
+    for (const entry of entries) {
+      const path = prefix + String(entry.config.name);
+      if (Array.isArray(entry.config.layers)) resize(entry.config.layers as LayerConfigs, `${path}/`); // a nested model
+      const n = sizes.get(path);
+      if (n == null) continue;
+      if ('units' in entry.config) entry.config.units = n;
+      else entry.config.filters = n;
+    }
+  };
+  resize(config.layers, '');
   const cls = (model.getClassName() === 'Sequential' ? tf.Sequential : tf.LayersModel) as unknown as {
     fromConfig(cls: unknown, config: unknown): TF.LayersModel;
   };
@@ -652,13 +722,13 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
   } catch (err) {
     throw new ModelError(`cannot rebuild model '${model.name}' for compaction: ${(err as Error).message.split('\n')[0]}`);
   }
-  const oldByName = new Map(model.layers.map((l) => [l.name, l]));
+  const oldByPath = new Map([...pathOf].map(([l, p]) => [p, l]));
   tf.tidy(() => {
-    for (const l of compact.layers) {
+    for (const [l, path] of layerPaths(compact)) {
       if (l.weights.length === 0) continue;
-      const fresh = newWeights.get(l.name);
+      const fresh = newWeights.get(path);
       if (fresh) l.setWeights(fresh.map((w) => tf.tensor(w.data, w.shape, 'float32')));
-      else l.setWeights(oldByName.get(l.name)!.getWeights());
+      else l.setWeights(oldByPath.get(path)!.getWeights());
     }
   });
   const params = (m: TF.LayersModel) => m.weights.reduce((a, w) => a + w.shape.reduce((x: number, y) => x * (y ?? 1), 1), 0);

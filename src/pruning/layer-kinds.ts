@@ -199,8 +199,11 @@ export function discoverKernels(model: TF.LayersModel): FoundKernel[] {
             // A wrapper's own shapes carry the time axis: TimeDistributed(Dense) costs T per weight, as a Bidirectional LSTM does.
             // A layer called several times in the graph (shared, e.g. tied towers) costs that many times per sample.
             macsPerWeight: h.macsPerWeight(wrapper ? layer : owner) * Math.max(1, (wrapper ? layer : owner).inboundNodes.length),
-            // Units go whole from a top-level layer's first kernel (a recurrent kernel's rows and columns go with them).
-            structured: h.structured && spec === h.kernels[0] && containers.length === 0 && !wrapper,
+            // Units go whole from a layer's first kernel (a recurrent kernel's rows and columns go with them), also
+            // inside nested models, unless one of them is shared (called more than once: its units are not one layer's).
+            // (A functional model's own construction node reads nothing: only the nodes that call it count.)
+            structured: h.structured && spec === h.kernels[0] && !wrapper &&
+              containers.every((c) => c.inboundNodes.filter((n) => n.inboundLayers.length > 0).length <= 1),
             gates: h.structured && spec === h.kernels[0] ? h.gates ?? 1 : 1,
             conv: h.conv,
           });

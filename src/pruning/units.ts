@@ -60,7 +60,8 @@ function batchesOf(calib: Split, opts: CalibrationOptions): Int32Array[] {
  */
 export function unitMeanActivationScores(pm: PrunableModel, calib: Split, opts: CalibrationOptions = {}): Float32Array[] {
   // Units of other kernels (recurrent gates, depthwise multipliers, nested layers) are not removed whole: −∞.
-  const structured = pm.layers.filter((l) => l.structured);
+  // Top-level layers only: a nested model's layers have outputs of their own graph, which the probe cannot read.
+  const structured = pm.layers.filter((l) => l.structured && l.containers.length === 0);
   let probe: TF.LayersModel;
   try {
     probe = tf.model({ inputs: pm.model.inputs, outputs: structured.map((l) => l.layer.output as TF.SymbolicTensor) });

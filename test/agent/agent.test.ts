@@ -187,10 +187,10 @@ describe('agent loop', () => {
 
   it("refuses a compute target that 'flops' cannot reach (too few removable units), naming what keeps the rest", async () => {
     const data = loadSynthetic({ samples: 120, features: 12, classes: 3, seed: 4 });
-    // The Dense units' outputs feed a depthwise-free but branching graph: only 'small' (12→2) can lose units.
+    // The big layer's units are concatenated (their channel indices shift): only 'small' (128→2) can lose units.
     const inp = tf.input({ shape: [12] });
     const big = tf.layers.dense({ units: 64, name: 'big' }).apply(inp) as TF.SymbolicTensor;
-    const twice = tf.layers.add().apply([big, big]) as TF.SymbolicTensor;
+    const twice = tf.layers.concatenate().apply([big, big]) as TF.SymbolicTensor;
     const small = tf.layers.dense({ units: 2, name: 'small' }).apply(twice) as TF.SymbolicTensor;
     const out = tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' }).apply(small) as TF.SymbolicTensor;
     const model = tf.model({ inputs: inp, outputs: out });
@@ -217,7 +217,7 @@ describe('agent loop', () => {
     const events: AgentEvent[] = [];
     for (const o of [{ granularity: 'unit' as const }, { granularity: 'unit' as const, objective: 'flops' as const }]) {
       await expect(runAgent(model, data, createScorer('global-magnitude'), { target: 0.5, ...o, onEvent: (e) => events.push(e) }))
-        .rejects.toThrow(/whole units\/filters only, and this model has none to remove: units are removed whole only from top-level Dense, Conv1D, Conv2D and recurrent \(LSTM, GRU, SimpleRNN\) layers other than the output layer/);
+        .rejects.toThrow(/whole units\/filters only, and this model has none to remove: units are removed whole only from Dense, Conv1D, Conv2D and recurrent \(LSTM, GRU, SimpleRNN\) layers other than the output layer/);
     }
     expect(events).toEqual([]);
     expect(numTensors()).toBe(before);

@@ -247,6 +247,47 @@ describe('compute objective', () => {
     }
   });
 
+  it('units inside nested models (a Sequential backbone, a functional block with an Add) go whole and compact', () => {
+    const glorot = (seed: number) => ({ kernelInitializer: tf.initializers.glorotUniform({ seed }) });
+    const backbone = tf.sequential({ name: 'backbone', layers: [
+      tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 6, kernelSize: 3, activation: 'relu', name: 'conv1', ...glorot(1) }),
+      tf.layers.maxPooling2d({ poolSize: 2, name: 'pool' }),
+      tf.layers.conv2d({ filters: 5, kernelSize: 3, activation: 'relu', name: 'conv2', ...glorot(2) }),
+    ] });
+    const bx = tf.input({ shape: [12] });
+    const b1 = tf.layers.dense({ units: 7, activation: 'tanh', name: 'b1', ...glorot(3) }).apply(bx) as TF.SymbolicTensor;
+    const b2 = tf.layers.dense({ units: 12, name: 'b2', ...glorot(4) }).apply(b1) as TF.SymbolicTensor;
+    const block = tf.model({ name: 'block', inputs: bx, outputs: tf.layers.add({ name: 'res' }).apply([bx, b2]) as TF.SymbolicTensor });
+    const model = tf.sequential({ layers: [
+      backbone,
+      tf.layers.flatten({ name: 'flat' }),
+      tf.layers.dense({ units: 12, activation: 'relu', name: 'proj', ...glorot(5) }),
+      block,
+      tf.layers.dense({ units: 3, name: 'out', ...glorot(6) }),
+    ] });
+    const pm = new PrunableModel(model);
+    expect(pm.layers.filter((l) => l.structured).map((l) => l.name)).toEqual(['backbone/conv1', 'backbone/conv2', 'proj', 'block/b1', 'block/b2', 'out']);
+    const r = pruneUnits(pm, pm.layers.map((l, i) => Float32Array.from({ length: l.units }, (_, u) => ((u * 7 + i) % 5) / 5)), 0.5, { objective: 'flops' });
+    const removed = Object.fromEntries(pm.layers.map((l, i) => [l.name, r.removedPerLayer[i]]));
+    expect(removed['backbone/conv1']).toBeGreaterThan(0);
+    // proj's units are added to the block's input: proj and b2 lose the same channels (a group across the boundary).
+    expect(removed['proj']).toBe(removed['block/b2']);
+    const { model: compact, report } = compactModel(model, pm);
+    expect(report.skipped).toEqual([]);
+    expect(report.layers.find((l) => l.name === 'backbone/conv1')!.unitsAfter).toBe(6 - removed['backbone/conv1']);
+    const cpm = new PrunableModel(compact);
+    expect(cpm.compute().live).toBe(pm.compute().live);
+    const diff = tf.tidy(() => {
+      const x = tf.randomUniform([4, 8, 8, 1], 0, 1, 'float32', 3);
+      return tf.max(tf.abs(tf.sub(model.predict(x) as TF.Tensor, compact.predict(x) as TF.Tensor))).dataSync()[0];
+    });
+    expect(diff).toBeLessThan(1e-5);
+    cpm.dispose();
+    compact.dispose();
+    pm.dispose();
+    model.dispose();
+  });
+
   it('goes with unit granularity only', () => {
     expect(checkObjective('flops', 'unit')).toBe('flops');
     expect(checkObjective('params', 'hierarchical')).toBe('params');
