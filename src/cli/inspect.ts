@@ -4,12 +4,19 @@ import { loadMasksFrom } from '../pruning/mask-io.js';
 import { PrunableModel, type ComputeReport, type Coverage, type SparsityReport } from '../pruning/prunable-model.js';
 import { locate } from './compact.js';
 import { checkModelShape } from '../models/task.js';
+import { maxComputeRemovable, unitsKeptFor } from '../agent/granularity.js';
 
 /**
  * Prunable layers of a saved model, their sparsity (from masks.json beside it, else from its zeros) and
  * the multiply-accumulates per sample of the live weights.
  */
-export async function inspectModel(path: string): Promise<SparsityReport & { masksFile: boolean; compute: ComputeReport; layerMacs: number[]; coverage: Coverage; refused?: string }> {
+export async function inspectModel(path: string): Promise<SparsityReport & {
+  masksFile: boolean; compute: ComputeReport; layerMacs: number[]; coverage: Coverage; refused?: string;
+  /** `--objective flops` / `--granularity unit`: the layers whose units cannot go, and why (unitsKeptFor). */
+  unitsKept: { layer: string; reason: string }[];
+  /** The largest fraction of the prunable kernels' MACs whole units can remove (all but each layer's floor). */
+  maxComputeRemovable: number;
+}> {
   // An output folder of `autoprune --out` (model/ + masks.json), a model folder or a model.json, as `compact` takes.
   const { modelFile, masksDirs } = locate(path);
   const model = await loadModel(modelFile);
@@ -22,7 +29,10 @@ export async function inspectModel(path: string): Promise<SparsityReport & { mas
     // layer without gradients), said here too: the kernels above are prunable, the model as a whole may not be.
     let refused: string | undefined;
     try { checkModelShape(model); } catch (err) { refused = (err as Error).message; }
-    return { ...sp, masksFile, compute: pm.compute(), layerMacs, coverage: pm.coverage(), ...(refused ? { refused } : {}) };
+    const compute = pm.compute();
+    const unitsKept = unitsKeptFor(pm);
+    const most = maxComputeRemovable(pm);
+    return { ...sp, masksFile, compute, layerMacs, coverage: pm.coverage(), unitsKept, maxComputeRemovable: most, ...(refused ? { refused } : {}) };
   } finally {
     pm.dispose();
     model.dispose();
@@ -45,6 +55,9 @@ export async function inspectCommand(path: string, opts: { json?: boolean }): Pr
   process.stdout.write(`prunable kernels are ${(100 * r.coverage.prunableFraction).toFixed(1)} % of the ${r.coverage.params} parameters` +
     `${r.coverage.untouched.length ? `; left dense: ${r.coverage.untouched.map((u) => `'${u.name}' (${u.reason})`).join('; ')}` : ''}; biases are never pruned\n`);
   if (r.coverage.prunableFraction < 0.5) process.stdout.write('warning: less than half of the parameters are in layers autoprune prunes\n');
+  // What pruning for speed can do with this model (compaction removes only whole units).
+  process.stdout.write(`--objective flops (whole units) can remove up to ${(100 * r.maxComputeRemovable).toFixed(1)} % of the prunable kernels' MACs` +
+    `${r.unitsKept.length ? `; units kept: ${r.unitsKept.map((k) => `'${k.layer}' (${k.reason})`).join('; ')}` : ''}\n`);
   if (r.refused) process.stdout.write(`warning: autoprune --model would refuse this model: ${r.refused}\n`);
   return 0;
 }

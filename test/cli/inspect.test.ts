@@ -23,4 +23,21 @@ describe('inspect', () => {
     two.dispose();
     plain.dispose();
   });
+
+  it('says how much compute whole units can remove, and which layers keep theirs and why', async () => {
+    const dir = tempDir();
+    const x = tf.input({ shape: [6] });
+    const a = tf.layers.dense({ units: 8, activation: 'relu', name: 'a' }).apply(x) as ReturnType<typeof tf.input>;
+    const b = tf.layers.dense({ units: 8, activation: 'relu', name: 'b' }).apply(x) as ReturnType<typeof tf.input>;
+    const cat = tf.layers.concatenate({ name: 'cat' }).apply([a, b]) as ReturnType<typeof tf.input>;
+    const h = tf.layers.dense({ units: 5, activation: 'relu', name: 'h' }).apply(cat) as ReturnType<typeof tf.input>;
+    const m = tf.model({ inputs: x, outputs: tf.layers.dense({ units: 2, name: 'out' }).apply(h) as ReturnType<typeof tf.input> });
+    await m.save(`file://${join(dir, 'm')}`);
+    const r = await inspectModel(join(dir, 'm'));
+    expect(r.unitsKept.map((k) => k.layer)).toEqual(['a', 'b']);
+    expect(r.unitsKept[0].reason).toMatch(/'cat' \(Concatenate\) merges several inputs/);
+    // Only h's units can go (h's 16·5 + 5·2 MACs of the 2·6·8 + 16·5 + 5·2 = 186), all but its floor of one unit.
+    expect(r.maxComputeRemovable).toBeCloseTo((4 * (16 + 2)) / 186, 6);
+    m.dispose();
+  });
 });
