@@ -304,12 +304,19 @@ export function pruneUnits(
     // compute, only units compaction can take out (coupled to the next prunable layers, compact.ts): a unit
     // feeding a concatenation or an unprunable layer keeps its channel in the compact model, and its MACs with it.
     if (l.layer === pm.layers[last].layer || !l.structured || (flops && !coupling[i])) return;
-    for (let u = 0; u < hidden[i]; u++) {
-      if (!alive[i][u]) continue;
+    // A channel group's channel is one candidate (on its first producer), scored by the mean over its producers:
+    // a channel prunable in one producer but important in another is not taken on the first one's word.
+    const producers = coupling[i]?.producers ?? [i];
+    if (producers[0] !== i) return;
+    const scoreOf = (p: number, u: number) => {
       // A gated unit's score: the mean of its gate columns' scores.
       let s = 0;
-      for (let g = 0; g < l.gates; g++) s += unitScores[i][g * hidden[i] + u];
-      s /= l.gates;
+      for (let g = 0; g < pm.layers[p].gates; g++) s += unitScores[p][g * hidden[p] + u];
+      return s / pm.layers[p].gates;
+    };
+    for (let u = 0; u < hidden[i]; u++) {
+      if (!producers.some((p) => alive[p][u])) continue;
+      const s = producers.reduce((a, p) => a + scoreOf(p, u), 0) / producers.length;
       cand.push({ layer: i, unit: u, score: Number.isNaN(s) ? -Infinity : s });
     }
   });
@@ -358,7 +365,7 @@ export function pruneUnits(
   for (const c of cand) {
     if (prunedCost >= want) break;
     const layers = together(c);
-    if (!alive[c.layer][c.unit] || layers.some((p) => aliveCount[p] <= floor[p])) continue;
+    if (layers.some((p) => aliveCount[p] <= floor[p])) continue;
     eachWeight(c, zero);
     for (const p of layers) {
       if (!alive[p][c.unit]) continue;
