@@ -157,7 +157,7 @@ const MERGES = new Set(['Add', 'Multiply', 'Average', 'Maximum', 'Minimum', 'Sub
  * elementwise merges join the spaces of their inputs. A space is blocked (with the first reason found)
  * when anything else reads it, when it is a model output ('' reason) or when a shared layer touches it.
  */
-function channelSpaces(model: TF.LayersModel): { groups: ChannelGroup[]; blocked: Map<Layer, string> } {
+function channelSpaces(model: TF.LayersModel): { groups: ChannelGroup[]; blocked: Map<Layer, string>; producersOf: (layer: Layer) => Layer[] | undefined } {
   const parent: number[] = [];
   const spaceOf = new Map<Layer, number>();
   const info: { producers: Layer[]; consumers: { layer: Layer; groups: number }[]; channelwise: Layer[]; channels: number; blocked?: string }[] = [];
@@ -257,7 +257,12 @@ function channelSpaces(model: TF.LayersModel): { groups: ChannelGroup[]; blocked
     if (g.blocked != null) for (const p of g.producers) blocked.set(p, g.blocked);
     else if (g.producers.length > 0 && g.consumers.length > 0) groups.push({ producers: g.producers, consumers: g.consumers, channelwise: g.channelwise, channels: g.channels });
   });
-  return { groups, blocked };
+  /** The producers whose channels a layer's output carries (undefined: not a channel space). */
+  const producersOf = (layer: Layer) => {
+    const id = spaceOf.get(layer);
+    return id == null ? undefined : info[find(id)].producers;
+  };
+  return { groups, blocked, producersOf };
 }
 
 /**
@@ -265,7 +270,9 @@ function channelSpaces(model: TF.LayersModel): { groups: ChannelGroup[]; blocked
  * (several producers merged, or several consumers) whose channels go together, and, for every prunable layer
  * in neither (other than output layers), why not.
  */
-export function findUnitLinks(model: TF.LayersModel): { links: UnitLink[]; groups: ChannelGroup[]; skipped: SkippedLayer[] } {
+export function findUnitLinks(model: TF.LayersModel): {
+  links: UnitLink[]; groups: ChannelGroup[]; skipped: SkippedLayer[]; producersOf: (layer: Layer) => Layer[] | undefined;
+} {
   const outputLayers = new Set<Layer>(model.outputs.map((o) => o.sourceLayer as Layer));
   const links: UnitLink[] = [];
   const skipped: SkippedLayer[] = [];
@@ -287,7 +294,7 @@ export function findUnitLinks(model: TF.LayersModel): { links: UnitLink[]; group
     const reason = spaces.blocked.get(layer) || (typeof chain === 'string' ? chain : '') || (nested ? 'no prunable layer reads its units' : '');
     if (reason !== '') skipped.push({ layer: path, reason: `units kept: ${reason}` });
   }
-  return { links, groups, skipped };
+  return { links, groups, skipped, producersOf: spaces.producersOf };
 }
 
 /**
@@ -542,7 +549,7 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
   const pathOf = layerPaths(model);
   const prunables = prunableLeaves(model).map((x) => x.layer);
   if (prunables.length === 0) throw new ModelError(`model '${model.name}' has no Dense, Conv1D or Conv2D layer to compact`);
-  const { links, groups, skipped } = findUnitLinks(model);
+  const { links, groups, skipped, producersOf } = findUnitLinks(model);
   const byProducer = new Map(links.map((l) => [l.producer, l]));
   const byConsumer = new Map(links.map((l) => [l.consumer, l]));
   /** Consumer → the group it reads, with its kernel rows per channel. */
@@ -713,6 +720,39 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
     }
   };
   resize(config.layers, '');
+  // A nested model's input takes the channels of what feeds it: its declared input shape follows (else its own
+  // layers would be built for the old width).
+  const containers = new Map<string, TF.LayersModel>();
+  const findContainers = (layers: Layer[], prefix: string) => {
+    for (const l of layers) {
+      if (!isContainer(l)) continue;
+      containers.set(prefix + l.name, l as unknown as TF.LayersModel);
+      findContainers((l as unknown as TF.LayersModel).layers, `${prefix}${l.name}/`);
+    }
+  };
+  findContainers(model.layers, '');
+  const reshapeInputs = (entries: LayerConfigs, prefix: string) => {
+    for (const entry of entries) {
+      const path = prefix + String(entry.config.name);
+      const inner = containers.get(path);
+      if (!inner || !Array.isArray(entry.config.layers)) continue;
+      const innerEntries = entry.config.layers as LayerConfigs;
+      inner.inputLayers.forEach((input, k) => {
+        const from = producersOf(input);
+        if (!from) return;
+        // Functional: its InputLayer entries; Sequential: the first layer's batchInputShape.
+        const target = innerEntries.find((e) => e.config.name === input.name && Array.isArray(e.config.batchInputShape))
+          ?? (k === 0 && Array.isArray(innerEntries[0]?.config.batchInputShape) ? innerEntries[0] : undefined);
+        if (!target) return;
+        const shape = target.config.batchInputShape as number[];
+        // The last axis holds the channels once per position (after a Flatten, positions · channels).
+        const C = eff.get(from[0])!.units;
+        shape.splice(-1, 1, (shape[shape.length - 1] / C) * keepOf(from[0]).length);
+      });
+      reshapeInputs(innerEntries, `${path}/`);
+    }
+  };
+  reshapeInputs(config.layers, '');
   const cls = (model.getClassName() === 'Sequential' ? tf.Sequential : tf.LayersModel) as unknown as {
     fromConfig(cls: unknown, config: unknown): TF.LayersModel;
   };
