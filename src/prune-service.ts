@@ -800,7 +800,7 @@ export class PruneService {
           const c = await compactPruned(opts.out, { out: opts.out, int8: true });
           opts.onEvent?.({
             type: 'compact', path: join(resolve(opts.out), 'compact'), paramsBefore: c.compact.paramsBefore, paramsAfter: c.compact.paramsAfter,
-            unitsRemoved: c.compact.layers.map((l) => l.unitsBefore - l.unitsAfter), skipped: c.compact.skipped,
+            unitsRemoved: c.compact.layers.map((l) => l.unitsBefore - l.unitsAfter), layers: c.compact.layers.map((l) => l.name), skipped: c.compact.skipped,
           });
         }
       } else {

@@ -115,6 +115,8 @@ export interface CompactEvent {
   paramsAfter: number;
   /** Units/filters removed per prunable layer, input side first. */
   unitsRemoved: number[];
+  /** The layers `unitsRemoved` counts for, in the same order (paths through nested models). */
+  layers?: string[];
   /** Layers compaction left intact (branches, shared layers, unsupported types), and why. */
   skipped: { layer: string; reason: string }[];
 }

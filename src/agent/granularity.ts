@@ -4,6 +4,7 @@ import { pruneByScores } from '../pruning/select.js';
 import { pruneUnits, unitScoresFromConnectionScores } from '../pruning/units.js';
 import { UsageError } from '../errors.js';
 import { findUnitLinks } from '../pruning/compact.js';
+import { outerCalls } from '../pruning/layer-kinds.js';
 
 /** What one pruning step removes: single connections, whole units/filters, or units first then connections. */
 export type Granularity = 'connection' | 'unit' | 'hierarchical';
@@ -45,7 +46,8 @@ export function checkUnitsRemovable(g: Granularity, objective: Objective, pm: Pr
     ? ['--objective flops prunes whole units/filters only', '--objective params (single connections)']
     : ['--granularity unit prunes whole units/filters only', '--granularity connection'];
   throw new UsageError(
-    `${why}, and this model has none to remove: units are removed whole only from Dense, Conv1D, Conv2D and recurrent (LSTM, GRU, SimpleRNN) layers other than ` +
+    `${why}, and this model has none to remove: units are removed whole only from Dense, Conv1D, Conv2D and recurrent (LSTM, GRU, SimpleRNN) layers ` +
+    '(not inside Bidirectional or TimeDistributed wrappers, nor in a nested model called more than once) other than ' +
     `the output layer '${pm.layers[pm.layers.length - 1].name}'; use ${instead}`);
 }
 
@@ -61,9 +63,19 @@ export function unitsKeptFor(pm: PrunableModel): { layer: string; reason: string
   const coupled = new Set(found.links.flatMap((k) => k.between));
   const linked = pm.layers.filter((l) => l.structured && l.layer !== last && skipped.has(l.name)).map((l) => ({ layer: l.name, reason: skipped.get(l.name)! }));
   const structured = new Set(pm.layers.filter((l) => l.structured).map((l) => l.layer));
-  const other = [...new Set(pm.layers.filter((l) => l.layer !== last && !structured.has(l.layer) && !coupled.has(l.layer)).map((l) => l.layer.name))];
-  const shown = other.slice(0, 5).join(', ') + (other.length > 5 ? ` and ${other.length - 5} more` : '');
-  return [...linked, ...(other.length ? [{ layer: shown, reason: 'units are removed whole only from Dense, Conv1D, Conv2D and recurrent (LSTM, GRU, SimpleRNN) layers' }] : [])];
+  // Each layer that keeps its units for a reason of its own (a shared nested model, a wrapper), then the others.
+  const own: { layer: string; reason: string }[] = [];
+  const rest: string[] = [];
+  for (const l of pm.layers) {
+    if (l.layer === last || structured.has(l.layer) || coupled.has(l.layer) || own.some((o) => o.layer === l.layer.name) || rest.includes(l.layer.name)) continue;
+    const shared = l.containers.find((c) => outerCalls(c) > 1);
+    const cls = l.layer.getClassName();
+    if (shared) own.push({ layer: l.layer.name, reason: `the nested model '${shared.name}' is called ${outerCalls(shared)} times, and its units serve every call` });
+    else if (cls === 'Bidirectional' || cls === 'TimeDistributed') own.push({ layer: l.layer.name, reason: `units inside a ${cls} wrapper are not removed whole` });
+    else rest.push(l.layer.name);
+  }
+  const shown = rest.slice(0, 5).join(', ') + (rest.length > 5 ? ` and ${rest.length - 5} more` : '');
+  return [...linked, ...own, ...(rest.length ? [{ layer: shown, reason: 'units are removed whole only from Dense, Conv1D, Conv2D and recurrent (LSTM, GRU, SimpleRNN) layers' }] : [])];
 }
 
 /**

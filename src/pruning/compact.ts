@@ -21,7 +21,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
 import { ModelError } from '../errors.js';
-import { isContainer } from './layer-kinds.js';
+import { isContainer, outerCalls } from './layer-kinds.js';
 import type { PrunableModel } from './prunable-model.js';
 
 type Layer = TF.layers.Layer;
@@ -287,11 +287,14 @@ export function findUnitLinks(model: TF.LayersModel): {
   const linked = new Set(links.map((k) => k.producer));
   const groups = spaces.groups.filter((g) => !g.producers.some((p) => linked.has(p)));
   const grouped = new Set(groups.flatMap((g) => g.producers));
-  for (const { layer, path } of prunableLeaves(model)) {
+  for (const { layer, path, containers } of prunableLeaves(model)) {
     if (outputLayers.has(layer) || linked.has(layer) || grouped.has(layer)) continue;
-    const nested = path.includes('/');
+    const nested = containers.length > 0;
+    const shared = containers.find((c) => outerCalls(c) > 1);
     const chain = nested ? '' : linkFrom(layer, outputLayers);
-    const reason = spaces.blocked.get(layer) || (typeof chain === 'string' ? chain : '') || (nested ? 'no prunable layer reads its units' : '');
+    const reason = shared
+      ? `the nested model '${shared.name}' is called ${outerCalls(shared)} times, and its units serve every call`
+      : spaces.blocked.get(layer) || (typeof chain === 'string' ? chain : '') || (nested ? 'no prunable layer reads its units' : '');
     if (reason !== '') skipped.push({ layer: path, reason: `units kept: ${reason}` });
   }
   return { links, groups, skipped, producersOf: spaces.producersOf };
@@ -319,18 +322,18 @@ function layerPaths(model: TF.LayersModel): Map<Layer, string> {
 }
 
 /** The prunable layers of a model, nested models' included (in graph order), with their paths ('backbone/conv1'). */
-function prunableLeaves(model: TF.LayersModel): { layer: Layer; path: string }[] {
-  const out: { layer: Layer; path: string }[] = [];
+function prunableLeaves(model: TF.LayersModel): { layer: Layer; path: string; containers: Layer[] }[] {
+  const out: { layer: Layer; path: string; containers: Layer[] }[] = [];
   const seen = new Set<Layer>();
-  const walk = (layers: Layer[], prefix: string) => {
+  const walk = (layers: Layer[], prefix: string, containers: Layer[]) => {
     for (const l of layers) {
       if (seen.has(l)) continue;
       seen.add(l);
-      if (isContainer(l)) walk((l as unknown as TF.LayersModel).layers, `${prefix}${l.name}/`);
-      else if (isPrunable(l)) out.push({ layer: l, path: prefix + l.name });
+      if (isContainer(l)) walk((l as unknown as TF.LayersModel).layers, `${prefix}${l.name}/`, [...containers, l]);
+      else if (isPrunable(l)) out.push({ layer: l, path: prefix + l.name, containers });
     }
   };
-  walk(model.layers, '');
+  walk(model.layers, '', []);
   return out;
 }
 
@@ -757,10 +760,15 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
     fromConfig(cls: unknown, config: unknown): TF.LayersModel;
   };
   let compact: TF.LayersModel;
+  // The rebuilt layers' initialisers run only to be overwritten: an LSTM's orthogonal one warns about its size.
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => { if (!/initializer is being called on a matrix/.test(String(args[0]))) warn(...args); };
   try {
     compact = cls.fromConfig(cls, config);
   } catch (err) {
     throw new ModelError(`cannot rebuild model '${model.name}' for compaction: ${(err as Error).message.split('\n')[0]}`);
+  } finally {
+    console.warn = warn;
   }
   const oldByPath = new Map([...pathOf].map(([l, p]) => [p, l]));
   tf.tidy(() => {

@@ -135,6 +135,15 @@ export function isContainer(layer: Layer): layer is Layer & TF.LayersModel {
   return Array.isArray((layer as unknown as { layers?: unknown }).layers) && !wrapped(layer).length;
 }
 
+/**
+ * How many times a nested model is called in its graph: its inbound nodes less its own construction node (a
+ * functional model built from inputs has one reading nothing; a Sequential's first layer may take the outer input as
+ * its own, with no call at all).
+ */
+export function outerCalls(container: Layer): number {
+  return container.inboundNodes.filter((n) => n.inboundLayers.length > 0).length;
+}
+
 /** A prunable kernel found in a model. */
 export interface FoundKernel {
   /** Unique name: the layer's name (its path through nested models) plus the weight's role unless it is the plain kernel. */
@@ -198,12 +207,13 @@ export function discoverKernels(model: TF.LayersModel): FoundKernel[] {
             variable,
             // A wrapper's own shapes carry the time axis: TimeDistributed(Dense) costs T per weight, as a Bidirectional LSTM does.
             // A layer called several times in the graph (shared, e.g. tied towers) costs that many times per sample.
-            macsPerWeight: h.macsPerWeight(wrapper ? layer : owner) * Math.max(1, (wrapper ? layer : owner).inboundNodes.length),
+            // So does every layer of a nested model that is called several times (a backbone applied to two inputs).
+            macsPerWeight: h.macsPerWeight(wrapper ? layer : owner) * Math.max(1, (wrapper ? layer : owner).inboundNodes.length) *
+              containers.reduce((a, c) => a * Math.max(1, outerCalls(c)), 1),
             // Units go whole from a layer's first kernel (a recurrent kernel's rows and columns go with them), also
             // inside nested models, unless one of them is shared (called more than once: its units are not one layer's).
             // (A functional model's own construction node reads nothing: only the nodes that call it count.)
-            structured: h.structured && spec === h.kernels[0] && !wrapper &&
-              containers.every((c) => c.inboundNodes.filter((n) => n.inboundLayers.length > 0).length <= 1),
+            structured: h.structured && spec === h.kernels[0] && !wrapper && containers.every((c) => outerCalls(c) <= 1),
             gates: h.structured && spec === h.kernels[0] ? h.gates ?? 1 : 1,
             conv: h.conv,
           });

@@ -129,7 +129,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         case 'compact':
           compacted = true;
           line(`autoprune: compacted: ${e.paramsBefore.toLocaleString('en')} → ${e.paramsAfter.toLocaleString('en')} weights ` +
-            `(units removed per layer ${e.unitsRemoved.join(' / ')}) in ${e.path}`);
+            `(units removed: ${e.layers ? e.unitsRemoved.map((n, i) => [n, e.layers![i]] as const).filter(([n]) => n > 0).map(([n, name]) => `${name} ${n}`).join(', ') || 'none' : e.unitsRemoved.join(' / ')}) in ${e.path}`);
           for (const k of e.skipped) line(`  left intact: '${k.layer}': ${k.reason}`);
           break;
         case 'warning':
