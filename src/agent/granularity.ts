@@ -40,6 +40,7 @@ export function checkUnitsRemovable(g: Granularity, objective: Objective, pm: Pr
   if (g !== 'unit') return;
   if (pm.layers.some((l) => l.structured && l.layer !== pm.layers[pm.layers.length - 1].layer)) {
     if (objective === 'flops' && target != null) checkComputeReachable(pm, target);
+    if (objective === 'params' && target != null) checkWeightsReachable(pm, target);
     return;
   }
   const [why, instead] = objective === 'flops'
@@ -99,6 +100,24 @@ export function maxComputeRemovable(pm: PrunableModel): number {
  * snapshot, put back. Without it such a run spends its budget on the few removable units (a model whose
  * convolutions are channels-first, say) and stops short far from the target.
  */
+/** `--granularity unit`: the largest weight sparsity whole units (where compaction can take them out) reach. */
+function checkWeightsReachable(pm: PrunableModel, target: number): void {
+  const snap = pm.snapshot();
+  let most: number;
+  try {
+    most = pruneUnits(pm, pm.layers.map((l) => new Float32Array(l.units).fill(1)), 0.999999).sparsity;
+  } finally {
+    pm.restore(snap);
+    disposeSnapshot(snap);
+  }
+  if (most + 1e-9 < target) {
+    throw new UsageError(
+      `--granularity unit can remove at most ${(100 * most).toFixed(1)} % of the prunable kernel weights in this model ` +
+      `(whole units, down to each layer's floor, where compaction can take them out; units kept: ${unitsKeptFor(pm).slice(0, 3).map((k) => `'${k.layer}': ${k.reason.replace(/^units kept: /, '')}`).join('; ')}), ` +
+      `so --target ${target} cannot be reached: ${most >= 0.001 ? `use --target ${(Math.floor(1000 * most) / 1000).toFixed(3)} or less, or --granularity hierarchical` : 'use --granularity connection or hierarchical'}`);
+  }
+}
+
 function checkComputeReachable(pm: PrunableModel, target: number): void {
   const most = maxComputeRemovable(pm);
   if (most + 1e-9 < target) {

@@ -303,7 +303,9 @@ export function pruneUnits(
     // Output units are never removed; only top-level Dense / Conv / recurrent units can go whole (layer-kinds.ts). For
     // compute, only units compaction can take out (coupled to the next prunable layers, compact.ts): a unit
     // feeding a concatenation or an unprunable layer keeps its channel in the compact model, and its MACs with it.
-    if (l.layer === pm.layers[last].layer || !l.structured || (flops && !coupling[i])) return;
+    // Whole units go only where compaction can take them out, whatever the objective: a unit zeroed but kept by
+    // compaction (it feeds a Concatenate) saves nothing, and its MACs would be claimed as removed.
+    if (l.layer === pm.layers[last].layer || !l.structured || (o.pruneOutgoing && !coupling[i])) return;
     // A channel group's channel is one candidate (on its first producer), scored by the mean over its producers:
     // a channel prunable in one producer but important in another is not taken on the first one's word.
     const producers = coupling[i]?.producers ?? [i];
