@@ -288,6 +288,29 @@ describe('compute objective', () => {
     model.dispose();
   });
 
+  it("'flops' leaves convolutions at multiples of 8 channels (odd counts run slower); 'params' does not round", () => {
+    const build = () => tf.sequential({ layers: [
+      tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 20, kernelSize: 3, activation: 'relu', name: 'c1', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+      tf.layers.conv2d({ filters: 30, kernelSize: 3, activation: 'relu', name: 'c2', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 3, name: 'out', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }),
+    ] });
+    const scores = (pm: PrunableModel) => pm.layers.map((l) => Float32Array.from({ length: l.units }, (_, u) => (u * 37) % 11));
+    const model = build();
+    const pm = new PrunableModel(model);
+    const r = pruneUnits(pm, scores(pm), 0.3, { objective: 'flops' });
+    const kept = r.removedPerLayer.slice(0, 2).map((n, i) => [20, 30][i] - n);
+    for (const [i, k] of kept.entries()) if (r.removedPerLayer[i] > 0) expect(k % 8).toBe(0);
+    expect(r.progress).toBeCloseTo(pm.compute().reduction, 12);
+    const { model: compact } = compactModel(model, pm);
+    expect(compact.layers.filter((l) => l.getClassName() === 'Conv2D').map((l) => l.weights[0].shape[3])).toEqual(kept);
+    const plain = build();
+    const pp = new PrunableModel(plain);
+    const q = pruneUnits(pp, scores(pp), 0.3, { objective: 'flops', roundTo: 1 });
+    expect(q.removedPerLayer.slice(0, 2).some((n, i) => ([20, 30][i] - n) % 8 !== 0)).toBe(true); // what rounding changed
+    for (const x of [compact, pm, model, pp, plain]) x.dispose();
+  });
+
   it('goes with unit granularity only', () => {
     expect(checkObjective('flops', 'unit')).toBe('flops');
     expect(checkObjective('params', 'hierarchical')).toBe('params');
