@@ -33,6 +33,11 @@ export interface CompactResult {
   compact: CompactReport;
   /** Largest |difference| to the masked model's outputs on random inputs, per stored form. */
   maxAbsDiff: { compact: number; sparse: number; sparseInt8?: number };
+  /**
+   * Multiply-accumulates per sample of the kernels: the dense model's, the masked model's live weights' (what
+   * report.json's `final.compute` claims), and the compact model's own (what it runs: its zeros included).
+   */
+  compute: { dense: number; live: number; compact: number };
 }
 
 /** Where the model and its masks are, for a pruned output folder, a model folder or a model.json. */
@@ -143,9 +148,14 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
       await atomicWriteFile(join(out, 'model.int8.sparse'), sparseInt8);
       files.push(join(out, 'model.int8.sparse'));
     }
+    const claimed = pm.compute();
+    const cpm = new PrunableModel(compact);
+    const compactMacs = cpm.layers.reduce((a, l) => a + l.size * l.macsPerWeight, 0);
+    cpm.dispose();
     return {
       input: { model: modelFile, masks: masksDir ? join(masksDir, MASKS_FILE) : null },
       files, sparsity: pm.sparsity().global, sizes, compact: report, maxAbsDiff: diff,
+      compute: { dense: claimed.dense, live: claimed.live, compact: compactMacs },
     };
   } finally {
     for (const d of disposables.reverse()) d.dispose();
@@ -180,6 +190,10 @@ export async function compactCommand(dir: string, opts: CompactOptions = {}): Pr
     sizes.toString(),
     units.toString(),
     ...r.compact.skipped.map((k) => `left intact: '${k.layer}': ${k.reason}`),
+    `compute (multiply-accumulates per sample of the kernels): dense ${r.compute.dense.toLocaleString('en')}, live weights of the pruned model ` +
+      `${r.compute.live.toLocaleString('en')} (${(100 * (1 - r.compute.live / Math.max(1, r.compute.dense))).toFixed(1)} % removed), the compact model runs ` +
+      `${r.compute.compact.toLocaleString('en')} (${(100 * (1 - r.compute.compact / Math.max(1, r.compute.dense))).toFixed(1)} % removed)` +
+      (r.compute.compact > r.compute.live ? ': zeros inside kept units still cost their MACs (tfjs has no sparse kernels)' : ''),
     `max |output − masked output| on 32 random inputs (token ids for an Embedding input): compact ${r.maxAbsDiff.compact.toExponential(2)}, ` +
       `sparse ${r.maxAbsDiff.sparse.toExponential(2)}` +
       (r.maxAbsDiff.sparseInt8 != null ? `, sparse + int8 ${r.maxAbsDiff.sparseInt8.toExponential(2)}` : ''),
