@@ -327,6 +327,9 @@ describe('compactPruned (autoprune compact)', () => {
     expect(r.files.map((f) => f.slice(dir.length + 1))).toEqual(['compact/model.json', 'compact/weights.bin', 'model.sparse', 'model.int8.sparse']);
     expect(r.maxAbsDiff.compact).toBeLessThan(1e-5);
     expect(r.maxAbsDiff.sparse).toBe(0);
+    // What the compact model runs: at most the dense MACs, at least the live weights' (its zeros inside kept units cost too).
+    expect(r.compute.compact).toBeGreaterThanOrEqual(r.compute.live);
+    expect(r.compute.compact).toBeLessThanOrEqual(r.compute.dense);
     expect(r.compact.layers.map((l) => l.unitsAfter)).toEqual([3, 5, 3]);
     const compact = await loadModel(join(dir, 'compact'));
     const sparse = await decodeSparse(readFileSync(join(dir, 'model.sparse')));
