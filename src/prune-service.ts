@@ -757,6 +757,7 @@ export class PruneService {
           valAccuracy: result.valAccuracy, testAccuracy: result.testAccuracy, sparsity: result.sparsity.global,
           sparsityOfAllParams: params > 0 ? result.sparsity.pruned / params : 0,
           compute: result.compute,
+          ...(result.unitsKept ? { unitsKept: result.unitsKept } : {}),
           ...(targetNames.length ? { targets: targetNames.map((name, t) => ({ name, denseTestR2: denseTargets[t], testR2: prunedTargets[t] })) } : {}),
           targetReached: result.targetReached, stopReason: result.stopReason, exitCode: result.exitCode,
           ...(result.exitCode === 3 ? { advice: adviceFor(result, maxDrop, fitted.train.labels.length) } : {}),

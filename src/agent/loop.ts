@@ -125,6 +125,8 @@ export interface AgentResult {
   sparsity: SparsityReport;
   /** Multiply-accumulates per sample of the prunable kernels, dense and after pruning. */
   compute: ComputeReport;
+  /** Whole-unit pruning: the layers whose units it cannot remove (compaction would keep them), and why. */
+  unitsKept?: { layer: string; reason: string }[];
   denseValAccuracy: number;
   denseTestAccuracy: number;
   valAccuracy: number;
@@ -344,12 +346,14 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     const denseTest = state.denseTestAccuracy ?? timed('evaluate', () => accuracy(model, data.test));
     state.denseTestAccuracy = denseTest;
     const floor = state.denseValAccuracy - o.maxDrop / 100;
+    // Whole-unit pruning (unit granularity, or compute): the layers whose units it cannot remove, and why.
+    const unitsKept = objective === 'flops' || granularity === 'unit' ? unitsKeptFor(pm) : undefined;
     emit({
       type: 'start', target: o.target, objective, maxDrop: o.maxDrop, policy: scorer.name, backend: o.backend?.name ?? 'unknown',
       native: o.backend?.native ?? false, prunable: pm.totalPrunable, metric: metricName(taskOf(model).kind), denseValAccuracy: state.denseValAccuracy, floor,
       sparsity: state.sparsity, resumed, valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow,
       budgetSteps: budget.budgetSteps, batchSize: budget.batchSize, params: coverage.params, untouched: coverage.untouched,
-      ...(objective === 'flops' ? { unitsKept: unitsKeptFor(pm) } : {}),
+      ...(unitsKept ? { unitsKept } : {}),
     });
     for (const message of guardWarnings(data.val.labels.length, o.maxDrop, metricName(taskOf(model).kind))) emit({ type: 'warning', message });
 
@@ -721,7 +725,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     const accepted = state.steps.filter((s) => s.accepted).length;
     const exitCode: 0 | 3 = reached ? 0 : 3;
     const result: AgentResult = {
-      sparsity, compute: pm.compute(), denseValAccuracy: state.denseValAccuracy, denseTestAccuracy: denseTest, valAccuracy, testAccuracy,
+      sparsity, compute: pm.compute(), ...(unitsKept ? { unitsKept } : {}), denseValAccuracy: state.denseValAccuracy, denseTestAccuracy: denseTest, valAccuracy, testAccuracy,
       targetReached: reached, stopReason, exitCode, steps: state.steps,
       totals: { fineTuneEpochs: epochsOf(state.stepsUsed), fineTuneSteps: state.stepsUsed, accepted, rolledBack: state.steps.length - accepted, scoringPasses, rescored: rescore, criteria: { ...criteria }, ...(o.milestones?.length ? { frontierSteps } : {}) },
       budget,

@@ -87,7 +87,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             const share = e.prunable / Math.max(1, e.params);
             line(`  prunable: ${e.prunable.toLocaleString('en')} kernel weights = ${(100 * share).toFixed(1)} % of the model's ${e.params.toLocaleString('en')} parameters; sparsity counts these`);
             for (const u of e.untouched ?? []) line(`  left dense: '${u.name}' (${u.className}, ${u.params.toLocaleString('en')} parameters): ${u.reason}`);
-            for (const k of e.unitsKept ?? []) line(`  units kept (--objective flops cannot remove them, compaction would not): '${k.layer}': ${k.reason}`);
+            for (const k of e.unitsKept ?? []) line(`  units kept (whole-unit pruning cannot remove them, compaction would not): '${k.layer}': ${k.reason}`);
             if (share < 0.5) line(`  warning: less than half of the model's parameters are in layers autoprune prunes; the target applies to those ${(100 * share).toFixed(1)} % only`);
           }
           if (e.valRows != null && e.pointsPerRow != null) {

@@ -95,6 +95,8 @@ export interface ReportFinal {
    * (what a compacted model saves). With `config.objective` 'flops', the target counts `reduction`.
    */
   compute?: { dense: number; live: number; reduction: number };
+  /** Whole-unit pruning (unit granularity or `--objective flops`): the layers whose units it cannot remove, and why. */
+  unitsKept?: { layer: string; reason: string }[];
   /**
    * Regression with several target columns: each target's test R², dense and pruned (testAccuracy is their
    * average, each target weighted alike), so that a target that got worse is not hidden by the average.
