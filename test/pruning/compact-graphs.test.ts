@@ -97,7 +97,7 @@ function perturb(model: TF.LayersModel, seed: number): void {
     const n = w.originalName ?? w.name;
     if (!/bias|beta|gamma|moving_mean|moving_variance/.test(n)) continue;
     const base = /gamma|variance/.test(n) ? 0.5 : -0.3;
-    w.write(tf.tensor(Float32Array.from({ length: w.shape.reduce((a, b) => a * (b ?? 1), 1) }, () => base + rng.next()), w.shape as number[]));
+    w.write(tf.tensor(Float32Array.from({ length: (w.shape as number[]).reduce((a, b) => a * b, 1) }, () => base + rng.next()), w.shape as number[]));
   }
 }
 
