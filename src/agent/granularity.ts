@@ -62,7 +62,8 @@ export function unitsKeptFor(pm: PrunableModel): { layer: string; reason: string
   const skipped = new Map(found.skipped.map((k) => [k.layer, k.reason]));
   // A depthwise conv between two linked layers loses its channels with its producer's units: not "kept".
   const coupled = new Set(found.links.flatMap((k) => k.between));
-  const linked = pm.layers.filter((l) => l.structured && l.layer !== last && skipped.has(l.name)).map((l) => ({ layer: l.name, reason: skipped.get(l.name)! }));
+  const linked = pm.layers.filter((l) => l.structured && l.layer !== last && skipped.has(l.name))
+    .map((l) => ({ layer: l.name, reason: skipped.get(l.name)!.replace(/^units kept: /, '') }));
   const structured = new Set(pm.layers.filter((l) => l.structured).map((l) => l.layer));
   // Each layer that keeps its units for a reason of its own (a shared nested model, a wrapper), then the others.
   const own: { layer: string; reason: string }[] = [];
