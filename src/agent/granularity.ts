@@ -39,8 +39,7 @@ export function checkObjective(objective: string, g: Granularity): Objective {
 export function checkUnitsRemovable(g: Granularity, objective: Objective, pm: PrunableModel, target?: number): void {
   if (g !== 'unit') return;
   if (pm.layers.some((l) => l.structured && l.layer !== pm.layers[pm.layers.length - 1].layer)) {
-    if (objective === 'flops' && target != null) checkComputeReachable(pm, target);
-    if (objective === 'params' && target != null) checkWeightsReachable(pm, target);
+    if (target != null) checkReachable(pm, target, objective);
     return;
   }
   const [why, instead] = objective === 'flops'
@@ -81,52 +80,41 @@ export function unitsKeptFor(pm: PrunableModel): { layer: string; reason: string
 }
 
 /**
- * The largest fraction of the prunable kernels' compute `--objective flops` can remove from this model: every
- * unit it may take (all but each layer's floor, where compaction can take them out), by a dry run of
- * pruneUnits on a snapshot that is put back.
+ * The most whole units can remove from this model under an objective (the fraction of the prunable kernels'
+ * weights, or of their compute): every unit `pruneUnits` may take (all but each layer's floor, where compaction can
+ * take them out), by a dry run on a snapshot that is put back.
  */
-export function maxComputeRemovable(pm: PrunableModel): number {
+function mostByWholeUnits(pm: PrunableModel, objective: Objective): number {
   const snap = pm.snapshot();
   try {
-    return pruneUnits(pm, pm.layers.map((l) => new Float32Array(l.units).fill(1)), 0.999999, { objective: 'flops' }).progress;
+    return pruneUnits(pm, pm.layers.map((l) => new Float32Array(l.units).fill(1)), 0.999999, { objective }).progress;
   } finally {
     pm.restore(snap);
     disposeSnapshot(snap);
   }
+}
+
+/** The largest fraction of the prunable kernels' compute `--objective flops` can remove from this model. */
+export function maxComputeRemovable(pm: PrunableModel): number {
+  return mostByWholeUnits(pm, 'flops');
 }
 
 /**
- * Throws a UsageError when `--objective flops` cannot reach `target` even by removing every unit it may (all
- * but each layer's floor, in the layers whose units compaction can take out): a dry run of pruneUnits on a
- * snapshot, put back. Without it such a run spends its budget on the few removable units (a model whose
- * convolutions are channels-first, say) and stops short far from the target.
+ * Throws a UsageError when whole units cannot reach `target` even by removing every unit they may. Without it such
+ * a run spends its budget on the few removable units (a model whose convolutions are channels-first, say) and stops
+ * short far from the target.
  */
-/** `--granularity unit`: the largest weight sparsity whole units (where compaction can take them out) reach. */
-function checkWeightsReachable(pm: PrunableModel, target: number): void {
-  const snap = pm.snapshot();
-  let most: number;
-  try {
-    most = pruneUnits(pm, pm.layers.map((l) => new Float32Array(l.units).fill(1)), 0.999999).sparsity;
-  } finally {
-    pm.restore(snap);
-    disposeSnapshot(snap);
-  }
-  if (most + 1e-9 < target) {
-    throw new UsageError(
-      `--granularity unit can remove at most ${(100 * most).toFixed(1)} % of the prunable kernel weights in this model ` +
-      `(whole units, down to each layer's floor, where compaction can take them out; units kept: ${unitsKeptFor(pm).slice(0, 3).map((k) => `'${k.layer}': ${k.reason.replace(/^units kept: /, '')}`).join('; ')}), ` +
-      `so --target ${target} cannot be reached: ${most >= 0.001 ? `use --target ${(Math.floor(1000 * most) / 1000).toFixed(3)} or less, or --granularity hierarchical` : 'use --granularity connection or hierarchical'}`);
-  }
-}
-
-function checkComputeReachable(pm: PrunableModel, target: number): void {
-  const most = maxComputeRemovable(pm);
-  if (most + 1e-9 < target) {
-    throw new UsageError(
-      `--objective flops can remove at most ${(100 * most).toFixed(1)} % of the prunable kernels' compute in this model ` +
-      `(whole units, down to each layer's floor, where compaction can take them out; units kept: ${unitsKeptFor(pm).slice(0, 3).map((k) => `'${k.layer}': ${k.reason.replace(/^units kept: /, '')}`).join('; ')}), ` +
-      `so --target ${target} cannot be reached: ${most >= 0.001 ? `use --target ${(Math.floor(1000 * most) / 1000).toFixed(3)} or less, or --objective params` : 'pruning for compute cannot help this model; use --objective params'}`);
-  }
+function checkReachable(pm: PrunableModel, target: number, objective: Objective): void {
+  const most = mostByWholeUnits(pm, objective);
+  if (most + 1e-9 >= target) return;
+  const flops = objective === 'flops';
+  const instead = flops ? '--objective params' : '--granularity hierarchical';
+  throw new UsageError(
+    `${flops ? '--objective flops' : '--granularity unit'} can remove at most ${(100 * most).toFixed(1)} % of the prunable kernels' ` +
+    `${flops ? 'compute' : 'weights'} in this model (whole units, down to each layer's floor, where compaction can take them out; ` +
+    `units kept: ${unitsKeptFor(pm).slice(0, 3).map((k) => `'${k.layer}': ${k.reason}`).join('; ')}), so --target ${target} cannot be reached: ` +
+    (most >= 0.001 ? `use --target ${(Math.floor(1000 * most) / 1000).toFixed(3)} or less, or ${instead}`
+      : flops ? 'pruning for compute cannot help this model; use --objective params' : 'use --granularity connection or hierarchical'));
 }
 
 /**

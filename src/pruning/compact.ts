@@ -21,7 +21,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
 import { ModelError } from '../errors.js';
-import { isContainer, outerCalls } from './layer-kinds.js';
+import { callsOf, isContainer, outerCalls } from './layer-kinds.js';
 import type { PrunableModel } from './prunable-model.js';
 
 type Layer = TF.layers.Layer;
@@ -298,14 +298,6 @@ export function findUnitLinks(model: TF.LayersModel): {
     if (reason !== '') skipped.push({ layer: path, reason: `units kept: ${reason}` });
   }
   return { links, groups, skipped, producersOf: spaces.producersOf };
-}
-
-/**
- * The calls of a layer in its graph: its inbound nodes, less a nested model's own construction node (a functional
- * model used as a layer has one from when it was built, reading nothing, besides the call that uses it).
- */
-export function callsOf(layer: Layer): Layer['inboundNodes'] {
-  return isContainer(layer) ? layer.inboundNodes.filter((n) => n.inboundLayers.length > 0) : layer.inboundNodes;
 }
 
 /** Every leaf layer (not a nested model) with its path through nested models, in graph order. */

@@ -136,12 +136,17 @@ export function isContainer(layer: Layer): layer is Layer & TF.LayersModel {
 }
 
 /**
- * How many times a nested model is called in its graph: its inbound nodes less its own construction node (a
- * functional model built from inputs has one reading nothing; a Sequential's first layer may take the outer input as
- * its own, with no call at all).
+ * The calls of a layer in its graph: its inbound nodes, less a nested model's own construction node (a functional
+ * model built from inputs has one reading nothing; a Sequential's first layer may take the outer input as its own,
+ * with no call at all).
  */
+export function callsOf(layer: Layer): Layer['inboundNodes'] {
+  return isContainer(layer) ? layer.inboundNodes.filter((n) => n.inboundLayers.length > 0) : layer.inboundNodes;
+}
+
+/** How many times a nested model is called in its graph. */
 export function outerCalls(container: Layer): number {
-  return container.inboundNodes.filter((n) => n.inboundLayers.length > 0).length;
+  return callsOf(container).length;
 }
 
 /** A prunable kernel found in a model. */

@@ -370,10 +370,10 @@ export function pruneUnits(
   const zero = (li: number, idx: number) => {
     if (masks[li][idx] !== 0) { masks[li][idx] = 0; pruned++; prunedCost += cost[li]; changed.add(li); }
   };
-  for (const c of cand) {
-    if (prunedCost >= want) break;
+  /** Removes unit c (from every layer that shares it), unless a floor forbids it; returns whether it went. */
+  const take = (c: { layer: number; unit: number }): boolean => {
     const layers = together(c);
-    if (layers.some((p) => aliveCount[p] <= floor[p])) continue;
+    if (layers.some((p) => aliveCount[p] <= floor[p])) return false;
     eachWeight(c, zero);
     for (const p of layers) {
       if (!alive[p][c.unit]) continue;
@@ -381,6 +381,11 @@ export function pruneUnits(
       aliveCount[p]--;
       removedPerLayer[p]++;
     }
+    return true;
+  };
+  for (const c of cand) {
+    if (prunedCost >= want) break;
+    take(c);
   }
   // Convolutions run odd channel counts slower than multiples of 8 on TensorFlow's CPU kernels (docs/compaction.md:
   // 2/30/25 filters took 18.0 ms where 2/32/24 took 9.3): a convolution this call took units from keeps a multiple of
@@ -393,15 +398,7 @@ export function pruneUnits(
       for (const c of cand) {
         if (extra === 0) break;
         if (c.layer !== i || !alive[i][c.unit]) continue;
-        const layers = together(c);
-        if (layers.some((p) => aliveCount[p] <= floor[p])) break;
-        eachWeight(c, zero);
-        for (const p of layers) {
-          if (!alive[p][c.unit]) continue;
-          alive[p][c.unit] = 0;
-          aliveCount[p]--;
-          removedPerLayer[p]++;
-        }
+        if (!take(c)) break;
         extra--;
       }
     }

@@ -192,18 +192,7 @@ export async function writeOutputsAtomically(
     throw asWriteError(err, parent, hint);
   }
 
-  let current = '';
-  try {
-    for (let i = 0; i < files.length; i++) {
-      current = rels[i];
-      const dest = path.join(tmp, current);
-      await mkdir(path.dirname(dest), { recursive: true });
-      await writeSynced(dest, files[i].data);
-    }
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw asWriteError(err, path.join(outDir, current), hint);
-  }
+  await writeFilesInto(tmp, files, rels, outDir, hint);
 
   // Move any old folder aside first: rename() cannot replace a non-empty folder.
   const old = existing ? path.join(parent, `.${base}.old-${suffix()}`) : undefined;
@@ -232,17 +221,10 @@ export async function writeOutputsAtomically(
   return { dir: out, files: rels.map((r) => path.join(out, r)) };
 }
 
-/**
- * The outputs written into `out` itself, for a folder that is a mount point (it cannot be renamed, and a
- * sibling is on another file system): into a temporary folder inside it first, then the old entries (a previous
- * run's, as --overwrite checked) are removed and the new ones renamed into place. Not all-or-nothing like the
- * sibling swap, but a failure while writing still leaves the old outputs as they were.
- */
-async function writeInPlace(out: string, outDir: string, files: OutputFile[], rels: string[], hint: string): Promise<WrittenOutputs> {
-  const tmp = path.join(out, `.autoprune.tmp-${suffix()}`);
+/** Writes every file into the temporary folder `tmp`; on a failure removes it and names the file in `outDir`. */
+async function writeFilesInto(tmp: string, files: OutputFile[], rels: string[], outDir: string, hint: string): Promise<void> {
   let current = '';
   try {
-    await mkdir(tmp);
     for (let i = 0; i < files.length; i++) {
       current = rels[i];
       const dest = path.join(tmp, current);
@@ -253,6 +235,22 @@ async function writeInPlace(out: string, outDir: string, files: OutputFile[], re
     await rm(tmp, { recursive: true, force: true });
     throw asWriteError(err, path.join(outDir, current), hint);
   }
+}
+
+/**
+ * The outputs written into `out` itself, for a folder that is a mount point (it cannot be renamed, and a
+ * sibling is on another file system): into a temporary folder inside it first, then the old entries (a previous
+ * run's, as --overwrite checked) are removed and the new ones renamed into place. Not all-or-nothing like the
+ * sibling swap, but a failure while writing still leaves the old outputs as they were.
+ */
+async function writeInPlace(out: string, outDir: string, files: OutputFile[], rels: string[], hint: string): Promise<WrittenOutputs> {
+  const tmp = path.join(out, `.autoprune.tmp-${suffix()}`);
+  try {
+    await mkdir(tmp);
+  } catch (err) {
+    throw asWriteError(err, outDir, hint);
+  }
+  await writeFilesInto(tmp, files, rels, outDir, hint);
   const fresh = await readdir(tmp);
   for (const e of await readdir(out)) if (!e.startsWith('.autoprune.tmp-')) await rm(path.join(out, e), { recursive: true, force: true });
   for (const e of fresh) await rename(path.join(tmp, e), path.join(out, e));

@@ -101,50 +101,37 @@ function perturb(model: TF.LayersModel, seed: number): void {
   }
 }
 
+/**
+ * Prunes random units of `model` to a random compute target (deterministic in `seed`), compacts it, and checks the
+ * compact model's MACs against the claim and its outputs against the masked model's on `input()`.
+ */
+function checkRandomPrune(model: TF.LayersModel, seed: number, targets: [number, number], input: () => TF.Tensor): void {
+  perturb(model, seed + 100);
+  const pm = new PrunableModel(model);
+  const rng = new Rng(seed + 7);
+  const scores = pm.layers.map((l) => Float32Array.from({ length: l.units }, () => rng.next()));
+  pruneUnits(pm, scores, targets[0] + targets[1] * rng.next(), { objective: 'flops' });
+  const { model: compact } = compactModel(model, pm);
+  const cpm = new PrunableModel(compact);
+  expect(cpm.compute().dense, `seed ${seed}: compact MACs vs claimed live MACs`).toBe(pm.compute().live);
+  const diff = tf.tidy(() => {
+    const xb = input();
+    return tf.max(tf.abs(tf.sub(model.predict(xb) as TF.Tensor, compact.predict(xb) as TF.Tensor))).dataSync()[0];
+  });
+  expect(diff, `seed ${seed}: max |masked − compact|`).toBeLessThan(1e-4);
+  for (const x of [cpm, compact, pm, model]) x.dispose();
+}
+
 describe('whole-unit pruning and compaction on random graphs', () => {
   it('the compact model equals the masked one and has exactly the claimed MACs, for 32 random CNNs', () => {
     for (let seed = 0; seed < 32; seed++) {
-      const model = randomCnn(seed);
-      perturb(model, seed + 100);
-      const pm = new PrunableModel(model);
-      const rng = new Rng(seed + 7);
-      const scores = pm.layers.map((l) => Float32Array.from({ length: l.units }, () => rng.next()));
-      pruneUnits(pm, scores, 0.3 + 0.4 * rng.next(), { objective: 'flops' });
-      const { model: compact } = compactModel(model, pm);
-      const cpm = new PrunableModel(compact);
-      expect(cpm.compute().live, `seed ${seed}: compact MACs vs claimed live MACs`).toBe(pm.compute().live);
-      const diff = tf.tidy(() => {
-        const xb = tf.randomUniform([4, 10, 10, 2], -1, 1, 'float32', seed);
-        return tf.max(tf.abs(tf.sub(model.predict(xb) as TF.Tensor, compact.predict(xb) as TF.Tensor))).dataSync()[0];
-      });
-      expect(diff, `seed ${seed}: max |masked − compact|`).toBeLessThan(1e-4);
-      cpm.dispose();
-      compact.dispose();
-      pm.dispose();
-      model.dispose();
+      checkRandomPrune(randomCnn(seed), seed, [0.3, 0.4], () => tf.randomUniform([4, 10, 10, 2], -1, 1, 'float32', seed));
     }
   });
 
   it('the same for 24 random sequence models (LSTM/GRU/SimpleRNN stacks, residual and multiplied dense heads, nested blocks)', () => {
     for (let seed = 0; seed < 24; seed++) {
-      const model = randomSequenceModel(seed);
-      perturb(model, seed + 200);
-      const pm = new PrunableModel(model);
-      const rng = new Rng(seed + 9);
-      const scores = pm.layers.map((l) => Float32Array.from({ length: l.units }, () => rng.next()));
-      pruneUnits(pm, scores, 0.2 + 0.5 * rng.next(), { objective: 'flops' });
-      const { model: compact } = compactModel(model, pm);
-      const cpm = new PrunableModel(compact);
-      expect(cpm.compute().live, `seed ${seed}: compact MACs vs claimed live MACs`).toBe(pm.compute().live);
-      const diff = tf.tidy(() => {
-        const xb = tf.tensor2d(Array.from({ length: 8 * 6 }, (_, i) => (i * 7 + seed) % 20), [8, 6]);
-        return tf.max(tf.abs(tf.sub(model.predict(xb) as TF.Tensor, compact.predict(xb) as TF.Tensor))).dataSync()[0];
-      });
-      expect(diff, `seed ${seed}: max |masked − compact|`).toBeLessThan(1e-4);
-      cpm.dispose();
-      compact.dispose();
-      pm.dispose();
-      model.dispose();
+      checkRandomPrune(randomSequenceModel(seed), seed + 100, [0.2, 0.5], () => tf.tensor2d(Array.from({ length: 8 * 6 }, (_, i) => (i * 7 + seed) % 20), [8, 6]));
     }
   });
 });

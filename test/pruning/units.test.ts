@@ -36,6 +36,18 @@ function maxDiff(a: TF.LayersModel, b: TF.LayersModel, shape: number[]): number 
   });
 }
 
+/** The compact model runs exactly the MACs the pruned one claims, and computes what it computes on `input()`. */
+function expectCompactAsClaimed(model: TF.LayersModel, pm: PrunableModel, compact: TF.LayersModel, input: () => TF.Tensor): void {
+  const cpm = new PrunableModel(compact);
+  expect(cpm.compute().dense).toBe(pm.compute().live); // every weight of the compact model costs its MACs
+  cpm.dispose();
+  const diff = tf.tidy(() => {
+    const x = input();
+    return tf.max(tf.abs(tf.sub(model.predict(x) as TF.Tensor, compact.predict(x) as TF.Tensor))).dataSync()[0];
+  });
+  expect(diff).toBeLessThan(1e-5);
+}
+
 describe('pruneUnits', () => {
   it('reaches the weight target with whole units, never touches output units, and compacts exactly', () => {
     const model = buildModel({ family: 'mlp', inputShape: [20], hidden: [16, 12], numClasses: 4, seed: 1 });
@@ -187,14 +199,7 @@ describe('compute objective', () => {
     expect(compact.getLayer('dw').weights[0].shape).toEqual([3, 3, 6 - r.removedPerLayer[0], 1]);
     expect(compact.getLayer('stem_bn').weights[0].shape).toEqual([6 - r.removedPerLayer[0]]);
     expect(compact.getLayer('dw_bn').weights[0].shape).toEqual([6 - r.removedPerLayer[0]]);
-    const cpm = new PrunableModel(compact);
-    expect(cpm.layers.reduce((a, l) => a + l.size * l.macsPerWeight, 0)).toBe(pm.compute().live);
-    const diff = tf.tidy(() => {
-      const x = tf.randomUniform([8, 8, 8, 2], -1, 1, 'float32', 5);
-      return tf.max(tf.abs(tf.sub(model.predict(x) as TF.Tensor, compact.predict(x) as TF.Tensor))).dataSync()[0];
-    });
-    expect(diff).toBeLessThan(1e-5);
-    cpm.dispose();
+    expectCompactAsClaimed(model, pm, compact, () => tf.randomUniform([8, 8, 8, 2], -1, 1, 'float32', 5));
     compact.dispose();
     pm.dispose();
     model.dispose();
@@ -233,14 +238,7 @@ describe('compute objective', () => {
       expect(l1).toMatchObject({ kind: rnn === 'simpleRNN' ? 'simple_rnn' : rnn, unitsBefore: 6, unitsAfter: k1 });
       expect(compact.getLayer('r1').weights.map((w) => w.shape)).toEqual([[5, k1 * gates], [k1, k1 * gates], [k1 * gates]]);
       expect(compact.getLayer('r2').weights[0].shape).toEqual([k1, (5 - r.removedPerLayer[pm.layers.findIndex((l) => l.name === 'r2')]) * gates]);
-      const cpm = new PrunableModel(compact);
-      expect(cpm.compute().live).toBe(pm.compute().live);
-      const diff = tf.tidy(() => {
-        const x = tf.tensor2d(Array.from({ length: 8 * 6 }, (_, i) => (i * 7) % 12), [8, 6]);
-        return tf.max(tf.abs(tf.sub(model.predict(x) as TF.Tensor, compact.predict(x) as TF.Tensor))).dataSync()[0];
-      });
-      expect(diff).toBeLessThan(1e-5);
-      cpm.dispose();
+      expectCompactAsClaimed(model, pm, compact, () => tf.tensor2d(Array.from({ length: 8 * 6 }, (_, i) => (i * 7) % 12), [8, 6]));
       compact.dispose();
       pm.dispose();
       model.dispose();
@@ -275,14 +273,7 @@ describe('compute objective', () => {
     const { model: compact, report } = compactModel(model, pm);
     expect(report.skipped).toEqual([]);
     expect(report.layers.find((l) => l.name === 'backbone/conv1')!.unitsAfter).toBe(6 - removed['backbone/conv1']);
-    const cpm = new PrunableModel(compact);
-    expect(cpm.compute().live).toBe(pm.compute().live);
-    const diff = tf.tidy(() => {
-      const x = tf.randomUniform([4, 8, 8, 1], 0, 1, 'float32', 3);
-      return tf.max(tf.abs(tf.sub(model.predict(x) as TF.Tensor, compact.predict(x) as TF.Tensor))).dataSync()[0];
-    });
-    expect(diff).toBeLessThan(1e-5);
-    cpm.dispose();
+    expectCompactAsClaimed(model, pm, compact, () => tf.randomUniform([4, 8, 8, 1], 0, 1, 'float32', 3));
     compact.dispose();
     pm.dispose();
     model.dispose();
