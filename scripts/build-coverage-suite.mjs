@@ -22,9 +22,9 @@
 //   stratified), so the test rows are unseen. The tokens are category ids: the file must not be z-scored
 //   (the CLI feeds a user's --model the file's values as they are).
 // - regression / multilabel: z-scored features (statistics of the whole table, written into the file) and
-//   the target column(s) last; the saved loss tells autoprune the task. Split here: rows permuted with Rng(0)
-//   from dist/util/random.js, first 80 % train, next 10 % validation, last 10 % test (the CLI's value-target
-//   split is its own seeded permutation, so its test rows may include training rows, the same for dense and pruned).
+//   the target column(s) last; the saved loss tells autoprune the task. Trained on the split the CLI makes of
+//   data.csv with the target columns and --seed 0 (80/10/10, a seeded permutation: no classes to stratify), so
+//   the rows the CLI validates and tests on are unseen.
 // Every model is compiled with its loss and saved with its training config (model.json's `trainingConfig`:
 // loss, metrics, optimizer), which tf.loadLayersModel restores as the compiled loss: the task a model was
 // trained for. (A plain model.save('file://…') writes it only with includeOptimizer, which also stores
@@ -101,24 +101,18 @@ function tokenSplits(file) {
   return { train: split(data.train), val: split(data.val), test: split(data.test), dispose: () => data.dispose() };
 }
 
-/** Writes a table (features z-scored, labels as they are) and splits it 80/10/10 with Rng(0). */
+/**
+ * Writes a table (features z-scored, target columns as they are) and splits it exactly as the CLI does
+ * (loadCsv with the target columns, split seed 0, not standardised): the rows `autoprune --model M --data D`
+ * validates and tests on are rows this model never trained on.
+ */
 function tableSplits(file, t) {
   const x = zscore(t.x);
   const csv = [[...t.columns, ...t.labels].join(','), ...x.map((r, i) => [...r.map((v) => v.toFixed(5)), ...t.y[i]].join(','))];
   writeFileSync(file, `${csv.join('\n')}\n`);
-  const n = x.length;
-  const perm = new Rng(0).permutation(n);
-  const nTrain = Math.round(n * 0.8);
-  const nVal = Math.round(n * 0.1);
-  const part = (idx) => ({ x: tf.tensor2d(idx.map((i) => x[i])), y: tf.tensor2d(idx.map((i) => t.y[i])) });
-  const order = Array.from(perm);
-  return {
-    rows: n,
-    train: part(order.slice(0, nTrain)),
-    val: part(order.slice(nTrain, nTrain + nVal)),
-    test: part(order.slice(nTrain + nVal)),
-    dispose() { [this.train, this.val, this.test].forEach((s) => { s.x.dispose(); s.y.dispose(); }); },
-  };
+  const data = loadCsv({ path: file, seed: 0, standardize: false, targets: t.labels.length });
+  const part = (s) => ({ x: s.x, y: s.y });
+  return { rows: x.length, train: part(data.train), val: part(data.val), test: part(data.test), dispose: () => data.dispose() };
 }
 
 function carsTable() {
@@ -502,7 +496,7 @@ for (const c of CASES) {
     layerTypes: layerTypes(model),
     split: c.data === 'mnist' ? 'MNIST-10k canonical split (the CLI\'s -d mnist-10k)'
       : c.csv === 'tokens' ? 'the CLI\'s split of data.csv with --seed 0 (80/10/10, stratified)'
-        : 'rows permuted with Rng(0) (dist/util/random.js): 80 % train, 10 % val, 10 % test',
+        : 'the CLI\'s split of data.csv with its target columns and --seed 0 (80/10/10, seeded permutation)',
     epochs: r.epochsRun,
     bestEpoch: r.bestEpoch,
     trainSeconds: r.seconds,
