@@ -82,7 +82,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           measure = e.objective === 'flops' ? 'compute removed' : 'sparsity';
           metric = e.metric ?? 'accuracy';
           line(`autoprune: ${e.resumed ? 'resuming' : 'pruning'} to ${pct(e.target)} ${e.objective === 'flops' ? 'of compute removed' : 'sparsity'} with policy '${e.policy}'; ` +
-            `dense val ${metric} ${fmt(e.denseValAccuracy)}, max drop ${e.maxDrop} points${metric === 'R²' ? ' (0.01 of R² each)' : ''} (+${GUARD_Z} s.e. of the paired estimate vs the lower of the dense model and a fine-tuned dense control, at most max drop or two validation rows more)`);
+            `dense val ${metric} ${fmt(e.denseValAccuracy)}, max drop ${e.maxDrop} points${metric === 'R²' ? ' (0.01 of R² each)' : ''} (+${GUARD_Z} s.e. of the paired estimate vs the lower of the dense model and a fine-tuned dense control, ${metric === 'R²' ? 'at most twice max drop' : 'at most max drop or two validation rows more'})`);
           if (e.params != null) {
             const share = e.prunable / Math.max(1, e.params);
             line(`  prunable: ${e.prunable.toLocaleString('en')} kernel weights = ${(100 * share).toFixed(1)} % of the model's ${e.params.toLocaleString('en')} parameters; sparsity counts these`);

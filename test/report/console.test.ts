@@ -98,6 +98,14 @@ describe('console start line and totals', () => {
     expect(out((r) => { r.event(start('R²', 3)); r.event({ type: 'warning', message: noisy }); })).toContain(`autoprune: warning: ${noisy}`);
   });
 
+  it("states the guard's cap in the metric's own terms: rows for 0/1 scores, twice max drop for R²", () => {
+    expect(out((r) => r.event(start('accuracy', 68)))).toContain('at most max drop or two validation rows more)');
+    const r2 = out((r) => r.event(start('R²', 39)));
+    expect(r2).toContain('(0.01 of R² each)');
+    expect(r2).toContain('at most twice max drop)');
+    expect(r2).not.toContain('validation rows more');
+  });
+
   it('says why a step is not an ordinary one (the last try at the target)', () => {
     const text = out((r) => r.event({ type: 'step', step: 8, fromSparsity: 0.605, toSparsity: 0.7, valAccuracy: 0.9, fineTuneEpochs: 2, totalEpochs: 9, fineTuneSteps: 100, seconds: 1, reason: 'last try at the target with half the reserve' }));
     expect(text).toContain('step 8: sparsity 60.5 % → 70.0 %, val 90.00 %, accepted (100 fine-tune steps, 1.0 s; last try at the target with half the reserve)');
