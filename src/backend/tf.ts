@@ -7,7 +7,7 @@
  * `AUTOPRUNE_BACKEND` or `selectBackend(name)` overrides the choice.
  */
 import { createRequire } from 'node:module';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,8 +77,19 @@ function requireQuietly(dir: string): TfModule {
   const guardFile = join(dir, 'lib', 'stderr_guard.node');
   if (process.env.AUTOPRUNE_TF_LOG === '1' || !existsSync(guardFile)) return require(dir) as TfModule;
   const guard = require(guardFile) as { redirect(path: string): boolean; restore(): void };
-  const logFile = join(tmpdir(), `autoprune-tf-start-${process.pid}.log`);
-  if (!guard.redirect(logFile)) return require(dir) as TfModule;
+  // A fresh private folder (mode 0700, unpredictable name) for the log: a fixed name in /tmp could be a
+  // planted symlink, which the addon's open(O_CREAT|O_TRUNC) would follow and truncate its target.
+  let logDir: string;
+  try {
+    logDir = mkdtempSync(join(tmpdir(), 'autoprune-tf-start-'));
+  } catch {
+    return require(dir) as TfModule;
+  }
+  const logFile = join(logDir, 'stderr.log');
+  if (!guard.redirect(logFile)) {
+    rmSync(logDir, { recursive: true, force: true });
+    return require(dir) as TfModule;
+  }
   try {
     return require(dir) as TfModule;
   } finally {
@@ -86,10 +97,10 @@ function requireQuietly(dir: string): TfModule {
     let text = '';
     try {
       text = readFileSync(logFile, 'utf8');
-      rmSync(logFile, { force: true });
     } catch {
       // Nothing was logged or the file is gone: nothing to pass on.
     }
+    rmSync(logDir, { recursive: true, force: true });
     const kept = text.split('\n').filter((l) => l.trim() !== '' && !TF_STARTUP_NOISE.some((re) => re.test(l)));
     if (kept.length > 0) process.stderr.write(`${kept.join('\n')}\n`);
   }

@@ -14,3 +14,29 @@ describe('backend', () => {
     expect(() => selectBackend('cpu')).toThrow(UsageError);
   });
 });
+
+describe('backend start-up log', () => {
+  it('never follows a symlink planted at a predictable temp name (the start-up log goes to a private folder)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, readFileSync, writeFileSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'ap-symlink-'));
+    try {
+      const precious = join(dir, 'precious.txt');
+      writeFileSync(precious, 'IMPORTANT\n');
+      // The old name was /tmp/autoprune-tf-start-<pid>.log: plant it for the very process that loads the backend.
+      const link = `${tmpdir()}/autoprune-tf-start-$$.log`;
+      const script = `ln -s '${precious}' "${link}"; echo "${link}" > '${dir}/link'; exec node bin/autoprune.js doctor >/dev/null 2>&1`;
+      try {
+        execFileSync('bash', ['-c', script], { cwd: new URL('../..', import.meta.url).pathname, stdio: 'ignore' });
+      } catch {
+        // doctor's own exit code is not the point here
+      }
+      expect(readFileSync(precious, 'utf8')).toBe('IMPORTANT\n');
+      rmSync(readFileSync(join(dir, 'link'), 'utf8').trim(), { force: true });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
