@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import type * as TF from '@tensorflow/tfjs';
 import { inject, injectable } from 'inversify';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { runAgent, type AgentResult } from './agent/loop.js';
 import { cacheDir } from './models/cache.js';
@@ -239,7 +239,7 @@ export function checkOverwritable(out: string, overwrite: boolean, resume: boole
   if (!ours('report.json', 'autoprune-report') && !ours('masks.json', 'autoprune-masks')) {
     throw new UsageError(`output folder '${out}' is not an autoprune output (no autoprune report.json or masks.json in it): --overwrite only replaces a previous run's output; choose another --out`);
   }
-  const foreign = readdirSync(abs).filter((e) => !OUTPUT_ENTRIES.has(e));
+  const foreign = [...readdirSync(abs).filter((e) => !OUTPUT_ENTRIES.has(e)), ...foreignInside(abs)];
   if (foreign.length > 0) {
     throw new UsageError(`output folder '${out}' holds ${foreign.length === 1 ? 'an entry' : 'entries'} autoprune does not write (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}), which --overwrite would delete; move ${foreign.length === 1 ? 'it' : 'them'} or choose another --out`);
   }
@@ -247,6 +247,43 @@ export function checkOverwritable(out: string, overwrite: boolean, resume: boole
 
 /** Everything an output folder holds (a run's files, `autoprune compact`'s, a frontier's): --overwrite replaces only these. */
 const OUTPUT_ENTRIES = new Set(['model', 'masks.json', 'report.json', 'report.html', 'frontier.json', 'frontier', 'compact', 'model.sparse', 'model.int8.sparse']);
+
+/** What a saved tfjs model folder of ours holds: model.json and its weight files. */
+const isModelFile = (name: string) => name === 'model.json' || /^(weights|group\d+-shard\d+of\d+)\.bin$/.test(name);
+
+/**
+ * Entries inside an output folder's subfolders that autoprune does not write (relative paths): model/ and
+ * compact/ hold a saved model (model.json, weight files), frontier/ one folder per target (model/, masks.json).
+ * A symlink is never looked through (removing the folder unlinks it, its target stays).
+ */
+export function foreignInside(abs: string): string[] {
+  const out: string[] = [];
+  const modelDir = (rel: string) => {
+    const p = join(abs, rel);
+    if (!isRealDir(p)) return;
+    for (const e of readdirSync(p)) if (!isModelFile(e) || isRealDir(join(p, e))) out.push(`${rel}/${e}`);
+  };
+  modelDir('model');
+  modelDir('compact');
+  const fr = join(abs, 'frontier');
+  if (isRealDir(fr)) {
+    for (const t of readdirSync(fr)) {
+      const rel = `frontier/${t}`;
+      if (!/^(0|1)(\.\d+)?$/.test(t) || !isRealDir(join(fr, t))) { out.push(rel); continue; }
+      for (const e of readdirSync(join(fr, t))) if (e !== 'model' && e !== 'masks.json') out.push(`${rel}/${e}`);
+      modelDir(`${rel}/model`);
+    }
+  }
+  return out;
+}
+
+function isRealDir(p: string): boolean {
+  try {
+    return lstatSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 /**
  * `--logdir`: a folder (or a path to create) outside the input model's folder (inputs are never written to)

@@ -1,6 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import { consoleTable } from './table.js';
-import { existsSync, statSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { ModelError, UsageError } from '../errors.js';
@@ -8,7 +8,8 @@ import { loadModel, modelFiles } from '../models/io.js';
 import { compactModel, type CompactReport } from '../pruning/compact.js';
 import { loadMasksFrom, MASKS_FILE } from '../pruning/mask-io.js';
 import { PrunableModel } from '../pruning/prunable-model.js';
-import { decodeSparse, encodeSparse, sizeReport, type SizeReport } from '../pruning/sparse-format.js';
+import { decodeSparse, encodeSparse, sizeReport, SPARSE_MAGIC, type SizeReport } from '../pruning/sparse-format.js';
+import { foreignInside } from '../prune-service.js';
 import { atomicWriteFile, writeOutputsAtomically } from '../report/write.js';
 
 export interface CompactOptions {
@@ -46,13 +47,78 @@ export function locate(path: string): { modelFile: string; masksDirs: string[]; 
   if (!existsSync(abs)) throw new ModelError(`'${path}' does not exist; give a folder written by 'autoprune --out', or a model.json`);
   if (statSync(abs).isDirectory()) {
     if (existsSync(join(abs, 'model', 'model.json'))) return { modelFile: join(abs, 'model', 'model.json'), masksDirs: [abs, join(abs, 'model')], outDefault: abs };
-    if (existsSync(join(abs, 'model.json'))) return { modelFile: join(abs, 'model.json'), masksDirs: masksDirsOf(abs), outDefault: abs };
+    if (existsSync(join(abs, 'model.json'))) return { modelFile: join(abs, 'model.json'), masksDirs: masksDirsOf(abs), outDefault: outBeside(abs) };
     throw new ModelError(`'${path}' holds neither model/model.json nor model.json; give a folder written by 'autoprune --out', or a model.json`);
   }
   // The file itself, whatever its name (a model saved as net.json is read as such, and a data file is
   // reported as not being a model, instead of its folder's model.json being read or reported missing).
   const modelDir = dirname(abs);
-  return { modelFile: abs, masksDirs: masksDirsOf(modelDir), outDefault: modelDir };
+  return { modelFile: abs, masksDirs: masksDirsOf(modelDir), outDefault: outBeside(modelDir) };
+}
+
+/** The default output folder for a model in `modelDir`: the run folder above an autoprune output's `model/`, else the model's folder (refused later: it is an input). */
+function outBeside(modelDir: string): string {
+  const run = dirname(modelDir);
+  return basename(modelDir) === 'model' && (isOurs(join(run, 'report.json'), 'autoprune-report') || isOurs(join(run, 'masks.json'), 'autoprune-masks')) ? run : modelDir;
+}
+
+/** Whether `file` is a JSON file of autoprune's `format` (a file of that name alone is anyone's). */
+function isOurs(file: string, format: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { format?: unknown }).format === format;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What compact may write into `out` (resolved): never a filesystem root, never the input model's own folder or
+ * one inside it (the outputs beside `<run>/model/` go into `<run>`, above it), and it replaces only its own
+ * earlier outputs — a `compact/` holding only a saved model, `.sparse` files in autoprune's format.
+ */
+function checkCompactOut(out: string, modelDir: string, shown: string): void {
+  const real = realOrSelf(out);
+  if (dirname(real) === real) throw new UsageError(`output folder '${shown}' is a filesystem root; choose another --out`);
+  const model = realOrSelf(modelDir);
+  if (real === model || real.startsWith(model + sep)) {
+    throw new UsageError(`output folder '${shown}' is the input model's folder '${modelDir}' (or inside it), which is never written to; choose another --out`);
+  }
+  if (existsSync(real) && !statSync(real).isDirectory()) throw new UsageError(`output path '${shown}' exists and is not a folder; choose another --out`);
+  const foreign = foreignInside(real).filter((e) => e.startsWith('compact/'));
+  const compact = join(real, 'compact');
+  if (existsSync(compact) && !lstatSync(compact).isDirectory()) foreign.push('compact');
+  for (const f of ['model.sparse', 'model.int8.sparse']) {
+    const p = join(real, f);
+    if (existsSync(p) && !isSparseFile(p)) foreign.push(f);
+  }
+  if (foreign.length > 0) {
+    throw new UsageError(`output folder '${shown}' holds ${foreign.join(', ')}, not written by autoprune, which compact would replace; move ${foreign.length === 1 ? 'it' : 'them'} or choose another --out`);
+  }
+}
+
+function realOrSelf(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+/** Whether `p` is a regular file starting with the sparse format's magic bytes. */
+function isSparseFile(p: string): boolean {
+  try {
+    if (!lstatSync(p).isFile()) return false;
+    const fd = openSync(p, 'r');
+    try {
+      const head = Buffer.alloc(SPARSE_MAGIC.length);
+      readSync(fd, head, 0, head.length, 0);
+      return SPARSE_MAGIC.every((b, i) => head[i] === b);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -95,7 +161,7 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
   const modelDir = dirname(modelFile);
   // By default the outputs go beside the pruned model of an autoprune output folder; a user's own model folder
   // (no report.json or masks.json there) is an input, never written to.
-  const ours = masksDirs.some((d) => existsSync(join(d, 'report.json')) || existsSync(join(d, 'masks.json')));
+  const ours = masksDirs.some((d) => isOurs(join(d, 'report.json'), 'autoprune-report') || isOurs(join(d, 'masks.json'), 'autoprune-masks'));
   const out = resolve(opts.out ?? outDefault);
   const compactDir = join(out, 'compact');
   const rel = relative(compactDir, modelDir);
@@ -107,6 +173,12 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
   if (opts.out == null && !ours) {
     model.dispose();
     throw new UsageError(`'${path}' is a model folder, not an autoprune output (no report.json or masks.json): compact writes nothing into a model's own folder; give --out`);
+  }
+  try {
+    checkCompactOut(out, modelDir, opts.out ?? out);
+  } catch (err) {
+    model.dispose();
+    throw err;
   }
   const disposables: { dispose(): void }[] = [model];
   try {
