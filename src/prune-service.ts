@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import type * as TF from '@tensorflow/tfjs';
 import { inject, injectable } from 'inversify';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { runAgent, type AgentResult } from './agent/loop.js';
 import { cacheDir } from './models/cache.js';
@@ -209,6 +209,12 @@ export function checkOutDir(out: string, overwrite: boolean, resume: boolean, in
     if (input.what === 'input model' && input.folder && real.startsWith(p + sep)) {
       throw new UsageError(`output folder '${out}' is inside the input model's folder '${input.path}', which is never written to; choose another --out`);
     }
+  }
+  let link: string | undefined;
+  try { link = lstatSync(abs).isSymbolicLink() ? readlinkSync(abs) : undefined; } catch { /* does not exist */ }
+  if (link !== undefined) {
+    // The outputs replace the folder whole (a rename), which a link cannot take: refused before any work.
+    throw new UsageError(`output path '${out}' is a symbolic link (to '${link}'${existsSync(abs) ? '' : ', which does not exist'}); give the folder itself or another --out`);
   }
   if (existsSync(abs) && !statSync(abs).isDirectory()) throw new UsageError(`output path '${out}' exists and is not a folder; choose another --out`);
   if (nonEmptyDir(abs) && !overwrite && !(resume && new Checkpointer(checkpointDirFor(abs)).exists())) {
