@@ -128,8 +128,20 @@ export class Checkpointer {
     writeFileSync(join(tmp, 'state.json'), JSON.stringify(file, null, 1));
   }
 
-  /** Loads weights and masks into `pm` and returns the saved state. */
+  /**
+   * Loads weights and masks into `pm` and returns the saved state. Whatever is wrong with the checkpoint's
+   * files — edited, truncated, of another version — is one UsageError naming the file, never a crash.
+   */
   async restore(pm: PrunableModel, run?: RunIdentity): Promise<AgentState> {
+    try {
+      return await this.restoreChecked(pm, run);
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      throw new UsageError(`cannot resume: checkpoint '${this.dir}' is damaged (${String((err as Error)?.message ?? err).split('\n')[0].slice(0, 160)}); rerun without --resume`);
+    }
+  }
+
+  private async restoreChecked(pm: PrunableModel, run?: RunIdentity): Promise<AgentState> {
     this.recover();
     let file: StateFile;
     try {
@@ -137,9 +149,11 @@ export class Checkpointer {
     } catch (err) {
       throw new UsageError(`cannot resume: checkpoint '${this.dir}' is unreadable (${(err as Error).message.split('\n')[0]})`);
     }
-    if (file.format !== 'autoprune-checkpoint' || file.version !== 2) {
+    if (file?.format !== 'autoprune-checkpoint' || file.version !== 2) {
       throw new UsageError(`cannot resume: '${this.dir}' is not an autoprune checkpoint`);
     }
+    const bad = invalidStateFile(file);
+    if (bad) throw new UsageError(`cannot resume: checkpoint '${join(this.dir, 'state.json')}' is damaged (${bad}); rerun without --resume`);
     const weights = pm.model.weights;
     const same = file.weights.length === weights.length &&
       file.weights.every((w, i) => w.shape.join('x') === (weights[i].shape as number[]).join('x'));
@@ -157,12 +171,15 @@ export class Checkpointer {
       throw new UsageError(`cannot resume: checkpoint '${join(this.dir, 'weights.bin')}' is truncated or corrupt (${bytes.byteLength} of ${need} bytes); rerun without --resume`);
     }
     // Every file as written (a flipped byte in weights.bin would resume a broken model and prune it to nothing).
+    // Only the checkpoint's own files, each by its plain name: an edited entry never makes a resume read elsewhere.
     for (const [name, sum] of Object.entries(file.sha256 ?? {})) {
       const path = join(this.dir, name);
       const actual = existsSync(path) ? createHash('sha256').update(readFileSync(path)).digest('hex') : 'missing';
       if (actual !== sum) throw new UsageError(`cannot resume: checkpoint file '${path}' is damaged (its checksum differs from the one saved with it); rerun without --resume`);
     }
-    const all = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    const nonFinite = all.findIndex((v) => !Number.isFinite(v));
+    if (nonFinite >= 0) throw new UsageError(`cannot resume: checkpoint '${join(this.dir, 'weights.bin')}' is damaged (a non-finite weight at value ${nonFinite}); rerun without --resume`);
     let off = 0;
     tf.tidy(() => {
       for (const w of weights) {
@@ -212,6 +229,32 @@ export class Checkpointer {
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+const CHECKPOINT_FILE = /^(weights\.bin|masks\.json|milestone-\d+\.bin)$/;
+
+/** What is wrong with a parsed state.json (its shape and the loop state's values), or undefined. */
+export function invalidStateFile(file: StateFile): string | undefined {
+  const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  const isFraction = (v: unknown) => typeof v === 'number' && v >= 0 && v <= 1;
+  if (!Array.isArray(file.weights) || !file.weights.every((w) => w != null && Array.isArray(w.shape) && w.shape.every(isCount))) return 'weights: not a list of shapes';
+  const sums = file.sha256;
+  if (sums == null || typeof sums !== 'object') return 'no checksums';
+  for (const name of Object.keys(sums)) if (!CHECKPOINT_FILE.test(name)) return `checksum of '${name.slice(0, 60)}', not a checkpoint file`;
+  const milestones = file.milestones ?? [];
+  if (!Array.isArray(milestones)) return 'milestones: not a list';
+  for (const need of ['weights.bin', 'masks.json', ...milestones.map((_, i) => `milestone-${i}.bin`)]) if (typeof sums[need] !== 'string') return `no checksum of '${need}'`;
+  const st = file.state;
+  if (st == null || typeof st !== 'object') return 'no loop state';
+  if (!isCount(st.step)) return 'state.step';
+  if (!isFraction(st.sparsity) || st.sparsity >= 1) return 'state.sparsity';
+  if (!(typeof st.rate === 'number' && st.rate > 0 && st.rate <= 1)) return 'state.rate';
+  if (!isCount(st.stepsUsed)) return 'state.stepsUsed';
+  if (!isFraction(st.denseValAccuracy) && !(typeof st.denseValAccuracy === 'number' && Number.isFinite(st.denseValAccuracy))) return 'state.denseValAccuracy';
+  if (!Array.isArray(st.steps) || !st.steps.every((r) => r != null && typeof r === 'object')) return 'state.steps';
+  if (st.frontierSteps != null && !isCount(st.frontierSteps)) return 'state.frontierSteps';
+  if (st.scoringPasses != null && !isCount(st.scoringPasses)) return 'state.scoringPasses';
+  return undefined;
 }
 
 /** A snapshot as bytes: every weight (float32, model.weights order), then every mask (one byte per weight). */

@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync, renameSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Checkpointer, type AgentState } from '../../src/agent/checkpoint.js';
@@ -61,6 +62,50 @@ describe('Checkpointer', () => {
     await expect(ck.restore(pm, run)).rejects.toThrow(/masks\.json' is damaged/);
     writeFileSync(w, good.subarray(0, 12));
     await expect(ck.restore(pm, run)).rejects.toThrow(/weights\.bin' is truncated or corrupt \(12 of \d+ bytes\)/);
+    pm.dispose();
+    model.dispose();
+  });
+
+  it('an edited state.json is one UsageError naming the file: no read outside the checkpoint, no crash, no endless run', async () => {
+    const model = buildModel({ family: 'mlp', inputShape: [6], hidden: [4], numClasses: 2, seed: 1 });
+    const pm = new PrunableModel(model);
+    const dir = join(tempDir(), '.out.checkpoint');
+    const ck = new Checkpointer(dir);
+    await ck.save(pm, state(1));
+    const file = join(dir, 'state.json');
+    const good = readFileSync(file, 'utf8');
+    const edit = (f: (j: Record<string, any>) => void) => { const j = JSON.parse(good); f(j); writeFileSync(file, JSON.stringify(j)); }; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const cases: [(j: Record<string, any>) => void, RegExp][] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
+      [(j) => { j.sha256['../../../../etc/hostname'] = '00'; }, /checksum of '\.\.\/\.\.\/\.\.\/\.\.\/etc\/hostname', not a checkpoint file/],
+      [(j) => { j.sha256 = { '/dev/zero': '00' }; }, /checksum of '\/dev\/zero', not a checkpoint file/],
+      [(j) => { delete j.state; }, /no loop state/],
+      [(j) => { j.state.steps = null; }, /state\.steps/],
+      [(j) => { j.state.stepsUsed = -1e9; }, /state\.stepsUsed/],
+      [(j) => { j.state.sparsity = 7; }, /state\.sparsity/],
+      [(j) => { j.milestones = [{ target: 0.5 }]; }, /no checksum of 'milestone-0\.bin'/],
+      [(j) => { j.milestones = {}; }, /milestones: not a list/],
+      [(j) => { delete j.weights; }, /weights: not a list of shapes/],
+    ];
+    for (const [f, re] of cases) {
+      edit(f);
+      await expect(ck.restore(pm)).rejects.toThrow(re);
+      await expect(ck.restore(pm)).rejects.toThrow(/^cannot resume: checkpoint '.*state\.json' is damaged \(.*\); rerun without --resume$/);
+    }
+    // A NaN weight with its checksum recomputed: refused as damaged, not resumed into a run that "diverges".
+    const w = join(dir, 'weights.bin');
+    const bytes = readFileSync(w);
+    const nan = Buffer.from(bytes);
+    nan.writeFloatLE(Number.NaN, 4);
+    writeFileSync(w, nan);
+    edit((j) => { j.sha256['weights.bin'] = createHash('sha256').update(nan).digest('hex'); });
+    await expect(ck.restore(pm)).rejects.toThrow(/weights\.bin' is damaged \(a non-finite weight at value 1\)/);
+    // masks.json that is not JSON, its checksum recomputed: one line, not a raw parser error.
+    writeFileSync(w, bytes);
+    writeFileSync(join(dir, 'masks.json'), '{oops');
+    edit((j) => { j.sha256['masks.json'] = createHash('sha256').update('{oops').digest('hex'); });
+    await expect(ck.restore(pm)).rejects.toThrow(/^cannot resume: checkpoint '.*' is damaged \(.*JSON.*\); rerun without --resume$/);
+    await ck.save(pm, state(1));
+    await expect(ck.restore(pm)).resolves.toMatchObject({ step: 1 });
     pm.dispose();
     model.dispose();
   });
