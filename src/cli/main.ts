@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { exitCodeOf } from '../errors.js';
 import { stdoutClosed } from './stdout.js';
 import { VERSION } from '../version.js';
+import { oneLine } from '../util/one-line.js';
 
 const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
@@ -44,6 +45,7 @@ function main(argv: string[]): Promise<number> {
           const [first, ...rest] = str.trim().split('\n');
           const hint = rest.find((l) => /^\(Did you mean/.test(l.trim()));
           parseError = `${first.replace(/^error: /, '')}${hint ? ` ${hint.trim().replace('(Did you mean', '(did you mean')}` : ''}`;
+          parseError = oneLine(parseError);
           write(`autoprune: error: ${parseError}\n`);
         } else {
           write(str);
@@ -222,7 +224,7 @@ main(process.argv.slice(2)).then(
       return;
     }
     const code = exitCodeOf(err);
-    const message = code === 1 && process.env.AUTOPRUNE_DEBUG ? String((err as Error).stack) : String(e?.message ?? err);
+    const message = code === 1 && process.env.AUTOPRUNE_DEBUG ? String((err as Error).stack) : oneLine(String(e?.message ?? err));
     if (wantsJson) process.stdout.write(`${JSON.stringify({ type: 'error', message, exitCode: code })}\n`);
     process.stderr.write(`autoprune: error: ${message}\n`);
     process.exitCode = code;

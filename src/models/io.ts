@@ -44,6 +44,8 @@ export function readModelArtifacts(path: string): { file: string; artifacts: TF.
   }
   const j = json as { format?: unknown; modelTopology?: unknown; weightsManifest?: unknown; trainingConfig?: unknown; userDefinedMetadata?: unknown };
   if (!j || typeof j !== 'object' || Array.isArray(j)) throw new ModelError(`model file '${path}' is not a tfjs model.json (not a JSON object)`);
+  const depth = jsonDepth(j, MAX_JSON_DEPTH);
+  if (depth > MAX_JSON_DEPTH) throw new ModelError(`model file '${path}' nests its JSON more than ${MAX_JSON_DEPTH} levels deep, far beyond any model's topology; it is not a model autoprune can read`);
   const topo = j.modelTopology as { node?: unknown; class_name?: unknown; model_config?: unknown; config?: unknown } | undefined;
   if (j.format === 'graph-model' || (topo && typeof topo === 'object' && Array.isArray(topo.node))) {
     throw new ModelError(`model file '${path}' is a tfjs graph model (a frozen graph without layers); autoprune needs a LayersModel: convert the Keras model with tensorflowjs_converter --input_format keras --output_format tfjs_layers_model`);
@@ -404,4 +406,21 @@ export function probeWritable(dir: string, what: string): void {
   } finally {
     if (probe) rmSync(probe, { recursive: true, force: true });
   }
+}
+
+/** Deepest nesting a model.json may have: nested models of nested models stay far below it. */
+const MAX_JSON_DEPTH = 1000;
+
+/** Nesting depth of a parsed JSON value, counted without recursion, stopping once it exceeds `limit`. */
+function jsonDepth(root: unknown, limit: number): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [node, d] = stack.pop()!;
+    if (!node || typeof node !== 'object') continue;
+    if (d > max) max = d;
+    if (max > limit) return max;
+    for (const v of Array.isArray(node) ? node : Object.values(node)) if (v && typeof v === 'object') stack.push([v, d + 1]);
+  }
+  return max;
 }

@@ -2,10 +2,50 @@ import type { ConnectionFeatures } from '../features/types.js';
 import { resolveScorer } from './io.js';
 import type { Scorer } from './types.js';
 
-/** A scorer named as the experiment scripts take it: a policy or baseline name, or "X+Y" = allocatedBy(X, Y). */
+/**
+ * A scorer named as the experiment scripts take it: a policy or baseline name; "X+Y" = allocatedBy(X, Y);
+ * "X@a+Y" = allocatedBy(blendedOrder(X, Y, a), Y): inside each layer the ranks of Y and X mixed with weight a
+ * on X's (a = 0 is Y exactly), Y's allocation.
+ */
 export function resolveScorerSpec(spec: string): Scorer {
   const [own, prior] = spec.split('+');
-  return prior ? allocatedBy(resolveScorer(own), resolveScorer(prior)) : resolveScorer(own);
+  const [name, alpha] = own.split('@');
+  if (!prior) return resolveScorer(name);
+  const p = resolveScorer(prior);
+  const o = resolveScorer(name);
+  return allocatedBy(alpha === undefined ? o : blendedOrder(o, p, Number(alpha)), p, spec);
+}
+
+/**
+ * A bounded correction of a prior's order inside each layer: a connection's score is (1 − a)·its rank under the
+ * prior + a·its rank under the policy (ranks within the layer, 0…1, higher = prune first). With a small, the
+ * policy only reorders connections the prior ranks close together; a = 0 is the prior's order.
+ */
+export function blendedOrder(policy: Scorer, prior: Scorer, alpha: number): Scorer {
+  return {
+    name: `${prior.name}~${policy.name}@${alpha}`,
+    schema: policy.schema,
+    score(features: ConnectionFeatures): Float32Array[] {
+      const own = policy.score(features);
+      const base = prior.score(features);
+      return own.map((s, l) => {
+        const a = ranks01(s);
+        const b = ranks01(base[l]);
+        return Float32Array.from(a, (v, i) => alpha * v + (1 - alpha) * b[i]);
+      });
+    },
+  };
+}
+
+/** Rank of each value in ascending order, scaled to [0, 1] (ties by index). */
+function ranks01(v: Float32Array): Float32Array {
+  const n = v.length;
+  const idx = new Uint32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  idx.sort((a, b) => v[a] - v[b] || a - b);
+  const out = new Float32Array(n);
+  for (let r = 0; r < n; r++) out[idx[r]] = n > 1 ? r / (n - 1) : 0;
+  return out;
 }
 
 /**

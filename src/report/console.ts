@@ -4,6 +4,7 @@ import { GUARD_Z } from '../agent/guard.js';
 import type { AgentEvent } from '../agent/events.js';
 import type { BackendInfo } from '../backend/tf.js';
 import { describeStop, type RunReport } from './report.js';
+import { oneLine } from '../util/one-line.js';
 
 /** `n thing` or `n things`. */
 /** Fewer validation rows than this make R² a noisy guard (its standard error is large); the start line says so. */
@@ -133,7 +134,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           for (const k of e.skipped) line(`  left intact: '${k.layer}': ${k.reason}`);
           break;
         case 'warning':
-          line(`autoprune: warning: ${e.message}`, 0);
+          line(`autoprune: warning: ${oneLine(e.message)}`, 0);
           break;
         case 'checkpoint':
         case 'done':

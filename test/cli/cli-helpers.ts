@@ -62,6 +62,8 @@ export function expectCleanUsageError(r: { code: number; stderr: string }, patte
   const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('autoprune: error'));
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(pattern);
+  // Quoted file contents never reach the terminal raw (escape codes) or as lines of their own.
+  expect(r.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/); // eslint-disable-line no-control-regex
 }
 
 /**
