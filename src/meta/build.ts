@@ -72,6 +72,11 @@ function fileModelKey(m: FileModel): string {
     for (const w of g.paths) if (existsSync(join(dirname(file), w))) h.update(readFileSync(join(dirname(file), w)));
   }
   h.update(JSON.stringify(m.data));
+  // The data files' bytes too: the same path with other rows or labels is other data (a cache hit on the path
+  // alone served the old rows).
+  for (const f of [m.data.spec, m.data.valPath, m.data.testPath]) {
+    if (f != null && existsSync(f) && statSync(f).isFile()) h.update(readFileSync(f));
+  }
   return `user-${m.id.replace(/[^\w.-]+/g, '_')}-${h.digest('hex').slice(0, 10)}`;
 }
 

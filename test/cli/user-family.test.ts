@@ -3,7 +3,7 @@
  * models (a binary sigmoid MLP on a tabular CSV) → build-meta → train-policy → a pruning run with
  * the new policy. Nothing of it is MNIST or a built-in zoo.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.js';
@@ -40,7 +40,15 @@ describe('a policy for the user\'s own family', () => {
     const report = JSON.parse(readFileSync(join(cwd, 'out', 'report.json'), 'utf8'));
     expect(report.final.sparsity).toBeGreaterThanOrEqual(0.6 - 1e-3);
     expect(report.policy.file).toContain('churn.json');
-  }, 240_000);
+
+    // The same path with other rows is other data: its rows are rebuilt, not served from the cache.
+    const again = await cli(['build-meta', '--family', 'churn-mlp', '--models', 'm2', '--data', 'churn.csv', '--label', 'churn', '--workers', '1', '--out', 'meta/same.json'], { cwd });
+    expect(again.stderr).toMatch(/rows from the cache/);
+    writeFileSync(join(cwd, 'churn.csv'), readFileSync(join(cwd, 'churn.csv'), 'utf8').split('\n').slice(0, 400).join('\n'));
+    const changed = await cli(['build-meta', '--family', 'churn-mlp', '--models', 'm2', '--data', 'churn.csv', '--label', 'churn', '--workers', '1', '--out', 'meta/changed.json'], { cwd });
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(changed.stderr).not.toMatch(/rows from the cache/);
+  }, 300_000);
 
   it.each([
     [['--family', 'mine'], /--family 'mine' has no built-in zoo .*--models/],
