@@ -454,7 +454,7 @@ function checkValidationRows(data: Dataset, opts: AutopruneOptions, force: boole
  * order scores higher.) An order given with --label-order, and a split of fewer than MIN_LABEL_CHECK_ROWS rows,
  * are never refused: only the warning.
  */
-function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: AutopruneOptions): void {
+export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick<AutopruneOptions, 'data' | 'model' | 'labelOrder' | 'onEvent'>, prefix = ''): void {
   const names = data.classNames;
   if (typeof opts.data !== 'string' || opts.model == null) return;
   const task = taskOf(model);
@@ -471,7 +471,7 @@ function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: AutopruneOp
   t.dispose();
   const acc = order.identity / Math.max(1, rows);
   const chance = 1 / Math.max(2, names.length);
-  const scores = `the model's accuracy on the validation split is ${(100 * acc).toFixed(1)} % (chance ${(100 * chance).toFixed(1)} %, ${rows} rows)`;
+  const scores = `${prefix}the model's accuracy on the validation split is ${(100 * acc).toFixed(1)} % (chance ${(100 * chance).toFixed(1)} %, ${rows} rows)`;
   // Named labels: no better than chance. Integer labels follow a convention (label k = output k), so only a model
   // below chance by more than a row that another mapping explains well (at least halfway from chance to every row
   // right: 0/1 coded the other way round) says the convention is not its own; a weak or untrained model does not.

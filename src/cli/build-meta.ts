@@ -17,6 +17,10 @@ const Flags = z.object({
   data: z.string().min(1).optional(),
   label: z.string().min(1).optional(),
   ignoreColumns: z.string().min(1).transform((v) => v.split(',').map((x) => x.trim()).filter((x) => x !== '')).optional(),
+  labelOrder: z.string().min(1).transform((v) => v.split(',').map((x) => x.trim())).optional(),
+  valData: z.string().min(1).optional(),
+  testData: z.string().min(1).optional(),
+  splitSeed: z.coerce.number().int('must be a whole number').min(0).optional(),
 });
 
 /** `autoprune build-meta --family F`: meta-dataset of a model family (zoo → oracle → features + labels). */
@@ -25,13 +29,13 @@ export async function buildMetaCommand(raw: Record<string, unknown>, argv: strin
   if (f.workers === 0 && f.queue == null) throw new UsageError('--workers 0 needs --queue (workers started elsewhere take the jobs); without a queue give at least 1');
   if (f.queue != null) checkQueueUrl(f.queue);
   selectBackend();
-  const out = await main({
+  await main({
     family: f.family, out: f.out, workers: f.workers, queue: f.queue, json: f.json, fresh: f.fresh,
     models: f.models, data: f.data, label: f.label, ignoreColumns: f.ignoreColumns,
+    labelOrder: f.labelOrder, valData: f.valData, testData: f.testData, splitSeed: f.splitSeed,
     ...(f.quick ? { limitPerDigit: 60, maxRowsPerLayerPerStage: 300 } : {}),
   }, ['autoprune', 'autoprune', ...argv]);
-  // --json: the stream stays JSON to its end (its 'written' event already names the file).
-  if (!f.json) process.stderr.write(`build-meta: wrote ${out}\n`);
+  // The 'written' event's line (or JSON object) names the file: no second "wrote" line.
   return 0;
 }
 

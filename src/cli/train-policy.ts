@@ -17,9 +17,8 @@ const Flags = z.object({
 export async function trainPolicyCommand(raw: Record<string, unknown>, argv: string[]): Promise<number> {
   const f = parseFlags(Flags, raw);
   selectBackend();
-  const path = await main({ meta: f.meta, kind: f.kind, out: f.out, name: f.name, noValidate: f.validate === false, balanceFamilies: f.balanceFamilies, json: f.json },
+  await main({ meta: f.meta, kind: f.kind, out: f.out, name: f.name, noValidate: f.validate === false, balanceFamilies: f.balanceFamilies, json: f.json },
     ['autoprune', 'autoprune', ...argv]);
-  // --json: the stream stays JSON to its end (its 'written' event already names the file).
-  if (!f.json) process.stderr.write(`train-policy: wrote ${path}\n`);
+  // The 'written' event's line (or JSON object) names the file: no second "wrote" line.
   return 0;
 }

@@ -3,6 +3,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { isCsvPath, loadDataset } from '../data/registry.js';
 import { loadModel } from '../models/io.js';
 import { fitDatasetToModel } from '../models/task.js';
+import { checkLabelOrder } from '../prune-service.js';
 import { buildMeta, type BuildEvent, type FileModel } from './build.js';
 import { FAMILIES } from './zoo.js';
 
@@ -28,6 +29,13 @@ export interface BuildMetaCliArgs {
   label?: string;
   /** With `models` and CSV data: columns that are neither inputs nor the label (IDs, dates, text). */
   ignoreColumns?: string[];
+  /** With `models` and CSV data: the labels in the models' output order (as `autoprune --label-order`). */
+  labelOrder?: string[];
+  /** With `models` and CSV data: validation / test rows of their own, instead of a split of `data`. */
+  valData?: string;
+  testData?: string;
+  /** With `models` and CSV data: the seed of the split of `data` (default 0, as `autoprune --split-seed`). */
+  splitSeed?: number;
 }
 
 /**
@@ -75,9 +83,12 @@ function line(e: BuildEvent): string | undefined {
  * path. Progress goes to stderr (lines, or JSON with `json`).
  */
 export async function main(args: BuildMetaCliArgs, argv: string[] = process.argv): Promise<string> {
-  const userModels = args.models?.length ? await checkUserModels(args.family, args.models, args.data ?? 'mnist-10k', args.label, args.ignoreColumns) : undefined;
+  const dataFlags = { label: args.label, ignoreColumns: args.ignoreColumns, labelOrder: args.labelOrder, valPath: args.valData, testPath: args.testData, seed: args.splitSeed };
+  const userModels = args.models?.length ? await checkUserModels(args.family, args.models, args.data ?? 'mnist-10k', dataFlags) : undefined;
   if (!userModels) {
-    if (args.data != null || args.label != null || args.ignoreColumns != null) throw new UsageError('--data, --label and --ignore-columns describe the data of --models; the built-in zoos train on MNIST-10k');
+    if (args.data != null || Object.values(dataFlags).some((v) => v != null)) {
+      throw new UsageError('--data, --label, --ignore-columns, --label-order, --val-data, --test-data and --split-seed describe the data of --models; the built-in zoos train on MNIST-10k');
+    }
     if (!FAMILIES.includes(args.family as never)) {
       throw new UsageError(`--family '${args.family}' has no built-in zoo (${FAMILIES.join(', ')}); for your own family pass its trained models with --models m1/model.json m2/model.json … and their --data`);
     }
@@ -101,11 +112,20 @@ export async function main(args: BuildMetaCliArgs, argv: string[] = process.argv
  * The user's models as meta-dataset sources, checked up front (each loads, and the data fits it) so
  * that bad input fails with one clear error before any worker starts.
  */
-async function checkUserModels(family: string, paths: string[], spec: string, label?: string, ignoreColumns?: string[]): Promise<FileModel[]> {
+async function checkUserModels(
+  family: string, paths: string[], spec: string,
+  flags: { label?: string; ignoreColumns?: string[]; labelOrder?: string[]; valPath?: string; testPath?: string; seed?: number },
+): Promise<FileModel[]> {
   if (!/^[\w.-]+$/.test(family)) throw new UsageError(`--family must be a name of letters, digits, '.', '_' or '-', got '${family}'`);
-  // The user's models read the CSV's values as they are (as `autoprune --model` does), not z-scored.
-  const csvOptions = isCsvPath(spec) ? { standardize: false, ...(ignoreColumns?.length ? { ignoreColumns } : {}) } : {};
-  const raw = loadDataset(spec, { label, seed: 0, ...csvOptions });
+  const { label, ignoreColumns, labelOrder, valPath, testPath, seed } = flags;
+  // The user's models read the CSV's values as they are (as `autoprune --model` does), not z-scored; the split is
+  // the CLI's (seed 0 unless --split-seed), or the validation / test files the models were not trained on.
+  const csvOptions = isCsvPath(spec) ? {
+    standardize: false, ...(ignoreColumns?.length ? { ignoreColumns } : {}), ...(labelOrder ? { labelOrder } : {}),
+    ...(valPath ? { valPath: resolve(valPath) } : {}), ...(testPath ? { testPath: resolve(testPath) } : {}),
+  } : {};
+  if (!isCsvPath(spec) && [labelOrder, valPath, testPath].some((v) => v != null)) throw new UsageError('--label-order, --val-data and --test-data go with CSV data (--data FILE.csv)');
+  const raw = loadDataset(spec, { label, seed: seed ?? 0, ...csvOptions });
   const used = new Map<string, number>();
   try {
     const models: FileModel[] = [];
@@ -113,7 +133,13 @@ async function checkUserModels(family: string, paths: string[], spec: string, la
       const model = await loadModel(path);
       try {
         const fitted = fitDatasetToModel(raw, model);
-        if (fitted !== raw) fitted.dispose();
+        try {
+          // A model that does not fit these labels (0/1 the other way round, names in another order) would give
+          // the oracle's judgements of a model at chance: refused as `autoprune --model` refuses it.
+          checkLabelOrder(model, fitted, { data: spec, model: path, ...(labelOrder ? { labelOrder } : {}) }, `build-meta: model '${path}': `);
+        } finally {
+          if (fitted !== raw) fitted.dispose();
+        }
       } finally {
         model.dispose();
       }
@@ -121,7 +147,7 @@ async function checkUserModels(family: string, paths: string[], spec: string, la
       const base = basename(abs.endsWith('.json') ? dirname(abs) : abs);
       const n = used.get(base) ?? 0;
       used.set(base, n + 1);
-      models.push({ id: n ? `${base}-${n + 1}` : base, family, path: abs, data: { spec: isCsvPath(spec) ? resolve(spec) : spec, ...(label != null ? { label } : {}), ...csvOptions } });
+      models.push({ id: n ? `${base}-${n + 1}` : base, family, path: abs, data: { spec: isCsvPath(spec) ? resolve(spec) : spec, ...(label != null ? { label } : {}), ...(seed != null ? { seed } : {}), ...csvOptions } });
     }
     return models;
   } finally {

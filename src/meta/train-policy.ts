@@ -66,6 +66,19 @@ export interface MetaRows {
 export function loadMetaRows(paths: string[]): MetaRows {
   if (paths.length === 0) throw new UsageError('train-policy needs at least one meta-dataset (--meta datasets/meta-FAMILY.json)');
   const sets = paths.map((p) => ({ path: p, ds: readMeta(p) }));
+  // A model in two meta-datasets (the same file twice, or a build of m1–m3 beside one of m1–m5) would be
+  // counted twice, and its copy would sit in the training rows of its own leave-one-model-out check.
+  const seen = new Map<string, string>();
+  for (const { path, ds } of sets) {
+    const own = new Map(ds.header.models.map((m) => [m.cacheKey || `${ds.header.family}/${m.id}`, m.id]));
+    for (const [key, id] of own) {
+      const first = seen.get(key);
+      if (first !== undefined) {
+        throw new UsageError(`model '${id}' is in both '${first}' and '${path}' (the same trained model and data): pass each model's rows once (a build of the whole family replaces a build of part of it)`);
+      }
+    }
+    for (const key of own.keys()) seen.set(key, path);
+  }
   const schema = metaSchema(sets[0].ds);
   for (const s of sets) {
     if (!sameSchema(metaSchema(s.ds), schema)) {

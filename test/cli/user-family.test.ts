@@ -31,6 +31,10 @@ describe('a policy for the user\'s own family', () => {
     const lines = t.stderr.split('\n').filter((l) => l.startsWith('{'));
     expect(lines.map((l) => JSON.parse(l).type)).toContain('written');
     expect(t.stderr).not.toMatch(/^train-policy: wrote/m);
+    // The same rows twice would count each model twice and leak it into its own leave-one-model-out check.
+    expectCleanUsageError(await cli(['train-policy', '--meta', 'meta/churn.json', 'meta/churn.json', '--out', 'policies/twice.json'], { cwd }),
+      /model 'm1' is in both 'meta\/churn.json' and 'meta\/churn.json'/);
+    expect(existsSync(join(cwd, 'policies', 'twice.json'))).toBe(false);
     const policy = JSON.parse(readFileSync(join(cwd, 'policies', 'churn.json'), 'utf8'));
     expect(policy.provenance.families).toEqual(['churn-mlp']);
 
@@ -50,9 +54,24 @@ describe('a policy for the user\'s own family', () => {
     expect(changed.stderr).not.toMatch(/rows from the cache/);
   }, 300_000);
 
+  it('build-meta refuses a model that does not fit the labels (swapped yes/no) and takes --label-order, --split-seed, --val-data', async () => {
+    const cwd = tempDir();
+    await churnFamily(cwd, [['m1', [16], 1]]);
+    const swapped = readFileSync(join(cwd, 'churn.csv'), 'utf8').replace(/,yes$/gm, ',TMP').replace(/,no$/gm, ',yes').replace(/,TMP$/gm, ',no');
+    writeFileSync(join(cwd, 'swapped.csv'), swapped);
+    const args = ['build-meta', '--family', 'churn-mlp', '--models', 'm1', '--data', 'swapped.csv', '--label', 'churn', '--workers', '1', '--out', 'meta/s.json'];
+    expectCleanUsageError(await cli(args, { cwd }), /^autoprune: error: build-meta: model 'm1': the model's accuracy on the validation split is \d+\.\d % .*pass --label-order/);
+    expect(existsSync(join(cwd, 'meta'))).toBe(false);
+    const ok = await cli([...args, '--label-order', 'yes,no', '--split-seed', '0'], { cwd });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(cwd, 'meta', 's.json'), 'utf8')).rows).toBeGreaterThan(0);
+    expect(ok.stderr.match(/wrote /g)).toHaveLength(1);
+    expectCleanUsageError(await cli(['build-meta', '--family', 'mlp', '--val-data', 'v.csv', '--out', 'meta/x.json'], { cwd }), /--val-data, --test-data and --split-seed describe the data of --models/);
+  }, 120_000);
+
   it.each([
     [['--family', 'mine'], /--family 'mine' has no built-in zoo .*--models/],
-    [['--family', 'mlp', '--data', 'x.csv'], /--data, --label and --ignore-columns describe the data of --models/],
+    [['--family', 'mlp', '--data', 'x.csv'], /--data, --label, --ignore-columns, --label-order, --val-data, --test-data and --split-seed describe the data of --models/],
     [['--family', 'mine', '--models', 'no/such'], /model file 'no\/such' does not exist/],
     [['--family', 'mine', '--models', 'm', '--data', 'nope.csv'], /cannot read data file 'nope.csv'/],
     [['--family', 'bad name', '--models', 'm'], /--family must be a name/],

@@ -36,7 +36,7 @@ function syntheticMeta(dir: string, family: string, models: number, seed: number
       data[o + F + 3] = layer;
       data[o + F + 4] = i % 2 ? 0.5 : 0;
     }
-    infos.push({ index: m, id: `${family}-${m}`, family, args: {}, epochs: 1, cacheKey: 'x', denseValAccuracy: 0.9, oracle: [], layers: [], rows: perModel, seconds: 0 });
+    infos.push({ index: m, id: `${family}-${m}`, family, args: {}, epochs: 1, cacheKey: `key-${family}-${m}`, denseValAccuracy: 0.9, oracle: [], layers: [], rows: perModel, seconds: 0 });
   }
   const path = join(dir, `meta-${family}.json`);
   writeMeta(path, {
