@@ -175,8 +175,8 @@ export function retrainSection(results: RetrainCase[], meta: { date: string; com
     'trained on the same training split; `autoprune build-meta --family NAME --models m1 … m5 --data data.csv --label L` and ' +
     '`autoprune train-policy --meta meta.json --kind cart` (the two commands above) make a policy of them alone (**retrained**); ' +
     '`train-policy --meta meta.json datasets/meta-mlp.json --balance-families` one of them and the shipped MNIST MLP zoo, each family the same weight (**retrained+mlp**). ' +
-    'The committed model, which is not one of them, is then pruned by the agent (`autoprune --model M --data data.csv --target T --seed S --force`: ' +
-    'default budget and guard, the same split) with each, the shipped default policy, and global magnitude. Cells: test accuracy %, mean (min–max) of the seeds; "magnitude check" counts the scoring passes ' +
+    'The committed model, which is not one of them, is then pruned by the agent (`autoprune --model M --data data.csv --target T --seed S --split-seed 0 --force`: ' +
+    'default budget and guard, the same split: the seed varies the fine-tuning, not the split) with each, the shipped default policy, and global magnitude. Cells: test accuracy %, mean (min–max) of the seeds; "magnitude check" counts the scoring passes ' +
     'where the agent pruned by magnitude because the policy\'s choice lost more calibration loss (docs/agent.md), of all passes.',
     '',
   ];
