@@ -16,5 +16,5 @@ const r = await runBench({
   onProgress: (m) => console.error(m),
 });
 for (const rec of r.records) {
-  console.log(JSON.stringify({ model: rec.model, seed: rec.seed, method: rec.method, target: rec.target, test: rec.testAfter, layers: rec.layerSparsity.map((x) => +x.toFixed(3)) }));
+  console.log(JSON.stringify({ model: rec.model, seed: rec.seed, method: rec.method, target: rec.target, test: rec.testAfter, val: rec.valAfter, layers: rec.layerSparsity.map((x) => +x.toFixed(3)) }));
 }

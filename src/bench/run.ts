@@ -67,6 +67,8 @@ export interface BenchRecord {
   sparsity: number;
   testBefore: number;
   testAfter: number;
+  /** Validation accuracy after fine-tuning (one-shot methods): what a method or setting may be chosen by, unlike test. */
+  valAfter?: number;
   fineTuneEpochs: number;
   layerSparsity: number[];
   seconds: Record<string, number>;
@@ -180,7 +182,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
             const t0 = Date.now();
             const r = oneShot(model, fitted, scorer(), { target, fineTuneEpochs, seed: 1000 + seed });
             partial.records.push({
-              ...rec, sparsity: r.sparsity, testBefore: r.testBefore, testAfter: r.testAfter, fineTuneEpochs: r.fineTuneEpochs,
+              ...rec, sparsity: r.sparsity, testBefore: r.testBefore, testAfter: r.testAfter, valAfter: r.valAfter, fineTuneEpochs: r.fineTuneEpochs,
               layerSparsity: r.layerSparsity, seconds: { ...r.seconds, total: (Date.now() - t0) / 1000 },
             });
             done.add(key(rec));
