@@ -9,7 +9,7 @@ await selectBackendAsync();
 const { runBench } = await import('../dist/bench/run.js');
 const [model = 'lenet-5', seeds = '0,1,2', targets = '0.9,0.95,0.98', methods = 'default+lamp'] = process.argv.slice(2);
 
-const { resolveScorerSpec } = await import('../dist/policy/allocated.js');
+const { resolveScorer: resolveScorerSpec } = await import('../dist/policy/io.js');
 const r = await runBench({
   models: [model], seeds: seeds.split(',').map(Number), targets: targets.split(',').map(Number),
   methods: Object.fromEntries(methods.split(',').map((m) => [m, () => resolveScorerSpec(m)])), denseEpochs: 15, fineTuneEpochs: 5, agentBudget: 15,

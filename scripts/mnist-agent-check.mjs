@@ -20,7 +20,7 @@ const targets = (process.argv[4] ?? '0.9,0.95').split(',').map(Number);
 const compare = process.env.COMPARE === '1';
 // SCORER: a policy or baseline name (default: policies/default.json); "X+Y" = X's order inside each layer with
 // Y's allocation across layers (src/policy/allocated.ts), e.g. SCORER=default+lamp.
-const { resolveScorerSpec } = await import('../dist/policy/allocated.js');
+const { resolveScorer: resolveScorerSpec } = await import('../dist/policy/io.js');
 const scorer = () => resolveScorerSpec(process.env.SCORER ?? 'default');
 const data = loadMnist10k({ seed: 0 });
 const pts = (a, b) => `${(100 * (a - b)).toFixed(2)}`;

@@ -41,7 +41,9 @@ export class PolicyRegistrySource implements PolicySource {
   resolve(spec: string): { scorer: Scorer; kind: string; file?: string } {
     if (Object.hasOwn(SCORERS, spec)) return { scorer: createScorer(spec), kind: 'baseline' };
     const scorer = resolveScorer(spec);
-    return { scorer, kind: (scorer as Partial<Policy>).kind ?? 'policy', file: resolvePolicyPath(spec) };
+    const kind = (scorer as Partial<Policy>).kind;
+    // A combination ('default@0.25+lamp') is no one file: its parts are named by the spec itself.
+    return kind ? { scorer, kind, file: resolvePolicyPath(spec) } : { scorer, kind: 'combined' };
   }
 }
 

@@ -14,7 +14,7 @@ import { tempDir } from './helpers.js';
 const root = new URL('..', import.meta.url).pathname;
 
 const CONSUMER_TS = `import {
-  autoprune, PruningCallback, loadSynthetic, tf, InterruptedError,
+  autoprune, PruningCallback, loadSynthetic, tf, InterruptedError, type TF,
   type AgentEvent, type AutopruneResult, type ConnectionFeatures, type Scorer, type StopReason,
 } from 'autoprune';
 import { decodeSparse } from 'autoprune/sparse';
@@ -31,7 +31,9 @@ const y = tf.oneHot(tf.tensor1d(data.train.labels, 'int32'), 3);
 const pruner = new PruningCallback(model, { target: 0.6, calibration: data.train });
 await model.fit(data.train.x, y, { epochs: 3, batchSize: 32, callbacks: [pruner], verbose: 0 });
 const callbackSparsity = pruner.sparsity().global;
-const plain = pruner.strip();
+const plain: TF.LayersModel = pruner.strip();
+const probe: TF.Tensor = tf.zeros([1, 12]);
+probe.dispose();
 
 // 2. A custom criterion, typed by the package's own names.
 const byMagnitude: Scorer = {

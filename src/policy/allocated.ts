@@ -1,20 +1,5 @@
 import type { ConnectionFeatures } from '../features/types.js';
-import { resolveScorer } from './io.js';
 import type { Scorer } from './types.js';
-
-/**
- * A scorer named as the experiment scripts take it: a policy or baseline name; "X+Y" = allocatedBy(X, Y);
- * "X@a+Y" = allocatedBy(blendedOrder(X, Y, a), Y): inside each layer the ranks of Y and X mixed with weight a
- * on X's (a = 0 is Y exactly), Y's allocation.
- */
-export function resolveScorerSpec(spec: string): Scorer {
-  const [own, prior] = spec.split('+');
-  const [name, alpha] = own.split('@');
-  if (!prior) return resolveScorer(name);
-  const p = resolveScorer(prior);
-  const o = resolveScorer(name);
-  return allocatedBy(alpha === undefined ? o : blendedOrder(o, p, Number(alpha)), p, spec);
-}
 
 /**
  * A bounded correction of a prior's order inside each layer: a connection's score is (1 − a)·its rank under the

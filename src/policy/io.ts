@@ -8,6 +8,7 @@ import { CartPolicy, formatIssues } from './cart-policy.js';
 import { NetPolicy } from './net-policy.js';
 import { POLICY_FILE_VERSION, POLICY_FORMAT, type Policy, type PolicyFile, type PolicyKind } from './policy.js';
 import type { Scorer } from './types.js';
+import { allocatedBy, blendedOrder } from './allocated.js';
 
 export type PolicyLoader = (file: PolicyFile, source: string) => Policy;
 
@@ -161,6 +162,17 @@ export function loadPolicy(pathOrName: string, opts: LoadPolicyOptions = {}): Po
  */
 export function resolveScorer(nameOrPath: string, opts: ScorerOptions & LoadPolicyOptions = {}): Scorer {
   if (Object.prototype.hasOwnProperty.call(SCORERS, nameOrPath)) return createScorer(nameOrPath, opts);
+  // "X+Y": X's order inside each layer, Y's allocation across layers; "X@a+Y": X's ranks mixed into Y's with
+  // weight a inside each layer (a bounded correction of the prior Y), Y's allocation (src/policy/allocated.ts).
+  const spec = /^([^+@]+)(?:@(\d*\.?\d+))?\+([^+@]+)$/.exec(nameOrPath);
+  if (spec && !existsSync(nameOrPath)) {
+    const [, own, alpha, prior] = spec;
+    const a = alpha === undefined ? undefined : Number(alpha);
+    if (a !== undefined && !(a >= 0 && a <= 1)) throw new PolicyError(`'${nameOrPath}': the weight after '@' must be in [0, 1], got ${alpha}`);
+    const p = resolveScorer(prior, opts);
+    const o = resolveScorer(own, opts);
+    return allocatedBy(a === undefined ? o : blendedOrder(o, p, a), p, nameOrPath);
+  }
   try {
     return loadPolicy(nameOrPath, opts);
   } catch (err) {

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { allocatedBy, blendedOrder } from '../../src/policy/allocated.js';
+import { resolveScorer } from '../../src/policy/io.js';
+import type { ConnectionFeatures } from '../../src/features/types.js';
+import type { Scorer } from '../../src/policy/types.js';
+
+/** Two layers' worth of fake features: scorers below read only the layer sizes. */
+const feats = { layers: [{ count: 5 }, { count: 3 }] } as unknown as ConnectionFeatures;
+const fixed = (name: string, scores: number[][]): Scorer => ({ name, score: () => scores.map((s) => Float32Array.from(s)) });
+const order = (s: Float32Array) => Array.from(s.keys()).sort((a, b) => s[b] - s[a] || a - b);
+
+describe('combined scorers: a policy\'s order, a prior\'s allocation, a bounded correction', () => {
+  const policy = fixed('p', [[5, 4, 3, 2, 1], [0.1, 0.3, 0.2]]);
+  const prior = fixed('q', [[1, 2, 3, 4, 5], [9, 8, 7]]);
+
+  it('weight 0 keeps the prior\'s order and weight 1 takes the policy\'s, inside each layer', () => {
+    const zero = blendedOrder(policy, prior, 0).score(feats);
+    const one = blendedOrder(policy, prior, 1).score(feats);
+    expect(order(zero[0])).toEqual(order(prior.score(feats)[0]));
+    expect(order(zero[1])).toEqual([0, 1, 2]);
+    expect(order(one[0])).toEqual([0, 1, 2, 3, 4]);
+    expect(order(one[1])).toEqual([1, 2, 0]);
+  });
+
+  it('below weight 0.5 a policy that reverses the prior entirely cannot overturn its order', () => {
+    // Prior order of layer 0 (prune first → last): 4, 3, 2, 1, 0; the policy's exactly the reverse.
+    const s = blendedOrder(policy, fixed('q', [[1, 2, 3, 4, 5], [1, 2, 3]]), 0.25).score(feats);
+    expect(order(s[0])).toEqual([4, 3, 2, 1, 0]);
+  });
+
+  it('the allocation is the prior\'s: each layer keeps exactly the prior\'s multiset of scores', () => {
+    const combined = allocatedBy(blendedOrder(policy, prior, 0.5), prior).score(feats);
+    const base = prior.score(feats);
+    combined.forEach((s, l) => expect(Array.from(s).sort()).toEqual(Array.from(base[l]).sort()));
+  });
+
+  it('resolves "X@a+Y" and "X+Y" by name, and refuses a weight outside [0, 1]', () => {
+    expect(resolveScorer('default@0.25+lamp').name).toBe('default@0.25+lamp');
+    expect(resolveScorer('default+lamp').name).toBe('default+lamp');
+    expect(() => resolveScorer('default@2+lamp')).toThrow(/weight after '@' must be in \[0, 1\], got 2/);
+    expect(() => resolveScorer('nope@0.5+lamp')).toThrow(/no policy 'nope'/);
+  });
+});
