@@ -238,11 +238,8 @@ export function checkOutDir(out: string, overwrite: boolean, resume: boolean, in
 export function checkOverwritable(out: string, overwrite: boolean, resume: boolean): void {
   const abs = resolve(out);
   if (!overwrite || !nonEmptyDir(abs) || (resume && new Checkpointer(checkpointDirFor(abs)).exists())) return;
-  // Ours when its report.json or masks.json says so (a file of that name alone is anyone's), and nothing else is there.
-  const ours = (file: string, format: string) => {
-    try { return (JSON.parse(readFileSync(join(abs, file), 'utf8')) as { format?: unknown }).format === format; } catch { return false; }
-  };
-  if (!ours('report.json', 'autoprune-report') && !ours('masks.json', 'autoprune-masks')) {
+  // Ours when its report.json or masks.json says so, and nothing else is there.
+  if (!isAutopruneOutput(abs)) {
     throw new UsageError(`output folder '${out}' is not an autoprune output (no autoprune report.json or masks.json in it): --overwrite only replaces a previous run's output; choose another --out`);
   }
   const foreign = [...readdirSync(abs).filter((e) => !OUTPUT_ENTRIES.has(e)), ...foreignInside(abs)];
@@ -253,6 +250,14 @@ export function checkOverwritable(out: string, overwrite: boolean, resume: boole
 
 /** Everything an output folder holds (a run's files, `autoprune compact`'s, a frontier's): --overwrite replaces only these. */
 const OUTPUT_ENTRIES = new Set(['model', 'masks.json', 'report.json', 'report.html', 'frontier.json', 'frontier', 'compact', 'model.sparse', 'model.int8.sparse']);
+
+/** Whether `dir` holds an autoprune run's report.json or masks.json, by their `format` (a file of that name alone is anyone's). */
+export function isAutopruneOutput(dir: string): boolean {
+  const ours = (file: string, format: string) => {
+    try { return (JSON.parse(readFileSync(join(dir, file), 'utf8')) as { format?: unknown }).format === format; } catch { return false; }
+  };
+  return ours('report.json', 'autoprune-report') || ours('masks.json', 'autoprune-masks');
+}
 
 /** What a saved tfjs model folder of ours holds: model.json and its weight files. */
 const isModelFile = (name: string) => name === 'model.json' || /^(weights|group\d+-shard\d+of\d+)\.bin$/.test(name);

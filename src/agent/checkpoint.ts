@@ -177,7 +177,7 @@ export class Checkpointer {
       const actual = existsSync(path) ? createHash('sha256').update(readFileSync(path)).digest('hex') : 'missing';
       if (actual !== sum) throw new UsageError(`cannot resume: checkpoint file '${path}' is damaged (its checksum differs from the one saved with it); rerun without --resume`);
     }
-    const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    const all = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
     const nonFinite = all.findIndex((v) => !Number.isFinite(v));
     if (nonFinite >= 0) throw new UsageError(`cannot resume: checkpoint '${join(this.dir, 'weights.bin')}' is damaged (a non-finite weight at value ${nonFinite}); rerun without --resume`);
     let off = 0;
@@ -236,7 +236,6 @@ const CHECKPOINT_FILE = /^(weights\.bin|masks\.json|milestone-\d+\.bin)$/;
 /** What is wrong with a parsed state.json (its shape and the loop state's values), or undefined. */
 export function invalidStateFile(file: StateFile): string | undefined {
   const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
-  const isFraction = (v: unknown) => typeof v === 'number' && v >= 0 && v <= 1;
   if (!Array.isArray(file.weights) || !file.weights.every((w) => w != null && Array.isArray(w.shape) && w.shape.every(isCount))) return 'weights: not a list of shapes';
   const sums = file.sha256;
   if (sums == null || typeof sums !== 'object') return 'no checksums';
@@ -247,10 +246,10 @@ export function invalidStateFile(file: StateFile): string | undefined {
   const st = file.state;
   if (st == null || typeof st !== 'object') return 'no loop state';
   if (!isCount(st.step)) return 'state.step';
-  if (!isFraction(st.sparsity) || st.sparsity >= 1) return 'state.sparsity';
+  if (!(typeof st.sparsity === 'number' && st.sparsity >= 0 && st.sparsity < 1)) return 'state.sparsity';
   if (!(typeof st.rate === 'number' && st.rate > 0 && st.rate <= 1)) return 'state.rate';
   if (!isCount(st.stepsUsed)) return 'state.stepsUsed';
-  if (!isFraction(st.denseValAccuracy) && !(typeof st.denseValAccuracy === 'number' && Number.isFinite(st.denseValAccuracy))) return 'state.denseValAccuracy';
+  if (!Number.isFinite(st.denseValAccuracy)) return 'state.denseValAccuracy'; // R² may be negative
   if (!Array.isArray(st.steps) || !st.steps.every((r) => r != null && typeof r === 'object')) return 'state.steps';
   if (st.frontierSteps != null && !isCount(st.frontierSteps)) return 'state.frontierSteps';
   if (st.scoringPasses != null && !isCount(st.scoringPasses)) return 'state.scoringPasses';

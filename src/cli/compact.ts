@@ -1,6 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import { consoleTable } from './table.js';
-import { closeSync, existsSync, lstatSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { ModelError, UsageError } from '../errors.js';
@@ -9,7 +9,7 @@ import { compactModel, type CompactReport } from '../pruning/compact.js';
 import { loadMasksFrom, MASKS_FILE } from '../pruning/mask-io.js';
 import { PrunableModel } from '../pruning/prunable-model.js';
 import { decodeSparse, encodeSparse, sizeReport, SPARSE_MAGIC, type SizeReport } from '../pruning/sparse-format.js';
-import { foreignInside } from '../prune-service.js';
+import { foreignInside, isAutopruneOutput, realPathOf } from '../prune-service.js';
 import { atomicWriteFile, writeOutputsAtomically } from '../report/write.js';
 
 export interface CompactOptions {
@@ -59,16 +59,7 @@ export function locate(path: string): { modelFile: string; masksDirs: string[]; 
 /** The default output folder for a model in `modelDir`: the run folder above an autoprune output's `model/`, else the model's folder (refused later: it is an input). */
 function outBeside(modelDir: string): string {
   const run = dirname(modelDir);
-  return basename(modelDir) === 'model' && (isOurs(join(run, 'report.json'), 'autoprune-report') || isOurs(join(run, 'masks.json'), 'autoprune-masks')) ? run : modelDir;
-}
-
-/** Whether `file` is a JSON file of autoprune's `format` (a file of that name alone is anyone's). */
-function isOurs(file: string, format: string): boolean {
-  try {
-    return (JSON.parse(readFileSync(file, 'utf8')) as { format?: unknown }).format === format;
-  } catch {
-    return false;
-  }
+  return basename(modelDir) === 'model' && isAutopruneOutput(run) ? run : modelDir;
 }
 
 /**
@@ -77,9 +68,9 @@ function isOurs(file: string, format: string): boolean {
  * earlier outputs — a `compact/` holding only a saved model, `.sparse` files in autoprune's format.
  */
 function checkCompactOut(out: string, modelDir: string, shown: string): void {
-  const real = realOrSelf(out);
+  const real = realPathOf(out);
   if (dirname(real) === real) throw new UsageError(`output folder '${shown}' is a filesystem root; choose another --out`);
-  const model = realOrSelf(modelDir);
+  const model = realPathOf(modelDir);
   if (real === model || real.startsWith(model + sep)) {
     throw new UsageError(`output folder '${shown}' is the input model's folder '${modelDir}' (or inside it), which is never written to; choose another --out`);
   }
@@ -93,14 +84,6 @@ function checkCompactOut(out: string, modelDir: string, shown: string): void {
   }
   if (foreign.length > 0) {
     throw new UsageError(`output folder '${shown}' holds ${foreign.join(', ')}, not written by autoprune, which compact would replace; move ${foreign.length === 1 ? 'it' : 'them'} or choose another --out`);
-  }
-}
-
-function realOrSelf(p: string): string {
-  try {
-    return realpathSync(p);
-  } catch {
-    return p;
   }
 }
 
@@ -161,7 +144,7 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
   const modelDir = dirname(modelFile);
   // By default the outputs go beside the pruned model of an autoprune output folder; a user's own model folder
   // (no report.json or masks.json there) is an input, never written to.
-  const ours = masksDirs.some((d) => isOurs(join(d, 'report.json'), 'autoprune-report') || isOurs(join(d, 'masks.json'), 'autoprune-masks'));
+  const ours = masksDirs.some(isAutopruneOutput);
   const out = resolve(opts.out ?? outDefault);
   const compactDir = join(out, 'compact');
   const rel = relative(compactDir, modelDir);
