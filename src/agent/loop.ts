@@ -12,6 +12,7 @@ import { lampPruneScores } from '../policy/baselines.js';
 import type { ReportStep, StopReason } from '../report/report.js';
 import type { FeatureExtractor } from '../services.js';
 import { disposeSnapshot, PrunableModel, type ComputeReport, type Objective, type Snapshot, type SparsityReport } from '../pruning/prunable-model.js';
+import { cosineFraction, type RegrowSchedule } from '../pruning/regrow.js';
 import { checkObjective, checkUnitsRemovable, pruneStep, unitsKeptFor, type Granularity } from './granularity.js';
 import { accuracy, evaluate, rowLosses, trainAsync, withDefaults } from '../models/train.js';
 import { resolveBudget, type FineTuneBudget } from './budget.js';
@@ -109,6 +110,12 @@ export interface AgentOptions {
    * to the end of the budget, keeping its best round (docs/agent.md).
    */
   polish?: { lrDecay: number; patience: number };
+  /**
+   * Regrowth in the fine-tunes at the final sparsity (polish, forced fine-tune; connection granularity): every `every`
+   * optimizer steps over the first `until` share of the fine-tune, each kernel swaps a cosine-decaying share (from
+   * `alpha`) of its live weights, smallest |w| out, largest |gradient| back in (src/pruning/regrow.ts). `false`: none.
+   */
+  regrow?: false | { alpha: number; every: number; until: number };
   /** Backend name for the start event. */
   backend?: { name: string; native: boolean };
 }
@@ -361,7 +368,13 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     // repeat gets a longer fine-tune once (2 × maxStepEpochs rounds, patience 2), and no fine-tune after that.
     const tried = new Map<string, { steps: number; val: number; verdict: GuardVerdict }>();
     const keyOf = (p: number) => p.toFixed(9);
-    type Tune = { steps: number; patience: number; lrDecay?: number };
+    type Tune = { steps: number; patience: number; lrDecay?: number; regrow?: boolean };
+    /** The regrowth schedule of a fine-tune of `steps` at the final sparsity, if regrowth is on. */
+    const regrowFor = (steps: number, from = 0): RegrowSchedule | undefined => {
+      if (!o.regrow || granularity !== 'connection') return undefined;
+      const until = from + Math.floor(o.regrow.until * (steps - from));
+      return until - from > o.regrow.every ? { every: o.regrow.every, from, until, fraction: cosineFraction(o.regrow.alpha, until, from) } : undefined;
+    };
     const tuneFor = (left: number) => (reached: number): Tune | null => {
       const before = tried.get(keyOf(reached));
       if (before === undefined) return { steps: Math.min(o.maxStepEpochs * budget.roundSteps, left), patience: 1 };
@@ -490,7 +503,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         return { valAccuracy: prev.val, verdict: prev.verdict, steps: 0, requested: 0, sparsity: reached, skipped: true };
       }
       const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
-        steps: t.steps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, schedule,
+        steps: t.steps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, schedule, regrow: t.regrow ? regrowFor(t.steps, schedule?.length ? Math.floor(t.steps / 2) : 0) : undefined,
         prunable: pm, val: data.val, patience: t.patience, lrDecay: t.lrDecay, seed: o.seed * 1009 + state.step, signal: o.signal, recalibrate: calib.x,
         onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: Math.ceil(t!.steps / budget.roundSteps), step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, loss: e.loss, valAccuracy: e.valAccuracy }),
       }));
@@ -679,7 +692,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       const t0 = Date.now();
       state.step++;
       // The forced fine-tune runs the rest of the budget (at least one round); the best validation round is kept.
-      const r = await attempt(o.target, { steps: Math.max(budget.roundSteps, budget.budgetSteps - state.stepsUsed), patience: o.polish.patience });
+      const r = await attempt(o.target, { steps: Math.max(budget.roundSteps, budget.budgetSteps - state.stepsUsed), patience: o.polish.patience, regrow: true });
       state.stepsUsed += r.steps;
       state.sparsity = r.sparsity;
       state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: true, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds: (Date.now() - t0) / 1000, reason: 'forced' });
@@ -694,7 +707,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       try {
         const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
           steps: budget.budgetSteps - state.stepsUsed, batchSize: budget.batchSize, roundSteps: budget.roundSteps,
-          prunable: pm, val: data.val, patience: o.polish.patience, lrDecay: o.polish.lrDecay,
+          prunable: pm, val: data.val, patience: o.polish.patience, lrDecay: o.polish.lrDecay, regrow: regrowFor(budget.budgetSteps - state.stepsUsed),
           seed: o.seed * 1009 + 7919, signal: o.signal, recalibrate: calib.x,
           onEpoch: (e) => emit({ type: 'epoch', phase: 'polish', epochs: Math.ceil((budget.budgetSteps - state.stepsUsed) / budget.roundSteps), step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, loss: e.loss, valAccuracy: e.valAccuracy }),
         }));

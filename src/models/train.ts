@@ -7,6 +7,7 @@ import type { PrunableModel } from '../pruning/prunable-model.js';
 import { abortedError, DataError } from '../errors.js';
 import { Rng } from '../util/random.js';
 import { FlatAdam } from './flat-adam.js';
+import { regrowMasks, type RegrowSchedule } from '../pruning/regrow.js';
 import { withSeededRandom } from '../util/seeded-random.js';
 import { lossOf, predictedClasses, rowLossesOf, targetsOf, taskOf, type TaskInfo } from './task.js';
 
@@ -57,6 +58,12 @@ export interface TrainOptions {
    * a pruned model's moving statistics are stale. Default: none (the statistics training left).
    */
   recalibrate?: TF.Tensor;
+  /**
+   * Regrowth at fixed sparsity (needs `prunable`): every `every` steps before `until`, each kernel swaps its weakest live
+   * weights for the pruned connections with the largest gradient on that step's batch (src/pruning/regrow.ts). Like a
+   * schedule event, a swap resets early stopping and the best round. Default: none.
+   */
+  regrow?: RegrowSchedule;
   /** Called after each epoch. */
   onEpoch?: (e: { epoch: number; loss: number; valAccuracy?: number; valLoss?: number; improved?: boolean }) => void;
 }
@@ -171,19 +178,31 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
         const idx = perm!.subarray(cursor, Math.min(n, cursor + o.batchSize));
         cursor += o.batchSize;
         // Dropout-like layers draw their noise from Math.random: seeded per step, so a seed repeats the run.
-        withSeededRandom(Math.imul(o.seed + 1, 0x9e3779b1) ^ stepsRun, () => tf.tidy(() => {
+        const { value, grads } = withSeededRandom(Math.imul(o.seed + 1, 0x9e3779b1) ^ stepsRun, () => tf.tidy(() => {
           const ib = tf.tensor1d(idx, 'int32');
           const xb = tf.gather(data.x, ib);
           const yb = tf.gather(y, ib);
-          const { value, grads } = tf.variableGrads(
-            () => lossOf(model.apply(xb, { training: true }) as TF.Tensor, yb, task), vars);
+          return tf.variableGrads(() => lossOf(model.apply(xb, { training: true }) as TF.Tensor, yb, task), vars);
+        }));
+        const rg = o.regrow;
+        if (rg && o.prunable && stepsRun > (rg.from ?? 0) && (stepsRun - (rg.from ?? 0)) % rg.every === 0 && stepsRun < rg.until) {
+          // The unmasked gradient of this batch picks what comes back; the update below already follows the new masks.
+          if (regrowMasks(o.prunable, grads, rg.fraction(stepsRun)) > 0) {
+            readMasks();
+            best?.weights?.forEach((t) => t.dispose());
+            best = undefined;
+            sinceBest = 0;
+          }
+        }
+        tf.tidy(() => {
           // Pruned weights get a zero gradient and (zero moments) a zero update: no re-masking per step.
           // The gradients are freed once flattened: not needed after, and a full copy less at the step's peak.
           optimizer.step(vars.map((v) => grads[v.name]), flatMask, true);
           const next = tf.add(lossSum, value) as TF.Scalar;
+          value.dispose();
           lossSum.dispose();
           lossSum = tf.keep(next);
-        }));
+        });
         stepsRun++;
         yield;
       }
@@ -200,8 +219,8 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
         valAccuracy = ev.accuracy;
         valLoss = ev.loss;
         // A gain: a lower validation loss (smooth; accuracy moves in whole rows and overfits a small split).
-        // While scheduled pruning is still to come, rounds are reported but not judged.
-        if (nextEvent >= events.length) {
+        // While scheduled pruning or regrowth is still to come, rounds are reported but not judged.
+        if (nextEvent >= events.length && !(o.regrow && stepsRun < o.regrow.until)) {
           improved = !best || ev.loss < best.loss;
           if (improved) {
             best?.weights?.forEach((t) => t.dispose());
