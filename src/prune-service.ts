@@ -459,6 +459,14 @@ function checkValidationRows(data: Dataset, opts: AutopruneOptions, force: boole
  * order scores higher.) An order given with --label-order, and a split of fewer than MIN_LABEL_CHECK_ROWS rows,
  * are never refused: only the warning.
  */
+/** The most common label of `labels` and its share of the rows (what always answering it scores). */
+export function majorityShare(labels: ArrayLike<number>): { label: number; share: number } {
+  const counts = new Map<number, number>();
+  for (let i = 0; i < labels.length; i++) counts.set(labels[i], (counts.get(labels[i]) ?? 0) + 1);
+  const [label, most] = [...counts].reduce((a, b) => (b[1] > a[1] ? b : a), [0, 0]);
+  return { label, share: labels.length ? most / labels.length : 0 };
+}
+
 export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick<AutopruneOptions, 'data' | 'model' | 'labelOrder' | 'onEvent'>, prefix = ''): void {
   const names = data.classNames;
   if (typeof opts.data !== 'string' || opts.model == null) return;
@@ -867,6 +875,19 @@ export class PruneService {
             `${report.guard?.pointsPerRow ? ` (one row = ${report.guard.pointsPerRow.toFixed(2)} points)` : ''}, and on few rows validation and test differ by a few rows either way; ` +
             'more validation rows (--split, --val-data) make the guard finer',
         });
+      }
+      if (task.kind === 'classification') {
+        const floor = majorityShare(fitted.test.labels);
+        const rows = fitted.test.labels.length;
+        // The pruned model fell to what always answering the most common class scores, where the dense one was above it.
+        if (rows > 0 && report.final.testAccuracy <= floor.share + 0.5 / rows && report.dense.testAccuracy > floor.share + 1 / rows) {
+          opts.onEvent?.({
+            type: 'warning',
+            message: `the pruned model's test accuracy (${(100 * report.final.testAccuracy).toFixed(2)} %) is no better than always answering the most common class ` +
+              `'${fitted.classNames[floor.label] ?? floor.label}' (${(100 * floor.share).toFixed(2)} % of the ${rows} test rows; dense ${(100 * report.dense.testAccuracy).toFixed(2)} %): ` +
+              'it has lost what the model knew about the other classes',
+          });
+        }
       }
       opts.onEvent?.({
         type: 'done', sparsity: report.final.sparsity, sparsityOfAllParams: report.final.sparsityOfAllParams, prunableFraction: report.dense.prunableFraction,

@@ -1,6 +1,6 @@
 /** Which order of the class names explains a model's predictions (the --label-order warning). */
 import { describe, expect, it } from 'vitest';
-import { bestLabelOrder } from '../src/prune-service.js';
+import { bestLabelOrder, majorityShare } from '../src/prune-service.js';
 
 describe('bestLabelOrder', () => {
   it('finds the order a model was trained with from its confusion counts', () => {
@@ -31,5 +31,12 @@ describe('bestLabelOrder', () => {
     expect(r.identity).toBe(0);
     expect(r.best).toBe(500);
     expect(r.order).toEqual(Array.from({ length: k }, (_, o) => (o - 3 + k) % k));
+  });
+});
+
+describe('majorityShare', () => {
+  it('gives the most common label and what always answering it scores', () => {
+    expect(majorityShare(Int32Array.from([1, 0, 1, 1, 2]))).toEqual({ label: 1, share: 0.6 });
+    expect(majorityShare([])).toEqual({ label: 0, share: 0 });
   });
 });

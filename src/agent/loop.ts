@@ -643,7 +643,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         state.rate = afterRollback(Math.min(state.rate, (r.sparsity - from) / Math.max(EPS, 1 - from)));
         const next = state.rate < plan.minRate
           ? 'stop: the step size fell below the smallest useful step'
-          : `retry with a smaller step (${(100 * (nextSparsity(from, o.target, state.rate) - from)).toFixed(1)} points of sparsity)`;
+          : `retry with a smaller step (${(100 * (nextSparsity(from, o.target, state.rate) - from)).toFixed(1)} points of sparsity${granularity === 'connection' ? '' : '; whole units can round it up to the step just rolled back, which is then not fine-tuned again'})`;
         emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next, seconds });
         await checkpoint();
       }

@@ -318,7 +318,9 @@ function readTable(file: string, opts: ReadOptions, like?: Table): Table {
       if (!NUMBER.test(cell)) {
         const what = cell === '' ? 'empty cell' : `'${cell}'`;
         throw new DataError(`${file} line ${r.line}, column '${columnName(fileColumns, j)}': ${what} is not a number` +
-          (cell === '' || targets.has(j) ? '' : `; the label column is '${columnName(fileColumns, labelFileIndex)}' (another: --label), and columns that are not inputs are left out with --ignore-columns`));
+          (targets.has(j) ? '' : cell === ''
+            ? '; autoprune does not fill in missing values: drop or fill the rows with empty cells (as the model was trained), or leave the column out with --ignore-columns if it is not an input'
+            : `; the label column is '${columnName(fileColumns, labelFileIndex)}' (another: --label), and columns that are not inputs are left out with --ignore-columns`));
       }
       const v = Number(cell);
       if (!Number.isFinite(v)) {

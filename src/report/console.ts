@@ -23,6 +23,16 @@ export type Verbosity = 'quiet' | 'normal' | 'verbose';
 
 const pct = (v: number, d = 1) => `${(100 * v).toFixed(d)} %`;
 
+/** The validation figures the guard judged, beside the test ones: on a small split they can differ by rows. */
+function validationLine(report: RunReport, metric: string): string {
+  const g = report.guard;
+  const f = (v: number) => (metric === 'R²' ? v.toFixed(3) : `${(100 * v).toFixed(2)} %`);
+  const guard = g && g.finalAllowedDrop != null
+    ? ` (the guard's paired drop vs the ${g.reference === 'dense' ? 'dense model' : 'fine-tuned dense control'}: ${(100 * g.finalDrop).toFixed(2)} points, allowed ${(100 * g.finalAllowedDrop).toFixed(2)})`
+    : '';
+  return `  validation ${metric} ${f(report.dense.valAccuracy)} dense → ${f(report.final.valAccuracy)} pruned${guard}\n`;
+}
+
 /**
  * Progress for people (a bar on a TTY, one line per step) or for machines (`--json`: one event object
  * per line on stdout, the same objects the library's onEvent receives). Human text goes to stderr so
@@ -84,6 +94,9 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           metric = e.metric ?? 'accuracy';
           line(`autoprune: ${e.resumed ? 'resuming' : 'pruning'} to ${pct(e.target)} ${e.objective === 'flops' ? 'of compute removed' : 'sparsity'} with policy '${e.policy}'; ` +
             `dense val ${metric} ${fmt(e.denseValAccuracy)}, max drop ${e.maxDrop} points${metric === 'R²' ? ' (0.01 of R² each)' : ''} (+${GUARD_Z} s.e. of the paired estimate vs the lower of the dense model and a fine-tuned dense control, ${metric === 'R²' ? 'at most twice max drop' : 'at most max drop or two validation rows more'})`);
+          if (!e.resumed && e.sparsity > 0.005) {
+            line(`  the model as given is already ${pct(e.sparsity)} ${e.objective === 'flops' ? 'of compute removed' : 'sparse'} (its zero weights stay zero): "dense" below means this model, not an unpruned one`);
+          }
           if (e.params != null) {
             const share = e.prunable / Math.max(1, e.params);
             line(`  prunable: ${e.prunable.toLocaleString('en')} kernel weights = ${(100 * share).toFixed(1)} % of the model's ${e.params.toLocaleString('en')} parameters; sparsity counts these`);
@@ -160,6 +173,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         `${f.sparsityOfAllParams != null ? ` (${pct(f.sparsityOfAllParams, 2)} of all ${report.dense.params.toLocaleString('en')} parameters)` : ''}` +
         // Zeros inside a kernel cost as much as any weight in tfjs: compute is only claimed where whole units go.
         `${f.compute && report.config.granularity !== 'connection' ? `, ${pct(f.compute.reduction, 1)} of the prunable kernels' multiply-accumulates pruned (\`autoprune compact\` measures what the compact model runs)` : ''} | test ${metric} ${fmt(report.dense.testAccuracy)} dense → ${fmt(f.testAccuracy)} pruned (${drop > 0 ? '−' : drop < 0 ? '+' : '±'}${Math.abs(drop).toFixed(2)} points${testRows(report)})\n` +
+        validationLine(report, metric) +
         (f.targets ? `  per target (test R², the average above weighs each alike): ${f.targets.map((t) => `${t.name} ${t.denseTestR2.toFixed(3)} → ${t.testR2.toFixed(3)}`).join(', ')}\n` : '');
       // --quiet: the status and the figures; the rest is in report.json.
       if (level === 0) {

@@ -288,7 +288,7 @@ describe('loadCsv: bad data throws one-line DataErrors naming file and line', ()
     p = make('NaN');
     expectDataError(() => loadCsv({ path: p }), p, 'line 12', "column 'x3'", "'NaN' is not a number");
     p = make('');
-    expectDataError(() => loadCsv({ path: p }), p, 'line 12', "column 'x3'", 'empty cell');
+    expectDataError(() => loadCsv({ path: p }), p, 'line 12', "column 'x3'", 'empty cell', 'does not fill in missing values', '--ignore-columns');
     // A quoted field spanning lines shifts the line numbers after it.
     p = csv('x1,y\n"1",a\n"2\n",b\n3,a\noops,b\n');
     expectDataError(() => loadCsv({ path: p }), p, 'line 6', "column 'x1'", "'oops'");

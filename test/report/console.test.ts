@@ -41,6 +41,28 @@ describe('console summary', () => {
   });
 });
 
+describe('console summary: validation and an already-pruned input', () => {
+  it("prints the validation figures the guard judged beside the test ones, with the guard's paired drop and allowance", () => {
+    const r = sample();
+    r.dense.valAccuracy = 0.9231;
+    r.final.valAccuracy = 0.8718;
+    r.guard = { ...r.guard!, reference: 'control', finalDrop: 0.0256, finalAllowedDrop: 0.0613 };
+    expect(summary(r)).toContain('validation accuracy 92.31 % dense → 87.18 % pruned (the guard\'s paired drop vs the fine-tuned dense control: 2.56 points, allowed 6.13)');
+  });
+
+  it('says at the start when the model as given is already sparse, so that "dense" is read as that model', () => {
+    let out = '';
+    const stream = { isTTY: false, write: (s: string) => { out += s; return true; } } as unknown as NodeJS.WriteStream;
+    const c = createConsoleReporter({ json: false, target: 0.97, stream });
+    const start = { type: 'start', target: 0.97, objective: 'params', maxDrop: 1, policy: 'default', backend: 'tensorflow', native: true, prunable: 688, denseValAccuracy: 1, floor: 0.99, resumed: false } as const;
+    c.event({ ...start, sparsity: 0.901 });
+    expect(out).toContain('already 90.1 % sparse');
+    out = '';
+    c.event({ ...start, sparsity: 0 });
+    expect(out).not.toContain('already');
+  });
+});
+
 describe('console verbosity', () => {
   const run = (verbosity: 'quiet' | 'normal' | 'verbose') => {
     let out = '';
