@@ -18,7 +18,7 @@ import { resolution } from './agent/guard.js';
 import { resolveRunOptions, type ResolvedRunOptions } from './options.js';
 import { cloneModel, countParams, modelFiles, probeWritable } from './models/io.js';
 import { isMountPoint, recoverInterruptedWrite } from './report/write.js';
-import { accuracy, predict, targetR2 } from './models/train.js';
+import { accuracy, classRecall, predict, targetR2 } from './models/train.js';
 import { checkModelShape, csvTargetsOf, fitDatasetToModel, metricName, predictedClasses, rememberTask, taskOf, type TaskInfo, type TaskKind } from './models/task.js';
 import { isCsvPath } from './data/registry.js';
 import { TRAIN_DEFAULTS } from './models/train.js';
@@ -459,6 +459,17 @@ function checkValidationRows(data: Dataset, opts: AutopruneOptions, force: boole
  * order scores higher.) An order given with --label-order, and a split of fewer than MIN_LABEL_CHECK_ROWS rows,
  * are never refused: only the warning.
  */
+/**
+ * Classes (with at least 10 test rows) whose test recall fell by more than max(10 points, 2 × max drop) beyond the
+ * accuracy's own drop: what accuracy hides on imbalanced data.
+ */
+export function classRecallLosses<C extends { testRows: number; denseRecall: number | null; recall: number | null }>(
+  classes: readonly C[], accuracyDrop: number, maxDropPoints: number,
+): C[] {
+  const beyond = Math.max(0.1, (2 * maxDropPoints) / 100);
+  return classes.filter((c) => c.testRows >= 10 && c.denseRecall != null && c.recall != null && c.denseRecall - c.recall > Math.max(0, accuracyDrop) + beyond);
+}
+
 /** The most common label of `labels` and its share of the rows (what always answering it scores). */
 export function majorityShare(labels: ArrayLike<number>): { label: number; share: number } {
   const counts = new Map<number, number>();
@@ -767,6 +778,8 @@ export class PruneService {
       // Several regression targets: each one's test R² before and after (the metric is their average).
       const targetNames = task.kind === 'regression' && (fitted.targetNames?.length ?? 0) > 1 ? fitted.targetNames! : [];
       const denseTargets = targetNames.length ? targetR2(model, fitted.test, task) : [];
+      const classCount = task.kind === 'classification' ? fitted.classNames.length : 0;
+      const denseRecall = classCount ? classRecall(model, fitted.test, classCount, task) : [];
       const result: AgentResult = await runAgent(model, fitted, policy.scorer, {
         identity, ...budgetIn,
         target: r.target, maxDrop, force: r.force, seed,
@@ -776,6 +789,10 @@ export class PruneService {
       });
       Object.assign(phases, result.phases);
       const prunedTargets = targetNames.length ? targetR2(model, fitted.test, task) : [];
+      const prunedRecall = classCount ? classRecall(model, fitted.test, classCount, task) : [];
+      const testRows = new Array<number>(classCount).fill(0);
+      for (const l of fitted.test.labels) if (l < classCount) testRows[l]++;
+      const finite = (v: number) => (Number.isFinite(v) ? v : null);
       const coverage = result.masks.coverage();
       // A row of R² has no fixed worth: "finer than one row" only means something for right/wrong rows.
       const rowScores = metricName(task.kind) !== 'R²';
@@ -815,6 +832,7 @@ export class PruneService {
           compute: result.compute,
           ...(result.unitsKept ? { unitsKept: result.unitsKept } : {}),
           ...(targetNames.length ? { targets: targetNames.map((name, t) => ({ name, denseTestR2: denseTargets[t], testR2: prunedTargets[t] })) } : {}),
+          ...(classCount ? { classes: fitted.classNames.map((name, c) => ({ name, testRows: testRows[c], denseRecall: finite(denseRecall[c]), recall: finite(prunedRecall[c]) })) } : {}),
           targetReached: result.targetReached, stopReason: result.stopReason, exitCode: result.exitCode,
           ...(result.exitCode === 3 ? { advice: adviceFor(result, maxDrop, fitted.train.labels.length) } : {}),
         },
@@ -874,6 +892,14 @@ export class PruneService {
           message: `the test split lost ${testDrop.toFixed(2)} points, more than --max-drop ${r.maxDrop}: the guard judges the ${rows ?? ''} validation rows` +
             `${report.guard?.pointsPerRow ? ` (one row = ${report.guard.pointsPerRow.toFixed(2)} points)` : ''}, and on few rows validation and test differ by a few rows either way; ` +
             'more validation rows (--split, --val-data) make the guard finer',
+        });
+      }
+      // A class that lost far more recall than the accuracy shows (a rare class the pruned model stopped predicting).
+      for (const c of classRecallLosses(report.final.classes ?? [], report.dense.testAccuracy - report.final.testAccuracy, r.maxDrop)) {
+        opts.onEvent?.({
+          type: 'warning',
+          message: `class '${c.name}' lost ${(100 * (c.denseRecall! - c.recall!)).toFixed(1)} points of test recall (${(100 * c.denseRecall!).toFixed(1)} → ${(100 * c.recall!).toFixed(1)} % of its ${c.testRows} test rows), ` +
+            'more than the accuracy shows: accuracy, which the guard compares, weighs each class by its rows (report.json final.classes)',
         });
       }
       if (task.kind === 'classification') {

@@ -17,6 +17,12 @@ describe('library API', () => {
     expect(report.format).toBe('autoprune-report');
     expect(report.final.sparsity).toBeGreaterThanOrEqual(0.6 - 1e-3);
     expect(report.final.targetReached).toBe(true);
+    // Each class's test recall, dense and pruned, over the test rows of that class.
+    const classes = report.final.classes!;
+    expect(classes.map((c) => c.name)).toEqual(report.task!.classNames);
+    expect(classes.reduce((a, c) => a + c.testRows, 0)).toBe(report.samples!.test);
+    const right = classes.reduce((a, c) => a + (c.recall ?? 0) * c.testRows, 0);
+    expect(right / report.samples!.test).toBeCloseTo(report.final.testAccuracy, 6);
     // Epoch events of the default model's first-use training may come first; then the run starts.
     expect(events.find((e) => e.type !== 'epoch')!.type).toBe('start');
     expect(events.at(-1)!.type).toBe('done');

@@ -1,6 +1,6 @@
 /** Which order of the class names explains a model's predictions (the --label-order warning). */
 import { describe, expect, it } from 'vitest';
-import { bestLabelOrder, majorityShare } from '../src/prune-service.js';
+import { bestLabelOrder, classRecallLosses, majorityShare } from '../src/prune-service.js';
 
 describe('bestLabelOrder', () => {
   it('finds the order a model was trained with from its confusion counts', () => {
@@ -38,5 +38,19 @@ describe('majorityShare', () => {
   it('gives the most common label and what always answering it scores', () => {
     expect(majorityShare(Int32Array.from([1, 0, 1, 1, 2]))).toEqual({ label: 1, share: 0.6 });
     expect(majorityShare([])).toEqual({ label: 0, share: 0 });
+  });
+});
+
+describe('classRecallLosses', () => {
+  it('flags a class (10+ test rows) whose recall fell by more than the accuracy drop plus max(10 points, 2 × max drop)', () => {
+    const classes = [
+      { name: 'no', testRows: 224, denseRecall: 0.99, recall: 0.995 },
+      { name: 'yes', testRows: 26, denseRecall: 0.874, recall: 0.337 },
+      { name: 'rare', testRows: 5, denseRecall: 1, recall: 0 },
+      { name: 'empty', testRows: 0, denseRecall: null, recall: null },
+    ];
+    expect(classRecallLosses(classes, 0.056, 1).map((c) => c.name)).toEqual(['yes']);
+    // Within the accuracy's own drop plus the margin: not flagged.
+    expect(classRecallLosses([{ name: 'a', testRows: 50, denseRecall: 0.9, recall: 0.75 }], 0.06, 1)).toEqual([]);
   });
 });

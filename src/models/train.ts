@@ -354,6 +354,25 @@ export function targetR2(model: TF.LayersModel, data: Split, task: TaskInfo = ta
   return out;
 }
 
+/**
+ * A classifier's recall of each class on a split: of the rows labelled c, the share predicted c (NaN where no row
+ * is). Empty for other tasks. Accuracy hides a rare class the pruned model stopped predicting; this does not.
+ */
+export function classRecall(model: TF.LayersModel, data: Split, classes: number, task: TaskInfo = taskOf(model)): number[] {
+  if (task.kind !== 'classification') return [];
+  const pred = tf.tidy(() => predictedClasses(predict(model, data.x), task));
+  const p = pred.dataSync();
+  pred.dispose();
+  const rows = new Array<number>(classes).fill(0);
+  const right = new Array<number>(classes).fill(0);
+  for (let i = 0; i < data.labels.length; i++) {
+    const c = data.labels[i];
+    rows[c]++;
+    if (p[i] === c) right[c]++;
+  }
+  return rows.map((n, c) => (n > 0 ? right[c] / n : NaN));
+}
+
 /** The task's metric on a split: accuracy for classes, exact-match accuracy for multi-label, R² for values. */
 export function accuracy(model: TF.LayersModel, data: Split, task: TaskInfo = taskOf(model)): number {
   return evaluate(model, data, task).accuracy;

@@ -102,6 +102,11 @@ export interface ReportFinal {
    * average, each target weighted alike), so that a target that got worse is not hidden by the average.
    */
   targets?: { name: string; denseTestR2: number; testR2: number }[];
+  /**
+   * Classification: each class's test recall (share of its rows predicted as it), dense and pruned, with its test
+   * rows (recall null where it has none), so that a rare class the pruned model stopped predicting shows.
+   */
+  classes?: { name: string; testRows: number; denseRecall: number | null; recall: number | null }[];
   /** Whether the target sparsity was reached within the accuracy guard. */
   targetReached: boolean;
   /** Why the run ended where it did (absent in reports written before it was recorded). */
