@@ -449,17 +449,6 @@ function checkValidationRows(data: Dataset, opts: AutopruneOptions, force: boole
 }
 
 /**
- * Labels are mapped to outputs by the order the user gave (--label-order), else integer labels k to output k
- * and named ones in sorted order; when the model was trained with another mapping (0/1 coded the other way
- * round, names in another order) its dense accuracy is at chance or below. Named labels no better than chance
- * (within one validation row), integer labels below chance by more than a row where another mapping explains the
- * predictions well: refused, since fine-tuning would retrain the model to another meaning of its outputs.
- * Where another order explains the predictions by more than a search over orders finds by chance (two
- * validation rows, or 3 % of them on larger splits; bestLabelOrder): a warning naming that order. (A weak model in the right order is not warned about: only its accuracy is low, no other
- * order scores higher.) An order given with --label-order, and a split of fewer than MIN_LABEL_CHECK_ROWS rows,
- * are never refused: only the warning.
- */
-/**
  * Classes (with at least 10 test rows) whose test recall fell by more than max(10 points, 2 × max drop) beyond the
  * accuracy's own drop: what accuracy hides on imbalanced data.
  */
@@ -470,14 +459,25 @@ export function classRecallLosses<C extends { testRows: number; denseRecall: num
   return classes.filter((c) => c.testRows >= 10 && c.denseRecall != null && c.recall != null && c.denseRecall - c.recall > Math.max(0, accuracyDrop) + beyond);
 }
 
-/** The most common label of `labels` and its share of the rows (what always answering it scores). */
-export function majorityShare(labels: ArrayLike<number>): { label: number; share: number } {
+/** The most common label of `labels`, its rows, and their share (what always answering it scores). */
+export function majorityShare(labels: ArrayLike<number>): { label: number; count: number; share: number } {
   const counts = new Map<number, number>();
   for (let i = 0; i < labels.length; i++) counts.set(labels[i], (counts.get(labels[i]) ?? 0) + 1);
-  const [label, most] = [...counts].reduce((a, b) => (b[1] > a[1] ? b : a), [0, 0]);
-  return { label, share: labels.length ? most / labels.length : 0 };
+  const [label, count] = [...counts].reduce((a, b) => (b[1] > a[1] ? b : a), [0, 0]);
+  return { label, count, share: labels.length ? count / labels.length : 0 };
 }
 
+/**
+ * Labels are mapped to outputs by the order the user gave (--label-order), else integer labels k to output k
+ * and named ones in sorted order; when the model was trained with another mapping (0/1 coded the other way
+ * round, names in another order) its dense accuracy is at chance or below. Named labels no better than chance
+ * (within one validation row), integer labels below chance by more than a row where another mapping explains the
+ * predictions well: refused, since fine-tuning would retrain the model to another meaning of its outputs.
+ * Where another order explains the predictions by more than a search over orders finds by chance (two
+ * validation rows, or 3 % of them on larger splits; bestLabelOrder): a warning naming that order. (A weak model in the right order is not warned about: only its accuracy is low, no other
+ * order scores higher.) An order given with --label-order, and a split of fewer than MIN_LABEL_CHECK_ROWS rows,
+ * are never refused: only the warning.
+ */
 export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick<AutopruneOptions, 'data' | 'model' | 'labelOrder' | 'onEvent'>, prefix = ''): void {
   const names = data.classNames;
   if (typeof opts.data !== 'string' || opts.model == null) return;
@@ -527,9 +527,7 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
   }
   // A model no better than always answering the most common class (95 % on a 95/5 table): accuracy, the guard's
   // metric, cannot show what pruning costs the rare classes.
-  const counts = new Map<number, number>();
-  for (const l of data.val.labels) counts.set(l, (counts.get(l) ?? 0) + 1);
-  const [common, most] = [...counts].reduce((a, b) => (b[1] > a[1] ? b : a), [0, 0]);
+  const { label: common, count: most } = majorityShare(data.val.labels);
   if (rows >= MIN_LABEL_CHECK_ROWS && order.identity <= most + 1 && most < rows) {
     opts.onEvent?.({
       type: 'warning',
@@ -779,7 +777,7 @@ export class PruneService {
       const targetNames = task.kind === 'regression' && (fitted.targetNames?.length ?? 0) > 1 ? fitted.targetNames! : [];
       const denseTargets = targetNames.length ? targetR2(model, fitted.test, task) : [];
       const classCount = task.kind === 'classification' ? fitted.classNames.length : 0;
-      const denseRecall = classCount ? classRecall(model, fitted.test, classCount, task) : [];
+      const denseRecall = classCount ? classRecall(model, fitted.test, classCount, task) : undefined;
       const result: AgentResult = await runAgent(model, fitted, policy.scorer, {
         identity, ...budgetIn,
         target: r.target, maxDrop, force: r.force, seed,
@@ -789,9 +787,7 @@ export class PruneService {
       });
       Object.assign(phases, result.phases);
       const prunedTargets = targetNames.length ? targetR2(model, fitted.test, task) : [];
-      const prunedRecall = classCount ? classRecall(model, fitted.test, classCount, task) : [];
-      const testRows = new Array<number>(classCount).fill(0);
-      for (const l of fitted.test.labels) if (l < classCount) testRows[l]++;
+      const prunedRecall = classCount ? classRecall(model, fitted.test, classCount, task) : undefined;
       const finite = (v: number) => (Number.isFinite(v) ? v : null);
       const coverage = result.masks.coverage();
       // A row of R² has no fixed worth: "finer than one row" only means something for right/wrong rows.
@@ -832,7 +828,7 @@ export class PruneService {
           compute: result.compute,
           ...(result.unitsKept ? { unitsKept: result.unitsKept } : {}),
           ...(targetNames.length ? { targets: targetNames.map((name, t) => ({ name, denseTestR2: denseTargets[t], testR2: prunedTargets[t] })) } : {}),
-          ...(classCount ? { classes: fitted.classNames.map((name, c) => ({ name, testRows: testRows[c], denseRecall: finite(denseRecall[c]), recall: finite(prunedRecall[c]) })) } : {}),
+          ...(denseRecall && prunedRecall ? { classes: fitted.classNames.map((name, c) => ({ name, testRows: denseRecall.rows[c], denseRecall: finite(denseRecall.recall[c]), recall: finite(prunedRecall.recall[c]) })) } : {}),
           targetReached: result.targetReached, stopReason: result.stopReason, exitCode: result.exitCode,
           ...(result.exitCode === 3 ? { advice: adviceFor(result, maxDrop, fitted.train.labels.length) } : {}),
         },

@@ -36,8 +36,8 @@ describe('bestLabelOrder', () => {
 
 describe('majorityShare', () => {
   it('gives the most common label and what always answering it scores', () => {
-    expect(majorityShare(Int32Array.from([1, 0, 1, 1, 2]))).toEqual({ label: 1, share: 0.6 });
-    expect(majorityShare([])).toEqual({ label: 0, share: 0 });
+    expect(majorityShare(Int32Array.from([1, 0, 1, 1, 2]))).toEqual({ label: 1, count: 3, share: 0.6 });
+    expect(majorityShare([])).toEqual({ label: 0, count: 0, share: 0 });
   });
 });
 

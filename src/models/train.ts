@@ -355,11 +355,10 @@ export function targetR2(model: TF.LayersModel, data: Split, task: TaskInfo = ta
 }
 
 /**
- * A classifier's recall of each class on a split: of the rows labelled c, the share predicted c (NaN where no row
- * is). Empty for other tasks. Accuracy hides a rare class the pruned model stopped predicting; this does not.
+ * A classifier's recall of each class on a split (of the rows labelled c, the share predicted c; NaN where no row
+ * is) and its rows per class. Accuracy hides a rare class the pruned model stopped predicting; this does not.
  */
-export function classRecall(model: TF.LayersModel, data: Split, classes: number, task: TaskInfo = taskOf(model)): number[] {
-  if (task.kind !== 'classification') return [];
+export function classRecall(model: TF.LayersModel, data: Split, classes: number, task: TaskInfo = taskOf(model)): { rows: number[]; recall: number[] } {
   const pred = tf.tidy(() => predictedClasses(predict(model, data.x), task));
   const p = pred.dataSync();
   pred.dispose();
@@ -370,7 +369,7 @@ export function classRecall(model: TF.LayersModel, data: Split, classes: number,
     rows[c]++;
     if (p[i] === c) right[c]++;
   }
-  return rows.map((n, c) => (n > 0 ? right[c] / n : NaN));
+  return { rows, recall: rows.map((n, c) => (n > 0 ? right[c] / n : NaN)) };
 }
 
 /** The task's metric on a split: accuracy for classes, exact-match accuracy for multi-label, R² for values. */

@@ -24,9 +24,8 @@ export type Verbosity = 'quiet' | 'normal' | 'verbose';
 const pct = (v: number, d = 1) => `${(100 * v).toFixed(d)} %`;
 
 /** The validation figures the guard judged, beside the test ones: on a small split they can differ by rows. */
-function validationLine(report: RunReport, metric: string): string {
+function validationLine(report: RunReport, metric: string, f: (v: number) => string): string {
   const g = report.guard;
-  const f = (v: number) => (metric === 'R²' ? v.toFixed(3) : `${(100 * v).toFixed(2)} %`);
   const guard = g && g.finalAllowedDrop != null
     ? ` (the guard's paired drop vs the ${g.reference === 'dense' ? 'dense model' : 'fine-tuned dense control'}: ${(100 * g.finalDrop).toFixed(2)} points, allowed ${(100 * g.finalAllowedDrop).toFixed(2)})`
     : '';
@@ -173,7 +172,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         `${f.sparsityOfAllParams != null ? ` (${pct(f.sparsityOfAllParams, 2)} of all ${report.dense.params.toLocaleString('en')} parameters)` : ''}` +
         // Zeros inside a kernel cost as much as any weight in tfjs: compute is only claimed where whole units go.
         `${f.compute && report.config.granularity !== 'connection' ? `, ${pct(f.compute.reduction, 1)} of the prunable kernels' multiply-accumulates pruned (\`autoprune compact\` measures what the compact model runs)` : ''} | test ${metric} ${fmt(report.dense.testAccuracy)} dense → ${fmt(f.testAccuracy)} pruned (${drop > 0 ? '−' : drop < 0 ? '+' : '±'}${Math.abs(drop).toFixed(2)} points${testRows(report)})\n` +
-        validationLine(report, metric) +
+        validationLine(report, metric, fmt) +
         (f.targets ? `  per target (test R², the average above weighs each alike): ${f.targets.map((t) => `${t.name} ${t.denseTestR2.toFixed(3)} → ${t.testR2.toFixed(3)}`).join(', ')}\n` : '');
       // --quiet: the status and the figures; the rest is in report.json.
       if (level === 0) {
