@@ -16,7 +16,7 @@ import type { Granularity } from './agent/granularity.js';
 import { disposeSnapshot, type Objective } from './pruning/prunable-model.js';
 import { resolution } from './agent/guard.js';
 import { resolveRunOptions, type ResolvedRunOptions } from './options.js';
-import { cloneModel, countParams, modelFiles, probeWritable } from './models/io.js';
+import { cloneModel, countParams, modelFiles, probeWritable, quantizedStorage } from './models/io.js';
 import { isMountPoint, recoverInterruptedWrite } from './report/write.js';
 import { accuracy, classRecall, predict, targetR2 } from './models/train.js';
 import { checkModelShape, csvTargetsOf, fitDatasetToModel, metricName, predictedClasses, rememberTask, taskOf, type TaskInfo, type TaskKind } from './models/task.js';
@@ -459,6 +459,26 @@ export function classRecallLosses<C extends { testRows: number; denseRecall: num
   return classes.filter((c) => c.testRows >= 10 && c.denseRecall != null && c.recall != null && c.denseRecall - c.recall > Math.max(0, accuracyDrop) + beyond);
 }
 
+/**
+ * Where a CSV's flat input columns were read as a model input of several axes ([10, 3]: 10 time steps of 3
+ * features), how: row-major, the last axis fastest. A CSV stored feature by feature would be read wrongly
+ * without a sign, so the run says which columns make the first positions.
+ */
+export function inputLayout(data: Dataset, fitted: Dataset): string | undefined {
+  const names = data.inputNames;
+  const shape = fitted.inputShape;
+  if (!names?.length || shape.length < 2) return undefined;
+  const last = shape[shape.length - 1];
+  const group = (k: number) => `${names[k * last]}${last > 1 ? `…${names[k * last + last - 1]}` : ''}`;
+  // Position k of the leading axes, unravelled row-major.
+  const at = (k: number) => {
+    const idx = shape.slice(0, -1).reduceRight<number[]>((acc, d) => { acc.unshift(k % d); k = Math.floor(k / d); return acc; }, []);
+    return `[${idx.join(', ')}, :]`;
+  };
+  return `the CSV's ${names.length} input columns are read as the model's input shape [${shape.join(', ')}], row by row (the last axis fastest): ` +
+    `${group(0)} are ${at(0)}, ${group(1)} are ${at(1)}, …; a CSV that lists each feature's values together must be reordered`;
+}
+
 /** The most common label of `labels`, its rows, and their share (what always answering it scores). */
 export function majorityShare(labels: ArrayLike<number>): { label: number; count: number; share: number } {
   const counts = new Map<number, number>();
@@ -732,8 +752,16 @@ export class PruneService {
         loaded = typeof opts.model === 'object'
           ? { model: await cloneModel(opts.model), label: opts.model.name }
           : await this.modelSource.load(opts.model, undefined, { seed, onEpoch, signal: opts.signal });
-        checkModelShape(loaded.model);
+        checkModelShape(loaded.model, typeof opts.model === 'object' ? undefined : `model '${loaded.label}'`);
         rememberTask(loaded.model, opts.task);
+        const quantized = quantizedStorage(loaded.model);
+        if (quantized) {
+          opts.onEvent?.({
+            type: 'warning',
+            message: `model '${loaded.label}' stores its weights quantized (${quantized.join(', ')}); autoprune fine-tunes in float32 and writes float32 weights ` +
+              '(up to 4× its file): quantize the output again with tensorflowjs_converter (--quantize_uint8 / --quantize_float16), or use the sparse+int8 files of autoprune compact',
+          });
+        }
       }
       // The built-in default model (loaded after the data, which it is trained on) is a classifier.
       const targets = loaded ? csvTargetsOf(taskOf(loaded.model)) : undefined;
@@ -752,6 +780,8 @@ export class PruneService {
       }
       checkLabelOrderLength(task, opts);
       fitted = fitDatasetToModel(data, loaded.model, task);
+      const layout = inputLayout(data, fitted);
+      if (layout) opts.onEvent?.({ type: 'warning', message: layout });
       checkValidationRows(fitted, opts, r.force);
       checkLabelOrder(loaded.model, fitted, opts);
       checkTargets(loaded.model, fitted, task, opts);

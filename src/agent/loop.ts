@@ -246,6 +246,8 @@ export interface Milestone {
 const EPS = 1e-6;
 /** The step taken straight at the target once the steps' budget ran out (docs/agent.md). */
 const LAST_TRY = 'last try at the target with half the reserve';
+/** The same, given the other half too because it was still improving when judged. */
+const LAST_TRY_EXTENDED = 'last try at the target with the whole reserve (still improving at half)';
 
 
 /** Validation rows below which R² is called a noisy guard signal. */
@@ -500,7 +502,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         for (const e of schedule ?? []) e.run();
         const reached = pm.progress(objective);
         const prev = tried.get(keyOf(reached))!;
-        return { valAccuracy: prev.val, verdict: prev.verdict, steps: 0, requested: 0, sparsity: reached, skipped: true };
+        return { valAccuracy: prev.val, verdict: prev.verdict, steps: 0, requested: 0, sparsity: reached, skipped: true, improving: false };
       }
       const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
         steps: t.steps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, schedule, regrow: t.regrow ? regrowFor(t.steps, schedule?.length ? Math.floor(t.steps / 2) : 0) : undefined,
@@ -509,7 +511,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       }));
       phases.fineTune -= nestedSeconds;
       const ev = timed('evaluate', () => evaluate(model, data.val));
-      return { valAccuracy: ev.accuracy, verdict: guard(ev), steps: r.stepsRun, requested: t.steps, sparsity: pm.progress(objective), skipped: false };
+      // Still improving: the fine-tune's last validation round was its best (lowest loss).
+      const improving = r.bestEpoch !== undefined && r.bestEpoch === r.epochsRun - 1;
+      return { valAccuracy: ev.accuracy, verdict: guard(ev), steps: r.stepsRun, requested: t.steps, sparsity: pm.progress(objective), skipped: false, improving };
     };
 
     /** attempt(), with the model put back to `snap` (and the snapshot freed) when it throws, e.g. on Ctrl-C. */
@@ -658,24 +662,45 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       const t0 = Date.now();
       const snap = pm.snapshot();
       state.step++;
-      const r = await attemptFrom(snap, o.target, { steps: Math.floor((budget.budgetSteps - state.stepsUsed) / 2), patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay });
+      let r = await attemptFrom(snap, o.target, { steps: Math.floor((budget.budgetSteps - state.stepsUsed) / 2), patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay });
       state.stepsUsed += r.steps;
+      let how = LAST_TRY;
+      const rest = budget.budgetSteps - state.stepsUsed;
+      if (!r.verdict.accepted && r.improving && rest >= budget.roundSteps) {
+        // Rejected while its last round was still its best: the candidate at the target gets the other half
+        // too before the verdict, instead of being thrown away; if the guard still says no, the last accepted
+        // sparsity is kept as it was accepted (no budget is left to polish it).
+        const more = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
+          steps: rest, batchSize: budget.batchSize, roundSteps: budget.roundSteps, prunable: pm, val: data.val,
+          patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay, seed: o.seed * 1009 + 7907, signal: o.signal, recalibrate: calib.x,
+          onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: Math.ceil(rest / budget.roundSteps), step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, loss: e.loss, valAccuracy: e.valAccuracy }),
+        })).catch((err: unknown) => {
+          pm.restore(snap);
+          disposeSnapshot(snap);
+          throw err;
+        });
+        state.stepsUsed += more.stepsRun;
+        const ev = timed('evaluate', () => evaluate(model, data.val));
+        r = { ...r, valAccuracy: ev.accuracy, verdict: guard(ev), steps: r.steps + more.stepsRun };
+        how = LAST_TRY_EXTENDED;
+      }
       const seconds = (Date.now() - t0) / 1000;
       const rec = { step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds };
       if (r.verdict.accepted) {
         state.sparsity = r.sparsity;
-        state.steps.push({ ...rec, accepted: true, reason: LAST_TRY });
+        state.steps.push({ ...rec, accepted: true, reason: how });
         try {
           await recordCrossed(snap, r.sparsity, r);
         } catch (err) {
           disposeSnapshot(snap);
           throw err;
         }
-        emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds, reason: LAST_TRY });
+        emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds, reason: how });
       } else {
         pm.restore(snap);
-        state.steps.push({ ...rec, accepted: false, reason: `last try at the target: val drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}` });
-        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: 'stop: polish the last accepted sparsity with the rest of the budget', seconds });
+        const extended = how === LAST_TRY_EXTENDED;
+        state.steps.push({ ...rec, accepted: false, reason: `${extended ? how : 'last try at the target'}: val drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}` });
+        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: extended ? 'stop: keep the last accepted sparsity as accepted (the reserve is spent)' : 'stop: polish the last accepted sparsity with the rest of the budget', seconds });
       }
       disposeSnapshot(snap);
       await checkpoint();

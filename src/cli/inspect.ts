@@ -28,7 +28,7 @@ export async function inspectModel(path: string): Promise<SparsityReport & {
     // What `autoprune --model` would refuse (several inputs or outputs, an output that is not [batch, units], a
     // layer without gradients), said here too: the kernels above are prunable, the model as a whole may not be.
     let refused: string | undefined;
-    try { checkModelShape(model); } catch (err) { refused = (err as Error).message; }
+    try { checkModelShape(model, `model '${modelFile}'`); } catch (err) { refused = (err as Error).message; }
     const compute = pm.compute();
     const unitsKept = unitsKeptFor(pm);
     const most = maxComputeRemovable(pm);

@@ -277,11 +277,25 @@ function checkFinite(path: string, specs: ManifestSpec[], data: Uint8Array): voi
  */
 export async function loadModel(path: string): Promise<TF.LayersModel> {
   const { artifacts } = readModelArtifacts(path);
+  let model: TF.LayersModel;
   try {
-    return await loadArtifacts(artifacts);
+    model = await loadArtifacts(artifacts);
   } catch (err) {
     throw new ModelError(`cannot load model '${path}': ${loadErrorText(err)}`);
   }
+  const quantized = [...new Set((artifacts.weightSpecs ?? []).map((w) => w.quantization?.dtype).filter((d): d is NonNullable<typeof d> => d != null))];
+  if (quantized.length > 0) storedQuantized.set(model, quantized);
+  return model;
+}
+
+const storedQuantized = new WeakMap<TF.LayersModel, string[]>();
+
+/**
+ * The quantized dtypes a loaded model's file stored its weights in (tensorflowjs_converter --quantize_uint8 /
+ * _uint16 / _float16), if any: tfjs dequantizes them on load, and autoprune writes float32.
+ */
+export function quantizedStorage(model: TF.LayersModel): string[] | undefined {
+  return storedQuantized.get(model);
 }
 
 /**

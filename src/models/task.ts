@@ -2,7 +2,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
 import { DataError, ModelError } from '../errors.js';
 import type { Dataset, Split } from '../data/dataset.js';
-import { notDifferentiable } from '../pruning/layer-kinds.js';
+import { leafLayers, notDifferentiable, statefulLayer } from '../pruning/layer-kinds.js';
 
 /**
  * How a model's output is read: softmax probabilities over C classes, C logits, one sigmoid
@@ -213,7 +213,9 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel, task: Ta
   const wantSize = want.reduce((a, b) => a * b, 1);
   const haveSize = data.inputShape.reduce((a, b) => a * b, 1);
   if (want.some((d) => d == null)) {
-    throw new DataError(`model input shape [${want}] has unknown dimensions; autoprune needs a fixed input shape`);
+    throw new DataError(
+      `model input shape [${want.map((d) => d ?? 'null').join(', ')}] has unknown (null) dimensions beside the batch: a CSV row is one input of a fixed size, ` +
+      'so autoprune needs a fixed input shape; save the model with one (e.g. inputShape: [10, 3] for sequences of 10 steps; the weights do not change)');
   }
   if (wantSize !== haveSize) {
     const hint = task.kind === 'classification' ? '' : task.kind === 'autoencoder'
@@ -223,6 +225,7 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel, task: Ta
       `data '${data.source}' has ${haveSize} input values per sample (shape [${data.inputShape}]${inputList(data)}) ` +
       `but the model expects shape [${want}] (${wantSize} values)${hint}`);
   }
+  checkTokenIds(data, model);
   if (task.kind !== 'classification') return fitTargets(data, want, wantSize, task);
   const classes = task.units === 1 ? 2 : task.units;
   const byIndex = labelsAsIndices(data, classes);
@@ -297,24 +300,50 @@ function fitTargets(data: Dataset, want: number[], wantSize: number, task: TaskI
 
 /**
  * Throws a ModelError unless autoprune can read and fine-tune the model: one input, one output of shape
- * [batch, units], and every layer differentiable in TensorFlow.js.
+ * [batch, units], every layer differentiable in TensorFlow.js and none stateful. `where` names the model in
+ * the message (its file, where it has one).
  */
-export function checkModelShape(model: TF.LayersModel): void {
+export function checkModelShape(model: TF.LayersModel, where = `model '${model.name}'`): void {
   const shapes = (ts: TF.SymbolicTensor[]) => ts.map((t) => `[${t.shape.map((d) => d ?? 'batch').join(', ')}]`).join(', ');
   const stuck = notDifferentiable(model);
-  if (stuck) throw new ModelError(`model '${model.name}': ${stuck}; autoprune cannot prune it`);
+  if (stuck) throw new ModelError(`${where}: ${stuck}; autoprune cannot prune it`);
+  const stateful = statefulLayer(model);
+  if (stateful) throw new ModelError(`${where}: ${stateful}`);
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
     throw new ModelError(
-      `model '${model.name}' has ${model.inputs.length} input(s) (${shapes(model.inputs)}) and ${model.outputs.length} ` +
+      `${where} has ${model.inputs.length} input(s) (${shapes(model.inputs)}) and ${model.outputs.length} ` +
       `output(s) (${shapes(model.outputs)}); autoprune prunes models with one input and one output`);
   }
   if (model.outputs[0].shape.length !== 2) {
     const same = JSON.stringify(model.outputs[0].shape) === JSON.stringify(model.inputs[0].shape);
     throw new ModelError(
-      `model '${model.name}' has output shape ${shapes(model.outputs)}; autoprune needs one value per unit, ` +
+      `${where} has output shape ${shapes(model.outputs)}; autoprune needs one value per unit, ` +
       `shape [batch, units] ` + (same
         ? '(an image-to-image model such as a convolutional autoencoder: append a Flatten layer to its output; the target is then the flattened input, --task autoencoder)'
         : '(add a Flatten or pooling layer before the output layer)'));
+  }
+}
+
+/**
+ * A model whose input goes straight into an Embedding layer reads token ids: whole numbers in [0, inputDim).
+ * TensorFlow.js would fail deep inside a gather on an id out of range, and silently truncate a fraction (a
+ * standardized or wrong column): both are refused here, naming the column, the split and the layer.
+ */
+function checkTokenIds(data: Dataset, model: TF.LayersModel): void {
+  const first = leafLayers(model).find((l) => l.getClassName() !== 'InputLayer');
+  if (first?.getClassName() !== 'Embedding') return;
+  const inputDim = (first.getConfig() as { inputDim: number }).inputDim;
+  const cols = data.inputShape.reduce((a, b) => a * b, 1);
+  for (const [name, split] of [['training', data.train], ['validation', data.val], ['test', data.test]] as const) {
+    if (!split || split.x.shape[0] === 0) continue;
+    const v = split.x.dataSync();
+    for (let i = 0; i < v.length; i++) {
+      if (Number.isInteger(v[i]) && v[i] >= 0 && v[i] < inputDim) continue;
+      const col = data.inputNames?.[i % cols] ?? `input value ${(i % cols) + 1}`;
+      throw new DataError(
+        `data '${data.source}': column '${col}' holds ${Number(v[i].toPrecision(6))} (row ${Math.floor(i / cols) + 1} of the ${name} split), but the model's input goes into ` +
+        `Embedding layer '${first.name}', which takes whole token ids 0–${inputDim - 1} (inputDim ${inputDim})${Number.isInteger(v[i]) ? '' : '; a token id column must not be scaled (e.g. by --standardize)'}`);
+    }
   }
 }
 

@@ -6,6 +6,7 @@
  * found at any depth by `discoverKernels`.
  */
 import type * as TF from '@tensorflow/tfjs';
+import { ModelError } from '../errors.js';
 
 type Layer = TF.layers.Layer;
 
@@ -227,6 +228,16 @@ export function discoverKernels(model: TF.LayersModel): FoundKernel[] {
     }
   };
   visit(model.layers, []);
+  // Kernels are named by their path (masks.json, --exclude, reports): two with one name could not be told apart.
+  const names = new Set<string>();
+  for (const k of found) {
+    if (names.has(k.name)) {
+      throw new ModelError(
+        `model '${model.name}': two prunable kernels are both named '${k.name}' (a layer whose own name holds a '/' beside a nested model's layer, ` +
+        'or two layers of one name): autoprune names kernels by their layer path, so rename one of the layers');
+    }
+    names.add(k.name);
+  }
   return found;
 }
 
@@ -250,6 +261,24 @@ export function notDifferentiable(model: TF.LayersModel): string | undefined {
       const rates = rate == null ? [] : Array.isArray(rate) ? rate : [rate];
       if (rates.some((r) => r > 1)) {
         return `layer '${layer.name}' (${layer.getClassName()}, dilationRate ${JSON.stringify(rate)}) is a dilated convolution, and TensorFlow.js cannot compute its gradients, which fine-tuning needs`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Why a model's recurrent layers cannot be fine-tuned as autoprune does, if one keeps its state from one batch
+ * to the next (`stateful: true`, nested and wrapped layers included): such a layer is built for one fixed batch
+ * size and ordered batches, and autoprune trains and evaluates on shuffled batches of its own sizes.
+ */
+export function statefulLayer(model: TF.LayersModel): string | undefined {
+  for (const outer of leafLayers(model)) {
+    for (const layer of [outer, ...wrapped(outer)]) {
+      if ((layer.getConfig() as { stateful?: boolean }).stateful === true) {
+        const batch = (outer.batchInputShape ?? model.inputs[0]?.shape)?.[0];
+        return `layer '${layer.name}' (${layer.getClassName()}) is stateful (it carries its state from one batch to the next${batch != null ? `, at a fixed batch of ${batch}` : ''}), ` +
+          'and autoprune fine-tunes on shuffled batches of its own size: save the model with stateful: false (the weights are the same) and prune that';
       }
     }
   }

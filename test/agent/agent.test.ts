@@ -102,6 +102,30 @@ describe('agent loop', () => {
     data.dispose();
   });
 
+  it('a last try at the target still improving at half the reserve gets the other half before the verdict', async () => {
+    const { data, model } = setup(3);
+    const events: AgentEvent[] = [];
+    const r = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.99, maxDrop: 0, budgetSteps: 400, onEvent: (e) => events.push(e) });
+    // Steps to 0.75 and 0.9375 held; 0.99 broke the guard, then the budget for steps ran out.
+    const last = r.steps[r.steps.length - 1];
+    expect(last.accepted).toBe(false);
+    expect(last.toSparsity).toBeCloseTo(0.99, 2);
+    expect(last.reason).toContain('last try at the target with the whole reserve (still improving at half)');
+    // Half the reserve, then the other half: the whole budget is spent, none is left to polish the fallback,
+    // which is the last accepted step as it was accepted.
+    const reserve = r.budget.budgetSteps - r.steps.slice(0, -1).reduce((n, s) => n + (s.fineTuneSteps ?? 0), 0);
+    expect(last.fineTuneSteps).toBe(reserve);
+    expect(r.totals.fineTuneSteps).toBe(r.budget.budgetSteps);
+    expect(events.some((e) => e.type === 'epoch' && e.phase === 'polish')).toBe(false);
+    const held = r.steps.filter((s) => s.accepted).pop()!;
+    expect(r.sparsity.global).toBeCloseTo(held.toSparsity, 6);
+    expect(r.stopReason).toBe('budget');
+    expect(r.exitCode).toBe(3);
+    r.masks.dispose();
+    model.dispose();
+    data.dispose();
+  });
+
   it('unit granularity removes whole units; hierarchical reaches the target too', async () => {
     for (const granularity of ['unit', 'hierarchical'] as const) {
       const { data, model } = setup(2);

@@ -6,7 +6,7 @@ import { tf } from '../../src/backend/tf.js';
 import { ModelError } from '../../src/errors.js';
 import { trainedModel } from '../../src/models/cache.js';
 import { buildModel, LENET_300_100, LENET_5 } from '../../src/models/families.js';
-import { loadModel, saveModel } from '../../src/models/io.js';
+import { loadModel, quantizedStorage, saveModel } from '../../src/models/io.js';
 import { loadSynthetic } from '../../src/data/synthetic.js';
 import { PrunableModel } from '../../src/pruning/prunable-model.js';
 import { tempDir } from '../helpers.js';
@@ -53,6 +53,35 @@ describe('model io', () => {
     await expect(loadModel(join(dir, 'plain.json'))).rejects.toThrow(/not a tfjs LayersModel/);
     mkdirSync(join(dir, 'folder'));
     await expect(loadModel(join(dir, 'folder'))).rejects.toThrow(/model folder '.*folder' holds no model\.json/);
+  });
+
+  it('loads weights a converter stored quantized (uint8) and says so, so that the float32 output is not a surprise', async () => {
+    const dir = join(tempDir(), 'q');
+    const m = buildModel({ family: 'mlp', inputShape: [6], hidden: [5], numClasses: 3, seed: 2 });
+    await saveModel(m, dir);
+    expect(quantizedStorage(await loadModel(dir))).toBeUndefined();
+    // Re-encode every weight as tensorflowjs_converter --quantize_uint8 does: v ≈ min + scale · q.
+    const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    const floats = new Float32Array(new Uint8Array(readFileSync(join(dir, 'weights.bin'))).buffer);
+    const bytes: number[] = [];
+    let off = 0;
+    for (const w of json.weightsManifest[0].weights) {
+      const n = w.shape.reduce((a: number, b: number) => a * b, 1);
+      const v = floats.subarray(off, off + n);
+      off += n;
+      const min = Math.min(...v), max = Math.max(...v);
+      const scale = max > min ? (max - min) / 255 : 1;
+      v.forEach((x) => bytes.push(Math.round((x - min) / scale)));
+      w.quantization = { dtype: 'uint8', min, scale };
+    }
+    writeFileSync(join(dir, 'weights.bin'), Uint8Array.from(bytes));
+    writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
+    const back = await loadModel(dir);
+    expect(quantizedStorage(back)).toEqual(['uint8']);
+    const x = tf.randomNormal([4, 6], 0, 1, 'float32', 3);
+    const [a, b] = [m, back].map((k) => Array.from((k.predict(x) as TF.Tensor).dataSync()));
+    a.forEach((v, i) => expect(b[i]).toBeCloseTo(v, 1));
+    [m, back, x].forEach((k) => k.dispose());
   });
 
   it('caches trained default models so repeated runs do not retrain', async () => {

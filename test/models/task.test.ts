@@ -5,6 +5,7 @@ import type { Dataset } from '../../src/data/dataset.js';
 import { ModelError } from '../../src/errors.js';
 import { fitDatasetToModel, taskOf } from '../../src/models/task.js';
 import { evaluate, targetR2 } from '../../src/models/train.js';
+import { inputLayout } from '../../src/prune-service.js';
 
 /** A tiny in-memory dataset: `n` rows of `features` columns per split, labels cycling through `classNames`. */
 function dataset(features: number, classNames: string[], n = 6): Dataset {
@@ -81,6 +82,53 @@ describe('fitDatasetToModel', () => {
     expect(() => fitDatasetToModel(images, ae)).toThrow(/'conv_ae' has output shape \[batch, 4, 4, 1\].*append a Flatten layer to its output/);
     [outer, ae].forEach((m) => m.dispose());
     images.dispose();
+  });
+
+  it('refuses a stateful recurrent layer (fixed batch, ordered batches) and a sequence input of unknown length, saying what to save instead', () => {
+    const seqData = { ...dataset(30, ['a', 'b']), inputShape: [10, 3] };
+    const stateful = tf.sequential({ name: 'st', layers: [
+      tf.layers.lstm({ batchInputShape: [1, 10, 3], units: 4, stateful: true, name: 'rnn' }),
+      tf.layers.dense({ units: 2, activation: 'softmax' }),
+    ] });
+    expect(() => fitDatasetToModel(seqData, stateful)).toThrow(ModelError);
+    expect(() => fitDatasetToModel(seqData, stateful)).toThrow(/model 'st': layer 'rnn' \(LSTM\) is stateful .*fixed batch of 1.*save the model with stateful: false/);
+    const open = tf.sequential({ name: 'open', layers: [
+      tf.layers.gru({ inputShape: [null as unknown as number, 3], units: 4 }),
+      tf.layers.dense({ units: 2, activation: 'softmax' }),
+    ] });
+    expect(() => fitDatasetToModel(seqData, open)).toThrow(/model input shape \[null, 3\] has unknown \(null\) dimensions.*inputShape: \[10, 3\]/);
+    [stateful, open].forEach((m) => m.dispose());
+    seqData.dispose();
+  });
+
+  it('says how a CSV\'s flat columns fill a model input of several axes (row by row), and nothing for a flat input', () => {
+    const flat = { ...dataset(6, ['a', 'b']), inputNames: ['a0', 'b0', 'c0', 'a1', 'b1', 'c1'] };
+    expect(inputLayout(flat, { ...flat, inputShape: [2, 3] })).toBe(
+      'the CSV\'s 6 input columns are read as the model\'s input shape [2, 3], row by row (the last axis fastest): a0…c0 are [0, :], a1…c1 are [1, :], …; ' +
+      'a CSV that lists each feature\'s values together must be reordered');
+    expect(inputLayout(flat, { ...flat, inputShape: [3, 1, 2] })).toContain('a0…b0 are [0, 0, :], c0…a1 are [1, 0, :]');
+    expect(inputLayout(flat, flat)).toBeUndefined();
+    flat.dispose();
+  });
+
+  it('refuses token ids an Embedding cannot take (out of range, negative, fractional), naming the column, split and layer', () => {
+    const emb = () => tf.sequential({ layers: [
+      tf.layers.embedding({ inputDim: 10, outputDim: 2, inputLength: 3, name: 'tokens' }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 2, activation: 'softmax' }),
+    ] });
+    const m = emb();
+    const withIds = (ids: number[]) => {
+      const d = dataset(3, ['a', 'b'], 2);
+      d.val.x.dispose();
+      return { ...d, inputNames: ['t0', 't1', 't2'], val: { ...d.val, x: tf.tensor2d(ids, [2, 3]) } };
+    };
+    const ok = withIds([0, 9, 1, 2, 3, 4]);
+    expect(() => fitDatasetToModel(ok, m)).not.toThrow();
+    expect(() => fitDatasetToModel(withIds([0, 1, 2, 3, 10, 4]), m)).toThrow(/column 't1' holds 10 \(row 2 of the validation split\).*Embedding layer 'tokens'.*0–9 \(inputDim 10\)$/);
+    expect(() => fitDatasetToModel(withIds([0, 1, -1, 3, 1, 4]), m)).toThrow(/column 't2' holds -1 \(row 1/);
+    expect(() => fitDatasetToModel(withIds([0, 1, 2, 0.5, 1, 4]), m)).toThrow(/column 't0' holds 0.5 .*must not be scaled/);
+    m.dispose();
   });
 
   it('reads whole-number labels as output indices when they fit the outputs (labels 1..3 on a 4-output model)', () => {

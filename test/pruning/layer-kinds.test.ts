@@ -154,4 +154,11 @@ describe('layer handlers', () => {
     pm.dispose();
     model.dispose();
   });
+
+  it('refuses two kernels of one path name (a layer named \'backbone/inner\' beside a nested backbone\'s \'inner\'): masks and --exclude could not tell them apart', () => {
+    const backbone = tf.sequential({ name: 'backbone', layers: [tf.layers.dense({ inputShape: [8], units: 16, name: 'inner' })] });
+    const model = tf.sequential({ layers: [backbone, tf.layers.dense({ units: 16, name: 'backbone/inner' }), tf.layers.dense({ units: 3, name: 'out' })] });
+    expect(() => new PrunableModel(model)).toThrow(/two prunable kernels are both named 'backbone\/inner'.*rename one of the layers/);
+    model.dispose();
+  });
 });
