@@ -156,12 +156,24 @@ async function coverageSuiteCommand(f: z.infer<typeof BenchFlags>, argv: string[
   return 0;
 }
 
-/** The checkout's commit (short), when autoprune runs from a git checkout; undefined otherwise. */
+/**
+ * The checkout's commit (short), when autoprune runs from a git checkout, with "+ uncommitted changes" when the
+ * code or policies differ from it (figures measured on a working tree are not that commit's); undefined otherwise.
+ */
 function gitCommit(): string | undefined {
+  const git = (args: string[]) => execFileSync('git', args, { cwd: PACKAGE_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  let sha: string;
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: PACKAGE_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
+    sha = git(['rev-parse', '--short', 'HEAD']).trim();
   } catch {
     return undefined;
+  }
+  if (!sha) return undefined;
+  try {
+    git(['diff', '--quiet', 'HEAD', '--', 'src', 'policies', 'package.json']);
+    return sha;
+  } catch {
+    return `${sha} + uncommitted changes`;
   }
 }
 
