@@ -609,7 +609,12 @@ function adviceFor(result: AgentResult, maxDrop: number, trainRows: number): str
     case 'budget': {
       // Twice this budget, and at least the default for this data (a user-set budget may have been small).
       const more = Math.max(2 * b.budgetSteps, resolveBudget(trainRows, { batchSize: b.batchSize }).budgetSteps);
-      return `the fine-tuning budget (${b.budgetSteps} optimizer steps) ran out at ${(100 * result.sparsity.global).toFixed(1)} % sparsity: rerun with --budget-steps ${more}, or --force to take the target with what is left`;
+      // A last try at the target that the guard rejected: more budget may recover it, a --max-drop of its drop accepts it.
+      const last = result.steps[result.steps.length - 1];
+      const lastTry = last && !last.accepted && last.drop != null && /^last try at the target/.test(last.reason ?? '') ? Math.ceil(1000 * last.drop) / 10 : undefined;
+      return `the fine-tuning budget (${b.budgetSteps} optimizer steps) ran out at ${(100 * result.sparsity.global).toFixed(1)} % sparsity: rerun with --budget-steps ${more}` +
+        (lastTry != null && lastTry > maxDrop ? `, or --max-drop ${lastTry.toFixed(1)} to accept what its last try at the target lost (${lastTry.toFixed(1)} validation points)` : '') +
+        ', or --force to take the target with what is left';
     }
     case 'stalled':
       return 'every prunable layer is at its floor: no more weights can be removed at this granularity';

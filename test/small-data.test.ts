@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { autoprune } from '../src/api.js';
 import { DataError } from '../src/errors.js';
+import { PACKAGE_ROOT } from '../src/backend/tf.js';
 import { smallCasePaths, smallSuiteCases } from '../src/bench/small-suite.js';
 import { tempDir } from './helpers.js';
 import { cli } from './cli/cli-helpers.js';
@@ -136,6 +137,23 @@ describe('small real tables with the defaults', () => {
     expect(flag).toBeDefined();
     expect(short.stderr).toContain(`to go further: ${report.final.advice}`);
     const again = await cli(['--model', p.model, '--data', p.data, '--target', '0.9', ...flag!.split(' '), '--out', 'b'], { cwd });
+    expect(again.code).toBe(0);
+  }, 120_000);
+
+  it('a budget stop whose last try at the target the guard rejected names the --max-drop that accepts it, and that works', async () => {
+    const model = join(PACKAGE_ROOT, 'datasets', 'coverage', 'regression', 'model', 'model.json');
+    const data = join(PACKAGE_ROOT, 'datasets', 'coverage', 'regression', 'data.csv');
+    const cwd = tempDir();
+    const short = await cli(['--model', model, '--data', data, '--target', '0.8', '--out', 'a'], { cwd });
+    expect(short.code).toBe(3);
+    const report = JSON.parse(readFileSync(join(cwd, 'a', 'report.json'), 'utf8')) as { final: { stopReason: string; advice: string }; steps: { accepted: boolean; drop?: number; reason?: string }[] };
+    expect(report.final.stopReason).toBe('budget');
+    const last = report.steps[report.steps.length - 1];
+    expect(last.accepted).toBe(false);
+    expect(last.reason).toMatch(/^last try at the target/);
+    const need = (Math.ceil(1000 * last.drop!) / 10).toFixed(1);
+    expect(report.final.advice).toContain(`--max-drop ${need} to accept what its last try at the target lost`);
+    const again = await cli(['--model', model, '--data', data, '--target', '0.8', '--max-drop', need, '--out', 'b'], { cwd });
     expect(again.code).toBe(0);
   }, 120_000);
 });
