@@ -184,7 +184,7 @@ function main(argv: string[]): Promise<number> {
     .command('train-policy')
     .description('train a pruning policy (meta-model) on one or more meta-datasets')
     .requiredOption('--meta <files...>', 'meta-dataset header files (datasets/meta-*.json)')
-    .option('--kind <kind>', 'cart (decision tree) or net (small tfjs MLP)', 'cart')
+    .option('--kind <kind>', 'cart (decision tree), net (small tfjs MLP) or linear (logistic regression: one weight per feature, printed)', 'cart')
     .requiredOption('--out <file>', 'policy file to write, e.g. policies/mine.json')
     .option('--name <name>', 'policy name (default: the file name)')
     .option('--no-validate', 'skip leave-one-model-out / leave-one-family-out validation (faster)')

@@ -5,7 +5,7 @@ import { parseFlags } from './flags.js';
 
 const Flags = z.object({
   meta: z.array(z.string().min(1)).min(1, 'needs at least one meta-dataset file'),
-  kind: z.enum(['cart', 'net'], { message: "must be 'cart' or 'net'" }),
+  kind: z.enum(['cart', 'net', 'linear'], { message: "must be 'cart', 'net' or 'linear'" }),
   out: z.string().min(1),
   name: z.string().min(1).optional(),
   validate: z.boolean().optional(),

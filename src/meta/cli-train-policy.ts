@@ -19,7 +19,9 @@ function line(e: TrainPolicyEvent): string {
   switch (e.type) {
     case 'loaded': return `loaded ${e.rows} rows from ${e.models} models (${e.families.join(', ')})`;
     case 'fold': return `held out ${e.split} ${e.heldOut}: AUC ${p(e.auc)}, top-k precision ${p(e.precisionAtK)} (magnitude ${p(e.magnitudePrecisionAtK)})`;
-    case 'fitted': return `fitted the final policy in ${e.seconds.toFixed(1)} s`;
+    case 'fitted': return `fitted the final policy in ${e.seconds.toFixed(1)} s` + (e.weights
+      ? `; its largest weights (logit per standard deviation; + = prune first): ${e.weights.slice(0, 8).map((w) => `${w.feature} ${w.coef >= 0 ? '+' : ''}${w.coef.toFixed(2)}`).join(', ')}`
+      : '');
     case 'written': return `wrote ${e.path}`;
   }
 }
@@ -27,7 +29,7 @@ function line(e: TrainPolicyEvent): string {
 /** Entry point for `autoprune train-policy` (the CLI wires flags to these args). Returns the policy path. */
 export async function main(args: TrainPolicyCliArgs, argv: string[] = process.argv): Promise<string> {
   const kind = (args.kind ?? 'cart') as PolicyKind;
-  if (kind !== 'cart' && kind !== 'net') throw new UsageError(`--kind must be cart or net, got '${args.kind}'`);
+  if (kind !== 'cart' && kind !== 'net' && kind !== 'linear') throw new UsageError(`--kind must be cart, net or linear, got '${args.kind}'`);
   const command = process.env.AUTOPRUNE_COMMAND ?? argv.slice(1).join(' ');
   const r = trainPolicy({
     meta: args.meta, kind, out: args.out, name: args.name, command, validate: !args.noValidate, balanceFamilies: args.balanceFamilies,

@@ -5,6 +5,7 @@ import { trainCartPolicy } from '../policy/cart-policy.js';
 import { CART_DEFAULTS, type CartOptions } from '../policy/cart-train.js';
 import { savePolicy } from '../policy/io.js';
 import { trainNetPolicy, type TrainNetPolicyOptions } from '../policy/net-policy.js';
+import { LinearPolicy, trainLinearPolicy, type TrainLinearPolicyOptions } from '../policy/linear-policy.js';
 import type { JsonValue, Policy, PolicyFile, PolicyKind } from '../policy/policy.js';
 import { META_COLUMNS, metaSchema, readMeta } from './format.js';
 import { meanFinite, topKPrecision, weightedAuc } from './metrics.js';
@@ -24,6 +25,8 @@ export interface TrainPolicyOptions {
   cart?: CartOptions;
   /** Policy-net settings (kind 'net'). Default NET_DEFAULTS of the policy module. */
   net?: Omit<TrainNetPolicyOptions, 'weights' | 'schema' | 'name' | 'provenance' | 'metrics'>;
+  /** Logistic-regression settings (kind 'linear'). Default LINEAR_DEFAULTS of the policy module. */
+  linear?: Omit<TrainLinearPolicyOptions, 'weights' | 'schema' | 'name' | 'provenance' | 'metrics'>;
   /** Run leave-one-model-out and leave-one-family-out validation. Default true. */
   validate?: boolean;
   /** Train with the rows' stratification weights (else every sampled row counts once). Default false. */
@@ -36,7 +39,7 @@ export interface TrainPolicyOptions {
 export type TrainPolicyEvent =
   | { type: 'loaded'; rows: number; models: number; families: string[] }
   | { type: 'fold'; split: 'model' | 'family'; heldOut: string; auc: number; precisionAtK: number; magnitudePrecisionAtK: number }
-  | { type: 'fitted'; seconds: number }
+  | { type: 'fitted'; seconds: number; weights?: { feature: string; coef: number }[] }
   | { type: 'written'; path: string };
 
 /**
@@ -126,7 +129,8 @@ function subset(rows: MetaRows, keep: (r: number) => boolean): { columns: Float3
 function fit(kind: PolicyKind, schema: FeatureSchema, name: string, columns: Float32Array[], label: Float32Array, weight: Float32Array | undefined, o: TrainPolicyOptions): Policy {
   if (kind === 'cart') return trainCartPolicy(columns, label, { ...TRAIN_POLICY_CART_DEFAULTS, ...(o.cart ?? {}), weights: weight, schema, name });
   if (kind === 'net') return trainNetPolicy(columns, label, { ...(o.net ?? {}), weights: weight, schema, name });
-  throw new UsageError(`unknown policy kind '${kind}'; known: cart, net`);
+  if (kind === 'linear') return trainLinearPolicy(columns, label, { ...(o.linear ?? {}), weights: weight, schema, name });
+  throw new UsageError(`unknown policy kind '${kind}'; known: cart, net, linear`);
 }
 
 /** A policy's raw predictions on meta-dataset rows (wrapped as one pseudo-layer of features). */
@@ -229,7 +233,8 @@ export function trainPolicy(options: TrainPolicyOptions): { path: string; file: 
   const all = subset(rows, () => true);
   const policy = fit(kind, rows.schema, name, all.columns, all.label, trainWeights(all.idx, all.weight), options);
   try {
-    options.onProgress?.({ type: 'fitted', seconds: (Date.now() - t0) / 1000 });
+    // A linear policy's weights are the criteria it fuses, per standard deviation of each feature: say them.
+    options.onProgress?.({ type: 'fitted', seconds: (Date.now() - t0) / 1000, ...(policy instanceof LinearPolicy ? { weights: policy.weights() } : {}) });
     metrics.train = groupMetrics(rows, all.idx, predictRows(policy, rows.schema, all.columns), absW) as unknown as JsonValue;
     policy.metrics = { ...policy.metrics, ...metrics };
     policy.provenance = {

@@ -6,6 +6,7 @@ import { PolicyError } from '../errors.js';
 import { createScorer, SCORER_NAMES, SCORERS, type ScorerOptions } from './baselines.js';
 import { CartPolicy, formatIssues } from './cart-policy.js';
 import { NetPolicy } from './net-policy.js';
+import { LinearPolicy } from './linear-policy.js';
 import { POLICY_FILE_VERSION, POLICY_FORMAT, type Policy, type PolicyFile, type PolicyKind } from './policy.js';
 import type { Scorer } from './types.js';
 import { allocatedBy, blendedOrder } from './allocated.js';
@@ -16,6 +17,7 @@ export type PolicyLoader = (file: PolicyFile, source: string) => Policy;
 export const POLICY_KINDS: Readonly<Record<PolicyKind, PolicyLoader>> = Object.freeze({
   cart: (file: PolicyFile, source: string) => CartPolicy.fromJSON(file, source),
   net: (file: PolicyFile, source: string) => NetPolicy.fromJSON(file, source),
+  linear: (file: PolicyFile, source: string) => LinearPolicy.fromJSON(file, source),
 });
 
 /** Policies shipped with autoprune. */

@@ -4,7 +4,7 @@ import type { ConnectionFeatures, FeatureSchema } from '../features/types.js';
 import type { Scorer } from './types.js';
 
 /** Learned policy kinds; io.ts keeps the frozen kind → loader table. */
-export type PolicyKind = 'cart' | 'net';
+export type PolicyKind = 'cart' | 'net' | 'linear';
 
 export const POLICY_FORMAT = 'autoprune-policy';
 export const POLICY_FILE_VERSION = 1;

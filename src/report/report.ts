@@ -59,7 +59,7 @@ export interface ReportBackend {
 export interface ReportPolicy {
   /** Policy name. */
   name: string;
-  /** What the scorer is: a learned policy's kind ('cart', 'net'), 'baseline' (magnitude, LAMP, …), or 'combined' (an 'X+Y' / 'X@a+Y' combination, named by `name`). */
+  /** What the scorer is: a learned policy's kind ('cart', 'net', 'linear'), 'baseline' (magnitude, LAMP, …), or 'combined' (an 'X+Y' / 'X@a+Y' combination, named by `name`). */
   kind: string;
   /** The policy file it was loaded from, if any. */
   file?: string;

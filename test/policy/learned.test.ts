@@ -14,6 +14,7 @@ import { columnsToRows } from '../../src/policy/cart-train.js';
 import { CartPolicy, trainCartPolicy } from '../../src/policy/cart-policy.js';
 import { loadPolicy, policyFromJSON, resolveScorer, savePolicy } from '../../src/policy/io.js';
 import { NetPolicy, trainNetPolicy } from '../../src/policy/net-policy.js';
+import { LinearPolicy, trainLinearPolicy } from '../../src/policy/linear-policy.js';
 import { PrunableModel } from '../../src/pruning/prunable-model.js';
 import { Rng } from '../../src/util/random.js';
 
@@ -194,5 +195,58 @@ describe('policy net', () => {
     again.dispose();
     net.dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('linear policy (logistic regression, fitted with ml-matrix)', () => {
+  it('learns the labelling rule, round-trips with identical scores, counts a row of weight 2 as two rows, uses no tensors', () => {
+    const before = tf.memory().numTensors;
+    const lin = trainLinearPolicy(trainRows.columns, trainRows.labels, { name: 'test-linear' });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(lin.params.training.converged).toBe(true);
+    const valFeatures: ConnectionFeatures = {
+      schema: FEATURE_SCHEMA,
+      layers: [{ layer: 0, name: 'val', count: valRows.labels.length, indices: Int32Array.from(valRows.labels.keys()), columns: valRows.columns }],
+    };
+    expect(accuracy(lin.predict(valFeatures)[0], valRows.labels)).toBeGreaterThanOrEqual(0.8);
+    const s1 = lin.score(features);
+    const dir = mkdtempSync(join(tmpdir(), 'autoprune-linear-'));
+    try {
+      const path = savePolicy(lin, join(dir, 'test-linear.json'));
+      const loaded = loadPolicy(path) as LinearPolicy;
+      expect(loaded).toBeInstanceOf(LinearPolicy);
+      expect(loaded.kind).toBe('linear');
+      expect(loaded.toJSON()).toEqual(lin.toJSON());
+      expect(loaded.score(features)).toEqual(s1);
+      const bad = lin.toJSON();
+      bad.model.coef = bad.model.coef.slice(1);
+      expect(() => policyFromJSON(bad, 'bad-linear.json')).toThrow(/malformed 'linear' model: mean\/std\/coef have/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // A row of weight 2 counts as the row twice.
+    const n = trainRows.labels.length;
+    const twice = trainLinearPolicy(trainRows.columns.map((c) => Float32Array.from([...c, ...c.subarray(0, 100)])),
+      Float32Array.from([...trainRows.labels, ...trainRows.labels.subarray(0, 100)]), { name: 'twice' });
+    const weighted = trainLinearPolicy(trainRows.columns, trainRows.labels, { name: 'weighted', weights: Float32Array.from({ length: n }, (_, i) => (i < 100 ? 2 : 1)) });
+    weighted.params.coef.forEach((c, j) => expect(c).toBeCloseTo(twice.params.coef[j], 6));
+  });
+
+  it('recovers the coefficients of a known logistic model, per standard deviation, largest first', () => {
+    const rng = new Rng(11);
+    const n = 20000;
+    const normal = () => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
+    const cols = [0, 1, 2].map(() => Float32Array.from({ length: n }, normal));
+    // a and b in units of 2 and 0.5: the fitted weights are per standard deviation (2·1.5 = 3, 0.5·−2 = −1).
+    cols[0] = cols[0].map((v) => 2 * v);
+    cols[1] = cols[1].map((v) => 0.5 * v);
+    const labels = Float32Array.from({ length: n }, (_, i) => (rng.next() < 1 / (1 + Math.exp(-(0.5 + 1.5 * cols[0][i] - 2 * cols[1][i]))) ? 1 : 0));
+    const schema = { version: 0, names: ['a', 'b', 'c'] };
+    const lin = trainLinearPolicy(cols, labels, { schema, l2: 0 });
+    const w = lin.weights();
+    expect(w.map((x) => x.feature)).toEqual(['a', 'b', 'c']);
+    expect(w[0].coef).toBeCloseTo(3, 0);
+    expect(w[1].coef).toBeCloseTo(-1, 0);
+    expect(Math.abs(w[2].coef)).toBeLessThan(0.1);
   });
 });
