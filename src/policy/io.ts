@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { PACKAGE_ROOT } from '../backend/tf.js';
@@ -109,6 +109,14 @@ export function savePolicy(policy: Policy, path: string): string {
   return target;
 }
 
+function isFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
 function looksLikePath(s: string): boolean {
   return s.includes('/') || s.includes('\\') || s.endsWith('.json');
 }
@@ -126,7 +134,9 @@ export interface LoadPolicyOptions {
 
 /** The file a policy name or path refers to; PolicyError listing the available policies when none. */
 export function resolvePolicyPath(pathOrName: string, opts: LoadPolicyOptions = {}): string {
-  if (looksLikePath(pathOrName) || existsSync(pathOrName)) return resolve(pathOrName);
+  // A bare name is a file only where a file of that name exists here: a folder called 'default' (an output
+  // folder of an earlier run, say) must not hide the built-in policy of that name.
+  if (looksLikePath(pathOrName) || isFile(pathOrName)) return resolve(pathOrName);
   // (./policies is the built-in folder itself when run from the package: searched and named once.)
   const dirs = [...new Set(opts.dirs ?? [resolve('policies'), BUILTIN_POLICY_DIR])];
   for (const d of dirs) {
@@ -167,7 +177,7 @@ export function resolveScorer(nameOrPath: string, opts: ScorerOptions & LoadPoli
   // "X+Y": X's order inside each layer, Y's allocation across layers; "X@a+Y": X's ranks mixed into Y's with
   // weight a inside each layer (a bounded correction of the prior Y), Y's allocation (src/policy/allocated.ts).
   const spec = /^([^+@]+)(?:@(\d*\.?\d+))?\+([^+@]+)$/.exec(nameOrPath);
-  if (spec && !existsSync(nameOrPath)) {
+  if (spec && !isFile(nameOrPath)) {
     const [, own, alpha, prior] = spec;
     const a = alpha === undefined ? undefined : Number(alpha);
     if (a !== undefined && !(a >= 0 && a <= 1)) throw new PolicyError(`'${nameOrPath}': the weight after '@' must be in [0, 1], got ${alpha}`);

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { allocatedBy, blendedOrder } from '../../src/policy/allocated.js';
-import { resolveScorer } from '../../src/policy/io.js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { BUILTIN_POLICY_DIR, resolvePolicyPath, resolveScorer } from '../../src/policy/io.js';
+import { tempDir } from '../helpers.js';
 import type { ConnectionFeatures } from '../../src/features/types.js';
 import type { Scorer } from '../../src/policy/types.js';
 
@@ -39,5 +42,20 @@ describe('combined scorers: a policy\'s order, a prior\'s allocation, a bounded 
     expect(resolveScorer('default+lamp').name).toBe('default+lamp');
     expect(() => resolveScorer('default@2+lamp')).toThrow(/weight after '@' must be in \[0, 1\], got 2/);
     expect(() => resolveScorer('nope@0.5+lamp')).toThrow(/no policy 'nope'/);
+  });
+
+  it('a folder named like a policy in the working folder (an earlier run\'s output "default") does not hide the built-in policy', () => {
+    const cwd = process.cwd();
+    const dir = tempDir();
+    mkdirSync(join(dir, 'default'));
+    mkdirSync(join(dir, 'default+lamp'));
+    try {
+      process.chdir(dir);
+      expect(resolvePolicyPath('default')).toBe(join(BUILTIN_POLICY_DIR, 'default.json'));
+      expect(resolveScorer('default').name).toBe('default');
+      expect(resolveScorer('default+lamp').name).toBe('default+lamp');
+    } finally {
+      process.chdir(cwd);
+    }
   });
 });
