@@ -611,9 +611,10 @@ function adviceFor(result: AgentResult, maxDrop: number, trainRows: number): str
       const more = Math.max(2 * b.budgetSteps, resolveBudget(trainRows, { batchSize: b.batchSize }).budgetSteps);
       // A last try at the target that the guard rejected: more budget may recover it, a --max-drop of its drop accepts it.
       const last = result.steps[result.steps.length - 1];
-      const lastTry = last && !last.accepted && last.drop != null && /^last try at the target/.test(last.reason ?? '') ? Math.ceil(1000 * last.drop) / 10 : undefined;
+      const lastTry = last && !last.accepted && last.drop != null && /^last try at the target/.test(last.reason ?? '') ? last.drop : undefined;
+      const need = lastTry != null ? Math.ceil(1000 * lastTry) / 10 : undefined;
       return `the fine-tuning budget (${b.budgetSteps} optimizer steps) ran out at ${(100 * result.sparsity.global).toFixed(1)} % sparsity: rerun with --budget-steps ${more}` +
-        (lastTry != null && lastTry > maxDrop ? `, or --max-drop ${lastTry.toFixed(1)} to accept what its last try at the target lost (${lastTry.toFixed(1)} validation points)` : '') +
+        (need != null && need > maxDrop ? `, or --max-drop ${need.toFixed(1)} to accept what its last try at the target lost (${(100 * lastTry!).toFixed(2)} validation points)` : '') +
         ', or --force to take the target with what is left';
     }
     case 'stalled':
@@ -623,7 +624,7 @@ function adviceFor(result: AgentResult, maxDrop: number, trainRows: number): str
       const worst = rejected.length ? Math.min(...rejected.map((s) => s.drop!)) : undefined;
       const need = worst != null ? Math.ceil(100 * worst * 10) / 10 : undefined;
       return need != null && need > maxDrop
-        ? `the smallest rejected step lost ${need.toFixed(1)} validation points: rerun with --max-drop ${need.toFixed(1)} to accept that, or --force to take the target and report the drop`
+        ? `the smallest rejected step lost ${(100 * worst!).toFixed(2)} validation points: rerun with --max-drop ${need.toFixed(1)} to accept that, or --force to take the target and report the drop`
         : 'rerun with a larger --max-drop, or --force to take the target and report the drop';
     }
   }
@@ -736,6 +737,10 @@ export class PruneService {
 
   private async runLocked(opts: AutopruneOptions, r: ResolvedRunOptions, t0: number): Promise<AutopruneResult> {
     const phases: Record<string, number> = {};
+    // Every warning of the run also goes into report.json (and report.html): a reader of the files sees what the console said.
+    const warnings: string[] = [];
+    const forward = opts.onEvent;
+    opts = { ...opts, onEvent: (e) => { if (e.type === 'warning') warnings.push(e.message); forward?.(e); } };
     const { seed, maxDrop, granularity, objective, standardize } = r;
     const policySpec = r.policy;
     const backend = backendInfo();
@@ -880,6 +885,10 @@ export class PruneService {
         totals: result.totals,
         phases,
       };
+      // What the outcome says beyond the guard (test rows, classes, the majority-class floor): warned after the
+      // summary, and written into the report with the run's other warnings.
+      const outcome = outcomeWarnings(report, r, fitted, task);
+      report.warnings = [...warnings, ...outcome];
       if (opts.out) {
         const tw = Date.now();
         const files: OutputFile[] = [
@@ -914,38 +923,7 @@ export class PruneService {
       }
       for (const m of result.milestones) disposeSnapshot(m.snapshot);
       result.masks.dispose();
-      const testDrop = 100 * (report.dense.testAccuracy - report.final.testAccuracy);
-      if (testDrop > r.maxDrop + 1e-9 && !r.force) {
-        // The guard judged the validation rows; the test rows are other rows, and on a small split they disagree.
-        const rows = report.guard?.valRows;
-        opts.onEvent?.({
-          type: 'warning',
-          message: `the test split lost ${testDrop.toFixed(2)} points, more than --max-drop ${r.maxDrop}: the guard judges the ${rows ?? ''} validation rows` +
-            `${report.guard?.pointsPerRow ? ` (one row = ${report.guard.pointsPerRow.toFixed(2)} points)` : ''}, and on few rows validation and test differ by a few rows either way; ` +
-            'more validation rows (--split, --val-data) make the guard finer',
-        });
-      }
-      // A class that lost far more recall than the accuracy shows (a rare class the pruned model stopped predicting).
-      for (const c of classRecallLosses(report.final.classes ?? [], report.dense.testAccuracy - report.final.testAccuracy, r.maxDrop)) {
-        opts.onEvent?.({
-          type: 'warning',
-          message: `class '${c.name}' lost ${(100 * (c.denseRecall! - c.recall!)).toFixed(1)} points of test recall (${(100 * c.denseRecall!).toFixed(1)} → ${(100 * c.recall!).toFixed(1)} % of its ${c.testRows} test rows), ` +
-            'more than the accuracy shows: accuracy, which the guard compares, weighs each class by its rows (report.json final.classes)',
-        });
-      }
-      if (task.kind === 'classification') {
-        const floor = majorityShare(fitted.test.labels);
-        const rows = fitted.test.labels.length;
-        // The pruned model fell to what always answering the most common class scores, where the dense one was above it.
-        if (rows > 0 && report.final.testAccuracy <= floor.share + 0.5 / rows && report.dense.testAccuracy > floor.share + 1 / rows) {
-          opts.onEvent?.({
-            type: 'warning',
-            message: `the pruned model's test accuracy (${(100 * report.final.testAccuracy).toFixed(2)} %) is no better than always answering the most common class ` +
-              `'${fitted.classNames[floor.label] ?? floor.label}' (${(100 * floor.share).toFixed(2)} % of the ${rows} test rows; dense ${(100 * report.dense.testAccuracy).toFixed(2)} %): ` +
-              'it has lost what the model knew about the other classes',
-          });
-        }
-      }
+      for (const message of outcome) opts.onEvent?.({ type: 'warning', message });
       opts.onEvent?.({
         type: 'done', sparsity: report.final.sparsity, sparsityOfAllParams: report.final.sparsityOfAllParams, prunableFraction: report.dense.prunableFraction,
         valAccuracy: report.final.valAccuracy, testAccuracy: report.final.testAccuracy,
@@ -962,6 +940,41 @@ export class PruneService {
       if (ownsData) data?.dispose();
     }
   }
+}
+
+/**
+ * Warnings about the outcome that the guard's verdict does not carry: a test drop beyond --max-drop (the guard judged
+ * other rows; with --force, the drop the user took), a class that lost far more recall than the accuracy shows, and a
+ * classifier fallen to the majority-class score.
+ */
+function outcomeWarnings(report: RunReport, r: ResolvedRunOptions, fitted: Dataset, task: TaskInfo): string[] {
+  const out: string[] = [];
+  const testDrop = 100 * (report.dense.testAccuracy - report.final.testAccuracy);
+  if (testDrop > r.maxDrop + 1e-9) {
+    // The guard judged the validation rows; the test rows are other rows, and on a small split they disagree.
+    const rows = report.guard?.valRows;
+    out.push(r.force
+      ? `with --force the target was taken at a test loss of ${testDrop.toFixed(2)} points, beyond --max-drop ${r.maxDrop}`
+      : `the test split lost ${testDrop.toFixed(2)} points, more than --max-drop ${r.maxDrop}: the guard judges the ${rows ?? ''} validation rows` +
+        `${report.guard?.pointsPerRow ? ` (one row = ${report.guard.pointsPerRow.toFixed(2)} points)` : ''}, and on few rows validation and test differ by a few rows either way; ` +
+        'more validation rows (--split, --val-data) make the guard finer');
+  }
+  // A class that lost far more recall than the accuracy shows (a rare class the pruned model stopped predicting).
+  for (const c of classRecallLosses(report.final.classes ?? [], report.dense.testAccuracy - report.final.testAccuracy, r.maxDrop)) {
+    out.push(`class '${c.name}' lost ${(100 * (c.denseRecall! - c.recall!)).toFixed(1)} points of test recall (${(100 * c.denseRecall!).toFixed(1)} → ${(100 * c.recall!).toFixed(1)} % of its ${c.testRows} test rows), ` +
+      'more than the accuracy shows: accuracy, which the guard compares, weighs each class by its rows (report.json final.classes)');
+  }
+  if (task.kind === 'classification') {
+    const floor = majorityShare(fitted.test.labels);
+    const rows = fitted.test.labels.length;
+    // The pruned model fell to what always answering the most common class scores, where the dense one was above it.
+    if (rows > 0 && report.final.testAccuracy <= floor.share + 0.5 / rows && report.dense.testAccuracy > floor.share + 1 / rows) {
+      out.push(`the pruned model's test accuracy (${(100 * report.final.testAccuracy).toFixed(2)} %) is no better than always answering the most common class ` +
+        `'${fitted.classNames[floor.label] ?? floor.label}' (${(100 * floor.share).toFixed(2)} % of the ${rows} test rows; dense ${(100 * report.dense.testAccuracy).toFixed(2)} %): ` +
+        'it has lost what the model knew about the other classes');
+    }
+  }
+  return out;
 }
 
 /** Folder of a frontier target's files inside the output folder. */

@@ -26,6 +26,8 @@ export interface GuardVerdict {
   /** Rows where the pruned model scores lower / higher than the reference (for 0/1 scores: dense-right/pruned-wrong and the reverse). */
   lost: number;
   gained: number;
+  /** Whether the scores are right/wrong (0/1) per row: rows lost and gained mean something only then. */
+  binary: boolean;
 }
 
 /**
@@ -63,7 +65,7 @@ export function judge(dense: ArrayLike<number>, pruned: ArrayLike<number>, maxDr
   const se = n > 0 ? Math.sqrt(ss) / n : 0;
   const cap = noiseCap(maxDrop, n, binary);
   const allowed = maxDrop + Math.min(GUARD_Z * se, cap);
-  return { drop, se, allowed, cap, accepted: drop <= allowed + 1e-9, lost, gained };
+  return { drop, se, allowed, cap, accepted: drop <= allowed + 1e-9, lost, gained, binary };
 }
 
 /** What one validation row is worth, in percentage points, and whether `maxDrop` (points) is finer. */

@@ -633,7 +633,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         if (!r.skipped) tried.set(k, { steps: Math.max(tried.get(k)?.steps ?? 0, r.requested), val: r.valAccuracy, verdict: r.verdict });
         const reason = r.skipped
           ? `prunes the same units as a rolled-back step that had the longer fine-tune (val ${(100 * r.valAccuracy).toFixed(2)} %); not fine-tuned again`
-          : `val drop ${(100 * r.verdict.drop).toFixed(2)} points (${r.verdict.lost} rows lost, ${r.verdict.gained} gained) > allowed ${(100 * r.verdict.allowed).toFixed(2)} (max drop + ${GUARD_Z} s.e., capped)`;
+          : `val drop ${(100 * r.verdict.drop).toFixed(2)} points${r.verdict.binary ? ` (${r.verdict.lost} rows lost, ${r.verdict.gained} gained)` : ''} > allowed ${(100 * r.verdict.allowed).toFixed(2)} (max drop + ${GUARD_Z} s.e., capped)`;
         state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: false, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds, reason: state.step === 1 && firstNote ? `${reason}; ${firstNote}` : reason });
         if (o.force) {
           // The target is taken anyway: smaller steps would only spend the budget that the fine-tune

@@ -100,11 +100,11 @@ function paddedDomain(values: number[], lo: number, hi: number, pad: number): [n
 }
 
 /** A text label at the left end of a horizontal rule at accuracy `value` (%). */
-function ruleLabel(name: string, value: number, text: string, dy: number, color: string) {
+function ruleLabel(name: string, value: number, text: string, dy: number, color: string, right = false) {
   return {
     name,
     data: { values: [{ accuracy: value, label: text }] },
-    mark: { type: 'text' as const, align: 'left' as const, baseline: 'middle' as const, x: 4, dy, fontSize: 11, color },
+    mark: { type: 'text' as const, align: right ? 'right' as const : 'left' as const, baseline: 'middle' as const, x: right ? { expr: 'width - 4' } : 4, dy, fontSize: 11, color },
     encoding: { y: { field: 'accuracy', type: 'quantitative' as const }, text: { field: 'label', type: 'nominal' as const } },
   };
 }
@@ -135,18 +135,26 @@ export async function accuracyVsSparsityChart(report: RunReport, opts: { width?:
   const metric = report.task?.metric ?? 'accuracy';
   const r2 = metric === 'R²';
   const label = (what: string, v: number) => (r2 ? `${what} R² ${(v / 100).toFixed(3)}` : `${what} ${v.toFixed(2)} %`);
-  const yDomain = paddedDomain([dense, guard, final.accuracy, ...accepted.map((d) => d.accuracy), ...rolledBack.map((d) => d.accuracy)], r2 ? -Infinity : 0, 100, 1);
-  const x = { field: 'sparsity', type: 'quantitative' as const, title: 'Global sparsity (%)', scale: { domain: [0, 100] }, axis: { tickCount: 10 } };
+  const yDomain = paddedDomain([dense, guard, ...(report.guard?.reference === 'control' && report.guard.controlValAccuracy != null ? [pct(report.guard.controlValAccuracy)] : []), final.accuracy, ...accepted.map((d) => d.accuracy), ...rolledBack.map((d) => d.accuracy)], r2 ? -Infinity : 0, 100, 1);
+  const flops = report.config.objective === 'flops';
+  const x = { field: 'sparsity', type: 'quantitative' as const, title: flops ? "Multiply-accumulates removed (% of the prunable kernels')" : 'Sparsity (% of the prunable kernel weights)', scale: { domain: [0, 100] }, axis: { tickCount: 10 } };
+  // The guard's reference where it is the fine-tuned control (below the dense model): the line the drops are measured from.
+  const control = report.guard?.reference === 'control' && report.guard.controlValAccuracy != null ? pct(report.guard.controlValAccuracy) : undefined;
   // Both point layers share these scales, so Vega-Lite merges them into one legend.
   const statusColor = {
     field: 'status',
     type: 'nominal' as const,
     title: null,
     scale: { domain: STATUS, range: [ACCEPTED_COLOR, ROLLED_BACK_COLOR] },
-    legend: { orient: 'bottom-left' as const, fillColor: 'white', padding: 6, symbolStrokeWidth: 2 },
+    // Above the plot: inside it, the legend covered the rules' labels at the left.
+    legend: { orient: 'top' as const, direction: 'horizontal' as const, symbolStrokeWidth: 2 },
   };
   const statusShape = { field: 'status', type: 'nominal' as const, scale: { domain: STATUS, range: ['circle', X_SHAPE] } };
-  const y = { field: 'accuracy', type: 'quantitative' as const, title: r2 ? 'Validation R² (× 100)' : `Validation ${metric} (%)`, scale: { domain: yDomain, zero: false } };
+  const y = {
+    field: 'accuracy', type: 'quantitative' as const, title: r2 ? 'Validation R²' : `Validation ${metric} (%)`, scale: { domain: yDomain, zero: false },
+    // R² is plotted × 100 (the scale of points); its ticks read as R².
+    ...(r2 ? { axis: { labelExpr: "format(datum.value / 100, '.2f')" } } : {}),
+  };
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     description: `Validation ${metric} after each pruning step against global sparsity`,
@@ -166,6 +174,12 @@ export async function accuracyVsSparsityChart(report: RunReport, opts: { width?:
         mark: { type: 'rule', color: GUARD_COLOR, strokeDash: [6, 4], strokeWidth: 1.5 },
         encoding: { y },
       },
+      ...(control != null ? [{
+        name: 'control_rule',
+        data: { values: [{ accuracy: control }] },
+        mark: { type: 'rule' as const, color: DENSE_COLOR, strokeDash: [1, 3], strokeWidth: 1 },
+        encoding: { y },
+      }, ruleLabel('control_label', control, label('fine-tuned dense control', control), 9, DENSE_COLOR, true)] : []),
       ruleLabel('dense_label', dense, label('dense', dense), -7, DENSE_COLOR),
       ruleLabel('guard_label', guard, label('guard', guard), 9, GUARD_COLOR),
       {

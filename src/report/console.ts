@@ -3,7 +3,7 @@ import { stdoutClosed } from '../cli/stdout.js';
 import { GUARD_Z } from '../agent/guard.js';
 import type { AgentEvent } from '../agent/events.js';
 import type { BackendInfo } from '../backend/tf.js';
-import { describeStop, type RunReport } from './report.js';
+import { describeStop, guardHeld, type RunReport } from './report.js';
 import { oneLine } from '../util/one-line.js';
 
 /** `n thing` or `n things`. */
@@ -167,7 +167,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       const drop = Math.round(10_000 * (report.dense.testAccuracy - f.testAccuracy)) / 100;
       metric = report.task?.metric ?? metric;
       const summary =
-        `autoprune: ${describeStop(f)}\n` +
+        `autoprune: ${describeStop(f, guardHeld(report))}\n` +
         `  sparsity ${pct(f.sparsity, 2)} of the ${report.dense.prunable.toLocaleString('en')} prunable kernel weights` +
         `${f.sparsityOfAllParams != null ? ` (${pct(f.sparsityOfAllParams, 2)} of all ${report.dense.params.toLocaleString('en')} parameters)` : ''}` +
         // Zeros inside a kernel cost as much as any weight in tfjs: compute is only claimed where whole units go.

@@ -3,7 +3,7 @@
  * Content-Security-Policy forbids any) that a person can open from disk or attach to a ticket.
  */
 import { accuracyVsSparsityChart, layerSparsityChart } from './charts.js';
-import { describeStop, guardAccuracy, type RunReport } from './report.js';
+import { describeStop, guardAccuracy, guardHeld, type RunReport } from './report.js';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -55,26 +55,38 @@ interface MetricFormat {
 function metricOf(r: Pick<RunReport, 'task'>): MetricFormat {
   const name = r.task?.metric ?? 'accuracy';
   if (name !== 'R²') return { name, value: (f) => pct(f), diff: pts, limit: (p) => `${num(p, 2)} pts`, se: (se) => num(100 * se, 2) };
-  const signed = (d: number) => `${d > 0.00049 ? '+' : d < -0.00049 ? '−' : '±'}${num(Math.abs(d), 3)}`;
-  return { name, value: (f) => num(f, 3), diff: signed, limit: (p) => num(p / 100, 3), se: (se) => num(se, 3) };
+  // R² differences in points (0.01 of R² each), as --max-drop and the console state them.
+  return { name, value: (f) => num(f, 3), diff: pts, limit: (p) => `${num(p, 2)} pts (0.01 of R² each)`, se: (se) => num(100 * se, 2) };
 }
 
 /** "Validation accuracy", "Test R²": a label with the metric's name. */
 const capitalised = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
+/** "0.80 pts below" / "0.80 pts above" (a drop d: positive = worse than the reference). */
+function dropWords(d: number, m: MetricFormat): string {
+  const text = m.diff(Math.abs(d)).replace(/^[+±]/, '');
+  return Math.abs(d) < 0.0000495 ? `level with (${text})` : `${text} ${d > 0 ? 'below' : 'above'}`;
+}
+
 function summaryTable(r: RunReport): string {
   const e = escapeHtml;
   const m = metricOf(r);
   const remaining = r.dense.prunable - Math.round(r.final.sparsity * r.dense.prunable);
+  const held = guardHeld(r);
   const reached = r.final.targetReached
-    ? `<span class="badge ok">yes</span>${r.final.stopReason === 'forced' ? ` — ${e(describeStop(r.final))}` : ''}`
+    ? (r.final.stopReason === 'forced' ? `<span class="badge warn">yes, forced</span> — ${e(describeStop(r.final, held))}` : '<span class="badge ok">yes</span>')
     : `<span class="badge warn">no</span> — ${e(describeStop(r.final).replace(/^target NOT reached: /, ''))}`;
+  const flops = r.config.objective === 'flops';
+  const ref = r.guard?.reference === 'control'
+    ? `the fine-tuned dense control (${m.value(r.guard.controlValAccuracy ?? NaN)}: the dense model fine-tuned like one step, unpruned)`
+    : 'the dense model';
   const policy = `${e(r.policy.name)} <span class="muted">(${e(r.policy.kind)}${r.policy.file ? `, ${e(r.policy.file)}` : ''})</span>`;
   const backend = `${e(r.backend.name)} <span class="muted">(${r.backend.native ? 'native' : 'not native'}, ${e(r.backend.source)})</span>`;
   const rows: [string, string][] = [
     ['Model', `${e(r.config.model)} <span class="muted">on</span> ${e(r.config.data)}`],
-    ['Target sparsity', pct(r.config.target, 1)],
+    [flops ? 'Target' : 'Target sparsity', flops ? `${pct(r.config.target, 1)} of the prunable kernels' multiply-accumulates removed` : `${pct(r.config.target, 1)} of the prunable kernel weights`],
     ['Target reached', reached],
+    ...(r.final.advice ? [['To go further', e(r.final.advice)] as [string, string]] : []),
     ['Sparsity reached', `${pct(r.final.sparsity, 2)} <span class="muted">of the prunable kernel weights${r.final.sparsityOfAllParams != null ? `; ${pct(r.final.sparsityOfAllParams, 2)} of all ${num(r.dense.params)} parameters` : ''}</span>`],
     ...((r.dense.untouched ?? []).length ? [[
       'Left dense', (r.dense.untouched ?? []).map((u) => `${e(u.name)} <span class="muted">(${e(u.className)}, ${num(u.params)} parameters: ${e(u.reason)})</span>`).join('<br>'),
@@ -88,19 +100,61 @@ function summaryTable(r: RunReport): string {
       `${m.value(r.dense.testAccuracy)} → <strong>${m.value(r.final.testAccuracy)}</strong> <span class="muted">(${m.diff(r.final.testAccuracy - r.dense.testAccuracy)})</span>`,
     ],
     [`${e(capitalised(m.name))} guard`, r.guard
-      ? `drop ≤ ${e(m.limit(r.config.maxDrop))} + ${e(num(r.guard.z, 2))} s.e., paired on ${num(r.guard.valRows)} validation rows <span class="muted">(${r.guard.pointsPerRow != null ? `1 row = ${e(num(r.guard.pointsPerRow, 2))} pts; ` : ''}final drop ${m.diff(-r.guard.finalDrop)} ± ${e(m.se(r.guard.finalStandardError))})</span>`
+      ? `drop ≤ ${e(m.limit(r.config.maxDrop))} + ${e(num(r.guard.z, 2))} s.e. (capped), paired on ${num(r.guard.valRows)} validation rows against ${e(ref)}` +
+        `${r.guard.pointsPerRow != null ? ` <span class="muted">(1 row = ${e(num(r.guard.pointsPerRow, 2))} pts)</span>` : ''}<br>` +
+        `final model: ${e(dropWords(r.guard.finalDrop, m))} it ± ${e(m.se(r.guard.finalStandardError))} s.e.` +
+        `${r.guard.finalAllowedDrop != null ? `, allowed ${e(dropWords(r.guard.finalAllowedDrop, m).replace(/ (below|above)$/, ''))} below` : ''}: ` +
+        `${held ? '<span class="badge ok">held</span>' : '<span class="badge bad">not held</span>'}`
       : `${m.value(guardAccuracy(r))} <span class="muted">(dense − ${e(m.limit(r.config.maxDrop))}, validation)</span>`],
     ['Prunable weights', `${num(r.dense.prunable)} → ${num(remaining)} remaining <span class="muted">of ${num(r.dense.params)} parameters</span>`],
-    ['Steps', `${num(r.totals.accepted)} accepted, ${num(r.totals.rolledBack)} rolled back, ${r.totals.fineTuneSteps != null ? `${num(r.totals.fineTuneSteps)} fine-tuning steps, ` : ''}${num(r.totals.fineTuneEpochs)} epochs`],
+    ['Steps', `${num(r.totals.accepted)} accepted, ${num(r.totals.rolledBack)} rolled back, ${r.totals.fineTuneSteps != null ? `${num(r.totals.fineTuneSteps)} fine-tuning optimizer steps, ` : ''}${num(r.totals.fineTuneEpochs, 2)} epochs`],
     ['Policy', policy],
     ['Granularity', e(r.config.granularity)],
     ...(r.final.compute ? [[
-      'Compute', `${num(r.final.compute.dense)} → ${num(r.final.compute.live)} multiply-accumulates per sample <span class="muted">(${pct(r.final.compute.reduction)} removed${r.config.objective === 'flops' ? ', the target’s measure' : ''})</span>`,
+      'Compute', `${num(r.final.compute.dense)} → ${num(r.final.compute.live)} multiply-accumulates per sample of the prunable kernels' live weights <span class="muted">(${pct(r.final.compute.reduction)} fewer${flops ? ', the target’s measure' : ''})</span>` +
+        (r.config.granularity === 'unit' ? '' : '<br><span class="muted">Zeros inside kept units still cost their multiply-accumulates on dense kernels (TensorFlow.js has no sparse ones): this saving needs a sparse runtime. Only whole units removed (--granularity unit, then autoprune compact) make the model itself faster; compact reports what it removes.</span>'),
     ] as [string, string]] : []),
     ['Backend', backend],
     ['Seed', e(r.config.seed)],
   ];
   return `<table id="summary" class="kv"><tbody>${rows.map(([k, v]) => `<tr><th scope="row">${e(k)}</th><td>${v}</td></tr>`).join('')}</tbody></table>`;
+}
+
+/** Phase keys of report.json in words. */
+const PHASE_NAMES: Record<string, string> = {
+  load: 'loading model and data', control: 'fine-tuned dense control', features: 'features', scoring: 'scoring', prune: 'selecting connections',
+  fineTune: 'fine-tuning', evaluate: 'evaluating', checkpoint: 'checkpoints', write: 'writing files', other: 'other',
+};
+
+/** The run's warnings, as the console gave them. */
+function warningsList(r: RunReport): string {
+  if (!r.warnings?.length) return '';
+  return `<h2>Warnings</h2><ul id="warnings">${r.warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul>`;
+}
+
+/** A --targets run: one row per target, the lower ones reached on the way (report.json frontier). */
+function frontierTable(r: RunReport): string {
+  if (!r.frontier?.length) return '';
+  const m = metricOf(r);
+  const body = r.frontier.map((f) => [
+    pct(f.target, 1),
+    f.reached ? '<span class="badge ok">reached</span>' : '<span class="badge warn">not reached</span>',
+    f.sparsity != null ? `${pct(f.sparsity, 2)}${f.sparsityOfAllParams != null ? ` <span class="muted">(${pct(f.sparsityOfAllParams, 2)} of all)</span>` : ''}` : '—',
+    f.valAccuracy != null ? m.value(f.valAccuracy) : '—',
+    f.testAccuracy != null ? `${m.value(f.testAccuracy)} <span class="muted">(${m.diff(f.testAccuracy - r.dense.testAccuracy)})</span>` : '—',
+    f.fineTuneSteps != null ? num(f.fineTuneSteps) : '—',
+    f.path != null ? escapeHtml(f.path === '' ? '(this folder)' : f.path) : '—',
+  ]);
+  return `<section><h2>Frontier: every target of the run</h2>${table('frontier', ['Target', 'Reached', 'Sparsity of the prunable kernel weights', `Val ${m.name}`, `Test ${m.name} (vs dense)`, 'Fine-tune steps', 'Files'], body, 'rlrrrrl')}</section>`;
+}
+
+/** Classification: each class's test recall, dense and pruned (report.json final.classes). */
+function classesTable(r: RunReport): string {
+  const cs = r.final.classes;
+  if (!cs?.length) return '';
+  const v = (x: number | null) => (x == null ? '—' : pct(x, 1));
+  const body = cs.map((c) => [escapeHtml(c.name), num(c.testRows), v(c.denseRecall), v(c.recall), c.denseRecall != null && c.recall != null ? pts(c.recall - c.denseRecall) : '—']);
+  return `<h2>Test recall per class</h2>${table('classes', ['Class', 'Test rows', 'Dense', 'Pruned', 'Change'], body, 'lrrrr')}`;
 }
 
 function phasesTable(r: RunReport): string {
@@ -110,7 +164,7 @@ function phasesTable(r: RunReport): string {
   const total = Math.max(r.phases.total ?? 0, timed);
   if (total - timed > 0.005) entries.push(['other', total - timed]);
   const body = entries.map(([name, s]) => [
-    escapeHtml(name),
+    escapeHtml(PHASE_NAMES[name] ?? name),
     secs(s),
     `<span class="bar" style="width:${total > 0 ? ((s / total) * 100).toFixed(1) : 0}%"></span> ${total > 0 ? num((s / total) * 100, 1) : '0'} %`,
   ]);
@@ -134,17 +188,23 @@ function layersTable(r: RunReport): string {
 function stepsTable(r: RunReport): string {
   if (r.steps.length === 0) return '<p id="steps" class="muted">No pruning steps were taken.</p>';
   const m = metricOf(r);
+  // Reports that record each step's paired drop show it (what the guard judged); older ones the difference to dense.
+  const paired = r.steps.some((s) => s.drop != null);
   const body = r.steps.map((s) => [
     num(s.step),
     `${pct(s.fromSparsity, 1)} → ${pct(s.toSparsity, 1)}`,
     m.value(s.valAccuracy),
-    m.diff(s.valAccuracy - r.dense.valAccuracy),
+    paired
+      ? (s.drop != null ? `${escapeHtml(dropWords(s.drop, m))}${s.allowedDrop != null ? ` <span class="muted">(allowed ${escapeHtml(dropWords(s.allowedDrop, m).replace(/ (below|above)$/, ''))})</span>` : ''}` : '')
+      : m.diff(s.valAccuracy - r.dense.valAccuracy),
     s.accepted ? '<span class="badge ok">accepted</span>' : '<span class="badge bad">rolled back</span>',
-    num(s.fineTuneEpochs),
+    s.fineTuneSteps != null ? num(s.fineTuneSteps) : num(s.fineTuneEpochs, 2),
     secs(s.seconds),
     s.reason ? escapeHtml(s.reason) : '',
   ]);
-  return table('steps', ['Step', 'Sparsity', `Val ${m.name}`, 'vs dense', 'Result', 'Fine-tune epochs', 'Time', 'Reason'], body, 'rrrrlrrl');
+  const ref = r.guard?.reference === 'control' ? 'the control' : 'dense';
+  return table('steps', ['Step', r.config.objective === 'flops' ? 'Compute removed' : 'Sparsity', `Val ${m.name}`, paired ? `Paired drop vs ${ref}` : 'vs dense', 'Result',
+    r.steps.some((s) => s.fineTuneSteps != null) ? 'Fine-tune steps' : 'Fine-tune epochs', 'Time', 'Reason'], body, 'rrrllrrl');
 }
 
 const CSS = `
@@ -173,6 +233,21 @@ figure svg { display: block; max-width: 100%; height: auto; }
 figcaption { color: var(--muted); font-size: 12px; margin-top: 4px; }
 details pre { background: #f6f8fa; padding: 10px; overflow-x: auto; font-size: 12px; }
 footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
+#warnings li { color: var(--warn); }
+@media (max-width: 760px) {
+  main { padding: 12px 10px 32px; }
+  table { display: block; overflow-x: auto; }
+  table.kv th { width: auto; }
+  #steps td:last-child { min-width: 220px; }
+}
+@media print {
+  body { background: #fff; }
+  main { max-width: none; padding: 0; }
+  table { font-size: 11px; }
+  th, td { padding: 3px 6px; }
+  h2 { break-after: avoid; }
+  figure, tr { break-inside: avoid; }
+}
 `;
 
 /** Renders report.html for a run: summary with phase times, the two charts, per-layer and per-step tables. */
@@ -202,15 +277,18 @@ export async function renderReportHtml(report: RunReport): Promise<string> {
 <section>
 <h2>Summary</h2>
 ${summaryTable(report)}
+${warningsList(report)}
+${classesTable(report)}
 <h2>Wall time per phase</h2>
 ${phasesTable(report)}
 </section>
 <section>
 <h2>${escapeHtml(capitalised(metricOf(report).name))} vs sparsity</h2>
 <figure id="chart-accuracy">${accuracySvg}
-<figcaption>Validation ${escapeHtml(metricOf(report).name)} after each attempt's fine-tuning. Blue: accepted steps (the line starts at the dense model); red ×: attempts rolled back because accuracy fell below the guard (dashed); dotted: target sparsity.</figcaption>
+<figcaption>Validation ${escapeHtml(metricOf(report).name)} after each attempt's fine-tuning. Blue: accepted steps (the line starts at the dense model); red ×: attempts rolled back because their paired drop below the guard's reference${report.guard?.reference === 'control' ? ' (the fine-tuned dense control, grey dotted)' : ''} exceeded what it allows (the dashed line is the reference less the final model's allowance; each step's own allowance is in the Steps table); black diamond: the final model, after the last fine-tune; dotted vertical: the target.</figcaption>
 </figure>
 </section>
+${frontierTable(report)}
 <section>
 <h2>Sparsity per layer</h2>
 <figure id="chart-layers">${layersSvg}
@@ -224,7 +302,7 @@ ${stepsTable(report)}
 </section>
 <section>
 <h2>Configuration</h2>
-<details><summary>Resolved settings</summary><pre id="config">${e(JSON.stringify(report.config, null, 2))}</pre></details>
+<details open><summary>Resolved settings</summary><pre id="config">${e(JSON.stringify(report.config, null, 2))}</pre></details>
 </section>
 <footer>Written by autoprune ${e(report.autopruneVersion)} · report schema ${e(report.schemaVersion)} · ${e(report.createdAt)}</footer>
 </main>

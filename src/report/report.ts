@@ -125,10 +125,12 @@ export interface ReportFinal {
 export type StopReason = 'target' | 'forced' | 'guard' | 'budget' | 'stalled';
 
 /** One line on where the run ended, for the console and report.html. */
-export function describeStop(final: Pick<ReportFinal, 'targetReached' | 'stopReason' | 'exitCode'>): string {
+export function describeStop(final: Pick<ReportFinal, 'targetReached' | 'stopReason' | 'exitCode'>, guardHeld?: boolean): string {
   switch (final.stopReason ?? (final.targetReached ? 'target' : 'guard')) {
     case 'target': return 'target reached';
-    case 'forced': return 'target reached with --force (the guard did not hold; the drop is reported)';
+    case 'forced': return guardHeld
+      ? 'target reached with --force (a step broke the guard on the way; the final model holds it)'
+      : 'target reached with --force (the guard did not hold; the drop is reported)';
     case 'budget': return `target NOT reached: the fine-tuning budget ran out first (exit ${final.exitCode}; raise --budget, or --force takes the target anyway)`;
     case 'stalled': return `target NOT reached: no more weights can be removed, every layer is at its floor (exit ${final.exitCode})`;
     default: return `target NOT reached: stopped at the highest sparsity the guard allows (exit ${final.exitCode}; --force takes the target anyway)`;
@@ -303,12 +305,20 @@ export interface RunReport {
    * reached on its way (fine-tuned by their step, not polished); their files are under `frontier/<target>/`.
    */
   frontier?: ReportFrontierRow[];
+  /** Every warning the run gave (the console's "warning:" lines), in order. */
+  warnings?: string[];
   /**
    * Wall seconds per phase: load, features, scoring, fine-tune, evaluate, write, and total. A resumed run counts
    * its earlier sessions' work up to the checkpoint it resumed from as well (total: their agent time plus this
    * session's), so the figures are the run's cost, not only the last session's.
    */
   phases: Record<string, number>;
+}
+
+/** Whether the final model holds the guard (its paired drop within what is allowed); true without a guard record. */
+export function guardHeld(r: Pick<RunReport, 'guard'>): boolean {
+  const g = r.guard;
+  return !g || g.finalAllowedDrop == null || g.finalDrop <= g.finalAllowedDrop + 1e-9;
 }
 
 /** The lowest validation accuracy the guard accepts, as a fraction: dense − maxDrop points. */

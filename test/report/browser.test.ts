@@ -95,7 +95,7 @@ describe.skipIf(noChromium)(`report.html in headless Chromium (needs ${CHROMIUM}
     expect([...xs].sort((a, b) => a - b)).toEqual(xs);
 
     const titles = await page.locator('#chart-accuracy g.role-axis-title text').allTextContents();
-    expect(titles.sort()).toEqual(['Global sparsity (%)', 'Validation accuracy (%)']);
+    expect(titles.sort()).toEqual(['Sparsity (% of the prunable kernel weights)', 'Validation accuracy (%)']);
     const crossColor = await page.locator('#chart-accuracy g.rolled_back_points_marks > path').first().getAttribute('stroke');
     expect(crossColor).toBe('#d62728');
   });

@@ -36,7 +36,7 @@ describe('accuracyVsSparsityChart', () => {
     expect(items(svg, 'guard_rule')).toHaveLength(1);
     expect(items(svg, 'dense_rule')).toHaveLength(1);
     expect(items(svg, 'target_rule')).toHaveLength(1);
-    expect(svg).toContain('Global sparsity (%)');
+    expect(svg).toContain('Sparsity (% of the prunable kernel weights)');
     expect(svg).toContain('Validation accuracy (%)');
     expect(svg).toContain('guard 96.80 %');
     expect(svg).toContain('dense 97.80 %');

@@ -122,7 +122,7 @@ describe('renderReportHtml', () => {
     expect(element(html, 'figure', 'chart-accuracy')).toMatch(/^<svg /);
   });
 
-  it('shows R² as R² (a value and its difference, no percentages or points), for regression and autoencoders', async () => {
+  it('shows R² values as R² and their differences in points (0.01 of R² each, as --max-drop and the console), for regression and autoencoders', async () => {
     const r = fixture();
     r.task = { kind: 'regression', metric: 'R²', evidence: 'its output layer' };
     r.dense = { ...r.dense, valAccuracy: 0.9214, testAccuracy: 0.9305 };
@@ -136,17 +136,25 @@ describe('renderReportHtml', () => {
     const summary = element(html, 'table', 'summary');
     expect(summary).toContain('Validation R²');
     expect(summary).toContain('0.921 → <strong>0.901</strong>');
-    expect(summary).toMatch(/Test R².*0\.931 → <strong>0\.872<\/strong> <span class="muted">\(−0\.058\)/s);
+    expect(summary).toMatch(/Test R².*0\.931 → <strong>0\.872<\/strong> <span class="muted">\(−5\.81 pts\)/s);
     expect(summary).toContain('R² guard');
-    expect(summary).not.toMatch(/1 row =|92\.14 %|pts/);
+    expect(summary).toContain('drop ≤ 1.00 pts (0.01 of R² each)');
+    expect(summary).not.toMatch(/1 row =|92\.14 %/);
     expect(rows(element(html, 'table', 'steps'))[0]).toContain('0.910');
-    expect(element(html, 'figure', 'chart-accuracy')).toContain('Validation R² (× 100)');
-    // The same guard on an accuracy: points, each figure with its unit once.
+    expect(element(html, 'figure', 'chart-accuracy')).toContain('Validation R²');
+    // The same guard on an accuracy: points, each figure with its unit once; the final drop with its direction
+    // (positive = below the reference) and whether it held.
     const acc = fixture();
     acc.guard = { ...r.guard, pointsPerRow: 1.25 };
     const accSummary = element(await renderReportHtml(acc), 'table', 'summary');
-    expect(accSummary).toContain('drop ≤ 1.00 pts + 1.64 s.e., paired on 80 validation rows');
-    expect(accSummary).toContain('(1 row = 1.25 pts; final drop −2.02 pts ± 0.40)');
+    expect(accSummary).toContain('drop ≤ 1.00 pts + 1.64 s.e. (capped), paired on 80 validation rows against the dense model');
+    expect(accSummary).toContain('(1 row = 1.25 pts)');
+    expect(accSummary).toContain('final model: 2.02 pts below it ± 0.40 s.e., allowed 1.66 pts below: <span class="badge bad">not held</span>');
+    acc.guard = { ...acc.guard, finalDrop: -0.008, reference: 'control', controlValAccuracy: 0.95 };
+    const better = element(await renderReportHtml(acc), 'table', 'summary');
+    expect(better).toContain('against the fine-tuned dense control (95.00 %');
+    expect(better).toContain('final model: 0.80 pts above it');
+    expect(better).toContain('<span class="badge ok">held</span>');
   });
 
   it('escapeHtml escapes the five HTML metacharacters', () => {
