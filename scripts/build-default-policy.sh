@@ -16,6 +16,10 @@ ap build-meta --family cnn --workers 2 --out datasets/meta-cnn.json
 ap train-policy --kind cart --meta datasets/meta-mlp.json datasets/meta-cnn.json --out policies/default.json
 ap train-policy --kind cart --meta datasets/meta-mlp.json --out policies/no-cnn.json
 ap train-policy --kind cart --meta datasets/meta-cnn.json --out policies/no-mlp.json
+# The linear policies (logistic regression; docs/policy.md "Kinds", docs/oracle.md for their measurements).
+ap train-policy --kind linear --meta datasets/meta-mlp.json datasets/meta-cnn.json --out policies/linear.json
+ap train-policy --kind linear --meta datasets/meta-mlp.json --out policies/linear-no-cnn.json
+ap train-policy --kind linear --meta datasets/meta-cnn.json --out policies/linear-no-mlp.json
 
 # The oracle-vs-magnitude measurement in docs/oracle.md (reuses the cached models and oracle results):
 # node -e "import('./dist/meta/cli-oracle-eval.js').then(m => m.main({ family: 'mlp', models: ['mlp-300-100-s100','mlp-200-100-s102','mlp-500-150-s101'] }))"
