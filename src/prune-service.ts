@@ -952,12 +952,14 @@ function outcomeWarnings(report: RunReport, r: ResolvedRunOptions, fitted: Datas
   const testDrop = 100 * (report.dense.testAccuracy - report.final.testAccuracy);
   if (testDrop > r.maxDrop + 1e-9) {
     // The guard judged the validation rows; the test rows are other rows, and on a small split they disagree.
-    const rows = report.guard?.valRows;
+    const g = report.guard;
+    // What the guard estimated on its rows, with its standard error: the test rows are another sample of the same uncertainty.
+    const est = g ? `the guard's paired estimate on its ${g.valRows} validation rows was ${(100 * g.finalDrop).toFixed(2)} ± ${(100 * g.finalStandardError).toFixed(2)} points` +
+      `${g.pointsPerRow ? ` (one row = ${g.pointsPerRow.toFixed(2)} points)` : ''}` : 'the guard judges the validation rows';
     out.push(r.force
       ? `with --force the target was taken at a test loss of ${testDrop.toFixed(2)} points, beyond --max-drop ${r.maxDrop}`
-      : `the test split lost ${testDrop.toFixed(2)} points, more than --max-drop ${r.maxDrop}: the guard judges the ${rows ?? ''} validation rows` +
-        `${report.guard?.pointsPerRow ? ` (one row = ${report.guard.pointsPerRow.toFixed(2)} points)` : ''}, and on few rows validation and test differ by a few rows either way; ` +
-        'more validation rows (--split, --val-data) make the guard finer');
+      : `the test split lost ${testDrop.toFixed(2)} points, more than --max-drop ${r.maxDrop}: ${est}; validation and test rows are two samples, ` +
+        'and their estimates differ by about that standard error either way: more validation rows (--split, --val-data) make the guard finer, a smaller --max-drop stricter');
   }
   // A class that lost far more recall than the accuracy shows (a rare class the pruned model stopped predicting).
   for (const c of classRecallLosses(report.final.classes ?? [], report.dense.testAccuracy - report.final.testAccuracy, r.maxDrop)) {
