@@ -114,6 +114,9 @@ function summaryTable(r: RunReport): string {
       'Compute', `${num(r.final.compute.dense)} → ${num(r.final.compute.live)} multiply-accumulates per sample of the prunable kernels' live weights <span class="muted">(${pct(r.final.compute.reduction)} fewer${flops ? ', the target’s measure' : ''})</span>` +
         (r.config.granularity === 'unit' ? '' : '<br><span class="muted">Zeros inside kept units still cost their multiply-accumulates on dense kernels (TensorFlow.js has no sparse ones): this saving needs a sparse runtime. Only whole units removed (--granularity unit, then autoprune compact) make the model itself faster; compact reports what it removes.</span>'),
     ] as [string, string]] : []),
+    ...((r.final.unitsKept ?? []).length ? [[
+      'Units that cannot go', (r.final.unitsKept ?? []).map((u) => `${e(u.layer)} <span class="muted">(${e(u.reason)})</span>`).join('<br>'),
+    ] as [string, string]] : []),
     ['Backend', backend],
     ['Seed', e(r.config.seed)],
   ];
@@ -292,7 +295,9 @@ ${frontierTable(report)}
 <section>
 <h2>Sparsity per layer</h2>
 <figure id="chart-layers">${layersSvg}
-<figcaption>Fraction of each layer's kernel weights pruned in the final model; dashed: global sparsity.</figcaption>
+<figcaption>Fraction of each layer's kernel weights pruned in the final model; dashed: global sparsity.${report.config.granularity === 'unit'
+    ? ' Whole units: a layer loses the rows of the units removed before it and the columns of its own removed units; the output layer\'s units are the model\'s outputs and never go, so its kernel shrinks only with the layer before it.'
+    : ''}</figcaption>
 </figure>
 ${layersTable(report)}
 </section>
