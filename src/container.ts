@@ -9,13 +9,12 @@ import { trainedModel } from './models/cache.js';
 import { defaultModelArgs, describeArgs } from './models/default-model.js';
 import { loadModel } from './models/io.js';
 import { createScorer, SCORERS } from './policy/baselines.js';
-import { resolvePolicyPath, resolveScorer } from './policy/io.js';
-import type { Scorer } from './policy/types.js';
+import { parsePolicySpec, resolvePolicyPath, resolveScorer } from './policy/io.js';
 import type { Policy } from './policy/policy.js';
 import type { PrunableModel } from './pruning/prunable-model.js';
 import { PruneService } from './prune-service.js';
 import { writeOutputsAtomically, type OutputFile } from './report/write.js';
-import type { DataSource, FeatureExtractor, LoadedModel, ModelSource, OutputWriter, PolicySource } from './services.js';
+import type { DataSource, FeatureExtractor, LoadedModel, ModelSource, OutputWriter, PolicySource, ResolvedPolicy } from './services.js';
 import { TOKENS } from './types.js';
 
 @injectable()
@@ -38,12 +37,21 @@ export class FileOrDefaultModelSource implements ModelSource {
 
 @injectable()
 export class PolicyRegistrySource implements PolicySource {
-  resolve(spec: string): { scorer: Scorer; kind: string; file?: string } {
+  resolve(spec: string): ResolvedPolicy {
     if (Object.hasOwn(SCORERS, spec)) return { scorer: createScorer(spec), kind: 'baseline' };
     const scorer = resolveScorer(spec);
     const kind = (scorer as Partial<Policy>).kind;
-    // A combination ('default@0.25+lamp') is no one file: its parts are named by the spec itself.
-    return kind ? { scorer, kind, file: resolvePolicyPath(spec) } : { scorer, kind: 'combined' };
+    if (kind) return { scorer, kind, file: resolvePolicyPath(spec) };
+    // A combination ('default@0.25+lamp') is no one file: each part is named with its kind and file.
+    const parts = parsePolicySpec(spec);
+    const part = (name: string, role: 'order' | 'prior') => {
+      const { kind: k, file } = this.resolve(name);
+      return { role, name, kind: k, ...(file ? { file } : {}) };
+    };
+    return {
+      scorer, kind: 'combined',
+      ...(parts ? { parts: [part(parts.own, 'order'), part(parts.prior, 'prior')], ...(parts.weight !== undefined ? { weight: parts.weight } : {}) } : {}),
+    };
   }
 }
 

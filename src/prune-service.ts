@@ -748,7 +748,7 @@ export class PruneService {
     // Resolve everything that can fail on bad input before any training starts.
     const policy = typeof policySpec === 'string'
       ? { ...this.policySource.resolve(policySpec), name: policySpec }
-      : { scorer: policySpec, kind: policySpec.name, name: policySpec.name, file: undefined };
+      : { scorer: policySpec, kind: policySpec.name, name: policySpec.name, file: undefined, parts: undefined, weight: undefined };
     const dataSpec = opts.data ?? 'mnist-10k';
     const tLoad = Date.now();
     const ownsData = typeof dataSpec === 'string';
@@ -857,7 +857,7 @@ export class PruneService {
         ...(data.inputNames ? { columns: { inputs: [...data.inputNames], targets: [...(data.targetNames ?? [])] } } : {}),
         ...(data.standardization ? { standardization: data.standardization } : {}),
         backend: { name: backend.tfBackend, native: backend.native, source: backend.source },
-        policy: { name: policy.scorer.name, kind: policy.kind, file: policy.file },
+        policy: { name: policy.scorer.name, kind: policy.kind, file: policy.file, ...(policy.parts ? { parts: policy.parts } : {}), ...(policy.weight !== undefined ? { weight: policy.weight } : {}) },
         dense: {
           valAccuracy: result.denseValAccuracy, testAccuracy: result.denseTestAccuracy, params, prunable: result.sparsity.total,
           prunableFraction: coverage.prunableFraction, untouched: coverage.untouched,

@@ -26,8 +26,19 @@ export interface ModelSource {
 }
 
 /** Resolves a policy name / file to a scorer. */
+/** A policy as resolved from its name or file: the scorer, what it is and where it came from. */
+export interface ResolvedPolicy {
+  scorer: Scorer;
+  kind: string;
+  file?: string;
+  /** An 'X@a+Y' / 'X+Y' combination: X (the order inside each layer) and Y (the prior, whose allocation is kept). */
+  parts?: { role: 'order' | 'prior'; name: string; kind: string; file?: string }[];
+  /** X's weight a of an 'X@a+Y' combination. */
+  weight?: number;
+}
+
 export interface PolicySource {
-  resolve(spec: string): { scorer: Scorer; kind: string; file?: string };
+  resolve(spec: string): ResolvedPolicy;
 }
 
 /** Per-connection feature extraction. */

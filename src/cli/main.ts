@@ -71,7 +71,7 @@ function main(argv: string[]): Promise<number> {
     .option('--standardize', "CSV: z-score each feature with the training split's statistics (the default without --model: the built-in model is trained that way)")
     .option('--no-standardize', 'CSV: feed the values as they are in the file (the default with --model: your model gets what it was presumably trained on)')
     .option('--max-drop <points>', 'largest accepted drop of the task\'s metric (accuracy; R² × 100 for regression and autoencoders) in percentage points, as expected on unseen data; the guard compares the pruned model, on the same validation rows, with the lower-scoring of the dense model and a dense copy fine-tuned like one step, and rolls a step back when the rows show, at 95 % one-sided confidence (1.64 standard errors), a larger drop, or when the estimated drop exceeds it by more than max-drop again (two validation rows where a row is worth more)', '1')
-    .option('-p, --policy <name|file>', "pruning policy: 'default' (learned, policies/default.json), another shipped one (default-v2, no-cnn, no-mlp), a policy file, or a baseline: random, uniform-magnitude, global-magnitude, taylor, wanda, lamp; 'X+Y' takes X's order inside each layer and Y's allocation across layers, 'X@a+Y' mixes X's ranks into Y's with weight a in [0, 1] (e.g. default@0.25+lamp: a bounded learned correction of LAMP, docs/oracle.md)", 'default')
+    .option('-p, --policy <name|file>', "pruning policy: 'default' (learned, policies/default.json), another shipped one (default-v2, no-cnn, no-mlp, linear, linear-no-cnn, linear-no-mlp: docs/policy.md), a policy file, or a baseline: random, uniform-magnitude, global-magnitude, taylor, wanda, lamp; 'X+Y' takes X's order inside each layer and Y's allocation across layers, 'X@a+Y' mixes X's ranks into Y's with weight a in [0, 1] (e.g. default@0.25+lamp: a bounded learned correction of LAMP, docs/oracle.md)", 'default')
     .option('-o, --out <dir>', 'output folder (model/, masks.json, report.json, report.html)', 'autoprune-out')
     .option('--overwrite', 'replace an existing output folder of a previous run (one holding report.json or masks.json; a folder of other files is refused)')
     .option('--force', 'take the target even when the guard cannot be held (the drop is reported)')
@@ -162,7 +162,7 @@ function main(argv: string[]): Promise<number> {
     .option('--workers <n>', 'worker processes (with --queue: started on this machine, 0 = only workers started elsewhere)', '2')
     .option('--queue <url>', 'run the jobs on a BullMQ queue in Redis (redis://HOST:PORT): `autoprune worker --queue URL` on other machines helps; retries, and a worker lost mid-job loses nothing (another retakes the job); a restarted build reuses finished jobs')
     .option('--quick', 'a tiny zoo and oracle (for smoke tests)')
-    .option('--fresh', "recompute every zoo model's rows; by default rows cached beside a trained zoo model for the same settings are reused, so an interrupted or extended build resumes")
+    .option('--fresh', "recompute every zoo model's rows; by default rows cached in autoprune's cache folder for the same model files, data and settings are reused, so an interrupted or extended build resumes")
     .option('--json', 'progress as JSON lines on stderr')
     .action(async (opts) => {
       const { buildMetaCommand } = await import('./build-meta.js');

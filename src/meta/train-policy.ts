@@ -38,7 +38,7 @@ export interface TrainPolicyOptions {
 
 export type TrainPolicyEvent =
   | { type: 'loaded'; rows: number; models: number; families: string[] }
-  | { type: 'fold'; split: 'model' | 'family'; heldOut: string; auc: number; precisionAtK: number; magnitudePrecisionAtK: number }
+  | { type: 'fold'; split: 'model' | 'family'; heldOut: string; auc: number; precisionAtK: number; magnitudeAuc: number; magnitudePrecisionAtK: number }
   | { type: 'fitted'; seconds: number; weights?: { feature: string; coef: number }[] }
   | { type: 'written'; path: string };
 
@@ -211,7 +211,7 @@ export function trainPolicy(options: TrainPolicyOptions): { path: string; file: 
     const p = fit(kind, rows.schema, 'fold', tr.columns, tr.label, trainWeights(tr.idx, tr.weight), options);
     const m = { heldOut: name, ...groupMetrics(rows, te.idx, predictRows(p, rows.schema, te.columns), absW) };
     disposePolicy(p);
-    options.onProgress?.({ type: 'fold', split, heldOut: name, auc: m.auc ?? NaN, precisionAtK: m.precisionAtK ?? NaN, magnitudePrecisionAtK: m.magnitudePrecisionAtK ?? NaN });
+    options.onProgress?.({ type: 'fold', split, heldOut: name, auc: m.auc ?? NaN, precisionAtK: m.precisionAtK ?? NaN, magnitudeAuc: m.magnitudeAuc ?? NaN, magnitudePrecisionAtK: m.magnitudePrecisionAtK ?? NaN });
     return m;
   };
   const metrics: Record<string, JsonValue> = {

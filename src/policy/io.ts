@@ -169,6 +169,27 @@ export function loadPolicy(pathOrName: string, opts: LoadPolicyOptions = {}): Po
 }
 
 /**
+ * An 'X@a+Y' or 'X+Y' spec split into its parts (X: the order inside each layer, Y: the prior whose allocation is
+ * kept, a: X's weight); undefined for a plain name or an existing file. A spec with '@' that does not parse, or a
+ * weight outside [0, 1], is a PolicyError saying the form.
+ */
+export function parsePolicySpec(spec: string): { own: string; weight?: number; prior: string } | undefined {
+  if (isFile(spec)) return undefined;
+  const m = /^([^+@]+)(?:@([^+@]*))?\+([^+@]+)$/.exec(spec);
+  if (!m) {
+    if (spec.includes('@')) {
+      throw new PolicyError(`'${spec}' is not a policy of the form X@a+Y (X's ranks mixed into the prior Y's with a weight a in [0, 1], Y's allocation kept; e.g. default@0.25+lamp)`);
+    }
+    return undefined;
+  }
+  const [, own, alpha, prior] = m;
+  if (alpha === undefined) return { own, prior };
+  const a = /^\d*\.?\d+$/.test(alpha) ? Number(alpha) : NaN;
+  if (!(a >= 0 && a <= 1)) throw new PolicyError(`'${spec}': the weight after '@' must be a number in [0, 1], got '${alpha}'`);
+  return { own, weight: a, prior };
+}
+
+/**
  * A scorer by name: a baseline from SCORERS, otherwise a learned policy (name or path). The error for
  * an unknown name lists both the baselines and the available policies.
  */
@@ -176,14 +197,11 @@ export function resolveScorer(nameOrPath: string, opts: ScorerOptions & LoadPoli
   if (Object.prototype.hasOwnProperty.call(SCORERS, nameOrPath)) return createScorer(nameOrPath, opts);
   // "X+Y": X's order inside each layer, Y's allocation across layers; "X@a+Y": X's ranks mixed into Y's with
   // weight a inside each layer (a bounded correction of the prior Y), Y's allocation (src/policy/allocated.ts).
-  const spec = /^([^+@]+)(?:@(\d*\.?\d+))?\+([^+@]+)$/.exec(nameOrPath);
-  if (spec && !isFile(nameOrPath)) {
-    const [, own, alpha, prior] = spec;
-    const a = alpha === undefined ? undefined : Number(alpha);
-    if (a !== undefined && !(a >= 0 && a <= 1)) throw new PolicyError(`'${nameOrPath}': the weight after '@' must be in [0, 1], got ${alpha}`);
-    const p = resolveScorer(prior, opts);
-    const o = resolveScorer(own, opts);
-    return allocatedBy(a === undefined ? o : blendedOrder(o, p, a), p, nameOrPath);
+  const spec = parsePolicySpec(nameOrPath);
+  if (spec) {
+    const p = resolveScorer(spec.prior, opts);
+    const o = resolveScorer(spec.own, opts);
+    return allocatedBy(spec.weight === undefined ? o : blendedOrder(o, p, spec.weight), p, nameOrPath);
   }
   try {
     return loadPolicy(nameOrPath, opts);

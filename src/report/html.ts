@@ -80,7 +80,11 @@ function summaryTable(r: RunReport): string {
   const ref = r.guard?.reference === 'control'
     ? `the fine-tuned dense control (${m.value(r.guard.controlValAccuracy ?? NaN)}: the dense model fine-tuned like one step, unpruned)`
     : 'the dense model';
-  const policy = `${e(r.policy.name)} <span class="muted">(${e(r.policy.kind)}${r.policy.file ? `, ${e(r.policy.file)}` : ''})</span>`;
+  const part = (p: { name: string; kind: string; file?: string }) => `${e(p.name)} <span class="muted">(${e(p.kind)}${p.file ? `, ${e(p.file)}` : ''})</span>`;
+  const parts = r.policy.parts;
+  const policy = parts
+    ? `${e(r.policy.name)} <span class="muted">(combined)</span>: order inside each layer from ${part(parts[0])}${r.policy.weight !== undefined ? ` at weight ${e(r.policy.weight)}` : ''}, allocation across layers from ${part(parts[1])}`
+    : part(r.policy);
   const backend = `${e(r.backend.name)} <span class="muted">(${r.backend.native ? 'native' : 'not native'}, ${e(r.backend.source)})</span>`;
   const rows: [string, string][] = [
     ['Model', `${e(r.config.model)} <span class="muted">on</span> ${e(r.config.data)}`],

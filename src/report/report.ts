@@ -63,6 +63,10 @@ export interface ReportPolicy {
   kind: string;
   /** The policy file it was loaded from, if any. */
   file?: string;
+  /** A combination's parts ('X@a+Y': X orders inside each layer, the prior Y's allocation is kept), each with its kind and file. */
+  parts?: { role: 'order' | 'prior'; name: string; kind: string; file?: string }[];
+  /** X's weight a in an 'X@a+Y' combination. */
+  weight?: number;
 }
 
 /** The model before pruning. */

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { allocatedBy, blendedOrder } from '../../src/policy/allocated.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUILTIN_POLICY_DIR, resolvePolicyPath, resolveScorer } from '../../src/policy/io.js';
+import { BUILTIN_POLICY_DIR, parsePolicySpec, resolvePolicyPath, resolveScorer } from '../../src/policy/io.js';
+import { PolicyRegistrySource } from '../../src/container.js';
 import { tempDir } from '../helpers.js';
 import type { ConnectionFeatures } from '../../src/features/types.js';
 import type { Scorer } from '../../src/policy/types.js';
@@ -40,8 +41,25 @@ describe('combined scorers: a policy\'s order, a prior\'s allocation, a bounded 
   it('resolves "X@a+Y" and "X+Y" by name, and refuses a weight outside [0, 1]', () => {
     expect(resolveScorer('default@0.25+lamp').name).toBe('default@0.25+lamp');
     expect(resolveScorer('default+lamp').name).toBe('default+lamp');
-    expect(() => resolveScorer('default@2+lamp')).toThrow(/weight after '@' must be in \[0, 1\], got 2/);
+    expect(() => resolveScorer('default@2+lamp')).toThrow(/weight after '@' must be a number in \[0, 1\], got '2'/);
     expect(() => resolveScorer('nope@0.5+lamp')).toThrow(/no policy 'nope'/);
+    // A spec with '@' that does not parse says the form, not "no policy file".
+    expect(() => resolveScorer('default@-0.1+lamp')).toThrow(/weight after '@' must be a number in \[0, 1\], got '-0.1'/);
+    expect(() => resolveScorer('default@abc+lamp')).toThrow(/got 'abc'/);
+    for (const bad of ['default@0.25', 'default@0.25+']) expect(() => resolveScorer(bad)).toThrow(/is not a policy of the form X@a\+Y/);
+    expect(parsePolicySpec('linear@0.25+lamp')).toEqual({ own: 'linear', weight: 0.25, prior: 'lamp' });
+    expect(parsePolicySpec('default+lamp')).toEqual({ own: 'default', prior: 'lamp' });
+    expect(parsePolicySpec('default')).toBeUndefined();
+  });
+
+  it('a combination names each part with its kind and file (report.json policy.parts)', () => {
+    const r = new PolicyRegistrySource().resolve('linear@0.25+lamp');
+    expect(r.kind).toBe('combined');
+    expect(r.weight).toBe(0.25);
+    expect(r.parts).toEqual([
+      { role: 'order', name: 'linear', kind: 'linear', file: join(BUILTIN_POLICY_DIR, 'linear.json') },
+      { role: 'prior', name: 'lamp', kind: 'baseline' },
+    ]);
   });
 
   it('a folder named like a policy in the working folder (an earlier run\'s output "default") does not hide the built-in policy', () => {
