@@ -18,7 +18,9 @@ const targets = (process.argv[4] ?? '0.8,0.9').split(',').map(Number);
 const seeds = (process.argv[5] ?? '0,1,2').split(',').map(Number);
 const withBase = process.env.BASE === '1';
 const { globalMagnitudeScorer } = await import('../dist/policy/baselines.js');
-const policy = process.env.SCORER === 'magnitude' ? globalMagnitudeScorer() : loadPolicy('default');
+const { resolveScorer } = await import('../dist/policy/io.js');
+// SCORER: 'magnitude' (plain global magnitude), or any policy spec --policy takes (e.g. linear, linear@0.25+lamp).
+const policy = process.env.SCORER === 'magnitude' ? globalMagnitudeScorer() : process.env.SCORER ? resolveScorer(process.env.SCORER) : loadPolicy('default');
 let sumA = 0, sumB = 0, n = 0;
 for (const c of cases) for (const target of targets) for (const seed of seeds) {
   const p = smallCasePaths(c);
