@@ -7,7 +7,7 @@ import { checkTrainingData } from './cart-train.js';
 import { formatIssues } from './cart-policy.js';
 import {
   checkSchema, emptyProvenance, float32ToJson, type Policy, type PolicyFile, type PolicyMetrics,
-  type PolicyProvenance, TIE_BREAK_FEATURE, tieBreak, policyFile,
+  type PolicyProvenance, type StandardisedTrainOptions, TIE_BREAK_FEATURE, tieBreak, policyFile,
 } from './policy.js';
 
 /**
@@ -25,21 +25,11 @@ export interface LinearModelJSON {
   training: { l2: number; iterations: number; converged: boolean };
 }
 
-export interface TrainLinearPolicyOptions {
+export interface TrainLinearPolicyOptions extends StandardisedTrainOptions {
   /** L2 penalty on the coefficients (not the intercept), per unit of total row weight. Default 1e-4. */
   l2?: number;
   /** Most Newton (IRLS) iterations. Default 25. */
   iterations?: number;
-  /** Standardised inputs are clipped to ±inputClip. Default 5. */
-  inputClip?: number;
-  /** Per-row loss weights. Default: all 1. */
-  weights?: Float32Array;
-  /** Policy name. Default 'linear'. */
-  name?: string;
-  /** Schema of the columns. Default FEATURE_SCHEMA. */
-  schema?: FeatureSchema;
-  provenance?: Partial<PolicyProvenance>;
-  metrics?: PolicyMetrics;
 }
 
 export const LINEAR_DEFAULTS = Object.freeze({ l2: 1e-4, iterations: 25, inputClip: 5 });

@@ -9,7 +9,7 @@ import { checkTrainingData } from './cart-train.js';
 import { formatIssues } from './cart-policy.js';
 import {
   checkSchema, emptyProvenance, float32ArrayToJson, float32ToJson, type Policy, type PolicyFile, type PolicyMetrics,
-  type PolicyProvenance, TIE_BREAK_FEATURE, tieBreak, policyFile,
+  type PolicyProvenance, type StandardisedTrainOptions, TIE_BREAK_FEATURE, tieBreak, policyFile,
 } from './policy.js';
 
 /** `model` of a 'net' policy file: an MLP on standardised, clipped features with one sigmoid output. */
@@ -28,7 +28,7 @@ export interface NetModelJSON {
   training: { epochs: number; batchSize: number; learningRate: number; seed: number };
 }
 
-export interface TrainNetPolicyOptions {
+export interface TrainNetPolicyOptions extends StandardisedTrainOptions {
   /** Hidden layer widths. Default [32, 16]. */
   hidden?: number[];
   /** Passes over the rows. Default 8. */
@@ -39,16 +39,6 @@ export interface TrainNetPolicyOptions {
   learningRate?: number;
   /** Seed of the initial weights and the batch order. Default 0. */
   seed?: number;
-  /** Standardised inputs are clipped to ±inputClip. Default 5. */
-  inputClip?: number;
-  /** Per-row loss weights. Default: all 1. */
-  weights?: Float32Array;
-  /** Policy name. Default 'net'. */
-  name?: string;
-  /** Schema of the columns. Default FEATURE_SCHEMA. */
-  schema?: FeatureSchema;
-  provenance?: Partial<PolicyProvenance>;
-  metrics?: PolicyMetrics;
 }
 
 export const NET_DEFAULTS = Object.freeze({ hidden: [32, 16], epochs: 8, batchSize: 512, learningRate: 3e-3, seed: 0, inputClip: 5 });

@@ -27,6 +27,20 @@ export interface PolicyProvenance {
 /** Free-form training / validation metrics (JSON values). */
 export type PolicyMetrics = Record<string, JsonValue>;
 
+/** Options every learned policy's trainer on standardised features takes. */
+export interface StandardisedTrainOptions {
+  /** Standardised inputs are clipped to ±inputClip. Default 5. */
+  inputClip?: number;
+  /** Per-row loss weights. Default: all 1. */
+  weights?: Float32Array;
+  /** Policy name. Default: the kind. */
+  name?: string;
+  /** Schema of the columns. Default FEATURE_SCHEMA. */
+  schema?: FeatureSchema;
+  provenance?: Partial<PolicyProvenance>;
+  metrics?: PolicyMetrics;
+}
+
 /** A policy file (policies/NAME.json). `model` is kind-specific. */
 export interface PolicyFile<M = unknown> {
   format: typeof POLICY_FORMAT;
