@@ -31,9 +31,16 @@ export const RETRAIN_FAMILY: readonly { hidden: readonly number[]; seed: number 
  * What each agent run prunes with: the policy retrained on the family alone, the one retrained on the family
  * and the shipped mlp meta-dataset (each family the same weight), the shipped default, plain magnitude.
  */
-export const RETRAIN_POLICIES = ['retrained', 'retrained+mlp', 'default', 'global-magnitude'] as const;
+export const RETRAIN_POLICIES = ['retrained', 'retrained+mlp', 'retrained-linear', 'retrained-linear@0.25+lamp', 'default', 'global-magnitude'] as const;
 /** The retrained variants, each judged against the default policy and magnitude on its own. */
-const RETRAINED = ['retrained', 'retrained+mlp'] as const;
+const RETRAINED = ['retrained', 'retrained+mlp', 'retrained-linear', 'retrained-linear@0.25+lamp'] as const;
+/** The file (or spec) each retrained variant prunes with, in the case's work folder. */
+const RETRAINED_POLICY: Record<(typeof RETRAINED)[number], (dir: string) => string> = {
+  retrained: (dir) => join(dir, 'policy.json'),
+  'retrained+mlp': (dir) => join(dir, 'policy-mlp.json'),
+  'retrained-linear': (dir) => join(dir, 'policy-linear.json'),
+  'retrained-linear@0.25+lamp': (dir) => `${join(dir, 'policy-linear.json')}@0.25+lamp`,
+};
 
 export interface RetrainRecord {
   case: string;
@@ -133,6 +140,7 @@ export async function runRetrainBench(o: {
     cli(['train-policy', '--meta', 'meta.json', '--kind', 'cart', '--out', 'policy.json'], dir);
     const t2 = Date.now();
     cli(['train-policy', '--meta', 'meta.json', join(PACKAGE_ROOT, 'datasets', 'meta-mlp.json'), '--balance-families', '--no-validate', '--kind', 'cart', '--out', 'policy-mlp.json'], dir);
+    cli(['train-policy', '--meta', 'meta.json', '--kind', 'linear', '--no-validate', '--out', 'policy-linear.json'], dir);
     const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as { rows: number };
     o.log(`${name}: meta-dataset of ${meta.rows} rows in ${((t1 - t0) / 1000).toFixed(0)} s, policy in ${((t2 - t1) / 1000).toFixed(0)} s`);
     const records: RetrainRecord[] = [];
@@ -142,7 +150,7 @@ export async function runRetrainBench(o: {
         for (const policy of o.policies ?? RETRAIN_POLICIES) {
           const { model, report } = await autoprune({
             model: paths.model, data: paths.data, target, seed, splitSeed: 0, force: true,
-            policy: policy === 'retrained' ? join(dir, 'policy.json') : policy === 'retrained+mlp' ? join(dir, 'policy-mlp.json') : policy,
+            policy: policy in RETRAINED_POLICY ? RETRAINED_POLICY[policy as keyof typeof RETRAINED_POLICY](dir) : policy,
           });
           model.dispose();
           heldOut ??= { params: report.dense.params, testAccuracy: report.dense.testAccuracy };
@@ -174,7 +182,8 @@ export function retrainSection(results: RetrainCase[], meta: { date: string; com
     '`datasets/small/`), five more MLPs of the same recipe (activation, output, 300 epochs at batch 32 with early stopping) but other widths and seeds are ' +
     'trained on the same training split; `autoprune build-meta --family NAME --models m1 … m5 --data data.csv --label L` and ' +
     '`autoprune train-policy --meta meta.json --kind cart` (the two commands above) make a policy of them alone (**retrained**); ' +
-    '`train-policy --meta meta.json datasets/meta-mlp.json --balance-families` one of them and the shipped MNIST MLP zoo, each family the same weight (**retrained+mlp**). ' +
+    '`train-policy --meta meta.json datasets/meta-mlp.json --balance-families` one of them and the shipped MNIST MLP zoo, each family the same weight (**retrained+mlp**); ' +
+    '`train-policy --meta meta.json --kind linear` a logistic regression of them alone (**retrained-linear**), also used as a bounded correction of LAMP (`--policy policy-linear.json@0.25+lamp`: **retrained-linear@0.25+lamp**, docs/oracle.md). ' +
     'The committed model, which is not one of them, is then pruned by the agent (`autoprune --model M --data data.csv --target T --seed S --split-seed 0 --force`: ' +
     'default budget and guard, the same split: the seed varies the fine-tuning, not the split) with each, the shipped default policy, and global magnitude. Cells: test accuracy %, mean (min–max) of the seeds; "magnitude check" counts the scoring passes ' +
     'where the agent pruned by magnitude because the policy\'s choice lost more calibration loss (docs/agent.md), of all passes.',
