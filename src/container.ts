@@ -5,6 +5,7 @@ import type { Dataset, Split } from './data/dataset.js';
 import { loadDataset, type LoadDatasetOptions } from './data/registry.js';
 import type { LayerFeatures } from './features/types.js';
 import { extractFeatures, extractScored } from './features/extract.js';
+import { FEATURE_SCHEMA } from './features/schema.js';
 import { trainedModel } from './models/cache.js';
 import { defaultModelArgs, describeArgs } from './models/default-model.js';
 import { loadModel } from './models/io.js';
@@ -57,6 +58,8 @@ export class PolicyRegistrySource implements PolicySource {
 
 @injectable()
 export class TensorFeatureExtractor implements FeatureExtractor {
+  readonly schema = FEATURE_SCHEMA;
+
   extract(pm: PrunableModel, calib: Split) {
     return extractFeatures(pm, calib);
   }

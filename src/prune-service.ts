@@ -1,3 +1,5 @@
+import { checkSchema } from './policy/policy.js';
+import type { FeatureSchema } from './features/types.js';
 import 'reflect-metadata';
 import type * as TF from '@tensorflow/tfjs';
 import { inject, injectable } from 'inversify';
@@ -749,6 +751,9 @@ export class PruneService {
     const policy = typeof policySpec === 'string'
       ? { ...this.policySource.resolve(policySpec), name: policySpec }
       : { scorer: policySpec, kind: policySpec.name, name: policySpec.name, file: undefined, parts: undefined, weight: undefined };
+    // A policy trained on other feature columns is refused here, before any training, not at its first scoring.
+    const trainedOn = (policy.scorer as { schema?: FeatureSchema }).schema;
+    if (trainedOn && this.extractor.schema) checkSchema(policy.name, trainedOn, this.extractor.schema);
     const dataSpec = opts.data ?? 'mnist-10k';
     const tLoad = Date.now();
     const ownsData = typeof dataSpec === 'string';

@@ -1,7 +1,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Dataset, Split } from './data/dataset.js';
 import type { LoadDatasetOptions } from './data/registry.js';
-import type { ConnectionFeatures, LayerFeatures } from './features/types.js';
+import type { ConnectionFeatures, FeatureSchema, LayerFeatures } from './features/types.js';
 import type { PrunableModel } from './pruning/prunable-model.js';
 import type { Scorer } from './policy/types.js';
 
@@ -43,6 +43,8 @@ export interface PolicySource {
 
 /** Per-connection feature extraction. */
 export interface FeatureExtractor {
+  /** The feature columns it produces, where known before extracting (a policy of another schema is then refused up front). */
+  readonly schema?: FeatureSchema;
   extract(pm: PrunableModel, calib: Split): ConnectionFeatures;
   /**
    * Optional, for large models: features handed to `score` one layer (or, where `score.chunk` allows, one

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { allocatedBy, blendedOrder } from '../../src/policy/allocated.js';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { autoprune } from '../../src/api.js';
+import { smallCasePaths } from '../../src/bench/small-suite.js';
 import { join } from 'node:path';
 import { BUILTIN_POLICY_DIR, parsePolicySpec, resolvePolicyPath, resolveScorer } from '../../src/policy/io.js';
 import { PolicyRegistrySource } from '../../src/container.js';
@@ -75,5 +77,19 @@ describe('combined scorers: a policy\'s order, a prior\'s allocation, a bounded 
     } finally {
       process.chdir(cwd);
     }
+  });
+
+  it('a policy trained on other feature columns is refused before any training (no start event), naming the difference', async () => {
+    const file = JSON.parse(readFileSync(join(BUILTIN_POLICY_DIR, 'linear.json'), 'utf8'));
+    // The policy of an older extractor: one feature column fewer.
+    file.featureSchema.names = file.featureSchema.names.slice(0, -1);
+    for (const k of ['mean', 'std', 'coef']) file.model[k] = file.model[k].slice(0, -1);
+    const path = join(tempDir(), 'older.json');
+    writeFileSync(path, JSON.stringify(file));
+    const events: string[] = [];
+    const iris = smallCasePaths('iris');
+    await expect(autoprune({ model: iris.model, data: iris.data, target: 0.5, policy: path, onEvent: (e) => events.push(e.type) }))
+      .rejects.toThrow(/was trained on feature schema .* but the extractor produces .*the extractor adds '/);
+    expect(events).not.toContain('start');
   });
 });
