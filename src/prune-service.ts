@@ -1,12 +1,10 @@
-import { checkSchema } from './policy/policy.js';
-import type { FeatureSchema } from './features/types.js';
 import 'reflect-metadata';
 import type * as TF from '@tensorflow/tfjs';
 import { inject, injectable } from 'inversify';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
-import { runAgent, type AgentResult } from './agent/loop.js';
+import { isLastTry, runAgent, type AgentResult } from './agent/loop.js';
 import { cacheDir } from './models/cache.js';
 import { Checkpointer, type RunIdentity } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
@@ -18,6 +16,8 @@ import type { Granularity } from './agent/granularity.js';
 import { disposeSnapshot, type Objective } from './pruning/prunable-model.js';
 import { resolution } from './agent/guard.js';
 import { resolveRunOptions, type ResolvedRunOptions } from './options.js';
+import { checkSchema } from './policy/policy.js';
+import type { FeatureSchema } from './features/types.js';
 import { cloneModel, countParams, modelFiles, probeWritable, quantizedStorage } from './models/io.js';
 import { isMountPoint, recoverInterruptedWrite } from './report/write.js';
 import { accuracy, classRecall, predict, targetR2 } from './models/train.js';
@@ -613,7 +613,7 @@ function adviceFor(result: AgentResult, maxDrop: number, trainRows: number): str
       const more = Math.max(2 * b.budgetSteps, resolveBudget(trainRows, { batchSize: b.batchSize }).budgetSteps);
       // A last try at the target that the guard rejected: more budget may recover it, a --max-drop of its drop accepts it.
       const last = result.steps[result.steps.length - 1];
-      const lastTry = last && !last.accepted && last.drop != null && /^last try at the target/.test(last.reason ?? '') ? last.drop : undefined;
+      const lastTry = last && !last.accepted && last.drop != null && isLastTry(last) ? last.drop : undefined;
       const need = lastTry != null ? Math.ceil(1000 * lastTry) / 10 : undefined;
       return `the fine-tuning budget (${b.budgetSteps} optimizer steps) ran out at ${(100 * result.sparsity.global).toFixed(1)} % sparsity: rerun with --budget-steps ${more}` +
         (need != null && need > maxDrop ? `, or --max-drop ${need.toFixed(1)} to accept what its last try at the target lost (${(100 * lastTry!).toFixed(2)} validation points)` : '') +
@@ -956,9 +956,8 @@ function outcomeWarnings(report: RunReport, r: ResolvedRunOptions, fitted: Datas
   const out: string[] = [];
   const testDrop = 100 * (report.dense.testAccuracy - report.final.testAccuracy);
   if (testDrop > r.maxDrop + 1e-9) {
-    // The guard judged the validation rows; the test rows are other rows, and on a small split they disagree.
+    // The guard judged the validation rows; the test rows are another sample of the same uncertainty: say its estimate and standard error.
     const g = report.guard;
-    // What the guard estimated on its rows, with its standard error: the test rows are another sample of the same uncertainty.
     const est = g ? `the guard's paired estimate on its ${g.valRows} validation rows was ${(100 * g.finalDrop).toFixed(2)} ± ${(100 * g.finalStandardError).toFixed(2)} points` +
       `${g.pointsPerRow ? ` (one row = ${g.pointsPerRow.toFixed(2)} points)` : ''}` : 'the guard judges the validation rows';
     out.push(r.force

@@ -245,9 +245,14 @@ export interface Milestone {
 
 const EPS = 1e-6;
 /** The step taken straight at the target once the steps' budget ran out (docs/agent.md). */
-const LAST_TRY = 'last try at the target with half the reserve';
+const LAST_TRY_PREFIX = 'last try at the target';
+const LAST_TRY = `${LAST_TRY_PREFIX} with half the reserve`;
 /** The same, given the other half too because it was still improving when judged. */
-const LAST_TRY_EXTENDED = 'last try at the target with the whole reserve (still improving at half)';
+const LAST_TRY_EXTENDED = `${LAST_TRY_PREFIX} with the whole reserve (still improving at half)`;
+/** Whether a step record is the last try at the target (accepted or not, extended or not). */
+export function isLastTry(step: Pick<StepRecord, 'reason'>): boolean {
+  return step.reason?.startsWith(LAST_TRY_PREFIX) ?? false;
+}
 
 
 /** Validation rows below which R² is called a noisy guard signal. */
@@ -699,7 +704,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       } else {
         pm.restore(snap);
         const extended = how === LAST_TRY_EXTENDED;
-        state.steps.push({ ...rec, accepted: false, reason: `${extended ? how : 'last try at the target'}: val drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}` });
+        state.steps.push({ ...rec, accepted: false, reason: `${extended ? how : LAST_TRY_PREFIX}: val drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}` });
         emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: extended ? 'stop: keep the last accepted sparsity as accepted (the reserve is spent)' : 'stop: polish the last accepted sparsity with the rest of the budget', seconds });
       }
       disposeSnapshot(snap);

@@ -233,7 +233,7 @@ export function trainPolicy(options: TrainPolicyOptions): { path: string; file: 
   const all = subset(rows, () => true);
   const policy = fit(kind, rows.schema, name, all.columns, all.label, trainWeights(all.idx, all.weight), options);
   try {
-    // A linear policy's weights are the criteria it fuses, per standard deviation of each feature: say them.
+    // A linear policy's weights are what its score leans on, per standard deviation of each feature: say them.
     options.onProgress?.({ type: 'fitted', seconds: (Date.now() - t0) / 1000, ...(policy instanceof LinearPolicy ? { weights: policy.weights() } : {}) });
     metrics.train = groupMetrics(rows, all.idx, predictRows(policy, rows.schema, all.columns), absW) as unknown as JsonValue;
     policy.metrics = { ...policy.metrics, ...metrics };

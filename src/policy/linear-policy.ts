@@ -13,7 +13,7 @@ import {
 /**
  * `model` of a 'linear' policy file: L2-regularised logistic regression on standardised, clipped features.
  * p = σ(intercept + Σ coef_j · clip((x_j − mean_j) / std_j, ±inputClip)). Coefficients are per standard
- * deviation of their feature, so their sizes compare: the policy's weighting of the classic criteria.
+ * deviation of their feature; correlated features share a criterion between them (docs/policy.md, "Kinds").
  */
 export interface LinearModelJSON {
   mean: number[];
