@@ -7,6 +7,7 @@ import type { PrunableModel } from '../pruning/prunable-model.js';
 import { abortedError, DataError } from '../errors.js';
 import { Rng } from '../util/random.js';
 import { FlatAdam } from './flat-adam.js';
+import { compileChain } from './compiled-chain.js';
 import { regrowMasks, type RegrowSchedule } from '../pruning/regrow.js';
 import { withSeededRandom } from '../util/seeded-random.js';
 import { lossOf, predictedClasses, rowLossesOf, targetsOf, taskOf, type TaskInfo } from './task.js';
@@ -64,6 +65,12 @@ export interface TrainOptions {
    * schedule event, a swap resets early stopping and the best round. Default: none.
    */
   regrow?: RegrowSchedule;
+  /**
+   * How gradients are computed: 'auto' uses the compiled gradient where the model is a plain chain of Dense / Conv2D / pooling layers on native
+   * TensorFlow (models/compiled-chain.ts; the same gradients, fewer kernels) and tfjs's autodiff otherwise; 'tape' always
+   * uses tfjs's autodiff (the reference the speed benchmark times it against). Default 'auto'.
+   */
+  gradient?: 'auto' | 'tape';
   /** Called after each epoch. */
   onEpoch?: (e: { epoch: number; loss: number; valAccuracy?: number; valLoss?: number; improved?: boolean }) => void;
 }
@@ -130,6 +137,7 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
   const y = targetsOf(data, task);
   const vars = model.trainableWeights.map((w) => w.read() as TF.Variable);
   const optimizer = new FlatAdam(vars, o.learningRate);
+  const compiled = o.gradient === 'tape' ? undefined : compileChain(model, task, vars);
   // The pruning masks of the trained variables as one flat vector (1 for biases and unpruned layers).
   let flatMask: TF.Tensor1D | undefined;
   const readMasks = (): void => {
@@ -182,6 +190,7 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
           const ib = tf.tensor1d(idx, 'int32');
           const xb = tf.gather(data.x, ib);
           const yb = tf.gather(y, ib);
+          if (compiled) return compiled.valueAndGrads(xb, yb);
           return tf.variableGrads(() => lossOf(model.apply(xb, { training: true }) as TF.Tensor, yb, task), vars);
         }));
         const rg = o.regrow;

@@ -1,0 +1,292 @@
+/**
+ * A hand-written gradient for the commonest models users bring: a chain of Dense, Conv2D, MaxPooling2D and Flatten
+ * layers (MLPs, LeNet-style CNNs).
+ *
+ * tfjs's autodiff (`tf.variableGrads`) dispatches ~140 native kernels for one LeNet-300-100 step, most of them
+ * Identity / Reshape / Cast bookkeeping of the tape, each a round trip through the engine and the binding; on a
+ * small model that dispatch, not arithmetic, is most of a fine-tuning step (docs/benchmarks.md, speed). Its ReLU
+ * gradient is dy·step(x), three element-wise passes where TensorFlow has one kernel, and its bias gradient a
+ * generic Sum. Here the forward and backward passes are the kernels a compiled TensorFlow graph runs — MatMul /
+ * Conv2D, BiasAdd, the activation, and their own gradient kernels (Conv2DBackpropFilter / Input, ReluGrad,
+ * TanhGrad, BiasAddGrad, MaxPoolGrad, …) — called directly on the native backend. The loss stays autoprune's
+ * (models/task.ts `lossOf`, on the output layer's activation, under tfjs's autodiff for that last part), except for
+ * a softmax output, whose loss gradient is written out (the same formula, ~20 kernels instead of ~70).
+ *
+ * The gradients equal the tape's to float rounding (test/models/compiled-chain.test.ts). Models that are not such a
+ * chain (branches, nested models, Dropout / BatchNormalization / other layers, regularizers, an activation without a
+ * native gradient kernel, channels-first or dilated convolutions), and backends other than native TensorFlow, get
+ * `undefined` from `compileChain` and train on the tape as before.
+ */
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../backend/tf.js';
+import type { TaskInfo } from './task.js';
+import { lossOf } from './task.js';
+
+type Layer = TF.layers.Layer;
+type Config = Record<string, unknown>;
+
+/** The raw side of tfjs-node's backend: TensorFlow ops by name (nodejs_kernel_backend.ts). */
+interface NativeBackend {
+  binding: { TF_ATTR_TYPE: number; TF_ATTR_BOOL: number; TF_ATTR_STRING: number; TF_ATTR_INT: number; TF_FLOAT: number };
+  executeSingleOutput(name: string, attrs: object[], inputs: TF.Tensor[]): TF.Tensor;
+}
+
+function nativeBackend(): NativeBackend | undefined {
+  const be = tf.backend() as unknown as Partial<NativeBackend>;
+  return typeof be.executeSingleOutput === 'function' && be.binding ? (be as NativeBackend) : undefined;
+}
+
+/** Hidden activations with a native forward kernel and a native gradient kernel, and how the gradient is called. */
+const ACTIVATIONS: Readonly<Record<string, { op: string; grad: string; from: 'features' | 'outputs'; order: 'dy-first' | 'y-first' } | null>> = {
+  linear: null,
+  relu: { op: 'Relu', grad: 'ReluGrad', from: 'features', order: 'dy-first' },
+  relu6: { op: 'Relu6', grad: 'Relu6Grad', from: 'features', order: 'dy-first' },
+  elu: { op: 'Elu', grad: 'EluGrad', from: 'outputs', order: 'dy-first' },
+  selu: { op: 'Selu', grad: 'SeluGrad', from: 'outputs', order: 'dy-first' },
+  tanh: { op: 'Tanh', grad: 'TanhGrad', from: 'outputs', order: 'y-first' },
+  sigmoid: { op: 'Sigmoid', grad: 'SigmoidGrad', from: 'outputs', order: 'y-first' },
+};
+
+/** What a layer's forward pass keeps for its backward pass. */
+interface Saved { x: TF.Tensor; z?: TF.Tensor; h: TF.Tensor }
+
+interface CompiledLayer {
+  /** The layer's output (a hidden layer's after its activation; the output layer's before it: the loss applies it). */
+  forward(x: TF.Tensor): Saved;
+  /** Gradients of the trained variables into `grads`; the gradient of the input when `needInput`. */
+  backward(dy: TF.Tensor, s: Saved, needInput: boolean, grads: Record<string, TF.Tensor>): TF.Tensor | undefined;
+}
+
+interface Ops {
+  op(name: string, attrs: object[], inputs: TF.Tensor[]): TF.Tensor;
+  T: object;
+  str(name: string, value: string): object;
+  ints(name: string, value: number[]): object;
+  bool(name: string, value: boolean): object;
+}
+
+interface WeightedLayer extends Layer {
+  kernel: TF.LayerVariable;
+  bias?: TF.LayerVariable | null;
+  activation: { apply(t: TF.Tensor): TF.Tensor };
+}
+
+const NHWC = 'NHWC';
+
+/** A layer with a kernel, a bias and an activation: forward z = f(x, W) + b, h = act(z); backward through act, then f. */
+function weighted(layer: WeightedLayer, ops: Ops, activation: string | undefined, trained: ReadonlySet<string>, kernel: {
+  apply(x: TF.Tensor, w: TF.Tensor): TF.Tensor;
+  gradW(x: TF.Tensor, w: TF.Tensor, dz: TF.Tensor): TF.Tensor;
+  gradX(x: TF.Tensor, w: TF.Tensor, dz: TF.Tensor): TF.Tensor;
+}): CompiledLayer {
+  const { op, T } = ops;
+  const dataFormat = ops.str('data_format', NHWC);
+  const act = activation ? ACTIVATIONS[activation] : null;
+  return {
+    forward(x) {
+      let z = kernel.apply(x, layer.kernel.read());
+      if (layer.bias) z = op('BiasAdd', [T, dataFormat], [z, layer.bias.read()]);
+      return { x, z, h: act ? op(act.op, [T], [z]) : z };
+    },
+    backward(dh, s, needInput, grads) {
+      let dz = dh;
+      if (act) dz = act.order === 'y-first' ? op(act.grad, [T], [s.h, dh]) : op(act.grad, [T], [dh, act.from === 'features' ? s.z! : s.h]);
+      const w = layer.kernel.read() as TF.Variable;
+      if (trained.has(w.name)) grads[w.name] = kernel.gradW(s.x, w, dz);
+      const b = layer.bias?.read() as TF.Variable | undefined;
+      if (b && trained.has(b.name)) grads[b.name] = op('BiasAddGrad', [T, dataFormat], [dz]);
+      return needInput ? kernel.gradX(s.x, w, dz) : undefined;
+    },
+  };
+}
+
+/** 'valid' / 'same' as TensorFlow spells it, or undefined for anything else. */
+const paddingOf = (c: Config): string | undefined => (c.padding === 'valid' ? 'VALID' : c.padding === 'same' ? 'SAME' : undefined);
+const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1] ?? v[0])] : [Number(v), Number(v)]);
+
+/** Per layer type: why it cannot be compiled (or undefined), and its compiled form. */
+const HANDLERS: Readonly<Record<string, {
+  obstacle(layer: Layer, c: Config, inputRank: number): string | undefined;
+  compile(layer: Layer, c: Config, ops: Ops, activation: string | undefined, trained: ReadonlySet<string>): CompiledLayer;
+}>> = {
+  Dense: {
+    obstacle: (l, c, rank) => (rank !== 2 ? `'${l.name}' reads a rank-${rank} input` : undefined),
+    compile(layer, _c, ops, activation, trained) {
+      const mm = (a: boolean, b: boolean) => [ops.T, ops.bool('transpose_a', a), ops.bool('transpose_b', b)];
+      const [plain, ta, tb] = [mm(false, false), mm(true, false), mm(false, true)];
+      return weighted(layer as WeightedLayer, ops, activation, trained, {
+        apply: (x, w) => ops.op('MatMul', plain, [x, w]),
+        gradW: (x, _w, dz) => ops.op('MatMul', ta, [x, dz]),
+        gradX: (_x, w, dz) => ops.op('MatMul', tb, [dz, w]),
+      });
+    },
+  },
+  Conv2D: {
+    obstacle(l, c, rank) {
+      if (rank !== 4) return `'${l.name}' reads a rank-${rank} input`;
+      if (c.dataFormat === 'channelsFirst') return `'${l.name}' is channels-first`;
+      if (pair(c.dilationRate ?? 1).some((d) => d !== 1)) return `'${l.name}' is dilated`;
+      return paddingOf(c) ? undefined : `'${l.name}' has padding ${String(c.padding)}`;
+    },
+    compile(layer, c, ops, activation, trained) {
+      const [sh, sw] = pair(c.strides ?? 1);
+      const attrs = [ops.T, ops.ints('strides', [1, sh, sw, 1]), ops.str('padding', paddingOf(c)!), ops.str('data_format', NHWC),
+        ops.bool('use_cudnn_on_gpu', true), ops.ints('dilations', [1, 1, 1, 1])];
+      const shape = (t: TF.Tensor) => tf.tensor1d(t.shape, 'int32');
+      return weighted(layer as WeightedLayer, ops, activation, trained, {
+        apply: (x, w) => ops.op('Conv2D', attrs, [x, w]),
+        gradW: (x, w, dz) => ops.op('Conv2DBackpropFilter', attrs, [x, shape(w), dz]),
+        gradX: (x, w, dz) => ops.op('Conv2DBackpropInput', attrs, [shape(x), w, dz]),
+      });
+    },
+  },
+  MaxPooling2D: {
+    obstacle(l, c, rank) {
+      if (rank !== 4) return `'${l.name}' reads a rank-${rank} input`;
+      if (c.dataFormat === 'channelsFirst') return `'${l.name}' is channels-first`;
+      return paddingOf(c) ? undefined : `'${l.name}' has padding ${String(c.padding)}`;
+    },
+    compile(_layer, c, ops) {
+      const [kh, kw] = pair(c.poolSize ?? 2);
+      const [sh, sw] = pair(c.strides ?? c.poolSize ?? 2);
+      const attrs = [ops.T, ops.ints('ksize', [1, kh, kw, 1]), ops.ints('strides', [1, sh, sw, 1]), ops.str('padding', paddingOf(c)!), ops.str('data_format', NHWC)];
+      return {
+        forward: (x) => ({ x, h: ops.op('MaxPool', attrs, [x]) }),
+        backward: (dy, s, needInput) => (needInput ? ops.op('MaxPoolGrad', attrs, [s.x, s.h, dy]) : undefined),
+      };
+    },
+  },
+  Flatten: {
+    obstacle: () => undefined,
+    compile: () => ({
+      forward: (x) => ({ x, h: tf.reshape(x, [x.shape[0], -1]) }),
+      backward: (dy, s, needInput) => (needInput ? tf.reshape(dy, s.x.shape) : undefined),
+    }),
+  },
+};
+
+const WEIGHTED = new Set(['Dense', 'Conv2D']);
+
+/** What stops a model from using the compiled gradient, or undefined when it can. */
+export function chainObstacle(model: TF.LayersModel): string | undefined {
+  if (!nativeBackend()) return 'not on the native TensorFlow backend';
+  return chainOf(model).obstacle;
+}
+
+function chainOf(model: TF.LayersModel): { layers: Layer[]; obstacle?: string } {
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) return { layers: [], obstacle: 'several inputs or outputs' };
+  // Walk back from the output: every layer called once, on one input, by the layer after it.
+  const chain: Layer[] = [];
+  let layer = model.outputs[0].sourceLayer as Layer;
+  while (layer.getClassName() !== 'InputLayer') {
+    if (layer.inboundNodes.length !== 1 || layer.inboundNodes[0].inboundLayers.length !== 1) {
+      return { layers: [], obstacle: `'${layer.name}' is called more than once or on several inputs` };
+    }
+    chain.unshift(layer);
+    layer = layer.inboundNodes[0].inboundLayers[0] as Layer;
+  }
+  if (model.layers.filter((l) => l.getClassName() !== 'InputLayer').length !== chain.length) return { layers: [], obstacle: 'not a single chain of layers' };
+  for (const [i, l] of chain.entries()) {
+    const kind = l.getClassName();
+    const handler = HANDLERS[kind];
+    if (!handler) return { layers: [], obstacle: `a ${kind} layer ('${l.name}')` };
+    const c = l.getConfig() as Config;
+    if (c.kernelRegularizer || c.biasRegularizer || c.activityRegularizer) return { layers: [], obstacle: `'${l.name}' has a regularizer` };
+    const shapes = l.inboundNodes[0].inputShapes as (number | null)[] | (number | null)[][];
+    const rank = (Array.isArray(shapes[0]) ? shapes[0] : shapes).length;
+    const why = handler.obstacle(l, c, rank);
+    if (why) return { layers: [], obstacle: why };
+    const last = i === chain.length - 1;
+    if (WEIGHTED.has(kind) && !last && !(String(c.activation ?? 'linear') in ACTIVATIONS)) {
+      return { layers: [], obstacle: `'${l.name}' has activation ${String(c.activation)}` };
+    }
+    if (last && !WEIGHTED.has(kind)) return { layers: [], obstacle: `the output layer is a ${kind}` };
+  }
+  return { layers: chain };
+}
+
+export interface CompiledGradient {
+  /** Native kernels called directly so far (tf.profile does not see them; the speed benchmark adds them to its count). */
+  readonly rawKernels: number;
+  /** The mean loss over the batch and its gradient for each trained variable (by variable name), as tf.variableGrads gives. */
+  valueAndGrads(x: TF.Tensor, y: TF.Tensor): { value: TF.Scalar; grads: Record<string, TF.Tensor> };
+}
+
+/**
+ * The compiled gradient of `model`'s loss for `task` with respect to `vars` (the trained variables), or undefined
+ * when the model is not such a chain on the native backend (then use tf.variableGrads).
+ */
+export function compileChain(model: TF.LayersModel, task: TaskInfo, vars: readonly TF.Variable[]): CompiledGradient | undefined {
+  const be = nativeBackend();
+  if (!be) return undefined;
+  const { layers, obstacle } = chainOf(model);
+  if (obstacle) return undefined;
+  const b = be.binding;
+  let rawKernels = 0;
+  const ops: Ops = {
+    op: (name, attrs, inputs) => {
+      rawKernels++;
+      return be.executeSingleOutput(name, attrs, inputs);
+    },
+    T: { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
+    str: (name, value) => ({ name, type: b.TF_ATTR_STRING, value }),
+    ints: (name, value) => ({ name, type: b.TF_ATTR_INT, value }),
+    bool: (name, value) => ({ name, type: b.TF_ATTR_BOOL, value }),
+  };
+  const trained = new Set(vars.map((v) => v.name));
+  const compiled = layers.map((l, i) => {
+    const c = l.getConfig() as Config;
+    const hidden = i < layers.length - 1 && WEIGHTED.has(l.getClassName()) ? String(c.activation ?? 'linear') : undefined;
+    return HANDLERS[l.getClassName()].compile(l, c, ops, hidden, trained);
+  });
+  const output = layers[layers.length - 1] as WeightedLayer;
+  const outputActivation = String((output.getConfig() as Config).activation ?? 'linear');
+  const lossGrad = outputActivation === 'softmax' && task.output === 'softmax'
+    ? softmaxLossGrad
+    : (z: TF.Tensor, y: TF.Tensor) => tf.valueAndGrad((t: TF.Tensor) => lossOf(output.activation.apply(t), y, task))(z);
+  // The first layer that trains anything: no input gradient is needed below it.
+  const firstTrained = compiled.findIndex((_, i) => (layers[i] as Partial<WeightedLayer>).kernel !== undefined &&
+    layers[i].trainableWeights.some((w) => trained.has((w.read() as TF.Variable).name)));
+
+  const inputShape = model.inputs[0].shape.slice(1);
+  return {
+    get rawKernels() {
+      return rawKernels;
+    },
+    valueAndGrads(x, y) {
+      // A raw TensorFlow kernel given a wrong shape aborts the process (a failed CHECK), where tfjs would throw.
+      if (x.rank !== inputShape.length + 1 || inputShape.some((d, i) => d != null && d !== x.shape[i + 1])) {
+        throw new Error(`compiled gradient: input of shape [${x.shape.join(', ')}] for a model that reads [null, ${inputShape.join(', ')}]`);
+      }
+      const saved: Saved[] = [];
+      let h = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
+      for (const c of compiled) {
+        const s = c.forward(h);
+        saved.push(s);
+        h = s.h;
+      }
+      const { value, grad } = lossGrad(h, y);
+      const grads: Record<string, TF.Tensor> = {};
+      let dy: TF.Tensor | undefined = grad;
+      for (let i = compiled.length - 1; i >= 0 && dy; i--) dy = compiled[i].backward(dy, saved[i], i > firstTrained, grads);
+      return { value, grads };
+    },
+  };
+}
+
+/**
+ * lossOf's softmax loss and its gradient with respect to the logits, written out: with p = softmax(z),
+ * L = −mean over rows of Σ_c [y log(p + ε) + (1 − y) log(1 − p + ε)] (tf.losses.logLoss summed over the classes),
+ * ∂L/∂p = [(1 − y)/(1 − p + ε) − y/(p + ε)] / rows, and ∂L/∂z = p ⊙ (∂L/∂p − Σ_c ∂L/∂p ⊙ p).
+ */
+function softmaxLossGrad(z: TF.Tensor, y: TF.Tensor): { value: TF.Scalar; grad: TF.Tensor } {
+  const EPS = 1e-7;
+  const p = tf.softmax(z);
+  const notY = tf.sub(1, y);
+  const a = tf.add(p, EPS);
+  const c = tf.add(tf.sub(1, p), EPS);
+  const value = tf.neg(tf.mean(tf.sum(tf.add(tf.mul(y, tf.log(a)), tf.mul(notY, tf.log(c))), -1))) as TF.Scalar;
+  const dp = tf.div(tf.sub(tf.div(notY, c), tf.div(y, a)), z.shape[0]);
+  const grad = tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true)));
+  return { value, grad };
+}

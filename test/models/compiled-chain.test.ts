@@ -1,0 +1,151 @@
+import type * as TF from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { tf } from '../../src/backend/tf.js';
+import { compileChain, chainObstacle } from '../../src/models/compiled-chain.js';
+import { buildModel } from '../../src/models/families.js';
+import { lossOf, taskOf, type TaskInfo } from '../../src/models/task.js';
+import { train } from '../../src/models/train.js';
+import { PrunableModel } from '../../src/pruning/prunable-model.js';
+import { numTensors, smallMnist } from '../helpers.js';
+
+const varsOf = (m: TF.LayersModel) => m.trainableWeights.map((w) => w.read() as TF.Variable);
+
+/** Largest |compiled − tape| over every gradient, relative to the gradient's largest entry, and the two losses. */
+function compare(model: TF.LayersModel, task: TaskInfo, x: TF.Tensor, y: TF.Tensor): { worst: number; loss: [number, number]; names: string[] } {
+  const vars = varsOf(model);
+  const compiled = compileChain(model, task, vars);
+  expect(compiled, 'the model should compile').toBeDefined();
+  return tf.tidy(() => {
+    const tape = tf.variableGrads(() => lossOf(model.apply(x, { training: true }) as TF.Tensor, y, task), vars);
+    const fast = compiled!.valueAndGrads(x, y);
+    let worst = 0;
+    for (const v of vars) {
+      const scale = Math.max(1e-6, tf.max(tf.abs(tape.grads[v.name])).dataSync()[0]);
+      worst = Math.max(worst, tf.max(tf.abs(tf.sub(tape.grads[v.name], fast.grads[v.name]))).dataSync()[0] / scale);
+    }
+    return { worst, loss: [tape.value.dataSync()[0], fast.value.dataSync()[0]], names: Object.keys(fast.grads).sort() };
+  });
+}
+
+describe('compiled chain gradient', () => {
+  it('equals the tape on an MLP with a softmax output (Flatten first), and leaks nothing', () => {
+    const model = tf.sequential({ layers: [
+      tf.layers.flatten({ inputShape: [4, 5] }),
+      tf.layers.dense({ units: 12, activation: 'relu' }),
+      tf.layers.dense({ units: 8, activation: 'relu' }),
+      tf.layers.dense({ units: 3, activation: 'softmax' }),
+    ] });
+    const x = tf.randomNormal([32, 4, 5], 0, 1, 'float32', 1);
+    const y = tf.oneHot(tf.tensor1d(Array.from({ length: 32 }, (_, i) => i % 3), 'int32'), 3).toFloat();
+    const before = numTensors();
+    const r = compare(model, taskOf(model), x, y);
+    expect(numTensors()).toBe(before);
+    expect(r.worst).toBeLessThan(1e-5);
+    expect(Math.abs(r.loss[0] - r.loss[1])).toBeLessThan(1e-5 * Math.abs(r.loss[0]));
+    expect(r.names).toEqual(varsOf(model).map((v) => v.name).sort());
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
+  it.each(['tanh', 'sigmoid', 'elu', 'selu', 'relu6', 'linear'])('equals the tape with %s hidden units, a regression output and a sigmoid output', (activation) => {
+    for (const output of ['regression', 'sigmoid'] as const) {
+      const model = tf.sequential({ layers: [
+        tf.layers.dense({ inputShape: [6], units: 10, activation: activation as 'tanh' }),
+        tf.layers.dense({ units: 7, activation: activation as 'tanh', useBias: false }),
+        tf.layers.dense({ units: 1, activation: output === 'sigmoid' ? 'sigmoid' : 'linear' }),
+      ] });
+      const x = tf.randomNormal([24, 6], 0, 2, 'float32', 2);
+      const y = output === 'sigmoid' ? tf.cast(tf.greater(tf.randomUniform([24, 1], 0, 1, 'float32', 3), 0.5), 'float32') : tf.randomNormal([24, 1], 0, 1, 'float32', 3);
+      const task: TaskInfo = output === 'sigmoid'
+        ? { output: 'sigmoid', units: 1, kind: 'classification', evidence: 'test' }
+        : { output: 'regression', units: 1, kind: 'regression', evidence: 'test' };
+      const r = compare(model, task, x, y);
+      expect(r.worst, `${activation}, ${output}`).toBeLessThan(1e-5);
+      tf.dispose([x, y]);
+      model.dispose();
+    }
+  });
+
+  it('equals the tape on CNNs: Conv2D (valid and same padding, strides), max-pooling, Flatten, a frozen first conv', () => {
+    const build = (frozen: boolean) => {
+      const m = tf.sequential({ layers: [
+        tf.layers.conv2d({ inputShape: [12, 12, 2], filters: 4, kernelSize: 3, activation: 'relu' }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.conv2d({ filters: 5, kernelSize: [3, 2], strides: [1, 2], padding: 'same', activation: 'tanh' }),
+        tf.layers.maxPooling2d({ poolSize: 3, strides: 1, padding: 'same' }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 6, activation: 'elu' }),
+        tf.layers.dense({ units: 3, activation: 'softmax' }),
+      ] });
+      if (frozen) m.layers[0].trainable = false;
+      return m;
+    };
+    for (const frozen of [false, true]) {
+      const model = buildModel({ family: 'cnn', inputShape: [12, 12, 2], convs: [{ filters: 3, kernel: 3 }], dense: [5], numClasses: 3, seed: 2 });
+      for (const m of [model, build(frozen)]) {
+        const x = tf.randomNormal([16, 12, 12, 2], 0, 1, 'float32', 6);
+        const y = tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 3), 'int32'), 3).toFloat();
+        const before = numTensors();
+        const r = compare(m, taskOf(m), x, y);
+        expect(numTensors()).toBe(before);
+        expect(r.worst, `frozen ${frozen}`).toBeLessThan(1e-5);
+        expect(r.names).toEqual(varsOf(m).map((v) => v.name).sort());
+        tf.dispose([x, y]);
+        m.dispose();
+      }
+    }
+  });
+
+  it('gives gradients only for the trained variables (a frozen layer is passed through, not trained)', () => {
+    const model = buildModel({ family: 'mlp', inputShape: [20], hidden: [16, 8], numClasses: 4, seed: 1 });
+    model.layers[0].trainable = false;
+    const x = tf.randomNormal([16, 20], 0, 1, 'float32', 4);
+    const y = tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 4), 'int32'), 4).toFloat();
+    const r = compare(model, taskOf(model), x, y);
+    expect(r.worst).toBeLessThan(1e-5);
+    expect(r.names).toHaveLength(4);
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
+  it('declines models that are not a plain Dense chain, naming why', () => {
+    const cases: [string, TF.LayersModel][] = [
+      ['Dropout', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4 }), tf.layers.dropout({ rate: 0.5 }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
+      ['regularizer', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4, kernelRegularizer: 'l1l2' }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
+      ['softplus', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4, activation: 'softplus' }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
+      ['dilated', tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 2, kernelSize: 3, dilationRate: 2 }), tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
+      ['average pooling', tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 2, kernelSize: 3 }), tf.layers.averagePooling2d({ poolSize: 2 }), tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
+      ['rank-3', tf.sequential({ layers: [tf.layers.dense({ inputShape: [3, 4], units: 4 }), tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
+    ];
+    const input = tf.input({ shape: [4] });
+    const a = tf.layers.dense({ units: 3 }).apply(input) as TF.SymbolicTensor;
+    const b = tf.layers.dense({ units: 3 }).apply(input) as TF.SymbolicTensor;
+    cases.push(['branch', tf.model({ inputs: input, outputs: tf.layers.dense({ units: 2, activation: 'softmax' }).apply(tf.layers.add().apply([a, b])) as TF.SymbolicTensor })]);
+    for (const [what, model] of cases) {
+      expect(chainObstacle(model), what).toBeDefined();
+      expect(compileChain(model, taskOf(model), varsOf(model)), what).toBeUndefined();
+      model.dispose();
+    }
+  });
+
+  it('trains as the tape does: the same weights after masked fine-tuning, to float rounding', () => {
+    const data = smallMnist(10);
+    const runs = (['auto', 'tape'] as const).map((gradient) => {
+      const model = buildModel({ family: 'mlp', inputShape: [784], hidden: [32, 16], numClasses: 10, seed: 5 });
+      const pm = new PrunableModel(model);
+      pm.setMaskArrays(pm.layers.map((l) => Float32Array.from({ length: l.size }, (_, i) => ((i * 7919) % 10 < 7 ? 0 : 1))));
+      const r = train(model, data.train, { epochs: 2, batchSize: 32, prunable: pm, gradient });
+      const w = model.getWeights().map((t) => Array.from(t.dataSync()));
+      const zeros = pm.maskArrays().map((m) => m.filter((v) => v === 0).length);
+      pm.dispose();
+      model.dispose();
+      return { loss: r.finalLoss, w, zeros };
+    });
+    expect(Math.abs(runs[0].loss - runs[1].loss)).toBeLessThan(1e-4);
+    const worst = Math.max(...runs[0].w.map((ws, i) => Math.max(...ws.map((v, j) => Math.abs(v - runs[1].w[i][j])))));
+    expect(worst).toBeLessThan(1e-4);
+    // Pruned weights stay exactly zero on the compiled path too.
+    expect(runs[0].w[0].filter((v) => v === 0).length).toBeGreaterThanOrEqual(runs[0].zeros[0]);
+    data.dispose();
+  });
+});
