@@ -104,13 +104,15 @@ async function profileStep(model: TF.LayersModel, pm: PrunableModel, x: TF.Tenso
     return median(ts.slice(3));
   };
   try {
-    const profile = await tf.profile(() => { tf.tidy(() => { const g = grads(); flat.step(vars.map((v) => g[v.name]), mask); }); });
+    // tf.profile hands back one object that its next call resets: read each count before the next profile.
+    const kernels = (await tf.profile(() => { tf.tidy(() => { const g = grads(); flat.step(vars.map((v) => g[v.name]), mask); }); })).kernels.length;
     const raw = compiled.rawKernels;
-    const compiledProfile = await tf.profile(() => { tf.tidy(() => { const g = compiled.valueAndGrads(xb, yb).grads; flat.step(vars.map((v) => g[v.name]), mask); }); });
+    const compiledKernels = (await tf.profile(() => { tf.tidy(() => { const g = compiled.valueAndGrads(xb, yb).grads; flat.step(vars.map((v) => g[v.name]), mask); }); })).kernels.length +
+      compiled.rawKernels - raw;
     const g = tf.tidy(() => { const gr = grads(); return vars.map((v) => tf.keep(gr[v.name])); });
     const result = {
-      kernels: profile.kernels.length,
-      compiledKernels: compiledProfile.kernels.length + compiled.rawKernels - raw,
+      kernels,
+      compiledKernels,
       gradsMs: timed(() => { grads(); }),
       compiledMs: timed(() => { compiled.valueAndGrads(xb, yb); }),
       flatAdamMs: timed(() => flat.step(g, mask)),
