@@ -1,6 +1,6 @@
 /**
- * A hand-written gradient for the commonest models users bring: a chain of Dense, Conv2D, MaxPooling2D and Flatten
- * layers (MLPs, LeNet-style CNNs).
+ * A hand-written gradient for the commonest models users bring: a chain of Dense, Conv2D, MaxPooling2D, Flatten,
+ * Activation / ReLU and Dropout layers (MLPs, LeNet-style CNNs).
  *
  * tfjs's autodiff (`tf.variableGrads`) dispatches ~140 native kernels for one LeNet-300-100 step, most of them
  * Identity / Reshape / Cast bookkeeping of the tape, each a round trip through the engine and the binding; on a
@@ -13,8 +13,8 @@
  * a softmax output, whose loss gradient is written out (the same formula, ~20 kernels instead of ~70).
  *
  * The gradients equal the tape's to float rounding (test/models/compiled-chain.test.ts). Models that are not such a
- * chain (branches, nested models, Dropout / BatchNormalization / other layers, regularizers, an activation without a
- * native gradient kernel, channels-first or dilated convolutions), and backends other than native TensorFlow, get
+ * chain (branches, nested models, BatchNormalization and other layers, regularizers, an activation without a native
+ * gradient kernel, channels-first or dilated convolutions, a capped ReLU, dropout with a noise shape), and backends other than native TensorFlow, get
  * `undefined` from `compileChain` and train on the tape as before.
  */
 import type * as TF from '@tensorflow/tfjs';
@@ -100,6 +100,19 @@ function weighted(layer: WeightedLayer, ops: Ops, activation: string | undefined
   };
 }
 
+/** A layer that only applies an activation (Activation, ReLU). */
+function activationLayer(act: (typeof ACTIVATIONS)[string], ops: Ops): CompiledLayer {
+  const { op, T } = ops;
+  return {
+    forward: (x) => ({ x, h: act ? op(act.op, [T], [x]) : x }),
+    backward(dy, s, needInput) {
+      if (!needInput) return undefined;
+      if (!act) return dy;
+      return act.order === 'y-first' ? op(act.grad, [T], [s.h, dy]) : op(act.grad, [T], [dy, act.from === 'features' ? s.x : s.h]);
+    },
+  };
+}
+
 /** 'valid' / 'same' as TensorFlow spells it, or undefined for anything else. */
 const paddingOf = (c: Config): string | undefined => (c.padding === 'valid' ? 'VALID' : c.padding === 'same' ? 'SAME' : undefined);
 const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1] ?? v[0])] : [Number(v), Number(v)]);
@@ -156,6 +169,31 @@ const HANDLERS: Readonly<Record<string, {
       };
     },
   },
+  Activation: {
+    // Its activation is checked with the weighted layers' (a hidden one needs a native gradient; the output's is the loss's).
+    obstacle: () => undefined,
+    compile: (_l, _c, ops, activation) => activationLayer(activation ? ACTIVATIONS[activation] : null, ops),
+  },
+  ReLU: {
+    obstacle: (l, c) => (c.maxValue == null ? undefined : `'${l.name}' is a ReLU capped at ${String(c.maxValue)}`),
+    compile: (_l, _c, ops) => activationLayer(ACTIVATIONS.relu, ops),
+  },
+  Dropout: {
+    obstacle: (l, c) => (c.noiseShape == null ? undefined : `'${l.name}' has a noise shape`),
+    compile(_l, c) {
+      const rate = Number(c.rate ?? 0);
+      // Training-mode dropout as tfjs applies it: each unit kept with probability 1 − rate and scaled by 1 / (1 − rate).
+      // The noise is drawn from Math.random's seed, which the training loop fixes per step (util/seeded-random.ts).
+      return {
+        forward(x) {
+          if (rate <= 0) return { x, h: x };
+          const keep = tf.div(tf.cast(tf.greaterEqual(tf.randomUniform(x.shape), rate), 'float32'), 1 - rate);
+          return { x, z: keep, h: tf.mul(x, keep) };
+        },
+        backward: (dy, s, needInput) => (needInput ? (s.z ? tf.mul(dy, s.z) : dy) : undefined),
+      };
+    },
+  },
   Flatten: {
     obstacle: () => undefined,
     compile: () => ({
@@ -166,6 +204,8 @@ const HANDLERS: Readonly<Record<string, {
 };
 
 const WEIGHTED = new Set(['Dense', 'Conv2D']);
+/** Layers whose `activation` is applied by the compiled layer when hidden, and by the loss when they are the output. */
+const ACTIVATED = new Set([...WEIGHTED, 'Activation']);
 
 /** What stops a model from using the compiled gradient, or undefined when it can. */
 export function chainObstacle(model: TF.LayersModel): string | undefined {
@@ -197,10 +237,10 @@ function chainOf(model: TF.LayersModel): { layers: Layer[]; obstacle?: string } 
     const why = handler.obstacle(l, c, rank);
     if (why) return { layers: [], obstacle: why };
     const last = i === chain.length - 1;
-    if (WEIGHTED.has(kind) && !last && !(String(c.activation ?? 'linear') in ACTIVATIONS)) {
+    if (ACTIVATED.has(kind) && !last && !(String(c.activation ?? 'linear') in ACTIVATIONS)) {
       return { layers: [], obstacle: `'${l.name}' has activation ${String(c.activation)}` };
     }
-    if (last && !WEIGHTED.has(kind)) return { layers: [], obstacle: `the output layer is a ${kind}` };
+    if (last && !ACTIVATED.has(kind)) return { layers: [], obstacle: `the output layer is a ${kind}` };
   }
   return { layers: chain };
 }
@@ -236,10 +276,10 @@ export function compileChain(model: TF.LayersModel, task: TaskInfo, vars: readon
   const trained = new Set(vars.map((v) => v.name));
   const compiled = layers.map((l, i) => {
     const c = l.getConfig() as Config;
-    const hidden = i < layers.length - 1 && WEIGHTED.has(l.getClassName()) ? String(c.activation ?? 'linear') : undefined;
+    const hidden = i < layers.length - 1 && ACTIVATED.has(l.getClassName()) ? String(c.activation ?? 'linear') : undefined;
     return HANDLERS[l.getClassName()].compile(l, c, ops, hidden, trained);
   });
-  const output = layers[layers.length - 1] as WeightedLayer;
+  const output = layers[layers.length - 1] as Layer & { activation: WeightedLayer['activation'] };
   const outputActivation = String((output.getConfig() as Config).activation ?? 'linear');
   const lossGrad = outputActivation === 'softmax' && task.output === 'softmax'
     ? softmaxLossGrad

@@ -6,6 +6,7 @@ import { buildModel } from '../../src/models/families.js';
 import { lossOf, taskOf, type TaskInfo } from '../../src/models/task.js';
 import { train } from '../../src/models/train.js';
 import { PrunableModel } from '../../src/pruning/prunable-model.js';
+import { withSeededRandom } from '../../src/util/seeded-random.js';
 import { numTensors, smallMnist } from '../helpers.js';
 
 const varsOf = (m: TF.LayersModel) => m.trainableWeights.map((w) => w.read() as TF.Variable);
@@ -96,6 +97,38 @@ describe('compiled chain gradient', () => {
     }
   });
 
+  it('equals the tape with Activation, ReLU and Dropout layers (the same dropout noise from the same seed)', () => {
+    const model = tf.sequential({ layers: [
+      tf.layers.dense({ inputShape: [10], units: 16 }),
+      tf.layers.reLU(),
+      tf.layers.dropout({ rate: 0.3 }),
+      tf.layers.dense({ units: 12 }),
+      tf.layers.activation({ activation: 'tanh' }),
+      tf.layers.dropout({ rate: 0 }),
+      tf.layers.dense({ units: 4 }),
+      tf.layers.activation({ activation: 'softmax' }),
+    ] });
+    const task = taskOf(model);
+    const vars = varsOf(model);
+    const compiled = compileChain(model, task, vars)!;
+    expect(compiled).toBeDefined();
+    const x = tf.randomNormal([32, 10], 0, 1, 'float32', 7);
+    const y = tf.oneHot(tf.tensor1d(Array.from({ length: 32 }, (_, i) => i % 4), 'int32'), 4).toFloat();
+    tf.tidy(() => {
+      const tape = withSeededRandom(42, () => tf.variableGrads(() => lossOf(model.apply(x, { training: true }) as TF.Tensor, y, task), vars));
+      const fast = withSeededRandom(42, () => compiled.valueAndGrads(x, y));
+      for (const v of vars) {
+        const scale = tf.max(tf.abs(tape.grads[v.name])).dataSync()[0];
+        expect(tf.max(tf.abs(tf.sub(tape.grads[v.name], fast.grads[v.name]))).dataSync()[0] / scale, v.name).toBeLessThan(1e-5);
+      }
+      // Dropout really dropped: some rows of the first kernel's gradient differ from the noise-free gradient.
+      const clean = tf.variableGrads(() => lossOf(model.apply(x, { training: false }) as TF.Tensor, y, task), vars);
+      expect(tf.max(tf.abs(tf.sub(clean.grads[vars[0].name], fast.grads[vars[0].name]))).dataSync()[0]).toBeGreaterThan(1e-4);
+    });
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
   it('gives gradients only for the trained variables (a frozen layer is passed through, not trained)', () => {
     const model = buildModel({ family: 'mlp', inputShape: [20], hidden: [16, 8], numClasses: 4, seed: 1 });
     model.layers[0].trainable = false;
@@ -110,7 +143,9 @@ describe('compiled chain gradient', () => {
 
   it('declines models that are not a plain Dense chain, naming why', () => {
     const cases: [string, TF.LayersModel][] = [
-      ['Dropout', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4 }), tf.layers.dropout({ rate: 0.5 }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
+      ['noise shape', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4 }), tf.layers.dropout({ rate: 0.5, noiseShape: [1, 4] }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
+      ['BatchNormalization', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4 }), tf.layers.batchNormalization(), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
+      ['capped ReLU', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4 }), tf.layers.reLU({ maxValue: 6 }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
       ['regularizer', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4, kernelRegularizer: 'l1l2' }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
       ['softplus', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4, activation: 'softplus' }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
       ['dilated', tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 2, kernelSize: 3, dilationRate: 2 }), tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
