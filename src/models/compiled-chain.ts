@@ -1,6 +1,6 @@
 /**
- * A hand-written gradient for the commonest models users bring: a chain of Dense, Conv2D, MaxPooling2D, Flatten,
- * Activation / ReLU and Dropout layers (MLPs, LeNet-style CNNs).
+ * A hand-written gradient for the commonest models users bring: a chain of Dense, Conv1D, Conv2D, pooling, Flatten,
+ * Activation / ReLU, Dropout and other weightless layers (MLPs, LeNet-style CNNs, 1-D convnets).
  *
  * tfjs's autodiff (`tf.variableGrads`) dispatches ~140 native kernels for one LeNet-300-100 step, most of them
  * Identity / Reshape / Cast bookkeeping of the tape, each a round trip through the engine and the binding; on a
@@ -13,9 +13,10 @@
  * a softmax output, whose loss gradient is written out (the same formula, ~20 kernels instead of ~70).
  *
  * The gradients equal the tape's to float rounding (test/models/compiled-chain.test.ts). Models that are not such a
- * chain (branches, nested models, BatchNormalization and other layers, regularizers, an activation without a native
- * gradient kernel, channels-first or dilated convolutions, a capped ReLU, dropout with a noise shape), and backends other than native TensorFlow, get
- * `undefined` from `compileChain` and train on the tape as before.
+ * chain (branches, nested models, layers with weights other than Dense / Conv1D / Conv2D such as BatchNormalization,
+ * random layers other than Dropout, regularizers, a hidden activation without a native gradient kernel,
+ * channels-first, dilated or causal convolutions, a capped ReLU, dropout with a noise shape), and backends other than
+ * native TensorFlow, get `undefined` from `compileChain` and train on the tape as before.
  */
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
@@ -153,6 +154,27 @@ const HANDLERS: Readonly<Record<string, {
       });
     },
   },
+  Conv1D: {
+    obstacle(l, c, rank) {
+      if (rank !== 3) return `'${l.name}' reads a rank-${rank} input`;
+      if (c.dataFormat === 'channelsFirst') return `'${l.name}' is channels-first`;
+      if (pair(c.dilationRate ?? 1)[0] !== 1) return `'${l.name}' is dilated`;
+      return paddingOf(c) ? undefined : `'${l.name}' has padding ${String(c.padding)}`;
+    },
+    compile(layer, c, ops, activation, trained) {
+      // TensorFlow has no 1-D convolution kernel either: [batch, steps, channels] is a 2-D image one row high.
+      const stride = pair(c.strides ?? 1)[0];
+      const attrs = [ops.T, ops.ints('strides', [1, 1, stride, 1]), ops.str('padding', paddingOf(c)!), ops.str('data_format', NHWC),
+        ops.bool('use_cudnn_on_gpu', true), ops.ints('dilations', [1, 1, 1, 1])];
+      const image = (x: TF.Tensor) => tf.expandDims(x, 1);
+      const filter = (w: TF.Tensor) => tf.expandDims(w, 0);
+      return weighted(layer as WeightedLayer, ops, activation, trained, {
+        apply: (x, w) => tf.squeeze(ops.op('Conv2D', attrs, [image(x), filter(w)]), [1]),
+        gradW: (x, w, dz) => tf.reshape(ops.op('Conv2DBackpropFilter', attrs, [image(x), tf.tensor1d([1, ...w.shape], 'int32'), image(dz)]), w.shape),
+        gradX: (x, w, dz) => tf.squeeze(ops.op('Conv2DBackpropInput', attrs, [tf.tensor1d([x.shape[0], 1, ...x.shape.slice(1)], 'int32'), filter(w), image(dz)]), [1]),
+      });
+    },
+  },
   MaxPooling2D: {
     obstacle(l, c, rank) {
       if (rank !== 4) return `'${l.name}' reads a rank-${rank} input`;
@@ -170,9 +192,10 @@ const HANDLERS: Readonly<Record<string, {
     },
   },
   Activation: {
-    // Its activation is checked with the weighted layers' (a hidden one needs a native gradient; the output's is the loss's).
+    // Any activation: as the output layer the loss applies it; hidden, its native kernels or tfjs's gradient of the layer.
     obstacle: () => undefined,
-    compile: (_l, _c, ops, activation) => activationLayer(activation ? ACTIVATIONS[activation] : null, ops),
+    // A hidden activation without native kernels (softplus, swish, …) goes through tfjs's gradient of the layer alone.
+    compile: (l, _c, ops, activation) => (activation && !(activation in ACTIVATIONS) ? weightless(l) : activationLayer(activation ? ACTIVATIONS[activation] : null, ops)),
   },
   ReLU: {
     obstacle: (l, c) => (c.maxValue == null ? undefined : `'${l.name}' is a ReLU capped at ${String(c.maxValue)}`),
@@ -203,7 +226,30 @@ const HANDLERS: Readonly<Record<string, {
   },
 };
 
-const WEIGHTED = new Set(['Dense', 'Conv2D']);
+const WEIGHTED = new Set(['Dense', 'Conv1D', 'Conv2D']);
+
+/**
+ * Any other layer without weights that computes the same output every call (pooling, global pooling, padding,
+ * reshaping, LeakyReLU, …): its forward pass is the layer's own, and its backward pass tfjs's gradient of that
+ * layer alone (a small tape around one cheap layer, recomputing its forward pass). Random layers (dropout and noise
+ * variants other than Dropout) and layers with weights are not.
+ */
+function weightless(layer: Layer): CompiledLayer {
+  const f = (t: TF.Tensor) => layer.apply(t, { training: true }) as TF.Tensor;
+  const grad = tf.grad(f);
+  return {
+    forward: (x) => ({ x, h: f(x) }),
+    backward: (dy, s, needInput) => (needInput ? grad(s.x, dy) : undefined),
+  };
+}
+
+function weightlessObstacle(layer: Layer): string | undefined {
+  const kind = layer.getClassName();
+  if (layer.weights.length > 0) return `a ${kind} layer ('${layer.name}')`;
+  if (/Dropout|Noise/.test(kind)) return `a random ${kind} layer ('${layer.name}')`;
+  if (/Sequential|Model|Functional|RNN|LSTM|GRU|Bidirectional|TimeDistributed|Embedding|Lambda/.test(kind)) return `a ${kind} layer ('${layer.name}')`;
+  return undefined;
+}
 /** Layers whose `activation` is applied by the compiled layer when hidden, and by the loss when they are the output. */
 const ACTIVATED = new Set([...WEIGHTED, 'Activation']);
 
@@ -229,15 +275,14 @@ function chainOf(model: TF.LayersModel): { layers: Layer[]; obstacle?: string } 
   for (const [i, l] of chain.entries()) {
     const kind = l.getClassName();
     const handler = HANDLERS[kind];
-    if (!handler) return { layers: [], obstacle: `a ${kind} layer ('${l.name}')` };
     const c = l.getConfig() as Config;
     if (c.kernelRegularizer || c.biasRegularizer || c.activityRegularizer) return { layers: [], obstacle: `'${l.name}' has a regularizer` };
     const shapes = l.inboundNodes[0].inputShapes as (number | null)[] | (number | null)[][];
     const rank = (Array.isArray(shapes[0]) ? shapes[0] : shapes).length;
-    const why = handler.obstacle(l, c, rank);
+    const why = handler ? handler.obstacle(l, c, rank) : weightlessObstacle(l);
     if (why) return { layers: [], obstacle: why };
     const last = i === chain.length - 1;
-    if (ACTIVATED.has(kind) && !last && !(String(c.activation ?? 'linear') in ACTIVATIONS)) {
+    if (WEIGHTED.has(kind) && !last && !(String(c.activation ?? 'linear') in ACTIVATIONS)) {
       return { layers: [], obstacle: `'${l.name}' has activation ${String(c.activation)}` };
     }
     if (last && !ACTIVATED.has(kind)) return { layers: [], obstacle: `the output layer is a ${kind}` };
@@ -277,7 +322,8 @@ export function compileChain(model: TF.LayersModel, task: TaskInfo, vars: readon
   const compiled = layers.map((l, i) => {
     const c = l.getConfig() as Config;
     const hidden = i < layers.length - 1 && ACTIVATED.has(l.getClassName()) ? String(c.activation ?? 'linear') : undefined;
-    return HANDLERS[l.getClassName()].compile(l, c, ops, hidden, trained);
+    const handler = HANDLERS[l.getClassName()];
+    return handler ? handler.compile(l, c, ops, hidden, trained) : weightless(l);
   });
   const output = layers[layers.length - 1] as Layer & { activation: WeightedLayer['activation'] };
   const outputActivation = String((output.getConfig() as Config).activation ?? 'linear');

@@ -97,6 +97,39 @@ describe('compiled chain gradient', () => {
     }
   });
 
+  it('equals the tape on 1-D convnets and with weightless layers (pooling, padding, LeakyReLU, a softplus Activation)', () => {
+    const conv1d = tf.sequential({ layers: [
+      tf.layers.conv1d({ inputShape: [20, 3], filters: 6, kernelSize: 3, activation: 'relu' }),
+      tf.layers.conv1d({ filters: 5, kernelSize: 4, strides: 2, padding: 'same', activation: 'selu' }),
+      tf.layers.maxPooling1d({ poolSize: 2 }),
+      tf.layers.conv1d({ filters: 4, kernelSize: 2, useBias: false }),
+      tf.layers.globalMaxPooling1d(),
+      tf.layers.dense({ units: 3, activation: 'softmax' }),
+    ] });
+    const cnn = tf.sequential({ layers: [
+      tf.layers.zeroPadding2d({ inputShape: [8, 8, 2], padding: 1 }),
+      tf.layers.conv2d({ filters: 4, kernelSize: 3 }),
+      tf.layers.leakyReLU({ alpha: 0.2 }),
+      tf.layers.averagePooling2d({ poolSize: 2 }),
+      tf.layers.conv2d({ filters: 3, kernelSize: 2, activation: 'sigmoid' }),
+      tf.layers.globalAveragePooling2d({}),
+      tf.layers.dense({ units: 5 }),
+      tf.layers.activation({ activation: 'softplus' }),
+      tf.layers.dense({ units: 3, activation: 'softmax' }),
+    ] });
+    for (const [m, shape] of [[conv1d, [16, 20, 3]], [cnn, [16, 8, 8, 2]]] as const) {
+      const x = tf.randomNormal([...shape], 0, 1, 'float32', 8);
+      const y = tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 3), 'int32'), 3).toFloat();
+      const before = numTensors();
+      const r = compare(m, taskOf(m), x, y);
+      expect(numTensors()).toBe(before);
+      expect(r.worst, m.layers[0].name).toBeLessThan(1e-5);
+      expect(r.names).toEqual(varsOf(m).map((v) => v.name).sort());
+      tf.dispose([x, y]);
+      m.dispose();
+    }
+  });
+
   it('equals the tape with Activation, ReLU and Dropout layers (the same dropout noise from the same seed)', () => {
     const model = tf.sequential({ layers: [
       tf.layers.dense({ inputShape: [10], units: 16 }),
@@ -149,7 +182,8 @@ describe('compiled chain gradient', () => {
       ['regularizer', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4, kernelRegularizer: 'l1l2' }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
       ['softplus', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4, activation: 'softplus' }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
       ['dilated', tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 2, kernelSize: 3, dilationRate: 2 }), tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
-      ['average pooling', tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 2, kernelSize: 3 }), tf.layers.averagePooling2d({ poolSize: 2 }), tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
+      ['Gaussian noise', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4 }), tf.layers.gaussianNoise({ stddev: 0.1 }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
+      ['causal Conv1D', tf.sequential({ layers: [tf.layers.conv1d({ inputShape: [8, 2], filters: 2, kernelSize: 3, padding: 'causal' }), tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
       ['rank-3', tf.sequential({ layers: [tf.layers.dense({ inputShape: [3, 4], units: 4 }), tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
     ];
     const input = tf.input({ shape: [4] });
