@@ -12,7 +12,7 @@ import { UsageError } from './errors.js';
 import { FOREIGN_TFJS, refuseUnknownKeys } from './options.js';
 import { extractScored, scoreLayerWith } from './features/extract.js';
 import { rememberTask, taskOf, type TaskKind } from './models/task.js';
-import { resolveScorer } from './policy/io.js';
+import { ONE_SHOT_POLICY, resolveScorer } from './policy/io.js';
 import type { Scorer } from './policy/types.js';
 import { disposeSnapshot, PrunableModel, type Snapshot } from './pruning/prunable-model.js';
 import { evaluate } from './models/train.js';
@@ -26,7 +26,11 @@ export interface PruneScheduleOptions {
   target: number;
   /** Rows the policy computes its features on (activations, gradients); the first 1,024 are used. */
   calibration: Calibration;
-  /** Policy name ('default', a baseline such as 'global-magnitude'), a policy file, or a Scorer. Default 'default'. */
+  /**
+   * Policy name ('default', a baseline such as 'global-magnitude', a spec such as 'default@0.25+lamp'), a policy file,
+   * or a Scorer. Default: 'default' for the callback's gradual schedule; for `pruneOnce`'s single cut
+   * 'default@0.25+lamp' (ONE_SHOT_POLICY: the policy as a bounded correction of LAMP, docs/policy.md).
+   */
   policy?: string | Scorer;
   /** Kernels never to prune (glob patterns, as the exclude option of autoprune()). */
   exclude?: readonly string[];
@@ -171,7 +175,7 @@ export function pruneOnce(model: TF.LayersModel, options: PruneScheduleOptions):
   checkCall(model, options, SCHEDULE_KEYS, 'pruneOnce');
   const target = checkTarget(options.target);
   rememberTask(model, options.task);
-  const scorer = typeof options.policy === 'object' ? options.policy : resolveScorer(options.policy ?? 'default');
+  const scorer = typeof options.policy === 'object' ? options.policy : resolveScorer(options.policy ?? ONE_SHOT_POLICY);
   const pm = new PrunableModel(model, { exclude: options.exclude ?? [] });
   const calib = calibrationSplit(options.calibration, model);
   try {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Scalar, Tensor } from '@tensorflow/tfjs';
 import { tf } from '../src/backend/tf.js';
 import { PruningCallback, pruneOnce, scheduledSparsity } from '../src/index.js';
+import { ONE_SHOT_POLICY } from '../src/policy/io.js';
 import { loadSynthetic } from '../src/data/synthetic.js';
 import { numTensors } from './helpers.js';
 
@@ -81,6 +82,26 @@ describe('pruning inside the user\'s training', () => {
     opt.dispose();
     y.dispose();
     model.dispose();
+    data.dispose();
+  });
+
+  it('pruneOnce without a policy cuts with the one-shot policy (the default policy correcting LAMP), not the agent\'s default', () => {
+    const data = loadSynthetic({ samples: 300, features: 20, classes: 3, seed: 5 });
+    const masksWith = (policy?: string) => {
+      const model = userModel();
+      const pm = pruneOnce(model, { target: 0.8, calibration: data.train, ...(policy ? { policy } : {}) });
+      const m = pm.maskArrays().map((a) => Array.from(a));
+      pm.dispose();
+      model.dispose();
+      return m;
+    };
+    const implicit = masksWith();
+    expect(implicit).toEqual(masksWith(ONE_SHOT_POLICY));
+    expect(ONE_SHOT_POLICY).toBe('default@0.25+lamp');
+    // LAMP's allocation: each layer keeps what LAMP keeps there, whatever the order inside it.
+    const lamp = masksWith('lamp');
+    expect(implicit.map((k) => k.filter((v) => v === 1).length)).toEqual(lamp.map((k) => k.filter((v) => v === 1).length));
+    expect(implicit).not.toEqual(masksWith('default'));
     data.dispose();
   });
 

@@ -122,8 +122,9 @@ export async function renderBenchPage(r: BenchResults, o: { command: string; plo
       'Their figures, timings included, date from that run.');
   }
   lines.push('- Every method prunes through the same selection rule (global ranking of its scores, at least 1 % of each layer kept — above 0.98, half of the fraction the target keeps), so the only difference is the ranking.');
-  lines.push('- `learned` = policies/default.json (trained on zoo models of seeds ≥ 100, never on the benchmarked seeds); `learned-lofo` = the policy trained without this model\'s family; ' +
-    '`agent` = the full agent loop (its own fine-tuning epochs are in the last table); `global-magnitude@agent-epochs` = global magnitude one-shot given the agent\'s number of epochs; `gradual-magnitude@agent-epochs` = gradual magnitude pruning (Zhu & Gupta: 10 increments on the cubic schedule over the first 70 % of the same epochs, then fine-tuning at the target).', '');
+  lines.push('- `learned` = the one-shot policy `default@0.25+lamp` (what `pruneOnce` uses): policies/default.json, trained on zoo models of seeds ≥ 100 (never on the benchmarked seeds), as a bounded correction of LAMP — each layer keeps LAMP\'s share and the policy\'s rank reorders connections inside it with weight 0.25 (docs/policy.md, "One policy, two regimes"); ' +
+    '`learned-lofo` = the same with the policy trained without this model\'s family (`no-mlp@0.25+lamp`, `no-cnn@0.25+lamp`); ' +
+    '`agent` = the full agent loop with policies/default.json itself (its own fine-tuning epochs are in the last table); `global-magnitude@agent-epochs` = global magnitude one-shot given the agent\'s number of epochs; `gradual-magnitude@agent-epochs` = gradual magnitude pruning (Zhu & Gupta: 10 increments on the cubic schedule over the first 70 % of the same epochs, then fine-tuning at the target).', '');
   lines.push(...OTHER_PAGES, '');
 
   const plots: Record<string, string> = {};

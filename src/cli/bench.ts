@@ -12,7 +12,7 @@ import { UsageError } from '../errors.js';
 import { runStructuredBench, structuredSection, type StructuredRecord } from '../bench/structured.js';
 import { SCORERS } from '../policy/baselines.js';
 import { benchScoring } from '../policy/bench-scoring.js';
-import { loadPolicy } from '../policy/io.js';
+import { loadPolicy, oneShotScorer } from '../policy/io.js';
 import type { Scorer } from '../policy/types.js';
 import { atomicWriteFile } from '../report/write.js';
 import { parseFlags } from './flags.js';
@@ -225,7 +225,7 @@ function methodFingerprint(): string {
   const root = fileURLToPath(new URL('..', import.meta.url));
   const code = ['agent', 'features', 'policy', 'pruning']
     .flatMap((d) => readdirSync(join(root, d)).filter((f) => /\.[jt]s$/.test(f) && !f.endsWith('.d.ts')).map((f) => join(d, f)))
-    .concat(readdirSync(join(root, 'models')).filter((f) => /^train\.[jt]s$/.test(f)).map((f) => join('models', f)))
+    .concat(readdirSync(join(root, 'models')).filter((f) => /^(train|compiled-chain|flat-adam)\.[jt]s$/.test(f)).map((f) => join('models', f)))
     .sort();
   for (const f of code) h.update(`${f}\0`).update(readFileSync(join(root, f)));
   return h.digest('hex').slice(0, 12);
@@ -248,7 +248,10 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
   const learned = (name: string) => () => loadPolicy(policyFile(name)) as Scorer;
   const methods: Record<string, () => Scorer> = {};
   for (const b of BASELINES) methods[b] = () => SCORERS[b]();
-  methods.learned = learned('default');
+  // One-shot rows: the policy of a single cut (ONE_SHOT_POLICY in policy/io.ts, what pruneOnce uses), the same correction of LAMP
+  // for the leave-one-family-out policies; the agent and the structured rows: the agent's default policy.
+  const oneShot = (name: string) => () => oneShotScorer(policyFile(name), `${name}@0.25+lamp`);
+  methods.learned = oneShot('default');
   const out = resolve(f.out);
   const opts: BenchOptions = {
     models: f.models,
@@ -256,7 +259,7 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
     seedsFor: f.cnnSeeds && !quick ? { 'lenet-5': f.cnnSeeds } : undefined,
     targets: quick ? [0.9, 0.95] : f.targets,
     methods,
-    lofo: { mlp: learned('no-mlp'), cnn: learned('no-cnn') },
+    lofo: { mlp: oneShot('no-mlp'), cnn: oneShot('no-cnn') },
     agentScorer: learned('default'),
     agentTargets: quick ? [0.9] : undefined,
     denseEpochs: quick ? 3 : 15,
@@ -311,7 +314,7 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
   await atomicWriteFile(join(dirname(out), `${basename(out, '.md')}.json`), `${JSON.stringify({ ...results, structured, command }, null, 1)}\n`);
   // The other suites' sections are their own commands': kept as their last runs wrote them.
   const before = existsSync(out) ? readFileSync(out, 'utf8') : '';
-  const kept = [SMALL, SCALE, ECOSYSTEM, SPEED].reduce((page, mk) => withBlock(page, blockOf(before, mk), mk), `${page.markdown}\n`);
+  const kept = [SMALL, SCALE, ECOSYSTEM, SPEED, EXTREME].reduce((page, mk) => withBlock(page, blockOf(before, mk), mk), `${page.markdown}\n`);
   await atomicWriteFile(out, kept);
   process.stderr.write(`bench: wrote ${out}\n`);
   return 0;

@@ -190,6 +190,22 @@ export function parsePolicySpec(spec: string): { own: string; weight?: number; p
 }
 
 /**
+ * The policy of a single cut (`pruneOnce`, the benchmark's one-shot `learned` rows): the shipped policy as a bounded
+ * correction of LAMP — each layer keeps LAMP's share, and inside it the policy's rank moves a connection by at most a
+ * quarter of LAMP's (src/policy/allocated.ts). One cut of 90–98 % without fine-tuning in between is where the
+ * policy's own allocation loses to LAMP's on both LeNets and the correction wins (docs/oracle.md, "A bounded learned
+ * correction of LAMP"); in the agent's small steps with fine-tuning between, and in a gradual schedule, the policy's
+ * own allocation does better on MLPs, so those keep `default`.
+ */
+export const ONE_SHOT_POLICY = 'default@0.25+lamp';
+
+/** `policy` (a name or a path, which may hold '@' or '+') as ONE_SHOT_POLICY corrects LAMP with the default policy. */
+export function oneShotScorer(policy: string, name = `${policy}@0.25+lamp`, opts: ScorerOptions & LoadPolicyOptions = {}): Scorer {
+  const lamp = resolveScorer('lamp', opts);
+  return allocatedBy(blendedOrder(loadPolicy(policy, opts), lamp, 0.25), lamp, name);
+}
+
+/**
  * A scorer by name: a baseline from SCORERS, otherwise a learned policy (name or path). The error for
  * an unknown name lists both the baselines and the available policies.
  */
