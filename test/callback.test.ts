@@ -105,6 +105,21 @@ describe('pruning inside the user\'s training', () => {
     data.dispose();
   });
 
+  it('pruneOnce prunes a model with a layer frozen after compile (its kernel variable is not trainable: tfjs records no gradient for it)', () => {
+    const data = loadSynthetic({ samples: 120, features: 20, classes: 3, seed: 6 });
+    for (const policy of [undefined, 'default', 'taylor']) {
+      const model = userModel();
+      model.layers[0].trainable = false;
+      const pm = pruneOnce(model, { target: 0.5, calibration: data.train, ...(policy ? { policy } : {}) });
+      expect(pm.sparsity().global, String(policy)).toBeCloseTo(0.5, 2);
+      expect(model.layers[0].trainable).toBe(false);
+      expect(model.layers[0].trainableWeights).toHaveLength(0);
+      pm.dispose();
+      model.dispose();
+    }
+    data.dispose();
+  });
+
   it('refuses a bad target or schedule in one line', () => {
     const data = loadSynthetic({ samples: 120, features: 20, classes: 3, seed: 6 });
     const model = userModel();

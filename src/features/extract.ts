@@ -8,6 +8,7 @@ import { FEATURE_SCHEMA, type FeatureName } from './schema.js';
 import { activationBatch } from '../models/activation-batch.js';
 import { liveRanks, magnitudeKeys, RANK_INPUT, RANK_LAYER, RANK_UNIT } from './ranks.js';
 import type { ConnectionFeatures, LayerFeatures } from './types.js';
+import { kernelGrads } from '../util/kernel-grads.js';
 
 export interface ExtractOptions {
   /** Calibration batch size; gradient statistics are taken over these batches. Default 64. */
@@ -267,8 +268,7 @@ function calibrationStats(pm: PrunableModel, calib: Split, pick: Int32Array, bat
         }
       });
       const yb = targetsOf(calib, task, idx);
-      const { grads } = tf.variableGrads(
-        () => lossOf(pm.model.apply(xb, { training: false }) as TF.Tensor, yb, task), kernels);
+      const { grads } = kernelGrads(() => lossOf(pm.model.apply(xb, { training: false }) as TF.Tensor, yb, task), kernels);
       // One layer and one statistic at a time, each gradient freed once summed in: the batch's peak is the
       // gradients plus one temporary, not three temporaries of every layer (docs/benchmarks.md, scale).
       pm.layers.forEach((l, i) => {

@@ -3,6 +3,7 @@ import { tf } from '../backend/tf.js';
 import type { Split } from '../data/dataset.js';
 import { lossOf, targetsOf, taskOf } from '../models/task.js';
 import type { PrunableModel } from '../pruning/prunable-model.js';
+import { kernelGrads } from '../util/kernel-grads.js';
 
 /**
  * Per-weight importance maps (HIGHER = KEEP) the oracle builds its candidate masks from. Full kernel
@@ -51,7 +52,7 @@ export function computeImportances(pm: PrunableModel, calib: Split, options: Cri
     const gs = tf.tidy(() => {
       const xb = tf.slice(calib.x, s, m);
       const yb = targetsOf(calib, task, Int32Array.from({ length: m }, (_, k) => s + k));
-      const { grads } = tf.variableGrads(() => lossOf(pm.model.apply(xb, { training: false }) as TF.Tensor, yb, task), kernels);
+      const { grads } = kernelGrads(() => lossOf(pm.model.apply(xb, { training: false }) as TF.Tensor, yb, task), kernels);
       return kernels.map((k) => grads[k.name]);
     }).map((t) => { const d = t.dataSync() as Float32Array; t.dispose(); return d; });
     for (let i = 0; i < L; i++) {

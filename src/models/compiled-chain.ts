@@ -15,7 +15,7 @@
  * The gradients equal the tape's to float rounding (test/models/compiled-chain.test.ts). Models that are not such a
  * chain (branches, nested models, layers with weights other than Dense / Conv1D / Conv2D such as BatchNormalization,
  * random layers other than Dropout, regularizers, a hidden activation without a native gradient kernel,
- * channels-first, dilated or causal convolutions, a capped ReLU, dropout with a noise shape), and backends other than
+ * channels-first, dilated or causal convolutions, a capped ReLU, dropout with a noise shape or a seed), and backends other than
  * native TensorFlow, get `undefined` from `compileChain` and train on the tape as before.
  */
 import type * as TF from '@tensorflow/tfjs';
@@ -202,7 +202,8 @@ const HANDLERS: Readonly<Record<string, {
     compile: (_l, _c, ops) => activationLayer(ACTIVATIONS.relu, ops),
   },
   Dropout: {
-    obstacle: (l, c) => (c.noiseShape == null ? undefined : `'${l.name}' has a noise shape`),
+    // A seeded tfjs Dropout draws the same noise at every call (its seed is the random generator's); the tape keeps that.
+    obstacle: (l, c) => (c.noiseShape != null ? `'${l.name}' has a noise shape` : c.seed != null ? `'${l.name}' has a seed` : undefined),
     compile(_l, c) {
       const rate = Number(c.rate ?? 0);
       // Training-mode dropout as tfjs applies it: each unit kept with probability 1 − rate and scaled by 1 / (1 − rate).

@@ -176,6 +176,7 @@ describe('compiled chain gradient', () => {
 
   it('declines models that are not a plain Dense chain, naming why', () => {
     const cases: [string, TF.LayersModel][] = [
+      ['seeded dropout', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4 }), tf.layers.dropout({ rate: 0.5, seed: 7 }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
       ['noise shape', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4 }), tf.layers.dropout({ rate: 0.5, noiseShape: [1, 4] }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
       ['BatchNormalization', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4 }), tf.layers.batchNormalization(), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
       ['capped ReLU', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4 }), tf.layers.reLU({ maxValue: 6 }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
