@@ -37,16 +37,30 @@ function nativeBackend(): NativeBackend | undefined {
   return typeof be.executeSingleOutput === 'function' && be.binding ? (be as NativeBackend) : undefined;
 }
 
+type Activation = { op: string; grad: string; from: 'features' | 'outputs'; order: 'dy-first' | 'y-first' } | { op: string; custom: (dy: TF.Tensor, z: TF.Tensor) => TF.Tensor };
+
+// tfjs's SELU constants (tfjs-core selu_util).
+const SELU_SCALE = 1.0507009873554805;
+const SELU_SCALE_ALPHA = 1.7580993408473766;
+
 /** Hidden activations with a native forward kernel and a native gradient kernel, and how the gradient is called. */
-const ACTIVATIONS: Readonly<Record<string, { op: string; grad: string; from: 'features' | 'outputs'; order: 'dy-first' | 'y-first' } | null>> = {
+const ACTIVATIONS: Readonly<Record<string, Activation | null>> = {
   linear: null,
   relu: { op: 'Relu', grad: 'ReluGrad', from: 'features', order: 'dy-first' },
   relu6: { op: 'Relu6', grad: 'Relu6Grad', from: 'features', order: 'dy-first' },
   elu: { op: 'Elu', grad: 'EluGrad', from: 'outputs', order: 'dy-first' },
-  selu: { op: 'Selu', grad: 'SeluGrad', from: 'outputs', order: 'dy-first' },
+  // TensorFlow's SeluGrad takes the positive branch at exactly 0, tfjs's gradient the negative one (and exact zeros
+  // are common: a zero bias on a zero background, a pruned unit), so tfjs's formula: dy·(z > 0 ? λ : λα·eᶻ).
+  selu: { op: 'Selu', custom: (dy, z) => tf.where(tf.greater(z, 0), tf.mul(dy, SELU_SCALE), tf.mul(tf.mul(dy, SELU_SCALE_ALPHA), tf.exp(z))) },
   tanh: { op: 'Tanh', grad: 'TanhGrad', from: 'outputs', order: 'y-first' },
   sigmoid: { op: 'Sigmoid', grad: 'SigmoidGrad', from: 'outputs', order: 'y-first' },
 };
+
+/** The gradient through `act` of the output gradient `dy`, given its input `z` and output `h`. */
+function activationGrad(act: Activation, dy: TF.Tensor, z: TF.Tensor, h: TF.Tensor, ops: Ops): TF.Tensor {
+  if ('custom' in act) return act.custom(dy, z);
+  return act.order === 'y-first' ? ops.op(act.grad, [ops.T], [h, dy]) : ops.op(act.grad, [ops.T], [dy, act.from === 'features' ? z : h]);
+}
 
 /** What a layer's forward pass keeps for its backward pass. */
 interface Saved { x: TF.Tensor; z?: TF.Tensor; h: TF.Tensor }
@@ -91,7 +105,7 @@ function weighted(layer: WeightedLayer, ops: Ops, activation: string | undefined
     },
     backward(dh, s, needInput, grads) {
       let dz = dh;
-      if (act) dz = act.order === 'y-first' ? op(act.grad, [T], [s.h, dh]) : op(act.grad, [T], [dh, act.from === 'features' ? s.z! : s.h]);
+      if (act) dz = activationGrad(act, dh, s.z!, s.h, ops);
       const w = layer.kernel.read() as TF.Variable;
       if (trained.has(w.name)) grads[w.name] = kernel.gradW(s.x, w, dz);
       const b = layer.bias?.read() as TF.Variable | undefined;
@@ -102,14 +116,12 @@ function weighted(layer: WeightedLayer, ops: Ops, activation: string | undefined
 }
 
 /** A layer that only applies an activation (Activation, ReLU). */
-function activationLayer(act: (typeof ACTIVATIONS)[string], ops: Ops): CompiledLayer {
-  const { op, T } = ops;
+function activationLayer(act: Activation | null, ops: Ops): CompiledLayer {
   return {
-    forward: (x) => ({ x, h: act ? op(act.op, [T], [x]) : x }),
+    forward: (x) => ({ x, h: act ? ops.op(act.op, [ops.T], [x]) : x }),
     backward(dy, s, needInput) {
       if (!needInput) return undefined;
-      if (!act) return dy;
-      return act.order === 'y-first' ? op(act.grad, [T], [s.h, dy]) : op(act.grad, [T], [dy, act.from === 'features' ? s.x : s.h]);
+      return act ? activationGrad(act, dy, s.x, s.h, ops) : dy;
     },
   };
 }
@@ -206,13 +218,15 @@ const HANDLERS: Readonly<Record<string, {
     obstacle: (l, c) => (c.noiseShape != null ? `'${l.name}' has a noise shape` : c.seed != null ? `'${l.name}' has a seed` : undefined),
     compile(_l, c) {
       const rate = Number(c.rate ?? 0);
-      // Training-mode dropout as tfjs applies it: each unit kept with probability 1 − rate and scaled by 1 / (1 − rate).
-      // The noise is drawn from Math.random's seed, which the training loop fixes per step (util/seeded-random.ts).
+      // Training-mode dropout as tfjs applies it (tf.dropout): multiplier = floor(u + keep) / keep, u uniform in [0, 1),
+      // op for op; a rate outside (0, 1) leaves the input as it is (tfjs's Dropout layer does nothing then). The noise
+      // is drawn from Math.random's seed, which the training loop fixes per step (util/seeded-random.ts).
       return {
         forward(x) {
-          if (rate <= 0) return { x, h: x };
-          const keep = tf.div(tf.cast(tf.greaterEqual(tf.randomUniform(x.shape), rate), 'float32'), 1 - rate);
-          return { x, z: keep, h: tf.mul(x, keep) };
+          if (!(rate > 0 && rate < 1)) return { x, h: x };
+          const keep = 1 - rate;
+          const multiplier = tf.div(tf.floor(tf.add(tf.randomUniform(x.shape, 0, 1, 'float32'), keep)), keep);
+          return { x, z: multiplier, h: tf.mul(x, multiplier) };
         },
         backward: (dy, s, needInput) => (needInput ? (s.z ? tf.mul(dy, s.z) : dy) : undefined),
       };
@@ -220,7 +234,8 @@ const HANDLERS: Readonly<Record<string, {
   },
   Flatten: {
     obstacle: () => undefined,
-    compile: () => ({
+    // Channels-first, tfjs moves the channel axis last before flattening: that goes through the layer's own gradient.
+    compile: (l, c) => (c.dataFormat === 'channelsFirst' ? weightless(l) : {
       forward: (x) => ({ x, h: tf.reshape(x, [x.shape[0], -1]) }),
       backward: (dy, s, needInput) => (needInput ? tf.reshape(dy, s.x.shape) : undefined),
     }),
@@ -345,18 +360,21 @@ export function compileChain(model: TF.LayersModel, task: TaskInfo, vars: readon
       if (x.rank !== inputShape.length + 1 || inputShape.some((d, i) => d != null && d !== x.shape[i + 1])) {
         throw new Error(`compiled gradient: input of shape [${x.shape.join(', ')}] for a model that reads [null, ${inputShape.join(', ')}]`);
       }
-      const saved: Saved[] = [];
-      let h = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
-      for (const c of compiled) {
-        const s = c.forward(h);
-        saved.push(s);
-        h = s.h;
-      }
-      const { value, grad } = lossGrad(h, y);
-      const grads: Record<string, TF.Tensor> = {};
-      let dy: TF.Tensor | undefined = grad;
-      for (let i = compiled.length - 1; i >= 0 && dy; i--) dy = compiled[i].backward(dy, saved[i], i > firstTrained, grads);
-      return { value, grads };
+      // As tf.variableGrads: only the loss and the gradients outlive the call.
+      return tf.tidy(() => {
+        const saved: Saved[] = [];
+        let h = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
+        for (const c of compiled) {
+          const s = c.forward(h);
+          saved.push(s);
+          h = s.h;
+        }
+        const { value, grad } = lossGrad(h, y);
+        const grads: Record<string, TF.Tensor> = {};
+        let dy: TF.Tensor | undefined = grad;
+        for (let i = compiled.length - 1; i >= 0 && dy; i--) dy = compiled[i].backward(dy, saved[i], i > firstTrained, grads);
+        return { value, grads };
+      });
     },
   };
 }
@@ -373,7 +391,8 @@ function softmaxLossGrad(z: TF.Tensor, y: TF.Tensor): { value: TF.Scalar; grad: 
   const a = tf.add(p, EPS);
   const c = tf.add(tf.sub(1, p), EPS);
   const value = tf.neg(tf.mean(tf.sum(tf.add(tf.mul(y, tf.log(a)), tf.mul(notY, tf.log(c))), -1))) as TF.Scalar;
-  const dp = tf.div(tf.sub(tf.div(notY, c), tf.div(y, a)), z.shape[0]);
+  // lossOf averages over every axis but the classes: rows = all elements / classes.
+  const dp = tf.div(tf.sub(tf.div(notY, c), tf.div(y, a)), z.size / z.shape[z.rank - 1]);
   const grad = tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true)));
   return { value, grad };
 }

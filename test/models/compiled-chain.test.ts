@@ -162,6 +162,40 @@ describe('compiled chain gradient', () => {
     model.dispose();
   });
 
+  it('matches tfjs where TensorFlow\'s kernels differ: selu at exactly 0, channels-first Flatten, dropout rate ≥ 1, a rank-3 softmax output; leaves nothing outside tidy', () => {
+    const zeroBackground = tf.tidy(() => tf.concat([tf.zeros([8, 8, 4, 1]), tf.randomNormal([8, 8, 4, 1], 0, 1, 'float32', 9)], 2));
+    const cases: [string, TF.LayersModel, TF.Tensor, number[]][] = [
+      ['selu at 0', tf.sequential({ layers: [
+        tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 3, kernelSize: 3, padding: 'same', activation: 'selu' }),
+        tf.layers.activation({ activation: 'selu' }),
+        tf.layers.flatten(), tf.layers.dense({ units: 3, activation: 'softmax' })] }), zeroBackground, [8, 3]],
+      ['channels-first Flatten', tf.sequential({ layers: [
+        tf.layers.flatten({ inputShape: [4, 5], dataFormat: 'channelsFirst' }),
+        tf.layers.dense({ units: 6, activation: 'relu' }), tf.layers.dense({ units: 3, activation: 'softmax' })] }), tf.randomNormal([8, 4, 5], 0, 1, 'float32', 10), [8, 3]],
+      ['dropout rate 1', tf.sequential({ layers: [
+        tf.layers.dense({ inputShape: [5], units: 6 }), tf.layers.dropout({ rate: 1 }), tf.layers.dense({ units: 3, activation: 'softmax' })] }), tf.randomNormal([8, 5], 0, 1, 'float32', 11), [8, 3]],
+      ['rank-3 softmax', tf.sequential({ layers: [
+        tf.layers.conv1d({ inputShape: [10, 3], filters: 4, kernelSize: 3 }),
+        tf.layers.conv1d({ filters: 3, kernelSize: 1, activation: 'softmax' })] }), tf.randomNormal([8, 10, 3], 0, 1, 'float32', 12), [8, 8, 3]],
+    ];
+    for (const [what, model, x, yShape] of cases) {
+      const y = tf.tidy(() => tf.oneHot(tf.reshape(tf.tensor1d(Array.from({ length: yShape.slice(0, -1).reduce((a, b) => a * b, 1) }, (_, i) => i % 3), 'int32'), yShape.slice(0, -1)), 3).toFloat());
+      const task = taskOf(model);
+      const compiled = compileChain(model, task, varsOf(model))!;
+      expect(compiled, what).toBeDefined();
+      const before = numTensors();
+      const fast = compiled.valueAndGrads(x, y);
+      // Outside a tidy: the loss and one gradient per trained variable, nothing else.
+      expect(numTensors() - before, what).toBe(1 + Object.keys(fast.grads).length);
+      tf.dispose([fast.value, ...Object.values(fast.grads)]);
+      const r = compare(model, task, x, y);
+      expect(r.worst, what).toBeLessThan(1e-5);
+      expect(Number.isFinite(r.loss[1]), what).toBe(true);
+      tf.dispose([x, y]);
+      model.dispose();
+    }
+  });
+
   it('gives gradients only for the trained variables (a frozen layer is passed through, not trained)', () => {
     const model = buildModel({ family: 'mlp', inputShape: [20], hidden: [16, 8], numClasses: 4, seed: 1 });
     model.layers[0].trainable = false;
