@@ -199,9 +199,17 @@ export async function renderBenchPage(r: BenchResults, o: { command: string; plo
 
   lines.push('## Speed', '');
   lines.push('| model | dense training (s, all epochs) | features (s) | scoring (s) | fine-tune (s, per epoch) | one-shot + fine-tune end to end (s) | peer, PyTorch prune + 5-epoch fine-tune (s) |', '|---|---|---|---|---|---|---|');
+  const timedBy: string[] = [];
   for (const model of r.options.models) {
-    const one = r.records.filter((x) => x.model === model && x.method === 'global-magnitude');
-    const learned = r.records.filter((x) => x.model === model && x.method === 'learned');
+    // Timings of this run's own records: a record reused from an earlier run (--reuse) was timed on that run's
+    // code and machine load. Global magnitude's where this run computed them, else the learned method's.
+    const of = (method: string) => r.records.filter((x) => x.model === model && x.method === method);
+    const fresh = (xs: typeof r.records) => xs.filter((x) => !x.reusedFrom);
+    const source = [['global-magnitude', fresh(of('global-magnitude'))], ['learned', fresh(of('learned'))], ['global-magnitude (reused)', of('global-magnitude')]]
+      .find(([, xs]) => xs.length > 0) as [string, typeof r.records] | undefined;
+    const one = source?.[1] ?? [];
+    if (source) timedBy.push(`${model}: ${source[0]}`);
+    const learned = fresh(of('learned')).length ? fresh(of('learned')) : of('learned');
     const d = stat(r.dense.filter((x) => x.model === model).map((x) => x.trainSeconds));
     const fe = stat(one.map((x) => x.seconds.features));
     const sc = stat((learned.length ? learned : one).map((x) => x.seconds.scoring));
@@ -209,7 +217,8 @@ export async function renderBenchPage(r: BenchResults, o: { command: string; plo
     const tot = stat(one.map((x) => x.seconds.total));
     lines.push(`| ${model} | ${fmt(d, 1)} | ${fmt(fe, 1)} | ${fmt(sc, 1)} | ${fmt(ft, 1)} | ${fmt(tot, 1)} | ${PEER[model]?.pruneFtSeconds ?? '—'} |`);
   }
-  lines.push('', 'Dense training time is what the cached model took when it was trained (on this machine, possibly in an earlier run). ' +
+  lines.push('', `Features, fine-tune and end-to-end times are the one-shot records of ${timedBy.join('; ')}, computed in this run (scoring: the learned method's). ` +
+    'Dense training time is what the cached model took when it was trained (on this machine, possibly in an earlier run). ' +
     'The peer figures were measured by the protocol\'s authors on a machine of the same kind, not in this run.', '');
   return { markdown: lines.join('\n'), plots };
 }

@@ -41,7 +41,7 @@ type Activation = { op: string; grad: string; from: 'features' | 'outputs'; orde
 
 // tfjs's SELU constants (tfjs-core selu_util).
 const SELU_SCALE = 1.0507009873554805;
-const SELU_SCALE_ALPHA = 1.7580993408473766;
+const SELU_SCALE_ALPHA = 1.7580993408473768;
 
 /** Hidden activations with a native forward kernel and a native gradient kernel, and how the gradient is called. */
 const ACTIVATIONS: Readonly<Record<string, Activation | null>> = {
