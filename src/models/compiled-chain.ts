@@ -309,7 +309,12 @@ function chainOf(model: TF.LayersModel): { layers: Layer[]; obstacle?: string } 
 export interface CompiledGradient {
   /** Native kernels called directly so far (tf.profile does not see them; the speed benchmark adds them to its count). */
   readonly rawKernels: number;
-  /** The mean loss over the batch and its gradient for each trained variable (by variable name), as tf.variableGrads gives. */
+  /**
+   * The mean loss over the batch and its gradient for each trained variable (by variable name), as tf.variableGrads
+   * gives. Call it inside tf.tidy (as the training loop does): its intermediates belong to the caller's scope. (A
+   * tf.tidy of its own around the body corrupted the native heap in long runs — glibc aborted a benchmark with
+   * "corrupted size vs. prev_size" three times in three, and never without it; not understood, so not done.)
+   */
   valueAndGrads(x: TF.Tensor, y: TF.Tensor): { value: TF.Scalar; grads: Record<string, TF.Tensor> };
 }
 
@@ -360,21 +365,18 @@ export function compileChain(model: TF.LayersModel, task: TaskInfo, vars: readon
       if (x.rank !== inputShape.length + 1 || inputShape.some((d, i) => d != null && d !== x.shape[i + 1])) {
         throw new Error(`compiled gradient: input of shape [${x.shape.join(', ')}] for a model that reads [null, ${inputShape.join(', ')}]`);
       }
-      // As tf.variableGrads: only the loss and the gradients outlive the call.
-      return tf.tidy(() => {
-        const saved: Saved[] = [];
-        let h = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
-        for (const c of compiled) {
-          const s = c.forward(h);
-          saved.push(s);
-          h = s.h;
-        }
-        const { value, grad } = lossGrad(h, y);
-        const grads: Record<string, TF.Tensor> = {};
-        let dy: TF.Tensor | undefined = grad;
-        for (let i = compiled.length - 1; i >= 0 && dy; i--) dy = compiled[i].backward(dy, saved[i], i > firstTrained, grads);
-        return { value, grads };
-      });
+      const saved: Saved[] = [];
+      let h = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
+      for (const c of compiled) {
+        const s = c.forward(h);
+        saved.push(s);
+        h = s.h;
+      }
+      const { value, grad } = lossGrad(h, y);
+      const grads: Record<string, TF.Tensor> = {};
+      let dy: TF.Tensor | undefined = grad;
+      for (let i = compiled.length - 1; i >= 0 && dy; i--) dy = compiled[i].backward(dy, saved[i], i > firstTrained, grads);
+      return { value, grads };
     },
   };
 }

@@ -162,7 +162,7 @@ describe('compiled chain gradient', () => {
     model.dispose();
   });
 
-  it('matches tfjs where TensorFlow\'s kernels differ: selu at exactly 0, channels-first Flatten, dropout rate ≥ 1, a rank-3 softmax output; leaves nothing outside tidy', () => {
+  it('matches tfjs where TensorFlow\'s kernels differ: selu at exactly 0, channels-first Flatten, dropout rate ≥ 1, a rank-3 softmax output', () => {
     const zeroBackground = tf.tidy(() => tf.concat([tf.zeros([8, 8, 4, 1]), tf.randomNormal([8, 8, 4, 1], 0, 1, 'float32', 9)], 2));
     const cases: [string, TF.LayersModel, TF.Tensor, number[]][] = [
       ['selu at 0', tf.sequential({ layers: [
@@ -184,11 +184,8 @@ describe('compiled chain gradient', () => {
       const compiled = compileChain(model, task, varsOf(model))!;
       expect(compiled, what).toBeDefined();
       const before = numTensors();
-      const fast = compiled.valueAndGrads(x, y);
-      // Outside a tidy: the loss and one gradient per trained variable, nothing else.
-      expect(numTensors() - before, what).toBe(1 + Object.keys(fast.grads).length);
-      tf.dispose([fast.value, ...Object.values(fast.grads)]);
       const r = compare(model, task, x, y);
+      expect(numTensors(), what).toBe(before);
       expect(r.worst, what).toBeLessThan(1e-5);
       expect(Number.isFinite(r.loss[1]), what).toBe(true);
       tf.dispose([x, y]);
