@@ -2,11 +2,12 @@
 """PyTorch side of `autoprune bench --suite speed`: the same model, data, batch and optimizer as the
 tfjs side, timed per epoch on this machine. Called by src/bench/speed.ts; prints one JSON line.
 
-  speed-torch.py --data X.f32 --labels Y.i32 --rows N --model lenet-300-100|lenet-5 --epochs E [--sparsity S]
+  speed-torch.py --data X.f32 --labels Y.i32 --rows N --model lenet-300-100|lenet-5 --epochs E [--sparsity S] [--device cpu|cuda]
 
 The data files are the raw float32 pixels (N x 784, 0..1) and int32 labels of the tfjs run's training
 split. With --sparsity the first layers' kernels are masked at random at that fraction and the gradients
-are masked (a fine-tuning epoch of a pruned model), as the tfjs side does.
+are masked (a fine-tuning epoch of a pruned model), as the tfjs side does. --device cuda (not used by the
+benchmark, which compares CPUs) times the same epoch on a CUDA GPU, for docs/gpu.md's reference figure.
 """
 import argparse, json, time
 import numpy as np
@@ -21,6 +22,7 @@ p.add_argument('--model', required=True)
 p.add_argument('--epochs', type=int, default=3)
 p.add_argument('--batch', type=int, default=128)
 p.add_argument('--sparsity', type=float, default=0.0)
+p.add_argument('--device', default='cpu')
 a = p.parse_args()
 
 torch.manual_seed(0)
@@ -35,26 +37,34 @@ elif a.model == 'lenet-5':
                           nn.Flatten(), nn.Linear(800, 500), nn.ReLU(), nn.Linear(500, 10))
 else:
     raise SystemExit(f'unknown model {a.model}')
+dev = torch.device(a.device)
+model.to(dev)
+x, y = x.to(dev), y.to(dev)
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 loss_fn = nn.CrossEntropyLoss()
 if a.sparsity > 0:
     g = torch.Generator().manual_seed(1)
     for m in model.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
-            mask = (torch.rand(m.weight.shape, generator=g) >= a.sparsity).float()
+            mask = (torch.rand(m.weight.shape, generator=g) >= a.sparsity).float().to(dev)
             with torch.no_grad():
                 m.weight.mul_(mask)
             m.weight.register_hook(lambda grad, mask=mask: grad * mask)
+sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
 times = []
 gen = torch.Generator().manual_seed(0)
 for e in range(a.epochs):
     t0 = time.perf_counter()
-    perm = torch.randperm(a.rows, generator=gen)
+    perm = torch.randperm(a.rows, generator=gen).to(dev)
     for s in range(0, a.rows, a.batch):
         idx = perm[s:s + a.batch]
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(model(x[idx]), y[idx])
         loss.backward()
         opt.step()
+    sync()
     times.append(time.perf_counter() - t0)
-print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads(), 'epochSeconds': times}))
+out = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'epochSeconds': times}
+if dev.type == 'cuda':
+    out['device'] = torch.cuda.get_device_name(dev)
+print(json.dumps(out))
