@@ -513,11 +513,19 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
   // One forward pass: the predicted classes give both the accuracy (the rows right in this mapping) and the
   // order of the labels that explains them best.
   const t = tf.tidy(() => predictedClasses(predict(model, data.val.x), task));
-  const order = bestLabelOrder(data.val.labels, t.dataSync(), Math.max(2, names.length));
+  // Over every output, also those no name of this file maps to (a class absent from the data): the names' sorted
+  // order can then put a name on another class's output, and only a search over all outputs sees the right one.
+  const outputs = task.units === 1 ? 2 : task.units;
+  const order = bestLabelOrder(data.val.labels, t.dataSync(), Math.max(2, names.length, outputs));
   t.dispose();
   const acc = order.identity / Math.max(1, rows);
   const chance = 1 / Math.max(2, names.length);
   const scores = `${prefix}the model's accuracy on the validation split is ${(100 * acc).toFixed(1)} % (chance ${(100 * chance).toFixed(1)} %, ${rows} rows)`;
+  // An output that no name of the file takes in the best order is named by its index: --label-order needs a name
+  // there, any name no row has (the class the model knows and this file lacks).
+  const named = order.order.map((k, out) => names[k] ?? (numeric ? String(k) : `output${out}`));
+  const unnamed = named.filter((n, out) => names[order.order[out]] == null && !numeric);
+  const placeholder = unnamed.length ? ` (${unnamed.join(', ')}: the name of a class this file has no rows of, or any name not in it)` : '';
   // Named labels: no better than chance. Integer labels follow a convention (label k = output k), so only a model
   // below chance by more than a row that another mapping explains well (at least halfway from chance to every row
   // right: 0/1 coded the other way round) says the convention is not its own; a weak or untrained model does not.
@@ -528,24 +536,35 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
   if (!given && rows >= MIN_LABEL_CHECK_ROWS && (numeric ? acc < chance - row && otherFits : acc <= chance + row)) {
     // Another order of the labels explains the predictions: the order is wrong. None does: the inputs are not what
     // the model was trained on (other columns, or another scaling: a model trained on standardized features).
-    if (otherFits) throw new DataError(`${scores} with ${mapping}: it was not trained for these labels in this order, and fine-tuning would retrain it to another meaning of its outputs; pass --label-order with the labels in the model's output order`);
+    if (otherFits) {
+      throw new DataError(`${scores} with ${mapping}, but ${(100 * order.best / rows).toFixed(1)} % with the names in the order ${named.join(', ')}: it was not trained for these labels in this order, ` +
+        `and fine-tuning would retrain it to another meaning of its outputs; pass --label-order ${named.join(',')}${placeholder} (or the labels in the model's output order)`);
+    }
     throw new DataError(`${scores} with ${mapping}, and no other order of the labels does better: it was not trained for these inputs, and fine-tuning would retrain it; check the input columns and their scaling (--ignore-columns; --standardize if it was trained on standardized features), or the label order (--label-order)`);
   }
   // Another order explains more rows: worth a warning when it is more than what a search over the orders finds
   // by chance for a weak model (a few rows of hundreds among 12 classes): 2 rows, or 3 % of them on larger splits.
   // Far more (5 rows and 10 % of the split, and a good fit in that order): the names are the model's, in another
   // order, so fine-tuning would swap the meaning of its outputs: refused, as below chance is.
-  const named = order.order.map((k) => names[k] ?? String(k));
   if (!given && rows >= MIN_LABEL_CHECK_ROWS && otherFits && order.best >= order.identity + Math.max(5, Math.ceil(0.1 * rows))) {
     throw new DataError(`${scores} with ${mapping}, but ${(100 * order.best / rows).toFixed(1)} % with the names in the order ${named.join(', ')}: ` +
-      `it was trained with another order, and fine-tuning would retrain its outputs to new meanings; pass --label-order ${named.join(',')} (or the order it was trained with)`);
+      `it was trained with another order, and fine-tuning would retrain its outputs to new meanings; pass --label-order ${named.join(',')}${placeholder} (or the order it was trained with)`);
   }
   if (order.best >= order.identity + Math.max(2, Math.ceil(0.03 * rows))) {
     opts.onEvent?.({
       type: 'warning',
-      message: `${scores}${given ? ` with ${mapping}` : ''}; with the names in the order ${named.join(', ')} it would be ${(100 * order.best / Math.max(1, rows)).toFixed(1)} %: if the model was trained with that order, pass --label-order ${named.join(',')}`,
+      message: `${scores}${given ? ` with ${mapping}` : ''}; with the names in the order ${named.join(', ')} it would be ${(100 * order.best / Math.max(1, rows)).toFixed(1)} %: if the model was trained with that order, pass --label-order ${named.join(',')}${placeholder}`,
     });
     return;
+  }
+  // Fewer names than outputs, none given: the sorted order puts them on the first outputs, a guess the predictions
+  // cannot confirm for a class with no rows. Said, with what to do if it is wrong.
+  if (!given && !numeric && names.length < outputs) {
+    opts.onEvent?.({
+      type: 'warning',
+      message: `${prefix}the data has ${names.length} label names for the model's ${outputs} outputs: they are read as outputs 0–${names.length - 1} in sorted order (${names.join(', ')}), and output${outputs - names.length === 1 ? '' : 's'} ` +
+        `${Array.from({ length: outputs - names.length }, (_, k) => names.length + k).join(', ')} as classes with no rows; if the model's outputs are in another order, pass --label-order with one name per output`,
+    });
   }
   // A model no better than always answering the most common class (95 % on a 95/5 table): accuracy, the guard's
   // metric, cannot show what pruning costs the rare classes.
@@ -602,6 +621,46 @@ function checkTargets(model: TF.LayersModel, data: Dataset, task: TaskInfo, opts
     throw new DataError(`${what} ${score.toFixed(3)}, no better than predicting the mean (R² ≤ 0)${cols}: it was not trained for these ` +
       `targets or inputs, and fine-tuning would retrain it to another task; ${fix}`);
   }
+}
+
+/**
+ * A model trained on standardized features and given the columns as they are (or trained on raw values and given
+ * them standardized, --standardize) scores far better on the validation split with the other scaling: refused
+ * before any training, since fine-tuning would retrain it to the scaling it was given and change what its users
+ * must feed it. "Far": 10 points of accuracy (0.1 of R²), and at least 5 validation rows. Autoencoders are left
+ * out (their targets are their inputs, so the scaling is the task itself).
+ */
+export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: TaskInfo, opts: Pick<AutopruneOptions, 'data' | 'model'>, standardized: boolean): void {
+  if (typeof opts.data !== 'string' || opts.model == null || task.kind === 'autoencoder') return;
+  const rows = data.val.x.shape[0];
+  const features = data.val.x.size / Math.max(1, rows);
+  const st = data.standardization;
+  if (rows < MIN_LABEL_CHECK_ROWS || (standardized && (!st || st.mean.length !== features))) return;
+  const other = tf.tidy(() => {
+    const flat = tf.reshape(data.val.x, [rows, features]);
+    if (standardized) return tf.reshape(tf.add(tf.mul(flat, tf.tensor1d(st!.std)), tf.tensor1d(st!.mean)), data.val.x.shape);
+    const train = tf.reshape(data.train.x, [data.train.x.shape[0], features]);
+    const { mean, variance } = tf.moments(train, 0);
+    const sd = tf.sqrt(variance);
+    // A constant column is fed as 0, as --standardize does.
+    const inv = tf.where(tf.greater(sd, 1e-12), tf.div(1, tf.maximum(sd, 1e-12)), tf.zerosLike(sd));
+    return tf.reshape(tf.mul(tf.sub(flat, mean), inv), data.val.x.shape);
+  });
+  let asGiven: number;
+  let otherScore: number;
+  try {
+    asGiven = accuracy(model, data.val, task);
+    otherScore = accuracy(model, { ...data.val, x: other }, task);
+  } finally {
+    other.dispose();
+  }
+  if (!(otherScore - asGiven >= Math.max(0.1, 5 / rows))) return;
+  const fmt = (v: number) => (task.kind === 'regression' ? v.toFixed(3) : `${(100 * v).toFixed(1)} %`);
+  const what = `${opts.data}: the model's ${metricName(task.kind)} on the validation split (${rows} rows) is ${fmt(asGiven)}`;
+  throw new DataError(standardized
+    ? `${what} with the columns standardized (--standardize) and ${fmt(otherScore)} with their values as they are: it was trained on the raw values, and fine-tuning would retrain it to standardized ones; drop --standardize`
+    : `${what} with the columns' values as they are and ${fmt(otherScore)} with them standardized (each column's z-score over the training rows): ` +
+      'it was trained on standardized features, and fine-tuning would retrain it to raw ones (its users would have to feed it those); pass --standardize');
 }
 
 /** What a user can do about a run that stopped short (exit 3), in terms of its own figures. */
@@ -798,6 +857,7 @@ export class PruneService {
       const layout = inputLayout(data, fitted);
       if (layout) opts.onEvent?.({ type: 'warning', message: layout });
       checkValidationRows(fitted, opts, r.force);
+      checkInputScaling(loaded.model, fitted, task, opts, standardize === true);
       checkLabelOrder(loaded.model, fitted, opts);
       checkTargets(loaded.model, fitted, task, opts);
       phases.load = (Date.now() - tLoad) / 1000;
@@ -969,6 +1029,17 @@ function outcomeWarnings(report: RunReport, r: ResolvedRunOptions, fitted: Datas
   for (const c of classRecallLosses(report.final.classes ?? [], report.dense.testAccuracy - report.final.testAccuracy, r.maxDrop)) {
     out.push(`class '${c.name}' lost ${(100 * (c.denseRecall! - c.recall!)).toFixed(1)} points of test recall (${(100 * c.denseRecall!).toFixed(1)} → ${(100 * c.recall!).toFixed(1)} % of its ${c.testRows} test rows), ` +
       'more than the accuracy shows: accuracy, which the guard compares, weighs each class by its rows (report.json final.classes)');
+  }
+  // Far better than dense on its own validation rows (10 points, 0.1 of R², and 5 rows): fine-tuning taught the model
+  // what its training did not, the sign of inputs or labels prepared otherwise than for its training (a scaling,
+  // columns or a label order that the checks before the run could not tell). Its outputs now answer these inputs.
+  const valRows = fitted.val.x.shape[0];
+  const gain = report.final.valAccuracy - report.dense.valAccuracy;
+  if (valRows > 0 && gain >= Math.max(0.1, 5 / valRows)) {
+    const fmt = (v: number) => (task.kind === 'regression' || task.kind === 'autoencoder' ? v.toFixed(3) : `${(100 * v).toFixed(1)} %`);
+    out.push(`the pruned model's validation ${metricName(task.kind)} is far above the dense model's (${fmt(report.dense.valAccuracy)} → ${fmt(report.final.valAccuracy)}): ` +
+      'fine-tuning taught it what its own training did not, which happens when the data is prepared otherwise than for that training (scaling, columns, label order); ' +
+      'its outputs now answer inputs prepared as here, so check that its users feed it these');
   }
   if (task.kind === 'classification') {
     const floor = majorityShare(fitted.test.labels);

@@ -6,8 +6,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { autoprune } from '../src/api.js';
+import { checkInputScaling } from '../src/prune-service.js';
+import { loadDataset } from '../src/data/registry.js';
+import { loadModel } from '../src/models/io.js';
+import { fitDatasetToModel, taskOf } from '../src/models/task.js';
 import { DataError } from '../src/errors.js';
-import { PACKAGE_ROOT } from '../src/backend/tf.js';
+import { PACKAGE_ROOT, tf } from '../src/backend/tf.js';
 import { smallCasePaths, smallSuiteCases } from '../src/bench/small-suite.js';
 import { tempDir } from './helpers.js';
 import { cli } from './cli/cli-helpers.js';
@@ -60,8 +64,70 @@ describe('small real tables with the defaults', () => {
     const raw = lines.slice(1).map((l) => l.split(',').map((v, j) => (j < 4 ? (50 + 10 * Number(v)).toFixed(2) : v)).join(','));
     const csv = join(tempDir(), 'iris-raw.csv');
     writeFileSync(csv, `${[lines[0], ...raw].join('\n')}\n`);
+    // Standardizing them gives back what the model was trained on: the message names the fix.
     await expect(autoprune({ model: p.model, data: csv, target: 0.5, budgetSteps: 20 }))
+      .rejects.toThrow(/accuracy on the validation split \(15 rows\) is \d+\.\d % with the columns' values as they are and \d+\.\d % with them standardized .*it was trained on standardized features.*pass standardize$/);
+    // Inputs that say nothing (one value per column on every row): at chance, and neither the label order nor the scaling helps.
+    const noise = lines.slice(1).map((l) => l.split(',').map((v, j) => (j < 4 ? String(100 + j) : v)).join(','));
+    const noisy = join(tempDir(), 'iris-noise.csv');
+    writeFileSync(noisy, `${[lines[0], ...noise].join('\n')}\n`);
+    await expect(autoprune({ model: p.model, data: noisy, target: 0.5, budgetSteps: 20 }))
       .rejects.toThrow(/no other order of the labels does better: it was not trained for these inputs.*their scaling \(ignoreColumns; standardize if it was trained on standardized features\)/);
+  });
+
+  it('a model trained on standardized features, given the raw values, is refused before it is retrained to them (the pruned model would need raw inputs)', async () => {
+    // seattle-weather's committed CSV holds the standardized features its model was trained on; a user's table has the raw ones.
+    const p = smallCasePaths('seattle-weather');
+    const lines = readFileSync(p.data, 'utf8').trim().split('\n');
+    const raw = lines.slice(1).map((l) => l.split(',').map((v, j, a) => (j < a.length - 1 ? (12 + 4 * Number(v)).toFixed(3) : v)).join(','));
+    const csv = join(tempDir(), 'seattle-raw.csv');
+    writeFileSync(csv, `${[lines[0], ...raw].join('\n')}\n`);
+    const events: string[] = [];
+    await expect(autoprune({ model: p.model, data: csv, target: 0.5, budgetSteps: 20, onEvent: (e) => { events.push(e.type); } }))
+      .rejects.toThrow(/\(146 rows\) is \d+\.\d % with the columns' values as they are and \d+\.\d % with them standardized \(each column's z-score over the training rows\): it was trained on standardized features/);
+    expect(events).not.toContain('epoch');
+    // The fix it names works.
+    const { model, report } = await autoprune({ model: p.model, data: csv, target: 0.5, budgetSteps: 20, standardize: true, policy: 'global-magnitude' });
+    expect(report.dense.valAccuracy).toBeGreaterThan(0.7);
+    model.dispose();
+  }, 60_000);
+
+  it('a run that leaves the model far better than dense on its own validation rows warns that fine-tuning taught it another input preparation', async () => {
+    // iris with two pairs of feature columns swapped: above chance as it is, so no check before the run can tell.
+    const p = smallCasePaths('iris');
+    const lines = readFileSync(p.data, 'utf8').trim().split('\n');
+    const csv = join(tempDir(), 'iris-swapped-columns.csv');
+    writeFileSync(csv, `${[lines[0], ...lines.slice(1).map((l) => { const v = l.split(','); return [v[1], v[0], v[3], v[2], ...v.slice(4)].join(','); })].join('\n')}\n`);
+    const warnings: string[] = [];
+    const { model, report } = await autoprune({
+      model: p.model, data: csv, target: 0.5, budgetSteps: 300, policy: 'global-magnitude', onEvent: (e) => { if (e.type === 'warning') warnings.push(e.message); },
+    });
+    model.dispose();
+    expect(report.final.valAccuracy - report.dense.valAccuracy).toBeGreaterThanOrEqual(0.1);
+    expect(warnings.filter((w) => /validation accuracy is far above the dense model's \(\d+\.\d % → \d+\.\d %\): fine-tuning taught it what its own training did not/.test(w))).toHaveLength(1);
+  }, 60_000);
+
+  it('--standardize given for a model trained on the values as they are is refused too, naming the fix', async () => {
+    // iris's committed model reads its CSV as it is; a standardization that moves those values (as --standardize does to
+    // any table not already in z-scores) makes it worse by far, and undoing it gives the model its own inputs back.
+    const p = smallCasePaths('iris');
+    const model = await loadModel(p.model);
+    const data = loadDataset(p.data, { seed: 0, standardize: false });
+    const fitted = fitDatasetToModel(data, model);
+    const moved = tf.tidy(() => tf.div(tf.sub(fitted.val.x, 1.5), 0.25));
+    const k = fitted.val.x.shape[1]!;
+    const asStandardized = { ...fitted, val: { ...fitted.val, x: moved }, standardization: { columns: [], mean: new Array<number>(k).fill(1.5), std: new Array<number>(k).fill(0.25) } };
+    try {
+      expect(() => checkInputScaling(model, asStandardized, taskOf(model), { data: p.data, model: p.model }, true))
+        .toThrow(/with the columns standardized \(--standardize\) and \d+\.\d % with their values as they are: it was trained on the raw values.*drop --standardize$/);
+      // Given as it was trained: nothing to say.
+      expect(() => checkInputScaling(model, fitted, taskOf(model), { data: p.data, model: p.model }, false)).not.toThrow();
+    } finally {
+      moved.dispose();
+      if (fitted !== data) fitted.dispose();
+      data.dispose();
+      model.dispose();
+    }
   });
 
   it('refuses named labels in another order than the outputs (dense at chance) before any training, and --label-order fixes it', async () => {
@@ -72,7 +138,7 @@ describe('small real tables with the defaults', () => {
       onEvent: (e) => { events.push(e.type); },
     });
     await expect(run()).rejects.toThrow(DataError);
-    await expect(run()).rejects.toThrow(/accuracy on the validation split is \d+\.\d % \(chance 33.3 %, 15 rows\) with the labels in sorted order \(a, b, c\): it was not trained for these labels in this order.*pass labelOrder/);
+    await expect(run()).rejects.toThrow(/accuracy on the validation split is \d+\.\d % \(chance 33.3 %, 15 rows\) with the labels in sorted order \(a, b, c\), but \d+\.\d % with the names in the order c, b, a: it was not trained for these labels in this order.*pass labelOrder c,b,a/);
     expect(events).not.toContain('epoch'); // refused before any training
     const { model, report } = await run(['c', 'b', 'a']);
     expect(report.dense.valAccuracy).toBeGreaterThan(0.8);
@@ -101,6 +167,34 @@ describe('small real tables with the defaults', () => {
     await expect(autoprune({ model: p.model, data: csv, target: 0.5, budgetSteps: 20, onEvent: (e) => { events.push(e.type); } }))
       .rejects.toThrow(/with the labels in sorted order \(Europe, Japan, USA\), but \d+\.\d % with the names in the order Japan, Europe, USA: it was trained with another order.*pass labelOrder Japan,Europe,USA/);
     expect(events).not.toContain('epoch');
+  }, 60_000);
+
+  it('a class missing from the data: a name put on another class\'s output by the sorted order is refused, naming the outputs; the right mapping is warned about', async () => {
+    // The iris model's outputs are setosa, versicolor, virginica. Without versicolor rows the sorted names (setosa,
+    // virginica) would put virginica on versicolor's output, and fine-tuning would retrain that output to it.
+    const p = smallCasePaths('iris');
+    const lines = readFileSync(p.data, 'utf8').trim().split('\n');
+    const without = (cls: string) => {
+      const csv = join(tempDir(), `iris-no-${cls}.csv`);
+      writeFileSync(csv, `${[lines[0], ...lines.slice(1).filter((l) => !l.endsWith(cls))].join('\n')}\n`);
+      return csv;
+    };
+    const events: string[] = [];
+    await expect(autoprune({ model: p.model, data: without('versicolor'), target: 0.5, budgetSteps: 20, onEvent: (e) => { events.push(e.type); } }))
+      .rejects.toThrow(/with the labels in sorted order \(setosa, virginica\), but \d+\.\d % with the names in the order setosa, output1, virginica: it was not trained for these labels in this order.*pass labelOrder setosa,output1,virginica \(output1: the name of a class this file has no rows of/);
+    expect(events).not.toContain('epoch');
+    // The fix the message names works: the absent class gets a name no row has.
+    const fixed = await autoprune({ model: p.model, data: without('versicolor'), target: 0.5, budgetSteps: 20, labelOrder: ['setosa', 'versicolor', 'virginica'], policy: 'global-magnitude' });
+    expect(fixed.report.dense.valAccuracy).toBeGreaterThan(0.8);
+    fixed.model.dispose();
+    // Without virginica the sorted order is the model's: not refused, but the guess is said.
+    const warnings: string[] = [];
+    const ok = await autoprune({
+      model: p.model, data: without('virginica'), target: 0.5, budgetSteps: 20, policy: 'global-magnitude',
+      onEvent: (e) => { if (e.type === 'warning') warnings.push(e.message); },
+    });
+    expect(warnings.filter((w) => /the data has 2 label names for the model's 3 outputs: they are read as outputs 0–1 in sorted order \(setosa, versicolor\), and output 2 as classes with no rows; .*labelOrder/.test(w))).toHaveLength(1);
+    ok.model.dispose();
   }, 60_000);
 
   it('a validation split too small to tell a trained model from chance refuses nothing about the label order', async () => {
