@@ -308,7 +308,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
 
   const granularity = o.granularity ?? (o.objective === 'flops' ? 'unit' : 'connection');
   const objective = checkObjective(o.objective ?? 'params', granularity);
-  const pm = new PrunableModel(model, { exclude: o.exclude ?? [] });
+  // Frozen layers stay dense: the fine-tuning below trains only trainable weights, so they could not recover.
+  const pm = new PrunableModel(model, { exclude: o.exclude ?? [], frozen: 'exclude' });
   const rescore = o.rescore ?? pm.totalPrunable < RESCORE_MAX_WEIGHTS;
   const allocationCheck = o.allocationCheck ?? false;
   const calib = headOf(data.train, o.calibrationSamples);

@@ -111,15 +111,32 @@ export class PrunableModel {
 
   /** Kernels left out by `exclude` (names as in `layers`), with the layer that holds each. */
   readonly excluded: readonly { name: string; layer: TF.layers.Layer }[];
+  /** Kernels of frozen layers left dense (option `frozen: 'exclude'`). */
+  readonly frozen: readonly { name: string; layer: TF.layers.Layer }[];
 
   /**
    * @param options.exclude glob patterns (`*`, `?`) of kernels never to prune, matched against the kernel's
    *   name (the layer's name for a top-level kernel, else its path and role, e.g. `backbone/conv1`,
    *   `lstm/recurrent_kernel`) and against its layer's path; a pattern that matches nothing is a UsageError.
    */
-  constructor(readonly model: TF.LayersModel, options: { exclude?: readonly string[] } = {}) {
-    const kernels = discoverKernels(model);
+  /**
+   * `exclude`: glob patterns of kernels never to prune. `frozen`: what to do with the kernels of layers that are not
+   * trainable (`trainable: false` on the layer or a model holding it): 'prune' them like the others (default: the
+   * one-shot and callback paths, where the user decides what trains), or 'exclude' them (the agent, whose
+   * fine-tuning trains only trainable weights: a pruned frozen layer could never recover).
+   */
+  constructor(readonly model: TF.LayersModel, options: { exclude?: readonly string[]; frozen?: 'prune' | 'exclude' } = {}) {
+    const all = discoverKernels(model);
+    // A layer's own flag, a holding model's, or the variable's (a Sequential's `trainable = false` sets its weights').
+    const isFrozen = (k: (typeof all)[number]) => !k.layer.trainable || k.containers.some((c) => !c.trainable) || (k.variable as { trainable?: boolean }).trainable === false;
+    const frozen = options.frozen === 'exclude' ? all.filter(isFrozen) : [];
+    const kernels = all.filter((k) => !frozen.includes(k));
+    if (kernels.length === 0 && frozen.length > 0) {
+      throw new UsageError(`every prunable layer of model '${model.name}' is frozen (trainable: false: ${[...new Set(frozen.map((k) => k.layer.name))].join(', ')}): ` +
+        'fine-tuning trains only trainable layers, so none could recover from pruning; set trainable to true on the layers to prune');
+    }
     const { kept, excluded } = splitExcluded(kernels, options.exclude ?? []);
+    this.frozen = frozen.map((k) => ({ name: k.name, layer: k.layer }));
     this.excluded = excluded.map((k) => ({ name: k.name, layer: k.layer }));
     const found: PrunableLayer[] = kept.map((k, index) => {
       const kernel = k.variable.read() as TF.Variable;
@@ -164,7 +181,9 @@ export class PrunableModel {
       const n = layer.countParams();
       params += n;
       if (n === 0 || pruned.has(layer)) continue;
-      const reason = this.excluded.some((k) => k.layer === layer) ? 'excluded (exclude option)' : untouchedReason(layer);
+      const reason = this.excluded.some((k) => k.layer === layer) ? 'excluded (exclude option)'
+        : this.frozen.some((k) => k.layer === layer) ? 'frozen (trainable: false): fine-tuning trains only trainable layers, so a pruned one could not recover; unfreeze it to prune it'
+          : untouchedReason(layer);
       untouched.push({ name: pathOf.get(layer) ?? layer.name, className: layer.getClassName(), params: n, reason });
     }
     const prunable = this.totalPrunable;

@@ -83,6 +83,22 @@ describe('PrunableModel', () => {
     data.dispose();
   });
 
+  it('frozen: \'exclude\' (the agent) leaves a frozen layer dense and says why; a model all frozen is refused naming the layers', () => {
+    const m = mlp(4);
+    m.layers[0].trainable = false;
+    const pm = new PrunableModel(m, { frozen: 'exclude' });
+    expect(pm.layers.map((l) => l.layer)).not.toContain(m.layers[0]);
+    expect(pm.frozen.map((k) => k.layer)).toEqual([m.layers[0]]);
+    const left = pm.coverage().untouched.find((u) => u.name === m.layers[0].name);
+    expect(left?.reason).toMatch(/^frozen \(trainable: false\): fine-tuning trains only trainable layers.*unfreeze it to prune it$/);
+    // The default (one-shot, callback) prunes it like the others.
+    expect(new PrunableModel(m).layers.map((l) => l.layer)).toContain(m.layers[0]);
+    m.trainable = false;
+    expect(() => new PrunableModel(m, { frozen: 'exclude' })).toThrow(/every prunable layer of model '.*' is frozen \(trainable: false: .*\).*set trainable to true/);
+    pm.dispose();
+    m.dispose();
+  });
+
   it('a reloaded model recovers its masks from its zeros, and masks.json round-trips', () => {
     const m = mlp(1);
     const pm = new PrunableModel(m);
