@@ -13,8 +13,8 @@ export function parseFlags<S extends z.ZodTypeAny>(schema: S, raw: Record<string
   const key = String(issue.path[0] ?? '');
   const given = raw[key];
   const message = userMessage(issue);
-  // Our own refinements often quote the value already: it is not repeated.
-  const quoted = given !== undefined && message.includes(String(given));
+  // Our own refinements often quote the value already: it is not repeated. (Quoted: a bare '0' or '' is in any message.)
+  const quoted = given !== undefined && (message.includes(`'${String(given)}'`) || message.includes(`got ${String(given)}`));
   throw new UsageError(`${flagName(key)} ${message}${given !== undefined && !quoted ? `, got '${String(given)}'` : ''}`);
 }
 

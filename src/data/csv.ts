@@ -229,6 +229,8 @@ function resolvePlan(plan: ColumnPlan, columns: string[] | undefined, width: num
 
 interface ReadOptions extends ColumnPlan {
   header: 'auto' | boolean;
+  /** Without --label, how many of the last columns (ignored ones aside) are targets of a multi-output model: named so in errors. */
+  lastTargets?: number;
 }
 
 /**
@@ -239,6 +241,10 @@ interface ReadOptions extends ColumnPlan {
 function readTable(file: string, opts: ReadOptions, like?: Table): Table {
   const text = readText(file);
   if (text.trim() === '') throw new DataError(`${file}: the file is empty`);
+  const t = text.trim();
+  if ((t.startsWith('{') && t.endsWith('}')) || (t.startsWith('[') && t.endsWith(']'))) {
+    throw new DataError(`${file}: is JSON, not a table; autoprune reads comma-, semicolon- or tab-separated text with one row per line (convert the records to CSV, a header row first)`);
+  }
   const records = parseRecords(text, sniffDelimiter(text, file), file);
   if (records.length === 0) throw new DataError(`${file}: the file is empty`);
   // A delimiter at the end of every line (spreadsheet exports) makes an empty last column, header included: not a column.
@@ -289,6 +295,8 @@ function readTable(file: string, opts: ReadOptions, like?: Table): Table {
     }
   }
   const targets = new Set(plan.label);
+  const kept = Array.from({ length: width }, (_, j) => j).filter((j) => !plan.ignore.has(j));
+  const valueTargets = new Set(opts.lastTargets && !opts.label ? kept.slice(-opts.lastTargets) : []);
   /** File column of each table column: the inputs in file order, then the targets. */
   const order = [...Array.from({ length: width }, (_, j) => j).filter((j) => !targets.has(j) && !plan.ignore.has(j)), ...plan.label];
   // Without a header row a column is named by its 0-based index in the file (what --label and --ignore-columns take).
@@ -318,7 +326,7 @@ function readTable(file: string, opts: ReadOptions, like?: Table): Table {
       if (!NUMBER.test(cell)) {
         const what = cell === '' ? 'empty cell' : `'${cell}'`;
         throw new DataError(`${file} line ${r.line}, column '${columnName(fileColumns, j)}': ${what} is not a number` +
-          (targets.has(j) ? '' : cell === ''
+          (targets.has(j) || valueTargets.has(j) ? '; it is one of the model\'s target columns, which hold numbers (0 or 1 for each label of a multi-label model)' : cell === ''
             ? '; autoprune does not fill in missing values: drop or fill the rows with empty cells (as the model was trained), or leave the column out with --ignore-columns if it is not an input'
             : `; the label column is '${columnName(fileColumns, labelFileIndex)}' (another: --label), and columns that are not inputs are left out with --ignore-columns`));
       }
@@ -509,7 +517,7 @@ function loadValueCsv(o: CsvOptions & typeof CSV_DEFAULTS, fractions: [number, n
   if (refs && refs.length !== k) {
     throw new UsageError(`--label names ${refs.length} column(s) but the model has ${k} output(s): name ${k} target columns in the order of its outputs, or none for the file's last ${k}`);
   }
-  const read = (file: string, like?: Table) => readTable(file, { header: o.header, label: refs, ignore: o.ignore }, like);
+  const read = (file: string, like?: Table) => readTable(file, { header: o.header, label: refs, ignore: o.ignore, lastTargets: k }, like);
   const width0 = (t: Table) => t.features[0].length + 1;
   /** Splits a table's rows into inputs and target values (the label column parsed as a number, last). */
   const parse = (t: Table): { rows: Float64Array[]; targets: Float64Array[] } => {

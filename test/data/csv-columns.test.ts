@@ -131,4 +131,12 @@ describe('k target columns named with --label', () => {
     expect(thrown(() => loadCsv({ path: p, targets: 'inputs', label: ['y1'] }))).toBeInstanceOf(UsageError);
     expect(thrown(() => loadCsv({ path: p, targets: 2, label: ['y1', 'y1'] })).message).toContain("names column 'y1' twice");
   });
+
+  it('a word in one of the last k target columns (no --label) is named as a target, not sent to --label', () => {
+    const p = csv('x1,x2,rainy,sunny\n' + Array.from({ length: 20 }, (_, i) => `${i},${-i},${i === 3 ? 'no' : i % 2},${(i + 1) % 2}`).join('\n') + '\n');
+    const e = thrown(() => loadCsv({ path: p, targets: 2 }));
+    expect(e).toBeInstanceOf(DataError);
+    expect(e.message).toMatch(/line 5, column 'rainy': 'no' is not a number; it is one of the model's target columns, which hold numbers/);
+    expect(e.message).not.toContain('--label');
+  });
 });

@@ -260,6 +260,13 @@ describe('loadCsv: bad data throws one-line DataErrors naming file and line', ()
     expectDataError(() => loadCsv({ path: q }), q, 'empty');
   });
 
+  it('a JSON file (records, or a model.json given as data) is named as JSON, not read as a table of odd columns', () => {
+    const records = csv('[\n  {"species": "Adelie", "bill": 39.1},\n  {"species": "Gentoo", "bill": 46.1}\n]\n');
+    expectDataError(() => loadCsv({ path: records }), records, 'is JSON, not a table', 'convert the records to CSV');
+    const modelJson = csv('{"modelTopology": {"class_name": "Sequential", "config": {"use_bias": true, "units": 3}}, "weightsManifest": []}');
+    expectDataError(() => loadCsv({ path: modelJson }), modelJson, 'is JSON, not a table');
+  });
+
   it('header only', () => {
     const p = csv('\na,b,y\n');
     expectDataError(() => loadCsv({ path: p }), p, 'line 2', 'no data rows');
