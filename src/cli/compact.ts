@@ -34,6 +34,8 @@ export interface CompactResult {
   compact: CompactReport;
   /** Largest |difference| to the masked model's outputs on random inputs, per stored form. */
   maxAbsDiff: { compact: number; sparse: number; sparseInt8?: number };
+  /** What the random inputs of `maxAbsDiff` were: token ids (an input read by an Embedding) or values in [0, 1). */
+  probeInputs: string;
   /**
    * Multiply-accumulates per sample of the kernels: the dense model's, the masked model's live weights' (what
    * report.json's `final.compute` claims), and the compact model's own (what it runs: its zeros included).
@@ -174,11 +176,13 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     const sparse = encodeSparse(model);
     const sparseInt8 = opts.int8 ? encodeSparse(model, { int8: true }) : undefined;
 
+    let tokens = false;
     const xs = model.inputs.map((input, k) => {
       const shape = input.shape.slice(1);
-      if (shape.some((d) => d == null)) throw new ModelError(`model '${modelFile}' has an input of unknown shape [${shape}]; compaction needs a fixed input shape`);
+      if (shape.some((d) => d == null)) throw new ModelError(`model '${modelFile}' has an input of unknown shape [${shape.map((d) => d ?? 'null').join(', ')}]; compaction needs a fixed input shape`);
       // Token ids for an Embedding input (floats in [0, 1) would all be id 0: padding, with maskZero), else values in [0, 1).
       const vocab = embeddingInputDim(model, k);
+      if (vocab != null) tokens = true;
       const t = vocab != null
         ? tf.tidy(() => tf.floor(tf.randomUniform([32, ...(shape as number[])], 0, vocab, 'float32', (opts.seed ?? 0) + k)))
         : tf.randomUniform([32, ...(shape as number[])], 0, 1, 'float32', (opts.seed ?? 0) + k);
@@ -210,6 +214,7 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     return {
       input: { model: modelFile, masks: masksDir ? join(masksDir, MASKS_FILE) : null },
       files, sparsity: pm.sparsity().global, sizes, compact: report, maxAbsDiff: diff,
+      probeInputs: tokens ? 'token ids below the Embedding\'s vocabulary size' : 'values in [0, 1)',
       compute: { dense: claimed.dense, live: claimed.live, compact: compactMacs },
     };
   } finally {
@@ -249,7 +254,7 @@ export async function compactCommand(dir: string, opts: CompactOptions = {}): Pr
       `${r.compute.live.toLocaleString('en')} (${(100 * (1 - r.compute.live / Math.max(1, r.compute.dense))).toFixed(1)} % removed), the compact model runs ` +
       `${r.compute.compact.toLocaleString('en')} (${(100 * (1 - r.compute.compact / Math.max(1, r.compute.dense))).toFixed(1)} % removed)` +
       (r.compute.compact > r.compute.live ? ': zeros inside kept units still cost their MACs (tfjs has no sparse kernels)' : ''),
-    `max |output − masked output| on 32 random inputs (token ids for an Embedding input): compact ${r.maxAbsDiff.compact.toExponential(2)}, ` +
+    `max |output − masked output| on 32 random inputs (${r.probeInputs}): compact ${r.maxAbsDiff.compact.toExponential(2)}, ` +
       `sparse ${r.maxAbsDiff.sparse.toExponential(2)}` +
       (r.maxAbsDiff.sparseInt8 != null ? `, sparse + int8 ${r.maxAbsDiff.sparseInt8.toExponential(2)}` : ''),
     ...r.files.map((f) => `wrote ${f}`),

@@ -29,6 +29,13 @@ export async function inspectModel(path: string): Promise<SparsityReport & {
     // layer without gradients), said here too: the kernels above are prunable, the model as a whole may not be.
     let refused: string | undefined;
     try { checkModelShape(model, `model '${modelFile}'`); } catch (err) { refused = (err as Error).message; }
+    // An input of unknown size (a fully convolutional model, sequences of any length): refused when data is fitted to
+    // it (models/task.ts), and its MACs per sample here count each unknown dimension as 1.
+    const dims = (model.inputs[0]?.shape.slice(1) ?? []) as (number | null)[];
+    if (!refused && dims.some((d) => d == null)) {
+      refused = `its input shape [${dims.map((d) => d ?? 'null').join(', ')}] has unknown (null) dimensions beside the batch; it needs a fixed input shape ` +
+        '(save the model with one; the weights do not change). The MACs per sample above count each unknown dimension as 1';
+    }
     const compute = pm.compute();
     const unitsKept = unitsKeptFor(pm);
     const most = maxComputeRemovable(pm);

@@ -21,7 +21,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
 import { ModelError } from '../errors.js';
-import { callsOf, isContainer, outerCalls } from './layer-kinds.js';
+import { callsOf, isContainer, LAYER_HANDLERS, outerCalls } from './layer-kinds.js';
 import type { PrunableModel } from './prunable-model.js';
 
 type Layer = TF.layers.Layer;
@@ -287,7 +287,8 @@ export function findUnitLinks(model: TF.LayersModel): {
   const linked = new Set(links.map((k) => k.producer));
   const groups = spaces.groups.filter((g) => !g.producers.some((p) => linked.has(p)));
   const grouped = new Set(groups.flatMap((g) => g.producers));
-  for (const { layer, path, containers } of prunableLeaves(model)) {
+  const connectionOnly: { layer: Layer; path: string }[] = [];
+  for (const { layer, path, containers } of prunableLeaves(model, connectionOnly)) {
     if (outputLayers.has(layer) || linked.has(layer) || grouped.has(layer)) continue;
     const nested = containers.length > 0;
     const shared = containers.find((c) => outerCalls(c) > 1);
@@ -296,6 +297,12 @@ export function findUnitLinks(model: TF.LayersModel): {
       ? `the nested model '${shared.name}' is called ${outerCalls(shared)} times, and its units serve every call`
       : spaces.blocked.get(layer) || (typeof chain === 'string' ? chain : '') || (nested ? 'no prunable layer reads its units' : '');
     if (reason !== '') skipped.push({ layer: path, reason: `units kept: ${reason}` });
+  }
+  // Layers pruned connection by connection whose units compaction never takes out (Conv3D, depthwise and separable
+  // convolutions on their own, Embedding rows, wrapped layers): kept whole, and said so.
+  for (const { layer, path } of connectionOnly) {
+    if (outputLayers.has(layer)) continue;
+    skipped.push({ layer: path, reason: `units kept: compaction does not remove units of ${/^[AEIOU]/.test(layer.getClassName()) ? 'an' : 'a'} ${layer.getClassName()} layer (its pruned connections stay zeros in the full shape)` });
   }
   return { links, groups, skipped, producersOf: spaces.producersOf };
 }
@@ -314,7 +321,7 @@ function layerPaths(model: TF.LayersModel): Map<Layer, string> {
 }
 
 /** The prunable layers of a model, nested models' included (in graph order), with their paths ('backbone/conv1'). */
-function prunableLeaves(model: TF.LayersModel): { layer: Layer; path: string; containers: Layer[] }[] {
+function prunableLeaves(model: TF.LayersModel, connectionOnly?: { layer: Layer; path: string }[]): { layer: Layer; path: string; containers: Layer[] }[] {
   const out: { layer: Layer; path: string; containers: Layer[] }[] = [];
   const seen = new Set<Layer>();
   const walk = (layers: Layer[], prefix: string, containers: Layer[]) => {
@@ -323,6 +330,9 @@ function prunableLeaves(model: TF.LayersModel): { layer: Layer; path: string; co
       seen.add(l);
       if (isContainer(l)) walk((l as unknown as TF.LayersModel).layers, `${prefix}${l.name}/`, [...containers, l]);
       else if (isPrunable(l)) out.push({ layer: l, path: prefix + l.name, containers });
+      else if (connectionOnly && l.getClassName() !== 'DepthwiseConv2D' && (Object.hasOwn(LAYER_HANDLERS, l.getClassName()) || ['TimeDistributed', 'Bidirectional'].includes(l.getClassName()))) {
+        connectionOnly.push({ layer: l, path: prefix + l.name });
+      }
     }
   };
   walk(model.layers, '', []);

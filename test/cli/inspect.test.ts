@@ -20,8 +20,13 @@ describe('inspect', () => {
     expect(r.layers.length).toBe(2);
     expect(r.refused).toMatch(/has 2 input\(s\) .* autoprune prunes models with one input and one output/);
     expect((await inspectModel(join(dir, 'plain'))).refused).toBeUndefined();
+    // A fully convolutional model (input of any size): refused by --model, and its per-sample MACs are not real figures.
+    const fcn = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [null, null, 1] as unknown as number[], filters: 4, kernelSize: 3 }), tf.layers.globalAveragePooling2d({}), tf.layers.dense({ units: 2, activation: 'softmax' })] });
+    await fcn.save(`file://${join(dir, 'fcn')}`);
+    expect((await inspectModel(join(dir, 'fcn'))).refused).toMatch(/input shape \[null, null, 1\] has unknown \(null\) dimensions beside the batch.*count each unknown dimension as 1$/);
     two.dispose();
     plain.dispose();
+    fcn.dispose();
   });
 
   it('says how much compute whole units can remove, and which layers keep theirs and why', async () => {

@@ -306,6 +306,7 @@ describe('compactPruned (autoprune compact)', () => {
     // The int8 Dense kernel changes the outputs only when real tokens reach it (all-padding rows give exactly 0).
     expect(r.maxAbsDiff.sparseInt8!).toBeGreaterThan(0);
     expect(r.maxAbsDiff.sparse).toBe(0);
+    expect(r.probeInputs).toBe('token ids below the Embedding\'s vocabulary size');
     pm.dispose();
     model.dispose();
   });
@@ -327,6 +328,7 @@ describe('compactPruned (autoprune compact)', () => {
     expect(r.files.map((f) => f.slice(dir.length + 1))).toEqual(['compact/model.json', 'compact/weights.bin', 'model.sparse', 'model.int8.sparse']);
     expect(r.maxAbsDiff.compact).toBeLessThan(1e-5);
     expect(r.maxAbsDiff.sparse).toBe(0);
+    expect(r.probeInputs).toBe('values in [0, 1)');
     // What the compact model runs: at most the dense MACs, at least the live weights' (its zeros inside kept units cost too).
     expect(r.compute.compact).toBeGreaterThanOrEqual(r.compute.live);
     expect(r.compute.compact).toBeLessThanOrEqual(r.compute.dense);
