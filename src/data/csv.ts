@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { DataError, UsageError } from '../errors.js';
 import { Rng } from '../util/random.js';
-import type { Dataset, Split } from './dataset.js';
+import type { Dataset, Split, SplitOrigin } from './dataset.js';
 
 export interface CsvOptions {
   /** Training data file, or the only file when validation/test data are split from it. */
@@ -440,13 +440,13 @@ export function loadCsv(options: CsvOptions): Dataset {
   const y = classIds(main, map, o.path);
   const nf = main.features[0].length;
 
-  type Part = { rows: Float64Array[]; y: Int32Array };
+  type Part = { rows: Float64Array[]; y: Int32Array; origin: SplitOrigin };
   const pick = (t: Table, yy: Int32Array, idx: number[]): Part =>
-    ({ rows: idx.map((i) => t.features[i]), y: Int32Array.from(idx, (i) => yy[i]) });
+    ({ rows: idx.map((i) => t.features[i]), y: Int32Array.from(idx, (i) => yy[i]), origin: { file: t.file, lines: Int32Array.from(idx, (i) => t.lines[i]) } });
   const other = (file: string): Part => {
     const t = read(file, main);
     const yy = classIds(t, map, o.path);
-    return { rows: t.features, y: yy };
+    return { rows: t.features, y: yy, origin: { file: t.file, lines: Int32Array.from(t.lines) } };
   };
 
   const n = main.features.length;
@@ -485,7 +485,7 @@ export function loadCsv(options: CsvOptions): Dataset {
     p.rows.forEach((r, i) => {
       for (let j = 0; j < nf; j++) x[i * nf + j] = scale[j] === 0 ? 0 : (r[j] - mean[j]) * scale[j];
     });
-    return { x: tf.tensor2d(x, [p.rows.length, nf]), labels: p.y };
+    return { x: tf.tensor2d(x, [p.rows.length, nf]), labels: p.y, origin: p.origin };
   };
   const splits = [toSplit(train), toSplit(val), toSplit(test)];
   const source = [o.path, o.valPath, o.testPath].filter(Boolean).join(', ');
@@ -550,9 +550,9 @@ function loadValueCsv(o: CsvOptions & typeof CSV_DEFAULTS, fractions: [number, n
   const valIdx = Array.from(perm.subarray(0, nVal)).sort(asc);
   const testIdx = Array.from(perm.subarray(nVal, nVal + nTest)).sort(asc);
   const trainIdx = Array.from(perm.subarray(nVal + nTest));
-  type Part = { rows: Float64Array[]; targets: Float64Array[] };
-  const pick = (idx: number[]): Part => ({ rows: idx.map((i) => mp.rows[i]), targets: idx.map((i) => mp.targets[i]) });
-  const other = (file: string): Part => parse(read(file, main));
+  type Part = { rows: Float64Array[]; targets: Float64Array[]; origin: SplitOrigin };
+  const pick = (idx: number[]): Part => ({ rows: idx.map((i) => mp.rows[i]), targets: idx.map((i) => mp.targets[i]), origin: { file: main.file, lines: Int32Array.from(idx, (i) => main.lines[i]) } });
+  const other = (file: string): Part => { const t = read(file, main); return { ...parse(t), origin: { file: t.file, lines: Int32Array.from(t.lines) } }; };
   const parts = [pick(trainIdx), o.valPath ? other(o.valPath) : pick(valIdx), o.testPath ? other(o.testPath) : pick(testIdx)];
   const nf = mp.rows[0].length;
   const mean = new Float64Array(nf);
@@ -567,7 +567,7 @@ function loadValueCsv(o: CsvOptions & typeof CSV_DEFAULTS, fractions: [number, n
   const toSplit = (p: Part): Split => {
     const x = new Float32Array(p.rows.length * nf);
     p.rows.forEach((r, i) => { for (let j = 0; j < nf; j++) x[i * nf + j] = scale[j] === 0 ? 0 : (r[j] - mean[j]) * scale[j]; });
-    const split: Split = { x: tf.tensor2d(x, [p.rows.length, nf]), labels: new Int32Array(p.rows.length) };
+    const split: Split = { x: tf.tensor2d(x, [p.rows.length, nf]), labels: new Int32Array(p.rows.length), origin: p.origin };
     if (k > 0) split.y = tf.tensor2d(Float32Array.from(p.targets.flatMap((t) => Array.from(t))), [p.rows.length, k]);
     return split;
   };

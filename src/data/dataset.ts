@@ -14,6 +14,14 @@ export interface Split {
    * regression, autoencoders (the inputs). Absent for classification.
    */
   y?: TF.Tensor;
+  /** Where each row came from (CSV data): the file and its line, for messages that point at a row. */
+  origin?: SplitOrigin;
+}
+
+export interface SplitOrigin {
+  file: string;
+  /** 1-based line in `file` of each row of the split. */
+  lines: Int32Array;
 }
 
 /** Train/validation/test data for a classification task. Owns its tensors; call dispose() when done. */

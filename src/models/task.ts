@@ -341,7 +341,7 @@ function checkTokenIds(data: Dataset, model: TF.LayersModel): void {
       if (Number.isInteger(v[i]) && v[i] >= 0 && v[i] < inputDim) continue;
       const col = data.inputNames?.[i % cols] ?? `input value ${(i % cols) + 1}`;
       throw new DataError(
-        `data '${data.source}': column '${col}' holds ${Number(v[i].toPrecision(6))} (row ${Math.floor(i / cols) + 1} of the ${name} split), but the model's input goes into ` +
+        `data '${data.source}': column '${col}' holds ${Number(v[i].toPrecision(6))} (${split.origin ? `${split.origin.file} line ${split.origin.lines[Math.floor(i / cols)]}` : `row ${Math.floor(i / cols) + 1} of the ${name} split`}), but the model's input goes into ` +
         `Embedding layer '${first.name}', which takes whole token ids 0–${inputDim - 1} (inputDim ${inputDim})${Number.isInteger(v[i]) ? '' : '; a token id column must not be scaled (e.g. by --standardize)'}`);
     }
   }

@@ -1,7 +1,11 @@
 import type * as TF from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Dataset } from '../../src/data/dataset.js';
+import { loadCsv } from '../../src/data/csv.js';
 import { ModelError } from '../../src/errors.js';
 import { fitDatasetToModel, taskOf } from '../../src/models/task.js';
 import { evaluate, targetR2 } from '../../src/models/train.js';
@@ -128,6 +132,14 @@ describe('fitDatasetToModel', () => {
     expect(() => fitDatasetToModel(withIds([0, 1, 2, 3, 10, 4]), m)).toThrow(/column 't1' holds 10 \(row 2 of the validation split\).*Embedding layer 'tokens'.*0–9 \(inputDim 10\)$/);
     expect(() => fitDatasetToModel(withIds([0, 1, -1, 3, 1, 4]), m)).toThrow(/column 't2' holds -1 \(row 1/);
     expect(() => fitDatasetToModel(withIds([0, 1, 2, 0.5, 1, 4]), m)).toThrow(/column 't0' holds 0.5 .*must not be scaled/);
+    // From a CSV: the file and its line, where the user can find the row.
+    const dir = mkdtempSync(join(tmpdir(), 'autoprune-tokens-'));
+    const file = join(dir, 'tokens.csv');
+    writeFileSync(file, `t0,t1,t2,label\n${Array.from({ length: 30 }, (_, i) => `${i % 10},${i === 16 ? 99 : (i * 3) % 10},${(i * 7) % 10},${i % 2 ? 'a' : 'b'}`).join('\n')}\n`);
+    const csv = loadCsv({ path: file, standardize: false });
+    expect(() => fitDatasetToModel(csv, m)).toThrow(new RegExp(`column 't1' holds 99 \\(${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} line 18\\)`));
+    csv.dispose();
+    rmSync(dir, { recursive: true, force: true });
     m.dispose();
   });
 
