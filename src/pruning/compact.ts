@@ -162,6 +162,7 @@ function channelSpaces(model: TF.LayersModel): { groups: ChannelGroup[]; blocked
   const spaceOf = new Map<Layer, number>();
   const info: { producers: Layer[]; consumers: { layer: Layer; groups: number }[]; channelwise: Layer[]; channels: number; blocked?: string }[] = [];
   const flat = new Set<Layer>();
+  const outputLayers = new Set<Layer>(model.outputs.map((o) => o.sourceLayer as Layer));
   const find = (i: number): number => { while (parent[i] !== i) { parent[i] = parent[parent[i]]; i = parent[i]; } return i; };
   const fresh = (channels: number): number => {
     parent.push(parent.length);
@@ -233,6 +234,12 @@ function channelSpaces(model: TF.LayersModel): { groups: ChannelGroup[]; blocked
     }
     if (ins.length !== 1 || inIds.length !== 1) {
       for (const id of inIds) block(id, ins.length > 1 ? `'${layer.name}' (${cls}) merges several inputs` : `'${layer.name}' (${cls}) cannot be sliced`);
+      return;
+    }
+    // A weightless output layer (a Softmax or Activation layer after the logits) carries the output's units: the
+    // space is the model output's, marked below, not blocked by the layer.
+    if (outputLayers.has(layer) && layer.countParams() === 0) {
+      spaceOf.set(layer, inIds[0]);
       return;
     }
     const problem = betweenProblem(layer, flat.has(ins[0]));
@@ -358,6 +365,8 @@ function linkFrom(producer: Layer, outputLayers: Set<Layer>): UnitLink | string 
     const next = outs[0].outboundLayer;
     if (next.inboundNodes.length !== 1) return `'${next.name}' is shared (called ${next.inboundNodes.length} times)`;
     if (outs[0].inboundLayers.length !== 1) return `'${next.name}' (${next.getClassName()}) merges several inputs`;
+    // A weightless output layer (a Softmax or Activation after the logits): the units are the model's outputs.
+    if (outputLayers.has(next) && next.countParams() === 0) return '';
     if (isPrunable(next)) {
       const ks = kernelAndBias(next).kernel.shape as number[];
       const cls = next.getClassName();

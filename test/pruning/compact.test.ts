@@ -288,6 +288,24 @@ describe('compactModel', () => {
     pm.dispose();
     model.dispose();
   });
+
+  it('logits followed by a Softmax layer are the output\'s units: not reported as left intact, the layer before compacts', () => {
+    const model = tf.sequential({ layers: [
+      tf.layers.dense({ inputShape: [8], units: 6, activation: 'relu', name: 'h' }),
+      tf.layers.dense({ units: 3, name: 'logits' }),
+      tf.layers.softmax({ name: 'sm' }),
+    ] });
+    randomBiases(model, 5);
+    const pm = new PrunableModel(model);
+    applyMasks(pm, 6, 0.5, { 0: killIn(1) });
+    const { model: compact, report } = compactModel(model, pm);
+    expect(report.skipped).toEqual([]);
+    expect(compact.getLayer('h').getConfig().units).toBeLessThan(6);
+    expect(maxDiff(model, compact, [8])).toBeLessThan(1e-5);
+    compact.dispose();
+    pm.dispose();
+    model.dispose();
+  });
 });
 
 describe('compactPruned (autoprune compact)', () => {
