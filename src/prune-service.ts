@@ -636,31 +636,47 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
   const features = data.val.x.size / Math.max(1, rows);
   const st = data.standardization;
   if (rows < MIN_LABEL_CHECK_ROWS || (standardized && (!st || st.mean.length !== features))) return;
-  const other = tf.tidy(() => {
+  // The other scalings a user's inputs may have had in training: without --standardize, z-scores and each column
+  // scaled to [0, 1] (pixels / 255, min-max); with it, the values as they are.
+  const others = tf.tidy(() => {
     const flat = tf.reshape(data.val.x, [rows, features]);
-    if (standardized) return tf.reshape(tf.add(tf.mul(flat, tf.tensor1d(st!.std)), tf.tensor1d(st!.mean)), data.val.x.shape);
+    const back = (t: TF.Tensor) => tf.keep(tf.reshape(t, data.val.x.shape));
+    if (standardized) return [{ name: 'raw' as const, x: back(tf.add(tf.mul(flat, tf.tensor1d(st!.std)), tf.tensor1d(st!.mean))) }];
     const train = tf.reshape(data.train.x, [data.train.x.shape[0], features]);
     const { mean, variance } = tf.moments(train, 0);
     const sd = tf.sqrt(variance);
     // A constant column is fed as 0, as --standardize does.
     const inv = tf.where(tf.greater(sd, 1e-12), tf.div(1, tf.maximum(sd, 1e-12)), tf.zerosLike(sd));
-    return tf.reshape(tf.mul(tf.sub(flat, mean), inv), data.val.x.shape);
+    const lo = tf.min(train, 0);
+    const range = tf.sub(tf.max(train, 0), lo);
+    const invRange = tf.where(tf.greater(range, 1e-12), tf.div(1, tf.maximum(range, 1e-12)), tf.zerosLike(range));
+    return [
+      { name: 'z' as const, x: back(tf.mul(tf.sub(flat, mean), inv)) },
+      { name: 'unit' as const, x: back(tf.mul(tf.sub(flat, lo), invRange)) },
+    ];
   });
   let asGiven: number;
-  let otherScore: number;
+  let best: { name: 'raw' | 'z' | 'unit'; score: number } | undefined;
   try {
     asGiven = accuracy(model, data.val, task);
-    otherScore = accuracy(model, { ...data.val, x: other }, task);
+    for (const o of others) {
+      const score = accuracy(model, { ...data.val, x: o.x }, task);
+      if (!best || score > best.score) best = { name: o.name, score };
+    }
   } finally {
-    other.dispose();
+    tf.dispose(others.map((o) => o.x));
   }
-  if (!(otherScore - asGiven >= Math.max(0.1, 5 / rows))) return;
+  if (!best || !(best.score - asGiven >= Math.max(0.1, 5 / rows))) return;
   const fmt = (v: number) => (task.kind === 'regression' ? v.toFixed(3) : `${(100 * v).toFixed(1)} %`);
   const what = `${opts.data}: the model's ${metricName(task.kind)} on the validation split (${rows} rows) is ${fmt(asGiven)}`;
-  throw new DataError(standardized
-    ? `${what} with the columns standardized (--standardize) and ${fmt(otherScore)} with their values as they are: it was trained on the raw values, and fine-tuning would retrain it to standardized ones; drop --standardize`
-    : `${what} with the columns' values as they are and ${fmt(otherScore)} with them standardized (each column's z-score over the training rows): ` +
-      'it was trained on standardized features, and fine-tuning would retrain it to raw ones (its users would have to feed it those); pass --standardize');
+  const other = fmt(best.score);
+  throw new DataError(best.name === 'raw'
+    ? `${what} with the columns standardized (--standardize) and ${other} with their values as they are: it was trained on the raw values, and fine-tuning would retrain it to standardized ones; drop --standardize`
+    : best.name === 'z'
+      ? `${what} with the columns' values as they are and ${other} with them standardized (each column's z-score over the training rows): ` +
+        'it was trained on standardized features, and fine-tuning would retrain it to raw ones (its users would have to feed it those); pass --standardize'
+      : `${what} with the columns' values as they are and ${other} with each column scaled to [0, 1] (by its minimum and maximum over the training rows): ` +
+        'it was trained on inputs scaled so (pixels / 255, min-max), and fine-tuning would retrain it to these; scale the CSV\'s columns as in training (--standardize gives z-scores, not this)');
 }
 
 /** What a user can do about a run that stopped short (exit 3), in terms of its own figures. */

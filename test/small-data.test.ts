@@ -107,6 +107,34 @@ describe('small real tables with the defaults', () => {
     expect(warnings.filter((w) => /validation accuracy is far above the dense model's \(\d+\.\d % → \d+\.\d %\): fine-tuning taught it what its own training did not/.test(w))).toHaveLength(1);
   }, 60_000);
 
+  it('a model trained on columns scaled to [0, 1] (min-max) given the raw values is refused naming that scaling, not --standardize', async () => {
+    // A tanh MLP trained on iris's columns min-max scaled to [0, 1] (as pixels / 255 are), then given raw values.
+    const p = smallCasePaths('iris');
+    const lines = readFileSync(p.data, 'utf8').trim().split('\n');
+    const cells = lines.slice(1).map((l) => l.split(','));
+    const cols = [0, 1, 2, 3].map((j) => cells.map((c) => Number(c[j])));
+    const lo = cols.map((c) => Math.min(...c));
+    const hi = cols.map((c) => Math.max(...c));
+    const names = [...new Set(cells.map((c) => c[4]))].sort();
+    const unit = cells.map((c) => [0, 1, 2, 3].map((j) => (Number(c[j]) - lo[j]) / (hi[j] - lo[j])));
+    const model = tf.sequential({ layers: [
+      tf.layers.dense({ inputShape: [4], units: 16, activation: 'tanh', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+      tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+    ] });
+    model.compile({ optimizer: tf.train.adam(0.05), loss: 'categoricalCrossentropy' });
+    const xs = tf.tensor2d(unit);
+    const ys = tf.oneHot(tf.tensor1d(cells.map((c) => names.indexOf(c[4])), 'int32'), 3);
+    await model.fit(xs, ys, { epochs: 150, batchSize: 32, verbose: 0, shuffle: false });
+    tf.dispose([xs, ys]);
+    const dir = tempDir();
+    await model.save(`file://${join(dir, 'm')}`);
+    model.dispose();
+    const csv = join(dir, 'iris-raw.csv');
+    writeFileSync(csv, `${lines[0]}\n${cells.map((c, i) => [...unit[i].map((u, j) => (20 + 40 * j + 60 * u).toFixed(3)), c[4]].join(',')).join('\n')}\n`);
+    await expect(autoprune({ model: join(dir, 'm', 'model.json'), data: csv, target: 0.5, budgetSteps: 20 }))
+      .rejects.toThrow(/\(15 rows\) is \d+\.\d % with the columns' values as they are and \d+\.\d % with each column scaled to \[0, 1\].*scale the CSV's columns as in training/);
+  }, 60_000);
+
   it('--standardize given for a model trained on the values as they are is refused too, naming the fix', async () => {
     // iris's committed model reads its CSV as it is; a standardization that moves those values (as --standardize does to
     // any table not already in z-scores) makes it worse by far, and undoing it gives the model its own inputs back.
