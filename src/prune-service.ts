@@ -14,6 +14,7 @@ import { abortedError, DataError, UsageError } from './errors.js';
 import { resolveBudget } from './agent/budget.js';
 import type { Granularity } from './agent/granularity.js';
 import { disposeSnapshot, type Objective } from './pruning/prunable-model.js';
+import { leafLayers } from './pruning/layer-kinds.js';
 import { resolution } from './agent/guard.js';
 import { resolveRunOptions, type ResolvedRunOptions } from './options.js';
 import { checkSchema } from './policy/policy.js';
@@ -632,6 +633,8 @@ function checkTargets(model: TF.LayersModel, data: Dataset, task: TaskInfo, opts
  */
 export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: TaskInfo, opts: Pick<AutopruneOptions, 'data' | 'model'>, standardized: boolean): void {
   if (typeof opts.data !== 'string' || opts.model == null || task.kind === 'autoencoder') return;
+  // Token ids (an input read by an Embedding) are not scaled: no other scaling is a candidate (and a negative id fails).
+  if (leafLayers(model).find((l) => l.getClassName() !== 'InputLayer')?.getClassName() === 'Embedding') return;
   const rows = data.val.x.shape[0];
   const features = data.val.x.size / Math.max(1, rows);
   const st = data.standardization;
