@@ -663,7 +663,9 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
   try {
     asGiven = accuracy(model, data.val, task);
     for (const o of others) {
-      const score = accuracy(model, { ...data.val, x: o.x }, task);
+      // A heuristic: a model that cannot even run on the rescaled inputs (an index input of another kind) is no sign.
+      let score: number;
+      try { score = accuracy(model, { ...data.val, x: o.x }, task); } catch { continue; }
       if (!best || score > best.score) best = { name: o.name, score };
     }
   } finally {
