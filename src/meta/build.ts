@@ -61,16 +61,26 @@ export type MetaModel = ZooModel | FileModel;
 export const isFileModel = (m: MetaModel): m is FileModel => 'path' in m;
 
 /** Cache key of a user model: its bytes (topology and weights) and its data spec. */
-function fileModelKey(m: FileModel): string {
-  let file = resolve(m.path);
+/** The bytes of a model file and its weight files, hashed: the same trained model whatever path or name it is given by. */
+export function fileModelHash(path: string): string {
+  return modelBytesHash(path).digest('hex').slice(0, 16);
+}
+
+function modelBytesHash(path: string): ReturnType<typeof createHash> {
+  let file = resolve(path);
   if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'model.json');
-  if (!existsSync(file)) throw new UsageError(`model file '${m.path}' does not exist`);
+  if (!existsSync(file)) throw new UsageError(`model file '${path}' does not exist`);
   const h = createHash('sha256').update(readFileSync(file));
   let manifest: { weightsManifest?: { paths: string[] }[] } = {};
   try { manifest = JSON.parse(readFileSync(file, 'utf8')) as typeof manifest; } catch { /* loadModel reports it */ }
   for (const g of manifest.weightsManifest ?? []) {
     for (const w of g.paths) if (existsSync(join(dirname(file), w))) h.update(readFileSync(join(dirname(file), w)));
   }
+  return h;
+}
+
+function fileModelKey(m: FileModel): string {
+  const h = modelBytesHash(m.path);
   h.update(JSON.stringify(m.data));
   // The data files' bytes too: the same path with other rows or labels is other data (a cache hit on the path
   // alone served the old rows).
@@ -136,6 +146,8 @@ export async function buildModelRows(m: MetaModel, options: ModelJobOptions = {}
   };
   if (!o.fresh) {
     const hit = loadModelRows(dir, cacheKey);
+    // Rows cached before model hashes were recorded get theirs now.
+    if (hit && file && hit.info.modelHash == null) hit.info.modelHash = fileModelHash(m.path);
     if (hit) {
       onEvent?.({ type: 'rows-cached', model: m.id, rows: hit.info.rows });
       return hit;
@@ -211,7 +223,8 @@ export async function buildModelRows(m: MetaModel, options: ModelJobOptions = {}
       const rowsOut: ModelRows = {
         data: out,
         info: {
-          id: m.id, family: m.family, args: file ? { path: m.path, data: m.data } : m.args, epochs: file ? 0 : m.epochs, cacheKey: key, denseValAccuracy,
+          id: m.id, family: m.family, args: file ? { path: m.path, data: m.data } : m.args, epochs: file ? 0 : m.epochs, cacheKey: key,
+          ...(file ? { modelHash: fileModelHash(m.path) } : {}), denseValAccuracy,
           oracle: result.stages.map((s) => ({
             target: s.target, sparsity: s.sparsity, winner: s.winner, valAccuracy: s.valAccuracy, layerSparsity: s.layerSparsity,
             candidates: s.candidates.map((c) => ({ name: c.name, valAccuracy: c.valAccuracy, valLoss: Number(c.valLoss.toFixed(4)) })),

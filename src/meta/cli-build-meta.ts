@@ -4,7 +4,7 @@ import { isCsvPath, loadDataset } from '../data/registry.js';
 import { loadModel } from '../models/io.js';
 import { fitDatasetToModel } from '../models/task.js';
 import { checkLabelOrder } from '../prune-service.js';
-import { buildMeta, type BuildEvent, type FileModel } from './build.js';
+import { buildMeta, fileModelHash, type BuildEvent, type FileModel } from './build.js';
 import { FAMILIES } from './zoo.js';
 
 export interface BuildMetaCliArgs {
@@ -127,9 +127,15 @@ async function checkUserModels(
   if (!isCsvPath(spec) && [labelOrder, valPath, testPath].some((v) => v != null)) throw new UsageError('--label-order, --val-data and --test-data go with CSV data (--data FILE.csv)');
   const raw = loadDataset(spec, { label, seed: seed ?? 0, ...csvOptions });
   const used = new Map<string, number>();
+  const hashes = new Map<string, string>();
   try {
     const models: FileModel[] = [];
     for (const path of paths) {
+      // The same trained model twice (another path to it, a copy): its rows would count twice in the policy.
+      const hash = fileModelHash(path);
+      const twin = hashes.get(hash);
+      if (twin !== undefined) throw new UsageError(`--models lists the same trained model twice: '${twin}' and '${path}' have identical model files; give each model once`);
+      hashes.set(hash, path);
       const model = await loadModel(path);
       try {
         const fitted = fitDatasetToModel(raw, model);

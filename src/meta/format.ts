@@ -25,6 +25,8 @@ export interface MetaModelInfo {
   /** Dense training epochs. */
   epochs: number;
   cacheKey: string;
+  /** A user's model file: the hash of its model.json and weight bytes (the same trained model under any path or name). */
+  modelHash?: string;
   denseValAccuracy: number;
   /** The oracle's answer at each target: winner, validation accuracy after fine-tuning, layer sparsities. */
   oracle: { target: number; sparsity: number; winner: string; valAccuracy: number; layerSparsity: number[]; candidates?: unknown }[];

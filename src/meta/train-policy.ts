@@ -71,16 +71,19 @@ export function loadMetaRows(paths: string[]): MetaRows {
   const sets = paths.map((p) => ({ path: p, ds: readMeta(p) }));
   // A model in two meta-datasets (the same file twice, or a build of m1–m3 beside one of m1–m5) would be
   // counted twice, and its copy would sit in the training rows of its own leave-one-model-out check.
-  const seen = new Map<string, string>();
-  for (const { path, ds } of sets) {
-    const own = new Map(ds.header.models.map((m) => [m.cacheKey || `${ds.header.family}/${m.id}`, m.id]));
-    for (const [key, id] of own) {
+  // A user's model is the same trained model by its bytes (modelHash), however its path or the data's flags were spelled.
+  const seen = new Map<string, { set: number; path: string; id: string }>();
+  for (const [set, { path, ds }] of sets.entries()) {
+    for (const m of ds.header.models) {
+      const key = m.modelHash ?? (m.cacheKey || `${ds.header.family}/${m.id}`);
       const first = seen.get(key);
       if (first !== undefined) {
-        throw new UsageError(`model '${id}' is in both '${first}' and '${path}' (the same trained model and data): pass each model's rows once (a build of the whole family replaces a build of part of it)`);
+        throw new UsageError(first.set === set
+          ? `models '${first.id}' and '${m.id}' of '${path}' are the same trained model (identical model files): its rows would count twice, and its copy would sit in its own held-out check; build the meta-dataset with each model once`
+          : `model '${m.id}' is in both '${first.path}' and '${path}' (the same trained model): pass each model's rows once (a build of the whole family replaces a build of part of it)`);
       }
+      seen.set(key, { set, path, id: m.id });
     }
-    for (const key of own.keys()) seen.set(key, path);
   }
   const schema = metaSchema(sets[0].ds);
   for (const s of sets) {

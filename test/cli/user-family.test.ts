@@ -35,6 +35,15 @@ describe('a policy for the user\'s own family', () => {
     expectCleanUsageError(await cli(['train-policy', '--meta', 'meta/churn.json', 'meta/churn.json', '--out', 'policies/twice.json'], { cwd }),
       /model 'm1' is in both 'meta\/churn.json' and 'meta\/churn.json'/);
     expect(existsSync(join(cwd, 'policies', 'twice.json'))).toBe(false);
+    // The same trained model under another path, in one build: refused before any work.
+    expectCleanUsageError(await cli(['build-meta', '--family', 'churn-mlp', '--models', 'm1', 'm1/model.json', '--data', 'churn.csv', '--label', 'churn', '--workers', '1', '--out', 'meta/dup.json'], { cwd }),
+      /--models lists the same trained model twice: 'm1' and 'm1\/model.json' have identical model files/);
+    expect(existsSync(join(cwd, 'meta', 'dup.json'))).toBe(false);
+    // Built again with the label left to its default (the last column, the same one): still the same model for train-policy.
+    const m1 = await cli(['build-meta', '--family', 'churn-mlp', '--models', 'm1', '--data', 'churn.csv', '--workers', '1', '--out', 'meta/m1.json'], { cwd });
+    expect(m1.code, m1.stderr).toBe(0);
+    expectCleanUsageError(await cli(['train-policy', '--meta', 'meta/churn.json', 'meta/m1.json', '--out', 'policies/overlap.json'], { cwd }),
+      /model 'm1' is in both 'meta\/churn.json' and 'meta\/m1.json' \(the same trained model\)/);
     const policy = JSON.parse(readFileSync(join(cwd, 'policies', 'churn.json'), 'utf8'));
     expect(policy.provenance.families).toEqual(['churn-mlp']);
 
