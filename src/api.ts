@@ -33,6 +33,7 @@ export async function autoprune(options: AutopruneOptions, container: Container 
   const { final, task } = result.report;
   if (final.advice) final.advice = inApiWords(final.advice);
   if (task) task.evidence = inApiWords(task.evidence);
+  if (result.report.warnings) result.report.warnings = result.report.warnings.map(inApiWords);
   return result;
 }
 

@@ -113,6 +113,8 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
   for (const k of ['force', 'compact', 'overwrite', 'resume', 'standardize'] as const) {
     if (o[k] != null && typeof o[k] !== 'boolean') throw new UsageError(`${k} must be true or false, got '${String(o[k])}'`);
   }
+  // An output folder is a path; '' (nothing would be written, silently) and non-strings are refused like logdir.
+  if (o.out != null && (typeof o.out !== 'string' || o.out.trim() === '')) throw new UsageError(`out must be a folder path, got '${typeof o.out === 'object' ? JSON.stringify(o.out) : String(o.out)}'`);
   if (o.task != null && !(TASK_KINDS as readonly unknown[]).includes(o.task)) {
     throw new UsageError(`task must be one of ${TASK_KINDS.join(', ')}, got '${String(o.task)}'`);
   }

@@ -60,6 +60,12 @@ describe('library API', () => {
     await expect(autoprune({ target: -0.1 })).rejects.toThrow(/target must be a number strictly between 0 and 1/);
     expect(numTensors()).toBe(before);
   });
+
+  it('rejects an out that is not a folder path (a number, an object, an empty string) as one UsageError', async () => {
+    await expect(autoprune({ target: 0.5, out: 5 as never })).rejects.toThrow(/^out must be a folder path, got '5'$/);
+    await expect(autoprune({ target: 0.5, out: { path: 'x' } as never })).rejects.toThrow(/^out must be a folder path, got '\{"path":"x"\}'$/);
+    await expect(autoprune({ target: 0.5, out: '' })).rejects.toThrow(UsageError);
+  });
 });
 
 describe('policy by path', () => {

@@ -55,6 +55,10 @@ describe('small real tables with the defaults', () => {
     expect(viaCli.final).toEqual(report.final);
     expect(viaCli.totals).toEqual(report.totals);
     expect(viaCli.config).toEqual({ ...report.config, model: p.model, data: p.data });
+    // Warnings name the caller's options in the returned report, the CLI's flags in report.json.
+    expect(report.warnings?.some((w) => /maxDrop 1 is finer than one validation row/.test(w))).toBe(true);
+    expect(report.warnings?.some((w) => /--[a-z]/.test(w))).toBe(false);
+    expect(viaCli.warnings?.some((w) => /--max-drop 1 is finer than one validation row/.test(w))).toBe(true);
   }, 120_000);
 
   it('a model at chance on inputs it was not trained on (unscaled features) is refused naming the inputs and their scaling, not only the label order', async () => {

@@ -90,6 +90,8 @@ export interface RollbackEvent {
    */
   reference?: 'control' | 'dense';
   fineTuneEpochs: number;
+  /** Optimizer steps of this step's fine-tune, as on `step`. */
+  fineTuneSteps?: number;
   totalEpochs: number;
   /** Optimizer steps used so far in the run, this step's included. */
   totalSteps?: number;

@@ -644,7 +644,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         if (o.force) {
           // The target is taken anyway: smaller steps would only spend the budget that the fine-tune
           // at the target needs (measured: at 0.98 it loses ~2 points against jumping straight there).
-          emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: 'forced: go to the target with the remaining budget', seconds });
+          emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: 'forced: go to the target with the remaining budget', seconds });
           await checkpoint();
           break;
         }
@@ -654,7 +654,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         const next = state.rate < plan.minRate
           ? 'stop: the step size fell below the smallest useful step'
           : `retry with a smaller step (${(100 * (nextSparsity(from, o.target, state.rate) - from)).toFixed(1)} points of sparsity${granularity === 'connection' ? '' : '; whole units can round it up to the step just rolled back, which is then not fine-tuned again'})`;
-        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next, seconds });
+        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next, seconds });
         await checkpoint();
       }
     }
@@ -706,7 +706,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         pm.restore(snap);
         const extended = how === LAST_TRY_EXTENDED;
         state.steps.push({ ...rec, accepted: false, reason: `${extended ? how : LAST_TRY_PREFIX}: val drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}` });
-        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: extended ? 'stop: keep the last accepted sparsity as accepted (the reserve is spent)' : 'stop: polish the last accepted sparsity with the rest of the budget', seconds });
+        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: extended ? 'stop: keep the last accepted sparsity as accepted (the reserve is spent)' : 'stop: polish the last accepted sparsity with the rest of the budget', seconds });
       }
       disposeSnapshot(snap);
       await checkpoint();
