@@ -22,6 +22,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
 import { ModelError } from '../errors.js';
 import { callsOf, isContainer, LAYER_HANDLERS, outerCalls } from './layer-kinds.js';
+import { quietInitializersSync } from '../util/quiet-initializers.js';
 import type { PrunableModel } from './prunable-model.js';
 
 type Layer = TF.layers.Layer;
@@ -771,15 +772,10 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
     fromConfig(cls: unknown, config: unknown): TF.LayersModel;
   };
   let compact: TF.LayersModel;
-  // The rebuilt layers' initialisers run only to be overwritten: an LSTM's orthogonal one warns about its size.
-  const warn = console.warn;
-  console.warn = (...args: unknown[]) => { if (!/initializer is being called on a matrix/.test(String(args[0]))) warn(...args); };
   try {
-    compact = cls.fromConfig(cls, config);
+    compact = quietInitializersSync(() => cls.fromConfig(cls, config));
   } catch (err) {
     throw new ModelError(`cannot rebuild model '${model.name}' for compaction: ${(err as Error).message.split('\n')[0]}`);
-  } finally {
-    console.warn = warn;
   }
   const oldByPath = new Map([...pathOf].map(([l, p]) => [p, l]));
   tf.tidy(() => {

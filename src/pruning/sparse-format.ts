@@ -10,6 +10,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { deflateRawSync, gzipSync, inflateRawSync } from 'node:zlib';
 import { tf } from '../backend/tf.js';
 import { ModelError } from '../errors.js';
+import { quietInitializers } from '../util/quiet-initializers.js';
 
 /** First bytes of every sparse file: 'APSF'. */
 export const SPARSE_MAGIC = Uint8Array.of(0x41, 0x50, 0x53, 0x46);
@@ -328,7 +329,7 @@ export async function decodeSparse(bytes: Uint8Array, where = 'model.sparse'): P
   if (p !== bytes.length) throw corrupt(where, `${bytes.length - p} bytes after the last weight`);
   let model: TF.LayersModel;
   try {
-    model = await tf.models.modelFromJSON({ modelTopology: header.modelTopology as TF.io.ModelJSON['modelTopology'] });
+    model = await quietInitializers(() => tf.models.modelFromJSON({ modelTopology: header.modelTopology as TF.io.ModelJSON['modelTopology'] }));
   } catch (err) {
     throw new ModelError(`sparse model file '${where}': cannot build its model topology: ${(err as Error).message.split('\n')[0]}`);
   }

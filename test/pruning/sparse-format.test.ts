@@ -142,4 +142,21 @@ describe('sparse format', () => {
       expect((err as Error).message).toContain("'m.sparse'");
     }
   });
+
+  it('decodes an LSTM model without tfjs\'s console warning about its orthogonal initialiser (the weights are read, not initialised); other warnings pass', async () => {
+    const m = tf.sequential({ layers: [tf.layers.lstm({ inputShape: [5, 3], units: 32 }), tf.layers.dense({ units: 2, activation: 'softmax' })] });
+    const bytes = encodeSparse(m);
+    const warned: string[] = [];
+    const warn = console.warn;
+    console.warn = (...args: unknown[]) => { warned.push(String(args[0])); };
+    try {
+      const decoded = await decodeSparse(bytes);
+      decoded.dispose();
+      console.warn('another warning');
+    } finally {
+      console.warn = warn;
+    }
+    expect(warned).toEqual(['another warning']);
+    m.dispose();
+  });
 });
