@@ -240,8 +240,8 @@ interface ReadOptions extends ColumnPlan {
  */
 function readTable(file: string, opts: ReadOptions, like?: Table): Table {
   const text = readText(file);
-  if (text.trim() === '') throw new DataError(`${file}: the file is empty`);
   const t = text.trim();
+  if (t === '') throw new DataError(`${file}: the file is empty`);
   if ((t.startsWith('{') && t.endsWith('}')) || (t.startsWith('[') && t.endsWith(']'))) {
     throw new DataError(`${file}: is JSON, not a table; autoprune reads comma-, semicolon- or tab-separated text with one row per line (convert the records to CSV, a header row first)`);
   }

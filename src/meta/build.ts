@@ -60,13 +60,8 @@ export type MetaModel = ZooModel | FileModel;
 
 export const isFileModel = (m: MetaModel): m is FileModel => 'path' in m;
 
-/** Cache key of a user model: its bytes (topology and weights) and its data spec. */
 /** The bytes of a model file and its weight files, hashed: the same trained model whatever path or name it is given by. */
 export function fileModelHash(path: string): string {
-  return modelBytesHash(path).digest('hex').slice(0, 16);
-}
-
-function modelBytesHash(path: string): ReturnType<typeof createHash> {
   let file = resolve(path);
   if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'model.json');
   if (!existsSync(file)) throw new UsageError(`model file '${path}' does not exist`);
@@ -76,11 +71,12 @@ function modelBytesHash(path: string): ReturnType<typeof createHash> {
   for (const g of manifest.weightsManifest ?? []) {
     for (const w of g.paths) if (existsSync(join(dirname(file), w))) h.update(readFileSync(join(dirname(file), w)));
   }
-  return h;
+  return h.digest('hex').slice(0, 16);
 }
 
-function fileModelKey(m: FileModel): string {
-  const h = modelBytesHash(m.path);
+/** Cache key of a user model: its bytes (fileModelHash) and its data spec. */
+function fileModelKey(m: FileModel, modelHash: string): string {
+  const h = createHash('sha256').update(modelHash);
   h.update(JSON.stringify(m.data));
   // The data files' bytes too: the same path with other rows or labels is other data (a cache hit on the path
   // alone served the old rows).
@@ -138,7 +134,9 @@ export async function buildModelRows(m: MetaModel, options: ModelJobOptions = {}
   const file = isFileModel(m);
   if (!file) checkZooModel(m);
   const t0 = Date.now();
-  const key = file ? fileModelKey(m) : zooCacheKey(m, o.limitPerDigit);
+  // A user's model is read and hashed once: its identity (modelHash in the meta header) and, with its data, the cache key.
+  const modelHash = file ? fileModelHash(m.path) : undefined;
+  const key = file ? fileModelKey(m, modelHash!) : zooCacheKey(m, o.limitPerDigit);
   const dir = join(o.cacheDir ?? modelCacheDir(), key);
   const cacheKey = {
     oracle: oracleOpts, stages: o.stages, maxRowsPerLayerPerStage: o.maxRowsPerLayerPerStage, calibSamples: o.calibSamples,
@@ -147,7 +145,7 @@ export async function buildModelRows(m: MetaModel, options: ModelJobOptions = {}
   if (!o.fresh) {
     const hit = loadModelRows(dir, cacheKey);
     // Rows cached before model hashes were recorded get theirs now.
-    if (hit && file && hit.info.modelHash == null) hit.info.modelHash = fileModelHash(m.path);
+    if (hit && modelHash && hit.info.modelHash == null) hit.info.modelHash = modelHash;
     if (hit) {
       onEvent?.({ type: 'rows-cached', model: m.id, rows: hit.info.rows });
       return hit;
@@ -224,7 +222,7 @@ export async function buildModelRows(m: MetaModel, options: ModelJobOptions = {}
         data: out,
         info: {
           id: m.id, family: m.family, args: file ? { path: m.path, data: m.data } : m.args, epochs: file ? 0 : m.epochs, cacheKey: key,
-          ...(file ? { modelHash: fileModelHash(m.path) } : {}), denseValAccuracy,
+          ...(modelHash ? { modelHash } : {}), denseValAccuracy,
           oracle: result.stages.map((s) => ({
             target: s.target, sparsity: s.sparsity, winner: s.winner, valAccuracy: s.valAccuracy, layerSparsity: s.layerSparsity,
             candidates: s.candidates.map((c) => ({ name: c.name, valAccuracy: c.valAccuracy, valLoss: Number(c.valLoss.toFixed(4)) })),

@@ -324,14 +324,25 @@ export function checkModelShape(model: TF.LayersModel, where = `model '${model.n
   }
 }
 
+/** The Embedding layer a model's input goes straight into (its input is token ids), if it has one. */
+export function tokenInputLayer(model: TF.LayersModel): TF.layers.Layer | undefined {
+  const first = leafLayers(model).find((l) => l.getClassName() !== 'InputLayer');
+  return first?.getClassName() === 'Embedding' ? first : undefined;
+}
+
+/** A value of the task's metric as the messages print it: R² as a number, the accuracies as percentages. */
+export function metricValue(kind: TaskKind, v: number): string {
+  return kind === 'regression' || kind === 'autoencoder' ? v.toFixed(3) : `${(100 * v).toFixed(1)} %`;
+}
+
 /**
  * A model whose input goes straight into an Embedding layer reads token ids: whole numbers in [0, inputDim).
  * TensorFlow.js would fail deep inside a gather on an id out of range, and silently truncate a fraction (a
  * standardized or wrong column): both are refused here, naming the column, the split and the layer.
  */
 function checkTokenIds(data: Dataset, model: TF.LayersModel): void {
-  const first = leafLayers(model).find((l) => l.getClassName() !== 'InputLayer');
-  if (first?.getClassName() !== 'Embedding') return;
+  const first = tokenInputLayer(model);
+  if (!first) return;
   const inputDim = (first.getConfig() as { inputDim: number }).inputDim;
   const cols = data.inputShape.reduce((a, b) => a * b, 1);
   for (const [name, split] of [['training', data.train], ['validation', data.val], ['test', data.test]] as const) {

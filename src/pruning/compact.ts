@@ -306,8 +306,8 @@ export function findUnitLinks(model: TF.LayersModel): {
       : spaces.blocked.get(layer) || (typeof chain === 'string' ? chain : '') || (nested ? 'no prunable layer reads its units' : '');
     if (reason !== '') skipped.push({ layer: path, reason: `units kept: ${reason}` });
   }
-  // Layers pruned connection by connection whose units compaction never takes out (Conv3D, depthwise and separable
-  // convolutions on their own, Embedding rows, wrapped layers): kept whole, and said so.
+  // Layers pruned connection by connection whose units compaction never takes out (Conv3D, separable and transposed
+  // convolutions, Embedding, wrapped layers): kept whole, and said so. (A depthwise conv's channels go with its producer's.)
   for (const { layer, path } of connectionOnly) {
     if (outputLayers.has(layer)) continue;
     skipped.push({ layer: path, reason: `units kept: compaction does not remove units of ${/^[AEIOU]/.test(layer.getClassName()) ? 'an' : 'a'} ${layer.getClassName()} layer (its pruned connections stay zeros in the full shape)` });
