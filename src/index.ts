@@ -23,6 +23,7 @@ export { loadModel, saveModel } from './models/io.js';
 export { train, accuracy } from './models/train.js';
 export { PrunableModel, type Objective, type Coverage, type SparsityReport, type ComputeReport } from './pruning/prunable-model.js';
 export { compactModel, type CompactReport } from './pruning/compact.js';
+export { rewriteForSpeed, describeRewrite, type Rewrite } from './pruning/rewrite.js';
 export { encodeSparse, decodeSparse, sizeReport } from './pruning/sparse-format.js';
 export { compactPruned, type CompactOptions, type CompactResult } from './cli/compact.js';
 export { extractFeatures } from './features/extract.js';

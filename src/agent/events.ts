@@ -2,6 +2,7 @@
  * Events of a pruning run. The same objects reach `onEvent` callbacks and the CLI's `--json` lines.
  */
 import type { StopReason } from '../report/report.js';
+import type { Rewrite } from '../pruning/rewrite.js';
 export type AgentEvent =
   | StartEvent
   | StepEvent
@@ -121,6 +122,8 @@ export interface CompactEvent {
   layers?: string[];
   /** Layers compaction left intact (branches, shared layers, unsupported types), and why. */
   skipped: { layer: string; reason: string }[];
+  /** One-channel feature maps rewritten for speed (same outputs; src/pruning/rewrite.ts), with the MACs per sample of the layers replaced and of their replacement. */
+  rewrites?: Rewrite[];
 }
 
 /**

@@ -140,6 +140,7 @@ function main(argv: string[]): Promise<number> {
     .argument('<pruned>', 'an autoprune output folder (model/ + masks.json), a model folder, or a model.json')
     .option('-o, --out <dir>', 'where to write compact/, model.sparse (default: the autoprune output folder given; a model folder of your own needs --out: inputs are only read)')
     .option('--int8', 'also write model.int8.sparse with int8-quantised surviving weights')
+    .option('--no-rewrite', 'keep the compact model layer for layer (by default a one-filter convolution before a 2×2 max pool, and any pool of one channel, are rewritten into the same computation that TensorFlow runs faster)')
     .option('--json', 'print the result as JSON')
     .action(async (dir, opts) => {
       const { compactCommand } = await import('./compact.js');

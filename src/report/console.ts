@@ -5,6 +5,7 @@ import type { AgentEvent } from '../agent/events.js';
 import type { BackendInfo } from '../backend/tf.js';
 import { describeStop, guardHeld, type RunReport } from './report.js';
 import { oneLine } from '../util/one-line.js';
+import { describeRewrite } from '../pruning/rewrite.js';
 
 /** `n thing` or `n things`. */
 /** Fewer validation rows than this make R² a noisy guard (its standard error is large); the start line says so. */
@@ -144,6 +145,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           line(`autoprune: compacted: ${e.paramsBefore.toLocaleString('en')} → ${e.paramsAfter.toLocaleString('en')} weights ` +
             `(units removed: ${e.layers ? e.unitsRemoved.map((n, i) => [n, e.layers![i]] as const).filter(([n]) => n > 0).map(([n, name]) => `${name} ${n}`).join(', ') || 'none' : e.unitsRemoved.join(' / ')}) in ${e.path}`);
           for (const k of e.skipped) line(`  left intact: '${k.layer}': ${k.reason}`);
+          for (const w of e.rewrites ?? []) line(`  ${describeRewrite(w)}`);
           break;
         case 'warning':
           line(`autoprune: warning: ${oneLine(e.message)}`, 0);
