@@ -122,7 +122,7 @@ export interface CompactEvent {
   layers?: string[];
   /** Layers compaction left intact (branches, shared layers, unsupported types), and why. */
   skipped: { layer: string; reason: string }[];
-  /** One-channel feature maps rewritten for speed (same outputs; src/pruning/rewrite.ts), with the MACs per sample of the layers replaced and of their replacement. */
+  /** The serving rewrites made to the compact model (same outputs; src/pruning/rewrite.ts: batch norms folded, one-channel maps), with the MACs per sample of the layers replaced and of their replacement. */
   rewrites?: Rewrite[];
 }
 

@@ -109,10 +109,11 @@ function checkReachable(pm: PrunableModel, target: number, objective: Objective)
   if (most + 1e-9 >= target) return;
   const flops = objective === 'flops';
   const instead = flops ? '--objective params' : '--granularity hierarchical';
+  const kept = unitsKeptFor(pm).slice(0, 3).map((k) => `'${k.layer}': ${k.reason}`);
   throw new UsageError(
     `${flops ? '--objective flops' : '--granularity unit'} can remove at most ${(100 * most).toFixed(1)} % of the prunable kernels' ` +
-    `${flops ? 'compute' : 'weights'} in this model (whole units, down to each layer's floor, where compaction can take them out; ` +
-    `units kept: ${unitsKeptFor(pm).slice(0, 3).map((k) => `'${k.layer}': ${k.reason}`).join('; ')}), so --target ${target} cannot be reached: ` +
+    `${flops ? 'compute' : 'weights'} in this model (whole units, down to each layer's floor, where compaction can take them out` +
+    `${kept.length ? `; units kept: ${kept.join('; ')}` : ''}), so --target ${target} cannot be reached: ` +
     (most >= 0.001 ? `use --target ${(Math.floor(1000 * most) / 1000).toFixed(3)} or less, or ${instead}`
       : flops ? 'pruning for compute cannot help this model; use --objective params' : 'use --granularity connection or hierarchical'));
 }

@@ -17,6 +17,7 @@ import { csvTargetsOf, fitDatasetToModel, taskOf, type TaskKind } from '../model
 import { loadModel } from '../models/io.js';
 import { globalMagnitudeScorer } from '../policy/baselines.js';
 import { compactModel } from '../pruning/compact.js';
+import { rewriteForSpeed } from '../pruning/rewrite.js';
 import { maxComputeRemovable } from '../agent/granularity.js';
 import { oneShot } from './one-shot.js';
 import { PrunableModel } from '../pruning/prunable-model.js';
@@ -64,8 +65,13 @@ export interface CoverageRecord {
     compactMacs: number;
     denseMacs: number;
     maxAbsDiff: number;
+    /** Both as `autoprune compact` writes a model: with the serving rewrites (src/pruning/rewrite.ts: batch norms folded, …). */
     denseMs: number;
     compactMs: number;
+    /** The same two without the rewrites (older records: absent). */
+    plainMs?: { dense: number; compact: number };
+    /** The rewrites made to the dense / compact model (older records: absent). */
+    rewrites?: { dense: number; compact: number };
     skipped: string[];
     error?: string;
   };
@@ -90,24 +96,20 @@ function caseOptions(c: CoverageCase): { task?: TaskKind; label?: string } {
   return { ...(task ? { task } : {}), ...(label ? { label } : {}) };
 }
 
-/** Median wall time of `runs` batched predictions, in milliseconds (after one warm-up). */
 /**
- * Median ms of a batched predict (output read back) of each model, timed in alternation (a, b, a, b, …) after a
- * warm-up of each, so that a change in machine load hits both alike.
+ * Median ms of a batched predict (output read back) of each model, timed in alternation (a, b, c, a, b, c, …) after a
+ * warm-up of each, so that a change in machine load hits all alike.
  */
-function latencyPairMs(a: TF.LayersModel, b: TF.LayersModel, x: TF.Tensor, runs = 9): [number, number] {
+function latencyMs(models: TF.LayersModel[], x: TF.Tensor, runs = 9): number[] {
   const once = (m: TF.LayersModel) => {
     const t = process.hrtime.bigint();
     tf.tidy(() => { (m.predict(x) as TF.Tensor).dataSync(); });
     return Number(process.hrtime.bigint() - t) / 1e6;
   };
-  once(a);
-  once(b);
-  const ta: number[] = [];
-  const tb: number[] = [];
-  for (let i = 0; i < runs; i++) { ta.push(once(a)); tb.push(once(b)); }
-  const median = (v: number[]) => v.sort((p, q) => p - q)[Math.floor(v.length / 2)];
-  return [median(ta), median(tb)];
+  models.forEach(once);
+  const times = models.map(() => [] as number[]);
+  for (let i = 0; i < runs; i++) models.forEach((m, k) => times[k].push(once(m)));
+  return times.map((v) => v.sort((p, q) => p - q)[Math.floor(v.length / 2)]);
 }
 
 /** Multiply-accumulates per sample of every kernel a layer handler knows, from the model's own shapes. */
@@ -180,15 +182,26 @@ async function flopsCheck(c: CoverageCase, target: number, log: (s: string) => v
     const fitted = fitDatasetToModel(data, model, task);
     const x = tf.slice(fitted.test.x, 0, Math.min(256, fitted.test.x.shape[0]));
     owned.push(cm, x, ...(fitted !== data ? [fitted] : []));
-    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(model.predict(x) as TF.Tensor, cm.predict(x) as TF.Tensor))));
+    // Timed as `autoprune compact` writes a model (batch norms folded, …), the dense one offered the same rewrites, and both without.
+    const rd = rewriteForSpeed(model);
+    const rc = rewriteForSpeed(cm);
+    if (rd.model !== model) owned.push(rd.model);
+    if (rc.model !== cm) owned.push(rc.model);
+    // The compact model, sliced and as written, against the masked one.
+    const diff = tf.tidy(() => {
+      const y = model.predict(x) as TF.Tensor;
+      return tf.maximum(tf.max(tf.abs(tf.sub(y, cm.predict(x) as TF.Tensor))), tf.max(tf.abs(tf.sub(y, rc.model.predict(x) as TF.Tensor))));
+    });
     owned.push(diff);
-    const [denseMs, compactMs] = latencyPairMs(model, cm, x);
+    const [denseMs, compactMs, plainDense, plainCompact] = latencyMs([rd.model, rc.model, model, cm], x);
     return {
       ...claim,
       compactMacs: kernelMacs(cm),
       maxAbsDiff: diff.dataSync()[0],
       denseMs,
       compactMs,
+      plainMs: { dense: plainDense, compact: plainCompact },
+      rewrites: { dense: rd.rewrites.length, compact: rc.rewrites.length },
       skipped: cr.skipped.map((k) => `${k.layer}: ${k.reason}`),
     };
   } catch (err) {
@@ -317,17 +330,20 @@ export function coveragePage(
       'Where whole units can go (Dense, Conv1D, Conv2D, LSTM/GRU units, inside nested models too, other than the output; channels summed by an Add or passing a depthwise conv go together: docs/compaction.md), the same case with `--objective flops` (unit granularity), then `compactModel`. ' +
       '"compute target" is the suite\'s target, or, where the units compaction can take out hold less compute, the most they allow (`--objective flops` refuses an unreachable target). ' +
       '"claimed" is report.json `final.compute`: multiply-accumulates per sample of the live kernel weights, as a fraction removed of the prunable kernels\' MACs. ' +
-      '"compact" counts the MACs of every kernel the compact model has, from its own shapes. Max |Δ| compares the compact and the masked model\'s outputs on 256 test rows. ' +
-      'Latency: median of 9 batched predictions of those 256 rows (output read back), dense and compact timed in alternation, this machine.',
+      '"compact" counts the MACs of every kernel the compact model has, from its own shapes. Max |Δ| compares the compact model\'s outputs (sliced, and as written with the rewrites below) with the masked model\'s on 256 test rows. ' +
+      'Latency: median of 9 batched predictions of those 256 rows (output read back), the four forms timed in alternation, this machine: dense and compact as `autoprune compact` writes a model ' +
+      '(the serving rewrites of docs/compaction.md: batch norms and activation layers folded into the layer before them, one-channel maps rewritten; the dense model gets the same; the count of rewrites in brackets), ' +
+      'and both without them. The MACs are those of the sliced compact model (folding adds none).',
       '',
-      '| model | compute target | exit | claimed removed | claimed live MACs | compact model MACs | match | max abs Δ | dense → compact latency | left intact by compaction |',
-      '|---|---:|---:|---:|---:|---:|---|---:|---|---|');
+      '| model | compute target | exit | claimed removed | claimed live MACs | compact model MACs | match | max abs Δ | dense → compact latency (rewrites) | without the rewrites | left intact by compaction |',
+      '|---|---:|---:|---:|---:|---:|---|---:|---|---|---|');
     for (const r of fl) {
       const f = r.flops!;
       const rel = Math.abs(f.compactMacs - f.claimedLiveMacs) / Math.max(1, f.claimedLiveMacs);
       lines.push(`| ${r.case} | ${f.target != null ? `${(100 * f.target).toFixed(1)} %` : `${(100 * r.target).toFixed(1)} %`} | ${f.exitCode} | ${(100 * f.claimedReduction).toFixed(1)} % | ${f.claimedLiveMacs.toLocaleString('en')} | ${Number.isFinite(f.compactMacs) ? f.compactMacs.toLocaleString('en') : f.error ?? '—'} | ` +
         `${Number.isFinite(rel) ? (rel <= 0.01 ? 'within 1 %' : `**off by ${(100 * rel).toFixed(1)} %**`) : '—'} | ${Number.isFinite(f.maxAbsDiff) ? f.maxAbsDiff.toExponential(1) : '—'} | ` +
-        `${Number.isFinite(f.denseMs) ? `${f.denseMs.toFixed(2)} → ${f.compactMs.toFixed(2)} ms` : '—'} | ${f.skipped.length ? f.skipped.join('; ') : '—'} |`);
+        `${Number.isFinite(f.denseMs) ? `${f.denseMs.toFixed(2)} → ${f.compactMs.toFixed(2)} ms${f.rewrites ? ` (${f.rewrites.dense} / ${f.rewrites.compact})` : ''}` : '—'} | ` +
+        `${f.plainMs ? `${f.plainMs.dense.toFixed(2)} → ${f.plainMs.compact.toFixed(2)} ms` : '— (not measured then)'} | ${f.skipped.length ? f.skipped.join('; ') : '—'} |`);
     }
   }
   return `${lines.join('\n')}\n`;

@@ -112,8 +112,8 @@ export async function runStructuredBench(data: Dataset, o: StructuredOptions): P
         });
         const sliced = compactModel(model, r.masks);
         // What `autoprune compact` writes: the sliced model with its one-channel maps rewritten; the dense model gets the same chance.
-        const compact = rewriteForSpeed(sliced.model);
-        const dense = rewriteForSpeed(model);
+        const compact = rewriteForSpeed(sliced.model, { batch: 256 });
+        const dense = rewriteForSpeed(model, { batch: 256 });
         const named = (w: typeof compact.rewrites) => w.map((x) => `${x.kind}: ${x.layers.join(' + ')}`);
         const bytes = sizeReport(model, { compact: compact.model });
         const int8 = await decodeSparse(encodeSparse(model, { int8: true }));
@@ -184,9 +184,9 @@ export function structuredSection(records: StructuredRecord[]): string {
     'oneDNN off (`TF_ENABLE_ONEDNN_OPTS=0`), and both — each in a worker process of its own, the workers taking turns in 10 short rounds so that machine load hits every setting alike, ' +
     'and each figure is that model\'s median at its own fastest setting (in brackets: dense / compact): small matrices lose most of a call to thread hand-offs and oneDNN\'s per-call set-up, ' +
     'so the fastest setting is often not the default, for the dense model too. ' +
-    'The compact model timed is what `autoprune compact` writes: the sliced model with any one-channel feature map rewritten into the same computation over fewer, wider positions ' +
-    '(a one-filter convolution and its 2×2 max pool as a stride-2 convolution of 4 shifted copies of the filter and a max over them; a one-channel pool as a transpose and a 1-D pool: ' +
-    'docs/compaction.md); the dense model is offered the same rewrites (they apply only to one-channel maps), and the cell names any made, with the compact model\'s time before them. ' +
+    'The compact model timed is what `autoprune compact --serving-batch 256` writes: the sliced model with the serving rewrites of docs/compaction.md for 256 samples a call (batch norms and activation layers folded into the layer before them; ' +
+    'a one-filter convolution and its 2×2 max pool as a stride-2 convolution of 4 shifted copies of the filter and a max over them; a one-channel pool as a transpose and a 1-D pool); ' +
+    'the dense model is offered the same rewrites, and the cell names any made, with the compact model\'s time before them; the batch-1 column times the same models. ' +
     `${provenance(records)}`, '',
     '| model | granularity (objective), fine-tune epochs of budget | target | reached sparsity of the prunable kernel weights (of their MACs removed) | test % dense → pruned (compact, sparse+int8) | units removed per layer | batch-256 ms dense → compact (speed-up); per-call floor (largest possible speed-up) | batch-1 ms dense → compact | bytes: dense / masked gzip / compact / sparse / sparse+int8 (ratio dense : sparse+int8) |',
     '|---|---|---|---|---|---|---|---|---|'];

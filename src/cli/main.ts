@@ -3,7 +3,7 @@
  * is a typed async function over the library. Exactly one top-level catch turns errors into exit codes.
  */
 import { Command, Option } from 'commander';
-import { exitCodeOf } from '../errors.js';
+import { exitCodeOf, UsageError } from '../errors.js';
 import { stdoutClosed } from './stdout.js';
 import { VERSION } from '../version.js';
 import { oneLine } from '../util/one-line.js';
@@ -140,10 +140,16 @@ function main(argv: string[]): Promise<number> {
     .argument('<pruned>', 'an autoprune output folder (model/ + masks.json), a model folder, or a model.json')
     .option('-o, --out <dir>', 'where to write compact/, model.sparse (default: the autoprune output folder given; a model folder of your own needs --out: inputs are only read)')
     .option('--int8', 'also write model.int8.sparse with int8-quantised surviving weights')
-    .option('--no-rewrite', 'keep the compact model layer for layer (by default a one-filter convolution before a 2×2 max pool, and any pool of one channel, are rewritten into the same computation that TensorFlow runs faster)')
+    .option('--no-rewrite', 'keep the compact model layer for layer (by default batch norms and activation layers are folded into the conv or Dense layer before them: the same outputs, computed faster by TensorFlow)')
+    .option('--serving-batch <n>', 'samples per predict call the compact model will serve; from 128 on, feature maps pruned to one channel are also rewritten into a form TensorFlow runs faster at such batches (default 32, tfjs predict\'s own)')
     .option('--json', 'print the result as JSON')
     .action(async (dir, opts) => {
       const { compactCommand } = await import('./compact.js');
+      if (opts.servingBatch != null) {
+        const n = Number(opts.servingBatch);
+        if (!(Number.isInteger(n) && n >= 1)) throw new UsageError(`--serving-batch must be a whole number ≥ 1, got '${opts.servingBatch}'`);
+        opts.servingBatch = n;
+      }
       process.exitCode = await compactCommand(dir, opts);
     });
 
