@@ -185,6 +185,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         `  ${count(report.totals.accepted, 'step')} accepted, ${report.totals.rolledBack} rolled back, ${report.totals.fineTuneSteps ?? '?'} fine-tune steps (${report.totals.fineTuneEpochs} epochs${report.totals.frontierSteps ? `; ${report.totals.frontierSteps} of them on the branches to the lower --targets, on top of the ${report.config.budgetSteps} budget` : ''}), ${(report.phases.total ?? 0).toFixed(1)} s\n` +
         (f.advice ? `  to go further: ${f.advice}\n` : '') +
         frontierLines(report, fmt) +
+        servingLine(report, outDir, compacted) +
         (report.standardization ? `  inputs were standardized: the model expects (value − mean) / std per column, the training rows' figures in report.json "standardization"\n` : '') +
         `  wrote ${outDir}/ (model/, masks.json, report.json, report.html${report.frontier ? ', frontier.json, frontier/' : ''}${compacted ? ', compact/, model.sparse, model.int8.sparse' : ''})\n`);
     },
@@ -193,6 +194,13 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       bar = undefined;
     },
   };
+}
+
+/** Where the pruned model keeps batch norms and was not compacted: `autoprune compact` folds them for serving. */
+function servingLine(report: RunReport, outDir: string, compacted: boolean): string {
+  if (compacted) return '';
+  const bn = (report.dense.untouched ?? []).filter((u) => u.className === 'BatchNormalization').length;
+  return bn ? `  for serving: \`autoprune compact ${outDir}\` folds the model's batch norms (${bn}) into the conv or Dense layer before them: the same outputs, several times faster in tfjs-node for MobileNet/ResNet-style models (docs/compaction.md)\n` : '';
 }
 
 /** The frontier table of a --targets run: one line per target. */

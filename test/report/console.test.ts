@@ -89,6 +89,25 @@ describe('console verbosity', () => {
     expect(n).toContain('wrote /tmp/out/ (model/, masks.json, report.json, report.html)');
   });
 
+  it('points a model with batch norms at `autoprune compact` (it folds them for serving), unless the run compacted', () => {
+    const withBn = (): RunReport => {
+      const r = sample();
+      r.dense.untouched = [{ name: 'bn1', className: 'BatchNormalization', params: 64, reason: 'normalization' }, { name: 'bn2', className: 'BatchNormalization', params: 64, reason: 'normalization' }];
+      return r;
+    };
+    const print = (compact: boolean) => {
+      let out = '';
+      const stream = { isTTY: false, write: (s: string) => { out += s; return true; } } as unknown as NodeJS.WriteStream;
+      const r = createConsoleReporter({ json: false, target: 0.8, stream });
+      if (compact) r.event({ type: 'compact', path: '/tmp/out/compact', paramsBefore: 100, paramsAfter: 60, unitsRemoved: [2], skipped: [] });
+      r.finished(withBn(), '/tmp/out');
+      return out;
+    };
+    expect(print(false)).toContain("for serving: `autoprune compact /tmp/out` folds the model's batch norms (2)");
+    expect(print(true)).not.toContain('for serving');
+    expect(run('normal')).not.toContain('for serving');
+  });
+
   it('lists the compact files with the outputs when the run compacted (--compact)', () => {
     let out = '';
     const stream = { isTTY: false, write: (s: string) => { out += s; return true; } } as unknown as NodeJS.WriteStream;
