@@ -4,20 +4,13 @@
 // under the thread setting of the environment (TF_NUM_INTRAOP_THREADS). docs/compaction.md quotes its output.
 // Needs `npm run build`.   node scripts/lenet5-ops.mjs [runs]
 import { selectBackend, tf } from '../dist/backend/tf.js';
+import { opMedianMs } from './op-median.mjs';
 
 selectBackend();
 const runs = Number(process.argv[2] ?? 30);
 const rows = [];
 function time(name, f) {
-  for (let i = 0; i < 3; i++) tf.tidy(() => tf.sum(f())).dataSync();
-  const ts = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    tf.tidy(() => tf.sum(f())).dataSync();
-    ts.push(performance.now() - t0);
-  }
-  ts.sort((a, b) => a - b);
-  rows.push(`| ${name} | ${ts[runs >> 1].toFixed(2)} |`);
+  rows.push(`| ${name} | ${opMedianMs(f, runs).toFixed(2)} |`);
 }
 const r = (s) => tf.randomNormal(s);
 const x = r([256, 28, 28, 1]);

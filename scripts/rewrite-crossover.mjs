@@ -6,20 +6,11 @@
 //    4·C_out filters of 6×6, then the max over each channel's 4 phases).
 // Needs `npm run build`.   node scripts/rewrite-crossover.mjs [runs]
 import { selectBackend, tf } from '../dist/backend/tf.js';
+import { opMedianMs } from './op-median.mjs';
 
 selectBackend();
 const runs = Number(process.argv[2] ?? 30);
-function median(f) {
-  for (let i = 0; i < 4; i++) tf.tidy(() => tf.sum(f())).dataSync();
-  const ts = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    tf.tidy(() => tf.sum(f())).dataSync();
-    ts.push(performance.now() - t0);
-  }
-  ts.sort((a, b) => a - b);
-  return ts[runs >> 1];
-}
+const median = (f) => opMedianMs(f, runs, 4);
 const B = 256;
 const out = ['| 2×2 max pool of | pool ms | rewritten ms | speed-up |', '|---|---:|---:|---:|'];
 for (const H of [24, 12, 8]) {

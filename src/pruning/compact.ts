@@ -21,7 +21,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
 import { ModelError } from '../errors.js';
-import { callsOf, isContainer, LAYER_HANDLERS, outerCalls } from './layer-kinds.js';
+import { callsOf, isContainer, LAYER_HANDLERS, layerPaths, outerCalls } from './layer-kinds.js';
 import { quietInitializersSync } from '../util/quiet-initializers.js';
 import type { PrunableModel } from './prunable-model.js';
 
@@ -313,19 +313,6 @@ export function findUnitLinks(model: TF.LayersModel): {
     skipped.push({ layer: path, reason: `units kept: compaction does not remove units of ${/^[AEIOU]/.test(layer.getClassName()) ? 'an' : 'a'} ${layer.getClassName()} layer (its pruned connections stay zeros in the full shape)` });
   }
   return { links, groups, skipped, producersOf: spaces.producersOf };
-}
-
-/** Every leaf layer (not a nested model) with its path through nested models, in graph order. */
-function layerPaths(model: TF.LayersModel): Map<Layer, string> {
-  const out = new Map<Layer, string>();
-  const walk = (layers: Layer[], prefix: string) => {
-    for (const l of layers) {
-      if (isContainer(l)) walk((l as unknown as TF.LayersModel).layers, `${prefix}${l.name}/`);
-      else if (!out.has(l)) out.set(l, prefix + l.name);
-    }
-  };
-  walk(model.layers, '');
-  return out;
 }
 
 /** The prunable layers of a model, nested models' included (in graph order), with their paths ('backbone/conv1'). */

@@ -285,6 +285,19 @@ export function statefulLayer(model: TF.LayersModel): string | undefined {
   return undefined;
 }
 
+/** Every leaf layer (not a nested model) with its path through nested models ('backbone/conv1'), in graph order. */
+export function layerPaths(model: TF.LayersModel): Map<Layer, string> {
+  const out = new Map<Layer, string>();
+  const walk = (layers: Layer[], prefix: string) => {
+    for (const l of layers) {
+      if (isContainer(l)) walk(l.layers, `${prefix}${l.name}/`);
+      else if (!out.has(l)) out.set(l, prefix + l.name);
+    }
+  };
+  walk(model.layers, '');
+  return out;
+}
+
 /** Every leaf layer of a model (descending into nested models), each once. */
 export function leafLayers(model: TF.LayersModel): Layer[] {
   const out: Layer[] = [];

@@ -33,7 +33,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
 import { ModelError, UsageError } from '../errors.js';
-import { isContainer } from './layer-kinds.js';
+import { isContainer, layerPaths } from './layer-kinds.js';
 import { quietInitializersSync } from '../util/quiet-initializers.js';
 
 type Layer = TF.layers.Layer;
@@ -51,7 +51,8 @@ export interface Rewrite {
 export function describeRewrite(w: Rewrite): string {
   if (w.kind === 'fold-batchnorm' || w.kind === 'fuse-activation') {
     const [layer, ...gone] = w.layers;
-    return `${gone.map((g) => `'${g}'`).join(' and ')} folded into '${layer}' (its kernel, bias and activation): same outputs, ${gone.length} op${gone.length > 1 ? 's' : ''} fewer per call`;
+    const into = w.kind === 'fuse-activation' ? 'its activation' : gone.length > 1 ? 'its kernel, bias and activation' : 'its kernel and bias';
+    return `${gone.map((g) => `'${g}'`).join(' and ')} folded into '${layer}' (${into}): same outputs, ${gone.length} op${gone.length > 1 ? 's' : ''} fewer per call`;
   }
   return w.kind === 'phase-conv'
     ? `'${w.layers[0]}' (one filter) and its 2×2 max pool '${w.layers[1]}' rewritten as one stride-2 convolution of 4 filters and a max over them: ` +
@@ -144,7 +145,7 @@ function allNames(model: TF.LayersModel): Set<string> {
 
 interface Plan {
   rewrites: Rewrite[];
-  /** Path of a replaced layer → the layers replacing it (the first takes its inputs, the last its name). Empty: removed. */
+  /** Path of a replaced layer → the layers replacing it (the first takes its inputs, the last its name). */
   replace: Map<string, Item[]>;
   /** Path of a phase convolution → its new weights. */
   weights: Map<string, TF.Tensor[]>;
@@ -265,7 +266,8 @@ function planFold(model: TF.LayersModel): Fold {
           next = soleReader(next);
         }
       }
-      const act = next && removable(next, outputs) && (bn == null || bn.outboundNodes.length === 1) ? activationOf(next) : undefined;
+      // (after a batch norm, `next` is its sole reader: the norm itself is read by nothing else)
+      const act = next && removable(next, outputs) ? activationOf(next) : undefined;
       if (!bn && !act) continue;
       const gone = [bn, act ? next : undefined].filter((x): x is Layer => x != null);
       for (const g of gone) f.removed.set(prefix + g.name, l.name);
@@ -359,18 +361,6 @@ function rewriteConfig(entries: Entries, functional: boolean, prefix: string, p:
   return out;
 }
 
-function leafPaths(model: TF.LayersModel): Map<string, Layer> {
-  const out = new Map<string, Layer>();
-  const walk = (layers: Layer[], prefix: string) => {
-    for (const l of layers) {
-      if (isContainer(l)) walk((l as unknown as TF.LayersModel).layers, `${prefix}${l.name}/`);
-      else if (!out.has(prefix + l.name)) out.set(prefix + l.name, l);
-    }
-  };
-  walk(model.layers, '');
-  return out;
-}
-
 /** Rebuilds `model` from `config` (its class kept) and gives every layer its weights: `fresh` by path, else the old layer's. */
 function rebuild(model: TF.LayersModel, config: unknown, fresh: Map<string, TF.Tensor[]>, what: string): TF.LayersModel {
   const cls = (model.getClassName() === 'Sequential' ? tf.Sequential : tf.LayersModel) as unknown as { fromConfig(cls: unknown, config: unknown): TF.LayersModel };
@@ -380,37 +370,38 @@ function rebuild(model: TF.LayersModel, config: unknown, fresh: Map<string, TF.T
   } catch (err) {
     throw new ModelError(`cannot rebuild model '${model.name}' with ${what}: ${(err as Error).message.split('\n')[0]}`);
   }
-  const old = leafPaths(model);
-  for (const [path, l] of leafPaths(out)) {
+  const old = new Map([...layerPaths(model)].map(([l, path]) => [path, l]));
+  for (const [l, path] of layerPaths(out)) {
     if (l.weights.length === 0) continue;
     l.setWeights(fresh.get(path) ?? old.get(path)!.getWeights());
   }
   return out;
 }
 
-function foldPass(model: TF.LayersModel): { model: TF.LayersModel; rewrites: Rewrite[] } {
-  const f = planFold(model);
+/** One pass: `model` rebuilt from its config as `edit` changes it, with `fresh` weights by path (disposed here); `model` itself when nothing is to be rewritten. */
+function applyPass(
+  model: TF.LayersModel, rewrites: Rewrite[], fresh: Map<string, TF.Tensor[]>, what: string,
+  edit: (entries: Entries, functional: boolean) => Entries,
+): { model: TF.LayersModel; rewrites: Rewrite[] } {
   try {
-    if (f.rewrites.length === 0) return { model, rewrites: [] };
+    if (rewrites.length === 0) return { model, rewrites };
     const config = model.getConfig() as unknown as { layers: Entries };
-    config.layers = foldConfig(config.layers, model.getClassName() !== 'Sequential', '', f);
-    return { model: rebuild(model, config, f.weights, 'its batch norms folded'), rewrites: f.rewrites };
+    config.layers = edit(config.layers, model.getClassName() !== 'Sequential');
+    return { model: rebuild(model, config, fresh, what), rewrites };
   } finally {
-    for (const w of f.weights.values()) tf.dispose(w);
+    for (const w of fresh.values()) tf.dispose(w);
   }
 }
 
-function oneChannelPass(model: TF.LayersModel): { model: TF.LayersModel; rewrites: Rewrite[] } {
+const foldPass = (model: TF.LayersModel) => {
+  const f = planFold(model);
+  return applyPass(model, f.rewrites, f.weights, 'its batch norms folded', (entries, functional) => foldConfig(entries, functional, '', f));
+};
+
+const oneChannelPass = (model: TF.LayersModel) => {
   const p = plan(model);
-  try {
-    if (p.rewrites.length === 0) return { model, rewrites: [] };
-    const config = model.getConfig() as unknown as { layers: Entries };
-    config.layers = rewriteConfig(config.layers, model.getClassName() !== 'Sequential', '', p);
-    return { model: rebuild(model, config, p.weights, 'its one-channel maps rewritten'), rewrites: p.rewrites };
-  } finally {
-    for (const w of p.weights.values()) tf.dispose(w);
-  }
-}
+  return applyPass(model, p.rewrites, p.weights, 'its one-channel maps rewritten', (entries, functional) => rewriteConfig(entries, functional, '', p));
+};
 
 export interface RewriteOptions {
   /**

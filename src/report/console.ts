@@ -200,7 +200,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
 function servingLine(report: RunReport, outDir: string, compacted: boolean): string {
   if (compacted) return '';
   const bn = (report.dense.untouched ?? []).filter((u) => u.className === 'BatchNormalization').length;
-  return bn ? `  for serving: \`autoprune compact ${outDir}\` folds the model's batch norms (${bn}) into the conv or Dense layer before them: the same outputs, several times faster in tfjs-node for MobileNet/ResNet-style models (docs/compaction.md)\n` : '';
+  return bn ? `  for serving: the model keeps ${bn} batch norm${bn > 1 ? 's' : ''}; \`autoprune compact ${outDir}\` folds those right after a conv or Dense layer into it: the same outputs, several times faster in tfjs-node for MobileNet/ResNet-style models (docs/compaction.md)\n` : '';
 }
 
 /** The frontier table of a --targets run: one line per target. */
