@@ -2,7 +2,7 @@
 // file size") with the current build, keeps the others as docs/benchmarks.json records them, and rewrites that
 // section (and the JSON's records). For a change that moves only some rows (e.g. channel rounding under
 // --objective flops moves LeNet-5's flops rows), without the hours of a full `autoprune bench`.
-//   npm run build && node scripts/structured-rerun.mjs lenet-5 flops
+//   npm run build && node scripts/structured-rerun.mjs lenet-5 flops [granularity]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -11,11 +11,11 @@ await selectBackendAsync();
 const { loadMnist10k } = await import('../dist/data/mnist.js');
 const { runStructuredBench, structuredSection } = await import('../dist/bench/structured.js');
 const { loadPolicy } = await import('../dist/policy/io.js');
-const [model = 'lenet-5', objective = 'flops'] = process.argv.slice(2);
+const [model = 'lenet-5', objective = 'flops', granularity] = process.argv.slice(2);
 const jsonPath = `${root}docs/benchmarks.json`;
 const pagePath = `${root}docs/benchmarks.md`;
 const json = JSON.parse(readFileSync(jsonPath, 'utf8'));
-const redo = json.structured.filter((r) => r.model === model && r.objective === objective);
+const redo = json.structured.filter((r) => r.model === model && r.objective === objective && (!granularity || r.granularity === granularity));
 if (redo.length === 0) throw new Error(`no structured rows of ${model} with objective ${objective}`);
 const data = loadMnist10k({ seed: 0 });
 const fresh = await runStructuredBench(data, {

@@ -27,6 +27,8 @@ export interface ResolvedRunOptions {
   splitSeed: number;
   granularity: Granularity;
   objective: Objective;
+  /** undefined: the agent's default (on at unit granularity). */
+  distill: false | { weight: number; temperature: number } | undefined;
   /** Glob patterns of kernels never pruned (empty: none). */
   exclude: readonly string[];
   /** Lower targets recorded on the way, ascending (empty: none). */
@@ -50,7 +52,7 @@ const wholeAtLeast1 = (v: unknown) => typeof v === 'number' && Number.isInteger(
 const OPTION_KEYS: Record<keyof AutopruneOptions, true> = {
   target: true, model: true, data: true, label: true, ignoreColumns: true, task: true, split: true, labelOrder: true, valData: true,
   testData: true, standardize: true, maxDrop: true, policy: true, force: true, seed: true, splitSeed: true, budgetEpochs: true,
-  budgetSteps: true, batchSize: true, granularity: true, objective: true, exclude: true, frontier: true, compact: true, logdir: true,
+  budgetSteps: true, batchSize: true, granularity: true, objective: true, distill: true, exclude: true, frontier: true, compact: true, logdir: true,
   out: true, overwrite: true, resume: true, signal: true, onEvent: true,
 };
 
@@ -124,6 +126,11 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
   if (o.frontier != null && !(Array.isArray(o.frontier) && o.frontier.every((t) => typeof t === 'number' && t > 0 && t < o.target))) {
     throw new UsageError(`frontier must be a list of targets strictly between 0 and target (${o.target}), got '${String(o.frontier)}'`);
   }
+  const d = o.distill as unknown;
+  if (d != null && d !== false && !(typeof d === 'object' && Number.isFinite((d as { weight?: unknown }).weight) && (d as { weight: number }).weight >= 0 &&
+    (d as { weight: number }).weight <= 1 && Number.isFinite((d as { temperature?: unknown }).temperature) && (d as { temperature: number }).temperature > 0)) {
+    throw new UsageError(`distill must be false or { weight: 0..1, temperature: > 0 }, got '${JSON.stringify(d)}'`);
+  }
   const granularity = checkGranularity(o.granularity ?? (o.objective === 'flops' ? 'unit' : 'connection'));
   const objective = checkObjective(o.objective ?? RUN_DEFAULTS.objective, granularity);
   const data = o.data ?? 'mnist-10k';
@@ -136,6 +143,7 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
     splitSeed: o.splitSeed ?? o.seed ?? RUN_DEFAULTS.seed,
     granularity,
     objective,
+    distill: o.distill == null ? undefined : o.distill === false ? false : { weight: o.distill.weight, temperature: o.distill.temperature },
     exclude: (o.exclude ?? []).map((g) => g.trim()),
     frontier: [...new Set(o.frontier ?? [])].sort((a, b) => a - b),
     budgetEpochs: o.budgetEpochs,

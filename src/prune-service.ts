@@ -108,6 +108,12 @@ export interface AutopruneOptions {
    */
   objective?: Objective;
   /**
+   * Knowledge distillation in the fine-tunes (single-label classifiers): `{ weight, temperature }` trains on
+   * `(1 − weight)·labels + weight·the given model's probabilities at temperature`, `false` on plain labels.
+   * Default: `{ weight: 0.5, temperature: 4 }` at granularity 'unit', off otherwise (docs/agent.md).
+   */
+  distill?: false | { weight: number; temperature: number };
+  /**
    * Kernels never to prune, as glob patterns (`*`, `?`) over kernel names as `inspect` lists them (a layer's name,
    * or `container/layer/role` inside nested models and RNNs), e.g. `['conv2d_1', 'backbone/*']`. They stay dense,
    * are listed as excluded in the report, and the target counts the other kernels. Default: none.
@@ -904,7 +910,7 @@ export class PruneService {
       const budget = resolveBudget(fitted.train.labels.length, budgetIn);
       const identity: RunIdentity | undefined = ckptDir ? {
         target: r.target, maxDrop, objective, granularity, exclude: r.exclude.join(','), frontier: r.frontier.join(','), policy: policy.name, seed, splitSeed: r.splitSeed, budgetSteps: budget.budgetSteps,
-        batchSize: budget.batchSize, force: r.force, model: hashWeights(model), data: hashDataset(fitted),
+        batchSize: budget.batchSize, force: r.force, model: hashWeights(model), data: hashDataset(fitted), ...(r.distill !== undefined ? { distill: JSON.stringify(r.distill) } : {}),
       } : undefined;
       // Several regression targets: each one's test R² before and after (the metric is their average).
       const targetNames = task.kind === 'regression' && (fitted.targetNames?.length ?? 0) > 1 ? fitted.targetNames! : [];
@@ -915,7 +921,7 @@ export class PruneService {
         identity, ...budgetIn,
         target: r.target, maxDrop, force: r.force, seed,
         checkpointDir: ckptDir, resume: r.resume, signal: opts.signal, onEvent: opts.onEvent,
-        extractor: this.extractor, backend: { name: backend.name, native: backend.native }, granularity, objective, exclude: r.exclude,
+        extractor: this.extractor, backend: { name: backend.name, native: backend.native }, granularity, objective, exclude: r.exclude, distill: r.distill,
         milestones: r.frontier,
       });
       Object.assign(phases, result.phases);
@@ -932,7 +938,7 @@ export class PruneService {
           target: r.target, maxDrop, policy: policy.name, granularity, objective, seed, splitSeed: r.splitSeed,
           model: loaded.label, data: typeof dataSpec === 'string' ? dataSpec : dataSpec.name, force: r.force,
           budgetSteps: result.budget.budgetSteps, budgetEpochs: Math.round((100 * result.budget.budgetSteps) / result.budget.stepsPerEpoch) / 100,
-          budgetSource: result.budget.source, batchSize: result.budget.batchSize, roundSteps: result.budget.roundSteps,
+          budgetSource: result.budget.source, batchSize: result.budget.batchSize, roundSteps: result.budget.roundSteps, distill: result.distill,
           resumed: r.resume,
           ...(r.exclude.length > 0 ? { exclude: [...r.exclude] } : {}),
           ...(r.frontier.length > 0 ? { frontier: [...r.frontier] } : {}),

@@ -50,6 +50,8 @@ export interface StartEvent {
   /** Fine-tuning budget of the run in optimizer steps, and the batch size. */
   budgetSteps?: number;
   batchSize?: number;
+  /** Distillation from the model as given in every fine-tune (AgentOptions.distill), when on. */
+  distill?: { weight: number; temperature: number };
 }
 
 /** An accepted step. */

@@ -14,7 +14,7 @@ import type { FeatureExtractor } from '../services.js';
 import { disposeSnapshot, PrunableModel, type ComputeReport, type Objective, type Snapshot, type SparsityReport } from '../pruning/prunable-model.js';
 import { cosineFraction, type RegrowSchedule } from '../pruning/regrow.js';
 import { checkObjective, checkUnitsRemovable, pruneStep, unitsKeptFor, type Granularity } from './granularity.js';
-import { accuracy, evaluate, rowLosses, trainAsync, withDefaults } from '../models/train.js';
+import { accuracy, evaluate, rowLosses, teacherTargets, trainAsync, withDefaults, type TrainOptions } from '../models/train.js';
 import { resolveBudget, type FineTuneBudget } from './budget.js';
 import { GUARD_Z, judge, resolution, type GuardVerdict } from './guard.js';
 import { Checkpointer, type AgentState, type RunIdentity } from './checkpoint.js';
@@ -116,9 +116,20 @@ export interface AgentOptions {
    * `alpha`) of its live weights, smallest |w| out, largest |gradient| back in (src/pruning/regrow.ts). `false`: none.
    */
   regrow?: false | { alpha: number; every: number; until: number };
+  /**
+   * Knowledge distillation in every fine-tune (the control's too), single-label classification only: the targets are
+   * `(1 − weight)·labels + weight·teacher`, the teacher being the model as given (its class probabilities on the
+   * training split, softened by `temperature`), computed once before pruning. Default: DISTILL_DEFAULT at unit
+   * granularity (whole units removed: measured on LeNet-300-100 at 90 % of compute removed, +0.7 points of test accuracy
+   * over 3 seeds, docs/agent.md), off at connection and hierarchical granularity (not measured there).
+   */
+  distill?: false | { weight: number; temperature: number };
   /** Backend name for the start event. */
   backend?: { name: string; native: boolean };
 }
+
+/** Distillation at unit granularity (AgentOptions.distill): half labels, half the given model's temperature-4 probabilities. */
+export const DISTILL_DEFAULT = Object.freeze({ weight: 0.5, temperature: 4 });
 
 export const AGENT_DEFAULTS = Object.freeze({
   maxDrop: 1, force: false, seed: 0, finalReserve: 0.3, maxStepEpochs: 2, calibrationSamples: 1024, increments: 4, magnitudeCheck: true,
@@ -156,6 +167,8 @@ export interface AgentResult {
   };
   /** The fine-tuning budget and batch size used. */
   budget: FineTuneBudget;
+  /** The distillation the fine-tunes used (AgentOptions.distill), or false (off, or a task without class probabilities). */
+  distill: false | { weight: number; temperature: number };
   /** The guard as it judged: validation rows, what one row is worth, and the final paired comparison. */
   guard: { valRows: number; pointsPerRow: number; maxDrop: number; z: number; controlValAccuracy: number; reference: 'control' | 'dense'; final: GuardVerdict };
   /** Seconds per phase, over every session of a resumed run (see AgentState.phases). */
@@ -308,6 +321,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
 
   const granularity = o.granularity ?? (o.objective === 'flops' ? 'unit' : 'connection');
   const objective = checkObjective(o.objective ?? 'params', granularity);
+  const distillWith = o.distill ?? (granularity === 'unit' ? DISTILL_DEFAULT : false);
   // Frozen layers stay dense: the fine-tuning below trains only trainable weights, so they could not recover.
   const pm = new PrunableModel(model, { exclude: o.exclude ?? [], frozen: 'exclude' });
   const rescore = o.rescore ?? pm.totalPrunable < RESCORE_MAX_WEIGHTS;
@@ -315,6 +329,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
   const calib = headOf(data.train, o.calibrationSamples);
   const ckpt = o.checkpointDir ? new Checkpointer(o.checkpointDir) : undefined;
   const milestones: Milestone[] = [];
+  /** The distillation targets (AgentOptions.distill), disposed with the run. */
+  let teacher: TF.Tensor | undefined;
   let scoringPasses = 0;
   /** Scoring passes whose pruning followed the policy / plain magnitude (magnitudeCheck). */
   const criteria: { policy: number; magnitude: number; lampAllocation?: number } = { policy: 0, magnitude: 0 };
@@ -339,7 +355,10 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     // resumed run gets the same reference.
     // The reference is the lower of the two: where fine-tuning alone improves the model (an undertrained
     // one), the drop is still counted from the model the user gave, as --max-drop says.
-    const control = await timedAsync(phases, 'control', () => controlReference(model, data, calib.x, budget, o.maxStepEpochs, o.seed, o.signal));
+    // The teacher: the model as given, before any pruning or a resume's weights (so a resumed run gets the same targets).
+    teacher = distillWith ? teacherTargets(model, data.train.x, distillWith.temperature) : undefined;
+    const softTargets = teacher && distillWith ? { probs: teacher, weight: distillWith.weight } : undefined;
+    const control = await timedAsync(phases, 'control', () => controlReference(model, data, calib.x, budget, o.maxStepEpochs, o.seed, o.signal, softTargets));
     const denseVal = timed('evaluate', () => evaluate(model, data.val));
     const reference = control.accuracy <= denseVal.accuracy
       ? { kind: 'control' as const, accuracy: control.accuracy, correct: control.correct }
@@ -368,6 +387,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       native: o.backend?.native ?? false, prunable: pm.totalPrunable, metric: metricName(taskOf(model).kind), denseValAccuracy: state.denseValAccuracy, floor,
       sparsity: state.sparsity, resumed, valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow,
       budgetSteps: budget.budgetSteps, batchSize: budget.batchSize, params: coverage.params, untouched: coverage.untouched,
+      ...(softTargets && distillWith ? { distill: { ...distillWith } } : {}),
       ...(unitsKept ? { unitsKept } : {}),
     });
     for (const message of guardWarnings(data.val.labels.length, o.maxDrop, metricName(taskOf(model).kind))) emit({ type: 'warning', message });
@@ -512,7 +532,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       }
       const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
         steps: t.steps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, schedule, regrow: t.regrow ? regrowFor(t.steps, schedule?.length ? Math.floor(t.steps / 2) : 0) : undefined,
-        prunable: pm, val: data.val, patience: t.patience, lrDecay: t.lrDecay, seed: o.seed * 1009 + state.step, signal: o.signal, recalibrate: calib.x,
+        prunable: pm, val: data.val, patience: t.patience, lrDecay: t.lrDecay, seed: o.seed * 1009 + state.step, signal: o.signal, recalibrate: calib.x, softTargets,
         onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: Math.ceil(t!.steps / budget.roundSteps), step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, loss: e.loss, valAccuracy: e.valAccuracy }),
       }));
       phases.fineTune -= nestedSeconds;
@@ -678,7 +698,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         // sparsity is kept as it was accepted (no budget is left to polish it).
         const more = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
           steps: rest, batchSize: budget.batchSize, roundSteps: budget.roundSteps, prunable: pm, val: data.val,
-          patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay, seed: o.seed * 1009 + 7907, signal: o.signal, recalibrate: calib.x,
+          patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay, seed: o.seed * 1009 + 7907, signal: o.signal, recalibrate: calib.x, softTargets,
           onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: Math.ceil(rest / budget.roundSteps), step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, loss: e.loss, valAccuracy: e.valAccuracy }),
         })).catch((err: unknown) => {
           pm.restore(snap);
@@ -739,7 +759,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
           steps: budget.budgetSteps - state.stepsUsed, batchSize: budget.batchSize, roundSteps: budget.roundSteps,
           prunable: pm, val: data.val, patience: o.polish.patience, lrDecay: o.polish.lrDecay, regrow: regrowFor(budget.budgetSteps - state.stepsUsed),
-          seed: o.seed * 1009 + 7919, signal: o.signal, recalibrate: calib.x,
+          seed: o.seed * 1009 + 7919, signal: o.signal, recalibrate: calib.x, softTargets,
           onEpoch: (e) => emit({ type: 'epoch', phase: 'polish', epochs: Math.ceil((budget.budgetSteps - state.stepsUsed) / budget.roundSteps), step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, loss: e.loss, valAccuracy: e.valAccuracy }),
         }));
         state.stepsUsed += r.stepsRun;
@@ -773,6 +793,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       targetReached: reached, stopReason, exitCode, steps: state.steps,
       totals: { fineTuneEpochs: epochsOf(state.stepsUsed), fineTuneSteps: state.stepsUsed, accepted, rolledBack: state.steps.length - accepted, scoringPasses, rescored: rescore, criteria: { ...criteria }, ...(o.milestones?.length ? { frontierSteps } : {}) },
       budget,
+      distill: teacher && distillWith ? { ...distillWith } : false,
       guard: { valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow, maxDrop: o.maxDrop, z: GUARD_Z, controlValAccuracy: reference.accuracy, reference: reference.kind, final: guard(finalEval) },
       phases: runPhases(), earlierSeconds: earlier.seconds, masks: pm, milestones,
     };
@@ -783,18 +804,19 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     throw err;
   } finally {
     disposeSplit(calib);
+    teacher?.dispose();
   }
 }
 
 /** Validation correctness of `model` fine-tuned like one agent step (unpruned); its weights are put back after. */
-async function controlReference(model: TF.LayersModel, data: Dataset, recalibrate: TF.Tensor, budget: FineTuneBudget, rounds: number, seed: number, signal?: AbortSignal): Promise<{ accuracy: number; correct: Float32Array }> {
+async function controlReference(model: TF.LayersModel, data: Dataset, recalibrate: TF.Tensor, budget: FineTuneBudget, rounds: number, seed: number, signal?: AbortSignal, softTargets?: TrainOptions['softTargets']): Promise<{ accuracy: number; correct: Float32Array }> {
   // Trained in place and put back from a copy of every weight (moving statistics included): one copy of the
   // weights, where a clone through serialised artifacts held three at once (docs/benchmarks.md, scale).
   const saved = tf.tidy(() => model.weights.map((w) => tf.keep(w.read().clone())));
   try {
     await trainAsync(model, data.train, {
       steps: rounds * budget.roundSteps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, val: data.val, patience: 1,
-      seed: seed * 1009, signal, recalibrate,
+      seed: seed * 1009, signal, recalibrate, softTargets,
     });
     const ev = evaluate(model, data.val);
     return { accuracy: ev.accuracy, correct: ev.correct };

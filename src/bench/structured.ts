@@ -176,6 +176,7 @@ export function structuredSection(records: StructuredRecord[]): string {
   const kb = (b: number | undefined) => (b == null ? '—' : `${(b / 1024).toFixed(0)} KiB`);
   const lines = ['## Structured pruning, compaction and file size', '',
     'Seed 0, the agent loop with the learned policy at each granularity (max drop 1 point unless forced), then `compact` and the sparse exports. ' +
+    'At unit granularity (objective `flops` included) the fine-tunes distil from the dense model (half labels, half its probabilities at temperature 4; docs/agent.md), as the CLI does; every unit row here was measured with it. ' +
     'Objective `flops`: the target counts multiply-accumulates removed instead of weights (units taken by prunability per MAC freed). ' +
     'Latency: median of repeated `predict` calls (one call = the whole batch, output read back) on the native backend; "dense" is the pruned model at full shape ' +
     '(the dense kernels: tfjs has no sparse ones, so zeros cost the same), timed in alternation with the compact model so that machine load hits both alike. ' +

@@ -71,6 +71,13 @@ export interface TrainOptions {
    * uses tfjs's autodiff (the reference the speed benchmark times it against). Default 'auto'.
    */
   gradient?: 'auto' | 'tape';
+  /**
+   * Knowledge distillation (single-label classification with a softmax or logits output): the training targets
+   * become `(1 − weight)·labels + weight·probs`, `probs` a teacher's class probabilities on the training split
+   * (rows aligned with `data`; see teacherTargets). Validation, early stopping and the metric use the labels.
+   * Default: none.
+   */
+  softTargets?: { probs: TF.Tensor; weight: number };
   /** Called after each epoch. */
   onEpoch?: (e: { epoch: number; loss: number; valAccuracy?: number; valLoss?: number; improved?: boolean }) => void;
 }
@@ -87,6 +94,34 @@ export interface TrainResult {
   bestValLoss?: number;
   bestEpoch?: number;
   seconds: number;
+}
+
+/** Labels mixed with a teacher's probabilities (TrainOptions.softTargets); the labels alone for other tasks. */
+function withSoftTargets(y: TF.Tensor, task: TaskInfo, soft: TrainOptions['softTargets']): TF.Tensor {
+  if (!soft || soft.weight <= 0 || task.kind !== 'classification' || (task.output !== 'softmax' && task.output !== 'logits')) return y;
+  if (soft.probs.shape[0] !== y.shape[0] || soft.probs.shape[1] !== y.shape[1]) {
+    y.dispose();
+    throw new Error(`soft targets of shape [${soft.probs.shape.join(', ')}] do not fit targets of shape [${y.shape.join(', ')}]`);
+  }
+  const mixed = tf.tidy(() => tf.add(tf.mul(y, 1 - soft.weight), tf.mul(soft.probs, soft.weight)));
+  y.dispose();
+  return mixed;
+}
+
+/**
+ * A teacher's class probabilities on `x` for distillation (TrainOptions.softTargets), softened by `temperature`:
+ * softmax(log p / T), i.e. the logits divided by T. Undefined where the task has no class distribution to teach.
+ */
+export function teacherTargets(model: TF.LayersModel, x: TF.Tensor, temperature: number): TF.Tensor | undefined {
+  const task = taskOf(model);
+  if (task.kind !== 'classification' || (task.output !== 'softmax' && task.output !== 'logits')) return undefined;
+  const out = predict(model, x);
+  return tf.tidy(() => {
+    const logits = task.output === 'logits' ? out : tf.log(tf.clipByValue(out, 1e-12, 1));
+    const soft = tf.softmax(tf.div(logits, temperature));
+    out.dispose();
+    return soft;
+  });
 }
 
 /** `{ ...defaults, ...options }` where an option left `undefined` keeps its default. */
@@ -134,7 +169,7 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
   const perEpoch = Math.ceil(n / o.batchSize);
   const totalSteps = o.steps ?? o.epochs * perEpoch;
   const roundSteps = Math.max(1, o.roundSteps ?? perEpoch);
-  const y = targetsOf(data, task);
+  const y = withSoftTargets(targetsOf(data, task), task, o.softTargets);
   const vars = model.trainableWeights.map((w) => w.read() as TF.Variable);
   const optimizer = new FlatAdam(vars, o.learningRate);
   const compiled = o.gradient === 'tape' ? undefined : compileChain(model, task, vars);

@@ -179,7 +179,9 @@ describe('agent loop', () => {
     const r = await runAgent(model, data, createScorer('global-magnitude'), {
       target: 0.5, maxDrop: 5, budgetEpochs: 6, granularity: 'unit', objective: 'flops', force: true, onEvent: (e) => events.push(e),
     });
-    expect(events[0]).toMatchObject({ type: 'start', objective: 'flops', unitsKept: [] });
+    expect(events[0]).toMatchObject({ type: 'start', objective: 'flops', unitsKept: [], distill: { weight: 0.5, temperature: 4 } });
+    // Whole units removed: the fine-tunes distil from the model as given (DISTILL_DEFAULT), and the result says so.
+    expect(r.distill).toEqual({ weight: 0.5, temperature: 4 });
     expect(r.compute.reduction).toBeGreaterThanOrEqual(0.5 - 0.02);
     expect(r.compute.dense).toBe(20 * 64 + 64 * 32 + 32 * 3);
     expect(r.steps.filter((s) => s.accepted).at(-1)!.toSparsity).toBeCloseTo(r.compute.reduction, 9);
@@ -188,6 +190,32 @@ describe('agent loop', () => {
     r.masks.dispose();
     model.dispose();
     data.dispose();
+  });
+
+  it('distils only where it is on and the task has class probabilities: off at connection granularity, off for regression', async () => {
+    const { data, model } = setup(5);
+    const events: AgentEvent[] = [];
+    const r = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.3, maxDrop: 5, budgetEpochs: 2, onEvent: (e) => events.push(e) });
+    expect(r.distill).toBe(false);
+    expect(events[0]).not.toHaveProperty('distill');
+    r.masks.dispose();
+    const off = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.3, maxDrop: 5, budgetEpochs: 2, granularity: 'unit', distill: false, force: true });
+    expect(off.distill).toBe(false);
+    off.masks.dispose();
+    model.dispose();
+    data.dispose();
+    const reg = loadSynthetic({ samples: 300, features: 8, classes: 2, seed: 2 });
+    const rows = (s: typeof reg.train) => ({ ...s, y: tf.tidy(() => s.x.sum(1, true)) });
+    const regData = { ...reg, train: rows(reg.train), val: rows(reg.val), test: rows(reg.test) };
+    const regModel = tf.sequential({ layers: [tf.layers.dense({ inputShape: [8], units: 16, activation: 'relu' }), tf.layers.dense({ units: 1 })] });
+    regModel.compile({ optimizer: 'adam', loss: 'meanSquaredError' });
+    train(regModel, regData.train, { epochs: 5 });
+    const rr = await runAgent(regModel, regData, createScorer('global-magnitude'), { target: 0.3, maxDrop: 100, budgetEpochs: 2, granularity: 'unit', force: true });
+    expect(rr.distill).toBe(false);
+    rr.masks.dispose();
+    regModel.dispose();
+    tf.dispose([regData.train.y, regData.val.y, regData.test.y]);
+    reg.dispose();
   });
 
   it("names the layers whose units 'flops' cannot remove, and why (a concatenation)", () => {

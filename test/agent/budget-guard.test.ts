@@ -87,6 +87,10 @@ describe('resolveRunOptions: one place for every default', () => {
     expect(r).toMatchObject({ maxDrop: 1, seed: 0, splitSeed: 0, budgetEpochs: undefined, policy: 'default', granularity: 'connection', objective: 'params' });
     expect(resolveRunOptions({ target: 0.8, objective: 'flops' }).granularity).toBe('unit');
     expect(resolveRunOptions({ target: 0.8, seed: 3 }).splitSeed).toBe(3);
+    // distill: undefined leaves the agent's default (on at unit granularity); false and a setting pass through.
+    expect(resolveRunOptions({ target: 0.8 }).distill).toBeUndefined();
+    expect(resolveRunOptions({ target: 0.8, distill: false }).distill).toBe(false);
+    expect(resolveRunOptions({ target: 0.8, distill: { weight: 0.3, temperature: 2 } }).distill).toEqual({ weight: 0.3, temperature: 2 });
   });
 
   it.each([
@@ -98,6 +102,8 @@ describe('resolveRunOptions: one place for every default', () => {
     [{ target: 0.8, maxdrop: 3 }, /unknown option 'maxdrop' \(did you mean 'maxDrop'\?\)/],
     [{ target: 0.8, onEvent: 5 }, /onEvent must be a function/],
     [{ target: 0.8, signal: true }, /signal must be an AbortSignal/],
+    [{ target: 0.8, distill: { weight: 2, temperature: 4 } }, /distill must be false or \{ weight: 0..1, temperature: > 0 \}/],
+    [{ target: 0.8, distill: true }, /distill must be false or/],
   ])('rejects %j with one UsageError', (o, msg) => {
     expect(() => resolveRunOptions(o as never)).toThrow(UsageError);
     expect(() => resolveRunOptions(o as never)).toThrow(msg);
