@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.native/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.native/**', 'coverage/**', '.webgpu-probe/**', '.gpuprobe/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
