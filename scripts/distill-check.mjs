@@ -30,6 +30,7 @@ for (const cfg of configs.split(',')) {
     console.log(JSON.stringify({ cfg, seed, dense, test, computeRemoved: r.compute.reduction, targetReached: r.targetReached, seconds: (Date.now() - t0) / 1000 }));
     r.masks.dispose();
     model.dispose();
+    if (fitted !== data) fitted.dispose();
   }
   console.log(`== ${cfg}: mean test ${((100 * accs.reduce((a, b) => a + b, 0)) / accs.length).toFixed(2)} %`);
 }

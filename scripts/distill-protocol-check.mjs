@@ -56,6 +56,7 @@ for (const seed of seedsS.split(',').map(Number)) {
       test = accuracy(model, fitted.test);
     } else test = await gradual(model, fitted, seed, distill);
     model.dispose();
+    if (fitted !== data) fitted.dispose();
     const key = `${method}${distill ? ' + distill' : ''}`;
     (rows[key] ??= []).push(test);
     console.log(JSON.stringify({ method: key, seed, test, tensors: tf.memory().numTensors }));
