@@ -87,3 +87,22 @@ describe('the frontier in one run', () => {
     await expect(autoprune({ target: 0.5, frontier: [0.7], data: 'synthetic' })).rejects.toThrow(/frontier must be a list of targets strictly between 0 and target \(0.5\)/);
   });
 });
+
+describe('resume at unit granularity (distillation on)', () => {
+  it('a run cut after its first checkpoint and resumed ends with the uninterrupted run\'s weights, bit for bit', async () => {
+    const opts = { target: 0.6, granularity: 'unit', data: 'synthetic', policy: 'global-magnitude', maxDrop: 10, budgetEpochs: 6 } as const;
+    const whole = await autoprune({ ...opts, out: join(tempDir(), 'whole') });
+    expect(whole.report.config.distill).toEqual({ weight: 0.5, temperature: 4 });
+    const out = join(tempDir(), 'cut');
+    const controller = new AbortController();
+    await expect(autoprune({ ...opts, out, signal: controller.signal, onEvent: (e) => { if (e.type === 'checkpoint') controller.abort(); } }))
+      .rejects.toThrow(/interrupted/i);
+    const resumed = await autoprune({ ...opts, out, resume: true });
+    expect(resumed.report.final.testAccuracy).toBe(whole.report.final.testAccuracy);
+    const a = readFileSync(join(out, 'model/weights.bin'));
+    const b = readFileSync(join(whole.outDir!, 'model/weights.bin'));
+    expect(a.equals(b)).toBe(true);
+    whole.model.dispose();
+    resumed.model.dispose();
+  });
+});
