@@ -35,6 +35,18 @@ export async function doctor(backend: BackendName | 'auto' = 'auto'): Promise<Do
   }
 }
 
+/**
+ * A line for a machine with an NVIDIA device that trains on the CPU anyway (tensorflow-gpu was tried and did not
+ * load): what it needs and where that is written down. Undefined when no GPU was seen or the GPU backend runs.
+ */
+export function gpuHint(backend: string, skipped: readonly string[]): string | undefined {
+  if (backend === 'tensorflow-gpu') return undefined;
+  const gpu = skipped.find((s) => s.startsWith('tensorflow-gpu:'));
+  if (!gpu || /no CUDA device/.test(gpu)) return undefined;
+  return 'an NVIDIA device is present but training runs on the CPU: @tensorflow/tfjs-node-gpu 4.x needs CUDA 11.2 and cuDNN 8.1 ' +
+    '(npm install @tensorflow/tfjs-node-gpu@4.22.0); docs/gpu.md says what was tried on newer CUDA';
+}
+
 export async function doctorCommand(opts: { backend: string; json?: boolean }): Promise<number> {
   const r = await doctor(opts.backend as BackendName | 'auto');
   if (opts.json) {
@@ -51,6 +63,8 @@ export async function doctorCommand(opts: { backend: string; json?: boolean }): 
     { 'model cache': r.cacheDir },
   );
   process.stdout.write(`${t.toString()}\n`);
+  const hint = gpuHint(r.backend, r.skipped);
+  if (hint) process.stderr.write(`autoprune: ${hint}\n`);
   if (!r.native) process.stderr.write('autoprune: WARNING no native backend; run `npx autoprune setup-native --force --verbose`\n');
   return 0;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backendInfo, selectBackend, tf } from '../../src/backend/tf.js';
 import { UsageError } from '../../src/errors.js';
+import { gpuHint } from '../../src/cli/doctor.js';
 
 describe('backend', () => {
   it('runs on native TensorFlow after npm install', () => {
@@ -38,5 +39,14 @@ describe('backend start-up log', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('doctor on a machine with a GPU', () => {
+  it('says what the GPU backend needs when an NVIDIA device is present and training runs on the CPU, and nothing otherwise', () => {
+    expect(gpuHint('tensorflow', ["tensorflow-gpu: Cannot find module '@tensorflow/tfjs-node-gpu'"])).toMatch(/NVIDIA device is present.*CUDA 11\.2 and cuDNN 8\.1.*docs\/gpu\.md/);
+    expect(gpuHint('tensorflow', ['tensorflow-gpu: no CUDA device'])).toBeUndefined();
+    expect(gpuHint('tensorflow-gpu', [])).toBeUndefined();
+    expect(gpuHint('tensorflow', [])).toBeUndefined();
   });
 });
