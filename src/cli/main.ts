@@ -76,7 +76,7 @@ function main(argv: string[]): Promise<number> {
     .option('--overwrite', 'replace an existing output folder of a previous run (one holding report.json or masks.json; a folder of other files is refused)')
     .option('--force', 'take the target even when the guard cannot be held (the drop is reported)')
     .option('--resume', 'continue an interrupted run from its last accepted checkpoint (same --out)')
-    .addOption(new Option('--granularity <kind>', 'what a step removes: single connections, whole units/filters, or hierarchical (units the policy finds useless, then connections); default connection, unit with --objective flops').choices(['connection', 'unit', 'hierarchical']))
+    .addOption(new Option('--granularity <kind>', 'what a step removes: single connections, whole units/filters, or hierarchical (units the policy finds useless, then connections); default connection, unit with --objective flops. With whole units a classifier\'s fine-tunes distil from the model as given (docs/agent.md)').choices(['connection', 'unit', 'hierarchical']))
     .addOption(new Option('--objective <measure>', "what --target counts: 'params' (fraction of kernel weights removed) or 'flops' (fraction of multiply-accumulates removed: prunes whole units/filters for a faster compacted model; implies --granularity unit)").choices(['params', 'flops']).default('params'))
     .option('--exclude <patterns...>', "kernels never to prune: names as `autoprune inspect` lists them, comma-separated or repeated, with * and ? wildcards (e.g. --exclude dense_1 'backbone/*'); they stay dense, the report lists them, and --target counts the other kernels")
     .option('--compact', 'also write a physically smaller model (compact/) and sparse files (model.sparse, model.int8.sparse)')
