@@ -6,43 +6,20 @@
 const { selectBackendAsync, tf } = await import('../dist/backend/tf.js');
 await selectBackendAsync();
 const { loadMnist10k } = await import('../dist/data/mnist.js');
-const { runAgent, gradualLevels } = await import('../dist/agent/loop.js');
+const { runAgent } = await import('../dist/agent/loop.js');
+const { gradualPrune } = await import('../dist/bench/one-shot.js');
 const { trainedModel } = await import('../dist/models/cache.js');
 const { architecture } = await import('../dist/models/families.js');
 const { fitDatasetToModel } = await import('../dist/models/task.js');
-const { accuracy, trainAsync, teacherTargets } = await import('../dist/models/train.js');
+const { accuracy } = await import('../dist/models/train.js');
 const { loadPolicy } = await import('../dist/policy/io.js');
 const { createScorer } = await import('../dist/policy/baselines.js');
-const { PrunableModel } = await import('../dist/pruning/prunable-model.js');
-const { extractFeatures } = await import('../dist/features/extract.js');
-const { pruneByScores } = await import('../dist/pruning/select.js');
-const { headOf, disposeSplit } = await import('../dist/data/dataset.js');
 const [name = 'lenet-5', targetS = '0.95', seedsS = '0,1,2'] = process.argv.slice(2);
 const target = Number(targetS);
 const EPOCHS = 15;
 const DISTILL = { weight: 0.5, temperature: 4 };
 const data = loadMnist10k({ seed: 0 });
 const model0 = async (seed) => (await trainedModel({ args: { ...architecture(name), seed }, train: { epochs: 15, seed } }, data)).model;
-
-async function gradual(model, fitted, seed, distill) {
-  const pm = new PrunableModel(model);
-  const calib = headOf(fitted.train, 1024);
-  const scorer = createScorer('global-magnitude');
-  const teacher = distill ? teacherTargets(model, fitted.train.x, distill.temperature) : undefined;
-  try {
-    const steps = Math.round(EPOCHS * Math.ceil(fitted.train.labels.length / 128));
-    const span = Math.floor(0.7 * steps);
-    const levels = gradualLevels(0, target, 10);
-    const pruneTo = (s) => { const f = extractFeatures(pm, calib); pruneByScores(pm, scorer.score(f), f, s); };
-    const schedule = levels.map((s, j) => ({ at: Math.round((j * span) / (levels.length - 1)), run: () => pruneTo(s) }));
-    await trainAsync(model, fitted.train, { steps, batchSize: 128, prunable: pm, seed, schedule, ...(teacher ? { softTargets: { probs: teacher, weight: distill.weight } } : {}) });
-    return accuracy(model, fitted.test);
-  } finally {
-    teacher?.dispose();
-    disposeSplit(calib);
-    pm.dispose();
-  }
-}
 
 const rows = {};
 for (const seed of seedsS.split(',').map(Number)) {
@@ -54,7 +31,7 @@ for (const seed of seedsS.split(',').map(Number)) {
       const r = await runAgent(model, fitted, loadPolicy('default'), { target, maxDrop: 1, budgetEpochs: EPOCHS, seed, force: true, distill });
       r.masks.dispose();
       test = accuracy(model, fitted.test);
-    } else test = await gradual(model, fitted, seed, distill);
+    } else test = (await gradualPrune(model, fitted, createScorer('global-magnitude'), { target, fineTuneEpochs: EPOCHS, seed, distill: distill || undefined })).testAfter;
     model.dispose();
     if (fitted !== data) fitted.dispose();
     const key = `${method}${distill ? ' + distill' : ''}`;

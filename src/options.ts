@@ -126,9 +126,8 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
   if (o.frontier != null && !(Array.isArray(o.frontier) && o.frontier.every((t) => typeof t === 'number' && t > 0 && t < o.target))) {
     throw new UsageError(`frontier must be a list of targets strictly between 0 and target (${o.target}), got '${String(o.frontier)}'`);
   }
-  const d = o.distill as unknown;
-  if (d != null && d !== false && !(typeof d === 'object' && Number.isFinite((d as { weight?: unknown }).weight) && (d as { weight: number }).weight >= 0 &&
-    (d as { weight: number }).weight <= 1 && Number.isFinite((d as { temperature?: unknown }).temperature) && (d as { temperature: number }).temperature > 0)) {
+  const d = o.distill;
+  if (d != null && d !== false && !(typeof d === 'object' && typeof d.weight === 'number' && d.weight >= 0 && d.weight <= 1 && typeof d.temperature === 'number' && d.temperature > 0 && Number.isFinite(d.temperature))) {
     throw new UsageError(`distill must be false or { weight: 0..1, temperature: > 0 }, got '${JSON.stringify(d)}'`);
   }
   const granularity = checkGranularity(o.granularity ?? (o.objective === 'flops' ? 'unit' : 'connection'));

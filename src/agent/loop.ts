@@ -331,6 +331,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
   const milestones: Milestone[] = [];
   /** The distillation targets (AgentOptions.distill), disposed with the run. */
   let teacher: TF.Tensor | undefined;
+  let distilled: false | { weight: number; temperature: number } = false;
   let scoringPasses = 0;
   /** Scoring passes whose pruning followed the policy / plain magnitude (magnitudeCheck). */
   const criteria: { policy: number; magnitude: number; lampAllocation?: number } = { policy: 0, magnitude: 0 };
@@ -358,6 +359,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     // The teacher: the model as given, before any pruning or a resume's weights (so a resumed run gets the same targets).
     teacher = distillWith ? teacherTargets(model, data.train.x, distillWith.temperature) : undefined;
     const softTargets = teacher && distillWith ? { probs: teacher, weight: distillWith.weight } : undefined;
+    // What the fine-tunes use (none where the task has no class distribution to teach), for the start event and the result.
+    distilled = softTargets && distillWith ? { ...distillWith } : false;
     const control = await timedAsync(phases, 'control', () => controlReference(model, data, calib.x, budget, o.maxStepEpochs, o.seed, o.signal, softTargets));
     const denseVal = timed('evaluate', () => evaluate(model, data.val));
     const reference = control.accuracy <= denseVal.accuracy
@@ -387,7 +390,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       native: o.backend?.native ?? false, prunable: pm.totalPrunable, metric: metricName(taskOf(model).kind), denseValAccuracy: state.denseValAccuracy, floor,
       sparsity: state.sparsity, resumed, valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow,
       budgetSteps: budget.budgetSteps, batchSize: budget.batchSize, params: coverage.params, untouched: coverage.untouched,
-      ...(softTargets && distillWith ? { distill: { ...distillWith } } : {}),
+      ...(distilled ? { distill: distilled } : {}),
       ...(unitsKept ? { unitsKept } : {}),
     });
     for (const message of guardWarnings(data.val.labels.length, o.maxDrop, metricName(taskOf(model).kind))) emit({ type: 'warning', message });
@@ -793,7 +796,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       targetReached: reached, stopReason, exitCode, steps: state.steps,
       totals: { fineTuneEpochs: epochsOf(state.stepsUsed), fineTuneSteps: state.stepsUsed, accepted, rolledBack: state.steps.length - accepted, scoringPasses, rescored: rescore, criteria: { ...criteria }, ...(o.milestones?.length ? { frontierSteps } : {}) },
       budget,
-      distill: teacher && distillWith ? { ...distillWith } : false,
+      distill: distilled,
       guard: { valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow, maxDrop: o.maxDrop, z: GUARD_Z, controlValAccuracy: reference.accuracy, reference: reference.kind, final: guard(finalEval) },
       phases: runPhases(), earlierSeconds: earlier.seconds, masks: pm, milestones,
     };

@@ -1,7 +1,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import { disposeSplit, headOf, type Dataset } from '../data/dataset.js';
 import { extractFeatures } from '../features/extract.js';
-import { accuracy, train, trainAsync, type TrainOptions } from '../models/train.js';
+import { accuracy, teacherTargets, train, trainAsync, type TrainOptions } from '../models/train.js';
 import { gradualLevels } from '../agent/loop.js';
 import type { Scorer } from '../policy/types.js';
 import { PrunableModel } from '../pruning/prunable-model.js';
@@ -78,9 +78,14 @@ export const GRADUAL_INCREMENTS = 10;
  * GRADUAL_INCREMENTS re-scored increments on the cubic schedule to `target`; the rest fine-tunes at the target.
  * Modifies `model`.
  */
-export async function gradualPrune(model: TF.LayersModel, data: Dataset, scorer: Scorer, o: { target: number; fineTuneEpochs: number; seed?: number; calibrationSamples?: number }): Promise<OneShotResult> {
+export async function gradualPrune(model: TF.LayersModel, data: Dataset, scorer: Scorer, o: {
+  target: number; fineTuneEpochs: number; seed?: number; calibrationSamples?: number;
+  /** Distillation from the model as given (as the agent's AgentOptions.distill). Default: none. */
+  distill?: { weight: number; temperature: number };
+}): Promise<OneShotResult> {
   const pm = new PrunableModel(model);
   const calib = headOf(data.train, o.calibrationSamples ?? 1024);
+  const teacher = o.distill ? teacherTargets(model, data.train.x, o.distill.temperature) : undefined;
   const seconds = { features: 0, scoring: 0, prune: 0, fineTune: 0 };
   try {
     const steps = Math.round(o.fineTuneEpochs * Math.ceil(data.train.labels.length / 128));
@@ -98,7 +103,8 @@ export async function gradualPrune(model: TF.LayersModel, data: Dataset, scorer:
       seconds.prune += (Date.now() - t) / 1000;
     };
     const schedule = levels.map((s, j) => ({ at: Math.round((j * span) / (levels.length - 1)), run: () => pruneTo(s) }));
-    const r = await trainAsync(model, data.train, { steps, batchSize: 128, prunable: pm, seed: o.seed ?? 0, schedule });
+    const softTargets = teacher && o.distill ? { probs: teacher, weight: o.distill.weight } : undefined;
+    const r = await trainAsync(model, data.train, { steps, batchSize: 128, prunable: pm, seed: o.seed ?? 0, schedule, softTargets });
     seconds.fineTune = r.seconds - seconds.features - seconds.scoring - seconds.prune;
     const s = pm.sparsity();
     return {
@@ -106,6 +112,7 @@ export async function gradualPrune(model: TF.LayersModel, data: Dataset, scorer:
       fineTuneEpochs: o.fineTuneEpochs, layerSparsity: s.layers.map((l) => l.sparsity), seconds,
     };
   } finally {
+    teacher?.dispose();
     disposeSplit(calib);
     pm.dispose();
   }

@@ -96,9 +96,12 @@ export interface TrainResult {
   seconds: number;
 }
 
+/** Whether a model's output is one class distribution (softmax or logits of a single-label classifier): what a teacher can teach. */
+const teachable = (task: TaskInfo) => task.kind === 'classification' && (task.output === 'softmax' || task.output === 'logits');
+
 /** Labels mixed with a teacher's probabilities (TrainOptions.softTargets); the labels alone for other tasks. */
 function withSoftTargets(y: TF.Tensor, task: TaskInfo, soft: TrainOptions['softTargets']): TF.Tensor {
-  if (!soft || soft.weight <= 0 || task.kind !== 'classification' || (task.output !== 'softmax' && task.output !== 'logits')) return y;
+  if (!soft || soft.weight <= 0 || !teachable(task)) return y;
   if (soft.probs.shape[0] !== y.shape[0] || soft.probs.shape[1] !== y.shape[1]) {
     y.dispose();
     throw new Error(`soft targets of shape [${soft.probs.shape.join(', ')}] do not fit targets of shape [${y.shape.join(', ')}]`);
@@ -114,7 +117,7 @@ function withSoftTargets(y: TF.Tensor, task: TaskInfo, soft: TrainOptions['softT
  */
 export function teacherTargets(model: TF.LayersModel, x: TF.Tensor, temperature: number): TF.Tensor | undefined {
   const task = taskOf(model);
-  if (task.kind !== 'classification' || (task.output !== 'softmax' && task.output !== 'logits')) return undefined;
+  if (!teachable(task)) return undefined;
   const out = predict(model, x);
   return tf.tidy(() => {
     const logits = task.output === 'logits' ? out : tf.log(tf.clipByValue(out, 1e-12, 1));

@@ -109,7 +109,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             const n = `${e.valRows} validation row${e.valRows === 1 ? '' : 's'}`;
             const rows = metric === 'R²' ? n : `${n}, 1 row = ${e.pointsPerRow.toFixed(2)} points`;
             line(`  guard: ${rows}; fine-tuning budget ${e.budgetSteps ?? '?'} optimizer steps at batch ${e.batchSize ?? '?'}`);
-            if (e.distill) line(`  fine-tuning distils from the model as given: targets ${1 - e.distill.weight} × labels + ${e.distill.weight} × its probabilities at temperature ${e.distill.temperature} (whole units removed)`);
+            if (e.distill) line(`  fine-tuning distils from the model as given: targets ${+(1 - e.distill.weight).toFixed(4)} × labels + ${e.distill.weight} × its probabilities at temperature ${e.distill.temperature} (whole units removed)`);
           }
           if (tty) {
             bar = new cliProgress.SingleBar({ format: '  {bar} {percentage}% of target | {label}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);

@@ -147,6 +147,12 @@ describe('console start line and totals', () => {
     expect(r2).not.toContain('validation rows more');
   });
 
+  it('says when the fine-tunes distil, with the mix as written (no float noise), and nothing when they do not', () => {
+    expect(out((r) => r.event({ ...start('accuracy', 100), distill: { weight: 0.7, temperature: 2 } })))
+      .toContain('fine-tuning distils from the model as given: targets 0.3 × labels + 0.7 × its probabilities at temperature 2');
+    expect(out((r) => r.event(start('accuracy', 100)))).not.toContain('distils');
+  });
+
   it('says why a step is not an ordinary one (the last try at the target)', () => {
     const text = out((r) => r.event({ type: 'step', step: 8, fromSparsity: 0.605, toSparsity: 0.7, valAccuracy: 0.9, fineTuneEpochs: 2, totalEpochs: 9, fineTuneSteps: 100, seconds: 1, reason: 'last try at the target with half the reserve' }));
     expect(text).toContain('step 8: sparsity 60.5 % → 70.0 %, val 90.00 %, accepted (100 fine-tune steps, 1.0 s; last try at the target with half the reserve)');
