@@ -210,7 +210,9 @@ export function checkOutDir(out: string, overwrite: boolean, resume: boolean, in
   for (const input of inputs) {
     const p = realPathOf(input.path);
     if (p === real || p.startsWith(real + sep)) {
-      throw new UsageError(`output folder '${out}' holds the ${input.what} '${input.path}', which writing the outputs would delete; choose another --out`);
+      throw new UsageError(p === real
+        ? `output folder '${out}' is the ${input.folder ? `${input.what}'s folder` : input.what}, which writing the outputs would delete; choose another --out`
+        : `output folder '${out}' holds the ${input.what} '${input.path}', which writing the outputs would delete; choose another --out`);
     }
     // A model given as its folder: that folder is never written to, not even a new subfolder (as --logdir
     // there is refused). (A model.json given by its path may sit in a working folder that holds --out too.)
@@ -496,6 +498,21 @@ export function majorityShare(labels: ArrayLike<number>): { label: number; count
 }
 
 /**
+ * Whether another order of the labels explains a model's predictions on `rows` validation rows (`best` of them
+ * right in that order, `identity` in the order given): it gets most rows right (halfway from `chance` to every
+ * row), or it beats the given order by far more than a search over orders finds by chance — 5 rows and 10 % of
+ * the split, at z ≥ 4 paired (with b the rows only it gets right and c the reverse, b − c is the gain and
+ * b + c ≤ best + identity, so gain / √(best + identity) bounds the z from below). The second is what a weak binary
+ * model coded the other way round shows: 27.5 % right as given, 72.5 % swapped — never halfway from chance
+ * (75 %), but 45 points apart.
+ */
+export function otherOrderFits(identity: number, best: number, rows: number, chance: number): boolean {
+  const gain = best - identity;
+  const clearly = gain >= Math.max(5, Math.ceil(0.1 * rows)) && gain / Math.sqrt(Math.max(1, best + identity)) >= 4;
+  return best / Math.max(1, rows) >= chance + (1 - chance) / 2 || clearly;
+}
+
+/**
  * Labels are mapped to outputs by the order the user gave (--label-order), else integer labels k to output k
  * and named ones in sorted order; when the model was trained with another mapping (0/1 coded the other way
  * round, names in another order) its dense accuracy is at chance or below. Named labels no better than chance
@@ -536,7 +553,7 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
   // below chance by more than a row that another mapping explains well (at least halfway from chance to every row
   // right: 0/1 coded the other way round) says the convention is not its own; a weak or untrained model does not.
   const row = 1 / Math.max(1, rows);
-  const otherFits = order.best / Math.max(1, rows) >= chance + (1 - chance) / 2;
+  const otherFits = otherOrderFits(order.identity, order.best, rows, chance);
   // An order the user gave is theirs to answer for (it is also how a model not yet trained is pruned on purpose):
   // never refused, only warned about below. Nor is a split too small to tell a trained model from chance.
   if (!given && rows >= MIN_LABEL_CHECK_ROWS && (numeric ? acc < chance - row && otherFits : acc <= chance + row)) {
@@ -1073,8 +1090,8 @@ function outcomeWarnings(report: RunReport, r: ResolvedRunOptions, fitted: Datas
   if (valRows > 0 && farAbove(gain, valRows)) {
     const fmt = (v: number) => metricValue(task.kind, v);
     out.push(`the pruned model's validation ${metricName(task.kind)} is far above the dense model's (${fmt(report.dense.valAccuracy)} → ${fmt(report.final.valAccuracy)}): ` +
-      'fine-tuning taught it what its own training did not, which happens when the data is prepared otherwise than for that training (scaling, columns, label order); ' +
-      'its outputs now answer inputs prepared as here, so check that its users feed it these');
+      'fine-tuning taught it what its own training did not: either the dense model was under-trained (stopped early), or the data is prepared otherwise than for that training (scaling, columns, label order); ' +
+      'in the second case its outputs now answer inputs prepared as here, so check that its users feed it these');
   }
   if (task.kind === 'classification') {
     const floor = majorityShare(fitted.test.labels);

@@ -218,7 +218,12 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel, task: Ta
       'so autoprune needs a fixed input shape; save the model with one (e.g. inputShape: [10, 3] for sequences of 10 steps; the weights do not change)');
   }
   if (wantSize !== haveSize) {
-    const hint = task.kind === 'classification' ? '' : task.kind === 'autoencoder'
+    // A linear output of k units is read as a classifier's logits unless the model says otherwise (its saved loss):
+    // a CSV with exactly k columns more than the model's inputs is then most likely a k-target regression's.
+    const regression = task.kind === 'classification' && task.output === 'logits' && haveSize === wantSize + task.units - 1;
+    const hint = regression
+      ? ` (the model's ${task.units} linear outputs are read as a classifier's logits and the last column as its label; if it predicts ${task.units} numbers, pass --task regression: its CSV holds the inputs, then its ${task.units} target columns last)`
+      : task.kind === 'classification' ? '' : task.kind === 'autoencoder'
       ? ' (an autoencoder\'s CSV holds its input columns only)'
       : ` (a ${task.kind} model's CSV holds the inputs, then its ${task.units} target column${task.units === 1 ? '' : 's'} last)`;
     throw new DataError(
