@@ -16,6 +16,7 @@ import { ONE_SHOT_POLICY, resolveScorer } from './policy/io.js';
 import type { Scorer } from './policy/types.js';
 import { disposeSnapshot, PrunableModel, type Snapshot } from './pruning/prunable-model.js';
 import { evaluate } from './models/train.js';
+import { judge } from './agent/guard.js';
 import { pruneByScores } from './pruning/select.js';
 
 /** Calibration rows for the policy's features: a Split, or inputs with the targets the model is trained on. */
@@ -55,10 +56,12 @@ export interface PruningCallbackOptions extends PruneScheduleOptions {
   onPrune?: (e: { step: number; sparsity: number }) => void;
   /**
    * An accuracy guard on the user's validation rows. The task's metric (accuracy, exact-match accuracy, R²)
-   * is measured before training (the reference) and after every epoch in which masks changed; an epoch that
-   * ends more than `maxDrop` points (default 1, as autoprune()) below the reference is undone: weights and
-   * masks go back to the last epoch that held, and the schedule stops there (the rest of the fit fine-tunes
-   * at that sparsity). Default: no guard (the schedule is followed whatever the metric does).
+   * is measured before training (the reference) and after every epoch in which masks changed; an epoch whose
+   * paired drop below the reference, row for row, is beyond `maxDrop` points (default 1, as autoprune()) by
+   * more than the rows' noise allows (the agent's rule: maxDrop + min(1.64 s.e., max(maxDrop, two rows));
+   * docs/agent.md, "Guard") is undone: weights and masks go back to the last epoch that held, and the schedule
+   * stops there (the rest of the fit fine-tunes at that sparsity; a fit that ends short of the target says so in
+   * a process warning). Default: no guard (the schedule is followed whatever the metric does).
    */
   guard?: { validation: Calibration; maxDrop?: number };
   /** Called when the guard undoes an epoch. */
@@ -85,6 +88,9 @@ export interface GuardRollback {
   sparsity: number;
   metric: number;
   reference: number;
+  /** Paired drop below the reference on the validation rows, and the most the guard allowed there (fractions). */
+  drop: number;
+  allowedDrop: number;
   /** Sparsity restored (and held for the rest of the fit). */
   restoredSparsity: number;
 }
@@ -222,11 +228,15 @@ export class PruningCallback extends tf.Callback {
   private readonly val: Split | undefined;
   private readonly maxDrop: number;
   private reference: number | undefined;
+  /** The reference's per-row scores on the validation rows (the guard compares row for row). */
+  private referenceRows: Float32Array | undefined;
   private good: Snapshot | undefined;
   private goodSparsity = 0;
   /** Sparsity the schedule may not pass (set when the guard undoes an epoch). */
   private ceiling = 1;
   private prunedSinceCheck = false;
+  /** Puts back the compiled optimizer's own applyGradients (while a fit runs, it masks after every update). */
+  private unpatch: (() => void) | undefined;
 
   constructor(readonly prunedModel: TF.LayersModel, options: PruningCallbackOptions) {
     super();
@@ -259,17 +269,12 @@ export class PruningCallback extends tf.Callback {
     this.initial = this.masks.sparsity().global;
   }
 
-  /** The task's metric on the guard's validation rows (inference mode). */
-  private metric(): number {
-    return evaluate(this.prunedModel, this.val!).accuracy;
-  }
-
   /** Plans the schedule from the fit's epochs and batches per epoch (tfjs passes them as params). */
   override async onTrainBegin(): Promise<void> {
     // A fit of another tfjs copy does not know this class: it calls these methods on its own wrapper object.
     if (!(this instanceof PruningCallback)) throw new UsageError(`PruningCallback: the fit: ${FOREIGN_TFJS}`);
     if (this.stripped) throw new UsageError('this PruningCallback was stripped; create a new one for another fit');
-    if (this.plan) return;
+    if (this.plan) { this.maskInsideUpdates(); return; }
     const p = (this.params ?? {}) as Record<string, unknown>;
     const epochs = Number(p.epochs ?? NaN);
     const perEpoch = typeof p.steps === 'number' && p.steps > 0
@@ -287,9 +292,12 @@ export class PruningCallback extends tf.Callback {
     if (Number.isFinite(total) && endStep > total) {
       process.emitWarning(`PruningCallback: endStep ${endStep} is after this fit's last optimizer step (${total}): this fit ends before the schedule reaches the target ${this.target}; set endStep ≤ ${total} or continue the schedule in another fit`, 'AutopruneWarning');
     }
+    this.maskInsideUpdates();
     this.plan = { beginStep, endStep, frequency: this.o.frequency ?? Math.max(1, Math.round((endStep - beginStep) / 8)) };
     if (this.val) {
-      this.reference = this.metric();
+      const ref = evaluate(this.prunedModel, this.val);
+      this.reference = ref.accuracy;
+      this.referenceRows = ref.correct;
       this.good = this.masks.snapshot();
       this.goodSparsity = this.masks.sparsity().global;
     }
@@ -297,11 +305,13 @@ export class PruningCallback extends tf.Callback {
 
   /** The guard: keep the epoch (new last-good state) or undo it and hold the sparsity. */
   override async onEpochEnd(epoch: number): Promise<void> {
-    if (!this.val || !this.prunedSinceCheck || this.reference == null) return;
+    if (!this.val || !this.prunedSinceCheck || this.reference == null || !this.referenceRows) return;
     this.prunedSinceCheck = false;
-    const m = this.metric();
+    const now = evaluate(this.prunedModel, this.val);
+    const m = now.accuracy;
+    const verdict = judge(this.referenceRows, now.correct, this.maxDrop / 100);
     const sparsity = this.masks.sparsity().global;
-    if (this.reference - m <= this.maxDrop / 100 + 1e-12) {
+    if (verdict.accepted) {
       disposeSnapshot(this.good!);
       this.good = this.masks.snapshot();
       this.goodSparsity = sparsity;
@@ -309,7 +319,7 @@ export class PruningCallback extends tf.Callback {
     }
     this.masks.restore(this.good!);
     this.ceiling = this.goodSparsity;
-    const e: GuardRollback = { epoch, sparsity, metric: m, reference: this.reference, restoredSparsity: this.goodSparsity };
+    const e: GuardRollback = { epoch, sparsity, metric: m, reference: this.reference, drop: verdict.drop, allowedDrop: verdict.allowed, restoredSparsity: this.goodSparsity };
     this.rollbacks.push(e);
     this.o.onRollback?.(e);
   }
@@ -329,9 +339,45 @@ export class PruningCallback extends tf.Callback {
     this.o.onPrune?.(e);
   }
 
-  /** After every batch: the optimizer moved the pruned weights; they go back to exactly 0. */
+  /**
+   * The masks are applied inside the optimizer's update, not only after the batch: tfjs runs a fit's validation
+   * (`val_loss`, `val_acc` in its logs and history, what EarlyStopping or a checkpoint callback monitors) inside
+   * the epoch's last batch, before onBatchEnd, and every update moves pruned weights off 0 (Adam's momentum does
+   * even where their gradient is 0). So the compiled optimizer's applyGradients is wrapped for the fit: the
+   * update, then the masks. Put back at the end of the fit and by strip().
+   */
+  private maskInsideUpdates(): void {
+    const opt = this.prunedModel.optimizer as TF.Optimizer | undefined;
+    if (!opt || this.unpatch) return;
+    const own = Object.prototype.hasOwnProperty.call(opt, 'applyGradients');
+    const before = opt.applyGradients;
+    const update = before.bind(opt);
+    opt.applyGradients = (grads) => {
+      update(grads);
+      if (!this.stripped) this.masks.applyMasks();
+    };
+    this.unpatch = () => {
+      if (own) opt.applyGradients = before;
+      else delete (opt as Partial<Pick<TF.Optimizer, 'applyGradients'>>).applyGradients;
+      this.unpatch = undefined;
+    };
+  }
+
+  override async onTrainEnd(): Promise<void> {
+    this.unpatch?.();
+    // The schedule's end fell in this fit, and the guard held it short of the target: said, not left to be noticed.
+    const s = this.masks.sparsity().global;
+    if (this.plan && this.stepsDone >= this.plan.endStep && this.rollbacks.length > 0 && s < this.target - 1e-6) {
+      const last = this.rollbacks.at(-1)!;
+      process.emitWarning(`PruningCallback: the fit ended at sparsity ${s.toFixed(3)}, short of the target ${this.target}: the guard undid ${this.rollbacks.length} epoch(s) ` +
+        `(the last at sparsity ${last.sparsity.toFixed(3)}: ${(100 * last.drop).toFixed(2)} validation points below the reference, ${(100 * last.allowedDrop).toFixed(2)} allowed) and held the schedule there; ` +
+        'a larger guard.maxDrop, more validation rows or a longer fit (endStep) can take it further', 'AutopruneWarning');
+    }
+  }
+
+  /** After every batch: the pruned weights are exactly 0 (also where no compiled optimizer could be wrapped). */
   override async onBatchEnd(): Promise<void> {
-    this.masks.applyMasks();
+    if (!this.unpatch) this.masks.applyMasks();
     this.stepsDone++;
   }
 
@@ -346,6 +392,7 @@ export class PruningCallback extends tf.Callback {
   /** Frees the masks and calibration rows; returns the model (pruned weights exactly 0). */
   strip(): TF.LayersModel {
     if (!this.stripped) {
+      this.unpatch?.();
       this.masks.applyMasks();
       this.masks.dispose();
       disposeSplit(this.calib);

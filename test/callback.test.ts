@@ -65,6 +65,29 @@ describe('pruning inside the user\'s training', () => {
     data.dispose();
   });
 
+  it('the fit\'s own validation figures (history val_loss / val_acc, what EarlyStopping watches) are the masked model\'s', async () => {
+    // tfjs validates inside an epoch's last batch, before onBatchEnd: masks applied only there would leave every
+    // validation to weights the optimizer (Adam's momentum) had just moved off 0.
+    const data = loadSynthetic({ samples: 600, features: 20, classes: 3, seed: 6 });
+    const model = userModel();
+    model.compile({ optimizer: tf.train.adam(0.01), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+    const opt = model.optimizer;
+    const y = tf.oneHot(tf.tensor1d(data.train.labels, 'int32'), 3).toFloat();
+    const yv = tf.oneHot(tf.tensor1d(data.val.labels, 'int32'), 3).toFloat();
+    const pruner = new PruningCallback(model, { target: 0.9, calibration: { x: data.train.x, y }, policy: 'global-magnitude', endStep: 40 });
+    const h = await model.fit(data.train.x, y, { epochs: 4, batchSize: 32, callbacks: [pruner], validationData: [data.val.x, yv], verbose: 0 });
+    // The model as the fit left it, evaluated on the same rows: the same loss as the fit's last validation.
+    const [loss] = model.evaluate(data.val.x, yv, { batchSize: 32 }) as Scalar[];
+    expect(Number(h.history.val_loss.at(-1))).toBeCloseTo(loss.dataSync()[0], 5);
+    loss.dispose();
+    // Pruned weights are 0 without onBatchEnd's help, and the user's optimizer is theirs again after the fit.
+    const m = pruner.masks.maskArrays();
+    kernels(model).forEach((k, i) => k.forEach((v, j) => { if (m[i][j] === 0) expect(v === 0).toBe(true); }));
+    expect(Object.prototype.hasOwnProperty.call(opt, 'applyGradients')).toBe(false);
+    pruner.strip();
+    y.dispose(); yv.dispose(); model.optimizer.dispose(); model.dispose(); data.dispose();
+  });
+
   it('pruneOnce + applyMasks in a custom loop keeps the pruned weights at 0', () => {
     const data = loadSynthetic({ samples: 300, features: 20, classes: 3, seed: 5 });
     const model = userModel();
@@ -185,11 +208,19 @@ describe('pruning inside the user\'s training', () => {
       target: 0.995, calibration: { x: data.train.x, y }, policy: 'global-magnitude',
       guard: { validation: { x: data.val.x, y: yVal }, maxDrop: 0 }, onRollback: (e) => undone.push(e.epoch),
     });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
     await model.fit(data.train.x, y, { epochs: 6, batchSize: 32, callbacks: [pruner], verbose: 0 });
+    await new Promise((r) => setImmediate(r));
+    process.off('warning', onWarning);
+    // Ending short of the target is said, with the guard's figures.
+    expect(warnings.filter((w) => /^PruningCallback: the fit ended at sparsity 0\.\d+, short of the target 0\.995: the guard undid \d+ epoch\(s\) \(the last at sparsity 0\.\d+: -?\d+\.\d+ validation points below the reference, \d+\.\d+ allowed\)/.test(w))).toHaveLength(1);
     expect(pruner.rollbacks.length).toBeGreaterThanOrEqual(1);
     expect(undone).toEqual(pruner.rollbacks.map((r) => r.epoch));
     const first = pruner.rollbacks[0];
     expect(first.reference - first.metric).toBeGreaterThan(0);
+    expect(first.drop).toBeGreaterThan(first.allowedDrop); // paired, row for row, beyond what the rows' noise allows
     expect(first.restoredSparsity).toBeLessThan(first.sparsity);
     // The schedule stopped at the restored sparsity: no prune after the first undo went past it.
     const final = pruner.sparsity().global;
