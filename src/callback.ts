@@ -14,6 +14,7 @@ import { extractScored, scoreLayerWith } from './features/extract.js';
 import { rememberTask, taskOf, type TaskKind } from './models/task.js';
 import { ONE_SHOT_POLICY, resolveScorer } from './policy/io.js';
 import type { Scorer } from './policy/types.js';
+import { checkedScorer } from './policy/checked.js';
 import { disposeSnapshot, PrunableModel, type Snapshot } from './pruning/prunable-model.js';
 import { evaluate } from './models/train.js';
 import { judge } from './agent/guard.js';
@@ -181,7 +182,7 @@ export function pruneOnce(model: TF.LayersModel, options: PruneScheduleOptions):
   checkCall(model, options, SCHEDULE_KEYS, 'pruneOnce');
   const target = checkTarget(options.target);
   rememberTask(model, options.task);
-  const scorer = typeof options.policy === 'object' ? options.policy : resolveScorer(options.policy ?? ONE_SHOT_POLICY);
+  const scorer = typeof options.policy === 'object' ? checkedScorer(options.policy) : resolveScorer(options.policy ?? ONE_SHOT_POLICY);
   const pm = new PrunableModel(model, { exclude: options.exclude ?? [] });
   const calib = calibrationSplit(options.calibration, model);
   try {
@@ -248,7 +249,7 @@ export class PruningCallback extends tf.Callback {
     }
     this.o = options;
     rememberTask(prunedModel, options.task);
-    this.scorer = typeof options.policy === 'object' ? options.policy : resolveScorer(options.policy ?? 'default');
+    this.scorer = typeof options.policy === 'object' ? checkedScorer(options.policy) : resolveScorer(options.policy ?? 'default');
     this.masks = new PrunableModel(prunedModel, { exclude: options.exclude ?? [] });
     const g = options.guard;
     if (g != null && (g.maxDrop != null && !(typeof g.maxDrop === 'number' && g.maxDrop >= 0 && g.maxDrop <= 100))) {

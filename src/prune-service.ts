@@ -30,6 +30,7 @@ import { renderReportHtml } from './report/html.js';
 import { tensorBoardSink } from './report/tensorboard.js';
 import type { DataSource, FeatureExtractor, LoadedModel, ModelSource, OutputFile, OutputWriter, PolicySource } from './services.js';
 import type { Scorer } from './policy/types.js';
+import { checkedScorer } from './policy/checked.js';
 import { TOKENS } from './types.js';
 import { VERSION } from './version.js';
 
@@ -860,7 +861,7 @@ export class PruneService {
     // Resolve everything that can fail on bad input before any training starts.
     const policy = typeof policySpec === 'string'
       ? { ...this.policySource.resolve(policySpec), name: policySpec }
-      : { scorer: policySpec, kind: policySpec.name, name: policySpec.name, file: undefined, parts: undefined, weight: undefined };
+      : { scorer: checkedScorer(policySpec), kind: policySpec.name, name: policySpec.name, file: undefined, parts: undefined, weight: undefined };
     // A policy trained on other feature columns is refused here, before any training, not at its first scoring.
     const trainedOn = (policy.scorer as { schema?: FeatureSchema }).schema;
     if (trainedOn && this.extractor.schema) checkSchema(policy.name, trainedOn, this.extractor.schema);

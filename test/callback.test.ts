@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Scalar, Tensor } from '@tensorflow/tfjs';
 import { tf } from '../src/backend/tf.js';
-import { PruningCallback, pruneOnce, scheduledSparsity } from '../src/index.js';
+import { autoprune, PolicyError, PruningCallback, pruneOnce, scheduledSparsity, type Scorer } from '../src/index.js';
 import { ONE_SHOT_POLICY } from '../src/policy/io.js';
 import { loadSynthetic } from '../src/data/synthetic.js';
 import { numTensors } from './helpers.js';
@@ -86,6 +86,25 @@ describe('pruning inside the user\'s training', () => {
     expect(Object.prototype.hasOwnProperty.call(opt, 'applyGradients')).toBe(false);
     pruner.strip();
     y.dispose(); yv.dispose(); model.optimizer.dispose(); model.dispose(); data.dispose();
+  });
+
+  it('a user\'s Scorer that returns scores for too few layers, of the wrong length or NaN is refused in one line naming it', async () => {
+    const data = loadSynthetic({ samples: 300, features: 20, classes: 3, seed: 5 });
+    const model = userModel();
+    const y = tf.oneHot(tf.tensor1d(data.train.labels, 'int32'), 3).toFloat();
+    const cases: [Scorer, RegExp][] = [
+      [{ name: 'short', score: (f) => f.layers.slice(1).map((l) => new Float32Array(l.count)) }, /^policy 'short': score\(\) returned \d+ score arrays for \d+ layer\(s\)/],
+      [{ name: 'length', score: (f) => f.layers.map((l) => new Float32Array(l.count - 1)) }, /^policy 'length': score\(\) returned \d+ scores for layer '.+', which has \d+ live connection\(s\)/],
+      [{ name: 'nan', score: (f) => f.layers.map((l) => new Float32Array(l.count).fill(NaN)) }, /^policy 'nan': score\(\) returned NaN for connection 0 of layer/],
+    ];
+    for (const [policy, message] of cases) {
+      expect(() => pruneOnce(model, { target: 0.5, calibration: data.train, policy })).toThrow(PolicyError);
+      expect(() => pruneOnce(model, { target: 0.5, calibration: data.train, policy })).toThrow(message);
+      await expect(autoprune({ model, data, target: 0.5, budgetSteps: 20, policy })).rejects.toThrow(message);
+    }
+    // Nothing was pruned by the refused scorers.
+    kernels(model).forEach((k) => expect(k.every((v) => v !== 0)).toBe(true));
+    y.dispose(); model.dispose(); data.dispose();
   });
 
   it('pruneOnce + applyMasks in a custom loop keeps the pruned weights at 0', () => {

@@ -34,7 +34,11 @@ export interface StartEvent {
   /** What every accuracy field of the run's events holds: 'accuracy', 'exact-match accuracy' or 'R²' (models/task.ts). */
   metric?: string;
   denseValAccuracy: number;
-  /** Validation accuracy the guard requires (dense − maxDrop). */
+  /**
+   * Dense validation accuracy − maxDrop: indicative only. The guard is paired, row for row, against its reference (the
+   * dense model or a fine-tuned control) with a noise allowance (docs/agent.md, "Guard"), so an accepted run can end
+   * below this figure; `rollback` events give the guard's own `drop` and `allowedDrop`.
+   */
   floor: number;
   /** Sparsity the run starts from (> 0 when resuming). */
   sparsity: number;
