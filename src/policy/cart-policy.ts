@@ -63,6 +63,10 @@ export class CartPolicy implements Policy {
     if (problem) throw new PolicyError(`policy '${name}': malformed tree: ${problem}`);
     this.compiled = new CompiledTree(tree);
     this.tieColumn = schema.names.indexOf(info.tieBreak.feature);
+    // '' means no tie-break; any other name must be a feature of the schema (a typo would silently drop it).
+    if (info.tieBreak.feature !== '' && this.tieColumn < 0) {
+      throw new PolicyError(`policy '${name}': tie-break feature '${info.tieBreak.feature}' is not in the policy's feature schema`);
+    }
     const used = new Set<number>();
     for (let k = 0; k < tree.value.length; k++) if (tree.left[k] >= 0) used.add(tree.feature[k]);
     if (this.tieColumn >= 0) used.add(this.tieColumn);

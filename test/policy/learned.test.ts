@@ -151,6 +151,7 @@ describe('CART policy', () => {
       [{ ...good, model: { ...good.model, nodes: { ...good.model.nodes, feature: good.model.nodes.feature.map(() => 99) } } }, /feature 99, outside/],
       [{ ...good, model: { ...good.model, engine: 'xgboost' } }, /invalid 'cart' model: engine/],
       [[1, 2], /does not hold a JSON object/],
+      [{ ...good, model: { ...good.model, tieBreak: { feature: 'nonexistent', epsilon: 1e-6 } } }, /tie-break feature 'nonexistent' is not in the policy's feature schema/],
     ];
     for (const [json, re] of cases) {
       expect(() => policyFromJSON(json, 'x.json')).toThrow(PolicyError);
