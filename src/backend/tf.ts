@@ -172,19 +172,23 @@ function requestedFromEnv(): BackendName | 'auto' {
  * Chooses the backend (once per process). Later calls with another name throw: tfjs keeps one
  * engine per process and mixing backends mid-run would silently move tensors.
  */
-export function selectBackend(requested: BackendName | 'auto' = requestedFromEnv()): BackendInfo {
+export function selectBackend(requested?: BackendName | 'auto'): BackendInfo {
   if (state) {
-    if (requested !== 'auto' && requested !== state.info.name) {
+    if (requested != null && requested !== 'auto' && requested !== state.info.name) {
       throw new UsageError(`backend already initialised as '${state.info.name}', cannot switch to '${requested}' in the same process`);
     }
     return state.info;
   }
-  state = init(requested);
+  // 'auto' (the CLI's --backend default) or nothing: AUTOPRUNE_BACKEND where set, else native first.
+  state = init(requested == null || requested === 'auto' ? requestedFromEnv() : requested);
   return state.info;
 }
 
 /** Like selectBackend, and also able to start the wasm backend (whose initialisation is async). */
-export async function selectBackendAsync(requested: BackendName | 'auto' = requestedFromEnv()): Promise<BackendInfo> {
+export async function selectBackendAsync(given?: BackendName | 'auto'): Promise<BackendInfo> {
+  // Once chosen, the backend stays: a later call without a name (or 'auto', or the same name) gets it.
+  if (state && (given == null || given === 'auto' || given === state.info.name)) return state.info;
+  const requested = state ? given! : given == null || given === 'auto' ? requestedFromEnv() : given;
   if (requested !== 'wasm') {
     try {
       return selectBackend(requested);

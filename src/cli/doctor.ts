@@ -13,6 +13,8 @@ export interface DoctorResult {
   native: boolean;
   source: string;
   skipped: string[];
+  /** What was asked for: 'auto' (native first), or a backend named by --backend or AUTOPRUNE_BACKEND. */
+  requested: BackendName | 'auto';
   /** Seconds for one epoch of LeNet-300-100 on the 8,006 MNIST-10k training digits. */
   epochSeconds: number;
   cacheDir: string;
@@ -27,7 +29,7 @@ export async function doctor(backend: BackendName | 'auto' = 'auto'): Promise<Do
     const r = train(model, data.train, { epochs: 1 });
     return {
       version: VERSION, node: process.version, backend: info.name, native: info.native, source: info.source,
-      skipped: info.skipped, epochSeconds: r.seconds, cacheDir: cacheDir(),
+      skipped: info.skipped, requested: info.requested, epochSeconds: r.seconds, cacheDir: cacheDir(),
     };
   } finally {
     model.dispose();
@@ -65,6 +67,8 @@ export async function doctorCommand(opts: { backend: string; json?: boolean }): 
   process.stdout.write(`${t.toString()}\n`);
   const hint = gpuHint(r.backend, r.skipped);
   if (hint) process.stderr.write(`autoprune: ${hint}\n`);
-  if (!r.native) process.stderr.write('autoprune: WARNING no native backend; run `npx autoprune setup-native --force --verbose`\n');
+  // A pure-JS backend asked for by name is the user's choice, not a missing native one.
+  if (!r.native && r.requested !== 'auto') process.stderr.write(`autoprune: WARNING the '${r.backend}' backend was asked for (--backend or AUTOPRUNE_BACKEND): training is about 20x slower than on native TensorFlow, which autoprune uses by default where it loads\n`);
+  else if (!r.native) process.stderr.write('autoprune: WARNING no native backend; run `npx autoprune setup-native --force --verbose`\n');
   return 0;
 }

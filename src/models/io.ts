@@ -1,5 +1,5 @@
 import type * as TF from '@tensorflow/tfjs';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { rememberLoss, rememberTask, savedLoss, taskOf, toldTask, type TaskInfo } from './task.js';
@@ -311,13 +311,19 @@ function loadErrorText(err: unknown): string {
   return line.slice(0, 400);
 }
 
-/** Saves a model in tfjs format (model.json + weights.bin) atomically: temp folder, then rename. */
+/**
+ * Saves a model in tfjs format (model.json + weights.bin) atomically: temp folder, then rename. The files are
+ * written from the model's artifacts (modelFiles), not through tfjs' file:// handler, which only tfjs-node
+ * registers: a run on the pure-JS 'cpu' or the 'wasm' backend caches its default model too.
+ */
 export async function saveModel(model: TF.LayersModel, dir: string): Promise<void> {
   const target = resolve(dir);
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Date.now()}`);
   mkdirSync(dirname(target), { recursive: true });
   try {
-    await model.save(`file://${tmp}`);
+    const files = await modelFiles(model);
+    mkdirSync(tmp, { recursive: true });
+    for (const f of files) writeFileSync(join(tmp, f.relPath), f.data);
     rmSync(target, { recursive: true, force: true });
     renameSync(tmp, target);
   } finally {

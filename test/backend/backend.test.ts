@@ -16,6 +16,28 @@ describe('backend', () => {
   });
 });
 
+describe('AUTOPRUNE_BACKEND', () => {
+  it('picks the backend of a CLI run (the default model cached without tfjs-node\'s file handler) and of doctor, which does not blame a missing native backend', async () => {
+    const { cli } = await import('../cli/cli-helpers.js');
+    const { tempDir } = await import('../helpers.js');
+    const { existsSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const cache = tempDir('ap-cpu-cache-');
+    const out = join(tempDir(), 'out');
+    const env = { AUTOPRUNE_BACKEND: 'cpu', AUTOPRUNE_CACHE_DIR: cache };
+    const run = await cli(['--data', 'synthetic', '--target', '0.5', '--budget-steps', '40', '--force', '--out', out, '--policy', 'global-magnitude'], { env });
+    expect(run.stderr).not.toMatch(/cannot switch/);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/non-native 'cpu' backend/);
+    expect(existsSync(join(out, 'model', 'model.json'))).toBe(true);
+    const plain = await cli(['doctor'], { env });
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toMatch(/backend\s*│ cpu \(NOT native/);
+    expect(plain.stderr).toMatch(/WARNING the 'cpu' backend was asked for \(--backend or AUTOPRUNE_BACKEND\)/);
+    expect(plain.stderr).not.toMatch(/no native backend/);
+  }, 240_000);
+});
+
 describe('backend start-up log', () => {
   it('never follows a symlink planted at a predictable temp name (the start-up log goes to a private folder)', async () => {
     const { execFileSync } = await import('node:child_process');
