@@ -460,6 +460,46 @@ function checkValidationRows(data: Dataset, opts: AutopruneOptions, force: boole
 }
 
 /**
+ * Rows of `split` whose inputs are exactly rows of `train` (the same float32 values): a --val-data or --test-data
+ * file that repeats training rows. Counted by hashing each training row's bytes once.
+ */
+export function rowsSeenInTraining(train: TF.Tensor, split: TF.Tensor): number {
+  const width = train.shape.slice(1).reduce((a: number, b) => a * (b ?? 1), 1);
+  if (width === 0 || split.shape[0] === 0) return 0;
+  const key = (v: Float32Array, i: number) => Buffer.from(v.buffer, v.byteOffset + 4 * i * width, 4 * width).toString('base64');
+  const t = train.dataSync() as Float32Array;
+  const seen = new Set<string>();
+  for (let i = 0; i < train.shape[0]; i++) seen.add(key(t, i));
+  const v = split.dataSync() as Float32Array;
+  let n = 0;
+  for (let i = 0; i < split.shape[0]; i++) if (seen.has(key(v, i))) n++;
+  return n;
+}
+
+/**
+ * A validation or test file given apart from the training data whose rows are mostly training rows: the guard (or
+ * the test figures) would judge the model on rows it is fine-tuned on, and a pruned model that memorises them
+ * would pass. Said in a warning (half of the rows or more, at least 10); checked only for files the user gave
+ * (a split of one CSV cannot repeat rows other than the data's own duplicates), and only up to 50 M input values.
+ */
+function checkHeldOutRows(data: Dataset, opts: AutopruneOptions): void {
+  if (typeof opts.data !== 'string') return;
+  const train = data.train.x;
+  if (train.size > 50_000_000) return;
+  for (const [file, split, what, flag] of [[opts.valData, data.val, 'validation', '--val-data'], [opts.testData, data.test, 'test', '--test-data']] as const) {
+    if (!file) continue;
+    const rows = split.x.shape[0];
+    const seen = rowsSeenInTraining(train, split.x);
+    if (seen >= 10 && seen >= rows / 2) {
+      opts.onEvent?.({
+        type: 'warning',
+        message: `${seen} of the ${rows} ${what} rows of ${file} have the same inputs as training rows: ${what === 'validation' ? 'the guard judges the model on rows it is fine-tuned on, which hides what pruning costs on new data' : 'the test figures measure rows the model is fine-tuned on'}; give ${flag} rows the training data does not hold`,
+      });
+    }
+  }
+}
+
+/**
  * Classes (with at least 10 test rows) whose test recall fell by more than max(10 points, 2 × max drop) beyond the
  * accuracy's own drop: what accuracy hides on imbalanced data.
  */
@@ -909,6 +949,7 @@ export class PruneService {
       const layout = inputLayout(data, fitted);
       if (layout) opts.onEvent?.({ type: 'warning', message: layout });
       checkValidationRows(fitted, opts, r.force);
+      checkHeldOutRows(fitted, opts);
       checkInputScaling(loaded.model, fitted, task, opts, standardize === true);
       checkLabelOrder(loaded.model, fitted, opts);
       checkTargets(loaded.model, fitted, task, opts);

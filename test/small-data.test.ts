@@ -61,6 +61,23 @@ describe('small real tables with the defaults', () => {
     expect(viaCli.warnings?.some((w) => /--max-drop 1 is finer than one validation row/.test(w))).toBe(true);
   }, 120_000);
 
+  it('a validation file that repeats the training rows is warned about (the guard would judge rows the model is fine-tuned on); a file of other rows is not', async () => {
+    const p = smallCasePaths('penguins-sex');
+    const lines = readFileSync(p.data, 'utf8').trim().split('\n');
+    const warningsFor = async (valData: string) => {
+      const warnings: string[] = [];
+      const { model } = await autoprune({ model: p.model, data: p.data, valData, target: 0.3, budgetSteps: 20, policy: 'global-magnitude', force: true, onEvent: (e) => { if (e.type === 'warning') warnings.push(e.message); } });
+      model.dispose();
+      return warnings;
+    };
+    // The data file itself as the validation file: its training rows are all in it.
+    expect((await warningsFor(p.data)).filter((w) => /^\d+ of the \d+ validation rows of .* have the same inputs as training rows: the guard judges the model on rows it is fine-tuned on.*give valData rows the training data does not hold$/.test(w))).toHaveLength(1);
+    // A file of rows no training row repeats (inputs moved off the data's values): no such warning.
+    const other = join(tempDir(), 'other.csv');
+    writeFileSync(other, `${[lines[0], ...lines.slice(1, 61).map((l) => l.split(',').map((v, j, a) => (j < a.length - 1 ? String(Number(v) + 0.001) : v)).join(','))].join('\n')}\n`);
+    expect((await warningsFor(other)).some((w) => /same inputs as training rows/.test(w))).toBe(false);
+  }, 60_000);
+
   it('a model at chance on inputs it was not trained on (unscaled features) is refused naming the inputs and their scaling, not only the label order', async () => {
     const p = smallCasePaths('iris');
     const lines = readFileSync(p.data, 'utf8').trim().split('\n');

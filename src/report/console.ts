@@ -49,6 +49,9 @@ function testRows(report: RunReport): string {
   return `; ${count(n, 'test row')}${perRow != null && n < 200 ? `: 1 row = ${perRow.toFixed(2)} points` : ''}`;
 }
 
+/** At the default verbosity without a progress bar, a fine-tune round is printed once this long has passed without a line. */
+export const PROGRESS_SILENCE_MS = 10_000;
+
 export function createConsoleReporter(o: { json: boolean; target: number; stream?: NodeJS.WriteStream; verbosity?: Verbosity }): ConsoleReporter {
   const err = o.stream ?? process.stderr;
   const level = o.verbosity === 'quiet' ? 0 : o.verbosity === 'verbose' ? 2 : 1;
@@ -57,10 +60,13 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
   /** Set by a 'compact' event (--compact): its files are listed with the run's outputs. */
   let compacted = false;
   /** A line at `need` (0: warnings, shown even with --quiet; 1: progress; 2: --verbose detail). */
+  /** When the last line was written: without a progress bar (a log, a pipe), a long fine-tune says where it is. */
+  let lastLineAt = Date.now();
   const line = (msg: string, need = 1) => {
     if (o.json || level < need) return;
     if (bar) bar.stop();
     err.write(`${msg}\n`);
+    lastLineAt = Date.now();
     if (bar) bar.start(100, 0);
   };
   let progress = 0;
@@ -128,7 +134,11 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             if (e.phase === 'polish' && e.epoch === 0) line(`  polish: fine-tuning the final model${e.epochs ? ` (up to ${e.epochs} rounds)` : ''}…`);
             const what = e.phase === 'polish' ? 'polish' : `step ${e.step} fine-tune`;
             bar?.update(progress, { label: `${what} round ${e.epoch + 1}${e.valAccuracy != null ? `, val ${fmt(e.valAccuracy)}` : ''}` });
-            line(`    ${what} round ${e.epoch + 1}${e.roundSteps ? ` (${e.roundSteps} steps)` : ''}: loss ${e.loss.toFixed(4)}${e.valAccuracy != null ? `, val ${fmt(e.valAccuracy)}` : ''}`, 2);
+            // Every round with --verbose; at the default verbosity without a progress bar, a round after 10 s of
+            // silence (a large model's polish ran 70 s without a line in a log).
+            const quietFor = Date.now() - lastLineAt;
+            line(`    ${what} round ${e.epoch + 1}${e.epochs && e.phase === 'polish' ? ` of up to ${e.epochs}` : ''}${e.roundSteps ? ` (${e.roundSteps} steps)` : ''}: loss ${e.loss.toFixed(4)}${e.valAccuracy != null ? `, val ${fmt(e.valAccuracy)}` : ''}`,
+              !tty && quietFor >= PROGRESS_SILENCE_MS ? 1 : 2);
           }
           break;
         case 'step':

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { guardWarnings } from '../../src/agent/loop.js';
-import { createConsoleReporter } from '../../src/report/console.js';
+import { createConsoleReporter, PROGRESS_SILENCE_MS } from '../../src/report/console.js';
 import type { RunReport } from '../../src/report/report.js';
 
 const sample = (): RunReport =>
@@ -87,6 +87,29 @@ describe('console verbosity', () => {
     expect(n).toContain('wrote /tmp/out');
     expect(run('verbose')).toContain('step 1 fine-tune round 1: loss 0.2500, val 90.00 %');
     expect(n).toContain('wrote /tmp/out/ (model/, masks.json, report.json, report.html)');
+  });
+
+  it('without a progress bar (a log, a pipe), a fine-tune round is printed at the default verbosity after 10 s without a line', () => {
+    vi.useFakeTimers();
+    try {
+      let out = '';
+      const stream = { isTTY: false, write: (s: string) => { out += s; return true; } } as unknown as NodeJS.WriteStream;
+      const r = createConsoleReporter({ json: false, target: 0.8, stream });
+      r.event({ type: 'epoch', phase: 'polish', epochs: 11, step: 2, epoch: 0, loss: 0.3, valAccuracy: 0.9 });
+      expect(out).toContain('polish: fine-tuning the final model (up to 11 rounds)…');
+      expect(out).not.toContain('polish round 1');
+      vi.advanceTimersByTime(PROGRESS_SILENCE_MS - 1000);
+      r.event({ type: 'epoch', phase: 'polish', epochs: 11, step: 2, epoch: 1, loss: 0.2, valAccuracy: 0.91 });
+      expect(out).not.toContain('polish round 2');
+      vi.advanceTimersByTime(2000);
+      r.event({ type: 'epoch', phase: 'polish', epochs: 11, step: 2, epoch: 2, loss: 0.1, valAccuracy: 0.92 });
+      expect(out).toContain('    polish round 3 of up to 11: loss 0.1000, val 92.00 %');
+      // The clock starts again at that line.
+      r.event({ type: 'epoch', phase: 'polish', epochs: 11, step: 2, epoch: 3, loss: 0.1, valAccuracy: 0.92 });
+      expect(out).not.toContain('polish round 4');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('points a model with batch norms at `autoprune compact` (it folds them for serving), unless the run compacted', () => {
