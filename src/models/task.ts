@@ -242,9 +242,13 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel, task: Ta
       'that looks like a regression target; for a regression model pass --task regression (or save the model compiled with its loss)');
   }
   if (data.numClasses > classes) {
+    // Which labels would have no output (label k = output k, names in sorted order): the rows a user looks for.
+    const beyond = data.classNames.slice(classes);
     throw new DataError(
       `data '${data.source}' has ${data.numClasses} classes (${data.classNames.slice(0, 12).join(', ')}${data.numClasses > 12 ? ', …' : ''}) ` +
-      `but the model's output has ${task.units} unit(s) (${classes} classes)`);
+      `but the model's output has ${task.units} unit(s) (${classes} classes): in ${numeric ? 'label order' : 'sorted order'} the rows labelled ` +
+      `${beyond.slice(0, 5).map((n) => `'${n}'`).join(', ')}${beyond.length > 5 ? `, … (${beyond.length} labels)` : ''} have no output; ` +
+      (numeric ? 'remove those rows, or, if the labels do not count from 0, pass --label-order with them in the model\'s output order' : 'remove those rows (the model has no output for them)'));
   }
   if (want.join('x') === data.inputShape.join('x') && !byIndex) return data;
   const relabel = (labels: Int32Array) => (byIndex ? Int32Array.from(labels, (c) => byIndex.ids[c]) : labels);
