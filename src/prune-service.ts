@@ -545,11 +545,16 @@ export function majorityShare(labels: ArrayLike<number>): { label: number; count
  * the split, at z ≥ 4 paired (with b the rows only it gets right and c the reverse, b − c is the gain and
  * b + c ≤ best + identity, so gain / √(best + identity) bounds the z from below). The second is what a weak binary
  * model coded the other way round shows: 27.5 % right as given, 72.5 % swapped — never halfway from chance
- * (75 %), but 45 points apart.
+ * (75 %), but 45 points apart, and 9.5 points above always answering its most common label (63 %). `majority`: the
+ * rows of the most common label.
  */
-export function otherOrderFits(identity: number, best: number, rows: number, chance: number): boolean {
+export function otherOrderFits(identity: number, best: number, rows: number, chance: number, majority: number): boolean {
   const gain = best - identity;
-  const clearly = gain >= Math.max(5, Math.ceil(0.1 * rows)) && gain / Math.sqrt(Math.max(1, best + identity)) >= 4;
+  // … and the other order explains more than always answering the most common label does (by 2 rows and 3 % of
+  // them): a model that predicts one class (untrained, or collapsed) matches the majority in *some* order, which
+  // says nothing about the order it was trained with.
+  const clearly = gain >= Math.max(5, Math.ceil(0.1 * rows)) && gain / Math.sqrt(Math.max(1, best + identity)) >= 4 &&
+    best >= majority + Math.max(2, Math.ceil(0.03 * rows));
   return best / Math.max(1, rows) >= chance + (1 - chance) / 2 || clearly;
 }
 
@@ -594,7 +599,7 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
   // below chance by more than a row that another mapping explains well (at least halfway from chance to every row
   // right: 0/1 coded the other way round) says the convention is not its own; a weak or untrained model does not.
   const row = 1 / Math.max(1, rows);
-  const otherFits = otherOrderFits(order.identity, order.best, rows, chance);
+  const otherFits = otherOrderFits(order.identity, order.best, rows, chance, majorityShare(data.val.labels).count);
   // An order the user gave is theirs to answer for (it is also how a model not yet trained is pruned on purpose):
   // never refused, only warned about below. Nor is a split too small to tell a trained model from chance.
   if (!given && rows >= MIN_LABEL_CHECK_ROWS && (numeric ? acc < chance - row && otherFits : acc <= chance + row)) {

@@ -37,18 +37,20 @@ describe('bestLabelOrder', () => {
 describe('otherOrderFits', () => {
   it('sees a weak binary model coded the other way round (27.5 % as given, 72.5 % swapped): never halfway from chance, but far apart', () => {
     // A new user's rain/dry model on 240 validation rows with the 0/1 labels swapped.
-    expect(otherOrderFits(66, 174, 240, 0.5)).toBe(true);
+    expect(otherOrderFits(66, 174, 240, 0.5, 151)).toBe(true);
     // A good model swapped: most rows right in the other order.
-    expect(otherOrderFits(5, 235, 240, 0.5)).toBe(true);
+    expect(otherOrderFits(5, 235, 240, 0.5, 130)).toBe(true);
   });
 
   it('does not see another order in a weak model in its own order, nor in a gain a search over orders finds by chance', () => {
     // 12 classes, 30 % right as given, a permutation finds 4 more rows of 200 (2 %): noise.
-    expect(otherOrderFits(60, 64, 200, 1 / 12)).toBe(false);
+    expect(otherOrderFits(60, 64, 200, 1 / 12, 30)).toBe(false);
     // 10 % more rows but few rows in all: below z 4.
-    expect(otherOrderFits(10, 16, 40, 1 / 3)).toBe(false);
+    expect(otherOrderFits(10, 16, 40, 1 / 3, 15)).toBe(false);
     // The given order is the best one.
-    expect(otherOrderFits(150, 150, 240, 0.5)).toBe(false);
+    expect(otherOrderFits(150, 150, 240, 0.5, 130)).toBe(false);
+    // A model that answers one class (untrained): some order matches the most common label, no order is its own.
+    expect(otherOrderFits(60, 120, 240, 1 / 3, 120)).toBe(false);
   });
 });
 
