@@ -228,9 +228,8 @@ export class PruningCallback extends tf.Callback {
   readonly rollbacks: GuardRollback[] = [];
   private readonly val: Split | undefined;
   private readonly maxDrop: number;
-  private reference: number | undefined;
-  /** The reference's per-row scores on the validation rows (the guard compares row for row). */
-  private referenceRows: Float32Array | undefined;
+  /** The model before the fit on the guard's validation rows: its metric, and per-row scores (compared row for row). */
+  private reference: { accuracy: number; correct: Float32Array } | undefined;
   private good: Snapshot | undefined;
   private goodSparsity = 0;
   /** Sparsity the schedule may not pass (set when the guard undoes an epoch). */
@@ -296,9 +295,8 @@ export class PruningCallback extends tf.Callback {
     this.maskInsideUpdates();
     this.plan = { beginStep, endStep, frequency: this.o.frequency ?? Math.max(1, Math.round((endStep - beginStep) / 8)) };
     if (this.val) {
-      const ref = evaluate(this.prunedModel, this.val);
-      this.reference = ref.accuracy;
-      this.referenceRows = ref.correct;
+      const { accuracy, correct } = evaluate(this.prunedModel, this.val);
+      this.reference = { accuracy, correct };
       this.good = this.masks.snapshot();
       this.goodSparsity = this.masks.sparsity().global;
     }
@@ -306,11 +304,11 @@ export class PruningCallback extends tf.Callback {
 
   /** The guard: keep the epoch (new last-good state) or undo it and hold the sparsity. */
   override async onEpochEnd(epoch: number): Promise<void> {
-    if (!this.val || !this.prunedSinceCheck || this.reference == null || !this.referenceRows) return;
+    if (!this.val || !this.prunedSinceCheck || !this.reference) return;
     this.prunedSinceCheck = false;
     const now = evaluate(this.prunedModel, this.val);
     const m = now.accuracy;
-    const verdict = judge(this.referenceRows, now.correct, this.maxDrop / 100);
+    const verdict = judge(this.reference.correct, now.correct, this.maxDrop / 100);
     const sparsity = this.masks.sparsity().global;
     if (verdict.accepted) {
       disposeSnapshot(this.good!);
@@ -320,7 +318,7 @@ export class PruningCallback extends tf.Callback {
     }
     this.masks.restore(this.good!);
     this.ceiling = this.goodSparsity;
-    const e: GuardRollback = { epoch, sparsity, metric: m, reference: this.reference, drop: verdict.drop, allowedDrop: verdict.allowed, restoredSparsity: this.goodSparsity };
+    const e: GuardRollback = { epoch, sparsity, metric: m, reference: this.reference.accuracy, drop: verdict.drop, allowedDrop: verdict.allowed, restoredSparsity: this.goodSparsity };
     this.rollbacks.push(e);
     this.o.onRollback?.(e);
   }

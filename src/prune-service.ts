@@ -460,20 +460,14 @@ function checkValidationRows(data: Dataset, opts: AutopruneOptions, force: boole
 }
 
 /**
- * Rows of `split` whose inputs are exactly rows of `train` (the same float32 values): a --val-data or --test-data
- * file that repeats training rows. Counted by hashing each training row's bytes once.
+ * The inputs of `x`'s rows as keys (their bytes): rows with the same values have the same key. Inputs are 4-byte
+ * values (float32, or int32 token ids).
  */
-export function rowsSeenInTraining(train: TF.Tensor, split: TF.Tensor): number {
-  const width = train.shape.slice(1).reduce((a: number, b) => a * (b ?? 1), 1);
-  if (width === 0 || split.shape[0] === 0) return 0;
-  const key = (v: Float32Array, i: number) => Buffer.from(v.buffer, v.byteOffset + 4 * i * width, 4 * width).toString('base64');
-  const t = train.dataSync() as Float32Array;
-  const seen = new Set<string>();
-  for (let i = 0; i < train.shape[0]; i++) seen.add(key(t, i));
-  const v = split.dataSync() as Float32Array;
-  let n = 0;
-  for (let i = 0; i < split.shape[0]; i++) if (seen.has(key(v, i))) n++;
-  return n;
+function rowKeys(x: TF.Tensor): string[] {
+  const rows = x.shape[0];
+  const width = rows > 0 ? x.size / rows : 0;
+  const v = x.dataSync();
+  return Array.from({ length: rows }, (_, i) => Buffer.from(v.buffer, v.byteOffset + 4 * i * width, 4 * width).toString('base64'));
 }
 
 /**
@@ -484,12 +478,13 @@ export function rowsSeenInTraining(train: TF.Tensor, split: TF.Tensor): number {
  */
 function checkHeldOutRows(data: Dataset, opts: AutopruneOptions): void {
   if (typeof opts.data !== 'string') return;
-  const train = data.train.x;
-  if (train.size > 50_000_000) return;
+  if (!opts.valData && !opts.testData) return;
+  if (data.train.x.size > 50_000_000) return;
+  const training = new Set(rowKeys(data.train.x));
   for (const [file, split, what, flag] of [[opts.valData, data.val, 'validation', '--val-data'], [opts.testData, data.test, 'test', '--test-data']] as const) {
     if (!file) continue;
     const rows = split.x.shape[0];
-    const seen = rowsSeenInTraining(train, split.x);
+    const seen = rowKeys(split.x).filter((k) => training.has(k)).length;
     if (seen >= 10 && seen >= rows / 2) {
       opts.onEvent?.({
         type: 'warning',

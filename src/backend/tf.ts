@@ -186,9 +186,9 @@ export function selectBackend(requested?: BackendName | 'auto'): BackendInfo {
 
 /** Like selectBackend, and also able to start the wasm backend (whose initialisation is async). */
 export async function selectBackendAsync(given?: BackendName | 'auto'): Promise<BackendInfo> {
-  // Once chosen, the backend stays: a later call without a name (or 'auto', or the same name) gets it.
-  if (state && (given == null || given === 'auto' || given === state.info.name)) return state.info;
-  const requested = state ? given! : given == null || given === 'auto' ? requestedFromEnv() : given;
+  // Once chosen, the backend stays: selectBackend returns it, or refuses another name (wasm included).
+  if (state) return selectBackend(given);
+  const requested = given == null || given === 'auto' ? requestedFromEnv() : given;
   if (requested !== 'wasm') {
     try {
       return selectBackend(requested);

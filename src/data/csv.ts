@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { DataError, UsageError } from '../errors.js';
 import { Rng } from '../util/random.js';
-import type { Dataset, Split, SplitOrigin } from './dataset.js';
+import { looksLikeRegressionTarget, type Dataset, type Split, type SplitOrigin } from './dataset.js';
 
 export interface CsvOptions {
   /** Training data file, or the only file when validation/test data are split from it. */
@@ -381,8 +381,7 @@ function classIds(table: Table, map: ReturnType<typeof classMap>, trainFile: str
     const id = map.ids.get(map.key(s));
     if (id === undefined) {
       // Many distinct numbers (or fractions) as labels: a regression target read as classes.
-      const numbers = map.names.every((n) => /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(n.trim()));
-      const regression = numbers && (map.names.length > 50 || map.names.some((n) => !Number.isInteger(Number(n))))
+      const regression = looksLikeRegressionTarget(map.names)
         ? '; the labels look like a regression target (many distinct numbers): for a regression model pass --task regression (or save the model compiled with its loss)' : '';
       throw new DataError(`${table.file} line ${table.lines[i]}: label '${s}' does not occur in the training data ` +
         `${trainFile} (classes: ${map.names.slice(0, 10).join(', ')}${map.names.length > 10 ? `, … ${map.names.length} in all` : ''})${regression}`);

@@ -103,6 +103,20 @@ export function hashSplits(h: Hash, splits: Split[]): Hash {
 }
 
 /** The first k rows of a split, as new tensors (inputs and, when present, target values); free with disposeSplit. */
+/**
+ * Whether class names read from a label column look like a regression target rather than classes: all numbers,
+ * and fractions among them or more than 50 of them.
+ */
+export function looksLikeRegressionTarget(names: readonly string[]): boolean {
+  return allNumbers(names) && (names.length > 50 || names.some((n) => !Number.isInteger(Number(n))));
+}
+
+/** Whether every class name is a number (integer, decimal or exponent form). */
+export function allNumbers(names: readonly string[]): boolean {
+  return names.length > 0 && names.every((n) => NUMBER.test(n.trim()));
+}
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
 export function headOf(split: Split, k: number): Split {
   const n = Math.min(k, split.labels.length);
   const head: Split = { x: tf.slice(split.x, 0, n), labels: split.labels.subarray(0, n) };

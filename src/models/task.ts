@@ -1,7 +1,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
 import { DataError, ModelError } from '../errors.js';
-import type { Dataset, Split } from '../data/dataset.js';
+import { allNumbers, looksLikeRegressionTarget, type Dataset, type Split } from '../data/dataset.js';
 import { leafLayers, notDifferentiable, statefulLayer } from '../pruning/layer-kinds.js';
 
 /**
@@ -234,8 +234,8 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel, task: Ta
   if (task.kind !== 'classification') return fitTargets(data, want, wantSize, task);
   const classes = task.units === 1 ? 2 : task.units;
   const byIndex = labelsAsIndices(data, classes);
-  const numeric = data.classNames.length > 0 && data.classNames.every((n) => /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(n.trim()));
-  if (data.numClasses > classes && numeric && (data.classNames.some((n) => !Number.isInteger(Number(n))) || data.numClasses > 50)) {
+  const numeric = allNumbers(data.classNames);
+  if (data.numClasses > classes && looksLikeRegressionTarget(data.classNames)) {
     const sample = data.classNames.slice(0, 3).join(', ');
     throw new DataError(
       `data '${data.source}': the label column holds ${data.numClasses} distinct numbers (${sample}, …) and the model has ${task.units} output unit(s): ` +

@@ -6,7 +6,7 @@ import { CART_DEFAULTS, type CartEngine, type CartOptions, fitCart, type MlCartR
 import { CompiledTree, treeDepth, type TreeArrays, validateTree } from './compiled-tree.js';
 import {
   checkSchema, emptyProvenance, float32ArrayToJson, float32ToJson, type Policy, type PolicyFile, type PolicyMetrics,
-  type PolicyProvenance, TIE_BREAK_FEATURE, policyFile,
+  type PolicyProvenance, TIE_BREAK_FEATURE, policyFile, tieColumnOf,
 } from './policy.js';
 
 /** `model` of a 'cart' policy file. Node i is a leaf when left[i] = −1. */
@@ -62,11 +62,7 @@ export class CartPolicy implements Policy {
     const problem = validateTree(tree, schema.names.length);
     if (problem) throw new PolicyError(`policy '${name}': malformed tree: ${problem}`);
     this.compiled = new CompiledTree(tree);
-    this.tieColumn = schema.names.indexOf(info.tieBreak.feature);
-    // '' means no tie-break; any other name must be a feature of the schema (a typo would silently drop it).
-    if (info.tieBreak.feature !== '' && this.tieColumn < 0) {
-      throw new PolicyError(`policy '${name}': tie-break feature '${info.tieBreak.feature}' is not in the policy's feature schema`);
-    }
+    this.tieColumn = tieColumnOf(name, schema, info.tieBreak.feature);
     const used = new Set<number>();
     for (let k = 0; k < tree.value.length; k++) if (tree.left[k] >= 0) used.add(tree.feature[k]);
     if (this.tieColumn >= 0) used.add(this.tieColumn);

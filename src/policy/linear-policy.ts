@@ -7,7 +7,7 @@ import { checkTrainingData } from './cart-train.js';
 import { formatIssues } from './cart-policy.js';
 import {
   checkSchema, emptyProvenance, float32ToJson, type Policy, type PolicyFile, type PolicyMetrics,
-  type PolicyProvenance, type StandardisedTrainOptions, TIE_BREAK_FEATURE, tieBreak, policyFile,
+  type PolicyProvenance, type StandardisedTrainOptions, TIE_BREAK_FEATURE, tieBreak, tieColumnOf, policyFile,
 } from './policy.js';
 
 /**
@@ -66,11 +66,7 @@ export class LinearPolicy implements Policy {
   ) {
     const problem = checkLinearShapes(params, schema.names.length);
     if (problem) throw new PolicyError(`policy '${name}': malformed linear model: ${problem}`);
-    this.tieColumn = schema.names.indexOf(params.tieBreak.feature);
-    // '' means no tie-break; any other name must be a feature of the schema (a typo would silently drop it).
-    if (params.tieBreak.feature !== '' && this.tieColumn < 0) {
-      throw new PolicyError(`policy '${name}': tie-break feature '${params.tieBreak.feature}' is not in the policy's feature schema`);
-    }
+    this.tieColumn = tieColumnOf(name, schema, params.tieBreak.feature);
     this.needs = schema.names.filter((n, j) => params.coef[j] !== 0 || j === this.tieColumn);
   }
 

@@ -118,6 +118,16 @@ export const TIE_BREAK_FEATURE = 'abs_w_pct_layer';
  * smaller weight (by layer percentile) goes first. Ties float32 cannot resolve are broken by the
  * consumer's deterministic (layer, index) order.
  */
+/**
+ * The schema column of a policy's tie-break feature, or −1 for none (''). Any other name must be a feature of the
+ * schema: a typo in a policy file would otherwise silently drop the tie-break.
+ */
+export function tieColumnOf(policy: string, schema: FeatureSchema, feature: string): number {
+  const column = schema.names.indexOf(feature);
+  if (feature !== '' && column < 0) throw new PolicyError(`policy '${policy}': tie-break feature '${feature}' is not in the policy's feature schema`);
+  return column;
+}
+
 export function tieBreak(pred: Float32Array, tie: Float32Array | undefined, epsilon: number): Float32Array {
   if (!tie || epsilon === 0) return pred;
   const out = new Float32Array(pred.length);

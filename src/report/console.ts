@@ -59,9 +59,9 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
   let bar: cliProgress.SingleBar | undefined;
   /** Set by a 'compact' event (--compact): its files are listed with the run's outputs. */
   let compacted = false;
-  /** A line at `need` (0: warnings, shown even with --quiet; 1: progress; 2: --verbose detail). */
   /** When the last line was written: without a progress bar (a log, a pipe), a long fine-tune says where it is. */
   let lastLineAt = Date.now();
+  /** A line at `need` (0: warnings, shown even with --quiet; 1: progress; 2: --verbose detail). */
   const line = (msg: string, need = 1) => {
     if (o.json || level < need) return;
     if (bar) bar.stop();
