@@ -59,7 +59,7 @@ export interface PruningCallbackOptions extends PruneScheduleOptions {
    * An accuracy guard on the user's validation rows. The task's metric (accuracy, exact-match accuracy, R²)
    * is measured before training (the reference) and after every epoch in which masks changed; an epoch whose
    * paired drop below the reference, row for row, is beyond `maxDrop` points (default 1, as autoprune()) by
-   * more than the rows' noise allows (the agent's rule: maxDrop + min(1.64 s.e., max(maxDrop, two rows));
+   * more than the rows' noise allows (the agent's rule: maxDrop + min(1.64 s.e., two rows);
    * docs/agent.md, "Guard") is undone: weights and masks go back to the last epoch that held, and the schedule
    * stops there (the rest of the fit fine-tunes at that sparsity; a fit that ends short of the target says so in
    * a process warning). Default: no guard (the schedule is followed whatever the metric does).

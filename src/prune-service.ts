@@ -1031,7 +1031,7 @@ export class PruneService {
           ...(result.exitCode === 3 ? { advice: adviceFor(result, maxDrop, fitted.train.labels.length) } : {}),
         },
         guard: {
-          rule: `paired on the validation rows against the lower-scoring of the dense model and the dense model fine-tuned like one step (the control): accept when the drop below it ≤ maxDrop + ${result.guard.z} standard errors, the standard errors counting for at most ${(100 * result.guard.final.cap).toFixed(2)} points (max(maxDrop, two validation rows) for right/wrong rows, maxDrop for continuous scores)`,
+          rule: `paired on the validation rows against the lower-scoring of the dense model and the dense model fine-tuned like one step (the control): accept when the drop below it ≤ maxDrop + ${result.guard.z} standard errors, the standard errors counting for at most ${(100 * result.guard.final.cap).toFixed(2)} points (two validation rows for right/wrong rows, maxDrop for continuous scores)`,
           valRows: result.guard.valRows, ...(rowScores ? { pointsPerRow: res.pointsPerRow } : {}), maxDrop, z: result.guard.z, noiseCap: 100 * result.guard.final.cap,
           finerThanData: res.finerThanData,
           controlValAccuracy: result.guard.controlValAccuracy, reference: result.guard.reference,

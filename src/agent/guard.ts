@@ -5,9 +5,10 @@
  * estimate). The reference is a control: the dense model fine-tuned like one pruning step, unpruned (see
  * runAgent). A step is accepted when d ≤ maxDrop + min(Z·se, cap): rolled back when the rows show, at one-sided
  * 95 % confidence, a drop beyond what the user allows — and, however noisy the split, when the estimated drop
- * itself exceeds maxDrop by more than the cap: max(maxDrop, two validation rows) for right/wrong scores, maxDrop
- * for continuous ones. So on a 46-row split one or two rows do not decide a step, and on a few hundred rows a
- * loss of 2.7 points is not let through as noise when the user allowed 1 (docs/agent.md, "Guard").
+ * itself exceeds maxDrop by more than the cap: two validation rows for right/wrong scores, maxDrop for continuous
+ * ones. So on a 46-row split one or two rows do not decide a step, and on a thousand rows (a row is 0.1 point)
+ * an estimated loss of 1.9 points is not let through as noise when the user allowed 1: maxDrop stays what the
+ * user accepts on unseen data, give or take the two rows a split can resolve (docs/agent.md, "Guard").
  */
 
 /** Standard errors of slack before a drop counts as beyond maxDrop: one-sided 95 %. */
@@ -31,13 +32,14 @@ export interface GuardVerdict {
 }
 
 /**
- * The most that noise may excuse on top of maxDrop: maxDrop itself, or two rows where the scores are right/wrong
- * (0/1) and two rows are worth more — one or two rows never decide a step, but no estimated drop beyond
- * 2 × maxDrop (or maxDrop + two rows) is accepted as noise. Continuous scores (regression, autoencoders) have no
- * coarse rows: their cap is maxDrop.
+ * The most that noise may excuse on top of maxDrop: two validation rows where the scores are right/wrong (0/1)
+ * — one or two rows never decide a step, and no estimated drop beyond maxDrop + two rows is accepted as noise,
+ * however many rows flip both ways (on 1,000 rows that is maxDrop + 0.2 points; until 2026-12-05 the cap was
+ * max(maxDrop, two rows), which let an estimated 2 × maxDrop through on large splits). Continuous scores
+ * (regression, autoencoders) have no coarse rows: their cap is maxDrop.
  */
 export function noiseCap(maxDrop: number, rows: number, binary: boolean): number {
-  return binary && rows > 0 ? Math.max(maxDrop, 2 / rows) : maxDrop;
+  return binary && rows > 0 ? 2 / rows : maxDrop;
 }
 
 /**

@@ -99,7 +99,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           measure = e.objective === 'flops' ? 'compute removed' : 'sparsity';
           metric = e.metric ?? 'accuracy';
           line(`autoprune: ${e.resumed ? 'resuming' : 'pruning'} to ${pct(e.target)} ${e.objective === 'flops' ? 'of compute removed' : 'sparsity'} with policy '${e.policy}'; ` +
-            `dense val ${metric} ${fmt(e.denseValAccuracy)}, max drop ${e.maxDrop} points${metric === 'R²' ? ' (0.01 of R² each)' : ''} (+${GUARD_Z} s.e. of the paired estimate vs the lower of the dense model and a fine-tuned dense control, ${metric === 'R²' ? 'at most twice max drop' : 'at most max drop or two validation rows more'})`);
+            `dense val ${metric} ${fmt(e.denseValAccuracy)}, max drop ${e.maxDrop} points${metric === 'R²' ? ' (0.01 of R² each)' : ''} (+${GUARD_Z} s.e. of the paired estimate vs the lower of the dense model and a fine-tuned dense control, ${metric === 'R²' ? 'at most twice max drop' : 'at most two validation rows more'})`);
           if (!e.resumed && e.sparsity > 0.005) {
             line(`  the model as given is already ${pct(e.sparsity)} ${e.objective === 'flops' ? 'of compute removed' : 'sparse'} (its zero weights stay zero): "dense" below means this model, not an unpruned one`);
           }

@@ -223,7 +223,7 @@ export interface ReportGuard {
   maxDrop: number;
   /** Standard errors allowed on top of maxDrop. */
   z: number;
-  /** The most, in points, that those standard errors may add to maxDrop: max(maxDrop, two validation rows) for right/wrong rows, maxDrop for continuous scores. */
+  /** The most, in points, that those standard errors may add to maxDrop: two validation rows for right/wrong rows, maxDrop for continuous scores. */
   noiseCap?: number;
   /** True when --max-drop is finer than one validation row (the split cannot show it). */
   finerThanData: boolean;

@@ -163,7 +163,7 @@ describe('console start line and totals', () => {
   });
 
   it("states the guard's cap in the metric's own terms: rows for 0/1 scores, twice max drop for R²", () => {
-    expect(out((r) => r.event(start('accuracy', 68)))).toContain('at most max drop or two validation rows more)');
+    expect(out((r) => r.event(start('accuracy', 68)))).toContain('at most two validation rows more)');
     const r2 = out((r) => r.event(start('R²', 39)));
     expect(r2).toContain('(0.01 of R² each)');
     expect(r2).toContain('at most twice max drop)');
