@@ -234,6 +234,23 @@ interface ReadOptions extends ColumnPlan {
 }
 
 /**
+ * Whether the first row is a header of numbered columns, as pandas writes a frame without column names
+ * (`0,1,…,783,label`): its input cells count the file's columns (0, 1, 2, … or 1, 2, 3, …, at least 3 of them)
+ * and the next row's do not, and each other cell continues the count or holds a value no other row of its column
+ * has (a label column's name). Read as data, such a row became a training sample, or a class of its own.
+ */
+function countsColumns(records: { cells: string[] }[], skip: Set<number>): boolean {
+  const [first, second] = records;
+  if (!second) return false;
+  const inputs = first.cells.map((_, j) => j).filter((j) => !skip.has(j));
+  if (inputs.length < 3) return false;
+  const counts = (cells: string[], j: number, off: number) => cells[j] != null && isNumber(cells[j]) && Number(cells[j]) === j + off;
+  const off = [0, 1].find((o) => inputs.every((j) => counts(first.cells, j, o)));
+  if (off == null || inputs.every((j) => counts(second.cells, j, off))) return false;
+  return first.cells.every((c, j) => !skip.has(j) || counts(first.cells, j, off) || records.every((r, i) => i === 0 || r.cells[j]?.trim() !== c.trim()));
+}
+
+/**
  * Reads a CSV file into inputs and one raw label string per row. The file's columns are reordered as
  * [inputs in file order, targets in the given order] with the ignored columns dropped, so that the label
  * is the last column and k targets are the last k; `like` (the main file) fixes the header and columns.
@@ -270,7 +287,7 @@ function readTable(file: string, opts: ReadOptions, like?: Table): Table {
         skip = new Set([...p.label, ...p.ignore]);
       } catch { /* keep the last column */ }
     }
-    hasHeader = first.cells.some((c, j) => !skip.has(j) && !isNumber(c));
+    hasHeader = first.cells.some((c, j) => !skip.has(j) && !isNumber(c)) || countsColumns(records, skip);
   }
   const fileColumns = hasHeader ? first.cells.map((c) => c.trim()) : undefined;
   if (like) {

@@ -242,13 +242,16 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel, task: Ta
       'that looks like a regression target; for a regression model pass --task regression (or save the model compiled with its loss)');
   }
   if (data.numClasses > classes) {
-    // Which labels would have no output (label k = output k, names in sorted order): the rows a user looks for.
+    // Which labels would have no output (label k = output k, names in sorted order). Which class the model never saw
+    // cannot be known from the file: say how many are extra, and what the order alone would drop.
+    const extra = data.numClasses - classes;
     const beyond = data.classNames.slice(classes);
+    const named = `${beyond.slice(0, 5).map((n) => `'${n}'`).join(', ')}${beyond.length > 5 ? `, … (${beyond.length} labels)` : ''}`;
     throw new DataError(
       `data '${data.source}' has ${data.numClasses} classes (${data.classNames.slice(0, 12).join(', ')}${data.numClasses > 12 ? ', …' : ''}) ` +
-      `but the model's output has ${task.units} unit(s) (${classes} classes): in ${numeric ? 'label order' : 'sorted order'} the rows labelled ` +
-      `${beyond.slice(0, 5).map((n) => `'${n}'`).join(', ')}${beyond.length > 5 ? `, … (${beyond.length} labels)` : ''} have no output; ` +
-      (numeric ? 'remove those rows, or, if the labels do not count from 0, pass --label-order with them in the model\'s output order' : 'remove those rows (the model has no output for them)'));
+      `but the model's output has ${task.units} unit(s) (${classes} classes): ${extra} class${extra === 1 ? '' : 'es'} more than it has outputs; ` +
+      `remove the rows of the class${extra === 1 ? '' : 'es'} the model was not trained on (in ${numeric ? 'label' : 'sorted'} order, label k = output k, ` +
+      `that is ${named}; if ${extra === 1 ? 'it is another class' : 'they are others'}, remove ${extra === 1 ? 'that one\'s' : 'their'} rows and give --label-order with the model's classes in output order)`);
   }
   if (want.join('x') === data.inputShape.join('x') && !byIndex) return data;
   const relabel = (labels: Int32Array) => (byIndex ? Int32Array.from(labels, (c) => byIndex.ids[c]) : labels);
@@ -304,7 +307,37 @@ function fitTargets(data: Dataset, want: number[], wantSize: number, task: TaskI
     return { x, labels: s.labels, y };
   };
   const train = fit(data.train, 'training'), val = fit(data.val, 'validation'), test = fit(data.test, 'test');
+  if (task.kind === 'regression') {
+    try {
+      checkTargetsVary(data, [train, val, test], task.units);
+    } catch (err) {
+      owned.forEach((t) => t.dispose());
+      throw err;
+    }
+  }
   return { ...data, inputShape: want, train, val, test, dispose: () => owned.forEach((t) => t.dispose()) };
+}
+
+/**
+ * A regression target that has one value on every row has no R² (its variance is 0): the guard's metric and
+ * the per-target figures would be made up. Refused, naming the column.
+ */
+function checkTargetsVary(data: Dataset, splits: Split[], units: number): void {
+  const cols = Array.from({ length: units }, () => ({ min: Infinity, max: -Infinity }));
+  for (const s of splits) {
+    const v = s.y!.dataSync();
+    for (let i = 0; i < v.length; i++) {
+      const c = cols[i % units];
+      if (v[i] < c.min) c.min = v[i];
+      if (v[i] > c.max) c.max = v[i];
+    }
+  }
+  const k = cols.findIndex((c) => c.min === c.max && Number.isFinite(c.min));
+  if (k < 0) return;
+  const named = data.targetNames?.[k] != null ? `'${data.targetNames[k]}'` : `${k + 1} of ${units}`;
+  throw new DataError(
+    `data '${data.source}': regression target column ${named} has the same value (${Number(cols[k].min.toPrecision(6))}) on every row: ` +
+    'R², the guard\'s metric, is undefined for it; give data in which every target varies');
 }
 
 /**

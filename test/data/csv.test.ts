@@ -70,6 +70,23 @@ describe('loadCsv: happy paths', () => {
     });
   });
 
+  it("reads pandas' numbered header (0,1,…,label) as a header, not as a sample or a class of its own", () => {
+    const body = Array.from({ length: 40 }, (_, i) => `${i % 7},${(3 * i) % 11},${i % 5},${i % 3 ? 'a' : 'b'}`);
+    withData({ path: csv(['0,1,2,label', ...body].join('\n')), standardize: false }, (d) => {
+      expect(d.inputNames).toEqual(['0', '1', '2']);
+      expect(d.classNames).toEqual(['a', 'b']);
+      expect(sizes(d).reduce((x, y) => x + y)).toBe(40);
+    });
+    // Counting from 1 across every column (a regression file's targets too).
+    const reg = Array.from({ length: 40 }, (_, i) => `${i % 7},${(3 * i) % 11},${i % 5},${i * 0.5}`);
+    withData({ path: csv(['1,2,3,4', ...reg].join('\n')), standardize: false }, (d) => expect(sizes(d).reduce((x, y) => x + y)).toBe(40));
+    // A first row that is data (the next row counts too, or its label recurs) stays data.
+    const counting = Array.from({ length: 40 }, (_, i) => `0,1,2,${i % 2}`);
+    withData({ path: csv(counting.join('\n')), standardize: false }, (d) => expect(sizes(d).reduce((x, y) => x + y)).toBe(40));
+    const recurs = ['0,1,2,a', ...body];
+    withData({ path: csv(recurs.join('\n')), standardize: false }, (d) => expect(sizes(d).reduce((x, y) => x + y)).toBe(41));
+  });
+
   it('records the standardization it applied (the training rows\' mean and std per column), so a user can apply it', () => {
     const p = csv('a,b,c,y\n' + Array.from({ length: 40 }, (_, i) => `${i},${100 + 2 * (i % 5)},7,${i % 2}`).join('\n'));
     withData({ path: p }, (d) => {

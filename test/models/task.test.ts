@@ -224,6 +224,34 @@ describe('task of a model', () => {
     data.dispose();
     ml.dispose();
   });
+
+  it('a class more than the model has outputs: says how many are extra, not which rows to drop, as if it knew', () => {
+    const m = mlp(2, 3, 'softmax');
+    const data = dataset(2, ['Adelie', 'Chinstrap', 'Emperor', 'Gentoo'], 8);
+    expect(() => fitDatasetToModel(data, m)).toThrow(
+      "data 'd.csv' has 4 classes (Adelie, Chinstrap, Emperor, Gentoo) but the model's output has 3 unit(s) (3 classes): 1 class more than it has outputs; " +
+      "remove the rows of the class the model was not trained on (in sorted order, label k = output k, that is 'Gentoo'; if it is another class, " +
+      "remove that one's rows and give --label-order with the model's classes in output order)");
+    data.dispose();
+    m.dispose();
+  });
+
+  it('a regression target with one value on every row is refused by its column (its R² does not exist)', () => {
+    const reg = compiled(mlp(2, 2), 'meanSquaredError');
+    const data = dataset(2, []);
+    const withY = (s: Dataset['train'], a: number) => ({ ...s, y: tf.tensor2d([[a, 1], [a + 1, 1]]) });
+    const d: Dataset = { ...data, numClasses: 0, targetNames: ['mpg', 'hp'], train: withY(data.train, 3), val: withY(data.val, 5), test: withY(data.test, 7) };
+    const before = tf.memory().numTensors;
+    expect(() => fitDatasetToModel(d, reg, taskOf(reg, 'regression'))).toThrow(
+      "data 'd.csv': regression target column 'hp' has the same value (1) on every row: R², the guard's metric, is undefined for it; give data in which every target varies");
+    expect(tf.memory().numTensors).toBe(before);
+    // Varying in every column: accepted.
+    const ok: Dataset = { ...d, test: { ...d.test, y: tf.tensor2d([[7, 1], [8, 2]]) } };
+    fitDatasetToModel(ok, reg, taskOf(reg, 'regression')).dispose();
+    [d.train, d.val, d.test, ok.test].forEach((s) => s.y!.dispose());
+    data.dispose();
+    reg.dispose();
+  });
 });
 
 describe('R² of several regression targets', () => {

@@ -228,7 +228,7 @@ describe('training', () => {
     const small = buildModel({ family: 'mlp', inputShape: [10], hidden: [4], numClasses: 10, seed: 0 });
     expect(() => fitDatasetToModel(data, small)).toThrow(/784 input values per sample.*expects shape \[10\]/);
     const binary = buildModel({ family: 'mlp', inputShape: [784], hidden: [4], numClasses: 2, binaryOutput: true, seed: 0 });
-    expect(() => fitDatasetToModel(data, binary)).toThrow(/10 classes \(0, 1, 2, 3, 4, 5, 6, 7, 8, 9\) but the model's output has 1 unit\(s\) \(2 classes\): in label order the rows labelled '2', '3', '4', '5', '6', … \(8 labels\) have no output; remove those rows, or, if the labels do not count from 0, pass --label-order/);
+    expect(() => fitDatasetToModel(data, binary)).toThrow(/10 classes \(0, 1, 2, 3, 4, 5, 6, 7, 8, 9\) but the model's output has 1 unit\(s\) \(2 classes\): 8 classes more than it has outputs; remove the rows of the classes the model was not trained on \(in label order, label k = output k, that is '2', '3', '4', '5', '6', … \(8 labels\); if they are others, remove their rows and give --label-order/);
     [cnn, small, binary].forEach((m) => m.dispose());
     data.dispose();
   });
