@@ -71,6 +71,16 @@ describe('regression and multi-label models with their target columns anywhere i
     expect(r.report.dense.valAccuracy).toBeGreaterThan(0.9);
     expect(r.report.final.sparsity).toBeGreaterThanOrEqual(0.6 - 1e-3);
     expect(r.report.final.testAccuracy).toBeGreaterThan(0.8);
+    // The error in the target's own units: RMSE of the same test rows, so it orders dense and pruned as R² does
+    // (R² = 1 − MSE / variance of those rows), and with R² > 0.8 it is under half the prices' spread.
+    const [err] = r.report.final.testErrors!.values;
+    expect(r.report.final.testErrors!.metric).toBe('rmse');
+    expect(err.name).toBe('price');
+    const mean = t.price.reduce((a, b) => a + b, 0) / ROWS;
+    const sd = Math.sqrt(t.price.reduce((a, b) => a + (b - mean) ** 2, 0) / ROWS);
+    expect(err.pruned).toBeGreaterThan(0);
+    expect(err.pruned).toBeLessThan(0.5 * sd);
+    expect(Math.sign(err.pruned - err.dense)).toBe(Math.sign(r.report.dense.testAccuracy - r.report.final.testAccuracy));
     r.model.dispose();
 
     const m = await autoprune({ ...common, model: ml, label: ['y1', 'y2', 'y3'], ignoreColumns: ['id', 'price'] });
@@ -79,6 +89,7 @@ describe('regression and multi-label models with their target columns anywhere i
     expect(m.report.columns).toEqual({ inputs: ['a', 'b', 'c', 'd'], targets: ['y1', 'y2', 'y3'] });
     expect(m.report.dense.valAccuracy).toBeGreaterThan(0.6);
     expect(m.report.final.sparsity).toBeGreaterThanOrEqual(0.6 - 1e-3);
+    expect(m.report.final.testErrors).toBeUndefined();
     m.model.dispose();
 
     // The labels in another order than the outputs, or a regression model given another column as its target:

@@ -402,6 +402,22 @@ export function targetR2(model: TF.LayersModel, data: Split, task: TaskInfo = ta
 }
 
 /**
+ * The errors a regression or reconstruction is read by, in the targets' own units (R² is unitless): each target
+ * column's RMSE for regression, the mean squared error per output value for an autoencoder. Empty for other tasks.
+ */
+export function targetErrors(model: TF.LayersModel, data: Split, task: TaskInfo = taskOf(model)): number[] {
+  if (task.kind !== 'regression' && task.kind !== 'autoencoder') return [];
+  const e = tf.tidy(() => {
+    const y = tf.reshape(targetsOf(data, task), [data.labels.length, -1]);
+    const sq = tf.square(tf.sub(tf.reshape(predict(model, data.x), y.shape), y));
+    return task.kind === 'regression' ? tf.sqrt(tf.mean(sq, 0)) : tf.reshape(tf.mean(sq), [1]);
+  });
+  const out = Array.from(e.dataSync());
+  e.dispose();
+  return out;
+}
+
+/**
  * A classifier's recall of each class on a split (of the rows labelled c, the share predicted c; NaN where no row
  * is) and its rows per class. Accuracy hides a rare class the pruned model stopped predicting; this does not.
  */

@@ -186,7 +186,8 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         // Zeros inside a kernel cost as much as any weight in tfjs: compute is only claimed where whole units go.
         `${f.compute && report.config.granularity !== 'connection' ? `, ${pct(f.compute.reduction, 1)} of the prunable kernels' multiply-accumulates pruned (\`autoprune compact\` measures what the compact model runs)` : ''} | test ${metric} ${fmt(report.dense.testAccuracy)} dense → ${fmt(f.testAccuracy)} pruned (${drop > 0 ? '−' : drop < 0 ? '+' : '±'}${Math.abs(drop).toFixed(2)} points${testRows(report)})\n` +
         validationLine(report, metric, fmt) +
-        (f.targets ? `  per target (test R², the average above weighs each alike): ${f.targets.map((t) => `${t.name} ${t.denseTestR2.toFixed(3)} → ${t.testR2.toFixed(3)}`).join(', ')}\n` : '');
+        (f.targets ? `  per target (test R², the average above weighs each alike): ${f.targets.map((t) => `${t.name} ${t.denseTestR2.toFixed(3)} → ${t.testR2.toFixed(3)}`).join(', ')}\n` : '') +
+        (f.testErrors ? `  ${errorsLine(f.testErrors)}\n` : '');
       // --quiet: the status and the figures; the rest is in report.json.
       if (level === 0) {
         err.write(summary);
@@ -212,6 +213,15 @@ function servingLine(report: RunReport, outDir: string, compacted: boolean): str
   if (compacted) return '';
   const bn = (report.dense.untouched ?? []).filter((u) => u.className === 'BatchNormalization').length;
   return bn ? `  for serving: the model keeps ${bn} batch norm${bn > 1 ? 's' : ''}; \`autoprune compact ${outDir}\` folds those right after a conv or Dense layer into it: the same outputs, several times faster in tfjs-node for MobileNet/ResNet-style models (docs/compaction.md)\n` : '';
+}
+
+/** The test error in the targets' units: RMSE per target column (regression) or MSE per output value (autoencoder). */
+function errorsLine(e: NonNullable<RunReport['final']['testErrors']>): string {
+  const num = (v: number) => Number(v.toPrecision(4)).toString();
+  const pairs = e.values.map((v) => `${e.values.length > 1 ? `${v.name} ` : ''}${num(v.dense)} → ${num(v.pruned)}`).join(', ');
+  return e.metric === 'rmse'
+    ? `test RMSE, in the target${e.values.length > 1 ? 's\'' : '\'s'} units: ${pairs} (dense → pruned)`
+    : `test MSE per output value: ${pairs} (dense → pruned)`;
 }
 
 /** The frontier table of a --targets run: one line per target. */

@@ -103,6 +103,13 @@ function summaryTable(r: RunReport): string {
       `Test ${e(m.name)}`,
       `${m.value(r.dense.testAccuracy)} → <strong>${m.value(r.final.testAccuracy)}</strong> <span class="muted">(${m.diff(r.final.testAccuracy - r.dense.testAccuracy)})</span>`,
     ],
+    ...(r.final.targets ? [[
+      'Test R² per target', r.final.targets.map((t) => `${e(t.name)}: ${num(t.denseTestR2, 3)} → <strong>${num(t.testR2, 3)}</strong>`).join('<br>'),
+    ] as [string, string]] : []),
+    ...(r.final.testErrors ? [[
+      r.final.testErrors.metric === 'rmse' ? 'Test RMSE (target units)' : 'Test MSE per output value',
+      r.final.testErrors.values.map((v) => `${r.final.testErrors!.values.length > 1 ? `${e(v.name)}: ` : ''}${e(Number(v.dense.toPrecision(4)))} → <strong>${e(Number(v.pruned.toPrecision(4)))}</strong>`).join('<br>'),
+    ] as [string, string]] : []),
     [`${e(capitalised(m.name))} guard`, r.guard
       ? `drop ≤ ${e(m.limit(r.config.maxDrop))} + ${e(num(r.guard.z, 2))} s.e. (capped), paired on ${num(r.guard.valRows)} validation rows against ${e(ref)}` +
         `${r.guard.pointsPerRow != null ? ` <span class="muted">(1 row = ${e(num(r.guard.pointsPerRow, 2))} pts)</span>` : ''}<br>` +

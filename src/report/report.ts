@@ -112,6 +112,12 @@ export interface ReportFinal {
    */
   targets?: { name: string; denseTestR2: number; testR2: number }[];
   /**
+   * Regression and autoencoders: the test error in the targets' own units, dense and pruned — `rmse`: one entry per
+   * target column (its root mean squared error); `mse`: one entry, the mean squared error per output value (what a
+   * reconstruction loss reads). R² (testAccuracy) is the same error relative to the targets' variance.
+   */
+  testErrors?: { metric: 'rmse' | 'mse'; values: { name: string; dense: number; pruned: number }[] };
+  /**
    * Classification: each class's test recall (share of its rows predicted as it), dense and pruned, with its test
    * rows (recall null where it has none), so that a rare class the pruned model stopped predicting shows.
    */

@@ -8,7 +8,7 @@ import type { Dataset } from '../../src/data/dataset.js';
 import { loadCsv } from '../../src/data/csv.js';
 import { ModelError } from '../../src/errors.js';
 import { fitDatasetToModel, taskOf } from '../../src/models/task.js';
-import { evaluate, targetR2 } from '../../src/models/train.js';
+import { evaluate, targetErrors, targetR2 } from '../../src/models/train.js';
 import { inputLayout } from '../../src/prune-service.js';
 
 /** A tiny in-memory dataset: `n` rows of `features` columns per split, labels cycling through `classNames`. */
@@ -279,7 +279,25 @@ describe('R² of several regression targets', () => {
     const e = evaluate(model, split, task);
     expect(e.accuracy).toBeCloseTo((per[0] + per[1]) / 2, 4);
     expect(e.correct.length).toBe(n);
+    // The same errors in each target's own units: RMSE per column.
+    const rmse = (t: number[], p: number[]) => Math.sqrt(t.reduce((a, v, i) => a + (v - p[i]) ** 2, 0) / t.length);
+    const errs = targetErrors(model, split, task);
+    expect(errs).toHaveLength(2);
+    expect(errs[0]).toBeCloseTo(rmse(big, xs.map((v) => 1000 * v)), 2);
+    expect(errs[1]).toBeCloseTo(rmse(small, xs.map((v) => 0.005 * v)), 6);
+    expect(targetErrors(model, split, taskOf(model, 'classification'))).toEqual([]);
     [x, y].forEach((t) => t.dispose());
+    model.dispose();
+  });
+
+  it("an autoencoder's error is the mean squared error per output value", () => {
+    const x = tf.tensor2d([[0, 1], [1, 0], [0.5, 0.5]]);
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 2, useBias: false, activation: 'sigmoid' })] });
+    model.layers[0].setWeights([tf.zeros([2, 2])]); // every output 0.5
+    const task = taskOf(model, 'autoencoder');
+    const [mse] = targetErrors(model, { x, labels: new Int32Array(3), y: x }, task); // fitDatasetToModel sets y = x
+    expect(mse).toBeCloseTo((4 * 0.25 + 2 * 0) / 6, 6);
+    x.dispose();
     model.dispose();
   });
 });

@@ -27,6 +27,18 @@ describe('console summary', () => {
     expect(summary(r)).toContain('(+3.33 points)');
   });
 
+  it("gives a regression's RMSE per target, and an autoencoder's MSE per value, in the targets' own units", () => {
+    const r = sample();
+    r.final.testErrors = { metric: 'rmse', values: [{ name: 'mpg', dense: 2.66411567, pruned: 2.7555971 }] };
+    expect(summary(r)).toContain("  test RMSE, in the target's units: 2.664 → 2.756 (dense → pruned)\n");
+    r.final.testErrors = { metric: 'rmse', values: [{ name: 'mpg', dense: 2.5, pruned: 2.75 }, { name: 'hp', dense: 10, pruned: 12.25 }] };
+    expect(summary(r)).toContain("  test RMSE, in the targets' units: mpg 2.5 → 2.75, hp 10 → 12.25 (dense → pruned)\n");
+    r.final.testErrors = { metric: 'mse', values: [{ name: 'reconstruction', dense: 0.0052684, pruned: 0.0047441 }] };
+    expect(summary(r)).toContain('  test MSE per output value: 0.005268 → 0.004744 (dense → pruned)\n');
+    delete r.final.testErrors;
+    expect(summary(r)).not.toContain('RMSE');
+  });
+
   it('says how many test rows the figures come from, and what one row is worth on a small test split', () => {
     const r = sample();
     r.samples = { train: 240, val: 30, test: 60 };

@@ -77,6 +77,22 @@ describe('renderReportHtml', () => {
     expect(shares.reduce((a, b) => a + b, 0)).toBeCloseTo(100, 0);
   });
 
+  it("shows a regression's per-target R² and RMSE (or an autoencoder's MSE) in the summary, named and escaped", async () => {
+    const r = fixture();
+    r.final.targets = [{ name: 'm<pg', denseTestR2: 0.9, testR2: 0.85 }, { name: 'hp', denseTestR2: 0.8, testR2: 0.82 }];
+    r.final.testErrors = { metric: 'rmse', values: [{ name: 'm<pg', dense: 2.664115, pruned: 2.755597 }, { name: 'hp', dense: 10, pruned: 9.5 }] };
+    const html = await renderReportHtml(r);
+    expect(html).toContain('Test R² per target');
+    expect(html).toContain('m&lt;pg: 0.900 → <strong>0.850</strong>');
+    expect(html).toContain('Test RMSE (target units)');
+    expect(html).toContain('m&lt;pg: 2.664 → <strong>2.756</strong><br>hp: 10 → <strong>9.5</strong>');
+    r.final.testErrors = { metric: 'mse', values: [{ name: 'reconstruction', dense: 0.0052684, pruned: 0.0047441 }] };
+    delete r.final.targets;
+    const ae = await renderReportHtml(r);
+    expect(ae).toContain('Test MSE per output value');
+    expect(ae).toContain('0.005268 → <strong>0.004744</strong>');
+  });
+
   it('makes no external requests: no scripts, links, remote URLs; a CSP forbids them', async () => {
     const html = await renderReportHtml(fixture());
     expect(html).toContain(`http-equiv="Content-Security-Policy" content="default-src 'none'`);
