@@ -1099,6 +1099,7 @@ export class PruneService {
         valAccuracy: report.final.valAccuracy, testAccuracy: report.final.testAccuracy,
         denseTestAccuracy: report.dense.testAccuracy, targetReached: report.final.targetReached, stopReason: report.final.stopReason, exitCode: report.final.exitCode,
         ...(report.final.advice ? { advice: report.final.advice } : {}), ...(report.final.compute ? { compute: report.final.compute } : {}),
+        ...(report.final.testErrors ? { testErrors: report.final.testErrors } : {}),
         totalEpochs: report.totals.fineTuneEpochs, seconds: phases.total, out: opts.out ? resolve(opts.out) : undefined,
       });
       return { model, report, outDir: opts.out ? resolve(opts.out) : undefined };

@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { autoprune, tf } from '../src/index.js';
+import { autoprune, tf, type AgentEvent } from '../src/index.js';
 import { DataError } from '../src/errors.js';
 import { Rng } from '../src/util/random.js';
 import { numTensors, tempDir } from './helpers.js';
@@ -65,7 +65,8 @@ describe('regression and multi-label models with their target columns anywhere i
     const before = numTensors();
     const common = { target: 0.6, data: t.file, ignoreColumns: ['id'], budgetSteps: 300, maxDrop: 5, force: true } as const;
 
-    const r = await autoprune({ ...common, model: reg, label: 'price', ignoreColumns: ['id', 'y1', 'y2', 'y3'] });
+    const events: AgentEvent[] = [];
+    const r = await autoprune({ ...common, model: reg, label: 'price', ignoreColumns: ['id', 'y1', 'y2', 'y3'], onEvent: (e) => events.push(e) });
     expect(r.report.task).toMatchObject({ kind: 'regression', metric: 'R²' });
     expect(r.report.columns).toEqual({ inputs: ['a', 'b', 'c', 'd'], targets: ['price'] });
     expect(r.report.dense.valAccuracy).toBeGreaterThan(0.9);
@@ -81,6 +82,7 @@ describe('regression and multi-label models with their target columns anywhere i
     expect(err.pruned).toBeGreaterThan(0);
     expect(err.pruned).toBeLessThan(0.5 * sd);
     expect(Math.sign(err.pruned - err.dense)).toBe(Math.sign(r.report.dense.testAccuracy - r.report.final.testAccuracy));
+    expect(events.find((e) => e.type === 'done')).toMatchObject({ testErrors: r.report.final.testErrors });
     r.model.dispose();
 
     const m = await autoprune({ ...common, model: ml, label: ['y1', 'y2', 'y3'], ignoreColumns: ['id', 'price'] });

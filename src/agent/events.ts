@@ -170,6 +170,8 @@ export interface DoneEvent {
   advice?: string;
   /** Multiply-accumulates per sample of the prunable kernels, dense and live (report.json `final.compute`). */
   compute?: { dense: number; live: number; reduction: number };
+  /** Regression and autoencoders: the test error in the targets' own units, dense and pruned (report.json `final.testErrors`). */
+  testErrors?: { metric: 'rmse' | 'mse'; values: { name: string; dense: number; pruned: number }[] };
   totalEpochs: number;
   seconds: number;
   /** Output folder, when outputs were written. */
