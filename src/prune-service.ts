@@ -20,7 +20,7 @@ import { checkSchema } from './policy/policy.js';
 import type { FeatureSchema } from './features/types.js';
 import { cloneModel, countParams, modelFiles, probeWritable, quantizedStorage } from './models/io.js';
 import { isMountPoint, recoverInterruptedWrite } from './report/write.js';
-import { accuracy, classRecall, predict, targetErrors, targetR2 } from './models/train.js';
+import { accuracy, classRecall, predict, targetFit } from './models/train.js';
 import { checkModelShape, csvTargetsOf, fitDatasetToModel, metricName, metricValue, predictedClasses, rememberTask, taskOf, tokenInputLayer, type TaskInfo, type TaskKind } from './models/task.js';
 import { isCsvPath } from './data/registry.js';
 import { TRAIN_DEFAULTS } from './models/train.js';
@@ -973,8 +973,10 @@ export class PruneService {
       } : undefined;
       // Several regression targets: each one's test R² before and after (the metric is their average).
       const targetNames = task.kind === 'regression' && (fitted.targetNames?.length ?? 0) > 1 ? fitted.targetNames! : [];
-      const denseTargets = targetNames.length ? targetR2(model, fitted.test, task) : [];
-      const denseErrors = targetErrors(model, fitted.test, task);
+      const denseFit = targetFit(model, fitted.test, task);
+      const columns = fitted.targetNames;
+      const errorNames = task.kind === 'autoencoder' ? ['reconstruction']
+        : denseFit.errors.map((_, t) => columns?.[t] ?? (denseFit.errors.length > 1 ? `target ${t + 1}` : 'target'));
       const classCount = task.kind === 'classification' ? fitted.classNames.length : 0;
       const denseRecall = classCount ? classRecall(model, fitted.test, classCount, task) : undefined;
       const result: AgentResult = await runAgent(model, fitted, policy.scorer, {
@@ -985,8 +987,7 @@ export class PruneService {
         milestones: r.frontier,
       });
       Object.assign(phases, result.phases);
-      const prunedTargets = targetNames.length ? targetR2(model, fitted.test, task) : [];
-      const prunedErrors = targetErrors(model, fitted.test, task);
+      const prunedFit = targetFit(model, fitted.test, task);
       const prunedRecall = classCount ? classRecall(model, fitted.test, classCount, task) : undefined;
       const finite = (v: number) => (Number.isFinite(v) ? v : null);
       const coverage = result.masks.coverage();
@@ -1027,14 +1028,11 @@ export class PruneService {
           sparsityOfAllParams: params > 0 ? result.sparsity.pruned / params : 0,
           compute: result.compute,
           ...(result.unitsKept ? { unitsKept: result.unitsKept } : {}),
-          ...(targetNames.length ? { targets: targetNames.map((name, t) => ({ name, denseTestR2: denseTargets[t], testR2: prunedTargets[t] })) } : {}),
-          ...(denseErrors.length ? {
+          ...(targetNames.length ? { targets: targetNames.map((name, t) => ({ name, denseTestR2: denseFit.r2[t], testR2: prunedFit.r2[t] })) } : {}),
+          ...(denseFit.errors.length ? {
             testErrors: {
               metric: task.kind === 'autoencoder' ? 'mse' as const : 'rmse' as const,
-              values: denseErrors.map((dense, t) => ({
-                name: task.kind === 'autoencoder' ? 'reconstruction' : fitted!.targetNames?.[t] ?? (denseErrors.length > 1 ? `target ${t + 1}` : 'target'),
-                dense, pruned: prunedErrors[t],
-              })),
+              values: denseFit.errors.map((dense, t) => ({ name: errorNames[t], dense, pruned: prunedFit.errors[t] })),
             },
           } : {}),
           ...(denseRecall && prunedRecall ? { classes: fitted.classNames.map((name, c) => ({ name, testRows: denseRecall.rows[c], denseRecall: finite(denseRecall.recall[c]), recall: finite(prunedRecall.recall[c]) })) } : {}),

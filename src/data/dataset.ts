@@ -102,7 +102,6 @@ export function hashSplits(h: Hash, splits: Split[]): Hash {
   return h;
 }
 
-/** The first k rows of a split, as new tensors (inputs and, when present, target values); free with disposeSplit. */
 /**
  * Whether class names read from a label column look like a regression target rather than classes: all numbers,
  * and fractions among them or more than 50 of them.
@@ -117,6 +116,7 @@ export function allNumbers(names: readonly string[]): boolean {
 }
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
+/** The first k rows of a split, as new tensors (inputs and, when present, target values); free with disposeSplit. */
 export function headOf(split: Split, k: number): Split {
   const n = Math.min(k, split.labels.length);
   const head: Split = { x: tf.slice(split.x, 0, n), labels: split.labels.subarray(0, n) };

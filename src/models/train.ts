@@ -379,41 +379,32 @@ export function evaluate(model: TF.LayersModel, data: Split, task: TaskInfo = ta
   return { accuracy: sum / Math.max(1, scores.length), loss, correct: scores };
 }
 
-/** Each column's variance over the rows of y [n, k] (1 where a column is constant, so R² stays finite). */
+/**
+ * Each column's variance over the rows of y [n, k]: 1 where a column is constant on these rows, so R² stays finite
+ * (a target constant on every row of the data is refused before a run: fitDatasetToModel).
+ */
 function targetVariance(y: TF.Tensor): TF.Tensor {
   const v = tf.mean(tf.square(tf.sub(y, tf.mean(y, 0, true))), 0);
   return tf.where(tf.greater(v, 1e-12), v, tf.onesLike(v));
 }
 
 /**
- * R² of each target column on a split (a regression model's outputs; empty for other tasks): what the
- * average hides when one of several targets gets worse.
+ * How a regression or reconstruction fits a split, from one prediction (both empty for other tasks). `r2`: each
+ * target column's R² (regression only): what the average hides when one of several targets gets worse. `errors`:
+ * the same errors in the targets' own units (R² is unitless): each target column's RMSE for regression, the mean
+ * squared error per output value for an autoencoder.
  */
-export function targetR2(model: TF.LayersModel, data: Split, task: TaskInfo = taskOf(model)): number[] {
-  if (task.kind !== 'regression') return [];
-  const r2 = tf.tidy(() => {
+export function targetFit(model: TF.LayersModel, data: Split, task: TaskInfo = taskOf(model)): { r2: number[]; errors: number[] } {
+  if (task.kind !== 'regression' && task.kind !== 'autoencoder') return { r2: [], errors: [] };
+  const [r2, errors] = tf.tidy((): TF.Tensor[] => {
     const y = tf.reshape(targetsOf(data, task), [data.labels.length, -1]);
-    const out = tf.reshape(predict(model, data.x), y.shape);
-    return tf.sub(1, tf.div(tf.mean(tf.square(tf.sub(out, y)), 0), targetVariance(y)));
+    const mse = tf.mean(tf.square(tf.sub(tf.reshape(predict(model, data.x), y.shape), y)), 0);
+    return task.kind === 'regression'
+      ? [tf.sub(1, tf.div(mse, targetVariance(y))), tf.sqrt(mse)]
+      : [tf.zeros([0]), tf.reshape(tf.mean(mse), [1])];
   });
-  const out = Array.from(r2.dataSync());
-  r2.dispose();
-  return out;
-}
-
-/**
- * The errors a regression or reconstruction is read by, in the targets' own units (R² is unitless): each target
- * column's RMSE for regression, the mean squared error per output value for an autoencoder. Empty for other tasks.
- */
-export function targetErrors(model: TF.LayersModel, data: Split, task: TaskInfo = taskOf(model)): number[] {
-  if (task.kind !== 'regression' && task.kind !== 'autoencoder') return [];
-  const e = tf.tidy(() => {
-    const y = tf.reshape(targetsOf(data, task), [data.labels.length, -1]);
-    const sq = tf.square(tf.sub(tf.reshape(predict(model, data.x), y.shape), y));
-    return task.kind === 'regression' ? tf.sqrt(tf.mean(sq, 0)) : tf.reshape(tf.mean(sq), [1]);
-  });
-  const out = Array.from(e.dataSync());
-  e.dispose();
+  const out = { r2: Array.from(r2.dataSync()), errors: Array.from(errors.dataSync()) };
+  tf.dispose([r2, errors]);
   return out;
 }
 

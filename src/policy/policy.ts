@@ -113,12 +113,6 @@ export function requireFeatures(scorer: string, schema: FeatureSchema, names: re
 export const TIE_BREAK_FEATURE = 'abs_w_pct_layer';
 
 /**
- * score = prediction + epsilon · (1 − tie column). With epsilon below half the smallest gap between
- * distinct predictions, the tie-break never reorders different predictions; among equal ones the
- * smaller weight (by layer percentile) goes first. Ties float32 cannot resolve are broken by the
- * consumer's deterministic (layer, index) order.
- */
-/**
  * The schema column of a policy's tie-break feature, or −1 for none (''). Any other name must be a feature of the
  * schema: a typo in a policy file would otherwise silently drop the tie-break.
  */
@@ -128,6 +122,12 @@ export function tieColumnOf(policy: string, schema: FeatureSchema, feature: stri
   return column;
 }
 
+/**
+ * score = prediction + epsilon · (1 − tie column). With epsilon below half the smallest gap between
+ * distinct predictions, the tie-break never reorders different predictions; among equal ones the
+ * smaller weight (by layer percentile) goes first. Ties float32 cannot resolve are broken by the
+ * consumer's deterministic (layer, index) order.
+ */
 export function tieBreak(pred: Float32Array, tie: Float32Array | undefined, epsilon: number): Float32Array {
   if (!tie || epsilon === 0) return pred;
   const out = new Float32Array(pred.length);

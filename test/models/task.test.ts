@@ -8,7 +8,7 @@ import type { Dataset } from '../../src/data/dataset.js';
 import { loadCsv } from '../../src/data/csv.js';
 import { ModelError } from '../../src/errors.js';
 import { fitDatasetToModel, taskOf } from '../../src/models/task.js';
-import { evaluate, targetErrors, targetR2 } from '../../src/models/train.js';
+import { evaluate, targetFit } from '../../src/models/train.js';
 import { inputLayout } from '../../src/prune-service.js';
 
 /** A tiny in-memory dataset: `n` rows of `features` columns per split, labels cycling through `classNames`. */
@@ -267,7 +267,7 @@ describe('R² of several regression targets', () => {
     model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
     const task = taskOf(model, 'regression');
     const split = { x, labels: new Int32Array(n), y };
-    const per = targetR2(model, split, task);
+    const { r2: per, errors: errs } = targetFit(model, split, task);
     const r2 = (t: number[], p: number[]) => {
       const m = t.reduce((a, b) => a + b, 0) / t.length;
       return 1 - t.reduce((a, v, i) => a + (v - p[i]) ** 2, 0) / t.reduce((a, v) => a + (v - m) ** 2, 0);
@@ -281,11 +281,10 @@ describe('R² of several regression targets', () => {
     expect(e.correct.length).toBe(n);
     // The same errors in each target's own units: RMSE per column.
     const rmse = (t: number[], p: number[]) => Math.sqrt(t.reduce((a, v, i) => a + (v - p[i]) ** 2, 0) / t.length);
-    const errs = targetErrors(model, split, task);
     expect(errs).toHaveLength(2);
     expect(errs[0]).toBeCloseTo(rmse(big, xs.map((v) => 1000 * v)), 2);
     expect(errs[1]).toBeCloseTo(rmse(small, xs.map((v) => 0.005 * v)), 6);
-    expect(targetErrors(model, split, taskOf(model, 'classification'))).toEqual([]);
+    expect(targetFit(model, split, taskOf(model, 'classification'))).toEqual({ r2: [], errors: [] });
     [x, y].forEach((t) => t.dispose());
     model.dispose();
   });
@@ -295,7 +294,8 @@ describe('R² of several regression targets', () => {
     const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 2, useBias: false, activation: 'sigmoid' })] });
     model.layers[0].setWeights([tf.zeros([2, 2])]); // every output 0.5
     const task = taskOf(model, 'autoencoder');
-    const [mse] = targetErrors(model, { x, labels: new Int32Array(3), y: x }, task); // fitDatasetToModel sets y = x
+    const { r2, errors: [mse] } = targetFit(model, { x, labels: new Int32Array(3), y: x }, task); // fitDatasetToModel sets y = x
+    expect(r2).toEqual([]);
     expect(mse).toBeCloseTo((4 * 0.25 + 2 * 0) / 6, 6);
     x.dispose();
     model.dispose();
