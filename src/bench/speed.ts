@@ -8,7 +8,8 @@
  *
  * PyTorch runs only when `python3` can import `torch` (scripts/speed-torch.py); otherwise its columns say
  * so. Also: a profile of one masked step (kernels dispatched, time of forward + backward, of the
- * optimizer update with FlatAdam and with tf.train.adam).
+ * optimizer update with FlatAdam and with tf.train.adam), for both LeNets and for the coverage suite's text models
+ * (Embedding → GRU / LSTM → Dense, on their own CSVs: datasets/coverage/).
  */
 import type * as TF from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
@@ -17,9 +18,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT, tf } from '../backend/tf.js';
 import { loadMnist10k } from '../data/mnist.js';
+import { loadDataset } from '../data/registry.js';
 import { architecture, buildModel } from '../models/families.js';
 import { chainObstacle, compileChain } from '../models/compiled-chain.js';
 import { FlatAdam } from '../models/flat-adam.js';
+import { loadModel } from '../models/io.js';
 import { fitDatasetToModel, lossOf, targetsOf, taskOf } from '../models/task.js';
 import { train } from '../models/train.js';
 import { PrunableModel } from '../pruning/prunable-model.js';
@@ -179,11 +182,36 @@ export async function runSpeedBench(opts: { models: string[]; rounds: number; ep
         model.dispose();
       }
     }
+    for (const name of SEQUENCE_MODELS) {
+      profiles.push({ model: name, ...await profileCoverageModel(name) });
+      opts.log(`${name}: one masked step profiled`);
+    }
   } finally {
     data.dispose();
     rmSync(dir, { recursive: true, force: true });
   }
   return { records, profiles, torch: torchInfo, torchMissing: torch.missing, rounds: opts.rounds, epochs: opts.epochs };
+}
+
+/** The coverage suite's sequence models whose training step the profile also shows (compiled-rnn.ts). */
+export const SEQUENCE_MODELS = ['gru-text', 'lstm-text'] as const;
+
+/** One masked step of a coverage model (datasets/coverage/NAME), on the first 128 rows of its own CSV. */
+async function profileCoverageModel(name: string): Promise<Omit<StepProfile, 'model'>> {
+  const dir = join(PACKAGE_ROOT, 'datasets', 'coverage', name);
+  const model = await loadModel(join(dir, 'model', 'model.json'));
+  const data = loadDataset(join(dir, 'data.csv'), { seed: 0, standardize: false });
+  const fitted = fitDatasetToModel(data, model);
+  const pm = new PrunableModel(model);
+  try {
+    maskRandomly(pm, SPEED_SPARSITY);
+    return await profileStep(model, pm, fitted.train.x, fitted.train.labels);
+  } finally {
+    pm.dispose();
+    if (fitted !== data) fitted.dispose();
+    data.dispose();
+    model.dispose();
+  }
 }
 
 /** Bars of issue 17: masked fine-tuning epoch time over PyTorch's. */
@@ -214,7 +242,7 @@ export function speedSection(result: SpeedResult, meta: { date: string; command:
   }
   lines.push('', 'Issue 17 measured PyTorch at 0.115 s (LeNet-300-100) and 1.49 s (LeNet-5) per epoch on its machine; against those figures the tfjs epochs above would be far slower. The bars are judged against PyTorch measured here, in the same run, as the issue\'s protocol asks.');
   lines.push('', '### One masked training step, profiled (batch 128)', '',
-    'Kernels: native ops dispatched by one step (forward, backward, mask, optimizer), with tfjs\'s autodiff (`tf.variableGrads`: the tape) and with the compiled gradient autoprune trains with where the model is a plain chain of Dense / Conv2D / max-pooling / Flatten layers (src/models/compiled-chain.ts: the TensorFlow kernels a compiled graph runs — MatMul, Conv2D, BiasAdd, the activation and their gradient kernels — called directly; the same gradients to float rounding, test/models/compiled-chain.test.ts). Medians of 30 repetitions. The update columns time the same masked Adam update two ways: autoprune\'s FlatAdam (one update over all variables laid end to end, the mask applied once to the flat gradient, no re-mask: bit-identical weights, test/models/flat-adam.test.ts) and the path it replaced (each kernel\'s gradient masked, `tf.train.adam` with about a dozen ops per variable, every kernel re-masked). Each element-wise op streams the whole parameter vector through memory; PyTorch\'s Adam fuses them (foreach kernels), which TensorFlow\'s eager ops cannot without resource variables.', '',
+    `Kernels: native ops dispatched by one step (forward, backward, mask, optimizer), with tfjs's autodiff (\`tf.variableGrads\`: the tape) and with the compiled gradient autoprune trains with where the model is a plain chain of Dense / Conv / pooling / Flatten layers (src/models/compiled-chain.ts: the TensorFlow kernels a compiled graph runs — MatMul, Conv2D, BiasAdd, the activation and their gradient kernels — called directly; the same gradients to float rounding, test/models/compiled-chain.test.ts), or of Embedding and recurrent layers (SimpleRNN, GRU, LSTM: src/models/compiled-rnn.ts, the input projection of every time step in one MatMul and backpropagation through time written out). ${SEQUENCE_MODELS.join(' and ')}: the coverage suite's text models (Embedding → 64-unit recurrent layer over 49 steps → Dense, datasets/coverage/), on 128 rows of their own CSVs. Medians of 30 repetitions. The update columns time the same masked Adam update two ways: autoprune's FlatAdam (one update over all variables laid end to end, the mask applied once to the flat gradient, no re-mask: bit-identical weights, test/models/flat-adam.test.ts) and the path it replaced (each kernel's gradient masked, \`tf.train.adam\` with about a dozen ops per variable, every kernel re-masked). Each element-wise op streams the whole parameter vector through memory; PyTorch's Adam fuses them (foreach kernels), which TensorFlow's eager ops cannot without resource variables.`, '',
     '| model | kernels per step: autodiff → compiled | forward + backward ms: autodiff → compiled | masked update ms: FlatAdam | masked update ms: tf.train.adam + masks |',
     '|---|---:|---:|---:|---:|',
     ...result.profiles.map((p) => `| ${p.model} | ${p.kernels} → ${p.compiledKernels} | ${p.gradsMs.toFixed(2)} → ${p.compiledMs.toFixed(2)} | ${p.flatAdamMs.toFixed(2)} | ${p.tfAdamMs.toFixed(2)} |`));

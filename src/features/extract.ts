@@ -2,13 +2,13 @@ import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
 import { DataError, ModelError } from '../errors.js';
 import type { Split } from '../data/dataset.js';
-import { lossOf, targetsOf, taskOf } from '../models/task.js';
+import { kernelGradient } from '../models/compiled-chain.js';
+import { targetsOf, taskOf } from '../models/task.js';
 import type { PrunableLayer, PrunableModel } from '../pruning/prunable-model.js';
 import { FEATURE_SCHEMA, type FeatureName } from './schema.js';
 import { activationBatch } from '../models/activation-batch.js';
 import { liveRanks, magnitudeKeys, RANK_INPUT, RANK_LAYER, RANK_UNIT } from './ranks.js';
 import type { ConnectionFeatures, LayerFeatures } from './types.js';
-import { kernelGrads } from '../util/kernel-grads.js';
 
 export interface ExtractOptions {
   /** Calibration batch size; gradient statistics are taken over these batches. Default 64. */
@@ -237,6 +237,7 @@ function calibrationStats(pm: PrunableModel, calib: Split, pick: Int32Array, bat
   const probe = probeModel(pm);
   const task = taskOf(pm.model);
   const kernels = pm.layers.map((l) => l.kernel);
+  const gradient = kernelGradient(pm.model, task, kernels);
   const partial: Partial<LayerStats>[] = pm.layers.map(() => ({ inCount: 0, outCount: 0 }));
   let batches = 0;
   for (let start = 0; start < pick.length; start += batchSize) {
@@ -268,7 +269,7 @@ function calibrationStats(pm: PrunableModel, calib: Split, pick: Int32Array, bat
         }
       });
       const yb = targetsOf(calib, task, idx);
-      const { grads } = kernelGrads(() => lossOf(pm.model.apply(xb, { training: false }) as TF.Tensor, yb, task), kernels);
+      const grads = gradient(xb, yb);
       // One layer and one statistic at a time, each gradient freed once summed in: the batch's peak is the
       // gradients plus one temporary, not three temporaries of every layer (docs/benchmarks.md, scale).
       pm.layers.forEach((l, i) => {

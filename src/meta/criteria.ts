@@ -1,9 +1,9 @@
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
 import type { Split } from '../data/dataset.js';
-import { lossOf, targetsOf, taskOf } from '../models/task.js';
+import { kernelGradient } from '../models/compiled-chain.js';
+import { targetsOf, taskOf } from '../models/task.js';
 import type { PrunableModel } from '../pruning/prunable-model.js';
-import { kernelGrads } from '../util/kernel-grads.js';
 
 /**
  * Per-weight importance maps (HIGHER = KEEP) the oracle builds its candidate masks from. Full kernel
@@ -45,6 +45,7 @@ export function computeImportances(pm: PrunableModel, calib: Split, options: Cri
   const gAbsW = pm.layers.map((l) => new Float64Array(l.size));
   const g2 = pm.layers.map((l) => new Float64Array(l.size));
   const kernels = pm.layers.map((l) => l.kernel);
+  const gradient = kernelGradient(pm.model, task, kernels);
   let batches = 0;
   for (let s = 0; s < n; s += o.batchSize) {
     const m = Math.min(o.batchSize, n - s);
@@ -52,7 +53,7 @@ export function computeImportances(pm: PrunableModel, calib: Split, options: Cri
     const gs = tf.tidy(() => {
       const xb = tf.slice(calib.x, s, m);
       const yb = targetsOf(calib, task, Int32Array.from({ length: m }, (_, k) => s + k));
-      const { grads } = kernelGrads(() => lossOf(pm.model.apply(xb, { training: false }) as TF.Tensor, yb, task), kernels);
+      const grads = gradient(xb, yb);
       return kernels.map((k) => grads[k.name]);
     }).map((t) => { const d = t.dataSync() as Float32Array; t.dispose(); return d; });
     for (let i = 0; i < L; i++) {

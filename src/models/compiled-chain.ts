@@ -21,7 +21,9 @@
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
 import type { TaskInfo } from './task.js';
+import { SEQUENCE_HANDLERS } from './compiled-rnn.js';
 import { lossOf } from './task.js';
+import { kernelGrads } from '../util/kernel-grads.js';
 
 type Layer = TF.layers.Layer;
 type Config = Record<string, unknown>;
@@ -62,18 +64,20 @@ function activationGrad(act: Activation, dy: TF.Tensor, z: TF.Tensor, h: TF.Tens
   return act.order === 'y-first' ? ops.op(act.grad, [ops.T], [h, dy]) : ops.op(act.grad, [ops.T], [dy, act.from === 'features' ? z : h]);
 }
 
-/** What a layer's forward pass keeps for its backward pass. */
-interface Saved { x: TF.Tensor; z?: TF.Tensor; h: TF.Tensor }
+/** What a layer's forward pass keeps for its backward pass (`extra`: a layer's own, e.g. a recurrent layer's steps). */
+export interface Saved { x: TF.Tensor; z?: TF.Tensor; h: TF.Tensor; extra?: unknown }
 
-interface CompiledLayer {
+export interface CompiledLayer {
   /** The layer's output (a hidden layer's after its activation; the output layer's before it: the loss applies it). */
   forward(x: TF.Tensor): Saved;
   /** Gradients of the trained variables into `grads`; the gradient of the input when `needInput`. */
   backward(dy: TF.Tensor, s: Saved, needInput: boolean, grads: Record<string, TF.Tensor>): TF.Tensor | undefined;
 }
 
-interface Ops {
+export interface Ops {
   op(name: string, attrs: object[], inputs: TF.Tensor[]): TF.Tensor;
+  /** Training mode (Dropout drops) or inference mode (the model as `predict` runs it). */
+  training: boolean;
   T: object;
   str(name: string, value: string): object;
   ints(name: string, value: number[]): object;
@@ -135,6 +139,8 @@ const HANDLERS: Readonly<Record<string, {
   obstacle(layer: Layer, c: Config, inputRank: number): string | undefined;
   compile(layer: Layer, c: Config, ops: Ops, activation: string | undefined, trained: ReadonlySet<string>): CompiledLayer;
 }>> = {
+  // Embedding, SimpleRNN, GRU, LSTM: models/compiled-rnn.ts.
+  ...SEQUENCE_HANDLERS,
   Dense: {
     obstacle: (l, c, rank) => (rank !== 2 ? `'${l.name}' reads a rank-${rank} input` : undefined),
     compile(layer, _c, ops, activation, trained) {
@@ -216,8 +222,8 @@ const HANDLERS: Readonly<Record<string, {
   Dropout: {
     // A seeded tfjs Dropout draws the same noise at every call (its seed is the random generator's); the tape keeps that.
     obstacle: (l, c) => (c.noiseShape != null ? `'${l.name}' has a noise shape` : c.seed != null ? `'${l.name}' has a seed` : undefined),
-    compile(_l, c) {
-      const rate = Number(c.rate ?? 0);
+    compile(_l, c, ops) {
+      const rate = ops.training ? Number(c.rate ?? 0) : 0;
       // Training-mode dropout as tfjs applies it (tf.dropout): multiplier = floor(u + keep) / keep, u uniform in [0, 1),
       // op for op; a rate outside (0, 1) leaves the input as it is (tfjs's Dropout layer does nothing then). The noise
       // is drawn from Math.random's seed, which the training loop fixes per step (util/seeded-random.ts).
@@ -263,7 +269,7 @@ function weightlessObstacle(layer: Layer): string | undefined {
   const kind = layer.getClassName();
   if (layer.weights.length > 0) return `a ${kind} layer ('${layer.name}')`;
   if (/Dropout|Noise/.test(kind)) return `a random ${kind} layer ('${layer.name}')`;
-  if (/Sequential|Model|Functional|RNN|LSTM|GRU|Bidirectional|TimeDistributed|Embedding|Lambda/.test(kind)) return `a ${kind} layer ('${layer.name}')`;
+  if (/Sequential|Model|Functional|RNN|LSTM|GRU|Bidirectional|TimeDistributed|Embedding|Lambda|Masking/.test(kind)) return `a ${kind} layer ('${layer.name}')`;
   return undefined;
 }
 /** Layers whose `activation` is applied by the compiled layer when hidden, and by the loss when they are the output. */
@@ -322,7 +328,7 @@ export interface CompiledGradient {
  * The compiled gradient of `model`'s loss for `task` with respect to `vars` (the trained variables), or undefined
  * when the model is not such a chain on the native backend (then use tf.variableGrads).
  */
-export function compileChain(model: TF.LayersModel, task: TaskInfo, vars: readonly TF.Variable[]): CompiledGradient | undefined {
+export function compileChain(model: TF.LayersModel, task: TaskInfo, vars: readonly TF.Variable[], opts: { training?: boolean } = {}): CompiledGradient | undefined {
   const be = nativeBackend();
   if (!be) return undefined;
   const { layers, obstacle } = chainOf(model);
@@ -338,6 +344,7 @@ export function compileChain(model: TF.LayersModel, task: TaskInfo, vars: readon
     str: (name, value) => ({ name, type: b.TF_ATTR_STRING, value }),
     ints: (name, value) => ({ name, type: b.TF_ATTR_INT, value }),
     bool: (name, value) => ({ name, type: b.TF_ATTR_BOOL, value }),
+    training: opts.training ?? true,
   };
   const trained = new Set(vars.map((v) => v.name));
   const compiled = layers.map((l, i) => {
@@ -352,8 +359,8 @@ export function compileChain(model: TF.LayersModel, task: TaskInfo, vars: readon
     ? softmaxLossGrad
     : (z: TF.Tensor, y: TF.Tensor) => tf.valueAndGrad((t: TF.Tensor) => lossOf(output.activation.apply(t), y, task))(z);
   // The first layer that trains anything: no input gradient is needed below it.
-  const firstTrained = compiled.findIndex((_, i) => (layers[i] as Partial<WeightedLayer>).kernel !== undefined &&
-    layers[i].trainableWeights.some((w) => trained.has((w.read() as TF.Variable).name)));
+  // (Any weight asked for, frozen or not: the features want a frozen kernel's gradient too.)
+  const firstTrained = compiled.findIndex((_, i) => layers[i].weights.some((w) => trained.has((w.read() as TF.Variable).name)));
 
   const inputShape = model.inputs[0].shape.slice(1);
   return {
@@ -397,4 +404,16 @@ function softmaxLossGrad(z: TF.Tensor, y: TF.Tensor): { value: TF.Scalar; grad: 
   const dp = tf.div(tf.sub(tf.div(notY, c), tf.div(y, a)), z.size / z.shape[z.rank - 1]);
   const grad = tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true)));
   return { value, grad };
+}
+
+/**
+ * The gradient of `model`'s loss for `task` with respect to `kernels` (frozen ones included), the model in inference
+ * mode as `predict` runs it: what the features, the criteria and unit scoring read on calibration batches. The
+ * compiled gradient where the model is such a chain (a quarter of the kernels on a recurrent model), else the tape
+ * (util/kernel-grads.ts). Call the returned function inside tf.tidy.
+ */
+export function kernelGradient(model: TF.LayersModel, task: TaskInfo, kernels: readonly TF.Variable[]): (x: TF.Tensor, y: TF.Tensor) => TF.NamedTensorMap {
+  const compiled = compileChain(model, task, kernels, { training: false });
+  if (compiled) return (x, y) => compiled.valueAndGrads(x, y).grads;
+  return (x, y) => kernelGrads(() => lossOf(model.apply(x, { training: false }) as TF.Tensor, y, task), kernels).grads;
 }

@@ -7,10 +7,10 @@ import { tf } from '../backend/tf.js';
 import { DataError, ModelError, UsageError } from '../errors.js';
 import type { Split } from '../data/dataset.js';
 import type { ConnectionFeatures } from '../features/types.js';
-import { lossOf, targetsOf, taskOf } from '../models/task.js';
+import { kernelGradient } from '../models/compiled-chain.js';
+import { targetsOf, taskOf } from '../models/task.js';
 import { findUnitLinks } from './compact.js';
 import type { Objective, PrunableModel } from './prunable-model.js';
-import { kernelGrads } from '../util/kernel-grads.js';
 
 /** Per-unit sums of a kernel-shaped flat array `f(w_i)` over live weights (unit = index % units). */
 function perUnit(pm: PrunableModel, f: (w: number, i: number, layer: number) => number): Float32Array[] {
@@ -104,6 +104,7 @@ export function unitTaylorScores(pm: PrunableModel, calib: Split, opts: Calibrat
   }
   const task = taskOf(pm.model);
   const kernels = pm.layers.map((l) => l.kernel);
+  const gradient = kernelGradient(pm.model, task, kernels);
   const gsum = pm.layers.map((l) => new Float64Array(l.size));
   const batches = batchesOf(calib, opts);
   for (const idx of batches) {
@@ -111,7 +112,7 @@ export function unitTaylorScores(pm: PrunableModel, calib: Split, opts: Calibrat
     const gs = tf.tidy(() => {
       const xb = tf.gather(calib.x, tf.tensor1d(idx, 'int32'));
       const yb = targetsOf(calib, task, idx);
-      const { grads } = kernelGrads(() => lossOf(pm.model.apply(xb, { training: false }) as TF.Tensor, yb, task), kernels);
+      const grads = gradient(xb, yb);
       return pm.layers.map((l) => grads[l.kernel.name]);
     }).map((t) => { const d = t.dataSync(); t.dispose(); return d; });
     gs.forEach((g, i) => { for (let j = 0; j < g.length; j++) gsum[i][j] += g[j]; });

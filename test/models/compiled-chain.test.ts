@@ -205,6 +205,50 @@ describe('compiled chain gradient', () => {
     model.dispose();
   });
 
+  it.each([
+    ['GRU, hard sigmoid gates', () => tf.layers.gru({ units: 6, recurrentActivation: 'hardSigmoid' })],
+    ['GRU, sigmoid gates, no bias', () => tf.layers.gru({ units: 5, recurrentActivation: 'sigmoid', useBias: false })],
+    ['LSTM, hard sigmoid gates', () => tf.layers.lstm({ units: 6, recurrentActivation: 'hardSigmoid' })],
+    ['LSTM, sigmoid gates', () => tf.layers.lstm({ units: 4, recurrentActivation: 'sigmoid' })],
+    ['SimpleRNN, tanh', () => tf.layers.simpleRNN({ units: 7 })],
+    ['SimpleRNN, relu', () => tf.layers.simpleRNN({ units: 7, activation: 'relu' })],
+  ] as const)('equals the tape on Embedding → %s → Dense, and on stacked layers returning sequences', (_what, rnn) => {
+    for (const stacked of [false, true]) {
+      const layers: TF.layers.Layer[] = [tf.layers.embedding({ inputDim: 11, outputDim: 4, inputLength: 9 })];
+      if (stacked) layers.push(tf.layers.lstm({ units: 3, returnSequences: true, recurrentActivation: 'sigmoid' }));
+      layers.push(rnn(), tf.layers.dense({ units: 3, activation: 'softmax' }));
+      const model = tf.sequential({ layers });
+      // Larger weights than the initializers give, so that hard-sigmoid gates saturate on some rows.
+      model.setWeights(model.getWeights().map((w, i) => tf.randomNormal(w.shape, 0, 0.8, 'float32', 10 + i)));
+      const x = tf.floor(tf.randomUniform([12, 9], 0, 11, 'float32', 5));
+      const y = tf.oneHot(tf.tensor1d(Array.from({ length: 12 }, (_, i) => i % 3), 'int32'), 3).toFloat();
+      expect(chainObstacle(model)).toBeUndefined();
+      const before = numTensors();
+      const r = compare(model, taskOf(model), x, y);
+      expect(numTensors()).toBe(before);
+      expect(r.worst).toBeLessThan(1e-4);
+      expect(Math.abs(r.loss[0] - r.loss[1])).toBeLessThan(1e-5 * Math.abs(r.loss[0]));
+      expect(r.names).toEqual(varsOf(model).map((v) => v.name).sort());
+      tf.dispose([x, y]);
+      model.dispose();
+    }
+  });
+
+  it('equals the tape on a GRU returning its sequence into a Conv1D and pooling (a numeric sequence, no Embedding)', () => {
+    const model = tf.sequential({ layers: [
+      tf.layers.gru({ inputShape: [7, 3], units: 5, returnSequences: true }),
+      tf.layers.conv1d({ filters: 4, kernelSize: 3, activation: 'relu' }),
+      tf.layers.globalMaxPooling1d({}),
+      tf.layers.dense({ units: 1, activation: 'linear' }),
+    ] });
+    const x = tf.randomNormal([10, 7, 3], 0, 1, 'float32', 6);
+    const y = tf.randomNormal([10, 1], 0, 1, 'float32', 7);
+    const r = compare(model, taskOf(model), x, y);
+    expect(r.worst).toBeLessThan(1e-4);
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
   it('declines models that are not a plain Dense chain, naming why', () => {
     const cases: [string, TF.LayersModel][] = [
       ['seeded dropout', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4 }), tf.layers.dropout({ rate: 0.5, seed: 7 }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
@@ -217,6 +261,11 @@ describe('compiled chain gradient', () => {
       ['Gaussian noise', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4 }), tf.layers.gaussianNoise({ stddev: 0.1 }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
       ['causal Conv1D', tf.sequential({ layers: [tf.layers.conv1d({ inputShape: [8, 2], filters: 2, kernelSize: 3, padding: 'causal' }), tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
       ['rank-3', tf.sequential({ layers: [tf.layers.dense({ inputShape: [3, 4], units: 4 }), tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
+      ['masked zeros', tf.sequential({ layers: [tf.layers.embedding({ inputDim: 5, outputDim: 2, inputLength: 4, maskZero: true }), tf.layers.gru({ units: 2 }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
+      ['recurrent dropout', tf.sequential({ layers: [tf.layers.lstm({ inputShape: [4, 2], units: 2, recurrentDropout: 0.2 }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
+      ['backwards', tf.sequential({ layers: [tf.layers.simpleRNN({ inputShape: [4, 2], units: 2, goBackwards: true }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
+      ['Masking', tf.sequential({ layers: [tf.layers.masking({ inputShape: [4, 2] }), tf.layers.gru({ units: 2 }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
+      ['Bidirectional', tf.sequential({ layers: [tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 2 }) as TF.RNN, inputShape: [4, 2] }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
     ];
     const input = tf.input({ shape: [4] });
     const a = tf.layers.dense({ units: 3 }).apply(input) as TF.SymbolicTensor;
