@@ -14,14 +14,14 @@ import { abortedError, DataError, UsageError } from './errors.js';
 import { resolveBudget } from './agent/budget.js';
 import type { Granularity } from './agent/granularity.js';
 import { disposeSnapshot, type Objective } from './pruning/prunable-model.js';
-import { resolution } from './agent/guard.js';
+import { majorityShare, resolution } from './agent/guard.js';
 import { resolveRunOptions, type ResolvedRunOptions } from './options.js';
 import { checkSchema } from './policy/policy.js';
 import type { FeatureSchema } from './features/types.js';
 import { cloneModel, countParams, modelFiles, probeWritable, quantizedStorage } from './models/io.js';
 import { isMountPoint, recoverInterruptedWrite } from './report/write.js';
 import { accuracy, classRecall, predict, targetFit } from './models/train.js';
-import { checkModelShape, csvTargetsOf, fitDatasetToModel, metricName, metricValue, predictedClasses, rememberTask, taskOf, tokenInputLayer, type TaskInfo, type TaskKind } from './models/task.js';
+import { checkModelShape, compiledLoss, csvTargetsOf, fitDatasetToModel, metricName, metricValue, predictedClasses, regressionLossOf, rememberTask, taskOf, tokenInputLayer, type TaskInfo, type TaskKind } from './models/task.js';
 import { isCsvPath } from './data/registry.js';
 import { TRAIN_DEFAULTS } from './models/train.js';
 import { masksToJson } from './pruning/mask-io.js';
@@ -525,14 +525,6 @@ export function inputLayout(data: Dataset, fitted: Dataset): string | undefined 
     `${group(0)} are ${at(0)}, ${group(1)} are ${at(1)}, …; a CSV that lists each feature's values together must be reordered`;
 }
 
-/** The most common label of `labels`, its rows, and their share (what always answering it scores). */
-export function majorityShare(labels: ArrayLike<number>): { label: number; count: number; share: number } {
-  const counts = new Map<number, number>();
-  for (let i = 0; i < labels.length; i++) counts.set(labels[i], (counts.get(labels[i]) ?? 0) + 1);
-  const [label, count] = [...counts].reduce((a, b) => (b[1] > a[1] ? b : a), [0, 0]);
-  return { label, count, share: labels.length ? count / labels.length : 0 };
-}
-
 /**
  * Whether another order of the labels explains a model's predictions on `rows` validation rows (`best` of them
  * right in that order, `identity` in the order given): it gets most rows right (halfway from `chance` to every
@@ -773,9 +765,14 @@ function adviceFor(result: AgentResult, maxDrop: number, trainRows: number): str
     case 'stalled':
       return 'every prunable layer is at its floor: no more weights can be removed at this granularity';
     default: {
-      const rejected = result.steps.filter((s) => !s.accepted && s.drop != null);
+      const rejected = result.steps.filter((s) => !s.accepted && s.drop != null && s.collapsedTo == null);
       const worst = rejected.length ? Math.min(...rejected.map((s) => s.drop!)) : undefined;
       const need = worst != null ? Math.ceil(100 * worst * 10) / 10 : undefined;
+      // Every smaller step was refused for answering only the most common class: a larger --max-drop changes nothing.
+      if (!rejected.length && result.steps.some((s) => s.collapsedTo != null)) {
+        return 'every smaller step left a model that answers only the most common class (the others are too rare for the pruned model to keep): ' +
+          'more rows of the rare classes, or a lower --target; --force takes the target and reports what it costs them';
+      }
       return need != null && need > maxDrop
         ? `the smallest rejected step lost ${(100 * worst!).toFixed(2)} validation points: rerun with --max-drop ${need.toFixed(1)} to accept that, or --force to take the target and report the drop`
         : 'rerun with a larger --max-drop, or --force to take the target and report the drop';
@@ -953,6 +950,11 @@ export class PruneService {
       checkInputScaling(loaded.model, fitted, task, opts, standardize === true);
       checkLabelOrder(loaded.model, fitted, opts);
       checkTargets(loaded.model, fitted, task, opts);
+      // A numeric model saved with a loss autoprune does not train with is fine-tuned with MSE: said, not hidden.
+      const replaced = task.output === 'regression' ? regressionLossOf(compiledLoss(loaded.model)).replaced : undefined;
+      if (replaced) {
+        opts.onEvent?.({ type: 'warning', message: `the model was trained with the loss '${replaced}', which autoprune does not fine-tune with: it fine-tunes with mean squared error (it keeps mean absolute error and Huber)` });
+      }
       phases.load = (Date.now() - tLoad) / 1000;
       const model = loaded.model;
       const params = countParams(model);
@@ -1013,7 +1015,7 @@ export class PruneService {
           ...(opts.testData ? { testData: opts.testData } : {}),
           ...(standardize != null ? { standardize } : {}),
         },
-        task: { kind: task.kind, metric: metricName(task.kind), evidence: task.evidence, ...(task.kind === 'classification' ? { classNames: [...fitted.classNames] } : {}) },
+        task: { kind: task.kind, metric: metricName(task.kind), evidence: task.evidence, ...(task.regressionLoss ? { fineTuneLoss: task.regressionLoss } : {}), ...(task.kind === 'classification' ? { classNames: [...fitted.classNames] } : {}) },
         samples: { train: fitted.train.labels.length, val: fitted.val.labels.length, test: fitted.test.labels.length },
         ...(data.inputNames ? { columns: { inputs: [...data.inputNames], targets: [...(data.targetNames ?? [])] } } : {}),
         ...(data.standardization ? { standardization: data.standardization } : {}),

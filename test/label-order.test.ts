@@ -1,6 +1,7 @@
 /** Which order of the class names explains a model's predictions (the --label-order warning). */
 import { describe, expect, it } from 'vitest';
-import { bestLabelOrder, classRecallLosses, majorityShare, otherOrderFits } from '../src/prune-service.js';
+import { majorityShare } from '../src/agent/guard.js';
+import { bestLabelOrder, classRecallLosses, otherOrderFits } from '../src/prune-service.js';
 
 describe('bestLabelOrder', () => {
   it('finds the order a model was trained with from its confusion counts', () => {

@@ -96,6 +96,11 @@ export interface RollbackEvent {
    * model as given), whichever scores lower on validation.
    */
   reference?: 'control' | 'dense';
+  /**
+   * Set when the step was refused because the pruned classifier scored no better than always answering the most
+   * common class (this share of the validation rows), however small its drop: it had stopped predicting the others.
+   */
+  collapsedTo?: number;
   fineTuneEpochs: number;
   /** Optimizer steps of this step's fine-tune, as on `step`. */
   fineTuneSteps?: number;

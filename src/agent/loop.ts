@@ -16,7 +16,7 @@ import { cosineFraction, type RegrowSchedule } from '../pruning/regrow.js';
 import { checkObjective, checkUnitsRemovable, pruneStep, unitsKeptFor, type Granularity } from './granularity.js';
 import { accuracy, evaluate, rowLosses, teacherTargets, trainAsync, withDefaults, type TrainOptions } from '../models/train.js';
 import { resolveBudget, type FineTuneBudget } from './budget.js';
-import { GUARD_Z, judge, resolution, type GuardVerdict } from './guard.js';
+import { GUARD_Z, judge, majorityShare, resolution, withCollapseCheck, type GuardVerdict } from './guard.js';
 import { Checkpointer, type AgentState, type RunIdentity } from './checkpoint.js';
 import type { AgentEvent } from './events.js';
 import { afterAccept, afterRollback, nextSparsity, PLANNER_DEFAULTS, type PlannerOptions } from './planner.js';
@@ -262,6 +262,11 @@ const LAST_TRY_PREFIX = 'last try at the target';
 const LAST_TRY = `${LAST_TRY_PREFIX} with half the reserve`;
 /** The same, given the other half too because it was still improving when judged. */
 const LAST_TRY_EXTENDED = `${LAST_TRY_PREFIX} with the whole reserve (still improving at half)`;
+/** A rollback's reason when the guard refused a classifier that fell to the majority class (guard.ts, withCollapseCheck). */
+const collapseReason = (share: number) =>
+  `no better than always answering the most common class (${(100 * share).toFixed(2)} % of the validation rows), where the reference scored above it`;
+const collapseOf = (v: GuardVerdict) => (v.collapsedTo != null ? { collapsedTo: v.collapsedTo } : {});
+
 /** Whether a step record is the last try at the target (accepted or not, extended or not). */
 export function isLastTry(step: Pick<StepRecord, 'reason'>): boolean {
   return step.reason?.startsWith(LAST_TRY_PREFIX) ?? false;
@@ -379,7 +384,12 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       state = { step: 0, sparsity: pm.progress(objective), rate: first.rate, stepsUsed: 0, denseValAccuracy: denseVal.accuracy, steps: [] };
     }
     const coverage = pm.coverage();
-    const guard = (e: { correct: ArrayLike<number> }) => judge(reference.correct, e.correct, o.maxDrop / 100);
+    // A classifier must also stay above what always answering the most common class scores (guard.ts, withCollapseCheck).
+    const majority = taskOf(model).kind === 'classification' ? majorityShare(data.val.labels).share : undefined;
+    const guard = (e: { correct: ArrayLike<number>; accuracy: number }) => {
+      const v = judge(reference.correct, e.correct, o.maxDrop / 100);
+      return majority === undefined ? v : withCollapseCheck(v, e.accuracy, reference.accuracy, majority, data.val.labels.length);
+    };
     const denseTest = state.denseTestAccuracy ?? timed('evaluate', () => accuracy(model, data.test));
     state.denseTestAccuracy = denseTest;
     const floor = state.denseValAccuracy - o.maxDrop / 100;
@@ -662,12 +672,13 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         if (!r.skipped) tried.set(k, { steps: Math.max(tried.get(k)?.steps ?? 0, r.requested), val: r.valAccuracy, verdict: r.verdict });
         const reason = r.skipped
           ? `prunes the same units as a rolled-back step that had the longer fine-tune (val ${(100 * r.valAccuracy).toFixed(2)} %); not fine-tuned again`
+          : r.verdict.collapsedTo != null ? collapseReason(r.verdict.collapsedTo)
           : `val drop ${(100 * r.verdict.drop).toFixed(2)} points${r.verdict.binary ? ` (${r.verdict.lost} rows lost, ${r.verdict.gained} gained)` : ''} > allowed ${(100 * r.verdict.allowed).toFixed(2)} (max drop + ${GUARD_Z} s.e., capped)`;
-        state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: false, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds, reason: state.step === 1 && firstNote ? `${reason}; ${firstNote}` : reason });
+        state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: false, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, ...collapseOf(r.verdict), seconds, reason: state.step === 1 && firstNote ? `${reason}; ${firstNote}` : reason });
         if (o.force) {
           // The target is taken anyway: smaller steps would only spend the budget that the fine-tune
           // at the target needs (measured: at 0.98 it loses ~2 points against jumping straight there).
-          emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: 'forced: go to the target with the remaining budget', seconds });
+          emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: 'forced: go to the target with the remaining budget', seconds });
           await checkpoint();
           break;
         }
@@ -677,7 +688,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         const next = state.rate < plan.minRate
           ? 'stop: the step size fell below the smallest useful step'
           : `retry with a smaller step (${(100 * (nextSparsity(from, o.target, state.rate) - from)).toFixed(1)} points of sparsity${granularity === 'connection' ? '' : '; whole units can round it up to the step just rolled back, which is then not fine-tuned again'})`;
-        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next, seconds });
+        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next, seconds });
         await checkpoint();
       }
     }
@@ -728,8 +739,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       } else {
         pm.restore(snap);
         const extended = how === LAST_TRY_EXTENDED;
-        state.steps.push({ ...rec, accepted: false, reason: `${extended ? how : LAST_TRY_PREFIX}: val drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}` });
-        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: extended ? 'stop: keep the last accepted sparsity as accepted (the reserve is spent)' : 'stop: polish the last accepted sparsity with the rest of the budget', seconds });
+        state.steps.push({ ...rec, accepted: false, ...collapseOf(r.verdict), reason: `${extended ? how : LAST_TRY_PREFIX}: ${r.verdict.collapsedTo != null ? collapseReason(r.verdict.collapsedTo) : `val drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}`}` });
+        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: extended ? 'stop: keep the last accepted sparsity as accepted (the reserve is spent)' : 'stop: polish the last accepted sparsity with the rest of the budget', seconds });
       }
       disposeSnapshot(snap);
       await checkpoint();

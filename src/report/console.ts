@@ -147,7 +147,9 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           break;
         case 'rollback':
           line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${fmt(e.valAccuracy)}` +
-            (e.drop != null && e.allowedDrop != null && e.controlValAccuracy != null
+            (e.collapsedTo != null
+              ? `, no better than always answering the most common class (${fmt(e.collapsedTo)} of the validation rows; the ${e.reference === 'dense' ? 'dense model' : 'fine-tuned dense control'} scores ${fmt(e.controlValAccuracy ?? 0)})`
+              : e.drop != null && e.allowedDrop != null && e.controlValAccuracy != null
               ? `, ${(100 * e.drop).toFixed(2)} points below the ${e.reference === 'dense' ? 'dense model' : 'fine-tuned dense control'} (${fmt(e.controlValAccuracy)}) on the same rows > allowed ${(100 * e.allowedDrop).toFixed(2)}`
               : ` < guard ${fmt(e.floor)}`) + `: rolled back; ${e.next}`);
           break;

@@ -188,6 +188,8 @@ export interface ReportStep {
   drop?: number;
   /** The drop the guard allowed for this attempt: maxDrop + Z standard errors (fraction). */
   allowedDrop?: number;
+  /** Set when the attempt was refused because the classifier fell to the majority class (its share of the validation rows). */
+  collapsedTo?: number;
   /** Wall time of the attempt. */
   seconds: number;
   /** Why it was rolled back (or any note on an accepted step). */
@@ -288,7 +290,8 @@ export interface RunReport {
    * The task, and for a classifier the class name of each output in order (`classNames[i]` is output i: the
    * sorted label names, or `--label-order`), so the pruned model's outputs can be read.
    */
-  task?: { kind: string; metric: string; evidence: string; classNames?: string[] };
+  /** `fineTuneLoss`: regression and autoencoders, the loss the fine-tunes minimised ('mse', or the model's own 'mae' / 'huber'). */
+  task?: { kind: string; metric: string; evidence: string; fineTuneLoss?: string; classNames?: string[] };
   /** Samples in each split of the data the run used (the guard reads val, the final figure test). */
   samples?: { train: number; val: number; test: number };
   /** A CSV: the columns fed to the model (in order) and the target column(s) it was judged on — header names, or 'column J' (0-based file index) for a file without a header row. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultBatchSize, resolveBudget } from '../../src/agent/budget.js';
-import { GUARD_Z, judge, noiseCap, resolution } from '../../src/agent/guard.js';
+import { GUARD_Z, judge, majorityShare, noiseCap, resolution, withCollapseCheck } from '../../src/agent/guard.js';
 import { resolveRunOptions } from '../../src/options.js';
 import { UsageError } from '../../src/errors.js';
 
@@ -78,6 +78,21 @@ describe('accuracy guard: paired, with the split resolution', () => {
     expect(c.accepted).toBe(false);
   });
 
+  it('refuses a classifier that fell to always answering the most common class, however small its drop', () => {
+    // 200 rows, 190 of class 0 (95 %): the reference gets 193 right, the pruned model answers 0 everywhere (190 right).
+    const labels = Int32Array.from({ length: 200 }, (_, i) => (i < 190 ? 0 : 1));
+    expect(majorityShare(labels)).toEqual({ label: 0, count: 190, share: 0.95 });
+    const ref = Float32Array.from({ length: 200 }, (_, i) => (i < 188 || i >= 195 ? 1 : 0)); // 193 right
+    const collapsed = Float32Array.from({ length: 200 }, (_, i) => (i < 190 ? 1 : 0)); // 190 right
+    const v = judge(ref, collapsed, 0.01);
+    expect(v.accepted).toBe(true); // 1.5 points, within the 1-point guard and its two-row allowance
+    const c = withCollapseCheck(v, 0.95, 0.965, 0.95, 200);
+    expect(c).toMatchObject({ accepted: false, collapsedTo: 0.95, drop: v.drop });
+    // One row above the majority share is not a collapse; nor is anything when the reference was no better than it.
+    expect(withCollapseCheck(v, 0.955, 0.965, 0.95, 200)).toBe(v);
+    expect(withCollapseCheck(v, 0.95, 0.955, 0.95, 200)).toBe(v);
+  });
+
   it('says what one validation row is worth and when --max-drop is finer', () => {
     expect(resolution(46, 1)).toEqual({ pointsPerRow: 100 / 46, finerThanData: true });
     expect(resolution(1000, 1).finerThanData).toBe(false);
@@ -107,6 +122,13 @@ describe('resolveRunOptions: one place for every default', () => {
     [{ target: 0.8, signal: true }, /signal must be an AbortSignal/],
     [{ target: 0.8, distill: { weight: 2, temperature: 4 } }, /distill must be false or \{ weight: 0..1, temperature: > 0 \}/],
     [{ target: 0.8, distill: true }, /distill must be false or/],
+    // CSV options copied from the command line as strings instead of lists (a new user's API run, 2026-12-05).
+    [{ target: 0.8, labelOrder: 'Adelie,Chinstrap,Gentoo' }, /labelOrder must be a list of the label names/],
+    [{ target: 0.8, ignoreColumns: 'mass' }, /ignoreColumns must be a list of column names/],
+    [{ target: 0.8, label: 4 }, /label must be a column name or 0-based index as a string/],
+    [{ target: 0.8, split: '0.8,0.1,0.1' }, /split must be \[train, val, test\] fractions/],
+    [{ target: 0.8, split: [0.8, 0.2] }, /split must be/],
+    [{ target: 0.8, valData: 3 }, /valData must be a CSV path/],
   ])('rejects %j with one UsageError', (o, msg) => {
     expect(() => resolveRunOptions(o as never)).toThrow(UsageError);
     expect(() => resolveRunOptions(o as never)).toThrow(msg);

@@ -75,6 +75,20 @@ describe('console summary: validation and an already-pruned input', () => {
   });
 });
 
+describe('console rollback lines', () => {
+  it('says why a step was rolled back: the drop against what the guard allowed, or a fall to the majority class', () => {
+    let out = '';
+    const stream = { isTTY: false, write: (s: string) => { out += s; return true; } } as unknown as NodeJS.WriteStream;
+    const r = createConsoleReporter({ json: false, target: 0.95, stream });
+    const base = { type: 'rollback' as const, step: 2, fromSparsity: 0.75, toSparsity: 0.951, valAccuracy: 0.95, floor: 0.945, drop: 0.015, allowedDrop: 0.02,
+      controlValAccuracy: 0.965, reference: 'control' as const, fineTuneEpochs: 1, totalEpochs: 2, next: 'retry with a smaller step', seconds: 1 };
+    r.event({ ...base, valAccuracy: 0.94, drop: 0.025 });
+    expect(out).toContain('val 94.00 %, 2.50 points below the fine-tuned dense control (96.50 %) on the same rows > allowed 2.00: rolled back; retry with a smaller step');
+    r.event({ ...base, collapsedTo: 0.95 });
+    expect(out).toContain('val 95.00 %, no better than always answering the most common class (95.00 % of the validation rows; the fine-tuned dense control scores 96.50 %): rolled back');
+  });
+});
+
 describe('console verbosity', () => {
   const run = (verbosity: 'quiet' | 'normal' | 'verbose') => {
     let out = '';
