@@ -120,6 +120,27 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
   if (o.task != null && !(TASK_KINDS as readonly unknown[]).includes(o.task)) {
     throw new UsageError(`task must be one of ${TASK_KINDS.join(', ')}, got '${String(o.task)}'`);
   }
+  // CSV options, typed as the CLI's flags are after parsing: lists are arrays, not comma-separated strings.
+  const column = (v: unknown) => typeof v === 'string' && v.trim() !== '';
+  const label = o.label as unknown;
+  if (label != null && !(typeof label === 'string' && label.trim() !== '') && !(Array.isArray(label) && label.length > 0 && label.every(column))) {
+    throw new UsageError(`label must be a column name or 0-based index as a string ('species', '4'), or a list of them for several target columns (['a', 'b']), got ${JSON.stringify(label)}`);
+  }
+  const ignore = o.ignoreColumns as unknown;
+  if (ignore != null && !(Array.isArray(ignore) && ignore.every(column))) {
+    throw new UsageError(`ignoreColumns must be a list of column names or 0-based indices as strings, e.g. ['id', 'date'] or ['0'], got ${JSON.stringify(ignore)}`);
+  }
+  const order = o.labelOrder as unknown;
+  if (order != null && !(Array.isArray(order) && order.length > 0 && order.every((v) => typeof v === 'string' && v !== ''))) {
+    throw new UsageError(`labelOrder must be a list of the label names in the order of the model's outputs, e.g. ['Adelie', 'Chinstrap', 'Gentoo'], got ${JSON.stringify(order)}`);
+  }
+  const split = o.split as unknown;
+  if (split != null && !(Array.isArray(split) && split.length === 3 && split.every((v) => typeof v === 'number' && Number.isFinite(v) && v >= 0) && (split as number[]).some((v) => v > 0))) {
+    throw new UsageError(`split must be [train, val, test] fractions, e.g. [0.8, 0.1, 0.1], got ${JSON.stringify(split)}`);
+  }
+  for (const k of ['valData', 'testData'] as const) {
+    if (o[k] != null && !(typeof o[k] === 'string' && o[k].trim() !== '')) throw new UsageError(`${k} must be a CSV path, got ${JSON.stringify(o[k])}`);
+  }
   if (o.exclude != null && !(Array.isArray(o.exclude) && o.exclude.every((g) => typeof g === 'string' && g.trim() !== ''))) {
     throw new UsageError(`exclude must be a list of layer-name patterns, e.g. ['dense_1', 'backbone/*'], got '${String(o.exclude)}'`);
   }

@@ -3,6 +3,7 @@ import { selectBackend } from '../backend/tf.js';
 import { UsageError } from '../errors.js';
 import { main } from '../meta/cli-build-meta.js';
 import { checkQueueUrl } from '../meta/queue-url.js';
+import { nameList } from '../data/csv.js';
 import { parseFlags } from './flags.js';
 
 const Flags = z.object({
@@ -16,8 +17,8 @@ const Flags = z.object({
   models: z.array(z.string().min(1)).min(1).optional(),
   data: z.string().min(1).optional(),
   label: z.string().min(1).optional(),
-  ignoreColumns: z.string().min(1).transform((v) => v.split(',').map((x) => x.trim()).filter((x) => x !== '')).optional(),
-  labelOrder: z.string().min(1).transform((v) => v.split(',').map((x) => x.trim())).optional(),
+  ignoreColumns: z.string().min(1).transform((v) => nameList(v, '--ignore-columns')).optional(),
+  labelOrder: z.string().min(1).transform((v) => nameList(v, '--label-order')).optional(),
   valData: z.string().min(1).optional(),
   testData: z.string().min(1).optional(),
   splitSeed: z.coerce.number().int('must be a whole number').min(0).optional(),

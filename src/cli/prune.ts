@@ -5,6 +5,7 @@ import type { AgentEvent } from '../agent/events.js';
 import { selectBackendAsync, type BackendName } from '../backend/tf.js';
 import { InterruptedError, UsageError } from '../errors.js';
 import { createConsoleReporter } from '../report/console.js';
+import { nameList } from '../data/csv.js';
 import { parseFlags } from './flags.js';
 import { stdoutClosed } from './stdout.js';
 
@@ -28,10 +29,10 @@ const PruneFlags = z.object({
   }).optional(),
   model: z.string().min(1).optional(),
   data: z.string().min(1),
-  label: z.string().min(1).transform((v) => (v.includes(',') ? v.split(',').map((x) => x.trim()) : v.trim())).optional(),
-  ignoreColumns: z.string().min(1).transform((v) => v.split(',').map((x) => x.trim()).filter((x) => x !== '')).optional(),
+  label: z.string().min(1).transform((v) => { const names = nameList(v, '--label'); return names.length > 1 ? names : (names[0] ?? v.trim()); }).optional(),
+  ignoreColumns: z.string().min(1).transform((v) => nameList(v, '--ignore-columns')).optional(),
   task: z.enum(['classification', 'multilabel', 'regression', 'autoencoder']).optional(),
-  labelOrder: z.string().min(1).transform((v) => v.split(',').map((x) => x.trim())).optional(),
+  labelOrder: z.string().min(1).transform((v) => nameList(v, '--label-order')).optional(),
   split: z.string().transform((v, ctx) => {
     const parts = v.split(',').map((t) => Number(t.trim()));
     if (parts.length !== 3 || parts.some((f) => !Number.isFinite(f) || f < 0) || parts[0] <= 0) {

@@ -158,6 +158,15 @@ function parseRecords(text: string, delim: string, file: string, maxRecords = In
 }
 
 /**
+ * A comma-separated list given on the command line (--label-order, --ignore-columns, --label), read as one CSV
+ * record: a name that holds a comma is written in double quotes, as in the file ("Adelie, penguin"). Each name is
+ * trimmed; empty ones are dropped.
+ */
+export function nameList(value: string, flag: string): string[] {
+  return (parseRecords(value, ',', flag)[0]?.cells ?? []).map((c) => c.trim()).filter((c) => c !== '');
+}
+
+/**
  * The delimiter that splits the first records into the most fields (> 1), among those that split at least
  * 80% of them the same way as the first; ties go to comma, then semicolon, then tab.
  */

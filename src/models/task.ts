@@ -22,6 +22,24 @@ export interface TaskInfo {
   kind: TaskKind;
   /** How the task was told: the compiled loss saved with the model, its output layer, or the user (`--task`). */
   evidence: string;
+  /**
+   * Regression and autoencoders: the loss fine-tuning minimises — the model's own where it was saved with mean absolute
+   * error or Huber (δ = 1, Keras's default), else mean squared error (regressionLossOf).
+   */
+  regressionLoss?: RegressionLoss;
+}
+
+export type RegressionLoss = 'mse' | 'mae' | 'huber';
+
+/**
+ * The loss a numeric model is fine-tuned with, from its saved loss: MAE and Huber are kept, MSE for everything else
+ * (the other Keras losses — MAPE, MSLE, log-cosh, Poisson, cosine, KL — are not trained with: `replaced` says so).
+ */
+export function regressionLossOf(saved: string | undefined): { loss: RegressionLoss; replaced?: string } {
+  if (saved && /^(mae|meanabsoluteerror)$/.test(saved)) return { loss: 'mae' };
+  if (saved && /^huber(loss)?$/.test(saved)) return { loss: 'huber' };
+  if (!saved || /^(mse|meansquarederror)$/.test(saved) || !NUMERIC_LOSSES.test(saved)) return { loss: 'mse' };
+  return { loss: 'mse', replaced: saved };
 }
 
 /** What the guard and the reports measure for a task (higher is better; one row's score is in [0, 1] or, for R², ≤ 1). */
@@ -98,7 +116,7 @@ export function taskOf(model: TF.LayersModel, told: TaskKind | undefined = toldT
   const inputSize = (model.inputs[0].shape.slice(1) as (number | null)[]).reduce<number>((a, d) => a * (d ?? 1), 1);
   const reconstructs = units > 1 && units === inputSize && act !== 'softmax';
   const what = `output ${units} ${act} unit${units === 1 ? '' : 's'}${loss ? `, loss ${loss}` : ''}`;
-  const numeric = (kind: 'regression' | 'autoencoder', evidence: string): TaskInfo => ({ output: 'regression', units, kind, evidence });
+  const numeric = (kind: 'regression' | 'autoencoder', evidence: string): TaskInfo => ({ output: 'regression', units, kind, evidence, regressionLoss: regressionLossOf(loss).loss });
   const classes = (evidence: string): TaskInfo => {
     if (units === 1) return { output: act === 'sigmoid' ? 'sigmoid' : 'binary-logit', units, kind: 'classification', evidence };
     // C sigmoids trained with a categorical loss (one-vs-rest): class = the largest.
@@ -166,6 +184,8 @@ export function lossOf(pred: TF.Tensor, y: TF.Tensor, task: TaskInfo): TF.Scalar
     case 'multilabel':
       return tf.losses.logLoss(y, pred, undefined, 1e-7) as TF.Scalar;
     case 'regression':
+      if (task.regressionLoss === 'mae') return tf.losses.absoluteDifference(y, pred) as TF.Scalar;
+      if (task.regressionLoss === 'huber') return tf.losses.huberLoss(y, pred, undefined, 1) as TF.Scalar;
       return tf.losses.meanSquaredError(y, pred) as TF.Scalar;
   }
 }
@@ -186,6 +206,8 @@ export function rowLossesOf(pred: TF.Tensor, y: TF.Tensor, task: TaskInfo): TF.T
       case 'binary-logit':
         return perRow(tf.losses.sigmoidCrossEntropy(y, pred, undefined, 0, tf.Reduction.NONE));
       case 'regression':
+        if (task.regressionLoss === 'mae') return perRow(tf.abs(tf.sub(tf.reshape(pred, y.shape), y)));
+        if (task.regressionLoss === 'huber') return perRow(tf.losses.huberLoss(y, tf.reshape(pred, y.shape), undefined, 1, tf.Reduction.NONE));
         return perRow(tf.squaredDifference(tf.reshape(pred, y.shape), y));
     }
   });
@@ -224,7 +246,10 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel, task: Ta
     const hint = regression
       ? ` (the model's ${task.units} linear outputs are read as a classifier's logits and the last column as its label; if it predicts ${task.units} numbers, pass --task regression: its CSV holds the inputs, then its ${task.units} target columns last)`
       : task.kind === 'classification' ? '' : task.kind === 'autoencoder'
-      ? ' (an autoencoder\'s CSV holds its input columns only)'
+      // As many numeric outputs as inputs reads as an autoencoder; a CSV with as many columns again is a regression's.
+      ? (haveSize === 2 * wantSize
+        ? ` (its ${task.units} outputs, as many as its inputs, are read as an autoencoder's reconstruction, whose CSV holds the input columns only; if it predicts ${task.units} target columns from its inputs, pass --task regression: its CSV holds the inputs, then the ${task.units} targets last)`
+        : ' (an autoencoder\'s CSV holds its input columns only)')
       : ` (a ${task.kind} model's CSV holds the inputs, then its ${task.units} target column${task.units === 1 ? '' : 's'} last)`;
     throw new DataError(
       `data '${data.source}' has ${haveSize} input values per sample (shape [${data.inputShape}]${inputList(data)}) ` +

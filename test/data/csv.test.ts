@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../../src/backend/tf.js';
-import { loadCsv, type CsvOptions } from '../../src/data/csv.js';
+import { loadCsv, nameList, type CsvOptions } from '../../src/data/csv.js';
 import type { Dataset } from '../../src/data/dataset.js';
 import { DataError, UsageError } from '../../src/errors.js';
 import { withDataset } from '../helpers.js';
@@ -58,6 +58,16 @@ function expectDataError(fn: () => unknown, ...parts: string[]): DataError {
   for (const p of parts) expect(e.message).toContain(p);
   return e;
 }
+
+describe('nameList: the command line\'s comma-separated names', () => {
+  it('reads names as one CSV record: a quoted name keeps its comma and spaces, the others are trimmed', () => {
+    expect(nameList('a, b ,c', '--label-order')).toEqual(['a', 'b', 'c']);
+    expect(nameList('"Adelie, penguin","Chinstrap, penguin", Gentoo', '--label-order')).toEqual(['Adelie, penguin', 'Chinstrap, penguin', 'Gentoo']);
+    expect(nameList('"say ""hi""",x', '--ignore-columns')).toEqual(['say "hi"', 'x']);
+    expect(nameList('a,,b,', '--ignore-columns')).toEqual(['a', 'b']);
+    expect(() => nameList('"open, never closed', '--label-order')).toThrow(/--label-order line 1: a quoted field is never closed/);
+  });
+});
 
 describe('loadCsv: happy paths', () => {
   it('reads a file with a delimiter at the end of every line (an empty last column, header included) as without it', () => {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Dataset } from '../../src/data/dataset.js';
 import { loadCsv } from '../../src/data/csv.js';
 import { ModelError } from '../../src/errors.js';
-import { fitDatasetToModel, taskOf } from '../../src/models/task.js';
+import { fitDatasetToModel, lossOf, regressionLossOf, rememberLoss, rowLossesOf, taskOf } from '../../src/models/task.js';
 import { evaluate, targetFit } from '../../src/models/train.js';
 import { inputLayout } from '../../src/prune-service.js';
 
@@ -190,6 +190,36 @@ describe('task of a model', () => {
       expect(t.evidence).toMatch(evidence);
       m.dispose();
     }
+  });
+
+  it("fine-tunes a regression with the model's own loss where it is mean absolute error or Huber, else with MSE", () => {
+    expect(regressionLossOf('meanabsoluteerror')).toEqual({ loss: 'mae' });
+    expect(regressionLossOf('mae')).toEqual({ loss: 'mae' });
+    expect(regressionLossOf('huberloss')).toEqual({ loss: 'huber' });
+    expect(regressionLossOf('meansquarederror')).toEqual({ loss: 'mse' });
+    expect(regressionLossOf(undefined)).toEqual({ loss: 'mse' });
+    expect(regressionLossOf('logcosh')).toEqual({ loss: 'mse', replaced: 'logcosh' });
+    const mae = compiled(mlp(4, 2), 'meanAbsoluteError');
+    // tfjs cannot compile Keras's Huber loss: the model file's loss is remembered as loadModel does.
+    const huber = mlp(4, 2);
+    rememberLoss(huber, 'huber_loss');
+    expect(taskOf(mae).regressionLoss).toBe('mae');
+    expect(taskOf(huber).regressionLoss).toBe('huber');
+    expect(taskOf(compiled(mlp(4, 2), 'meanSquaredError')).regressionLoss).toBe('mse');
+    const y = tf.tensor2d([[0, 0], [1, 3]]);
+    const p = tf.tensor2d([[0.5, 0], [1, 0]]);
+    // MAE: (0.5 + 3) / 4; Huber (δ = 1): (0.5·0.25 + (3 − 0.5)) / 4; MSE: (0.25 + 9) / 4.
+    expect(lossOf(p, y, taskOf(mae)).dataSync()[0]).toBeCloseTo(3.5 / 4, 6);
+    expect(lossOf(p, y, taskOf(huber)).dataSync()[0]).toBeCloseTo(2.625 / 4, 6);
+    expect(lossOf(p, y, { ...taskOf(mae), regressionLoss: 'mse' }).dataSync()[0]).toBeCloseTo(9.25 / 4, 6);
+    expect(Array.from(rowLossesOf(p, y, taskOf(mae)).dataSync())).toEqual([0.25, 1.5]);
+    // A same-size numeric model given as many target columns again is told to say --task regression.
+    const data = dataset(4, ['a', 'b']);
+    const wide = { ...data, inputShape: [8] } as Dataset;
+    expect(() => fitDatasetToModel(wide, mae, { ...taskOf(mae), kind: 'autoencoder' })).toThrow(/if it predicts 2 target columns from its inputs, pass --task regression/);
+    tf.dispose([y, p]);
+    data.dispose();
+    [mae, huber].forEach((m) => m.dispose());
   });
 
   it('a task the user names wins over the output layer, and impossible ones are refused', () => {
