@@ -13,13 +13,14 @@
  *   GRU        [z r] = σ(x·W_zr + b_zr + h₋·R_zr),  ĥ = tanh(x·W_h + b_h + (r ⊙ h₋)·R_h),  h = z ⊙ h₋ + (1 − z) ⊙ ĥ
  *   LSTM       [i f c̃ o] = x·W + h₋·R + b,  c = σ(f) ⊙ c₋ + σ(i) ⊙ tanh(c̃),  h = σ(o) ⊙ tanh(c)
  * with σ the layer's recurrent activation (tfjs's default hard sigmoid clip(0.2x + 0.5, 0, 1), or the sigmoid) and a
- * zero initial state. The gradients equal the tape's to float rounding (test/models/compiled-chain.test.ts). Layers
- * with dropout, masking, a state carried between calls, reversed time, returned states, a reset-after GRU,
- * regularizers, or other activations are an obstacle: such models train on the tape as before.
+ * zero initial state; reversed time (goBackwards) and Bidirectional pairs (merged by concatenation or sum) as tfjs
+ * runs them. The gradients equal the tape's to float rounding (test/models/compiled-chain.test.ts). Layers with
+ * dropout, masking, a state carried between calls, returned states, a reset-after GRU, regularizers, or other
+ * activations are an obstacle: such models train on the tape as before.
  */
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
-import type { CompiledLayer, Ops } from './compiled-chain.js';
+import type { CompiledLayer, Ops, Saved } from './compiled-chain.js';
 
 type Layer = TF.layers.Layer;
 type Config = Record<string, unknown>;
@@ -172,7 +173,7 @@ function lstmCell(units: number, gate: Gate, act: Act, ops: Ops): CellKind<LstmS
 function recurrentObstacle(l: Layer, c: Config, rank: number): string | undefined {
   if (rank !== 3) return `'${l.name}' reads a rank-${rank} input`;
   if (Number(c.dropout ?? 0) > 0 || Number(c.recurrentDropout ?? 0) > 0) return `'${l.name}' has dropout`;
-  if (c.returnState || c.goBackwards || c.stateful) return `'${l.name}' returns its state, runs backwards or is stateful`;
+  if (c.returnState || c.stateful) return `'${l.name}' returns its state or is stateful`;
   if (c.resetAfter) return `'${l.name}' is a reset-after GRU`;
   if (c.recurrentRegularizer) return `'${l.name}' has a regularizer`;
   const kind = l.getClassName();
@@ -187,6 +188,9 @@ function recurrent<S, D>(layer: Layer, c: Config, ops: Ops, trained: ReadonlySet
   const units = cell.units;
   const kind = make(units);
   const sequences = Boolean(c.returnSequences);
+  // Reversed time (a Bidirectional layer's backward half): the steps run from the last, and a returned sequence is in
+  // that order, as tfjs's K.rnn gives it.
+  const backwards = Boolean(c.goBackwards);
   const dataFormat = ops.str('data_format', 'NHWC');
   const [mm, mmTa, mmTb] = [tr(ops, false, false), tr(ops, true, false), tr(ops, false, true)];
   interface Extra { x2: TF.Tensor; steps: Stepped<S>['saved'][]; parts: TF.Tensor[] }
@@ -197,6 +201,7 @@ function recurrent<S, D>(layer: Layer, c: Config, ops: Ops, trained: ReadonlySet
       let xw = ops.op('MatMul', mm, [x2, cell.kernel.read()]);
       if (cell.bias) xw = ops.op('BiasAdd', [ops.T, dataFormat], [xw, cell.bias.read()]);
       const xs = tf.unstack(tf.reshape(xw, [batch, steps, kind.gates * units]), 1);
+      if (backwards) xs.reverse();
       const parts = kind.parts(cell.recurrentKernel.read());
       let state = kind.init(batch);
       const saved: Stepped<S>['saved'][] = [];
@@ -223,6 +228,7 @@ function recurrent<S, D>(layer: Layer, c: Config, ops: Ops, trained: ReadonlySet
         pairs.push(r.pairs);
         if (r.prev) d = dys ? kind.addOutput(r.prev, dys[t - 1]) : r.prev;
       }
+      if (backwards) dxws.reverse();
       const dxw = tf.reshape(tf.stack(dxws, 1), [x2.shape[0], kind.gates * units]);
       const w = cell.kernel.read() as TF.Variable;
       if (trained.has(w.name)) grads[w.name] = ops.op('MatMul', mmTa, [x2, dxw]);
@@ -247,6 +253,16 @@ type Handler = {
 };
 
 const act = (c: Config, ops: Ops) => actOf(String(c.activation ?? 'tanh'), ops)!;
+
+/** The compiled form of a recurrent layer of one of the kinds below. */
+function compileRecurrent(l: Layer, c: Config, ops: Ops, trained: ReadonlySet<string>): CompiledLayer {
+  const kind = l.getClassName();
+  if (kind === 'GRU') return recurrent(l, c, ops, trained, (u) => gruCell(u, gate(c, ops), act(c, ops), ops));
+  if (kind === 'LSTM') return recurrent(l, c, ops, trained, (u) => lstmCell(u, gate(c, ops), act(c, ops), ops));
+  return recurrent(l, c, ops, trained, (u) => simpleCell(u, act(c, ops), ops));
+}
+
+interface Wrapped { forwardLayer: Layer; backwardLayer: Layer; mergeMode: string | null; returnSequences: boolean }
 const gate = (c: Config, ops: Ops) => gateOf(String(c.recurrentActivation), ops)!;
 
 /** Handlers of compiled-chain.ts's registry for the sequence layers. */
@@ -272,7 +288,39 @@ export const SEQUENCE_HANDLERS: Readonly<Record<string, Handler>> = {
       };
     },
   },
-  SimpleRNN: { obstacle: recurrentObstacle, compile: (l, c, ops, _a, trained) => recurrent(l, c, ops, trained, (u) => simpleCell(u, act(c, ops), ops)) },
-  GRU: { obstacle: recurrentObstacle, compile: (l, c, ops, _a, trained) => recurrent(l, c, ops, trained, (u) => gruCell(u, gate(c, ops), act(c, ops), ops)) },
-  LSTM: { obstacle: recurrentObstacle, compile: (l, c, ops, _a, trained) => recurrent(l, c, ops, trained, (u) => lstmCell(u, gate(c, ops), act(c, ops), ops)) },
+  SimpleRNN: { obstacle: recurrentObstacle, compile: (l, c, ops, _a, trained) => compileRecurrent(l, c, ops, trained) },
+  GRU: { obstacle: recurrentObstacle, compile: (l, c, ops, _a, trained) => compileRecurrent(l, c, ops, trained) },
+  LSTM: { obstacle: recurrentObstacle, compile: (l, c, ops, _a, trained) => compileRecurrent(l, c, ops, trained) },
+  Bidirectional: {
+    // Its two halves run the sequence forwards and backwards, their outputs side by side (mergeMode 'concat', the
+    // default) or summed ('sum'), as tfjs's wrapper does (a returned sequence of the backward half put back in time order).
+    obstacle(l, c, rank) {
+      const w = l as unknown as Wrapped;
+      if (!w.forwardLayer || !w.backwardLayer || !(w.forwardLayer.getClassName() in SEQUENCE_HANDLERS)) return `'${l.name}' wraps a layer that is not recurrent`;
+      if (w.mergeMode !== 'concat' && w.mergeMode !== 'sum') return `'${l.name}' merges its halves by ${String(w.mergeMode)}`;
+      return recurrentObstacle(w.forwardLayer, w.forwardLayer.getConfig() as Config, rank) ?? recurrentObstacle(w.backwardLayer, w.backwardLayer.getConfig() as Config, rank) ??
+        (c.returnState ? `'${l.name}' returns its state` : undefined);
+    },
+    compile(l, _c, ops, _a, trained) {
+      const w = l as unknown as Wrapped;
+      const [fwd, bwd] = [w.forwardLayer, w.backwardLayer].map((h) => compileRecurrent(h, h.getConfig() as Config, ops, trained));
+      const sequences = Boolean((w.forwardLayer.getConfig() as Config).returnSequences);
+      const concat = w.mergeMode === 'concat';
+      const inTime = (t: TF.Tensor) => (sequences ? tf.reverse(t, 1) : t);
+      return {
+        forward(x) {
+          const [sf, sb] = [fwd.forward(x), bwd.forward(x)];
+          const yb = inTime(sb.h);
+          return { x, h: concat ? tf.concat([sf.h, yb], -1) : tf.add(sf.h, yb), extra: [sf, sb] };
+        },
+        backward(dy, s, needInput, grads) {
+          const [sf, sb] = s.extra as Saved[];
+          const [df, db] = concat ? tf.split(dy, 2, -1) : [dy, dy];
+          const dxf = fwd.backward(df, sf, needInput, grads);
+          const dxb = bwd.backward(inTime(db), sb, needInput, grads);
+          return needInput && dxf && dxb ? tf.add(dxf, dxb) : undefined;
+        },
+      };
+    },
+  },
 };

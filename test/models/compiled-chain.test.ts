@@ -234,6 +234,26 @@ describe('compiled chain gradient', () => {
     }
   });
 
+  it('equals the tape on Bidirectional layers: an LSTM (halves side by side) and a GRU returning its sequence (halves summed), and a backwards SimpleRNN', () => {
+    const cases: TF.layers.Layer[][] = [
+      [tf.layers.embedding({ inputDim: 9, outputDim: 3, inputLength: 6 }), tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 4 }) as TF.RNN }), tf.layers.dense({ units: 3, activation: 'softmax' })],
+      [tf.layers.bidirectional({ layer: tf.layers.gru({ units: 3, returnSequences: true }) as TF.RNN, mergeMode: 'sum', inputShape: [6, 2] }), tf.layers.globalMaxPooling1d({}), tf.layers.dense({ units: 3, activation: 'softmax' })],
+      [tf.layers.simpleRNN({ units: 5, goBackwards: true, returnSequences: true, inputShape: [6, 2] }), tf.layers.flatten(), tf.layers.dense({ units: 3, activation: 'softmax' })],
+    ];
+    for (const [i, layers] of cases.entries()) {
+      const model = tf.sequential({ layers });
+      model.setWeights(model.getWeights().map((w, k) => tf.randomNormal(w.shape, 0, 0.7, 'float32', 20 + k)));
+      const x = i === 0 ? tf.floor(tf.randomUniform([10, 6], 0, 9, 'float32', 8)) : tf.randomNormal([10, 6, 2], 0, 1, 'float32', 8);
+      const y = tf.oneHot(tf.tensor1d(Array.from({ length: 10 }, (_, k) => k % 3), 'int32'), 3).toFloat();
+      expect(chainObstacle(model)).toBeUndefined();
+      const r = compare(model, taskOf(model), x, y);
+      expect(r.worst).toBeLessThan(1e-4);
+      expect(r.names).toEqual(varsOf(model).map((v) => v.name).sort());
+      tf.dispose([x, y]);
+      model.dispose();
+    }
+  });
+
   it('equals the tape on a GRU returning its sequence into a Conv1D and pooling (a numeric sequence, no Embedding)', () => {
     const model = tf.sequential({ layers: [
       tf.layers.gru({ inputShape: [7, 3], units: 5, returnSequences: true }),
@@ -263,9 +283,9 @@ describe('compiled chain gradient', () => {
       ['rank-3', tf.sequential({ layers: [tf.layers.dense({ inputShape: [3, 4], units: 4 }), tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
       ['masked zeros', tf.sequential({ layers: [tf.layers.embedding({ inputDim: 5, outputDim: 2, inputLength: 4, maskZero: true }), tf.layers.gru({ units: 2 }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
       ['recurrent dropout', tf.sequential({ layers: [tf.layers.lstm({ inputShape: [4, 2], units: 2, recurrentDropout: 0.2 }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
-      ['backwards', tf.sequential({ layers: [tf.layers.simpleRNN({ inputShape: [4, 2], units: 2, goBackwards: true }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
+      ['softplus recurrent activation', tf.sequential({ layers: [tf.layers.gru({ inputShape: [4, 2], units: 2, recurrentActivation: 'softplus' }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
       ['Masking', tf.sequential({ layers: [tf.layers.masking({ inputShape: [4, 2] }), tf.layers.gru({ units: 2 }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
-      ['Bidirectional', tf.sequential({ layers: [tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 2 }) as TF.RNN, inputShape: [4, 2] }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
+      ['Bidirectional merging by product', tf.sequential({ layers: [tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 2 }) as TF.RNN, inputShape: [4, 2], mergeMode: 'mul' }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
     ];
     const input = tf.input({ shape: [4] });
     const a = tf.layers.dense({ units: 3 }).apply(input) as TF.SymbolicTensor;
