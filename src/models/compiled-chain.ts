@@ -238,6 +238,33 @@ const HANDLERS: Readonly<Record<string, {
       };
     },
   },
+  TimeDistributed: {
+    // A Dense applied at every time step (the common case): the steps are rows of one Dense, [B·T, F] → [B·T, U].
+    obstacle(l, _c, rank) {
+      const inner = (l as unknown as { layer?: Layer }).layer;
+      if (!inner || inner.getClassName() !== 'Dense') return `'${l.name}' wraps a ${inner?.getClassName() ?? 'layer'}, not a Dense`;
+      const ic = inner.getConfig() as Config;
+      if (rank < 3) return `'${l.name}' reads a rank-${rank} input`;
+      if (ic.kernelRegularizer || ic.biasRegularizer || ic.activityRegularizer) return `'${l.name}' has a regularizer`;
+      return String(ic.activation ?? 'linear') in ACTIVATIONS ? undefined : `'${l.name}' has activation ${String(ic.activation)}`;
+    },
+    compile(l, _c, ops, _a, trained) {
+      const inner = (l as unknown as { layer: Layer }).layer;
+      const ic = inner.getConfig() as Config;
+      const dense = HANDLERS.Dense.compile(inner, ic, ops, String(ic.activation ?? 'linear'), trained);
+      const rows = (t: TF.Tensor) => tf.reshape(t, [-1, t.shape[t.rank - 1]]);
+      return {
+        forward(x) {
+          const s = dense.forward(rows(x));
+          return { x, h: tf.reshape(s.h, [...x.shape.slice(0, -1), s.h.shape[s.h.rank - 1]]), extra: s };
+        },
+        backward(dy, s, needInput, grads) {
+          const dx = dense.backward(rows(dy), s.extra as Saved, needInput, grads);
+          return dx ? tf.reshape(dx, s.x.shape) : undefined;
+        },
+      };
+    },
+  },
   Flatten: {
     obstacle: () => undefined,
     // Channels-first, tfjs moves the channel axis last before flattening: that goes through the layer's own gradient.

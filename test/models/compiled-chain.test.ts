@@ -234,16 +234,19 @@ describe('compiled chain gradient', () => {
     }
   });
 
-  it('equals the tape on Bidirectional layers: an LSTM (halves side by side) and a GRU returning its sequence (halves summed), and a backwards SimpleRNN', () => {
+  it('equals the tape on Bidirectional layers (an LSTM with halves side by side, a GRU sequence with halves summed), a backwards SimpleRNN and a TimeDistributed Dense', () => {
     const cases: TF.layers.Layer[][] = [
       [tf.layers.embedding({ inputDim: 9, outputDim: 3, inputLength: 6 }), tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 4 }) as TF.RNN }), tf.layers.dense({ units: 3, activation: 'softmax' })],
       [tf.layers.bidirectional({ layer: tf.layers.gru({ units: 3, returnSequences: true }) as TF.RNN, mergeMode: 'sum', inputShape: [6, 2] }), tf.layers.globalMaxPooling1d({}), tf.layers.dense({ units: 3, activation: 'softmax' })],
       [tf.layers.simpleRNN({ units: 5, goBackwards: true, returnSequences: true, inputShape: [6, 2] }), tf.layers.flatten(), tf.layers.dense({ units: 3, activation: 'softmax' })],
+      // A new user's model: flat CSV columns reshaped to steps, a Dense per step, a bidirectional LSTM.
+      [tf.layers.reshape({ targetShape: [6, 2], inputShape: [12] }), tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 4, activation: 'relu' }) }),
+        tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 3 }) as TF.RNN }), tf.layers.dense({ units: 3, activation: 'softmax' })],
     ];
     for (const [i, layers] of cases.entries()) {
       const model = tf.sequential({ layers });
       model.setWeights(model.getWeights().map((w, k) => tf.randomNormal(w.shape, 0, 0.7, 'float32', 20 + k)));
-      const x = i === 0 ? tf.floor(tf.randomUniform([10, 6], 0, 9, 'float32', 8)) : tf.randomNormal([10, 6, 2], 0, 1, 'float32', 8);
+      const x = i === 0 ? tf.floor(tf.randomUniform([10, 6], 0, 9, 'float32', 8)) : tf.randomNormal(i === 3 ? [10, 12] : [10, 6, 2], 0, 1, 'float32', 8);
       const y = tf.oneHot(tf.tensor1d(Array.from({ length: 10 }, (_, k) => k % 3), 'int32'), 3).toFloat();
       expect(chainObstacle(model)).toBeUndefined();
       const r = compare(model, taskOf(model), x, y);
