@@ -553,8 +553,8 @@ export function otherOrderFits(identity: number, best: number, rows: number, cha
  * predictions well: refused, since fine-tuning would retrain the model to another meaning of its outputs.
  * Where another order explains the predictions by more than a search over orders finds by chance (two
  * validation rows, or 3 % of them on larger splits; bestLabelOrder): a warning naming that order. (A weak model in the right order is not warned about: only its accuracy is low, no other
- * order scores higher.) An order given with --label-order, and a split of fewer than MIN_LABEL_CHECK_ROWS rows,
- * are never refused: only the warning.
+ * order scores higher.) An order given with --label-order is refused only where another order fits far better; a
+ * split of fewer than MIN_LABEL_CHECK_ROWS rows is never refused: only the warning.
  */
 export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick<AutopruneOptions, 'data' | 'model' | 'labelOrder' | 'onEvent'>, prefix = ''): void {
   const names = data.classNames;
@@ -587,8 +587,9 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
   // right: 0/1 coded the other way round) says the convention is not its own; a weak or untrained model does not.
   const row = 1 / Math.max(1, rows);
   const otherFits = otherOrderFits(order.identity, order.best, rows, chance, majorityShare(data.val.labels).count);
-  // An order the user gave is theirs to answer for (it is also how a model not yet trained is pruned on purpose):
-  // never refused, only warned about below. Nor is a split too small to tell a trained model from chance.
+  // An order the user gave is theirs to answer for here (it is also how a model not yet trained is pruned on purpose):
+  // a model at chance in it is not refused, unless another order fits it far better (below). Nor is a split too small
+  // to tell a trained model from chance.
   if (!given && rows >= MIN_LABEL_CHECK_ROWS && (numeric ? acc < chance - row && otherFits : acc <= chance + row)) {
     // Another order of the labels explains the predictions: the order is wrong. None does: the inputs are not what
     // the model was trained on (other columns, or another scaling: a model trained on standardized features).
@@ -602,9 +603,12 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
   // by chance for a weak model (a few rows of hundreds among 12 classes): 2 rows, or 3 % of them on larger splits.
   // Far more (5 rows and 10 % of the split, and a good fit in that order): the names are the model's, in another
   // order, so fine-tuning would swap the meaning of its outputs: refused, as below chance is.
-  if (!given && rows >= MIN_LABEL_CHECK_ROWS && otherFits && order.best >= order.identity + Math.max(5, Math.ceil(0.1 * rows))) {
+  // An order the user gave is held to the same evidence: a model far better in another order (a good fit there) was not
+  // trained with the given one, and a run never retrains outputs to new meanings (a new user's run of 2026-12-05 took
+  // a wrong --label-order from 37 % to 86 % test accuracy and said "target reached"). An untrained model fits no order.
+  if (rows >= MIN_LABEL_CHECK_ROWS && otherFits && order.best >= order.identity + Math.max(5, Math.ceil(0.1 * rows))) {
     throw new DataError(`${scores} with ${mapping}, but ${(100 * order.best / rows).toFixed(1)} % with the names in the order ${named.join(', ')}: ` +
-      `it was trained with another order, and fine-tuning would retrain its outputs to new meanings; pass --label-order ${named.join(',')}${placeholder} (or the order it was trained with)`);
+      `it was trained with ${given ? 'that order, not the one given' : 'another order'}, and fine-tuning would retrain its outputs to new meanings; pass --label-order ${named.join(',')}${placeholder} (or the order it was trained with)`);
   }
   if (order.best >= order.identity + Math.max(2, Math.ceil(0.03 * rows))) {
     opts.onEvent?.({

@@ -84,7 +84,7 @@ function line(e: BuildEvent): string | undefined {
  */
 export async function main(args: BuildMetaCliArgs, argv: string[] = process.argv): Promise<string> {
   const dataFlags = { label: args.label, ignoreColumns: args.ignoreColumns, labelOrder: args.labelOrder, valPath: args.valData, testPath: args.testData, seed: args.splitSeed };
-  const userModels = args.models?.length ? await checkUserModels(args.family, args.models, args.data ?? 'mnist-10k', dataFlags) : undefined;
+  const userModels = args.models?.length ? await checkUserModels(args.family, args.models, args.data ?? 'mnist-10k', dataFlags, args.json === true) : undefined;
   if (!userModels) {
     if (args.data != null || Object.values(dataFlags).some((v) => v != null)) {
       throw new UsageError('--data, --label, --ignore-columns, --label-order, --val-data, --test-data and --split-seed describe the data of --models; the built-in zoos train on MNIST-10k');
@@ -115,6 +115,7 @@ export async function main(args: BuildMetaCliArgs, argv: string[] = process.argv
 async function checkUserModels(
   family: string, paths: string[], spec: string,
   flags: { label?: string; ignoreColumns?: string[]; labelOrder?: string[]; valPath?: string; testPath?: string; seed?: number },
+  json = false,
 ): Promise<FileModel[]> {
   if (!/^[\w.-]+$/.test(family)) throw new UsageError(`--family must be a name of letters, digits, '.', '_' or '-', got '${family}'`);
   const { label, ignoreColumns, labelOrder, valPath, testPath, seed } = flags;
@@ -142,7 +143,11 @@ async function checkUserModels(
         try {
           // A model that does not fit these labels (0/1 the other way round, names in another order) would give
           // the oracle's judgements of a model at chance: refused as `autoprune --model` refuses it.
-          checkLabelOrder(model, fitted, { data: spec, model: path, ...(labelOrder ? { labelOrder } : {}) }, `build-meta: model '${path}': `);
+          checkLabelOrder(model, fitted, {
+            data: spec, model: path, ...(labelOrder ? { labelOrder } : {}),
+            // Its warnings (another order fits somewhat better) reach the user as autoprune's do.
+            onEvent: (e) => { if (e.type === 'warning') process.stderr.write(json ? `${JSON.stringify(e)}\n` : `autoprune: warning: ${e.message}\n`); },
+          }, `build-meta: model '${path}': `);
         } finally {
           if (fitted !== raw) fitted.dispose();
         }
