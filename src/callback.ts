@@ -214,8 +214,11 @@ export function pruneOnce(model: TF.LayersModel, options: PruneScheduleOptions):
 export class PruningCallback extends tf.Callback {
   /** The masks (a view over the model's prunable kernels). */
   readonly masks: PrunableModel;
-  /** Each prune: optimizer step and the sparsity reached (fraction of the prunable kernel weights). */
-  readonly history: { step: number; sparsity: number }[] = [];
+  /**
+   * Each prune: optimizer step and the sparsity reached (fraction of the prunable kernel weights); an epoch the guard
+   * undid adds an entry with `rolledBack: true` and the sparsity it went back to, so the last entry is the sparsity now.
+   */
+  readonly history: { step: number; sparsity: number; rolledBack?: true }[] = [];
   private readonly scorer: Scorer;
   private readonly calib: Split;
   private readonly o: PruningCallbackOptions;
@@ -320,6 +323,7 @@ export class PruningCallback extends tf.Callback {
     this.ceiling = this.goodSparsity;
     const e: GuardRollback = { epoch, sparsity, metric: m, reference: this.reference.accuracy, drop: verdict.drop, allowedDrop: verdict.allowed, restoredSparsity: this.goodSparsity };
     this.rollbacks.push(e);
+    this.history.push({ step: this.stepsDone, sparsity: this.goodSparsity, rolledBack: true });
     this.o.onRollback?.(e);
   }
 
@@ -371,6 +375,11 @@ export class PruningCallback extends tf.Callback {
       process.emitWarning(`PruningCallback: the fit ended at sparsity ${s.toFixed(3)}, short of the target ${this.target}: the guard undid ${this.rollbacks.length} epoch(s) ` +
         `(the last at sparsity ${last.sparsity.toFixed(3)}: ${(100 * last.drop).toFixed(2)} validation points below the reference, ${(100 * last.allowedDrop).toFixed(2)} allowed) and held the schedule there; ` +
         'a larger guard.maxDrop, more validation rows or a longer fit (endStep) can take it further', 'AutopruneWarning');
+    } else if (this.plan && this.stepsDone < this.plan.endStep && s < this.target - 1e-6) {
+      // The fit ended before the schedule did (EarlyStopping, a dataset that ran out, fewer epochs than planned).
+      process.emitWarning(`PruningCallback: the fit ended at step ${this.stepsDone} of the schedule's ${this.plan.endStep} (early stopping, a dataset that ran out, or fewer epochs), ` +
+        `at sparsity ${s.toFixed(3)}, short of the target ${this.target}: fit on with this callback to continue the schedule, or set endStep to the steps the fit surely runs ` +
+        '(with EarlyStopping: before it can stop)', 'AutopruneWarning');
     }
   }
 

@@ -245,11 +245,37 @@ describe('pruning inside the user\'s training', () => {
     const final = pruner.sparsity().global;
     expect(final).toBeCloseTo(pruner.rollbacks.at(-1)!.restoredSparsity, 6);
     expect(final).toBeLessThan(0.995);
+    // history's last entry is the sparsity now: each undo adds the sparsity it went back to.
+    expect(pruner.history.filter((h) => h.rolledBack)).toHaveLength(pruner.rollbacks.length);
+    expect(pruner.history.at(-1)!.sparsity).toBeCloseTo(final, 6);
     pruner.strip();
     expect(numTensors()).toBe(before); // the user's optimizer state existed before (dense fit) and still does
     model.optimizer.dispose();
     y.dispose();
     yVal.dispose();
+    model.dispose();
+    data.dispose();
+  });
+
+  it('says so when the fit ends before the schedule does (early stopping), short of the target', async () => {
+    const data = loadSynthetic({ samples: 600, features: 20, classes: 3, seed: 6 });
+    const y = tf.oneHot(tf.tensor1d(data.train.labels, 'int32'), 3).toFloat();
+    const model = userModel();
+    const pruner = new PruningCallback(model, { target: 0.8, calibration: data.train, policy: 'global-magnitude' });
+    // Another callback stops the fit after its first epoch, as EarlyStopping does.
+    const stop = new (class extends tf.Callback { override async onEpochEnd() { model.stopTraining = true; } })();
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    await model.fit(data.train.x, y, { epochs: 6, batchSize: 32, callbacks: [pruner, stop], verbose: 0 });
+    await new Promise((r) => setImmediate(r));
+    process.off('warning', onWarning);
+    const s = pruner.sparsity().global;
+    expect(s).toBeLessThan(0.8);
+    expect(warnings.filter((w) => /^PruningCallback: the fit ended at step \d+ of the schedule's \d+ \(early stopping, .*\), at sparsity 0\.\d{3}, short of the target 0\.8: fit on with this callback/.test(w))).toHaveLength(1);
+    pruner.strip();
+    model.optimizer.dispose();
+    y.dispose();
     model.dispose();
     data.dispose();
   });
