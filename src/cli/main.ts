@@ -19,6 +19,13 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code !== 'EPIPE') throw err;
   stdoutClosed.abort();
 });
+// A closed stderr (`autoprune build-meta … 2>&1 | head -2`) carries only progress and messages: the work goes on
+// and its exit code stands; what would have been written there is dropped (it used to end a finished build-meta
+// with an uncaught EPIPE, exit 1).
+process.stderr.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.stderr.write = (() => true) as typeof process.stderr.write;
+});
 
 function main(argv: string[]): Promise<number> {
   const program = new Command('autoprune')

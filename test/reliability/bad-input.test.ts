@@ -4,7 +4,7 @@
  * the working folder except what the case itself prepared, and no temp/checkpoint/lock folders left behind.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, chmodSync, copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
@@ -245,5 +245,15 @@ describe('bad input and faults: one line, exit 2, inputs intact, nothing left be
     const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
     expect([0, 130]).toContain(code);
     expect(err).not.toMatch(/EPIPE|^\s+at /m);
+  }, 60_000);
+
+  it('a closed stderr (progress piped to head) does not end the work: the run finishes, writes, and keeps its exit code', async () => {
+    const cwd = tempDir();
+    base(cwd);
+    const child = spawn(process.execPath, [BIN, ...prune('--budget-steps', '4')], { cwd, env: { ...process.env, AUTOPRUNE_CACHE_DIR: CACHE }, stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr.once('data', () => child.stderr.destroy());
+    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    expect([0, 3]).toContain(code);
+    expect(existsSync(join(cwd, 'out', 'report.json'))).toBe(true);
   }, 60_000);
 });
