@@ -229,11 +229,17 @@ export async function accuracyVsSparsityChart(report: RunReport, opts: { width?:
  * its percentage, and a dashed rule at the global sparsity. Layer names: layer_bars, layer_labels, global_rule.
  */
 export async function layerSparsityChart(report: RunReport, opts: { width?: number } = {}): Promise<string> {
-  // Keras keeps layer names unique within a model, so the name can be the band key.
-  const rows = report.layers.map((l) => ({
-    layer: l.name,
+  // Keras keeps layer names unique within a model, so the name can be the band key. Long names (a wrapper's
+  // 'bidirectional_Bidirectional1/forward_lstm_LSTM1/kernel') keep their start and their end, which tell them apart
+  // (the axis would cut them all to the same first 30 characters; at most 34 characters, shown whole), unless two would then read the same.
+  const short = (n: string) => (n.length > 34 ? `${n.slice(0, 7)}…${n.slice(-26)}` : n);
+  const names = report.layers.map((l) => short(l.name));
+  const distinct = new Set(names).size === names.length;
+  const rows = report.layers.map((l, i) => ({
+    layer: distinct ? names[i] : l.name,
     sparsity: pct(l.sparsity),
-    label: `${pct(l.sparsity).toFixed(1)} %`,
+    // One rounding, as the table's: 834 / 1024 = 81.445 % is 81.4 % (pct first would give 81.45 → 81.5).
+    label: `${(100 * l.sparsity).toFixed(1)} %`,
     size: l.size,
   }));
   const yEnc = {
@@ -241,7 +247,7 @@ export async function layerSparsityChart(report: RunReport, opts: { width?: numb
     type: 'nominal' as const,
     title: 'Layer',
     sort: rows.map((r) => r.layer),
-    axis: { labelLimit: 200 },
+    axis: { labelLimit: 0 },
   };
   const x = { field: 'sparsity', type: 'quantitative' as const, title: 'Sparsity (%)', scale: { domain: [0, 100] }, axis: { tickCount: 10 } };
   const spec: TopLevelSpec = {

@@ -76,6 +76,19 @@ describe('layerSparsityChart', () => {
     for (const name of ['dense_1', 'dense_2', 'dense_3', '92.2 %', 'Sparsity (%)', 'Layer']) expect(svg).toContain(name);
   });
 
+  it("labels each bar with one rounding (81.445 % is 81.4 %, as the table says) and keeps long wrapper names apart", async () => {
+    const r = fixture();
+    r.layers[0].sparsity = 834 / 1024;
+    r.layers[0].name = 'bidirectional_Bidirectional1/forward_lstm_LSTM1/kernel';
+    r.layers[1].name = 'bidirectional_Bidirectional1/backward_lstm_LSTM1/kernel';
+    const svg = await layerSparsityChart(r);
+    expect(svg).toContain('81.4 %');
+    expect(svg).not.toContain('81.5 %');
+    // The axis labels themselves (not only the bars' titles), whole: start and end of each name.
+    expect(svg).toContain('>bidirec…/forward_lstm_LSTM1/kernel<');
+    expect(svg).toContain('>bidirec…backward_lstm_LSTM1/kernel<');
+  });
+
   it('escapes layer names', async () => {
     const r = fixture();
     r.layers[0].name = '<script>alert("x")</script>&';

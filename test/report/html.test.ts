@@ -121,7 +121,8 @@ describe('renderReportHtml', () => {
     r.createdAt = evil;
     const html = await renderReportHtml(r);
     expect(html).not.toContain('<img');
-    expect(html).not.toContain(`onerror="alert`);
+    // Outside the chart's text nodes (where a quote is plain text once < and > are escaped) no quote is left raw.
+    expect(html.replace(/>[^<]*</g, '><')).not.toContain(`onerror="alert`);
     expect(html).toContain('&lt;img src=x onerror=&quot;alert(&#39;x&#39;)&quot;&gt;&amp;');
     // In the chart the name is escaped by vega's SVG writer.
     expect(element(html, 'figure', 'chart-layers')).toContain('&lt;img');
