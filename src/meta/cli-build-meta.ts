@@ -87,7 +87,9 @@ export async function main(args: BuildMetaCliArgs, argv: string[] = process.argv
   const userModels = args.models?.length ? await checkUserModels(args.family, args.models, args.data ?? 'mnist-10k', dataFlags, args.json === true) : undefined;
   if (!userModels) {
     if (args.data != null || Object.values(dataFlags).some((v) => v != null)) {
-      throw new UsageError('--data, --label, --ignore-columns, --label-order, --val-data, --test-data and --split-seed describe the data of --models; the built-in zoos train on MNIST-10k');
+      throw new UsageError(FAMILIES.includes(args.family as never)
+        ? '--data, --label, --ignore-columns, --label-order, --val-data, --test-data and --split-seed describe the data of --models; the built-in zoos train on MNIST-10k'
+        : `--models is missing: family '${args.family}' has no built-in zoo (${FAMILIES.join(', ')}), so build-meta needs your trained models (--models m1/model.json m2/model.json …) to go with --data`);
     }
     if (!FAMILIES.includes(args.family as never)) {
       throw new UsageError(`--family '${args.family}' has no built-in zoo (${FAMILIES.join(', ')}); for your own family pass its trained models with --models m1/model.json m2/model.json … and their --data`);

@@ -37,10 +37,16 @@ export function readModelArtifacts(path: string): { file: string; artifacts: TF.
   if (!st.isFile()) throw new ModelError(`model file '${path}' is not a regular file`);
   if (st.size > MAX_MODEL_JSON_BYTES) throw new ModelError(`model file '${path}' is ${st.size} bytes; a tfjs model.json is at most ${MAX_MODEL_JSON_BYTES} bytes`);
   let json: unknown;
+  const raw = readFileSync(file);
+  // autoprune's own sparse file ('APSF…', written by `compact` and `--compact`): named, not shown as garbled JSON.
+  if (raw.length >= 4 && raw[0] === 0x41 && raw[1] === 0x50 && raw[2] === 0x53 && raw[3] === 0x46) {
+    throw new ModelError(`model file '${path}' is an autoprune sparse export (.sparse), not a tfjs model.json: read it with decodeSparse (autoprune/sparse), or give the model.json it was exported from`);
+  }
   try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
+    json = JSON.parse(raw.toString('utf8'));
   } catch (err) {
-    throw new ModelError(`model file '${path}' is not valid JSON (${(err as Error).message.split('\n')[0]})`);
+    // The parser quotes the text it stopped at: non-printable bytes are shown as '?' (a binary file's would garble the line).
+    throw new ModelError(`model file '${path}' is not valid JSON (${(err as Error).message.split('\n')[0].replace(/[^\x20-\x7e]/g, '?')})`);
   }
   const j = json as { format?: unknown; modelTopology?: unknown; weightsManifest?: unknown; trainingConfig?: unknown; userDefinedMetadata?: unknown };
   if (!j || typeof j !== 'object' || Array.isArray(j)) throw new ModelError(`model file '${path}' is not a tfjs model.json (not a JSON object)`);

@@ -83,6 +83,7 @@ describe('a policy for the user\'s own family', () => {
 
   it.each([
     [['--family', 'mine'], /--family 'mine' has no built-in zoo .*--models/],
+    [['--family', 'mine', '--data', 'x.csv'], /--models is missing: family 'mine' has no built-in zoo \(mlp, cnn\)/],
     [['--family', 'mlp', '--data', 'x.csv'], /--data, --label, --ignore-columns, --label-order, --val-data, --test-data and --split-seed describe the data of --models/],
     [['--family', 'mine', '--models', 'no/such'], /model file 'no\/such' does not exist/],
     [['--family', 'mine', '--models', 'm', '--data', 'nope.csv'], /cannot read data file 'nope.csv'/],
