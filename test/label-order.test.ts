@@ -1,7 +1,7 @@
 /** Which order of the class names explains a model's predictions (the --label-order warning). */
 import { describe, expect, it } from 'vitest';
 import { majorityShare } from '../src/agent/guard.js';
-import { bestLabelOrder, classRecallLosses, otherOrderFits } from '../src/prune-service.js';
+import { bestLabelOrder, classRecallLosses, csvNames, otherOrderFits } from '../src/prune-service.js';
 
 describe('bestLabelOrder', () => {
   it('finds the order a model was trained with from its confusion counts', () => {
@@ -73,5 +73,12 @@ describe('classRecallLosses', () => {
     expect(classRecallLosses(classes, 0.056, 1).map((c) => c.name)).toEqual(['yes']);
     // Within the accuracy's own drop plus the margin: not flagged.
     expect(classRecallLosses([{ name: 'a', testRows: 50, denseRecall: 0.9, recall: 0.75 }], 0.06, 1)).toEqual([]);
+  });
+});
+
+describe('csvNames', () => {
+  it('writes names as --label-order reads them back: quoted where they hold a comma, a quote or edge spaces', () => {
+    expect(csvNames(['a', 'b'])).toBe('a,b');
+    expect(csvNames(['Gentoo', 'Adelie, penguin', 'Chin "strap"', ' x'])).toBe('Gentoo,"Adelie, penguin","Chin ""strap"""," x"');
   });
 });
