@@ -79,6 +79,8 @@ interface CellKind<S, D> {
   /** Columns of W, R and b per unit (SimpleRNN 1, GRU 3, LSTM 4). */
   gates: number;
   init(batch: number): S;
+  /** The layer's output at a step: the state (SimpleRNN, GRU) or its h (LSTM). */
+  output(s: S): TF.Tensor;
   /** The recurrent kernel split into the parts its per-step products use (GRU: R_zr and R_h). */
   parts(r: TF.Tensor): TF.Tensor[];
   step(xw: TF.Tensor, s: S, parts: TF.Tensor[]): Stepped<S>;
@@ -96,6 +98,7 @@ function simpleCell(units: number, act: Act, ops: Ops): CellKind<TF.Tensor, TF.T
   return {
     gates: 1,
     init: (b) => tf.zeros([b, units]),
+    output: (h) => h,
     parts: (r) => [r],
     step(xw, h, [r]) {
       const y = act.forward(tf.add(xw, ops.op('MatMul', mm, [h, r])));
@@ -115,6 +118,7 @@ function gruCell(units: number, gate: Gate, act: Act, ops: Ops): CellKind<TF.Ten
   return {
     gates: 3,
     init: (b) => tf.zeros([b, units]),
+    output: (h) => h,
     parts: (r) => tf.split(r, [2 * units, units], 1),
     step(xw, h, [rzr, rh]) {
       const [xzr, xh] = tf.split(xw, [2 * units, units], 1);
@@ -145,6 +149,7 @@ function lstmCell(units: number, gate: Gate, act: Act, ops: Ops): CellKind<LstmS
   return {
     gates: 4,
     init: (b) => ({ h: tf.zeros([b, units]), c: tf.zeros([b, units]) }),
+    output: (s) => s.h,
     parts: (r) => [r],
     step(xw, { h, c }, [r]) {
       const [pi, pf, pc, po] = tf.split(tf.add(xw, ops.op('MatMul', mm, [h, r])), 4, 1);
@@ -210,10 +215,10 @@ function recurrent<S, D>(layer: Layer, c: Config, ops: Ops, trained: ReadonlySet
         const r = kind.step(xt, state, parts);
         saved.push(r.saved);
         state = r.state;
-        if (sequences) outs.push(hOf(state));
+        if (sequences) outs.push(kind.output(state));
       }
       const extra: Extra = { x2, steps: saved, parts };
-      return { x, h: sequences ? tf.stack(outs, 1) : hOf(state), extra };
+      return { x, h: sequences ? tf.stack(outs, 1) : kind.output(state), extra };
     },
     backward(dy, s, needInput, grads) {
       const { x2, steps, parts } = s.extra as Extra;
@@ -244,8 +249,6 @@ function recurrent<S, D>(layer: Layer, c: Config, ops: Ops, trained: ReadonlySet
     },
   };
 }
-
-const hOf = <S>(state: S): TF.Tensor => ((state as unknown as LstmState).c !== undefined ? (state as unknown as LstmState).h : (state as unknown as TF.Tensor));
 
 type Handler = {
   obstacle(layer: Layer, c: Config, inputRank: number): string | undefined;
