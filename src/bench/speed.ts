@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { PACKAGE_ROOT, tf } from '../backend/tf.js';
 import { loadMnist10k } from '../data/mnist.js';
 import { loadDataset } from '../data/registry.js';
+import { coverageCases, coveragePaths } from './coverage-suite.js';
 import { architecture, buildModel } from '../models/families.js';
 import { chainObstacle, compileChain } from '../models/compiled-chain.js';
 import { FlatAdam } from '../models/flat-adam.js';
@@ -198,9 +199,11 @@ export const SEQUENCE_MODELS = ['gru-text', 'lstm-text'] as const;
 
 /** One masked step of a coverage model (datasets/coverage/NAME), on the first 128 rows of its own CSV. */
 async function profileCoverageModel(name: string): Promise<Omit<StepProfile, 'model'>> {
-  const dir = join(PACKAGE_ROOT, 'datasets', 'coverage', name);
-  const model = await loadModel(join(dir, 'model', 'model.json'));
-  const data = loadDataset(join(dir, 'data.csv'), { seed: 0, standardize: false });
+  const c = coverageCases().find((k) => k.name === name);
+  if (!c) throw new Error(`no coverage case '${name}'`);
+  const paths = coveragePaths(c);
+  const model = await loadModel(paths.model);
+  const data = loadDataset(paths.data, { seed: 0, standardize: false });
   const fitted = fitDatasetToModel(data, model);
   const pm = new PrunableModel(model);
   try {

@@ -135,10 +135,12 @@ const paddingOf = (c: Config): string | undefined => (c.padding === 'valid' ? 'V
 const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1] ?? v[0])] : [Number(v), Number(v)]);
 
 /** Per layer type: why it cannot be compiled (or undefined), and its compiled form. */
-const HANDLERS: Readonly<Record<string, {
+export interface LayerHandler {
   obstacle(layer: Layer, c: Config, inputRank: number): string | undefined;
   compile(layer: Layer, c: Config, ops: Ops, activation: string | undefined, trained: ReadonlySet<string>): CompiledLayer;
-}>> = {
+}
+
+const HANDLERS: Readonly<Record<string, LayerHandler>> = {
   // Embedding, SimpleRNN, GRU, LSTM: models/compiled-rnn.ts.
   ...SEQUENCE_HANDLERS,
   Dense: {

@@ -20,7 +20,7 @@
  */
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
-import type { CompiledLayer, Ops, Saved } from './compiled-chain.js';
+import type { CompiledLayer, LayerHandler, Ops, Saved } from './compiled-chain.js';
 
 type Layer = TF.layers.Layer;
 type Config = Record<string, unknown>;
@@ -250,12 +250,8 @@ function recurrent<S, D>(layer: Layer, c: Config, ops: Ops, trained: ReadonlySet
   };
 }
 
-type Handler = {
-  obstacle(layer: Layer, c: Config, inputRank: number): string | undefined;
-  compile(layer: Layer, c: Config, ops: Ops, activation: string | undefined, trained: ReadonlySet<string>): CompiledLayer;
-};
-
 const act = (c: Config, ops: Ops) => actOf(String(c.activation ?? 'tanh'), ops)!;
+const gate = (c: Config, ops: Ops) => gateOf(String(c.recurrentActivation), ops)!;
 
 /** The compiled form of a recurrent layer of one of the kinds below. */
 function compileRecurrent(l: Layer, c: Config, ops: Ops, trained: ReadonlySet<string>): CompiledLayer {
@@ -265,11 +261,11 @@ function compileRecurrent(l: Layer, c: Config, ops: Ops, trained: ReadonlySet<st
   return recurrent(l, c, ops, trained, (u) => simpleCell(u, act(c, ops), ops));
 }
 
-interface Wrapped { forwardLayer: Layer; backwardLayer: Layer; mergeMode: string | null; returnSequences: boolean }
-const gate = (c: Config, ops: Ops) => gateOf(String(c.recurrentActivation), ops)!;
+const RECURRENT = new Set(['SimpleRNN', 'GRU', 'LSTM']);
+interface Wrapped { forwardLayer: Layer; backwardLayer: Layer; mergeMode: string | null }
 
 /** Handlers of compiled-chain.ts's registry for the sequence layers. */
-export const SEQUENCE_HANDLERS: Readonly<Record<string, Handler>> = {
+export const SEQUENCE_HANDLERS: Readonly<Record<string, LayerHandler>> = {
   Embedding: {
     obstacle: (l, c) => (c.maskZero ? `'${l.name}' masks zeros` : c.embeddingsRegularizer ? `'${l.name}' has a regularizer` : undefined),
     compile(layer, c, _ops, _a, trained) {
@@ -299,7 +295,7 @@ export const SEQUENCE_HANDLERS: Readonly<Record<string, Handler>> = {
     // default) or summed ('sum'), as tfjs's wrapper does (a returned sequence of the backward half put back in time order).
     obstacle(l, c, rank) {
       const w = l as unknown as Wrapped;
-      if (!w.forwardLayer || !w.backwardLayer || !(w.forwardLayer.getClassName() in SEQUENCE_HANDLERS)) return `'${l.name}' wraps a layer that is not recurrent`;
+      if (!w.forwardLayer || !w.backwardLayer || !RECURRENT.has(w.forwardLayer.getClassName())) return `'${l.name}' wraps a layer that is not recurrent`;
       if (w.mergeMode !== 'concat' && w.mergeMode !== 'sum') return `'${l.name}' merges its halves by ${String(w.mergeMode)}`;
       return recurrentObstacle(w.forwardLayer, w.forwardLayer.getConfig() as Config, rank) ?? recurrentObstacle(w.backwardLayer, w.backwardLayer.getConfig() as Config, rank) ??
         (c.returnState ? `'${l.name}' returns its state` : undefined);
