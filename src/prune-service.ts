@@ -9,6 +9,7 @@ import { cacheDir } from './models/cache.js';
 import { Checkpointer, type RunIdentity } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
 import { backendInfo, tf } from './backend/tf.js';
+import { csvNames } from './data/csv.js';
 import { checkDataset, hashSplits, type Dataset } from './data/dataset.js';
 import { abortedError, DataError, UsageError } from './errors.js';
 import { resolveBudget } from './agent/budget.js';
@@ -525,11 +526,6 @@ export function inputLayout(data: Dataset, fitted: Dataset): string | undefined 
     `${group(0)} are ${at(0)}, ${group(1)} are ${at(1)}, …; a CSV that lists each feature's values together must be reordered`;
 }
 
-/** Names as one CSV record, as --label-order reads them back: a name with a comma, a quote or edge spaces in double quotes. */
-export function csvNames(names: readonly string[]): string {
-  return names.map((n) => (/[",]|^\s|\s$/.test(n) ? `"${n.replace(/"/g, '""')}"` : n)).join(',');
-}
-
 /**
  * Whether another order of the labels explains a model's predictions on `rows` validation rows (`best` of them
  * right in that order, `identity` in the order given): it gets most rows right (halfway from `chance` to every
@@ -608,12 +604,10 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
   // by chance for a weak model (a few rows of hundreds among 12 classes): 2 rows, or 3 % of them on larger splits.
   // Far more (5 rows and 10 % of the split, and a good fit in that order): the names are the model's, in another
   // order, so fine-tuning would swap the meaning of its outputs: refused, as below chance is.
-  // An order the user gave is held to the same evidence: a model far better in another order (a good fit there) was not
-  // trained with the given one, and a run never retrains outputs to new meanings (a new user's run of 2026-12-05 took
-  // a wrong --label-order from 37 % to 86 % test accuracy and said "target reached"). An untrained model fits no order.
-  // Given orders need more: an untrained network on separable data fits some order by luck (a fresh 3-class net
-  // scored 29 % as given and 65 % in another order), so only a fit three quarters of the way from chance to every
-  // row right (a trained model's) refuses one; below that, the warning.
+  // An order the user gave is refused too where another order fits as only a trained model does (three quarters of
+  // the way from chance to every row right): a run never retrains outputs to new meanings (a new user's wrong
+  // --label-order went from 37 % to 86 % test accuracy with "target reached", 2026-12-05). Below that fit, the warning:
+  // an untrained network on separable data fits some order by luck (a fresh 3-class net: 29 % as given, 65 % in another).
   const trainedFit = order.best / Math.max(1, rows) >= chance + 0.75 * (1 - chance);
   if (rows >= MIN_LABEL_CHECK_ROWS && otherFits && (!given || trainedFit) && order.best >= order.identity + Math.max(5, Math.ceil(0.1 * rows))) {
     throw new DataError(`${scores} with ${mapping}, but ${(100 * order.best / rows).toFixed(1)} % with the names in the order ${named.join(', ')}: ` +

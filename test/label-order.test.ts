@@ -1,7 +1,8 @@
 /** Which order of the class names explains a model's predictions (the --label-order warning). */
 import { describe, expect, it } from 'vitest';
 import { majorityShare } from '../src/agent/guard.js';
-import { bestLabelOrder, classRecallLosses, csvNames, otherOrderFits } from '../src/prune-service.js';
+import { csvNames, nameList } from '../src/data/csv.js';
+import { bestLabelOrder, classRecallLosses, otherOrderFits } from '../src/prune-service.js';
 
 describe('bestLabelOrder', () => {
   it('finds the order a model was trained with from its confusion counts', () => {
@@ -77,8 +78,9 @@ describe('classRecallLosses', () => {
 });
 
 describe('csvNames', () => {
-  it('writes names as --label-order reads them back: quoted where they hold a comma, a quote or edge spaces', () => {
+  it('writes names as --label-order reads them back (nameList): quoted where they hold a comma, a quote or edge spaces', () => {
     expect(csvNames(['a', 'b'])).toBe('a,b');
     expect(csvNames(['Gentoo', 'Adelie, penguin', 'Chin "strap"', ' x'])).toBe('Gentoo,"Adelie, penguin","Chin ""strap"""," x"');
+    expect(nameList(csvNames(['Gentoo', 'Adelie, penguin', 'Chin "strap"']), '--label-order')).toEqual(['Gentoo', 'Adelie, penguin', 'Chin "strap"']);
   });
 });

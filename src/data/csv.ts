@@ -166,6 +166,11 @@ export function nameList(value: string, flag: string): string[] {
   return (parseRecords(value, ',', flag)[0]?.cells ?? []).map((c) => c.trim()).filter((c) => c !== '');
 }
 
+/** The reverse of nameList: names as one CSV record, a name with a comma, a quote or edge spaces in double quotes. */
+export function csvNames(names: readonly string[]): string {
+  return names.map((n) => (/[",]|^\s|\s$/.test(n) ? `"${n.replace(/"/g, '""')}"` : n)).join(',');
+}
+
 /**
  * The delimiter that splits the first records into the most fields (> 1), among those that split at least
  * 80% of them the same way as the first; ties go to comma, then semicolon, then tab.

@@ -4,6 +4,7 @@ import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { rememberLoss, rememberTask, savedLoss, taskOf, toldTask, type TaskInfo } from './task.js';
 import { ModelError, UsageError } from '../errors.js';
+import { SPARSE_MAGIC } from '../pruning/sparse-format.js';
 import { VERSION } from '../version.js';
 
 /** Bytes per element of a weights-manifest dtype (after quantization, what the file holds). */
@@ -39,7 +40,7 @@ export function readModelArtifacts(path: string): { file: string; artifacts: TF.
   let json: unknown;
   const raw = readFileSync(file);
   // autoprune's own sparse file ('APSF…', written by `compact` and `--compact`): named, not shown as garbled JSON.
-  if (raw.length >= 4 && raw[0] === 0x41 && raw[1] === 0x50 && raw[2] === 0x53 && raw[3] === 0x46) {
+  if (raw.length >= SPARSE_MAGIC.length && SPARSE_MAGIC.every((b, i) => raw[i] === b)) {
     throw new ModelError(`model file '${path}' is an autoprune sparse export (.sparse), not a tfjs model.json: read it with decodeSparse (autoprune/sparse), or give the model.json it was exported from`);
   }
   try {
