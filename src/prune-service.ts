@@ -1006,7 +1006,7 @@ export class PruneService {
           target: r.target, maxDrop, policy: policy.name, granularity, objective, seed, splitSeed: r.splitSeed,
           model: loaded.label, data: typeof dataSpec === 'string' ? dataSpec : dataSpec.name, force: r.force,
           budgetSteps: result.budget.budgetSteps, budgetEpochs: Math.round((100 * result.budget.budgetSteps) / result.budget.stepsPerEpoch) / 100,
-          budgetSource: result.budget.source, batchSize: result.budget.batchSize, roundSteps: result.budget.roundSteps, distill: result.distill,
+          budgetSource: result.budget.source, ...(result.budget.extensions ? { budgetExtensions: result.budget.extensions } : {}), batchSize: result.budget.batchSize, roundSteps: result.budget.roundSteps, distill: result.distill,
           resumed: r.resume,
           ...(r.exclude.length > 0 ? { exclude: [...r.exclude] } : {}),
           ...(r.frontier.length > 0 ? { frontier: [...r.frontier] } : {}),

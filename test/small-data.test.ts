@@ -302,7 +302,8 @@ describe('small real tables with the defaults', () => {
     const model = join(PACKAGE_ROOT, 'datasets', 'coverage', 'regression', 'model', 'model.json');
     const data = join(PACKAGE_ROOT, 'datasets', 'coverage', 'regression', 'data.csv');
     const cwd = tempDir();
-    const short = await cli(['--model', model, '--data', data, '--target', '0.8', '--out', 'a'], { cwd });
+    // The default budget (1,200 steps) set by hand: a budget the user set is a limit, never extended.
+    const short = await cli(['--model', model, '--data', data, '--target', '0.8', '--budget-steps', '1200', '--out', 'a'], { cwd });
     expect(short.code).toBe(3);
     const report = JSON.parse(readFileSync(join(cwd, 'a', 'report.json'), 'utf8')) as { final: { stopReason: string; advice: string }; steps: { accepted: boolean; drop?: number; reason?: string }[] };
     expect(report.final.stopReason).toBe('budget');
@@ -311,7 +312,26 @@ describe('small real tables with the defaults', () => {
     expect(last.reason).toMatch(/^last try at the target/);
     const need = (Math.ceil(1000 * last.drop!) / 10).toFixed(1);
     expect(report.final.advice).toContain(`--max-drop ${need} to accept what its last try at the target lost`);
-    const again = await cli(['--model', model, '--data', data, '--target', '0.8', '--max-drop', need, '--out', 'b'], { cwd });
+    const again = await cli(['--model', model, '--data', data, '--target', '0.8', '--budget-steps', '1200', '--max-drop', need, '--out', 'b'], { cwd });
     expect(again.code).toBe(0);
+  }, 120_000);
+
+  it('a default budget that runs out while steps are still accepted is extended once, said in an event and report.json', async () => {
+    const model = join(PACKAGE_ROOT, 'datasets', 'coverage', 'regression', 'model', 'model.json');
+    const data = join(PACKAGE_ROOT, 'datasets', 'coverage', 'regression', 'data.csv');
+    const cwd = tempDir();
+    const run = await cli(['--model', model, '--data', data, '--target', '0.8', '--json', '--out', 'a'], { cwd });
+    const events = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; budgetSteps?: number; extensions?: number; sparsity?: number; totalSteps?: number });
+    const report = JSON.parse(readFileSync(join(cwd, 'a', 'report.json'), 'utf8')) as { config: { budgetSteps: number; budgetSource: string; budgetExtensions?: number }; totals: { fineTuneSteps: number }; steps: { accepted: boolean; fromSparsity: number }[] };
+    const start = events.find((e) => e.type === 'start')!;
+    const extended = events.filter((e) => e.type === 'budget');
+    expect(extended).toHaveLength(1);
+    expect(extended[0].budgetSteps).toBe(2 * start.budgetSteps!);
+    expect(extended[0].extensions).toBe(1);
+    expect(report.config).toMatchObject({ budgetSteps: 2 * start.budgetSteps!, budgetSource: 'default', budgetExtensions: 1 });
+    // Steps were taken after the extension, and the run spent more than the first budget.
+    expect(report.steps.some((s) => s.accepted && s.fromSparsity >= extended[0].sparsity! - 1e-9)).toBe(true);
+    expect(report.totals.fineTuneSteps).toBeGreaterThan(start.budgetSteps!);
+    expect(report.totals.fineTuneSteps).toBeLessThanOrEqual(report.config.budgetSteps);
   }, 120_000);
 });

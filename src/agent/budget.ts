@@ -28,6 +28,26 @@ export interface FineTuneBudget {
   budgetSteps: number;
   /** How the budget was set: the user's epochs or steps, or the default rule. */
   source: 'epochs' | 'steps' | 'default';
+  /**
+   * Times the run granted itself the default budget once more (0 or 1; only a default budget is extended,
+   * see extendBudget). budgetSteps includes them.
+   */
+  extensions?: number;
+}
+
+/** How many times a run may grant itself its default budget again when it runs out short of the target. */
+export const MAX_BUDGET_EXTENSIONS = 1;
+
+/**
+ * The budget with the default rule's steps once more, or undefined where none may be added: the user set the
+ * budget (theirs is a limit), or the extensions are used up. The agent extends a default budget that ran out
+ * while its steps were still being accepted: the advice at that point used to be "rerun with twice the
+ * budget", measured to reach the target on the coverage GRU (docs/agent.md, "Budget").
+ */
+export function extendBudget(b: FineTuneBudget, base: number): FineTuneBudget | undefined {
+  const n = b.extensions ?? 0;
+  if (b.source !== 'default' || n >= MAX_BUDGET_EXTENSIONS) return undefined;
+  return { ...b, budgetSteps: b.budgetSteps + base, extensions: n + 1 };
 }
 
 /** Default batch size for `n` training rows: a power of two giving ~32 steps per epoch, in [16, 128]. */

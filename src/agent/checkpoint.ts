@@ -20,6 +20,8 @@ export interface AgentState {
   steps: StepRecord[];
   /** Optimizer steps of the frontier's branches so far (on top of the budget). */
   frontierSteps?: number;
+  /** Times the default budget was extended so far (budget.ts extendBudget); a resume extends it as often. */
+  budgetExtensions?: number;
   /** Scoring passes so far, and how many pruned by the policy / by magnitude (report.json totals; a resume continues them). */
   scoringPasses?: number;
   criteria?: { policy: number; magnitude: number };
@@ -253,6 +255,7 @@ export function invalidStateFile(file: StateFile): string | undefined {
   if (!Array.isArray(st.steps) || !st.steps.every((r) => r != null && typeof r === 'object')) return 'state.steps';
   if (st.frontierSteps != null && !isCount(st.frontierSteps)) return 'state.frontierSteps';
   if (st.scoringPasses != null && !isCount(st.scoringPasses)) return 'state.scoringPasses';
+  if (st.budgetExtensions != null && !isCount(st.budgetExtensions)) return 'state.budgetExtensions';
   return undefined;
 }
 

@@ -12,11 +12,29 @@ export type AgentEvent =
   | CompactEvent
   | DoneEvent
   | WarningEvent
+  | BudgetEvent
   | ErrorEvent;
 
 /** Something the user should know that does not stop the run (e.g. labels that may be in another order). */
 export interface WarningEvent {
   type: 'warning';
+  message: string;
+}
+
+/**
+ * The default fine-tuning budget ran out short of the target while steps were still being accepted, and the
+ * run extended it (once: src/agent/budget.ts extendBudget). A budget the user set is never extended.
+ */
+export interface BudgetEvent {
+  type: 'budget';
+  /** The whole run's budget now, in optimizer steps (what report.json `config.budgetSteps` will say). */
+  budgetSteps: number;
+  /** Extensions so far (1). */
+  extensions: number;
+  /** Sparsity reached when the budget ran out. */
+  sparsity: number;
+  /** Optimizer steps used so far. */
+  totalSteps: number;
   message: string;
 }
 

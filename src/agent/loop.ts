@@ -15,7 +15,7 @@ import { disposeSnapshot, PrunableModel, type ComputeReport, type Objective, typ
 import { cosineFraction, type RegrowSchedule } from '../pruning/regrow.js';
 import { checkObjective, checkUnitsRemovable, pruneStep, unitsKeptFor, type Granularity } from './granularity.js';
 import { accuracy, evaluate, rowLosses, teacherTargets, trainAsync, withDefaults, type TrainOptions } from '../models/train.js';
-import { resolveBudget, type FineTuneBudget } from './budget.js';
+import { extendBudget, resolveBudget, type FineTuneBudget } from './budget.js';
 import { GUARD_Z, judge, majorityShare, resolution, withCollapseCheck, type GuardVerdict } from './guard.js';
 import { Checkpointer, type AgentState, type RunIdentity } from './checkpoint.js';
 import type { AgentEvent } from './events.js';
@@ -311,7 +311,9 @@ export function clearlyLower(a: Float32Array, b: Float32Array): boolean {
 export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Scorer, options: AgentOptions): Promise<AgentResult> {
   const o = withDefaults(AGENT_DEFAULTS, options);
   const plan = withDefaults(PLANNER_DEFAULTS, options.planner ?? {});
-  const budget = resolveBudget(data.train.labels.length, o);
+  // `let`: a default budget that runs out while steps are still accepted is extended once (extendBudget).
+  let budget = resolveBudget(data.train.labels.length, o);
+  const baseBudgetSteps = budget.budgetSteps;
   const epochsOf = (steps: number) => Math.round((100 * steps) / budget.stepsPerEpoch) / 100;
   const emit = (e: AgentEvent) => o.onEvent?.(e);
   // 'features' includes the policy's scoring (one layer at a time); 'scoring' appears only for an extractor that gives all layers at once.
@@ -378,6 +380,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       Object.assign(criteria, state.criteria ?? {});
       earlier = { phases: { ...(state.phases ?? {}) }, seconds: state.seconds ?? 0 };
       milestones.push(...ckpt!.restoredMilestones(pm));
+      for (let i = 0; i < (state.budgetExtensions ?? 0); i++) budget = extendBudget(budget, baseBudgetSteps) ?? budget;
     } else {
       const first = firstRate(pm, plan);
       firstNote = first.note;
@@ -636,7 +639,18 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       const stepBudget = budget.budgetSteps - Math.ceil(o.finalReserve * budget.budgetSteps);
       const left = Math.max(0, stepBudget - state.stepsUsed);
       if (state.rate < plan.minRate) { stopped = 'guard'; break; }
-      if (left < Math.min(budget.stepsPerEpoch, budget.roundSteps)) { stopped = 'budget'; break; }
+      if (left < Math.min(budget.stepsPerEpoch, budget.roundSteps)) {
+        // A default budget that ran out while the run was still getting somewhere (a step accepted) gets the
+        // default rule's steps once more: the user set no budget, and "rerun with twice the budget" would
+        // have been the advice (extendBudget). A budget the user set is a limit.
+        const more = state.steps.some((s) => s.accepted) ? extendBudget(budget, baseBudgetSteps) : undefined;
+        if (!more) { stopped = 'budget'; break; }
+        budget = more;
+        state.budgetExtensions = more.extensions;
+        emit({ type: 'budget', budgetSteps: more.budgetSteps, extensions: more.extensions ?? 1, sparsity: state.sparsity, totalSteps: state.stepsUsed,
+          message: `the default fine-tuning budget ran out at ${(100 * state.sparsity).toFixed(1)} % with steps still being accepted: extended once, to ${more.budgetSteps} optimizer steps` });
+        continue;
+      }
       const from = state.sparsity;
       // Lower targets still to record do not bend the path: a step that crosses one records it on a branch.
       const to = nextSparsity(from, o.target, state.rate);

@@ -163,6 +163,9 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         case 'warning':
           line(`autoprune: warning: ${oneLine(e.message)}`, 0);
           break;
+        case 'budget':
+          line(`  budget: ${e.message}`);
+          break;
         case 'checkpoint':
         case 'done':
         case 'error':

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultBatchSize, resolveBudget } from '../../src/agent/budget.js';
+import { defaultBatchSize, extendBudget, resolveBudget } from '../../src/agent/budget.js';
 import { GUARD_Z, judge, majorityShare, noiseCap, resolution, withCollapseCheck } from '../../src/agent/guard.js';
 import { resolveRunOptions } from '../../src/options.js';
 import { UsageError } from '../../src/errors.js';
@@ -24,6 +24,15 @@ describe('fine-tuning budget in optimizer steps', () => {
     expect(resolveBudget(8000, { budgetEpochs: 2, budgetSteps: 10 })).toMatchObject({ budgetSteps: 10, source: 'steps' });
     expect(resolveBudget(1000, { batchSize: 100, budgetEpochs: 3 })).toMatchObject({ batchSize: 100, budgetSteps: 30, source: 'epochs' });
     expect(defaultBatchSize(100_000)).toBe(128);
+  });
+
+  it('extends a default budget once by its own steps, and never a budget the user set', () => {
+    const base = resolveBudget(8000, {});
+    const more = extendBudget(base, base.budgetSteps)!;
+    expect(more).toMatchObject({ budgetSteps: 2 * 945, extensions: 1, source: 'default', batchSize: 128, roundSteps: 63 });
+    expect(extendBudget(more, base.budgetSteps)).toBeUndefined();
+    expect(extendBudget(resolveBudget(8000, { budgetSteps: 945 }), 945)).toBeUndefined();
+    expect(extendBudget(resolveBudget(8000, { budgetEpochs: 15 }), 945)).toBeUndefined();
   });
 });
 
