@@ -1,6 +1,7 @@
 /**
- * A hand-written gradient for the commonest models users bring: a chain of Dense, Conv1D, Conv2D, pooling, Flatten,
- * Activation / ReLU, Dropout and other weightless layers (MLPs, LeNet-style CNNs, 1-D convnets).
+ * A hand-written gradient for the commonest models users bring: a chain of Dense, Conv1D, Conv2D, DepthwiseConv2D,
+ * BatchNormalization, pooling, Flatten, Activation / ReLU, Dropout and other weightless layers (MLPs, LeNet-style
+ * CNNs, MobileNet-v1-style depthwise-separable CNNs, 1-D convnets).
  *
  * tfjs's autodiff (`tf.variableGrads`) dispatches ~140 native kernels for one LeNet-300-100 step, most of them
  * Identity / Reshape / Cast bookkeeping of the tape, each a round trip through the engine and the binding; on a
@@ -13,8 +14,8 @@
  * a softmax output, whose loss gradient is written out (the same formula, ~20 kernels instead of ~70).
  *
  * The gradients equal the tape's to float rounding (test/models/compiled-chain.test.ts). Models that are not such a
- * chain (branches, nested models, layers with weights other than Dense / Conv1D / Conv2D such as BatchNormalization,
- * random layers other than Dropout, regularizers, a hidden activation without a native gradient kernel,
+ * chain (branches, nested models, layers with weights other than Dense / Conv1D / Conv2D / DepthwiseConv2D /
+ * BatchNormalization / the recurrent layers of compiled-rnn.ts, random layers other than Dropout, regularizers, a hidden activation without a native gradient kernel,
  * channels-first, dilated or causal convolutions, a capped ReLU, dropout with a noise shape or a seed), and backends other than
  * native TensorFlow, get `undefined` from `compileChain` and train on the tape as before.
  */
@@ -88,6 +89,13 @@ interface WeightedLayer extends Layer {
   kernel: TF.LayerVariable;
   bias?: TF.LayerVariable | null;
   activation: { apply(t: TF.Tensor): TF.Tensor };
+}
+
+interface BatchNormLayer extends Layer {
+  gamma: TF.LayerVariable;
+  beta: TF.LayerVariable;
+  movingMean: TF.LayerVariable;
+  movingVariance: TF.LayerVariable;
 }
 
 const NHWC = 'NHWC';
@@ -195,6 +203,79 @@ const HANDLERS: Readonly<Record<string, LayerHandler>> = {
       });
     },
   },
+  DepthwiseConv2D: {
+    obstacle(l, c, rank) {
+      if (rank !== 4) return `'${l.name}' reads a rank-${rank} input`;
+      if (c.dataFormat === 'channelsFirst') return `'${l.name}' is channels-first`;
+      if (pair(c.dilationRate ?? 1).some((d) => d !== 1)) return `'${l.name}' is dilated`;
+      return paddingOf(c) ? undefined : `'${l.name}' has padding ${String(c.padding)}`;
+    },
+    compile(layer, c, ops, activation, trained) {
+      // tfjs keeps the filter as `depthwiseKernel` ([kh, kw, channels, multiplier], TensorFlow's own layout).
+      const [sh, sw] = pair(c.strides ?? 1);
+      const attrs = [ops.T, ops.ints('strides', [1, sh, sw, 1]), ops.str('padding', paddingOf(c)!), ops.str('data_format', NHWC), ops.ints('dilations', [1, 1, 1, 1])];
+      const shape = (t: TF.Tensor) => tf.tensor1d(t.shape, 'int32');
+      const l = layer as unknown as WeightedLayer & { depthwiseKernel: TF.LayerVariable };
+      const view = { name: l.name, kernel: l.depthwiseKernel, bias: l.bias, activation: l.activation } as unknown as WeightedLayer;
+      return weighted(view, ops, activation, trained, {
+        apply: (x, w) => ops.op('DepthwiseConv2dNative', attrs, [x, w]),
+        gradW: (x, w, dz) => ops.op('DepthwiseConv2dNativeBackpropFilter', attrs, [x, shape(w), dz]),
+        gradX: (x, w, dz) => ops.op('DepthwiseConv2dNativeBackpropInput', attrs, [shape(x), w, dz]),
+      });
+    },
+  },
+  BatchNormalization: {
+    obstacle(l, c, rank) {
+      const axis = Number(c.axis ?? -1);
+      if (axis !== -1 && axis !== rank - 1) return `'${l.name}' normalizes axis ${axis}, not the last`;
+      if (c.center === false || c.scale === false) return `'${l.name}' has no ${c.center === false ? 'offset (center: false)' : 'scale (scale: false)'}`;
+      if (c.betaRegularizer || c.gammaRegularizer) return `'${l.name}' has a regularizer`;
+      return rank >= 2 ? undefined : `'${l.name}' reads a rank-${rank} input`;
+    },
+    compile(layer, c, ops, _activation, trained) {
+      // As tfjs-layers computes it. Training: the batch's mean and (biased) variance over every axis but the last,
+      // x̂ = (x − μ)/√(σ² + ε), y = γx̂ + β, and the moving statistics m ← m − (m − batch)(1 − momentum); the input
+      // gradient goes through μ and σ² too: dx = (1/√(σ²+ε))·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = dy·γ.
+      // Inference: the moving statistics are constants, dx = dy·γ/√(m_σ² + ε).
+      const bn = layer as BatchNormLayer;
+      const eps = Number(c.epsilon ?? 1e-3);
+      const decay = 1 - Number(c.momentum ?? 0.99);
+      const axesOf = (t: TF.Tensor) => Array.from({ length: t.rank - 1 }, (_, i) => i);
+      return {
+        forward(x) {
+          const axes = axesOf(x);
+          let mean: TF.Tensor;
+          let variance: TF.Tensor;
+          if (ops.training) {
+            ({ mean, variance } = tf.moments(x, axes));
+            for (const [v, batch] of [[bn.movingMean, mean], [bn.movingVariance, variance]] as const) {
+              const old = v.read();
+              v.write(tf.sub(old, tf.mul(tf.sub(old, batch), decay)));
+            }
+          } else {
+            mean = bn.movingMean.read();
+            variance = bn.movingVariance.read();
+          }
+          const inv = tf.rsqrt(tf.add(variance, eps));
+          const xhat = tf.mul(tf.sub(x, mean), inv);
+          return { x, z: xhat, h: tf.add(tf.mul(xhat, bn.gamma.read()), bn.beta.read()), extra: inv };
+        },
+        backward(dy, s, needInput, grads) {
+          const axes = axesOf(dy);
+          const xhat = s.z!;
+          const gamma = bn.gamma.read() as TF.Variable;
+          const beta = bn.beta.read() as TF.Variable;
+          if (trained.has(gamma.name)) grads[gamma.name] = tf.sum(tf.mul(dy, xhat), axes);
+          if (trained.has(beta.name)) grads[beta.name] = tf.sum(dy, axes);
+          if (!needInput) return undefined;
+          const dxhat = tf.mul(dy, gamma);
+          const inv = s.extra as TF.Tensor;
+          if (!ops.training) return tf.mul(dxhat, inv);
+          return tf.mul(tf.sub(tf.sub(dxhat, tf.mean(dxhat, axes)), tf.mul(xhat, tf.mean(tf.mul(dxhat, xhat), axes))), inv);
+        },
+      };
+    },
+  },
   MaxPooling2D: {
     obstacle(l, c, rank) {
       if (rank !== 4) return `'${l.name}' reads a rank-${rank} input`;
@@ -218,8 +299,10 @@ const HANDLERS: Readonly<Record<string, LayerHandler>> = {
     compile: (l, _c, ops, activation) => (activation && !(activation in ACTIVATIONS) ? weightless(l) : activationLayer(activation ? ACTIVATIONS[activation] : null, ops)),
   },
   ReLU: {
-    obstacle: (l, c) => (c.maxValue == null ? undefined : `'${l.name}' is a ReLU capped at ${String(c.maxValue)}`),
-    compile: (_l, _c, ops) => activationLayer(ACTIVATIONS.relu, ops),
+    obstacle: () => undefined,
+    // Capped (ReLU6 in MobileNets): tfjs clips, and its gradient passes at exactly 0 and at the cap, where
+    // TensorFlow's Relu6Grad does not (exact zeros are common in a pruned model): tfjs's gradient of the layer.
+    compile: (l, c, ops) => (c.maxValue == null ? activationLayer(ACTIVATIONS.relu, ops) : weightless(l)),
   },
   Dropout: {
     // A seeded tfjs Dropout draws the same noise at every call (its seed is the random generator's); the tape keeps that.
@@ -277,7 +360,7 @@ const HANDLERS: Readonly<Record<string, LayerHandler>> = {
   },
 };
 
-const WEIGHTED = new Set(['Dense', 'Conv1D', 'Conv2D']);
+const WEIGHTED = new Set(['Dense', 'Conv1D', 'Conv2D', 'DepthwiseConv2D']);
 
 /**
  * Any other layer without weights that computes the same output every call (pooling, global pooling, padding,
@@ -327,7 +410,7 @@ function chainOf(model: TF.LayersModel): { layers: Layer[]; obstacle?: string } 
     const kind = l.getClassName();
     const handler = HANDLERS[kind];
     const c = l.getConfig() as Config;
-    if (c.kernelRegularizer || c.biasRegularizer || c.activityRegularizer) return { layers: [], obstacle: `'${l.name}' has a regularizer` };
+    if (c.kernelRegularizer || c.biasRegularizer || c.activityRegularizer || c.depthwiseRegularizer) return { layers: [], obstacle: `'${l.name}' has a regularizer` };
     const shapes = l.inboundNodes[0].inputShapes as (number | null)[] | (number | null)[][];
     const rank = (Array.isArray(shapes[0]) ? shapes[0] : shapes).length;
     const why = handler ? handler.obstacle(l, c, rank) : weightlessObstacle(l);

@@ -272,12 +272,63 @@ describe('compiled chain gradient', () => {
     model.dispose();
   });
 
+  it('equals the tape on a MobileNet-style chain (DepthwiseConv2D, BatchNormalization, ReLU6 layers) in training and inference mode, moving statistics included', () => {
+    const build = () => tf.sequential({ layers: [
+      tf.layers.conv2d({ inputShape: [10, 10, 2], filters: 4, kernelSize: 3, strides: 2, padding: 'same', useBias: false }),
+      tf.layers.batchNormalization({ momentum: 0.9 }),
+      tf.layers.reLU({ maxValue: 6 }),
+      tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', useBias: false, depthMultiplier: 2 }),
+      tf.layers.batchNormalization(),
+      tf.layers.activation({ activation: 'relu' }),
+      tf.layers.depthwiseConv2d({ kernelSize: [3, 2], strides: [2, 1], activation: 'relu' }),
+      tf.layers.conv2d({ filters: 5, kernelSize: 1, useBias: false }),
+      tf.layers.batchNormalization({ epsilon: 0.01 }),
+      tf.layers.reLU(),
+      tf.layers.globalAveragePooling2d({}),
+      // No bias before a batch norm (its gradient is zero to rounding: nothing to compare), as such models are built.
+      tf.layers.dense({ units: 6, useBias: false }),
+      tf.layers.batchNormalization(),
+      tf.layers.dense({ units: 3, activation: 'softmax' }),
+    ] });
+    const x = tf.randomNormal([16, 10, 10, 2], 0, 1, 'float32', 4);
+    const y = tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 3), 'int32'), 3).toFloat();
+    const model = build();
+    const twin = build();
+    twin.setWeights(model.getWeights());
+    // Moving statistics away from their initial 0 / 1, so that inference mode reads something.
+    for (const m of [model, twin]) for (const w of m.weights.filter((v) => /moving/.test(v.name))) w.write(tf.add(w.read(), tf.randomUniform(w.shape, 0.1, 0.5, 'float32', 9)));
+    const before = numTensors();
+    const r = compare(model, taskOf(model), x, y);
+    expect(r.worst).toBeLessThan(1e-4);
+    expect(Math.abs(r.loss[0] - r.loss[1])).toBeLessThan(1e-5 * Math.abs(r.loss[0]));
+    expect(r.names).toEqual(varsOf(model).map((v) => v.name).sort());
+    // The tape's forward pass moved the moving statistics once, the compiled one once more: two updates from the
+    // same batch, the twin's done twice by tfjs itself.
+    for (let i = 0; i < 2; i++) tf.tidy(() => { twin.apply(x, { training: true }); });
+    const moving = (m: TF.LayersModel) => m.weights.filter((v) => /moving/.test(v.name)).map((v) => v.read().dataSync());
+    moving(model).forEach((a, i) => a.forEach((v, j) => expect(v).toBeCloseTo(moving(twin)[i][j], 5)));
+    expect(numTensors()).toBe(before);
+    // Inference mode (what the features read): the moving statistics are constants.
+    const vars = varsOf(model);
+    const compiled = compileChain(model, taskOf(model), vars, { training: false })!;
+    const worst = tf.tidy(() => {
+      const tape = tf.variableGrads(() => lossOf(model.apply(x, { training: false }) as TF.Tensor, y, taskOf(model)), vars);
+      const fast = compiled.valueAndGrads(x, y);
+      return Math.max(...vars.map((v) => tf.max(tf.abs(tf.sub(tape.grads[v.name], fast.grads[v.name]))).dataSync()[0] / Math.max(1e-6, tf.max(tf.abs(tape.grads[v.name])).dataSync()[0])));
+    });
+    expect(worst).toBeLessThan(1e-4);
+    tf.dispose([x, y]);
+    model.dispose();
+    twin.dispose();
+  });
+
   it('declines models that are not a plain Dense chain, naming why', () => {
     const cases: [string, TF.LayersModel][] = [
       ['seeded dropout', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4 }), tf.layers.dropout({ rate: 0.5, seed: 7 }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
       ['noise shape', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4 }), tf.layers.dropout({ rate: 0.5, noiseShape: [1, 4] }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
-      ['BatchNormalization', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4 }), tf.layers.batchNormalization(), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
-      ['capped ReLU', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4 }), tf.layers.reLU({ maxValue: 6 }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
+      ['BatchNormalization on another axis than the last', tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [4, 4, 2], filters: 2, kernelSize: 1 }), tf.layers.batchNormalization({ axis: 1 }), tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
+      ['BatchNormalization without scale', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4 }), tf.layers.batchNormalization({ scale: false }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
+      ['depthwise regularizer', tf.sequential({ layers: [tf.layers.depthwiseConv2d({ inputShape: [6, 6, 2], kernelSize: 3, depthwiseRegularizer: 'l1l2' }), tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
       ['regularizer', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4, kernelRegularizer: 'l1l2' }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
       ['softplus', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4, activation: 'softplus' }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
       ['dilated', tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 2, kernelSize: 3, dilationRate: 2 }), tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
