@@ -13,8 +13,10 @@
  * (models/task.ts `lossOf`, on the output layer's activation, under tfjs's autodiff for that last part), except for
  * a softmax output, whose loss gradient is written out (the same formula, ~20 kernels instead of ~70).
  *
- * The gradients equal the tape's to float rounding (test/models/compiled-chain.test.ts). Models that are not such a
- * chain (branches, nested models, layers with weights other than Dense / Conv1D / Conv2D / DepthwiseConv2D /
+ * Branches are fine where they meet in an Add, Average, Multiply or Concatenate layer (ResNet-style residual blocks):
+ * the layers run in an order where each comes after those it reads, and an output read by several layers gets the sum
+ * of their gradients. The gradients equal the tape's to float rounding (test/models/compiled-chain.test.ts). Models
+ * that are not such a graph (shared layers, several inputs or outputs, merges that broadcast, nested models, layers with weights other than Dense / Conv1D / Conv2D / DepthwiseConv2D /
  * BatchNormalization / the recurrent layers of compiled-rnn.ts, random layers other than Dropout, regularizers, a hidden activation without a native gradient kernel,
  * channels-first, dilated or causal convolutions, a capped ReLU, dropout with a noise shape or a seed), and backends other than
  * native TensorFlow, get `undefined` from `compileChain` and train on the tape as before.
@@ -387,41 +389,120 @@ function weightlessObstacle(layer: Layer): string | undefined {
 /** Layers whose `activation` is applied by the compiled layer when hidden, and by the loss when they are the output. */
 const ACTIVATED = new Set([...WEIGHTED, 'Activation']);
 
+/** A layer that merges several inputs (Add, Concatenate, …): forward on all of them, backward to each. */
+interface CompiledMerge {
+  forward(xs: TF.Tensor[]): TF.Tensor;
+  backward(dy: TF.Tensor, xs: TF.Tensor[], h: TF.Tensor): TF.Tensor[];
+}
+
+interface MergeHandler {
+  obstacle(layer: Layer, c: Config, shapes: (number | null)[][]): string | undefined;
+  compile(layer: Layer, c: Config, shapes: (number | null)[][]): CompiledMerge;
+}
+
+const sameShapes = (l: Layer, _c: Config, shapes: (number | null)[][]): string | undefined =>
+  shapes.every((s) => s.length === shapes[0].length && s.every((d, i) => d === shapes[0][i])) ? undefined : `'${l.name}' merges inputs of different shapes (broadcast)`;
+
+/** Merge layers, by class name: the residual and multi-branch joins of ResNet- and Inception-style models. */
+const MERGES: Readonly<Record<string, MergeHandler>> = {
+  Add: {
+    obstacle: sameShapes,
+    compile: () => ({ forward: (xs) => xs.reduce((a, b) => tf.add(a, b)), backward: (dy, xs) => xs.map(() => dy) }),
+  },
+  Average: {
+    obstacle: sameShapes,
+    compile: () => ({ forward: (xs) => tf.div(xs.reduce((a, b) => tf.add(a, b)), xs.length), backward: (dy, xs) => xs.map(() => tf.div(dy, xs.length)) }),
+  },
+  Multiply: {
+    obstacle: sameShapes,
+    compile: () => ({
+      forward: (xs) => xs.reduce((a, b) => tf.mul(a, b)),
+      backward: (dy, xs) => xs.map((_, i) => xs.reduce((acc, x, j) => (j === i ? acc : tf.mul(acc, x)), dy)),
+    }),
+  },
+  Concatenate: {
+    obstacle: (l, c, shapes) => (shapes.every((s) => s.length === shapes[0].length) ? undefined : `'${l.name}' joins inputs of different ranks`),
+    compile(_l, c, shapes) {
+      const rank = shapes[0].length;
+      const axis = ((Number(c.axis ?? -1) % rank) + rank) % rank;
+      return {
+        forward: (xs) => tf.concat(xs, axis),
+        backward: (dy, xs) => tf.split(dy, xs.map((x) => x.shape[axis]), axis),
+      };
+    },
+  },
+};
+
+/** One layer call of the model: its layer and the nodes it reads (-1: the model's input). */
+interface GraphNode {
+  layer: Layer;
+  inputs: number[];
+}
+
 /** What stops a model from using the compiled gradient, or undefined when it can. */
 export function chainObstacle(model: TF.LayersModel): string | undefined {
   if (!nativeBackend()) return 'not on the native TensorFlow backend';
-  return chainOf(model).obstacle;
+  return graphOf(model).obstacle;
 }
 
-function chainOf(model: TF.LayersModel): { layers: Layer[]; obstacle?: string } {
-  if (model.inputs.length !== 1 || model.outputs.length !== 1) return { layers: [], obstacle: 'several inputs or outputs' };
-  // Walk back from the output: every layer called once, on one input, by the layer after it.
-  const chain: Layer[] = [];
-  let layer = model.outputs[0].sourceLayer as Layer;
-  while (layer.getClassName() !== 'InputLayer') {
-    if (layer.inboundNodes.length !== 1 || layer.inboundNodes[0].inboundLayers.length !== 1) {
-      return { layers: [], obstacle: `'${layer.name}' is called more than once or on several inputs` };
+/**
+ * The model's layers in an order where every layer comes after the ones it reads, the output last: a chain, or a
+ * graph with branches joined by merge layers (ResNet's Add, Concatenate, …) and outputs read by several layers.
+ * Every layer is called once (no shared layers), on the model's one input or other layers' outputs.
+ */
+function graphOf(model: TF.LayersModel): { nodes: GraphNode[]; obstacle?: string } {
+  const fail = (obstacle: string) => ({ nodes: [], obstacle });
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) return fail('several inputs or outputs');
+  const inputLayer = model.inputs[0].sourceLayer as Layer;
+  const index = new Map<Layer, number>();
+  const nodes: GraphNode[] = [];
+  const visiting = new Set<Layer>();
+  // Depth-first from the output, each layer placed after its inputs (an explicit stack: a deep model must not overflow).
+  const stack: { layer: Layer; expanded: boolean }[] = [{ layer: model.outputs[0].sourceLayer as Layer, expanded: false }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    const layer = top.layer;
+    if (index.has(layer)) { stack.pop(); continue; }
+    if (layer.inboundNodes.length !== 1) return fail(`'${layer.name}' is called more than once`);
+    const inbound = layer.inboundNodes[0].inboundLayers as Layer[];
+    if (top.expanded) {
+      stack.pop();
+      visiting.delete(layer);
+      index.set(layer, nodes.length);
+      nodes.push({ layer, inputs: inbound.map((l) => (l === inputLayer ? -1 : index.get(l)!)) });
+      continue;
     }
-    chain.unshift(layer);
-    layer = layer.inboundNodes[0].inboundLayers[0] as Layer;
+    if (inbound.length === 0) return fail(`'${layer.name}' reads no layer`);
+    if (inbound.length > 1 && !MERGES[layer.getClassName()]) return fail(`'${layer.name}' (${layer.getClassName()}) reads several inputs`);
+    top.expanded = true;
+    visiting.add(layer);
+    for (const l of inbound) {
+      if (l === inputLayer || index.has(l)) continue;
+      if (visiting.has(l)) return fail(`'${l.name}' is in a cycle`);
+      if (l.getClassName() === 'InputLayer') return fail(`'${l.name}' is a second input`);
+      stack.push({ layer: l, expanded: false });
+    }
   }
-  if (model.layers.filter((l) => l.getClassName() !== 'InputLayer').length !== chain.length) return { layers: [], obstacle: 'not a single chain of layers' };
-  for (const [i, l] of chain.entries()) {
+  if (model.layers.filter((l) => l.getClassName() !== 'InputLayer').length !== nodes.length) return fail('layers that do not lead to the output');
+  const out = nodes.length - 1;
+  for (const [i, { layer: l }] of nodes.entries()) {
     const kind = l.getClassName();
-    const handler = HANDLERS[kind];
     const c = l.getConfig() as Config;
-    if (c.kernelRegularizer || c.biasRegularizer || c.activityRegularizer || c.depthwiseRegularizer) return { layers: [], obstacle: `'${l.name}' has a regularizer` };
+    if (c.kernelRegularizer || c.biasRegularizer || c.activityRegularizer || c.depthwiseRegularizer) return fail(`'${l.name}' has a regularizer`);
     const shapes = l.inboundNodes[0].inputShapes as (number | null)[] | (number | null)[][];
-    const rank = (Array.isArray(shapes[0]) ? shapes[0] : shapes).length;
-    const why = handler ? handler.obstacle(l, c, rank) : weightlessObstacle(l);
-    if (why) return { layers: [], obstacle: why };
-    const last = i === chain.length - 1;
-    if (WEIGHTED.has(kind) && !last && !(String(c.activation ?? 'linear') in ACTIVATIONS)) {
-      return { layers: [], obstacle: `'${l.name}' has activation ${String(c.activation)}` };
+    const merge = MERGES[kind];
+    let why: string | undefined;
+    if (merge) why = merge.obstacle(l, c, shapes as (number | null)[][]);
+    else {
+      const handler = HANDLERS[kind];
+      const rank = (Array.isArray(shapes[0]) ? shapes[0] : shapes).length;
+      why = handler ? handler.obstacle(l, c, rank) : weightlessObstacle(l);
     }
-    if (last && !ACTIVATED.has(kind)) return { layers: [], obstacle: `the output layer is a ${kind}` };
+    if (why) return fail(why);
+    if (WEIGHTED.has(kind) && i !== out && !(String(c.activation ?? 'linear') in ACTIVATIONS)) return fail(`'${l.name}' has activation ${String(c.activation)}`);
+    if (i === out && !ACTIVATED.has(kind)) return fail(`the output layer is a ${kind}`);
   }
-  return { layers: chain };
+  return { nodes };
 }
 
 export interface CompiledGradient {
@@ -443,7 +524,7 @@ export interface CompiledGradient {
 export function compileChain(model: TF.LayersModel, task: TaskInfo, vars: readonly TF.Variable[], opts: { training?: boolean } = {}): CompiledGradient | undefined {
   const be = nativeBackend();
   if (!be) return undefined;
-  const { layers, obstacle } = chainOf(model);
+  const { nodes, obstacle } = graphOf(model);
   if (obstacle) return undefined;
   const b = be.binding;
   let rawKernels = 0;
@@ -459,20 +540,25 @@ export function compileChain(model: TF.LayersModel, task: TaskInfo, vars: readon
     training: opts.training ?? true,
   };
   const trained = new Set(vars.map((v) => v.name));
-  const compiled = layers.map((l, i) => {
+  const out = nodes.length - 1;
+  const compiled = nodes.map(({ layer: l }, i): { single: CompiledLayer } | { merge: CompiledMerge } => {
     const c = l.getConfig() as Config;
-    const hidden = i < layers.length - 1 && ACTIVATED.has(l.getClassName()) ? String(c.activation ?? 'linear') : undefined;
+    const merge = MERGES[l.getClassName()];
+    if (merge) return { merge: merge.compile(l, c, l.inboundNodes[0].inputShapes as (number | null)[][]) };
+    const hidden = i < out && ACTIVATED.has(l.getClassName()) ? String(c.activation ?? 'linear') : undefined;
     const handler = HANDLERS[l.getClassName()];
-    return handler ? handler.compile(l, c, ops, hidden, trained) : weightless(l);
+    return { single: handler ? handler.compile(l, c, ops, hidden, trained) : weightless(l) };
   });
-  const output = layers[layers.length - 1] as Layer & { activation: WeightedLayer['activation'] };
+  const output = nodes[out].layer as Layer & { activation: WeightedLayer['activation'] };
   const outputActivation = String((output.getConfig() as Config).activation ?? 'linear');
   const lossGrad = outputActivation === 'softmax' && task.output === 'softmax'
     ? softmaxLossGrad
     : (z: TF.Tensor, y: TF.Tensor) => tf.valueAndGrad((t: TF.Tensor) => lossOf(output.activation.apply(t), y, task))(z);
-  // The first layer that trains anything: no input gradient is needed below it.
-  // (Any weight asked for, frozen or not: the features want a frozen kernel's gradient too.)
-  const firstTrained = compiled.findIndex((_, i) => layers[i].weights.some((w) => trained.has((w.read() as TF.Variable).name)));
+  // A layer needs its input's gradient only where a layer below it trains something (any weight asked for, frozen or
+  // not: the features want a frozen kernel's gradient too).
+  const trains = nodes.map(({ layer }) => layer.weights.some((w) => trained.has((w.read() as TF.Variable).name)));
+  const below: boolean[] = [];
+  for (const [i, n] of nodes.entries()) below[i] = n.inputs.some((j) => j >= 0 && (trains[j] || below[j]));
 
   const inputShape = model.inputs[0].shape.slice(1);
   return {
@@ -484,17 +570,43 @@ export function compileChain(model: TF.LayersModel, task: TaskInfo, vars: readon
       if (x.rank !== inputShape.length + 1 || inputShape.some((d, i) => d != null && d !== x.shape[i + 1])) {
         throw new Error(`compiled gradient: input of shape [${x.shape.join(', ')}] for a model that reads [null, ${inputShape.join(', ')}]`);
       }
-      const saved: Saved[] = [];
-      let h = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
-      for (const c of compiled) {
-        const s = c.forward(h);
-        saved.push(s);
-        h = s.h;
+      const x0 = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
+      const outs: TF.Tensor[] = [];
+      const saved: (Saved | TF.Tensor[])[] = [];
+      for (const [i, n] of nodes.entries()) {
+        const xs = n.inputs.map((j) => (j < 0 ? x0 : outs[j]));
+        const c = compiled[i];
+        if ('merge' in c) {
+          saved.push(xs);
+          outs.push(c.merge.forward(xs));
+        } else {
+          const s = c.single.forward(xs[0]);
+          saved.push(s);
+          outs.push(s.h);
+        }
       }
-      const { value, grad } = lossGrad(h, y);
+      const { value, grad } = lossGrad(outs[out], y);
       const grads: Record<string, TF.Tensor> = {};
-      let dy: TF.Tensor | undefined = grad;
-      for (let i = compiled.length - 1; i >= 0 && dy; i--) dy = compiled[i].backward(dy, saved[i], i > firstTrained, grads);
+      // Each node's output gradient, summed over the layers that read it.
+      const dys: (TF.Tensor | undefined)[] = new Array(nodes.length);
+      dys[out] = grad;
+      const give = (j: number, d: TF.Tensor | undefined) => {
+        if (j < 0 || !d) return;
+        dys[j] = dys[j] ? tf.add(dys[j]!, d) : d;
+      };
+      for (let i = out; i >= 0; i--) {
+        const dy = dys[i];
+        if (!dy) continue;
+        const c = compiled[i];
+        const n = nodes[i];
+        if ('merge' in c) {
+          if (!below[i]) continue;
+          const dxs = c.merge.backward(dy, saved[i] as TF.Tensor[], outs[i]);
+          n.inputs.forEach((j, k) => give(j, dxs[k]));
+        } else {
+          give(n.inputs[0], c.single.backward(dy, saved[i] as Saved, below[i], grads));
+        }
+      }
       return { value, grads };
     },
   };

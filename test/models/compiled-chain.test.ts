@@ -322,6 +322,41 @@ describe('compiled chain gradient', () => {
     twin.dispose();
   });
 
+  it('equals the tape on graphs: ResNet-style residual blocks (Add, a 1×1 projection), Concatenate, Multiply, Average, an output read four times', () => {
+    const input = tf.input({ shape: [8, 8, 3] });
+    const conv = (filters: number, strides = 1, kernelSize = 3) => tf.layers.conv2d({ filters, kernelSize, strides, padding: 'same', useBias: false });
+    const bnRelu = (t: TF.SymbolicTensor) => tf.layers.activation({ activation: 'relu' }).apply(tf.layers.batchNormalization().apply(t)) as TF.SymbolicTensor;
+    const stem = bnRelu(conv(4).apply(input) as TF.SymbolicTensor);
+    // Identity block: stem + f(stem).
+    const f1 = tf.layers.batchNormalization().apply(conv(4).apply(bnRelu(conv(4).apply(stem) as TF.SymbolicTensor))) as TF.SymbolicTensor;
+    const res1 = tf.layers.reLU().apply(tf.layers.add().apply([stem, f1])) as TF.SymbolicTensor;
+    // Projection block: strided 1×1 shortcut.
+    const f2 = tf.layers.batchNormalization().apply(conv(6).apply(bnRelu(conv(6, 2).apply(res1) as TF.SymbolicTensor))) as TF.SymbolicTensor;
+    const proj = tf.layers.batchNormalization().apply(conv(6, 2, 1).apply(res1)) as TF.SymbolicTensor;
+    const res2 = tf.layers.reLU().apply(tf.layers.add().apply([f2, proj])) as TF.SymbolicTensor;
+    const pooled = tf.layers.globalAveragePooling2d({}).apply(res2) as TF.SymbolicTensor;
+    // Dense branches joined every other way; `pooled` is read by four layers.
+    const a = tf.layers.dense({ units: 5, activation: 'tanh' }).apply(pooled) as TF.SymbolicTensor;
+    const b = tf.layers.dense({ units: 5, activation: 'sigmoid' }).apply(pooled) as TF.SymbolicTensor;
+    const joined = tf.layers.concatenate().apply([
+      tf.layers.multiply().apply([a, b]) as TF.SymbolicTensor,
+      tf.layers.average().apply([a, b, tf.layers.dense({ units: 5 }).apply(pooled) as TF.SymbolicTensor]) as TF.SymbolicTensor,
+      pooled,
+    ]) as TF.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 3, activation: 'softmax' }).apply(joined) as TF.SymbolicTensor });
+    expect(chainObstacle(model)).toBeUndefined();
+    const x = tf.randomNormal([12, 8, 8, 3], 0, 1, 'float32', 6);
+    const y = tf.oneHot(tf.tensor1d(Array.from({ length: 12 }, (_, i) => i % 3), 'int32'), 3).toFloat();
+    const before = numTensors();
+    const r = compare(model, taskOf(model), x, y);
+    expect(numTensors()).toBe(before);
+    expect(r.worst).toBeLessThan(1e-4);
+    expect(Math.abs(r.loss[0] - r.loss[1])).toBeLessThan(1e-5 * Math.abs(r.loss[0]));
+    expect(r.names).toEqual(varsOf(model).map((v) => v.name).sort());
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
   it('declines models that are not a plain Dense chain, naming why', () => {
     const cases: [string, TF.LayersModel][] = [
       ['seeded dropout', tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4 }), tf.layers.dropout({ rate: 0.5, seed: 7 }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
@@ -342,9 +377,14 @@ describe('compiled chain gradient', () => {
       ['Bidirectional merging by product', tf.sequential({ layers: [tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 2 }) as TF.RNN, inputShape: [4, 2], mergeMode: 'mul' }), tf.layers.dense({ units: 2, activation: 'softmax' })] })],
     ];
     const input = tf.input({ shape: [4] });
-    const a = tf.layers.dense({ units: 3 }).apply(input) as TF.SymbolicTensor;
-    const b = tf.layers.dense({ units: 3 }).apply(input) as TF.SymbolicTensor;
-    cases.push(['branch', tf.model({ inputs: input, outputs: tf.layers.dense({ units: 2, activation: 'softmax' }).apply(tf.layers.add().apply([a, b])) as TF.SymbolicTensor })]);
+    const shared = tf.layers.dense({ units: 4, activation: 'relu' });
+    const twice = shared.apply(shared.apply(input)) as TF.SymbolicTensor;
+    cases.push(['a shared layer', tf.model({ inputs: input, outputs: tf.layers.dense({ units: 2, activation: 'softmax' }).apply(twice) as TF.SymbolicTensor })]);
+    const [p, q] = [tf.input({ shape: [4] }), tf.input({ shape: [4] })];
+    cases.push(['two inputs', tf.model({ inputs: [p, q], outputs: tf.layers.dense({ units: 2, activation: 'softmax' }).apply(tf.layers.add().apply([p, q])) as TF.SymbolicTensor })]);
+    const wide = tf.input({ shape: [4] });
+    const narrow = tf.layers.dense({ units: 1 }).apply(wide) as TF.SymbolicTensor;
+    cases.push(['a broadcast Add', tf.model({ inputs: wide, outputs: tf.layers.dense({ units: 2, activation: 'softmax' }).apply(tf.layers.add().apply([wide, narrow])) as TF.SymbolicTensor })]);
     for (const [what, model] of cases) {
       expect(chainObstacle(model), what).toBeDefined();
       expect(compileChain(model, taskOf(model), varsOf(model)), what).toBeUndefined();
