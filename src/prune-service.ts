@@ -644,8 +644,9 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
  * columns (another order, another column) or these inputs: refused before any training, as fine-tuning would
  * retrain it to another task. A multi-label model level with the constants gets a warning.
  */
-function checkTargets(model: TF.LayersModel, data: Dataset, task: TaskInfo, opts: AutopruneOptions): void {
+function checkTargets(model: TF.LayersModel, data: Dataset, task: TaskInfo, opts: AutopruneOptions, reload?: ColumnLoader): void {
   if (typeof opts.data !== 'string' || opts.model == null || task.kind === 'classification') return;
+  if (task.kind === 'regression') checkRegressionColumns(model, data, opts, reload);
   const rows = data.val.labels.length;
   const score = accuracy(model, data.val, task);
   const cols = data.targetNames?.length ? ` (target columns: ${data.targetNames.join(', ')})` : '';
@@ -681,6 +682,102 @@ function checkTargets(model: TF.LayersModel, data: Dataset, task: TaskInfo, opts
     throw new DataError(`${what} ${score.toFixed(3)}, no better than predicting the mean (R² ≤ 0)${cols}: it was not trained for these ` +
       `targets or inputs, and fine-tuning would retrain it to another task; ${fix}`);
   }
+}
+
+/** The same CSV read again with other columns as the targets (`label`) and others ignored: the same rows and inputs. */
+type ColumnLoader = (label: string[], ignore: string[]) => Dataset;
+
+/** R² of each output column of `pred` (rows × outputs) against each candidate column (rows each): [output][candidate]. */
+function r2Matrix(pred: number[][], candidates: Float64Array[]): number[][] {
+  const n = pred.length;
+  return (pred[0] ?? []).map((_, i) => candidates.map((c) => {
+    const mean = c.reduce((a, v) => a + v, 0) / n;
+    let ss = 0;
+    let res = 0;
+    for (let r = 0; r < n; r++) {
+      ss += (c[r] - mean) ** 2;
+      res += (c[r] - pred[r][i]) ** 2;
+    }
+    return ss > 0 ? 1 - res / ss : Number.NEGATIVE_INFINITY;
+  }));
+}
+
+/** The injective map of outputs to candidate columns with the highest mean R² (exhaustive up to 40,320 maps, else greedy). */
+function bestColumns(r2: number[][]): { cols: number[]; score: number } {
+  const u = r2.length;
+  const c = r2[0]?.length ?? 0;
+  let best = { cols: [] as number[], score: Number.NEGATIVE_INFINITY };
+  let maps = 1;
+  for (let i = 0; i < u; i++) maps *= c - i;
+  if (maps <= 40_320) {
+    const walk = (i: number, used: number[], sum: number) => {
+      if (i === u) {
+        if (sum / u > best.score) best = { cols: [...used], score: sum / u };
+        return;
+      }
+      for (let j = 0; j < c; j++) if (!used.includes(j)) walk(i + 1, [...used, j], sum + r2[i][j]);
+    };
+    walk(0, [], 0);
+    return best;
+  }
+  const used = new Set<number>();
+  const cols = r2.map((row) => {
+    let j = -1;
+    row.forEach((v, k) => { if (!used.has(k) && (j < 0 || v > row[j])) j = k; });
+    used.add(j);
+    return j;
+  });
+  return { cols, score: cols.reduce((a, j, i) => a + r2[i][j], 0) / u };
+}
+
+/**
+ * A regression model whose outputs fit other columns of the CSV far better than the targets given — the same
+ * columns in another order, or a column the user ignored (the one it was trained to predict) — was trained for those:
+ * refused before any training, naming the --label that fits, as fine-tuning would retrain it to the columns given.
+ * "Far": 0.1 of mean R² (and 5 validation rows' worth), with the fitting columns at R² ≥ 0.3. Ignored columns that
+ * are not numbers are skipped.
+ */
+function checkRegressionColumns(model: TF.LayersModel, data: Dataset, opts: AutopruneOptions, reload?: ColumnLoader): void {
+  const given = data.targetNames ?? [];
+  const y = data.val.y;
+  if (!y || given.length === 0) return;
+  const rows = y.shape[0];
+  const pred = tf.tidy(() => (model.predict(data.val.x) as TF.Tensor).arraySync() as number[][]);
+  const yv = y.arraySync() as number[][];
+  const names = [...given];
+  const columns = given.map((_, j) => Float64Array.from(yv, (r) => r[j]));
+  // The ignored columns that hold numbers, on the same validation rows (the split does not depend on the targets).
+  const ignored = (opts.ignoreColumns ?? []).slice(0, 8);
+  if (reload && !opts.valData) {
+    for (const col of ignored) {
+      try {
+        const other = reload([...given, col], ignored.filter((c) => c !== col));
+        try {
+          const ov = other.val.y?.arraySync() as number[][] | undefined;
+          if (ov && ov.length === rows) {
+            names.push(col);
+            columns.push(Float64Array.from(ov, (r) => r[given.length]));
+          }
+        } finally {
+          other.dispose();
+        }
+      } catch {
+        // Not a number column (an id, a date): not a candidate.
+      }
+    }
+  }
+  const r2 = r2Matrix(pred, columns);
+  const asGiven = given.reduce((a, _, i) => a + r2[i][i], 0) / given.length;
+  const best = bestColumns(r2);
+  const identity = best.cols.every((j, i) => j === i);
+  if (identity || !(best.score >= 0.3 && farAbove(best.score - asGiven, rows))) return;
+  const fits = best.cols.map((j) => names[j]);
+  const extra = fits.filter((n) => !given.includes(n));
+  const dropped = given.filter((n) => !fits.includes(n));
+  const fitWhat = fits.length === 1 ? `the model's output fits the column ${fits[0]}` : `the model's outputs fit the columns ${fits.join(', ')} in that order`;
+  throw new DataError(`${opts.data}: ${fitWhat} (validation R² ${best.score.toFixed(3)}) far better than the ${given.length === 1 ? 'target' : 'targets'} given, ` +
+    `${given.join(', ')} (R² ${asGiven.toFixed(3)}): it was trained for ${fits.length === 1 ? 'that' : 'those'}, and fine-tuning would retrain it to another task; ` +
+    `pass --label ${csvNames(fits)}${extra.length ? ` (and no --ignore-columns for ${extra.join(', ')}${dropped.length ? `; ignore ${dropped.join(', ')} instead` : ''})` : ''}`);
 }
 
 /** A metric gain that says the model was prepared for other inputs: 10 points of accuracy (0.1 of R²), and 5 validation rows. */
@@ -953,7 +1050,10 @@ export class PruneService {
       checkHeldOutRows(fitted, opts);
       checkInputScaling(loaded.model, fitted, task, opts, standardize === true);
       checkLabelOrder(loaded.model, fitted, opts);
-      checkTargets(loaded.model, fitted, task, opts);
+      const reload: ColumnLoader = (label, ignore) => this.dataSource.load(dataSpec as string, {
+        seed: r.splitSeed, label, ignoreColumns: ignore, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize, targets: label.length,
+      });
+      checkTargets(loaded.model, fitted, task, opts, reload);
       // A numeric model saved with a loss autoprune does not train with is fine-tuned with MSE: said, not hidden.
       const replaced = task.output === 'regression' ? regressionLossOf(compiledLoss(loaded.model)).replaced : undefined;
       if (replaced) {

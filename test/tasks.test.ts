@@ -104,4 +104,25 @@ describe('regression and multi-label models with their target columns anywhere i
       .rejects.toThrow(/R² on the validation split \(40 rows\) is -?\d\.\d{3}, no better than predicting the mean .*target columns: d/);
     expect(numTensors()).toBe(before);
   }, 240_000);
+
+  it('refuses a regression model given its target columns in another order, or a column other than the one it predicts, naming the label that fits', async () => {
+    const dir = tempDir();
+    const t = table(dir);
+    // Two targets: price and y2 as a number (the 0/1 column, a value like any other for a regression model).
+    const two = await saved(dir, 'two', t.x, t.price.map((p, i) => [p, t.labels[i][1]]), 'linear', 'meanSquaredError');
+    const common = { target: 0.6, data: t.file, budgetSteps: 30, maxDrop: 5 } as const;
+    await expect(autoprune({ ...common, model: two, label: ['y2', 'price'], ignoreColumns: ['id', 'y1', 'y3'] }))
+      .rejects.toThrow(/the model's outputs fit the columns price, y2 in that order \(validation R² 0\.\d+\) far better than the targets given, y2, price \(R² -?\d+\.\d+\): it was trained for those.*label.*price,y2/);
+    // A single-target model given y2 as its target while the column it predicts, price, is left out (the same
+    // inputs a, b, c, d): its output follows price far better than y2.
+    const reg = await saved(dir, 'reg', t.x, t.price.map((p) => [p]), 'linear', 'meanSquaredError');
+    const wrong = autoprune({ ...common, model: reg, label: 'y2', ignoreColumns: ['id', 'y1', 'price', 'y3'] });
+    await expect(wrong).rejects.toBeInstanceOf(DataError);
+    await expect(autoprune({ ...common, model: reg, label: 'y2', ignoreColumns: ['id', 'y1', 'price', 'y3'] }))
+      .rejects.toThrow(/the model's output fits the column price \(validation R² 0\.\d+\) far better than the target given, y2 .*label price .*ignoreColumns.*price; ignore y2 instead/);
+    // As given (the right order), the check stays silent and the run goes on.
+    const ok = await autoprune({ ...common, model: two, label: ['price', 'y2'], ignoreColumns: ['id', 'y1', 'y3'], force: true });
+    expect(ok.report.task).toMatchObject({ kind: 'regression' });
+    ok.model.dispose();
+  }, 120_000);
 });
