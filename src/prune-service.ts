@@ -1222,7 +1222,7 @@ export class PruneService {
  * other rows; with --force, the drop the user took), a class that lost far more recall than the accuracy shows, and a
  * classifier fallen to the majority-class score.
  */
-function outcomeWarnings(report: RunReport, r: ResolvedRunOptions, fitted: Dataset, task: TaskInfo): string[] {
+export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, 'maxDrop' | 'force'>, fitted: Dataset, task: TaskInfo): string[] {
   const out: string[] = [];
   const testDrop = 100 * (report.dense.testAccuracy - report.final.testAccuracy);
   if (testDrop > r.maxDrop + 1e-9) {
@@ -1230,10 +1230,19 @@ function outcomeWarnings(report: RunReport, r: ResolvedRunOptions, fitted: Datas
     const g = report.guard;
     const est = g ? `the guard's paired estimate on its ${g.valRows} validation rows was ${(100 * g.finalDrop).toFixed(2)} ± ${(100 * g.finalStandardError).toFixed(2)} points` +
       `${g.pointsPerRow ? ` (one row = ${g.pointsPerRow.toFixed(2)} points)` : ''}` : 'the guard judges the validation rows';
+    // How far apart the two samples are: the test estimate's standard error taken as the validation one's scaled to
+    // the test rows (same per-row spread), the two combined.
+    const testN = report.samples?.test;
+    const apart = g && testN && g.finalStandardError > 0
+      ? (testDrop / 100 - g.finalDrop) / (g.finalStandardError * Math.sqrt(1 + g.valRows / testN))
+      : undefined;
+    const why = apart != null && apart >= 3
+      ? `; validation and test rows are two samples, but these differ by ${apart.toFixed(1)} standard errors, more than chance makes likely: the validation rows may not stand for new data ` +
+        '(rows the model was trained or early-stopped on, in this file\'s validation split but not its test split, or an ordered file): give rows the model never saw with --val-data and --test-data'
+      : '; validation and test rows are two samples, and their estimates differ by about that standard error either way: more validation rows (--split, --val-data) make the guard finer, a smaller --max-drop stricter';
     out.push(r.force
       ? `with --force the target was taken at a test loss of ${testDrop.toFixed(2)} points, beyond --max-drop ${r.maxDrop}`
-      : `the test split lost ${testDrop.toFixed(2)} points, more than --max-drop ${r.maxDrop}: ${est}; validation and test rows are two samples, ` +
-        'and their estimates differ by about that standard error either way: more validation rows (--split, --val-data) make the guard finer, a smaller --max-drop stricter');
+      : `the test split lost ${testDrop.toFixed(2)} points, more than --max-drop ${r.maxDrop}: ${est}${why}`);
   }
   // A class that lost far more recall than the accuracy shows (a rare class the pruned model stopped predicting).
   for (const c of classRecallLosses(report.final.classes ?? [], report.dense.testAccuracy - report.final.testAccuracy, r.maxDrop)) {

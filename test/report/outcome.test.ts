@@ -1,0 +1,45 @@
+/**
+ * The warnings about a run's outcome that its guard verdict does not carry: a test drop beyond --max-drop, said
+ * with how far the test sample is from the validation one.
+ */
+import { describe, expect, it } from 'vitest';
+import { outcomeWarnings } from '../../src/prune-service.js';
+import type { Dataset } from '../../src/data/dataset.js';
+import type { RunReport } from '../../src/report/report.js';
+import type { TaskInfo } from '../../src/models/task.js';
+import { tf } from '../../src/backend/tf.js';
+
+// A regression task: the classifier-only warnings (recall per class, the majority class) need labels this report has not.
+const task: TaskInfo = { output: 'regression', units: 1, kind: 'regression', evidence: 'test' };
+
+/** A report of 300 validation and 300 test rows whose guard estimated `valDrop` ± `se` and whose test split lost `testDrop` (fractions). */
+function outcome(valDrop: number, se: number, testDrop: number): string[] {
+  const report = {
+    dense: { testAccuracy: 0.8, valAccuracy: 0.8 },
+    final: { testAccuracy: 0.8 - testDrop, valAccuracy: 0.8 - valDrop },
+    guard: { valRows: 300, finalDrop: valDrop, finalStandardError: se, pointsPerRow: 1 / 3 },
+    samples: { train: 2400, val: 300, test: 300 },
+  } as unknown as RunReport;
+  const x = tf.zeros([300, 1]);
+  try {
+    return outcomeWarnings(report, { maxDrop: 1, force: false }, { val: { x } } as unknown as Dataset, task);
+  } finally {
+    x.dispose();
+  }
+}
+
+describe('outcome warnings', () => {
+  it('a test drop within a few standard errors of the guard\'s estimate is said to be sampling; one far beyond it is said not to be', () => {
+    // 0.67 ± 1.63 points on validation, 2.5 points on test: 0.8 standard errors apart.
+    const near = outcome(0.0067, 0.0163, 0.025);
+    expect(near).toHaveLength(1);
+    expect(near[0]).toMatch(/^the test split lost 2\.50 points, more than --max-drop 1: the guard's paired estimate on its 300 validation rows was 0\.67 ± 1\.63 points/);
+    expect(near[0]).toContain('differ by about that standard error either way');
+    // The same estimate and 9 points lost on test (a new user's model trained on most of the file's rows): 3.6 apart.
+    const far = outcome(0.0067, 0.0163, 0.09);
+    expect(far).toHaveLength(1);
+    expect(far[0]).toContain('differ by 3.6 standard errors, more than chance makes likely');
+    expect(far[0]).toContain('--val-data and --test-data');
+    expect(outcome(0.0067, 0.0163, 0.005)).toEqual([]);
+  });
+});
