@@ -220,7 +220,7 @@ function resolveColumn(ref: ColumnRef, what: string, columns: string[] | undefin
 
 /** Which of a file's columns are targets (in the given order) and which are left out; the rest are inputs. */
 interface ColumnPlan {
-  /** Target columns, in order; default: the last column. */
+  /** Target columns, in order; default: the last column that is not ignored. */
   label?: readonly ColumnRef[];
   /** Columns that are neither inputs nor targets (IDs, names, free text). */
   ignore?: readonly ColumnRef[];
@@ -228,8 +228,11 @@ interface ColumnPlan {
 
 /** File column indices of the targets and of the ignored columns. */
 function resolvePlan(plan: ColumnPlan, columns: string[] | undefined, width: number, file: string, line: number): { label: number[]; ignore: Set<number> } {
-  const label = plan.label?.length ? plan.label.map((c) => resolveColumn(c, 'label', columns, width, file, line)) : [width - 1];
   const ignore = new Set((plan.ignore ?? []).map((c) => resolveColumn(c, 'ignored', columns, width, file, line)));
+  // Without --label, the last column that is not ignored (ignoring the file's last column makes the one before it the label).
+  let last = width - 1;
+  while (last > 0 && ignore.has(last)) last--;
+  const label = plan.label?.length ? plan.label.map((c) => resolveColumn(c, 'label', columns, width, file, line)) : [last];
   const name = (j: number) => (columns ? `'${columns[j]}'` : `${j}`);
   const twice = label.find((j, i) => label.indexOf(j) !== i);
   if (twice !== undefined) throw new UsageError(`--label names column ${name(twice)} twice`);

@@ -49,6 +49,21 @@ describe('CSV columns that are not inputs', () => {
     }
   });
 
+  it('without --label, the label is the last column not ignored (ignoring the file\'s last column makes the one before it the label)', () => {
+    // id, a, c, label, b: b ignored, so the label is the fourth column.
+    const p = csv('id,a,c,label,b\n' + Array.from({ length: 40 }, (_, i) => `${1000 + i},${i},${3 * i},${i % 2 ? 'yes' : 'no'},${2 * i}`).join('\n') + '\n');
+    withData({ path: p, ignore: ['id', 'b'], standardize: false }, (d) => {
+      expect(d.inputShape).toEqual([2]);
+      expect(d.targetNames).toEqual(['label']);
+      expect(d.classNames).toEqual(['no', 'yes']);
+    });
+    // Numeric targets of a two-output model: the last two columns not ignored.
+    withData({ path: p, ignore: ['label', 'b'], targets: 2, standardize: false }, (d) => {
+      expect(d.inputNames).toEqual(['id']);
+      expect(d.targetNames).toEqual(['a', 'c']);
+    });
+  });
+
   it('says which column is text and names the option when one is not ignored', () => {
     const p = csv(table);
     const e = thrown(() => loadCsv({ path: p, label: 'label', ignore: ['id'] }));
