@@ -26,6 +26,7 @@ import { checkModelShape, compiledLoss, csvTargetsOf, fitDatasetToModel, metricN
 import { isCsvPath } from './data/registry.js';
 import { TRAIN_DEFAULTS } from './models/train.js';
 import { masksToJson } from './pruning/mask-io.js';
+import { foldableBatchNorms } from './pruning/rewrite.js';
 import type { ReportFrontierRow, RunReport } from './report/report.js';
 import { renderReportHtml } from './report/html.js';
 import { tensorBoardSink } from './report/tensorboard.js';
@@ -1128,6 +1129,7 @@ export class PruneService {
         dense: {
           valAccuracy: result.denseValAccuracy, testAccuracy: result.denseTestAccuracy, params, prunable: result.sparsity.total,
           prunableFraction: coverage.prunableFraction, untouched: coverage.untouched,
+          ...(coverage.untouched.some((u) => u.className === 'BatchNormalization') ? { foldableBatchNorms: foldableBatchNorms(model) } : {}),
         },
         final: {
           valAccuracy: result.valAccuracy, testAccuracy: result.testAccuracy, sparsity: result.sparsity.global,

@@ -244,7 +244,7 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel, task: Ta
     // a CSV with exactly k columns more than the model's inputs is then most likely a k-target regression's.
     const regression = task.kind === 'classification' && task.output === 'logits' && haveSize === wantSize + task.units - 1;
     const hint = regression
-      ? ` (the model's ${task.units} linear outputs are read as a classifier's logits and the last column as its label; if it predicts ${task.units} numbers, pass --task regression: its CSV holds the inputs, then its ${task.units} target columns last)`
+      ? ` (the model's ${task.units} ${outputActivation(model)} outputs are read as a classifier's logits and the last column as its label; if it predicts ${task.units} numbers, pass --task regression: its CSV holds the inputs, then its ${task.units} target columns last)`
       : task.kind === 'classification' ? '' : task.kind === 'autoencoder'
       // As many numeric outputs as inputs reads as an autoencoder; a CSV with as many columns again is a regression's.
       ? (haveSize === 2 * wantSize

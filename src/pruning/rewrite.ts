@@ -248,6 +248,13 @@ interface Fold {
   rewrites: Rewrite[];
 }
 
+/** How many of the model's batch norms `autoprune compact` folds into the layer before them (right after a linear conv or Dense layer). */
+export function foldableBatchNorms(model: TF.LayersModel): number {
+  const f = planFold(model);
+  for (const ws of f.weights.values()) tf.dispose(ws);
+  return f.rewrites.filter((w) => w.kind === 'fold-batchnorm').length;
+}
+
 function planFold(model: TF.LayersModel): Fold {
   const f: Fold = { removed: new Map(), edits: new Map(), weights: new Map(), rewrites: [] };
   const walk = (container: TF.LayersModel, prefix: string) => {

@@ -217,7 +217,9 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
 function servingLine(report: RunReport, outDir: string, compacted: boolean): string {
   if (compacted) return '';
   const bn = (report.dense.untouched ?? []).filter((u) => u.className === 'BatchNormalization').length;
-  return bn ? `  for serving: the model keeps ${bn} batch norm${bn > 1 ? 's' : ''}; \`autoprune compact ${outDir}\` folds those right after a conv or Dense layer into it: the same outputs, several times faster in tfjs-node for MobileNet/ResNet-style models (docs/compaction.md)\n` : '';
+  const foldable = report.dense.foldableBatchNorms ?? bn;
+  if (!bn || !foldable) return '';
+  return `  for serving: the model keeps ${bn} batch norm${bn > 1 ? 's' : ''}; \`autoprune compact ${outDir}\` folds ${foldable === bn ? (bn > 1 ? 'them' : 'it') : `${foldable} of them (those right after a linear conv or Dense layer)`} into the layer before: the same outputs, several times faster in tfjs-node for MobileNet/ResNet-style models (docs/compaction.md)\n`;
 }
 
 /** The test error in the targets' units: RMSE per target column (regression) or MSE per output value (autoencoder). */

@@ -87,6 +87,8 @@ export interface ReportDense {
   /** prunable / params, and every layer with weights left dense, with why (absent in older reports). */
   prunableFraction?: number;
   untouched?: { name: string; className: string; params: number; reason: string }[];
+  /** Batch norms `autoprune compact` folds for serving (right after a linear conv or Dense layer); absent in older reports. */
+  foldableBatchNorms?: number;
 }
 
 /** The model as written out. */

@@ -5,7 +5,7 @@ import { compactPruned } from '../../src/cli/compact.js';
 import { buildModel, LENET_5 } from '../../src/models/families.js';
 import { loadModel, saveModel } from '../../src/models/io.js';
 import { PrunableModel } from '../../src/pruning/prunable-model.js';
-import { rewriteForSpeed } from '../../src/pruning/rewrite.js';
+import { foldableBatchNorms, rewriteForSpeed } from '../../src/pruning/rewrite.js';
 import { Rng } from '../../src/util/random.js';
 import { numTensors, tempDir } from '../helpers.js';
 
@@ -67,6 +67,10 @@ describe('rewriteForSpeed', () => {
     const model = tf.model({ inputs: input, outputs: out });
     randomBiases(model, 5);
     randomBatchNorms(model, 6);
+    const before = numTensors();
+    // Five batch norms: the output's stays, the other four fold (what the console's serving hint counts).
+    expect(foldableBatchNorms(model)).toBe(4);
+    expect(numTensors()).toBe(before);
     const r = rewriteForSpeed(model, { batch: 256 });
     expect(r.rewrites.map((w) => [w.kind, w.layers])).toEqual([
       ['fold-batchnorm', ['c', 'c_bn', 'c_relu']],
