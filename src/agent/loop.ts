@@ -724,10 +724,12 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         // Rejected while its last round was still its best: the candidate at the target gets the other half
         // too before the verdict, instead of being thrown away; if the guard still says no, the last accepted
         // sparsity is kept as it was accepted (no budget is left to polish it).
+        const doneRounds = Math.ceil(r.steps / budget.roundSteps);
         const more = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
           steps: rest, batchSize: budget.batchSize, roundSteps: budget.roundSteps, prunable: pm, val: data.val,
           patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay, seed: o.seed * 1009 + 7907, signal: o.signal, recalibrate: calib.x, softTargets,
-          onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: Math.ceil(rest / budget.roundSteps), step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, loss: e.loss, valAccuracy: e.valAccuracy }),
+          // Its rounds continue the count of the try's first half (the same step's fine-tune, made longer).
+          onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: doneRounds + Math.ceil(rest / budget.roundSteps), step: state.step, epoch: doneRounds + e.epoch, roundSteps: budget.roundSteps, loss: e.loss, valAccuracy: e.valAccuracy }),
         })).catch((err: unknown) => {
           pm.restore(snap);
           disposeSnapshot(snap);

@@ -111,6 +111,10 @@ describe('agent loop', () => {
     expect(last.accepted).toBe(false);
     expect(last.toSparsity).toBeCloseTo(0.99, 2);
     expect(last.reason).toContain('last try at the target with the whole reserve (still improving at half)');
+    // Its rounds count on through the second half (a log showed round 2, 5, then 3 of the same step).
+    const rounds = events.flatMap((e) => (e.type === 'epoch' && e.step === last.step ? [e.epoch] : []));
+    expect(rounds.length).toBeGreaterThan(1);
+    rounds.forEach((k, i) => expect(k).toBe(i));
     // Half the reserve, then the other half: the whole budget is spent, none is left to polish the fallback,
     // which is the last accepted step as it was accepted.
     const reserve = r.budget.budgetSteps - r.steps.slice(0, -1).reduce((n, s) => n + (s.fineTuneSteps ?? 0), 0);
