@@ -643,7 +643,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         // A default budget that ran out while the run was still getting somewhere (a step accepted) gets the
         // default rule's steps once more: the user set no budget, and "rerun with twice the budget" would
         // have been the advice (extendBudget). A budget the user set is a limit.
-        const more = state.steps.some((s) => s.accepted) ? extendBudget(budget, baseBudgetSteps) : undefined;
+        // (--force takes the target with the budget there is: not extended.)
+        const more = !o.force && state.steps.some((s) => s.accepted) ? extendBudget(budget, baseBudgetSteps) : undefined;
         if (!more) { stopped = 'budget'; break; }
         budget = more;
         state.budgetExtensions = more.extensions;
