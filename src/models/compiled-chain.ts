@@ -144,6 +144,26 @@ function activationLayer(act: Activation | null, ops: Ops): CompiledLayer {
 const paddingOf = (c: Config): string | undefined => (c.padding === 'valid' ? 'VALID' : c.padding === 'same' ? 'SAME' : undefined);
 const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1] ?? v[0])] : [Number(v), Number(v)]);
 
+/** Why a 2-D convolution (Conv2D, DepthwiseConv2D) cannot be compiled: not NHWC, dilated, or another padding. */
+function conv2dObstacle(l: Layer, c: Config, rank: number): string | undefined {
+  if (rank !== 4) return `'${l.name}' reads a rank-${rank} input`;
+  if (c.dataFormat === 'channelsFirst') return `'${l.name}' is channels-first`;
+  if (pair(c.dilationRate ?? 1).some((d) => d !== 1)) return `'${l.name}' is dilated`;
+  return paddingOf(c) ? undefined : `'${l.name}' has padding ${String(c.padding)}`;
+}
+
+/** TensorFlow's kernels of a 2-D convolution `op` (Conv2D, DepthwiseConv2dNative) and its two gradients (`op`BackpropFilter / Input). */
+function conv2dKernels(ops: Ops, c: Config, op: 'Conv2D' | 'DepthwiseConv2dNative', extra: object[] = []) {
+  const [sh, sw] = pair(c.strides ?? 1);
+  const attrs = [ops.T, ops.ints('strides', [1, sh, sw, 1]), ops.str('padding', paddingOf(c)!), ops.str('data_format', NHWC), ...extra, ops.ints('dilations', [1, 1, 1, 1])];
+  const shape = (t: TF.Tensor) => tf.tensor1d(t.shape, 'int32');
+  return {
+    apply: (x: TF.Tensor, w: TF.Tensor) => ops.op(op, attrs, [x, w]),
+    gradW: (x: TF.Tensor, w: TF.Tensor, dz: TF.Tensor) => ops.op(`${op}BackpropFilter`, attrs, [x, shape(w), dz]),
+    gradX: (x: TF.Tensor, w: TF.Tensor, dz: TF.Tensor) => ops.op(`${op}BackpropInput`, attrs, [shape(x), w, dz]),
+  };
+}
+
 /** Per layer type: why it cannot be compiled (or undefined), and its compiled form. */
 export interface LayerHandler {
   obstacle(layer: Layer, c: Config, inputRank: number): string | undefined;
@@ -166,23 +186,9 @@ const HANDLERS: Readonly<Record<string, LayerHandler>> = {
     },
   },
   Conv2D: {
-    obstacle(l, c, rank) {
-      if (rank !== 4) return `'${l.name}' reads a rank-${rank} input`;
-      if (c.dataFormat === 'channelsFirst') return `'${l.name}' is channels-first`;
-      if (pair(c.dilationRate ?? 1).some((d) => d !== 1)) return `'${l.name}' is dilated`;
-      return paddingOf(c) ? undefined : `'${l.name}' has padding ${String(c.padding)}`;
-    },
-    compile(layer, c, ops, activation, trained) {
-      const [sh, sw] = pair(c.strides ?? 1);
-      const attrs = [ops.T, ops.ints('strides', [1, sh, sw, 1]), ops.str('padding', paddingOf(c)!), ops.str('data_format', NHWC),
-        ops.bool('use_cudnn_on_gpu', true), ops.ints('dilations', [1, 1, 1, 1])];
-      const shape = (t: TF.Tensor) => tf.tensor1d(t.shape, 'int32');
-      return weighted(layer as WeightedLayer, ops, activation, trained, {
-        apply: (x, w) => ops.op('Conv2D', attrs, [x, w]),
-        gradW: (x, w, dz) => ops.op('Conv2DBackpropFilter', attrs, [x, shape(w), dz]),
-        gradX: (x, w, dz) => ops.op('Conv2DBackpropInput', attrs, [shape(x), w, dz]),
-      });
-    },
+    obstacle: conv2dObstacle,
+    compile: (layer, c, ops, activation, trained) =>
+      weighted(layer as WeightedLayer, ops, activation, trained, conv2dKernels(ops, c, 'Conv2D', [ops.bool('use_cudnn_on_gpu', true)])),
   },
   Conv1D: {
     obstacle(l, c, rank) {
@@ -206,24 +212,12 @@ const HANDLERS: Readonly<Record<string, LayerHandler>> = {
     },
   },
   DepthwiseConv2D: {
-    obstacle(l, c, rank) {
-      if (rank !== 4) return `'${l.name}' reads a rank-${rank} input`;
-      if (c.dataFormat === 'channelsFirst') return `'${l.name}' is channels-first`;
-      if (pair(c.dilationRate ?? 1).some((d) => d !== 1)) return `'${l.name}' is dilated`;
-      return paddingOf(c) ? undefined : `'${l.name}' has padding ${String(c.padding)}`;
-    },
+    obstacle: conv2dObstacle,
     compile(layer, c, ops, activation, trained) {
       // tfjs keeps the filter as `depthwiseKernel` ([kh, kw, channels, multiplier], TensorFlow's own layout).
-      const [sh, sw] = pair(c.strides ?? 1);
-      const attrs = [ops.T, ops.ints('strides', [1, sh, sw, 1]), ops.str('padding', paddingOf(c)!), ops.str('data_format', NHWC), ops.ints('dilations', [1, 1, 1, 1])];
-      const shape = (t: TF.Tensor) => tf.tensor1d(t.shape, 'int32');
       const l = layer as unknown as WeightedLayer & { depthwiseKernel: TF.LayerVariable };
       const view = { name: l.name, kernel: l.depthwiseKernel, bias: l.bias, activation: l.activation } as unknown as WeightedLayer;
-      return weighted(view, ops, activation, trained, {
-        apply: (x, w) => ops.op('DepthwiseConv2dNative', attrs, [x, w]),
-        gradW: (x, w, dz) => ops.op('DepthwiseConv2dNativeBackpropFilter', attrs, [x, shape(w), dz]),
-        gradX: (x, w, dz) => ops.op('DepthwiseConv2dNativeBackpropInput', attrs, [shape(x), w, dz]),
-      });
+      return weighted(view, ops, activation, trained, conv2dKernels(ops, c, 'DepthwiseConv2dNative'));
     },
   },
   BatchNormalization: {
