@@ -548,6 +548,29 @@ export function otherOrderFits(identity: number, best: number, rows: number, cha
 }
 
 /**
+ * Mean cross-entropy of the model's class probabilities on the validation rows with each row's label on the output
+ * the given order maps it to (label k → output k), and in `order` (order[out] = the label index on output `out`).
+ */
+function orderCrossEntropies(model: TF.LayersModel, data: Dataset, task: TaskInfo, order: number[]): { given: number; best: number } {
+  const probs = tf.tidy(() => {
+    const y = predict(model, data.val.x) as TF.Tensor2D;
+    if (task.units === 1) return tf.concat([tf.sub(1, y), y], 1);
+    return task.output === 'logits' ? tf.softmax(y) : y;
+  });
+  const p = probs.arraySync() as number[][];
+  probs.dispose();
+  const outputOf = new Map(order.map((label, out) => [label, out]));
+  const labels = data.val.labels;
+  let given = 0;
+  let best = 0;
+  labels.forEach((k, i) => {
+    given -= Math.log(Math.max(1e-7, p[i][k] ?? 0));
+    best -= Math.log(Math.max(1e-7, p[i][outputOf.get(k) ?? k] ?? 0));
+  });
+  return { given: given / Math.max(1, labels.length), best: best / Math.max(1, labels.length) };
+}
+
+/**
  * Labels are mapped to outputs by the order the user gave (--label-order), else integer labels k to output k
  * and named ones in sorted order; when the model was trained with another mapping (0/1 coded the other way
  * round, names in another order) its dense accuracy is at chance or below. Named labels no better than chance
@@ -555,8 +578,9 @@ export function otherOrderFits(identity: number, best: number, rows: number, cha
  * predictions well: refused, since fine-tuning would retrain the model to another meaning of its outputs.
  * Where another order explains the predictions by more than a search over orders finds by chance (two
  * validation rows, or 3 % of them on larger splits; bestLabelOrder): a warning naming that order. (A weak model in the right order is not warned about: only its accuracy is low, no other
- * order scores higher.) An order given with --label-order, and a split of fewer than MIN_LABEL_CHECK_ROWS rows,
- * are never refused: only the warning.
+ * order scores higher.) An order given with --label-order is refused only where the model is also confident in the
+ * other order and confidently wrong in the given one (cross-entropy; a model not yet trained is unsure in every
+ * order); a split of fewer than MIN_LABEL_CHECK_ROWS rows is never refused: only the warning.
  */
 export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick<AutopruneOptions, 'data' | 'model' | 'labelOrder' | 'onEvent'>, prefix = ''): void {
   const names = data.classNames;
@@ -604,12 +628,24 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
   // by chance for a weak model (a few rows of hundreds among 12 classes): 2 rows, or 3 % of them on larger splits.
   // Far more (5 rows and 10 % of the split, and a good fit in that order): the names are the model's, in another
   // order, so fine-tuning would swap the meaning of its outputs: refused, as below chance is.
-  // An order the user gave is not refused here either, only warned about below: a fresh network on separable data fits
-  // some other order by luck as well as a trained one does (iris, 15 rows: 13 % as given, 87 % in another order),
-  // so the fit cannot tell a wrong order from a model not yet trained (tried 2026-12-05 and withdrawn).
+  // An order the user gave is not refused on the fit alone: a fresh network on separable data fits some other order
+  // by luck as well as a trained one does (iris, 15 rows: 13 % as given, 87 % in another order; refusing on the fit
+  // was tried 2026-12-05 and withdrawn). Its confidence tells them apart (below).
   if (!given && rows >= MIN_LABEL_CHECK_ROWS && otherFits && order.best >= order.identity + Math.max(5, Math.ceil(0.1 * rows))) {
     throw new DataError(`${scores} with ${mapping}, but ${(100 * order.best / rows).toFixed(1)} % with the names in the order ${named.join(', ')}: ` +
       `it was trained with another order, and fine-tuning would retrain its outputs to new meanings; pass --label-order ${csvNames(named)}${placeholder} (or the order it was trained with)`);
+  }
+  // An order the user gave, far worse than another that the model is confident in (a trained model, confidently
+  // right in that order and confidently wrong in theirs: a typo, or the classes of another file): refused too. A
+  // model not yet trained is unsure in every order (cross-entropy near log C), so it is still only warned about.
+  if (given && rows >= MIN_LABEL_CHECK_ROWS && otherFits && order.best >= order.identity + Math.max(5, Math.ceil(0.1 * rows))) {
+    const ce = orderCrossEntropies(model, data, task, order.order);
+    const uniform = Math.log(outputs);
+    if (ce.best <= 0.5 * uniform && ce.given >= uniform) {
+      throw new DataError(`${scores} with ${mapping}, but ${(100 * order.best / rows).toFixed(1)} % with the names in the order ${named.join(', ')}, and it is confident in that order ` +
+        `(validation cross-entropy ${ce.best.toFixed(2)} there, ${ce.given.toFixed(2)} in the order given; ${uniform.toFixed(2)} is a model unsure of every class): it was trained with that order, ` +
+        `and fine-tuning would retrain its outputs to new meanings; pass --label-order ${csvNames(named)}${placeholder}, or no --label-order`);
+    }
   }
   if (order.best >= order.identity + Math.max(2, Math.ceil(0.03 * rows))) {
     opts.onEvent?.({

@@ -208,16 +208,29 @@ describe('small real tables with the defaults', () => {
     expect(report.dense.valAccuracy).toBeGreaterThan(0.8);
     expect(report.task?.classNames).toEqual(['c', 'b', 'a']); // what each output of the pruned model means
     model.dispose();
-    // A wrong order given on purpose (or by a typo) is the user's: not refused, but warned about, naming the right one.
+    // A wrong order given explicitly, that the trained model is confidently wrong in (and confidently right in
+    // another): refused too, naming the order (autoprune() names its own options, as in every error: labelOrder).
+    const wrong = autoprune({ model: p.model, data: csv, target: 0.5, budgetSteps: 20, labelOrder: ['a', 'b', 'c'], policy: 'global-magnitude' });
+    await expect(wrong).rejects.toThrow(/with labelOrder a,b,c, but \d+\.\d % with the names in the order c, b, a, and it is confident in that order \(validation cross-entropy \d\.\d\d there, \d+\.\d\d in the order given; 1\.10 is a model unsure of every class\).*pass labelOrder c,b,a, or no labelOrder/);
+  }, 60_000);
+
+  it('only warns about an explicit label order that a model unsure of every class fits worse than another (a model not yet trained)', async () => {
+    const { p, csv } = irisRelabelled({ setosa: 'c', versicolor: 'b', virginica: 'a' });
+    // The committed iris model with its output layer scaled by 0.02: its classes still rank as trained (right in the
+    // order c, b, a), but its probabilities are all near 1/3, as a model not yet trained gives them.
+    const untrained = await loadModel(p.model);
+    const ws = untrained.getWeights();
+    untrained.setWeights(ws.map((w, i) => (i >= ws.length - 2 ? tf.mul(w, 0.02) : w)));
     const warnings: string[] = [];
-    const wrong = await autoprune({
-      model: p.model, data: csv, target: 0.5, budgetSteps: 20, labelOrder: ['a', 'b', 'c'], policy: 'global-magnitude',
+    const r = await autoprune({
+      model: untrained, data: csv, target: 0.5, budgetSteps: 10, labelOrder: ['a', 'b', 'c'], policy: 'global-magnitude', force: true,
       onEvent: (e) => { if (e.type === 'warning') warnings.push(e.message); },
     });
-    // (autoprune() names its own options in warnings, as in errors: labelOrder, not --label-order.)
+    expect(r.report.config.labelOrder).toEqual(['a', 'b', 'c']);
     expect(warnings.filter((w) => /with labelOrder a,b,c; with the names in the order c, b, a it would be .*pass labelOrder c,b,a/.test(w))).toHaveLength(1);
     expect(warnings.some((w) => /--[a-z]/.test(w))).toBe(false);
-    wrong.model.dispose();
+    r.model.dispose();
+    untrained.dispose();
   }, 60_000);
 
   it('refuses names swapped between two classes of an unbalanced table (above chance, far below another order)', async () => {
