@@ -357,15 +357,22 @@ function runInWorkers(
   const children: ChildProcess[] = [];
   return new Promise<void>((resolvePromise, reject) => {
     let failed = false;
+    // Each worker is told to exit once (a worker with nothing left to do is told when it asks, the rest at the end).
+    const told = new Set<ChildProcess>();
+    const tellExit = (c: ChildProcess): void => {
+      if (told.has(c) || !c.connected) return;
+      told.add(c);
+      c.send({ type: 'exit' } satisfies WorkerRequest);
+    };
     const fail = (err: Error): void => {
       if (failed) return;
       failed = true;
-      children.forEach((c) => { if (c.connected) c.send({ type: 'exit' } satisfies WorkerRequest); c.kill(); });
+      children.forEach((c) => { tellExit(c); c.kill(); });
       reject(err);
     };
     const give = (child: ChildProcess, w: number): void => {
       if (next >= models.length) {
-        child.send({ type: 'exit' } satisfies WorkerRequest);
+        tellExit(child);
         return;
       }
       const i = next++;
@@ -388,7 +395,7 @@ function runInWorkers(
           active--;
           finished(msg.index, { info: msg.info, data: msg.data });
           if (next >= models.length && active === 0) {
-            children.forEach((c) => c.connected && c.send({ type: 'exit' } satisfies WorkerRequest));
+            children.forEach(tellExit);
             resolvePromise();
           } else {
             give(child, w);

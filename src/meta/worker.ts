@@ -15,8 +15,12 @@ process.on('disconnect', () => process.exit(exitRequested ? 0 : 130));
 
 process.on('message', (msg: WorkerRequest) => {
   if (msg.type === 'exit') {
+    // A second exit request is a no-op: disconnecting twice throws ERR_IPC_DISCONNECTED.
+    // The disconnect waits for the current message's delivery to end: disconnecting inside the handler while another
+    // message is queued crashes inside Node (its channel is gone when the queue is flushed).
+    if (exitRequested) return;
     exitRequested = true;
-    process.disconnect?.();
+    setImmediate(() => { if (process.connected) process.disconnect?.(); });
     return;
   }
   buildModelRows(msg.model, msg.options, (event) => send({ type: 'event', event }))

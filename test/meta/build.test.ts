@@ -1,3 +1,4 @@
+import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildMeta, type BuildEvent } from '../../src/meta/build.js';
@@ -6,6 +7,7 @@ import { metaColumn, readMeta } from '../../src/meta/format.js';
 import type { ZooModel } from '../../src/meta/zoo.js';
 import { FEATURE_SCHEMA } from '../../src/features/schema.js';
 import { tempDir } from '../helpers.js';
+import { PACKAGE_ROOT } from '../../src/backend/tf.js';
 
 export const TINY_ZOO: ZooModel[] = [
   { id: 'tiny-a', family: 'mlp', args: { family: 'mlp', inputShape: [784], hidden: [16], numClasses: 10, seed: 100 }, epochs: 2 },
@@ -65,4 +67,22 @@ describe('per-family oracle settings of build-meta', () => {
     expect(familyOracle('cnn', 4000)).toEqual({ judge: 'loss', candidateSamples: 4000 });
     expect(familyOracle('mlp', 500)).toEqual({ candidateSamples: 500 });
   });
+});
+
+describe('build-meta worker process', () => {
+  it('exits cleanly when told to exit twice (the parent tells an idle worker, then every worker at the end)', async () => {
+    const child = fork(join(PACKAGE_ROOT, 'dist', 'meta', 'worker.js'), [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    let stderr = '';
+    child.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); });
+    const code = await new Promise<number | null>((done) => {
+      child.on('exit', done);
+      child.on('spawn', () => {
+        child.send({ type: 'exit' });
+        if (child.connected) child.send({ type: 'exit' });
+      });
+    });
+    // It used to die inside Node (ERR_IPC_DISCONNECTED, or a null channel), a stack trace among --json's lines.
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  }, 30_000);
 });
