@@ -211,8 +211,12 @@ export function encodeSparse(model: TF.LayersModel, opts: EncodeSparseOptions = 
       const deltas = deltasOf(values);
       const pos = deltas.length < bitmask.length ? deltas : bitmask;
       const nz = values.filter((v) => v !== 0);
-      const q = int8 && int8Able(layer, w);
-      const vals = q ? quantise(values, shape[shape.length - 1]) : le32(nz);
+      // int8 costs a float32 scale per output unit, dead units included: a kernel with fewer non-zeros than that
+      // saves stays float32 (the int8 file is never larger than the float32 one).
+      const exact = le32(nz);
+      const quantised = int8 && int8Able(layer, w) ? quantise(values, shape[shape.length - 1]) : undefined;
+      const q = quantised != null && quantised.length < exact.length;
+      const vals = q ? quantised : exact;
       // A kernel with (almost) no zeros is smaller whole, as float32 (never as int8: its values stay exact).
       if (!q && pos.length + vals.length >= 4 * values.length) return raw();
       entries.push({

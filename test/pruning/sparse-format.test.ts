@@ -121,6 +121,23 @@ describe('sparse format', () => {
     model.dispose();
   });
 
+  it('int8 keeps a kernel float32 where its per-unit scales would cost more than they save: the int8 file is never the larger', async () => {
+    // 6 → 64 with 8 non-zeros: 64 scales (256 bytes) + 8 bytes against 32 bytes of float32 values.
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [6], units: 64, name: 'wide' }), tf.layers.dense({ units: 3, name: 'out' })] });
+    const pm = new PrunableModel(model);
+    pm.setMaskArrays(pm.layers.map((l, i) => Float32Array.from({ length: l.size }, (_, j) => (i === 1 || j % 48 === 0 ? 1 : 0))));
+    pm.dispose();
+    const plain = encodeSparse(model);
+    const int8 = encodeSparse(model, { int8: true });
+    expect(int8.length).toBeLessThanOrEqual(plain.length);
+    const wide = inspectSparse(int8).weights.find((e) => e.layer === 'wide' && e.enc === 'sparse');
+    expect(wide).toMatchObject({ values: 'float32', nnz: 8 });
+    const back = await decodeSparse(int8);
+    expect(Array.from(back.layers[0].weights[0].read().dataSync(), (v) => v + 0)).toEqual(Array.from(model.layers[0].weights[0].read().dataSync(), (v) => v + 0));
+    back.dispose();
+    model.dispose();
+  });
+
   it('a corrupt, truncated or foreign file is a ModelError, never a model', async () => {
     const model = prunedModel();
     const bytes = encodeSparse(model);
