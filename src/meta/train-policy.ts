@@ -1,5 +1,5 @@
 import { DataError, UsageError } from '../errors.js';
-import { sameSchema } from '../features/schema.js';
+import { describeSchema, FEATURE_SCHEMA, sameSchema } from '../features/schema.js';
 import type { ConnectionFeatures, FeatureSchema } from '../features/types.js';
 import { trainCartPolicy } from '../policy/cart-policy.js';
 import { CART_DEFAULTS, type CartOptions } from '../policy/cart-train.js';
@@ -15,6 +15,11 @@ export interface TrainPolicyOptions {
   meta: string[];
   /** Meta-model kind. Default 'cart'. */
   kind?: PolicyKind;
+  /**
+   * The feature schema the policy will score with: that of the extractor pruning runs use. A meta-dataset of
+   * another schema is refused (its policy could not score). Default: the built-in extractor's (FEATURE_SCHEMA).
+   */
+  schema?: FeatureSchema;
   /** Output policy path (policies/NAME.json). */
   out: string;
   /** Policy name. Default: the out file's base name. */
@@ -66,7 +71,7 @@ export interface MetaRows {
 }
 
 /** Loads and concatenates meta-datasets; they must share one feature schema. */
-export function loadMetaRows(paths: string[]): MetaRows {
+export function loadMetaRows(paths: string[], expected: FeatureSchema = FEATURE_SCHEMA): MetaRows {
   if (paths.length === 0) throw new UsageError('train-policy needs at least one meta-dataset (--meta datasets/meta-FAMILY.json)');
   const sets = paths.map((p) => ({ path: p, ds: readMeta(p) }));
   // A model in two meta-datasets (the same file twice, or a build of m1–m3 beside one of m1–m5) would be
@@ -90,6 +95,10 @@ export function loadMetaRows(paths: string[]): MetaRows {
     if (!sameSchema(metaSchema(s.ds), schema)) {
       throw new DataError(`meta-dataset '${s.path}' uses feature schema v${s.ds.header.featureSchema.version}, '${sets[0].path}' uses v${schema.version}; rebuild them with one autoprune version`);
     }
+  }
+  if (!sameSchema(schema, expected)) {
+    throw new DataError(`meta-dataset '${sets[0].path}' uses feature schema ${describeSchema(schema)}, and pruning runs extract ${describeSchema(expected)}: ` +
+      'a policy trained on it could not score them; rebuild the meta-dataset with this autoprune (autoprune build-meta)');
   }
   const F = schema.names.length;
   const W = F + META_COLUMNS.length;
@@ -194,7 +203,7 @@ function meanOf(folds: FoldMetrics[]): Record<string, number | null> {
  */
 export function trainPolicy(options: TrainPolicyOptions): { path: string; file: PolicyFile } {
   const kind = options.kind ?? 'cart';
-  const rows = loadMetaRows(options.meta);
+  const rows = loadMetaRows(options.meta, options.schema);
   options.onProgress?.({ type: 'loaded', rows: rows.label.length, models: rows.models.length, families: rows.families });
   const absW = rows.schema.names.indexOf('abs_w');
   if (absW < 0) throw new DataError("meta-dataset has no 'abs_w' feature column (needed for the magnitude comparison)");

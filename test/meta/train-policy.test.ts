@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FEATURE_SCHEMA } from '../../src/features/schema.js';
@@ -80,6 +80,17 @@ describe('trainPolicy', () => {
     const p = policyFromJSON(file, out);
     expect(p.kind).toBe('cart');
     expect(p.schema.names).toEqual([...FEATURE_SCHEMA.names]);
+  });
+
+  it('refuses a meta-dataset of another feature schema than pruning runs extract (its policy could not score them)', () => {
+    const dir = tempDir();
+    const a = syntheticMeta(dir, 'mlp', 2, 1);
+    const header = JSON.parse(readFileSync(a, 'utf8'));
+    header.featureSchema.version = FEATURE_SCHEMA.version + 1;
+    writeFileSync(a, JSON.stringify(header));
+    const out = join(dir, 'p.json');
+    expect(() => trainPolicy({ meta: [a], out })).toThrow(new RegExp(`uses feature schema v${FEATURE_SCHEMA.version + 1} .*pruning runs extract v${FEATURE_SCHEMA.version} .*rebuild the meta-dataset`));
+    expect(existsSync(out)).toBe(false);
   });
 
   it('balanceFamilies gives each family the same total weight, which changes the tree when families differ in size', () => {
