@@ -3,7 +3,9 @@ import { createContainer } from './container.js';
 import type { AutopruneOptions, AutopruneResult, PruneService } from './prune-service.js';
 import { resolveRunOptions } from './options.js';
 import { TOKENS } from './types.js';
-import { AutopruneError } from './errors.js';
+import { AutopruneError, InterruptedError } from './errors.js';
+import { Checkpointer } from './agent/checkpoint.js';
+import { checkpointDirFor } from './prune-service.js';
 
 export type { AutopruneOptions, AutopruneResult };
 
@@ -26,7 +28,7 @@ export async function autoprune(options: AutopruneOptions, container: Container 
   try {
     result = await runPrune(opts, container);
   } catch (err) {
-    throw inApiTerms(err);
+    throw inApiTerms(err instanceof InterruptedError && !err.message.includes('before the run started') ? resumable(err, options.out) : err);
   }
   // The returned report speaks to the caller as its errors and warnings do (report.json on disk, the same file the
   // CLI writes, keeps the flags).
@@ -35,6 +37,16 @@ export async function autoprune(options: AutopruneOptions, container: Container 
   if (task) task.evidence = inApiWords(task.evidence);
   if (result.report.warnings) result.report.warnings = result.report.warnings.map(inApiWords);
   return result;
+}
+
+/** An interrupted run's error, saying whether and how it can be resumed (as the CLI's does). */
+function resumable(err: InterruptedError, out: string | undefined): InterruptedError {
+  const dir = out ? checkpointDirFor(out) : undefined;
+  const message = dir && new Checkpointer(dir).exists()
+    ? `${err.message}; the last accepted step is checkpointed in ${dir}: call autoprune() again with the same options and resume: true to continue (without it, the run starts over)`
+    : dir ? `${err.message} before the first accepted step; nothing to resume`
+    : `${err.message}; without out nothing was checkpointed (with out, an interrupted run continues with resume: true)`;
+  return new InterruptedError(message, { cause: err.cause });
 }
 
 /** The run behind `autoprune()` and the CLI, whose messages name the CLI's flags. */

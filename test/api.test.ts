@@ -134,6 +134,19 @@ describe('abort', () => {
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InterruptedError);
     expect(((err as Error).cause as Error).name).toBe('AbortError');
+    expect((err as Error).message).toBe('interrupted; without out nothing was checkpointed (with out, an interrupted run continues with resume: true)');
+  });
+
+  it('an interrupted run with out says where its checkpoint is and that resume: true continues it, which it does', async () => {
+    const out = join(tempDir(), 'run');
+    const c = new AbortController();
+    const opts = { target: 0.9, data: 'synthetic', policy: 'global-magnitude', budgetEpochs: 6, maxDrop: 50, out } as const;
+    const err = await autoprune({ ...opts, signal: c.signal, onEvent: (e) => { if (e.type === 'checkpoint') c.abort(); } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InterruptedError);
+    expect((err as Error).message).toMatch(/^interrupted; the last accepted step is checkpointed in .*: call autoprune\(\) again with the same options and resume: true to continue/);
+    const again = await autoprune({ ...opts, resume: true });
+    expect(again.report.config.resumed).toBe(true);
+    again.model.dispose();
   });
 
   it('an abort while the built-in model trains (nothing cached yet) stops it after the current batch (Ctrl-C)', async () => {

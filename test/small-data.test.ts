@@ -337,6 +337,8 @@ describe('small real tables with the defaults', () => {
     const events = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; budgetSteps?: number; extensions?: number; sparsity?: number; totalSteps?: number });
     const report = JSON.parse(readFileSync(join(cwd, 'a', 'report.json'), 'utf8')) as { config: { budgetSteps: number; budgetSource: string; budgetExtensions?: number }; totals: { fineTuneSteps: number }; steps: { accepted: boolean; fromSparsity: number }[] };
     const start = events.find((e) => e.type === 'start')!;
+    // (A regression run: R² rows have no fixed worth in points, so the start event gives none.)
+    expect(start).not.toHaveProperty('pointsPerRow');
     const extended = events.filter((e) => e.type === 'budget');
     expect(extended).toHaveLength(1);
     expect(extended[0].budgetSteps).toBe(2 * start.budgetSteps!);

@@ -401,7 +401,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     emit({
       type: 'start', target: o.target, objective, maxDrop: o.maxDrop, policy: scorer.name, backend: o.backend?.name ?? 'unknown',
       native: o.backend?.native ?? false, prunable: pm.totalPrunable, metric: metricName(taskOf(model).kind), denseValAccuracy: state.denseValAccuracy, floor,
-      sparsity: state.sparsity, resumed, valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow,
+      sparsity: state.sparsity, resumed, valRows: data.val.labels.length,
+      // A row of R² has no fixed worth: the resolution is a 0/1 metric's (report.json's guard leaves it out too).
+      ...(metricName(taskOf(model).kind) === 'R²' ? {} : { pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow }),
       budgetSteps: budget.budgetSteps, batchSize: budget.batchSize, params: coverage.params, untouched: coverage.untouched,
       ...(distilled ? { distill: distilled } : {}),
       ...(unitsKept ? { unitsKept } : {}),

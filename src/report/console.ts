@@ -110,10 +110,10 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             for (const k of e.unitsKept ?? []) line(`  units kept (whole-unit pruning cannot remove them, compaction would not): '${k.layer}': ${k.reason}`);
             if (share < 0.5) line(`  warning: less than half of the model's parameters are in layers autoprune prunes; the target applies to those ${(100 * share).toFixed(1)} % only`);
           }
-          if (e.valRows != null && e.pointsPerRow != null) {
-            // A row of R² is not worth a fixed number of points: only 0/1 scores have a resolution.
+          if (e.valRows != null) {
+            // A row of R² is not worth a fixed number of points: only 0/1 scores have a resolution (absent for R²).
             const n = `${e.valRows} validation row${e.valRows === 1 ? '' : 's'}`;
-            const rows = metric === 'R²' ? n : `${n}, 1 row = ${e.pointsPerRow.toFixed(2)} points`;
+            const rows = metric === 'R²' || e.pointsPerRow == null ? n : `${n}, 1 row = ${e.pointsPerRow.toFixed(2)} points`;
             line(`  guard: ${rows}; fine-tuning budget ${e.budgetSteps ?? '?'} optimizer steps at batch ${e.batchSize ?? '?'}`);
             if (e.distill) line(`  fine-tuning distils from the model as given: targets ${+(1 - e.distill.weight).toFixed(4)} × labels + ${e.distill.weight} × its probabilities at temperature ${e.distill.temperature} (whole units removed)`);
           }
