@@ -301,7 +301,7 @@ describe('compiled chain gradient', () => {
     const twin = build();
     twin.setWeights(model.getWeights());
     // Moving statistics away from their initial 0 / 1, so that inference mode reads something.
-    for (const m of [model, twin]) for (const w of m.weights.filter((v) => /moving/.test(v.name))) w.write(tf.add(w.read(), tf.randomUniform(w.shape, 0.1, 0.5, 'float32', 9)));
+    for (const m of [model, twin]) for (const w of m.weights.filter((v) => /moving/.test(v.name))) w.write(tf.add(w.read(), tf.randomUniform(w.read().shape, 0.1, 0.5, 'float32', 9)));
     const before = numTensors();
     const r = compare(model, taskOf(model), x, y);
     expect(r.worst).toBeLessThan(1e-4);
