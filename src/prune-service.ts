@@ -779,14 +779,15 @@ function checkRegressionColumns(model: TF.LayersModel, data: Dataset, opts: Auto
   const y = data.val.y;
   if (!y || given.length === 0) return;
   const rows = y.shape[0];
-  const pred = tf.tidy(() => (model.predict(data.val.x) as TF.Tensor).arraySync() as number[][]);
+  const pred = tf.tidy(() => predict(model, data.val.x).arraySync() as number[][]);
   const yv = y.arraySync() as number[][];
   const names = [...given];
   const columns = given.map((_, j) => Float64Array.from(yv, (r) => r[j]));
-  // The ignored columns that hold numbers, on the same validation rows (the split does not depend on the targets).
-  const ignored = (opts.ignoreColumns ?? []).slice(0, 8);
+  // The ignored columns that hold numbers (the first 8 tried), on the same validation rows (the split does not
+  // depend on the targets); the other ignored columns stay ignored, so the inputs are the same.
+  const ignored = opts.ignoreColumns ?? [];
   if (reload && !opts.valData) {
-    for (const col of ignored) {
+    for (const col of ignored.slice(0, 8)) {
       try {
         const other = reload([...given, col], ignored.filter((c) => c !== col));
         try {
