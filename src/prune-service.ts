@@ -11,7 +11,7 @@ import type { AgentEvent } from './agent/events.js';
 import { backendInfo, tf } from './backend/tf.js';
 import { csvNames } from './data/csv.js';
 import { checkDataset, hashSplits, type Dataset } from './data/dataset.js';
-import { abortedError, DataError, UsageError } from './errors.js';
+import { abortedError, AutopruneError, DataError, UsageError } from './errors.js';
 import { resolveBudget } from './agent/budget.js';
 import type { Granularity } from './agent/granularity.js';
 import { disposeSnapshot, type Objective } from './pruning/prunable-model.js';
@@ -264,6 +264,9 @@ export function checkOverwritable(out: string, overwrite: boolean, resume: boole
 /** Everything an output folder holds (a run's files, `autoprune compact`'s, a frontier's): --overwrite replaces only these. */
 const OUTPUT_ENTRIES = new Set(['model', 'masks.json', 'report.json', 'report.html', 'frontier.json', 'frontier', 'compact', 'model.sparse', 'model.int8.sparse']);
 
+/** What one target's folder of a frontier holds: its model and masks, and `autoprune compact`'s files. */
+const FRONTIER_ENTRIES = new Set(['model', 'masks.json', 'compact', 'model.sparse', 'model.int8.sparse']);
+
 /** Whether `dir` holds an autoprune run's report.json or masks.json, by their `format` (a file of that name alone is anyone's). */
 export function isAutopruneOutput(dir: string): boolean {
   const ours = (file: string, format: string) => {
@@ -294,8 +297,10 @@ export function foreignInside(abs: string): string[] {
     for (const t of readdirSync(fr)) {
       const rel = `frontier/${t}`;
       if (!/^(0|1)(\.\d+)?$/.test(t) || !isRealDir(join(fr, t))) { out.push(rel); continue; }
-      for (const e of readdirSync(join(fr, t))) if (e !== 'model' && e !== 'masks.json') out.push(`${rel}/${e}`);
+      // A target's folder: its model/ and masks.json, and what `autoprune compact frontier/<t>` adds.
+      for (const e of readdirSync(join(fr, t))) if (!FRONTIER_ENTRIES.has(e)) out.push(`${rel}/${e}`);
       modelDir(`${rel}/model`);
+      modelDir(`${rel}/compact`);
     }
   }
   return out;
@@ -1224,7 +1229,12 @@ export class PruneService {
         if (ckptDir) new Checkpointer(ckptDir).remove();
         if (r.compact) {
           const { compactPruned } = await import('./cli/compact.js');
-          const c = await compactPruned(opts.out, { out: opts.out, int8: true });
+          // The pruned model is written by now: a compaction that fails says so, and is not "bad input, nothing
+          // written" (exit 2) but a failure of this step (exit 1), retried with `autoprune compact <out>`.
+          const c = await compactPruned(opts.out, { out: opts.out, int8: true }).catch((err: unknown) => {
+            throw new AutopruneError(`the pruned model is written to '${opts.out}' (model/, masks.json, report.json, report.html; exit code ${report.final.exitCode} in report.json), ` +
+              `but --compact failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+          });
           opts.onEvent?.({
             type: 'compact', path: join(resolve(opts.out), 'compact'), paramsBefore: c.compact.paramsBefore, paramsAfter: c.compact.paramsAfter,
             unitsRemoved: c.compact.layers.map((l) => l.unitsBefore - l.unitsAfter), layers: c.compact.layers.map((l) => l.name), skipped: c.compact.skipped,

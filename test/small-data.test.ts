@@ -343,6 +343,9 @@ describe('small real tables with the defaults', () => {
     expect(extended).toHaveLength(1);
     expect(extended[0].budgetSteps).toBe(2 * start.budgetSteps!);
     expect(extended[0].extensions).toBe(1);
+    // The message counts the steps accepted before it (not "still being accepted": the last ones may have been rolled back).
+    const acceptedBefore = report.steps.filter((s) => s.accepted && s.fromSparsity < extended[0].sparsity! - 1e-9).length;
+    expect((extended[0] as { message?: string }).message).toMatch(new RegExp(`short of the target, after ${acceptedBefore} accepted steps?: extended once, to ${extended[0].budgetSteps} optimizer steps$`));
     expect(report.config).toMatchObject({ budgetSteps: 2 * start.budgetSteps!, budgetSource: 'default', budgetExtensions: 1 });
     // Steps were taken after the extension, and the run spent more than the first budget.
     expect(report.steps.some((s) => s.accepted && s.fromSparsity >= extended[0].sparsity! - 1e-9)).toBe(true);

@@ -22,7 +22,7 @@ export interface WarningEvent {
 }
 
 /**
- * The default fine-tuning budget ran out short of the target while steps were still being accepted, and the
+ * The default fine-tuning budget ran out short of the target after at least one accepted step, and the
  * run extended it (once: src/agent/budget.ts extendBudget). A budget the user set is never extended.
  */
 export interface BudgetEvent {

@@ -20,7 +20,14 @@ export async function inspectModel(path: string): Promise<SparsityReport & {
   // An output folder of `autoprune --out` (model/ + masks.json), a model folder or a model.json, as `compact` takes.
   const { modelFile, masksDirs } = locate(path);
   const model = await loadModel(modelFile);
-  const pm = new PrunableModel(model);
+  // Frozen layers (trainable: false) as `autoprune` treats them: left dense, listed with why.
+  let pm: PrunableModel;
+  try {
+    pm = new PrunableModel(model, { frozen: 'exclude' });
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
   try {
     const masksFile = masksDirs.some((d) => loadMasksFrom(pm, d));
     const sp = pm.sparsity();

@@ -221,7 +221,11 @@ function fineTuneLoss(task: TaskInfo): string {
  * saved in userDefinedMetadata (one tfjs cannot compile) is remembered the same way.
  */
 async function loadArtifacts(artifacts: TF.io.ModelArtifacts): Promise<TF.LayersModel> {
-  const tc = artifacts.trainingConfig as { loss?: unknown } | undefined;
+  // A model compiled with a loss function of its own saves `loss: {}`: nothing to compile (tfjs would warn that the
+  // output "is missing from loss dictionary"), so it loads as a model saved without a training config.
+  const given = artifacts.trainingConfig as { loss?: unknown } | undefined;
+  const emptyLoss = given?.loss != null && typeof given.loss === 'object' && !Array.isArray(given.loss) && Object.keys(given.loss).length === 0;
+  const tc = emptyLoss ? undefined : given;
   const loss = lossNameOf(tc?.loss) ?? lossNameOf((artifacts.userDefinedMetadata as { autoprune?: { loss?: unknown } } | undefined)?.autoprune?.loss);
   const tries: (TF.io.TrainingConfig | undefined)[] = tc ? [artifacts.trainingConfig] : [];
   if (tc && loss && TFJS_LOSSES.has(loss)) tries.push({ loss, metrics: [], optimizer_config: TFJS_ADAM } as unknown as TF.io.TrainingConfig);

@@ -1,7 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelError } from '../errors.js';
-import type { PrunableModel } from './prunable-model.js';
+import type { PrunableLayer, PrunableModel } from './prunable-model.js';
+
+/** A kernel whose layer, or a model holding it, is not trainable (PrunableModel's `frozen`). */
+const isFrozen = (l: PrunableLayer) => !l.layer.trainable || l.containers.some((c) => !c.trainable) || l.kernel.trainable === false;
 
 /** File name of the masks saved beside a model. */
 export const MASKS_FILE = 'masks.json';
@@ -13,6 +16,8 @@ export interface MaskFile {
   layers: { name: string; shape: number[]; pruned: number; bits: string }[];
   /** Kernels the run was told to leave alone (exclude option): they have no entry and keep their weights. */
   excluded?: string[];
+  /** Kernels of frozen layers (trainable: false), left dense by the agent: no entry, weights kept. */
+  frozen?: string[];
 }
 
 export function masksToJson(pm: PrunableModel): MaskFile {
@@ -31,6 +36,7 @@ export function masksToJson(pm: PrunableModel): MaskFile {
       return { name: l.name, shape: l.shape, pruned, bits: Buffer.from(bytes).toString('base64') };
     }),
     ...(pm.excluded.length > 0 ? { excluded: pm.excluded.map((k) => k.name) } : {}),
+    ...(pm.frozen.length > 0 ? { frozen: pm.frozen.map((k) => k.name) } : {}),
   };
 }
 
@@ -42,8 +48,9 @@ export function applyMaskJson(pm: PrunableModel, file: MaskFile, where = MASKS_F
   const current = pm.maskArrays();
   const arrays = pm.layers.map((l, i) => {
     const entry = file.layers.find((e) => e.name === l.name);
-    // An excluded kernel keeps what it has (its own zeros, if any).
-    if (!entry && file.excluded?.includes(l.name)) return current[i];
+    // An excluded kernel keeps what it has (its own zeros, if any); so does a frozen one, which the agent leaves dense
+    // (listed as such since 2026-12-05; a file written before says nothing, and the layer's own flag tells).
+    if (!entry && (file.excluded?.includes(l.name) || file.frozen?.includes(l.name) || isFrozen(l))) return current[i];
     if (!entry) throw new ModelError(`'${where}' has no mask for layer '${l.name}'`);
     if (entry.shape.join('x') !== l.shape.join('x')) {
       throw new ModelError(`'${where}': mask of layer '${l.name}' has shape [${entry.shape}], the kernel is [${l.shape}]`);

@@ -1,8 +1,13 @@
 /** `inspect` says when `autoprune --model` would refuse a model whose kernels it can otherwise list. */
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
+import { compactPruned } from '../../src/cli/compact.js';
 import { inspectModel } from '../../src/cli/inspect.js';
+import { modelFiles } from '../../src/models/io.js';
+import { masksToJson, type MaskFile } from '../../src/pruning/mask-io.js';
+import { PrunableModel } from '../../src/pruning/prunable-model.js';
 import { tempDir } from '../helpers.js';
 
 describe('inspect', () => {
@@ -43,6 +48,47 @@ describe('inspect', () => {
     expect(r.unitsKept[0].reason).toMatch(/'cat' \(Concatenate\) merges several inputs/);
     // Only h's units can go (h's 16·5 + 5·2 MACs of the 2·6·8 + 16·5 + 5·2 = 186), all but its floor of one unit.
     expect(r.maxComputeRemovable).toBeCloseTo((4 * (16 + 2)) / 186, 6);
+    m.dispose();
+  });
+
+  it('a frozen layer, left dense by the agent, is listed in masks.json; inspect and compact read such an output (and one written before the list)', async () => {
+    const out = tempDir();
+    const m = tf.sequential({ layers: [
+      tf.layers.dense({ inputShape: [4], units: 8, activation: 'relu', name: 'frozen_fc' }),
+      tf.layers.dense({ units: 8, activation: 'relu', name: 'fc2' }),
+      tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' }),
+    ] });
+    m.layers[0].trainable = false;
+    // What the agent writes: the frozen kernel is not one of its prunable layers; fc2 loses its first 4 units.
+    const pm = new PrunableModel(m, { frozen: 'exclude' });
+    expect(pm.layers.map((l) => l.name)).toEqual(['fc2', 'out']);
+    pm.setMaskArrays(pm.layers.map((l) => Float32Array.from({ length: l.size }, (_, j) => (l.name === 'fc2' && j % 8 < 4 ? 0 : 1))));
+    const masks = masksToJson(pm);
+    expect(masks.frozen).toEqual(['frozen_fc']);
+    for (const f of await modelFiles(m, 'model/')) {
+      mkdirSync(dirname(join(out, f.relPath)), { recursive: true });
+      writeFileSync(join(out, f.relPath), f.data);
+    }
+    writeFileSync(join(out, 'masks.json'), JSON.stringify(masks));
+    const check = async () => {
+      const r = await inspectModel(out);
+      expect(r.masksFile).toBe(true);
+      // As the prune command counts: the frozen layer left dense, with why.
+      expect(r.layers.map((l) => l.name)).toEqual(['fc2', 'out']);
+      expect(r.pruned).toBe(32);
+      expect(r.coverage.untouched.find((u) => u.name === 'frozen_fc')?.reason).toMatch(/^frozen \(trainable: false\)/);
+      const c = await compactPruned(out, { out });
+      // fc2's 4 dead units are gone; the frozen layer is kept whole.
+      expect(c.compact.layers.find((l) => l.name === 'fc2')).toMatchObject({ unitsBefore: 8, unitsAfter: 4 });
+      expect(c.compact.layers.find((l) => l.name === 'frozen_fc')).toMatchObject({ unitsBefore: 8, unitsAfter: 8 });
+    };
+    await check();
+    // A masks.json written before frozen kernels were listed: the layer's own flag (saved in model.json) tells.
+    const old = JSON.parse(readFileSync(join(out, 'masks.json'), 'utf8')) as MaskFile;
+    delete old.frozen;
+    writeFileSync(join(out, 'masks.json'), JSON.stringify(old));
+    await check();
+    pm.dispose();
     m.dispose();
   });
 });

@@ -212,4 +212,26 @@ describe('models saved with their loss', () => {
     copy.dispose();
     m.dispose();
   });
+
+  it('loads a model file saved with a loss function of its own (`loss: {}`) without tfjs\'s "missing from loss dictionary" warning', async () => {
+    const dir = tempDir();
+    const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 2, activation: 'softmax', name: 'out' })] });
+    await m.save(`file://${dir}`);
+    // What tfjs writes for a model compiled with a loss function (and saved with includeOptimizer).
+    const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as Record<string, unknown>;
+    json.trainingConfig = { loss: {}, metrics: ['accuracy'], optimizer_config: { class_name: 'Adam', config: { learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } } };
+    writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
+    const warnings: string[] = [];
+    const warn = console.warn;
+    console.warn = (...args: unknown[]) => { warnings.push(args.join(' ')); };
+    try {
+      const loaded = await loadModel(join(dir, 'model.json'));
+      expect(loaded.layers.map((l) => l.name)).toEqual(['out']);
+      loaded.dispose();
+    } finally {
+      console.warn = warn;
+    }
+    expect(warnings.filter((w) => /missing from loss dictionary/.test(w))).toEqual([]);
+    m.dispose();
+  });
 });

@@ -200,7 +200,9 @@ const CASES: Case[] = [
   { name: 'negative dimension in the manifest', setup: both(base, modelCopy('m', (j) => { j.weightsManifest[0].weights[0].shape = [-4, 8]; })), args: prune(), error: /has no valid shape/ },
 ];
 describe('bad input and faults: one line, exit 2, inputs intact, nothing left behind', () => {
-  it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+  // The cases are independent CLI processes in folders of their own, most of the time loading TensorFlow: run
+  // side by side (vitest's maxConcurrency, 5), they take about half the time on two cores.
+  it.concurrent.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     const cwd = tempDir();
     const work = join(cwd, 'w');
     mkdirSync(work);
