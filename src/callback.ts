@@ -140,7 +140,11 @@ function checkShapes(c: Calibration, model: TF.LayersModel, what: string): void 
   const want = model.inputs[0].shape.slice(1);
   const got = c.x.shape.slice(1);
   if (got.length !== want.length || want.some((d, i) => d != null && d !== got[i])) {
-    throw new UsageError(`${what}.x has rows of shape ${dims(got)}, but the model takes ${dims(want)}`);
+    // Rows of the same size in another layout (flat MNIST pixels for a [28, 28, 1] input): say the reshape.
+    const size = (d: readonly (number | null)[]) => d.reduce<number>((a, v) => a * (v ?? NaN), 1);
+    const same = size(got) === size(want) && want.every((d) => d != null);
+    throw new UsageError(`${what}.x has rows of shape ${dims(got)}, but the model takes ${dims(want)}` +
+      (same ? `: the same ${size(want)} values per row, so reshape them first (x.reshape([-1, ${want.join(', ')}]))` : ''));
   }
 }
 
@@ -183,8 +187,15 @@ export function pruneOnce(model: TF.LayersModel, options: PruneScheduleOptions):
   const target = checkTarget(options.target);
   rememberTask(model, options.task);
   const scorer = typeof options.policy === 'object' ? checkedScorer(options.policy) : resolveScorer(options.policy ?? ONE_SHOT_POLICY);
-  const pm = new PrunableModel(model, { exclude: options.exclude ?? [] });
+  // The calibration rows are checked before the masks exist: a refusal leaves no tensor behind.
   const calib = calibrationSplit(options.calibration, model);
+  let pm: PrunableModel;
+  try {
+    pm = new PrunableModel(model, { exclude: options.exclude ?? [] });
+  } catch (err) {
+    disposeSplit(calib);
+    throw err;
+  }
   try {
     pruneWith(pm, calib, scorer, target);
     return pm;

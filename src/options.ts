@@ -4,6 +4,9 @@ import type { Objective } from './pruning/prunable-model.js';
 import type { AutopruneOptions } from './prune-service.js';
 import type { Scorer } from './policy/types.js';
 import { UsageError } from './errors.js';
+import { refuseUnknownKeys } from './util/unknown-keys.js';
+
+export { refuseUnknownKeys };
 import { tf } from './backend/tf.js';
 import { TASK_KINDS } from './models/task.js';
 
@@ -55,14 +58,6 @@ const OPTION_KEYS: Record<keyof AutopruneOptions, true> = {
   budgetSteps: true, batchSize: true, granularity: true, objective: true, distill: true, exclude: true, frontier: true, compact: true, logdir: true,
   out: true, overwrite: true, resume: true, signal: true, onEvent: true,
 };
-
-/** One UsageError naming the keys of `o` that are not option names of `what` (with the likely intended one). */
-export function refuseUnknownKeys(o: object, known: readonly string[], what: string): void {
-  const unknown = Object.keys(o).filter((k) => !known.includes(k));
-  if (!unknown.length) return;
-  const like = (k: string) => known.find((n) => n.toLowerCase() === k.toLowerCase().replace(/[-_]/g, ''));
-  throw new UsageError(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'${like(k) ? ` (did you mean '${like(k)}'?)` : ''}`).join(', ')}; ${what} takes ${known.join(', ')}`);
-}
 
 /** A Dataset object has what the run reads: three splits of x and labels, numClasses, inputShape (one line naming what is missing). */
 function checkDatasetShape(d: Record<string, unknown>): void {

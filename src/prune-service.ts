@@ -86,7 +86,11 @@ export interface AutopruneOptions {
   policy?: string | Scorer;
   /** Reach the target even if the guard cannot be held. Default false. */
   force?: boolean;
-  /** Seed of data shuffling and fine-tuning. Default 0. */
+  /**
+   * Seed of data shuffling and fine-tuning, and of a CSV's split into training, validation and test rows unless
+   * `splitSeed` is given: a model trained on the training rows of one split is judged, under another seed, on rows
+   * it trained on. A sweep over `seed` keeps the split with `splitSeed`. Default 0.
+   */
   seed?: number;
   /**
    * Seed of the data split and training-set shuffle only, when it should differ from `seed` (repeat a run
@@ -1200,6 +1204,7 @@ export class PruneService {
         layers: result.sparsity.layers,
         steps: result.steps,
         totals: result.totals,
+        ...(result.polish ? { polish: result.polish } : {}),
         phases,
       };
       // What the outcome says beyond the guard (test rows, classes, the majority-class floor): warned after the
@@ -1339,7 +1344,8 @@ function frontierRows(target: number, frontier: readonly number[], result: Agent
     const m = result.milestones.find((x) => x.target === t);
     return m ? row(t, m.sparsity, m.compute, m.valAccuracy, m.testAccuracy, m.fineTuneSteps, frontierPath(t)) : { target: t, reached: false };
   });
-  rows.push({ ...row(target, result.sparsity, result.compute, result.valAccuracy, result.testAccuracy, result.totals.fineTuneSteps, ''), reached: result.targetReached });
+  // The final model's own steps: the branches to the lower targets made other models (totals.frontierSteps).
+  rows.push({ ...row(target, result.sparsity, result.compute, result.valAccuracy, result.testAccuracy, result.totals.fineTuneSteps - (result.totals.frontierSteps ?? 0), ''), reached: result.targetReached });
   return rows;
 }
 

@@ -187,6 +187,11 @@ describe('pruning inside the user\'s training', () => {
     ] as const;
     for (const [options, message] of bad) expect(() => new PruningCallback(model, options as never)).toThrow(message);
     expect(() => pruneOnce(model, { target: 0.5, calibration: { x, y: oneHot }, frequency: 3 } as never)).toThrow(/unknown option 'frequency'; pruneOnce takes/);
+    // A typo gets the name it was meant to be; rows of the input's size in another layout, the reshape.
+    expect(() => pruneOnce(model, { target: 0.5, calibration: { x, y: oneHot }, polcy: 'lamp' } as never)).toThrow(/unknown option 'polcy' \(did you mean 'policy'\?\)/);
+    const x45 = tf.zeros([8, 4, 5]);
+    expect(() => pruneOnce(model, { target: 0.5, calibration: { x: x45, y: oneHot } })).toThrow(/calibration.x has rows of shape \[4, 5\], but the model takes \[20\]: the same 20 values per row, so reshape them first \(x.reshape\(\[-1, 20\]\)\)/);
+    x45.dispose();
     // A model of another tfjs copy is not an instance of this copy's LayersModel (its variables live in another engine).
     const foreign = Object.create({ predict: () => null }) as never;
     expect(() => new PruningCallback(foreign, { target: 0.5, calibration: { x, y: oneHot } })).toThrow(/another copy of @tensorflow\/tfjs/);

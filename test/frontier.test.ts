@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { autoprune } from '../src/index.js';
+import { autoprune, type AgentEvent } from '../src/index.js';
 import { tf } from '../src/backend/tf.js';
 import { loadModel } from '../src/models/io.js';
 import { PrunableModel } from '../src/pruning/prunable-model.js';
@@ -13,7 +13,8 @@ describe('the frontier in one run', () => {
   it('records every lower target on the way with its metrics, writes its model and masks, and ends where a single run ends', async () => {
     const out = join(tempDir(), 'out');
     const before = numTensors();
-    const { model, report } = await autoprune({ target: 0.8, frontier: [0.7, 0.5], data: 'synthetic', policy: 'global-magnitude', maxDrop: 10, budgetEpochs: 8, out });
+    const events: AgentEvent[] = [];
+    const { model, report } = await autoprune({ target: 0.8, frontier: [0.7, 0.5], data: 'synthetic', policy: 'global-magnitude', maxDrop: 10, budgetEpochs: 8, out, onEvent: (e) => events.push(e) });
     const rows = report.frontier!;
     expect(rows.map((r) => r.target)).toEqual([0.5, 0.7, 0.8]);
     expect(report.config.frontier).toEqual([0.5, 0.7]);
@@ -27,6 +28,13 @@ describe('the frontier in one run', () => {
     expect(rows[0].fineTuneSteps!).toBeLessThanOrEqual(rows[1].fineTuneSteps!);
     expect(rows[1].fineTuneSteps!).toBeLessThanOrEqual(rows[2].fineTuneSteps!);
     expect(report.totals.fineTuneSteps).toBeGreaterThan(Number(report.config.budgetSteps));
+    // The final row counts the steps that made the final model: the run's, less its branches'.
+    expect(rows[2].fineTuneSteps).toBe(report.totals.fineTuneSteps! - report.totals.frontierSteps!);
+    // A branch's fine-tune rounds say which lower target they reach; the main path's say none.
+    const branchRounds = events.filter((e) => e.type === 'epoch' && e.branch != null);
+    expect(report.totals.frontierSteps).toBeGreaterThan(0);
+    expect(branchRounds.length).toBeGreaterThan(0);
+    expect(branchRounds.every((e) => e.type === 'epoch' && [0.5, 0.7].includes(e.branch!))).toBe(true);
     expect(rows[2].testAccuracy).toBe(report.final.testAccuracy);
     // The lower targets never bend the main path: the final model is the single run's, bit for bit.
     const single = await autoprune({ target: 0.8, data: 'synthetic', policy: 'global-magnitude', maxDrop: 10, budgetEpochs: 8 });

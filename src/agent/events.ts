@@ -13,11 +13,29 @@ export type AgentEvent =
   | DoneEvent
   | WarningEvent
   | BudgetEvent
+  | PolishEvent
   | ErrorEvent;
 
 /** Something the user should know that does not stop the run (e.g. labels that may be in another order). */
 export interface WarningEvent {
   type: 'warning';
+  message: string;
+}
+
+/**
+ * The polish (the fine-tune at the final sparsity with the rest of the budget) ended: its best validation round
+ * kept, or the polish undone, the model being as the last accepted step left it (its steps count in the totals
+ * either way). Also report.json `polish`.
+ */
+export interface PolishEvent {
+  type: 'polish';
+  kept: boolean;
+  /** Optimizer steps it ran. */
+  steps: number;
+  /** Validation loss before it, and of its best round (null: no round was judged). */
+  valLossBefore: number;
+  bestValLoss: number | null;
+  /** Why, in words: the losses compared, or the guard it broke. */
   message: string;
 }
 
@@ -171,6 +189,11 @@ export interface EpochEvent {
   epoch: number;
   /** Optimizer steps per round (fine-tune and polish). */
   roundSteps?: number;
+  /**
+   * A frontier run's branch (`--targets`): the lower target this fine-tune reaches from the state before step
+   * `step`, on top of the budget; absent on the run's own path.
+   */
+  branch?: number;
   loss: number;
   valAccuracy?: number;
 }

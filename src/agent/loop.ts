@@ -18,7 +18,7 @@ import { accuracy, evaluate, rowLosses, teacherTargets, trainAsync, withDefaults
 import { extendBudget, resolveBudget, type FineTuneBudget } from './budget.js';
 import { GUARD_Z, judge, majorityShare, resolution, withCollapseCheck, type GuardVerdict } from './guard.js';
 import { Checkpointer, type AgentState, type RunIdentity } from './checkpoint.js';
-import type { AgentEvent } from './events.js';
+import type { AgentEvent, PolishEvent } from './events.js';
 import { afterAccept, afterRollback, nextSparsity, PLANNER_DEFAULTS, type PlannerOptions } from './planner.js';
 
 export interface AgentOptions {
@@ -136,6 +136,9 @@ export const AGENT_DEFAULTS = Object.freeze({
   polish: Object.freeze({ lrDecay: 0.3, patience: Number.POSITIVE_INFINITY }),
 });
 
+/** What the polish did (AgentResult.polish, report.json `polish`). */
+export type PolishRecord = Omit<PolishEvent, 'type'>;
+
 /** One pruning attempt, accepted or rolled back (the report's step record). */
 export type StepRecord = ReportStep;
 
@@ -178,6 +181,8 @@ export interface AgentResult {
   masks: PrunableModel;
   /** The states recorded at `milestones` that steps reached (ascending); the caller owns their snapshots. */
   milestones: Milestone[];
+  /** The polish at the final sparsity, where one ran: kept or undone, and why (the PolishEvent's fields). */
+  polish?: PolishRecord;
 }
 
 /** Prunable weights from which the agent collects garbage after every scoring pass (util/gc.ts). */
@@ -517,6 +522,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
      * schedule over the first half of the attempt's fine-tune, so the network adapts between them; whole units
      * go at once (a repeat of the same units is recognised before it is fine-tuned again).
      */
+    /** The lower target a frontier branch is fine-tuning towards (its epoch events say so), else undefined. */
+    let branching: number | undefined;
     const attempt = async (to: number, tune: Tune | ((reached: number) => Tune | null)) => {
       const from = pm.progress(objective);
       let nestedSeconds = 0;
@@ -551,7 +558,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
         steps: t.steps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, schedule, regrow: t.regrow ? regrowFor(t.steps, schedule?.length ? Math.floor(t.steps / 2) : 0) : undefined,
         prunable: pm, val: data.val, patience: t.patience, lrDecay: t.lrDecay, seed: o.seed * 1009 + state.step, signal: o.signal, recalibrate: calib.x, softTargets,
-        onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: Math.ceil(t!.steps / budget.roundSteps), step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, loss: e.loss, valAccuracy: e.valAccuracy }),
+        onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: Math.ceil(t!.steps / budget.roundSteps), step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, ...(branching != null ? { branch: branching } : {}), loss: e.loss, valAccuracy: e.valAccuracy }),
       }));
       phases.fineTune -= nestedSeconds;
       const ev = timed('evaluate', () => evaluate(model, data.val));
@@ -596,7 +603,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         for (const target of crossed) {
           checkAbort();
           pm.restore(before);
-          const r = await attempt(target, { steps: o.maxStepEpochs * budget.roundSteps, patience: 1 });
+          branching = target;
+          const r = await attempt(target, { steps: o.maxStepEpochs * budget.roundSteps, patience: 1 }).finally(() => { branching = undefined; });
           state.frontierSteps = (state.frontierSteps ?? 0) + r.steps;
           if (!r.verdict.accepted) continue;
           milestones.push({
@@ -769,6 +777,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     let reached = state.sparsity >= o.target - tol;
     /** The kept polish's validation evaluation, where the guard needed it (the final one then). */
     let polished: ReturnType<typeof evaluate> | undefined;
+    let polishRecord: PolishRecord | undefined;
     const stopReason: StopReason = reached ? 'target' : o.force ? 'forced' : stopped ?? 'guard';
     if (!reached && o.force) {
       // --force: take the target anyway, fine-tuned with whatever budget is left (at least one epoch).
@@ -803,7 +812,19 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         const lowerLoss = (r.bestValLoss ?? Infinity) < before.loss;
         // (With --force the user takes the drop whatever the guard: the lower loss decides, as before.)
         if (lowerLoss && !o.force && guard(before).accepted) polished = timed('evaluate', () => evaluate(model, data.val));
-        if (!lowerLoss || (polished && !guard(polished).accepted)) {
+        const broke = polished && !guard(polished).accepted ? guard(polished) : undefined;
+        const losses = `its best round's validation loss ${r.bestValLoss != null ? r.bestValLoss.toPrecision(4) : '(none judged)'} against ${before.loss.toPrecision(4)} before it`;
+        const at = state.steps.filter((s) => s.accepted).pop();
+        const as = at ? `the model is as step ${at.step} left it` : 'the model is as it was before the polish';
+        const kept = lowerLoss && !broke;
+        polishRecord = {
+          kept, steps: r.stepsRun, valLossBefore: before.loss, bestValLoss: r.bestValLoss ?? null,
+          message: kept ? `kept its best round (${losses})`
+            : broke ? `undone: ${losses}, but a val drop of ${(100 * broke.drop).toFixed(2)} points > allowed ${(100 * broke.allowed).toFixed(2)}; ${as}`
+              : `undone: ${losses} is no lower; ${as}`,
+        };
+        emit({ type: 'polish', ...polishRecord });
+        if (!kept) {
           pm.restore(snap);
           polished = undefined;
         }
@@ -829,7 +850,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       budget,
       distill: distilled,
       guard: { valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow, maxDrop: o.maxDrop, z: GUARD_Z, controlValAccuracy: reference.accuracy, reference: reference.kind, final: guard(finalEval) },
-      phases: runPhases(), earlierSeconds: earlier.seconds, masks: pm, milestones,
+      phases: runPhases(), earlierSeconds: earlier.seconds, masks: pm, milestones, ...(polishRecord ? { polish: polishRecord } : {}),
     };
     return result;
   } catch (err) {

@@ -70,7 +70,7 @@ export async function inspectCommand(path: string, opts: { json?: boolean }): Pr
     `${r.coverage.untouched.length ? `; left dense: ${r.coverage.untouched.map((u) => `'${u.name}' (${u.reason})`).join('; ')}` : ''}; biases are never pruned\n`);
   if (r.coverage.prunableFraction < 0.5) process.stdout.write('warning: less than half of the parameters are in layers autoprune prunes\n');
   // What pruning for speed can do with this model (compaction removes only whole units).
-  process.stdout.write(`--objective flops (whole units) can remove up to ${(100 * r.maxComputeRemovable).toFixed(1)} % of the prunable kernels' MACs` +
+  process.stdout.write(`--objective flops (whole units) can remove up to ${(Math.floor(1000 * r.maxComputeRemovable) / 10).toFixed(1)} % of the prunable kernels' MACs` +
     `${r.unitsKept.length ? `; units kept: ${r.unitsKept.map((k) => `'${k.layer}' (${k.reason})`).join('; ')}` : ''}\n`);
   if (r.refused) process.stdout.write(`warning: autoprune --model would refuse this model: ${r.refused}\n`);
   return 0;

@@ -91,7 +91,7 @@ function main(argv: string[]): Promise<number> {
     .option('--budget <epochs>', 'fine-tuning budget of the whole run in passes over the training data (converted to optimizer steps; default: 60,000 samples seen within 15-60 epochs, at least 900 steps)')
     .option('--budget-steps <n>', 'fine-tuning budget of the whole run in optimizer steps (batches); wins over --budget')
     .option('--batch-size <n>', 'fine-tuning batch size (default: from the training rows, 16-128, 32-63 steps per epoch)')
-    .option('--seed <n>', 'seed of data shuffling and fine-tuning', '0')
+    .option('--seed <n>', 'seed of data shuffling and fine-tuning, and of a CSV\'s split into training, validation and test rows unless --split-seed is given (a model trained on the rows of one split would be judged on rows it trained on under another: keep its split with --split-seed)', '0')
     .option('--split-seed <n>', 'seed of the data split only (default: --seed): repeat a run with other fine-tuning randomness on the same split')
     .option('--json', 'one JSON object per line on stdout (start, step, rollback, checkpoint, epoch, warning, compact, done, error) for orchestrators')
     .option('-q, --quiet', 'print only warnings, errors and the final status (report.json has the rest)')

@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { DataError, UsageError } from '../errors.js';
+import { refuseUnknownKeys } from '../util/unknown-keys.js';
 import { Rng } from '../util/random.js';
 import { looksLikeRegressionTarget, type Dataset, type Split, type SplitOrigin } from './dataset.js';
 
@@ -462,7 +463,15 @@ function checkSplit(split: readonly number[]): [number, number, number] {
  * training split is shuffled with `seed`; features are standardised with training statistics only.
  * Throws DataError naming the file and line for unusable data.
  */
+/** Every option loadCsv takes (checked against CsvOptions by the compiler): anything else is a typo or another entry point's name. */
+const CSV_OPTION_KEYS: Record<keyof CsvOptions, true> = {
+  path: true, valPath: true, testPath: true, label: true, ignore: true, header: true, split: true, seed: true, standardize: true, labelOrder: true, targets: true,
+};
+
 export function loadCsv(options: CsvOptions): Dataset {
+  if (options == null || typeof options !== 'object') throw new UsageError('loadCsv needs an options object with a file path, e.g. { path: \'data.csv\' }');
+  // autoprune()'s and loadDataset's names for the same options, said where a user brings them here.
+  refuseUnknownKeys(options, Object.keys(CSV_OPTION_KEYS), 'loadCsv', { ignoreColumns: 'ignore', valData: 'valPath', testData: 'testPath', data: 'path', splitSeed: 'seed' });
   if (typeof options.path !== 'string' || options.path === '') throw new UsageError('loadCsv needs a file path');
   const o = { ...CSV_DEFAULTS, ...stripUndefined(options), path: options.path };
   const fractions = checkSplit(o.split);

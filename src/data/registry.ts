@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { DataError, UsageError } from '../errors.js';
+import { refuseUnknownKeys } from '../util/unknown-keys.js';
 import { loadCsv, type CsvTargets } from './csv.js';
 import type { Dataset } from './dataset.js';
 import { loadMnist10k } from './mnist.js';
@@ -56,7 +57,16 @@ const ALIASES: Readonly<Record<string, string>> = Object.freeze({ mnist: 'mnist-
  * for an unknown name, and UsageError when CSV-only options (label, split, separate files) are given for
  * a built-in dataset, whose split is fixed.
  */
+/** Every option loadDataset takes (checked against LoadDatasetOptions by the compiler). */
+const DATASET_OPTION_KEYS: Record<keyof LoadDatasetOptions, true> = {
+  seed: true, label: true, ignoreColumns: true, split: true, valPath: true, testPath: true, standardize: true, labelOrder: true, targets: true,
+};
+
 export function loadDataset(spec: string, options: LoadDatasetOptions = {}): Dataset {
+  if (options == null || typeof options !== 'object') throw new UsageError('loadDataset: options must be an object, e.g. { label: \'species\' }');
+  // loadCsv's and autoprune()'s names for the same options, said where a user brings them here.
+  refuseUnknownKeys(options, Object.keys(DATASET_OPTION_KEYS), 'loadDataset', { ignore: 'ignoreColumns', valData: 'valPath', testData: 'testPath', splitSeed: 'seed' });
+  if (typeof spec !== 'string') throw new UsageError(`loadDataset needs a dataset name or a CSV path, got '${String(spec)}'`);
   const name = spec.trim();
   const key = ALIASES[name.toLowerCase()] ?? name.toLowerCase();
   if (Object.hasOwn(DATASETS, key)) {

@@ -151,7 +151,9 @@ export async function buildModelRows(m: MetaModel, options: ModelJobOptions = {}
       return hit;
     }
   }
-  const raw = file ? loadDataset(m.data.spec, { ...m.data, seed: m.data.seed ?? 0 }) : zooData(m, o.limitPerDigit);
+  // (The data's spec is loadDataset's first argument, the rest its options.)
+  const fromFile = (d: FileModel['data']) => { const { spec, ...options } = d; return loadDataset(spec, { ...options, seed: d.seed ?? 0 }); };
+  const raw = file ? fromFile(m.data) : zooData(m, o.limitPerDigit);
   const pending: PendingStage[] = [];
   try {
     let model: TF.LayersModel;

@@ -264,7 +264,8 @@ export interface ReportFrontierRow {
   compute?: { dense: number; live: number; reduction: number };
   /**
    * Fine-tuning optimizer steps that made this model: for a lower target, the run's steps before the branch that
-   * reached it plus the branch's (docs/agent.md); for the final row, the whole run's, branches included.
+   * reached it plus the branch's (docs/agent.md); for the final row, the run's own (its totals less the branches',
+   * `totals.frontierSteps`, which made the lower targets' models).
    */
   fineTuneSteps?: number;
   /** Where its model/ and masks.json are, relative to the output folder ('' for the final row: the folder itself); absent when no folder was written. */
@@ -325,6 +326,12 @@ export interface RunReport {
    * reached on its way (fine-tuned by their step, not polished); their files are under `frontier/<target>/`.
    */
   frontier?: ReportFrontierRow[];
+  /**
+   * The polish (the fine-tune at the final sparsity with the rest of the budget), where one ran: `kept` its best
+   * round, or undone (the final model is the last accepted step's), with the losses compared and why (`message`).
+   * Its optimizer steps count in `totals` either way.
+   */
+  polish?: { kept: boolean; steps: number; valLossBefore: number; bestValLoss: number | null; message: string };
   /** Every warning the run gave (the console's "warning:" lines), in order. */
   warnings?: string[];
   /**

@@ -56,6 +56,18 @@ describe('agent loop', () => {
     expect(rounds.every((e) => e.roundSteps === r.budget.roundSteps)).toBe(true);
     // Each says how many rounds its training plans (a progress bar's denominator; early stopping may end it sooner).
     expect(rounds.every((e) => e.type === 'epoch' && Number.isInteger(e.epochs) && e.epoch < e.epochs!)).toBe(true);
+    // The polish's end is said once, after its rounds: kept exactly when its best round lowered the validation loss.
+    const polish = events.filter((e) => e.type === 'polish');
+    expect(polish).toHaveLength(1);
+    expect(events.indexOf(polish[0])).toBeGreaterThan(events.lastIndexOf(rounds[rounds.length - 1]));
+    const { type: _type, ...record } = polish[0];
+    expect(r.polish).toEqual(record);
+    // (Its rounds' steps, the last round being what was left of the budget.)
+    const polishRounds = rounds.filter((e) => e.phase === 'polish').length;
+    expect(r.polish!.steps).toBeLessThanOrEqual(polishRounds * r.budget.roundSteps);
+    expect(r.polish!.steps).toBeGreaterThan((polishRounds - 1) * r.budget.roundSteps);
+    expect(r.polish!.kept).toBe(r.polish!.bestValLoss != null && r.polish!.bestValLoss < r.polish!.valLossBefore);
+    expect(r.polish!.message).toMatch(r.polish!.kept ? /^kept its best round \(its best round's validation loss [\d.e-]+ against [\d.e-]+ before it\)$/ : /^undone: .*; the model is as step \d+ left it$/);
     // Pruned weights are exactly zero.
     const masks = r.masks.maskArrays();
     r.masks.layers.forEach((l, i) => {

@@ -271,6 +271,16 @@ describe('loadCsv: happy paths', () => {
     expect(() => loadCsv({ path: p, split: [0.5, -0.25, 0.75] })).toThrow(UsageError);
   });
 
+  it('refuses an option it does not take, naming the one meant (autoprune()\'s and loadDataset\'s names included)', async () => {
+    const { loadDataset } = await import('../../src/data/registry.js');
+    const p = csv(rows(20, (i) => String(i % 2)));
+    expect(() => loadCsv({ path: p, ignoreColumns: ['a'] } as never)).toThrow(/unknown option 'ignoreColumns' \(did you mean 'ignore'\?\); loadCsv takes path, valPath/);
+    expect(() => loadCsv({ path: p, valData: 'v.csv' } as never)).toThrow(/unknown option 'valData' \(did you mean 'valPath'\?\)/);
+    expect(() => loadCsv({ path: p, standardise: false } as never)).toThrow(/unknown option 'standardise' \(did you mean 'standardize'\?\)/);
+    expect(() => loadDataset(p, { ignore: ['a'] } as never)).toThrow(/unknown option 'ignore' \(did you mean 'ignoreColumns'\?\); loadDataset takes/);
+    expect(() => loadDataset(p, { testData: 't.csv' } as never)).toThrow(/unknown option 'testData' \(did you mean 'testPath'\?\)/);
+  });
+
   it('leaks no tensors', () => {
     const p = csv(rows(50, (i) => String(i % 3)));
     const before = tf.memory().numTensors;
