@@ -14,12 +14,28 @@ export type AgentEvent =
   | WarningEvent
   | BudgetEvent
   | PolishEvent
+  | FrontierEvent
   | ErrorEvent;
 
 /** Something the user should know that does not stop the run (e.g. labels that may be in another order). */
 export interface WarningEvent {
   type: 'warning';
   message: string;
+}
+
+/**
+ * A frontier run (`--targets`, API `frontier`) reached one of its lower targets and kept that state (written to
+ * `frontier/<target>/` at the end, and a row of report.json `frontier`).
+ */
+export interface FrontierEvent {
+  type: 'frontier';
+  target: number;
+  /** Fraction of the prunable kernel weights removed in the kept state. */
+  sparsity: number;
+  valAccuracy: number;
+  testAccuracy: number;
+  /** Optimizer steps that made this state: the run's before the branch that reached it, plus the branch's. */
+  fineTuneSteps: number;
 }
 
 /**

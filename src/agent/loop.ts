@@ -597,6 +597,11 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
      * towards a lower target: it is the single run's path to the largest one (same steps, same seeds, the same
      * final model), and every lower target costs one step.
      */
+    /** Keeps a lower target's state and says so (a `frontier` event: a consumer has the row before the run ends). */
+    const record = (m: Milestone) => {
+      milestones.push(m);
+      emit({ type: 'frontier', target: m.target, sparsity: m.sparsity.global, valAccuracy: m.valAccuracy, testAccuracy: m.testAccuracy, fineTuneSteps: m.fineTuneSteps });
+    };
     const branchMilestones = async (before: Snapshot, crossed: number[], stepsBefore: number) => {
       const after = pm.snapshot();
       try {
@@ -607,7 +612,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           const r = await attempt(target, { steps: o.maxStepEpochs * budget.roundSteps, patience: 1 }).finally(() => { branching = undefined; });
           state.frontierSteps = (state.frontierSteps ?? 0) + r.steps;
           if (!r.verdict.accepted) continue;
-          milestones.push({
+          record({
             target, sparsity: pm.sparsity(), compute: pm.compute(), valAccuracy: r.valAccuracy, testAccuracy: timed('evaluate', () => accuracy(model, data.test)),
             fineTuneSteps: stepsBefore + r.steps, snapshot: pm.snapshot(),
           });
@@ -632,7 +637,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       }
       if (crossed.length > 0) await branchMilestones(before, crossed, state.stepsUsed - r.steps);
       if (land === undefined) return;
-      milestones.push({
+      record({
         target: land, sparsity: pm.sparsity(), compute: pm.compute(), valAccuracy: r.valAccuracy,
         testAccuracy: timed('evaluate', () => accuracy(model, data.test)), fineTuneSteps: state.stepsUsed, snapshot: pm.snapshot(),
       });
