@@ -58,7 +58,7 @@ export async function doctorCommand(opts: { backend: string; json?: boolean }): 
   const t = consoleTable();
   t.push(
     { autoprune: r.version }, { node: r.node },
-    { backend: `${r.backend}${r.native ? ' (native TensorFlow)' : ' (NOT native: ~20x slower)'}` },
+    { backend: `${r.backend}${r.native ? ' (native TensorFlow)' : ' (NOT native: ~30–50x slower)'}` },
     { 'loaded from': r.source },
     ...(r.skipped.length ? [{ 'not used': r.skipped.join('; ') }] : []),
     { 'training speed': `${r.epochSeconds.toFixed(2)} s per epoch (LeNet-300-100, 8,006 MNIST digits, batch 128)` },
@@ -68,7 +68,7 @@ export async function doctorCommand(opts: { backend: string; json?: boolean }): 
   const hint = gpuHint(r.backend, r.skipped);
   if (hint) process.stderr.write(`autoprune: ${hint}\n`);
   // A pure-JS backend asked for by name is the user's choice, not a missing native one.
-  if (!r.native && r.requested !== 'auto') process.stderr.write(`autoprune: WARNING the '${r.backend}' backend was asked for (--backend or AUTOPRUNE_BACKEND): training is about 20x slower than on native TensorFlow, which autoprune uses by default where it loads\n`);
+  if (!r.native && r.requested !== 'auto') process.stderr.write(`autoprune: WARNING the '${r.backend}' backend was asked for (--backend or AUTOPRUNE_BACKEND): training is about 30–50x slower than on native TensorFlow, which autoprune uses by default where it loads\n`);
   else if (!r.native) process.stderr.write('autoprune: WARNING no native backend; run `npx autoprune setup-native --force --verbose`\n');
   return 0;
 }

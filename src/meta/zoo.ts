@@ -1,8 +1,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { tf } from '../backend/tf.js';
 import type { Dataset } from '../data/dataset.js';
 import { loadMnist10k } from '../data/mnist.js';
@@ -10,6 +9,7 @@ import { UsageError } from '../errors.js';
 import { buildModel, LENET_300_100, LENET_5, type ModelArgs } from '../models/families.js';
 import { fitDatasetToModel } from '../models/task.js';
 import { train } from '../models/train.js';
+import { cacheDir } from '../models/cache.js';
 
 export type Family = 'mlp' | 'cnn';
 export const FAMILIES: readonly Family[] = Object.freeze(['mlp', 'cnn']);
@@ -71,9 +71,12 @@ export function checkZooModel(m: ZooModel): void {
   }
 }
 
-/** Model cache folder: $AUTOPRUNE_CACHE_DIR or ~/.cache/autoprune/models. */
+/**
+ * Model cache folder: `models/` of autoprune's cache (cacheDir(): $AUTOPRUNE_CACHE_DIR, an empty value counting as
+ * unset, else $XDG_CACHE_HOME/autoprune or ~/.cache/autoprune), where the dense models are cached too.
+ */
 export function modelCacheDir(): string {
-  return resolve(process.env.AUTOPRUNE_CACHE_DIR ?? join(homedir(), '.cache', 'autoprune', 'models'));
+  return join(cacheDir(), 'models');
 }
 
 /** Cache key: id plus a hash of everything that changes the trained weights. */

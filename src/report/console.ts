@@ -83,7 +83,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
     backend(info) {
       if (o.json) return;
       if (!info.native) {
-        err.write(`autoprune: WARNING running on the non-native '${info.name}' backend: training is about 20x slower. ` +
+        err.write(`autoprune: WARNING running on the non-native '${info.name}' backend: training is about 30–50x slower (README). ` +
           'Run `npx autoprune setup-native` (it builds or reuses the native TensorFlow backend) or check `autoprune doctor`.\n');
       } else if (level > 0) {
         err.write(`autoprune: backend ${info.name} (native, ${info.source.includes('.native') ? 'built from a local TensorFlow wheel' : info.source})\n`);
@@ -155,7 +155,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           break;
         case 'compact':
           compacted = true;
-          line(`autoprune: compacted: ${e.paramsBefore.toLocaleString('en')} → ${e.paramsAfter.toLocaleString('en')} weights ` +
+          line(`autoprune: compacted: ${e.paramsBefore.toLocaleString('en')} → ${e.paramsAfter.toLocaleString('en')} parameters ` +
             `(units removed: ${e.layers ? e.unitsRemoved.map((n, i) => [n, e.layers![i]] as const).filter(([n]) => n > 0).map(([n, name]) => `${name} ${n}`).join(', ') || 'none' : e.unitsRemoved.join(' / ')}) in ${e.path}`);
           for (const k of e.skipped) line(`  left intact: '${k.layer}': ${k.reason}`);
           for (const w of e.rewrites ?? []) line(`  ${describeRewrite(w)}`);

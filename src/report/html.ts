@@ -118,7 +118,9 @@ function summaryTable(r: RunReport): string {
         `${held ? '<span class="badge ok">held</span>' : '<span class="badge bad">not held</span>'}`
       : `${m.value(guardAccuracy(r))} <span class="muted">(dense − ${e(m.limit(r.config.maxDrop))}, validation)</span>`],
     ['Prunable weights', `${num(r.dense.prunable)} → ${num(remaining)} remaining <span class="muted">of ${num(r.dense.params)} parameters</span>`],
-    ['Steps', `${num(r.totals.accepted)} accepted, ${num(r.totals.rolledBack)} rolled back, ${r.totals.fineTuneSteps != null ? `${num(r.totals.fineTuneSteps)} fine-tuning optimizer steps, ` : ''}${num(r.totals.fineTuneEpochs, 2)} epochs`],
+    ['Steps', `${num(r.totals.accepted)} accepted, ${num(r.totals.rolledBack)} rolled back, ${r.totals.fineTuneSteps != null ? `${num(r.totals.fineTuneSteps)} fine-tuning optimizer steps, ` : ''}${num(r.totals.fineTuneEpochs, 2)} epochs` +
+      `${r.config.budgetExtensions ? ` <span class="muted">(the default budget extended once, to ${num(Number(r.config.budgetSteps))} steps: docs/agent.md)</span>` : ''}`],
+    ...(r.polish ? [['Polish', `${num(r.polish.steps)} optimizer steps at the final sparsity: ${r.polish.kept ? '<span class="badge ok">kept</span>' : '<span class="badge warn">undone</span>'} — ${e(r.polish.message)}`] as [string, string]] : []),
     ['Policy', policy],
     ['Granularity', e(r.config.granularity)],
     ...(r.final.compute ? [[

@@ -148,7 +148,7 @@ export function describeStop(final: Pick<ReportFinal, 'targetReached' | 'stopRea
     case 'forced': return guardHeld
       ? 'target reached with --force (a step broke the guard on the way; the final model holds it)'
       : 'target reached with --force (the guard did not hold; the drop is reported)';
-    case 'budget': return `target NOT reached: the fine-tuning budget ran out first (exit ${final.exitCode}; raise --budget, or --force takes the target anyway)`;
+    case 'budget': return `target NOT reached: the fine-tuning budget ran out first (exit ${final.exitCode}; raise the budget: --budget-steps, as the advice below says; or --force takes the target anyway)`;
     case 'stalled': return `target NOT reached: no more weights can be removed, every layer is at its floor (exit ${final.exitCode})`;
     default: return `target NOT reached: stopped at the highest sparsity the guard allows (exit ${final.exitCode}; --force takes the target anyway)`;
   }

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
 import { cacheDir } from '../../src/models/cache.js';
 import { checkCacheDir } from '../../src/prune-service.js';
+import { modelCacheDir } from '../../src/meta/zoo.js';
 import { tempDir } from '../helpers.js';
 
 const saved = { cache: process.env.AUTOPRUNE_CACHE_DIR, xdg: process.env.XDG_CACHE_HOME };
@@ -22,6 +23,15 @@ describe('the cache folder', () => {
     expect(cacheDir()).toBe(join(homedir(), '.cache', 'autoprune'));
     process.env.AUTOPRUNE_CACHE_DIR = 'rel/cache';
     expect(cacheDir()).toBe(join(process.cwd(), 'rel', 'cache'));
+  });
+
+  it('build-meta caches its models in the same folder as every run (models/ of it), XDG_CACHE_HOME and an empty variable included', () => {
+    const xdg = tempDir('autoprune-xdg-');
+    process.env.AUTOPRUNE_CACHE_DIR = '';
+    process.env.XDG_CACHE_HOME = xdg;
+    expect(modelCacheDir()).toBe(join(xdg, 'autoprune', 'models'));
+    process.env.AUTOPRUNE_CACHE_DIR = join(xdg, 'mine');
+    expect(modelCacheDir()).toBe(join(xdg, 'mine', 'models'));
   });
 
   it('is checked before any work: a file, or a read-only folder, is one clear UsageError', () => {
