@@ -818,13 +818,14 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         // (With --force the user takes the drop whatever the guard: the lower loss decides, as before.)
         if (lowerLoss && !o.force && guard(before).accepted) polished = timed('evaluate', () => evaluate(model, data.val));
         const broke = polished && !guard(polished).accepted ? guard(polished) : undefined;
-        const losses = `its best round's validation loss ${r.bestValLoss != null ? r.bestValLoss.toPrecision(4) : '(none judged)'} against ${before.loss.toPrecision(4)} before it`;
+        const loss = `validation loss ${r.bestValLoss != null ? r.bestValLoss.toPrecision(4) : '(none judged)'} against ${before.loss.toPrecision(4)} before the polish`;
+        const losses = `its best round's ${loss}`;
         const at = state.steps.filter((s) => s.accepted).pop();
         const as = at ? `the model is as step ${at.step} left it` : 'the model is as it was before the polish';
         const kept = lowerLoss && !broke;
         polishRecord = {
           kept, steps: r.stepsRun, valLossBefore: before.loss, bestValLoss: r.bestValLoss ?? null,
-          message: kept ? `kept its best round (${losses})`
+          message: kept ? `kept its best round (${loss})`
             : broke ? `undone: ${losses}, but a val drop of ${(100 * broke.drop).toFixed(2)} points > allowed ${(100 * broke.allowed).toFixed(2)}; ${as}`
               : `undone: ${losses} is no lower; ${as}`,
         };

@@ -223,15 +223,21 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
       await atomicWriteFile(join(out, 'model.int8.sparse'), sparseInt8);
       files.push(join(out, 'model.int8.sparse'));
     }
-    const claimed = pm.compute();
-    const cpm = new PrunableModel(compact);
+    // The figures count what the run counted: frozen layers (trainable: false), which the run leaves dense, are
+    // not prunable kernels (the compaction above still slices them where the units around them go).
+    const counted = (m: TF.LayersModel) => { try { return new PrunableModel(m, { frozen: 'exclude' }); } catch { return new PrunableModel(m); } };
+    const view = counted(model);
+    disposables.push(view);
+    const claimed = view.compute();
+    const sparsity = view.sparsity().global;
+    const cpm = counted(compact);
     const compactMacs = cpm.layers.reduce((a, l) => a + l.size * l.macsPerWeight, 0);
     cpm.dispose();
     // The weights of the model written (a batch norm folded away, a phase convolution's larger kernel).
     const paramsWritten = compact.countParams();
     return {
       input: { model: modelFile, masks: masksDir ? join(masksDir, MASKS_FILE) : null },
-      files, sparsity: pm.sparsity().global, sizes, compact: { ...report, paramsAfter: paramsWritten }, maxAbsDiff: diff,
+      files, sparsity, sizes, compact: { ...report, paramsAfter: paramsWritten }, maxAbsDiff: diff,
       probeInputs: tokens ? 'token ids below the Embedding\'s vocabulary size' : 'values in [0, 1)',
       compute: { dense: claimed.dense, live: claimed.live, compact: compactMacs }, rewrites,
     };

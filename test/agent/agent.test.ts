@@ -67,7 +67,7 @@ describe('agent loop', () => {
     expect(r.polish!.steps).toBeLessThanOrEqual(polishRounds * r.budget.roundSteps);
     expect(r.polish!.steps).toBeGreaterThan((polishRounds - 1) * r.budget.roundSteps);
     expect(r.polish!.kept).toBe(r.polish!.bestValLoss != null && r.polish!.bestValLoss < r.polish!.valLossBefore);
-    expect(r.polish!.message).toMatch(r.polish!.kept ? /^kept its best round \(its best round's validation loss [\d.e-]+ against [\d.e-]+ before it\)$/ : /^undone: .*; the model is as step \d+ left it$/);
+    expect(r.polish!.message).toMatch(r.polish!.kept ? /^kept its best round \(validation loss [\d.e-]+ against [\d.e-]+ before the polish\)$/ : /^undone: .*; the model is as step \d+ left it$/);
     // Pruned weights are exactly zero.
     const masks = r.masks.maskArrays();
     r.masks.layers.forEach((l, i) => {

@@ -78,6 +78,10 @@ describe('inspect', () => {
       expect(r.pruned).toBe(32);
       expect(r.coverage.untouched.find((u) => u.name === 'frozen_fc')?.reason).toMatch(/^frozen \(trainable: false\)/);
       const c = await compactPruned(out, { out });
+      // Its figures count what the run counted: fc2 and out (64 + 24 weights, 32 pruned), not the frozen layer.
+      expect(c.sparsity).toBeCloseTo(32 / 88, 10);
+      // (Compact: fc2 keeps its 8 inputs and 4 of its units, out the rows of those 4: 8·4 + 4·3.)
+      expect(c.compute).toMatchObject({ dense: 88, live: 56, compact: 8 * 4 + 4 * 3 });
       // fc2's 4 dead units are gone; the frozen layer is kept whole.
       expect(c.compact.layers.find((l) => l.name === 'fc2')).toMatchObject({ unitsBefore: 8, unitsAfter: 4 });
       expect(c.compact.layers.find((l) => l.name === 'frozen_fc')).toMatchObject({ unitsBefore: 8, unitsAfter: 8 });
