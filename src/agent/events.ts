@@ -51,6 +51,8 @@ export interface PolishEvent {
   /** Validation loss before it, and of its best round (null: no round was judged). */
   valLossBefore: number;
   bestValLoss: number | null;
+  /** The round whose weights the polish ended with (0-based, as the epoch events' `epoch`), or null. */
+  bestRound: number | null;
   /** Why, in words: the losses compared, or the guard it broke. */
   message: string;
 }
@@ -212,6 +214,8 @@ export interface EpochEvent {
   branch?: number;
   loss: number;
   valAccuracy?: number;
+  /** The round's validation loss (fine-tunes and the polish keep the round with the lowest). */
+  valLoss?: number;
 }
 
 export interface DoneEvent {

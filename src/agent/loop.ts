@@ -558,7 +558,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
         steps: t.steps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, schedule, regrow: t.regrow ? regrowFor(t.steps, schedule?.length ? Math.floor(t.steps / 2) : 0) : undefined,
         prunable: pm, val: data.val, patience: t.patience, lrDecay: t.lrDecay, seed: o.seed * 1009 + state.step, signal: o.signal, recalibrate: calib.x, softTargets,
-        onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: Math.ceil(t!.steps / budget.roundSteps), step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, ...(branching != null ? { branch: branching } : {}), loss: e.loss, valAccuracy: e.valAccuracy }),
+        onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: Math.ceil(t!.steps / budget.roundSteps), step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, ...(branching != null ? { branch: branching } : {}), loss: e.loss, valAccuracy: e.valAccuracy, ...(e.valLoss != null ? { valLoss: e.valLoss } : {}) }),
       }));
       phases.fineTune -= nestedSeconds;
       const ev = timed('evaluate', () => evaluate(model, data.val));
@@ -746,7 +746,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           steps: rest, batchSize: budget.batchSize, roundSteps: budget.roundSteps, prunable: pm, val: data.val,
           patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay, seed: o.seed * 1009 + 7907, signal: o.signal, recalibrate: calib.x, softTargets,
           // Its rounds continue the count of the try's first half (the same step's fine-tune, made longer).
-          onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: doneRounds + Math.ceil(rest / budget.roundSteps), step: state.step, epoch: doneRounds + e.epoch, roundSteps: budget.roundSteps, loss: e.loss, valAccuracy: e.valAccuracy }),
+          onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: doneRounds + Math.ceil(rest / budget.roundSteps), step: state.step, epoch: doneRounds + e.epoch, roundSteps: budget.roundSteps, loss: e.loss, valAccuracy: e.valAccuracy, ...(e.valLoss != null ? { valLoss: e.valLoss } : {}) }),
         })).catch((err: unknown) => {
           pm.restore(snap);
           disposeSnapshot(snap);
@@ -808,7 +808,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           steps: budget.budgetSteps - state.stepsUsed, batchSize: budget.batchSize, roundSteps: budget.roundSteps,
           prunable: pm, val: data.val, patience: o.polish.patience, lrDecay: o.polish.lrDecay, regrow: regrowFor(budget.budgetSteps - state.stepsUsed),
           seed: o.seed * 1009 + 7919, signal: o.signal, recalibrate: calib.x, softTargets,
-          onEpoch: (e) => emit({ type: 'epoch', phase: 'polish', epochs: Math.ceil((budget.budgetSteps - state.stepsUsed) / budget.roundSteps), step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, loss: e.loss, valAccuracy: e.valAccuracy }),
+          onEpoch: (e) => emit({ type: 'epoch', phase: 'polish', epochs: Math.ceil((budget.budgetSteps - state.stepsUsed) / budget.roundSteps), step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, loss: e.loss, valAccuracy: e.valAccuracy, ...(e.valLoss != null ? { valLoss: e.valLoss } : {}) }),
         }));
         state.stepsUsed += r.stepsRun;
         // Undone unless it beats where it started (a lower validation loss) without breaking the guard where
@@ -824,8 +824,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         const as = at ? `the model is as step ${at.step} left it` : 'the model is as it was before the polish';
         const kept = lowerLoss && !broke;
         polishRecord = {
-          kept, steps: r.stepsRun, valLossBefore: before.loss, bestValLoss: r.bestValLoss ?? null,
-          message: kept ? `kept its best round (${loss})`
+          kept, steps: r.stepsRun, valLossBefore: before.loss, bestValLoss: r.bestValLoss ?? null, bestRound: r.bestEpoch ?? null,
+          message: kept ? `kept its best round${r.bestEpoch != null ? `, round ${r.bestEpoch + 1} of ${r.epochsRun}` : ''} (${loss})`
             : broke ? `undone: ${losses}, but a val drop of ${(100 * broke.drop).toFixed(2)} points > allowed ${(100 * broke.allowed).toFixed(2)}; ${as}`
               : `undone: ${losses} is no lower; ${as}`,
         };

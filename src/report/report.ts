@@ -331,7 +331,7 @@ export interface RunReport {
    * round, or undone (the final model is the last accepted step's), with the losses compared and why (`message`).
    * Its optimizer steps count in `totals` either way.
    */
-  polish?: { kept: boolean; steps: number; valLossBefore: number; bestValLoss: number | null; message: string };
+  polish?: { kept: boolean; steps: number; valLossBefore: number; bestValLoss: number | null; bestRound: number | null; message: string };
   /** Every warning the run gave (the console's "warning:" lines), in order. */
   warnings?: string[];
   /**

@@ -67,7 +67,11 @@ describe('agent loop', () => {
     expect(r.polish!.steps).toBeLessThanOrEqual(polishRounds * r.budget.roundSteps);
     expect(r.polish!.steps).toBeGreaterThan((polishRounds - 1) * r.budget.roundSteps);
     expect(r.polish!.kept).toBe(r.polish!.bestValLoss != null && r.polish!.bestValLoss < r.polish!.valLossBefore);
-    expect(r.polish!.message).toMatch(r.polish!.kept ? /^kept its best round \(validation loss [\d.e-]+ against [\d.e-]+ before the polish\)$/ : /^undone: .*; the model is as step \d+ left it$/);
+    // The round kept is the polish round with the lowest validation loss, as its epoch events show.
+    const polishLosses = rounds.filter((e) => e.phase === 'polish').map((e) => (e.type === 'epoch' ? e.valLoss! : NaN));
+    expect(r.polish!.bestRound).toBe(polishLosses.indexOf(Math.min(...polishLosses)));
+    expect(r.polish!.bestValLoss).toBe(Math.min(...polishLosses));
+    expect(r.polish!.message).toMatch(r.polish!.kept ? /^kept its best round, round \d+ of \d+ \(validation loss [\d.e-]+ against [\d.e-]+ before the polish\)$/ : /^undone: .*; the model is as step \d+ left it$/);
     // Pruned weights are exactly zero.
     const masks = r.masks.maskArrays();
     r.masks.layers.forEach((l, i) => {
