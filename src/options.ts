@@ -5,8 +5,6 @@ import type { AutopruneOptions } from './prune-service.js';
 import type { Scorer } from './policy/types.js';
 import { UsageError } from './errors.js';
 import { refuseUnknownKeys } from './util/unknown-keys.js';
-
-export { refuseUnknownKeys };
 import { tf } from './backend/tf.js';
 import { TASK_KINDS } from './models/task.js';
 

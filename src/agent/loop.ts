@@ -558,7 +558,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
         steps: t.steps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, schedule, regrow: t.regrow ? regrowFor(t.steps, schedule?.length ? Math.floor(t.steps / 2) : 0) : undefined,
         prunable: pm, val: data.val, patience: t.patience, lrDecay: t.lrDecay, seed: o.seed * 1009 + state.step, signal: o.signal, recalibrate: calib.x, softTargets,
-        onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: Math.ceil(t!.steps / budget.roundSteps), step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, ...(branching != null ? { branch: branching } : {}), loss: e.loss, valAccuracy: e.valAccuracy, ...(e.valLoss != null ? { valLoss: e.valLoss } : {}) }),
+        onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: Math.ceil(t!.steps / budget.roundSteps), step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, ...(branching != null ? { branch: branching } : {}), ...roundFigures(e) }),
       }));
       phases.fineTune -= nestedSeconds;
       const ev = timed('evaluate', () => evaluate(model, data.val));
@@ -686,12 +686,13 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         stalled = r.sparsity <= from + EPS ? stalled + 1 : 0;
         state.sparsity = r.sparsity;
         state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: true, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds, ...(state.step === 1 && firstNote ? { reason: firstNote } : {}) });
+        // Said before the lower targets it crossed are reached on their branches (their rounds and `frontier` events follow).
+        emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds, ...(state.step === 1 && firstNote ? { reason: firstNote } : {}) });
         try {
           await recordCrossed(snap, r.sparsity, r);
         } finally {
           disposeSnapshot(snap);
         }
-        emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds, ...(state.step === 1 && firstNote ? { reason: firstNote } : {}) });
         if (ckpt) {
           await checkpoint();
           emit({ type: 'checkpoint', step: state.step, sparsity: state.sparsity, path: ckpt.dir });
@@ -746,7 +747,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           steps: rest, batchSize: budget.batchSize, roundSteps: budget.roundSteps, prunable: pm, val: data.val,
           patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay, seed: o.seed * 1009 + 7907, signal: o.signal, recalibrate: calib.x, softTargets,
           // Its rounds continue the count of the try's first half (the same step's fine-tune, made longer).
-          onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: doneRounds + Math.ceil(rest / budget.roundSteps), step: state.step, epoch: doneRounds + e.epoch, roundSteps: budget.roundSteps, loss: e.loss, valAccuracy: e.valAccuracy, ...(e.valLoss != null ? { valLoss: e.valLoss } : {}) }),
+          onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: doneRounds + Math.ceil(rest / budget.roundSteps), step: state.step, epoch: doneRounds + e.epoch, roundSteps: budget.roundSteps, ...roundFigures(e) }),
         })).catch((err: unknown) => {
           pm.restore(snap);
           disposeSnapshot(snap);
@@ -762,13 +763,13 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       if (r.verdict.accepted) {
         state.sparsity = r.sparsity;
         state.steps.push({ ...rec, accepted: true, reason: how });
+        emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds, reason: how });
         try {
           await recordCrossed(snap, r.sparsity, r);
         } catch (err) {
           disposeSnapshot(snap);
           throw err;
         }
-        emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds, reason: how });
       } else {
         pm.restore(snap);
         const extended = how === LAST_TRY_EXTENDED;
@@ -808,7 +809,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           steps: budget.budgetSteps - state.stepsUsed, batchSize: budget.batchSize, roundSteps: budget.roundSteps,
           prunable: pm, val: data.val, patience: o.polish.patience, lrDecay: o.polish.lrDecay, regrow: regrowFor(budget.budgetSteps - state.stepsUsed),
           seed: o.seed * 1009 + 7919, signal: o.signal, recalibrate: calib.x, softTargets,
-          onEpoch: (e) => emit({ type: 'epoch', phase: 'polish', epochs: Math.ceil((budget.budgetSteps - state.stepsUsed) / budget.roundSteps), step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, loss: e.loss, valAccuracy: e.valAccuracy, ...(e.valLoss != null ? { valLoss: e.valLoss } : {}) }),
+          onEpoch: (e) => emit({ type: 'epoch', phase: 'polish', epochs: Math.ceil((budget.budgetSteps - state.stepsUsed) / budget.roundSteps), step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, ...roundFigures(e) }),
         }));
         state.stepsUsed += r.stepsRun;
         // Undone unless it beats where it started (a lower validation loss) without breaking the guard where
@@ -817,7 +818,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         const lowerLoss = (r.bestValLoss ?? Infinity) < before.loss;
         // (With --force the user takes the drop whatever the guard: the lower loss decides, as before.)
         if (lowerLoss && !o.force && guard(before).accepted) polished = timed('evaluate', () => evaluate(model, data.val));
-        const broke = polished && !guard(polished).accepted ? guard(polished) : undefined;
+        const verdict = polished ? guard(polished) : undefined;
+        const broke = verdict && !verdict.accepted ? verdict : undefined;
         const loss = `validation loss ${r.bestValLoss != null ? r.bestValLoss.toPrecision(4) : '(none judged)'} against ${before.loss.toPrecision(4)} before the polish`;
         const losses = `its best round's ${loss}`;
         const at = state.steps.filter((s) => s.accepted).pop();
@@ -894,6 +896,11 @@ async function controlReference(model: TF.LayersModel, data: Dataset, recalibrat
 export function gradualLevels(from: number, to: number, n: number): number[] {
   const k = Math.max(1, Math.round(n));
   return Array.from({ length: k }, (_, j) => (j === k - 1 ? to : from + (to - from) * (1 - (1 - (j + 1) / k) ** 3)));
+}
+
+/** A validation round's figures as the epoch events carry them (validation loss where the round was validated). */
+function roundFigures(e: { loss: number; valAccuracy?: number; valLoss?: number }): { loss: number; valAccuracy?: number; valLoss?: number } {
+  return { loss: e.loss, valAccuracy: e.valAccuracy, ...(e.valLoss != null ? { valLoss: e.valLoss } : {}) };
 }
 
 async function timedAsync<T>(phases: Record<string, number>, phase: string, f: () => Promise<T>): Promise<T> {

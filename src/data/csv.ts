@@ -457,17 +457,17 @@ function checkSplit(split: readonly number[]): [number, number, number] {
   return [split[0] / sum, split[1] / sum, split[2] / sum];
 }
 
+/** Every option loadCsv takes (checked against CsvOptions by the compiler): anything else is a typo or another entry point's name. */
+const CSV_OPTION_KEYS: Record<keyof CsvOptions, true> = {
+  path: true, valPath: true, testPath: true, label: true, ignore: true, header: true, split: true, seed: true, standardize: true, labelOrder: true, targets: true,
+};
+
 /**
  * A classification dataset from CSV files: numeric feature columns plus one label column (integers or
  * strings). Validation/test data come from separate files or a seeded stratified split of `path`; the
  * training split is shuffled with `seed`; features are standardised with training statistics only.
  * Throws DataError naming the file and line for unusable data.
  */
-/** Every option loadCsv takes (checked against CsvOptions by the compiler): anything else is a typo or another entry point's name. */
-const CSV_OPTION_KEYS: Record<keyof CsvOptions, true> = {
-  path: true, valPath: true, testPath: true, label: true, ignore: true, header: true, split: true, seed: true, standardize: true, labelOrder: true, targets: true,
-};
-
 export function loadCsv(options: CsvOptions): Dataset {
   if (options == null || typeof options !== 'object') throw new UsageError('loadCsv needs an options object with a file path, e.g. { path: \'data.csv\' }');
   // autoprune()'s and loadDataset's names for the same options, said where a user brings them here.

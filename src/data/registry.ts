@@ -52,16 +52,16 @@ const CSV_FLAGS = Object.freeze({ label: '--label', ignoreColumns: '--ignore-col
 
 const ALIASES: Readonly<Record<string, string>> = Object.freeze({ mnist: 'mnist-10k' });
 
-/**
- * A dataset by name ('mnist-10k' or 'mnist', 'synthetic') or by the path of a .csv file. Throws DataError
- * for an unknown name, and UsageError when CSV-only options (label, split, separate files) are given for
- * a built-in dataset, whose split is fixed.
- */
 /** Every option loadDataset takes (checked against LoadDatasetOptions by the compiler). */
 const DATASET_OPTION_KEYS: Record<keyof LoadDatasetOptions, true> = {
   seed: true, label: true, ignoreColumns: true, split: true, valPath: true, testPath: true, standardize: true, labelOrder: true, targets: true,
 };
 
+/**
+ * A dataset by name ('mnist-10k' or 'mnist', 'synthetic') or by the path of a .csv file. Throws DataError
+ * for an unknown name, and UsageError when CSV-only options (label, split, separate files) are given for
+ * a built-in dataset, whose split is fixed.
+ */
 export function loadDataset(spec: string, options: LoadDatasetOptions = {}): Dataset {
   if (options == null || typeof options !== 'object') throw new UsageError('loadDataset: options must be an object, e.g. { label: \'species\' }');
   // loadCsv's and autoprune()'s names for the same options, said where a user brings them here.

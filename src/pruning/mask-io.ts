@@ -1,10 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelError } from '../errors.js';
-import type { PrunableLayer, PrunableModel } from './prunable-model.js';
-
-/** A kernel whose layer, or a model holding it, is not trainable (PrunableModel's `frozen`). */
-const isFrozen = (l: PrunableLayer) => !l.layer.trainable || l.containers.some((c) => !c.trainable) || l.kernel.trainable === false;
+import { isFrozenKernel, type PrunableModel } from './prunable-model.js';
 
 /** File name of the masks saved beside a model. */
 export const MASKS_FILE = 'masks.json';
@@ -50,7 +47,7 @@ export function applyMaskJson(pm: PrunableModel, file: MaskFile, where = MASKS_F
     const entry = file.layers.find((e) => e.name === l.name);
     // An excluded kernel keeps what it has (its own zeros, if any); so does a frozen one, which the agent leaves dense
     // (listed as such since 2026-12-05; a file written before says nothing, and the layer's own flag tells).
-    if (!entry && (file.excluded?.includes(l.name) || file.frozen?.includes(l.name) || isFrozen(l))) return current[i];
+    if (!entry && (file.excluded?.includes(l.name) || file.frozen?.includes(l.name) || isFrozenKernel(l.layer, l.containers, l.kernel))) return current[i];
     if (!entry) throw new ModelError(`'${where}' has no mask for layer '${l.name}'`);
     if (entry.shape.join('x') !== l.shape.join('x')) {
       throw new ModelError(`'${where}': mask of layer '${l.name}' has shape [${entry.shape}], the kernel is [${l.shape}]`);

@@ -127,9 +127,7 @@ export class PrunableModel {
    */
   constructor(readonly model: TF.LayersModel, options: { exclude?: readonly string[]; frozen?: 'prune' | 'exclude' } = {}) {
     const all = discoverKernels(model);
-    // A layer's own flag, a holding model's, or the variable's (a Sequential's `trainable = false` sets its weights').
-    const isFrozen = (k: (typeof all)[number]) => !k.layer.trainable || k.containers.some((c) => !c.trainable) || (k.variable as { trainable?: boolean }).trainable === false;
-    const frozen = options.frozen === 'exclude' ? all.filter(isFrozen) : [];
+    const frozen = options.frozen === 'exclude' ? all.filter((k) => isFrozenKernel(k.layer, k.containers, k.variable)) : [];
     const kernels = all.filter((k) => !frozen.includes(k));
     if (kernels.length === 0 && frozen.length > 0) {
       throw new UsageError(`every prunable layer of model '${model.name}' is frozen (trainable: false: ${[...new Set(frozen.map((k) => k.layer.name))].join(', ')}): ` +
@@ -321,6 +319,14 @@ export function globMatches(glob: string, name: string): boolean {
   const escape = (c: string) => c.replace(/[.+^$()|[\]{}\\]/g, '\\$&');
   const pattern = Array.from(glob, (c) => (c === '*' ? '.*' : c === '?' ? '.' : escape(c))).join('');
   return new RegExp(`^${pattern}$`).test(name);
+}
+
+/**
+ * Whether a kernel is frozen: its layer's own flag, a holding model's, or the variable's (a Sequential's
+ * `trainable = false` sets its weights'). The agent leaves such kernels dense (PrunableModel's `frozen`).
+ */
+export function isFrozenKernel(layer: TF.layers.Layer, containers: readonly TF.layers.Layer[], variable: unknown): boolean {
+  return !layer.trainable || containers.some((c) => !c.trainable) || (variable as { trainable?: boolean }).trainable === false;
 }
 
 /** Splits discovered kernels into kept and excluded by glob; every glob must match at least one kernel. */

@@ -170,7 +170,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           line(`  polish: ${e.message}`);
           break;
         case 'frontier':
-          line(`  frontier: target ${pct(e.target)} reached and kept (sparsity ${pct(e.sparsity, 2)}, val ${fmt(e.valAccuracy)}, test ${fmt(e.testAccuracy)}, after ${e.fineTuneSteps} fine-tune steps)`);
+          line(`  frontier: target ${pct(e.target)} reached and kept (sparsity ${pct(e.sparsity, 2)} of the prunable kernel weights, val ${fmt(e.valAccuracy)}, test ${fmt(e.testAccuracy)}, after ${e.fineTuneSteps} fine-tune steps)`);
           break;
         case 'checkpoint':
         case 'done':

@@ -26,5 +26,6 @@ export function refuseUnknownKeys(o: object, known: readonly string[], what: str
     const best = known.map((n) => ({ n, d: distance(k, n) })).sort((p, q) => p.d - q.d)[0];
     return best && best.d <= Math.min(2, Math.floor(k.length / 3)) ? best.n : undefined;
   };
-  throw new UsageError(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'${like(k) ? ` (did you mean '${like(k)}'?)` : ''}`).join(', ')}; ${what} takes ${known.join(', ')}`);
+  const named = unknown.map((k) => { const meant = like(k); return `'${k}'${meant ? ` (did you mean '${meant}'?)` : ''}`; });
+  throw new UsageError(`unknown option${unknown.length > 1 ? 's' : ''} ${named.join(', ')}; ${what} takes ${known.join(', ')}`);
 }
