@@ -1282,13 +1282,21 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
   if (testDrop > r.maxDrop + 1e-9) {
     // The guard judged the validation rows; the test rows are another sample of the same uncertainty: say its estimate and standard error.
     const g = report.guard;
-    const est = g ? `the guard's paired estimate on its ${g.valRows} validation rows was ${(100 * g.finalDrop).toFixed(2)} ± ${(100 * g.finalStandardError).toFixed(2)} points` +
-      `${g.pointsPerRow ? ` (one row = ${g.pointsPerRow.toFixed(2)} points)` : ''}` : 'the guard judges the validation rows';
+    // No validation row changed (right/wrong rows): the standard error estimate is 0, not the uncertainty; one row's
+    // worth stands in for it (at least one discordant row is what a split of this size can tell apart from none).
+    const unchanged = g != null && g.finalStandardError === 0 && g.pointsPerRow != null;
+    let est = 'the guard judges the validation rows';
+    if (g) {
+      const row = g.pointsPerRow ? `one row = ${g.pointsPerRow.toFixed(2)} points` : '';
+      const head = `the guard's paired estimate on its ${g.valRows} validation rows was ${(100 * g.finalDrop).toFixed(2)}`;
+      est = unchanged ? `${head} points (no validation row changed; ${row})` : `${head} ± ${(100 * g.finalStandardError).toFixed(2)} points${row ? ` (${row})` : ''}`;
+    }
     // How far apart the two samples are: the test estimate's standard error taken as the validation one's scaled to
     // the test rows (same per-row spread), the two combined.
     const testN = report.samples?.test;
-    const apart = g && testN && g.finalStandardError > 0
-      ? (testDrop / 100 - g.finalDrop) / (g.finalStandardError * Math.sqrt(1 + g.valRows / testN))
+    const se = g ? (unchanged ? 1 / g.valRows : g.finalStandardError) : 0;
+    const apart = g && testN && se > 0
+      ? (testDrop / 100 - g.finalDrop) / (se * Math.sqrt(1 + g.valRows / testN))
       : undefined;
     const why = apart != null && apart >= 3
       ? `; validation and test rows are two samples, but these differ by ${apart.toFixed(1)} standard errors, more than chance makes likely: the validation rows may not stand for new data ` +

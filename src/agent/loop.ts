@@ -52,6 +52,12 @@ export interface AgentOptions {
    * fewer when validation stops improving. Default 2.
    */
   maxStepEpochs?: number;
+  /**
+   * A step the guard refuses by no more than its noise cap (two validation rows; maxDrop for continuous metrics)
+   * while its fine-tune's last round was still its best (validation loss still falling) gets up to this many more
+   * rounds (patience 1) before the verdict, from the steps' budget. 0: none. Default 2 (docs/agent.md, "Recovery").
+   */
+  recoverRounds?: number;
   /** Samples of the training split used to compute features. Default 1024. */
   calibrationSamples?: number;
   /**
@@ -132,7 +138,7 @@ export interface AgentOptions {
 export const DISTILL_DEFAULT = Object.freeze({ weight: 0.5, temperature: 4 });
 
 export const AGENT_DEFAULTS = Object.freeze({
-  maxDrop: 1, force: false, seed: 0, finalReserve: 0.3, maxStepEpochs: 2, calibrationSamples: 1024, increments: 4, magnitudeCheck: true,
+  maxDrop: 1, force: false, seed: 0, finalReserve: 0.3, maxStepEpochs: 2, recoverRounds: 2, calibrationSamples: 1024, increments: 4, magnitudeCheck: true,
   polish: Object.freeze({ lrDecay: 0.3, patience: Number.POSITIVE_INFINITY }),
 });
 
@@ -267,6 +273,8 @@ const LAST_TRY_PREFIX = 'last try at the target';
 const LAST_TRY = `${LAST_TRY_PREFIX} with half the reserve`;
 /** The same, given the other half too because it was still improving when judged. */
 const LAST_TRY_EXTENDED = `${LAST_TRY_PREFIX} with the whole reserve (still improving at half)`;
+/** A step's note when the guard judged it after a longer fine-tune (AgentOptions.recoverRounds). */
+const RECOVERED = 'judged after a longer fine-tune, as it was refused within the noise cap while still improving';
 /** A rollback's reason when the guard refused a classifier that fell to the majority class (guard.ts, withCollapseCheck). */
 const collapseReason = (share: number) =>
   `no better than always answering the most common class (${(100 * share).toFixed(2)} % of the validation rows), where the reference scored above it`;
@@ -567,6 +575,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       return { valAccuracy: ev.accuracy, verdict: guard(ev), steps: r.stepsRun, requested: t.steps, sparsity: pm.progress(objective), skipped: false, improving };
     };
 
+    /** An attempt's outcome; `recovered` when the guard judged it after a longer fine-tune (recoverRounds). */
+    type Attempt = Awaited<ReturnType<typeof attempt>> & { recovered?: boolean };
     /** attempt(), with the model put back to `snap` (and the snapshot freed) when it throws, e.g. on Ctrl-C. */
     const attemptFrom = async (snap: ReturnType<PrunableModel['snapshot']>, to: number, tune: Tune | ((reached: number) => Tune | null)) => {
       try {
@@ -576,6 +586,27 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         disposeSnapshot(snap);
         throw err;
       }
+    };
+
+    /**
+     * The fine-tune of the attempt `r` (made from `snap`) continued for up to `steps` more optimizer steps, its
+     * rounds counted on from the attempt's; the model is then judged anew. On a throw the model is put back to
+     * `snap` (and the snapshot freed).
+     */
+    const tuneMore = async <R extends Attempt>(snap: Snapshot, r: R, steps: number, t: { patience: number; lrDecay?: number; seed: number }): Promise<R> => {
+      const doneRounds = Math.ceil(r.steps / budget.roundSteps);
+      const more = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
+        steps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, prunable: pm, val: data.val,
+        patience: t.patience, lrDecay: t.lrDecay, seed: t.seed, signal: o.signal, recalibrate: calib.x, softTargets,
+        // Its rounds continue the count of the attempt's (the same step's fine-tune, made longer).
+        onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: doneRounds + Math.ceil(steps / budget.roundSteps), step: state.step, epoch: doneRounds + e.epoch, roundSteps: budget.roundSteps, ...roundFigures(e) }),
+      })).catch((err: unknown) => {
+        pm.restore(snap);
+        disposeSnapshot(snap);
+        throw err;
+      });
+      const ev = timed('evaluate', () => evaluate(model, data.val));
+      return { ...r, valAccuracy: ev.accuracy, verdict: guard(ev), steps: r.steps + more.stepsRun, improving: more.bestEpoch !== undefined && more.bestEpoch === more.epochsRun - 1 };
     };
 
     // state.frontierSteps: optimizer steps of the frontier's branches, on top of the budget, added to the totals at the end.
@@ -674,9 +705,17 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       const t0 = Date.now();
       const snap = pm.snapshot();
       state.step++;
-      const r = await attemptFrom(snap, to, tuneFor(left));
+      let r: Attempt = await attemptFrom(snap, to, tuneFor(left));
+      // Refused by no more than what noise may excuse, while its validation loss was still falling: the step's
+      // fine-tune goes on (a few rounds, patience 1) before the verdict, rather than throwing the step away.
+      const more = Math.min(o.recoverRounds * budget.roundSteps, stepBudget - state.stepsUsed - r.steps);
+      if (!r.verdict.accepted && !r.skipped && r.improving && r.verdict.collapsedTo == null && r.verdict.drop - r.verdict.allowed <= r.verdict.cap + 1e-9 && more >= budget.roundSteps) {
+        r = { ...(await tuneMore(snap, r, more, { patience: 1, seed: o.seed * 1009 + state.step + 7901 })), recovered: true };
+      }
       state.stepsUsed += r.steps;
       const seconds = (Date.now() - t0) / 1000;
+      /** Why the step is not an ordinary one: the run's first step's note, a longer fine-tune before the verdict. */
+      const notes = [state.step === 1 && firstNote ? firstNote : '', r.recovered ? RECOVERED : ''].filter(Boolean).join('; ');
       if (r.verdict.accepted) {
         tried.clear();
         // Slack: how much of the allowed drop is left, as a fraction of maxDrop.
@@ -685,9 +724,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         // A step that could not remove anything (the per-layer floors bind) must not loop forever.
         stalled = r.sparsity <= from + EPS ? stalled + 1 : 0;
         state.sparsity = r.sparsity;
-        state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: true, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds, ...(state.step === 1 && firstNote ? { reason: firstNote } : {}) });
+        state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: true, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds, ...(notes ? { reason: notes } : {}) });
         // Said before the lower targets it crossed are reached on their branches (their rounds and `frontier` events follow).
-        emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds, ...(state.step === 1 && firstNote ? { reason: firstNote } : {}) });
+        emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds, ...(notes ? { reason: notes } : {}) });
         try {
           await recordCrossed(snap, r.sparsity, r);
         } finally {
@@ -706,7 +745,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           ? `prunes the same units as a rolled-back step that had the longer fine-tune (val ${(100 * r.valAccuracy).toFixed(2)} %); not fine-tuned again`
           : r.verdict.collapsedTo != null ? collapseReason(r.verdict.collapsedTo)
           : `val drop ${(100 * r.verdict.drop).toFixed(2)} points${r.verdict.binary ? ` (${r.verdict.lost} rows lost, ${r.verdict.gained} gained)` : ''} > allowed ${(100 * r.verdict.allowed).toFixed(2)} (max drop + ${GUARD_Z} s.e., capped)`;
-        state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: false, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, ...collapseOf(r.verdict), seconds, reason: state.step === 1 && firstNote ? `${reason}; ${firstNote}` : reason });
+        state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: false, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, ...collapseOf(r.verdict), seconds, reason: notes ? `${reason}; ${notes}` : reason });
         if (o.force) {
           // The target is taken anyway: smaller steps would only spend the budget that the fine-tune
           // at the target needs (measured: at 0.98 it loses ~2 points against jumping straight there).
@@ -742,20 +781,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         // Rejected while its last round was still its best: the candidate at the target gets the other half
         // too before the verdict, instead of being thrown away; if the guard still says no, the last accepted
         // sparsity is kept as it was accepted (no budget is left to polish it).
-        const doneRounds = Math.ceil(r.steps / budget.roundSteps);
-        const more = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
-          steps: rest, batchSize: budget.batchSize, roundSteps: budget.roundSteps, prunable: pm, val: data.val,
-          patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay, seed: o.seed * 1009 + 7907, signal: o.signal, recalibrate: calib.x, softTargets,
-          // Its rounds continue the count of the try's first half (the same step's fine-tune, made longer).
-          onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: doneRounds + Math.ceil(rest / budget.roundSteps), step: state.step, epoch: doneRounds + e.epoch, roundSteps: budget.roundSteps, ...roundFigures(e) }),
-        })).catch((err: unknown) => {
-          pm.restore(snap);
-          disposeSnapshot(snap);
-          throw err;
-        });
-        state.stepsUsed += more.stepsRun;
-        const ev = timed('evaluate', () => evaluate(model, data.val));
-        r = { ...r, valAccuracy: ev.accuracy, verdict: guard(ev), steps: r.steps + more.stepsRun };
+        const before = r.steps;
+        r = await tuneMore(snap, r, rest, { patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay, seed: o.seed * 1009 + 7907 });
+        state.stepsUsed += r.steps - before;
         how = LAST_TRY_EXTENDED;
       }
       const seconds = (Date.now() - t0) / 1000;
@@ -784,8 +812,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     /** The kept polish's validation evaluation, where the guard needed it (the final one then). */
     let polished: ReturnType<typeof evaluate> | undefined;
     let polishRecord: PolishRecord | undefined;
-    const stopReason: StopReason = reached ? 'target' : o.force ? 'forced' : stopped ?? 'guard';
-    if (!reached && o.force) {
+    // --force takes the target unless the per-layer floors stop every step short of it ('stalled': no step can reach it).
+    let stopReason: StopReason = reached ? 'target' : o.force && stopped !== 'stalled' ? 'forced' : stopped ?? 'guard';
+    if (!reached && stopReason === 'forced') {
       // --force: take the target anyway, fine-tuned with whatever budget is left (at least one epoch).
       checkAbort();
       const from = state.sparsity;
@@ -797,7 +826,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       state.sparsity = r.sparsity;
       state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: true, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds: (Date.now() - t0) / 1000, reason: 'forced' });
       emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds: (Date.now() - t0) / 1000 });
-      reached = true;
+      // The floors can stop the forced step short of the target too: then it is not reached, and the exit code says so.
+      reached = state.sparsity >= o.target - tol;
+      if (!reached) stopReason = 'stalled';
     } else if (budget.budgetSteps - state.stepsUsed >= Math.min(budget.stepsPerEpoch, budget.roundSteps)) {
       // Polish at the final sparsity with what is left of the budget (the reserve, at least); the best
       // validation epoch is kept, and the polish is undone if it never beats where it started.

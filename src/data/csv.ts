@@ -50,6 +50,8 @@ export const CSV_DEFAULTS = Object.freeze({
 
 const DELIMITERS = [',', ';', '\t'] as const;
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+/** Cells that spreadsheets, R and pandas write for a missing value. */
+const MISSING = /^(na|n\/a|nan|null|none|\?|-)$/i;
 
 interface CsvRecord {
   cells: string[];
@@ -359,9 +361,10 @@ function readTable(file: string, opts: ReadOptions, like?: Table): Table {
         continue;
       }
       if (!NUMBER.test(cell)) {
+        const missing = cell === '' || MISSING.test(cell);
         const what = cell === '' ? 'empty cell' : `'${cell}'`;
         throw new DataError(`${file} line ${r.line}, column '${columnName(fileColumns, j)}': ${what} is not a number` +
-          (targets.has(j) || valueTargets.has(j) ? '; it is one of the model\'s target columns, which hold numbers (0 or 1 for each label of a multi-label model)' : cell === ''
+          (targets.has(j) || valueTargets.has(j) ? '; it is one of the model\'s target columns, which hold numbers (0 or 1 for each label of a multi-label model)' : missing
             ? '; autoprune does not fill in missing values: drop or fill the rows with empty cells (as the model was trained), or leave the column out with --ignore-columns if it is not an input'
             : `; the label column is '${columnName(fileColumns, labelFileIndex)}' (another: --label), and columns that are not inputs are left out with --ignore-columns`));
       }
@@ -417,7 +420,7 @@ function classIds(table: Table, map: ReturnType<typeof classMap>, trainFile: str
     if (id === undefined) {
       // Many distinct numbers (or fractions) as labels: a regression target read as classes.
       const regression = looksLikeRegressionTarget(map.names)
-        ? '; the labels look like a regression target (many distinct numbers): for a regression model pass --task regression (or save the model compiled with its loss)' : '';
+        ? '; the labels look like a regression target (many distinct numbers): for a regression model pass --task regression (or save the model with its loss: model.save(url, { includeOptimizer: true }))' : '';
       throw new DataError(`${table.file} line ${table.lines[i]}: label '${s}' does not occur in the training data ` +
         `${trainFile} (classes: ${map.names.slice(0, 10).join(', ')}${map.names.length > 10 ? `, … ${map.names.length} in all` : ''})${regression}`);
     }

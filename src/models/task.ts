@@ -263,8 +263,9 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel, task: Ta
   if (data.numClasses > classes && looksLikeRegressionTarget(data.classNames)) {
     const sample = data.classNames.slice(0, 3).join(', ');
     throw new DataError(
-      `data '${data.source}': the label column holds ${data.numClasses} distinct numbers (${sample}, …) and the model has ${task.units} output unit(s): ` +
-      'that looks like a regression target; for a regression model pass --task regression (or save the model compiled with its loss)');
+      `data '${data.source}': the label column${data.targetNames?.length === 1 ? ` '${data.targetNames[0]}'` : ''} holds ${data.numClasses} distinct numbers (${sample}, …) and the model has ${task.units} output unit(s): ` +
+      'that looks like a regression target; for a regression model pass --task regression (or save the model with its loss: model.save(url, { includeOptimizer: true })); ' +
+      'if the label is another column, name it with --label');
   }
   if (data.numClasses > classes) {
     // Which labels would have no output (label k = output k, names in sorted order). Which class the model never saw

@@ -255,14 +255,20 @@ export function untouchedReason(layer: Layer): string {
  * ("dilation rates greater than 1 are not yet supported in gradients"), and fine-tuning needs every layer's.
  */
 export function notDifferentiable(model: TF.LayersModel): string | undefined {
+  // A frozen dilated convolution before any trainable weight (a fixed front end) needs no gradient: nothing
+  // upstream of it is trained (graph order is conservative: an earlier layer on another branch counts too).
+  let trainableSoFar = false;
   for (const outer of leafLayers(model)) {
     for (const layer of [outer, ...wrapped(outer)]) {
       const rate = (layer.getConfig() as { dilationRate?: number | number[] }).dilationRate;
       const rates = rate == null ? [] : Array.isArray(rate) ? rate : [rate];
-      if (rates.some((r) => r > 1)) {
-        return `layer '${layer.name}' (${layer.getClassName()}, dilationRate ${JSON.stringify(rate)}) is a dilated convolution, and TensorFlow.js cannot compute its gradients, which fine-tuning needs`;
+      const frozenFrontEnd = !trainableSoFar && layer.trainableWeights.length === 0;
+      if (rates.some((r) => r > 1) && !frozenFrontEnd) {
+        return `layer '${layer.name}' (${layer.getClassName()}, dilationRate ${JSON.stringify(rate)}) is a dilated convolution, and TensorFlow.js cannot compute its gradients, which fine-tuning needs` +
+          ' (a frozen one is fine where no trainable layer comes before it)';
       }
     }
+    if (outer.trainableWeights.length > 0) trainableSoFar = true;
   }
   return undefined;
 }

@@ -105,6 +105,19 @@ describe('agent loop', () => {
     b.data.dispose();
   });
 
+  it('--force does not call a target reached that the per-layer floors keep it from (exit 3, stalled)', async () => {
+    const { data, model } = setup(2);
+    // 0.999 of 3,424 weights leaves 3: below what the floors keep in each of the three layers.
+    const r = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.999, maxDrop: 50, budgetEpochs: 3, force: true });
+    expect(r.sparsity.global).toBeLessThan(0.999 - 1 / 3424);
+    expect(r.targetReached).toBe(false);
+    expect(r.stopReason).toBe('stalled');
+    expect(r.exitCode).toBe(3);
+    r.masks.dispose();
+    model.dispose();
+    data.dispose();
+  });
+
   it('says when the fine-tuning budget, not the guard, ended the run', async () => {
     const { data, model } = setup(3);
     // Two epochs in all: one for the first step, the reserve for the final fine-tune, none for a second step.

@@ -330,7 +330,9 @@ describe('loadCsv: bad data throws one-line DataErrors naming file and line', ()
     const e = expectDataError(() => loadCsv({ path: p }), p);
     expect(e.message).toBe(`${p} line 12, column 'x3': 'abc' is not a number; the label column is 'y' (another: --label), and columns that are not inputs are left out with --ignore-columns`);
     p = make('NaN');
-    expectDataError(() => loadCsv({ path: p }), p, 'line 12', "column 'x3'", "'NaN' is not a number");
+    expectDataError(() => loadCsv({ path: p }), p, 'line 12', "column 'x3'", "'NaN' is not a number", 'does not fill in missing values');
+    // What spreadsheets, R and pandas write for a missing value gets the missing-value advice too.
+    for (const na of ['NA', 'n/a', 'null', '?']) expectDataError(() => loadCsv({ path: make(na) }), `'${na}' is not a number`, 'does not fill in missing values');
     p = make('');
     expectDataError(() => loadCsv({ path: p }), p, 'line 12', "column 'x3'", 'empty cell', 'does not fill in missing values', '--ignore-columns');
     // A quoted field spanning lines shifts the line numbers after it.

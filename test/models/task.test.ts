@@ -82,6 +82,20 @@ describe('fitDatasetToModel', () => {
     const outer = tf.sequential({ name: 'transfer', layers: [inner, tf.layers.dense({ units: 2, activation: 'softmax' })] });
     expect(() => fitDatasetToModel(images, outer)).toThrow(ModelError);
     expect(() => fitDatasetToModel(images, outer)).toThrow(/layer 'atrous' \(Conv2D, dilationRate \[2,2\]\) is a dilated convolution/);
+    // Frozen and before every trainable layer (a fixed front end), it needs no gradient: not refused.
+    const front = tf.sequential({ name: 'front', layers: [
+      tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 2, kernelSize: 2, dilationRate: 2, name: 'atrous', trainable: false }),
+      tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax' }),
+    ] });
+    expect(() => fitDatasetToModel(images, front)).not.toThrow();
+    // Frozen, but after a trainable layer, whose gradient would have to pass through it: refused.
+    const after = tf.sequential({ name: 'after', layers: [
+      tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 2, kernelSize: 1 }),
+      tf.layers.conv2d({ filters: 2, kernelSize: 2, dilationRate: 2, name: 'atrous', trainable: false }),
+      tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax' }),
+    ] });
+    expect(() => fitDatasetToModel(images, after)).toThrow(/layer 'atrous' .* is a dilated convolution.*a frozen one is fine where no trainable layer comes before it/);
+    [front, after].forEach((m) => m.dispose());
     const ae = tf.sequential({ name: 'conv_ae', layers: [tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 1, kernelSize: 3, padding: 'same' })] });
     expect(() => fitDatasetToModel(images, ae)).toThrow(/'conv_ae' has output shape \[batch, 4, 4, 1\].*append a Flatten layer to its output/);
     [outer, ae].forEach((m) => m.dispose());

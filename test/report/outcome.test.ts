@@ -42,4 +42,14 @@ describe('outcome warnings', () => {
     expect(far[0]).toContain('--val-data and --test-data');
     expect(outcome(0.0067, 0.0163, 0.005)).toEqual([]);
   });
+
+  it('where no validation row changed it says so, not "0.00 ± 0.00", and weighs the test drop against one row', () => {
+    // 1 row of 300 = 0.33 points; 1.5 points lost on test is 3.2 such rows apart, scaled for the two samples.
+    const none = outcome(0, 0, 0.015);
+    expect(none).toHaveLength(1);
+    expect(none[0]).toContain("the guard's paired estimate on its 300 validation rows was 0.00 points (no validation row changed; one row = 0.33 points)");
+    expect(none[0]).not.toContain('±');
+    expect(none[0]).toContain('differ by 3.2 standard errors');
+    expect(outcome(0, 0, 0.012)[0]).toContain('differ by about that standard error either way');
+  });
 });
