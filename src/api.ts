@@ -18,11 +18,11 @@ export type { AutopruneOptions, AutopruneResult };
  * const { model, report } = await autoprune({ target: 0.9, maxDrop: 0.5 });
  */
 export async function autoprune(options: AutopruneOptions, container: Container = createContainer()): Promise<AutopruneResult> {
-  // Warning events name the options a caller sets, as errors do.
+  // Warning events and the done event's advice name the options a caller sets, as errors and the returned report do.
   if (options == null || typeof options !== 'object') resolveRunOptions(options); // throws the one-line UsageError
   const user = options.onEvent;
   const opts: AutopruneOptions = typeof user === 'function'
-    ? { ...options, onEvent: (e) => user(e.type === 'warning' ? { ...e, message: inApiWords(e.message) } : e) }
+    ? { ...options, onEvent: (e) => user(e.type === 'warning' ? { ...e, message: inApiWords(e.message) } : e.type === 'done' && e.advice ? { ...e, advice: inApiWords(e.advice) } : e) }
     : options;
   let result: AutopruneResult;
   try {

@@ -113,7 +113,9 @@ function checkTarget(target: unknown): number {
 /** Calibration rows as a Split of at most 1,024 rows owned by the caller of this function. */
 function calibrationSplit(c: Calibration, model: TF.LayersModel, rows = 1024, what = 'calibration'): Split {
   if (c == null || typeof c !== 'object' || !('x' in c)) {
-    throw new UsageError(`${what} is required: training rows to score connections on, as { x, y } tensors (or a Split with labels), e.g. { calibration: { x: xTrain, y: yTrain } }`);
+    throw new UsageError(what === 'calibration'
+      ? `${what} is required: training rows to score connections on, as { x, y } tensors (or a Split with labels), e.g. { calibration: { x: xTrain, y: yTrain } }`
+      : `${what} is required: the validation rows the guard scores the model on after each pruning step, as { x, y } tensors (or a Split with labels), e.g. { guard: { validation: { x: xVal, y: yVal }, maxDrop: 1 } }`);
   }
   checkShapes(c, model, what);
   if ('labels' in c) return headOf(c, rows);
@@ -268,7 +270,7 @@ export class PruningCallback extends tf.Callback {
     const g = options.guard;
     if (g != null && (g.maxDrop != null && !(typeof g.maxDrop === 'number' && g.maxDrop >= 0 && g.maxDrop <= 100))) {
       this.masks.dispose();
-      throw new UsageError(`guard.maxDrop must be in [0, 100] percentage points, got '${String(g.maxDrop)}'`);
+      throw new UsageError(`guard.maxDrop must be a number in [0, 100] percentage points, got ${typeof g.maxDrop === 'number' ? g.maxDrop : `${typeof g.maxDrop} '${String(g.maxDrop)}'`}`);
     }
     this.maxDrop = g?.maxDrop ?? 1;
     let calib: Split | undefined;

@@ -68,7 +68,7 @@ function checkDatasetShape(d: Record<string, unknown>): void {
       if (!(s.labels instanceof Int32Array)) missing.push(`${k}.labels (an Int32Array)`);
     }
   }
-  if (!(typeof d.numClasses === 'number' && Number.isInteger(d.numClasses) && d.numClasses >= 1)) missing.push('numClasses (a whole number)');
+  if (!(typeof d.numClasses === 'number' && Number.isInteger(d.numClasses) && d.numClasses >= 0)) missing.push('numClasses (a whole number: the classes, or 0 where the targets are values, each split\'s y)');
   if (!Array.isArray(d.inputShape)) missing.push('inputShape (an array)');
   if (missing.length) throw new UsageError(`data: a Dataset needs ${missing.join(', ')}; see the Dataset type (or pass a CSV path)`);
 }
@@ -85,7 +85,7 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
     throw new UsageError(`target must be a number strictly between 0 and 1, got '${String(o.target)}'`);
   }
   if (o.maxDrop != null && !(typeof o.maxDrop === 'number' && o.maxDrop >= 0 && o.maxDrop <= 100)) {
-    throw new UsageError(`maxDrop must be in [0, 100] percentage points, got '${String(o.maxDrop)}'`);
+    throw new UsageError(`maxDrop must be a number in [0, 100] percentage points, got ${typeof o.maxDrop === 'number' ? o.maxDrop : `${typeof o.maxDrop} '${String(o.maxDrop)}'`}`);
   }
   for (const k of ['budgetEpochs', 'budgetSteps', 'batchSize'] as const) {
     if (o[k] != null && !wholeAtLeast1(o[k])) throw new UsageError(`${k} must be a whole number ≥ 1, got '${String(o[k])}'`);

@@ -1009,7 +1009,7 @@ export class PruneService {
   async run(opts: AutopruneOptions): Promise<AutopruneResult> {
     const t0 = Date.now();
     const r = resolveRunOptions(opts);
-    if (r.compact && !opts.out) throw new UsageError('compact writes the compact model and sparse files into the output folder: give out (--out) too');
+    if (r.compact && !opts.out) throw new UsageError('compact writes the compact model and sparse files into the output folder: give --out too');
     throwIfAborted(opts.signal);
     if (opts.out) checkOutDir(opts.out, r.overwrite, r.resume, inputsOf(opts));
     if (r.resume && !opts.out) throw new UsageError('--resume needs the --out folder of the interrupted run');
@@ -1026,7 +1026,11 @@ export class PruneService {
     const releaseLock = opts.out ? lockOutDir(opts.out) : undefined;
     try {
       const result = await this.runLocked(opts, r, t0);
-      await sink?.settle();
+      // A handler's late rejection fails the run: the pruned model, which the caller then never gets, is freed.
+      await sink?.settle().catch((err: unknown) => {
+        result.model.dispose();
+        throw err;
+      });
       return result;
     } finally {
       releaseLock?.();

@@ -92,10 +92,13 @@ describe('API errors', () => {
     await expect(autoprune({ target: 0.8, resume: true })).rejects.toThrow(/^resume: true needs the out folder/);
   });
 
-  it('the returned report\'s advice names options, not flags (report.json keeps the CLI\'s words)', async () => {
+  it('the returned report\'s advice names options, not flags, as the done event\'s does (report.json keeps the CLI\'s words)', async () => {
     const out = join(tempDir(), 'short');
-    const { model, report } = await autoprune({ target: 0.99, data: 'synthetic', budgetSteps: 60, maxDrop: 0, policy: 'global-magnitude', out });
+    const events: AgentEvent[] = [];
+    const { model, report } = await autoprune({ target: 0.99, data: 'synthetic', budgetSteps: 60, maxDrop: 0, policy: 'global-magnitude', out, onEvent: (e) => events.push(e) });
     model.dispose();
+    const done = events.find((e) => e.type === 'done');
+    expect(done?.type === 'done' && done.advice).toBe(report.final.advice);
     expect(report.final.exitCode).toBe(3);
     expect(report.final.advice).toMatch(/rerun with budgetSteps \d+, or force: true/);
     expect(report.final.advice).not.toMatch(/--/);
@@ -106,8 +109,15 @@ describe('API errors', () => {
     await expect(autoprune(null as never)).rejects.toThrow(/^options must be an object/);
     const x = tf.zeros([2, 2]);
     await expect(autoprune({ target: 0.5, data: { train: { x, labels: new Int32Array(2) } } as never }))
-      .rejects.toThrow(/^data: a Dataset needs val, test, numClasses \(a whole number\), inputShape \(an array\)/);
+      .rejects.toThrow(/^data: a Dataset needs val, test, numClasses \(a whole number: the classes, or 0 where the targets are values, each split's y\), inputShape \(an array\)/);
     x.dispose();
+    // A string where a number belongs is said to be one (not "out of range").
+    await expect(autoprune({ target: 0.5, data: 'synthetic', maxDrop: '1' as never })).rejects.toThrow(/^maxDrop must be a number in \[0, 100\] percentage points, got string '1'$/);
+    await expect(autoprune({ target: 0.5, data: 'synthetic', compact: true })).rejects.toThrow(/^compact writes the compact model and sparse files into the output folder: give out too$/);
+    // A batch larger than the training split is not refused (one step per pass is a valid choice) but said.
+    const { model, report } = await autoprune({ target: 0.5, data: 'synthetic', policy: 'global-magnitude', batchSize: 100_000, budgetSteps: 4 });
+    model.dispose();
+    expect(report.warnings?.filter((w) => /^batchSize 100000 is larger than the \d+ training rows: every optimizer step is one pass over them all/.test(w))).toHaveLength(1);
   });
 });
 
@@ -169,10 +179,11 @@ describe('abort', () => {
     }
   });
 
-  it('an async event handler that rejects fails the run with its error (never an unhandled rejection)', async () => {
+  it('an async event handler that rejects fails the run with its error (never an unhandled rejection), and frees what the run held', async () => {
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => { unhandled.push(reason); };
     process.on('unhandledRejection', onUnhandled);
+    const before = numTensors();
     try {
       const boom = new Error('logger down');
       let after = 0;
@@ -196,6 +207,14 @@ describe('abort', () => {
       expect(last).toBe(boom);
       await new Promise((r) => setImmediate(r));
       expect(unhandled).toEqual([]);
+      // A synchronous throw on a step's event (the step's snapshot was held then): the run fails, nothing is left.
+      const sync = await autoprune({
+        target: 0.6, data: 'synthetic', policy: 'global-magnitude', maxDrop: 5, budgetEpochs: 6,
+        onEvent: (e) => { if (e.type === 'step') throw boom; },
+      }).catch((e: unknown) => e);
+      expect(sync).toBe(boom);
+      // The pruned model of the run whose handler rejected at 'done' is freed too: the caller never got it.
+      expect(numTensors()).toBe(before);
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }

@@ -184,6 +184,9 @@ describe('pruning inside the user\'s training', () => {
       [{ target: 0.5, calibration: { x, y: y2 } }, /calibration.y has one-hot rows of 2 classes, but the model has 3 outputs/],
       [{ target: 0.5, calibration: { x, y: ids } }, /calibration.y holds class 5, but the model has 3 classes/],
       [{ target: 0.5, calibration: { x, y: oneHot }, guard: { validation: { x: x5, y: oneHot } } }, /guard.validation.x has rows of shape \[5\]/],
+      // A guard without its rows is told what the guard's rows are (not the calibration's description).
+      [{ target: 0.5, calibration: { x, y: oneHot }, guard: { maxDrop: 1 } }, /^guard.validation is required: the validation rows the guard scores the model on after each pruning step/],
+      [{ target: 0.5, calibration: { x, y: oneHot }, guard: { validation: { x, y: oneHot }, maxDrop: '1' } }, /^guard.maxDrop must be a number in \[0, 100\] percentage points, got string '1'$/],
     ] as const;
     for (const [options, message] of bad) expect(() => new PruningCallback(model, options as never)).toThrow(message);
     expect(() => pruneOnce(model, { target: 0.5, calibration: { x, y: oneHot }, frequency: 3 } as never)).toThrow(/unknown option 'frequency'; pruneOnce takes/);

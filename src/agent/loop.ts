@@ -422,6 +422,10 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       ...(unitsKept ? { unitsKept } : {}),
     });
     for (const message of guardWarnings(data.val.labels.length, o.maxDrop, metricName(taskOf(model).kind))) emit({ type: 'warning', message });
+    const trainRows = data.train.labels.length;
+    if (options.batchSize != null && options.batchSize > trainRows) {
+      emit({ type: 'warning', message: `--batch-size ${options.batchSize} is larger than the ${trainRows} training rows: every optimizer step is one pass over them all (${budget.budgetSteps} steps = ${budget.budgetSteps} epochs)` });
+    }
 
     // Whole units are coarse: a smaller step can prune exactly what a rolled-back one did. Such a
     // repeat gets a longer fine-tune once (2 × maxStepEpochs rounds, patience 2), and no fine-tune after that.
@@ -725,9 +729,10 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         stalled = r.sparsity <= from + EPS ? stalled + 1 : 0;
         state.sparsity = r.sparsity;
         state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: true, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds, ...(notes ? { reason: notes } : {}) });
-        // Said before the lower targets it crossed are reached on their branches (their rounds and `frontier` events follow).
-        emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds, ...(notes ? { reason: notes } : {}) });
         try {
+          // Said before the lower targets it crossed are reached on their branches (their rounds and `frontier` events follow).
+          // (Inside the try: a handler that throws on it must not leave the step's snapshot behind.)
+          emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds, ...(notes ? { reason: notes } : {}) });
           await recordCrossed(snap, r.sparsity, r);
         } finally {
           disposeSnapshot(snap);
@@ -788,23 +793,22 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       }
       const seconds = (Date.now() - t0) / 1000;
       const rec = { step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds };
-      if (r.verdict.accepted) {
-        state.sparsity = r.sparsity;
-        state.steps.push({ ...rec, accepted: true, reason: how });
-        emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds, reason: how });
-        try {
+      // The snapshot is freed however this ends (a handler that throws on the step's event included).
+      try {
+        if (r.verdict.accepted) {
+          state.sparsity = r.sparsity;
+          state.steps.push({ ...rec, accepted: true, reason: how });
+          emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds, reason: how });
           await recordCrossed(snap, r.sparsity, r);
-        } catch (err) {
-          disposeSnapshot(snap);
-          throw err;
+        } else {
+          pm.restore(snap);
+          const extended = how === LAST_TRY_EXTENDED;
+          state.steps.push({ ...rec, accepted: false, ...collapseOf(r.verdict), reason: `${extended ? how : LAST_TRY_PREFIX}: ${r.verdict.collapsedTo != null ? collapseReason(r.verdict.collapsedTo) : `val drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}`}` });
+          emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: extended ? 'stop: keep the last accepted sparsity as accepted (the reserve is spent)' : 'stop: polish the last accepted sparsity with the rest of the budget', seconds });
         }
-      } else {
-        pm.restore(snap);
-        const extended = how === LAST_TRY_EXTENDED;
-        state.steps.push({ ...rec, accepted: false, ...collapseOf(r.verdict), reason: `${extended ? how : LAST_TRY_PREFIX}: ${r.verdict.collapsedTo != null ? collapseReason(r.verdict.collapsedTo) : `val drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}`}` });
-        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: extended ? 'stop: keep the last accepted sparsity as accepted (the reserve is spent)' : 'stop: polish the last accepted sparsity with the rest of the budget', seconds });
+      } finally {
+        disposeSnapshot(snap);
       }
-      disposeSnapshot(snap);
       await checkpoint();
     }
 

@@ -46,6 +46,33 @@ export interface RunConfig {
    * probabilities at `temperature`; false when off or when the task has no class probabilities.
    */
   distill?: false | { weight: number; temperature: number };
+  /** What the target counts: 'params' (prunable kernel weights) or 'flops' (their multiply-accumulates). */
+  objective?: string;
+  /** The data split's seed (--split-seed; --seed where not given). */
+  splitSeed?: number;
+  /** The fine-tuning budget used, in optimizer steps (rolled-back steps included; an extension included). */
+  budgetSteps?: number;
+  /** The same budget in passes over the training split. */
+  budgetEpochs?: number;
+  /** How the budget was set: the user's epochs or steps, or the default rule (sized to the data). */
+  budgetSource?: 'epochs' | 'steps' | 'default';
+  /** Times a default budget was extended because it ran out while steps were still accepted (absent: none). */
+  budgetExtensions?: number;
+  /** Fine-tuning batch size used (--batch-size, or the default from the training split's size). */
+  batchSize?: number;
+  /** Optimizer steps between validation rounds (one epoch, at least 50). */
+  roundSteps?: number;
+  /** Whether the run continued from a checkpoint (--resume). */
+  resumed?: boolean;
+  /** Lower targets recorded on the way (--targets / frontier), when any. */
+  frontier?: number[];
+  /** The train/validation/test fractions as given (--split), when set. */
+  split?: number[];
+  /** Validation / test CSV files as given (--val-data, --test-data), when set. */
+  valData?: string;
+  testData?: string;
+  /** Whether the CSV's inputs were standardized (--standardize / --no-standardize, or what the run chose). */
+  standardize?: boolean;
   /** Any further settings the run recorded. */
   [k: string]: unknown;
 }
