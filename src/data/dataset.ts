@@ -32,7 +32,7 @@ export interface Dataset {
   source: string;
   /** Shape of one sample, e.g. [784] or [28, 28, 1]. */
   inputShape: number[];
-  /** Number of classes (2 for a binary task, whatever the model's output encoding). */
+  /** Number of classes (2 for a binary task, whatever the model's output encoding); 0 where the targets are values (regression, autoencoder: each split's `y`). */
   numClasses: number;
   /** Human-readable class names, index = class id (empty when the targets are values). */
   classNames: string[];

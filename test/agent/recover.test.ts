@@ -1,0 +1,59 @@
+/**
+ * A step the guard refuses by no more than its noise cap while its validation loss is still falling is fine-tuned
+ * a few rounds more and judged again (AgentOptions.recoverRounds; docs/agent.md, "A step still recovering is judged
+ * after more rounds"), on the small suite's gapminder-cluster table, where the rule was measured.
+ */
+import { describe, expect, it } from 'vitest';
+import { runAgent, AGENT_DEFAULTS } from '../../src/agent/loop.js';
+import type { AgentEvent } from '../../src/agent/events.js';
+import { loadModel } from '../../src/models/io.js';
+import { loadDataset } from '../../src/data/registry.js';
+import { fitDatasetToModel } from '../../src/models/task.js';
+import { loadPolicy } from '../../src/policy/io.js';
+import { smallCasePaths } from '../../src/bench/small-suite.js';
+import { numTensors } from '../helpers.js';
+
+async function run(recoverRounds?: number) {
+  const p = smallCasePaths('gapminder-cluster');
+  const model = await loadModel(p.model);
+  const data = loadDataset(p.data, { seed: 0, standardize: false });
+  const fitted = fitDatasetToModel(data, model);
+  const events: AgentEvent[] = [];
+  const r = await runAgent(model, fitted, loadPolicy('default'), { target: 0.9, seed: 0, ...(recoverRounds != null ? { recoverRounds } : {}), onEvent: (e) => events.push(e) });
+  r.masks.dispose();
+  if (fitted !== data) fitted.dispose();
+  data.dispose();
+  model.dispose();
+  return { r, events };
+}
+
+describe('a step still recovering', () => {
+  it('is fine-tuned up to recoverRounds more rounds and judged again; without the rule the same run stops short', async () => {
+    const before = numTensors();
+    const { r, events } = await run();
+    expect(AGENT_DEFAULTS.recoverRounds).toBe(2);
+    const round = r.budget.roundSteps;
+    const recovered = r.steps.filter((s) => s.reason?.includes('judged after a longer fine-tune'));
+    expect(recovered.length).toBeGreaterThan(0);
+    for (const s of recovered) {
+      // The step's own 2 rounds, then at most 2 more.
+      expect(s.fineTuneSteps!).toBeGreaterThan(2 * round);
+      expect(s.fineTuneSteps!).toBeLessThanOrEqual(4 * round);
+      // Its rounds count on through the longer fine-tune (0, 1, 2, …), in one step's epoch events.
+      const rounds = events.flatMap((e) => (e.type === 'epoch' && e.phase === 'fine-tune' && e.step === s.step ? [e.epoch] : []));
+      rounds.forEach((k, i) => expect(k).toBe(i));
+      expect(rounds.length).toBeGreaterThan(2);
+    }
+    // Every accepted step still holds the guard, and the totals count the longer fine-tunes.
+    for (const s of r.steps.filter((x) => x.accepted)) expect(s.drop!).toBeLessThanOrEqual(s.allowedDrop! + 1e-9);
+    expect(r.totals.fineTuneSteps).toBeLessThanOrEqual(r.budget.budgetSteps);
+    expect(r.exitCode).toBe(0);
+    expect(r.sparsity.global).toBeGreaterThanOrEqual(0.9 - 1e-3);
+
+    const off = await run(0);
+    expect(off.r.steps.some((s) => s.reason?.includes('judged after a longer fine-tune'))).toBe(false);
+    expect(off.r.exitCode).toBe(3);
+    expect(off.r.sparsity.global).toBeLessThan(0.9 - 1e-3);
+    expect(numTensors()).toBe(before);
+  }, 60_000);
+});
