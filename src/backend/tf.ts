@@ -19,6 +19,15 @@ import { UsageError } from '../errors.js';
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+
+/**
+ * How much slower training is on a non-native backend than on native TensorFlow, as measured with `autoprune doctor`'s
+ * epoch (LeNet-300-100, 8,006 MNIST digits) on the project's 2-core machines (2026-12-05; README): the pure-JS `cpu`
+ * backend 28–54×, `wasm` about 5× (2.51 s against 0.51 s).
+ */
+export function slowdownOf(backend: string): string {
+  return backend === 'wasm' ? 'about 5x' : 'about 30–50x';
+}
 export const BACKEND_NAMES: readonly BackendName[] = Object.freeze(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
 
 export interface BackendInfo {

@@ -14,7 +14,7 @@ const Flags = z.object({
   quick: z.boolean().optional(),
   json: z.boolean().optional(),
   fresh: z.boolean().optional(),
-  models: z.array(z.string().min(1)).min(1).optional(),
+  models: z.array(z.string().min(1, 'needs model paths, got an empty one')).min(1, 'needs at least one model path').optional(),
   data: z.string().min(1).optional(),
   label: z.string().min(1).optional(),
   ignoreColumns: z.string().min(1).transform((v) => nameList(v, '--ignore-columns')).optional(),
@@ -29,6 +29,11 @@ export async function buildMetaCommand(raw: Record<string, unknown>, argv: strin
   const f = parseFlags(Flags, raw);
   if (f.workers === 0 && f.queue == null) throw new UsageError('--workers 0 needs --queue (workers started elsewhere take the jobs); without a queue give at least 1');
   if (f.queue != null) checkQueueUrl(f.queue);
+  const flag = f.models?.find((m) => m.startsWith('--'));
+  if (flag) throw new UsageError(`--models took '${flag}', an option, as a model path: give the model paths right after --models`);
+  // Said before the work, not after it (the oracle runs minutes to hours on a zoo): the meta-dataset is a header
+  // file NAME.json beside its rows.
+  if (f.out != null && !f.out.endsWith('.json')) throw new UsageError(`--out is the meta-dataset's header file and must end in .json (its rows go beside it), got '${f.out}'`);
   selectBackend();
   await main({
     family: f.family, out: f.out, workers: f.workers, queue: f.queue, json: f.json, fresh: f.fresh,

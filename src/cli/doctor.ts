@@ -1,9 +1,10 @@
 import { consoleTable } from './table.js';
-import { selectBackendAsync, type BackendName } from '../backend/tf.js';
+import { selectBackendAsync, slowdownOf, type BackendName } from '../backend/tf.js';
 import { loadMnist10k } from '../data/mnist.js';
 import { buildModel, LENET_300_100 } from '../models/families.js';
 import { train } from '../models/train.js';
 import { cacheDir } from '../models/cache.js';
+import { checkCacheDir } from '../prune-service.js';
 import { VERSION } from '../version.js';
 
 export interface DoctorResult {
@@ -18,6 +19,18 @@ export interface DoctorResult {
   /** Seconds for one epoch of LeNet-300-100 on the 8,006 MNIST-10k training digits. */
   epochSeconds: number;
   cacheDir: string;
+  /** Why a run would refuse that cache folder (a file, not writable), if it would. */
+  cacheProblem?: string;
+}
+
+/** The check every run makes of the cache folder (it creates it), as a problem to report rather than throw. */
+function cacheCheck(): { cacheProblem?: string } {
+  try {
+    checkCacheDir();
+    return {};
+  } catch (err) {
+    return { cacheProblem: err instanceof Error ? err.message : String(err) };
+  }
 }
 
 /** Which backend is active and how fast it trains. */
@@ -29,7 +42,7 @@ export async function doctor(backend: BackendName | 'auto' = 'auto'): Promise<Do
     const r = train(model, data.train, { epochs: 1 });
     return {
       version: VERSION, node: process.version, backend: info.name, native: info.native, source: info.source,
-      skipped: info.skipped, requested: info.requested, epochSeconds: r.seconds, cacheDir: cacheDir(),
+      skipped: info.skipped, requested: info.requested, epochSeconds: r.seconds, cacheDir: cacheDir(), ...cacheCheck(),
     };
   } finally {
     model.dispose();
@@ -58,17 +71,18 @@ export async function doctorCommand(opts: { backend: string; json?: boolean }): 
   const t = consoleTable();
   t.push(
     { autoprune: r.version }, { node: r.node },
-    { backend: `${r.backend}${r.native ? ' (native TensorFlow)' : ' (NOT native: ~30–50x slower)'}` },
+    { backend: `${r.backend}${r.native ? ' (native TensorFlow)' : ` (NOT native: training ${slowdownOf(r.backend)} slower)`}` },
     { 'loaded from': r.source },
     ...(r.skipped.length ? [{ 'not used': r.skipped.join('; ') }] : []),
     { 'training speed': `${r.epochSeconds.toFixed(2)} s per epoch (LeNet-300-100, 8,006 MNIST digits, batch 128)` },
-    { 'model cache': r.cacheDir },
+    { 'model cache': r.cacheProblem ? `${r.cacheDir} (UNUSABLE: every run refuses it)` : r.cacheDir },
   );
   process.stdout.write(`${t.toString()}\n`);
+  if (r.cacheProblem) process.stderr.write(`autoprune: WARNING ${r.cacheProblem}\n`);
   const hint = gpuHint(r.backend, r.skipped);
   if (hint) process.stderr.write(`autoprune: ${hint}\n`);
   // A pure-JS backend asked for by name is the user's choice, not a missing native one.
-  if (!r.native && r.requested !== 'auto') process.stderr.write(`autoprune: WARNING the '${r.backend}' backend was asked for (--backend or AUTOPRUNE_BACKEND): training is about 30–50x slower than on native TensorFlow, which autoprune uses by default where it loads\n`);
+  if (!r.native && r.requested !== 'auto') process.stderr.write(`autoprune: WARNING the '${r.backend}' backend was asked for (--backend or AUTOPRUNE_BACKEND): training is ${slowdownOf(r.backend)} slower than on native TensorFlow, which autoprune uses by default where it loads\n`);
   else if (!r.native) process.stderr.write('autoprune: WARNING no native backend; run `npx autoprune setup-native --force --verbose`\n');
   return 0;
 }

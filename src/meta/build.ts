@@ -63,7 +63,10 @@ export const isFileModel = (m: MetaModel): m is FileModel => 'path' in m;
 /** The bytes of a model file and its weight files, hashed: the same trained model whatever path or name it is given by. */
 export function fileModelHash(path: string): string {
   let file = resolve(path);
-  if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'model.json');
+  if (existsSync(file) && statSync(file).isDirectory()) {
+    file = join(file, 'model.json');
+    if (!existsSync(file)) throw new UsageError(`model folder '${path}' holds no model.json; give each model's model.json (or its folder) to --models, e.g. --models ${join(path, '*')}`);
+  }
   if (!existsSync(file)) throw new UsageError(`model file '${path}' does not exist`);
   const h = createHash('sha256').update(readFileSync(file));
   let manifest: { weightsManifest?: { paths: string[] }[] } = {};

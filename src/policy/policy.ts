@@ -92,7 +92,7 @@ export function checkSchema(scorer: string, trained: FeatureSchema, produced: Fe
   const at = trained.names.findIndex((n, i) => n !== produced.names[i]);
   const where = at >= 0
     ? `; first difference at column ${at}: '${trained.names[at]}' vs '${produced.names[at] ?? '(none)'}'`
-    : produced.names.length > trained.names.length ? `; the extractor adds '${produced.names[trained.names.length]}', …` : '';
+    : produced.names.length > trained.names.length ? `; the extractor adds ${produced.names.slice(trained.names.length).map((n) => `'${n}'`).join(', ')}` : '';
   throw new PolicyError(
     `policy '${scorer}' was trained on feature schema v${trained.version} [${trained.names.join(', ')}] ` +
     `but the extractor produces v${produced.version} [${produced.names.join(', ')}]${where}. ` +

@@ -38,7 +38,7 @@ export function masksToJson(pm: PrunableModel): MaskFile {
 }
 
 /** Applies masks.json content to a model's prunable layers (matched by name and shape). */
-export function applyMaskJson(pm: PrunableModel, file: MaskFile, where = MASKS_FILE): void {
+export function applyMaskJson(pm: PrunableModel, file: MaskFile, where = MASKS_FILE, o: { matchWeights?: boolean } = {}): void {
   if (file?.format !== 'autoprune-masks' || file.version !== 1 || !Array.isArray(file.layers)) {
     throw new ModelError(`'${where}' is not an autoprune masks file (format autoprune-masks, version 1)`);
   }
@@ -58,6 +58,20 @@ export function applyMaskJson(pm: PrunableModel, file: MaskFile, where = MASKS_F
     for (let j = 0; j < l.size; j++) m[j] = (bytes[j >> 3] >> (j & 7)) & 1;
     return m;
   });
+  if (o.matchWeights) {
+    // The masks must describe these weights: a weight the file calls pruned that the model holds as nonzero means the
+    // model changed after pruning (trained further), and applying the file would silently zero what it learned.
+    const conflicts = pm.layers.map((l, i) => {
+      let n = 0;
+      for (let j = 0; j < l.size; j++) if (arrays[i][j] === 0 && current[i][j] !== 0) n++;
+      return { name: l.name, n };
+    }).filter((c) => c.n > 0);
+    if (conflicts.length > 0) {
+      const total = conflicts.reduce((a, c) => a + c.n, 0);
+      throw new ModelError(`'${where}' marks ${total} weight(s) as pruned that the model holds as nonzero (${conflicts.slice(0, 3).map((c) => `${c.n} in '${c.name}'`).join(', ')}${conflicts.length > 3 ? ', …' : ''}): ` +
+        'the weights were changed after pruning (trained further?), so these masks no longer describe them; prune the model again, or move the masks file away to use the weights as they are');
+    }
+  }
   pm.setMaskArrays(arrays);
 }
 
@@ -71,6 +85,6 @@ export function loadMasksFrom(pm: PrunableModel, dir: string): boolean {
   } catch {
     throw new ModelError(`'${path}' is not valid JSON`);
   }
-  applyMaskJson(pm, json, path);
+  applyMaskJson(pm, json, path, { matchWeights: true });
   return true;
 }

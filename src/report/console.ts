@@ -2,7 +2,7 @@ import cliProgress from 'cli-progress';
 import { stdoutClosed } from '../cli/stdout.js';
 import { GUARD_Z } from '../agent/guard.js';
 import type { AgentEvent } from '../agent/events.js';
-import type { BackendInfo } from '../backend/tf.js';
+import { slowdownOf, type BackendInfo } from '../backend/tf.js';
 import { describeStop, guardHeld, type RunReport } from './report.js';
 import { oneLine } from '../util/one-line.js';
 import { describeRewrite } from '../pruning/rewrite.js';
@@ -83,7 +83,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
     backend(info) {
       if (o.json) return;
       if (!info.native) {
-        err.write(`autoprune: WARNING running on the non-native '${info.name}' backend: training is about 30–50x slower (README). ` +
+        err.write(`autoprune: WARNING running on the non-native '${info.name}' backend: training is ${slowdownOf(info.name)} slower (README). ` +
           'Run `npx autoprune setup-native` (it builds or reuses the native TensorFlow backend) or check `autoprune doctor`.\n');
       } else if (level > 0) {
         err.write(`autoprune: backend ${info.name} (native, ${info.source.includes('.native') ? 'built from a local TensorFlow wheel' : info.source})\n`);

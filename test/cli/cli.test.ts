@@ -217,4 +217,13 @@ describe('autoprune CLI', () => {
     expect(resumed.code).toBe(0);
     expect(events(resumed.stdout)[0]).toMatchObject({ type: 'start', resumed: true });
   });
+
+  it('doctor says when the cache folder is one every run refuses', async () => {
+    const file = join(tempDir(), 'a-file');
+    writeFileSync(file, 'not a folder');
+    const r = await cli(['doctor'], { env: { AUTOPRUNE_CACHE_DIR: file } });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/model cache\s*│ .*a-file \(UNUSABLE: every run refuses it\)/);
+    expect(r.stderr).toMatch(/WARNING the cache folder '.*a-file' is a file, or a folder above it is; set AUTOPRUNE_CACHE_DIR to a writable folder/);
+  }, 120_000);
 });

@@ -95,4 +95,23 @@ describe('inspect', () => {
     pm.dispose();
     m.dispose();
   });
+
+  it('refuses masks.json that calls weights pruned which the model holds as nonzero (a model trained further after pruning)', async () => {
+    const out = tempDir();
+    const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 8, name: 'fc' }), tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' })] });
+    // The masks of a pruned copy, the weights of the dense model (its kernels have no zeros).
+    const copy = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 8, name: 'fc' }), tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' })] });
+    const pm = new PrunableModel(copy);
+    pm.setMaskArrays(pm.layers.map((l) => Float32Array.from({ length: l.size }, (_, j) => (j % 2 === 0 ? 0 : 1))));
+    for (const f of await modelFiles(m, 'model/')) {
+      mkdirSync(dirname(join(out, f.relPath)), { recursive: true });
+      writeFileSync(join(out, f.relPath), f.data);
+    }
+    writeFileSync(join(out, 'masks.json'), JSON.stringify(masksToJson(pm)));
+    const why = /masks\.json' marks 28 weight\(s\) as pruned that the model holds as nonzero \(16 in 'fc', 12 in 'out'\): the weights were changed after pruning/;
+    await expect(inspectModel(out)).rejects.toThrow(why);
+    await expect(compactPruned(out, { out })).rejects.toThrow(why);
+    pm.dispose();
+    [m, copy].forEach((x) => x.dispose());
+  });
 });

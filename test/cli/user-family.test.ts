@@ -88,9 +88,14 @@ describe('a policy for the user\'s own family', () => {
     [['--family', 'mine', '--models', 'no/such'], /model file 'no\/such' does not exist/],
     [['--family', 'mine', '--models', 'm', '--data', 'nope.csv'], /cannot read data file 'nope.csv'/],
     [['--family', 'bad name', '--models', 'm'], /--family must be a name/],
+    [['--family', 'mine', '--models', '.'], /model folder '\.' holds no model\.json; give each model's model\.json \(or its folder\) to --models/],
+    [['--family', 'mine', '--models', ''], /--models needs model paths, got an empty one/],
+    [['--family', 'mine', '--models', '--data', 'x.csv'], /--models took '--data', an option, as a model path/],
+    // --out checked before the oracle's work (the last --out wins: this one is not a .json header path).
+    [['--family', 'mine', '--models', 'm', '--out', 'meta/x.json', '--out', 'meta'], /--out is the meta-dataset's header file and must end in \.json/],
   ])('build-meta bad input %j → one clear line, exit 2, nothing written', async (args, pattern) => {
     const cwd = tempDir();
-    expectCleanUsageError(await cli(['build-meta', ...args, '--out', 'meta/x.json'], { cwd }), pattern);
+    expectCleanUsageError(await cli(['build-meta', ...(args.includes('--out') ? args : [...args, '--out', 'meta/x.json'])], { cwd }), pattern);
     expect(existsSync(join(cwd, 'meta'))).toBe(false);
   });
 });
