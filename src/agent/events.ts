@@ -32,6 +32,8 @@ export interface FrontierEvent {
   target: number;
   /** Fraction of the prunable kernel weights removed in the kept state. */
   sparsity: number;
+  /** Fraction of the prunable kernels' multiply-accumulates removed in the kept state: what the target counts with objective 'flops'. */
+  computeRemoved?: number;
   valAccuracy: number;
   testAccuracy: number;
   /** Optimizer steps that made this state: the run's before the branch that reached it, plus the branch's. */

@@ -36,17 +36,19 @@ export function checkObjective(objective: string, g: Granularity): Objective {
  * prunable layer (the output) are never removed, so a model whose only top-level Dense/Conv/recurrent layer is the output
  * layer would run its whole budget without pruning a weight and then report that the guard stopped it.
  */
-export function checkUnitsRemovable(g: Granularity, objective: Objective, pm: PrunableModel, target?: number): void {
+export function checkUnitsRemovable(g: Granularity, objective: Objective, pm: PrunableModel, target?: number, o: { frontier?: boolean } = {}): void {
   if (g !== 'unit') return;
   if (pm.layers.some((l) => l.structured && l.layer !== pm.layers[pm.layers.length - 1].layer)) {
-    if (target != null) checkReachable(pm, target, objective);
+    if (target != null) checkReachable(pm, target, objective, o.frontier ?? false);
     return;
   }
+  // Layers the user left out can be why nothing is left: say so.
+  const left = pm.excluded.length > 0 ? ` once --exclude leaves out ${pm.excluded.slice(0, 5).map((k) => `'${k.name}'`).join(', ')}${pm.excluded.length > 5 ? ', …' : ''}` : '';
   const [why, instead] = objective === 'flops'
     ? ['--objective flops prunes whole units/filters only', '--objective params (single connections)']
     : ['--granularity unit prunes whole units/filters only', '--granularity connection'];
   throw new UsageError(
-    `${why}, and this model has none to remove: units are removed whole only from Dense, Conv1D, Conv2D and recurrent (LSTM, GRU, SimpleRNN) layers ` +
+    `${why}, and this model has none to remove${left}: units are removed whole only from Dense, Conv1D, Conv2D and recurrent (LSTM, GRU, SimpleRNN) layers ` +
     '(not inside Bidirectional or TimeDistributed wrappers, nor in a nested model called more than once) other than ' +
     `the output layer '${pm.layers[pm.layers.length - 1].name}'; use ${instead}`);
 }
@@ -104,7 +106,7 @@ export function maxComputeRemovable(pm: PrunableModel): number {
  * a run spends its budget on the few removable units (a model whose convolutions are channels-first, say) and stops
  * short far from the target.
  */
-function checkReachable(pm: PrunableModel, target: number, objective: Objective): void {
+function checkReachable(pm: PrunableModel, target: number, objective: Objective, frontier: boolean): void {
   const most = mostByWholeUnits(pm, objective);
   if (most + 1e-9 >= target) return;
   const flops = objective === 'flops';
@@ -113,8 +115,8 @@ function checkReachable(pm: PrunableModel, target: number, objective: Objective)
   throw new UsageError(
     `${flops ? '--objective flops' : '--granularity unit'} can remove at most ${(100 * most).toFixed(1)} % of the prunable kernels' ` +
     `${flops ? 'compute' : 'weights'} in this model (whole units, down to each layer's floor, where compaction can take them out` +
-    `${kept.length ? `; units kept: ${kept.join('; ')}` : ''}), so --target ${target} cannot be reached: ` +
-    (most >= 0.001 ? `use --target ${(Math.floor(1000 * most) / 1000).toFixed(3)} or less, or ${instead}`
+    `${kept.length ? `; units kept: ${kept.join('; ')}` : ''}), so ${frontier ? `the largest of --targets, ${target},` : `--target ${target}`} cannot be reached: ` +
+    (most >= 0.001 ? `use ${frontier ? 'targets of' : '--target'} ${(Math.floor(1000 * most) / 1000).toFixed(3)} or less, or ${instead}`
       : flops ? 'pruning for compute cannot help this model; use --objective params' : 'use --granularity connection or hierarchical'));
 }
 

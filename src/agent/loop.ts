@@ -366,7 +366,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     return sum;
   };
   try {
-    checkUnitsRemovable(granularity, objective, pm, o.target);
+    checkUnitsRemovable(granularity, objective, pm, o.target, { frontier: (o.milestones?.length ?? 0) > 0 });
     let state: AgentState;
     const resumed = Boolean(o.resume && ckpt?.exists());
     // The guard's reference: the dense model fine-tuned exactly as one pruning step is, without pruning (a
@@ -635,7 +635,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     /** Keeps a lower target's state and says so (a `frontier` event: a consumer has the row before the run ends). */
     const record = (m: Milestone) => {
       milestones.push(m);
-      emit({ type: 'frontier', target: m.target, sparsity: m.sparsity.global, valAccuracy: m.valAccuracy, testAccuracy: m.testAccuracy, fineTuneSteps: m.fineTuneSteps });
+      emit({ type: 'frontier', target: m.target, sparsity: m.sparsity.global, computeRemoved: m.compute.reduction, valAccuracy: m.valAccuracy, testAccuracy: m.testAccuracy, fineTuneSteps: m.fineTuneSteps });
     };
     const branchMilestones = async (before: Snapshot, crossed: number[], stepsBefore: number) => {
       const after = pm.snapshot();

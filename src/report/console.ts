@@ -170,7 +170,8 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           line(`  polish: ${e.message}`);
           break;
         case 'frontier':
-          line(`  frontier: target ${pct(e.target)} reached and kept (sparsity ${pct(e.sparsity, 2)} of the prunable kernel weights, val ${fmt(e.valAccuracy)}, test ${fmt(e.testAccuracy)}, after ${e.fineTuneSteps} fine-tune steps)`);
+          // With objective 'flops' the target counts compute: that first, the weights' sparsity beside it.
+          line(`  frontier: target ${pct(e.target)} reached and kept (${measure === 'compute removed' && e.computeRemoved != null ? `${pct(e.computeRemoved, 2)} of the prunable kernels' compute removed, ` : ''}sparsity ${pct(e.sparsity, 2)} of the prunable kernel weights, val ${fmt(e.valAccuracy)}, test ${fmt(e.testAccuracy)}, after ${e.fineTuneSteps} fine-tune steps)`);
           break;
         case 'checkpoint':
         case 'done':
@@ -241,8 +242,9 @@ function errorsLine(e: NonNullable<RunReport['final']['testErrors']>): string {
 function frontierLines(report: RunReport, fmt: (v: number) => string): string {
   if (!report.frontier) return '';
   const metric = report.task?.metric ?? 'accuracy';
+  const flops = report.config.objective === 'flops';
   const rows = report.frontier.map((r) => (r.reached && r.sparsity != null
-    ? `    ${pct(r.target)}: sparsity ${pct(r.sparsity, 2)} (${pct(r.sparsityOfAllParams ?? 0, 2)} of all parameters), test ${metric} ${fmt(r.testAccuracy ?? NaN)}, after ${r.fineTuneSteps} fine-tune steps${r.path ? ` → ${r.path}` : ' (the final model)'}`
+    ? `    ${pct(r.target)}: ${flops && r.compute ? `${pct(r.compute.reduction, 2)} of the prunable kernels' compute removed, ` : ''}sparsity ${pct(r.sparsity, 2)} (${pct(r.sparsityOfAllParams ?? 0, 2)} of all parameters), test ${metric} ${fmt(r.testAccuracy ?? NaN)}, after ${r.fineTuneSteps} fine-tune steps${r.path ? ` → ${r.path}` : ' (the final model)'}`
     : `    ${pct(r.target)}: not reached as its own step`));
   return `  frontier (test ${metric}, dense ${fmt(report.dense.testAccuracy)}):\n${rows.join('\n')}\n`;
 }

@@ -282,6 +282,9 @@ describe('agent loop', () => {
     const events: AgentEvent[] = [];
     await expect(runAgent(model, data, createScorer('global-magnitude'), { target: 0.5, granularity: 'unit', objective: 'flops', onEvent: (e) => events.push(e) }))
       .rejects.toThrow(/--objective flops can remove at most \d+\.\d % of the prunable kernels' compute .*units kept: 'big': units kept: 'big' feeds 2 layers|units kept: 'big'/);
+    // A frontier run is told about its largest target, as it gave it.
+    await expect(runAgent(model, data, createScorer('global-magnitude'), { target: 0.5, milestones: [0.3], granularity: 'unit', objective: 'flops' }))
+      .rejects.toThrow(/so the largest of --targets, 0\.5, cannot be reached: use targets of 0\.\d{3} or less/);
     expect(events).toEqual([]);
     // The dry run leaves the model as it was.
     const pm = new PrunableModel(model);
@@ -307,6 +310,11 @@ describe('agent loop', () => {
     expect(events).toEqual([]);
     expect(numTensors()).toBe(before);
     model.dispose();
+    // A hidden layer whose units could go, left out by exclude: the message says the exclude is why.
+    const two = tf.sequential({ layers: [tf.layers.dense({ inputShape: [12], units: 8, name: 'h1' }), tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' })] });
+    await expect(runAgent(two, data, createScorer('global-magnitude'), { target: 0.5, granularity: 'unit', exclude: ['h*'] }))
+      .rejects.toThrow(/and this model has none to remove once --exclude leaves out 'h1': units are removed whole/);
+    two.dispose();
     data.dispose();
   });
 });

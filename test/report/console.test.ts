@@ -212,6 +212,18 @@ describe('console start line and totals', () => {
     expect(text).toContain('step 8: sparsity 60.5 % → 70.0 %, val 90.00 %, accepted (100 fine-tune steps, 1.0 s; last try at the target with half the reserve)');
   });
 
+  it('with objective flops, a frontier target is said in compute removed first, the weights\' sparsity beside it', () => {
+    const e = { type: 'frontier' as const, target: 0.8, sparsity: 0.561, computeRemoved: 0.831, valAccuracy: 0.98, testAccuracy: 0.97, fineTuneSteps: 900 };
+    const flops = out((r) => { r.event({ ...start('accuracy', 100), objective: 'flops' }); r.event(e); });
+    expect(flops).toContain("frontier: target 80.0 % reached and kept (83.10 % of the prunable kernels' compute removed, sparsity 56.10 % of the prunable kernel weights,");
+    const params = out((r) => { r.event(start('accuracy', 100)); r.event(e); });
+    expect(params).toContain('frontier: target 80.0 % reached and kept (sparsity 56.10 % of the prunable kernel weights,');
+    const r = sample();
+    r.config.objective = 'flops';
+    r.frontier = [{ target: 0.5, reached: true, sparsity: 0.5267, sparsityOfAllParams: 0.52, testAccuracy: 0.97, compute: { dense: 100, live: 32, reduction: 0.68 }, fineTuneSteps: 400, path: 'frontier/0.5/' }];
+    expect(summary(r)).toContain("    50.0 %: 68.00 % of the prunable kernels' compute removed, sparsity 52.67 % (52.00 % of all parameters)");
+  });
+
   it('says which fine-tune steps went to the frontier\'s branches, on top of the budget', () => {
     const r = sample();
     r.totals.fineTuneSteps = 1100;
