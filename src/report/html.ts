@@ -152,16 +152,19 @@ function warningsList(r: RunReport): string {
 function frontierTable(r: RunReport): string {
   if (!r.frontier?.length) return '';
   const m = metricOf(r);
+  // With objective 'flops' the targets count compute removed: that column too.
+  const flops = r.config.objective === 'flops';
   const body = r.frontier.map((f) => [
     pct(f.target, 1),
     f.reached ? '<span class="badge ok">reached</span>' : '<span class="badge warn">not reached</span>',
+    ...(flops ? [f.compute ? pct(f.compute.reduction, 2) : '—'] : []),
     f.sparsity != null ? `${pct(f.sparsity, 2)}${f.sparsityOfAllParams != null ? ` <span class="muted">(${pct(f.sparsityOfAllParams, 2)} of all)</span>` : ''}` : '—',
     f.valAccuracy != null ? m.value(f.valAccuracy) : '—',
     f.testAccuracy != null ? `${m.value(f.testAccuracy)} <span class="muted">(${m.diff(f.testAccuracy - r.dense.testAccuracy)})</span>` : '—',
     f.fineTuneSteps != null ? num(f.fineTuneSteps) : '—',
     f.path != null ? escapeHtml(f.path === '' ? '(this folder)' : f.path) : '—',
   ]);
-  return `<section><h2>Frontier: every target of the run</h2>${table('frontier', ['Target', 'Reached', 'Sparsity of the prunable kernel weights', `Val ${m.name}`, `Test ${m.name} (vs dense)`, 'Fine-tune steps', 'Files'], body, 'rlrrrrl')}</section>`;
+  return `<section><h2>Frontier: every target of the run</h2>${table('frontier', ['Target', 'Reached', ...(flops ? ["Compute removed (of the prunable kernels' MACs)"] : []), 'Sparsity of the prunable kernel weights', `Val ${m.name}`, `Test ${m.name} (vs dense)`, 'Fine-tune steps', 'Files'], body, flops ? 'rlrrrrrl' : 'rlrrrrl')}</section>`;
 }
 
 /** Classification: each class's test recall, dense and pruned (report.json final.classes). */

@@ -178,6 +178,19 @@ describe('renderReportHtml', () => {
     expect(better).toContain('<span class="badge ok">held</span>');
   });
 
+  it('a --targets run with objective flops shows each target\'s compute removed beside its weights\' sparsity', async () => {
+    const r = fixture();
+    r.frontier = [
+      { target: 0.5, reached: true, sparsity: 0.5267, sparsityOfAllParams: 0.52, valAccuracy: 0.97, testAccuracy: 0.97, compute: { dense: 100, live: 32, reduction: 0.68 }, fineTuneSteps: 400, path: 'frontier/0.5/' },
+    ];
+    r.config.objective = 'flops';
+    const flops = element(await renderReportHtml(r), 'table', 'frontier');
+    expect(flops).toContain('Compute removed (of the prunable kernels&#39; MACs)');
+    expect(rows(flops)[0]).toContain('68.00 %');
+    r.config.objective = 'params';
+    expect(element(await renderReportHtml(r), 'table', 'frontier')).not.toContain('Compute removed');
+  });
+
   it('escapeHtml escapes the five HTML metacharacters', () => {
     expect(escapeHtml(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
     expect(escapeHtml(3)).toBe('3');
