@@ -55,7 +55,8 @@ export interface AgentOptions {
   /**
    * A step the guard refuses by no more than its noise cap (two validation rows; maxDrop for continuous metrics)
    * while its fine-tune's last round was still its best (validation loss still falling) gets up to this many more
-   * rounds (patience 1) before the verdict, from the steps' budget. 0: none. Default 2 (docs/agent.md, "Recovery").
+   * rounds (patience 1) before the verdict, from the steps' budget. 0: none. Default 2 (docs/agent.md, "A step still
+   * recovering is judged after more rounds").
    */
   recoverRounds?: number;
   /** Samples of the training split used to compute features. Default 1024. */
@@ -610,7 +611,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         throw err;
       });
       const ev = timed('evaluate', () => evaluate(model, data.val));
-      return { ...r, valAccuracy: ev.accuracy, verdict: guard(ev), steps: r.steps + more.stepsRun, improving: more.bestEpoch !== undefined && more.bestEpoch === more.epochsRun - 1 };
+      // `requested` grows too: a whole-unit repeat of this prune is then not fine-tuned again for no more than this had.
+      return { ...r, valAccuracy: ev.accuracy, verdict: guard(ev), steps: r.steps + more.stepsRun, requested: r.requested + steps, improving: more.bestEpoch !== undefined && more.bestEpoch === more.epochsRun - 1 };
     };
 
     // state.frontierSteps: optimizer steps of the frontier's branches, on top of the budget, added to the totals at the end.
