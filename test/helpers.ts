@@ -1,13 +1,8 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { tf } from '../src/backend/tf.js';
 import type { Dataset } from '../src/data/dataset.js';
 import { loadMnist10k } from '../src/data/mnist.js';
 
-export function tempDir(prefix = 'autoprune-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
+export { removeTempDirs, tempDir } from './temp.js';
 
 /** A small, real MNIST subset (first `perDigit` of each split per digit) for fast tests. */
 export function smallMnist(perDigit = 40, seed = 0): Dataset {
