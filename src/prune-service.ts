@@ -838,7 +838,10 @@ const farAbove = (gain: number, rows: number): boolean => gain >= Math.max(0.1, 
  * out (their targets are their inputs, so the scaling is the task itself).
  */
 export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: TaskInfo, opts: Pick<AutopruneOptions, 'data' | 'model'>, standardized: boolean): void {
-  if (typeof opts.data !== 'string' || opts.model == null || task.kind === 'autoencoder') return;
+  if (opts.model == null || task.kind === 'autoencoder') return;
+  // An in-memory Dataset (the API's) is checked too: loadCsv z-scores by default, and a model trained on raw values
+  // would otherwise be retrained to z-scores without a word. Its fixes are said in the API's words.
+  const csv = typeof opts.data === 'string';
   // Token ids (an input read by an Embedding) are not scaled: no other scaling is a candidate (and a negative id fails).
   if (tokenInputLayer(model)) return;
   const rows = data.val.x.shape[0];
@@ -865,18 +868,18 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
     ];
   });
   let asGiven: number;
-  let best: { name: 'raw' | 'z' | 'unit'; score: number } | undefined;
+  const scored: { name: 'raw' | 'z' | 'unit'; score: number }[] = [];
   try {
     asGiven = accuracy(model, data.val, task);
     for (const o of others) {
       // A heuristic: a model that cannot even run on the rescaled inputs (an index input of another kind) is no sign.
-      let score: number;
-      try { score = accuracy(model, { ...data.val, x: o.x }, task); } catch { continue; }
-      if (!best || score > best.score) best = { name: o.name, score };
+      try { scored.push({ name: o.name, score: accuracy(model, { ...data.val, x: o.x }, task) }); } catch { continue; }
     }
   } finally {
     tf.dispose(others.map((o) => o.x));
   }
+  scored.sort((a, b) => b.score - a.score);
+  const [best, second] = scored;
   // Far better (10 points, 0.1 of R², 5 rows) and good in itself — the score of a model trained for these inputs (half
   // the way from chance to every row right; R² or exact match of 0.5) — not merely less wrong: a model given other
   // targets or columns altogether scores a little less badly under some scaling, and the checks after this name those.
@@ -884,15 +887,34 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
   const credible = (v: number) => (task.kind === 'classification' ? v >= chance + (1 - chance) / 2 : v >= 0.5);
   if (!best || !farAbove(best.score - asGiven, rows) || !credible(best.score)) return;
   const fmt = (v: number) => metricValue(task.kind, v);
-  const what = `${opts.data}: the model's ${metricName(task.kind)} on the validation split (${rows} rows) is ${fmt(asGiven)}`;
+  const what = `${csv ? String(opts.data) : `dataset '${data.name}'`}: the model's ${metricName(task.kind)} on the validation split (${rows} rows) is ${fmt(asGiven)}`;
   const other = fmt(best.score);
-  throw new DataError(best.name === 'raw'
-    ? `${what} with the columns standardized (--standardize) and ${other} with their values as they are: it was trained on the raw values, and fine-tuning would retrain it to standardized ones; drop --standardize`
-    : best.name === 'z'
-      ? `${what} with the columns' values as they are and ${other} with them standardized (each column's z-score over the training rows): ` +
-        'it was trained on standardized features, and fine-tuning would retrain it to raw ones (its users would have to feed it those); pass --standardize'
-      : `${what} with the columns' values as they are and ${other} with each column scaled to [0, 1] (by its minimum and maximum over the training rows): ` +
-        'it was trained on inputs scaled so (pixels / 255, min-max), and fine-tuning would retrain it to these; scale the CSV\'s columns as in training (--standardize gives z-scores, not this)');
+  const zWords = 'standardized (each column\'s z-score over the training rows)';
+  const unitWords = 'each column scaled to [0, 1] (by its minimum and maximum over the training rows)';
+  const retrain = 'fine-tuning would retrain it to raw ones (its users would have to feed it those)';
+  if (best.name === 'raw') {
+    throw new DataError(csv
+      ? `${what} with the columns standardized (--standardize) and ${other} with their values as they are: it was trained on the raw values, and fine-tuning would retrain it to standardized ones; drop --standardize`
+      : `${what} with its standardized inputs (the Dataset's \`standardization\`; loadCsv z-scores by default) and ${other} with the values they were standardized from: ` +
+        'it was trained on the raw values, and fine-tuning would retrain it to standardized ones; load the CSV with loadCsv({ ..., standardize: false })');
+  }
+  // Both rescalings far above the inputs as they are and within two rows (5 points) of each other: the model was trained
+  // on rescaled inputs, and these rows cannot tell which (a model that separates its classes easily scores alike under both). Suggesting
+  // z-scores would retrain a min-max model to them, as the first row of a tie used to.
+  if (second && second.name !== 'raw' && farAbove(second.score - asGiven, rows) && credible(second.score) && best.score - second.score < Math.max(0.05, 2 / rows) - 1e-9) {
+    const z = scored.find((o) => o.name === 'z')!;
+    const unit = scored.find((o) => o.name === 'unit')!;
+    throw new DataError(`${what} with the ${csv ? 'columns\'' : 'inputs\''} values as they are, ${fmt(z.score)} with them ${zWords} and ${fmt(unit.score)} with ${unitWords}: ` +
+      `it was trained on rescaled inputs, these rows cannot tell which of the two, and ${retrain.replace('raw ones', 'the values as they are')}; ` +
+      (csv ? 'scale the CSV\'s columns as in training (--standardize only if that was z-scores over these training rows)'
+        : 'scale the Dataset\'s inputs as in training (loadCsv({ ..., standardize: true }) only if that was z-scores over these training rows)'));
+  }
+  throw new DataError(best.name === 'z'
+    ? `${what} with the ${csv ? 'columns\'' : 'inputs\''} values as they are and ${other} with them ${zWords}: ` +
+      `it was trained on standardized features, and ${retrain}; ${csv ? 'pass --standardize' : 'load the CSV with loadCsv({ ..., standardize: true }) (its default), or z-score the inputs over the training rows'}`
+    : `${what} with the ${csv ? 'columns\'' : 'inputs\''} values as they are and ${other} with ${unitWords}: ` +
+      'it was trained on inputs scaled so (pixels / 255, min-max), and fine-tuning would retrain it to these; ' +
+      (csv ? 'scale the CSV\'s columns as in training (--standardize gives z-scores, not this)' : 'scale the Dataset\'s inputs as in training (loadCsv\'s standardize gives z-scores, not this)'));
 }
 
 /** What a user can do about a run that stopped short (exit 3), in terms of its own figures. */
@@ -1092,6 +1114,12 @@ export class PruneService {
           .filter(([, v]) => v != null).map(([k]) => k);
         if (csvOnly.length) throw new UsageError(`${csvOnly.join(', ')} ${csvOnly.length > 1 ? 'apply' : 'applies'} only to CSV data; an in-memory Dataset brings its own splits and labels`);
         checkDataset(data, task.kind === 'classification');
+        // Value targets (numClasses 0, each split's y) given to a model read as a classifier: fine-tuning it to class 0
+        // of nothing would wreck it (a linear output reads as a binary classifier's logit unless the model says otherwise).
+        if (task.kind === 'classification' && data.numClasses === 0 && data.train.y) {
+          throw new UsageError(`dataset '${data.name}' has value targets (numClasses 0, each split's y) but the model reads as a classifier (${task.evidence}): ` +
+            "pass task: 'regression' (or 'multilabel' for 0/1 label columns), or give class labels (numClasses, labels)");
+        }
       }
       checkLabelOrderLength(task, opts);
       fitted = fitDatasetToModel(data, loaded.model, task);
@@ -1099,7 +1127,7 @@ export class PruneService {
       if (layout) opts.onEvent?.({ type: 'warning', message: layout });
       checkValidationRows(fitted, opts, r.force);
       checkHeldOutRows(fitted, opts);
-      checkInputScaling(loaded.model, fitted, task, opts, standardize === true);
+      checkInputScaling(loaded.model, fitted, task, opts, ownsData ? standardize === true : data.standardization != null);
       checkLabelOrder(loaded.model, fitted, opts);
       const reload: ColumnLoader = (label, ignore) => this.dataSource.load(dataSpec as string, {
         seed: r.splitSeed, label, ignoreColumns: ignore, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize, targets: label.length,
@@ -1240,10 +1268,12 @@ export class PruneService {
           const { compactPruned } = await import('./cli/compact.js');
           // The pruned model is written by now: a compaction that fails says so, and is not "bad input, nothing
           // written" (exit 2) but a failure of this step (exit 1), retried with `autoprune compact <out>`.
-          const c = await compactPruned(opts.out, { out: opts.out, int8: true }).catch((err: unknown) => {
+          const rows = Math.min(256, fitted.val.x.shape[0] ?? 0);
+          const probe = rows > 0 ? tf.slice(fitted.val.x, 0, rows) : undefined;
+          const c = await compactPruned(opts.out, { out: opts.out, int8: true, ...(probe ? { probe: { x: probe, what: `${rows} validation rows` } } : {}) }).catch((err: unknown) => {
             throw new AutopruneError(`the pruned model is written to '${opts.out}' (model/, masks.json, report.json, report.html; exit code ${report.final.exitCode} in report.json), ` +
               `but --compact failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-          });
+          }).finally(() => probe?.dispose());
           opts.onEvent?.({
             type: 'compact', path: join(resolve(opts.out), 'compact'), paramsBefore: c.compact.paramsBefore, paramsAfter: c.compact.paramsAfter,
             unitsRemoved: c.compact.layers.map((l) => l.unitsBefore - l.unitsAfter), layers: c.compact.layers.map((l) => l.name), skipped: c.compact.skipped,

