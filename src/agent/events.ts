@@ -237,7 +237,7 @@ export interface DoneEvent {
   /** With exit 3: what to do about it (report.json `final.advice`). */
   advice?: string;
   /** Multiply-accumulates per sample of the prunable kernels, dense and live (report.json `final.compute`). */
-  compute?: { dense: number; live: number; reduction: number };
+  compute?: { dense: number; live: number; reduction: number; allKernels?: { dense: number; live: number; reduction: number } };
   /** Regression and autoencoders: the test error in the targets' own units, dense and pruned (report.json `final.testErrors`). */
   testErrors?: { metric: 'rmse' | 'mse'; values: { name: string; dense: number; pruned: number }[] };
   totalEpochs: number;

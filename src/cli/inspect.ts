@@ -4,7 +4,7 @@ import { loadMasksFrom } from '../pruning/mask-io.js';
 import { PrunableModel, type ComputeReport, type Coverage, type SparsityReport } from '../pruning/prunable-model.js';
 import { locate } from './compact.js';
 import { checkModelShape } from '../models/task.js';
-import { maxComputeRemovable, unitsKeptFor } from '../agent/granularity.js';
+import { checkUnitsRemovable, maxComputeRemovable, unitsKeptFor } from '../agent/granularity.js';
 
 /**
  * Prunable layers of a saved model, their sparsity (from masks.json beside it, else from its zeros) and
@@ -14,7 +14,10 @@ export async function inspectModel(path: string): Promise<SparsityReport & {
   masksFile: boolean; compute: ComputeReport; layerMacs: number[]; coverage: Coverage; refused?: string;
   /** `--objective flops` / `--granularity unit`: the layers whose units cannot go, and why (unitsKeptFor). */
   unitsKept: { layer: string; reason: string }[];
-  /** The largest fraction of the prunable kernels' MACs whole units can remove (all but each layer's floor). */
+  /**
+   * The largest fraction of the prunable kernels' MACs whole units can remove (all but each layer's floor), counting
+   * what the model's zeros remove already; just that where no unit can go whole (`--objective flops` refuses it).
+   */
   maxComputeRemovable: number;
 }> {
   // An output folder of `autoprune --out` (model/ + masks.json), a model folder or a model.json, as `compact` takes.
@@ -45,7 +48,11 @@ export async function inspectModel(path: string): Promise<SparsityReport & {
     }
     const compute = pm.compute();
     const unitsKept = unitsKeptFor(pm);
-    const most = maxComputeRemovable(pm);
+    // A model with no unit that can go whole (a wrapper's, the output's) is refused by --objective flops: it reaches no
+    // more than its zeros already remove (which the dry run would otherwise count as removable).
+    let removable = true;
+    try { checkUnitsRemovable('unit', 'flops', pm); } catch { removable = false; }
+    const most = removable ? maxComputeRemovable(pm) : compute.reduction;
     return { ...sp, masksFile, compute, layerMacs, coverage: pm.coverage(), unitsKept, maxComputeRemovable: most, ...(refused ? { refused } : {}) };
   } finally {
     pm.dispose();
@@ -63,6 +70,8 @@ export async function inspectCommand(path: string, opts: { json?: boolean }): Pr
   r.layers.forEach((l, i) => t.push([l.name, l.kind, l.shape.join('×'), l.size, l.pruned, `${(100 * l.sparsity).toFixed(1)} %`, r.layerMacs[i]]));
   t.push(['prunable kernels', '', '', r.total, r.pruned, `${(100 * r.global).toFixed(1)} %`,
     `${r.compute.live} of ${r.compute.dense} (${(100 * r.compute.reduction).toFixed(1)} % removed)`]);
+  const all = r.compute.allKernels;
+  if (all) t.push(['every kernel (frozen, excluded too)', '', '', '', '', '', `${all.live} of ${all.dense} (${(100 * all.reduction).toFixed(1)} % removed)`]);
   for (const u of r.coverage.untouched) t.push([u.name, u.className, '', u.params, 0, 'left dense', '']);
   t.push(['all parameters', '', '', r.coverage.params, r.pruned, `${(100 * r.pruned / Math.max(1, r.coverage.params)).toFixed(1)} %`, '']);
   process.stdout.write(`${t.toString()}\n`);
@@ -70,7 +79,10 @@ export async function inspectCommand(path: string, opts: { json?: boolean }): Pr
     `${r.coverage.untouched.length ? `; left dense: ${r.coverage.untouched.map((u) => `'${u.name}' (${u.reason})`).join('; ')}` : ''}; biases are never pruned\n`);
   if (r.coverage.prunableFraction < 0.5) process.stdout.write('warning: less than half of the parameters are in layers autoprune prunes\n');
   // What pruning for speed can do with this model (compaction removes only whole units).
-  process.stdout.write(`--objective flops (whole units) can remove up to ${(Math.floor(1000 * r.maxComputeRemovable) / 10).toFixed(1)} % of the prunable kernels' MACs` +
+  const already = r.compute.reduction > 0.0005 ? ` (${(100 * r.compute.reduction).toFixed(1)} % removed already by the zeros it has)` : '';
+  const more = r.maxComputeRemovable > r.compute.reduction + 1e-9;
+  process.stdout.write((more ? `--objective flops (whole units) can remove up to ${(Math.floor(1000 * r.maxComputeRemovable) / 10).toFixed(1)} % of the prunable kernels' MACs${already}`
+    : `--objective flops (whole units) can remove nothing more of the prunable kernels' MACs${already}`) +
     `${r.unitsKept.length ? `; units kept: ${r.unitsKept.map((k) => `'${k.layer}' (${k.reason})`).join('; ')}` : ''}\n`);
   if (r.refused) process.stdout.write(`warning: autoprune --model would refuse this model: ${r.refused}\n`);
   return 0;

@@ -76,6 +76,11 @@ export interface ComputeReport {
   live: number;
   /** 1 − live/dense: the fraction of compute pruning removed (what a compacted model saves). */
   reduction: number;
+  /**
+   * The same over every kernel autoprune knows, the frozen and excluded ones included (their MACs as they are: never
+   * pruned). Present only where such kernels exist, so that the prunable kernels' figure is not read as the model's.
+   */
+  allKernels?: { dense: number; live: number; reduction: number };
 }
 
 export interface LayerSparsity {
@@ -113,6 +118,8 @@ export class PrunableModel {
   readonly excluded: readonly { name: string; layer: TF.layers.Layer }[];
   /** Kernels of frozen layers left dense (option `frozen: 'exclude'`). */
   readonly frozen: readonly { name: string; layer: TF.layers.Layer }[];
+  /** Multiply-accumulates per sample of the frozen and excluded kernels (all, and of their nonzero weights: fixed, never pruned). */
+  private readonly held: { dense: number; live: number; kernels: number };
 
   /**
    * @param options.exclude glob patterns (`*`, `?`) of kernels never to prune, matched against the kernel's
@@ -135,6 +142,12 @@ export class PrunableModel {
     }
     const { kept, excluded } = splitExcluded(kernels, options.exclude ?? []);
     this.frozen = frozen.map((k) => ({ name: k.name, layer: k.layer }));
+    // MACs of the kernels left out (frozen, excluded), all and of their nonzero weights, for compute().allKernels.
+    this.held = [...frozen, ...excluded].reduce((a, k) => {
+      const w = k.variable.read();
+      const live = tf.tidy(() => tf.sum(tf.notEqual(w, 0).toInt()).arraySync() as number);
+      return { dense: a.dense + w.size * k.macsPerWeight, live: a.live + live * k.macsPerWeight, kernels: a.kernels + 1 };
+    }, { dense: 0, live: 0, kernels: 0 });
     this.excluded = excluded.map((k) => ({ name: k.name, layer: k.layer }));
     const found: PrunableLayer[] = kept.map((k, index) => {
       const kernel = k.variable.read() as TF.Variable;
@@ -278,7 +291,13 @@ export class PrunableModel {
       dense += s.size * this.layers[i].macsPerWeight;
       alive += (s.size - s.pruned) * this.layers[i].macsPerWeight;
     });
-    return { dense, live: alive, reduction: dense > 0 ? 1 - alive / dense : 0 };
+    const out: ComputeReport = { dense, live: alive, reduction: dense > 0 ? 1 - alive / dense : 0 };
+    if (this.held.kernels > 0) {
+      const all = dense + this.held.dense;
+      const live = alive + this.held.live;
+      out.allKernels = { dense: all, live, reduction: all > 0 ? 1 - live / all : 0 };
+    }
+    return out;
   }
 
   /** Progress towards a target under an objective: weight sparsity ('params') or compute removed ('flops'). */

@@ -196,7 +196,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         `  sparsity ${pct(f.sparsity, 2)} of the ${report.dense.prunable.toLocaleString('en')} prunable kernel weights` +
         `${f.sparsityOfAllParams != null ? ` (${pct(f.sparsityOfAllParams, 2)} of all ${report.dense.params.toLocaleString('en')} parameters)` : ''}` +
         // Zeros inside a kernel cost as much as any weight in tfjs: compute is only claimed where whole units go.
-        `${f.compute && report.config.granularity !== 'connection' ? `, ${pct(f.compute.reduction, 1)} of the prunable kernels' multiply-accumulates pruned (\`autoprune compact\` measures what the compact model runs)` : ''} | test ${metric} ${fmt(report.dense.testAccuracy)} dense → ${fmt(f.testAccuracy)} pruned (${drop > 0 ? '−' : drop < 0 ? '+' : '±'}${Math.abs(drop).toFixed(2)} points${testRows(report)})\n` +
+        `${f.compute && report.config.granularity !== 'connection' ? `, ${pct(f.compute.reduction, 1)} of the prunable kernels' multiply-accumulates pruned${f.compute.allKernels ? ` (${pct(f.compute.allKernels.reduction, 1)} of every kernel's, the frozen and excluded ones' counted as they are)` : ''} (\`autoprune compact\` measures what the compact model runs)` : ''} | test ${metric} ${fmt(report.dense.testAccuracy)} dense → ${fmt(f.testAccuracy)} pruned (${drop > 0 ? '−' : drop < 0 ? '+' : '±'}${Math.abs(drop).toFixed(2)} points${testRows(report)})\n` +
         validationLine(report, metric, fmt) +
         (f.targets ? `  per target (test R², the average above weighs each alike): ${f.targets.map((t) => `${t.name} ${t.denseTestR2.toFixed(3)} → ${t.testR2.toFixed(3)}`).join(', ')}\n` : '') +
         (f.testErrors ? `  ${errorsLine(f.testErrors)}\n` : '');
@@ -244,7 +244,7 @@ function frontierLines(report: RunReport, fmt: (v: number) => string): string {
   const metric = report.task?.metric ?? 'accuracy';
   const flops = report.config.objective === 'flops';
   const rows = report.frontier.map((r) => (r.reached && r.sparsity != null
-    ? `    ${pct(r.target)}: ${flops && r.compute ? `${pct(r.compute.reduction, 2)} of the prunable kernels' compute removed, ` : ''}sparsity ${pct(r.sparsity, 2)} (${pct(r.sparsityOfAllParams ?? 0, 2)} of all parameters), test ${metric} ${fmt(r.testAccuracy ?? NaN)}, after ${r.fineTuneSteps} fine-tune steps${r.path ? ` → ${r.path}` : ' (the final model)'}`
+    ? `    ${pct(r.target)}: ${flops && r.compute ? `${pct(r.compute.reduction, 2)} of the prunable kernels' compute removed${r.compute.allKernels ? ` (${pct(r.compute.allKernels.reduction, 2)} of every kernel's)` : ''}, ` : ''}sparsity ${pct(r.sparsity, 2)} (${pct(r.sparsityOfAllParams ?? 0, 2)} of all parameters), test ${metric} ${fmt(r.testAccuracy ?? NaN)}, after ${r.fineTuneSteps} fine-tune steps${r.path ? ` → ${r.path}` : ' (the final model)'}`
     : `    ${pct(r.target)}: not reached as its own step`));
   return `  frontier (test ${metric}, dense ${fmt(report.dense.testAccuracy)}):\n${rows.join('\n')}\n`;
 }

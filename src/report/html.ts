@@ -124,7 +124,7 @@ function summaryTable(r: RunReport): string {
     ['Policy', policy],
     ['Granularity', e(r.config.granularity)],
     ...(r.final.compute ? [[
-      'Compute', `${num(r.final.compute.dense)} → ${num(r.final.compute.live)} multiply-accumulates per sample of the prunable kernels' live weights <span class="muted">(${pct(r.final.compute.reduction)} fewer${flops ? ', the target’s measure' : ''})</span>` +
+      'Compute', `${num(r.final.compute.dense)} → ${num(r.final.compute.live)} multiply-accumulates per sample of the prunable kernels' live weights <span class="muted">(${pct(r.final.compute.reduction)} fewer${flops ? ', the target’s measure' : ''}${r.final.compute.allKernels ? `; every kernel's, the frozen and excluded ones counted as they are: ${num(r.final.compute.allKernels.dense)} → ${num(r.final.compute.allKernels.live)}, ${pct(r.final.compute.allKernels.reduction)} fewer` : ''})</span>` +
         (r.config.granularity === 'unit' ? '' : '<br><span class="muted">Zeros inside kept units still cost their multiply-accumulates on dense kernels (TensorFlow.js has no sparse ones): this saving needs a sparse runtime. Only whole units removed (--granularity unit, then autoprune compact) make the model itself faster; compact reports what it removes.</span>'),
     ] as [string, string]] : []),
     ...((r.final.unitsKept ?? []).length ? [[

@@ -130,9 +130,10 @@ export interface ReportFinal {
   sparsityOfAllParams?: number;
   /**
    * Multiply-accumulates per sample of the prunable kernels, dense and live, and the fraction removed
-   * (what a compacted model saves). With `config.objective` 'flops', the target counts `reduction`.
+   * (what a compacted model saves). With `config.objective` 'flops', the target counts `reduction`. `allKernels`: the
+   * same over every kernel, the frozen and excluded ones included (never pruned), where the model has such kernels.
    */
-  compute?: { dense: number; live: number; reduction: number };
+  compute?: { dense: number; live: number; reduction: number; allKernels?: { dense: number; live: number; reduction: number } };
   /** Whole-unit pruning (unit granularity or `--objective flops`): the layers whose units it cannot remove, and why. */
   unitsKept?: { layer: string; reason: string }[];
   /**
@@ -288,7 +289,7 @@ export interface ReportFrontierRow {
   valAccuracy?: number;
   testAccuracy?: number;
   /** Multiply-accumulates per sample of the prunable kernels, dense and live. */
-  compute?: { dense: number; live: number; reduction: number };
+  compute?: { dense: number; live: number; reduction: number; allKernels?: { dense: number; live: number; reduction: number } };
   /**
    * Fine-tuning optimizer steps that made this model: for a lower target, the run's steps before the branch that
    * reached it plus the branch's (docs/agent.md); for the final row, the run's own (its totals less the branches',

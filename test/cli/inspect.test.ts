@@ -51,6 +51,25 @@ describe('inspect', () => {
     m.dispose();
   });
 
+  it('a pruned model with no unit that can go whole (a Bidirectional wrapper, then the output) reports no more compute removable than its zeros remove', async () => {
+    const dir = tempDir();
+    const m = tf.sequential({ layers: [
+      tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 4 }) as never, inputShape: [5, 3] }),
+      tf.layers.dense({ units: 2, activation: 'softmax', name: 'out' }),
+    ] });
+    const pm = new PrunableModel(m);
+    pm.setMaskArrays(pm.layers.map((l) => Float32Array.from({ length: l.size }, (_, j) => (j % 2))));
+    const zeros = pm.compute().reduction;
+    pm.dispose();
+    await m.save(`file://${join(dir, 'bi')}`);
+    m.dispose();
+    const r = await inspectModel(join(dir, 'bi'));
+    // Before, the dry run counted the zeros as removable: "up to 50 %" for a model --objective flops refuses.
+    expect(zeros).toBeGreaterThan(0.4);
+    expect(r.maxComputeRemovable).toBeCloseTo(zeros, 9);
+    expect(r.unitsKept[0].reason).toMatch(/inside a Bidirectional wrapper/);
+  });
+
   it('a frozen layer, left dense by the agent, is listed in masks.json; inspect and compact read such an output (and one written before the list)', async () => {
     const out = tempDir();
     const m = tf.sequential({ layers: [

@@ -37,6 +37,16 @@ describe('exclude: kernels never pruned', () => {
     const cov = pm.coverage();
     expect(cov.untouched.map((u) => [u.name, u.reason])).toEqual([['first', 'excluded (exclude option)'], ['head', 'excluded (exclude option)']]);
     expect(cov.prunable).toBe(24 * 16);
+    // Compute: the prunable kernels' figure, and beside it every kernel's, the excluded ones counted as they are.
+    const half = pm.maskArrays().map((a) => a.map((_, j) => (j % 2 === 0 ? 0 : 1)));
+    pm.setMaskArrays(half);
+    const c = pm.compute();
+    expect([c.dense, c.live, c.reduction]).toEqual([24 * 16, 24 * 16 / 2, 0.5]);
+    const all = 10 * 24 + 24 * 16 + 16 * 3;
+    expect(c.allKernels).toEqual({ dense: all, live: all - 24 * 16 / 2, reduction: (24 * 16 / 2) / all });
+    const whole = new PrunableModel(model);
+    expect(whole.compute().allKernels).toBeUndefined();
+    whole.dispose();
     pm.dispose();
     expect(() => new PrunableModel(model, { exclude: ['conv*'] })).toThrow(UsageError);
     expect(() => new PrunableModel(model, { exclude: ['conv*'] })).toThrow(/'conv\*' matches no prunable kernel; they are: first, hidden, head/);
