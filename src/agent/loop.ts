@@ -429,7 +429,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     }
 
     // Whole units are coarse: a smaller step can prune exactly what a rolled-back one did. Such a
-    // repeat gets a longer fine-tune once (2 × maxStepEpochs rounds, patience 2), and no fine-tune after that.
+    // repeat gets a longer fine-tune once (2 × maxStepEpochs rounds, patience 2); after that it is skipped (the step halved again).
     const tried = new Map<string, { steps: number; val: number; verdict: GuardVerdict }>();
     const keyOf = (p: number) => p.toFixed(9);
     type Tune = { steps: number; patience: number; lrDecay?: number; regrow?: boolean };
@@ -746,6 +746,14 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       } else {
         pm.restore(snap);
         disposeSnapshot(snap);
+        if (r.skipped && !o.force) {
+          // A smaller step that whole units round up to the units of a step already rolled back (and fine-tuned
+          // longer): not a step of its own — its record and event would repeat that rollback's figures. The step is
+          // halved again, until it prunes other units or falls below the smallest useful step.
+          state.step--;
+          state.rate = afterRollback(Math.min(state.rate, (r.sparsity - from) / Math.max(EPS, 1 - from)));
+          continue;
+        }
         const k = keyOf(r.sparsity);
         if (!r.skipped) tried.set(k, { steps: Math.max(tried.get(k)?.steps ?? 0, r.requested), val: r.valAccuracy, verdict: r.verdict });
         const reason = r.skipped
@@ -765,7 +773,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         state.rate = afterRollback(Math.min(state.rate, (r.sparsity - from) / Math.max(EPS, 1 - from)));
         const next = state.rate < plan.minRate
           ? 'stop: the step size fell below the smallest useful step'
-          : `retry with a smaller step (${(100 * (nextSparsity(from, o.target, state.rate) - from)).toFixed(1)} points of sparsity${granularity === 'connection' ? '' : '; whole units can round it up to the step just rolled back, which is then not fine-tuned again'})`;
+          : `retry with a smaller step (${(100 * (nextSparsity(from, o.target, state.rate) - from)).toFixed(1)} points of sparsity${granularity === 'connection' ? '' : '; whole units can round it up to the step just rolled back, which is then halved again'})`;
         emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next, seconds });
         await checkpoint();
       }

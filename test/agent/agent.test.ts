@@ -190,17 +190,14 @@ describe('agent loop', () => {
       byPrune.set(k, [...(byPrune.get(k) ?? []), s]);
     }
     expect(rolled.length).toBeGreaterThan(0);
-    let repeats = 0;
     for (const same of byPrune.values()) {
-      const tuned = same.filter((s) => s.fineTuneEpochs > 0);
-      expect(tuned.length).toBeLessThanOrEqual(2);
-      for (const s of same.filter((x) => x.fineTuneEpochs === 0)) {
-        expect(s.reason).toMatch(/same units as a rolled-back step.*not fine-tuned again/);
-        expect(Number.isFinite(s.valAccuracy)).toBe(true);
-        repeats++;
-      }
+      // The same units: fine-tuned at most twice (the second time longer); a third smaller step that rounds to them
+      // again is no step of its own (no record repeating the rollback's figures): the step is halved again.
+      expect(same.length).toBeLessThanOrEqual(2);
+      expect(same.every((s) => s.fineTuneEpochs > 0)).toBe(true);
     }
-    expect(repeats + [...byPrune.values()].filter((v) => v.length > 1).length).toBeGreaterThan(0);
+    expect([...byPrune.values()].filter((v) => v.length > 1).length).toBeGreaterThan(0);
+    expect(r.steps.map((s) => s.step)).toEqual(r.steps.map((_, i) => i + 1));
     r.masks.dispose();
     model.dispose();
     data.dispose();
