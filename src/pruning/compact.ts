@@ -110,13 +110,19 @@ function channelsFirst(layer: Layer): boolean {
   return cfgOf(layer).dataFormat === 'channelsFirst';
 }
 
+/**
+ * Layers with weights per channel, sliced with the channels they sit on: batch norm (vectors), depthwise conv (multiplier
+ * 1), PReLU (its alpha, per position and channel, or shared along sharedAxes).
+ */
+const CHANNELWISE = new Set(['BatchNormalization', 'DepthwiseConv2D', 'PReLU']);
+
 /** Why `layer` cannot sit between two linked prunable layers, or undefined when it can. */
 function betweenProblem(layer: Layer, afterFlatten: boolean): string | undefined {
   const cls = layer.getClassName();
   const cfg = cfgOf(layer);
   if (cls === 'Activation' && cfg.activation === 'softmax') return `'${layer.name}' (softmax activation) mixes channels`;
   if (ELEMENTWISE.has(cls)) return undefined;
-  if (SPATIAL.has(cls) || cls === 'Flatten' || cls === 'BatchNormalization' || cls === 'DepthwiseConv2D') {
+  if (SPATIAL.has(cls) || cls === 'Flatten' || CHANNELWISE.has(cls)) {
     if (afterFlatten) return `'${layer.name}' (${cls}) after a Flatten cannot be sliced per channel`;
     if (channelsFirst(layer)) return `'${layer.name}' (${cls}) uses channels-first data`;
     if (cls === 'DepthwiseConv2D') {
@@ -250,7 +256,7 @@ function channelSpaces(model: TF.LayersModel): { groups: ChannelGroup[]; blocked
     }
     spaceOf.set(layer, inIds[0]);
     if (cls === 'Flatten' || flat.has(ins[0])) flat.add(layer);
-    if (cls === 'BatchNormalization' || cls === 'DepthwiseConv2D') info[find(inIds[0])].channelwise.push(layer);
+    if (CHANNELWISE.has(cls)) info[find(inIds[0])].channelwise.push(layer);
   };
   for (const layer of model.layers) visit(layer);
   for (const o of model.outputs) {
@@ -526,7 +532,19 @@ function sliceChannelwise(
   layer: Layer, keep: number[], channels: number, masks: PrunableModel | undefined, maskArrays: Float32Array[] | undefined,
 ): { data: Float32Array; shape: number[] }[] | undefined {
   const cls = layer.getClassName();
-  if (cls !== 'BatchNormalization' && cls !== 'DepthwiseConv2D') return undefined;
+  if (!CHANNELWISE.has(cls)) return undefined;
+  if (cls === 'PReLU') {
+    // alpha: [...positions, channels], or [..., 1] where sharedAxes shares it across the channels (then nothing to slice).
+    return layer.weights.map((v) => {
+      const shape = v.shape as number[];
+      const d = Float32Array.from(v.read().dataSync());
+      if (shape[shape.length - 1] !== channels) return { data: d, shape };
+      const positions = d.length / channels;
+      const out = new Float32Array(positions * keep.length);
+      for (let p = 0; p < positions; p++) keep.forEach((c, k) => { out[p * keep.length + k] = d[p * channels + c]; });
+      return { data: out, shape: [...shape.slice(0, -1), keep.length] };
+    });
+  }
   const mi = masks ? masks.layers.findIndex((l) => l.layer === layer) : -1;
   return layer.weights.map((v) => {
     const d = Float32Array.from(v.read().dataSync());
@@ -693,7 +711,7 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
       paramsBefore: e.kernel.length + (e.recurrent?.length ?? 0) + (e.hasBias ? e.cols : 0),
       paramsAfter: k.data.length + (e.recurrent ? outKeep.length * cols.length : 0) + (e.hasBias ? cols.length : 0),
     });
-    // Per-channel layers between this one and its consumer (batch norm, depthwise conv) are sliced to the kept units.
+    // Per-channel layers between this one and its consumer (batch norm, depthwise conv, PReLU) are sliced to the kept units.
     const outLink = byProducer.get(layer);
     if (outLink && outKeep.length !== e.units) {
       for (const b of outLink.between) {

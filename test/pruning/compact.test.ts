@@ -180,6 +180,42 @@ describe('compactModel', () => {
     model.dispose();
   });
 
+  it('PReLU slices its alpha with the units it sits on (per unit after a Dense; per position and channel, or shared, after a conv)', () => {
+    const alphas = (m: TF.LayersModel) => { for (const l of m.layers) if (l.getClassName() === 'PReLU') { const v = l.weights[0].read(); l.weights[0].write(tf.tensor(Float32Array.from({ length: v.size }, (_, i) => 0.05 + 0.01 * (i % 17)), v.shape)); } };
+    const mlp = tf.sequential({ layers: [
+      tf.layers.dense({ inputShape: [8], units: 6, name: 'd1' }), tf.layers.prelu({ name: 'p1' }),
+      tf.layers.dense({ units: 3, name: 'out' }),
+    ] });
+    randomBiases(mlp, 3);
+    alphas(mlp);
+    const pm = new PrunableModel(mlp);
+    applyMasks(pm, 4, 1, { 1: both(killOut(1, 6), killOut(4, 6)) }); // d1 units 1 and 4 unused
+    const { model: compact, report } = compactModel(mlp, pm);
+    expect(report.skipped).toEqual([]);
+    expect(unitsOf(compact)).toEqual({ d1: 4, p1: 4, out: 3 });
+    expect(maxDiff(mlp, compact, [8])).toBeLessThan(1e-5);
+    compact.dispose();
+    pm.dispose();
+    mlp.dispose();
+    for (const sharedAxes of [undefined, [1, 2]]) {
+      const cnn = tf.sequential({ layers: [
+        tf.layers.conv2d({ inputShape: [6, 6, 2], filters: 4, kernelSize: 3, name: 'c1' }), tf.layers.prelu({ name: 'p', ...(sharedAxes ? { sharedAxes } : {}) }),
+        tf.layers.conv2d({ filters: 3, kernelSize: 3, name: 'c2' }), tf.layers.flatten({}), tf.layers.dense({ units: 2, name: 'out' }),
+      ] });
+      randomBiases(cnn, 5);
+      alphas(cnn);
+      const pmc = new PrunableModel(cnn);
+      applyMasks(pmc, 6, 1, { 1: killOut(2, 4) }); // c1 filter 2 unused
+      const { model: c } = compactModel(cnn, pmc);
+      expect(unitsOf(c).c1).toBe(3);
+      expect(c.getLayer('p').weights[0].shape).toEqual(sharedAxes ? [1, 1, 3] : [4, 4, 3]);
+      expect(maxDiff(cnn, c, [6, 6, 2])).toBeLessThan(1e-5);
+      c.dispose();
+      pmc.dispose();
+      cnn.dispose();
+    }
+  });
+
   it('zero padding, cropping and upsampling keep channels: conv → pad → conv → upsample → crop → conv compacts exactly', () => {
     const model = tf.sequential({ layers: [
       tf.layers.conv2d({ inputShape: [6, 6, 2], filters: 5, kernelSize: 3, activation: 'relu', name: 'c1' }),
