@@ -22,7 +22,7 @@ import type { FeatureSchema } from './features/types.js';
 import { cloneModel, countParams, modelFiles, probeWritable, quantizedStorage } from './models/io.js';
 import { isMountPoint, recoverInterruptedWrite } from './report/write.js';
 import { accuracy, classRecall, predict, targetFit } from './models/train.js';
-import { checkModelShape, compiledLoss, csvTargetsOf, fitDatasetToModel, metricName, metricValue, predictedClasses, regressionLossOf, rememberTask, taskOf, tokenInputLayer, type TaskInfo, type TaskKind } from './models/task.js';
+import { checkModelShape, compiledLoss, csvTargetsOf, fitDatasetToModel, fixedInputDims, metricName, metricValue, predictedClasses, regressionLossOf, rememberTask, taskOf, tokenInputLayer, type TaskInfo, type TaskKind } from './models/task.js';
 import { isCsvPath } from './data/registry.js';
 import { TRAIN_DEFAULTS } from './models/train.js';
 import { masksToJson } from './pruning/mask-io.js';
@@ -1122,6 +1122,16 @@ export class PruneService {
         }
       }
       checkLabelOrderLength(task, opts);
+      const dims = fixedInputDims(loaded.model, data);
+      if (dims) {
+        // A model saved with an unknown length (an Embedding without inputLength, an RNN over [null, k]): the rows fix it.
+        const before = (loaded.model.inputs[0].shape.slice(1) as (number | null)[]).map((d) => d ?? 'null').join(', ');
+        const copy = await cloneModel(loaded.model, { inputDims: dims });
+        loaded.model.dispose();
+        loaded = { ...loaded, model: copy };
+        opts.onEvent?.({ type: 'warning', message: `the model's input shape [${before}] has an unknown length: the data's rows fix it to [${dims.join(', ')}] (the weights do not depend on it), ` +
+          `and the pruned model is written with input shape [${dims.join(', ')}] (to feed it other lengths, set the null back in its model.json's batch_input_shape)` });
+      }
       fitted = fitDatasetToModel(data, loaded.model, task);
       const layout = inputLayout(data, fitted);
       if (layout) opts.onEvent?.({ type: 'warning', message: layout });

@@ -93,4 +93,42 @@ describe('user models and data', () => {
     expect(events.at(-1)!.type).toBe('done');
     fast.model.dispose();
   });
+
+  it('a text model saved without a fixed length (an Embedding without inputLength: input [null]) is pruned at the length of the CSV\'s rows, said in a warning', async () => {
+    const dir = tempDir();
+    const rng = new Rng(5);
+    // Token ids: class 1 rows use the upper half of the vocabulary more often.
+    const rows = Array.from({ length: 400 }, (_, r) => {
+      const c = r % 2;
+      return [...Array.from({ length: 12 }, () => Math.floor(rng.next() * 10) + (c === 1 && rng.next() < 0.7 ? 10 : 0)), c];
+    });
+    const csv = join(dir, 'tokens.csv');
+    writeFileSync(csv, `${[...Array.from({ length: 12 }, (_, i) => `t${i}`), 'label'].join(',')}\n${rows.map((r) => r.join(',')).join('\n')}\n`);
+    const model = tf.sequential({ layers: [
+      tf.layers.embedding({ inputDim: 20, outputDim: 8, inputShape: [null] as unknown as number[], embeddingsInitializer: tf.initializers.randomUniform({ minval: -0.1, maxval: 0.1, seed: 1 }) }),
+      tf.layers.globalAveragePooling1d({}),
+      tf.layers.dense({ units: 16, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+      tf.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }),
+    ] });
+    expect(model.inputs[0].shape).toEqual([null, null]);
+    model.compile({ optimizer: tf.train.adam(0.02), loss: 'sparseCategoricalCrossentropy' });
+    const xs = tf.tensor2d(rows.map((r) => r.slice(0, 12)));
+    const ys = tf.tensor1d(rows.map((r) => r[12]));
+    await model.fit(xs, ys, { epochs: 20, batchSize: 32, verbose: 0, shuffle: false });
+    tf.dispose([xs, ys]);
+    await saveModel(model, join(dir, 'model'));
+    model.dispose();
+    const warnings: string[] = [];
+    const out = join(dir, 'out');
+    const { model: pruned, report } = await autoprune({
+      target: 0.5, model: join(dir, 'model'), data: csv, budgetSteps: 60, force: true, out, policy: 'global-magnitude',
+      onEvent: (e: AgentEvent) => { if (e.type === 'warning') warnings.push(e.message); },
+    });
+    expect(warnings.filter((w) => /input shape \[null\] has an unknown length: the data's rows fix it to \[12\]/.test(w))).toHaveLength(1);
+    expect(report.final.sparsity).toBeGreaterThanOrEqual(0.5 - 1e-3);
+    expect(pruned.inputs[0].shape).toEqual([null, 12]);
+    const written = JSON.parse(readFileSync(join(out, 'model', 'model.json'), 'utf8')) as { modelTopology: { config: { layers: { config: { batch_input_shape?: unknown } }[] } } };
+    expect(written.modelTopology.config.layers[0].config.batch_input_shape).toEqual([null, 12]);
+    pruned.dispose();
+  }, 60_000);
 });

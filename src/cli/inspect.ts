@@ -12,6 +12,8 @@ import { checkUnitsRemovable, maxComputeRemovable, unitsKeptFor } from '../agent
  */
 export async function inspectModel(path: string): Promise<SparsityReport & {
   masksFile: boolean; compute: ComputeReport; layerMacs: number[]; coverage: Coverage; refused?: string;
+  /** Something a run does to the model first (an unknown input length fixed from the data's rows). */
+  note?: string;
   /** `--objective flops` / `--granularity unit`: the layers whose units cannot go, and why (unitsKeptFor). */
   unitsKept: { layer: string; reason: string }[];
   /**
@@ -42,7 +44,10 @@ export async function inspectModel(path: string): Promise<SparsityReport & {
     // An input of unknown size (a fully convolutional model, sequences of any length): refused when data is fitted to
     // it (models/task.ts), and its MACs per sample here count each unknown dimension as 1.
     const dims = (model.inputs[0]?.shape.slice(1) ?? []) as (number | null)[];
-    if (!refused && dims.some((d) => d == null)) {
+    let note: string | undefined;
+    if (!refused && dims.filter((d) => d == null).length === 1) {
+      note = `its input shape [${dims.map((d) => d ?? 'null').join(', ')}] has an unknown length: a run fixes it from the data's rows (and writes the pruned model with it); the MACs per sample above count it as 1`;
+    } else if (!refused && dims.some((d) => d == null)) {
       refused = `its input shape [${dims.map((d) => d ?? 'null').join(', ')}] has unknown (null) dimensions beside the batch; it needs a fixed input shape ` +
         '(save the model with one; the weights do not change). The MACs per sample above count each unknown dimension as 1';
     }
@@ -53,7 +58,7 @@ export async function inspectModel(path: string): Promise<SparsityReport & {
     let removable = true;
     try { checkUnitsRemovable('unit', 'flops', pm); } catch { removable = false; }
     const most = removable ? maxComputeRemovable(pm) : compute.reduction;
-    return { ...sp, masksFile, compute, layerMacs, coverage: pm.coverage(), unitsKept, maxComputeRemovable: most, ...(refused ? { refused } : {}) };
+    return { ...sp, masksFile, compute, layerMacs, coverage: pm.coverage(), unitsKept, maxComputeRemovable: most, ...(refused ? { refused } : {}), ...(note ? { note } : {}) };
   } finally {
     pm.dispose();
     model.dispose();
@@ -85,5 +90,6 @@ export async function inspectCommand(path: string, opts: { json?: boolean }): Pr
     : `--objective flops (whole units) can remove nothing more of the prunable kernels' MACs${already}`) +
     `${r.unitsKept.length ? `; units kept: ${r.unitsKept.map((k) => `'${k.layer}' (${k.reason})`).join('; ')}` : ''}\n`);
   if (r.refused) process.stdout.write(`warning: autoprune --model would refuse this model: ${r.refused}\n`);
+  if (r.note) process.stdout.write(`note: ${r.note}\n`);
   return 0;
 }

@@ -410,8 +410,10 @@ function ownOptimizer(model: TF.LayersModel): TF.LayersModel {
  * function (which model.json cannot hold: it is saved as {}) is compiled into the copy again, with a fresh
  * optimizer of the original's kind and settings, so that the model autoprune returns can still be trained.
  */
-export async function cloneModel(model: TF.LayersModel): Promise<TF.LayersModel> {
-  const copy = await loadArtifacts(await modelArtifacts(model));
+export async function cloneModel(model: TF.LayersModel, o: { inputDims?: number[] } = {}): Promise<TF.LayersModel> {
+  const artifacts = await modelArtifacts(model);
+  if (o.inputDims) artifacts.modelTopology = withInputDims(artifacts.modelTopology as ModelTopologyJson, o.inputDims);
+  const copy = await loadArtifacts(artifacts);
   const loss = (model as unknown as { loss?: unknown }).loss;
   const hasFunction = typeof loss === 'function' || (Array.isArray(loss) && loss.some((l) => typeof l === 'function')) ||
     (loss != null && typeof loss === 'object' && !Array.isArray(loss) && Object.values(loss).some((l) => typeof l === 'function'));
@@ -424,6 +426,23 @@ export async function cloneModel(model: TF.LayersModel): Promise<TF.LayersModel>
   }
   rememberTask(copy, toldTask(model));
   return copy;
+}
+
+type LayerJson = { class_name: string; config: { name?: string; batch_input_shape?: (number | null)[]; layers?: LayerJson[] } };
+type ModelTopologyJson = LayerJson & { config: { input_layers?: unknown[] } };
+
+/**
+ * The topology with the model's input shape (beside the batch) set to `dims`: the first layer's batch_input_shape of a
+ * Sequential, the InputLayer's of a functional model (one input). A model saved with unknown lengths ([null] for an
+ * Embedding without inputLength, [null, 14] for an RNN) has weights that do not depend on them.
+ */
+function withInputDims(topology: ModelTopologyJson, dims: number[]): ModelTopologyJson {
+  const t = JSON.parse(JSON.stringify(topology)) as ModelTopologyJson;
+  const layers = t.config.layers ?? [];
+  const target = t.class_name === 'Sequential' ? layers[0] : layers.find((l) => l.class_name === 'InputLayer');
+  if (!target) throw new ModelError('cannot fix the model\'s input shape: no input layer in its topology');
+  target.config.batch_input_shape = [null, ...dims];
+  return t;
 }
 
 /** Throws a UsageError when no folder can be created in `dir` (read-only mount, no permission, /proc). */

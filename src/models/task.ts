@@ -225,6 +225,21 @@ export function predictedClasses(pred: TF.Tensor, task: TaskInfo): TF.Tensor1D {
 }
 
 /**
+ * The input dimensions (beside the batch) a model saved with one unknown length ([null] for an Embedding without
+ * inputLength, [null, 14] for an RNN over 14 features) has on this data: the rows fix it where their size is a
+ * multiple of the known dimensions. Undefined where the shape is fixed already or the rows cannot fix it.
+ */
+export function fixedInputDims(model: TF.LayersModel, data: Dataset): number[] | undefined {
+  const want = model.inputs[0].shape.slice(1) as (number | null)[];
+  const unknown = want.filter((d) => d == null).length;
+  if (unknown !== 1) return undefined;
+  const known = want.reduce<number>((a, d) => a * (d ?? 1), 1);
+  const have = data.inputShape.reduce((a, b) => a * b, 1);
+  if (have % known !== 0 || have / known < 1) return undefined;
+  return want.map((d) => d ?? have / known);
+}
+
+/**
  * Checks that a dataset fits a model (input size, number of classes or target columns) and reshapes its
  * inputs to the model's input shape when only the layout differs (e.g. 784 pixels → 28×28×1). For an
  * autoencoder the targets are the inputs. Returns a dataset that owns new tensors where it made any.
@@ -235,9 +250,10 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel, task: Ta
   const wantSize = want.reduce((a, b) => a * b, 1);
   const haveSize = data.inputShape.reduce((a, b) => a * b, 1);
   if (want.some((d) => d == null)) {
+    const fixable = fixedInputDims(model, data);
     throw new DataError(
-      `model input shape [${want.map((d) => d ?? 'null').join(', ')}] has unknown (null) dimensions beside the batch: a CSV row is one input of a fixed size, ` +
-      'so autoprune needs a fixed input shape; save the model with one (e.g. inputShape: [10, 3] for sequences of 10 steps; the weights do not change)');
+      `model input shape [${want.map((d) => d ?? 'null').join(', ')}] has unknown (null) dimensions beside the batch${fixable ? ` (the data's rows fix them to [${fixable.join(', ')}]: autoprune() does so itself, writing the pruned model with that shape)` : ` that the data's rows (${haveSize} values) cannot fix`}: a CSV row is one input of a fixed size, ` +
+      'so autoprune needs a fixed input shape; save the model with one (e.g. inputShape: [10, 3] for sequences of 10 steps; or edit batch_input_shape in model.json: the weights do not change)');
   }
   if (wantSize !== haveSize) {
     // A linear output of k units is read as a classifier's logits unless the model says otherwise (its saved loss):
