@@ -145,8 +145,13 @@ export function smallSuiteSection(records: SmallRecord[], meta: { date: string; 
     }
     const am = mean(agentMeans);
     const bm = mean(baseMeans);
+    // The difference run by run (same case, split and seed), with its standard error: how far it is from noise.
+    const d = records.filter((r) => r.target === t).map((r) => r.agentTest - r.baselineTest);
+    const dm = mean(d);
+    const se = d.length > 1 ? Math.sqrt(d.reduce((a, x) => a + (x - dm) ** 2, 0) / (d.length - 1) / d.length) : NaN;
     bars.push(`- **@${t}**: every case exit 0, sparsity ≥ ${t} and mean test drop ≤ ${limit} point${limit > 1 ? 's' : ''}: **${allOk ? 'met' : 'NOT met'}**. ` +
-      `Suite mean test accuracy agent ${pts(am)} % vs magnitude + FT ${pts(bm)} %: **${am >= bm - 1e-9 ? 'met' : 'NOT met'}** (agent ≥ baseline).`);
+      `Suite mean test accuracy agent ${pts(am)} % vs magnitude + FT ${pts(bm)} %: **${am >= bm - 1e-9 ? 'met' : 'NOT met'}** (agent ≥ baseline; ` +
+      `agent − baseline run by run ${dm >= 0 ? '+' : '−'}${pts(Math.abs(dm))} ± ${pts(se)} points, mean ± standard error over the ${d.length} runs, which share each case's test rows: the fine-tuning's noise, not the test rows'${Number.isFinite(se) && Math.abs(dm) < 2 * se ? ': within two standard errors of no difference' : ''}).`);
   }
   lines.push('', 'Bars (means over the seeds):', '', ...bars, '');
   return lines.join('\n');
