@@ -6,7 +6,7 @@
  * steps) and keeps them at exactly 0 (re-masked after every batch).
  */
 import type * as TF from '@tensorflow/tfjs';
-import { tf } from './backend/tf.js';
+import { TfCallback, tf } from './backend/tf.js';
 import { disposeSplit, headOf, type Split } from './data/dataset.js';
 import { UsageError } from './errors.js';
 import { FOREIGN_TFJS } from './options.js';
@@ -225,7 +225,7 @@ export function pruneOnce(model: TF.LayersModel, options: PruneScheduleOptions):
  *     await model.fit(xTrain, yTrain, { epochs: 12, batchSize: 64, callbacks: [pruner] });
  *     const pruned = pruner.strip();
  */
-export class PruningCallback extends tf.Callback {
+export class PruningCallback extends TfCallback {
   /** The masks (a view over the model's prunable kernels). */
   readonly masks: PrunableModel;
   /**

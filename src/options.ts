@@ -70,6 +70,9 @@ function checkDatasetShape(d: Record<string, unknown>): void {
   }
   if (!(typeof d.numClasses === 'number' && Number.isInteger(d.numClasses) && d.numClasses >= 0)) missing.push('numClasses (a whole number: the classes, or 0 where the targets are values, each split\'s y)');
   if (!Array.isArray(d.inputShape)) missing.push('inputShape (an array)');
+  if (d.classNames != null && !(Array.isArray(d.classNames) && (d.numClasses === 0 || d.classNames.length === d.numClasses))) {
+    missing.push(`classNames (optional: an array of numClasses names, here ${String(d.numClasses)})`);
+  }
   if (missing.length) throw new UsageError(`data: a Dataset needs ${missing.join(', ')}; see the Dataset type (or pass a CSV path)`);
 }
 

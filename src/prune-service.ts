@@ -10,7 +10,7 @@ import { Checkpointer, type RunIdentity } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
 import { backendInfo, tf } from './backend/tf.js';
 import { csvNames } from './data/csv.js';
-import { checkDataset, hashSplits, type Dataset } from './data/dataset.js';
+import { checkDataset, hashSplits, withDatasetDefaults, type Dataset } from './data/dataset.js';
 import { abortedError, AutopruneError, DataError, UsageError } from './errors.js';
 import { resolveBudget } from './agent/budget.js';
 import type { Granularity } from './agent/granularity.js';
@@ -1105,7 +1105,7 @@ export class PruneService {
       data = typeof dataSpec === 'string' ? this.dataSource.load(dataSpec, {
         seed: r.splitSeed, label: opts.label, ignoreColumns: opts.ignoreColumns, labelOrder: opts.labelOrder, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize,
         ...(targets != null && isCsvPath(dataSpec) ? { targets } : {}),
-      }) : dataSpec;
+      }) : withDatasetDefaults(dataSpec);
       loaded ??= await this.modelSource.load(undefined, data, { seed, onEpoch, signal: opts.signal });
       const task = taskOf(loaded.model);
       if (!ownsData) {
@@ -1193,7 +1193,7 @@ export class PruneService {
         format: 'autoprune-report', schemaVersion: 1, createdAt: new Date().toISOString(), autopruneVersion: VERSION,
         config: {
           target: r.target, maxDrop, policy: policy.name, granularity, objective, seed, splitSeed: r.splitSeed,
-          model: loaded.label, data: typeof dataSpec === 'string' ? dataSpec : dataSpec.name, force: r.force,
+          model: loaded.label, data: typeof dataSpec === 'string' ? dataSpec : data.name, force: r.force,
           budgetSteps: result.budget.budgetSteps, budgetEpochs: Math.round((100 * result.budget.budgetSteps) / result.budget.stepsPerEpoch) / 100,
           budgetSource: result.budget.source, ...(result.budget.extensions ? { budgetExtensions: result.budget.extensions } : {}), batchSize: result.budget.batchSize, roundSteps: result.budget.roundSteps, distill: result.distill,
           resumed: r.resume,

@@ -119,6 +119,22 @@ describe('API errors', () => {
     model.dispose();
     expect(report.warnings?.filter((w) => /^batchSize 100000 is larger than the \d+ training rows: every optimizer step is one pass over them all/.test(w))).toHaveLength(1);
   });
+
+  it('a Dataset with just what README names (splits of x and labels, numClasses, inputShape) runs: name and class names get defaults', async () => {
+    const full = loadSynthetic({ samples: 300, features: 8, classes: 3, seed: 2 });
+    try {
+      const split = (s: Dataset['train']) => ({ x: s.x, labels: s.labels });
+      const bare = { train: split(full.train), val: split(full.val), test: split(full.test), numClasses: 3, inputShape: [8] } as unknown as Dataset;
+      const { model, report } = await autoprune({ target: 0.5, data: bare, policy: 'global-magnitude', budgetSteps: 20 });
+      model.dispose();
+      expect(report.config.data).toBe('dataset');
+      expect(report.final.sparsity).toBeGreaterThanOrEqual(0.5 - 1e-3);
+      // Class names of the wrong count are refused, naming the field.
+      await expect(autoprune({ target: 0.5, data: { ...bare, classNames: ['a'] } as Dataset })).rejects.toThrow(/classNames \(optional: an array of numClasses names, here 3\)/);
+    } finally {
+      full.dispose();
+    }
+  });
 });
 
 describe('abort', () => {

@@ -218,6 +218,13 @@ export function backendInfo(): BackendInfo {
 }
 
 /**
+ * tfjs-layers' Callback base class, without choosing a backend: a class that extends it (PruningCallback) is defined
+ * when its module loads, and `tf.Callback` there would start the backend before a library user's selectBackend().
+ * Every backend package re-exports this one tfjs-layers, so `model.fit` sees the same class.
+ */
+export const TfCallback = (require('@tensorflow/tfjs-layers') as { Callback: typeof TF.Callback }).Callback;
+
+/**
  * The tfjs namespace of the chosen backend. A Proxy so that `import { tf }` works everywhere while the
  * backend is chosen lazily (the CLI's --backend flag runs before the first tensor op).
  */

@@ -55,6 +55,21 @@ export interface Dataset {
 }
 
 /**
+ * An in-memory Dataset as README describes one — splits of x and labels (and y), numClasses, inputShape — with the
+ * fields a run only names filled in where they are missing: `name` ('dataset'), `source`, and `classNames` (the class
+ * indices as names). The caller's object is not changed.
+ */
+export function withDatasetDefaults(d: Dataset): Dataset {
+  const given = d as Partial<Dataset> & Dataset;
+  return {
+    ...d,
+    name: typeof given.name === 'string' && given.name ? given.name : 'dataset',
+    source: typeof given.source === 'string' && given.source ? given.source : 'in-memory Dataset',
+    classNames: Array.isArray(given.classNames) ? given.classNames : Array.from({ length: d.numClasses }, (_, i) => String(i)),
+  };
+}
+
+/**
  * Throws a DataError naming the split and what is wrong unless an in-memory Dataset (the library API's, which no
  * CSV reader has checked) can be trained on: every split has rows, as many labels as inputs, finite inputs and
  * target values, and — with class labels (`classLabels`: a classifier's data) — whole labels in [0, numClasses). A NaN in one input otherwise makes

@@ -14,6 +14,15 @@ describe('backend', () => {
   it('refuses to switch backends inside one process', () => {
     expect(() => selectBackend('cpu')).toThrow(UsageError);
   });
+
+  it('importing the library chooses no backend: selectBackend() as a user\'s first call picks it', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const root = new URL('../..', import.meta.url).pathname;
+    // The package's entry (dist, built by npm test) loads every module, PruningCallback's class included.
+    const script = "const m = await import('./dist/index.js'); const i = m.selectBackend('cpu'); console.log(JSON.stringify({ name: i.name, tf: m.tf.getBackend() }));";
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ name: 'cpu', tf: 'cpu' });
+  }, 60_000);
 });
 
 describe('AUTOPRUNE_BACKEND', () => {
