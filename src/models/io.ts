@@ -445,6 +445,19 @@ function withInputDims(topology: ModelTopologyJson, dims: number[]): ModelTopolo
   return t;
 }
 
+/**
+ * Throws a UsageError, before any work, when a file cannot be written at `path` (the `flag` that named it): a folder
+ * there, a file where a folder of the path belongs, or a nearest existing folder that is not writable.
+ */
+export function checkOutFile(path: string, flag: string): void {
+  const abs = resolve(path);
+  if (existsSync(abs) && statSync(abs).isDirectory()) throw new UsageError(`${flag} '${path}' is a folder: give the path of a file to write`);
+  let dir = dirname(abs);
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  if (!statSync(dir).isDirectory()) throw new UsageError(`${flag} '${path}': '${dir}' is a file, not a folder`);
+  probeWritable(dir, flag);
+}
+
 /** Throws a UsageError when no folder can be created in `dir` (read-only mount, no permission, /proc). */
 export function probeWritable(dir: string, what: string): void {
   let probe: string | undefined;

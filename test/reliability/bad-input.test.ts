@@ -159,6 +159,8 @@ const CASES: Case[] = [
     args: prune().map((a) => (a === 'd.csv' ? 'i.csv' : a)),
     error: /has 5 input values per sample \(shape \[5\]: \(unnamed column\), a, b, c, d\) but the model expects shape \[4\].*left out with --ignore-columns NAME\|INDEX \(the unnamed one by its 0-based index in the file: --ignore-columns 0 for the first column\)$/,
   },
+  { name: 'build-meta: --out under a file (said before the oracle runs)', setup: base, args: ['build-meta', '--family', 'f', '--models', 'm', '--data', 'd.csv', '--out', 'd.csv/meta.json'], error: /--out 'd\.csv\/meta\.json': '.*d\.csv' is a file, not a folder$/ },
+  { name: 'train-policy: --out is a folder', setup: both(base, (cwd) => mkdirSync(join(cwd, 'pol.json'))), args: ['train-policy', '--meta', 'm.json', '--out', 'pol.json'], error: /--out 'pol\.json' is a folder: give the path of a file to write$/ },
   { name: 'data file missing', setup: base, args: prune().map((a) => (a === 'd.csv' ? 'nope.csv' : a)), error: /cannot read data file 'nope.csv'/ },
   // Command line.
   { name: 'unknown command', args: ['frobnicate', '--target', '0.5'], error: /unknown command or stray argument 'frobnicate'/ },
