@@ -274,6 +274,8 @@ const LAST_TRY_PREFIX = 'last try at the target';
 const LAST_TRY = `${LAST_TRY_PREFIX} with half the reserve`;
 /** The same, given the other half too because it was still improving when judged. */
 const LAST_TRY_EXTENDED = `${LAST_TRY_PREFIX} with the whole reserve (still improving at half)`;
+/** The same where the budget held no step of the schedule and no step was accepted: one try with all of it. */
+const LAST_TRY_ALL = `${LAST_TRY_PREFIX} with the whole budget left (too small for a step of the schedule)`;
 /** A step's note when the guard judged it after a longer fine-tune (AgentOptions.recoverRounds). */
 const RECOVERED = 'judged after a longer fine-tune, as it was refused within the noise cap while still improving';
 /** A rollback's reason when the guard refused a classifier that fell to the majority class (guard.ts, withCollapseCheck). */
@@ -779,7 +781,11 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       }
     }
 
-    if (stopped === 'budget' && !o.force && budget.budgetSteps - state.stepsUsed >= 2 * budget.roundSteps) {
+    // A budget too small for even one step of the schedule (one round, say) takes its one try at the target with all of
+    // it: with no accepted step there is nothing but the dense model for a polish to fine-tune.
+    const noneAccepted = !state.steps.some((s) => s.accepted);
+    const room = budget.budgetSteps - state.stepsUsed;
+    if (stopped === 'budget' && !o.force && (room >= 2 * budget.roundSteps || (noneAccepted && room >= Math.min(budget.stepsPerEpoch, budget.roundSteps)))) {
       // The steps' budget ran out short of the target: one last try straight at it with half of the reserve
       // as a polish-like fine-tune, judged by the same guard. Kept if it holds; otherwise rolled back, and the
       // other half polishes the last accepted sparsity.
@@ -788,9 +794,10 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       const t0 = Date.now();
       const snap = pm.snapshot();
       state.step++;
-      let r = await attemptFrom(snap, o.target, { steps: Math.floor((budget.budgetSteps - state.stepsUsed) / 2), patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay });
+      const all = noneAccepted && room < 2 * budget.roundSteps;
+      let r = await attemptFrom(snap, o.target, { steps: all ? room : Math.floor(room / 2), patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay });
       state.stepsUsed += r.steps;
-      let how = LAST_TRY;
+      let how = all ? LAST_TRY_ALL : LAST_TRY;
       const rest = budget.budgetSteps - state.stepsUsed;
       if (!r.verdict.accepted && r.improving && rest >= budget.roundSteps) {
         // Rejected while its last round was still its best: the candidate at the target gets the other half
@@ -812,9 +819,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           await recordCrossed(snap, r.sparsity, r);
         } else {
           pm.restore(snap);
-          const extended = how === LAST_TRY_EXTENDED;
+          const extended = how !== LAST_TRY;
           state.steps.push({ ...rec, accepted: false, ...collapseOf(r.verdict), reason: `${extended ? how : LAST_TRY_PREFIX}: ${r.verdict.collapsedTo != null ? collapseReason(r.verdict.collapsedTo) : `val drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}`}` });
-          emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: extended ? 'stop: keep the last accepted sparsity as accepted (the reserve is spent)' : 'stop: polish the last accepted sparsity with the rest of the budget', seconds });
+          emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: how === LAST_TRY_ALL ? 'stop: the budget is spent' : extended ? 'stop: keep the last accepted sparsity as accepted (the reserve is spent)' : 'stop: polish the last accepted sparsity with the rest of the budget', seconds });
         }
       } finally {
         disposeSnapshot(snap);

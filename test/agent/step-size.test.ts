@@ -56,4 +56,21 @@ describe('step sizes', () => {
     expect(first.reason ?? '').not.toMatch(/first step/);
     data.dispose();
   });
+
+  it('a budget of one round (too small for a step of the schedule) tries the target with all of it, instead of polishing the dense model', async () => {
+    const own = loadSynthetic({ samples: 300, features: 15, classes: 3, seed: 2 });
+    const model = buildModel({ family: 'mlp', inputShape: [15], hidden: [32], numClasses: 3, seed: 3 });
+    train(model, own.train, { epochs: 10, batchSize: 32 });
+    // 240 training rows at batch 4: a round (an epoch) is 60 steps, the whole budget.
+    const r = await runAgent(model, own, createScorer('global-magnitude'), { target: 0.5, budgetSteps: 60, batchSize: 4, maxDrop: 20 });
+    own.dispose();
+    expect(r.steps).toHaveLength(1);
+    expect(r.steps[0]).toMatchObject({ fromSparsity: 0, accepted: true });
+    expect([r.steps[0].fineTuneSteps, r.totals.fineTuneSteps]).toEqual([60, 60]);
+    expect(r.steps[0].reason).toMatch(/^last try at the target with the whole budget left/);
+    expect(r.sparsity.global).toBeGreaterThanOrEqual(0.5 - 1e-3);
+    expect(r.exitCode).toBe(0);
+    r.masks.dispose();
+    model.dispose();
+  });
 });
