@@ -49,7 +49,8 @@ export interface PruningCallbackOptions extends PruneScheduleOptions {
   /**
    * Optimizer step at which the target is reached. Default: two thirds of the fit's steps (from its epochs and
    * batches per epoch), so the last third fine-tunes at the target. Required when the fit does not say how many
-   * batches an epoch has (fitDataset without batchesPerEpoch).
+   * batches an epoch has (fitDataset over a dataset of unknown size without batchesPerEpoch: the callback then refuses
+   * to start, naming endStep).
    */
   endStep?: number;
   /** Optimizer steps between prunes. Default: an eighth of the pruning span (8 increments plus the first). */

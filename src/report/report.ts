@@ -107,7 +107,7 @@ export interface ReportDense {
   valAccuracy: number;
   /** Test accuracy, fraction in [0, 1]. */
   testAccuracy: number;
-  /** All trainable parameters (kernels and biases). */
+  /** All the model's parameters (kernels, biases, normalisation and its moving statistics, frozen layers: countParams()). */
   params: number;
   /** Prunable weights (every kernel a layer handler prunes: Dense, Conv, recurrent, embedding, …). */
   prunable: number;
@@ -214,7 +214,10 @@ export interface ReportStep {
   fineTuneEpochs: number;
   /** Optimizer steps spent on the attempt. */
   fineTuneSteps?: number;
-  /** The guard's paired estimate of the validation-accuracy drop below the dense model (fraction). */
+  /**
+   * The guard's paired estimate of the validation-accuracy drop below its reference (fraction): the lower-scoring of the
+   * dense model and the fine-tuned dense control (`guard.reference` says which), not always the dense model.
+   */
   drop?: number;
   /** The drop the guard allowed for this attempt: maxDrop + Z standard errors (fraction). */
   allowedDrop?: number;
