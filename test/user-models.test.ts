@@ -90,6 +90,13 @@ describe('user models and data', () => {
     const c = events.find((e) => e.type === 'compact');
     expect(c).toMatchObject({ type: 'compact', path: join(out, 'compact'), skipped: [] });
     expect((c as { unitsRemoved: number[] }).unitsRemoved[0]).toBe(6 - Number(conv![1]));
+    // … and how far each stored form's outputs are from the pruned model's, on the run's validation rows.
+    const check = c as { maxAbsDiff?: { compact: number; sparse: number; sparseInt8?: number }; probeInputs?: string; compactMacs?: number };
+    expect(check.probeInputs).toMatch(/^\d+ validation rows$/);
+    expect(check.maxAbsDiff!.compact).toBeLessThan(1e-4);
+    expect(check.maxAbsDiff!.sparse).toBeLessThan(1e-4);
+    expect(check.maxAbsDiff!.sparseInt8).toBeGreaterThanOrEqual(0);
+    expect(check.compactMacs).toBe(fast.report.final.compute!.live);
     expect(events.at(-1)!.type).toBe('done');
     fast.model.dispose();
   });

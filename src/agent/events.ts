@@ -191,6 +191,14 @@ export interface CompactEvent {
   skipped: { layer: string; reason: string }[];
   /** The serving rewrites made to the compact model (same outputs; src/pruning/rewrite.ts: batch norms folded, one-channel maps), with the MACs per sample of the layers replaced and of their replacement. */
   rewrites?: Rewrite[];
+  /**
+   * Largest |difference| of each stored form's outputs (the compact model; model.sparse; model.int8.sparse) to the
+   * pruned model's, on `probeInputs` (the run's validation rows, up to 256).
+   */
+  maxAbsDiff?: { compact: number; sparse: number; sparseInt8?: number };
+  probeInputs?: string;
+  /** Multiply-accumulates per sample of the kernels the compact model runs (its own shapes, zeros inside kept units included). */
+  compactMacs?: number;
 }
 
 /**
