@@ -1,6 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
-import { DataError, ModelError } from '../errors.js';
+import { DataError, ModelError, UsageError } from '../errors.js';
 import { allNumbers, looksLikeRegressionTarget, type Dataset, type Split } from '../data/dataset.js';
 import { leafLayers, notDifferentiable, statefulLayer } from '../pruning/layer-kinds.js';
 
@@ -75,6 +75,20 @@ export function compiledLoss(model: TF.LayersModel): string | undefined {
 
 /** Layers that only move or drop values: the output's activation is that of the layer before them. */
 const PASS_THROUGH = new Set(['Flatten', 'Reshape', 'Dropout', 'Permute', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'SpatialDropout1D']);
+
+/**
+ * Throws a UsageError where `task: 'classification'` is given for k ≥ 2 sigmoid outputs that no categorical loss says
+ * are one class out of k: independent sigmoids are a multi-label model's, and fine-tuning them as one class would
+ * retrain them to another meaning (a 3-label model given one of its label columns: +55 points "gained", the labels lost).
+ */
+export function checkToldClassification(model: TF.LayersModel): void {
+  const units = Number(model.outputs[0]?.shape.at(-1) ?? 0);
+  const loss = compiledLoss(model);
+  if (outputActivation(model) !== 'sigmoid' || units < 2 || (loss != null && /categorical/.test(loss))) return;
+  throw new UsageError(`--task classification: the model's ${units} sigmoid outputs are independent yes/no outputs (a multi-label model's), and fine-tuning ` +
+    `them as one class out of ${units} would retrain them to another meaning; use --task multilabel with its ${units} label columns (--label a,b,c), ` +
+    'or save the model with a categorical loss if it is a classifier');
+}
 
 function outputActivation(model: TF.LayersModel): string {
   // The layer that produces the output (in a functional model not necessarily the last one listed).

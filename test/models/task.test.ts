@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Dataset } from '../../src/data/dataset.js';
 import { loadCsv } from '../../src/data/csv.js';
 import { ModelError } from '../../src/errors.js';
-import { fitDatasetToModel, lossOf, regressionLossOf, rememberLoss, rowLossesOf, taskOf } from '../../src/models/task.js';
+import { checkToldClassification, fitDatasetToModel, lossOf, regressionLossOf, rememberLoss, rowLossesOf, taskOf } from '../../src/models/task.js';
 import { evaluate, targetFit } from '../../src/models/train.js';
 import { inputLayout } from '../../src/prune-service.js';
 
@@ -343,5 +343,18 @@ describe('R² of several regression targets', () => {
     expect(mse).toBeCloseTo((4 * 0.25 + 2 * 0) / 6, 6);
     x.dispose();
     model.dispose();
+  });
+
+  it('refuses --task classification for k independent sigmoid outputs (a multi-label model) unless a categorical loss says otherwise', () => {
+    const make = (activation: 'sigmoid' | 'softmax', units: number) => tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 6 }), tf.layers.dense({ units, activation })] });
+    const three = make('sigmoid', 3);
+    expect(() => checkToldClassification(three)).toThrow(/^--task classification: the model's 3 sigmoid outputs are independent yes\/no outputs .*use --task multilabel/);
+    three.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy' });
+    expect(() => checkToldClassification(three)).not.toThrow();
+    const soft = make('softmax', 3);
+    const one = make('sigmoid', 1);
+    expect(() => checkToldClassification(soft)).not.toThrow();
+    expect(() => checkToldClassification(one)).not.toThrow();
+    [three, soft, one].forEach((m) => m.dispose());
   });
 });
