@@ -862,13 +862,16 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
     const lo = tf.min(train, 0);
     const range = tf.sub(tf.max(train, 0), lo);
     const invRange = tf.where(tf.greater(range, 1e-12), tf.div(1, tf.maximum(range, 1e-12)), tf.zerosLike(range));
+    // Inputs all in [0, 1] (pixels / 255) given to a model trained on 0–255 pixels: the other way round.
+    const inUnit = (tf.min(train).arraySync() as number) >= 0 && (tf.max(train).arraySync() as number) <= 1;
     return [
       { name: 'z' as const, x: back(tf.mul(tf.sub(flat, mean), inv)) },
       { name: 'unit' as const, x: back(tf.mul(tf.sub(flat, lo), invRange)) },
+      ...(inUnit ? [{ name: 'x255' as const, x: back(tf.mul(flat, 255)) }] : []),
     ];
   });
   let asGiven: number;
-  const scored: { name: 'raw' | 'z' | 'unit'; score: number }[] = [];
+  const scored: { name: 'raw' | 'z' | 'unit' | 'x255'; score: number }[] = [];
   try {
     asGiven = accuracy(model, data.val, task);
     for (const o of others) {
@@ -901,7 +904,12 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
   // Both rescalings far above the inputs as they are and within two rows (5 points) of each other: the model was trained
   // on rescaled inputs, and these rows cannot tell which (a model that separates its classes easily scores alike under both). Suggesting
   // z-scores would retrain a min-max model to them, as the first row of a tie used to.
-  if (second && second.name !== 'raw' && farAbove(second.score - asGiven, rows) && credible(second.score) && best.score - second.score < Math.max(0.05, 2 / rows) - 1e-9) {
+  if (best.name === 'x255') {
+    throw new DataError(`${what} with the ${csv ? 'columns\'' : 'inputs\''} values as they are (all in [0, 1]) and ${other} with each value × 255: ` +
+      'it was trained on values 255 times larger (pixels as 0–255), and fine-tuning would retrain it to these; ' +
+      (csv ? 'give the CSV\'s values as in training (× 255)' : 'give the Dataset\'s inputs as in training (× 255)'));
+  }
+  if (second && second.name !== 'raw' && second.name !== 'x255' && farAbove(second.score - asGiven, rows) && credible(second.score) && best.score - second.score < Math.max(0.05, 2 / rows) - 1e-9) {
     const z = scored.find((o) => o.name === 'z')!;
     const unit = scored.find((o) => o.name === 'unit')!;
     throw new DataError(`${what} with the ${csv ? 'columns\'' : 'inputs\''} values as they are, ${fmt(z.score)} with them ${zWords} and ${fmt(unit.score)} with ${unitWords}: ` +

@@ -90,6 +90,20 @@ describe('the scaling a model was trained on', () => {
       raw.dispose();
     }
   }, 60_000);
+  it('values in [0, 1] given to a model trained on 0–255 (pixels / 255 the other way round) are refused naming × 255', async () => {
+    const lo = COLUMNS.map((_, j) => Math.min(...x.map((r) => r[j])));
+    const hi = COLUMNS.map((_, j) => Math.max(...x.map((r) => r[j])));
+    const unit = x.map((r) => r.map((v, j) => (v - lo[j]) / (hi[j] - lo[j])));
+    const big = unit.map((r) => r.map((v) => 255 * v));
+    const mean = COLUMNS.map((_, j) => big.reduce((a, r) => a + r[j], 0) / big.length);
+    const std = COLUMNS.map((_, j) => Math.sqrt(big.reduce((a, r) => a + (r[j] - mean[j]) ** 2, 0) / big.length));
+    const model = await trained(tempDir(), big, classes, [16], 0.05, 3, { mean, std });
+    const unitCsv = join(dir, 'iris-unit.csv');
+    writeFileSync(unitCsv, `${[...COLUMNS, 'species'].join(',')}\n${unit.map((r, i) => [...r.map((v) => v.toFixed(5)), classes[i]].join(',')).join('\n')}\n`);
+    await expect(autoprune({ model, data: unitCsv, target: 0.5, budgetSteps: 20 }))
+      .rejects.toThrow(/with the columns' values as they are \(all in \[0, 1\]\) and \d+\.\d % with each value × 255: it was trained on values 255 times larger.*\(× 255\)$/);
+  }, 60_000);
+
   it('an in-memory Dataset of value targets given to a model read as a classifier is refused, naming task', async () => {
     // A linear single output reads as a binary classifier's logit; with numClasses 0 and y it is a regression's data.
     const dir2 = tempDir();
