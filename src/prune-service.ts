@@ -952,7 +952,7 @@ function adviceFor(result: AgentResult, maxDrop: number, trainRows: number): str
           'more rows of the rare classes, or a lower --target; --force takes the target and reports what it costs them';
       }
       return need != null && need > maxDrop
-        ? `the smallest rejected step lost ${(100 * worst!).toFixed(2)} validation points: rerun with --max-drop ${need.toFixed(1)} to accept that, or --force to take the target and report the drop`
+        ? `the rejected step that lost least lost ${(100 * worst!).toFixed(2)} validation points: rerun with --max-drop ${need.toFixed(1)} to accept that, or --force to take the target and report the drop`
         : 'rerun with a larger --max-drop, or --force to take the target and report the drop';
     }
   }

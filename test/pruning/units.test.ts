@@ -303,6 +303,33 @@ describe('compute objective', () => {
     for (const x of [compact, pm, model, pp, plain]) x.dispose();
   });
 
+  it("a filter whose rounded block would take a small 'flops' step past twice its size waits while other units can make the step", () => {
+    // conv a (16 filters) → conv b (16) → flatten → dense h (32) → out. Uniform scores: the knapsack order puts the
+    // filters first (most MACs freed), and one filter rounded to 8 is 41–48 % of the MACs.
+    const model = tf.sequential({ layers: [
+      tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', name: 'a', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+      tf.layers.conv2d({ filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', name: 'b', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 32, activation: 'relu', name: 'h', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }),
+      tf.layers.dense({ units: 3, name: 'out', kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }),
+    ] });
+    const uniform = (pm: PrunableModel) => pm.layers.map((l) => new Float32Array(l.units).fill(1));
+    const pm = new PrunableModel(model);
+    const snap = pm.snapshot();
+    const small = pruneUnits(pm, uniform(pm), 0.05, { objective: 'flops' });
+    expect(small.removedPerLayer.slice(0, 2)).toEqual([0, 0]); // no filter: their blocks are 8 × ~10 k of ~190 k MACs
+    expect(small.removedPerLayer[2]).toBeGreaterThan(0);
+    expect(small.progress).toBeGreaterThanOrEqual(0.05);
+    expect(small.progress).toBeLessThan(0.1);
+    pm.restore(snap);
+    // A step large enough for a block takes it, rounded as before.
+    const large = pruneUnits(pm, uniform(pm), 0.4, { objective: 'flops' });
+    expect(large.removedPerLayer.slice(0, 2).some((n) => n === 8)).toBe(true);
+    for (const x of [pm, model]) x.dispose();
+    tf.dispose(snap.weights);
+    tf.dispose(snap.masks);
+  });
+
   it('goes with unit granularity only', () => {
     expect(checkObjective('flops', 'unit')).toBe('flops');
     expect(checkObjective('params', 'hierarchical')).toBe('params');
