@@ -1043,6 +1043,7 @@ export class PruneService {
     throwIfAborted(opts.signal);
     if (opts.out) checkOutDir(opts.out, r.overwrite, r.resume, inputsOf(opts));
     if (r.resume && !opts.out) throw new UsageError('--resume needs the --out folder of the interrupted run');
+    if (r.overwrite && !opts.out) throw new UsageError('--overwrite replaces an earlier run\'s --out folder: give --out too (without it nothing is written)');
     if (opts.logdir != null) checkLogDir(opts.logdir, inputsOf(opts).find((i) => i.what === 'input model')?.path, opts.out);
     if (opts.out) checkOverwritable(opts.out, r.overwrite, r.resume);
     if (opts.out || opts.model == null) checkCacheDir();
@@ -1212,6 +1213,7 @@ export class PruneService {
           ...(opts.ignoreColumns?.length ? { ignoreColumns: [...opts.ignoreColumns] } : {}),
           ...(opts.labelOrder?.length ? { labelOrder: [...opts.labelOrder] } : {}),
           ...(opts.task != null ? { task: opts.task } : {}),
+          ...(opts.logdir != null ? { logdir: resolve(opts.logdir) } : {}),
           ...(opts.split ? { split: [...opts.split] } : {}),
           ...(opts.valData ? { valData: opts.valData } : {}),
           ...(opts.testData ? { testData: opts.testData } : {}),

@@ -288,6 +288,32 @@ describe('pruning inside the user\'s training', () => {
     data.dispose();
   });
 
+  it('when the guard had held the schedule before the fit stopped early, it says fitting on stays there (not "fit on")', async () => {
+    const data = loadSynthetic({ samples: 900, features: 20, classes: 3, seed: 4 });
+    const y = tf.oneHot(tf.tensor1d(data.train.labels, 'int32'), 3).toFloat();
+    const yVal = tf.oneHot(tf.tensor1d(data.val.labels, 'int32'), 3).toFloat();
+    const model = userModel();
+    await model.fit(data.train.x, y, { epochs: 4, batchSize: 32, verbose: 0 }); // the user's dense training
+    // 0.995 by step 85 cannot hold a zero-point guard; the fit stops after 4 epochs (80 steps), before it, as EarlyStopping does.
+    const pruner = new PruningCallback(model, { target: 0.995, endStep: 85, calibration: { x: data.train.x, y }, policy: 'global-magnitude', guard: { validation: { x: data.val.x, y: yVal }, maxDrop: 0 } });
+    let epochs = 0;
+    const stop = new (class extends tf.Callback { override async onEpochEnd() { if (++epochs === 4) model.stopTraining = true; } })();
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    await model.fit(data.train.x, y, { epochs: 9, batchSize: 32, callbacks: [pruner, stop], verbose: 0 });
+    await new Promise((r) => setImmediate(r));
+    process.off('warning', onWarning);
+    expect(pruner.rollbacks.length).toBeGreaterThan(0);
+    expect(warnings.filter((w) => /the guard had held the schedule at 0\.\d{3} .*fitting on with this callback stays at that sparsity/.test(w))).toHaveLength(1);
+    expect(warnings.filter((w) => /fit on with this callback to continue/.test(w))).toHaveLength(0);
+    pruner.strip();
+    model.optimizer.dispose();
+    tf.dispose([y, yVal]);
+    model.dispose();
+    data.dispose();
+  });
+
   it('a guard that always holds changes nothing: the target is reached, nothing undone', async () => {
     const data = loadSynthetic({ samples: 600, features: 20, classes: 3, seed: 5 });
     const y = tf.oneHot(tf.tensor1d(data.train.labels, 'int32'), 3).toFloat();

@@ -165,6 +165,8 @@ export interface RollbackEvent {
   totalSteps?: number;
   /** What the agent tries next. */
   next: string;
+  /** Why the step was not an ordinary one, as on a step event (the run's first step's note; a longer fine-tune before the verdict). */
+  reason?: string;
   seconds: number;
 }
 

@@ -41,6 +41,8 @@ export interface RunConfig {
   labelOrder?: string[];
   /** The task as given (--task), when set; `task.kind` below is the one the run used. */
   task?: string;
+  /** Folder of the TensorBoard event files (--logdir), absolute. */
+  logdir?: string;
   /**
    * Knowledge distillation in the fine-tunes (unit granularity): targets = (1 − weight)·labels + weight·the given model's
    * probabilities at `temperature`; false when off or when the task has no class probabilities.
