@@ -23,6 +23,7 @@ function line(e: TrainPolicyEvent): string {
       ? `; its largest weights (logit per standard deviation; + = prune first): ${e.weights.slice(0, 8).map((w) => `${w.feature} ${w.coef >= 0 ? '+' : ''}${w.coef.toFixed(2)}`).join(', ')}`
       : '');
     case 'written': return `wrote ${e.path}`;
+    case 'note': return `note: ${e.message}`;
   }
 }
 

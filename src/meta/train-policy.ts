@@ -44,6 +44,8 @@ export interface TrainPolicyOptions {
 export type TrainPolicyEvent =
   | { type: 'loaded'; rows: number; models: number; families: string[] }
   | { type: 'fold'; split: 'model' | 'family'; heldOut: string; auc: number; precisionAtK: number; magnitudeAuc: number; magnitudePrecisionAtK: number }
+  /** Something the run could not do and why (a held-out check that needs two models or two families). */
+  | { type: 'note'; message: string }
   | { type: 'fitted'; seconds: number; weights?: { feature: string; coef: number }[] }
   | { type: 'written'; path: string };
 
@@ -233,6 +235,11 @@ export function trainPolicy(options: TrainPolicyOptions): { path: string; file: 
     if (rows.models.length >= 2) {
       const folds = rows.models.map((m, i) => validate('model', (r) => rows.model[r] === i, m.key));
       metrics.leaveOneModelOut = { mean: meanOf(folds), folds } as unknown as JsonValue;
+    } else {
+      // One model: no held-out check; the training figures below are no estimate of the policy on another model.
+      const message = `no held-out check: leave-one-model-out needs rows of at least 2 models (these have 1); metrics.train is the fit to its own rows, not what the policy does on another model`;
+      metrics.validation = message;
+      options.onProgress?.({ type: 'note', message });
     }
     if (rows.families.length >= 2) {
       const famOf = rows.models.map((m) => m.family);

@@ -57,6 +57,19 @@ describe('metrics', () => {
 });
 
 describe('trainPolicy', () => {
+  it('one model: says there is no held-out check, and the file says so beside its training figures', () => {
+    const dir = tempDir();
+    const a = syntheticMeta(dir, 'mlp', 1, 1);
+    const out = join(dir, 'one.json');
+    const notes: string[] = [];
+    trainPolicy({ meta: [a], kind: 'cart', out, onProgress: (e) => { if (e.type === 'note') notes.push(e.message); } });
+    const file = JSON.parse(readFileSync(out, 'utf8'));
+    expect(notes).toEqual([expect.stringMatching(/^no held-out check: leave-one-model-out needs rows of at least 2 models \(these have 1\)/)]);
+    expect(file.metrics.validation).toBe(notes[0]);
+    expect(file.metrics.leaveOneModelOut).toBeUndefined();
+    expect(file.metrics.train).toBeDefined();
+  });
+
   it('writes a policy file with provenance and leave-one-out metrics that beat magnitude on layer-dependent labels', () => {
     const dir = tempDir();
     const a = syntheticMeta(dir, 'mlp', 3, 1);
