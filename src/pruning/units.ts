@@ -369,8 +369,13 @@ export function pruneUnits(
   }
 
   const changed = new Set<number>();
+  /** While set, what `take` changes (weights zeroed, units removed), so that a pass can be undone. */
+  let journal: { weights: number[]; units: number[] } | undefined;
   const zero = (li: number, idx: number) => {
-    if (masks[li][idx] !== 0) { masks[li][idx] = 0; pruned++; prunedCost += cost[li]; changed.add(li); }
+    if (masks[li][idx] !== 0) {
+      masks[li][idx] = 0; pruned++; prunedCost += cost[li]; changed.add(li);
+      journal?.weights.push(li, idx);
+    }
   };
   /** Removes unit c (from every layer that shares it), unless a floor forbids it; returns whether it went. */
   const take = (c: { layer: number; unit: number }): boolean => {
@@ -382,8 +387,13 @@ export function pruneUnits(
       alive[p][c.unit] = 0;
       aliveCount[p]--;
       removedPerLayer[p]++;
+      journal?.units.push(p, c.unit);
     }
     return true;
+  };
+  const undo = (j: { weights: number[]; units: number[] }) => {
+    for (let k = 0; k < j.weights.length; k += 2) { masks[j.weights[k]][j.weights[k + 1]] = 1; pruned--; prunedCost -= cost[j.weights[k]]; }
+    for (let k = 0; k < j.units.length; k += 2) { alive[j.units[k]][j.units[k + 1]] = 1; aliveCount[j.units[k]]++; removedPerLayer[j.units[k]]--; }
   };
   // Convolutions run odd channel counts slower than multiples of 8 on TensorFlow's CPU kernels (docs/compaction.md:
   // 2/30/25 filters took 18.0 ms where 2/32/24 took 9.3): a convolution this call took units from keeps a multiple of
@@ -400,20 +410,27 @@ export function pruneUnits(
     eachWeight(c, (li, idx) => { if (masks[li][idx] !== 0) f += cost[li]; });
     return f;
   };
-  // A unit whose rounded block would take the step past twice its size waits while other units can make the step: a
-  // small MobileNet's 16-filter stem, rounded to 8, removed 44 % of the MACs for a 15 % step, and every smaller step
-  // was the same 44 % (a new user's run stopped at 0 %). The skipped ones are taken after, if the step still needs them.
-  const room = 2 * want - prunedCost;
-  const waiting: typeof cand = [];
-  for (const c of cand) {
-    if (prunedCost >= want) break;
-    const b = blockOf(c);
-    if (b > 1 && prunedCost + b * freedOf(c) > room) { waiting.push(c); continue; }
-    take(c);
-  }
-  for (const c of waiting) {
-    if (prunedCost >= want) break;
-    take(c);
+  // A unit whose rounded block would take the step past twice its size is passed over while other units can make the
+  // step: a small MobileNet's 16-filter stem, rounded to 8, removed 44 % of the MACs for a 15 % step, and every smaller
+  // step was the same 44 % (a new user's run stopped at 0 %). Where the other units cannot make the step, that pass is
+  // undone and the step is taken in the plain order, blocks and all, as before (taking the passed-over blocks on top
+  // of the others would only overshoot further).
+  const greedy = () => { for (const c of cand) { if (prunedCost >= want) break; take(c); } };
+  if (roundTo > 1) {
+    const room = 2 * want - prunedCost;
+    journal = { weights: [], units: [] };
+    let passed = false;
+    for (const c of cand) {
+      if (prunedCost >= want) break;
+      const b = blockOf(c);
+      if (b > 1 && prunedCost + b * freedOf(c) > room) { passed = true; continue; }
+      take(c);
+    }
+    const j = journal;
+    journal = undefined;
+    if (passed && prunedCost < want) { undo(j); greedy(); }
+  } else {
+    greedy();
   }
   if (roundTo > 1) {
     for (let i = 0; i < pm.layers.length; i++) {
