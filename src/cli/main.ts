@@ -39,7 +39,7 @@ function main(argv: string[]): Promise<number> {
       '  autoprune -m m/model.json -d data.csv -t 0.9 --max-drop 0.5 -o pruned/',
       '  autoprune -t 0.9 --json                                 one JSON event per line',
       '',
-      'Exit codes: 0 target reached within the guard; 3 stopped before the target (the guard, or the --budget ran out);',
+      'Exit codes: 0 target reached within the guard; 3 stopped before the target (the guard, the --budget ran out, or every layer at its floor);',
       '2 bad input or usage; 130 interrupted (resumable with --resume); 1 internal error.',
     ].join('\n'))
     .version(VERSION, '-V, --version')
@@ -66,7 +66,7 @@ function main(argv: string[]): Promise<number> {
     .description('prune a model to a target sparsity (the default command)')
     .option('-t, --target <fraction>', 'target global sparsity in (0, 1): fraction of the prunable kernel weights removed (Dense, Conv, recurrent, embedding; the start line says what share of all parameters they are), e.g. 0.8')
     .option('--targets <list>', 'the accuracy–sparsity frontier in one run: comma-separated targets, e.g. 0.5,0.8,0.9,0.95; the run goes to the largest exactly as a run to it alone; each lower target that a step crosses is reached on a branch from the state before that step, fine-tuned like one step (on top of the budget), and written to <out>/frontier/<target>/ (model/, masks.json); <out>/frontier.json and the report list them all (instead of --target)')
-    .option('-m, --model <path>', 'tfjs LayersModel (model.json or its folder); never modified. Default: LeNet-300-100 trained on the data and cached')
+    .option('-m, --model <path>', 'tfjs LayersModel (model.json or its folder); never modified. Default: LeNet-300-100 on mnist-10k, otherwise an MLP sized to the data, trained and cached')
     .option('-d, --data <spec>', "'mnist-10k' (10,000 real digits, built in), 'synthetic', or a CSV file (numeric features + a label column)", 'mnist-10k')
     .option('--label <columns>', "CSV label column: header name or 0-based index of the file; a model with k outputs read as values (multilabel, regression): k columns, comma-separated, in the order of its outputs; a name with a comma in double quotes (default: the last column(s) not in --ignore-columns)")
     .option('--ignore-columns <columns>', 'CSV: columns that are neither inputs nor the label (IDs, names, dates, free text), comma-separated header names or 0-based indices (a name with a comma in double quotes)')

@@ -38,7 +38,7 @@ export const FEATURE_DOCS = Object.freeze({
   depth_rel: 'prunable-layer index / (L − 1); 0 for a single layer',
   log_fan_in: 'ln(fan-in of one unit): in for Dense, kh·kw·cin for Conv2D',
   log_fan_out: 'ln(units): Dense columns / Conv filters',
-  is_conv: '1 for Conv2D, 0 for Dense',
+  is_conv: '1 for any convolution (Conv1D/2D/3D, depthwise, separable, transposed), 0 otherwise',
   layer_param_share: 'layer kernel size / all prunable weights',
   layer_sparsity: 'pruned fraction of the layer before this step',
   global_sparsity: 'pruned fraction of all prunable weights before this step',
