@@ -926,7 +926,7 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
 }
 
 /** What a user can do about a run that stopped short (exit 3), in terms of its own figures. */
-function adviceFor(result: AgentResult, maxDrop: number, trainRows: number): string {
+export function adviceFor(result: AgentResult, maxDrop: number, trainRows: number): string {
   const b = result.budget;
   switch (result.stopReason) {
     case 'budget': {
@@ -937,7 +937,7 @@ function adviceFor(result: AgentResult, maxDrop: number, trainRows: number): str
       const lastTry = last && !last.accepted && last.drop != null && isLastTry(last) ? last.drop : undefined;
       const need = lastTry != null ? Math.ceil(1000 * lastTry) / 10 : undefined;
       return `the fine-tuning budget (${b.budgetSteps} optimizer steps) ran out at ${(100 * result.sparsity.global).toFixed(1)} % sparsity: rerun with --budget-steps ${more}` +
-        (need != null && need > maxDrop ? `, or --max-drop ${need.toFixed(1)} to accept what its last try at the target lost (${(100 * lastTry!).toFixed(2)} validation points)` : '') +
+        (need != null && need > maxDrop && need <= 100 ? `, or --max-drop ${need.toFixed(1)} to accept what its last try at the target lost (${(100 * lastTry!).toFixed(2)} validation points)` : '') +
         ', or --force to take the target with what is left';
     }
     case 'stalled':
@@ -950,6 +950,10 @@ function adviceFor(result: AgentResult, maxDrop: number, trainRows: number): str
       if (!rejected.length && result.steps.some((s) => s.collapsedTo != null)) {
         return 'every smaller step left a model that answers only the most common class (the others are too rare for the pruned model to keep): ' +
           'more rows of the rare classes, or a lower --target; --force takes the target and reports what it costs them';
+      }
+      // --max-drop takes at most 100 points: a step that lost more (an R² that fell by several) has no --max-drop to offer.
+      if (need != null && need > 100) {
+        return `the rejected step that lost least lost ${(100 * worst!).toFixed(2)} validation points, more than any --max-drop (at most 100) accepts: --force takes the target and reports the drop, or a lower --target`;
       }
       return need != null && need > maxDrop
         ? `the rejected step that lost least lost ${(100 * worst!).toFixed(2)} validation points: rerun with --max-drop ${need.toFixed(1)} to accept that, or --force to take the target and report the drop`

@@ -3,6 +3,8 @@ import { defaultBatchSize, extendBudget, resolveBudget } from '../../src/agent/b
 import { GUARD_Z, judge, majorityShare, noiseCap, resolution, withCollapseCheck } from '../../src/agent/guard.js';
 import { resolveRunOptions } from '../../src/options.js';
 import { UsageError } from '../../src/errors.js';
+import { adviceFor } from '../../src/prune-service.js';
+import type { AgentResult } from '../../src/agent/loop.js';
 
 const rows = (n: number, ones: number) => Uint8Array.from({ length: n }, (_, i) => (i < ones ? 1 : 0));
 
@@ -143,3 +145,15 @@ describe('resolveRunOptions: one place for every default', () => {
     expect(() => resolveRunOptions(o as never)).toThrow(msg);
   });
 });
+describe('advice after a guard stop', () => {
+  const stopped = (drops: number[]) => ({
+    stopReason: 'guard', sparsity: { global: 0.3 }, budget: resolveBudget(1000, {}),
+    steps: drops.map((drop, i) => ({ step: i + 1, fromSparsity: 0.3, toSparsity: 0.5, valAccuracy: 0.5, accepted: false, fineTuneEpochs: 1, drop, allowedDrop: 0.01 })),
+  }) as unknown as AgentResult;
+
+  it('names the --max-drop that accepts the step that lost least, and none beyond what --max-drop takes (an R² that fell by 8.5)', () => {
+    expect(adviceFor(stopped([0.05, 0.0353]), 1, 1000)).toMatch(/^the rejected step that lost least lost 3\.53 validation points: rerun with --max-drop 3\.6 /);
+    expect(adviceFor(stopped([8.48, 9.1]), 1, 1000)).toMatch(/^the rejected step that lost least lost 848\.00 validation points, more than any --max-drop \(at most 100\) accepts: --force/);
+  });
+});
+
