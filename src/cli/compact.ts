@@ -5,6 +5,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { tf } from '../backend/tf.js';
 import { ModelError, UsageError } from '../errors.js';
 import { loadModel, modelFiles } from '../models/io.js';
+import { rememberLoss, savedLoss } from '../models/task.js';
 import { compactModel, type CompactReport } from '../pruning/compact.js';
 import { loadMasksFrom, MASKS_FILE } from '../pruning/mask-io.js';
 import { PrunableModel } from '../pruning/prunable-model.js';
@@ -193,6 +194,8 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     disposables.push(sliced);
     const { model: compact, rewrites } = opts.rewrite === false ? { model: sliced, rewrites: [] } : rewriteForSpeed(sliced, { batch: opts.servingBatch });
     if (compact !== sliced) disposables.push(compact);
+    // The compact model keeps the loss the model.json named (its task: a regression model is not read as logits next time).
+    rememberLoss(compact, lossNamed(model));
     const sizes = sizeReport(model, { compact });
     const sparse = encodeSparse(model);
     const sparseInt8 = opts.int8 ? encodeSparse(model, { int8: true }) : undefined;
@@ -248,6 +251,19 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     };
   } finally {
     for (const d of disposables.reverse()) d.dispose();
+  }
+}
+
+/** The loss a loaded model's file named: its training config's, or one autoprune remembered at load. */
+function lossNamed(model: TF.LayersModel): string | undefined {
+  const remembered = savedLoss(model);
+  if (remembered) return remembered;
+  try {
+    const m = model as unknown as { optimizer?: unknown; getTrainingConfig(): { loss?: unknown } };
+    const loss = m.optimizer != null ? m.getTrainingConfig().loss : undefined;
+    return typeof loss === 'string' ? loss : undefined;
+  } catch {
+    return undefined;
   }
 }
 

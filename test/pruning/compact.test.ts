@@ -345,6 +345,17 @@ describe('compactModel', () => {
 });
 
 describe('compactPruned (autoprune compact)', () => {
+  it('the compact model keeps the loss the model.json named (a regression model is not read as logits next time)', async () => {
+    const dir = tempDir();
+    const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [5], units: 8, activation: 'relu' }), tf.layers.dense({ units: 2 })] });
+    m.compile({ optimizer: 'adam', loss: 'meanSquaredError' });
+    await m.save(`file://${join(dir, 'reg')}`, { includeOptimizer: true });
+    m.dispose();
+    await compactPruned(join(dir, 'reg'), { out: join(dir, 'out') });
+    const written = JSON.parse(readFileSync(join(dir, 'out', 'compact', 'model.json'), 'utf8')) as { trainingConfig?: { loss?: string } };
+    expect(written.trainingConfig?.loss).toBe('mean_squared_error'); // as tfjs saves it
+  });
+
   it('checks a text model on token ids: random floats would all be id 0, padding under maskZero, and exercise nothing', async () => {
     const model = tf.sequential({ layers: [
       tf.layers.embedding({ inputDim: 30, outputDim: 6, inputLength: 10, maskZero: true }),
