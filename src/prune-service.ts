@@ -21,7 +21,7 @@ import { checkSchema } from './policy/policy.js';
 import type { FeatureSchema } from './features/types.js';
 import { cloneModel, countParams, modelFiles, probeWritable, quantizedStorage } from './models/io.js';
 import { isMountPoint, recoverInterruptedWrite } from './report/write.js';
-import { accuracy, classRecall, predict, targetFit } from './models/train.js';
+import { accuracy, classRecall, labelRecall, predict, targetFit } from './models/train.js';
 import { checkModelShape, checkToldClassification, compiledLoss, csvTargetsOf, fitDatasetToModel, fixedInputDims, metricName, metricValue, predictedClasses, regressionLossOf, rememberTask, taskOf, tokenInputLayer, type TaskInfo, type TaskKind } from './models/task.js';
 import { isCsvPath } from './data/registry.js';
 import { TRAIN_DEFAULTS } from './models/train.js';
@@ -1188,6 +1188,9 @@ export class PruneService {
         : denseFit.errors.map((_, t) => columns?.[t] ?? (denseFit.errors.length > 1 ? `target ${t + 1}` : 'target'));
       const classCount = task.kind === 'classification' ? fitted.classNames.length : 0;
       const denseRecall = classCount ? classRecall(model, fitted.test, classCount, task) : undefined;
+      const multi = task.kind === 'multilabel';
+      const denseLabelRecall = multi ? labelRecall(model, fitted.test, task) : undefined;
+      const labelNames = fitted.targetNames ?? [];
       const result: AgentResult = await runAgent(model, fitted, policy.scorer, {
         identity, ...budgetIn,
         target: r.target, maxDrop, force: r.force, seed,
@@ -1198,6 +1201,7 @@ export class PruneService {
       Object.assign(phases, result.phases);
       const prunedFit = targetFit(model, fitted.test, task);
       const prunedRecall = classCount ? classRecall(model, fitted.test, classCount, task) : undefined;
+      const prunedLabelRecall = multi ? labelRecall(model, fitted.test, task) : undefined;
       const finite = (v: number) => (Number.isFinite(v) ? v : null);
       const coverage = result.masks.coverage();
       // A row of R² has no fixed worth: "finer than one row" only means something for right/wrong rows.
@@ -1247,6 +1251,9 @@ export class PruneService {
             },
           } : {}),
           ...(denseRecall && prunedRecall ? { classes: fitted.classNames.map((name, c) => ({ name, testRows: denseRecall.rows[c], denseRecall: finite(denseRecall.recall[c]), recall: finite(prunedRecall.recall[c]) })) } : {}),
+          ...(denseLabelRecall && prunedLabelRecall ? {
+            labels: denseLabelRecall.rows.map((n, j) => ({ name: labelNames[j] ?? `label ${j + 1}`, testPositives: n, denseRecall: finite(denseLabelRecall.recall[j]), recall: finite(prunedLabelRecall.recall[j]) })),
+          } : {}),
           targetReached: result.targetReached, stopReason: result.stopReason, exitCode: result.exitCode,
           ...(result.exitCode === 3 ? { advice: adviceFor(result, maxDrop, fitted.train.labels.length) } : {}),
         },
@@ -1369,6 +1376,12 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
   for (const c of classRecallLosses(report.final.classes ?? [], report.dense.testAccuracy - report.final.testAccuracy, r.maxDrop)) {
     out.push(`class '${c.name}' lost ${(100 * (c.denseRecall! - c.recall!)).toFixed(1)} points of test recall (${(100 * c.denseRecall!).toFixed(1)} → ${(100 * c.recall!).toFixed(1)} % of its ${c.testRows} test rows), ` +
       'more than the accuracy shows: accuracy, which the guard compares, weighs each class by its rows (report.json final.classes)');
+  }
+  // The same for a multi-label model's labels (recall of each label's positive rows, at least 10 of them).
+  const labels = (report.final.labels ?? []).map((l) => ({ ...l, testRows: l.testPositives }));
+  for (const l of classRecallLosses(labels, report.dense.testAccuracy - report.final.testAccuracy, r.maxDrop)) {
+    out.push(`label '${l.name}' lost ${(100 * (l.denseRecall! - l.recall!)).toFixed(1)} points of test recall (${(100 * l.denseRecall!).toFixed(1)} → ${(100 * l.recall!).toFixed(1)} % of its ${l.testPositives} positive test rows), ` +
+      'more than the exact-match accuracy shows, which the guard compares (report.json final.labels)');
   }
   // Far better than dense on its own validation rows (10 points, 0.1 of R², and 5 rows): fine-tuning taught the model
   // what its training did not, the sign of inputs or labels prepared otherwise than for its training (a scaling,

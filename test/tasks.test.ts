@@ -92,6 +92,13 @@ describe('regression and multi-label models with their target columns anywhere i
     expect(m.report.dense.valAccuracy).toBeGreaterThan(0.6);
     expect(m.report.final.sparsity).toBeGreaterThanOrEqual(0.6 - 1e-3);
     expect(m.report.final.testErrors).toBeUndefined();
+    // Each label's test recall, dense and pruned, over its positive rows (exact-match accuracy hides a rare label).
+    expect(m.report.final.labels!.map((l) => l.name)).toEqual(['y1', 'y2', 'y3']);
+    for (const l of m.report.final.labels!) {
+      expect(l.testPositives).toBeGreaterThan(0);
+      expect(l.denseRecall).toBeGreaterThanOrEqual(0);
+      expect(l.recall).toBeLessThanOrEqual(1);
+    }
     m.model.dispose();
 
     // The labels in another order than the outputs, or a regression model given another column as its target:

@@ -426,6 +426,28 @@ export function classRecall(model: TF.LayersModel, data: Split, classes: number,
   return { rows, recall: rows.map((n, c) => (n > 0 ? right[c] / n : NaN)) };
 }
 
+/**
+ * A multi-label model's recall of each label on a split (of the rows where label j is 1, the share predicted 1: output
+ * ≥ 0.5; NaN where no row is) and its positive rows. Exact-match accuracy hides a rare label the pruned model stopped
+ * predicting; this does not.
+ */
+export function labelRecall(model: TF.LayersModel, data: Split, task: TaskInfo = taskOf(model)): { rows: number[]; recall: number[] } {
+  const [pred, y] = tf.tidy(() => {
+    const t = targetsOf(data, task);
+    const p = tf.reshape(predict(model, data.x), t.shape);
+    return [tf.greaterEqual(p, 0.5).dataSync(), t.dataSync()] as const;
+  });
+  const k = task.units;
+  const rows = new Array<number>(k).fill(0);
+  const right = new Array<number>(k).fill(0);
+  for (let i = 0; i < y.length; i++) {
+    if (y[i] < 0.5) continue;
+    rows[i % k]++;
+    if (pred[i]) right[i % k]++;
+  }
+  return { rows, recall: rows.map((n, j) => (n > 0 ? right[j] / n : NaN)) };
+}
+
 /** The task's metric on a split: accuracy for classes, exact-match accuracy for multi-label, R² for values. */
 export function accuracy(model: TF.LayersModel, data: Split, task: TaskInfo = taskOf(model)): number {
   return evaluate(model, data, task).accuracy;

@@ -203,6 +203,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         // Zeros inside a kernel cost as much as any weight in tfjs: compute is only claimed where whole units go.
         `${f.compute && report.config.granularity !== 'connection' ? `, ${pct(f.compute.reduction, 1)} of the prunable kernels' multiply-accumulates pruned${f.compute.allKernels ? ` (${pct(f.compute.allKernels.reduction, 1)} of every kernel's, the frozen and excluded ones' counted as they are)` : ''} (\`autoprune compact\` measures what the compact model runs)` : ''} | test ${metric} ${fmt(report.dense.testAccuracy)} dense → ${fmt(f.testAccuracy)} pruned (${drop > 0 ? '−' : drop < 0 ? '+' : '±'}${Math.abs(drop).toFixed(2)} points${testRows(report)})\n` +
         validationLine(report, metric, fmt) +
+        (f.labels ? `  per label (test recall of its positive rows, dense → pruned): ${f.labels.map((l) => `${l.name} ${l.denseRecall == null ? '—' : (100 * l.denseRecall).toFixed(1)} → ${l.recall == null ? '—' : (100 * l.recall).toFixed(1)} % of ${l.testPositives}`).join(', ')}\n` : '') +
         (f.targets ? `  per target (test R², the average above weighs each alike): ${f.targets.map((t) => `${t.name} ${t.denseTestR2.toFixed(3)} → ${t.testR2.toFixed(3)}`).join(', ')}\n` : '') +
         (f.testErrors ? `  ${errorsLine(f.testErrors)}\n` : '');
       // --quiet: the status and the figures; the rest is in report.json.

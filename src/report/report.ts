@@ -154,6 +154,11 @@ export interface ReportFinal {
    * rows (recall null where it has none), so that a rare class the pruned model stopped predicting shows.
    */
   classes?: { name: string; testRows: number; denseRecall: number | null; recall: number | null }[];
+  /**
+   * Multi-label: each label's test recall (of the rows where it is 1, the share predicted 1), dense and pruned, with its
+   * positive test rows (recall null where it has none): exact-match accuracy hides a rare label the pruned model stopped predicting.
+   */
+  labels?: { name: string; testPositives: number; denseRecall: number | null; recall: number | null }[];
   /** Whether the target sparsity was reached within the accuracy guard. */
   targetReached: boolean;
   /** Why the run ended where it did (absent in reports written before it was recorded). */
