@@ -1158,9 +1158,9 @@ export class PruneService {
       });
       checkTargets(loaded.model, fitted, task, opts, reload);
       // A numeric model saved with a loss autoprune does not train with is fine-tuned with MSE: said, not hidden.
-      const replaced = task.output === 'regression' ? regressionLossOf(compiledLoss(loaded.model)).replaced : undefined;
+      const replaced = task.output === 'regression' ? regressionLossOf(compiledLoss(loaded.model), task.regressionLoss === 'bce').replaced : undefined;
       if (replaced) {
-        opts.onEvent?.({ type: 'warning', message: `the model was trained with the loss '${replaced}', which autoprune does not fine-tune with: it fine-tunes with mean squared error (it keeps mean absolute error and Huber)` });
+        opts.onEvent?.({ type: 'warning', message: `the model was trained with the loss '${replaced}', which autoprune does not fine-tune with for its ${task.kind} outputs: it fine-tunes with mean squared error (it keeps mean absolute error, Huber, and binary cross-entropy on sigmoid outputs)` });
       }
       phases.load = (Date.now() - tLoad) / 1000;
       const model = loaded.model;

@@ -29,16 +29,18 @@ export interface TaskInfo {
   regressionLoss?: RegressionLoss;
 }
 
-export type RegressionLoss = 'mse' | 'mae' | 'huber';
+export type RegressionLoss = 'mse' | 'mae' | 'huber' | 'bce';
 
 /**
  * The loss a numeric model is fine-tuned with, from its saved loss: MAE and Huber are kept, MSE for everything else
  * (the other Keras losses — MAPE, MSLE, log-cosh, Poisson, cosine, KL — are not trained with: `replaced` says so).
  */
-export function regressionLossOf(saved: string | undefined): { loss: RegressionLoss; replaced?: string } {
+export function regressionLossOf(saved: string | undefined, sigmoid = false): { loss: RegressionLoss; replaced?: string } {
   if (saved && /^(mae|meanabsoluteerror)$/.test(saved)) return { loss: 'mae' };
   if (saved && /^huber(loss)?$/.test(saved)) return { loss: 'huber' };
-  if (!saved || /^(mse|meansquarederror)$/.test(saved) || !NUMERIC_LOSSES.test(saved)) return { loss: 'mse' };
+  // Sigmoid outputs trained with binary cross-entropy on values in [0, 1] (an autoencoder of pixels): kept.
+  if (saved && /^binarycrossentropy$/.test(saved) && sigmoid) return { loss: 'bce' };
+  if (!saved || /^(mse|meansquarederror)$/.test(saved)) return { loss: 'mse' };
   return { loss: 'mse', replaced: saved };
 }
 
@@ -130,7 +132,7 @@ export function taskOf(model: TF.LayersModel, told: TaskKind | undefined = toldT
   const inputSize = (model.inputs[0].shape.slice(1) as (number | null)[]).reduce<number>((a, d) => a * (d ?? 1), 1);
   const reconstructs = units > 1 && units === inputSize && act !== 'softmax';
   const what = `output ${units} ${act} unit${units === 1 ? '' : 's'}${loss ? `, loss ${loss}` : ''}`;
-  const numeric = (kind: 'regression' | 'autoencoder', evidence: string): TaskInfo => ({ output: 'regression', units, kind, evidence, regressionLoss: regressionLossOf(loss).loss });
+  const numeric = (kind: 'regression' | 'autoencoder', evidence: string): TaskInfo => ({ output: 'regression', units, kind, evidence, regressionLoss: regressionLossOf(loss, act === 'sigmoid').loss });
   const classes = (evidence: string): TaskInfo => {
     if (units === 1) return { output: act === 'sigmoid' ? 'sigmoid' : 'binary-logit', units, kind: 'classification', evidence };
     // C sigmoids trained with a categorical loss (one-vs-rest): class = the largest.
@@ -200,6 +202,7 @@ export function lossOf(pred: TF.Tensor, y: TF.Tensor, task: TaskInfo): TF.Scalar
     case 'regression':
       if (task.regressionLoss === 'mae') return tf.losses.absoluteDifference(y, pred) as TF.Scalar;
       if (task.regressionLoss === 'huber') return tf.losses.huberLoss(y, pred, undefined, 1) as TF.Scalar;
+      if (task.regressionLoss === 'bce') return tf.losses.logLoss(y, tf.reshape(pred, y.shape), undefined, 1e-7) as TF.Scalar;
       return tf.losses.meanSquaredError(y, pred) as TF.Scalar;
   }
 }
@@ -222,6 +225,7 @@ export function rowLossesOf(pred: TF.Tensor, y: TF.Tensor, task: TaskInfo): TF.T
       case 'regression':
         if (task.regressionLoss === 'mae') return perRow(tf.abs(tf.sub(tf.reshape(pred, y.shape), y)));
         if (task.regressionLoss === 'huber') return perRow(tf.losses.huberLoss(y, tf.reshape(pred, y.shape), undefined, 1, tf.Reduction.NONE));
+        if (task.regressionLoss === 'bce') return perRow(tf.losses.logLoss(y, tf.reshape(pred, y.shape), undefined, 1e-7, tf.Reduction.NONE));
         return perRow(tf.squaredDifference(tf.reshape(pred, y.shape), y));
     }
   });

@@ -357,4 +357,20 @@ describe('R² of several regression targets', () => {
     expect(() => checkToldClassification(one)).not.toThrow();
     [three, soft, one].forEach((m) => m.dispose());
   });
+
+  it('a sigmoid autoencoder saved with binary cross-entropy is fine-tuned with it; any other loss it cannot keep is said (replaced)', () => {
+    const ae = tf.sequential({ layers: [tf.layers.dense({ inputShape: [20], units: 4, activation: 'relu' }), tf.layers.dense({ units: 20, activation: 'sigmoid' })] });
+    ae.compile({ optimizer: 'adam', loss: 'binaryCrossentropy' });
+    const t = taskOf(ae);
+    expect(t).toMatchObject({ kind: 'autoencoder', regressionLoss: 'bce' });
+    const y = tf.tensor2d([[0.1, 0.9, ...new Array<number>(18).fill(0.5)]]);
+    const p = tf.tensor2d([[0.2, 0.8, ...new Array<number>(18).fill(0.5)]]);
+    expect(lossOf(p, y, t).dataSync()[0]).toBeGreaterThan(0);
+    expect(rowLossesOf(p, y, t).shape).toEqual([1]);
+    tf.dispose([y, p]);
+    ae.dispose();
+    expect(regressionLossOf('binarycrossentropy', false)).toEqual({ loss: 'mse', replaced: 'binarycrossentropy' });
+    expect(regressionLossOf('logcosh')).toEqual({ loss: 'mse', replaced: 'logcosh' });
+    expect(regressionLossOf(undefined)).toEqual({ loss: 'mse' });
+  });
 });
