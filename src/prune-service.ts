@@ -22,7 +22,7 @@ import type { FeatureSchema } from './features/types.js';
 import { cloneModel, countParams, modelFiles, probeWritable, quantizedStorage } from './models/io.js';
 import { isMountPoint, recoverInterruptedWrite } from './report/write.js';
 import { accuracy, classRecall, labelRecall, predict, targetFit } from './models/train.js';
-import { checkModelShape, checkToldClassification, compiledLoss, csvTargetsOf, fitDatasetToModel, fixedInputDims, metricName, metricValue, predictedClasses, regressionLossOf, rememberTask, taskOf, tokenInputLayer, type TaskInfo, type TaskKind } from './models/task.js';
+import { checkModelShape, checkToldTask, compiledLoss, csvTargetsOf, fitDatasetToModel, fixedInputDims, metricName, metricValue, predictedClasses, regressionLossOf, rememberTask, taskOf, tokenInputLayer, type TaskInfo, type TaskKind } from './models/task.js';
 import { isCsvPath } from './data/registry.js';
 import { TRAIN_DEFAULTS } from './models/train.js';
 import { masksToJson } from './pruning/mask-io.js';
@@ -1104,7 +1104,7 @@ export class PruneService {
           : await this.modelSource.load(opts.model, undefined, { seed, onEpoch, signal: opts.signal });
         checkModelShape(loaded.model, typeof opts.model === 'object' ? undefined : `model '${loaded.label}'`);
         rememberTask(loaded.model, opts.task);
-        if (opts.task === 'classification') checkToldClassification(loaded.model);
+        if (opts.task != null) checkToldTask(loaded.model, opts.task);
         const quantized = quantizedStorage(loaded.model);
         if (quantized) {
           opts.onEvent?.({

@@ -83,6 +83,20 @@ const PASS_THROUGH = new Set(['Flatten', 'Reshape', 'Dropout', 'Permute', 'Gauss
  * are one class out of k: independent sigmoids are a multi-label model's, and fine-tuning them as one class would
  * retrain them to another meaning (a 3-label model given one of its label columns: +55 points "gained", the labels lost).
  */
+export function checkToldTask(model: TF.LayersModel, told: TaskKind): void {
+  const loss = compiledLoss(model);
+  if (told === 'classification') checkToldClassification(model);
+  if (!loss) return;
+  const numericLoss = NUMERIC_LOSSES.test(loss);
+  const labelLoss = /crossentropy|hinge/.test(loss);
+  // Binary cross-entropy on sigmoid outputs is also an autoencoder of values in [0, 1] (pixels).
+  const pixels = told === 'autoencoder' && loss === 'binarycrossentropy' && outputActivation(model) === 'sigmoid';
+  if (((told === 'regression' || told === 'autoencoder') && labelLoss && !pixels) || ((told === 'classification' || told === 'multilabel') && numericLoss)) {
+    throw new UsageError(`--task ${told}: the model was saved with the loss '${loss}', ${numericLoss ? 'a loss for predicting values' : 'a loss for classes or labels'}: ` +
+      `fine-tuning it as ${told} would retrain it to another meaning; drop --task (the saved loss says the task), or give the model of that task`);
+  }
+}
+
 export function checkToldClassification(model: TF.LayersModel): void {
   const units = Number(model.outputs[0]?.shape.at(-1) ?? 0);
   const loss = compiledLoss(model);

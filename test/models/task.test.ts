@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Dataset } from '../../src/data/dataset.js';
 import { loadCsv } from '../../src/data/csv.js';
 import { ModelError } from '../../src/errors.js';
-import { checkToldClassification, fitDatasetToModel, lossOf, regressionLossOf, rememberLoss, rowLossesOf, taskOf } from '../../src/models/task.js';
+import { checkToldClassification, checkToldTask, fitDatasetToModel, lossOf, regressionLossOf, rememberLoss, rowLossesOf, taskOf } from '../../src/models/task.js';
 import { evaluate, targetFit } from '../../src/models/train.js';
 import { inputLayout } from '../../src/prune-service.js';
 
@@ -372,5 +372,21 @@ describe('R² of several regression targets', () => {
     expect(regressionLossOf('binarycrossentropy', false)).toEqual({ loss: 'mse', replaced: 'binarycrossentropy' });
     expect(regressionLossOf('logcosh')).toEqual({ loss: 'mse', replaced: 'logcosh' });
     expect(regressionLossOf(undefined)).toEqual({ loss: 'mse' });
+  });
+
+  it('refuses a --task that contradicts the loss saved with the model (a BCE multi-label model told regression, an MSE model told classification)', () => {
+    const make = (activation: 'sigmoid' | 'linear', units: number, loss: string) => {
+      const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [units], units: 4 }), tf.layers.dense({ units, activation })] });
+      m.compile({ optimizer: 'adam', loss });
+      return m;
+    };
+    const ml = make('sigmoid', 3, 'binaryCrossentropy');
+    expect(() => checkToldTask(ml, 'regression')).toThrow(/^--task regression: the model was saved with the loss 'binarycrossentropy', a loss for classes or labels/);
+    expect(() => checkToldTask(ml, 'multilabel')).not.toThrow();
+    expect(() => checkToldTask(ml, 'autoencoder')).not.toThrow(); // sigmoid outputs with BCE: an autoencoder of pixels too
+    const reg = make('linear', 2, 'meanSquaredError');
+    expect(() => checkToldTask(reg, 'classification')).toThrow(/^--task classification: the model was saved with the loss 'meansquarederror', a loss for predicting values/);
+    expect(() => checkToldTask(reg, 'regression')).not.toThrow();
+    [ml, reg].forEach((m) => m.dispose());
   });
 });
