@@ -925,6 +925,25 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
       (csv ? 'scale the CSV\'s columns as in training (--standardize gives z-scores, not this)' : 'scale the Dataset\'s inputs as in training (loadCsv\'s standardize gives z-scores, not this)'));
 }
 
+/**
+ * Several regression targets on very different scales (standard deviations 100× apart): fine-tuning minimises the squared
+ * error in the targets' own units, so the widest target decides it, while the guard weighs each target's R² alike — a new
+ * user's weight (lbs), mpg and acceleration model kept weight and lost the others, and which target survived changed
+ * with the units alone.
+ */
+export function targetSpreadWarning(data: Dataset, task: TaskInfo): string | undefined {
+  const y = data.train.y;
+  if (task.kind !== 'regression' || !y || y.rank !== 2 || (y.shape[1] ?? 1) < 2) return undefined;
+  const sd = tf.tidy(() => Array.from(tf.sqrt(tf.moments(y, 0).variance).dataSync()));
+  const lo = Math.min(...sd);
+  const hi = Math.max(...sd);
+  if (!(lo > 0) || hi / lo < 100) return undefined;
+  const names = data.targetNames ?? sd.map((_, t) => `target ${t + 1}`);
+  return `the ${sd.length} targets' spreads differ ${Math.round(hi / lo)}× (standard deviation ${sd.map((s, t) => `${names[t]} ${s.toPrecision(3)}`).join(', ')}): ` +
+    'fine-tuning minimises the squared error in the targets\' own units, so the widest target decides it while the guard weighs each target\'s R² alike; ' +
+    'a model trained on targets of comparable scale (standardized) keeps them alike';
+}
+
 /** What a user can do about a run that stopped short (exit 3), in terms of its own figures. */
 export function adviceFor(result: AgentResult, maxDrop: number, trainRows: number): string {
   const b = result.budget;
@@ -1157,6 +1176,8 @@ export class PruneService {
         seed: r.splitSeed, label, ignoreColumns: ignore, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize, targets: label.length,
       });
       checkTargets(loaded.model, fitted, task, opts, reload);
+      const spread = targetSpreadWarning(fitted, task);
+      if (spread) opts.onEvent?.({ type: 'warning', message: spread });
       // A numeric model saved with a loss autoprune does not train with is fine-tuned with MSE: said, not hidden.
       const replaced = task.output === 'regression' ? regressionLossOf(compiledLoss(loaded.model), task.regressionLoss === 'bce').replaced : undefined;
       if (replaced) {
@@ -1376,6 +1397,13 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
   for (const c of classRecallLosses(report.final.classes ?? [], report.dense.testAccuracy - report.final.testAccuracy, r.maxDrop)) {
     out.push(`class '${c.name}' lost ${(100 * (c.denseRecall! - c.recall!)).toFixed(1)} points of test recall (${(100 * c.denseRecall!).toFixed(1)} → ${(100 * c.recall!).toFixed(1)} % of its ${c.testRows} test rows), ` +
       'more than the accuracy shows: accuracy, which the guard compares, weighs each class by its rows (report.json final.classes)');
+  }
+  // Several regression targets: the guard judges their average R²; a target that lost more than --max-drop on its own is said.
+  const perTarget = report.final.targets ?? [];
+  const lostTargets = perTarget.filter((t) => t.denseTestR2 - t.testR2 > r.maxDrop / 100 + 1e-9);
+  if (perTarget.length > 1 && lostTargets.length > 0) {
+    out.push(`${lostTargets.map((t) => `target '${t.name}' lost ${(t.denseTestR2 - t.testR2).toFixed(3)} of test R² (${t.denseTestR2.toFixed(3)} → ${t.testR2.toFixed(3)})`).join(', ')}, ` +
+      `more than --max-drop ${r.maxDrop} (${(r.maxDrop / 100).toFixed(3)} of R²) on ${lostTargets.length > 1 ? 'their' : 'its'} own: the guard judges the average over the ${perTarget.length} targets, where gains on the others hide it (report.json final.targets)`);
   }
   // The same for a multi-label model's labels (recall of each label's positive rows, at least 10 of them).
   const labels = (report.final.labels ?? []).map((l) => ({ ...l, testRows: l.testPositives }));
