@@ -295,7 +295,12 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel, task: Ta
     const extra = haveSize > wantSize && data.inputNames?.length === haveSize
       ? `; columns that are not inputs (IDs, the unnamed index column pandas' to_csv writes) are left out with --ignore-columns NAME|INDEX${data.inputNames.some((c) => c.trim() === '') ? ' (the unnamed one by its 0-based index in the file: --ignore-columns 0 for the first column)' : ''}`
       : '';
-    const hint = regression
+    // As many linear outputs as inputs (below the 16 that read as an autoencoder by themselves), and a CSV of exactly
+    // that many columns: the last was taken as a label, and the model most likely reconstructs its inputs.
+    const smallAutoencoder = task.kind === 'classification' && task.units === wantSize && haveSize === wantSize - 1;
+    const hint = smallAutoencoder
+      ? ` (the model has as many outputs as inputs, ${task.units}: if it reconstructs its inputs, pass --task autoencoder, whose CSV holds the ${task.units} input columns only)`
+      : regression
       ? ` (the model's ${task.units} ${outputActivation(model)} outputs are read as a classifier's logits and the last column as its label; if it predicts ${task.units} numbers, pass --task regression: its CSV holds the inputs, then its ${task.units} target columns last)`
       : task.kind === 'classification' ? '' : task.kind === 'autoencoder'
       // As many numeric outputs as inputs reads as an autoencoder; a CSV with as many columns again is a regression's.

@@ -389,4 +389,12 @@ describe('R² of several regression targets', () => {
     expect(() => checkToldTask(reg, 'regression')).not.toThrow();
     [ml, reg].forEach((m) => m.dispose());
   });
+
+  it('a small model with as many linear outputs as inputs, given a CSV of that many columns, is told of --task autoencoder', () => {
+    const ae = mlp(6, 6);
+    const d = dataset(5, ['1', '2', '3']);
+    expect(() => fitDatasetToModel(d, ae)).toThrow(/has 5 input values .* but the model expects shape \[6\] \(6 values\) \(the model has as many outputs as inputs, 6: if it reconstructs its inputs, pass --task autoencoder/);
+    ae.dispose();
+    d.dispose();
+  });
 });
