@@ -19,7 +19,7 @@ import { majorityShare, resolution } from './agent/guard.js';
 import { resolveRunOptions, type ResolvedRunOptions } from './options.js';
 import { checkSchema } from './policy/policy.js';
 import type { FeatureSchema } from './features/types.js';
-import { cloneModel, countParams, modelFiles, probeWritable, quantizedStorage } from './models/io.js';
+import { cloneModel, countParams, lossSettingsDropped, modelFiles, probeWritable, quantizedStorage } from './models/io.js';
 import { isMountPoint, recoverInterruptedWrite } from './report/write.js';
 import { accuracy, classRecall, labelRecall, predict, targetFit } from './models/train.js';
 import { checkModelShape, checkToldTask, compiledLoss, csvTargetsOf, fitDatasetToModel, fixedInputDims, metricName, metricValue, predictedClasses, regressionLossOf, rememberTask, taskOf, tokenInputLayer, type TaskInfo, type TaskKind } from './models/task.js';
@@ -1176,6 +1176,13 @@ export class PruneService {
         seed: r.splitSeed, label, ignoreColumns: ignore, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize, targets: label.length,
       });
       checkTargets(loaded.model, fitted, task, opts, reload);
+      const dropped = lossSettingsDropped(loaded.model);
+      if (dropped.length) {
+        const logits = dropped.includes('from_logits: true') && (task.output === 'binary-logit' || task.output === 'logits');
+        opts.onEvent?.({ type: 'warning', message: `the model's saved loss has ${dropped.join(', ')}, which the pruned model.json does not keep (it names the loss without ${dropped.length > 1 ? 'them' : 'it'}: ` +
+          `set ${dropped.length > 1 ? 'them' : 'it'} again before training it further in Keras); fine-tuning here ${logits ? 'reads the linear outputs as logits, as the loss did' : ''}` +
+          `${logits && dropped.length > 1 ? ', and otherwise ' : ''}${!logits || dropped.length > 1 ? `uses the loss's defaults${task.regressionLoss === 'huber' ? ' (Huber with δ = 1)' : ''}` : ''}` });
+      }
       const spread = targetSpreadWarning(fitted, task);
       if (spread) opts.onEvent?.({ type: 'warning', message: spread });
       // A numeric model saved with a loss autoprune does not train with is fine-tuned with MSE: said, not hidden.

@@ -220,7 +220,38 @@ function fineTuneLoss(task: TaskInfo): string {
  * the file's optimizer), else without one, the loss remembered for the task (rememberLoss). A loss autoprune
  * saved in userDefinedMetadata (one tfjs cannot compile) is remembered the same way.
  */
+/**
+ * Settings of a Keras loss object that autoprune's fine-tuning and the written model.json do not keep (Huber's delta
+ * other than 1, from_logits, label smoothing), e.g. ['delta: 10'].
+ */
+export function droppedLossSettings(raw: unknown): string[] {
+  if (Array.isArray(raw)) return droppedLossSettings(raw[0]);
+  if (!raw || typeof raw !== 'object') return [];
+  const o = raw as { class_name?: unknown; config?: Record<string, unknown> };
+  if (typeof o.class_name !== 'string') return Object.keys(raw).length ? droppedLossSettings(Object.values(raw)[0]) : [];
+  const c = o.config ?? {};
+  return [
+    ...(typeof c.delta === 'number' && c.delta !== 1 ? [`delta: ${c.delta}`] : []),
+    ...(c.from_logits === true ? ['from_logits: true'] : []),
+    ...(typeof c.label_smoothing === 'number' && c.label_smoothing > 0 ? [`label_smoothing: ${c.label_smoothing}`] : []),
+  ];
+}
+
+const droppedSettings = new WeakMap<TF.LayersModel, string[]>();
+
+/** What droppedLossSettings found in the loss of the file a model was loaded from. */
+export function lossSettingsDropped(model: TF.LayersModel): string[] {
+  return droppedSettings.get(model) ?? [];
+}
+
 async function loadArtifacts(artifacts: TF.io.ModelArtifacts): Promise<TF.LayersModel> {
+  const model = await loadArtifactsOnly(artifacts);
+  const dropped = droppedLossSettings((artifacts.trainingConfig as { loss?: unknown } | undefined)?.loss);
+  if (dropped.length) droppedSettings.set(model, dropped);
+  return model;
+}
+
+async function loadArtifactsOnly(artifacts: TF.io.ModelArtifacts): Promise<TF.LayersModel> {
   // A model compiled with a loss function of its own saves `loss: {}`: nothing to compile (tfjs would warn that the
   // output "is missing from loss dictionary"), so it loads as a model saved without a training config.
   const given = artifacts.trainingConfig as { loss?: unknown } | undefined;

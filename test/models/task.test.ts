@@ -1,5 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { droppedLossSettings } from '../../src/models/io.js';
 import { tf } from '../../src/backend/tf.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -396,5 +397,12 @@ describe('R² of several regression targets', () => {
     expect(() => fitDatasetToModel(d, ae)).toThrow(/has 5 input values .* but the model expects shape \[6\] \(6 values\) \(the model has as many outputs as inputs, 6: if it reconstructs its inputs, pass --task autoencoder/);
     ae.dispose();
     d.dispose();
+  });
+
+  it('names the Keras loss settings a run does not keep (Huber delta other than 1, from_logits, label smoothing)', () => {
+    expect(droppedLossSettings({ class_name: 'Huber', config: { delta: 10, name: 'huber_loss' } })).toEqual(['delta: 10']);
+    expect(droppedLossSettings({ class_name: 'Huber', config: { delta: 1 } })).toEqual([]);
+    expect(droppedLossSettings({ out: { class_name: 'BinaryCrossentropy', config: { from_logits: true, label_smoothing: 0.1 } } })).toEqual(['from_logits: true', 'label_smoothing: 0.1']);
+    expect(droppedLossSettings('mean_squared_error')).toEqual([]);
   });
 });
