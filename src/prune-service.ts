@@ -699,7 +699,8 @@ function checkTargets(model: TF.LayersModel, data: Dataset, task: TaskInfo, opts
   const what = `${opts.data}: the model's ${metricName(task.kind)} on the validation split (${rows} rows) is`;
   const fix = task.kind === 'autoencoder'
     ? 'check that the CSV holds exactly its input columns, scaled as in training (--ignore-columns, --standardize)'
-    : `name its ${task.units} target column${task.units === 1 ? '' : 's'} in output order with --label, and check the input columns and their scaling (--ignore-columns, --standardize)`;
+    : `name its ${task.units} target column${task.units === 1 ? '' : 's'} in output order with --label, and check the input columns and their scaling (--ignore-columns, --standardize)` +
+      (task.kind === 'regression' ? ', and the targets\' scale (--standardize scales the inputs only: a model trained on standardized targets needs them so in the CSV)' : '');
   if (task.kind === 'multilabel') {
     // Per label (exact match rewards rows where mismatched labels happen to agree): the outputs' mean accuracy
     // against the best constant for each label on these rows (its more common value here).
@@ -725,7 +726,15 @@ function checkTargets(model: TF.LayersModel, data: Dataset, task: TaskInfo, opts
     return;
   }
   if (!(score > 0)) {
-    throw new DataError(`${what} ${score.toFixed(3)}, no better than predicting the mean (R² ≤ 0)${cols}: it was not trained for these ` +
+    // A weak model can score R² ≤ 0 on a small validation split and still have learned its training rows: refused
+    // only where it does no better than the mean on the training rows too.
+    const trainScore = accuracy(model, data.train, task);
+    if (trainScore > 0.1) {
+      opts.onEvent?.({ type: 'warning', message: `${what} ${score.toFixed(3)}, no better than predicting the mean (R² ≤ 0)${cols}, though ${trainScore.toFixed(3)} on the training rows: ` +
+        `a weak model, or one not trained for these targets or inputs; if the latter, ${fix}` });
+      return;
+    }
+    throw new DataError(`${what} ${score.toFixed(3)}, no better than predicting the mean (R² ≤ 0)${cols}, and ${trainScore.toFixed(3)} on the training rows: it was not trained for these ` +
       `targets or inputs, and fine-tuning would retrain it to another task; ${fix}`);
   }
 }

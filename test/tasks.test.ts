@@ -146,4 +146,27 @@ describe('several regression targets', () => {
     tf.dispose([x, (wide as { train: { y: unknown } }).train.y as never, (alike as { train: { y: unknown } }).train.y as never]);
   });
 });
+describe('a weak regression model', () => {
+  it('that scores R² ≤ 0 on the validation rows but fits its training rows is warned about, not refused', async () => {
+    const dir = tempDir();
+    const rng = new Rng(3);
+    const row = (noise: boolean) => { const a = rng.normal(); const b = rng.normal(); return [a, b, noise ? 3 * rng.normal() : a]; };
+    const csv = (file: string, n: number, noise: boolean) => { writeFileSync(join(dir, file), `a,b,y\n${Array.from({ length: n }, () => row(noise).map((v) => v.toFixed(4)).join(',')).join('\n')}\n`); return join(dir, file); };
+    const train = csv('train.csv', 200, false);
+    const val = csv('val.csv', 40, true); // targets unrelated to the inputs: R² ≤ 0 there
+    const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 1, weights: [tf.tensor2d([[1], [0]]), tf.tensor1d([0])] })] });
+    m.compile({ optimizer: 'adam', loss: 'meanSquaredError' });
+    await m.save(`file://${join(dir, 'm')}`, { includeOptimizer: true });
+    m.dispose();
+    const warnings: string[] = [];
+    const { model, report } = await autoprune({
+      model: join(dir, 'm'), data: train, valData: val, target: 0.5, budgetSteps: 20, force: true, policy: 'global-magnitude',
+      onEvent: (e: AgentEvent) => { if (e.type === 'warning') warnings.push(e.message); },
+    });
+    expect(report.dense.valAccuracy).toBeLessThanOrEqual(0);
+    expect(warnings.filter((w) => /R² on the validation split \(40 rows\) is -?\d\.\d{3}, no better than predicting the mean .* though \d\.\d{3} on the training rows: a weak model/.test(w))).toHaveLength(1);
+    model.dispose();
+  }, 60_000);
+});
+
 
