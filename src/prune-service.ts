@@ -22,7 +22,7 @@ import type { FeatureSchema } from './features/types.js';
 import { cloneModel, countParams, lossSettingsDropped, modelFiles, probeWritable, quantizedStorage } from './models/io.js';
 import { isMountPoint, recoverInterruptedWrite } from './report/write.js';
 import { accuracy, classRecall, labelRecall, predict, targetFit } from './models/train.js';
-import { checkModelShape, checkToldTask, compiledLoss, csvTargetsOf, fitDatasetToModel, fixedInputDims, metricName, metricValue, predictedClasses, regressionLossOf, rememberTask, taskOf, tokenInputLayer, type TaskInfo, type TaskKind } from './models/task.js';
+import { checkModelShape, checkToldTask, compiledLoss, setTargetWeights, csvTargetsOf, fitDatasetToModel, fixedInputDims, metricName, metricValue, predictedClasses, regressionLossOf, rememberTask, taskOf, tokenInputLayer, type TaskInfo, type TaskKind } from './models/task.js';
 import { isCsvPath } from './data/registry.js';
 import { TRAIN_DEFAULTS } from './models/train.js';
 import { masksToJson } from './pruning/mask-io.js';
@@ -934,25 +934,6 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
       (csv ? 'scale the CSV\'s columns as in training (--standardize gives z-scores, not this)' : 'scale the Dataset\'s inputs as in training (loadCsv\'s standardize gives z-scores, not this)'));
 }
 
-/**
- * Several regression targets on very different scales (standard deviations 100× apart): fine-tuning minimises the squared
- * error in the targets' own units, so the widest target decides it, while the guard weighs each target's R² alike — a new
- * user's weight (lbs), mpg and acceleration model kept weight and lost the others, and which target survived changed
- * with the units alone.
- */
-export function targetSpreadWarning(data: Dataset, task: TaskInfo): string | undefined {
-  const y = data.train.y;
-  if (task.kind !== 'regression' || !y || y.rank !== 2 || (y.shape[1] ?? 1) < 2) return undefined;
-  const sd = tf.tidy(() => Array.from(tf.sqrt(tf.moments(y, 0).variance).dataSync()));
-  const lo = Math.min(...sd);
-  const hi = Math.max(...sd);
-  if (!(lo > 0) || hi / lo < 100) return undefined;
-  const names = data.targetNames ?? sd.map((_, t) => `target ${t + 1}`);
-  return `the ${sd.length} targets' spreads differ ${Math.round(hi / lo)}× (standard deviation ${sd.map((s, t) => `${names[t]} ${s.toPrecision(3)}`).join(', ')}): ` +
-    'fine-tuning minimises the squared error in the targets\' own units, so the widest target decides it while the guard weighs each target\'s R² alike; ' +
-    'a model trained on targets of comparable scale (standardized) keeps them alike';
-}
-
 /** What a user can do about a run that stopped short (exit 3), in terms of its own figures. */
 export function adviceFor(result: AgentResult, maxDrop: number, trainRows: number): string {
   const b = result.budget;
@@ -1192,8 +1173,8 @@ export class PruneService {
           `set ${dropped.length > 1 ? 'them' : 'it'} again before training it further in Keras); fine-tuning here ${logits ? 'reads the linear outputs as logits, as the loss did' : ''}` +
           `${logits && dropped.length > 1 ? ', and otherwise ' : ''}${!logits || dropped.length > 1 ? `uses the loss's defaults${task.regressionLoss === 'huber' ? ' (Huber with δ = 1)' : ''}` : ''}` });
       }
-      const spread = targetSpreadWarning(fitted, task);
-      if (spread) opts.onEvent?.({ type: 'warning', message: spread });
+      // Several regression targets count alike in the fine-tune, as in the guard's average R², whatever their units.
+      if (task.kind === 'regression' && fitted.train.y) setTargetWeights(loaded.model, fitted.train.y);
       // A numeric model saved with a loss autoprune does not train with is fine-tuned with MSE: said, not hidden.
       const replaced = task.output === 'regression' ? regressionLossOf(compiledLoss(loaded.model), task.regressionLoss === 'bce').replaced : undefined;
       if (replaced) {

@@ -7,7 +7,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { targetSpreadWarning } from '../src/prune-service.js';
 import { autoprune, tf, type AgentEvent } from '../src/index.js';
 import { DataError } from '../src/errors.js';
 import { Rng } from '../src/util/random.js';
@@ -133,18 +132,6 @@ describe('regression and multi-label models with their target columns anywhere i
     expect(ok.report.task).toMatchObject({ kind: 'regression' });
     ok.model.dispose();
   }, 120_000);
-});
-describe('several regression targets', () => {
-  it('warns where their spreads differ 100× or more (the widest decides the fine-tune), not where they are alike', () => {
-    const x = tf.zeros([4, 2]);
-    const split = (y: number[][]) => ({ x, y: tf.tensor2d(y), labels: new Int32Array(4) });
-    const task = { output: 'regression' as const, units: 2, kind: 'regression' as const, evidence: 'test' };
-    const wide = { train: split([[1000, 1], [3000, 2], [2000, 1.5], [4000, 1]]), targetNames: ['weight', 'acc'] } as never;
-    expect(targetSpreadWarning(wide, task)).toMatch(/^the 2 targets' spreads differ \d+× \(standard deviation weight 1\.12e\+3, acc 0\.415\): .*the widest target decides it/);
-    const alike = { train: split([[1, 1], [3, 2], [2, 1.5], [4, 1]]), targetNames: ['a', 'b'] } as never;
-    expect(targetSpreadWarning(alike, task)).toBeUndefined();
-    tf.dispose([x, (wide as { train: { y: unknown } }).train.y as never, (alike as { train: { y: unknown } }).train.y as never]);
-  });
 });
 describe('a weak regression model', () => {
   it('that scores R² ≤ 0 on the validation rows but fits its training rows is warned about, not refused', async () => {

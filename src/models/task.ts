@@ -27,6 +27,12 @@ export interface TaskInfo {
    * error or Huber (δ = 1, Keras's default), else mean squared error (regressionLossOf).
    */
   regressionLoss?: RegressionLoss;
+  /**
+   * Several regression targets: each target's weight in the fine-tuning loss (mean 1): 1/variance of the target over the
+   * training rows for squared errors (1/standard deviation for absolute ones), so that each target counts alike, as in
+   * the guard's average R², whatever its units (setTargetWeights). Absent: every target the same weight.
+   */
+  targetWeights?: number[];
 }
 
 export type RegressionLoss = 'mse' | 'mae' | 'huber' | 'bce';
@@ -121,6 +127,22 @@ function outputActivation(model: TF.LayersModel): string {
 
 /** Tasks users named (`--task`) for models whose file does not say, so that every later taskOf agrees. */
 const toldTasks = new WeakMap<TF.LayersModel, TaskKind>();
+const targetWeightsOf = new WeakMap<TF.LayersModel, number[]>();
+
+/**
+ * Weighs a multi-target regression model's targets alike in its fine-tuning loss: from the training rows' targets, each
+ * target's 1/variance (MSE, Huber) or 1/standard deviation (MAE), scaled to mean 1. A weight-by-lbs, mpg and acceleration
+ * model otherwise fine-tuned for weight alone (its variance is 10⁴× the others') while the guard averaged the three R².
+ */
+export function setTargetWeights(model: TF.LayersModel, trainTargets: TF.Tensor): void {
+  const task = taskOf(model);
+  if (task.kind !== 'regression' || trainTargets.rank !== 2 || (trainTargets.shape[1] ?? 1) < 2) return;
+  const v = tf.tidy(() => Array.from(tf.moments(trainTargets, 0).variance.dataSync()));
+  if (v.some((x) => !(x > 0))) return;
+  const raw = v.map((x) => (task.regressionLoss === 'mae' ? 1 / Math.sqrt(x) : 1 / x));
+  const mean = raw.reduce((a, b) => a + b, 0) / raw.length;
+  targetWeightsOf.set(model, raw.map((w) => w / mean));
+}
 
 /** Records the task a user named for `model` (and for copies made with cloneModel). */
 export function rememberTask(model: TF.LayersModel, kind: TaskKind | undefined): void {
@@ -146,7 +168,11 @@ export function taskOf(model: TF.LayersModel, told: TaskKind | undefined = toldT
   const inputSize = (model.inputs[0].shape.slice(1) as (number | null)[]).reduce<number>((a, d) => a * (d ?? 1), 1);
   const reconstructs = units > 1 && units === inputSize && act !== 'softmax';
   const what = `output ${units} ${act} unit${units === 1 ? '' : 's'}${loss ? `, loss ${loss}` : ''}`;
-  const numeric = (kind: 'regression' | 'autoencoder', evidence: string): TaskInfo => ({ output: 'regression', units, kind, evidence, regressionLoss: regressionLossOf(loss, act === 'sigmoid').loss });
+  const weights = targetWeightsOf.get(model);
+  const numeric = (kind: 'regression' | 'autoencoder', evidence: string): TaskInfo => ({
+    output: 'regression', units, kind, evidence, regressionLoss: regressionLossOf(loss, act === 'sigmoid').loss,
+    ...(kind === 'regression' && weights?.length === units ? { targetWeights: weights } : {}),
+  });
   const classes = (evidence: string): TaskInfo => {
     if (units === 1) return { output: act === 'sigmoid' ? 'sigmoid' : 'binary-logit', units, kind: 'classification', evidence };
     // C sigmoids trained with a categorical loss (one-vs-rest): class = the largest.
@@ -214,6 +240,14 @@ export function lossOf(pred: TF.Tensor, y: TF.Tensor, task: TaskInfo): TF.Scalar
     case 'multilabel':
       return tf.losses.logLoss(y, pred, undefined, 1e-7) as TF.Scalar;
     case 'regression':
+      if (task.targetWeights) {
+        // Each target weighed alike (setTargetWeights); the mean over rows and targets, as the unweighted loss.
+        const w = tf.tensor1d(task.targetWeights);
+        const p = tf.reshape(pred, y.shape);
+        const err = task.regressionLoss === 'mae' ? tf.abs(tf.sub(p, y))
+          : task.regressionLoss === 'huber' ? tf.losses.huberLoss(y, p, undefined, 1, tf.Reduction.NONE) : tf.squaredDifference(p, y);
+        return tf.mean(tf.mul(err, w)) as TF.Scalar;
+      }
       if (task.regressionLoss === 'mae') return tf.losses.absoluteDifference(y, pred) as TF.Scalar;
       if (task.regressionLoss === 'huber') return tf.losses.huberLoss(y, pred, undefined, 1) as TF.Scalar;
       if (task.regressionLoss === 'bce') return tf.losses.logLoss(y, tf.reshape(pred, y.shape), undefined, 1e-7) as TF.Scalar;
@@ -237,6 +271,12 @@ export function rowLossesOf(pred: TF.Tensor, y: TF.Tensor, task: TaskInfo): TF.T
       case 'binary-logit':
         return perRow(tf.losses.sigmoidCrossEntropy(y, pred, undefined, 0, tf.Reduction.NONE));
       case 'regression':
+        if (task.targetWeights) {
+          const p = tf.reshape(pred, y.shape);
+          const err = task.regressionLoss === 'mae' ? tf.abs(tf.sub(p, y))
+            : task.regressionLoss === 'huber' ? tf.losses.huberLoss(y, p, undefined, 1, tf.Reduction.NONE) : tf.squaredDifference(p, y);
+          return perRow(tf.mul(err, tf.tensor1d(task.targetWeights)));
+        }
         if (task.regressionLoss === 'mae') return perRow(tf.abs(tf.sub(tf.reshape(pred, y.shape), y)));
         if (task.regressionLoss === 'huber') return perRow(tf.losses.huberLoss(y, tf.reshape(pred, y.shape), undefined, 1, tf.Reduction.NONE));
         if (task.regressionLoss === 'bce') return perRow(tf.losses.logLoss(y, tf.reshape(pred, y.shape), undefined, 1e-7, tf.Reduction.NONE));

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Dataset } from '../../src/data/dataset.js';
 import { loadCsv } from '../../src/data/csv.js';
 import { ModelError } from '../../src/errors.js';
-import { checkToldClassification, checkToldTask, fitDatasetToModel, lossOf, regressionLossOf, rememberLoss, rowLossesOf, taskOf } from '../../src/models/task.js';
+import { checkToldClassification, checkToldTask, fitDatasetToModel, setTargetWeights, lossOf, regressionLossOf, rememberLoss, rowLossesOf, taskOf } from '../../src/models/task.js';
 import { evaluate, targetFit } from '../../src/models/train.js';
 import { inputLayout } from '../../src/prune-service.js';
 
@@ -404,5 +404,23 @@ describe('R² of several regression targets', () => {
     expect(droppedLossSettings({ class_name: 'Huber', config: { delta: 1 } })).toEqual([]);
     expect(droppedLossSettings({ out: { class_name: 'BinaryCrossentropy', config: { from_logits: true, label_smoothing: 0.1 } } })).toEqual(['from_logits: true', 'label_smoothing: 0.1']);
     expect(droppedLossSettings('mean_squared_error')).toEqual([]);
+  });
+
+  it('weighs several regression targets alike in the fine-tuning loss (1/variance, mean 1), whatever their units', () => {
+    const reg = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 2 })] });
+    reg.compile({ optimizer: 'adam', loss: 'meanSquaredError' });
+    const y = tf.tensor2d([[1000, 1], [3000, 2], [2000, 3], [4000, 2]]);
+    setTargetWeights(reg, y);
+    const t = taskOf(reg);
+    const v = [1_250_000, 0.5];
+    const w = v.map((x) => 1 / x);
+    const mean = (w[0] + w[1]) / 2;
+    expect(t.targetWeights![0]).toBeCloseTo(w[0] / mean, 9);
+    expect(t.targetWeights![1]).toBeCloseTo(w[1] / mean, 9);
+    // The loss: the mean over rows and targets of the weighted squared errors; a 100-lbs miss counts like a 0.0063 miss.
+    const pred = tf.tensor2d([[1100, 1], [3000, 2], [2000, 3], [4000, 2]]);
+    expect(lossOf(pred, y, t).dataSync()[0]).toBeCloseTo((t.targetWeights![0] * 100 ** 2) / 8, 6);
+    tf.dispose([y, pred]);
+    reg.dispose();
   });
 });
