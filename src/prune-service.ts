@@ -1166,6 +1166,11 @@ export class PruneService {
         seed: r.splitSeed, label, ignoreColumns: ignore, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize, targets: label.length,
       });
       checkTargets(loaded.model, fitted, task, opts, reload);
+      // A numeric task named with --task for a model.json without a loss: the loss fine-tuning uses is autoprune's choice.
+      if ((opts.task === 'regression' || opts.task === 'autoencoder') && compiledLoss(loaded.model) == null && task.regressionLoss) {
+        opts.onEvent?.({ type: 'warning', message: `the model.json names no loss: fine-tuning uses mean squared error for its ${task.kind} outputs, and the pruned model.json names it ` +
+          '(a model trained with another loss, MAE or Huber, is fine-tuned best saved with it: model.save(url, { includeOptimizer: true }))' });
+      }
       const dropped = lossSettingsDropped(loaded.model);
       if (dropped.length) {
         const logits = dropped.includes('from_logits: true') && (task.output === 'binary-logit' || task.output === 'logits');

@@ -155,5 +155,23 @@ describe('a weak regression model', () => {
     model.dispose();
   }, 60_000);
 });
+describe('--task for a model.json without a loss', () => {
+  it('says which loss fine-tuning uses, and that the pruned model.json will name it', async () => {
+    const dir = tempDir();
+    const rng = new Rng(4);
+    writeFileSync(join(dir, 'd.csv'), `a,b,y\n${Array.from({ length: 120 }, () => { const a = rng.normal(); const b = rng.normal(); return [a, b, a - b].map((v) => v.toFixed(4)).join(','); }).join('\n')}\n`);
+    const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 1, weights: [tf.tensor2d([[1], [-1]]), tf.tensor1d([0])] })] });
+    await m.save(`file://${join(dir, 'm')}`); // no loss saved
+    m.dispose();
+    const warnings: string[] = [];
+    const { model } = await autoprune({
+      model: join(dir, 'm'), data: join(dir, 'd.csv'), task: 'regression', target: 0.5, budgetSteps: 20, force: true, policy: 'global-magnitude',
+      onEvent: (e: AgentEvent) => { if (e.type === 'warning') warnings.push(e.message); },
+    });
+    expect(warnings.filter((w) => /^the model\.json names no loss: fine-tuning uses mean squared error for its regression outputs, and the pruned model\.json names it/.test(w))).toHaveLength(1);
+    model.dispose();
+  }, 60_000);
+});
+
 
 
