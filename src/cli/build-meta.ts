@@ -35,7 +35,11 @@ export async function buildMetaCommand(raw: Record<string, unknown>, argv: strin
   // Said before the work, not after it (the oracle runs minutes to hours on a zoo): the meta-dataset is a header
   // file NAME.json beside its rows.
   if (f.out != null && !f.out.endsWith('.json')) throw new UsageError(`--out is the meta-dataset's header file and must end in .json (its rows go beside it), got '${f.out}'`);
-  if (f.out != null) checkOutFile(f.out, '--out');
+  if (f.out != null) {
+    checkOutFile(f.out, '--out', f.models ?? []);
+    // Its rows go beside it, NAME.bin.gz: checked too, before the oracle runs.
+    checkOutFile(f.out.replace(/\.json$/, '.bin.gz'), '--out (its rows file)', f.models ?? []);
+  }
   selectBackend();
   await main({
     family: f.family, out: f.out, workers: f.workers, queue: f.queue, json: f.json, fresh: f.fresh,

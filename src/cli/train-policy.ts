@@ -17,7 +17,7 @@ const Flags = z.object({
 /** `autoprune train-policy --meta ... --out policies/x.json`. */
 export async function trainPolicyCommand(raw: Record<string, unknown>, argv: string[]): Promise<number> {
   const f = parseFlags(Flags, raw);
-  checkOutFile(f.out, '--out'); // before the meta-datasets are read and the policy fitted
+  checkOutFile(f.out, '--out', f.meta); // before the meta-datasets are read and the policy fitted
   selectBackend();
   await main({ meta: f.meta, kind: f.kind, out: f.out, name: f.name, noValidate: f.validate === false, balanceFamilies: f.balanceFamilies, json: f.json },
     ['autoprune', 'autoprune', ...argv]);

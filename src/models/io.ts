@@ -480,13 +480,22 @@ function withInputDims(topology: ModelTopologyJson, dims: number[]): ModelTopolo
  * Throws a UsageError, before any work, when a file cannot be written at `path` (the `flag` that named it): a folder
  * there, a file where a folder of the path belongs, or a nearest existing folder that is not writable.
  */
-export function checkOutFile(path: string, flag: string): void {
+export function checkOutFile(path: string, flag: string, inputs: readonly string[] = []): void {
   const abs = resolve(path);
+  // Never an input of the same command (a model.json build-meta reads, a meta-dataset train-policy reads).
+  const same = (a: string, b: string) => realPathOf(a) === realPathOf(b);
+  const input = inputs.find((i) => same(abs, resolve(i)) || (existsSync(resolve(i)) && statSync(resolve(i)).isDirectory() && same(abs, join(resolve(i), 'model.json'))));
+  if (input) throw new UsageError(`${flag} '${path}' is an input of this command ('${input}'), which is never written to; choose another ${flag}`);
   if (existsSync(abs) && statSync(abs).isDirectory()) throw new UsageError(`${flag} '${path}' is a folder: give the path of a file to write`);
   let dir = dirname(abs);
   while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
   if (!statSync(dir).isDirectory()) throw new UsageError(`${flag} '${path}': '${dir}' is a file, not a folder`);
   probeWritable(dir, flag);
+}
+
+/** The real path of `p`, or of its nearest existing folder joined with the rest (a path still to be created). */
+function realPathOf(p: string): string {
+  try { return realpathSync(p); } catch { return dirname(p) === p ? p : join(realPathOf(dirname(p)), basename(p)); }
 }
 
 /** Throws a UsageError when no folder can be created in `dir` (read-only mount, no permission, /proc). */

@@ -161,6 +161,8 @@ const CASES: Case[] = [
   },
   { name: 'build-meta: --out under a file (said before the oracle runs)', setup: base, args: ['build-meta', '--family', 'f', '--models', 'm', '--data', 'd.csv', '--out', 'd.csv/meta.json'], error: /--out 'd\.csv\/meta\.json': '.*d\.csv' is a file, not a folder$/ },
   { name: 'train-policy: --out is a folder', setup: both(base, (cwd) => mkdirSync(join(cwd, 'pol.json'))), args: ['train-policy', '--meta', 'm.json', '--out', 'pol.json'], error: /--out 'pol\.json' is a folder: give the path of a file to write$/ },
+  { name: 'build-meta: --out is the model.json it reads', setup: base, args: ['build-meta', '--family', 'f', '--models', 'm', '--data', 'd.csv', '--out', 'm/model.json'], error: /--out 'm\/model\.json' is an input of this command \('m'\), which is never written to/ },
+  { name: 'train-policy: --out is its --meta file', setup: both(base, (cwd) => writeFileSync(join(cwd, 'meta.json'), '{}')), args: ['train-policy', '--meta', 'meta.json', '--out', 'meta.json'], error: /--out 'meta\.json' is an input of this command \('meta\.json'\)/ },
   { name: 'data file missing', setup: base, args: prune().map((a) => (a === 'd.csv' ? 'nope.csv' : a)), error: /cannot read data file 'nope.csv'/ },
   // Command line.
   { name: 'unknown command', args: ['frobnicate', '--target', '0.5'], error: /unknown command or stray argument 'frobnicate'/ },
