@@ -415,20 +415,27 @@ export function pruneUnits(
   // step was the same 44 % (a new user's run stopped at 0 %). Where the other units cannot make the step, that pass is
   // undone and the step is taken in the plain order, blocks and all, as before (taking the passed-over blocks on top
   // of the others would only overshoot further).
-  const greedy = () => { for (const c of cand) { if (prunedCost >= want) break; take(c); } };
+  // A unit that starts a block counts the rest of its block as taken already (`pending`): the rounding below removes it,
+  // so a second layer's block is not started for a step the first one makes (both rounded up overshot it twice).
+  let pending = 0;
+  const takeCounting = (c: { layer: number; unit: number }, b: number) => {
+    const f = b > 1 ? freedOf(c) : 0;
+    if (take(c) && b > 1) pending += (b - 1) * f;
+  };
+  const greedy = () => { for (const c of cand) { if (prunedCost + pending >= want) break; takeCounting(c, blockOf(c)); } };
   if (roundTo > 1) {
     const room = 2 * want - prunedCost;
     journal = { weights: [], units: [] };
     let passed = false;
     for (const c of cand) {
-      if (prunedCost >= want) break;
+      if (prunedCost + pending >= want) break;
       const b = blockOf(c);
-      if (b > 1 && prunedCost + b * freedOf(c) > room) { passed = true; continue; }
-      take(c);
+      if (b > 1 && prunedCost + pending + b * freedOf(c) > room) { passed = true; continue; }
+      takeCounting(c, b);
     }
     const j = journal;
     journal = undefined;
-    if (passed && prunedCost < want) { undo(j); greedy(); }
+    if (passed && prunedCost + pending < want) { undo(j); pending = 0; greedy(); }
   } else {
     greedy();
   }
