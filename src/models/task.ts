@@ -97,7 +97,8 @@ export function checkToldTask(model: TF.LayersModel, told: TaskKind): void {
   const labelLoss = /crossentropy|hinge/.test(loss);
   // Binary cross-entropy on sigmoid outputs is also an autoencoder of values in [0, 1] (pixels).
   const pixels = told === 'autoencoder' && loss === 'binarycrossentropy' && outputActivation(model) === 'sigmoid';
-  if (((told === 'regression' || told === 'autoencoder') && labelLoss && !pixels) || ((told === 'classification' || told === 'multilabel') && numericLoss)) {
+  const softmax = outputActivation(model) === 'softmax';
+  if (((told === 'regression' || told === 'autoencoder') && labelLoss && !pixels) || ((told === 'classification' || told === 'multilabel') && numericLoss && !softmax)) {
     throw new UsageError(`--task ${told}: the model was saved with the loss '${loss}', ${numericLoss ? 'a loss for predicting values' : 'a loss for classes or labels'}: ` +
       `fine-tuning it as ${told} would retrain it to another meaning; drop --task (the saved loss says the task), or give the model of that task`);
   }
@@ -192,7 +193,9 @@ export function taskOf(model: TF.LayersModel, told: TaskKind | undefined = toldT
     }
     return numeric(told, evidence);
   }
-  if (loss && NUMERIC_LOSSES.test(loss)) return numeric(reconstructs ? 'autoencoder' : 'regression', what);
+  // A softmax output is a distribution over classes whatever it was trained with: KL divergence (distillation) or MSE on
+  // one-hot targets are still a classifier's losses there.
+  if (loss && NUMERIC_LOSSES.test(loss) && !(act === 'softmax' && units > 1)) return numeric(reconstructs ? 'autoencoder' : 'regression', what);
   if (reconstructs && units >= 16 && !(loss && /crossentropy/.test(loss) && act !== 'sigmoid')) return numeric('autoencoder', `${what}, as many as inputs`);
   if (units > 1 && act === 'sigmoid' && !(loss && /^(sparse)?categoricalcrossentropy$/.test(loss))) return multilabel(`${what}: one independent probability per label`);
   return classes(what);

@@ -423,4 +423,14 @@ describe('R² of several regression targets', () => {
     tf.dispose([y, pred]);
     reg.dispose();
   });
+
+  it('a softmax output saved with KL divergence (distillation) or MSE is read as a classifier, and --task classification is not refused', () => {
+    for (const loss of ['kullbackLeiblerDivergence', 'meanSquaredError']) {
+      const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 6 }), tf.layers.dense({ units: 3, activation: 'softmax' })] });
+      m.compile({ optimizer: 'adam', loss });
+      expect(taskOf(m)).toMatchObject({ kind: 'classification', output: 'softmax' });
+      expect(() => checkToldTask(m, 'classification')).not.toThrow();
+      m.dispose();
+    }
+  });
 });
