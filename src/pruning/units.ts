@@ -417,10 +417,21 @@ export function pruneUnits(
   // of the others would only overshoot further).
   // A unit that starts a block counts the rest of its block as taken already (`pending`): the rounding below removes it,
   // so a second layer's block is not started for a step the first one makes (both rounded up overshot it twice).
+  // Per layer: a unit taken later from a started block is part of it, not more on top (it is counted when taken).
   let pending = 0;
+  const pendingOf = new Map<number, number>();
   const takeCounting = (c: { layer: number; unit: number }, b: number) => {
-    const f = b > 1 ? freedOf(c) : 0;
-    if (take(c) && b > 1) pending += (b - 1) * f;
+    const open = pendingOf.get(c.layer) ?? 0;
+    const f = b > 1 || open > 0 ? freedOf(c) : 0;
+    if (!take(c)) return;
+    if (b > 1) {
+      pendingOf.set(c.layer, (b - 1) * f);
+      pending += (b - 1) * f;
+    } else if (open > 0) {
+      const used = Math.min(open, f);
+      pendingOf.set(c.layer, open - used);
+      pending -= used;
+    }
   };
   const greedy = () => { for (const c of cand) { if (prunedCost + pending >= want) break; takeCounting(c, blockOf(c)); } };
   if (roundTo > 1) {
@@ -435,7 +446,7 @@ export function pruneUnits(
     }
     const j = journal;
     journal = undefined;
-    if (passed && prunedCost + pending < want) { undo(j); pending = 0; greedy(); }
+    if (passed && prunedCost + pending < want) { undo(j); pending = 0; pendingOf.clear(); greedy(); }
   } else {
     greedy();
   }
