@@ -2,8 +2,8 @@ import 'reflect-metadata';
 import type * as TF from '@tensorflow/tfjs';
 import { inject, injectable } from 'inversify';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve, sep } from 'node:path';
 import { isLastTry, runAgent, type AgentResult } from './agent/loop.js';
 import { cacheDir } from './models/cache.js';
 import { Checkpointer, type RunIdentity } from './agent/checkpoint.js';
@@ -21,6 +21,9 @@ import { checkSchema } from './policy/policy.js';
 import type { FeatureSchema } from './features/types.js';
 import { cloneModel, countParams, lossSettingsDropped, modelFiles, probeWritable, quantizedStorage } from './models/io.js';
 import { isMountPoint, recoverInterruptedWrite } from './report/write.js';
+import { realPathOf } from './util/real-path.js';
+
+export { realPathOf };
 import { accuracy, classRecall, labelRecall, predict, targetFit } from './models/train.js';
 import { checkModelShape, checkToldTask, compiledLoss, setTargetWeights, csvTargetsOf, fitDatasetToModel, fixedInputDims, metricName, metricValue, predictedClasses, regressionLossOf, rememberTask, taskOf, tokenInputLayer, type TaskInfo, type TaskKind } from './models/task.js';
 import { isCsvPath } from './data/registry.js';
@@ -180,22 +183,6 @@ export function lockFileFor(out: string): string {
 
 function nonEmptyDir(p: string): boolean {
   return existsSync(p) && (!statSync(p).isDirectory() || readdirSync(p).length > 0);
-}
-
-/** The real path of `p` (symlinks resolved), also when its last parts do not exist yet. */
-export function realPathOf(p: string): string {
-  const abs = resolve(p);
-  let head = abs;
-  const rest: string[] = [];
-  while (!existsSync(head)) {
-    const up = dirname(head);
-    if (up === head) break;
-    rest.unshift(basename(head));
-    head = up;
-  }
-  let real = head;
-  try { real = realpathSync(head); } catch { /* a dangling link: keep the path as given */ }
-  return rest.length ? join(real, ...rest) : real;
 }
 
 /**
@@ -903,32 +890,32 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
   const other = fmt(best.score);
   const zWords = 'standardized (each column\'s z-score over the training rows)';
   const unitWords = 'each column scaled to [0, 1] (by its minimum and maximum over the training rows)';
-  const retrain = 'fine-tuning would retrain it to raw ones (its users would have to feed it those)';
+  const retrainTo = (what: string) => `fine-tuning would retrain it to ${what} (its users would have to feed it those)`;
   if (best.name === 'raw') {
     throw new DataError(csv
       ? `${what} with the columns standardized (--standardize) and ${other} with their values as they are: it was trained on the raw values, and fine-tuning would retrain it to standardized ones; drop --standardize`
       : `${what} with its standardized inputs (the Dataset's \`standardization\`; loadCsv z-scores by default) and ${other} with the values they were standardized from: ` +
         'it was trained on the raw values, and fine-tuning would retrain it to standardized ones; load the CSV with loadCsv({ ..., standardize: false })');
   }
-  // Both rescalings far above the inputs as they are and within two rows (5 points) of each other: the model was trained
-  // on rescaled inputs, and these rows cannot tell which (a model that separates its classes easily scores alike under both). Suggesting
-  // z-scores would retrain a min-max model to them, as the first row of a tie used to.
   if (best.name === 'x255') {
     throw new DataError(`${what} with the ${csv ? 'columns\'' : 'inputs\''} values as they are (all in [0, 1]) and ${other} with each value × 255: ` +
       'it was trained on values 255 times larger (pixels as 0–255), and fine-tuning would retrain it to these; ' +
       (csv ? 'give the CSV\'s values as in training (× 255)' : 'give the Dataset\'s inputs as in training (× 255)'));
   }
+  // Both rescalings far above the inputs as they are and within two rows (5 points) of each other: the model was trained
+  // on rescaled inputs, and these rows cannot tell which (a model that separates its classes easily scores alike under
+  // both). Suggesting z-scores would retrain a min-max model to them, as the first of a tie used to.
   if (second && second.name !== 'raw' && second.name !== 'x255' && farAbove(second.score - asGiven, rows) && credible(second.score) && best.score - second.score < Math.max(0.05, 2 / rows) - 1e-9) {
     const z = scored.find((o) => o.name === 'z')!;
     const unit = scored.find((o) => o.name === 'unit')!;
     throw new DataError(`${what} with the ${csv ? 'columns\'' : 'inputs\''} values as they are, ${fmt(z.score)} with them ${zWords} and ${fmt(unit.score)} with ${unitWords}: ` +
-      `it was trained on rescaled inputs, these rows cannot tell which of the two, and ${retrain.replace('raw ones', 'the values as they are')}; ` +
+      `it was trained on rescaled inputs, these rows cannot tell which of the two, and ${retrainTo('the values as they are')}; ` +
       (csv ? 'scale the CSV\'s columns as in training (--standardize only if that was z-scores over these training rows)'
         : 'scale the Dataset\'s inputs as in training (loadCsv({ ..., standardize: true }) only if that was z-scores over these training rows)'));
   }
   throw new DataError(best.name === 'z'
     ? `${what} with the ${csv ? 'columns\'' : 'inputs\''} values as they are and ${other} with them ${zWords}: ` +
-      `it was trained on standardized features, and ${retrain}; ${csv ? 'pass --standardize' : 'load the CSV with loadCsv({ ..., standardize: true }) (its default), or z-score the inputs over the training rows'}`
+      `it was trained on standardized features, and ${retrainTo('raw ones')}; ${csv ? 'pass --standardize' : 'load the CSV with loadCsv({ ..., standardize: true }) (its default), or z-score the inputs over the training rows'}`
     : `${what} with the ${csv ? 'columns\'' : 'inputs\''} values as they are and ${other} with ${unitWords}: ` +
       'it was trained on inputs scaled so (pixels / 255, min-max), and fine-tuning would retrain it to these; ' +
       (csv ? 'scale the CSV\'s columns as in training (--standardize gives z-scores, not this)' : 'scale the Dataset\'s inputs as in training (loadCsv\'s standardize gives z-scores, not this)'));
@@ -1101,6 +1088,7 @@ export class PruneService {
     const dataSpec = opts.data ?? 'mnist-10k';
     const tLoad = Date.now();
     const ownsData = typeof dataSpec === 'string';
+    let droppedSettings: string[] = [];
     let loaded: LoadedModel | undefined;
     let data: Dataset | undefined;
     let fitted: Dataset | undefined;
@@ -1114,6 +1102,7 @@ export class PruneService {
         checkModelShape(loaded.model, typeof opts.model === 'object' ? undefined : `model '${loaded.label}'`);
         rememberTask(loaded.model, opts.task);
         if (opts.task != null) checkToldTask(loaded.model, opts.task);
+        droppedSettings = lossSettingsDropped(loaded.model); // before any copy (a fixed input length) forgets the file
         const quantized = quantizedStorage(loaded.model);
         if (quantized) {
           opts.onEvent?.({
@@ -1171,12 +1160,13 @@ export class PruneService {
         opts.onEvent?.({ type: 'warning', message: `the model.json names no loss: fine-tuning uses mean squared error for its ${task.kind} outputs, and the pruned model.json names it ` +
           '(a model trained with another loss, MAE or Huber, is fine-tuned best saved with it: model.save(url, { includeOptimizer: true }))' });
       }
-      const dropped = lossSettingsDropped(loaded.model);
-      if (dropped.length) {
-        const logits = dropped.includes('from_logits: true') && (task.output === 'binary-logit' || task.output === 'logits');
-        opts.onEvent?.({ type: 'warning', message: `the model's saved loss has ${dropped.join(', ')}, which the pruned model.json does not keep (it names the loss without ${dropped.length > 1 ? 'them' : 'it'}: ` +
-          `set ${dropped.length > 1 ? 'them' : 'it'} again before training it further in Keras); fine-tuning here ${logits ? 'reads the linear outputs as logits, as the loss did' : ''}` +
-          `${logits && dropped.length > 1 ? ', and otherwise ' : ''}${!logits || dropped.length > 1 ? `uses the loss's defaults${task.regressionLoss === 'huber' ? ' (Huber with δ = 1)' : ''}` : ''}` });
+      if (droppedSettings.length) {
+        const them = droppedSettings.length > 1 ? 'them' : 'it';
+        const logits = droppedSettings.includes('from_logits: true') && (task.output === 'binary-logit' || task.output === 'logits');
+        const others = droppedSettings.some((d) => d !== 'from_logits: true') || !logits;
+        const fineTune = [logits ? 'reads the linear outputs as logits, as the loss did' : '', others ? `uses the loss's defaults${task.regressionLoss === 'huber' ? ' (Huber with δ = 1)' : ''}` : ''];
+        opts.onEvent?.({ type: 'warning', message: `the model's saved loss has ${droppedSettings.join(', ')}, which the pruned model.json does not keep (it names the loss without ${them}: ` +
+          `set ${them} again before training it further in Keras); fine-tuning here ${fineTune.filter(Boolean).join(' and ')}` });
       }
       // Several regression targets count alike in the fine-tune, as in the guard's average R², whatever their units.
       if (task.kind === 'regression' && fitted.train.y) setTargetWeights(loaded.model, fitted.train.y);

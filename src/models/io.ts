@@ -4,6 +4,7 @@ import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { rememberLoss, rememberTask, savedLoss, taskOf, toldTask, type TaskInfo } from './task.js';
 import { ModelError, UsageError } from '../errors.js';
+import { realPathOf } from '../util/real-path.js';
 import { SPARSE_MAGIC } from '../pruning/sparse-format.js';
 import { VERSION } from '../version.js';
 
@@ -215,12 +216,6 @@ function fineTuneLoss(task: TaskInfo): string {
 }
 
 /**
- * tfjs.loadLayersModel, compiled with the file's training config where tfjs can: as written, else with its loss
- * named as tfjs knows it and tfjs' Adam (Keras writes optimizer configs tfjs cannot read; autoprune never uses
- * the file's optimizer), else without one, the loss remembered for the task (rememberLoss). A loss autoprune
- * saved in userDefinedMetadata (one tfjs cannot compile) is remembered the same way.
- */
-/**
  * Settings of a Keras loss object that autoprune's fine-tuning and the written model.json do not keep (Huber's delta
  * other than 1, from_logits, label smoothing), e.g. ['delta: 10'].
  */
@@ -244,6 +239,13 @@ export function lossSettingsDropped(model: TF.LayersModel): string[] {
   return droppedSettings.get(model) ?? [];
 }
 
+/**
+ * tfjs.loadLayersModel, compiled with the file's training config where tfjs can: as written, else with its loss
+ * named as tfjs knows it and tfjs' Adam (Keras writes optimizer configs tfjs cannot read; autoprune never uses
+ * the file's optimizer), else without one, the loss remembered for the task (rememberLoss). A loss autoprune
+ * saved in userDefinedMetadata (one tfjs cannot compile) is remembered the same way.
+ * Loss settings the written model.json will not keep are remembered too (lossSettingsDropped).
+ */
 async function loadArtifacts(artifacts: TF.io.ModelArtifacts): Promise<TF.LayersModel> {
   const model = await loadArtifactsOnly(artifacts);
   const dropped = droppedLossSettings((artifacts.trainingConfig as { loss?: unknown } | undefined)?.loss);
@@ -491,11 +493,6 @@ export function checkOutFile(path: string, flag: string, inputs: readonly string
   while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
   if (!statSync(dir).isDirectory()) throw new UsageError(`${flag} '${path}': '${dir}' is a file, not a folder`);
   probeWritable(dir, flag);
-}
-
-/** The real path of `p`, or of its nearest existing folder joined with the rest (a path still to be created). */
-function realPathOf(p: string): string {
-  try { return realpathSync(p); } catch { return dirname(p) === p ? p : join(realPathOf(dirname(p)), basename(p)); }
 }
 
 /** Throws a UsageError when no folder can be created in `dir` (read-only mount, no permission, /proc). */

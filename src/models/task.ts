@@ -38,8 +38,9 @@ export interface TaskInfo {
 export type RegressionLoss = 'mse' | 'mae' | 'huber' | 'bce';
 
 /**
- * The loss a numeric model is fine-tuned with, from its saved loss: MAE and Huber are kept, MSE for everything else
- * (the other Keras losses — MAPE, MSLE, log-cosh, Poisson, cosine, KL — are not trained with: `replaced` says so).
+ * The loss a numeric model is fine-tuned with, from its saved loss: MAE, Huber and (on sigmoid outputs) binary
+ * cross-entropy are kept, MSE for everything else (the other losses — MAPE, MSLE, log-cosh, Poisson, cosine, KL, a
+ * classifier's — are not trained with: `replaced` says so).
  */
 export function regressionLossOf(saved: string | undefined, sigmoid = false): { loss: RegressionLoss; replaced?: string } {
   if (saved && /^(mae|meanabsoluteerror)$/.test(saved)) return { loss: 'mae' };
@@ -85,9 +86,9 @@ export function compiledLoss(model: TF.LayersModel): string | undefined {
 const PASS_THROUGH = new Set(['Flatten', 'Reshape', 'Dropout', 'Permute', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'SpatialDropout1D']);
 
 /**
- * Throws a UsageError where `task: 'classification'` is given for k ≥ 2 sigmoid outputs that no categorical loss says
- * are one class out of k: independent sigmoids are a multi-label model's, and fine-tuning them as one class would
- * retrain them to another meaning (a 3-label model given one of its label columns: +55 points "gained", the labels lost).
+ * Throws a UsageError where the task a user named (`--task`) contradicts the model: a saved loss for classes or labels
+ * told a numeric task, a saved loss for values told a classification (a softmax output is a classifier's whatever its
+ * loss: KL divergence, MSE), or checkToldClassification's case. Fine-tuning would retrain the model to another meaning.
  */
 export function checkToldTask(model: TF.LayersModel, told: TaskKind): void {
   const loss = compiledLoss(model);
@@ -104,6 +105,11 @@ export function checkToldTask(model: TF.LayersModel, told: TaskKind): void {
   }
 }
 
+/**
+ * Throws a UsageError where `task: 'classification'` is given for k ≥ 2 sigmoid outputs that no categorical loss says
+ * are one class out of k: independent sigmoids are a multi-label model's, and fine-tuning them as one class would
+ * retrain them to another meaning (a 3-label model given one of its label columns: +55 points "gained", the labels lost).
+ */
 export function checkToldClassification(model: TF.LayersModel): void {
   const units = Number(model.outputs[0]?.shape.at(-1) ?? 0);
   const loss = compiledLoss(model);
@@ -243,19 +249,21 @@ export function lossOf(pred: TF.Tensor, y: TF.Tensor, task: TaskInfo): TF.Scalar
     case 'multilabel':
       return tf.losses.logLoss(y, pred, undefined, 1e-7) as TF.Scalar;
     case 'regression':
-      if (task.targetWeights) {
-        // Each target weighed alike (setTargetWeights); the mean over rows and targets, as the unweighted loss.
-        const w = tf.tensor1d(task.targetWeights);
-        const p = tf.reshape(pred, y.shape);
-        const err = task.regressionLoss === 'mae' ? tf.abs(tf.sub(p, y))
-          : task.regressionLoss === 'huber' ? tf.losses.huberLoss(y, p, undefined, 1, tf.Reduction.NONE) : tf.squaredDifference(p, y);
-        return tf.mean(tf.mul(err, w)) as TF.Scalar;
-      }
+      // Each target weighed alike (setTargetWeights); the mean over rows and targets, as the unweighted loss.
+      if (task.targetWeights) return tf.mean(weightedErrors(pred, y, task, task.targetWeights)) as TF.Scalar;
       if (task.regressionLoss === 'mae') return tf.losses.absoluteDifference(y, pred) as TF.Scalar;
       if (task.regressionLoss === 'huber') return tf.losses.huberLoss(y, pred, undefined, 1) as TF.Scalar;
       if (task.regressionLoss === 'bce') return tf.losses.logLoss(y, tf.reshape(pred, y.shape), undefined, 1e-7) as TF.Scalar;
       return tf.losses.meanSquaredError(y, pred) as TF.Scalar;
   }
+}
+
+/** Each (row, target) error of a multi-target regression, times its target's weight (setTargetWeights). */
+function weightedErrors(pred: TF.Tensor, y: TF.Tensor, task: TaskInfo, weights: number[]): TF.Tensor {
+  const p = tf.reshape(pred, y.shape);
+  const err = task.regressionLoss === 'mae' ? tf.abs(tf.sub(p, y))
+    : task.regressionLoss === 'huber' ? tf.losses.huberLoss(y, p, undefined, 1, tf.Reduction.NONE) : tf.squaredDifference(p, y);
+  return tf.mul(err, tf.tensor1d(weights));
 }
 
 /** Each row's loss (the terms lossOf averages), for paired comparisons of two models on the same rows. */
@@ -274,12 +282,7 @@ export function rowLossesOf(pred: TF.Tensor, y: TF.Tensor, task: TaskInfo): TF.T
       case 'binary-logit':
         return perRow(tf.losses.sigmoidCrossEntropy(y, pred, undefined, 0, tf.Reduction.NONE));
       case 'regression':
-        if (task.targetWeights) {
-          const p = tf.reshape(pred, y.shape);
-          const err = task.regressionLoss === 'mae' ? tf.abs(tf.sub(p, y))
-            : task.regressionLoss === 'huber' ? tf.losses.huberLoss(y, p, undefined, 1, tf.Reduction.NONE) : tf.squaredDifference(p, y);
-          return perRow(tf.mul(err, tf.tensor1d(task.targetWeights)));
-        }
+        if (task.targetWeights) return perRow(weightedErrors(pred, y, task, task.targetWeights));
         if (task.regressionLoss === 'mae') return perRow(tf.abs(tf.sub(tf.reshape(pred, y.shape), y)));
         if (task.regressionLoss === 'huber') return perRow(tf.losses.huberLoss(y, tf.reshape(pred, y.shape), undefined, 1, tf.Reduction.NONE));
         if (task.regressionLoss === 'bce') return perRow(tf.losses.logLoss(y, tf.reshape(pred, y.shape), undefined, 1e-7, tf.Reduction.NONE));
