@@ -1049,8 +1049,8 @@ export class PruneService {
     if (opts.out || opts.model == null) checkCacheDir();
     const sink = opts.onEvent ? eventSink(opts.onEvent) : undefined;
     if (sink) opts = { ...opts, onEvent: sink.emit };
-    if (opts.logdir != null) {
-      const tb = tensorBoardSink(opts.logdir);
+    const tb = opts.logdir != null ? tensorBoardSink(opts.logdir) : undefined;
+    if (tb) {
       const user = opts.onEvent;
       opts = { ...opts, onEvent: (e) => { tb.onEvent(e); user?.(e); } };
     }
@@ -1064,6 +1064,7 @@ export class PruneService {
       });
       return result;
     } finally {
+      tb?.close();
       releaseLock?.();
     }
   }

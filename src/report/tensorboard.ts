@@ -9,13 +9,18 @@
  * epochs so far: `fine_tune/loss` (and `<metric>/val_epoch` where the epoch was validated). `<metric>` is the task's metric as the start event names it
  * ('accuracy', 'exact-match_accuracy', 'R²' → 'r2').
  */
+import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
 import { UsageError } from '../errors.js';
 import type { AgentEvent } from '../agent/events.js';
 
-interface SummaryWriter {
-  scalar(name: string, value: number, step: number): void;
-  flush(): void;
+/** The summary-writer kernels of tfjs-node's backend (the ones `tf.node.summaryFileWriter` drives). */
+interface SummaryBackend {
+  summaryWriter(logdir: string): TF.Tensor;
+  createSummaryFileWriter(handle: TF.Tensor, logdir: string, maxQueue?: number, flushMillis?: number, filenameSuffix?: string): void;
+  writeScalarSummary(handle: TF.Tensor, step: number, name: string, value: number): void;
+  flushSummaryWriter(handle: TF.Tensor): void;
+  executeMultipleOutputs(name: string, attrs: unknown[], inputs: TF.Tensor[], outputs: number): TF.Tensor[];
 }
 
 export interface TensorBoardSink {
@@ -23,6 +28,8 @@ export interface TensorBoardSink {
   onEvent(e: AgentEvent): void;
   /** Flushes the file (also done after every accepted step and at the end). */
   flush(): void;
+  /** Flushes and closes the file and frees the writer (its tensors, its file handle); the sink writes nothing after. */
+  close(): void;
 }
 
 /** The metric as a tag segment: lower case, no spaces or symbols TensorBoard groups badly. */
@@ -35,12 +42,25 @@ function metricTag(metric: string | undefined): string {
  * summary writer; UsageError otherwise.
  */
 export function tensorBoardSink(logdir: string): TensorBoardSink {
-  const node = (tf as unknown as { node?: { summaryFileWriter?: (dir: string) => SummaryWriter } }).node;
-  if (typeof node?.summaryFileWriter !== 'function') {
+  const backend = tf.getBackend() === 'tensorflow' ? (tf.backend() as unknown as Partial<SummaryBackend>) : undefined;
+  if (typeof backend?.createSummaryFileWriter !== 'function' || typeof backend.summaryWriter !== 'function') {
     throw new UsageError(`--logdir needs the native TensorFlow backend (tfjs-node writes TensorBoard files); this run is on '${tf.getBackend()}'`);
   }
   if (typeof logdir !== 'string' || logdir.trim() === '') throw new UsageError(`logdir must be a folder path, got '${String(logdir)}'`);
-  const w = node.summaryFileWriter(logdir);
+  const b = backend as SummaryBackend;
+  // The writer of `tf.node.summaryFileWriter`, made here rather than taken from it: tfjs-node keeps its writers open in a
+  // module cache for the process's life and leaks the four scalars it makes one with, so a sweep of runs, each with its
+  // own logdir, would hold a tensor set and an open file per run. This one is closed when the run ends.
+  const handle = tf.tidy(() => {
+    const h = b.summaryWriter(logdir);
+    b.createSummaryFileWriter(h, logdir);
+    return h;
+  });
+  let open = true;
+  const w = {
+    scalar: (name: string, value: number, step: number) => { if (open) b.writeScalarSummary(handle, Math.round(step), name, value); },
+    flush: () => { if (open) b.flushSummaryWriter(handle); },
+  };
   let metric = 'accuracy';
   let at = 0; // optimizer steps used so far
   let epochs = 0; // fine-tune epochs so far
@@ -83,5 +103,12 @@ export function tensorBoardSink(logdir: string): TensorBoardSink {
       }
     },
     flush: () => w.flush(),
+    close(): void {
+      if (!open) return;
+      w.flush();
+      open = false;
+      for (const t of b.executeMultipleOutputs('CloseSummaryWriter', [], [handle], 0)) t.dispose();
+      handle.dispose();
+    },
   };
 }

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { autoprune, UsageError, type AgentEvent } from '../../src/index.js';
+import { autoprune, tf, UsageError, type AgentEvent } from '../../src/index.js';
 import { tempDir } from '../helpers.js';
 
 process.env.AUTOPRUNE_CACHE_DIR = tempDir('autoprune-tb-cache-');
@@ -86,6 +86,20 @@ describe('TensorBoard summaries (logdir)', () => {
     expect(of('final/sparsity').map((s) => s.value)).toEqual([Math.fround(report.final.sparsity)]);
     expect(of('final/accuracy_test').map((s) => s.value)).toEqual([Math.fround(report.final.testAccuracy)]);
     expect(of('fine_tune/loss').length).toBe(events.filter((e) => e.type === 'epoch' && e.phase !== 'dense').length);
+  });
+
+  it('closes its writer when the run ends: runs with a logdir each leave no tensor behind, and a logdir can be written again', async () => {
+    const root = tempDir('autoprune-tb-sweep-');
+    const before = tf.memory().numTensors;
+    for (const name of ['a', 'b', 'a']) {
+      const { model } = await autoprune({ target: 0.5, data: 'synthetic', policy: 'global-magnitude', budgetEpochs: 1, force: true, logdir: join(root, name) });
+      model.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    // The second run in 'a' wrote a file of its own, with its scalars (a closed writer does not swallow them).
+    const files = readdirSync(join(root, 'a')).filter((f) => f.startsWith('events.out.tfevents.'));
+    expect(files.length).toBe(2);
+    for (const f of files) expect(readScalars(join(root, 'a', f)).some((s) => s.tag === 'final/sparsity')).toBe(true);
   });
 
   it('refuses a logdir inside the input model\'s folder or that is a file, before anything is written', async () => {
