@@ -8,7 +8,7 @@ import { isLastTry, runAgent, type AgentResult } from './agent/loop.js';
 import { cacheDir } from './models/cache.js';
 import { Checkpointer, type RunIdentity } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
-import { backendInfo, tf } from './backend/tf.js';
+import { selectBackendAsync, tf } from './backend/tf.js';
 import { csvNames } from './data/csv.js';
 import { checkDataset, hashSplits, withDatasetDefaults, type Dataset } from './data/dataset.js';
 import { abortedError, AutopruneError, DataError, UsageError } from './errors.js';
@@ -1049,6 +1049,8 @@ export class PruneService {
     if (opts.out || opts.model == null) checkCacheDir();
     const sink = opts.onEvent ? eventSink(opts.onEvent) : undefined;
     if (sink) opts = { ...opts, onEvent: sink.emit };
+    // Async: the backend may be wasm (AUTOPRUNE_BACKEND=wasm), which starts asynchronously; once chosen it stays.
+    await selectBackendAsync();
     const tb = opts.logdir != null ? tensorBoardSink(opts.logdir) : undefined;
     if (tb) {
       const user = opts.onEvent;
@@ -1077,7 +1079,7 @@ export class PruneService {
     opts = { ...opts, onEvent: (e) => { if (e.type === 'warning') warnings.push(e.message); forward?.(e); } };
     const { seed, maxDrop, granularity, objective, standardize } = r;
     const policySpec = r.policy;
-    const backend = backendInfo();
+    const backend = await selectBackendAsync();
 
     // Resolve everything that can fail on bad input before any training starts.
     const policy = typeof policySpec === 'string'

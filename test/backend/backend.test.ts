@@ -45,6 +45,17 @@ describe('AUTOPRUNE_BACKEND', () => {
     expect(plain.stderr).toMatch(/WARNING the 'cpu' backend was asked for \(--backend or AUTOPRUNE_BACKEND\)/);
     expect(plain.stderr).not.toMatch(/no native backend/);
   }, 240_000);
+
+  it('picks the backend of autoprune() too, wasm included (whose start is asynchronous)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { tempDir } = await import('../helpers.js');
+    const root = new URL('../..', import.meta.url).pathname;
+    const script = "const m = await import('./dist/index.js'); const r = await m.autoprune({ target: 0.5, data: 'synthetic', policy: 'global-magnitude', budgetSteps: 20, force: true });" +
+      ' r.model.dispose(); console.log(JSON.stringify({ report: r.report.backend.name, tf: m.tf.getBackend() }));';
+    const env = { ...process.env, AUTOPRUNE_BACKEND: 'wasm', AUTOPRUNE_CACHE_DIR: tempDir('ap-wasm-cache-') };
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ report: 'wasm', tf: 'wasm' });
+  }, 240_000);
 });
 
 describe('backend start-up log', () => {
