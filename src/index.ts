@@ -13,7 +13,7 @@ export type { OutputFile } from './report/write.js';
 export { selectBackend, selectBackendAsync, backendInfo, tf, type BackendInfo, type BackendName } from './backend/tf.js';
 /** TensorFlow.js's types, for TypeScript users of the `tf` value above: `import { tf, type TF } from 'autoprune'`, then `TF.LayersModel`. */
 export type * as TF from '@tensorflow/tfjs';
-export type { Dataset, Split } from './data/dataset.js';
+export type { Dataset, DatasetInput, Split } from './data/dataset.js';
 export { loadDataset, type LoadDatasetOptions } from './data/registry.js';
 export { loadMnist10k } from './data/mnist.js';
 export { loadCsv, type CsvOptions } from './data/csv.js';

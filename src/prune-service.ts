@@ -10,7 +10,7 @@ import { Checkpointer, type RunIdentity } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
 import { selectBackendAsync, tf } from './backend/tf.js';
 import { csvNames } from './data/csv.js';
-import { checkDataset, hashSplits, withDatasetDefaults, type Dataset } from './data/dataset.js';
+import { checkDataset, hashSplits, withDatasetDefaults, type Dataset, type DatasetInput } from './data/dataset.js';
 import { abortedError, AutopruneError, DataError, UsageError } from './errors.js';
 import { resolveBudget } from './agent/budget.js';
 import type { Granularity } from './agent/granularity.js';
@@ -46,7 +46,7 @@ export interface AutopruneOptions {
   /** A model.json path or folder, or a LayersModel (not modified). Default: LeNet-300-100 trained on the data (cached). */
   model?: string | TF.LayersModel;
   /** 'mnist-10k' (default), 'synthetic', a .csv path, or a Dataset. */
-  data?: string | Dataset;
+  data?: string | DatasetInput;
   /**
    * CSV label column (header name or 0-based index of the file). Models with k outputs read as values
    * (multi-label, regression): k columns, in the order of the outputs. Default: the last column(s).

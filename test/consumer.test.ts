@@ -45,10 +45,11 @@ const byMagnitude: Scorer = {
   },
 };
 
-// 3. A frontier sweep: 0.5 recorded on the way to 0.8 in one run.
+// 3. A frontier sweep: 0.5 recorded on the way to 0.8 in one run, on a dataset of the form README describes
+// (splits, numClasses, inputShape: no name, class names or dispose).
 const events: AgentEvent[] = [];
 const result: AutopruneResult = await autoprune({
-  target: 0.8, frontier: [0.5], data, policy: byMagnitude, maxDrop: 5, budgetEpochs: 4,
+  target: 0.8, frontier: [0.5], data: { train: data.train, val: data.val, test: data.test, numClasses: 3, inputShape: [12] }, policy: byMagnitude, maxDrop: 5, budgetEpochs: 4,
   onEvent: (e) => { events.push(e); },
 });
 const stop: StopReason | undefined = result.report.final.stopReason;

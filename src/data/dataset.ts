@@ -55,17 +55,24 @@ export interface Dataset {
 }
 
 /**
+ * What the library API takes as an in-memory dataset: a Dataset whose naming fields and `dispose` may be left out
+ * (README: "splits of x and labels, numClasses and inputShape"); withDatasetDefaults fills them in. autoprune never
+ * disposes a dataset it was given: its tensors stay the caller's.
+ */
+export type DatasetInput = Omit<Dataset, 'name' | 'source' | 'classNames' | 'dispose'> & Partial<Pick<Dataset, 'name' | 'source' | 'classNames' | 'dispose'>>;
+
+/**
  * An in-memory Dataset as README describes one — splits of x and labels (and y), numClasses, inputShape — with the
  * fields a run only names filled in where they are missing: `name` ('dataset'), `source`, and `classNames` (the class
- * indices as names). The caller's object is not changed.
+ * indices as names), and a `dispose` that does nothing. The caller's object is not changed.
  */
-export function withDatasetDefaults(d: Dataset): Dataset {
-  const given = d as Partial<Dataset> & Dataset;
+export function withDatasetDefaults(d: DatasetInput): Dataset {
   return {
     ...d,
-    name: typeof given.name === 'string' && given.name ? given.name : 'dataset',
-    source: typeof given.source === 'string' && given.source ? given.source : 'in-memory Dataset',
-    classNames: Array.isArray(given.classNames) ? given.classNames : Array.from({ length: d.numClasses }, (_, i) => String(i)),
+    name: typeof d.name === 'string' && d.name ? d.name : 'dataset',
+    source: typeof d.source === 'string' && d.source ? d.source : 'in-memory Dataset',
+    classNames: Array.isArray(d.classNames) ? d.classNames : Array.from({ length: d.numClasses }, (_, i) => String(i)),
+    dispose: typeof d.dispose === 'function' ? d.dispose : () => {},
   };
 }
 
