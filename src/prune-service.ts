@@ -1084,7 +1084,7 @@ export class PruneService {
     // Resolve everything that can fail on bad input before any training starts.
     const policy = typeof policySpec === 'string'
       ? { ...this.policySource.resolve(policySpec), name: policySpec }
-      : { scorer: checkedScorer(policySpec), kind: policySpec.name, name: policySpec.name, file: undefined, parts: undefined, weight: undefined };
+      : { scorer: checkedScorer(policySpec), kind: 'custom', name: policySpec.name, file: undefined, parts: undefined, weight: undefined };
     // A policy trained on other feature columns is refused here, before any training, not at its first scoring.
     const trainedOn = (policy.scorer as { schema?: FeatureSchema }).schema;
     if (trainedOn && this.extractor.schema) checkSchema(policy.name, trainedOn, this.extractor.schema);

@@ -1,8 +1,10 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { autoprune, createContainer, InterruptedError, loadSynthetic, TOKENS, UsageError, type AgentEvent, type DataSource, type Dataset } from '../src/index.js';
+import { autoprune, createContainer, InterruptedError, loadSynthetic, TOKENS, UsageError, type AgentEvent, type DataSource, type Dataset, type DatasetInput } from '../src/index.js';
 import { tf } from '../src/backend/tf.js';
+import { FEATURE_SCHEMA } from '../src/features/schema.js';
+import type { Scorer } from '../src/policy/types.js';
 import { numTensors, tempDir } from './helpers.js';
 
 process.env.AUTOPRUNE_CACHE_DIR = tempDir('autoprune-api-cache-');
@@ -31,6 +33,8 @@ describe('library API', () => {
     const { total, ...named } = report.phases;
     expect(Object.values(named).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual((total ?? 0) + 0.05);
     expect(named).not.toHaveProperty('scoring');
+    // The keys report.ts documents, and no others.
+    for (const k of Object.keys(named)) expect(['load', 'control', 'features', 'scoring', 'prune', 'evaluate', 'fineTune', 'checkpoint', 'write']).toContain(k);
     // Pruned weights are exactly zero in the returned model.
     const kernel = model.layers[0].getWeights()[0].dataSync();
     const zeros = kernel.filter((v) => v === 0).length;
@@ -125,10 +129,14 @@ describe('API errors', () => {
     const full = loadSynthetic({ samples: 300, features: 8, classes: 3, seed: 2 });
     try {
       const split = (s: Dataset['train']) => ({ x: s.x, labels: s.labels });
-      const bare = { train: split(full.train), val: split(full.val), test: split(full.test), numClasses: 3, inputShape: [8] } as unknown as Dataset;
-      const { model, report } = await autoprune({ target: 0.5, data: bare, policy: 'global-magnitude', budgetSteps: 20 });
+      const bare: DatasetInput = { train: split(full.train), val: split(full.val), test: split(full.test), numClasses: 3, inputShape: [8] };
+      // A Scorer object of the caller's own (−|w|): the report names it and says it is a custom one.
+      const absW = FEATURE_SCHEMA.names.indexOf('abs_w');
+      const mine: Scorer = { name: 'my-magnitude', score: (f) => f.layers.map((l) => Float32Array.from(l.columns[absW], (v) => -v)) };
+      const { model, report } = await autoprune({ target: 0.5, data: bare, policy: mine, budgetSteps: 20 });
       model.dispose();
       expect(report.config.data).toBe('dataset');
+      expect(report.policy).toMatchObject({ name: 'my-magnitude', kind: 'custom' });
       expect(report.final.sparsity).toBeGreaterThanOrEqual(0.5 - 1e-3);
       // Class names of the wrong count are refused, naming the field.
       await expect(autoprune({ target: 0.5, data: { ...bare, classNames: ['a'] } as Dataset })).rejects.toThrow(/classNames \(optional: an array of numClasses names, here 3\)/);

@@ -484,7 +484,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       }
       if (!o.magnitudeCheck || scorer.name === 'global-magnitude') {
         timed('prune', () => pruneStep(granularity, pm, feats, scores, to, objective));
-        return { feats, scores };
+        // Every scoring pass is counted under the criterion that pruned: here the policy's, unchecked.
+        criteria.policy++;
+        return { feats, scores, criterion: 'policy' as const };
       }
       // Every pass: the policy's choice against plain magnitude's, by the loss right after pruning on the
       // calibration rows (forward passes only, no optimizer step). A policy trained on other families can

@@ -93,7 +93,7 @@ export interface ReportBackend {
 export interface ReportPolicy {
   /** Policy name. */
   name: string;
-  /** What the scorer is: a learned policy's kind ('cart', 'net', 'linear'), 'baseline' (magnitude, LAMP, …), or 'combined' (an 'X+Y' / 'X@a+Y' combination, named by `name`). */
+  /** What the scorer is: a learned policy's kind ('cart', 'net', 'linear'), 'baseline' (magnitude, LAMP, …), 'combined' (an 'X+Y' / 'X@a+Y' combination, named by `name`), or 'custom' (a Scorer object of the caller's, named by its `name`). */
   kind: string;
   /** The policy file it was loaded from, if any. */
   file?: string;
@@ -373,7 +373,11 @@ export interface RunReport {
   /** Every warning the run gave (the console's "warning:" lines), in order. */
   warnings?: string[];
   /**
-   * Wall seconds per phase: load, features, scoring, fine-tune, evaluate, write, and total. A resumed run counts
+   * Wall seconds per phase, by key: `load` (model and data), `control` (the guard's fine-tuned dense control), `features`
+   * (feature extraction and the policy's scores; `scoring` separately only for a custom extractor that does not score),
+   * `prune` (choosing and masking connections), `evaluate` (validation, test and the criterion checks' forward passes),
+   * `fineTune`, `checkpoint` (saving the resumable state), `write` (the output folder; absent without `out`) and
+   * `total` (the run's wall time, not the sum: the phases leave small gaps). A resumed run counts
    * its earlier sessions' work up to the checkpoint it resumed from as well (total: their agent time plus this
    * session's), so the figures are the run's cost, not only the last session's.
    */

@@ -113,7 +113,8 @@ describe('guard reference', () => {
     const checked = await run(backwards, true);
     expect(checked.totals.criteria).toEqual({ policy: 0, magnitude: checked.totals.scoringPasses });
     const unchecked = await run(backwards, false);
-    expect(unchecked.totals.criteria).toEqual({ policy: 0, magnitude: 0 });
+    // Unchecked, every pass is the policy's: the criteria always add up to the scoring passes.
+    expect(unchecked.totals.criteria).toEqual({ policy: unchecked.totals.scoringPasses, magnitude: 0 });
     expect(checked.valAccuracy).toBeGreaterThan(unchecked.valAccuracy);
     // With one scoring pass per step (large models), the step's first increment checks and the later ones follow
     // its choice: magnitude all the way, one check per pass.
@@ -122,9 +123,10 @@ describe('guard reference', () => {
     expect(once.totals.criteria).toEqual({ policy: 0, magnitude: once.totals.scoringPasses });
     expect(once.totals.scoringPasses).toBe(once.steps.length);
     expect(once.valAccuracy).toBeGreaterThan(unchecked.valAccuracy);
-    // Magnitude itself needs no check.
+    // Magnitude itself needs no check: its passes are the policy's own.
     const plain = await run(createScorer('global-magnitude'), true);
-    expect(plain.totals.criteria).toEqual({ policy: 0, magnitude: 0 });
+    expect(plain.totals.criteria).toEqual({ policy: plain.totals.scoringPasses, magnitude: 0 });
+    expect(plain.totals.scoringPasses).toBeGreaterThan(0);
     data.dispose();
   });
 
