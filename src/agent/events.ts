@@ -217,8 +217,13 @@ export interface EpochEvent {
   step: number;
   /** The round's index in this training, from 0 (for 'dense': the epoch). */
   epoch: number;
-  /** Optimizer steps per round (fine-tune and polish). */
+  /** Optimizer steps per round (fine-tune and polish); the last round of a training has what is left of `steps`, which may be fewer. */
   roundSteps?: number;
+  /**
+   * Planned optimizer steps of this training (fine-tune and polish; a fine-tune continued for a step still recovering
+   * counts its first part too): a progress display's denominator. At most: trainings stop early when validation loss stops falling.
+   */
+  steps?: number;
   /**
    * A frontier run's branch (`--targets`): the lower target this fine-tune reaches from the state before step
    * `step`, on top of the budget; absent on the run's own path.

@@ -575,7 +575,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
         steps: t.steps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, schedule, regrow: t.regrow ? regrowFor(t.steps, schedule?.length ? Math.floor(t.steps / 2) : 0) : undefined,
         prunable: pm, val: data.val, patience: t.patience, lrDecay: t.lrDecay, seed: o.seed * 1009 + state.step, signal: o.signal, recalibrate: calib.x, softTargets,
-        onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: Math.ceil(t!.steps / budget.roundSteps), step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, ...(branching != null ? { branch: branching } : {}), ...roundFigures(e) }),
+        onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: Math.ceil(t!.steps / budget.roundSteps), step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, steps: t!.steps, ...(branching != null ? { branch: branching } : {}), ...roundFigures(e) }),
       }));
       phases.fineTune -= nestedSeconds;
       const ev = timed('evaluate', () => evaluate(model, data.val));
@@ -608,7 +608,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         steps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, prunable: pm, val: data.val,
         patience: t.patience, lrDecay: t.lrDecay, seed: t.seed, signal: o.signal, recalibrate: calib.x, softTargets,
         // Its rounds continue the count of the attempt's (the same step's fine-tune, made longer).
-        onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: doneRounds + Math.ceil(steps / budget.roundSteps), step: state.step, epoch: doneRounds + e.epoch, roundSteps: budget.roundSteps, ...roundFigures(e) }),
+        onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: doneRounds + Math.ceil(steps / budget.roundSteps), step: state.step, epoch: doneRounds + e.epoch, roundSteps: budget.roundSteps, steps: r.steps + steps, ...roundFigures(e) }),
       })).catch((err: unknown) => {
         pm.restore(snap);
         disposeSnapshot(snap);
@@ -863,7 +863,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           steps: budget.budgetSteps - state.stepsUsed, batchSize: budget.batchSize, roundSteps: budget.roundSteps,
           prunable: pm, val: data.val, patience: o.polish.patience, lrDecay: o.polish.lrDecay, regrow: regrowFor(budget.budgetSteps - state.stepsUsed),
           seed: o.seed * 1009 + 7919, signal: o.signal, recalibrate: calib.x, softTargets,
-          onEpoch: (e) => emit({ type: 'epoch', phase: 'polish', epochs: Math.ceil((budget.budgetSteps - state.stepsUsed) / budget.roundSteps), step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, ...roundFigures(e) }),
+          onEpoch: (e) => emit({ type: 'epoch', phase: 'polish', epochs: Math.ceil((budget.budgetSteps - state.stepsUsed) / budget.roundSteps), step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, steps: budget.budgetSteps - state.stepsUsed, ...roundFigures(e) }),
         }));
         state.stepsUsed += r.stepsRun;
         // Undone unless it beats where it started (a lower validation loss) without breaking the guard where

@@ -66,6 +66,10 @@ describe('agent loop', () => {
     const polishRounds = rounds.filter((e) => e.phase === 'polish').length;
     expect(r.polish!.steps).toBeLessThanOrEqual(polishRounds * r.budget.roundSteps);
     expect(r.polish!.steps).toBeGreaterThan((polishRounds - 1) * r.budget.roundSteps);
+    // Every round says its training's planned optimizer steps: the polish's are what the budget had left, which it ran.
+    const polishPlanned = rounds.filter((e) => e.phase === 'polish').map((e) => (e.type === 'epoch' ? e.steps : undefined));
+    expect(new Set(polishPlanned)).toEqual(new Set([r.polish!.steps]));
+    expect(rounds.every((e) => e.type === 'epoch' && Number.isInteger(e.steps) && e.steps! > 0 && e.steps! <= e.epochs! * e.roundSteps!)).toBe(true);
     expect(r.polish!.kept).toBe(r.polish!.bestValLoss != null && r.polish!.bestValLoss < r.polish!.valLossBefore);
     // The round kept is the polish round with the lowest validation loss, as its epoch events show.
     const polishLosses = rounds.filter((e) => e.phase === 'polish').map((e) => (e.type === 'epoch' ? e.valLoss! : NaN));
