@@ -843,8 +843,18 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       const from = state.sparsity;
       const t0 = Date.now();
       state.step++;
-      // The forced fine-tune runs the rest of the budget (at least one round); the best validation round is kept.
-      const r = await attempt(o.target, { steps: Math.max(budget.roundSteps, budget.budgetSteps - state.stepsUsed), patience: o.polish.patience, regrow: true });
+      // The forced fine-tune runs the rest of the budget; the best validation round is kept. The default budget gives it
+      // at least one round; a budget the caller set is a cap, also here: with nothing left the target is taken untuned.
+      const left = Math.max(0, budget.budgetSteps - state.stepsUsed);
+      const userBudget = budget.source !== 'default';
+      if (userBudget && left < budget.roundSteps) {
+        emit({
+          type: 'warning',
+          message: `the fine-tuning budget you set (${budget.budgetSteps} optimizer steps) has ${left} left for the forced step to the target: ` +
+            `it is ${left === 0 ? 'taken without fine-tuning' : `fine-tuned for those ${left} only`} (a larger budget gives it some)`,
+        });
+      }
+      const r = await attempt(o.target, { steps: userBudget ? left : Math.max(budget.roundSteps, left), patience: o.polish.patience, regrow: true });
       state.stepsUsed += r.steps;
       state.sparsity = r.sparsity;
       state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: true, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds: (Date.now() - t0) / 1000, reason: 'forced' });

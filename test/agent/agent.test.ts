@@ -104,9 +104,23 @@ describe('agent loop', () => {
     expect(f.targetReached).toBe(true);
     expect(f.stopReason).toBe('forced');
     expect(f.sparsity.global).toBeGreaterThanOrEqual(0.95);
+    // The budget the caller set is a cap for the forced step too: it gets what is left, and the run says so.
+    expect(f.totals.fineTuneSteps).toBeLessThanOrEqual(f.budget.budgetSteps);
     f.masks.dispose();
     b.model.dispose();
     b.data.dispose();
+    const c = setup(1);
+    const warnings: string[] = [];
+    const spent = await runAgent(c.model, c.data, createScorer('random'), {
+      target: 0.97, maxDrop: 0, budgetSteps: 60, force: true, magnitudeCheck: false, onEvent: (e) => { if (e.type === 'warning') warnings.push(e.message); },
+    });
+    expect(spent.stopReason).toBe('forced');
+    expect(spent.sparsity.global).toBeGreaterThanOrEqual(0.95);
+    expect(spent.totals.fineTuneSteps).toBeLessThanOrEqual(60);
+    expect(warnings.some((w) => /the fine-tuning budget you set \(60 optimizer steps\) has \d+ left for the forced step/.test(w))).toBe(true);
+    spent.masks.dispose();
+    c.model.dispose();
+    c.data.dispose();
   });
 
   it('--force does not call a target reached that the per-layer floors keep it from (exit 3, stalled)', async () => {
