@@ -7,7 +7,8 @@ import type { LayerFeatures } from './features/types.js';
 import { extractFeatures, extractScored } from './features/extract.js';
 import { FEATURE_SCHEMA } from './features/schema.js';
 import { trainedModel } from './models/cache.js';
-import { defaultModelArgs, describeArgs } from './models/default-model.js';
+import { defaultModelArgs, defaultModelTraining, describeArgs } from './models/default-model.js';
+import { TRAIN_DEFAULTS } from './models/train.js';
 import { loadModel } from './models/io.js';
 import { createScorer, SCORERS } from './policy/baselines.js';
 import { parsePolicySpec, resolvePolicyPath, resolveScorer } from './policy/io.js';
@@ -27,11 +28,14 @@ export class RegistryDataSource implements DataSource {
 
 @injectable()
 export class FileOrDefaultModelSource implements ModelSource {
-  async load(spec: string | undefined, data: Dataset | undefined, options: { seed?: number; onEpoch?: (e: { epoch: number; loss: number }) => void; signal?: AbortSignal } = {}): Promise<LoadedModel> {
+  async load(spec: string | undefined, data: Dataset | undefined, options: { seed?: number; onEpoch?: (e: { epoch: number; loss: number; epochs?: number; steps?: number }) => void; signal?: AbortSignal } = {}): Promise<LoadedModel> {
     if (spec) return { model: await loadModel(spec), label: spec, dir: spec };
     if (!data) throw new UsageError('the built-in default model is trained on the data: load the data first');
     const args = defaultModelArgs(data, options.seed ?? 0);
-    const cached = await trainedModel({ args }, data, options.onEpoch, options.signal);
+    const train = defaultModelTraining(data);
+    const rounds = train ? Math.ceil(train.steps / train.roundSteps) : TRAIN_DEFAULTS.epochs;
+    const onEpoch = options.onEpoch && ((e: { epoch: number; loss: number }) => options.onEpoch!({ ...e, epochs: rounds, ...(train ? { steps: train.steps } : {}) }));
+    const cached = await trainedModel({ args, ...(train ? { train } : {}) }, data, onEpoch, options.signal);
     return { model: cached.model, label: describeArgs(args), dir: cached.dir };
   }
 }

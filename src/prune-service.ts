@@ -1096,7 +1096,7 @@ export class PruneService {
     let data: Dataset | undefined;
     let fitted: Dataset | undefined;
     try {
-      const onEpoch = (e: { epoch: number; loss: number }) => opts.onEvent?.({ type: 'epoch', phase: 'dense', epochs: TRAIN_DEFAULTS.epochs, step: 0, epoch: e.epoch, loss: e.loss });
+      const onEpoch = (e: { epoch: number; loss: number; epochs?: number; steps?: number }) => opts.onEvent?.({ type: 'epoch', phase: 'dense', epochs: e.epochs ?? TRAIN_DEFAULTS.epochs, step: 0, epoch: e.epoch, loss: e.loss, ...(e.steps != null ? { steps: e.steps } : {}) });
       // A user's model first: its task says how the data's targets are read (one class label, k values, or the inputs).
       if (opts.model != null) {
         loaded = typeof opts.model === 'object'

@@ -22,7 +22,7 @@ export interface LoadedModel {
 /** Where models come from: a model.json path, or the built-in default trained (and cached) on the data. */
 export interface ModelSource {
   /** `signal` interrupts the training of the built-in default model (Ctrl-C). */
-  load(spec: string | undefined, data: Dataset | undefined, options?: { seed?: number; onEpoch?: (e: { epoch: number; loss: number }) => void; signal?: AbortSignal }): Promise<LoadedModel>;
+  load(spec: string | undefined, data: Dataset | undefined, options?: { seed?: number; onEpoch?: (e: { epoch: number; loss: number; epochs?: number; steps?: number }) => void; signal?: AbortSignal }): Promise<LoadedModel>;
 }
 
 /** Resolves a policy name / file to a scorer. */

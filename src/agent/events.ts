@@ -210,7 +210,7 @@ export interface CompactEvent {
  */
 export interface EpochEvent {
   type: 'epoch';
-  /** 'fine-tune': a pruning step's (`step`); 'polish': the last fine-tune at the final sparsity (`step` is the last step taken); 'dense': training the built-in default model on first use (cached afterwards, one round = one epoch). */
+  /** 'fine-tune': a pruning step's (`step`); 'polish': the last fine-tune at the final sparsity (`step` is the last step taken); 'dense': training the built-in default model on first use (cached afterwards; one round = one epoch on MNIST-10k, on a CSV a round of the fine-tuning budget's rule: see defaultModelTraining). */
   phase?: 'fine-tune' | 'polish' | 'dense';
   /** Planned rounds of this training (at most: fine-tunes and the polish stop early when validation loss stops falling). */
   epochs?: number;
@@ -220,7 +220,7 @@ export interface EpochEvent {
   /** Optimizer steps per round (fine-tune and polish); the last round of a training has what is left of `steps`, which may be fewer. */
   roundSteps?: number;
   /**
-   * Planned optimizer steps of this training (fine-tune and polish; a fine-tune continued for a step still recovering
+   * Planned optimizer steps of this training (fine-tune, polish, and the built-in model's on a CSV; a fine-tune continued for a step still recovering
    * counts its first part too): a progress display's denominator. At most: trainings stop early when validation loss stops falling.
    */
   steps?: number;

@@ -125,7 +125,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           break;
         case 'epoch':
           if (e.phase === 'dense') {
-            if (e.epoch === 0) line(`autoprune: training the default model on first use (cached afterwards): ${e.epochs ?? '?'} epochs…`);
+            if (e.epoch === 0) line(`autoprune: training the default model on first use (cached afterwards): ${e.steps != null ? `${e.steps} optimizer steps in ${e.epochs ?? '?'} rounds` : `${e.epochs ?? '?'} epochs`}…`);
             if (e.epoch + 1 === e.epochs) line(`autoprune: default model trained (final loss ${e.loss.toFixed(3)})`);
             break;
           }
@@ -216,7 +216,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         (f.advice ? `  to go further: ${f.advice}\n` : '') +
         frontierLines(report, fmt) +
         servingLine(report, outDir, compacted) +
-        (report.standardization ? `  inputs were standardized: the model expects (value − mean) / std per column, the training rows' figures in report.json "standardization"\n` : '') +
+        (report.standardization ? `  inputs were standardized: the model expects (value − mean) / std per column, the training rows' figures in report.json "standardization"${constantNote(report.standardization)}\n` : '') +
         `  wrote ${outDir}/ (model/, masks.json, report.json, report.html${report.frontier ? ', frontier.json, frontier/' : ''}${compacted ? ', compact/, model.sparse, model.int8.sparse' : ''})\n`);
     },
     close() {
@@ -253,4 +253,12 @@ function frontierLines(report: RunReport, fmt: (v: number) => string): string {
     ? `    ${pct(r.target)}: ${flops && r.compute ? `${pct(r.compute.reduction, 2)} of the prunable kernels' compute removed${r.compute.allKernels ? ` (${pct(r.compute.allKernels.reduction, 2)} of every kernel's)` : ''}, ` : ''}sparsity ${pct(r.sparsity, 2)} (${pct(r.sparsityOfAllParams ?? 0, 2)} of all parameters), test ${metric} ${fmt(r.testAccuracy ?? NaN)}, after ${r.fineTuneSteps} fine-tune steps${r.path ? ` → ${r.path}` : ' (the final model)'}`
     : `    ${pct(r.target)}: not reached as its own step`));
   return `  frontier (test ${metric}, dense ${fmt(report.dense.testAccuracy)}):\n${rows.join('\n')}\n`;
+}
+
+/** The columns a standardization feeds as 0 (constant over the training rows: std 0), for the console's line. */
+function constantNote(st: { columns: string[]; std: number[] }): string {
+  const constant = st.columns.filter((_, j) => st.std[j] === 0);
+  if (!constant.length) return '';
+  const names = constant.slice(0, 5).map((c) => `'${c}'`).join(', ') + (constant.length > 5 ? `, … (${constant.length} columns)` : '');
+  return ` (std 0: ${names} ${constant.length === 1 ? 'is' : 'are'} constant over the training rows and fed as 0, whatever the value)`;
 }

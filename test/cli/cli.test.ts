@@ -174,6 +174,24 @@ describe('autoprune CLI', () => {
     for (const o of ['b1', 'b2', 'b3', 'b4', 'b5']) expect(existsSync(join(cwd, o))).toBe(false);
   });
 
+  it('a small CSV and no model: the built-in model gets the fine-tuning budget\'s steps, and a constant column is said to be fed as 0', async () => {
+    const cwd = tempDir();
+    // 60 rows, three separable classes, a constant column: 15 epochs at batch 128 were 15 optimizer steps here (a model worse than chance).
+    const rows = Array.from({ length: 60 }, (_, i) => {
+      const c = i % 3;
+      return [...Array.from({ length: 4 }, (_, j) => (j === c ? 3 : 0) + 0.3 * Math.sin(5 * i + j)), 7, `k${c}`].join(',');
+    });
+    writeFileSync(join(cwd, 'tiny.csv'), ['a,b,c,d,const,kind', ...rows].join('\n'));
+    const r = await cli(['--target', '0.5', '--data', 'tiny.csv', '--policy', 'global-magnitude', '--force', '--out', 'o'], { cwd });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/training the default model on first use \(cached afterwards\): 900 optimizer steps in \d+ rounds/);
+    expect(r.stderr).toMatch(/std 0: 'const' is constant over the training rows and fed as 0/);
+    const report = JSON.parse(readFileSync(join(cwd, 'o', 'report.json'), 'utf8'));
+    expect(report.standardization.std[4]).toBe(0);
+    // Separable classes, enough steps: the dense model gets every validation row right.
+    expect(report.dense.valAccuracy).toBe(1);
+  });
+
   it('an unwritable --out fails before any work', async () => {
     const cwd = tempDir();
     writeFileSync(join(cwd, 'file'), 'x');
