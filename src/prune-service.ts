@@ -603,7 +603,10 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
   // there, any name no row has (the class the model knows and this file lacks).
   const named = order.order.map((k, out) => names[k] ?? (numeric ? String(k) : `output${out}`));
   const unnamed = named.filter((n, out) => names[order.order[out]] == null && !numeric);
-  const placeholder = unnamed.length ? ` (${unnamed.join(', ')}: the name of a class this file has no rows of, or any name not in it)` : '';
+  // Integer labels: an output no label of the file takes is named by its index, a class with no rows here.
+  const absent = numeric ? named.filter((n, out) => names[order.order[out]] == null) : [];
+  const placeholder = unnamed.length ? ` (${unnamed.join(', ')}: the name of a class this file has no rows of, or any name not in it)`
+    : absent.length ? ` (${absent.join(', ')}: a class this file has no rows of; if the file's labels are not the model's classes — a 0/1 recoding, one of several one-hot columns (--label with all of them) — no order fits)` : '';
   // Named labels: no better than chance. Integer labels follow a convention (label k = output k), so only a model
   // below chance by more than a row that another mapping explains well (at least halfway from chance to every row
   // right: 0/1 coded the other way round) says the convention is not its own; a weak or untrained model does not.
@@ -642,6 +645,16 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
         `(validation cross-entropy ${ce.best.toFixed(2)} there, ${ce.given.toFixed(2)} in the order given; ${uniform.toFixed(2)} is a model unsure of every class): it was trained with that order, ` +
         `and fine-tuning would retrain its outputs to new meanings; pass --label-order ${csvNames(named)}${placeholder}, or no --label-order`);
     }
+  }
+  // Integer labels, or an order given, that leave some of the model's classes without a single training row (a 3-class
+  // model given a 0/1 column): fine-tuning on these rows teaches it never to answer the others, whatever the order.
+  const present = new Set(data.train.labels).size;
+  if ((numeric || given) && present < outputs) {
+    opts.onEvent?.({
+      type: 'warning',
+      message: `${prefix}the training rows have labels of ${present} of the model's ${outputs} classes: fine-tuning on them teaches it never to answer the other ${outputs - present}, ` +
+        'and the accuracy reported is on these classes only; if the model was trained for all of them, give data with every class (one-hot label columns: --label with all of them, in output order)',
+    });
   }
   if (order.best >= order.identity + Math.max(2, Math.ceil(0.03 * rows))) {
     opts.onEvent?.({

@@ -2,7 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { majorityShare } from '../src/agent/guard.js';
 import { csvNames, nameList } from '../src/data/csv.js';
-import { bestLabelOrder, classRecallLosses, otherOrderFits } from '../src/prune-service.js';
+import { bestLabelOrder, checkLabelOrder, classRecallLosses, otherOrderFits } from '../src/prune-service.js';
+import { tf } from '../src/backend/tf.js';
+import { loadSynthetic } from '../src/data/synthetic.js';
+import type { AgentEvent } from '../src/agent/events.js';
 
 describe('bestLabelOrder', () => {
   it('finds the order a model was trained with from its confusion counts', () => {
@@ -82,5 +85,21 @@ describe('csvNames', () => {
     expect(csvNames(['a', 'b'])).toBe('a,b');
     expect(csvNames(['Gentoo', 'Adelie, penguin', 'Chin "strap"', ' x'])).toBe('Gentoo,"Adelie, penguin","Chin ""strap"""," x"');
     expect(nameList(csvNames(['Gentoo', 'Adelie, penguin', 'Chin "strap"']), '--label-order')).toEqual(['Gentoo', 'Adelie, penguin', 'Chin "strap"']);
+  });
+});
+
+describe('checkLabelOrder: classes without rows', () => {
+  it('warns that fine-tuning on labels of 2 of a 3-class model\'s classes teaches it never to answer the third', () => {
+    const data = loadSynthetic({ samples: 300, features: 4, classes: 2, seed: 3 });
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: 'softmax' })] });
+    const warnings: string[] = [];
+    const onEvent = (e: AgentEvent) => { if (e.type === 'warning') warnings.push(e.message); };
+    try {
+      checkLabelOrder(model, data, { data: 'd.csv', model: 'm', labelOrder: ['0', '1'], onEvent });
+      expect(warnings.some((w) => /the training rows have labels of 2 of the model's 3 classes: fine-tuning on them teaches it never to answer the other 1/.test(w))).toBe(true);
+    } finally {
+      model.dispose();
+      data.dispose();
+    }
   });
 });

@@ -383,6 +383,30 @@ function readTable(file: string, opts: ReadOptions, like?: Table): Table {
   return { file, columns, fileColumns, fileWidth: width, nonInputs: [...plan.label, ...plan.ignore], labelColumn: columnName(fileColumns, labelFileIndex), features, labels, lines };
 }
 
+/**
+ * A table read with k label columns (the last k−1 of them among its features, the last as its label) as one-hot
+ * classes: each row's label is the name of the column holding its 1, the others holding 0; its features are the
+ * inputs only. Throws a DataError naming the line where a row is not one-hot.
+ */
+function oneHotClasses(t: Table, k: number): Table {
+  const nf = t.features[0]?.length ?? 0;
+  const names = t.columns.slice(-k);
+  const inputs = nf - (k - 1);
+  const labels = t.features.map((f, i) => {
+    const cells = [...Array.from(f.subarray(inputs)), t.labels[i].trim() === '' ? NaN : Number(t.labels[i])];
+    const hot = cells.flatMap((v, j) => (v === 1 ? [j] : []));
+    if (hot.length !== 1 || cells.some((v) => v !== 0 && v !== 1)) {
+      throw new DataError(`${t.file} line ${t.lines[i]}: the label columns ${names.join(', ')} hold ${cells.map((v) => (Number.isNaN(v) ? `'${t.labels[i]}'` : v)).join(', ')}; ` +
+        'several label columns of a classifier are read as one-hot classes (a single 1 per row, 0 elsewhere): for labels that can be 1 together, the model is a multi-label one (--task multilabel), for numbers a regression (--task regression)');
+    }
+    return names[hot[0]];
+  });
+  return {
+    ...t, columns: [...t.columns.slice(0, inputs), ...names], labelColumn: names.join(','),
+    features: t.features.map((f) => f.slice(0, inputs)), labels,
+  };
+}
+
 /** Label strings → class ids 0..C-1, sorted numerically when every label is a number, else by string. */
 function classMap(table: Table): { key: (s: string) => string; names: string[]; ids: Map<string, number> } {
   const numeric = table.labels.every(isNumber);
@@ -481,12 +505,17 @@ export function loadCsv(options: CsvOptions): Dataset {
   const fractions = checkSplit(o.split);
   if (o.targets !== undefined && o.targets !== 'classes') return loadValueCsv(o as CsvOptions & typeof CSV_DEFAULTS, fractions);
   const refs = labelRefs(o.label);
-  if (refs && refs.length !== 1) {
-    throw new UsageError(`--label names ${refs.length} columns; a classifier has one label column (several 0/1 label columns: a multi-label model, --task multilabel; several numeric targets: --task regression)`);
-  }
-  const read = (file: string, like?: Table) => readTable(file, { header: o.header, label: refs, ignore: o.ignore }, like);
+  // Several label columns for a classifier: one-hot classes (one 1 per row, 0 elsewhere), the columns in the model's
+  // output order and named by their headers.
+  const oneHot = refs && refs.length > 1 ? refs.length : 0;
+  if (oneHot && o.labelOrder) throw new UsageError('--label-order orders the values of one label column; one-hot label columns (--label a,b,c) are in the order given there');
+  if (refs && refs.length === 0) throw new UsageError('--label names no column');
+  const read = (file: string, like?: Table) => {
+    const t = readTable(file, { header: o.header, label: refs, ignore: o.ignore }, like);
+    return oneHot ? oneHotClasses(t, oneHot) : t;
+  };
   const main = read(o.path);
-  const map = o.labelOrder ? givenClassMap(main, o.labelOrder) : classMap(main);
+  const map = oneHot ? givenClassMap(main, main.columns.slice(-oneHot)) : o.labelOrder ? givenClassMap(main, o.labelOrder) : classMap(main);
   const y = classIds(main, map, o.path);
   const nf = main.features[0].length;
 
@@ -545,8 +574,8 @@ export function loadCsv(options: CsvOptions): Dataset {
     inputShape: [nf],
     numClasses: map.names.length,
     classNames: map.names,
-    ...(o.labelOrder ? { labelOrderGiven: true } : {}),
-    inputNames: main.columns.slice(0, nf), targetNames: [main.columns[nf]],
+    ...(o.labelOrder || oneHot ? { labelOrderGiven: true } : {}),
+    inputNames: main.columns.slice(0, nf), targetNames: main.columns.slice(nf),
     ...(o.standardize ? { standardization: standardizationOf(main.columns.slice(0, nf), mean, scale) } : {}),
     train: splits[0], val: splits[1], test: splits[2],
     dispose() {

@@ -344,8 +344,14 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel, task: Ta
     // As many linear outputs as inputs (below the 16 that read as an autoencoder by themselves), and a CSV of exactly
     // that many columns: the last was taken as a label, and the model most likely reconstructs its inputs.
     const smallAutoencoder = task.kind === 'classification' && task.units === wantSize && haveSize === wantSize - 1;
+    // k class outputs and k − 1 columns too many: the last k columns are most likely one-hot labels (the last read as the label).
+    const columns = [...(data.inputNames ?? []), ...(data.targetNames ?? [])];
+    const oneHot = task.kind === 'classification' && task.units >= 2 && haveSize === wantSize + task.units - 1 && columns.length === haveSize + 1
+      ? columns.slice(-task.units) : undefined;
     const hint = smallAutoencoder
       ? ` (the model has as many outputs as inputs, ${task.units}: if it reconstructs its inputs, pass --task autoencoder, whose CSV holds the ${task.units} input columns only)`
+      : oneHot && !regression
+      ? ` (its ${task.units} class outputs and ${task.units - 1} columns too many: if the last ${task.units} columns are one-hot labels, one 1 per row, name them in the model's output order: --label ${oneHot.join(',')})`
       : regression
       ? ` (the model's ${task.units} ${outputActivation(model)} outputs are read as a classifier's logits and the last column as its label; if it predicts ${task.units} numbers, pass --task regression: its CSV holds the inputs, then its ${task.units} target columns last)`
       : task.kind === 'classification' ? '' : task.kind === 'autoencoder'

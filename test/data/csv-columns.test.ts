@@ -78,7 +78,8 @@ describe('CSV columns that are not inputs', () => {
     expect(unknown).toBeInstanceOf(DataError);
     expect(unknown.message).toContain("no ignored column 'ID'; columns are: 'id', 'name', 'a', 'label', 'b'");
     expect(thrown(() => loadCsv({ path: p, label: 'label', ignore: ['id', 'name', 'a', 'b'] })).message).toContain('no input column left');
-    expect(thrown(() => loadCsv({ path: p, label: ['a', 'b'] })).message).toContain('a classifier has one label column');
+    // Several label columns of a classifier are one-hot classes: numbers that are not are refused, naming the row.
+    expect(thrown(() => loadCsv({ path: p, label: ['a', 'b'], ignore: ['name', 'label'] })).message).toContain('line 2: the label columns a, b hold 0, 0; several label columns of a classifier are read as one-hot classes');
   });
 
   it('refuses a name the header gives to two columns when an option names it; by index it is taken', () => {

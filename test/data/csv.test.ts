@@ -184,6 +184,29 @@ describe('loadCsv: happy paths', () => {
     });
   });
 
+  it('reads several label columns of a classifier as one-hot classes, in the order named, and names a row that is not one-hot', () => {
+    // Class c of row i = i % 3, one-hot in the columns a, b, c (the file's order differs from the order named).
+    const names = ['a', 'b', 'c'];
+    const text = 'f1,c,f2,a,b\n' + Array.from({ length: 30 }, (_, i) => {
+      const hot = (n: string) => (names[i % 3] === n ? 1 : 0);
+      return [i, hot('c'), 2 * i, hot('a'), hot('b')].join(',');
+    }).join('\n');
+    const p = csv(text);
+    withData({ path: p, label: ['a', 'b', 'c'], standardize: false }, (d) => {
+      expect(d.inputShape).toEqual([2]);
+      expect(d.numClasses).toBe(3);
+      expect(d.classNames).toEqual(['a', 'b', 'c']);
+      expect(d.labelOrderGiven).toBe(true);
+      expect(d.inputNames).toEqual(['f1', 'f2']);
+      expect(d.targetNames).toEqual(['a', 'b', 'c']);
+      expectLabelsMatchRows(d, (f1) => names[f1 % 3]);
+    });
+    // Two 1s in one row: multi-label data, not classes; a 2: not 0/1.
+    const bad = csv('f1,a,b\n1,1,0\n2,0,1\n3,1,1\n' + Array.from({ length: 10 }, (_, i) => `${i},${i % 2},${1 - (i % 2)}`).join('\n'));
+    expectDataError(() => loadCsv({ path: bad, label: ['a', 'b'] }), 'line 4', 'the label columns a, b hold 1, 1', 'one-hot', '--task multilabel');
+    expect(() => loadCsv({ path: p, label: ['a', 'b', 'c'], labelOrder: ['c', 'b', 'a'] })).toThrow(UsageError);
+  });
+
   it('uses separate validation and test files', () => {
     const lab = (i: number) => ['a', 'b'][i % 2];
     const train = csv('u,v,y\n' + rows(10, lab), 'sep-train.csv');

@@ -154,6 +154,12 @@ const CASES: Case[] = [
   { name: 'CSV ragged row', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${csvRows(50)}1,2\n`)), args: prune(), error: /line 52/ },
   { name: 'data is a folder (no file extension)', setup: both(base, (cwd) => mkdirSync(join(cwd, 'tables'))), args: prune().map((a) => (a === 'd.csv' ? 'tables' : a)), error: /data 'tables' is a folder, not a data file: give the CSV file in it \(e\.g\. --data tables\/data\.csv\)/ },
   {
+    name: 'one-hot label columns read as inputs (no --label)',
+    setup: both(base, (cwd) => writeFileSync(join(cwd, 'oh.csv'), `a,b,c,d,red,green,blue\n${Array.from({ length: 60 }, (_, i) => `${i % 7},${i % 3},${i % 5},${i % 2},${i % 3 === 0 ? 1 : 0},${i % 3 === 1 ? 1 : 0},${i % 3 === 2 ? 1 : 0}`).join('\n')}\n`)),
+    args: prune().map((a) => (a === 'd.csv' ? 'oh.csv' : a)),
+    error: /has 6 input values per sample .* if the last 3 columns are one-hot labels, one 1 per row, name them in the model's output order: --label red,green,blue\)/,
+  },
+  {
     name: 'an unnamed index column (pandas to_csv) read as an input',
     setup: both(base, (cwd) => { const [head, ...rows] = readFileSync(join(cwd, 'd.csv'), 'utf8').trim().split('\n'); writeFileSync(join(cwd, 'i.csv'), `,${head}\n${rows.map((r, i) => `${i},${r}`).join('\n')}\n`); }),
     args: prune().map((a) => (a === 'd.csv' ? 'i.csv' : a)),
