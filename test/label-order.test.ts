@@ -90,7 +90,7 @@ describe('csvNames', () => {
 
 describe('checkLabelOrder: classes without rows', () => {
   it('warns that fine-tuning on labels of 2 of a 3-class model\'s classes teaches it never to answer the third', () => {
-    const data = loadSynthetic({ samples: 300, features: 4, classes: 2, seed: 3 });
+    const data = loadSynthetic({ samples: 300, features: 4, informative: 4, classes: 2, seed: 3 });
     const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: 'softmax' })] });
     const warnings: string[] = [];
     const onEvent = (e: AgentEvent) => { if (e.type === 'warning') warnings.push(e.message); };
