@@ -44,6 +44,10 @@ export function readModelArtifacts(path: string): { file: string; artifacts: TF.
   if (raw.length >= SPARSE_MAGIC.length && SPARSE_MAGIC.every((b, i) => raw[i] === b)) {
     throw new ModelError(`model file '${path}' is an autoprune sparse export (.sparse), not a tfjs model.json: read it with decodeSparse (autoprune/sparse), or give the model.json it was exported from`);
   }
+  // A weight file given for the model: said as such (its bytes are no JSON), naming the model.json beside it.
+  if (/\.bin$/i.test(file) && raw.length > 0 && raw[0] !== 0x7b) {
+    throw new ModelError(`model file '${path}' is a weight file (binary), not a model.json: give the model.json beside it, or its folder (${dirname(file)})`);
+  }
   try {
     json = JSON.parse(raw.toString('utf8'));
   } catch (err) {
@@ -350,7 +354,10 @@ function loadErrorText(err: unknown): string {
   const e = err as Error | undefined;
   let line = (e?.message ?? '').split('\n')[0].trim();
   const unknown = /^(Unknown [a-z]+: [^.]+)\. This may be due to one of the following reasons:?$/i.exec(line);
-  if (unknown) line = `${unknown[1]}: a Keras class tfjs-layers does not implement; remove it from the model before converting, or register a JavaScript implementation with tf.serialization.registerClass`;
+  // tfjs saves the activation 'gelu_new' under a name its own loader does not know (tfjs-layers 4.x): not a Keras class.
+  if (unknown && /^Unknown activation: gelu_?new$/i.test(unknown[1])) {
+    line = `${unknown[1]}: tfjs-layers saves its 'gelu_new' activation under a name it cannot load back (a tfjs bug; tf.loadLayersModel fails the same way); use 'gelu' (the exact GELU, which it reloads), or edit model.json's "gelu_new" to "gelu" and accept the small difference`;
+  } else if (unknown) line = `${unknown[1]}: a Keras class tfjs-layers does not implement; remove it from the model before converting, or register a JavaScript implementation with tf.serialization.registerClass`;
   if (!line) line = `${e?.name ?? 'Error'} without a message (a topology tfjs-layers cannot read: is it a Keras 3 export of a model type tfjs does not support?)`;
   return line.slice(0, 400);
 }
