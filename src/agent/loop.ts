@@ -775,8 +775,13 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         // Halve the step that was taken: one capped at the target removed less than the rate, and halving
         // the rate alone could aim at the target again (the same step, only fine-tuned anew).
         state.rate = afterRollback(Math.min(state.rate, (r.sparsity - from) / Math.max(EPS, 1 - from)));
+        // The steps' share of the budget spent, and no extension to come: the loop ends here, and the next thing tried
+        // is the last try straight at the target (or the polish), not a smaller step.
+        const spent = stepBudget - state.stepsUsed < Math.min(budget.stepsPerEpoch, budget.roundSteps) &&
+          !(state.steps.some((x) => x.accepted) && extendBudget(budget, baseBudgetSteps));
         const next = state.rate < plan.minRate
           ? 'stop: the step size fell below the smallest useful step'
+          : spent ? 'stop: the steps\' share of the budget is spent (what follows: one last try at the target with part of the reserve, or the polish)'
           : `retry with a smaller step (${(100 * (nextSparsity(from, o.target, state.rate) - from)).toFixed(1)} points of sparsity${granularity === 'connection' ? '' : '; whole units can round it up to the step just rolled back, which is then halved again'})`;
         emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next, seconds, ...(notes ? { reason: notes } : {}) });
         await checkpoint();

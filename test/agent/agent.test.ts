@@ -162,6 +162,9 @@ describe('agent loop', () => {
     const rounds = events.flatMap((e) => (e.type === 'epoch' && e.step === last.step ? [e.epoch] : []));
     expect(rounds.length).toBeGreaterThan(1);
     rounds.forEach((k, i) => expect(k).toBe(i));
+    // The rollback before it says what comes next: the steps' budget is spent, so no smaller step, the last try.
+    const before = events.filter((e): e is Extract<AgentEvent, { type: 'rollback' }> => e.type === 'rollback' && e.step < last.step).pop()!;
+    expect(before.next).toMatch(/^stop: the steps' share of the budget is spent/);
     // Half the reserve, then the other half: the whole budget is spent, none is left to polish the fallback,
     // which is the last accepted step as it was accepted.
     const reserve = r.budget.budgetSteps - r.steps.slice(0, -1).reduce((n, s) => n + (s.fineTuneSteps ?? 0), 0);
