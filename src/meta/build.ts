@@ -89,6 +89,15 @@ function fileModelKey(m: FileModel, modelHash: string): string {
   return `user-${m.id.replace(/[^\w.-]+/g, '_')}-${h.digest('hex').slice(0, 10)}`;
 }
 
+/**
+ * What a model's rows depend on besides the build settings: a user model's bytes and its data files' contents
+ * (fileModelKey), a zoo model's recipe. The local cache's folder and the queue's job id are both keyed on it, so that
+ * a changed model or CSV at the same path is never served the old rows.
+ */
+export function metaModelKey(m: MetaModel, limitPerDigit?: number): string {
+  return isFileModel(m) ? fileModelKey(m, fileModelHash(m.path)) : zooCacheKey(m, limitPerDigit);
+}
+
 export const BUILD_DEFAULTS = Object.freeze({
   stages: [0, 0.5, 0.8, 0.9],
   maxRowsPerLayerPerStage: 1500,
@@ -100,7 +109,7 @@ export type BuildEvent =
   | { type: 'model-requeued'; model: string; reason: string }
   | { type: 'model-trained'; model: string; seconds: number; cached: boolean }
   | { type: 'model-loaded'; model: string; path: string }
-  | { type: 'rows-cached'; model: string; rows: number }
+  | { type: 'rows-cached'; model: string; rows: number; from?: 'cache' | 'queue' }
   | { type: 'oracle-candidate'; model: string; target: number; name: string; valAccuracy: number }
   | { type: 'oracle-stage'; model: string; target: number; winner: string; valAccuracy: number; seconds: number }
   | { type: 'model-done'; model: string; rows: number; seconds: number; done: number; total: number }

@@ -68,7 +68,7 @@ function line(e: BuildEvent): string | undefined {
   switch (e.type) {
     case 'model-start': return `[worker ${e.worker}] ${e.model}: start`;
     case 'model-requeued': return `${e.model}: back on the queue: ${e.reason}`;
-    case 'rows-cached': return `${e.model}: ${e.rows} rows from the cache (oracle not rerun; --fresh recomputes)`;
+    case 'rows-cached': return `${e.model}: ${e.rows} rows from ${e.from === 'queue' ? 'the queue\'s finished job of an earlier build (same model and data contents, same settings)' : 'the cache'} (oracle not rerun; --fresh recomputes)`;
     case 'model-trained': return `${e.model}: dense model ${e.cached ? 'from cache' : `trained in ${e.seconds.toFixed(1)} s`}`;
     case 'model-loaded': return `${e.model}: loaded ${e.path}`;
     case 'oracle-stage': return `${e.model}: oracle @${e.target} → ${e.winner} (val ${(100 * e.valAccuracy).toFixed(1)} %, ${e.seconds.toFixed(0)} s)`;

@@ -21,7 +21,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { PACKAGE_ROOT } from '../backend/tf.js';
 import { AutopruneError, UsageError } from '../errors.js';
 import { checkQueueUrl } from './queue-url.js';
-import { buildModelRows, isFileModel, type BuildEvent, type MetaModel, type ModelJobOptions, type ModelRows } from './build.js';
+import { buildModelRows, isFileModel, metaModelKey, type BuildEvent, type MetaModel, type ModelJobOptions, type ModelRows } from './build.js';
 
 export const QUEUE_NAME = 'autoprune-build-meta';
 /** A job whose worker stops renewing its lock for this long is handed to another worker. */
@@ -48,10 +48,15 @@ export async function pingRedis(url: string): Promise<void> {
 
 const connectionOf = (url: string) => ({ url, maxRetriesPerRequest: null });
 
-/** Deterministic job id: the same model and settings are the same job (a restarted build finds it). */
+/**
+ * Deterministic job id: the same model, data and settings are the same job (a restarted build finds it). The model's
+ * and the data files' contents count (metaModelKey), not only their paths: a model or CSV replaced at the same path
+ * is a new job, never the old rows.
+ */
 export function jobId(model: MetaModel, options: ModelJobOptions): string {
   const { fresh: _fresh, ...settings } = options;
-  return createHash('sha256').update(JSON.stringify({ model, settings })).digest('hex').slice(0, 32);
+  const contents = metaModelKey(model, options.limitPerDigit);
+  return createHash('sha256').update(JSON.stringify({ model, contents, settings })).digest('hex').slice(0, 32);
 }
 
 function encode(r: ModelRows): JobResult {
@@ -107,11 +112,13 @@ export async function runOnQueue(
       const i = index.get(id);
       if (i != null) options.onProgress?.({ type: 'model-requeued', model: models[i].id, reason: 'its worker stopped renewing the job lock (killed or hung); another worker takes it' });
     });
-    for (const id of ids) {
+    const reused = new Set<number>();
+    for (const [i, id] of ids.entries()) {
       const old = await queue.getJob(id);
       if (!old) continue;
       const state = await old.getState();
       if (state === 'failed' || (job.fresh && state === 'completed')) await old.remove();
+      else if (state === 'completed') reused.add(i);
     }
     const jobs = await queue.addBulk(models.map((m, i) => ({
       name: m.id,
@@ -129,7 +136,10 @@ export async function runOnQueue(
       } catch (err) {
         throw new AutopruneError(`building rows of '${models[i].id}' failed on the queue: ${(err as Error).message}`);
       }
-      finished(i, decode(result));
+      const rows = decode(result);
+      // A finished job of an earlier build (same model, data and settings): said, as the local cache's hits are.
+      if (reused.has(i)) options.onProgress?.({ type: 'rows-cached', model: models[i].id, rows: rows.info.rows, from: 'queue' });
+      finished(i, rows);
     }));
   } finally {
     for (const c of local) c.kill('SIGTERM');

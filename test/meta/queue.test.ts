@@ -4,11 +4,12 @@
  * meta-dataset must equal the in-process build's, row for row.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readMeta } from '../../src/meta/format.js';
+import { jobId } from '../../src/meta/queue.js';
 import { tempDir } from '../helpers.js';
 import { BIN, churnFamily, cli, expectCleanUsageError } from '../cli/cli-helpers.js';
 
@@ -122,6 +123,8 @@ describe.skipIf(!hasRedis)('build-meta --queue (BullMQ on Redis)', () => {
       const again = await cli([...family, '--queue', redis.url, '--workers', '0', '--out', 'meta/again.json'], { cwd, env });
       expect(again.code, again.stderr).toBe(0);
       expect(workers[1 - workers.indexOf(victim)].events.filter((e) => e.type === 'job-start').length).toBe(jobsBefore);
+      // ... and says so, per model.
+      expect(again.stderr.match(/rows from the queue's finished job of an earlier build/g)?.length).toBe(3);
       expect(readFileSync(join(cwd, 'meta', 'again.bin.gz')).length).toBeGreaterThan(0);
       expect(Buffer.from(readMeta(join(cwd, 'meta', 'again.json')).data.buffer).equals(Buffer.from(a.data.buffer))).toBe(true);
     } finally {
@@ -139,5 +142,26 @@ describe.skipIf(!hasRedis)('build-meta --queue (BullMQ on Redis)', () => {
   it('an unreachable Redis is one clear line, exit 2', async () => {
     const port = await freePort();
     expectCleanUsageError(await cli(['worker', '--queue', `redis://127.0.0.1:${port}`], { cwd }), /cannot reach Redis at --queue redis:\/\/127\.0\.0\.1:\d+/);
+  });
+});
+
+describe('queue job ids', () => {
+  it('follow the model\'s and the data\'s contents, not only their paths: a file replaced at the same path is a new job', () => {
+    const dir = tempDir('autoprune-jobid-');
+    mkdirSync(join(dir, 'm'));
+    writeFileSync(join(dir, 'm', 'model.json'), JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['w.bin'], weights: [] }] }));
+    writeFileSync(join(dir, 'm', 'w.bin'), Buffer.from([1, 2, 3, 4]));
+    writeFileSync(join(dir, 'd.csv'), 'a,b,y\n1,2,0\n');
+    const model = { id: 'm', family: 'f', path: join(dir, 'm'), data: { spec: join(dir, 'd.csv') } };
+    const first = jobId(model, {});
+    expect(jobId({ ...model }, {})).toBe(first);
+    writeFileSync(join(dir, 'd.csv'), 'a,b,y\n1,2,1\n');
+    const otherData = jobId(model, {});
+    expect(otherData).not.toBe(first);
+    writeFileSync(join(dir, 'm', 'w.bin'), Buffer.from([1, 2, 3, 5]));
+    expect(jobId(model, {})).not.toBe(otherData);
+    // Settings count too; --fresh does not (it only decides whether a finished job is reused).
+    expect(jobId(model, { stages: [0, 0.5] })).not.toBe(jobId(model, {}));
+    expect(jobId(model, { fresh: true })).toBe(jobId(model, {}));
   });
 });
