@@ -24,7 +24,7 @@ import { isMountPoint, recoverInterruptedWrite } from './report/write.js';
 import { realPathOf } from './util/real-path.js';
 
 export { realPathOf };
-import { accuracy, classRecall, labelRecall, predict, targetFit } from './models/train.js';
+import { accuracy, classRecall, evaluate, labelRecall, predict, targetFit } from './models/train.js';
 import { checkModelShape, checkToldTask, compiledLoss, setTargetWeights, csvTargetsOf, fitDatasetToModel, fixedInputDims, metricName, metricValue, predictedClasses, regressionLossOf, rememberTask, taskOf, tokenInputLayer, type TaskInfo, type TaskKind } from './models/task.js';
 import { isCsvPath } from './data/registry.js';
 import { TRAIN_DEFAULTS } from './models/train.js';
@@ -871,35 +871,64 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
     const lo = tf.min(train, 0);
     const range = tf.sub(tf.max(train, 0), lo);
     const invRange = tf.where(tf.greater(range, 1e-12), tf.div(1, tf.maximum(range, 1e-12)), tf.zerosLike(range));
-    // Inputs all in [0, 1] (pixels / 255) given to a model trained on 0–255 pixels: the other way round.
-    const inUnit = (tf.min(train).arraySync() as number) >= 0 && (tf.max(train).arraySync() as number) <= 1;
+    // Inputs all in [0, 1] (pixels / 255) given to a model trained on 0–255 pixels: the other way round. And whole
+    // numbers in [0, 255] (pixels as bytes) given to a model trained on pixels / 255.
+    const min = tf.min(train).arraySync() as number;
+    const max = tf.max(train).arraySync() as number;
+    const inUnit = min >= 0 && max <= 1;
+    const bytes = !inUnit && min >= 0 && max <= 255 && (tf.all(tf.equal(train, tf.round(train))).arraySync() as number) === 1;
     return [
       { name: 'z' as const, x: back(tf.mul(tf.sub(flat, mean), inv)) },
       { name: 'unit' as const, x: back(tf.mul(tf.sub(flat, lo), invRange)) },
       ...(inUnit ? [{ name: 'x255' as const, x: back(tf.mul(flat, 255)) }] : []),
+      ...(bytes ? [{ name: 'd255' as const, x: back(tf.div(flat, 255)) }] : []),
     ];
   });
   let asGiven: number;
-  const scored: { name: 'raw' | 'z' | 'unit' | 'x255'; score: number }[] = [];
+  let lossGiven: number;
+  const scored: { name: 'raw' | 'z' | 'unit' | 'x255' | 'd255'; score: number; loss: number }[] = [];
   try {
-    asGiven = accuracy(model, data.val, task);
+    ({ accuracy: asGiven, loss: lossGiven } = evaluate(model, data.val, task));
     for (const o of others) {
       // A heuristic: a model that cannot even run on the rescaled inputs (an index input of another kind) is no sign.
-      try { scored.push({ name: o.name, score: accuracy(model, { ...data.val, x: o.x }, task) }); } catch { continue; }
+      try {
+        const e = evaluate(model, { ...data.val, x: o.x }, task);
+        scored.push({ name: o.name, score: e.accuracy, loss: e.loss });
+      } catch { continue; }
     }
   } finally {
     tf.dispose(others.map((o) => o.x));
   }
   scored.sort((a, b) => b.score - a.score);
   const [best, second] = scored;
+  const fmt = (v: number) => metricValue(task.kind, v);
+  const what = `${csv ? String(opts.data) : `dataset '${data.name}'`}: the model's ${metricName(task.kind)} on the validation split (${rows} rows) is ${fmt(asGiven)}`;
+  const inputsWord = csv ? 'columns\'' : 'inputs\'';
+  const by255 = (c: { name: 'x255' | 'd255'; score: number }, how: string) => new DataError(c.name === 'x255'
+    ? `${what} with the ${inputsWord} values as they are (all in [0, 1]) and ${fmt(c.score)} with each value × 255${how}: ` +
+      'it was trained on values 255 times larger (pixels as 0–255), and fine-tuning would retrain it to these; ' +
+      (csv ? 'give the CSV\'s values as in training (× 255)' : 'give the Dataset\'s inputs as in training (× 255)')
+    : `${what} with the ${inputsWord} values as they are (whole numbers in [0, 255]: pixels as bytes) and ${fmt(c.score)} with each value ÷ 255${how}: ` +
+      'it was trained on values 255 times smaller (pixels / 255), and fine-tuning would retrain it to these; ' +
+      (csv ? 'give the CSV\'s values as in training (÷ 255)' : 'give the Dataset\'s inputs as in training (÷ 255)'));
+  // Good in itself: the score of a model trained for these inputs (half the way from chance to every row right; R² or
+  // exact match of 0.5), not merely less wrong.
+  const chance = task.kind === 'classification' ? 1 / Math.max(2, task.units) : 0;
+  const credible = (v: number) => (task.kind === 'classification' ? v >= chance + (1 - chance) / 2 : v >= 0.5);
+  // Pixels 255 times off, where the metric cannot tell (a ReLU CNN ranks its classes alike at both scales, a batch norm
+  // renormalises): as accurate (within two rows, 5 points) and clearly better calibrated — its validation loss under
+  // 0.8 of the loss as given — is the scale the model was trained on. Fine-tuning would otherwise retrain it to the
+  // other one without a word (a new user's batch-norm CNN, trained on pixels / 255, fell to 10 % on them that way).
+  for (const c of scored) {
+    const accuracySays = farAbove(c.score - asGiven, rows) && credible(c.score); // said below, by the metric alone
+    if ((c.name === 'x255' || c.name === 'd255') && !accuracySays && credible(c.score) && c.score >= asGiven - Math.max(0.05, 2 / rows) + 1e-9 && c.loss < 0.8 * lossGiven) {
+      throw by255({ name: c.name, score: c.score }, ` (validation loss ${lossGiven.toPrecision(3)} as they are, ${c.loss.toPrecision(3)} so: a clearly better fit at that scale)`);
+    }
+  }
   // Far better (10 points, 0.1 of R², 5 rows) and good in itself — the score of a model trained for these inputs (half
   // the way from chance to every row right; R² or exact match of 0.5) — not merely less wrong: a model given other
   // targets or columns altogether scores a little less badly under some scaling, and the checks after this name those.
-  const chance = task.kind === 'classification' ? 1 / Math.max(2, task.units) : 0;
-  const credible = (v: number) => (task.kind === 'classification' ? v >= chance + (1 - chance) / 2 : v >= 0.5);
   if (!best || !farAbove(best.score - asGiven, rows) || !credible(best.score)) return;
-  const fmt = (v: number) => metricValue(task.kind, v);
-  const what = `${csv ? String(opts.data) : `dataset '${data.name}'`}: the model's ${metricName(task.kind)} on the validation split (${rows} rows) is ${fmt(asGiven)}`;
   const other = fmt(best.score);
   const zWords = 'standardized (each column\'s z-score over the training rows)';
   const unitWords = 'each column scaled to [0, 1] (by its minimum and maximum over the training rows)';
@@ -910,15 +939,11 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
       : `${what} with its standardized inputs (the Dataset's \`standardization\`; loadCsv z-scores by default) and ${other} with the values they were standardized from: ` +
         'it was trained on the raw values, and fine-tuning would retrain it to standardized ones; load the CSV with loadCsv({ ..., standardize: false })');
   }
-  if (best.name === 'x255') {
-    throw new DataError(`${what} with the ${csv ? 'columns\'' : 'inputs\''} values as they are (all in [0, 1]) and ${other} with each value × 255: ` +
-      'it was trained on values 255 times larger (pixels as 0–255), and fine-tuning would retrain it to these; ' +
-      (csv ? 'give the CSV\'s values as in training (× 255)' : 'give the Dataset\'s inputs as in training (× 255)'));
-  }
+  if (best.name === 'x255' || best.name === 'd255') throw by255({ name: best.name, score: best.score }, '');
   // Both rescalings far above the inputs as they are and within two rows (5 points) of each other: the model was trained
   // on rescaled inputs, and these rows cannot tell which (a model that separates its classes easily scores alike under
   // both). Suggesting z-scores would retrain a min-max model to them, as the first of a tie used to.
-  if (second && second.name !== 'raw' && second.name !== 'x255' && farAbove(second.score - asGiven, rows) && credible(second.score) && best.score - second.score < Math.max(0.05, 2 / rows) - 1e-9) {
+  if (second && (second.name === 'z' || second.name === 'unit') && farAbove(second.score - asGiven, rows) && credible(second.score) && best.score - second.score < Math.max(0.05, 2 / rows) - 1e-9) {
     const z = scored.find((o) => o.name === 'z')!;
     const unit = scored.find((o) => o.name === 'unit')!;
     throw new DataError(`${what} with the ${csv ? 'columns\'' : 'inputs\''} values as they are, ${fmt(z.score)} with them ${zWords} and ${fmt(unit.score)} with ${unitWords}: ` +

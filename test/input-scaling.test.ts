@@ -104,6 +104,28 @@ describe('the scaling a model was trained on', () => {
       .rejects.toThrow(/with the columns' values as they are \(all in \[0, 1\]\) and \d+\.\d % with each value × 255: it was trained on values 255 times larger.*\(× 255\)$/);
   }, 60_000);
 
+  it('pixels as bytes (0–255) given to a model trained on pixels / 255 that ranks its classes alike at both scales are refused by its loss', async () => {
+    // A softmax of the inputs with no bias: its predicted class does not depend on the inputs' scale, so accuracy cannot
+    // tell 0–255 from 0–1; its loss can (at 255 times the logits it is overconfident where it is wrong).
+    const lo = COLUMNS.map((_, j) => Math.min(...x.map((r) => r[j])));
+    const hi = COLUMNS.map((_, j) => Math.max(...x.map((r) => r[j])));
+    const bytes = x.map((r) => r.map((v, j) => Math.round((255 * (v - lo[j])) / (hi[j] - lo[j]))));
+    const names = [...new Set(classes)].sort();
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, useBias: false, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) })] });
+    model.compile({ optimizer: tf.train.adam(0.05), loss: 'categoricalCrossentropy' });
+    const xs = tf.tensor2d(bytes.map((r) => r.map((v) => v / 255)));
+    const ys = tf.oneHot(tf.tensor1d(classes.map((c) => names.indexOf(c)), 'int32'), 3);
+    await model.fit(xs, ys, { epochs: 150, batchSize: 16, verbose: 0, shuffle: false });
+    tf.dispose([xs, ys]);
+    const path = join(dir, 'linear-unit');
+    await model.save(`file://${path}`);
+    model.dispose();
+    const csv = join(dir, 'iris-bytes.csv');
+    writeFileSync(csv, `${[...COLUMNS, 'species'].join(',')}\n${bytes.map((r, i) => [...r, classes[i]].join(',')).join('\n')}\n`);
+    await expect(autoprune({ model: path, data: csv, target: 0.5, budgetSteps: 20 }))
+      .rejects.toThrow(/is (\d+\.\d) % with the columns' values as they are \(whole numbers in \[0, 255\]: pixels as bytes\) and \1 % with each value ÷ 255 \(validation loss .* as they are, .* so: a clearly better fit at that scale\): it was trained on values 255 times smaller.*\(÷ 255\)$/);
+  }, 60_000);
+
   it('an in-memory Dataset of value targets given to a model read as a classifier is refused, naming task', async () => {
     // A linear single output reads as a binary classifier's logit; with numClasses 0 and y it is a regression's data.
     const dir2 = tempDir();
