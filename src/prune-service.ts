@@ -208,8 +208,8 @@ export function checkOutDir(out: string, overwrite: boolean, resume: boolean, in
         ? `output folder '${out}' is the ${input.folder ? `${input.what}'s folder` : input.what}, which writing the outputs would delete; choose another --out`
         : `output folder '${out}' holds the ${input.what} '${input.path}', which writing the outputs would delete; choose another --out`);
     }
-    // A model given as its folder: that folder is never written to, not even a new subfolder (as --logdir
-    // there is refused). (A model.json given by its path may sit in a working folder that holds --out too.)
+    // A model's folder is never written to, not even a new subfolder (as --logdir there is refused). (A model.json
+    // given by its path in the working folder, or above it, is not in a model folder: see inputsOf.)
     if (input.what === 'input model' && input.folder && real.startsWith(p + sep)) {
       throw new UsageError(`output folder '${out}' is inside the input model's folder '${input.path}', which is never written to; choose another --out`);
     }
@@ -1020,8 +1020,13 @@ function inputsOf(opts: AutopruneOptions): { what: string; path: string; folder?
   const inputs: { what: string; path: string; folder?: boolean }[] = [];
   if (typeof opts.model === 'string') {
     const m = resolve(opts.model);
-    const folder = existsSync(m) && statSync(m).isDirectory();
-    inputs.push({ what: 'input model', path: folder ? m : dirname(m), folder });
+    const given = existsSync(m) && statSync(m).isDirectory();
+    // A model.json given by its path is in a model folder too (never written to, as when the folder is given), unless
+    // that folder is the working folder or above it: `--model model.json --out pruned` in a project folder.
+    const cwd = realPathOf(process.cwd());
+    const dir = realPathOf(dirname(m));
+    const folder = given || !(cwd === dir || cwd.startsWith(dir + sep));
+    inputs.push({ what: 'input model', path: given ? m : dirname(m), folder });
   }
   if (typeof opts.data === 'string' && existsSync(opts.data)) inputs.push({ what: 'data file', path: opts.data });
   if (opts.valData) inputs.push({ what: 'validation file', path: opts.valData });
@@ -1082,7 +1087,7 @@ export class PruneService {
     if (opts.out) checkOutDir(opts.out, r.overwrite, r.resume, inputsOf(opts));
     if (r.resume && !opts.out) throw new UsageError('--resume needs the --out folder of the interrupted run');
     if (r.overwrite && !opts.out) throw new UsageError('--overwrite replaces an earlier run\'s --out folder: give --out too (without it nothing is written)');
-    if (opts.logdir != null) checkLogDir(opts.logdir, inputsOf(opts).find((i) => i.what === 'input model')?.path, opts.out);
+    if (opts.logdir != null) checkLogDir(opts.logdir, inputsOf(opts).find((i) => i.what === 'input model' && i.folder)?.path, opts.out);
     if (opts.out) checkOverwritable(opts.out, r.overwrite, r.resume);
     if (opts.out || opts.model == null) checkCacheDir();
     const sink = opts.onEvent ? eventSink(opts.onEvent) : undefined;
