@@ -729,9 +729,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       if (r.verdict.accepted) {
         tried.clear();
         // Slack: how much of the allowed drop is left, as a fraction of maxDrop.
-        const rowOff = process.env.AP_ROWSLACK && r.verdict.binary ? 1 / Math.max(1, data.val.x.shape[0]) : 0; // TEMP experiment
-        const dropS = Math.max(0, r.verdict.drop - rowOff);
-        const slack = o.maxDrop > 0 ? (r.verdict.allowed - dropS) / r.verdict.allowed : dropS <= 0 ? 1 : 0;
+        const slack = o.maxDrop > 0 ? (r.verdict.allowed - r.verdict.drop) / r.verdict.allowed : r.verdict.drop <= 0 ? 1 : 0;
         state.rate = afterAccept(state.rate, slack, plan);
         // A step that could not remove anything (the per-layer floors bind) must not loop forever.
         stalled = r.sparsity <= from + EPS ? stalled + 1 : 0;
