@@ -110,10 +110,11 @@ function checkReachable(pm: PrunableModel, target: number, objective: Objective,
   const most = mostByWholeUnits(pm, objective);
   if (most + 1e-9 >= target) return;
   const flops = objective === 'flops';
+  // Rounded down, as the target it suggests and inspect's figure: a ceiling shown rounded up reads as reachable.
   const instead = flops ? '--objective params' : '--granularity hierarchical';
   const kept = unitsKeptFor(pm).slice(0, 3).map((k) => `'${k.layer}': ${k.reason}`);
   throw new UsageError(
-    `${flops ? '--objective flops' : '--granularity unit'} can remove at most ${(100 * most).toFixed(1)} % of the prunable kernels' ` +
+    `${flops ? '--objective flops' : '--granularity unit'} can remove at most ${(Math.floor(1000 * most) / 10).toFixed(1)} % of the prunable kernels' ` +
     `${flops ? 'compute' : 'weights'} in this model (whole units, down to each layer's floor, where compaction can take them out` +
     `${kept.length ? `; units kept: ${kept.join('; ')}` : ''}), so ${frontier ? `the largest of --targets, ${target},` : `--target ${target}`} cannot be reached: ` +
     (most >= 0.001 ? `use ${frontier ? 'targets of' : '--target'} ${(Math.floor(1000 * most) / 1000).toFixed(3)} or less, or ${instead}`

@@ -300,6 +300,11 @@ describe('agent loop', () => {
     const events: AgentEvent[] = [];
     await expect(runAgent(model, data, createScorer('global-magnitude'), { target: 0.5, granularity: 'unit', objective: 'flops', onEvent: (e) => events.push(e) }))
       .rejects.toThrow(/--objective flops can remove at most \d+\.\d % of the prunable kernels' compute .*units kept: 'big': units kept: 'big' feeds 2 layers|units kept: 'big'/);
+    // The ceiling and the target it suggests are the same figure, both rounded down (a ceiling rounded up read as reachable).
+    const err = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.5, granularity: 'unit', objective: 'flops' }).then(() => undefined, (e: unknown) => e as Error);
+    const [, ceiling, suggested] = /can remove at most (\d+\.\d) %.*use --target (0\.\d{3}) or less/.exec(err!.message)!;
+    expect(Number(suggested) * 100).toBeGreaterThanOrEqual(Number(ceiling));
+    expect(Number(suggested) * 100).toBeLessThan(Number(ceiling) + 0.1);
     // A frontier run is told about its largest target, as it gave it.
     await expect(runAgent(model, data, createScorer('global-magnitude'), { target: 0.5, milestones: [0.3], granularity: 'unit', objective: 'flops' }))
       .rejects.toThrow(/so the largest of --targets, 0\.5, cannot be reached: use targets of 0\.\d{3} or less/);
