@@ -36,7 +36,13 @@ export interface SkippedLayer {
 /** What compaction did to one prunable layer. */
 export interface CompactLayerReport {
   name: string;
-  kind: 'dense' | 'conv1d' | 'conv2d' | 'lstm' | 'gru' | 'simple_rnn';
+  /**
+   * The layer's family. A per-channel layer (depthwise conv, batch norm, PReLU) loses the channels the layer before it
+   * lost (`follows` names that layer; its "units" are channels, dead and unused 0).
+   */
+  kind: 'dense' | 'conv1d' | 'conv2d' | 'lstm' | 'gru' | 'simple_rnn' | 'depthwise_conv2d' | 'batch_normalization' | 'prelu';
+  /** For a per-channel layer: the layer whose removed units it loses the channels of. */
+  follows?: string;
   unitsBefore: number;
   unitsAfter: number;
   /** Units removed because all their incoming weights were pruned (constant output, folded) and some outgoing were not. */
@@ -523,6 +529,19 @@ function gather(m: Float32Array, width: number, rows: number[], cols: number[]):
   return data;
 }
 
+/** The compaction report's row of a per-channel layer sliced to the channels its producer kept. */
+function channelwiseReport(
+  layer: Layer, sliced: { data: Float32Array }[], channels: number, kept: number, name: string, follows: string,
+): CompactLayerReport {
+  const cls = layer.getClassName();
+  const kind = cls === 'DepthwiseConv2D' ? 'depthwise_conv2d' : cls === 'BatchNormalization' ? 'batch_normalization' : 'prelu';
+  return {
+    name, kind, follows, unitsBefore: channels, unitsAfter: kept, removedDead: 0, removedUnused: 0, inputsBefore: channels, inputsAfter: kept,
+    paramsBefore: layer.weights.reduce((a, v) => a + (v.shape as number[]).reduce((x, d) => x * d, 1), 0),
+    paramsAfter: sliced.reduce((a, w) => a + w.data.length, 0),
+  };
+}
+
 /**
  * The weights of a per-channel layer (batch norm: vectors of `channels`; depthwise conv, multiplier 1: a
  * [kh, kw, channels, 1] kernel, masked when `masks` has it, and a bias) restricted to the channels in `keep`;
@@ -716,7 +735,9 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
     if (outLink && outKeep.length !== e.units) {
       for (const b of outLink.between) {
         const sliced = sliceChannelwise(b, outKeep, e.units, masks, maskArrays);
-        if (sliced) newWeights.set(pathOf.get(b)!, sliced);
+        if (!sliced) continue;
+        newWeights.set(pathOf.get(b)!, sliced);
+        layerReports.push(channelwiseReport(b, sliced, e.units, outKeep.length, pathOf.get(b)!, pathOf.get(layer)!));
       }
     }
   }
@@ -724,7 +745,11 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
   for (const g of groups) {
     const keep = groupKeep.get(g)!;
     if (keep.length === g.channels) continue;
-    for (const b of g.channelwise) newWeights.set(pathOf.get(b)!, sliceChannelwise(b, keep, g.channels, masks, maskArrays)!);
+    for (const b of g.channelwise) {
+      const sliced = sliceChannelwise(b, keep, g.channels, masks, maskArrays)!;
+      newWeights.set(pathOf.get(b)!, sliced);
+      layerReports.push(channelwiseReport(b, sliced, g.channels, keep.length, pathOf.get(b)!, g.producers.map((m) => pathOf.get(m)!).join(' + ')));
+    }
   }
 
   type LayerConfigs = { config: Record<string, unknown> }[];

@@ -171,9 +171,13 @@ describe('compactModel', () => {
       0: both(killIn(0), killIn(2)), // dead, but BN turns their constants non-zero: cannot fold into 'same' c2
       1: killOut(1, 4), // c1 filter 1 unused
     });
-    const { model: compact } = compactModel(model, pm);
+    const { model: compact, report } = compactModel(model, pm);
     expect(unitsOf(compact)).toEqual({ c1: 3, c2: 3, out: 2 });
     expect(compact.getLayer('bn').weights[0].shape).toEqual([3]);
+    // The report lists the sliced batch norm too (its 4 vectors, 4 → 3 channels), so its rows add up to the totals.
+    expect(report.layers.map((l) => l.name)).toEqual(['c1', 'bn', 'c2', 'out']);
+    expect(report.layers[1]).toMatchObject({ kind: 'batch_normalization', follows: 'c1', unitsBefore: 4, unitsAfter: 3, paramsBefore: 16, paramsAfter: 12 });
+    expect(report.layers.reduce((a, l) => a + l.paramsAfter, 0)).toBe(report.paramsAfter);
     expect(maxDiff(model, compact, [6, 6, 1])).toBeLessThan(1e-5);
     compact.dispose();
     pm.dispose();
