@@ -1411,17 +1411,25 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
     // worth stands in for it (at least one discordant row is what a split of this size can tell apart from none).
     const unchanged = g != null && g.finalStandardError === 0 && g.pointsPerRow != null;
     let est = 'the guard judges the validation rows';
+    // The test drop is against the dense model; the guard's against its reference, which may be the fine-tuned control
+    // scoring lower: compared like with like, the validation drop against the dense model, and the control's own loss said.
+    const valVsDense = report.dense.valAccuracy - report.final.valAccuracy;
+    const controlLost = g?.reference === 'control' && g.controlValAccuracy != null ? report.dense.valAccuracy - g.controlValAccuracy : 0;
     if (g) {
       const row = g.pointsPerRow ? `one row = ${g.pointsPerRow.toFixed(2)} points` : '';
       const head = `the guard's paired estimate on its ${g.valRows} validation rows was ${(100 * g.finalDrop).toFixed(2)}`;
       est = unchanged ? `${head} points (no validation row changed; ${row})` : `${head} ± ${(100 * g.finalStandardError).toFixed(2)} points${row ? ` (${row})` : ''}`;
+      if (controlLost > 1e-9) {
+        est += ` below the fine-tuned dense control, which itself scored ${(100 * controlLost).toFixed(2)} points below the dense model there` +
+          ` (against the dense model, as the test figure is: ${(100 * valVsDense).toFixed(2)} points${controlLost >= Math.max(0.02, 2 / g.valRows) ? '; a control that loses this much to plain fine-tuning is itself a sign of data prepared otherwise than for the model\'s training' : ''})`;
+      }
     }
-    // How far apart the two samples are: the test estimate's standard error taken as the validation one's scaled to
-    // the test rows (same per-row spread), the two combined.
+    // How far apart the two samples are, against the same model (the dense one): the test estimate's standard error taken
+    // as the validation one's scaled to the test rows (same per-row spread), the two combined.
     const testN = report.samples?.test;
     const se = g ? (unchanged ? 1 / g.valRows : g.finalStandardError) : 0;
     const apart = g && testN && se > 0
-      ? (testDrop / 100 - g.finalDrop) / (se * Math.sqrt(1 + g.valRows / testN))
+      ? (testDrop / 100 - (controlLost > 1e-9 ? valVsDense : g.finalDrop)) / (se * Math.sqrt(1 + g.valRows / testN))
       : undefined;
     const why = apart != null && apart >= 3
       ? `; validation and test rows are two samples, but these differ by ${apart.toFixed(1)} standard errors, more than chance makes likely: the validation rows may not stand for new data ` +

@@ -13,11 +13,15 @@ import { tf } from '../../src/backend/tf.js';
 const task: TaskInfo = { output: 'regression', units: 1, kind: 'regression', evidence: 'test' };
 
 /** A report of 300 validation and 300 test rows whose guard estimated `valDrop` ± `se` and whose test split lost `testDrop` (fractions). */
-function outcome(valDrop: number, se: number, testDrop: number): string[] {
+function outcome(valDrop: number, se: number, testDrop: number, controlLost = 0): string[] {
+  // With `controlLost`, the guard's reference is a fine-tuned control that many points below the dense model.
   const report = {
     dense: { testAccuracy: 0.8, valAccuracy: 0.8 },
-    final: { testAccuracy: 0.8 - testDrop, valAccuracy: 0.8 - valDrop },
-    guard: { valRows: 300, finalDrop: valDrop, finalStandardError: se, pointsPerRow: 1 / 3 },
+    final: { testAccuracy: 0.8 - testDrop, valAccuracy: 0.8 - controlLost - valDrop },
+    guard: {
+      valRows: 300, finalDrop: valDrop, finalStandardError: se, pointsPerRow: 1 / 3,
+      ...(controlLost ? { reference: 'control', controlValAccuracy: 0.8 - controlLost } : { reference: 'dense', controlValAccuracy: 0.8 }),
+    },
     samples: { train: 2400, val: 300, test: 300 },
   } as unknown as RunReport;
   const x = tf.zeros([300, 1]);
@@ -41,6 +45,15 @@ describe('outcome warnings', () => {
     expect(far[0]).toContain('differ by 3.6 standard errors, more than chance makes likely');
     expect(far[0]).toContain('--val-data and --test-data');
     expect(outcome(0.0067, 0.0163, 0.005)).toEqual([]);
+  });
+
+  it('compares like with like where the guard judged against a control that lost to fine-tuning: the validation drop against the dense model', () => {
+    // The guard saw the pruned model 2.8 points above a control that lost 4.4 to plain fine-tuning: 1.6 below the dense
+    // model on validation, as on test — no gap between the samples (measured on a new user's CNN given 0–255 pixels).
+    const w = outcome(-0.028, 0.0131, 0.016, 0.044);
+    expect(w).toHaveLength(1);
+    expect(w[0]).toContain('below the fine-tuned dense control, which itself scored 4.40 points below the dense model there (against the dense model, as the test figure is: 1.60 points; a control that loses this much');
+    expect(w[0]).toContain('differ by about that standard error either way');
   });
 
   it('where no validation row changed it says so, not "0.00 ± 0.00", and weighs the test drop against one row', () => {
