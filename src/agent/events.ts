@@ -198,6 +198,8 @@ export interface CompactEvent {
    * pruned model's, on `probeInputs` (the run's validation rows, up to 256).
    */
   maxAbsDiff?: { compact: number; sparse: number; sparseInt8?: number };
+  /** Probe rows whose predicted class (highest output) the int8 file changes, for a model of one output of several units. */
+  int8ClassChanges?: { rows: number; of: number };
   probeInputs?: string;
   /** Multiply-accumulates per sample of the kernels the compact model runs (its own shapes, zeros inside kept units included). */
   compactMacs?: number;

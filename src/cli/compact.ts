@@ -52,6 +52,12 @@ export interface CompactResult {
   compact: CompactReport;
   /** Largest |difference| to the masked model's outputs on the probe inputs (`probeInputs`), per stored form. */
   maxAbsDiff: { compact: number; sparse: number; sparseInt8?: number };
+  /**
+   * The int8 file's predictions that differ from the masked model's on the probe inputs, for a model of one output of
+   * several units (the class with the highest output): rows changed of rows probed. What int8 costs a classifier, which
+   * `maxAbsDiff` alone does not say.
+   */
+  int8ClassChanges?: { rows: number; of: number };
   /** What the inputs of `maxAbsDiff` were: the run's validation rows (`probe`), or random token ids (an input read by an Embedding) or values in [0, 1). */
   probeInputs: string;
   /**
@@ -148,6 +154,16 @@ function embeddingInputDim(model: TF.LayersModel, k: number): number | undefined
   return (readers.length ? readers : [first(model.layers)]).map(vocab).find((v) => v != null);
 }
 
+/** Rows whose highest output differs between two models (one output of several units), else undefined. */
+function classChanges(a: TF.LayersModel, b: TF.LayersModel, x: TF.Tensor | TF.Tensor[]): { rows: number; of: number } | undefined {
+  if (a.outputs.length !== 1 || !((a.outputs[0].shape.at(-1) ?? 0) > 1)) return undefined;
+  return tf.tidy(() => {
+    const pa = a.predict(x) as TF.Tensor, pb = b.predict(x) as TF.Tensor;
+    const rows = tf.sum(tf.cast(tf.notEqual(tf.argMax(pa, -1), tf.argMax(pb, -1)), 'int32')).dataSync()[0];
+    return { rows, of: pa.size / (pa.shape.at(-1) ?? 1) };
+  });
+}
+
 /** Largest |difference| between two models' outputs (every output of a multi-output model). */
 function maxAbsDiff(a: TF.LayersModel, b: TF.LayersModel, x: TF.Tensor | TF.Tensor[]): number {
   return tf.tidy(() => {
@@ -217,10 +233,12 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     const fromSparse = await decodeSparse(sparse, join(out, 'model.sparse'));
     disposables.push(fromSparse);
     const diff: CompactResult['maxAbsDiff'] = { compact: maxAbsDiff(model, compact, x), sparse: maxAbsDiff(model, fromSparse, x) };
+    let int8ClassChanges: CompactResult['int8ClassChanges'];
     if (sparseInt8) {
       const fromInt8 = await decodeSparse(sparseInt8, join(out, 'model.int8.sparse'));
       disposables.push(fromInt8);
       diff.sparseInt8 = maxAbsDiff(model, fromInt8, x);
+      int8ClassChanges = classChanges(model, fromInt8, x);
     }
 
     const written = await writeOutputsAtomically(compactDir, await modelFiles(compact), { overwrite: true });
@@ -245,7 +263,7 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     const paramsWritten = compact.countParams();
     return {
       input: { model: modelFile, masks: masksDir ? join(masksDir, MASKS_FILE) : null },
-      files, sparsity, sizes, compact: { ...report, paramsAfter: paramsWritten }, maxAbsDiff: diff,
+      files, sparsity, sizes, compact: { ...report, paramsAfter: paramsWritten }, maxAbsDiff: diff, ...(int8ClassChanges ? { int8ClassChanges } : {}),
       probeInputs: opts.probe && model.inputs.length === 1 ? opts.probe.what : tokens ? 'token ids below the Embedding\'s vocabulary size' : 'values in [0, 1)',
       compute: { dense: claimed.dense, live: claimed.live, compact: compactMacs }, rewrites,
     };
@@ -320,7 +338,8 @@ export async function compactCommand(dir: string, opts: CompactOptions = {}): Pr
       `${r.compute.compact.toLocaleString('en')} (${removed(r.compute.compact, r.compute.dense)})${extraMacs(r)}`,
     `max |output − masked output| on ${r.probeInputs.includes('rows') ? r.probeInputs : `32 random inputs (${r.probeInputs}; inputs of larger values make the int8 error larger: a run's --compact compares on its validation rows)`}: compact ${r.maxAbsDiff.compact.toExponential(2)}, ` +
       `sparse ${r.maxAbsDiff.sparse.toExponential(2)}` +
-      (r.maxAbsDiff.sparseInt8 != null ? `, sparse + int8 ${r.maxAbsDiff.sparseInt8.toExponential(2)}` : ''),
+      (r.maxAbsDiff.sparseInt8 != null ? `, sparse + int8 ${r.maxAbsDiff.sparseInt8.toExponential(2)}` : '') +
+      (r.int8ClassChanges ? ` (its highest output changed on ${r.int8ClassChanges.rows} of ${r.int8ClassChanges.of} inputs)` : ''),
     ...r.files.map((f) => `wrote ${f}`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -162,7 +162,8 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           if (e.compactMacs != null) line(`  the compact model runs ${e.compactMacs.toLocaleString('en')} multiply-accumulates per sample (its kernels' own shapes)`);
           if (e.maxAbsDiff) {
             line(`  max |output − pruned model's output| on ${e.probeInputs ?? 'its probe inputs'}: compact ${e.maxAbsDiff.compact.toExponential(2)}, ` +
-              `model.sparse ${e.maxAbsDiff.sparse.toExponential(2)}${e.maxAbsDiff.sparseInt8 != null ? `, model.int8.sparse ${e.maxAbsDiff.sparseInt8.toExponential(2)}` : ''}`);
+              `model.sparse ${e.maxAbsDiff.sparse.toExponential(2)}${e.maxAbsDiff.sparseInt8 != null ? `, model.int8.sparse ${e.maxAbsDiff.sparseInt8.toExponential(2)}` : ''}` +
+              (e.int8ClassChanges ? ` (int8 changes the predicted class of ${e.int8ClassChanges.rows} of ${e.int8ClassChanges.of} rows)` : ''));
           }
           break;
         case 'warning':

@@ -376,6 +376,15 @@ describe('compactPruned (autoprune compact)', () => {
     expect(r.maxAbsDiff.sparseInt8!).toBeGreaterThan(0);
     expect(r.maxAbsDiff.sparse).toBe(0);
     expect(r.probeInputs).toBe('token ids below the Embedding\'s vocabulary size');
+    // What int8 does to the predicted classes (a 4-class softmax), on the 32 probe rows (seed 0): as counted here from the file.
+    const int8 = await decodeSparse(readFileSync(join(dir, 'model.int8.sparse')));
+    const changed = tf.tidy(() => {
+      const x = tf.floor(tf.randomUniform([32, 10], 0, 30, 'float32', 0));
+      const a = tf.argMax(model.predict(x) as TF.Tensor, -1), b = tf.argMax(int8.predict(x) as TF.Tensor, -1);
+      return tf.sum(tf.cast(tf.notEqual(a, b), 'int32')).dataSync()[0];
+    });
+    expect(r.int8ClassChanges).toEqual({ rows: changed, of: 32 });
+    int8.dispose();
     pm.dispose();
     model.dispose();
   });
