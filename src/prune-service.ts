@@ -1368,7 +1368,7 @@ export class PruneService {
           opts.onEvent?.({
             type: 'compact', path: join(resolve(opts.out), 'compact'), paramsBefore: c.compact.paramsBefore, paramsAfter: c.compact.paramsAfter,
             unitsRemoved: c.compact.layers.map((l) => l.unitsBefore - l.unitsAfter), layers: c.compact.layers.map((l) => l.name), skipped: c.compact.skipped,
-            rewrites: c.rewrites, maxAbsDiff: c.maxAbsDiff, ...(c.int8ClassChanges ? { int8ClassChanges: c.int8ClassChanges } : {}), probeInputs: c.probeInputs, compactMacs: c.compute.compact,
+            rewrites: c.rewrites, maxAbsDiff: c.maxAbsDiff, ...(c.int8ClassChanges ? { int8ClassChanges: c.int8ClassChanges } : {}), ...(c.largeBatchRewrites ? { largeBatchRewrites: c.largeBatchRewrites } : {}), probeInputs: c.probeInputs, compactMacs: c.compute.compact,
           });
         }
       } else {

@@ -200,6 +200,8 @@ export interface CompactEvent {
   maxAbsDiff?: { compact: number; sparse: number; sparseInt8?: number };
   /** Probe rows whose predicted class (highest output) the int8 file changes, for a model of one output of several units. */
   int8ClassChanges?: { rows: number; of: number };
+  /** One-channel maps `autoprune compact --serving-batch 256` would also rewrite (they pay from 128 samples a call). */
+  largeBatchRewrites?: number;
   probeInputs?: string;
   /** Multiply-accumulates per sample of the kernels the compact model runs (its own shapes, zeros inside kept units included). */
   compactMacs?: number;

@@ -9,7 +9,7 @@ import { rememberLoss, savedLoss } from '../models/task.js';
 import { compactModel, type CompactReport } from '../pruning/compact.js';
 import { loadMasksFrom, MASKS_FILE } from '../pruning/mask-io.js';
 import { PrunableModel } from '../pruning/prunable-model.js';
-import { describeRewrite, rewriteForSpeed, type Rewrite } from '../pruning/rewrite.js';
+import { describeRewrite, ONE_CHANNEL_MIN_BATCH, oneChannelRewrites, rewriteForSpeed, SERVING_BATCH_DEFAULT, type Rewrite } from '../pruning/rewrite.js';
 import { decodeSparse, encodeSparse, sizeReport, SPARSE_MAGIC, type SizeReport } from '../pruning/sparse-format.js';
 import { foreignInside, isAutopruneOutput, realPathOf } from '../prune-service.js';
 import { atomicWriteFile, writeOutputsAtomically } from '../report/write.js';
@@ -58,6 +58,11 @@ export interface CompactResult {
    * `maxAbsDiff` alone does not say.
    */
   int8ClassChanges?: { rows: number; of: number };
+  /**
+   * One-channel maps the serving rewrites would also rewrite for a serving batch of ONE_CHANNEL_MIN_BATCH or more
+   * (`--serving-batch`), left out at the batch asked for (they slow small batches); absent when none.
+   */
+  largeBatchRewrites?: number;
   /** What the inputs of `maxAbsDiff` were: the run's validation rows (`probe`), or random token ids (an input read by an Embedding) or values in [0, 1). */
   probeInputs: string;
   /**
@@ -210,6 +215,8 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     disposables.push(sliced);
     const { model: compact, rewrites } = opts.rewrite === false ? { model: sliced, rewrites: [] } : rewriteForSpeed(sliced, { batch: opts.servingBatch });
     if (compact !== sliced) disposables.push(compact);
+    // Served below the batch the one-channel rewrites pay from, they were not made: how many a larger serving batch would make.
+    const moreAtLargeBatch = opts.rewrite !== false && (opts.servingBatch ?? SERVING_BATCH_DEFAULT) < ONE_CHANNEL_MIN_BATCH ? oneChannelRewrites(compact) : 0;
     // The compact model keeps the loss the model.json named (its task: a regression model is not read as logits next time).
     rememberLoss(compact, lossNamed(model));
     const sizes = sizeReport(model, { compact });
@@ -264,6 +271,7 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     return {
       input: { model: modelFile, masks: masksDir ? join(masksDir, MASKS_FILE) : null },
       files, sparsity, sizes, compact: { ...report, paramsAfter: paramsWritten }, maxAbsDiff: diff, ...(int8ClassChanges ? { int8ClassChanges } : {}),
+      ...(moreAtLargeBatch > 0 ? { largeBatchRewrites: moreAtLargeBatch } : {}),
       probeInputs: opts.probe && model.inputs.length === 1 ? opts.probe.what : tokens ? 'token ids below the Embedding\'s vocabulary size' : 'values in [0, 1)',
       compute: { dense: claimed.dense, live: claimed.live, compact: compactMacs }, rewrites,
     };
@@ -333,6 +341,7 @@ export async function compactCommand(dir: string, opts: CompactOptions = {}): Pr
     units.toString(),
     ...r.compact.skipped.map((k) => `left intact: '${k.layer}': ${k.reason}`),
     ...r.rewrites.map(describeRewrite),
+    ...(r.largeBatchRewrites ? [`served ${ONE_CHANNEL_MIN_BATCH} or more samples a call, \`--serving-batch 256\` also rewrites ${r.largeBatchRewrites} one-channel map${r.largeBatchRewrites > 1 ? 's' : ''} (a one-filter convolution and its 2×2 max pool as one strided convolution; 1.14–1.47× measured at batch 128–256, slower below: docs/compaction.md)`] : []),
     `compute (multiply-accumulates per sample of the kernels): dense ${r.compute.dense.toLocaleString('en')}, live weights of the pruned model ` +
       `${r.compute.live.toLocaleString('en')} (${removed(r.compute.live, r.compute.dense)}), the compact model runs ` +
       `${r.compute.compact.toLocaleString('en')} (${removed(r.compute.compact, r.compute.dense)})${extraMacs(r)}`,

@@ -255,6 +255,16 @@ export function foldableBatchNorms(model: TF.LayersModel): number {
   return f.rewrites.filter((w) => w.kind === 'fold-batchnorm').length;
 }
 
+/**
+ * How many one-channel maps of the model the serving rewrites would rewrite at a serving batch of ONE_CHANNEL_MIN_BATCH
+ * or more (a one-filter convolution and its 2×2 max pool, a one-channel pool): what `compact --serving-batch 256` adds.
+ */
+export function oneChannelRewrites(model: TF.LayersModel): number {
+  const p = plan(model);
+  for (const ws of p.weights.values()) tf.dispose(ws);
+  return p.rewrites.length;
+}
+
 function planFold(model: TF.LayersModel): Fold {
   const f: Fold = { removed: new Map(), edits: new Map(), weights: new Map(), rewrites: [] };
   const walk = (container: TF.LayersModel, prefix: string) => {

@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import { dirname } from 'node:path';
 import { stdoutClosed } from '../cli/stdout.js';
 import { GUARD_Z } from '../agent/guard.js';
 import type { AgentEvent } from '../agent/events.js';
@@ -164,6 +165,9 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             line(`  max |output − pruned model's output| on ${e.probeInputs ?? 'its probe inputs'}: compact ${e.maxAbsDiff.compact.toExponential(2)}, ` +
               `model.sparse ${e.maxAbsDiff.sparse.toExponential(2)}${e.maxAbsDiff.sparseInt8 != null ? `, model.int8.sparse ${e.maxAbsDiff.sparseInt8.toExponential(2)}` : ''}` +
               (e.int8ClassChanges ? ` (int8 changes the predicted class of ${e.int8ClassChanges.rows} of ${e.int8ClassChanges.of} rows)` : ''));
+          }
+          if (e.largeBatchRewrites) {
+            line(`  served 128 or more samples a call: \`autoprune compact ${e.path ? dirname(e.path) : '<out>'} --serving-batch 256\` also rewrites ${e.largeBatchRewrites} one-channel map${e.largeBatchRewrites > 1 ? 's' : ''} (1.14–1.47× measured at batch 128–256, slower below: docs/compaction.md)`);
           }
           break;
         case 'warning':

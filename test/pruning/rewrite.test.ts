@@ -202,7 +202,11 @@ describe('rewriteForSpeed', () => {
     await saveModel(model, `${dir}/pruned`);
     // Served at 256 samples a call: the one-channel rewrite is made (at tfjs's default 32 it is not, as below).
     const on = await compactPruned(`${dir}/pruned`, { out: `${dir}/on`, servingBatch: 256 });
-    expect((await compactPruned(`${dir}/pruned`, { out: `${dir}/default` })).rewrites).toEqual([]);
+    const byDefault = await compactPruned(`${dir}/pruned`, { out: `${dir}/default` });
+    expect(byDefault.rewrites).toEqual([]);
+    // ... and says what a serving batch of 128+ would add; made at 256, it is not said again.
+    expect(byDefault.largeBatchRewrites).toBe(1);
+    expect(on.largeBatchRewrites).toBeUndefined();
     expect(on.rewrites.map((w) => w.layers)).toEqual([['conv_1', 'pool_1']]);
     expect(on.maxAbsDiff.compact).toBeLessThan(1e-5);
     expect(on.compute.compact).toBe((await compactPruned(`${dir}/pruned`, { out: `${dir}/off`, rewrite: false })).compute.compact + 36 * 4 * 144 - 25 * 576);
