@@ -540,7 +540,11 @@ export function loadCsv(options: CsvOptions): Dataset {
           : `use more data, a larger fraction, or a separate ${names[k]} file`}`);
     }
   });
-  const [trainIdx, valIdx, testIdx] = stratifiedSplit(y, [nVal, nTest], o.seed);
+  // Stratified by the labels in their default (sorted) numbering, whatever order --label-order or one-hot columns give
+  // the classes: the split depends on the rows and the seed only, so a model's training rows stay out of validation
+  // and test however its classes are numbered (until 2026-12-05 a --label-order re-split the file).
+  const splitKeys = oneHot || o.labelOrder ? classIds(main, classMap(main), o.path) : y;
+  const [trainIdx, valIdx, testIdx] = stratifiedSplit(splitKeys, [nVal, nTest], o.seed);
   const order = new Rng(o.seed ^ 0x5bd1e995).permutation(trainIdx.length);
   const train = pick(main, y, Array.from(order, (k) => trainIdx[k]));
   const val = o.valPath ? other(o.valPath) : pick(main, y, valIdx);

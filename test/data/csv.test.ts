@@ -184,6 +184,21 @@ describe('loadCsv: happy paths', () => {
     });
   });
 
+  it('splits the same rows whatever order --label-order gives the classes (a re-split would put training rows into validation)', () => {
+    // 95/5 classes: the stratified split must not depend on which class is numbered first.
+    const p = csv('f1,f2,y\n' + Array.from({ length: 400 }, (_, i) => `${i},${(i * 7) % 13},${i % 20 === 0 ? 'late' : 'ontime'}`).join('\n'));
+    const rowsOf = (d: Dataset) => [d.train, d.val, d.test].map((s) => values(s.x).map((r) => r[0]).sort((a, b) => a - b));
+    const plain = loadCsv({ path: p, standardize: false });
+    const swapped = loadCsv({ path: p, standardize: false, labelOrder: ['ontime', 'late'] });
+    try {
+      expect(swapped.classNames).toEqual(['ontime', 'late']);
+      expect(rowsOf(swapped)).toEqual(rowsOf(plain));
+    } finally {
+      plain.dispose();
+      swapped.dispose();
+    }
+  });
+
   it('reads several label columns of a classifier as one-hot classes, in the order named, and names a row that is not one-hot', () => {
     // Class c of row i = i % 3, one-hot in the columns a, b, c (the file's order differs from the order named).
     const names = ['a', 'b', 'c'];
