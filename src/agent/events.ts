@@ -198,7 +198,7 @@ export interface CompactEvent {
    * pruned model's, on `probeInputs` (the run's validation rows, up to 256).
    */
   maxAbsDiff?: { compact: number; sparse: number; sparseInt8?: number };
-  /** Probe rows whose predicted class (highest output) the int8 file changes, for a model of one output of several units. */
+  /** Probe rows whose predicted class (highest output) the int8 file changes, for a single-label classifier. */
   int8ClassChanges?: { rows: number; of: number };
   /** One-channel maps `autoprune compact --serving-batch 256` would also rewrite (they pay from 128 samples a call). */
   largeBatchRewrites?: number;

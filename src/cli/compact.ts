@@ -5,7 +5,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { tf } from '../backend/tf.js';
 import { ModelError, UsageError } from '../errors.js';
 import { loadModel, modelFiles } from '../models/io.js';
-import { rememberLoss, savedLoss } from '../models/task.js';
+import { rememberLoss, savedLoss, taskOf } from '../models/task.js';
 import { compactModel, type CompactReport } from '../pruning/compact.js';
 import { loadMasksFrom, MASKS_FILE } from '../pruning/mask-io.js';
 import { PrunableModel } from '../pruning/prunable-model.js';
@@ -159,9 +159,12 @@ function embeddingInputDim(model: TF.LayersModel, k: number): number | undefined
   return (readers.length ? readers : [first(model.layers)]).map(vocab).find((v) => v != null);
 }
 
-/** Rows whose highest output differs between two models (one output of several units), else undefined. */
+/**
+ * Rows whose predicted class (highest output) differs between two models, for a single-label classifier of one output of
+ * several units; undefined for other tasks (regression, multi-label and autoencoders have no one class per row).
+ */
 function classChanges(a: TF.LayersModel, b: TF.LayersModel, x: TF.Tensor | TF.Tensor[]): { rows: number; of: number } | undefined {
-  if (a.outputs.length !== 1 || !((a.outputs[0].shape.at(-1) ?? 0) > 1)) return undefined;
+  if (a.outputs.length !== 1 || !((a.outputs[0].shape.at(-1) ?? 0) > 1) || taskOf(a).kind !== 'classification') return undefined;
   return tf.tidy(() => {
     const pa = a.predict(x) as TF.Tensor, pb = b.predict(x) as TF.Tensor;
     const rows = tf.sum(tf.cast(tf.notEqual(tf.argMax(pa, -1), tf.argMax(pb, -1)), 'int32')).dataSync()[0];

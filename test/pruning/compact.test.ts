@@ -355,9 +355,12 @@ describe('compactPruned (autoprune compact)', () => {
     m.compile({ optimizer: 'adam', loss: 'meanSquaredError' });
     await m.save(`file://${join(dir, 'reg')}`, { includeOptimizer: true });
     m.dispose();
-    await compactPruned(join(dir, 'reg'), { out: join(dir, 'out') });
+    const r = await compactPruned(join(dir, 'reg'), { out: join(dir, 'out'), int8: true });
     const written = JSON.parse(readFileSync(join(dir, 'out', 'compact', 'model.json'), 'utf8')) as { trainingConfig?: { loss?: string } };
     expect(written.trainingConfig?.loss).toBe('mean_squared_error'); // as tfjs saves it
+    // Two regression targets are no classes: no "predicted class" count for the int8 file.
+    expect(r.maxAbsDiff.sparseInt8).toBeDefined();
+    expect(r.int8ClassChanges).toBeUndefined();
   });
 
   it('checks a text model on token ids: random floats would all be id 0, padding under maskZero, and exercise nothing', async () => {
