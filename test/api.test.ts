@@ -27,6 +27,10 @@ describe('library API', () => {
     expect(right / report.samples!.test).toBeCloseTo(report.final.testAccuracy, 6);
     // Epoch events of the default model's first-use training may come first; then the run starts.
     expect(events.find((e) => e.type !== 'epoch')!.type).toBe('start');
+    // The loss every "loss" figure holds is named (a softmax's is not the cross-entropy Keras logs), in the start event and the report.
+    const start = events.find((e) => e.type === 'start')!;
+    expect(start.type === 'start' && start.loss).toMatch(/^the sum over classes of the binary log-loss/);
+    expect(report.task!.loss).toBe(start.type === 'start' ? start.loss : undefined);
     expect(events.at(-1)!.type).toBe('done');
     expect(events.filter((e) => e.type === 'step').length).toBe(report.totals.accepted);
     // The phases do not count any time twice: they add up to at most the run's wall time.

@@ -89,6 +89,8 @@ export interface StartEvent {
   prunable: number;
   /** What every accuracy field of the run's events holds: 'accuracy', 'exact-match accuracy' or 'R²' (models/task.ts). */
   metric?: string;
+  /** What every loss field of the run's events holds (the loss fine-tuning minimises), in words (lossName). */
+  loss?: string;
   denseValAccuracy: number;
   /**
    * Dense validation accuracy − maxDrop: indicative only. The guard is paired, row for row, against its reference (the

@@ -1,4 +1,4 @@
-import { metricName, taskOf } from '../models/task.js';
+import { lossName, metricName, taskOf } from '../models/task.js';
 import { tf } from '../backend/tf.js';
 import { collectGarbage } from '../util/gc.js';
 import type * as TF from '@tensorflow/tfjs';
@@ -416,7 +416,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     const unitsKept = objective === 'flops' || granularity === 'unit' ? unitsKeptFor(pm) : undefined;
     emit({
       type: 'start', target: o.target, objective, maxDrop: o.maxDrop, policy: scorer.name, backend: o.backend?.name ?? 'unknown',
-      native: o.backend?.native ?? false, prunable: pm.totalPrunable, metric: metricName(taskOf(model).kind), denseValAccuracy: state.denseValAccuracy, floor,
+      native: o.backend?.native ?? false, prunable: pm.totalPrunable, metric: metricName(taskOf(model).kind), loss: lossName(taskOf(model)), denseValAccuracy: state.denseValAccuracy, floor,
       sparsity: state.sparsity, resumed, valRows: data.val.labels.length,
       // A row of R² has no fixed worth: the resolution is a 0/1 metric's (report.json's guard leaves it out too).
       ...(metricName(taskOf(model).kind) === 'R²' ? {} : { pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow }),

@@ -235,6 +235,24 @@ export function targetsOf(split: Split, task: TaskInfo, idx?: Int32Array): TF.Te
 }
 
 /** Mean loss of predictions against encoded targets. */
+/**
+ * What lossOf computes for a task, in words: the "loss" and "validation loss" the console, the events and report.json
+ * give (the softmax one in particular is not the categorical cross-entropy a Keras log shows: larger, same minimum).
+ */
+export function lossName(task: TaskInfo): string {
+  switch (task.output) {
+    case 'softmax': return 'the sum over classes of the binary log-loss (the categorical cross-entropy plus −Σ log(1 − p) over the other classes: larger than the cross-entropy Keras logs, the same minimum)';
+    case 'logits': return 'softmax cross-entropy';
+    case 'sigmoid': case 'binary-logit': return 'binary cross-entropy';
+    case 'multilabel': return 'binary cross-entropy, the mean over labels';
+    case 'regression': {
+      const base = task.regressionLoss === 'mae' ? 'mean absolute error' : task.regressionLoss === 'huber' ? 'Huber loss (δ = 1)'
+        : task.regressionLoss === 'bce' ? 'binary cross-entropy per output value' : 'mean squared error';
+      return task.targetWeights ? `${base}, each target weighed by 1 / its variance` : base;
+    }
+  }
+}
+
 export function lossOf(pred: TF.Tensor, y: TF.Tensor, task: TaskInfo): TF.Scalar {
   switch (task.output) {
     case 'softmax':

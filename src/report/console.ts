@@ -116,6 +116,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             const n = `${e.valRows} validation row${e.valRows === 1 ? '' : 's'}`;
             const rows = metric === 'R²' || e.pointsPerRow == null ? n : `${n}, 1 row = ${e.pointsPerRow.toFixed(2)} points`;
             line(`  guard: ${rows}; fine-tuning budget ${e.budgetSteps ?? '?'} optimizer steps at batch ${e.batchSize ?? '?'}`);
+            if (e.loss) line(`  fine-tuning loss (the "loss" figures below): ${e.loss}`);
             if (e.distill) line(`  fine-tuning distils from the model as given: targets ${+(1 - e.distill.weight).toFixed(4)} × labels + ${e.distill.weight} × its probabilities at temperature ${e.distill.temperature} (whole units removed)`);
           }
           if (tty) {

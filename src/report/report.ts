@@ -332,7 +332,8 @@ export interface RunReport {
    * sorted label names, or `--label-order`), so the pruned model's outputs can be read.
    */
   /** `fineTuneLoss`: regression and autoencoders, the loss the fine-tunes minimised ('mse', or the model's own 'mae' / 'huber'). */
-  task?: { kind: string; metric: string; evidence: string; fineTuneLoss?: string; classNames?: string[] };
+  /** `loss`: what the fine-tunes minimised and every "loss" figure of the run holds, in words (e.g. softmax outputs: the sum of binary log-losses, not Keras's cross-entropy). */
+  task?: { kind: string; metric: string; evidence: string; fineTuneLoss?: string; loss?: string; classNames?: string[] };
   /** Samples in each split of the data the run used (the guard reads val, the final figure test). */
   samples?: { train: number; val: number; test: number };
   /** A CSV: the columns fed to the model (in order) and the target column(s) it was judged on — header names, or 'column J' (0-based file index) for a file without a header row. */
