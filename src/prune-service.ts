@@ -241,7 +241,17 @@ export function checkOutDir(out: string, overwrite: boolean, resume: boolean, in
  */
 export function checkOverwritable(out: string, overwrite: boolean, resume: boolean): void {
   const abs = resolve(out);
-  if (!overwrite || !nonEmptyDir(abs) || (resume && new Checkpointer(checkpointDirFor(abs)).exists())) return;
+  if (!nonEmptyDir(abs)) return;
+  // A resumed run replaces the folder too when it writes its outputs: only autoprune's own entries may be there (an
+  // interrupted run may not have written a report yet). Until 2026-12-05 a resume deleted a user's files put there.
+  if (resume && new Checkpointer(checkpointDirFor(abs)).exists()) {
+    const foreign = [...readdirSync(abs).filter((e) => !OUTPUT_ENTRIES.has(e)), ...foreignInside(abs)];
+    if (foreign.length > 0) {
+      throw new UsageError(`output folder '${out}' holds ${foreign.length === 1 ? 'an entry' : 'entries'} autoprune does not write (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}), which the resumed run's outputs would replace; move ${foreign.length === 1 ? 'it' : 'them'} out and rerun with --resume`);
+    }
+    return;
+  }
+  if (!overwrite) return;
   // Ours when its report.json or masks.json says so, and nothing else is there.
   if (!isAutopruneOutput(abs)) {
     throw new UsageError(`output folder '${out}' is not an autoprune output (no autoprune report.json or masks.json in it): --overwrite only replaces a previous run's output; choose another --out`);

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { autoprune, createContainer, InterruptedError, loadSynthetic, TOKENS, UsageError, type AgentEvent, type DataSource, type Dataset, type DatasetInput } from '../src/index.js';
@@ -183,6 +183,12 @@ describe('abort', () => {
     const err = await autoprune({ ...opts, signal: c.signal, onEvent: (e) => { if (e.type === 'checkpoint') c.abort(); } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InterruptedError);
     expect((err as Error).message).toMatch(/^interrupted; the last accepted step is checkpointed in .*: call autoprune\(\) again with the same options and resume: true to continue/);
+    // A file of the user's put into the folder meanwhile: the resume would replace the folder, so it is refused, naming it.
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'NOTES.txt'), 'mine');
+    await expect(autoprune({ ...opts, resume: true })).rejects.toThrow(/holds an entry autoprune does not write \(NOTES\.txt\), which the resumed run's outputs would replace/);
+    expect(readFileSync(join(out, 'NOTES.txt'), 'utf8')).toBe('mine');
+    rmSync(join(out, 'NOTES.txt'));
     const again = await autoprune({ ...opts, resume: true });
     expect(again.report.config.resumed).toBe(true);
     again.model.dispose();
