@@ -75,7 +75,7 @@ export class TensorFeatureExtractor implements FeatureExtractor {
 
 @injectable()
 export class AtomicOutputWriter implements OutputWriter {
-  async write(outDir: string, files: OutputFile[], options: { overwrite: boolean }): Promise<void> {
+  async write(outDir: string, files: OutputFile[], options: { overwrite: boolean; foreign?: (dir: string) => string[] }): Promise<void> {
     await writeOutputsAtomically(outDir, files, options);
   }
 }

@@ -1356,7 +1356,7 @@ export class PruneService {
         files.push({ relPath: 'report.json', data: `${JSON.stringify(report, null, 2)}\n` });
         files.push({ relPath: 'report.html', data: await renderReportHtml(report) });
         try {
-          await this.writer.write(opts.out, files, { overwrite: r.overwrite || r.resume });
+          await this.writer.write(opts.out, files, { overwrite: r.overwrite || r.resume, foreign: (d) => [...readdirSync(d).filter((e) => !OUTPUT_ENTRIES.has(e)), ...foreignInside(d)] });
         } catch (err) {
           // A full disk at the very end: the work is not lost, the checkpoint is still there.
           if (err instanceof UsageError && ckptDir && /\((ENOSPC|EDQUOT)\)/.test(err.message)) {

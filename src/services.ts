@@ -59,5 +59,6 @@ export type { OutputFile };
 
 /** Writes a run's outputs (atomically: all or nothing). */
 export interface OutputWriter {
-  write(outDir: string, files: OutputFile[], options: { overwrite: boolean }): Promise<void>;
+  /** `foreign`: entries of an existing folder that are not autoprune's, found again right before it is replaced (see writeOutputsAtomically). */
+  write(outDir: string, files: OutputFile[], options: { overwrite: boolean; foreign?: (dir: string) => string[] }): Promise<void>;
 }

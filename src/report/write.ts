@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { existsSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { UsageError } from '../errors.js';
+import { AutopruneError, UsageError } from '../errors.js';
 
 /** One file of an output folder. */
 export interface OutputFile {
@@ -21,6 +21,12 @@ export interface OutputFile {
 export interface WriteOutputsOptions {
   /** Replace an existing non-empty output folder (its old contents are removed, not merged). */
   overwrite: boolean;
+  /**
+   * The entries of the existing folder that are not the writer's own, looked up again right before it is replaced: the
+   * check before a long run cannot see a file put there during it. Any found: the folder is left as it is and the new
+   * outputs are kept beside it (an AutopruneError, exit 1, says where).
+   */
+  foreign?: (dir: string) => string[];
 }
 
 /** What writeOutputsAtomically wrote. */
@@ -194,6 +200,18 @@ export async function writeOutputsAtomically(
 
   await writeFilesInto(tmp, files, rels, outDir, hint);
 
+  const added = existing && opts.foreign ? opts.foreign(out) : [];
+  if (added.length > 0) {
+    const kept = path.join(parent, `${base}.autoprune-${suffix()}`);
+    try {
+      await rename(tmp, kept);
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      throw asWriteError(err, kept, hint);
+    }
+    throw new AutopruneError(`output folder '${outDir}' gained ${added.length === 1 ? 'an entry' : 'entries'} autoprune does not write during the run (${added.slice(0, 3).join(', ')}${added.length > 3 ? ', …' : ''}): ` +
+      `not replaced, so nothing in it is deleted; this run's outputs are in '${kept}'`);
+  }
   // Move any old folder aside first: rename() cannot replace a non-empty folder.
   const old = existing ? path.join(parent, `.${base}.old-${suffix()}`) : undefined;
   try {

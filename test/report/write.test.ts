@@ -43,6 +43,25 @@ describe('writeOutputsAtomically', () => {
     expect(leftovers('run')).toEqual([]);
   });
 
+  it('leaves a folder that gained foreign entries during the run as it is, and keeps the new outputs beside it (exit 1)', async () => {
+    const out = path.join(root, 'run');
+    await writeOutputsAtomically(out, files, { overwrite: false });
+    writeFileSync(path.join(out, 'NOTES.txt'), 'mine'); // put there while a second run was going
+    const foreign = (d: string) => readdirSync(d).filter((e) => !['report.json', 'report.html', 'model'].includes(e));
+    const err = await rejection(writeOutputsAtomically(out, [{ relPath: 'report.json', data: 'new' }], { overwrite: true, foreign }));
+    expect(exitCodeOf(err)).toBe(1);
+    expect(err.message).toMatch(/^output folder '.*run' gained an entry autoprune does not write during the run \(NOTES\.txt\): not replaced, so nothing in it is deleted; this run's outputs are in '.*run\.autoprune-[\w-]+'$/);
+    expect(readFileSync(path.join(out, 'NOTES.txt'), 'utf8')).toBe('mine');
+    expect(readFileSync(path.join(out, 'report.json'), 'utf8')).toBe('{"ok":true}\n');
+    const kept = leftovers('run');
+    expect(kept).toHaveLength(1);
+    expect(readFileSync(path.join(root, kept[0], 'report.json'), 'utf8')).toBe('new');
+    // Nothing foreign: replaced as before.
+    rmSync(path.join(out, 'NOTES.txt'));
+    await writeOutputsAtomically(out, [{ relPath: 'report.json', data: 'newer' }], { overwrite: true, foreign });
+    expect(readFileSync(path.join(out, 'report.json'), 'utf8')).toBe('newer');
+  });
+
   it('after a writer killed mid-swap: the moved-aside outputs come back, dead writers\' temp folders go', async () => {
     const out = path.join(root, 'run');
     // A pid no process has (above the kernel's pid_max), as a kill -9 leaves it.
