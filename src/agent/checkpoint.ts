@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { tf } from '../backend/tf.js';
-import { UsageError } from '../errors.js';
+import { AutopruneError, UsageError } from '../errors.js';
 import { applyMaskJson, masksToJson, type MaskFile } from '../pruning/mask-io.js';
 import type { PrunableModel, Snapshot } from '../pruning/prunable-model.js';
 import type { Milestone, StepRecord } from './loop.js';
@@ -98,7 +98,8 @@ export class Checkpointer {
       // Disk full or the folder gone: no partial temp folder is left; the previous checkpoint stays.
       rmSync(tmp, { recursive: true, force: true });
       const e = err as NodeJS.ErrnoException;
-      throw new UsageError(`cannot write checkpoint '${this.dir}' (${e.code ?? e.message.split('\n')[0]}); the previous checkpoint is kept: free space and rerun with --resume`);
+      // A machine's failure (the cache's disk full) mid-run, not bad input: exit 1, as any error the input did not cause.
+      throw new AutopruneError(`cannot write checkpoint '${this.dir}' (${e.code ?? e.message.split('\n')[0]}); the previous checkpoint is kept: free space and rerun with --resume`);
     }
     const old = `${this.dir}.old-${process.pid}`;
     if (existsSync(this.dir)) renameSync(this.dir, old);

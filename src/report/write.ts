@@ -49,6 +49,8 @@ function asWriteError(err: unknown, where: string, hint: string): unknown {
   const code = errCode(err);
   if (err instanceof UsageError || !code || !UNWRITABLE.has(code)) return err;
   const reason = (err as Error).message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+  // A full disk or quota is the machine's state, not bad input (exit 2 means "fix the input"): exit 1, free space and rerun.
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new AutopruneError(`cannot write '${where}': ${reason} (${code}); free space and rerun`);
   return new UsageError(`cannot write '${where}': ${reason} (${code}); ${hint}`);
 }
 

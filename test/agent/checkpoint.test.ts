@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, mkdirSync, writeFile
 import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { exitCodeOf } from '../../src/errors.js';
 import { Checkpointer, type AgentState } from '../../src/agent/checkpoint.js';
 import { buildModel } from '../../src/models/families.js';
 import { PrunableModel } from '../../src/pruning/prunable-model.js';
@@ -119,7 +120,10 @@ describe('Checkpointer', () => {
     // The weights cannot be read out for writing, as when the device fills up mid-write.
     const full = Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
     const broken = { model: { weights: [{ name: 'w', shape: [1], read: () => ({ data: () => Promise.reject(full) }) }] } } as unknown as PrunableModel;
-    await expect(ck.save(broken, state(2))).rejects.toThrow(/cannot write checkpoint .*\(ENOSPC\); the previous checkpoint is kept/);
+    const err = await ck.save(broken, state(2)).then(() => undefined, (e: unknown) => e as Error);
+    expect(err!.message).toMatch(/cannot write checkpoint .*\(ENOSPC\); the previous checkpoint is kept/);
+    // The machine's state, not bad input: exit 1, not 2 ("fix the input").
+    expect(exitCodeOf(err)).toBe(1);
     expect(readdirSync(dirname(dir))).toEqual([basename(dir)]);
     await expect(new Checkpointer(dir).restore(pm)).resolves.toMatchObject({ step: 1 });
     pm.dispose();
