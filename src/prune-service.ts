@@ -221,6 +221,10 @@ export function checkOutDir(out: string, overwrite: boolean, resume: boolean, in
     throw new UsageError(`output path '${out}' is a symbolic link (to '${link}'${existsSync(abs) ? '' : ', which does not exist'}); give the folder itself or another --out`);
   }
   if (existsSync(abs) && !statSync(abs).isDirectory()) throw new UsageError(`output path '${out}' exists and is not a folder; choose another --out`);
+  // Nothing to resume is said before anything loads or trains (the built-in model's first training included).
+  if (resume && !nonEmptyDir(abs) && !new Checkpointer(checkpointDirFor(abs)).exists()) {
+    throw new UsageError(`nothing to resume: no checkpoint for output folder '${out}' (expected '${checkpointDirFor(abs)}'); run again without --resume`);
+  }
   if (nonEmptyDir(abs) && !overwrite && !(resume && new Checkpointer(checkpointDirFor(abs)).exists())) {
     throw new UsageError(resume
       ? `nothing to resume: output folder '${out}' holds no checkpoint (the run finished, or never reached its first accepted step); run again without --resume, with --overwrite to replace it`

@@ -181,6 +181,7 @@ const CASES: Case[] = [
   { name: 'negative seed', args: ['--target', '0.5', '--seed', '-1'], error: /--seed/ },
   { name: 'budget 0', args: ['--target', '0.5', '--budget', '0'], error: /--budget/ },
   { name: 'resume without a checkpoint', setup: base, args: prune('--resume'), error: /nothing to resume/ },
+  { name: 'resume without a checkpoint, the built-in model (refused before its first training)', setup: base, args: ['--target', '0.5', '--data', 'd.csv', '--out', 'never', '--resume'], error: /nothing to resume: no checkpoint for output folder 'never' \(expected '.*'\); run again without --resume$/ },
   { name: 'unknown policy', setup: base, args: prune('--policy', 'nope'), error: /no policy 'nope'/ },
   // More data and flag classes.
   { name: '--split with two parts', setup: base, args: prune('--split', '0.5,0.5'), error: /--split must be three/ },
