@@ -107,7 +107,8 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
     if (err instanceof InterruptedError) {
       const dir = checkpointDirFor(f.out);
       if (!new Checkpointer(dir).exists()) throw new InterruptedError('interrupted before the first accepted step; nothing to resume');
-      const again = ['autoprune', ...process.argv.slice(2).filter((a) => a !== '--resume'), '--resume'].join(' ');
+      // Quoted for a POSIX shell where a word needs it (spaces, quotes, `*`, a path in another script): pasted, it runs.
+      const again = ['autoprune', ...process.argv.slice(2).filter((a) => a !== '--resume'), '--resume'].map(shellWord).join(' ');
       throw new InterruptedError(`interrupted; the last accepted step is checkpointed in ${dir} (a rerun without --resume starts over). Resume with: ${again}`);
     }
     throw err;
@@ -120,3 +121,8 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
 }
 
 export { UsageError };
+
+/** `word` as a POSIX shell reads it back: as it is when only safe characters, else in single quotes (a ' as '\''). */
+export function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+}
