@@ -76,6 +76,18 @@ interface Table {
   lines: number[];
 }
 
+/**
+ * The data size limit in MB: AUTOPRUNE_MAX_DATA_MB, a positive number; unset or empty, the default. Anything else is
+ * refused naming the variable (a typo used to switch the limit off, or to set it to 0).
+ */
+function maxDataMb(): number {
+  const raw = process.env.AUTOPRUNE_MAX_DATA_MB;
+  if (raw == null || raw.trim() === '') return DEFAULT_MAX_DATA_MB;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v <= 0) throw new UsageError(`AUTOPRUNE_MAX_DATA_MB='${raw}' is not a size: give a positive number of megabytes (default ${DEFAULT_MAX_DATA_MB}), or leave it unset`);
+  return v;
+}
+
 /** Largest data file read by default (AUTOPRUNE_MAX_DATA_MB raises it). */
 const DEFAULT_MAX_DATA_MB = 1024;
 
@@ -88,9 +100,10 @@ function readText(file: string): string {
     throw new DataError(`cannot read data file '${file}': ${e.code ?? e.message}`);
   }
   if (!st.isFile()) throw new DataError(`data file '${file}' is not a regular file (a device, pipe or folder)`);
-  const maxMb = Number(process.env.AUTOPRUNE_MAX_DATA_MB ?? DEFAULT_MAX_DATA_MB);
+  const maxMb = maxDataMb();
   if (st.size > maxMb * 1024 * 1024) {
-    throw new DataError(`data file '${file}' is ${(st.size / 1048576).toFixed(0)} MB, over the ${maxMb} MB limit; set AUTOPRUNE_MAX_DATA_MB to raise it`);
+    const mb = st.size / 1048576;
+    throw new DataError(`data file '${file}' is ${mb < 1 ? mb.toPrecision(2) : mb.toFixed(0)} MB, over the ${maxMb} MB limit; set AUTOPRUNE_MAX_DATA_MB to raise it`);
   }
   try {
     return readFileSync(file, 'utf8').replace(/^\uFEFF/, '');

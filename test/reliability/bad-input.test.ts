@@ -148,6 +148,7 @@ const CASES: Case[] = [
   { name: 'data is a symlink to /dev/zero', setup: both(base, (cwd) => symlinkSync('/dev/zero', join(cwd, 'z.csv'))), args: prune().map((a) => (a === 'd.csv' ? 'z.csv' : a)), error: /'z.csv' is not a regular file/ },
   { name: 'data is a folder', setup: both(base, (cwd) => mkdirSync(join(cwd, 'dd.csv'))), args: prune().map((a) => (a === 'd.csv' ? 'dd.csv' : a)), error: /'dd.csv' is not a regular file/ },
   { name: 'data over the size limit', setup: base, args: prune(), error: /over the 0.001 MB limit; set AUTOPRUNE_MAX_DATA_MB/ },
+  { name: 'a size limit that is not a size', setup: base, args: prune(), error: /AUTOPRUNE_MAX_DATA_MB='abc' is not a size: give a positive number of megabytes/ },
   { name: 'CSV cell 1e999 overflows', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${csvRows(50)}1e999,0,0,0,1\n`)), args: prune(), error: /'1e999' overflows to Infinity/ },
   { name: 'CSV cell too large for float32', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${csvRows(50)}1e40,0,0,0,1\n`)), args: prune(), error: /line 52, column 'a': '1e40' is too large for float32/ },
   { name: 'too few validation rows for a guard', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), csvRows(60))), args: prune(), error: /the validation split has [6-9] rows: too few for the accuracy guard .* or --force/ },
@@ -229,7 +230,7 @@ describe('bad input and faults: one line, exit 2, inputs intact, nothing left be
     mkdirSync(work);
     c.setup?.(work);
     const before = tree(cwd);
-    const env: Record<string, string> = c.name === 'data over the size limit' ? { AUTOPRUNE_MAX_DATA_MB: '0.001' } : {};
+    const env: Record<string, string> = c.name === 'data over the size limit' ? { AUTOPRUNE_MAX_DATA_MB: '0.001' } : c.name === 'a size limit that is not a size' ? { AUTOPRUNE_MAX_DATA_MB: 'abc' } : {};
     const r = await cli(c.args, { cwd: work, env });
     expectCleanUsageError(r, c.error);
     const after = tree(cwd);
