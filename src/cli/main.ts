@@ -101,7 +101,12 @@ function main(argv: string[]): Promise<number> {
     .action(async (opts, cmd: Command) => {
       if (cmd.args.length > 0) {
         const { UsageError } = await import('../errors.js');
-        throw new UsageError(`unknown command or stray argument '${cmd.args[0]}'; commands: ${program.commands.map((c) => c.name()).join(', ')} (autoprune --help)`);
+        const names = program.commands.map((c) => c.name());
+        // A command after options (`autoprune --json compact x`): the prune command's options came first and took it as an argument.
+        if (names.includes(cmd.args[0])) {
+          throw new UsageError(`'${cmd.args[0]}' is a command: put it first, its options after it (autoprune ${cmd.args[0]} … ${process.argv.slice(2).filter((a) => a.startsWith('-')).join(' ')}; autoprune ${cmd.args[0]} --help)`);
+        }
+        throw new UsageError(`unknown command or stray argument '${cmd.args[0]}'; commands: ${names.join(', ')} (autoprune --help)`);
       }
       const { pruneCommand } = await import('./prune.js');
       process.exitCode = await pruneCommand(opts, program.args);
