@@ -64,9 +64,12 @@ export function gpuHint(backend: string, skipped: readonly string[]): string | u
 
 export async function doctorCommand(opts: { backend: string; json?: boolean }): Promise<number> {
   const r = await doctor(opts.backend as BackendName | 'auto');
+  // A health check a CI job can act on: 1 where every run would fail (an unusable cache) or train without native
+  // TensorFlow though none was asked for; a pure-JS backend asked for by name is the user's choice (0).
+  const code = r.cacheProblem || (!r.native && r.requested === 'auto') ? 1 : 0;
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);
-    return 0;
+    return code;
   }
   const t = consoleTable();
   t.push(
@@ -84,5 +87,5 @@ export async function doctorCommand(opts: { backend: string; json?: boolean }): 
   // A pure-JS backend asked for by name is the user's choice, not a missing native one.
   if (!r.native && r.requested !== 'auto') process.stderr.write(`autoprune: WARNING the '${r.backend}' backend was asked for (--backend or AUTOPRUNE_BACKEND): training is ${slowdownOf(r.backend)} slower than on native TensorFlow, which autoprune uses by default where it loads\n`);
   else if (!r.native) process.stderr.write('autoprune: WARNING no native backend; run `npx autoprune setup-native --force --verbose`\n');
-  return 0;
+  return code;
 }

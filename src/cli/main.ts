@@ -114,7 +114,7 @@ function main(argv: string[]): Promise<number> {
 
   program
     .command('doctor')
-    .description('show which TensorFlow backend is active and how fast it trains (one epoch of LeNet-300-100 on MNIST-10k)')
+    .description('show which TensorFlow backend is active and how fast it trains (one epoch of LeNet-300-100 on MNIST-10k); exit 1 when the model cache is unusable or training would run without native TensorFlow though none was asked for')
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKENDS).default('auto'))
     .option('--json', 'print the result as JSON')
     .action(async (opts) => {

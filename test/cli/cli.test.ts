@@ -240,7 +240,8 @@ describe('autoprune CLI', () => {
     const file = join(tempDir(), 'a-file');
     writeFileSync(file, 'not a folder');
     const r = await cli(['doctor'], { env: { AUTOPRUNE_CACHE_DIR: file } });
-    expect(r.code).toBe(0);
+    // A health check: exit 1, so that a CI job does not pass a machine where every default run fails.
+    expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/model cache\s*│ .*a-file \(UNUSABLE: every run refuses it\)/);
     expect(r.stderr).toMatch(/WARNING the cache folder '.*a-file' is a file, or a folder above it is; set AUTOPRUNE_CACHE_DIR to a writable folder/);
   }, 120_000);
