@@ -26,7 +26,9 @@ function userMessage(issue: z.ZodIssue): string {
     case 'invalid_enum_value':
       return `must be one of ${issue.options.map((o) => `'${String(o)}'`).join(', ')}`;
     case 'too_small':
-      return issue.type === 'number' ? `must be ${issue.inclusive ? 'at least' : 'more than'} ${String(issue.minimum)}` : issue.message;
+      return issue.type === 'number' ? `must be ${issue.inclusive ? 'at least' : 'more than'} ${String(issue.minimum)}`
+        : issue.type === 'string' && Number(issue.minimum) === 1 ? 'must not be empty'
+        : issue.message;
     case 'too_big':
       return issue.type === 'number' ? `must be ${issue.inclusive ? 'at most' : 'less than'} ${String(issue.maximum)}` : issue.message;
     case 'not_multiple_of':

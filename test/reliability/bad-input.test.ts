@@ -175,6 +175,7 @@ const CASES: Case[] = [
   { name: 'data file missing', setup: base, args: prune().map((a) => (a === 'd.csv' ? 'nope.csv' : a)), error: /cannot read data file 'nope.csv'/ },
   // Command line.
   { name: 'unknown command', args: ['frobnicate', '--target', '0.5'], error: /unknown command or stray argument 'frobnicate'/ },
+  { name: 'an empty --out', args: ['--target', '0.5', '--out', ''], error: /--out must not be empty, got ''$/ },
   { name: 'a command after options', args: ['--json', 'doctor'], error: /'doctor' is a command: put it first, its options after it \(autoprune doctor … --json; autoprune doctor --help\)/ },
   { name: 'stray positional after flags', args: ['--target', '0.5', 'extra'], error: /stray argument 'extra'/ },
   { name: 'unknown flag', args: ['--target', '0.5', '--bogus'], error: /unknown option '--bogus'/ },
