@@ -223,7 +223,7 @@ export interface EpochEvent {
   step: number;
   /** The round's index in this training, from 0 (for 'dense': the epoch). */
   epoch: number;
-  /** Optimizer steps per round (fine-tune and polish); the last round of a training has what is left of `steps`, which may be fewer. */
+  /** Optimizer steps of a full round (fine-tune and polish); the last round of a training runs what is left of `steps`, which may be fewer. */
   roundSteps?: number;
   /**
    * Planned optimizer steps of this training (fine-tune, polish, and the built-in model's on a CSV; a fine-tune continued for a step still recovering

@@ -115,6 +115,15 @@ describe('console verbosity', () => {
     expect(n).toContain('wrote /tmp/out/ (model/, masks.json, report.json, report.html)');
   });
 
+  it('--verbose gives each round its own steps: the last one what is left of the training (70 steps of 63-step rounds: 63, then 7)', () => {
+    let out = '';
+    const stream = { isTTY: false, write: (s: string) => { out += s; return true; } } as unknown as NodeJS.WriteStream;
+    const r = createConsoleReporter({ json: false, target: 0.8, stream, verbosity: 'verbose' });
+    for (const epoch of [0, 1]) r.event({ type: 'epoch', phase: 'fine-tune', epochs: 2, step: 1, epoch, roundSteps: 63, steps: 70, loss: 0.25 });
+    expect(out).toContain('fine-tune round 1 (63 steps): loss');
+    expect(out).toContain('fine-tune round 2 (7 steps): loss');
+  });
+
   it('without a progress bar (a log, a pipe), a fine-tune round is printed at the default verbosity after 10 s without a line', () => {
     vi.useFakeTimers();
     try {
