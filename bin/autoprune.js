@@ -8,4 +8,6 @@ if (!existsSync(fileURLToPath(main))) {
   process.stderr.write('autoprune: error: the CLI is not built; run `npm install` (or `npm run build`) in the autoprune folder\n');
   process.exit(1);
 }
+// Before anything heavy loads: an early Ctrl-C or SIGTERM exits 130 with a word, not 143 in silence.
+(await import(new URL('../dist/cli/early-signals.js', import.meta.url).href)).holdEarlySignals();
 await import(main.href);

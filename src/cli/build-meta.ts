@@ -1,3 +1,4 @@
+import { releaseEarlySignals } from './early-signals.js';
 import { checkOutFile } from '../models/io.js';
 import { z } from 'zod';
 import { selectBackend } from '../backend/tf.js';
@@ -72,6 +73,7 @@ export async function workerCommand(raw: Record<string, unknown>): Promise<numbe
     if (++signals > 1) process.exit(130);
     stop.abort();
   };
+  releaseEarlySignals();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   await runQueueWorker(f.queue, {

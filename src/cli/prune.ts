@@ -1,3 +1,4 @@
+import { releaseEarlySignals } from './early-signals.js';
 import { Checkpointer } from '../agent/checkpoint.js';
 import { z } from 'zod';
 import { checkpointDirFor } from '../prune-service.js';
@@ -89,6 +90,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
     controller.abort();
   };
   // SIGTERM (a job scheduler's or container's stop) ends the run the same way: after the batch, resumable.
+  releaseEarlySignals();
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
   const onStdoutClosed = () => controller.abort();

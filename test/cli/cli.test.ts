@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.js';
-import { cli, cliUntil, events, expectCleanUsageError } from './cli-helpers.js';
+import { BIN, cli, cliUntil, events, expectCleanUsageError } from './cli-helpers.js';
 
 /** A fast run: synthetic data (the default model for it is a small MLP), a baseline policy, a small budget. */
 const FAST = ['--data', 'synthetic', '--policy', 'global-magnitude', '--budget', '8', '--max-drop', '5'];
@@ -235,6 +235,22 @@ describe('autoprune CLI', () => {
     expect(resumed.code).toBe(0);
     expect(events(resumed.stdout)[0]).toMatchObject({ type: 'start', resumed: true });
   });
+
+  it('a SIGTERM while the CLI is still loading TensorFlow exits 130 with a line, not 143 in silence', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [BIN, '--target', '0.5', '--data', 'synthetic', '--out', join(tempDir(), 'o'), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(code).toBe(130);
+    expect(err).toMatch(/autoprune: (error: )?interrupted before/);
+    // --json: the interruption is an error event on stdout too.
+    expect(out.trim().split('\n').map((l) => JSON.parse(l) as { type: string }).at(-1)).toMatchObject({ type: 'error', exitCode: 130 });
+  }, 60_000);
 
   it('doctor says when the cache folder is one every run refuses', async () => {
     const file = join(tempDir(), 'a-file');
