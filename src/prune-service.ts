@@ -3,6 +3,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { inject, injectable } from 'inversify';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { isLastTry, runAgent, type AgentResult } from './agent/loop.js';
 import { cacheDir } from './models/cache.js';
@@ -375,22 +376,71 @@ export function lockOutDir(out: string): () => void {
   };
   for (let tries = 0; ; tries++) {
     try {
-      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      writeFileSync(file, JSON.stringify(lockOwner(process.pid)), { flag: 'wx' });
       heldLocks.add(file);
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || tries > 0) {
         throw new UsageError(`cannot lock output folder '${out}' (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
       }
-      // Our own pid without the lock in heldLocks: left by a run of this process that crashed before releasing it.
-      const pid = Number(readFileSync(file, 'utf8'));
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-        throw new UsageError(`output folder '${out}' is in use by another autoprune run (pid ${pid}); wait for it or choose another --out`);
+      const holder = readLockOwner(file);
+      const state = holder ? holderState(holder) : 'gone';
+      if (state === 'alive') {
+        throw new UsageError(`output folder '${out}' is in use by another autoprune run (pid ${holder!.pid}); wait for it or choose another --out`);
+      }
+      if (state === 'unknown') {
+        throw new UsageError(`output folder '${out}' is locked by an autoprune run of pid ${holder!.pid} on ${holder!.host ?? 'another host'}${holder!.pidns ? ` (process namespace ${holder!.pidns})` : ''}, which this process cannot see ` +
+          `(another machine or container sharing the cache): wait for it, or, if no run is active there, delete '${file}'`);
       }
       rmSync(file, { force: true });
     }
   }
   return release;
+}
+
+/** Who holds a lock: the pid, and what tells a live holder from a reused pid or one of another machine or container. */
+interface LockOwner { pid: number; host?: string; pidns?: string; start?: string }
+
+/** Start time of a process (clock ticks since boot, /proc/<pid>/stat field 22), where /proc has it. */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function pidNamespace(): string | undefined {
+  try { return readlinkSync('/proc/self/ns/pid'); } catch { return undefined; }
+}
+
+function lockOwner(pid: number): LockOwner {
+  return { pid, host: hostname(), pidns: pidNamespace(), start: processStart(pid) };
+}
+
+/** A lock file's holder: JSON, or a bare pid (locks written before 2026-12-05). */
+function readLockOwner(file: string): LockOwner | undefined {
+  try {
+    const text = readFileSync(file, 'utf8').trim();
+    const o = (/^\d+$/.test(text) ? { pid: Number(text) } : JSON.parse(text)) as LockOwner;
+    return Number.isInteger(o.pid) && o.pid > 0 ? o : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether a lock's holder still runs: 'gone' (its pid is free, or now another process's: a start time that differs),
+ * 'alive', or 'unknown' (another host or process namespace: its pid means nothing here).
+ */
+function holderState(o: LockOwner): 'alive' | 'gone' | 'unknown' {
+  if ((o.host != null && o.host !== hostname()) || (o.pidns != null && pidNamespace() != null && o.pidns !== pidNamespace())) return 'unknown';
+  // Our own pid without the lock in heldLocks: left by a run of this process that crashed before releasing it.
+  if (o.pid === process.pid) return 'gone';
+  if (!alive(o.pid)) return 'gone';
+  const start = o.start != null ? processStart(o.pid) : undefined;
+  return start != null && start !== o.start ? 'gone' : 'alive';
 }
 
 function alive(pid: number): boolean {
