@@ -27,7 +27,7 @@ function userMessage(issue: z.ZodIssue): string {
       return `must be one of ${issue.options.map((o) => `'${String(o)}'`).join(', ')}`;
     case 'too_small':
       return issue.type === 'number' ? `must be ${issue.inclusive ? 'at least' : 'more than'} ${String(issue.minimum)}`
-        : issue.type === 'string' && Number(issue.minimum) === 1 ? 'must not be empty'
+        : issue.type === 'string' && Number(issue.minimum) === 1 && /^String must contain at least/.test(issue.message) ? 'must not be empty'
         : issue.message;
     case 'too_big':
       return issue.type === 'number' ? `must be ${issue.inclusive ? 'at most' : 'less than'} ${String(issue.maximum)}` : issue.message;
