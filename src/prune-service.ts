@@ -1560,7 +1560,9 @@ function frontierRows(target: number, frontier: readonly number[], result: Agent
   });
   const rows = frontier.map((t) => {
     const m = result.milestones.find((x) => x.target === t);
-    return m ? row(t, m.sparsity, m.compute, m.valAccuracy, m.testAccuracy, m.fineTuneSteps, frontierPath(t)) : { target: t, reached: false };
+    if (m) return row(t, m.sparsity, m.compute, m.valAccuracy, m.testAccuracy, m.fineTuneSteps, frontierPath(t));
+    const missed = result.missedMilestones?.find((x) => x.target === t);
+    return { target: t, reached: false, ...(missed ? { why: `its branch lost ${(100 * missed.drop).toFixed(2)} validation points, more than the ${(100 * missed.allowed).toFixed(2)} allowed` } : {}) };
   });
   // The final model's own steps: the branches to the lower targets made other models (totals.frontierSteps).
   rows.push({ ...row(target, result.sparsity, result.compute, result.valAccuracy, result.testAccuracy, result.totals.fineTuneSteps - (result.totals.frontierSteps ?? 0), ''), reached: result.targetReached });

@@ -188,6 +188,8 @@ export interface AgentResult {
   masks: PrunableModel;
   /** The states recorded at `milestones` that steps reached (ascending); the caller owns their snapshots. */
   milestones: Milestone[];
+  /** Lower targets whose branch the guard rejected (no model there), with what the branch lost and what was allowed. */
+  missedMilestones?: { target: number; drop: number; allowed: number }[];
   /** The polish at the final sparsity, where one ran: kept or undone, and why (the PolishEvent's fields). */
   polish?: PolishRecord;
 }
@@ -352,6 +354,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
   const calib = headOf(data.train, o.calibrationSamples);
   const ckpt = o.checkpointDir ? new Checkpointer(o.checkpointDir) : undefined;
   const milestones: Milestone[] = [];
+  const missedMilestones: { target: number; drop: number; allowed: number }[] = [];
   /** The distillation targets (AgentOptions.distill), disposed with the run. */
   let teacher: TF.Tensor | undefined;
   let distilled: false | { weight: number; temperature: number } = false;
@@ -652,7 +655,15 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           branching = target;
           const r = await attempt(target, { steps: o.maxStepEpochs * budget.roundSteps, patience: 1 }).finally(() => { branching = undefined; });
           state.frontierSteps = (state.frontierSteps ?? 0) + r.steps;
-          if (!r.verdict.accepted) continue;
+          if (!r.verdict.accepted) {
+            // Said, not skipped in silence: the frontier has no model at this target.
+            missedMilestones.push({ target, drop: r.verdict.drop, allowed: r.verdict.allowed });
+            emit({
+              type: 'warning',
+              message: `frontier: the branch to ${(100 * target).toFixed(1)} % was rejected by the guard (validation drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}, after ${r.steps} fine-tune steps): the frontier has no model at that target`,
+            });
+            continue;
+          }
           record({
             target, sparsity: pm.sparsity(), compute: pm.compute(), valAccuracy: r.valAccuracy, testAccuracy: timed('evaluate', () => accuracy(model, data.test)),
             fineTuneSteps: stepsBefore + r.steps, snapshot: pm.snapshot(),
@@ -927,7 +938,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       budget,
       distill: distilled,
       guard: { valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow, maxDrop: o.maxDrop, z: GUARD_Z, controlValAccuracy: reference.accuracy, reference: reference.kind, final: guard(finalEval) },
-      phases: runPhases(), earlierSeconds: earlier.seconds, masks: pm, milestones, ...(polishRecord ? { polish: polishRecord } : {}),
+      phases: runPhases(), earlierSeconds: earlier.seconds, masks: pm, milestones, ...(missedMilestones.length ? { missedMilestones } : {}), ...(polishRecord ? { polish: polishRecord } : {}),
     };
     return result;
   } catch (err) {

@@ -223,7 +223,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         frontierLines(report, fmt) +
         servingLine(report, outDir, compacted) +
         (report.standardization ? `  inputs were standardized: the model expects (value − mean) / std per column, the training rows' figures in report.json "standardization"${constantNote(report.standardization)}\n` : '') +
-        `  wrote ${outDir}/ (model/, masks.json, report.json, report.html${report.frontier ? ', frontier.json, frontier/' : ''}${compacted ? ', compact/, model.sparse, model.int8.sparse' : ''})\n`);
+        `  wrote ${outDir}/ (model/, masks.json, report.json, report.html${report.frontier ? `, frontier.json${report.frontier.some((r) => r.reached && r.path) ? ', frontier/' : ''}` : ''}${compacted ? ', compact/, model.sparse, model.int8.sparse' : ''})\n`);
     },
     close() {
       bar?.stop();
@@ -257,7 +257,9 @@ function frontierLines(report: RunReport, fmt: (v: number) => string): string {
   const flops = report.config.objective === 'flops';
   const rows = report.frontier.map((r) => (r.reached && r.sparsity != null
     ? `    ${pct(r.target)}: ${flops && r.compute ? `${pct(r.compute.reduction, 2)} of the prunable kernels' compute removed${r.compute.allKernels ? ` (${pct(r.compute.allKernels.reduction, 2)} of every kernel's)` : ''}, ` : ''}sparsity ${pct(r.sparsity, 2)} (${pct(r.sparsityOfAllParams ?? 0, 2)} of all parameters), test ${metric} ${fmt(r.testAccuracy ?? NaN)}, after ${r.fineTuneSteps} fine-tune steps${r.path ? ` → ${r.path}` : ' (the final model)'}`
-    : `    ${pct(r.target)}: not reached as its own step`));
+    : r.target === report.config.target
+      ? `    ${pct(r.target)}: not reached; the final model stopped at ${flops && report.final.compute ? `${pct(report.final.compute.reduction, 2)} of the prunable kernels' compute removed` : `sparsity ${pct(report.final.sparsity, 2)}`}`
+      : `    ${pct(r.target)}: not reached${r.why ? `: ${r.why}` : ' (the run stopped, or jumped past it, before a step landed on or crossed it)'}`));
   return `  frontier (test ${metric}, dense ${fmt(report.dense.testAccuracy)}):\n${rows.join('\n')}\n`;
 }
 

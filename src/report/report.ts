@@ -308,6 +308,8 @@ export interface ReportFrontierRow {
   fineTuneSteps?: number;
   /** Where its model/ and masks.json are, relative to the output folder ('' for the final row: the folder itself); absent when no folder was written. */
   path?: string;
+  /** Why a lower target was not reached, where its branch was tried (the guard rejected it). */
+  why?: string;
 }
 
 /** Contents of report.json. */

@@ -233,6 +233,21 @@ describe('console start line and totals', () => {
     expect(summary(r)).toContain("    50.0 %: 68.00 % of the prunable kernels' compute removed, sparsity 52.67 % (52.00 % of all parameters)");
   });
 
+  it('says why a frontier target was not reached, and writes no frontier/ folder claim where none was kept', () => {
+    const r = sample();
+    r.config.target = 0.8;
+    r.final.sparsity = 0.75;
+    r.frontier = [
+      { target: 0.5, reached: false, why: 'its branch lost 3.10 validation points, more than the 2.42 allowed' },
+      { target: 0.8, reached: false, sparsity: 0.75, path: '' },
+    ];
+    const text = summary(r);
+    expect(text).toContain('    50.0 %: not reached: its branch lost 3.10 validation points, more than the 2.42 allowed');
+    expect(text).toContain('    80.0 %: not reached; the final model stopped at sparsity 75.00 %');
+    expect(text).not.toContain('not reached as its own step');
+    expect(text).toMatch(/report\.html, frontier\.json\)/);
+  });
+
   it('says which fine-tune steps went to the frontier\'s branches, on top of the budget', () => {
     const r = sample();
     r.totals.fineTuneSteps = 1100;
