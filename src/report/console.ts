@@ -100,7 +100,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           measure = e.objective === 'flops' ? 'compute removed' : 'sparsity';
           metric = e.metric ?? 'accuracy';
           line(`autoprune: ${e.resumed ? 'resuming' : 'pruning'} to ${pct(e.target)} ${e.objective === 'flops' ? 'of compute removed' : 'sparsity'} with policy '${e.policy}'; ` +
-            `dense val ${metric} ${fmt(e.denseValAccuracy)}, max drop ${e.maxDrop} points${metric === 'R²' ? ' (0.01 of R² each)' : ''} (+${GUARD_Z} s.e. of the paired estimate vs the lower of the dense model and a fine-tuned dense control, ${metric === 'R²' ? 'at most twice max drop' : 'at most two validation rows more'})`);
+            `dense val ${metric} ${fmt(e.denseValAccuracy)}, max drop ${e.maxDrop} points${metric === 'R²' ? ' (0.01 of R² each)' : ''} (+${GUARD_Z} s.e. of the paired estimate vs the lower of the dense model and a fine-tuned dense control, ${metric === 'R²' ? 'at most twice max drop' : `at most two validation rows more${e.pointsPerRow != null ? `: up to ${(e.maxDrop + 2 * e.pointsPerRow).toFixed(2)} points on these ${e.valRows ?? '?'} rows` : ''}`})`);
           if (!e.resumed && e.sparsity > 0.005) {
             line(`  the model as given is already ${pct(e.sparsity)} ${e.objective === 'flops' ? 'of compute removed' : 'sparse'} (its zero weights stay zero): "dense" below means this model, not an unpruned one`);
           }
@@ -152,7 +152,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             (e.collapsedTo != null
               ? `, no better than always answering the most common class (${fmt(e.collapsedTo)} of the validation rows; the ${e.reference === 'dense' ? 'dense model' : 'fine-tuned dense control'} scores ${fmt(e.controlValAccuracy ?? 0)})`
               : e.drop != null && e.allowedDrop != null && e.controlValAccuracy != null
-              ? `, ${(100 * e.drop).toFixed(2)} points below the ${e.reference === 'dense' ? 'dense model' : 'fine-tuned dense control'} (${fmt(e.controlValAccuracy)}) on the same rows > allowed ${(100 * e.allowedDrop).toFixed(2)}`
+              ? `, ${twoNumbers(100 * e.drop, 100 * e.allowedDrop)[0]} points below the ${e.reference === 'dense' ? 'dense model' : 'fine-tuned dense control'} (${fmt(e.controlValAccuracy)}) on the same rows > allowed ${twoNumbers(100 * e.drop, 100 * e.allowedDrop)[1]}`
               : ` < guard ${fmt(e.floor)}`) + `: rolled back; ${e.next}`);
           break;
         case 'compact':
@@ -269,4 +269,10 @@ function constantNote(st: { columns: string[]; std: number[] }): string {
   if (!constant.length) return '';
   const names = constant.slice(0, 5).map((c) => `'${c}'`).join(', ') + (constant.length > 5 ? `, … (${constant.length} columns)` : '');
   return ` (std 0: ${names} ${constant.length === 1 ? 'is' : 'are'} constant over the training rows and fed as 0, whatever the value)`;
+}
+
+/** Two figures compared on one line, with enough decimals (2 to 4) that the larger does not print equal to the smaller. */
+function twoNumbers(a: number, b: number): [string, string] {
+  for (let d = 2; d < 4; d++) if (a.toFixed(d) !== b.toFixed(d)) return [a.toFixed(d), b.toFixed(d)];
+  return [a.toFixed(4), b.toFixed(4)];
 }

@@ -84,6 +84,9 @@ describe('console rollback lines', () => {
       controlValAccuracy: 0.965, reference: 'control' as const, fineTuneEpochs: 1, totalEpochs: 2, next: 'retry with a smaller step', seconds: 1 };
     r.event({ ...base, valAccuracy: 0.94, drop: 0.025 });
     expect(out).toContain('val 94.00 %, 2.50 points below the fine-tuned dense control (96.50 %) on the same rows > allowed 2.00: rolled back; retry with a smaller step');
+    // Figures that round alike get the decimals that tell them apart (it printed "1.20 > allowed 1.20").
+    r.event({ ...base, drop: 0.012036, allowedDrop: 0.011958 });
+    expect(out).toContain('1.204 points below the fine-tuned dense control (96.50 %) on the same rows > allowed 1.196');
     r.event({ ...base, collapsedTo: 0.95 });
     expect(out).toContain('val 95.00 %, no better than always answering the most common class (95.00 % of the validation rows; the fine-tuned dense control scores 96.50 %): rolled back');
   });
@@ -203,7 +206,8 @@ describe('console start line and totals', () => {
   });
 
   it("states the guard's cap in the metric's own terms: rows for 0/1 scores, twice max drop for R²", () => {
-    expect(out((r) => r.event(start('accuracy', 68)))).toContain('at most two validation rows more)');
+    // With the figure it comes to on these rows: max drop 1 + two rows of 68 (1.47 points each).
+    expect(out((r) => r.event(start('accuracy', 68)))).toContain('at most two validation rows more: up to 3.94 points on these 68 rows)');
     const r2 = out((r) => r.event(start('R²', 39)));
     expect(r2).toContain('(0.01 of R² each)');
     expect(r2).toContain('at most twice max drop)');
