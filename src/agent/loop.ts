@@ -793,7 +793,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         const next = state.rate < plan.minRate
           ? 'stop: the step size fell below the smallest useful step'
           : spent ? 'stop: the steps\' share of the budget is spent (what follows: one last try at the target with part of the reserve, or the polish)'
-          : `retry with a smaller step (${(100 * (nextSparsity(from, o.target, state.rate) - from)).toFixed(1)} points of sparsity${granularity === 'connection' ? '' : '; whole units can round it up to the step just rolled back, which is then halved again'})`;
+          : `retry with a smaller step (${(100 * (nextSparsity(from, o.target, state.rate) - from)).toFixed(1)} points of ${objective === 'flops' ? 'compute removed' : 'sparsity'}${granularity === 'connection' ? '' : '; whole units can round it up to the step just rolled back, which is then halved again'})`;
         emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next, seconds, ...(notes ? { reason: notes } : {}) });
         await checkpoint();
       }

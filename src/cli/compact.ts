@@ -341,7 +341,9 @@ export async function compactCommand(dir: string, opts: CompactOptions = {}): Pr
   const lines = [
     `model ${r.input.model}${r.input.masks ? ` with ${r.input.masks}` : ' (masks from its zeros)'}: ${(100 * r.sparsity).toFixed(1)} % sparse`,
     sizes.toString(),
+    'masked raw / gzip: the pruned model as tfjs saves it (its zeros stored), and gzipped; compact: the sliced model (compact/); sparse: only the live weights with their positions (model.sparse), + int8 with 8-bit values (docs/compaction.md)',
     units.toString(),
+    'units: whole units (Dense columns, filters, recurrent units) before → after; dead: every incoming weight pruned (its constant output folded into the next layer); unused: every outgoing weight pruned; inputs: the kernel\'s input rows or channels',
     ...r.compact.skipped.map((k) => `left intact: '${k.layer}': ${k.reason}`),
     ...r.rewrites.map(describeRewrite),
     ...(r.largeBatchRewrites ? [`served ${ONE_CHANNEL_MIN_BATCH} or more samples a call, \`--serving-batch 256\` also rewrites ${r.largeBatchRewrites} one-channel map${r.largeBatchRewrites > 1 ? 's' : ''} (a one-filter convolution and its 2×2 max pool as one strided convolution; 1.14–1.47× measured at batch 128–256, slower below: docs/compaction.md)`] : []),
