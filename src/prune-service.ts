@@ -648,9 +648,15 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
   const task = taskOf(model);
   if (task.kind !== 'classification') return; // other tasks: checkTargets
   const numeric = names.every((n) => /^[+-]?\d+(\.\d+)?$/.test(n));
+  // One-hot label columns (--label a,b,c): their order is the one given there, and --label is what reorders them.
+  const oneHot = (data.targetNames?.length ?? 0) > 1;
+  // (Refused or warned as an order not given: the columns' order is the user's, but a model far better in another is refused.)
   const given = opts.labelOrder != null;
-  const mapping = given ? `--label-order ${csvNames(names)}`
+  const mapping = oneHot ? `the label columns in the order given to --label (${names.join(', ')})`
+    : given ? `--label-order ${csvNames(names)}`
     : numeric ? `integer labels as output indices (label k = output k: ${names.join(', ')})` : `the labels in sorted order (${names.join(', ')})`;
+  /** The option that gives the classes in another order: --label for one-hot columns, else --label-order. */
+  const reorder = (order: string) => (oneHot ? `--label ${order}` : `--label-order ${order}`);
   const rows = data.val.labels.length;
   // One forward pass: the predicted classes give both the accuracy (the rows right in this mapping) and the
   // order of the labels that explains them best.
@@ -683,7 +689,7 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
     // the model was trained on (other columns, or another scaling: a model trained on standardized features).
     if (otherFits) {
       throw new DataError(`${scores} with ${mapping}, but ${(100 * order.best / rows).toFixed(1)} % with the names in the order ${named.join(', ')}: it was not trained for these labels in this order, ` +
-        `and fine-tuning would retrain it to another meaning of its outputs; pass --label-order ${csvNames(named)}${placeholder} (or the labels in the model's output order)`);
+        `and fine-tuning would retrain it to another meaning of its outputs; pass ${reorder(csvNames(named))}${placeholder} (or the labels in the model's output order)`);
     }
     throw new DataError(`${scores} with ${mapping}, and no other order of the labels does better: it was not trained for these inputs, and fine-tuning would retrain it; check the input columns and their scaling (--ignore-columns; --standardize if it was trained on standardized features), or the label order (--label-order)`);
   }
@@ -696,7 +702,7 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
   // was tried 2026-12-05 and withdrawn). Its confidence tells them apart (below).
   if (!given && rows >= MIN_LABEL_CHECK_ROWS && otherFits && order.best >= order.identity + Math.max(5, Math.ceil(0.1 * rows))) {
     throw new DataError(`${scores} with ${mapping}, but ${(100 * order.best / rows).toFixed(1)} % with the names in the order ${named.join(', ')}: ` +
-      `it was trained with another order, and fine-tuning would retrain its outputs to new meanings; pass --label-order ${csvNames(named)}${placeholder} (or the order it was trained with)`);
+      `it was trained with another order, and fine-tuning would retrain its outputs to new meanings; pass ${reorder(csvNames(named))}${placeholder} (or the order it was trained with)`);
   }
   // An order the user gave, far worse than another that the model is confident in (a trained model, confidently
   // right in that order and confidently wrong in theirs: a typo, or the classes of another file): refused too. A
@@ -707,7 +713,7 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
     if (ce.best <= 0.5 * uniform && ce.given >= uniform) {
       throw new DataError(`${scores} with ${mapping}, but ${(100 * order.best / rows).toFixed(1)} % with the names in the order ${named.join(', ')}, and it is confident in that order ` +
         `(validation cross-entropy ${ce.best.toFixed(2)} there, ${ce.given.toFixed(2)} in the order given; ${uniform.toFixed(2)} is a model unsure of every class): it was trained with that order, ` +
-        `and fine-tuning would retrain its outputs to new meanings; pass --label-order ${csvNames(named)}${placeholder}, or no --label-order`);
+        `and fine-tuning would retrain its outputs to new meanings; pass ${reorder(csvNames(named))}${placeholder}, or no --label-order`);
     }
   }
   // Integer labels, or an order given, that leave some of the model's classes without a single training row (a 3-class
@@ -723,7 +729,7 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
   if (order.best >= order.identity + Math.max(2, Math.ceil(0.03 * rows))) {
     opts.onEvent?.({
       type: 'warning',
-      message: `${scores}${given ? ` with ${mapping}` : ''}; with the names in the order ${named.join(', ')} it would be ${(100 * order.best / Math.max(1, rows)).toFixed(1)} %: if the model was trained with that order, pass --label-order ${csvNames(named)}${placeholder}`,
+      message: `${scores}${given ? ` with ${mapping}` : ''}; with the names in the order ${named.join(', ')} it would be ${(100 * order.best / Math.max(1, rows)).toFixed(1)} %: if the model was trained with that order, pass ${reorder(csvNames(named))}${placeholder}`,
     });
     return;
   }

@@ -78,6 +78,24 @@ describe('small real tables with the defaults', () => {
     expect((await warningsFor(other)).some((w) => /same inputs as training rows/.test(w))).toBe(false);
   }, 60_000);
 
+  it('one-hot label columns in another order than the model\'s are refused naming the --label that fits; extra class columns naming --label', async () => {
+    const p = smallCasePaths('iris');
+    const [head, ...rows] = readFileSync(p.data, 'utf8').trim().split('\n');
+    const cols = head.split(',');
+    const names = [...new Set(rows.map((r) => r.split(',').at(-1)!))].sort();
+    const oneHot = rows.map((r) => { const c = r.split(','); return [...c.slice(0, -1), ...names.map((n) => (n === c.at(-1) ? 1 : 0)), 0].join(','); });
+    const csv = join(tempDir(), 'iris-onehot.csv');
+    writeFileSync(csv, `${[...cols.slice(0, -1), ...names, 'other'].join(',')}\n${oneHot.join('\n')}\n`);
+    await expect(autoprune({ model: p.model, data: csv, label: [...names].reverse(), ignoreColumns: ['other'], target: 0.5, budgetSteps: 20 }))
+      .rejects.toThrow(new RegExp(`with the label columns in the order given to label \\(${[...names].reverse().join(', ')}\\).*pass label ${names.join(',')} `)); // the API's option names
+    await expect(autoprune({ model: p.model, data: csv, label: [...names, 'other'], target: 0.5, budgetSteps: 20 }))
+      .rejects.toThrow(/has 4 one-hot label columns .* but the model's output has 3 classes: name only its 3 class columns with (--)?label/);
+    // In the model's order: it runs, as on the one label column.
+    const { model, report } = await autoprune({ model: p.model, data: csv, label: names, ignoreColumns: ['other'], target: 0.5, budgetSteps: 20 });
+    model.dispose();
+    expect(report.task!.classNames).toEqual(names);
+  });
+
   it('a model at chance on inputs it was not trained on (unscaled features) is refused naming the inputs and their scaling, not only the label order', async () => {
     const p = smallCasePaths('iris');
     const lines = readFileSync(p.data, 'utf8').trim().split('\n');

@@ -410,7 +410,8 @@ function oneHotClasses(t: Table, k: number): Table {
     const hot = cells.flatMap((v, j) => (v === 1 ? [j] : []));
     if (hot.length !== 1 || cells.some((v) => v !== 0 && v !== 1)) {
       throw new DataError(`${t.file} line ${t.lines[i]}: the label columns ${names.join(', ')} hold ${cells.map((v) => (Number.isNaN(v) ? `'${t.labels[i]}'` : v)).join(', ')}; ` +
-        'several label columns of a classifier are read as one-hot classes (a single 1 per row, 0 elsewhere): for labels that can be 1 together, the model is a multi-label one (--task multilabel), for numbers a regression (--task regression)');
+        'several label columns of a classifier are read as one-hot classes (a single 1 per row, 0 elsewhere): a row of 0s may mean a class column missing from --label (name every class column of the model), ' +
+        'and for labels that can be 1 together the model is a multi-label one (--task multilabel), for numbers a regression (--task regression)');
     }
     return names[hot[0]];
   });

@@ -394,6 +394,12 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel, task: Ta
       'that looks like a regression target; for a regression model pass --task regression (or save the model with its loss: model.save(url, { includeOptimizer: true })); ' +
       'if the label is another column, name it with --label');
   }
+  if (data.numClasses > classes && (data.targetNames?.length ?? 0) > 1) {
+    // One-hot label columns (--label a,b,c): one column per class, so the extra classes are extra columns.
+    throw new DataError(
+      `data '${data.source}' has ${data.numClasses} one-hot label columns (${data.classNames.slice(0, 12).join(', ')}) but the model's output has ${classes} classes: ` +
+      `name only its ${classes} class columns with --label, in its output order (the others are no classes of this model)`);
+  }
   if (data.numClasses > classes) {
     // Which labels would have no output (label k = output k, names in sorted order). Which class the model never saw
     // cannot be known from the file: say how many are extra, and what the order alone would drop.
