@@ -1234,6 +1234,8 @@ export class PruneService {
         seed: r.splitSeed, label: opts.label, ignoreColumns: opts.ignoreColumns, labelOrder: opts.labelOrder, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize,
         ...(targets != null && isCsvPath(dataSpec) ? { targets } : {}),
       }) : withDatasetDefaults(dataSpec);
+      // The built-in model trains on the data first: a split no guard can judge is refused before that training.
+      if (!loaded) checkValidationRows(data, opts, r.force);
       loaded ??= await this.modelSource.load(undefined, data, { seed, onEpoch, signal: opts.signal });
       const task = taskOf(loaded.model);
       if (!ownsData) {

@@ -152,6 +152,7 @@ const CASES: Case[] = [
   { name: 'CSV cell 1e999 overflows', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${csvRows(50)}1e999,0,0,0,1\n`)), args: prune(), error: /'1e999' overflows to Infinity/ },
   { name: 'CSV cell too large for float32', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${csvRows(50)}1e40,0,0,0,1\n`)), args: prune(), error: /line 52, column 'a': '1e40' is too large for float32/ },
   { name: 'too few validation rows for a guard', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), csvRows(60))), args: prune(), error: /the validation split has [6-9] rows: too few for the accuracy guard .* or --force/ },
+  { name: 'too few validation rows, the built-in model (refused before its training)', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), csvRows(60))), args: ['--target', '0.5', '--data', 'd.csv', '--out', 'out'], error: /the validation split has [6-9] rows: too few for the accuracy guard/ },
   { name: 'CSV cell Infinity', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${csvRows(50)}Infinity,0,0,0,1\n`)), args: prune(), error: /'Infinity' is not a number/ },
   { name: 'CSV cell NaN', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${csvRows(50)}NaN,0,0,0,1\n`)), args: prune(), error: /'NaN' is not a number/ },
   { name: 'CSV ragged row', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${csvRows(50)}1,2\n`)), args: prune(), error: /line 52/ },
