@@ -1091,11 +1091,11 @@ function inputsOf(opts: AutopruneOptions): { what: string; path: string; folder?
   if (typeof opts.model === 'string') {
     const m = resolve(opts.model);
     const given = existsSync(m) && statSync(m).isDirectory();
-    // A model.json given by its path is in a model folder too (never written to, as when the folder is given), unless
-    // that folder is the working folder or above it: `--model model.json --out pruned` in a project folder.
+    // The model's folder (given, or the model.json's) is never written to, unless it is the working folder or above it:
+    // `--model model.json --out pruned` (or `--model .`) in a project folder; either form alike.
     const cwd = realPathOf(process.cwd());
-    const dir = realPathOf(dirname(m));
-    const folder = given || !(cwd === dir || cwd.startsWith(dir + sep));
+    const dir = realPathOf(given ? m : dirname(m));
+    const folder = !(cwd === dir || cwd.startsWith(dir + sep));
     inputs.push({ what: 'input model', path: given ? m : dirname(m), folder });
   }
   if (typeof opts.data === 'string' && existsSync(opts.data)) inputs.push({ what: 'data file', path: opts.data });

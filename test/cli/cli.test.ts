@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.js';
+import { tf } from '../../src/backend/tf.js';
 import { BIN, cli, cliUntil, events, expectCleanUsageError } from './cli-helpers.js';
 
 /** A fast run: synthetic data (the default model for it is a small MLP), a baseline policy, a small budget. */
@@ -190,6 +191,20 @@ describe('autoprune CLI', () => {
     expect(report.standardization.std[4]).toBe(0);
     // Separable classes, enough steps: the dense model gets every validation row right.
     expect(report.dense.valAccuracy).toBe(1);
+  });
+
+  it('run from inside a model\'s folder, --model . and --model model.json both write --out there (the working folder is no model folder to protect)', async () => {
+    const dir = tempDir();
+    const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 6, activation: 'relu' }), tf.layers.dense({ units: 3, activation: 'softmax' })] });
+    await m.save(`file://${join(dir, 'model')}`);
+    m.dispose();
+    writeFileSync(join(dir, 'model', 'd.csv'), `a,b,c,d,y\n${Array.from({ length: 150 }, (_, i) => `${i % 7},${i % 3},${i % 5},${i % 2},${i % 3}`).join('\n')}\n`);
+    const cwd = join(dir, 'model');
+    for (const [spec, out] of [['.', 'p1'], ['model.json', 'p2']]) {
+      const r = await cli(['--model', spec, '--data', 'd.csv', '--target', '0.5', '--budget-steps', '20', '--force', '--policy', 'global-magnitude', '--out', out], { cwd });
+      expect(r.code, r.stderr).toBe(0);
+      expect(existsSync(join(cwd, out, 'model', 'model.json'))).toBe(true);
+    }
   });
 
   it('an unwritable --out fails before any work', async () => {
