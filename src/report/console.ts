@@ -128,7 +128,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         case 'epoch':
           if (e.phase === 'dense') {
             if (e.epoch === 0) line(`autoprune: training the default model on first use (cached afterwards): ${e.steps != null ? `${e.steps} optimizer steps in ${e.epochs ?? '?'} rounds` : `${e.epochs ?? '?'} epochs`}…`);
-            if (e.epoch + 1 === e.epochs) line(`autoprune: default model trained (final loss ${e.loss.toFixed(3)})`);
+            if (e.epoch + 1 === e.epochs) line(`autoprune: default model trained (final training loss ${e.loss.toFixed(3)}, the loss the "fine-tuning loss" line below names)`);
             break;
           }
           {
