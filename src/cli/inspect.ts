@@ -84,7 +84,7 @@ export async function inspectCommand(path: string, opts: { json?: boolean }): Pr
     `${r.coverage.untouched.length ? `; left dense: ${r.coverage.untouched.map((u) => `'${u.name}' (${u.reason})`).join('; ')}` : ''}; biases are never pruned\n`);
   if (r.coverage.prunableFraction < 0.5) process.stdout.write('warning: less than half of the parameters are in layers autoprune prunes\n');
   // What pruning for speed can do with this model (compaction removes only whole units).
-  const already = r.compute.reduction > 0.0005 ? ` (${(100 * r.compute.reduction).toFixed(1)} % removed already by the zeros it has)` : '';
+  const already = r.compute.reduction > 0.0005 ? ` (${(100 * r.compute.reduction).toFixed(1)} % are on its zero weights already; compaction takes out only those of whole units)` : '';
   const more = r.maxComputeRemovable > r.compute.reduction + 1e-9;
   process.stdout.write((more ? `--objective flops (whole units) can remove up to ${(Math.floor(1000 * r.maxComputeRemovable) / 10).toFixed(1)} % of the prunable kernels' MACs${already}`
     : `--objective flops (whole units) can remove nothing more of the prunable kernels' MACs${already}`) +

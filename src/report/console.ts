@@ -102,7 +102,9 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           line(`autoprune: ${e.resumed ? 'resuming' : 'pruning'} to ${pct(e.target)} ${e.objective === 'flops' ? 'of compute removed' : 'sparsity'} with policy '${e.policy}'; ` +
             `dense val ${metric} ${fmt(e.denseValAccuracy)}, max drop ${e.maxDrop} points${metric === 'R²' ? ' (0.01 of R² each)' : ''} (+${GUARD_Z} s.e. of the paired estimate vs the lower of the dense model and a fine-tuned dense control, ${metric === 'R²' ? 'at most twice max drop' : `at most two validation rows more${e.pointsPerRow != null ? `: up to ${(e.maxDrop + 2 * e.pointsPerRow).toFixed(2)} points on these ${e.valRows ?? '?'} rows` : ''}`})`);
           if (!e.resumed && e.sparsity > 0.005) {
-            line(`  the model as given is already ${pct(e.sparsity)} ${e.objective === 'flops' ? 'of compute removed' : 'sparse'} (its zero weights stay zero): "dense" below means this model, not an unpruned one`);
+            line(e.objective === 'flops'
+              ? `  the model as given has ${pct(e.sparsity)} of the prunable kernels' multiply-accumulates on zero weights, counted as removed (they stay zero; compaction takes out only those of whole units: \`autoprune inspect\` says how many): "dense" below means this model, not an unpruned one`
+              : `  the model as given is already ${pct(e.sparsity)} sparse (its zero weights stay zero): "dense" below means this model, not an unpruned one`);
           }
           if (e.params != null) {
             const share = e.prunable / Math.max(1, e.params);
