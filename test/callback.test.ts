@@ -20,6 +20,20 @@ function userModel() {
 
 const kernels = (m: ReturnType<typeof userModel>) => m.layers.map((l) => l.getWeights()[0].dataSync());
 
+/** The messages of the AutopruneWarnings (Node warnings) emitted while `run` runs, delivered a tick after it. */
+async function warningsDuring(run: () => Promise<unknown>): Promise<string[]> {
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => { if (w.name === 'AutopruneWarning') warnings.push(w.message); };
+  process.on('warning', onWarning);
+  try {
+    await run();
+    await new Promise((r) => setImmediate(r));
+  } finally {
+    process.off('warning', onWarning);
+  }
+  return warnings;
+}
+
 describe('pruning inside the user\'s training', () => {
   it('the cubic schedule starts at the initial sparsity, is steepest first and ends at the target', () => {
     const o = { initial: 0.1, target: 0.9, beginStep: 10, endStep: 110 };
@@ -209,13 +223,8 @@ describe('pruning inside the user\'s training', () => {
     const model = userModel();
     model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
     const y = tf.oneHot(tf.tensor1d(data.train.labels, 'int32'), 3);
-    const warnings: string[] = [];
-    const onWarning = (w: Error) => { if (w.name === 'AutopruneWarning') warnings.push(w.message); };
-    process.on('warning', onWarning);
     const pruner = new PruningCallback(model, { target: 0.5, calibration: { x: data.train.x, y }, policy: 'global-magnitude', endStep: 10_000 });
-    await model.fit(data.train.x, y, { epochs: 1, batchSize: 32, callbacks: [pruner], verbose: 0 });
-    await new Promise((r) => setImmediate(r));
-    process.off('warning', onWarning);
+    const warnings = await warningsDuring(() => model.fit(data.train.x, y, { epochs: 1, batchSize: 32, callbacks: [pruner], verbose: 0 }));
     expect(warnings.join('\n')).toMatch(/endStep 10000 is after this fit's last optimizer step \(\d+\)/);
     pruner.strip();
     y.dispose();
@@ -235,12 +244,7 @@ describe('pruning inside the user\'s training', () => {
       target: 0.995, calibration: { x: data.train.x, y }, policy: 'global-magnitude',
       guard: { validation: { x: data.val.x, y: yVal }, maxDrop: 0 }, onRollback: (e) => undone.push(e.epoch),
     });
-    const warnings: string[] = [];
-    const onWarning = (w: Error) => warnings.push(w.message);
-    process.on('warning', onWarning);
-    await model.fit(data.train.x, y, { epochs: 6, batchSize: 32, callbacks: [pruner], verbose: 0 });
-    await new Promise((r) => setImmediate(r));
-    process.off('warning', onWarning);
+    const warnings = await warningsDuring(() => model.fit(data.train.x, y, { epochs: 6, batchSize: 32, callbacks: [pruner], verbose: 0 }));
     // Ending short of the target is said, with the guard's figures.
     expect(warnings.filter((w) => /^PruningCallback: the fit ended at sparsity 0\.\d+, short of the target 0\.995: the guard undid \d+ epoch\(s\) \(the last at sparsity 0\.\d+: -?\d+\.\d+ validation points below the reference, \d+\.\d+ allowed\)/.test(w))).toHaveLength(1);
     expect(pruner.rollbacks.length).toBeGreaterThanOrEqual(1);
@@ -272,12 +276,7 @@ describe('pruning inside the user\'s training', () => {
     const pruner = new PruningCallback(model, { target: 0.8, calibration: data.train, policy: 'global-magnitude' });
     // Another callback stops the fit after its first epoch, as EarlyStopping does.
     const stop = new (class extends tf.Callback { override async onEpochEnd() { model.stopTraining = true; } })();
-    const warnings: string[] = [];
-    const onWarning = (w: Error) => warnings.push(w.message);
-    process.on('warning', onWarning);
-    await model.fit(data.train.x, y, { epochs: 6, batchSize: 32, callbacks: [pruner, stop], verbose: 0 });
-    await new Promise((r) => setImmediate(r));
-    process.off('warning', onWarning);
+    const warnings = await warningsDuring(() => model.fit(data.train.x, y, { epochs: 6, batchSize: 32, callbacks: [pruner, stop], verbose: 0 }));
     const s = pruner.sparsity().global;
     expect(s).toBeLessThan(0.8);
     expect(warnings.filter((w) => /^PruningCallback: the fit ended at step \d+ of the schedule's \d+ \(early stopping, .*\), at sparsity 0\.\d{3}, short of the target 0\.8: fit on with this callback/.test(w))).toHaveLength(1);
@@ -298,12 +297,7 @@ describe('pruning inside the user\'s training', () => {
     const pruner = new PruningCallback(model, { target: 0.995, endStep: 85, calibration: { x: data.train.x, y }, policy: 'global-magnitude', guard: { validation: { x: data.val.x, y: yVal }, maxDrop: 0 } });
     let epochs = 0;
     const stop = new (class extends tf.Callback { override async onEpochEnd() { if (++epochs === 4) model.stopTraining = true; } })();
-    const warnings: string[] = [];
-    const onWarning = (w: Error) => warnings.push(w.message);
-    process.on('warning', onWarning);
-    await model.fit(data.train.x, y, { epochs: 9, batchSize: 32, callbacks: [pruner, stop], verbose: 0 });
-    await new Promise((r) => setImmediate(r));
-    process.off('warning', onWarning);
+    const warnings = await warningsDuring(() => model.fit(data.train.x, y, { epochs: 9, batchSize: 32, callbacks: [pruner, stop], verbose: 0 }));
     expect(pruner.rollbacks.length).toBeGreaterThan(0);
     expect(warnings.filter((w) => /the guard had held the schedule at 0\.\d{3} .*fitting on with this callback stays at that sparsity/.test(w))).toHaveLength(1);
     expect(warnings.filter((w) => /fit on with this callback to continue/.test(w))).toHaveLength(0);
