@@ -20,6 +20,16 @@ function userModel() {
 
 const kernels = (m: ReturnType<typeof userModel>) => m.layers.map((l) => l.getWeights()[0].dataSync());
 
+/** The guard tests' start: the user's model trained dense for 4 epochs on 900 synthetic rows, with one-hot train and validation targets. */
+async function denseTrainedWithValidation() {
+  const data = loadSynthetic({ samples: 900, features: 20, classes: 3, seed: 4 });
+  const y = tf.oneHot(tf.tensor1d(data.train.labels, 'int32'), 3).toFloat();
+  const yVal = tf.oneHot(tf.tensor1d(data.val.labels, 'int32'), 3).toFloat();
+  const model = userModel();
+  await model.fit(data.train.x, y, { epochs: 4, batchSize: 32, verbose: 0 }); // the user's dense training
+  return { data, y, yVal, model };
+}
+
 /** The messages of the AutopruneWarnings (Node warnings) emitted while `run` runs, delivered a tick after it. */
 async function warningsDuring(run: () => Promise<unknown>): Promise<string[]> {
   const warnings: string[] = [];
@@ -232,11 +242,7 @@ describe('pruning inside the user\'s training', () => {
     data.dispose();
   });
   it('with a guard on the user\'s validation rows, an epoch that drops too far is undone and the schedule holds the last sparsity that held', async () => {
-    const data = loadSynthetic({ samples: 900, features: 20, classes: 3, seed: 4 });
-    const y = tf.oneHot(tf.tensor1d(data.train.labels, 'int32'), 3).toFloat();
-    const yVal = tf.oneHot(tf.tensor1d(data.val.labels, 'int32'), 3).toFloat();
-    const model = userModel();
-    await model.fit(data.train.x, y, { epochs: 4, batchSize: 32, verbose: 0 }); // the user's dense training
+    const { data, y, yVal, model } = await denseTrainedWithValidation();
     const before = numTensors();
     // 0.995 of the weights cannot hold a zero-point guard: the guard must undo and hold below it.
     const undone: number[] = [];
@@ -288,11 +294,7 @@ describe('pruning inside the user\'s training', () => {
   });
 
   it('when the guard had held the schedule before the fit stopped early, it says fitting on stays there (not "fit on")', async () => {
-    const data = loadSynthetic({ samples: 900, features: 20, classes: 3, seed: 4 });
-    const y = tf.oneHot(tf.tensor1d(data.train.labels, 'int32'), 3).toFloat();
-    const yVal = tf.oneHot(tf.tensor1d(data.val.labels, 'int32'), 3).toFloat();
-    const model = userModel();
-    await model.fit(data.train.x, y, { epochs: 4, batchSize: 32, verbose: 0 }); // the user's dense training
+    const { data, y, yVal, model } = await denseTrainedWithValidation();
     // 0.995 by step 85 cannot hold a zero-point guard; the fit stops after 4 epochs (80 steps), before it, as EarlyStopping does.
     const pruner = new PruningCallback(model, { target: 0.995, endStep: 85, calibration: { x: data.train.x, y }, policy: 'global-magnitude', guard: { validation: { x: data.val.x, y: yVal }, maxDrop: 0 } });
     let epochs = 0;
