@@ -33,7 +33,7 @@ import { masksToJson } from './pruning/mask-io.js';
 import { foldableBatchNorms } from './pruning/rewrite.js';
 import type { ReportFrontierRow, RunReport } from './report/report.js';
 import { renderReportHtml } from './report/html.js';
-import { tensorBoardSink } from './report/tensorboard.js';
+import { tensorBoardSink, type TensorBoardSink } from './report/tensorboard.js';
 import type { DataSource, FeatureExtractor, LoadedModel, ModelSource, OutputFile, OutputWriter, PolicySource } from './services.js';
 import type { Scorer } from './policy/types.js';
 import { checkedScorer } from './policy/checked.js';
@@ -250,9 +250,9 @@ export function checkOverwritable(out: string, overwrite: boolean, resume: boole
   // A resumed run replaces the folder too when it writes its outputs: only autoprune's own entries may be there (an
   // interrupted run may not have written a report yet). Until 2026-12-05 a resume deleted a user's files put there.
   if (resume && new Checkpointer(checkpointDirFor(abs)).exists()) {
-    const foreign = [...readdirSync(abs).filter((e) => !OUTPUT_ENTRIES.has(e)), ...foreignInside(abs)];
+    const foreign = foreignEntries(abs);
     if (foreign.length > 0) {
-      throw new UsageError(`output folder '${out}' holds ${foreign.length === 1 ? 'an entry' : 'entries'} autoprune does not write (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}), which the resumed run's outputs would replace; move ${foreign.length === 1 ? 'it' : 'them'} out and rerun with --resume`);
+      throw new UsageError(`output folder '${out}' holds ${entriesNotOurs(foreign)}, which the resumed run's outputs would replace; move ${foreign.length === 1 ? 'it' : 'them'} out and rerun with --resume`);
     }
     return;
   }
@@ -261,9 +261,9 @@ export function checkOverwritable(out: string, overwrite: boolean, resume: boole
   if (!isAutopruneOutput(abs)) {
     throw new UsageError(`output folder '${out}' is not an autoprune output (no autoprune report.json or masks.json in it): --overwrite only replaces a previous run's output; choose another --out`);
   }
-  const foreign = [...readdirSync(abs).filter((e) => !OUTPUT_ENTRIES.has(e)), ...foreignInside(abs)];
+  const foreign = foreignEntries(abs);
   if (foreign.length > 0) {
-    throw new UsageError(`output folder '${out}' holds ${foreign.length === 1 ? 'an entry' : 'entries'} autoprune does not write (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}), which --overwrite would delete; move ${foreign.length === 1 ? 'it' : 'them'} or choose another --out`);
+    throw new UsageError(`output folder '${out}' holds ${entriesNotOurs(foreign)}, which --overwrite would delete; move ${foreign.length === 1 ? 'it' : 'them'} or choose another --out`);
   }
 }
 
@@ -283,6 +283,16 @@ export function isAutopruneOutput(dir: string): boolean {
 
 /** What a saved tfjs model folder of ours holds: model.json and its weight files. */
 const isModelFile = (name: string) => name === 'model.json' || /^(weights|group\d+-shard\d+of\d+)\.bin$/.test(name);
+
+/** "an entry autoprune does not write (x)" / "entries … (x, y, z, …)", for the messages that name them. */
+function entriesNotOurs(foreign: readonly string[]): string {
+  return `${foreign.length === 1 ? 'an entry' : 'entries'} autoprune does not write (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''})`;
+}
+
+/** Everything in an output folder that autoprune does not write (relative paths): what replacing the folder would delete. */
+function foreignEntries(abs: string): string[] {
+  return [...readdirSync(abs).filter((e) => !OUTPUT_ENTRIES.has(e)), ...foreignInside(abs)];
+}
 
 /**
  * Entries inside an output folder's subfolders that autoprune does not write (relative paths): model/ and
@@ -990,8 +1000,9 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
   // 0.8 of the loss as given — is the scale the model was trained on. Fine-tuning would otherwise retrain it to the
   // other one without a word (a new user's batch-norm CNN, trained on pixels / 255, fell to 10 % on them that way).
   for (const c of scored) {
-    const accuracySays = farAbove(c.score - asGiven, rows) && credible(c.score); // said below, by the metric alone
-    if ((c.name === 'x255' || c.name === 'd255') && !accuracySays && credible(c.score) && c.score >= asGiven - Math.max(0.05, 2 / rows) + 1e-9 && c.loss < 0.8 * lossGiven) {
+    // (Far above in the metric too: said below, by the metric alone.)
+    const tie = !farAbove(c.score - asGiven, rows) && c.score >= asGiven - Math.max(0.05, 2 / rows) + 1e-9;
+    if ((c.name === 'x255' || c.name === 'd255') && credible(c.score) && tie && c.loss < 0.8 * lossGiven) {
       throw by255({ name: c.name, score: c.score }, ` (validation loss ${lossGiven.toPrecision(3)} as they are, ${c.loss.toPrecision(3)} so: a clearly better fit at that scale)`);
     }
   }
@@ -1164,13 +1175,16 @@ export class PruneService {
     if (sink) opts = { ...opts, onEvent: sink.emit };
     // Async: the backend may be wasm (AUTOPRUNE_BACKEND=wasm), which starts asynchronously; once chosen it stays.
     await selectBackendAsync();
-    const tb = opts.logdir != null ? tensorBoardSink(opts.logdir) : undefined;
-    if (tb) {
-      const user = opts.onEvent;
-      opts = { ...opts, onEvent: (e) => { tb.onEvent(e); user?.(e); } };
-    }
     const releaseLock = opts.out ? lockOutDir(opts.out) : undefined;
+    // Made inside the try: its writer (a file, tensors) is closed however the run ends, a refused lock included.
+    let tb: TensorBoardSink | undefined;
     try {
+      if (opts.logdir != null) {
+        const board = tensorBoardSink(opts.logdir);
+        tb = board;
+        const user = opts.onEvent;
+        opts = { ...opts, onEvent: (e) => { board.onEvent(e); user?.(e); } };
+      }
       const result = await this.runLocked(opts, r, t0);
       // A handler's late rejection fails the run: the pruned model, which the caller then never gets, is freed.
       await sink?.settle().catch((err: unknown) => {
@@ -1418,7 +1432,7 @@ export class PruneService {
         files.push({ relPath: 'report.json', data: `${JSON.stringify(report, null, 2)}\n` });
         files.push({ relPath: 'report.html', data: await renderReportHtml(report) });
         try {
-          await this.writer.write(opts.out, files, { overwrite: r.overwrite || r.resume, foreign: (d) => [...readdirSync(d).filter((e) => !OUTPUT_ENTRIES.has(e)), ...foreignInside(d)] });
+          await this.writer.write(opts.out, files, { overwrite: r.overwrite || r.resume, foreign: foreignEntries });
         } catch (err) {
           // A full disk at the very end: the work is not lost, the checkpoint is still there.
           if (err instanceof UsageError && ckptDir && /\((ENOSPC|EDQUOT)\)/.test(err.message)) {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { autoprune, tf, UsageError, type AgentEvent } from '../../src/index.js';
 import { tempDir } from '../helpers.js';
+import { lockOutDir } from '../../src/prune-service.js';
 
 process.env.AUTOPRUNE_CACHE_DIR = tempDir('autoprune-tb-cache-');
 
@@ -100,6 +101,15 @@ describe('TensorBoard summaries (logdir)', () => {
     const files = readdirSync(join(root, 'a')).filter((f) => f.startsWith('events.out.tfevents.'));
     expect(files.length).toBe(2);
     for (const f of files) expect(readScalars(join(root, 'a', f)).some((s) => s.tag === 'final/sparsity')).toBe(true);
+    // A run refused at its output folder's lock (another run holds it) leaves no writer behind either.
+    const out = join(root, 'out');
+    const release = lockOutDir(out);
+    try {
+      await expect(autoprune({ target: 0.5, data: 'synthetic', out, logdir: join(root, 'c') })).rejects.toThrow(/in use by another autoprune run/);
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      release();
+    }
   });
 
   it('refuses a logdir inside the input model\'s folder or that is a file, before anything is written', async () => {
