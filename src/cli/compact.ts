@@ -53,8 +53,8 @@ export interface CompactResult {
   /** Largest |difference| to the masked model's outputs on the probe inputs (`probeInputs`), per stored form. */
   maxAbsDiff: { compact: number; sparse: number; sparseInt8?: number };
   /**
-   * The int8 file's predictions that differ from the masked model's on the probe inputs, for a model of one output of
-   * several units (the class with the highest output): rows changed of rows probed. What int8 costs a classifier, which
+   * The int8 file's predicted classes (highest output) that differ from the masked model's on the probe inputs, for a
+   * single-label classifier of several outputs: rows changed of rows probed. What int8 costs a classifier, which
    * `maxAbsDiff` alone does not say.
    */
   int8ClassChanges?: { rows: number; of: number };
