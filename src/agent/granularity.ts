@@ -48,7 +48,7 @@ export function checkUnitsRemovable(g: Granularity, objective: Objective, pm: Pr
     ? ['--objective flops prunes whole units/filters only', '--objective params (single connections)']
     : ['--granularity unit prunes whole units/filters only', '--granularity connection'];
   throw new UsageError(
-    `${why}, and this model has none to remove${left}: units are removed whole only from Dense, Conv1D, Conv2D and recurrent (LSTM, GRU, SimpleRNN) layers ` +
+    `${why}, and this model has none to remove${left}: units are removed whole only from Dense, Conv1D, Conv2D, SeparableConv2D and recurrent (LSTM, GRU, SimpleRNN) layers ` +
     '(not inside Bidirectional or TimeDistributed wrappers, nor in a nested model called more than once) other than ' +
     `the output layer '${pm.layers[pm.layers.length - 1].name}'; use ${instead}`);
 }
@@ -78,7 +78,7 @@ export function unitsKeptFor(pm: PrunableModel): { layer: string; reason: string
     else rest.push(l.layer.name);
   }
   const shown = rest.slice(0, 5).join(', ') + (rest.length > 5 ? ` and ${rest.length - 5} more` : '');
-  return [...linked, ...own, ...(rest.length ? [{ layer: shown, reason: 'units are removed whole only from Dense, Conv1D, Conv2D and recurrent (LSTM, GRU, SimpleRNN) layers' }] : [])];
+  return [...linked, ...own, ...(rest.length ? [{ layer: shown, reason: 'units are removed whole only from Dense, Conv1D, Conv2D, SeparableConv2D and recurrent (LSTM, GRU, SimpleRNN) layers' }] : [])];
 }
 
 /**

@@ -225,6 +225,29 @@ export function backendInfo(): BackendInfo {
 export const TfCallback = (require('@tensorflow/tfjs-layers') as { Callback: typeof TF.Callback }).Callback;
 
 /**
+ * tfjs-layers' SeparableConv2D leaves `depthMultiplier` out of getConfig() (tfjs-layers 4.22): a model with a
+ * multiplier other than 1 (a Keras-converted one, whose model.json says `depth_multiplier`) loads, but every copy,
+ * save and compaction of it is rebuilt with multiplier 1 and fails ("Shape mismatch: [3,3,4,1] vs. [3,3,4,2]").
+ * The config gets it back, once per process (no backend needed: a layer object holds no tensors until built).
+ */
+function keepSeparableDepthMultiplier(): void {
+  const layers = (require('@tensorflow/tfjs-layers') as typeof TF).layers;
+  const proto = Object.getPrototypeOf(layers.separableConv2d({ filters: 1, kernelSize: 1 })) as {
+    getConfig(this: { depthMultiplier?: number }): Record<string, unknown>;
+  };
+  const own = proto.getConfig;
+  if ((own as { keepsDepthMultiplier?: boolean }).keepsDepthMultiplier) return;
+  const patched = function (this: { depthMultiplier?: number }) {
+    const config = own.call(this);
+    if (config.depthMultiplier == null && this.depthMultiplier != null) config.depthMultiplier = this.depthMultiplier;
+    return config;
+  };
+  Object.assign(patched, { keepsDepthMultiplier: true });
+  proto.getConfig = patched;
+}
+keepSeparableDepthMultiplier();
+
+/**
  * The tfjs namespace of the chosen backend. A Proxy so that `import { tf }` works everywhere while the
  * backend is chosen lazily (the CLI's --backend flag runs before the first tensor op).
  */

@@ -338,7 +338,7 @@ export function coveragePage(
   if (fl.length) {
     lines.push('', '## Compute: the claim against the compact model',
       '',
-      'Where whole units can go (Dense, Conv1D, Conv2D, LSTM/GRU units, inside nested models too, other than the output; channels summed by an Add or passing a depthwise conv go together: docs/compaction.md), the same case with `--objective flops` (unit granularity), then `compactModel`. ' +
+      'Where whole units can go (Dense, Conv1D, Conv2D, SeparableConv2D, LSTM/GRU units, inside nested models too, other than the output; channels summed by an Add or passing a depthwise conv go together: docs/compaction.md), the same case with `--objective flops` (unit granularity), then `compactModel`. ' +
       '"compute target" is the suite\'s target, or, where the units compaction can take out hold less compute, the most they allow (`--objective flops` refuses an unreachable target). ' +
       '"claimed" is report.json `final.compute`: multiply-accumulates per sample of the live kernel weights, as a fraction removed of the prunable kernels\' MACs. ' +
       '"compact" counts the MACs of every kernel the compact model has, from its own shapes. Max |Δ| compares the compact model\'s outputs (sliced, and as written with the rewrites below) with the masked model\'s on 256 test rows. ' +

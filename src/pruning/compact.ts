@@ -14,7 +14,9 @@
  * activation, batch norm)→Flatten→Dense with the channels-last flatten index (h·W + w)·C + c.
  * A DepthwiseConv2D with depth multiplier 1 in between (MobileNet's Conv2D→BN→ReLU→depthwise→BN→ReLU→
  * pointwise Conv2D) is channel-coupled with its producer: its channel c reads only producer channel c, so it
- * is sliced with the producer's units (kernel and bias), like a batch norm.
+ * is sliced with the producer's units (kernel and bias), like a batch norm. A SeparableConv2D (multiplier 1) is a unit
+ * layer of its own: its units are its pointwise kernel's columns, and as a reader it loses a removed channel's
+ * depthwise taps and pointwise row.
  * Output-layer units are never removed. Anything else (unknown layer types, branches, merges, shared
  * layers, channels-first data) is left intact and reported in `skipped`.
  */
@@ -40,7 +42,7 @@ export interface CompactLayerReport {
    * The layer's family. A per-channel layer (depthwise conv, batch norm, PReLU) loses the channels the layer before it
    * lost (`follows` names that layer; its "units" are channels, dead and unused 0).
    */
-  kind: 'dense' | 'conv1d' | 'conv2d' | 'lstm' | 'gru' | 'simple_rnn' | 'depthwise_conv2d' | 'batch_normalization' | 'prelu';
+  kind: 'dense' | 'conv1d' | 'conv2d' | 'separable_conv2d' | 'lstm' | 'gru' | 'simple_rnn' | 'depthwise_conv2d' | 'batch_normalization' | 'prelu';
   /** For a per-channel layer: the layer whose removed units it loses the channels of. */
   follows?: string;
   unitsBefore: number;
@@ -86,7 +88,15 @@ export interface UnitLink {
 
 /** Gates per unit of the recurrent layers whose units compaction removes (a kernel column per gate, a recurrent row). */
 const RECURRENT_GATES: Readonly<Record<string, number>> = Object.freeze({ LSTM: 4, GRU: 3, SimpleRNN: 1 });
-const PRUNABLE = new Set(['Dense', 'Conv1D', 'Conv2D', ...Object.keys(RECURRENT_GATES)]);
+const PRUNABLE = new Set(['Dense', 'Conv1D', 'Conv2D', 'SeparableConv2D', ...Object.keys(RECURRENT_GATES)]);
+/**
+ * Why a separable conv cannot read the producer's channels one to one, or undefined: with depth multiplier m its
+ * pointwise kernel reads channel c at rows c·m … c·m + m − 1 (m = 1: row c, as a 1×1 Conv2D does).
+ */
+const separableProblem = (layer: Layer) => {
+  const m = (layer as unknown as { depthMultiplier?: number }).depthMultiplier ?? 1;
+  return layer.getClassName() === 'SeparableConv2D' && m !== 1 ? `'${layer.name}' (SeparableConv2D) has depth multiplier ${String(m)}, so its channels are not the producer's` : undefined;
+};
 const isRecurrent = (layer: Layer) => Object.prototype.hasOwnProperty.call(RECURRENT_GATES, layer.getClassName());
 /** Layers whose kernel rows are its inputs' features, one row per channel and position (not a convolution's taps). */
 const readsRows = (layer: Layer) => layer.getClassName() === 'Dense' || isRecurrent(layer);
@@ -224,6 +234,7 @@ function channelSpaces(model: TF.LayersModel): { groups: ChannelGroup[]; blocked
         const dense = readsRows(layer);
         const perChannel = dense ? rows[0] : rows.slice(0, -1).reduce((a, b) => a * b, 1);
         if (channelsFirst(layer)) block(inIds[0], `'${layer.name}' uses channels-first data`);
+        else if (separableProblem(layer)) block(inIds[0], separableProblem(layer)!);
         else if (!dense && flat.has(ins[0])) block(inIds[0], `'${layer.name}' (${cls}) reads a flattened tensor`);
         else if ((dense ? perChannel % C : rows.at(-1)! - C) !== 0) block(inIds[0], `'${layer.name}' reads ${rows.at(-1)} inputs, expected a multiple of ${C}`);
         else info[find(inIds[0])].consumers.push({ layer, groups: dense ? perChannel / C : perChannel });
@@ -371,15 +382,18 @@ function linkFrom(producer: Layer, outputLayers: Set<Layer>): UnitLink | string 
       const ks = kernelAndBias(next).kernel.shape as number[];
       const cls = next.getClassName();
       const cfg = cfgOf(next);
-      if (cls === 'Conv2D' || cls === 'Conv1D') {
+      if (cls === 'Conv2D' || cls === 'Conv1D' || cls === 'SeparableConv2D') {
         if (flatten) return `'${next.name}' (${cls}) reads a flattened tensor`;
         if (channelsFirst(next)) return `'${next.name}' uses channels-first data`;
+        const separable = separableProblem(next);
+        if (separable) return separable;
         const cin = ks.at(-2)!;
         if (cin !== channels) return `'${next.name}' reads ${cin} channels, expected ${channels}`;
         return {
           producer, consumer: next, between, channels, groups: ks.slice(0, -2).reduce((a, b) => a * b, 1),
-          // 'same' and 'causal' padding add zeros at the border: a constant input channel is not constant there.
-          canFold: cfg.useBias !== false && cfg.padding === 'valid',
+          // 'same' and 'causal' padding add zeros at the border: a constant input channel is not constant there. (A
+          // separable conv's kernel here is its pointwise one, after the depthwise taps: a constant is not folded into it.)
+          canFold: cfg.useBias !== false && cfg.padding === 'valid' && cls !== 'SeparableConv2D',
         };
       }
       const groups = flatten ? positions : 1;
@@ -410,6 +424,8 @@ interface Effective {
   kernel: Float32Array;
   /** A recurrent layer's masked recurrent kernel [units, gates · units]. */
   recurrent?: Float32Array;
+  /** A separable conv's masked depthwise kernel [kh, kw, inputs, 1] (`kernel` is then its pointwise kernel). */
+  depthwise?: { data: Float32Array; shape: number[] };
   /** Pre-activation bias (one per kernel column), updated as dead inputs are folded in; zeros when the layer has none. */
   bias: Float32Array;
   hasBias: boolean;
@@ -425,18 +441,20 @@ interface Effective {
   value: Float32Array;
 }
 
-function kernelAndBias(layer: Layer): { kernel: TF.Tensor; recurrent?: TF.Tensor; bias?: TF.Tensor } {
+function kernelAndBias(layer: Layer): { kernel: TF.Tensor; recurrent?: TF.Tensor; depthwise?: TF.Tensor; bias?: TF.Tensor } {
   let kernel: TF.Tensor | undefined;
   let recurrent: TF.Tensor | undefined;
+  let depthwise: TF.Tensor | undefined;
   let bias: TF.Tensor | undefined;
   for (const w of layer.weights) {
     const n = w.originalName ?? w.name;
     if (/recurrent_kernel/.test(n)) recurrent = w.read();
+    else if (/depthwise_kernel/.test(n)) depthwise = w.read();
     else if (/kernel/.test(n)) kernel = w.read();
     else if (/bias/.test(n)) bias = w.read();
   }
   if (!kernel) throw new ModelError(`layer '${layer.name}' has no kernel`);
-  return { kernel, recurrent, bias };
+  return { kernel, recurrent, depthwise, bias };
 }
 
 /** A kernel's values with its mask (PrunableModel, by layer and role) applied. */
@@ -450,16 +468,20 @@ function masked(layer: Layer, role: string, t: TF.Tensor, masks?: PrunableModel,
   return k;
 }
 
-const KINDS: Readonly<Record<string, CompactLayerReport['kind']>> = { Dense: 'dense', Conv1D: 'conv1d', Conv2D: 'conv2d', LSTM: 'lstm', GRU: 'gru', SimpleRNN: 'simple_rnn' };
+const KINDS: Readonly<Record<string, CompactLayerReport['kind']>> = {
+  Dense: 'dense', Conv1D: 'conv1d', Conv2D: 'conv2d', SeparableConv2D: 'separable_conv2d', LSTM: 'lstm', GRU: 'gru', SimpleRNN: 'simple_rnn',
+};
 
 function effectiveOf(layer: Layer, masks?: PrunableModel, maskArrays?: Float32Array[]): Effective {
-  const { kernel, recurrent, bias } = kernelAndBias(layer);
+  const { kernel, recurrent, depthwise, bias } = kernelAndBias(layer);
+  const separable = layer.getClassName() === 'SeparableConv2D';
   const cols = kernel.shape[kernel.shape.length - 1];
   const gates = RECURRENT_GATES[layer.getClassName()] ?? 1;
   const units = cols / gates;
   return {
-    layer, kind: KINDS[layer.getClassName()], shape: kernel.shape.slice(), kernel: masked(layer, 'kernel', kernel, masks, maskArrays),
+    layer, kind: KINDS[layer.getClassName()], shape: kernel.shape.slice(), kernel: masked(layer, separable ? 'pointwise_kernel' : 'kernel', kernel, masks, maskArrays),
     recurrent: recurrent && masked(layer, 'recurrent_kernel', recurrent, masks, maskArrays),
+    depthwise: separable && depthwise ? { data: masked(layer, 'depthwise_kernel', depthwise, masks, maskArrays), shape: depthwise.shape.slice() } : undefined,
     bias: bias ? Float32Array.from(bias.dataSync()) : new Float32Array(cols), hasBias: !!bias, cols, gates, units,
     dead: new Uint8Array(units), unused: new Uint8Array(units), value: new Float32Array(units),
   };
@@ -529,6 +551,17 @@ function gather(m: Float32Array, width: number, rows: number[], cols: number[]):
   return data;
 }
 
+/** A [..., channels, k] weight (a depthwise kernel, k its multiplier; a vector: k = 1) restricted to the channels in `keep`. */
+function sliceChannels(d: Float32Array, shape: number[], channels: number, keep: number[]): { data: Float32Array; shape: number[] } {
+  const k = shape.length === 1 ? 1 : shape[shape.length - 1];
+  const positions = d.length / (channels * k); // 1 for a vector, kh·kw for a depthwise kernel
+  const out = new Float32Array(positions * keep.length * k);
+  for (let p = 0; p < positions; p++) {
+    keep.forEach((c, j) => { for (let m = 0; m < k; m++) out[(p * keep.length + j) * k + m] = d[(p * channels + c) * k + m]; });
+  }
+  return { data: out, shape: shape.length === 1 ? [keep.length] : [...shape.slice(0, -2), keep.length, k] };
+}
+
 /** The compaction report's row of a per-channel layer sliced to the channels its producer kept. */
 function channelwiseReport(
   layer: Layer, sliced: { data: Float32Array }[], channels: number, kept: number, name: string, follows: string,
@@ -571,10 +604,7 @@ function sliceChannelwise(
       const m = maskArrays![mi];
       for (let i = 0; i < d.length; i++) if (m[i] === 0) d[i] = 0;
     }
-    const positions = d.length / channels; // 1 for a vector, kh·kw for a depthwise kernel
-    const out = new Float32Array(positions * keep.length);
-    for (let p = 0; p < positions; p++) keep.forEach((c, k) => { out[p * keep.length + k] = d[p * channels + c]; });
-    return { data: out, shape: v.shape.length === 1 ? [keep.length] : [...(v.shape as number[]).slice(0, -2), keep.length, 1] };
+    return sliceChannels(d, v.shape as number[], channels, keep);
   });
 }
 
@@ -714,6 +744,10 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
     const k = sliceKernel(e, inLink, inKeep, outKeep);
     const cols = columnsOf(e, outKeep);
     const list = [k];
+    // A separable conv's depthwise kernel [kh, kw, inputs, 1] loses the input channels its pointwise kernel lost (and
+    // comes first, as in the layer's weights).
+    const dw = e.depthwise && (inLink && inKeep ? sliceChannels(e.depthwise.data, e.depthwise.shape, inLink.channels, inKeep) : e.depthwise);
+    if (dw) list.unshift(dw);
     // A recurrent kernel [units, gates · units] loses the removed units' rows and columns.
     if (e.recurrent) list.push({ data: gather(e.recurrent, e.cols, outKeep, cols), shape: [outKeep.length, cols.length] });
     if (e.hasBias) list.push({ data: Float32Array.from(cols, (j) => e.bias[j]), shape: [cols.length] });
@@ -727,8 +761,8 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
     layerReports.push({
       name: pathOf.get(layer)!, kind: e.kind, unitsBefore: e.units, unitsAfter: outKeep.length, removedDead, removedUnused,
       inputsBefore: e.shape[inAxis], inputsAfter: k.shape[inAxis],
-      paramsBefore: e.kernel.length + (e.recurrent?.length ?? 0) + (e.hasBias ? e.cols : 0),
-      paramsAfter: k.data.length + (e.recurrent ? outKeep.length * cols.length : 0) + (e.hasBias ? cols.length : 0),
+      paramsBefore: e.kernel.length + (e.recurrent?.length ?? 0) + (e.depthwise?.data.length ?? 0) + (e.hasBias ? e.cols : 0),
+      paramsAfter: k.data.length + (e.recurrent ? outKeep.length * cols.length : 0) + (dw?.data.length ?? 0) + (e.hasBias ? cols.length : 0),
     });
     // Per-channel layers between this one and its consumer (batch norm, depthwise conv, PReLU) are sliced to the kept units.
     const outLink = byProducer.get(layer);

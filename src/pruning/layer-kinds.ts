@@ -38,10 +38,12 @@ export interface LayerHandler {
   /** Multiply-accumulates one kernel weight costs per input sample. */
   macsPerWeight(layer: Layer): number;
   /**
-   * Whether the layer's units can be removed whole and compacted (top-level Dense, Conv1D, Conv2D, and LSTM / GRU /
+   * Whether the layer's units can be removed whole and compacted (Dense, Conv1D, Conv2D, SeparableConv2D, and LSTM / GRU /
    * SimpleRNN, whose unit is a column of each gate of its first kernel plus its recurrent row and columns).
    */
   structured: boolean;
+  /** Which of `kernels` has the units as its last axis (default the first; SeparableConv2D: its pointwise kernel). */
+  unitKernel?: number;
   /** Gates per unit (LSTM 4, GRU 3, else 1): the first kernel's columns are [gate 0 | gate 1 | …], each `units` wide. */
   gates?: number;
   /** Convolutions (the `is_conv` feature). */
@@ -105,7 +107,8 @@ export const LAYER_HANDLERS: Readonly<Record<string, LayerHandler>> = Object.fre
   SeparableConv2D: {
     kind: 'separable_conv2d',
     kernels: [{ role: 'depthwise_kernel', in: 'input', out: 'none' }, { role: 'pointwise_kernel', in: 'none', out: 'output' }],
-    macsPerWeight: outPositions, structured: false, conv: true,
+    // A unit is a filter: a column of the pointwise kernel (the depthwise kernel's channels are the layer's inputs).
+    macsPerWeight: outPositions, structured: true, unitKernel: 1, conv: true,
   },
   // Kernel [kh, kw, filters, inChannels]: rows are output channels, columns input channels.
   Conv2DTranspose: {
@@ -216,11 +219,11 @@ export function discoverKernels(model: TF.LayersModel): FoundKernel[] {
             // So does every layer of a nested model that is called several times (a backbone applied to two inputs).
             macsPerWeight: h.macsPerWeight(wrapper ? layer : owner) * Math.max(1, (wrapper ? layer : owner).inboundNodes.length) *
               containers.reduce((a, c) => a * Math.max(1, outerCalls(c)), 1),
-            // Units go whole from a layer's first kernel (a recurrent kernel's rows and columns go with them), also
+            // Units go whole from a layer's unit kernel (a recurrent kernel's rows and columns go with them), also
             // inside nested models, unless one of them is shared (called more than once: its units are not one layer's).
             // (A functional model's own construction node reads nothing: only the nodes that call it count.)
-            structured: h.structured && spec === h.kernels[0] && !wrapper && containers.every((c) => outerCalls(c) <= 1),
-            gates: h.structured && spec === h.kernels[0] ? h.gates ?? 1 : 1,
+            structured: h.structured && spec === h.kernels[h.unitKernel ?? 0] && !wrapper && containers.every((c) => outerCalls(c) <= 1),
+            gates: h.structured && spec === h.kernels[h.unitKernel ?? 0] ? h.gates ?? 1 : 1,
             conv: h.conv,
           });
         }
@@ -250,9 +253,11 @@ export function untouchedReason(layer: Layer): string {
 }
 
 /**
- * Why TensorFlow.js cannot fine-tune this model, naming the first layer at fault, or undefined: dilated
- * convolutions (dilationRate > 1, as Keras models converted with atrous convs have) have no gradient in tfjs
- * ("dilation rates greater than 1 are not yet supported in gradients"), and fine-tuning needs every layer's.
+ * Why TensorFlow.js cannot fine-tune this model, naming the first layer at fault, or undefined: a Conv1D with causal
+ * padding (Keras' WaveNet / TCN layers) does not even run in tfjs ("The support for CAUSAL padding mode in
+ * conv1dWithBias is not implemented yet"); dilated convolutions (dilationRate > 1, as Keras models converted with
+ * atrous convs have) have no gradient in tfjs ("dilation rates greater than 1 are not yet supported in gradients"),
+ * and fine-tuning needs every layer's.
  */
 export function notDifferentiable(model: TF.LayersModel): string | undefined {
   // A frozen dilated convolution before any trainable weight (a fixed front end) needs no gradient: nothing
@@ -260,6 +265,10 @@ export function notDifferentiable(model: TF.LayersModel): string | undefined {
   let trainableSoFar = false;
   for (const outer of leafLayers(model)) {
     for (const layer of [outer, ...wrapped(outer)]) {
+      if ((layer.getConfig() as { padding?: string }).padding === 'causal') {
+        return `layer '${layer.name}' (${layer.getClassName()}) has padding 'causal', which TensorFlow.js does not implement (the model cannot even ` +
+          'predict in tfjs: "The support for CAUSAL padding mode in conv1dWithBias is not implemented yet")';
+      }
       const rate = (layer.getConfig() as { dilationRate?: number | number[] }).dilationRate;
       const rates = rate == null ? [] : Array.isArray(rate) ? rate : [rate];
       const frozenFrontEnd = !trainableSoFar && layer.trainableWeights.length === 0;

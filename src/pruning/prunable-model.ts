@@ -51,7 +51,7 @@ export interface PrunableLayer {
   fanIn: number;
   /** Number of output units (the kernel's last axis: columns / filters / gate units). */
   units: number;
-  /** Whether whole output units can be removed and compacted (top-level Dense, Conv1D, Conv2D, LSTM, GRU, SimpleRNN). */
+  /** Whether whole output units can be removed and compacted (Dense, Conv1D, Conv2D, SeparableConv2D's pointwise kernel, LSTM, GRU, SimpleRNN). */
   structured: boolean;
   /**
    * Gates per unit of a structured kernel (LSTM 4, GRU 3, else 1): its columns are [gate 0 | gate 1 | …], so a

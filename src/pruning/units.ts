@@ -265,9 +265,12 @@ export function pruneUnits(
   const result = () => ({ removedPerLayer, removedWeights: pruned - startPruned, sparsity: pruned / total, progress: prunedCost / totalCost });
   if (prunedCost >= want) return result();
 
-  // A layer's first kernel stands for it (a recurrent layer's recurrent kernel comes second).
+  // A layer's unit kernel stands for it (a recurrent layer's recurrent kernel comes second; a separable conv's
+  // depthwise kernel comes first, its pointwise kernel holds the units).
   const indexOf = new Map<TF.layers.Layer, number>();
-  pm.layers.forEach((l, i) => { if (!indexOf.has(l.layer)) indexOf.set(l.layer, i); });
+  pm.layers.forEach((l, i) => { if (!indexOf.has(l.layer) || (l.structured && !pm.layers[indexOf.get(l.layer)!].structured)) indexOf.set(l.layer, i); });
+  /** A separable conv's depthwise kernel (its input channel c is the depthwise kernel's channel c), else −1. */
+  const depthwiseOf = (layer: TF.layers.Layer) => pm.layers.findIndex((r) => r.layer === layer && r.role === 'depthwise_kernel' && layer.getClassName() === 'SeparableConv2D');
   const recurrentOf = pm.layers.map((l) => pm.layers.findIndex((r) => r.layer === l.layer && r.role === 'recurrent_kernel'));
   /** Removable units of a layer: columns of its kernel, or (LSTM, GRU) columns per gate. */
   const hidden = pm.layers.map((l) => l.units / l.gates);
@@ -277,17 +280,21 @@ export function pruneUnits(
   const coupling: (Coupling | undefined)[] = pm.layers.map(() => undefined);
   if (o.pruneOutgoing) {
     const inPm = (ls: readonly TF.layers.Layer[]) => ls.every((l) => indexOf.has(l));
-    const depthwise = (ls: readonly TF.layers.Layer[]) => ls.filter((b) => b.getClassName() === 'DepthwiseConv2D' && indexOf.has(b)).map((b) => indexOf.get(b)!);
+    // Depthwise kernels that read only channel c: a depthwise conv in between, and a separable consumer's own.
+    const depthwise = (ls: readonly TF.layers.Layer[], readers: readonly TF.layers.Layer[]) => [
+      ...ls.filter((b) => b.getClassName() === 'DepthwiseConv2D' && indexOf.has(b)).map((b) => indexOf.get(b)!),
+      ...readers.map(depthwiseOf).filter((i) => i >= 0),
+    ];
     const found = findUnitLinks(pm.model);
     for (const link of found.links) {
       const p = indexOf.get(link.producer);
       if (p == null || !indexOf.has(link.consumer)) continue;
-      coupling[p] = { producers: [p], depthwise: depthwise(link.between), consumers: [{ index: indexOf.get(link.consumer)!, groups: link.groups }], channels: link.channels };
+      coupling[p] = { producers: [p], depthwise: depthwise(link.between, [link.consumer]), consumers: [{ index: indexOf.get(link.consumer)!, groups: link.groups }], channels: link.channels };
     }
     for (const g of found.groups) {
       if (!inPm(g.producers) || !inPm(g.consumers.map((c) => c.layer))) continue;
       const c: Coupling = {
-        producers: g.producers.map((l) => indexOf.get(l)!), depthwise: depthwise(g.channelwise),
+        producers: g.producers.map((l) => indexOf.get(l)!), depthwise: depthwise(g.channelwise, g.consumers.map((k) => k.layer)),
         consumers: g.consumers.map((k) => ({ index: indexOf.get(k.layer)!, groups: k.groups })), channels: g.channels,
       };
       for (const p of c.producers) coupling[p] = c;
@@ -347,7 +354,8 @@ export function pruneUnits(
     }
     const k = coupling[c.layer];
     if (!k) return;
-    // A depthwise conv in between (multiplier 1) reads only this channel: its channel goes with the unit.
+    // A depthwise conv in between (multiplier 1), or a separable consumer's depthwise kernel, reads only this channel:
+    // its channel goes with the unit.
     for (const di of k.depthwise) for (let idx = c.unit; idx < pm.layers[di].size; idx += k.channels) visit(di, idx);
     for (const { index, groups } of k.consumers) {
       const cOut = pm.layers[index].units;

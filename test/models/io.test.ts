@@ -42,6 +42,22 @@ describe('model io', () => {
     x.dispose();
   });
 
+  it('keeps a SeparableConv2D depth multiplier through save and reload (tfjs-layers leaves it out of the config)', async () => {
+    const dir = join(tempDir(), 'sep');
+    const m = tf.sequential({ layers: [
+      tf.layers.separableConv2d({ inputShape: [6, 6, 3], filters: 4, kernelSize: 3, depthMultiplier: 2, name: 'sep' }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 2 }),
+    ] });
+    await saveModel(m, dir);
+    expect(JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')).modelTopology.config.layers[0].config.depth_multiplier).toBe(2);
+    const back = await loadModel(join(dir, 'model.json'));
+    expect(back.getLayer('sep').weights[0].shape).toEqual([3, 3, 3, 2]);
+    const x = tf.randomNormal([2, 6, 6, 3], 0, 1, 'float32', 3);
+    expect(Array.from((back.predict(x) as TF.Tensor).dataSync())).toEqual(Array.from((m.predict(x) as TF.Tensor).dataSync()));
+    [m, back, x].forEach((k) => k.dispose());
+  });
+
   it('names the file and the problem for bad model files', async () => {
     const dir = tempDir();
     await expect(loadModel(join(dir, 'none.json'))).rejects.toThrow(/model file '.*none.json' does not exist/);

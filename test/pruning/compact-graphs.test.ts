@@ -1,5 +1,5 @@
 /**
- * Whole-unit pruning and compaction on randomly wired graphs (seeded): Dense / Conv2D / depthwise / LSTM layers
+ * Whole-unit pruning and compaction on randomly wired graphs (seeded): Dense / Conv2D / depthwise / separable / LSTM layers
  * joined by residual Adds, branches, concatenations, batch norms, pooling and nested blocks. For every graph:
  * pruneUnits at a compute target, then compactModel: the compact model computes what the masked model computes,
  * and its MACs are exactly the live MACs the pruned model claims.
@@ -14,7 +14,7 @@ import { Rng } from '../../src/util/random.js';
 
 type T = TF.SymbolicTensor;
 
-/** A random CNN: blocks of conv (+BN, +depthwise), some residual (Add), some branching, maybe a concatenation, a nested block. */
+/** A random CNN: blocks of conv (+BN, +depthwise, separable), some residual (Add), some branching, maybe a concatenation, a nested block. */
 function randomCnn(seed: number): TF.LayersModel {
   const rng = new Rng(seed);
   const pick = <X>(xs: X[]) => xs[Math.floor(rng.next() * xs.length)];
@@ -25,7 +25,7 @@ function randomCnn(seed: number): TF.LayersModel {
   let h = tf.layers.conv2d({ filters: pick([4, 6]), kernelSize: 3, padding: 'same', name: name('stem'), ...init() }).apply(x) as T;
   const channels = () => h.shape[3] as number;
   for (let b = 0; b < 3; b++) {
-    const kind = pick(['plain', 'residual', 'depthwise', 'branch', 'nested']);
+    const kind = pick(['plain', 'residual', 'depthwise', 'branch', 'nested', 'separable']);
     if (kind === 'plain') {
       h = tf.layers.conv2d({ filters: pick([4, 5, 8]), kernelSize: pick([1, 3]), padding: 'same', activation: 'relu', name: name('c'), ...init() }).apply(h) as T;
       if (rng.next() < 0.5) h = tf.layers.batchNormalization({ name: name('bn') }).apply(h) as T;
@@ -36,13 +36,19 @@ function randomCnn(seed: number): TF.LayersModel {
     } else if (kind === 'depthwise') {
       h = tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', name: name('dw'), depthwiseInitializer: tf.initializers.glorotUniform({ seed: b }) }).apply(h) as T;
       h = tf.layers.conv2d({ filters: pick([4, 8]), kernelSize: 1, activation: 'relu', name: name('pw'), ...init() }).apply(h) as T;
+    } else if (kind === 'separable') {
+      h = tf.layers.separableConv2d({
+        filters: pick([4, 8]), kernelSize: 3, padding: pick(['same', 'valid']), activation: 'relu', name: name('sep'),
+        depthwiseInitializer: tf.initializers.glorotUniform({ seed: b + 50 }), pointwiseInitializer: tf.initializers.glorotUniform({ seed: b + 60 }),
+      }).apply(h) as T;
+      if (rng.next() < 0.5) h = tf.layers.batchNormalization({ name: name('bn') }).apply(h) as T;
     } else if (kind === 'branch') {
       const a = tf.layers.conv2d({ filters: 3, kernelSize: 1, activation: 'relu', name: name('ba'), ...init() }).apply(h) as T;
       const bb = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', activation: 'relu', name: name('bb'), ...init() }).apply(h) as T;
       h = rng.next() < 0.5 ? tf.layers.add({ name: name('join') }).apply([a, bb]) as T : tf.layers.concatenate({ name: name('cat') }).apply([a, bb]) as T;
     } else {
       const c = channels();
-      const bx = tf.input({ shape: [10, 10, c] });
+      const bx = tf.input({ shape: [h.shape[1] as number, h.shape[2] as number, c] });
       const inner = tf.layers.conv2d({ filters: c, kernelSize: 3, padding: 'same', activation: 'relu', name: name('in'), ...init() }).apply(bx) as T;
       const block = tf.model({ name: name('block'), inputs: bx, outputs: tf.layers.add({ name: name('iadd') }).apply([bx, inner]) as T });
       h = block.apply(h) as T;
@@ -75,6 +81,12 @@ function randomSequenceModel(seed: number): TF.LayersModel {
     } else if (kind === 'residual') {
       const r = tf.layers.dense({ units: width, activation: 'tanh', name: name('r'), kernelInitializer: glorot() }).apply(h) as T;
       h = tf.layers.add({ name: name('add') }).apply([h, r]) as T;
+    } else if (kind === 'separable') {
+      h = tf.layers.separableConv2d({
+        filters: pick([4, 8]), kernelSize: 3, padding: pick(['same', 'valid']), activation: 'relu', name: name('sep'),
+        depthwiseInitializer: tf.initializers.glorotUniform({ seed: b + 50 }), pointwiseInitializer: tf.initializers.glorotUniform({ seed: b + 60 }),
+      }).apply(h) as T;
+      if (rng.next() < 0.5) h = tf.layers.batchNormalization({ name: name('bn') }).apply(h) as T;
     } else if (kind === 'branch') {
       const a = tf.layers.dense({ units: 4, activation: 'relu', name: name('a'), kernelInitializer: glorot() }).apply(h) as T;
       const c = tf.layers.dense({ units: 4, activation: 'relu', name: name('c'), kernelInitializer: glorot() }).apply(h) as T;

@@ -205,6 +205,58 @@ describe('compute objective', () => {
     model.dispose();
   });
 
+  it('SeparableConv2D: a filter is a pointwise column; its reader loses the depthwise channel and pointwise row; claim = compact MACs', () => {
+    const glorot = (seed: number) => tf.initializers.glorotUniform({ seed });
+    const sep = (name: string, filters: number, seed: number, extra: Record<string, unknown> = {}) => tf.layers.separableConv2d({
+      filters, kernelSize: 3, padding: 'same', activation: 'relu', name, depthwiseInitializer: glorot(seed), pointwiseInitializer: glorot(seed + 1),
+      biasInitializer: tf.initializers.randomUniform({ minval: -0.3, maxval: 0.5, seed: seed + 2 }), ...extra,
+    });
+    const model = tf.sequential({ layers: [
+      sep('sep1', 6, 1, { inputShape: [8, 8, 2] }),
+      tf.layers.maxPooling2d({ poolSize: 2, name: 'pool' }),
+      sep('sep2', 5, 4),
+      tf.layers.globalAveragePooling2d({ name: 'gap' }),
+      tf.layers.dense({ units: 3, name: 'out', kernelInitializer: glorot(7) }),
+    ] });
+    const pm = new PrunableModel(model);
+    expect(pm.layers.map((l) => `${l.name}:${String(l.structured)}`)).toEqual([
+      'sep1/depthwise_kernel:false', 'sep1/pointwise_kernel:true', 'sep2/depthwise_kernel:false', 'sep2/pointwise_kernel:true', 'out:true']);
+    // sep1's filters 1 and 4 most prunable.
+    const scores = pm.layers.map((l, i) => Float32Array.from({ length: l.units }, (_, u) => (i === 1 && (u === 1 || u === 4) ? 2 : 1)));
+    const r = pruneUnits(pm, scores, 0.2, { objective: 'flops', roundTo: 1 });
+    expect(r.removedPerLayer[1]).toBeGreaterThanOrEqual(2);
+    const masks = pm.maskArrays();
+    for (const u of [1, 4]) {
+      for (let row = 0; row < 2; row++) expect(masks[1][row * 6 + u]).toBe(0); // sep1's pointwise column u ([1, 1, 2, 6])
+      for (let p = 0; p < 9; p++) expect(masks[2][p * 6 + u]).toBe(0); // sep2's depthwise channel u ([3, 3, 6, 1])
+      for (let k = 0; k < 5; k++) expect(masks[3][u * 5 + k]).toBe(0); // sep2's pointwise row u ([1, 1, 6, 5])
+    }
+    const { model: compact, report } = compactModel(model, pm);
+    const kept = 6 - r.removedPerLayer[1];
+    expect(report.skipped.map((s) => s.layer)).not.toContain('sep1');
+    expect(compact.getLayer('sep1').weights.map((w) => w.shape)).toEqual([[3, 3, 2, 1], [1, 1, 2, kept], [kept]]);
+    expect(compact.getLayer('sep2').weights[0].shape).toEqual([3, 3, kept, 1]);
+    expect(compact.getLayer('sep2').weights[1].shape[2]).toBe(kept);
+    expect(report.layers.find((l) => l.name === 'sep1')).toMatchObject({ kind: 'separable_conv2d', unitsBefore: 6, unitsAfter: kept });
+    expectCompactAsClaimed(model, pm, compact, () => tf.randomUniform([4, 8, 8, 2], -1, 1, 'float32', 5));
+    compact.dispose();
+    pm.dispose();
+    model.dispose();
+  });
+
+  it('a SeparableConv2D with depth multiplier 2 keeps the units of the layer it reads, and says why', () => {
+    const model = tf.sequential({ layers: [
+      tf.layers.conv2d({ inputShape: [6, 6, 1], filters: 4, kernelSize: 3, padding: 'same', name: 'c1' }),
+      tf.layers.separableConv2d({ filters: 3, kernelSize: 3, depthMultiplier: 2, name: 'sep' }),
+      tf.layers.flatten({ name: 'flat' }),
+      tf.layers.dense({ units: 2, name: 'out' }),
+    ] });
+    const { model: compact, report } = compactModel(model);
+    expect(report.skipped.find((s) => s.layer === 'c1')?.reason).toBe("units kept: 'sep' (SeparableConv2D) has depth multiplier 2, so its channels are not the producer's");
+    compact.dispose();
+    model.dispose();
+  });
+
   it('an LSTM / GRU unit is one column per gate and a recurrent row: removed whole, compacted, outputs unchanged', () => {
     for (const [rnn, gates] of [['lstm', 4], ['gru', 3], ['simpleRNN', 1]] as const) {
       const glorot = (seed: number) => tf.initializers.glorotUniform({ seed });
