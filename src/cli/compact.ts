@@ -7,7 +7,7 @@ import { ModelError, UsageError } from '../errors.js';
 import { loadModel, modelFiles } from '../models/io.js';
 import { rememberLoss, savedLoss, taskOf } from '../models/task.js';
 import { compactModel, type CompactReport } from '../pruning/compact.js';
-import { loadMasksFrom, MASKS_FILE } from '../pruning/mask-io.js';
+import { excludedIn, loadMasksFrom, MASKS_FILE } from '../pruning/mask-io.js';
 import { PrunableModel } from '../pruning/prunable-model.js';
 import { describeRewrite, ONE_CHANNEL_MIN_BATCH, oneChannelRewrites, rewriteForSpeed, SERVING_BATCH_DEFAULT, type Rewrite } from '../pruning/rewrite.js';
 import { decodeSparse, encodeSparse, sizeReport, SPARSE_MAGIC, type SizeReport } from '../pruning/sparse-format.js';
@@ -259,9 +259,11 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
       await atomicWriteFile(join(out, 'model.int8.sparse'), sparseInt8);
       files.push(join(out, 'model.int8.sparse'));
     }
-    // The figures count what the run counted: frozen layers (trainable: false), which the run leaves dense, are
-    // not prunable kernels (the compaction above still slices them where the units around them go).
-    const counted = (m: TF.LayersModel) => { try { return new PrunableModel(m, { frozen: 'exclude' }); } catch { return new PrunableModel(m); } };
+    // The figures count what the run counted: frozen layers (trainable: false) and the kernels its --exclude left out,
+    // which the run leaves dense, are not prunable kernels (the compaction above still slices them where the units
+    // around them go).
+    const exclude = excludedIn(masksDirs);
+    const counted = (m: TF.LayersModel) => { try { return new PrunableModel(m, { frozen: 'exclude', exclude }); } catch { return new PrunableModel(m); } };
     const view = counted(model);
     disposables.push(view);
     const claimed = view.compute();

@@ -1,6 +1,6 @@
 import { consoleTable } from './table.js';
 import { loadModel } from '../models/io.js';
-import { loadMasksFrom } from '../pruning/mask-io.js';
+import { excludedIn, loadMasksFrom } from '../pruning/mask-io.js';
 import { PrunableModel, type ComputeReport, type Coverage, type SparsityReport } from '../pruning/prunable-model.js';
 import { locate } from './compact.js';
 import { checkModelShape } from '../models/task.js';
@@ -25,10 +25,11 @@ export async function inspectModel(path: string): Promise<SparsityReport & {
   // An output folder of `autoprune --out` (model/ + masks.json), a model folder or a model.json, as `compact` takes.
   const { modelFile, masksDirs } = locate(path);
   const model = await loadModel(modelFile);
-  // Frozen layers (trainable: false) as `autoprune` treats them: left dense, listed with why.
+  // Frozen layers (trainable: false) as `autoprune` treats them, and the kernels the run's --exclude left out (masks.json
+  // lists them): left dense, listed with why.
   let pm: PrunableModel;
   try {
-    pm = new PrunableModel(model, { frozen: 'exclude' });
+    pm = new PrunableModel(model, { frozen: 'exclude', exclude: excludedIn(masksDirs) });
   } catch (err) {
     model.dispose();
     throw err;

@@ -75,6 +75,24 @@ export function applyMaskJson(pm: PrunableModel, file: MaskFile, where = MASKS_F
   pm.setMaskArrays(arrays);
 }
 
+/**
+ * The kernels a run left out with `--exclude`, as the first masks.json in `dirs` lists them (none without one): `inspect`
+ * and `compact` count the prunable kernels as that run did.
+ */
+export function excludedIn(dirs: readonly string[]): string[] {
+  for (const dir of dirs) {
+    const path = join(dir, MASKS_FILE);
+    if (!existsSync(path)) continue;
+    try {
+      const file = JSON.parse(readFileSync(path, 'utf8')) as MaskFile;
+      return Array.isArray(file?.excluded) ? file.excluded.filter((n): n is string => typeof n === 'string') : [];
+    } catch {
+      return []; // loadMasksFrom says what is wrong with the file
+    }
+  }
+  return [];
+}
+
 /** Loads masks.json from a folder if present; returns whether it did. */
 export function loadMasksFrom(pm: PrunableModel, dir: string): boolean {
   const path = join(dir, MASKS_FILE);

@@ -115,6 +115,31 @@ describe('inspect', () => {
     m.dispose();
   });
 
+  it('a layer the run left out with --exclude: inspect and compact count the prunable kernels as the run did', async () => {
+    const out = tempDir();
+    const m = tf.sequential({ layers: [
+      tf.layers.dense({ inputShape: [4], units: 8, activation: 'relu', name: 'fc1' }),
+      tf.layers.dense({ units: 8, activation: 'relu', name: 'fc2' }),
+      tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' }),
+    ] });
+    const pm = new PrunableModel(m, { exclude: ['fc1'] });
+    pm.setMaskArrays(pm.layers.map((l) => Float32Array.from({ length: l.size }, (_, j) => (l.name === 'fc2' && j % 8 < 4 ? 0 : 1))));
+    const masks = masksToJson(pm);
+    expect(masks.excluded).toEqual(['fc1']);
+    for (const f of await modelFiles(m, 'model/')) {
+      mkdirSync(dirname(join(out, f.relPath)), { recursive: true });
+      writeFileSync(join(out, f.relPath), f.data);
+    }
+    writeFileSync(join(out, 'masks.json'), JSON.stringify(masks));
+    const r = await inspectModel(out);
+    expect(r.layers.map((l) => l.name)).toEqual(['fc2', 'out']);
+    expect(r.coverage.untouched.find((u) => u.name === 'fc1')?.reason).toMatch(/^excluded/);
+    const c = await compactPruned(out, { out });
+    expect(c.sparsity).toBeCloseTo(32 / 88, 10); // fc2 and out (64 + 24 weights, 32 pruned), as the run counted
+    pm.dispose();
+    m.dispose();
+  });
+
   it('refuses masks.json that calls weights pruned which the model holds as nonzero (a model trained further after pruning)', async () => {
     const out = tempDir();
     const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 8, name: 'fc' }), tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' })] });
