@@ -1041,7 +1041,7 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
 }
 
 /** What a user can do about a run that stopped short (exit 3), in terms of its own figures. */
-export function adviceFor(result: AgentResult, maxDrop: number, trainRows: number): string {
+export function adviceFor(result: AgentResult, maxDrop: number, trainRows: number, objective: Objective = 'params'): string {
   const b = result.budget;
   switch (result.stopReason) {
     case 'budget': {
@@ -1051,7 +1051,9 @@ export function adviceFor(result: AgentResult, maxDrop: number, trainRows: numbe
       const last = result.steps[result.steps.length - 1];
       const lastTry = last && !last.accepted && last.drop != null && isLastTry(last) ? last.drop : undefined;
       const need = lastTry != null ? Math.ceil(1000 * lastTry) / 10 : undefined;
-      return `the fine-tuning budget (${b.budgetSteps} optimizer steps) ran out at ${(100 * result.sparsity.global).toFixed(1)} % sparsity: rerun with --budget-steps ${more}` +
+      // In the target's own measure: the compute removed under --objective flops (weight sparsity there is another figure).
+      const reached = objective === 'flops' ? `${(100 * result.compute.reduction).toFixed(1)} % of the prunable kernels' compute removed` : `${(100 * result.sparsity.global).toFixed(1)} % sparsity`;
+      return `the fine-tuning budget (${b.budgetSteps} optimizer steps) ran out at ${reached}: rerun with --budget-steps ${more}` +
         (need != null && need > maxDrop && need <= 100 ? `, or --max-drop ${need.toFixed(1)} to accept what its last try at the target lost (${(100 * lastTry!).toFixed(2)} validation points)` : '') +
         ', or --force to take the target with what is left';
     }
@@ -1400,7 +1402,7 @@ export class PruneService {
             labels: denseLabelRecall.rows.map((n, j) => ({ name: labelNames[j] ?? `label ${j + 1}`, testPositives: n, denseRecall: finite(denseLabelRecall.recall[j]), recall: finite(prunedLabelRecall.recall[j]) })),
           } : {}),
           targetReached: result.targetReached, stopReason: result.stopReason, exitCode: result.exitCode,
-          ...(result.exitCode === 3 ? { advice: adviceFor(result, maxDrop, fitted.train.labels.length) } : {}),
+          ...(result.exitCode === 3 ? { advice: adviceFor(result, maxDrop, fitted.train.labels.length, objective) } : {}),
         },
         guard: {
           rule: `paired on the validation rows against the lower-scoring of the dense model and the dense model fine-tuned like one step (the control): accept when the drop below it ≤ maxDrop + ${result.guard.z} standard errors, the standard errors counting for at most ${(100 * result.guard.final.cap).toFixed(2)} points (two validation rows for right/wrong rows, maxDrop for continuous scores)`,

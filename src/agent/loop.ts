@@ -717,7 +717,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         state.budgetExtensions = more.extensions;
         const accepted = state.steps.filter((s) => s.accepted).length;
         emit({ type: 'budget', budgetSteps: more.budgetSteps, extensions: more.extensions ?? 1, sparsity: state.sparsity, totalSteps: state.stepsUsed,
-          message: `the default fine-tuning budget ran out at ${(100 * state.sparsity).toFixed(1)} %, short of the target, after ${accepted} accepted step${accepted > 1 ? 's' : ''}: extended once, to ${more.budgetSteps} optimizer steps` });
+          message: `the default fine-tuning budget ran out at ${(100 * state.sparsity).toFixed(1)} % ${o.objective === 'flops' ? 'of the compute removed' : 'sparsity'}, short of the target, after ${accepted} accepted step${accepted > 1 ? 's' : ''}: extended once, to ${more.budgetSteps} optimizer steps` });
         continue;
       }
       const from = state.sparsity;

@@ -155,5 +155,11 @@ describe('advice after a guard stop', () => {
     expect(adviceFor(stopped([0.05, 0.0353]), 1, 1000)).toMatch(/^the rejected step that lost least lost 3\.53 validation points: rerun with --max-drop 3\.6 /);
     expect(adviceFor(stopped([8.48, 9.1]), 1, 1000)).toMatch(/^the rejected step that lost least lost 848\.00 validation points, more than any --max-drop \(at most 100\) accepts: --force/);
   });
+
+  it('a budget stop says where it stopped in the target\'s own measure: compute removed under --objective flops', () => {
+    const r = { ...stopped([0.05]), stopReason: 'budget', sparsity: { global: 0.795 }, compute: { dense: 100, live: 21.4, reduction: 0.786 } } as unknown as AgentResult;
+    expect(adviceFor(r, 1, 1000)).toMatch(/^the fine-tuning budget \(\d+ optimizer steps\) ran out at 79\.5 % sparsity: /);
+    expect(adviceFor(r, 1, 1000, 'flops')).toMatch(/^the fine-tuning budget \(\d+ optimizer steps\) ran out at 78\.6 % of the prunable kernels' compute removed: /);
+  });
 });
 
