@@ -96,7 +96,13 @@ describe('fitDatasetToModel', () => {
       tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax' }),
     ] });
     expect(() => fitDatasetToModel(images, after)).toThrow(/layer 'atrous' .* is a dilated convolution.*a frozen one is fine where no trainable layer comes before it/);
-    [front, after].forEach((m) => m.dispose());
+    // A causal Conv1D does not even predict in tfjs: refused naming it, not left to fail inside a fine-tune.
+    const causal = tf.sequential({ name: 'tcn', layers: [
+      tf.layers.conv1d({ inputShape: [16, 1], filters: 2, kernelSize: 3, padding: 'causal', name: 'causal' }),
+      tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax' }),
+    ] });
+    expect(() => fitDatasetToModel({ ...dataset(16, ['a', 'b']), inputShape: [16, 1] }, causal)).toThrow(/model 'tcn': layer 'causal' \(Conv1D\) has padding 'causal', which TensorFlow.js does not implement/);
+    [front, after, causal].forEach((m) => m.dispose());
     const ae = tf.sequential({ name: 'conv_ae', layers: [tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 1, kernelSize: 3, padding: 'same' })] });
     expect(() => fitDatasetToModel(images, ae)).toThrow(/'conv_ae' has output shape \[batch, 4, 4, 1\].*append a Flatten layer to its output/);
     [outer, ae].forEach((m) => m.dispose());
