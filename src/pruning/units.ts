@@ -426,19 +426,24 @@ export function pruneUnits(
   //   small MobileNet's 16-filter stem, rounded to 8, removed 44 % of the MACs for a 15 % step, and every smaller step
   //   was the same 44 %: a new user's run stopped at 0 %). Where the others cannot make the step, that pass is undone
   //   and the step taken in the plain order, blocks and all (the passed-over blocks on top would overshoot further).
+  // A block's rest is counted in units (what the rounding below removes: exactly those) and in MACs (an estimate: the
+  // first unit's, while later units free less as other layers shrink); when its last unit is taken, what is left of
+  // the estimate goes too, so that no stale estimate ends a step short of its target.
   let pending = 0;
-  const pendingOf = new Map<number, number>();
+  const pendingOf = new Map<number, { units: number; macs: number }>();
   const takeCounting = (c: { layer: number; unit: number }, b: number, freed?: number) => {
-    const open = pendingOf.get(c.layer) ?? 0;
-    const f = b > 1 || open > 0 ? (freed ?? freedOf(c)) : 0;
+    const open = pendingOf.get(c.layer);
+    const f = b > 1 || open ? (freed ?? freedOf(c)) : 0;
     if (!take(c)) return;
     if (b > 1) {
-      pendingOf.set(c.layer, (b - 1) * f);
+      pendingOf.set(c.layer, { units: b - 1, macs: (b - 1) * f });
       pending += (b - 1) * f;
-    } else if (open > 0) {
-      const used = Math.min(open, f);
-      pendingOf.set(c.layer, open - used);
+    } else if (open) {
+      const used = open.units <= 1 ? open.macs : Math.min(open.macs, f);
+      open.units--;
+      open.macs -= used;
       pending -= used;
+      if (open.units <= 0) pendingOf.delete(c.layer);
     }
   };
   const greedy = () => { for (const c of cand) { if (prunedCost + pending >= want) break; takeCounting(c, blockOf(c)); } };
@@ -459,7 +464,8 @@ export function pruneUnits(
   } else {
     greedy();
   }
-  if (roundTo > 1) {
+  const roundBlocks = () => {
+    if (roundTo <= 1) return;
     for (let i = 0; i < pm.layers.length; i++) {
       if (removedPerLayer[i] === 0 || !together({ layer: i }).some((p) => pm.layers[p].conv) || together({ layer: i })[0] !== i) continue;
       let extra = aliveCount[i] > roundTo ? aliveCount[i] % roundTo : 0;
@@ -470,6 +476,20 @@ export function pruneUnits(
         extra--;
       }
     }
+  };
+  roundBlocks();
+  // A block's rest is counted at the MACs its units free when it starts; units taken after it from other layers make
+  // them free less (a separable conv's units once its reader's channels are gone), so the rounding can realise less
+  // than was counted and leave the step short of its target (a new user's forced step: 88.3 % of a reachable 90 %,
+  // "every layer at its floor"). Then the next candidates in the order go too, rounded again, until the target is met
+  // or nothing more can go.
+  for (let pass = 0; prunedCost < want && pass < 16; pass++) {
+    const before = prunedCost;
+    pending = 0;
+    pendingOf.clear();
+    greedy();
+    roundBlocks();
+    if (prunedCost === before) break;
   }
   for (const li of changed) pm.setMaskBytes(li, masks[li]);
   return result();

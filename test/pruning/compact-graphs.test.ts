@@ -8,7 +8,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
 import { compactModel } from '../../src/pruning/compact.js';
-import { PrunableModel } from '../../src/pruning/prunable-model.js';
+import { disposeSnapshot, PrunableModel } from '../../src/pruning/prunable-model.js';
 import { pruneUnits } from '../../src/pruning/units.js';
 import { Rng } from '../../src/util/random.js';
 
@@ -122,7 +122,15 @@ function checkRandomPrune(model: TF.LayersModel, seed: number, targets: [number,
   const pm = new PrunableModel(model);
   const rng = new Rng(seed + 7);
   const scores = pm.layers.map((l) => Float32Array.from({ length: l.units }, () => rng.next()));
-  pruneUnits(pm, scores, targets[0] + targets[1] * rng.next(), { objective: 'flops' });
+  const target = targets[0] + targets[1] * rng.next();
+  // The most whole units can remove (every layer down to its floor), by a dry run put back.
+  const snap = pm.snapshot();
+  const most = pruneUnits(pm, scores, 0.999999, { objective: 'flops' }).progress;
+  pm.restore(snap);
+  disposeSnapshot(snap);
+  const r = pruneUnits(pm, scores, target, { objective: 'flops' });
+  // The target is reached wherever the floors allow it (filter blocks rounded to 8 may overshoot it, never fall short).
+  expect(r.progress, `seed ${seed}: compute removed vs target ${target.toFixed(3)} (at most ${most.toFixed(3)})`).toBeGreaterThanOrEqual(Math.min(target, most) - 1e-9);
   const { model: compact } = compactModel(model, pm);
   const cpm = new PrunableModel(compact);
   expect(cpm.compute().dense, `seed ${seed}: compact MACs vs claimed live MACs`).toBe(pm.compute().live);
@@ -139,6 +147,39 @@ describe('whole-unit pruning and compaction on random graphs', () => {
     for (let seed = 0; seed < 32; seed++) {
       checkRandomPrune(randomCnn(seed), seed, [0.3, 0.4], () => tf.randomUniform([4, 10, 10, 2], -1, 1, 'float32', seed));
     }
+  });
+
+  it('a separable stack at a high compute target: filter blocks counted while a step is chosen never leave it short', () => {
+    // Separable conv 16 (stride 2) → separable conv 24 → dense: as a layer shrinks its units free less, and a block's
+    // rest counted at its first unit's MACs once ended a step at 88.3 % of a reachable 90 % ("every layer at its floor").
+    const glorot = (seed: number) => tf.initializers.glorotUniform({ seed });
+    for (let seed = 0; seed < 24; seed++) {
+      const model = tf.sequential({ layers: [
+        tf.layers.separableConv2d({ inputShape: [28, 28, 1], filters: 16, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', depthwiseInitializer: glorot(1), pointwiseInitializer: glorot(2) }),
+        tf.layers.separableConv2d({ filters: 24, kernelSize: 3, padding: 'valid', useBias: false, activation: 'relu', depthwiseInitializer: glorot(3), pointwiseInitializer: glorot(4) }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 10, kernelInitializer: glorot(5) }),
+      ] });
+      checkRandomPrune(model, seed, [0.85, 0.1], () => tf.randomUniform([2, 28, 28, 1], 0, 1, 'float32', seed));
+    }
+    // The order that fell short: sep2's first unit starts a block of 8 at its dense MACs, then every sep1 filter goes,
+    // after which sep2's units free far less than that block was counted at (0.75 for a target of 0.85).
+    const model = tf.sequential({ layers: [
+      tf.layers.separableConv2d({ inputShape: [28, 28, 1], filters: 16, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', depthwiseInitializer: glorot(1), pointwiseInitializer: glorot(2) }),
+      tf.layers.separableConv2d({ filters: 24, kernelSize: 3, padding: 'valid', useBias: false, activation: 'relu', depthwiseInitializer: glorot(3), pointwiseInitializer: glorot(4) }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 10, kernelInitializer: glorot(5) }),
+    ] });
+    const pm = new PrunableModel(model);
+    const scores = pm.layers.map((l, i) => Float32Array.from({ length: l.units }, (_, u) => (i === 3 ? (u === 0 ? 100 : 50 - u) : i === 1 ? 60 - u : 0)));
+    for (const t of [0.85, 0.88]) {
+      const snap = pm.snapshot();
+      expect(pruneUnits(pm, scores, t, { objective: 'flops' }).progress).toBeGreaterThanOrEqual(t);
+      pm.restore(snap);
+      disposeSnapshot(snap);
+    }
+    pm.dispose();
+    model.dispose();
   });
 
   it('the same for 24 random sequence models (LSTM/GRU/SimpleRNN stacks, residual and multiplied dense heads, nested blocks)', () => {
