@@ -122,13 +122,36 @@ export function readModelArtifacts(path: string): { file: string; artifacts: TF.
   const trainingConfig = j.trainingConfig ?? (topo as { training_config?: unknown }).training_config;
   const meta = j.userDefinedMetadata as { autoprune?: { loss?: unknown } } | undefined;
   const artifacts: TF.io.ModelArtifacts = {
-    modelTopology: kerasCompatible(topo) as TF.io.ModelArtifacts['modelTopology'],
+    modelTopology: withSeparableMultipliers(kerasCompatible(topo), specs) as TF.io.ModelArtifacts['modelTopology'],
     weightSpecs: specs as unknown as TF.io.WeightsManifestEntry[],
     weightData: weightData.buffer,
     ...(trainingConfig && typeof trainingConfig === 'object' ? { trainingConfig: trainingConfig as TF.io.TrainingConfig } : {}),
     ...(meta && typeof meta === 'object' ? { userDefinedMetadata: meta as TF.io.ModelArtifacts['userDefinedMetadata'] } : {}),
   };
   return { file, artifacts };
+}
+
+/**
+ * tfjs-layers saves a SeparableConv2D without its `depth_multiplier` (its getConfig leaves it out; backend/tf.ts puts it
+ * back for what autoprune writes), so a model tfjs itself saved with a multiplier above 1 reloads as multiplier 1 and
+ * fails ("Shape mismatch: [3,3,8,1] vs. [3,3,8,2]"). The multiplier is the depthwise kernel's last axis in the weights
+ * manifest: a separable layer whose config lacks it gets it from there.
+ */
+export function withSeparableMultipliers(topology: unknown, specs: readonly { name: string; shape: number[] }[]): unknown {
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) { node.forEach(visit); return; }
+    if (!node || typeof node !== 'object') return;
+    const o = node as Record<string, unknown>;
+    const config = o.config as Record<string, unknown> | undefined;
+    if (o.class_name === 'SeparableConv2D' && config && config.depth_multiplier == null && typeof config.name === 'string') {
+      const own = specs.filter((w) => w.name === `${config.name as string}/depthwise_kernel` || w.name.endsWith(`/${config.name as string}/depthwise_kernel`));
+      const m = own.length === 1 ? own[0].shape[3] : undefined;
+      if (typeof m === 'number' && m > 1) config.depth_multiplier = m;
+    }
+    for (const v of Object.values(o)) visit(v);
+  };
+  visit(topology);
+  return topology;
 }
 
 /** The Keras tensors a Keras 3 call's arguments name (nested lists of `__keras_tensor__` objects), in order. */

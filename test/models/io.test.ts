@@ -55,7 +55,15 @@ describe('model io', () => {
     expect(back.getLayer('sep').weights[0].shape).toEqual([3, 3, 3, 2]);
     const x = tf.randomNormal([2, 6, 6, 3], 0, 1, 'float32', 3);
     expect(Array.from((back.predict(x) as TF.Tensor).dataSync())).toEqual(Array.from((m.predict(x) as TF.Tensor).dataSync()));
-    [m, back, x].forEach((k) => k.dispose());
+    // As plain tfjs saves it (no depth_multiplier): read from the depthwise kernel's shape in the weights manifest.
+    const file = join(dir, 'model.json');
+    const json = JSON.parse(readFileSync(file, 'utf8'));
+    delete json.modelTopology.config.layers[0].config.depth_multiplier;
+    writeFileSync(file, JSON.stringify(json));
+    const plain = await loadModel(file);
+    expect(plain.getLayer('sep').weights[0].shape).toEqual([3, 3, 3, 2]);
+    expect(Array.from((plain.predict(x) as TF.Tensor).dataSync())).toEqual(Array.from((m.predict(x) as TF.Tensor).dataSync()));
+    [m, back, plain, x].forEach((k) => k.dispose());
   });
 
   it('names the file and the problem for bad model files', async () => {
