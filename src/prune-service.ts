@@ -931,6 +931,11 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
   // An in-memory Dataset (the API's) is checked too: loadCsv z-scores by default, and a model trained on raw values
   // would otherwise be retrained to z-scores without a word. Its fixes are said in the API's words.
   const csv = typeof opts.data === 'string';
+  // A built-in data set (mnist-10k: pixels in [0, 1]) cannot be rescaled: the remedy is the user's own CSV.
+  const builtIn = csv && !isCsvPath(String(opts.data));
+  const remedy = (csvFix: string, apiFix: string, scaling: string) => (builtIn
+    ? `the built-in '${String(opts.data)}' cannot be rescaled: give the data as a CSV file with its values as in training (${scaling})`
+    : csv ? csvFix : apiFix);
   // Token ids (an input read by an Embedding) are not scaled: no other scaling is a candidate (and a negative id fails).
   if (tokenInputLayer(model)) return;
   const rows = data.val.x.shape[0];
@@ -983,14 +988,14 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
   const [best, second] = scored;
   const fmt = (v: number) => metricValue(task.kind, v);
   const what = `${csv ? String(opts.data) : `dataset '${data.name}'`}: the model's ${metricName(task.kind)} on the validation split (${rows} rows) is ${fmt(asGiven)}`;
-  const inputsWord = csv ? 'columns\'' : 'inputs\'';
+  const inputsWord = csv && !builtIn ? 'columns\'' : 'inputs\'';
   const by255 = (c: { name: 'x255' | 'd255'; score: number }, how: string) => new DataError(c.name === 'x255'
     ? `${what} with the ${inputsWord} values as they are (all in [0, 1]) and ${fmt(c.score)} with each value × 255${how}: ` +
       'it was trained on values 255 times larger (pixels as 0–255), and fine-tuning would retrain it to these; ' +
-      (csv ? 'give the CSV\'s values as in training (× 255)' : 'give the Dataset\'s inputs as in training (× 255)')
+      remedy('give the CSV\'s values as in training (× 255)', 'give the Dataset\'s inputs as in training (× 255)', '× 255')
     : `${what} with the ${inputsWord} values as they are (whole numbers in [0, 255]: pixels as bytes) and ${fmt(c.score)} with each value ÷ 255${how}: ` +
       'it was trained on values 255 times smaller (pixels / 255), and fine-tuning would retrain it to these; ' +
-      (csv ? 'give the CSV\'s values as in training (÷ 255)' : 'give the Dataset\'s inputs as in training (÷ 255)'));
+      remedy('give the CSV\'s values as in training (÷ 255)', 'give the Dataset\'s inputs as in training (÷ 255)', '÷ 255'));
   // Good in itself: the score of a model trained for these inputs (half the way from chance to every row right; R² or
   // exact match of 0.5), not merely less wrong.
   const chance = task.kind === 'classification' ? 1 / Math.max(2, task.units) : 0;
@@ -1027,17 +1032,17 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
   if (second && (second.name === 'z' || second.name === 'unit') && farAbove(second.score - asGiven, rows) && credible(second.score) && best.score - second.score < Math.max(0.05, 2 / rows) - 1e-9) {
     const z = scored.find((o) => o.name === 'z')!;
     const unit = scored.find((o) => o.name === 'unit')!;
-    throw new DataError(`${what} with the ${csv ? 'columns\'' : 'inputs\''} values as they are, ${fmt(z.score)} with them ${zWords} and ${fmt(unit.score)} with ${unitWords}: ` +
+    throw new DataError(`${what} with the ${inputsWord} values as they are, ${fmt(z.score)} with them ${zWords} and ${fmt(unit.score)} with ${unitWords}: ` +
       `it was trained on rescaled inputs, these rows cannot tell which of the two, and ${retrainTo('the values as they are')}; ` +
-      (csv ? 'scale the CSV\'s columns as in training (--standardize only if that was z-scores over these training rows)'
-        : 'scale the Dataset\'s inputs as in training (loadCsv({ ..., standardize: true }) only if that was z-scores over these training rows)'));
+      remedy('scale the CSV\'s columns as in training (--standardize only if that was z-scores over these training rows)',
+        'scale the Dataset\'s inputs as in training (loadCsv({ ..., standardize: true }) only if that was z-scores over these training rows)', 'rescaled'));
   }
   throw new DataError(best.name === 'z'
-    ? `${what} with the ${csv ? 'columns\'' : 'inputs\''} values as they are and ${other} with them ${zWords}: ` +
-      `it was trained on standardized features, and ${retrainTo('raw ones')}; ${csv ? 'pass --standardize' : 'load the CSV with loadCsv({ ..., standardize: true }) (its default), or z-score the inputs over the training rows'}`
-    : `${what} with the ${csv ? 'columns\'' : 'inputs\''} values as they are and ${other} with ${unitWords}: ` +
+    ? `${what} with the ${inputsWord} values as they are and ${other} with them ${zWords}: ` +
+      `it was trained on standardized features, and ${retrainTo('raw ones')}; ${remedy('pass --standardize', 'load the CSV with loadCsv({ ..., standardize: true }) (its default), or z-score the inputs over the training rows', 'z-scores')}`
+    : `${what} with the ${inputsWord} values as they are and ${other} with ${unitWords}: ` +
       'it was trained on inputs scaled so (pixels / 255, min-max), and fine-tuning would retrain it to these; ' +
-      (csv ? 'scale the CSV\'s columns as in training (--standardize gives z-scores, not this)' : 'scale the Dataset\'s inputs as in training (loadCsv\'s standardize gives z-scores, not this)'));
+      remedy('scale the CSV\'s columns as in training (--standardize gives z-scores, not this)', 'scale the Dataset\'s inputs as in training (loadCsv\'s standardize gives z-scores, not this)', 'pixels / 255, min-max'));
 }
 
 /** What a user can do about a run that stopped short (exit 3), in terms of its own figures. */

@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { autoprune } from '../src/api.js';
 import { tf } from '../src/backend/tf.js';
 import { loadCsv } from '../src/data/csv.js';
+import { loadMnist10k } from '../src/data/mnist.js';
 import type { Dataset } from '../src/data/dataset.js';
 import { tempDir } from './helpers.js';
 
@@ -151,5 +152,23 @@ describe('the scaling a model was trained on', () => {
     } finally {
       data.dispose();
     }
+  }, 60_000);
+  it('the built-in mnist-10k (pixels in [0, 1]) given to a model trained on 0–255: the advice is a CSV, not rescaling a file there is none of', async () => {
+    // A softmax regression fitted on the built-in pixels, its kernel then ÷ 255: the same model for pixels as bytes.
+    const data = loadMnist10k();
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 10, activation: 'softmax', kernelInitializer: tf.initializers.zeros() })] });
+    model.compile({ optimizer: tf.train.adam(0.01), loss: 'categoricalCrossentropy' });
+    const ys = tf.oneHot(tf.tensor1d(data.train.labels, 'int32'), 10);
+    await model.fit(data.train.x, ys, { epochs: 2, batchSize: 128, verbose: 0, shuffle: false });
+    const [kernel, bias] = model.getWeights();
+    const scaled = tf.div(kernel, 255);
+    model.setWeights([scaled, bias]);
+    const path = join(tempDir(), 'bytes');
+    await model.save(`file://${path}`);
+    tf.dispose([ys, scaled]);
+    model.dispose();
+    data.dispose();
+    await expect(autoprune({ model: path, data: 'mnist-10k', target: 0.5, budgetSteps: 20 }))
+      .rejects.toThrow(/^mnist-10k: .* with the inputs' values as they are \(all in \[0, 1\]\) and .*the built-in 'mnist-10k' cannot be rescaled: give the data as a CSV file with its values as in training \(× 255\)$/);
   }, 60_000);
 });
