@@ -16,7 +16,8 @@
  * pointwise Conv2D) is channel-coupled with its producer: its channel c reads only producer channel c, so it
  * is sliced with the producer's units (kernel and bias), like a batch norm. A SeparableConv2D (multiplier 1) is a unit
  * layer of its own: its units are its pointwise kernel's columns, and as a reader it loses a removed channel's
- * depthwise taps and pointwise row.
+ * depthwise taps and pointwise row. A Conv2DTranspose is handled as a convolution with its kernel's last two axes
+ * swapped ([kh, kw, filters, inputs]).
  * Output-layer units are never removed. Anything else (unknown layer types, branches, merges, shared
  * layers, channels-first data) is left intact and reported in `skipped`.
  */
@@ -42,7 +43,7 @@ export interface CompactLayerReport {
    * The layer's family. A per-channel layer (depthwise conv, batch norm, PReLU) loses the channels the layer before it
    * lost (`follows` names that layer; its "units" are channels, dead and unused 0).
    */
-  kind: 'dense' | 'conv1d' | 'conv2d' | 'separable_conv2d' | 'lstm' | 'gru' | 'simple_rnn' | 'depthwise_conv2d' | 'batch_normalization' | 'prelu';
+  kind: 'dense' | 'conv1d' | 'conv2d' | 'separable_conv2d' | 'conv2d_transpose' | 'lstm' | 'gru' | 'simple_rnn' | 'depthwise_conv2d' | 'batch_normalization' | 'prelu';
   /** For a per-channel layer: the layer whose removed units it loses the channels of. */
   follows?: string;
   unitsBefore: number;
@@ -88,7 +89,24 @@ export interface UnitLink {
 
 /** Gates per unit of the recurrent layers whose units compaction removes (a kernel column per gate, a recurrent row). */
 const RECURRENT_GATES: Readonly<Record<string, number>> = Object.freeze({ LSTM: 4, GRU: 3, SimpleRNN: 1 });
-const PRUNABLE = new Set(['Dense', 'Conv1D', 'Conv2D', 'SeparableConv2D', ...Object.keys(RECURRENT_GATES)]);
+const PRUNABLE = new Set(['Dense', 'Conv1D', 'Conv2D', 'SeparableConv2D', 'Conv2DTranspose', ...Object.keys(RECURRENT_GATES)]);
+/**
+ * A Conv2DTranspose kernel is [kh, kw, filters, inputs]: compaction works on it as a convolution's [kh, kw, inputs,
+ * filters] (its input channels are its rows, its filters its units) and writes it back in its own order.
+ */
+const isTransposed = (layer: Layer) => layer.getClassName() === 'Conv2DTranspose';
+/** A kernel's shape as compaction views it: [..., inputs, units] (a transposed conv's last two axes swapped). */
+function kernelShape(layer: Layer): number[] {
+  const shape = kernelAndBias(layer).kernel.shape.slice();
+  return isTransposed(layer) ? [...shape.slice(0, -2), shape[shape.length - 1], shape[shape.length - 2]] : shape;
+}
+/** Swaps the last two axes of a row-major [..., a, b] array. */
+function swapLast(d: Float32Array, a: number, b: number): Float32Array {
+  const out = new Float32Array(d.length);
+  const block = a * b;
+  for (let o = 0; o < d.length; o += block) for (let i = 0; i < a; i++) for (let j = 0; j < b; j++) out[o + j * a + i] = d[o + i * b + j];
+  return out;
+}
 /**
  * Why a separable conv cannot read the producer's channels one to one, or undefined: with depth multiplier m its
  * pointwise kernel reads channel c at rows c·m … c·m + m − 1 (m = 1: row c, as a 1×1 Conv2D does).
@@ -230,7 +248,7 @@ function channelSpaces(model: TF.LayersModel): { groups: ChannelGroup[]; blocked
     if (isPrunable(layer)) {
       if (ins.length === 1 && inIds.length === 1) {
         const C = info[find(inIds[0])].channels;
-        const rows = kernelAndBias(layer).kernel.shape.slice(0, -1);
+        const rows = kernelShape(layer).slice(0, -1);
         const dense = readsRows(layer);
         const perChannel = dense ? rows[0] : rows.slice(0, -1).reduce((a, b) => a * b, 1);
         if (channelsFirst(layer)) block(inIds[0], `'${layer.name}' uses channels-first data`);
@@ -379,10 +397,10 @@ function linkFrom(producer: Layer, outputLayers: Set<Layer>): UnitLink | string 
     // A weightless output layer (a Softmax or Activation after the logits): the units are the model's outputs.
     if (outputLayers.has(next) && next.countParams() === 0) return '';
     if (isPrunable(next)) {
-      const ks = kernelAndBias(next).kernel.shape as number[];
+      const ks = kernelShape(next);
       const cls = next.getClassName();
       const cfg = cfgOf(next);
-      if (cls === 'Conv2D' || cls === 'Conv1D' || cls === 'SeparableConv2D') {
+      if (cls === 'Conv2D' || cls === 'Conv1D' || cls === 'SeparableConv2D' || cls === 'Conv2DTranspose') {
         if (flatten) return `'${next.name}' (${cls}) reads a flattened tensor`;
         if (channelsFirst(next)) return `'${next.name}' uses channels-first data`;
         const separable = separableProblem(next);
@@ -393,7 +411,8 @@ function linkFrom(producer: Layer, outputLayers: Set<Layer>): UnitLink | string 
           producer, consumer: next, between, channels, groups: ks.slice(0, -2).reduce((a, b) => a * b, 1),
           // 'same' and 'causal' padding add zeros at the border: a constant input channel is not constant there. (A
           // separable conv's kernel here is its pointwise one, after the depthwise taps: a constant is not folded into it.)
-          canFold: cfg.useBias !== false && cfg.padding === 'valid' && cls !== 'SeparableConv2D',
+          // A transposed conv spreads each input over overlapping taps: a constant input is not constant at its border.)
+          canFold: cfg.useBias !== false && cfg.padding === 'valid' && cls !== 'SeparableConv2D' && cls !== 'Conv2DTranspose',
         };
       }
       const groups = flatten ? positions : 1;
@@ -469,12 +488,22 @@ function masked(layer: Layer, role: string, t: TF.Tensor, masks?: PrunableModel,
 }
 
 const KINDS: Readonly<Record<string, CompactLayerReport['kind']>> = {
-  Dense: 'dense', Conv1D: 'conv1d', Conv2D: 'conv2d', SeparableConv2D: 'separable_conv2d', LSTM: 'lstm', GRU: 'gru', SimpleRNN: 'simple_rnn',
+  Dense: 'dense', Conv1D: 'conv1d', Conv2D: 'conv2d', SeparableConv2D: 'separable_conv2d', Conv2DTranspose: 'conv2d_transpose', LSTM: 'lstm', GRU: 'gru', SimpleRNN: 'simple_rnn',
 };
 
 function effectiveOf(layer: Layer, masks?: PrunableModel, maskArrays?: Float32Array[]): Effective {
   const { kernel, recurrent, depthwise, bias } = kernelAndBias(layer);
   const separable = layer.getClassName() === 'SeparableConv2D';
+  if (isTransposed(layer)) {
+    // Masked in its own order, then viewed as a convolution's kernel (see kernelShape).
+    const shape = kernelShape(layer);
+    const units = shape[shape.length - 1];
+    return {
+      layer, kind: 'conv2d_transpose', shape, kernel: swapLast(masked(layer, 'kernel', kernel, masks, maskArrays), units, shape[shape.length - 2]),
+      bias: bias ? Float32Array.from(bias.dataSync()) : new Float32Array(units), hasBias: !!bias, cols: units, gates: 1, units,
+      dead: new Uint8Array(units), unused: new Uint8Array(units), value: new Float32Array(units),
+    };
+  }
   const cols = kernel.shape[kernel.shape.length - 1];
   const gates = RECURRENT_GATES[layer.getClassName()] ?? 1;
   const units = cols / gates;
@@ -743,7 +772,11 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
     const outKeep = keepOf(layer);
     const k = sliceKernel(e, inLink, inKeep, outKeep);
     const cols = columnsOf(e, outKeep);
-    const list = [k];
+    // A transposed conv's kernel goes back to its own [kh, kw, filters, inputs].
+    const written = isTransposed(layer)
+      ? { data: swapLast(k.data, k.shape[k.shape.length - 2], k.shape[k.shape.length - 1]), shape: [...k.shape.slice(0, -2), k.shape[k.shape.length - 1], k.shape[k.shape.length - 2]] }
+      : k;
+    const list = [written];
     // A separable conv's depthwise kernel [kh, kw, inputs, 1] loses the input channels its pointwise kernel lost (and
     // comes first, as in the layer's weights).
     const dw = e.depthwise && (inLink && inKeep ? sliceChannels(e.depthwise.data, e.depthwise.shape, inLink.channels, inKeep) : e.depthwise);

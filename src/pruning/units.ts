@@ -276,7 +276,9 @@ export function pruneUnits(
   const hidden = pm.layers.map((l) => l.units / l.gates);
   // What removing unit c of a layer takes with it (compact.ts): a chain link's consumer rows and depthwise channel,
   // or a channel group's other producers, per-channel depthwise convs and every consumer's rows.
-  interface Coupling { producers: number[]; depthwise: number[]; consumers: { index: number; groups: number }[]; channels: number }
+  // A Conv2DTranspose reader ([kh, kw, filters, inputs]) reads channel c at every index ≡ c modulo the channels.
+  interface Coupling { producers: number[]; depthwise: number[]; consumers: { index: number; groups: number; transposed: boolean }[]; channels: number }
+  const transposed = (l: TF.layers.Layer) => l.getClassName() === 'Conv2DTranspose';
   const coupling: (Coupling | undefined)[] = pm.layers.map(() => undefined);
   if (o.pruneOutgoing) {
     const inPm = (ls: readonly TF.layers.Layer[]) => ls.every((l) => indexOf.has(l));
@@ -289,13 +291,13 @@ export function pruneUnits(
     for (const link of found.links) {
       const p = indexOf.get(link.producer);
       if (p == null || !indexOf.has(link.consumer)) continue;
-      coupling[p] = { producers: [p], depthwise: depthwise(link.between, [link.consumer]), consumers: [{ index: indexOf.get(link.consumer)!, groups: link.groups }], channels: link.channels };
+      coupling[p] = { producers: [p], depthwise: depthwise(link.between, [link.consumer]), consumers: [{ index: indexOf.get(link.consumer)!, groups: link.groups, transposed: transposed(link.consumer) }], channels: link.channels };
     }
     for (const g of found.groups) {
       if (!inPm(g.producers) || !inPm(g.consumers.map((c) => c.layer))) continue;
       const c: Coupling = {
         producers: g.producers.map((l) => indexOf.get(l)!), depthwise: depthwise(g.channelwise, g.consumers.map((k) => k.layer)),
-        consumers: g.consumers.map((k) => ({ index: indexOf.get(k.layer)!, groups: k.groups })), channels: g.channels,
+        consumers: g.consumers.map((k) => ({ index: indexOf.get(k.layer)!, groups: k.groups, transposed: transposed(k.layer) })), channels: g.channels,
       };
       for (const p of c.producers) coupling[p] = c;
     }
@@ -357,7 +359,11 @@ export function pruneUnits(
     // A depthwise conv in between (multiplier 1), or a separable consumer's depthwise kernel, reads only this channel:
     // its channel goes with the unit.
     for (const di of k.depthwise) for (let idx = c.unit; idx < pm.layers[di].size; idx += k.channels) visit(di, idx);
-    for (const { index, groups } of k.consumers) {
+    for (const { index, groups, transposed: swapped } of k.consumers) {
+      if (swapped) {
+        for (let idx = c.unit; idx < pm.layers[index].size; idx += k.channels) visit(index, idx);
+        continue;
+      }
       const cOut = pm.layers[index].units;
       for (let g = 0; g < groups; g++) {
         const base = (g * k.channels + c.unit) * cOut;

@@ -1,5 +1,5 @@
 /**
- * Whole-unit pruning and compaction on randomly wired graphs (seeded): Dense / Conv2D / depthwise / separable / LSTM layers
+ * Whole-unit pruning and compaction on randomly wired graphs (seeded): Dense / Conv2D / depthwise / separable / transposed / LSTM layers
  * joined by residual Adds, branches, concatenations, batch norms, pooling and nested blocks. For every graph:
  * pruneUnits at a compute target, then compactModel: the compact model computes what the masked model computes,
  * and its MACs are exactly the live MACs the pruned model claims.
@@ -14,7 +14,7 @@ import { Rng } from '../../src/util/random.js';
 
 type T = TF.SymbolicTensor;
 
-/** A random CNN: blocks of conv (+BN, +depthwise, separable), some residual (Add), some branching, maybe a concatenation, a nested block. */
+/** A random CNN: blocks of conv (+BN, +depthwise, separable, transposed), some residual (Add), some branching, maybe a concatenation, a nested block. */
 function randomCnn(seed: number): TF.LayersModel {
   const rng = new Rng(seed);
   const pick = <X>(xs: X[]) => xs[Math.floor(rng.next() * xs.length)];
@@ -25,7 +25,7 @@ function randomCnn(seed: number): TF.LayersModel {
   let h = tf.layers.conv2d({ filters: pick([4, 6]), kernelSize: 3, padding: 'same', name: name('stem'), ...init() }).apply(x) as T;
   const channels = () => h.shape[3] as number;
   for (let b = 0; b < 3; b++) {
-    const kind = pick(['plain', 'residual', 'depthwise', 'branch', 'nested', 'separable']);
+    const kind = pick(['plain', 'residual', 'depthwise', 'branch', 'nested', 'separable', 'transposed']);
     if (kind === 'plain') {
       h = tf.layers.conv2d({ filters: pick([4, 5, 8]), kernelSize: pick([1, 3]), padding: 'same', activation: 'relu', name: name('c'), ...init() }).apply(h) as T;
       if (rng.next() < 0.5) h = tf.layers.batchNormalization({ name: name('bn') }).apply(h) as T;
@@ -42,6 +42,10 @@ function randomCnn(seed: number): TF.LayersModel {
         depthwiseInitializer: tf.initializers.glorotUniform({ seed: b + 50 }), pointwiseInitializer: tf.initializers.glorotUniform({ seed: b + 60 }),
       }).apply(h) as T;
       if (rng.next() < 0.5) h = tf.layers.batchNormalization({ name: name('bn') }).apply(h) as T;
+    } else if (kind === 'transposed') {
+      const strides = pick([1, 2]);
+      h = tf.layers.conv2dTranspose({ filters: pick([4, 8]), kernelSize: 3, strides, padding: 'same', activation: 'relu', name: name('up'), ...init() }).apply(h) as T;
+      if (strides === 2) h = tf.layers.maxPooling2d({ poolSize: 2, name: name('pool') }).apply(h) as T;
     } else if (kind === 'branch') {
       const a = tf.layers.conv2d({ filters: 3, kernelSize: 1, activation: 'relu', name: name('ba'), ...init() }).apply(h) as T;
       const bb = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', activation: 'relu', name: name('bb'), ...init() }).apply(h) as T;

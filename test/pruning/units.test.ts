@@ -244,6 +244,42 @@ describe('compute objective', () => {
     model.dispose();
   });
 
+  it('Conv2DTranspose ([kh, kw, filters, inputs]): reading removed channels loses their kernel slices; its own empty filters go in compaction', () => {
+    const glorot = (seed: number) => tf.initializers.glorotUniform({ seed });
+    const model = tf.sequential({ layers: [
+      tf.layers.conv2d({ inputShape: [6, 6, 2], filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', name: 'c1', kernelInitializer: glorot(1) }),
+      tf.layers.conv2dTranspose({ filters: 5, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'up', kernelInitializer: glorot(2),
+        biasInitializer: tf.initializers.randomUniform({ minval: -0.5, maxval: 0.5, seed: 3 }) }),
+      tf.layers.conv2d({ filters: 3, kernelSize: 3, name: 'c2', kernelInitializer: glorot(4) }),
+      tf.layers.flatten({ name: 'flat' }),
+      tf.layers.dense({ units: 2, name: 'out', kernelInitializer: glorot(5) }),
+    ] });
+    const pm = new PrunableModel(model);
+    expect(pm.layers.map((l) => `${l.name}:${l.shape.join('x')}:${String(l.structured)}`)).toEqual(['c1:3x3x2x8:true', 'up:3x3x5x8:false', 'c2:3x3x5x3:true', 'out:300x2:true']);
+    const scores = pm.layers.map((l, i) => Float32Array.from({ length: l.units }, (_, u) => (i === 0 && (u === 2 || u === 5) ? 2 : 1)));
+    const r = pruneUnits(pm, scores, 0.1, { objective: 'flops', roundTo: 1 });
+    expect(r.removedPerLayer[0]).toBeGreaterThanOrEqual(2);
+    // up's entries reading c1's channel 2 and 5: every index ≡ 2, 5 (mod 8) of its [3, 3, 5, 8] kernel.
+    const masks = pm.maskArrays();
+    for (let idx = 0; idx < 3 * 3 * 5 * 8; idx++) if (idx % 8 === 2 || idx % 8 === 5) expect(masks[1][idx]).toBe(0);
+    // up's filter 4 pruned connection by connection (index 4 · 8 + c within each tap's 5 · 8 block), and c2's rows reading
+    // it ((p · 5 + 4) · 3 + q): a filter nothing reads, which compaction takes out.
+    const up = Float32Array.from(masks[1]);
+    for (let p = 0; p < 9; p++) for (let c = 0; c < 8; c++) up[p * 40 + 4 * 8 + c] = 0;
+    const c2 = Float32Array.from(masks[2]);
+    for (let p = 0; p < 9; p++) for (let q = 0; q < 3; q++) c2[(p * 5 + 4) * 3 + q] = 0;
+    pm.setMaskArrays(masks.map((m, i) => (i === 1 ? up : i === 2 ? c2 : m)));
+    const { model: compact, report } = compactModel(model, pm);
+    const kept = 8 - r.removedPerLayer[0];
+    expect(compact.getLayer('up').weights[0].shape).toEqual([3, 3, 4, kept]);
+    expect(report.layers.find((l) => l.name === 'up')).toMatchObject({ kind: 'conv2d_transpose', unitsBefore: 5, unitsAfter: 4, inputsBefore: 8, inputsAfter: kept });
+    expect(compact.getLayer('c2').weights[0].shape).toEqual([3, 3, 4, 3]);
+    expectCompactAsClaimed(model, pm, compact, () => tf.randomUniform([4, 6, 6, 2], -1, 1, 'float32', 7));
+    compact.dispose();
+    pm.dispose();
+    model.dispose();
+  });
+
   it('a SeparableConv2D with depth multiplier 2 keeps the units of the layer it reads, and says why', () => {
     const model = tf.sequential({ layers: [
       tf.layers.conv2d({ inputShape: [6, 6, 1], filters: 4, kernelSize: 3, padding: 'same', name: 'c1' }),
