@@ -89,6 +89,12 @@ export function checkDataset(d: Dataset, classLabels = true): void {
     const n = s.x.shape[0] ?? 0;
     if (n === 0) throw new DataError(`${where} has no rows`);
     if (s.labels.length !== n) throw new DataError(`${where} has ${n} inputs but ${s.labels.length} labels`);
+    // Each row must hold the values inputShape says (a layout may differ, [4] for [2, 2]: it is reshaped to the model's).
+    const perRow = s.x.shape.slice(1).reduce((a, b) => a * b, 1);
+    const declared = d.inputShape.reduce((a, b) => a * b, 1);
+    if (perRow !== declared) {
+      throw new DataError(`${where}: its x has shape [${s.x.shape.join(', ')}] (${perRow} values per row) but the dataset's inputShape [${d.inputShape.join(', ')}] says ${declared}`);
+    }
     const x = s.x.dataSync();
     for (let i = 0; i < x.length; i++) {
       if (!Number.isFinite(x[i])) throw new DataError(`${where}: input row ${Math.floor(i / Math.max(1, x.length / n))} holds ${x[i]} (inputs must be finite numbers)`);

@@ -30,6 +30,7 @@ describe('checkDataset', () => {
       [(_, l) => { l[0] = -1; }, /label -1 at row 0/],
       [(_, l) => { l.pop(); }, /train split has 12 inputs but 11 labels/],
       [(r, l) => { r.length = 0; l.length = 0; }, /train split has no rows/],
+      [(r) => { r.forEach((row) => row.push(0)); }, /train split: its x has shape \[12, 3\] \(3 values per row\) but the dataset's inputShape \[2\] says 2/],
     ];
     for (const [edit, msg] of cases) {
       const d = data(edit);
