@@ -9,7 +9,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { TfCallback, tf } from './backend/tf.js';
 import { disposeSplit, headOf, type Split } from './data/dataset.js';
 import { UsageError } from './errors.js';
-import { FOREIGN_TFJS } from './options.js';
+import { FOREIGN_TFJS, shownValue } from './options.js';
 import { refuseUnknownKeys } from './util/unknown-keys.js';
 import { extractScored, scoreLayerWith } from './features/extract.js';
 import { rememberTask, taskOf, type TaskKind } from './models/task.js';
@@ -107,7 +107,7 @@ export function scheduledSparsity(step: number, o: { initial: number; target: nu
 }
 
 function checkTarget(target: unknown): number {
-  if (typeof target !== 'number' || !(target > 0 && target < 1)) throw new UsageError(`target must be a number strictly between 0 and 1, got '${String(target)}'`);
+  if (typeof target !== 'number' || !(target > 0 && target < 1)) throw new UsageError(`target must be a number strictly between 0 and 1, got ${shownValue(target)}`);
   return target;
 }
 

@@ -77,6 +77,14 @@ function checkDatasetShape(d: Record<string, unknown>): void {
 }
 
 /** Validates types and ranges (one UsageError naming the option) and applies the defaults. */
+/**
+ * A given value as a message quotes it: a number as it is, anything else with its type (`'0.5'` alone would read as a
+ * valid number; `string '0.5'` says why it is refused).
+ */
+export function shownValue(v: unknown): string {
+  return typeof v === 'number' ? String(v) : `${v === null ? 'null' : typeof v} '${String(v)}'`;
+}
+
 export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
   if (o == null || typeof o !== 'object') throw new UsageError('options must be an object, e.g. { target: 0.8 }');
   refuseUnknownKeys(o, Object.keys(OPTION_KEYS), 'autoprune()');
@@ -85,17 +93,17 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
     throw new UsageError(`signal must be an AbortSignal (e.g. new AbortController().signal), got '${String(o.signal)}'`);
   }
   if (typeof o.target !== 'number' || !(o.target > 0 && o.target < 1)) {
-    throw new UsageError(`target must be a number strictly between 0 and 1, got '${String(o.target)}'`);
+    throw new UsageError(`target must be a number strictly between 0 and 1, got ${shownValue(o.target)}`);
   }
   if (o.maxDrop != null && !(typeof o.maxDrop === 'number' && o.maxDrop >= 0 && o.maxDrop <= 100)) {
-    throw new UsageError(`maxDrop must be a number in [0, 100] percentage points, got ${typeof o.maxDrop === 'number' ? o.maxDrop : `${typeof o.maxDrop} '${String(o.maxDrop)}'`}`);
+    throw new UsageError(`maxDrop must be a number in [0, 100] percentage points, got ${shownValue(o.maxDrop)}`);
   }
   for (const k of ['budgetEpochs', 'budgetSteps', 'batchSize'] as const) {
-    if (o[k] != null && !wholeAtLeast1(o[k])) throw new UsageError(`${k} must be a whole number ≥ 1, got '${String(o[k])}'`);
+    if (o[k] != null && !wholeAtLeast1(o[k])) throw new UsageError(`${k} must be a whole number ≥ 1, got ${shownValue(o[k])}`);
   }
   for (const k of ['seed', 'splitSeed'] as const) {
     const v = o[k];
-    if (v != null && !(typeof v === 'number' && Number.isInteger(v) && v >= 0)) throw new UsageError(`${k} must be a whole number ≥ 0, got '${String(v)}'`);
+    if (v != null && !(typeof v === 'number' && Number.isInteger(v) && v >= 0)) throw new UsageError(`${k} must be a whole number ≥ 0, got ${shownValue(v)}`);
   }
   if (o.data != null && typeof o.data !== 'string' && (typeof o.data !== 'object' || !('train' in o.data))) {
     throw new UsageError(`data must be a dataset name, a CSV path or a Dataset, got ${typeof o.data === 'object' ? 'an object without splits' : `'${String(o.data)}'`}`);
@@ -109,7 +117,7 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
     throw new UsageError(`policy must be a policy name, a policy file or a Scorer, got '${String(o.policy)}'`);
   }
   for (const k of ['force', 'compact', 'overwrite', 'resume', 'standardize'] as const) {
-    if (o[k] != null && typeof o[k] !== 'boolean') throw new UsageError(`${k} must be true or false, got '${String(o[k])}'`);
+    if (o[k] != null && typeof o[k] !== 'boolean') throw new UsageError(`${k} must be true or false, got ${shownValue(o[k])}`);
   }
   // An output folder is a path; '' (nothing would be written, silently) and non-strings are refused like logdir.
   if (o.out != null && (typeof o.out !== 'string' || o.out.trim() === '')) throw new UsageError(`out must be a folder path, got '${typeof o.out === 'object' ? JSON.stringify(o.out) : String(o.out)}'`);

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { autoprune, createContainer, InterruptedError, loadSynthetic, TOKENS, UsageError, type AgentEvent, type DataSource, type Dataset, type DatasetInput } from '../src/index.js';
-import { tf } from '../src/backend/tf.js';
+import { PACKAGE_ROOT, tf } from '../src/backend/tf.js';
 import { FEATURE_SCHEMA } from '../src/features/schema.js';
 import type { Scorer } from '../src/policy/types.js';
 import { numTensors, tempDir } from './helpers.js';
@@ -122,6 +122,12 @@ describe('API errors', () => {
     x.dispose();
     // A string where a number belongs is said to be one (not "out of range").
     await expect(autoprune({ target: 0.5, data: 'synthetic', maxDrop: '1' as never })).rejects.toThrow(/^maxDrop must be a number in \[0, 100\] percentage points, got string '1'$/);
+    await expect(autoprune({ target: '0.5' as never })).rejects.toThrow(/^target must be a number strictly between 0 and 1, got string '0\.5'$/);
+    await expect(autoprune({ target: 0.5, budgetEpochs: '3' as never })).rejects.toThrow(/^budgetEpochs must be a whole number ≥ 1, got string '3'$/);
+    await expect(autoprune({ target: 1.5 })).rejects.toThrow(/^target must be a number strictly between 0 and 1, got 1\.5$/);
+    // A file another option names is said to be that option's (as autoprune() spells it).
+    await expect(autoprune({ target: 0.5, data: join(PACKAGE_ROOT, 'datasets', 'small', 'iris', 'data.csv'), valData: '/nonexistent/val.csv' }))
+      .rejects.toThrow(/^cannot read the valData file '\/nonexistent\/val\.csv': ENOENT$/);
     await expect(autoprune({ target: 0.5, data: 'synthetic', compact: true })).rejects.toThrow(/^compact writes the compact model and sparse files into the output folder: give out too$/);
     // A batch larger than the training split is not refused (one step per pass is a valid choice) but said.
     const { model, report } = await autoprune({ target: 0.5, data: 'synthetic', policy: 'global-magnitude', batchSize: 100_000, budgetSteps: 4 });
