@@ -91,13 +91,13 @@ function maxDataMb(): number {
 /** Largest data file read by default (AUTOPRUNE_MAX_DATA_MB raises it). */
 const DEFAULT_MAX_DATA_MB = 1024;
 
-function readText(file: string): string {
+function readText(file: string, flag?: string): string {
   let st;
   try {
     st = statSync(file);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new DataError(`cannot read data file '${file}': ${e.code ?? e.message}`);
+    throw new DataError(`cannot read ${flag ? `the ${flag} file` : 'data file'} '${file}': ${e.code ?? e.message}`);
   }
   if (!st.isFile()) throw new DataError(`data file '${file}' is not a regular file (a device, pipe or folder)`);
   const maxMb = maxDataMb();
@@ -109,7 +109,7 @@ function readText(file: string): string {
     return readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new DataError(`cannot read data file '${file}': ${e.code ?? e.message}`);
+    throw new DataError(`cannot read ${flag ? `the ${flag} file` : 'data file'} '${file}': ${e.code ?? e.message}`);
   }
 }
 
@@ -264,6 +264,8 @@ interface ReadOptions extends ColumnPlan {
   header: 'auto' | boolean;
   /** Without --label, how many of the last columns (ignored ones aside) are targets of a multi-output model: named so in errors. */
   lastTargets?: number;
+  /** The option that named the file where it is not the main data file ('--val-data', '--test-data'): said when it cannot be read. */
+  flag?: string;
 }
 
 /**
@@ -289,7 +291,7 @@ function countsColumns(records: { cells: string[] }[], skip: Set<number>): boole
  * is the last column and k targets are the last k; `like` (the main file) fixes the header and columns.
  */
 function readTable(file: string, opts: ReadOptions, like?: Table): Table {
-  const text = readText(file);
+  const text = readText(file, opts.flag);
   const t = text.trim();
   if (t === '') throw new DataError(`${file}: the file is empty`);
   if ((t.startsWith('{') && t.endsWith('}')) || (t.startsWith('[') && t.endsWith(']'))) {
@@ -524,8 +526,8 @@ export function loadCsv(options: CsvOptions): Dataset {
   const oneHot = refs && refs.length > 1 ? refs.length : 0;
   if (oneHot && o.labelOrder) throw new UsageError('--label-order orders the values of one label column; one-hot label columns (--label a,b,c) are in the order given there');
   if (refs && refs.length === 0) throw new UsageError('--label names no column');
-  const read = (file: string, like?: Table) => {
-    const t = readTable(file, { header: o.header, label: refs, ignore: o.ignore }, like);
+  const read = (file: string, like?: Table, flag?: string) => {
+    const t = readTable(file, { header: o.header, label: refs, ignore: o.ignore, flag }, like);
     return oneHot ? oneHotClasses(t, oneHot) : t;
   };
   const main = read(o.path);
@@ -536,8 +538,8 @@ export function loadCsv(options: CsvOptions): Dataset {
   type Part = { rows: Float64Array[]; y: Int32Array; origin: SplitOrigin };
   const pick = (t: Table, yy: Int32Array, idx: number[]): Part =>
     ({ rows: idx.map((i) => t.features[i]), y: Int32Array.from(idx, (i) => yy[i]), origin: { file: t.file, lines: Int32Array.from(idx, (i) => t.lines[i]) } });
-  const other = (file: string): Part => {
-    const t = read(file, main);
+  const other = (file: string, flag: string): Part => {
+    const t = read(file, main, flag);
     const yy = classIds(t, map, o.path);
     return { rows: t.features, y: yy, origin: { file: t.file, lines: Int32Array.from(t.lines) } };
   };
@@ -561,8 +563,8 @@ export function loadCsv(options: CsvOptions): Dataset {
   const [trainIdx, valIdx, testIdx] = stratifiedSplit(splitKeys, [nVal, nTest], o.seed);
   const order = new Rng(o.seed ^ 0x5bd1e995).permutation(trainIdx.length);
   const train = pick(main, y, Array.from(order, (k) => trainIdx[k]));
-  const val = o.valPath ? other(o.valPath) : pick(main, y, valIdx);
-  const test = o.testPath ? other(o.testPath) : pick(main, y, testIdx);
+  const val = o.valPath ? other(o.valPath, '--val-data') : pick(main, y, valIdx);
+  const test = o.testPath ? other(o.testPath, '--test-data') : pick(main, y, testIdx);
 
   const mean = new Float64Array(nf);
   const scale = new Float64Array(nf).fill(1);
@@ -614,7 +616,7 @@ function loadValueCsv(o: CsvOptions & typeof CSV_DEFAULTS, fractions: [number, n
   if (refs && refs.length !== k) {
     throw new UsageError(`--label names ${refs.length} column(s) but the model has ${k} output(s): name ${k} target columns in the order of its outputs, or none for the file's last ${k}`);
   }
-  const read = (file: string, like?: Table) => readTable(file, { header: o.header, label: refs, ignore: o.ignore, lastTargets: k }, like);
+  const read = (file: string, like?: Table, flag?: string) => readTable(file, { header: o.header, label: refs, ignore: o.ignore, lastTargets: k, flag }, like);
   const width0 = (t: Table) => t.features[0].length + 1;
   /** Splits a table's rows into inputs and target values (the label column parsed as a number, last). */
   const parse = (t: Table): { rows: Float64Array[]; targets: Float64Array[] } => {
@@ -649,8 +651,8 @@ function loadValueCsv(o: CsvOptions & typeof CSV_DEFAULTS, fractions: [number, n
   const trainIdx = Array.from(perm.subarray(nVal + nTest));
   type Part = { rows: Float64Array[]; targets: Float64Array[]; origin: SplitOrigin };
   const pick = (idx: number[]): Part => ({ rows: idx.map((i) => mp.rows[i]), targets: idx.map((i) => mp.targets[i]), origin: { file: main.file, lines: Int32Array.from(idx, (i) => main.lines[i]) } });
-  const other = (file: string): Part => { const t = read(file, main); return { ...parse(t), origin: { file: t.file, lines: Int32Array.from(t.lines) } }; };
-  const parts = [pick(trainIdx), o.valPath ? other(o.valPath) : pick(valIdx), o.testPath ? other(o.testPath) : pick(testIdx)];
+  const other = (file: string, flag: string): Part => { const t = read(file, main, flag); return { ...parse(t), origin: { file: t.file, lines: Int32Array.from(t.lines) } }; };
+  const parts = [pick(trainIdx), o.valPath ? other(o.valPath, '--val-data') : pick(valIdx), o.testPath ? other(o.testPath, '--test-data') : pick(testIdx)];
   const nf = mp.rows[0].length;
   const mean = new Float64Array(nf);
   const scale = new Float64Array(nf).fill(1);

@@ -190,7 +190,7 @@ const CASES: Case[] = [
   // More data and flag classes.
   { name: '--split with two parts', setup: base, args: prune('--split', '0.5,0.5'), error: /--split must be three/ },
   { name: '--split not numbers', setup: base, args: prune('--split', 'a,b,c'), error: /--split must be three/ },
-  { name: '--val-data missing', setup: base, args: prune('--val-data', 'nope.csv'), error: /cannot read data file 'nope.csv'/ },
+  { name: '--val-data missing', setup: base, args: prune('--val-data', 'nope.csv'), error: /cannot read the --val-data file 'nope.csv'/ },
   { name: '--label unknown column', setup: base, args: prune('--label', 'zzz'), error: /zzz/ },
   { name: '--label-order lists more names than the model has outputs', setup: base, args: prune('--label-order', '0,1,2,3'), error: /--label-order lists 4 names but the model's output has \d+ unit\(s\)/ },
   { name: '--label index out of range', setup: base, args: prune('--label', '99'), error: /label column index 99 is out of range: the file has 5 columns/ },
