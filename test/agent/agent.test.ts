@@ -328,7 +328,7 @@ describe('agent loop', () => {
     const events: AgentEvent[] = [];
     for (const o of [{ granularity: 'unit' as const }, { granularity: 'unit' as const, objective: 'flops' as const }]) {
       await expect(runAgent(model, data, createScorer('global-magnitude'), { target: 0.5, ...o, onEvent: (e) => events.push(e) }))
-        .rejects.toThrow(/whole units\/filters only, and this model has none to remove: units are removed whole only from Dense, Conv1D, Conv2D and recurrent \(LSTM, GRU, SimpleRNN\) layers \(not inside Bidirectional or TimeDistributed wrappers, nor in a nested model called more than once\) other than the output layer/);
+        .rejects.toThrow(/whole units\/filters only, and this model has none to remove: units are removed whole only from Dense, Conv1D, Conv2D, SeparableConv2D and recurrent \(LSTM, GRU, SimpleRNN\) layers \(not inside Bidirectional or TimeDistributed wrappers, nor in a nested model called more than once\) other than the output layer/);
     }
     expect(events).toEqual([]);
     expect(numTensors()).toBe(before);
