@@ -295,6 +295,10 @@ export function pruneUnits(
     }
     for (const g of found.groups) {
       if (!inPm(g.producers) || !inPm(g.consumers.map((c) => c.layer))) continue;
+      // A channel goes from every producer at once: not where one of them has no units to remove whole (a
+      // Conv2DTranspose's filters are its kernel's third axis), or its filters would stay in the count while
+      // compaction takes them out.
+      if (g.producers.some((l) => !pm.layers[indexOf.get(l)!].structured)) continue;
       const c: Coupling = {
         producers: g.producers.map((l) => indexOf.get(l)!), depthwise: depthwise(g.channelwise, g.consumers.map((k) => k.layer)),
         consumers: g.consumers.map((k) => ({ index: indexOf.get(k.layer)!, groups: k.groups, transposed: transposed(k.layer) })), channels: g.channels,

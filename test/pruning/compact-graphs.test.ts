@@ -31,7 +31,8 @@ function randomCnn(seed: number): TF.LayersModel {
       if (rng.next() < 0.5) h = tf.layers.batchNormalization({ name: name('bn') }).apply(h) as T;
     } else if (kind === 'residual') {
       const c = channels();
-      const r = tf.layers.conv2d({ filters: c, kernelSize: 3, padding: 'same', activation: 'relu', name: name('r'), ...init() }).apply(h) as T;
+      const conv = rng.next() < 0.25 ? tf.layers.conv2dTranspose : tf.layers.conv2d;
+      const r = conv({ filters: c, kernelSize: 3, padding: 'same', activation: 'relu', name: name('r'), ...init() }).apply(h) as T;
       h = tf.layers.add({ name: name('add') }).apply([h, tf.layers.batchNormalization({ name: name('bn') }).apply(r) as T]) as T;
     } else if (kind === 'depthwise') {
       h = tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', name: name('dw'), depthwiseInitializer: tf.initializers.glorotUniform({ seed: b }) }).apply(h) as T;

@@ -10,7 +10,7 @@ import {
   unitTaylorScores,
 } from '../../src/pruning/units.js';
 import { Rng } from '../../src/util/random.js';
-import { checkObjective } from '../../src/agent/granularity.js';
+import { checkObjective, unitsKeptFor } from '../../src/agent/granularity.js';
 import { numTensors } from '../helpers.js';
 
 function liveFeatures(pm: PrunableModel): ConnectionFeatures {
@@ -275,6 +275,28 @@ describe('compute objective', () => {
     expect(report.layers.find((l) => l.name === 'up')).toMatchObject({ kind: 'conv2d_transpose', unitsBefore: 5, unitsAfter: 4, inputsBefore: 8, inputsAfter: kept });
     expect(compact.getLayer('c2').weights[0].shape).toEqual([3, 3, 4, 3]);
     expectCompactAsClaimed(model, pm, compact, () => tf.randomUniform([4, 6, 6, 2], -1, 1, 'float32', 7));
+    compact.dispose();
+    pm.dispose();
+    model.dispose();
+  });
+
+  it('channels summed with a Conv2DTranspose (whose filters never go whole) are kept, said so, and the claim equals the compact MACs', () => {
+    const glorot = (seed: number) => tf.initializers.glorotUniform({ seed });
+    const x = tf.input({ shape: [8, 8, 1] });
+    const c1 = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'c1', kernelInitializer: glorot(1) }).apply(x) as TF.SymbolicTensor;
+    const ct = tf.layers.conv2dTranspose({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', name: 'ct', kernelInitializer: glorot(2) }).apply(c1) as TF.SymbolicTensor;
+    const sum = tf.layers.add({ name: 'add' }).apply([c1, ct]) as TF.SymbolicTensor;
+    const c2 = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'c2', kernelInitializer: glorot(3) }).apply(sum) as TF.SymbolicTensor;
+    const out = tf.layers.dense({ units: 3, name: 'out', kernelInitializer: glorot(4) }).apply(tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(c2)) as TF.SymbolicTensor;
+    const model = tf.model({ inputs: x, outputs: out });
+    const pm = new PrunableModel(model);
+    expect(unitsKeptFor(pm)).toContainEqual({ layer: 'c1', reason: "its channels are merged with those of 'ct' (Conv2DTranspose), whose units are not removed whole" });
+    const scores = pm.layers.map((l) => Float32Array.from({ length: l.units }, (_, u) => u));
+    const r = pruneUnits(pm, scores, 0.1, { objective: 'flops', roundTo: 1 });
+    expect(r.removedPerLayer[0]).toBe(0); // c1: its channels are ct's too
+    expect(r.removedPerLayer[2]).toBeGreaterThan(0); // c2 goes instead
+    const { model: compact } = compactModel(model, pm);
+    expectCompactAsClaimed(model, pm, compact, () => tf.randomUniform([4, 8, 8, 1], -1, 1, 'float32', 7));
     compact.dispose();
     pm.dispose();
     model.dispose();
