@@ -9,6 +9,7 @@ import { rememberLoss, savedLoss, taskOf } from '../models/task.js';
 import { compactModel, type CompactReport } from '../pruning/compact.js';
 import { excludedIn, loadMasksFrom, MASKS_FILE } from '../pruning/mask-io.js';
 import { PrunableModel } from '../pruning/prunable-model.js';
+import { notRunnable } from '../pruning/layer-kinds.js';
 import { describeRewrite, ONE_CHANNEL_MIN_BATCH, oneChannelRewrites, rewriteForSpeed, SERVING_BATCH_DEFAULT, type Rewrite } from '../pruning/rewrite.js';
 import { decodeSparse, encodeSparse, sizeReport, SPARSE_MAGIC, type SizeReport } from '../pruning/sparse-format.js';
 import { foreignInside, isAutopruneOutput, realPathOf } from '../prune-service.js';
@@ -199,6 +200,11 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     throw new UsageError(`writing '${compactDir}' would replace the input model '${modelDir}'; choose another --out`);
   }
   const model = await loadModel(modelFile);
+  const cannotRun = notRunnable(model);
+  if (cannotRun) {
+    model.dispose();
+    throw new ModelError(`model '${modelFile}': ${cannotRun}; autoprune cannot compact it`);
+  }
   if (opts.out == null && !ours) {
     model.dispose();
     throw new UsageError(`'${path}' is a model folder, not an autoprune output (no report.json or masks.json): compact writes nothing into a model's own folder; give --out`);

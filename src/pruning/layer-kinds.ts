@@ -260,15 +260,13 @@ export function untouchedReason(layer: Layer): string {
  * and fine-tuning needs every layer's.
  */
 export function notDifferentiable(model: TF.LayersModel): string | undefined {
+  const cannotRun = notRunnable(model);
+  if (cannotRun) return cannotRun;
   // A frozen dilated convolution before any trainable weight (a fixed front end) needs no gradient: nothing
   // upstream of it is trained (graph order is conservative: an earlier layer on another branch counts too).
   let trainableSoFar = false;
   for (const outer of leafLayers(model)) {
     for (const layer of [outer, ...wrapped(outer)]) {
-      if ((layer.getConfig() as { padding?: string }).padding === 'causal') {
-        return `layer '${layer.name}' (${layer.getClassName()}) has padding 'causal', which TensorFlow.js does not implement (the model cannot even ` +
-          'predict in tfjs: "The support for CAUSAL padding mode in conv1dWithBias is not implemented yet")';
-      }
       const rate = (layer.getConfig() as { dilationRate?: number | number[] }).dilationRate;
       const rates = rate == null ? [] : Array.isArray(rate) ? rate : [rate];
       const frozenFrontEnd = !trainableSoFar && layer.trainableWeights.length === 0;
@@ -278,6 +276,23 @@ export function notDifferentiable(model: TF.LayersModel): string | undefined {
       }
     }
     if (outer.trainableWeights.length > 0) trainableSoFar = true;
+  }
+  return undefined;
+}
+
+/**
+ * Why TensorFlow.js cannot even run this model's forward pass, naming the first layer at fault, or undefined: a Conv1D
+ * with causal padding (Keras' WaveNet / TCN layers): "The support for CAUSAL padding mode in conv1dWithBias is not
+ * implemented yet". `compact` checks this too (it runs the model to compare outputs).
+ */
+export function notRunnable(model: TF.LayersModel): string | undefined {
+  for (const outer of leafLayers(model)) {
+    for (const layer of [outer, ...wrapped(outer)]) {
+      if ((layer.getConfig() as { padding?: string }).padding === 'causal') {
+        return `layer '${layer.name}' (${layer.getClassName()}) has padding 'causal', which TensorFlow.js does not implement (the model cannot even ` +
+          'predict in tfjs: "The support for CAUSAL padding mode in conv1dWithBias is not implemented yet")';
+      }
+    }
   }
   return undefined;
 }

@@ -86,12 +86,6 @@ function randomSequenceModel(seed: number): TF.LayersModel {
     } else if (kind === 'residual') {
       const r = tf.layers.dense({ units: width, activation: 'tanh', name: name('r'), kernelInitializer: glorot() }).apply(h) as T;
       h = tf.layers.add({ name: name('add') }).apply([h, r]) as T;
-    } else if (kind === 'separable') {
-      h = tf.layers.separableConv2d({
-        filters: pick([4, 8]), kernelSize: 3, padding: pick(['same', 'valid']), activation: 'relu', name: name('sep'),
-        depthwiseInitializer: tf.initializers.glorotUniform({ seed: b + 50 }), pointwiseInitializer: tf.initializers.glorotUniform({ seed: b + 60 }),
-      }).apply(h) as T;
-      if (rng.next() < 0.5) h = tf.layers.batchNormalization({ name: name('bn') }).apply(h) as T;
     } else if (kind === 'branch') {
       const a = tf.layers.dense({ units: 4, activation: 'relu', name: name('a'), kernelInitializer: glorot() }).apply(h) as T;
       const c = tf.layers.dense({ units: 4, activation: 'relu', name: name('c'), kernelInitializer: glorot() }).apply(h) as T;

@@ -392,6 +392,19 @@ describe('compactPruned (autoprune compact)', () => {
     model.dispose();
   });
 
+  it('refuses a model tfjs cannot run (a causal Conv1D) in one ModelError naming the layer, before writing anything', async () => {
+    const model = tf.sequential({ layers: [
+      tf.layers.conv1d({ inputShape: [16, 1], filters: 2, kernelSize: 3, padding: 'causal', name: 'tcn' }),
+      tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax' }),
+    ] });
+    const dir = tempDir();
+    await saveModel(model, join(dir, 'model'));
+    model.dispose();
+    await expect(compactPruned(join(dir, 'model'), { out: join(dir, 'out') })).rejects.toThrow(ModelError);
+    await expect(compactPruned(join(dir, 'model'), { out: join(dir, 'out') })).rejects.toThrow(/layer 'tcn' \(Conv1D\) has padding 'causal', which TensorFlow\.js does not implement.*autoprune cannot compact it$/);
+    expect(readdirSync(dir)).toEqual(['model']);
+  });
+
   it('writes compact/ and sparse files beside a pruned folder, never touching the input', async () => {
     const model = buildModel({ family: 'cnn', inputShape: [8, 8, 1], convs: [{ filters: 4, kernel: 3 }], dense: [6], numClasses: 3, seed: 4 });
     randomBiases(model, 11);
