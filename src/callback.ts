@@ -12,7 +12,7 @@ import { UsageError } from './errors.js';
 import { FOREIGN_TFJS, shownValue } from './options.js';
 import { refuseUnknownKeys } from './util/unknown-keys.js';
 import { extractScored, scoreLayerWith } from './features/extract.js';
-import { rememberTask, taskOf, type TaskKind } from './models/task.js';
+import { rememberTask, TASK_KINDS, taskOf, type TaskKind } from './models/task.js';
 import { ONE_SHOT_POLICY, resolveScorer } from './policy/io.js';
 import type { Scorer } from './policy/types.js';
 import { checkedScorer } from './policy/checked.js';
@@ -82,7 +82,22 @@ function checkCall(model: unknown, options: unknown, known: Record<string, true>
   }
   if (!(model instanceof tf.LayersModel)) throw new UsageError(`${what}: the model: ${FOREIGN_TFJS}`);
   if (options == null || typeof options !== 'object') throw new UsageError(`${what}: options must be an object, e.g. { target: 0.9, calibration: { x, y } }`);
-  refuseUnknownKeys(options, Object.keys(known), what);
+  // A guard's maxDrop given beside it, not inside: named where it belongs.
+  refuseUnknownKeys(options, Object.keys(known), what, known.guard ? { maxdrop: 'guard.maxDrop', maxDrop: 'guard.maxDrop' } : {});
+  const o = options as Record<string, unknown>;
+  if (o.exclude != null && !(Array.isArray(o.exclude) && o.exclude.every((p) => typeof p === 'string'))) {
+    throw new UsageError(`exclude must be a list of glob patterns of kernel names, e.g. ['dense_1', 'conv*'], got ${shownValue(o.exclude)}`);
+  }
+  if (o.task != null && !(TASK_KINDS as readonly unknown[]).includes(o.task)) {
+    throw new UsageError(`task must be one of ${TASK_KINDS.join(', ')}, got ${shownValue(o.task)}`);
+  }
+  for (const k of ['onPrune', 'onRollback'] as const) {
+    if (o[k] != null && typeof o[k] !== 'function') throw new UsageError(`${k} must be a function, got ${shownValue(o[k])}`);
+  }
+  if (o.guard != null) {
+    if (typeof o.guard !== 'object') throw new UsageError(`guard must be an object, e.g. { validation: { x, y }, maxDrop: 1 }, got ${shownValue(o.guard)}`);
+    refuseUnknownKeys(o.guard, ['validation', 'maxDrop'], `${what}'s guard`);
+  }
 }
 
 /** An epoch the guard undid: its sparsity and metric, and the state the model went back to. */
@@ -255,6 +270,8 @@ export class PruningCallback extends TfCallback {
   private prunedSinceCheck = false;
   /** Puts back the compiled optimizer's own applyGradients (while a fit runs, it masks after every update). */
   private unpatch: (() => void) | undefined;
+  /** Set by each batch of this callback's fit, taken by its update: an update without it is outside the fit. */
+  private updateDue = false;
 
   constructor(readonly prunedModel: TF.LayersModel, options: PruningCallbackOptions) {
     super();
@@ -262,7 +279,7 @@ export class PruningCallback extends TfCallback {
     this.target = checkTarget(options.target);
     for (const k of ['beginStep', 'endStep', 'frequency'] as const) {
       const v = options[k];
-      if (v != null && !(Number.isInteger(v) && v >= (k === 'frequency' ? 1 : 0))) throw new UsageError(`${k} must be a whole number ≥ ${k === 'frequency' ? 1 : 0}, got '${String(v)}'`);
+      if (v != null && !(Number.isInteger(v) && v >= (k === 'frequency' ? 1 : 0))) throw new UsageError(`${k} must be a whole number ≥ ${k === 'frequency' ? 1 : 0}, got ${shownValue(v)}`);
     }
     this.o = options;
     rememberTask(prunedModel, options.task);
@@ -271,7 +288,7 @@ export class PruningCallback extends TfCallback {
     const g = options.guard;
     if (g != null && (g.maxDrop != null && !(typeof g.maxDrop === 'number' && g.maxDrop >= 0 && g.maxDrop <= 100))) {
       this.masks.dispose();
-      throw new UsageError(`guard.maxDrop must be a number in [0, 100] percentage points, got ${typeof g.maxDrop === 'number' ? g.maxDrop : `${typeof g.maxDrop} '${String(g.maxDrop)}'`}`);
+      throw new UsageError(`guard.maxDrop must be a number in [0, 100] percentage points, got ${shownValue(g.maxDrop)}`);
     }
     this.maxDrop = g?.maxDrop ?? 1;
     let calib: Split | undefined;
@@ -344,6 +361,11 @@ export class PruningCallback extends TfCallback {
 
   /** Before a scheduled batch: prune to the schedule's sparsity (the batch then trains with the new masks). */
   override async onBatchBegin(): Promise<void> {
+    this.pruneIfDue();
+    this.updateDue = true;
+  }
+
+  private pruneIfDue(): void {
     const plan = this.plan!;
     const s = this.stepsDone;
     const due = s >= plan.beginStep && s <= plan.endStep && ((s - plan.beginStep) % plan.frequency === 0 || s === plan.endStep);
@@ -362,7 +384,8 @@ export class PruningCallback extends TfCallback {
    * (`val_loss`, `val_acc` in its logs and history, what EarlyStopping or a checkpoint callback monitors) inside
    * the epoch's last batch, before onBatchEnd, and every update moves pruned weights off 0 (Adam's momentum does
    * even where their gradient is 0). So the compiled optimizer's applyGradients is wrapped for the fit: the
-   * update, then the masks. Put back at the end of the fit and by strip().
+   * update, then the masks. Put back at the end of the fit and by strip(), or at the first update that no batch of
+   * this callback's fit announced (a fit that threw never reaches onTrainEnd: a later plain fit must train freely).
    */
   private maskInsideUpdates(): void {
     const opt = this.prunedModel.optimizer as TF.Optimizer | undefined;
@@ -371,6 +394,12 @@ export class PruningCallback extends TfCallback {
     const before = opt.applyGradients;
     const update = before.bind(opt);
     opt.applyGradients = (grads) => {
+      if (!this.updateDue) {
+        this.unpatch?.();
+        update(grads);
+        return;
+      }
+      this.updateDue = false;
       update(grads);
       if (!this.stripped) this.masks.applyMasks();
     };

@@ -82,7 +82,11 @@ function checkDatasetShape(d: Record<string, unknown>): void {
  * valid number; `string '0.5'` says why it is refused).
  */
 export function shownValue(v: unknown): string {
-  return typeof v === 'number' ? String(v) : `${v === null ? 'null' : typeof v} '${String(v)}'`;
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (typeof v === 'number') return String(v);
+  if (Array.isArray(v)) return `an array ${JSON.stringify(v).slice(0, 60)}`;
+  return `${typeof v} '${typeof v === 'object' ? JSON.stringify(v).slice(0, 60) : String(v)}'`;
 }
 
 export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {

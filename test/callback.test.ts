@@ -26,7 +26,8 @@ async function denseTrainedWithValidation() {
   const y = tf.oneHot(tf.tensor1d(data.train.labels, 'int32'), 3).toFloat();
   const yVal = tf.oneHot(tf.tensor1d(data.val.labels, 'int32'), 3).toFloat();
   const model = userModel();
-  await model.fit(data.train.x, y, { epochs: 4, batchSize: 32, verbose: 0 }); // the user's dense training
+  // The user's dense training; tfjs shuffles with Math.random unless told not to, and the tests below must not vary.
+  await model.fit(data.train.x, y, { epochs: 4, batchSize: 32, verbose: 0, shuffle: false });
   return { data, y, yVal, model };
 }
 
@@ -211,6 +212,14 @@ describe('pruning inside the user\'s training', () => {
       // A guard without its rows is told what the guard's rows are (not the calibration's description).
       [{ target: 0.5, calibration: { x, y: oneHot }, guard: { maxDrop: 1 } }, /^guard.validation is required: the validation rows the guard scores the model on after each pruning step/],
       [{ target: 0.5, calibration: { x, y: oneHot }, guard: { validation: { x, y: oneHot }, maxDrop: '1' } }, /^guard.maxDrop must be a number in \[0, 100\] percentage points, got string '1'$/],
+      // Inside guard too, a typo is refused (it silently kept the default maxDrop); beside it, maxDrop is pointed there.
+      [{ target: 0.5, calibration: { x, y: oneHot }, guard: { validation: { x, y: oneHot }, maxdrop: 2 } }, /^unknown option 'maxdrop' \(did you mean 'maxDrop'\?\); PruningCallback's guard takes validation, maxDrop$/],
+      [{ target: 0.5, calibration: { x, y: oneHot }, maxDrop: 2 }, /^unknown option 'maxDrop' \(did you mean 'guard.maxDrop'\?\)/],
+      [{ target: 0.5, calibration: { x, y: oneHot }, exclude: 'fc1' }, /^exclude must be a list of glob patterns of kernel names, e.g. \['dense_1', 'conv\*'\], got string 'fc1'$/],
+      [{ target: 0.5, calibration: { x, y: oneHot }, task: 'clasify' }, /^task must be one of classification, multilabel, regression, autoencoder, got string 'clasify'$/],
+      [{ target: 0.5, calibration: { x, y: oneHot }, onPrune: 3 }, /^onPrune must be a function, got 3$/],
+      [{ calibration: { x, y: oneHot } }, /^target must be a number strictly between 0 and 1, got nothing$/],
+      [{ target: 0.5, calibration: { x, y: oneHot }, frequency: 0 }, /^frequency must be a whole number ≥ 1, got 0$/],
     ] as const;
     for (const [options, message] of bad) expect(() => new PruningCallback(model, options as never)).toThrow(message);
     expect(() => pruneOnce(model, { target: 0.5, calibration: { x, y: oneHot }, frequency: 3 } as never)).toThrow(/unknown option 'frequency'; pruneOnce takes/);
@@ -226,6 +235,25 @@ describe('pruning inside the user\'s training', () => {
     expect(kernels(model).every((k) => k.every((v) => v !== 0))).toBe(true);
     expect(numTensors()).toBeLessThanOrEqual(before);
     model.dispose();
+  });
+
+  it('a fit that throws leaves the optimizer free: the next plain fit moves pruned weights, as after a fit that ended', async () => {
+    const data = loadSynthetic({ samples: 240, features: 20, classes: 3, seed: 5 });
+    const model = userModel();
+    const y = tf.oneHot(tf.tensor1d(data.train.labels, 'int32'), 3).toFloat();
+    let calls = 0;
+    const pruner = new PruningCallback(model, { target: 0.5, calibration: { x: data.train.x, y }, policy: 'global-magnitude', onPrune: () => { if (++calls === 2) throw new Error('stop here'); } });
+    await expect(model.fit(data.train.x, y, { epochs: 2, batchSize: 32, callbacks: [pruner], verbose: 0 })).rejects.toThrow('stop here');
+    const zerosBefore = kernels(model).reduce((a, k) => a + k.filter((v) => v === 0).length, 0);
+    expect(zerosBefore).toBeGreaterThan(0);
+    // No callback now: the user's optimizer trains every weight, the pruned ones too.
+    await model.fit(data.train.x, y, { epochs: 1, batchSize: 32, verbose: 0 });
+    const zerosAfter = kernels(model).reduce((a, k) => a + k.filter((v) => v === 0).length, 0);
+    expect(zerosAfter).toBeLessThan(zerosBefore / 10);
+    pruner.strip();
+    y.dispose();
+    model.dispose();
+    data.dispose();
   });
 
   it('warns (a Node warning) when endStep is after the fit\'s last step: that fit never reaches the target', async () => {
@@ -250,7 +278,7 @@ describe('pruning inside the user\'s training', () => {
       target: 0.995, calibration: { x: data.train.x, y }, policy: 'global-magnitude',
       guard: { validation: { x: data.val.x, y: yVal }, maxDrop: 0 }, onRollback: (e) => undone.push(e.epoch),
     });
-    const warnings = await warningsDuring(() => model.fit(data.train.x, y, { epochs: 6, batchSize: 32, callbacks: [pruner], verbose: 0 }));
+    const warnings = await warningsDuring(() => model.fit(data.train.x, y, { epochs: 6, batchSize: 32, callbacks: [pruner], verbose: 0, shuffle: false }));
     // Ending short of the target is said, with the guard's figures.
     expect(warnings.filter((w) => /^PruningCallback: the fit ended at sparsity 0\.\d+, short of the target 0\.995: the guard undid \d+ epoch\(s\) \(the last at sparsity 0\.\d+: -?\d+\.\d+ validation points below the reference, \d+\.\d+ allowed\)/.test(w))).toHaveLength(1);
     expect(pruner.rollbacks.length).toBeGreaterThanOrEqual(1);
@@ -299,7 +327,7 @@ describe('pruning inside the user\'s training', () => {
     const pruner = new PruningCallback(model, { target: 0.995, endStep: 85, calibration: { x: data.train.x, y }, policy: 'global-magnitude', guard: { validation: { x: data.val.x, y: yVal }, maxDrop: 0 } });
     let epochs = 0;
     const stop = new (class extends tf.Callback { override async onEpochEnd() { if (++epochs === 4) model.stopTraining = true; } })();
-    const warnings = await warningsDuring(() => model.fit(data.train.x, y, { epochs: 9, batchSize: 32, callbacks: [pruner, stop], verbose: 0 }));
+    const warnings = await warningsDuring(() => model.fit(data.train.x, y, { epochs: 9, batchSize: 32, callbacks: [pruner, stop], verbose: 0, shuffle: false }));
     expect(pruner.rollbacks.length).toBeGreaterThan(0);
     expect(warnings.filter((w) => /the guard had held the schedule at 0\.\d{3} .*fitting on with this callback stays at that sparsity/.test(w))).toHaveLength(1);
     expect(warnings.filter((w) => /fit on with this callback to continue/.test(w))).toHaveLength(0);
