@@ -775,11 +775,13 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           ? `prunes the same units as a rolled-back step that had the longer fine-tune (val ${(100 * r.valAccuracy).toFixed(2)} %); not fine-tuned again`
           : r.verdict.collapsedTo != null ? collapseReason(r.verdict.collapsedTo)
           : `val drop ${(100 * r.verdict.drop).toFixed(2)} points${r.verdict.binary ? ` (${r.verdict.lost} rows lost, ${r.verdict.gained} gained)` : ''} > allowed ${(100 * r.verdict.allowed).toFixed(2)} (max drop + ${GUARD_Z} s.e., capped)`;
-        state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: false, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, ...collapseOf(r.verdict), seconds, reason: notes ? `${reason}; ${notes}` : reason });
+        // The event says why as the step record does (report.json's steps).
+        const why = notes ? `${reason}; ${notes}` : reason;
+        state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: false, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, ...collapseOf(r.verdict), seconds, reason: why });
         if (o.force) {
           // The target is taken anyway: smaller steps would only spend the budget that the fine-tune
           // at the target needs (measured: at 0.98 it loses ~2 points against jumping straight there).
-          emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: 'forced: go to the target with the remaining budget', seconds, ...(notes ? { reason: notes } : {}) });
+          emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: 'forced: go to the target with the remaining budget', seconds, reason: why });
           await checkpoint();
           break;
         }
@@ -794,7 +796,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           ? 'stop: the step size fell below the smallest useful step'
           : spent ? 'stop: the steps\' share of the budget is spent (what follows: one last try at the target with part of the reserve, or the polish)'
           : `retry with a smaller step (${(100 * (nextSparsity(from, o.target, state.rate) - from)).toFixed(1)} points of ${objective === 'flops' ? 'compute removed' : 'sparsity'}${granularity === 'connection' ? '' : '; whole units can round it up to the step just rolled back, which is then halved again'})`;
-        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next, seconds, ...(notes ? { reason: notes } : {}) });
+        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next, seconds, reason: why });
         await checkpoint();
       }
     }
@@ -839,7 +841,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           pm.restore(snap);
           const extended = how !== LAST_TRY;
           state.steps.push({ ...rec, accepted: false, ...collapseOf(r.verdict), reason: `${extended ? how : LAST_TRY_PREFIX}: ${r.verdict.collapsedTo != null ? collapseReason(r.verdict.collapsedTo) : `val drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}`}` });
-          emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: how === LAST_TRY_ALL ? 'stop: the budget is spent' : extended ? 'stop: keep the last accepted sparsity as accepted (the reserve is spent)' : 'stop: polish the last accepted sparsity with the rest of the budget', seconds });
+          emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: how === LAST_TRY_ALL ? 'stop: the budget is spent' : extended ? 'stop: keep the last accepted sparsity as accepted (the reserve is spent)' : 'stop: polish the last accepted sparsity with the rest of the budget', seconds, reason: state.steps.at(-1)!.reason });
         }
       } finally {
         disposeSnapshot(snap);

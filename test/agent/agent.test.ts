@@ -165,6 +165,10 @@ describe('agent loop', () => {
     // The rollback before it says what comes next: the steps' budget is spent, so no smaller step, the last try.
     const before = events.filter((e): e is Extract<AgentEvent, { type: 'rollback' }> => e.type === 'rollback' && e.step < last.step).pop()!;
     expect(before.next).toMatch(/^stop: the steps' share of the budget is spent/);
+    // Every rollback event says why, as the step record in the report does (the last try's included).
+    const rollbacks = events.filter((e): e is Extract<AgentEvent, { type: 'rollback' }> => e.type === 'rollback');
+    expect(rollbacks.map((e) => e.reason)).toEqual(r.steps.filter((s) => !s.accepted).map((s) => s.reason));
+    expect(rollbacks.at(-1)!.reason).toContain('last try at the target with the whole reserve');
     // Half the reserve, then the other half: the whole budget is spent, none is left to polish the fallback,
     // which is the last accepted step as it was accepted.
     const reserve = r.budget.budgetSteps - r.steps.slice(0, -1).reduce((n, s) => n + (s.fineTuneSteps ?? 0), 0);
