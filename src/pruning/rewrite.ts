@@ -2,7 +2,7 @@
  * Exact rewrites of a model for serving on TensorFlow's CPU kernels (docs/compaction.md, "Serving rewrites"):
  * the same outputs (up to float rounding) with fewer or cheaper ops.
  *
- * **Folding.** A BatchNormalization right after a Dense, Conv1D, Conv2D or DepthwiseConv2D with a linear activation
+ * **Folding.** A BatchNormalization right after a Dense, Conv1D, Conv2D, DepthwiseConv2D or Conv2DTranspose with a linear activation
  * (the only reader of its output) is folded into that layer's kernel and bias (w·γ/√(σ²+ε) per output channel,
  * (b − μ)·γ/√(σ²+ε) + β), and a ReLU / Activation layer right after it becomes the layer's own activation, so one
  * fused op does what three did (MobileNet's conv → BN → ReLU). tfjs runs an inference batch norm as separate
@@ -223,8 +223,11 @@ function phaseWeights(conv: Layer, kh: number, kw: number, cin: number): TF.Tens
 
 type Entries = Cfg[];
 
-/** Layers whose kernel's last axis (depthwise: last two, flattened) is the output channel, so a per-channel scale folds in. */
-const FOLD_INTO = new Set(['Dense', 'Conv1D', 'Conv2D', 'DepthwiseConv2D']);
+/**
+ * Layers whose output channels a per-channel scale folds into: the kernel's last axis (depthwise: last two, flattened),
+ * or a Conv2DTranspose's third ([kh, kw, filters, inputs]).
+ */
+const FOLD_INTO = new Set(['Dense', 'Conv1D', 'Conv2D', 'DepthwiseConv2D', 'Conv2DTranspose']);
 
 /** The activation a standalone activation layer applies, when a layer's own `activation` can say it. */
 function activationOf(l: Layer): string | undefined {
@@ -316,7 +319,9 @@ function foldedWeights(l: Layer, bn: Layer): TF.Tensor[] {
   const C = mean.length;
   const scale = Float32Array.from({ length: C }, (_, j) => (gamma ? gamma[j] : 1) / Math.sqrt(variance[j] + eps));
   const out = new Float32Array(kv.length);
-  for (let i = 0; i < kv.length; i++) out[i] = kv[i] * scale[i % C];
+  // A transposed conv's output channel is its kernel's third axis: index i is (… · C + channel) · inputs + input.
+  const inputs = l.getClassName() === 'Conv2DTranspose' ? kernel.shape[kernel.shape.length - 1] : 1;
+  for (let i = 0; i < kv.length; i++) out[i] = kv[i] * scale[Math.floor(i / inputs) % C];
   const b = bias?.dataSync();
   const newBias = Float32Array.from({ length: C }, (_, j) => ((b ? b[j] : 0) - mean[j]) * scale[j] + (beta ? beta[j] : 0));
   return [tf.tensor(out, kernel.shape, 'float32'), tf.tensor1d(newBias)];

@@ -89,6 +89,25 @@ describe('rewriteForSpeed', () => {
     model.dispose();
   });
 
+  it('folds a batch norm into a Conv2DTranspose before it (its output channels are its kernel\'s third axis): same outputs', () => {
+    const model = tf.sequential({ layers: [
+      L.conv2d({ inputShape: [6, 6, 2], filters: 3, kernelSize: 3, padding: 'same', name: 'c' }),
+      L.conv2dTranspose({ filters: 5, kernelSize: 3, strides: 2, padding: 'same', name: 'up' }),
+      L.batchNormalization({ name: 'up_bn' }),
+      L.reLU({ name: 'up_relu' }),
+      L.flatten({ name: 'f' }),
+      L.dense({ units: 2, name: 'out' }),
+    ] });
+    randomBiases(model, 8);
+    randomBatchNorms(model, 9);
+    const r = rewriteForSpeed(model, { batch: 32 });
+    expect(r.rewrites.map((w) => [w.kind, w.layers])).toEqual([['fold-batchnorm', ['up', 'up_bn', 'up_relu']]]);
+    expect(r.model.layers.map((l) => l.name)).not.toContain('up_bn');
+    expect(maxDiff(model, r.model, [6, 6, 2], 3)).toBeLessThan(1e-4);
+    r.model.dispose();
+    model.dispose();
+  });
+
   it('fuses an activation layer alone, and folds a one-filter conv\'s batch norm before rewriting it for its pool', () => {
     const model = tf.sequential({ layers: [
       L.conv2d({ inputShape: [24, 24, 1], filters: 1, kernelSize: 3, useBias: false, name: 'c1' }), L.batchNormalization({ name: 'bn1' }), L.reLU({ name: 'r1' }),
