@@ -76,7 +76,6 @@ function checkDatasetShape(d: Record<string, unknown>): void {
   if (missing.length) throw new UsageError(`data: a Dataset needs ${missing.join(', ')}; see the Dataset type (or pass a CSV path)`);
 }
 
-/** Validates types and ranges (one UsageError naming the option) and applies the defaults. */
 /**
  * A given value as a message quotes it: a number as it is, anything else with its type (`'0.5'` alone would read as a
  * valid number; `string '0.5'` says why it is refused).
@@ -89,6 +88,7 @@ export function shownValue(v: unknown): string {
   return `${typeof v} '${typeof v === 'object' ? JSON.stringify(v).slice(0, 60) : String(v)}'`;
 }
 
+/** Validates types and ranges (one UsageError naming the option) and applies the defaults. */
 export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
   if (o == null || typeof o !== 'object') throw new UsageError('options must be an object, e.g. { target: 0.8 }');
   refuseUnknownKeys(o, Object.keys(OPTION_KEYS), 'autoprune()');

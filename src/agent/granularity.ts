@@ -65,17 +65,16 @@ export function unitsKeptFor(pm: PrunableModel): { layer: string; reason: string
   const coupled = new Set(found.links.flatMap((k) => k.between));
   const linked = pm.layers.filter((l) => l.structured && l.layer !== last && skipped.has(l.name))
     .map((l) => ({ layer: l.name, reason: skipped.get(l.name)!.replace(/^units kept: /, '') }));
+  const structured = new Set(pm.layers.filter((l) => l.structured).map((l) => l.layer));
   // Channels summed with a layer whose units never go whole (a Conv2DTranspose in a residual Add): kept with it.
-  const structuredLayers = new Set(pm.layers.filter((l) => l.structured).map((l) => l.layer));
   for (const g of found.groups) {
-    const stuck = g.producers.find((p) => !structuredLayers.has(p));
+    const stuck = g.producers.find((p) => !structured.has(p));
     if (!stuck) continue;
     for (const p of g.producers) {
       const l = pm.layers.find((k) => k.layer === p && k.structured);
       if (l && l.layer !== last) linked.push({ layer: l.name, reason: `its channels are merged with those of '${stuck.name}' (${stuck.getClassName()}), whose units are not removed whole` });
     }
   }
-  const structured = new Set(pm.layers.filter((l) => l.structured).map((l) => l.layer));
   // Each layer that keeps its units for a reason of its own (a shared nested model, a wrapper), then the others.
   const own: { layer: string; reason: string }[] = [];
   const rest: string[] = [];

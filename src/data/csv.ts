@@ -92,12 +92,15 @@ function maxDataMb(): number {
 const DEFAULT_MAX_DATA_MB = 1024;
 
 function readText(file: string, flag?: string): string {
+  const unreadable = (err: unknown) => {
+    const e = err as NodeJS.ErrnoException;
+    return new DataError(`cannot read ${flag ? `the ${flag} file` : 'data file'} '${file}': ${e.code ?? e.message}`);
+  };
   let st;
   try {
     st = statSync(file);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new DataError(`cannot read ${flag ? `the ${flag} file` : 'data file'} '${file}': ${e.code ?? e.message}`);
+    throw unreadable(err);
   }
   if (!st.isFile()) throw new DataError(`data file '${file}' is not a regular file (a device, pipe or folder)`);
   const maxMb = maxDataMb();
@@ -108,8 +111,7 @@ function readText(file: string, flag?: string): string {
   try {
     return readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new DataError(`cannot read ${flag ? `the ${flag} file` : 'data file'} '${file}': ${e.code ?? e.message}`);
+    throw unreadable(err);
   }
 }
 

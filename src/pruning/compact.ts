@@ -95,10 +95,12 @@ const PRUNABLE = new Set(['Dense', 'Conv1D', 'Conv2D', 'SeparableConv2D', 'Conv2
  * filters] (its input channels are its rows, its filters its units) and writes it back in its own order.
  */
 const isTransposed = (layer: Layer) => layer.getClassName() === 'Conv2DTranspose';
+/** A shape with its last two axes swapped. */
+const swapShape = (s: readonly number[]) => [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]];
 /** A kernel's shape as compaction views it: [..., inputs, units] (a transposed conv's last two axes swapped). */
 function kernelShape(layer: Layer): number[] {
   const shape = kernelAndBias(layer).kernel.shape.slice();
-  return isTransposed(layer) ? [...shape.slice(0, -2), shape[shape.length - 1], shape[shape.length - 2]] : shape;
+  return isTransposed(layer) ? swapShape(shape) : shape;
 }
 /** Swaps the last two axes of a row-major [..., a, b] array. */
 function swapLast(d: Float32Array, a: number, b: number): Float32Array {
@@ -251,8 +253,9 @@ function channelSpaces(model: TF.LayersModel): { groups: ChannelGroup[]; blocked
         const rows = kernelShape(layer).slice(0, -1);
         const dense = readsRows(layer);
         const perChannel = dense ? rows[0] : rows.slice(0, -1).reduce((a, b) => a * b, 1);
+        const separable = separableProblem(layer);
         if (channelsFirst(layer)) block(inIds[0], `'${layer.name}' uses channels-first data`);
-        else if (separableProblem(layer)) block(inIds[0], separableProblem(layer)!);
+        else if (separable) block(inIds[0], separable);
         else if (!dense && flat.has(ins[0])) block(inIds[0], `'${layer.name}' (${cls}) reads a flattened tensor`);
         else if ((dense ? perChannel % C : rows.at(-1)! - C) !== 0) block(inIds[0], `'${layer.name}' reads ${rows.at(-1)} inputs, expected a multiple of ${C}`);
         else info[find(inIds[0])].consumers.push({ layer, groups: dense ? perChannel / C : perChannel });
@@ -409,9 +412,9 @@ function linkFrom(producer: Layer, outputLayers: Set<Layer>): UnitLink | string 
         if (cin !== channels) return `'${next.name}' reads ${cin} channels, expected ${channels}`;
         return {
           producer, consumer: next, between, channels, groups: ks.slice(0, -2).reduce((a, b) => a * b, 1),
-          // 'same' and 'causal' padding add zeros at the border: a constant input channel is not constant there. (A
-          // separable conv's kernel here is its pointwise one, after the depthwise taps: a constant is not folded into it.)
-          // A transposed conv spreads each input over overlapping taps: a constant input is not constant at its border.)
+          // 'same' and 'causal' padding add zeros at the border: a constant input channel is not constant there. A
+          // separable conv's kernel here is its pointwise one, after the depthwise taps, and a transposed conv spreads
+          // each input over overlapping taps: a constant is folded into neither.
           canFold: cfg.useBias !== false && cfg.padding === 'valid' && cls !== 'SeparableConv2D' && cls !== 'Conv2DTranspose',
         };
       }
@@ -494,21 +497,14 @@ const KINDS: Readonly<Record<string, CompactLayerReport['kind']>> = {
 function effectiveOf(layer: Layer, masks?: PrunableModel, maskArrays?: Float32Array[]): Effective {
   const { kernel, recurrent, depthwise, bias } = kernelAndBias(layer);
   const separable = layer.getClassName() === 'SeparableConv2D';
-  if (isTransposed(layer)) {
-    // Masked in its own order, then viewed as a convolution's kernel (see kernelShape).
-    const shape = kernelShape(layer);
-    const units = shape[shape.length - 1];
-    return {
-      layer, kind: 'conv2d_transpose', shape, kernel: swapLast(masked(layer, 'kernel', kernel, masks, maskArrays), units, shape[shape.length - 2]),
-      bias: bias ? Float32Array.from(bias.dataSync()) : new Float32Array(units), hasBias: !!bias, cols: units, gates: 1, units,
-      dead: new Uint8Array(units), unused: new Uint8Array(units), value: new Float32Array(units),
-    };
-  }
-  const cols = kernel.shape[kernel.shape.length - 1];
+  // A transposed conv's kernel is masked in its own order, then viewed as a convolution's (see kernelShape).
+  const shape = kernelShape(layer);
+  const cols = shape[shape.length - 1];
   const gates = RECURRENT_GATES[layer.getClassName()] ?? 1;
   const units = cols / gates;
+  const own = masked(layer, separable ? 'pointwise_kernel' : 'kernel', kernel, masks, maskArrays);
   return {
-    layer, kind: KINDS[layer.getClassName()], shape: kernel.shape.slice(), kernel: masked(layer, separable ? 'pointwise_kernel' : 'kernel', kernel, masks, maskArrays),
+    layer, kind: KINDS[layer.getClassName()], shape, kernel: isTransposed(layer) ? swapLast(own, cols, shape[shape.length - 2]) : own,
     recurrent: recurrent && masked(layer, 'recurrent_kernel', recurrent, masks, maskArrays),
     depthwise: separable && depthwise ? { data: masked(layer, 'depthwise_kernel', depthwise, masks, maskArrays), shape: depthwise.shape.slice() } : undefined,
     bias: bias ? Float32Array.from(bias.dataSync()) : new Float32Array(cols), hasBias: !!bias, cols, gates, units,
@@ -774,7 +770,7 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
     const cols = columnsOf(e, outKeep);
     // A transposed conv's kernel goes back to its own [kh, kw, filters, inputs].
     const written = isTransposed(layer)
-      ? { data: swapLast(k.data, k.shape[k.shape.length - 2], k.shape[k.shape.length - 1]), shape: [...k.shape.slice(0, -2), k.shape[k.shape.length - 1], k.shape[k.shape.length - 2]] }
+      ? { data: swapLast(k.data, k.shape[k.shape.length - 2], k.shape[k.shape.length - 1]), shape: swapShape(k.shape) }
       : k;
     const list = [written];
     // A separable conv's depthwise kernel [kh, kw, inputs, 1] loses the input channels its pointwise kernel lost (and
