@@ -278,13 +278,18 @@ const HANDLERS: Readonly<Record<string, LayerHandler>> = {
       if (c.dataFormat === 'channelsFirst') return `'${l.name}' is channels-first`;
       return paddingOf(c) ? undefined : `'${l.name}' has padding ${String(c.padding)}`;
     },
-    compile(_layer, c, ops) {
+    compile(_layer, c, ops, activation) {
       const [kh, kw] = pair(c.poolSize ?? 2);
       const [sh, sw] = pair(c.strides ?? c.poolSize ?? 2);
       const attrs = [ops.T, ops.ints('ksize', [1, kh, kw, 1]), ops.ints('strides', [1, sh, sw, 1]), ops.str('padding', paddingOf(c)!), ops.str('data_format', NHWC)];
+      // `activation`: the layer below's ReLU, applied here after the pooling (compileChain).
+      const act = activation ? ACTIVATIONS[activation] : null;
       return {
-        forward: (x) => ({ x, h: ops.op('MaxPool', attrs, [x]) }),
-        backward: (dy, s, needInput) => (needInput ? ops.op('MaxPoolGrad', attrs, [s.x, s.h, dy]) : undefined),
+        forward(x) {
+          const z = ops.op('MaxPool', attrs, [x]);
+          return { x, z, h: act ? ops.op(act.op, [ops.T], [z]) : z };
+        },
+        backward: (dy, s, needInput) => (needInput ? ops.op('MaxPoolGrad', attrs, [s.x, s.z!, act ? activationGrad(act, dy, s.z!, s.h, ops) : dy]) : undefined),
       };
     },
   },
@@ -535,11 +540,20 @@ export function compileChain(model: TF.LayersModel, task: TaskInfo, vars: readon
   };
   const trained = new Set(vars.map((v) => v.name));
   const out = nodes.length - 1;
-  const compiled = nodes.map(({ layer: l }, i): { single: CompiledLayer } | { merge: CompiledMerge } => {
+  const readers = nodes.map(() => [] as number[]);
+  nodes.forEach((n, j) => n.inputs.forEach((i) => { if (i >= 0) readers[i].push(j); }));
+  // relu(maxpool(z)) = maxpool(relu(z)), and the gradient reaches the same weights (an argmax of relu(z) that is not
+  // one of z's is a tie at 0, whose gradient the ReLU stops either way): a ReLU read only by a max pooling runs after
+  // it, on a quarter of the elements (2×2 pools), forward and backward.
+  const deferredRelu = (i: number) => i < out && WEIGHTED.has(nodes[i].layer.getClassName()) && (nodes[i].layer.getConfig() as Config).activation === 'relu' &&
+    readers[i].length === 1 && nodes[readers[i][0]].layer.getClassName() === 'MaxPooling2D' && nodes[readers[i][0]].inputs.length === 1;
+  const compiled = nodes.map(({ layer: l, inputs }, i): { single: CompiledLayer } | { merge: CompiledMerge } => {
     const c = l.getConfig() as Config;
     const merge = MERGES[l.getClassName()];
     if (merge) return { merge: merge.compile(l, c, l.inboundNodes[0].inputShapes as (number | null)[][]) };
-    const hidden = i < out && ACTIVATED.has(l.getClassName()) ? String(c.activation ?? 'linear') : undefined;
+    const hidden = deferredRelu(i) ? undefined
+      : l.getClassName() === 'MaxPooling2D' && inputs[0] >= 0 && deferredRelu(inputs[0]) ? 'relu'
+      : i < out && ACTIVATED.has(l.getClassName()) ? String(c.activation ?? 'linear') : undefined;
     const handler = HANDLERS[l.getClassName()];
     return { single: handler ? handler.compile(l, c, ops, hidden, trained) : weightless(l) };
   });

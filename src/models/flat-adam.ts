@@ -9,9 +9,11 @@ import { staged } from '../util/staged.js';
  * arithmetic, so this is where the time goes (docs/benchmarks.md, speed section).
  *
  * The arithmetic is tf.train.adam's, op for op, on the same float32 values: every element gets
- * bit-identical results (test/models/flat-adam.test.ts). An optional flat mask multiplies the
- * gradient (pruned weights get a zero gradient); `maskMoments` zeroes the moments of newly pruned
- * weights, after which their update is exactly 0 and they stay 0 without re-masking after each step.
+ * bit-identical results (test/models/flat-adam.test.ts). A pruning mask (setMask) multiplies the
+ * gradient and zeroes the moments of pruned weights, after which their update is exactly 0 and they stay 0
+ * without re-masking after each step. When at most three quarters of the weights are kept, the moments and
+ * every element-wise op cover the kept weights alone (gathered from the gradients, scattered into the
+ * weights): at 80 % sparsity a fifth of the memory traffic, which is what an element-wise op costs at this size.
  */
 export class FlatAdam {
   learningRate: number;
@@ -19,26 +21,45 @@ export class FlatAdam {
   private readonly beta2 = 0.999;
   private readonly epsilon: number;
   private readonly sizes: number[];
-  private readonly m: TF.Variable;
-  private readonly v: TF.Variable;
+  private readonly total: number;
+  /** The moments: one entry per weight, or (compact) one per kept weight, in the variables' order. */
+  private m: TF.Variable;
+  private v: TF.Variable;
   private readonly accBeta1: TF.Variable;
   private readonly accBeta2: TF.Variable;
+  /** Full path: the flat mask multiplying the gradient (none: dense). */
+  private mask?: TF.Tensor1D;
+  /**
+   * Compact path: per variable, the flat positions of its kept weights as a [k, 1] index (undefined: all
+   * kept), and k. Set when at most COMPACT_BELOW of the weights are kept.
+   */
+  private kept?: { index: (TF.Tensor2D | undefined)[]; counts: number[] };
+  /**
+   * Compact path: the kept weights laid end to end, and the data each variable held when they were last
+   * written to it (a variable written by anything else since is read again).
+   */
+  private keptWeights?: { values: TF.Tensor1D; written: unknown[] };
 
   constructor(private readonly vars: readonly TF.Variable[], learningRate: number) {
     this.learningRate = learningRate;
     this.epsilon = tf.backend().epsilon();
     this.sizes = vars.map((v) => v.size);
-    const total = this.sizes.reduce((a, b) => a + b, 0);
+    this.total = this.sizes.reduce((a, b) => a + b, 0);
     // tidy disposes the initial values; the variables (never tracked by tidy) live on.
-    this.m = tf.tidy(() => tf.variable(tf.zeros([total]), false));
-    this.v = tf.tidy(() => tf.variable(tf.zeros([total]), false));
+    this.m = tf.tidy(() => tf.variable(tf.zeros([this.total]), false));
+    this.v = tf.tidy(() => tf.variable(tf.zeros([this.total]), false));
     this.accBeta1 = tf.tidy(() => tf.variable(tf.scalar(this.beta1), false));
     this.accBeta2 = tf.tidy(() => tf.variable(tf.scalar(this.beta2), false));
   }
 
   /** Total elements over the variables (the length of a flat mask). */
   get size(): number {
-    return this.m.size;
+    return this.total;
+  }
+
+  /** Whether updates run over the kept weights only (the compact path). */
+  get compact(): boolean {
+    return this.kept !== undefined;
   }
 
   /** The variables' values laid end to end (flat, in the constructor's order). */
@@ -47,18 +68,70 @@ export class FlatAdam {
   }
 
   /**
+   * Sets the pruning mask (flat, 1 = kept; undefined: none). The moments of weights it prunes become 0, so
+   * their update is exactly 0 and a pruned weight that is 0 stays 0 without re-masking after each step.
+   * Where few weights are kept the moments shrink to the kept ones and every update runs over those alone.
+   */
+  setMask(mask: TF.Tensor1D | undefined): void {
+    let kept: FlatAdam['kept'];
+    if (mask) {
+      const index: (TF.Tensor2D | undefined)[] = [];
+      const counts: number[] = [];
+      let offset = 0;
+      for (const size of this.sizes) {
+        // One variable's mask at a time on the host: the kept positions, not a full copy of the mask.
+        const part = tf.tidy(() => tf.slice(mask, offset, size));
+        const values = part.dataSync() as Float32Array;
+        part.dispose();
+        let k = 0;
+        for (let i = 0; i < size; i++) if (values[i] !== 0) k++;
+        counts.push(k);
+        if (k === size) index.push(undefined);
+        else {
+          const positions = new Int32Array(k);
+          for (let i = 0, j = 0; i < size; i++) if (values[i] !== 0) positions[j++] = i;
+          index.push(tf.keep(tf.tensor2d(positions, [k, 1], 'int32')));
+        }
+        offset += size;
+      }
+      if (counts.reduce((a, b) => a + b, 0) <= COMPACT_BELOW * this.total) kept = { index, counts };
+      else index.forEach((t) => t?.dispose());
+    }
+    // Each moment in turn (one full-length copy at a time): expanded from the old state, then masked or gathered.
+    const remap = (moment: TF.Variable): TF.Variable => {
+      const full = this.expand(moment);
+      moment.dispose();
+      const next = tf.tidy(() => (kept ? this.gatherKept(full, kept) : mask ? tf.mul(full, mask) : full.clone()));
+      full.dispose();
+      const variable = tf.variable(next, false);
+      next.dispose();
+      return variable;
+    };
+    this.m = remap(this.m);
+    this.v = remap(this.v);
+    this.kept?.index.forEach((t) => t?.dispose());
+    this.kept = kept;
+    this.mask?.dispose();
+    this.mask = mask && !kept ? tf.keep(mask.clone()) : undefined;
+    this.keptWeights?.values.dispose();
+    this.keptWeights = undefined;
+  }
+
+  /**
    * One Adam step. `grads[i]` is the gradient of `vars[i]` (a missing one counts as zero: the variable
-   * does not reach the loss); `mask`, when given, multiplies the flat gradient.
+   * does not reach the loss); the mask (setMask) multiplies it, or (compact) only kept weights are updated.
    *
    * Staged so that at most a few full-length temporaries exist at once (each stage frees its inputs as soon as
    * the next has read them): one tidy around the whole update would hold all ~15 of them, 60 bytes per weight
    * at the step's peak (docs/benchmarks.md, scale). The ops and their order are tf.train.adam's, so the values
    * are identical. `consume`: the gradients are disposed once flattened (the caller no longer needs them).
    */
-  step(grads: readonly (TF.Tensor | undefined)[], mask?: TF.Tensor1D, consume = false): void {
+  step(grads: readonly (TF.Tensor | undefined)[], consume = false): void {
     const g = tf.tidy(() => {
-      const flat = this.flatten(grads.map((gr, i) => gr ?? tf.zeros(this.vars[i].shape)));
-      return mask ? tf.mul(flat, mask) : flat;
+      const parts = grads.map((gr, i) => gr ?? tf.zeros(this.vars[i].shape));
+      if (this.kept) return this.gatherKept(parts);
+      const flat = this.flatten(parts);
+      return this.mask ? tf.mul(flat, this.mask) : flat;
     });
     if (consume) grads.forEach((gr) => gr?.dispose());
     try {
@@ -84,15 +157,15 @@ export class FlatAdam {
       (ratio) => tf.mul(ratio, -this.learningRate),
     );
     try {
-      let offset = 0;
-      this.vars.forEach((v, i) => {
-        const size = this.sizes[i];
-        tf.tidy(() => {
-          const part = this.vars.length === 1 ? delta : tf.slice(delta, offset, size);
-          v.assign(tf.add(tf.reshape(part, v.shape), v));
+      if (this.kept) this.writeKept(delta);
+      else {
+        let offset = 0;
+        this.vars.forEach((v, i) => {
+          const size = this.sizes[i];
+          tf.tidy(() => v.assign(tf.add(tf.reshape(this.vars.length === 1 ? delta : tf.slice(delta, offset, size), v.shape), v)));
+          offset += size;
         });
-        offset += size;
-      });
+      }
     } finally {
       delta.dispose();
     }
@@ -102,15 +175,67 @@ export class FlatAdam {
     });
   }
 
-  /** Zeroes the moments where `mask` is 0 (call when weights are newly pruned mid-training). */
-  maskMoments(mask: TF.Tensor1D): void {
-    tf.tidy(() => {
-      this.m.assign(tf.mul(this.m, mask));
-      this.v.assign(tf.mul(this.v, mask));
+  dispose(): void {
+    tf.dispose([this.m, this.v, this.accBeta1, this.accBeta2]);
+    this.mask?.dispose();
+    this.kept?.index.forEach((t) => t?.dispose());
+    this.keptWeights?.values.dispose();
+  }
+
+  /** Adds `delta` (one entry per kept weight) to the kept weights and writes them back (0 elsewhere). */
+  private writeKept(delta: TF.Tensor): void {
+    const kept = this.kept!;
+    let w = this.keptWeights;
+    if (!w || this.vars.some((v, i) => v.dataId !== w!.written[i])) {
+      w?.values.dispose();
+      w = { values: tf.keep(this.gatherKept(this.vars)), written: [] };
+    }
+    // Kept across steps: tf.keep, since the caller's tidy would dispose them.
+    const values = tf.keep(tf.tidy(() => tf.add(delta, w!.values) as TF.Tensor1D));
+    w.values.dispose();
+    this.keptWeights = { values, written: [] };
+    let offset = 0;
+    this.vars.forEach((v, i) => {
+      const index = kept.index[i];
+      tf.tidy(() => {
+        const part = this.vars.length === 1 ? values : tf.slice(values, offset, kept.counts[i]);
+        v.assign(tf.reshape(index ? tf.sparseToDense(index, part, [v.size]) : part, v.shape));
+      });
+      this.keptWeights!.written.push(v.dataId);
+      offset += kept.counts[i];
     });
   }
 
-  dispose(): void {
-    tf.dispose([this.m, this.v, this.accBeta1, this.accBeta2]);
+  /** The kept entries of per-variable tensors (or of one flat tensor over all variables), laid end to end. */
+  private gatherKept(x: TF.Tensor | readonly TF.Tensor[], kept = this.kept!): TF.Tensor1D {
+    return tf.tidy(() => {
+      let offset = 0;
+      const parts = this.sizes.map((size, i) => {
+        const flat = Array.isArray(x) ? tf.reshape(x[i] as TF.Tensor, [-1]) : tf.slice(x as TF.Tensor, offset, size);
+        offset += size;
+        const index = kept.index[i];
+        return index ? tf.gatherND(flat, index) : flat;
+      });
+      return (parts.length === 1 ? parts[0] : tf.concat(parts, 0)) as TF.Tensor1D;
+    });
+  }
+
+  /** A moment as one entry per weight (from the compact state: 0 where pruned); a new tensor. */
+  private expand(x: TF.Tensor): TF.Tensor1D {
+    const kept = this.kept;
+    if (!kept) return x.clone() as TF.Tensor1D;
+    return tf.tidy(() => {
+      let offset = 0;
+      const parts = this.sizes.map((size, i) => {
+        const part = tf.slice(x, offset, kept.counts[i]);
+        offset += kept.counts[i];
+        const index = kept.index[i];
+        return index ? tf.sparseToDense(index, part, [size]) : part;
+      });
+      return (parts.length === 1 ? parts[0] : tf.concat(parts, 0)) as TF.Tensor1D;
+    });
   }
 }
+
+/** The compact path pays off once this fraction of the weights or fewer is kept (docs/benchmarks.md, speed). */
+const COMPACT_BELOW = 0.75;

@@ -134,6 +134,9 @@ export function withDefaults<D extends object, O extends object>(defaults: D, op
   return out as D & O;
 }
 
+/** Training inputs up to this size are copied once per pass in the pass's order, so that batches are slices. */
+const SHUFFLED_COPY_BYTES = 64 * 2 ** 20;
+
 export const TRAIN_DEFAULTS = Object.freeze({ epochs: 15, batchSize: 128, learningRate: 1e-3, seed: 0, restoreBest: true });
 
 /**
@@ -176,18 +179,17 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
   const vars = model.trainableWeights.map((w) => w.read() as TF.Variable);
   const optimizer = new FlatAdam(vars, o.learningRate);
   const compiled = o.gradient === 'tape' ? undefined : compileChain(model, task, vars);
-  // The pruning masks of the trained variables as one flat vector (1 for biases and unpruned layers).
-  let flatMask: TF.Tensor1D | undefined;
+  // The pruning masks of the trained variables, to the optimizer as one flat vector (1 for biases and unpruned layers).
   const readMasks = (): void => {
     if (!o.prunable) return;
     const pm = o.prunable;
     const maskOf = new Map(pm.layers.map((l, i) => [l.kernel.name, pm.mask(i)]));
     if (!vars.some((v) => maskOf.has(v.name))) return;
-    flatMask?.dispose();
-    flatMask = tf.tidy(() => optimizer.flatten(vars.map((v) => maskOf.get(v.name) ?? tf.onesLike(v))));
+    const flatMask = tf.tidy(() => optimizer.flatten(vars.map((v) => maskOf.get(v.name) ?? tf.onesLike(v))));
     // Weights pruned now start from zero moments, so their updates are exactly 0 and they stay 0.
     pm.applyMasks();
-    optimizer.maskMoments(flatMask);
+    optimizer.setMask(flatMask);
+    flatMask.dispose();
   };
   readMasks();
   const events = [...(o.schedule ?? [])].sort((a, b) => a.at - b.at);
@@ -199,6 +201,7 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
   let stepsRun = 0;
   let sinceBest = 0;
   let perm: Int32Array | undefined;
+  let shuffled: TF.Tensor[] | undefined;
   let cursor = n;
   try {
     while (stepsRun < totalSteps) {
@@ -220,14 +223,20 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
         if (cursor >= n) {
           perm = rng.permutation(n);
           cursor = 0;
+          shuffled?.forEach((t) => t.dispose());
+          // Small data: the rows in this pass's order once, then each batch is a slice (one gather per pass, not per step).
+          shuffled = data.x.size * 4 <= SHUFFLED_COPY_BYTES ? tf.tidy(() => { const ib = tf.tensor1d(perm!, 'int32'); return [tf.gather(data.x, ib), tf.gather(y, ib)]; }) : undefined;
         }
-        const idx = perm!.subarray(cursor, Math.min(n, cursor + o.batchSize));
+        const start = cursor, end = Math.min(n, cursor + o.batchSize);
         cursor += o.batchSize;
         // Dropout-like layers draw their noise from Math.random: seeded per step, so a seed repeats the run.
         const { value, grads } = withSeededRandom(Math.imul(o.seed + 1, 0x9e3779b1) ^ stepsRun, () => tf.tidy(() => {
-          const ib = tf.tensor1d(idx, 'int32');
-          const xb = tf.gather(data.x, ib);
-          const yb = tf.gather(y, ib);
+          let xb: TF.Tensor, yb: TF.Tensor;
+          if (shuffled) [xb, yb] = shuffled.map((t) => tf.slice(t, start, end - start));
+          else {
+            const ib = tf.tensor1d(perm!.subarray(start, end), 'int32');
+            [xb, yb] = [tf.gather(data.x, ib), tf.gather(y, ib)];
+          }
           if (compiled) return compiled.valueAndGrads(xb, yb);
           return tf.variableGrads(() => lossOf(model.apply(xb, { training: true }) as TF.Tensor, yb, task), vars);
         }));
@@ -244,7 +253,7 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
         tf.tidy(() => {
           // Pruned weights get a zero gradient and (zero moments) a zero update: no re-masking per step.
           // The gradients are freed once flattened: not needed after, and a full copy less at the step's peak.
-          optimizer.step(vars.map((v) => grads[v.name]), flatMask, true);
+          optimizer.step(vars.map((v) => grads[v.name]), true);
           const next = tf.add(lossSum, value) as TF.Scalar;
           value.dispose();
           lossSum.dispose();
@@ -290,8 +299,8 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
     }
   } finally {
     best?.weights?.forEach((t) => t.dispose());
+    shuffled?.forEach((t) => t.dispose());
     y.dispose();
-    flatMask?.dispose();
     optimizer.dispose();
   }
   return {

@@ -102,6 +102,22 @@ describe('compiled chain gradient', () => {
     }
   });
 
+  it('equals the tape where a ReLU before max pooling runs after it, with pooling windows that tie (a blank background, positive and negative biases)', () => {
+    for (const sign of [1, -1]) {
+      const m = tf.sequential({ layers: [
+        tf.layers.conv2d({ inputShape: [10, 10, 1], filters: 3, kernelSize: 3, activation: 'relu', biasInitializer: tf.initializers.constant({ value: 0.2 * sign }) }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 3, activation: 'softmax' }),
+      ] });
+      // Mostly exact zeros: every window over the background ties (at the bias, or at 0 after the ReLU).
+      const x = tf.tidy(() => tf.mul(tf.randomNormal([8, 10, 10, 1], 0, 1, 'float32', 3), tf.cast(tf.greater(tf.randomUniform([8, 10, 10, 1], 0, 1, 'float32', 4), 0.8), 'float32')));
+      const y = tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1], 'int32'), 3).toFloat();
+      expectLikeTape(m, x, y, 1e-5);
+      m.dispose();
+    }
+  });
+
   it('equals the tape on 1-D convnets and with weightless layers (pooling, padding, LeakyReLU, a softplus Activation)', () => {
     const conv1d = tf.sequential({ layers: [
       tf.layers.conv1d({ inputShape: [20, 3], filters: 6, kernelSize: 3, activation: 'relu' }),
