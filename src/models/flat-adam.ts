@@ -79,9 +79,9 @@ export class FlatAdam {
       const counts: number[] = [];
       let offset = 0;
       for (const size of this.sizes) {
-        // One variable's mask at a time on the host: the kept positions, not a full copy of the mask.
-        const part = tf.tidy(() => tf.slice(mask, offset, size));
-        const values = part.dataSync() as Float32Array;
+        // One variable's mask at a time on the host, a byte per weight: the kept positions, not a full copy of the mask.
+        const part = tf.tidy(() => tf.cast(tf.slice(mask, offset, size), 'bool'));
+        const values = part.dataSync() as Uint8Array;
         part.dispose();
         let k = 0;
         for (let i = 0; i < size; i++) if (values[i] !== 0) k++;
