@@ -1,4 +1,5 @@
 import { lineChartSvg } from '../report/charts.js';
+import { paired, pairedText } from './paired.js';
 import type { BenchRecord, BenchResults } from './run.js';
 
 /** Peer figures of shared/BENCHMARKS.md (PyTorch, global L1 one-shot + 5 fine-tune epochs), test %. */
@@ -22,6 +23,15 @@ function select(r: BenchResults, model: string, method: string, target: number):
   return r.records.filter((x) => x.model === model && x.method === method && x.target === target);
 }
 
+/** " (a − b by seed: +x ± se points, mean ± standard error over n seeds…)" for two methods run on the same seeds. */
+function bySeed(r: BenchResults, model: string, a: string, b: string, target: number): string {
+  const other = new Map(select(r, model, b, target).map((x) => [x.seed, x.testAfter]));
+  const diffs = select(r, model, a, target).filter((x) => other.has(x.seed)).map((x) => x.testAfter - other.get(x.seed)!);
+  if (diffs.length < 2) return '';
+  const t = pairedText(paired(diffs));
+  return `; by seed (same dense weights and test rows) ${t.value}, mean ± standard error over ${diffs.length} seeds${t.noise}`;
+}
+
 export const BASELINES = ['random', 'uniform-magnitude', 'global-magnitude', 'taylor', 'wanda', 'lamp'];
 
 /** Mean test accuracy after fine-tuning of a method, or undefined. */
@@ -43,7 +53,7 @@ export function evaluateBars(r: BenchResults): { bar: string; met: boolean | und
         out.push({
           bar: `learned ≥ best baseline, ${model} @ ${target}`,
           met: learned >= best.v,
-          detail: `${(100 * learned).toFixed(2)} % vs ${best.m} ${(100 * best.v).toFixed(2)} %`,
+          detail: `${(100 * learned).toFixed(2)} % vs ${best.m} ${(100 * best.v).toFixed(2)} %${bySeed(r, model, 'learned', best.m, target)}`,
         });
       }
       const lofo = meanAfter(r, model, 'learned-lofo', target);
@@ -52,7 +62,7 @@ export function evaluateBars(r: BenchResults): { bar: string; met: boolean | und
         out.push({
           bar: `learned-lofo ≥ global magnitude, ${model} @ ${target}`,
           met: lofo >= magnitude,
-          detail: `${(100 * lofo).toFixed(2)} % vs ${(100 * magnitude).toFixed(2)} % (best baseline: ${best.m} ${(100 * best.v).toFixed(2)} %)`,
+          detail: `${(100 * lofo).toFixed(2)} % vs ${(100 * magnitude).toFixed(2)} % (best baseline: ${best.m} ${(100 * best.v).toFixed(2)} %)${bySeed(r, model, 'learned-lofo', 'global-magnitude', target)}`,
         });
       }
     }
@@ -90,7 +100,7 @@ export function evaluateBars(r: BenchResults): { bar: string; met: boolean | und
         out.push({
           bar: `agent > ${what} at equal epochs, ${model} @ ${target}`,
           met: av > g,
-          detail: `${(100 * av).toFixed(2)} % vs ${(100 * g).toFixed(2)} % (${ep.toFixed(1)} epochs each)`,
+          detail: `${(100 * av).toFixed(2)} % vs ${(100 * g).toFixed(2)} % (${ep.toFixed(1)} epochs each)${bySeed(r, model, 'agent', method, target)}`,
         });
       }
     }

@@ -13,6 +13,7 @@ import { loadModel } from '../models/io.js';
 import { fitDatasetToModel } from '../models/task.js';
 import { globalMagnitudeScorer } from '../policy/baselines.js';
 import { oneShot } from './one-shot.js';
+import { paired, pairedText } from './paired.js';
 
 export interface SmallCase {
   name: string;
@@ -148,12 +149,11 @@ export function smallSuiteSection(records: SmallRecord[], meta: { date: string; 
     const am = mean(agentMeans);
     const bm = mean(baseMeans);
     // The difference run by run (same case, split and seed), with its standard error: how far it is from noise.
-    const d = records.filter((r) => r.target === t).map((r) => r.agentTest - r.baselineTest);
-    const dm = mean(d);
-    const se = d.length > 1 ? Math.sqrt(d.reduce((a, x) => a + (x - dm) ** 2, 0) / (d.length - 1) / d.length) : NaN;
+    const d = pairedText(paired(records.filter((r) => r.target === t).map((r) => r.agentTest - r.baselineTest)));
+    const n = records.filter((r) => r.target === t).length;
     bars.push(`- **@${t}**: every case exit 0, sparsity ≥ ${t} and mean test drop ≤ ${limit} point${limit > 1 ? 's' : ''}: **${allOk ? 'met' : 'NOT met'}**. ` +
       `Suite mean test accuracy agent ${pts(am)} % vs magnitude + FT ${pts(bm)} %: **${am >= bm - 1e-9 ? 'met' : 'NOT met'}** (agent ≥ baseline; ` +
-      `agent − baseline run by run ${dm >= 0 ? '+' : '−'}${pts(Math.abs(dm))} ± ${pts(se)} points, mean ± standard error over the ${d.length} runs, which share each case's test rows: the fine-tuning's noise, not the test rows'${Number.isFinite(se) && Math.abs(dm) < 2 * se ? ': within two standard errors of no difference' : ''}).`);
+      `agent − baseline run by run ${d.value}, mean ± standard error over the ${n} runs, which share each case's test rows: the fine-tuning's noise, not the test rows'${d.noise}).`);
   }
   lines.push('', 'Bars (means over the seeds):', '', ...bars, '');
   return lines.join('\n');

@@ -1,0 +1,23 @@
+/**
+ * Differences between two methods run on the same seeds (same dense weights, same test rows), as the page states
+ * them: their mean and its standard error, in points, and whether the mean is within two standard errors of 0 —
+ * how far a "met" or "NOT met" is from the fine-tuning's own noise.
+ */
+export interface Paired { mean: number; se: number; n: number }
+
+/** Mean and standard error of `diffs` (fractions; se NaN below two values). */
+export function paired(diffs: readonly number[]): Paired {
+  const n = diffs.length;
+  const mean = diffs.reduce((a, b) => a + b, 0) / Math.max(1, n);
+  const se = n > 1 ? Math.sqrt(diffs.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1) / n) : NaN;
+  return { mean, se, n };
+}
+
+/** "+0.15 ± 0.34 points" and, where it is, ": within two standard errors of no difference". */
+export function pairedText(p: Paired): { value: string; noise: string } {
+  const pts = (v: number) => (100 * v).toFixed(2);
+  return {
+    value: `${p.mean >= 0 ? '+' : '−'}${pts(Math.abs(p.mean))} ± ${pts(p.se)} points`,
+    noise: Number.isFinite(p.se) && Math.abs(p.mean) < 2 * p.se ? ': within two standard errors of no difference' : '',
+  };
+}
