@@ -74,6 +74,7 @@ export class FlatAdam {
    */
   setMask(mask: TF.Tensor1D | undefined): void {
     let kept: FlatAdam['kept'];
+    let multiplier = mask;
     if (mask) {
       const index: (TF.Tensor2D | undefined)[] = [];
       const counts: number[] = [];
@@ -94,14 +95,17 @@ export class FlatAdam {
         }
         offset += size;
       }
-      if (counts.reduce((a, b) => a + b, 0) <= COMPACT_BELOW * this.total) kept = { index, counts };
+      const keptTotal = counts.reduce((a, b) => a + b, 0);
+      if (keptTotal <= COMPACT_BELOW * this.total) kept = { index, counts };
       else index.forEach((t) => t?.dispose());
+      // Nothing pruned: no mask to multiply by (×1 changes no value).
+      if (keptTotal === this.total) multiplier = undefined;
     }
     // Each moment in turn (one full-length copy at a time): expanded from the old state, then masked or gathered.
     const remap = (moment: TF.Variable): TF.Variable => {
       const full = this.expand(moment);
       moment.dispose();
-      const next = tf.tidy(() => (kept ? this.gatherKept(full, kept) : mask ? tf.mul(full, mask) : full.clone()));
+      const next = tf.tidy(() => (kept ? this.gatherKept(full, kept) : multiplier ? tf.mul(full, multiplier) : full.clone()));
       full.dispose();
       const variable = tf.variable(next, false);
       next.dispose();
@@ -112,7 +116,7 @@ export class FlatAdam {
     this.kept?.index.forEach((t) => t?.dispose());
     this.kept = kept;
     this.mask?.dispose();
-    this.mask = mask && !kept ? tf.keep(mask.clone()) : undefined;
+    this.mask = multiplier && !kept ? tf.keep(multiplier.clone()) : undefined;
     this.keptWeights?.values.dispose();
     this.keptWeights = undefined;
   }
