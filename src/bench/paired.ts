@@ -17,7 +17,8 @@ export function paired(diffs: readonly number[]): Paired {
 export function pairedText(p: Paired): { value: string; noise: string } {
   const pts = (v: number) => (100 * v).toFixed(2);
   return {
-    value: `${p.mean >= 0 ? '+' : '−'}${pts(Math.abs(p.mean))} ± ${pts(p.se)} points`,
+    // A mean that rounds to 0.00 gets no sign.
+    value: `${pts(Math.abs(p.mean)) === '0.00' ? '' : p.mean > 0 ? '+' : '−'}${pts(Math.abs(p.mean))} ± ${pts(p.se)} points`,
     noise: Number.isFinite(p.se) && Math.abs(p.mean) < 2 * p.se ? ': within two standard errors of no difference' : '',
   };
 }

@@ -17,6 +17,7 @@ import { loadModel, saveModel } from '../models/io.js';
 import { fitDatasetToModel } from '../models/task.js';
 import { accuracy, train } from '../models/train.js';
 import { smallCasePaths, smallSuiteCases, type SmallCase } from './small-suite.js';
+import { paired, pairedText } from './paired.js';
 
 /** The family's models: hidden widths and the initialisation seed (the held-out committed model is 128-64, seed 7). */
 export const RETRAIN_FAMILY: readonly { hidden: readonly number[]; seed: number }[] = Object.freeze([
@@ -211,7 +212,17 @@ export function retrainSection(results: RetrainCase[], meta: { date: string; com
       for (const v of RETRAINED) {
         if (means[v] == null || means.default == null || means['global-magnitude'] == null) continue;
         const ok = means[v] > means.default && means[v] > means['global-magnitude'];
-        bars.push(`- ${ok ? '**met**' : '**NOT met**'} — ${r.case} @ ${t}: ${v} ${pct(means[v])} % vs default ${pct(means.default)} % and global magnitude ${pct(means['global-magnitude'])} %`);
+        // Seed by seed against each (same held-out model, split and test rows).
+        const by = (other: string): string => {
+          const theirs = new Map(r.records.filter((x) => x.target === t && x.policy === other).map((x) => [x.seed, x.test]));
+          const d = r.records.filter((x) => x.target === t && x.policy === v && theirs.has(x.seed)).map((x) => x.test - theirs.get(x.seed)!);
+          if (d.length < 2) return '';
+          const p = pairedText(paired(d));
+          return `${p.value}${p.noise ? ' (within two standard errors of 0)' : ''}`;
+        };
+        const seeds = r.records.filter((x) => x.target === t && x.policy === v).length;
+        const detail = seeds > 1 ? ` (by seed, mean ± standard error over ${seeds} seeds: − default ${by('default')}; − global magnitude ${by('global-magnitude')})` : '';
+        bars.push(`- ${ok ? '**met**' : '**NOT met**'} — ${r.case} @ ${t}: ${v} ${pct(means[v])} % vs default ${pct(means.default)} % and global magnitude ${pct(means['global-magnitude'])} %${detail}`);
       }
     }
     lines.push('');

@@ -11,6 +11,7 @@ describe('paired differences on the benchmark page', () => {
     expect(pairedText(p)).toEqual({ value: '+2.00 ± 0.58 points', noise: '' });
     expect(pairedText(paired([0.01, -0.02]))).toEqual({ value: '−0.50 ± 1.50 points', noise: ': within two standard errors of no difference' });
     expect(Number.isNaN(paired([0.01]).se)).toBe(true);
+    expect(pairedText(paired([1e-9, -2e-9])).value).toBe('0.00 ± 0.00 points');
   });
 
   it('states each bar\'s difference seed by seed, pairing the records of the same seed', () => {
