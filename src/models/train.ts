@@ -134,9 +134,6 @@ export function withDefaults<D extends object, O extends object>(defaults: D, op
   return out as D & O;
 }
 
-/** Training inputs up to this size are copied once per pass in the pass's order, so that batches are slices. */
-const SHUFFLED_COPY_BYTES = 64 * 2 ** 20;
-
 export const TRAIN_DEFAULTS = Object.freeze({ epochs: 15, batchSize: 128, learningRate: 1e-3, seed: 0, restoreBest: true });
 
 /**
@@ -201,7 +198,6 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
   let stepsRun = 0;
   let sinceBest = 0;
   let perm: Int32Array | undefined;
-  let shuffled: TF.Tensor[] | undefined;
   let cursor = n;
   try {
     while (stepsRun < totalSteps) {
@@ -223,20 +219,14 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
         if (cursor >= n) {
           perm = rng.permutation(n);
           cursor = 0;
-          shuffled?.forEach((t) => t.dispose());
-          // Small data: the rows in this pass's order once, then each batch is a slice (one gather per pass, not per step).
-          shuffled = data.x.size * 4 <= SHUFFLED_COPY_BYTES ? tf.tidy(() => { const ib = tf.tensor1d(perm!, 'int32'); return [tf.gather(data.x, ib), tf.gather(y, ib)]; }) : undefined;
         }
-        const start = cursor, end = Math.min(n, cursor + o.batchSize);
+        const idx = perm!.subarray(cursor, Math.min(n, cursor + o.batchSize));
         cursor += o.batchSize;
         // Dropout-like layers draw their noise from Math.random: seeded per step, so a seed repeats the run.
         const { value, grads } = withSeededRandom(Math.imul(o.seed + 1, 0x9e3779b1) ^ stepsRun, () => tf.tidy(() => {
-          let xb: TF.Tensor, yb: TF.Tensor;
-          if (shuffled) [xb, yb] = shuffled.map((t) => tf.slice(t, start, end - start));
-          else {
-            const ib = tf.tensor1d(perm!.subarray(start, end), 'int32');
-            [xb, yb] = [tf.gather(data.x, ib), tf.gather(y, ib)];
-          }
+          const ib = tf.tensor1d(idx, 'int32');
+          const xb = tf.gather(data.x, ib);
+          const yb = tf.gather(y, ib);
           if (compiled) return compiled.valueAndGrads(xb, yb);
           return tf.variableGrads(() => lossOf(model.apply(xb, { training: true }) as TF.Tensor, yb, task), vars);
         }));
@@ -299,7 +289,6 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
     }
   } finally {
     best?.weights?.forEach((t) => t.dispose());
-    shuffled?.forEach((t) => t.dispose());
     y.dispose();
     optimizer.dispose();
   }
