@@ -546,7 +546,7 @@ export function compileChain(model: TF.LayersModel, task: TaskInfo, vars: readon
   // one of z's is a tie at 0, whose gradient the ReLU stops either way): a ReLU read only by a max pooling runs after
   // it, on a quarter of the elements (2×2 pools), forward and backward.
   const deferredRelu = (i: number) => i < out && WEIGHTED.has(nodes[i].layer.getClassName()) && (nodes[i].layer.getConfig() as Config).activation === 'relu' &&
-    readers[i].length === 1 && nodes[readers[i][0]].layer.getClassName() === 'MaxPooling2D' && nodes[readers[i][0]].inputs.length === 1;
+    readers[i].length === 1 && nodes[readers[i][0]].layer.getClassName() === 'MaxPooling2D';
   const compiled = nodes.map(({ layer: l, inputs }, i): { single: CompiledLayer } | { merge: CompiledMerge } => {
     const c = l.getConfig() as Config;
     const merge = MERGES[l.getClassName()];

@@ -200,11 +200,7 @@ export class FlatAdam {
     this.keptWeights = { values, written: [] };
     let offset = 0;
     this.vars.forEach((v, i) => {
-      const index = kept.index[i];
-      tf.tidy(() => {
-        const part = this.vars.length === 1 ? values : tf.slice(values, offset, kept.counts[i]);
-        v.assign(tf.reshape(index ? tf.sparseToDense(index, part, [v.size]) : part, v.shape));
-      });
+      tf.tidy(() => v.assign(tf.reshape(this.spread(values, i, offset, kept), v.shape)));
       this.keptWeights!.written.push(v.dataId);
       offset += kept.counts[i];
     });
@@ -230,14 +226,20 @@ export class FlatAdam {
     if (!kept) return x.clone() as TF.Tensor1D;
     return tf.tidy(() => {
       let offset = 0;
-      const parts = this.sizes.map((size, i) => {
-        const part = tf.slice(x, offset, kept.counts[i]);
+      const parts = this.sizes.map((_, i) => {
+        const part = this.spread(x, i, offset, kept);
         offset += kept.counts[i];
-        const index = kept.index[i];
-        return index ? tf.sparseToDense(index, part, [size]) : part;
+        return part;
       });
       return (parts.length === 1 ? parts[0] : tf.concat(parts, 0)) as TF.Tensor1D;
     });
+  }
+
+  /** Variable i's entries of a compact vector (its kept weights from `offset`) as one per weight, 0 where pruned. */
+  private spread(x: TF.Tensor, i: number, offset: number, kept: NonNullable<FlatAdam['kept']>): TF.Tensor {
+    const part = this.vars.length === 1 ? x : tf.slice(x, offset, kept.counts[i]);
+    const index = kept.index[i];
+    return index ? tf.sparseToDense(index, part, [this.sizes[i]]) : part;
   }
 }
 
