@@ -113,8 +113,8 @@ export function scaleSection(records: ScaleRecord[], meta: { date: string; comma
     lines.push('', `Bars at ≥ 5 M weights: memory ${worstMem.toFixed(0)} B/weight above model + Adam (bar ≤ 100): ${worstMem <= 100 ? '**met**' : '**NOT met**'}; ` +
       `features + scoring + selection ${worstTime.toFixed(2)} µs/weight per step (bar ≤ 0.5): ${worstTime <= 0.5 ? '**met**' : '**NOT met**'} (${worstPass.toFixed(2)} per scoring pass); ` +
       `largest model completed: ${(largest / 1e6).toFixed(1)} M weights (bar: 50 M on a 24 GiB machine): ${largest >= 50e6 ? '**met**' : '**NOT met**'}.`);
-    lines.push('', 'The peak moves between runs of the same code: W = 2000 measured 1.14–1.21 GB in eight runs on 2026-12-03/05 (90–102 B/weight above model + Adam), so the memory bar at W = 2000 is met or missed by the run\'s noise; the wider models stay at 67–80. ' +
-      'Resident memory is not live tensors: TensorFlow\'s CPU allocator (oneDNN\'s pool) keeps what it once held, so a process\'s resident memory stays near its largest moment of live tensors — here the dense control\'s Adam step (tracked with `tf.memory()` after every native op of a W = 2000 run: 262 MB of tensors above the model then, 47 B/weight) — and the allocator\'s fragmentation.');
+    lines.push('', 'The peak moves between runs of the same code: W = 2000 measured 1.14–1.21 GB in nine runs on 2026-12-03/05 (90–102 B/weight above model + Adam), so the memory bar at W = 2000 is met or missed by the run\'s noise; the wider models stay at 67–80. ' +
+      'Resident memory is not live tensors: TensorFlow\'s CPU allocator (oneDNN\'s pool) keeps what it once held, so a process\'s resident memory stays near its largest moment of live tensors — at W = 2000 in the first step\'s feature extraction, 46 B/weight above the model and data (`node scripts/peak-tensors.mjs 2000`: `tf.memory()` read after every native op) — plus the allocator\'s fragmentation.');
   }
   const outputs = records.filter((r) => !r.error && r.compactSeconds != null);
   if (outputs.length) {
