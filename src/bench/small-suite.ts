@@ -1,6 +1,6 @@
 /**
  * The small-data suite benchmark (`autoprune bench --suite small`): on every committed case of
- * datasets/small (real tables of 150–1,461 rows, MLPs of different activations and output types), the CLI's
+ * datasets/small (real tables of 150–5,000 rows, MLPs of different activations and output types), the CLI's
  * defaults (`autoprune --model M --data D.csv --target T`, no other flag) against "global magnitude one-shot
  * + fine-tune with the same number of optimizer steps" on the same split, batch size and seed.
  */
@@ -24,6 +24,8 @@ export interface SmallCase {
   label: string;
   activation: string;
   output: string;
+  /** The committed model's hidden widths (128-64 where absent). */
+  hidden?: number[];
   params: number;
 }
 
@@ -120,7 +122,7 @@ export function smallSuiteSection(records: SmallRecord[], meta: { date: string; 
     'the optimizer steps the agent used, at its batch size, with the agent\'s polish settings (validation rounds, reduce on plateau, best round kept). ' +
     'Every seed uses the CLI\'s default split (80/10/10, stratified, split seed 0): the dense model was trained on its training rows, early-stopped on its validation rows and never saw its test rows; the seeds vary the fine-tuning randomness. ' +
     'One test row is 100/test rows points (2.6 points on cars-origin): differences of a row or two between methods are within noise. ' +
-    'Sparsity is a fraction of all Dense kernel weights (biases, 2–5 % of these models\' parameters, are never pruned).',
+    'Sparsity is a fraction of all Dense kernel weights (biases, 1–5 % of these models\' parameters, are never pruned).',
     '',
     'Exit codes and steps are per seed (0, 1, 2); the test accuracies and the drop are means over the seeds.',
     '',
@@ -131,6 +133,8 @@ export function smallSuiteSection(records: SmallRecord[], meta: { date: string; 
   for (const t of targets) {
     const limit = t >= 0.9 ? 2 : 1;
     let allOk = true;
+    /** The cases that miss the bar, and what magnitude + fine-tune loses on them (whether the target is within reach at all). */
+    const misses: string[] = [];
     const agentMeans: number[] = [];
     const baseMeans: number[] = [];
     for (const c of cases) {
@@ -141,7 +145,13 @@ export function smallSuiteSection(records: SmallRecord[], meta: { date: string; 
       baseMeans.push(mean(a.map((r) => r.baselineTest)));
       // Sparsity moves in whole weights: within half a hundredth of a point of the target is the target (the agent's own rule is one weight).
       const ok = a.every((r) => r.exitCode === 0 && r.sparsity >= t - 5e-5) && 100 * drop <= limit;
-      if (!ok) allOk = false;
+      if (!ok) {
+        allOk = false;
+        const baseDrop = 100 * mean(a.map((r) => r.denseTest - r.baselineTest));
+        const stopped = a.filter((r) => r.exitCode !== 0).length;
+        misses.push(`${c.name}: ${stopped ? `exit 3 on ${stopped} of ${a.length} seeds, ` : ''}mean drop ${(100 * drop).toFixed(2)} points (magnitude + FT: ` +
+          `${baseDrop.toFixed(2)}${baseDrop > limit ? ', beyond the limit too: the target costs this model more than the limit allows' : ''})`);
+      }
       lines.push(`| ${c.name} | ${c.rows} (${a[0].valRows}/${a[0].testRows}) | ${c.activation} → ${c.output} | ${t} | ${a.map((r) => r.exitCode).join(' ')} | ` +
         `${pts(Math.min(...a.map((r) => r.sparsity)))} % | ${pts(mean(a.map((r) => r.denseTest)))} | ${pts(mean(a.map((r) => r.agentTest)))} | ` +
         `${(100 * drop).toFixed(2)}${100 * drop <= limit ? '' : ' ✗'} | ${pts(mean(a.map((r) => r.baselineTest)))} | ${a.map((r) => r.steps).join(' / ')} (${a[0].batchSize}) |`);
@@ -151,7 +161,7 @@ export function smallSuiteSection(records: SmallRecord[], meta: { date: string; 
     // The difference run by run (same case, split and seed), with its standard error: how far it is from noise.
     const d = pairedText(paired(records.filter((r) => r.target === t).map((r) => r.agentTest - r.baselineTest)));
     const n = records.filter((r) => r.target === t).length;
-    bars.push(`- **@${t}**: every case exit 0, sparsity ≥ ${t} and mean test drop ≤ ${limit} point${limit > 1 ? 's' : ''}: **${allOk ? 'met' : 'NOT met'}**. ` +
+    bars.push(`- **@${t}**: every case exit 0, sparsity ≥ ${t} and mean test drop ≤ ${limit} point${limit > 1 ? 's' : ''}: **${allOk ? 'met' : 'NOT met'}**${misses.length ? ` (${misses.join('; ')})` : ''}. ` +
       `Suite mean test accuracy agent ${pts(am)} % vs magnitude + FT ${pts(bm)} %: **${am >= bm - 1e-9 ? 'met' : 'NOT met'}** (agent ≥ baseline; ` +
       `agent − baseline run by run ${d.value}, mean ± standard error over the ${n} runs, which share each case's test rows: the fine-tuning's noise, not the test rows'${d.noise}).`);
   }
