@@ -3,7 +3,7 @@ import { consoleTable } from './table.js';
 import { closeSync, existsSync, lstatSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { tf } from '../backend/tf.js';
-import { ModelError, UsageError } from '../errors.js';
+import { AutopruneError, ModelError, UsageError } from '../errors.js';
 import { loadModel, modelFiles } from '../models/io.js';
 import { rememberLoss, savedLoss, taskOf } from '../models/task.js';
 import { compactModel, type CompactReport } from '../pruning/compact.js';
@@ -173,6 +173,13 @@ function classChanges(a: TF.LayersModel, b: TF.LayersModel, x: TF.Tensor | TF.Te
   });
 }
 
+/**
+ * How far the compact model's and the sparse file's outputs may be from the pruned model's, per unit of the largest
+ * output: float rounding of folded batch norms and rewritten convolutions stays near 1e-7 (docs/coverage.md), a unit
+ * removed that still mattered moves outputs by 1e-3 and more.
+ */
+export const EXACT_TOLERANCE = 1e-4;
+
 /** Largest |difference| between two models' outputs (every output of a multi-output model). */
 function maxAbsDiff(a: TF.LayersModel, b: TF.LayersModel, x: TF.Tensor | TF.Tensor[]): number {
   return tf.tidy(() => {
@@ -255,6 +262,18 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
       disposables.push(fromInt8);
       diff.sparseInt8 = maxAbsDiff(model, fromInt8, x);
       int8ClassChanges = classChanges(model, fromInt8, x);
+    }
+
+    // The compact model and the sparse file are the pruned model with nothing but its zeros taken out: outputs apart by
+    // more than float rounding are a compaction bug, and nothing is written rather than a model that predicts otherwise.
+    const probeWhat = opts.probe && model.inputs.length === 1 ? opts.probe.what : tokens ? '32 random token ids' : '32 random inputs in [0, 1)';
+    const scale = tf.tidy(() => Math.max(...[model.predict(x)].flat().map((p) => tf.max(tf.abs(p)).dataSync()[0])));
+    const tolerance = EXACT_TOLERANCE * (1 + scale);
+    for (const [what, d] of [['compact model', diff.compact], ['sparse export', diff.sparse]] as const) {
+      if (!(d <= tolerance)) {
+        throw new AutopruneError(`the ${what} does not reproduce the pruned model '${modelFile}': its outputs differ by up to ${d.toExponential(2)} on ${probeWhat} ` +
+          `(float rounding stays under ${tolerance.toExponential(1)}); nothing is written: a defect of autoprune's compaction for this model, please report it`);
+      }
     }
 
     const written = await writeOutputsAtomically(compactDir, await modelFiles(compact), { overwrite: true });

@@ -438,6 +438,26 @@ function linkFrom(producer: Layer, outputLayers: Set<Layer>): UnitLink | string 
   }
 }
 
+/**
+ * A recurrent unit feeds its own layer back: its state reaches every unit whose recurrent-kernel column reads it (row j
+ * of [units, gates · units]; column k belongs to unit k mod units). A unit the next layer does not read is still used
+ * while a kept unit reads its state; what stays unused is the fixed point (units read only by units that go, go with them).
+ */
+function keepRecurrentFeeders(e: Effective): void {
+  if (!e.recurrent) return;
+  const { units: U, cols } = e;
+  for (let changed = true; changed;) {
+    changed = false;
+    for (let j = 0; j < U; j++) {
+      if (!e.unused[j]) continue;
+      for (let k = 0; k < cols; k++) {
+        const u = k % U;
+        if (e.recurrent[j * cols + k] !== 0 && !e.unused[u] && !e.dead[u]) { e.unused[j] = 0; changed = true; break; }
+      }
+    }
+  }
+}
+
 /** Effective (masked) kernel and bias of a prunable layer, as flat copies. */
 interface Effective {
   layer: Layer;
@@ -708,6 +728,13 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
       }
     }
     if (!used.includes(1)) used[0] = 1; // no zero-sized axis
+    for (const p of g.producers) {
+      const e = eff.get(p)!;
+      e.unused.set(used.map((v) => 1 - v));
+      // A channel a recurrent producer's own units still read stays, for every producer of the group.
+      keepRecurrentFeeders(e);
+      for (let j = 0; j < C; j++) if (!e.unused[j]) used[j] = 1;
+    }
     for (const p of g.producers) eff.get(p)!.unused.set(used.map((v) => 1 - v));
     return [g, Array.from(used.keys()).filter((j) => used[j])] as const;
   }));
@@ -732,6 +759,7 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
       // A dead unit that is also unused counts as unused: its folded constant reaches no kept unit.
       if (!used) { e.unused[j] = 1; e.dead[j] = 0; }
     }
+    keepRecurrentFeeders(e);
     // Keep at least one unit so that no tensor has a zero-sized axis.
     let kept = 0;
     for (let j = 0; j < C; j++) if (!e.dead[j] && !e.unused[j]) kept++;

@@ -123,6 +123,44 @@ describe('compactModel', () => {
     model.dispose();
   });
 
+  it('a recurrent unit the next layer does not read stays while its state feeds kept units; it goes with its recurrent row (LSTM, GRU, SimpleRNN)', () => {
+    for (const kind of ['lstm', 'gru', 'simpleRNN'] as const) {
+      const model = tf.sequential({ layers: [
+        tf.layers[kind]({ inputShape: [5, 2], units: 6, name: 'rnn', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }), recurrentInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+        tf.layers.dense({ units: 3, name: 'out', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }),
+      ] });
+      const weight = (name: string) => model.weights.find((v) => v.originalName === name || v.name.endsWith(name))!;
+      const zero = (name: string, rows: number[]) => {
+        const w = weight(name);
+        const a = w.read().arraySync() as number[][];
+        for (const r of rows) a[r] = a[r].map(() => 0);
+        w.write(tf.tensor2d(a));
+      };
+      const x = tf.randomNormal([16, 5, 2], 0, 1, 'float32', 4);
+      const check = (units: number) => {
+        const { model: compact } = compactModel(model);
+        expect((compact.getLayer('rnn').getConfig() as { units: number }).units, kind).toBe(units);
+        const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(model.predict(x) as TF.Tensor, compact.predict(x) as TF.Tensor))).dataSync()[0]);
+        expect(diff, kind).toBeLessThan(1e-5);
+        compact.dispose();
+      };
+      // Units 0–2 are read by no output unit, but their states feed every unit through the recurrent kernel: kept.
+      zero('out/kernel', [0, 1, 2]);
+      check(6);
+      // Units 0 and 1 feed back nothing either; unit 2's state still reaches the kept units 3–5: only 0 and 1 go.
+      zero('rnn/recurrent_kernel', [0, 1]);
+      check(4);
+      // Unit 2 read back only by unit 0 (which goes): it goes with it.
+      const w = weight('rnn/recurrent_kernel');
+      const a = w.read().arraySync() as number[][];
+      a[2] = a[2].map((v, k) => (k % 6 === 0 ? v : 0));
+      w.write(tf.tensor2d(a));
+      check(3);
+      x.dispose();
+      model.dispose();
+    }
+  });
+
   it('CNN: conv→conv (valid) folding and conv→pool→flatten→dense index mapping', () => {
     const model = tf.sequential({ layers: [
       tf.layers.conv2d({ inputShape: [12, 12, 2], filters: 6, kernelSize: 3, activation: 'relu', name: 'c1' }),

@@ -1,0 +1,48 @@
+/**
+ * The compact model is checked against the pruned model before anything is written: a compaction that changes the
+ * outputs (a defect; here injected by a serving rewrite that shifts a bias) is refused with exit 1, nothing written.
+ */
+import type * as TF from '@tensorflow/tfjs';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { tf } from '../../src/backend/tf.js';
+import { compactPruned } from '../../src/cli/compact.js';
+import { AutopruneError, exitCodeOf } from '../../src/errors.js';
+import { saveModel } from '../../src/models/io.js';
+import { tempDir } from '../helpers.js';
+
+const fault = vi.hoisted(() => ({ shift: 0 }));
+vi.mock('../../src/pruning/rewrite.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/pruning/rewrite.js')>();
+  return {
+    ...real,
+    rewriteForSpeed: (model: TF.LayersModel, opts?: Parameters<typeof real.rewriteForSpeed>[1]) => {
+      const r = real.rewriteForSpeed(model, opts);
+      if (fault.shift !== 0) {
+        const bias = r.model.layers.at(-1)!.getWeights()[1];
+        r.model.layers.at(-1)!.setWeights([r.model.layers.at(-1)!.getWeights()[0], tf.add(bias, fault.shift)]);
+      }
+      return r;
+    },
+  };
+});
+
+describe('compactPruned checks its outputs', () => {
+  it('refuses a compact model whose outputs are not the pruned model\'s, writing nothing; float rounding passes', async () => {
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 6, activation: 'relu' }), tf.layers.dense({ units: 2 })] });
+    const dir = tempDir();
+    await saveModel(model, join(dir, 'model'));
+    model.dispose();
+    fault.shift = 1e-7; // rounding-sized: written
+    const ok = await compactPruned(join(dir, 'model'), { out: join(dir, 'ok') });
+    expect(ok.maxAbsDiff.compact).toBeGreaterThan(0);
+    expect(readdirSync(join(dir, 'ok')).sort()).toEqual(['compact', 'model.sparse']);
+    fault.shift = 0.01;
+    const err = await compactPruned(join(dir, 'model'), { out: join(dir, 'bad') }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AutopruneError);
+    expect(exitCodeOf(err)).toBe(1);
+    expect((err as Error).message).toMatch(/^the compact model does not reproduce the pruned model '.*model\.json': its outputs differ by up to 1\.00e-2 on 32 random inputs in \[0, 1\) \(float rounding stays under [0-9.]+e-4\); nothing is written/);
+    expect(readdirSync(dir).sort()).toEqual(['model', 'ok']);
+  });
+});
