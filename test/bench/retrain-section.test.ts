@@ -25,5 +25,11 @@ describe('retrainSection', () => {
     // Each retrained variant is judged on its own; one without records at a target has no bar there.
     expect(md).toContain('**NOT met** — toy @ 0.9: retrained+mlp 83.00 % vs default 84.00 %');
     expect(md).not.toContain('toy @ 0.95: retrained+mlp');
+    // The family-level verdict: no variant beats both at every target (retrained ties the default at 0.95).
+    expect(md).toContain('On a family of the suite: **NOT met** — toy: no retrained variant beats both at every target.');
+    // Ahead at 0.95 too: the family meets it, naming the variant.
+    const ahead = retrainSection([{ ...r, records: r.records.map((x) => (x.policy === 'retrained' && x.target === 0.95 ? { ...x, test: 0.72 } : x)) }],
+      { date: '2026-12-02', command: 'autoprune bench --suite retrain', backend: 'tensorflow' });
+    expect(ahead).toContain('On a family of the suite: **met** — toy: retrained beats both at every target.');
   });
 });
