@@ -97,7 +97,9 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
     throw new UsageError(`signal must be an AbortSignal (e.g. new AbortController().signal), got '${String(o.signal)}'`);
   }
   if (typeof o.target !== 'number' || !(o.target > 0 && o.target < 1)) {
-    throw new UsageError(`target must be a number strictly between 0 and 1, got ${shownValue(o.target)}`);
+    // A percentage (90 for 0.9) is the likely slip: said.
+    const percent = typeof o.target === 'number' && o.target >= 2 && o.target < 100 ? ` (${o.target} % would be ${+(o.target / 100).toFixed(6)})` : '';
+    throw new UsageError(`target must be a number strictly between 0 and 1, got ${shownValue(o.target)}${percent}`);
   }
   if (o.maxDrop != null && !(typeof o.maxDrop === 'number' && o.maxDrop >= 0 && o.maxDrop <= 100)) {
     throw new UsageError(`maxDrop must be a number in [0, 100] percentage points, got ${shownValue(o.maxDrop)}`);

@@ -114,6 +114,24 @@ describe('small real tables with the defaults', () => {
       .rejects.toThrow(/no other order of the labels does better: it was not trained for these inputs.*their scaling \(ignoreColumns; standardize if it was trained on standardized features\)/);
   });
 
+  it('another 0/1 column named as the label (the input width unchanged) is refused: the model is sure of its answers and near what the common label scores', async () => {
+    // penguins-sex's model predicts `male`; label 'gentoo' makes the (z-scored) `gentoo` column the label and `male` an
+    // input: still 7 inputs.
+    const p = smallCasePaths('penguins-sex');
+    const events: string[] = [];
+    await expect(autoprune({ model: p.model, data: p.data, label: 'gentoo', target: 0.5, budgetSteps: 20, onEvent: (e) => { events.push(e.type); } }))
+      .rejects.toThrow(/^the model's accuracy on the validation split is \d+\.\d % \(chance 50\.0 %, 33 rows\) with integer labels as output indices \(label k = output k: [^)]*\): near what always answering its most common label scores \(\d+\.\d %\), while sure of its answers \(validation cross-entropy \d+\.\d\d; 0\.69 is a model unsure of every class\): it was trained to predict something else, and fine-tuning would retrain it to this label; check label \(the column the model predicts\)/);
+    expect(events).not.toContain('epoch');
+    // Its own label passes (the suite's runs), and so does a model not yet trained for it: unsure of every answer.
+    const fresh = tf.sequential({ layers: [tf.layers.dense({ inputShape: [7], units: 8, activation: 'relu' }), tf.layers.dense({ units: 1, activation: 'sigmoid' })] });
+    const dir = tempDir();
+    await fresh.save(`file://${dir}`);
+    fresh.dispose();
+    const { model, report } = await autoprune({ model: join(dir, 'model.json'), data: p.data, label: 'gentoo', target: 0.3, budgetSteps: 20, policy: 'global-magnitude', force: true });
+    model.dispose();
+    expect(report.final.sparsity).toBeGreaterThan(0.29);
+  }, 60_000);
+
   it('a model trained on standardized features, given the raw values, is refused before it is retrained to them (the pruned model would need raw inputs)', async () => {
     // seattle-weather's committed CSV holds the standardized features its model was trained on; a user's table has the raw ones.
     const p = smallCasePaths('seattle-weather');

@@ -95,7 +95,7 @@ function main(argv: string[]): Promise<number> {
     .option('--split-seed <n>', 'seed of the data split only (default: --seed): repeat a run with other fine-tuning randomness on the same split')
     .option('--json', 'one JSON object per line on stdout (start, step, rollback, checkpoint, epoch, warning, budget, polish, frontier, compact, done, error; docs/events.md) for orchestrators')
     .option('-q, --quiet', 'print only warnings, errors and the final status (report.json has the rest)')
-    .option('-v, --verbose', "also print every fine-tune round (loss, validation metric) and TensorFlow's own start-up log")
+    .option('-v, --verbose', "also print every fine-tune round (loss, validation metric) and TensorFlow's own start-up log (without it, a round is printed only after 10 s without output and no progress bar: a long polish in a log)")
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKENDS).default('auto'))
     .allowExcessArguments(true)
     .action(async (opts, cmd: Command) => {

@@ -11,7 +11,12 @@ import { parseFlags } from './flags.js';
 import { stdoutClosed } from './stdout.js';
 
 const fraction = z.coerce.number({ message: 'must be a number' })
-  .refine((v) => Number.isFinite(v) && v > 0 && v < 1, 'must be a number strictly between 0 and 1 (e.g. 0.8)');
+  .superRefine((v, ctx) => {
+    if (Number.isFinite(v) && v > 0 && v < 1) return;
+    // A percentage (90 for 0.9) is the likely slip: said.
+    const percent = v >= 2 && v < 100 ? `; ${v} % would be ${+(v / 100).toFixed(6)}` : '';
+    ctx.addIssue({ code: 'custom', message: `must be a number strictly between 0 and 1 (e.g. 0.8)${percent}` });
+  });
 
 const PruneFlags = z.object({
   target: fraction.optional(),

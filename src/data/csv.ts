@@ -233,7 +233,9 @@ function resolveColumn(ref: ColumnRef, what: string, columns: string[] | undefin
   if (Number.isInteger(asIndex) && asIndex >= 0 && asIndex < width) return asIndex;
   const list = columns ? columns.map((c) => `'${c}'`).join(', ') : `indices 0..${width - 1} (the file has no header row)`;
   if (Number.isInteger(asIndex)) throw new DataError(`${file} line ${line}: ${what} column index ${asIndex} is out of range: the file has ${width} columns (${list})`);
-  throw new DataError(`${file} line ${line}: no ${what} column ${typeof ref === 'string' ? `'${ref}'` : ref}; columns are: ${list}`);
+  // A name that differs only in letter case or surrounding spaces: said (the header is matched exactly).
+  const near = typeof ref === 'string' && columns ? columns.find((c) => c.trim().toLowerCase() === ref.trim().toLowerCase()) : undefined;
+  throw new DataError(`${file} line ${line}: no ${what} column ${typeof ref === 'string' ? `'${ref}'` : ref}${near != null ? ` (did you mean '${near}'? names match exactly, letter case included)` : ''}; columns are: ${list}`);
 }
 
 /** Which of a file's columns are targets (in the given order) and which are left out; the rest are inputs. */
@@ -382,7 +384,7 @@ function readTable(file: string, opts: ReadOptions, like?: Table): Table {
         const what = cell === '' ? 'empty cell' : `'${cell}'`;
         throw new DataError(`${file} line ${r.line}, column '${columnName(fileColumns, j)}': ${what} is not a number` +
           (targets.has(j) || valueTargets.has(j) ? '; it is one of the model\'s target columns, which hold numbers (0 or 1 for each label of a multi-label model)' : missing
-            ? '; autoprune does not fill in missing values: drop or fill the rows with empty cells (as the model was trained), or leave the column out with --ignore-columns if it is not an input'
+            ? `; autoprune does not fill in missing values: drop or fill the rows with ${cell === '' ? 'empty cells' : `cells like '${cell}'`} (as the model was trained), or leave the column out with --ignore-columns if it is not an input`
             : `; the label column is '${columnName(fileColumns, labelFileIndex)}' (another: --label), and columns that are not inputs are left out with --ignore-columns`));
       }
       const v = Number(cell);

@@ -74,6 +74,8 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
   /** The task's metric (accuracy, exact-match accuracy, R²): R² is printed as a number, the others as percentages. */
   let metric = 'accuracy';
   const fmt = (v: number) => (metric === 'R²' ? v.toFixed(3) : pct(v, 2));
+  /** A validation figure in a step or round line: R² named (a bare 0.539 says nothing), accuracy as a percentage. */
+  const valFmt = (v: number) => (metric === 'R²' ? `R² ${v.toFixed(3)}` : fmt(v));
   /** What the step lines' percentages count: weights, or compute with objective 'flops'. */
   let measure = 'sparsity';
   const setProgress = (sparsity: number, label: string) => {
@@ -137,20 +139,20 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             // The polish can take a while after the last step line: said once, at the default verbosity.
             if (e.phase === 'polish' && e.epoch === 0) line(`  polish: fine-tuning the final model${e.epochs ? ` (up to ${e.epochs} rounds)` : ''}…`);
             const what = e.phase === 'polish' ? 'polish' : e.branch != null ? `step ${e.step} branch to ${pct(e.branch)} fine-tune` : `step ${e.step} fine-tune`;
-            bar?.update(progress, { label: `${what} round ${e.epoch + 1}${e.valAccuracy != null ? `, val ${fmt(e.valAccuracy)}` : ''}` });
+            bar?.update(progress, { label: `${what} round ${e.epoch + 1}${e.valAccuracy != null ? `, val ${valFmt(e.valAccuracy)}` : ''}` });
             // Every round with --verbose; at the default verbosity without a progress bar, a round after 10 s of
             // silence (a large model's polish ran 70 s without a line in a log).
             const quietFor = Date.now() - lastLineAt;
-            line(`    ${what} round ${e.epoch + 1}${e.epochs && e.phase === 'polish' ? ` of up to ${e.epochs}` : ''}${e.roundSteps ? ` (${e.steps != null ? Math.max(1, Math.min(e.roundSteps, e.steps - e.epoch * e.roundSteps)) : e.roundSteps} steps)` : ''}: loss ${e.loss.toFixed(4)}${e.valAccuracy != null ? `, val ${fmt(e.valAccuracy)}` : ''}`,
+            line(`    ${what} round ${e.epoch + 1}${e.epochs && e.phase === 'polish' ? ` of up to ${e.epochs}` : ''}${e.roundSteps ? ` (${e.steps != null ? Math.max(1, Math.min(e.roundSteps, e.steps - e.epoch * e.roundSteps)) : e.roundSteps} steps)` : ''}: loss ${e.loss.toFixed(4)}${e.valAccuracy != null ? `, val ${valFmt(e.valAccuracy)}` : ''}`,
               !tty && quietFor >= PROGRESS_SILENCE_MS ? 1 : 2);
           }
           break;
         case 'step':
-          line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${fmt(e.valAccuracy)}, accepted (${e.fineTuneSteps ?? '?'} fine-tune steps, ${e.seconds.toFixed(1)} s${e.reason ? `; ${e.reason}` : ''})`);
+          line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${valFmt(e.valAccuracy)}, accepted (${e.fineTuneSteps ?? '?'} fine-tune steps, ${e.seconds.toFixed(1)} s${e.reason ? `; ${e.reason}` : ''})`);
           setProgress(e.toSparsity, 'scoring');
           break;
         case 'rollback':
-          line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${fmt(e.valAccuracy)}` +
+          line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${valFmt(e.valAccuracy)}` +
             (e.collapsedTo != null
               ? `, no better than always answering the most common class (${fmt(e.collapsedTo)} of the validation rows; the ${e.reference === 'dense' ? 'dense model' : 'fine-tuned dense control'} scores ${fmt(e.controlValAccuracy ?? 0)})`
               : e.drop != null && e.allowedDrop != null && e.controlValAccuracy != null
@@ -184,7 +186,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           break;
         case 'frontier':
           // With objective 'flops' the target counts compute: that first, the weights' sparsity beside it.
-          line(`  frontier: target ${pct(e.target)} reached and kept (${measure === 'compute removed' && e.computeRemoved != null ? `${pct(e.computeRemoved, 2)} of the prunable kernels' compute removed, ` : ''}sparsity ${pct(e.sparsity, 2)} of the prunable kernel weights, val ${fmt(e.valAccuracy)}, test ${fmt(e.testAccuracy)}, after ${e.fineTuneSteps} fine-tune steps)`);
+          line(`  frontier: target ${pct(e.target)} reached and kept (${measure === 'compute removed' && e.computeRemoved != null ? `${pct(e.computeRemoved, 2)} of the prunable kernels' compute removed, ` : ''}sparsity ${pct(e.sparsity, 2)} of the prunable kernel weights, val ${valFmt(e.valAccuracy)}, test ${fmt(e.testAccuracy)}, after ${e.fineTuneSteps} fine-tune steps)`);
           break;
         case 'checkpoint':
         case 'done':

@@ -24,6 +24,7 @@ describe('autoprune CLI', () => {
   it.each([
     [['--target', '1.5'], /--target must be a number strictly between 0 and 1.*got '1.5'/],
     [['--target', '0'], /--target must be a number strictly between 0 and 1 \(e\.g\. 0\.8\), got '0'$/m],
+    [['--target', '90'], /--target must be a number strictly between 0 and 1 \(e\.g\. 0\.8\); 90 % would be 0\.9, got '90'$/m],
     [['--target', ''], /--target must be a number strictly between 0 and 1 \(e\.g\. 0\.8\), got ''$/m],
     [['--target', 'abc'], /--target/],
     [['--target', '0.5', '--max-drop', '-1'], /--max-drop/],

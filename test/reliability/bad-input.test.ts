@@ -155,6 +155,8 @@ const CASES: Case[] = [
   { name: 'too few validation rows, the built-in model (refused before its training)', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), csvRows(60))), args: ['--target', '0.5', '--data', 'd.csv', '--out', 'out'], error: /the validation split has [6-9] rows: too few for the accuracy guard/ },
   { name: 'CSV cell Infinity', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${csvRows(50)}Infinity,0,0,0,1\n`)), args: prune(), error: /'Infinity' is not a number/ },
   { name: 'CSV cell NaN', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${csvRows(50)}NaN,0,0,0,1\n`)), args: prune(), error: /'NaN' is not a number/ },
+  { name: 'CSV cell NA (a missing value)', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${csvRows(50)}NA,0,0,0,1\n`)), args: prune(), error: /line 52, column 'a': 'NA' is not a number; autoprune does not fill in missing values: drop or fill the rows with cells like 'NA' \(as the model was trained\)/ },
+  { name: '--label in another letter case', setup: base, args: prune('--label', 'Y'), error: /no label column 'Y' \(did you mean 'y'\? names match exactly, letter case included\); columns are: / },
   { name: 'CSV ragged row', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${csvRows(50)}1,2\n`)), args: prune(), error: /line 52/ },
   { name: 'data is a folder (no file extension)', setup: both(base, (cwd) => mkdirSync(join(cwd, 'tables'))), args: prune().map((a) => (a === 'd.csv' ? 'tables' : a)), error: /data 'tables' is a folder, not a data file: give the CSV file in it \(e\.g\. --data tables\/data\.csv\)/ },
   {
