@@ -16,11 +16,12 @@ export interface LatencyWorkerSpec {
   inputShape: number[];
 }
 
-/** One round: `runs` alternating calls per model at `batch`, after `warmup` untimed ones. */
+/** One round: `runs` calls per model at `batch` in alternating turns of `block` (sampleLatency), after `warmup` untimed ones. */
 export interface LatencyRequest {
   batch: number;
   runs: number;
   warmup: number;
+  block?: number;
 }
 
 async function main(): Promise<void> {

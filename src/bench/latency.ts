@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { PACKAGE_ROOT, tf } from '../backend/tf.js';
 import { UsageError } from '../errors.js';
 import { saveModel } from '../models/io.js';
+import { withDefaults } from '../models/train.js';
 import type { LatencyRequest, LatencyWorkerSpec } from './latency-worker.js';
 
 export interface LatencyOptions {
@@ -18,9 +19,18 @@ export interface LatencyOptions {
   warmup?: number;
   /** Seed of the fixed random input. Default 0. */
   seed?: number;
+  /**
+   * Consecutive timed calls of one model before the next model's turn, each turn after one untimed call (1: strict
+   * alternation a, b, a, b, …). Default 10: a served model is called again and again, its weights and buffers warm in
+   * the caches; strict alternation times every call just after another model's, which costs the small compact model
+   * most and the floor model more (LeNet-300-100's shapes, batch 256, one intra-op thread, oneDNN off, 2026-12-06, three
+   * repetitions of 300 calls: compact 0.46–0.56 ms call by call, 0.45–0.48 in turns of 10; floor 0.20–0.26 and
+   * 0.17–0.19; dense 1.33–1.60 and 1.36–1.47; `node scripts/latency-blocks.mjs`).
+   */
+  block?: number;
 }
 
-export const LATENCY_DEFAULTS = Object.freeze({ batch: 1, runs: 50, warmup: 5, seed: 0 });
+export const LATENCY_DEFAULTS = Object.freeze({ batch: 1, runs: 50, warmup: 5, seed: 0, block: 10 });
 
 export interface LatencyResult {
   /** Median wall time of one predict + dataSync, in milliseconds. */
@@ -44,19 +54,20 @@ export function measureLatency(model: TF.LayersModel, inputShape: number[], opts
 }
 
 /**
- * Latency of several models on the same input, measured in alternation (a, b, a, b, …) so that load
- * and clock drift on the machine hit every model alike: the fair way to state a speed-up.
+ * Latency of several models on the same input, measured in alternating turns (a block of calls of a, of b, of a, …)
+ * so that load and clock drift on the machine hit every model alike: the fair way to state a speed-up.
  */
 export function compareLatency(models: TF.LayersModel[], inputShape: number[], opts: LatencyOptions = {}): LatencyResult[] {
-  const o = { ...LATENCY_DEFAULTS, ...opts };
+  const o = withDefaults(LATENCY_DEFAULTS, opts);
   return sampleLatency(models, inputShape, o).map((t) => summarize(t, o.batch));
 }
 
-/** Raw wall times (ms) of `runs` alternating predict calls per model, after `warmup` untimed ones. */
+/** Raw wall times (ms) of `runs` predict calls per model, in alternating turns of `block`, after `warmup` untimed ones. */
 export function sampleLatency(models: TF.LayersModel[], inputShape: number[], opts: LatencyOptions = {}): number[][] {
-  const o = { ...LATENCY_DEFAULTS, ...opts };
+  const o = withDefaults(LATENCY_DEFAULTS, opts);
   if (!(Number.isInteger(o.batch) && o.batch >= 1)) throw new UsageError(`latency batch must be a whole number ≥ 1, got ${o.batch}`);
   if (!(Number.isInteger(o.runs) && o.runs >= 1)) throw new UsageError(`latency runs must be a whole number ≥ 1, got ${o.runs}`);
+  if (!(Number.isInteger(o.block) && o.block >= 1)) throw new UsageError(`latency block must be a whole number ≥ 1, got ${o.block}`);
   if (inputShape.some((d) => !(Number.isInteger(d) && d >= 1))) throw new UsageError(`input shape [${inputShape}] must be positive whole numbers`);
   const x = tf.randomUniform([o.batch, ...inputShape], 0, 1, 'float32', o.seed);
   const once = (model: TF.LayersModel): number => {
@@ -72,7 +83,14 @@ export function sampleLatency(models: TF.LayersModel[], inputShape: number[], op
   try {
     for (let i = 0; i < o.warmup; i++) models.forEach(once);
     const times = models.map(() => [] as number[]);
-    for (let i = 0; i < o.runs; i++) models.forEach((m, k) => times[k].push(once(m)));
+    const block = Math.min(o.block, o.runs);
+    for (let done = 0; done < o.runs; done += block) {
+      const n = Math.min(block, o.runs - done);
+      models.forEach((m, k) => {
+        if (block > 1) once(m);
+        for (let j = 0; j < n; j++) times[k].push(once(m));
+      });
+    }
     return times;
   } finally {
     x.dispose();

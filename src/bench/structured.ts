@@ -11,7 +11,7 @@ import type { Scorer } from '../policy/types.js';
 import { compactModel } from '../pruning/compact.js';
 import { rewriteForSpeed } from '../pruning/rewrite.js';
 import { decodeSparse, encodeSparse, sizeReport, type SizeReport } from '../pruning/sparse-format.js';
-import { compareLatencyBySettings, RUNTIME_SETTINGS } from './latency.js';
+import { compareLatencyBySettings, LATENCY_DEFAULTS, RUNTIME_SETTINGS } from './latency.js';
 import type { Objective } from '../pruning/prunable-model.js';
 
 /** One structured-pruning measurement: accuracy, size and latency of dense vs pruned forms. */
@@ -48,7 +48,7 @@ export interface StructuredRecord {
    */
   rewrites?: { dense: string[]; compact: string[] };
   /** When and on what CPU the row was measured (rows of one page can come from separate reruns: scripts/structured-rerun.mjs). */
-  measured?: { date: string; cpu: string };
+  measured?: { date: string; cpu: string; block?: number };
   /** The agent's fine-tuning budget for this run. */
   budget?: number;
 }
@@ -73,7 +73,7 @@ type Batches<T> = { b1: T; b256: T };
 /**
  * Batch-1 and batch-256 latency of the full-shape model (as fast as the dense one: tfjs has no sparse
  * kernels, zeros cost the same), of the compact one, of the compact one before its one-channel rewrites
- * (when it had any) and of the floor model, measured in alternation under each thread setting; each form's
+ * (when it had any) and of the floor model, measured in alternating turns (LATENCY_DEFAULTS.block calls each) under each thread setting; each form's
  * figure is its median at its own fastest setting.
  */
 async function latency(full: TF.LayersModel, compact: TF.LayersModel, sliced: TF.LayersModel | undefined, shape: number[], runs: number) {
@@ -124,7 +124,7 @@ export async function runStructuredBench(data: Dataset, o: StructuredOptions): P
           compactTest: accuracy(compact.model, fitted.test), sparseInt8Test: accuracy(int8, fitted.test),
           unitsRemoved: sliced.report.layers.map((l) => l.unitsBefore - l.unitsAfter),
           bytes, ...(await latency(dense.model, compact.model, compact.rewrites.length ? sliced.model : undefined, shape, o.latencyRuns)),
-          measured: machineStamp(), fineTuneEpochs: r.totals.fineTuneEpochs, rewrites: { dense: named(dense.rewrites), compact: named(compact.rewrites) }, budget: run.budget ?? o.budget,
+          measured: { ...machineStamp(), block: LATENCY_DEFAULTS.block }, fineTuneEpochs: r.totals.fineTuneEpochs, rewrites: { dense: named(dense.rewrites), compact: named(compact.rewrites) }, budget: run.budget ?? o.budget,
         });
         o.onProgress?.(`${name} ${run.granularity}${run.objective === 'flops' ? ' (flops)' : ''} @${run.target}: sparsity ${(100 * r.sparsity.global).toFixed(1)} %, compute −${(100 * r.compute.reduction).toFixed(1)} %, test ${(100 * r.testAccuracy).toFixed(2)} %`);
         r.masks.dispose();
@@ -164,11 +164,11 @@ function rewritesNote(r: StructuredRecord): string {
 function provenance(records: StructuredRecord[]): string {
   const by = new Map<string, number>();
   for (const r of records) {
-    const k = r.measured ? `${r.measured.date} on ${r.measured.cpu}` : 'an earlier run (not recorded)';
+    const k = r.measured ? `${r.measured.date} on ${r.measured.cpu}${r.measured.block ? ` (turns of ${r.measured.block} calls)` : ' (call by call)'}` : 'an earlier run (not recorded)';
     by.set(k, (by.get(k) ?? 0) + 1);
   }
   return `Measured ${[...by].map(([k, n]) => `${n === records.length ? 'all rows' : `${n} rows`} ${k}`).join(', ')}: ` +
-    'dense and compact are timed in alternation within a row, so a row\'s speed-up holds on its own; absolute times move between machines and runs.';
+    'dense and compact are timed in alternating turns within a row, so a row\'s speed-up holds on its own; absolute times move between machines and runs.';
 }
 
 /** Markdown section for docs/benchmarks.md. */
@@ -179,7 +179,9 @@ export function structuredSection(records: StructuredRecord[]): string {
     'At unit granularity (objective `flops` included) the fine-tunes distil from the dense model (half labels, half its probabilities at temperature 4; docs/agent.md), as the CLI does; every unit row here was measured with it. ' +
     'Objective `flops`: the target counts multiply-accumulates removed instead of weights (units taken by prunability per MAC freed). ' +
     'Latency: median of repeated `predict` calls (one call = the whole batch, output read back) on the native backend; "dense" is the pruned model at full shape ' +
-    '(the dense kernels: tfjs has no sparse ones, so zeros cost the same), timed in alternation with the compact model so that machine load hits both alike. ' +
+    '(the dense kernels: tfjs has no sparse ones, so zeros cost the same), timed in alternating turns with the compact model so that machine load hits both alike: ' +
+    'each turn is one untimed call and then 10 timed ones of the same model, as a served model is called again and again with its weights warm in the caches ' +
+    '(rows measured before 2026-12-06 alternated call by call, each call just after the other model\'s: "call by call" below). ' +
     'The floor is a model with the same input and output and one hidden unit: what a predict call costs with (almost) no compute, so no compaction can beat dense ÷ floor. ' +
     'Each model is timed under four native runtime settings — TensorFlow\'s defaults ("auto": one intra-op thread per core, oneDNN on), one intra-op thread (`TF_NUM_INTRAOP_THREADS=1`), ' +
     'oneDNN off (`TF_ENABLE_ONEDNN_OPTS=0`), and both — each in a worker process of its own, the workers taking turns in 10 short rounds so that machine load hits every setting alike, ' +

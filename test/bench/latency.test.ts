@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compareLatency, compareLatencyBySettings, floorModel, RUNTIME_SETTINGS } from '../../src/bench/latency.js';
+import type * as TF from '@tensorflow/tfjs';
+import { compareLatency, compareLatencyBySettings, floorModel, RUNTIME_SETTINGS, sampleLatency } from '../../src/bench/latency.js';
 import { tf } from '../../src/backend/tf.js';
 import { numTensors } from '../helpers.js';
 
@@ -22,6 +23,20 @@ describe('latency', () => {
     }
     a.dispose();
     b.dispose();
+  });
+
+  it('times each model in turns of `block` consecutive calls, each turn after one untimed call; block 1 alternates call by call', () => {
+    const calls: string[] = [];
+    const fake = (id: string) => ({ predict: () => { calls.push(id); return tf.zeros([1]); } }) as unknown as TF.LayersModel;
+    const [a, b] = [fake('a'), fake('b')];
+    const blocks = sampleLatency([a, b], [3], { runs: 5, block: 2, warmup: 1 });
+    expect(blocks.map((t) => t.length)).toEqual([5, 5]);
+    // warm-up a b; turns of 2 timed (after 1 untimed) until 5 are timed: the last turn times 1.
+    expect(calls.join('')).toBe(`ab${'aaabbb'.repeat(2)}aabb`);
+    calls.length = 0;
+    sampleLatency([a, b], [3], { runs: 3, block: 1, warmup: 0 });
+    expect(calls.join('')).toBe('ababab');
+    expect(() => sampleLatency([a], [3], { block: 0 })).toThrow(/latency block must be a whole number ≥ 1, got 0/);
   });
 
   it('floor model: the same input and output, one hidden unit, for flat and image inputs', () => {
