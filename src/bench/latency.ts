@@ -190,7 +190,9 @@ export async function compareLatencyBySettings(models: TF.LayersModel[], inputSh
       byBatch: Object.fromEntries(opts.batches.map((b) => [b, times[i][b].map((t) => ({ ...summarize(t, b), backend: w.backend }))])),
     }));
   } finally {
-    workers.forEach((w) => w.stop());
+    // Waited for: a child's exit signals this process (SIGCHLD), and a signal that lands while TensorFlow computes here
+    // can corrupt the native heap (docs/reliability.md, "Signals"); the caller's next step is training.
+    await Promise.all(workers.map((w) => w.stop()));
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -200,7 +202,8 @@ interface LatencyWorker {
   backend: string;
   /** Raw times per model (the spec's models, then the floor). */
   sample(req: LatencyRequest): Promise<number[][]>;
-  stop(): void;
+  /** Ends the worker; resolves once it has exited. */
+  stop(): Promise<void>;
 }
 
 /** Starts a worker under `setting` and waits until its models are loaded. */
@@ -232,6 +235,10 @@ function startWorker(spec: LatencyWorkerSpec, setting: RuntimeSetting): Promise<
       child.stdin.write(`${JSON.stringify(req)}\n`);
       return JSON.parse(await reply) as number[][];
     },
-    stop: () => { child.stdin.end(); },
+    stop: () => new Promise<void>((resolve) => {
+      if (child.exitCode != null || child.signalCode != null) return resolve();
+      child.once('close', () => resolve());
+      child.stdin.end();
+    }),
   }));
 }
