@@ -161,6 +161,71 @@ NAPI_MODULE_INIT() {
 }
 `;
 
+/**
+ * A tiny N-API addon that blocks the asynchronous, process-directed signals (SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+ * SIGWINCH, SIGUSR2) on the calling thread; src/backend calls it on the main thread before TensorFlow starts, so the
+ * threads TensorFlow computes on (the main thread and its pools, which inherit the mask) never take them: a signal
+ * delivered while TensorFlow computes corrupts the native heap (docs/reliability.md, "Signals"). The kernel then delivers
+ * them to Node's other threads, whose handlers (libuv's) pass them to the event loop as before; a child process starts
+ * with its mask reset (libuv clears it before exec).
+ */
+const SIGNAL_GUARD_C = `#include <node_api.h>
+#include <pthread.h>
+#include <signal.h>
+static const int SIGNALS[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGUSR2 };
+static void fill(sigset_t *set) {
+  sigemptyset(set);
+  for (unsigned i = 0; i < sizeof SIGNALS / sizeof SIGNALS[0]; i++) sigaddset(set, SIGNALS[i]);
+}
+static napi_value Block(napi_env env, napi_callback_info info) {
+  sigset_t set; napi_value r;
+  fill(&set);
+  napi_get_boolean(env, pthread_sigmask(SIG_BLOCK, &set, NULL) == 0, &r);
+  return r;
+}
+static napi_value Blocked(napi_env env, napi_callback_info info) {
+  sigset_t set, cur; int all = 1; napi_value r;
+  fill(&set);
+  if (pthread_sigmask(SIG_BLOCK, NULL, &cur) != 0) all = 0;
+  for (unsigned i = 0; all && i < sizeof SIGNALS / sizeof SIGNALS[0]; i++) if (!sigismember(&cur, SIGNALS[i])) all = 0;
+  napi_get_boolean(env, all, &r);
+  return r;
+}
+NAPI_MODULE_INIT() {
+  napi_property_descriptor d[] = {
+    { "block", NULL, Block, NULL, NULL, NULL, napi_default, NULL },
+    { "blocked", NULL, Blocked, NULL, NULL, NULL, napi_default, NULL },
+  };
+  napi_define_properties(env, exports, 2, d);
+  return exports;
+}
+`;
+
+/** Builds the signal guard into .native/signal-guard/ (a few seconds; once per checkout). Returns false where it cannot. */
+function ensureSignalGuard() {
+  const dest = join(root, '.native', 'signal-guard');
+  const file = join(dest, 'signal_guard.node');
+  if (existsSync(file) && !args.has('--force')) return true;
+  const nodeGyp = findNodeGyp();
+  if (!nodeGyp || process.platform === 'win32') return false;
+  mkdirSync(join(root, '.native'), { recursive: true });
+  const work = mkdtempSync(join(root, '.native', '.signal-guard-'));
+  try {
+    writeFileSync(join(work, 'guard.c'), SIGNAL_GUARD_C);
+    writeFileSync(join(work, 'binding.gyp'), JSON.stringify({ targets: [{ target_name: 'signal_guard', sources: ['guard.c'] }] }));
+    run(process.execPath, [nodeGyp, ...gypArgsFor('signal_guard', work)], { cwd: work });
+    mkdirSync(dest, { recursive: true });
+    cpSync(join(work, 'build', 'Release', 'signal_guard.node'), file);
+    log(`signal guard built (${file})`);
+    return true;
+  } catch (err) {
+    log(`signal guard not built: ${err.message}`);
+    return false;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 function gypArgsFor(moduleName, modulePath) {
   // Build against the running Node's own headers when they are installed (no header download).
   const prefix = resolve(dirname(process.execPath), '..');
@@ -245,6 +310,10 @@ function sizeMb(dir) {
 
 function main() {
   if (process.env.AUTOPRUNE_SKIP_NATIVE === '1') return log('skipped (AUTOPRUNE_SKIP_NATIVE=1)');
+  if (!ensureSignalGuard()) {
+    console.error('autoprune: warning: the signal guard was not built (node-gyp and a C compiler are needed): a signal arriving while ' +
+      'TensorFlow computes can abort the process (docs/reliability.md, "Signals")');
+  }
   const force = args.has('--force');
   const normal = resolveFromRoot('@tensorflow/tfjs-node');
   if (!force && normal && loads('@tensorflow/tfjs-node')) return log('native backend ready (@tensorflow/tfjs-node)');

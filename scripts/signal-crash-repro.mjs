@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // Reproduces a native heap corruption of the TensorFlow backend: signals delivered to this process while TensorFlow
 // computes. A timer spawns a child process every 2 ms (each exit sends SIGCHLD) while the main thread runs batched
-// predictions of a small MLP (784-28-99-10, batch 256) for 20 s. Run it under one intra-op thread with oneDNN's graph
-// rewrites off, where it aborted in 2 of 2 runs on 2026-12-06 ("malloc_consolidate(): invalid chunk size", or a silent
-// segmentation fault); with TensorFlow's defaults the same run finished (docs/reliability.md, "Signals"):
-//   TF_NUM_INTRAOP_THREADS=1 TF_ENABLE_ONEDNN_OPTS=0 node scripts/signal-crash-repro.mjs; echo "exit $?"
-// Needs `npm run build`. With `--no-children` nothing is spawned: the same loop then runs to the end.
+// predictions of a small MLP (784-28-99-10, batch 256) for 20 s. autoprune's signal guard (docs/reliability.md,
+// "Signals") keeps those signals off the computing thread; without it, under one intra-op thread with oneDNN's graph
+// rewrites off, the run aborted in 3 of 3 tries on 2026-12-06 ("corrupted size vs. prev_size", or a silent segfault):
+//   AUTOPRUNE_SIGNAL_GUARD=0 TF_NUM_INTRAOP_THREADS=1 TF_ENABLE_ONEDNN_OPTS=0 node scripts/signal-crash-repro.mjs; echo "exit $?"
+//   TF_NUM_INTRAOP_THREADS=1 TF_ENABLE_ONEDNN_OPTS=0 node scripts/signal-crash-repro.mjs   (guarded: runs to the end)
+// Needs `npm run build`. With `--no-children` nothing is spawned.
 import { spawn } from 'node:child_process';
 import { selectBackend, tf } from '../dist/backend/tf.js';
 

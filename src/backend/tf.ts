@@ -51,7 +51,34 @@ const NATIVE_FALLBACK_DIR = join(PACKAGE_ROOT, '.native', 'tfjs-node');
 
 type TfModule = typeof TF;
 
+/** Whether the main thread blocks the asynchronous signals (the signal guard), set once before TensorFlow starts. */
+let signalsGuarded = false;
+
+/**
+ * Blocks SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH and SIGUSR2 on this (the main) thread before TensorFlow
+ * starts, through the small addon scripts/setup-native.mjs builds (.native/signal-guard): TensorFlow's threads inherit
+ * the mask, so a signal is never delivered to a thread while it runs a TensorFlow kernel — which corrupts the native
+ * heap (docs/reliability.md, "Signals") — but to one of Node's other threads, whose handler passes it on to the event
+ * loop as before (Ctrl-C, a child's exit). AUTOPRUNE_SIGNAL_GUARD=0 leaves the mask alone.
+ */
+function guardSignals(): void {
+  if (signalsGuarded || process.env.AUTOPRUNE_SIGNAL_GUARD === '0') return;
+  const file = join(PACKAGE_ROOT, '.native', 'signal-guard', 'signal_guard.node');
+  if (!existsSync(file)) return;
+  try {
+    signalsGuarded = (require(file) as { block(): boolean }).block();
+  } catch {
+    // An addon built for another Node: the process runs unguarded, as without it.
+  }
+}
+
+/** Whether this process's main thread blocks the asynchronous signals while TensorFlow computes (doctor reports it). */
+export function signalGuardActive(): boolean {
+  return signalsGuarded;
+}
+
 function loadNative(gpu: boolean): { tf: TfModule; source: string } {
+  guardSignals();
   if (gpu) {
     const tf = require('@tensorflow/tfjs-node-gpu') as TfModule;
     return { tf, source: '@tensorflow/tfjs-node-gpu' };

@@ -1,5 +1,5 @@
 import { consoleTable } from './table.js';
-import { selectBackendAsync, slowdownOf, type BackendName } from '../backend/tf.js';
+import { selectBackendAsync, signalGuardActive, slowdownOf, type BackendName } from '../backend/tf.js';
 import { loadMnist10k } from '../data/mnist.js';
 import { buildModel, LENET_300_100 } from '../models/families.js';
 import { train } from '../models/train.js';
@@ -21,6 +21,8 @@ export interface DoctorResult {
   cacheDir: string;
   /** Why a run would refuse that cache folder (a file, not writable), if it would. */
   cacheProblem?: string;
+  /** Whether signals are kept off the threads TensorFlow computes on (docs/reliability.md, "Signals"). */
+  signalGuard: boolean;
 }
 
 /** The check every run makes of the cache folder (it creates it), as a problem to report rather than throw. */
@@ -43,6 +45,7 @@ export async function doctor(backend: BackendName | 'auto' = 'auto'): Promise<Do
     return {
       version: VERSION, node: process.version, backend: info.name, native: info.native, source: info.source,
       skipped: info.skipped, requested: info.requested, epochSeconds: r.seconds, cacheDir: cacheDir(), ...cacheCheck(),
+      signalGuard: signalGuardActive(),
     };
   } finally {
     model.dispose();
@@ -79,6 +82,8 @@ export async function doctorCommand(opts: { backend: string; json?: boolean }): 
     ...(r.skipped.length ? [{ 'not used': r.skipped.join('; ') }] : []),
     { 'training speed': `${r.epochSeconds.toFixed(2)} s per epoch (LeNet-300-100, 8,006 MNIST digits, batch 128)` },
     { 'model cache': r.cacheProblem ? `${r.cacheDir} (UNUSABLE: every run refuses it)` : r.cacheDir },
+    ...(r.native ? [{ 'signal guard': r.signalGuard ? 'on: signals are kept off the threads TensorFlow computes on'
+      : 'off: a signal arriving while TensorFlow computes can abort the process (docs/reliability.md, "Signals"; `npx autoprune setup-native` builds the guard)' }] : []),
   );
   process.stdout.write(`${t.toString()}\n`);
   if (r.cacheProblem) process.stderr.write(`autoprune: WARNING ${r.cacheProblem}\n`);

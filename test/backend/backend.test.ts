@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { backendInfo, selectBackend, tf } from '../../src/backend/tf.js';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { backendInfo, PACKAGE_ROOT, selectBackend, signalGuardActive, tf } from '../../src/backend/tf.js';
 import { UsageError } from '../../src/errors.js';
 import { gpuHint } from '../../src/cli/doctor.js';
 
@@ -9,6 +12,20 @@ describe('backend', () => {
     expect(info.native).toBe(true);
     expect(info.name).toBe('tensorflow');
     expect(tf.getBackend()).toBe('tensorflow');
+  });
+
+  it('keeps the asynchronous signals off the thread TensorFlow computes on (the signal guard npm install builds), and a child process still gets them', async () => {
+    const addon = join(PACKAGE_ROOT, '.native', 'signal-guard', 'signal_guard.node');
+    expect(existsSync(addon)).toBe(true);
+    expect(signalGuardActive()).toBe(true);
+    expect((createRequire(import.meta.url)(addon) as { blocked(): boolean }).blocked()).toBe(true);
+    // A child starts with its mask reset (libuv clears it before exec): SIGTERM still ends it.
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const exit = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, sig) => resolve(sig)));
+    child.kill('SIGTERM');
+    expect(await exit).toBe('SIGTERM');
   });
 
   it('refuses to switch backends inside one process', () => {
