@@ -76,7 +76,7 @@ describe('CSV columns that are not inputs', () => {
     expect(thrown(() => loadCsv({ path: p, label: 'label', ignore: ['label'] }))).toBeInstanceOf(UsageError);
     const unknown = thrown(() => loadCsv({ path: p, label: 'label', ignore: ['ID'] }));
     expect(unknown).toBeInstanceOf(DataError);
-    expect(unknown.message).toContain("no ignored column 'ID'; columns are: 'id', 'name', 'a', 'label', 'b'");
+    expect(unknown.message).toContain("no ignored column 'ID' (did you mean 'id'? names match exactly, letter case included); columns are: 'id', 'name', 'a', 'label', 'b'");
     expect(thrown(() => loadCsv({ path: p, label: 'label', ignore: ['id', 'name', 'a', 'b'] })).message).toContain('no input column left');
     // Several label columns of a classifier are one-hot classes: numbers that are not are refused, naming the row.
     expect(thrown(() => loadCsv({ path: p, label: ['a', 'b'], ignore: ['name', 'label'] })).message).toContain('line 2: the label columns a, b hold 0, 0; several label columns of a classifier are read as one-hot classes');
