@@ -28,6 +28,19 @@ describe('bestLabelOrder', () => {
     expect(r.order).toEqual([0, 1]);
   });
 
+  it('among orders a row apart, takes the one whose probabilities fit (two rare classes the model seldom predicts)', () => {
+    // 100 rows: 90 of class 0 (all right), 5 of class 1 and 5 of class 2; the model predicts output 2 for one row of
+    // class 1 and output 0 otherwise, so swapping 1 and 2 gets one more row right by its argmax.
+    const labels = Int32Array.from({ length: 100 }, (_, i) => (i < 90 ? 0 : i < 95 ? 1 : 2));
+    const predicted = Int32Array.from(labels, (l, i) => (i === 90 ? 2 : 0));
+    expect(bestLabelOrder(labels, predicted, 3).order).toEqual([0, 2, 1]);
+    // Its probabilities put class 1's rows on output 1 and class 2's on output 2 (log-likelihoods per label and output).
+    const logLik = [Float64Array.of(-9, -200, -200), Float64Array.of(-40, -12, -30), Float64Array.of(-40, -30, -12)];
+    const r = bestLabelOrder(labels, predicted, 3, logLik);
+    expect(r.order).toEqual([0, 1, 2]);
+    expect(r.best).toBe(r.identity);
+  });
+
   it('uses a greedy assignment beyond seven classes', () => {
     const k = 10;
     const labels = Int32Array.from({ length: 500 }, (_, i) => i % k);
