@@ -39,6 +39,9 @@ function main(argv: string[]): Promise<number> {
       '  autoprune -m m/model.json -d data.csv -t 0.9 --max-drop 0.5 -o pruned/',
       '  autoprune -t 0.9 --json                                 one JSON event per line',
       '',
+      'The pruning options (--model, --data, --label, --target, --max-drop, --budget-steps, --granularity, --objective,',
+      '--policy, --out, --compact, --resume, …) are the prune command\'s: autoprune prune --help lists them all.',
+      '',
       'Exit codes: 0 target reached within the guard; 3 stopped before the target (the guard, the --budget ran out, or every layer at its floor);',
       '2 bad input or usage; 130 interrupted (resumable with --resume); 1 internal error.',
     ].join('\n'))

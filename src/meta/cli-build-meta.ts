@@ -1,3 +1,4 @@
+import { releaseEarlySignals } from '../cli/early-signals.js';
 import { UsageError } from '../errors.js';
 import { basename, dirname, resolve } from 'node:path';
 import { isCsvPath, loadDataset } from '../data/registry.js';
@@ -64,7 +65,11 @@ export function familyOracle(family: string, candidateSamples?: number): { candi
   return Object.keys(o).length ? o : undefined;
 }
 
+/** Models whose rows came from the cache or the queue this build: their `model-done` time is the earlier build's. */
+const reusedRows = new Set<string>();
+
 function line(e: BuildEvent): string | undefined {
+  if (e.type === 'rows-cached') reusedRows.add(e.model);
   switch (e.type) {
     case 'model-start': return `[worker ${e.worker}] ${e.model}: start`;
     case 'model-requeued': return `${e.model}: back on the queue: ${e.reason}`;
@@ -72,7 +77,7 @@ function line(e: BuildEvent): string | undefined {
     case 'model-trained': return `${e.model}: dense model ${e.cached ? 'from cache' : `trained in ${e.seconds.toFixed(1)} s`}`;
     case 'model-loaded': return `${e.model}: loaded ${e.path}`;
     case 'oracle-stage': return `${e.model}: oracle @${e.target} → ${e.winner} (val ${(100 * e.valAccuracy).toFixed(1)} %, ${e.seconds.toFixed(0)} s)`;
-    case 'model-done': return `${e.model}: ${e.rows} rows in ${e.seconds.toFixed(0)} s  [${e.done}/${e.total}]`;
+    case 'model-done': return `${e.model}: ${e.rows} rows ${reusedRows.has(e.model) ? `reused (built in ${e.seconds.toFixed(0)} s by an earlier build)` : `in ${e.seconds.toFixed(0)} s`}  [${e.done}/${e.total}]`;
     case 'written': return `wrote ${e.path} (${e.rows} rows, ${e.seconds.toFixed(0)} s)`;
     default: return undefined;
   }
@@ -98,15 +103,33 @@ export async function main(args: BuildMetaCliArgs, argv: string[] = process.argv
   const out = args.out ?? `datasets/meta-${args.family}.json`;
   const command = process.env.AUTOPRUNE_COMMAND ?? argv.slice(1).join(' ');
   const fam = familyDefaults(args.family);
-  await buildMeta({
-    family: args.family, models: userModels, out, workers: args.workers ?? 2, queue: args.queue, command,
-    limitPerDigit: args.limitPerDigit, fresh: args.fresh, maxRowsPerLayerPerStage: args.maxRowsPerLayerPerStage ?? fam.maxRowsPerLayerPerStage,
-    oracle: familyOracle(args.family, args.candidateSamples),
-    onProgress: (e) => {
-      if (args.json) process.stderr.write(JSON.stringify(e) + '\n');
-      else { const l = line(e); if (l) process.stderr.write(l + '\n'); }
-    },
-  });
+  // Ctrl-C / SIGTERM during the build: each finished model's rows are already in the cache, and a rerun reuses them.
+  let finishedModels = 0;
+  const total = userModels?.length;
+  const onSignal = (): void => {
+    const message = `interrupted: ${finishedModels}${total != null ? ` of ${total}` : ''} models' rows were built and are cached (the same command reuses them); ${out} was not written`;
+    if (args.json) process.stdout.write(`${JSON.stringify({ type: 'error', message, exitCode: 130 })}\n`);
+    process.stderr.write(`autoprune: ${message}\n`);
+    process.exit(130);
+  };
+  releaseEarlySignals();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await buildMeta({
+      family: args.family, models: userModels, out, workers: args.workers ?? 2, queue: args.queue, command,
+      limitPerDigit: args.limitPerDigit, fresh: args.fresh, maxRowsPerLayerPerStage: args.maxRowsPerLayerPerStage ?? fam.maxRowsPerLayerPerStage,
+      oracle: familyOracle(args.family, args.candidateSamples),
+      onProgress: (e) => {
+        if (e.type === 'model-done') finishedModels = e.done;
+        if (args.json) process.stderr.write(JSON.stringify(e) + '\n');
+        else { const l = line(e); if (l) process.stderr.write(l + '\n'); }
+      },
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
   return out;
 }
 

@@ -17,8 +17,8 @@ export interface TrainPolicyCliArgs {
 function line(e: TrainPolicyEvent): string {
   const p = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
   switch (e.type) {
-    case 'loaded': return `loaded ${e.rows} rows from ${e.models} models (${e.families.join(', ')})`;
-    case 'fold': return `held out ${e.split} ${e.heldOut}: AUC ${p(e.auc)} (magnitude ${p(e.magnitudeAuc)}), top-k precision ${p(e.precisionAtK)} (magnitude ${p(e.magnitudePrecisionAtK)})`;
+    case 'loaded': return `loaded ${e.rows} rows from ${e.models} model${e.models === 1 ? '' : 's'} (${e.families.join(', ')})`;
+    case 'fold': return `held out ${e.split} ${e.heldOut}: AUC ${p(e.auc)} (magnitude ${p(e.magnitudeAuc)}), top-k precision ${p(e.precisionAtK)} (magnitude ${p(e.magnitudePrecisionAtK)}; k = the held-out rows the oracle labels prunable)`;
     case 'fitted': return `fitted the final policy in ${e.seconds.toFixed(1)} s` + (e.weights
       ? `; its largest weights (logit per standard deviation; + = prune first): ${e.weights.slice(0, 8).map((w) => `${w.feature} ${w.coef >= 0 ? '+' : ''}${w.coef.toFixed(2)}`).join(', ')}`
       : '');

@@ -164,6 +164,11 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           line(`autoprune: compacted: ${e.paramsBefore.toLocaleString('en')} → ${e.paramsAfter.toLocaleString('en')} parameters ` +
             `(units removed: ${e.layers ? e.unitsRemoved.map((n, i) => [n, e.layers![i]] as const).filter(([n]) => n > 0).map(([n, name]) => `${name} ${n}`).join(', ') || 'none' : e.unitsRemoved.join(' / ')}) in ${e.path}`);
           for (const k of e.skipped) line(`  left intact: '${k.layer}': ${k.reason}`);
+          if (e.unitsRemoved.every((n) => n === 0)) {
+            line('  no whole unit could go: pruning single connections (the default granularity) leaves every unit some weights, so the compact model keeps ' +
+              'the dense shape and the dense compute (tfjs has no sparse kernels: the live-weight compute the report counts is not a speed-up); ' +
+              '--granularity unit removes whole units, and --objective flops counts the compute they take with them');
+          }
           for (const w of e.rewrites ?? []) line(`  ${describeRewrite(w)}`);
           if (e.compactMacs != null) line(`  the compact model runs ${e.compactMacs.toLocaleString('en')} multiply-accumulates per sample (its kernels' own shapes)`);
           if (e.maxAbsDiff) {
@@ -222,7 +227,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         return;
       }
       err.write(summary +
-        `  ${count(report.totals.accepted, 'step')} accepted, ${report.totals.rolledBack} rolled back, ${report.totals.fineTuneSteps ?? '?'} fine-tune steps (${report.totals.fineTuneEpochs} epochs${report.totals.frontierSteps ? `; ${report.totals.frontierSteps} of them on the branches to the lower --targets, on top of the ${report.config.budgetSteps} budget` : ''}), ${(report.phases.total ?? 0).toFixed(1)} s\n` +
+        `  ${count(report.totals.accepted, 'step')} accepted, ${report.totals.rolledBack} rolled back, ${report.totals.fineTuneSteps ?? '?'} fine-tune steps (${report.totals.fineTuneEpochs} epochs${report.totals.frontierSteps ? `; ${report.totals.frontierSteps} of them on the branches to the lower --targets, on top of the ${report.config.budgetSteps} budget` : ''}), ${(report.phases.total ?? 0).toFixed(1)} s${report.config.resumed ? ' (the whole run\'s: the sessions before the resume up to their checkpoint, and this one)' : ''}\n` +
         (f.advice ? `  to go further: ${f.advice}\n` : '') +
         frontierLines(report, fmt) +
         servingLine(report, outDir, compacted) +
