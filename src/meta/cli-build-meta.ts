@@ -105,9 +105,13 @@ export async function main(args: BuildMetaCliArgs, argv: string[] = process.argv
   const fam = familyDefaults(args.family);
   // Ctrl-C / SIGTERM during the build: each finished model's rows are already in the cache, and a rerun reuses them.
   let finishedModels = 0;
+  let written = false;
   const total = userModels?.length;
   const onSignal = (): void => {
-    const message = `interrupted: ${finishedModels}${total != null ? ` of ${total}` : ''} models' rows were built and are cached (the same command reuses them); ${out} was not written`;
+    // An in-process build (--workers 1) computes without yielding: a signal is handled when it is done.
+    const message = written
+      ? `interrupted after the build had finished: ${out} is written and complete`
+      : `interrupted: ${finishedModels}${total != null ? ` of ${total}` : ''} models' rows were built and are cached (the same command reuses them); ${out} was not written`;
     if (args.json) process.stdout.write(`${JSON.stringify({ type: 'error', message, exitCode: 130 })}\n`);
     process.stderr.write(`autoprune: ${message}\n`);
     process.exit(130);
@@ -126,6 +130,10 @@ export async function main(args: BuildMetaCliArgs, argv: string[] = process.argv
         else { const l = line(e); if (l) process.stderr.write(l + '\n'); }
       },
     });
+    written = true;
+    // A signal that arrived while the build computed in this process is dispatched now, not dropped with the handler.
+    // (Two turns: the first check phase runs before the loop next reads the signal pipe, the second after.)
+    await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
