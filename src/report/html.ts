@@ -291,7 +291,7 @@ export async function renderReportHtml(report: RunReport): Promise<string> {
 <main>
 <header>
 <h1>${e(title)} ${status}</h1>
-<p class="sub">${e(report.config.data)} · policy ${e(report.policy.name)} · ${pct(report.final.sparsity, 1)} sparse · ${e(report.createdAt)}</p>
+<p class="sub">${e(report.config.data)} · policy ${e(report.policy.name)} · ${pct(report.final.sparsity, 1)} of the prunable weights pruned${report.final.compute ? `, ${pct(report.final.compute.reduction, 1)} of their compute removed` : ''} · ${e(report.createdAt)}</p>
 </header>
 <section>
 <h2>Summary</h2>
