@@ -7,7 +7,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.js';
-import { churnFamily, cli, expectCleanUsageError } from './cli-helpers.js';
+import { spawn } from 'node:child_process';
+import { BIN, CACHE, churnFamily, cli, expectCleanUsageError } from './cli-helpers.js';
 
 describe('a policy for the user\'s own family', () => {
   it('build-meta on their models and CSV, train-policy, then prune with it', async () => {
@@ -61,6 +62,23 @@ describe('a policy for the user\'s own family', () => {
     const changed = await cli(['build-meta', '--family', 'churn-mlp', '--models', 'm2', '--data', 'churn.csv', '--label', 'churn', '--workers', '1', '--out', 'meta/changed.json'], { cwd });
     expect(changed.code, changed.stderr).toBe(0);
     expect(changed.stderr).not.toMatch(/rows from the cache/);
+  }, 300_000);
+
+  it('Ctrl-C during an in-process build-meta stops after the model in hand and says what is cached; nothing is written', async () => {
+    const cwd = tempDir();
+    await churnFamily(cwd, [['m1', [24, 12], 1], ['m2', [16], 2]]);
+    const child = spawn(process.execPath, [BIN, 'build-meta', '--family', 'churn-mlp', '--models', 'm1', 'm2', '--data', 'churn.csv', '--label', 'churn',
+      '--workers', '1', '--fresh', '--out', 'meta/int.json'], { cwd, env: { ...process.env, AUTOPRUNE_CACHE_DIR: CACHE }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      // The first model's rows are done: interrupt during the second.
+      if (/m1: \d+ rows in \d+ s {2}\[1\/2\]/.test(err) && !child.killed) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code, err).toBe(130);
+    expect(err).toMatch(/autoprune: interrupted: [12] of 2 models' rows were built and are cached \(the same command reuses them\); meta\/int\.json was not written/);
+    expect(existsSync(join(cwd, 'meta', 'int.json'))).toBe(false);
   }, 300_000);
 
   it('build-meta refuses a model that does not fit the labels (swapped yes/no) and takes --label-order, --split-seed, --val-data', async () => {
