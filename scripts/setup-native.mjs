@@ -184,8 +184,7 @@ static napi_value Block(napi_env env, napi_callback_info info) {
   return r;
 }
 static napi_value Blocked(napi_env env, napi_callback_info info) {
-  sigset_t set, cur; int all = 1; napi_value r;
-  fill(&set);
+  sigset_t cur; int all = 1; napi_value r;
   if (pthread_sigmask(SIG_BLOCK, NULL, &cur) != 0) all = 0;
   for (unsigned i = 0; all && i < sizeof SIGNALS / sizeof SIGNALS[0]; i++) if (!sigismember(&cur, SIGNALS[i])) all = 0;
   napi_get_boolean(env, all, &r);
@@ -204,19 +203,15 @@ NAPI_MODULE_INIT() {
 /** Builds the signal guard into .native/signal-guard/ (a few seconds; once per checkout). Returns false where it cannot. */
 function ensureSignalGuard() {
   const dest = join(root, '.native', 'signal-guard');
-  const file = join(dest, 'signal_guard.node');
-  if (existsSync(file) && !args.has('--force')) return true;
+  if (existsSync(join(dest, 'signal_guard.node')) && !args.has('--force')) return true;
   const nodeGyp = findNodeGyp();
   if (!nodeGyp || process.platform === 'win32') return false;
   mkdirSync(join(root, '.native'), { recursive: true });
   const work = mkdtempSync(join(root, '.native', '.signal-guard-'));
   try {
-    writeFileSync(join(work, 'guard.c'), SIGNAL_GUARD_C);
-    writeFileSync(join(work, 'binding.gyp'), JSON.stringify({ targets: [{ target_name: 'signal_guard', sources: ['guard.c'] }] }));
-    run(process.execPath, [nodeGyp, ...gypArgsFor('signal_guard', work)], { cwd: work });
     mkdirSync(dest, { recursive: true });
-    cpSync(join(work, 'build', 'Release', 'signal_guard.node'), file);
-    log(`signal guard built (${file})`);
+    buildAddon(nodeGyp, work, 'signal_guard', SIGNAL_GUARD_C, dest);
+    log(`signal guard built (${dest})`);
     return true;
   } catch (err) {
     log(`signal guard not built: ${err.message}`);
@@ -236,13 +231,14 @@ function gypArgsFor(moduleName, modulePath) {
   return a;
 }
 
-function buildStderrGuard(nodeGyp, work, dest) {
-  const dir = join(work, 'stderr-guard');
+/** Builds the one-file addon `name` from C `source` in `work/<name>/` and copies `<name>.node` into `dest`. */
+function buildAddon(nodeGyp, work, name, source, dest) {
+  const dir = join(work, name);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'guard.c'), STDERR_GUARD_C);
-  writeFileSync(join(dir, 'binding.gyp'), JSON.stringify({ targets: [{ target_name: 'stderr_guard', sources: ['guard.c'] }] }));
-  run(process.execPath, [nodeGyp, ...gypArgsFor('stderr_guard', dir)], { cwd: dir });
-  cpSync(join(dir, 'build', 'Release', 'stderr_guard.node'), join(dest, 'stderr_guard.node'));
+  writeFileSync(join(dir, 'addon.c'), source);
+  writeFileSync(join(dir, 'binding.gyp'), JSON.stringify({ targets: [{ target_name: name, sources: ['addon.c'] }] }));
+  run(process.execPath, [nodeGyp, ...gypArgsFor(name, dir)], { cwd: dir });
+  cpSync(join(dir, 'build', 'Release', `${name}.node`), join(dest, `${name}.node`));
 }
 
 /** Drops debug symbols from the shared libraries (binutils' strip; ~30 % of their size). Skipped without strip. */
@@ -264,7 +260,7 @@ function buildShared() {
     const tfVersion = fetchLibtensorflow(work, join(src, 'deps'));
     const t0 = Date.now();
     run(process.execPath, [nodeGyp, ...gypArgsFor('tfjs_binding', join(src, 'lib', 'napi-v8'))], { cwd: src });
-    buildStderrGuard(nodeGyp, work, join(src, 'lib'));
+    buildAddon(nodeGyp, work, 'stderr_guard', STDERR_GUARD_C, join(src, 'lib'));
     log(`binding built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     rmSync(join(src, 'build'), { recursive: true, force: true });
     // Only the shared libraries run: the C API headers (~290 MB) and the binding's C++ sources were for the build.
