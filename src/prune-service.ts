@@ -639,21 +639,23 @@ export function otherOrderFits(identity: number, best: number, rows: number, cha
 }
 
 /**
- * Mean cross-entropy of the model's class probabilities on the validation rows with each row's label on the output
- * the given order maps it to (label k → output k), and in `order` (order[out] = the label index on output `out`).
+ * logLik[label][output]: the summed log-probability the model's outputs `y` (one forward pass over the validation rows)
+ * give each output on the rows of each label; an output the model lacks counts as probability 1e-7.
  */
-/** logLik[label][output]: the summed log-probability the model gives each output on the validation rows of each label. */
-function classLogLikelihoods(model: TF.LayersModel, data: Dataset, task: TaskInfo, classes: number): Float64Array[] {
+function classLogLikelihoods(y: TF.Tensor, task: TaskInfo, labels: Int32Array, classes: number): Float64Array[] {
   const probs = tf.tidy(() => {
-    const y = predict(model, data.val.x) as TF.Tensor2D;
-    if (task.units === 1) return tf.concat([tf.sub(1, y), y], 1);
-    return task.output === 'logits' ? tf.softmax(y) : y;
+    const y2 = y as TF.Tensor2D;
+    if (task.units === 1) {
+      const p1 = task.output === 'sigmoid' ? y2 : tf.sigmoid(y2);
+      return tf.concat([tf.sub(1, p1), p1], 1);
+    }
+    return task.output === 'logits' ? tf.softmax(y2) : y2;
   });
   const p = probs.dataSync();
   const width = probs.shape[1] ?? 1;
   probs.dispose();
   const out = Array.from({ length: classes }, () => new Float64Array(classes));
-  data.val.labels.forEach((label, i) => {
+  labels.forEach((label, i) => {
     if (label >= classes) return;
     for (let o = 0; o < Math.min(width, classes); o++) out[label][o] += Math.log(Math.max(1e-7, p[i * width + o]));
     for (let o = width; o < classes; o++) out[label][o] += Math.log(1e-7);
@@ -661,23 +663,19 @@ function classLogLikelihoods(model: TF.LayersModel, data: Dataset, task: TaskInf
   return out;
 }
 
-function orderCrossEntropies(model: TF.LayersModel, data: Dataset, task: TaskInfo, order: number[]): { given: number; best: number } {
-  const probs = tf.tidy(() => {
-    const y = predict(model, data.val.x) as TF.Tensor2D;
-    if (task.units === 1) return tf.concat([tf.sub(1, y), y], 1);
-    return task.output === 'logits' ? tf.softmax(y) : y;
-  });
-  const p = probs.arraySync() as number[][];
-  probs.dispose();
+/**
+ * Mean cross-entropy of the model on `rows` validation rows with each label on the output the given order maps it to
+ * (label k → output k), and in `order` (order[out] = the label index on output `out`), from classLogLikelihoods.
+ */
+function orderCrossEntropies(logLik: readonly Float64Array[], order: number[], rows: number): { given: number; best: number } {
   const outputOf = new Map(order.map((label, out) => [label, out]));
-  const labels = data.val.labels;
   let given = 0;
   let best = 0;
-  labels.forEach((k, i) => {
-    given -= Math.log(Math.max(1e-7, p[i][k] ?? 0));
-    best -= Math.log(Math.max(1e-7, p[i][outputOf.get(k) ?? k] ?? 0));
+  logLik.forEach((row, k) => {
+    given -= row[k];
+    best -= row[outputOf.get(k) ?? k];
   });
-  return { given: given / Math.max(1, labels.length), best: best / Math.max(1, labels.length) };
+  return { given: given / Math.max(1, rows), best: best / Math.max(1, rows) };
 }
 
 /**
@@ -710,12 +708,16 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
   const rows = data.val.labels.length;
   // One forward pass: the predicted classes give both the accuracy (the rows right in this mapping) and the
   // order of the labels that explains them best.
-  const t = tf.tidy(() => predictedClasses(predict(model, data.val.x), task));
-  const logLik = classLogLikelihoods(model, data, task, Math.max(2, names.length, task.units === 1 ? 2 : task.units));
+  // (Its probabilities give the cross-entropies below, and the likeliest of near-equal orders.)
   // Over every output, also those no name of this file maps to (a class absent from the data): the names' sorted
   // order can then put a name on another class's output, and only a search over all outputs sees the right one.
   const outputs = task.units === 1 ? 2 : task.units;
-  const order = bestLabelOrder(data.val.labels, t.dataSync(), Math.max(2, names.length, outputs), logLik);
+  const classes = Math.max(2, names.length, outputs);
+  const y = predict(model, data.val.x);
+  const t = predictedClasses(y, task);
+  const logLik = classLogLikelihoods(y, task, data.val.labels, classes);
+  y.dispose();
+  const order = bestLabelOrder(data.val.labels, t.dataSync(), classes, logLik);
   t.dispose();
   const acc = order.identity / Math.max(1, rows);
   const chance = 1 / Math.max(2, names.length);
@@ -759,7 +761,7 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
   // right in that order and confidently wrong in theirs: a typo, or the classes of another file): refused too. A
   // model not yet trained is unsure in every order (cross-entropy near log C), so it is still only warned about.
   if (given && rows >= MIN_LABEL_CHECK_ROWS && otherFits && order.best >= order.identity + Math.max(5, Math.ceil(0.1 * rows))) {
-    const ce = orderCrossEntropies(model, data, task, order.order);
+    const ce = orderCrossEntropies(logLik, order.order, rows);
     const uniform = Math.log(outputs);
     if (ce.best <= 0.5 * uniform && ce.given >= uniform) {
       throw new DataError(`${scores} with ${mapping}, but ${(100 * order.best / rows).toFixed(1)} % with the names in the order ${named.join(', ')}, and it is confident in that order ` +
@@ -778,7 +780,7 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
     // swapped, 66.7 % against 33.3 %, is past it and left to the warning after the run).
     const beatsBase = acc >= base + (1 - base) / 4;
     if (!beatsBase) {
-      const ce = orderCrossEntropies(model, data, task, order.order).given;
+      const ce = orderCrossEntropies(logLik, order.order, rows).given;
       const uniform = Math.log(outputs);
       if (ce >= CONFIDENTLY_WRONG * uniform) {
         throw new DataError(`${scores} with ${mapping}: near what always answering its most common label scores (${(100 * base).toFixed(1)} %), ` +
