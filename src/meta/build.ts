@@ -1,3 +1,4 @@
+import { signalTurn } from '../util/signal-turn.js';
 import type * as TF from '@tensorflow/tfjs';
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -319,9 +320,8 @@ export async function buildMeta(options: BuildMetaOptions): Promise<MetaHeader> 
     for (let i = 0; i < models.length; i++) {
       options.onProgress?.({ type: 'model-start', model: models[i].id, worker: 0 });
       finished(i, await buildModelRows(models[i], job, options.onProgress));
-      // The event loop gets a turn between models (two: its signal pipe is read between them), so Ctrl-C is handled
-      // after the model in hand, with its rows cached, rather than after the whole in-process build.
-      await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+      // Ctrl-C is handled after the model in hand, with its rows cached, rather than after the whole in-process build.
+      await signalTurn();
     }
   } else {
     await runInWorkers(models, job, workers, options.onProgress, finished);

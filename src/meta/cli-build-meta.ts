@@ -1,3 +1,4 @@
+import { signalTurn } from '../util/signal-turn.js';
 import { releaseEarlySignals } from '../cli/early-signals.js';
 import { UsageError } from '../errors.js';
 import { basename, dirname, resolve } from 'node:path';
@@ -132,8 +133,7 @@ export async function main(args: BuildMetaCliArgs, argv: string[] = process.argv
     });
     written = true;
     // A signal that arrived while the build computed in this process is dispatched now, not dropped with the handler.
-    // (Two turns: the first check phase runs before the loop next reads the signal pipe, the second after.)
-    await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+    await signalTurn();
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
