@@ -164,10 +164,10 @@ function embeddingInputDim(model: TF.LayersModel, k: number): number | undefined
  * Rows whose predicted class (highest output) differs between two models, for a single-label classifier of one output of
  * several units; undefined for other tasks (regression, multi-label and autoencoders have no one class per row).
  */
-function classChanges(a: TF.LayersModel, b: TF.LayersModel, x: TF.Tensor | TF.Tensor[]): { rows: number; of: number } | undefined {
+function classChanges(a: TF.LayersModel, ref: readonly TF.Tensor[], b: TF.LayersModel, x: TF.Tensor | TF.Tensor[]): { rows: number; of: number } | undefined {
   if (a.outputs.length !== 1 || !((a.outputs[0].shape.at(-1) ?? 0) > 1) || taskOf(a).kind !== 'classification') return undefined;
   return tf.tidy(() => {
-    const pa = a.predict(x) as TF.Tensor, pb = b.predict(x) as TF.Tensor;
+    const pa = ref[0], pb = b.predict(x) as TF.Tensor;
     const rows = tf.sum(tf.cast(tf.notEqual(tf.argMax(pa, -1), tf.argMax(pb, -1)), 'int32')).dataSync()[0];
     return { rows, of: pa.size / (pa.shape.at(-1) ?? 1) };
   });
@@ -180,11 +180,11 @@ function classChanges(a: TF.LayersModel, b: TF.LayersModel, x: TF.Tensor | TF.Te
  */
 export const EXACT_TOLERANCE = 1e-4;
 
-/** Largest |difference| between two models' outputs (every output of a multi-output model). */
-function maxAbsDiff(a: TF.LayersModel, b: TF.LayersModel, x: TF.Tensor | TF.Tensor[]): number {
+/** Largest |difference| between the reference outputs `ref` and model `b`'s on `x` (every output of a multi-output model). */
+function maxAbsDiff(ref: readonly TF.Tensor[], b: TF.LayersModel, x: TF.Tensor | TF.Tensor[]): number {
   return tf.tidy(() => {
-    const pa = [a.predict(x)].flat(), pb = [b.predict(x)].flat();
-    return Math.max(...pa.map((p, i) => tf.max(tf.abs(tf.sub(p, pb[i]))).dataSync()[0]));
+    const pb = [b.predict(x)].flat();
+    return Math.max(...ref.map((p, i) => tf.max(tf.abs(tf.sub(p, pb[i]))).dataSync()[0]));
   });
 }
 
@@ -255,19 +255,22 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     const x = xs.length === 1 ? xs[0] : xs;
     const fromSparse = await decodeSparse(sparse, join(out, 'model.sparse'));
     disposables.push(fromSparse);
-    const diff: CompactResult['maxAbsDiff'] = { compact: maxAbsDiff(model, compact, x), sparse: maxAbsDiff(model, fromSparse, x) };
+    // The pruned model's outputs, once: every form is compared with them.
+    const ref = [model.predict(x)].flat();
+    disposables.push(...ref);
+    const diff: CompactResult['maxAbsDiff'] = { compact: maxAbsDiff(ref, compact, x), sparse: maxAbsDiff(ref, fromSparse, x) };
     let int8ClassChanges: CompactResult['int8ClassChanges'];
     if (sparseInt8) {
       const fromInt8 = await decodeSparse(sparseInt8, join(out, 'model.int8.sparse'));
       disposables.push(fromInt8);
-      diff.sparseInt8 = maxAbsDiff(model, fromInt8, x);
-      int8ClassChanges = classChanges(model, fromInt8, x);
+      diff.sparseInt8 = maxAbsDiff(ref, fromInt8, x);
+      int8ClassChanges = classChanges(model, ref, fromInt8, x);
     }
 
     // The compact model and the sparse file are the pruned model with nothing but its zeros taken out: outputs apart by
     // more than float rounding are a compaction bug, and nothing is written rather than a model that predicts otherwise.
     const probeWhat = opts.probe && model.inputs.length === 1 ? opts.probe.what : tokens ? '32 random token ids' : '32 random inputs in [0, 1)';
-    const scale = tf.tidy(() => Math.max(...[model.predict(x)].flat().map((p) => tf.max(tf.abs(p)).dataSync()[0])));
+    const scale = tf.tidy(() => Math.max(...ref.map((p) => tf.max(tf.abs(p)).dataSync()[0])));
     const tolerance = EXACT_TOLERANCE * (1 + scale);
     for (const [what, d] of [['compact model', diff.compact], ['sparse export', diff.sparse]] as const) {
       if (!(d <= tolerance)) {
