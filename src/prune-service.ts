@@ -530,10 +530,11 @@ const MIN_LABEL_CHECK_ROWS = 10;
 
 /**
  * Validation cross-entropy, as a multiple of log C (a model unsure of every class), from which a model no better than the
- * most common label is taken to be sure of answers to another question (checkLabelOrder). Measured 2026-12-06: a rain
- * model given the city column as its label 2.88, penguins-sex's model given the gentoo column 2.67; the small-data
- * suite's seven models, each on its own label, 0.0005–0.56; a fresh (untrained) network on raw inputs of up to 6, whose
- * outputs saturate, 1.62 — not refused: a model not yet trained is pruned on purpose in tests and examples.
+ * most common label is taken to be sure of answers to another question (checkLabelOrder). Measured 2026-12-06 with
+ * `node scripts/label-fit.mjs`: the small-data suite's seven models, each on its own label, 0.0005–0.50; penguins-sex's
+ * model given the gentoo column 2.66; a new user's rain model given the city column 2.88 (its refusal message); a fresh
+ * (untrained) network on raw inputs of up to 6, whose outputs saturate, 1.62 — not refused: a model not yet trained is
+ * pruned on purpose in tests and examples.
  */
 const CONFIDENTLY_WRONG = 2;
 
