@@ -728,14 +728,17 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
       }
     }
     if (!used.includes(1)) used[0] = 1; // no zero-sized axis
-    for (const p of g.producers) {
-      const e = eff.get(p)!;
-      e.unused.set(used.map((v) => 1 - v));
-      // A channel a recurrent producer's own units still read stays, for every producer of the group.
-      keepRecurrentFeeders(e);
-      for (let j = 0; j < C; j++) if (!e.unused[j]) used[j] = 1;
+    // A channel a recurrent producer's own units still read stays, for every producer of the group (until no producer
+    // adds one: a channel kept for one can make another's state read).
+    for (let changed = true; changed;) {
+      changed = false;
+      for (const p of g.producers) {
+        const e = eff.get(p)!;
+        e.unused.set(used.map((v) => 1 - v));
+        keepRecurrentFeeders(e);
+        for (let j = 0; j < C; j++) if (!e.unused[j] && !used[j]) { used[j] = 1; changed = true; }
+      }
     }
-    for (const p of g.producers) eff.get(p)!.unused.set(used.map((v) => 1 - v));
     return [g, Array.from(used.keys()).filter((j) => used[j])] as const;
   }));
 
