@@ -109,7 +109,10 @@ describe('API errors', () => {
     expect(done?.type === 'done' && done.advice).toBe(report.final.advice);
     expect(report.final.exitCode).toBe(3);
     // (A budget too small for a step of the schedule is spent on one try at the target: the advice names its loss too.)
-    expect(report.final.advice).toMatch(/rerun with budgetSteps \d+, (or maxDrop \d+\.\d to accept what its last try at the target lost \(\d+\.\d+ validation points\), )?or force: true/);
+    expect(report.final.advice).toMatch(/rerun with budgetSteps \d+( maxDrop \d+\.\d \(twice the budget[^)]*\), or budgetSteps \d+ alone to keep the guard \(it may stop short again\))?, or force: true/);
+    // Its first suggestion as the options a caller sets again (the done event carries the same).
+    expect(report.final.retry?.options.budgetSteps).toBeGreaterThanOrEqual(120);
+    expect(done?.type === 'done' && done.retry).toEqual(report.final.retry);
     expect(report.final.advice).not.toMatch(/--/);
     expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).final.advice).toMatch(/--budget-steps \d+/);
   }, 120_000);

@@ -343,30 +343,33 @@ describe('small real tables with the defaults', () => {
     const cwd = tempDir();
     const short = await cli(['--model', p.model, '--data', p.data, '--target', '0.9', '--budget-steps', '60', '--out', 'a'], { cwd });
     expect(short.code).toBe(3);
-    const report = JSON.parse(readFileSync(join(cwd, 'a', 'report.json'), 'utf8')) as { final: { stopReason: string; advice: string } };
+    const report = JSON.parse(readFileSync(join(cwd, 'a', 'report.json'), 'utf8')) as { final: { stopReason: string; advice: string; retry: { flags: string[] } } };
     expect(report.final.stopReason).toBe('budget');
-    const flag = /rerun with (--budget-steps \d+)/.exec(report.final.advice)?.[1];
-    expect(flag).toBeDefined();
+    // report.json's retry is the advice's first suggestion, as flags.
+    expect(report.final.advice).toContain(`rerun with ${report.final.retry.flags.join(' ')}`);
+    expect(report.final.retry.flags.slice(0, 2)).toEqual(['--budget-steps', expect.stringMatching(/^\d+$/)]);
     expect(short.stderr).toContain(`to go further: ${report.final.advice}`);
-    const again = await cli(['--model', p.model, '--data', p.data, '--target', '0.9', ...flag!.split(' '), '--out', 'b'], { cwd });
+    const again = await cli(['--model', p.model, '--data', p.data, '--target', '0.9', ...report.final.retry.flags, '--out', 'b'], { cwd });
     expect(again.code).toBe(0);
   }, 120_000);
 
-  it('a budget stop whose last try at the target the guard rejected names the --max-drop that accepts it, and that works', async () => {
+  it('a budget stop whose last try at the target the guard rejected suggests twice the budget and the --max-drop that try needed, and that works', async () => {
     const model = join(PACKAGE_ROOT, 'datasets', 'coverage', 'regression', 'model', 'model.json');
     const data = join(PACKAGE_ROOT, 'datasets', 'coverage', 'regression', 'data.csv');
     const cwd = tempDir();
     // The default budget (1,200 steps) set by hand: a budget the user set is a limit, never extended.
     const short = await cli(['--model', model, '--data', data, '--target', '0.8', '--budget-steps', '1200', '--out', 'a'], { cwd });
     expect(short.code).toBe(3);
-    const report = JSON.parse(readFileSync(join(cwd, 'a', 'report.json'), 'utf8')) as { final: { stopReason: string; advice: string }; steps: { accepted: boolean; drop?: number; reason?: string }[] };
+    const report = JSON.parse(readFileSync(join(cwd, 'a', 'report.json'), 'utf8')) as { final: { stopReason: string; advice: string; retry: { flags: string[]; options: { budgetSteps: number; maxDrop: number } } }; steps: { accepted: boolean; drop?: number; reason?: string }[] };
     expect(report.final.stopReason).toBe('budget');
     const last = report.steps[report.steps.length - 1];
     expect(last.accepted).toBe(false);
     expect(last.reason).toMatch(/^last try at the target/);
     const need = (Math.ceil(1000 * last.drop!) / 10).toFixed(1);
-    expect(report.final.advice).toContain(`--max-drop ${need} to accept what its last try at the target lost`);
-    const again = await cli(['--model', model, '--data', data, '--target', '0.8', '--budget-steps', '1200', '--max-drop', need, '--out', 'b'], { cwd });
+    expect(report.final.retry.flags).toEqual(['--budget-steps', '2400', '--max-drop', need]);
+    expect(report.final.retry.options).toEqual({ budgetSteps: 2400, maxDrop: Number(need) });
+    expect(report.final.advice).toContain(`its last try at the target lost ${(100 * last.drop!).toFixed(2)} validation points: rerun with --budget-steps 2400 --max-drop ${need} (`);
+    const again = await cli(['--model', model, '--data', data, '--target', '0.8', ...report.final.retry.flags, '--out', 'b'], { cwd });
     expect(again.code).toBe(0);
   }, 120_000);
 

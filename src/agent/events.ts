@@ -257,6 +257,8 @@ export interface DoneEvent {
   exitCode: number;
   /** With exit 3: what to do about it (report.json `final.advice`). */
   advice?: string;
+  /** With exit 3: the advice's first suggestion as options and flags (report.json `final.retry`). */
+  retry?: { options: { budgetSteps?: number; maxDrop?: number; force?: true }; flags: string[] };
   /** Multiply-accumulates per sample of the prunable kernels, dense and live (report.json `final.compute`). */
   compute?: { dense: number; live: number; reduction: number; allKernels?: { dense: number; live: number; reduction: number } };
   /** Regression and autoencoders: the test error in the targets' own units, dense and pruned (report.json `final.testErrors`). */

@@ -46,6 +46,11 @@ export interface SmallRecord {
   baselineTest: number;
   baselineSparsity: number;
   seconds: number;
+  /**
+   * An exit-3 run's advice taken: the same command with report.json's `final.retry` (the first suggestion of its "to go
+   * further" line) added, the same seed; absent where the run reached the target or its advice has no retry.
+   */
+  retry?: { flags: string[]; exitCode: number; sparsity: number; test: number; steps: number; finalValDrop: number };
 }
 
 export const SMALL_SUITE_DIR = join(PACKAGE_ROOT, 'datasets', 'small');
@@ -98,6 +103,14 @@ export async function runSmallSuite(o: { targets: number[]; seeds: number[]; cas
           steps, batchSize, valRows: report.samples?.val ?? 0, testRows: report.samples?.test ?? 0,
           baselineTest: base.test, baselineSparsity: base.sparsity, seconds,
         };
+        const retry = report.final.exitCode === 3 ? report.final.retry : undefined;
+        if (retry) {
+          const again = await autoprune({ model: p.model, data: p.data, target, seed, splitSeed: 0, ...retry.options });
+          again.model.dispose();
+          const f = again.report.final;
+          rec.retry = { flags: retry.flags, exitCode: f.exitCode, sparsity: f.sparsity, test: f.testAccuracy, steps: again.report.totals.fineTuneSteps ?? 0, finalValDrop: again.report.guard?.finalDrop ?? Number.NaN };
+          o.log?.(`${c.name} @${target} seed ${seed}: advice taken (${retry.flags.join(' ')}): exit ${f.exitCode}, sparsity ${(100 * f.sparsity).toFixed(1)} %, test ${(100 * f.testAccuracy).toFixed(1)} %`);
+        }
         records.push(rec);
         o.log?.(`${c.name} @${target} seed ${seed}: exit ${rec.exitCode}, sparsity ${(100 * rec.sparsity).toFixed(1)} %, test ${(100 * rec.denseTest).toFixed(1)} → ${(100 * rec.agentTest).toFixed(1)} % (magnitude+FT ${(100 * rec.baselineTest).toFixed(1)} %), ${steps} steps, ${seconds.toFixed(1)} s`);
       }
@@ -166,5 +179,35 @@ export function smallSuiteSection(records: SmallRecord[], meta: { date: string; 
       `agent − baseline run by run ${d.value}, mean ± standard error over the ${n} runs, which share each case's test rows: the fine-tuning's noise, not the test rows'${d.noise}).`);
   }
   lines.push('', 'Bars (means over the seeds):', '', ...bars, '');
+  lines.push(...adviceTaken(records));
   return lines.join('\n');
+}
+
+/**
+ * The issue's last bar: where a run stops short, the suggested action, taken, works. Every exit-3 run rerun with its
+ * report's `final.retry` (same case, target, seed and split): does it reach the target, at what test accuracy.
+ */
+function adviceTaken(records: SmallRecord[]): string[] {
+  const stopped = records.filter((r) => r.exitCode === 3);
+  if (!stopped.length) return [];
+  const taken = stopped.filter((r) => r.retry);
+  const works = taken.filter((r) => r.retry!.exitCode === 0 && r.retry!.sparsity >= r.target - 5e-5);
+  const rows = stopped.map((r) => {
+    const t = r.retry;
+    return `| ${r.case} | ${r.target} | ${r.seed} | ${pts(r.sparsity)} % (${r.stopReason}) | ${t ? `\`${t.flags.join(' ')}\`` : 'none (nothing a rerun can be given helps)'} | ` +
+      `${t ? `${t.exitCode} | ${pts(t.sparsity)} % | ${pts(r.denseTest)} → ${pts(t.test)} (${(100 * (r.denseTest - t.test)).toFixed(2)}) | ${(100 * t.finalValDrop).toFixed(2)} | ${t.steps}` : '— | — | — | — | —'} |`;
+  });
+  return [
+    '**Advice taken.** Every run above that stopped short (exit 3) rerun with its report.json `final.retry` — the first suggestion of its "to go further" line, ' +
+    'as flags added to the same command — with the same seed and split. A budget stop whose last try at the target the guard refused suggests twice the budget ' +
+    'and a `--max-drop` of what that try lost (src/prune-service.ts `advise`; docs/agent.md, "Advice"); the last column is the rerun\'s own final paired validation drop ' +
+    'against the control, which the original `--max-drop` 1 would be judged by.',
+    '',
+    '| case | target | seed | stopped at | rerun with | exit | sparsity | test % dense → rerun (drop) | final val drop (pts) | steps |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...rows,
+    '',
+    `- **advice works**: ${works.length} of ${stopped.length} stopped runs reach the target when rerun with their first suggestion: **${works.length === stopped.length ? 'met' : 'NOT met'}**.`,
+    '',
+  ];
 }

@@ -167,6 +167,11 @@ export interface ReportFinal {
   exitCode: number;
   /** With exit 3: what to do about it (a flag and value to rerun with). */
   advice?: string;
+  /**
+   * With exit 3: the advice's first suggestion as the options to set on the same call (`options`, autoprune()'s names)
+   * or command (`flags`); absent where nothing a rerun can be given helps (every layer at its floor).
+   */
+  retry?: { options: { budgetSteps?: number; maxDrop?: number; force?: true }; flags: string[] };
 }
 
 /**
@@ -183,7 +188,7 @@ export function describeStop(final: Pick<ReportFinal, 'targetReached' | 'stopRea
     case 'forced': return guardHeld
       ? 'target reached with --force (a step broke the guard on the way; the final model holds it)'
       : 'target reached with --force (the guard did not hold; the drop is reported)';
-    case 'budget': return `target NOT reached: the fine-tuning budget ran out first (exit ${final.exitCode}; raise the budget: --budget-steps, as the advice below says; or --force takes the target anyway)`;
+    case 'budget': return `target NOT reached: the fine-tuning budget ran out first (exit ${final.exitCode}; the advice below says what to rerun with; or --force takes the target anyway)`;
     case 'stalled': return `target NOT reached: no more weights can be removed, every layer is at its floor (exit ${final.exitCode})`;
     default: return `target NOT reached: stopped at the highest sparsity the guard allows (exit ${final.exitCode}; --force takes the target anyway)`;
   }
