@@ -590,13 +590,17 @@ function checkHeldOutRows(data: Dataset, opts: AutopruneOptions): void {
 
 /**
  * Classes (with at least 10 test rows) whose test recall fell by more than max(10 points, 2 × max drop) beyond the
- * accuracy's own drop: what accuracy hides on imbalanced data.
+ * accuracy's own drop, or to less than half of the dense model's with at least 3 of their rows lost (a rare class the
+ * dense model recalled poorly: 9 → 2 of 73 rows is 9.6 points, and most of what it found): what accuracy hides on
+ * imbalanced data.
  */
 export function classRecallLosses<C extends { testRows: number; denseRecall: number | null; recall: number | null }>(
   classes: readonly C[], accuracyDrop: number, maxDropPoints: number,
 ): C[] {
   const beyond = Math.max(0.1, (2 * maxDropPoints) / 100);
-  return classes.filter((c) => c.testRows >= 10 && c.denseRecall != null && c.recall != null && c.denseRecall - c.recall > Math.max(0, accuracyDrop) + beyond);
+  return classes.filter((c) => c.testRows >= 10 && c.denseRecall != null && c.recall != null && (
+    c.denseRecall - c.recall > Math.max(0, accuracyDrop) + beyond ||
+    (c.recall < c.denseRecall / 2 && Math.round(c.testRows * (c.denseRecall - c.recall)) >= 3)));
 }
 
 /**
@@ -1127,6 +1131,18 @@ function retryOf(options: Retry['options']): Retry {
   return { options, flags };
 }
 
+/**
+ * The smallest --max-drop (points, rounded up to a tenth) under which the guard would have accepted a step that lost
+ * `drop` where it allowed `allowed` (fractions) under `maxDrop` (points). The guard allows maxDrop + min(Z·se, cap):
+ * the noise's share (allowed − maxDrop) stays for right/wrong rows (cap: two rows) and grows with maxDrop for
+ * continuous scores (cap: maxDrop), so maxDrop + its share ≥ drop holds at max(drop − share, drop / 2) either way.
+ * The --max-drop equal to the drop itself (the advice until 2026-12-06) let a rerun accept up to twice that on R².
+ */
+export function maxDropAccepting(drop: number, allowed: number, maxDrop: number): number {
+  const share = Math.max(0, allowed - maxDrop / 100);
+  return Math.ceil(1000 * Math.max(drop - share, drop / 2) - 1e-6) / 10;
+}
+
 /** What a user can do about a run that stopped short (exit 3), in terms of its own figures. */
 export function adviceFor(result: AgentResult, maxDrop: number, trainRows: number, objective: Objective = 'params'): string {
   return advise(result, maxDrop, trainRows, objective).text;
@@ -1145,7 +1161,7 @@ export function advise(result: AgentResult, maxDrop: number, trainRows: number, 
       // A last try at the target that the guard rejected: the guard, not only the budget, stood at the target.
       const last = result.steps[result.steps.length - 1];
       const lastTry = last && !last.accepted && last.drop != null && isLastTry(last) ? last.drop : undefined;
-      const need = lastTry != null ? Math.ceil(1000 * lastTry) / 10 : undefined;
+      const need = lastTry != null ? maxDropAccepting(lastTry, last.allowedDrop ?? maxDrop / 100, maxDrop) : undefined;
       // In the target's own measure: the compute removed under --objective flops (weight sparsity there is another figure).
       const reached = objective === 'flops' ? `${(100 * result.compute.reduction).toFixed(1)} % of the prunable kernels' compute removed` : `${(100 * result.sparsity.global).toFixed(1)} % sparsity`;
       const head = `the fine-tuning budget (${b.budgetSteps} optimizer steps) ran out at ${reached}`;
@@ -1155,8 +1171,8 @@ export function advise(result: AgentResult, maxDrop: number, trainRows: number, 
         const retry = retryOf({ budgetSteps: more, maxDrop: need });
         return {
           retry,
-          text: `${head}, and its last try at the target lost ${(100 * lastTry!).toFixed(2)} validation points: rerun with ${retry.flags.join(' ')} ` +
-            '(twice the budget, and a guard that lets a step lose what that try lost; the report then says what the final model lost), ' +
+          text: `${head}, and its last try at the target lost ${(100 * lastTry!).toFixed(2)} validation points (allowed ${(100 * (last.allowedDrop ?? 0)).toFixed(2)}): rerun with ${retry.flags.join(' ')} ` +
+            '(twice the budget, and the smallest --max-drop under which the guard would have accepted that try; the report then says what the final model lost), ' +
             `or --budget-steps ${more} alone to keep the guard (it may stop short again), or --force to take the target with what is left`,
         };
       }
@@ -1167,8 +1183,11 @@ export function advise(result: AgentResult, maxDrop: number, trainRows: number, 
       return { text: 'every prunable layer is at its floor: no more weights can be removed at this granularity' };
     default: {
       const rejected = result.steps.filter((s) => !s.accepted && s.drop != null && s.collapsedTo == null);
-      const worst = rejected.length ? Math.min(...rejected.map((s) => s.drop!)) : undefined;
-      const need = worst != null ? Math.ceil(100 * worst * 10) / 10 : undefined;
+      // The rejected step the smallest --max-drop would have accepted.
+      const needs = rejected.map((s) => ({ drop: s.drop!, need: maxDropAccepting(s.drop!, s.allowedDrop ?? maxDrop / 100, maxDrop) }));
+      const easiest = needs.length ? needs.reduce((a, b) => (b.need < a.need ? b : a)) : undefined;
+      const worst = easiest?.drop;
+      const need = easiest?.need;
       // Every smaller step was refused for answering only the most common class: a larger --max-drop changes nothing.
       if (!rejected.length && result.steps.some((s) => s.collapsedTo != null)) {
         return {
@@ -1180,12 +1199,12 @@ export function advise(result: AgentResult, maxDrop: number, trainRows: number, 
       if (need != null && need > 100) {
         return {
           retry: retryOf({ force: true }),
-          text: `the rejected step that lost least lost ${(100 * worst!).toFixed(2)} validation points, more than any --max-drop (at most 100) accepts: --force takes the target and reports the drop, or a lower --target`,
+          text: `the rejected step nearest to the guard lost ${(100 * worst!).toFixed(2)} validation points, more than any --max-drop (at most 100) accepts: --force takes the target and reports the drop, or a lower --target`,
         };
       }
       if (need != null && need > maxDrop) {
         const retry = retryOf({ maxDrop: need });
-        return { retry, text: `the rejected step that lost least lost ${(100 * worst!).toFixed(2)} validation points: rerun with ${retry.flags.join(' ')} to accept that, or --force to take the target and report the drop` };
+        return { retry, text: `the rejected step nearest to the guard lost ${(100 * worst!).toFixed(2)} validation points: rerun with ${retry.flags.join(' ')}, the smallest --max-drop under which the guard accepts that step (it allows --max-drop plus what the validation rows' noise excuses), or --force to take the target and report the drop` };
       }
       return { text: 'rerun with a larger --max-drop, or --force to take the target and report the drop' };
     }
@@ -1675,9 +1694,12 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
     const rows = fitted.test.labels.length;
     // The pruned model fell to what always answering the most common class scores, where the dense one was above it.
     if (rows > 0 && report.final.testAccuracy <= floor.share + 0.5 / rows && report.dense.testAccuracy > floor.share + 1 / rows) {
+      // What it still finds of the other classes, in figures: accuracy alone cannot say whether it stopped predicting them.
+      const others = (report.final.classes ?? []).filter((c, k) => k !== floor.label && c.testRows > 0 && c.denseRecall != null && c.recall != null)
+        .map((c) => `'${c.name}' ${(100 * c.denseRecall!).toFixed(1)} → ${(100 * c.recall!).toFixed(1)} %`);
       out.push(`the pruned model's test accuracy (${(100 * report.final.testAccuracy).toFixed(2)} %) is no better than always answering the most common class ` +
-        `'${fitted.classNames[floor.label] ?? floor.label}' (${(100 * floor.share).toFixed(2)} % of the ${rows} test rows; dense ${(100 * report.dense.testAccuracy).toFixed(2)} %): ` +
-        'it has lost what the model knew about the other classes');
+        `'${fitted.classNames[floor.label] ?? floor.label}' (${(100 * floor.share).toFixed(2)} % of the ${rows} test rows; dense ${(100 * report.dense.testAccuracy).toFixed(2)} %)` +
+        (others.length ? `; test recall of the other classes, dense → pruned: ${others.slice(0, 8).join(', ')}${others.length > 8 ? ', …' : ''} (report.json final.classes)` : ''));
     }
   }
   return out;

@@ -91,6 +91,13 @@ describe('classRecallLosses', () => {
     // Within the accuracy's own drop plus the margin: not flagged.
     expect(classRecallLosses([{ name: 'a', testRows: 50, denseRecall: 0.9, recall: 0.75 }], 0.06, 1)).toEqual([]);
   });
+
+  it('also flags a rare class that kept less than half of the recall the dense model had, 3+ rows lost (9 → 2 of 73 rows)', () => {
+    const rare = { name: '1', testRows: 73, denseRecall: 9 / 73, recall: 2 / 73 };
+    expect(classRecallLosses([rare], -0.004, 1).map((c) => c.name)).toEqual(['1']);
+    // Two rows lost out of three found: not flagged on so few rows.
+    expect(classRecallLosses([{ name: '2', testRows: 40, denseRecall: 3 / 40, recall: 1 / 40 }], 0, 1)).toEqual([]);
+  });
 });
 
 describe('csvNames', () => {

@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { autoprune } from '../src/api.js';
-import { checkInputScaling } from '../src/prune-service.js';
+import { checkInputScaling, maxDropAccepting } from '../src/prune-service.js';
 import { loadDataset } from '../src/data/registry.js';
 import { loadModel } from '../src/models/io.js';
 import { fitDatasetToModel, taskOf } from '../src/models/task.js';
@@ -360,15 +360,15 @@ describe('small real tables with the defaults', () => {
     // The default budget (1,200 steps) set by hand: a budget the user set is a limit, never extended.
     const short = await cli(['--model', model, '--data', data, '--target', '0.8', '--budget-steps', '1200', '--out', 'a'], { cwd });
     expect(short.code).toBe(3);
-    const report = JSON.parse(readFileSync(join(cwd, 'a', 'report.json'), 'utf8')) as { final: { stopReason: string; advice: string; retry: { flags: string[]; options: { budgetSteps: number; maxDrop: number } } }; steps: { accepted: boolean; drop?: number; reason?: string }[] };
+    const report = JSON.parse(readFileSync(join(cwd, 'a', 'report.json'), 'utf8')) as { final: { stopReason: string; advice: string; retry: { flags: string[]; options: { budgetSteps: number; maxDrop: number } } }; steps: { accepted: boolean; drop?: number; allowedDrop?: number; reason?: string }[] };
     expect(report.final.stopReason).toBe('budget');
     const last = report.steps[report.steps.length - 1];
     expect(last.accepted).toBe(false);
     expect(last.reason).toMatch(/^last try at the target/);
-    const need = (Math.ceil(1000 * last.drop!) / 10).toFixed(1);
+    const need = maxDropAccepting(last.drop!, last.allowedDrop!, 1).toFixed(1);
     expect(report.final.retry.flags).toEqual(['--budget-steps', '2400', '--max-drop', need]);
     expect(report.final.retry.options).toEqual({ budgetSteps: 2400, maxDrop: Number(need) });
-    expect(report.final.advice).toContain(`its last try at the target lost ${(100 * last.drop!).toFixed(2)} validation points: rerun with --budget-steps 2400 --max-drop ${need} (`);
+    expect(report.final.advice).toContain(`its last try at the target lost ${(100 * last.drop!).toFixed(2)} validation points (allowed ${(100 * last.allowedDrop!).toFixed(2)}): rerun with --budget-steps 2400 --max-drop ${need} (`);
     const again = await cli(['--model', model, '--data', data, '--target', '0.8', ...report.final.retry.flags, '--out', 'b'], { cwd });
     expect(again.code).toBe(0);
   }, 120_000);

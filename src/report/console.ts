@@ -221,9 +221,9 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         (f.labels ? `  per label (test recall of its positive rows, dense → pruned): ${f.labels.map((l) => `${l.name} ${l.denseRecall == null ? '—' : (100 * l.denseRecall).toFixed(1)} → ${l.recall == null ? '—' : (100 * l.recall).toFixed(1)} % of ${l.testPositives}`).join(', ')}\n` : '') +
         (f.targets ? `  per target (test R², the average above weighs each alike): ${f.targets.map((t) => `${t.name} ${t.denseTestR2.toFixed(3)} → ${t.testR2.toFixed(3)}`).join(', ')}\n` : '') +
         (f.testErrors ? `  ${errorsLine(f.testErrors)}\n` : '');
-      // --quiet: the status and the figures; the rest is in report.json.
+      // --quiet: the status and the figures, and on exit 3 what to rerun with (the status line points to it); the rest is in report.json.
       if (level === 0) {
-        err.write(summary);
+        err.write(summary + (f.advice ? `  to go further: ${f.advice}\n` : ''));
         return;
       }
       err.write(summary +

@@ -3,7 +3,7 @@ import { defaultBatchSize, extendBudget, resolveBudget } from '../../src/agent/b
 import { GUARD_Z, judge, majorityShare, noiseCap, resolution, withCollapseCheck } from '../../src/agent/guard.js';
 import { resolveRunOptions } from '../../src/options.js';
 import { UsageError } from '../../src/errors.js';
-import { adviceFor } from '../../src/prune-service.js';
+import { adviceFor, maxDropAccepting } from '../../src/prune-service.js';
 import type { AgentResult } from '../../src/agent/loop.js';
 
 const rows = (n: number, ones: number) => Uint8Array.from({ length: n }, (_, i) => (i < ones ? 1 : 0));
@@ -152,8 +152,18 @@ describe('advice after a guard stop', () => {
   }) as unknown as AgentResult;
 
   it('names the --max-drop that accepts the step that lost least, and none beyond what --max-drop takes (an R² that fell by 8.5)', () => {
-    expect(adviceFor(stopped([0.05, 0.0353]), 1, 1000)).toMatch(/^the rejected step that lost least lost 3\.53 validation points: rerun with --max-drop 3\.6 /);
-    expect(adviceFor(stopped([8.48, 9.1]), 1, 1000)).toMatch(/^the rejected step that lost least lost 848\.00 validation points, more than any --max-drop \(at most 100\) accepts: --force/);
+    expect(adviceFor(stopped([0.05, 0.0353]), 1, 1000)).toMatch(/^the rejected step nearest to the guard lost 3\.53 validation points: rerun with --max-drop 3\.6, the smallest /);
+    expect(adviceFor(stopped([8.48, 9.1]), 1, 1000)).toMatch(/^the rejected step nearest to the guard lost 848\.00 validation points, more than any --max-drop \(at most 100\) accepts: --force/);
+  });
+
+  it('the --max-drop named is the smallest under which the guard accepts the step, not its drop (the noise\'s share comes on top)', () => {
+    // Right/wrong rows: the share (0.45 points here) does not grow with --max-drop: 1.55 − 0.45.
+    expect(maxDropAccepting(0.0155, 0.0145, 1)).toBe(1.1);
+    // R²: the share is capped at --max-drop, so it may grow with it; half the drop is always enough: max(3.09 − 1, 3.09 / 2).
+    expect(maxDropAccepting(0.0309, 0.02, 1)).toBe(2.1);
+    expect(maxDropAccepting(0.05, 0.045, 1)).toBe(2.5);
+    // No share: the drop itself.
+    expect(maxDropAccepting(0.0353, 0.01, 1)).toBe(3.6);
   });
 
   it('a budget stop says where it stopped in the target\'s own measure: compute removed under --objective flops', () => {

@@ -122,6 +122,18 @@ describe('console verbosity', () => {
     expect(n).toContain('wrote /tmp/out/ (model/, masks.json, report.json, report.html)');
   });
 
+  it('--quiet keeps the advice on exit 3: the status line points to it', () => {
+    let out = '';
+    const stream = { isTTY: false, write: (s: string) => { out += s; return true; } } as unknown as NodeJS.WriteStream;
+    const r = createConsoleReporter({ json: false, target: 0.8, stream, verbosity: 'quiet' });
+    const report = sample();
+    Object.assign(report.final, { targetReached: false, stopReason: 'budget', exitCode: 3, advice: 'the fine-tuning budget (900 optimizer steps) ran out at 70.0 % sparsity: rerun with --budget-steps 1800, or --force to take the target with what is left' });
+    r.finished(report, '/tmp/out');
+    expect(out).toContain('the advice below says what to rerun with');
+    expect(out).toContain('  to go further: the fine-tuning budget (900 optimizer steps) ran out at 70.0 % sparsity: rerun with --budget-steps 1800');
+    expect(out).not.toContain('wrote /tmp/out');
+  });
+
   it('--verbose gives each round its own steps: the last one what is left of the training (70 steps of 63-step rounds: 63, then 7)', () => {
     let out = '';
     const stream = { isTTY: false, write: (s: string) => { out += s; return true; } } as unknown as NodeJS.WriteStream;
