@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { autoprune } from '../src/api.js';
-import { checkInputScaling, maxDropAccepting } from '../src/prune-service.js';
+import { checkInputScaling, maxDropAccepting, repeatedRows } from '../src/prune-service.js';
 import { loadDataset } from '../src/data/registry.js';
 import { loadModel } from '../src/models/io.js';
 import { fitDatasetToModel, taskOf } from '../src/models/task.js';
@@ -77,6 +77,17 @@ describe('small real tables with the defaults', () => {
     writeFileSync(other, `${[lines[0], ...lines.slice(1, 61).map((l) => l.split(',').map((v, j, a) => (j < a.length - 1 ? String(Number(v) + 0.001) : v)).join(','))].join('\n')}\n`);
     expect((await warningsFor(other)).some((w) => /same inputs as training rows/.test(w))).toBe(false);
   }, 60_000);
+
+  it('rows of discrete inputs that repeat training rows as often as training rows repeat each other are not called copies', () => {
+    // 8 distinct one-hot inputs over 400 training rows: every row repeats another, and so does every held-out row.
+    const draw = (n: number, seed: number) => Array.from({ length: n }, (_, i) => `k${(i * 7 + seed) % 8}`);
+    expect(repeatedRows(draw(400, 0), draw(60, 3))).toEqual({ seen: 60, chance: 1, copied: false });
+    // Continuous inputs (no training row repeats another) and a file of training rows: copies.
+    const distinct = Array.from({ length: 400 }, (_, i) => `r${i}`);
+    expect(repeatedRows(distinct, distinct.slice(0, 60))).toEqual({ seen: 60, chance: 0, copied: true });
+    // Half the training rows repeat, the held-out file is all training rows: still copies.
+    expect(repeatedRows([...distinct.slice(0, 200), ...distinct.slice(0, 200)].concat(distinct.slice(200, 400)), distinct.slice(300, 360)).copied).toBe(true);
+  });
 
   it('one-hot label columns in another order than the model\'s are refused naming the --label that fits; extra class columns naming --label', async () => {
     const p = smallCasePaths('iris');

@@ -203,16 +203,21 @@ const MERGES = new Set(['Add', 'Multiply', 'Average', 'Maximum', 'Minimum', 'Sub
 function channelSpaces(model: TF.LayersModel): { groups: ChannelGroup[]; blocked: Map<Layer, string>; producersOf: (layer: Layer) => Layer[] | undefined } {
   const parent: number[] = [];
   const spaceOf = new Map<Layer, number>();
-  const info: { producers: Layer[]; consumers: { layer: Layer; groups: number }[]; channelwise: Layer[]; channels: number; blocked?: string }[] = [];
+  // blockedFor: the producers of the space when it was blocked; merges: the elementwise merges that joined it (a producer
+  // joined later is kept because a merge ties its units to those, which the report says rather than the first reason alone).
+  const info: { producers: Layer[]; consumers: { layer: Layer; groups: number }[]; channelwise: Layer[]; channels: number; blocked?: string; blockedFor?: Layer[]; merges: string[] }[] = [];
   const flat = new Set<Layer>();
   const outputLayers = new Set<Layer>(model.outputs.map((o) => o.sourceLayer as Layer));
   const find = (i: number): number => { while (parent[i] !== i) { parent[i] = parent[parent[i]]; i = parent[i]; } return i; };
   const fresh = (channels: number): number => {
     parent.push(parent.length);
-    info.push({ producers: [], consumers: [], channelwise: [], channels });
+    info.push({ producers: [], consumers: [], channelwise: [], channels, merges: [] });
     return parent.length - 1;
   };
-  const block = (id: number, reason: string) => { const r = find(id); if (info[r].blocked == null) info[r].blocked = reason; };
+  const block = (id: number, reason: string) => {
+    const r = find(id);
+    if (info[r].blocked == null) { info[r].blocked = reason; info[r].blockedFor = [...info[r].producers]; }
+  };
   const union = (a: number, b: number): number => {
     const [x, y] = [find(a), find(b)];
     if (x === y) return x;
@@ -221,7 +226,8 @@ function channelSpaces(model: TF.LayersModel): { groups: ChannelGroup[]; blocked
     p.producers.push(...q.producers);
     p.consumers.push(...q.consumers);
     p.channelwise.push(...q.channelwise);
-    if (p.blocked == null && q.blocked != null) p.blocked = q.blocked;
+    p.merges.push(...q.merges);
+    if (p.blocked == null && q.blocked != null) { p.blocked = q.blocked; p.blockedFor = q.blockedFor; }
     return x;
   };
   const visit = (layer: Layer): void => {
@@ -271,6 +277,7 @@ function channelSpaces(model: TF.LayersModel): { groups: ChannelGroup[]; blocked
     if (MERGES.has(cls) && ins.length >= 2) {
       if (inIds.length === ins.length && !ins.some((l) => flat.has(l))) {
         const id = inIds.reduce((a, b) => union(a, b));
+        info[find(id)].merges.push(`'${layer.name}' (${cls})`);
         spaceOf.set(layer, id);
       } else {
         for (const id of inIds) block(id, `'${layer.name}' (${cls}) merges channels with a tensor no prunable layer produces`);
@@ -306,7 +313,13 @@ function channelSpaces(model: TF.LayersModel): { groups: ChannelGroup[]; blocked
   parent.forEach((_, i) => {
     if (find(i) !== i) return;
     const g = info[i];
-    if (g.blocked != null) for (const p of g.producers) blocked.set(p, g.blocked);
+    if (g.blocked != null) {
+      const at = g.blockedFor ?? [];
+      for (const p of g.producers) {
+        const tied = g.blocked !== '' && at.length > 0 && !at.includes(p) && g.merges.length > 0;
+        blocked.set(p, tied ? `${g.merges.join(', ')} ties its units to ${at.map((l) => `'${l.name}'`).join(', ')}, kept because ${g.blocked}` : g.blocked);
+      }
+    }
     else if (g.producers.length > 0 && g.consumers.length > 0) groups.push({ producers: g.producers, consumers: g.consumers, channelwise: g.channelwise, channels: g.channels });
   });
   /** The producers whose channels a layer's output carries (undefined: not a channel space). */

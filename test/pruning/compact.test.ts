@@ -367,6 +367,25 @@ describe('compactModel', () => {
     model.dispose();
   });
 
+  it('a layer whose units an Add ties to a branch a Concatenate keeps is said to be kept for that, naming the Add (a new user\'s model)', () => {
+    const input = tf.input({ shape: [4] });
+    const a2 = tf.layers.dense({ units: 16, activation: 'relu', name: 'branch_a2' }).apply(
+      tf.layers.dense({ units: 8, activation: 'relu', name: 'branch_a1' }).apply(input) as TF.SymbolicTensor) as TF.SymbolicTensor;
+    const b = tf.layers.dense({ units: 16, activation: 'relu', name: 'branch_b' }).apply(input) as TF.SymbolicTensor;
+    const merge = tf.layers.concatenate({ name: 'merge' }).apply([a2, b]) as TF.SymbolicTensor;
+    const head = tf.layers.dense({ units: 16, activation: 'relu', name: 'head' }).apply(merge) as TF.SymbolicTensor;
+    const sum = tf.layers.add({ name: 'skip_add' }).apply([head, b]) as TF.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 3, name: 'out' }).apply(sum) as TF.SymbolicTensor });
+    const pm = new PrunableModel(model);
+    const { model: compact, report } = compactModel(model, pm);
+    const why = Object.fromEntries(report.skipped.map((s) => [s.layer, s.reason]));
+    expect(why.branch_b).toBe("units kept: 'merge' (Concatenate) merges several inputs");
+    expect(why.head).toBe("units kept: 'skip_add' (Add) ties its units to 'branch_b', kept because 'merge' (Concatenate) merges several inputs");
+    compact.dispose();
+    pm.dispose();
+    model.dispose();
+  });
+
   it('logits followed by a Softmax layer are the output\'s units: not reported as left intact, the layer before compacts', () => {
     const model = tf.sequential({ layers: [
       tf.layers.dense({ inputShape: [8], units: 6, activation: 'relu', name: 'h' }),
