@@ -59,7 +59,11 @@ describe('console summary: validation and an already-pruned input', () => {
     r.dense.valAccuracy = 0.9231;
     r.final.valAccuracy = 0.8718;
     r.guard = { ...r.guard!, reference: 'control', finalDrop: 0.0256, finalAllowedDrop: 0.0613 };
-    expect(summary(r)).toContain('validation accuracy 92.31 % dense → 87.18 % pruned (the guard\'s paired drop vs the fine-tuned dense control: 2.56 points, allowed 6.13)');
+    r.guard.maxDrop = 1;
+    // The allowance is split into what the user set and what the rows' noise adds.
+    expect(summary(r)).toContain('validation accuracy 92.31 % dense → 87.18 % pruned (the guard\'s paired drop vs the fine-tuned dense control: 2.56 points, allowed 6.13 = --max-drop 1 + 5.13 for the validation rows\' noise)');
+    r.guard.finalAllowedDrop = 0.01;
+    expect(summary(r)).toContain('2.56 points, allowed 1.00)');
   });
 
   it('says at the start when the model as given is already sparse, so that "dense" is read as that model', () => {
