@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import type * as TF from '@tensorflow/tfjs';
 import { inject, injectable } from 'inversify';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { isLastTry, runAgent, type AgentResult } from './agent/loop.js';
@@ -1601,6 +1601,13 @@ export class PruneService {
             throw new AutopruneError(`the pruned model is written to '${opts.out}' (model/, masks.json, report.json, report.html; exit code ${report.final.exitCode} in report.json), ` +
               `but --compact failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
           }).finally(() => probe?.dispose());
+          // report.json says what the compact model runs too (the masked model's live-weight count is not that at
+          // connection or hierarchical granularity): rewritten in place, atomically.
+          report.compact = {
+            path: join(resolve(opts.out), 'compact'), paramsBefore: c.compact.paramsBefore, paramsAfter: c.compact.paramsAfter,
+            macs: { ...c.compute, reduction: c.compute.dense > 0 ? 1 - c.compute.compact / c.compute.dense : 0 },
+          };
+          rewriteJson(join(resolve(opts.out), 'report.json'), report);
           opts.onEvent?.({
             type: 'compact', path: join(resolve(opts.out), 'compact'), paramsBefore: c.compact.paramsBefore, paramsAfter: c.compact.paramsAfter,
             unitsRemoved: c.compact.layers.map((l) => l.unitsBefore - l.unitsAfter), layers: c.compact.layers.map((l) => l.name), skipped: c.compact.skipped,
@@ -1762,4 +1769,11 @@ async function frontierFiles(result: AgentResult, report: RunReport): Promise<Ou
     disposeSnapshot(final);
   }
   return files;
+}
+
+/** Replaces a JSON file atomically (a temp file beside it, renamed over it). */
+function rewriteJson(file: string, value: unknown): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(tmp, file);
 }

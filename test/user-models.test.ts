@@ -97,6 +97,11 @@ describe('user models and data', () => {
     expect(check.maxAbsDiff!.sparse).toBeLessThan(1e-4);
     expect(check.maxAbsDiff!.sparseInt8).toBeGreaterThanOrEqual(0);
     expect(check.compactMacs).toBe(fast.report.final.compute!.live);
+    // report.json says what the compact model runs (the returned report too).
+    const written = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { compact: { macs: { dense: number; compact: number; reduction: number }; paramsAfter: number } };
+    expect(written.compact.macs.compact).toBe(check.compactMacs);
+    expect(written.compact.macs.reduction).toBeCloseTo(1 - check.compactMacs! / written.compact.macs.dense, 9);
+    expect(fast.report.compact).toEqual(written.compact);
     expect(events.at(-1)!.type).toBe('done');
     fast.model.dispose();
   });

@@ -124,7 +124,7 @@ function summaryTable(r: RunReport): string {
     ['Policy', policy],
     ['Granularity', e(r.config.granularity)],
     ...(r.final.compute ? [[
-      'Compute', `${num(r.final.compute.dense)} → ${num(r.final.compute.live)} multiply-accumulates per sample of the prunable kernels' live weights <span class="muted">(${pct(r.final.compute.reduction)} fewer${flops ? ', the target’s measure' : ''}${r.final.compute.allKernels ? `; every kernel's, the frozen and excluded ones counted as they are: ${num(r.final.compute.allKernels.dense)} → ${num(r.final.compute.allKernels.live)}, ${pct(r.final.compute.allKernels.reduction)} fewer` : ''})</span>` +
+      'Compute', `${num(r.final.compute.dense)} → ${num(r.final.compute.live)} multiply-accumulates per sample of the prunable kernels' ${r.config.granularity === 'unit' ? 'live weights' : 'nonzero weights (not what the model runs: see below)'} <span class="muted">(${pct(r.final.compute.reduction)} fewer${flops ? ', the target’s measure' : ''}${r.final.compute.allKernels ? `; every kernel's, the frozen and excluded ones counted as they are: ${num(r.final.compute.allKernels.dense)} → ${num(r.final.compute.allKernels.live)}, ${pct(r.final.compute.allKernels.reduction)} fewer` : ''})</span>` +
         (r.config.granularity === 'unit' ? '' : '<br><span class="muted">Zeros inside kept units still cost their multiply-accumulates on dense kernels (TensorFlow.js has no sparse ones): this saving needs a sparse runtime. Only whole units removed (--granularity unit, then autoprune compact) make the model itself faster; compact reports what it removes.</span>'),
     ] as [string, string]] : []),
     ...((r.final.unitsKept ?? []).length ? [[
@@ -291,7 +291,7 @@ export async function renderReportHtml(report: RunReport): Promise<string> {
 <main>
 <header>
 <h1>${e(title)} ${status}</h1>
-<p class="sub">${e(report.config.data)} · policy ${e(report.policy.name)} · ${pct(report.final.sparsity, 1)} of the prunable weights pruned${report.final.compute ? `, ${pct(report.final.compute.reduction, 1)} of their compute removed` : ''} · ${e(report.createdAt)}</p>
+<p class="sub">${e(report.config.data)} · policy ${e(report.policy.name)} · ${pct(report.final.sparsity, 1)} of the prunable weights pruned${report.final.compute && report.config.granularity === 'unit' ? `, ${pct(report.final.compute.reduction, 1)} of their compute removed` : ''} · ${e(report.createdAt)}</p>
 </header>
 <section>
 <h2>Summary</h2>

@@ -373,6 +373,12 @@ export interface RunReport {
    */
   frontier?: ReportFrontierRow[];
   /**
+   * With `--compact` (API `compact: true`): what the compact model written to `compact/` runs, next to the masked model's
+   * live-weight count of `final.compute`. Only whole units leave the model: at connection or hierarchical granularity the
+   * zeros inside kept units still cost their multiply-accumulates, so `macs.compact` is what serving it saves.
+   */
+  compact?: { path: string; paramsBefore: number; paramsAfter: number; macs: { dense: number; live: number; compact: number; reduction: number } };
+  /**
    * The polish (the fine-tune at the final sparsity with the rest of the budget), where one ran: `kept` its best
    * round, or undone (the final model is the last accepted step's), with the losses compared and why (`message`).
    * Its optimizer steps count in `totals` either way.

@@ -27,6 +27,17 @@ describe('console summary', () => {
     expect(summary(r)).toContain('(+3.33 points)');
   });
 
+  it('claims compute removed only at unit granularity: at hierarchical or connection the nonzero weights\' count is not what the model runs', () => {
+    const r = sample();
+    r.final.compute = { dense: 14528, live: 2398, reduction: 0.835 };
+    r.config.granularity = 'unit';
+    expect(summary(r)).toContain("83.5 % of the prunable kernels' multiply-accumulates pruned");
+    for (const g of ['hierarchical', 'connection']) {
+      r.config.granularity = g;
+      expect(summary(r)).not.toContain('multiply-accumulates');
+    }
+  });
+
   it("gives a regression's RMSE per target, and an autoencoder's MSE per value, in the targets' own units", () => {
     const r = sample();
     r.final.testErrors = { metric: 'rmse', values: [{ name: 'mpg', dense: 2.66411567, pruned: 2.7555971 }] };
