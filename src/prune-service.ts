@@ -1097,22 +1097,41 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
   // Far better (10 points, 0.1 of R², 5 rows) and good in itself — the score of a model trained for these inputs (half
   // the way from chance to every row right; R² or exact match of 0.5) — not merely less wrong: a model given other
   // targets or columns altogether scores a little less badly under some scaling, and the checks after this name those.
-  if (!best || !farAbove(best.score - asGiven, rows) || !credible(best.score)) return;
-  const other = fmt(best.score);
+  // Far above and clearly better calibrated (validation loss under 0.8 of the loss as given) is evidence enough at a
+  // quarter of the way from chance (R² 0.25): a new user's GRU trained on z-scores scored 51 % on raw values and 71 %
+  // z-scored, under the half-way bar, and the label check then blamed the labels.
+  const fair = (v: number) => (task.kind === 'classification' ? v >= chance + (1 - chance) / 4 : v >= 0.25);
+  const strong = (c: (typeof scored)[number]) => farAbove(c.score - asGiven, rows) && (credible(c.score) || (fair(c.score) && c.loss < 0.8 * lossGiven));
+  let pick = best && strong(best) ? best : undefined;
+  let how = '';
+  if (!pick) {
+    // As accurate or a little more (not far), good in itself, and its validation loss under half the loss as given: the
+    // scaling the model was trained on (a new user's MLP trained on loadCsv's z-scores scored 79.1 % on raw values and
+    // 83.2 % z-scored, cross-entropy 1.83 against 0.55; fine-tuning retrained it to raw values and reported a gain).
+    const calibrated = scored
+      .filter((c) => c.name !== 'x255' && c.name !== 'd255' && credible(c.score) && c.score >= asGiven - Math.max(0.05, 2 / rows) + 1e-9 && c.loss < 0.5 * lossGiven)
+      .sort((a, b) => a.loss - b.loss)[0];
+    if (calibrated) {
+      pick = calibrated;
+      how = ` (validation loss ${lossGiven.toPrecision(3)} as they are, ${calibrated.loss.toPrecision(3)} so: a clearly better fit at that scale)`;
+    }
+  }
+  if (!pick) return;
+  const other = `${fmt(pick.score)}`;
   const zWords = 'standardized (each column\'s z-score over the training rows)';
   const unitWords = 'each column scaled to [0, 1] (by its minimum and maximum over the training rows)';
   const retrainTo = (what: string) => `fine-tuning would retrain it to ${what} (its users would have to feed it those)`;
-  if (best.name === 'raw') {
+  if (pick.name === 'raw') {
     throw new DataError(csv
-      ? `${what} with the columns standardized (--standardize) and ${other} with their values as they are: it was trained on the raw values, and fine-tuning would retrain it to standardized ones; drop --standardize`
-      : `${what} with its standardized inputs (the Dataset's \`standardization\`; loadCsv z-scores by default) and ${other} with the values they were standardized from: ` +
+      ? `${what} with the columns standardized (--standardize) and ${other} with their values as they are${how}: it was trained on the raw values, and fine-tuning would retrain it to standardized ones; drop --standardize`
+      : `${what} with its standardized inputs (the Dataset's \`standardization\`; loadCsv z-scores by default) and ${other} with the values they were standardized from${how}: ` +
         'it was trained on the raw values, and fine-tuning would retrain it to standardized ones; load the CSV with loadCsv({ ..., standardize: false })');
   }
-  if (best.name === 'x255' || best.name === 'd255') throw by255({ name: best.name, score: best.score }, '');
+  if (pick.name === 'x255' || pick.name === 'd255') throw by255({ name: pick.name, score: pick.score }, '');
   // Both rescalings far above the inputs as they are and within two rows (5 points) of each other: the model was trained
   // on rescaled inputs, and these rows cannot tell which (a model that separates its classes easily scores alike under
   // both). Suggesting z-scores would retrain a min-max model to them, as the first of a tie used to.
-  if (second && (second.name === 'z' || second.name === 'unit') && farAbove(second.score - asGiven, rows) && credible(second.score) && best.score - second.score < Math.max(0.05, 2 / rows) - 1e-9) {
+  if (pick === best && second && (second.name === 'z' || second.name === 'unit') && farAbove(second.score - asGiven, rows) && credible(second.score) && best.score - second.score < Math.max(0.05, 2 / rows) - 1e-9) {
     const z = scored.find((o) => o.name === 'z')!;
     const unit = scored.find((o) => o.name === 'unit')!;
     throw new DataError(`${what} with the ${inputsWord} values as they are, ${fmt(z.score)} with them ${zWords} and ${fmt(unit.score)} with ${unitWords}: ` +
@@ -1120,17 +1139,18 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
       remedy('scale the CSV\'s columns as in training (--standardize only if that was z-scores over these training rows)',
         'scale the Dataset\'s inputs as in training (loadCsv({ ..., standardize: true }) only if that was z-scores over these training rows)', 'rescaled'));
   }
-  throw new DataError(best.name === 'z'
-    ? `${what} with the ${inputsWord} values as they are and ${other} with them ${zWords}: ` +
+  throw new DataError(pick.name === 'z'
+    ? `${what} with the ${inputsWord} values as they are and ${other} with them ${zWords}${how}: ` +
       `it was trained on standardized features, and ${retrainTo('raw ones')}; ${remedy('pass --standardize', 'load the CSV with loadCsv({ ..., standardize: true }) (its default), or z-score the inputs over the training rows', 'z-scores')}`
-    : `${what} with the ${inputsWord} values as they are and ${other} with ${unitWords}: ` +
+    : `${what} with the ${inputsWord} values as they are and ${other} with ${unitWords}${how}: ` +
       'it was trained on inputs scaled so (pixels / 255, min-max), and fine-tuning would retrain it to these; ' +
       remedy('scale the CSV\'s columns as in training (--standardize gives z-scores, not this)', 'scale the Dataset\'s inputs as in training (loadCsv\'s standardize gives z-scores, not this)', 'pixels / 255, min-max'));
 }
 
 /**
  * The options of the first thing a run that stopped short suggests (report.json `final.retry`): set on the same command
- * (`flags`) or call (`options`), they are what the advice's "rerun with" names. The small-data benchmark takes it on
+ * (`flags`) or call (`options`), they are what the advice's "rerun with" names. Not a promise: the rerun takes its own
+ * path (a new user's MLP at 0.97 stopped again and asked for a larger --max-drop); the small-data benchmark takes it on
  * every exit-3 run and reports whether the rerun reaches the target (docs/benchmarks.md).
  */
 export interface Retry {
@@ -1187,7 +1207,8 @@ export function advise(result: AgentResult, maxDrop: number, trainRows: number, 
         return {
           retry,
           text: `${head}, and its last try at the target lost ${(100 * lastTry!).toFixed(2)} validation points (allowed ${(100 * (last.allowedDrop ?? 0)).toFixed(2)}): rerun with ${retry.flags.join(' ')} ` +
-            '(twice the budget, and the smallest --max-drop under which the guard would have accepted that try; the report then says what the final model lost), ' +
+            '(twice the budget, and the smallest --max-drop under which the guard would have accepted that try; the rerun takes its own path and may still stop short, ' +
+            'and its report says what the final model lost), ' +
             `or --budget-steps ${more} alone to keep the guard (it may stop short again), or --force to take the target with what is left`,
         };
       }
@@ -1219,7 +1240,7 @@ export function advise(result: AgentResult, maxDrop: number, trainRows: number, 
       }
       if (need != null && need > maxDrop) {
         const retry = retryOf({ maxDrop: need });
-        return { retry, text: `the rejected step nearest to the guard lost ${(100 * worst!).toFixed(2)} validation points: rerun with ${retry.flags.join(' ')}, the smallest --max-drop under which the guard accepts that step (it allows --max-drop plus what the validation rows' noise excuses), or --force to take the target and report the drop` };
+        return { retry, text: `the rejected step nearest to the guard lost ${(100 * worst!).toFixed(2)} validation points: rerun with ${retry.flags.join(' ')}, the smallest --max-drop under which the guard accepts that step (it allows --max-drop plus what the validation rows' noise excuses; the rerun takes its own path and may still stop short), or --force to take the target and report the drop` };
       }
       return { text: 'rerun with a larger --max-drop, or --force to take the target and report the drop' };
     }

@@ -165,6 +165,17 @@ describe('small real tables with the defaults', () => {
     model.dispose();
   }, 60_000);
 
+  it('a model trained on z-scores given values its metric cannot tell apart (all rows right either way) is refused by its far better loss', async () => {
+    // penguins-species' committed CSV holds the z-scores its model was trained on; × 1.5 keeps every validation row right,
+    // and only the validation loss says which scaling it was trained on (a new user's MLP: 79.1 % vs 83.2 %, loss 1.83 vs 0.55).
+    const p = smallCasePaths('penguins-species');
+    const lines = readFileSync(p.data, 'utf8').trim().split('\n');
+    const csv = join(tempDir(), 'penguins-wider.csv');
+    writeFileSync(csv, `${[lines[0], ...lines.slice(1).map((l) => l.split(',').map((v, j, a) => (j < a.length - 1 ? (1.5 * Number(v)).toFixed(4) : v)).join(','))].join('\n')}\n`);
+    await expect(autoprune({ model: p.model, data: csv, target: 0.5, budgetSteps: 20 }))
+      .rejects.toThrow(/is 100\.0 % with the columns' values as they are and 100\.0 % with them standardized \(each column's z-score over the training rows\) \(validation loss [\d.e-]+ as they are, [\d.e-]+ so: a clearly better fit at that scale\): it was trained on standardized features.*pass standardize$/);
+  }, 60_000);
+
   it('a run that leaves the model far better than dense on its own validation rows warns that fine-tuning taught it another input preparation', async () => {
     // iris with two pairs of feature columns swapped: above chance as it is, so no check before the run can tell.
     const p = smallCasePaths('iris');

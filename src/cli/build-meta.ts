@@ -24,6 +24,7 @@ const Flags = z.object({
   valData: z.string().min(1).optional(),
   testData: z.string().min(1).optional(),
   splitSeed: z.coerce.number().int('must be a whole number').min(0).optional(),
+  standardize: z.boolean().optional(),
 });
 
 /** `autoprune build-meta --family F`: meta-dataset of a model family (zoo → oracle → features + labels). */
@@ -45,7 +46,7 @@ export async function buildMetaCommand(raw: Record<string, unknown>, argv: strin
   await main({
     family: f.family, out: f.out, workers: f.workers, queue: f.queue, json: f.json, fresh: f.fresh,
     models: f.models, data: f.data, label: f.label, ignoreColumns: f.ignoreColumns,
-    labelOrder: f.labelOrder, valData: f.valData, testData: f.testData, splitSeed: f.splitSeed,
+    labelOrder: f.labelOrder, valData: f.valData, testData: f.testData, splitSeed: f.splitSeed, standardize: f.standardize,
     ...(f.quick ? { limitPerDigit: 60, maxRowsPerLayerPerStage: 300 } : {}),
   }, ['autoprune', 'autoprune', ...argv]);
   // The 'written' event's line (or JSON object) names the file: no second "wrote" line.

@@ -180,6 +180,7 @@ function main(argv: string[]): Promise<number> {
     .option('--val-data <file>', 'with --models and CSV data: validation rows of their own, which the oracle judges on (instead of a split of --data: use it when the models were trained on rows of that split)')
     .option('--test-data <file>', 'with --models and CSV data: test rows of their own')
     .option('--split-seed <n>', "with --models and CSV data: seed of the 80/10/10 split of --data (default 0, autoprune's default split: train your models on its training rows)")
+    .option('--standardize', 'with --models and CSV data: z-score the input columns over the training rows, as your models were trained (loadCsv\'s default; as autoprune --standardize)')
     .option('--out <file>', 'output header file (the rows go beside it as .bin.gz; default datasets/meta-FAMILY.json)')
     .option('--workers <n>', 'worker processes (with --queue: started on this machine, 0 = only workers started elsewhere)', '2')
     .option('--queue <url>', 'run the jobs on a BullMQ queue in Redis (redis://HOST:PORT): `autoprune worker --queue URL` on other machines helps; retries, and a worker lost mid-job loses nothing (another retakes the job); a restarted build reuses finished jobs')

@@ -1,11 +1,11 @@
 import { signalTurn } from '../util/signal-turn.js';
 import { releaseEarlySignals } from '../cli/early-signals.js';
-import { UsageError } from '../errors.js';
+import { AutopruneError, UsageError } from '../errors.js';
 import { basename, dirname, resolve } from 'node:path';
 import { isCsvPath, loadDataset } from '../data/registry.js';
 import { loadModel } from '../models/io.js';
-import { fitDatasetToModel } from '../models/task.js';
-import { checkLabelOrder } from '../prune-service.js';
+import { fitDatasetToModel, taskOf } from '../models/task.js';
+import { checkInputScaling, checkLabelOrder } from '../prune-service.js';
 import { buildMeta, fileModelHash, type BuildEvent, type FileModel } from './build.js';
 import { FAMILIES } from './zoo.js';
 
@@ -38,6 +38,8 @@ export interface BuildMetaCliArgs {
   testData?: string;
   /** With `models` and CSV data: the seed of the split of `data` (default 0, as `autoprune --split-seed`). */
   splitSeed?: number;
+  /** With `models` and CSV data: z-score the input columns over the training rows, as the models were trained (`autoprune --standardize`). */
+  standardize?: boolean;
 }
 
 /**
@@ -89,12 +91,12 @@ function line(e: BuildEvent): string | undefined {
  * path. Progress goes to stderr (lines, or JSON with `json`).
  */
 export async function main(args: BuildMetaCliArgs, argv: string[] = process.argv): Promise<string> {
-  const dataFlags = { label: args.label, ignoreColumns: args.ignoreColumns, labelOrder: args.labelOrder, valPath: args.valData, testPath: args.testData, seed: args.splitSeed };
+  const dataFlags = { label: args.label, ignoreColumns: args.ignoreColumns, labelOrder: args.labelOrder, valPath: args.valData, testPath: args.testData, seed: args.splitSeed, standardize: args.standardize };
   const userModels = args.models?.length ? await checkUserModels(args.family, args.models, args.data ?? 'mnist-10k', dataFlags, args.json === true) : undefined;
   if (!userModels) {
     if (args.data != null || Object.values(dataFlags).some((v) => v != null)) {
       throw new UsageError(FAMILIES.includes(args.family as never)
-        ? '--data, --label, --ignore-columns, --label-order, --val-data, --test-data and --split-seed describe the data of --models; the built-in zoos train on MNIST-10k'
+        ? '--data, --label, --ignore-columns, --label-order, --val-data, --test-data, --split-seed and --standardize describe the data of --models; the built-in zoos train on MNIST-10k'
         : `--models is missing: family '${args.family}' has no built-in zoo (${FAMILIES.join(', ')}), so build-meta needs your trained models (--models m1/model.json m2/model.json …) to go with --data`);
     }
     if (!FAMILIES.includes(args.family as never)) {
@@ -147,15 +149,17 @@ export async function main(args: BuildMetaCliArgs, argv: string[] = process.argv
  */
 async function checkUserModels(
   family: string, paths: string[], spec: string,
-  flags: { label?: string; ignoreColumns?: string[]; labelOrder?: string[]; valPath?: string; testPath?: string; seed?: number },
+  flags: { label?: string; ignoreColumns?: string[]; labelOrder?: string[]; valPath?: string; testPath?: string; seed?: number; standardize?: boolean },
   json = false,
 ): Promise<FileModel[]> {
   if (!/^[\w.-]+$/.test(family)) throw new UsageError(`--family must be a name of letters, digits, '.', '_' or '-', got '${family}'`);
-  const { label, ignoreColumns, labelOrder, valPath, testPath, seed } = flags;
-  // The user's models read the CSV's values as they are (as `autoprune --model` does), not z-scored; the split is
-  // the CLI's (seed 0 unless --split-seed), or the validation / test files the models were not trained on.
+  const { label, ignoreColumns, labelOrder, valPath, testPath, seed, standardize } = flags;
+  // The user's models read the CSV's values as they are (as `autoprune --model` does), not z-scored, unless --standardize
+  // (z-scores over the training rows, as loadCsv's default); the split is the CLI's (seed 0 unless --split-seed), or the
+  // validation / test files the models were not trained on.
+  if (standardize && !isCsvPath(spec)) throw new UsageError('--standardize goes with CSV data (--data FILE.csv)');
   const csvOptions = isCsvPath(spec) ? {
-    standardize: false, ...(ignoreColumns?.length ? { ignoreColumns } : {}), ...(labelOrder ? { labelOrder } : {}),
+    standardize: standardize === true, ...(ignoreColumns?.length ? { ignoreColumns } : {}), ...(labelOrder ? { labelOrder } : {}),
     ...(valPath ? { valPath: resolve(valPath) } : {}), ...(testPath ? { testPath: resolve(testPath) } : {}),
   } : {};
   if (!isCsvPath(spec) && [labelOrder, valPath, testPath].some((v) => v != null)) throw new UsageError('--label-order, --val-data and --test-data go with CSV data (--data FILE.csv)');
@@ -171,9 +175,13 @@ async function checkUserModels(
       if (twin !== undefined) throw new UsageError(`--models lists the same trained model twice: '${twin}' and '${path}' have identical model files; give each model once`);
       hashes.set(hash, path);
       const model = await loadModel(path);
+      const prefix = `build-meta: model '${path}': `;
       try {
-        const fitted = fitDatasetToModel(raw, model);
+        const fitted = named(prefix, () => fitDatasetToModel(raw, model));
         try {
+          // Inputs scaled otherwise than in training (z-scores, raw values): the oracle would judge a model at chance, and
+          // the label check after this would blame the labels (a new user's z-scored family).
+          if (isCsvPath(spec)) named(prefix, () => checkInputScaling(model, fitted, taskOf(model), { data: spec, model: path }, standardize === true));
           // A model that does not fit these labels (0/1 the other way round, names in another order) would give
           // the oracle's judgements of a model at chance: refused as `autoprune --model` refuses it.
           checkLabelOrder(model, fitted, {
@@ -196,5 +204,16 @@ async function checkUserModels(
     return models;
   } finally {
     raw.dispose();
+  }
+}
+
+/** Runs `f`; an error it throws says which model it is about (`prefix`), keeping its class and exit code. */
+function named<T>(prefix: string, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (!(err instanceof AutopruneError) || err.message.startsWith(prefix)) throw err;
+    const Ctor = err.constructor as new (message: string, options?: { cause?: unknown }) => AutopruneError;
+    throw new Ctor(`${prefix}${err.message}`, { cause: err.cause });
   }
 }

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.js';
 import { spawn } from 'node:child_process';
 import { BIN, CACHE, churnFamily, cli, expectCleanUsageError } from './cli-helpers.js';
+import { PACKAGE_ROOT } from '../../src/backend/tf.js';
 
 describe('a policy for the user\'s own family', () => {
   it('build-meta on their models and CSV, train-policy, then prune with it', async () => {
@@ -96,13 +97,23 @@ describe('a policy for the user\'s own family', () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(JSON.parse(readFileSync(join(cwd, 'meta', 's.json'), 'utf8')).rows).toBeGreaterThan(0);
     expect(ok.stderr.match(/wrote /g)).toHaveLength(1);
-    expectCleanUsageError(await cli(['build-meta', '--family', 'mlp', '--val-data', 'v.csv', '--out', 'meta/x.json'], { cwd }), /--val-data, --test-data and --split-seed describe the data of --models/);
-  }, 120_000);
+    expectCleanUsageError(await cli(['build-meta', '--family', 'mlp', '--val-data', 'v.csv', '--out', 'meta/x.json'], { cwd }), /--val-data, --test-data, --split-seed and --standardize describe the data of --models/);
+    // A model trained on z-scores (loadCsv's default), given the raw columns: refused naming the model and --standardize,
+    // which build-meta takes as autoprune does (a new user's z-scored family could not be built at all).
+    const sw = join(PACKAGE_ROOT, 'datasets', 'small', 'seattle-weather');
+    const lines = readFileSync(join(sw, 'data.csv'), 'utf8').trim().split('\n');
+    writeFileSync(join(cwd, 'raw.csv'), `${[lines[0], ...lines.slice(1).map((l) => l.split(',').map((v, j, a) => (j < a.length - 1 ? (12 + 4 * Number(v)).toFixed(3) : v)).join(','))].join('\n')}\n`);
+    const zArgs = ['build-meta', '--family', 'weather', '--models', join(sw, 'model'), '--data', 'raw.csv', '--workers', '1', '--quick', '--out', 'meta/z.json'];
+    expectCleanUsageError(await cli(zArgs, { cwd }), /^autoprune: error: build-meta: model '.*model': raw\.csv: .* with them standardized .*pass --standardize$/);
+    const z = await cli([...zArgs, '--standardize'], { cwd });
+    expect(z.code, z.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(cwd, 'meta', 'z.json'), 'utf8')).rows).toBeGreaterThan(0);
+  }, 180_000);
 
   it.each([
     [['--family', 'mine'], /--family 'mine' has no built-in zoo .*--models/],
     [['--family', 'mine', '--data', 'x.csv'], /--models is missing: family 'mine' has no built-in zoo \(mlp, cnn\)/],
-    [['--family', 'mlp', '--data', 'x.csv'], /--data, --label, --ignore-columns, --label-order, --val-data, --test-data and --split-seed describe the data of --models/],
+    [['--family', 'mlp', '--data', 'x.csv'], /--data, --label, --ignore-columns, --label-order, --val-data, --test-data, --split-seed and --standardize describe the data of --models/],
     [['--family', 'mine', '--models', 'no/such'], /model file 'no\/such' does not exist/],
     [['--family', 'mine', '--models', 'm', '--data', 'nope.csv'], /cannot read data file 'nope.csv'/],
     [['--family', 'bad name', '--models', 'm'], /--family must be a name/],
