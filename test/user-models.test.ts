@@ -10,6 +10,7 @@ import type { AgentEvent } from '../src/agent/events.js';
 import { accuracy, autoprune, buildModel, loadCsv, loadModel, saveModel, train, tf } from '../src/index.js';
 import { Rng } from '../src/util/random.js';
 import { tempDir } from './helpers.js';
+import { PACKAGE_ROOT } from '../src/backend/tf.js';
 
 /** A seeded tabular task: `informative` columns carry the class, the rest is noise. */
 function writeCsv(file: string, rows: number, features: number, classes: string[], seed: number): void {
@@ -142,5 +143,18 @@ describe('user models and data', () => {
     const written = JSON.parse(readFileSync(join(out, 'model', 'model.json'), 'utf8')) as { modelTopology: { config: { layers: { config: { batch_input_shape?: unknown } }[] } } };
     expect(written.modelTopology.config.layers[0].config.batch_input_shape).toEqual([null, 12]);
     pruned.dispose();
+  }, 60_000);
+
+  it('--objective flops on a model with a recurrent layer warns that its MACs are not its time (the coverage LSTM: −81 % MACs, −4 % time)', async () => {
+    const dir = join(PACKAGE_ROOT, 'datasets', 'coverage', 'lstm-text');
+    const warnings: string[] = [];
+    const stop = new AbortController();
+    // Said before any training: the run is stopped at the warning.
+    await autoprune({
+      target: 0.3, objective: 'flops', model: join(dir, 'model'), data: join(dir, 'data.csv'), signal: stop.signal,
+      onEvent: (e: AgentEvent) => { if (e.type === 'warning') { warnings.push(e.message); if (/recurrent layer/.test(e.message)) stop.abort(); } },
+    }).then((r) => r.model.dispose(), () => undefined);
+    // (Through the API the message names the option, not the flag.)
+    expect(warnings.filter((w) => /^objective flops counts multiply-accumulates, and '[^']+' is a recurrent layer, whose time goes mostly to running its time steps/.test(w))).toHaveLength(1);
   }, 60_000);
 });
