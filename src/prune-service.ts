@@ -6,6 +6,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSy
 import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { isLastTry, runAgent, type AgentResult } from './agent/loop.js';
+import { discoverKernels } from './pruning/layer-kinds.js';
 import { cacheDir } from './models/cache.js';
 import { Checkpointer, type RunIdentity } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
@@ -1453,6 +1454,8 @@ export class PruneService {
       checkHeldOutRows(fitted, opts);
       checkInputScaling(loaded.model, fitted, task, opts, ownsData ? standardize === true : data.standardization != null);
       checkLabelOrder(loaded.model, fitted, opts);
+      const kindsWarning = policyKindsWarning(policy.name, (policy.scorer as { provenance?: { layerKinds?: unknown } }).provenance?.layerKinds, loaded.model);
+      if (kindsWarning) opts.onEvent?.({ type: 'warning', message: kindsWarning });
       // Compute removed is not time removed where the time goes elsewhere: a recurrent layer runs its time steps one after
       // another, each a few small calls (docs/coverage.md: the LSTM with 81 % of its MACs removed ran 4 % faster, the GRU 3 %).
       const recurrent = granularity !== 'connection' && objective === 'flops' ? recurrentLayerNames(loaded.model) : [];
@@ -1818,4 +1821,23 @@ function recurrentLayerNames(model: TF.LayersModel): string[] {
   };
   visit(model.layers);
   return out;
+}
+
+/**
+ * A policy trained on rows of one kind of layer only (report of train-policy's `provenance.layerKinds`: 'convolution'
+ * and/or 'other') given a model with layers of the other kind: it scores them as it scores the layers it saw, said in a
+ * warning (a new user's policy of a tabular family ran on their CNN without a word). Policies without the record
+ * (written before 2026-12-06, or combinations) say nothing.
+ */
+export function policyKindsWarning(policy: string, kinds: unknown, model: TF.LayersModel): string | undefined {
+  if (!Array.isArray(kinds) || kinds.length === 0) return undefined;
+  const layers = discoverKernels(model);
+  const conv = layers.filter((k) => /conv/.test(k.kind));
+  const other = layers.filter((k) => !/conv/.test(k.kind));
+  const unseen = !kinds.includes('convolution') && conv.length ? { what: 'convolutions', names: conv, saw: 'no convolution' }
+    : !kinds.includes('other') && other.length ? { what: 'layers other than convolutions', names: other, saw: 'convolutions only' } : undefined;
+  if (!unseen) return undefined;
+  const names = [...new Set(unseen.names.map((k) => k.layer.name))];
+  return `policy '${policy}' was trained on ${unseen.saw}, and the model's ${unseen.what} (${names.slice(0, 4).map((n) => `'${n}'`).join(', ')}${names.length > 4 ? ', …' : ''}) ` +
+    'are scored as it scores the layers it saw: retrain it with such models among its --models, or use the default policy for this model';
 }

@@ -256,8 +256,12 @@ export function trainPolicy(options: TrainPolicyOptions): { path: string; file: 
     options.onProgress?.({ type: 'fitted', seconds: (Date.now() - t0) / 1000, ...(policy instanceof LinearPolicy ? { weights: policy.weights() } : {}) });
     metrics.train = groupMetrics(rows, all.idx, predictRows(policy, rows.schema, all.columns), absW) as unknown as JsonValue;
     policy.metrics = { ...policy.metrics, ...metrics };
+    // Which kinds of layer the rows came from (the is_conv feature): a policy that never saw a convolution scores one as
+    // it scores the layers it saw, which the run says (prune-service.ts, policyKindsWarning).
+    const ci = rows.schema.names.indexOf('is_conv');
+    const layerKinds = ci < 0 ? undefined : [...new Set(Array.from(rows.columns[ci], (v) => (v > 0.5 ? 'convolution' : 'other')))].sort();
     policy.provenance = {
-      families: rows.families, models: rows.models.map((m) => m.key), rows: rows.label.length,
+      families: rows.families, models: rows.models.map((m) => m.key), rows: rows.label.length, ...(layerKinds ? { layerKinds } : {}),
       command: options.command ?? `trainPolicy(${JSON.stringify({ meta: options.meta, kind, out: options.out })})`,
     };
     savePolicy(policy, options.out);
