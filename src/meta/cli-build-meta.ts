@@ -70,6 +70,8 @@ export function familyOracle(family: string, candidateSamples?: number): { candi
 
 /** Models whose rows came from the cache or the queue this build: their `model-done` time is the earlier build's. */
 const reusedRows = new Set<string>();
+/** Whether the oracle lines' legend was printed (once per build). */
+let explained = false;
 
 function line(e: BuildEvent): string | undefined {
   if (e.type === 'rows-cached') reusedRows.add(e.model);
@@ -79,7 +81,13 @@ function line(e: BuildEvent): string | undefined {
     case 'rows-cached': return `${e.model}: ${e.rows} rows from ${e.from === 'queue' ? 'the queue\'s finished job of an earlier build (same model and data contents, same settings)' : 'the cache'} (oracle not rerun; --fresh recomputes)`;
     case 'model-trained': return `${e.model}: dense model ${e.cached ? 'from cache' : `trained in ${e.seconds.toFixed(1)} s`}`;
     case 'model-loaded': return `${e.model}: loaded ${e.path}`;
-    case 'oracle-stage': return `${e.model}: oracle @${e.target} → ${e.winner} (val ${(100 * e.valAccuracy).toFixed(1)} %, ${e.seconds.toFixed(0)} s)`;
+    case 'oracle-stage': {
+      // The first such line says once how to read the winner's name (a new user asked what "wanda:dense_3×2" was).
+      const legend = explained ? '' : '\n  (oracle @T → the candidate mask that kept validation best at sparsity T: a criterion\'s own global ranking ' +
+        '(global-magnitude, wanda, taylor, …), or "criterion:layer×f", that criterion with the layer keeping f times the weights its allocation gave it; docs/oracle.md)';
+      explained = true;
+      return `${e.model}: oracle @${e.target} → ${e.winner} (val ${(100 * e.valAccuracy).toFixed(1)} %, ${e.seconds.toFixed(0)} s)${legend}`;
+    }
     case 'model-done': return `${e.model}: ${e.rows} rows ${reusedRows.has(e.model) ? `reused (built in ${e.seconds.toFixed(0)} s by an earlier build)` : `in ${e.seconds.toFixed(0)} s`}  [${e.done}/${e.total}]`;
     case 'written': return `wrote ${e.path} (${e.rows} rows, ${e.seconds.toFixed(0)} s)`;
     default: return undefined;
