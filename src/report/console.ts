@@ -145,7 +145,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             // Every round with --verbose; at the default verbosity without a progress bar, a round after 10 s of
             // silence (a large model's polish ran 70 s without a line in a log).
             const quietFor = Date.now() - lastLineAt;
-            line(`    ${what} round ${e.epoch + 1}${e.epochs && e.phase === 'polish' ? ` of up to ${e.epochs}` : ''}${e.roundSteps ? ` (${e.steps != null ? Math.max(1, Math.min(e.roundSteps, e.steps - e.epoch * e.roundSteps)) : e.roundSteps} steps)` : ''}: loss ${e.loss.toFixed(4)}${e.valAccuracy != null ? `, val ${valFmt(e.valAccuracy)}` : ''}`,
+            line(`    ${what} round ${e.epoch + 1}${e.epochs && e.phase === 'polish' ? ` of up to ${e.epochs}` : ''}${e.roundSteps ? ` (${e.steps != null ? Math.max(1, Math.min(e.roundSteps, e.steps - e.epoch * e.roundSteps)) : e.roundSteps} steps)` : ''}: loss ${e.loss.toFixed(4)}${e.valLoss != null ? `, val loss ${e.valLoss.toFixed(4)}` : ''}${e.valAccuracy != null ? `, val ${valFmt(e.valAccuracy)}` : ''}`,
               !tty && quietFor >= PROGRESS_SILENCE_MS ? 1 : 2);
           }
           break;

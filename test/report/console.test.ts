@@ -156,6 +156,9 @@ describe('console verbosity', () => {
     for (const epoch of [0, 1]) r.event({ type: 'epoch', phase: 'fine-tune', epochs: 2, step: 1, epoch, roundSteps: 63, steps: 70, loss: 0.25 });
     expect(out).toContain('fine-tune round 1 (63 steps): loss');
     expect(out).toContain('fine-tune round 2 (7 steps): loss');
+    // A validated round gives its validation loss too: with distillation the training loss is another measure, and it alone looked stalled.
+    r.event({ type: 'epoch', phase: 'polish', epochs: 3, step: 2, epoch: 0, roundSteps: 63, steps: 189, loss: 2.0671, valLoss: 0.9304, valAccuracy: 0.9 });
+    expect(out).toContain('polish round 1 of up to 3 (63 steps): loss 2.0671, val loss 0.9304, val 90.00 %');
   });
 
   it('without a progress bar (a log, a pipe), a fine-tune round is printed at the default verbosity after 10 s without a line', () => {
