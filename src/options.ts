@@ -45,6 +45,9 @@ export interface ResolvedRunOptions {
   resume: boolean;
 }
 
+/** The largest seed: the random generators take 32-bit seeds. */
+export const MAX_SEED = 2 ** 32 - 1;
+
 export const RUN_DEFAULTS = Object.freeze({ maxDrop: 1, policy: 'default', force: false, seed: 0, objective: 'params' as Objective });
 
 const wholeAtLeast1 = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 1;
@@ -109,7 +112,8 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
   }
   for (const k of ['seed', 'splitSeed'] as const) {
     const v = o[k];
-    if (v != null && !(typeof v === 'number' && Number.isInteger(v) && v >= 0)) throw new UsageError(`${k} must be a whole number ≥ 0, got ${shownValue(v)}`);
+    // Seeds are 32-bit in the generators: 2^32 would run as 0 while report.json said 4294967296.
+    if (v != null && !(typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_SEED)) throw new UsageError(`${k} must be a whole number from 0 to ${MAX_SEED}, got ${shownValue(v)}`);
   }
   if (o.data != null && typeof o.data !== 'string' && (typeof o.data !== 'object' || !('train' in o.data))) {
     throw new UsageError(`data must be a dataset name, a CSV path or a Dataset, got ${typeof o.data === 'object' ? 'an object without splits' : `'${String(o.data)}'`}`);

@@ -6,6 +6,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSy
 import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { isLastTry, runAgent, type AgentResult } from './agent/loop.js';
+import { makeDirs } from './util/make-dirs.js';
 import { discoverKernels } from './pruning/layer-kinds.js';
 import { cacheDir } from './models/cache.js';
 import { Checkpointer, type RunIdentity } from './agent/checkpoint.js';
@@ -1194,6 +1195,7 @@ export function advise(result: AgentResult, maxDrop: number, trainRows: number, 
     case 'budget': {
       // Twice this budget, and at least the default for this data (a user-set budget may have been small).
       const more = Math.max(2 * b.budgetSteps, resolveBudget(trainRows, { batchSize: b.batchSize }).budgetSteps);
+      const moreWords = more === 2 * b.budgetSteps ? 'twice the budget' : 'the default budget for this data, more than twice this one';
       // A last try at the target that the guard rejected: the guard, not only the budget, stood at the target.
       const last = result.steps[result.steps.length - 1];
       const lastTry = last && !last.accepted && last.drop != null && isLastTry(last) ? last.drop : undefined;
@@ -1208,7 +1210,7 @@ export function advise(result: AgentResult, maxDrop: number, trainRows: number, 
         return {
           retry,
           text: `${head}, and its last try at the target lost ${(100 * lastTry!).toFixed(2)} validation points (allowed ${(100 * (last.allowedDrop ?? 0)).toFixed(2)}): rerun with ${retry.flags.join(' ')} ` +
-            '(twice the budget, and the smallest --max-drop under which the guard would have accepted that try; the rerun takes its own path and may still stop short, ' +
+            `(${moreWords}, and the smallest --max-drop under which the guard would have accepted that try; the rerun takes its own path and may still stop short, ` +
             'and its report says what the final model lost), ' +
             `or --budget-steps ${more} alone to keep the guard (it may stop short again), or --force to take the target with what is left`,
         };
@@ -1256,7 +1258,7 @@ export function checkCacheDir(): void {
   const dir = cacheDir();
   const hint = 'set AUTOPRUNE_CACHE_DIR to a writable folder';
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new UsageError(code === 'EEXIST' || code === 'ENOTDIR'

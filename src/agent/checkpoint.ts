@@ -1,6 +1,7 @@
+import { makeDirs } from '../util/make-dirs.js';
 import type * as TF from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { AutopruneError, UsageError } from '../errors.js';
@@ -108,7 +109,7 @@ export class Checkpointer {
   }
 
   private async write(tmp: string, pm: PrunableModel, state: AgentState, run: RunIdentity | undefined, milestones: readonly Milestone[]): Promise<void> {
-    mkdirSync(tmp, { recursive: true });
+    makeDirs(tmp);
     const weights = pm.model.weights;
     const arrays = await Promise.all(weights.map((w) => w.read().data() as Promise<Float32Array>));
     const total = arrays.reduce((a, x) => a + x.length, 0);

@@ -1,5 +1,6 @@
+import { makeDirs } from '../util/make-dirs.js';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { OracleOptions, OracleResult } from './oracle.js';
 
@@ -14,7 +15,7 @@ export function oracleCacheFile(modelDir: string, options: CacheableOptions): st
 /** Saves an oracle result (removedAt as base64) so evaluations can reuse it without re-running the search. */
 export function saveOracleResult(modelDir: string, options: CacheableOptions, r: OracleResult): string {
   const path = oracleCacheFile(modelDir, options);
-  mkdirSync(modelDir, { recursive: true });
+  makeDirs(modelDir);
   writeFileSync(path, JSON.stringify({
     options, targets: r.targets, denseValAccuracy: r.denseValAccuracy, stages: r.stages, seconds: r.seconds,
     removedAt: r.removedAt.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64')),

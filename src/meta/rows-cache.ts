@@ -1,5 +1,6 @@
+import { makeDirs } from '../util/make-dirs.js';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MetaModelInfo } from './format.js';
 
@@ -24,7 +25,7 @@ function files(modelDir: string, key: object): { json: string; bin: string } {
 /** Writes the rows, then their info (the info file's presence marks a complete entry). */
 export function saveModelRows(modelDir: string, key: object, rows: CachedRows): void {
   const f = files(modelDir, key);
-  mkdirSync(modelDir, { recursive: true });
+  makeDirs(modelDir);
   const bytes = Buffer.from(rows.data.buffer, rows.data.byteOffset, rows.data.byteLength);
   writeFileSync(`${f.bin}.tmp`, bytes);
   renameSync(`${f.bin}.tmp`, f.bin);

@@ -1,6 +1,7 @@
+import { makeDirs } from '../util/make-dirs.js';
 import type * as TF from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from '../backend/tf.js';
 import type { Dataset } from '../data/dataset.js';
@@ -114,7 +115,7 @@ export async function loadOrTrainZooModel(
     if (fitted !== data) fitted.dispose();
   }
   options.onTrained?.(r.seconds);
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   await model.save(`file://${dir}`);
   return { model, cached: false, dir };
 }

@@ -1,6 +1,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { makeDirs } from '../util/make-dirs.js';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { hashSplits, type Dataset } from '../data/dataset.js';
@@ -67,7 +68,7 @@ export async function trainedModel(spec: DenseModelSpec, data: Dataset, onEpoch?
       // A corrupt cache entry is rebuilt below.
     }
   }
-  mkdirSync(cacheDir(), { recursive: true, mode: 0o755 });
+  makeDirs(cacheDir(), 0o755);
   probeWritable(cacheDir(), `cannot cache the trained default model (set AUTOPRUNE_CACHE_DIR to a writable folder)`);
   const model = buildModel(spec.args);
   const fitted = fitDatasetToModel(data, model);

@@ -86,10 +86,15 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
   };
   return {
     backend(info) {
-      if (o.json) return;
+      const slow = `running on the non-native '${info.name}' backend: training is ${slowdownOf(info.name)} slower (README). ` +
+        'Run `npx autoprune setup-native` (it builds or reuses the native TensorFlow backend) or check `autoprune doctor`.';
+      // --json: a pipeline reads events only, so the slow backend is a warning event there (it only had start.native).
+      if (o.json) {
+        if (!info.native) process.stdout.write(`${JSON.stringify({ type: 'warning', message: slow })}\n`);
+        return;
+      }
       if (!info.native) {
-        err.write(`autoprune: WARNING running on the non-native '${info.name}' backend: training is ${slowdownOf(info.name)} slower (README). ` +
-          'Run `npx autoprune setup-native` (it builds or reuses the native TensorFlow backend) or check `autoprune doctor`.\n');
+        err.write(`autoprune: WARNING ${slow}\n`);
       } else if (level > 0) {
         err.write(`autoprune: backend ${info.name} (native, ${info.source.includes('.native') ? 'built from a local TensorFlow wheel' : info.source})\n`);
       }

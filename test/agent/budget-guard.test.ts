@@ -140,6 +140,8 @@ describe('resolveRunOptions: one place for every default', () => {
     [{ target: 0.8, split: '0.8,0.1,0.1' }, /split must be \[train, val, test\] fractions/],
     [{ target: 0.8, split: [0.8, 0.2] }, /split must be/],
     [{ target: 0.8, valData: 3 }, /valData must be a CSV path/],
+    // 32-bit generators: 2^32 ran as seed 0 while report.json recorded 4294967296.
+    [{ target: 0.8, seed: 2 ** 32 }, /^seed must be a whole number from 0 to 4294967295, got 4294967296$/],
   ])('rejects %j with one UsageError', (o, msg) => {
     expect(() => resolveRunOptions(o as never)).toThrow(UsageError);
     expect(() => resolveRunOptions(o as never)).toThrow(msg);

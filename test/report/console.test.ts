@@ -111,6 +111,21 @@ describe('console rollback lines', () => {
   });
 });
 
+describe('a non-native backend under --json', () => {
+  it('is a warning event on stdout (a pipeline reads events only)', () => {
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      createConsoleReporter({ json: true, target: 0.8 }).backend({ name: 'cpu', native: false, source: 'fallback' } as never);
+      const lines = spy.mock.calls.map((c) => JSON.parse(String(c[0])) as { type: string; message: string });
+      expect(lines).toHaveLength(1);
+      expect(lines[0].type).toBe('warning');
+      expect(lines[0].message).toMatch(/^running on the non-native 'cpu' backend: training is .* slower/);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
+
 describe('console verbosity', () => {
   const run = (verbosity: 'quiet' | 'normal' | 'verbose') => {
     let out = '';
