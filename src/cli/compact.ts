@@ -351,7 +351,19 @@ function extraMacs(r: CompactResult): string {
 
 /** `autoprune compact <pruned-dir>`: prints sizes, units removed, skipped layers and output differences. */
 export async function compactCommand(dir: string, opts: CompactOptions = {}): Promise<number> {
-  const r = await compactPruned(dir, opts);
+  // A prune run writing the folder (or the one written into) holds its lock: compacting it meanwhile would write files
+  // that the run's final swap of the folder then removes (a new user's pipeline did; exit 0, files gone).
+  const { lockOutDir } = await import('../prune-service.js');
+  const { outDefault } = locate(dir);
+  const folders = [...new Set([resolve(dir), resolve(opts.out ?? outDefault)])].filter((f) => existsSync(join(f, 'report.json')) || f === resolve(opts.out ?? outDefault));
+  const releases: (() => void)[] = [];
+  let r: CompactResult;
+  try {
+    for (const f of folders) releases.push(lockOutDir(f));
+    r = await compactPruned(dir, opts);
+  } finally {
+    for (const release of releases.reverse()) release();
+  }
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);
     return 0;

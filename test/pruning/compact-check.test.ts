@@ -46,3 +46,21 @@ describe('compactPruned checks its outputs', () => {
     expect(readdirSync(dir).sort()).toEqual(['model', 'ok']);
   });
 });
+
+describe('autoprune compact on a folder a prune run is writing', () => {
+  it('is refused while the run holds the folder\'s lock, and runs once it is released', async () => {
+    const { compactCommand } = await import('../../src/cli/compact.js');
+    const { lockOutDir } = await import('../../src/prune-service.js');
+    const dir = tempDir();
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: 'softmax' })] });
+    await saveModel(model, join(dir, 'm'));
+    model.dispose();
+    const out = join(dir, 'out');
+    const release = lockOutDir(out);
+    try {
+      await expect(compactCommand(join(dir, 'm'), { out, json: true })).rejects.toThrow(/^output folder '.*out' is in use by another autoprune run in this process/);
+    } finally {
+      release();
+    }
+  });
+});
