@@ -44,6 +44,9 @@ function main(argv: string[]): Promise<number> {
       '',
       'Exit codes: 0 target reached within the guard; 3 stopped before the target (the guard, the --budget ran out, or every layer at its floor);',
       '2 bad input or usage; 130 interrupted (resumable with --resume); 1 internal error.',
+      '',
+      'Environment: AUTOPRUNE_CACHE_DIR (cache folder), AUTOPRUNE_BACKEND, AUTOPRUNE_MAX_DATA_MB, AUTOPRUNE_TF_LOG=1, AUTOPRUNE_DEBUG=1, …:',
+      'README.md, "Environment variables", has the whole list.',
     ].join('\n'))
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run autoprune --help for usage)')

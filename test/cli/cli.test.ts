@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.js';
-import { tf } from '../../src/backend/tf.js';
+import { PACKAGE_ROOT, tf } from '../../src/backend/tf.js';
 import { BIN, cli, cliUntil, events, expectCleanUsageError } from './cli-helpers.js';
 
 /** A fast run: synthetic data (the default model for it is a small MLP), a baseline policy, a small budget. */
@@ -15,6 +15,20 @@ describe('autoprune CLI', () => {
     const h = await cli(['--help']);
     expect(h.code).toBe(0);
     for (const cmd of ['prune', 'doctor', 'inspect', 'build-meta', 'train-policy', 'bench']) expect(h.stdout).toContain(cmd);
+    // The environment variables are named, with where the whole list is; that list names every one the code reads.
+    expect(h.stdout).toMatch(/Environment: AUTOPRUNE_CACHE_DIR .*README\.md, "Environment variables", has the whole list/s);
+    const readme = readFileSync(join(PACKAGE_ROOT, 'README.md'), 'utf8');
+    const env = readme.slice(readme.indexOf('Environment variables:'));
+    const read = new Set<string>();
+    const scan = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        if (e.isDirectory()) scan(join(dir, e.name));
+        else if (e.name.endsWith('.ts')) for (const m of readFileSync(join(dir, e.name), 'utf8').matchAll(/AUTOPRUNE_[A-Z_]+/g)) read.add(m[0]);
+      }
+    };
+    scan(join(PACKAGE_ROOT, 'src'));
+    expect(read.size).toBeGreaterThanOrEqual(8);
+    for (const name of read) expect(env.slice(0, 2500), name).toContain(name);
     const p = await cli(['prune', '--help']);
     for (const flag of ['--target', '--model', '--data', '--max-drop', '--policy', '--out', '--resume', '--force', '--json']) expect(p.stdout).toContain(flag);
     const v = await cli(['--version']);
