@@ -189,7 +189,7 @@ function main(argv: string[]): Promise<number> {
     .option('--queue <url>', 'run the jobs on a BullMQ queue in Redis (redis://HOST:PORT): `autoprune worker --queue URL` on other machines helps; retries, and a worker lost mid-job loses nothing (another retakes the job); a restarted build reuses finished jobs')
     .option('--quick', 'a tiny zoo and oracle (for smoke tests)')
     .option('--fresh', "recompute every zoo model's rows; by default rows cached in autoprune's cache folder for the same model files, data and settings are reused, so an interrupted or extended build resumes")
-    .option('--json', 'progress as JSON lines on stderr')
+    .option('--json', 'progress as JSON lines on stderr (a failure is one error event on stdout, as for every command, with the exit code)')
     .action(async (opts) => {
       const { buildMetaCommand } = await import('./build-meta.js');
       process.exitCode = await buildMetaCommand(opts, argv);
@@ -215,7 +215,7 @@ function main(argv: string[]): Promise<number> {
     .option('--name <name>', 'policy name (default: the file name)')
     .option('--no-validate', 'skip leave-one-model-out / leave-one-family-out validation (faster)')
     .option('--balance-families', 'give every family of the meta-datasets the same total training weight (else a family counts by its rows)')
-    .option('--json', 'progress as JSON lines on stderr')
+    .option('--json', 'progress as JSON lines on stderr (a failure is one error event on stdout, as for every command, with the exit code)')
     .action(async (opts) => {
       const { trainPolicyCommand } = await import('./train-policy.js');
       process.exitCode = await trainPolicyCommand(opts, argv);
