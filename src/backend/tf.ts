@@ -225,19 +225,41 @@ export async function selectBackendAsync(given?: BackendName | 'auto'): Promise<
   // Once chosen, the backend stays: selectBackend returns it, or refuses another name (wasm included).
   if (state) return selectBackend(given);
   const requested = given == null || given === 'auto' ? requestedFromEnv() : given;
-  if (requested !== 'wasm') {
-    try {
-      return selectBackend(requested);
-    } catch (err) {
-      if (requested !== 'auto') throw err;
+  if (requested !== 'wasm' && requested !== 'auto') return selectBackend(requested);
+  const skipped: string[] = [];
+  if (requested === 'auto') {
+    // The README's order, native → wasm → cpu: the synchronous choice cannot start wasm and fell to cpu, about 5×
+    // slower than wasm (a CI user without the installer's native build got cpu).
+    for (const name of ['tensorflow-gpu', 'tensorflow'] as const) {
+      if (name === 'tensorflow-gpu' && !cudaUsable()) {
+        skipped.push('tensorflow-gpu: no CUDA device');
+        continue;
+      }
+      try {
+        const info = selectBackend(name);
+        info.requested = 'auto';
+        info.skipped = [...skipped, ...info.skipped];
+        return info;
+      } catch (err) {
+        skipped.push(`${name}: ${shortReason(err)}`);
+      }
     }
   }
-  const tf = require('@tensorflow/tfjs') as TfModule;
-  require('@tensorflow/tfjs-backend-wasm');
-  const ok = await tf.setBackend('wasm');
-  if (!ok) throw new UsageError('backend wasm failed to initialise');
-  state = { tf, info: { requested, name: 'wasm', tfBackend: 'wasm', native: false, source: '@tensorflow/tfjs-backend-wasm', skipped: [] } };
-  return state.info;
+  try {
+    const tf = require('@tensorflow/tfjs') as TfModule;
+    require('@tensorflow/tfjs-backend-wasm');
+    const ok = await tf.setBackend('wasm');
+    if (!ok) throw new UsageError('backend wasm failed to initialise');
+    state = { tf, info: { requested, name: 'wasm', tfBackend: 'wasm', native: false, source: '@tensorflow/tfjs-backend-wasm', skipped } };
+    return state.info;
+  } catch (err) {
+    if (requested !== 'auto') throw err;
+    skipped.push(`wasm: ${shortReason(err)}`);
+  }
+  const info = selectBackend('cpu');
+  info.requested = 'auto';
+  info.skipped = [...skipped, ...info.skipped];
+  return info;
 }
 
 export function backendInfo(): BackendInfo {
