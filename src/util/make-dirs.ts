@@ -13,7 +13,8 @@ export function makeDirs(path: string, mode?: number): void {
   let p = abs;
   for (;;) {
     try {
-      statSync(p);
+      // The nearest existing level must be a folder (a file there fails as mkdir would: ENOTDIR).
+      if (!statSync(p).isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${abs}'`), { code: 'ENOTDIR' });
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
