@@ -3,7 +3,7 @@ import { createContainer } from './container.js';
 import type { AutopruneOptions, AutopruneResult, PruneService } from './prune-service.js';
 import { resolveRunOptions } from './options.js';
 import { TOKENS } from './types.js';
-import { AutopruneError, InterruptedError } from './errors.js';
+import { AutopruneError, InterruptedError, withMessage } from './errors.js';
 import { Checkpointer } from './agent/checkpoint.js';
 import { checkpointDirFor } from './prune-service.js';
 
@@ -73,11 +73,5 @@ const inApiWords = (text: string): string => text.replace(FLAG, (f) => OPTION_OF
 function inApiTerms(err: unknown): unknown {
   if (!(err instanceof AutopruneError)) return err;
   const message = inApiWords(err.message);
-  if (message === err.message) return err;
-  const Ctor = err.constructor as new (message: string, options?: { cause?: unknown }) => AutopruneError;
-  const out = new Ctor(message, { cause: err.cause });
-  // The original frames under this message: Node prints the stack of an uncaught error, message first.
-  const frames = err.stack?.split('\n').filter((l) => /^\s+at /.test(l));
-  if (frames?.length) out.stack = `${out.name}: ${message}\n${frames.join('\n')}`;
-  return out;
+  return message === err.message ? err : withMessage(err, message);
 }

@@ -10,6 +10,19 @@ export class AutopruneError extends Error {
   }
 }
 
+/**
+ * The same error (class, exit code, cause, stack frames) with another message: the API's wording of a CLI flag, or the
+ * name of the model a build-meta error is about.
+ */
+export function withMessage(err: AutopruneError, message: string): AutopruneError {
+  const Ctor = err.constructor as new (message: string, options?: { cause?: unknown }) => AutopruneError;
+  const out = new Ctor(message, { cause: err.cause });
+  // The original frames under this message: Node prints the stack of an uncaught error, message first.
+  const frames = err.stack?.split('\n').filter((l) => /^\s+at /.test(l));
+  if (frames?.length) out.stack = `${out.name}: ${message}\n${frames.join('\n')}`;
+  return out;
+}
+
 /** Bad command-line usage or API options. */
 export class UsageError extends AutopruneError {
   override readonly exitCode = 2;

@@ -1119,7 +1119,7 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
     }
   }
   if (!pick) return;
-  const other = `${fmt(pick.score)}`;
+  const other = fmt(pick.score);
   const zWords = 'standardized (each column\'s z-score over the training rows)';
   const unitWords = 'each column scaled to [0, 1] (by its minimum and maximum over the training rows)';
   const retrainTo = (what: string) => `fine-tuning would retrain it to ${what} (its users would have to feed it those)`;
@@ -1180,14 +1180,11 @@ export function maxDropAccepting(drop: number, allowed: number, maxDrop: number)
   return Math.ceil(1000 * Math.max(drop - share, drop / 2) - 1e-6) / 10;
 }
 
-/** What a user can do about a run that stopped short (exit 3), in terms of its own figures. */
-export function adviceFor(result: AgentResult, maxDrop: number, trainRows: number, objective: Objective = 'params'): string {
-  return advise(result, maxDrop, trainRows, objective).text;
-}
 
 /**
- * The advice, and the options of its first suggestion (none where nothing the run could be given helps: every layer at
- * its floor, or every smaller step collapsing to the most common class).
+ * What a user can do about a run that stopped short (exit 3), in terms of its own figures, and the options of its first
+ * suggestion (none where nothing the run could be given helps: every layer at its floor, or every smaller step collapsing
+ * to the most common class).
  */
 export function advise(result: AgentResult, maxDrop: number, trainRows: number, objective: Objective = 'params'): { text: string; retry?: Retry } {
   const b = result.budget;
@@ -1811,18 +1808,9 @@ function rewriteJson(file: string, value: unknown): void {
   renameSync(tmp, file);
 }
 
-/** Names of the recurrent layers (LSTM, GRU, SimpleRNN, also inside Bidirectional or nested models) of `model`. */
+/** Names of the recurrent layers (LSTM, GRU, SimpleRNN; in wrappers and nested models too) whose kernels autoprune prunes. */
 function recurrentLayerNames(model: TF.LayersModel): string[] {
-  const out: string[] = [];
-  const visit = (layers: readonly TF.layers.Layer[]): void => {
-    for (const l of layers) {
-      const cls = l.getClassName();
-      if (/^(LSTM|GRU|SimpleRNN|RNN|Bidirectional|ConvLSTM2D)$/.test(cls)) out.push(l.name);
-      else if ('layers' in l && Array.isArray((l as unknown as { layers: unknown }).layers)) visit((l as unknown as { layers: TF.layers.Layer[] }).layers);
-    }
-  };
-  visit(model.layers);
-  return out;
+  return [...new Set(discoverKernels(model).filter((k) => k.kind === 'lstm' || k.kind === 'gru' || k.kind === 'simple_rnn').map((k) => k.layer.name))];
 }
 
 /**

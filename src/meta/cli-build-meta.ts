@@ -1,6 +1,6 @@
 import { signalTurn } from '../util/signal-turn.js';
 import { releaseEarlySignals } from '../cli/early-signals.js';
-import { AutopruneError, UsageError } from '../errors.js';
+import { AutopruneError, UsageError, withMessage } from '../errors.js';
 import { basename, dirname, resolve } from 'node:path';
 import { isCsvPath, loadDataset } from '../data/registry.js';
 import { loadModel } from '../models/io.js';
@@ -221,7 +221,6 @@ function named<T>(prefix: string, f: () => T): T {
     return f();
   } catch (err) {
     if (!(err instanceof AutopruneError) || err.message.startsWith(prefix)) throw err;
-    const Ctor = err.constructor as new (message: string, options?: { cause?: unknown }) => AutopruneError;
-    throw new Ctor(`${prefix}${err.message}`, { cause: err.cause });
+    throw withMessage(err, `${prefix}${err.message}`);
   }
 }

@@ -3,7 +3,7 @@ import { defaultBatchSize, extendBudget, resolveBudget } from '../../src/agent/b
 import { GUARD_Z, judge, majorityShare, noiseCap, resolution, withCollapseCheck } from '../../src/agent/guard.js';
 import { resolveRunOptions } from '../../src/options.js';
 import { UsageError } from '../../src/errors.js';
-import { adviceFor, maxDropAccepting } from '../../src/prune-service.js';
+import { advise, maxDropAccepting } from '../../src/prune-service.js';
 import type { AgentResult } from '../../src/agent/loop.js';
 
 const rows = (n: number, ones: number) => Uint8Array.from({ length: n }, (_, i) => (i < ones ? 1 : 0));
@@ -154,8 +154,8 @@ describe('advice after a guard stop', () => {
   }) as unknown as AgentResult;
 
   it('names the --max-drop that accepts the step that lost least, and none beyond what --max-drop takes (an R² that fell by 8.5)', () => {
-    expect(adviceFor(stopped([0.05, 0.0353]), 1, 1000)).toMatch(/^the rejected step nearest to the guard lost 3\.53 validation points: rerun with --max-drop 3\.6, the smallest /);
-    expect(adviceFor(stopped([8.48, 9.1]), 1, 1000)).toMatch(/^the rejected step nearest to the guard lost 848\.00 validation points, more than any --max-drop \(at most 100\) accepts: --force/);
+    expect(advise(stopped([0.05, 0.0353]), 1, 1000).text).toMatch(/^the rejected step nearest to the guard lost 3\.53 validation points: rerun with --max-drop 3\.6, the smallest /);
+    expect(advise(stopped([8.48, 9.1]), 1, 1000).text).toMatch(/^the rejected step nearest to the guard lost 848\.00 validation points, more than any --max-drop \(at most 100\) accepts: --force/);
   });
 
   it('the --max-drop named is the smallest under which the guard accepts the step, not its drop (the noise\'s share comes on top)', () => {
@@ -170,8 +170,8 @@ describe('advice after a guard stop', () => {
 
   it('a budget stop says where it stopped in the target\'s own measure: compute removed under --objective flops', () => {
     const r = { ...stopped([0.05]), stopReason: 'budget', sparsity: { global: 0.795 }, compute: { dense: 100, live: 21.4, reduction: 0.786 } } as unknown as AgentResult;
-    expect(adviceFor(r, 1, 1000)).toMatch(/^the fine-tuning budget \(\d+ optimizer steps\) ran out at 79\.5 % sparsity: /);
-    expect(adviceFor(r, 1, 1000, 'flops')).toMatch(/^the fine-tuning budget \(\d+ optimizer steps\) ran out at 78\.6 % of the prunable kernels' compute removed: /);
+    expect(advise(r, 1, 1000).text).toMatch(/^the fine-tuning budget \(\d+ optimizer steps\) ran out at 79\.5 % sparsity: /);
+    expect(advise(r, 1, 1000, 'flops').text).toMatch(/^the fine-tuning budget \(\d+ optimizer steps\) ran out at 78\.6 % of the prunable kernels' compute removed: /);
   });
 });
 
