@@ -2,10 +2,11 @@ import 'reflect-metadata';
 import type * as TF from '@tensorflow/tfjs';
 import { inject, injectable } from 'inversify';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { isLastTry, runAgent, type AgentResult } from './agent/loop.js';
+import { writeFileAtomicSync } from './util/atomic-write.js';
 import { makeDirs } from './util/make-dirs.js';
 import { discoverKernels } from './pruning/layer-kinds.js';
 import { cacheDir } from './models/cache.js';
@@ -1637,7 +1638,7 @@ export class PruneService {
             path: join(resolve(opts.out), 'compact'), paramsBefore: c.compact.paramsBefore, paramsAfter: c.compact.paramsAfter,
             macs: { ...c.compute, reduction: c.compute.dense > 0 ? 1 - c.compute.compact / c.compute.dense : 0 },
           };
-          rewriteJson(join(resolve(opts.out), 'report.json'), report);
+          writeFileAtomicSync(join(resolve(opts.out), 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
           opts.onEvent?.({
             type: 'compact', path: join(resolve(opts.out), 'compact'), paramsBefore: c.compact.paramsBefore, paramsAfter: c.compact.paramsAfter,
             unitsRemoved: c.compact.layers.map((l) => l.unitsBefore - l.unitsAfter), layers: c.compact.layers.map((l) => l.name), skipped: c.compact.skipped,
@@ -1799,13 +1800,6 @@ async function frontierFiles(result: AgentResult, report: RunReport): Promise<Ou
     disposeSnapshot(final);
   }
   return files;
-}
-
-/** Replaces a JSON file atomically (a temp file beside it, renamed over it). */
-function rewriteJson(file: string, value: unknown): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(tmp, file);
 }
 
 /** Names of the recurrent layers (LSTM, GRU, SimpleRNN; in wrappers and nested models too) whose kernels autoprune prunes. */

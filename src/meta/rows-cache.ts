@@ -1,6 +1,7 @@
 import { makeDirs } from '../util/make-dirs.js';
+import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MetaModelInfo } from './format.js';
 
@@ -27,10 +28,8 @@ export function saveModelRows(modelDir: string, key: object, rows: CachedRows): 
   const f = files(modelDir, key);
   makeDirs(modelDir);
   const bytes = Buffer.from(rows.data.buffer, rows.data.byteOffset, rows.data.byteLength);
-  writeFileSync(`${f.bin}.tmp`, bytes);
-  renameSync(`${f.bin}.tmp`, f.bin);
-  writeFileSync(`${f.json}.tmp`, JSON.stringify({ key, bytes: bytes.length, info: rows.info }));
-  renameSync(`${f.json}.tmp`, f.json);
+  writeFileAtomicSync(f.bin, bytes);
+  writeFileAtomicSync(f.json, JSON.stringify({ key, bytes: bytes.length, info: rows.info }));
 }
 
 /** The cached rows for this key, or undefined when absent or incomplete (a size mismatch is a miss). */

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { PACKAGE_ROOT } from '../backend/tf.js';
@@ -98,12 +99,9 @@ function format(v: unknown, indent: string): string {
 export function savePolicy(policy: Policy, path: string): string {
   const target = resolve(path);
   mkdirSync(dirname(target), { recursive: true });
-  const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
   try {
-    writeFileSync(tmp, stringifyPolicy(policy), 'utf8');
-    renameSync(tmp, target);
+    writeFileAtomicSync(target, stringifyPolicy(policy));
   } catch (err) {
-    rmSync(tmp, { force: true });
     throw new PolicyError(`cannot write policy file ${target}: ${(err as Error).message}`);
   }
   return target;
