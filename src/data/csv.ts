@@ -49,6 +49,8 @@ export const CSV_DEFAULTS = Object.freeze({
 });
 
 const DELIMITERS = [',', ';', '\t'] as const;
+/** A number written with a decimal comma (European spreadsheets: '0,5'; a ';'-separated file keeps it in one cell). */
+const DECIMAL_COMMA = /^[+-]?\d+,\d+$/;
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 /** Cells that spreadsheets, R and pandas write for a missing value. */
 const MISSING = /^(na|n\/a|nan|null|none|\?|-)$/i;
@@ -382,10 +384,14 @@ function readTable(file: string, opts: ReadOptions, like?: Table): Table {
       if (!NUMBER.test(cell)) {
         const missing = cell === '' || MISSING.test(cell);
         const what = cell === '' ? 'empty cell' : `'${cell}'`;
+        // Which column was taken as the label (after a missing value only where the user did not name it): a label
+        // column of words ('None' a class among them) must not read as a feature with missing values.
+        const label = `; the label column is '${columnName(fileColumns, labelFileIndex)}' (another: --label)`;
         throw new DataError(`${file} line ${r.line}, column '${columnName(fileColumns, j)}': ${what} is not a number` +
           (targets.has(j) || valueTargets.has(j) ? '; it is one of the model\'s target columns, which hold numbers (0 or 1 for each label of a multi-label model)' : missing
-            ? `; autoprune does not fill in missing values: drop or fill the rows with ${cell === '' ? 'empty cells' : `cells like '${cell}'`} (as the model was trained), or leave the column out with --ignore-columns if it is not an input`
-            : `; the label column is '${columnName(fileColumns, labelFileIndex)}' (another: --label), and columns that are not inputs are left out with --ignore-columns`));
+            ? `; autoprune does not fill in missing values: drop or fill the rows with ${cell === '' ? 'empty cells' : `cells like '${cell}'`} (as the model was trained), or leave the column out with --ignore-columns if it is not an input${opts.label ? '' : label}`
+            : DECIMAL_COMMA.test(cell) ? ': numbers are read with a decimal point and no thousands separator (a decimal comma? export the CSV with \'.\' as the decimal separator)'
+            : `${label}; columns that are not inputs are left out with --ignore-columns, and a categorical input is given as the model was trained on it, encoded as numbers (e.g. one 0/1 column per category)`));
       }
       const v = Number(cell);
       if (!Number.isFinite(v)) {

@@ -178,7 +178,7 @@ describe('autoprune CLI', () => {
     expect(r3.config).toMatchObject({ ignoreColumns: ['id', 'note'], label: 'kind' });
     expect(r3.columns).toEqual({ inputs: ['a', 'b', 'c', 'd', 'e', 'f'], targets: ['kind'] });
     expect(r3.samples).toEqual({ train: 240, val: 30, test: 30 });
-    expectCleanUsageError(await cli([...onIds, '--out', 'b4'], { cwd }), /ids\.csv line 2, column 'note': 'row 0' is not a number; the label column is 'kind' \(another: --label\), and columns that are not inputs are left out with --ignore-columns/);
+    expectCleanUsageError(await cli([...onIds, '--out', 'b4'], { cwd }), /ids\.csv line 2, column 'note': 'row 0' is not a number; the label column is 'kind' \(another: --label\); columns that are not inputs are left out with --ignore-columns, and a categorical input is given as the model was trained on it/);
     expectCleanUsageError(await cli(['--target', '0.5', '--data', 'synthetic', '--ignore-columns', 'id', '--out', 'b5'], { cwd }),
       /--ignore-columns applies only to CSV data/);
     // Bad split flags, CSV-only flags on built-in data, a separate file with other columns: one line, exit 2.

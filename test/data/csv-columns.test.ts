@@ -68,7 +68,7 @@ describe('CSV columns that are not inputs', () => {
     const p = csv(table);
     const e = thrown(() => loadCsv({ path: p, label: 'label', ignore: ['id'] }));
     expect(e).toBeInstanceOf(DataError);
-    expect(e.message).toBe(`${p} line 2, column 'name': 'row 0' is not a number; the label column is 'label' (another: --label), and columns that are not inputs are left out with --ignore-columns`);
+    expect(e.message).toBe(`${p} line 2, column 'name': 'row 0' is not a number; the label column is 'label' (another: --label); columns that are not inputs are left out with --ignore-columns, and a categorical input is given as the model was trained on it, encoded as numbers (e.g. one 0/1 column per category)`);
   });
 
   it('refuses a column both ignored and the label, an unknown column, and no input left', () => {

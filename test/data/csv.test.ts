@@ -366,13 +366,21 @@ describe('loadCsv: bad data throws one-line DataErrors naming file and line', ()
     };
     let p = make('abc');
     const e = expectDataError(() => loadCsv({ path: p }), p);
-    expect(e.message).toBe(`${p} line 12, column 'x3': 'abc' is not a number; the label column is 'y' (another: --label), and columns that are not inputs are left out with --ignore-columns`);
+    expect(e.message).toBe(`${p} line 12, column 'x3': 'abc' is not a number; the label column is 'y' (another: --label); columns that are not inputs are left out with --ignore-columns, and a categorical input is given as the model was trained on it, encoded as numbers (e.g. one 0/1 column per category)`);
     p = make('NaN');
     expectDataError(() => loadCsv({ path: p }), p, 'line 12', "column 'x3'", "'NaN' is not a number", 'does not fill in missing values');
     // What spreadsheets, R and pandas write for a missing value gets the missing-value advice too.
     for (const na of ['NA', 'n/a', 'null', '?']) expectDataError(() => loadCsv({ path: make(na) }), `'${na}' is not a number`, 'does not fill in missing values');
     p = make('');
     expectDataError(() => loadCsv({ path: p }), p, 'line 12', "column 'x3'", 'empty cell', 'does not fill in missing values', '--ignore-columns');
+    // A missing-value word that is a class name in the column the user meant as the label: the message says which
+    // column was taken as the label (a new user's 'None' damage class, read as a feature).
+    p = csv('damage,cost\n' + Array.from({ length: 12 }, (_, i) => `${i % 3 === 0 ? 'None' : 'Minor'},${i}`).join('\n'));
+    expectDataError(() => loadCsv({ path: p }), "column 'damage': 'None' is not a number", 'does not fill in missing values', "the label column is 'cost' (another: --label)");
+    expect(expectDataError(() => loadCsv({ path: make('NA'), label: 'y' })).message).not.toContain('the label column is');
+    // A decimal comma (a ';'-separated export of a European spreadsheet) is named as such.
+    p = csv('x1;x2;y\n' + Array.from({ length: 12 }, (_, i) => `0,5;${i};${i % 2}`).join('\n'));
+    expectDataError(() => loadCsv({ path: p }), "'0,5' is not a number: numbers are read with a decimal point and no thousands separator (a decimal comma?");
     // A quoted field spanning lines shifts the line numbers after it.
     p = csv('x1,y\n"1",a\n"2\n",b\n3,a\noops,b\n');
     expectDataError(() => loadCsv({ path: p }), p, 'line 6', "column 'x1'", "'oops'");
