@@ -609,8 +609,9 @@ function checkHeldOutRows(data: Dataset, opts: AutopruneOptions): void {
 /**
  * Classes (with at least 10 test rows) whose test recall fell by more than max(10 points, 2 × max drop) beyond the
  * accuracy's own drop, or to less than half of the dense model's with at least 3 of their rows lost (a rare class the
- * dense model recalled poorly: 9 → 2 of 73 rows is 9.6 points, and most of what it found): what accuracy hides on
- * imbalanced data.
+ * dense model recalled poorly: 9 → 2 of 73 rows is 9.6 points, and most of what it found), or to none of its rows
+ * where the dense model found some (a class the pruned model no longer predicts on its rows, however few the dense
+ * model found: the message gives the rows): what accuracy hides on imbalanced data.
  */
 export function classRecallLosses<C extends { testRows: number; denseRecall: number | null; recall: number | null }>(
   classes: readonly C[], accuracyDrop: number, maxDropPoints: number,
@@ -618,7 +619,8 @@ export function classRecallLosses<C extends { testRows: number; denseRecall: num
   const beyond = Math.max(0.1, (2 * maxDropPoints) / 100);
   return classes.filter((c) => c.testRows >= 10 && c.denseRecall != null && c.recall != null && (
     c.denseRecall - c.recall > Math.max(0, accuracyDrop) + beyond ||
-    (c.recall < c.denseRecall / 2 && Math.round(c.testRows * (c.denseRecall - c.recall)) >= 3)));
+    (c.recall < c.denseRecall / 2 && Math.round(c.testRows * (c.denseRecall - c.recall)) >= 3) ||
+    (c.recall === 0 && c.denseRecall > 0)));
 }
 
 /**
@@ -1657,6 +1659,8 @@ export class PruneService {
         denseTestAccuracy: report.dense.testAccuracy, targetReached: report.final.targetReached, stopReason: report.final.stopReason, exitCode: report.final.exitCode,
         ...(report.final.advice ? { advice: report.final.advice } : {}), ...(report.final.retry ? { retry: report.final.retry } : {}), ...(report.final.compute ? { compute: report.final.compute } : {}),
         ...(report.final.testErrors ? { testErrors: report.final.testErrors } : {}),
+        ...(report.final.classes ? { classes: report.final.classes } : {}), ...(report.final.labels ? { labels: report.final.labels } : {}),
+        ...(report.final.targets ? { targets: report.final.targets } : {}),
         totalEpochs: report.totals.fineTuneEpochs, seconds: phases.total, out: opts.out ? resolve(opts.out) : undefined,
       });
       return { model, report, outDir: opts.out ? resolve(opts.out) : undefined };
@@ -1715,6 +1719,12 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
   }
   // A class that lost far more recall than the accuracy shows (a rare class the pruned model stopped predicting).
   for (const c of classRecallLosses(report.final.classes ?? [], report.dense.testAccuracy - report.final.testAccuracy, r.maxDrop)) {
+    const found = Math.round(c.testRows * c.denseRecall!);
+    if (c.recall === 0) {
+      out.push(`class '${c.name}' is no longer recalled: none of its ${c.testRows} test rows is predicted as '${c.name}' (the dense model found ${found} of them, ${(100 * c.denseRecall!).toFixed(1)} %)` +
+        `${found <= 2 ? `; ${found === 1 ? 'one row' : 'two rows'} can be chance, yet it may mean the pruned model stopped predicting the class` : ''}: accuracy, which the guard compares, weighs each class by its rows (report.json final.classes)`);
+      continue;
+    }
     out.push(`class '${c.name}' lost ${(100 * (c.denseRecall! - c.recall!)).toFixed(1)} points of test recall (${(100 * c.denseRecall!).toFixed(1)} → ${(100 * c.recall!).toFixed(1)} % of its ${c.testRows} test rows), ` +
       'more than the accuracy shows: accuracy, which the guard compares, weighs each class by its rows (report.json final.classes)');
   }
@@ -1728,6 +1738,11 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
   // The same for a multi-label model's labels (recall of each label's positive rows, at least 10 of them).
   const labels = (report.final.labels ?? []).map((l) => ({ ...l, testRows: l.testPositives }));
   for (const l of classRecallLosses(labels, report.dense.testAccuracy - report.final.testAccuracy, r.maxDrop)) {
+    if (l.recall === 0) {
+      out.push(`label '${l.name}' is no longer predicted on any of its ${l.testPositives} positive test rows (the dense model found ${Math.round(l.testPositives * l.denseRecall!)} of them, ${(100 * l.denseRecall!).toFixed(1)} %): ` +
+        'the exact-match accuracy, which the guard compares, hides it (report.json final.labels)');
+      continue;
+    }
     out.push(`label '${l.name}' lost ${(100 * (l.denseRecall! - l.recall!)).toFixed(1)} points of test recall (${(100 * l.denseRecall!).toFixed(1)} → ${(100 * l.recall!).toFixed(1)} % of its ${l.testPositives} positive test rows), ` +
       'more than the exact-match accuracy shows, which the guard compares (report.json final.labels)');
   }

@@ -113,6 +113,9 @@ describe('API errors', () => {
     // Its first suggestion as the options a caller sets again (the done event carries the same).
     expect(report.final.retry?.options.budgetSteps).toBeGreaterThanOrEqual(120);
     expect(done?.type === 'done' && done.retry).toEqual(report.final.retry);
+    // The per-class recall rides along as in report.json final (a class the pruned model lost shows in --json too).
+    expect(report.final.classes?.length).toBeGreaterThan(1);
+    expect(done?.type === 'done' && done.classes).toEqual(report.final.classes);
     expect(report.final.advice).not.toMatch(/--/);
     expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).final.advice).toMatch(/--budget-steps \d+/);
   }, 120_000);

@@ -98,6 +98,12 @@ describe('classRecallLosses', () => {
     // Two rows lost out of three found: not flagged on so few rows.
     expect(classRecallLosses([{ name: '2', testRows: 40, denseRecall: 3 / 40, recall: 1 / 40 }], 0, 1)).toEqual([]);
   });
+
+  it('flags a class whose rows are no longer predicted as it at all, however few the dense model found (1 of 13 → 0)', () => {
+    expect(classRecallLosses([{ name: 'Minor', testRows: 13, denseRecall: 1 / 13, recall: 0 }], 0, 1).map((c) => c.name)).toEqual(['Minor']);
+    // Fewer than 10 test rows, or none found by the dense model either: nothing to say.
+    expect(classRecallLosses([{ name: 'a', testRows: 9, denseRecall: 1 / 9, recall: 0 }, { name: 'b', testRows: 20, denseRecall: 0, recall: 0 }], 0, 1)).toEqual([]);
+  });
 });
 
 describe('csvNames', () => {

@@ -263,6 +263,12 @@ export interface DoneEvent {
   compute?: { dense: number; live: number; reduction: number; allKernels?: { dense: number; live: number; reduction: number } };
   /** Regression and autoencoders: the test error in the targets' own units, dense and pruned (report.json `final.testErrors`). */
   testErrors?: { metric: 'rmse' | 'mse'; values: { name: string; dense: number; pruned: number }[] };
+  /** Classification: each class's test recall, dense and pruned (report.json `final.classes`). */
+  classes?: { name: string; testRows: number; denseRecall: number | null; recall: number | null }[];
+  /** Multi-label: each label's test recall of its positive rows, dense and pruned (report.json `final.labels`). */
+  labels?: { name: string; testPositives: number; denseRecall: number | null; recall: number | null }[];
+  /** Several regression targets: each one's test R², dense and pruned (report.json `final.targets`). */
+  targets?: { name: string; denseTestR2: number; testR2: number }[];
   totalEpochs: number;
   seconds: number;
   /** Output folder, when outputs were written. */
