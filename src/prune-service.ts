@@ -1241,6 +1241,16 @@ export function advise(result: AgentResult, maxDrop: number, trainRows: number, 
           text: `the rejected step nearest to the guard lost ${(100 * worst!).toFixed(2)} validation points, more than any --max-drop (at most 100) accepts: --force takes the target and reports the drop, or a lower --target`,
         };
       }
+      // A last try at the target (taken with half the budget the too-small steps left): what the target itself cost is
+      // what a rerun's --max-drop must allow; the nearest rejected step says only what the next small step cost.
+      const last = result.steps[result.steps.length - 1];
+      if (last && !last.accepted && last.drop != null && last.collapsedTo == null && isLastTry(last)) {
+        const atTarget = maxDropAccepting(last.drop, last.allowedDrop ?? maxDrop / 100, maxDrop);
+        if (atTarget > maxDrop && atTarget <= 100) {
+          const retry = retryOf({ maxDrop: atTarget });
+          return { retry, text: `the steps became too small to try, and a last try at the target (${last.fineTuneSteps} fine-tune steps) lost ${(100 * last.drop).toFixed(2)} validation points (allowed ${(100 * (last.allowedDrop ?? 0)).toFixed(2)}): rerun with ${retry.flags.join(' ')}, the smallest --max-drop under which the guard would have accepted that try (the rerun takes its own path and may still stop short, and its report says what the final model lost), or --force to take the target and report the drop` };
+        }
+      }
       if (need != null && need > maxDrop) {
         const retry = retryOf({ maxDrop: need });
         return { retry, text: `the rejected step nearest to the guard lost ${(100 * worst!).toFixed(2)} validation points: rerun with ${retry.flags.join(' ')}, the smallest --max-drop under which the guard accepts that step (it allows --max-drop plus what the validation rows' noise excuses; the rerun takes its own path and may still stop short), or --force to take the target and report the drop` };

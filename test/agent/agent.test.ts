@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type * as TF from '@tensorflow/tfjs';
 import { PrunableModel } from '../../src/pruning/prunable-model.js';
-import { runAgent } from '../../src/agent/loop.js';
+import { isLastTry, runAgent } from '../../src/agent/loop.js';
 import { maxComputeRemovable, unitsKeptFor } from '../../src/agent/granularity.js';
 import { afterAccept, afterRollback, nextSparsity, PLANNER_DEFAULTS } from '../../src/agent/planner.js';
 import { loadSynthetic } from '../../src/data/synthetic.js';
@@ -11,6 +11,7 @@ import { createScorer } from '../../src/policy/baselines.js';
 import { tf } from '../../src/backend/tf.js';
 import { numTensors } from '../helpers.js';
 import type { AgentEvent } from '../../src/agent/events.js';
+import { advise } from '../../src/prune-service.js';
 
 function setup(seed = 0) {
   const data = loadSynthetic({ samples: 900, features: 20, classes: 3, seed });
@@ -208,7 +209,8 @@ describe('agent loop', () => {
     const model = buildModel({ family: 'mlp', inputShape: [12], hidden: [3], numClasses: 3, seed: 4 });
     train(model, data.train, { epochs: 20, batchSize: 32 });
     const r = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.6, maxDrop: 0, budgetEpochs: 40, granularity: 'unit', seed: 1 });
-    const rolled = r.steps.filter((s) => !s.accepted);
+    // (The last try at the target after the steps became too small is one longer fine-tune of its own: not counted here.)
+    const rolled = r.steps.filter((s) => !s.accepted && !isLastTry(s));
     const byPrune = new Map<string, typeof rolled>();
     for (const s of rolled) {
       const k = `${s.fromSparsity.toFixed(6)}→${s.toSparsity.toFixed(6)}`;
@@ -223,6 +225,29 @@ describe('agent loop', () => {
     }
     expect([...byPrune.values()].filter((v) => v.length > 1).length).toBeGreaterThan(0);
     expect(r.steps.map((s) => s.step)).toEqual(r.steps.map((_, i) => i + 1));
+    r.masks.dispose();
+    model.dispose();
+    data.dispose();
+  });
+
+  it('after a guard stop with budget left, tries the target once with half of it, judged by --max-drop alone, and the advice names what that try lost', async () => {
+    const data = loadSynthetic({ samples: 600, features: 12, classes: 3, seed: 4 });
+    const model = buildModel({ family: 'mlp', inputShape: [12], hidden: [6], numClasses: 3, seed: 4 });
+    train(model, data.train, { epochs: 20, batchSize: 32 });
+    const r = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.9, maxDrop: 0, budgetSteps: 3000, seed: 1 });
+    expect(r.stopReason).toBe('guard');
+    const last = r.steps.at(-1)!;
+    const regular = r.steps.slice(0, -1);
+    expect(regular.every((s) => !isLastTry(s))).toBe(true);
+    // The jump: to the target, refused, with a far longer fine-tune than a step's, and no noise allowance.
+    expect(isLastTry(last)).toBe(true);
+    expect(last).toMatchObject({ accepted: false, toSparsity: 0.9, allowedDrop: 0 });
+    expect(last.fineTuneSteps).toBeGreaterThan(4 * Math.max(...regular.map((s) => s.fineTuneSteps)));
+    expect(r.sparsity.global).toBeCloseTo(last.fromSparsity, 9);
+    // The advice is about the target's cost, not the next small step's.
+    const { text, retry } = advise(r, 0, data.train.labels.length);
+    expect(text).toMatch(/^the steps became too small to try, and a last try at the target \(\d+ fine-tune steps\) lost \d+\.\d\d validation points/);
+    expect(retry?.options.maxDrop).toBeGreaterThanOrEqual(100 * last.drop! - 0.05);
     r.masks.dispose();
     model.dispose();
     data.dispose();
