@@ -899,7 +899,10 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
         const shape = target.config.batchInputShape as number[];
         // The last axis holds the channels once per position (after a Flatten, positions · channels).
         const C = eff.get(from[0])!.units;
-        shape.splice(-1, 1, (shape[shape.length - 1] / C) * keepOf(from[0]).length);
+        // A new array: getConfig() hands out the layer's own batchInputShape, and changing it in place changed the
+        // pruned model's topology too (a new user's nested Sequential behind a Dense that lost units: the sparse export,
+        // written from that topology, no longer matched its weights).
+        target.config.batchInputShape = [...shape.slice(0, -1), (shape[shape.length - 1] / C) * keepOf(from[0]).length];
       });
       reshapeInputs(innerEntries, `${path}/`);
     }
