@@ -1635,12 +1635,12 @@ export class PruneService {
         }
         if (ckptDir) new Checkpointer(ckptDir).remove();
         if (r.compact) {
-          const { compactPruned } = await import('./cli/compact.js');
+          const { compactPruned, COMPACT_TIME_BUDGET_MS } = await import('./cli/compact.js');
           // The pruned model is written by now: a compaction that fails says so, and is not "bad input, nothing
           // written" (exit 2) but a failure of this step (exit 1), retried with `autoprune compact <out>`.
           const rows = Math.min(256, fitted.val.x.shape[0] ?? 0);
           const probe = rows > 0 ? tf.slice(fitted.val.x, 0, rows) : undefined;
-          const c = await compactPruned(opts.out, { out: opts.out, int8: true, ...(probe ? { probe: { x: probe, what: `${rows} validation rows` } } : {}) }).catch((err: unknown) => {
+          const c = await compactPruned(opts.out, { out: opts.out, int8: true, timeBudgetMs: COMPACT_TIME_BUDGET_MS, ...(probe ? { probe: { x: probe, what: `${rows} validation rows` } } : {}) }).catch((err: unknown) => {
             throw new AutopruneError(`the pruned model is written to '${opts.out}' (model/, masks.json, report.json, report.html; exit code ${report.final.exitCode} in report.json), ` +
               `but --compact failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
           }).finally(() => probe?.dispose());
@@ -1648,13 +1648,13 @@ export class PruneService {
           // connection or hierarchical granularity): rewritten in place, atomically.
           report.compact = {
             path: join(resolve(opts.out), 'compact'), paramsBefore: c.compact.paramsBefore, paramsAfter: c.compact.paramsAfter,
-            macs: { ...c.compute, reduction: c.compute.dense > 0 ? 1 - c.compute.compact / c.compute.dense : 0 },
+            macs: { ...c.compute, reduction: c.compute.dense > 0 ? 1 - c.compute.compact / c.compute.dense : 0 }, ...(c.latency ? { latency: c.latency } : {}),
           };
           writeFileAtomicSync(join(resolve(opts.out), 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
           opts.onEvent?.({
             type: 'compact', path: join(resolve(opts.out), 'compact'), paramsBefore: c.compact.paramsBefore, paramsAfter: c.compact.paramsAfter,
             unitsRemoved: c.compact.layers.map((l) => l.unitsBefore - l.unitsAfter), layers: c.compact.layers.map((l) => l.name), skipped: c.compact.skipped,
-            rewrites: c.rewrites, maxAbsDiff: c.maxAbsDiff, ...(c.int8ClassChanges ? { int8ClassChanges: c.int8ClassChanges } : {}), ...(c.largeBatchRewrites ? { largeBatchRewrites: c.largeBatchRewrites } : {}), probeInputs: c.probeInputs, compactMacs: c.compute.compact,
+            rewrites: c.rewrites, maxAbsDiff: c.maxAbsDiff, ...(c.int8ClassChanges ? { int8ClassChanges: c.int8ClassChanges } : {}), ...(c.largeBatchRewrites ? { largeBatchRewrites: c.largeBatchRewrites } : {}), probeInputs: c.probeInputs, compactMacs: c.compute.compact, ...(c.latency ? { latency: c.latency } : {}),
           });
         }
       } else {

@@ -11,6 +11,7 @@ import { accuracy, autoprune, buildModel, loadCsv, loadModel, saveModel, train, 
 import { Rng } from '../src/util/random.js';
 import { tempDir } from './helpers.js';
 import { PACKAGE_ROOT } from '../src/backend/tf.js';
+import { latencyLine } from '../src/report/console.js';
 
 /** A seeded tabular task: `informative` columns carry the class, the rest is noise. */
 function writeCsv(file: string, rows: number, features: number, classes: string[], seed: number): void {
@@ -98,8 +99,17 @@ describe('user models and data', () => {
     expect(check.maxAbsDiff!.sparse).toBeLessThan(1e-4);
     expect(check.maxAbsDiff!.sparseInt8).toBeGreaterThanOrEqual(0);
     expect(check.compactMacs).toBe(fast.report.final.compute!.live);
+    // predict timed on this machine, dense and compact (a measurement: only its form is checked), in report.json too.
+    const timed = (c as { latency?: { batch: number; runs: number; denseMs: number; compactMs: number } }).latency;
+    expect(timed).toMatchObject({ batch: 32 });
+    expect(timed!.runs).toBeGreaterThanOrEqual(3);
+    expect(timed!.denseMs).toBeGreaterThan(0);
+    expect(timed!.compactMs).toBeGreaterThan(0);
+    expect(latencyLine(timed!)).toMatch(/^predict time measured here \(32 samples a call, median of \d+ calls each in alternating turns, this machine's default threads\): pruned at full shape \d+\.\d\d ms → compact \d+\.\d\d ms \(\d+\.\d\d×\)/);
+    expect(latencyLine({ batch: 32, runs: 5, denseMs: 1, compactMs: 0.95 })).toMatch(/\(1\.05×\): not measurably faster/);
     // report.json says what the compact model runs (the returned report too).
-    const written = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { compact: { macs: { dense: number; compact: number; reduction: number }; paramsAfter: number } };
+    const written = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { compact: { macs: { dense: number; compact: number; reduction: number }; paramsAfter: number; latency?: unknown } };
+    expect(written.compact.latency).toEqual(timed);
     expect(written.compact.macs.compact).toBe(check.compactMacs);
     expect(written.compact.macs.reduction).toBeCloseTo(1 - check.compactMacs! / written.compact.macs.dense, 9);
     expect(fast.report.compact).toEqual(written.compact);

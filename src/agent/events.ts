@@ -207,6 +207,8 @@ export interface CompactEvent {
   probeInputs?: string;
   /** Multiply-accumulates per sample of the kernels the compact model runs (its own shapes, zeros inside kept units included). */
   compactMacs?: number;
+  /** `predict` timed on this machine at `batch` samples a call, the pruned model at full shape and the compact model: median ms (report.json `compact.latency`). */
+  latency?: { batch: number; runs: number; denseMs: number; compactMs: number };
 }
 
 /**

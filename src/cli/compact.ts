@@ -14,6 +14,8 @@ import { describeRewrite, ONE_CHANNEL_MIN_BATCH, oneChannelRewrites, rewriteForS
 import { decodeSparse, encodeSparse, sizeReport, SPARSE_MAGIC, type SizeReport } from '../pruning/sparse-format.js';
 import { foreignInside, isAutopruneOutput, realPathOf } from '../prune-service.js';
 import { atomicWriteFile, writeOutputsAtomically } from '../report/write.js';
+import { compareLatency, sampleLatency } from '../bench/latency.js';
+import { latencyLine } from '../report/console.js';
 
 export interface CompactOptions {
   /** Folder to write compact/ and model.sparse into. Default: the autoprune output folder given (a user's own model folder needs it: never written to). */
@@ -40,6 +42,13 @@ export interface CompactOptions {
    * in [0, 1) understate the int8 error of a model that reads larger values (raw table columns). Not disposed here.
    */
   probe?: { x: TF.Tensor; what: string };
+  /**
+   * Milliseconds to spend timing `predict` at the serving batch, the pruned model at full shape against the compact model
+   * (alternating turns, compareLatency): what compaction buys on this machine, which MACs alone do not say (a recurrent
+   * layer, a model small enough that per-call overhead is its time). Default 0: no timing (the CLI's `compact` and a
+   * run's `--compact` give 1500).
+   */
+  timeBudgetMs?: number;
 }
 
 export interface CompactResult {
@@ -73,6 +82,12 @@ export interface CompactResult {
   compute: { dense: number; live: number; compact: number };
   /** The serving rewrites made (empty with `rewrite: false` or where none applies); `compute.compact` includes the MACs they add. */
   rewrites: Rewrite[];
+  /**
+   * With `timeBudgetMs`: median ms of one `predict` of `batch` samples (output read back), the pruned model at full shape
+   * (its zeros cost what the weights did: tfjs has no sparse kernels) and the compact model, in alternating turns of
+   * `runs` calls each, on this machine's default threads; absent for a model of several inputs.
+   */
+  latency?: { batch: number; runs: number; denseMs: number; compactMs: number };
 }
 
 /** Where the model and its masks are, for a pruned output folder, a model folder or a model.json. */
@@ -179,6 +194,9 @@ function classChanges(a: TF.LayersModel, ref: readonly TF.Tensor[], b: TF.Layers
  * removed that still mattered moves outputs by 1e-3 and more.
  */
 export const EXACT_TOLERANCE = 1e-4;
+
+/** Milliseconds the CLI's `compact` and a run's `--compact` spend timing dense and compact `predict` calls. */
+export const COMPACT_TIME_BUDGET_MS = 1500;
 
 /** Largest |difference| between the reference outputs `ref` and model `b`'s on `x` (every output of a multi-output model). */
 function maxAbsDiff(ref: readonly TF.Tensor[], b: TF.LayersModel, x: TF.Tensor | TF.Tensor[]): number {
@@ -301,16 +319,29 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     cpm.dispose();
     // The weights of the model written (a batch norm folded away, a phase convolution's larger kernel).
     const paramsWritten = compact.countParams();
+    const latency = opts.timeBudgetMs && model.inputs.length === 1 ? timeBoth(model, compact, opts.servingBatch ?? SERVING_BATCH_DEFAULT, opts.timeBudgetMs) : undefined;
     return {
       input: { model: modelFile, masks: masksDir ? join(masksDir, MASKS_FILE) : null },
       files, sparsity, sizes, compact: { ...report, paramsAfter: paramsWritten }, maxAbsDiff: diff, ...(int8ClassChanges ? { int8ClassChanges } : {}),
       ...(moreAtLargeBatch > 0 ? { largeBatchRewrites: moreAtLargeBatch } : {}),
       probeInputs: opts.probe && model.inputs.length === 1 ? opts.probe.what : tokens ? 'token ids below the Embedding\'s vocabulary size' : 'values in [0, 1)',
-      compute: { dense: claimed.dense, live: claimed.live, compact: compactMacs }, rewrites,
+      compute: { dense: claimed.dense, live: claimed.live, compact: compactMacs }, rewrites, ...(latency ? { latency } : {}),
     };
   } finally {
     for (const d of disposables.reverse()) d.dispose();
   }
+}
+
+/**
+ * Times `predict` of the pruned model and of the compact model at `batch` samples a call, in alternating turns, within
+ * about `budgetMs` (at least 3 calls each, at most 50).
+ */
+function timeBoth(model: TF.LayersModel, compact: TF.LayersModel, batch: number, budgetMs: number): NonNullable<CompactResult['latency']> {
+  const shape = model.inputs[0].shape.slice(1) as number[];
+  const once = sampleLatency([model], shape, { batch, runs: 1, warmup: 1, block: 1 })[0][0];
+  const runs = Math.max(3, Math.min(50, Math.floor(budgetMs / Math.max(1e-3, 2 * once))));
+  const [dense, small] = compareLatency([model, compact], shape, { batch, runs, warmup: 2, block: Math.min(10, runs) });
+  return { batch, runs, denseMs: dense.medianMs, compactMs: small.medianMs };
 }
 
 /** The loss a loaded model's file named: its training config's, or one autoprune remembered at load. */
@@ -360,7 +391,7 @@ export async function compactCommand(dir: string, opts: CompactOptions = {}): Pr
   let r: CompactResult;
   try {
     for (const f of folders) releases.push(lockOutDir(f));
-    r = await compactPruned(dir, opts);
+    r = await compactPruned(dir, { timeBudgetMs: COMPACT_TIME_BUDGET_MS, ...opts });
   } finally {
     for (const release of releases.reverse()) release();
   }
@@ -392,6 +423,7 @@ export async function compactCommand(dir: string, opts: CompactOptions = {}): Pr
     `compute (multiply-accumulates per sample of the kernels): dense ${r.compute.dense.toLocaleString('en')}, live weights of the pruned model ` +
       `${r.compute.live.toLocaleString('en')} (${removed(r.compute.live, r.compute.dense)}), the compact model runs ` +
       `${r.compute.compact.toLocaleString('en')} (${removed(r.compute.compact, r.compute.dense)})${extraMacs(r)}`,
+    ...(r.latency ? [latencyLine(r.latency)] : []),
     `max |output − masked output| on ${r.probeInputs.includes('rows') ? r.probeInputs : `32 random inputs (${r.probeInputs}; inputs of larger values make the int8 error larger: a run's --compact compares on its validation rows)`}: compact ${r.maxAbsDiff.compact.toExponential(2)}, ` +
       `sparse ${r.maxAbsDiff.sparse.toExponential(2)}` +
       (r.maxAbsDiff.sparseInt8 != null ? `, sparse + int8 ${r.maxAbsDiff.sparseInt8.toExponential(2)}` : '') +

@@ -178,6 +178,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           }
           for (const w of e.rewrites ?? []) line(`  ${describeRewrite(w)}`);
           if (e.compactMacs != null) line(`  the compact model runs ${e.compactMacs.toLocaleString('en')} multiply-accumulates per sample (its kernels' own shapes)`);
+          if (e.latency) line(`  ${latencyLine(e.latency)}`);
           if (e.maxAbsDiff) {
             line(`  max |output − pruned model's output| on ${e.probeInputs ?? 'its probe inputs'}: compact ${e.maxAbsDiff.compact.toExponential(2)}, ` +
               `model.sparse ${e.maxAbsDiff.sparse.toExponential(2)}${e.maxAbsDiff.sparseInt8 != null ? `, model.int8.sparse ${e.maxAbsDiff.sparseInt8.toExponential(2)}` : ''}` +
@@ -292,4 +293,12 @@ function constantNote(st: { columns: string[]; std: number[] }): string {
 function twoNumbers(a: number, b: number): [string, string] {
   for (let d = 2; d < 4; d++) if (a.toFixed(d) !== b.toFixed(d)) return [a.toFixed(d), b.toFixed(d)];
   return [a.toFixed(4), b.toFixed(4)];
+}
+
+/** The measured predict times, and what they mean where the compact model is not measurably faster. */
+export function latencyLine(l: { batch: number; runs: number; denseMs: number; compactMs: number }): string {
+  const x = l.denseMs / Math.max(1e-9, l.compactMs);
+  return `predict time measured here (${l.batch} samples a call, median of ${l.runs} calls each in alternating turns, this machine's default threads): ` +
+    `pruned at full shape ${l.denseMs.toFixed(2)} ms → compact ${l.compactMs.toFixed(2)} ms (${x.toFixed(2)}×)` +
+    (x < 1.1 ? ': not measurably faster — its time goes elsewhere than to the multiply-accumulates removed (per-call and per-layer overhead, a recurrent layer\'s time steps); fewer parameters and a smaller file remain' : '');
 }

@@ -377,7 +377,11 @@ export interface RunReport {
    * live-weight count of `final.compute`. Only whole units leave the model: at connection or hierarchical granularity the
    * zeros inside kept units still cost their multiply-accumulates, so `macs.compact` is what serving it saves.
    */
-  compact?: { path: string; paramsBefore: number; paramsAfter: number; macs: { dense: number; live: number; compact: number; reduction: number } };
+  compact?: {
+    path: string; paramsBefore: number; paramsAfter: number; macs: { dense: number; live: number; compact: number; reduction: number };
+    /** `predict` timed at `batch` samples a call on the machine of the run: the pruned model at full shape and the compact model, median ms (a measurement, not a claim). */
+    latency?: { batch: number; runs: number; denseMs: number; compactMs: number };
+  };
   /**
    * The polish (the fine-tune at the final sparsity with the rest of the budget), where one ran: `kept` its best
    * round, or undone (the final model is the last accepted step's), with the losses compared and why (`message`).
