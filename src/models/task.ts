@@ -114,6 +114,13 @@ export function checkToldClassification(model: TF.LayersModel): void {
   const units = Number(model.outputs[0]?.shape.at(-1) ?? 0);
   const loss = compiledLoss(model);
   if (outputActivation(model) !== 'sigmoid' || units < 2 || (loss != null && /categorical/.test(loss))) return;
+  // As many sigmoid outputs as input values: an autoencoder of values in [0, 1] (pixels) far more likely than k labels.
+  const inputs = (model.inputs[0]?.shape.slice(1) ?? []).reduce<number>((a, d) => a * (d ?? Number.NaN), 1);
+  if (units === inputs) {
+    throw new UsageError(`--task classification: the model has ${units} sigmoid outputs, as many as its input values: an autoencoder's (the inputs are the targets), ` +
+      `and fine-tuning them as one class out of ${units} would retrain it to another meaning; use --task autoencoder (or leave --task out: the outputs say so), ` +
+      'or --task multilabel with its label columns if they are independent labels');
+  }
   throw new UsageError(`--task classification: the model's ${units} sigmoid outputs are independent yes/no outputs (a multi-label model's), and fine-tuning ` +
     `them as one class out of ${units} would retrain them to another meaning; use --task multilabel with its ${units} label columns (--label a,b,c), ` +
     'or save the model with a categorical loss if it is a classifier');

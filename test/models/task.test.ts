@@ -362,7 +362,10 @@ describe('R² of several regression targets', () => {
     const one = make('sigmoid', 1);
     expect(() => checkToldClassification(soft)).not.toThrow();
     expect(() => checkToldClassification(one)).not.toThrow();
-    [three, soft, one].forEach((m) => m.dispose());
+    // As many sigmoid outputs as inputs: an autoencoder's, and the message says so (not "give it 4 label columns").
+    const ae = make('sigmoid', 4);
+    expect(() => checkToldClassification(ae)).toThrow(/^--task classification: the model has 4 sigmoid outputs, as many as its input values: an autoencoder's .*use --task autoencoder/);
+    [three, soft, one, ae].forEach((m) => m.dispose());
   });
 
   it('a sigmoid autoencoder saved with binary cross-entropy is fine-tuned with it; any other loss it cannot keep is said (replaced)', () => {
