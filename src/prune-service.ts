@@ -351,6 +351,15 @@ export function checkLogDir(logdir: string, modelDir: string | undefined, out: s
   probeWritable(parent, `cannot write TensorBoard files to --logdir '${logdir}'`);
 }
 
+/** sha256 of the policy files a run scores with (the file, or an 'X@a+Y' combination's), for a checkpoint's identity. */
+function policyContents(p: { file?: string; parts?: { file?: string }[] }): { policyContents?: string } {
+  const files = [p.file, ...(p.parts ?? []).map((x) => x.file)].filter((f): f is string => f != null && existsSync(f));
+  if (files.length === 0) return {};
+  const h = createHash('sha256');
+  for (const f of files) h.update(readFileSync(f));
+  return { policyContents: h.digest('hex').slice(0, 16) };
+}
+
 /** sha256 of a model's weights (names, shapes, values): a checkpoint of another model is refused. */
 function hashWeights(model: TF.LayersModel): string {
   const h = createHash('sha256');
@@ -1514,7 +1523,9 @@ export class PruneService {
       // What a checkpoint belongs to (hashing weights and data is only needed when there is a checkpoint).
       const budget = resolveBudget(fitted.train.labels.length, budgetIn);
       const identity: RunIdentity | undefined = ckptDir ? {
-        target: r.target, maxDrop, objective, granularity, exclude: r.exclude.join(','), frontier: r.frontier.join(','), policy: policy.name, seed, splitSeed: r.splitSeed, budgetSteps: budget.budgetSteps,
+        target: r.target, maxDrop, objective, granularity, exclude: r.exclude.join(','), frontier: r.frontier.join(','), policy: policy.name,
+        // The policy by its contents too: a policy file retrained in place while the run was interrupted is another policy.
+        ...policyContents(policy), seed, splitSeed: r.splitSeed, budgetSteps: budget.budgetSteps,
         batchSize: budget.batchSize, force: r.force, model: hashWeights(model), data: hashDataset(fitted), ...(r.distill !== undefined ? { distill: JSON.stringify(r.distill) } : {}),
       } : undefined;
       // Several regression targets: each one's test R² before and after (the metric is their average).

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { autoprune, createContainer, InterruptedError, loadSynthetic, TOKENS, UsageError, type AgentEvent, type DataSource, type Dataset, type DatasetInput } from '../src/index.js';
@@ -201,6 +201,24 @@ describe('abort', () => {
     await expect(autoprune({ ...opts, resume: true })).rejects.toThrow(/holds an entry autoprune does not write \(NOTES\.txt\), which the resumed run's outputs would replace/);
     expect(readFileSync(join(out, 'NOTES.txt'), 'utf8')).toBe('mine');
     rmSync(join(out, 'NOTES.txt'));
+    const again = await autoprune({ ...opts, resume: true });
+    expect(again.report.config.resumed).toBe(true);
+    again.model.dispose();
+  });
+
+  it('a resume refuses a policy file replaced at the same path since the checkpoint (a family policy retrained in place)', async () => {
+    const dir = tempDir();
+    const policy = join(dir, 'family.json');
+    copyFileSync(join(PACKAGE_ROOT, 'policies', 'linear.json'), policy);
+    const out = join(dir, 'run');
+    const c = new AbortController();
+    const opts = { target: 0.9, data: 'synthetic', policy, budgetEpochs: 6, maxDrop: 50, out } as const;
+    const err = await autoprune({ ...opts, signal: c.signal, onEvent: (e) => { if (e.type === 'checkpoint') c.abort(); } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InterruptedError);
+    copyFileSync(join(PACKAGE_ROOT, 'policies', 'linear-no-cnn.json'), policy);
+    await expect(autoprune({ ...opts, resume: true })).rejects.toThrow(/^cannot resume: checkpoint .* belongs to another run \(the policy file was changed since \(sha256 [0-9a-f]{12}… → [0-9a-f]{12}…\): its steps were scored by another policy\)/);
+    // The file as it was: the run continues.
+    copyFileSync(join(PACKAGE_ROOT, 'policies', 'linear.json'), policy);
     const again = await autoprune({ ...opts, resume: true });
     expect(again.report.config.resumed).toBe(true);
     again.model.dispose();

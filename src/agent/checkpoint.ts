@@ -163,9 +163,12 @@ export class Checkpointer {
       file.weights.every((w, i) => w.shape.join('x') === (weights[i].shape as number[]).join('x'));
     if (!same) throw new UsageError(`cannot resume: checkpoint '${this.dir}' was made for another model`);
     if (run) {
-      const differs = Object.keys(run).filter((k) => file.run?.[k] !== run[k]);
+      // (A checkpoint written before the policy file's contents were recorded, 2026-12-06, is judged without them.)
+      const differs = Object.keys(run).filter((k) => file.run?.[k] !== run[k] && !(k === 'policyContents' && file.run?.[k] === undefined));
       if (differs.length > 0) {
-        const what = differs.map((k) => `${k} ${JSON.stringify(file.run?.[k] ?? null)} → ${JSON.stringify(run[k])}`).join(', ');
+        const what = differs.map((k) => (k === 'policyContents'
+          ? `the policy file was changed since (sha256 ${String(file.run?.[k]).slice(0, 12)}… → ${String(run[k]).slice(0, 12)}…): its steps were scored by another policy`
+          : `${k} ${JSON.stringify(file.run?.[k] ?? null)} → ${JSON.stringify(run[k])}`)).join(', ');
         throw new UsageError(`cannot resume: checkpoint '${this.dir}' belongs to another run (${what}); rerun with the original settings or without --resume`);
       }
     }
