@@ -94,14 +94,14 @@ export interface AutopruneOptions {
   /** Reach the target even if the guard cannot be held. Default false. */
   force?: boolean;
   /**
-   * Seed of data shuffling and fine-tuning, and of a CSV's split into training, validation and test rows unless
-   * `splitSeed` is given: a model trained on the training rows of one split is judged, under another seed, on rows
-   * it trained on. A sweep over `seed` keeps the split with `splitSeed`. Default 0.
+   * Seed of data shuffling and fine-tuning. Default 0. A CSV's split into training, validation and test rows is
+   * `splitSeed`'s, whatever this says: a sweep over `seed` keeps judging the model on rows it was not trained on.
    */
   seed?: number;
   /**
-   * Seed of the data split and training-set shuffle only, when it should differ from `seed` (repeat a run
-   * with other fine-tuning randomness on the same split). Default: `seed`.
+   * Seed of the data split (and the order of its rows). Default 0, the split build-meta and the docs train models on;
+   * another split judges a model trained on split 0's training rows on rows it trained on. (Until 2026-12-06 it
+   * defaulted to `seed`.)
    */
   splitSeed?: number;
   /**

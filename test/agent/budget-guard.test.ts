@@ -115,7 +115,9 @@ describe('resolveRunOptions: one place for every default', () => {
     const r = resolveRunOptions({ target: 0.8, budgetEpochs: undefined, maxDrop: undefined, seed: undefined });
     expect(r).toMatchObject({ maxDrop: 1, seed: 0, splitSeed: 0, budgetEpochs: undefined, policy: 'default', granularity: 'connection', objective: 'params' });
     expect(resolveRunOptions({ target: 0.8, objective: 'flops' }).granularity).toBe('unit');
-    expect(resolveRunOptions({ target: 0.8, seed: 3 }).splitSeed).toBe(3);
+    // The split stays put across a sweep over seeds (a user's model is judged on rows it was not trained on).
+    expect(resolveRunOptions({ target: 0.8, seed: 3 }).splitSeed).toBe(0);
+    expect(resolveRunOptions({ target: 0.8, seed: 3, splitSeed: 2 }).splitSeed).toBe(2);
     // distill: undefined leaves the agent's default (on at unit granularity); false and a setting pass through.
     expect(resolveRunOptions({ target: 0.8 }).distill).toBeUndefined();
     expect(resolveRunOptions({ target: 0.8, distill: false }).distill).toBe(false);
