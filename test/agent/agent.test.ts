@@ -242,7 +242,7 @@ describe('agent loop', () => {
     // The jump: to the target, refused, with a far longer fine-tune than a step's, and no noise allowance.
     expect(isLastTry(last)).toBe(true);
     expect(last).toMatchObject({ accepted: false, toSparsity: 0.9, allowedDrop: 0 });
-    expect(last.fineTuneSteps).toBeGreaterThan(4 * Math.max(...regular.map((s) => s.fineTuneSteps)));
+    expect(last.fineTuneSteps ?? 0).toBeGreaterThan(4 * Math.max(...regular.map((s) => s.fineTuneSteps ?? 0)));
     expect(r.sparsity.global).toBeCloseTo(last.fromSparsity, 9);
     // The advice is about the target's cost, not the next small step's.
     const { text, retry } = advise(r, 0, data.train.labels.length);
