@@ -711,176 +711,189 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     // Sparsity moves in steps of one weight: within one weight of the target counts as reached.
     const tol = Math.max(EPS, 1 / pm.totalPrunable);
     const pending = [...new Set(o.milestones ?? [])].filter((m) => m > state.sparsity + tol && m < o.target - tol).sort((a, b) => a - b);
-    let stalled = 0;
-    let stopped: StopReason | undefined;
-    while (state.sparsity < o.target - tol) {
-      checkAbort();
-      if (stalled >= 2) { stopped = 'stalled'; break; }
-      const stepBudget = budget.budgetSteps - Math.ceil(o.finalReserve * budget.budgetSteps);
-      const left = Math.max(0, stepBudget - state.stepsUsed);
-      if (state.rate < plan.minRate) { stopped = 'guard'; break; }
-      if (left < Math.min(budget.stepsPerEpoch, budget.roundSteps)) {
-        // A default budget that ran out while the run was still getting somewhere (a step accepted) gets the
-        // default rule's steps once more: the user set no budget, and "rerun with twice the budget" would
-        // have been the advice (extendBudget). A budget the user set is a limit.
-        // (--force takes the target with the budget there is: not extended.)
-        const more = !o.force && state.steps.some((s) => s.accepted) ? extendBudget(budget, baseBudgetSteps) : undefined;
-        if (!more) { stopped = 'budget'; break; }
-        budget = more;
-        state.budgetExtensions = more.extensions;
-        const accepted = state.steps.filter((s) => s.accepted).length;
-        emit({ type: 'budget', budgetSteps: more.budgetSteps, extensions: more.extensions ?? 1, sparsity: state.sparsity, totalSteps: state.stepsUsed,
-          message: `the default fine-tuning budget ran out at ${(100 * state.sparsity).toFixed(1)} % ${o.objective === 'flops' ? 'of the compute removed' : 'sparsity'}, short of the target, after ${accepted} accepted step${accepted > 1 ? 's' : ''}: extended once, to ${more.budgetSteps} optimizer steps` });
-        continue;
-      }
-      const from = state.sparsity;
-      // Lower targets still to record do not bend the path: a step that crosses one records it on a branch.
-      const to = nextSparsity(from, o.target, state.rate);
-      const t0 = Date.now();
-      const snap = pm.snapshot();
-      state.step++;
-      let r: Attempt = await attemptFrom(snap, to, tuneFor(left));
-      // Refused by no more than what noise may excuse, while its validation loss was still falling: the step's
-      // fine-tune goes on (a few rounds, patience 1) before the verdict, rather than throwing the step away.
-      const more = Math.min(o.recoverRounds * budget.roundSteps, stepBudget - state.stepsUsed - r.steps);
-      if (!r.verdict.accepted && !r.skipped && r.improving && r.verdict.collapsedTo == null && r.verdict.drop - r.verdict.allowed <= r.verdict.cap + 1e-9 && more >= budget.roundSteps) {
-        r = { ...(await tuneMore(snap, r, more, { patience: 1, seed: o.seed * 1009 + state.step + 7901 })), recovered: true };
-      }
-      state.stepsUsed += r.steps;
-      const seconds = (Date.now() - t0) / 1000;
-      /** Why the step is not an ordinary one: the run's first step's note, a longer fine-tune before the verdict. */
-      const notes = [state.step === 1 && firstNote ? firstNote : '', r.recovered ? RECOVERED : ''].filter(Boolean).join('; ');
-      if (r.verdict.accepted) {
-        tried.clear();
-        // Slack: how much of the allowed drop is left, as a fraction of maxDrop.
-        const slack = o.maxDrop > 0 ? (r.verdict.allowed - r.verdict.drop) / r.verdict.allowed : r.verdict.drop <= 0 ? 1 : 0;
-        state.rate = afterAccept(state.rate, slack, plan);
-        // A step that could not remove anything (the per-layer floors bind) must not loop forever.
-        stalled = r.sparsity <= from + EPS ? stalled + 1 : 0;
-        state.sparsity = r.sparsity;
-        state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: true, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds, ...(notes ? { reason: notes } : {}) });
-        try {
-          // Said before the lower targets it crossed are reached on their branches (their rounds and `frontier` events follow).
-          // (Inside the try: a handler that throws on it must not leave the step's snapshot behind.)
-          emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds, ...(notes ? { reason: notes } : {}) });
-          await recordCrossed(snap, r.sparsity, r);
-        } finally {
-          disposeSnapshot(snap);
-        }
-        if (ckpt) {
-          await checkpoint();
-          emit({ type: 'checkpoint', step: state.step, sparsity: state.sparsity, path: ckpt.dir });
-        }
-      } else {
-        pm.restore(snap);
-        disposeSnapshot(snap);
-        if (r.skipped && !o.force) {
-          // A smaller step that whole units round up to the units of a step already rolled back (and fine-tuned
-          // longer): not a step of its own — its record and event would repeat that rollback's figures. The step is
-          // halved again, until it prunes other units or falls below the smallest useful step.
-          state.step--;
-          state.rate = afterRollback(Math.min(state.rate, (r.sparsity - from) / Math.max(EPS, 1 - from)));
+    /**
+     * The steps: prune by the planner's rate, fine-tune, accept or roll back (adapting the rate), extend a default budget
+     * once, until the target, the budget or the smallest useful step. Returns why it stopped short (undefined: the target).
+     */
+    const takeSteps = async (): Promise<StopReason | undefined> => {
+      let stalled = 0;
+      let stopped: StopReason | undefined;
+      while (state.sparsity < o.target - tol) {
+        checkAbort();
+        if (stalled >= 2) { stopped = 'stalled'; break; }
+        const stepBudget = budget.budgetSteps - Math.ceil(o.finalReserve * budget.budgetSteps);
+        const left = Math.max(0, stepBudget - state.stepsUsed);
+        if (state.rate < plan.minRate) { stopped = 'guard'; break; }
+        if (left < Math.min(budget.stepsPerEpoch, budget.roundSteps)) {
+          // A default budget that ran out while the run was still getting somewhere (a step accepted) gets the
+          // default rule's steps once more: the user set no budget, and "rerun with twice the budget" would
+          // have been the advice (extendBudget). A budget the user set is a limit.
+          // (--force takes the target with the budget there is: not extended.)
+          const more = !o.force && state.steps.some((s) => s.accepted) ? extendBudget(budget, baseBudgetSteps) : undefined;
+          if (!more) { stopped = 'budget'; break; }
+          budget = more;
+          state.budgetExtensions = more.extensions;
+          const accepted = state.steps.filter((s) => s.accepted).length;
+          emit({ type: 'budget', budgetSteps: more.budgetSteps, extensions: more.extensions ?? 1, sparsity: state.sparsity, totalSteps: state.stepsUsed,
+            message: `the default fine-tuning budget ran out at ${(100 * state.sparsity).toFixed(1)} % ${o.objective === 'flops' ? 'of the compute removed' : 'sparsity'}, short of the target, after ${accepted} accepted step${accepted > 1 ? 's' : ''}: extended once, to ${more.budgetSteps} optimizer steps` });
           continue;
         }
-        const k = keyOf(r.sparsity);
-        if (!r.skipped) tried.set(k, { steps: Math.max(tried.get(k)?.steps ?? 0, r.requested), val: r.valAccuracy, verdict: r.verdict });
-        const reason = r.skipped
-          ? `prunes the same units as a rolled-back step that had the longer fine-tune (val ${(100 * r.valAccuracy).toFixed(2)} %); not fine-tuned again`
-          : r.verdict.collapsedTo != null ? collapseReason(r.verdict.collapsedTo)
-          : `val drop ${(100 * r.verdict.drop).toFixed(2)} points${r.verdict.binary ? ` (${r.verdict.lost} rows lost, ${r.verdict.gained} gained)` : ''} > allowed ${(100 * r.verdict.allowed).toFixed(2)} (max drop + ${GUARD_Z} s.e., capped)`;
-        // The event says why as the step record does (report.json's steps).
-        const why = notes ? `${reason}; ${notes}` : reason;
-        state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: false, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, ...collapseOf(r.verdict), seconds, reason: why });
-        if (o.force) {
-          // The target is taken anyway: smaller steps would only spend the budget that the fine-tune
-          // at the target needs (measured: at 0.98 it loses ~2 points against jumping straight there).
-          emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: 'forced: go to the target with the remaining budget', seconds, reason: why });
-          await checkpoint();
-          break;
+        const from = state.sparsity;
+        // Lower targets still to record do not bend the path: a step that crosses one records it on a branch.
+        const to = nextSparsity(from, o.target, state.rate);
+        const t0 = Date.now();
+        const snap = pm.snapshot();
+        state.step++;
+        let r: Attempt = await attemptFrom(snap, to, tuneFor(left));
+        // Refused by no more than what noise may excuse, while its validation loss was still falling: the step's
+        // fine-tune goes on (a few rounds, patience 1) before the verdict, rather than throwing the step away.
+        const more = Math.min(o.recoverRounds * budget.roundSteps, stepBudget - state.stepsUsed - r.steps);
+        if (!r.verdict.accepted && !r.skipped && r.improving && r.verdict.collapsedTo == null && r.verdict.drop - r.verdict.allowed <= r.verdict.cap + 1e-9 && more >= budget.roundSteps) {
+          r = { ...(await tuneMore(snap, r, more, { patience: 1, seed: o.seed * 1009 + state.step + 7901 })), recovered: true };
         }
-        // Halve the step that was taken: one capped at the target removed less than the rate, and halving
-        // the rate alone could aim at the target again (the same step, only fine-tuned anew).
-        state.rate = afterRollback(Math.min(state.rate, (r.sparsity - from) / Math.max(EPS, 1 - from)));
-        // The steps' share of the budget spent, and no extension to come: the loop ends here, and the next thing tried
-        // is the last try straight at the target (or the polish), not a smaller step.
-        const spent = stepBudget - state.stepsUsed < Math.min(budget.stepsPerEpoch, budget.roundSteps) &&
-          !(state.steps.some((x) => x.accepted) && extendBudget(budget, baseBudgetSteps));
-        const next = state.rate < plan.minRate
-          ? 'stop: the step size fell below the smallest useful step (what follows: one last try at the target with half the budget left, or the polish)'
-          : spent ? 'stop: the steps\' share of the budget is spent (what follows: one last try at the target with part of the reserve, or the polish)'
-          : `retry with a smaller step (${(100 * (nextSparsity(from, o.target, state.rate) - from)).toFixed(1)} points of ${objective === 'flops' ? 'compute removed' : 'sparsity'}${granularity === 'connection' ? '' : '; whole units can round it up to the step just rolled back, which is then halved again'})`;
-        emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next, seconds, reason: why });
-        await checkpoint();
-      }
-    }
-
-    // A budget too small for even one step of the schedule (one round, say) takes its one try at the target with all of
-    // it: with no accepted step there is nothing but the dense model for a polish to fine-tune.
-    const noneAccepted = !state.steps.some((s) => s.accepted);
-    const room = budget.budgetSteps - state.stepsUsed;
-    // The same when the steps had become too small (the guard stop) with budget left: the small steps were refused after a
-    // step's short fine-tune, and the budget they did not use would only polish the last accepted sparsity. A try at the
-    // target with half of it either holds (the target, guard-approved) or tells what the target costs, which is what a
-    // rerun's --max-drop needs (a new user's table: every smaller --max-drop the old advice named stopped short again,
-    // while --force lost nothing on the test rows).
-    const guardTry = stopped === 'guard' && room >= 2 * budget.roundSteps;
-    if ((stopped === 'budget' || guardTry) && !o.force && (room >= 2 * budget.roundSteps || (noneAccepted && room >= Math.min(budget.stepsPerEpoch, budget.roundSteps)))) {
-      // The steps' budget ran out short of the target: one last try straight at it with half of the reserve
-      // as a polish-like fine-tune, judged by the same guard. Kept if it holds; otherwise rolled back, and the
-      // other half polishes the last accepted sparsity.
-      checkAbort();
-      const from = state.sparsity;
-      const t0 = Date.now();
-      const snap = pm.snapshot();
-      state.step++;
-      const all = noneAccepted && room < 2 * budget.roundSteps;
-      // After a guard stop the jump is judged by --max-drop alone, without the validation rows' noise allowance: the
-      // smaller steps were refused, and on a few dozen validation rows that allowance let a jump of several points of
-      // sparsity through at a test loss of 3–4 points (gapminder-cluster @0.9, 68 rows; docs/agent.md "Stopping").
-      const strict = (x: Attempt): Attempt => (!guardTry || x.verdict.collapsedTo != null ? x
-        : { ...x, verdict: { ...x.verdict, allowed: o.maxDrop / 100, accepted: x.verdict.accepted && x.verdict.drop <= o.maxDrop / 100 + 1e-9 } });
-      const lastTune: Tune = { steps: all ? room : Math.floor(room / 2), patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay };
-      // Whole units can make the jump prune exactly what a step rolled back from here did: not again with no longer a fine-tune.
-      let r = strict(await attemptFrom(snap, o.target, guardTry ? (reached) => ((tried.get(keyOf(reached))?.steps ?? 0) >= lastTune.steps ? null : lastTune) : lastTune));
-      if (r.skipped) {
-        pm.restore(snap);
-        disposeSnapshot(snap);
-        state.step--;
-      } else {
         state.stepsUsed += r.steps;
-        const half = guardTry ? LAST_TRY_GUARD : LAST_TRY;
-        let how = all ? LAST_TRY_ALL : half;
-        const rest = budget.budgetSteps - state.stepsUsed;
-        if (!r.verdict.accepted && r.improving && rest >= budget.roundSteps) {
-          // Rejected while its last round was still its best: the candidate at the target gets the other half
-          // too before the verdict, instead of being thrown away; if the guard still says no, the last accepted
-          // sparsity is kept as it was accepted (no budget is left to polish it).
-          const before = r.steps;
-          r = strict(await tuneMore(snap, r, rest, { patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay, seed: o.seed * 1009 + 7907 }));
-          state.stepsUsed += r.steps - before;
-          how = guardTry ? LAST_TRY_GUARD_EXTENDED : LAST_TRY_EXTENDED;
-        }
         const seconds = (Date.now() - t0) / 1000;
-        const rec = { step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds };
-        // The snapshot is freed however this ends (a handler that throws on the step's event included).
-        try {
-          if (r.verdict.accepted) {
-            state.sparsity = r.sparsity;
-            state.steps.push({ ...rec, accepted: true, reason: how });
-            emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds, reason: how });
+        /** Why the step is not an ordinary one: the run's first step's note, a longer fine-tune before the verdict. */
+        const notes = [state.step === 1 && firstNote ? firstNote : '', r.recovered ? RECOVERED : ''].filter(Boolean).join('; ');
+        if (r.verdict.accepted) {
+          tried.clear();
+          // Slack: how much of the allowed drop is left, as a fraction of maxDrop.
+          const slack = o.maxDrop > 0 ? (r.verdict.allowed - r.verdict.drop) / r.verdict.allowed : r.verdict.drop <= 0 ? 1 : 0;
+          state.rate = afterAccept(state.rate, slack, plan);
+          // A step that could not remove anything (the per-layer floors bind) must not loop forever.
+          stalled = r.sparsity <= from + EPS ? stalled + 1 : 0;
+          state.sparsity = r.sparsity;
+          state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: true, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds, ...(notes ? { reason: notes } : {}) });
+          try {
+            // Said before the lower targets it crossed are reached on their branches (their rounds and `frontier` events follow).
+            // (Inside the try: a handler that throws on it must not leave the step's snapshot behind.)
+            emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds, ...(notes ? { reason: notes } : {}) });
             await recordCrossed(snap, r.sparsity, r);
-          } else {
-            pm.restore(snap);
-            const extended = how !== half;
-            state.steps.push({ ...rec, accepted: false, ...collapseOf(r.verdict), reason: `${extended ? how : LAST_TRY_PREFIX}: ${r.verdict.collapsedTo != null ? collapseReason(r.verdict.collapsedTo) : `val drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}${guardTry ? ' (--max-drop alone: after a guard stop the jump gets no allowance for the validation rows\' noise)' : ''}`}` });
-            emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: how === LAST_TRY_ALL ? 'stop: the budget is spent' : extended ? `stop: keep the last accepted sparsity as accepted (${guardTry ? 'the budget' : 'the reserve'} is spent)` : 'stop: polish the last accepted sparsity with the rest of the budget', seconds, reason: state.steps.at(-1)!.reason });
+          } finally {
+            disposeSnapshot(snap);
           }
-        } finally {
+          if (ckpt) {
+            await checkpoint();
+            emit({ type: 'checkpoint', step: state.step, sparsity: state.sparsity, path: ckpt.dir });
+          }
+        } else {
+          pm.restore(snap);
           disposeSnapshot(snap);
+          if (r.skipped && !o.force) {
+            // A smaller step that whole units round up to the units of a step already rolled back (and fine-tuned
+            // longer): not a step of its own — its record and event would repeat that rollback's figures. The step is
+            // halved again, until it prunes other units or falls below the smallest useful step.
+            state.step--;
+            state.rate = afterRollback(Math.min(state.rate, (r.sparsity - from) / Math.max(EPS, 1 - from)));
+            continue;
+          }
+          const k = keyOf(r.sparsity);
+          if (!r.skipped) tried.set(k, { steps: Math.max(tried.get(k)?.steps ?? 0, r.requested), val: r.valAccuracy, verdict: r.verdict });
+          const reason = r.skipped
+            ? `prunes the same units as a rolled-back step that had the longer fine-tune (val ${(100 * r.valAccuracy).toFixed(2)} %); not fine-tuned again`
+            : r.verdict.collapsedTo != null ? collapseReason(r.verdict.collapsedTo)
+            : `val drop ${(100 * r.verdict.drop).toFixed(2)} points${r.verdict.binary ? ` (${r.verdict.lost} rows lost, ${r.verdict.gained} gained)` : ''} > allowed ${(100 * r.verdict.allowed).toFixed(2)} (max drop + ${GUARD_Z} s.e., capped)`;
+          // The event says why as the step record does (report.json's steps).
+          const why = notes ? `${reason}; ${notes}` : reason;
+          state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: false, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, ...collapseOf(r.verdict), seconds, reason: why });
+          if (o.force) {
+            // The target is taken anyway: smaller steps would only spend the budget that the fine-tune
+            // at the target needs (measured: at 0.98 it loses ~2 points against jumping straight there).
+            emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: 'forced: go to the target with the remaining budget', seconds, reason: why });
+            await checkpoint();
+            break;
+          }
+          // Halve the step that was taken: one capped at the target removed less than the rate, and halving
+          // the rate alone could aim at the target again (the same step, only fine-tuned anew).
+          state.rate = afterRollback(Math.min(state.rate, (r.sparsity - from) / Math.max(EPS, 1 - from)));
+          // The steps' share of the budget spent, and no extension to come: the loop ends here, and the next thing tried
+          // is the last try straight at the target (or the polish), not a smaller step.
+          const spent = stepBudget - state.stepsUsed < Math.min(budget.stepsPerEpoch, budget.roundSteps) &&
+            !(state.steps.some((x) => x.accepted) && extendBudget(budget, baseBudgetSteps));
+          const next = state.rate < plan.minRate
+            ? 'stop: the step size fell below the smallest useful step (what follows: one last try at the target with half the budget left, or the polish)'
+            : spent ? 'stop: the steps\' share of the budget is spent (what follows: one last try at the target with part of the reserve, or the polish)'
+            : `retry with a smaller step (${(100 * (nextSparsity(from, o.target, state.rate) - from)).toFixed(1)} points of ${objective === 'flops' ? 'compute removed' : 'sparsity'}${granularity === 'connection' ? '' : '; whole units can round it up to the step just rolled back, which is then halved again'})`;
+          emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next, seconds, reason: why });
+          await checkpoint();
         }
-        await checkpoint();
       }
-    }
+      return stopped;
+    };
+    const stopped = await takeSteps();
+
+
+    /** One last try straight at the target where the steps stopped short with budget left (see the comments inside). */
+    const lastTryAtTarget = async (): Promise<void> => {
+      // A budget too small for even one step of the schedule (one round, say) takes its one try at the target with all of
+      // it: with no accepted step there is nothing but the dense model for a polish to fine-tune.
+      const noneAccepted = !state.steps.some((s) => s.accepted);
+      const room = budget.budgetSteps - state.stepsUsed;
+      // The same when the steps had become too small (the guard stop) with budget left: the small steps were refused after a
+      // step's short fine-tune, and the budget they did not use would only polish the last accepted sparsity. A try at the
+      // target with half of it either holds (the target, guard-approved) or tells what the target costs, which is what a
+      // rerun's --max-drop needs (a new user's table: every smaller --max-drop the old advice named stopped short again,
+      // while --force lost nothing on the test rows).
+      const guardTry = stopped === 'guard' && room >= 2 * budget.roundSteps;
+      if ((stopped === 'budget' || guardTry) && !o.force && (room >= 2 * budget.roundSteps || (noneAccepted && room >= Math.min(budget.stepsPerEpoch, budget.roundSteps)))) {
+        // The steps' budget ran out short of the target: one last try straight at it with half of the reserve
+        // as a polish-like fine-tune, judged by the same guard. Kept if it holds; otherwise rolled back, and the
+        // other half polishes the last accepted sparsity.
+        checkAbort();
+        const from = state.sparsity;
+        const t0 = Date.now();
+        const snap = pm.snapshot();
+        state.step++;
+        const all = noneAccepted && room < 2 * budget.roundSteps;
+        // After a guard stop the jump is judged by --max-drop alone, without the validation rows' noise allowance: the
+        // smaller steps were refused, and on a few dozen validation rows that allowance let a jump of several points of
+        // sparsity through at a test loss of 3–4 points (gapminder-cluster @0.9, 68 rows; docs/agent.md "Stopping").
+        const strict = (x: Attempt): Attempt => (!guardTry || x.verdict.collapsedTo != null ? x
+          : { ...x, verdict: { ...x.verdict, allowed: o.maxDrop / 100, accepted: x.verdict.accepted && x.verdict.drop <= o.maxDrop / 100 + 1e-9 } });
+        const lastTune: Tune = { steps: all ? room : Math.floor(room / 2), patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay };
+        // Whole units can make the jump prune exactly what a step rolled back from here did: not again with no longer a fine-tune.
+        let r = strict(await attemptFrom(snap, o.target, guardTry ? (reached) => ((tried.get(keyOf(reached))?.steps ?? 0) >= lastTune.steps ? null : lastTune) : lastTune));
+        if (r.skipped) {
+          pm.restore(snap);
+          disposeSnapshot(snap);
+          state.step--;
+        } else {
+          state.stepsUsed += r.steps;
+          const half = guardTry ? LAST_TRY_GUARD : LAST_TRY;
+          let how = all ? LAST_TRY_ALL : half;
+          const rest = budget.budgetSteps - state.stepsUsed;
+          if (!r.verdict.accepted && r.improving && rest >= budget.roundSteps) {
+            // Rejected while its last round was still its best: the candidate at the target gets the other half
+            // too before the verdict, instead of being thrown away; if the guard still says no, the last accepted
+            // sparsity is kept as it was accepted (no budget is left to polish it).
+            const before = r.steps;
+            r = strict(await tuneMore(snap, r, rest, { patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay, seed: o.seed * 1009 + 7907 }));
+            state.stepsUsed += r.steps - before;
+            how = guardTry ? LAST_TRY_GUARD_EXTENDED : LAST_TRY_EXTENDED;
+          }
+          const seconds = (Date.now() - t0) / 1000;
+          const rec = { step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds };
+          // The snapshot is freed however this ends (a handler that throws on the step's event included).
+          try {
+            if (r.verdict.accepted) {
+              state.sparsity = r.sparsity;
+              state.steps.push({ ...rec, accepted: true, reason: how });
+              emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds, reason: how });
+              await recordCrossed(snap, r.sparsity, r);
+            } else {
+              pm.restore(snap);
+              const extended = how !== half;
+              state.steps.push({ ...rec, accepted: false, ...collapseOf(r.verdict), reason: `${extended ? how : LAST_TRY_PREFIX}: ${r.verdict.collapsedTo != null ? collapseReason(r.verdict.collapsedTo) : `val drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}${guardTry ? ' (--max-drop alone: after a guard stop the jump gets no allowance for the validation rows\' noise)' : ''}`}` });
+              emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: how === LAST_TRY_ALL ? 'stop: the budget is spent' : extended ? `stop: keep the last accepted sparsity as accepted (${guardTry ? 'the budget' : 'the reserve'} is spent)` : 'stop: polish the last accepted sparsity with the rest of the budget', seconds, reason: state.steps.at(-1)!.reason });
+            }
+          } finally {
+            disposeSnapshot(snap);
+          }
+          await checkpoint();
+        }
+      }
+    };
+    await lastTryAtTarget();
 
     let reached = state.sparsity >= o.target - tol;
     /** The kept polish's validation evaluation, where the guard needed it (the final one then). */
@@ -888,7 +901,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     let polishRecord: PolishRecord | undefined;
     // --force takes the target unless the per-layer floors stop every step short of it ('stalled': no step can reach it).
     let stopReason: StopReason = reached ? 'target' : o.force && stopped !== 'stalled' ? 'forced' : stopped ?? 'guard';
-    if (!reached && stopReason === 'forced') {
+    /** --force: the target taken anyway, fine-tuned with what is left of the budget (see inside). */
+    const forceTarget = async (): Promise<void> => {
       // --force: take the target anyway, fine-tuned with whatever budget is left (at least one epoch).
       checkAbort();
       const from = state.sparsity;
@@ -913,7 +927,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       // The floors can stop the forced step short of the target too: then it is not reached, and the exit code says so.
       reached = state.sparsity >= o.target - tol;
       if (!reached) stopReason = 'stalled';
-    } else if (budget.budgetSteps - state.stepsUsed >= Math.min(budget.stepsPerEpoch, budget.roundSteps)) {
+    };
+    /** The polish at the final sparsity with what is left of the budget, kept only where it helps (see inside). */
+    const polish = async (): Promise<void> => {
       // Polish at the final sparsity with what is left of the budget (the reserve, at least); the best
       // validation epoch is kept, and the polish is undone if it never beats where it started.
       checkAbort();
@@ -954,7 +970,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       } finally {
         disposeSnapshot(snap);
       }
-    }
+    };
+    if (!reached && stopReason === 'forced') await forceTarget();
+    else if (budget.budgetSteps - state.stepsUsed >= Math.min(budget.stepsPerEpoch, budget.roundSteps)) await polish();
 
     const frontierSteps = state.frontierSteps ?? 0;
     state.stepsUsed += frontierSteps;
