@@ -667,26 +667,10 @@ function sliceChannelwise(
 }
 
 /**
- * Builds a physically smaller copy of `model` (the input is not changed). With `masks`, kernels are
- * taken as kernel · mask; without, the model's exact zeros are the pruned weights. The copy's outputs
- * equal the masked model's up to float rounding. Throws ModelError when the model has no Dense/Conv1D/Conv2D.
+ * Forward: dead inputs folded into the bias (their constant output times the kernel rows), then each layer's dead units
+ * (every incoming weight from an input still present is 0) and which of them may go.
  */
-export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { model: TF.LayersModel; report: CompactReport } {
-  // Every layer by its path through nested models ('backbone/conv1'): names are unique only inside one model.
-  const pathOf = layerPaths(model);
-  const prunables = prunableLeaves(model).map((x) => x.layer);
-  if (prunables.length === 0) throw new ModelError(`model '${model.name}' has no Dense, Conv1D or Conv2D layer to compact`);
-  const { links, groups, skipped, producersOf } = findUnitLinks(model);
-  const byProducer = new Map(links.map((l) => [l.producer, l]));
-  const byConsumer = new Map(links.map((l) => [l.consumer, l]));
-  /** Consumer → the group it reads, with its kernel rows per channel. */
-  const readsGroup = new Map(groups.flatMap((g) => g.consumers.map((c) => [c.layer, { group: g, channels: g.channels, groups: c.groups }] as const)));
-  const maskArrays = masks?.maskArrays();
-  const eff = new Map(prunables.map((l) => [l, effectiveOf(l, masks, maskArrays)]));
-
-  // Forward: fold dead inputs into the bias, then find this layer's dead units (all incoming weights
-  // from inputs still present are 0) and which of them may go.
-  let foldedUnits = 0;
+function findDeadUnits(prunables: readonly Layer[], eff: Map<Layer, Effective>, byConsumer: Map<Layer, UnitLink>, byProducer: Map<Layer, UnitLink>): void {
   for (const layer of prunables) {
     const e = eff.get(layer)!;
     const inLink = byConsumer.get(layer);
@@ -726,9 +710,11 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
       e.value[k] = consts.value[k];
     }
   }
+}
 
-  // Groups: a channel goes when no consumer reads it (rows 0 for every consumer unit), from every producer at once.
-  const groupKeep = new Map(groups.map((g) => {
+/** The channels each group keeps: a channel goes when no consumer reads it (rows 0 for every consumer unit), from every producer at once. */
+function groupChannelsKept(groups: readonly ChannelGroup[], eff: Map<Layer, Effective>): Map<ChannelGroup, number[]> {
+  return new Map(groups.map((g) => {
     const C = g.channels;
     const used = new Uint8Array(C);
     for (const { layer, groups: G } of g.consumers) {
@@ -754,8 +740,10 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
     }
     return [g, Array.from(used.keys()).filter((j) => used[j])] as const;
   }));
+}
 
-  // Backward: a unit is unused when its rows in the consumer are 0 for every unit the consumer keeps.
+/** Backward: a unit is unused when its rows in the consumer are 0 for every unit the consumer keeps. */
+function findUnusedUnits(prunables: readonly Layer[], eff: Map<Layer, Effective>, byProducer: Map<Layer, UnitLink>): void {
   for (const layer of [...prunables].reverse()) {
     const link = byProducer.get(layer);
     if (!link) continue;
@@ -791,13 +779,99 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
       }
     }
   }
+}
 
-  const keepOf = (layer: Layer): number[] => {
-    const e = eff.get(layer)!;
-    const keep: number[] = [];
-    for (let j = 0; j < e.units; j++) if (!e.dead[j] && !e.unused[j]) keep.push(j);
-    return keep;
+/** The units a layer keeps: neither dead nor unused. */
+function keptUnits(eff: Map<Layer, Effective>, layer: Layer): number[] {
+  const e = eff.get(layer)!;
+  const keep: number[] = [];
+  for (let j = 0; j < e.units; j++) if (!e.dead[j] && !e.unused[j]) keep.push(j);
+  return keep;
+}
+
+type LayerConfigs = { config: Record<string, unknown> }[];
+
+/**
+ * The model's config with the compact sizes: each resized layer's units or filters (`sizes`, by path), and a nested model's
+ * declared input shape following what feeds it. A copy: the model's own config is not changed.
+ */
+function resizedConfig(model: TF.LayersModel, sizes: Map<string, number>, producersOf: (layer: Layer) => Layer[] | undefined, eff: Map<Layer, Effective>): { layers: LayerConfigs } {
+  const keepOf = (layer: Layer): number[] => keptUnits(eff, layer);
+  const config = model.getConfig() as unknown as { layers: LayerConfigs };
+  const resize = (entries: LayerConfigs, prefix: string) => {
+    for (const entry of entries) {
+      const path = prefix + String(entry.config.name);
+      if (Array.isArray(entry.config.layers)) resize(entry.config.layers as LayerConfigs, `${path}/`); // a nested model
+      const n = sizes.get(path);
+      if (n == null) continue;
+      if ('units' in entry.config) entry.config.units = n;
+      else entry.config.filters = n;
+    }
   };
+  resize(config.layers, '');
+  // A nested model's input takes the channels of what feeds it: its declared input shape follows (else its own
+  // layers would be built for the old width).
+  const containers = new Map<string, TF.LayersModel>();
+  const findContainers = (layers: Layer[], prefix: string) => {
+    for (const l of layers) {
+      if (!isContainer(l)) continue;
+      containers.set(prefix + l.name, l as unknown as TF.LayersModel);
+      findContainers((l as unknown as TF.LayersModel).layers, `${prefix}${l.name}/`);
+    }
+  };
+  findContainers(model.layers, '');
+  const reshapeInputs = (entries: LayerConfigs, prefix: string) => {
+    for (const entry of entries) {
+      const path = prefix + String(entry.config.name);
+      const inner = containers.get(path);
+      if (!inner || !Array.isArray(entry.config.layers)) continue;
+      const innerEntries = entry.config.layers as LayerConfigs;
+      inner.inputLayers.forEach((input, k) => {
+        const from = producersOf(input);
+        if (!from) return;
+        // Functional: its InputLayer entries; Sequential: the first layer's batchInputShape.
+        const target = innerEntries.find((e) => e.config.name === input.name && Array.isArray(e.config.batchInputShape))
+          ?? (k === 0 && Array.isArray(innerEntries[0]?.config.batchInputShape) ? innerEntries[0] : undefined);
+        if (!target) return;
+        const shape = target.config.batchInputShape as number[];
+        // The last axis holds the channels once per position (after a Flatten, positions · channels).
+        const C = eff.get(from[0])!.units;
+        // A new array: getConfig() hands out the layer's own batchInputShape, and changing it in place changed the
+        // pruned model's topology too (a new user's nested Sequential behind a Dense that lost units: the sparse export,
+        // written from that topology, no longer matched its weights).
+        target.config.batchInputShape = [...shape.slice(0, -1), (shape[shape.length - 1] / C) * keepOf(from[0]).length];
+      });
+      reshapeInputs(innerEntries, `${path}/`);
+    }
+  };
+  reshapeInputs(config.layers, '');
+  return config;
+}
+
+/**
+ * Builds a physically smaller copy of `model` (the input is not changed). With `masks`, kernels are
+ * taken as kernel · mask; without, the model's exact zeros are the pruned weights. The copy's outputs
+ * equal the masked model's up to float rounding. Throws ModelError when the model has no Dense/Conv1D/Conv2D.
+ */
+export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { model: TF.LayersModel; report: CompactReport } {
+  // Every layer by its path through nested models ('backbone/conv1'): names are unique only inside one model.
+  const pathOf = layerPaths(model);
+  const prunables = prunableLeaves(model).map((x) => x.layer);
+  if (prunables.length === 0) throw new ModelError(`model '${model.name}' has no Dense, Conv1D or Conv2D layer to compact`);
+  const { links, groups, skipped, producersOf } = findUnitLinks(model);
+  const byProducer = new Map(links.map((l) => [l.producer, l]));
+  const byConsumer = new Map(links.map((l) => [l.consumer, l]));
+  /** Consumer → the group it reads, with its kernel rows per channel. */
+  const readsGroup = new Map(groups.flatMap((g) => g.consumers.map((c) => [c.layer, { group: g, channels: g.channels, groups: c.groups }] as const)));
+  const maskArrays = masks?.maskArrays();
+  const eff = new Map(prunables.map((l) => [l, effectiveOf(l, masks, maskArrays)]));
+
+  // Which units go: forward (dead units, their constants folded), per channel group, backward (unused units).
+  findDeadUnits(prunables, eff, byConsumer, byProducer);
+  const groupKeep = groupChannelsKept(groups, eff);
+  findUnusedUnits(prunables, eff, byProducer);
+  const keepOf = (layer: Layer): number[] => keptUnits(eff, layer);
+  let foldedUnits = 0;
 
   // New weights per layer name; layers not listed keep theirs.
   const newWeights = new Map<string, { data: Float32Array; shape: number[] }[]>();
@@ -859,55 +933,7 @@ export function compactModel(model: TF.LayersModel, masks?: PrunableModel): { mo
     }
   }
 
-  type LayerConfigs = { config: Record<string, unknown> }[];
-  const config = model.getConfig() as unknown as { layers: LayerConfigs };
-  const resize = (entries: LayerConfigs, prefix: string) => {
-    for (const entry of entries) {
-      const path = prefix + String(entry.config.name);
-      if (Array.isArray(entry.config.layers)) resize(entry.config.layers as LayerConfigs, `${path}/`); // a nested model
-      const n = sizes.get(path);
-      if (n == null) continue;
-      if ('units' in entry.config) entry.config.units = n;
-      else entry.config.filters = n;
-    }
-  };
-  resize(config.layers, '');
-  // A nested model's input takes the channels of what feeds it: its declared input shape follows (else its own
-  // layers would be built for the old width).
-  const containers = new Map<string, TF.LayersModel>();
-  const findContainers = (layers: Layer[], prefix: string) => {
-    for (const l of layers) {
-      if (!isContainer(l)) continue;
-      containers.set(prefix + l.name, l as unknown as TF.LayersModel);
-      findContainers((l as unknown as TF.LayersModel).layers, `${prefix}${l.name}/`);
-    }
-  };
-  findContainers(model.layers, '');
-  const reshapeInputs = (entries: LayerConfigs, prefix: string) => {
-    for (const entry of entries) {
-      const path = prefix + String(entry.config.name);
-      const inner = containers.get(path);
-      if (!inner || !Array.isArray(entry.config.layers)) continue;
-      const innerEntries = entry.config.layers as LayerConfigs;
-      inner.inputLayers.forEach((input, k) => {
-        const from = producersOf(input);
-        if (!from) return;
-        // Functional: its InputLayer entries; Sequential: the first layer's batchInputShape.
-        const target = innerEntries.find((e) => e.config.name === input.name && Array.isArray(e.config.batchInputShape))
-          ?? (k === 0 && Array.isArray(innerEntries[0]?.config.batchInputShape) ? innerEntries[0] : undefined);
-        if (!target) return;
-        const shape = target.config.batchInputShape as number[];
-        // The last axis holds the channels once per position (after a Flatten, positions · channels).
-        const C = eff.get(from[0])!.units;
-        // A new array: getConfig() hands out the layer's own batchInputShape, and changing it in place changed the
-        // pruned model's topology too (a new user's nested Sequential behind a Dense that lost units: the sparse export,
-        // written from that topology, no longer matched its weights).
-        target.config.batchInputShape = [...shape.slice(0, -1), (shape[shape.length - 1] / C) * keepOf(from[0]).length];
-      });
-      reshapeInputs(innerEntries, `${path}/`);
-    }
-  };
-  reshapeInputs(config.layers, '');
+  const config = resizedConfig(model, sizes, producersOf, eff);
   const cls = (model.getClassName() === 'Sequential' ? tf.Sequential : tf.LayersModel) as unknown as {
     fromConfig(cls: unknown, config: unknown): TF.LayersModel;
   };
