@@ -18,7 +18,9 @@ import { checkDataset, hashSplits, withDatasetDefaults, type Dataset, type Datas
 import { abortedError, AutopruneError, DataError, UsageError } from './errors.js';
 import { resolveBudget } from './agent/budget.js';
 import type { Granularity } from './agent/granularity.js';
-import { disposeSnapshot, type Objective } from './pruning/prunable-model.js';
+import { disposeSnapshot, PrunableModel, type Objective } from './pruning/prunable-model.js';
+import { defaultModelArgs } from './models/default-model.js';
+import { buildModel } from './models/families.js';
 import { majorityShare, resolution } from './agent/guard.js';
 import { resolveRunOptions, type ResolvedRunOptions } from './options.js';
 import { checkSchema } from './policy/policy.js';
@@ -1453,6 +1455,11 @@ export class PruneService {
       }) : withDatasetDefaults(dataSpec);
       // The built-in model trains on the data first: a split no guard can judge is refused before that training.
       if (!loaded) checkValidationRows(data, opts, r.force);
+      // … and so are --exclude patterns its layers do not have (checked on the untrained architecture).
+      if (!loaded && r.exclude.length > 0) {
+        const shape = buildModel(defaultModelArgs(data, seed));
+        try { new PrunableModel(shape, { exclude: r.exclude }).dispose(); } finally { shape.dispose(); }
+      }
       loaded ??= await this.modelSource.load(undefined, data, { seed, onEpoch, signal: opts.signal });
       const task = taskOf(loaded.model);
       if (!ownsData) {

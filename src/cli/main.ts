@@ -49,7 +49,6 @@ function main(argv: string[]): Promise<number> {
       'README.md, "Environment variables", has the whole list.',
     ].join('\n'))
     .version(VERSION, '-V, --version')
-    .showHelpAfterError('(run autoprune --help for usage)')
     .configureOutput({
       // One `autoprune: error:` line like every other bad input (commander's own start with 'error: ').
       outputError: (str, write) => {
@@ -59,7 +58,8 @@ function main(argv: string[]): Promise<number> {
           const hint = rest.find((l) => /^\(Did you mean/.test(l.trim()));
           parseError = `${first.replace(/^error: /, '')}${hint ? ` ${hint.trim().replace('(Did you mean', '(did you mean')}` : ''}`;
           parseError = oneLine(parseError);
-          write(`autoprune: error: ${parseError}\n`);
+          // Where to read the usage, on the same line (commander's showHelpAfterError puts it on a second one).
+          write(`autoprune: error: ${parseError} (run autoprune --help for usage)\n`);
         } else {
           write(str);
         }

@@ -84,6 +84,8 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
     progress = Math.min(100, Math.round((100 * sparsity) / o.target));
     bar?.update(progress, { label });
   };
+  /** The native backend's line, held until the run's first event. */
+  let pendingBackend: string | undefined;
   return {
     backend(info) {
       const slow = `running on the non-native '${info.name}' backend: training is ${slowdownOf(info.name)} slower (README). ` +
@@ -96,10 +98,15 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       if (!info.native) {
         err.write(`autoprune: WARNING ${slow}\n`);
       } else if (level > 0) {
-        err.write(`autoprune: backend ${info.name} (native, ${info.source.includes('.native') ? 'built from a local TensorFlow wheel' : info.source})\n`);
+        // Said with the run's first event: a run refused for bad input before it says nothing but its one error line.
+        pendingBackend = `autoprune: backend ${info.name} (native, ${info.source.includes('.native') ? 'built from a local TensorFlow wheel' : info.source})\n`;
       }
     },
     event(e) {
+      if (pendingBackend && !o.json) {
+        err.write(pendingBackend);
+        pendingBackend = undefined;
+      }
       if (o.json) {
         if (!stdoutClosed.signal.aborted) process.stdout.write(`${JSON.stringify(e)}\n`);
         return;

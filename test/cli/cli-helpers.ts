@@ -59,8 +59,10 @@ export function events(stdout: string): Record<string, unknown>[] {
 /** A bad-input failure as users must see it: exit code 2 and exactly one `autoprune: error` line matching `pattern`. */
 export function expectCleanUsageError(r: { code: number; stderr: string }, pattern: RegExp): void {
   expect(r.code).toBe(2);
-  const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('autoprune: error'));
-  expect(lines).toHaveLength(1);
+  // One line: the error, nothing before it (the native backend's line waits for the run's first event).
+  const lines = r.stderr.trim().split('\n');
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^autoprune: error/);
   expect(lines[0]).toMatch(pattern);
   // Quoted file contents never reach the terminal raw (escape codes) or as lines of their own.
   expect(r.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/); // eslint-disable-line no-control-regex
