@@ -3,7 +3,7 @@ import { disposeSnapshot, OBJECTIVES, type Objective, type PrunableModel } from 
 import { pruneByScores } from '../pruning/select.js';
 import { pruneUnits, unitScoresFromConnectionScores } from '../pruning/units.js';
 import { UsageError } from '../errors.js';
-import { findUnitLinks } from '../pruning/compact.js';
+import { findUnitLinks } from '../pruning/unit-graph.js';
 import { outerCalls } from '../pruning/layer-kinds.js';
 
 /** What one pruning step removes: single connections, whole units/filters, or units first then connections. */

@@ -9,7 +9,7 @@ import type { Split } from '../data/dataset.js';
 import type { ConnectionFeatures } from '../features/types.js';
 import { kernelGradient } from '../models/compiled-chain.js';
 import { targetsOf, taskOf } from '../models/task.js';
-import { findUnitLinks } from './compact.js';
+import { findUnitLinks } from './unit-graph.js';
 import type { Objective, PrunableModel } from './prunable-model.js';
 
 /** Per-unit sums of a kernel-shaped flat array `f(w_i)` over live weights (unit = index % units). */
