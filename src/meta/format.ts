@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { readRegularFile } from '../util/regular-file.js';
 import { DataError } from '../errors.js';
 import type { FeatureSchema } from '../features/types.js';
 
@@ -117,8 +118,9 @@ export function readMeta(jsonPath: string): MetaDataset {
   if (!existsSync(jsonPath)) throw new DataError(`meta-dataset '${jsonPath}' does not exist (build it with autoprune build-meta)`);
   let header: MetaHeader;
   try {
-    header = JSON.parse(readFileSync(jsonPath, 'utf8')) as MetaHeader;
+    header = JSON.parse(readRegularFile(jsonPath, 'meta-dataset header', 64 * 1024 * 1024, (m) => new DataError(m)).toString('utf8')) as MetaHeader;
   } catch (err) {
+    if (err instanceof DataError) throw err;
     throw new DataError(`meta-dataset header '${jsonPath}' is not valid JSON: ${(err as Error).message}`);
   }
   if (header?.format !== META_FORMAT) throw new DataError(`'${jsonPath}' is not an autoprune meta-dataset (format '${header?.format}')`);
@@ -127,7 +129,7 @@ export function readMeta(jsonPath: string): MetaDataset {
   if (header.columns.join(',') !== expectCols.join(',')) throw new DataError(`meta-dataset '${jsonPath}' columns do not match its feature schema`);
   const binPath = join(dirname(jsonPath), header.data);
   if (!existsSync(binPath)) throw new DataError(`meta-dataset rows '${binPath}' are missing`);
-  let buf = readFileSync(binPath);
+  let buf = readRegularFile(binPath, 'meta-dataset rows file', 2 ** 32 - 1, (m) => new DataError(m));
   if (header.data.endsWith('.gz')) {
     try {
       buf = gunzipSync(buf);

@@ -1,5 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { writeFileAtomicSync } from '../util/atomic-write.js';
+import { readRegularFile } from '../util/regular-file.js';
+
+/** The largest policy file read (the shipped trees are well under 1 MB; a policy net's weights a few). */
+const MAX_POLICY_BYTES = 256 * 1024 * 1024;
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { PACKAGE_ROOT } from '../backend/tf.js';
@@ -150,13 +154,7 @@ export function resolvePolicyPath(pathOrName: string, opts: LoadPolicyOptions = 
 /** Loads and validates a policy file by path, or by name from the policy folders. */
 export function loadPolicy(pathOrName: string, opts: LoadPolicyOptions = {}): Policy {
   const path = resolvePolicyPath(pathOrName, opts);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new PolicyError(code === 'ENOENT' ? `policy file ${path} does not exist` : `cannot read policy file ${path}: ${(err as Error).message}`);
-  }
+  const text = readRegularFile(path, 'policy file', MAX_POLICY_BYTES, (m) => new PolicyError(m)).toString('utf8').replace(/^\uFEFF/, '');
   let json: unknown;
   try {
     json = JSON.parse(text);

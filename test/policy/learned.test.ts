@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -140,6 +141,13 @@ describe('CART policy', () => {
     expect(() => loadPolicy(corrupt)).toThrow(PolicyError);
     expect(() => loadPolicy(corrupt)).toThrow(new RegExp(`policy file ${corrupt.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not valid JSON`));
     expect(() => loadPolicy(join(dir, 'missing.json'))).toThrow(/does not exist/);
+    // A device (read until memory runs out) or a FIFO (an open that blocks, deaf to SIGTERM) is refused before any read.
+    const zero = join(dir, 'zero.json');
+    symlinkSync('/dev/zero', zero);
+    expect(() => loadPolicy(zero)).toThrow(/^policy file '.*zero\.json' is not a regular file \(a device, pipe or folder\)$/);
+    const fifo = join(dir, 'fifo.json');
+    execFileSync('mkfifo', [fifo]);
+    expect(() => loadPolicy(fifo)).toThrow(/^policy file '.*fifo\.json' is not a regular file/);
     expect(() => loadPolicy('no-such-policy', { dirs: [join(dir, 'sub')] })).toThrow(/no policy 'no-such-policy'.*available policies: test-cart/);
     const cases: [unknown, RegExp][] = [
       [{ ...good, format: 'something-else' }, /not an autoprune policy file/],
