@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import type * as TF from '@tensorflow/tfjs';
 import { inject, injectable } from 'inversify';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { isLastTry, runAgent, type AgentResult } from './agent/loop.js';
@@ -399,7 +399,7 @@ export function lockOutDir(out: string): () => void {
   const file = lockFileFor(out);
   // A run of this same process (concurrent API calls, e.g. AutoML trials under Promise.all) holds it.
   if (heldLocks.has(file)) throw new UsageError(`output folder '${out}' is in use by another autoprune run in this process; wait for it or choose another out folder`);
-  mkdirSync(dirname(file), { recursive: true });
+  makeDirs(dirname(file));
   const release = () => {
     heldLocks.delete(file);
     rmSync(file, { force: true });

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { makeDirs } from '../util/make-dirs.js';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { cacheDir } from '../models/cache.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,7 +71,7 @@ async function writeSection<R>(out: string, mk: Markers, suffix: string, what: s
   const b = backendInfo();
   const block = `${mk.start}\n${render(records, { date: new Date().toISOString().slice(0, 10), command, backend: `${b.tfBackend}${b.native ? ' (native)' : ''}` })}\n${mk.end}`;
   const old = existsSync(out) ? readFileSync(out, 'utf8') : '# Benchmarks\n';
-  mkdirSync(dirname(out), { recursive: true });
+  makeDirs(dirname(out));
   await atomicWriteFile(join(dirname(out), `${basename(out, '.md')}-${suffix}.json`), `${JSON.stringify({ format: `autoprune-bench-${suffix}`, command, records }, null, 1)}\n`);
   await atomicWriteFile(out, withBlock(old, block, mk));
   process.stderr.write(`bench: wrote the ${what} section of ${out}\n`);
@@ -136,7 +137,7 @@ async function coverageSuiteCommand(f: z.infer<typeof BenchFlags>, argv: string[
   const date = new Date().toISOString().slice(0, 10);
   const commit = gitCommit();
   const b = backendInfo();
-  mkdirSync(dirname(out), { recursive: true });
+  makeDirs(dirname(out));
   // --models names coverage cases here (default: every case).
   const cases = f.models.join(',') === 'lenet-300-100,lenet-5' ? undefined : f.models;
   type Records = Awaited<ReturnType<typeof runCoverageSuite>>;
@@ -312,7 +313,7 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
     `**${(sc.scorePerSecond / 1e6).toFixed(1)} million connections per second** on one thread (tree alone ${(sc.treePerSecond / 1e6).toFixed(1)} M/s; ` +
     `${(sc.scorePerCpuSecond / 1e6).toFixed(1)} M per CPU-second) over ${sc.rows.toLocaleString('en')} connections. ` +
     `Bar: ≥ 10 M/s — ${sc.scorePerSecond >= 10e6 ? '**met**' : '**NOT met**'}.\n`;
-  mkdirSync(dirname(out), { recursive: true });
+  makeDirs(dirname(out));
   for (const [file, svg] of Object.entries(page.plots)) await atomicWriteFile(join(dirname(out), file), svg);
   await atomicWriteFile(join(dirname(out), `${basename(out, '.md')}.json`), `${JSON.stringify({ ...results, structured, command }, null, 1)}\n`);
   // The other suites' sections are their own commands': kept as their last runs wrote them.

@@ -4,7 +4,7 @@ import { closeSync, existsSync, lstatSync, openSync, readSync, statSync } from '
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { AutopruneError, ModelError, UsageError } from '../errors.js';
-import { loadModel, modelFiles } from '../models/io.js';
+import { loadModel, modelFiles, probeWritable } from '../models/io.js';
 import { rememberLoss, savedLoss, taskOf } from '../models/task.js';
 import { compactModel, type CompactReport } from '../pruning/compact.js';
 import { excludedIn, loadMasksFrom, MASKS_FILE } from '../pruning/mask-io.js';
@@ -124,6 +124,11 @@ function checkCompactOut(out: string, modelDir: string, shown: string): void {
     throw new UsageError(`output folder '${shown}' is the input model's folder '${modelDir}' (or inside it), which is never written to; choose another --out`);
   }
   if (existsSync(real) && !statSync(real).isDirectory()) throw new UsageError(`output path '${shown}' exists and is not a folder; choose another --out`);
+  // Writable, probed where the folder would be made (a path under /proc made a recursive mkdir spin forever).
+  let parent = real;
+  while (!existsSync(parent)) parent = dirname(parent);
+  if (!statSync(parent).isDirectory()) throw new UsageError(`cannot write output folder '${shown}': '${parent}' is not a folder`);
+  probeWritable(parent, `cannot write output folder '${shown}'`);
   const foreign = foreignInside(real).filter((e) => e.startsWith('compact/'));
   const compact = join(real, 'compact');
   if (existsSync(compact) && !lstatSync(compact).isDirectory()) foreign.push('compact');

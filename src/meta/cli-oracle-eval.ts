@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { makeDirs } from '../util/make-dirs.js';
 import { dirname } from 'node:path';
 import { UsageError } from '../errors.js';
 import { familyOracle } from './cli-build-meta.js';
@@ -33,7 +34,7 @@ export async function main(args: OracleEvalCliArgs): Promise<string> {
   });
   const table = oracleEvalTable(rows);
   if (args.out) {
-    mkdirSync(dirname(args.out), { recursive: true });
+    makeDirs(dirname(args.out));
     writeFileSync(args.out, JSON.stringify({ rows, table }, null, 2) + '\n');
   }
   process.stdout.write(table + '\n');

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { makeDirs } from '../util/make-dirs.js';
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -105,7 +106,7 @@ export function writeMeta(jsonPath: string, header: Omit<MetaHeader, 'data' | 'r
     columns: full.columns, featureSchema: full.featureSchema, targets: full.targets, stages: full.stages,
     sampling: full.sampling, oracle: full.oracle, command: full.command, createdAt: full.createdAt, models: full.models,
   };
-  mkdirSync(dirname(jsonPath), { recursive: true });
+  makeDirs(dirname(jsonPath));
   const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   writeFileSync(binPath, options.gzip ? gzipSync(bytes) : bytes);
   writeFileSync(jsonPath, JSON.stringify(ordered, null, 2) + '\n');

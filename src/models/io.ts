@@ -1,5 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { makeDirs } from '../util/make-dirs.js';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { rememberLoss, rememberTask, savedLoss, taskOf, toldTask, type TaskInfo } from './task.js';
@@ -393,10 +394,10 @@ function loadErrorText(err: unknown): string {
 export async function saveModel(model: TF.LayersModel, dir: string): Promise<void> {
   const target = resolve(dir);
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Date.now()}`);
-  mkdirSync(dirname(target), { recursive: true });
+  makeDirs(dirname(target));
   try {
     const files = await modelFiles(model);
-    mkdirSync(tmp, { recursive: true });
+    makeDirs(tmp);
     for (const f of files) writeFileSync(join(tmp, f.relPath), f.data);
     rmSync(target, { recursive: true, force: true });
     renameSync(tmp, target);

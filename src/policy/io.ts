@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { makeDirs } from '../util/make-dirs.js';
 import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { readRegularFile } from '../util/regular-file.js';
 
@@ -102,7 +103,7 @@ function format(v: unknown, indent: string): string {
 /** Writes a policy file atomically (temporary file in the same folder, then rename). Returns the path. */
 export function savePolicy(policy: Policy, path: string): string {
   const target = resolve(path);
-  mkdirSync(dirname(target), { recursive: true });
+  makeDirs(dirname(target));
   try {
     writeFileAtomicSync(target, stringifyPolicy(policy));
   } catch (err) {

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { existsSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { makeDirs } from '../util/make-dirs.js';
 import { AutopruneError, UsageError } from '../errors.js';
 
 /** One file of an output folder. */
@@ -184,7 +185,7 @@ export async function writeOutputsAtomically(
   }
 
   try {
-    await mkdir(parent, { recursive: true });
+    makeDirs(parent);
   } catch (err) {
     const code = errCode(err);
     if (code === 'EEXIST' || code === 'ENOTDIR') {
@@ -248,7 +249,7 @@ async function writeFilesInto(tmp: string, files: OutputFile[], rels: string[], 
     for (let i = 0; i < files.length; i++) {
       current = rels[i];
       const dest = path.join(tmp, current);
-      await mkdir(path.dirname(dest), { recursive: true });
+      makeDirs(path.dirname(dest));
       await writeSynced(dest, files[i].data);
     }
   } catch (err) {
@@ -289,7 +290,7 @@ export async function atomicWriteFile(file: string, data: string | Uint8Array): 
   const tmp = path.join(dir, `.${path.basename(file)}.tmp-${suffix()}`);
   const hint = 'choose another location';
   try {
-    await mkdir(dir, { recursive: true });
+    makeDirs(dir);
     await writeSynced(tmp, data);
     await rename(tmp, file);
   } catch (err) {
