@@ -212,7 +212,12 @@ describe('autoprune CLI', () => {
 
   it('run from inside a model\'s folder, --model . and --model model.json both write --out there (the working folder is no model folder to protect)', async () => {
     const dir = tempDir();
-    const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 6, activation: 'relu' }), tf.layers.dense({ units: 3, activation: 'softmax' })] });
+    // (An untrained model unsure of every class, deterministically: its random first layer seeded, its output layer 0. An
+    // unseeded one was now and then sure of one class, and the run rightly refused it as trained for something else.)
+    const m = tf.sequential({ layers: [
+      tf.layers.dense({ inputShape: [4], units: 6, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+      tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: 'zeros' }),
+    ] });
     await m.save(`file://${join(dir, 'model')}`);
     m.dispose();
     writeFileSync(join(dir, 'model', 'd.csv'), `a,b,c,d,y\n${Array.from({ length: 150 }, (_, i) => `${i % 7},${i % 3},${i % 5},${i % 2},${i % 3}`).join('\n')}\n`);
