@@ -341,7 +341,11 @@ function isRealDir(p: string): boolean {
  */
 export function checkLogDir(logdir: string, modelDir: string | undefined, out: string | undefined): void {
   if (typeof logdir !== 'string' || logdir.trim() === '') throw new UsageError(`logdir must be a folder path, got '${String(logdir)}'`);
+  let link: string | undefined;
+  try { link = lstatSync(resolve(logdir)).isSymbolicLink() ? readlinkSync(resolve(logdir)) : undefined; } catch { /* does not exist */ }
+  if (link !== undefined && !existsSync(resolve(logdir))) throw new UsageError(`--logdir '${logdir}' is a symbolic link to '${link}', which does not exist; give a folder, or a path to create`);
   const real = realPathOf(resolve(logdir));
+  if (dirname(real) === real) throw new UsageError(`--logdir '${logdir}' is a filesystem root; give a folder of its own for the TensorBoard files`);
   const within = (dir: string) => { const d = realPathOf(resolve(dir)); return real === d || real.startsWith(d + sep); };
   if (modelDir != null && within(modelDir)) {
     throw new UsageError(`--logdir '${logdir}' is inside the input model's folder '${modelDir}', which is never written to; choose another --logdir`);

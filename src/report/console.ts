@@ -84,9 +84,11 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
     progress = Math.min(100, Math.round((100 * sparsity) / o.target));
     bar?.update(progress, { label });
   };
-  /** The native backend's line, held until the run's first event. */
+  /** The native backend's line and the warnings of the input checks, held until the run's first other event. */
   let pendingBackend: string | undefined;
-  return {
+  const held: AgentEvent[] = [];
+  let begun = false;
+  const reporter: ConsoleReporter = {
     backend(info) {
       const slow = `running on the non-native '${info.name}' backend: training is ${slowdownOf(info.name)} slower (README). ` +
         'Run `npx autoprune setup-native` (it builds or reuses the native TensorFlow backend) or check `autoprune doctor`.';
@@ -103,9 +105,17 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       }
     },
     event(e) {
-      if (pendingBackend && !o.json) {
-        err.write(pendingBackend);
+      if (!o.json && !begun) {
+        // Warnings found while the inputs are checked wait for the run's first other event: a run refused for bad input
+        // then says nothing but its one error line (the warnings come back when the fixed command runs).
+        if (e.type === 'warning') {
+          held.push(e);
+          return;
+        }
+        begun = true;
+        if (pendingBackend) err.write(pendingBackend);
         pendingBackend = undefined;
+        for (const w of held.splice(0)) reporter.event(w);
       }
       if (o.json) {
         if (!stdoutClosed.signal.aborted) process.stdout.write(`${JSON.stringify(e)}\n`);
@@ -255,6 +265,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       bar = undefined;
     },
   };
+  return reporter;
 }
 
 /** Where the pruned model keeps batch norms and was not compacted: `autoprune compact` folds them for serving. */

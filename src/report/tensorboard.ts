@@ -51,15 +51,18 @@ export function tensorBoardSink(logdir: string): TensorBoardSink {
   // The writer of `tf.node.summaryFileWriter`, made here rather than taken from it: tfjs-node keeps its writers open in a
   // module cache for the process's life and leaks the four scalars it makes one with, so a sweep of runs, each with its
   // own logdir, would hold a tensor set and an open file per run. This one is closed when the run ends.
-  const handle = tf.tidy(() => {
+  // Made at the first scalar (the run's start event, after every check of its inputs): a run refused for bad input
+  // leaves no logdir behind (a new user's trial found an empty one).
+  let handle: TF.Tensor | undefined;
+  const writer = (): TF.Tensor => (handle ??= tf.tidy(() => {
     const h = b.summaryWriter(logdir);
     b.createSummaryFileWriter(h, logdir);
     return h;
-  });
+  }));
   let open = true;
   const w = {
-    scalar: (name: string, value: number, step: number) => { if (open) b.writeScalarSummary(handle, Math.round(step), name, value); },
-    flush: () => { if (open) b.flushSummaryWriter(handle); },
+    scalar: (name: string, value: number, step: number) => { if (open) b.writeScalarSummary(writer(), Math.round(step), name, value); },
+    flush: () => { if (open && handle) b.flushSummaryWriter(handle); },
   };
   let metric = 'accuracy';
   let at = 0; // optimizer steps used so far
@@ -107,6 +110,7 @@ export function tensorBoardSink(logdir: string): TensorBoardSink {
       if (!open) return;
       w.flush();
       open = false;
+      if (!handle) return;
       for (const t of b.executeMultipleOutputs('CloseSummaryWriter', [], [handle], 0)) t.dispose();
       handle.dispose();
     },

@@ -210,6 +210,10 @@ const CASES: Case[] = [
   { name: 'unknown --granularity', args: ['--target', '0.5', '--granularity', 'bogus'], error: /bogus/ },
   { name: '--out inside the input model folder', setup: base, args: ['--target', '0.5', '--model', 'm', '--data', 'd.csv', '--out', 'm/pruned'], error: /error: output folder 'm\/pruned' is inside the input model's folder '.*m', which is never written to; choose another --out$/ },
   { name: '--logdir inside the input model folder', setup: base, args: prune('--logdir', 'm/logs'), error: /--logdir 'm\/logs' is inside the input model's folder/ },
+  // A run refused after its --logdir was checked leaves no logdir behind (the writer is made at the run's start).
+  { name: '--logdir of a refused run is not made', setup: base, args: prune('--logdir', 'tb', '--exclude', 'nosuch'), error: /exclude pattern 'nosuch' matches no prunable kernel/ },
+  { name: '--logdir a dangling symbolic link', setup: both(base, (cwd) => symlinkSync(join(cwd, 'gone'), join(cwd, 'tb'))), args: prune('--logdir', 'tb'), error: /--logdir 'tb' is a symbolic link to '.*gone', which does not exist/ },
+  { name: '--logdir the filesystem root', setup: base, args: prune('--logdir', '/'), error: /--logdir '\/' is a filesystem root/ },
   { name: '--out inside the folder of a model.json given by its path', setup: base, args: ['--target', '0.5', '--model', 'm/model.json', '--data', 'd.csv', '--out', 'm/pruned'], error: /error: output folder 'm\/pruned' is inside the input model's folder '.*m', which is never written to; choose another --out$/ },
   { name: '--batch-size over its maximum', args: ['--target', '0.5', '--batch-size', '100000'], error: /error: --batch-size must be at most 65536, got '100000'$/ },
   { name: '--targets twice the same', args: ['--targets', '0.8,0.8'], error: /error: --targets needs at least two different targets for a frontier \(got 0\.8,0\.8\); for one target use --target 0\.8$/ },
