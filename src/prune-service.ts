@@ -1290,9 +1290,18 @@ export function advise(result: AgentResult, maxDrop: number, trainRows: number, 
  * The cache (the default model, run checkpoints) must be a writable folder before any work: a read-only or
  * mistyped AUTOPRUNE_CACHE_DIR would otherwise fail after the training, with a raw file-system error.
  */
-export function checkCacheDir(): void {
+export function checkCacheDir(modelDir?: string): void {
   const dir = cacheDir();
   const hint = 'set AUTOPRUNE_CACHE_DIR to a writable folder';
+  let link: string | undefined;
+  try { link = lstatSync(dir).isSymbolicLink() ? readlinkSync(dir) : undefined; } catch { /* does not exist yet */ }
+  if (link !== undefined && !existsSync(dir)) throw new UsageError(`the cache folder '${dir}' is a symbolic link to '${link}', which does not exist; ${hint}`);
+  // The run writes its lock and checkpoints into the cache: never into the input model's folder.
+  if (modelDir != null) {
+    const real = realPathOf(dir);
+    const model = realPathOf(modelDir);
+    if (real === model || real.startsWith(model + sep)) throw new UsageError(`the cache folder '${dir}' is the input model's folder '${modelDir}' (or inside it), which is never written to; ${hint} elsewhere`);
+  }
   try {
     makeDirs(dir);
   } catch (err) {
@@ -1379,7 +1388,7 @@ export class PruneService {
     if (r.overwrite && !opts.out) throw new UsageError('--overwrite replaces an earlier run\'s --out folder: give --out too (without it nothing is written)');
     if (opts.logdir != null) checkLogDir(opts.logdir, inputsOf(opts).find((i) => i.what === 'input model' && i.folder)?.path, opts.out);
     if (opts.out) checkOverwritable(opts.out, r.overwrite, r.resume);
-    if (opts.out || opts.model == null) checkCacheDir();
+    if (opts.out || opts.model == null) checkCacheDir(inputsOf(opts).find((i) => i.what === 'input model' && i.folder)?.path);
     const sink = opts.onEvent ? eventSink(opts.onEvent) : undefined;
     if (sink) opts = { ...opts, onEvent: sink.emit };
     // Async: the backend may be wasm (AUTOPRUNE_BACKEND=wasm), which starts asynchronously; once chosen it stays.

@@ -92,7 +92,8 @@ const base: Setup = (cwd) => {
 const both = (...s: Setup[]): Setup => (cwd) => s.forEach((f) => f(cwd));
 const prune = (...extra: string[]) => ['--target', '0.5', '--model', 'm', '--data', 'd.csv', '--out', 'out', '--policy', 'global-magnitude', ...extra];
 
-interface Case { name: string; setup?: Setup; args: string[]; error: RegExp }
+/** `env`: environment variables of the run, given its working folder. */
+interface Case { name: string; setup?: Setup; args: string[]; error: RegExp; env?: (cwd: string) => Record<string, string> }
 
 const CASES: Case[] = [
   { name: 'a gelu_new activation (tfjs saves it under a name it cannot load)', setup: both(base, modelCopy('g', (j) => { j.modelTopology.config.layers[0].config.activation = 'gelu_new'; })), args: prune('--model', 'g'), error: /Unknown activation: geluNew: tfjs-layers saves its 'gelu_new' activation under a name it cannot load back .* use 'gelu'/ },
@@ -214,6 +215,9 @@ const CASES: Case[] = [
   { name: '--logdir of a refused run is not made', setup: base, args: prune('--logdir', 'tb', '--exclude', 'nosuch'), error: /exclude pattern 'nosuch' matches no prunable kernel/ },
   { name: '--logdir a dangling symbolic link', setup: both(base, (cwd) => symlinkSync(join(cwd, 'gone'), join(cwd, 'tb'))), args: prune('--logdir', 'tb'), error: /--logdir 'tb' is a symbolic link to '.*gone', which does not exist/ },
   { name: '--logdir the filesystem root', setup: base, args: prune('--logdir', '/'), error: /--logdir '\/' is a filesystem root/ },
+  // The cache takes the run's lock and checkpoints: never the input model's folder, and a dangling link is named.
+  { name: 'the cache folder inside the input model\'s folder', setup: base, args: prune(), env: (cwd) => ({ AUTOPRUNE_CACHE_DIR: join(cwd, 'm', 'cache') }), error: /the cache folder '.*m\/cache' is the input model's folder '.*m' \(or inside it\), which is never written to/ },
+  { name: 'the cache folder a dangling link', setup: both(base, (cwd) => symlinkSync(join(cwd, 'gone'), join(cwd, 'cache'))), args: prune(), env: (cwd) => ({ AUTOPRUNE_CACHE_DIR: join(cwd, 'cache') }), error: /the cache folder '.*cache' is a symbolic link to '.*gone', which does not exist/ },
   { name: '--out inside the folder of a model.json given by its path', setup: base, args: ['--target', '0.5', '--model', 'm/model.json', '--data', 'd.csv', '--out', 'm/pruned'], error: /error: output folder 'm\/pruned' is inside the input model's folder '.*m', which is never written to; choose another --out$/ },
   { name: '--batch-size over its maximum', args: ['--target', '0.5', '--batch-size', '100000'], error: /error: --batch-size must be at most 65536, got '100000'$/ },
   { name: '--targets twice the same', args: ['--targets', '0.8,0.8'], error: /error: --targets needs at least two different targets for a frontier \(got 0\.8,0\.8\); for one target use --target 0\.8$/ },
@@ -241,7 +245,7 @@ describe('bad input and faults: one line, exit 2, inputs intact, nothing left be
     mkdirSync(work);
     c.setup?.(work);
     const before = tree(cwd);
-    const env: Record<string, string> = c.name === 'data over the size limit' ? { AUTOPRUNE_MAX_DATA_MB: '0.001' } : c.name === 'a size limit that is not a size' ? { AUTOPRUNE_MAX_DATA_MB: 'abc' } : {};
+    const env: Record<string, string> = c.env?.(work) ?? (c.name === 'data over the size limit' ? { AUTOPRUNE_MAX_DATA_MB: '0.001' } : c.name === 'a size limit that is not a size' ? { AUTOPRUNE_MAX_DATA_MB: 'abc' } : {});
     const r = await cli(c.args, { cwd: work, env });
     expectCleanUsageError(r, c.error);
     const after = tree(cwd);
