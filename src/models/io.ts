@@ -36,6 +36,11 @@ export function readModelArtifacts(path: string): { file: string; artifacts: TF.
     if (!existsSync(file)) throw new ModelError(`model folder '${path}' holds no model.json; give the model.json a tfjs model.save() wrote, or its folder`);
   }
   if (!existsSync(file)) throw new ModelError(`model file '${path}' does not exist`);
+  // model.json itself is read from the model's folder as the weights files are: a link to a file elsewhere is not
+  // followed (a link to /etc/passwd was read and quoted in the error; a new user's adversarial trial).
+  if (!isInside(realpathSync(file), realpathSync(dirname(file)))) {
+    throw new ModelError(`model file '${path}' is a link to a file outside the model's folder ('${realpathSync(file)}'); give the model.json itself, or its folder`);
+  }
   const st = statSync(file);
   if (!st.isFile()) throw new ModelError(`model file '${path}' is not a regular file`);
   if (st.size > MAX_MODEL_JSON_BYTES) throw new ModelError(`model file '${path}' is ${st.size} bytes; a tfjs model.json is at most ${MAX_MODEL_JSON_BYTES} bytes`);
