@@ -1,4 +1,5 @@
 import { releaseEarlySignals } from './early-signals.js';
+import { MAX_SEED } from '../options.js';
 import { Checkpointer } from '../agent/checkpoint.js';
 import { z } from 'zod';
 import { checkpointDirFor } from '../prune-service.js';
@@ -60,8 +61,8 @@ const PruneFlags = z.object({
   budget: z.coerce.number().int('must be a whole number of epochs').min(1, 'must be at least 1 epoch').max(1000).optional(),
   budgetSteps: z.coerce.number().int('must be a whole number of optimizer steps').min(1, 'must be at least 1 step').max(10_000_000).optional(),
   batchSize: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(65536).optional(),
-  seed: z.coerce.number().int('must be an integer').min(0),
-  splitSeed: z.coerce.number().int('must be an integer').min(0).optional(),
+  seed: z.coerce.number().int(`must be a whole number from 0 to ${MAX_SEED}`).min(0, `must be a whole number from 0 to ${MAX_SEED}`).max(MAX_SEED, `must be a whole number from 0 to ${MAX_SEED}`),
+  splitSeed: z.coerce.number().int(`must be a whole number from 0 to ${MAX_SEED}`).min(0, `must be a whole number from 0 to ${MAX_SEED}`).max(MAX_SEED, `must be a whole number from 0 to ${MAX_SEED}`).optional(),
   json: z.boolean().optional(),
   backend: z.string(),
   granularity: z.enum(['connection', 'unit', 'hierarchical']).optional(),

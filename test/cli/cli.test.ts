@@ -40,6 +40,9 @@ describe('autoprune CLI', () => {
   it.each([
     [['--target', '1.5'], /--target must be a number strictly between 0 and 1.*got '1.5'/],
     [['--target', '0'], /--target must be a number strictly between 0 and 1 \(e\.g\. 0\.8\), got '0'$/m],
+    // Seeds are named by their flag with the value as typed, before anything loads (not 'seed … got 1e+23').
+    [['--target', '0.5', '--seed', '99999999999999999999999'], /--seed must be at most 4294967295, got '99999999999999999999999'$/m],
+    [['--target', '0.5', '--split-seed', '1e30'], /--split-seed must be at most 4294967295, got '1e30'$/m],
     [['--target', '90'], /--target must be a number strictly between 0 and 1 \(e\.g\. 0\.8\); 90 % would be 0\.9, got '90'$/m],
     [['--target', ''], /--target must be a number strictly between 0 and 1 \(e\.g\. 0\.8\), got ''$/m],
     [['--target', 'abc'], /--target/],
