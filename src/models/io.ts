@@ -55,7 +55,7 @@ export function readModelArtifacts(path: string): { file: string; artifacts: TF.
     throw new ModelError(`model file '${path}' is a weight file (binary), not a model.json: give the model.json beside it, or its folder (${dirname(file)})`);
   }
   try {
-    json = JSON.parse(raw.toString('utf8'));
+    json = JSON.parse(raw.toString('utf8').replace(/^\uFEFF/, ''));
   } catch (err) {
     // The parser quotes the text it stopped at: non-printable bytes are shown as '?' (a binary file's would garble the line).
     throw new ModelError(`model file '${path}' is not valid JSON (${(err as Error).message.split('\n')[0].replace(/[^\x20-\x7e]/g, '?')})`);
