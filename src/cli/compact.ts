@@ -408,7 +408,7 @@ export async function compactCommand(dir: string, opts: CompactOptions = {}): Pr
   const sizes = consoleTable(['stored as', 'bytes', 'size', 'vs dense']);
   const rows: [string, number | undefined][] = [
     ['dense float32', s.denseFloat32], ['masked raw', s.maskedRaw], ['masked gzip', s.maskedGzip],
-    ['compact float32', s.compact], ['sparse', s.sparse], ['sparse + int8', s.sparseInt8],
+    ['compact float32', s.compact], ['sparse', s.sparse], [r.files.some((f) => f.endsWith('model.int8.sparse')) ? 'sparse + int8' : 'sparse + int8 (--int8 writes it)', s.sparseInt8],
   ];
   for (const [name, b] of rows) if (b != null) sizes.push([name, b, kb(b), `${(s.denseFloat32 / b).toFixed(1)}×`]);
   const units = consoleTable(['layer', 'kind', 'units', 'dead', 'unused', 'inputs', 'params']);
