@@ -3,7 +3,7 @@ import { tf } from '../backend/tf.js';
 import { collectGarbage } from '../util/gc.js';
 import type * as TF from '@tensorflow/tfjs';
 import { disposeSplit, headOf, type Dataset } from '../data/dataset.js';
-import { abortedError } from '../errors.js';
+import { abortedError, UsageError } from '../errors.js';
 import { extractScored, scoreLayerWith } from '../features/extract.js';
 import type { ConnectionFeatures } from '../features/types.js';
 import type { Scorer } from '../policy/types.js';
@@ -353,6 +353,12 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
   const distillWith = o.distill ?? (granularity === 'unit' ? DISTILL_DEFAULT : false);
   // Frozen layers stay dense: the fine-tuning below trains only trainable weights, so they could not recover.
   const pm = new PrunableModel(model, { exclude: o.exclude ?? [], frozen: 'exclude' });
+  // A target under one weight would prune nothing and still say "target reached" (a new user's --target 1e-9).
+  if (objective === 'params' && o.target * pm.totalPrunable < 1) {
+    const total = pm.totalPrunable;
+    pm.dispose();
+    throw new UsageError(`target ${o.target} is less than one of the ${total.toLocaleString('en')} prunable kernel weights (one weight is ${(1 / total).toPrecision(2)}): it would prune nothing; give a larger target`);
+  }
   const rescore = o.rescore ?? pm.totalPrunable < RESCORE_MAX_WEIGHTS;
   const allocationCheck = o.allocationCheck ?? false;
   const calib = headOf(data.train, o.calibrationSamples);

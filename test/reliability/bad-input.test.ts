@@ -213,6 +213,7 @@ const CASES: Case[] = [
   { name: '--out inside the input model folder', setup: base, args: ['--target', '0.5', '--model', 'm', '--data', 'd.csv', '--out', 'm/pruned'], error: /error: output folder 'm\/pruned' is inside the input model's folder '.*m', which is never written to; choose another --out$/ },
   { name: '--logdir inside the input model folder', setup: base, args: prune('--logdir', 'm/logs'), error: /--logdir 'm\/logs' is inside the input model's folder/ },
   // A run refused after its --logdir was checked leaves no logdir behind (the writer is made at the run's start).
+  { name: 'a target under one weight', setup: base, args: ['--target', '1e-9', '--model', 'm', '--data', 'd.csv', '--out', 'out'], error: /target 1e-9 is less than one of the \d+ prunable kernel weights \(one weight is [\d.e-]+\): it would prune nothing/ },
   { name: '--logdir of a refused run is not made', setup: base, args: prune('--logdir', 'tb', '--exclude', 'nosuch'), error: /exclude pattern 'nosuch' matches no prunable kernel/ },
   { name: '--logdir a dangling symbolic link', setup: both(base, (cwd) => symlinkSync(join(cwd, 'gone'), join(cwd, 'tb'))), args: prune('--logdir', 'tb'), error: /--logdir 'tb' is a symbolic link to '.*gone', which does not exist/ },
   { name: '--logdir the filesystem root', setup: base, args: prune('--logdir', '/'), error: /--logdir '\/' is a filesystem root/ },
