@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import type * as TF from '@tensorflow/tfjs';
 import { inject, injectable } from 'inversify';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { isLastTry, runAgent, type AgentResult } from './agent/loop.js';
@@ -227,6 +227,9 @@ export function checkOutDir(out: string, overwrite: boolean, resume: boolean, in
     throw new UsageError(`output path '${out}' is a symbolic link (to '${link}'${existsSync(abs) ? '' : ', which does not exist'}); give the folder itself or another --out`);
   }
   if (existsSync(abs) && !statSync(abs).isDirectory()) throw new UsageError(`output path '${out}' exists and is not a folder; choose another --out`);
+  // A folder the user made read-only is theirs to keep so: the run would replace it (its parent being writable) and
+  // drop its permissions with it.
+  if (existsSync(abs) && !writable(abs)) throw new UsageError(`output folder '${out}' is not writable (its permissions); make it writable or choose another --out`);
   // Nothing to resume is said before anything loads or trains (the built-in model's first training included).
   if (resume && !nonEmptyDir(abs) && !new Checkpointer(checkpointDirFor(abs)).exists()) {
     throw new UsageError(`nothing to resume: no checkpoint for output folder '${out}' (expected '${checkpointDirFor(abs)}'); run again without --resume`);
@@ -244,6 +247,16 @@ export function checkOutDir(out: string, overwrite: boolean, resume: boolean, in
   probeWritable(mountPoint ? abs : parent, `cannot write output folder '${out}'`);
 }
 
+
+/** Whether this process may write into `dir` (its permissions; root may write anywhere). */
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, fsConstants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * `--overwrite` replaces a previous run's output folder (one holding its report.json or masks.json), or an

@@ -260,6 +260,17 @@ describe('bad input and faults: one line, exit 2, inputs intact, nothing left be
     expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toMatchObject({ type: 'error', exitCode: 2, message: expect.stringContaining('--bogus') });
   });
 
+  it('a read-only output folder is refused, not replaced with other permissions', async () => {
+    if (process.getuid?.() === 0) return; // root writes anywhere: not testable here
+    const cwd = tempDir();
+    const out = join(cwd, 'ro');
+    mkdirSync(out);
+    chmodSync(out, 0o555);
+    const r = await cli(['--target', '0.5', '--data', 'synthetic', '--out', out], { cwd });
+    expectCleanUsageError(r, /output folder '.*ro' is not writable \(its permissions\)/);
+    expect(statSync(out).mode & 0o777).toBe(0o555);
+  });
+
   it('a read-only cache folder is refused before the default model is trained', async () => {
     if (process.getuid?.() === 0) return; // root writes anywhere: not testable here
     const cache = tempDir();
