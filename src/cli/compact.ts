@@ -389,8 +389,10 @@ function extraMacs(r: CompactResult): string {
 export async function compactCommand(dir: string, opts: CompactOptions = {}): Promise<number> {
   // A prune run writing the folder (or the one written into) holds its lock: compacting it meanwhile would write files
   // that the run's final swap of the folder then removes (a new user's pipeline did; exit 0, files gone).
-  const { lockOutDir } = await import('../prune-service.js');
-  const { outDefault } = locate(dir);
+  const { checkCacheDir, lockOutDir } = await import('../prune-service.js');
+  const { outDefault, modelFile } = locate(dir);
+  // The locks live in the cache: never in the model's own folder (as a run refuses such a cache).
+  checkCacheDir(dirname(modelFile));
   const folders = [...new Set([resolve(dir), resolve(opts.out ?? outDefault)])].filter((f) => existsSync(join(f, 'report.json')) || f === resolve(opts.out ?? outDefault));
   const releases: (() => void)[] = [];
   let r: CompactResult;

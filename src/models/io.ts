@@ -525,6 +525,9 @@ export function checkOutFile(path: string, flag: string, inputs: readonly string
   const input = inputs.find((i) => same(abs, resolve(i)) || (existsSync(resolve(i)) && statSync(resolve(i)).isDirectory() && same(abs, join(resolve(i), 'model.json'))));
   if (input) throw new UsageError(`${flag} '${path}' is an input of this command ('${input}'), which is never written to; choose another ${flag}`);
   if (existsSync(abs) && statSync(abs).isDirectory()) throw new UsageError(`${flag} '${path}' is a folder: give the path of a file to write`);
+  // A device or a FIFO there would be replaced by the file (a new user's train-policy --out /dev/null did, as root) or,
+  // opened, block deaf to SIGTERM (build-meta --out onto a FIFO, after its whole oracle).
+  if (existsSync(abs) && !statSync(abs).isFile()) throw new UsageError(`${flag} '${path}' is not a regular file (a device, pipe or socket): give the path of a file to write`);
   let dir = dirname(abs);
   while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
   if (!statSync(dir).isDirectory()) throw new UsageError(`${flag} '${path}': '${dir}' is a file, not a folder`);

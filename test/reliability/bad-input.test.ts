@@ -9,7 +9,7 @@ import { dirname, join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
 import { tempDir } from '../helpers.js';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { BIN, CACHE, cli, expectCleanUsageError } from '../cli/cli-helpers.js';
 import { lockFileFor } from '../../src/prune-service.js';
 
@@ -33,6 +33,7 @@ function tree(dir: string): Map<string, string> {
       const p = join(d, e.name);
       if (e.isSymbolicLink()) out.set(relative(dir, p), 'link');
       else if (e.isDirectory()) { out.set(`${relative(dir, p)}/`, 'dir'); walk(p); }
+      else if (!e.isFile()) out.set(relative(dir, p), 'special'); // a FIFO: opening it to hash it would block
       else out.set(relative(dir, p), createHash('sha256').update(readFileSync(p)).digest('hex'));
     }
   };
@@ -181,6 +182,10 @@ const CASES: Case[] = [
     error: /has 5 input values per sample \(shape \[5\]: \(unnamed column\), a, b, c, d\) but the model expects shape \[4\].*left out with --ignore-columns NAME\|INDEX \(the unnamed one by its 0-based index in the file: --ignore-columns 0 for the first column\)$/,
   },
   { name: 'build-meta: --out under a file (said before the oracle runs)', setup: base, args: ['build-meta', '--family', 'f', '--models', 'm', '--data', 'd.csv', '--out', 'd.csv/meta.json'], error: /--out 'd\.csv\/meta\.json': '.*d\.csv' is a file, not a folder$/ },
+  // A device or FIFO at --out would be replaced by the file (as root, /dev/null) or block the final open deaf to SIGTERM
+  // (the FIFO stands for both: a test that replaced /dev/null on a regression would break the machine running it).
+  { name: 'train-policy: --out is a FIFO', setup: both(base, (cwd) => execFileSync('mkfifo', [join(cwd, 'pol.json')])), args: ['train-policy', '--meta', 'm.json', '--out', 'pol.json'], error: /--out 'pol\.json' is not a regular file \(a device, pipe or socket\)/ },
+  { name: 'compact: the cache folder inside the model\'s folder', setup: base, args: ['compact', 'm', '--out', 'out'], env: (cwd) => ({ AUTOPRUNE_CACHE_DIR: join(cwd, 'm', 'c') }), error: /the cache folder '.*m\/c' is the input model's folder/ },
   { name: 'train-policy: --out is a folder', setup: both(base, (cwd) => mkdirSync(join(cwd, 'pol.json'))), args: ['train-policy', '--meta', 'm.json', '--out', 'pol.json'], error: /--out 'pol\.json' is a folder: give the path of a file to write$/ },
   { name: 'build-meta: --out is the model.json it reads', setup: base, args: ['build-meta', '--family', 'f', '--models', 'm', '--data', 'd.csv', '--out', 'm/model.json'], error: /--out 'm\/model\.json' is an input of this command \('m'\), which is never written to/ },
   { name: 'train-policy: --out is its --meta file', setup: both(base, (cwd) => writeFileSync(join(cwd, 'meta.json'), '{}')), args: ['train-policy', '--meta', 'meta.json', '--out', 'meta.json'], error: /--out 'meta\.json' is an input of this command \('meta\.json'\)/ },
