@@ -43,6 +43,7 @@ export const isCsvPath = (spec: string): boolean => {
 };
 
 const isDirectory = (path: string): boolean => { try { return statSync(path).isDirectory(); } catch { return false; } };
+const existsAtAll = (path: string): boolean => { try { statSync(path); return true; } catch { return false; } };
 
 /** Built-in datasets by name. */
 export const DATASETS: Readonly<Record<string, DatasetLoader>> = Object.freeze({
@@ -88,5 +89,6 @@ export function loadDataset(spec: string, options: LoadDatasetOptions = {}): Dat
   if (isDirectory(name)) {
     throw new DataError(`data '${spec}' is a folder, not a data file: give the CSV file in it (e.g. --data ${join(name, 'data.csv')}); built in: ${Object.keys(DATASETS).join(', ')}`);
   }
+  if (existsAtAll(name)) throw new DataError(`data file '${spec}' is not a regular file (a device, pipe or socket)`);
   throw new DataError(`unknown dataset '${spec}' (no such file); use one of: ${Object.keys(DATASETS).join(', ')}, or the path of a data file (.csv, .tsv or .txt; comma, semicolon or tab separated)`);
 }
