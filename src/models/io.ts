@@ -39,7 +39,7 @@ export function readModelArtifacts(path: string): { file: string; artifacts: TF.
   // model.json itself is read from the model's folder as the weights files are: a link to a file elsewhere is not
   // followed (a link to /etc/passwd was read and quoted in the error; a new user's adversarial trial).
   if (!isInside(realpathSync(file), realpathSync(dirname(file)))) {
-    throw new ModelError(`model file '${path}' is a link to a file outside the model's folder ('${realpathSync(file)}'); give the model.json itself, or its folder`);
+    throw new ModelError(`model file '${path}'${file !== resolve(path) ? ' (its model.json)' : ''} is a link to a file outside the model's folder ('${realpathSync(file)}'); give the model.json itself, or its folder`);
   }
   const st = statSync(file);
   if (!st.isFile()) throw new ModelError(`model file '${path}' is not a regular file`);
