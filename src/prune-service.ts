@@ -25,7 +25,7 @@ import { majorityShare, resolution } from './agent/guard.js';
 import { resolveRunOptions, type ResolvedRunOptions } from './options.js';
 import { checkSchema } from './policy/policy.js';
 import type { FeatureSchema } from './features/types.js';
-import { cloneModel, countParams, lossSettingsDropped, modelFiles, probeWritable, quantizedStorage } from './models/io.js';
+import { cloneModel, countParams, danglingLink, lossSettingsDropped, modelFiles, probeWritable, quantizedStorage, writableFolderFor } from './models/io.js';
 import { isMountPoint, recoverInterruptedWrite } from './report/write.js';
 import { realPathOf } from './util/real-path.js';
 
@@ -239,12 +239,9 @@ export function checkOutDir(out: string, overwrite: boolean, resume: boolean, in
       ? `nothing to resume: output folder '${out}' holds no checkpoint (the run finished, or never reached its first accepted step); run again without --resume, with --overwrite to replace it`
       : `output folder '${out}' already exists; pass --overwrite or choose another --out`);
   }
-  let parent = dirname(abs);
-  while (!existsSync(parent)) parent = dirname(parent);
-  if (!statSync(parent).isDirectory()) throw new UsageError(`cannot write output folder '${out}': '${parent}' is not a folder`);
   // A mount point is written in place (report/write.ts), so it is the folder itself that must be writable.
-  const mountPoint = existsSync(abs) && isMountPoint(abs);
-  probeWritable(mountPoint ? abs : parent, `cannot write output folder '${out}'`);
+  if (existsSync(abs) && isMountPoint(abs)) probeWritable(abs, `cannot write output folder '${out}'`);
+  else writableFolderFor(dirname(abs), `cannot write output folder '${out}'`);
 }
 
 
@@ -354,9 +351,8 @@ function isRealDir(p: string): boolean {
  */
 export function checkLogDir(logdir: string, modelDir: string | undefined, out: string | undefined): void {
   if (typeof logdir !== 'string' || logdir.trim() === '') throw new UsageError(`logdir must be a folder path, got '${String(logdir)}'`);
-  let link: string | undefined;
-  try { link = lstatSync(resolve(logdir)).isSymbolicLink() ? readlinkSync(resolve(logdir)) : undefined; } catch { /* does not exist */ }
-  if (link !== undefined && !existsSync(resolve(logdir))) throw new UsageError(`--logdir '${logdir}' is a symbolic link to '${link}', which does not exist; give a folder, or a path to create`);
+  const link = danglingLink(resolve(logdir));
+  if (link !== undefined) throw new UsageError(`--logdir '${logdir}' is a symbolic link to '${link}', which does not exist; give a folder, or a path to create`);
   const real = realPathOf(resolve(logdir));
   if (dirname(real) === real) throw new UsageError(`--logdir '${logdir}' is a filesystem root; give a folder of its own for the TensorBoard files`);
   const within = (dir: string) => { const d = realPathOf(resolve(dir)); return real === d || real.startsWith(d + sep); };
@@ -365,9 +361,7 @@ export function checkLogDir(logdir: string, modelDir: string | undefined, out: s
   }
   if (out != null && within(out)) throw new UsageError(`--logdir '${logdir}' is inside the output folder '${out}', which is replaced when the run ends; choose another --logdir`);
   if (existsSync(real) && !statSync(real).isDirectory()) throw new UsageError(`--logdir '${logdir}' exists and is not a folder`);
-  let parent = real;
-  while (!existsSync(parent)) parent = dirname(parent);
-  probeWritable(parent, `cannot write TensorBoard files to --logdir '${logdir}'`);
+  writableFolderFor(real, `cannot write TensorBoard files to --logdir '${logdir}'`);
 }
 
 /**
@@ -1316,9 +1310,8 @@ export function advise(result: AgentResult, maxDrop: number, trainRows: number, 
 export function checkCacheDir(modelDir?: string): void {
   const dir = cacheDir();
   const hint = 'set AUTOPRUNE_CACHE_DIR to a writable folder';
-  let link: string | undefined;
-  try { link = lstatSync(dir).isSymbolicLink() ? readlinkSync(dir) : undefined; } catch { /* does not exist yet */ }
-  if (link !== undefined && !existsSync(dir)) throw new UsageError(`the cache folder '${dir}' is a symbolic link to '${link}', which does not exist; ${hint}`);
+  const link = danglingLink(dir);
+  if (link !== undefined) throw new UsageError(`the cache folder '${dir}' is a symbolic link to '${link}', which does not exist; ${hint}`);
   // The run writes its lock and checkpoints into the cache: never into the input model's folder.
   if (modelDir != null) {
     const real = realPathOf(dir);
@@ -1409,9 +1402,10 @@ export class PruneService {
     if (opts.out) checkOutDir(opts.out, r.overwrite, r.resume, inputsOf(opts));
     if (r.resume && !opts.out) throw new UsageError('--resume needs the --out folder of the interrupted run');
     if (r.overwrite && !opts.out) throw new UsageError('--overwrite replaces an earlier run\'s --out folder: give --out too (without it nothing is written)');
-    if (opts.logdir != null) checkLogDir(opts.logdir, inputsOf(opts).find((i) => i.what === 'input model' && i.folder)?.path, opts.out);
+    const modelFolder = inputsOf(opts).find((i) => i.what === 'input model' && i.folder)?.path;
+    if (opts.logdir != null) checkLogDir(opts.logdir, modelFolder, opts.out);
     if (opts.out) checkOverwritable(opts.out, r.overwrite, r.resume);
-    if (opts.out || opts.model == null) checkCacheDir(inputsOf(opts).find((i) => i.what === 'input model' && i.folder)?.path);
+    if (opts.out || opts.model == null) checkCacheDir(modelFolder);
     const sink = opts.onEvent ? eventSink(opts.onEvent) : undefined;
     if (sink) opts = { ...opts, onEvent: sink.emit };
     // Async: the backend may be wasm (AUTOPRUNE_BACKEND=wasm), which starts asynchronously; once chosen it stays.

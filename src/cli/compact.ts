@@ -4,7 +4,7 @@ import { closeSync, existsSync, lstatSync, openSync, readSync, statSync } from '
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { AutopruneError, ModelError, UsageError } from '../errors.js';
-import { loadModel, modelFiles, probeWritable } from '../models/io.js';
+import { loadModel, modelFiles, writableFolderFor } from '../models/io.js';
 import { rememberLoss, savedLoss, taskOf } from '../models/task.js';
 import { compactModel, type CompactReport } from '../pruning/compact.js';
 import { excludedIn, loadMasksFrom, MASKS_FILE } from '../pruning/mask-io.js';
@@ -125,10 +125,7 @@ function checkCompactOut(out: string, modelDir: string, shown: string): void {
   }
   if (existsSync(real) && !statSync(real).isDirectory()) throw new UsageError(`output path '${shown}' exists and is not a folder; choose another --out`);
   // Writable, probed where the folder would be made (a path under /proc made a recursive mkdir spin forever).
-  let parent = real;
-  while (!existsSync(parent)) parent = dirname(parent);
-  if (!statSync(parent).isDirectory()) throw new UsageError(`cannot write output folder '${shown}': '${parent}' is not a folder`);
-  probeWritable(parent, `cannot write output folder '${shown}'`);
+  writableFolderFor(real, `cannot write output folder '${shown}'`);
   const foreign = foreignInside(real).filter((e) => e.startsWith('compact/'));
   const compact = join(real, 'compact');
   if (existsSync(compact) && !lstatSync(compact).isDirectory()) foreign.push('compact');
@@ -339,10 +336,13 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
 
 /**
  * Times `predict` of the pruned model and of the compact model at `batch` samples a call, in alternating turns, within
- * about `budgetMs` (at least 3 calls each, at most 50).
+ * about `budgetMs` (at least 3 calls each, at most 50); undefined for an input of unknown length.
  */
-function timeBoth(model: TF.LayersModel, compact: TF.LayersModel, batch: number, budgetMs: number): NonNullable<CompactResult['latency']> {
-  const shape = model.inputs[0].shape.slice(1) as number[];
+function timeBoth(model: TF.LayersModel, compact: TF.LayersModel, batch: number, budgetMs: number): CompactResult['latency'] {
+  const dims = model.inputs[0].shape.slice(1);
+  // An input of unknown length (compared on the run's probe rows) has no shape to time at: not timed.
+  if (dims.some((d) => d == null)) return undefined;
+  const shape = dims as number[];
   const once = sampleLatency([model], shape, { batch, runs: 1, warmup: 1, block: 1 })[0][0];
   const runs = Math.max(3, Math.min(50, Math.floor(budgetMs / Math.max(1e-3, 2 * once))));
   const [dense, small] = compareLatency([model, compact], shape, { batch, runs, warmup: 2, block: Math.min(10, runs) });

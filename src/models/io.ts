@@ -1,6 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import { makeDirs } from '../util/make-dirs.js';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { rememberLoss, rememberTask, savedLoss, taskOf, toldTask, type TaskInfo } from './task.js';
@@ -532,6 +532,27 @@ export function checkOutFile(path: string, flag: string, inputs: readonly string
   while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
   if (!statSync(dir).isDirectory()) throw new UsageError(`${flag} '${path}': '${dir}' is a file, not a folder`);
   probeWritable(dir, flag);
+}
+
+/**
+ * The nearest existing folder at or above `path`, where a folder at `path` would be made: throws a UsageError (`what:
+ * '…' is not a folder`) where a file is in the way, and when nothing can be created there (probeWritable).
+ */
+export function writableFolderFor(path: string, what: string): string {
+  let parent = resolve(path);
+  while (!existsSync(parent)) parent = dirname(parent);
+  if (!statSync(parent).isDirectory()) throw new UsageError(`${what}: '${parent}' is not a folder`);
+  probeWritable(parent, what);
+  return parent;
+}
+
+/** The target of a symbolic link at `path` that leads nowhere (its target does not exist); undefined otherwise. */
+export function danglingLink(path: string): string | undefined {
+  try {
+    return lstatSync(path).isSymbolicLink() && !existsSync(path) ? readlinkSync(path) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Throws a UsageError when no folder can be created in `dir` (read-only mount, no permission, /proc). */
