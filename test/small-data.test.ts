@@ -434,4 +434,31 @@ describe('small real tables with the defaults', () => {
     expect(report.totals.fineTuneSteps).toBeGreaterThan(start.budgetSteps!);
     expect(report.totals.fineTuneSteps).toBeLessThanOrEqual(report.config.budgetSteps);
   }, 120_000);
+
+  it('on a small table the default budget is extended again while steps are accepted since the last extension', async () => {
+    // zipcodes-state at 0.9 (4,000 training rows, 945 steps at batch 64 by default): the model needs several times the
+    // default to recover (docs/agent.md, "Budget"); one extension left every seed short of the target.
+    const { model, data } = smallCasePaths('zipcodes-state');
+    const cwd = tempDir();
+    const run = await cli(['--model', model, '--data', data, '--target', '0.9', '--json', '--out', 'a'], { cwd });
+    const events = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; step?: number; budgetSteps?: number; batchSize?: number; extensions?: number; message?: string });
+    const start = events.find((e) => e.type === 'start') as { budgetSteps: number; batchSize: number };
+    const extended = events.filter((e) => e.type === 'budget');
+    expect(extended.length).toBeGreaterThanOrEqual(2);
+    extended.forEach((e, i) => {
+      expect(e.extensions).toBe(i + 1);
+      expect(e.budgetSteps).toBe((i + 2) * start.budgetSteps);
+      expect(e.message).toMatch(i === 0 ? /: extended once, to \d+ optimizer steps$/ : new RegExp(`: extended again \\(${i + 2}× the default budget\\), to ${e.budgetSteps} optimizer steps$`));
+    });
+    // Each extension after the first follows a step accepted since the one before it.
+    for (let i = 1; i < extended.length; i++) {
+      const between = events.slice(events.indexOf(extended[i - 1]) + 1, events.indexOf(extended[i]));
+      expect(between.some((e) => e.type === 'step')).toBe(true);
+    }
+    // Within the samples cap (500,000 samples seen: eight budgets of 945 steps at batch 64 at most).
+    expect(extended[extended.length - 1].budgetSteps! * start.batchSize).toBeLessThanOrEqual(500_000);
+    const report = JSON.parse(readFileSync(join(cwd, 'a', 'report.json'), 'utf8')) as { config: { budgetSteps: number; budgetExtensions?: number }; totals: { fineTuneSteps: number } };
+    expect(report.config).toMatchObject({ budgetSteps: extended[extended.length - 1].budgetSteps, budgetExtensions: extended.length });
+    expect(report.totals.fineTuneSteps).toBeGreaterThan(2 * start.budgetSteps);
+  }, 180_000);
 });

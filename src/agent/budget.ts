@@ -36,17 +36,23 @@ export interface FineTuneBudget {
 }
 
 /** How many times a run may grant itself its default budget again when it runs out short of the target. */
-export const MAX_BUDGET_EXTENSIONS = 1;
+export const MAX_BUDGET_EXTENSIONS = 7;
+/** Beyond the first extension, a default budget grows only while the whole run sees at most this many samples (small data). */
+export const EXTENSION_SAMPLES = 500_000;
 
 /**
  * The budget with the default rule's steps once more, or undefined where none may be added: the user set the
  * budget (theirs is a limit), or the extensions are used up. The agent extends a default budget that ran out
- * while its steps were still being accepted: the advice at that point used to be "rerun with twice the
- * budget", measured to reach the target on the coverage GRU (docs/agent.md, "Budget").
+ * while its steps were still being accepted (a step accepted since the last extension): the advice at that point
+ * used to be "rerun with twice the budget", measured to reach the target on the coverage GRU (docs/agent.md,
+ * "Budget"). The first extension is always granted; later ones only while the whole run sees at most
+ * EXTENSION_SAMPLES samples, so that small tables, whose steps are cheap and whose models may need several times the
+ * default to recover (zipcodes-state at 0.9), get them, and large data no more than twice its default.
  */
 export function extendBudget(b: FineTuneBudget, base: number): FineTuneBudget | undefined {
   const n = b.extensions ?? 0;
   if (b.source !== 'default' || n >= MAX_BUDGET_EXTENSIONS) return undefined;
+  if (n >= 1 && (b.budgetSteps + base) * b.batchSize > EXTENSION_SAMPLES) return undefined;
   return { ...b, budgetSteps: b.budgetSteps + base, extensions: n + 1 };
 }
 

@@ -23,6 +23,8 @@ export interface AgentState {
   frontierSteps?: number;
   /** Times the default budget was extended so far (budget.ts extendBudget); a resume extends it as often. */
   budgetExtensions?: number;
+  /** The step after which the default budget was last extended: another extension needs a step accepted since. */
+  extendedAtStep?: number;
   /** Scoring passes so far, and how many pruned by the policy / by magnitude (report.json totals; a resume continues them). */
   scoringPasses?: number;
   criteria?: { policy: number; magnitude: number };
@@ -261,6 +263,7 @@ export function invalidStateFile(file: StateFile): string | undefined {
   if (st.frontierSteps != null && !isCount(st.frontierSteps)) return 'state.frontierSteps';
   if (st.scoringPasses != null && !isCount(st.scoringPasses)) return 'state.scoringPasses';
   if (st.budgetExtensions != null && !isCount(st.budgetExtensions)) return 'state.budgetExtensions';
+  if (st.extendedAtStep != null && !isCount(st.extendedAtStep)) return 'state.extendedAtStep';
   return undefined;
 }
 

@@ -61,13 +61,13 @@ export interface PolishEvent {
 
 /**
  * The default fine-tuning budget ran out short of the target after at least one accepted step, and the
- * run extended it (once: src/agent/budget.ts extendBudget). A budget the user set is never extended.
+ * run extended it (once, on small data again: src/agent/budget.ts extendBudget). A budget the user set is never extended.
  */
 export interface BudgetEvent {
   type: 'budget';
   /** The whole run's budget now, in optimizer steps (what report.json `config.budgetSteps` will say). */
   budgetSteps: number;
-  /** Extensions so far (1). */
+  /** Extensions so far (1, 2, …: docs/agent.md, "Budget"). */
   extensions: number;
   /** Sparsity reached when the budget ran out. */
   sparsity: number;

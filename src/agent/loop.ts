@@ -333,7 +333,7 @@ export function clearlyLower(a: Float32Array, b: Float32Array): boolean {
 export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Scorer, options: AgentOptions): Promise<AgentResult> {
   const o = withDefaults(AGENT_DEFAULTS, options);
   const plan = withDefaults(PLANNER_DEFAULTS, options.planner ?? {});
-  // `let`: a default budget that runs out while steps are still accepted is extended once (extendBudget).
+  // `let`: a default budget that runs out while steps are still accepted is extended (extendBudget).
   let budget = resolveBudget(data.train.labels.length, o);
   const baseBudgetSteps = budget.budgetSteps;
   const epochsOf = (steps: number) => Math.round((100 * steps) / budget.stepsPerEpoch) / 100;
@@ -719,8 +719,10 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     const pending = [...new Set(o.milestones ?? [])].filter((m) => m > state.sparsity + tol && m < o.target - tol).sort((a, b) => a - b);
     /**
      * The steps: prune by the planner's rate, fine-tune, accept or roll back (adapting the rate), extend a default budget
-     * once, until the target, the budget or the smallest useful step. Returns why it stopped short (undefined: the target).
+     * while steps are accepted, until the target, the budget or the smallest useful step. Returns why it stopped short (undefined: the target).
      */
+    /** Whether a step was accepted since the budget was last extended (since the start where it never was). */
+    const progressed = () => state.steps.some((s) => s.accepted && s.step > (state.extendedAtStep ?? 0));
     const takeSteps = async (): Promise<StopReason | undefined> => {
       let stalled = 0;
       let stopped: StopReason | undefined;
@@ -731,17 +733,19 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         const left = Math.max(0, stepBudget - state.stepsUsed);
         if (state.rate < plan.minRate) { stopped = 'guard'; break; }
         if (left < Math.min(budget.stepsPerEpoch, budget.roundSteps)) {
-          // A default budget that ran out while the run was still getting somewhere (a step accepted) gets the
-          // default rule's steps once more: the user set no budget, and "rerun with twice the budget" would
-          // have been the advice (extendBudget). A budget the user set is a limit.
+          // A default budget that ran out while the run was still getting somewhere (a step accepted since the start, or
+          // since the last extension) gets the default rule's steps once more: the user set no budget, and "rerun with
+          // twice the budget" would have been the advice (extendBudget: once always, again on small data). A budget the
+          // user set is a limit.
           // (--force takes the target with the budget there is: not extended.)
-          const more = !o.force && state.steps.some((s) => s.accepted) ? extendBudget(budget, baseBudgetSteps) : undefined;
+          const more = !o.force && progressed() ? extendBudget(budget, baseBudgetSteps) : undefined;
           if (!more) { stopped = 'budget'; break; }
           budget = more;
           state.budgetExtensions = more.extensions;
+          state.extendedAtStep = state.step;
           const accepted = state.steps.filter((s) => s.accepted).length;
           emit({ type: 'budget', budgetSteps: more.budgetSteps, extensions: more.extensions ?? 1, sparsity: state.sparsity, totalSteps: state.stepsUsed,
-            message: `the default fine-tuning budget ran out at ${(100 * state.sparsity).toFixed(1)} % ${o.objective === 'flops' ? 'of the compute removed' : 'sparsity'}, short of the target, after ${accepted} accepted step${accepted > 1 ? 's' : ''}: extended once, to ${more.budgetSteps} optimizer steps` });
+            message: `the default fine-tuning budget ran out at ${(100 * state.sparsity).toFixed(1)} % ${o.objective === 'flops' ? 'of the compute removed' : 'sparsity'}, short of the target, after ${accepted} accepted step${accepted > 1 ? 's' : ''}: extended ${more.extensions === 1 ? 'once' : `again (${(more.extensions ?? 1) + 1}× the default budget)`}, to ${more.budgetSteps} optimizer steps` });
           continue;
         }
         const from = state.sparsity;
@@ -815,7 +819,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           // The steps' share of the budget spent, and no extension to come: the loop ends here, and the next thing tried
           // is the last try straight at the target (or the polish), not a smaller step.
           const spent = stepBudget - state.stepsUsed < Math.min(budget.stepsPerEpoch, budget.roundSteps) &&
-            !(state.steps.some((x) => x.accepted) && extendBudget(budget, baseBudgetSteps));
+            !(progressed() && extendBudget(budget, baseBudgetSteps));
           const next = state.rate < plan.minRate
             ? 'stop: the step size fell below the smallest useful step (what follows: one last try at the target with half the budget left, or the polish)'
             : spent ? 'stop: the steps\' share of the budget is spent (what follows: one last try at the target with part of the reserve, or the polish)'

@@ -290,7 +290,7 @@ export function coveragePage(
     '',
     `${by} (backend ${meta.backend}); do not edit by hand. Every model is a small tfjs model of an everyday type, trained by ` +
     '`node scripts/build-coverage-suite.mjs` on real data (MNIST digits from the `mnist` package, tables from `vega-datasets`) and committed under `datasets/coverage/`. ' +
-    `Each row is \`autoprune --model M --data D --target ${records[0]?.target ?? 0.8}\` with the case's flags only (no budget, guard or schedule set): the default policy, budget and guard (a default budget that runs out while steps are still accepted is extended once: "fine-tune steps" says what was used; docs/agent.md). ` +
+    `Each row is \`autoprune --model M --data D --target ${records[0]?.target ?? 0.8}\` with the case's flags only (no budget, guard or schedule set): the default policy, budget and guard (a default budget that runs out while steps are still accepted is extended, on small data more than once: "fine-tune steps" says what was used; docs/agent.md). ` +
     '"Zero weights" counts **all** the model\'s parameters (biases and normalisation included), not only the kernels autoprune prunes. The metric is the task\'s own: accuracy, exact-match accuracy (multi-label: every label right), or R² (regression, autoencoder). ' +
     'Exit 0: target reached within the guard; 3: stopped short, at the last sparsity that held the guard (the guard rejected every smaller step, or the fine-tuning budget ran out first).',
     '',

@@ -119,7 +119,7 @@ function summaryTable(r: RunReport): string {
       : `${m.value(guardAccuracy(r))} <span class="muted">(dense − ${e(m.limit(r.config.maxDrop))}, validation)</span>`],
     ['Prunable weights', `${num(r.dense.prunable)} → ${num(remaining)} remaining <span class="muted">(the prunable kernel weights are ${num(r.dense.prunable)} of the model's ${num(r.dense.params)} parameters)</span>`],
     ['Steps', `${num(r.totals.accepted)} accepted, ${num(r.totals.rolledBack)} rolled back, ${r.totals.fineTuneSteps != null ? `${num(r.totals.fineTuneSteps)} fine-tuning optimizer steps, ` : ''}${num(r.totals.fineTuneEpochs, 2)} epochs` +
-      `${r.config.budgetExtensions ? ` <span class="muted">(the default budget extended once, to ${num(Number(r.config.budgetSteps))} steps: docs/agent.md)</span>` : ''}`],
+      `${r.config.budgetExtensions ? ` <span class="muted">(the default budget extended ${r.config.budgetExtensions === 1 ? 'once' : `${num(Number(r.config.budgetExtensions))} times`}, to ${num(Number(r.config.budgetSteps))} steps: docs/agent.md)</span>` : ''}`],
     ...(r.polish ? [['Polish', `${num(r.polish.steps)} optimizer steps at the final sparsity: ${r.polish.kept ? '<span class="badge ok">kept</span>' : '<span class="badge warn">undone</span>'} — ${e(r.polish.message)}`] as [string, string]] : []),
     ['Policy', policy],
     ['Granularity', e(r.config.granularity)],

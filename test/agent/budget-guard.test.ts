@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultBatchSize, extendBudget, resolveBudget } from '../../src/agent/budget.js';
+import { defaultBatchSize, extendBudget, EXTENSION_SAMPLES, MAX_BUDGET_EXTENSIONS, resolveBudget } from '../../src/agent/budget.js';
 import { GUARD_Z, judge, majorityShare, noiseCap, resolution, withCollapseCheck } from '../../src/agent/guard.js';
 import { resolveRunOptions } from '../../src/options.js';
 import { UsageError } from '../../src/errors.js';
@@ -28,11 +28,23 @@ describe('fine-tuning budget in optimizer steps', () => {
     expect(defaultBatchSize(100_000)).toBe(128);
   });
 
-  it('extends a default budget once by its own steps, and never a budget the user set', () => {
+  it('extends a default budget by its own steps, again only while the run sees at most EXTENSION_SAMPLES samples, and never a budget the user set', () => {
     const base = resolveBudget(8000, {});
     const more = extendBudget(base, base.budgetSteps)!;
     expect(more).toMatchObject({ budgetSteps: 2 * 945, extensions: 1, source: 'default', batchSize: 128, roundSteps: 63 });
-    expect(extendBudget(more, base.budgetSteps)).toBeUndefined();
+    // MNIST-10k: 945 steps at batch 128 are 120,960 samples; four budgets are 483,840 ≤ 500,000, five would not be.
+    const grown = [more];
+    for (let b = extendBudget(more, 945); b; b = extendBudget(b, 945)) grown.push(b);
+    expect(grown.map((b) => b.budgetSteps)).toEqual([2, 3, 4].map((k) => k * 945));
+    expect(grown[grown.length - 1].budgetSteps * 128).toBeLessThanOrEqual(EXTENSION_SAMPLES);
+    // Large data: the first extension only (its default already sees more than EXTENSION_SAMPLES).
+    const large = resolveBudget(100_000, {});
+    expect(extendBudget(extendBudget(large, large.budgetSteps)!, large.budgetSteps)).toBeUndefined();
+    // A small table: up to MAX_BUDGET_EXTENSIONS (zipcodes-state's 4,000 rows: 945 steps at batch 64, eight budgets).
+    let small = resolveBudget(4000, {});
+    const steps = small.budgetSteps;
+    for (let b = extendBudget(small, steps); b; b = extendBudget(b, steps)) small = b;
+    expect(small).toMatchObject({ batchSize: 64, budgetSteps: (MAX_BUDGET_EXTENSIONS + 1) * 945, extensions: MAX_BUDGET_EXTENSIONS });
     expect(extendBudget(resolveBudget(8000, { budgetSteps: 945 }), 945)).toBeUndefined();
     expect(extendBudget(resolveBudget(8000, { budgetEpochs: 15 }), 945)).toBeUndefined();
   });
