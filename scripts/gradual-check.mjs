@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Gradual pruning (Zhu & Gupta's cubic schedule, n re-scored increments over 70 % of the default step budget, the
-// rest a polish with lr decay) of a coverage-suite model, with a baseline scorer or the default policy: what a plain
+// rest a polish with lr decay) of a coverage-suite or small-suite model (datasets/coverage/ or datasets/small/), with a baseline scorer or the default policy: what a plain
 // schedule reaches with the agent's own optimizer steps. STEPS=n overrides the budget.
 //   node scripts/gradual-check.mjs <case> <mnist|csv> [target] [increments] [scorer|policy]
 //   e.g. node scripts/gradual-check.mjs lstm-text csv 0.8 10 global-magnitude
@@ -19,9 +19,11 @@ const { headOf } = await import(D + 'data/dataset.js');
 const { resolveBudget } = await import(D + 'agent/budget.js');
 const [name, dataArg, targetS, incS, scorerName] = process.argv.slice(2);
 const target = Number(targetS ?? 0.8), n = Number(incS ?? 10);
-const model = await loadModel(`${ROOT}datasets/coverage/${name}/model/model.json`);
+const { existsSync } = await import('node:fs');
+const dir = existsSync(`${ROOT}datasets/small/${name}`) ? `${ROOT}datasets/small/${name}` : `${ROOT}datasets/coverage/${name}`;
+const model = await loadModel(`${dir}/model/model.json`);
 const task = taskOf(model);
-const { csvTargetsOf } = await import(D + 'models/task.js'); const tg = csvTargetsOf(task); const raw = loadDataset(dataArg === 'mnist' ? 'mnist-10k' : `${ROOT}datasets/coverage/${name}/data.csv`, dataArg === 'mnist' ? {} : { standardize: false, ...(tg != null ? { targets: tg } : {}) });
+const { csvTargetsOf } = await import(D + 'models/task.js'); const tg = csvTargetsOf(task); const raw = loadDataset(dataArg === 'mnist' ? 'mnist-10k' : `${dir}/data.csv`, dataArg === 'mnist' ? {} : { standardize: false, ...(tg != null ? { targets: tg } : {}) });
 const data = fitDatasetToModel(raw, model, task);
 const b = resolveBudget(data.train.labels.length, process.env.STEPS ? { budgetSteps: Number(process.env.STEPS) } : {});
 const scorer = scorerName === 'policy' ? loadPolicy(`${ROOT}policies/default.json`) : createScorer(scorerName ?? 'global-magnitude');
