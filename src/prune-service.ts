@@ -1743,10 +1743,13 @@ export class PruneService {
   }
 }
 
+/** How far past the target (a fraction: 5 points) whole units may land before the run says why. */
+export const OVERSHOOT_NOTE = 0.05;
+
 /**
  * Warnings about the outcome that the guard's verdict does not carry: a test drop beyond --max-drop (the guard judged
- * other rows; with --force, the drop the user took), a class that lost far more recall than the accuracy shows, and a
- * classifier fallen to the majority-class score.
+ * other rows; with --force, the drop the user took), whole units far past the target, a class that lost far more recall
+ * than the accuracy shows, and a classifier fallen to the majority-class score.
  */
 export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, 'maxDrop' | 'force'>, fitted: Dataset, task: TaskInfo): string[] {
   const out: string[] = [];
@@ -1764,10 +1767,12 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
     const controlLost = g?.reference === 'control' && g.controlValAccuracy != null ? report.dense.valAccuracy - g.controlValAccuracy : 0;
     if (g) {
       const row = g.pointsPerRow ? `one row = ${g.pointsPerRow.toFixed(2)} points` : '';
-      const head = `the guard's paired estimate on its ${g.valRows} validation rows was ${(100 * g.finalDrop).toFixed(2)}`;
-      est = unchanged ? `${head} points (no validation row changed; ${row})` : `${head} ± ${(100 * g.finalStandardError).toFixed(2)} points${row ? ` (${row})` : ''}`;
+      // A negative drop is a gain: said as one ("−6.00 points below" read as a loss).
+      const head = `the guard's paired estimate on its ${g.valRows} validation rows was`;
+      const amount = `${g.finalDrop < 0 ? 'a gain' : 'a drop'} of ${Math.abs(100 * g.finalDrop).toFixed(2)}`;
+      est = unchanged ? `${head} 0.00 points (no validation row changed; ${row})` : `${head} ${amount} ± ${(100 * g.finalStandardError).toFixed(2)} points${row ? ` (${row})` : ''}`;
       if (controlLost > 1e-9) {
-        est += ` below the fine-tuned dense control, which itself scored ${(100 * controlLost).toFixed(2)} points below the dense model there` +
+        est += ` against the fine-tuned dense control, which itself scored ${(100 * controlLost).toFixed(2)} points below the dense model there` +
           ` (against the dense model, as the test figure is: ${(100 * valVsDense).toFixed(2)} points${controlLost >= Math.max(0.02, 2 / g.valRows) ? '; a control that loses this much to plain fine-tuning is itself a sign of data prepared otherwise than for the model\'s training' : ''})`;
       }
     }
@@ -1785,6 +1790,15 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
     out.push(r.force
       ? `with --force the target was taken at a test loss of ${testDrop.toFixed(2)} points, beyond --max-drop ${r.maxDrop}`
       : `the test split lost ${testDrop.toFixed(2)} points, more than --max-drop ${r.maxDrop}: ${est}${why}`);
+  }
+  // Whole units overshooting the target by far (a run's only step removed 70.7 % of the compute for a 0.5 target: a new
+  // user's residual CNN whose 16-filter convolutions joined by an Add go 8 at a time): said, with why and what stops closer.
+  const flops = report.config.objective === 'flops';
+  const reached = flops ? report.final.compute?.reduction : report.final.sparsity;
+  if (report.final.targetReached && reached != null && report.config.granularity !== 'connection' && reached - report.config.target > OVERSHOOT_NOTE) {
+    out.push(`reached ${(100 * reached).toFixed(1)} % ${flops ? 'of the compute removed' : 'sparsity'} for a target of ${(100 * report.config.target).toFixed(1)} %: ` +
+      `whole units go at once${flops ? ' (a convolution\'s filters in blocks of 8 under --objective flops, and layers joined by Add or Concatenate together: docs/compaction.md)' : ' (layers joined by Add or Concatenate together)'}, ` +
+      'and no set of them stops closer to the target; report.json layers says what each layer lost' + (flops ? '' : ', and --granularity connection stops within one weight of the target'));
   }
   // A class that lost far more recall than the accuracy shows (a rare class the pruned model stopped predicting).
   for (const c of classRecallLosses(report.final.classes ?? [], report.dense.testAccuracy - report.final.testAccuracy, r.maxDrop)) {

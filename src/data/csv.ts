@@ -638,7 +638,12 @@ function loadValueCsv(o: CsvOptions & typeof CSV_DEFAULTS, fractions: [number, n
       const cell = t.labels[i];
       const v = NUMBER.test(cell) ? Number(cell) : NaN;
       if (!Number.isFinite(v)) {
-        throw new DataError(`${t.file} line ${t.lines[i]}, column '${t.labelColumn}': '${cell}' is not a finite number (the ${k === 0 ? 'columns are inputs' : 'targets are numbers'})`);
+        // Where the user named no target column, the file's last ones were taken: say so, a column of words there is
+        // most often a label the user forgot to name or to leave out.
+        const taken = k > 0 && !refs
+          ? `; no --label was given, so the file's last ${k > 1 ? `${k} columns are` : 'column is'} taken as the model's target${k > 1 ? 's' : ''}: name ${k > 1 ? 'them' : 'it'} with --label, and leave columns that are not inputs out with --ignore-columns`
+          : '';
+        throw new DataError(`${t.file} line ${t.lines[i]}, column '${t.labelColumn}': '${cell}' is not a finite number (the ${k === 0 ? 'columns are inputs' : 'targets are numbers'})${taken}`);
       }
       const all = Float64Array.from([...f, v]);
       rows.push(all.subarray(0, nIn));

@@ -255,7 +255,12 @@ export function lossName(task: TaskInfo): string {
     case 'regression': {
       const base = task.regressionLoss === 'mae' ? 'mean absolute error' : task.regressionLoss === 'huber' ? 'Huber loss (δ = 1)'
         : task.regressionLoss === 'bce' ? 'binary cross-entropy per output value' : 'mean squared error';
-      return task.targetWeights ? `${base}, each target weighed by 1 / its variance` : base;
+      // The weights average 1 (setTargetWeights): the figure stays in the targets' units, dominated by the one that varies least.
+      const by = task.regressionLoss === 'mae' ? '1 / its standard deviation' : '1 / its variance';
+      const units = task.regressionLoss === 'mae' ? 'units' : 'squared units';
+      return task.targetWeights
+        ? `${base}, each target weighed by ${by}, the weights scaled to average 1 (so the figures are in the targets' ${units}, mostly those of the target that varies least)`
+        : base;
     }
   }
 }

@@ -139,6 +139,18 @@ describe('k target columns named with --label', () => {
     });
   });
 
+  it('a regression target column of words: the error says the last column was taken for want of --label', () => {
+    // a, b, kind (words): with no --label a 1-output regression model's target is the file's last column, here the
+    // text column, and the message says why it was read.
+    const p = csv('a,b,kind\n' + Array.from({ length: 20 }, (_, i) => `${i},${2 * i},${i % 2 ? 'cat' : 'dog'}`).join('\n') + '\n');
+    const e = thrown(() => loadCsv({ path: p, targets: 1 }));
+    expect(e).toBeInstanceOf(DataError);
+    expect(e.message).toBe(`${p} line 2, column 'kind': 'dog' is not a finite number (the targets are numbers); no --label was given, so the file's last column is taken as the model's target: name it with --label, and leave columns that are not inputs out with --ignore-columns`);
+    // Named, the target is read from that column and the message does not guess.
+    expect(thrown(() => loadCsv({ path: p, targets: 1, label: 'kind' })).message).toBe(`${p} line 2, column 'kind': 'dog' is not a finite number (the targets are numbers)`);
+    withData({ path: p, targets: 1, label: 'b', ignore: ['kind'], standardize: false }, (d) => expect(d.targetNames).toEqual(['b']));
+  });
+
   it('refuses a count of columns that is not the model outputs, and --label for an autoencoder', () => {
     const p = csv(multi);
     const e = thrown(() => loadCsv({ path: p, targets: 3, label: ['y1', 'y2'] }));

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Dataset } from '../../src/data/dataset.js';
 import { loadCsv } from '../../src/data/csv.js';
 import { ModelError } from '../../src/errors.js';
-import { checkToldClassification, checkToldTask, fitDatasetToModel, setTargetWeights, lossOf, regressionLossOf, rememberLoss, rowLossesOf, taskOf } from '../../src/models/task.js';
+import { checkToldClassification, checkToldTask, fitDatasetToModel, setTargetWeights, lossName, lossOf, regressionLossOf, rememberLoss, rowLossesOf, taskOf } from '../../src/models/task.js';
 import { evaluate, targetFit } from '../../src/models/train.js';
 import { inputLayout } from '../../src/prune-service.js';
 
@@ -429,6 +429,8 @@ describe('R² of several regression targets', () => {
     // The loss: the mean over rows and targets of the weighted squared errors; a 100-lbs miss counts like a 0.0063 miss.
     const pred = tf.tensor2d([[1100, 1], [3000, 2], [2000, 3], [4000, 2]]);
     expect(lossOf(pred, y, t).dataSync()[0]).toBeCloseTo((t.targetWeights![0] * 100 ** 2) / 8, 6);
+    // What the console and report.json call that figure says what scale it is in.
+    expect(lossName(t)).toBe("mean squared error, each target weighed by 1 / its variance, the weights scaled to average 1 (so the figures are in the targets' squared units, mostly those of the target that varies least)");
     tf.dispose([y, pred]);
     reg.dispose();
   });

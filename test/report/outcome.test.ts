@@ -13,11 +13,15 @@ import { tf } from '../../src/backend/tf.js';
 const task: TaskInfo = { output: 'regression', units: 1, kind: 'regression', evidence: 'test' };
 
 /** A report of 300 validation and 300 test rows whose guard estimated `valDrop` ± `se` and whose test split lost `testDrop` (fractions). */
-function outcome(valDrop: number, se: number, testDrop: number, controlLost = 0): string[] {
+function outcome(valDrop: number, se: number, testDrop: number, controlLost = 0, reach?: { config: Record<string, unknown>; sparsity: number; reduction: number }): string[] {
   // With `controlLost`, the guard's reference is a fine-tuned control that many points below the dense model.
   const report = {
+    config: reach?.config ?? { target: 0.8, granularity: 'connection', objective: 'params' },
     dense: { testAccuracy: 0.8, valAccuracy: 0.8 },
-    final: { testAccuracy: 0.8 - testDrop, valAccuracy: 0.8 - controlLost - valDrop },
+    final: {
+      testAccuracy: 0.8 - testDrop, valAccuracy: 0.8 - controlLost - valDrop, targetReached: true,
+      sparsity: reach?.sparsity ?? 0.8, compute: { dense: 100, live: 100 * (1 - (reach?.reduction ?? 0.8)), reduction: reach?.reduction ?? 0.8 },
+    },
     guard: {
       valRows: 300, finalDrop: valDrop, finalStandardError: se, pointsPerRow: 1 / 3,
       ...(controlLost ? { reference: 'control', controlValAccuracy: 0.8 - controlLost } : { reference: 'dense', controlValAccuracy: 0.8 }),
@@ -37,7 +41,7 @@ describe('outcome warnings', () => {
     // 0.67 ± 1.63 points on validation, 2.5 points on test: 0.8 standard errors apart.
     const near = outcome(0.0067, 0.0163, 0.025);
     expect(near).toHaveLength(1);
-    expect(near[0]).toMatch(/^the test split lost 2\.50 points, more than --max-drop 1: the guard's paired estimate on its 300 validation rows was 0\.67 ± 1\.63 points/);
+    expect(near[0]).toMatch(/^the test split lost 2\.50 points, more than --max-drop 1: the guard's paired estimate on its 300 validation rows was a drop of 0\.67 ± 1\.63 points/);
     expect(near[0]).toContain('differ by about that standard error either way');
     // The same estimate and 9 points lost on test (a new user's model trained on most of the file's rows): 3.6 apart.
     const far = outcome(0.0067, 0.0163, 0.09);
@@ -52,7 +56,8 @@ describe('outcome warnings', () => {
     // model on validation, as on test — no gap between the samples (measured on a new user's CNN given 0–255 pixels).
     const w = outcome(-0.028, 0.0131, 0.016, 0.044);
     expect(w).toHaveLength(1);
-    expect(w[0]).toContain('below the fine-tuned dense control, which itself scored 4.40 points below the dense model there (against the dense model, as the test figure is: 1.60 points; a control that loses this much');
+    // The gain over the control is said as a gain, not as "−2.80 points below" it.
+    expect(w[0]).toContain("validation rows was a gain of 2.80 ± 1.31 points (one row = 0.33 points) against the fine-tuned dense control, which itself scored 4.40 points below the dense model there (against the dense model, as the test figure is: 1.60 points; a control that loses this much");
     expect(w[0]).toContain('differ by about that standard error either way');
   });
 
@@ -64,5 +69,16 @@ describe('outcome warnings', () => {
     expect(none[0]).not.toContain('±');
     expect(none[0]).toContain('differ by 3.2 standard errors');
     expect(outcome(0, 0, 0.012)[0]).toContain('differ by about that standard error either way');
+  });
+
+  it('says why whole units went far past the target, in the target\'s own measure', () => {
+    // A residual CNN's 16-filter convolutions joined by an Add go 8 at a time under --objective flops: 70.7 % for 0.5.
+    const flops = outcome(0, 0.01, 0, 0, { config: { target: 0.5, granularity: 'unit', objective: 'flops' }, sparsity: 0.62, reduction: 0.707 });
+    expect(flops).toEqual(['reached 70.7 % of the compute removed for a target of 50.0 %: whole units go at once (a convolution\'s filters in blocks of 8 under --objective flops, and layers joined by Add or Concatenate together: docs/compaction.md), and no set of them stops closer to the target; report.json layers says what each layer lost']);
+    const units = outcome(0, 0.01, 0, 0, { config: { target: 0.8, granularity: 'unit', objective: 'params' }, sparsity: 0.86, reduction: 0.9 });
+    expect(units[0]).toMatch(/^reached 86\.0 % sparsity for a target of 80\.0 %: whole units go at once \(layers joined by Add or Concatenate together\), .*--granularity connection stops within one weight of the target$/);
+    // Within 5 points, or at connection granularity (within one weight by construction): nothing to say.
+    expect(outcome(0, 0.01, 0, 0, { config: { target: 0.8, granularity: 'unit', objective: 'params' }, sparsity: 0.84, reduction: 0.9 })).toEqual([]);
+    expect(outcome(0, 0.01, 0, 0, { config: { target: 0.8, granularity: 'connection', objective: 'params' }, sparsity: 0.9, reduction: 0.9 })).toEqual([]);
   });
 });
