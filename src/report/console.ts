@@ -29,7 +29,8 @@ const pct = (v: number, d = 1) => `${(100 * v).toFixed(d)} %`;
 function validationLine(report: RunReport, metric: string, f: (v: number) => string): string {
   const g = report.guard;
   const guard = g && g.finalAllowedDrop != null
-    ? ` (the guard's paired drop vs the ${g.reference === 'dense' ? 'dense model' : 'fine-tuned dense control'}: ${(100 * g.finalDrop).toFixed(2)} points, allowed ${(100 * g.finalAllowedDrop).toFixed(2)}` +
+    // A negative drop is a gain over the reference: said as one ("drop … −1.75 points" read as a loss).
+    ? ` (the guard's paired drop vs the ${g.reference === 'dense' ? 'dense model' : 'fine-tuned dense control'}: ${g.finalDrop < 0 ? `none, a gain of ${(-100 * g.finalDrop).toFixed(2)}` : (100 * g.finalDrop).toFixed(2)} points, allowed ${(100 * g.finalAllowedDrop).toFixed(2)}` +
       // The allowance is --max-drop plus what the split's noise excuses: said where it adds anything, so that "allowed 2.53" under --max-drop 1 reads as designed.
       `${100 * g.finalAllowedDrop - g.maxDrop > 0.005 ? ` = --max-drop ${g.maxDrop} + ${(100 * g.finalAllowedDrop - g.maxDrop).toFixed(2)} for the validation rows' noise` : ''})`
     : '';

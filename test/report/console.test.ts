@@ -75,6 +75,9 @@ describe('console summary: validation and an already-pruned input', () => {
     expect(summary(r)).toContain('validation accuracy 92.31 % dense → 87.18 % pruned (the guard\'s paired drop vs the fine-tuned dense control: 2.56 points, allowed 6.13 = --max-drop 1 + 5.13 for the validation rows\' noise)');
     r.guard.finalAllowedDrop = 0.01;
     expect(summary(r)).toContain('2.56 points, allowed 1.00)');
+    // Above the reference: said as a gain, not as a drop of "−1.75 points".
+    r.guard.finalDrop = -0.0175;
+    expect(summary(r)).toContain("(the guard's paired drop vs the fine-tuned dense control: none, a gain of 1.75 points, allowed 1.00)");
   });
 
   it('says at the start when the model as given is already sparse, so that "dense" is read as that model', () => {
