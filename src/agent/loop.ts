@@ -838,6 +838,20 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       // A budget too small for even one step of the schedule (one round, say) takes its one try at the target with all of
       // it: with no accepted step there is nothing but the dense model for a polish to fine-tune.
       const noneAccepted = !state.steps.some((s) => s.accepted);
+      // Steps too small to try (the guard stop) while the run was still getting somewhere since its default budget was last
+      // extended: the last try at the target gets the default rule's steps once more (extendBudget's limits), a longer
+      // fine-tune rather than more steps (zipcodes-state seed 0 @0.9: its last try lost 1.6 validation points with 1,134
+      // steps and held with the extension; docs/agent.md "Budget").
+      if (stopped === 'guard' && !o.force && progressed()) {
+        const more = extendBudget(budget, baseBudgetSteps);
+        if (more) {
+          budget = more;
+          state.budgetExtensions = more.extensions;
+          state.extendedAtStep = state.step;
+          emit({ type: 'budget', budgetSteps: more.budgetSteps, extensions: more.extensions ?? 1, sparsity: state.sparsity, totalSteps: state.stepsUsed,
+            message: `the steps became too small to try at ${(100 * state.sparsity).toFixed(1)} % ${o.objective === 'flops' ? 'of the compute removed' : 'sparsity'} while the run was still getting somewhere: the default budget extended ${more.extensions === 1 ? 'once' : `again (${(more.extensions ?? 1) + 1}× the default budget)`}, to ${more.budgetSteps} optimizer steps, for the last try at the target` });
+        }
+      }
       const room = budget.budgetSteps - state.stepsUsed;
       // The same when the steps had become too small (the guard stop) with budget left: the small steps were refused after a
       // step's short fine-tune, and the budget they did not use would only polish the last accepted sparsity. A try at the
