@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { autoprune, createContainer, InterruptedError, loadSynthetic, TOKENS, UsageError, type AgentEvent, type DataSource, type Dataset, type DatasetInput } from '../src/index.js';
+import { autoprune, createContainer, DataError, InterruptedError, loadSynthetic, TOKENS, UsageError, type AgentEvent, type DataSource, type Dataset, type DatasetInput } from '../src/index.js';
 import { PACKAGE_ROOT, tf } from '../src/backend/tf.js';
 import { FEATURE_SCHEMA } from '../src/features/schema.js';
 import type { Scorer } from '../src/policy/types.js';
@@ -158,6 +158,57 @@ describe('API errors', () => {
       await expect(autoprune({ target: 0.5, data: { ...bare, classNames: ['a'] } as Dataset })).rejects.toThrow(/classNames \(optional: an array of numClasses names, here 3\)/);
     } finally {
       full.dispose();
+    }
+  });
+});
+
+describe('an in-memory Dataset is checked against the model as a CSV is', () => {
+  it('refuses labels coded in another order than the outputs, and regression targets in another order, in the API\'s words', async () => {
+    const full = loadSynthetic({ samples: 600, features: 8, classes: 2, seed: 4 });
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [8], units: 16, activation: 'relu' }), tf.layers.dense({ units: 2, activation: 'softmax' })] });
+    model.compile({ optimizer: tf.train.adam(0.01), loss: 'categoricalCrossentropy' });
+    const y = tf.oneHot(tf.tensor1d(full.train.labels, 'int32'), 2);
+    await model.fit(full.train.x, y, { epochs: 30, batchSize: 32, verbose: 0 });
+    y.dispose();
+    const flip = (s: Dataset['train']) => ({ x: s.x, labels: Int32Array.from(s.labels, (v) => 1 - v) });
+    try {
+      // The same rows with 0 and 1 swapped: fine-tuning would retrain the model to the opposite meaning of its outputs.
+      const flipped: DatasetInput = { train: flip(full.train), val: flip(full.val), test: flip(full.test), numClasses: 2, inputShape: [8] };
+      const err = await autoprune({ model, target: 0.5, data: flipped, budgetSteps: 20 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DataError);
+      expect((err as Error).message).toMatch(/^dataset 'dataset': the model's accuracy on the validation split is \d+\.\d % \(chance 50\.0 %, \d+ rows\) with the dataset's labels as class indices \(label k = output k\), but \d+\.\d % with the labels in the order 1, 0: .*pass the labels recoded to the model's output order \(label 1 as 0, 0 as 1, …\)$/);
+      // As given, it runs.
+      const ok = await autoprune({ model, target: 0.5, data: { train: full.train, val: full.val, test: full.test, numClasses: 2, inputShape: [8] }, budgetSteps: 20 });
+      ok.model.dispose();
+    } finally {
+      full.dispose();
+      model.dispose();
+    }
+    // A two-target regression model given its targets' columns swapped.
+    const x = tf.randomNormal([400, 3], 0, 1, 'float32', 5);
+    const t = tf.tidy(() => tf.concat([x.slice([0, 0], [-1, 1]).mul(3), x.slice([0, 1], [-1, 1]).sub(x.slice([0, 2], [-1, 1]))], 1));
+    const reg = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 16, activation: 'tanh' }), tf.layers.dense({ units: 2 })] });
+    reg.compile({ optimizer: tf.train.adam(0.02), loss: 'meanSquaredError' });
+    await reg.fit(x, t, { epochs: 40, batchSize: 32, verbose: 0 });
+    const swapped = tf.tidy(() => tf.reverse(t, 1));
+    const part = (a: number, b: number) => ({ x: x.slice([a, 0], [b - a, -1]), labels: new Int32Array(b - a), y: swapped.slice([a, 0], [b - a, -1]) });
+    const splits = { train: part(0, 300), val: part(300, 350), test: part(350, 400) };
+    try {
+      const err = await autoprune({ model: reg, task: 'regression', target: 0.5, data: { ...splits, numClasses: 0, inputShape: [3] }, budgetSteps: 20 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DataError);
+      expect((err as Error).message).toMatch(/^dataset 'dataset': the model's outputs fit the columns target 2, target 1 in that order \(validation R² 0\.\d+\) far better than the targets given, target 1, target 2 .*give each split's y with its columns in that order$/);
+      // In their order it runs, and each target's R² is reported under the name the errors get (the Dataset names none).
+      const right = (a: number, b: number) => ({ x: x.slice([a, 0], [b - a, -1]), labels: new Int32Array(b - a), y: t.slice([a, 0], [b - a, -1]) });
+      const ordered = { train: right(0, 300), val: right(300, 350), test: right(350, 400) };
+      const { model: out, report } = await autoprune({ model: reg, task: 'regression', target: 0.5, data: { ...ordered, numClasses: 0, inputShape: [3] }, budgetSteps: 20 });
+      out.dispose();
+      expect(report.final.targets?.map((r) => r.name)).toEqual(['target 1', 'target 2']);
+      expect(report.final.testErrors?.values.map((v) => v.name)).toEqual(['target 1', 'target 2']);
+      for (const o of Object.values(ordered)) tf.dispose([o.x, o.y]);
+    } finally {
+      for (const s of Object.values(splits)) tf.dispose([s.x, s.y]);
+      tf.dispose([x, t, swapped]);
+      reg.dispose();
     }
   });
 });
