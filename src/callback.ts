@@ -9,10 +9,10 @@ import type * as TF from '@tensorflow/tfjs';
 import { TfCallback, tf } from './backend/tf.js';
 import { disposeSplit, headOf, type Split } from './data/dataset.js';
 import { UsageError } from './errors.js';
-import { FOREIGN_TFJS, shownValue } from './options.js';
+import { checkNotDisposed, FOREIGN_TFJS, shownValue } from './options.js';
 import { refuseUnknownKeys } from './util/unknown-keys.js';
 import { extractScored, scoreLayerWith } from './features/extract.js';
-import { rememberTask, TASK_KINDS, taskOf, type TaskKind } from './models/task.js';
+import { rememberTask, TASK_KINDS, taskOf, unknownLossFunction, type TaskInfo, type TaskKind } from './models/task.js';
 import { ONE_SHOT_POLICY, resolveScorer } from './policy/io.js';
 import type { Scorer } from './policy/types.js';
 import { checkedScorer } from './policy/checked.js';
@@ -81,6 +81,12 @@ function checkCall(model: unknown, options: unknown, known: Record<string, true>
     throw new UsageError(`${what}: the model must be a tfjs LayersModel, got '${String(model)}'`);
   }
   if (!(model instanceof tf.LayersModel)) throw new UsageError(`${what}: the model: ${FOREIGN_TFJS}`);
+  checkNotDisposed(model, `${what}: the model`);
+  // One input and one output, as autoprune() takes (the targets and the guard's metric read one output): refused here,
+  // not by a tfjs error from inside the fit.
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+    throw new UsageError(`${what}: model '${model.name}' has ${model.inputs.length} input(s) and ${model.outputs.length} output(s); autoprune prunes models with one input and one output`);
+  }
   if (options == null || typeof options !== 'object') throw new UsageError(`${what}: options must be an object, e.g. { target: 0.9, calibration: { x, y } }`);
   // A guard's maxDrop given beside it, not inside: named where it belongs.
   refuseUnknownKeys(options, Object.keys(known), what, known.guard ? { maxdrop: 'guard.maxDrop', maxDrop: 'guard.maxDrop' } : {});
@@ -138,7 +144,7 @@ function calibrationSplit(c: Calibration, model: TF.LayersModel, rows = 1024, wh
   const task = taskOf(model);
   const n = Math.min(rows, c.x.shape[0]);
   if (c.y.shape[0] !== c.x.shape[0]) throw new UsageError(`${what} has ${c.x.shape[0]} inputs but ${c.y.shape[0]} targets`);
-  checkTargetsShape(c.y, model, task.kind, what);
+  checkTargetsShape(c.y, model, task, what);
   const x = tf.slice(c.x, 0, n);
   const y = tf.slice(c.y, 0, n);
   if (task.kind !== 'classification') return { x, labels: new Int32Array(n), y };
@@ -154,8 +160,8 @@ const dims = (shape: readonly (number | null)[]) => `[${shape.map((d) => d ?? 'a
 
 /** Rows of the model's input shape (a raw tfjs error from inside model.fit would not name the calibration). */
 function checkShapes(c: Calibration, model: TF.LayersModel, what: string): void {
-  if (!(c.x instanceof tf.Tensor)) throw new UsageError(`${what}.x must be a tensor of input rows, got '${String(c.x)}'`);
-  if (!('labels' in c) && !(c.y instanceof tf.Tensor)) throw new UsageError(`${what}.y must be a tensor of the targets the model is trained on, got '${String(c.y)}'`);
+  if (!(c.x instanceof tf.Tensor)) throw new UsageError(`${what}.x must be a tensor of input rows, got ${shownValue(c.x)}`);
+  if (!('labels' in c) && !(c.y instanceof tf.Tensor)) throw new UsageError(`${what}.y must be a tensor of the targets the model is trained on, got ${shownValue(c.y)}`);
   const want = model.inputs[0].shape.slice(1);
   const got = c.x.shape.slice(1);
   if (got.length !== want.length || want.some((d, i) => d != null && d !== got[i])) {
@@ -168,16 +174,24 @@ function checkShapes(c: Calibration, model: TF.LayersModel, what: string): void 
 }
 
 /** Targets of the model's output: one-hot rows or class ids of its classes, or rows of its output's size. */
-function checkTargetsShape(y: TF.Tensor, model: TF.LayersModel, kind: TaskKind, what: string): void {
+function checkTargetsShape(y: TF.Tensor, model: TF.LayersModel, task: TaskInfo, what: string): void {
   const out = model.outputs[0].shape.slice(1);
   const width = out.reduce<number>((a, d) => a * (d ?? 1), 1);
   const rowSize = y.shape.slice(1).reduce((a, d) => a * d, 1);
-  if (kind === 'classification') {
+  if (task.kind === 'classification') {
     const classes = width > 1 ? width : 2;
     if (rowSize > 1 && rowSize !== width) throw new UsageError(`${what}.y has one-hot rows of ${rowSize} classes, but the model has ${width} outputs`);
     if (rowSize === 1) {
-      const top = tf.tidy(() => tf.max(y).dataSync()[0]);
-      if (!(top < classes)) throw new UsageError(`${what}.y holds class ${top}, but the model has ${classes} classes (0…${classes - 1})`);
+      // Values that are no class index (a regression model compiled with a loss function of the user's own, read as a
+      // binary classifier from its one linear output): said with the task the model was read as, and how to name another.
+      const [top, bottom, fraction] = tf.tidy(() => {
+        const v = tf.reshape(y, [-1]).toFloat();
+        return [tf.max(v).dataSync()[0], tf.min(v).dataSync()[0], tf.max(tf.abs(tf.sub(v, tf.round(v)))).dataSync()[0]];
+      });
+      const read = `the model reads as a classifier (${task.evidence}${unknownLossFunction(model) ? '; its loss is a function of your own, which does not say the task' : ''}): ` +
+        "for a model that predicts values, pass task: 'regression'";
+      if (fraction > 1e-6) throw new UsageError(`${what}.y holds values that are not class indices (${+bottom.toPrecision(4)} to ${+top.toPrecision(4)}, not whole numbers): ${read}; for class targets give their indices, or one-hot rows`);
+      if (!(top < classes) || bottom < 0) throw new UsageError(`${what}.y holds class ${!(top < classes) ? top : bottom}, but the model has ${classes} classes (0…${classes - 1}): ${read}`);
     }
   } else if (rowSize !== width) {
     throw new UsageError(`${what}.y has rows of shape ${dims(y.shape.slice(1))}, but the model's output is ${dims(out)}`);

@@ -1,3 +1,4 @@
+import type * as TF from '@tensorflow/tfjs';
 import { checkGranularity, checkObjective, type Granularity } from './agent/granularity.js';
 import { isCsvPath } from './data/registry.js';
 import type { Objective } from './pruning/prunable-model.js';
@@ -9,6 +10,15 @@ import { tf } from './backend/tf.js';
 import { TASK_KINDS } from './models/task.js';
 
 /** Why a model or callback from another copy of tfjs cannot be used (its variables live in another engine). */
+/**
+ * Throws a UsageError naming `what` where the model's weights were freed (`model.dispose()`): tfjs's own error names
+ * a variable and is no AutopruneError.
+ */
+export function checkNotDisposed(model: TF.LayersModel, what: string): void {
+  const gone = model.weights.find((w) => (w as unknown as { val?: { isDisposed?: boolean } }).val?.isDisposed === true);
+  if (gone) throw new UsageError(`${what}: the model '${model.name}' was disposed (its weight ${gone.originalName} is freed): pass a model that is not, e.g. loaded again`);
+}
+
 export const FOREIGN_TFJS = 'it was built with another copy of @tensorflow/tfjs than the one autoprune runs on (its tensors live in another engine); ' +
   "build or load it with autoprune's copy (import { tf } from 'autoprune'), or let npm dedupe @tensorflow/tfjs-node to one package";
 
@@ -87,6 +97,8 @@ export function shownValue(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
   if (typeof v === 'number') return String(v);
+  if (v instanceof tf.Tensor) return `a ${v.dtype} tensor of shape [${v.shape.join(', ')}]`;
+  if (Array.isArray(v) && v.length > 0 && v.every((t) => t instanceof tf.Tensor)) return `an array of ${v.length} tensor${v.length > 1 ? 's' : ''}`;
   if (Array.isArray(v)) return `an array ${JSON.stringify(v).slice(0, 60)}`;
   return `${typeof v} '${typeof v === 'object' ? JSON.stringify(v).slice(0, 60) : String(v)}'`;
 }
@@ -123,8 +135,9 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
     throw new UsageError(`model must be a model.json path or a tfjs LayersModel, got '${String(o.model)}'`);
   }
   if (o.model != null && typeof o.model === 'object' && !(o.model instanceof tf.LayersModel)) throw new UsageError(`model: ${FOREIGN_TFJS}`);
+  if (o.model instanceof tf.LayersModel) checkNotDisposed(o.model, 'model');
   if (o.policy != null && typeof o.policy !== 'string' && typeof (o.policy as Scorer).score !== 'function') {
-    throw new UsageError(`policy must be a policy name, a policy file or a Scorer, got '${String(o.policy)}'`);
+    throw new UsageError(`policy must be a policy name, a policy file or a Scorer (an object with a score function), got ${typeof o.policy === 'object' ? `an object without score (keys: ${Object.keys(o.policy).slice(0, 6).join(', ') || 'none'})` : shownValue(o.policy)}`);
   }
   for (const k of ['force', 'compact', 'overwrite', 'resume', 'standardize'] as const) {
     if (o[k] != null && typeof o[k] !== 'boolean') throw new UsageError(`${k} must be true or false, got ${shownValue(o[k])}`);
@@ -159,7 +172,7 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
     throw new UsageError(`exclude must be a list of layer-name patterns, e.g. ['dense_1', 'backbone/*'], got '${String(o.exclude)}'`);
   }
   if (o.frontier != null && !(Array.isArray(o.frontier) && o.frontier.every((t) => typeof t === 'number' && t > 0 && t < o.target))) {
-    throw new UsageError(`frontier must be a list of targets strictly between 0 and target (${o.target}), got '${String(o.frontier)}'`);
+    throw new UsageError(`frontier must be a list of targets strictly between 0 and target (${o.target}), got ${shownValue(o.frontier)}`);
   }
   const d = o.distill;
   if (d != null && d !== false && !(typeof d === 'object' && typeof d.weight === 'number' && d.weight >= 0 && d.weight <= 1 && typeof d.temperature === 'number' && d.temperature > 0 && Number.isFinite(d.temperature))) {

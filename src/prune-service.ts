@@ -1642,7 +1642,7 @@ export class PruneService {
           ...(opts.testData ? { testData: opts.testData } : {}),
           ...(standardize != null ? { standardize } : {}),
         },
-        task: { kind: task.kind, metric: metricName(task.kind), evidence: task.evidence, ...(task.regressionLoss ? { fineTuneLoss: task.regressionLoss } : {}), loss: lossName(task), ...(task.kind === 'classification' ? { classNames: [...fitted.classNames] } : {}) },
+        task: { kind: task.kind, metric: metricName(task.kind), evidence: task.evidence, ...(task.regressionLoss ? { fineTuneLoss: task.regressionLoss } : {}), loss: lossName(taskOf(model)) /* after setTargetWeights: the loss the run used, as the start event says it */, ...(task.kind === 'classification' ? { classNames: [...fitted.classNames] } : {}) },
         samples: { train: fitted.train.labels.length, val: fitted.val.labels.length, test: fitted.test.labels.length },
         ...(data.inputNames ? { columns: { inputs: [...data.inputNames], targets: [...(data.targetNames ?? [])] } } : {}),
         ...(data.standardization ? { standardization: data.standardization } : {}),

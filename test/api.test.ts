@@ -98,6 +98,9 @@ describe('API errors', () => {
     expect((err as Error).stack!.split('\n')[0]).toBe(`UsageError: ${(err as Error).message}`);
     expect((err as Error).stack).toMatch(/\n\s+at /);
     await expect(autoprune({ target: 0.8, resume: true })).rejects.toThrow(/^resume: true needs the out folder/);
+    // Values of the wrong type are shown as what they are, not as text that reads like a valid value.
+    await expect(autoprune({ target: 0.8, frontier: '0.5' as never })).rejects.toThrow(/^frontier must be a list of targets strictly between 0 and target \(0.8\), got string '0.5'$/);
+    await expect(autoprune({ target: 0.8, policy: { kind: 'cart' } as never })).rejects.toThrow(/^policy must be a policy name, a policy file or a Scorer \(an object with a score function\), got an object without score \(keys: kind\)$/);
   });
 
   it('the returned report\'s advice names options, not flags, as the done event\'s does (report.json keeps the CLI\'s words)', async () => {

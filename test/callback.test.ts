@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Scalar, Tensor } from '@tensorflow/tfjs';
+import type { Scalar, SymbolicTensor, Tensor } from '@tensorflow/tfjs';
 import { tf } from '../src/backend/tf.js';
 import { autoprune, PolicyError, PruningCallback, pruneOnce, scheduledSparsity, type Scorer } from '../src/index.js';
 import { ONE_SHOT_POLICY } from '../src/policy/io.js';
@@ -232,6 +232,28 @@ describe('pruning inside the user\'s training', () => {
     const foreign = Object.create({ predict: () => null }) as never;
     expect(() => new PruningCallback(foreign, { target: 0.5, calibration: { x, y: oneHot } })).toThrow(/another copy of @tensorflow\/tfjs/);
     tf.dispose([x, oneHot, x7, x5, y2, ids]);
+    // A regression model compiled with a loss function of the user's own reads as a binary classifier from its one linear
+    // output: targets that are no class index say so and name task: 'regression'. tfjs's own loss functions say the task.
+    const reg = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 1 })] });
+    reg.compile({ optimizer: 'adam', loss: (a: Tensor, b: Tensor) => tf.losses.huberLoss(a, b) });
+    const [x3, values] = [tf.zeros([8, 3]), tf.tidy(() => tf.linspace(-0.5, 6.25, 8).reshape([8, 1]))];
+    expect(() => new PruningCallback(reg, { target: 0.5, calibration: { x: x3, y: values } })).toThrow(
+      /^calibration.y holds values that are not class indices \(-0.5 to 6.25, not whole numbers\): the model reads as a classifier \(output 1 linear unit; its loss is a function of your own, which does not say the task\): for a model that predicts values, pass task: 'regression'; for class targets give their indices, or one-hot rows$/);
+    new PruningCallback(reg, { target: 0.5, calibration: { x: x3, y: values }, task: 'regression' }).strip();
+    // A model of two outputs is refused here, not by tfjs from inside the fit; a disposed model names the model.
+    const inp = tf.input({ shape: [3] });
+    const two = tf.model({ inputs: inp, outputs: [tf.layers.dense({ units: 2 }).apply(inp) as SymbolicTensor, tf.layers.dense({ units: 1 }).apply(inp) as SymbolicTensor] });
+    expect(() => new PruningCallback(two, { target: 0.5, calibration: { x: x3, y: values } })).toThrow(/^PruningCallback: model '.+' has 1 input\(s\) and 2 output\(s\); autoprune prunes models with one input and one output$/);
+    two.dispose();
+    const gone = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 1 })] });
+    gone.dispose();
+    expect(() => pruneOnce(gone, { target: 0.5, calibration: { x: x3, y: values } })).toThrow(/^pruneOnce: the model: the model '.+' was disposed \(its weight .+ is freed\): pass a model that is not, e.g. loaded again$/);
+    const mse = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 1 })] });
+    mse.compile({ optimizer: 'adam', loss: tf.losses.meanSquaredError });
+    new PruningCallback(mse, { target: 0.5, calibration: { x: x3, y: values } }).strip();
+    tf.dispose([x3, values]);
+    reg.dispose();
+    mse.dispose();
     expect(kernels(model).every((k) => k.every((v) => v !== 0))).toBe(true);
     expect(numTensors()).toBeLessThanOrEqual(before);
     model.dispose();

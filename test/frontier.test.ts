@@ -35,6 +35,9 @@ describe('the frontier in one run', () => {
     expect(report.totals.frontierSteps).toBeGreaterThan(0);
     expect(branchRounds.length).toBeGreaterThan(0);
     expect(branchRounds.every((e) => e.type === 'epoch' && [0.5, 0.7].includes(e.branch!))).toBe(true);
+    // Every fine-tune round is said once: (step, branch, round) names it, a branch's longer re-judged fine-tune included.
+    const keys = events.flatMap((e) => (e.type === 'epoch' && e.phase === 'fine-tune' ? [`${e.step}|${e.branch ?? '-'}|${e.epoch}`] : []));
+    expect(new Set(keys).size).toBe(keys.length);
     // Each lower target kept is said when it is reached, with the figures its row ends up with.
     const kept = events.filter((e) => e.type === 'frontier');
     expect(kept.map(({ type: _, ...row }) => row)).toEqual(rows.slice(0, 2).map((r) => ({ target: r.target, sparsity: r.sparsity, computeRemoved: r.compute?.reduction, valAccuracy: r.valAccuracy, testAccuracy: r.testAccuracy, fineTuneSteps: r.fineTuneSteps })));

@@ -621,7 +621,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         steps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, prunable: pm, val: data.val,
         patience: t.patience, lrDecay: t.lrDecay, seed: t.seed, signal: o.signal, recalibrate: calib.x, softTargets,
         // Its rounds continue the count of the attempt's (the same step's fine-tune, made longer).
-        onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: doneRounds + Math.ceil(steps / budget.roundSteps), step: state.step, epoch: doneRounds + e.epoch, roundSteps: budget.roundSteps, steps: r.steps + steps, ...roundFigures(e) }),
+        // (A frontier branch's longer fine-tune is the branch's: its rounds say so, as the attempt's did.)
+        onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: doneRounds + Math.ceil(steps / budget.roundSteps), step: state.step, epoch: doneRounds + e.epoch, roundSteps: budget.roundSteps, steps: r.steps + steps, ...(branching != null ? { branch: branching } : {}), ...roundFigures(e) }),
       })).catch((err: unknown) => {
         if (snap) {
           pm.restore(snap);
@@ -750,7 +751,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         }
         const from = state.sparsity;
         // Lower targets still to record do not bend the path: a step that crosses one records it on a branch.
-        const to = nextSparsity(from, o.target, state.rate);
+        const to = nextSparsity(from, o.target, state.rate, tol);
         const t0 = Date.now();
         const snap = pm.snapshot();
         state.step++;
@@ -823,7 +824,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           const next = state.rate < plan.minRate
             ? 'stop: the step size fell below the smallest useful step (what follows: one last try at the target with half the budget left, or the polish)'
             : spent ? 'stop: the steps\' share of the budget is spent (what follows: one last try at the target with part of the reserve, or the polish)'
-            : `retry with a smaller step (${(100 * (nextSparsity(from, o.target, state.rate) - from)).toFixed(1)} points of ${objective === 'flops' ? 'compute removed' : 'sparsity'}${granularity === 'connection' ? '' : '; whole units can round it up to the step just rolled back, which is then halved again'})`;
+            : `retry with a smaller step (${(100 * (nextSparsity(from, o.target, state.rate, tol) - from)).toFixed(1)} points of ${objective === 'flops' ? 'compute removed' : 'sparsity'}${granularity === 'connection' ? '' : '; whole units can round it up to the step just rolled back, which is then halved again'})`;
           emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next, seconds, reason: why });
           await checkpoint();
         }

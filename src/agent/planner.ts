@@ -19,10 +19,11 @@ export interface PlannerState {
 }
 
 /** Next sparsity from `current` at `rate`, capped at the target (and snapped to it when close). */
-export function nextSparsity(current: number, target: number, rate: number): number {
+export function nextSparsity(current: number, target: number, rate: number, oneWeight = 0): number {
   const next = current + rate * (1 - current);
-  // Snap: a leftover step smaller than a fifth of this one is not worth its own fine-tune.
-  if (next >= target || target - next < 0.2 * (next - current)) return target;
+  // Snap: a leftover step smaller than a fifth of this one is not worth its own fine-tune; nor one of at most one weight
+  // (`oneWeight`: the fraction one weight is), which the run would count as the target reached one weight short of it.
+  if (next >= target || target - next < 0.2 * (next - current) || target - next <= oneWeight) return target;
   return next;
 }
 

@@ -79,7 +79,36 @@ export function savedLoss(model: TF.LayersModel): string | undefined {
 export function compiledLoss(model: TF.LayersModel): string | undefined {
   const loss = (model as unknown as { loss?: unknown }).loss ?? savedLosses.get(model);
   const one = Array.isArray(loss) ? loss[0] : loss;
+  if (typeof one === 'function') return lossFunctionName(one);
   return typeof one === 'string' ? one.replace(/_/g, '').toLowerCase() : undefined;
+}
+
+let lossFunctions: Map<unknown, string> | undefined;
+/**
+ * tfjs's own loss and metric functions a model may be compiled with (`loss: tf.losses.meanSquaredError`), by the name
+ * the same loss has as a string; undefined for a function of the user's own (whose task the output alone must say).
+ */
+function lossFunctionName(f: unknown): string | undefined {
+  const m = tf.metrics as unknown as Record<string, unknown>;
+  const l = tf.losses as unknown as Record<string, unknown>;
+  const pairs: [unknown, string][] = [
+    ...['meanSquaredError', 'MSE', 'mse'].map((k): [unknown, string] => [m[k], 'meansquarederror']),
+    ...['meanAbsoluteError', 'MAE', 'mae'].map((k): [unknown, string] => [m[k], 'meanabsoluteerror']),
+    ...['meanAbsolutePercentageError', 'MAPE', 'mape'].map((k): [unknown, string] => [m[k], 'meanabsolutepercentageerror']),
+    [m.binaryCrossentropy, 'binarycrossentropy'], [m.categoricalCrossentropy, 'categoricalcrossentropy'],
+    [m.sparseCategoricalCrossentropy, 'sparsecategoricalcrossentropy'], [m.cosineProximity, 'cosineproximity'],
+    [l.meanSquaredError, 'meansquarederror'], [l.absoluteDifference, 'meanabsoluteerror'], [l.huberLoss, 'huberloss'],
+    [l.logLoss, 'binarycrossentropy'], [l.hingeLoss, 'hinge'],
+  ];
+  lossFunctions ??= new Map(pairs.filter(([fn]) => typeof fn === 'function'));
+  return lossFunctions.get(f);
+}
+
+/** Whether the model was compiled with a loss function autoprune cannot name (one of the user's own). */
+export function unknownLossFunction(model: TF.LayersModel): boolean {
+  const loss = (model as unknown as { loss?: unknown }).loss;
+  const one = Array.isArray(loss) ? loss[0] : loss;
+  return typeof one === 'function' && lossFunctionName(one) === undefined;
 }
 
 /** Layers that only move or drop values: the output's activation is that of the layer before them. */

@@ -26,6 +26,11 @@ describe('planner', () => {
     expect(nextSparsity(0.5, 0.9, 0.5)).toBeCloseTo(0.75);
     expect(nextSparsity(0.85, 0.9, 0.5)).toBe(0.9);
     expect(nextSparsity(0.5, 0.78, 0.5)).toBe(0.78);
+    // A step that would end at most one weight short of the target (352 weights: 316 where 317 make 0.9) aims at it: the
+    // run would otherwise count the target reached one weight short (a new user's controller checking sparsity ≥ target).
+    expect(nextSparsity(0.892, 0.9, 0.053)).toBeCloseTo(0.8977, 4);
+    expect(nextSparsity(0.892, 0.9, 0.053, 1 / 352)).toBe(0.9);
+    expect(nextSparsity(0.892, 0.9, 0.053, 1 / 10_000)).toBeCloseTo(0.8977, 4);
     expect(afterAccept(0.4, 1, PLANNER_DEFAULTS)).toBeCloseTo(0.6);
     expect(afterAccept(0.4, 0.1, PLANNER_DEFAULTS)).toBeCloseTo(0.24);
     expect(afterAccept(0.7, 1, PLANNER_DEFAULTS)).toBe(PLANNER_DEFAULTS.maxRate);
