@@ -72,6 +72,7 @@ export async function workerCommand(raw: Record<string, unknown>): Promise<numbe
   let signals = 0;
   const onSignal = (): void => {
     if (++signals > 1) process.exit(130);
+    if (!f.json) process.stderr.write('worker: stopping — the job in hand is finished first (a second Ctrl-C drops it: another worker takes it again)\n');
     stop.abort();
   };
   releaseEarlySignals();
@@ -81,14 +82,17 @@ export async function workerCommand(raw: Record<string, unknown>): Promise<numbe
     signal: stop.signal,
     onEvent: (e) => {
       if (f.json) { process.stderr.write(`${JSON.stringify(e)}\n`); return; }
-      if (f.quiet && e.type !== 'job-failed') return;
+      if (f.quiet && e.type !== 'job-failed' && e.type !== 'worker-warning') return;
       switch (e.type) {
         case 'worker-ready': process.stderr.write(`worker ${e.worker}: waiting for build-meta jobs on ${e.url} (Ctrl-C stops)\n`); break;
         case 'job-start': process.stderr.write(`worker ${e.worker}: ${e.model} (attempt ${e.attempt})\n`); break;
         case 'job-done': process.stderr.write(`worker ${e.worker}: ${e.model} done, ${e.rows} rows in ${e.seconds.toFixed(0)} s\n`); break;
         case 'job-failed': process.stderr.write(`worker ${e.worker}: ${e.model} failed${e.willRetry ? ' (will be retried)' : ''}: ${e.message}\n`); break;
+        case 'worker-warning': process.stderr.write(`worker ${e.worker}: ${e.message}\n`); break;
       }
     },
   });
+  // Stopped: a client still reconnecting to a server that is gone would keep the process alive.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 500).unref();
   return 0;
 }

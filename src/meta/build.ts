@@ -114,7 +114,9 @@ export type BuildEvent =
   | { type: 'oracle-candidate'; model: string; target: number; name: string; valAccuracy: number }
   | { type: 'oracle-stage'; model: string; target: number; winner: string; valAccuracy: number; seconds: number }
   | { type: 'model-done'; model: string; rows: number; seconds: number; done: number; total: number }
-  | { type: 'written'; path: string; rows: number; seconds: number };
+  | { type: 'written'; path: string; rows: number; seconds: number }
+  /** A distributed build waiting on something other than a model: no worker on the queue yet, Redis out of reach. */
+  | { type: 'queue-waiting'; message: string };
 
 export interface ModelRows {
   info: Omit<MetaModelInfo, 'index'>;

@@ -90,6 +90,7 @@ function line(e: BuildEvent): string | undefined {
     }
     case 'model-done': return `${e.model}: ${e.rows} rows ${reusedRows.has(e.model) ? `reused (built in ${e.seconds.toFixed(0)} s by an earlier build)` : `in ${e.seconds.toFixed(0)} s`}  [${e.done}/${e.total}]`;
     case 'written': return `wrote ${e.path} (${e.rows} rows, ${e.seconds.toFixed(0)} s)`;
+    case 'queue-waiting': return e.message;
     default: return undefined;
   }
 }

@@ -20,29 +20,61 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { PACKAGE_ROOT } from '../backend/tf.js';
 import { AutopruneError, UsageError } from '../errors.js';
-import { checkQueueUrl } from './queue-url.js';
-import { buildModelRows, isFileModel, metaModelKey, type BuildEvent, type MetaModel, type ModelJobOptions, type ModelRows } from './build.js';
+import { checkQueueUrl, queueDb } from './queue-url.js';
+import { buildModelRows, fileModelHash, isFileModel, metaModelKey, type BuildEvent, type MetaModel, type ModelJobOptions, type ModelRows } from './build.js';
 
 export const QUEUE_NAME = 'autoprune-build-meta';
 /** A job whose worker stops renewing its lock for this long is handed to another worker. */
 const DEFAULT_LOCK_MS = 60_000;
 
-interface JobData { model: MetaModel; options: ModelJobOptions }
-/** Rows travel through Redis as gzip + base64 (a cnn model's rows are a few MB raw). */
-interface JobResult { info: ModelRows['info']; rows: string }
+/** A job: the model, the build settings, and what its files' contents are on the coordinator's machine (metaModelKey). */
+interface JobData { model: MetaModel; options: ModelJobOptions; key?: string }
+/** Rows travel through Redis as gzip + base64 (a cnn model's rows are a few MB raw); `key`: the contents the worker read. */
+interface JobResult { info: ModelRows['info']; rows: string; key?: string }
+
+/** How long a build waits for an unreachable Redis server to come back before it fails (AUTOPRUNE_QUEUE_LOST_MS: tests). */
+const redisLostMs = () => Number(process.env.AUTOPRUNE_QUEUE_LOST_MS ?? 30_000);
+/** How often a build checks Redis, its jobs and its workers while it waits (AUTOPRUNE_QUEUE_WATCH_MS: tests). */
+const watchMs = () => Number(process.env.AUTOPRUNE_QUEUE_WATCH_MS ?? 5_000);
 
 /** Fails with one line when no Redis server answers at `url` (instead of ioredis retrying forever). */
 export async function pingRedis(url: string): Promise<void> {
   checkQueueUrl(url);
-  const client = new Redis(url, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const db = queueDb(url);
+  // (The database is selected below, where its error can be caught: not by ioredis on connect.)
+  const u = new URL(url);
+  u.pathname = '';
+  const client = new Redis(u.toString(), { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
   client.on('error', () => { /* reported below */ });
   try {
-    await client.connect();
-    await client.ping();
-  } catch (err) {
-    throw new UsageError(`cannot reach Redis at --queue ${url}: ${(err as Error).message || 'connection failed'} (start one with 'redis-server --port PORT', or build without --queue)`);
+    try {
+      await client.connect();
+      await client.ping();
+    } catch (err) {
+      const msg = (err as Error).message || 'connection failed';
+      // "Connection is closed." is what a host that does not resolve, or a port where no Redis answers, gives.
+      const why = /connection is closed/i.test(msg) ? 'no Redis server answered there (nothing listening, a host that does not resolve, or another service on that port)' : msg;
+      throw new UsageError(`cannot reach Redis at --queue ${url}: ${why} (start one with 'redis-server --port PORT', or build without --queue)`);
+    }
+    if (db > 0) {
+      try {
+        await client.select(db);
+      } catch (err) {
+        throw new UsageError(`--queue ${url}: the Redis server there has no database ${db} (${(err as Error).message}; its 'databases' setting, 16 by default: 0–15)`);
+      }
+    }
   } finally {
     client.disconnect();
+  }
+}
+
+/** Whether Redis answers at `url` within a few seconds (the build's watch; never throws). */
+async function redisAnswers(url: string): Promise<string | undefined> {
+  try {
+    await pingRedis(url);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
   }
 }
 
@@ -53,14 +85,13 @@ const connectionOf = (url: string) => ({ url, maxRetriesPerRequest: null });
  * and the data files' contents count (metaModelKey), not only their paths: a model or CSV replaced at the same path
  * is a new job, never the old rows.
  */
-export function jobId(model: MetaModel, options: ModelJobOptions): string {
+export function jobId(model: MetaModel, options: ModelJobOptions, contents = metaModelKey(model, options.limitPerDigit)): string {
   const { fresh: _fresh, ...settings } = options;
-  const contents = metaModelKey(model, options.limitPerDigit);
   return createHash('sha256').update(JSON.stringify({ model, contents, settings })).digest('hex').slice(0, 32);
 }
 
-function encode(r: ModelRows): JobResult {
-  return { info: r.info, rows: gzipSync(Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength)).toString('base64') };
+function encode(r: ModelRows, key?: string): JobResult {
+  return { info: r.info, rows: gzipSync(Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength)).toString('base64'), ...(key ? { key } : {}) };
 }
 
 function decode(r: JobResult): ModelRows {
@@ -100,12 +131,20 @@ export async function runOnQueue(
   const connection = connectionOf(options.url);
   const queue = new Queue<JobData, JobResult>(QUEUE_NAME, { connection });
   const events = new QueueEvents(QUEUE_NAME, { connection });
+  // Connection errors are the watch's to report (below), once and in words; unheard, ioredis prints each retry's error object.
+  queue.on('error', () => { /* the watch reports a lost server */ });
+  events.on('error', () => { /* the watch reports a lost server */ });
   const local: ChildProcess[] = [];
+  let watch: ReturnType<typeof setInterval> | undefined;
   try {
     await events.waitUntilReady();
-    const ids = models.map((m) => jobId(m, job));
+    // What each model's files hold here: the job id, and what every worker's copy is checked against.
+    const keys = models.map((m) => metaModelKey(m, job.limitPerDigit));
+    const ids = models.map((m, i) => jobId(m, job, keys[i]));
     const index = new Map(ids.map((id, i) => [id, i]));
+    let started = false;
     events.on('progress', ({ jobId: id, data }) => {
+      started = true;
       if (index.has(id) && data && typeof data === 'object') options.onProgress?.(data as BuildEvent);
     });
     events.on('stalled', ({ jobId: id }) => {
@@ -122,29 +161,83 @@ export async function runOnQueue(
     }
     const jobs = await queue.addBulk(models.map((m, i) => ({
       name: m.id,
-      data: { model: m, options: job },
+      data: { model: m, options: job, key: keys[i] },
       opts: {
         jobId: ids[i], attempts: 3, backoff: { type: 'exponential', delay: 5000 },
         removeOnComplete: { age: 14 * 24 * 3600 }, removeOnFail: { age: 14 * 24 * 3600 },
       },
     })));
     local.push(...startLocalWorkers(options.url, options.localWorkers));
-    await Promise.all(jobs.map(async (j: Job<JobData, JobResult>, i) => {
+    const done = new Set<number>();
+    // The watch: a build never waits in silence, nor forever, on a queue that cannot finish it.
+    const lost = new Promise<never>((_, reject) => {
+      const t0 = Date.now();
+      let down: number | undefined;
+      let toldNoWorker = false;
+      let busy = false;
+      watch = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        void (async () => {
+          const why = await redisAnswers(options.url);
+          if (why) {
+            if (down === undefined) {
+              down = Date.now();
+              options.onProgress?.({ type: 'queue-waiting', message: `lost the Redis server at ${options.url}; waiting up to ${redisLostMs() / 1000} s for it to come back` });
+            } else if (Date.now() - down >= redisLostMs()) {
+              reject(new AutopruneError(`lost the Redis server at --queue ${options.url} for ${redisLostMs() / 1000} s while ${models.length - done.size} of ${models.length} models' rows were still to come: ` +
+                'rerun the same build-meta when it is back (the finished jobs still in Redis are reused)'));
+            }
+            return;
+          }
+          if (down !== undefined) options.onProgress?.({ type: 'queue-waiting', message: `the Redis server at ${options.url} is back` });
+          down = undefined;
+          // A job that vanished (a server restarted without its data) would never finish.
+          for (const [i, id] of ids.entries()) {
+            if (done.has(i) || (await queue.getJob(id))) continue;
+            reject(new AutopruneError(`the job of '${models[i].id}' is gone from Redis at --queue ${options.url} (a server restarted without its data, or a flush): rerun the same build-meta (finished jobs still in Redis are reused)`));
+            return;
+          }
+          if (!started && !toldNoWorker && done.size === 0 && Date.now() - t0 >= 3 * watchMs() && (await queue.getWorkersCount()) === 0) {
+            toldNoWorker = true;
+            options.onProgress?.({ type: 'queue-waiting', message: `${models.length - done.size} job(s) queued on ${options.url}, and no worker is connected to it yet: start one with 'autoprune worker --queue ${options.url}' (here or on any machine that reaches this server), or build with --workers N` });
+          }
+        })().catch(() => { /* the next round checks again */ }).finally(() => { busy = false; });
+      }, watchMs());
+    });
+    const all = Promise.all(jobs.map(async (j: Job<JobData, JobResult>, i) => {
       let result: JobResult;
       try {
         result = await j.waitUntilFinished(events);
       } catch (err) {
         throw new AutopruneError(`building rows of '${models[i].id}' failed on the queue: ${(err as Error).message}`);
       }
+      started = true;
+      // Rows of other contents than this machine's (a worker's copy of the model or its data differs): never used, and
+      // taken off the queue so that no later build reuses them.
+      const m = models[i];
+      const expected = isFileModel(m) ? fileModelHash(m.path) : undefined;
+      const theirs = result.info?.modelHash;
+      const other = (result.key != null && result.key !== keys[i]) || (expected != null && theirs != null && theirs !== expected);
+      if (other) {
+        await j.remove().catch(() => { /* a later build's check refuses it again */ });
+        throw new AutopruneError(`the rows of '${m.id}' on the queue were built from other contents of its files than this machine's` +
+          `${expected && theirs != null && theirs !== expected ? ` (model hash ${theirs} there, ${expected} here)` : ' (its data files differ)'}: ` +
+          'the job is removed; give every worker the same model and data files at the same paths, and rerun');
+      }
       const rows = decode(result);
       // A finished job of an earlier build (same model, data and settings): said, as the local cache's hits are.
-      if (reused.has(i)) options.onProgress?.({ type: 'rows-cached', model: models[i].id, rows: rows.info.rows, from: 'queue' });
+      if (reused.has(i)) options.onProgress?.({ type: 'rows-cached', model: m.id, rows: rows.info.rows, from: 'queue' });
+      done.add(i);
       finished(i, rows);
     }));
+    all.catch(() => { /* raced below */ });
+    await Promise.race([all, lost]);
   } finally {
+    if (watch) clearInterval(watch);
     for (const c of local) c.kill('SIGTERM');
-    await events.close();
-    await queue.close();
+    // (Closing waits on the server; one that is gone must not hold the command.)
+    await Promise.race([Promise.all([events.close(), queue.close()]), new Promise((r) => setTimeout(r, 3000).unref())]);
   }
 }
 
@@ -158,7 +251,8 @@ export type QueueWorkerEvent =
   | { type: 'worker-ready'; worker: string; url: string }
   | { type: 'job-start'; worker: string; model: string; attempt: number }
   | { type: 'job-done'; worker: string; model: string; rows: number; seconds: number }
-  | { type: 'job-failed'; worker: string; model: string; message: string; willRetry: boolean };
+  | { type: 'job-failed'; worker: string; model: string; message: string; willRetry: boolean }
+  | { type: 'worker-warning'; worker: string; message: string };
 
 /**
  * A build-meta worker: takes jobs from the queue one at a time until `signal` aborts. Runs on any
@@ -168,35 +262,56 @@ export async function runQueueWorker(url: string, options: QueueWorkerOptions = 
   await pingRedis(url);
   const name = `${hostname()}:${process.pid}`;
   const lockDuration = Number(process.env.AUTOPRUNE_QUEUE_LOCK_MS ?? DEFAULT_LOCK_MS);
+  const here = `on worker ${name} (every worker needs the models and data files at the same paths as the build-meta command)`;
   const worker = new Worker<JobData, JobResult>(QUEUE_NAME, async (j) => {
     const { model, options: jobOptions } = j.data;
     options.onEvent?.({ type: 'job-start', worker: name, model: model.id, attempt: j.attemptsMade + 1 });
     if (isFileModel(model) && !existsSync(model.path)) {
-      throw new UnrecoverableError(`model file '${model.path}' does not exist on ${hostname()} (workers need the user's models at the same path)`);
+      throw new UnrecoverableError(`model file '${model.path}' does not exist ${here}`);
     }
-    await j.updateProgress({ type: 'model-start', model: model.id, worker: name } satisfies BuildEvent);
+    // The files as this machine has them must be the ones the coordinator was given: rows of another version under
+    // this job's name would be used as that model's.
+    let key: string;
+    try {
+      key = metaModelKey(model, jobOptions.limitPerDigit);
+    } catch (err) {
+      throw new UnrecoverableError(`${(err as Error).message.replace(/; give each model's model\.json.*$/, '')} ${here}`);
+    }
+    if (j.data.key != null && key !== j.data.key) {
+      throw new UnrecoverableError(`the files of '${model.id}' (${isFileModel(model) ? `${model.path} and its data` : 'its recipe'}) differ from the ones build-meta was given ${here}`);
+    }
+    // Progress is best effort: a job gone from Redis (a server restarted empty) must not crash the worker.
+    await j.updateProgress({ type: 'model-start', model: model.id, worker: name } satisfies BuildEvent).catch(() => undefined);
     const t0 = Date.now();
     let rows: ModelRows;
     try {
-      rows = await buildModelRows(model, jobOptions, (e) => { void j.updateProgress(e); });
+      rows = await buildModelRows(model, jobOptions, (e) => { j.updateProgress(e).catch(() => undefined); });
     } catch (err) {
       // Bad input fails the same way on every attempt: do not retry it.
       if (err instanceof AutopruneError && err.exitCode === 2) throw new UnrecoverableError(err.message);
       throw err;
     }
     options.onEvent?.({ type: 'job-done', worker: name, model: model.id, rows: rows.info.rows, seconds: (Date.now() - t0) / 1000 });
-    return encode(rows);
+    return encode(rows, key);
   }, { connection: connectionOf(url), concurrency: 1, lockDuration, stalledInterval: lockDuration, maxStalledCount: 2, name });
   worker.on('failed', (j, err) => {
     if (!j) return;
     const willRetry = !(err instanceof UnrecoverableError) && j.attemptsMade < (j.opts.attempts ?? 1);
     options.onEvent?.({ type: 'job-failed', worker: name, model: j.data.model.id, message: err.message, willRetry });
   });
-  worker.on('error', () => { /* connection hiccups: BullMQ reconnects */ });
+  // Connection trouble: BullMQ reconnects; said once per minute at most, so that a worker whose server is gone is not silent.
+  let lastSaid = 0;
+  worker.on('error', (err) => {
+    if (Date.now() - lastSaid < 60_000) return;
+    lastSaid = Date.now();
+    options.onEvent?.({ type: 'worker-warning', worker: name, message: `Redis at ${url}: ${err.message || 'connection error'}; reconnecting (a job in hand is finished when it is back)` });
+  });
   await worker.waitUntilReady();
   options.onEvent?.({ type: 'worker-ready', worker: name, url });
   const signal = options.signal;
   if (!signal) return new Promise<void>(() => { /* runs until the process ends */ });
   if (!signal.aborted) await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
-  await worker.close();
+  // Closing finishes the job in hand; with the server gone it would wait on the connection for ever: forced after a while.
+  const closed = await Promise.race([worker.close().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000).unref())]);
+  if (!closed) await Promise.race([worker.close(true).catch(() => undefined), new Promise((r) => setTimeout(r, 2000).unref())]);
 }

@@ -139,6 +139,70 @@ describe.skipIf(!hasRedis)('build-meta --queue (BullMQ on Redis)', () => {
     expectCleanUsageError(await cli([...family, ...args, '--out', 'meta/x.json'], { cwd }), pattern);
   });
 
+  it('a database in the URL that is not a number, or that the server lacks, is one clear line, exit 2', async () => {
+    expectCleanUsageError(await cli(['worker', '--queue', `${redis.url}/abc`], { cwd }), /^autoprune: error: --queue 'redis:\/\/127\.0\.0\.1:\d+\/abc': the database 'abc' after the port is not a whole number/);
+    expectCleanUsageError(await cli([...family, '--queue', `${redis.url}/99`, '--workers', '0', '--out', 'meta/x.json'], { cwd }), /the Redis server there has no database 99 \(ERR DB index is out of range; its 'databases' setting, 16 by default: 0–15\)/);
+  });
+
+  it('a worker whose copy of a model differs refuses its job, and rows of other contents are never used: the job is taken off the queue', async () => {
+    const { Queue, Worker, QueueEvents } = await import('bullmq');
+    const { runQueueWorker, QUEUE_NAME } = await import('../../src/meta/queue.js');
+    const { metaModelKey } = await import('../../src/meta/build.js');
+    // On its own database, so that the other tests' jobs and workers are not in the way.
+    const url = `${redis.url}/3`;
+    const connection = { url, maxRetriesPerRequest: null };
+    const model = { id: 'm1', family: 'churn-mlp', path: join(cwd, 'm1'), data: { spec: join(cwd, 'churn.csv'), label: 'churn' } };
+    // 1. A job whose coordinator saw other contents: the worker (in this process) refuses it, naming itself.
+    const queue = new Queue(QUEUE_NAME, { connection });
+    const events = new QueueEvents(QUEUE_NAME, { connection });
+    await events.waitUntilReady();
+    const stop = new AbortController();
+    const failed: string[] = [];
+    const running = runQueueWorker(url, { signal: stop.signal, onEvent: (e) => { if (e.type === 'job-failed') failed.push(e.message); } });
+    try {
+      const j = await queue.add('m1', { model, options: {}, key: 'contents-elsewhere' }, { jobId: 'stale-1', attempts: 3 });
+      await expect(j.waitUntilFinished(events)).rejects.toThrow(/the files of 'm1' \(.+m1 and its data\) differ from the ones build-meta was given on worker .+:\d+ \(every worker needs the models and data files at the same paths as the build-meta command\)/);
+      expect(failed).toHaveLength(1);
+    } finally {
+      stop.abort();
+      await running;
+    }
+    // 2. A worker that returns rows of other contents (a stale worker of an older version): the build refuses them.
+    const liar = new Worker(QUEUE_NAME, async () => ({ info: { id: 'm1', family: 'churn-mlp', rows: 1, modelHash: 'ffffffffffffffff' }, rows: '', key: 'not-this' }), { connection });
+    try {
+      const build = await cli([...family.slice(0, 4), 'm1', '--data', 'churn.csv', '--label', 'churn', '--queue', url, '--workers', '0', '--out', 'meta/stale.json'], { cwd });
+      expect(build.code).not.toBe(0);
+      expect(build.stderr).toMatch(/the rows of 'm1' on the queue were built from other contents of its files than this machine's \(model hash ffffffffffffffff there, [0-9a-f]{16} here\): the job is removed; give every worker the same model and data files at the same paths, and rerun/);
+      expect(build.stderr).not.toMatch(/wrote /);
+      // Taken off the queue: no later build reuses it.
+      const { jobId } = await import('../../src/meta/queue.js');
+      expect(await queue.getJob(jobId(model, {}, metaModelKey(model)))).toBeUndefined();
+    } finally {
+      await liar.close();
+      await events.close();
+      await queue.close();
+    }
+  }, 120_000);
+
+  it('a build says when no worker is connected, and fails in one line when its Redis server is gone', async () => {
+    const lone = await startRedis();
+    const env = { AUTOPRUNE_QUEUE_WATCH_MS: '300', AUTOPRUNE_QUEUE_LOST_MS: '1500' };
+    const build = start([...family, '--queue', lone.url, '--workers', '0', '--out', 'meta/lone.json'], cwd, env);
+    try {
+      await until(() => /no worker is connected to it yet: start one with 'autoprune worker --queue redis:/.test(build.stderr()), 'the no-worker line', 60_000);
+      lone.proc.kill('SIGKILL');
+      expect(await build.exited).toBe(1);
+      const lines = build.stderr().trim().split('\n');
+      expect(lines.some((l) => l.includes('lost the Redis server at redis://127.0.0.1:') && l.includes('waiting up to 1.5 s'))).toBe(true);
+      expect(lines.at(-1)).toMatch(/^autoprune: error: lost the Redis server at --queue redis:\/\/127\.0\.0\.1:\d+ for 1\.5 s while 3 of 3 models' rows were still to come: rerun the same build-meta when it is back/);
+      // No raw client errors on the way.
+      expect(build.stderr()).not.toMatch(/ECONNREFUSED|ReplyError|at .+\.js:\d+/);
+    } finally {
+      build.child.kill('SIGKILL');
+      lone.proc.kill('SIGKILL');
+    }
+  }, 120_000);
+
   it('an unreachable Redis is one clear line, exit 2', async () => {
     const port = await freePort();
     expectCleanUsageError(await cli(['worker', '--queue', `redis://127.0.0.1:${port}`], { cwd }), /cannot reach Redis at --queue redis:\/\/127\.0\.0\.1:\d+/);
