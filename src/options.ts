@@ -97,8 +97,10 @@ export function shownValue(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
   if (typeof v === 'number') return String(v);
-  if (v instanceof tf.Tensor) return `a ${v.dtype} tensor of shape [${v.shape.join(', ')}]`;
-  if (Array.isArray(v) && v.length > 0 && v.every((t) => t instanceof tf.Tensor)) return `an array of ${v.length} tensor${v.length > 1 ? 's' : ''}`;
+  // Tensors by their shape (not `instanceof tf.Tensor`: touching tf chooses the backend, which a wasm start does asynchronously).
+  const tensorLike = (t: unknown): t is { dtype: string; shape: number[] } => t != null && typeof t === 'object' && typeof (t as { dataSync?: unknown }).dataSync === 'function' && Array.isArray((t as { shape?: unknown }).shape);
+  if (tensorLike(v)) return `a ${v.dtype} tensor of shape [${v.shape.join(', ')}]`;
+  if (Array.isArray(v) && v.length > 0 && v.every(tensorLike)) return `an array of ${v.length} tensor${v.length > 1 ? 's' : ''}`;
   if (Array.isArray(v)) return `an array ${JSON.stringify(v).slice(0, 60)}`;
   return `${typeof v} '${typeof v === 'object' ? JSON.stringify(v).slice(0, 60) : String(v)}'`;
 }
@@ -135,7 +137,8 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
     throw new UsageError(`model must be a model.json path or a tfjs LayersModel, got '${String(o.model)}'`);
   }
   if (o.model != null && typeof o.model === 'object' && !(o.model instanceof tf.LayersModel)) throw new UsageError(`model: ${FOREIGN_TFJS}`);
-  if (o.model instanceof tf.LayersModel) checkNotDisposed(o.model, 'model');
+  // (tf only where the model is an object: touching it chooses the backend, which a wasm start must do asynchronously.)
+  if (o.model != null && typeof o.model === 'object') checkNotDisposed(o.model, 'model');
   if (o.policy != null && typeof o.policy !== 'string' && typeof (o.policy as Scorer).score !== 'function') {
     throw new UsageError(`policy must be a policy name, a policy file or a Scorer (an object with a score function), got ${typeof o.policy === 'object' ? `an object without score (keys: ${Object.keys(o.policy).slice(0, 6).join(', ') || 'none'})` : shownValue(o.policy)}`);
   }

@@ -1102,14 +1102,17 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
   });
   let asGiven: number;
   let lossGiven: number;
-  const scored: { name: 'raw' | 'z' | 'unit' | 'x255' | 'd255'; score: number; loss: number }[] = [];
+  const scored: { name: 'raw' | 'z' | 'unit' | 'x255' | 'd255'; score: number; loss: number; widerLoss?: number }[] = [];
   try {
     ({ accuracy: asGiven, loss: lossGiven } = evaluate(model, data.val, task));
     for (const o of others) {
       // A heuristic: a model that cannot even run on the rescaled inputs (an index input of another kind) is no sign.
       try {
         const e = evaluate(model, { ...data.val, x: o.x }, task);
-        scored.push({ name: o.name, score: e.accuracy, loss: e.loss });
+        // The same inputs half as large again: a model not yet confident fits any larger inputs better (they sharpen its
+        // outputs), so a rescaling's lower loss is evidence only where larger still fits worse (its own scale).
+        const wider = o.name === 'z' || o.name === 'unit' ? tf.tidy(() => evaluate(model, { ...data.val, x: tf.mul(o.x, 1.5) }, task).loss) : undefined;
+        scored.push({ name: o.name, score: e.accuracy, loss: e.loss, ...(wider != null ? { widerLoss: wider } : {}) });
       } catch { continue; }
     }
   } finally {
@@ -1170,11 +1173,14 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
     // As accurate or a little more (not far), good in itself, and its validation loss under half the loss as given: the
     // scaling the model was trained on (a new user's MLP trained on loadCsv's z-scores scored 79.1 % on raw values and
     // 83.2 % z-scored, cross-entropy 1.83 against 0.55; fine-tuning retrained it to raw values and reported a gain).
-    // More rows right, not as many: a model trained on these very inputs but not yet confident (a few epochs) fits z-scores
-    // better by the loss alone where they are larger than its inputs — they sharpen its outputs — while no more accurate
-    // (a new user's 5-epoch MLP: 100 % as given, 99.4 % z-scored, loss 0.266 against 0.068, was refused with no way round).
+    // Its own scale, not merely larger inputs: a model trained on these very inputs but not yet confident (a few epochs)
+    // fits z-scores better where they are larger than its inputs — they sharpen its outputs — and fits z-scores × 1.5
+    // better still (a new user's 5-epoch MLP: 100 % as given, 99.4 % z-scored, loss 0.266 against 0.068, was refused
+    // with no way round); a model trained on z-scores fits them better than anything larger (iris' own model given its
+    // z-scores × 1.5: 0.121 against 0.620).
     const calibrated = scored
-      .filter((c) => c.name !== 'x255' && c.name !== 'd255' && credible(c.score) && c.score > asGiven + 0.5 / rows && betterFit(c.loss, 0.5))
+      .filter((c) => c.name !== 'x255' && c.name !== 'd255' && credible(c.score) && c.score >= asGiven - Math.max(0.05, 2 / rows) + 1e-9 && betterFit(c.loss, 0.5) &&
+        (c.widerLoss == null || c.loss < c.widerLoss))
       .sort((a, b) => a.loss - b.loss)[0];
     if (calibrated) {
       pick = calibrated;

@@ -448,7 +448,9 @@ describe('small real tables with the defaults', () => {
     extended.forEach((e, i) => {
       expect(e.extensions).toBe(i + 1);
       expect(e.budgetSteps).toBe((i + 2) * start.budgetSteps);
-      expect(e.message).toMatch(i === 0 ? /: extended once, to \d+ optimizer steps$/ : new RegExp(`: extended again \\(${i + 2}× the default budget\\), to ${e.budgetSteps} optimizer steps$`));
+      // (The last may be the last try's: the steps became too small while the run still got somewhere.)
+      expect(e.message).toMatch(i === 0 ? /: extended once, to \d+ optimizer steps/ : new RegExp(`extended again \\(${i + 2}× the default budget\\), to ${e.budgetSteps} optimizer steps`));
+      expect(e.message).toMatch(/^the default fine-tuning budget ran out at .+, short of the target, after \d+ accepted steps?: extended|^the steps became too small to try at .+ while the run was still getting somewhere: the default budget extended .+, for the last try at the target$/);
     });
     // Each extension after the first follows a step accepted since the one before it.
     for (let i = 1; i < extended.length; i++) {
