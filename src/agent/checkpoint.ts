@@ -166,7 +166,9 @@ export class Checkpointer {
     if (!same) throw new UsageError(`cannot resume: checkpoint '${this.dir}' was made for another model`);
     if (run) {
       // (A checkpoint written before the policy file's contents were recorded, 2026-12-06, is judged without them.)
-      const differs = Object.keys(run).filter((k) => file.run?.[k] !== run[k] && !(k === 'policyContents' && file.run?.[k] === undefined));
+      const differs = Object.keys(run).filter((k) => file.run?.[k] !== run[k] && !(k === 'policyContents' && file.run?.[k] === undefined))
+        // Another policy named: its file's contents differ too, and "the policy file was changed" would misread it.
+        .filter((k, _, all) => !(k === 'policyContents' && all.includes('policy')));
       if (differs.length > 0) {
         const what = differs.map((k) => (k === 'policyContents'
           ? `the policy file was changed since (sha256 ${String(file.run?.[k]).slice(0, 12)}… → ${String(run[k]).slice(0, 12)}…): its steps were scored by another policy`

@@ -187,8 +187,9 @@ export interface CompactEvent {
   /** All weights before and after compaction. */
   paramsBefore: number;
   paramsAfter: number;
-  /** Units/filters removed per prunable layer, input side first. */
+  /** Units/filters removed per prunable layer, input side first, and how many each layer had. */
   unitsRemoved: number[];
+  unitsBefore?: number[];
   /** The layers `unitsRemoved` counts for, in the same order (paths through nested models). */
   layers?: string[];
   /** Layers compaction left intact (branches, shared layers, unsupported types), and why. */
@@ -205,8 +206,9 @@ export interface CompactEvent {
   /** One-channel maps `autoprune compact --serving-batch 256` would also rewrite (they pay from 128 samples a call). */
   largeBatchRewrites?: number;
   probeInputs?: string;
-  /** Multiply-accumulates per sample of the kernels the compact model runs (its own shapes, zeros inside kept units included). */
+  /** Multiply-accumulates per sample of the kernels the compact model runs (its own shapes, zeros inside kept units included), and the dense model's. */
   compactMacs?: number;
+  denseMacs?: number;
   /** `predict` timed on this machine at `batch` samples a call, the pruned model at full shape and the compact model: median ms (report.json `compact.latency`). */
   latency?: { batch: number; runs: number; denseMs: number; compactMs: number };
 }

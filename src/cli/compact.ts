@@ -234,7 +234,8 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
   }
   if (opts.out == null && !ours) {
     model.dispose();
-    throw new UsageError(`'${path}' is a model folder, not an autoprune output (no report.json or masks.json): compact writes nothing into a model's own folder; give --out`);
+    const what = path.endsWith('.json') ? `'${path}' is a model file, in '${modelDir}',` : `'${path}' is a model folder,`;
+    throw new UsageError(`${what} not an autoprune output (no report.json or masks.json): compact writes nothing into a model's own folder; give --out`);
   }
   try {
     checkCompactOut(out, modelDir, opts.out ?? out);

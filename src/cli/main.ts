@@ -43,7 +43,7 @@ function main(argv: string[]): Promise<number> {
       '--policy, --out, --compact, --resume, …) are the prune command\'s: autoprune prune --help lists them all.',
       '',
       'Exit codes: 0 target reached within the guard; 3 stopped before the target (the guard, the --budget ran out, or every layer at its floor);',
-      '2 bad input or usage; 130 interrupted (resumable with --resume); 1 internal error.',
+      '2 bad input or usage; 130 interrupted (resumable with --resume once a step was checkpointed); 1 internal error.',
       '',
       'Environment: AUTOPRUNE_CACHE_DIR (cache folder), AUTOPRUNE_BACKEND, AUTOPRUNE_MAX_DATA_MB, AUTOPRUNE_TF_LOG=1, AUTOPRUNE_DEBUG=1, …:',
       'README.md, "Environment variables", has the whole list.',

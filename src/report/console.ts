@@ -187,7 +187,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         case 'compact':
           compacted = true;
           line(`autoprune: compacted: ${e.paramsBefore.toLocaleString('en')} → ${e.paramsAfter.toLocaleString('en')} parameters ` +
-            `(units removed: ${e.layers ? e.unitsRemoved.map((n, i) => [n, e.layers![i]] as const).filter(([n]) => n > 0).map(([n, name]) => `${name} ${n}`).join(', ') || 'none' : e.unitsRemoved.join(' / ')}) in ${e.path}`);
+            `(units removed: ${e.layers ? e.unitsRemoved.map((n, i) => [n, e.layers![i], e.unitsBefore?.[i]] as const).filter(([n]) => n > 0).map(([n, name, of]) => `${name} ${n}${of != null ? ` of ${of}` : ''}`).join(', ') || 'none' : e.unitsRemoved.join(' / ')}) in ${e.path}`);
           for (const k of e.skipped) line(`  left intact: '${k.layer}': ${k.reason}`);
           if (e.unitsRemoved.every((n) => n === 0)) {
             line('  no whole unit could go: pruning single connections (the default granularity) leaves every unit some weights, so the compact model keeps ' +
@@ -195,7 +195,10 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
               '--granularity unit removes whole units, and --objective flops counts the compute they take with them');
           }
           for (const w of e.rewrites ?? []) line(`  ${describeRewrite(w)}`);
-          if (e.compactMacs != null) line(`  the compact model runs ${e.compactMacs.toLocaleString('en')} multiply-accumulates per sample (its kernels' own shapes)`);
+          if (e.compactMacs != null) {
+            line(`  the compact model runs ${e.compactMacs.toLocaleString('en')} multiply-accumulates per sample` +
+              (e.denseMacs ? ` of the dense model's ${e.denseMacs.toLocaleString('en')} (${(100 * (1 - e.compactMacs / e.denseMacs)).toFixed(1)} % removed; its kernels' own shapes)` : ' (its kernels\' own shapes)'));
+          }
           if (e.latency) line(`  ${latencyLine(e.latency)}`);
           if (e.maxAbsDiff) {
             line(`  max |output − pruned model's output| on ${e.probeInputs ?? 'its probe inputs'}: compact ${e.maxAbsDiff.compact.toExponential(2)}, ` +
@@ -280,8 +283,9 @@ function servingLine(report: RunReport, outDir: string, compacted: boolean): str
 
 /** The test error in the targets' units: RMSE per target column (regression) or MSE per output value (autoencoder). */
 function errorsLine(e: NonNullable<RunReport['final']['testErrors']>): string {
-  const num = (v: number) => Number(v.toPrecision(4)).toString();
-  const pairs = e.values.map((v) => `${e.values.length > 1 ? `${v.name} ` : ''}${num(v.dense)} → ${num(v.pruned)}`).join(', ');
+  // Four significant digits of the dense figure, and the pruned one to the same decimals (2.664 → 2.770, not → 2.77).
+  const decimals = (v: number) => (v > 0 ? Math.min(8, Math.max(0, 3 - Math.floor(Math.log10(v)))) : 3);
+  const pairs = e.values.map((v) => `${e.values.length > 1 ? `${v.name} ` : ''}${v.dense.toFixed(decimals(v.dense))} → ${v.pruned.toFixed(decimals(v.dense))}`).join(', ');
   return e.metric === 'rmse'
     ? `test RMSE, in the target${e.values.length > 1 ? 's\'' : '\'s'} units: ${pairs} (dense → pruned)`
     : `test MSE per output value: ${pairs} (dense → pruned)`;

@@ -51,6 +51,13 @@ describe('Checkpointer', () => {
     await expect(ck.restore(pm, { ...run, target: 0.9 })).rejects.toThrow(/belongs to another run \(target 0\.8 → 0\.9\)/);
     await expect(ck.restore(pm, { ...run, model: 'cccc' })).rejects.toThrow(/model "aaaa" → "cccc"/);
     await expect(ck.restore(pm, run)).resolves.toMatchObject({ step: 1 });
+    // Another policy named: said as that, not as its file "changed since" (the contents of another file differ, of course).
+    const dir2 = join(tempDir(), '.out2.checkpoint');
+    const withPolicy = { ...run, policy: 'default', policyContents: 'f'.repeat(64) };
+    const ck2 = new Checkpointer(dir2);
+    await ck2.save(pm, state(1), withPolicy);
+    await expect(ck2.restore(pm, { ...withPolicy, policy: 'linear', policyContents: 'e'.repeat(64) })).rejects.toThrow(/belongs to another run \(policy "default" → "linear"\); rerun/);
+    await expect(ck2.restore(pm, { ...withPolicy, policyContents: 'e'.repeat(64) })).rejects.toThrow(/belongs to another run \(the policy file was changed since/);
     const w = join(dir, 'weights.bin');
     const good = readFileSync(w);
     // One weight turned into NaN (same length): caught by the checksum saved with it, not resumed into a broken run.

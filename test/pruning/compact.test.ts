@@ -528,7 +528,7 @@ describe('compactPruned (autoprune compact)', () => {
     expect(r.compact.skipped).toEqual([]);
 
     // A user's own model folder (no report.json or masks.json) is an input: nothing is written there by default.
-    await expect(compactPruned(join(dir, 'm', 'net.json'))).rejects.toThrow(/is a model folder, not an autoprune output .*give --out/);
+    await expect(compactPruned(join(dir, 'm', 'net.json'))).rejects.toThrow(/is a model file, in '.+', not an autoprune output .*give --out/);
     expect(readdirSync(join(dir, 'm')).sort()).toEqual(['net.json', 'weights.bin']);
     // A file that is not a model is reported as such, by its own name.
     writeFileSync(join(dir, 'data.csv'), 'a,b\n1,2\n');

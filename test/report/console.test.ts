@@ -43,7 +43,10 @@ describe('console summary', () => {
     r.final.testErrors = { metric: 'rmse', values: [{ name: 'mpg', dense: 2.66411567, pruned: 2.7555971 }] };
     expect(summary(r)).toContain("  test RMSE, in the target's units: 2.664 → 2.756 (dense → pruned)\n");
     r.final.testErrors = { metric: 'rmse', values: [{ name: 'mpg', dense: 2.5, pruned: 2.75 }, { name: 'hp', dense: 10, pruned: 12.25 }] };
-    expect(summary(r)).toContain("  test RMSE, in the targets' units: mpg 2.5 → 2.75, hp 10 → 12.25 (dense → pruned)\n");
+    expect(summary(r)).toContain("  test RMSE, in the targets' units: mpg 2.500 → 2.750, hp 10.00 → 12.25 (dense → pruned)\n");
+    // The pruned figure to the dense one's decimals (a new user read 2.664 → 2.77 as mixed precision).
+    r.final.testErrors = { metric: 'rmse', values: [{ name: 'y', dense: 2.66411567, pruned: 2.7699 }] };
+    expect(summary(r)).toContain("  test RMSE, in the target's units: 2.664 → 2.770 (dense → pruned)\n");
     r.final.testErrors = { metric: 'mse', values: [{ name: 'reconstruction', dense: 0.0052684, pruned: 0.0047441 }] };
     expect(summary(r)).toContain('  test MSE per output value: 0.005268 → 0.004744 (dense → pruned)\n');
     delete r.final.testErrors;
@@ -94,6 +97,17 @@ describe('console summary: validation and an already-pruned input', () => {
     out = '';
     c.event({ ...start, objective: 'flops', sparsity: 0.9 });
     expect(out).toContain("the model as given has 90.0 % of the prunable kernels' multiply-accumulates on zero weights, counted as removed (they stay zero; compaction takes out only those of whole units");
+  });
+});
+
+describe('console compact lines', () => {
+  it('say what the units removed and the compact model\'s compute are out of', () => {
+    let out = '';
+    const stream = { isTTY: false, write: (t: string) => { out += t; return true; } } as unknown as NodeJS.WriteStream;
+    const c = createConsoleReporter({ json: false, target: 0.8, stream });
+    c.event({ type: 'compact', path: '/tmp/out/compact', paramsBefore: 2753, paramsAfter: 1400, unitsRemoved: [17, 14, 0], unitsBefore: [32, 16, 1], layers: ['hidden1', 'hidden2', 'out'], skipped: [], compactMacs: 1287, denseMacs: 2656 });
+    expect(out).toContain('autoprune: compacted: 2,753 → 1,400 parameters (units removed: hidden1 17 of 32, hidden2 14 of 16) in /tmp/out/compact');
+    expect(out).toContain("the compact model runs 1,287 multiply-accumulates per sample of the dense model's 2,656 (51.5 % removed; its kernels' own shapes)");
   });
 });
 
