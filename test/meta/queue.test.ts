@@ -162,7 +162,10 @@ describe.skipIf(!hasRedis)('build-meta --queue (BullMQ on Redis)', () => {
     try {
       const j = await queue.add('m1', { model, options: {}, key: 'contents-elsewhere' }, { jobId: 'stale-1', attempts: 3 });
       await expect(j.waitUntilFinished(events)).rejects.toThrow(/the files of 'm1' \(.+m1 and its data\) differ from the ones build-meta was given on worker .+:\d+ \(every worker needs the models and data files at the same paths as the build-meta command\)/);
+      // (The worker's own 'failed' event may come a moment after the queue's.)
+      await until(() => failed.length > 0, 'the worker\'s job-failed event', 10_000);
       expect(failed).toHaveLength(1);
+      expect(failed[0]).toMatch(/differ from the ones build-meta was given/);
     } finally {
       stop.abort();
       await running;
