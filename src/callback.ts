@@ -186,7 +186,7 @@ function checkTargetsShape(y: TF.Tensor, model: TF.LayersModel, task: TaskInfo, 
       // binary classifier from its one linear output): said with the task the model was read as, and how to name another.
       const [top, bottom, fraction] = tf.tidy(() => {
         const v = tf.reshape(y, [-1]).toFloat();
-        return [tf.max(v).dataSync()[0], tf.min(v).dataSync()[0], tf.max(tf.abs(tf.sub(v, tf.round(v)))).dataSync()[0]];
+        return Array.from(tf.stack([tf.max(v), tf.min(v), tf.max(tf.abs(tf.sub(v, tf.round(v))))]).dataSync());
       });
       const read = `the model reads as a classifier (${task.evidence}${unknownLossFunction(model) ? '; its loss is a function of your own, which does not say the task' : ''}): ` +
         "for a model that predicts values, pass task: 'regression'";

@@ -9,7 +9,6 @@ import { refuseUnknownKeys } from './util/unknown-keys.js';
 import { tf } from './backend/tf.js';
 import { TASK_KINDS } from './models/task.js';
 
-/** Why a model or callback from another copy of tfjs cannot be used (its variables live in another engine). */
 /**
  * Throws a UsageError naming `what` where the model's weights were freed (`model.dispose()`): tfjs's own error names
  * a variable and is no AutopruneError.
@@ -19,6 +18,7 @@ export function checkNotDisposed(model: TF.LayersModel, what: string): void {
   if (gone) throw new UsageError(`${what}: the model '${model.name}' was disposed (its weight ${gone.originalName} is freed): pass a model that is not, e.g. loaded again`);
 }
 
+/** Why a model or callback from another copy of tfjs cannot be used (its variables live in another engine). */
 export const FOREIGN_TFJS = 'it was built with another copy of @tensorflow/tfjs than the one autoprune runs on (its tensors live in another engine); ' +
   "build or load it with autoprune's copy (import { tf } from 'autoprune'), or let npm dedupe @tensorflow/tfjs-node to one package";
 

@@ -744,10 +744,15 @@ function orderCrossEntropies(logLik: readonly Float64Array[], order: number[], r
  * other order and confidently wrong in the given one (cross-entropy; a model not yet trained is unsure in every
  * order); a split of fewer than MIN_LABEL_CHECK_ROWS rows is never refused: only the warning.
  */
+/** An in-memory Dataset (the API's): not a CSV path, nor the built-in data set (no `data`). */
+const inMemoryData = (opts: Pick<AutopruneOptions, 'data'>): boolean => opts.data != null && typeof opts.data !== 'string';
+/** The data as the input checks' messages name it: the CSV's path (or the built-in set's name), or the Dataset by its name. */
+const dataLabel = (opts: Pick<AutopruneOptions, 'data'>, data: Dataset): string => (typeof opts.data === 'string' ? opts.data : `dataset '${data.name}'`);
+
 export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick<AutopruneOptions, 'data' | 'model' | 'labelOrder' | 'onEvent'>, prefix = ''): void {
   // A CSV, or an in-memory Dataset (the API's: its labels are class indices, class k = output k, and a wrong encoding
   // would be retrained into the model as surely); not the built-in data set, whose labels are autoprune's own.
-  const inMemory = opts.data != null && typeof opts.data !== 'string';
+  const inMemory = inMemoryData(opts);
   if ((typeof opts.data !== 'string' && !inMemory) || opts.model == null) return;
   const task = taskOf(model);
   if (task.kind !== 'classification') return; // other tasks: checkTargets
@@ -782,7 +787,7 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
   t.dispose();
   const acc = order.identity / Math.max(1, rows);
   const chance = 1 / Math.max(2, names.length);
-  const scores = `${prefix}${inMemory ? `dataset '${data.name}': ` : ''}the model's accuracy on the validation split is ${(100 * acc).toFixed(1)} % (chance ${(100 * chance).toFixed(1)} %, ${rows} rows)`;
+  const scores = `${prefix}${inMemory ? `${dataLabel(opts, data)}: ` : ''}the model's accuracy on the validation split is ${(100 * acc).toFixed(1)} % (chance ${(100 * chance).toFixed(1)} %, ${rows} rows)`;
   // An output that no name of the file takes in the best order is named by its index: --label-order needs a name
   // there, any name no row has (the class the model knows and this file lacks).
   const named = order.order.map((k, out) => names[k] ?? (numeric ? String(k) : `output${out}`));
@@ -896,13 +901,13 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
  */
 function checkTargets(model: TF.LayersModel, data: Dataset, task: TaskInfo, opts: AutopruneOptions, reload?: ColumnLoader): void {
   // A CSV, or an in-memory Dataset (the API's); not the built-in data set.
-  const inMemory = opts.data != null && typeof opts.data !== 'string';
+  const inMemory = inMemoryData(opts);
   if ((typeof opts.data !== 'string' && !inMemory) || opts.model == null || task.kind === 'classification') return;
   if (task.kind === 'regression') checkRegressionColumns(model, data, opts, inMemory ? undefined : reload);
   const rows = data.val.labels.length;
   const score = accuracy(model, data.val, task);
   const cols = data.targetNames?.length ? ` (target columns: ${data.targetNames.join(', ')})` : '';
-  const what = `${inMemory ? `dataset '${data.name}'` : opts.data}: the model's ${metricName(task.kind)} on the validation split (${rows} rows) is`;
+  const what = `${dataLabel(opts, data)}: the model's ${metricName(task.kind)} on the validation split (${rows} rows) is`;
   const fix = inMemory
     ? `give ${task.kind === 'autoencoder' ? 'its inputs' : `its targets in output order (each split's y) and its inputs`} as the model was trained on them, scaled alike`
     : task.kind === 'autoencoder'
@@ -1003,7 +1008,7 @@ function bestColumns(r2: number[][]): { cols: number[]; score: number } {
 function checkRegressionColumns(model: TF.LayersModel, data: Dataset, opts: AutopruneOptions, reload?: ColumnLoader): void {
   const y = data.val.y;
   // An in-memory Dataset may name no targets: numbered as the report numbers them.
-  const inMemory = typeof opts.data !== 'string';
+  const inMemory = inMemoryData(opts);
   const given = data.targetNames ?? (inMemory && y?.rank === 2 ? Array.from({ length: y.shape[1] ?? 0 }, (_, j) => `target ${j + 1}`) : []);
   if (!y || given.length === 0) return;
   const rows = y.shape[0];
@@ -1041,7 +1046,7 @@ function checkRegressionColumns(model: TF.LayersModel, data: Dataset, opts: Auto
   const extra = fits.filter((n) => !given.includes(n));
   const dropped = given.filter((n) => !fits.includes(n));
   const fitWhat = fits.length === 1 ? `the model's output fits the column ${fits[0]}` : `the model's outputs fit the columns ${fits.join(', ')} in that order`;
-  throw new DataError(`${inMemory ? `dataset '${data.name}'` : opts.data}: ${fitWhat} (validation R² ${best.score.toFixed(3)}) far better than the ${given.length === 1 ? 'target' : 'targets'} given, ` +
+  throw new DataError(`${dataLabel(opts, data)}: ${fitWhat} (validation R² ${best.score.toFixed(3)}) far better than the ${given.length === 1 ? 'target' : 'targets'} given, ` +
     `${given.join(', ')} (R² ${asGiven.toFixed(3)}): it was trained for ${fits.length === 1 ? 'that' : 'those'}, and fine-tuning would retrain it to another task; ` +
     (inMemory ? `give each split's y with its columns in that order`
       : `pass --label ${csvNames(fits)}${extra.length ? ` (and no --ignore-columns for ${extra.join(', ')}${dropped.length ? `; ignore ${dropped.join(', ')} instead` : ''})` : ''}`));
@@ -1131,7 +1136,7 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
     if (bestLabelOrder(data.val.labels, predicted, classes).best / rows >= best.score - 1e-9) return;
   }
   const fmt = (v: number) => metricValue(task.kind, v);
-  const what = `${csv ? String(opts.data) : `dataset '${data.name}'`}: the model's ${metricName(task.kind)} on the validation split (${rows} rows) is ${fmt(asGiven)}`;
+  const what = `${dataLabel(opts, data)}: the model's ${metricName(task.kind)} on the validation split (${rows} rows) is ${fmt(asGiven)}`;
   const inputsWord = csv && !builtIn ? 'columns\'' : 'inputs\'';
   const by255 = (c: { name: 'x255' | 'd255'; score: number }, how: string) => new DataError(c.name === 'x255'
     ? `${what} with the ${inputsWord} values as they are (all in [0, 1]) and ${fmt(c.score)} with each value × 255${how}: ` +

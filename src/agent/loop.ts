@@ -724,6 +724,24 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
      */
     /** Whether a step was accepted since the budget was last extended (since the start where it never was). */
     const progressed = () => state.steps.some((s) => s.accepted && s.step > (state.extendedAtStep ?? 0));
+    /** The sparsity reached, in the target's measure, for the budget messages. */
+    const at = () => `${(100 * state.sparsity).toFixed(1)} % ${o.objective === 'flops' ? 'of the compute removed' : 'sparsity'}`;
+    /**
+     * Extends a default budget where the run progressed since its last extension (extendBudget's limits), and says so in a
+     * `budget` event whose message `say` words around "extended once / again (k× the default budget), to N optimizer
+     * steps". Returns whether it was extended.
+     */
+    const extend = (say: (how: string) => string): boolean => {
+      const more = progressed() ? extendBudget(budget, baseBudgetSteps) : undefined;
+      if (!more) return false;
+      budget = more;
+      const n = more.extensions ?? 1;
+      state.budgetExtensions = n;
+      state.extendedAtStep = state.step;
+      emit({ type: 'budget', budgetSteps: more.budgetSteps, extensions: n, sparsity: state.sparsity, totalSteps: state.stepsUsed,
+        message: say(`extended ${n === 1 ? 'once' : `again (${n + 1}× the default budget)`}, to ${more.budgetSteps} optimizer steps`) });
+      return true;
+    };
     const takeSteps = async (): Promise<StopReason | undefined> => {
       let stalled = 0;
       let stopped: StopReason | undefined;
@@ -739,14 +757,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           // twice the budget" would have been the advice (extendBudget: once always, again on small data). A budget the
           // user set is a limit.
           // (--force takes the target with the budget there is: not extended.)
-          const more = !o.force && progressed() ? extendBudget(budget, baseBudgetSteps) : undefined;
-          if (!more) { stopped = 'budget'; break; }
-          budget = more;
-          state.budgetExtensions = more.extensions;
-          state.extendedAtStep = state.step;
           const accepted = state.steps.filter((s) => s.accepted).length;
-          emit({ type: 'budget', budgetSteps: more.budgetSteps, extensions: more.extensions ?? 1, sparsity: state.sparsity, totalSteps: state.stepsUsed,
-            message: `the default fine-tuning budget ran out at ${(100 * state.sparsity).toFixed(1)} % ${o.objective === 'flops' ? 'of the compute removed' : 'sparsity'}, short of the target, after ${accepted} accepted step${accepted > 1 ? 's' : ''}: extended ${more.extensions === 1 ? 'once' : `again (${(more.extensions ?? 1) + 1}× the default budget)`}, to ${more.budgetSteps} optimizer steps` });
+          const extended = !o.force && extend((how) => `the default fine-tuning budget ran out at ${at()}, short of the target, after ${accepted} accepted step${accepted > 1 ? 's' : ''}: ${how}`);
+          if (!extended) { stopped = 'budget'; break; }
           continue;
         }
         const from = state.sparsity;
@@ -843,15 +856,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       // extended: the last try at the target gets the default rule's steps once more (extendBudget's limits), a longer
       // fine-tune rather than more steps (zipcodes-state seed 0 @0.9: its last try lost 1.6 validation points with 1,134
       // steps and held with the extension; docs/agent.md "Budget").
-      if (stopped === 'guard' && !o.force && progressed()) {
-        const more = extendBudget(budget, baseBudgetSteps);
-        if (more) {
-          budget = more;
-          state.budgetExtensions = more.extensions;
-          state.extendedAtStep = state.step;
-          emit({ type: 'budget', budgetSteps: more.budgetSteps, extensions: more.extensions ?? 1, sparsity: state.sparsity, totalSteps: state.stepsUsed,
-            message: `the steps became too small to try at ${(100 * state.sparsity).toFixed(1)} % ${o.objective === 'flops' ? 'of the compute removed' : 'sparsity'} while the run was still getting somewhere: the default budget extended ${more.extensions === 1 ? 'once' : `again (${(more.extensions ?? 1) + 1}× the default budget)`}, to ${more.budgetSteps} optimizer steps, for the last try at the target` });
-        }
+      if (stopped === 'guard' && !o.force) {
+        extend((how) => `the steps became too small to try at ${at()} while the run was still getting somewhere: the default budget ${how}, for the last try at the target`);
       }
       const room = budget.budgetSteps - state.stepsUsed;
       // The same when the steps had become too small (the guard stop) with budget left: the small steps were refused after a

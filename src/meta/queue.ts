@@ -215,11 +215,14 @@ export async function runOnQueue(
       started = true;
       // Rows of other contents than this machine's (a worker's copy of the model or its data differs): never used, and
       // taken off the queue so that no later build reuses them.
+      // (The worker's key covers the model's and the data's bytes; a result without one, from a worker of an earlier
+      // version, is checked by the model hash its rows carry. The hash is read again only where it is needed.)
       const m = models[i];
-      const expected = isFileModel(m) ? fileModelHash(m.path) : undefined;
       const theirs = result.info?.modelHash;
-      const other = (result.key != null && result.key !== keys[i]) || (expected != null && theirs != null && theirs !== expected);
+      const hashHere = () => (isFileModel(m) ? fileModelHash(m.path) : undefined);
+      const other = result.key != null ? result.key !== keys[i] : theirs != null && isFileModel(m) && theirs !== hashHere();
       if (other) {
+        const expected = hashHere();
         await j.remove().catch(() => { /* a later build's check refuses it again */ });
         throw new AutopruneError(`the rows of '${m.id}' on the queue were built from other contents of its files than this machine's` +
           `${expected && theirs != null && theirs !== expected ? ` (model hash ${theirs} there, ${expected} here)` : ' (its data files differ)'}: ` +

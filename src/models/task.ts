@@ -77,10 +77,15 @@ export function savedLoss(model: TF.LayersModel): string | undefined {
  * cannot compile is read by loadModel), lower-cased without '_'.
  */
 export function compiledLoss(model: TF.LayersModel): string | undefined {
-  const loss = (model as unknown as { loss?: unknown }).loss ?? savedLosses.get(model);
-  const one = Array.isArray(loss) ? loss[0] : loss;
+  const one = firstLoss(model) ?? savedLosses.get(model);
   if (typeof one === 'function') return lossFunctionName(one);
   return typeof one === 'string' ? one.replace(/_/g, '').toLowerCase() : undefined;
+}
+
+/** The loss the model was compiled with (the first output's, for a list): a name, a function, or undefined. */
+function firstLoss(model: TF.LayersModel): unknown {
+  const loss = (model as unknown as { loss?: unknown }).loss;
+  return Array.isArray(loss) ? loss[0] : loss;
 }
 
 let lossFunctions: Map<unknown, string> | undefined;
@@ -89,25 +94,26 @@ let lossFunctions: Map<unknown, string> | undefined;
  * the same loss has as a string; undefined for a function of the user's own (whose task the output alone must say).
  */
 function lossFunctionName(f: unknown): string | undefined {
-  const m = tf.metrics as unknown as Record<string, unknown>;
-  const l = tf.losses as unknown as Record<string, unknown>;
-  const pairs: [unknown, string][] = [
-    ...['meanSquaredError', 'MSE', 'mse'].map((k): [unknown, string] => [m[k], 'meansquarederror']),
-    ...['meanAbsoluteError', 'MAE', 'mae'].map((k): [unknown, string] => [m[k], 'meanabsoluteerror']),
-    ...['meanAbsolutePercentageError', 'MAPE', 'mape'].map((k): [unknown, string] => [m[k], 'meanabsolutepercentageerror']),
-    [m.binaryCrossentropy, 'binarycrossentropy'], [m.categoricalCrossentropy, 'categoricalcrossentropy'],
-    [m.sparseCategoricalCrossentropy, 'sparsecategoricalcrossentropy'], [m.cosineProximity, 'cosineproximity'],
-    [l.meanSquaredError, 'meansquarederror'], [l.absoluteDifference, 'meanabsoluteerror'], [l.huberLoss, 'huberloss'],
-    [l.logLoss, 'binarycrossentropy'], [l.hingeLoss, 'hinge'],
-  ];
-  lossFunctions ??= new Map(pairs.filter(([fn]) => typeof fn === 'function'));
+  if (!lossFunctions) {
+    const m = tf.metrics as unknown as Record<string, unknown>;
+    const l = tf.losses as unknown as Record<string, unknown>;
+    const pairs: [unknown, string][] = [
+      ...['meanSquaredError', 'MSE', 'mse'].map((k): [unknown, string] => [m[k], 'meansquarederror']),
+      ...['meanAbsoluteError', 'MAE', 'mae'].map((k): [unknown, string] => [m[k], 'meanabsoluteerror']),
+      ...['meanAbsolutePercentageError', 'MAPE', 'mape'].map((k): [unknown, string] => [m[k], 'meanabsolutepercentageerror']),
+      [m.binaryCrossentropy, 'binarycrossentropy'], [m.categoricalCrossentropy, 'categoricalcrossentropy'],
+      [m.sparseCategoricalCrossentropy, 'sparsecategoricalcrossentropy'], [m.cosineProximity, 'cosineproximity'],
+      [l.meanSquaredError, 'meansquarederror'], [l.absoluteDifference, 'meanabsoluteerror'], [l.huberLoss, 'huberloss'],
+      [l.logLoss, 'binarycrossentropy'], [l.hingeLoss, 'hinge'],
+    ];
+    lossFunctions = new Map(pairs.filter(([fn]) => typeof fn === 'function'));
+  }
   return lossFunctions.get(f);
 }
 
 /** Whether the model was compiled with a loss function autoprune cannot name (one of the user's own). */
 export function unknownLossFunction(model: TF.LayersModel): boolean {
-  const loss = (model as unknown as { loss?: unknown }).loss;
-  const one = Array.isArray(loss) ? loss[0] : loss;
+  const one = firstLoss(model);
   return typeof one === 'function' && lossFunctionName(one) === undefined;
 }
 
