@@ -122,6 +122,25 @@ const CASES = [
       };
     },
   },
+  {
+    // A new user's table (2026-12-06): which city a day's weather was recorded in. A smaller tanh MLP with one
+    // sigmoid, whose steps need several hundred optimizer steps to recover (docs/agent.md "Small tables").
+    name: 'weather-city', source: 'vega-datasets weather.csv (NOAA, Seattle and New York)', activation: 'tanh', output: 'sigmoid',
+    hidden: [64, 32],
+    table() {
+      const lines = readFileSync(vega('weather.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+      const kinds = ['drizzle', 'fog', 'rain', 'snow', 'sun'];
+      return {
+        columns: ['precipitation', 'temp_max', 'temp_min', 'wind', 'day_sin', 'day_cos', ...kinds],
+        x: lines.map((c) => {
+          const d = new Date(`${c[1]}T00:00:00Z`);
+          const day = (d.getTime() - Date.UTC(d.getUTCFullYear(), 0, 1)) / 864e5;
+          return [Number(c[2]), Number(c[3]), Number(c[4]), Number(c[5]), Math.sin((2 * Math.PI * day) / 365.25), Math.cos((2 * Math.PI * day) / 365.25), ...oneHot(c[6], kinds)];
+        }),
+        y: lines.map((c) => (c[0] === 'Seattle' ? '1' : '0')), label: 'seattle',
+      };
+    },
+  },
 ];
 
 function buildModel(inputs, classes, activation, output, seed, hidden = [128, 64]) {

@@ -14,8 +14,8 @@ import type { FeatureExtractor } from '../services.js';
 import { disposeSnapshot, PrunableModel, type ComputeReport, type Objective, type Snapshot, type SparsityReport } from '../pruning/prunable-model.js';
 import { cosineFraction, type RegrowSchedule } from '../pruning/regrow.js';
 import { checkObjective, checkUnitsRemovable, pruneStep, unitsKeptFor, type Granularity } from './granularity.js';
-import { accuracy, evaluate, rowLosses, teacherTargets, trainAsync, withDefaults, type TrainOptions } from '../models/train.js';
-import { extendBudget, resolveBudget, type FineTuneBudget } from './budget.js';
+import { accuracy, evaluate, rowLosses, stillImproving, teacherTargets, trainAsync, withDefaults, type TrainOptions, type TrainResult } from '../models/train.js';
+import { EXTENSION_SAMPLES, extendBudget, resolveBudget, type FineTuneBudget } from './budget.js';
 import { GUARD_Z, judge, majorityShare, resolution, withCollapseCheck, type GuardVerdict } from './guard.js';
 import { Checkpointer, type AgentState, type RunIdentity } from './checkpoint.js';
 import type { AgentEvent, PolishEvent } from './events.js';
@@ -114,9 +114,11 @@ export interface AgentOptions {
   /**
    * The polish at the final sparsity multiplies the learning rate by `lrDecay` after each validation round without
    * a gain and stops after `patience` such rounds in a row (reduce on plateau). Default 0.3 and no limit: it runs
-   * to the end of the budget, keeping its best round (docs/agent.md).
+   * to the end of the budget, keeping its best round (docs/agent.md). `tieZ` (TrainOptions.tieZ, default GUARD_Z): a
+   * round above the best by no more than that many standard errors, paired on the validation rows, is a tie, not a
+   * plateau. The last try at the target fine-tunes the same way.
    */
-  polish?: { lrDecay: number; patience: number };
+  polish?: { lrDecay: number; patience: number; tieZ?: number };
   /**
    * Regrowth in the fine-tunes at the final sparsity (polish, forced fine-tune; connection granularity): every `every`
    * optimizer steps over the first `until` share of the fine-tune, each kernel swaps a cosine-decaying share (from
@@ -140,7 +142,7 @@ export const DISTILL_DEFAULT = Object.freeze({ weight: 0.5, temperature: 4 });
 
 export const AGENT_DEFAULTS = Object.freeze({
   maxDrop: 1, force: false, seed: 0, finalReserve: 0.3, maxStepEpochs: 2, recoverRounds: 2, calibrationSamples: 1024, increments: 4, magnitudeCheck: true,
-  polish: Object.freeze({ lrDecay: 0.3, patience: Number.POSITIVE_INFINITY }),
+  polish: Object.freeze({ lrDecay: 0.3, patience: Number.POSITIVE_INFINITY, tieZ: GUARD_Z }),
 });
 
 /** What the polish did (AgentResult.polish, report.json `polish`). */
@@ -447,7 +449,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     // repeat gets a longer fine-tune once (2 × maxStepEpochs rounds, patience 2); after that it is skipped (the step halved again).
     const tried = new Map<string, { steps: number; val: number; verdict: GuardVerdict }>();
     const keyOf = (p: number) => p.toFixed(9);
-    type Tune = { steps: number; patience: number; lrDecay?: number; regrow?: boolean };
+    type Tune = { steps: number; patience: number; lrDecay?: number; tieZ?: number; regrow?: boolean };
     /** The regrowth schedule of a fine-tune of `steps` at the final sparsity, if regrowth is on. */
     const regrowFor = (steps: number, from = 0): RegrowSchedule | undefined => {
       if (!o.regrow || granularity !== 'connection') return undefined;
@@ -583,18 +585,18 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         for (const e of schedule ?? []) e.run();
         const reached = pm.progress(objective);
         const prev = tried.get(keyOf(reached))!;
-        return { valAccuracy: prev.val, verdict: prev.verdict, steps: 0, requested: 0, sparsity: reached, skipped: true, improving: false };
+        return { valAccuracy: prev.val, verdict: prev.verdict, steps: 0, requested: 0, sparsity: reached, skipped: true, improving: false, recent: false };
       }
       const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
         steps: t.steps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, schedule, regrow: t.regrow ? regrowFor(t.steps, schedule?.length ? Math.floor(t.steps / 2) : 0) : undefined,
-        prunable: pm, val: data.val, patience: t.patience, lrDecay: t.lrDecay, seed: o.seed * 1009 + state.step, signal: o.signal, recalibrate: calib.x, softTargets,
+        prunable: pm, val: data.val, patience: t.patience, lrDecay: t.lrDecay, tieZ: t.tieZ, seed: o.seed * 1009 + state.step, signal: o.signal, recalibrate: calib.x, softTargets,
         onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: Math.ceil(t!.steps / budget.roundSteps), step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, steps: t!.steps, ...(branching != null ? { branch: branching } : {}), ...roundFigures(e) }),
       }));
       phases.fineTune -= nestedSeconds;
       const ev = timed('evaluate', () => evaluate(model, data.val));
       // Still improving: the fine-tune's last validation round was its best (lowest loss).
-      const improving = r.bestEpoch !== undefined && r.bestEpoch === r.epochsRun - 1;
-      return { valAccuracy: ev.accuracy, verdict: guard(ev), steps: r.stepsRun, requested: t.steps, sparsity: pm.progress(objective), skipped: false, improving };
+      const improving = r.lowestEpoch !== undefined && r.lowestEpoch === r.epochsRun - 1;
+      return { valAccuracy: ev.accuracy, verdict: guard(ev), steps: r.stepsRun, requested: t.steps, sparsity: pm.progress(objective), skipped: false, improving, recent: stillImproving(r.valLosses, GUARD_Z) };
     };
 
     /** An attempt's outcome; `recovered` when the guard judged it after a longer fine-tune (recoverRounds). */
@@ -615,11 +617,11 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
      * rounds counted on from the attempt's; the model is then judged anew. On a throw the model is put back to
      * `snap` (and the snapshot freed); without one (a frontier branch, whose caller puts the model back) it is left.
      */
-    const tuneMore = async <R extends Attempt>(snap: Snapshot | undefined, r: R, steps: number, t: { patience: number; lrDecay?: number; seed: number }): Promise<R> => {
+    const tuneMore = async <R extends Attempt>(snap: Snapshot | undefined, r: R, steps: number, t: { patience: number; lrDecay?: number; tieZ?: number; seed: number }): Promise<R> => {
       const doneRounds = Math.ceil(r.steps / budget.roundSteps);
       const more = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
         steps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, prunable: pm, val: data.val,
-        patience: t.patience, lrDecay: t.lrDecay, seed: t.seed, signal: o.signal, recalibrate: calib.x, softTargets,
+        patience: t.patience, lrDecay: t.lrDecay, tieZ: t.tieZ, seed: t.seed, signal: o.signal, recalibrate: calib.x, softTargets,
         // Its rounds continue the count of the attempt's (the same step's fine-tune, made longer).
         // (A frontier branch's longer fine-tune is the branch's: its rounds say so, as the attempt's did.)
         onEpoch: (e) => emit({ type: 'epoch', phase: 'fine-tune', epochs: doneRounds + Math.ceil(steps / budget.roundSteps), step: state.step, epoch: doneRounds + e.epoch, roundSteps: budget.roundSteps, steps: r.steps + steps, ...(branching != null ? { branch: branching } : {}), ...roundFigures(e) }),
@@ -632,7 +634,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       });
       const ev = timed('evaluate', () => evaluate(model, data.val));
       // `requested` grows too: a whole-unit repeat of this prune is then not fine-tuned again for no more than this had.
-      return { ...r, valAccuracy: ev.accuracy, verdict: guard(ev), steps: r.steps + more.stepsRun, requested: r.requested + steps, improving: more.bestEpoch !== undefined && more.bestEpoch === more.epochsRun - 1 };
+      return { ...r, valAccuracy: ev.accuracy, verdict: guard(ev), steps: r.steps + more.stepsRun, requested: r.requested + steps, improving: more.lowestEpoch !== undefined && more.lowestEpoch === more.epochsRun - 1, recent: stillImproving(more.valLosses, GUARD_Z) };
     };
 
     // state.frontierSteps: optimizer steps of the frontier's branches, on top of the budget, added to the totals at the end.
@@ -740,6 +742,24 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       state.extendedAtStep = state.step;
       emit({ type: 'budget', budgetSteps: more.budgetSteps, extensions: n, sparsity: state.sparsity, totalSteps: state.stepsUsed,
         message: say(`extended ${n === 1 ? 'once' : `again (${n + 1}× the default budget)`}, to ${more.budgetSteps} optimizer steps`) });
+      return true;
+    };
+    /**
+     * Extends a default budget for a fine-tune at the target that was still improving when it ran out (stillImproving), within
+     * extendBudget's limits, on small data, and says so; `what` names the fine-tune. Returns whether
+     * it was extended. A model that needs more steps to recover than the default gives (a small table's at a high target)
+     * gets them while they still help, rather than being judged or delivered half-recovered.
+     */
+    const extendWhileImproving = (what: string): boolean => {
+      const more = o.force ? undefined : extendBudget(budget, baseBudgetSteps);
+      // Small data only (the whole run within EXTENSION_SAMPLES samples, the first extension included): a large data set's
+      // budget is not doubled for a fine-tune that is still creeping down.
+      if (!more || more.budgetSteps * more.batchSize > EXTENSION_SAMPLES) return false;
+      budget = more;
+      const n = more.extensions ?? 1;
+      state.budgetExtensions = n;
+      emit({ type: 'budget', budgetSteps: more.budgetSteps, extensions: n, sparsity: state.sparsity, totalSteps: state.stepsUsed,
+        message: `${what} was still improving when the default fine-tuning budget ran out: extended ${n === 1 ? 'once' : `again (${n + 1}× the default budget)`}, to ${more.budgetSteps} optimizer steps` });
       return true;
     };
     const takeSteps = async (): Promise<StopReason | undefined> => {
@@ -881,7 +901,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
         // sparsity through at a test loss of 3–4 points (gapminder-cluster @0.9, 68 rows; docs/agent.md "Stopping").
         const strict = (x: Attempt): Attempt => (!guardTry || x.verdict.collapsedTo != null ? x
           : { ...x, verdict: { ...x.verdict, allowed: o.maxDrop / 100, accepted: x.verdict.accepted && x.verdict.drop <= o.maxDrop / 100 + 1e-9 } });
-        const lastTune: Tune = { steps: all ? room : Math.floor(room / 2), patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay };
+        const lastTune: Tune = { steps: all ? room : Math.floor(room / 2), patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay, tieZ: o.polish.tieZ };
         // Whole units can make the jump prune exactly what a step rolled back from here did: not again with no longer a fine-tune.
         let r = strict(await attemptFrom(snap, o.target, guardTry ? (reached) => ((tried.get(keyOf(reached))?.steps ?? 0) >= lastTune.steps ? null : lastTune) : lastTune));
         if (r.skipped) {
@@ -898,7 +918,14 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
             // too before the verdict, instead of being thrown away; if the guard still says no, the last accepted
             // sparsity is kept as it was accepted (no budget is left to polish it).
             const before = r.steps;
-            r = strict(await tuneMore(snap, r, rest, { patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay, seed: o.seed * 1009 + 7907 }));
+            r = strict(await tuneMore(snap, r, rest, { patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay, tieZ: o.polish.tieZ, seed: o.seed * 1009 + 7907 }));
+            state.stepsUsed += r.steps - before;
+            how = guardTry ? LAST_TRY_GUARD_EXTENDED : LAST_TRY_EXTENDED;
+          }
+          // Still refused while still improving at the end of the budget: a default budget grows for it (as for the polish).
+          for (let k = 1; !r.verdict.accepted && r.recent && r.verdict.collapsedTo == null && extendWhileImproving('the last try at the target'); k++) {
+            const before = r.steps;
+            r = strict(await tuneMore(snap, r, budget.budgetSteps - state.stepsUsed, { patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay, tieZ: o.polish.tieZ, seed: o.seed * 1009 + 7907 + k }));
             state.stepsUsed += r.steps - before;
             how = guardTry ? LAST_TRY_GUARD_EXTENDED : LAST_TRY_EXTENDED;
           }
@@ -967,13 +994,36 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       const before = timed('evaluate', () => evaluate(model, data.val));
       const snap = pm.snapshot();
       try {
-        const r = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
-          steps: budget.budgetSteps - state.stepsUsed, batchSize: budget.batchSize, roundSteps: budget.roundSteps,
-          prunable: pm, val: data.val, patience: o.polish.patience, lrDecay: o.polish.lrDecay, regrow: regrowFor(budget.budgetSteps - state.stepsUsed),
-          seed: o.seed * 1009 + 7919, signal: o.signal, recalibrate: calib.x, softTargets,
-          onEpoch: (e) => emit({ type: 'epoch', phase: 'polish', epochs: Math.ceil((budget.budgetSteps - state.stepsUsed) / budget.roundSteps), step: state.step, epoch: e.epoch, roundSteps: budget.roundSteps, steps: budget.budgetSteps - state.stepsUsed, ...roundFigures(e) }),
-        }));
-        state.stepsUsed += r.stepsRun;
+        // A default budget is extended while the polish is still improving at its end (its validation loss still going down,
+        // stillImproving): the polish goes on from its kept round at the learning rate it had reached, as one polish (its
+        // rounds counted on). A small table's model at a high target can need more than the default to recover
+        // (weather-city @0.9: still improving at the last of 11 rounds). extendBudget's limits apply.
+        let r: TrainResult | undefined;
+        let rounds = 0;
+        let stepsRun = 0;
+        for (;;) {
+          const steps = budget.budgetSteps - state.stepsUsed;
+          const first = r === undefined;
+          const doneRounds = rounds;
+          // A later chunk's best round can still be above the earlier kept one's loss (its first round is already trained on): then the earlier one stays.
+          const start = first ? undefined : pm.snapshot();
+          const chunk: TrainResult = await timedAsync(phases, 'fineTune', () => trainAsync(model, data.train, {
+            steps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, learningRate: r?.learningRate,
+            prunable: pm, val: data.val, patience: o.polish.patience, lrDecay: o.polish.lrDecay, tieZ: o.polish.tieZ, regrow: first ? regrowFor(steps) : undefined,
+            seed: o.seed * 1009 + 7919 + doneRounds, signal: o.signal, recalibrate: calib.x, softTargets,
+            onEpoch: (e) => emit({ type: 'epoch', phase: 'polish', epochs: doneRounds + Math.ceil(steps / budget.roundSteps), step: state.step, epoch: doneRounds + e.epoch, roundSteps: budget.roundSteps, steps: stepsRun + steps, ...roundFigures(e) }),
+          })).then((c) => {
+            const worse = start && r?.bestValLoss != null && (c.bestValLoss ?? Infinity) >= r.bestValLoss;
+            if (worse) pm.restore(start);
+            return worse ? { ...c, bestEpoch: undefined, bestValLoss: undefined, lowestEpoch: undefined } : c;
+          }).finally(() => { if (start) disposeSnapshot(start); });
+          state.stepsUsed += chunk.stepsRun;
+          stepsRun += chunk.stepsRun;
+          // The kept round over the chunks (the earlier chunk's where the later one did not go below it).
+          r = { ...chunk, stepsRun, epochsRun: doneRounds + chunk.epochsRun, bestEpoch: chunk.bestEpoch != null ? doneRounds + chunk.bestEpoch : r?.bestEpoch, bestValLoss: chunk.bestValLoss ?? r?.bestValLoss };
+          rounds = r.epochsRun;
+          if (!stillImproving(chunk.valLosses, GUARD_Z) || !extendWhileImproving('the polish')) break;
+        }
         // Undone unless it beats where it started (a lower validation loss) without breaking the guard where
         // the start held it: a lower loss can come with fewer right rows (measured on an LSTM: val accuracy
         // 65.19 → 64.51 %, past the guard, kept and delivered).

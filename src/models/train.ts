@@ -48,6 +48,15 @@ export interface TrainOptions {
    */
   lrDecay?: number;
   /**
+   * Judge a round against the best one by its rows, not by the mean alone (needs `val`): a round whose validation loss is
+   * higher than the best round's by no more than this many standard errors of the paired per-row difference is a tie — it
+   * neither decays the learning rate nor counts towards `patience`, and its weights (the later, more trained ones) are
+   * the ones restored; only a round clearly worse is a plateau. On a few hundred validation rows the mean loss moves up
+   * and down by noise from round to round, and each such move used to cut the learning rate and roll the weights back to
+   * an earlier round (docs/agent.md "Small tables"). Default: none (every round above the best is a plateau).
+   */
+  tieZ?: number;
+  /**
    * Pruning during training (gradual pruning): each event runs before the optimizer step numbered `at`
    * (0 = before the first), in order; it may change `prunable`'s masks, which the following steps then enforce.
    * Early stopping and the best round only count rounds that end after the last event (an earlier
@@ -89,10 +98,16 @@ export interface TrainResult {
   /** Optimizer steps actually run. */
   stepsRun: number;
   finalLoss: number;
+  /** Validation accuracy, loss and index of the best round: the one whose weights are kept (with `tieZ`, the latest round tied with the lowest loss). */
   bestValAccuracy?: number;
-  /** Validation loss at the best round. */
   bestValLoss?: number;
   bestEpoch?: number;
+  /** The round with the lowest validation loss (bestEpoch unless a later round tied with it, `tieZ`): whether a run was still improving at its end. */
+  lowestEpoch?: number;
+  /** Validation loss of each round judged (rounds after the last scheduled event), in order: the fine-tune's curve. */
+  valLosses: number[];
+  /** The learning rate at the end (lower than the one given where `lrDecay` cut it). */
+  learningRate: number;
   seconds: number;
 }
 
@@ -192,11 +207,15 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
   const events = [...(o.schedule ?? [])].sort((a, b) => a.at - b.at);
   let nextEvent = 0;
   const rng = new Rng(o.seed);
-  let best: { acc: number; loss: number; epoch: number; weights?: TF.Tensor[] } | undefined;
+  // `loss` / `rows`: the lowest validation loss and its rows (the reference); `acc`, `epoch`, `keptLoss`: the round whose weights are kept
+  // (the best one, or with `tieZ` the latest round tied with it).
+  let best: { acc: number; loss: number; keptLoss: number; epoch: number; lowest: number; weights?: TF.Tensor[]; rows?: Float32Array } | undefined;
   let lastLoss = NaN;
   let rounds = 0;
   let stepsRun = 0;
   let sinceBest = 0;
+  let finalRate: number = o.learningRate;
+  const valLosses: number[] = [];
   let perm: Int32Array | undefined;
   let cursor = n;
   try {
@@ -268,10 +287,22 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
         // While scheduled pruning or regrowth is still to come, rounds are reported but not judged.
         if (nextEvent >= events.length && !(o.regrow && stepsRun < o.regrow.until)) {
           improved = !best || ev.loss < best.loss;
+          valLosses.push(ev.loss);
+          const rows = o.tieZ != null ? rowLosses(model, o.val, task) : undefined;
+          const keep = o.patience != null && o.restoreBest;
           if (improved) {
             best?.weights?.forEach((t) => t.dispose());
-            best = { acc: ev.accuracy, loss: ev.loss, epoch, weights: o.patience != null && o.restoreBest ? snapshotWeights(model) : undefined };
+            best = { acc: ev.accuracy, loss: ev.loss, keptLoss: ev.loss, epoch, lowest: epoch, weights: keep ? snapshotWeights(model) : undefined, rows };
             sinceBest = 0;
+          } else if (rows && best?.rows && !clearlyWorse(rows, best.rows, o.tieZ!)) {
+            // A tie: the later weights are kept (the best round's loss and rows stay the reference).
+            if (keep) {
+              best.weights?.forEach((t) => t.dispose());
+              best.weights = snapshotWeights(model);
+            }
+            best.acc = ev.accuracy;
+            best.keptLoss = ev.loss;
+            best.epoch = epoch;
           } else {
             sinceBest++;
             if (o.lrDecay != null) optimizer.learningRate *= o.lrDecay;
@@ -287,6 +318,7 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
       const ws = best.weights;
       tf.tidy(() => model.weights.forEach((w, i) => (w.read() as TF.Variable).assign(ws[i])));
     }
+    finalRate = optimizer.learningRate;
   } finally {
     best?.weights?.forEach((t) => t.dispose());
     y.dispose();
@@ -298,8 +330,11 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
     stepsRun,
     finalLoss: lastLoss,
     bestValAccuracy: best?.acc,
-    bestValLoss: best?.loss,
+    bestValLoss: best?.keptLoss,
     bestEpoch: best?.epoch,
+    lowestEpoch: best?.lowest,
+    valLosses,
+    learningRate: finalRate,
     seconds: (Date.now() - t0) / 1000,
   };
 }
@@ -315,6 +350,48 @@ function divergedError(loss: number, steps: number, data: Split): DataError {
     `fine-tuning diverged: the training loss became ${loss} after ${steps} optimizer steps; the largest input is ` +
     `|x| = ${largest.toPrecision(3)}: inputs far outside what the model was trained on (standardize them with --standardize if it ` +
     'was trained on standardized features) or rows with extreme values');
+}
+
+/**
+ * Whether a validation-loss curve is still going down at its end: the least-squares slope over its last half (at least
+ * its last 4 rounds) is negative by more than `z` of its standard errors. Round-to-round noise on a small validation
+ * split hides a steady descent from "the last round is the lowest", and "the lowest came late" fires on a flat,
+ * noisy curve a quarter of the time; a trend test does neither.
+ */
+export function stillImproving(losses: readonly number[], z: number): boolean {
+  const m = Math.max(4, Math.ceil(losses.length / 2));
+  if (losses.length < 4) return false;
+  const ys = losses.slice(-m);
+  const n = ys.length;
+  const xm = (n - 1) / 2;
+  const ym = ys.reduce((a, b) => a + b, 0) / n;
+  let sxx = 0;
+  let sxy = 0;
+  for (let i = 0; i < n; i++) {
+    sxx += (i - xm) ** 2;
+    sxy += (i - xm) * (ys[i] - ym);
+  }
+  const slope = sxy / sxx;
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (ys[i] - ym - slope * (i - xm)) ** 2;
+  const se = Math.sqrt(ss / (n - 2) / sxx);
+  return slope < 0 && (se === 0 || slope < -z * se);
+}
+
+/** Whether per-row losses `rows` are higher than `ref`'s (the same rows) by more than `z` standard errors of the paired difference. */
+function clearlyWorse(rows: Float32Array, ref: Float32Array, z: number): boolean {
+  const n = rows.length;
+  if (n < 2) return true;
+  let sum = 0;
+  let sq = 0;
+  for (let i = 0; i < n; i++) {
+    const d = rows[i] - ref[i];
+    sum += d;
+    sq += d * d;
+  }
+  const mean = sum / n;
+  const se = Math.sqrt(Math.max(0, sq / n - mean * mean) / (n - 1));
+  return mean > z * se;
 }
 
 function snapshotWeights(model: TF.LayersModel): TF.Tensor[] {

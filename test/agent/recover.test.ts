@@ -28,7 +28,7 @@ async function run(recoverRounds?: number) {
 }
 
 describe('a step still recovering', () => {
-  it('is fine-tuned up to recoverRounds more rounds and judged again; without the rule the same run stops short', async () => {
+  it('is fine-tuned up to recoverRounds more rounds and judged again; without the rule no step is', async () => {
     const before = numTensors();
     const { r, events } = await run();
     expect(AGENT_DEFAULTS.recoverRounds).toBe(2);
@@ -50,10 +50,13 @@ describe('a step still recovering', () => {
     expect(r.exitCode).toBe(0);
     expect(r.sparsity.global).toBeGreaterThanOrEqual(0.9 - 1e-3);
 
+    // Without the rule the refused steps are judged after their own rounds: none longer, and the run takes another path.
+    // (It used to stop short of 0.9 here; since the fine-tunes at the target treat rounds within noise as ties and
+    // grow a default budget while still improving, docs/agent.md "Budget", it reaches 0.9 either way.)
     const off = await run(0);
     expect(off.r.steps.some((s) => s.reason?.includes('judged after a longer fine-tune'))).toBe(false);
-    expect(off.r.exitCode).toBe(3);
-    expect(off.r.sparsity.global).toBeLessThan(0.9 - 1e-3);
+    for (const s of off.r.steps.filter((x) => !x.accepted && !x.reason?.startsWith('last try'))) expect(s.fineTuneSteps!).toBeLessThanOrEqual(2 * off.r.budget.roundSteps);
+    expect(off.r.steps.map((s) => s.toSparsity)).not.toEqual(r.steps.map((s) => s.toSparsity));
     expect(numTensors()).toBe(before);
   }, 60_000);
 });

@@ -219,6 +219,36 @@ describe('training', () => {
     data.dispose();
   });
 
+  it('with tieZ, a round within noise of the best is a tie: no learning-rate decay, and its later weights are the ones kept', () => {
+    const data = smallMnist(8);
+    const run = (tieZ?: number) => {
+      const m = mlp(1);
+      const rounds: { improved: boolean; loss: number; w: number[] }[] = [];
+      const r = train(m, data.train, {
+        epochs: 12, batchSize: 32, learningRate: 0.01, seed: 2, val: data.val, lrDecay: 0, patience: Number.POSITIVE_INFINITY, tieZ,
+        onEpoch: (e) => rounds.push({ improved: e.improved!, loss: e.valLoss!, w: Array.from(m.weights[2].read().dataSync().slice(0, 50)) }),
+      });
+      const kept = Array.from(m.weights[2].read().dataSync().slice(0, 50));
+      m.dispose();
+      return { rounds, kept, r };
+    };
+    const plain = run();
+    // Without tieZ: the first round above the best freezes the weights (lrDecay 0), and the best round's are restored.
+    const flat = plain.rounds.findIndex((e, i) => i > 0 && !e.improved);
+    expect(flat).toBeGreaterThan(0);
+    expect(plain.rounds[11].w).toEqual(plain.rounds[flat].w);
+    expect(plain.r.bestEpoch).toBeLessThan(flat);
+    // No round of a few hundred steps is 1e9 standard errors worse: every round is a gain or a tie, the weights move
+    // in every round, and the last round's weights are kept.
+    const tied = run(1e9);
+    for (let i = 1; i < 12; i++) expect(tied.rounds[i].w).not.toEqual(tied.rounds[i - 1].w);
+    expect(tied.r.bestEpoch).toBe(11);
+    expect(tied.kept).toEqual(tied.rounds[11].w);
+    // The loss reported is the kept round's (not the lowest one's, which it may be above).
+    expect(tied.r.bestValLoss).toBe(tied.rounds[11].loss);
+    data.dispose();
+  });
+
   it('reshapes flat data for a CNN and rejects data that does not fit', () => {
     const data = smallMnist(5);
     const cnn = buildModel({ ...LENET_5, seed: 0 });

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { stillImproving } from '../../src/models/train.js';
+
+describe('stillImproving (is a fine-tune\'s validation loss still going down at its end?)', () => {
+  // A steady descent with round-to-round noise: the last round is not the lowest, the trend is down.
+  const noisyDescent = [0.3755, 0.3745, 0.3716, 0.3746, 0.3643, 0.3627, 0.3661, 0.3665, 0.3666, 0.3597, 0.3588, 0.3620, 0.3571, 0.3558, 0.3546, 0.3548, 0.3549, 0.3548, 0.3501, 0.3508];
+
+  it('sees a noisy descent whose last round is not its lowest', () => {
+    expect(noisyDescent.indexOf(Math.min(...noisyDescent))).toBeLessThan(noisyDescent.length - 1);
+    expect(stillImproving(noisyDescent, 1.64)).toBe(true);
+  });
+
+  it('does not see a flat, noisy curve or a rising one, even where its last round is the lowest', () => {
+    const flat = [0.35, 0.352, 0.349, 0.351, 0.35, 0.353, 0.349, 0.351, 0.352, 0.35, 0.351, 0.348];
+    expect(flat.indexOf(Math.min(...flat))).toBe(flat.length - 1);
+    expect(stillImproving(flat, 1.64)).toBe(false);
+    expect(stillImproving([0.30, 0.31, 0.32, 0.33, 0.34, 0.35], 1.64)).toBe(false);
+  });
+
+  it('judges only the last half of the curve, and needs four rounds', () => {
+    // Fell early, flat since: not still improving.
+    expect(stillImproving([0.9, 0.7, 0.5, 0.4, 0.35, 0.351, 0.349, 0.35, 0.352, 0.35], 1.64)).toBe(false);
+    expect(stillImproving([0.5, 0.4, 0.3], 1.64)).toBe(false);
+    expect(stillImproving([0.5, 0.4, 0.3, 0.2], 1.64)).toBe(true);
+  });
+});
