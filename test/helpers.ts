@@ -1,6 +1,13 @@
 import { tf } from '../src/backend/tf.js';
 import type { Dataset } from '../src/data/dataset.js';
 import { loadMnist10k } from '../src/data/mnist.js';
+import { loadDataset } from '../src/data/registry.js';
+import { runAgent, type AgentOptions, type AgentResult } from '../src/agent/loop.js';
+import type { AgentEvent } from '../src/agent/events.js';
+import { smallCasePaths } from '../src/bench/small-suite.js';
+import { loadModel } from '../src/models/io.js';
+import { fitDatasetToModel } from '../src/models/task.js';
+import { loadPolicy } from '../src/policy/io.js';
 
 export { removeTempDirs, tempDir } from './temp.js';
 
@@ -19,5 +26,26 @@ export function withDataset<T>(d: Dataset, fn: (d: Dataset) => T): T {
     return fn(d);
   } finally {
     d.dispose();
+  }
+}
+
+/**
+ * The agent with the default policy on a case of the small-data suite (its CLI split, seed 0), with `options` added;
+ * returns the result and every event, the model and data freed.
+ */
+export async function runSmallCase(name: string, options: Partial<AgentOptions> & { target: number }): Promise<{ r: AgentResult; events: AgentEvent[] }> {
+  const p = smallCasePaths(name);
+  const model = await loadModel(p.model);
+  const data = loadDataset(p.data, { seed: 0, standardize: false });
+  const fitted = fitDatasetToModel(data, model);
+  const events: AgentEvent[] = [];
+  try {
+    const r = await runAgent(model, fitted, loadPolicy('default'), { seed: 0, ...options, onEvent: (e) => events.push(e) });
+    r.masks.dispose();
+    return { r, events };
+  } finally {
+    if (fitted !== data) fitted.dispose();
+    data.dispose();
+    model.dispose();
   }
 }

@@ -3,28 +3,9 @@
  * rule's steps again on small data (docs/agent.md, "Budget"); a budget the user set is a limit.
  */
 import { describe, expect, it } from 'vitest';
-import { runAgent } from '../../src/agent/loop.js';
-import type { AgentEvent } from '../../src/agent/events.js';
-import { loadModel } from '../../src/models/io.js';
-import { loadDataset } from '../../src/data/registry.js';
-import { fitDatasetToModel } from '../../src/models/task.js';
-import { loadPolicy } from '../../src/policy/io.js';
-import { smallCasePaths } from '../../src/bench/small-suite.js';
-import { numTensors } from '../helpers.js';
+import { numTensors, runSmallCase } from '../helpers.js';
 
-async function run(budgetSteps?: number) {
-  const p = smallCasePaths('penguins-species');
-  const model = await loadModel(p.model);
-  const data = loadDataset(p.data, { seed: 0, standardize: false });
-  const fitted = fitDatasetToModel(data, model);
-  const events: AgentEvent[] = [];
-  const r = await runAgent(model, fitted, loadPolicy('default'), { target: 0.8, seed: 0, ...(budgetSteps != null ? { budgetSteps } : {}), onEvent: (e) => events.push(e) });
-  r.masks.dispose();
-  if (fitted !== data) fitted.dispose();
-  data.dispose();
-  model.dispose();
-  return { r, events };
-}
+const run = (budgetSteps?: number) => runSmallCase('penguins-species', { target: 0.8, ...(budgetSteps != null ? { budgetSteps } : {}) });
 
 describe('a fine-tune at the target still improving when the default budget runs out', () => {
   it('gets the default budget again, said in a budget event, and goes on as one polish; a budget the user set is not extended', async () => {

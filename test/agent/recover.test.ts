@@ -4,28 +4,10 @@
  * after more rounds"), on the small suite's gapminder-cluster table, where the rule was measured.
  */
 import { describe, expect, it } from 'vitest';
-import { runAgent, AGENT_DEFAULTS } from '../../src/agent/loop.js';
-import type { AgentEvent } from '../../src/agent/events.js';
-import { loadModel } from '../../src/models/io.js';
-import { loadDataset } from '../../src/data/registry.js';
-import { fitDatasetToModel } from '../../src/models/task.js';
-import { loadPolicy } from '../../src/policy/io.js';
-import { smallCasePaths } from '../../src/bench/small-suite.js';
-import { numTensors } from '../helpers.js';
+import { AGENT_DEFAULTS } from '../../src/agent/loop.js';
+import { numTensors, runSmallCase } from '../helpers.js';
 
-async function run(recoverRounds?: number) {
-  const p = smallCasePaths('gapminder-cluster');
-  const model = await loadModel(p.model);
-  const data = loadDataset(p.data, { seed: 0, standardize: false });
-  const fitted = fitDatasetToModel(data, model);
-  const events: AgentEvent[] = [];
-  const r = await runAgent(model, fitted, loadPolicy('default'), { target: 0.9, seed: 0, ...(recoverRounds != null ? { recoverRounds } : {}), onEvent: (e) => events.push(e) });
-  r.masks.dispose();
-  if (fitted !== data) fitted.dispose();
-  data.dispose();
-  model.dispose();
-  return { r, events };
-}
+const run = (recoverRounds?: number) => runSmallCase('gapminder-cluster', { target: 0.9, ...(recoverRounds != null ? { recoverRounds } : {}) });
 
 describe('a step still recovering', () => {
   it('is fine-tuned up to recoverRounds more rounds and judged again; without the rule no step is', async () => {
