@@ -1828,7 +1828,7 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
   const flops = report.config.objective === 'flops';
   const reached = flops ? report.final.compute?.reduction : report.final.sparsity;
   if (report.final.targetReached && reached != null && report.config.granularity !== 'connection' && reached - report.config.target > OVERSHOOT_NOTE) {
-    out.push(`reached ${(100 * reached).toFixed(1)} % ${flops ? 'of the compute removed' : 'sparsity'} for a target of ${(100 * report.config.target).toFixed(1)} %: ` +
+    out.push(`reached ${(100 * reached).toFixed(1)} % ${flops ? 'of the compute removed' : 'sparsity (of the prunable kernel weights)'} for a target of ${(100 * report.config.target).toFixed(1)} %: ` +
       `whole units go at once${flops ? ' (a convolution\'s filters in blocks of 8 under --objective flops, and layers joined by Add or Concatenate together: docs/compaction.md)' : ' (layers joined by Add or Concatenate together)'}, ` +
       'and no set of them stops closer to the target; report.json layers says what each layer lost' + (flops ? '' : ', and --granularity connection stops within one weight of the target'));
   }

@@ -81,7 +81,7 @@ describe('outcome warnings', () => {
     const flops = outcome(0, 0.01, 0, 0, { config: { target: 0.5, granularity: 'unit', objective: 'flops' }, sparsity: 0.62, reduction: 0.707 });
     expect(flops).toEqual(['reached 70.7 % of the compute removed for a target of 50.0 %: whole units go at once (a convolution\'s filters in blocks of 8 under --objective flops, and layers joined by Add or Concatenate together: docs/compaction.md), and no set of them stops closer to the target; report.json layers says what each layer lost']);
     const units = outcome(0, 0.01, 0, 0, { config: { target: 0.8, granularity: 'unit', objective: 'params' }, sparsity: 0.86, reduction: 0.9 });
-    expect(units[0]).toMatch(/^reached 86\.0 % sparsity for a target of 80\.0 %: whole units go at once \(layers joined by Add or Concatenate together\), .*--granularity connection stops within one weight of the target$/);
+    expect(units[0]).toMatch(/^reached 86\.0 % sparsity \(of the prunable kernel weights\) for a target of 80\.0 %: whole units go at once \(layers joined by Add or Concatenate together\), .*--granularity connection stops within one weight of the target$/);
     // Within 5 points, or at connection granularity (within one weight by construction): nothing to say.
     expect(outcome(0, 0.01, 0, 0, { config: { target: 0.8, granularity: 'unit', objective: 'params' }, sparsity: 0.84, reduction: 0.9 })).toEqual([]);
     expect(outcome(0, 0.01, 0, 0, { config: { target: 0.8, granularity: 'connection', objective: 'params' }, sparsity: 0.9, reduction: 0.9 })).toEqual([]);
