@@ -60,8 +60,9 @@ export interface PolishEvent {
 }
 
 /**
- * The default fine-tuning budget ran out short of the target after at least one accepted step, and the
- * run extended it (once, on small data again: src/agent/budget.ts extendBudget). A budget the user set is never extended.
+ * The default fine-tuning budget was extended (src/agent/budget.ts extendBudget; docs/agent.md "Budget"): it ran out short
+ * of the target after an accepted step (once, on small data again), or, on small data, a fine-tune at the target (the
+ * polish, the last try) was still improving when it ran out. `message` says which. A budget the user set is never extended.
  */
 export interface BudgetEvent {
   type: 'budget';
