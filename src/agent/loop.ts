@@ -116,7 +116,7 @@ export interface AgentOptions {
    * a gain and stops after `patience` such rounds in a row (reduce on plateau). Default 0.3 and no limit: it runs
    * to the end of the budget, keeping its best round (docs/agent.md). `tieZ` (TrainOptions.tieZ, default GUARD_Z): a
    * round above the best by no more than that many standard errors, paired on the validation rows, is a tie, not a
-   * plateau. The last try at the target fine-tunes the same way.
+   * plateau (no learning-rate cut). The last try at the target fine-tunes the same way.
    */
   polish?: { lrDecay: number; patience: number; tieZ?: number };
   /**
@@ -595,7 +595,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       phases.fineTune -= nestedSeconds;
       const ev = timed('evaluate', () => evaluate(model, data.val));
       // Still improving: the fine-tune's last validation round was its best (lowest loss).
-      const improving = r.lowestEpoch !== undefined && r.lowestEpoch === r.epochsRun - 1;
+      const improving = r.bestEpoch !== undefined && r.bestEpoch === r.epochsRun - 1;
       return { valAccuracy: ev.accuracy, verdict: guard(ev), steps: r.stepsRun, requested: t.steps, sparsity: pm.progress(objective), skipped: false, improving, recent: stillImproving(r.valLosses, GUARD_Z) };
     };
 
@@ -634,7 +634,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
       });
       const ev = timed('evaluate', () => evaluate(model, data.val));
       // `requested` grows too: a whole-unit repeat of this prune is then not fine-tuned again for no more than this had.
-      return { ...r, valAccuracy: ev.accuracy, verdict: guard(ev), steps: r.steps + more.stepsRun, requested: r.requested + steps, improving: more.lowestEpoch !== undefined && more.lowestEpoch === more.epochsRun - 1, recent: stillImproving(more.valLosses, GUARD_Z) };
+      return { ...r, valAccuracy: ev.accuracy, verdict: guard(ev), steps: r.steps + more.stepsRun, requested: r.requested + steps, improving: more.bestEpoch !== undefined && more.bestEpoch === more.epochsRun - 1, recent: stillImproving(more.valLosses, GUARD_Z) };
     };
 
     // state.frontierSteps: optimizer steps of the frontier's branches, on top of the budget, added to the totals at the end.
@@ -1015,7 +1015,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
           })).then((c) => {
             const worse = start && r?.bestValLoss != null && (c.bestValLoss ?? Infinity) >= r.bestValLoss;
             if (worse) pm.restore(start);
-            return worse ? { ...c, bestEpoch: undefined, bestValLoss: undefined, lowestEpoch: undefined } : c;
+            return worse ? { ...c, bestEpoch: undefined, bestValLoss: undefined } : c;
           }).finally(() => { if (start) disposeSnapshot(start); });
           state.stepsUsed += chunk.stepsRun;
           stepsRun += chunk.stepsRun;

@@ -50,10 +50,10 @@ export interface TrainOptions {
   /**
    * Judge a round against the best one by its rows, not by the mean alone (needs `val`): a round whose validation loss is
    * higher than the best round's by no more than this many standard errors of the paired per-row difference is a tie — it
-   * neither decays the learning rate nor counts towards `patience`, and its weights (the later, more trained ones) are
-   * the ones restored; only a round clearly worse is a plateau. On a few hundred validation rows the mean loss moves up
-   * and down by noise from round to round, and each such move used to cut the learning rate and roll the weights back to
-   * an earlier round (docs/agent.md "Small tables"). Default: none (every round above the best is a plateau).
+   * neither decays the learning rate nor counts towards `patience` (the best round's weights stay the ones restored);
+   * only a round clearly worse is a plateau. On a few hundred validation rows the mean loss moves up and down by noise
+   * from round to round, and each such move used to cut the learning rate, which was near zero after a handful of rounds
+   * (docs/agent.md "Budget", Ties). Default: none (every round above the best is a plateau).
    */
   tieZ?: number;
   /**
@@ -98,12 +98,10 @@ export interface TrainResult {
   /** Optimizer steps actually run. */
   stepsRun: number;
   finalLoss: number;
-  /** Validation accuracy, loss and index of the best round: the one whose weights are kept (with `tieZ`, the latest round tied with the lowest loss). */
+  /** Validation accuracy, loss and index of the best round (the lowest validation loss): the one whose weights are restored. */
   bestValAccuracy?: number;
   bestValLoss?: number;
   bestEpoch?: number;
-  /** The round with the lowest validation loss (bestEpoch unless a later round tied with it, `tieZ`): whether a run was still improving at its end. */
-  lowestEpoch?: number;
   /** Validation loss of each round judged (rounds after the last scheduled event), in order: the fine-tune's curve. */
   valLosses: number[];
   /** The learning rate at the end (lower than the one given where `lrDecay` cut it). */
@@ -207,9 +205,8 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
   const events = [...(o.schedule ?? [])].sort((a, b) => a.at - b.at);
   let nextEvent = 0;
   const rng = new Rng(o.seed);
-  // `loss` / `rows`: the lowest validation loss and its rows (the reference); `acc`, `epoch`, `keptLoss`: the round whose weights are kept
-  // (the best one, or with `tieZ` the latest round tied with it).
-  let best: { acc: number; loss: number; keptLoss: number; epoch: number; lowest: number; weights?: TF.Tensor[]; rows?: Float32Array } | undefined;
+  // The round with the lowest validation loss: its weights (restored at the end) and, with `tieZ`, its per-row losses.
+  let best: { acc: number; loss: number; epoch: number; weights?: TF.Tensor[]; rows?: Float32Array } | undefined;
   let lastLoss = NaN;
   let rounds = 0;
   let stepsRun = 0;
@@ -289,20 +286,12 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
           improved = !best || ev.loss < best.loss;
           valLosses.push(ev.loss);
           const rows = o.tieZ != null ? rowLosses(model, o.val, task) : undefined;
-          const keep = o.patience != null && o.restoreBest;
           if (improved) {
             best?.weights?.forEach((t) => t.dispose());
-            best = { acc: ev.accuracy, loss: ev.loss, keptLoss: ev.loss, epoch, lowest: epoch, weights: keep ? snapshotWeights(model) : undefined, rows };
+            best = { acc: ev.accuracy, loss: ev.loss, epoch, weights: o.patience != null && o.restoreBest ? snapshotWeights(model) : undefined, rows };
             sinceBest = 0;
           } else if (rows && best?.rows && !clearlyWorse(rows, best.rows, o.tieZ!)) {
-            // A tie: the later weights are kept (the best round's loss and rows stay the reference).
-            if (keep) {
-              best.weights?.forEach((t) => t.dispose());
-              best.weights = snapshotWeights(model);
-            }
-            best.acc = ev.accuracy;
-            best.keptLoss = ev.loss;
-            best.epoch = epoch;
+            // A tie: no plateau (the learning rate stays, patience is not spent); the best round stays the one kept.
           } else {
             sinceBest++;
             if (o.lrDecay != null) optimizer.learningRate *= o.lrDecay;
@@ -330,9 +319,8 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
     stepsRun,
     finalLoss: lastLoss,
     bestValAccuracy: best?.acc,
-    bestValLoss: best?.keptLoss,
+    bestValLoss: best?.loss,
     bestEpoch: best?.epoch,
-    lowestEpoch: best?.lowest,
     valLosses,
     learningRate: finalRate,
     seconds: (Date.now() - t0) / 1000,
