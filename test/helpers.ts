@@ -1,7 +1,7 @@
 import { tf } from '../src/backend/tf.js';
 import type { Dataset } from '../src/data/dataset.js';
 import { loadMnist10k } from '../src/data/mnist.js';
-import { loadDataset } from '../src/data/registry.js';
+import { loadDataset, type LoadDatasetOptions } from '../src/data/registry.js';
 import { runAgent, type AgentOptions, type AgentResult } from '../src/agent/loop.js';
 import type { AgentEvent } from '../src/agent/events.js';
 import { smallCasePaths } from '../src/bench/small-suite.js';
@@ -30,13 +30,12 @@ export function withDataset<T>(d: Dataset, fn: (d: Dataset) => T): T {
 }
 
 /**
- * The agent with the default policy on a case of the small-data suite (its CLI split, seed 0), with `options` added;
- * returns the result and every event, the model and data freed.
+ * The agent with the default policy on a model file and a CSV (`csv`: loadDataset's options, e.g. valPath), with
+ * `options` added (seed 0 unless given); returns the result and every event, the model and data freed.
  */
-export async function runSmallCase(name: string, options: Partial<AgentOptions> & { target: number }): Promise<{ r: AgentResult; events: AgentEvent[] }> {
-  const p = smallCasePaths(name);
-  const model = await loadModel(p.model);
-  const data = loadDataset(p.data, { seed: 0, standardize: false });
+export async function runOnFiles(modelPath: string, dataPath: string, csv: LoadDatasetOptions, options: Partial<AgentOptions> & { target: number }): Promise<{ r: AgentResult; events: AgentEvent[] }> {
+  const model = await loadModel(modelPath);
+  const data = loadDataset(dataPath, csv);
   const fitted = fitDatasetToModel(data, model);
   const events: AgentEvent[] = [];
   try {
@@ -48,4 +47,10 @@ export async function runSmallCase(name: string, options: Partial<AgentOptions> 
     data.dispose();
     model.dispose();
   }
+}
+
+/** runOnFiles on a case of the small-data suite, with the CLI's split (split seed 0). */
+export function runSmallCase(name: string, options: Partial<AgentOptions> & { target: number }): Promise<{ r: AgentResult; events: AgentEvent[] }> {
+  const p = smallCasePaths(name);
+  return runOnFiles(p.model, p.data, { seed: 0, standardize: false }, options);
 }

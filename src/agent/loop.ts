@@ -284,6 +284,8 @@ const LAST_TRY_ALL = `${LAST_TRY_PREFIX} with the whole budget left (too small f
 const LAST_TRY_GUARD = `${LAST_TRY_PREFIX} with half the budget left (the steps had become too small to try)`;
 /** The same, given the other half too because it was still improving when judged. */
 const LAST_TRY_GUARD_EXTENDED = `${LAST_TRY_PREFIX} with the whole budget left (still improving at half)`;
+/** The same, given the budget's extension too because it was still improving at the end of the budget (small data). */
+const LAST_TRY_GROWN = `${LAST_TRY_PREFIX} with the whole budget left and its extension (still improving when the default budget ran out)`;
 /** A step's note when the guard judged it after a longer fine-tune (AgentOptions.recoverRounds). */
 const RECOVERED = 'judged after a longer fine-tune, as it was refused within the noise cap while still improving';
 /** A rollback's reason when the guard refused a classifier that fell to the majority class (guard.ts, withCollapseCheck). */
@@ -927,7 +929,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
             const before = r.steps;
             r = strict(await tuneMore(snap, r, budget.budgetSteps - state.stepsUsed, { patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay, tieZ: o.polish.tieZ, seed: o.seed * 1009 + 7907 + k }));
             state.stepsUsed += r.steps - before;
-            how = guardTry ? LAST_TRY_GUARD_EXTENDED : LAST_TRY_EXTENDED;
+            how = LAST_TRY_GROWN;
           }
           const seconds = (Date.now() - t0) / 1000;
           const rec = { step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds };

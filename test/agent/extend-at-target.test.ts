@@ -3,7 +3,9 @@
  * rule's steps again on small data (docs/agent.md, "Budget"); a budget the user set is a limit.
  */
 import { describe, expect, it } from 'vitest';
-import { numTensors, runSmallCase } from '../helpers.js';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../../src/backend/tf.js';
+import { numTensors, runOnFiles, runSmallCase } from '../helpers.js';
 
 const run = (budgetSteps?: number) => runSmallCase('penguins-species', { target: 0.8, ...(budgetSteps != null ? { budgetSteps } : {}) });
 
@@ -34,4 +36,19 @@ describe('a fine-tune at the target still improving when the default budget runs
     expect(set.r.totals.fineTuneSteps).toBeLessThanOrEqual(base);
     expect(numTensors()).toBe(before);
   }, 60_000);
+});
+
+describe('the last try at the target still improving when the default budget runs out', () => {
+  it('gets the budget extended and reaches the target on a new user\'s table where it used to stop short', async () => {
+    const dir = join(PACKAGE_ROOT, 'test', 'fixtures', 'weather-city-user');
+    const { r, events } = await runOnFiles(join(dir, 'model', 'model.json'), join(dir, 'train.csv'), { valPath: join(dir, 'val.csv'), testPath: join(dir, 'test.csv'), standardize: false }, { target: 0.8 });
+    const grown = events.filter((e) => e.type === 'budget' && e.message.startsWith('the last try at the target was still improving'));
+    expect(grown.length).toBeGreaterThan(0);
+    const last = r.steps[r.steps.length - 1];
+    expect(last).toMatchObject({ accepted: true, reason: expect.stringMatching(/^last try at the target with the whole budget left and its extension/) });
+    expect(last.drop!).toBeLessThanOrEqual(last.allowedDrop! + 1e-9);
+    expect(r.exitCode).toBe(0);
+    expect(r.sparsity.global).toBeGreaterThanOrEqual(0.8 - 1e-3);
+    expect(r.totals.fineTuneSteps).toBeLessThanOrEqual(r.budget.budgetSteps);
+  }, 90_000);
 });
