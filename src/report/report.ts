@@ -190,7 +190,7 @@ export function describeStop(final: Pick<ReportFinal, 'targetReached' | 'stopRea
       : 'target reached with --force (the guard did not hold; the drop is reported)';
     case 'budget': return `target NOT reached: the fine-tuning budget ran out first (exit ${final.exitCode}; the advice below says what to rerun with; or --force takes the target anyway)`;
     case 'stalled': return `target NOT reached: no more weights can be removed, every layer is at its floor (exit ${final.exitCode})`;
-    default: return `target NOT reached: stopped at the highest sparsity the guard allows (exit ${final.exitCode}; --force takes the target anyway)`;
+    default: return `target NOT reached: stopped at the last sparsity the guard accepted, the steps beyond it refused after their fine-tunes (exit ${final.exitCode}; --force takes the target anyway)`;
   }
 }
 
