@@ -162,7 +162,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           }
           {
             // The polish can take a while after the last step line: said once, at the default verbosity.
-            if (e.phase === 'polish' && e.epoch === 0) line(`  polish: fine-tuning the final model${e.epochs ? ` (up to ${e.epochs} round${e.epochs > 1 ? 's' : ''})` : ''}…`);
+            if (e.phase === 'polish' && e.epoch === 0) line(`  polish: fine-tuning the final model${e.epochs ? ` (${e.epochs} round${e.epochs > 1 ? 's' : ''} in the budget)` : ''}…`);
             const what = e.phase === 'polish' ? 'polish' : e.branch != null ? `step ${e.step} branch to ${pct(e.branch)} fine-tune` : `step ${e.step} fine-tune`;
             bar?.update(progress, { label: `${what} round ${e.epoch + 1}${e.valAccuracy != null ? `, val ${valFmt(e.valAccuracy)}` : ''}` });
             // Every round with --verbose; at the default verbosity without a progress bar, a round after 10 s of

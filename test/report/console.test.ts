@@ -200,7 +200,7 @@ describe('console verbosity', () => {
       const stream = { isTTY: false, write: (s: string) => { out += s; return true; } } as unknown as NodeJS.WriteStream;
       const r = createConsoleReporter({ json: false, target: 0.8, stream });
       r.event({ type: 'epoch', phase: 'polish', epochs: 11, step: 2, epoch: 0, loss: 0.3, valAccuracy: 0.9 });
-      expect(out).toContain('polish: fine-tuning the final model (up to 11 rounds)…');
+      expect(out).toContain('polish: fine-tuning the final model (11 rounds in the budget)…');
       expect(out).not.toContain('polish round 1');
       vi.advanceTimersByTime(PROGRESS_SILENCE_MS - 1000);
       r.event({ type: 'epoch', phase: 'polish', epochs: 11, step: 2, epoch: 1, loss: 0.2, valAccuracy: 0.91 });
