@@ -16,6 +16,7 @@ import { cosineFraction, type RegrowSchedule } from '../pruning/regrow.js';
 import { checkObjective, checkUnitsRemovable, pruneStep, unitsKeptFor, type Granularity } from './granularity.js';
 import { accuracy, evaluate, rowLosses, stillImproving, teacherTargets, trainAsync, withDefaults, type TrainOptions, type TrainResult } from '../models/train.js';
 import { EXTENSION_SAMPLES, extendBudget, resolveBudget, type FineTuneBudget } from './budget.js';
+import { clearlyLower as pairedClearlyLower } from '../util/paired.js';
 import { GUARD_Z, judge, majorityShare, resolution, withCollapseCheck, type GuardVerdict } from './guard.js';
 import { Checkpointer, type AgentState, type RunIdentity } from './checkpoint.js';
 import type { AgentEvent, PolishEvent } from './events.js';
@@ -317,15 +318,7 @@ export function guardWarnings(valRows: number, maxDrop: number, metric: string):
 
 /** True when the paired per-row values `a` are lower than `b` by more than GUARD_Z standard errors of the mean difference. */
 export function clearlyLower(a: Float32Array, b: Float32Array): boolean {
-  const n = a.length;
-  if (n < 2) return false;
-  let mean = 0;
-  for (let i = 0; i < n; i++) mean += b[i] - a[i];
-  mean /= n;
-  let ss = 0;
-  for (let i = 0; i < n; i++) ss += (b[i] - a[i] - mean) ** 2;
-  const se = Math.sqrt(ss / (n - 1) / n);
-  return mean > GUARD_Z * se && mean > 0;
+  return pairedClearlyLower(a, b, GUARD_Z);
 }
 
 /**

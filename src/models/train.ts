@@ -6,6 +6,7 @@ import type { Split } from '../data/dataset.js';
 import type { PrunableModel } from '../pruning/prunable-model.js';
 import { abortedError, DataError } from '../errors.js';
 import { Rng } from '../util/random.js';
+import { clearlyLower } from '../util/paired.js';
 import { FlatAdam } from './flat-adam.js';
 import { compileChain } from './compiled-chain.js';
 import { regrowMasks, type RegrowSchedule } from '../pruning/regrow.js';
@@ -277,7 +278,8 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
       let improved: boolean | undefined;
       if (o.val) {
         if (o.recalibrate) recalibrateBatchNorm(model, o.recalibrate);
-        const ev = evaluate(model, o.val, task);
+        // (With tieZ the per-row losses come from the same forward pass.)
+        const ev = evaluate(model, o.val, task, o.tieZ != null);
         valAccuracy = ev.accuracy;
         valLoss = ev.loss;
         // A gain: a lower validation loss (smooth; accuracy moves in whole rows and overfits a small split).
@@ -285,12 +287,12 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
         if (nextEvent >= events.length && !(o.regrow && stepsRun < o.regrow.until)) {
           improved = !best || ev.loss < best.loss;
           valLosses.push(ev.loss);
-          const rows = o.tieZ != null ? rowLosses(model, o.val, task) : undefined;
+          const rows = ev.rows;
           if (improved) {
             best?.weights?.forEach((t) => t.dispose());
             best = { acc: ev.accuracy, loss: ev.loss, epoch, weights: o.patience != null && o.restoreBest ? snapshotWeights(model) : undefined, rows };
             sinceBest = 0;
-          } else if (rows && best?.rows && !clearlyWorse(rows, best.rows, o.tieZ!)) {
+          } else if (rows && best?.rows && !clearlyLower(best.rows, rows, o.tieZ!)) {
             // A tie: no plateau (the learning rate stays, patience is not spent); the best round stays the one kept.
           } else {
             sinceBest++;
@@ -366,22 +368,6 @@ export function stillImproving(losses: readonly number[], z: number): boolean {
   return slope < 0 && (se === 0 || slope < -z * se);
 }
 
-/** Whether per-row losses `rows` are higher than `ref`'s (the same rows) by more than `z` standard errors of the paired difference. */
-function clearlyWorse(rows: Float32Array, ref: Float32Array, z: number): boolean {
-  const n = rows.length;
-  if (n < 2) return true;
-  let sum = 0;
-  let sq = 0;
-  for (let i = 0; i < n; i++) {
-    const d = rows[i] - ref[i];
-    sum += d;
-    sq += d * d;
-  }
-  const mean = sum / n;
-  const se = Math.sqrt(Math.max(0, sq / n - mean * mean) / (n - 1));
-  return mean > z * se;
-}
-
 function snapshotWeights(model: TF.LayersModel): TF.Tensor[] {
   return tf.tidy(() => model.weights.map((w) => tf.keep(w.read().clone())));
 }
@@ -407,13 +393,17 @@ export function predict(model: TF.LayersModel, x: TF.Tensor, batchSize = activat
  * The task's metric (accuracy, exact-match accuracy or R², see metricName), mean loss, and each row's
  * share of the metric (`correct`: 1/0 for a right/wrong class or label set; for regression and
  * autoencoders 1 − ‖y − ŷ‖²/V with V the split's mean ‖y − ȳ‖², so that the mean is R²), from one
- * batched forward pass. The guard compares these per-row scores, paired.
+ * batched forward pass. The guard compares these per-row scores, paired. `withRows`: also each row's loss (`rows`, as
+ * rowLosses gives it), from the same pass.
  */
-export function evaluate(model: TF.LayersModel, data: Split, task: TaskInfo = taskOf(model)): { accuracy: number; loss: number; correct: Float32Array } {
+export function evaluate(model: TF.LayersModel, data: Split, task: TaskInfo = taskOf(model), withRows = false): { accuracy: number; loss: number; correct: Float32Array; rows?: Float32Array } {
+  let rows: Float32Array | undefined;
   const [scores, loss] = tf.tidy(() => {
     const out = predict(model, data.x);
     const y = targetsOf(data, task);
     const l = lossOf(out, y, task).dataSync()[0];
+    // Each row's loss (rowLosses), from the same forward pass, where the caller compares rows.
+    if (withRows) rows = rowLossesOf(out, y, task).dataSync() as Float32Array;
     if (task.kind === 'classification') {
       const pred = predictedClasses(out, task).dataSync();
       return [Float32Array.from(pred, (p, i) => (p === data.labels[i] ? 1 : 0)), l] as const;
@@ -439,7 +429,7 @@ export function evaluate(model: TF.LayersModel, data: Split, task: TaskInfo = ta
   });
   let sum = 0;
   for (let i = 0; i < scores.length; i++) sum += scores[i];
-  return { accuracy: sum / Math.max(1, scores.length), loss, correct: scores };
+  return { accuracy: sum / Math.max(1, scores.length), loss, correct: scores, ...(rows ? { rows } : {}) };
 }
 
 /**
