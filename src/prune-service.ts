@@ -42,6 +42,7 @@ import { tensorBoardSink, type TensorBoardSink } from './report/tensorboard.js';
 import type { DataSource, FeatureExtractor, LoadedModel, ModelSource, OutputFile, OutputWriter, PolicySource } from './services.js';
 import type { Scorer } from './policy/types.js';
 import { checkedScorer } from './policy/checked.js';
+import { domainOf } from './policy/domain.js';
 import { TOKENS } from './types.js';
 import { VERSION } from './version.js';
 
@@ -1551,7 +1552,8 @@ export class PruneService {
       checkHeldOutRows(fitted, opts);
       checkInputScaling(loaded.model, fitted, task, opts, ownsData ? standardize === true : data.standardization != null);
       checkLabelOrder(loaded.model, fitted, opts);
-      const kindsWarning = policyKindsWarning(policy.name, (policy.scorer as { provenance?: { layerKinds?: unknown } }).provenance?.layerKinds, loaded.model);
+      // A policy with a recorded domain needs no warning: the run's start line names the layers outside it, and LAMP allocates.
+      const kindsWarning = domainOf(policy.scorer) ? undefined : policyKindsWarning(policy.name, (policy.scorer as { provenance?: { layerKinds?: unknown } }).provenance?.layerKinds, loaded.model);
       if (kindsWarning) opts.onEvent?.({ type: 'warning', message: kindsWarning });
       // Compute removed is not time removed where the time goes elsewhere: a recurrent layer runs its time steps one after
       // another, each a few small calls (docs/coverage.md: the LSTM with 81 % of its MACs removed ran 4 % faster, the GRU 3 %).
@@ -1658,7 +1660,7 @@ export class PruneService {
         ...(data.inputNames ? { columns: { inputs: [...data.inputNames], targets: [...(data.targetNames ?? [])] } } : {}),
         ...(data.standardization ? { standardization: data.standardization } : {}),
         backend: { name: backend.tfBackend, native: backend.native, source: backend.source },
-        policy: { name: policy.scorer.name, kind: policy.kind, file: policy.file, ...(policy.parts ? { parts: policy.parts } : {}), ...(policy.weight !== undefined ? { weight: policy.weight } : {}) },
+        policy: { name: policy.scorer.name, kind: policy.kind, file: policy.file, ...(policy.parts ? { parts: policy.parts } : {}), ...(policy.weight !== undefined ? { weight: policy.weight } : {}), ...(result.policyDomain ? { outsideDomain: result.policyDomain } : {}) },
         dense: {
           valAccuracy: result.denseValAccuracy, testAccuracy: result.denseTestAccuracy, params, prunable: result.sparsity.total,
           prunableFraction: coverage.prunableFraction, untouched: coverage.untouched,

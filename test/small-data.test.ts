@@ -55,6 +55,10 @@ describe('small real tables with the defaults', () => {
     expect(viaCli.final).toEqual(report.final);
     expect(viaCli.totals).toEqual(report.totals);
     expect(viaCli.config).toEqual({ ...report.config, model: p.model, data: p.data });
+    // Iris's 4 inputs and 3 outputs are unlike any layer the default policy was trained on: said, and LAMP allocates.
+    expect(r.stderr).toMatch(/policy 'default' has not seen layers like '[^']+' \(fan-in 4, outside 50–800\).*: LAMP allocates the sparsity across layers and the policy orders the connections inside each \('default@0\.25\+lamp'/);
+    expect(viaCli.policy).toEqual(report.policy);
+    expect(report.policy).toMatchObject({ name: 'default', outsideDomain: { scoredAs: 'default@0.25+lamp', outside: expect.arrayContaining([expect.objectContaining({ why: 'fan-in 4, outside 50–800' })]) } });
     // Warnings name the caller's options in the returned report, the CLI's flags in report.json.
     expect(report.warnings?.some((w) => /maxDrop 1 is finer than one validation row/.test(w))).toBe(true);
     expect(report.warnings?.some((w) => /--[a-z]/.test(w))).toBe(false);
@@ -411,7 +415,7 @@ describe('small real tables with the defaults', () => {
     expect(again.code).toBe(0);
   }, 120_000);
 
-  it('a default budget that runs out while steps are still accepted is extended once, said in an event and report.json', async () => {
+  it('a default budget that runs out while steps are still accepted is extended, said in an event and report.json', async () => {
     const model = join(PACKAGE_ROOT, 'datasets', 'coverage', 'regression', 'model', 'model.json');
     const data = join(PACKAGE_ROOT, 'datasets', 'coverage', 'regression', 'data.csv');
     const cwd = tempDir();
@@ -422,13 +426,13 @@ describe('small real tables with the defaults', () => {
     // (A regression run: R² rows have no fixed worth in points, so the start event gives none.)
     expect(start).not.toHaveProperty('pointsPerRow');
     const extended = events.filter((e) => e.type === 'budget');
-    expect(extended).toHaveLength(1);
+    expect(extended.length).toBeGreaterThanOrEqual(1);
     expect(extended[0].budgetSteps).toBe(2 * start.budgetSteps!);
     expect(extended[0].extensions).toBe(1);
     // The message counts the steps accepted before it (not "still being accepted": the last ones may have been rolled back).
     const acceptedBefore = report.steps.filter((s) => s.accepted && s.fromSparsity < extended[0].sparsity! - 1e-9).length;
     expect((extended[0] as { message?: string }).message).toMatch(new RegExp(`short of the target, after ${acceptedBefore} accepted steps?: extended once, to ${extended[0].budgetSteps} optimizer steps$`));
-    expect(report.config).toMatchObject({ budgetSteps: 2 * start.budgetSteps!, budgetSource: 'default', budgetExtensions: 1 });
+    expect(report.config).toMatchObject({ budgetSteps: (extended.length + 1) * start.budgetSteps!, budgetSource: 'default', budgetExtensions: extended.length });
     // Steps were taken after the extension, and the run spent more than the first budget.
     expect(report.steps.some((s) => s.accepted && s.fromSparsity >= extended[0].sparsity! - 1e-9)).toBe(true);
     expect(report.totals.fineTuneSteps).toBeGreaterThan(start.budgetSteps!);
@@ -450,11 +454,13 @@ describe('small real tables with the defaults', () => {
       expect(e.budgetSteps).toBe((i + 2) * start.budgetSteps);
       // (The last may be the last try's: the steps became too small while the run still got somewhere.)
       expect(e.message).toMatch(i === 0 ? /: extended once, to \d+ optimizer steps/ : new RegExp(`extended again \\(${i + 2}× the default budget\\), to ${e.budgetSteps} optimizer steps`));
-      expect(e.message).toMatch(/^the default fine-tuning budget ran out at .+, short of the target, after \d+ accepted steps?: extended|^the steps became too small to try at .+ while the run was still getting somewhere: the default budget extended .+, for the last try at the target$/);
+      expect(e.message).toMatch(/^the default fine-tuning budget ran out at .+, short of the target, after \d+ accepted steps?: extended|^the steps became too small to try at .+ while the run was still getting somewhere: the default budget extended .+, for the last try at the target$|^the last try at the target was still improving when the default fine-tuning budget ran out: extended/);
     });
-    // Each extension after the first follows a step accepted since the one before it.
-    for (let i = 1; i < extended.length; i++) {
-      const between = events.slice(events.indexOf(extended[i - 1]) + 1, events.indexOf(extended[i]));
+    // Each extension of the steps (before the last try's) follows a step accepted since the one before it.
+    const ofSteps = extended.filter((e) => e.message!.startsWith('the default fine-tuning budget ran out'));
+    expect(ofSteps.length).toBeGreaterThan(0);
+    for (let i = 1; i < ofSteps.length; i++) {
+      const between = events.slice(events.indexOf(ofSteps[i - 1]) + 1, events.indexOf(ofSteps[i]));
       expect(between.some((e) => e.type === 'step')).toBe(true);
     }
     // Within the samples cap (500,000 samples seen: eight budgets of 945 steps at batch 64 at most).

@@ -85,6 +85,12 @@ export interface StartEvent {
   /** Largest accepted validation-accuracy drop, in percentage points. */
   maxDrop: number;
   policy: string;
+  /**
+   * Where the model has layers outside the policy's domain (the layers it was trained on; src/policy/domain.ts): what the
+   * run scores with instead ('X@0.25+lamp': LAMP's allocation, the policy's order as a bounded correction), and those layers.
+   */
+  scoredAs?: string;
+  outsideDomain?: { layer: string; why: string }[];
   backend: string;
   native: boolean;
   prunable: number;

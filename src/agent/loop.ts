@@ -7,8 +7,9 @@ import { abortedError, UsageError } from '../errors.js';
 import { extractScored, scoreLayerWith } from '../features/extract.js';
 import type { ConnectionFeatures } from '../features/types.js';
 import type { Scorer } from '../policy/types.js';
-import { transplant } from '../policy/allocated.js';
-import { lampPruneScores } from '../policy/baselines.js';
+import { correctedPrior, CORRECTION_WEIGHT, transplant } from '../policy/allocated.js';
+import { lampPruneScores, lampScorer } from '../policy/baselines.js';
+import { domainOf, outsideDomain } from '../policy/domain.js';
 import type { ReportStep, StopReason } from '../report/report.js';
 import type { FeatureExtractor } from '../services.js';
 import { disposeSnapshot, PrunableModel, type ComputeReport, type Objective, type Snapshot, type SparsityReport } from '../pruning/prunable-model.js';
@@ -17,7 +18,7 @@ import { checkObjective, checkUnitsRemovable, pruneStep, unitsKeptFor, type Gran
 import { accuracy, evaluate, rowLosses, stillImproving, teacherTargets, trainAsync, withDefaults, type TrainOptions, type TrainResult } from '../models/train.js';
 import { EXTENSION_SAMPLES, extendBudget, resolveBudget, type FineTuneBudget } from './budget.js';
 import { clearlyLower as pairedClearlyLower } from '../util/paired.js';
-import { GUARD_Z, judge, majorityShare, resolution, withCollapseCheck, type GuardVerdict } from './guard.js';
+import { GUARD_Z, judge, majorityShare, resolution, withCollapseCheck, withinReach, type GuardVerdict } from './guard.js';
 import { Checkpointer, type AgentState, type RunIdentity } from './checkpoint.js';
 import type { AgentEvent, PolishEvent } from './events.js';
 import { afterAccept, afterRollback, nextSparsity, PLANNER_DEFAULTS, type PlannerOptions } from './planner.js';
@@ -79,6 +80,13 @@ export interface AgentOptions {
    * the policy's own. Default false: +0.2 points on MNIST on average, −0.2 and more exit 3 on the small tables.
    */
   allocationCheck?: boolean;
+  /**
+   * Whether a learned policy's recorded domain (`provenance.domain`: the kinds, fan-ins and units of the layers it was
+   * trained on) decides how it is used: on a model with a layer outside it, LAMP allocates across layers and the policy
+   * orders within each, as `X@0.25+lamp` (docs/agent.md, "Outside the policy's domain"). Default true; false scores
+   * with the policy as given wherever the model lies.
+   */
+  policyDomain?: boolean;
   /**
    * Re-score every increment (true) or prune the later increments by the step's first scores (false: one scoring
    * pass per step). Default: true below RESCORE_MAX_WEIGHTS prunable weights, false from there on, where a pass
@@ -178,6 +186,11 @@ export interface AgentResult {
     /** Of fineTuneSteps, the frontier branches' (on top of the budget); only with milestones. */
     frontierSteps?: number;
   };
+  /**
+   * Set where the model has layers outside the policy's domain (AgentOptions.policyDomain): the scorer the run pruned with
+   * instead of the policy as given ('X@0.25+lamp'), and those layers with why.
+   */
+  policyDomain?: { scoredAs: string; outside: { layer: string; why: string }[] };
   /** The fine-tuning budget and batch size used. */
   budget: FineTuneBudget;
   /** The distillation the fine-tunes used (AgentOptions.distill), or false (off, or a task without class probabilities). */
@@ -235,6 +248,19 @@ function firstRate(pm: PrunableModel, plan: Required<PlannerOptions>): { rate: n
  * its pruning followed (the policy, or plain magnitude where the check found it clearly better).
  */
 type Scored = { feats: ConnectionFeatures; scores: Float32Array[]; criterion?: 'policy' | 'magnitude' };
+
+/**
+ * The scorer a run prunes with: `given`, or — where `given` records a domain (src/policy/domain.ts) and a prunable layer
+ * lies outside it — LAMP's allocation across layers with `given`'s ranks mixed into LAMP's at weight 0.25 inside each
+ * layer (ONE_SHOT_POLICY's combination), and the layers outside with why.
+ */
+export function withinDomain(given: Scorer, pm: PrunableModel, use = true): { scorer: Scorer; outsideDomain?: { layer: string; why: string }[] } {
+  const domain = use ? domainOf(given) : undefined;
+  if (!domain) return { scorer: given };
+  const outside = outsideDomain(domain, pm.layers.map((l) => ({ name: l.name, conv: l.conv, fanIn: l.fanIn, fanOut: l.units })));
+  if (outside.length === 0) return { scorer: given };
+  return { scorer: correctedPrior(given, lampScorer(), CORRECTION_WEIGHT), outsideDomain: outside };
+}
 
 /** `s` restricted to the connections whose masks are still 1 (indices, scores and any feature columns alike). */
 function stillLive(pm: PrunableModel, s: Scored): Scored {
@@ -327,7 +353,7 @@ export function clearlyLower(a: Float32Array, b: Float32Array): boolean {
  * `model` in place; `data` must already fit the model (see fitDatasetToModel). Test accuracy is
  * computed for the report only, never used for a decision.
  */
-export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Scorer, options: AgentOptions): Promise<AgentResult> {
+export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scorer, options: AgentOptions): Promise<AgentResult> {
   const o = withDefaults(AGENT_DEFAULTS, options);
   const plan = withDefaults(PLANNER_DEFAULTS, options.planner ?? {});
   // `let`: a default budget that runs out while steps are still accepted is extended (extendBudget).
@@ -350,6 +376,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
   const distillWith = o.distill ?? (granularity === 'unit' ? DISTILL_DEFAULT : false);
   // Frozen layers stay dense: the fine-tuning below trains only trainable weights, so they could not recover.
   const pm = new PrunableModel(model, { exclude: o.exclude ?? [], frozen: 'exclude' });
+  // A learned policy on layers unlike those it was trained on (its recorded domain): LAMP allocates across layers and the
+  // policy only corrects the order inside each (src/policy/domain.ts, docs/agent.md "Outside the policy's domain").
+  const { scorer, outsideDomain } = withinDomain(given, pm, o.policyDomain);
   // A target under one weight would prune nothing and still say "target reached" (a new user's --target 1e-9).
   if (objective === 'params' && o.target * pm.totalPrunable < 1) {
     const total = pm.totalPrunable;
@@ -425,7 +454,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     // Whole-unit pruning (unit granularity, or compute): the layers whose units it cannot remove, and why.
     const unitsKept = objective === 'flops' || granularity === 'unit' ? unitsKeptFor(pm) : undefined;
     emit({
-      type: 'start', target: o.target, objective, maxDrop: o.maxDrop, policy: scorer.name, backend: o.backend?.name ?? 'unknown',
+      type: 'start', target: o.target, objective, maxDrop: o.maxDrop, policy: given.name, ...(outsideDomain ? { scoredAs: scorer.name, outsideDomain } : {}), backend: o.backend?.name ?? 'unknown',
       native: o.backend?.native ?? false, prunable: pm.totalPrunable, metric: metricName(taskOf(model).kind), loss: lossName(taskOf(model)), denseValAccuracy: state.denseValAccuracy, floor,
       sparsity: state.sparsity, resumed, valRows: data.val.labels.length,
       // A row of R² has no fixed worth: the resolution is a 0/1 metric's (report.json's guard leaves it out too).
@@ -917,10 +946,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
             state.stepsUsed += r.steps - before;
             how = guardTry ? LAST_TRY_GUARD_EXTENDED : LAST_TRY_EXTENDED;
           }
-          // Still refused while still improving at the end of the budget, and within reach (missing the allowance by no more
-          // than the allowance itself): a default budget grows for it (as for the polish). A try far off is not chased
-          // (a new user's 14-class table: a last try 9.8 points down spent seven extensions and stayed 9.8 down).
-          const inReach = (x: Attempt) => x.verdict.drop <= 2 * x.verdict.allowed + 1e-9;
+          // Still refused while still improving at the end of the budget, and within reach (guard.ts withinReach): a default
+          // budget grows for it (as for the polish). A try far off is not chased.
+          const inReach = (x: Attempt) => withinReach(x.verdict);
           for (let k = 1; !r.verdict.accepted && r.recent && inReach(r) && r.verdict.collapsedTo == null && extendWhileImproving('the last try at the target'); k++) {
             const before = r.steps;
             r = strict(await tuneMore(snap, r, budget.budgetSteps - state.stepsUsed, { patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay, tieZ: o.polish.tieZ, seed: o.seed * 1009 + 7907 + k }));
@@ -1066,6 +1094,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, scorer: Sco
     const result: AgentResult = {
       sparsity, compute: pm.compute(), ...(unitsKept ? { unitsKept } : {}), denseValAccuracy: state.denseValAccuracy, denseTestAccuracy: denseTest, valAccuracy, testAccuracy,
       targetReached: reached, stopReason, exitCode, steps: state.steps,
+      ...(outsideDomain ? { policyDomain: { scoredAs: scorer.name, outside: outsideDomain } } : {}),
       totals: { fineTuneEpochs: epochsOf(state.stepsUsed), fineTuneSteps: state.stepsUsed, accepted, rolledBack: state.steps.length - accepted, scoringPasses, rescored: rescore, criteria: { ...criteria }, ...(o.milestones?.length ? { frontierSteps } : {}) },
       budget,
       distill: distilled,

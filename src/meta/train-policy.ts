@@ -1,6 +1,7 @@
 import { DataError, UsageError } from '../errors.js';
 import { describeSchema, FEATURE_SCHEMA, sameSchema } from '../features/schema.js';
 import type { ConnectionFeatures, FeatureSchema } from '../features/types.js';
+import { domainOfRows } from '../policy/domain.js';
 import { trainCartPolicy } from '../policy/cart-policy.js';
 import { CART_DEFAULTS, type CartOptions } from '../policy/cart-train.js';
 import { savePolicy } from '../policy/io.js';
@@ -260,8 +261,11 @@ export function trainPolicy(options: TrainPolicyOptions): { path: string; file: 
     // it scores the layers it saw, which the run says (prune-service.ts, policyKindsWarning).
     const ci = rows.schema.names.indexOf('is_conv');
     const layerKinds = ci < 0 ? undefined : [...new Set(Array.from(rows.columns[ci], (v) => (v > 0.5 ? 'convolution' : 'other')))].sort();
+    // The layers it saw (kind, fan-in and units ranges): outside them the agent lets LAMP allocate (src/policy/domain.ts).
+    const domain = domainOfRows(rows.schema, rows.columns);
     policy.provenance = {
       families: rows.families, models: rows.models.map((m) => m.key), rows: rows.label.length, ...(layerKinds ? { layerKinds } : {}),
+      ...(domain ? { domain: domain as unknown as JsonValue } : {}),
       command: options.command ?? `trainPolicy(${JSON.stringify({ meta: options.meta, kind, out: options.out })})`,
     };
     savePolicy(policy, options.out);

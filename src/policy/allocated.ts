@@ -22,6 +22,17 @@ export function blendedOrder(policy: Scorer, prior: Scorer, alpha: number): Scor
   };
 }
 
+/** The weight of a policy's ranks in the bounded correction of LAMP (ONE_SHOT_POLICY, and the agent outside a policy's domain). */
+export const CORRECTION_WEIGHT = 0.25;
+
+/**
+ * The policy as a bounded correction of a prior: its ranks mixed into the prior's at weight `alpha` inside each layer
+ * (blendedOrder), the prior's allocation across layers (allocatedBy). What `--policy X@a+Y` builds.
+ */
+export function correctedPrior(policy: Scorer, prior: Scorer, alpha: number, name = `${policy.name}@${alpha}+${prior.name}`): Scorer {
+  return allocatedBy(blendedOrder(policy, prior, alpha), prior, name);
+}
+
 /** Rank of each value in ascending order, scaled to [0, 1] (ties by index). */
 function ranks01(v: Float32Array): Float32Array {
   const n = v.length;

@@ -15,7 +15,7 @@ import { NetPolicy } from './net-policy.js';
 import { LinearPolicy } from './linear-policy.js';
 import { POLICY_FILE_VERSION, POLICY_FORMAT, type Policy, type PolicyFile, type PolicyKind } from './policy.js';
 import type { Scorer } from './types.js';
-import { allocatedBy, blendedOrder } from './allocated.js';
+import { allocatedBy, blendedOrder, correctedPrior, CORRECTION_WEIGHT } from './allocated.js';
 
 export type PolicyLoader = (file: PolicyFile, source: string) => Policy;
 
@@ -199,7 +199,7 @@ export const ONE_SHOT_POLICY = 'default@0.25+lamp';
 /** `policy` (a name or a path, which may hold '@' or '+') as ONE_SHOT_POLICY corrects LAMP with the default policy. */
 export function oneShotScorer(policy: string, name = `${policy}@0.25+lamp`, opts: ScorerOptions & LoadPolicyOptions = {}): Scorer {
   const lamp = resolveScorer('lamp', opts);
-  return allocatedBy(blendedOrder(loadPolicy(policy, opts), lamp, 0.25), lamp, name);
+  return correctedPrior(loadPolicy(policy, opts), lamp, CORRECTION_WEIGHT, name);
 }
 
 /**

@@ -128,6 +128,11 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           metric = e.metric ?? 'accuracy';
           line(`autoprune: ${e.resumed ? 'resuming' : 'pruning'} to ${pct(e.target)} ${e.objective === 'flops' ? 'of compute removed' : 'sparsity'} with policy '${e.policy}'; ` +
             `dense val ${metric} ${fmt(e.denseValAccuracy)}, max drop ${e.maxDrop} points${metric === 'R²' ? ' (0.01 of R² each)' : ''} (+${GUARD_Z} s.e. of the paired estimate vs the lower of the dense model and a fine-tuned dense control, ${metric === 'R²' ? 'at most twice max drop' : `at most two validation rows more${e.pointsPerRow != null ? `: up to ${(e.maxDrop + 2 * e.pointsPerRow).toFixed(2)} points on these ${e.valRows ?? '?'} rows` : ''}`})`);
+          if (e.outsideDomain?.length) {
+            const shown = e.outsideDomain.slice(0, 3).map((x) => `'${x.layer}' (${x.why})`).join(', ');
+            line(`  policy '${e.policy}' has not seen layers like ${shown}${e.outsideDomain.length > 3 ? `, and ${e.outsideDomain.length - 3} more` : ''}: ` +
+              `LAMP allocates the sparsity across layers and the policy orders the connections inside each ('${e.scoredAs}'; docs/agent.md, "Outside the policy's domain")`);
+          }
           if (!e.resumed && e.sparsity > 0.005) {
             line(e.objective === 'flops'
               ? `  the model as given has ${pct(e.sparsity)} of the prunable kernels' multiply-accumulates on zero weights, counted as removed (they stay zero; compaction takes out only those of whole units: \`autoprune inspect\` says how many): "dense" below means this model, not an unpruned one`

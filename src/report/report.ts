@@ -101,6 +101,12 @@ export interface ReportPolicy {
   parts?: { role: 'order' | 'prior'; name: string; kind: string; file?: string }[];
   /** X's weight a in an 'X@a+Y' combination. */
   weight?: number;
+  /**
+   * Set where the model has layers outside the learned policy's domain (the layers it was trained on: src/policy/domain.ts):
+   * what the run scored with instead ('X@0.25+lamp': LAMP's allocation across layers, the policy's ranks mixed into LAMP's
+   * at weight 0.25 inside each), and those layers with why.
+   */
+  outsideDomain?: { scoredAs: string; outside: { layer: string; why: string }[] };
 }
 
 /** The model before pruning. */
@@ -260,7 +266,7 @@ export interface ReportTotals {
    * Scoring passes that pruned by the policy's scores / by plain magnitude: magnitude when its per-row losses on
    * the calibration rows right after pruning are clearly lower (docs/agent.md).
    */
-  criteria?: { policy: number; magnitude: number };
+  criteria?: { policy: number; magnitude: number; lampAllocation?: number };
   /** Of fineTuneSteps, those of a frontier run's branches to its lower targets: on top of the budget (absent without --targets). */
   frontierSteps?: number;
 }

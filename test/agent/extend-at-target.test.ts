@@ -39,14 +39,23 @@ describe('a fine-tune at the target still improving when the default budget runs
 });
 
 describe('the last try at the target still improving when the default budget runs out', () => {
-  it('gets the budget extended and reaches the target on a new user\'s table where it used to stop short', async () => {
-    const dir = join(PACKAGE_ROOT, 'test', 'fixtures', 'weather-city-user');
-    const { r, events } = await runOnFiles(join(dir, 'model', 'model.json'), join(dir, 'train.csv'), { valPath: join(dir, 'val.csv'), testPath: join(dir, 'test.csv'), standardize: false }, { target: 0.8 });
+  it('gets the budget extended while within reach and reaches the target where the steps had stopped short', async () => {
+    // gapminder-cluster @0.9, seed 1: the steps stop at ~80 % (68 validation rows: every smaller step lost 3 rows), and
+    // the last try at 0.9 misses by two rows after its half of the budget, within the noise of its paired estimate.
+    const { r, events } = await runSmallCase('gapminder-cluster', { target: 0.9, seed: 1 });
     const grown = events.filter((e) => e.type === 'budget' && e.message.startsWith('the last try at the target was still improving'));
     expect(grown.length).toBeGreaterThan(0);
     const last = r.steps[r.steps.length - 1];
     expect(last).toMatchObject({ accepted: true, reason: expect.stringMatching(/^last try at the target with the whole budget left and its extension/) });
     expect(last.drop!).toBeLessThanOrEqual(last.allowedDrop! + 1e-9);
+    expect(r.exitCode).toBe(0);
+    expect(r.sparsity.global).toBeGreaterThanOrEqual(0.9 - 1e-3);
+    expect(r.totals.fineTuneSteps).toBeLessThanOrEqual(r.budget.budgetSteps);
+  }, 120_000);
+
+  it('on a new user\'s table (their own split and model) where it used to stop short, reaches the target', async () => {
+    const dir = join(PACKAGE_ROOT, 'test', 'fixtures', 'weather-city-user');
+    const { r } = await runOnFiles(join(dir, 'model', 'model.json'), join(dir, 'train.csv'), { valPath: join(dir, 'val.csv'), testPath: join(dir, 'test.csv'), standardize: false }, { target: 0.8, seed: 1 });
     expect(r.exitCode).toBe(0);
     expect(r.sparsity.global).toBeGreaterThanOrEqual(0.8 - 1e-3);
     expect(r.totals.fineTuneSteps).toBeLessThanOrEqual(r.budget.budgetSteps);

@@ -82,7 +82,8 @@ describe('trainPolicy', () => {
     expect(file.kind).toBe('cart');
     expect(file.name).toBe('p');
     expect(file.featureSchema.names).toEqual([...FEATURE_SCHEMA.names]);
-    expect(file.provenance).toEqual({ families: ['mlp', 'cnn'], models: ['mlp/mlp-0', 'mlp/mlp-1', 'mlp/mlp-2', 'cnn/cnn-0', 'cnn/cnn-1'], rows: 3000, command: 'autoprune train-policy test', layerKinds: ['convolution', 'other'] });
+    expect(file.provenance).toEqual({ families: ['mlp', 'cnn'], models: ['mlp/mlp-0', 'mlp/mlp-1', 'mlp/mlp-2', 'cnn/cnn-0', 'cnn/cnn-1'], rows: 3000, command: 'autoprune train-policy test', layerKinds: ['convolution', 'other'],
+      domain: { other: expect.any(Object), convolution: expect.any(Object) } });
     expect(file.metrics.leaveOneModelOut.folds).toHaveLength(5);
     expect(file.metrics.leaveOneFamilyOut.folds.map((f: { heldOut: string }) => f.heldOut)).toEqual(['mlp', 'cnn']);
     const lomo = file.metrics.leaveOneModelOut.mean;
