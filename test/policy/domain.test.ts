@@ -13,6 +13,8 @@ import { withinDomain } from '../../src/agent/loop.js';
 import { withinReach } from '../../src/agent/guard.js';
 import { PrunableModel } from '../../src/pruning/prunable-model.js';
 import { numTensors } from '../helpers.js';
+import { loadModel } from '../../src/models/io.js';
+import { smallCasePaths, smallSuiteCases } from '../../src/bench/small-suite.js';
 
 const rowsOf = (layers: { fanIn: number; fanOut: number; conv: boolean }[]) => {
   const names = FEATURE_SCHEMA.names as readonly string[];
@@ -81,6 +83,24 @@ describe('a policy\'s domain', () => {
       table.dispose();
     }
     expect(numTensors()).toBe(before);
+  });
+});
+
+describe('the small-data suite', () => {
+  it('has layers outside the default policy\'s domain in every case (what its benchmark section says), first among them the first layer', async () => {
+    const policy = loadPolicy('default');
+    for (const c of smallSuiteCases()) {
+      const model = await loadModel(smallCasePaths(c.name).model);
+      const pm = new PrunableModel(model, {});
+      try {
+        const { scorer, outsideDomain: outside } = withinDomain(policy, pm);
+        expect(scorer.name).toBe('default@0.25+lamp');
+        expect(outside![0]).toMatchObject({ layer: pm.layers[0].name, why: expect.stringMatching(/^fan-in ([2-9]|1[01]), outside 50–800/) });
+      } finally {
+        pm.dispose();
+        model.dispose();
+      }
+    }
   });
 });
 
