@@ -1,8 +1,8 @@
-// Writes `provenance.domain` (src/policy/domain.ts: the kinds, fan-ins and units of the layers a policy saw) into
+// Writes `provenance.domain` (src/policy/domain.ts: the kinds of kernel, fan-ins and units of the layers a policy saw) into
 // policy files trained before train-policy recorded it, from the rows of the models their provenance names.
 //   npm run build && node scripts/policy-domain.mjs policies/default.json [more policy files]
 import { loadMetaRows } from '../dist/meta/train-policy.js';
-import { domainOfRows } from '../dist/policy/domain.js';
+import { domainOfRows, kindsOfModels } from '../dist/policy/domain.js';
 import { loadPolicy, savePolicy } from '../dist/policy/io.js';
 
 for (const file of process.argv.slice(2)) {
@@ -16,7 +16,7 @@ for (const file of process.argv.slice(2)) {
   const keep = [];
   for (let r = 0; r < rows.model.length; r++) if (wanted.has(known[rows.model[r]])) keep.push(r);
   const columns = rows.columns.map((c) => Float32Array.from(keep, (r) => c[r]));
-  policy.provenance.domain = domainOfRows(rows.schema, columns);
+  policy.provenance.domain = domainOfRows(rows.schema, columns, kindsOfModels(rows.models.filter((m) => wanted.has(m.key))));
   savePolicy(policy, file);
   console.log(file, JSON.stringify(policy.provenance.domain));
 }

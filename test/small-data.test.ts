@@ -56,7 +56,7 @@ describe('small real tables with the defaults', () => {
     expect(viaCli.totals).toEqual(report.totals);
     expect(viaCli.config).toEqual({ ...report.config, model: p.model, data: p.data });
     // Iris's 4 inputs and 3 outputs are unlike any layer the default policy was trained on: said, and LAMP allocates.
-    expect(r.stderr).toMatch(/policy 'default' has not seen layers like '[^']+' \(fan-in 4, outside 50–800\).*: LAMP allocates the sparsity across layers and the policy orders the connections inside each \('default@0\.25\+lamp'/);
+    expect(r.stderr).toMatch(/policy 'default' has not seen layers like '[^']+' \(fan-in 4, outside 50–800\).*: LAMP allocates the sparsity across layers, and inside each the policy's ranks are mixed into LAMP's at weight 0\.25 \('default@0\.25\+lamp'/);
     expect(viaCli.policy).toEqual(report.policy);
     expect(report.policy).toMatchObject({ name: 'default', outsideDomain: { scoredAs: 'default@0.25+lamp', outside: expect.arrayContaining([expect.objectContaining({ why: 'fan-in 4, outside 50–800' })]) } });
     // Warnings name the caller's options in the returned report, the CLI's flags in report.json.

@@ -257,7 +257,7 @@ type Scored = { feats: ConnectionFeatures; scores: Float32Array[]; criterion?: '
 export function withinDomain(given: Scorer, pm: PrunableModel, use = true): { scorer: Scorer; outsideDomain?: { layer: string; why: string }[] } {
   const domain = use ? domainOf(given) : undefined;
   if (!domain) return { scorer: given };
-  const outside = outsideDomain(domain, pm.layers.map((l) => ({ name: l.name, conv: l.conv, fanIn: l.fanIn, fanOut: l.units })));
+  const outside = outsideDomain(domain, pm.layers.map((l) => ({ name: l.name, kind: l.kind, conv: l.conv, fanIn: l.fanIn, fanOut: l.units, gates: l.gates })));
   if (outside.length === 0) return { scorer: given };
   return { scorer: correctedPrior(given, lampScorer(), CORRECTION_WEIGHT), outsideDomain: outside };
 }

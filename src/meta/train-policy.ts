@@ -1,7 +1,7 @@
 import { DataError, UsageError } from '../errors.js';
 import { describeSchema, FEATURE_SCHEMA, sameSchema } from '../features/schema.js';
 import type { ConnectionFeatures, FeatureSchema } from '../features/types.js';
-import { domainOfRows } from '../policy/domain.js';
+import { domainOfRows, kindsOfModels } from '../policy/domain.js';
 import { trainCartPolicy } from '../policy/cart-policy.js';
 import { CART_DEFAULTS, type CartOptions } from '../policy/cart-train.js';
 import { savePolicy } from '../policy/io.js';
@@ -69,7 +69,8 @@ export interface MetaRows {
   model: Int32Array;
   stage: Float32Array;
   /** `family/modelId` per model index. */
-  models: { key: string; family: string; id: string }[];
+  /** `family/modelId` per model index, with the kinds of its prunable kernels when its meta header lists its layers. */
+  models: { key: string; family: string; id: string; kinds?: string[] }[];
   families: string[];
 }
 
@@ -113,7 +114,11 @@ export function loadMetaRows(paths: string[], expected: FeatureSchema = FEATURE_
   let r = 0;
   for (const { ds } of sets) {
     const base = models.length;
-    for (const m of ds.header.models) models.push({ key: `${ds.header.family}/${m.id}`, family: ds.header.family, id: m.id });
+    for (const m of ds.header.models) {
+      const layers = (m as { layers?: { kind?: unknown }[] }).layers;
+      const kinds = Array.isArray(layers) && layers.length > 0 && layers.every((l) => typeof l.kind === 'string') ? [...new Set(layers.map((l) => l.kind as string))] : undefined;
+      models.push({ key: `${ds.header.family}/${m.id}`, family: ds.header.family, id: m.id, ...(kinds ? { kinds } : {}) });
+    }
     const d = ds.data;
     for (let i = 0; i < ds.header.rows; i++, r++) {
       const o = i * W;
@@ -262,7 +267,7 @@ export function trainPolicy(options: TrainPolicyOptions): { path: string; file: 
     const ci = rows.schema.names.indexOf('is_conv');
     const layerKinds = ci < 0 ? undefined : [...new Set(Array.from(rows.columns[ci], (v) => (v > 0.5 ? 'convolution' : 'other')))].sort();
     // The layers it saw (kind, fan-in and units ranges): outside them the agent lets LAMP allocate (src/policy/domain.ts).
-    const domain = domainOfRows(rows.schema, rows.columns);
+    const domain = domainOfRows(rows.schema, rows.columns, kindsOfModels(rows.models));
     policy.provenance = {
       families: rows.families, models: rows.models.map((m) => m.key), rows: rows.label.length, ...(layerKinds ? { layerKinds } : {}),
       ...(domain ? { domain: domain as unknown as JsonValue } : {}),

@@ -12,7 +12,27 @@ import type { Scorer } from './types.js';
  * allocation is an extrapolation; docs/agent.md ("Outside the policy's domain") measures what that cost.
  */
 export interface PolicyDomain {
-  [kind: string]: { fanIn: [number, number]; fanOut: [number, number] };
+  convolution?: DomainRange;
+  other?: DomainRange;
+  /**
+   * The kinds of kernel of its training models (src/pruning/layer-kinds.ts PrunableKind: 'dense', 'conv2d', 'lstm', …),
+   * from their meta headers; absent where a header did not list its layers. An LSTM kernel reads like a Dense one to
+   * the fan-in and units columns, a depthwise kernel like a convolution: what the policy never saw is outside whatever
+   * its shape.
+   */
+  kinds?: string[];
+}
+
+/** One kind's range of one unit's fan-in and of the layer's units (kernel columns). */
+export interface DomainRange {
+  fanIn: [number, number];
+  fanOut: [number, number];
+}
+
+/** The kinds of kernel of a policy's training models, when every model says (undefined otherwise). */
+export function kindsOfModels(models: readonly { kinds?: readonly string[] }[]): string[] | undefined {
+  if (models.length === 0 || models.some((m) => !m.kinds)) return undefined;
+  return [...new Set(models.flatMap((m) => m.kinds!))].sort();
 }
 
 /** The kind of a kernel in a domain. */
@@ -24,7 +44,7 @@ export function domainKind(conv: boolean): 'convolution' | 'other' {
  * The domain of a policy's training rows, from their `log_fan_in`, `log_fan_out` and `is_conv` columns (undefined when
  * the schema lacks one of them). Fan-ins and fan-outs are whole numbers: exp of the logged values, rounded.
  */
-export function domainOfRows(schema: FeatureSchema, columns: readonly Float32Array[]): PolicyDomain | undefined {
+export function domainOfRows(schema: FeatureSchema, columns: readonly Float32Array[], kinds?: readonly string[]): PolicyDomain | undefined {
   const [fi, fo, ci] = ['log_fan_in', 'log_fan_out', 'is_conv'].map((n) => schema.names.indexOf(n));
   if (fi < 0 || fo < 0 || ci < 0) return undefined;
   const out: PolicyDomain = {};
@@ -40,21 +60,35 @@ export function domainOfRows(schema: FeatureSchema, columns: readonly Float32Arr
       d.fanOut = [Math.min(d.fanOut[0], fanOut), Math.max(d.fanOut[1], fanOut)];
     }
   }
-  return out;
+  return kinds ? { ...out, kinds: [...kinds].sort() } : out;
 }
 
 /** A kernel as the domain sees it: its name, whether it is a convolution, one unit's fan-in and its units. */
 export interface DomainLayer {
   name: string;
+  /** Its PrunableKind ('dense', 'lstm', …); checked against the domain's kinds where it records them. */
+  kind?: string;
   conv: boolean;
   fanIn: number;
   fanOut: number;
+  /** Gates of a recurrent kernel (its columns are gates × units); 1 otherwise. */
+  gates?: number;
 }
+
+const KIND_NAMES: Record<string, string> = {
+  dense: 'Dense', conv1d: 'Conv1D', conv2d: 'Conv2D', conv3d: 'Conv3D', depthwise_conv2d: 'depthwise', separable_conv2d: 'separable',
+  conv2d_transpose: 'Conv2DTranspose', lstm: 'LSTM', gru: 'GRU', simple_rnn: 'SimpleRNN', embedding: 'Embedding',
+};
 
 /** Why each layer outside `domain` is outside (empty when all are inside). */
 export function outsideDomain(domain: PolicyDomain, layers: readonly DomainLayer[]): { layer: string; why: string }[] {
   const out: { layer: string; why: string }[] = [];
   for (const l of layers) {
+    if (domain.kinds && l.kind && !domain.kinds.includes(l.kind)) {
+      const name = KIND_NAMES[l.kind] ?? l.kind;
+      out.push({ layer: l.name, why: `${/^(LSTM|Embedding)$/.test(name) ? 'an' : 'a'} ${name} kernel: it saw ${domain.kinds.map((k) => KIND_NAMES[k] ?? k).join(' and ')} kernels only` });
+      continue;
+    }
     const kind = domainKind(l.conv);
     const d = domain[kind];
     if (!d) {
@@ -63,7 +97,9 @@ export function outsideDomain(domain: PolicyDomain, layers: readonly DomainLayer
     }
     const why: string[] = [];
     if (l.fanIn < d.fanIn[0] || l.fanIn > d.fanIn[1]) why.push(`fan-in ${l.fanIn}, outside ${d.fanIn[0]}–${d.fanIn[1]}`);
-    if (l.fanOut < d.fanOut[0] || l.fanOut > d.fanOut[1]) why.push(`${l.fanOut} unit${l.fanOut === 1 ? '' : 's'}, outside ${d.fanOut[0]}–${d.fanOut[1]}`);
+    const gates = l.gates ?? 1;
+    const units = gates > 1 ? `${l.fanOut} columns (${gates} gates × ${l.fanOut / gates} units)` : `${l.fanOut} unit${l.fanOut === 1 ? '' : 's'}`;
+    if (l.fanOut < d.fanOut[0] || l.fanOut > d.fanOut[1]) why.push(`${units}, outside ${d.fanOut[0]}–${d.fanOut[1]}`);
     if (why.length) out.push({ layer: l.name, why: why.join(', ') });
   }
   return out;
@@ -74,7 +110,11 @@ export function domainOf(scorer: Scorer): PolicyDomain | undefined {
   const d = (scorer as { provenance?: { domain?: unknown } }).provenance?.domain;
   if (typeof d !== 'object' || d === null || Array.isArray(d)) return undefined;
   const ok = (r: unknown) => Array.isArray(r) && r.length === 2 && r.every((v) => typeof v === 'number' && Number.isFinite(v));
-  for (const v of Object.values(d)) {
+  for (const [k, v] of Object.entries(d)) {
+    if (k === 'kinds') {
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) return undefined;
+      continue;
+    }
     if (typeof v !== 'object' || v === null || !ok((v as { fanIn?: unknown }).fanIn) || !ok((v as { fanOut?: unknown }).fanOut)) return undefined;
   }
   return d as PolicyDomain;

@@ -131,7 +131,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           if (e.outsideDomain?.length) {
             const shown = e.outsideDomain.slice(0, 3).map((x) => `'${x.layer}' (${x.why})`).join(', ');
             line(`  policy '${e.policy}' has not seen layers like ${shown}${e.outsideDomain.length > 3 ? `, and ${e.outsideDomain.length - 3} more` : ''}: ` +
-              `LAMP allocates the sparsity across layers and the policy orders the connections inside each ('${e.scoredAs}'; docs/agent.md, "Outside the policy's domain")`);
+              `LAMP allocates the sparsity across layers, and inside each the policy's ranks are mixed into LAMP's at weight 0.25 ('${e.scoredAs}'; docs/agent.md, "Outside the policy's domain")`);
           }
           if (!e.resumed && e.sparsity > 0.005) {
             line(e.objective === 'flops'

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
 import { FEATURE_SCHEMA } from '../../src/features/schema.js';
-import { domainOf, domainOfRows, outsideDomain } from '../../src/policy/domain.js';
+import { domainOf, domainOfRows, kindsOfModels, outsideDomain } from '../../src/policy/domain.js';
 import { loadPolicy } from '../../src/policy/io.js';
 import { globalMagnitudeScorer } from '../../src/policy/baselines.js';
 import { withinDomain } from '../../src/agent/loop.js';
@@ -39,8 +39,27 @@ describe('a policy\'s domain', () => {
       { fanIn: 25, fanOut: 20, conv: true }, { fanIn: 500, fanOut: 50, conv: true },
     ]));
     expect(d).toEqual({ other: { fanIn: [100, 784], fanOut: [10, 300] }, convolution: { fanIn: [25, 500], fanOut: [20, 50] } });
+    // With the kinds of its models' kernels (from their meta headers), sorted; none where a model does not say.
+    expect(domainOfRows(FEATURE_SCHEMA, rowsOf([{ fanIn: 50, fanOut: 10, conv: false }]), ['dense', 'conv2d'])!.kinds).toEqual(['conv2d', 'dense']);
+    expect(kindsOfModels([{ kinds: ['dense'] }, { kinds: ['conv2d', 'dense'] }])).toEqual(['conv2d', 'dense']);
+    expect(kindsOfModels([{ kinds: ['dense'] }, {}])).toBeUndefined();
     // A schema without the layer columns records none.
     expect(domainOfRows({ version: 1, names: ['abs_w'] }, [new Float32Array(1)])).toBeUndefined();
+  });
+
+  it('names a kernel of a kind its models did not have, whatever its shape; a recurrent kernel\'s columns as gates × units', () => {
+    const domain = { other: { fanIn: [4, 800] as [number, number], fanOut: [1, 600] as [number, number] }, kinds: ['dense'] };
+    expect(outsideDomain(domain, [
+      { name: 'lstm', kind: 'lstm', conv: false, fanIn: 16, fanOut: 256, gates: 4 },
+      { name: 'dw/depthwise_kernel', kind: 'depthwise_conv2d', conv: true, fanIn: 576, fanOut: 1 },
+      { name: 'out', kind: 'dense', conv: false, fanIn: 64, fanOut: 3 },
+    ])).toEqual([
+      { layer: 'lstm', why: 'an LSTM kernel: it saw Dense kernels only' },
+      { layer: 'dw/depthwise_kernel', why: 'a depthwise kernel: it saw Dense kernels only' },
+    ]);
+    // Without a kinds record the shape decides; a gated kernel's columns are said as gates × units.
+    expect(outsideDomain({ other: { fanIn: [4, 800], fanOut: [1, 500] } }, [{ name: 'gru', kind: 'gru', conv: false, fanIn: 16, fanOut: 510, gates: 3 }]))
+      .toEqual([{ layer: 'gru', why: '510 columns (3 gates × 170 units), outside 1–500' }]);
   });
 
   it('names each layer outside it and why: a fan-in or a unit count out of range, a kind it never saw', () => {
@@ -60,7 +79,7 @@ describe('a policy\'s domain', () => {
   it('of the shipped default policy holds both LeNets; a table\'s MLP is outside, and the run scores it with LAMP\'s allocation', () => {
     const before = numTensors();
     const policy = loadPolicy('default');
-    expect(domainOf(policy)).toEqual({ other: { fanIn: [50, 800], fanOut: [10, 500] }, convolution: { fanIn: [9, 500], fanOut: [10, 50] } });
+    expect(domainOf(policy)).toEqual({ other: { fanIn: [50, 800], fanOut: [10, 500] }, convolution: { fanIn: [9, 500], fanOut: [10, 50] }, kinds: ['conv2d', 'dense'] });
     const lenet = mlp(784, [300, 100], 10);
     const table = mlp(11, [64, 32], 3);
     const pmL = new PrunableModel(lenet, {});
