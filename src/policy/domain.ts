@@ -2,9 +2,9 @@ import type { FeatureSchema } from '../features/types.js';
 import type { Scorer } from './types.js';
 
 /**
- * The layers a learned policy has seen: per kind of kernel ('convolution' or 'other', as the `is_conv` feature tells
- * them apart), the range of one unit's fan-in and of the layer's units (fan-out) over its training rows. Recorded by
- * train-policy in the policy file's `provenance.domain`.
+ * The layers a learned policy has seen: the kinds of kernel its training models had ('dense', 'conv2d', …) and, for
+ * convolutions and for other kernels (as the `is_conv` feature tells them apart), the range of one unit's fan-in and of
+ * the layer's units (fan-out) over its training rows. Recorded by train-policy in the policy file's `provenance.domain`.
  *
  * A policy scores every connection of every layer, but what it learned about *allocation* — how much a layer can give
  * up next to the others — comes from the layer descriptors of the models it was trained on. On a layer unlike any of
