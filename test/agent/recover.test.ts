@@ -7,7 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { AGENT_DEFAULTS } from '../../src/agent/loop.js';
 import { numTensors, runSmallCase } from '../helpers.js';
 
-const run = (recoverRounds?: number) => runSmallCase('gapminder-cluster', { target: 0.9, ...(recoverRounds != null ? { recoverRounds } : {}) });
+// Seed 1: its steps past ~75 % are refused within the noise cap while still improving (with the policy domain's scorer,
+// default@0.25+lamp, seed 0 no longer meets such a step on its path).
+const run = (recoverRounds?: number) => runSmallCase('gapminder-cluster', { target: 0.9, seed: 1, ...(recoverRounds != null ? { recoverRounds } : {}) });
 
 describe('a step still recovering', () => {
   it('is fine-tuned up to recoverRounds more rounds and judged again; without the rule no step is', async () => {
@@ -40,5 +42,5 @@ describe('a step still recovering', () => {
     for (const s of off.r.steps.filter((x) => !x.accepted && !x.reason?.startsWith('last try'))) expect(s.fineTuneSteps!).toBeLessThanOrEqual(2 * off.r.budget.roundSteps);
     expect(off.r.steps.map((s) => s.toSparsity)).not.toEqual(r.steps.map((s) => s.toSparsity));
     expect(numTensors()).toBe(before);
-  }, 60_000);
+  }, 120_000);
 });
