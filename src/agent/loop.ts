@@ -82,8 +82,9 @@ export interface AgentOptions {
   allocationCheck?: boolean;
   /**
    * Whether a learned policy's recorded domain (`provenance.domain`: the kinds, fan-ins and units of the layers it was
-   * trained on) decides how it is used: on a model with a layer outside it, LAMP allocates across layers and the policy
-   * orders within each, as `X@0.25+lamp` (docs/agent.md, "Outside the policy's domain"). Default true; false scores
+   * trained on) decides how it is used: on a model with a layer outside it, LAMP allocates across layers and the policy's
+   * ranks are mixed into LAMP's at weight 0.25 inside each, as `X@0.25+lamp` (docs/agent.md, "Outside the policy's
+   * domain"). Default true; false scores
    * with the policy as given wherever the model lies.
    */
   policyDomain?: boolean;
@@ -377,7 +378,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
   // Frozen layers stay dense: the fine-tuning below trains only trainable weights, so they could not recover.
   const pm = new PrunableModel(model, { exclude: o.exclude ?? [], frozen: 'exclude' });
   // A learned policy on layers unlike those it was trained on (its recorded domain): LAMP allocates across layers and the
-  // policy only corrects the order inside each (src/policy/domain.ts, docs/agent.md "Outside the policy's domain").
+  // policy's ranks only correct LAMP's order inside each (src/policy/domain.ts, docs/agent.md "Outside the policy's domain").
   const { scorer, outsideDomain } = withinDomain(given, pm, o.policyDomain);
   // A target under one weight would prune nothing and still say "target reached" (a new user's --target 1e-9).
   if (objective === 'params' && o.target * pm.totalPrunable < 1) {
@@ -948,8 +949,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
           }
           // Still refused while still improving at the end of the budget, and within reach (guard.ts withinReach): a default
           // budget grows for it (as for the polish). A try far off is not chased.
-          const inReach = (x: Attempt) => withinReach(x.verdict);
-          for (let k = 1; !r.verdict.accepted && r.recent && inReach(r) && r.verdict.collapsedTo == null && extendWhileImproving('the last try at the target'); k++) {
+          for (let k = 1; !r.verdict.accepted && r.recent && withinReach(r.verdict) && r.verdict.collapsedTo == null && extendWhileImproving('the last try at the target'); k++) {
             const before = r.steps;
             r = strict(await tuneMore(snap, r, budget.budgetSteps - state.stepsUsed, { patience: Number.POSITIVE_INFINITY, lrDecay: o.polish.lrDecay, tieZ: o.polish.tieZ, seed: o.seed * 1009 + 7907 + k }));
             state.stepsUsed += r.steps - before;
