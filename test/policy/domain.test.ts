@@ -7,7 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
 import { FEATURE_SCHEMA } from '../../src/features/schema.js';
 import { domainOf, domainOfRows, kindsOfModels, outsideDomain } from '../../src/policy/domain.js';
-import { loadPolicy } from '../../src/policy/io.js';
+import { BUILTIN_POLICY_DIR, loadPolicy, policyFromJSON } from '../../src/policy/io.js';
+import { PolicyError } from '../../src/errors.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { globalMagnitudeScorer } from '../../src/policy/baselines.js';
 import { withinDomain } from '../../src/agent/loop.js';
 import { withinReach } from '../../src/agent/guard.js';
@@ -102,6 +105,22 @@ describe('a policy\'s domain', () => {
       table.dispose();
     }
     expect(numTensors()).toBe(before);
+  });
+
+  it('is checked when the policy file is read: a malformed one is refused naming the field, not ignored', () => {
+    const file = JSON.parse(readFileSync(join(BUILTIN_POLICY_DIR, 'default.json'), 'utf8'));
+    const withDomain = (domain: unknown) => ({ ...file, provenance: { ...file.provenance, domain } });
+    expect(domainOf(policyFromJSON(withDomain({ other: { fanIn: [4, 800], fanOut: [1, 600] } }))))
+      .toEqual({ other: { fanIn: [4, 800], fanOut: [1, 600] } });
+    for (const [bad, where] of [
+      [{ other: { fanIn: [800, 4], fanOut: [1, 600] } }, 'provenance.domain.other.fanIn'],
+      [{ other: { fanIn: [4], fanOut: [1, 600] } }, 'provenance.domain.other.fanIn'],
+      [{ dense: { fanIn: [4, 800], fanOut: [1, 600] } }, 'provenance.domain'],
+      [{ kinds: 'dense' }, 'provenance.domain.kinds'],
+    ] as const) {
+      expect(() => policyFromJSON(withDomain(bad), 'p.json')).toThrow(PolicyError);
+      expect(() => policyFromJSON(withDomain(bad), 'p.json')).toThrow(new RegExp(`p\\.json is malformed: .*${where.replace(/\./g, '\\.')}`));
+    }
   });
 });
 
