@@ -302,6 +302,9 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
       }
       o.onEpoch?.({ epoch, loss: lastLoss, valAccuracy, valLoss, improved });
       if (o.patience != null && o.val && sinceBest >= o.patience) break;
+      // Decayed to nothing (a millionth of the rate it started at: ~12 plateaus at the polish's 0.3): the rounds left would
+      // not move a float32 weight of ordinary size, only spend time (a new user's digits MLP: 38 rounds of identical losses).
+      if (o.lrDecay != null && optimizer.learningRate < o.learningRate * LR_FLOOR) break;
     }
     // Events past the last step (a schedule longer than the training) still run: the masks end as scheduled.
     while (nextEvent < events.length) events[nextEvent++].run();
@@ -342,6 +345,12 @@ function divergedError(loss: number, steps: number, data: Split): DataError {
     'was trained on standardized features) or rows with extreme values');
 }
 
+/** The fraction of a fine-tune's starting learning rate below which reduce-on-plateau ends it (see its use). */
+export const LR_FLOOR = 1e-6;
+
+/** The smallest fitted decrease over stillImproving's window, relative to the window's mean loss, that counts as a trend. */
+export const MIN_TREND = 1e-3;
+
 /**
  * Whether a validation-loss curve is still going down at its end: the least-squares slope over its last half (at least
  * its last 4 rounds) is negative by more than `z` of its standard errors. Round-to-round noise on a small validation
@@ -365,7 +374,10 @@ export function stillImproving(losses: readonly number[], z: number): boolean {
   let ss = 0;
   for (let i = 0; i < n; i++) ss += (ys[i] - ym - slope * (i - xm)) ** 2;
   const se = Math.sqrt(ss / (n - 2) / sxx);
-  return slope < 0 && (se === 0 || slope < -z * se);
+  // A curve flat but for float noise (a learning rate decayed to nothing) has a tiny slope and a smaller standard error:
+  // not a descent. The fitted decrease over the window must be a thousandth of the loss at least.
+  if (!(-slope * (n - 1) > MIN_TREND * Math.abs(ym))) return false;
+  return se === 0 || slope < -z * se;
 }
 
 function snapshotWeights(model: TF.LayersModel): TF.Tensor[] {

@@ -129,6 +129,35 @@ describe('agent loop', () => {
     c.data.dispose();
   });
 
+  it('--force under the default budget walks the unforced run\'s path (its rollbacks and extensions) and takes the target where that stops short', async () => {
+    const run = async (force: boolean) => {
+      const { data, model } = setup(1);
+      const budgets: number[] = [];
+      const r = await runAgent(model, data, createScorer('random'), {
+        target: 0.97, maxDrop: 0, force, magnitudeCheck: false, onEvent: (e) => { if (e.type === 'budget') budgets.push(e.budgetSteps); },
+      });
+      r.masks.dispose();
+      model.dispose();
+      data.dispose();
+      return { r, budgets };
+    };
+    const plain = await run(false);
+    const forced = await run(true);
+    expect(plain.r.exitCode).toBe(3);
+    expect(forced.r.stopReason).toBe('forced');
+    expect(forced.r.sparsity.global).toBeGreaterThanOrEqual(0.95);
+    expect(forced.r.budget.source).toBe('default');
+    // Not a jump at the first rollback (what a budget the caller set gets, above): the same steps as the unforced run,
+    // rollbacks included, and the same budget extensions, up to the forced step at the end (where the unforced run
+    // takes its last try).
+    const walked = forced.r.steps.slice(0, -1);
+    expect(walked.filter((x) => !x.accepted).length).toBeGreaterThan(1);
+    const key = (x: { fromSparsity: number; toSparsity: number; valAccuracy: number; accepted: boolean }) => [x.fromSparsity, x.toSparsity, x.valAccuracy, x.accepted];
+    expect(walked.map(key)).toEqual(plain.r.steps.slice(0, walked.length).map(key));
+    expect(forced.r.steps.at(-1)!.reason).toBe('forced');
+    expect(forced.budgets).toEqual(plain.budgets.slice(0, forced.budgets.length));
+  });
+
   it('--force does not call a target reached that the per-layer floors keep it from (exit 3, stalled)', async () => {
     const { data, model } = setup(2);
     // 0.999 of 3,424 weights leaves 3: below what the floors keep in each of the three layers.

@@ -23,4 +23,12 @@ describe('stillImproving (is a fine-tune\'s validation loss still going down at 
     expect(stillImproving([0.5, 0.4, 0.3], 1.64)).toBe(false);
     expect(stillImproving([0.5, 0.4, 0.3, 0.2], 1.64)).toBe(true);
   });
+
+  it('does not see a plateau that moves by float noise alone (a learning rate decayed to nothing)', () => {
+    // A new user's digits MLP: the polish's losses identical to 7 digits but for the last bits, falling by them.
+    const plateau = Array.from({ length: 16 }, (_, i) => 0.7800410985946655 - i * 1e-9);
+    expect(stillImproving(plateau, 1.64)).toBe(false);
+    // A real, if slow, descent still is one (0.3 % of the loss over the window, its last 8 rounds).
+    expect(stillImproving(Array.from({ length: 16 }, (_, i) => 0.78 - i * 3e-4), 1.64)).toBe(true);
+  });
 });
