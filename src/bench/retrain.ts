@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { autoprune } from '../api.js';
 import { PACKAGE_ROOT, tf } from '../backend/tf.js';
 import { loadCsv } from '../data/csv.js';
+import { resolveBudget } from '../agent/budget.js';
 import { loadModel, saveModel } from '../models/io.js';
 import { fitDatasetToModel } from '../models/task.js';
 import { accuracy, train } from '../models/train.js';
@@ -155,11 +156,16 @@ export async function runRetrainBench(o: {
     o.log(`${name}: meta-dataset of ${meta.rows} rows in ${((t1 - t0) / 1000).toFixed(0)} s, policy in ${((t2 - t1) / 1000).toFixed(0)} s`);
     const records: RetrainRecord[] = [];
     let heldOut: RetrainCase['heldOut'] | undefined;
+    // The default budget's optimizer steps for this table, given explicitly: every policy gets the same steps. (A forced
+    // run under the default budget walks an unforced run's path, extensions included, which differ by policy.)
+    const split = loadCsv({ path: paths.data, seed: 0, standardize: false });
+    const budgetSteps = resolveBudget(split.train.labels.length, {}).budgetSteps;
+    split.dispose();
     for (const target of o.targets) {
       for (const seed of o.seeds) {
         for (const policy of o.policies ?? RETRAIN_POLICIES) {
           const { model, report } = await autoprune({
-            model: paths.model, data: paths.data, target, seed, splitSeed: 0, force: true,
+            model: paths.model, data: paths.data, target, seed, splitSeed: 0, force: true, budgetSteps,
             policy: policy in RETRAINED_POLICY ? RETRAINED_POLICY[policy as keyof typeof RETRAINED_POLICY](dir) : policy,
           });
           model.dispose();
@@ -194,8 +200,8 @@ export function retrainSection(results: RetrainCase[], meta: { date: string; com
     '`autoprune train-policy --meta meta.json --kind cart` (the two commands above) make a policy of them alone (**retrained**); ' +
     '`train-policy --meta meta.json datasets/meta-mlp.json --balance-families` one of them and the shipped MNIST MLP zoo, each family the same weight (**retrained+mlp**); ' +
     '`train-policy --meta meta.json --kind linear` a logistic regression of them alone (**retrained-linear**), also used as a bounded correction of LAMP (`--policy policy-linear.json@0.25+lamp`: **retrained-linear@0.25+lamp**, docs/oracle.md). ' +
-    'The committed model, which is not one of them, is then pruned by the agent (`autoprune --model M --data data.csv --target T --seed S --split-seed 0 --force`: ' +
-    'default budget and guard, the same split: the seed varies the fine-tuning, not the split) with each, the shipped default policy, and global magnitude. Cells: test accuracy %, mean (min–max) of the seeds; "magnitude check" counts the scoring passes ' +
+    'The committed model, which is not one of them, is then pruned by the agent (`autoprune --model M --data data.csv --target T --seed S --split-seed 0 --force --budget-steps N`: ' +
+    'N the default budget\'s optimizer steps for the table, given explicitly so that every policy gets the same steps (a forced run under the default budget takes the extensions an unforced one would, which differ by policy; with a budget set, it goes to the target at its first rollback); the default guard, the same split: the seed varies the fine-tuning, not the split) with each, the shipped default policy, and global magnitude. Cells: test accuracy %, mean (min–max) of the seeds; "magnitude check" counts the scoring passes ' +
     'where the agent pruned by magnitude because the policy\'s choice lost more calibration loss (docs/agent.md), of all passes.',
     '',
   ];
