@@ -24,6 +24,12 @@ export interface ConsoleReporter {
 export type Verbosity = 'quiet' | 'normal' | 'verbose';
 
 const pct = (v: number, d = 1) => `${(100 * v).toFixed(d)} %`;
+/** A step's "from → to", with the decimals that tell them apart (a step of 0.06 points of sparsity is not "98.6 % → 98.6 %"). */
+const span = (from: number, to: number) => {
+  let d = 1;
+  while (d < 4 && (100 * from).toFixed(d) === (100 * to).toFixed(d)) d++;
+  return `${pct(from, d)} → ${pct(to, d)}`;
+};
 
 /** The validation figures the guard judged, beside the test ones: on a small split they can differ by rows. */
 function validationLine(report: RunReport, metric: string, f: (v: number) => string): string {
@@ -178,11 +184,11 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           }
           break;
         case 'step':
-          line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${valFmt(e.valAccuracy)}, accepted (${e.fineTuneSteps ?? '?'} fine-tune steps, ${e.seconds.toFixed(1)} s${e.reason ? `; ${e.reason}` : ''})`);
+          line(`  step ${e.step}: ${measure} ${span(e.fromSparsity, e.toSparsity)}, val ${valFmt(e.valAccuracy)}, accepted (${e.fineTuneSteps ?? '?'} fine-tune steps, ${e.seconds.toFixed(1)} s${e.reason ? `; ${e.reason}` : ''})`);
           setProgress(e.toSparsity, 'scoring');
           break;
         case 'rollback':
-          line(`  step ${e.step}: ${measure} ${pct(e.fromSparsity)} → ${pct(e.toSparsity)}, val ${valFmt(e.valAccuracy)}` +
+          line(`  step ${e.step}: ${measure} ${span(e.fromSparsity, e.toSparsity)}, val ${valFmt(e.valAccuracy)}` +
             (e.collapsedTo != null
               ? `, no better than always answering the most common class (${fmt(e.collapsedTo)} of the validation rows; the ${e.reference === 'dense' ? 'dense model' : 'fine-tuned dense control'} scores ${fmt(e.controlValAccuracy ?? 0)})`
               : e.drop != null && e.allowedDrop != null && e.controlValAccuracy != null

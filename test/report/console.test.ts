@@ -291,6 +291,12 @@ describe('console start line and totals', () => {
     expect(text).toContain('step 8: sparsity 60.5 % → 70.0 %, val 90.00 %, accepted (100 fine-tune steps, 1.0 s; last try at the target with half the reserve)');
   });
 
+  it('says a small step\'s sparsities with the decimals that tell them apart (a new user\'s 98.6 % → 98.6 %)', () => {
+    const step = { step: 15, fromSparsity: 0.98586, toSparsity: 0.98643, valAccuracy: 0.9, fineTuneEpochs: 2, totalEpochs: 9, fineTuneSteps: 100, seconds: 1 };
+    expect(out((r) => r.event({ type: 'step', ...step }))).toContain('step 15: sparsity 98.59 % → 98.64 %, val 90.00 %');
+    expect(out((r) => r.event({ type: 'rollback', ...step, floor: 0.89, next: 'retry' }))).toContain('step 15: sparsity 98.59 % → 98.64 %, val 90.00 %');
+  });
+
   it('with objective flops, a frontier target is said in compute removed first, the weights\' sparsity beside it', () => {
     const e = { type: 'frontier' as const, target: 0.8, sparsity: 0.561, computeRemoved: 0.831, valAccuracy: 0.98, testAccuracy: 0.97, fineTuneSteps: 900 };
     const flops = out((r) => { r.event({ ...start('accuracy', 100), objective: 'flops' }); r.event(e); });
