@@ -84,8 +84,7 @@ export interface AgentOptions {
    * Whether a learned policy's recorded domain (`provenance.domain`: the kinds, fan-ins and units of the layers it was
    * trained on) decides how it is used: on a model with a layer outside it, LAMP allocates across layers and the policy's
    * ranks are mixed into LAMP's at weight 0.25 inside each, as `X@0.25+lamp` (docs/agent.md, "Outside the policy's
-   * domain"). Default true; false scores
-   * with the policy as given wherever the model lies.
+   * domain"). Default true; false scores with the policy as given wherever the model lies.
    */
   policyDomain?: boolean;
   /**

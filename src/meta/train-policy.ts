@@ -68,7 +68,6 @@ export interface MetaRows {
   /** Per row: index into `models`. */
   model: Int32Array;
   stage: Float32Array;
-  /** `family/modelId` per model index. */
   /** `family/modelId` per model index, with the kinds of its prunable kernels when its meta header lists its layers. */
   models: { key: string; family: string; id: string; kinds?: string[] }[];
   families: string[];

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { FeatureSchema } from '../features/types.js';
 import type { Scorer } from './types.js';
 
@@ -105,17 +106,15 @@ export function outsideDomain(domain: PolicyDomain, layers: readonly DomainLayer
   return out;
 }
 
+/** `[min, max]`, finite, min ≤ max. */
+const PAIR = z.tuple([z.number().finite(), z.number().finite()]).refine(([a, b]) => a <= b, 'min above max');
+const RANGE = z.object({ fanIn: PAIR, fanOut: PAIR }).strict();
+
+/** A well-formed `provenance.domain`: what loading a policy file checks, and what domainOf accepts. */
+export const DOMAIN_SCHEMA = z.object({ convolution: RANGE.optional(), other: RANGE.optional(), kinds: z.array(z.string().min(1)).optional() }).strict();
+
 /** A scorer's recorded domain (`provenance.domain` of a learned policy), if it has a well-formed one. */
 export function domainOf(scorer: Scorer): PolicyDomain | undefined {
   const d = (scorer as { provenance?: { domain?: unknown } }).provenance?.domain;
-  if (typeof d !== 'object' || d === null || Array.isArray(d)) return undefined;
-  const ok = (r: unknown) => Array.isArray(r) && r.length === 2 && r.every((v) => typeof v === 'number' && Number.isFinite(v));
-  for (const [k, v] of Object.entries(d)) {
-    if (k === 'kinds') {
-      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) return undefined;
-      continue;
-    }
-    if (typeof v !== 'object' || v === null || !ok((v as { fanIn?: unknown }).fanIn) || !ok((v as { fanOut?: unknown }).fanOut)) return undefined;
-  }
-  return d as PolicyDomain;
+  return d != null && DOMAIN_SCHEMA.safeParse(d).success ? d as PolicyDomain : undefined;
 }

@@ -16,6 +16,7 @@ import { LinearPolicy } from './linear-policy.js';
 import { POLICY_FILE_VERSION, POLICY_FORMAT, type Policy, type PolicyFile, type PolicyKind } from './policy.js';
 import type { Scorer } from './types.js';
 import { allocatedBy, correctedPrior, CORRECTION_WEIGHT } from './allocated.js';
+import { DOMAIN_SCHEMA } from './domain.js';
 
 export type PolicyLoader = (file: PolicyFile, source: string) => Policy;
 
@@ -29,10 +30,6 @@ export const POLICY_KINDS: Readonly<Record<PolicyKind, PolicyLoader>> = Object.f
 /** Policies shipped with autoprune. */
 export const BUILTIN_POLICY_DIR = join(PACKAGE_ROOT, 'policies');
 
-/** `[min, max]`, finite, min ≤ max. */
-const PAIR = z.tuple([z.number().finite(), z.number().finite()]).refine(([a, b]) => a <= b, 'min above max');
-const DOMAIN_RANGE = z.object({ fanIn: PAIR, fanOut: PAIR }).strict();
-
 const ENVELOPE = z.object({
   format: z.literal(POLICY_FORMAT),
   version: z.literal(POLICY_FILE_VERSION),
@@ -44,8 +41,7 @@ const ENVELOPE = z.object({
     families: z.array(z.string()), models: z.array(z.string()), rows: z.number().int().nonnegative(), command: z.string(),
     // Optional (policies trained before 2026-12-06 have none), but when present it decides how the agent uses the
     // policy (src/policy/domain.ts): a malformed one is refused, not silently ignored.
-    domain: z.object({ convolution: DOMAIN_RANGE.optional(), other: DOMAIN_RANGE.optional(), kinds: z.array(z.string().min(1)).optional() })
-      .strict().optional(),
+    domain: DOMAIN_SCHEMA.optional(),
   }).passthrough(),
   metrics: z.record(z.unknown()),
 });

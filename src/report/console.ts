@@ -2,6 +2,7 @@ import cliProgress from 'cli-progress';
 import { dirname } from 'node:path';
 import { stdoutClosed } from '../cli/stdout.js';
 import { GUARD_Z } from '../agent/guard.js';
+import { CORRECTION_WEIGHT } from '../policy/allocated.js';
 import type { AgentEvent } from '../agent/events.js';
 import { slowdownOf, type BackendInfo } from '../backend/tf.js';
 import { describeStop, guardHeld, type RunReport } from './report.js';
@@ -26,10 +27,15 @@ export type Verbosity = 'quiet' | 'normal' | 'verbose';
 const pct = (v: number, d = 1) => `${(100 * v).toFixed(d)} %`;
 /** A step's "from → to", with the decimals that tell them apart (a step of 0.06 points of sparsity is not "98.6 % → 98.6 %"). */
 const span = (from: number, to: number) => {
-  let d = 1;
-  while (d < 4 && (100 * from).toFixed(d) === (100 * to).toFixed(d)) d++;
+  const d = decimalsApart(100 * from, 100 * to, 1);
   return `${pct(from, d)} → ${pct(to, d)}`;
 };
+/** The fewest decimals from `min` (at most 4) at which `a` and `b` print differently (4 where they never do). */
+function decimalsApart(a: number, b: number, min: number): number {
+  let d = min;
+  while (d < 4 && a.toFixed(d) === b.toFixed(d)) d++;
+  return d;
+}
 
 /** The validation figures the guard judged, beside the test ones: on a small split they can differ by rows. */
 function validationLine(report: RunReport, metric: string, f: (v: number) => string): string {
@@ -137,7 +143,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           if (e.outsideDomain?.length) {
             const shown = e.outsideDomain.slice(0, 3).map((x) => `'${x.layer}' (${x.why})`).join(', ');
             line(`  policy '${e.policy}' has not seen layers like ${shown}${e.outsideDomain.length > 3 ? `, and ${e.outsideDomain.length - 3} more` : ''}: ` +
-              `LAMP allocates the sparsity across layers, and inside each the policy's ranks are mixed into LAMP's at weight 0.25 ('${e.scoredAs}'; docs/agent.md, "Outside the policy's domain")`);
+              `LAMP allocates the sparsity across layers, and inside each the policy's ranks are mixed into LAMP's at weight ${CORRECTION_WEIGHT} ('${e.scoredAs}'; docs/agent.md, "Outside the policy's domain")`);
           }
           if (!e.resumed && e.sparsity > 0.005) {
             line(e.objective === 'flops'
@@ -325,8 +331,8 @@ function constantNote(st: { columns: string[]; std: number[] }): string {
 
 /** Two figures compared on one line, with enough decimals (2 to 4) that the larger does not print equal to the smaller. */
 function twoNumbers(a: number, b: number): [string, string] {
-  for (let d = 2; d < 4; d++) if (a.toFixed(d) !== b.toFixed(d)) return [a.toFixed(d), b.toFixed(d)];
-  return [a.toFixed(4), b.toFixed(4)];
+  const d = decimalsApart(a, b, 2);
+  return [a.toFixed(d), b.toFixed(d)];
 }
 
 /** The measured predict times, and what they mean where the compact model is not measurably faster. */
