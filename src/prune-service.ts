@@ -943,14 +943,37 @@ function checkTargets(model: TF.LayersModel, data: Dataset, task: TaskInfo, opts
     // A weak model can score R² ≤ 0 on a small validation split and still have learned its training rows: refused
     // only where it does no better than the mean on the training rows too.
     const trainScore = accuracy(model, data.train, task);
+    // Several targets: the mean hides which one fails (a new user's model fitted its price at R² 0.98 and its rate, a
+    // hundred-thousandth of price's scale, not at all: its absolute loss never saw the rate).
+    const each = task.kind === 'regression' ? perTargetR2(model, data) : undefined;
+    const fitting = each?.filter((t) => t.r2 >= 0.3) ?? [];
+    const failing = each?.filter((t) => !(t.r2 > 0)) ?? [];
+    const perTarget = each && each.length > 1 ? ` (per target: ${each.map((t) => `${t.name} ${t.r2.toFixed(3)}`).join(', ')})` : cols;
+    const why = fitting.length > 0 && failing.length > 0
+      ? `it fits ${fitting.map((t) => t.name).join(', ')} but not ${failing.map((t) => t.name).join(', ')}: ${failing.length === 1 ? 'a target' : 'targets'} it was not trained for, or whose scale its loss ` +
+        `did not see (a target far smaller than the others adds almost nothing to an absolute or squared loss); the mean R² the guard judges would be ` +
+        `${failing.map((t) => t.name).join(' and ')}'s noise; check the target columns and their order (--label), or retrain the model with its targets scaled alike`
+      : undefined;
     if (trainScore > 0.1) {
-      opts.onEvent?.({ type: 'warning', message: `${what} ${score.toFixed(3)}, no better than predicting the mean (R² ≤ 0)${cols}, though ${trainScore.toFixed(3)} on the training rows: ` +
-        `a weak model, or one not trained for these targets or inputs; if the latter, ${fix}` });
+      opts.onEvent?.({ type: 'warning', message: `${what} ${score.toFixed(3)}, no better than predicting the mean (R² ≤ 0)${perTarget}, though ${trainScore.toFixed(3)} on the training rows: ` +
+        (why ?? `a weak model, or one not trained for these targets or inputs; if the latter, ${fix}`) });
       return;
     }
-    throw new DataError(`${what} ${score.toFixed(3)}, no better than predicting the mean (R² ≤ 0)${cols}, and ${trainScore.toFixed(3)} on the training rows: it was not trained for these ` +
-      `targets or inputs, and fine-tuning would retrain it to another task; ${fix}`);
+    throw new DataError(`${what} ${score.toFixed(3)}, no better than predicting the mean (R² ≤ 0)${perTarget}, and ${trainScore.toFixed(3)} on the training rows: ` +
+      (why ?? `it was not trained for these targets or inputs, and fine-tuning would retrain it to another task; ${fix}`));
   }
+}
+
+/** Validation R² of each output against its target column (named as the report names them), for a regression model. */
+function perTargetR2(model: TF.LayersModel, data: Dataset): { name: string; r2: number }[] | undefined {
+  const y = data.val.y;
+  if (!y || y.rank !== 2) return undefined;
+  const pred = tf.tidy(() => predict(model, data.val.x).arraySync() as number[][]);
+  const yv = y.arraySync() as number[][];
+  const k = y.shape[1] ?? 0;
+  if ((pred[0]?.length ?? 0) !== k) return undefined;
+  const r2 = r2Matrix(pred, Array.from({ length: k }, (_, j) => Float64Array.from(yv, (r) => r[j])));
+  return r2.map((row, j) => ({ name: data.targetNames?.[j] ?? `target ${j + 1}`, r2: row[j] }));
 }
 
 /** The same CSV read again with other columns as the targets (`label`) and others ignored: the same rows and inputs. */
@@ -1730,22 +1753,46 @@ export class PruneService {
           // written" (exit 2) but a failure of this step (exit 1), retried with `autoprune compact <out>`.
           const rows = Math.min(256, fitted.val.x.shape[0] ?? 0);
           const probe = rows > 0 ? tf.slice(fitted.val.x, 0, rows) : undefined;
-          const c = await compactPruned(opts.out, { out: opts.out, int8: true, timeBudgetMs: COMPACT_TIME_BUDGET_MS, ...(probe ? { probe: { x: probe, what: `${rows} validation rows` } } : {}) }).catch((err: unknown) => {
-            throw new AutopruneError(`the pruned model is written to '${opts.out}' (model/, masks.json, report.json, report.html; exit code ${report.final.exitCode} in report.json), ` +
-              `but --compact failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-          }).finally(() => probe?.dispose());
-          // report.json says what the compact model runs too (the masked model's live-weight count is not that at
-          // connection or hierarchical granularity): rewritten in place, atomically.
-          report.compact = {
-            path: join(resolve(opts.out), 'compact'), paramsBefore: c.compact.paramsBefore, paramsAfter: c.compact.paramsAfter,
-            macs: { ...c.compute, reduction: c.compute.dense > 0 ? 1 - c.compute.compact / c.compute.dense : 0 }, ...(c.latency ? { latency: c.latency } : {}),
+          /** Compacts the run folder (or a frontier target's folder in it) into itself: the figures for report.json, and the event. */
+          const compactIn = async (dir: string, target?: number): Promise<{ summary: NonNullable<RunReport['compact']>; event: AgentEvent }> => {
+            const c = await compactPruned(dir, { out: dir, int8: true, timeBudgetMs: COMPACT_TIME_BUDGET_MS, ...(probe ? { probe: { x: probe, what: `${rows} validation rows` } } : {}) }).catch((err: unknown) => {
+              throw new AutopruneError(`the pruned model is written to '${opts.out}' (model/, masks.json, report.json, report.html; exit code ${report.final.exitCode} in report.json), ` +
+                `but --compact failed${target != null ? ` for the frontier's target ${target} (${dir})` : ''}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+            });
+            const path = join(resolve(dir), 'compact');
+            const all = c.compute.allKernels;
+            // report.json says what the compact model runs too (the masked model's live-weight count is not that at
+            // connection or hierarchical granularity).
+            const summary: NonNullable<RunReport['compact']> = {
+              path, paramsBefore: c.compact.paramsBefore, paramsAfter: c.compact.paramsAfter,
+              macs: { dense: c.compute.dense, live: c.compute.live, compact: c.compute.compact, reduction: c.compute.dense > 0 ? 1 - c.compute.compact / c.compute.dense : 0,
+                ...(all ? { allKernels: { ...all, reduction: all.dense > 0 ? 1 - all.compact / all.dense : 0 } } : {}) }, ...(c.latency ? { latency: c.latency } : {}),
+            };
+            const event: AgentEvent = {
+              type: 'compact', path, paramsBefore: c.compact.paramsBefore, paramsAfter: c.compact.paramsAfter, ...(target != null ? { target } : {}),
+              unitsRemoved: c.compact.layers.map((l) => l.unitsBefore - l.unitsAfter), unitsBefore: c.compact.layers.map((l) => l.unitsBefore), layers: c.compact.layers.map((l) => l.name), skipped: c.compact.skipped,
+              rewrites: c.rewrites, maxAbsDiff: c.maxAbsDiff, ...(c.int8ClassChanges ? { int8ClassChanges: c.int8ClassChanges } : {}), ...(c.largeBatchRewrites ? { largeBatchRewrites: c.largeBatchRewrites } : {}), probeInputs: c.probeInputs, compactMacs: c.compute.compact, denseMacs: c.compute.dense, ...(all ? { allKernelsMacs: all } : {}), ...(c.latency ? { latency: c.latency } : {}),
+            };
+            return { summary, event };
           };
-          writeFileAtomicSync(join(resolve(opts.out), 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
-          opts.onEvent?.({
-            type: 'compact', path: join(resolve(opts.out), 'compact'), paramsBefore: c.compact.paramsBefore, paramsAfter: c.compact.paramsAfter,
-            unitsRemoved: c.compact.layers.map((l) => l.unitsBefore - l.unitsAfter), unitsBefore: c.compact.layers.map((l) => l.unitsBefore), layers: c.compact.layers.map((l) => l.name), skipped: c.compact.skipped,
-            rewrites: c.rewrites, maxAbsDiff: c.maxAbsDiff, ...(c.int8ClassChanges ? { int8ClassChanges: c.int8ClassChanges } : {}), ...(c.largeBatchRewrites ? { largeBatchRewrites: c.largeBatchRewrites } : {}), probeInputs: c.probeInputs, compactMacs: c.compute.compact, denseMacs: c.compute.dense, ...(c.latency ? { latency: c.latency } : {}),
-          });
+          try {
+            const main = await compactIn(opts.out);
+            report.compact = main.summary;
+            // With --targets, every lower target's folder gets its compact model too: the frontier's rows then say what each runs.
+            const events = [main.event];
+            for (const row of report.frontier ?? []) {
+              if (!row.path) continue;
+              const f = await compactIn(join(opts.out, row.path), row.target);
+              row.compact = f.summary;
+              events.push(f.event);
+            }
+            // Rewritten in place, atomically.
+            writeFileAtomicSync(join(resolve(opts.out), 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+            if (report.frontier) writeFileAtomicSync(join(resolve(opts.out), 'frontier.json'), frontierJson(report));
+            for (const e of events) opts.onEvent?.(e);
+          } finally {
+            probe?.dispose();
+          }
         }
       } else {
         phases.total = (Date.now() - t0) / 1000 + result.earlierSeconds;
@@ -1914,10 +1961,15 @@ function frontierRows(target: number, frontier: readonly number[], result: Agent
   return rows;
 }
 
+/** frontier.json: the report's frontier rows, for AutoML tools. */
+function frontierJson(report: RunReport): string {
+  return `${JSON.stringify({ format: 'autoprune-frontier', metric: report.task?.metric ?? 'accuracy', denseTestAccuracy: report.dense.testAccuracy, rows: report.frontier }, null, 2)}\n`;
+}
+
 /** frontier/<t>/model/ and masks.json of every recorded lower target, and frontier.json (the rows, for AutoML tools). */
 async function frontierFiles(result: AgentResult, report: RunReport): Promise<OutputFile[]> {
   if (!report.frontier) return [];
-  const files: OutputFile[] = [{ relPath: 'frontier.json', data: `${JSON.stringify({ format: 'autoprune-frontier', metric: report.task?.metric ?? 'accuracy', denseTestAccuracy: report.dense.testAccuracy, rows: report.frontier }, null, 2)}\n` }];
+  const files: OutputFile[] = [{ relPath: 'frontier.json', data: frontierJson(report) }];
   if (result.milestones.length === 0) return files;
   const pm = result.masks;
   const final = pm.snapshot();

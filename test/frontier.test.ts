@@ -71,6 +71,37 @@ describe('the frontier in one run', () => {
     expect(numTensors()).toBe(before);
   });
 
+  it('with --compact, compacts every target\'s folder: each row says what its compact model runs, and the event says so per target', async () => {
+    const out = join(tempDir(), 'out');
+    const events: AgentEvent[] = [];
+    const { model, report } = await autoprune({
+      target: 0.8, frontier: [0.5], data: 'synthetic', granularity: 'unit', objective: 'flops', policy: 'global-magnitude', maxDrop: 50, budgetEpochs: 8, out, compact: true,
+      onEvent: (e) => events.push(e),
+    });
+    const rows = report.frontier!;
+    const lower = rows.find((r) => r.target === 0.5)!;
+    expect(lower.reached).toBe(true);
+    // The lower target's compact model, counted from its own file: fewer MACs than dense, more than the final one's.
+    const runs = (dir: string) => {
+      const j = JSON.parse(readFileSync(join(dir, 'compact', 'model.json'), 'utf8')) as { weightsManifest: { weights: { name: string; shape: number[] }[] }[] };
+      return j.weightsManifest.flatMap((g) => g.weights).filter((w) => w.name.endsWith('kernel')).reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
+    };
+    expect(lower.compact!.path).toBe(join(out, 'frontier', '0.5', 'compact'));
+    expect(lower.compact!.macs.compact).toBe(runs(join(out, 'frontier', '0.5')));
+    expect(report.compact!.macs.compact).toBe(runs(out));
+    expect(lower.compact!.macs.compact).toBeGreaterThan(report.compact!.macs.compact);
+    expect(lower.compact!.macs.reduction).toBeGreaterThanOrEqual(0.5 - 1e-3);
+    expect(existsSync(join(out, 'frontier', '0.5', 'model.sparse'))).toBe(true);
+    // The final row is the run folder's own: report.compact, not repeated.
+    expect(rows.at(-1)!.compact).toBeUndefined();
+    // One compact event per folder, the lower target's naming it; report.json and frontier.json carry the figures.
+    const compacts = events.filter((e) => e.type === 'compact');
+    expect(compacts.map((e) => (e as { target?: number }).target)).toEqual([undefined, 0.5]);
+    expect(JSON.parse(readFileSync(join(out, 'frontier.json'), 'utf8')).rows).toEqual(rows);
+    expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).frontier).toEqual(rows);
+    model.dispose();
+  });
+
   it('keeps the targets reached before an interruption: a resumed frontier run reports and writes what the uninterrupted one does', async () => {
     const opts = { target: 0.8, frontier: [0.7, 0.5], data: 'synthetic', policy: 'global-magnitude', maxDrop: 10, budgetEpochs: 8 } as const;
     const whole = await autoprune({ ...opts, out: join(tempDir(), 'whole') });

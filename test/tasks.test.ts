@@ -155,6 +155,23 @@ describe('a weak regression model', () => {
     model.dispose();
   }, 60_000);
 });
+describe('a regression model with several targets', () => {
+  it('that fits one target and not another is refused naming each target\'s R², not as a model trained for other columns', async () => {
+    const dir = tempDir();
+    const rng = new Rng(5);
+    // y follows a; z is a hundred-thousandth of y's scale, and the model's second output (a constant 5) never learned it.
+    const rows = Array.from({ length: 200 }, () => { const a = rng.normal(); const b = rng.normal(); return [a, b, rng.normal(), 100 * a, 1e-3 * rng.normal()]; });
+    writeFileSync(join(dir, 'd.csv'), `a,b,c,y,z\n${rows.map((r) => r.map((v) => v.toFixed(6)).join(',')).join('\n')}\n`);
+    const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 2, weights: [tf.tensor2d([[100, 0], [0, 0], [0, 0]]), tf.tensor1d([0, 5])] })] });
+    m.compile({ optimizer: 'adam', loss: 'meanAbsoluteError' });
+    await m.save(`file://${join(dir, 'm')}`, { includeOptimizer: true });
+    m.dispose();
+    const run = autoprune({ model: join(dir, 'm'), data: join(dir, 'd.csv'), label: ['y', 'z'], target: 0.5, budgetSteps: 20 });
+    await expect(run).rejects.toBeInstanceOf(DataError);
+    await expect(autoprune({ model: join(dir, 'm'), data: join(dir, 'd.csv'), label: ['y', 'z'], target: 0.5, budgetSteps: 20 }))
+      .rejects.toThrow(/R² on the validation split \(\d+ rows\) is -\d+\.\d{3}, no better than predicting the mean \(R² ≤ 0\) \(per target: y 1\.000, z -\d+\.\d{3}\), and -\d+\.\d{3} on the training rows: it fits y but not z: a target it was not trained for, or whose scale its loss did not see/);
+  }, 60_000);
+});
 describe('--task for a model.json without a loss', () => {
   it('says which loss fine-tuning uses, and that the pruned model.json will name it', async () => {
     const dir = tempDir();

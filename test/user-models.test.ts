@@ -107,6 +107,8 @@ describe('user models and data', () => {
     expect(timed!.compactMs).toBeGreaterThan(0);
     expect(latencyLine(timed!)).toMatch(/^predict time measured here \(32 samples a call, median of \d+ calls each in alternating turns, this machine's default threads\): pruned at full shape \d+\.\d\d ms → compact \d+\.\d\d ms \(\d+\.\d\d×\)/);
     expect(latencyLine({ batch: 32, runs: 5, denseMs: 1, compactMs: 0.95 })).toMatch(/\(1\.05×\): not measurably faster/);
+    // No unit removed: the same shape, and the line says so rather than "fewer parameters".
+    expect(latencyLine({ batch: 32, runs: 5, denseMs: 1, compactMs: 0.95 }, false)).toMatch(/\(1\.05×\): no unit was removed, so the compact model has the pruned model's shape and its time/);
     // report.json says what the compact model runs (the returned report too).
     const written = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { compact: { macs: { dense: number; compact: number; reduction: number }; paramsAfter: number; latency?: unknown } };
     expect(written.compact.latency).toEqual(timed);

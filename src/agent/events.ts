@@ -191,6 +191,8 @@ export interface CompactEvent {
   type: 'compact';
   /** Folder of the compact model. */
   path: string;
+  /** With --targets: the lower target whose folder (frontier/<target>/) this compacted; absent for the run's own model. */
+  target?: number;
   /** All weights before and after compaction. */
   paramsBefore: number;
   paramsAfter: number;
@@ -216,6 +218,8 @@ export interface CompactEvent {
   /** Multiply-accumulates per sample of the kernels the compact model runs (its own shapes, zeros inside kept units included), and the dense model's. */
   compactMacs?: number;
   denseMacs?: number;
+  /** Where kernels were left out (frozen, excluded): every kernel's MACs, the dense model's and the compact model's. */
+  allKernelsMacs?: { dense: number; compact: number };
   /** `predict` timed on this machine at `batch` samples a call, the pruned model at full shape and the compact model: median ms (report.json `compact.latency`). */
   latency?: { batch: number; runs: number; denseMs: number; compactMs: number };
 }

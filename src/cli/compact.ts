@@ -79,7 +79,14 @@ export interface CompactResult {
    * Multiply-accumulates per sample of the kernels: the dense model's, the masked model's live weights' (what
    * report.json's `final.compute` claims), and the compact model's own (what it runs: its zeros included).
    */
-  compute: { dense: number; live: number; compact: number };
+  compute: {
+    dense: number; live: number; compact: number;
+    /**
+     * Where the run left kernels out (frozen, `--exclude`d): every kernel's MACs, those counted as they are — the dense
+     * model's and what the compact model runs. The figures above count the prunable kernels only, as the run's target did.
+     */
+    allKernels?: { dense: number; compact: number };
+  };
   /** The serving rewrites made (empty with `rewrite: false` or where none applies); `compute.compact` includes the MACs they add. */
   rewrites: Rewrite[];
   /**
@@ -319,7 +326,10 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     const sparsity = view.sparsity().global;
     const cpm = counted(compact);
     const compactMacs = cpm.layers.reduce((a, l) => a + l.size * l.macsPerWeight, 0);
+    // The kernels left out run at their (compact) shape, all their weights: what the whole compact model runs.
+    const held = cpm.compute();
     cpm.dispose();
+    const allKernels = claimed.allKernels ? { dense: claimed.allKernels.dense, compact: compactMacs + (held.allKernels?.dense ?? held.dense) - held.dense } : undefined;
     // The weights of the model written (a batch norm folded away, a phase convolution's larger kernel).
     const paramsWritten = compact.countParams();
     const latency = opts.timeBudgetMs && model.inputs.length === 1 ? timeBoth(model, compact, opts.servingBatch ?? SERVING_BATCH_DEFAULT, opts.timeBudgetMs) : undefined;
@@ -328,7 +338,7 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
       files, sparsity, sizes, compact: { ...report, paramsAfter: paramsWritten }, maxAbsDiff: diff, ...(int8ClassChanges ? { int8ClassChanges } : {}),
       ...(moreAtLargeBatch > 0 ? { largeBatchRewrites: moreAtLargeBatch } : {}),
       probeInputs: opts.probe && model.inputs.length === 1 ? opts.probe.what : tokens ? 'token ids below the Embedding\'s vocabulary size' : 'values in [0, 1)',
-      compute: { dense: claimed.dense, live: claimed.live, compact: compactMacs }, rewrites, ...(latency ? { latency } : {}),
+      compute: { dense: claimed.dense, live: claimed.live, compact: compactMacs, ...(allKernels ? { allKernels } : {}) }, rewrites, ...(latency ? { latency } : {}),
     };
   } finally {
     for (const d of disposables.reverse()) d.dispose();
@@ -430,8 +440,10 @@ export async function compactCommand(dir: string, opts: CompactOptions = {}): Pr
     ...(r.largeBatchRewrites ? [`served ${ONE_CHANNEL_MIN_BATCH} or more samples a call, \`--serving-batch 256\` also rewrites ${r.largeBatchRewrites} one-channel map${r.largeBatchRewrites > 1 ? 's' : ''} (a one-filter convolution and its 2×2 max pool as one strided convolution; 1.14–1.47× measured at batch 128–256, slower below: docs/compaction.md)`] : []),
     `compute (multiply-accumulates per sample of the kernels): dense ${r.compute.dense.toLocaleString('en')}, live weights of the pruned model ` +
       `${r.compute.live.toLocaleString('en')} (${removed(r.compute.live, r.compute.dense)}), the compact model runs ` +
-      `${r.compute.compact.toLocaleString('en')} (${removed(r.compute.compact, r.compute.dense)})${extraMacs(r)}`,
-    ...(r.latency ? [latencyLine(r.latency)] : []),
+      `${r.compute.compact.toLocaleString('en')} (${removed(r.compute.compact, r.compute.dense)})${extraMacs(r)}` +
+      (r.compute.allKernels ? `; every kernel's, the frozen and excluded ones included: dense ${r.compute.allKernels.dense.toLocaleString('en')}, the compact model runs ` +
+        `${r.compute.allKernels.compact.toLocaleString('en')} (${removed(r.compute.allKernels.compact, r.compute.allKernels.dense)})` : ''),
+    ...(r.latency ? [latencyLine(r.latency, r.compact.paramsAfter < r.compact.paramsBefore)] : []),
     `max |output − masked output| on ${r.probeInputs.includes('rows') ? r.probeInputs : `32 random inputs (${r.probeInputs}; inputs of larger values make the int8 error larger: a run's --compact compares on its validation rows)`}: compact ${r.maxAbsDiff.compact.toExponential(2)}, ` +
       `sparse ${r.maxAbsDiff.sparse.toExponential(2)}` +
       (r.maxAbsDiff.sparseInt8 != null ? `, sparse + int8 ${r.maxAbsDiff.sparseInt8.toExponential(2)}` : '') +

@@ -426,7 +426,7 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel, task: Ta
         : ' (an autoencoder\'s CSV holds its input columns only)')
       : ` (a ${task.kind} model's CSV holds the inputs, then its ${task.units} target column${task.units === 1 ? '' : 's'} last)`;
     throw new DataError(
-      `data '${data.source}' has ${haveSize} input values per sample (shape [${data.inputShape}]${inputList(data)}) ` +
+      `data '${data.source}' has ${haveSize} input values per sample (shape [${data.inputShape}]${inputList(data)}${targetList(data)}) ` +
       `but the model expects shape [${want}] (${wantSize} values)${hint}${extra}`);
   }
   checkTokenIds(data, model);
@@ -624,6 +624,13 @@ function labelsAsIndices(data: Dataset, classes: number): { ids: Int32Array; nam
 }
 
 /** ": a, b, c" — a CSV's input columns (at most 12 listed). */
+/** '; label column: y' (or 'target columns: …') where the data names them: a label chosen by default (the last column not ignored) shows here. */
+function targetList(data: Dataset): string {
+  const t = data.targetNames;
+  if (!t?.length || !data.inputNames?.length) return '';
+  return `; ${t.length === 1 ? 'label column' : 'target columns'}: ${t.join(', ')}`;
+}
+
 function inputList(data: Dataset): string {
   const n = data.inputNames;
   if (!n?.length) return '';

@@ -202,6 +202,15 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
               : ` < guard ${fmt(e.floor)}`) + `: rolled back; ${e.next}`);
           break;
         case 'compact':
+          if (e.target != null) {
+            // A lower target's folder (--targets): one line each; its files hold the same forms as the run's own.
+            const macs = e.allKernelsMacs ?? (e.denseMacs != null ? { dense: e.denseMacs, compact: e.compactMacs ?? e.denseMacs } : undefined);
+            line(`autoprune: compacted the frontier's target ${e.target}: ${e.paramsBefore.toLocaleString('en')} → ${e.paramsAfter.toLocaleString('en')} parameters` +
+              (macs ? `, ${macs.compact.toLocaleString('en')} of ${macs.dense.toLocaleString('en')} multiply-accumulates per sample (${(100 * (1 - macs.compact / Math.max(1, macs.dense))).toFixed(1)} % removed${e.allKernelsMacs ? ', every kernel' : ''})` : '') +
+              (e.latency ? `, predict ${e.latency.denseMs.toFixed(2)} → ${e.latency.compactMs.toFixed(2)} ms at ${e.latency.batch} samples a call (${(e.latency.denseMs / Math.max(1e-9, e.latency.compactMs)).toFixed(2)}×, measured here)` : '') +
+              ` in ${e.path}`);
+            break;
+          }
           compacted = true;
           line(`autoprune: compacted: ${e.paramsBefore.toLocaleString('en')} → ${e.paramsAfter.toLocaleString('en')} parameters ` +
             `(units removed: ${e.layers ? e.unitsRemoved.map((n, i) => [n, e.layers![i], e.unitsBefore?.[i]] as const).filter(([n]) => n > 0).map(([n, name, of]) => `${name} ${n}${of != null ? ` of ${of}` : ''}`).join(', ') || 'none' : e.unitsRemoved.join(' / ')}) in ${e.path}`);
@@ -213,10 +222,13 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           }
           for (const w of e.rewrites ?? []) line(`  ${describeRewrite(w)}`);
           if (e.compactMacs != null) {
-            line(`  the compact model runs ${e.compactMacs.toLocaleString('en')} multiply-accumulates per sample` +
-              (e.denseMacs ? ` of the dense model's ${e.denseMacs.toLocaleString('en')} (${(100 * (1 - e.compactMacs / e.denseMacs)).toFixed(1)} % removed; its kernels' own shapes)` : ' (its kernels\' own shapes)'));
+            line(`  the compact model runs ${(e.allKernelsMacs?.compact ?? e.compactMacs).toLocaleString('en')} multiply-accumulates per sample` +
+              (e.allKernelsMacs
+                ? ` in every kernel (the frozen and excluded ones included) of the dense model's ${e.allKernelsMacs.dense.toLocaleString('en')} (${(100 * (1 - e.allKernelsMacs.compact / Math.max(1, e.allKernelsMacs.dense))).toFixed(1)} % removed; its kernels' own shapes)` +
+                  (e.denseMacs ? `; in the prunable kernels ${e.compactMacs.toLocaleString('en')} of ${e.denseMacs.toLocaleString('en')} (${(100 * (1 - e.compactMacs / e.denseMacs)).toFixed(1)} % removed)` : '')
+                : e.denseMacs ? ` of the dense model's ${e.denseMacs.toLocaleString('en')} (${(100 * (1 - e.compactMacs / e.denseMacs)).toFixed(1)} % removed; its kernels' own shapes)` : ' (its kernels\' own shapes)'));
           }
-          if (e.latency) line(`  ${latencyLine(e.latency)}`);
+          if (e.latency) line(`  ${latencyLine(e.latency, e.paramsAfter < e.paramsBefore)}`);
           if (e.maxAbsDiff) {
             line(`  max |output − pruned model's output| on ${e.probeInputs ?? 'its probe inputs'}: compact ${e.maxAbsDiff.compact.toExponential(2)}, ` +
               `model.sparse ${e.maxAbsDiff.sparse.toExponential(2)}${e.maxAbsDiff.sparseInt8 != null ? `, model.int8.sparse ${e.maxAbsDiff.sparseInt8.toExponential(2)}` : ''}` +
@@ -336,9 +348,13 @@ function twoNumbers(a: number, b: number): [string, string] {
 }
 
 /** The measured predict times, and what they mean where the compact model is not measurably faster. */
-export function latencyLine(l: { batch: number; runs: number; denseMs: number; compactMs: number }): string {
+export function latencyLine(l: { batch: number; runs: number; denseMs: number; compactMs: number }, smaller = true): string {
   const x = l.denseMs / Math.max(1e-9, l.compactMs);
+  const why = !smaller
+    ? ': no unit was removed, so the compact model has the pruned model\'s shape and its time (tfjs has no sparse kernels)'
+    : x < 1.1
+      ? ': not measurably faster — its time goes elsewhere than to the multiply-accumulates removed (per-call and per-layer overhead, a recurrent layer\'s time steps); fewer parameters and a smaller file remain'
+      : '';
   return `predict time measured here (${l.batch} samples a call, median of ${l.runs} calls each in alternating turns, this machine's default threads): ` +
-    `pruned at full shape ${l.denseMs.toFixed(2)} ms → compact ${l.compactMs.toFixed(2)} ms (${x.toFixed(2)}×)` +
-    (x < 1.1 ? ': not measurably faster — its time goes elsewhere than to the multiply-accumulates removed (per-call and per-layer overhead, a recurrent layer\'s time steps); fewer parameters and a smaller file remain' : '');
+    `pruned at full shape ${l.denseMs.toFixed(2)} ms → compact ${l.compactMs.toFixed(2)} ms (${x.toFixed(2)}×)${why}`;
 }

@@ -322,6 +322,8 @@ export interface ReportFrontierRow {
   path?: string;
   /** Why a lower target was not reached, where its branch was tried (the guard rejected it). */
   why?: string;
+  /** With `--compact`: what this row's compact model (`<path>compact/`) runs, as report.json's `compact` says for the final model. */
+  compact?: RunReport['compact'];
 }
 
 /** Contents of report.json. */
@@ -382,10 +384,11 @@ export interface RunReport {
   /**
    * With `--compact` (API `compact: true`): what the compact model written to `compact/` runs, next to the masked model's
    * live-weight count of `final.compute`. Only whole units leave the model: at connection or hierarchical granularity the
-   * zeros inside kept units still cost their multiply-accumulates, so `macs.compact` is what serving it saves.
+   * zeros inside kept units still cost their multiply-accumulates, so `macs.compact` is what serving it saves. The figures
+   * count the prunable kernels; `macs.allKernels` (where the run left kernels out: frozen, `--exclude`d) counts every kernel.
    */
   compact?: {
-    path: string; paramsBefore: number; paramsAfter: number; macs: { dense: number; live: number; compact: number; reduction: number };
+    path: string; paramsBefore: number; paramsAfter: number; macs: { dense: number; live: number; compact: number; reduction: number; allKernels?: { dense: number; compact: number; reduction: number } };
     /** `predict` timed at `batch` samples a call on the machine of the run: the pruned model at full shape and the compact model, median ms (a measurement, not a claim). */
     latency?: { batch: number; runs: number; denseMs: number; compactMs: number };
   };

@@ -6,8 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../src/backend/tf.js';
 import { numTensors, runOnFiles, runSmallCase } from '../helpers.js';
+import { autoprune, buildModel, loadSynthetic, train } from '../../src/index.js';
+import type { AgentEvent } from '../../src/agent/events.js';
 
-const run = (budgetSteps?: number) => runSmallCase('penguins-species', { target: 0.8, ...(budgetSteps != null ? { budgetSteps } : {}) });
+// weather-city @0.9: the polish is still improving (validation 85.6 %) at the end of the default budget, and of its first extension.
+const run = (budgetSteps?: number) => runSmallCase('weather-city', { target: 0.9, ...(budgetSteps != null ? { budgetSteps } : {}) });
 
 describe('a fine-tune at the target still improving when the default budget runs out', () => {
   it('gets the default budget again, said in a budget event, and goes on as one polish; a budget the user set is not extended', async () => {
@@ -35,6 +38,26 @@ describe('a fine-tune at the target still improving when the default budget runs
     expect(set.events.some((e) => e.type === 'budget')).toBe(false);
     expect(set.r.totals.fineTuneSteps).toBeLessThanOrEqual(base);
     expect(numTensors()).toBe(before);
+  }, 60_000);
+});
+
+describe('a polish with every validation row right', () => {
+  it('is not extended for a loss still creeping down: the guard\'s measure has nothing left to gain', async () => {
+    // Easy, well separated classes: 100 % validation accuracy dense and pruned. The polish's loss kept falling (to ~1e-7),
+    // which extended the default budget three times (4× the run) before this rule.
+    const data = loadSynthetic({ samples: 600, features: 8, classes: 3, seed: 1, noise: 0.05 });
+    const model = buildModel({ family: 'mlp', inputShape: [8], hidden: [32, 16], numClasses: 3, seed: 1 });
+    train(model, data.train, { epochs: 30, batchSize: 32 });
+    const events: AgentEvent[] = [];
+    const r = await autoprune({ model, data, target: 0.8, onEvent: (e) => events.push(e) });
+    expect(r.report.dense.valAccuracy).toBe(1);
+    expect(r.report.final.valAccuracy).toBe(1);
+    expect(events.filter((e) => e.type === 'budget')).toEqual([]);
+    expect(events.find((e) => e.type === 'polish')).toMatchObject({ kept: true });
+    expect(r.report.final.sparsity).toBeGreaterThanOrEqual(0.8 - 1e-3);
+    r.model.dispose();
+    model.dispose();
+    data.dispose();
   }, 60_000);
 });
 

@@ -6,7 +6,10 @@ import { UsageError } from '../../src/errors.js';
 import { loadSynthetic } from '../../src/data/synthetic.js';
 import { globMatches, PrunableModel } from '../../src/pruning/prunable-model.js';
 import { applyMaskJson, masksToJson } from '../../src/pruning/mask-io.js';
-import { numTensors } from '../helpers.js';
+import { numTensors, tempDir } from '../helpers.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AgentEvent } from '../../src/agent/events.js';
 
 function mlp(): LayersModel {
   const init = (seed: number) => ({ kernelInitializer: tf.initializers.glorotUniform({ seed }) });
@@ -82,6 +85,33 @@ describe('exclude: kernels never pruned', () => {
     expect((report.dense.untouched ?? []).map((u) => u.name)).toContain('first');
     const first = pruned.getLayer('first').getWeights()[0].dataSync();
     expect(first.filter((v) => v === 0).length).toBe(0);
+    pruned.dispose();
+    model.dispose();
+    data.dispose();
+  });
+
+  it('whole units pruned around an excluded kernel: the compact figures say what every kernel runs, the excluded ones included', async () => {
+    const data = loadSynthetic({ samples: 600, features: 10, classes: 3, seed: 2 });
+    const model = mlp();
+    const out = join(tempDir(), 'out');
+    const events: AgentEvent[] = [];
+    const { model: pruned, report } = await autoprune({
+      model, data, target: 0.5, granularity: 'unit', exclude: ['first'], policy: 'global-magnitude', maxDrop: 50, budgetSteps: 60, out, compact: true,
+      onEvent: (e) => events.push(e),
+    });
+    const c = events.find((e) => e.type === 'compact') as { compactMacs: number; denseMacs: number; allKernelsMacs?: { dense: number; compact: number } };
+    // What the compact model runs, counted from its own kernels (a Dense kernel's weight is one MAC per sample).
+    const topology = JSON.parse(readFileSync(join(out, 'compact', 'model.json'), 'utf8')) as { weightsManifest: { weights: { name: string; shape: number[] }[] }[] };
+    const kernels = topology.weightsManifest.flatMap((g) => g.weights).filter((w) => w.name.endsWith('kernel'));
+    const runs = kernels.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
+    const first = kernels.find((w) => w.name.startsWith('first'))!;
+    const firstMacs = first.shape[0] * first.shape[1];
+    expect(runs).toBeLessThan(10 * 24 + 24 * 16 + 16 * 3);
+    expect(c.allKernelsMacs).toEqual({ dense: 10 * 24 + 24 * 16 + 16 * 3, compact: runs });
+    // The prunable kernels' figure leaves the excluded one out, as the target did; report.json carries both.
+    expect(c.compactMacs).toBe(runs - firstMacs);
+    expect(c.denseMacs).toBe(24 * 16 + 16 * 3);
+    expect(report.compact!.macs.allKernels).toEqual({ ...c.allKernelsMacs, reduction: 1 - runs / (10 * 24 + 24 * 16 + 16 * 3) });
     pruned.dispose();
     model.dispose();
     data.dispose();

@@ -179,7 +179,7 @@ const CASES: Case[] = [
     name: 'an unnamed index column (pandas to_csv) read as an input',
     setup: both(base, (cwd) => { const [head, ...rows] = readFileSync(join(cwd, 'd.csv'), 'utf8').trim().split('\n'); writeFileSync(join(cwd, 'i.csv'), `,${head}\n${rows.map((r, i) => `${i},${r}`).join('\n')}\n`); }),
     args: prune().map((a) => (a === 'd.csv' ? 'i.csv' : a)),
-    error: /has 5 input values per sample \(shape \[5\]: \(unnamed column\), a, b, c, d\) but the model expects shape \[4\].*left out with --ignore-columns NAME\|INDEX \(the unnamed one by its 0-based index in the file: --ignore-columns 0 for the first column\)$/,
+    error: /has 5 input values per sample \(shape \[5\]: \(unnamed column\), a, b, c, d; label column: \w+\) but the model expects shape \[4\].*left out with --ignore-columns NAME\|INDEX \(the unnamed one by its 0-based index in the file: --ignore-columns 0 for the first column\)$/,
   },
   { name: 'build-meta: --out under a file (said before the oracle runs)', setup: base, args: ['build-meta', '--family', 'f', '--models', 'm', '--data', 'd.csv', '--out', 'd.csv/meta.json'], error: /--out 'd\.csv\/meta\.json': '.*d\.csv' is a file, not a folder$/ },
   // A device or FIFO at --out would be replaced by the file (as root, /dev/null) or block the final open deaf to SIGTERM
@@ -213,7 +213,9 @@ const CASES: Case[] = [
   { name: 'CSV with one class', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${CSV_HEADER}\n${Array.from({ length: 40 }, (_, i) => `${i},1,2,3,0`).join('\n')}\n`)), args: prune(), error: /all 40 samples/ },
   { name: 'CSV empty file', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), '')), args: prune(), error: /d\.csv/ },
   { name: 'CSV header only', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${CSV_HEADER}\n`)), args: prune(), error: /d\.csv/ },
-  { name: 'CSV with fewer feature columns than the model', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `a,b,y\n${Array.from({ length: 60 }, (_, i) => `${i % 7},${i % 3},${i % 2}`).join('\n')}\n`)), args: prune(), error: /2 input values per sample \(shape \[2\]: a, b\) but the model expects shape/ },
+  { name: 'CSV with fewer feature columns than the model', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `a,b,y\n${Array.from({ length: 60 }, (_, i) => `${i % 7},${i % 3},${i % 2}`).join('\n')}\n`)), args: prune(), error: /2 input values per sample \(shape \[2\]: a, b; label column: y\) but the model expects shape/ },
+  // Ignoring the label column makes the column before it the label (the last one not ignored): the error says which it read.
+  { name: 'the label column ignored', setup: base, args: prune('--ignore-columns', 'y'), error: /3 input values per sample \(shape \[3\]: a, b, c; label column: d\) but the model expects shape \[4\]/ },
   { name: 'CSV-only flag on built-in data', args: ['--target', '0.5', '--data', 'synthetic', '--split', '0.8,0.1,0.1'], error: /--split/ },
   { name: '--max-drop over 100', args: ['--target', '0.5', '--max-drop', '101'], error: /--max-drop/ },
   { name: '--max-drop not a number', args: ['--target', '0.5', '--max-drop', 'abc'], error: /--max-drop must be a number/ },

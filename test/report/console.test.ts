@@ -108,6 +108,10 @@ describe('console compact lines', () => {
     c.event({ type: 'compact', path: '/tmp/out/compact', paramsBefore: 2753, paramsAfter: 1400, unitsRemoved: [17, 14, 0], unitsBefore: [32, 16, 1], layers: ['hidden1', 'hidden2', 'out'], skipped: [], compactMacs: 1287, denseMacs: 2656 });
     expect(out).toContain('autoprune: compacted: 2,753 → 1,400 parameters (units removed: hidden1 17 of 32, hidden2 14 of 16) in /tmp/out/compact');
     expect(out).toContain("the compact model runs 1,287 multiply-accumulates per sample of the dense model's 2,656 (51.5 % removed; its kernels' own shapes)");
+    // Kernels the run left out (frozen, excluded) are in the model the line speaks of: counted, and the prunable ones' figure beside.
+    out = '';
+    c.event({ type: 'compact', path: '/tmp/out/compact', paramsBefore: 2753, paramsAfter: 1400, unitsRemoved: [17, 14, 0], unitsBefore: [32, 16, 1], layers: ['hidden1', 'hidden2', 'out'], skipped: [], compactMacs: 780, denseMacs: 2080, allKernelsMacs: { dense: 2528, compact: 1228 } });
+    expect(out).toContain("the compact model runs 1,228 multiply-accumulates per sample in every kernel (the frozen and excluded ones included) of the dense model's 2,528 (51.4 % removed; its kernels' own shapes); in the prunable kernels 780 of 2,080 (62.5 % removed)");
   });
 });
 
