@@ -325,7 +325,8 @@ export class PruningCallback extends TfCallback {
     if (this.stripped) throw new UsageError('this PruningCallback was stripped; create a new one for another fit');
     if (this.plan) { this.maskInsideUpdates(); return; }
     const p = (this.params ?? {}) as Record<string, unknown>;
-    const epochs = Number(p.epochs ?? NaN);
+    // A fit resumed at initialEpoch runs epochs − initialEpoch epochs (a new user's fit from epoch 3 of 9 was planned over 9).
+    const epochs = Number(p.epochs ?? NaN) - (typeof p.initialEpoch === 'number' && p.initialEpoch > 0 ? p.initialEpoch : 0);
     const perEpoch = typeof p.steps === 'number' && p.steps > 0
       ? p.steps
       : typeof p.samples === 'number' && typeof p.batchSize === 'number' ? Math.ceil(p.samples / p.batchSize) : NaN;
@@ -337,6 +338,9 @@ export class PruningCallback extends TfCallback {
       endStep = Math.max(beginStep + 1, Math.round((2 / 3) * total));
     }
     if (endStep <= beginStep) throw new UsageError(`PruningCallback: endStep (${endStep}) must be after beginStep (${beginStep})`);
+    // endStep equal to the fit's step count means "by the end of this fit": its steps are 0 … total − 1, so the target's prune
+    // (before step endStep) would never come; it comes before the last batch instead.
+    if (Number.isFinite(total) && endStep === total && total - 1 > beginStep) endStep = total - 1;
     // Legal (a schedule may span several fits), but in one fit the target is never reached: say so.
     if (Number.isFinite(total) && endStep > total) {
       process.emitWarning(`PruningCallback: endStep ${endStep} is after this fit's last optimizer step (${total}): this fit ends before the schedule reaches the target ${this.target}; set endStep ≤ ${total} or continue the schedule in another fit`, 'AutopruneWarning');

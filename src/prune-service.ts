@@ -1280,6 +1280,14 @@ export function maxDropAccepting(drop: number, allowed: number, maxDrop: number)
 
 
 /**
+ * The largest --max-drop (points) a retry suggests. A run whose guard would need more to accept the target has lost
+ * most of what the model does there (a new user's 3-class table: a last try 47 points down, and the retry's
+ * --max-drop 47 gave exit 0 at 62 % test accuracy against 94 % at the stop): an AutoML loop taking `retry` as it comes
+ * must not get that; the advice still names what the target cost, and --force.
+ */
+export const RETRY_MAX_DROP = 10;
+
+/**
  * What a user can do about a run that stopped short (exit 3), in terms of its own figures, and the options of its first
  * suggestion (none where nothing the run could be given helps: every layer at its floor, or every smaller step collapsing
  * to the most common class).
@@ -1298,7 +1306,7 @@ export function advise(result: AgentResult, maxDrop: number, trainRows: number, 
       // In the target's own measure: the compute removed under --objective flops (weight sparsity there is another figure).
       const reached = objective === 'flops' ? `${(100 * result.compute.reduction).toFixed(1)} % of the prunable kernels' compute removed` : `${(100 * result.sparsity.global).toFixed(1)} % sparsity`;
       const head = `the fine-tuning budget (${b.budgetSteps} optimizer steps) ran out at ${reached}`;
-      if (need != null && need > maxDrop && need <= 100) {
+      if (need != null && need > maxDrop && need <= RETRY_MAX_DROP) {
         // Measured on the small-data suite (docs/agent.md, "Advice"): more budget alone, or the --max-drop alone, often
         // stops short again (the rerun takes another path); both together reached the target on every case tried.
         const retry = retryOf({ budgetSteps: more, maxDrop: need });
@@ -1311,6 +1319,13 @@ export function advise(result: AgentResult, maxDrop: number, trainRows: number, 
         };
       }
       const retry = retryOf({ budgetSteps: more });
+      if (need != null && need > RETRY_MAX_DROP) {
+        return {
+          retry,
+          text: `${head}, and its last try at the target lost ${(100 * lastTry!).toFixed(2)} validation points (allowed ${(100 * (last.allowedDrop ?? 0)).toFixed(2)}), ` +
+            `more than a retry loosens the guard by (${RETRY_MAX_DROP} points): rerun with ${retry.flags.join(' ')} (it may stop short again), a lower --target, or --force to take the target and report the drop`,
+        };
+      }
       return { retry, text: `${head}: rerun with ${retry.flags.join(' ')}, or --force to take the target with what is left` };
     }
     case 'stalled':
@@ -1332,7 +1347,6 @@ export function advise(result: AgentResult, maxDrop: number, trainRows: number, 
       // --max-drop takes at most 100 points: a step that lost more (an R² that fell by several) has no --max-drop to offer.
       if (need != null && need > 100) {
         return {
-          retry: retryOf({ force: true }),
           text: `the rejected step nearest to the guard lost ${(100 * worst!).toFixed(2)} validation points, more than any --max-drop (at most 100) accepts: --force takes the target and reports the drop, or a lower --target`,
         };
       }
@@ -1341,10 +1355,16 @@ export function advise(result: AgentResult, maxDrop: number, trainRows: number, 
       const last = result.steps[result.steps.length - 1];
       if (last && !last.accepted && last.drop != null && last.collapsedTo == null && isLastTry(last)) {
         const atTarget = maxDropAccepting(last.drop, last.allowedDrop ?? maxDrop / 100, maxDrop);
-        if (atTarget > maxDrop && atTarget <= 100) {
+        if (atTarget > maxDrop && atTarget <= RETRY_MAX_DROP) {
           const retry = retryOf({ maxDrop: atTarget });
           return { retry, text: `the steps became too small to try, and a last try at the target (${last.fineTuneSteps} fine-tune steps) lost ${(100 * last.drop).toFixed(2)} validation points (allowed ${(100 * (last.allowedDrop ?? 0)).toFixed(2)}): rerun with ${retry.flags.join(' ')}, the smallest --max-drop under which the guard would have accepted that try (the rerun takes its own path and may still stop short, and its report says what the final model lost), or --force to take the target and report the drop` };
         }
+      }
+      if (need != null && need > RETRY_MAX_DROP) {
+        return {
+          text: `the rejected step nearest to the guard lost ${(100 * worst!).toFixed(2)} validation points, more than a retry loosens the guard by (${RETRY_MAX_DROP} points): ` +
+            `a lower --target, or --force to take the target and report the drop (or a --max-drop of ${need.toFixed(1)}, the smallest under which the guard accepts that step, if that loss is acceptable)`,
+        };
       }
       if (need != null && need > maxDrop) {
         const retry = retryOf({ maxDrop: need });
@@ -1420,7 +1440,10 @@ export function eventSink(handler: (e: AgentEvent) => unknown): { emit: (e: Agen
   return {
     emit(e) {
       if (failed) throw failed.error;
-      const r = handler(e);
+      // The handler gets its own copy: events share arrays and objects with the report (final.classes, compute, the
+      // policy's domain), and a handler that sorts or rescales one for display must not change the report returned or
+      // written (a new user's sort of the done event's classes reordered report.final.classes).
+      const r = handler(structuredClone(e));
       if (r != null && typeof (r as PromiseLike<unknown>).then === 'function') {
         const p = Promise.resolve(r as PromiseLike<unknown>).then(
           () => { pending.delete(p); },

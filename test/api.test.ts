@@ -46,6 +46,31 @@ describe('library API', () => {
     model.dispose();
   });
 
+  it('gives each event handler its own copy: sorting or rescaling an event for display leaves the report and report.json as they were', async () => {
+    const out = join(tempDir(), 'out');
+    const opts = { target: 0.6, data: 'synthetic', policy: 'global-magnitude', maxDrop: 5, budgetEpochs: 4 } as const;
+    const plain = await autoprune(opts);
+    const { model, report } = await autoprune({
+      ...opts, out,
+      onEvent: (e) => {
+        if (e.type === 'done') {
+          e.classes?.sort((a, b) => (a.recall ?? 0) - (b.recall ?? 0));
+          e.classes?.splice(0, 1);
+          if (e.compute) e.compute.dense /= 1e6;
+        }
+        if (e.type === 'start') e.floor = -1;
+      },
+    });
+    expect(plain.report.final.classes!.length).toBeGreaterThan(1);
+    expect(report.final.classes).toEqual(plain.report.final.classes);
+    expect(report.final.compute).toEqual(plain.report.final.compute);
+    const written = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { final: { classes: unknown; compute: unknown } };
+    expect(written.final.classes).toEqual(plain.report.final.classes);
+    expect(written.final.compute).toEqual(plain.report.final.compute);
+    model.dispose();
+    plain.model.dispose();
+  });
+
   it('lets an integration substitute a data source through the container', async () => {
     const c = createContainer();
     let asked = '';

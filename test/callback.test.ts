@@ -291,6 +291,34 @@ describe('pruning inside the user\'s training', () => {
     model.dispose();
     data.dispose();
   });
+  it('reaches the target by the fit\'s last batch when endStep is the fit\'s step count, and plans a fit resumed at initialEpoch over the epochs it runs', async () => {
+    const data = loadSynthetic({ samples: 120, features: 20, classes: 3, seed: 7 });
+    const y = tf.oneHot(tf.tensor1d(data.train.labels, 'int32'), 3);
+    const steps = 3 * Math.ceil(data.train.labels.length / 32);
+    // endStep = the fit's optimizer steps (0 … steps − 1): the target's prune comes before the last batch.
+    const model = userModel();
+    model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+    const exact = new PruningCallback(model, { target: 0.8, calibration: { x: data.train.x, y }, policy: 'global-magnitude', endStep: steps, frequency: 4 });
+    const w1 = await warningsDuring(() => model.fit(data.train.x, y, { epochs: 3, batchSize: 32, callbacks: [exact], verbose: 0 }));
+    expect(w1).toEqual([]);
+    expect(exact.sparsity().global).toBeCloseTo(0.8, 2);
+    expect(exact.history.at(-1)!.step).toBe(steps - 1);
+    exact.strip();
+    // A fit from epoch 3 of 9 runs 6 epochs: the default schedule ends at two thirds of those, and the last third fine-tunes at the target.
+    const resumed = userModel();
+    resumed.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+    const pruner = new PruningCallback(resumed, { target: 0.8, calibration: { x: data.train.x, y }, policy: 'global-magnitude' });
+    const w2 = await warningsDuring(() => resumed.fit(data.train.x, y, { epochs: 9, initialEpoch: 3, batchSize: 32, callbacks: [pruner], verbose: 0 }));
+    expect(w2).toEqual([]);
+    expect(pruner.sparsity().global).toBeCloseTo(0.8, 2);
+    expect(pruner.history.at(-1)!.step).toBe(Math.round((2 / 3) * 2 * steps));
+    pruner.strip();
+    y.dispose();
+    model.dispose();
+    resumed.dispose();
+    data.dispose();
+  });
+
   it('with a guard on the user\'s validation rows, an epoch that drops too far is undone and the schedule holds the last sparsity that held', async () => {
     const { data, y, yVal, model } = await denseTrainedWithValidation();
     const before = numTensors();

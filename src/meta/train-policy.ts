@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { DataError, UsageError } from '../errors.js';
 import { describeSchema, FEATURE_SCHEMA, sameSchema } from '../features/schema.js';
 import type { ConnectionFeatures, FeatureSchema } from '../features/types.js';
@@ -76,6 +77,9 @@ export interface MetaRows {
 /** Loads and concatenates meta-datasets; they must share one feature schema. */
 export function loadMetaRows(paths: string[], expected: FeatureSchema = FEATURE_SCHEMA): MetaRows {
   if (paths.length === 0) throw new UsageError('train-policy needs at least one meta-dataset (--meta datasets/meta-FAMILY.json)');
+  // The same file given twice (by any spelling of its path) is said as such, not as a model found in "both" of them.
+  const twice = paths.find((p, i) => paths.findIndex((q) => resolve(q) === resolve(p)) !== i);
+  if (twice !== undefined) throw new UsageError(`meta-dataset '${twice}' is given twice: pass each meta-dataset once`);
   const sets = paths.map((p) => ({ path: p, ds: readMeta(p) }));
   // A model in two meta-datasets (the same file twice, or a build of m1–m3 beside one of m1–m5) would be
   // counted twice, and its copy would sit in the training rows of its own leave-one-model-out check.

@@ -3,7 +3,7 @@ import { defaultBatchSize, extendBudget, EXTENSION_SAMPLES, MAX_BUDGET_EXTENSION
 import { GUARD_Z, judge, majorityShare, noiseCap, resolution, withCollapseCheck } from '../../src/agent/guard.js';
 import { resolveRunOptions } from '../../src/options.js';
 import { UsageError } from '../../src/errors.js';
-import { advise, maxDropAccepting } from '../../src/prune-service.js';
+import { advise, maxDropAccepting, RETRY_MAX_DROP } from '../../src/prune-service.js';
 import type { AgentResult } from '../../src/agent/loop.js';
 
 const rows = (n: number, ones: number) => Uint8Array.from({ length: n }, (_, i) => (i < ones ? 1 : 0));
@@ -170,6 +170,23 @@ describe('advice after a guard stop', () => {
   it('names the --max-drop that accepts the step that lost least, and none beyond what --max-drop takes (an R² that fell by 8.5)', () => {
     expect(advise(stopped([0.05, 0.0353]), 1, 1000).text).toMatch(/^the rejected step nearest to the guard lost 3\.53 validation points: rerun with --max-drop 3\.6, the smallest /);
     expect(advise(stopped([8.48, 9.1]), 1, 1000).text).toMatch(/^the rejected step nearest to the guard lost 848\.00 validation points, more than any --max-drop \(at most 100\) accepts: --force/);
+    expect(advise(stopped([8.48, 9.1]), 1, 1000).retry).toBeUndefined();
+  });
+
+  it('offers no retry that loosens the guard by more than RETRY_MAX_DROP points: an AutoML loop taking it would get a model that lost most of what it did', () => {
+    // A guard stop whose nearest step lost 20 points: named, not offered as the retry.
+    const far = advise(stopped([0.3, 0.2]), 1, 1000);
+    expect(far.retry).toBeUndefined();
+    expect(far.text).toMatch(/^the rejected step nearest to the guard lost 20\.00 validation points, more than a retry loosens the guard by \(10 points\): a lower --target, or --force .*a --max-drop of 20\.0,/);
+    // Within it, the retry is that --max-drop.
+    expect(advise(stopped([0.3, 0.08]), 1, 1000).retry?.options).toEqual({ maxDrop: 8 });
+    // A budget stop whose last try at the target lost 47 points: the retry is the budget alone, which keeps the guard.
+    const budget = { ...stopped([]), stopReason: 'budget', steps: [{ step: 1, fromSparsity: 0.3, toSparsity: 0.98, valAccuracy: 0.5, accepted: false, fineTuneEpochs: 1, fineTuneSteps: 300, drop: 0.47, allowedDrop: 0.01, reason: 'last try at the target with half the budget left' }] } as unknown as AgentResult;
+    const b = advise(budget, 0.5, 1000);
+    expect(b.retry?.options.maxDrop).toBeUndefined();
+    expect(b.retry?.options.budgetSteps).toBeGreaterThan(0);
+    expect(b.text).toMatch(/its last try at the target lost 47\.00 validation points \(allowed 1\.00\), more than a retry loosens the guard by \(10 points\): rerun with --budget-steps \d+ \(it may stop short again\)/);
+    expect(RETRY_MAX_DROP).toBe(10);
   });
 
   it('the --max-drop named is the smallest under which the guard accepts the step, not its drop (the noise\'s share comes on top)', () => {

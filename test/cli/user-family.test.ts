@@ -35,7 +35,7 @@ describe('a policy for the user\'s own family', () => {
     expect(t.stderr).not.toMatch(/^train-policy: wrote/m);
     // The same rows twice would count each model twice and leak it into its own leave-one-model-out check.
     expectCleanUsageError(await cli(['train-policy', '--meta', 'meta/churn.json', 'meta/churn.json', '--out', 'policies/twice.json'], { cwd }),
-      /model 'm1' is in both 'meta\/churn.json' and 'meta\/churn.json'/);
+      /meta-dataset 'meta\/churn.json' is given twice: pass each meta-dataset once/);
     expect(existsSync(join(cwd, 'policies', 'twice.json'))).toBe(false);
     // The same trained model under another path, in one build: refused before any work.
     expectCleanUsageError(await cli(['build-meta', '--family', 'churn-mlp', '--models', 'm1', 'm1/model.json', '--data', 'churn.csv', '--label', 'churn', '--workers', '1', '--out', 'meta/dup.json'], { cwd }),
