@@ -555,6 +555,12 @@ export function danglingLink(path: string): string | undefined {
   }
 }
 
+/** What the error codes of a failed write in an existing folder mean, in words (a bare ENOENT for /proc read as a missing file). */
+const WRITE_FAILURES: Record<string, string> = {
+  EACCES: 'no permission', EPERM: 'not permitted', EROFS: 'a read-only file system', ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded', ENOENT: 'nothing can be created there, a virtual file system such as /proc or /sys',
+};
+
 /** Throws a UsageError when no folder can be created in `dir` (read-only mount, no permission, /proc). */
 export function probeWritable(dir: string, what: string): void {
   let probe: string | undefined;
@@ -562,7 +568,8 @@ export function probeWritable(dir: string, what: string): void {
     probe = mkdtempSync(join(dir, '.autoprune-probe-'));
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new UsageError(`${what}: '${dir}' is not writable (${e.code ?? e.message.split('\n')[0]})`);
+    const why = e.code ? WRITE_FAILURES[e.code] : undefined;
+    throw new UsageError(`${what}: '${dir}' is not writable (${e.code ?? e.message.split('\n')[0]}${why ? `: ${why}` : ''})`);
   } finally {
     if (probe) rmSync(probe, { recursive: true, force: true });
   }

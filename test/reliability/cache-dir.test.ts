@@ -46,7 +46,7 @@ describe('the cache folder', () => {
       mkdirSync(join(dir, 'ro'));
       chmodSync(join(dir, 'ro'), 0o500);
       process.env.AUTOPRUNE_CACHE_DIR = join(dir, 'ro');
-      expect(() => checkCacheDir()).toThrow(/cannot write the cache folder .* is not writable \(EACCES\)/);
+      expect(() => checkCacheDir()).toThrow(/cannot write the cache folder .* is not writable \(EACCES: no permission\)/);
       chmodSync(join(dir, 'ro'), 0o700);
     }
     process.env.AUTOPRUNE_CACHE_DIR = join(dir, 'fresh', 'cache');
