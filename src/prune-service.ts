@@ -1811,6 +1811,7 @@ export class PruneService {
             }
             // Rewritten in place, atomically.
             writeFileAtomicSync(join(resolve(opts.out), 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+            writeFileAtomicSync(join(resolve(opts.out), 'report.html'), await renderReportHtml(report));
             if (report.frontier) writeFileAtomicSync(join(resolve(opts.out), 'frontier.json'), frontierJson(report));
             for (const e of events) opts.onEvent?.(e);
           } finally {

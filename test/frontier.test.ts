@@ -99,6 +99,11 @@ describe('the frontier in one run', () => {
     expect(compacts.map((e) => (e as { target?: number }).target)).toEqual([undefined, 0.5]);
     expect(JSON.parse(readFileSync(join(out, 'frontier.json'), 'utf8')).rows).toEqual(rows);
     expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).frontier).toEqual(rows);
+    // report.html is written again with the compaction: a table of both compact models, with their folders.
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(html).toContain('<h2>Compact models</h2>');
+    expect(html).toContain(join(out, 'frontier', '0.5', 'compact'));
+    expect(html).toContain(`${report.compact!.macs.dense.toLocaleString('en')} → ${report.compact!.macs.compact.toLocaleString('en')}`);
     model.dispose();
   });
 

@@ -148,6 +148,27 @@ function warningsList(r: RunReport): string {
   return `<h2>Warnings</h2><ul id="warnings">${r.warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul>`;
 }
 
+/** With --compact: what each compact model written runs — the run's own and, with --targets, each lower target's (report.json compact). */
+function compactTable(r: RunReport): string {
+  if (!r.compact) return '';
+  const rows: [string, NonNullable<RunReport['compact']>][] = [
+    ...(r.frontier ?? []).flatMap((f) => (f.compact ? [[`target ${pct(f.target, 1)} (${escapeHtml(f.path ?? '')})`, f.compact] as [string, NonNullable<RunReport['compact']>]] : [])),
+    [`the final model (${pct(r.final.sparsity, 1)} sparse)`, r.compact],
+  ];
+  const body = rows.map(([what, c]) => {
+    const all = c.macs.allKernels;
+    return [
+      what,
+      `${num(c.paramsBefore)} → ${num(c.paramsAfter)}`,
+      `${num(c.macs.dense)} → ${num(c.macs.compact)} <span class="muted">(${pct(c.macs.reduction, 1)} removed)</span>` +
+        (all ? `<br><span class="muted">every kernel, the frozen and excluded ones included: ${num(all.dense)} → ${num(all.compact)} (${pct(all.reduction, 1)} removed)</span>` : ''),
+      c.latency ? `${num(c.latency.denseMs, 2)} → ${num(c.latency.compactMs, 2)} ms <span class="muted">(${num(c.latency.denseMs / Math.max(1e-9, c.latency.compactMs), 2)}×, ${c.latency.batch} samples a call, median of ${c.latency.runs})</span>` : '—',
+      escapeHtml(c.path),
+    ];
+  });
+  return `<section><h2>Compact models</h2>${table('compact', ['Model', 'Parameters', "Multiply-accumulates per sample of the prunable kernels, dense → compact", 'predict, pruned at full shape → compact (measured on the machine of the run)', 'Folder'], body, 'lrrrl')}</section>`;
+}
+
 /** A --targets run: one row per target, the lower ones reached on the way (report.json frontier). */
 function frontierTable(r: RunReport): string {
   if (!r.frontier?.length) return '';
@@ -308,6 +329,7 @@ ${phasesTable(report)}
 </figure>
 </section>
 ${frontierTable(report)}
+${compactTable(report)}
 <section>
 <h2>Sparsity per layer</h2>
 <figure id="chart-layers">${layersSvg}
