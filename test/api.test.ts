@@ -137,7 +137,7 @@ describe('API errors', () => {
     expect(done?.type === 'done' && done.advice).toBe(report.final.advice);
     expect(report.final.exitCode).toBe(3);
     // (A budget too small for a step of the schedule is spent on one try at the target: the advice names its loss too.)
-    expect(report.final.advice).toMatch(/rerun with budgetSteps \d+( maxDrop \d+\.\d \((twice the budget|the default budget for this data, more than twice this one)[^)]*\), or budgetSteps \d+ alone to keep the guard \(it may stop short again\))?, or force: true/);
+    expect(report.final.advice).toMatch(/rerun with budgetSteps \d+( maxDrop \d+\.\d \((twice the budget|the default budget for this data, more than twice this one)[^)]*\), or budgetSteps \d+ alone to keep the guard \(it may stop short again\)| \(it may stop short again\), a lower target)?, or force: true/);
     // Its first suggestion as the options a caller sets again (the done event carries the same).
     expect(report.final.retry?.options.budgetSteps).toBeGreaterThanOrEqual(120);
     expect(done?.type === 'done' && done.retry).toEqual(report.final.retry);
