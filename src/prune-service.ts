@@ -1804,6 +1804,8 @@ export class PruneService {
             // With --targets, every lower target's folder gets its compact model too: the frontier's rows then say what each runs.
             const events = [main.event];
             for (const row of report.frontier ?? []) {
+              // The final row is the run folder's own model: report.compact, repeated so that every row of frontier.json has it.
+              if (row.path === '') row.compact = main.summary;
               if (!row.path) continue;
               const f = await compactIn(join(opts.out, row.path), row.target);
               row.compact = f.summary;
@@ -1903,7 +1905,16 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
   if (report.final.targetReached && reached != null && report.config.granularity !== 'connection' && reached - report.config.target > OVERSHOOT_NOTE) {
     out.push(`reached ${(100 * reached).toFixed(1)} % ${flops ? 'of the compute removed' : 'sparsity (of the prunable kernel weights)'} for a target of ${(100 * report.config.target).toFixed(1)} %: ` +
       `whole units go at once${flops ? ' (a convolution\'s filters in blocks of 8 under --objective flops, and layers joined by Add or Concatenate together: docs/compaction.md)' : ' (layers joined by Add or Concatenate together)'}, ` +
-      'and no set of them stops closer to the target; report.json layers says what each layer lost' + (flops ? '' : ', and --granularity connection stops within one weight of the target'));
+      'so a step can end past the target; report.json layers says what each layer lost' + (flops ? '' : ', and --granularity connection stops within one weight of the target'));
+  }
+  // A lower target of --targets reached far past it is a frontier point elsewhere than asked (a new user's 0.3 row at 42.8 %).
+  if (report.config.granularity !== 'connection') {
+    for (const row of report.frontier ?? []) {
+      const at = flops ? row.compute?.reduction : row.sparsity;
+      if (!row.reached || row.target >= report.config.target || at == null || at - row.target <= OVERSHOOT_NOTE) continue;
+      out.push(`the frontier's target ${(100 * row.target).toFixed(1)} % was kept at ${(100 * at).toFixed(1)} % ${flops ? 'of the compute removed' : 'sparsity'}: the step that crossed it ` +
+        'removed whole units at once, and its branch to the lower target did too; frontier.json has the row as reached');
+    }
   }
   // A class that lost far more recall than the accuracy shows (a rare class the pruned model stopped predicting).
   for (const c of classRecallLosses(report.final.classes ?? [], report.dense.testAccuracy - report.final.testAccuracy, r.maxDrop)) {

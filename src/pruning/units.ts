@@ -460,17 +460,30 @@ export function pruneUnits(
   if (roundTo > 1) {
     const room = 2 * want - prunedCost;
     journal = { weights: [], units: [] };
-    let passed = false;
+    const start = prunedCost;
+    // The passed-over blocks, with what each would free on its own from where the step started.
+    const passed: { c: { layer: number; unit: number }; b: number; f: number; macs: number }[] = [];
     for (const c of cand) {
       if (prunedCost + pending >= want) break;
       const b = blockOf(c);
       const f = b > 1 ? freedOf(c) : undefined;
-      if (f != null && prunedCost + pending + b * f > room) { passed = true; continue; }
+      if (f != null && prunedCost + pending + b * f > room) { passed.push({ c, b, f, macs: b * f }); continue; }
       takeCounting(c, b, f);
     }
     const j = journal;
     journal = undefined;
-    if (passed && prunedCost + pending < want) { undo(j); pending = 0; pendingOf.clear(); greedy(); }
+    if (passed.length > 0 && prunedCost + pending < want) {
+      undo(j);
+      pending = 0;
+      pendingOf.clear();
+      // Every unit that fits cannot make the step: the block that makes it with the least overshoot goes (the most prunable
+      // of equal ones), then the plain order for any rest. Taking the first block in the order instead removed a small
+      // MobileNet's 8-filter stem (10.6 % of its MACs) for a 0.4-point step where 8 of another layer's filters (1.2 %) made it.
+      const closes = passed.filter((p) => start + p.macs >= want);
+      const best = (closes.length ? closes : passed).reduce((a, p) => (closes.length ? p.macs < a.macs : p.macs > a.macs) ? p : a);
+      takeCounting(best.c, best.b, best.f);
+      greedy();
+    }
   } else {
     greedy();
   }

@@ -322,7 +322,12 @@ export interface ReportFrontierRow {
   path?: string;
   /** Why a lower target was not reached, where its branch was tried (the guard rejected it). */
   why?: string;
-  /** With `--compact`: what this row's compact model (`<path>compact/`) runs, as report.json's `compact` says for the final model. */
+  /**
+   * With `--compact`: what this row's compact model (`<path>compact/`, its `path` absolute as report.json's `compact.path`)
+   * runs; the final row repeats report.json's `compact`. Each row's `predict` times are measured in a session of their own
+   * (the same full-shape model timed 5.16 and 4.25 ms in two rows of a new user's run): each row's speed-up holds against
+   * its own dense time; across rows compare MACs, and time the models side by side (scripts/compact-latency.mjs) for speed.
+   */
   compact?: RunReport['compact'];
 }
 

@@ -205,6 +205,27 @@ describe('compute objective', () => {
     model.dispose();
   });
 
+  it("'flops' with blocks of 8: a step smaller than every block takes the block that makes it with the least overshoot, not the first in the order", () => {
+    // big: 16 filters over 16×16 (36,864 MACs; a block of 8 frees ~50 % of the model); small: 16 filters over 2×2 (a block frees ~1.4 %).
+    const init = (seed: number) => ({ kernelInitializer: tf.initializers.glorotUniform({ seed }) });
+    const model = tf.sequential({ layers: [
+      tf.layers.conv2d({ inputShape: [16, 16, 1], filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', name: 'big', ...init(1) }),
+      tf.layers.maxPooling2d({ poolSize: 8, name: 'pool' }),
+      tf.layers.conv2d({ filters: 16, kernelSize: 1, activation: 'relu', name: 'small', ...init(2) }),
+      tf.layers.globalAveragePooling2d({ name: 'gap' }),
+      tf.layers.dense({ units: 3, name: 'out', ...init(3) }),
+    ] });
+    const pm = new PrunableModel(model);
+    const scores = pm.layers.map((l) => new Float32Array(l.units).fill(1));
+    // A 0.5 % step: twice it is ~190 MACs, less than either block, so both are passed over; the small block makes it.
+    const r = pruneUnits(pm, scores, 0.005, { objective: 'flops' });
+    expect(r.removedPerLayer).toEqual([0, 8, 0]);
+    expect(r.progress).toBeGreaterThanOrEqual(0.005);
+    expect(r.progress).toBeLessThan(0.02);
+    pm.dispose();
+    model.dispose();
+  });
+
   it('SeparableConv2D: a filter is a pointwise column; its reader loses the depthwise channel and pointwise row; claim = compact MACs', () => {
     const glorot = (seed: number) => tf.initializers.glorotUniform({ seed });
     const sep = (name: string, filters: number, seed: number, extra: Record<string, unknown> = {}) => tf.layers.separableConv2d({
