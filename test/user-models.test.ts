@@ -100,12 +100,15 @@ describe('user models and data', () => {
     expect(check.maxAbsDiff!.sparseInt8).toBeGreaterThanOrEqual(0);
     expect(check.compactMacs).toBe(fast.report.final.compute!.live);
     // predict timed on this machine, dense and compact (a measurement: only its form is checked), in report.json too.
-    const timed = (c as { latency?: { batch: number; runs: number; denseMs: number; compactMs: number } }).latency;
+    const timed = (c as { latency?: { batch: number; runs: number; denseMs: number; compactMs: number; sameRewrites?: true } }).latency;
     expect(timed).toMatchObject({ batch: 32 });
     expect(timed!.runs).toBeGreaterThanOrEqual(3);
     expect(timed!.denseMs).toBeGreaterThan(0);
     expect(timed!.compactMs).toBeGreaterThan(0);
-    expect(latencyLine(timed!)).toMatch(/^predict time measured here \(32 samples a call, median of \d+ calls each in alternating turns, this machine's default threads\): pruned at full shape \d+\.\d\d ms → compact \d+\.\d\d ms \(\d+\.\d\d×\)/);
+    expect(latencyLine(timed!)).toMatch(/^predict time measured here \(32 samples a call, median of \d+ calls each in alternating turns, this machine's default threads\): pruned at full shape( \(with the compact model's serving rewrites\))? \d+\.\d\d ms → compact \d+\.\d\d ms \(\d+\.\d\d×\)/);
+    // The pruned model is timed with the serving rewrites the compact one got (the speed-up is then pruning's alone).
+    expect(timed!.sameRewrites ?? false).toBe(((c as { rewrites?: unknown[] }).rewrites ?? []).length > 0);
+    expect(latencyLine({ batch: 32, runs: 5, denseMs: 2, compactMs: 1, sameRewrites: true })).toContain("pruned at full shape (with the compact model's serving rewrites) 2.00 ms → compact 1.00 ms (2.00×)");
     expect(latencyLine({ batch: 32, runs: 5, denseMs: 1, compactMs: 0.95 })).toMatch(/\(1\.05×\): not measurably faster/);
     // No unit removed: the same shape, and the line says so rather than "fewer parameters".
     expect(latencyLine({ batch: 32, runs: 5, denseMs: 1, compactMs: 0.95 }, false)).toMatch(/\(1\.05×\): no unit was removed, so the compact model has the pruned model's shape and its time/);

@@ -348,7 +348,7 @@ function twoNumbers(a: number, b: number): [string, string] {
 }
 
 /** The measured predict times, and what they mean where the compact model is not measurably faster. */
-export function latencyLine(l: { batch: number; runs: number; denseMs: number; compactMs: number }, smaller = true): string {
+export function latencyLine(l: { batch: number; runs: number; denseMs: number; compactMs: number; sameRewrites?: true }, smaller = true): string {
   const x = l.denseMs / Math.max(1e-9, l.compactMs);
   const why = !smaller
     ? ': no unit was removed, so the compact model has the pruned model\'s shape and its time (tfjs has no sparse kernels)'
@@ -356,5 +356,5 @@ export function latencyLine(l: { batch: number; runs: number; denseMs: number; c
       ? ': not measurably faster — its time goes elsewhere than to the multiply-accumulates removed (per-call and per-layer overhead, a recurrent layer\'s time steps); fewer parameters and a smaller file remain'
       : '';
   return `predict time measured here (${l.batch} samples a call, median of ${l.runs} calls each in alternating turns, this machine's default threads): ` +
-    `pruned at full shape ${l.denseMs.toFixed(2)} ms → compact ${l.compactMs.toFixed(2)} ms (${x.toFixed(2)}×)${why}`;
+    `pruned at full shape${l.sameRewrites ? ' (with the compact model\'s serving rewrites)' : ''} ${l.denseMs.toFixed(2)} ms → compact ${l.compactMs.toFixed(2)} ms (${x.toFixed(2)}×)${why}`;
 }

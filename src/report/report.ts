@@ -395,7 +395,7 @@ export interface RunReport {
   compact?: {
     path: string; paramsBefore: number; paramsAfter: number; macs: { dense: number; live: number; compact: number; reduction: number; allKernels?: { dense: number; compact: number; reduction: number } };
     /** `predict` timed at `batch` samples a call on the machine of the run: the pruned model at full shape and the compact model, median ms (a measurement, not a claim). */
-    latency?: { batch: number; runs: number; denseMs: number; compactMs: number };
+    latency?: { batch: number; runs: number; denseMs: number; compactMs: number; sameRewrites?: true };
   };
   /**
    * The polish (the fine-tune at the final sparsity with the rest of the budget), where one ran: `kept` its best

@@ -235,4 +235,23 @@ describe('rewriteForSpeed', () => {
     expect(plain.getLayer('pool_1').getClassName()).toBe('MaxPooling2D');
     for (const m of [model, written, plain]) m.dispose();
   });
+
+  it('compact times the pruned model with the serving rewrites the compact one got: the speed-up it prints is pruning\'s', async () => {
+    const dir = tempDir();
+    const model = tf.sequential({ layers: [
+      tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 8, kernelSize: 3, name: 'conv', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+      tf.layers.batchNormalization({ name: 'bn' }),
+      tf.layers.activation({ activation: 'relu', name: 'act' }),
+      tf.layers.flatten({ name: 'flat' }),
+      tf.layers.dense({ units: 3, name: 'out', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+    ] });
+    await saveModel(model, `${dir}/pruned`);
+    const timed = await compactPruned(`${dir}/pruned`, { out: `${dir}/timed`, timeBudgetMs: 100 });
+    expect(timed.rewrites.map((w) => w.kind)).toContain('fold-batchnorm');
+    expect(timed.latency).toMatchObject({ batch: 32, sameRewrites: true });
+    const plain = await compactPruned(`${dir}/pruned`, { out: `${dir}/plain`, timeBudgetMs: 100, rewrite: false });
+    expect(plain.rewrites).toEqual([]);
+    expect(plain.latency!.sameRewrites).toBeUndefined();
+    model.dispose();
+  });
 });
