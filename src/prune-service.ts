@@ -904,7 +904,7 @@ function checkTargets(model: TF.LayersModel, data: Dataset, task: TaskInfo, opts
   // A CSV, or an in-memory Dataset (the API's); not the built-in data set.
   const inMemory = inMemoryData(opts);
   if ((typeof opts.data !== 'string' && !inMemory) || opts.model == null || task.kind === 'classification') return;
-  if (task.kind === 'regression') checkRegressionColumns(model, data, opts, inMemory ? undefined : reload);
+  const each = task.kind === 'regression' ? checkRegressionColumns(model, data, opts, inMemory ? undefined : reload) : undefined;
   const rows = data.val.labels.length;
   const score = accuracy(model, data.val, task);
   const cols = data.targetNames?.length ? ` (target columns: ${data.targetNames.join(', ')})` : '';
@@ -945,7 +945,6 @@ function checkTargets(model: TF.LayersModel, data: Dataset, task: TaskInfo, opts
     const trainScore = accuracy(model, data.train, task);
     // Several targets: the mean hides which one fails (a new user's model fitted its price at R² 0.98 and its rate, a
     // hundred-thousandth of price's scale, not at all: its absolute loss never saw the rate).
-    const each = task.kind === 'regression' ? perTargetR2(model, data) : undefined;
     const fitting = each?.filter((t) => t.r2 >= 0.3) ?? [];
     const failing = each?.filter((t) => !(t.r2 > 0)) ?? [];
     const perTarget = each && each.length > 1 ? ` (per target: ${each.map((t) => `${t.name} ${t.r2.toFixed(3)}`).join(', ')})` : cols;
@@ -962,18 +961,6 @@ function checkTargets(model: TF.LayersModel, data: Dataset, task: TaskInfo, opts
     throw new DataError(`${what} ${score.toFixed(3)}, no better than predicting the mean (R² ≤ 0)${perTarget}, and ${trainScore.toFixed(3)} on the training rows: ` +
       (why ?? `it was not trained for these targets or inputs, and fine-tuning would retrain it to another task; ${fix}`));
   }
-}
-
-/** Validation R² of each output against its target column (named as the report names them), for a regression model. */
-function perTargetR2(model: TF.LayersModel, data: Dataset): { name: string; r2: number }[] | undefined {
-  const y = data.val.y;
-  if (!y || y.rank !== 2) return undefined;
-  const pred = tf.tidy(() => predict(model, data.val.x).arraySync() as number[][]);
-  const yv = y.arraySync() as number[][];
-  const k = y.shape[1] ?? 0;
-  if ((pred[0]?.length ?? 0) !== k) return undefined;
-  const r2 = r2Matrix(pred, Array.from({ length: k }, (_, j) => Float64Array.from(yv, (r) => r[j])));
-  return r2.map((row, j) => ({ name: data.targetNames?.[j] ?? `target ${j + 1}`, r2: row[j] }));
 }
 
 /** The same CSV read again with other columns as the targets (`label`) and others ignored: the same rows and inputs. */
@@ -1027,14 +1014,14 @@ function bestColumns(r2: number[][]): { cols: number[]; score: number } {
  * columns in another order, or a column the user ignored (the one it was trained to predict) — was trained for those:
  * refused before any training, naming the --label that fits, as fine-tuning would retrain it to the columns given.
  * "Far": 0.1 of mean R² (and 5 validation rows' worth), with the fitting columns at R² ≥ 0.3. Ignored columns that
- * are not numbers are skipped.
+ * are not numbers are skipped. Otherwise returns each output's validation R² against its target as given.
  */
-function checkRegressionColumns(model: TF.LayersModel, data: Dataset, opts: AutopruneOptions, reload?: ColumnLoader): void {
+function checkRegressionColumns(model: TF.LayersModel, data: Dataset, opts: AutopruneOptions, reload?: ColumnLoader): { name: string; r2: number }[] | undefined {
   const y = data.val.y;
   // An in-memory Dataset may name no targets: numbered as the report numbers them.
   const inMemory = inMemoryData(opts);
   const given = data.targetNames ?? (inMemory && y?.rank === 2 ? Array.from({ length: y.shape[1] ?? 0 }, (_, j) => `target ${j + 1}`) : []);
-  if (!y || given.length === 0) return;
+  if (!y || given.length === 0) return undefined;
   const rows = y.shape[0];
   const pred = tf.tidy(() => predict(model, data.val.x).arraySync() as number[][]);
   const yv = y.arraySync() as number[][];
@@ -1065,7 +1052,8 @@ function checkRegressionColumns(model: TF.LayersModel, data: Dataset, opts: Auto
   const asGiven = given.reduce((a, _, i) => a + r2[i][i], 0) / given.length;
   const best = bestColumns(r2);
   const identity = best.cols.every((j, i) => j === i);
-  if (identity || !(best.score >= 0.3 && farAbove(best.score - asGiven, rows))) return;
+  // Each output's R² against its own target column, as given: what a refusal for R² ≤ 0 names (checkTargets).
+  if (identity || !(best.score >= 0.3 && farAbove(best.score - asGiven, rows))) return given.map((name, i) => ({ name, r2: r2[i][i] }));
   const fits = best.cols.map((j) => names[j]);
   const extra = fits.filter((n) => !given.includes(n));
   const dropped = given.filter((n) => !fits.includes(n));

@@ -623,7 +623,6 @@ function labelsAsIndices(data: Dataset, classes: number): { ids: Int32Array; nam
   return { ids: Int32Array.from(values), names: byOutput };
 }
 
-/** ": a, b, c" — a CSV's input columns (at most 12 listed). */
 /** '; label column: y' (or 'target columns: …') where the data names them: a label chosen by default (the last column not ignored) shows here. */
 function targetList(data: Dataset): string {
   const t = data.targetNames;
@@ -631,6 +630,7 @@ function targetList(data: Dataset): string {
   return `; ${t.length === 1 ? 'label column' : 'target columns'}: ${t.join(', ')}`;
 }
 
+/** ": a, b, c" — a CSV's input columns (at most 12 listed). */
 function inputList(data: Dataset): string {
   const n = data.inputNames;
   if (!n?.length) return '';

@@ -476,12 +476,14 @@ export function pruneUnits(
       undo(j);
       pending = 0;
       pendingOf.clear();
-      // Every unit that fits cannot make the step: the block that makes it with the least overshoot goes (the most prunable
-      // of equal ones), then the plain order for any rest. Taking the first block in the order instead removed a small
+      // Every unit that fits cannot make the step: the block that makes it alone with the least overshoot goes (the most
+      // prunable of equal ones; where none makes it alone, none), then the plain order for any rest. Taking the first block in the order instead removed a small
       // MobileNet's 8-filter stem (10.6 % of its MACs) for a 0.4-point step where 8 of another layer's filters (1.2 %) made it.
       const closes = passed.filter((p) => start + p.macs >= want);
-      const best = (closes.length ? closes : passed).reduce((a, p) => (closes.length ? p.macs < a.macs : p.macs > a.macs) ? p : a);
-      takeCounting(best.c, best.b, best.f);
+      if (closes.length > 0) {
+        const best = closes.reduce((a, p) => (p.macs < a.macs ? p : a));
+        takeCounting(best.c, best.b, best.f);
+      }
       greedy();
     }
   } else {

@@ -152,7 +152,7 @@ function warningsList(r: RunReport): string {
 function compactTable(r: RunReport): string {
   if (!r.compact) return '';
   const rows: [string, NonNullable<RunReport['compact']>][] = [
-    ...(r.frontier ?? []).flatMap((f) => (f.compact && f.path ? [[`target ${pct(f.target, 1)} (${escapeHtml(f.path ?? '')})`, f.compact] as [string, NonNullable<RunReport['compact']>]] : [])),
+    ...(r.frontier ?? []).flatMap((f) => (f.compact && f.path ? [[`target ${pct(f.target, 1)} (${escapeHtml(f.path)})`, f.compact] as [string, NonNullable<RunReport['compact']>]] : [])),
     [`the final model (${pct(r.final.sparsity, 1)} sparse)`, r.compact],
   ];
   const body = rows.map(([what, c]) => {
