@@ -59,6 +59,8 @@ describe('AUTOPRUNE_BACKEND', () => {
     const plain = await cli(['doctor'], { env });
     expect(plain.code).toBe(0);
     expect(plain.stdout).toMatch(/backend\s*│ cpu \(NOT native: training about 30–50x slower\)/);
+    // A pure-JS epoch (~15 s) is not spent by a health check: a few batches are timed and scaled to the epoch.
+    expect(plain.stdout).toMatch(/training speed\s*│ [\d.]+ s per epoch \(LeNet-300-100, 8,006 MNIST digits, batch 128; scaled from 12 of its 63 batches\)/);
     expect(plain.stderr).toMatch(/WARNING the 'cpu' backend was asked for \(--backend or AUTOPRUNE_BACKEND\)/);
     expect(plain.stderr).not.toMatch(/no native backend/);
   }, 240_000);
