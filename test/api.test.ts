@@ -21,7 +21,7 @@ describe('library API', () => {
     expect(report.final.targetReached).toBe(true);
     // Each class's test recall, dense and pruned, over the test rows of that class.
     const classes = report.final.classes!;
-    expect(classes.map((c) => c.name)).toEqual(report.task!.classNames);
+    expect(classes.map((c) => c.name)).toEqual(report.task.classNames);
     expect(classes.reduce((a, c) => a + c.testRows, 0)).toBe(report.samples!.test);
     const right = classes.reduce((a, c) => a + (c.recall ?? 0) * c.testRows, 0);
     expect(right / report.samples!.test).toBeCloseTo(report.final.testAccuracy, 6);
@@ -30,7 +30,7 @@ describe('library API', () => {
     // The loss every "loss" figure holds is named (a softmax's is not the cross-entropy Keras logs), in the start event and the report.
     const start = events.find((e) => e.type === 'start')!;
     expect(start.type === 'start' && start.loss).toMatch(/^the sum over classes of the binary log-loss/);
-    expect(report.task!.loss).toBe(start.type === 'start' ? start.loss : undefined);
+    expect(report.task.loss).toBe(start.type === 'start' ? start.loss : undefined);
     expect(events.at(-1)!.type).toBe('done');
     expect(events.filter((e) => e.type === 'step').length).toBe(report.totals.accepted);
     // The phases do not count any time twice: they add up to at most the run's wall time.

@@ -108,7 +108,7 @@ describe('small real tables with the defaults', () => {
     // In the model's order: it runs, as on the one label column.
     const { model, report } = await autoprune({ model: p.model, data: csv, label: names, ignoreColumns: ['other'], target: 0.5, budgetSteps: 20 });
     model.dispose();
-    expect(report.task!.classNames).toEqual(names);
+    expect(report.task.classNames).toEqual(names);
   });
 
   it('a model at chance on inputs it was not trained on (unscaled features) is refused naming the inputs and their scaling, not only the label order', async () => {

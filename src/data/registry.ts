@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataError, UsageError } from '../errors.js';
 import { refuseUnknownKeys } from '../util/unknown-keys.js';
@@ -35,14 +35,28 @@ export type DatasetLoader = (options: LoadDatasetOptions) => Dataset;
  * A delimited text file (comma, semicolon or tab: the delimiter is detected): a .csv, .tsv, .tab or .txt path, or
  * any other existing file that is not a built-in data set's name.
  */
+const DATA_FILE = /\.(csv|tsv|tab|txt)$/i;
 export const isCsvPath = (spec: string): boolean => {
   const s = spec.trim();
-  if (/\.(csv|tsv|tab|txt)$/i.test(s)) return true;
+  if (DATA_FILE.test(s)) return true;
   if (Object.prototype.hasOwnProperty.call(DATASETS, s.toLowerCase())) return false;
   try { return statSync(s).isFile(); } catch { return false; }
 };
 
 const isDirectory = (path: string): boolean => { try { return statSync(path).isDirectory(); } catch { return false; } };
+
+/** What to give instead of a folder: the data files it holds (the first few, by name), or that it holds none. */
+function dataFilesIn(folder: string): string {
+  let names: string[];
+  try {
+    names = readdirSync(folder).filter((f) => DATA_FILE.test(f)).sort();
+  } catch {
+    return 'give the data file itself';
+  }
+  if (!names.length) return 'it holds no data file (.csv, .tsv, .tab or .txt): give the path of one';
+  const shown = names.slice(0, 3).join(', ');
+  return `give one of its data files (e.g. --data ${join(folder, names[0])}; it holds ${names.length === 1 ? shown : `${names.length}: ${shown}${names.length > 3 ? ', …' : ''}`})`;
+}
 const existsAtAll = (path: string): boolean => { try { statSync(path); return true; } catch { return false; } };
 
 /** Built-in datasets by name. */
@@ -87,7 +101,7 @@ export function loadDataset(spec: string, options: LoadDatasetOptions = {}): Dat
     });
   }
   if (isDirectory(name)) {
-    throw new DataError(`data '${spec}' is a folder, not a data file: give the CSV file in it (e.g. --data ${join(name, 'data.csv')}); built in: ${Object.keys(DATASETS).join(', ')}`);
+    throw new DataError(`data '${spec}' is a folder, not a data file: ${dataFilesIn(name)}; built in: ${Object.keys(DATASETS).join(', ')}`);
   }
   if (existsAtAll(name)) throw new DataError(`data file '${spec}' is not a regular file (a device, pipe or socket)`);
   throw new DataError(`unknown dataset '${spec}' (no such file); use one of: ${Object.keys(DATASETS).join(', ')}, or the path of a data file (.csv, .tsv or .txt; comma, semicolon or tab separated)`);

@@ -346,7 +346,8 @@ export interface RunReport {
   /**
    * What the model was trained for, and the metric every "accuracy" field of this report holds for it:
    * accuracy (classification), exact-match accuracy (multi-label: every label right), or R² (regression,
-   * autoencoders: 1 − MSE / variance of the targets). Absent in older reports: classification.
+   * autoencoders: 1 − MSE / variance of the targets). Every run fills it; autoprune's own readers of a report.json
+   * written before the field existed take its absence as classification.
    */
   /**
    * The task, and for a classifier the class name of each output in order (`classNames[i]` is output i: the
@@ -354,7 +355,7 @@ export interface RunReport {
    */
   /** `fineTuneLoss`: regression and autoencoders, the loss the fine-tunes minimised ('mse', or the model's own 'mae' / 'huber'). */
   /** `loss`: what the fine-tunes minimised and every "loss" figure of the run holds, in words (e.g. softmax outputs: the sum of binary log-losses, not Keras's cross-entropy). */
-  task?: { kind: string; metric: string; evidence: string; fineTuneLoss?: string; loss?: string; classNames?: string[] };
+  task: { kind: string; metric: string; evidence: string; fineTuneLoss?: string; loss?: string; classNames?: string[] };
   /** Samples in each split of the data the run used (the guard reads val, the final figure test). */
   samples?: { train: number; val: number; test: number };
   /** A CSV: the columns fed to the model (in order) and the target column(s) it was judged on — header names, or 'column J' (0-based file index) for a file without a header row. */

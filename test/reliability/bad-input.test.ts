@@ -168,7 +168,13 @@ const CASES: Case[] = [
   { name: 'CSV cell NA (a missing value)', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${csvRows(50)}NA,0,0,0,1\n`)), args: prune(), error: /line 52, column 'a': 'NA' is not a number; autoprune does not fill in missing values: drop or fill the rows with cells like 'NA' \(as the model was trained\)/ },
   { name: '--label in another letter case', setup: base, args: prune('--label', 'Y'), error: /no label column 'Y' \(did you mean 'y'\? names match exactly, letter case included\); columns are: / },
   { name: 'CSV ragged row', setup: both(base, (cwd) => writeFileSync(join(cwd, 'd.csv'), `${csvRows(50)}1,2\n`)), args: prune(), error: /line 52/ },
-  { name: 'data is a folder (no file extension)', setup: both(base, (cwd) => mkdirSync(join(cwd, 'tables'))), args: prune().map((a) => (a === 'd.csv' ? 'tables' : a)), error: /data 'tables' is a folder, not a data file: give the CSV file in it \(e\.g\. --data tables\/data\.csv\)/ },
+  { name: 'data is a folder (no file extension)', setup: both(base, (cwd) => mkdirSync(join(cwd, 'tables'))), args: prune().map((a) => (a === 'd.csv' ? 'tables' : a)), error: /data 'tables' is a folder, not a data file: it holds no data file \(\.csv, \.tsv, \.tab or \.txt\): give the path of one; built in: / },
+  {
+    name: 'data is a folder of tables: its files are named, not a made-up one',
+    setup: both(base, (cwd) => { mkdirSync(join(cwd, 'tables')); for (const f of ['b.csv', 'a.csv', 'notes.md', 'c.tsv', 'd.csv']) writeFileSync(join(cwd, 'tables', f), 'x\n'); }),
+    args: prune().map((a) => (a === 'd.csv' ? 'tables' : a)),
+    error: /data 'tables' is a folder, not a data file: give one of its data files \(e\.g\. --data tables\/a\.csv; it holds 4: a\.csv, b\.csv, c\.tsv, …\)/,
+  },
   {
     name: 'one-hot label columns read as inputs (no --label)',
     setup: both(base, (cwd) => writeFileSync(join(cwd, 'oh.csv'), `a,b,c,d,red,green,blue\n${Array.from({ length: 60 }, (_, i) => `${i % 7},${i % 3},${i % 5},${i % 2},${i % 3 === 0 ? 1 : 0},${i % 3 === 1 ? 1 : 0},${i % 3 === 2 ? 1 : 0}`).join('\n')}\n`)),

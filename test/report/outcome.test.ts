@@ -93,4 +93,32 @@ describe('outcome warnings', () => {
     expect(outcome(0, 0.01, 0, 0, { config: { target: 0.8, granularity: 'unit', objective: 'params' }, sparsity: 0.84, reduction: 0.9 })).toEqual([]);
     expect(outcome(0, 0.01, 0, 0, { config: { target: 0.8, granularity: 'connection', objective: 'params' }, sparsity: 0.9, reduction: 0.9 })).toEqual([]);
   });
+
+  it('a regression target that lost beyond --max-drop: hidden by the others in the average, or (all lost) not shown by the validation rows', () => {
+    const warn = (targets: { name: string; denseTestR2: number; testR2: number }[]) => {
+      const report = {
+        config: { target: 0.8, granularity: 'connection', objective: 'params' },
+        dense: { testAccuracy: 0.8, valAccuracy: 0.8 },
+        final: { testAccuracy: 0.8, valAccuracy: 0.8, targetReached: true, sparsity: 0.8, compute: { dense: 100, live: 20, reduction: 0.8 }, targets },
+        samples: { train: 2400, val: 300, test: 300 },
+      } as unknown as RunReport;
+      const x = tf.zeros([300, 1]);
+      try {
+        return outcomeWarnings(report, { maxDrop: 1, force: false }, { val: { x } } as unknown as Dataset, task).filter((w) => w.includes("target '"));
+      } finally {
+        x.dispose();
+      }
+    };
+    const hidden = warn([{ name: 'mpg', denseTestR2: 0.89, testR2: 0.864 }, { name: 'hp', denseTestR2: 0.8, testR2: 0.83 }]);
+    expect(hidden).toEqual([expect.stringContaining("target 'mpg' lost 0.026 of test R² (0.890 → 0.864), more than --max-drop 1 (0.010 of R²) on its own: the guard judges the average over the 2 targets, where gains on the others hide it")]);
+    const smaller = warn([{ name: 'mpg', denseTestR2: 0.89, testR2: 0.864 }, { name: 'hp', denseTestR2: 0.8, testR2: 0.795 }]);
+    expect(smaller[0]).toContain('where smaller losses on the others hide it');
+    // Both lost (a new user's cars table: −0.026 and −0.022 on test, a gain on validation): nothing hid them.
+    const all = warn([{ name: 'mpg', denseTestR2: 0.89, testR2: 0.864 }, { name: 'acc', denseTestR2: 0.6, testR2: 0.578 }]);
+    expect(all).toHaveLength(1);
+    expect(all[0]).toContain("target 'mpg' lost 0.026 of test R² (0.890 → 0.864), target 'acc' lost 0.022 of test R² (0.600 → 0.578)");
+    expect(all[0]).toContain('on their own: the guard judges the average over the 2 targets on the validation rows, where it held: every target lost on the test rows, which the validation rows did not show');
+    expect(all[0]).not.toContain('hide');
+  });
 });
+
