@@ -242,7 +242,15 @@ function main(argv: string[]): Promise<number> {
   return program.parseAsync(argv, { from: 'user' }).then(() => Number(process.exitCode ?? 0));
 }
 
-main(process.argv.slice(2)).then(
+// A command whose promise never settles while nothing is left for the event loop to wait on (a handle closed under it)
+// would end with exit 0 and its work undone: said, and exit 1 — an internal fault, not the user's.
+let settled = false;
+process.once('beforeExit', () => {
+  if (settled) return;
+  process.stderr.write('autoprune: error: internal: the command stopped before it finished (nothing was left to wait on); its output is not complete\n');
+  process.exitCode = 1;
+});
+main(process.argv.slice(2)).finally(() => { settled = true; }).then(
   (code) => { process.exitCode = code; },
   (err: unknown) => {
     const e = err as { code?: string; exitCode?: number; message?: string };

@@ -239,8 +239,12 @@ export async function runOnQueue(
   } finally {
     if (watch) clearInterval(watch);
     for (const c of local) c.kill('SIGTERM');
-    // (Closing waits on the server; one that is gone must not hold the command.)
-    await Promise.race([Promise.all([events.close(), queue.close()]), new Promise((r) => setTimeout(r, 3000).unref())]);
+    // (Closing waits on the server; one that is gone must not hold the command. The wait's timer is a referenced one:
+    // with the server gone nothing else may hold the event loop, and an unreferenced timer let the process end right
+    // here, exit 0 with the build's error unsaid — a Redis shut down while no job ran.)
+    let wait: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.all([events.close(), queue.close()]), new Promise((r) => { wait = setTimeout(r, 3000); })]);
+    clearTimeout(wait);
   }
 }
 
