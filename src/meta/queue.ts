@@ -135,6 +135,7 @@ export async function runOnQueue(
   queue.on('error', () => { /* the watch reports a lost server */ });
   events.on('error', () => { /* the watch reports a lost server */ });
   const local: ChildProcess[] = [];
+  const stopLocal = (): void => { for (const c of local) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM'); };
   let watch: ReturnType<typeof setInterval> | undefined;
   try {
     await events.waitUntilReady();
@@ -168,6 +169,10 @@ export async function runOnQueue(
       },
     })));
     local.push(...startLocalWorkers(options.url, options.localWorkers));
+    // However this process ends — a signal's process.exit(130), a crash — the workers it started end with it (told
+    // to stop: each finishes the job in hand, whose rows stay on the queue for a rerun); they were left running when
+    // only the coordinator got SIGTERM (a supervisor's or CI's timeout; a terminal's Ctrl-C reached the whole group).
+    process.once('exit', stopLocal);
     const done = new Set<number>();
     // The watch: a build never waits in silence, nor forever, on a queue that cannot finish it.
     const lost = new Promise<never>((_, reject) => {
@@ -238,7 +243,8 @@ export async function runOnQueue(
     await Promise.race([all, lost]);
   } finally {
     if (watch) clearInterval(watch);
-    for (const c of local) c.kill('SIGTERM');
+    stopLocal();
+    process.off('exit', stopLocal);
     // (Closing waits on the server; one that is gone must not hold the command. The wait's timer is a referenced one:
     // with the server gone nothing else may hold the event loop, and an unreferenced timer let the process end right
     // here, exit 0 with the build's error unsaid — a Redis shut down while no job ran.)

@@ -187,6 +187,27 @@ describe.skipIf(!hasRedis)('build-meta --queue (BullMQ on Redis)', () => {
     }
   }, 120_000);
 
+  it('the workers a build starts (--workers N) end with it when only the coordinator gets SIGTERM', async () => {
+    const env = { AUTOPRUNE_CACHE_DIR: join(cwd, 'cache-c') };
+    const build = start([...family, '--queue', redis.url, '--workers', '1', '--fresh', '--json', '--out', 'meta/term.json'], cwd, env);
+    let pid: number | undefined;
+    try {
+      await until(() => build.events.some((e) => e.type === 'model-start'), 'a job taken by the started worker');
+      pid = Number(String(build.events.find((e) => e.type === 'model-start')!.worker).split(':').pop());
+      const alive = () => { try { process.kill(pid!, 0); return true; } catch { return false; } };
+      expect(alive()).toBe(true);
+      build.child.kill('SIGTERM');
+      expect(await build.exited).toBe(130);
+      // Told to stop: it finishes the job in hand (its rows stay on the queue) and exits; it used to take every job
+      // left and then wait for more for ever, re-parented to init.
+      await until(() => !alive(), 'the started worker to end', 60_000);
+      expect(existsSync(join(cwd, 'meta', 'term.json'))).toBe(false);
+    } finally {
+      build.child.kill('SIGKILL');
+      if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  }, 120_000);
+
   it('a build says when no worker is connected, and fails in one line when its Redis server is gone', async () => {
     const lone = await startRedis();
     // 8 s of waiting for the server: long enough for the client to stop holding the process while it waits (a build
