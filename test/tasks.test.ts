@@ -4,13 +4,14 @@
  * columns that are not the file's last ones (--label names them, --ignore-columns leaves out an ID), and
  * models that were not trained for the columns given refused before any training.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { autoprune, tf, type AgentEvent } from '../src/index.js';
 import { DataError } from '../src/errors.js';
 import { Rng } from '../src/util/random.js';
 import { numTensors, tempDir } from './helpers.js';
+import { cli, expectCleanUsageError } from './cli/cli-helpers.js';
 
 process.env.AUTOPRUNE_CACHE_DIR = tempDir('autoprune-tasks-cache-');
 
@@ -127,6 +128,10 @@ describe('regression and multi-label models with their target columns anywhere i
     await expect(wrong).rejects.toBeInstanceOf(DataError);
     await expect(autoprune({ ...common, model: reg, label: 'y2', ignoreColumns: ['id', 'y1', 'price', 'y3'] }))
       .rejects.toThrow(/the model's output fits the column price \(validation R² 0\.\d+\) far better than the target given, y2 .*label price .*ignoreColumns.*price; ignore y2 instead/);
+    // build-meta labels classifiers only: a regression model is refused in one line, not told to pass a --task it lacks.
+    expectCleanUsageError(await cli(['build-meta', '--family', 'prices', '--models', reg, '--data', t.file, '--label', 'price', '--ignore-columns', 'id,y1,y2,y3', '--workers', '1', '--out', join(dir, 'meta.json')]),
+      /build-meta: model '.*reg': a regression model \(output 1 linear unit, loss meansquarederror\): build-meta builds policy rows for classifiers only/);
+    expect(existsSync(join(dir, 'meta.json'))).toBe(false);
     // As given (the right order), the check stays silent and the run goes on.
     const ok = await autoprune({ ...common, model: two, label: ['price', 'y2'], ignoreColumns: ['id', 'y1', 'y3'], force: true });
     expect(ok.report.task).toMatchObject({ kind: 'regression' });

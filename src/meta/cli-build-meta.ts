@@ -186,7 +186,22 @@ async function checkUserModels(
       const model = await loadModel(path);
       const prefix = `build-meta: model '${path}': `;
       try {
-        const fitted = named(prefix, () => fitDatasetToModel(raw, model));
+        // The oracle labels connections by what pruning them costs a classifier's validation accuracy (or loss over
+        // classes): a regression, multi-label or autoencoder model has no rows to give (a new user's regression family
+        // was told to pass --task, a flag build-meta has not).
+        const task = taskOf(model);
+        if (task.kind !== 'classification') throw new UsageError(`${prefix}a ${task.kind} model (${task.evidence}): ${CLASSIFIERS_ONLY}`);
+        const fitted = named(prefix, () => {
+          try {
+            return fitDatasetToModel(raw, model);
+          } catch (err) {
+            // A one-unit linear output saved without its loss reads as a binary classifier; numeric targets say otherwise.
+            if (err instanceof AutopruneError && /looks like a regression target/.test(err.message)) {
+              throw new UsageError(`${err.message.replace(/; for a regression model pass --task regression.*$/, '')}; ${CLASSIFIERS_ONLY}`);
+            }
+            throw err;
+          }
+        });
         try {
           // Inputs scaled otherwise than in training (z-scores, raw values): the oracle would judge a model at chance, and
           // the label check after this would blame the labels (a new user's z-scored family).
@@ -217,6 +232,9 @@ async function checkUserModels(
 }
 
 /** Runs `f`; an error it throws says which model it is about (`prefix`), keeping its class and exit code. */
+const CLASSIFIERS_ONLY = 'build-meta builds policy rows for classifiers only (its oracle judges pruning by class accuracy); ' +
+  'autoprune prunes such a model with the shipped policies (autoprune --model M --data D, with --task KIND where its model.json names no loss): docs/policy.md, "Retraining on your own model family"';
+
 function named<T>(prefix: string, f: () => T): T {
   try {
     return f();
