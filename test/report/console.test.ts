@@ -249,8 +249,15 @@ describe('console verbosity', () => {
     const stream = { isTTY: false, write: (s: string) => { out += s; return true; } } as unknown as NodeJS.WriteStream;
     const r = createConsoleReporter({ json: false, target: 0.8, stream });
     r.event({ type: 'compact', path: '/tmp/out/compact', paramsBefore: 100, paramsAfter: 60, unitsRemoved: [2], skipped: [] });
-    r.finished(sample(), '/tmp/out');
+    const report = sample();
+    report.final.compute = { dense: 14528, live: 2398, reduction: 0.835 };
+    report.config.granularity = 'unit';
+    r.finished(report, '/tmp/out');
     expect(out).toContain('wrote /tmp/out/ (model/, masks.json, report.json, report.html, compact/, model.sparse, model.int8.sparse)');
+    // It compacted: the summary points at the compact model's count above, not at a command to run.
+    expect(out).toContain("83.5 % of the prunable kernels' multiply-accumulates pruned (the compact model's own count is above)");
+    expect(out).not.toContain('`autoprune compact` measures');
+    expect(summary(report)).toContain('(`autoprune compact` measures what the compact model runs)');
   });
 });
 
