@@ -59,7 +59,10 @@ function main(argv: string[]): Promise<number> {
           parseError = `${first.replace(/^error: /, '')}${hint ? ` ${hint.trim().replace('(Did you mean', '(did you mean')}` : ''}`;
           parseError = oneLine(parseError);
           // Where to read the usage, on the same line (commander's showHelpAfterError puts it on a second one).
-          write(`autoprune: error: ${parseError} (run autoprune --help for usage)\n`);
+          // The subcommand's own help where one was named (a build-meta flag is not in the top-level help).
+          const sub = argv.find((a) => !a.startsWith('-'));
+          const help = sub && sub !== 'prune' && program.commands.some((c) => c.name() === sub) ? `autoprune ${sub} --help` : 'autoprune --help';
+          write(`autoprune: error: ${parseError} (run ${help} for usage)\n`);
         } else {
           write(str);
         }
