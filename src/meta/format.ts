@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { makeDirs } from '../util/make-dirs.js';
 import { endianness } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { readRegularFile } from '../util/regular-file.js';
 import { DataError } from '../errors.js';
@@ -129,7 +129,10 @@ export function readMeta(jsonPath: string): MetaDataset {
   const expectCols = [...header.featureSchema.names, ...META_COLUMNS];
   if (header.columns.join(',') !== expectCols.join(',')) throw new DataError(`meta-dataset '${jsonPath}' columns do not match its feature schema`);
   const binPath = join(dirname(jsonPath), header.data);
-  if (!existsSync(binPath)) throw new DataError(`meta-dataset rows '${binPath}' are missing`);
+  if (!existsSync(binPath)) {
+    throw new DataError(`meta-dataset '${jsonPath}' keeps its rows in '${header.data}', which is not beside it (looked for ${resolve(binPath)}): ` +
+      'a meta-dataset is its .json and that rows file together: copy or move both');
+  }
   let buf = readRegularFile(binPath, 'meta-dataset rows file', 2 ** 32 - 1, (m) => new DataError(m));
   if (header.data.endsWith('.gz')) {
     try {

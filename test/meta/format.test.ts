@@ -54,5 +54,9 @@ describe('meta-dataset format', () => {
     expect(() => readMeta(path)).toThrow(/columns/);
     writeFileSync(path, '{');
     expect(() => readMeta(path)).toThrow(/not valid JSON/);
+    // The header copied away from its rows file: both names said, and where it looked.
+    const lone = join(tempDir(), 'lonely.json');
+    writeFileSync(lone, JSON.stringify(h));
+    expect(() => readMeta(lone)).toThrow(/meta-dataset '.*lonely\.json' keeps its rows in 'meta-x\.bin', which is not beside it \(looked for \/.*\/meta-x\.bin\): a meta-dataset is its \.json and that rows file together/);
   });
 });
