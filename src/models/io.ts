@@ -68,6 +68,8 @@ export function readModelArtifacts(path: string): { file: string; artifacts: TF.
   if (j.format === 'graph-model' || (topo && typeof topo === 'object' && Array.isArray(topo.node))) {
     throw new ModelError(`model file '${path}' is a tfjs graph model (a frozen graph without layers); autoprune needs a LayersModel: convert the Keras model with tensorflowjs_converter --input_format keras --output_format tfjs_layers_model`);
   }
+  const ours = typeof j.format === 'string' ? OWN_FILES[j.format] : undefined;
+  if (ours) throw new ModelError(`model file '${path}' is autoprune's ${ours[0]}, not a model: ${ours[1]}`);
   if (!topo || typeof topo !== 'object') {
     throw new ModelError(`model file '${path}' is not a tfjs LayersModel (no modelTopology); convert it with tensorflowjs_converter --output_format tfjs_layers_model`);
   }
@@ -352,6 +354,15 @@ function checkFinite(path: string, specs: ManifestSpec[], data: Uint8Array): voi
  * outside the model's folder is read). Errors name the file and what is wrong. The files are only read,
  * never written. Works on every backend (no file:// handler involved).
  */
+/** autoprune's own JSON files, given where a model was expected: what each is, and where it goes instead. */
+const OWN_FILES: Record<string, [what: string, instead: string]> = {
+  'autoprune-policy': ['pruning policy', 'give it with --policy'],
+  'autoprune-meta': ['meta-dataset (policy training rows)', 'give it to autoprune train-policy --meta'],
+  'autoprune-report': ['run report', 'the pruned model is the model/ folder beside it'],
+  'autoprune-masks': ['masks file', 'the pruned model is the model/ folder beside it'],
+  'autoprune-frontier': ['frontier list', "each target's model is in frontier/<target>/model/ beside it"],
+};
+
 export async function loadModel(path: string): Promise<TF.LayersModel> {
   const { artifacts } = readModelArtifacts(path);
   let model: TF.LayersModel;

@@ -2,7 +2,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tf } from '../../src/backend/tf.js';
+import { PACKAGE_ROOT, tf } from '../../src/backend/tf.js';
 import { ModelError } from '../../src/errors.js';
 import { trainedModel } from '../../src/models/cache.js';
 import { buildModel, LENET_300_100, LENET_5 } from '../../src/models/families.js';
@@ -79,6 +79,12 @@ describe('model io', () => {
     await expect(loadModel(join(dir, 'graph.json'))).rejects.toThrow(/is a tfjs graph model .*LayersModel/);
     writeFileSync(join(dir, 'plain.json'), '{"weightsManifest": []}');
     await expect(loadModel(join(dir, 'plain.json'))).rejects.toThrow(/not a tfjs LayersModel/);
+    // autoprune's own files given as a model: what each is and where it goes (not "convert it with tensorflowjs_converter").
+    await expect(loadModel(join(PACKAGE_ROOT, 'policies', 'default.json'))).rejects.toThrow(/is autoprune's pruning policy, not a model: give it with --policy$/);
+    writeFileSync(join(dir, 'meta.json'), '{"format": "autoprune-meta", "version": 1}');
+    await expect(loadModel(join(dir, 'meta.json'))).rejects.toThrow(/is autoprune's meta-dataset \(policy training rows\), not a model: give it to autoprune train-policy --meta$/);
+    writeFileSync(join(dir, 'report.json'), '{"format": "autoprune-report"}');
+    await expect(loadModel(join(dir, 'report.json'))).rejects.toThrow(/is autoprune's run report, not a model: the pruned model is the model\/ folder beside it$/);
     mkdirSync(join(dir, 'folder'));
     await expect(loadModel(join(dir, 'folder'))).rejects.toThrow(/model folder '.*folder' holds no model\.json/);
   });
