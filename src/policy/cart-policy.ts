@@ -153,7 +153,7 @@ const CART_MODEL = z.object({
     feature: intArray, threshold: z.array(z.number()), left: intArray, right: intArray, value: z.array(z.number().finite()),
     samples: intArray.optional(),
   }),
-});
+}).strict();
 
 export function formatIssues(err: z.ZodError): string {
   return err.issues.slice(0, 5).map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ') +

@@ -5,7 +5,7 @@ import { readRegularFile } from '../util/regular-file.js';
 
 /** The largest policy file read (the shipped trees are well under 1 MB; a policy net's weights a few). */
 const MAX_POLICY_BYTES = 256 * 1024 * 1024;
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { PACKAGE_ROOT } from '../backend/tf.js';
 import { PolicyError } from '../errors.js';
@@ -44,7 +44,7 @@ const ENVELOPE = z.object({
     domain: DOMAIN_SCHEMA.optional(),
   }).passthrough(),
   metrics: z.record(z.unknown()),
-});
+}).strict(); // (an unknown key is a typo or another tool's file: refused, not silently dropped; provenance stays open)
 
 /** Checks a parsed policy file (format, version, kind, envelope) and builds the policy. */
 export function policyFromJSON(json: unknown, source = '(in memory)'): Policy {
@@ -150,10 +150,17 @@ export function resolvePolicyPath(pathOrName: string, opts: LoadPolicyOptions = 
     const p = join(d, `${pathOrName}.json`);
     if (existsSync(p)) return p;
   }
-  const available = [...new Set(dirs.flatMap((d) => listPolicies(d)))];
+  // Only files that load as policies are offered; the others are named apart (a broken file listed as available
+  // sends the user from one error to the next).
+  const found = [...new Set(dirs.flatMap((d) => listPolicies(d).map((n) => join(d, `${n}.json`))))];
+  const ok = (f: string) => { try { loadPolicy(f); return true; } catch { return false; } };
+  const names = (fs: string[]) => [...new Set(fs.map((f) => basename(f, '.json')))].join(', ');
+  const available = found.filter(ok);
+  const broken = found.filter((f) => !available.includes(f));
   throw new PolicyError(
     `no policy '${pathOrName}': not a file, and no ${pathOrName}.json in ${dirs.join(', ')}` +
-    (available.length ? `; available policies: ${available.join(', ')}` : '; no policies found there'));
+    (available.length ? `; available policies: ${names(available)}` : '; no policies found there') +
+    (broken.length ? `; not loadable as policies: ${broken.map((f) => relative(process.cwd(), f) || f).join(', ')}` : ''));
 }
 
 /** Loads and validates a policy file by path, or by name from the policy folders. */

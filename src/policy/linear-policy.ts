@@ -138,7 +138,7 @@ const LINEAR_MODEL = z.object({
   intercept: z.number(),
   tieBreak: z.object({ feature: z.string(), epsilon: z.number().nonnegative().finite() }),
   training: z.object({ l2: z.number().nonnegative(), iterations: z.number().int().nonnegative(), converged: z.boolean() }),
-});
+}).strict();
 
 /**
  * Fits the logistic regression by Newton's method (iteratively reweighted least squares): each iteration solves

@@ -184,7 +184,7 @@ const NET_MODEL = z.object({
   tieBreak: z.object({ feature: z.string(), epsilon: z.number().nonnegative().finite() }),
   weights: z.array(z.object({ shape: z.array(z.number().int().positive()), values: z.array(z.number()) })),
   training: z.object({ epochs: z.number(), batchSize: z.number(), learningRate: z.number(), seed: z.number() }),
-});
+}).strict();
 
 /**
  * Trains a policy net: inputs standardised with the training rows' mean/std and clipped, ReLU hidden

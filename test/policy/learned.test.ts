@@ -149,6 +149,9 @@ describe('CART policy', () => {
     execFileSync('mkfifo', [fifo]);
     expect(() => loadPolicy(fifo)).toThrow(/^policy file '.*fifo\.json' is not a regular file/);
     expect(() => loadPolicy('no-such-policy', { dirs: [join(dir, 'sub')] })).toThrow(/no policy 'no-such-policy'.*available policies: test-cart/);
+    // A file there that does not load is not offered as available, and is named apart.
+    writeFileSync(join(dir, 'sub', 'broken.json'), '{"format": "autoprune-policy",');
+    expect(() => loadPolicy('no-such-policy', { dirs: [join(dir, 'sub')] })).toThrow(/available policies: test-cart; not loadable as policies: .*sub\/broken\.json$/);
     const cases: [unknown, RegExp][] = [
       [{ ...good, format: 'something-else' }, /not an autoprune policy file/],
       [{ ...good, version: 2 }, /format version 2; this autoprune reads version 1/],
@@ -158,6 +161,9 @@ describe('CART policy', () => {
       [{ ...good, model: { ...good.model, nodes: { ...good.model.nodes, value: good.model.nodes.value.slice(1) } } }, /entries/],
       [{ ...good, model: { ...good.model, nodes: { ...good.model.nodes, feature: good.model.nodes.feature.map(() => 99) } } }, /feature 99, outside/],
       [{ ...good, model: { ...good.model, engine: 'xgboost' } }, /invalid 'cart' model: engine/],
+      // Unknown keys are typos or another tool's fields: refused, not dropped without a word.
+      [{ ...good, model: { ...good.model, threshold: 'x' } }, /invalid 'cart' model: \(root\): Unrecognized key\(s\) in object: 'threshold'/],
+      [{ ...good, thresh: 1 }, /malformed: \(root\): Unrecognized key\(s\) in object: 'thresh'/],
       [[1, 2], /does not hold a JSON object/],
       [{ ...good, model: { ...good.model, tieBreak: { feature: 'nonexistent', epsilon: 1e-6 } } }, /tie-break feature 'nonexistent' is not in the policy's feature schema/],
     ];
