@@ -695,7 +695,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
           let r: Attempt = await attempt(target, { steps: o.maxStepEpochs * budget.roundSteps, patience: 1 }).finally(() => { branching = undefined; });
           // Refused by no more than noise may excuse while still improving: more rounds before the verdict, as a step of
           // the main path gets (a new user's run missed its 0.5 branch this way while reaching 0.8 and 0.9).
-          if (!r.verdict.accepted && r.improving && r.verdict.collapsedTo == null && r.verdict.drop - r.verdict.allowed <= r.verdict.cap + 1e-9) {
+          if (o.recoverRounds > 0 && !r.verdict.accepted && r.improving && r.verdict.collapsedTo == null && r.verdict.drop - r.verdict.allowed <= r.verdict.cap + 1e-9) {
             branching = target;
             r = { ...(await tuneMore(undefined, r, o.recoverRounds * budget.roundSteps, { patience: 1, seed: o.seed * 1009 + state.step + 7933 }).finally(() => { branching = undefined; })), recovered: true };
           }

