@@ -55,6 +55,20 @@ describe('accuracyVsSparsityChart', () => {
     expect([...xs].sort((a, b) => a - b)).toEqual(xs);
   });
 
+  it('under --objective flops places the final model at the compute removed, the x axis of every step, not at its weight sparsity', async () => {
+    const r = fixture();
+    const last = r.steps.filter((s) => s.accepted).at(-1)!;
+    // Steps' toSparsity count compute under flops; the final model's weight sparsity is higher than its compute removed.
+    r.config.objective = 'flops';
+    r.final.compute = { dense: 1000, live: 1000 * (1 - last.toSparsity), reduction: last.toSparsity };
+    r.final.sparsity = Math.min(0.99, last.toSparsity + 0.1);
+    const svg = await accuracyVsSparsityChart(r);
+    expect(svg).toContain("Multiply-accumulates removed (% of the prunable kernels')");
+    const finalX = translate(items(svg, 'final_point')[0])[0];
+    const lastX = Math.max(...items(svg, 'accepted_points').map((el) => translate(el)[0]));
+    expect(finalX).toBeCloseTo(lastX, 1);
+  });
+
   it('renders a run without steps', async () => {
     const svg = await accuracyVsSparsityChart({ ...fixture(), steps: [] });
     expect(items(svg, 'accepted_points')).toHaveLength(0);
