@@ -78,7 +78,12 @@ export const isRecurrent = (layer: Layer) => Object.prototype.hasOwnProperty.cal
 /** Layers whose kernel rows are its inputs' features, one row per channel and position (not a convolution's taps). */
 const readsRows = (layer: Layer) => layer.getClassName() === 'Dense' || isRecurrent(layer);
 /** Identity at inference or elementwise: never mix channels, keep constants constant. */
-const ELEMENTWISE = new Set(['Dropout', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'ReLU', 'LeakyReLU', 'ELU', 'ThresholdedReLU', 'Activation']);
+// (SpatialDropout drops whole channels in training and is the identity when serving: channel c stays channel c; a new
+// user's Conv1D kept every filter before one. Rescaling multiplies and adds scalars.)
+const ELEMENTWISE = new Set([
+  'Dropout', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'SpatialDropout1D', 'SpatialDropout2D', 'SpatialDropout3D',
+  'ReLU', 'LeakyReLU', 'ELU', 'ThresholdedReLU', 'Activation', 'Rescaling',
+]);
 /** Per-channel over positions (pooling, padding, cropping, nearest/bilinear upsampling): channel c stays channel c. */
 const SPATIAL = new Set([
   'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',

@@ -285,6 +285,8 @@ describe('compactModel', () => {
   it('Conv1D: conv→pool→conv (valid, folded) and conv→global pool→dense, like Conv2D', () => {
     const model = tf.sequential({ layers: [
       tf.layers.conv1d({ inputShape: [12, 3], filters: 5, kernelSize: 3, activation: 'tanh', name: 'c1' }),
+      // The identity when serving, channel by channel (it used to keep every filter of c1: a new user's model).
+      tf.layers.spatialDropout1d({ rate: 0.2, name: 'sdrop' }),
       tf.layers.maxPooling1d({ poolSize: 2, name: 'pool' }),
       tf.layers.conv1d({ filters: 4, kernelSize: 2, activation: 'relu', name: 'c2' }),
       tf.layers.globalMaxPooling1d({ name: 'gmp' }),
@@ -293,7 +295,7 @@ describe('compactModel', () => {
     randomBiases(model, 11);
     const pm = new PrunableModel(model);
     applyMasks(pm, 12, 0.8, {
-      0: both(killIn(0), killIn(3)), // dead: tanh(bias) is constant through max pooling and folds into c2 ('valid')
+      0: both(killIn(0), killIn(3)), // dead: tanh(bias) is constant through the dropout and max pooling and folds into c2 ('valid')
       1: both(killOut(1, 5), killIn(2)), // c1 filter 1 unused; c2 filter 2 dead: relu(bias) through the global max pool folds into out
     });
     const { model: compact, report } = compactModel(model, pm);
