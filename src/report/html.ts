@@ -257,10 +257,15 @@ h2 { font-size: 16px; margin: 28px 0 10px; padding-bottom: 4px; border-bottom: 1
 .sub, .muted { color: var(--muted); }
 .sub { margin: 0 0 16px; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
+th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+th { overflow-wrap: normal; }
+td:first-child { min-width: 9em; }
+td:last-child { min-width: 12em; }
 thead th { font-weight: 600; background: #f3f5f7; }
 table.kv th { width: 190px; font-weight: 600; color: #39424b; }
-th.r, td.r { text-align: right; white-space: nowrap; }
+th.r, td.r { text-align: right; }
+td.r { white-space: nowrap; overflow-wrap: normal; }
+td.r .muted { white-space: normal; }
 #phases { max-width: 620px; }
 .badge { display: inline-block; white-space: nowrap; padding: 0 7px; border-radius: 10px; font-size: 12px; font-weight: 600; border: 1px solid; }
 .badge.ok { color: var(--ok); border-color: #a6d8b4; background: #eefbf1; }
