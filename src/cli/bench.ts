@@ -305,7 +305,7 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
   data.dispose();
   const command = `autoprune ${argv.join(' ')}`.trim();
   const plotName = (model: string) => `${basename(out, '.md')}-${model}.svg`;
-  const page = await renderBenchPage(results, { command, plotFile: plotName });
+  const page = await renderBenchPage(results, { command, plotFile: plotName, jsonFile: `${basename(out, '.md')}.json` });
   page.markdown += `\n${structuredSection(structured)}`;
   // Scoring throughput of a compiled depth-12 tree (one thread), the hot path of every agent step.
   const sc = benchScoring({});

@@ -50,7 +50,7 @@ const CONFIG = {
   font: 'system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif',
   view: { stroke: '#ddd' },
   axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 600 as const, gridColor: '#eee' },
-  legend: { labelFontSize: 11, titleFontSize: 12 },
+  legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 300 },
   title: { fontSize: 14, anchor: 'start' as const, offset: 12 },
 };
 
@@ -308,7 +308,8 @@ export async function lineChartSvg(args: LineChartArgs): Promise<string> {
       {
         name: 'series_points',
         mark: { type: 'point', filled: true, size: 50, opacity: 1 },
-        encoding: { x, y, color, shape: { field: 'series', type: 'nominal', scale: { domain: names }, legend: null } },
+        // (One legend for colour and shape: `legend: null` on the shape dropped the merged legend, and the page's chart had none.)
+        encoding: { x, y, color, shape: { field: 'series', type: 'nominal', scale: { domain: names }, title: null } },
       },
     ],
   };

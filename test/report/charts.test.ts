@@ -126,6 +126,10 @@ describe('lineChartSvg', () => {
     expect(items(svg, 'series_lines')).toHaveLength(2);
     expect(items(svg, 'series_points')).toHaveLength(6);
     for (const t of ['Test accuracy vs sparsity', 'Sparsity (%)', 'Test accuracy (%)', 'magnitude', 'cart-mlp']) expect(svg).toContain(t);
+    // A legend drawn, each series' name as its label (the names above also sit in the marks' descriptions; the page's
+    // chart once had none, its shape legend switched off and the merged one with it).
+    expect(svg).toContain('role-legend');
+    for (const n of ['magnitude', 'cart-mlp']) expect(svg).toMatch(new RegExp(`role-legend-label[\\s\\S]*>${n}</text>`));
   });
 
   it('gives every chart its own element ids, so charts can share a page', async () => {
