@@ -191,7 +191,7 @@ export function structuredSection(records: StructuredRecord[]): string {
     'a one-filter convolution and its 2×2 max pool as a stride-2 convolution of 4 shifted copies of the filter and a max over them; a one-channel pool as a transpose and a 1-D pool); ' +
     'the dense model is offered the same rewrites, and the cell names any made, with the compact model\'s time before them; the batch-1 column times the same models. ' +
     `${provenance(records)}`, '',
-    '| model | granularity (objective), fine-tune epochs of budget | target | reached sparsity of the prunable kernel weights (of their MACs removed) | test % dense → pruned (compact, sparse+int8) | units removed per layer | batch-256 ms dense → compact (speed-up); per-call floor (largest possible speed-up) | batch-1 ms dense → compact | bytes: dense / masked gzip / compact / sparse / sparse+int8 (ratio dense : sparse+int8) |',
+    '| model | granularity (objective), fine-tune epochs of budget | target | reached sparsity of the prunable kernel weights (of their MACs removed) | test % dense → pruned (compact, sparse+int8) | units removed per layer (layers in model order) | batch-256 ms dense → compact (speed-up); per-call floor (largest possible speed-up) | batch-1 ms dense → compact | bytes: dense / masked gzip / compact / sparse / sparse+int8 (ratio dense : sparse+int8) |',
     '|---|---|---|---|---|---|---|---|---|'];
   for (const r of records) {
     const b = r.bytes;
