@@ -1839,12 +1839,6 @@ export class PruneService {
 export const OVERSHOOT_NOTE = 0.05;
 
 /**
- * Warnings about the outcome that the guard's verdict does not carry: a test drop beyond --max-drop (the guard judged
- * other rows; with --force, the drop the user took), whole units far past the target, a class that lost far more recall
- * than the accuracy shows, and a classifier fallen to the majority-class score.
- */
-
-/**
  * Why a regression target that lost more than --max-drop on the test rows got through: the guard judges the average R²
  * over the targets on the validation rows. Gains or smaller losses of the other targets hide a loss in that average;
  * where every target lost, nothing was hidden: the validation rows simply did not show the loss.
@@ -1854,6 +1848,12 @@ function averagedAway(all: ReadonlyArray<{ denseTestR2: number; testR2: number }
   if (!others.length) return `the guard judges the average over the ${all.length} targets on the validation rows, where it held: every target lost on the test rows, which the validation rows did not show`;
   return `the guard judges the average over the ${all.length} targets, where ${others.some((t) => t.testR2 > t.denseTestR2) ? 'gains' : 'smaller losses'} on the others hide it`;
 }
+
+/**
+ * Warnings about the outcome that the guard's verdict does not carry: a test drop beyond --max-drop (the guard judged
+ * other rows; with --force, the drop the user took), whole units far past the target, a class that lost far more recall
+ * than the accuracy shows, and a classifier fallen to the majority-class score.
+ */
 export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, 'maxDrop' | 'force'>, fitted: Dataset, task: TaskInfo): string[] {
   const out: string[] = [];
   const testDrop = 100 * (report.dense.testAccuracy - report.final.testAccuracy);

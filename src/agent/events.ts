@@ -1,7 +1,7 @@
 /**
  * Events of a pruning run. The same objects reach `onEvent` callbacks and the CLI's `--json` lines.
  */
-import type { StopReason } from '../report/report.js';
+import type { CompactLatency, StopReason } from '../report/report.js';
 import type { Rewrite } from '../pruning/rewrite.js';
 export type AgentEvent =
   | StartEvent
@@ -221,7 +221,7 @@ export interface CompactEvent {
   /** Where kernels were left out (frozen, excluded): every kernel's MACs, the dense model's and the compact model's. */
   allKernelsMacs?: { dense: number; compact: number };
   /** `predict` timed on this machine at `batch` samples a call, the pruned model at full shape and the compact model: median ms (report.json `compact.latency`). */
-  latency?: { batch: number; runs: number; denseMs: number; compactMs: number; sameRewrites?: true };
+  latency?: CompactLatency;
 }
 
 /**

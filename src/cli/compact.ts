@@ -14,6 +14,7 @@ import { describeRewrite, ONE_CHANNEL_MIN_BATCH, oneChannelRewrites, rewriteForS
 import { decodeSparse, encodeSparse, sizeReport, SPARSE_MAGIC, type SizeReport } from '../pruning/sparse-format.js';
 import { foreignInside, isAutopruneOutput, realPathOf } from '../prune-service.js';
 import { atomicWriteFile, writeOutputsAtomically } from '../report/write.js';
+import type { CompactLatency } from '../report/report.js';
 import { compareLatency, sampleLatency } from '../bench/latency.js';
 import { latencyLine } from '../report/console.js';
 
@@ -94,7 +95,7 @@ export interface CompactResult {
    * (its zeros cost what the weights did: tfjs has no sparse kernels) and the compact model, in alternating turns of
    * `runs` calls each, on this machine's default threads; absent for a model of several inputs.
    */
-  latency?: { batch: number; runs: number; denseMs: number; compactMs: number; sameRewrites?: true };
+  latency?: CompactLatency;
 }
 
 /** Where the model and its masks are, for a pruned output folder, a model folder or a model.json. */

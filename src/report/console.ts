@@ -5,7 +5,7 @@ import { GUARD_Z } from '../agent/guard.js';
 import { CORRECTION_WEIGHT } from '../policy/allocated.js';
 import type { AgentEvent } from '../agent/events.js';
 import { slowdownOf, type BackendInfo } from '../backend/tf.js';
-import { describeStop, guardHeld, type RunReport } from './report.js';
+import { describeStop, guardHeld, type CompactLatency, type RunReport } from './report.js';
 import { oneLine } from '../util/one-line.js';
 import { describeRewrite } from '../pruning/rewrite.js';
 
@@ -348,7 +348,7 @@ function twoNumbers(a: number, b: number): [string, string] {
 }
 
 /** The measured predict times, and what they mean where the compact model is not measurably faster. */
-export function latencyLine(l: { batch: number; runs: number; denseMs: number; compactMs: number; sameRewrites?: true }, smaller = true): string {
+export function latencyLine(l: CompactLatency, smaller = true): string {
   const x = l.denseMs / Math.max(1e-9, l.compactMs);
   const why = !smaller
     ? ': no unit was removed, so the compact model has the pruned model\'s shape and its time (tfjs has no sparse kernels)'

@@ -300,6 +300,13 @@ export interface ReportGuard {
   finalAllowedDrop?: number;
 }
 
+/**
+ * `predict` timed on the machine of the run at `batch` samples a call: the pruned model at full shape and the compact
+ * model, median ms of `runs` calls each (a measurement, not a claim); `sameRewrites`: the pruned model got the compact
+ * one's serving rewrites, so the speed-up is pruning's, not the folding's.
+ */
+export interface CompactLatency { batch: number; runs: number; denseMs: number; compactMs: number; sameRewrites?: true }
+
 /** One target of a frontier run. */
 export interface ReportFrontierRow {
   target: number;
@@ -396,7 +403,7 @@ export interface RunReport {
   compact?: {
     path: string; paramsBefore: number; paramsAfter: number; macs: { dense: number; live: number; compact: number; reduction: number; allKernels?: { dense: number; compact: number; reduction: number } };
     /** `predict` timed at `batch` samples a call on the machine of the run: the pruned model at full shape and the compact model, median ms (a measurement, not a claim). */
-    latency?: { batch: number; runs: number; denseMs: number; compactMs: number; sameRewrites?: true };
+    latency?: CompactLatency;
   };
   /**
    * The polish (the fine-tune at the final sparsity with the rest of the budget), where one ran: `kept` its best
