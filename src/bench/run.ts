@@ -13,6 +13,7 @@ import { accuracy } from '../models/train.js';
 import { PrunableModel } from '../pruning/prunable-model.js';
 import type { Scorer } from '../policy/types.js';
 import { gradualPrune, oneShot } from './one-shot.js';
+import type { StructuredRecord } from './structured.js';
 
 /** The benchmark protocol of shared/BENCHMARKS.md, with knobs for a quick smoke run. */
 export interface BenchOptions {
@@ -56,7 +57,7 @@ export interface BenchOptions {
 export interface ReuseSource {
   /** File the results came from, for the page. */
   file: string;
-  results: Pick<BenchResults, 'createdAt' | 'options' | 'dense' | 'records'> & { fingerprint?: string };
+  results: Pick<BenchResults, 'createdAt' | 'options' | 'dense' | 'records'> & { fingerprint?: string; structured?: StructuredRecord[] };
 }
 
 export interface BenchRecord {

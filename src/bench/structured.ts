@@ -51,6 +51,8 @@ export interface StructuredRecord {
   measured?: { date: string; cpu: string; block?: number };
   /** The agent's fine-tuning budget for this run. */
   budget?: number;
+  /** Set when the row was taken from an earlier run's file (`bench --reuse`): that file and when its run finished. */
+  reusedFrom?: { file: string; createdAt: string };
 }
 
 export interface StructuredOptions {
@@ -167,7 +169,10 @@ function provenance(records: StructuredRecord[]): string {
     const k = r.measured ? `${r.measured.date} on ${r.measured.cpu}${r.measured.block ? ` (turns of ${r.measured.block} calls)` : ' (call by call)'}` : 'an earlier run (not recorded)';
     by.set(k, (by.get(k) ?? 0) + 1);
   }
-  return `Measured ${[...by].map(([k, n]) => `${n === records.length ? 'all rows' : `${n} rows`} ${k}`).join(', ')}: ` +
+  const reused = new Map<string, number>();
+  for (const r of records) if (r.reusedFrom) reused.set(r.reusedFrom.file, (reused.get(r.reusedFrom.file) ?? 0) + 1);
+  const taken = [...reused].map(([file, n]) => ` (${n === records.length ? 'all rows' : `${n} rows`} taken from ${file} by \`--reuse\`)`).join('');
+  return `Measured ${[...by].map(([k, n]) => `${n === records.length ? 'all rows' : `${n} rows`} ${k}`).join(', ')}${taken}: ` +
     'dense and compact are timed in alternating turns within a row, so a row\'s speed-up holds on its own; absolute times move between machines and runs.';
 }
 

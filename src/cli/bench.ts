@@ -10,7 +10,7 @@ import { selectBackend, PACKAGE_ROOT } from '../backend/tf.js';
 import { renderBenchPage, BASELINES } from '../bench/page.js';
 import { runBench, type BenchOptions, type ReuseSource } from '../bench/run.js';
 import { UsageError } from '../errors.js';
-import { runStructuredBench, structuredSection, type StructuredRecord } from '../bench/structured.js';
+import { runStructuredBench, structuredSection, type StructuredOptions, type StructuredRecord } from '../bench/structured.js';
 import { SCORERS } from '../policy/baselines.js';
 import { benchScoring } from '../policy/bench-scoring.js';
 import { loadPolicy, oneShotScorer } from '../policy/io.js';
@@ -235,6 +235,33 @@ function methodFingerprint(): string {
   return h.digest('hex').slice(0, 12);
 }
 
+/** The structured rows' runs per model: one quick unit run, or the page's sweep. */
+function structuredRuns(quick: boolean): StructuredOptions['runs'] {
+  return quick
+    ? [{ granularity: 'unit', target: 0.5, maxDrop: 1, force: false }]
+    : [
+      { granularity: 'unit', target: 0.8, maxDrop: 1, force: false },
+      // Pruning for speed: a compute-target sweep with twice the budget (2 dense trainings).
+      ...[0.8, 0.85, 0.9].map((target) => ({ granularity: 'unit' as const, objective: 'flops' as const, target, maxDrop: 1, force: false, budget: 30 })),
+      { granularity: 'hierarchical', target: 0.9, maxDrop: 1, force: false },
+      { granularity: 'connection', target: 0.95, maxDrop: 2, force: true },
+    ];
+}
+
+/**
+ * An earlier run's structured rows of `model` (`--reuse`), where they are this run's: the same policy files and code
+ * (fingerprint), the same dense and agent budgets, and one row per planned run (granularity, objective, target, budget);
+ * otherwise undefined and the rows are measured anew.
+ */
+function reusableStructured(src: ReuseSource, model: string, runs: StructuredOptions['runs'], o: Pick<BenchOptions, 'fingerprint' | 'denseEpochs' | 'agentBudget'>): StructuredRecord[] | undefined {
+  const old = (src.results.structured ?? []).filter((r) => r.model === model);
+  const same = src.results.fingerprint === o.fingerprint && src.results.options.denseEpochs === o.denseEpochs && src.results.options.agentBudget === o.agentBudget;
+  const id = (r: { granularity: string; objective?: string; target: number; budget?: number }) => `${r.granularity}|${r.objective ?? 'params'}|${r.target}|${r.budget ?? o.agentBudget}`;
+  const want = runs.map(id).sort().join(',');
+  if (!same || old.map(id).sort().join(',') !== want) return undefined;
+  return old.map((r) => ({ ...r, reusedFrom: r.reusedFrom ?? { file: src.file, createdAt: src.results.createdAt } }));
+}
+
 const policyFile = (name: string) => join(PACKAGE_ROOT, 'policies', `${name}.json`);
 
 /** `autoprune bench`: the benchmark protocol → docs/benchmarks.md (+ benchmarks.json, plots). */
@@ -286,18 +313,16 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
       structured.push(...(JSON.parse(readFileSync(file, 'utf8')) as StructuredRecord[]));
       continue;
     }
+    const reused = opts.reuse && reusableStructured(opts.reuse, model, structuredRuns(quick), opts);
+    if (reused) {
+      opts.onProgress?.(`${model}: ${reused.length} structured rows taken from ${opts.reuse!.file}`);
+      structured.push(...reused);
+      continue;
+    }
     const recs = await runStructuredBench(data, {
       models: [model], seed: 0, denseEpochs: opts.denseEpochs, budget: opts.agentBudget, scorer: learned('default'),
       latencyRuns: quick ? 5 : 200, onProgress: opts.onProgress,
-      runs: quick
-        ? [{ granularity: 'unit', target: 0.5, maxDrop: 1, force: false }]
-        : [
-          { granularity: 'unit', target: 0.8, maxDrop: 1, force: false },
-          // Pruning for speed: a compute-target sweep with twice the budget (2 dense trainings).
-          ...[0.8, 0.85, 0.9].map((target) => ({ granularity: 'unit' as const, objective: 'flops' as const, target, maxDrop: 1, force: false, budget: 30 })),
-          { granularity: 'hierarchical', target: 0.9, maxDrop: 1, force: false },
-          { granularity: 'connection', target: 0.95, maxDrop: 2, force: true },
-        ],
+      runs: structuredRuns(quick),
     });
     if (file) await atomicWriteFile(file, JSON.stringify(recs));
     structured.push(...recs);

@@ -236,7 +236,7 @@ function main(argv: string[]): Promise<number> {
     .option('--targets <list>', 'comma-separated target sparsities', '0.5,0.8,0.9,0.95,0.98')
     .option('--cnn-seeds <list>', 'seeds for LeNet-5 when they differ from --seeds (it costs ~4x LeNet-300-100)')
     .option('--fresh', 'ignore finished records cached from earlier runs (by default a rerun resumes)')
-    .option('--reuse <file>', "take records from an earlier run's raw results (benchmarks.json) where its dense models, budgets and (for the policy methods) policy files and pruning code are the same as this run's; the page says how many")
+    .option('--reuse <file>', "take records from an earlier run's raw results (benchmarks.json) where its dense models, budgets and (for the policy methods) policy files and pruning code are the same as this run's, and its structured rows where its policy files, code and budgets are; the page says how many")
     .action(async (opts) => {
       const { benchCommand } = await import('./bench.js');
       process.exitCode = await benchCommand(opts, argv);

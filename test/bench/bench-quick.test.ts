@@ -43,8 +43,12 @@ describe('autoprune bench --quick', () => {
     const raw2 = JSON.parse(readFileSync(join(dir, 'again.json'), 'utf8'));
     expect(raw2.records.map((x: { reusedFrom?: unknown }) => ({ ...x, reusedFrom: undefined }))).toEqual(raw.records);
     for (const x of raw2.records) expect(x.reusedFrom).toEqual({ file: join(dir, 'benchmarks.json'), createdAt: raw.createdAt });
+    // The structured rows too (same policy files, code and budgets): taken as measured, the page says from where.
+    expect(raw2.structured.map((x: { reusedFrom?: unknown }) => ({ ...x, reusedFrom: undefined }))).toEqual(raw.structured);
+    for (const x of raw2.structured) expect(x.reusedFrom).toEqual({ file: join(dir, 'benchmarks.json'), createdAt: raw.createdAt });
     const againMd = readFileSync(again, 'utf8');
     expect(againMd).toContain(`${raw.records.length} of the ${raw.records.length} records were taken from`);
+    expect(againMd).toContain(`(all rows taken from ${join(dir, 'benchmarks.json')} by \`--reuse\`)`);
     for (const b of blocks) expect(againMd).toContain(b);
     expect(againMd).not.toContain('# old page');
     const bad = await cli(['bench', '--quick', '--reuse', join(dir, 'benchmarks.md'), '--out', join(dir, 'x.md')]);
