@@ -25,7 +25,7 @@ import { majorityShare, resolution } from './agent/guard.js';
 import { resolveRunOptions, type ResolvedRunOptions } from './options.js';
 import { checkSchema } from './policy/policy.js';
 import type { FeatureSchema } from './features/types.js';
-import { cloneModel, countParams, danglingLink, lossSettingsDropped, modelFiles, probeWritable, quantizedStorage, writableFolderFor } from './models/io.js';
+import { cloneModel, compileSettingsDropped, countParams, danglingLink, lossSettingsDropped, modelFiles, probeWritable, quantizedStorage, writableFolderFor } from './models/io.js';
 import { isMountPoint, recoverInterruptedWrite } from './report/write.js';
 import { realPathOf } from './util/real-path.js';
 
@@ -1531,11 +1531,18 @@ export class PruneService {
         rememberTask(loaded.model, opts.task);
         if (opts.task != null) checkToldTask(loaded.model, opts.task);
         droppedSettings = lossSettingsDropped(loaded.model); // before any copy (a fixed input length) forgets the file
+        const lostCompile = compileSettingsDropped(loaded.model);
+        if (lostCompile) {
+          opts.onEvent?.({
+            type: 'warning',
+            message: `model '${loaded.label}' was saved compiled with ${lostCompile}, which tfjs has not: the pruned model.json names its loss with tfjs' Adam at its defaults (compile it again to train it on with yours)`,
+          });
+        }
         const quantized = quantizedStorage(loaded.model);
         if (quantized) {
           opts.onEvent?.({
             type: 'warning',
-            message: `model '${loaded.label}' stores its weights quantized (${quantized.join(', ')}); autoprune fine-tunes in float32 and writes float32 weights ` +
+            message: `model '${loaded.label}' stores its weights quantized (${quantized.dtypes.join(', ')}); autoprune fine-tunes in float32 and writes float32 weights ` +
               '(up to 4× its file): quantize the output again with tensorflowjs_converter (--quantize_uint8 / --quantize_float16), or use the sparse+int8 files of autoprune compact',
           });
         }

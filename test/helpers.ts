@@ -1,3 +1,5 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { tf } from '../src/backend/tf.js';
 import type { Dataset } from '../src/data/dataset.js';
 import { loadMnist10k } from '../src/data/mnist.js';
@@ -53,4 +55,24 @@ export async function runOnFiles(modelPath: string, dataPath: string, csv: LoadD
 export function runSmallCase(name: string, options: Partial<AgentOptions> & { target: number }): Promise<{ r: AgentResult; events: AgentEvent[] }> {
   const p = smallCasePaths(name);
   return runOnFiles(p.model, p.data, { seed: 0, standardize: false }, options);
+}
+
+/** Re-encodes a saved model's weights as tensorflowjs_converter --quantize_uint8 does (v ≈ min + scale · q); the weights file's bytes. */
+export function quantizeUint8(dir: string): number {
+  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+  const floats = new Float32Array(new Uint8Array(readFileSync(join(dir, 'weights.bin'))).buffer);
+  const bytes: number[] = [];
+  let off = 0;
+  for (const w of json.weightsManifest[0].weights) {
+    const n = w.shape.reduce((a: number, b: number) => a * b, 1);
+    const v = floats.subarray(off, off + n);
+    off += n;
+    const min = Math.min(...v), max = Math.max(...v);
+    const scale = max > min ? (max - min) / 255 : 1;
+    v.forEach((x) => bytes.push(Math.round((x - min) / scale)));
+    w.quantization = { dtype: 'uint8', min, scale };
+  }
+  writeFileSync(join(dir, 'weights.bin'), Uint8Array.from(bytes));
+  writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
+  return bytes.length;
 }

@@ -4,7 +4,7 @@ import { closeSync, existsSync, lstatSync, openSync, readSync, statSync } from '
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { AutopruneError, ModelError, UsageError } from '../errors.js';
-import { loadModel, modelFiles, writableFolderFor } from '../models/io.js';
+import { loadModel, modelFiles, quantizedStorage, writableFolderFor, type QuantizedStorage } from '../models/io.js';
 import { rememberLoss, savedLoss, taskOf } from '../models/task.js';
 import { compactModel, type CompactReport } from '../pruning/compact.js';
 import { excludedIn, loadMasksFrom, MASKS_FILE } from '../pruning/mask-io.js';
@@ -60,6 +60,12 @@ export interface CompactResult {
   /** Global sparsity of the prunable kernels. */
   sparsity: number;
   sizes: SizeReport;
+  /**
+   * Where the input's file stored its weights quantized (tensorflowjs_converter --quantize_*): the dtypes and the bytes
+   * its weights files held. `sizes` counts float32 (tfjs dequantizes on load), so the compact and sparse files can be
+   * larger than the input's own; absent for a float32 file.
+   */
+  inputStored?: QuantizedStorage;
   compact: CompactReport;
   /** Largest |difference| to the masked model's outputs on the probe inputs (`probeInputs`), per stored form. */
   maxAbsDiff: { compact: number; sparse: number; sparseInt8?: number };
@@ -348,7 +354,7 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     }
     return {
       input: { model: modelFile, masks: masksDir ? join(masksDir, MASKS_FILE) : null },
-      files, sparsity, sizes, compact: { ...report, paramsAfter: paramsWritten }, maxAbsDiff: diff, ...(int8ClassChanges ? { int8ClassChanges } : {}),
+      files, sparsity, sizes, ...(quantizedStorage(model) ? { inputStored: quantizedStorage(model) } : {}), compact: { ...report, paramsAfter: paramsWritten }, maxAbsDiff: diff, ...(int8ClassChanges ? { int8ClassChanges } : {}),
       ...(moreAtLargeBatch > 0 ? { largeBatchRewrites: moreAtLargeBatch } : {}),
       probeInputs: opts.probe && model.inputs.length === 1 ? opts.probe.what : tokens ? 'token ids below the Embedding\'s vocabulary size' : 'values in [0, 1)',
       compute: { dense: claimed.dense, live: claimed.live, compact: compactMacs, ...(allKernels ? { allKernels } : {}) }, rewrites, ...(latency ? { latency } : {}),
@@ -436,6 +442,9 @@ export async function compactCommand(dir: string, opts: CompactOptions = {}): Pr
     ['dense float32', s.denseFloat32], ['masked raw', s.maskedRaw], ['masked gzip', s.maskedGzip],
     ['compact float32', s.compact], ['sparse', s.sparse], [r.files.some((f) => f.endsWith('model.int8.sparse')) ? 'sparse + int8' : 'sparse + int8 (--int8 writes it)', s.sparseInt8],
   ];
+  // A quantized input: its file's own size first, so that a float32 form larger than it reads as such.
+  const stored = r.inputStored;
+  if (stored) rows.unshift([`input file (${stored.dtypes.join(', ')})`, stored.weightBytes]);
   for (const [name, b] of rows) if (b != null) sizes.push([name, b, kb(b), `${(s.denseFloat32 / b).toFixed(1)}×`]);
   const units = consoleTable(['layer', 'kind', 'units', 'dead', 'unused', 'inputs', 'params']);
   for (const l of r.compact.layers) {
@@ -446,6 +455,7 @@ export async function compactCommand(dir: string, opts: CompactOptions = {}): Pr
     `model ${r.input.model}${r.input.masks ? ` with ${r.input.masks}` : ' (masks from its zeros)'}: ${(100 * r.sparsity).toFixed(1)} % sparse`,
     sizes.toString(),
     'masked raw / gzip: the pruned model as tfjs saves it (its zeros stored), and gzipped; compact: the sliced model (compact/); sparse: only the live weights with their positions (model.sparse), + int8 with 8-bit values (docs/compaction.md)',
+    ...(stored ? [`the input stores its weights quantized (${stored.dtypes.join(', ')}: ${stored.weightBytes.toLocaleString('en')} bytes of weights); every other row is float32 as tfjs loads it${s.compact != null && s.compact > stored.weightBytes ? ` (the compact model's weights.bin is ${(s.compact / stored.weightBytes).toFixed(1)}× the input's)` : ''}: quantize compact/ again with tensorflowjs_converter (--quantize_uint8 / --quantize_float16), or use the sparse + int8 file (--int8)`] : []),
     units.toString(),
     'units: whole units (Dense columns, filters, recurrent units) before → after; dead: every incoming weight pruned (its constant output folded into the next layer); unused: every outgoing weight pruned; inputs: the kernel\'s input rows or channels',
     ...r.compact.skipped.map((k) => `left intact: '${k.layer}': ${k.reason}`),

@@ -115,7 +115,7 @@ export function readModelArtifacts(path: string): { file: string; artifacts: TF.
     }
   }
   if (fileBytes !== needBytes) {
-    throw new ModelError(`model '${path}': its weights files hold ${fileBytes} bytes but the manifest's weights need ${needBytes} (truncated or mismatched weights)`);
+    throw new ModelError(`model '${path}': its weights files hold ${fileBytes} bytes but the manifest's weights need ${needBytes} (${fileBytes < needBytes ? 'truncated or mismatched weights' : `${fileBytes - needBytes} bytes more than the manifest describes: mismatched weights`})`);
   }
   checkDeclaredSizes(path, topo, elements);
   const weightData = new Uint8Array(needBytes);
@@ -296,14 +296,21 @@ async function loadArtifactsOnly(artifacts: TF.io.ModelArtifacts): Promise<TF.La
   const tc = emptyLoss ? undefined : given;
   const loss = lossNameOf(tc?.loss) ?? lossNameOf((artifacts.userDefinedMetadata as { autoprune?: { loss?: unknown } } | undefined)?.autoprune?.loss);
   const tries: (TF.io.TrainingConfig | undefined)[] = tc ? [artifacts.trainingConfig] : [];
+  // Keras' form (snake_case optimizer settings, metrics nested per output) as tfjs reads it, then the loss alone with tfjs' Adam.
+  const kept = tc && loss && TFJS_LOSSES.has(loss) ? tfjsCompileSettings(tc as { optimizer_config?: unknown; metrics?: unknown }) : undefined;
+  if (kept && loss) tries.push({ loss, metrics: kept.metrics, optimizer_config: kept.optimizer } as unknown as TF.io.TrainingConfig);
   if (tc && loss && TFJS_LOSSES.has(loss)) tries.push({ loss, metrics: [], optimizer_config: TFJS_ADAM } as unknown as TF.io.TrainingConfig);
-  for (const trainingConfig of tries) {
+  for (const [k, trainingConfig] of tries.entries()) {
     // A load that fails on the training config has built the model already: its variables (and a half-made
     // optimizer's) are registered and would outlive it, so they are freed here.
     const registered = () => tf.engine().state.registeredVariables as Record<string, TF.Variable>;
     const before = new Set(Object.keys(registered()));
     try {
-      return ownOptimizer(await tf.loadLayersModel(tf.io.fromMemory({ ...artifacts, trainingConfig })));
+      const model = ownOptimizer(await tf.loadLayersModel(tf.io.fromMemory({ ...artifacts, trainingConfig })));
+      // Compiled with the loss alone: what the file's optimizer and metrics were, for the warning that the output names neither.
+      const lost = !kept || k === 0 ? undefined : k === tries.length - 1 ? kept.described : kept.unknownOptimizer;
+      if (lost) compileSettingsLost.set(model, lost);
+      return model;
     } catch {
       for (const [name, v] of Object.entries(registered())) if (!before.has(name)) v.dispose();
     }
@@ -312,6 +319,53 @@ async function loadArtifactsOnly(artifacts: TF.io.ModelArtifacts): Promise<TF.La
   const model = ownOptimizer(await tf.loadLayersModel(tf.io.fromMemory(bare)));
   rememberLoss(model, loss);
   return model;
+}
+
+const compileSettingsLost = new WeakMap<TF.LayersModel, string>();
+
+/**
+ * The file's optimizer (and metrics), where tfjs could not compile the model with them (it was compiled with its loss and
+ * tfjs' Adam at its defaults, which the written model.json then names): e.g. "optimizer Nadam (learning rate 0.003)".
+ */
+export function compileSettingsDropped(model: TF.LayersModel): string | undefined {
+  return compileSettingsLost.get(model);
+}
+
+/** Keras optimizers whose settings tfjs' optimizers of the same name take (snake_case → tfjs' names, with Keras' defaults). */
+const KERAS_OPTIMIZERS: Record<string, Record<string, [tfjs: string, keras: number]>> = {
+  Adam: { learning_rate: ['learningRate', 0.001], beta_1: ['beta1', 0.9], beta_2: ['beta2', 0.999], epsilon: ['epsilon', 1e-7] },
+  SGD: { learning_rate: ['learningRate', 0.01] },
+  RMSprop: { learning_rate: ['learningRate', 0.001], rho: ['decay', 0.9], momentum: ['momentum', 0], epsilon: ['epsilon', 1e-7] },
+  Adagrad: { learning_rate: ['learningRate', 0.001], initial_accumulator_value: ['initialAccumulatorValue', 0.1] },
+  Adamax: { learning_rate: ['learningRate', 0.001], beta_1: ['beta1', 0.9], beta_2: ['beta2', 0.999], epsilon: ['epsilon', 1e-7], decay: ['decay', 0] },
+};
+
+/**
+ * A training config's optimizer and metrics as tfjs compiles them (a Keras-converted model writes Adam's
+ * `learning_rate`, tfjs reads `learningRate`; Keras nests metrics per output), and how they read, for a warning
+ * where even these do not compile. Undefined where the config names neither.
+ */
+function tfjsCompileSettings(tc: { optimizer_config?: unknown; metrics?: unknown }): { optimizer: unknown; metrics: unknown[]; described: string; unknownOptimizer?: string } | undefined {
+  const raw = tc.optimizer_config as { class_name?: unknown; config?: Record<string, unknown> } | undefined;
+  const metrics = (Array.isArray(tc.metrics) ? tc.metrics.flat(2) : tc.metrics && typeof tc.metrics === 'object' ? Object.values(tc.metrics).flat(2) : [])
+    .filter((m): m is string => typeof m === 'string');
+  if (!raw?.class_name && metrics.length === 0) return undefined;
+  const name = typeof raw?.class_name === 'string' ? raw.class_name : undefined;
+  const c = raw?.config ?? {};
+  const map = name ? KERAS_OPTIMIZERS[name] : undefined;
+  let optimizer: unknown = TFJS_ADAM;
+  if (map) {
+    const config: Record<string, unknown> = {};
+    for (const [keras, [tfjs, def]] of Object.entries(map)) {
+      const v = c[keras] ?? c[tfjs];
+      config[tfjs] = typeof v === 'number' ? v : def;
+    }
+    optimizer = { class_name: name, config };
+  }
+  const lr = typeof c.learning_rate === 'number' ? c.learning_rate : typeof c.learningRate === 'number' ? c.learningRate : undefined;
+  const opt = name ? `optimizer ${name}${lr != null ? ` (learning rate ${lr})` : ''}` : undefined;
+  const said = [...(opt ? [opt] : []), ...(metrics.length ? [`metrics ${metrics.join(', ')}`] : [])];
+  return { optimizer, metrics, described: said.join(', '), ...(opt && !map ? { unknownOptimizer: opt } : {}) };
 }
 
 /** A layer declaring more units/filters/dims than the manifest holds weights would allocate them before any check. */
@@ -335,14 +389,33 @@ function checkDeclaredSizes(path: string, topo: unknown, elements: number): void
 
 function checkFinite(path: string, specs: ManifestSpec[], data: Uint8Array): void {
   let off = 0;
+  const bad = (s: ManifestSpec, v: number, i: number, stored?: string) => {
+    throw new ModelError(`model '${path}': weight '${s.name}' holds a non-finite value (${v}${stored ? ` once dequantized from ${stored}` : ''}) at index ${i}`);
+  };
   for (const s of specs) {
     const n = s.shape.reduce((a, b) => a * b, 1);
-    const dtype = s.quantization?.dtype ?? s.dtype;
+    const q = s.quantization as { dtype?: string; scale?: number; min?: number } | undefined;
+    const dtype = q?.dtype ?? s.dtype;
     const bytes = DTYPE_BYTES[dtype]!;
+    const view = new DataView(data.buffer, data.byteOffset + off, n * bytes);
     if (dtype === 'float32') {
-      const v = new Float32Array(data.buffer, data.byteOffset + off, n);
       for (let i = 0; i < n; i++) {
-        if (!Number.isFinite(v[i])) throw new ModelError(`model '${path}': weight '${s.name}' holds a non-finite value (${v[i]}) at index ${i}`);
+        const v = view.getFloat32(4 * i, true);
+        if (!Number.isFinite(v)) bad(s, v, i);
+      }
+    } else if (q && dtype === 'float16') {
+      // IEEE half: an exponent of all ones is ±Infinity (zero fraction) or NaN (what --quantize_float16 writes for |v| > 65504).
+      for (let i = 0; i < n; i++) {
+        const h = view.getUint16(2 * i, true);
+        if ((h & 0x7c00) === 0x7c00) bad(s, (h & 0x3ff) !== 0 ? NaN : h & 0x8000 ? -Infinity : Infinity, i, 'float16');
+      }
+    } else if (q && (dtype === 'uint8' || dtype === 'uint16')) {
+      // tfjs dequantizes to float32 as min + scale · q: a scale or min out of float32's range overflows.
+      const scale = q.scale ?? 1;
+      const min = q.min ?? 0;
+      for (let i = 0; i < n; i++) {
+        const v = Math.fround(min + scale * (dtype === 'uint8' ? view.getUint8(i) : view.getUint16(2 * i, true)));
+        if (!Number.isFinite(v)) bad(s, v, i, dtype);
       }
     }
     off += n * bytes;
@@ -372,17 +445,20 @@ export async function loadModel(path: string): Promise<TF.LayersModel> {
     throw new ModelError(`cannot load model '${path}': ${loadErrorText(err)}`);
   }
   const quantized = [...new Set((artifacts.weightSpecs ?? []).map((w) => w.quantization?.dtype).filter((d): d is NonNullable<typeof d> => d != null))];
-  if (quantized.length > 0) storedQuantized.set(model, quantized);
+  if (quantized.length > 0) storedQuantized.set(model, { dtypes: quantized, weightBytes: (artifacts.weightData as ArrayBuffer).byteLength });
   return model;
 }
 
-const storedQuantized = new WeakMap<TF.LayersModel, string[]>();
+const storedQuantized = new WeakMap<TF.LayersModel, QuantizedStorage>();
+
+/** How a loaded model's file stored its weights quantized: the dtypes, and the bytes its weights files held. */
+export interface QuantizedStorage { dtypes: string[]; weightBytes: number }
 
 /**
  * The quantized dtypes a loaded model's file stored its weights in (tensorflowjs_converter --quantize_uint8 /
- * _uint16 / _float16), if any: tfjs dequantizes them on load, and autoprune writes float32.
+ * _uint16 / _float16), if any, and its weights files' bytes: tfjs dequantizes them on load, and autoprune writes float32.
  */
-export function quantizedStorage(model: TF.LayersModel): string[] | undefined {
+export function quantizedStorage(model: TF.LayersModel): QuantizedStorage | undefined {
   return storedQuantized.get(model);
 }
 

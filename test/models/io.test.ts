@@ -6,10 +6,10 @@ import { PACKAGE_ROOT, tf } from '../../src/backend/tf.js';
 import { ModelError } from '../../src/errors.js';
 import { trainedModel } from '../../src/models/cache.js';
 import { buildModel, LENET_300_100, LENET_5 } from '../../src/models/families.js';
-import { loadModel, quantizedStorage, saveModel } from '../../src/models/io.js';
+import { compileSettingsDropped, loadModel, quantizedStorage, saveModel } from '../../src/models/io.js';
 import { loadSynthetic } from '../../src/data/synthetic.js';
 import { PrunableModel } from '../../src/pruning/prunable-model.js';
-import { tempDir } from '../helpers.js';
+import { quantizeUint8, tempDir } from '../helpers.js';
 
 describe('model families', () => {
   it('LeNet-300-100 and LeNet-5 have the protocol\'s prunable weight counts', () => {
@@ -94,28 +94,80 @@ describe('model io', () => {
     const m = buildModel({ family: 'mlp', inputShape: [6], hidden: [5], numClasses: 3, seed: 2 });
     await saveModel(m, dir);
     expect(quantizedStorage(await loadModel(dir))).toBeUndefined();
-    // Re-encode every weight as tensorflowjs_converter --quantize_uint8 does: v ≈ min + scale · q.
-    const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
-    const floats = new Float32Array(new Uint8Array(readFileSync(join(dir, 'weights.bin'))).buffer);
-    const bytes: number[] = [];
-    let off = 0;
-    for (const w of json.weightsManifest[0].weights) {
-      const n = w.shape.reduce((a: number, b: number) => a * b, 1);
-      const v = floats.subarray(off, off + n);
-      off += n;
-      const min = Math.min(...v), max = Math.max(...v);
-      const scale = max > min ? (max - min) / 255 : 1;
-      v.forEach((x) => bytes.push(Math.round((x - min) / scale)));
-      w.quantization = { dtype: 'uint8', min, scale };
-    }
-    writeFileSync(join(dir, 'weights.bin'), Uint8Array.from(bytes));
-    writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
+    const bytes = quantizeUint8(dir);
     const back = await loadModel(dir);
-    expect(quantizedStorage(back)).toEqual(['uint8']);
+    expect(quantizedStorage(back)).toEqual({ dtypes: ['uint8'], weightBytes: bytes });
     const x = tf.randomNormal([4, 6], 0, 1, 'float32', 3);
     const [a, b] = [m, back].map((k) => Array.from((k.predict(x) as TF.Tensor).dataSync()));
     a.forEach((v, i) => expect(b[i]).toBeCloseTo(v, 1));
     [m, back, x].forEach((k) => k.dispose());
+  });
+
+  it('refuses quantized weights that are not finite once dequantized (float16 Infinity, a uint8 scale past float32), as float32 ones', async () => {
+    const dir = join(tempDir(), 'f16');
+    const m = buildModel({ family: 'mlp', inputShape: [6], hidden: [5], numClasses: 3, seed: 2 });
+    await saveModel(m, dir);
+    m.dispose();
+    // --quantize_float16 of a weight above 65504: the half-precision Infinity (0x7c00) at index 3 of the first kernel.
+    const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    const n = json.weightsManifest[0].weights.reduce((a: number, w: { shape: number[] }) => a + w.shape.reduce((x, y) => x * y, 1), 0);
+    const half = new Uint16Array(n).fill(0x3c00); // 1.0
+    half[3] = 0x7c00;
+    for (const w of json.weightsManifest[0].weights) w.quantization = { dtype: 'float16' };
+    writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
+    writeFileSync(join(dir, 'weights.bin'), new Uint8Array(half.buffer));
+    const first = json.weightsManifest[0].weights[0].name;
+    await expect(loadModel(dir)).rejects.toThrow(new RegExp(`weight '${first}' holds a non-finite value \\(Infinity once dequantized from float16\\) at index 3$`));
+    half[3] = 0x3c00;
+    writeFileSync(join(dir, 'weights.bin'), new Uint8Array(half.buffer));
+    (await loadModel(dir)).dispose();
+
+    const dir8 = join(tempDir(), 'u8');
+    const m8 = buildModel({ family: 'mlp', inputShape: [6], hidden: [5], numClasses: 3, seed: 2 });
+    await saveModel(m8, dir8);
+    m8.dispose();
+    quantizeUint8(dir8);
+    const j8 = JSON.parse(readFileSync(join(dir8, 'model.json'), 'utf8'));
+    j8.weightsManifest[0].weights[0].quantization.scale = 1e39;
+    writeFileSync(join(dir8, 'model.json'), JSON.stringify(j8));
+    await expect(loadModel(dir8)).rejects.toThrow(/holds a non-finite value \((-)?Infinity once dequantized from uint8\) at index \d+$/);
+  });
+
+  it('says a weights file longer than its manifest is mismatched, not truncated', async () => {
+    const dir = join(tempDir(), 'extra');
+    const m = buildModel({ family: 'mlp', inputShape: [6], hidden: [5], numClasses: 3, seed: 2 });
+    await saveModel(m, dir);
+    m.dispose();
+    writeFileSync(join(dir, 'weights.bin'), Buffer.concat([readFileSync(join(dir, 'weights.bin')), Buffer.from('XXXX')]));
+    await expect(loadModel(dir)).rejects.toThrow(/hold \d+ bytes but the manifest's weights need \d+ \(4 bytes more than the manifest describes: mismatched weights\)$/);
+  });
+
+  it("keeps a Keras-converted model's optimizer settings and metrics where tfjs has them, and says which it could not keep", async () => {
+    const dir = join(tempDir(), 'keras');
+    const m = buildModel({ family: 'mlp', inputShape: [6], hidden: [5], numClasses: 3, seed: 2 });
+    await saveModel(m, dir);
+    m.dispose();
+    const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    const asKeras = (optimizer: unknown) => writeFileSync(join(dir, 'model.json'), JSON.stringify({
+      ...json, trainingConfig: undefined,
+      modelTopology: { keras_version: '2.15.0', backend: 'tensorflow', model_config: json.modelTopology, training_config: { loss: 'sparse_categorical_crossentropy', metrics: [['accuracy']], optimizer_config: optimizer } },
+    }));
+    asKeras({ class_name: 'Adam', config: { learning_rate: 0.003, beta_1: 0.8 } });
+    const adam = await loadModel(dir);
+    const tc = (adam as unknown as { getTrainingConfig(): { metrics: unknown; optimizer_config: { class_name: string; config: Record<string, number> } } }).getTrainingConfig();
+    expect(tc.metrics).toEqual(['accuracy']);
+    expect(tc.optimizer_config.class_name).toBe('Adam');
+    expect(tc.optimizer_config.config).toMatchObject({ learningRate: 0.003, beta1: 0.8, beta2: 0.999 });
+    expect(compileSettingsDropped(adam)).toBeUndefined();
+    // Written again (the pruned model.json): the same settings, as tfjs reads them.
+    const out = join(tempDir(), 'again');
+    await saveModel(adam, out);
+    expect(JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')).trainingConfig.optimizer_config.config.learningRate).toBe(0.003);
+    adam.dispose();
+    asKeras({ class_name: 'Nadam', config: { learning_rate: 0.003 } });
+    const nadam = await loadModel(dir);
+    expect(compileSettingsDropped(nadam)).toBe('optimizer Nadam (learning rate 0.003)');
+    nadam.dispose();
   });
 
   it('caches trained default models so repeated runs do not retrain', async () => {
@@ -269,3 +321,4 @@ describe('models saved with their loss', () => {
     m.dispose();
   });
 });
+

@@ -13,7 +13,7 @@ import { masksToJson } from '../../src/pruning/mask-io.js';
 import { decodeSparse } from '../../src/pruning/sparse-format.js';
 import { PrunableModel } from '../../src/pruning/prunable-model.js';
 import { Rng } from '../../src/util/random.js';
-import { numTensors, tempDir } from '../helpers.js';
+import { numTensors, quantizeUint8, tempDir } from '../helpers.js';
 
 /** Gives every bias a random non-zero value (fresh models have zero biases, which hides folding bugs). */
 function randomBiases(model: TF.LayersModel, seed: number): void {
@@ -508,6 +508,27 @@ describe('compactPruned (autoprune compact)', () => {
     await expect(compactPruned(join(dir, 'compact'), { out: dir })).rejects.toThrow(UsageError);
     [compact, sparse, model].forEach((m) => m.dispose());
     pm.dispose();
+  });
+
+  it('a quantized input (uint8) is measured as stored: its file\'s row first, and the float32 forms said to be larger', async () => {
+    const model = buildModel({ family: 'mlp', inputShape: [6], hidden: [5], numClasses: 3, seed: 2 });
+    const dir = tempDir();
+    await saveModel(model, join(dir, 'm'));
+    model.dispose();
+    const stored = quantizeUint8(join(dir, 'm'));
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    let printed: string;
+    try {
+      expect(await compactCommand(join(dir, 'm'), { out: join(dir, 'out') })).toBe(0);
+      printed = write.mock.calls.map((c) => String(c[0])).join('');
+    } finally {
+      write.mockRestore();
+    }
+    expect(printed).toMatch(new RegExp(`input file \\(uint8\\) +│ ${stored} `));
+    expect(printed).toContain(`the input stores its weights quantized (uint8: ${stored.toLocaleString('en')} bytes of weights); every other row is float32 as tfjs loads it (the compact model's weights.bin is `);
+    const r = await compactPruned(join(dir, 'm'), { out: join(dir, 'out2') });
+    expect(r.inputStored).toEqual({ dtypes: ['uint8'], weightBytes: stored });
+    expect(r.sizes.compact).toBeGreaterThan(stored);
   });
 
   it('compacts a two-output model (outputs compared per head) and reads a model file by its own name', async () => {
