@@ -104,6 +104,12 @@ export interface CompactResult {
   latency?: CompactLatency;
 }
 
+/** `file` relative to the working folder where it lies inside it (how a user names it), else as it is. */
+export function asTyped(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? file : rel;
+}
+
 /** Where the model and its masks are, for a pruned output folder, a model folder or a model.json. */
 export function locate(path: string): { modelFile: string; masksDirs: string[]; outDefault: string } {
   const abs = resolve(path);
@@ -240,7 +246,8 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
   if (!outside) {
     throw new UsageError(`writing '${compactDir}' would replace the input model '${modelDir}'; choose another --out`);
   }
-  const model = await loadModel(modelFile);
+  // Named as the user would type it (relative to the working folder where it is inside it), as the prune run names it.
+  const model = await loadModel(asTyped(modelFile));
   const cannotRun = notRunnable(model);
   if (cannotRun) {
     model.dispose();

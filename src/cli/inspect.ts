@@ -2,7 +2,7 @@ import { consoleTable } from './table.js';
 import { loadModel } from '../models/io.js';
 import { excludedIn, loadMasksFrom } from '../pruning/mask-io.js';
 import { PrunableModel, type ComputeReport, type Coverage, type SparsityReport } from '../pruning/prunable-model.js';
-import { locate } from './compact.js';
+import { asTyped, locate } from './compact.js';
 import { checkModelShape } from '../models/task.js';
 import { checkUnitsRemovable, maxComputeRemovable, unitsKeptFor } from '../agent/granularity.js';
 
@@ -24,7 +24,7 @@ export async function inspectModel(path: string): Promise<SparsityReport & {
 }> {
   // An output folder of `autoprune --out` (model/ + masks.json), a model folder or a model.json, as `compact` takes.
   const { modelFile, masksDirs } = locate(path);
-  const model = await loadModel(modelFile);
+  const model = await loadModel(asTyped(modelFile));
   // Frozen layers (trainable: false) as `autoprune` treats them, and the kernels the run's --exclude left out (masks.json
   // lists them): left dense, listed with why.
   let pm: PrunableModel;
