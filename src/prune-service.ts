@@ -1608,9 +1608,16 @@ export class PruneService {
       });
       checkTargets(loaded.model, fitted, task, opts, reload);
       // A numeric task named with --task for a model.json without a loss: the loss fine-tuning uses is autoprune's choice.
-      if ((opts.task === 'regression' || opts.task === 'autoencoder') && compiledLoss(loaded.model) == null && task.regressionLoss) {
+      // An autoencoder read from its shape (as many outputs as inputs) too: its loss is autoprune's choice as well.
+      if ((opts.task === 'regression' || task.kind === 'autoencoder') && compiledLoss(loaded.model) == null && task.regressionLoss) {
         opts.onEvent?.({ type: 'warning', message: `the model.json names no loss: fine-tuning uses mean squared error for its ${task.kind} outputs, and the pruned model.json names it ` +
           '(a model trained with another loss, MAE or Huber, is fine-tuned best saved with it: model.save(url, { includeOptimizer: true }))' });
+      }
+      // The CSV of an autoencoder holds its inputs only: fine-tuning and the guard reconstruct them as given, which is not the
+      // task of a model trained on other targets (a denoising one: noisy in, clean out; a new user's was retrained to x → x).
+      if (task.kind === 'autoencoder') {
+        opts.onEvent?.({ type: 'warning', message: 'an autoencoder is fine-tuned and judged on reconstructing its inputs as given (x → x): a model trained on other targets ' +
+          '(denoising: noisy inputs, clean targets) would be retrained to that; give such a model a CSV of its inputs and then its targets, with --task regression (the last columns, as many as its outputs, are the targets)' });
       }
       if (droppedSettings.length) {
         const them = droppedSettings.length > 1 ? 'them' : 'it';

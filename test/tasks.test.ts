@@ -193,7 +193,23 @@ describe('--task for a model.json without a loss', () => {
     expect(warnings.filter((w) => /^the model\.json names no loss: fine-tuning uses mean squared error for its regression outputs, and the pruned model\.json names it/.test(w))).toHaveLength(1);
     model.dispose();
   }, 60_000);
+
+  it('an autoencoder: a label-like column read as an input is named, and the run says it reconstructs its inputs (x → x) with the loss it chose', async () => {
+    const dir = tempDir();
+    const rng = new Rng(6);
+    writeFileSync(join(dir, 'd.csv'), `label,a,b,c,d\n${Array.from({ length: 120 }, (_, i) => { const a = rng.normal(); const b = rng.normal(); return [i % 3, a, b, a + b, a - b].map((v) => v.toFixed(4)).join(','); }).join('\n')}\n`);
+    // Trained as it were: the rows span (a, b), which the code keeps and the decoder maps back (a, b, a + b, a − b).
+    const w = [tf.tensor2d([[1, 0, 0], [0, 1, 0], [0, 0, 0], [0, 0, 0]]), tf.zeros([3]), tf.tensor2d([[1, 0, 1, 1], [0, 1, 1, -1], [0, 0, 0, 0]]), tf.zeros([4])];
+    const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, weights: w.slice(0, 2) }), tf.layers.dense({ units: 4, weights: w.slice(2) })] });
+    w.forEach((t) => t.dispose());
+    await m.save(`file://${join(dir, 'm')}`); // no loss saved
+    m.dispose();
+    const base = { model: join(dir, 'm'), data: join(dir, 'd.csv'), task: 'autoencoder' as const, target: 0.5, budgetSteps: 20, force: true, policy: 'global-magnitude' };
+    await expect(autoprune(base)).rejects.toThrow(/has 5 input values per sample .* \(column 'label' looks like a label, not an input: ignoreColumns label\)$/);
+    const warnings: string[] = [];
+    const { model } = await autoprune({ ...base, ignoreColumns: ['label'], onEvent: (e: AgentEvent) => { if (e.type === 'warning') warnings.push(e.message); } });
+    expect(warnings.filter((w) => w.startsWith('an autoencoder is fine-tuned and judged on reconstructing its inputs as given (x → x)'))).toHaveLength(1);
+    expect(warnings.filter((w) => w.startsWith('the model.json names no loss: fine-tuning uses mean squared error for its autoencoder outputs'))).toHaveLength(1);
+    model.dispose();
+  }, 60_000);
 });
-
-
-

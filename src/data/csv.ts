@@ -4,7 +4,7 @@ import { tf } from '../backend/tf.js';
 import { DataError, UsageError } from '../errors.js';
 import { refuseUnknownKeys } from '../util/unknown-keys.js';
 import { Rng } from '../util/random.js';
-import { looksLikeRegressionTarget, type Dataset, type Split, type SplitOrigin } from './dataset.js';
+import { LABEL_LIKE_NAMES, looksLikeRegressionTarget, type Dataset, type Split, type SplitOrigin } from './dataset.js';
 
 export interface CsvOptions {
   /** Training data file, or the only file when validation/test data are split from it. */
@@ -210,6 +210,12 @@ function sniffDelimiter(text: string, file: string): string {
 }
 
 const isNumber = (s: string): boolean => NUMBER.test(s.trim());
+
+/** `; column 'label' looks like the label: pass --label label` where the file has such a column other than the one read. */
+function labelHint(table: Table): string {
+  const c = table.fileColumns?.find((n) => n !== table.labelColumn && LABEL_LIKE_NAMES.includes(n.trim().toLowerCase()));
+  return c ? `; column '${c}' looks like the label: pass --label ${c.trim()}` : '';
+}
 
 function columnName(columns: string[] | undefined, j: number): string {
   return columns ? columns[j] : String(j);
@@ -444,7 +450,7 @@ function classMap(table: Table): { key: (s: string) => string; names: string[]; 
   else keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   if (keys.length < 2) {
     throw new DataError(`${table.file}: all ${table.labels.length} samples have the label '${table.labels[0]}' ` +
-      `(column '${table.labelColumn}'); a classifier needs at least two classes`);
+      `(column '${table.labelColumn}'); a classifier needs at least two classes${labelHint(table)}`);
   }
   return { key, names: keys.map((k) => firstSeen.get(k)!), ids: new Map(keys.map((k, i) => [k, i])) };
 }
@@ -473,7 +479,7 @@ function classIds(table: Table, map: ReturnType<typeof classMap>, trainFile: str
         ? '; the labels look like a regression target (many distinct numbers): for a regression model pass --task regression (or save the model with its loss: model.save(url, { includeOptimizer: true }))' : '';
       throw new DataError(`${table.file} line ${table.lines[i]}: label '${s}' does not occur in the training data ` +
         `${trainFile} (classes: ${map.names.slice(0, 10).join(', ')}${map.names.length > 10 ? `, … ${map.names.length} in all` : ''})${regression}; ` +
-        `the label read is column '${table.labelColumn}': if the label is another column, name it with --label (and keep it out of --ignore-columns)`);
+        `the label read is column '${table.labelColumn}': if the label is another column, name it with --label (and keep it out of --ignore-columns)${labelHint(table)}`);
     }
     y[i] = id;
   });

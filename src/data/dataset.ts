@@ -157,3 +157,6 @@ export function disposeSplit(split: Split): void {
   split.x.dispose();
   split.y?.dispose();
 }
+
+/** Header names that say "the label" (Kaggle's `label` first, `target`, `class`, …), case aside. */
+export const LABEL_LIKE_NAMES: readonly string[] = Object.freeze(['label', 'labels', 'target', 'class', 'y', 'category', 'outcome']);

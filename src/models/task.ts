@@ -1,7 +1,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../backend/tf.js';
 import { DataError, ModelError, UsageError } from '../errors.js';
-import { allNumbers, looksLikeRegressionTarget, type Dataset, type Split } from '../data/dataset.js';
+import { allNumbers, LABEL_LIKE_NAMES, looksLikeRegressionTarget, type Dataset, type Split } from '../data/dataset.js';
 import { leafLayers, notDifferentiable, statefulLayer } from '../pruning/layer-kinds.js';
 
 /**
@@ -403,8 +403,15 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel, task: Ta
     // a CSV with exactly k columns more than the model's inputs is then most likely a k-target regression's.
     const regression = task.kind === 'classification' && task.output === 'logits' && haveSize === wantSize + task.units - 1;
     // More columns than inputs: an ID or index column read as an input is the usual cause.
+    // A column named like a label among the inputs (Kaggle's `label` first, where the last column was read as the label):
+    // named, with what to do for the task the model is read as.
+    const labelLike = haveSize > wantSize ? data.inputNames?.find((c) => LABEL_LIKE_NAMES.includes(c.trim().toLowerCase())) : undefined;
+    const named = labelLike == null ? ''
+      : task.kind === 'classification'
+        ? ` (column '${labelLike}' looks like the label: pass --label ${labelLike.trim()})`
+        : haveSize === wantSize + 1 ? ` (column '${labelLike}' looks like a label, not an input: --ignore-columns ${labelLike.trim()})` : '';
     const extra = haveSize > wantSize && data.inputNames?.length === haveSize
-      ? `; columns that are not inputs (IDs, the unnamed index column pandas' to_csv writes) are left out with --ignore-columns NAME|INDEX${data.inputNames.some((c) => c.trim() === '') ? ' (the unnamed one by its 0-based index in the file: --ignore-columns 0 for the first column)' : ''}`
+      ? `; columns that are not inputs (IDs, the unnamed index column pandas' to_csv writes) are left out with --ignore-columns NAME|INDEX${data.inputNames.some((c) => c.trim() === '') ? ' (the unnamed one by its 0-based index in the file: --ignore-columns 0 for the first column)' : ''}${named}`
       : '';
     // As many linear outputs as inputs (below the 16 that read as an autoencoder by themselves), and a CSV of exactly
     // that many columns: the last was taken as a label, and the model most likely reconstructs its inputs.

@@ -182,6 +182,12 @@ const CASES: Case[] = [
     error: /has 6 input values per sample .* if the last 3 columns are one-hot labels, one 1 per row, name them in the model's output order: --label red,green,blue\)/,
   },
   {
+    name: 'a label-first table (Kaggle\'s layout, the last column read as the label): the label column is named',
+    setup: both(base, (cwd) => writeFileSync(join(cwd, 'k.csv'), `label,a,b,c,d\n${Array.from({ length: 60 }, (_, i) => `${i % 3},${i % 7},${i % 3},${i % 5},0`).join('\n')}\n`)),
+    args: prune().map((a) => (a === 'd.csv' ? 'k.csv' : a)),
+    error: /k\.csv: all \d+ samples have the label '0' \(column 'd'\); a classifier needs at least two classes; column 'label' looks like the label: pass --label label$/,
+  },
+  {
     name: 'an unnamed index column (pandas to_csv) read as an input',
     setup: both(base, (cwd) => { const [head, ...rows] = readFileSync(join(cwd, 'd.csv'), 'utf8').trim().split('\n'); writeFileSync(join(cwd, 'i.csv'), `,${head}\n${rows.map((r, i) => `${i},${r}`).join('\n')}\n`); }),
     args: prune().map((a) => (a === 'd.csv' ? 'i.csv' : a)),
