@@ -109,7 +109,8 @@ describe('user models and data', () => {
     // The pruned model is timed with the serving rewrites the compact one got (the speed-up is then pruning's alone).
     expect(timed!.sameRewrites ?? false).toBe(((c as { rewrites?: unknown[] }).rewrites ?? []).length > 0);
     expect(latencyLine({ batch: 32, runs: 5, denseMs: 2, compactMs: 1, sameRewrites: true })).toContain("pruned at full shape (with the compact model's serving rewrites) 2.00 ms → compact 1.00 ms (2.00×)");
-    expect(latencyLine({ batch: 32, runs: 5, denseMs: 1, compactMs: 0.95 })).toMatch(/\(1\.05×\): not measurably faster/);
+    expect(latencyLine({ batch: 32, runs: 5, denseMs: 1, compactMs: 0.95 })).toMatch(/\(1\.05×\): not measurably faster at 32 samples a call .*; served in larger batches, time it there: autoprune compact <out> --serving-batch 256$/);
+    expect(latencyLine({ batch: 256, runs: 5, denseMs: 1, compactMs: 0.95 })).toMatch(/\(1\.05×\): not measurably faster at 256 samples a call .*a smaller file remain$/);
     // No unit removed: the same shape, and the line says so rather than "fewer parameters".
     expect(latencyLine({ batch: 32, runs: 5, denseMs: 1, compactMs: 0.95 }, false)).toMatch(/\(1\.05×\): no unit was removed, so the compact model has the pruned model's shape and its time/);
     // report.json says what the compact model runs (the returned report too).

@@ -119,6 +119,11 @@ export interface StartEvent {
   /** Fine-tuning budget of the run in optimizer steps, and the batch size. */
   budgetSteps?: number;
   batchSize?: number;
+  /**
+   * Where the budget came from: 'default' (sized to the data; extended while a run still improves, each extension a
+   * `budget` event), or the caller's 'steps' / 'epochs' (a limit, never extended).
+   */
+  budgetSource?: 'epochs' | 'steps' | 'default';
   /** Distillation from the model as given in every fine-tune (AgentOptions.distill), when on. */
   distill?: { weight: number; temperature: number };
 }

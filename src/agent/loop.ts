@@ -459,7 +459,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
       sparsity: state.sparsity, resumed, valRows: data.val.labels.length,
       // A row of R² has no fixed worth: the resolution is a 0/1 metric's (report.json's guard leaves it out too).
       ...(metricName(taskOf(model).kind) === 'R²' ? {} : { pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow }),
-      budgetSteps: budget.budgetSteps, batchSize: budget.batchSize, params: coverage.params, untouched: coverage.untouched,
+      budgetSteps: budget.budgetSteps, batchSize: budget.batchSize, budgetSource: budget.source, params: coverage.params, untouched: coverage.untouched,
       ...(distilled ? { distill: distilled } : {}),
       ...(unitsKept ? { unitsKept } : {}),
     });

@@ -247,7 +247,9 @@ export async function layerSparsityChart(report: RunReport, opts: { width?: numb
   const yEnc = {
     field: 'layer',
     type: 'nominal' as const,
-    title: 'Layer',
+    // No axis title: the bars are named by their layers, and a title placed by estimated label widths lands on long names
+    // as the browser draws them (a new user's separable conv names).
+    title: null,
     sort: rows.map((r) => r.layer),
     axis: { labelLimit: 0 },
   };

@@ -1,6 +1,7 @@
 import cliProgress from 'cli-progress';
 import { dirname } from 'node:path';
 import { stdoutClosed } from '../cli/stdout.js';
+import { MAX_BUDGET_EXTENSIONS } from '../agent/budget.js';
 import { GUARD_Z } from '../agent/guard.js';
 import { CORRECTION_WEIGHT } from '../policy/allocated.js';
 import type { AgentEvent } from '../agent/events.js';
@@ -161,7 +162,11 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             // A row of R² is not worth a fixed number of points: only 0/1 scores have a resolution (absent for R²).
             const n = `${e.valRows} validation row${e.valRows === 1 ? '' : 's'}`;
             const rows = metric === 'R²' || e.pointsPerRow == null ? n : `${n}, 1 row = ${e.pointsPerRow.toFixed(2)} points`;
-            line(`  guard: ${rows}; fine-tuning budget ${e.budgetSteps ?? '?'} optimizer steps at batch ${e.batchSize ?? '?'}`);
+            // The default budget can grow (a run still improving when it runs out): said here, so that a run several times as long is no surprise.
+            const grows = e.budgetSource === 'default'
+              ? ` (the default for this data: extended while the run still improves when it runs out — once, and on small data up to ${MAX_BUDGET_EXTENSIONS + 1}× in all; --budget-steps N sets a limit)`
+              : '';
+            line(`  guard: ${rows}; fine-tuning budget ${e.budgetSteps ?? '?'} optimizer steps at batch ${e.batchSize ?? '?'}${grows}`);
             if (e.loss) line(`  fine-tuning loss (the "loss" figures below): ${e.loss}`);
             if (e.distill) line(`  fine-tuning distils from the model as given: targets ${+(1 - e.distill.weight).toFixed(4)} × labels + ${e.distill.weight} × its probabilities at temperature ${e.distill.temperature} (whole units removed)`);
           }
@@ -353,7 +358,8 @@ export function latencyLine(l: CompactLatency, smaller = true): string {
   const why = !smaller
     ? ': no unit was removed, so the compact model has the pruned model\'s shape and its time (tfjs has no sparse kernels)'
     : x < 1.1
-      ? ': not measurably faster — its time goes elsewhere than to the multiply-accumulates removed (per-call and per-layer overhead, a recurrent layer\'s time steps); fewer parameters and a smaller file remain'
+      ? `: not measurably faster at ${l.batch} samples a call — its time goes elsewhere than to the multiply-accumulates removed (per-call and per-layer overhead, ` +
+        `which weighs less in larger calls); fewer parameters and a smaller file remain${l.batch < 128 ? '; served in larger batches, time it there: autoprune compact <out> --serving-batch 256' : ''}`
       : '';
   return `predict time measured here (${l.batch} samples a call, median of ${l.runs} calls each in alternating turns, this machine's default threads): ` +
     `pruned at full shape${l.sameRewrites ? ' (with the compact model\'s serving rewrites)' : ''} ${l.denseMs.toFixed(2)} ms → compact ${l.compactMs.toFixed(2)} ms (${x.toFixed(2)}×)${why}`;

@@ -87,7 +87,7 @@ describe('layerSparsityChart', () => {
     expect(widths[1]).toBeGreaterThan(widths[2]);
     const tops = bars.map((b) => Number(/d="M[-\d.]+,([-\d.]+)/.exec(b)?.[1]));
     expect(tops[0]).toBeLessThan(tops[2]); // dense_1 (input side) at the top
-    for (const name of ['dense_1', 'dense_2', 'dense_3', '92.2 %', 'Sparsity (%)', 'Layer']) expect(svg).toContain(name);
+    for (const name of ['dense_1', 'dense_2', 'dense_3', '92.2 %', 'Sparsity (%)']) expect(svg).toContain(name);
   });
 
   it("labels each bar with one rounding (81.445 % is 81.4 %, as the table says) and keeps long wrapper names apart", async () => {
