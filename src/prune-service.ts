@@ -1773,7 +1773,7 @@ export class PruneService {
         }
         if (ckptDir) new Checkpointer(ckptDir).remove();
         if (r.compact) {
-          const { compactPruned, COMPACT_TIME_BUDGET_MS } = await import('./cli/compact.js');
+          const { compactPruned, COMPACT_TIME_BUDGET_MS } = await import('./compact-service.js');
           // The pruned model is written by now: a compaction that fails says so, and is not "bad input, nothing
           // written" (exit 2) but a failure of this step (exit 1), retried with `autoprune compact <out>`.
           const rows = Math.min(256, fitted.val.x.shape[0] ?? 0);

@@ -2,7 +2,7 @@ import { consoleTable } from './table.js';
 import { loadModel } from '../models/io.js';
 import { excludedIn, loadMasksFrom } from '../pruning/mask-io.js';
 import { PrunableModel, type ComputeReport, type Coverage, type SparsityReport } from '../pruning/prunable-model.js';
-import { asTyped, locate } from './compact.js';
+import { asTyped, locate } from '../compact-service.js';
 import { checkModelShape } from '../models/task.js';
 import { checkUnitsRemovable, maxComputeRemovable, unitsKeptFor } from '../agent/granularity.js';
 

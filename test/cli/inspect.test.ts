@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
-import { compactPruned } from '../../src/cli/compact.js';
+import { compactPruned } from '../../src/compact-service.js';
 import { inspectModel } from '../../src/cli/inspect.js';
 import { modelFiles } from '../../src/models/io.js';
 import { masksToJson, type MaskFile } from '../../src/pruning/mask-io.js';

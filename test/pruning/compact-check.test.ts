@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
-import { compactPruned } from '../../src/cli/compact.js';
+import { compactPruned } from '../../src/compact-service.js';
 import { AutopruneError, exitCodeOf } from '../../src/errors.js';
 import { saveModel } from '../../src/models/io.js';
 import { tempDir } from '../helpers.js';

@@ -1,7 +1,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
-import { compactPruned } from '../../src/cli/compact.js';
+import { compactPruned } from '../../src/compact-service.js';
 import { buildModel, LENET_5 } from '../../src/models/families.js';
 import { loadModel, saveModel } from '../../src/models/io.js';
 import { PrunableModel } from '../../src/pruning/prunable-model.js';
