@@ -16,9 +16,17 @@ export function defaultModelArgs(data: Dataset, seed: number): MlpArgs {
   };
 }
 
+/** How a built-in model's name ends (report.json `config.model`): trained by autoprune on the run's own training rows. */
+const BUILT_IN = ' (built-in, trained on the data and cached)';
+
 export function describeArgs(a: MlpArgs): string {
-  return a.hidden.join('-') === '300-100' && a.inputShape[0] === 784 ? 'LeNet-300-100 (built-in, trained on the data and cached)'
-    : `mlp ${a.inputShape}-${a.hidden.join('-')}-${a.binaryOutput ? 1 : a.numClasses} (built-in, trained on the data and cached)`;
+  return a.hidden.join('-') === '300-100' && a.inputShape[0] === 784 ? `LeNet-300-100${BUILT_IN}`
+    : `mlp ${a.inputShape}-${a.hidden.join('-')}-${a.binaryOutput ? 1 : a.numClasses}${BUILT_IN}`;
+}
+
+/** Whether report.json's `config.model` names a built-in model (describeArgs), whose test rows it never trained on. */
+export function isBuiltInModel(name: string): boolean {
+  return name.endsWith(BUILT_IN);
 }
 
 /**

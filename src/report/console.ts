@@ -8,6 +8,7 @@ import type { AgentEvent } from '../agent/events.js';
 import { slowdownOf, type BackendInfo } from '../backend/tf.js';
 import { describeStop, guardHeld, type CompactLatency, type RunReport } from './report.js';
 import { oneLine } from '../util/one-line.js';
+import { isBuiltInModel } from '../models/default-model.js';
 import { describeRewrite } from '../pruning/rewrite.js';
 
 /** `n thing` or `n things`. */
@@ -63,7 +64,12 @@ function testRows(report: RunReport): string {
   const n = report.samples?.test;
   if (n == null) return '';
   const perRow = report.task?.kind === 'regression' || report.task?.kind === 'autoencoder' ? undefined : 100 / n;
-  return `; ${count(n, 'test row')}${perRow != null && n < 200 ? `: 1 row = ${perRow.toFixed(2)} points` : ''}`;
+  // A user's model scored on rows split from the file it came with: held out from the fine-tuning, not necessarily from
+  // the model's own training (a new user's single CSV: 98.3 % here, 94.7 % on rows it never saw).
+  const c = report.config;
+  const own = !isBuiltInModel(c.model) && c.testData == null && /\.(csv|tsv|tab|txt)$/i.test(c.data)
+    ? `, split from ${c.data}: rows your model may have trained on unless you held them out (--test-data gives rows it never saw)` : '';
+  return `; ${count(n, 'test row')}${perRow != null && n < 200 ? `: 1 row = ${perRow.toFixed(2)} points` : ''}${own}`;
 }
 
 /** At the default verbosity without a progress bar, a fine-tune round is printed once this long has passed without a line. */

@@ -64,6 +64,11 @@ describe('console summary', () => {
     r.task = { kind: 'regression', metric: 'R²', evidence: 'output 1 linear unit' };
     r.samples.test = 60;
     expect(summary(r)).toMatch(/; 60 test rows\)/);
+    // A user's model scored on rows split from its CSV: said to be held out from the fine-tuning only.
+    r.config = { ...r.config, model: 'm/model.json', data: 'd.csv' };
+    expect(summary(r)).toMatch(/; 60 test rows, split from d\.csv: rows your model may have trained on unless you held them out \(--test-data gives rows it never saw\)\)/);
+    expect(summary({ ...r, config: { ...r.config, testData: 'test.csv' } })).toMatch(/; 60 test rows\)/);
+    expect(summary({ ...r, config: { ...r.config, model: 'mlp 4-16-8-3 (built-in, trained on the data and cached)' } })).toMatch(/; 60 test rows\)/);
   });
 });
 
