@@ -23,10 +23,10 @@ export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 /**
  * How much slower training is on a non-native backend than on native TensorFlow, as measured with `autoprune doctor`'s
  * epoch (LeNet-300-100, 8,006 MNIST digits) on the project's 2-core machines (2026-12-05; README): the pure-JS `cpu`
- * backend 28–54×, `wasm` about 5× (2.51 s against 0.51 s).
+ * backend 28–54×, `wasm` about 5–9× (2.51 s against 0.51 s, 3.49 s against 0.39 s on another day).
  */
 export function slowdownOf(backend: string): string {
-  return backend === 'wasm' ? 'about 5x' : 'about 30–50x';
+  return backend === 'wasm' ? 'about 5–9x' : 'about 30–50x';
 }
 export const BACKEND_NAMES: readonly BackendName[] = Object.freeze(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
 
