@@ -59,7 +59,7 @@ export async function runPrune(options: AutopruneOptions, container: Container =
 const OPTION_OF_FLAG: Record<string, string> = {
   '--target': 'target', '--targets': 'frontier', '--model': 'model', '--data': 'data', '--label-order': 'labelOrder', '--label': 'label',
   '--ignore-columns': 'ignoreColumns', '--task': 'task', '--split-seed': 'splitSeed', '--split': 'split', '--val-data': 'valData',
-  '--test-data': 'testData', '--no-standardize': 'standardize: false', '--standardize': 'standardize', '--max-drop': 'maxDrop',
+  '--test-data': 'testData', '--no-standardize': 'standardize: false', '--standardize': 'standardize', '--input-scale': 'inputScale', '--max-drop': 'maxDrop',
   '--policy': 'policy', '--force': 'force: true', '--seed': 'seed', '--budget-steps': 'budgetSteps', '--budget': 'budgetEpochs',
   '--batch-size': 'batchSize', '--granularity': 'granularity', '--objective': 'objective', '--exclude': 'exclude',
   '--compact': 'compact: true', '--logdir': 'logdir', '--out': 'out', '--overwrite': 'overwrite: true', '--resume': 'resume: true',

@@ -50,6 +50,8 @@ export interface ResolvedRunOptions {
   batchSize: number | undefined;
   /** CSV feature standardisation; undefined for data that is not a CSV path. */
   standardize: boolean | undefined;
+  /** CSV: the factor every input value is multiplied by (undefined: none). */
+  inputScale: number | undefined;
   compact: boolean;
   overwrite: boolean;
   resume: boolean;
@@ -65,7 +67,7 @@ const wholeAtLeast1 = (v: unknown) => typeof v === 'number' && Number.isInteger(
 /** Every option `autoprune()` takes (checked against AutopruneOptions by the compiler): anything else is a typo. */
 const OPTION_KEYS: Record<keyof AutopruneOptions, true> = {
   target: true, model: true, data: true, label: true, ignoreColumns: true, task: true, split: true, labelOrder: true, valData: true,
-  testData: true, standardize: true, maxDrop: true, policy: true, force: true, seed: true, splitSeed: true, budgetEpochs: true,
+  testData: true, standardize: true, inputScale: true, maxDrop: true, policy: true, force: true, seed: true, splitSeed: true, budgetEpochs: true,
   budgetSteps: true, batchSize: true, granularity: true, objective: true, distill: true, exclude: true, frontier: true, compact: true, logdir: true,
   out: true, overwrite: true, resume: true, signal: true, onEvent: true,
 };
@@ -168,6 +170,12 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
   if (split != null && !(Array.isArray(split) && split.length === 3 && split.every((v) => typeof v === 'number' && Number.isFinite(v) && v >= 0) && (split as number[]).some((v) => v > 0))) {
     throw new UsageError(`split must be [train, val, test] fractions, e.g. [0.8, 0.1, 0.1], got ${JSON.stringify(split)}`);
   }
+  if (o.inputScale != null) {
+    if (!(typeof o.inputScale === 'number' && Number.isFinite(o.inputScale) && o.inputScale > 0)) throw new UsageError(`inputScale must be a positive number (e.g. 1 / 255), got ${shownValue(o.inputScale)}`);
+    // (In the CLI's words: autoprune() names its options in them.)
+    if (!(typeof o.data === 'string' && isCsvPath(o.data))) throw new UsageError('--input-scale applies only to CSV data (scale a Dataset\'s inputs yourself)');
+    if (o.standardize === true) throw new UsageError('--input-scale and --standardize together: z-scores undo any scale; give one of them');
+  }
   for (const k of ['valData', 'testData'] as const) {
     if (o[k] != null && !(typeof o[k] === 'string' && o[k].trim() !== '')) throw new UsageError(`${k} must be a CSV path, got ${JSON.stringify(o[k])}`);
   }
@@ -201,7 +209,9 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
     budgetEpochs: o.budgetEpochs,
     budgetSteps: o.budgetSteps,
     batchSize: o.batchSize,
-    standardize: o.standardize ?? (typeof data === 'string' && isCsvPath(data) ? o.model == null : undefined),
+    // A scale given: the values are fed scaled, not z-scored (the built-in model trains on them so).
+    standardize: o.standardize ?? (typeof data === 'string' && isCsvPath(data) ? o.model == null && o.inputScale == null : undefined),
+    inputScale: o.inputScale,
     compact: o.compact ?? false,
     overwrite: o.overwrite ?? false,
     resume: o.resume ?? false,

@@ -86,6 +86,12 @@ export interface AutopruneOptions {
    */
   standardize?: boolean;
   /**
+   * CSV: multiply every input value by this factor before anything reads it (1/255: pixels stored as 0–255 for a model
+   * trained on [0, 1]); the pruned model then expects inputs so scaled, and report.json's `config.inputScale` says so.
+   * Not with `standardize` (z-scores undo any scale).
+   */
+  inputScale?: number;
+  /**
    * Largest accepted accuracy drop in percentage points, as expected on unseen data. Default 1. The guard
    * compares the pruned model with the lower-scoring of the dense model and a dense copy fine-tuned like one step, on the
    * same validation rows, and allows 1.64 standard errors of that paired
@@ -1074,7 +1080,7 @@ const farAbove = (gain: number, rows: number): boolean => gain >= Math.max(0.1, 
  * must feed it. "Far": 10 points of accuracy (0.1 of R²), and at least 5 validation rows. Autoencoders are left
  * out (their targets are their inputs, so the scaling is the task itself).
  */
-export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: TaskInfo, opts: Pick<AutopruneOptions, 'data' | 'model'>, standardized: boolean): void {
+export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: TaskInfo, opts: Pick<AutopruneOptions, 'data' | 'model' | 'inputScale'>, standardized: boolean): void {
   if (opts.model == null || task.kind === 'autoencoder') return;
   // An in-memory Dataset (the API's) is checked too: loadCsv z-scores by default, and a model trained on raw values
   // would otherwise be retrained to z-scores without a word. Its fixes are said in the API's words.
@@ -1150,13 +1156,21 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
   const fmt = (v: number) => metricValue(task.kind, v);
   const what = `${dataLabel(opts, data)}: the model's ${metricName(task.kind)} on the validation split (${rows} rows) is ${fmt(asGiven)}`;
   const inputsWord = csv && !builtIn ? 'columns\'' : 'inputs\'';
+  // The --input-scale that gives the file's values as in training, from the scale already given (none: 1).
+  const scaleFlag = (times: number) => {
+    const k = (opts.inputScale ?? 1) * times;
+    if (Math.abs(k - 1) < 1e-9) return 'without --input-scale';
+    const inv = 1 / k;
+    return `--input-scale ${k < 1 && Math.abs(inv - Math.round(inv)) < 1e-6 * inv ? `1/${Math.round(inv)}` : +k.toPrecision(6)}`;
+  };
+  const scaled = opts.inputScale != null ? ' after --input-scale' : '';
   const by255 = (c: { name: 'x255' | 'd255'; score: number }, how: string) => new DataError(c.name === 'x255'
-    ? `${what} with the ${inputsWord} values as they are (all in [0, 1]) and ${fmt(c.score)} with each value × 255${how}: ` +
+    ? `${what} with the ${inputsWord} values as they are${scaled} (all in [0, 1]) and ${fmt(c.score)} with each value × 255${how}: ` +
       'it was trained on values 255 times larger (pixels as 0–255), and fine-tuning would retrain it to these; ' +
-      remedy('give the CSV\'s values as in training (× 255)', 'give the Dataset\'s inputs as in training (× 255)', '× 255')
-    : `${what} with the ${inputsWord} values as they are (whole numbers in [0, 255]: pixels as bytes) and ${fmt(c.score)} with each value ÷ 255${how}: ` +
+      remedy(`give the CSV's values as in training (× 255): ${scaleFlag(255)}`, 'give the Dataset\'s inputs as in training (× 255; a CSV path takes inputScale: 255)', '× 255')
+    : `${what} with the ${inputsWord} values as they are${scaled} (whole numbers in [0, 255]: pixels as bytes) and ${fmt(c.score)} with each value ÷ 255${how}: ` +
       'it was trained on values 255 times smaller (pixels / 255), and fine-tuning would retrain it to these; ' +
-      remedy('give the CSV\'s values as in training (÷ 255)', 'give the Dataset\'s inputs as in training (÷ 255)', '÷ 255'));
+      remedy(`give the CSV's values as in training (÷ 255): ${scaleFlag(1 / 255)}`, 'give the Dataset\'s inputs as in training (÷ 255; a CSV path takes inputScale: 1 / 255)', '÷ 255'));
   // Good in itself: the score of a model trained for these inputs (half the way from chance to every row right; R² or
   // exact match of 0.5), not merely less wrong.
   const chance = task.kind === 'classification' ? 1 / Math.max(2, task.units) : 0;
@@ -1550,7 +1564,7 @@ export class PruneService {
       // The built-in default model (loaded after the data, which it is trained on) is a classifier.
       const targets = loaded ? csvTargetsOf(taskOf(loaded.model)) : undefined;
       data = typeof dataSpec === 'string' ? this.dataSource.load(dataSpec, {
-        seed: r.splitSeed, label: opts.label, ignoreColumns: opts.ignoreColumns, labelOrder: opts.labelOrder, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize,
+        seed: r.splitSeed, label: opts.label, ignoreColumns: opts.ignoreColumns, labelOrder: opts.labelOrder, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize, inputScale: r.inputScale,
         ...(targets != null && isCsvPath(dataSpec) ? { targets } : {}),
       }) : withDatasetDefaults(dataSpec);
       // The built-in model trains on the data first: a split no guard can judge is refused before that training.
@@ -1564,7 +1578,7 @@ export class PruneService {
       const task = taskOf(loaded.model);
       if (!ownsData) {
         // An in-memory Dataset brings its own splits, labels and scaling: CSV options would be silently ignored.
-        const csvOnly = ([['label', opts.label], ['ignoreColumns', opts.ignoreColumns], ['labelOrder', opts.labelOrder], ['split', opts.split], ['valData', opts.valData], ['testData', opts.testData], ['standardize', opts.standardize]] as const)
+        const csvOnly = ([['label', opts.label], ['ignoreColumns', opts.ignoreColumns], ['labelOrder', opts.labelOrder], ['split', opts.split], ['valData', opts.valData], ['testData', opts.testData], ['standardize', opts.standardize], ['inputScale', opts.inputScale]] as const)
           .filter(([, v]) => v != null).map(([k]) => k);
         if (csvOnly.length) throw new UsageError(`${csvOnly.join(', ')} ${csvOnly.length > 1 ? 'apply' : 'applies'} only to CSV data; an in-memory Dataset brings its own splits and labels`);
         checkDataset(data, task.kind === 'classification');
@@ -1604,7 +1618,7 @@ export class PruneService {
           'whose time goes mostly to running its time steps one after another, not to their MACs: measured on the coverage suite, an LSTM with 81 % of its MACs removed ran 4 % faster, a GRU 3 % (docs/coverage.md); time the compact model before counting on a speed-up' });
       }
       const reload: ColumnLoader = (label, ignore) => this.dataSource.load(dataSpec as string, {
-        seed: r.splitSeed, label, ignoreColumns: ignore, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize, targets: label.length,
+        seed: r.splitSeed, label, ignoreColumns: ignore, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize, inputScale: r.inputScale, targets: label.length,
       });
       checkTargets(loaded.model, fitted, task, opts, reload);
       // A numeric task named with --task for a model.json without a loss: the loss fine-tuning uses is autoprune's choice.
@@ -1702,6 +1716,7 @@ export class PruneService {
           ...(opts.valData ? { valData: opts.valData } : {}),
           ...(opts.testData ? { testData: opts.testData } : {}),
           ...(standardize != null ? { standardize } : {}),
+          ...(r.inputScale != null ? { inputScale: r.inputScale } : {}),
         },
         task: { kind: task.kind, metric: metricName(task.kind), evidence: task.evidence, ...(task.regressionLoss ? { fineTuneLoss: task.regressionLoss } : {}), loss: lossName(taskOf(model)) /* after setTargetWeights: the loss the run used, as the start event says it */, ...(task.kind === 'classification' ? { classNames: [...fitted.classNames] } : {}) },
         samples: { train: fitted.train.labels.length, val: fitted.val.labels.length, test: fitted.test.labels.length },

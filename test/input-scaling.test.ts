@@ -102,7 +102,7 @@ describe('the scaling a model was trained on', () => {
     const unitCsv = join(dir, 'iris-unit.csv');
     writeFileSync(unitCsv, `${[...COLUMNS, 'species'].join(',')}\n${unit.map((r, i) => [...r.map((v) => v.toFixed(5)), classes[i]].join(',')).join('\n')}\n`);
     await expect(autoprune({ model, data: unitCsv, target: 0.5, budgetSteps: 20 }))
-      .rejects.toThrow(/with the columns' values as they are \(all in \[0, 1\]\) and \d+\.\d % with each value × 255: it was trained on values 255 times larger.*\(× 255\)$/);
+      .rejects.toThrow(/with the columns' values as they are \(all in \[0, 1\]\) and \d+\.\d % with each value × 255: it was trained on values 255 times larger.*\(× 255\): inputScale 255$/);
   }, 60_000);
 
   it('pixels as bytes (0–255) given to a model trained on pixels / 255 that ranks its classes alike at both scales are refused by its loss', async () => {
@@ -124,7 +124,13 @@ describe('the scaling a model was trained on', () => {
     const csv = join(dir, 'iris-bytes.csv');
     writeFileSync(csv, `${[...COLUMNS, 'species'].join(',')}\n${bytes.map((r, i) => [...r, classes[i]].join(',')).join('\n')}\n`);
     await expect(autoprune({ model: path, data: csv, target: 0.5, budgetSteps: 20 }))
-      .rejects.toThrow(/is (\d+\.\d) % with the columns' values as they are \(whole numbers in \[0, 255\]: pixels as bytes\) and \1 % with each value ÷ 255 \(validation loss .* as they are, .* so: a clearly better fit at that scale\): it was trained on values 255 times smaller.*\(÷ 255\)$/);
+      .rejects.toThrow(/is (\d+\.\d) % with the columns' values as they are \(whole numbers in \[0, 255\]: pixels as bytes\) and \1 % with each value ÷ 255 \(validation loss .* as they are, .* so: a clearly better fit at that scale\): it was trained on values 255 times smaller.*\(÷ 255\): inputScale 1\/255$/);
+    // Scaled as the message says: taken, and the report says the pruned model expects inputs so scaled.
+    const { model: pruned, report } = await autoprune({ model: path, data: csv, inputScale: 1 / 255, target: 0.5, budgetSteps: 20 });
+    pruned.dispose();
+    expect(report.config).toMatchObject({ inputScale: 1 / 255, standardize: false });
+    // Z-scores undo any scale: the two together are refused.
+    await expect(autoprune({ model: path, data: csv, inputScale: 1 / 255, standardize: true, target: 0.5 })).rejects.toThrow(/^inputScale and standardize together: z-scores undo any scale; give one of them$/);
   }, 60_000);
 
   it('an in-memory Dataset of value targets given to a model read as a classifier is refused, naming task', async () => {

@@ -51,6 +51,16 @@ const PruneFlags = z.object({
   valData: z.string().min(1).optional(),
   testData: z.string().min(1).optional(),
   standardize: z.boolean().optional(),
+  // A number or a fraction: 1/255, 0.00392, 255.
+  inputScale: z.string().transform((v, ctx) => {
+    const m = /^\s*([0-9]*\.?[0-9]+(?:e[+-]?\d+)?)\s*(?:\/\s*([0-9]*\.?[0-9]+(?:e[+-]?\d+)?)\s*)?$/i.exec(v);
+    const k = m ? Number(m[1]) / (m[2] != null ? Number(m[2]) : 1) : NaN;
+    if (!(Number.isFinite(k) && k > 0)) {
+      ctx.addIssue({ code: 'custom', message: 'must be a positive number or fraction, e.g. 1/255 (pixels 0–255 for a model trained on [0, 1]) or 255' });
+      return z.NEVER;
+    }
+    return k;
+  }).optional(),
   maxDrop: z.coerce.number({ message: 'must be a number' })
     .refine((v) => Number.isFinite(v) && v >= 0 && v <= 100, 'must be a number of percentage points in [0, 100]'),
   policy: z.string().min(1),
@@ -103,7 +113,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
   stdoutClosed.signal.addEventListener('abort', onStdoutClosed);
   try {
     const result = await runPrune({
-      target, frontier, model: f.model, data: f.data, label: f.label, ignoreColumns: f.ignoreColumns, task: f.task, labelOrder: f.labelOrder, split: f.split, valData: f.valData, testData: f.testData, standardize: f.standardize, maxDrop: f.maxDrop, policy: f.policy,
+      target, frontier, model: f.model, data: f.data, label: f.label, ignoreColumns: f.ignoreColumns, task: f.task, labelOrder: f.labelOrder, split: f.split, valData: f.valData, testData: f.testData, standardize: f.standardize, inputScale: f.inputScale, maxDrop: f.maxDrop, policy: f.policy,
       out: f.out, overwrite: f.overwrite, force: f.force, resume: f.resume, budgetEpochs: f.budget, budgetSteps: f.budgetSteps, batchSize: f.batchSize, seed: f.seed, splitSeed: f.splitSeed,
       granularity: f.granularity, objective: f.objective, compact: f.compact, exclude: f.exclude, logdir: f.logdir,
       signal: controller.signal, onEvent: (e: AgentEvent) => reporter.event(e),

@@ -26,8 +26,13 @@ export interface CsvOptions {
   split?: readonly [number, number, number];
   /** Seed of the stratified split and of the training-set shuffle. Default 0. */
   seed?: number;
-  /** Z-score each feature with the training split's mean and standard deviation. Default true. */
+  /** Z-score each feature with the training split's mean and standard deviation. Default true (false with `inputScale`). */
   standardize?: boolean;
+  /**
+   * Multiply every input value by this factor (e.g. 1/255: pixels stored as 0–255 for a model trained on [0, 1]), in
+   * every split and file; not with `standardize` (z-scores undo any scale). Default: none.
+   */
+  inputScale?: number;
   /** Label names in the order of the model's outputs (output i = labelOrder[i]). Default: numeric or sorted order. */
   labelOrder?: readonly string[];
   /**
@@ -519,8 +524,17 @@ function checkSplit(split: readonly number[]): [number, number, number] {
 
 /** Every option loadCsv takes (checked against CsvOptions by the compiler): anything else is a typo or another entry point's name. */
 const CSV_OPTION_KEYS: Record<keyof CsvOptions, true> = {
-  path: true, valPath: true, testPath: true, label: true, ignore: true, header: true, split: true, seed: true, standardize: true, labelOrder: true, targets: true,
+  path: true, valPath: true, testPath: true, label: true, ignore: true, header: true, split: true, seed: true, standardize: true, inputScale: true, labelOrder: true, targets: true,
 };
+
+/** The input scale of `options` (1 where none is given), checked; an explicit `standardize: true` beside it is refused. */
+function inputScaleOf(options: CsvOptions): number {
+  const k = options.inputScale;
+  if (k == null) return 1;
+  if (typeof k !== 'number' || !Number.isFinite(k) || k <= 0) throw new UsageError(`--input-scale must be a positive number (e.g. 1/255), got '${String(k)}'`);
+  if (options.standardize === true) throw new UsageError('--input-scale and --standardize together: z-scores undo any scale; give one of them');
+  return k;
+}
 
 /**
  * A classification dataset from CSV files: numeric feature columns plus one label column (integers or
@@ -533,7 +547,9 @@ export function loadCsv(options: CsvOptions): Dataset {
   // autoprune()'s and loadDataset's names for the same options, said where a user brings them here.
   refuseUnknownKeys(options, Object.keys(CSV_OPTION_KEYS), 'loadCsv', { ignoreColumns: 'ignore', valData: 'valPath', testData: 'testPath', data: 'path', splitSeed: 'seed' });
   if (typeof options.path !== 'string' || options.path === '') throw new UsageError('loadCsv needs a file path');
-  const o = { ...CSV_DEFAULTS, ...stripUndefined(options), path: options.path };
+  const inputScale = inputScaleOf(options);
+  // A scale given: the values are fed scaled, not z-scored (unless standardize says otherwise, refused above).
+  const o = { ...CSV_DEFAULTS, ...stripUndefined(options), path: options.path, ...(options.inputScale != null ? { standardize: false, inputScale } : {}) };
   const fractions = checkSplit(o.split);
   if (o.targets !== undefined && o.targets !== 'classes') return loadValueCsv(o as CsvOptions & typeof CSV_DEFAULTS, fractions);
   const refs = labelRefs(o.label);
@@ -598,7 +614,7 @@ export function loadCsv(options: CsvOptions): Dataset {
   const toSplit = (p: Part): Split => {
     const x = new Float32Array(p.rows.length * nf);
     p.rows.forEach((r, i) => {
-      for (let j = 0; j < nf; j++) x[i * nf + j] = scale[j] === 0 ? 0 : (r[j] - mean[j]) * scale[j];
+      for (let j = 0; j < nf; j++) x[i * nf + j] = scale[j] === 0 ? 0 : (inputScale * r[j] - mean[j]) * scale[j];
     });
     return { x: tf.tensor2d(x, [p.rows.length, nf]), labels: p.y, origin: p.origin };
   };
@@ -625,6 +641,7 @@ export function loadCsv(options: CsvOptions): Dataset {
  * Rows are split at random (seeded); only the inputs are standardised.
  */
 function loadValueCsv(o: CsvOptions & typeof CSV_DEFAULTS, fractions: [number, number, number]): Dataset {
+  const inputScale = o.inputScale ?? 1;
   const k = o.targets === 'inputs' ? 0 : Number(o.targets);
   if (!(Number.isInteger(k) && k >= 0)) throw new UsageError(`targets must be 'classes', 'inputs' or a number of target columns ≥ 1, got ${String(o.targets)}`);
   const refs = labelRefs(o.label);
@@ -686,7 +703,7 @@ function loadValueCsv(o: CsvOptions & typeof CSV_DEFAULTS, fractions: [number, n
   }
   const toSplit = (p: Part): Split => {
     const x = new Float32Array(p.rows.length * nf);
-    p.rows.forEach((r, i) => { for (let j = 0; j < nf; j++) x[i * nf + j] = scale[j] === 0 ? 0 : (r[j] - mean[j]) * scale[j]; });
+    p.rows.forEach((r, i) => { for (let j = 0; j < nf; j++) x[i * nf + j] = scale[j] === 0 ? 0 : (inputScale * r[j] - mean[j]) * scale[j]; });
     const split: Split = { x: tf.tensor2d(x, [p.rows.length, nf]), labels: new Int32Array(p.rows.length), origin: p.origin };
     if (k > 0) split.y = tf.tensor2d(Float32Array.from(p.targets.flatMap((t) => Array.from(t))), [p.rows.length, k]);
     return split;

@@ -20,8 +20,10 @@ export interface LoadDatasetOptions {
   valPath?: string;
   /** CSV only: separate test file. */
   testPath?: string;
-  /** CSV only: z-score the features with the training split's statistics. Default true. */
+  /** CSV only: z-score the features with the training split's statistics. Default true (false with `inputScale`). */
   standardize?: boolean;
+  /** CSV only: multiply every input value by this factor (1/255 for pixels 0–255 of a model trained on [0, 1]); not with `standardize`. */
+  inputScale?: number;
   /** CSV only: the label names in the order of the model's outputs (default: sorted). */
   labelOrder?: readonly string[];
   /** CSV only: what the targets are — one class label column (default), the last k columns' values, or the inputs (see CsvOptions). */
@@ -66,13 +68,13 @@ export const DATASETS: Readonly<Record<string, DatasetLoader>> = Object.freeze({
 });
 
 /** The CLI flag of each CSV-only option, for error messages. */
-const CSV_FLAGS = Object.freeze({ label: '--label', ignoreColumns: '--ignore-columns', split: '--split', valPath: '--val-data', testPath: '--test-data', standardize: '--standardize' });
+const CSV_FLAGS = Object.freeze({ label: '--label', ignoreColumns: '--ignore-columns', split: '--split', valPath: '--val-data', testPath: '--test-data', standardize: '--standardize', inputScale: '--input-scale' });
 
 const ALIASES: Readonly<Record<string, string>> = Object.freeze({ mnist: 'mnist-10k' });
 
 /** Every option loadDataset takes (checked against LoadDatasetOptions by the compiler). */
 const DATASET_OPTION_KEYS: Record<keyof LoadDatasetOptions, true> = {
-  seed: true, label: true, ignoreColumns: true, split: true, valPath: true, testPath: true, standardize: true, labelOrder: true, targets: true,
+  seed: true, label: true, ignoreColumns: true, split: true, valPath: true, testPath: true, standardize: true, inputScale: true, labelOrder: true, targets: true,
 };
 
 /**
@@ -88,7 +90,7 @@ export function loadDataset(spec: string, options: LoadDatasetOptions = {}): Dat
   const name = spec.trim();
   const key = ALIASES[name.toLowerCase()] ?? name.toLowerCase();
   if (Object.hasOwn(DATASETS, key)) {
-    const csvOnly = (['label', 'ignoreColumns', 'split', 'valPath', 'testPath', 'standardize'] as const).filter((k) => options[k] != null);
+    const csvOnly = (['label', 'ignoreColumns', 'split', 'valPath', 'testPath', 'standardize', 'inputScale'] as const).filter((k) => options[k] != null);
     if (csvOnly.length) {
       throw new UsageError(`${csvOnly.map((k) => CSV_FLAGS[k]).join(', ')} ${csvOnly.length > 1 ? 'apply' : 'applies'} only to CSV data; '${name}' is built in with a fixed split`);
     }
@@ -97,7 +99,8 @@ export function loadDataset(spec: string, options: LoadDatasetOptions = {}): Dat
   if (isCsvPath(name)) {
     return loadCsv({
       path: name, valPath: options.valPath, testPath: options.testPath,
-      label: options.label, ignore: options.ignoreColumns, split: options.split, seed: options.seed, standardize: options.standardize, labelOrder: options.labelOrder, targets: options.targets,
+      label: options.label, ignore: options.ignoreColumns, split: options.split, seed: options.seed, standardize: options.standardize, inputScale: options.inputScale,
+      labelOrder: options.labelOrder, targets: options.targets,
     });
   }
   if (isDirectory(name)) {

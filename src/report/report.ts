@@ -75,6 +75,8 @@ export interface RunConfig {
   testData?: string;
   /** Whether the CSV's inputs were standardized (--standardize / --no-standardize, or what the run chose). */
   standardize?: boolean;
+  /** The factor every CSV input value was multiplied by (--input-scale): the pruned model expects inputs so scaled. */
+  inputScale?: number;
   /** Any further settings the run recorded. */
   [k: string]: unknown;
 }

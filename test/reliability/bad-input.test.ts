@@ -219,6 +219,9 @@ const CASES: Case[] = [
   // More data and flag classes.
   { name: '--split with two parts', setup: base, args: prune('--split', '0.5,0.5'), error: /--split must be three/ },
   { name: '--split not numbers', setup: base, args: prune('--split', 'a,b,c'), error: /--split must be three/ },
+  { name: '--input-scale not a positive number', setup: base, args: prune('--input-scale', '1/0'), error: /--input-scale must be a positive number or fraction, e\.g\. 1\/255/ },
+  { name: '--input-scale with --standardize', setup: base, args: prune('--input-scale', '1/255', '--standardize'), error: /^autoprune: error: --input-scale and --standardize together: z-scores undo any scale; give one of them$/m },
+  { name: '--input-scale on built-in data', args: ['--target', '0.5', '--data', 'synthetic', '--input-scale', '0.5'], error: /--input-scale applies only to CSV data/ },
   { name: '--val-data missing', setup: base, args: prune('--val-data', 'nope.csv'), error: /cannot read the --val-data file 'nope.csv'/ },
   { name: '--label unknown column', setup: base, args: prune('--label', 'zzz'), error: /zzz/ },
   { name: '--label-order lists more names than the model has outputs', setup: base, args: prune('--label-order', '0,1,2,3'), error: /--label-order lists 4 names but the model's output has \d+ unit\(s\)/ },
