@@ -38,6 +38,30 @@ function outcome(valDrop: number, se: number, testDrop: number, controlLost = 0,
 }
 
 describe('outcome warnings', () => {
+  it('a dense model far better on its validation rows than on its test rows is said to have been trained on them', () => {
+    // A new user's CNN trained on the whole --data file, given --test-data: 99.50 % on 400 validation rows, 96.10 % on 1,000 test rows.
+    const cls: TaskInfo = { output: 'softmax', units: 10, kind: 'classification', evidence: 'test' };
+    const of = (val: number, test: number) => {
+      const report = {
+        config: { target: 0.9, granularity: 'connection', objective: 'params' },
+        dense: { valAccuracy: val, testAccuracy: test }, final: { valAccuracy: val, testAccuracy: test, targetReached: true, sparsity: 0.9 },
+        samples: { train: 3200, val: 400, test: 1000 },
+      } as unknown as RunReport;
+      const x = tf.zeros([400, 1]);
+      try {
+        return outcomeWarnings(report, { maxDrop: 1, force: false }, { val: { x, labels: new Int32Array(400) }, test: { labels: new Int32Array(1000) } } as unknown as Dataset, cls)
+          .filter((w) => w.startsWith('the dense model scores'));
+      } finally {
+        x.dispose();
+      }
+    };
+    const w = of(0.995, 0.961);
+    expect(w).toEqual(['the dense model scores 99.50 % on the 400 validation rows and 96.10 % on the 1000 test rows, 3.40 points (4.8 standard errors) apart: ' +
+      'the validation rows look like rows it was trained on, and the guard judged on them; give rows the model never saw with --val-data (and --test-data)']);
+    // Two samples of held-out rows: a point apart is chance.
+    expect(of(0.97, 0.96)).toEqual([]);
+  });
+
   it('a test drop within a few standard errors of the guard\'s estimate is said to be sampling; one far beyond it is said not to be', () => {
     // 0.67 ± 1.63 points on validation, 2.5 points on test: 0.8 standard errors apart.
     const near = outcome(0.0067, 0.0163, 0.025);
