@@ -236,8 +236,8 @@ export interface CompactEvent {
  */
 export interface EpochEvent {
   type: 'epoch';
-  /** 'fine-tune': a pruning step's (`step`); 'polish': the last fine-tune at the final sparsity (`step` is the last step taken); 'dense': training the built-in default model on first use (cached afterwards; one round = one epoch on MNIST-10k, on a CSV a round of the fine-tuning budget's rule: see defaultModelTraining). */
-  phase?: 'fine-tune' | 'polish' | 'dense';
+  /** 'fine-tune': a pruning step's (`step`); 'polish': the last fine-tune at the final sparsity (`step` is the last step taken); 'dense': training the built-in default model on first use (cached afterwards; one round = one epoch on MNIST-10k, on a CSV a round of the fine-tuning budget's rule: see defaultModelTraining); 'control': the dense model fine-tuned like one step, unpruned, before `start` (the guard's reference; `step` 0; its weights are put back after). */
+  phase?: 'fine-tune' | 'polish' | 'dense' | 'control';
   /** Planned rounds of this training (at most: fine-tunes and the polish stop early when validation loss stops falling). */
   epochs?: number;
   step: number;

@@ -423,7 +423,11 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     const softTargets = teacher && distillWith ? { probs: teacher, weight: distillWith.weight } : undefined;
     // What the fine-tunes use (none where the task has no class distribution to teach), for the start event and the result.
     distilled = softTargets && distillWith ? { ...distillWith } : false;
-    const control = await timedAsync(phases, 'control', () => controlReference(model, data, calib.x, budget, o.maxStepEpochs, o.seed, o.signal, softTargets));
+    // Its rounds are said (a large model's control took a minute before the first line: a new user's 3.25 M CNN).
+    const onControlRound = (e: { epoch: number; loss: number; valAccuracy?: number; valLoss?: number }) => emit({
+      type: 'epoch', phase: 'control', epochs: o.maxStepEpochs, step: 0, epoch: e.epoch, roundSteps: budget.roundSteps, steps: o.maxStepEpochs * budget.roundSteps, ...roundFigures(e),
+    });
+    const control = await timedAsync(phases, 'control', () => controlReference(model, data, calib.x, budget, o.maxStepEpochs, o.seed, o.signal, softTargets, onControlRound));
     const denseVal = timed('evaluate', () => evaluate(model, data.val));
     const reference = control.accuracy <= denseVal.accuracy
       ? { kind: 'control' as const, accuracy: control.accuracy, correct: control.correct }
@@ -1127,14 +1131,14 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
 }
 
 /** Validation correctness of `model` fine-tuned like one agent step (unpruned); its weights are put back after. */
-async function controlReference(model: TF.LayersModel, data: Dataset, recalibrate: TF.Tensor, budget: FineTuneBudget, rounds: number, seed: number, signal?: AbortSignal, softTargets?: TrainOptions['softTargets']): Promise<{ accuracy: number; correct: Float32Array }> {
+async function controlReference(model: TF.LayersModel, data: Dataset, recalibrate: TF.Tensor, budget: FineTuneBudget, rounds: number, seed: number, signal?: AbortSignal, softTargets?: TrainOptions['softTargets'], onEpoch?: TrainOptions['onEpoch']): Promise<{ accuracy: number; correct: Float32Array }> {
   // Trained in place and put back from a copy of every weight (moving statistics included): one copy of the
   // weights, where a clone through serialised artifacts held three at once (docs/benchmarks.md, scale).
   const saved = tf.tidy(() => model.weights.map((w) => tf.keep(w.read().clone())));
   try {
     await trainAsync(model, data.train, {
       steps: rounds * budget.roundSteps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, val: data.val, patience: 1,
-      seed: seed * 1009, signal, recalibrate, softTargets,
+      seed: seed * 1009, signal, recalibrate, softTargets, onEpoch,
     });
     const ev = evaluate(model, data.val);
     return { accuracy: ev.accuracy, correct: ev.correct };

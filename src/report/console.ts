@@ -183,6 +183,15 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           setProgress(e.sparsity, 'scoring');
           break;
         case 'epoch':
+          if (e.phase === 'control') {
+            // Before the start line: the dense model fine-tuned like one step, unpruned, for the guard to compare with.
+            // Every round with --verbose; at the default verbosity a round after 10 s of silence (no progress bar runs yet).
+            line(`autoprune: the guard's reference, the dense model fine-tuned like one step (unpruned, put back after): round ${e.epoch + 1} of ${e.epochs ?? '?'}` +
+              // (Losses only: the metric is named by the start event, which follows.)
+              `${e.roundSteps ? ` (${e.roundSteps} steps)` : ''}: loss ${e.loss.toFixed(4)}${e.valLoss != null ? `, val loss ${e.valLoss.toFixed(4)}` : ''}`,
+            Date.now() - lastLineAt >= PROGRESS_SILENCE_MS ? 1 : 2);
+            break;
+          }
           if (e.phase === 'dense') {
             if (e.epoch === 0) line(`autoprune: training the default model on first use (cached afterwards): ${e.steps != null ? `${e.steps} optimizer steps in ${e.epochs ?? '?'} rounds` : `${e.epochs ?? '?'} epochs`}…`);
             if (e.epoch + 1 === e.epochs) line(`autoprune: default model trained (final training loss ${e.loss.toFixed(3)}, the loss the "fine-tuning loss" line below names)`);

@@ -77,7 +77,7 @@ export function tensorBoardSink(logdir: string): TensorBoardSink {
           w.flush();
           break;
         case 'epoch':
-          if (e.phase === 'dense') break;
+          if (e.phase === 'dense' || e.phase === 'control') break;
           epochs += 1;
           w.scalar('fine_tune/loss', e.loss, epochs);
           if (e.valAccuracy != null) w.scalar(`${metric}/val_epoch`, e.valAccuracy, epochs);

@@ -55,7 +55,12 @@ describe('agent loop', () => {
     expect(r.guard.final.accepted).toBe(true);
     expect(events.filter((e) => e.type === 'step')).toHaveLength(r.totals.accepted);
     // Rounds of the steps' fine-tunes, then of the polish, each saying its optimizer steps.
-    const rounds = events.filter((e) => e.type === 'epoch');
+    // The guard's control rounds come first, before the start event (step 0), then the steps' and the polish's.
+    const control = events.filter((e) => e.type === 'epoch' && e.phase === 'control');
+    expect(control.length).toBeGreaterThanOrEqual(1);
+    expect(control.map((e) => (e.type === 'epoch' ? e.epoch : -1))).toEqual(control.map((_, i) => i));
+    expect(events.findIndex((e) => e.type === 'start')).toBe(control.length);
+    const rounds = events.filter((e): e is Extract<AgentEvent, { type: 'epoch' }> => e.type === 'epoch' && e.phase !== 'control');
     expect(new Set(rounds.map((e) => e.phase))).toEqual(new Set(['fine-tune', 'polish']));
     const phases = rounds.map((e) => e.phase);
     expect(phases.indexOf('polish')).toBeGreaterThan(phases.lastIndexOf('fine-tune'));
@@ -291,7 +296,7 @@ describe('agent loop', () => {
     const r = await runAgent(model, data, createScorer('global-magnitude'), {
       target: 0.5, maxDrop: 5, budgetEpochs: 6, granularity: 'unit', objective: 'flops', force: true, onEvent: (e) => events.push(e),
     });
-    expect(events[0]).toMatchObject({ type: 'start', objective: 'flops', unitsKept: [], distill: { weight: 0.5, temperature: 4 } });
+    expect(events.find((e) => e.type === 'start')).toMatchObject({ type: 'start', objective: 'flops', unitsKept: [], distill: { weight: 0.5, temperature: 4 } });
     // Whole units removed: the fine-tunes distil from the model as given (DISTILL_DEFAULT), and the result says so.
     expect(r.distill).toEqual({ weight: 0.5, temperature: 4 });
     expect(r.compute.reduction).toBeGreaterThanOrEqual(0.5 - 0.02);

@@ -202,6 +202,22 @@ describe('console verbosity', () => {
     expect(out).toContain('polish round 1 of up to 3 (63 steps): loss 2.0671, val loss 0.9304, val 90.00 %');
   });
 
+  it("the guard's reference (the dense control, before the start line) says its rounds after 10 s without a line, even in a terminal", () => {
+    vi.useFakeTimers();
+    try {
+      let out = '';
+      const stream = { isTTY: true, write: (s: string) => { out += s; return true; } } as unknown as NodeJS.WriteStream;
+      const r = createConsoleReporter({ json: false, target: 0.8, stream });
+      r.event({ type: 'epoch', phase: 'control', epochs: 2, step: 0, epoch: 0, roundSteps: 57, steps: 114, loss: 0.2294, valLoss: 0.1086 });
+      expect(out).toBe('');
+      vi.advanceTimersByTime(PROGRESS_SILENCE_MS + 1000);
+      r.event({ type: 'epoch', phase: 'control', epochs: 2, step: 0, epoch: 1, roundSteps: 57, steps: 114, loss: 0.1483, valLoss: 0.1187 });
+      expect(out).toBe("autoprune: the guard's reference, the dense model fine-tuned like one step (unpruned, put back after): round 2 of 2 (57 steps): loss 0.1483, val loss 0.1187\n");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('without a progress bar (a log, a pipe), a fine-tune round is printed at the default verbosity after 10 s without a line', () => {
     vi.useFakeTimers();
     try {
