@@ -1788,6 +1788,7 @@ export class PruneService {
         }
         if (ckptDir) new Checkpointer(ckptDir).remove();
         if (r.compact) {
+          const compactStart = Date.now();
           const { compactPruned, COMPACT_TIME_BUDGET_MS } = await import('./compact-service.js');
           // The pruned model is written by now: a compaction that fails says so, and is not "bad input, nothing
           // written" (exit 2) but a failure of this step (exit 1), retried with `autoprune compact <out>`.
@@ -1828,6 +1829,9 @@ export class PruneService {
               row.compact = f.summary;
               events.push(f.event);
             }
+            // Its seconds are a phase of the run too (the compact models, their checks and their timing), in the total.
+            phases.compact = (Date.now() - compactStart) / 1000;
+            phases.total = (Date.now() - t0) / 1000 + result.earlierSeconds;
             // Rewritten in place, atomically.
             writeFileAtomicSync(join(resolve(opts.out), 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
             writeFileAtomicSync(join(resolve(opts.out), 'report.html'), await renderReportHtml(report));

@@ -114,7 +114,10 @@ describe('user models and data', () => {
     // No unit removed: the same shape, and the line says so rather than "fewer parameters".
     expect(latencyLine({ batch: 32, runs: 5, denseMs: 1, compactMs: 0.95 }, false)).toMatch(/\(1\.05×\): no unit was removed, so the compact model has the pruned model's shape and its time/);
     // report.json says what the compact model runs (the returned report too).
-    const written = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { compact: { macs: { dense: number; compact: number; reduction: number }; paramsAfter: number; latency?: unknown } };
+    const written = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { compact: { macs: { dense: number; compact: number; reduction: number }; paramsAfter: number; latency?: unknown }; phases: Record<string, number> };
+    // Compaction's seconds are a phase of the run, inside its total.
+    expect(written.phases.compact).toBeGreaterThan(0);
+    expect(written.phases.total).toBeGreaterThanOrEqual(written.phases.compact);
     expect(written.compact.latency).toEqual(timed);
     expect(written.compact.macs.compact).toBe(check.compactMacs);
     expect(written.compact.macs.reduction).toBeCloseTo(1 - check.compactMacs! / written.compact.macs.dense, 9);

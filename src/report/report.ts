@@ -419,7 +419,8 @@ export interface RunReport {
    * Wall seconds per phase, by key: `load` (model and data), `control` (the guard's fine-tuned dense control), `features`
    * (feature extraction and the policy's scores; `scoring` separately only for a custom extractor that does not score),
    * `prune` (choosing and masking connections), `evaluate` (validation, test and the criterion checks' forward passes),
-   * `fineTune`, `checkpoint` (saving the resumable state), `write` (the output folder; absent without `out`) and
+   * `fineTune`, `checkpoint` (saving the resumable state), `write` (the output folder; absent without `out`), `compact`
+   * (with `--compact`: the compact models, their checks against the pruned model and their timing) and
    * `total` (the run's wall time, not the sum: the phases leave small gaps). A resumed run counts
    * its earlier sessions' work up to the checkpoint it resumed from as well (total: their agent time plus this
    * session's), so the figures are the run's cost, not only the last session's.
