@@ -297,9 +297,10 @@ async function loadArtifactsOnly(artifacts: TF.io.ModelArtifacts): Promise<TF.La
   const loss = lossNameOf(tc?.loss) ?? lossNameOf((artifacts.userDefinedMetadata as { autoprune?: { loss?: unknown } } | undefined)?.autoprune?.loss);
   const tries: (TF.io.TrainingConfig | undefined)[] = tc ? [artifacts.trainingConfig] : [];
   // Keras' form (snake_case optimizer settings, metrics nested per output) as tfjs reads it, then the loss alone with tfjs' Adam.
-  const kept = tc && loss && TFJS_LOSSES.has(loss) ? tfjsCompileSettings(tc as { optimizer_config?: unknown; metrics?: unknown }) : undefined;
-  if (kept && loss) tries.push({ loss, metrics: kept.metrics, optimizer_config: kept.optimizer } as unknown as TF.io.TrainingConfig);
-  if (tc && loss && TFJS_LOSSES.has(loss)) tries.push({ loss, metrics: [], optimizer_config: TFJS_ADAM } as unknown as TF.io.TrainingConfig);
+  const tfjsLoss = tc && loss && TFJS_LOSSES.has(loss) ? loss : undefined;
+  const kept = tfjsLoss ? tfjsCompileSettings(tc as { optimizer_config?: unknown; metrics?: unknown }) : undefined;
+  if (kept) tries.push({ loss: tfjsLoss, metrics: kept.metrics, optimizer_config: kept.optimizer } as unknown as TF.io.TrainingConfig);
+  if (tfjsLoss) tries.push({ loss: tfjsLoss, metrics: [], optimizer_config: TFJS_ADAM } as unknown as TF.io.TrainingConfig);
   for (const [k, trainingConfig] of tries.entries()) {
     // A load that fails on the training config has built the model already: its variables (and a half-made
     // optimizer's) are registered and would outlive it, so they are freed here.
@@ -399,8 +400,12 @@ function checkFinite(path: string, specs: ManifestSpec[], data: Uint8Array): voi
     const bytes = DTYPE_BYTES[dtype]!;
     const view = new DataView(data.buffer, data.byteOffset + off, n * bytes);
     if (dtype === 'float32') {
+      // A typed view where the offset allows (the usual all-float32 file: fast on tens of millions of weights); after a
+      // float16 or uint8 entry the offset may not be a multiple of 4, read through the DataView then.
+      const at = data.byteOffset + off;
+      const f32 = at % 4 === 0 ? new Float32Array(data.buffer, at, n) : undefined;
       for (let i = 0; i < n; i++) {
-        const v = view.getFloat32(4 * i, true);
+        const v = f32 ? f32[i] : view.getFloat32(4 * i, true);
         if (!Number.isFinite(v)) bad(s, v, i);
       }
     } else if (q && dtype === 'float16') {
