@@ -53,6 +53,8 @@ export interface ResolvedRunOptions {
   /** CSV: the factor every input value is multiplied by (undefined: none). */
   inputScale: number | undefined;
   compact: boolean;
+  /** Samples per predict call to serve at (objective 'latency', compact); undefined: the default (32). */
+  servingBatch: number | undefined;
   overwrite: boolean;
   resume: boolean;
 }
@@ -68,7 +70,7 @@ const wholeAtLeast1 = (v: unknown) => typeof v === 'number' && Number.isInteger(
 const OPTION_KEYS: Record<keyof AutopruneOptions, true> = {
   target: true, model: true, data: true, label: true, ignoreColumns: true, task: true, split: true, labelOrder: true, valData: true,
   testData: true, standardize: true, inputScale: true, maxDrop: true, policy: true, force: true, seed: true, splitSeed: true, budgetEpochs: true,
-  budgetSteps: true, batchSize: true, granularity: true, objective: true, distill: true, exclude: true, frontier: true, compact: true, logdir: true,
+  budgetSteps: true, batchSize: true, granularity: true, objective: true, servingBatch: true, distill: true, exclude: true, frontier: true, compact: true, logdir: true,
   out: true, overwrite: true, resume: true, signal: true, onEvent: true,
 };
 
@@ -189,7 +191,8 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
   if (d != null && d !== false && !(typeof d === 'object' && typeof d.weight === 'number' && d.weight >= 0 && d.weight <= 1 && typeof d.temperature === 'number' && d.temperature > 0 && Number.isFinite(d.temperature))) {
     throw new UsageError(`distill must be false or { weight: 0..1, temperature: > 0 }, got '${JSON.stringify(d)}'`);
   }
-  const granularity = checkGranularity(o.granularity ?? (o.objective === 'flops' ? 'unit' : 'connection'));
+  if (o.servingBatch != null && !wholeAtLeast1(o.servingBatch)) throw new UsageError(`servingBatch must be a whole number ≥ 1, got ${shownValue(o.servingBatch)}`);
+  const granularity = checkGranularity(o.granularity ?? (o.objective === 'flops' || o.objective === 'latency' ? 'unit' : 'connection'));
   const objective = checkObjective(o.objective ?? RUN_DEFAULTS.objective, granularity);
   const data = o.data ?? 'mnist-10k';
   return {
@@ -213,6 +216,7 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
     standardize: o.standardize ?? (typeof data === 'string' && isCsvPath(data) ? o.model == null && o.inputScale == null : undefined),
     inputScale: o.inputScale,
     compact: o.compact ?? false,
+    servingBatch: o.servingBatch,
     overwrite: o.overwrite ?? false,
     resume: o.resume ?? false,
   };

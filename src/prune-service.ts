@@ -18,7 +18,8 @@ import { checkDataset, hashSplits, withDatasetDefaults, type Dataset, type Datas
 import { abortedError, AutopruneError, DataError, UsageError } from './errors.js';
 import { resolveBudget } from './agent/budget.js';
 import type { Granularity } from './agent/granularity.js';
-import { disposeSnapshot, PrunableModel, type Objective } from './pruning/prunable-model.js';
+import { disposeSnapshot, PrunableModel, type LatencyProfile, type Objective } from './pruning/prunable-model.js';
+import { profileRows } from './pruning/latency-profile.js';
 import { defaultModelArgs } from './models/default-model.js';
 import { buildModel } from './models/families.js';
 import { majorityShare, resolution } from './agent/guard.js';
@@ -35,7 +36,7 @@ import { checkModelShape, checkToldTask, compiledLoss, setTargetWeights, csvTarg
 import { isCsvPath } from './data/registry.js';
 import { TRAIN_DEFAULTS } from './models/train.js';
 import { masksToJson } from './pruning/mask-io.js';
-import { foldableBatchNorms } from './pruning/rewrite.js';
+import { foldableBatchNorms, SERVING_BATCH_DEFAULT } from './pruning/rewrite.js';
 import type { ReportFrontierRow, RunReport } from './report/report.js';
 import { renderReportHtml } from './report/html.js';
 import { tensorBoardSink, type TensorBoardSink } from './report/tensorboard.js';
@@ -123,13 +124,20 @@ export interface AutopruneOptions {
   budgetSteps?: number;
   /** Fine-tuning batch size. Default: from the training split's size (16–128, about 32 steps per epoch). */
   batchSize?: number;
-  /** What a step removes: 'connection' (default; 'unit' with objective 'flops'), 'unit' (whole units/filters) or 'hierarchical'. */
+  /** What a step removes: 'connection' (default; 'unit' with objective 'flops' or 'latency'), 'unit' (whole units/filters) or 'hierarchical'. */
   granularity?: Granularity;
   /**
-   * What `target` counts: 'params' (fraction of prunable weights, default) or 'flops' (fraction of their
-   * multiply-accumulates, i.e. compute a compacted model saves; needs granularity 'unit').
+   * What `target` counts: 'params' (fraction of prunable weights, default), 'flops' (fraction of their
+   * multiply-accumulates, i.e. compute a compacted model saves; needs granularity 'unit') or 'latency' (fraction of
+   * the model's serving time per call at `servingBatch`, predicted from a cost table measured on this machine at the
+   * start: docs/compaction.md; needs granularity 'unit').
    */
   objective?: Objective;
+  /**
+   * Samples per `predict` call the pruned model will serve: objective 'latency' times the model at it, and `compact`
+   * rewrites and times the compact model for it (from 128 on, one-channel feature maps too). Default 32, tfjs's own.
+   */
+  servingBatch?: number;
   /**
    * Knowledge distillation in the fine-tunes (single-label classifiers): `{ weight, temperature }` trains on
    * `(1 − weight)·labels + weight·the given model's probabilities at temperature`, `false` on plain labels.
@@ -1306,7 +1314,8 @@ export function advise(result: AgentResult, maxDrop: number, trainRows: number, 
       const lastTry = last && !last.accepted && last.drop != null && isLastTry(last) ? last.drop : undefined;
       const need = lastTry != null ? maxDropAccepting(lastTry, last.allowedDrop ?? maxDrop / 100, maxDrop) : undefined;
       // In the target's own measure: the compute removed under --objective flops (weight sparsity there is another figure).
-      const reached = objective === 'flops' ? `${(100 * result.compute.reduction).toFixed(1)} % of the prunable kernels' compute removed` : `${(100 * result.sparsity.global).toFixed(1)} % sparsity`;
+      const reached = objective === 'flops' ? `${(100 * result.compute.reduction).toFixed(1)} % of the prunable kernels' compute removed`
+        : objective === 'latency' && result.latency ? `${(100 * result.latency.final.reduction).toFixed(1)} % of the predicted time removed` : `${(100 * result.sparsity.global).toFixed(1)} % sparsity`;
       const head = `the fine-tuning budget (${b.budgetSteps} optimizer steps) ran out at ${reached}`;
       if (need != null && need > maxDrop && need <= RETRY_MAX_DROP) {
         // Measured on the small-data suite (docs/agent.md, "Advice"): more budget alone, or the --max-drop alone, often
@@ -1612,7 +1621,7 @@ export class PruneService {
       if (kindsWarning) opts.onEvent?.({ type: 'warning', message: kindsWarning });
       // Compute removed is not time removed where the time goes elsewhere: a recurrent layer runs its time steps one after
       // another, each a few small calls (docs/coverage.md: the LSTM with 81 % of its MACs removed ran 4 % faster, the GRU 3 %).
-      const recurrent = granularity !== 'connection' && objective === 'flops' ? recurrentLayerNames(loaded.model) : [];
+      const recurrent = granularity !== 'connection' && objective === 'flops' ? recurrentLayerNames(loaded.model) : []; // (latency measures them)
       if (recurrent.length) {
         opts.onEvent?.({ type: 'warning', message: `--objective flops counts multiply-accumulates, and ${recurrent.map((n) => `'${n}'`).join(', ')} ${recurrent.length > 1 ? 'are recurrent layers' : 'is a recurrent layer'}, ` +
           'whose time goes mostly to running its time steps one after another, not to their MACs: measured on the coverage suite, an LSTM with 81 % of its MACs removed ran 4 % faster, a GRU 3 % (docs/coverage.md); time the compact model before counting on a speed-up' });
@@ -1667,6 +1676,7 @@ export class PruneService {
         // The policy by its contents too: a policy file retrained in place while the run was interrupted is another policy.
         ...policyContents(policy), seed, splitSeed: r.splitSeed, budgetSteps: budget.budgetSteps,
         batchSize: budget.batchSize, force: r.force, model: hashWeights(model), data: hashDataset(fitted), ...(r.distill !== undefined ? { distill: JSON.stringify(r.distill) } : {}),
+        ...(objective === 'latency' ? { servingBatch: r.servingBatch ?? SERVING_BATCH_DEFAULT } : {}),
       } : undefined;
       const denseFit = targetFit(model, fitted.test, task);
       const columns = fitted.targetNames;
@@ -1685,7 +1695,7 @@ export class PruneService {
         target: r.target, maxDrop, force: r.force, seed,
         checkpointDir: ckptDir, resume: r.resume, signal: opts.signal, onEvent: opts.onEvent,
         extractor: this.extractor, backend: { name: backend.name, native: backend.native }, granularity, objective, exclude: r.exclude, distill: r.distill,
-        milestones: r.frontier,
+        milestones: r.frontier, ...(r.servingBatch != null ? { servingBatch: r.servingBatch } : {}),
       });
       Object.assign(phases, result.phases);
       const prunedFit = targetFit(model, fitted.test, task);
@@ -1717,6 +1727,7 @@ export class PruneService {
           ...(opts.testData ? { testData: opts.testData } : {}),
           ...(standardize != null ? { standardize } : {}),
           ...(r.inputScale != null ? { inputScale: r.inputScale } : {}),
+          ...(r.servingBatch != null ? { servingBatch: r.servingBatch } : {}),
         },
         task: { kind: task.kind, metric: metricName(task.kind), evidence: task.evidence, ...(task.regressionLoss ? { fineTuneLoss: task.regressionLoss } : {}), loss: lossName(taskOf(model)) /* after setTargetWeights: the loss the run used, as the start event says it */, ...(task.kind === 'classification' ? { classNames: [...fitted.classNames] } : {}) },
         samples: { train: fitted.train.labels.length, val: fitted.val.labels.length, test: fitted.test.labels.length },
@@ -1733,6 +1744,7 @@ export class PruneService {
           valAccuracy: result.valAccuracy, testAccuracy: result.testAccuracy, sparsity: result.sparsity.global,
           sparsityOfAllParams: params > 0 ? result.sparsity.pruned / params : 0,
           compute: result.compute,
+          ...(result.latency ? { latency: { ...result.latency.final, profile: profileSummary(result.latency.profile, result.masks) } } : {}),
           ...(result.unitsKept ? { unitsKept: result.unitsKept } : {}),
           ...(targetNames.length ? { targets: targetNames.map((name, t) => ({ name, denseTestR2: denseFit.r2[t], testR2: prunedFit.r2[t] })) } : {}),
           ...(denseFit.errors.length ? {
@@ -1796,7 +1808,7 @@ export class PruneService {
           const probe = rows > 0 ? tf.slice(fitted.val.x, 0, rows) : undefined;
           /** Compacts the run folder (or a frontier target's folder in it) into itself: the figures for report.json, and the event. */
           const compactIn = async (dir: string, target?: number): Promise<{ summary: NonNullable<RunReport['compact']>; event: AgentEvent }> => {
-            const c = await compactPruned(dir, { out: dir, int8: true, timeBudgetMs: COMPACT_TIME_BUDGET_MS, ...(probe ? { probe: { x: probe, what: `${rows} validation rows` } } : {}) }).catch((err: unknown) => {
+            const c = await compactPruned(dir, { out: dir, int8: true, timeBudgetMs: COMPACT_TIME_BUDGET_MS, ...(r.servingBatch != null ? { servingBatch: r.servingBatch } : {}), ...(probe ? { probe: { x: probe, what: `${rows} validation rows` } } : {}) }).catch((err: unknown) => {
               throw new AutopruneError(`the pruned model is written to '${opts.out}' (model/, masks.json, report.json, report.html; exit code ${report.final.exitCode} in report.json), ` +
                 `but --compact failed${target != null ? ` for the frontier's target ${target} (${dir})` : ''}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
             });
@@ -1949,11 +1961,12 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
   // Whole units overshooting the target by far (a run's only step removed 70.7 % of the compute for a 0.5 target: a new
   // user's residual CNN whose 16-filter convolutions joined by an Add go 8 at a time): said, with why and what stops closer.
   const flops = report.config.objective === 'flops';
-  const reached = flops ? report.final.compute?.reduction : report.final.sparsity;
+  const latency = report.config.objective === 'latency';
+  const reached = flops ? report.final.compute?.reduction : latency ? report.final.latency?.reduction : report.final.sparsity;
   if (report.final.targetReached && reached != null && report.config.granularity !== 'connection' && reached - report.config.target > OVERSHOOT_NOTE) {
-    out.push(`reached ${(100 * reached).toFixed(1)} % ${flops ? 'of the compute removed' : 'sparsity (of the prunable kernel weights)'} for a target of ${(100 * report.config.target).toFixed(1)} %: ` +
-      `whole units go at once${flops ? ' (a convolution\'s filters in blocks of 8 under --objective flops, and layers joined by Add or Concatenate together: docs/compaction.md)' : ' (layers joined by Add or Concatenate together)'}, ` +
-      'so a step can end past the target; report.json layers says what each layer lost' + (flops ? '' : ', and --granularity connection stops within one weight of the target'));
+    out.push(`reached ${(100 * reached).toFixed(1)} % ${flops ? 'of the compute removed' : latency ? 'of the predicted time removed' : 'sparsity (of the prunable kernel weights)'} for a target of ${(100 * report.config.target).toFixed(1)} %: ` +
+      `whole units go at once${flops || latency ? ` (a convolution's filters in blocks of 8 under --objective ${report.config.objective}, and layers joined by Add or Concatenate together: docs/compaction.md)` : ' (layers joined by Add or Concatenate together)'}, ` +
+      'so a step can end past the target; report.json layers says what each layer lost' + (flops || latency ? '' : ', and --granularity connection stops within one weight of the target'));
   }
   // A lower target of --targets reached far past it is a frontier point elsewhere than asked (a new user's 0.3 row at 42.8 %).
   if (report.config.granularity !== 'connection') {
@@ -2091,4 +2104,9 @@ export function policyKindsWarning(policy: string, kinds: unknown, model: TF.Lay
   const names = [...new Set(unseen.names.map((k) => k.layer.name))];
   return `policy '${policy}' was trained on ${unseen.saw}, and the model's ${unseen.what} (${names.slice(0, 4).map((n) => `'${n}'`).join(', ')}${names.length > 4 ? ', …' : ''}) ` +
     'are scored as it scores the layers it saw: retrain it with such models among its --models, or use the default policy for this model';
+}
+
+/** report.json's view of a latency profile: per kernel its dense MACs and predicted ms, and the probes it was fitted from. */
+function profileSummary(p: LatencyProfile, pm: PrunableModel): NonNullable<RunReport['final']['latency']>['profile'] {
+  return { kernels: profileRows(p, pm), probes: p.probes.map((q) => ({ layer: q.layer, savedMs: q.savedMs, macs: [...q.macs] })) };
 }

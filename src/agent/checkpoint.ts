@@ -6,7 +6,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { AutopruneError, UsageError } from '../errors.js';
 import { applyMaskJson, masksToJson, type MaskFile } from '../pruning/mask-io.js';
-import type { PrunableModel, Snapshot } from '../pruning/prunable-model.js';
+import type { LatencyProfile, PrunableModel, Snapshot } from '../pruning/prunable-model.js';
 import type { Milestone, StepRecord } from './loop.js';
 
 /** What the agent needs to continue a run. */
@@ -35,6 +35,8 @@ export interface AgentState {
    */
   phases?: Record<string, number>;
   seconds?: number;
+  /** Objective 'latency': the cost table measured at the run's start, counted with after a resume too. */
+  latency?: LatencyProfile;
 }
 
 /** A frontier target's recorded state without its weights (those are in `milestone-<i>.bin`). */
@@ -266,6 +268,10 @@ export function invalidStateFile(file: StateFile): string | undefined {
   if (st.scoringPasses != null && !isCount(st.scoringPasses)) return 'state.scoringPasses';
   if (st.budgetExtensions != null && !isCount(st.budgetExtensions)) return 'state.budgetExtensions';
   if (st.extendedAtStep != null && !isCount(st.extendedAtStep)) return 'state.extendedAtStep';
+  const lp = st.latency;
+  const nonNegative = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  if (lp != null && !(typeof lp === 'object' && isCount(lp.batch) && nonNegative(lp.denseMs) && Array.isArray(lp.kernels) && lp.kernels.every((k) => typeof k === 'string') &&
+    Array.isArray(lp.msPerMac) && lp.msPerMac.length === lp.kernels.length && lp.msPerMac.every(nonNegative) && Array.isArray(lp.probes))) return 'state.latency';
   return undefined;
 }
 

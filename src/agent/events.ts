@@ -3,6 +3,7 @@
  */
 import type { CompactLatency, StopReason } from '../report/report.js';
 import type { Rewrite } from '../pruning/rewrite.js';
+import type { Objective } from '../pruning/prunable-model.js';
 export type AgentEvent =
   | StartEvent
   | StepEvent
@@ -80,8 +81,10 @@ export interface BudgetEvent {
 export interface StartEvent {
   type: 'start';
   target: number;
-  /** What target and sparsities count: 'params' (weights) or 'flops' (multiply-accumulates). */
-  objective: 'params' | 'flops';
+  /** What target and sparsities count: 'params' (weights), 'flops' (multiply-accumulates) or 'latency' (predicted serving time). */
+  objective: Objective;
+  /** Objective 'latency': the model's time per predict call of `batch` samples, timed at the start (the target's 100 %). */
+  latency?: { batch: number; denseMs: number };
   /** Largest accepted validation-accuracy drop, in percentage points. */
   maxDrop: number;
   policy: string;

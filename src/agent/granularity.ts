@@ -1,5 +1,5 @@
 import type { ConnectionFeatures } from '../features/types.js';
-import { disposeSnapshot, OBJECTIVES, type Objective, type PrunableModel } from '../pruning/prunable-model.js';
+import { disposeSnapshot, OBJECTIVES, progressName, prunesCompute, type Objective, type PrunableModel } from '../pruning/prunable-model.js';
 import { pruneByScores } from '../pruning/select.js';
 import { pruneUnits, unitScoresFromConnectionScores } from '../pruning/units.js';
 import { UsageError } from '../errors.js';
@@ -25,8 +25,8 @@ export function checkObjective(objective: string, g: Granularity): Objective {
   if (!(OBJECTIVES as readonly string[]).includes(objective)) {
     throw new UsageError(`--objective must be one of ${OBJECTIVES.join(', ')}, got '${objective}'`);
   }
-  if (objective === 'flops' && g !== 'unit') {
-    throw new UsageError(`--objective flops needs --granularity unit (only whole units/filters save compute), got --granularity ${g}`);
+  if (objective !== 'params' && g !== 'unit') {
+    throw new UsageError(`--objective ${objective} needs --granularity unit (only whole units/filters save ${objective === 'flops' ? 'compute' : 'time'}), got --granularity ${g}`);
   }
   return objective as Objective;
 }
@@ -44,8 +44,8 @@ export function checkUnitsRemovable(g: Granularity, objective: Objective, pm: Pr
   }
   // Layers the user left out can be why nothing is left: say so.
   const left = pm.excluded.length > 0 ? ` once --exclude leaves out ${pm.excluded.slice(0, 5).map((k) => `'${k.name}'`).join(', ')}${pm.excluded.length > 5 ? ', …' : ''}` : '';
-  const [why, instead] = objective === 'flops'
-    ? ['--objective flops prunes whole units/filters only', '--objective params (single connections)']
+  const [why, instead] = prunesCompute(objective)
+    ? [`--objective ${objective} prunes whole units/filters only`, '--objective params (single connections)']
     : ['--granularity unit prunes whole units/filters only', '--granularity connection'];
   throw new UsageError(
     `${why}, and this model has none to remove${left}: units are removed whole only from Dense, Conv1D, Conv2D, SeparableConv2D and recurrent (LSTM, GRU, SimpleRNN) layers ` +
@@ -118,16 +118,20 @@ export function maxComputeRemovable(pm: PrunableModel): number {
 function checkReachable(pm: PrunableModel, target: number, objective: Objective, frontier: boolean): void {
   const most = mostByWholeUnits(pm, objective);
   if (most + 1e-9 >= target) return;
-  const flops = objective === 'flops';
+  const flops = prunesCompute(objective);
   // Rounded down, as the target it suggests and inspect's figure: a ceiling shown rounded up reads as reachable.
   const instead = flops ? '--objective params' : '--granularity hierarchical';
   const kept = unitsKeptFor(pm).slice(0, 3).map((k) => `'${k.layer}': ${k.reason}`);
+  const p = pm.latencyProfile;
+  const what = objective === 'latency' && p
+    ? `the model's predicted time per call (${p.denseMs.toFixed(2)} ms a call of ${p.batch} samples as timed; the calls themselves and layers without units are a fixed part)`
+    : `the prunable kernels' ${flops ? 'compute' : 'weights'}`;
   throw new UsageError(
-    `${flops ? '--objective flops' : '--granularity unit'} can remove at most ${(Math.floor(1000 * most) / 10).toFixed(1)} % of the prunable kernels' ` +
-    `${flops ? 'compute' : 'weights'} in this model (whole units, down to each layer's floor, where compaction can take them out` +
+    `${flops ? `--objective ${objective}` : '--granularity unit'} can remove at most ${(Math.floor(1000 * most) / 10).toFixed(1)} % of ${what} ` +
+    `in this model (whole units, down to each layer's floor, where compaction can take them out` +
     `${kept.length ? `; units kept: ${kept.join('; ')}` : ''}), so ${frontier ? `the largest of --targets, ${target},` : `--target ${target}`} cannot be reached: ` +
     (most >= 0.001 ? `use ${frontier ? 'targets of' : '--target'} ${(Math.floor(1000 * most) / 1000).toFixed(3)} or less, or ${instead}`
-      : flops ? 'pruning for compute cannot help this model; use --objective params' : 'use --granularity connection or hierarchical'));
+      : flops ? `pruning for ${progressName(objective).replace(' removed', '')} cannot help this model; use --objective params` : 'use --granularity connection or hierarchical'));
 }
 
 /**

@@ -12,7 +12,8 @@ import { lampPruneScores, lampScorer } from '../policy/baselines.js';
 import { domainOf, outsideDomain } from '../policy/domain.js';
 import type { ReportStep, StopReason } from '../report/report.js';
 import type { FeatureExtractor } from '../services.js';
-import { disposeSnapshot, PrunableModel, type ComputeReport, type Objective, type Snapshot, type SparsityReport } from '../pruning/prunable-model.js';
+import { disposeSnapshot, progressName, prunesCompute, PrunableModel, type ComputeReport, type LatencyProfile, type LatencyReport, type Objective, type Snapshot, type SparsityReport } from '../pruning/prunable-model.js';
+import { measureLatencyProfile } from '../pruning/latency-profile.js';
 import { cosineFraction, type RegrowSchedule } from '../pruning/regrow.js';
 import { checkObjective, checkUnitsRemovable, pruneStep, unitsKeptFor, type Granularity } from './granularity.js';
 import { accuracy, evaluate, rowLosses, stillImproving, teacherTargets, trainAsync, withDefaults, type TrainOptions, type TrainResult } from '../models/train.js';
@@ -116,10 +117,16 @@ export interface AgentOptions {
    */
   milestones?: readonly number[];
   /**
-   * What `target` counts: 'params' (fraction of prunable weights, default) or 'flops' (fraction of their
-   * multiply-accumulates; unit granularity only). Step records' sparsities then count the same.
+   * What `target` counts: 'params' (fraction of prunable weights, default), 'flops' (fraction of their
+   * multiply-accumulates; unit granularity only) or 'latency' (fraction of the model's serving time, predicted from a
+   * cost table measured at the start: measureLatencyProfile; unit granularity only). Step records' sparsities then
+   * count the same.
    */
   objective?: Objective;
+  /** Objective 'latency': the samples per `predict` call to time at (default 32), unless `latencyProfile` is given. */
+  servingBatch?: number;
+  /** Objective 'latency': a cost table measured earlier on this model (measureLatencyProfile) instead of a new one. */
+  latencyProfile?: LatencyProfile;
   /**
    * The polish at the final sparsity multiplies the learning rate by `lrDecay` after each validation round without
    * a gain and stops after `patience` such rounds in a row (reduce on plateau). Default 0.3 and no limit: it runs
@@ -164,6 +171,8 @@ export interface AgentResult {
   sparsity: SparsityReport;
   /** Multiply-accumulates per sample of the prunable kernels, dense and after pruning. */
   compute: ComputeReport;
+  /** Objective 'latency': the cost table the run counted with, and the serving time it predicts now (to verify with compaction). */
+  latency?: { profile: LatencyProfile; final: LatencyReport };
   /** Whole-unit pruning: the layers whose units it cannot remove (compaction would keep them), and why. */
   unitsKept?: { layer: string; reason: string }[];
   denseValAccuracy: number;
@@ -371,7 +380,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     if (o.signal?.aborted) throw abortedError('interrupted', o.signal);
   };
 
-  const granularity = o.granularity ?? (o.objective === 'flops' ? 'unit' : 'connection');
+  const granularity = o.granularity ?? (prunesCompute(o.objective ?? 'params') ? 'unit' : 'connection');
   const objective = checkObjective(o.objective ?? 'params', granularity);
   const distillWith = o.distill ?? (granularity === 'unit' ? DISTILL_DEFAULT : false);
   // Frozen layers stay dense: the fine-tuning below trains only trainable weights, so they could not recover.
@@ -408,6 +417,11 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     return sum;
   };
   try {
+    if (objective === 'latency') {
+      // The cost table, on the model as given (a resume takes the one its checkpoint saved, below).
+      if ((o.milestones?.length ?? 0) > 0) throw new UsageError('--targets (a frontier) is not available with --objective latency; use --objective flops, or one --target');
+      pm.setLatencyProfile(o.latencyProfile ?? timed('latency', () => measureLatencyProfile(pm, { batch: o.servingBatch })));
+    }
     checkUnitsRemovable(granularity, objective, pm, o.target, { frontier: (o.milestones?.length ?? 0) > 0 });
     let state: AgentState;
     const resumed = Boolean(o.resume && ckpt?.exists());
@@ -434,6 +448,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
       : { kind: 'dense' as const, accuracy: denseVal.accuracy, correct: denseVal.correct };
     if (resumed) {
       state = await ckpt!.restore(pm, o.identity);
+      // The cost table the run has counted with since its start (timings differ from one measurement to the next).
+      if (state.latency) pm.setLatencyProfile(state.latency);
       // The counters as they were at the checkpoint: the resumed run redoes what came after it.
       scoringPasses = state.scoringPasses ?? 0;
       Object.assign(criteria, state.criteria ?? {});
@@ -443,7 +459,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     } else {
       const first = firstRate(pm, plan);
       firstNote = first.note;
-      state = { step: 0, sparsity: pm.progress(objective), rate: first.rate, stepsUsed: 0, denseValAccuracy: denseVal.accuracy, steps: [] };
+      state = { step: 0, sparsity: pm.progress(objective), rate: first.rate, stepsUsed: 0, denseValAccuracy: denseVal.accuracy, steps: [], ...(pm.latencyProfile ? { latency: pm.latencyProfile } : {}) };
     }
     const coverage = pm.coverage();
     // A classifier must also stay above what always answering the most common class scores (guard.ts, withCollapseCheck).
@@ -456,9 +472,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     state.denseTestAccuracy = denseTest;
     const floor = state.denseValAccuracy - o.maxDrop / 100;
     // Whole-unit pruning (unit granularity, or compute): the layers whose units it cannot remove, and why.
-    const unitsKept = objective === 'flops' || granularity === 'unit' ? unitsKeptFor(pm) : undefined;
+    const unitsKept = prunesCompute(objective) || granularity === 'unit' ? unitsKeptFor(pm) : undefined;
     emit({
-      type: 'start', target: o.target, objective, maxDrop: o.maxDrop, policy: given.name, ...(outsideDomain ? { scoredAs: scorer.name, outsideDomain } : {}), backend: o.backend?.name ?? 'unknown',
+      type: 'start', target: o.target, objective, ...(pm.latencyProfile ? { latency: { batch: pm.latencyProfile.batch, denseMs: pm.latencyProfile.denseMs } } : {}), maxDrop: o.maxDrop, policy: given.name, ...(outsideDomain ? { scoredAs: scorer.name, outsideDomain } : {}), backend: o.backend?.name ?? 'unknown',
       native: o.backend?.native ?? false, prunable: pm.totalPrunable, metric: metricName(taskOf(model).kind), loss: lossName(taskOf(model)), denseValAccuracy: state.denseValAccuracy, floor,
       sparsity: state.sparsity, resumed, valRows: data.val.labels.length,
       // A row of R² has no fixed worth: the resolution is a 0/1 metric's (report.json's guard leaves it out too).
@@ -755,7 +771,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     /** Whether a step was accepted since the budget was last extended (since the start where it never was). */
     const progressed = () => state.steps.some((s) => s.accepted && s.step > (state.extendedAtStep ?? 0));
     /** The sparsity reached, in the target's measure, for the budget messages. */
-    const at = () => `${(100 * state.sparsity).toFixed(1)} % ${o.objective === 'flops' ? 'of the compute removed' : 'sparsity'}`;
+    const at = () => `${(100 * state.sparsity).toFixed(1)} % ${objective === 'params' ? 'sparsity' : `of the ${progressName(objective).replace(' removed', '')} removed`}`;
     /**
      * Extends a default budget where the run progressed since its last extension (extendBudget's limits), and says so in a
      * `budget` event whose message `say` words around "extended once / again (k× the default budget), to N optimizer
@@ -892,7 +908,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
           const next = state.rate < plan.minRate
             ? 'stop: the step size fell below the smallest useful step (what follows: one last try at the target with half the budget left, or the polish)'
             : spent ? 'stop: the steps\' share of the budget is spent (what follows: one last try at the target with part of the reserve, or the polish)'
-            : `retry with a smaller step (${(100 * (nextSparsity(from, o.target, state.rate, tol) - from)).toFixed(1)} points of ${objective === 'flops' ? 'compute removed' : 'sparsity'}${granularity === 'connection' ? '' : '; whole units can round it up to the step just rolled back, which is then halved again'})`;
+            : `retry with a smaller step (${(100 * (nextSparsity(from, o.target, state.rate, tol) - from)).toFixed(1)} points of ${progressName(objective)}${granularity === 'connection' ? '' : '; whole units can round it up to the step just rolled back, which is then halved again'})`;
           emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next, seconds, reason: why });
           await checkpoint();
         }
@@ -1110,7 +1126,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     const accepted = state.steps.filter((s) => s.accepted).length;
     const exitCode: 0 | 3 = reached ? 0 : 3;
     const result: AgentResult = {
-      sparsity, compute: pm.compute(), ...(unitsKept ? { unitsKept } : {}), denseValAccuracy: state.denseValAccuracy, denseTestAccuracy: denseTest, valAccuracy, testAccuracy,
+      sparsity, compute: pm.compute(), ...(pm.latencyProfile ? { latency: { profile: pm.latencyProfile, final: pm.latency() } } : {}), ...(unitsKept ? { unitsKept } : {}), denseValAccuracy: state.denseValAccuracy, denseTestAccuracy: denseTest, valAccuracy, testAccuracy,
       targetReached: reached, stopReason, exitCode, steps: state.steps,
       ...(outsideDomain ? { policyDomain: { scoredAs: scorer.name, outside: outsideDomain } } : {}),
       totals: { fineTuneEpochs: epochsOf(state.stepsUsed), fineTuneSteps: state.stepsUsed, accepted, rolledBack: state.steps.length - accepted, scoringPasses, rescored: rescore, criteria: { ...criteria }, ...(o.milestones?.length ? { frontierSteps } : {}) },

@@ -19,7 +19,7 @@ export interface StructuredRecord {
   model: string;
   seed: number;
   granularity: Granularity;
-  /** What the target counted ('params' weights or 'flops' multiply-accumulates). */
+  /** What the target counted ('params' weights, 'flops' multiply-accumulates, 'latency' predicted time at batch 256). */
   objective: Objective;
   target: number;
   sparsity: number;
@@ -110,7 +110,7 @@ export async function runStructuredBench(data: Dataset, o: StructuredOptions): P
         const denseTest = accuracy(model, fitted.test);
         const r = await runAgent(model, fitted, o.scorer(), {
           target: run.target, maxDrop: run.maxDrop, force: run.force, budgetEpochs: run.budget ?? o.budget, seed: o.seed, granularity: run.granularity,
-          objective: run.objective ?? 'params',
+          objective: run.objective ?? 'params', ...(run.objective === 'latency' ? { servingBatch: 256 } : {}),
         });
         const sliced = compactModel(model, r.masks);
         // What `autoprune compact` writes: the sliced model with its one-channel maps rewritten; the dense model gets the same chance.
@@ -128,7 +128,7 @@ export async function runStructuredBench(data: Dataset, o: StructuredOptions): P
           bytes, ...(await latency(dense.model, compact.model, compact.rewrites.length ? sliced.model : undefined, shape, o.latencyRuns)),
           measured: { ...machineStamp(), block: LATENCY_DEFAULTS.block }, fineTuneEpochs: r.totals.fineTuneEpochs, rewrites: { dense: named(dense.rewrites), compact: named(compact.rewrites) }, budget: run.budget ?? o.budget,
         });
-        o.onProgress?.(`${name} ${run.granularity}${run.objective === 'flops' ? ' (flops)' : ''} @${run.target}: sparsity ${(100 * r.sparsity.global).toFixed(1)} %, compute −${(100 * r.compute.reduction).toFixed(1)} %, test ${(100 * r.testAccuracy).toFixed(2)} %`);
+        o.onProgress?.(`${name} ${run.granularity}${run.objective && run.objective !== 'params' ? ` (${run.objective})` : ''} @${run.target}: sparsity ${(100 * r.sparsity.global).toFixed(1)} %, compute −${(100 * r.compute.reduction).toFixed(1)} %, test ${(100 * r.testAccuracy).toFixed(2)} %`);
         r.masks.dispose();
         if (compact.model !== sliced.model) compact.model.dispose();
         if (dense.model !== model) dense.model.dispose();

@@ -76,7 +76,8 @@ const PruneFlags = z.object({
   json: z.boolean().optional(),
   backend: z.string(),
   granularity: z.enum(['connection', 'unit', 'hierarchical']).optional(),
-  objective: z.enum(['params', 'flops']),
+  objective: z.enum(['params', 'flops', 'latency']),
+  servingBatch: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(65536).optional(),
   compact: z.boolean().optional(),
   logdir: z.string().optional(),
   quiet: z.boolean().optional(),
@@ -115,7 +116,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
     const result = await runPrune({
       target, frontier, model: f.model, data: f.data, label: f.label, ignoreColumns: f.ignoreColumns, task: f.task, labelOrder: f.labelOrder, split: f.split, valData: f.valData, testData: f.testData, standardize: f.standardize, inputScale: f.inputScale, maxDrop: f.maxDrop, policy: f.policy,
       out: f.out, overwrite: f.overwrite, force: f.force, resume: f.resume, budgetEpochs: f.budget, budgetSteps: f.budgetSteps, batchSize: f.batchSize, seed: f.seed, splitSeed: f.splitSeed,
-      granularity: f.granularity, objective: f.objective, compact: f.compact, exclude: f.exclude, logdir: f.logdir,
+      granularity: f.granularity, objective: f.objective, servingBatch: f.servingBatch, compact: f.compact, exclude: f.exclude, logdir: f.logdir,
       signal: controller.signal, onEvent: (e: AgentEvent) => reporter.event(e),
     });
     reporter.finished(result.report, result.outDir!);

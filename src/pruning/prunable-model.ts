@@ -19,10 +19,48 @@ export interface Coverage {
 /**
  * What a target sparsity counts: 'params' — the fraction of prunable kernel weights removed (the
  * default); 'flops' — the fraction of their multiply-accumulates removed, i.e. compute, which is what
- * a compacted model saves (a Conv2D weight costs outH·outW MACs per sample, a Dense weight one).
+ * a compacted model saves (a Conv2D weight costs outH·outW MACs per sample, a Dense weight one);
+ * 'latency' — the fraction of the model's serving time removed, as predicted by a cost table measured on this
+ * machine (src/pruning/latency-profile.ts: each kernel's milliseconds per multiply-accumulate, the rest fixed).
  */
-export type Objective = 'params' | 'flops';
-export const OBJECTIVES: readonly Objective[] = Object.freeze(['params', 'flops']);
+export type Objective = 'params' | 'flops' | 'latency';
+export const OBJECTIVES: readonly Objective[] = Object.freeze(['params', 'flops', 'latency']);
+
+/** Whether an objective removes compute, so whole units: 'flops' and 'latency'. */
+export function prunesCompute(objective: Objective): boolean {
+  return objective !== 'params';
+}
+
+/** What a target under an objective is a fraction of, for messages: 'sparsity', 'compute removed', 'predicted time removed'. */
+export function progressName(objective: Objective): string {
+  return objective === 'flops' ? 'compute removed' : objective === 'latency' ? 'predicted time removed' : 'sparsity';
+}
+
+/**
+ * A cost table for objective 'latency' (measureLatencyProfile): the model's time per `predict` call of `batch`
+ * samples, and per prunable kernel (PrunableModel.layers order) the milliseconds one multiply-accumulate per sample
+ * costs there; what removing every unit would not remove (the calls themselves, layers without units) is fixed.
+ */
+export interface LatencyProfile {
+  /** Samples per call the times are for (the serving batch). */
+  batch: number;
+  /** The model's measured time per call (median), as compacted and rewritten for serving before any unit removal. */
+  denseMs: number;
+  /** Kernel names, in PrunableModel.layers order: a profile is refused for another model. */
+  kernels: string[];
+  /** Per kernel, ms per call per MAC-per-sample of that kernel (≥ 0), from the probes by a ridge fit. */
+  msPerMac: number[];
+  /** The probes it was fitted from: one layer's units half removed, the time it saved (ms) and the MACs it freed per kernel. */
+  probes: { layer: string; savedMs: number; macs: number[] }[];
+}
+
+/** Predicted serving time under a latency profile: dense, now, and the fraction removed (what objective 'latency' counts). */
+export interface LatencyReport {
+  batch: number;
+  denseMs: number;
+  predictedMs: number;
+  reduction: number;
+}
 
 /**
  * A prunable kernel of a model (see layer-kinds.ts for the layer types; biases are never pruned). Every
@@ -118,6 +156,8 @@ export class PrunableModel {
   readonly excluded: readonly { name: string; layer: TF.layers.Layer }[];
   /** Kernels of frozen layers left dense (option `frozen: 'exclude'`). */
   readonly frozen: readonly { name: string; layer: TF.layers.Layer }[];
+  /** The cost table of objective 'latency' (setLatencyProfile). */
+  private profile?: LatencyProfile;
   /** Multiply-accumulates per sample of the frozen and excluded kernels (all, and of their nonzero weights: fixed, never pruned). */
   private readonly held: { dense: number; live: number; kernels: number };
 
@@ -300,9 +340,39 @@ export class PrunableModel {
     return out;
   }
 
-  /** Progress towards a target under an objective: weight sparsity ('params') or compute removed ('flops'). */
+  /** Progress towards a target under an objective: weight sparsity ('params'), compute removed ('flops') or predicted time removed ('latency'). */
   progress(objective: Objective): number {
-    return objective === 'flops' ? this.compute().reduction : this.sparsity().global;
+    return objective === 'flops' ? this.compute().reduction : objective === 'latency' ? this.latency().reduction : this.sparsity().global;
+  }
+
+  /** The cost table objective 'latency' counts with (measureLatencyProfile), once set. */
+  get latencyProfile(): LatencyProfile | undefined {
+    return this.profile;
+  }
+
+  /** Sets the cost table of objective 'latency'; refused where it was measured on other kernels. */
+  setLatencyProfile(p: LatencyProfile): void {
+    const names = this.layers.map((l) => l.name);
+    if (p.kernels.length !== names.length || p.kernels.some((k, i) => k !== names[i]) || p.msPerMac.length !== names.length) {
+      throw new UsageError(`latency profile is for kernels ${p.kernels.join(', ')}, this model's are ${names.join(', ')}`);
+    }
+    this.profile = p;
+  }
+
+  /** Milliseconds per call each kernel's weight costs under the latency profile (its MACs × the kernel's ms per MAC). */
+  latencyPerWeight(): number[] {
+    const p = this.profile;
+    if (!p) throw new UsageError("objective 'latency' needs a latency profile (measureLatencyProfile, setLatencyProfile)");
+    return this.layers.map((l, i) => l.macsPerWeight * p.msPerMac[i]);
+  }
+
+  /** Predicted time per call now: the dense time less what the removed weights cost under the profile. */
+  latency(): LatencyReport {
+    const p = this.profile;
+    const perWeight = this.latencyPerWeight();
+    const saved = this.sparsity().layers.reduce((a, s, i) => a + s.pruned * perWeight[i], 0);
+    const predictedMs = Math.max(0, p!.denseMs - saved);
+    return { batch: p!.batch, denseMs: p!.denseMs, predictedMs, reduction: p!.denseMs > 0 ? 1 - predictedMs / p!.denseMs : 0 };
   }
 
   /** Copies all model weights and masks (masks as bool: 1 byte per weight instead of 4). */

@@ -10,7 +10,7 @@ import type { ConnectionFeatures } from '../features/types.js';
 import { kernelGradient } from '../models/compiled-chain.js';
 import { targetsOf, taskOf } from '../models/task.js';
 import { findUnitLinks } from './unit-graph.js';
-import type { Objective, PrunableModel } from './prunable-model.js';
+import { prunesCompute, type Objective, type PrunableModel } from './prunable-model.js';
 
 /** Per-unit sums of a kernel-shaped flat array `f(w_i)` over live weights (unit = index % units). */
 function perUnit(pm: PrunableModel, f: (w: number, i: number, layer: number) => number): Float32Array[] {
@@ -189,16 +189,19 @@ export interface PruneUnitsOptions {
   /** Also prune the removed unit's outgoing weights in the next prunable layer when directly connected. Default true. */
   pruneOutgoing?: boolean;
   /**
-   * What the target counts: 'params' (weights, default) or 'flops' (multiply-accumulates). With
-   * 'flops', units are taken in order of prunability per unit of compute they free (see pruneUnits).
+   * What the target counts: 'params' (weights, default), 'flops' (multiply-accumulates) or 'latency' (predicted
+   * time, PrunableModel.latencyProfile). With 'flops' and 'latency', units are taken in order of prunability per unit
+   * of compute (or time) they free (see pruneUnits).
    */
   objective?: Objective;
   /**
    * A convolution this call takes units from keeps a multiple of this many (when it has more), by giving up its next
-   * candidates: odd channel counts run slower on TensorFlow's CPU kernels. Default 8 with 'flops' (pruning for
+   * candidates: odd channel counts run slower on TensorFlow's CPU kernels. Default 8 with 'flops' and 'latency' (pruning for
    * speed), 1 (no rounding) with 'params'.
    */
   roundTo?: number;
+  /** Take units only from these prunable layers (PrunableModel.layers indices): a latency probe removes one layer's. */
+  onlyLayers?: readonly number[];
 }
 
 export const PRUNE_UNITS_DEFAULTS = Object.freeze({ minKeepFraction: 0.02, minKeepUnits: 1, pruneOutgoing: true, objective: 'params' as Objective });
@@ -210,7 +213,7 @@ export interface PruneUnitsResult {
   removedWeights: number;
   /** Global weight sparsity after the call (below the target when the floors bind). */
   sparsity: number;
-  /** Progress under the objective after the call (= sparsity for 'params', compute removed for 'flops'). */
+  /** Progress under the objective after the call (= sparsity for 'params', compute removed for 'flops', predicted time removed for 'latency'). */
   progress: number;
 }
 
@@ -231,6 +234,8 @@ export interface PruneUnitsResult {
  * 1 for the least), divided by the compute its removal frees (live incoming and outgoing weights,
  * each × its layer's MACs per weight). Cheap-to-keep units (a Dense unit of 800 MACs) then go only when
  * they are far more prunable than expensive ones (a conv filter of 30,000 MACs) — no per-layer ratio.
+ * With `objective: 'latency'` the same, with each weight's MACs × its kernel's measured milliseconds per MAC
+ * (the profile's), and the target a fraction of the profile's whole measured time.
  */
 export function pruneUnits(
   pm: PrunableModel,
@@ -249,9 +254,12 @@ export function pruneUnits(
   // Writable masks, a byte per weight (a float copy of every mask would be eight: docs/benchmarks.md, scale).
   const masks = pm.maskBytes();
   const total = pm.totalPrunable;
-  const flops = o.objective === 'flops';
-  const cost = pm.layers.map((l) => (flops ? l.macsPerWeight : 1));
-  const totalCost = pm.layers.reduce((a, l, i) => a + l.size * cost[i], 0);
+  // 'flops' and 'latency' take units in the knapsack order, by what they free: MACs, or predicted milliseconds.
+  const flops = prunesCompute(o.objective);
+  const cost = o.objective === 'latency' ? pm.latencyPerWeight() : pm.layers.map((l) => (flops ? l.macsPerWeight : 1));
+  // The target's denominator: every weight's cost, or under 'latency' the model's whole measured time (the calls'
+  // fixed cost included, which no unit removal takes away).
+  const totalCost = o.objective === 'latency' ? pm.latencyProfile!.denseMs : pm.layers.reduce((a, l, i) => a + l.size * cost[i], 0);
   let pruned = 0;
   let prunedCost = 0;
   masks.forEach((m, i) => {
@@ -259,7 +267,8 @@ export function pruneUnits(
     pruned += n;
     prunedCost += n * cost[i];
   });
-  const want = Math.ceil(targetSparsity * totalCost - 1e-6); // at least the target (units overshoot it anyway)
+  // At least the target (units overshoot it anyway); weights and MACs are whole numbers, milliseconds are not.
+  const want = o.objective === 'latency' ? targetSparsity * totalCost * (1 - 1e-9) : Math.ceil(targetSparsity * totalCost - 1e-6);
   const removedPerLayer = pm.layers.map(() => 0);
   const startPruned = pruned;
   const result = () => ({ removedPerLayer, removedWeights: pruned - startPruned, sparsity: pruned / total, progress: prunedCost / totalCost });
@@ -327,6 +336,7 @@ export function pruneUnits(
     // Whole units go only where compaction can take them out, whatever the objective: a unit zeroed but kept by
     // compaction (it feeds a Concatenate) saves nothing, and its MACs would be claimed as removed.
     if (l.layer === pm.layers[last].layer || !l.structured || (o.pruneOutgoing && !coupling[i])) return;
+    if (o.onlyLayers && !o.onlyLayers.includes(i)) return;
     // A channel group's channel is one candidate (on its first producer), scored by the mean over its producers:
     // a channel prunable in one producer but important in another is not taken on the first one's word.
     const producers = coupling[i]?.producers ?? [i];

@@ -131,7 +131,8 @@ export async function accuracyVsSparsityChart(report: RunReport, opts: { width?:
   // The final model after the polish at the last accepted sparsity: the figure the summary gives. Under
   // --objective flops the x axis (and every step's toSparsity) is the compute removed, not the weights' sparsity.
   const flops = report.config.objective === 'flops';
-  const finalX = flops && report.final.compute ? report.final.compute.reduction : report.final.sparsity;
+  const latency = report.config.objective === 'latency' && report.final.latency != null;
+  const finalX = flops && report.final.compute ? report.final.compute.reduction : latency ? report.final.latency!.reduction : report.final.sparsity;
   const final = { step: rows.length + 1, sparsity: pct(finalX), accuracy: pct(report.final.valAccuracy), status: 'final (polished)' };
   const path = [{ step: 0, sparsity: 0, accuracy: dense }, ...accepted, final];
   // The metric: accuracy (%), exact-match accuracy (%), or R² — plotted × 100 on the same scale, labelled as R².
@@ -139,7 +140,7 @@ export async function accuracyVsSparsityChart(report: RunReport, opts: { width?:
   const r2 = metric === 'R²';
   const label = (what: string, v: number) => (r2 ? `${what} R² ${(v / 100).toFixed(3)}` : `${what} ${v.toFixed(2)} %`);
   const yDomain = paddedDomain([dense, guard, ...(report.guard?.reference === 'control' && report.guard.controlValAccuracy != null ? [pct(report.guard.controlValAccuracy)] : []), final.accuracy, ...accepted.map((d) => d.accuracy), ...rolledBack.map((d) => d.accuracy)], r2 ? -Infinity : 0, 100, 1);
-  const x = { field: 'sparsity', type: 'quantitative' as const, title: flops ? "Multiply-accumulates removed (% of the prunable kernels')" : 'Sparsity (% of the prunable kernel weights)', scale: { domain: [0, 100] }, axis: { tickCount: 10 } };
+  const x = { field: 'sparsity', type: 'quantitative' as const, title: flops ? "Multiply-accumulates removed (% of the prunable kernels')" : latency ? 'Predicted time per call removed (% of the dense model\'s, timed at the start)' : 'Sparsity (% of the prunable kernel weights)', scale: { domain: [0, 100] }, axis: { tickCount: 10 } };
   // The guard's reference where it is the fine-tuned control (below the dense model): the line the drops are measured from.
   const control = report.guard?.reference === 'control' && report.guard.controlValAccuracy != null ? pct(report.guard.controlValAccuracy) : undefined;
   // Both point layers share these scales, so Vega-Lite merges them into one legend.

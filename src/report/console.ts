@@ -10,6 +10,7 @@ import { describeStop, guardHeld, type CompactLatency, type RunReport } from './
 import { oneLine } from '../util/one-line.js';
 import { isBuiltInModel } from '../models/default-model.js';
 import { describeRewrite } from '../pruning/rewrite.js';
+import { progressName } from '../pruning/prunable-model.js';
 
 /** `n thing` or `n things`. */
 /** Fewer validation rows than this make R² a noisy guard (its standard error is large); the start line says so. */
@@ -143,9 +144,9 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       }
       switch (e.type) {
         case 'start':
-          measure = e.objective === 'flops' ? 'compute removed' : 'sparsity';
+          measure = progressName(e.objective);
           metric = e.metric ?? 'accuracy';
-          line(`autoprune: ${e.resumed ? 'resuming' : 'pruning'} to ${pct(e.target)} ${e.objective === 'flops' ? 'of compute removed' : 'sparsity'} with policy '${e.policy}'; ` +
+          line(`autoprune: ${e.resumed ? 'resuming' : 'pruning'} to ${pct(e.target)} ${e.objective === 'params' ? 'sparsity' : e.objective === 'flops' ? 'of compute removed' : `of the predicted time per call removed (${e.latency ? `${e.latency.denseMs.toFixed(2)} ms at batch ${e.latency.batch}, timed here` : 'timed here'})`} with policy '${e.policy}'; ` +
             `dense val ${metric} ${fmt(e.denseValAccuracy)}, max drop ${e.maxDrop} points${metric === 'R²' ? ' (0.01 of R² each)' : ''} (+${GUARD_Z} s.e. of the paired estimate vs the lower of the dense model and a fine-tuned dense control, ${metric === 'R²' ? 'at most twice max drop' : `at most two validation rows more${e.pointsPerRow != null ? `: up to ${(e.maxDrop + 2 * e.pointsPerRow).toFixed(2)} points on these ${e.valRows ?? '?'} rows` : ''}`})`);
           if (e.outsideDomain?.length) {
             const shown = e.outsideDomain.slice(0, 3).map((x) => `'${x.layer}' (${x.why})`).join(', ');
@@ -153,7 +154,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
               `LAMP allocates the sparsity across layers, and inside each the policy's ranks are mixed into LAMP's at weight ${CORRECTION_WEIGHT} ('${e.scoredAs}'; docs/agent.md, "Outside the policy's domain")`);
           }
           if (!e.resumed && e.sparsity > 0.005) {
-            line(e.objective === 'flops'
+            line(e.objective !== 'params'
               ? `  the model as given has ${pct(e.sparsity)} of the prunable kernels' multiply-accumulates on zero weights, counted as removed (they stay zero; compaction takes out only those of whole units: \`autoprune inspect\` says how many): "dense" below means this model, not an unpruned one`
               : `  the model as given is already ${pct(e.sparsity)} sparse (its zero weights stay zero): "dense" below means this model, not an unpruned one`);
           }
@@ -290,12 +291,13 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       const drop = Math.round(10_000 * (report.dense.testAccuracy - f.testAccuracy)) / 100;
       metric = report.task?.metric ?? metric;
       const summary =
-        `autoprune: ${describeStop(f, guardHeld(report), report.config.objective !== 'flops' && f.sparsity < report.config.target - 1e-9)}\n` +
+        `autoprune: ${describeStop(f, guardHeld(report), report.config.objective === 'params' && f.sparsity < report.config.target - 1e-9)}\n` +
         `  sparsity ${pct(f.sparsity, 2)} of the ${report.dense.prunable.toLocaleString('en')} prunable kernel weights` +
         `${f.sparsityOfAllParams != null ? ` (${pct(f.sparsityOfAllParams, 2)} of all ${report.dense.params.toLocaleString('en')} parameters)` : ''}` +
         // Zeros inside a kernel cost as much as any weight in tfjs: compute is only claimed where whole units go.
         // Only whole units leave the model: at connection or hierarchical granularity the live-weight count is no compute claim.
         `${f.compute && report.config.granularity === 'unit' ? `, ${pct(f.compute.reduction, 1)} of the prunable kernels' multiply-accumulates pruned${f.compute.allKernels ? ` (${pct(f.compute.allKernels.reduction, 1)} of every kernel's, the frozen and excluded ones' counted as they are)` : ''} ${compacted ? '(the compact model\'s own count is above)' : '(`autoprune compact` measures what the compact model runs)'}` : ''} | test ${metric} ${fmt(report.dense.testAccuracy)} dense → ${fmt(f.testAccuracy)} pruned (${drop > 0 ? '−' : drop < 0 ? '+' : '±'}${Math.abs(drop).toFixed(2)} points${testRows(report)})\n` +
+        (f.latency ? `  predicted time per predict call of ${f.latency.batch}: ${f.latency.denseMs.toFixed(2)} → ${f.latency.predictedMs.toFixed(2)} ms (${pct(f.latency.reduction, 1)} removed, the target's measure: per-layer costs timed at the start; ${compacted ? 'the compact model\'s measured time is above' : '`autoprune compact --serving-batch ' + f.latency.batch + '` times the compact model'})\n` : '') +
         validationLine(report, metric, fmt) +
         (f.labels ? `  per label (test recall of its positive rows, dense → pruned): ${f.labels.map((l) => `${l.name} ${l.denseRecall == null ? '—' : (100 * l.denseRecall).toFixed(1)} → ${l.recall == null ? '—' : (100 * l.recall).toFixed(1)} % of ${l.testPositives}`).join(', ')}\n` : '') +
         (f.targets ? `  per target (test R², the average above weighs each alike): ${f.targets.map((t) => `${t.name} ${t.denseTestR2.toFixed(3)} → ${t.testR2.toFixed(3)}`).join(', ')}\n` : '') +

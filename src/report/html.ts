@@ -88,7 +88,8 @@ function summaryTable(r: RunReport): string {
   const backend = `${e(r.backend.name)} <span class="muted">(${r.backend.native ? 'native' : 'not native'}, ${e(r.backend.source)})</span>`;
   const rows: [string, string][] = [
     ['Model', `${e(r.config.model)} <span class="muted">on</span> ${e(r.config.data)}`],
-    [flops ? 'Target' : 'Target sparsity', flops ? `${pct(r.config.target, 1)} of the prunable kernels' multiply-accumulates removed` : `${pct(r.config.target, 1)} of the prunable kernel weights`],
+    [r.config.objective === 'params' || r.config.objective == null ? 'Target sparsity' : 'Target', flops ? `${pct(r.config.target, 1)} of the prunable kernels' multiply-accumulates removed`
+      : r.final.latency ? `${pct(r.config.target, 1)} of the predicted time per predict call of ${r.final.latency.batch} removed (${r.final.latency.denseMs.toFixed(2)} ms timed at the start)` : `${pct(r.config.target, 1)} of the prunable kernel weights`],
     ['Target reached', reached],
     ...(r.final.advice ? [['To go further', e(r.final.advice)] as [string, string]] : []),
     ['Sparsity reached', `${pct(r.final.sparsity, 2)} <span class="muted">of the prunable kernel weights${r.final.sparsityOfAllParams != null ? `; ${pct(r.final.sparsityOfAllParams, 2)} of all ${num(r.dense.params)} parameters` : ''}</span>`],
@@ -243,7 +244,7 @@ function stepsTable(r: RunReport): string {
     s.reason ? escapeHtml(s.reason) : '',
   ]);
   const ref = r.guard?.reference === 'control' ? 'the control' : 'dense';
-  return table('steps', ['Step', r.config.objective === 'flops' ? 'Compute removed' : 'Sparsity', `Val ${m.name}`, paired ? `Paired drop vs ${ref}` : 'vs dense', 'Result',
+  return table('steps', ['Step', r.config.objective === 'flops' ? 'Compute removed' : r.config.objective === 'latency' ? 'Predicted time removed' : 'Sparsity', `Val ${m.name}`, paired ? `Paired drop vs ${ref}` : 'vs dense', 'Result',
     r.steps.some((s) => s.fineTuneSteps != null) ? 'Fine-tune steps' : 'Fine-tune epochs', 'Time', 'Reason'], body, 'rrrllrrl');
 }
 

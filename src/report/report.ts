@@ -48,8 +48,10 @@ export interface RunConfig {
    * probabilities at `temperature`; false when off or when the task has no class probabilities.
    */
   distill?: false | { weight: number; temperature: number };
-  /** What the target counts: 'params' (prunable kernel weights) or 'flops' (their multiply-accumulates). */
+  /** What the target counts: 'params' (prunable kernel weights), 'flops' (their multiply-accumulates) or 'latency' (predicted serving time, final.latency). */
   objective?: string;
+  /** `--serving-batch`: the samples per call `--objective latency` timed at and `--compact` rewrote for (absent: 32, the default). */
+  servingBatch?: number;
   /** The data split's seed (--split-seed; --seed where not given). */
   splitSeed?: number;
   /** The fine-tuning budget used, in optimizer steps (rolled-back steps included; an extension included). */
@@ -144,6 +146,16 @@ export interface ReportFinal {
    * same over every kernel, the frozen and excluded ones included (never pruned), where the model has such kernels.
    */
   compute?: { dense: number; live: number; reduction: number; allKernels?: { dense: number; live: number; reduction: number } };
+  /**
+   * `--objective latency`: the model's time per `predict` call of `batch` samples measured at the start (`denseMs`), the
+   * time the cost table predicts for the pruned model (`predictedMs`) and the fraction removed (what the target counts;
+   * a prediction: `--compact` times the compact model). `profile`: per kernel its dense MACs per sample and the ms per call
+   * they cost; the probes the table was fitted from (one layer's units half or 7/8 removed, the time that saved).
+   */
+  latency?: {
+    batch: number; denseMs: number; predictedMs: number; reduction: number;
+    profile: { kernels: { kernel: string; denseMacs: number; ms: number }[]; probes: { layer: string; savedMs: number; macs: number[] }[] };
+  };
   /** Whole-unit pruning (unit granularity or `--objective flops`): the layers whose units it cannot remove, and why. */
   unitsKept?: { layer: string; reason: string }[];
   /**
@@ -420,7 +432,8 @@ export interface RunReport {
    * (feature extraction and the policy's scores; `scoring` separately only for a custom extractor that does not score),
    * `prune` (choosing and masking connections), `evaluate` (validation, test and the criterion checks' forward passes),
    * `fineTune`, `checkpoint` (saving the resumable state), `write` (the output folder; absent without `out`), `compact`
-   * (with `--compact`: the compact models, their checks against the pruned model and their timing) and
+   * (with `--compact`: the compact models, their checks against the pruned model and their timing), `latency` (with
+   * `--objective latency`: timing the model and its probes for the cost table) and
    * `total` (the run's wall time, not the sum: the phases leave small gaps). A resumed run counts
    * its earlier sessions' work up to the checkpoint it resumed from as well (total: their agent time plus this
    * session's), so the figures are the run's cost, not only the last session's.

@@ -253,6 +253,8 @@ const CASES: Case[] = [
   { name: '--targets twice the same', args: ['--targets', '0.8,0.8'], error: /error: --targets needs at least two different targets for a frontier \(got 0\.8,0\.8\); for one target use --target 0\.8$/ },
   { name: 'unknown --backend', args: ['--target', '0.5', '--backend', 'tpu'], error: /tpu/ },
   { name: 'flops objective at connection granularity', args: ['--target', '0.5', '--objective', 'flops', '--granularity', 'connection'], error: /--objective flops needs --granularity unit/ },
+  { name: 'latency objective at connection granularity', args: ['--target', '0.5', '--objective', 'latency', '--granularity', 'connection'], error: /--objective latency needs --granularity unit \(only whole units\/filters save time\)/ },
+  { name: '--serving-batch 0', args: ['--target', '0.5', '--objective', 'latency', '--serving-batch', '0'], error: /--serving-batch must be at least 1, got '0'/ },
   { name: 'inspect: missing model', args: ['inspect', 'nope'], error: /'nope' does not exist/ },
   { name: 'compact: folder without a model', setup: (cwd) => mkdirSync(join(cwd, 'empty')), args: ['compact', 'empty', '--out', 'out'], error: /empty/ },
   { name: 'manifest paths not a list', setup: both(base, modelCopy('m', (j) => { j.weightsManifest[0].paths = 'weights.bin'; })), args: prune(), error: /no paths\/weights lists/ },
