@@ -14,7 +14,7 @@ import { Checkpointer, type RunIdentity } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
 import { selectBackendAsync, tf } from './backend/tf.js';
 import { csvNames } from './data/csv.js';
-import { checkDataset, hashSplits, withDatasetDefaults, type Dataset, type DatasetInput } from './data/dataset.js';
+import { checkDataset, hashSplits, looksLikeRegressionTarget, withDatasetDefaults, type Dataset, type DatasetInput } from './data/dataset.js';
 import { abortedError, AutopruneError, DataError, UsageError } from './errors.js';
 import { resolveBudget } from './agent/budget.js';
 import type { Granularity } from './agent/granularity.js';
@@ -1570,12 +1570,23 @@ export class PruneService {
           });
         }
       }
-      // The built-in default model (loaded after the data, which it is trained on) is a classifier.
+      // The built-in default model (loaded after the data, which it is trained on) is a classifier: another task is
+      // refused, not trained as one (a new user's --task regression got a 117-class softmax over the MPG values).
+      if (!loaded && opts.task != null && opts.task !== 'classification') {
+        throw new UsageError(`--task ${opts.task} needs your model (--model): the built-in model autoprune trains when none is given is a classifier`);
+      }
       const targets = loaded ? csvTargetsOf(taskOf(loaded.model)) : undefined;
       data = typeof dataSpec === 'string' ? this.dataSource.load(dataSpec, {
         seed: r.splitSeed, label: opts.label, ignoreColumns: opts.ignoreColumns, labelOrder: opts.labelOrder, split: opts.split, valPath: opts.valData, testPath: opts.testData, standardize, inputScale: r.inputScale,
         ...(targets != null && isCsvPath(dataSpec) ? { targets } : {}),
       }) : withDatasetDefaults(dataSpec);
+      // A label of many distinct numbers is a regression target, not classes for it.
+      if (!loaded && looksLikeRegressionTarget(data.classNames)) {
+        const column = data.targetNames?.length === 1 ? ` '${data.targetNames[0]}'` : '';
+        throw new DataError(`data '${data.source}': the label column${column} holds ${data.numClasses} distinct numbers (${data.classNames.slice(0, 3).join(', ')}, …): ` +
+          'that looks like a regression target, and the built-in model autoprune trains when no --model is given is a classifier; give your regression model ' +
+          'with --model (and --task regression unless its file names its loss), or name a class column with --label');
+      }
       // The built-in model trains on the data first: a split no guard can judge is refused before that training.
       if (!loaded) checkValidationRows(data, opts, r.force);
       // … and so are --exclude patterns its layers do not have (checked on the untrained architecture).

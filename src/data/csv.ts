@@ -60,6 +60,23 @@ const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 /** Cells that spreadsheets, R and pandas write for a missing value. */
 const MISSING = /^(na|n\/a|nan|null|none|\?|-)$/i;
 
+/**
+ * Label cells that are a missing value, never a class: what spreadsheets, R and pandas write for one ('None' and '-'
+ * can be classes: a sleep disorder of 'None'). 'NA' too, unless every label is a two-letter code (a continent's).
+ */
+const MISSING_LABEL = /^(n\/a|#n\/a|nan|null|\?)$/i;
+
+/** Throws a DataError naming the first row whose label is a missing-value marker, and how many rows have one. */
+function checkMissingLabels(labels: readonly string[], lines: readonly number[], file: string, column: string): void {
+  const codes = labels.every((l) => /^[A-Za-z]{2}$/.test(l));
+  const isMissing = (l: string) => MISSING_LABEL.test(l) || (!codes && /^na$/i.test(l));
+  const first = labels.findIndex(isMissing);
+  if (first < 0) return;
+  const n = labels.filter(isMissing).length;
+  throw new DataError(`${file} line ${lines[first]}, column '${column}': the label is missing ('${labels[first]}'${n > 1 ? `, as in ${n} rows` : ''}); ` +
+    'autoprune does not guess labels: drop those rows or fill in their labels');
+}
+
 interface CsvRecord {
   cells: string[];
   /** 1-based line of the file where the record starts. */
@@ -397,7 +414,11 @@ function readTable(file: string, opts: ReadOptions, like?: Table): Table {
         const what = cell === '' ? 'empty cell' : `'${cell}'`;
         // Which column was taken as the label (after a missing value only where the user did not name it): a label
         // column of words ('None' a class among them) must not read as a feature with missing values.
-        const label = `; the label column is '${columnName(fileColumns, labelFileIndex)}' (another: --label)`;
+        // A header of numbers ('39.1', '4.45') is most likely a first data row of a headerless file whose label is a word.
+        const numericHeader = fileColumns?.filter((c) => NUMBER.test(c)) ?? [];
+        const headerless = numericHeader.length >= 2
+          ? ` (line ${first.line} was read as a header, but it holds numbers such as '${numericHeader[0]}': if the file has no header row, give the label column by its 0-based index (--label ${j} if it is this column of words))` : '';
+        const label = `; the label column is '${columnName(fileColumns, labelFileIndex)}' (another: --label)${headerless}`;
         throw new DataError(`${file} line ${r.line}, column '${columnName(fileColumns, j)}': ${what} is not a number` +
           (targets.has(j) || valueTargets.has(j) ? '; it is one of the model\'s target columns, which hold numbers (0 or 1 for each label of a multi-label model)' : missing
             ? `; autoprune does not fill in missing values: drop or fill the rows with ${cell === '' ? 'empty cells' : `cells like '${cell}'`} (as the model was trained), or leave the column out with --ignore-columns if it is not an input${opts.label ? '' : label}`
@@ -416,6 +437,7 @@ function readTable(file: string, opts: ReadOptions, like?: Table): Table {
     features.push(f);
     lines.push(r.line);
   }
+  checkMissingLabels(labels, lines, file, columnName(fileColumns, labelFileIndex));
   return { file, columns, fileColumns, fileWidth: width, nonInputs: [...plan.label, ...plan.ignore], labelColumn: columnName(fileColumns, labelFileIndex), features, labels, lines };
 }
 

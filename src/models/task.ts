@@ -454,6 +454,19 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel, task: Ta
       `data '${data.source}' has ${data.numClasses} one-hot label columns (${data.classNames.slice(0, 12).join(', ')}) but the model's output has ${classes} classes: ` +
       `name only its ${classes} class columns with --label, in its output order (the others are no classes of this model)`);
   }
+  // Labels spelled two ways ('yes' and 'Yes'): one class written in two cases reads as two (a new user's yes/no table).
+  const folded = new Map<string, string>();
+  const twins = data.classNames.flatMap((n) => {
+    const k = n.trim().toLowerCase();
+    const seen = folded.get(k);
+    if (seen == null) folded.set(k, n);
+    return seen != null ? [[seen, n] as const] : [];
+  });
+  if (data.numClasses > classes && twins.length > 0) {
+    throw new DataError(
+      `data '${data.source}' has ${data.numClasses} classes (${data.classNames.slice(0, 12).join(', ')}${data.numClasses > 12 ? ', …' : ''}) but the model's output has ${classes}: ` +
+      `${twins.slice(0, 3).map(([a, b]) => `'${a}' and '${b}'`).join(', ')} differ only in case, which makes them two classes; write each class one way in the file`);
+  }
   if (data.numClasses > classes) {
     // Which labels would have no output (label k = output k, names in sorted order). Which class the model never saw
     // cannot be known from the file: say how many are extra, and what the order alone would drop.
