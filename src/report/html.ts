@@ -128,6 +128,10 @@ function summaryTable(r: RunReport): string {
       'Compute', `${num(r.final.compute.dense)} → ${num(r.final.compute.live)} multiply-accumulates per sample of the prunable kernels' ${r.config.granularity === 'unit' ? 'live weights' : 'nonzero weights (not what the model runs: see below)'} <span class="muted">(${pct(r.final.compute.reduction)} fewer${flops ? ', the target’s measure' : ''}${r.final.compute.allKernels ? `; every kernel's, the frozen and excluded ones counted as they are: ${num(r.final.compute.allKernels.dense)} → ${num(r.final.compute.allKernels.live)}, ${pct(r.final.compute.allKernels.reduction)} fewer` : ''})</span>` +
         (r.config.granularity === 'unit' ? '' : '<br><span class="muted">Zeros inside kept units still cost their multiply-accumulates on dense kernels (TensorFlow.js has no sparse ones): this saving needs a sparse runtime. Only whole units removed (--granularity unit, then autoprune compact) make the model itself faster; compact reports what it removes.</span>'),
     ] as [string, string]] : []),
+    ...(r.final.latency ? [[
+      'Predicted time', `${r.final.latency.denseMs.toFixed(2)} → ${r.final.latency.predictedMs.toFixed(2)} ms per predict call of ${num(r.final.latency.batch)} samples <span class="muted">(${pct(r.final.latency.reduction)} removed, the target’s measure: ` +
+        `the dense time timed at the start, less what the removed units cost in the cost table fitted then (docs/compaction.md, “Pruning for time”); ${r.compact ? 'the compact model’s measured time is under “Compact models”' : '<code>autoprune compact --serving-batch ' + num(r.final.latency.batch) + '</code> times the compact model'})</span>`,
+    ] as [string, string]] : []),
     ...((r.final.unitsKept ?? []).length ? [[
       'Units that cannot go', (r.final.unitsKept ?? []).map((u) => `${e(u.layer)} <span class="muted">(${e(u.reason)})</span>`).join('<br>'),
     ] as [string, string]] : []),

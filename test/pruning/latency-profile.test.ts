@@ -141,6 +141,7 @@ describe('--objective latency through the library API', () => {
     // Whole units went from the first hidden layer, the only one whose units the step needed.
     expect(report.layers[0].sparsity).toBeGreaterThan(0);
     expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).final.latency.reduction).toBe(l.reduction);
+    expect(readFileSync(join(out, 'report.html'), 'utf8')).toMatch(/Predicted time<\/th><td>\d+\.\d\d → \d+\.\d\d ms per predict call of 256 samples/);
     pruned.dispose();
     model.dispose();
     data.dispose();
