@@ -19,7 +19,7 @@ for (const seed of (process.env.SEEDS ?? '0').split(',').map(Number)) {
   data.dispose();
   for (const r of rows) {
     const b = r.latencyMs;
-    console.log(JSON.stringify({ model: r.model, seed, target: r.target, sparsity: r.sparsity, computeRemoved: r.computeReduction, denseTest: r.denseTest, prunedTest: r.prunedTest,
+    console.log(JSON.stringify({ model: r.model, seed, objective: r.objective, target: r.target, sparsity: r.sparsity, computeRemoved: r.computeReduction, unitsRemoved: r.unitsRemoved, denseTest: r.denseTest, prunedTest: r.prunedTest,
       batch256Ms: { dense: b.dense.b256, compact: b.compact.b256, floor: b.floor.b256 }, speedUp: b.dense.b256 / b.compact.b256, settings: r.latencySettings }));
   }
 }

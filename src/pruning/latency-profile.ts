@@ -6,8 +6,10 @@
  * in measured time.
  *
  * How: the model is compacted and rewritten for serving as `autoprune compact` does and timed at the serving batch;
- * then, per layer whose units can go, twice more with half and with seven eighths of its units removed (the units
- * and the rows that read them, as `pruneUnits` takes them). Each probe gives one equation: the time it saved equals
+ * then, per layer whose units can go, three times more with half, seven eighths and all but the floor (2 %, at least
+ * one) of its units removed (the units and the rows that read them, as `pruneUnits` takes them): the narrowest
+ * probe measures what a layer costs at the widths a high target leaves (a one-channel convolution's fixed cost, or
+ * its serving rewrite), which the wider ones alone would extrapolate. Each probe gives one equation: the time it saved equals
  * the MACs it freed in each kernel times that kernel's milliseconds per MAC. The per-kernel costs are fitted to all
  * probes at once by least squares (ml-matrix), shrunk towards one common cost per MAC (a ridge: a kernel that no probe
  * moves much, such as the output layer's, keeps the common figure) and never below 0. What no unit removal takes away
@@ -28,13 +30,13 @@ export interface LatencyProfileOptions {
   batch?: number;
   /** About how long the timing may take, ms (at least 5 calls of each model). Default 3000. */
   budgetMs?: number;
-  /** Fractions of a layer's units each probe keeps. Default [0.5, 0.125]. */
+  /** Fractions of a layer's units each probe keeps (at least one unit). Default [0.5, 0.125, 0.02]: half, an eighth, and the floor `pruneUnits` keeps by default. */
   keep?: readonly number[];
   /** Ridge weight, as a fraction of the probes' mean squared MAC share. Default 0.05. */
   ridge?: number;
 }
 
-const DEFAULTS = { batch: SERVING_BATCH_DEFAULT, budgetMs: 3000, keep: [0.5, 0.125] as readonly number[], ridge: 0.05 };
+const DEFAULTS = { batch: SERVING_BATCH_DEFAULT, budgetMs: 3000, keep: [0.5, 0.125, 0.02] as readonly number[], ridge: 0.05 };
 
 /**
  * Measures the latency profile of `pm`'s model in its present state (normally dense): see the file's comment. The
@@ -62,12 +64,15 @@ export function measureLatencyProfile(pm: PrunableModel, opts: LatencyProfileOpt
   try {
     models.push(serving());
     for (let i = 0; i < pm.layers.length; i++) {
+      let last = 0;
       for (const keep of o.keep) {
         const snap = pm.snapshot();
         try {
           const r = pruneUnits(pm, pm.layers.map((l) => new Float32Array(l.units).fill(1)), 0.999999,
             { objective: 'params', onlyLayers: [i], minKeepFraction: keep, roundTo: 1 });
           if (r.removedPerLayer[i] === 0) break; // not a layer whose units can go
+          if (r.removedPerLayer[i] === last) continue; // a small layer: the same probe again
+          last = r.removedPerLayer[i];
           const after = macs();
           probes.push({ layer: pm.layers[i].name, macs: before.map((m, k) => m - after[k]) });
           models.push(serving());

@@ -52,10 +52,12 @@ describe('latency profile (--objective latency)', () => {
     expect(p.batch).toBe(8);
     expect(p.denseMs).toBeGreaterThan(0);
     expect(p.msPerMac.every((v) => Number.isFinite(v) && v >= 0)).toBe(true);
-    // Two probes for each hidden layer (half and 7/8 of its units removed); none for the output layer.
-    expect(p.probes.map((q) => q.layer)).toEqual([pm.layers[0].name, pm.layers[0].name, pm.layers[1].name, pm.layers[1].name]);
+    // Three probes for each hidden layer (half, 7/8 and all but the floor of its units removed); none for the output layer.
+    expect(p.probes.map((q) => q.layer)).toEqual([0, 0, 0, 1, 1, 1].map((i) => pm.layers[i].name));
     expect(p.probes[0].macs).toEqual([20 * 32, 32 * 32, 0]);
     expect(p.probes[1].macs).toEqual([20 * 56, 56 * 32, 0]);
+    expect(p.probes[2].macs).toEqual([20 * 62, 62 * 32, 0]);
+    expect(p.probes[5].macs).toEqual([0, 64 * 31, 31 * 3]);
     expect(model.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(before);
     expect(pm.maskArrays().every((m) => m.every((v) => v === 1))).toBe(true);
     pm.dispose();
@@ -136,7 +138,7 @@ describe('--objective latency through the library API', () => {
     expect(l.reduction).toBeGreaterThanOrEqual(0.1 - 1e-9);
     expect(l.predictedMs).toBeCloseTo(l.denseMs * (1 - l.reduction), 9);
     expect(l.profile.kernels.map((k) => k.kernel)).toEqual(report.layers.map((k) => k.name));
-    expect(l.profile.probes.length).toBe(4);
+    expect(l.profile.probes.length).toBe(6);
     expect(report.phases.latency).toBeGreaterThan(0);
     // Whole units went from the first hidden layer, the only one whose units the step needed.
     expect(report.layers[0].sparsity).toBeGreaterThan(0);
