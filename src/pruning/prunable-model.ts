@@ -50,7 +50,7 @@ export interface LatencyProfile {
   kernels: string[];
   /** Per kernel, ms per call per MAC-per-sample of that kernel (≥ 0), from the probes by a ridge fit. */
   msPerMac: number[];
-  /** The probes it was fitted from: one layer's units half removed, the time it saved (ms) and the MACs it freed per kernel. */
+  /** The probes it was fitted from: one layer's units half, 7/8 or all but its floor removed, the time it saved (ms) and the MACs it freed per kernel. */
   probes: { layer: string; savedMs: number; macs: number[] }[];
 }
 

@@ -150,7 +150,7 @@ export interface ReportFinal {
    * `--objective latency`: the model's time per `predict` call of `batch` samples measured at the start (`denseMs`), the
    * time the cost table predicts for the pruned model (`predictedMs`) and the fraction removed (what the target counts;
    * a prediction: `--compact` times the compact model). `profile`: per kernel its dense MACs per sample and the ms per call
-   * they cost; the probes the table was fitted from (one layer's units half or 7/8 removed, the time that saved).
+   * they cost; the probes the table was fitted from (one layer's units half, 7/8 or all but its floor removed, the time that saved).
    */
   latency?: {
     batch: number; denseMs: number; predictedMs: number; reduction: number;
