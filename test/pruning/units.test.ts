@@ -468,7 +468,8 @@ describe('compute objective', () => {
     expect(checkObjective('flops', 'unit')).toBe('flops');
     expect(checkObjective('params', 'hierarchical')).toBe('params');
     expect(() => checkObjective('flops', 'connection')).toThrow(/--objective flops needs --granularity unit/);
-    expect(() => checkObjective('latency', 'unit')).toThrow(/--objective must be one of params, flops, got 'latency'/);
+    expect(() => checkObjective('latency', 'hierarchical')).toThrow(/--objective latency needs --granularity unit/);
+    expect(() => checkObjective('time', 'unit')).toThrow(/--objective must be one of params, flops, latency, got 'time'/);
   });
 });
 
