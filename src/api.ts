@@ -61,7 +61,7 @@ const OPTION_OF_FLAG: Record<string, string> = {
   '--ignore-columns': 'ignoreColumns', '--task': 'task', '--split-seed': 'splitSeed', '--split': 'split', '--val-data': 'valData',
   '--test-data': 'testData', '--no-standardize': 'standardize: false', '--standardize': 'standardize', '--input-scale': 'inputScale', '--max-drop': 'maxDrop',
   '--policy': 'policy', '--force': 'force: true', '--seed': 'seed', '--budget-steps': 'budgetSteps', '--budget': 'budgetEpochs',
-  '--batch-size': 'batchSize', '--granularity': 'granularity', '--objective': 'objective', '--exclude': 'exclude',
+  '--batch-size': 'batchSize', '--granularity': 'granularity', '--objective': 'objective', '--serving-batch': 'servingBatch', '--exclude': 'exclude',
   '--compact': 'compact: true', '--logdir': 'logdir', '--out': 'out', '--overwrite': 'overwrite: true', '--resume': 'resume: true',
 };
 const FLAG = new RegExp(`(${Object.keys(OPTION_OF_FLAG).sort((a, b) => b.length - a.length).join('|')})(?![\\w-])`, 'g');

@@ -3,7 +3,7 @@
  * what they measure. The console command that prints it is src/cli/compact.ts.
  */
 import type * as TF from '@tensorflow/tfjs';
-import { closeSync, existsSync, lstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { tf } from './backend/tf.js';
 import { AutopruneError, ModelError, UsageError } from './errors.js';
@@ -60,6 +60,8 @@ export interface CompactResult {
   input: { model: string; masks: string | null };
   /** Files written (absolute paths). */
   files: string[];
+  /** Files removed: an earlier compaction's model.int8.sparse where this one wrote no int8 file (it would describe another compact model). */
+  removed?: string[];
   /** Global sparsity of the prunable kernels. */
   sparsity: number;
   sizes: SizeReport;
@@ -326,11 +328,16 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
 
     const written = await writeOutputsAtomically(compactDir, await modelFiles(compact), { overwrite: true });
     const files = [...written.files];
+    const removed: string[] = [];
     await atomicWriteFile(join(out, 'model.sparse'), sparse);
     files.push(join(out, 'model.sparse'));
     if (sparseInt8) {
       await atomicWriteFile(join(out, 'model.int8.sparse'), sparseInt8);
       files.push(join(out, 'model.int8.sparse'));
+    } else if (existsSync(join(out, 'model.int8.sparse')) && isSparseFile(join(out, 'model.int8.sparse'))) {
+      // An earlier compaction's int8 file (a run's --compact writes one) no longer matches compact/ and model.sparse.
+      rmSync(join(out, 'model.int8.sparse'));
+      removed.push(join(out, 'model.int8.sparse'));
     }
     // The figures count what the run counted: frozen layers (trainable: false) and the kernels its --exclude left out,
     // which the run leaves dense, are not prunable kernels (the compaction above still slices them where the units
@@ -364,7 +371,7 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     }
     return {
       input: { model: modelFile, masks: masksDir ? join(masksDir, MASKS_FILE) : null },
-      files, sparsity, sizes, ...(quantizedStorage(model) ? { inputStored: quantizedStorage(model) } : {}), compact: { ...report, paramsAfter: paramsWritten }, maxAbsDiff: diff, ...(int8ClassChanges ? { int8ClassChanges } : {}),
+      files, ...(removed.length ? { removed } : {}), sparsity, sizes, ...(quantizedStorage(model) ? { inputStored: quantizedStorage(model) } : {}), compact: { ...report, paramsAfter: paramsWritten }, maxAbsDiff: diff, ...(int8ClassChanges ? { int8ClassChanges } : {}),
       ...(moreAtLargeBatch > 0 ? { largeBatchRewrites: moreAtLargeBatch } : {}),
       probeInputs: opts.probe && model.inputs.length === 1 ? opts.probe.what : tokens ? 'token ids below the Embedding\'s vocabulary size' : 'values in [0, 1)',
       compute: { dense: claimed.dense, live: claimed.live, compact: compactMacs, ...(allKernels ? { allKernels } : {}) }, rewrites, ...(latency ? { latency } : {}),

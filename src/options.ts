@@ -194,6 +194,9 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
   if (o.servingBatch != null && !wholeAtLeast1(o.servingBatch)) throw new UsageError(`servingBatch must be a whole number ≥ 1, got ${shownValue(o.servingBatch)}`);
   const granularity = checkGranularity(o.granularity ?? (o.objective === 'flops' || o.objective === 'latency' ? 'unit' : 'connection'));
   const objective = checkObjective(o.objective ?? RUN_DEFAULTS.objective, granularity);
+  if (o.servingBatch != null && objective !== 'latency' && !o.compact) {
+    throw new UsageError('--serving-batch applies to --objective latency (the batch the model is timed at) and to --compact (the batch the compact model is rewritten and timed for); this run has neither');
+  }
   const data = o.data ?? 'mnist-10k';
   return {
     target: o.target,

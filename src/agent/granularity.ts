@@ -123,14 +123,21 @@ function checkReachable(pm: PrunableModel, target: number, objective: Objective,
   const instead = flops ? '--objective params' : '--granularity hierarchical';
   const kept = unitsKeptFor(pm).slice(0, 3).map((k) => `'${k.layer}': ${k.reason}`);
   const p = pm.latencyProfile;
-  const what = objective === 'latency' && p
-    ? `the model's predicted time per call (${p.denseMs.toFixed(2)} ms a call of ${p.batch} samples as timed; the calls themselves and layers without units are a fixed part)`
+  const latency = objective === 'latency' && p != null;
+  const what = latency
+    ? `the model's predicted time per call (${p.denseMs.toFixed(2)} ms a call of ${p.batch} sample${p.batch === 1 ? '' : 's'} as timed; the calls themselves and layers without units are a fixed part)`
     : `the prunable kernels' ${flops ? 'compute' : 'weights'}`;
+  // A timed ceiling moves by a few points between runs: the target suggested leaves room for that (a new user's rerun
+  // refused the 0.535 the first run had suggested), and flops, not bounded by the calls' fixed time, is offered.
+  const suggested = Math.floor(1000 * (latency ? most - 0.03 : most)) / 1000;
+  const alternative = latency
+    ? `--objective flops (the cost table is linear in each layer's MACs and conservative at the narrowest widths: a compact model often runs faster than it predicts)`
+    : instead;
   throw new UsageError(
     `${flops ? `--objective ${objective}` : '--granularity unit'} can remove at most ${(Math.floor(1000 * most) / 10).toFixed(1)} % of ${what} ` +
     `in this model (whole units, down to each layer's floor, where compaction can take them out` +
     `${kept.length ? `; units kept: ${kept.join('; ')}` : ''}), so ${frontier ? `the largest of --targets, ${target},` : `--target ${target}`} cannot be reached: ` +
-    (most >= 0.001 ? `use ${frontier ? 'targets of' : '--target'} ${(Math.floor(1000 * most) / 1000).toFixed(3)} or less, or ${instead}`
+    (suggested >= 0.001 ? `use ${frontier ? 'targets of' : '--target'} ${suggested.toFixed(3)} or less${latency ? ' (timings move by a few points between runs)' : ''}, or ${alternative}`
       : flops ? `pruning for ${progressName(objective).replace(' removed', '')} cannot help this model; use --objective params` : 'use --granularity connection or hierarchical'));
 }
 

@@ -86,6 +86,7 @@ export async function compactCommand(dir: string, opts: CompactOptions = {}): Pr
       (r.maxAbsDiff.sparseInt8 != null ? `, sparse + int8 ${r.maxAbsDiff.sparseInt8.toExponential(2)}` : '') +
       (r.int8ClassChanges ? ` (its highest output changed on ${r.int8ClassChanges.rows} of ${r.int8ClassChanges.of} inputs)` : ''),
     ...r.files.map((f) => `wrote ${f}`),
+    ...(r.removed ?? []).map((f) => `removed ${f} (an earlier compaction's; --int8 writes it for this one)`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;

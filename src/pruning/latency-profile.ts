@@ -43,7 +43,8 @@ const DEFAULTS = { batch: SERVING_BATCH_DEFAULT, budgetMs: 3000, keep: [0.5, 0.1
  * model and masks are left as they were.
  */
 export function measureLatencyProfile(pm: PrunableModel, opts: LatencyProfileOptions = {}): LatencyProfile {
-  const o = { ...DEFAULTS, ...opts };
+  // Options given as undefined take the defaults (the agent passes `batch: undefined` where no --serving-batch was given).
+  const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as typeof DEFAULTS;
   const model = pm.model;
   if (model.inputs.length !== 1) throw new UsageError(`--objective latency times the model on one input; model '${model.name}' has ${model.inputs.length}`);
   const dims = model.inputs[0].shape.slice(1);
@@ -101,7 +102,8 @@ export function measureLatencyProfile(pm: PrunableModel, opts: LatencyProfileOpt
 /**
  * Per-kernel milliseconds per MAC from probes: savedMs[p] ≈ Σ_k freed[p][k] · cost[k], fitted in shares of each
  * kernel's dense MACs (u_k = cost_k · dense_k, the ms the whole kernel costs) by ridge regression towards one common
- * cost per MAC (total saved ÷ total freed), then clipped at 0. Exported for tests.
+ * cost per MAC (total saved ÷ total freed), each kernel's deviation weighed relative to its prior, then clipped at 0.
+ * Exported for tests.
  */
 export function fitCosts(freed: number[][], savedMs: number[], denseMacs: number[], ridge: number): number[] {
   const k = denseMacs.length;
@@ -114,10 +116,17 @@ export function fitCosts(freed: number[][], savedMs: number[], denseMacs: number
   const ata = a.transpose().mmul(a);
   let trace = 0;
   for (let j = 0; j < k; j++) trace += ata.get(j, j);
-  // λ from the data's own scale; a kernel no probe touches is held at the common cost alone.
+  // λ from the data's own scale; a kernel no probe touches is held at the common cost alone. Each kernel's deviation
+  // from its prior is penalised relative to that prior (weights ∝ 1/u0², mean 1): where probes cannot tell two kernels
+  // apart (a Dense layer's units and the output rows that read them always go together), the large kernel takes the
+  // difference, not the small one (a 1,280-MAC output layer was given 1 ms and its 102,400-MAC reader 0).
+  const mean = denseMacs.reduce((x, m) => x + common * m, 0) / k;
+  const raw = denseMacs.map((m) => (mean > 0 ? (mean / Math.max(common * m, 1e-3 * mean)) ** 2 : 1));
+  const rawMean = raw.reduce((x, v) => x + v, 0) / k;
+  const w = raw.map((v) => v / rawMean);
   const lambda = Math.max(1e-12, (ridge * trace) / k);
-  for (let j = 0; j < k; j++) ata.set(j, j, ata.get(j, j) + lambda);
-  const rhs = a.transpose().mmul(b).add(u0.mul(lambda));
+  for (let j = 0; j < k; j++) ata.set(j, j, ata.get(j, j) + lambda * w[j]);
+  const rhs = a.transpose().mmul(b).add(Matrix.columnVector(u0.getColumn(0).map((v, j) => v * lambda * w[j])));
   const u = new CholeskyDecomposition(ata).solve(rhs).getColumn(0);
   return u.map((v, j) => (denseMacs[j] > 0 ? Math.max(0, v) / denseMacs[j] : common));
 }

@@ -129,7 +129,7 @@ function summaryTable(r: RunReport): string {
         (r.config.granularity === 'unit' ? '' : '<br><span class="muted">Zeros inside kept units still cost their multiply-accumulates on dense kernels (TensorFlow.js has no sparse ones): this saving needs a sparse runtime. Only whole units removed (--granularity unit, then autoprune compact) make the model itself faster; compact reports what it removes.</span>'),
     ] as [string, string]] : []),
     ...(r.final.latency ? [[
-      'Predicted time', `${r.final.latency.denseMs.toFixed(2)} → ${r.final.latency.predictedMs.toFixed(2)} ms per predict call of ${num(r.final.latency.batch)} samples <span class="muted">(${pct(r.final.latency.reduction)} removed, the target’s measure: ` +
+      'Predicted time', `${r.final.latency.denseMs.toFixed(2)} → ${r.final.latency.predictedMs.toFixed(2)} ms per predict call of ${num(r.final.latency.batch)} sample${r.final.latency.batch === 1 ? '' : 's'} <span class="muted">(${pct(r.final.latency.reduction)} removed, the target’s measure: ` +
         `the dense time timed at the start, less what the removed units cost in the cost table fitted then (docs/compaction.md, “Pruning for time”); ${r.compact ? 'the compact model’s measured time is under “Compact models”' : '<code>autoprune compact --serving-batch ' + num(r.final.latency.batch) + '</code> times the compact model'})</span>`,
     ] as [string, string]] : []),
     ...((r.final.unitsKept ?? []).length ? [[

@@ -1,6 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
@@ -421,6 +421,12 @@ describe('compactPruned (autoprune compact)', () => {
     // Two regression targets are no classes: no "predicted class" count for the int8 file.
     expect(r.maxAbsDiff.sparseInt8).toBeDefined();
     expect(r.int8ClassChanges).toBeUndefined();
+    expect(existsSync(join(dir, 'out', 'model.int8.sparse'))).toBe(true);
+    // Compacted again into the same folder without int8: the earlier int8 file (another compaction's) does not stay.
+    const again = await compactPruned(join(dir, 'reg'), { out: join(dir, 'out') });
+    expect(again.removed).toEqual([join(dir, 'out', 'model.int8.sparse')]);
+    expect(existsSync(join(dir, 'out', 'model.int8.sparse'))).toBe(false);
+    expect(existsSync(join(dir, 'out', 'model.sparse'))).toBe(true);
   });
 
   it('checks a text model on token ids: random floats would all be id 0, padding under maskZero, and exercise nothing', async () => {

@@ -37,6 +37,11 @@ describe('latency profile (--objective latency)', () => {
     const noisy = fitCosts([[500, 0, 0], [0, 250, 0]], [-0.3, 1], dense, 1e-9);
     expect(noisy[0]).toBe(0);
     expect(noisy[1]).toBeGreaterThan(0);
+    // A small kernel whose rows always go with a large one's units (an output layer): the large one takes the fit's
+    // difference from the prior, the small one stays near the common cost per MAC.
+    const pair = fitCosts([[500, 5], [875, 8.75], [980, 9.8]], [0.2, 0.35, 0.39], [1000, 10], 0.05);
+    const pairCommon = (0.2 + 0.35 + 0.39) / (505 + 883.75 + 989.8);
+    expect(Math.abs(pair[1] - pairCommon) / pairCommon).toBeLessThan(0.05);
     // No probe at all: every kernel at the common cost, 0 here.
     expect(fitCosts([], [], dense, 0.05)).toEqual([0, 0, 0]);
   });
@@ -47,6 +52,8 @@ describe('latency profile (--objective latency)', () => {
     const before = model.getWeights().map((w) => Array.from(w.dataSync()));
     const tensors = numTensors();
     const p = measureLatencyProfile(pm, { batch: 8, budgetMs: 200 });
+    // An option given as undefined takes its default (the agent passes the serving batch it was given, or none).
+    expect(measureLatencyProfile(pm, { batch: undefined, budgetMs: 50 }).batch).toBe(32);
     expect(numTensors()).toBe(tensors);
     expect(p.kernels).toEqual(pm.layers.map((l) => l.name));
     expect(p.batch).toBe(8);
