@@ -200,7 +200,7 @@ export function structuredSection(records: StructuredRecord[]): string {
     '|---|---|---|---|---|---|---|---|---|'];
   for (const r of records) {
     const b = r.bytes;
-    lines.push(`| ${r.model} | ${r.granularity}${r.objective === 'flops' ? ' (flops)' : ''}, ${r.fineTuneEpochs}${r.budget ? ` of ${r.budget}` : ''} epochs | ${r.target} | ${(100 * r.sparsity).toFixed(1)} % (${(100 * r.computeReduction).toFixed(1)} %)${r.targetReached ? '' : ' (guard)'} | ` +
+    lines.push(`| ${r.model} | ${r.granularity}${r.objective && r.objective !== 'params' ? ` (${r.objective})` : ''}, ${r.fineTuneEpochs}${r.budget ? ` of ${r.budget}` : ''} epochs | ${r.target} | ${(100 * r.sparsity).toFixed(1)} % (${(100 * r.computeReduction).toFixed(1)} %)${r.targetReached ? '' : ' (guard)'} | ` +
       `${(100 * r.denseTest).toFixed(1)} → ${(100 * r.prunedTest).toFixed(1)} (${(100 * r.compactTest).toFixed(1)}, ${(100 * r.sparseInt8Test).toFixed(1)}) | ` +
       `${r.unitsRemoved.join(' / ')} | ${r.latencyMs.dense.b256.toFixed(2)} → ${r.latencyMs.compact.b256.toFixed(2)} (${(r.latencyMs.dense.b256 / r.latencyMs.compact.b256).toFixed(1)}×)${settingsNote(r, 'b256')}` +
       `${r.latencyMs.floor ? `; floor ${r.latencyMs.floor.b256.toFixed(2)} (≤ ${(r.latencyMs.dense.b256 / r.latencyMs.floor.b256).toFixed(1)}×)` : ''}` +
@@ -220,7 +220,7 @@ export function structuredSection(records: StructuredRecord[]): string {
         const x = r.latencyBySetting!.find((y) => y.setting === t);
         return x ? `${x.dense.b256.toFixed(2)} / ${x.compact.b256.toFixed(2)} / ${x.floor.b256.toFixed(2)}` : '—';
       });
-      lines.push(`| ${r.model} | ${r.granularity}${r.objective === 'flops' ? ' (flops)' : ''} @ ${r.target} | ${cells.join(' | ')} |`);
+      lines.push(`| ${r.model} | ${r.granularity}${r.objective && r.objective !== 'params' ? ` (${r.objective})` : ''} @ ${r.target} | ${cells.join(' | ')} |`);
     }
     lines.push('');
   }
@@ -228,7 +228,7 @@ export function structuredSection(records: StructuredRecord[]): string {
   for (const m of new Set(records.map((r) => r.model))) {
     const best = speed.filter((r) => r.model === m).sort((a, b) => b.latencyMs.dense.b256 / b.latencyMs.compact.b256 - a.latencyMs.dense.b256 / a.latencyMs.compact.b256)[0];
     const s = best ? best.latencyMs.dense.b256 / best.latencyMs.compact.b256 : NaN;
-    lines.push(`- ${best && s >= 3 ? '**met**' : '**NOT met**'} — ${m}: compact batch-256 inference ≥ 3× faster than dense at ≤ 1.0 point test loss (issue 17): ${best ? `${s.toFixed(2)}× (${best.granularity}${best.objective === 'flops' ? ' flops' : ''} @ ${(100 * best.sparsity).toFixed(1)} % of weights, ${(100 * best.computeReduction).toFixed(1)} % of compute)` : 'no structured run within 1 point'}`);
+    lines.push(`- ${best && s >= 3 ? '**met**' : '**NOT met**'} — ${m}: compact batch-256 inference ≥ 3× faster than dense at ≤ 1.0 point test loss (issue 17): ${best ? `${s.toFixed(2)}× (${best.granularity}${best.objective && best.objective !== 'params' ? ` ${best.objective}` : ''} @ ${(100 * best.sparsity).toFixed(1)} % of weights, ${(100 * best.computeReduction).toFixed(1)} % of compute)` : 'no structured run within 1 point'}`);
     const at95 = records.find((r) => r.model === m && r.granularity === 'connection' && Math.abs(r.sparsity - 0.95) < 0.005);
     if (at95) {
       const ratio = at95.bytes.denseFloat32 / at95.bytes.sparseInt8;
