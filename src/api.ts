@@ -3,7 +3,10 @@ import { createContainer } from './container.js';
 import type { AutopruneOptions, AutopruneResult, PruneService } from './prune-service.js';
 import { resolveRunOptions } from './options.js';
 import { TOKENS } from './types.js';
-import { AutopruneError, InterruptedError, withMessage } from './errors.js';
+import type { AgentEvent } from './agent/events.js';
+import { AutopruneError, InterruptedError, UsageError, withMessage } from './errors.js';
+import { compactPruned as compactService, type CompactOptions, type CompactResult } from './compact-service.js';
+import { refuseUnknownKeys } from './util/unknown-keys.js';
 import { Checkpointer } from './agent/checkpoint.js';
 import { checkpointDirFor } from './prune-service.js';
 
@@ -22,7 +25,7 @@ export async function autoprune(options: AutopruneOptions, container: Container 
   if (options == null || typeof options !== 'object') resolveRunOptions(options); // throws the one-line UsageError
   const user = options.onEvent;
   const opts: AutopruneOptions = typeof user === 'function'
-    ? { ...options, onEvent: (e) => user(e.type === 'warning' ? { ...e, message: inApiWords(e.message) } : e.type === 'done' && e.advice ? { ...e, advice: inApiWords(e.advice) } : e) }
+    ? { ...options, onEvent: (e) => user(inApiEvent(e)) }
     : options;
   let result: AutopruneResult;
   try {
@@ -36,7 +39,16 @@ export async function autoprune(options: AutopruneOptions, container: Container 
   if (final.advice) final.advice = inApiWords(final.advice);
   if (task) task.evidence = inApiWords(task.evidence);
   if (result.report.warnings) result.report.warnings = result.report.warnings.map(inApiWords);
+  for (const step of result.report.steps ?? []) if (typeof step.reason === 'string') step.reason = inApiWords(step.reason);
   return result;
+}
+
+/** An event's words for the caller: a warning's message, the done event's advice and a step's or rollback's reason name options, not flags. */
+function inApiEvent(e: AgentEvent): AgentEvent {
+  if (e.type === 'warning') return { ...e, message: inApiWords(e.message) };
+  if (e.type === 'done' && e.advice) return { ...e, advice: inApiWords(e.advice) };
+  if ('reason' in e && typeof e.reason === 'string') return { ...e, reason: inApiWords(e.reason) } as AgentEvent;
+  return e;
 }
 
 /** An interrupted run's error, saying whether and how it can be resumed (as the CLI's does). */
@@ -62,7 +74,7 @@ const OPTION_OF_FLAG: Record<string, string> = {
   '--test-data': 'testData', '--no-standardize': 'standardize: false', '--standardize': 'standardize', '--input-scale': 'inputScale', '--max-drop': 'maxDrop',
   '--policy': 'policy', '--force': 'force: true', '--seed': 'seed', '--budget-steps': 'budgetSteps', '--budget': 'budgetEpochs',
   '--batch-size': 'batchSize', '--granularity': 'granularity', '--objective': 'objective', '--serving-batch': 'servingBatch', '--exclude': 'exclude',
-  '--compact': 'compact: true', '--logdir': 'logdir', '--out': 'out', '--overwrite': 'overwrite: true', '--resume': 'resume: true',
+  '--compact': 'compact: true', '--int8': 'int8: true', '--no-rewrite': 'rewrite: false', '--logdir': 'logdir', '--out': 'out', '--overwrite': 'overwrite: true', '--resume': 'resume: true',
 };
 const FLAG = new RegExp(`(${Object.keys(OPTION_OF_FLAG).sort((a, b) => b.length - a.length).join('|')})(?![\\w-])`, 'g');
 
@@ -74,4 +86,22 @@ function inApiTerms(err: unknown): unknown {
   if (!(err instanceof AutopruneError)) return err;
   const message = inApiWords(err.message);
   return message === err.message ? err : withMessage(err, message);
+}
+
+/** Every option compactPruned() takes (checked against CompactOptions by the compiler): anything else is a typo. */
+const COMPACT_KEYS: Record<keyof CompactOptions, true> = { out: true, int8: true, seed: true, rewrite: true, servingBatch: true, probe: true, timeBudgetMs: true };
+
+/**
+ * Compacts a pruned model (an `autoprune` output folder, a model folder or a model.json) into `out`: the compact model,
+ * model.sparse and, with `int8`, model.int8.sparse (docs/compaction.md). The library's form of `autoprune compact`: an
+ * unknown option is refused, and errors name this function's options, not the CLI's flags.
+ */
+export async function compactPruned(path: string, options: CompactOptions = {}): Promise<CompactResult> {
+  try {
+    if (options == null || typeof options !== 'object') throw new UsageError(`compactPruned() options must be an object, got ${String(options)}`);
+    refuseUnknownKeys(options, Object.keys(COMPACT_KEYS), 'compactPruned()');
+    return await compactService(path, options);
+  } catch (err) {
+    throw inApiTerms(err);
+  }
 }

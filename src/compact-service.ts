@@ -26,8 +26,6 @@ export interface CompactOptions {
   out?: string;
   /** Also write model.int8.sparse (int8 kernel values). Default false. */
   int8?: boolean;
-  /** Print the result as one JSON object. Default false. */
-  json?: boolean;
   /** Seed of the random inputs the outputs are compared on. Default 0. */
   seed?: number;
   /**

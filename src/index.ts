@@ -25,7 +25,8 @@ export { PrunableModel, type Objective, type Coverage, type SparsityReport, type
 export { compactModel, type CompactReport } from './pruning/compact.js';
 export { rewriteForSpeed, describeRewrite, type Rewrite } from './pruning/rewrite.js';
 export { encodeSparse, decodeSparse, sizeReport } from './pruning/sparse-format.js';
-export { compactPruned, type CompactOptions, type CompactResult } from './compact-service.js';
+export { type CompactOptions, type CompactResult } from './compact-service.js';
+export { compactPruned } from './api.js';
 export { extractFeatures } from './features/extract.js';
 export { FEATURE_SCHEMA } from './features/schema.js';
 export type { ConnectionFeatures, FeatureSchema, LayerFeatures } from './features/types.js';

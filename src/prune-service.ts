@@ -1949,7 +1949,7 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
       ? `; validation and test rows are two samples, but these differ by ${apart.toFixed(1)} standard errors, more than chance makes likely: the validation rows may not stand for new data ` +
         '(rows the model was trained or early-stopped on, in this file\'s validation split but not its test split, or an ordered file): give rows the model never saw with --val-data and --test-data'
       : '; validation and test rows are two samples, and their estimates differ by about that standard error either way: more validation rows (--split, --val-data) make the guard finer, a smaller --max-drop stricter';
-    out.push(r.force
+    out.push(r.force && report.final.targetReached
       ? `with --force the target was taken at a test drop of ${testDrop.toFixed(2)} points (the test metric, dense − pruned), beyond --max-drop ${r.maxDrop}`
       : `the test split lost ${testDrop.toFixed(2)} points, more than --max-drop ${r.maxDrop}: ${est}${why}`);
   }

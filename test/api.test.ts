@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { autoprune, createContainer, DataError, InterruptedError, loadSynthetic, TOKENS, UsageError, type AgentEvent, type DataSource, type Dataset, type DatasetInput } from '../src/index.js';
+import { autoprune, compactPruned, createContainer, DataError, InterruptedError, loadSynthetic, TOKENS, UsageError, type AgentEvent, type CompactOptions, type DataSource, type Dataset, type DatasetInput } from '../src/index.js';
 import { PACKAGE_ROOT, tf } from '../src/backend/tf.js';
 import { FEATURE_SCHEMA } from '../src/features/schema.js';
 import type { Scorer } from '../src/policy/types.js';
@@ -362,5 +362,21 @@ describe('abort', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+});
+
+describe('compactPruned (the library form of autoprune compact)', () => {
+  it('refuses an unknown option and names its own options, not the CLI flags, in its errors', async () => {
+    const dir = tempDir();
+    const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 6, activation: 'relu' }), tf.layers.dense({ units: 3, activation: 'softmax' })] });
+    await m.save(`file://${join(dir, 'm')}`);
+    m.dispose();
+    await expect(compactPruned(join(dir, 'm'), { int8bit: true } as unknown as CompactOptions)).rejects.toThrow(/^unknown option 'int8bit'; compactPruned\(\) takes out, int8, seed, rewrite, servingBatch, probe, timeBudgetMs$/);
+    const err = await compactPruned(join(dir, 'm')).then(() => undefined, (e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(UsageError);
+    expect(err!.message).toMatch(/compact writes nothing into a model's own folder; give out$/);
+    expect(err!.message).not.toMatch(/--out/);
+    const r = await compactPruned(join(dir, 'm'), { out: join(dir, 'c'), int8: true });
+    expect(r.files).toContain(join(dir, 'c', 'model.int8.sparse'));
   });
 });

@@ -30,7 +30,8 @@ function extraMacs(r: CompactResult): string {
 }
 
 /** `autoprune compact <pruned-dir>`: prints sizes, units removed, skipped layers and output differences. */
-export async function compactCommand(dir: string, opts: CompactOptions = {}): Promise<number> {
+export async function compactCommand(dir: string, cmd: CompactOptions & { json?: boolean } = {}): Promise<number> {
+  const { json, ...opts } = cmd;
   // A prune run writing the folder (or the one written into) holds its lock: compacting it meanwhile would write files
   // that the run's final swap of the folder then removes (a new user's pipeline did; exit 0, files gone).
   const { checkCacheDir, lockOutDir } = await import('../prune-service.js');
@@ -46,7 +47,7 @@ export async function compactCommand(dir: string, opts: CompactOptions = {}): Pr
   } finally {
     for (const release of releases.reverse()) release();
   }
-  if (opts.json) {
+  if (json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);
     return 0;
   }

@@ -235,7 +235,7 @@ export interface ReportLayer {
 export interface ReportStep {
   /** 1-based attempt number (rolled-back attempts count too). */
   step: number;
-  /** Global sparsity before the attempt (compute removed, with config.objective 'flops'). */
+  /** Global sparsity before the attempt (compute removed with config.objective 'flops', predicted time removed with 'latency'). */
   fromSparsity: number;
   /** Global sparsity the attempt pruned to. */
   toSparsity: number;

@@ -161,14 +161,19 @@ describe('agent loop', () => {
     expect(forced.budgets).toEqual(plain.budgets.slice(0, forced.budgets.length));
   });
 
-  it('--force does not call a target reached that the per-layer floors keep it from (exit 3, stalled)', async () => {
+  it('refuses a target the per-layer floors keep it from, before any training, with the most it can reach (--force too)', async () => {
     const { data, model } = setup(2);
-    // 0.999 of 3,424 weights leaves 3: below what the floors keep in each of the three layers.
-    const r = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.999, maxDrop: 50, budgetEpochs: 3, force: true });
-    expect(r.sparsity.global).toBeLessThan(0.999 - 1 / 3424);
-    expect(r.targetReached).toBe(false);
-    expect(r.stopReason).toBe('stalled');
-    expect(r.exitCode).toBe(3);
+    // 0.999 of 3,424 weights leaves 3: below what the floors keep in each of the three layers (4 each here).
+    const before = tf.memory().numTensors;
+    for (const force of [false, true]) {
+      await expect(runAgent(model, data, createScorer('global-magnitude'), { target: 0.999, maxDrop: 50, budgetEpochs: 3, force }))
+        .rejects.toThrow(/^target 0\.999 cannot be reached: every prunable layer keeps at least 4 weights .* which leaves at most 99\.649 % sparsity in this model; use --target 0\.9964 or less$/);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    // What it suggests runs (the floors bind at the last weight: reached).
+    const r = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.9964, maxDrop: 50, budgetEpochs: 3, force: true });
+    expect(r.sparsity.global).toBeGreaterThanOrEqual(0.9964);
+    expect(r.targetReached).toBe(true);
     r.masks.dispose();
     model.dispose();
     data.dispose();
