@@ -182,7 +182,12 @@ describe('--task for a model.json without a loss', () => {
     const dir = tempDir();
     const rng = new Rng(4);
     writeFileSync(join(dir, 'd.csv'), `a,b,y\n${Array.from({ length: 120 }, () => { const a = rng.normal(); const b = rng.normal(); return [a, b, a - b].map((v) => v.toFixed(4)).join(','); }).join('\n')}\n`);
-    const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 1, weights: [tf.tensor2d([[1], [-1]]), tf.tensor1d([0])] })] });
+    // a − b through 8 linear units (two carry a and b, six are near 0): enough weights for the per-layer floors to leave 0.5.
+    const k1 = [[1, 0.001, 0.001, 0.001, 0.001, 0.001, 0.001, 0.001], [0.001, 1, 0.001, 0.001, 0.001, 0.001, 0.001, 0.001]];
+    const m = tf.sequential({ layers: [
+      tf.layers.dense({ inputShape: [2], units: 8, weights: [tf.tensor2d(k1), tf.zeros([8])] }),
+      tf.layers.dense({ units: 1, weights: [tf.tensor2d([[1], [-1], [0.001], [0.001], [0.001], [0.001], [0.001], [0.001]]), tf.tensor1d([0])] }),
+    ] });
     await m.save(`file://${join(dir, 'm')}`); // no loss saved
     m.dispose();
     const warnings: string[] = [];

@@ -401,10 +401,13 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
   if (objective === 'params' && granularity !== 'unit') {
     const most = mostByConnections(pm, o.target);
     if (o.target > most + 1e-9) {
+      const total = pm.totalPrunable;
       pm.dispose();
-      throw new UsageError(`target ${o.target} cannot be reached: every prunable layer keeps at least ${PRUNE_BY_SCORES_DEFAULTS.minKeepWeights} weights (and, at this target, ` +
-        `${(100 * Math.min(PRUNE_BY_SCORES_DEFAULTS.minKeepPerLayer, (1 - o.target) / 2)).toPrecision(2)} % of its own) so that the model stays connected, which leaves at most ` +
-        `${(Math.floor(1e5 * most) / 1e3).toFixed(3)} % sparsity in this model; use --target ${(Math.floor(1e4 * most) / 1e4).toFixed(4)} or less`);
+      const floors = `every prunable layer keeps at least ${PRUNE_BY_SCORES_DEFAULTS.minKeepWeights} weights (and, at this target, ` +
+        `${(100 * Math.min(PRUNE_BY_SCORES_DEFAULTS.minKeepPerLayer, (1 - o.target) / 2)).toPrecision(2)} % of its own) so that the model stays connected`;
+      throw new UsageError(most * total < 1
+        ? `target ${o.target} cannot be reached: ${floors}, and this model's ${total.toLocaleString('en')} prunable kernel weights are all within those floors: nothing can be pruned`
+        : `target ${o.target} cannot be reached: ${floors}, which leaves at most ${(Math.floor(1e5 * most) / 1e3).toFixed(3)} % sparsity in this model; use --target ${(Math.floor(1e4 * most) / 1e4).toFixed(4)} or less`);
     }
   }
   const rescore = o.rescore ?? pm.totalPrunable < RESCORE_MAX_WEIGHTS;

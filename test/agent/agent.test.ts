@@ -170,6 +170,13 @@ describe('agent loop', () => {
         .rejects.toThrow(/^target 0\.999 cannot be reached: every prunable layer keeps at least 4 weights .* which leaves at most 99\.649 % sparsity in this model; use --target 0\.9964 or less$/);
     }
     expect(tf.memory().numTensors).toBe(before);
+    // A model whose weights are all within the floors (one sigmoid unit on 2 inputs) is told so.
+    const tiny = loadSynthetic({ samples: 120, features: 2, informative: 2, classes: 2, seed: 1 });
+    const one = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 1, activation: 'sigmoid' })] });
+    await expect(runAgent(one, tiny, createScorer('global-magnitude'), { target: 0.5, maxDrop: 50, budgetEpochs: 1 }))
+      .rejects.toThrow(/this model's 2 prunable kernel weights are all within those floors: nothing can be pruned$/);
+    one.dispose();
+    tiny.dispose();
     // What it suggests runs (the floors bind at the last weight: reached).
     const r = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.9964, maxDrop: 50, budgetEpochs: 3, force: true });
     expect(r.sparsity.global).toBeGreaterThanOrEqual(0.9964);
