@@ -76,6 +76,21 @@ export class Checkpointer {
     return existsSync(join(this.dir, 'state.json'));
   }
 
+  /**
+   * The cost table an objective-'latency' run saved with this checkpoint, read before `restore` (a resume counts with
+   * it from its first check, not with a new timing); undefined where there is none or the file is damaged (`restore`
+   * then says what is wrong).
+   */
+  savedLatency(): LatencyProfile | undefined {
+    try {
+      this.recover();
+      const file = JSON.parse(readFileSync(join(this.dir, 'state.json'), 'utf8')) as StateFile;
+      return invalidStateFile(file) ? undefined : file.state.latency;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** After a kill between save's two renames: the moved-aside checkpoint goes back; stale temp folders go. */
   private recover(): void {
     const parent = dirname(this.dir);

@@ -1,5 +1,5 @@
 import type { ConnectionFeatures } from '../features/types.js';
-import { disposeSnapshot, OBJECTIVES, progressName, prunesCompute, type Objective, type PrunableModel } from '../pruning/prunable-model.js';
+import { disposeSnapshot, OBJECTIVES, prunesCompute, type Objective, type PrunableModel } from '../pruning/prunable-model.js';
 import { pruneByScores } from '../pruning/select.js';
 import { pruneUnits, unitScoresFromConnectionScores } from '../pruning/units.js';
 import { UsageError } from '../errors.js';
@@ -138,7 +138,7 @@ function checkReachable(pm: PrunableModel, target: number, objective: Objective,
     `in this model (whole units, down to each layer's floor, where compaction can take them out` +
     `${kept.length ? `; units kept: ${kept.join('; ')}` : ''}), so ${frontier ? `the largest of --targets, ${target},` : `--target ${target}`} cannot be reached: ` +
     (suggested >= 0.001 ? `use ${frontier ? 'targets of' : '--target'} ${suggested.toFixed(3)} or less${latency ? ' (timings move by a few points between runs)' : ''}, or ${alternative}`
-      : flops ? `pruning for ${progressName(objective).replace(' removed', '')} cannot help this model; use --objective params` : 'use --granularity connection or hierarchical'));
+      : flops ? `pruning for ${objective === 'flops' ? 'compute' : 'time'} cannot help this model; use --objective params` : 'use --granularity connection or hierarchical'));
 }
 
 /**

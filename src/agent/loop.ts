@@ -14,7 +14,7 @@ import type { ReportStep, StopReason } from '../report/report.js';
 import type { FeatureExtractor } from '../services.js';
 import { disposeSnapshot, progressName, prunesCompute, PrunableModel, type ComputeReport, type LatencyProfile, type LatencyReport, type Objective, type Snapshot, type SparsityReport } from '../pruning/prunable-model.js';
 import { measureLatencyProfile } from '../pruning/latency-profile.js';
-import { PRUNE_BY_SCORES_DEFAULTS } from '../pruning/select.js';
+import { defaultKeepFraction, mostByConnections, PRUNE_BY_SCORES_DEFAULTS } from '../pruning/select.js';
 import { cosineFraction, type RegrowSchedule } from '../pruning/regrow.js';
 import { checkObjective, checkUnitsRemovable, pruneStep, unitsKeptFor, type Granularity } from './granularity.js';
 import { accuracy, evaluate, rowLosses, stillImproving, teacherTargets, trainAsync, withDefaults, type TrainOptions, type TrainResult } from '../models/train.js';
@@ -404,7 +404,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
       const total = pm.totalPrunable;
       pm.dispose();
       const floors = `every prunable layer keeps at least ${PRUNE_BY_SCORES_DEFAULTS.minKeepWeights} weights (and, at this target, ` +
-        `${(100 * Math.min(PRUNE_BY_SCORES_DEFAULTS.minKeepPerLayer, (1 - o.target) / 2)).toPrecision(2)} % of its own) so that the model stays connected`;
+        `${(100 * defaultKeepFraction(o.target)).toPrecision(2)} % of its own) so that the model stays connected`;
       throw new UsageError(most * total < 1
         ? `target ${o.target} cannot be reached: ${floors}, and this model's ${total.toLocaleString('en')} prunable kernel weights are all within those floors: nothing can be pruned`
         : `target ${o.target} cannot be reached: ${floors}, which leaves at most ${(Math.floor(1e5 * most) / 1e3).toFixed(3)} % sparsity in this model; use --target ${(Math.floor(1e4 * most) / 1e4).toFixed(4)} or less`);
@@ -434,9 +434,13 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
   };
   try {
     if (objective === 'latency') {
-      // The cost table, on the model as given (a resume takes the one its checkpoint saved, below).
+      // The cost table: the one a resumed run's checkpoint saved (timings differ from one measurement to the next), else
+      // timed on the model as given.
       if ((o.milestones?.length ?? 0) > 0) throw new UsageError('--targets (a frontier) is not available with --objective latency; use --objective flops, or one --target');
-      pm.setLatencyProfile(o.latencyProfile ?? timed('latency', () => measureLatencyProfile(pm, { batch: o.servingBatch })));
+      const saved = o.resume ? ckpt?.savedLatency() : undefined;
+      const kernels = pm.layers.map((l) => l.name).join('\u0000');
+      pm.setLatencyProfile(o.latencyProfile ?? (saved && saved.kernels.join('\u0000') === kernels ? saved
+        : timed('latency', () => measureLatencyProfile(pm, { batch: o.servingBatch }))));
     }
     checkUnitsRemovable(granularity, objective, pm, o.target, { frontier: (o.milestones?.length ?? 0) > 0 });
     let state: AgentState;
@@ -464,8 +468,6 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
       : { kind: 'dense' as const, accuracy: denseVal.accuracy, correct: denseVal.correct };
     if (resumed) {
       state = await ckpt!.restore(pm, o.identity);
-      // The cost table the run has counted with since its start (timings differ from one measurement to the next).
-      if (state.latency) pm.setLatencyProfile(state.latency);
       // The counters as they were at the checkpoint: the resumed run redoes what came after it.
       scoringPasses = state.scoringPasses ?? 0;
       Object.assign(criteria, state.criteria ?? {});
@@ -787,7 +789,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     /** Whether a step was accepted since the budget was last extended (since the start where it never was). */
     const progressed = () => state.steps.some((s) => s.accepted && s.step > (state.extendedAtStep ?? 0));
     /** The sparsity reached, in the target's measure, for the budget messages. */
-    const at = () => `${(100 * state.sparsity).toFixed(1)} % ${objective === 'params' ? 'sparsity' : `of the ${progressName(objective).replace(' removed', '')} removed`}`;
+    const at = () => `${(100 * state.sparsity).toFixed(1)} % ${objective === 'params' ? 'sparsity' : `of the ${progressName(objective)}`}`;
     /**
      * Extends a default budget where the run progressed since its last extension (extendBudget's limits), and says so in a
      * `budget` event whose message `say` words around "extended once / again (k× the default budget), to N optimizer
@@ -1197,18 +1199,4 @@ function roundFigures(e: { loss: number; valAccuracy?: number; valLoss?: number 
 async function timedAsync<T>(phases: Record<string, number>, phase: string, f: () => Promise<T>): Promise<T> {
   const t = Date.now();
   try { return await f(); } finally { phases[phase] = (phases[phase] ?? 0) + (Date.now() - t) / 1000; }
-}
-
-/**
- * The most sparsity connection pruning can reach at `target`: every layer keeps the floor pruneByScores keeps (at least
- * minKeepWeights weights, and min(1 %, (1 − target)/2) of its own), weights already pruned counting as pruned.
- */
-export function mostByConnections(pm: PrunableModel, target: number): number {
-  const kf = Math.min(PRUNE_BY_SCORES_DEFAULTS.minKeepPerLayer, (1 - target) / 2);
-  const s = pm.sparsity();
-  const kept = s.layers.reduce((a, l) => {
-    const live = l.size - l.pruned;
-    return a + Math.min(live, Math.max(Math.ceil(kf * l.size - 1e-6), PRUNE_BY_SCORES_DEFAULTS.minKeepWeights));
-  }, 0);
-  return 1 - kept / s.total;
 }

@@ -20,6 +20,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { CholeskyDecomposition, Matrix } from 'ml-matrix';
 import { UsageError } from '../errors.js';
 import { compareLatency } from '../bench/latency.js';
+import { withDefaults } from '../models/train.js';
 import { compactModel } from './compact.js';
 import { disposeSnapshot, type LatencyProfile, type PrunableModel } from './prunable-model.js';
 import { rewriteForSpeed, SERVING_BATCH_DEFAULT } from './rewrite.js';
@@ -44,7 +45,7 @@ const DEFAULTS = { batch: SERVING_BATCH_DEFAULT, budgetMs: 3000, keep: [0.5, 0.1
  */
 export function measureLatencyProfile(pm: PrunableModel, opts: LatencyProfileOptions = {}): LatencyProfile {
   // Options given as undefined take the defaults (the agent passes `batch: undefined` where no --serving-batch was given).
-  const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as typeof DEFAULTS;
+  const o = withDefaults(DEFAULTS, opts);
   const model = pm.model;
   if (model.inputs.length !== 1) throw new UsageError(`--objective latency times the model on one input; model '${model.name}' has ${model.inputs.length}`);
   const dims = model.inputs[0].shape.slice(1);

@@ -77,10 +77,9 @@ export function pruneByScores(
   if (o.protectPaths) protectPaths(pm, masks, scores, features, protectedSet);
   // The default floor never takes more than half of what the target keeps: at 0.99 a 1 % floor in every layer
   // would leave no allocation to the scores (every layer at exactly 99 %: LeNet-5 collapsed to 21–54 %).
-  const keepFraction = options.minKeepPerLayer ?? Math.min(o.minKeepPerLayer, (1 - targetSparsity) / 2);
+  const keepFraction = options.minKeepPerLayer ?? defaultKeepFraction(targetSparsity);
   const budget = pm.layers.map((l, i) => {
-    // Rounded up, a product within 1e-6 of a whole number taken as it (as the target is).
-    const floor = Math.max(Math.ceil(keepFraction * l.size - 1e-6), o.minKeepWeights, protectedSet[i].size);
+    const floor = Math.max(layerFloor(l.size, keepFraction, o.minKeepWeights), protectedSet[i].size);
     return Math.max(0, live[i] - Math.min(floor, live[i]));
   });
 
@@ -274,4 +273,25 @@ function protectPaths(
       if (li > 0) u = inputIndex(l.shape, best) % pm.layers[li - 1].units;
     }
   }
+}
+
+/** The default floor's fraction at a target: 1 %, or half of what the target keeps where that is less. */
+export function defaultKeepFraction(target: number): number {
+  return Math.min(PRUNE_BY_SCORES_DEFAULTS.minKeepPerLayer, (1 - target) / 2);
+}
+
+/** Weights a layer of `size` keeps: the fraction rounded up (a product within 1e-6 of a whole number taken as it, as the target is), at least `minKeepWeights`. */
+function layerFloor(size: number, keepFraction: number, minKeepWeights: number): number {
+  return Math.max(Math.ceil(keepFraction * size - 1e-6), minKeepWeights);
+}
+
+/**
+ * The most sparsity pruneByScores can reach at `target` with its default floors (the protected path aside: within
+ * them), weights already pruned counting as pruned.
+ */
+export function mostByConnections(pm: PrunableModel, target: number): number {
+  const kf = defaultKeepFraction(target);
+  const s = pm.sparsity();
+  const kept = s.layers.reduce((a, l) => a + Math.min(l.size - l.pruned, layerFloor(l.size, kf, PRUNE_BY_SCORES_DEFAULTS.minKeepWeights)), 0);
+  return 1 - kept / s.total;
 }

@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { autoprune } from '../../src/index.js';
 import { checkObjective } from '../../src/agent/granularity.js';
-import { invalidStateFile } from '../../src/agent/checkpoint.js';
+import { Checkpointer, invalidStateFile } from '../../src/agent/checkpoint.js';
 import type { AgentEvent } from '../../src/agent/events.js';
 import { runAgent } from '../../src/agent/loop.js';
 import { loadSynthetic } from '../../src/data/synthetic.js';
@@ -101,8 +101,14 @@ describe('latency profile (--objective latency)', () => {
       state: { step: 0, sparsity: 0, rate: 0.5, stepsUsed: 0, denseValAccuracy: 0.9, steps: [], latency: { batch: 32, denseMs: 1, kernels: ['d'], msPerMac: [-1], probes: [] } },
     };
     expect(invalidStateFile(file)).toBe('state.latency');
+    const dir = tempDir();
+    writeFileSync(join(dir, 'state.json'), JSON.stringify(file));
+    expect(new Checkpointer(dir).savedLatency()).toBeUndefined();
     file.state.latency.msPerMac = [1e-6];
     expect(invalidStateFile(file)).toBeUndefined();
+    // A resume reads the table its run started with before anything else (not a new timing).
+    writeFileSync(join(dir, 'state.json'), JSON.stringify(file));
+    expect(new Checkpointer(dir).savedLatency()).toEqual(file.state.latency);
   });
 
   it('the agent reaches a predicted-time target with a given profile, says the dense time at the start and reports the prediction', async () => {
