@@ -66,6 +66,7 @@ export function measureLatencyProfile(pm: PrunableModel, opts: LatencyProfileOpt
   try {
     models.push(serving());
     for (let i = 0; i < pm.layers.length; i++) {
+      if (!pm.layers[i].structured) continue; // no whole units to take (an Embedding's, a depthwise kernel's)
       let last = 0;
       for (const keep of o.keep) {
         const snap = pm.snapshot();
