@@ -89,7 +89,7 @@ function inApiTerms(err: unknown): unknown {
 }
 
 /** Every option compactPruned() takes (checked against CompactOptions by the compiler): anything else is a typo. */
-const COMPACT_KEYS: Record<keyof CompactOptions, true> = { out: true, int8: true, seed: true, rewrite: true, servingBatch: true, probe: true, timeBudgetMs: true };
+const COMPACT_KEYS: Record<keyof CompactOptions, true> = { out: true, int8: true, seed: true, rewrite: true, servingBatch: true, probe: true, data: true, timeBudgetMs: true };
 
 /**
  * Compacts a pruned model (an `autoprune` output folder, a model folder or a model.json) into `out`: the compact model,

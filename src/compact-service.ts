@@ -3,16 +3,17 @@
  * what they measure. The console command that prints it is src/cli/compact.ts.
  */
 import type * as TF from '@tensorflow/tfjs';
-import { closeSync, existsSync, lstatSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { tf } from './backend/tf.js';
 import { AutopruneError, ModelError, UsageError } from './errors.js';
-import { loadModel, modelFiles, quantizedStorage, writableFolderFor, type QuantizedStorage } from './models/io.js';
-import { rememberLoss, savedLoss, taskOf } from './models/task.js';
+import { copyTrainingConfig, loadModel, modelFiles, quantizedStorage, writableFolderFor, type QuantizedStorage } from './models/io.js';
+import { csvTargetsOf, fitDatasetToModel, rememberLoss, savedLoss, taskOf } from './models/task.js';
+import { isCsvPath, loadDataset, type LoadDatasetOptions } from './data/registry.js';
 import { compactModel, type CompactReport } from './pruning/compact.js';
 import { excludedIn, loadMasksFrom, MASKS_FILE } from './pruning/mask-io.js';
 import { PrunableModel } from './pruning/prunable-model.js';
-import { notRunnable } from './pruning/layer-kinds.js';
+import { layerPaths, notRunnable } from './pruning/layer-kinds.js';
 import { ONE_CHANNEL_MIN_BATCH, oneChannelRewrites, rewriteForSpeed, SERVING_BATCH_DEFAULT, type Rewrite } from './pruning/rewrite.js';
 import { decodeSparse, encodeSparse, sizeReport, SPARSE_MAGIC, type SizeReport } from './pruning/sparse-format.js';
 import { foreignInside, isAutopruneOutput, realPathOf } from './prune-service.js';
@@ -44,6 +45,14 @@ export interface CompactOptions {
    * in [0, 1) understate the int8 error of a model that reads larger values (raw table columns). Not disposed here.
    */
   probe?: { x: TF.Tensor; what: string };
+  /**
+   * Real rows to compare the outputs on where no `probe` is given, read as a run reads its data: 'mnist-10k' or a CSV
+   * file, its columns as the folder's report.json says the run read them (label, ignored columns, input scale,
+   * standardization, split) where the folder is an autoprune output, else the defaults; up to 256 rows of its
+   * validation split, then of its training split. Without it (and `probe`) the inputs are random, on which a classifier
+   * is often sure of its class whatever the weights: the int8 figures then understate what int8 costs on real rows.
+   */
+  data?: string;
   /**
    * Milliseconds to spend timing `predict` at the serving batch, the pruned model at full shape against the compact model
    * (alternating turns, compareLatency): what compaction buys on this machine, which MACs alone do not say (a recurrent
@@ -231,6 +240,51 @@ function maxAbsDiff(ref: readonly TF.Tensor[], b: TF.LayersModel, x: TF.Tensor |
   });
 }
 
+/** Rows compared on at most (CompactOptions.data), as a run's --compact compares on up to 256 validation rows. */
+const PROBE_ROWS = 256;
+
+/** The column settings of a run's report.json (its `config`) that decide how its data file was read; {} where unreadable. */
+function runColumns(runDir: string | undefined): Omit<LoadDatasetOptions, 'targets' | 'valPath' | 'testPath' | 'labelOrder'> {
+  if (runDir == null) return {};
+  let config: Record<string, unknown>;
+  try {
+    config = (JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as { config?: Record<string, unknown> }).config ?? {};
+  } catch {
+    return {};
+  }
+  const strings = (v: unknown) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? v as string[] : undefined);
+  const label = typeof config.label === 'string' ? config.label : strings(config.label);
+  const ignoreColumns = strings(config.ignoreColumns);
+  const split = Array.isArray(config.split) && config.split.length === 3 && config.split.every((x) => typeof x === 'number') ? config.split as [number, number, number] : undefined;
+  return {
+    ...(label != null ? { label } : {}), ...(ignoreColumns ? { ignoreColumns } : {}), ...(split ? { split } : {}),
+    ...(typeof config.splitSeed === 'number' ? { seed: config.splitSeed } : {}),
+    ...(typeof config.standardize === 'boolean' ? { standardize: config.standardize } : {}),
+    ...(typeof config.inputScale === 'number' ? { inputScale: config.inputScale } : {}),
+  };
+}
+
+/** Up to PROBE_ROWS rows of `spec` shaped for `model` (CompactOptions.data): its validation split first, then training rows. */
+function probeRows(spec: string, model: TF.LayersModel, runDir: string | undefined): { x: TF.Tensor; what: string } {
+  const task = taskOf(model);
+  const targets = csvTargetsOf(task);
+  const data = loadDataset(spec, { ...runColumns(runDir), ...(targets != null && isCsvPath(spec) ? { targets } : {}) });
+  try {
+    const fitted = fitDatasetToModel(data, model, task);
+    try {
+      const fromVal = Math.min(PROBE_ROWS, fitted.val.x.shape[0]);
+      const fromTrain = Math.min(PROBE_ROWS - fromVal, fitted.train.x.shape[0]);
+      const x = tf.tidy(() => tf.concat([tf.slice(fitted.val.x, 0, fromVal), tf.slice(fitted.train.x, 0, fromTrain)]));
+      const what = `${fromVal + fromTrain} rows of '${spec}'${runDir != null ? ' read as the run read them' : ''} (${fromVal} of its validation split${fromTrain ? `, ${fromTrain} of its training split` : ''})`;
+      return { x, what };
+    } finally {
+      if (fitted !== data) fitted.dispose();
+    }
+  } finally {
+    data.dispose();
+  }
+}
+
 /**
  * Compacts a pruned model (see src/pruning/compact.ts) and exports it sparse: writes
  * `<out>/compact/` (model.json + weights.bin), `<out>/model.sparse` and, with `int8`,
@@ -269,6 +323,10 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
   }
   const disposables: { dispose(): void }[] = [model];
   try {
+    if (!opts.probe && opts.data != null) {
+      opts = { ...opts, probe: probeRows(opts.data, model, masksDirs.find(isAutopruneOutput)) };
+      disposables.push(opts.probe!.x);
+    }
     const pm = new PrunableModel(model);
     disposables.push(pm);
     const masksDir = masksDirs.find((d) => loadMasksFrom(pm, d));
@@ -280,6 +338,8 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     const moreAtLargeBatch = opts.rewrite !== false && (opts.servingBatch ?? SERVING_BATCH_DEFAULT) < ONE_CHANNEL_MIN_BATCH ? oneChannelRewrites(compact) : 0;
     // The compact model keeps the loss the model.json named (its task: a regression model is not read as logits next time).
     rememberLoss(compact, lossNamed(model));
+    // … and its optimizer's settings and metrics (a Keras model's Adam at 0.005 and `mae`), compiled as the pruned model was.
+    copyTrainingConfig(model, compact);
     const sizes = sizeReport(model, { compact });
     const sparse = encodeSparse(model);
     const sparseInt8 = opts.int8 ? encodeSparse(model, { int8: true }) : undefined;
@@ -354,6 +414,9 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     const allKernels = claimed.allKernels ? { dense: claimed.allKernels.dense, compact: compactMacs + (held.allKernels?.dense ?? held.dense) - held.dense } : undefined;
     // The weights of the model written (a batch norm folded away, a phase convolution's larger kernel).
     const paramsWritten = compact.countParams();
+    // Per layer too: a batch norm folded into a layer gives it a bias (or changes its kernel), which the slicing's count missed.
+    const paramsOf = new Map([...layerPaths(compact)].map(([l, path]) => [path, l.countParams()]));
+    const layers = report.layers.map((l) => (paramsOf.has(l.name) ? { ...l, paramsAfter: paramsOf.get(l.name)! } : l));
     // The pruned model is timed with the serving rewrites the compact one got (batch norms folded, …), as the benchmark
     // times its dense models: the speed-up is then pruning's, not the folding's (a new user's MobileNet: 2.01× printed, of
     // which the folding alone gave 1.5×).
@@ -369,7 +432,7 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     }
     return {
       input: { model: modelFile, masks: masksDir ? join(masksDir, MASKS_FILE) : null },
-      files, ...(removed.length ? { removed } : {}), sparsity, sizes, ...(quantizedStorage(model) ? { inputStored: quantizedStorage(model) } : {}), compact: { ...report, paramsAfter: paramsWritten }, maxAbsDiff: diff, ...(int8ClassChanges ? { int8ClassChanges } : {}),
+      files, ...(removed.length ? { removed } : {}), sparsity, sizes, ...(quantizedStorage(model) ? { inputStored: quantizedStorage(model) } : {}), compact: { ...report, layers, paramsAfter: paramsWritten }, maxAbsDiff: diff, ...(int8ClassChanges ? { int8ClassChanges } : {}),
       ...(moreAtLargeBatch > 0 ? { largeBatchRewrites: moreAtLargeBatch } : {}),
       probeInputs: opts.probe && model.inputs.length === 1 ? opts.probe.what : tokens ? 'token ids below the Embedding\'s vocabulary size' : 'values in [0, 1)',
       compute: { dense: claimed.dense, live: claimed.live, compact: compactMacs, ...(allKernels ? { allKernels } : {}) }, rewrites, ...(latency ? { latency } : {}),

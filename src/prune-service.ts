@@ -780,7 +780,8 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
   const mapping = inMemory ? `the dataset's labels as class indices (label k = output k)`
     : oneHot ? `the label columns in the order given to --label (${names.join(', ')})`
     : given ? `--label-order ${csvNames(names)}`
-    : numeric ? `integer labels as output indices (label k = output k: ${names.join(', ')})` : `the labels in sorted order (${names.join(', ')})`;
+    : numeric && names.every((n, k) => Number(n) === k) ? `integer labels as output indices (label k = output k: ${names.join(', ')})`
+    : numeric ? `the labels in numeric order as outputs 0, 1, … (${names.join(', ')})` : `the labels in sorted order (${names.join(', ')})`;
   /** What gives the classes in another order: --label for one-hot columns, else --label-order; in memory, labels recoded. */
   const reorder = (order: string) => (inMemory ? `the labels recoded to the model's output order (label ${order.split(',')[0]} as 0${order.includes(',') ? `, ${order.split(',')[1]} as 1, …` : ''})`
     : oneHot ? `--label ${order}` : `--label-order ${order}`);
@@ -1558,7 +1559,9 @@ export class PruneService {
         if (lostCompile) {
           opts.onEvent?.({
             type: 'warning',
-            message: `model '${loaded.label}' was saved compiled with ${lostCompile}, which tfjs has not: the pruned model.json names its loss with tfjs' Adam at its defaults (compile it again to train it on with yours)`,
+            message: lostCompile.loss
+              ? `model '${loaded.label}' was saved compiled with ${lostCompile.settings} and the loss ${lostCompile.loss}, which tfjs cannot compile: the pruned model.json keeps the loss for autoprune (its userDefinedMetadata) but has no training config, so these settings are not in it (compile it again to train it on with yours)`
+              : `model '${loaded.label}' was saved compiled with ${lostCompile.settings}, which tfjs has not: the pruned model.json names its loss with tfjs' Adam at its defaults (compile it again to train it on with yours)`,
           });
         }
         const quantized = quantizedStorage(loaded.model);

@@ -371,7 +371,7 @@ describe('compactPruned (the library form of autoprune compact)', () => {
     const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 6, activation: 'relu' }), tf.layers.dense({ units: 3, activation: 'softmax' })] });
     await m.save(`file://${join(dir, 'm')}`);
     m.dispose();
-    await expect(compactPruned(join(dir, 'm'), { int8bit: true } as unknown as CompactOptions)).rejects.toThrow(/^unknown option 'int8bit'; compactPruned\(\) takes out, int8, seed, rewrite, servingBatch, probe, timeBudgetMs$/);
+    await expect(compactPruned(join(dir, 'm'), { int8bit: true } as unknown as CompactOptions)).rejects.toThrow(/^unknown option 'int8bit'; compactPruned\(\) takes out, int8, seed, rewrite, servingBatch, probe, data, timeBudgetMs$/);
     const err = await compactPruned(join(dir, 'm')).then(() => undefined, (e: unknown) => e as Error);
     expect(err).toBeInstanceOf(UsageError);
     expect(err!.message).toMatch(/compact writes nothing into a model's own folder; give out$/);

@@ -82,7 +82,7 @@ export async function compactCommand(dir: string, cmd: CompactOptions & { json?:
       (r.compute.allKernels ? `; every kernel's, the frozen and excluded ones included: dense ${r.compute.allKernels.dense.toLocaleString('en')}, the compact model runs ` +
         `${r.compute.allKernels.compact.toLocaleString('en')} (${removed(r.compute.allKernels.compact, r.compute.allKernels.dense)})` : ''),
     ...(r.latency ? [latencyLine(r.latency, r.compact.paramsAfter < r.compact.paramsBefore)] : []),
-    `max |output − masked output| on ${r.probeInputs.includes('rows') ? r.probeInputs : `32 random inputs (${r.probeInputs}; inputs of larger values make the int8 error larger: a run's --compact compares on its validation rows)`}: compact ${r.maxAbsDiff.compact.toExponential(2)}, ` +
+    `max |output − masked output| on ${r.probeInputs.includes('rows') ? r.probeInputs : `32 random inputs (${r.probeInputs}: not your data; ${r.int8ClassChanges ? 'a classifier is often sure of one class on random inputs whatever its weights, so the int8 figures can be far below what int8 costs on real rows' : 'inputs of larger values make the int8 error larger'}: --data <the run's CSV> compares on real rows, as a run's --compact does on its validation rows)`}: compact ${r.maxAbsDiff.compact.toExponential(2)}, ` +
       `sparse ${r.maxAbsDiff.sparse.toExponential(2)}` +
       (r.maxAbsDiff.sparseInt8 != null ? `, sparse + int8 ${r.maxAbsDiff.sparseInt8.toExponential(2)}` : '') +
       (r.int8ClassChanges ? ` (its highest output changed on ${r.int8ClassChanges.rows} of ${r.int8ClassChanges.of} inputs)` : ''),

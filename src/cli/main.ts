@@ -163,6 +163,7 @@ function main(argv: string[]): Promise<number> {
     .argument('<pruned>', 'an autoprune output folder (model/ + masks.json), a model folder, or a model.json')
     .option('-o, --out <dir>', 'where to write compact/, model.sparse (default: the autoprune output folder given; a model folder of your own needs --out: inputs are only read)')
     .option('--int8', 'also write model.int8.sparse with int8-quantised surviving weights')
+    .option('--data <spec>', "real rows to compare the outputs on (the int8 error, classes changed): 'mnist-10k' or the run's CSV, read with the run's column settings from the folder's report.json (default: 32 random inputs, on which a classifier's int8 error shows little)")
     .option('--no-rewrite', 'keep the compact model layer for layer (by default batch norms and activation layers are folded into the conv or Dense layer before them: the same outputs, computed faster by TensorFlow)')
     .option('--serving-batch <n>', 'samples per predict call the compact model will serve; from 128 on, feature maps pruned to one channel are also rewritten into a form TensorFlow runs faster at such batches (default 32, tfjs predict\'s own)')
     .option('--json', 'print the result as JSON')
@@ -179,7 +180,7 @@ function main(argv: string[]): Promise<number> {
   program
     .command('build-meta')
     .description('build a meta-dataset for a model family: train a zoo, run the oracle, sample per-connection features and labels')
-    .requiredOption('--family <name>', "model family: mlp or cnn (built-in zoos trained here on MNIST-10k), or your family's name with --models")
+    .requiredOption('--family <name>', "(required) model family: mlp or cnn (built-in zoos trained here on MNIST-10k), or your family's name with --models")
     .option('--models <files...>', 'your trained models of the family (model.json files or their folders): the oracle runs on them, nothing is retrained')
     .option('--data <spec>', "with --models: their data, 'mnist-10k' or a CSV file (default: mnist-10k)")
     .option('--label <column>', 'with --models and CSV data: label column, header name or 0-based index (default: the last column not in --ignore-columns)')
@@ -203,7 +204,7 @@ function main(argv: string[]): Promise<number> {
   program
     .command('worker')
     .description('take build-meta jobs from a BullMQ queue in Redis until Ctrl-C (run on every machine that should help a `build-meta --queue` build)')
-    .requiredOption('--queue <url>', 'the Redis URL the build uses, e.g. redis://10.0.0.5:6379')
+    .requiredOption('--queue <url>', '(required) the Redis URL the build uses, e.g. redis://10.0.0.5:6379')
     .option('-q, --quiet', 'print only failures')
     .option('--json', 'events as JSON lines on stderr')
     .action(async (opts) => {
@@ -214,9 +215,9 @@ function main(argv: string[]): Promise<number> {
   program
     .command('train-policy')
     .description('train a pruning policy (meta-model) on one or more meta-datasets')
-    .requiredOption('--meta <files...>', 'meta-dataset header files (datasets/meta-*.json)')
+    .requiredOption('--meta <files...>', '(required) meta-dataset header files (datasets/meta-*.json)')
     .option('--kind <kind>', 'cart (decision tree), net (small tfjs MLP) or linear (logistic regression: one weight per feature, printed)', 'cart')
-    .requiredOption('--out <file>', 'policy file to write, e.g. policies/mine.json')
+    .requiredOption('--out <file>', '(required) policy file to write, e.g. policies/mine.json')
     .option('--name <name>', 'policy name (default: the file name)')
     .option('--no-validate', 'skip leave-one-model-out / leave-one-family-out validation (faster)')
     .option('--balance-families', 'give every family of the meta-datasets the same total training weight (else a family counts by its rows)')

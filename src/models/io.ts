@@ -308,9 +308,15 @@ async function loadArtifactsOnly(artifacts: TF.io.ModelArtifacts): Promise<TF.La
     const before = new Set(Object.keys(registered()));
     try {
       const model = ownOptimizer(await tf.loadLayersModel(tf.io.fromMemory({ ...artifacts, trainingConfig })));
+      // Keras' own form can compile half-way: tfjs' SGD takes `learning_rate` as no rate at all, and metrics nested per
+      // output compile but cannot be saved again. Such a compile is the next form's to make.
+      if (k < tries.length - 1 && !compiledWhole(model)) {
+        model.dispose();
+        throw new Error('compiled half-way');
+      }
       // Compiled with the loss alone: what the file's optimizer and metrics were, for the warning that the output names neither.
       const lost = !kept || k === 0 ? undefined : k === tries.length - 1 ? kept.described : kept.unknownOptimizer;
-      if (lost) compileSettingsLost.set(model, lost);
+      if (lost) compileSettingsLost.set(model, { settings: lost });
       return model;
     } catch {
       for (const [name, v] of Object.entries(registered())) if (!before.has(name)) v.dispose();
@@ -319,27 +325,51 @@ async function loadArtifactsOnly(artifacts: TF.io.ModelArtifacts): Promise<TF.La
   const { trainingConfig: _ignored, ...bare } = artifacts;
   const model = ownOptimizer(await tf.loadLayersModel(tf.io.fromMemory(bare)));
   rememberLoss(model, loss);
+  // A loss tfjs cannot compile (Huber): the written model.json has no training config, so its optimizer and metrics go.
+  const lost = tc && !tfjsLoss ? tfjsCompileSettings(tc as { optimizer_config?: unknown; metrics?: unknown })?.described : undefined;
+  if (lost) compileSettingsLost.set(model, { settings: lost, loss: loss ?? 'its loss' });
   return model;
 }
 
-const compileSettingsLost = new WeakMap<TF.LayersModel, string>();
+/** Whether a compiled model's training config can be saved again and its optimizer has a learning rate. */
+function compiledWhole(model: TF.LayersModel): boolean {
+  try {
+    const tc = (model as unknown as { getTrainingConfig(): { optimizer_config?: { config?: Record<string, unknown> } } }).getTrainingConfig();
+    return typeof tc.optimizer_config?.config?.learningRate === 'number';
+  } catch {
+    return false;
+  }
+}
+
+const compileSettingsLost = new WeakMap<TF.LayersModel, { settings: string; loss?: string }>();
 
 /**
- * The file's optimizer (and metrics), where tfjs could not compile the model with them (it was compiled with its loss and
- * tfjs' Adam at its defaults, which the written model.json then names): e.g. "optimizer Nadam (learning rate 0.003)".
+ * The file's optimizer (and metrics), where tfjs could not compile the model with them: `settings`, e.g. "optimizer
+ * Nadam (learning rate 0.003)". Without `loss`, it was compiled with its loss and tfjs' Adam at its defaults, which the
+ * written model.json then names; with `loss` (one tfjs cannot compile, e.g. 'huber'), it was not compiled at all: the
+ * written model.json keeps that loss in autoprune's metadata and has no training config.
  */
-export function compileSettingsDropped(model: TF.LayersModel): string | undefined {
+export function compileSettingsDropped(model: TF.LayersModel): { settings: string; loss?: string } | undefined {
   return compileSettingsLost.get(model);
 }
 
 /** Keras optimizers whose settings tfjs' optimizers of the same name take (snake_case → tfjs' names, with Keras' defaults). */
-const KERAS_OPTIMIZERS: Record<string, Record<string, [tfjs: string, keras: number]>> = {
+const KERAS_OPTIMIZERS: Record<string, Record<string, [tfjs: string, keras: number | boolean]>> = {
   Adam: { learning_rate: ['learningRate', 0.001], beta_1: ['beta1', 0.9], beta_2: ['beta2', 0.999], epsilon: ['epsilon', 1e-7] },
   SGD: { learning_rate: ['learningRate', 0.01] },
-  RMSprop: { learning_rate: ['learningRate', 0.001], rho: ['decay', 0.9], momentum: ['momentum', 0], epsilon: ['epsilon', 1e-7] },
+  // Keras' SGD with momentum is tfjs' Momentum optimizer (tfjs' SGD has none).
+  Momentum: { learning_rate: ['learningRate', 0.01], momentum: ['momentum', 0], nesterov: ['useNesterov', false] },
+  RMSProp: { learning_rate: ['learningRate', 0.001], rho: ['decay', 0.9], momentum: ['momentum', 0], epsilon: ['epsilon', 1e-7], centered: ['centered', false] },
   Adagrad: { learning_rate: ['learningRate', 0.001], initial_accumulator_value: ['initialAccumulatorValue', 0.1] },
   Adamax: { learning_rate: ['learningRate', 0.001], beta_1: ['beta1', 0.9], beta_2: ['beta2', 0.999], epsilon: ['epsilon', 1e-7], decay: ['decay', 0] },
 };
+
+/** tfjs' class name of a Keras optimizer config (Keras spells RMSprop, tfjs registers RMSProp; SGD with momentum is Momentum). */
+function tfjsOptimizerClass(name: string, c: Record<string, unknown>): string {
+  if (name === 'RMSprop') return 'RMSProp';
+  if (name === 'SGD' && typeof c.momentum === 'number' && c.momentum > 0) return 'Momentum';
+  return name;
+}
 
 /**
  * A training config's optimizer and metrics as tfjs compiles them (a Keras-converted model writes Adam's
@@ -353,15 +383,16 @@ function tfjsCompileSettings(tc: { optimizer_config?: unknown; metrics?: unknown
   if (!raw?.class_name && metrics.length === 0) return undefined;
   const name = typeof raw?.class_name === 'string' ? raw.class_name : undefined;
   const c = raw?.config ?? {};
-  const map = name ? KERAS_OPTIMIZERS[name] : undefined;
+  const className = name ? tfjsOptimizerClass(name, c) : undefined;
+  const map = className ? KERAS_OPTIMIZERS[className] : undefined;
   let optimizer: unknown = TFJS_ADAM;
   if (map) {
     const config: Record<string, unknown> = {};
     for (const [keras, [tfjs, def]] of Object.entries(map)) {
       const v = c[keras] ?? c[tfjs];
-      config[tfjs] = typeof v === 'number' ? v : def;
+      config[tfjs] = typeof v === typeof def ? v : def;
     }
-    optimizer = { class_name: name, config };
+    optimizer = { class_name: className, config };
   }
   const lr = typeof c.learning_rate === 'number' ? c.learning_rate : typeof c.learningRate === 'number' ? c.learningRate : undefined;
   const opt = name ? `optimizer ${name}${lr != null ? ` (learning rate ${lr})` : ''}` : undefined;
@@ -560,6 +591,19 @@ export async function modelFiles(model: TF.LayersModel, prefix = ''): Promise<Mo
  * own, so model.dispose() would leave its variables (Adam's β powers) behind. autoprune trains with its own
  * optimizer; the loaded one only says what the model was compiled with, and goes with the model.
  */
+/**
+ * Compiles `to` with `from`'s training config (its loss, optimizer and settings, metrics) where `from` is compiled: a model
+ * rebuilt from another (the compact one) is saved with the same training config. Nothing where tfjs cannot compile it.
+ */
+export function copyTrainingConfig(from: TF.LayersModel, to: TF.LayersModel): void {
+  const m = from as unknown as { optimizer?: unknown; getTrainingConfig(): TF.io.TrainingConfig };
+  if (m.optimizer == null) return;
+  try {
+    (to as unknown as { loadTrainingConfig(c: TF.io.TrainingConfig): void }).loadTrainingConfig(m.getTrainingConfig());
+    ownOptimizer(to);
+  } catch { /* a loss given as a function has no name: the loss is remembered apart (rememberLoss) */ }
+}
+
 function ownOptimizer(model: TF.LayersModel): TF.LayersModel {
   const m = model as unknown as { optimizer?: unknown; isOptimizerOwned?: boolean };
   if (m.optimizer != null) m.isOptimizerOwned = true;

@@ -476,7 +476,7 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel, task: Ta
     throw new DataError(
       `data '${data.source}' has ${data.numClasses} classes (${data.classNames.slice(0, 12).join(', ')}${data.numClasses > 12 ? ', …' : ''}) ` +
       `but the model's output has ${task.units} unit(s) (${classes} classes): ${extra} class${extra === 1 ? '' : 'es'} more than it has outputs; ` +
-      `remove the rows of the class${extra === 1 ? '' : 'es'} the model was not trained on (in ${numeric ? 'label' : 'sorted'} order, label k = output k, ` +
+      `remove the rows of the class${extra === 1 ? '' : 'es'} the model was not trained on (in ${numeric ? 'numeric' : 'sorted'} order, the k-th label = output k, ` +
       `that is ${named}; if ${extra === 1 ? 'it is another class' : 'they are others'}, remove ${extra === 1 ? 'that one\'s' : 'their'} rows and give --label-order with the model's classes in output order)`);
   }
   if (want.join('x') === data.inputShape.join('x') && !byIndex) return data;

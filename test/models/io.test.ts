@@ -166,8 +166,28 @@ describe('model io', () => {
     adam.dispose();
     asKeras({ class_name: 'Nadam', config: { learning_rate: 0.003 } });
     const nadam = await loadModel(dir);
-    expect(compileSettingsDropped(nadam)).toBe('optimizer Nadam (learning rate 0.003)');
+    expect(compileSettingsDropped(nadam)).toEqual({ settings: 'optimizer Nadam (learning rate 0.003)' });
     nadam.dispose();
+    // Keras spells RMSprop (tfjs: RMSProp), and its SGD with momentum is tfjs' Momentum: both kept, settings included.
+    const kept = async (optimizer: unknown) => {
+      asKeras(optimizer);
+      const k = await loadModel(dir);
+      const c = (k as unknown as { getTrainingConfig(): { optimizer_config: unknown } }).getTrainingConfig().optimizer_config;
+      const lost = compileSettingsDropped(k);
+      k.dispose();
+      return { c, lost };
+    };
+    expect(await kept({ class_name: 'RMSprop', config: { learning_rate: 0.002, rho: 0.8 } }))
+      .toEqual({ c: { class_name: 'RMSProp', config: { learningRate: 0.002, decay: 0.8, momentum: 0, epsilon: 1e-7, centered: false } }, lost: undefined });
+    expect(await kept({ class_name: 'SGD', config: { learning_rate: 0.02, momentum: 0.9, nesterov: true } }))
+      .toEqual({ c: { class_name: 'Momentum', config: { learningRate: 0.02, momentum: 0.9, useNesterov: true } }, lost: undefined });
+    expect(await kept({ class_name: 'SGD', config: { learning_rate: 0.02, momentum: 0 } }))
+      .toEqual({ c: { class_name: 'SGD', config: { learningRate: 0.02 } }, lost: undefined });
+    // A loss tfjs cannot compile (Huber): no training config at all is written, so the settings it had are said lost.
+    writeFileSync(join(dir, 'model.json'), JSON.stringify({ ...json, trainingConfig: { loss: 'huber', metrics: ['mae'], optimizer_config: { class_name: 'Adam', config: { learning_rate: 0.005 } } } }));
+    const huber = await loadModel(dir);
+    expect(compileSettingsDropped(huber)).toEqual({ settings: 'optimizer Adam (learning rate 0.005), metrics mae', loss: 'huber' });
+    huber.dispose();
   });
 
   it('caches trained default models so repeated runs do not retrain', async () => {

@@ -412,12 +412,15 @@ describe('compactPruned (autoprune compact)', () => {
   it('the compact model keeps the loss the model.json named (a regression model is not read as logits next time)', async () => {
     const dir = tempDir();
     const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [5], units: 8, activation: 'relu' }), tf.layers.dense({ units: 2 })] });
-    m.compile({ optimizer: 'adam', loss: 'meanSquaredError' });
+    m.compile({ optimizer: tf.train.adam(0.005, 0.8), loss: 'meanSquaredError', metrics: ['mae'] });
     await m.save(`file://${join(dir, 'reg')}`, { includeOptimizer: true });
     m.dispose();
     const r = await compactPruned(join(dir, 'reg'), { out: join(dir, 'out'), int8: true });
-    const written = JSON.parse(readFileSync(join(dir, 'out', 'compact', 'model.json'), 'utf8')) as { trainingConfig?: { loss?: string } };
+    const written = JSON.parse(readFileSync(join(dir, 'out', 'compact', 'model.json'), 'utf8')) as { trainingConfig?: { loss?: string; metrics?: unknown; optimizer_config?: { config?: Record<string, unknown> } } };
     expect(written.trainingConfig?.loss).toBe('mean_squared_error'); // as tfjs saves it
+    // … with its optimizer's settings and metrics, not tfjs' Adam at its defaults.
+    expect(written.trainingConfig?.optimizer_config?.config).toMatchObject({ learningRate: 0.005, beta1: 0.8 });
+    expect(written.trainingConfig?.metrics).toEqual(['mae']);
     // Two regression targets are no classes: no "predicted class" count for the int8 file.
     expect(r.maxAbsDiff.sparseInt8).toBeDefined();
     expect(r.int8ClassChanges).toBeUndefined();
@@ -427,6 +430,36 @@ describe('compactPruned (autoprune compact)', () => {
     expect(again.removed).toEqual([join(dir, 'out', 'model.int8.sparse')]);
     expect(existsSync(join(dir, 'out', 'model.int8.sparse'))).toBe(false);
     expect(existsSync(join(dir, 'out', 'model.sparse'))).toBe(true);
+  });
+
+  it('compares on real rows read with the run\'s column settings (data): random inputs understate the int8 error', async () => {
+    const dir = tempDir();
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 8, activation: 'relu' }), tf.layers.dense({ units: 3, activation: 'softmax' })] });
+    randomBiases(model, 3);
+    await saveModel(model, join(dir, 'run', 'model'));
+    // A run that left out the id column and scaled the inputs by 1/10 (report.json config): the CSV has raw values up to 100.
+    writeFileSync(join(dir, 'run', 'report.json'), JSON.stringify({ format: 'autoprune-report', config: { label: 'y', ignoreColumns: ['id'], inputScale: 0.1, splitSeed: 0 } }));
+    const rng = new Rng(7);
+    const rows = Array.from({ length: 50 }, (_, i) => `r${i},${[0, 1, 2].map(() => (100 * rng.next()).toFixed(2)).join(',')},${['a', 'b', 'c'][i % 3]}`);
+    writeFileSync(join(dir, 'd.csv'), `id,x1,x2,x3,y\n${rows.join('\n')}\n`);
+    const random = await compactPruned(join(dir, 'run'), { out: join(dir, 'o1'), int8: true });
+    const real = await compactPruned(join(dir, 'run'), { out: join(dir, 'o2'), int8: true, data: join(dir, 'd.csv') });
+    expect(random.probeInputs).toBe('values in [0, 1)');
+    // All 50 rows (80/10/10: 5 validation rows, then 40 training rows; the test split is never read), as the run read them.
+    expect(real.probeInputs).toBe(`45 rows of '${join(dir, 'd.csv')}' read as the run read them (5 of its validation split, 40 of its training split)`);
+    expect(real.int8ClassChanges?.of).toBe(45);
+    // The int8 error on those rows, recomputed here from the file on the same rows (scaled ×0.1) — not the random inputs'.
+    const int8 = await decodeSparse(readFileSync(join(dir, 'o2', 'model.int8.sparse')));
+    const x = tf.tensor2d(rows.map((r) => r.split(',').slice(1, 4).map((v) => 0.1 * Number(v))));
+    const all = tf.tidy(() => tf.max(tf.abs(tf.sub(model.predict(x) as TF.Tensor, int8.predict(x) as TF.Tensor))).dataSync()[0]);
+    expect(real.maxAbsDiff.sparseInt8!).toBeLessThanOrEqual(all + 1e-7);
+    expect(real.maxAbsDiff.sparseInt8!).toBeGreaterThan(0);
+    // Without the run's settings the id column would be an input: the report.json is what made the rows readable.
+    writeFileSync(join(dir, 'run', 'report.json'), JSON.stringify({ format: 'autoprune-report', config: {} }));
+    await expect(compactPruned(join(dir, 'run'), { out: join(dir, 'o3'), data: join(dir, 'd.csv') })).rejects.toThrow(/id/);
+    x.dispose();
+    int8.dispose();
+    model.dispose();
   });
 
   it('checks a text model on token ids: random floats would all be id 0, padding under maskZero, and exercise nothing', async () => {

@@ -261,7 +261,7 @@ describe('training', () => {
     const small = buildModel({ family: 'mlp', inputShape: [10], hidden: [4], numClasses: 10, seed: 0 });
     expect(() => fitDatasetToModel(data, small)).toThrow(/784 input values per sample.*expects shape \[10\]/);
     const binary = buildModel({ family: 'mlp', inputShape: [784], hidden: [4], numClasses: 2, binaryOutput: true, seed: 0 });
-    expect(() => fitDatasetToModel(data, binary)).toThrow(/10 classes \(0, 1, 2, 3, 4, 5, 6, 7, 8, 9\) but the model's output has 1 unit\(s\) \(2 classes\): 8 classes more than it has outputs; remove the rows of the classes the model was not trained on \(in label order, label k = output k, that is '2', '3', '4', '5', '6', … \(8 labels\); if they are others, remove their rows and give --label-order/);
+    expect(() => fitDatasetToModel(data, binary)).toThrow(/10 classes \(0, 1, 2, 3, 4, 5, 6, 7, 8, 9\) but the model's output has 1 unit\(s\) \(2 classes\): 8 classes more than it has outputs; remove the rows of the classes the model was not trained on \(in numeric order, the k-th label = output k, that is '2', '3', '4', '5', '6', … \(8 labels\); if they are others, remove their rows and give --label-order/);
     [cnn, small, binary].forEach((m) => m.dispose());
     data.dispose();
   });
