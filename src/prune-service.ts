@@ -14,7 +14,7 @@ import { Checkpointer, type RunIdentity } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
 import { selectBackendAsync, tf } from './backend/tf.js';
 import { csvNames } from './data/csv.js';
-import { checkDataset, hashSplits, looksLikeRegressionTarget, withDatasetDefaults, type Dataset, type DatasetInput } from './data/dataset.js';
+import { checkDataset, hashSplits, looksLikeRegressionTarget, withDatasetDefaults, type Dataset, type DatasetInput, type SplitOrigin } from './data/dataset.js';
 import { abortedError, AutopruneError, DataError, UsageError } from './errors.js';
 import { resolveBudget } from './agent/budget.js';
 import type { Granularity } from './agent/granularity.js';
@@ -1745,6 +1745,7 @@ export class PruneService {
         },
         task: { kind: task.kind, metric: metricName(task.kind), evidence: task.evidence, ...(task.regressionLoss ? { fineTuneLoss: task.regressionLoss } : {}), loss: lossName(taskOf(model)) /* after setTargetWeights: the loss the run used, as the start event says it */, ...(task.kind === 'classification' ? { classNames: [...fitted.classNames] } : {}) },
         samples: { train: fitted.train.labels.length, val: fitted.val.labels.length, test: fitted.test.labels.length },
+        ...(data.val.origin && data.test.origin ? { rows: { val: originOf(data.val.origin), test: originOf(data.test.origin) } } : {}),
         ...(data.inputNames ? { columns: { inputs: [...data.inputNames], targets: [...(data.targetNames ?? [])] } } : {}),
         ...(data.standardization ? { standardization: data.standardization } : {}),
         backend: { name: backend.tfBackend, native: backend.native, source: backend.source },
@@ -2118,6 +2119,11 @@ export function policyKindsWarning(policy: string, kinds: unknown, model: TF.Lay
   const names = [...new Set(unseen.names.map((k) => k.layer.name))];
   return `policy '${policy}' was trained on ${unseen.saw}, and the model's ${unseen.what} (${names.slice(0, 4).map((n) => `'${n}'`).join(', ')}${names.length > 4 ? ', …' : ''}) ` +
     'are scored as it scores the layers it saw: retrain it with such models among its --models, or use the default policy for this model';
+}
+
+/** report.json's view of where a split's rows came from: the file and each row's line. */
+function originOf(o: SplitOrigin): { file: string; lines: number[] } {
+  return { file: o.file, lines: Array.from(o.lines) };
 }
 
 /** report.json's view of a latency profile: per kernel its dense MACs and predicted ms, and the probes it was fitted from. */

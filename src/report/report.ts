@@ -379,6 +379,11 @@ export interface RunReport {
   task: { kind: string; metric: string; evidence: string; fineTuneLoss?: string; loss?: string; classNames?: string[] };
   /** Samples in each split of the data the run used (the guard reads val, the final figure test). */
   samples?: { train: number; val: number; test: number };
+  /**
+   * CSV data: the validation and test rows, as the file and the 1-based line of each row in it (the split's order), so
+   * that the guard's and the test figures can be recomputed from the written model (README: "Your own model and data").
+   */
+  rows?: { val: { file: string; lines: number[] }; test: { file: string; lines: number[] } };
   /** A CSV: the columns fed to the model (in order) and the target column(s) it was judged on — header names, or 'column J' (0-based file index) for a file without a header row. */
   columns?: { inputs: string[]; targets: string[] };
   /**

@@ -167,12 +167,19 @@ describe('autoprune CLI', () => {
     const r1 = JSON.parse(readFileSync(join(cwd, 'split', 'report.json'), 'utf8'));
     expect(r1.samples).toEqual({ train: 180, val: 60, test: 60 });
     expect(r1.config.split).toEqual([0.6, 0.2, 0.2]);
+    // Which lines of the file the validation and test rows are (header on line 1): 120 of the 300 data lines, none twice.
+    const lines1 = [...r1.rows.val.lines, ...r1.rows.test.lines] as number[];
+    expect(r1.rows.val.file).toBe('all.csv'); // as given, as config.data
+    expect([r1.rows.val.lines.length, r1.rows.test.lines.length]).toEqual([60, 60]);
+    expect(new Set(lines1).size).toBe(120);
+    expect(lines1.every((l) => l >= 2 && l <= 301)).toBe(true);
     // The built-in default model is trained on z-scored features; --no-standardize feeds the values as they are.
     expect(r1.config.standardize).toBe(true);
     const files = await cli([...common, '--val-data', 'val.csv', '--test-data', 'test.csv', '--no-standardize', '--out', 'files'], { cwd });
     expect(files.code, files.stderr).toBe(0);
     const r2 = JSON.parse(readFileSync(join(cwd, 'files', 'report.json'), 'utf8'));
     expect(r2.samples).toEqual({ train: 300, val: 45, test: 60 });
+    expect(r2.rows).toEqual({ val: { file: 'val.csv', lines: Array.from({ length: 45 }, (_, i) => i + 2) }, test: { file: 'test.csv', lines: Array.from({ length: 60 }, (_, i) => i + 2) } });
     expect(r2.config.standardize).toBe(false);
     // An ID column and a text column left out, the label column named: the same six inputs.
     writeFileSync(join(cwd, 'ids.csv'), [`id,note,${header}`, ...rows(300, 0).map((r, i) => `${1000 + i},"row ${i}",${r}`)].join('\n'));
