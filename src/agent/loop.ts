@@ -323,6 +323,13 @@ const LAST_TRY_GUARD = `${LAST_TRY_PREFIX} with half the budget left (the steps 
 const LAST_TRY_GUARD_EXTENDED = `${LAST_TRY_PREFIX} with the whole budget left (still improving at half)`;
 /** The same, given the budget's extension too because it was still improving at the end of the budget (small data). */
 const LAST_TRY_GROWN = `${LAST_TRY_PREFIX} with the whole budget left and its extension (still improving when the default budget ran out)`;
+/**
+ * Whether a rolled-back step lost so much more than allowed that fine-tuning the same units longer will not win it back:
+ * over twice the allowance beyond it, and over 2 points (a step 2 points past an allowance of 1.7 was accepted after the
+ * longer fine-tune in a new user's run; one 23 points past 2 lost as much again).
+ */
+const hopeless = (v: GuardVerdict): boolean => v.drop - v.allowed > Math.max(2 * v.allowed, 0.02);
+
 /** A step's note when the guard judged it after a longer fine-tune (AgentOptions.recoverRounds). */
 const RECOVERED = 'judged after a longer fine-tune, as it was refused within the noise cap while still improving';
 /** A rollback's reason when the guard refused a classifier that fell to the majority class (guard.ts, withCollapseCheck). */
@@ -508,7 +515,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     }
 
     // Whole units are coarse: a smaller step can prune exactly what a rolled-back one did. Such a
-    // repeat gets a longer fine-tune once (2 × maxStepEpochs rounds, patience 2); after that it is skipped (the step halved again).
+    // repeat gets a longer fine-tune once (2 × maxStepEpochs rounds, patience 2); after that it is skipped (the step halved again),
+    // and at once where the rolled-back step lost more than twice its allowance beyond it (and over 2 points): a longer
+    // fine-tune of the same units does not win that back.
     const tried = new Map<string, { steps: number; val: number; verdict: GuardVerdict }>();
     const keyOf = (p: number) => p.toFixed(9);
     type Tune = { steps: number; patience: number; lrDecay?: number; tieZ?: number; regrow?: boolean };
@@ -521,6 +530,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     const tuneFor = (left: number) => (reached: number): Tune | null => {
       const before = tried.get(keyOf(reached));
       if (before === undefined) return { steps: Math.min(o.maxStepEpochs * budget.roundSteps, left), patience: 1 };
+      // A repeat of a step that lost far more than allowed (a new user's 16-filter CNN: 25 points where 2 were allowed,
+      // twice, with most of a 300-step budget) is not fine-tuned again: the step is halved at once.
+      if (hopeless(before.verdict)) return null;
       const longer = Math.min(left, 2 * o.maxStepEpochs * budget.roundSteps);
       return longer > before.steps ? { steps: longer, patience: 2 } : null;
     };
@@ -900,7 +912,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
           const k = keyOf(r.sparsity);
           if (!r.skipped) tried.set(k, { steps: Math.max(tried.get(k)?.steps ?? 0, r.requested), val: r.valAccuracy, verdict: r.verdict });
           const reason = r.skipped
-            ? `prunes the same units as a rolled-back step that had the longer fine-tune (val ${(100 * r.valAccuracy).toFixed(2)} %); not fine-tuned again`
+            ? `prunes the same units as a rolled-back step that ${hopeless(r.verdict) ? 'lost too much for a longer fine-tune to win back' : 'had the longer fine-tune'} (val ${(100 * r.valAccuracy).toFixed(2)} %); not fine-tuned again`
             : r.verdict.collapsedTo != null ? collapseReason(r.verdict.collapsedTo)
             : `val drop ${(100 * r.verdict.drop).toFixed(2)} points${r.verdict.binary ? ` (${r.verdict.lost} rows lost, ${r.verdict.gained} gained)` : ''} > allowed ${(100 * r.verdict.allowed).toFixed(2)} (max drop + ${GUARD_Z} s.e., capped)`;
           // The event says why as the step record does (report.json's steps).
