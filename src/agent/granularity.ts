@@ -42,8 +42,9 @@ export function checkUnitsRemovable(g: Granularity, objective: Objective, pm: Pr
     if (target != null) checkReachable(pm, target, objective, o.frontier ?? false);
     return;
   }
-  // Layers the user left out can be why nothing is left: say so.
-  const left = pm.excluded.length > 0 ? ` once --exclude leaves out ${pm.excluded.slice(0, 5).map((k) => `'${k.name}'`).join(', ')}${pm.excluded.length > 5 ? ', …' : ''}` : '';
+  // Layers the user left out can be why nothing is left (those whose units could go, not a wrapped GRU's): say so.
+  const cut = pm.excluded.filter((k) => k.structured);
+  const left = cut.length > 0 ? ` once --exclude leaves out ${cut.slice(0, 5).map((k) => `'${k.name}'`).join(', ')}${cut.length > 5 ? ', …' : ''}` : '';
   const [why, instead] = prunesCompute(objective)
     ? [`--objective ${objective} prunes whole units/filters only`, '--objective params (single connections)']
     : ['--granularity unit prunes whole units/filters only', '--granularity connection'];

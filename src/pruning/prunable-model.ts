@@ -153,7 +153,7 @@ export class PrunableModel {
   private masks: TF.Tensor[];
 
   /** Kernels left out by `exclude` (names as in `layers`), with the layer that holds each. */
-  readonly excluded: readonly { name: string; layer: TF.layers.Layer }[];
+  readonly excluded: readonly { name: string; layer: TF.layers.Layer; structured: boolean }[];
   /** Kernels of frozen layers left dense (option `frozen: 'exclude'`). */
   readonly frozen: readonly { name: string; layer: TF.layers.Layer }[];
   /** The cost table of objective 'latency' (setLatencyProfile). */
@@ -188,7 +188,7 @@ export class PrunableModel {
       const live = tf.tidy(() => tf.sum(tf.notEqual(w, 0).toInt()).arraySync() as number);
       return { dense: a.dense + w.size * k.macsPerWeight, live: a.live + live * k.macsPerWeight, kernels: a.kernels + 1 };
     }, { dense: 0, live: 0, kernels: 0 });
-    this.excluded = excluded.map((k) => ({ name: k.name, layer: k.layer }));
+    this.excluded = excluded.map((k) => ({ name: k.name, layer: k.layer, structured: k.structured }));
     const found: PrunableLayer[] = kept.map((k, index) => {
       const kernel = k.variable.read() as TF.Variable;
       const shape = kernel.shape.slice();

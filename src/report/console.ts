@@ -83,6 +83,9 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
   let bar: cliProgress.SingleBar | undefined;
   /** Set by a 'compact' event (--compact): its files are listed with the run's outputs. */
   let compacted = false;
+  /** Whether the run pruned anything (a step accepted, or a resume past 0), and whether its steps took whole units. */
+  let pruned = false;
+  let wholeUnits = false;
   /** When the last line was written: without a progress bar (a log, a pipe), a long fine-tune says where it is. */
   let lastLineAt = Date.now();
   /** A line at `need` (0: warnings, shown even with --quiet; 1: progress; 2: --verbose detail). */
@@ -145,6 +148,8 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       switch (e.type) {
         case 'start':
           measure = progressName(e.objective);
+          pruned = e.sparsity > 0;
+          wholeUnits = e.objective !== 'params' || e.unitsKept != null;
           metric = e.metric ?? 'accuracy';
           line(`autoprune: ${e.resumed ? 'resuming' : 'pruning'} to ${pct(e.target)} ${e.objective === 'params' ? 'sparsity' : e.objective === 'flops' ? 'of compute removed' : `of the predicted time per call removed (${e.latency ? `${e.latency.denseMs.toFixed(2)} ms at batch ${e.latency.batch}, ` : ''}${e.resumed ? 'timed when the run started' : 'timed here'})`} with policy '${e.policy}'; ` +
             `dense val ${metric} ${fmt(e.denseValAccuracy)}, max drop ${e.maxDrop} points${metric === 'R²' ? ' (0.01 of R² each)' : ''} (+${GUARD_Z} s.e. of the paired estimate vs the lower of the dense model and a fine-tuned dense control, ${metric === 'R²' ? 'at most twice max drop' : `at most two validation rows more${e.pointsPerRow != null ? `: up to ${(e.maxDrop + 2 * e.pointsPerRow).toFixed(2)} points on these ${e.valRows ?? '?'} rows` : ''}`})`);
@@ -211,6 +216,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           }
           break;
         case 'step':
+          pruned = true;
           line(`  step ${e.step}: ${measure} ${span(e.fromSparsity, e.toSparsity)}, val ${valFmt(e.valAccuracy)}, accepted (${e.fineTuneSteps ?? '?'} fine-tune steps, ${e.seconds.toFixed(1)} s${e.reason ? `; ${e.reason}` : ''})`);
           setProgress(e.toSparsity, 'scoring');
           break;
@@ -237,9 +243,13 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             `(units removed: ${e.layers ? e.unitsRemoved.map((n, i) => [n, e.layers![i], e.unitsBefore?.[i]] as const).filter(([n]) => n > 0).map(([n, name, of]) => `${name} ${n}${of != null ? ` of ${of}` : ''}`).join(', ') || 'none' : e.unitsRemoved.join(' / ')}) in ${e.path}`);
           for (const k of e.skipped) line(`  left intact: '${k.layer}': ${k.reason}`);
           if (e.unitsRemoved.every((n) => n === 0)) {
-            line('  no whole unit could go: pruning single connections (the default granularity) leaves every unit some weights, so the compact model keeps ' +
-              'the dense shape and the dense compute (tfjs has no sparse kernels: the live-weight compute the report counts is not a speed-up); ' +
-              '--granularity unit removes whole units, and --objective flops counts the compute they take with them');
+            line(!pruned
+              ? '  no unit was removed: the guard accepted no step, so the compact model is the dense one (the advice above says what to rerun with)'
+              : wholeUnits
+                ? '  no whole unit was removed: the steps the guard accepted took none, so the compact model keeps the dense shape and compute'
+                : '  no whole unit could go: pruning single connections (the default granularity) leaves every unit some weights, so the compact model keeps ' +
+                  'the dense shape and the dense compute (tfjs has no sparse kernels: the live-weight compute the report counts is not a speed-up); ' +
+                  '--granularity unit removes whole units, and --objective flops counts the compute they take with them');
           }
           for (const w of e.rewrites ?? []) line(`  ${describeRewrite(w)}`);
           if (e.compactMacs != null) {

@@ -120,6 +120,25 @@ describe('console compact lines', () => {
   });
 });
 
+describe('console: a compact model with no unit removed', () => {
+  it('says why: no step accepted, whole-unit steps that took none, or single connections pruned', () => {
+    const start = { type: 'start', target: 0.5, objective: 'params', maxDrop: 1, policy: 'default', backend: 'tensorflow', native: true, prunable: 688, denseValAccuracy: 1, floor: 0.99, resumed: false, sparsity: 0 } as const;
+    const compact = { type: 'compact' as const, path: '/o/compact', paramsBefore: 700, paramsAfter: 700, unitsRemoved: [0, 0], skipped: [] };
+    const step = { type: 'step', step: 1, fromSparsity: 0, toSparsity: 0.3, valAccuracy: 1, fineTuneEpochs: 1, totalEpochs: 1, seconds: 1 } as const;
+    const run = (events: readonly Parameters<ReturnType<typeof createConsoleReporter>['event']>[0][]) => {
+      let out = '';
+      const stream = { isTTY: false, write: (t: string) => { out += t; return true; } } as unknown as NodeJS.WriteStream;
+      const c = createConsoleReporter({ json: false, target: 0.5, stream });
+      for (const e of events) c.event(e);
+      return out;
+    };
+    // A unit run (--objective flops) whose every step the guard rolled back: not "use --granularity unit", which it did.
+    expect(run([{ ...start, objective: 'flops' }, compact])).toContain('no unit was removed: the guard accepted no step, so the compact model is the dense one');
+    expect(run([{ ...start, objective: 'flops' }, step, compact])).toContain('no whole unit was removed: the steps the guard accepted took none');
+    expect(run([start, step, compact])).toContain('no whole unit could go: pruning single connections (the default granularity)');
+  });
+});
+
 describe('console rollback lines', () => {
   it('says why a step was rolled back: the drop against what the guard allowed, or a fall to the majority class', () => {
     let out = '';
