@@ -432,21 +432,24 @@ export class PruningCallback extends TfCallback {
     this.unpatch?.();
     // The schedule's end fell in this fit, and the guard held it short of the target: said, not left to be noticed.
     const s = this.masks.sparsity().global;
-    if (this.plan && this.stepsDone >= this.plan.endStep && this.rollbacks.length > 0 && s < this.target - 1e-6) {
+    // The target's prune comes before step endStep (0-based): a fit that ends after exactly endStep steps never made it.
+    const ended = this.plan ? this.stepsDone > this.plan.endStep : false;
+    const needs = (this.plan?.endStep ?? 0) + 1;
+    if (this.plan && ended && this.rollbacks.length > 0 && s < this.target - 1e-6) {
       const last = this.rollbacks.at(-1)!;
       process.emitWarning(`PruningCallback: the fit ended at sparsity ${s.toFixed(3)}, short of the target ${this.target}: the guard undid ${this.rollbacks.length} epoch(s) ` +
         `(the last at sparsity ${last.sparsity.toFixed(3)}: ${(100 * last.drop).toFixed(2)} validation points below the reference, ${(100 * last.allowedDrop).toFixed(2)} allowed) and held the schedule there; ` +
         'a larger guard.maxDrop, more validation rows or a longer fit (endStep) can take it further', 'AutopruneWarning');
-    } else if (this.plan && this.stepsDone < this.plan.endStep && s < this.target - 1e-6 && this.ceiling < this.target - 1e-6) {
+    } else if (this.plan && !ended && s < this.target - 1e-6 && this.ceiling < this.target - 1e-6) {
       // The fit ended early, and the guard had held the schedule before: fitting on stays at the hold.
       const last = this.rollbacks.at(-1)!;
-      process.emitWarning(`PruningCallback: the fit ended at step ${this.stepsDone} of the schedule's ${this.plan.endStep} (early stopping, a dataset that ran out, or fewer epochs), ` +
+      process.emitWarning(`PruningCallback: the fit ended at step ${this.stepsDone} of the ${needs} the schedule needs (early stopping, a dataset that ran out, or fewer epochs), ` +
         `at sparsity ${s.toFixed(3)}, short of the target ${this.target}, and the guard had held the schedule at ${this.ceiling.toFixed(3)} (it undid ${this.rollbacks.length} epoch(s), the last ` +
         `${(100 * last.drop).toFixed(2)} validation points below the reference, ${(100 * last.allowedDrop).toFixed(2)} allowed): fitting on with this callback stays at that sparsity; ` +
         'a larger guard.maxDrop or more validation rows can take it further', 'AutopruneWarning');
-    } else if (this.plan && this.stepsDone < this.plan.endStep && s < this.target - 1e-6) {
+    } else if (this.plan && !ended && s < this.target - 1e-6) {
       // The fit ended before the schedule did (EarlyStopping, a dataset that ran out, fewer epochs than planned).
-      process.emitWarning(`PruningCallback: the fit ended at step ${this.stepsDone} of the schedule's ${this.plan.endStep} (early stopping, a dataset that ran out, or fewer epochs), ` +
+      process.emitWarning(`PruningCallback: the fit ended at step ${this.stepsDone} of the ${needs} the schedule needs (early stopping, a dataset that ran out, or fewer epochs), ` +
         `at sparsity ${s.toFixed(3)}, short of the target ${this.target}: fit on with this callback to continue the schedule, or set endStep to the steps the fit surely runs ` +
         '(with EarlyStopping: before it can stop)', 'AutopruneWarning');
     }

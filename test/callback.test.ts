@@ -363,8 +363,20 @@ describe('pruning inside the user\'s training', () => {
     const warnings = await warningsDuring(() => model.fit(data.train.x, y, { epochs: 6, batchSize: 32, callbacks: [pruner, stop], verbose: 0 }));
     const s = pruner.sparsity().global;
     expect(s).toBeLessThan(0.8);
-    expect(warnings.filter((w) => /^PruningCallback: the fit ended at step \d+ of the schedule's \d+ \(early stopping, .*\), at sparsity 0\.\d{3}, short of the target 0\.8: fit on with this callback/.test(w))).toHaveLength(1);
+    expect(warnings.filter((w) => /^PruningCallback: the fit ended at step \d+ of the \d+ the schedule needs \(early stopping, .*\), at sparsity 0\.\d{3}, short of the target 0\.8: fit on with this callback/.test(w))).toHaveLength(1);
     pruner.strip();
+    // A fit that stops after exactly endStep steps: the target's prune (before step endStep) never came — said too
+    // (a new user's EarlyStopping ended at 0.899 of 0.9 in silence).
+    const exact = userModel();
+    const batches = Math.ceil(data.train.labels.length / 32);
+    const atEnd = new PruningCallback(exact, { target: 0.8, calibration: data.train, policy: 'global-magnitude', endStep: batches });
+    const stopExact = new (class extends tf.Callback { override async onEpochEnd() { exact.stopTraining = true; } })();
+    const atEndWarnings = await warningsDuring(() => exact.fit(data.train.x, y, { epochs: 6, batchSize: 32, callbacks: [atEnd, stopExact], verbose: 0 }));
+    expect(atEnd.sparsity().global).toBeLessThan(0.8);
+    expect(atEndWarnings.filter((w) => w.startsWith(`PruningCallback: the fit ended at step ${batches} of the ${batches + 1} the schedule needs`))).toHaveLength(1);
+    atEnd.strip();
+    exact.optimizer.dispose();
+    exact.dispose();
     model.optimizer.dispose();
     y.dispose();
     model.dispose();
