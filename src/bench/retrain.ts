@@ -210,7 +210,7 @@ export function retrainSection(results: RetrainCase[], meta: { date: string; com
     const f = r.family.map((m) => `${m.id} ${m.hidden.join('-')} (seed ${m.seed}, test ${pct(m.testAccuracy)} %)`).join(', ');
     lines.push(`### ${r.case}`, '', `Family: ${f}; meta-dataset ${r.metaRows.toLocaleString('en')} rows (build-meta ${r.buildSeconds.toFixed(0)} s, train-policy ${r.trainSeconds.toFixed(0)} s). ` +
       `Held-out model: the committed ${r.case} MLP, ${r.heldOut.params.toLocaleString('en')} parameters, dense test ${pct(r.heldOut.testAccuracy)} %.`, '',
-    '| target | policy | test accuracy | drop vs dense (pts) | sparsity reached (min) | magnitude check | fine-tune steps |', '|---|---|---|---|---|---|---|');
+    '| target | policy | test accuracy | drop vs dense (pts) | sparsity reached, of the prunable kernel weights (min) | magnitude check | fine-tune steps |', '|---|---|---|---|---|---|---|');
     const targets = [...new Set(r.records.map((x) => x.target))].sort();
     for (const t of targets) {
       const means: Record<string, number> = {};

@@ -82,7 +82,7 @@ export function scaleSection(records: ScaleRecord[], meta: { date: string; comma
     'four increments, gradual pruning inside the step; below 1 M prunable weights each is re-scored, from 1 M on the later ones use the step\'s first scores: ' +
     'one pass per step, docs/agent.md) and by its attempts (steps). The fine-tune time excludes the increments\' scoring done during it. ' +
     'W marked "unit" is the same run with `--granularity unit` (whole units, scored from the connections\' scores). ' +
-    'Bars (issue 18): ≤ 100 bytes per weight above model + Adam; features + scoring + selection ≤ 0.5 µs per weight per step.',
+    'Bars (issue 18), judged on the models of 5 M prunable weights or more (below, a run\'s fixed costs dominate its per-weight figures, which the smaller rows show as they are): ≤ 100 bytes per weight above model + Adam; features + scoring + selection ≤ 0.5 µs per weight per step.',
     '',
     '| W | prunable weights | peak RSS | above model + Adam, B/weight | attempts (scoring passes) | features + scoring per pass | selection per pass | µs per weight per pass | µs per weight per attempt | fine-tune incl. control (total) | whole run |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
