@@ -47,7 +47,7 @@ function validationLine(report: RunReport, metric: string, f: (v: number) => str
     // A negative drop is a gain over the reference: said as one ("drop … −1.75 points" read as a loss).
     ? ` (the guard's paired drop vs the ${g.reference === 'dense' ? 'dense model' : 'fine-tuned dense control'}: ${g.finalDrop < 0 ? `none, a gain of ${(-100 * g.finalDrop).toFixed(2)}` : (100 * g.finalDrop).toFixed(2)} points, allowed ${(100 * g.finalAllowedDrop).toFixed(2)}` +
       // The allowance is --max-drop plus what the split's noise excuses: said where it adds anything, so that "allowed 2.53" under --max-drop 1 reads as designed.
-      `${100 * g.finalAllowedDrop - g.maxDrop > 0.005 ? ` = --max-drop ${g.maxDrop} + ${(100 * g.finalAllowedDrop - g.maxDrop).toFixed(2)} for the validation rows' noise` : ''})`
+      `${100 * g.finalAllowedDrop - g.maxDrop > 0.005 ? ` = --max-drop ${g.maxDrop} + ${(100 * g.finalAllowedDrop - g.maxDrop).toFixed(2)} for the validation rows' noise${g.z != null ? ` (${g.z} s.e. of this estimate${g.noiseCap != null ? `, at most ${g.noiseCap.toFixed(2)}` : ''})` : ''}` : ''})`
     : '';
   return `  validation ${metric} ${f(report.dense.valAccuracy)} dense → ${f(report.final.valAccuracy)} pruned${guard}\n`;
 }

@@ -81,6 +81,9 @@ describe('console summary: validation and an already-pruned input', () => {
     r.guard.maxDrop = 1;
     // The allowance is split into what the user set and what the rows' noise adds.
     expect(summary(r)).toContain('validation accuracy 92.31 % dense → 87.18 % pruned (the guard\'s paired drop vs the fine-tuned dense control: 2.56 points, allowed 6.13 = --max-drop 1 + 5.13 for the validation rows\' noise)');
+    // … and what that part is: the standard errors of this estimate, up to the cap the start line gives ("up to 6.13").
+    r.guard = { ...r.guard, z: 1.64, noiseCap: 5.13 };
+    expect(summary(r)).toContain("allowed 6.13 = --max-drop 1 + 5.13 for the validation rows' noise (1.64 s.e. of this estimate, at most 5.13))");
     r.guard.finalAllowedDrop = 0.01;
     expect(summary(r)).toContain('2.56 points, allowed 1.00)');
     // Above the reference: said as a gain, not as a drop of "−1.75 points".
