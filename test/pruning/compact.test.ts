@@ -454,6 +454,18 @@ describe('compactPruned (autoprune compact)', () => {
     const all = tf.tidy(() => tf.max(tf.abs(tf.sub(model.predict(x) as TF.Tensor, int8.predict(x) as TF.Tensor))).dataSync()[0]);
     expect(real.maxAbsDiff.sparseInt8!).toBeLessThanOrEqual(all + 1e-7);
     expect(real.maxAbsDiff.sparseInt8!).toBeGreaterThan(0);
+    // The command says what random inputs are worth for a classifier's int8 figures, and names --data.
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    let printed = '';
+    try {
+      expect(await compactCommand(join(dir, 'run'), { out: join(dir, 'o4'), int8: true })).toBe(0);
+      expect(await compactCommand(join(dir, 'run'), { out: join(dir, 'o5'), int8: true, data: join(dir, 'd.csv') })).toBe(0);
+      printed = write.mock.calls.map((c) => String(c[0])).join('');
+    } finally {
+      write.mockRestore();
+    }
+    expect(printed).toContain("on 32 random inputs (values in [0, 1): not your data; a classifier is often sure of one class on random inputs whatever its weights, so the int8 figures can be far below what int8 costs on real rows: --data <the run's CSV> compares on real rows");
+    expect(printed).toContain(`on 45 rows of '${join(dir, 'd.csv')}' read as the run read them`);
     // Without the run's settings the id column would be an input: the report.json is what made the rows readable.
     writeFileSync(join(dir, 'run', 'report.json'), JSON.stringify({ format: 'autoprune-report', config: {} }));
     await expect(compactPruned(join(dir, 'run'), { out: join(dir, 'o3'), data: join(dir, 'd.csv') })).rejects.toThrow(/id/);
