@@ -281,7 +281,7 @@ describe('task of a model', () => {
     const data = dataset(2, ['Adelie', 'Chinstrap', 'Emperor', 'Gentoo'], 8);
     expect(() => fitDatasetToModel(data, m)).toThrow(
       "data 'd.csv' has 4 classes (Adelie, Chinstrap, Emperor, Gentoo) but the model's output has 3 unit(s) (3 classes): 1 class more than it has outputs; " +
-      "remove the rows of the class the model was not trained on (in sorted order, label k = output k, that is 'Gentoo'; if it is another class, " +
+      "remove the rows of the class the model was not trained on (in sorted order, the k-th label = output k, that is 'Gentoo'; if it is another class, " +
       "remove that one's rows and give --label-order with the model's classes in output order)");
     data.dispose();
     m.dispose();
