@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { autoprune, type AgentEvent } from '../src/index.js';
 import { tf } from '../src/backend/tf.js';
 import { loadModel } from '../src/models/io.js';
+import { checkpointDirFor } from '../src/prune-service.js';
 import { PrunableModel } from '../src/pruning/prunable-model.js';
 import { numTensors, tempDir } from './helpers.js';
 
@@ -74,10 +75,14 @@ describe('the frontier in one run', () => {
   it('with --compact, compacts every target\'s folder: each row says what its compact model runs, and the event says so per target', async () => {
     const out = join(tempDir(), 'out');
     const events: AgentEvent[] = [];
+    // The checkpoint stays while the folders are compacted (a kill there leaves a run --resume finishes), then goes.
+    const checkpointWhileCompacting: boolean[] = [];
     const { model, report } = await autoprune({
       target: 0.8, frontier: [0.5], data: 'synthetic', granularity: 'unit', objective: 'flops', policy: 'global-magnitude', maxDrop: 50, budgetEpochs: 8, out, compact: true,
-      onEvent: (e) => events.push(e),
+      onEvent: (e) => { events.push(e); if (e.type === 'compact') checkpointWhileCompacting.push(existsSync(checkpointDirFor(out))); },
     });
+    expect(checkpointWhileCompacting).toEqual([true, true]);
+    expect(existsSync(checkpointDirFor(out))).toBe(false);
     const rows = report.frontier!;
     const lower = rows.find((r) => r.target === 0.5)!;
     expect(lower.reached).toBe(true);
