@@ -189,7 +189,9 @@ export class Checkpointer {
       if (differs.length > 0) {
         const what = differs.map((k) => (k === 'policyContents'
           ? `the policy file was changed since (sha256 ${String(file.run?.[k]).slice(0, 12)}… → ${String(run[k]).slice(0, 12)}…): its steps were scored by another policy`
-          : `${k} ${JSON.stringify(file.run?.[k] ?? null)} → ${JSON.stringify(run[k])}`)).join(', ');
+          : k === 'data'
+            ? `the data as the run reads it differ (${String(file.run?.[k]).slice(0, 12)}… → ${String(run[k]).slice(0, 12)}…: the file's contents, or the columns, split, --standardize or --input-scale it is read with)`
+            : `${k} ${JSON.stringify(file.run?.[k] ?? null)} → ${JSON.stringify(run[k])}`)).join(', ');
         throw new UsageError(`cannot resume: checkpoint '${this.dir}' belongs to another run (${what}); rerun with the original settings or without --resume`);
       }
     }

@@ -50,6 +50,8 @@ describe('Checkpointer', () => {
     await ck.save(pm, state(1), run);
     await expect(ck.restore(pm, { ...run, target: 0.9 })).rejects.toThrow(/belongs to another run \(target 0\.8 → 0\.9\)/);
     await expect(ck.restore(pm, { ...run, model: 'cccc' })).rejects.toThrow(/model "aaaa" → "cccc"/);
+    // The data's hash is no setting to recognise: what changes it is named (a resume with --standardize added said only hashes).
+    await expect(ck.restore(pm, { ...run, data: 'dddd' })).rejects.toThrow(/belongs to another run \(the data as the run reads it differ \(bbbb… → dddd…: the file's contents, or the columns, split, --standardize or --input-scale it is read with\)\)/);
     await expect(ck.restore(pm, run)).resolves.toMatchObject({ step: 1 });
     // Another policy named: said as that, not as its file "changed since" (the contents of another file differ, of course).
     const dir2 = join(tempDir(), '.out2.checkpoint');
