@@ -204,15 +204,17 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             break;
           }
           {
-            // The polish can take a while after the last step line: said once, at the default verbosity.
-            if (e.phase === 'polish' && e.epoch === 0) line(`  polish: fine-tuning the final model${e.epochs ? ` (${e.epochs} round${e.epochs > 1 ? 's' : ''} in the budget)` : ''}…`);
+            // The polish can take a while after the last step line: said once, at the default verbosity, with its first
+            // round's figures (the line comes at that round's end; a large model's polish said round 2 first).
+            const polishStarts = e.phase === 'polish' && e.epoch === 0;
+            if (polishStarts) line(`  polish: fine-tuning the final model${e.epochs ? ` (${e.epochs} round${e.epochs > 1 ? 's' : ''} in the budget)` : ''}…`);
             const what = e.phase === 'polish' ? 'polish' : e.branch != null ? `step ${e.step} branch to ${pct(e.branch)} fine-tune` : `step ${e.step} fine-tune`;
             bar?.update(progress, { label: `${what} round ${e.epoch + 1}${e.valAccuracy != null ? `, val ${valFmt(e.valAccuracy)}` : ''}` });
             // Every round with --verbose; at the default verbosity without a progress bar, a round after 10 s of
             // silence (a large model's polish ran 70 s without a line in a log).
             const quietFor = Date.now() - lastLineAt;
             line(`    ${what} round ${e.epoch + 1}${e.epochs && e.phase === 'polish' ? ` of up to ${e.epochs}` : ''}${e.roundSteps ? ` (${e.steps != null ? Math.max(1, Math.min(e.roundSteps, e.steps - e.epoch * e.roundSteps)) : e.roundSteps} steps)` : ''}: loss ${e.loss.toFixed(4)}${e.valLoss != null ? `, val loss ${e.valLoss.toFixed(4)}` : ''}${e.valAccuracy != null ? `, val ${valFmt(e.valAccuracy)}` : ''}`,
-              !tty && quietFor >= PROGRESS_SILENCE_MS ? 1 : 2);
+              !tty && (polishStarts || quietFor >= PROGRESS_SILENCE_MS) ? 1 : 2);
           }
           break;
         case 'step':
