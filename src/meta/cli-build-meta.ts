@@ -162,6 +162,11 @@ async function checkUserModels(
   json = false,
 ): Promise<FileModel[]> {
   if (!/^[\w.-]+$/.test(family)) throw new UsageError(`--family must be a name of letters, digits, '.', '_' or '-', got '${family}'`);
+  // The built-in zoos' names: a user family under one would be merged with the shipped rows of that name by train-policy
+  // (a new user's weather MLPs and the MNIST MLPs became one family 'mlp', without a leave-one-family-out check).
+  if (FAMILIES.includes(family as never)) {
+    throw new UsageError(`--family '${family}' is a built-in zoo's name (${FAMILIES.join(', ')}); name your own family otherwise (e.g. --family my-${family}), so that train-policy keeps it apart from the shipped rows`);
+  }
   const { label, ignoreColumns, labelOrder, valPath, testPath, seed, standardize } = flags;
   // The user's models read the CSV's values as they are (as `autoprune --model` does), not z-scored, unless --standardize
   // (z-scores over the training rows, as loadCsv's default); the split is the CLI's (seed 0 unless --split-seed), or the

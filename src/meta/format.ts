@@ -126,6 +126,11 @@ export function readMeta(jsonPath: string): MetaDataset {
   }
   if (header?.format !== META_FORMAT) throw new DataError(`'${jsonPath}' is not an autoprune meta-dataset (format '${header?.format}')`);
   if (header.version !== META_VERSION) throw new DataError(`meta-dataset '${jsonPath}' has version ${header.version}; this autoprune reads version ${META_VERSION}`);
+  // A header missing a field is named, not met later as "cannot read properties of undefined" (a new user's edit).
+  for (const [field, ok] of [['featureSchema', Array.isArray(header.featureSchema?.names)], ['columns', Array.isArray(header.columns)],
+    ['data', typeof header.data === 'string'], ['rows', Number.isInteger(header.rows) && header.rows >= 0]] as const) {
+    if (!ok) throw new DataError(`meta-dataset '${jsonPath}' has no valid '${field}' field: rebuild it with autoprune build-meta`);
+  }
   const expectCols = [...header.featureSchema.names, ...META_COLUMNS];
   if (header.columns.join(',') !== expectCols.join(',')) throw new DataError(`meta-dataset '${jsonPath}' columns do not match its feature schema`);
   const binPath = join(dirname(jsonPath), header.data);
@@ -147,6 +152,11 @@ export function readMeta(jsonPath: string): MetaDataset {
   }
   const data = new Float32Array(header.rows * w);
   new Uint8Array(data.buffer).set(buf);
+  // A value that is not a number would hang the tree's split search (a new user's NaN: 100 % CPU, deaf to signals).
+  const bad = data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    throw new DataError(`meta-dataset rows '${binPath}': row ${Math.floor(bad / w)}, column '${header.columns[bad % w]}' holds ${data[bad]}; every value must be a finite number (rebuild it with autoprune build-meta)`);
+  }
   return { header, data };
 }
 

@@ -85,6 +85,9 @@ function summaryTable(r: RunReport): string {
   const policy = parts
     ? `${e(r.policy.name)} <span class="muted">(combined)</span>: order inside each layer from ${part(parts[0])}${r.policy.weight !== undefined ? ` at weight ${e(r.policy.weight)}` : ''}, allocation across layers from ${part(parts[1])}`
     : part(r.policy);
+  // Layers outside the policy's domain: the run scored with another policy, which the page says as report.json does.
+  const od = r.policy.outsideDomain;
+  const scored = od ? ` <span class="muted">— scored as ${e(od.scoredAs)}: the model has layers outside the policy's domain (${od.outside.slice(0, 4).map((o) => `${e(o.layer)}: ${e(o.why)}`).join('; ')}${od.outside.length > 4 ? '; …' : ''}; docs/agent.md)</span>` : '';
   const backend = `${e(r.backend.name)} <span class="muted">(${r.backend.native ? 'native' : 'not native'}, ${e(r.backend.source)})</span>`;
   const rows: [string, string][] = [
     ['Model', `${e(r.config.model)} <span class="muted">on</span> ${e(r.config.data)}`],
@@ -122,7 +125,7 @@ function summaryTable(r: RunReport): string {
     ['Steps', `${num(r.totals.accepted)} accepted, ${num(r.totals.rolledBack)} rolled back, ${r.totals.fineTuneSteps != null ? `${num(r.totals.fineTuneSteps)} fine-tuning optimizer steps, ` : ''}${num(r.totals.fineTuneEpochs, 2)} epochs` +
       `${r.config.budgetExtensions ? ` <span class="muted">(the default budget extended ${r.config.budgetExtensions === 1 ? 'once' : `${num(Number(r.config.budgetExtensions))} times`}, to ${num(Number(r.config.budgetSteps))} steps: docs/agent.md)</span>` : ''}`],
     ...(r.polish ? [['Polish', `${num(r.polish.steps)} optimizer steps at the final sparsity: ${r.polish.kept ? '<span class="badge ok">kept</span>' : '<span class="badge warn">undone</span>'} — ${e(r.polish.message)}`] as [string, string]] : []),
-    ['Policy', policy],
+    ['Policy', policy + scored],
     ['Granularity', e(r.config.granularity)],
     ...(r.final.compute ? [[
       'Compute', `${num(r.final.compute.dense)} → ${num(r.final.compute.live)} multiply-accumulates per sample of the prunable kernels' ${r.config.granularity === 'unit' ? 'live weights' : 'nonzero weights (not what the model runs: see below)'} <span class="muted">(${pct(r.final.compute.reduction)} fewer${flops ? ', the target’s measure' : ''}${r.final.compute.allKernels ? `; every kernel's, the frozen and excluded ones counted as they are: ${num(r.final.compute.allKernels.dense)} → ${num(r.final.compute.allKernels.live)}, ${pct(r.final.compute.allKernels.reduction)} fewer` : ''})</span>` +

@@ -117,6 +117,7 @@ describe('a policy for the user\'s own family', () => {
     [['--family', 'mine', '--models', 'no/such'], /model file 'no\/such' does not exist/],
     [['--family', 'mine', '--models', 'm', '--data', 'nope.csv'], /cannot read data file 'nope.csv'/],
     [['--family', 'bad name', '--models', 'm'], /--family must be a name/],
+    [['--family', 'mlp', '--models', 'm'], /--family 'mlp' is a built-in zoo's name \(mlp, cnn\); name your own family otherwise/],
     [['--family', 'mine', '--models', '.'], /model folder '\.' holds no model\.json; give each model's model\.json \(or its folder\) to --models/],
     [['--family', 'mine', '--models', ''], /--models needs model paths, got an empty one/],
     [['--family', 'mine', '--models', '--data', 'x.csv'], /--models took '--data', an option, as a model path/],

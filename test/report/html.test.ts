@@ -71,6 +71,13 @@ describe('renderReportHtml', () => {
     expect(stepRows[3]).toContain('−1.60 pts');
   });
 
+  it('says when the run scored with another policy because the model has layers outside the policy\'s domain, as report.json does', async () => {
+    const r = fixture();
+    expect(await renderReportHtml(r)).not.toContain('scored as');
+    r.policy.outsideDomain = { scoredAs: 'default@0.25+lamp', outside: [{ layer: 'dense_1', why: 'fan-in 5, outside 50–800' }] };
+    expect(await renderReportHtml(r)).toContain("— scored as default@0.25+lamp: the model has layers outside the policy's domain (dense_1: fan-in 5, outside 50–800; docs/agent.md)");
+  });
+
   it('gives phase shares of the run\'s wall time (the recorded total is not a phase), untimed time as "other", summing to 100 %', async () => {
     const r = fixture();
     r.phases.total = 70;
