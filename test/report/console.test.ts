@@ -101,6 +101,10 @@ describe('console summary: validation and an already-pruned input', () => {
     out = '';
     c.event({ ...start, sparsity: 0 });
     expect(out).not.toContain('already');
+    // A resume says where it goes on from.
+    out = '';
+    c.event({ ...start, sparsity: 0.75, resumed: true });
+    expect(out).toContain("autoprune: resuming from 75.0 % (the checkpoint's last accepted step) to 97.0 % sparsity");
     // Under --objective flops its zeros are MACs counted as removed, not all of which compaction takes out: said so.
     out = '';
     c.event({ ...start, objective: 'flops', sparsity: 0.9 });
