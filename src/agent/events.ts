@@ -4,6 +4,7 @@
 import type { CompactLatency, StopReason } from '../report/report.js';
 import type { Rewrite } from '../pruning/rewrite.js';
 import type { Objective } from '../pruning/prunable-model.js';
+import type { Granularity } from './granularity.js';
 export type AgentEvent =
   | StartEvent
   | StepEvent
@@ -83,6 +84,8 @@ export interface StartEvent {
   target: number;
   /** What target and sparsities count: 'params' (weights), 'flops' (multiply-accumulates) or 'latency' (predicted serving time). */
   objective: Objective;
+  /** What a step removes: single connections, whole units, or both (`--granularity`). */
+  granularity?: Granularity;
   /** Objective 'latency': the model's time per predict call of `batch` samples, timed at the start (the target's 100 %). */
   latency?: { batch: number; denseMs: number };
   /** Largest accepted validation-accuracy drop, in percentage points. */

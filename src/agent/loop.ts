@@ -499,7 +499,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     // Whole-unit pruning (unit granularity, or compute): the layers whose units it cannot remove, and why.
     const unitsKept = prunesCompute(objective) || granularity === 'unit' ? unitsKeptFor(pm) : undefined;
     emit({
-      type: 'start', target: o.target, objective, ...(pm.latencyProfile ? { latency: { batch: pm.latencyProfile.batch, denseMs: pm.latencyProfile.denseMs } } : {}), maxDrop: o.maxDrop, policy: given.name, ...(outsideDomain ? { scoredAs: scorer.name, outsideDomain } : {}), backend: o.backend?.name ?? 'unknown',
+      type: 'start', target: o.target, objective, granularity, ...(pm.latencyProfile ? { latency: { batch: pm.latencyProfile.batch, denseMs: pm.latencyProfile.denseMs } } : {}), maxDrop: o.maxDrop, policy: given.name, ...(outsideDomain ? { scoredAs: scorer.name, outsideDomain } : {}), backend: o.backend?.name ?? 'unknown',
       native: o.backend?.native ?? false, prunable: pm.totalPrunable, metric: metricName(taskOf(model).kind), loss: lossName(taskOf(model)), denseValAccuracy: state.denseValAccuracy, floor,
       sparsity: state.sparsity, resumed, valRows: data.val.labels.length,
       // A row of R² has no fixed worth: the resolution is a 0/1 metric's (report.json's guard leaves it out too).

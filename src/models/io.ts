@@ -587,11 +587,6 @@ export async function modelFiles(model: TF.LayersModel, prefix = ''): Promise<Mo
 }
 
 /**
- * A model loaded with a training config is compiled with an optimizer tfjs does not count as the model's
- * own, so model.dispose() would leave its variables (Adam's β powers) behind. autoprune trains with its own
- * optimizer; the loaded one only says what the model was compiled with, and goes with the model.
- */
-/**
  * Compiles `to` with `from`'s training config (its loss, optimizer and settings, metrics) where `from` is compiled: a model
  * rebuilt from another (the compact one) is saved with the same training config. Nothing where tfjs cannot compile it.
  */
@@ -604,6 +599,11 @@ export function copyTrainingConfig(from: TF.LayersModel, to: TF.LayersModel): vo
   } catch { /* a loss given as a function has no name: the loss is remembered apart (rememberLoss) */ }
 }
 
+/**
+ * A model loaded with a training config is compiled with an optimizer tfjs does not count as the model's
+ * own, so model.dispose() would leave its variables (Adam's β powers) behind. autoprune trains with its own
+ * optimizer; the loaded one only says what the model was compiled with, and goes with the model.
+ */
 function ownOptimizer(model: TF.LayersModel): TF.LayersModel {
   const m = model as unknown as { optimizer?: unknown; isOptimizerOwned?: boolean };
   if (m.optimizer != null) m.isOptimizerOwned = true;

@@ -149,7 +149,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         case 'start':
           measure = progressName(e.objective);
           pruned = e.sparsity > 0;
-          wholeUnits = e.objective !== 'params' || e.unitsKept != null;
+          wholeUnits = (e.granularity ?? 'connection') !== 'connection' || e.objective !== 'params';
           metric = e.metric ?? 'accuracy';
           line(`autoprune: ${e.resumed ? `resuming from ${pct(e.sparsity)} (the checkpoint's last accepted step)` : 'pruning'} to ${pct(e.target)} ${e.objective === 'params' ? 'sparsity' : e.objective === 'flops' ? 'of compute removed' : `of the predicted time per call removed (${e.latency ? `${e.latency.denseMs.toFixed(2)} ms at batch ${e.latency.batch}, ` : ''}${e.resumed ? 'timed when the run started' : 'timed here'})`} with policy '${e.policy}'; ` +
             `dense val ${metric} ${fmt(e.denseValAccuracy)}, max drop ${e.maxDrop} points${metric === 'R²' ? ' (0.01 of R² each)' : ''} (+${GUARD_Z} s.e. of the paired estimate vs the lower of the dense model and a fine-tuned dense control, ${metric === 'R²' ? 'at most twice max drop' : `at most two validation rows more${e.pointsPerRow != null ? `: up to ${(e.maxDrop + 2 * e.pointsPerRow).toFixed(2)} points on these ${e.valRows ?? '?'} rows` : ''}`})`);

@@ -143,6 +143,7 @@ describe('console: a compact model with no unit removed', () => {
     expect(run([{ ...start, objective: 'flops' }, compact])).toContain('no unit was removed: the guard accepted no step, so the compact model is the dense one');
     expect(run([{ ...start, objective: 'flops' }, step, compact])).toContain('no whole unit was removed: the steps the guard accepted took none');
     expect(run([start, step, compact])).toContain('no whole unit could go: pruning single connections (the default granularity)');
+    expect(run([{ ...start, granularity: 'unit' }, step, compact])).toContain('no whole unit was removed: the steps the guard accepted took none');
   });
 });
 
