@@ -246,7 +246,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           for (const k of e.skipped) line(`  left intact: '${k.layer}': ${k.reason}`);
           if (e.unitsRemoved.every((n) => n === 0)) {
             line(!pruned
-              ? '  no unit was removed: the guard accepted no step, so the compact model is the dense one (the advice above says what to rerun with)'
+              ? '  no unit was removed: the guard accepted no step, so the compact model is the dense one (the summary below says what to rerun with)'
               : wholeUnits
                 ? '  no whole unit was removed: the steps the guard accepted took none, so the compact model keeps the dense shape and compute'
                 : '  no whole unit could go: pruning single connections (the default granularity) leaves every unit some weights, so the compact model keeps ' +
