@@ -153,8 +153,12 @@ describe('resume at unit granularity (distillation on)', () => {
     const controller = new AbortController();
     await expect(autoprune({ ...opts, out, signal: controller.signal, onEvent: (e) => { if (e.type === 'checkpoint') controller.abort(); } }))
       .rejects.toThrow(/interrupted/i);
-    const resumed = await autoprune({ ...opts, out, resume: true });
+    const controlRounds: number[] = [];
+    const resumed = await autoprune({ ...opts, out, resume: true, onEvent: (e) => { if (e.type === 'epoch' && e.phase === 'control') controlRounds.push(e.epoch); } });
     expect(resumed.report.final.testAccuracy).toBe(whole.report.final.testAccuracy);
+    // The guard's reference comes from the checkpoint: the control is not fine-tuned again, nor its time counted twice.
+    expect(controlRounds).toEqual([]);
+    expect(resumed.report.guard).toEqual(whole.report.guard);
     const a = readFileSync(join(out, 'model/weights.bin'));
     const b = readFileSync(join(whole.outDir!, 'model/weights.bin'));
     expect(a.equals(b)).toBe(true);

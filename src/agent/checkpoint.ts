@@ -37,6 +37,11 @@ export interface AgentState {
   seconds?: number;
   /** Objective 'latency': the cost table measured at the run's start, counted with after a resume too. */
   latency?: LatencyProfile;
+  /**
+   * The guard's reference as the run's start measured it (the fine-tuned dense control or the dense model, whichever
+   * scored lower, with its per-row validation scores): a resume judges with it instead of fine-tuning the control again.
+   */
+  reference?: { kind: 'control' | 'dense'; accuracy: number; correct: number[] };
 }
 
 /** A frontier target's recorded state without its weights (those are in `milestone-<i>.bin`). */
@@ -77,15 +82,15 @@ export class Checkpointer {
   }
 
   /**
-   * The cost table an objective-'latency' run saved with this checkpoint, read before `restore` (a resume counts with
-   * it from its first check, not with a new timing); undefined where there is none or the file is damaged (`restore`
-   * then says what is wrong).
+   * The loop state saved with this checkpoint, read before `restore` — an objective-'latency' run's cost table (a resume
+   * counts with it from its first check, not with a new timing) and the guard's reference (not fine-tuned again);
+   * undefined where there is none or the file is damaged (`restore` then says what is wrong).
    */
-  savedLatency(): LatencyProfile | undefined {
+  savedState(): AgentState | undefined {
     try {
       this.recover();
       const file = JSON.parse(readFileSync(join(this.dir, 'state.json'), 'utf8')) as StateFile;
-      return invalidStateFile(file) ? undefined : file.state.latency;
+      return invalidStateFile(file) ? undefined : file.state;
     } catch {
       return undefined;
     }
@@ -289,6 +294,9 @@ export function invalidStateFile(file: StateFile): string | undefined {
   const nonNegative = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
   if (lp != null && !(typeof lp === 'object' && isCount(lp.batch) && nonNegative(lp.denseMs) && Array.isArray(lp.kernels) && lp.kernels.every((k) => typeof k === 'string') &&
     Array.isArray(lp.msPerMac) && lp.msPerMac.length === lp.kernels.length && lp.msPerMac.every(nonNegative) && Array.isArray(lp.probes))) return 'state.latency';
+  const ref = st.reference;
+  if (ref != null && !(typeof ref === 'object' && (ref.kind === 'control' || ref.kind === 'dense') && Number.isFinite(ref.accuracy) &&
+    Array.isArray(ref.correct) && ref.correct.every((v) => Number.isFinite(v)))) return 'state.reference';
   return undefined;
 }
 

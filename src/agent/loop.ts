@@ -444,7 +444,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
       // The cost table: the one a resumed run's checkpoint saved (timings differ from one measurement to the next), else
       // timed on the model as given.
       if ((o.milestones?.length ?? 0) > 0) throw new UsageError('--targets (a frontier) is not available with --objective latency; use --objective flops, or one --target');
-      const saved = o.resume ? ckpt?.savedLatency() : undefined;
+      const saved = o.resume ? ckpt?.savedState()?.latency : undefined;
       const kernels = pm.layers.map((l) => l.name).join('\u0000');
       pm.setLatencyProfile(o.latencyProfile ?? (saved && saved.kernels.join('\u0000') === kernels ? saved
         : timed('latency', () => measureLatencyProfile(pm, { batch: o.servingBatch }))));
@@ -468,13 +468,20 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     const onControlRound = (e: { epoch: number; loss: number; valAccuracy?: number; valLoss?: number }) => emit({
       type: 'epoch', phase: 'control', epochs: o.maxStepEpochs, step: 0, epoch: e.epoch, roundSteps: budget.roundSteps, steps: o.maxStepEpochs * budget.roundSteps, ...roundFigures(e),
     });
-    const control = await timedAsync(phases, 'control', () => controlReference(model, data, calib.x, budget, o.maxStepEpochs, o.seed, o.signal, softTargets, onControlRound));
+    // A resume judges with the reference its checkpoint saved (the same figures: the control is deterministic), rather
+    // than fine-tuning the control again (half a minute on a large model, and its time counted twice in the phases).
+    const savedRef = resumed ? ckpt!.savedState()?.reference : undefined;
     const denseVal = timed('evaluate', () => evaluate(model, data.val));
-    const reference = control.accuracy <= denseVal.accuracy
-      ? { kind: 'control' as const, accuracy: control.accuracy, correct: control.correct }
-      : { kind: 'dense' as const, accuracy: denseVal.accuracy, correct: denseVal.correct };
+    const reference = savedRef && savedRef.correct.length === data.val.labels.length
+      ? { kind: savedRef.kind, accuracy: savedRef.accuracy, correct: Float32Array.from(savedRef.correct) }
+      : await timedAsync(phases, 'control', () => controlReference(model, data, calib.x, budget, o.maxStepEpochs, o.seed, o.signal, softTargets, onControlRound))
+        .then((control) => (control.accuracy <= denseVal.accuracy
+          ? { kind: 'control' as const, accuracy: control.accuracy, correct: control.correct }
+          : { kind: 'dense' as const, accuracy: denseVal.accuracy, correct: denseVal.correct }));
     if (resumed) {
       state = await ckpt!.restore(pm, o.identity);
+      // (A checkpoint of an earlier version has no reference: the one just measured is saved with the next.)
+      state.reference ??= { kind: reference.kind, accuracy: reference.accuracy, correct: Array.from(reference.correct) };
       // The counters as they were at the checkpoint: the resumed run redoes what came after it.
       scoringPasses = state.scoringPasses ?? 0;
       Object.assign(criteria, state.criteria ?? {});
@@ -484,7 +491,10 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     } else {
       const first = firstRate(pm, plan);
       firstNote = first.note;
-      state = { step: 0, sparsity: pm.progress(objective), rate: first.rate, stepsUsed: 0, denseValAccuracy: denseVal.accuracy, steps: [], ...(pm.latencyProfile ? { latency: pm.latencyProfile } : {}) };
+      state = {
+        step: 0, sparsity: pm.progress(objective), rate: first.rate, stepsUsed: 0, denseValAccuracy: denseVal.accuracy, steps: [], ...(pm.latencyProfile ? { latency: pm.latencyProfile } : {}),
+        reference: { kind: reference.kind, accuracy: reference.accuracy, correct: Array.from(reference.correct) },
+      };
     }
     const coverage = pm.coverage();
     // A classifier must also stay above what always answering the most common class scores (guard.ts, withCollapseCheck).

@@ -103,12 +103,12 @@ describe('latency profile (--objective latency)', () => {
     expect(invalidStateFile(file)).toBe('state.latency');
     const dir = tempDir();
     writeFileSync(join(dir, 'state.json'), JSON.stringify(file));
-    expect(new Checkpointer(dir).savedLatency()).toBeUndefined();
+    expect(new Checkpointer(dir).savedState()?.latency).toBeUndefined();
     file.state.latency.msPerMac = [1e-6];
     expect(invalidStateFile(file)).toBeUndefined();
     // A resume reads the table its run started with before anything else (not a new timing).
     writeFileSync(join(dir, 'state.json'), JSON.stringify(file));
-    expect(new Checkpointer(dir).savedLatency()).toEqual(file.state.latency);
+    expect(new Checkpointer(dir).savedState()?.latency).toEqual(file.state.latency);
   });
 
   it('the agent reaches a predicted-time target with a given profile, says the dense time at the start and reports the prediction', async () => {
