@@ -25,8 +25,9 @@ describe('library API', () => {
     expect(classes.reduce((a, c) => a + c.testRows, 0)).toBe(report.samples!.test);
     const right = classes.reduce((a, c) => a + (c.recall ?? 0) * c.testRows, 0);
     expect(right / report.samples!.test).toBeCloseTo(report.final.testAccuracy, 6);
-    // Epoch events of the default model's first-use training may come first; then the run starts.
-    expect(events.find((e) => e.type !== 'epoch')!.type).toBe('start');
+    // Epoch events of the default model's first-use training may come first, then the control's phase and rounds; then the run starts.
+    expect(events.find((e) => e.type !== 'epoch')).toMatchObject({ type: 'phase', phase: 'control' });
+    expect(events.find((e) => e.type !== 'epoch' && e.type !== 'phase')!.type).toBe('start');
     // The loss every "loss" figure holds is named (a softmax's is not the cross-entropy Keras logs), in the start event and the report.
     const start = events.find((e) => e.type === 'start')!;
     expect(start.type === 'start' && start.loss).toMatch(/^the sum over classes of the binary log-loss/);

@@ -11,6 +11,7 @@ export type AgentEvent =
   | RollbackEvent
   | CheckpointEvent
   | EpochEvent
+  | PhaseEvent
   | CompactEvent
   | DoneEvent
   | WarningEvent
@@ -265,6 +266,18 @@ export interface EpochEvent {
   valAccuracy?: number;
   /** The round's validation loss (fine-tunes and the polish keep the round with the lowest). */
   valLoss?: number;
+}
+
+/**
+ * A training before the run's `start` begins (its rounds follow as `epoch` events of the same `phase`): now 'control',
+ * the dense model fine-tuned like one step, unpruned, for the guard's reference (not on a resume: the checkpoint has it).
+ */
+export interface PhaseEvent {
+  type: 'phase';
+  phase: 'control';
+  /** Planned optimizer steps (at most: it stops early when validation loss stops falling) and their batch. */
+  steps: number;
+  batchSize: number;
 }
 
 export interface DoneEvent {

@@ -459,6 +459,12 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     // resumed run gets the same reference.
     // The reference is the lower of the two: where fine-tuning alone improves the model (an undertrained
     // one), the drop is still counted from the model the user gave, as --max-drop says.
+    // A resume judges with the reference its checkpoint saved (the one the run started with: a CNN's control is not
+    // bit-reproducible on oneDNN), rather than fine-tuning the control again (half a minute on a large model, and its time counted twice in the phases).
+    const savedRef = resumed ? ckpt!.savedState()?.reference : undefined;
+    const refSaved = savedRef != null && savedRef.correct.length === data.val.labels.length;
+    // Said before the teacher's pass and the control's first round: a large model's console was silent for 11–20 s.
+    if (!refSaved) emit({ type: 'phase', phase: 'control', steps: o.maxStepEpochs * budget.roundSteps, batchSize: budget.batchSize });
     // The teacher: the model as given, before any pruning or a resume's weights (so a resumed run gets the same targets).
     teacher = distillWith ? teacherTargets(model, data.train.x, distillWith.temperature) : undefined;
     const softTargets = teacher && distillWith ? { probs: teacher, weight: distillWith.weight } : undefined;
@@ -468,11 +474,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     const onControlRound = (e: { epoch: number; loss: number; valAccuracy?: number; valLoss?: number }) => emit({
       type: 'epoch', phase: 'control', epochs: o.maxStepEpochs, step: 0, epoch: e.epoch, roundSteps: budget.roundSteps, steps: o.maxStepEpochs * budget.roundSteps, ...roundFigures(e),
     });
-    // A resume judges with the reference its checkpoint saved (the same figures: the control is deterministic), rather
-    // than fine-tuning the control again (half a minute on a large model, and its time counted twice in the phases).
-    const savedRef = resumed ? ckpt!.savedState()?.reference : undefined;
     const denseVal = timed('evaluate', () => evaluate(model, data.val));
-    const reference = savedRef && savedRef.correct.length === data.val.labels.length
+    const reference = refSaved
       ? { kind: savedRef.kind, accuracy: savedRef.accuracy, correct: Float32Array.from(savedRef.correct) }
       : await timedAsync(phases, 'control', () => controlReference(model, data, calib.x, budget, o.maxStepEpochs, o.seed, o.signal, softTargets, onControlRound))
         .then((control) => (control.accuracy <= denseVal.accuracy

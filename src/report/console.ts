@@ -75,6 +75,8 @@ function testRows(report: RunReport): string {
 
 /** At the default verbosity without a progress bar, a fine-tune round is printed once this long has passed without a line. */
 export const PROGRESS_SILENCE_MS = 10_000;
+/** How long a training before `start` runs before the console says what it is. */
+export const PHASE_NOTICE_MS = 3_000;
 
 export function createConsoleReporter(o: { json: boolean; target: number; stream?: NodeJS.WriteStream; verbosity?: Verbosity }): ConsoleReporter {
   const err = o.stream ?? process.stderr;
@@ -108,6 +110,9 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
     progress = Math.min(100, Math.round((100 * sparsity) / o.target));
     bar?.update(progress, { label });
   };
+  /** A training before `start` (the control) said only when it is still running after this long: a small model's is over in a second. */
+  let slowPhase: NodeJS.Timeout | undefined;
+  const quietPhase = () => { if (slowPhase) clearTimeout(slowPhase); slowPhase = undefined; };
   /** The native backend's line and the warnings of the input checks, held until the run's first other event. */
   let pendingBackend: string | undefined;
   const held: AgentEvent[] = [];
@@ -145,7 +150,13 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         if (!stdoutClosed.signal.aborted) process.stdout.write(`${JSON.stringify(e)}\n`);
         return;
       }
+      quietPhase();
       switch (e.type) {
+        case 'phase':
+          // The backend line is out (this is the run's first event); the control's own line only where it takes a while.
+          slowPhase = setTimeout(() => line(`autoprune: fine-tuning the dense model like one step (up to ${e.steps} optimizer steps at batch ${e.batchSize}, unpruned, put back after) as the guard's reference…`), PHASE_NOTICE_MS);
+          slowPhase.unref();
+          break;
         case 'start':
           measure = progressName(e.objective);
           pruned = e.sparsity > 0;
@@ -291,9 +302,11 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       }
     },
     note(msg) {
+      quietPhase();
       line(`autoprune: ${msg}`, 0);
     },
     finished(report, outDir) {
+      quietPhase();
       // --json: the library's own 'done' event was already printed.
       if (o.json) return;
       const f = report.final;
@@ -328,6 +341,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         `  wrote ${outDir}/ (model/, masks.json, report.json, report.html${report.frontier ? `, frontier.json${report.frontier.some((r) => r.reached && r.path) ? ', frontier/' : ''}` : ''}${compacted ? ', compact/, model.sparse, model.int8.sparse' : ''})\n`);
     },
     close() {
+      quietPhase();
       bar?.stop();
       bar = undefined;
     },

@@ -59,7 +59,9 @@ describe('agent loop', () => {
     const control = events.filter((e) => e.type === 'epoch' && e.phase === 'control');
     expect(control.length).toBeGreaterThanOrEqual(1);
     expect(control.map((e) => (e.type === 'epoch' ? e.epoch : -1))).toEqual(control.map((_, i) => i));
-    expect(events.findIndex((e) => e.type === 'start')).toBe(control.length);
+    // (After the `phase` event that says the control begins, with its planned steps.)
+    expect(events[0]).toMatchObject({ type: 'phase', phase: 'control', steps: (control[0] as { steps: number }).steps });
+    expect(events.findIndex((e) => e.type === 'start')).toBe(control.length + 1);
     const rounds = events.filter((e): e is Extract<AgentEvent, { type: 'epoch' }> => e.type === 'epoch' && e.phase !== 'control');
     expect(new Set(rounds.map((e) => e.phase))).toEqual(new Set(['fine-tune', 'polish']));
     const phases = rounds.map((e) => e.phase);
@@ -338,7 +340,7 @@ describe('agent loop', () => {
     const events: AgentEvent[] = [];
     const r = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.3, maxDrop: 5, budgetEpochs: 2, onEvent: (e) => events.push(e) });
     expect(r.distill).toBe(false);
-    expect(events[0]).not.toHaveProperty('distill');
+    expect(events.find((e) => e.type === 'start')).not.toHaveProperty('distill');
     r.masks.dispose();
     const off = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.3, maxDrop: 5, budgetEpochs: 2, granularity: 'unit', distill: false, force: true });
     expect(off.distill).toBe(false);

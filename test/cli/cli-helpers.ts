@@ -50,10 +50,10 @@ export function cliUntil(args: string[], until: (line: string) => boolean, opts:
   return { child, seen, exited };
 }
 
-/** The --json event lines, without the epoch progress events before `start` (the default model's first-use training, the guard's control). */
+/** The --json event lines, without the progress events before `start` (the default model's first-use training, the guard's control and its `phase` event). */
 export function events(stdout: string): Record<string, unknown>[] {
   return stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>)
-    .filter((e) => !(e.type === 'epoch' && (e.phase === 'dense' || e.phase === 'control')));
+    .filter((e) => e.type !== 'phase' && !(e.type === 'epoch' && (e.phase === 'dense' || e.phase === 'control')));
 }
 
 /** A bad-input failure as users must see it: exit code 2 and exactly one `autoprune: error` line matching `pattern`. */

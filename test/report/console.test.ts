@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { guardWarnings } from '../../src/agent/loop.js';
-import { createConsoleReporter, PROGRESS_SILENCE_MS } from '../../src/report/console.js';
+import { createConsoleReporter, PHASE_NOTICE_MS, PROGRESS_SILENCE_MS } from '../../src/report/console.js';
+import type { BackendInfo } from '../../src/backend/tf.js';
 import type { RunReport } from '../../src/report/report.js';
 
 const sample = (): RunReport =>
@@ -240,6 +241,30 @@ describe('console verbosity', () => {
       vi.advanceTimersByTime(PROGRESS_SILENCE_MS + 1000);
       r.event({ type: 'epoch', phase: 'control', epochs: 2, step: 0, epoch: 1, roundSteps: 57, steps: 114, loss: 0.1483, valLoss: 0.1187 });
       expect(out).toBe("autoprune: the guard's reference, the dense model fine-tuned like one step (unpruned, put back after): round 2 of 2 (57 steps): loss 0.1483, val loss 0.1187\n");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('the control says what it is (with the backend line, which waits for the first event) once it has run 3 s, and nothing where it ends sooner', () => {
+    vi.useFakeTimers();
+    try {
+      let out = '';
+      const stream = { isTTY: false, write: (s: string) => { out += s; return true; } } as unknown as NodeJS.WriteStream;
+      const quick = createConsoleReporter({ json: false, target: 0.8, stream });
+      quick.backend({ name: 'tensorflow', native: true, source: '/x/.native/tfjs-node' } as BackendInfo);
+      quick.event({ type: 'phase', phase: 'control', steps: 126, batchSize: 128 });
+      expect(out).toBe('autoprune: backend tensorflow (native, built from a local TensorFlow wheel)\n');
+      vi.advanceTimersByTime(PHASE_NOTICE_MS - 500);
+      quick.event({ type: 'epoch', phase: 'control', epochs: 2, step: 0, epoch: 0, roundSteps: 63, steps: 126, loss: 0.2, valLoss: 0.1 });
+      vi.advanceTimersByTime(PHASE_NOTICE_MS);
+      expect(out).not.toContain('fine-tuning the dense model');
+      out = '';
+      const slow = createConsoleReporter({ json: false, target: 0.8, stream });
+      slow.event({ type: 'phase', phase: 'control', steps: 126, batchSize: 128 });
+      vi.advanceTimersByTime(PHASE_NOTICE_MS + 10);
+      expect(out).toBe("autoprune: fine-tuning the dense model like one step (up to 126 optimizer steps at batch 128, unpruned, put back after) as the guard's reference…\n");
+      slow.close();
     } finally {
       vi.useRealTimers();
     }
