@@ -355,7 +355,8 @@ export const MIN_TREND = 1e-3;
  * Whether a validation-loss curve is still going down at its end: the least-squares slope over its last half (at least
  * its last 4 rounds) is negative by more than `z` of its standard errors. Round-to-round noise on a small validation
  * split hides a steady descent from "the last round is the lowest", and "the lowest came late" fires on a flat,
- * noisy curve a quarter of the time; a trend test does neither.
+ * noisy curve a quarter of the time; a trend test does neither. A trend that only climbs back down from a spike is not
+ * one: the last quarter of the window must also hold a new lowest loss.
  */
 export function stillImproving(losses: readonly number[], z: number): boolean {
   const m = Math.max(4, Math.ceil(losses.length / 2));
@@ -377,6 +378,10 @@ export function stillImproving(losses: readonly number[], z: number): boolean {
   // A curve flat but for float noise (a learning rate decayed to nothing) has a tiny slope and a smaller standard error:
   // not a descent. The fitted decrease over the window must be a thousandth of the loss at least.
   if (!(-slope * (n - 1) > MIN_TREND * Math.abs(ym))) return false;
+  // A descent that only recovers from a spike (a new user's polish ran 15 extended rounds back down to where it had been)
+  // is not progress: the last quarter of the window (at least its last 2 rounds) must reach below every round before it.
+  const k = Math.max(2, Math.ceil(n / 4));
+  if (!(Math.min(...losses.slice(-k)) < Math.min(...losses.slice(0, -k)))) return false;
   return se === 0 || slope < -z * se;
 }
 

@@ -24,6 +24,14 @@ describe('stillImproving (is a fine-tune\'s validation loss still going down at 
     expect(stillImproving([0.5, 0.4, 0.3, 0.2], 1.64)).toBe(true);
   });
 
+  it('does not see a recovery from a spike that has not yet got below the loss before it', () => {
+    // A new user's polish: the loss jumped, then came back down steadily, but not below its best before the jump.
+    const spike = [0.40, 0.36, 0.33, 0.31, 0.30, 0.62, 0.55, 0.48, 0.42, 0.37, 0.34, 0.32, 0.31, 0.305];
+    expect(stillImproving(spike, 1.64)).toBe(false);
+    // Once it reaches below that best, it is improving again.
+    expect(stillImproving([...spike, 0.295, 0.29], 1.64)).toBe(true);
+  });
+
   it('does not see a plateau that moves by float noise alone (a learning rate decayed to nothing)', () => {
     // A new user's digits MLP: the polish's losses identical to 7 digits but for the last bits, falling by them.
     const plateau = Array.from({ length: 16 }, (_, i) => 0.7800410985946655 - i * 1e-9);
