@@ -186,6 +186,13 @@ describe('advice after a guard stop', () => {
     expect(b.retry?.options.maxDrop).toBeUndefined();
     expect(b.retry?.options.budgetSteps).toBeGreaterThan(0);
     expect(b.text).toMatch(/its last try at the target lost 47\.00 validation points \(allowed 1\.00\), more than a retry loosens the guard by \(10 points\): rerun with --budget-steps \d+ \(it may stop short again\)/);
+    // A guard stop whose last try at the target lost 36 points, after smaller steps that lost 3.3: the target's cost is
+    // said and no retry offered (the nearest step's --max-drop 2.3 led a new user's regression to another stop, 0.1 further).
+    const guard = { ...stopped([0.05, 0.0329]) } as unknown as AgentResult;
+    guard.steps.push({ step: 3, fromSparsity: 0.3, toSparsity: 0.95, valAccuracy: 0.4, accepted: false, fineTuneEpochs: 9, fineTuneSteps: 900, drop: 0.3613, allowedDrop: 0.01, reason: 'last try at the target with half the budget left' } as unknown as AgentResult['steps'][number]);
+    const g = advise(guard, 1, 1000);
+    expect(g.retry).toBeUndefined();
+    expect(g.text).toMatch(/^the steps became too small to try, and a last try at the target \(900 fine-tune steps\) lost 36\.13 validation points \(allowed 1\.00\), more than a retry loosens the guard by \(10 points\): a lower --target, or --force/);
     expect(RETRY_MAX_DROP).toBe(10);
   });
 
