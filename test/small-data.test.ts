@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { autoprune } from '../src/api.js';
-import { checkInputScaling, maxDropAccepting, repeatedRows } from '../src/prune-service.js';
+import { checkInputScaling, maxDropAccepting, repeatedRows, shiftedColumns, shiftVerdict } from '../src/prune-service.js';
 import { loadDataset } from '../src/data/registry.js';
 import { loadModel } from '../src/models/io.js';
 import { fitDatasetToModel, taskOf } from '../src/models/task.js';
@@ -80,6 +80,27 @@ describe('small real tables with the defaults', () => {
     const other = join(tempDir(), 'other.csv');
     writeFileSync(other, `${[lines[0], ...lines.slice(1, 61).map((l) => l.split(',').map((v, j, a) => (j < a.length - 1 ? String(Number(v) + 0.001) : v)).join(','))].join('\n')}\n`);
     expect((await warningsFor(other)).some((w) => /same inputs as training rows/.test(w))).toBe(false);
+  }, 60_000);
+
+  it('a test file whose values are prepared otherwise than the training rows is refused where the model fails on it, and warned about where it does not', async () => {
+    const p = smallCasePaths('penguins-sex');
+    const lines = readFileSync(p.data, 'utf8').trim().split('\n');
+    // The held-out rows as raw-like values: every input × 40 + 100 (the data file holds z-scores).
+    const rescaled = (map: (v: number, j: number) => number) => {
+      const f = join(tempDir(), 'test.csv');
+      writeFileSync(f, `${[lines[0], ...lines.slice(1, 61).map((l) => l.split(',').map((v, j, a) => (j < a.length - 1 ? String(map(Number(v), j)) : v)).join(','))].join('\n')}\n`);
+      return f;
+    };
+    const run = (testData: string, warnings: string[] = []) => autoprune({ model: p.model, data: p.data, testData, target: 0.3, budgetSteps: 20, policy: 'global-magnitude', force: true, onEvent: (e) => { if (e.type === 'warning') warnings.push(e.message); } });
+    const raw = rescaled((v) => v * 40 + 100);
+    await expect(run(raw)).rejects.toThrow(/test\.csv: 7 of its 7 input columns have means \d+–\d+ training standard deviations from the training rows' \('[a-z_]+', '[a-z_]+', '[a-z_]+', …\), and the model's accuracy there is [\d.]+ % against [\d.]+ % on the training rows: its test rows are scaled or prepared otherwise than .*data\.csv's; give testData rows prepared as the training rows$/);
+    // Where the model scores about as well there (within 10 points, 5 rows): a warning, not a refusal.
+    const cols = [{ name: 'beak_depth', sds: 7.2 }, { name: 'beak_length', sds: 5.1 }];
+    const where = { file: 't.csv', what: 'test', flag: '--test-data', data: 'd.csv' };
+    expect(shiftVerdict(cols, 7, where, 'classification', { split: 0.88, train: 0.92 }, 60)).toEqual({ refuse: false,
+      message: "t.csv: 2 of its 7 input columns have means 5–7 training standard deviations from the training rows' ('beak_depth', 'beak_length'): test rows prepared otherwise than d.csv's? (the model's accuracy there is 88.0 %, 92.0 % on the training rows)" });
+    expect(shiftVerdict(cols, 7, where, 'regression', { split: -2.8, train: 0.75 }, 247).refuse).toBe(true);
+    expect(shiftedColumns(tf.tensor2d([[0, 1], [2, 1], [4, 1]]), tf.tensor2d([[30, 5]]), ['a', 'b'])).toEqual([{ name: 'a', sds: expect.closeTo(28 / Math.sqrt(8 / 3), 4) as number }]);
   }, 60_000);
 
   it('rows of discrete inputs that repeat training rows as often as training rows repeat each other are not called copies', () => {
