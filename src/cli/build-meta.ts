@@ -1,5 +1,8 @@
 import { releaseEarlySignals } from './early-signals.js';
-import { checkOutFile } from '../models/io.js';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { checkOutFile, checkOutReplaces, jsonFormatOf } from '../models/io.js';
+import { META_FORMAT } from '../meta/format.js';
 import { z } from 'zod';
 import { selectBackend } from '../backend/tf.js';
 import { UsageError } from '../errors.js';
@@ -37,10 +40,19 @@ export async function buildMetaCommand(raw: Record<string, unknown>, argv: strin
   // Said before the work, not after it (the oracle runs minutes to hours on a zoo): the meta-dataset is a header
   // file NAME.json beside its rows.
   if (f.out != null && !f.out.endsWith('.json')) throw new UsageError(`--out is the meta-dataset's header file and must end in .json (its rows go beside it), got '${f.out}'`);
-  if (f.out != null) {
-    checkOutFile(f.out, '--out', f.models ?? []);
-    // Its rows go beside it, NAME.bin.gz: checked too, before the oracle runs.
-    checkOutFile(f.out.replace(/\.json$/, '.bin.gz'), '--out (its rows file)', f.models ?? []);
+  {
+    const out = f.out ?? `datasets/meta-${f.family}.json`;
+    const inputs = [...(f.models ?? []), ...[f.data, f.valData, f.testData].filter((d): d is string => d != null)];
+    const flag = f.out != null ? '--out' : `the default --out for --family ${f.family}`;
+    checkOutFile(out, flag, inputs);
+    // Its rows go beside it, NAME.bin.gz: checked too, before the oracle runs. Neither replaces a file autoprune did not
+    // write, nor goes into an input model's folder (a new user's --out m/meta.json wrote two files beside their model).
+    const rows = out.replace(/\.json$/, '.bin.gz');
+    checkOutFile(rows, `${flag} (its rows file)`, inputs);
+    const header = (p: string) => jsonFormatOf(p) === META_FORMAT;
+    checkOutReplaces(out, flag, header, 'a meta-dataset header', f.models ?? []);
+    // The rows file: replaced only where the header beside it is autoprune's and names it.
+    checkOutReplaces(rows, `${flag} (its rows file)`, () => header(out) && (JSON.parse(readFileSync(out, 'utf8')) as { data?: unknown }).data === basename(rows), 'the rows file of a meta-dataset', f.models ?? []);
   }
   selectBackend();
   await main({

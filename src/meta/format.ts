@@ -133,6 +133,11 @@ export function readMeta(jsonPath: string): MetaDataset {
   }
   const expectCols = [...header.featureSchema.names, ...META_COLUMNS];
   if (header.columns.join(',') !== expectCols.join(',')) throw new DataError(`meta-dataset '${jsonPath}' columns do not match its feature schema`);
+  // The rows file is named beside the header, by a plain file name: a header never makes autoprune read elsewhere
+  // ('../../etc/passwd' was read, and named in the size error, by a tampered header).
+  if (basename(header.data) !== header.data || header.data === '..' || header.data === '.' || /[\\/]/.test(header.data)) {
+    throw new DataError(`meta-dataset '${jsonPath}' names its rows file '${header.data.slice(0, 80)}', which is not a file name beside it: a meta-dataset keeps its rows in a file of its own folder (rebuild it with autoprune build-meta)`);
+  }
   const binPath = join(dirname(jsonPath), header.data);
   if (!existsSync(binPath)) {
     throw new DataError(`meta-dataset '${jsonPath}' keeps its rows in '${header.data}', which is not beside it (looked for ${resolve(binPath)}): ` +

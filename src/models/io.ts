@@ -671,6 +671,37 @@ export function checkOutFile(path: string, flag: string, inputs: readonly string
 }
 
 /**
+ * The `format` of the JSON file at `path` (an autoprune file names its own: 'autoprune-policy', 'autoprune-meta'), or
+ * undefined where it is not such a file (not JSON, not an object, too large to be one).
+ */
+export function jsonFormatOf(path: string): string | undefined {
+  try {
+    if (statSync(path).size > 64 * 1024 * 1024) return undefined;
+    const j = JSON.parse(readFileSync(path, 'utf8')) as { format?: unknown };
+    return typeof j?.format === 'string' ? j.format : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Throws a UsageError where writing a command's output file at `path` would replace a file autoprune did not write
+ * (`ours` says whether the existing one is autoprune's) or write into an input model's folder (`models`: model folders
+ * or model.json paths, as --models takes them). A new user's `train-policy --out m/model.json` replaced their model.
+ */
+export function checkOutReplaces(path: string, flag: string, ours: (path: string) => boolean, what: string, models: readonly string[] = []): void {
+  const abs = resolve(path);
+  const real = realPathOf(dirname(abs));
+  for (const m of models) {
+    const dir = resolve(m);
+    const folder = existsSync(dir) && statSync(dir).isDirectory() ? dir : dirname(dir);
+    const realFolder = realPathOf(folder);
+    if (real === realFolder || real.startsWith(realFolder + sep)) throw new UsageError(`${flag} '${path}' is in the input model's folder '${folder}', which is never written to; choose another ${flag}`);
+  }
+  if (existsSync(abs) && !ours(abs)) throw new UsageError(`${flag} '${path}' exists and is not ${what} autoprune wrote: it is never replaced; choose another ${flag} (or remove that file yourself)`);
+}
+
+/**
  * The nearest existing folder at or above `path`, where a folder at `path` would be made: throws a UsageError (`what:
  * '…' is not a folder`) where a file is in the way, and when nothing can be created there (probeWritable).
  */

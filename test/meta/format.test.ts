@@ -58,5 +58,10 @@ describe('meta-dataset format', () => {
     const lone = join(tempDir(), 'lonely.json');
     writeFileSync(lone, JSON.stringify(h));
     expect(() => readMeta(lone)).toThrow(/meta-dataset '.*lonely\.json' keeps its rows in 'meta-x\.bin', which is not beside it \(looked for \/.*\/meta-x\.bin\): a meta-dataset is its \.json and that rows file together/);
+    // A header naming a file elsewhere is refused before anything is read there (a tampered one read /etc/passwd).
+    for (const data of ['../../../etc/passwd', 'sub/meta-x.bin', '..']) {
+      writeFileSync(lone, JSON.stringify({ ...h, data }));
+      expect(() => readMeta(lone)).toThrow(/names its rows file '.*', which is not a file name beside it/);
+    }
   });
 });
