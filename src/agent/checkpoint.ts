@@ -169,7 +169,22 @@ export class Checkpointer {
     }
   }
 
-  private async restoreChecked(pm: PrunableModel, run?: RunIdentity): Promise<AgentState> {
+  /**
+   * Whether the checkpoint can be resumed for `pm` and `run` (its state file, the model's weight shapes, the run's
+   * settings and input hashes), without loading anything: a UsageError naming what is wrong. Called before a resume
+   * does any work or says anything (a checkpoint of another run was refused after the guard's control had run and
+   * the run's warnings had been printed).
+   */
+  check(pm: PrunableModel, run?: RunIdentity): void {
+    try {
+      this.checkedFile(pm, run);
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      throw new UsageError(`cannot resume: checkpoint '${this.dir}' is damaged (${String((err as Error)?.message ?? err).split('\n')[0].slice(0, 160)}); rerun without --resume`);
+    }
+  }
+
+  private checkedFile(pm: PrunableModel, run?: RunIdentity): StateFile {
     this.recover();
     let file: StateFile;
     try {
@@ -200,6 +215,12 @@ export class Checkpointer {
         throw new UsageError(`cannot resume: checkpoint '${this.dir}' belongs to another run (${what}); rerun with the original settings or without --resume`);
       }
     }
+    return file;
+  }
+
+  private async restoreChecked(pm: PrunableModel, run?: RunIdentity): Promise<AgentState> {
+    const file = this.checkedFile(pm, run);
+    const weights = pm.model.weights;
     const bytes = readFileSync(join(this.dir, 'weights.bin'));
     const need = weights.reduce((a, w) => a + (w.shape as number[]).reduce((x, y) => x * y, 1), 0) * 4;
     if (bytes.byteLength !== need) {

@@ -452,6 +452,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     checkUnitsRemovable(granularity, objective, pm, o.target, { frontier: (o.milestones?.length ?? 0) > 0 });
     let state: AgentState;
     const resumed = Boolean(o.resume && ckpt?.exists());
+    // A checkpoint that cannot be resumed (another run's, damaged) is refused before any work or line (the control ran,
+    // and the run's warnings were printed, before a new user's refusal).
+    if (resumed) ckpt!.check(pm, o.identity);
     // The guard's reference: the dense model fine-tuned exactly as one pruning step is, without pruning (a
     // control). On small splits fine-tuning alone moves validation accuracy by whole rows (a dense model
     // early-stopped on these rows scores optimistically on them); comparing with the control isolates
