@@ -1,6 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ModelError } from '../errors.js';
+import { realPathOf } from '../util/real-path.js';
+import { readRegularFile } from '../util/regular-file.js';
 import { isFrozenKernel, type PrunableModel } from './prunable-model.js';
 
 /** File name of the masks saved beside a model. */
@@ -42,6 +44,13 @@ export function applyMaskJson(pm: PrunableModel, file: MaskFile, where = MASKS_F
   if (file?.format !== 'autoprune-masks' || file.version !== 1 || !Array.isArray(file.layers)) {
     throw new ModelError(`'${where}' is not an autoprune masks file (format autoprune-masks, version 1)`);
   }
+  // Each layer once, its count of pruned weights what its bits say (an edited file is refused, not half believed).
+  const names = new Set<string>();
+  for (const e of file.layers) {
+    if (e == null || typeof e.name !== 'string' || typeof e.bits !== 'string' || !Array.isArray(e.shape)) throw new ModelError(`'${where}': a layer entry without a name, shape or bits`);
+    if (names.has(e.name)) throw new ModelError(`'${where}' lists layer '${e.name}' twice`);
+    names.add(e.name);
+  }
   const current = pm.maskArrays();
   const arrays = pm.layers.map((l, i) => {
     const entry = file.layers.find((e) => e.name === l.name);
@@ -55,7 +64,9 @@ export function applyMaskJson(pm: PrunableModel, file: MaskFile, where = MASKS_F
     const bytes = Buffer.from(entry.bits, 'base64');
     if (bytes.length !== Math.ceil(l.size / 8)) throw new ModelError(`'${where}': mask of layer '${l.name}' is truncated`);
     const m = new Float32Array(l.size);
-    for (let j = 0; j < l.size; j++) m[j] = (bytes[j >> 3] >> (j & 7)) & 1;
+    let zeros = 0;
+    for (let j = 0; j < l.size; j++) { m[j] = (bytes[j >> 3] >> (j & 7)) & 1; if (m[j] === 0) zeros++; }
+    if (entry.pruned !== zeros) throw new ModelError(`'${where}': layer '${l.name}' says ${JSON.stringify(entry.pruned)} weights pruned, its bits mark ${zeros}: the file was edited or damaged`);
     return m;
   });
   if (o.matchWeights) {
@@ -84,7 +95,7 @@ export function excludedIn(dirs: readonly string[]): string[] {
     const path = join(dir, MASKS_FILE);
     if (!existsSync(path)) continue;
     try {
-      const file = JSON.parse(readFileSync(path, 'utf8')) as MaskFile;
+      const file = JSON.parse(readOwnMasks(dir)) as MaskFile;
       return Array.isArray(file?.excluded) ? file.excluded.filter((n): n is string => typeof n === 'string') : [];
     } catch {
       return []; // loadMasksFrom says what is wrong with the file
@@ -93,13 +104,26 @@ export function excludedIn(dirs: readonly string[]): string[] {
   return [];
 }
 
+/**
+ * The masks.json in `dir`, read as a file of that folder: one that links elsewhere (a crafted run folder's link to
+ * /etc/passwd was read, and its contents named in the JSON error) or is not a regular file is refused.
+ */
+function readOwnMasks(dir: string): string {
+  const path = join(dir, MASKS_FILE);
+  const real = realPathOf(path);
+  const folder = realPathOf(dir);
+  if (dirname(real) !== folder) throw new ModelError(`'${path}' links outside its folder (to '${real}'): a masks file is read only as a file of the run's own folder`);
+  return readRegularFile(path, 'masks file', 512 * 1024 * 1024, (m) => new ModelError(m)).toString('utf8');
+}
+
 /** Loads masks.json from a folder if present; returns whether it did. */
 export function loadMasksFrom(pm: PrunableModel, dir: string): boolean {
   const path = join(dir, MASKS_FILE);
   if (!existsSync(path)) return false;
+  const text = readOwnMasks(dir);
   let json: MaskFile;
   try {
-    json = JSON.parse(readFileSync(path, 'utf8')) as MaskFile;
+    json = JSON.parse(text) as MaskFile;
   } catch {
     throw new ModelError(`'${path}' is not valid JSON`);
   }

@@ -4,9 +4,11 @@ import { buildModel, LENET_5 } from '../../src/models/families.js';
 import { train, accuracy } from '../../src/models/train.js';
 import { fitDatasetToModel } from '../../src/models/task.js';
 import { PrunableModel, disposeSnapshot } from '../../src/pruning/prunable-model.js';
-import { applyMaskJson, masksToJson } from '../../src/pruning/mask-io.js';
+import { symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { applyMaskJson, loadMasksFrom, masksToJson } from '../../src/pruning/mask-io.js';
 import { ModelError } from '../../src/errors.js';
-import { numTensors, smallMnist } from '../helpers.js';
+import { numTensors, smallMnist, tempDir } from '../helpers.js';
 
 function mlp(seed = 0) {
   return buildModel({ family: 'mlp', inputShape: [784], hidden: [32, 16], numClasses: 10, seed });
@@ -111,6 +113,15 @@ describe('PrunableModel', () => {
     applyMaskJson(pm3, JSON.parse(JSON.stringify(json)));
     expect(pm3.maskArrays()).toEqual(pm.maskArrays());
     expect(() => applyMaskJson(pm3, { ...json, format: 'nope' } as never)).toThrow(ModelError);
+    // An edited file is refused, not half believed: a layer twice, a count its bits do not hold (a new user's audit).
+    expect(() => applyMaskJson(pm3, { ...json, layers: [...json.layers, json.layers[0]] })).toThrow(/lists layer '[^']+' twice/);
+    expect(() => applyMaskJson(pm3, { ...json, layers: json.layers.map((l, i) => (i === 0 ? { ...l, pruned: -5 } : l)) })).toThrow(/says -5 weights pruned, its bits mark \d+: the file was edited or damaged/);
+    // Read from a folder: a masks.json that links elsewhere is refused (a crafted run folder's link to /etc/passwd was read).
+    const dir = tempDir();
+    const elsewhere = join(tempDir(), 'secret.txt');
+    writeFileSync(elsewhere, 'not yours');
+    symlinkSync(elsewhere, join(dir, 'masks.json'));
+    expect(() => loadMasksFrom(pm3, dir)).toThrow(/masks\.json' links outside its folder \(to '.*secret\.txt'\)/);
     [pm, pm2, pm3].forEach((p) => p.dispose());
     m.dispose();
     m3.dispose();
