@@ -850,7 +850,11 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
   t.dispose();
   const acc = order.identity / Math.max(1, rows);
   const chance = 1 / Math.max(2, names.length);
-  const scores = `${prefix}${inMemory ? `${dataLabel(opts, data)}: ` : ''}the model's accuracy on the validation split is ${(100 * acc).toFixed(1)} % (chance ${(100 * chance).toFixed(1)} %, ${rows} rows)`;
+  // On imbalanced classes "chance" (one in k) is not what a model that learned nothing scores: always answering the
+  // most common class scores its share (a new user's 4-class table: "chance 25.0 %" where that gave 42 %).
+  const commonShare = majorityShare(data.val.labels).share;
+  const baseline = commonShare > chance + 0.05 ? `chance ${(100 * chance).toFixed(1)} %, always the most common class ${(100 * commonShare).toFixed(1)} %` : `chance ${(100 * chance).toFixed(1)} %`;
+  const scores = `${prefix}${inMemory ? `${dataLabel(opts, data)}: ` : ''}the model's accuracy on the validation split is ${(100 * acc).toFixed(1)} % (${baseline}, ${rows} rows)`;
   // An output that no name of the file takes in the best order is named by its index: --label-order needs a name
   // there, any name no row has (the class the model knows and this file lacks).
   const named = order.order.map((k, out) => names[k] ?? (numeric ? String(k) : `output${out}`));

@@ -160,6 +160,9 @@ describe('console rollback lines', () => {
     // Figures that round alike get the decimals that tell them apart (it printed "1.20 > allowed 1.20").
     r.event({ ...base, drop: 0.012036, allowedDrop: 0.011958 });
     expect(out).toContain('1.204 points below the fine-tuned dense control (96.50 %) on the same rows > allowed 1.196');
+    // The last try's allowance is --max-drop alone, smaller than the steps': said where it is shown.
+    r.event({ ...base, drop: 0.3613, allowedDrop: 0.01, reason: 'last try at the target with half the budget left' });
+    expect(out).toContain('36.13 points below the fine-tuned dense control (96.50 %) on the same rows > allowed 1.00 (--max-drop alone: the last try at the target gets no allowance for the validation rows\' noise): rolled back');
     r.event({ ...base, collapsedTo: 0.95 });
     expect(out).toContain('val 95.00 %, no better than always answering the most common class (95.00 % of the validation rows; the fine-tuned dense control scores 96.50 %): rolled back');
   });
