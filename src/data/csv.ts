@@ -361,7 +361,12 @@ function readTable(file: string, opts: ReadOptions, like?: Table): Table {
   const fileColumns = hasHeader ? first.cells.map((c) => c.trim()) : undefined;
   if (like) {
     if (width !== like.fileWidth) {
-      throw new DataError(`${file} line ${first.line}: expected ${like.fileWidth} columns like ${like.file}, found ${width}`);
+      // Both files with a header: the columns that differ by name (a new user's test file lacked the 'title' column).
+      const missing = fileColumns && like.fileColumns ? like.fileColumns.filter((c) => !fileColumns.includes(c)) : [];
+      const extra = fileColumns && like.fileColumns ? fileColumns.filter((c) => !like.fileColumns!.includes(c)) : [];
+      const names = (cs: string[]) => cs.slice(0, 5).map((c) => `'${c}'`).join(', ') + (cs.length > 5 ? ', …' : '');
+      const which = [missing.length ? `without ${names(missing)}` : '', extra.length ? `with ${names(extra)}, which ${like.file} has not` : ''].filter(Boolean).join(', ');
+      throw new DataError(`${file} line ${first.line}: expected ${like.fileWidth} columns like ${like.file}, found ${width}${which ? ` (${which})` : ''}`);
     }
     if (fileColumns && like.fileColumns && fileColumns.join('\u0000') !== like.fileColumns.join('\u0000')) {
       throw new DataError(`${file} line ${first.line}: the header (${fileColumns.join(', ')}) differs from ` +

@@ -237,6 +237,9 @@ describe('loadCsv: happy paths', () => {
     withData({ path: train, valPath: val, standardize: false }, (d) => {
       expect(sizes(d)).toEqual([9, 4, 1]);
     });
+    // A file with a column fewer: the column named where both have a header.
+    const short = csv('u,y\n' + Array.from({ length: 4 }, (_, i) => `${i},${lab(i)}`).join('\n') + '\n', 'sep-short.csv');
+    expect(() => loadCsv({ path: train, testPath: short })).toThrow(/sep-short\.csv line 1: expected 3 columns like .*sep-train\.csv, found 2 \(without 'v'\)$/);
   });
 
   it('detects semicolon and tab delimiters', () => {
