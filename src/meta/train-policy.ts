@@ -1,4 +1,6 @@
-import { resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { DataError, UsageError } from '../errors.js';
 import { describeSchema, FEATURE_SCHEMA, sameSchema } from '../features/schema.js';
 import type { ConnectionFeatures, FeatureSchema } from '../features/types.js';
@@ -72,6 +74,21 @@ export interface MetaRows {
   /** `family/modelId` per model index, with the kinds of its prunable kernels when its meta header lists its layers. */
   models: { key: string; family: string; id: string; kinds?: string[] }[];
   families: string[];
+  /**
+   * Where the rows came from, for the policy's provenance: each meta-dataset's header path, the sha256 of its header and
+   * rows files, the command that built it (its --models, --data, --label …) and each model's file hash or architecture.
+   */
+  sources: MetaSource[];
+}
+
+/** One meta-dataset a policy's rows came from (provenance.sources). */
+export interface MetaSource {
+  meta: string;
+  sha256: { header: string; rows: string };
+  family: string;
+  command: string;
+  createdAt: string;
+  models: { id: string; modelHash?: string; args: JsonValue }[];
 }
 
 /** Loads and concatenates meta-datasets; they must share one feature schema. */
@@ -133,7 +150,13 @@ export function loadMetaRows(paths: string[], expected: FeatureSchema = FEATURE_
     }
   }
   const families = [...new Set(models.map((m) => m.family))];
-  return { schema, columns, label, weight, model, stage, models, families };
+  const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+  const sources: MetaSource[] = sets.map(({ path, ds }) => ({
+    meta: path, sha256: { header: sha(path), rows: sha(join(dirname(path), ds.header.data)) }, family: ds.header.family,
+    command: ds.header.command, createdAt: ds.header.createdAt,
+    models: ds.header.models.map((m) => ({ id: m.id, ...(m.modelHash ? { modelHash: m.modelHash } : {}), args: (m.args ?? null) as JsonValue })),
+  }));
+  return { schema, columns, label, weight, model, stage, models, families, sources };
 }
 
 function subset(rows: MetaRows, keep: (r: number) => boolean): { columns: Float32Array[]; label: Float32Array; weight: Float32Array; idx: Int32Array } {
@@ -273,6 +296,7 @@ export function trainPolicy(options: TrainPolicyOptions): { path: string; file: 
     const domain = domainOfRows(rows.schema, rows.columns, kindsOfModels(rows.models));
     policy.provenance = {
       families: rows.families, models: rows.models.map((m) => m.key), rows: rows.label.length, ...(layerKinds ? { layerKinds } : {}),
+      sources: rows.sources as unknown as JsonValue,
       ...(domain ? { domain: domain as unknown as JsonValue } : {}),
       command: options.command ?? `trainPolicy(${JSON.stringify({ meta: options.meta, kind, out: options.out })})`,
     };

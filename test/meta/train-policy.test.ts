@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -83,7 +84,13 @@ describe('trainPolicy', () => {
     expect(file.name).toBe('p');
     expect(file.featureSchema.names).toEqual([...FEATURE_SCHEMA.names]);
     expect(file.provenance).toEqual({ families: ['mlp', 'cnn'], models: ['mlp/mlp-0', 'mlp/mlp-1', 'mlp/mlp-2', 'cnn/cnn-0', 'cnn/cnn-1'], rows: 3000, command: 'autoprune train-policy test', layerKinds: ['convolution', 'other'],
-      domain: { other: expect.any(Object), convolution: expect.any(Object) } });
+      domain: { other: expect.any(Object), convolution: expect.any(Object) }, sources: expect.any(Array) });
+    // Each meta-dataset it was trained on, by path, contents (sha256 of header and rows), the command that built it and its models.
+    const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+    expect(file.provenance.sources).toEqual([a, b].map((m, i) => ({
+      meta: m, sha256: { header: sha(m), rows: sha(m.replace(/\.json$/, '.bin')) }, family: ['mlp', 'cnn'][i], command: expect.any(String), createdAt: expect.any(String),
+      models: Array.from({ length: [3, 2][i] }, (_, k) => ({ id: `${['mlp', 'cnn'][i]}-${k}`, args: expect.anything() as unknown })),
+    })));
     expect(file.metrics.leaveOneModelOut.folds).toHaveLength(5);
     expect(file.metrics.leaveOneFamilyOut.folds.map((f: { heldOut: string }) => f.heldOut)).toEqual(['mlp', 'cnn']);
     const lomo = file.metrics.leaveOneModelOut.mean;
