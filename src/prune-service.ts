@@ -1342,6 +1342,59 @@ export function maxDropAccepting(drop: number, allowed: number, maxDrop: number)
 
 
 /**
+ * `--compact`: compacts the written run folder into itself (and, with --targets, every lower target's folder), filling
+ * report.compact and the frontier rows' compact figures; the events to emit once report.json holds them. `val`: the
+ * run's validation inputs (up to 256 rows compare the compact model with the pruned one).
+ */
+async function compactOutputs(out: string, report: RunReport, val: TF.Tensor, servingBatch: number | undefined): Promise<{ events: AgentEvent[]; seconds: number }> {
+  const compactStart = Date.now();
+  const { compactPruned, COMPACT_TIME_BUDGET_MS } = await import('./compact-service.js');
+  // The pruned model is written by now: a compaction that fails says so, and is not "bad input, nothing
+  // written" (exit 2) but a failure of this step (exit 1), retried with `autoprune compact <out>`.
+  const rows = Math.min(256, val.shape[0] ?? 0);
+  const probe = rows > 0 ? tf.slice(val, 0, rows) : undefined;
+  /** Compacts the run folder (or a frontier target's folder in it) into itself: the figures for report.json, and the event. */
+  const compactIn = async (dir: string, target?: number): Promise<{ summary: NonNullable<RunReport['compact']>; event: AgentEvent }> => {
+    const c = await compactPruned(dir, { out: dir, int8: true, timeBudgetMs: COMPACT_TIME_BUDGET_MS, ...(servingBatch != null ? { servingBatch } : {}), ...(probe ? { probe: { x: probe, what: `${rows} validation rows` } } : {}) }).catch((err: unknown) => {
+      throw new AutopruneError(`the pruned model is written to '${out}' (model/, masks.json, report.json, report.html; exit code ${report.final.exitCode} in report.json), ` +
+        `but --compact failed${target != null ? ` for the frontier's target ${target} (${dir})` : ''}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    });
+    const path = join(resolve(dir), 'compact');
+    const all = c.compute.allKernels;
+    // report.json says what the compact model runs too (the masked model's live-weight count is not that at
+    // connection or hierarchical granularity).
+    const summary: NonNullable<RunReport['compact']> = {
+      path, paramsBefore: c.compact.paramsBefore, paramsAfter: c.compact.paramsAfter,
+      macs: { dense: c.compute.dense, live: c.compute.live, compact: c.compute.compact, reduction: c.compute.dense > 0 ? 1 - c.compute.compact / c.compute.dense : 0,
+        ...(all ? { allKernels: { ...all, reduction: all.dense > 0 ? 1 - all.compact / all.dense : 0 } } : {}) }, ...(c.latency ? { latency: c.latency } : {}),
+    };
+    const event: AgentEvent = {
+      type: 'compact', path, paramsBefore: c.compact.paramsBefore, paramsAfter: c.compact.paramsAfter, ...(target != null ? { target } : {}),
+      unitsRemoved: c.compact.layers.map((l) => l.unitsBefore - l.unitsAfter), unitsBefore: c.compact.layers.map((l) => l.unitsBefore), layers: c.compact.layers.map((l) => l.name), skipped: c.compact.skipped,
+      rewrites: c.rewrites, maxAbsDiff: c.maxAbsDiff, ...(c.int8ClassChanges ? { int8ClassChanges: c.int8ClassChanges } : {}), ...(c.largeBatchRewrites ? { largeBatchRewrites: c.largeBatchRewrites } : {}), probeInputs: c.probeInputs, compactMacs: c.compute.compact, denseMacs: c.compute.dense, ...(all ? { allKernelsMacs: all } : {}), ...(c.latency ? { latency: c.latency } : {}),
+    };
+    return { summary, event };
+  };
+  try {
+    const main = await compactIn(out);
+    report.compact = main.summary;
+    // With --targets, every lower target's folder gets its compact model too: the frontier's rows then say what each runs.
+    const events = [main.event];
+    for (const row of report.frontier ?? []) {
+      // The final row is the run folder's own model: report.compact, repeated so that every row of frontier.json has it.
+      if (row.path === '') row.compact = main.summary;
+      if (!row.path) continue;
+      const f = await compactIn(join(out, row.path), row.target);
+      row.compact = f.summary;
+      events.push(f.event);
+    }
+    return { events, seconds: (Date.now() - compactStart) / 1000 };
+  } finally {
+    probe?.dispose();
+  }
+}
+
+/**
  * The largest --max-drop (points) a retry suggests. A run whose guard would need more to accept the target has lost
  * most of what the model does there (a new user's 3-class table: a last try 47 points down, and the retry's
  * --max-drop 47 gave exit 0 at 62 % test accuracy against 94 % at the stop): an AutoML loop taking `retry` as it comes
@@ -1877,58 +1930,15 @@ export class PruneService {
         // user's kill -9 there left a folder --resume refused as finished). A compaction that fails removes it too.
         try {
           if (r.compact) {
-            const compactStart = Date.now();
-            const { compactPruned, COMPACT_TIME_BUDGET_MS } = await import('./compact-service.js');
-            // The pruned model is written by now: a compaction that fails says so, and is not "bad input, nothing
-            // written" (exit 2) but a failure of this step (exit 1), retried with `autoprune compact <out>`.
-            const rows = Math.min(256, fitted.val.x.shape[0] ?? 0);
-            const probe = rows > 0 ? tf.slice(fitted.val.x, 0, rows) : undefined;
-            /** Compacts the run folder (or a frontier target's folder in it) into itself: the figures for report.json, and the event. */
-            const compactIn = async (dir: string, target?: number): Promise<{ summary: NonNullable<RunReport['compact']>; event: AgentEvent }> => {
-              const c = await compactPruned(dir, { out: dir, int8: true, timeBudgetMs: COMPACT_TIME_BUDGET_MS, ...(r.servingBatch != null ? { servingBatch: r.servingBatch } : {}), ...(probe ? { probe: { x: probe, what: `${rows} validation rows` } } : {}) }).catch((err: unknown) => {
-                throw new AutopruneError(`the pruned model is written to '${opts.out}' (model/, masks.json, report.json, report.html; exit code ${report.final.exitCode} in report.json), ` +
-                  `but --compact failed${target != null ? ` for the frontier's target ${target} (${dir})` : ''}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-              });
-              const path = join(resolve(dir), 'compact');
-              const all = c.compute.allKernels;
-              // report.json says what the compact model runs too (the masked model's live-weight count is not that at
-              // connection or hierarchical granularity).
-              const summary: NonNullable<RunReport['compact']> = {
-                path, paramsBefore: c.compact.paramsBefore, paramsAfter: c.compact.paramsAfter,
-                macs: { dense: c.compute.dense, live: c.compute.live, compact: c.compute.compact, reduction: c.compute.dense > 0 ? 1 - c.compute.compact / c.compute.dense : 0,
-                  ...(all ? { allKernels: { ...all, reduction: all.dense > 0 ? 1 - all.compact / all.dense : 0 } } : {}) }, ...(c.latency ? { latency: c.latency } : {}),
-              };
-              const event: AgentEvent = {
-                type: 'compact', path, paramsBefore: c.compact.paramsBefore, paramsAfter: c.compact.paramsAfter, ...(target != null ? { target } : {}),
-                unitsRemoved: c.compact.layers.map((l) => l.unitsBefore - l.unitsAfter), unitsBefore: c.compact.layers.map((l) => l.unitsBefore), layers: c.compact.layers.map((l) => l.name), skipped: c.compact.skipped,
-                rewrites: c.rewrites, maxAbsDiff: c.maxAbsDiff, ...(c.int8ClassChanges ? { int8ClassChanges: c.int8ClassChanges } : {}), ...(c.largeBatchRewrites ? { largeBatchRewrites: c.largeBatchRewrites } : {}), probeInputs: c.probeInputs, compactMacs: c.compute.compact, denseMacs: c.compute.dense, ...(all ? { allKernelsMacs: all } : {}), ...(c.latency ? { latency: c.latency } : {}),
-              };
-              return { summary, event };
-            };
-            try {
-              const main = await compactIn(opts.out);
-              report.compact = main.summary;
-              // With --targets, every lower target's folder gets its compact model too: the frontier's rows then say what each runs.
-              const events = [main.event];
-              for (const row of report.frontier ?? []) {
-                // The final row is the run folder's own model: report.compact, repeated so that every row of frontier.json has it.
-                if (row.path === '') row.compact = main.summary;
-                if (!row.path) continue;
-                const f = await compactIn(join(opts.out, row.path), row.target);
-                row.compact = f.summary;
-                events.push(f.event);
-              }
-              // Its seconds are a phase of the run too (the compact models, their checks and their timing), in the total.
-              phases.compact = (Date.now() - compactStart) / 1000;
-              phases.total = (Date.now() - t0) / 1000 + result.earlierSeconds;
-              // Rewritten in place, atomically.
-              writeFileAtomicSync(join(resolve(opts.out), 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
-              writeFileAtomicSync(join(resolve(opts.out), 'report.html'), await renderReportHtml(report));
-              if (report.frontier) writeFileAtomicSync(join(resolve(opts.out), 'frontier.json'), frontierJson(report));
-              for (const e of events) opts.onEvent?.(e);
-            } finally {
-              probe?.dispose();
-            }
+            const compacted = await compactOutputs(opts.out, report, fitted.val.x, r.servingBatch);
+            // Its seconds are a phase of the run too (the compact models, their checks and their timing), in the total.
+            phases.compact = compacted.seconds;
+            phases.total = (Date.now() - t0) / 1000 + result.earlierSeconds;
+            // Rewritten in place, atomically.
+            writeFileAtomicSync(join(resolve(opts.out), 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+            writeFileAtomicSync(join(resolve(opts.out), 'report.html'), await renderReportHtml(report));
+            if (report.frontier) writeFileAtomicSync(join(resolve(opts.out), 'frontier.json'), frontierJson(report));
+            for (const e of compacted.events) opts.onEvent?.(e);
           }
         } finally {
           if (ckptDir) new Checkpointer(ckptDir).remove();
