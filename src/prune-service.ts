@@ -1891,7 +1891,7 @@ export class PruneService {
           rule: `paired on the validation rows against the lower-scoring of the dense model and the dense model fine-tuned like one step (the control): accept when the drop below it ≤ maxDrop + ${result.guard.z} standard errors, the standard errors counting for at most ${(100 * result.guard.final.cap).toFixed(2)} points (two validation rows for right/wrong rows, maxDrop for continuous scores)`,
           valRows: result.guard.valRows, ...(rowScores ? { pointsPerRow: res.pointsPerRow } : {}), maxDrop, z: result.guard.z, noiseCap: 100 * result.guard.final.cap,
           finerThanData: res.finerThanData,
-          controlValAccuracy: result.guard.controlValAccuracy, reference: result.guard.reference,
+          controlValAccuracy: result.guard.controlValAccuracy, ...(result.guard.fineTunedControlValAccuracy != null ? { fineTunedControlValAccuracy: result.guard.fineTunedControlValAccuracy } : {}), reference: result.guard.reference,
           finalDrop: result.guard.final.drop, finalStandardError: result.guard.final.se, finalAllowedDrop: result.guard.final.allowed,
         },
         ...(r.frontier.length > 0 ? { frontier: frontierRows(r.target, r.frontier, result, params, opts.out != null) } : {}),

@@ -159,6 +159,11 @@ describe('resume at unit granularity (distillation on)', () => {
     // The guard's reference comes from the checkpoint: the control is not fine-tuned again, nor its time counted twice.
     expect(controlRounds).toEqual([]);
     expect(resumed.report.guard).toEqual(whole.report.guard);
+    // Both figures: the reference's (the lower) and the fine-tuned control's own, which it is where it scored lower.
+    const g = whole.report.guard!;
+    expect(g.fineTunedControlValAccuracy).toEqual(expect.any(Number));
+    expect(g.controlValAccuracy).toBe(g.reference === 'control' ? g.fineTunedControlValAccuracy : whole.report.dense.valAccuracy);
+    expect(g.controlValAccuracy).toBeLessThanOrEqual(Math.min(g.fineTunedControlValAccuracy!, whole.report.dense.valAccuracy));
     const a = readFileSync(join(out, 'model/weights.bin'));
     const b = readFileSync(join(whole.outDir!, 'model/weights.bin'));
     expect(a.equals(b)).toBe(true);

@@ -41,7 +41,7 @@ export interface AgentState {
    * The guard's reference as the run's start measured it (the fine-tuned dense control or the dense model, whichever
    * scored lower, with its per-row validation scores): a resume judges with it instead of fine-tuning the control again.
    */
-  reference?: { kind: 'control' | 'dense'; accuracy: number; correct: number[] };
+  reference?: { kind: 'control' | 'dense'; accuracy: number; correct: number[]; controlAccuracy?: number };
 }
 
 /** A frontier target's recorded state without its weights (those are in `milestone-<i>.bin`). */
@@ -317,7 +317,7 @@ export function invalidStateFile(file: StateFile): string | undefined {
     Array.isArray(lp.msPerMac) && lp.msPerMac.length === lp.kernels.length && lp.msPerMac.every(nonNegative) && Array.isArray(lp.probes))) return 'state.latency';
   const ref = st.reference;
   if (ref != null && !(typeof ref === 'object' && (ref.kind === 'control' || ref.kind === 'dense') && Number.isFinite(ref.accuracy) &&
-    Array.isArray(ref.correct) && ref.correct.every((v) => Number.isFinite(v)))) return 'state.reference';
+    Array.isArray(ref.correct) && ref.correct.every((v) => Number.isFinite(v)) && (ref.controlAccuracy == null || Number.isFinite(ref.controlAccuracy)))) return 'state.reference';
   return undefined;
 }
 

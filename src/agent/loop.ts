@@ -206,7 +206,8 @@ export interface AgentResult {
   /** The distillation the fine-tunes used (AgentOptions.distill), or false (off, or a task without class probabilities). */
   distill: false | { weight: number; temperature: number };
   /** The guard as it judged: validation rows, what one row is worth, and the final paired comparison. */
-  guard: { valRows: number; pointsPerRow: number; maxDrop: number; z: number; controlValAccuracy: number; reference: 'control' | 'dense'; final: GuardVerdict };
+  /** controlValAccuracy: the reference's (the lower of the dense model and the control); fineTunedControlValAccuracy: the control's own. */
+  guard: { valRows: number; pointsPerRow: number; maxDrop: number; z: number; controlValAccuracy: number; fineTunedControlValAccuracy?: number; reference: 'control' | 'dense'; final: GuardVerdict };
   /** Seconds per phase, over every session of a resumed run (see AgentState.phases). */
   phases: Record<string, number>;
   /** Wall seconds of the earlier sessions of a resumed run, up to the checkpoint it resumed from (0 otherwise). */
@@ -478,16 +479,17 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
       type: 'epoch', phase: 'control', epochs: o.maxStepEpochs, step: 0, epoch: e.epoch, roundSteps: budget.roundSteps, steps: o.maxStepEpochs * budget.roundSteps, ...roundFigures(e),
     });
     const denseVal = timed('evaluate', () => evaluate(model, data.val));
-    const reference = refSaved
-      ? { kind: savedRef.kind, accuracy: savedRef.accuracy, correct: Float32Array.from(savedRef.correct) }
+    const reference: { kind: 'control' | 'dense'; accuracy: number; correct: Float32Array; controlAccuracy?: number } = refSaved
+      ? { kind: savedRef.kind, accuracy: savedRef.accuracy, correct: Float32Array.from(savedRef.correct), ...(savedRef.controlAccuracy != null ? { controlAccuracy: savedRef.controlAccuracy } : {}) }
       : await timedAsync(phases, 'control', () => controlReference(model, data, calib.x, budget, o.maxStepEpochs, o.seed, o.signal, softTargets, onControlRound))
         .then((control) => (control.accuracy <= denseVal.accuracy
-          ? { kind: 'control' as const, accuracy: control.accuracy, correct: control.correct }
-          : { kind: 'dense' as const, accuracy: denseVal.accuracy, correct: denseVal.correct }));
+          ? { kind: 'control' as const, accuracy: control.accuracy, correct: control.correct, controlAccuracy: control.accuracy }
+          : { kind: 'dense' as const, accuracy: denseVal.accuracy, correct: denseVal.correct, controlAccuracy: control.accuracy }));
+    const savedReference = () => ({ kind: reference.kind, accuracy: reference.accuracy, correct: Array.from(reference.correct), ...(reference.controlAccuracy != null ? { controlAccuracy: reference.controlAccuracy } : {}) });
     if (resumed) {
       state = await ckpt!.restore(pm, o.identity);
       // (A checkpoint of an earlier version has no reference: the one just measured is saved with the next.)
-      state.reference ??= { kind: reference.kind, accuracy: reference.accuracy, correct: Array.from(reference.correct) };
+      state.reference ??= savedReference();
       // The counters as they were at the checkpoint: the resumed run redoes what came after it.
       scoringPasses = state.scoringPasses ?? 0;
       Object.assign(criteria, state.criteria ?? {});
@@ -499,7 +501,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
       firstNote = first.note;
       state = {
         step: 0, sparsity: pm.progress(objective), rate: first.rate, stepsUsed: 0, denseValAccuracy: denseVal.accuracy, steps: [], ...(pm.latencyProfile ? { latency: pm.latencyProfile } : {}),
-        reference: { kind: reference.kind, accuracy: reference.accuracy, correct: Array.from(reference.correct) },
+        reference: savedReference(),
       };
     }
     const coverage = pm.coverage();
@@ -1178,7 +1180,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
       totals: { fineTuneEpochs: epochsOf(state.stepsUsed), fineTuneSteps: state.stepsUsed, accepted, rolledBack: state.steps.length - accepted, scoringPasses, rescored: rescore, criteria: { ...criteria }, ...(o.milestones?.length ? { frontierSteps } : {}) },
       budget,
       distill: distilled,
-      guard: { valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow, maxDrop: o.maxDrop, z: GUARD_Z, controlValAccuracy: reference.accuracy, reference: reference.kind, final: guard(finalEval) },
+      guard: { valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow, maxDrop: o.maxDrop, z: GUARD_Z, controlValAccuracy: reference.accuracy, ...(reference.controlAccuracy != null ? { fineTunedControlValAccuracy: reference.controlAccuracy } : {}), reference: reference.kind, final: guard(finalEval) },
       phases: runPhases(), earlierSeconds: earlier.seconds, masks: pm, milestones, ...(missedMilestones.length ? { missedMilestones } : {}), ...(polishRecord ? { polish: polishRecord } : {}),
     };
     return result;

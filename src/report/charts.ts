@@ -114,8 +114,9 @@ function ruleLabel(name: string, value: number, text: string, dy: number, color:
  * points (starting from the dense model at 0 %), rolled-back attempts as red crosses, a dashed rule at
  * the guard (dense − maxDrop points), a grey rule at the dense accuracy and a dotted rule at the target.
  * The last point (a black diamond) is the final model after the polish, the figure the summary gives; the
- * dashed line only joins measured points. Layer names: accepted_line, accepted_points, rolled_back_points,
- * final_point, guard_rule, dense_rule, target_rule, dense_label, guard_label, target_label.
+ * dashed line only joins measured points; a short dash at each attempt is its own floor (the reference less its
+ * allowance), the guard rule the final model's. Layer names: accepted_line, accepted_points, rolled_back_points,
+ * final_point, guard_rule, step_floors, dense_rule, target_rule, dense_label, guard_label, target_label.
  */
 export async function accuracyVsSparsityChart(report: RunReport, opts: { width?: number; height?: number } = {}): Promise<string> {
   const dense = pct(report.dense.valAccuracy);
@@ -128,6 +129,11 @@ export async function accuracyVsSparsityChart(report: RunReport, opts: { width?:
   }));
   const accepted = rows.filter((r) => r.status === STATUS[0]);
   const rolledBack = rows.filter((r) => r.status === STATUS[1]);
+  // Each attempt's own floor: the reference less that attempt's allowance (the noise allowance differs from attempt to
+  // attempt: one line at the final model's floor had accepted steps below it, a new user read the guard as broken).
+  const ref = report.guard?.controlValAccuracy;
+  const floors = ref == null ? [] : report.steps.filter((s) => s.allowedDrop != null && s.collapsedTo == null)
+    .map((s) => ({ sparsity: pct(s.toSparsity), accuracy: pct(ref - s.allowedDrop!), label: `step ${s.step}: floor ${pct(ref - s.allowedDrop!).toFixed(2)}` }));
   // The final model after the polish at the last accepted sparsity: the figure the summary gives. Under
   // --objective flops the x axis (and every step's toSparsity) is the compute removed, not the weights' sparsity.
   const flops = report.config.objective === 'flops';
@@ -139,7 +145,7 @@ export async function accuracyVsSparsityChart(report: RunReport, opts: { width?:
   const metric = report.task?.metric ?? 'accuracy';
   const r2 = metric === 'R²';
   const label = (what: string, v: number) => (r2 ? `${what} R² ${(v / 100).toFixed(3)}` : `${what} ${v.toFixed(2)} %`);
-  const yDomain = paddedDomain([dense, guard, ...(report.guard?.reference === 'control' && report.guard.controlValAccuracy != null ? [pct(report.guard.controlValAccuracy)] : []), final.accuracy, ...accepted.map((d) => d.accuracy), ...rolledBack.map((d) => d.accuracy)], r2 ? -Infinity : 0, 100, 1);
+  const yDomain = paddedDomain([dense, guard, ...floors.map((f) => f.accuracy), ...(report.guard?.reference === 'control' && report.guard.controlValAccuracy != null ? [pct(report.guard.controlValAccuracy)] : []), final.accuracy, ...accepted.map((d) => d.accuracy), ...rolledBack.map((d) => d.accuracy)], r2 ? -Infinity : 0, 100, 1);
   const x = { field: 'sparsity', type: 'quantitative' as const, title: flops ? "Multiply-accumulates removed (% of the prunable kernels')" : latency ? 'Predicted time per call removed (% of the dense model\'s, timed at the start)' : 'Sparsity (% of the prunable kernel weights)', scale: { domain: [0, 100] }, axis: { tickCount: 10 } };
   // The guard's reference where it is the fine-tuned control (below the dense model): the line the drops are measured from.
   const control = report.guard?.reference === 'control' && report.guard.controlValAccuracy != null ? pct(report.guard.controlValAccuracy) : undefined;
@@ -184,7 +190,14 @@ export async function accuracyVsSparsityChart(report: RunReport, opts: { width?:
         encoding: { y },
       }, ruleLabel('control_label', control, label('fine-tuned dense control', control), 9, DENSE_COLOR, true)] : []),
       ruleLabel('dense_label', dense, label('dense', dense), -7, DENSE_COLOR),
-      ruleLabel('guard_label', guard, label('guard', guard), 9, GUARD_COLOR),
+      ruleLabel('guard_label', guard, label("guard, final model's floor", guard), 9, GUARD_COLOR),
+      {
+        name: 'step_floors',
+        data: { values: floors },
+        // A short dash at each attempt: the accuracy below which the guard refused it.
+        mark: { type: 'tick' as const, orient: 'horizontal' as const, color: GUARD_COLOR, thickness: 2, size: 14, opacity: 0.9 },
+        encoding: { x, y, tooltip: { field: 'label', type: 'nominal' as const } },
+      },
       {
         name: 'target_rule',
         data: { values: [{ sparsity: pct(report.config.target) }] },
@@ -194,7 +207,9 @@ export async function accuracyVsSparsityChart(report: RunReport, opts: { width?:
       {
         name: 'target_label',
         data: { values: [{ sparsity: pct(report.config.target), label: `target ${num(pct(report.config.target))} %` }] },
-        mark: { type: 'text', align: 'right', baseline: 'top', y: 4, dx: -4, fontSize: 11, color: '#777' },
+        // At the foot of the plot: at its top it ran into the reference's label where that sat at 100 % (a new user's
+        // "fine-tuned densecontrol 95100.00 %"); the points of a run sit near the top, its lower part is empty.
+        mark: { type: 'text', align: 'right', baseline: 'bottom', y: { expr: 'height - 4' }, dx: -4, fontSize: 11, color: '#777' },
         encoding: { x, text: { field: 'label', type: 'nominal' } },
       },
       {

@@ -239,8 +239,9 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
               ? `, no better than always answering the most common class (${fmt(e.collapsedTo)} of the validation rows; the ${e.reference === 'dense' ? 'dense model' : 'fine-tuned dense control'} scores ${fmt(e.controlValAccuracy ?? 0)})`
               : e.drop != null && e.allowedDrop != null && e.controlValAccuracy != null
               ? `, ${twoNumbers(100 * e.drop, 100 * e.allowedDrop)[0]} points below the ${e.reference === 'dense' ? 'dense model' : 'fine-tuned dense control'} (${fmt(e.controlValAccuracy)}) on the same rows > allowed ${twoNumbers(100 * e.drop, 100 * e.allowedDrop)[1]}` +
-                // The last try is judged by --max-drop alone: its "allowed" is smaller than the steps' (a new user asked why).
-                (e.reason?.startsWith('last try at the target') ? ' (--max-drop alone: the last try at the target gets no allowance for the validation rows\' noise)' : '')
+                // The jump to the target after a guard stop is judged by --max-drop alone: its "allowed" is smaller than the
+                // steps' (a new user asked why). Only that one: a last try after a budget stop keeps the noise allowance.
+                (e.reason?.includes('(--max-drop alone') ? ' (--max-drop alone: after a guard stop the jump to the target gets no allowance for the validation rows\' noise)' : '')
               : ` < guard ${fmt(e.floor)}`) + `: rolled back; ${e.next}`);
           break;
         case 'compact':

@@ -338,7 +338,7 @@ ${phasesTable(report)}
 <section>
 <h2>${escapeHtml(capitalised(metricOf(report).name))} vs sparsity</h2>
 <figure id="chart-accuracy">${accuracySvg}
-<figcaption>Validation ${escapeHtml(metricOf(report).name)} after each attempt's fine-tuning. Blue: accepted steps (the line starts at the dense model); red ×: attempts rolled back because their paired drop below the guard's reference${report.guard?.reference === 'control' ? ' (the fine-tuned dense control, grey dotted)' : ''} exceeded what it allows (the dashed line is the reference less the final model's allowance; each step's own allowance is in the Steps table); black diamond: the final model, after the last fine-tune; dotted vertical: the target.</figcaption>
+<figcaption>Validation ${escapeHtml(metricOf(report).name)} after each attempt's fine-tuning. Blue: accepted steps (the line starts at the dense model); red ×: attempts rolled back because their paired drop below the guard's reference${report.guard?.reference === 'control' ? ' (the fine-tuned dense control, grey dotted)' : ''} exceeded what it allows (each attempt's short dash is its own floor, the reference less its allowance — the allowance for the validation rows' noise differs from attempt to attempt, and the Steps table gives each; the dashed line is the final model's floor); black diamond: the final model, after the last fine-tune; dotted vertical: the target.</figcaption>
 </figure>
 </section>
 ${frontierTable(report)}

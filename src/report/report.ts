@@ -301,8 +301,10 @@ export interface ReportGuard {
   noiseCap?: number;
   /** True when --max-drop is finer than one validation row (the split cannot show it). */
   finerThanData: boolean;
-  /** Validation accuracy of the reference (see `reference`). */
+  /** Validation accuracy of the reference (see `reference`): the control's where it is the reference, else the dense model's. */
   controlValAccuracy?: number;
+  /** Validation accuracy of the fine-tuned dense control itself, whichever was the reference (absent in reports before 2026-12-07). */
+  fineTunedControlValAccuracy?: number;
   /**
    * The guard's reference: 'control' (the dense model fine-tuned like one pruning step, unpruned) or 'dense' (the
    * model as given), whichever scores lower on the validation rows.

@@ -38,7 +38,7 @@ describe('accuracyVsSparsityChart', () => {
     expect(items(svg, 'target_rule')).toHaveLength(1);
     expect(svg).toContain('Sparsity (% of the prunable kernel weights)');
     expect(svg).toContain('Validation accuracy (%)');
-    expect(svg).toContain('guard 96.80 %');
+    expect(svg).toContain("guard, final model's floor 96.80 %");
     expect(svg).toContain('dense 97.80 %');
     expect(svg).toContain('rolled back');
   });
@@ -67,6 +67,29 @@ describe('accuracyVsSparsityChart', () => {
     const finalX = translate(items(svg, 'final_point')[0])[0];
     const lastX = Math.max(...items(svg, 'accepted_points').map((el) => translate(el)[0]));
     expect(finalX).toBeCloseTo(lastX, 1);
+  });
+
+  it("marks each attempt's own floor (the reference less its allowance): accepted points on or above theirs, crosses below", async () => {
+    const r = fixture();
+    // Allowances that differ by attempt (the noise allowance shrinks with the standard error), the final model's smallest.
+    const ref = 0.97;
+    r.guard = { ...r.guard!, controlValAccuracy: ref, finalAllowedDrop: 0.001 };
+    r.steps = r.steps.map((s) => ({ ...s, allowedDrop: s.accepted ? ref - s.valAccuracy + 0.005 : Math.max(0.001, ref - s.valAccuracy - 0.005) }));
+    const svg = await accuracyVsSparsityChart(r);
+    const ticks = items(svg, 'step_floors');
+    expect(ticks).toHaveLength(r.steps.length);
+    const y = (el: string) => translate(el)[1];
+    const points = [...items(svg, 'accepted_points'), ...items(svg, 'rolled_back_points')].map((el) => ({ x: translate(el)[0], y: y(el) }));
+    const accepted = items(svg, 'accepted_points').map((el) => translate(el)[0]);
+    for (const t of ticks) {
+      // A horizontal tick is a rectangle path: its centre is where it was placed.
+      const m = /d="M([-\d.]+),([-\d.]+)h([\d.]+)v([\d.]+)/.exec(t)!;
+      const [tx, ty] = [Number(m[1]) + Number(m[3]) / 2, Number(m[2]) + Number(m[4]) / 2];
+      const p = points.find((q) => Math.abs(q.x - tx) < 0.5)!;
+      // SVG y grows downwards: on or above the floor is a smaller y.
+      if (accepted.some((ax) => Math.abs(ax - tx) < 0.5)) expect(p.y).toBeLessThanOrEqual(ty); else expect(p.y).toBeGreaterThan(ty);
+    }
+    expect(svg).toContain("guard, final model's floor");
   });
 
   it('renders a run without steps', async () => {

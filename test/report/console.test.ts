@@ -161,8 +161,12 @@ describe('console rollback lines', () => {
     r.event({ ...base, drop: 0.012036, allowedDrop: 0.011958 });
     expect(out).toContain('1.204 points below the fine-tuned dense control (96.50 %) on the same rows > allowed 1.196');
     // The last try's allowance is --max-drop alone, smaller than the steps': said where it is shown.
-    r.event({ ...base, drop: 0.3613, allowedDrop: 0.01, reason: 'last try at the target with half the budget left' });
-    expect(out).toContain('36.13 points below the fine-tuned dense control (96.50 %) on the same rows > allowed 1.00 (--max-drop alone: the last try at the target gets no allowance for the validation rows\' noise): rolled back');
+    r.event({ ...base, drop: 0.3613, allowedDrop: 0.01, reason: 'last try at the target: val drop 36.13 points > allowed 1.00 (--max-drop alone: after a guard stop the jump gets no allowance for the validation rows\' noise)' });
+    expect(out).toContain('36.13 points below the fine-tuned dense control (96.50 %) on the same rows > allowed 1.00 (--max-drop alone: after a guard stop the jump to the target gets no allowance for the validation rows\' noise): rolled back');
+    // A last try after a budget stop keeps the allowance: nothing said.
+    out = '';
+    r.event({ ...base, drop: 0.1176, allowedDrop: 0.0492, reason: 'last try at the target with the whole budget left: val drop 11.76 points > allowed 4.92' });
+    expect(out).not.toContain('--max-drop alone');
     r.event({ ...base, collapsedTo: 0.95 });
     expect(out).toContain('val 95.00 %, no better than always answering the most common class (95.00 % of the validation rows; the fine-tuned dense control scores 96.50 %): rolled back');
   });
