@@ -27,27 +27,6 @@ process.stderr.on('error', (err: NodeJS.ErrnoException) => {
   process.stderr.write = (() => true) as typeof process.stderr.write;
 });
 
-/**
- * An option that takes one value, given twice with different values (`-t 0.5 -t 0.6`, `-o a -o b`), is refused: commander
- * keeps the last in silence, and a pasted command line would run with a setting its author did not see. The same value
- * twice is harmless; list options (`--exclude`, `--models`, `--meta`) collect every value.
- */
-function refuseConflictingRepeats(cmd: Command): void {
-  const seen = new Map<string, string>();
-  for (const opt of cmd.options) {
-    if (opt.variadic || !(opt.required || opt.optional)) continue;
-    const key = opt.attributeName();
-    cmd.on(`option:${opt.name()}`, (value: unknown) => {
-      const v = String(value);
-      const before = seen.get(key);
-      if (before !== undefined && before !== v) {
-        throw new UsageError(`${opt.long ?? opt.flags} is given twice, as '${before}' and as '${v}': give it once`);
-      }
-      seen.set(key, v);
-    });
-  }
-}
-
 function main(argv: string[]): Promise<number> {
   const program = new Command('autoprune')
     .description(
@@ -266,7 +245,6 @@ function main(argv: string[]): Promise<number> {
       process.exitCode = await benchCommand(opts, argv);
     });
 
-  for (const cmd of [program, ...program.commands]) refuseConflictingRepeats(cmd);
   return program.parseAsync(argv, { from: 'user' }).then(() => Number(process.exitCode ?? 0));
 }
 

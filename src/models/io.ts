@@ -694,7 +694,11 @@ export function checkOutReplaces(path: string, flag: string, ours: (path: string
   const real = realPathOf(dirname(abs));
   for (const m of models) {
     const dir = resolve(m);
-    const folder = existsSync(dir) && statSync(dir).isDirectory() ? dir : dirname(dir);
+    // A model's folder: the folder given that holds a model.json, or the folder of a model file given (a path that is
+    // neither is refused later, as the model it is not).
+    const isDir = existsSync(dir) && statSync(dir).isDirectory();
+    if (isDir ? !existsSync(join(dir, 'model.json')) : !existsSync(dir)) continue;
+    const folder = isDir ? dir : dirname(dir);
     const realFolder = realPathOf(folder);
     if (real === realFolder || real.startsWith(realFolder + sep)) throw new UsageError(`${flag} '${path}' is in the input model's folder '${folder}', which is never written to; choose another ${flag}`);
   }

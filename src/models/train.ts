@@ -356,7 +356,7 @@ export const MIN_TREND = 1e-3;
  * its last 4 rounds) is negative by more than `z` of its standard errors. Round-to-round noise on a small validation
  * split hides a steady descent from "the last round is the lowest", and "the lowest came late" fires on a flat,
  * noisy curve a quarter of the time; a trend test does neither. A trend that only climbs back down from a spike is not
- * one: the last quarter of the window must also hold a new lowest loss.
+ * one: the last quarter of the window must also reach below the lowest loss before the window.
  */
 export function stillImproving(losses: readonly number[], z: number): boolean {
   const m = Math.max(4, Math.ceil(losses.length / 2));
@@ -379,9 +379,11 @@ export function stillImproving(losses: readonly number[], z: number): boolean {
   // not a descent. The fitted decrease over the window must be a thousandth of the loss at least.
   if (!(-slope * (n - 1) > MIN_TREND * Math.abs(ym))) return false;
   // A descent that only recovers from a spike (a new user's polish ran 15 extended rounds back down to where it had been)
-  // is not progress: the last quarter of the window (at least its last 2 rounds) must reach below every round before it.
+  // is not progress: the last quarter of the window (at least its last 2 rounds) must reach below every round before the
+  // window (a noisy descent's own window may hold a lower round than its last ones).
   const k = Math.max(2, Math.ceil(n / 4));
-  if (!(Math.min(...losses.slice(-k)) < Math.min(...losses.slice(0, -k)))) return false;
+  const before = losses.slice(0, losses.length - n);
+  if (before.length > 0 && !(Math.min(...losses.slice(-k)) < Math.min(...before))) return false;
   return se === 0 || slope < -z * se;
 }
 
