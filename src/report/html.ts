@@ -146,7 +146,7 @@ function summaryTable(r: RunReport): string {
 
 /** Phase keys of report.json in words. */
 const PHASE_NAMES: Record<string, string> = {
-  load: 'loading model and data', control: 'fine-tuned dense control', features: 'features', scoring: 'scoring', prune: 'selecting connections',
+  load: 'loading model and data', denseTraining: 'training the built-in model (first use; cached after)', control: 'fine-tuned dense control', features: 'features', scoring: 'scoring', prune: 'selecting connections',
   fineTune: 'fine-tuning', evaluate: 'evaluating', checkpoint: 'checkpoints', write: 'writing files', compact: 'compact models (--compact)', other: 'other',
 };
 

@@ -435,7 +435,8 @@ export interface RunReport {
   /** Every warning the run gave (the console's "warning:" lines), in order. */
   warnings?: string[];
   /**
-   * Wall seconds per phase, by key: `load` (model and data), `control` (the guard's fine-tuned dense control), `features`
+   * Wall seconds per phase, by key: `load` (model and data), `denseTraining` (the built-in model's first training, a
+   * cache miss only), `control` (the guard's fine-tuned dense control), `features`
    * (feature extraction and the policy's scores; `scoring` separately only for a custom extractor that does not score),
    * `prune` (choosing and masking connections), `evaluate` (validation, test and the criterion checks' forward passes),
    * `fineTune`, `checkpoint` (saving the resumable state), `write` (the output folder; absent without `out`), `compact`
