@@ -634,23 +634,33 @@ export function repeatedRows(training: readonly string[], split: readonly string
 
 /** A column's mean this many training standard deviations from the training rows' mean: values prepared otherwise. */
 export const SHIFT_SDS = 5;
+/** A column's spread this many times the training rows' (or a this-many-th of it): values scaled otherwise. */
+export const SPREAD_RATIO = 3;
 
 /**
  * The input columns of `split` whose mean lies more than SHIFT_SDS of the training rows' standard deviations from
- * theirs (columns constant over the training rows left out), with those distances: a file scaled otherwise than the
- * training rows (raw values beside a [0, 1]-scaled --data) shows in most of its columns at once.
+ * theirs, or whose standard deviation is more than SPREAD_RATIO times theirs or less than a SPREAD_RATIO-th (columns
+ * constant over the training rows or over the split left out), with those figures: a file scaled otherwise than the
+ * training rows (raw values beside a [0, 1]-scaled --data, values × 10, [0, 1]-scaled beside z-scores) shows in most of
+ * its columns at once.
  */
-export function shiftedColumns(train: TF.Tensor, split: TF.Tensor, names?: readonly string[]): { name: string; sds: number }[] {
+export function shiftedColumns(train: TF.Tensor, split: TF.Tensor, names?: readonly string[]): { name: string; sds: number; spread: number }[] {
   const features = train.size / Math.max(1, train.shape[0]);
-  const [dist, sdv] = tf.tidy(() => {
+  const [dist, sdv, ratio] = tf.tidy(() => {
     const t = tf.reshape(train, [train.shape[0], features]);
     const s = tf.reshape(split, [split.shape[0], features]);
     const { mean, variance } = tf.moments(t, 0);
     const sd = tf.sqrt(variance);
-    return [tf.div(tf.abs(tf.sub(tf.mean(s, 0), mean)), tf.maximum(sd, 1e-30)).dataSync(), sd.dataSync()];
+    const splitSd = tf.sqrt(tf.moments(s, 0).variance);
+    return [tf.div(tf.abs(tf.sub(tf.mean(s, 0), mean)), tf.maximum(sd, 1e-30)).dataSync(), sd.dataSync(), tf.div(splitSd, tf.maximum(sd, 1e-30)).dataSync()];
   });
-  const out: { name: string; sds: number }[] = [];
-  for (let j = 0; j < features; j++) if (sdv[j] > 1e-12 && dist[j] > SHIFT_SDS) out.push({ name: names?.[j] ?? `input ${j}`, sds: dist[j] });
+  const out: { name: string; sds: number; spread: number }[] = [];
+  for (let j = 0; j < features; j++) {
+    if (!(sdv[j] > 1e-12)) continue;
+    // (A column constant over the split, to float rounding — one class's one-hot on a small file — has no spread to judge.)
+    const spreadOff = ratio[j] > 1e-3 && (ratio[j] > SPREAD_RATIO || ratio[j] < 1 / SPREAD_RATIO);
+    if (dist[j] > SHIFT_SDS || spreadOff) out.push({ name: names?.[j] ?? `input ${j}`, sds: dist[j], spread: ratio[j] });
+  }
   return out.sort((a, b) => b.sds - a.sds);
 }
 
@@ -658,16 +668,25 @@ export function shiftedColumns(train: TF.Tensor, split: TF.Tensor, names?: reado
  * What a held-out file with shifted columns gets: refused where the model also scores far worse on it than on the
  * training rows (10 points of accuracy, 0.1 of R², and 5 of its rows: farAbove), else a warning.
  */
-export function shiftVerdict(shifted: readonly { name: string; sds: number }[], features: number, where: { file: string; what: string; flag: string; data: string },
+export function shiftVerdict(shifted: readonly { name: string; sds: number; spread: number }[], features: number, where: { file: string; what: string; flag: string; data: string },
   kind: TaskKind, metric: { split: number; train: number }, rows: number): { refuse: boolean; message: string } {
-  const cols = `${shifted.length} of its ${features} input columns have means ${shifted.at(-1)!.sds.toFixed(0)}–${shifted[0].sds.toFixed(0)} training standard deviations from the training rows' (${shifted.slice(0, 3).map((c) => `'${c.name}'`).join(', ')}${shifted.length > 3 ? ', …' : ''})`;
+  const maxSds = Math.max(...shifted.map((c) => c.sds));
+  const spreads = shifted.map((c) => c.spread).filter((r) => r > 1e-3);
+  const widest = Math.max(...spreads), narrowest = Math.min(...spreads);
+  const spreadWords = [widest > SPREAD_RATIO ? `up to ${widest.toFixed(1)}×` : '', narrowest < 1 / SPREAD_RATIO ? `down to 1/${(1 / narrowest).toFixed(1)}` : ''].filter(Boolean).join(', ');
+  const cols = `${shifted.length} of its ${features} input columns lie far from the training rows' (${shifted.slice(0, 3).map((c) => `'${c.name}'`).join(', ')}${shifted.length > 3 ? ', …' : ''}: ` +
+    `means up to ${maxSds.toFixed(1)} training standard deviations away${spreadWords ? `, spreads ${spreadWords} theirs` : ''})`;
   const there = `the model's ${metricName(kind)} there is ${metricValue(kind, metric.split)}`;
   return farAbove(metric.train - metric.split, rows)
     ? { refuse: true, message: `${where.file}: ${cols}, and ${there} against ${metricValue(kind, metric.train)} on the training rows: its ${where.what} rows are scaled or prepared otherwise than ${where.data}'s; give ${where.flag} rows prepared as the training rows` }
     : { refuse: false, message: `${where.file}: ${cols}: ${where.what} rows prepared otherwise than ${where.data}'s? (${there}, ${metricValue(kind, metric.train)} on the training rows)` };
 }
 
-function checkHeldOutRows(data: Dataset, opts: AutopruneOptions, model: TF.LayersModel, task: TaskInfo): void {
+/**
+ * Held-out files (--val-data, --test-data) checked against the training rows: rows the training data repeats (warned),
+ * columns prepared otherwise (refused where the model does far worse there, else warned: shiftedColumns).
+ */
+export function checkHeldOutRows(data: Dataset, opts: Pick<AutopruneOptions, 'data' | 'valData' | 'testData' | 'onEvent'>, model: TF.LayersModel, task: TaskInfo): void {
   if (typeof opts.data !== 'string') return;
   if (!opts.valData && !opts.testData) return;
   if (data.train.x.size > 50_000_000) return;

@@ -93,14 +93,22 @@ describe('small real tables with the defaults', () => {
     };
     const run = (testData: string, warnings: string[] = []) => autoprune({ model: p.model, data: p.data, testData, target: 0.3, budgetSteps: 20, policy: 'global-magnitude', force: true, onEvent: (e) => { if (e.type === 'warning') warnings.push(e.message); } });
     const raw = rescaled((v) => v * 40 + 100);
-    await expect(run(raw)).rejects.toThrow(/test\.csv: 7 of its 7 input columns have means \d+–\d+ training standard deviations from the training rows' \('[a-z_]+', '[a-z_]+', '[a-z_]+', …\), and the model's accuracy there is [\d.]+ % against [\d.]+ % on the training rows: its test rows are scaled or prepared otherwise than .*data\.csv's; give testData rows prepared as the training rows$/);
+    await expect(run(raw)).rejects.toThrow(/test\.csv: 7 of its 7 input columns lie far from the training rows' \('[a-z_]+', '[a-z_]+', '[a-z_]+', …: means up to \d+\.\d training standard deviations away(, spreads [^)]*)?\), and the model's accuracy there is [\d.]+ % against [\d.]+ % on the training rows: its test rows are scaled or prepared otherwise than .*data\.csv's; give testData rows prepared as the training rows$/);
+    // Values × 10 about the same means (a spread 10 times the training rows'): this ReLU model still scores as well on them
+    // (its outputs scale, its classes hold), so a warning, not a refusal.
+    const x10: string[] = [];
+    const kept = await run(rescaled((v) => v * 10), x10);
+    kept.model.dispose();
+    expect(x10.filter((w) => /7 of its 7 input columns lie far from the training rows' .*spreads up to \d+\.\d× theirs\): test rows prepared otherwise/.test(w))).toHaveLength(1);
     // Where the model scores about as well there (within 10 points, 5 rows): a warning, not a refusal.
-    const cols = [{ name: 'beak_depth', sds: 7.2 }, { name: 'beak_length', sds: 5.1 }];
+    const cols = [{ name: 'beak_depth', sds: 7.2, spread: 1.1 }, { name: 'beak_length', sds: 5.1, spread: 0.2 }];
     const where = { file: 't.csv', what: 'test', flag: '--test-data', data: 'd.csv' };
     expect(shiftVerdict(cols, 7, where, 'classification', { split: 0.88, train: 0.92 }, 60)).toEqual({ refuse: false,
-      message: "t.csv: 2 of its 7 input columns have means 5–7 training standard deviations from the training rows' ('beak_depth', 'beak_length'): test rows prepared otherwise than d.csv's? (the model's accuracy there is 88.0 %, 92.0 % on the training rows)" });
+      message: "t.csv: 2 of its 7 input columns lie far from the training rows' ('beak_depth', 'beak_length': means up to 7.2 training standard deviations away, spreads down to 1/5.0 theirs): test rows prepared otherwise than d.csv's? (the model's accuracy there is 88.0 %, 92.0 % on the training rows)" });
     expect(shiftVerdict(cols, 7, where, 'regression', { split: -2.8, train: 0.75 }, 247).refuse).toBe(true);
-    expect(shiftedColumns(tf.tensor2d([[0, 1], [2, 1], [4, 1]]), tf.tensor2d([[30, 5]]), ['a', 'b'])).toEqual([{ name: 'a', sds: expect.closeTo(28 / Math.sqrt(8 / 3), 4) as number }]);
+    expect(shiftedColumns(tf.tensor2d([[0, 1], [2, 1], [4, 1]]), tf.tensor2d([[30, 5], [30, 5]]), ['a', 'b'])).toEqual([{ name: 'a', sds: expect.closeTo(28 / Math.sqrt(8 / 3), 4) as number, spread: 0 }]);
+    // The same mean, ten times the spread: flagged by its spread alone.
+    expect(shiftedColumns(tf.tensor2d([[0, 1], [2, 2], [4, 3]]), tf.tensor2d([[-18, 2], [22, 2]]), ['a', 'b'])).toEqual([{ name: 'a', sds: 0, spread: expect.closeTo(20 / Math.sqrt(8 / 3), 4) as number }]);
   }, 60_000);
 
   it('rows of discrete inputs that repeat training rows as often as training rows repeat each other are not called copies', () => {

@@ -43,7 +43,8 @@ export async function buildMetaCommand(raw: Record<string, unknown>, argv: strin
   {
     const out = f.out ?? `datasets/meta-${f.family}.json`;
     const inputs = [...(f.models ?? []), ...[f.data, f.valData, f.testData].filter((d): d is string => d != null)];
-    const flag = f.out != null ? '--out' : `the default --out for --family ${f.family}`;
+    // (Without --out, the default path is named as --out: "choose another --out" is then the fix.)
+    const flag = '--out';
     checkOutFile(out, flag, inputs);
     // Its rows go beside it, NAME.bin.gz: checked too, before the oracle runs. Neither replaces a file autoprune did not
     // write, nor goes into an input model's folder (a new user's --out m/meta.json wrote two files beside their model).

@@ -5,7 +5,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { isCsvPath, loadDataset } from '../data/registry.js';
 import { loadModel } from '../models/io.js';
 import { fitDatasetToModel, taskOf } from '../models/task.js';
-import { checkInputScaling, checkLabelOrder } from '../prune-service.js';
+import { checkHeldOutRows, checkInputScaling, checkLabelOrder } from '../prune-service.js';
 import { buildMeta, fileModelHash, type BuildEvent, type FileModel } from './build.js';
 import { FAMILIES } from './zoo.js';
 
@@ -211,6 +211,13 @@ async function checkUserModels(
           // Inputs scaled otherwise than in training (z-scores, raw values): the oracle would judge a model at chance, and
           // the label check after this would blame the labels (a new user's z-scored family).
           if (isCsvPath(spec)) named(prefix, () => checkInputScaling(model, fitted, taskOf(model), { data: spec, model: path }, standardize === true));
+          // … and held-out files prepared otherwise than the data file (the oracle judges on the validation rows).
+          if (isCsvPath(spec)) {
+            named(prefix, () => checkHeldOutRows(fitted, {
+              data: spec, ...(valPath ? { valData: valPath } : {}), ...(testPath ? { testData: testPath } : {}),
+              onEvent: (e) => { if (e.type === 'warning') process.stderr.write(json ? `${JSON.stringify(e)}\n` : `autoprune: warning: build-meta: model '${path}': ${e.message}\n`); },
+            }, model, taskOf(model)));
+          }
           // A model that does not fit these labels (0/1 the other way round, names in another order) would give
           // the oracle's judgements of a model at chance: refused as `autoprune --model` refuses it.
           checkLabelOrder(model, fitted, {

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { makeDirs } from '../util/make-dirs.js';
 import { dirname } from 'node:path';
 import { UsageError } from '../errors.js';
@@ -35,7 +35,7 @@ export async function main(args: OracleEvalCliArgs): Promise<string> {
   const table = oracleEvalTable(rows);
   if (args.out) {
     makeDirs(dirname(args.out));
-    writeFileSync(args.out, JSON.stringify({ rows, table }, null, 2) + '\n');
+    writeFileAtomicSync(args.out, JSON.stringify({ rows, table }, null, 2) + '\n');
   }
   process.stdout.write(table + '\n');
   return table;

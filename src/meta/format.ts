@@ -1,4 +1,6 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { writeFileAtomicSync } from '../util/atomic-write.js';
+import { realPathOf } from '../util/real-path.js';
 import { makeDirs } from '../util/make-dirs.js';
 import { endianness } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -108,8 +110,10 @@ export function writeMeta(jsonPath: string, header: Omit<MetaHeader, 'data' | 'r
   };
   makeDirs(dirname(jsonPath));
   const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  writeFileSync(binPath, options.gzip ? gzipSync(bytes) : bytes);
-  writeFileSync(jsonPath, JSON.stringify(ordered, null, 2) + '\n');
+  // Each file written beside and renamed into place: a link at either path is replaced, never written through (a
+  // symlinked or hard-linked rows file made build-meta overwrite a user's model weights and data file).
+  writeFileAtomicSync(binPath, options.gzip ? gzipSync(bytes) : bytes);
+  writeFileAtomicSync(jsonPath, JSON.stringify(ordered, null, 2) + '\n');
   return ordered;
 }
 
@@ -135,10 +139,14 @@ export function readMeta(jsonPath: string): MetaDataset {
   if (header.columns.join(',') !== expectCols.join(',')) throw new DataError(`meta-dataset '${jsonPath}' columns do not match its feature schema`);
   // The rows file is named beside the header, by a plain file name: a header never makes autoprune read elsewhere
   // ('../../etc/passwd' was read, and named in the size error, by a tampered header).
-  if (basename(header.data) !== header.data || header.data === '..' || header.data === '.' || /[\\/]/.test(header.data)) {
+  if (header.data === '' || basename(header.data) !== header.data || header.data === '..' || header.data === '.' || /[\\/]/.test(header.data)) {
     throw new DataError(`meta-dataset '${jsonPath}' names its rows file '${header.data.slice(0, 80)}', which is not a file name beside it: a meta-dataset keeps its rows in a file of its own folder (rebuild it with autoprune build-meta)`);
   }
   const binPath = join(dirname(jsonPath), header.data);
+  // … and a link there that leads to another folder is not followed (/etc/passwd was read through one).
+  if (existsSync(binPath) && dirname(realPathOf(binPath)) !== realPathOf(dirname(jsonPath))) {
+    throw new DataError(`meta-dataset rows '${binPath}' link outside the header's folder (to '${realPathOf(binPath)}'): a meta-dataset's rows file is read only as a file of its own folder`);
+  }
   if (!existsSync(binPath)) {
     throw new DataError(`meta-dataset '${jsonPath}' keeps its rows in '${header.data}', which is not beside it (looked for ${resolve(binPath)}): ` +
       'a meta-dataset is its .json and that rows file together: copy or move both');

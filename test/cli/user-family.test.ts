@@ -105,6 +105,9 @@ describe('a policy for the user\'s own family', () => {
     writeFileSync(join(cwd, 'raw.csv'), `${[lines[0], ...lines.slice(1).map((l) => l.split(',').map((v, j, a) => (j < a.length - 1 ? (12 + 4 * Number(v)).toFixed(3) : v)).join(','))].join('\n')}\n`);
     const zArgs = ['build-meta', '--family', 'weather', '--models', join(sw, 'model'), '--data', 'raw.csv', '--workers', '1', '--quick', '--out', 'meta/z.json'];
     expectCleanUsageError(await cli(zArgs, { cwd }), /^autoprune: error: build-meta: model '.*model': raw\.csv: .* with them standardized .*pass --standardize$/);
+    // A held-out file prepared otherwise than the data file (the raw columns beside z-scores): refused as autoprune refuses it.
+    expectCleanUsageError(await cli(['build-meta', '--family', 'weather', '--models', join(sw, 'model'), '--data', join(sw, 'data.csv'), '--val-data', 'raw.csv', '--workers', '1', '--quick', '--out', 'meta/v.json'], { cwd }),
+      /^autoprune: error: build-meta: model '.*model': raw\.csv: \d+ of its \d+ input columns lie far from the training rows' .*its validation rows are scaled or prepared otherwise than .*data\.csv's; give --val-data rows prepared as the training rows$/);
     const z = await cli([...zArgs, '--standardize'], { cwd });
     expect(z.code, z.stderr).toBe(0);
     expect(JSON.parse(readFileSync(join(cwd, 'meta', 'z.json'), 'utf8')).rows).toBeGreaterThan(0);

@@ -1,4 +1,4 @@
-import { writeFileSync, readFileSync } from 'node:fs';
+import { linkSync, lstatSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { META_COLUMNS, metaColumn, readMeta, writeMeta } from '../../src/meta/format.js';
@@ -25,6 +25,27 @@ describe('meta-dataset format', () => {
     expect(ds.header.data).toBe('meta-x.bin');
     expect(Array.from(ds.data)).toEqual(Array.from(data));
     expect(metaColumn(ds, 'label')[1]).toBe(data[1 * 7 + 2]);
+  });
+
+  it('replaces a link at the header or rows path, never writing through it (a symlink or hard link to a user file)', () => {
+    const dir = tempDir();
+    const precious = join(dir, 'weights.bin');
+    writeFileSync(precious, 'user weights');
+    const data = join(dir, 'd.csv');
+    writeFileSync(data, 'a,b\n1,2\n');
+    symlinkSync(precious, join(dir, 'meta-x.bin'));
+    linkSync(data, join(dir, 'meta-x.json'));
+    const { path } = sample(dir);
+    expect(readFileSync(precious, 'utf8')).toBe('user weights');
+    expect(readFileSync(data, 'utf8')).toBe('a,b\n1,2\n');
+    expect(lstatSync(join(dir, 'meta-x.bin')).isSymbolicLink()).toBe(false);
+    expect(readMeta(path).header.rows).toBe(4);
+    // Read back through a link to another folder: refused (a header's rows linked to /etc/passwd were read).
+    const other = tempDir();
+    const lonely = join(other, 'meta-x.json');
+    writeFileSync(lonely, readFileSync(path));
+    symlinkSync(join(dir, 'meta-x.bin'), join(other, 'meta-x.bin'));
+    expect(() => readMeta(lonely)).toThrow(/meta-dataset rows '.*meta-x\.bin' link outside the header's folder/);
   });
 
   it('round-trips gzipped rows (NAME.bin.gz) and reports corrupt gzip clearly', () => {
