@@ -241,7 +241,9 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
               ? `, ${twoNumbers(100 * e.drop, 100 * e.allowedDrop)[0]} points below the ${e.reference === 'dense' ? 'dense model' : 'fine-tuned dense control'} (${fmt(e.controlValAccuracy)}) on the same rows > allowed ${twoNumbers(100 * e.drop, 100 * e.allowedDrop)[1]}` +
                 // The jump to the target after a guard stop is judged by --max-drop alone: its "allowed" is smaller than the
                 // steps' (a new user asked why). Only that one: a last try after a budget stop keeps the noise allowance.
-                (e.reason?.includes('(--max-drop alone') ? ' (--max-drop alone: after a guard stop the jump to the target gets no allowance for the validation rows\' noise)' : '')
+                (e.reason?.includes('(--max-drop alone') ? ' (--max-drop alone: after a guard stop the jump to the target gets no allowance for the validation rows\' noise)' : '') +
+                // A step refused within the noise cap while improving was fine-tuned longer before this verdict: said (report.json had it only).
+                (e.reason?.includes('judged after a longer fine-tune') ? ` (judged after a longer fine-tune: ${e.fineTuneSteps ?? '?'} steps)` : '')
               : ` < guard ${fmt(e.floor)}`) + `: rolled back; ${e.next}`);
           break;
         case 'compact':

@@ -163,6 +163,9 @@ describe('console rollback lines', () => {
     // The last try's allowance is --max-drop alone, smaller than the steps': said where it is shown.
     r.event({ ...base, drop: 0.3613, allowedDrop: 0.01, reason: 'last try at the target: val drop 36.13 points > allowed 1.00 (--max-drop alone: after a guard stop the jump gets no allowance for the validation rows\' noise)' });
     expect(out).toContain('36.13 points below the fine-tuned dense control (96.50 %) on the same rows > allowed 1.00 (--max-drop alone: after a guard stop the jump to the target gets no allowance for the validation rows\' noise): rolled back');
+    // A step fine-tuned longer before its verdict says so.
+    r.event({ ...base, drop: 0.025, fineTuneSteps: 252, reason: 'val drop 2.50 points > allowed 2.00; judged after a longer fine-tune, as it was refused within the noise cap while still improving' });
+    expect(out).toContain('> allowed 2.00 (judged after a longer fine-tune: 252 steps): rolled back');
     // A last try after a budget stop keeps the allowance: nothing said.
     out = '';
     r.event({ ...base, drop: 0.1176, allowedDrop: 0.0492, reason: 'last try at the target with the whole budget left: val drop 11.76 points > allowed 4.92' });
