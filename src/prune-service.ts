@@ -2040,7 +2040,7 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
           // (A drop said as a drop, a gain as a gain; the hint at a control far below the dense model only beyond what a few
           // rows of noise or plain over-fitting explain: 4 points and 4 rows — a new user's 113-row split lost 3 rows, 2.65 points.)
           ` (against the dense model, as the test figure is: ${valVsDense < 0 ? `a gain of ${(-100 * valVsDense).toFixed(2)}` : `a drop of ${(100 * valVsDense).toFixed(2)}`} points` +
-          `${controlLost >= Math.max(0.04, 4 / g.valRows) ? '; a control that loses this much to plain fine-tuning is itself a sign of data prepared otherwise than for the model\'s training' : ''})`;
+          `${controlLost >= Math.max(0.04, 4 / g.valRows) ? '; a control that loses this much to plain fine-tuning is itself a sign that the fine-tuning does not suit the model as trained, or of data prepared otherwise than for its training' : ''})`;
       }
     }
     // How far apart the two samples are, against the same model (the dense one): the test estimate's standard error taken

@@ -527,6 +527,11 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
       ...(unitsKept ? { unitsKept } : {}),
     });
     for (const message of guardWarnings(data.val.labels.length, o.maxDrop, metricName(taskOf(model).kind))) emit({ type: 'warning', message });
+    // A control far below the dense model moves the guard's reference down with it: said at the start, with what it
+    // means for --max-drop (a new user's gated model lost 9.2 points to plain fine-tuning, and its run ended 2.8 below
+    // dense at exit 0, said only by a warning at the end).
+    const controlWarning = controlLossWarning(state.denseValAccuracy, reference, o.maxDrop, data.val.labels.length, metricName(taskOf(model).kind));
+    if (controlWarning) emit({ type: 'warning', message: controlWarning });
     const trainRows = data.train.labels.length;
     if (options.batchSize != null && options.batchSize > trainRows) {
       emit({ type: 'warning', message: `--batch-size ${options.batchSize} is larger than the ${trainRows} training rows: every optimizer step is one pass over them all (${budget.budgetSteps} steps = ${budget.budgetSteps} epochs)` });
@@ -1210,6 +1215,20 @@ async function controlReference(model: TF.LayersModel, data: Dataset, recalibrat
     tf.tidy(() => model.weights.forEach((w, i) => (w.read() as TF.Variable).assign(saved[i])));
     tf.dispose(saved);
   }
+}
+
+/**
+ * The start's warning where the guard's reference is a control far below the dense model (beyond --max-drop and two
+ * validation rows): the guard then measures pruning's cost from that lower figure, and says what that allows.
+ */
+export function controlLossWarning(denseVal: number, reference: { kind: 'control' | 'dense'; accuracy: number }, maxDrop: number, valRows: number, metric: string): string | undefined {
+  const lost = denseVal - reference.accuracy;
+  const rowsWorth = metric === 'R²' ? 0 : 2 / Math.max(1, valRows);
+  if (reference.kind !== 'control' || !(lost > Math.max(maxDrop / 100, rowsWorth) + 1e-9)) return undefined;
+  const pts = (v: number) => (100 * v).toFixed(2);
+  return `the dense model fine-tuned like one step, unpruned (the guard's control), scores ${pts(lost)} points below the dense model on the validation rows: ` +
+    `the guard measures what pruning costs from that lower figure, so the pruned model may end up to ${pts(lost + maxDrop / 100)} points below your dense model there and still pass; ` +
+    'plain fine-tuning that costs this much is a sign that the fine-tuning (Adam, its learning rate, the loss in use) does not suit the model as trained, or of data prepared otherwise than for its training';
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type * as TF from '@tensorflow/tfjs';
 import { PrunableModel } from '../../src/pruning/prunable-model.js';
-import { isLastTry, runAgent } from '../../src/agent/loop.js';
+import { controlLossWarning, isLastTry, runAgent } from '../../src/agent/loop.js';
 import { maxComputeRemovable, unitsKeptFor } from '../../src/agent/granularity.js';
 import { afterAccept, afterRollback, nextSparsity, PLANNER_DEFAULTS } from '../../src/agent/planner.js';
 import { loadSynthetic } from '../../src/data/synthetic.js';
@@ -431,5 +431,18 @@ describe('agent loop', () => {
       .rejects.toThrow(/and this model has none to remove once --exclude leaves out 'h1': units are removed whole/);
     two.dispose();
     data.dispose();
+  });
+});
+
+describe('a control far below the dense model', () => {
+  it('is said at the start with what it lets --max-drop allow (a new user\'s gated model lost 9.2 points to plain fine-tuning)', () => {
+    expect(controlLossWarning(0.5392, { kind: 'control', accuracy: 0.447 }, 1, 217, 'accuracy')).toBe(
+      "the dense model fine-tuned like one step, unpruned (the guard's control), scores 9.22 points below the dense model on the validation rows: " +
+      'the guard measures what pruning costs from that lower figure, so the pruned model may end up to 10.22 points below your dense model there and still pass; ' +
+      'plain fine-tuning that costs this much is a sign that the fine-tuning (Adam, its learning rate, the loss in use) does not suit the model as trained, or of data prepared otherwise than for its training');
+    // Within --max-drop or two validation rows (noise), or the dense model as the reference: nothing.
+    expect(controlLossWarning(0.96, { kind: 'control', accuracy: 0.955 }, 1, 1000, 'accuracy')).toBeUndefined();
+    expect(controlLossWarning(0.96, { kind: 'control', accuracy: 0.94 }, 1, 60, 'accuracy')).toBeUndefined();
+    expect(controlLossWarning(0.96, { kind: 'dense', accuracy: 0.96 }, 1, 1000, 'accuracy')).toBeUndefined();
   });
 });
