@@ -264,6 +264,17 @@ function runColumns(runDir: string | undefined): Omit<LoadDatasetOptions, 'targe
   };
 }
 
+/** The validation and test files a run was given beside its data file (report.json config.valData / testData). */
+function runHeldOutFiles(runDir: string | undefined): string[] {
+  if (runDir == null) return [];
+  try {
+    const config = (JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as { config?: Record<string, unknown> }).config ?? {};
+    return [config.valData, config.testData].filter((f): f is string => typeof f === 'string');
+  } catch {
+    return [];
+  }
+}
+
 /** Up to PROBE_ROWS rows of `spec` shaped for `model` (CompactOptions.data): its validation split first, then training rows. */
 function probeRows(spec: string, model: TF.LayersModel, runDir: string | undefined): { x: TF.Tensor; what: string } {
   const task = taskOf(model);
@@ -275,7 +286,10 @@ function probeRows(spec: string, model: TF.LayersModel, runDir: string | undefin
       const fromVal = Math.min(PROBE_ROWS, fitted.val.x.shape[0]);
       const fromTrain = Math.min(PROBE_ROWS - fromVal, fitted.train.x.shape[0]);
       const x = tf.tidy(() => tf.concat([tf.slice(fitted.val.x, 0, fromVal), tf.slice(fitted.train.x, 0, fromTrain)]));
-      const what = `${fromVal + fromTrain} rows of '${spec}'${runDir != null ? ' read as the run read them' : ''} (${fromVal} of its validation split${fromTrain ? `, ${fromTrain} of its training split` : ''})`;
+      // A run given its own validation or test file split this file otherwise than it splits alone: said so, not "as the run read them".
+      const separate = runHeldOutFiles(runDir);
+      const how = runDir == null ? '' : separate.length ? ` read with the run's column settings (the run's held-out rows came from ${separate.map((f) => `'${f}'`).join(' and ')}; these splits are the file's own)` : ' read as the run read them';
+      const what = `${fromVal + fromTrain} rows of '${spec}'${how} (${fromVal} of its validation split${fromTrain ? `, ${fromTrain} of its training split` : ''})`;
       return { x, what };
     } finally {
       if (fitted !== data) fitted.dispose();
