@@ -509,7 +509,7 @@ function loadErrorText(err: unknown): string {
   // tfjs saves the activation 'gelu_new' under a name its own loader does not know (tfjs-layers 4.x): not a Keras class.
   if (unknown && /^Unknown activation: gelu_?new$/i.test(unknown[1])) {
     line = `${unknown[1]}: tfjs-layers saves its 'gelu_new' activation under a name it cannot load back (a tfjs bug; tf.loadLayersModel fails the same way); use 'gelu' (the exact GELU, which it reloads), or edit model.json's "gelu_new" to "gelu" and accept the small difference`;
-  } else if (unknown) line = `${unknown[1]}: a Keras class tfjs-layers does not implement; remove it from the model before converting, or register a JavaScript implementation with tf.serialization.registerClass`;
+  } else if (unknown) line = `${unknown[1]}: a Keras class tfjs-layers does not implement; remove it from the model before converting, or, through the library API, register a JavaScript implementation with autoprune's tf (tf.serialization.registerClass) before calling autoprune() (the CLI loads the classes tfjs-layers has)`;
   if (!line) line = `${e?.name ?? 'Error'} without a message (a topology tfjs-layers cannot read: is it a Keras 3 export of a model type tfjs does not support?)`;
   return line.slice(0, 400);
 }
