@@ -661,7 +661,9 @@ export function shiftedColumns(train: TF.Tensor, split: TF.Tensor, names?: reado
     const spreadOff = ratio[j] > 1e-3 && (ratio[j] > SPREAD_RATIO || ratio[j] < 1 / SPREAD_RATIO);
     if (dist[j] > SHIFT_SDS || spreadOff) out.push({ name: names?.[j] ?? `input ${j}`, sds: dist[j], spread: ratio[j] });
   }
-  return out.sort((a, b) => b.sds - a.sds);
+  // The farthest first, by mean or by spread, each in units of its own threshold.
+  const far = (c: { sds: number; spread: number }) => Math.max(c.sds / SHIFT_SDS, c.spread > 1e-3 ? Math.max(c.spread, 1 / c.spread) / SPREAD_RATIO : 0);
+  return out.sort((a, b) => far(b) - far(a));
 }
 
 /**
@@ -669,17 +671,17 @@ export function shiftedColumns(train: TF.Tensor, split: TF.Tensor, names?: reado
  * training rows (10 points of accuracy, 0.1 of R², and 5 of its rows: farAbove), else a warning.
  */
 export function shiftVerdict(shifted: readonly { name: string; sds: number; spread: number }[], features: number, where: { file: string; what: string; flag: string; data: string },
-  kind: TaskKind, metric: { split: number; train: number }, rows: number): { refuse: boolean; message: string } {
+  kind: TaskKind, metric: { split: number; train: number; against?: string }, rows: number): { refuse: boolean; message: string } {
   const maxSds = Math.max(...shifted.map((c) => c.sds));
   const spreads = shifted.map((c) => c.spread).filter((r) => r > 1e-3);
   const widest = Math.max(...spreads), narrowest = Math.min(...spreads);
   const spreadWords = [widest > SPREAD_RATIO ? `up to ${widest.toFixed(1)}×` : '', narrowest < 1 / SPREAD_RATIO ? `down to 1/${(1 / narrowest).toFixed(1)}` : ''].filter(Boolean).join(', ');
-  const cols = `${shifted.length} of its ${features} input columns lie far from the training rows' (${shifted.slice(0, 3).map((c) => `'${c.name}'`).join(', ')}${shifted.length > 3 ? ', …' : ''}: ` +
-    `means up to ${maxSds.toFixed(1)} training standard deviations away${spreadWords ? `, spreads ${spreadWords} theirs` : ''})`;
+  const figures = [maxSds > SHIFT_SDS ? `means up to ${maxSds.toFixed(1)} training standard deviations away` : '', spreadWords ? `spreads ${spreadWords} theirs` : ''].filter(Boolean).join(', ');
+  const cols = `${shifted.length} of its ${features} input columns lie far from the training rows' (${shifted.slice(0, 3).map((c) => `'${c.name}'`).join(', ')}${shifted.length > 3 ? ', …' : ''}: ${figures})`;
   const there = `the model's ${metricName(kind)} there is ${metricValue(kind, metric.split)}`;
   return farAbove(metric.train - metric.split, rows)
-    ? { refuse: true, message: `${where.file}: ${cols}, and ${there} against ${metricValue(kind, metric.train)} on the training rows: its ${where.what} rows are scaled or prepared otherwise than ${where.data}'s; give ${where.flag} rows prepared as the training rows` }
-    : { refuse: false, message: `${where.file}: ${cols}: ${where.what} rows prepared otherwise than ${where.data}'s? (${there}, ${metricValue(kind, metric.train)} on the training rows)` };
+    ? { refuse: true, message: `${where.file}: ${cols}, and ${there} against ${metricValue(kind, metric.train)} on the ${metric.against ?? 'training rows'}: its ${where.what} rows are scaled or prepared otherwise than ${where.data}'s; give ${where.flag} rows prepared as the training rows` }
+    : { refuse: false, message: `${where.file}: ${cols}: ${where.what} rows prepared otherwise than ${where.data}'s? (${there}, ${metricValue(kind, metric.train)} on the ${metric.against ?? 'training rows'})` };
 }
 
 /**
@@ -701,8 +703,11 @@ export function checkHeldOutRows(data: Dataset, opts: Pick<AutopruneOptions, 'da
     const shifted = tokenInputLayer(model) || rows < MIN_LABEL_CHECK_ROWS ? [] : shiftedColumns(data.train.x, split.x, names);
     const features = data.train.x.size / Math.max(1, data.train.x.shape[0]);
     if (shifted.length > 0 && shifted.length >= features / 4) {
+      // Compared with rows the model was not trained on where there are such rows of the data file's own preparation (a
+      // test file against the validation split; an overfit model scores its training rows higher than any held-out file).
+      const ownVal = what === 'test' && !opts.valData;
       const said = shiftVerdict(shifted, features, { file, what, flag, data: String(opts.data) }, task.kind,
-        { split: evaluate(model, split, task).accuracy, train: evaluate(model, data.train, task).accuracy }, rows);
+        { split: evaluate(model, split, task).accuracy, train: evaluate(model, ownVal ? data.val : data.train, task).accuracy, ...(ownVal ? { against: 'validation rows' } : {}) }, rows);
       if (said.refuse) throw new DataError(said.message);
       opts.onEvent?.({ type: 'warning', message: said.message });
     }

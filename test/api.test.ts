@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { autoprune, compactPruned, createContainer, DataError, InterruptedError, loadSynthetic, TOKENS, UsageError, type AgentEvent, type CompactOptions, type DataSource, type Dataset, type DatasetInput } from '../src/index.js';
 import { PACKAGE_ROOT, tf } from '../src/backend/tf.js';
+import { checkpointDirFor } from '../src/prune-service.js';
 import { FEATURE_SCHEMA } from '../src/features/schema.js';
 import type { Scorer } from '../src/policy/types.js';
 import { numTensors, tempDir } from './helpers.js';
@@ -299,10 +300,17 @@ describe('abort', () => {
     const err = await autoprune({ ...opts, signal: c.signal, onEvent: (e) => { if (e.type === 'checkpoint') c.abort(); } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InterruptedError);
     copyFileSync(join(PACKAGE_ROOT, 'policies', 'linear-no-cnn.json'), policy);
+    // A checkpoint without a saved reference (written before 2026-12-07): a resume would fine-tune the control first.
+    const stateFile = join(checkpointDirFor(out), 'state.json');
+    const saved = readFileSync(stateFile, 'utf8');
+    const st = JSON.parse(saved) as { state: { reference?: unknown } };
+    delete st.state.reference;
+    writeFileSync(stateFile, JSON.stringify(st));
     const before: string[] = [];
     await expect(autoprune({ ...opts, resume: true, onEvent: (e) => { if (e.type !== 'warning') before.push(e.type); } })).rejects.toThrow(/^cannot resume: checkpoint .* belongs to another run \(the policy file was changed since \(sha256 [0-9a-f]{12}… → [0-9a-f]{12}…\): its steps were scored by another policy\)/);
     // Refused before any work: no control fine-tuned, nothing said but warnings (the console holds those, then prints the error alone).
     expect(before).toEqual([]);
+    writeFileSync(stateFile, saved);
     // The file as it was: the run continues.
     copyFileSync(join(PACKAGE_ROOT, 'policies', 'linear.json'), policy);
     const again = await autoprune({ ...opts, resume: true });

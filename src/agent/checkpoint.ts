@@ -184,7 +184,7 @@ export class Checkpointer {
     }
   }
 
-  private checkedFile(pm: PrunableModel, run?: RunIdentity): StateFile {
+  private checkedFile(pm: PrunableModel, run?: RunIdentity): { file: StateFile; all: Float32Array } {
     this.recover();
     let file: StateFile;
     try {
@@ -215,12 +215,6 @@ export class Checkpointer {
         throw new UsageError(`cannot resume: checkpoint '${this.dir}' belongs to another run (${what}); rerun with the original settings or without --resume`);
       }
     }
-    return file;
-  }
-
-  private async restoreChecked(pm: PrunableModel, run?: RunIdentity): Promise<AgentState> {
-    const file = this.checkedFile(pm, run);
-    const weights = pm.model.weights;
     const bytes = readFileSync(join(this.dir, 'weights.bin'));
     const need = weights.reduce((a, w) => a + (w.shape as number[]).reduce((x, y) => x * y, 1), 0) * 4;
     if (bytes.byteLength !== need) {
@@ -236,6 +230,12 @@ export class Checkpointer {
     const all = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
     const nonFinite = all.findIndex((v) => !Number.isFinite(v));
     if (nonFinite >= 0) throw new UsageError(`cannot resume: checkpoint '${join(this.dir, 'weights.bin')}' is damaged (a non-finite weight at value ${nonFinite}); rerun without --resume`);
+    return { file, all };
+  }
+
+  private async restoreChecked(pm: PrunableModel, run?: RunIdentity): Promise<AgentState> {
+    const { file, all } = this.checkedFile(pm, run);
+    const weights = pm.model.weights;
     let off = 0;
     tf.tidy(() => {
       for (const w of weights) {

@@ -332,7 +332,10 @@ const LAST_TRY_GROWN = `${LAST_TRY_PREFIX} with the whole budget left and its ex
 const hopeless = (v: GuardVerdict): boolean => v.drop - v.allowed > Math.max(2 * v.allowed, 0.02);
 
 /** A step's note when the guard judged it after a longer fine-tune (AgentOptions.recoverRounds). */
-const RECOVERED = 'judged after a longer fine-tune, as it was refused within the noise cap while still improving';
+/** The reason's note on a step judged after a longer fine-tune (the console reads it). */
+export const RECOVERED = 'judged after a longer fine-tune, as it was refused within the noise cap while still improving';
+/** The note on a last try judged by --max-drop alone after a guard stop (the console reads it). */
+export const STRICT_TRY_NOTE = '(--max-drop alone: after a guard stop the jump gets no allowance for the validation rows\' noise)';
 /** A rollback's reason when the guard refused a classifier that fell to the majority class (guard.ts, withCollapseCheck). */
 const collapseReason = (share: number) =>
   `no better than always answering the most common class (${(100 * share).toFixed(2)} % of the validation rows), where the reference scored above it`;
@@ -459,8 +462,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     // The guard's reference: the dense model fine-tuned exactly as one pruning step is, without pruning (a
     // control). On small splits fine-tuning alone moves validation accuracy by whole rows (a dense model
     // early-stopped on these rows scores optimistically on them); comparing with the control isolates
-    // what pruning costs. Deterministic, and taken before a resume loads the checkpoint's weights, so a
-    // resumed run gets the same reference.
+    // what pruning costs. Taken on the model as given, before a resume would load the checkpoint's weights (a resume
+    // judges with the reference its checkpoint saved, below).
     // The reference is the lower of the two: where fine-tuning alone improves the model (an undertrained
     // one), the drop is still counted from the model the user gave, as --max-drop says.
     // A resume judges with the reference its checkpoint saved (the one the run started with: a CNN's control is not
@@ -1047,7 +1050,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
             } else {
               pm.restore(snap);
               const extended = how !== half;
-              state.steps.push({ ...rec, accepted: false, ...collapseOf(r.verdict), reason: `${extended ? how : LAST_TRY_PREFIX}: ${r.verdict.collapsedTo != null ? collapseReason(r.verdict.collapsedTo) : `val drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}${guardTry ? ' (--max-drop alone: after a guard stop the jump gets no allowance for the validation rows\' noise)' : ''}`}` });
+              state.steps.push({ ...rec, accepted: false, ...collapseOf(r.verdict), reason: `${extended ? how : LAST_TRY_PREFIX}: ${r.verdict.collapsedTo != null ? collapseReason(r.verdict.collapsedTo) : `val drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}${guardTry ? ` ${STRICT_TRY_NOTE}` : ''}`}` });
               emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: how === LAST_TRY_ALL ? 'stop: the budget is spent' : extended ? `stop: keep the last accepted sparsity as accepted (${guardTry ? 'the budget' : 'the reserve'} is spent)` : 'stop: polish the last accepted sparsity with the rest of the budget', seconds, reason: state.steps.at(-1)!.reason });
             }
           } finally {
@@ -1226,8 +1229,10 @@ export function controlLossWarning(denseVal: number, reference: { kind: 'control
   const rowsWorth = metric === 'R²' ? 0 : 2 / Math.max(1, valRows);
   if (reference.kind !== 'control' || !(lost > Math.max(maxDrop / 100, rowsWorth) + 1e-9)) return undefined;
   const pts = (v: number) => (100 * v).toFixed(2);
+  // What the guard allows beyond --max-drop for the validation rows' noise, at most: two rows (right/wrong rows), --max-drop (R²).
+  const noise = metric === 'R²' ? maxDrop / 100 : 2 / Math.max(1, valRows);
   return `the dense model fine-tuned like one step, unpruned (the guard's control), scores ${pts(lost)} points below the dense model on the validation rows: ` +
-    `the guard measures what pruning costs from that lower figure, so the pruned model may end up to ${pts(lost + maxDrop / 100)} points below your dense model there and still pass; ` +
+    `the guard measures what pruning costs from that lower figure, so the pruned model may end up to ${pts(lost + maxDrop / 100 + noise)} points below your dense model there and still pass (${pts(lost)} + --max-drop ${maxDrop} + up to ${pts(noise)} for the rows' noise); ` +
     'plain fine-tuning that costs this much is a sign that the fine-tuning (Adam, its learning rate, the loss in use) does not suit the model as trained, or of data prepared otherwise than for its training';
 }
 

@@ -700,6 +700,10 @@ export function checkOutReplaces(path: string, flag: string, ours: (path: string
     if (isDir ? !existsSync(join(dir, 'model.json')) : !existsSync(dir)) continue;
     const folder = isDir ? dir : dirname(dir);
     const realFolder = realPathOf(folder);
+    // A model in the working folder or above it (a project's own model.json at its root): that folder holds the user's
+    // outputs too, as autoprune's --out rule has it; only the model's file itself and its weights are never replaced.
+    const cwd = realPathOf(process.cwd());
+    if (cwd === realFolder || cwd.startsWith(realFolder + sep)) continue;
     if (real === realFolder || real.startsWith(realFolder + sep)) throw new UsageError(`${flag} '${path}' is in the input model's folder '${folder}', which is never written to; choose another ${flag}`);
   }
   if (existsSync(abs) && !ours(abs)) throw new UsageError(`${flag} '${path}' exists and is not ${what} autoprune wrote: it is never replaced; choose another ${flag} (or remove that file yourself)`);

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { stdoutClosed } from '../cli/stdout.js';
 import { MAX_BUDGET_EXTENSIONS } from '../agent/budget.js';
 import { GUARD_Z } from '../agent/guard.js';
+import { RECOVERED, STRICT_TRY_NOTE } from '../agent/loop.js';
 import { CORRECTION_WEIGHT } from '../policy/allocated.js';
 import type { AgentEvent } from '../agent/events.js';
 import { slowdownOf, type BackendInfo } from '../backend/tf.js';
@@ -150,7 +151,8 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         if (!stdoutClosed.signal.aborted) process.stdout.write(`${JSON.stringify(e)}\n`);
         return;
       }
-      quietPhase();
+      // (The control's own rounds leave the notice armed: a first round ending within 3 s said nothing of the rest.)
+      if (!(e.type === 'epoch' && e.phase === 'control')) quietPhase();
       switch (e.type) {
         case 'phase':
           // The backend line is out (this is the run's first event); the control's own line only where it takes a while.
@@ -241,9 +243,9 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
               ? `, ${twoNumbers(100 * e.drop, 100 * e.allowedDrop)[0]} points below the ${e.reference === 'dense' ? 'dense model' : 'fine-tuned dense control'} (${fmt(e.controlValAccuracy)}) on the same rows > allowed ${twoNumbers(100 * e.drop, 100 * e.allowedDrop)[1]}` +
                 // The jump to the target after a guard stop is judged by --max-drop alone: its "allowed" is smaller than the
                 // steps' (a new user asked why). Only that one: a last try after a budget stop keeps the noise allowance.
-                (e.reason?.includes('(--max-drop alone') ? ' (--max-drop alone: after a guard stop the jump to the target gets no allowance for the validation rows\' noise)' : '') +
+                (e.reason?.includes(STRICT_TRY_NOTE) ? ' (--max-drop alone: after a guard stop the jump to the target gets no allowance for the validation rows\' noise)' : '') +
                 // A step refused within the noise cap while improving was fine-tuned longer before this verdict: said (report.json had it only).
-                (e.reason?.includes('judged after a longer fine-tune') ? ` (judged after a longer fine-tune: ${e.fineTuneSteps ?? '?'} steps)` : '')
+                (e.reason?.includes(RECOVERED) ? ` (judged after a longer fine-tune: ${e.fineTuneSteps ?? '?'} steps)` : '')
               : ` < guard ${fmt(e.floor)}`) + `: rolled back; ${e.next}`);
           break;
         case 'compact':

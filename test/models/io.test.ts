@@ -300,7 +300,7 @@ describe('models saved with their loss', () => {
     expect(text).toContain('Normalization');
     writeFileSync(join(unknownDir, 'model.json'), text);
     writeFileSync(join(unknownDir, 'group1-shard1of1.bin'), readFileSync(join(dir, 'func', 'group1-shard1of1.bin')));
-    await expect(loadModel(unknownDir)).rejects.toThrow(/: Unknown layer: Normalization: a Keras class tfjs-layers does not implement; remove it .*registerClass$/);
+    await expect(loadModel(unknownDir)).rejects.toThrow(/: Unknown layer: Normalization: a Keras class tfjs-layers does not implement; remove it .*through the library API, register a JavaScript implementation with autoprune's tf \(tf\.serialization\.registerClass\) before calling autoprune\(\) \(the CLI loads the classes tfjs-layers has\)$/);
   });
 
   it('a copy keeps a loss given as a function (model.json saves it as {}), so the returned model still trains', async () => {

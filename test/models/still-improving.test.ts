@@ -28,6 +28,11 @@ describe('stillImproving (is a fine-tune\'s validation loss still going down at 
     // A new user's polish: the loss jumped, then came back down steadily, but not below its best before the jump.
     const spike = [0.40, 0.36, 0.33, 0.31, 0.30, 0.62, 0.55, 0.48, 0.42, 0.37, 0.34, 0.32, 0.31, 0.305];
     expect(stillImproving(spike, 1.64)).toBe(false);
+    // A noisy descent whose window holds a lower round than its last ones is still one: its last quarter is compared with
+    // the rounds before the window, not with the window's own lowest.
+    const noisy = [0.60, 0.58, 0.57, 0.56, 0.55, 0.545, 0.54, 0.535, 0.53, 0.50, 0.525, 0.52, 0.515, 0.51, 0.505, 0.502];
+    expect(Math.min(...noisy.slice(-2))).toBeGreaterThan(Math.min(...noisy.slice(8, 14)));
+    expect(stillImproving(noisy, 1.64)).toBe(true);
     // Once it reaches below that best, it is improving again.
     expect(stillImproving([...spike, 0.295, 0.29], 1.64)).toBe(true);
   });

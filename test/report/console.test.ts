@@ -266,13 +266,16 @@ describe('console verbosity', () => {
       quick.event({ type: 'phase', phase: 'control', steps: 126, batchSize: 128 });
       expect(out).toBe('autoprune: backend tensorflow (native, built from a local TensorFlow wheel)\n');
       vi.advanceTimersByTime(PHASE_NOTICE_MS - 500);
-      quick.event({ type: 'epoch', phase: 'control', epochs: 2, step: 0, epoch: 0, roundSteps: 63, steps: 126, loss: 0.2, valLoss: 0.1 });
+      quick.event({ type: 'warning', message: 'the control is over: the run goes on' });
       vi.advanceTimersByTime(PHASE_NOTICE_MS);
       expect(out).not.toContain('fine-tuning the dense model');
       out = '';
       const slow = createConsoleReporter({ json: false, target: 0.8, stream });
       slow.event({ type: 'phase', phase: 'control', steps: 126, batchSize: 128 });
-      vi.advanceTimersByTime(PHASE_NOTICE_MS + 10);
+      // Its own first round, within the 3 s, leaves the notice armed: the control is still running.
+      vi.advanceTimersByTime(PHASE_NOTICE_MS - 500);
+      slow.event({ type: 'epoch', phase: 'control', epochs: 2, step: 0, epoch: 0, roundSteps: 63, steps: 126, loss: 0.2, valLoss: 0.1 });
+      vi.advanceTimersByTime(510);
       expect(out).toBe("autoprune: fine-tuning the dense model like one step (up to 126 optimizer steps at batch 128, unpruned, put back after) as the guard's reference…\n");
       slow.close();
     } finally {
