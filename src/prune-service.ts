@@ -15,7 +15,7 @@ import type { AgentEvent } from './agent/events.js';
 import { selectBackendAsync, tf } from './backend/tf.js';
 import { csvNames } from './data/csv.js';
 import { checkDataset, hashSplits, looksLikeRegressionTarget, withDatasetDefaults, type Dataset, type DatasetInput, type SplitOrigin } from './data/dataset.js';
-import { abortedError, AutopruneError, DataError, UsageError } from './errors.js';
+import { abortedError, AutopruneError, DataError, InterruptedError, UsageError } from './errors.js';
 import { resolveBudget } from './agent/budget.js';
 import type { Granularity } from './agent/granularity.js';
 import { disposeSnapshot, PrunableModel, type LatencyProfile, type Objective } from './pruning/prunable-model.js';
@@ -1370,7 +1370,9 @@ export function maxDropAccepting(drop: number, allowed: number, maxDrop: number)
  * report.compact and the frontier rows' compact figures; the events to emit once report.json holds them. `val`: the
  * run's validation inputs (up to 256 rows compare the compact model with the pruned one).
  */
-async function compactOutputs(out: string, report: RunReport, val: TF.Tensor, servingBatch: number | undefined): Promise<{ events: AgentEvent[]; seconds: number }> {
+async function compactOutputs(out: string, report: RunReport, val: TF.Tensor, servingBatch: number | undefined, signal?: AbortSignal): Promise<{ events: AgentEvent[]; seconds: number }> {
+  // Ctrl-C or SIGTERM while compacting stops the run as anywhere else (exit 130, resumable): checked between the models.
+  const checkAbort = () => { if (signal?.aborted) throw abortedError('interrupted while compacting', signal); };
   const compactStart = Date.now();
   const { compactPruned, COMPACT_TIME_BUDGET_MS } = await import('./compact-service.js');
   // The pruned model is written by now: a compaction that fails says so, and is not "bad input, nothing
@@ -1379,6 +1381,7 @@ async function compactOutputs(out: string, report: RunReport, val: TF.Tensor, se
   const probe = rows > 0 ? tf.slice(val, 0, rows) : undefined;
   /** Compacts the run folder (or a frontier target's folder in it) into itself: the figures for report.json, and the event. */
   const compactIn = async (dir: string, target?: number): Promise<{ summary: NonNullable<RunReport['compact']>; event: AgentEvent }> => {
+    checkAbort();
     const c = await compactPruned(dir, { out: dir, int8: true, timeBudgetMs: COMPACT_TIME_BUDGET_MS, ...(servingBatch != null ? { servingBatch } : {}), ...(probe ? { probe: { x: probe, what: `${rows} validation rows` } } : {}) }).catch((err: unknown) => {
       throw new AutopruneError(`the pruned model is written to '${out}' (model/, masks.json, report.json, report.html; exit code ${report.final.exitCode} in report.json), ` +
         `but --compact failed${target != null ? ` for the frontier's target ${target} (${dir})` : ''}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
@@ -1412,6 +1415,7 @@ async function compactOutputs(out: string, report: RunReport, val: TF.Tensor, se
       row.compact = f.summary;
       events.push(f.event);
     }
+    checkAbort();
     return { events, seconds: (Date.now() - compactStart) / 1000 };
   } finally {
     probe?.dispose();
@@ -1959,9 +1963,10 @@ export class PruneService {
         // The checkpoint goes once the run's last output is written (below): a run killed while --compact works has its
         // pruned outputs but no compact ones and no compact figures in report.json, and --resume must finish it (a new
         // user's kill -9 there left a folder --resume refused as finished). A compaction that fails removes it too.
+        let interrupted = false;
         try {
           if (r.compact) {
-            const compacted = await compactOutputs(opts.out, report, fitted.val.x, r.servingBatch);
+            const compacted = await compactOutputs(opts.out, report, fitted.val.x, r.servingBatch, opts.signal);
             // Its seconds are a phase of the run too (the compact models, their checks and their timing), in the total.
             phases.compact = compacted.seconds;
             phases.total = (Date.now() - t0) / 1000 + result.earlierSeconds;
@@ -1971,8 +1976,12 @@ export class PruneService {
             if (report.frontier) writeFileAtomicSync(join(resolve(opts.out), 'frontier.json'), frontierJson(report));
             for (const e of compacted.events) opts.onEvent?.(e);
           }
+        } catch (err) {
+          // Interrupted while compacting: the checkpoint stays, and --resume finishes the run (its compact outputs too).
+          if (err instanceof InterruptedError) interrupted = true;
+          throw err;
         } finally {
-          if (ckptDir) new Checkpointer(ckptDir).remove();
+          if (ckptDir && !interrupted) new Checkpointer(ckptDir).remove();
         }
       } else {
         phases.total = (Date.now() - t0) / 1000 + result.earlierSeconds;

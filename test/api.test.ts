@@ -290,6 +290,22 @@ describe('abort', () => {
     again.model.dispose();
   });
 
+  it('an abort while --compact works stops the run (resumable), and the resume writes the compact outputs', async () => {
+    const out = join(tempDir(), 'run');
+    const opts = { target: 0.6, data: 'synthetic', policy: 'global-magnitude', maxDrop: 5, budgetEpochs: 4, granularity: 'unit', objective: 'flops', compact: true, out } as const;
+    const c = new AbortController();
+    // The polish event is the agent's last: the abort lands after the pruned outputs are written, while compacting
+    // (a new user's Ctrl-C there was announced as a stop, and the run went on to exit 0).
+    const err = await autoprune({ ...opts, signal: c.signal, onEvent: (e) => { if (e.type === 'polish') c.abort(); } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InterruptedError);
+    expect((err as Error).message).toMatch(/^interrupted while compacting; the last accepted step is checkpointed in .*resume: true to continue/);
+    const again = await autoprune({ ...opts, resume: true });
+    expect(again.report.final.exitCode).toBe(0);
+    expect(again.report.compact).toBeDefined();
+    expect(existsSync(join(out, 'compact', 'model.json'))).toBe(true);
+    again.model.dispose();
+  });
+
   it('a resume refuses a policy file replaced at the same path since the checkpoint (a family policy retrained in place)', async () => {
     const dir = tempDir();
     const policy = join(dir, 'family.json');
@@ -300,11 +316,13 @@ describe('abort', () => {
     const err = await autoprune({ ...opts, signal: c.signal, onEvent: (e) => { if (e.type === 'checkpoint') c.abort(); } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InterruptedError);
     copyFileSync(join(PACKAGE_ROOT, 'policies', 'linear-no-cnn.json'), policy);
-    // A checkpoint without a saved reference (written before 2026-12-07): a resume would fine-tune the control first.
+    // A checkpoint without a saved reference nor a digest of its state (written before 2026-12-07): a resume would
+    // fine-tune the control first.
     const stateFile = join(checkpointDirFor(out), 'state.json');
     const saved = readFileSync(stateFile, 'utf8');
-    const st = JSON.parse(saved) as { state: { reference?: unknown } };
+    const st = JSON.parse(saved) as { state: { reference?: unknown }; stateSha256?: string };
     delete st.state.reference;
+    delete st.stateSha256;
     writeFileSync(stateFile, JSON.stringify(st));
     const before: string[] = [];
     await expect(autoprune({ ...opts, resume: true, onEvent: (e) => { if (e.type !== 'warning') before.push(e.type); } })).rejects.toThrow(/^cannot resume: checkpoint .* belongs to another run \(the policy file was changed since \(sha256 [0-9a-f]{12}… → [0-9a-f]{12}…\): its steps were scored by another policy\)/);

@@ -56,6 +56,11 @@ interface StateFile {
   run?: RunIdentity;
   /** sha256 of each file written beside state.json (weights.bin, masks.json, milestone-<i>.bin): a damaged one is refused. */
   sha256?: Record<string, string>;
+  /**
+   * sha256 of the JSON of `run`, `state` and `milestones` as written (state.json's own contents): an edited or damaged
+   * loop state — a counter, a sparsity, the guard's saved reference — is refused, not resumed from (absent before 2026-12-07).
+   */
+  stateSha256?: string;
   state: AgentState;
   /** Frontier targets reached so far; each one's weights (float32) then masks (1 byte each) in milestone-<i>.bin. */
   milestones?: MilestoneMeta[];
@@ -148,10 +153,11 @@ export class Checkpointer {
     put('weights.bin', Buffer.from(buf.buffer));
     put('masks.json', JSON.stringify(masksToJson(pm)));
     for (const [i, m] of milestones.entries()) put(`milestone-${i}.bin`, await snapshotBytes(m.snapshot));
+    const metas = milestones.length ? { milestones: milestones.map(({ snapshot: _, ...meta }) => meta) } : {};
     const file: StateFile = {
       format: 'autoprune-checkpoint', version: 2,
-      weights: weights.map((w) => ({ name: w.name, shape: w.shape as number[] })), ...(run ? { run } : {}), sha256, state,
-      ...(milestones.length ? { milestones: milestones.map(({ snapshot: _, ...meta }) => meta) } : {}),
+      weights: weights.map((w) => ({ name: w.name, shape: w.shape as number[] })), ...(run ? { run } : {}), sha256,
+      stateSha256: stateDigest(run, state, metas.milestones), state, ...metas,
     };
     writeFileSync(join(tmp, 'state.json'), JSON.stringify(file, null, 1));
   }
@@ -190,13 +196,17 @@ export class Checkpointer {
     try {
       file = JSON.parse(readFileSync(join(this.dir, 'state.json'), 'utf8')) as StateFile;
     } catch (err) {
-      throw new UsageError(`cannot resume: checkpoint '${this.dir}' is unreadable (${(err as Error).message.split('\n')[0]})`);
+      throw new UsageError(`cannot resume: checkpoint '${this.dir}' is unreadable (${(err as Error).message.split('\n')[0]}); rerun without --resume`);
     }
     if (file?.format !== 'autoprune-checkpoint' || file.version !== 2) {
       throw new UsageError(`cannot resume: '${this.dir}' is not an autoprune checkpoint`);
     }
     const bad = invalidStateFile(file);
     if (bad) throw new UsageError(`cannot resume: checkpoint '${join(this.dir, 'state.json')}' is damaged (${bad}); rerun without --resume`);
+    // Its own contents as written (a flipped byte in a counter or the saved reference resumed another run in silence).
+    if (file.stateSha256 != null && file.stateSha256 !== stateDigest(file.run, file.state, file.milestones)) {
+      throw new UsageError(`cannot resume: checkpoint '${join(this.dir, 'state.json')}' is damaged (its loop state's checksum differs from the one saved with it); rerun without --resume`);
+    }
     const weights = pm.model.weights;
     const same = file.weights.length === weights.length &&
       file.weights.every((w, i) => w.shape.join('x') === (weights[i].shape as number[]).join('x'));
@@ -289,6 +299,11 @@ export class Checkpointer {
 
 const CHECKPOINT_FILE = /^(weights\.bin|masks\.json|milestone-\d+\.bin)$/;
 
+/** sha256 of a checkpoint's run identity, loop state and milestones, as JSON (StateFile.stateSha256). */
+function stateDigest(run: RunIdentity | undefined, state: AgentState, milestones: readonly MilestoneMeta[] | undefined): string {
+  return createHash('sha256').update(JSON.stringify({ run: run ?? null, state, milestones: milestones ?? [] })).digest('hex');
+}
+
 /** What is wrong with a parsed state.json (its shape and the loop state's values), or undefined. */
 export function invalidStateFile(file: StateFile): string | undefined {
   const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
@@ -316,7 +331,7 @@ export function invalidStateFile(file: StateFile): string | undefined {
   if (lp != null && !(typeof lp === 'object' && isCount(lp.batch) && nonNegative(lp.denseMs) && Array.isArray(lp.kernels) && lp.kernels.every((k) => typeof k === 'string') &&
     Array.isArray(lp.msPerMac) && lp.msPerMac.length === lp.kernels.length && lp.msPerMac.every(nonNegative) && Array.isArray(lp.probes))) return 'state.latency';
   const ref = st.reference;
-  if (ref != null && !(typeof ref === 'object' && (ref.kind === 'control' || ref.kind === 'dense') && Number.isFinite(ref.accuracy) &&
+  if (ref != null && !(typeof ref === 'object' && (ref.kind === 'control' || ref.kind === 'dense') && Number.isFinite(ref.accuracy) && ref.accuracy <= 1 &&
     Array.isArray(ref.correct) && ref.correct.every((v) => Number.isFinite(v)) && (ref.controlAccuracy == null || Number.isFinite(ref.controlAccuracy)))) return 'state.reference';
   return undefined;
 }

@@ -95,6 +95,10 @@ describe('Checkpointer', () => {
       [(j) => { j.milestones = [{ target: 0.5 }]; }, /no checksum of 'milestone-0\.bin'/],
       [(j) => { j.milestones = {}; }, /milestones: not a list/],
       [(j) => { delete j.weights; }, /weights: not a list of shapes/],
+      // In range, but not what was written (a flipped byte): the loop state's own checksum (a new user's edit resumed another run).
+      [(j) => { j.state.stepsUsed += 8; }, /its loop state's checksum differs from the one saved with it/],
+      [(j) => { j.state.sparsity = 0.35; }, /its loop state's checksum differs/],
+      [(j) => { j.state.reference = { kind: 'control', accuracy: 7.5, correct: [1, 0] }; }, /state\.reference/],
     ];
     for (const [f, re] of cases) {
       edit(f);
