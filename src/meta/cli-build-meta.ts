@@ -182,6 +182,7 @@ async function checkUserModels(
   const hashes = new Map<string, string>();
   try {
     const models: FileModel[] = [];
+    let heldOutWarned = false;
     for (const path of paths) {
       // The same trained model twice (another path to it, a copy): its rows would count twice in the policy.
       const hash = fileModelHash(path);
@@ -213,10 +214,15 @@ async function checkUserModels(
           if (isCsvPath(spec)) named(prefix, () => checkInputScaling(model, fitted, taskOf(model), { data: spec, model: path }, standardize === true));
           // … and held-out files prepared otherwise than the data file (the oracle judges on the validation rows).
           if (isCsvPath(spec)) {
+            // (Its warnings are about the files, the same for every model: said for the first model only; a refusal is the model's own.)
             named(prefix, () => checkHeldOutRows(fitted, {
               data: spec, ...(valPath ? { valData: valPath } : {}), ...(testPath ? { testData: testPath } : {}),
-              onEvent: (e) => { if (e.type === 'warning') process.stderr.write(json ? `${JSON.stringify(e)}\n` : `autoprune: warning: build-meta: model '${path}': ${e.message}\n`); },
+              onEvent: (e) => {
+                if (e.type !== 'warning' || heldOutWarned) return;
+                process.stderr.write(json ? `${JSON.stringify(e)}\n` : `autoprune: warning: build-meta: model '${path}': ${e.message}\n`);
+              },
             }, model, taskOf(model)));
+            heldOutWarned = true;
           }
           // A model that does not fit these labels (0/1 the other way round, names in another order) would give
           // the oracle's judgements of a model at chance: refused as `autoprune --model` refuses it.
