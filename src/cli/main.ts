@@ -104,9 +104,9 @@ function main(argv: string[]): Promise<number> {
     .option('--batch-size <n>', 'fine-tuning batch size (default: from the training rows, 16-128, 32-63 steps per epoch)')
     .option('--seed <n>', 'seed of data shuffling and fine-tuning (the CSV\'s split into training, validation and test rows stays the one of --split-seed: a sweep over --seed keeps the rows a model was not trained on)', '0')
     .option('--split-seed <n>', 'seed of the CSV\'s 80/10/10 split (default 0, the split build-meta and the docs train models on); another split judges a model trained on split 0\'s training rows on rows it trained on')
-    .option('--json', 'one JSON object per line on stdout (start, step, rollback, checkpoint, epoch, warning, budget, polish, frontier, compact, done, error; docs/events.md) for orchestrators')
-    .option('-q, --quiet', 'print only warnings, errors and the final status (report.json has the rest)')
-    .option('-v, --verbose', "also print every fine-tune round (loss, validation metric) and TensorFlow's own start-up log (without it, a round is printed only after 10 s without output and no progress bar: a long polish in a log)")
+    .option('--json', 'one JSON object per line on stdout (phase, start, step, rollback, checkpoint, epoch, warning, budget, polish, frontier, compact, done, error; docs/events.md) for orchestrators; the stream is complete whatever -q or -v say')
+    .option('-q, --quiet', 'print only warnings, errors and the final status (report.json has the rest; --json streams every event whatever -q says)')
+    .option('-v, --verbose', "also print every fine-tune round (loss, validation metric) and TensorFlow's own start-up log (without it, a round is printed only after 10 s without output and no progress bar — a long polish in a log — and the polish's first round at once)")
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKENDS).default('auto'))
     .allowExcessArguments(true)
     .action(async (opts, cmd: Command) => {

@@ -120,8 +120,11 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
   let begun = false;
   const reporter: ConsoleReporter = {
     backend(info) {
-      const slow = `running on the non-native '${info.name}' backend: training is ${slowdownOf(info.name)} slower (README). ` +
-        'Run `npx autoprune setup-native` (it builds or reuses the native TensorFlow backend) or check `autoprune doctor`.';
+      // Asked for by name (--backend, AUTOPRUNE_BACKEND): said, without advice to install what the user chose not to use.
+      const slow = info.requested === info.name
+        ? `running on the non-native '${info.name}' backend, as asked (--backend or AUTOPRUNE_BACKEND): training is ${slowdownOf(info.name)} slower than on the native one (README)`
+        : `running on the non-native '${info.name}' backend: training is ${slowdownOf(info.name)} slower (README). ` +
+          'Run `npx autoprune setup-native` (it builds or reuses the native TensorFlow backend) or check `autoprune doctor`.';
       // --json: a pipeline reads events only, so the slow backend is a warning event there (it only had start.native).
       if (o.json) {
         if (!info.native) process.stdout.write(`${JSON.stringify({ type: 'warning', message: slow })}\n`);

@@ -93,6 +93,11 @@ export function tensorBoardSink(logdir: string): TensorBoardSink {
           w.scalar('sparsity/rejected', e.toSparsity, at);
           w.scalar(`${metric}/val_rejected`, e.valAccuracy, at);
           break;
+        case 'polish':
+          // The polish's steps come after the last step's: the final figures sit at the run's last optimizer step (they
+          // were plotted at the last accepted step's, 100 of a run's 900).
+          at += e.steps;
+          break;
         case 'done':
           w.scalar('final/sparsity', e.sparsity, at);
           if (e.sparsityOfAllParams != null) w.scalar('final/sparsity_of_all_params', e.sparsityOfAllParams, at);

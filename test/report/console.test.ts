@@ -183,7 +183,12 @@ describe('a non-native backend under --json', () => {
       const lines = spy.mock.calls.map((c) => JSON.parse(String(c[0])) as { type: string; message: string });
       expect(lines).toHaveLength(1);
       expect(lines[0].type).toBe('warning');
-      expect(lines[0].message).toMatch(/^running on the non-native 'cpu' backend: training is .* slower/);
+      expect(lines[0].message).toMatch(/^running on the non-native 'cpu' backend: training is .* slower.*setup-native/);
+      // Asked for by name: said, without the advice to set up what the user chose not to use.
+      createConsoleReporter({ json: true, target: 0.8 }).backend({ name: 'cpu', requested: 'cpu', native: false, source: 'fallback' } as never);
+      const asked = JSON.parse(String(spy.mock.calls[1][0])) as { message: string };
+      expect(asked.message).toMatch(/^running on the non-native 'cpu' backend, as asked \(--backend or AUTOPRUNE_BACKEND\): training is .* slower than on the native one/);
+      expect(asked.message).not.toMatch(/setup-native/);
     } finally {
       spy.mockRestore();
     }

@@ -86,6 +86,8 @@ describe('TensorBoard summaries (logdir)', () => {
     expect(of('sparsity/rejected').length).toBe(rollbacks.length);
     expect(of('final/sparsity').map((s) => s.value)).toEqual([Math.fround(report.final.sparsity)]);
     expect(of('final/accuracy_test').map((s) => s.value)).toEqual([Math.fround(report.final.testAccuracy)]);
+    // At the run's last optimizer step, after the polish (they were plotted at the last accepted step's).
+    expect(of('final/sparsity').map((s) => s.step)).toEqual([report.totals.fineTuneSteps]);
     expect(of('fine_tune/loss').length).toBe(events.filter((e) => e.type === 'epoch' && e.phase !== 'dense' && e.phase !== 'control').length);
   });
 
