@@ -243,15 +243,18 @@ function maxAbsDiff(ref: readonly TF.Tensor[], b: TF.LayersModel, x: TF.Tensor |
 /** Rows compared on at most (CompactOptions.data), as a run's --compact compares on up to 256 validation rows. */
 const PROBE_ROWS = 256;
 
-/** The column settings of a run's report.json (its `config`) that decide how its data file was read; {} where unreadable. */
-function runColumns(runDir: string | undefined): Omit<LoadDatasetOptions, 'targets' | 'valPath' | 'testPath' | 'labelOrder'> {
+/** A run's report.json `config`; {} where there is no run folder or it is unreadable. */
+function runConfig(runDir: string | undefined): Record<string, unknown> {
   if (runDir == null) return {};
-  let config: Record<string, unknown>;
   try {
-    config = (JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as { config?: Record<string, unknown> }).config ?? {};
+    return (JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as { config?: Record<string, unknown> }).config ?? {};
   } catch {
     return {};
   }
+}
+
+/** The column settings of a run's `config` that decide how its data file was read. */
+function runColumns(config: Record<string, unknown>): Omit<LoadDatasetOptions, 'targets' | 'valPath' | 'testPath' | 'labelOrder'> {
   const strings = (v: unknown) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? v as string[] : undefined);
   const label = typeof config.label === 'string' ? config.label : strings(config.label);
   const ignoreColumns = strings(config.ignoreColumns);
@@ -264,22 +267,12 @@ function runColumns(runDir: string | undefined): Omit<LoadDatasetOptions, 'targe
   };
 }
 
-/** The validation and test files a run was given beside its data file (report.json config.valData / testData). */
-function runHeldOutFiles(runDir: string | undefined): string[] {
-  if (runDir == null) return [];
-  try {
-    const config = (JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as { config?: Record<string, unknown> }).config ?? {};
-    return [config.valData, config.testData].filter((f): f is string => typeof f === 'string');
-  } catch {
-    return [];
-  }
-}
-
 /** Up to PROBE_ROWS rows of `spec` shaped for `model` (CompactOptions.data): its validation split first, then training rows. */
 function probeRows(spec: string, model: TF.LayersModel, runDir: string | undefined): { x: TF.Tensor; what: string } {
   const task = taskOf(model);
   const targets = csvTargetsOf(task);
-  const data = loadDataset(spec, { ...runColumns(runDir), ...(targets != null && isCsvPath(spec) ? { targets } : {}) });
+  const config = runConfig(runDir);
+  const data = loadDataset(spec, { ...runColumns(config), ...(targets != null && isCsvPath(spec) ? { targets } : {}) });
   try {
     const fitted = fitDatasetToModel(data, model, task);
     try {
@@ -287,7 +280,8 @@ function probeRows(spec: string, model: TF.LayersModel, runDir: string | undefin
       const fromTrain = Math.min(PROBE_ROWS - fromVal, fitted.train.x.shape[0]);
       const x = tf.tidy(() => tf.concat([tf.slice(fitted.val.x, 0, fromVal), tf.slice(fitted.train.x, 0, fromTrain)]));
       // A run given its own validation or test file split this file otherwise than it splits alone: said so, not "as the run read them".
-      const separate = runHeldOutFiles(runDir);
+      // (The validation and test files the run was given beside its data file, report.json config.valData / testData.)
+      const separate = [config.valData, config.testData].filter((f): f is string => typeof f === 'string');
       const how = runDir == null ? '' : separate.length ? ` read with the run's column settings (the run's held-out rows came from ${separate.map((f) => `'${f}'`).join(' and ')}; these splits are the file's own)` : ' read as the run read them';
       const what = `${fromVal + fromTrain} rows of '${spec}'${how} (${fromVal} of its validation split${fromTrain ? `, ${fromTrain} of its training split` : ''})`;
       return { x, what };

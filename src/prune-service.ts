@@ -26,7 +26,7 @@ import { majorityShare, resolution } from './agent/guard.js';
 import { resolveRunOptions, type ResolvedRunOptions } from './options.js';
 import { checkSchema } from './policy/policy.js';
 import type { FeatureSchema } from './features/types.js';
-import { cloneModel, compileSettingsDropped, countParams, danglingLink, lossSettingsDropped, modelFiles, probeWritable, quantizedStorage, writableFolderFor } from './models/io.js';
+import { cloneModel, compileSettingsDropped, countParams, danglingLink, jsonFormatOf, lossSettingsDropped, modelFiles, probeWritable, quantizedStorage, writableFolderFor } from './models/io.js';
 import { isMountPoint, recoverInterruptedWrite } from './report/write.js';
 import { realPathOf } from './util/real-path.js';
 
@@ -305,10 +305,7 @@ const FRONTIER_ENTRIES = new Set(['model', 'masks.json', 'compact', 'model.spars
 
 /** Whether `dir` holds an autoprune run's report.json or masks.json, by their `format` (a file of that name alone is anyone's). */
 export function isAutopruneOutput(dir: string): boolean {
-  const ours = (file: string, format: string) => {
-    try { return (JSON.parse(readFileSync(join(dir, file), 'utf8')) as { format?: unknown }).format === format; } catch { return false; }
-  };
-  return ours('report.json', 'autoprune-report') || ours('masks.json', 'autoprune-masks');
+  return jsonFormatOf(join(dir, 'report.json')) === 'autoprune-report' || jsonFormatOf(join(dir, 'masks.json')) === 'autoprune-masks';
 }
 
 /** What a saved tfjs model folder of ours holds: model.json and its weight files. */

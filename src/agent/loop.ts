@@ -1226,11 +1226,10 @@ async function controlReference(model: TF.LayersModel, data: Dataset, recalibrat
  */
 export function controlLossWarning(denseVal: number, reference: { kind: 'control' | 'dense'; accuracy: number }, maxDrop: number, valRows: number, metric: string): string | undefined {
   const lost = denseVal - reference.accuracy;
-  const rowsWorth = metric === 'R²' ? 0 : 2 / Math.max(1, valRows);
-  if (reference.kind !== 'control' || !(lost > Math.max(maxDrop / 100, rowsWorth) + 1e-9)) return undefined;
-  const pts = (v: number) => (100 * v).toFixed(2);
   // What the guard allows beyond --max-drop for the validation rows' noise, at most: two rows (right/wrong rows), --max-drop (R²).
   const noise = metric === 'R²' ? maxDrop / 100 : 2 / Math.max(1, valRows);
+  if (reference.kind !== 'control' || !(lost > Math.max(maxDrop / 100, metric === 'R²' ? 0 : noise) + 1e-9)) return undefined;
+  const pts = (v: number) => (100 * v).toFixed(2);
   return `the dense model fine-tuned like one step, unpruned (the guard's control), scores ${pts(lost)} points below the dense model on the validation rows: ` +
     `the guard measures what pruning costs from that lower figure, so the pruned model may end up to ${pts(lost + maxDrop / 100 + noise)} points below your dense model there and still pass (${pts(lost)} + --max-drop ${maxDrop} + up to ${pts(noise)} for the rows' noise); ` +
     'plain fine-tuning that costs this much is a sign that the fine-tuning (Adam, its learning rate, the loss in use) does not suit the model as trained, or of data prepared otherwise than for its training';
