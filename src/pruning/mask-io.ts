@@ -51,6 +51,13 @@ export function applyMaskJson(pm: PrunableModel, file: MaskFile, where = MASKS_F
     if (names.has(e.name)) throw new ModelError(`'${where}' lists layer '${e.name}' twice`);
     names.add(e.name);
   }
+  // … and every entry a kernel this model prunes (an entry for another model's layer is a file of another model).
+  const known = new Set(pm.layers.map((l) => l.name));
+  const foreign = [...names].filter((n) => !known.has(n));
+  if (foreign.length > 0) {
+    throw new ModelError(`'${where}' has a mask for layer${foreign.length > 1 ? 's' : ''} ${foreign.slice(0, 3).map((n) => `'${n}'`).join(', ')}${foreign.length > 3 ? ', …' : ''} that this model has no prunable kernel of: the file belongs to another model` +
+      (pm.layers.length > 0 ? ` (its prunable kernels: ${pm.layers.slice(0, 5).map((l) => l.name).join(', ')}${pm.layers.length > 5 ? ', …' : ''})` : ''));
+  }
   const current = pm.maskArrays();
   const arrays = pm.layers.map((l, i) => {
     const entry = file.layers.find((e) => e.name === l.name);

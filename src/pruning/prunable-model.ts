@@ -232,7 +232,7 @@ export class PrunableModel {
       const n = layer.countParams();
       params += n;
       if (n === 0 || pruned.has(layer)) continue;
-      const reason = this.excluded.some((k) => k.layer === layer) ? 'excluded (exclude option)'
+      const reason = this.excluded.some((k) => k.layer === layer) ? 'excluded: matches an exclude pattern'
         : this.frozen.some((k) => k.layer === layer) ? 'frozen (trainable: false): fine-tuning trains only trainable layers, so a pruned one could not recover; unfreeze it to prune it'
           : untouchedReason(layer);
       untouched.push({ name: pathOf.get(layer) ?? layer.name, className: layer.getClassName(), params: n, reason });

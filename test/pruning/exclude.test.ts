@@ -38,7 +38,7 @@ describe('exclude: kernels never pruned', () => {
     expect(pm.layers.map((l) => l.name)).toEqual(['hidden']);
     expect(pm.excluded.map((k) => k.name)).toEqual(['first', 'head']);
     const cov = pm.coverage();
-    expect(cov.untouched.map((u) => [u.name, u.reason])).toEqual([['first', 'excluded (exclude option)'], ['head', 'excluded (exclude option)']]);
+    expect(cov.untouched.map((u) => [u.name, u.reason])).toEqual([['first', 'excluded: matches an exclude pattern'], ['head', 'excluded: matches an exclude pattern']]);
     expect(cov.prunable).toBe(24 * 16);
     // Compute: the prunable kernels' figure, and beside it every kernel's, the excluded ones counted as they are.
     const half = pm.maskArrays().map((a) => a.map((_, j) => (j % 2 === 0 ? 0 : 1)));

@@ -116,6 +116,8 @@ describe('PrunableModel', () => {
     // An edited file is refused, not half believed: a layer twice, a count its bits do not hold (a new user's audit).
     expect(() => applyMaskJson(pm3, { ...json, layers: [...json.layers, json.layers[0]] })).toThrow(/lists layer '[^']+' twice/);
     expect(() => applyMaskJson(pm3, { ...json, layers: json.layers.map((l, i) => (i === 0 ? { ...l, pruned: -5 } : l)) })).toThrow(/says -5 weights pruned, its bits mark \d+: the file was edited or damaged/);
+    // … and an entry for a layer this model has no prunable kernel of (a file of another model) is refused, not ignored.
+    expect(() => applyMaskJson(pm3, { ...json, layers: [...json.layers, { ...json.layers[0], name: 'elsewhere' }] })).toThrow(/has a mask for layer 'elsewhere' that this model has no prunable kernel of: the file belongs to another model \(its prunable kernels: /);
     // Read from a folder: a masks.json that links elsewhere is refused (a crafted run folder's link to /etc/passwd was read).
     const dir = tempDir();
     const elsewhere = join(tempDir(), 'secret.txt');
