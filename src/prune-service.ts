@@ -1161,7 +1161,7 @@ const farAbove = (gain: number, rows: number): boolean => gain >= Math.max(0.1, 
  * must feed it. "Far": 10 points of accuracy (0.1 of R²), and at least 5 validation rows. Autoencoders are left
  * out (their targets are their inputs, so the scaling is the task itself).
  */
-export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: TaskInfo, opts: Pick<AutopruneOptions, 'data' | 'model' | 'inputScale'>, standardized: boolean): void {
+export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: TaskInfo, opts: Pick<AutopruneOptions, 'data' | 'model' | 'inputScale' | 'onEvent'>, standardized: boolean): void {
   if (opts.model == null || task.kind === 'autoencoder') return;
   // An in-memory Dataset (the API's) is checked too: loadCsv z-scores by default, and a model trained on raw values
   // would otherwise be retrained to z-scores without a word. Its fixes are said in the API's words.
@@ -1171,6 +1171,19 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
   const remedy = (csvFix: string, apiFix: string, scaling: string) => (builtIn
     ? `the built-in '${String(opts.data)}' cannot be rescaled: give the data as a CSV file with its values as in training (${scaling})`
     : csv ? csvFix : apiFix);
+  // A guess from scores, not a fact: a user who says how the values relate to training (an explicit --input-scale,
+  // 1 included) is warned instead (a new user's half-trained batch-norm CNN, trained on [0, 1], scored higher × 255
+  // and had no way round the refusal).
+  const refuse = (e: DataError): void => {
+    // (Not with --standardize, which takes no --input-scale: its refusal's remedy is to drop it.)
+    const sayable = csv && !builtIn && !standardized;
+    if (sayable && opts.inputScale != null) {
+      opts.onEvent?.({ type: 'warning', message: `${e.message.replace(/; [^;]*$/, '')}; going on with the values as --input-scale ${+opts.inputScale.toPrecision(6)} gives them, as you said` });
+      return;
+    }
+    if (sayable) e.message += '; if the values are as in training, say so with --input-scale 1 and the run goes on (with a warning)';
+    throw e;
+  };
   // Token ids (an input read by an Embedding) are not scaled: no other scaling is a candidate (and a negative id fails).
   if (tokenInputLayer(model)) return;
   const rows = data.val.x.shape[0];
@@ -1244,13 +1257,13 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
     const inv = 1 / k;
     return `--input-scale ${k < 1 && Math.abs(inv - Math.round(inv)) < 1e-6 * inv ? `1/${Math.round(inv)}` : +k.toPrecision(6)}`;
   };
-  const scaled = opts.inputScale != null ? ' after --input-scale' : '';
+  const scaled = opts.inputScale != null && opts.inputScale !== 1 ? ' after --input-scale' : '';
   const by255 = (c: { name: 'x255' | 'd255'; score: number }, how: string) => new DataError(c.name === 'x255'
     ? `${what} with the ${inputsWord} values as they are${scaled} (all in [0, 1]) and ${fmt(c.score)} with each value × 255${how}: ` +
-      'it was trained on values 255 times larger (pixels as 0–255), and fine-tuning would retrain it to these; ' +
+      'it looks trained on values 255 times larger (pixels as 0–255), and fine-tuning would retrain it to these; ' +
       remedy(`give the CSV's values as in training (× 255): ${scaleFlag(255)}`, 'give the Dataset\'s inputs as in training (× 255; a CSV path takes inputScale: 255)', '× 255')
     : `${what} with the ${inputsWord} values as they are${scaled} (whole numbers in [0, 255]: pixels as bytes) and ${fmt(c.score)} with each value ÷ 255${how}: ` +
-      'it was trained on values 255 times smaller (pixels / 255), and fine-tuning would retrain it to these; ' +
+      'it looks trained on values 255 times smaller (pixels / 255), and fine-tuning would retrain it to these; ' +
       remedy(`give the CSV's values as in training (÷ 255): ${scaleFlag(1 / 255)}`, 'give the Dataset\'s inputs as in training (÷ 255; a CSV path takes inputScale: 1 / 255)', '÷ 255'));
   // Good in itself: the score of a model trained for these inputs (half the way from chance to every row right; R² or
   // exact match of 0.5), not merely less wrong.
@@ -1268,7 +1281,7 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
     // (Far above in the metric too: said below, by the metric alone.)
     const tie = !farAbove(c.score - asGiven, rows) && c.score >= asGiven - Math.max(0.05, 2 / rows) + 1e-9;
     if ((c.name === 'x255' || c.name === 'd255') && credible(c.score) && tie && betterFit(c.loss, 0.8)) {
-      throw by255({ name: c.name, score: c.score }, ` (validation loss ${lossGiven.toPrecision(3)} as they are, ${c.loss.toPrecision(3)} so: a clearly better fit at that scale)`);
+      return refuse(by255({ name: c.name, score: c.score }, ` (validation loss ${lossGiven.toPrecision(3)} as they are, ${c.loss.toPrecision(3)} so: a clearly better fit at that scale)`));
     }
   }
   // Far better (10 points, 0.1 of R², 5 rows) and good in itself — the score of a model trained for these inputs (half
@@ -1305,29 +1318,29 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
   const unitWords = 'each column scaled to [0, 1] (by its minimum and maximum over the training rows)';
   const retrainTo = (what: string) => `fine-tuning would retrain it to ${what} (its users would have to feed it those)`;
   if (pick.name === 'raw') {
-    throw new DataError(csv
-      ? `${what} with the columns standardized (--standardize) and ${other} with their values as they are${how}: it was trained on the raw values, and fine-tuning would retrain it to standardized ones; drop --standardize`
+    return refuse(new DataError(csv
+      ? `${what} with the columns standardized (--standardize) and ${other} with their values as they are${how}: it looks trained on the raw values, and fine-tuning would retrain it to standardized ones; drop --standardize`
       : `${what} with its standardized inputs (the Dataset's \`standardization\`; loadCsv z-scores by default) and ${other} with the values they were standardized from${how}: ` +
-        'it was trained on the raw values, and fine-tuning would retrain it to standardized ones; load the CSV with loadCsv({ ..., standardize: false })');
+        'it looks trained on the raw values, and fine-tuning would retrain it to standardized ones; load the CSV with loadCsv({ ..., standardize: false })'));
   }
-  if (pick.name === 'x255' || pick.name === 'd255') throw by255({ name: pick.name, score: pick.score }, '');
+  if (pick.name === 'x255' || pick.name === 'd255') return refuse(by255({ name: pick.name, score: pick.score }, ''));
   // Both rescalings far above the inputs as they are and within two rows (5 points) of each other: the model was trained
   // on rescaled inputs, and these rows cannot tell which (a model that separates its classes easily scores alike under
   // both). Suggesting z-scores would retrain a min-max model to them, as the first of a tie used to.
   if (pick === best && second && (second.name === 'z' || second.name === 'unit') && farAbove(second.score - asGiven, rows) && credible(second.score) && best.score - second.score < Math.max(0.05, 2 / rows) - 1e-9) {
     const z = scored.find((o) => o.name === 'z')!;
     const unit = scored.find((o) => o.name === 'unit')!;
-    throw new DataError(`${what} with the ${inputsWord} values as they are, ${fmt(z.score)} with them ${zWords} and ${fmt(unit.score)} with ${unitWords}: ` +
-      `it was trained on rescaled inputs, these rows cannot tell which of the two, and ${retrainTo('the values as they are')}; ` +
+    return refuse(new DataError(`${what} with the ${inputsWord} values as they are, ${fmt(z.score)} with them ${zWords} and ${fmt(unit.score)} with ${unitWords}: ` +
+      `it looks trained on rescaled inputs, these rows cannot tell which of the two, and ${retrainTo('the values as they are')}; ` +
       remedy('scale the CSV\'s columns as in training (--standardize only if that was z-scores over these training rows)',
-        'scale the Dataset\'s inputs as in training (loadCsv({ ..., standardize: true }) only if that was z-scores over these training rows)', 'rescaled'));
+        'scale the Dataset\'s inputs as in training (loadCsv({ ..., standardize: true }) only if that was z-scores over these training rows)', 'rescaled')));
   }
-  throw new DataError(pick.name === 'z'
+  return refuse(new DataError(pick.name === 'z'
     ? `${what} with the ${inputsWord} values as they are and ${other} with them ${zWords}${how}: ` +
-      `it was trained on standardized features, and ${retrainTo('raw ones')}; ${remedy('pass --standardize', 'load the CSV with loadCsv({ ..., standardize: true }) (its default), or z-score the inputs over the training rows', 'z-scores')}`
+      `it looks trained on standardized features, and ${retrainTo('raw ones')}; ${remedy('pass --standardize', 'load the CSV with loadCsv({ ..., standardize: true }) (its default), or z-score the inputs over the training rows', 'z-scores')}`
     : `${what} with the ${inputsWord} values as they are and ${other} with ${unitWords}${how}: ` +
-      'it was trained on inputs scaled so (pixels / 255, min-max), and fine-tuning would retrain it to these; ' +
-      remedy('scale the CSV\'s columns as in training (--standardize gives z-scores, not this)', 'scale the Dataset\'s inputs as in training (loadCsv\'s standardize gives z-scores, not this)', 'pixels / 255, min-max'));
+      'it looks trained on inputs scaled so (pixels / 255, min-max), and fine-tuning would retrain it to these; ' +
+      remedy('scale the CSV\'s columns as in training (--standardize gives z-scores, not this)', 'scale the Dataset\'s inputs as in training (loadCsv\'s standardize gives z-scores, not this)', 'pixels / 255, min-max')));
 }
 
 /**
