@@ -91,6 +91,12 @@ function checkDatasetShape(d: Record<string, unknown>): void {
     missing.push(`classNames (optional: an array of numClasses names, here ${String(d.numClasses)})`);
   }
   if (missing.length) throw new UsageError(`data: a Dataset needs ${missing.join(', ')}; see the Dataset type (or pass a CSV path)`);
+  // A freed tensor fails deep inside tfjs ("Tensor is disposed", no split named): said here, naming it.
+  const freed = (['train', 'val', 'test'] as const).flatMap((k) => {
+    const s = d[k] as { x: TF.Tensor; y?: unknown };
+    return [...(s.x.isDisposed ? [`${k}.x`] : []), ...(s.y instanceof tf.Tensor && s.y.isDisposed ? [`${k}.y`] : [])];
+  });
+  if (freed.length) throw new UsageError(`data: the Dataset's ${freed.join(', ')} ${freed.length > 1 ? 'tensors were' : 'tensor was'} disposed: pass tensors that are not (dispose them after the run)`);
 }
 
 /**

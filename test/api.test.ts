@@ -158,6 +158,12 @@ describe('API errors', () => {
     const x = tf.zeros([2, 2]);
     await expect(autoprune({ target: 0.5, data: { train: { x, labels: new Int32Array(2) } } as never }))
       .rejects.toThrow(/^data: a Dataset needs val, test, numClasses \(a whole number: the classes, or 0 where the targets are values, each split's y\), inputShape \(an array\)/);
+    // A freed tensor is named (tfjs said "Tensor is disposed", no split named).
+    const gone = tf.zeros([2, 2]);
+    gone.dispose();
+    const labels = new Int32Array(2);
+    await expect(autoprune({ target: 0.5, data: { name: 'd', source: 'mem', inputShape: [2], numClasses: 2, train: { x, labels }, val: { x, labels }, test: { x: gone, labels } } }))
+      .rejects.toThrow(/^data: the Dataset's test\.x tensor was disposed: pass tensors that are not \(dispose them after the run\)$/);
     x.dispose();
     // A string where a number belongs is said to be one (not "out of range").
     await expect(autoprune({ target: 0.5, data: 'synthetic', maxDrop: '1' as never })).rejects.toThrow(/^maxDrop must be a number in \[0, 100\] percentage points, got string '1'$/);
