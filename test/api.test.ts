@@ -3,6 +3,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { autoprune, compactPruned, createContainer, DataError, InterruptedError, loadSynthetic, TOKENS, UsageError, type AgentEvent, type CompactOptions, type DataSource, type Dataset, type DatasetInput } from '../src/index.js';
 import { PACKAGE_ROOT, tf } from '../src/backend/tf.js';
+import type { BudgetEvent, CheckpointEvent, CompactEvent, DoneEvent, EpochEvent, ErrorEvent, FrontierEvent, PhaseEvent, PolishEvent, RollbackEvent, StartEvent, StepEvent, WarningEvent } from '../src/index.js';
+
+// Every event of the AgentEvent union is exported by name (PhaseEvent was not): one left out makes this type not `never`
+// and the file fail to typecheck.
+type UnexportedEvent = Exclude<AgentEvent, BudgetEvent | CheckpointEvent | CompactEvent | DoneEvent | EpochEvent | ErrorEvent | FrontierEvent | PhaseEvent | PolishEvent | RollbackEvent | StartEvent | StepEvent | WarningEvent>;
+const everyEventExported: [UnexportedEvent] extends [never] ? true : false = true;
 import { checkpointDirFor } from '../src/prune-service.js';
 import { FEATURE_SCHEMA } from '../src/features/schema.js';
 import type { Scorer } from '../src/policy/types.js';
@@ -154,6 +160,7 @@ describe('API errors', () => {
   }, 120_000);
 
   it('refuses options that are not an object, and a Dataset object missing what the run reads, naming it', async () => {
+    expect(everyEventExported).toBe(true);
     await expect(autoprune(null as never)).rejects.toThrow(/^options must be an object/);
     const x = tf.zeros([2, 2]);
     await expect(autoprune({ target: 0.5, data: { train: { x, labels: new Int32Array(2) } } as never }))

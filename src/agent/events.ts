@@ -186,8 +186,8 @@ export interface RollbackEvent {
   totalSteps?: number;
   /** What the agent tries next. */
   next: string;
-  /** Why the step was not an ordinary one, as on a step event (the run's first step's note; a longer fine-tune before the verdict). */
-  reason?: string;
+  /** Why the guard refused it (its drop against the allowance, or the collapse to one class), as report.json's step record says, and any note on the step (the run's first step; a longer fine-tune before the verdict). */
+  reason: string;
   seconds: number;
 }
 

@@ -112,7 +112,7 @@ export interface ComputeReport {
   dense: number;
   /** MACs of the live (unpruned) weights. */
   live: number;
-  /** 1 − live/dense: the fraction of compute pruning removed (what a compacted model saves). */
+  /** 1 − live/dense: the fraction of the prunable kernels' multiply-accumulates pruned — not what serving saves: scattered zeros still run in a dense kernel; what a compact model runs is measured by `autoprune compact` (report `compact.macs`). */
   reduction: number;
   /**
    * The same over every kernel autoprune knows, the frozen and excluded ones included (their MACs as they are: never

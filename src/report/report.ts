@@ -142,7 +142,7 @@ export interface ReportFinal {
   sparsityOfAllParams?: number;
   /**
    * Multiply-accumulates per sample of the prunable kernels, dense and live, and the fraction removed
-   * (what a compacted model saves). With `config.objective` 'flops', the target counts `reduction`. `allKernels`: the
+   * (pruned, not what serving saves: scattered zeros still run in a dense kernel; `compact.macs` is what the compact model runs). With `config.objective` 'flops', the target counts `reduction`. `allKernels`: the
    * same over every kernel, the frozen and excluded ones included (never pruned), where the model has such kernels.
    */
   compute?: { dense: number; live: number; reduction: number; allKernels?: { dense: number; live: number; reduction: number } };

@@ -154,7 +154,7 @@ describe('console rollback lines', () => {
     const stream = { isTTY: false, write: (s: string) => { out += s; return true; } } as unknown as NodeJS.WriteStream;
     const r = createConsoleReporter({ json: false, target: 0.95, stream });
     const base = { type: 'rollback' as const, step: 2, fromSparsity: 0.75, toSparsity: 0.951, valAccuracy: 0.95, floor: 0.945, drop: 0.015, allowedDrop: 0.02,
-      controlValAccuracy: 0.965, reference: 'control' as const, fineTuneEpochs: 1, totalEpochs: 2, next: 'retry with a smaller step', seconds: 1 };
+      controlValAccuracy: 0.965, reference: 'control' as const, fineTuneEpochs: 1, totalEpochs: 2, next: 'retry with a smaller step', seconds: 1, reason: 'val drop 2.50 points > allowed 2.00' };
     r.event({ ...base, valAccuracy: 0.94, drop: 0.025 });
     expect(out).toContain('val 94.00 %, 2.50 points below the fine-tuned dense control (96.50 %) on the same rows > allowed 2.00: rolled back; retry with a smaller step');
     // Figures that round alike get the decimals that tell them apart (it printed "1.20 > allowed 1.20").
@@ -397,7 +397,7 @@ describe('console start line and totals', () => {
   it('says a small step\'s sparsities with the decimals that tell them apart (a new user\'s 98.6 % → 98.6 %)', () => {
     const step = { step: 15, fromSparsity: 0.98586, toSparsity: 0.98643, valAccuracy: 0.9, fineTuneEpochs: 2, totalEpochs: 9, fineTuneSteps: 100, seconds: 1 };
     expect(out((r) => r.event({ type: 'step', ...step }))).toContain('step 15: sparsity 98.59 % → 98.64 %, val 90.00 %');
-    expect(out((r) => r.event({ type: 'rollback', ...step, floor: 0.89, next: 'retry' }))).toContain('step 15: sparsity 98.59 % → 98.64 %, val 90.00 %');
+    expect(out((r) => r.event({ type: 'rollback', ...step, floor: 0.89, next: 'retry', reason: 'val drop' }))).toContain('step 15: sparsity 98.59 % → 98.64 %, val 90.00 %');
   });
 
   it('with objective flops, a frontier target is said in compute removed first, the weights\' sparsity beside it', () => {
