@@ -1161,7 +1161,7 @@ const farAbove = (gain: number, rows: number): boolean => gain >= Math.max(0.1, 
  * must feed it. "Far": 10 points of accuracy (0.1 of R²), and at least 5 validation rows. Autoencoders are left
  * out (their targets are their inputs, so the scaling is the task itself).
  */
-export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: TaskInfo, opts: Pick<AutopruneOptions, 'data' | 'model' | 'inputScale' | 'onEvent'>, standardized: boolean): void {
+export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: TaskInfo, opts: Pick<AutopruneOptions, 'data' | 'model' | 'inputScale' | 'onEvent'>, standardized: boolean, o: { takesInputScale?: boolean } = { takesInputScale: true }): void {
   if (opts.model == null || task.kind === 'autoencoder') return;
   // An in-memory Dataset (the API's) is checked too: loadCsv z-scores by default, and a model trained on raw values
   // would otherwise be retrained to z-scores without a word. Its fixes are said in the API's words.
@@ -1176,7 +1176,8 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
   // and had no way round the refusal).
   const refuse = (e: DataError): void => {
     // (Not with --standardize, which takes no --input-scale: its refusal's remedy is to drop it.)
-    const sayable = csv && !builtIn && !standardized;
+    // (Nor for a command without --input-scale: build-meta.)
+    const sayable = csv && !builtIn && !standardized && o.takesInputScale === true;
     if (sayable && opts.inputScale != null) {
       opts.onEvent?.({ type: 'warning', message: `${e.message.replace(/; [^;]*$/, '')}; going on with the values as --input-scale ${+opts.inputScale.toPrecision(6)} gives them, as you said` });
       return;

@@ -17,7 +17,7 @@ import { fitDatasetToModel } from '../models/task.js';
 import { accuracy } from '../models/train.js';
 import { PrunableModel } from '../pruning/prunable-model.js';
 import { Rng } from '../util/random.js';
-import { META_COLUMNS, writeMeta, type MetaHeader, type MetaModelInfo } from './format.js';
+import { META_COLUMNS, metaDataPath, writeMeta, type MetaHeader, type MetaModelInfo } from './format.js';
 import { gradedLabels, ORACLE_DEFAULTS, runOracle, type OracleOptions } from './oracle.js';
 import { saveOracleResult } from './oracle-cache.js';
 import { loadModelRows, saveModelRows } from './rows-cache.js';
@@ -114,7 +114,7 @@ export type BuildEvent =
   | { type: 'oracle-candidate'; model: string; target: number; name: string; valAccuracy: number }
   | { type: 'oracle-stage'; model: string; target: number; winner: string; valAccuracy: number; seconds: number }
   | { type: 'model-done'; model: string; rows: number; seconds: number; done: number; total: number }
-  | { type: 'written'; path: string; rows: number; seconds: number }
+  | { type: 'written'; path: string; rows: number; seconds: number; /** The rows file beside the header (NAME.bin.gz), which train-policy reads with it. */ dataPath: string }
   /** A distributed build waiting on something other than a model: no worker on the queue yet, Redis out of reach. */
   | { type: 'queue-waiting'; message: string };
 
@@ -352,7 +352,7 @@ export async function buildMeta(options: BuildMetaOptions): Promise<MetaHeader> 
     command: options.command ?? `buildMeta(${JSON.stringify({ family: options.family, out: options.out })})`,
     createdAt: new Date().toISOString(),
   }, data, { gzip: true });
-  options.onProgress?.({ type: 'written', path: options.out, rows, seconds: (Date.now() - t0) / 1000 });
+  options.onProgress?.({ type: 'written', path: options.out, rows, seconds: (Date.now() - t0) / 1000, dataPath: metaDataPath(options.out, true) });
   return header;
 }
 

@@ -89,7 +89,7 @@ function line(e: BuildEvent): string | undefined {
       return `${e.model}: oracle @${e.target} → ${e.winner} (val ${(100 * e.valAccuracy).toFixed(1)} %, ${e.seconds.toFixed(0)} s)${legend}`;
     }
     case 'model-done': return `${e.model}: ${e.rows} rows ${reusedRows.has(e.model) ? `reused (built in ${e.seconds.toFixed(0)} s by an earlier build)` : `in ${e.seconds.toFixed(0)} s`}  [${e.done}/${e.total}]`;
-    case 'written': return `wrote ${e.path} (${e.rows} rows, ${e.seconds.toFixed(0)} s)`;
+    case 'written': return `wrote ${e.path} and its rows ${e.dataPath} (${e.rows} rows, ${e.seconds.toFixed(0)} s; keep them together: train-policy reads both)`;
     case 'queue-waiting': return e.message;
     default: return undefined;
   }
@@ -211,7 +211,7 @@ async function checkUserModels(
         try {
           // Inputs scaled otherwise than in training (z-scores, raw values): the oracle would judge a model at chance, and
           // the label check after this would blame the labels (a new user's z-scored family).
-          if (isCsvPath(spec)) named(prefix, () => checkInputScaling(model, fitted, taskOf(model), { data: spec, model: path }, standardize === true));
+          if (isCsvPath(spec)) named(prefix, () => checkInputScaling(model, fitted, taskOf(model), { data: spec, model: path }, standardize === true, { takesInputScale: false }));
           // … and held-out files prepared otherwise than the data file (the oracle judges on the validation rows).
           if (isCsvPath(spec)) {
             // (Its warnings are about the files, the same for every model: said for the first model only; a refusal is the model's own.)

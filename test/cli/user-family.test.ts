@@ -20,6 +20,8 @@ describe('a policy for the user\'s own family', () => {
     const b = await cli(['build-meta', '--family', 'churn-mlp', '--models', 'm1', 'm2/model.json', '--data', 'churn.csv', '--label', 'churn',
       '--workers', '1', '--out', 'meta/churn.json'], { cwd });
     expect(b.code, b.stderr).toBe(0);
+    // Both files are named (the rows file train-policy reads with the header was written in silence).
+    expect(b.stderr + b.stdout).toMatch(/wrote meta\/churn\.json and its rows meta\/churn\.bin\.gz \(\d+ rows, \d+ s; keep them together: train-policy reads both\)/);
     const header = JSON.parse(readFileSync(join(cwd, 'meta', 'churn.json'), 'utf8'));
     expect(header.family).toBe('churn-mlp');
     expect(header.models.map((m: { id: string }) => m.id)).toEqual(['m1', 'm2']);
