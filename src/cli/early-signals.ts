@@ -15,6 +15,25 @@ export function holdEarlySignals(): void {
   };
   process.on('SIGINT', early);
   process.on('SIGTERM', early);
+  stopWhenLauncherGone();
+}
+
+/**
+ * Under npm (`npx autoprune`, an npm script), the command runs as `npm → sh -c → node`: a SIGTERM to npm — what an
+ * orchestrator's timeout sends to the process it started — ends npm and its shell but not this process, which ran on
+ * and wrote its output later (a new user's AutoML trial). Where npm started it, a launcher gone (this process handed to
+ * another parent) stops the run as a SIGTERM does: exit 130, resumable. Checked twice a second; never keeps the process alive.
+ */
+function stopWhenLauncherGone(): void {
+  if (process.env.npm_command == null) return;
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    process.stderr.write('autoprune: the npm process that started this command is gone (stopped by a signal?): stopping as on SIGTERM\n');
+    process.kill(process.pid, 'SIGTERM');
+  }, 500);
+  timer.unref();
 }
 
 export function releaseEarlySignals(): void {

@@ -5,7 +5,7 @@ import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.js';
 import { PACKAGE_ROOT, tf } from '../../src/backend/tf.js';
-import { BIN, cli, cliUntil, events, expectCleanUsageError } from './cli-helpers.js';
+import { BIN, CACHE, cli, cliUntil, events, expectCleanUsageError } from './cli-helpers.js';
 
 /** A fast run: synthetic data (the default model for it is a small MLP), a baseline policy, a small budget. */
 const FAST = ['--data', 'synthetic', '--policy', 'global-magnitude', '--budget', '8', '--max-drop', '5'];
@@ -282,6 +282,26 @@ describe('autoprune CLI', () => {
     expect(resumed.code).toBe(0);
     expect(events(resumed.stdout)[0]).toMatchObject({ type: 'start', resumed: true });
   });
+
+  it('started by npm (npx: npm → sh → node), a run whose launcher is killed stops as on SIGTERM, resumable (it ran on and wrote its output)', async () => {
+    const { spawn } = await import('node:child_process');
+    const cwd = tempDir();
+    const args = ['--target', '0.9', ...FAST, '--budget', '12', '--out', 'out', '--json'];
+    // The shell stands for npm and its `sh -c`: killing it hands node to another parent, as a SIGTERM to npx does.
+    const shell = spawn('sh', ['-c', `"${process.execPath}" "${BIN}" ${args.join(' ')}; true`], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, AUTOPRUNE_CACHE_DIR: CACHE, npm_command: 'exec' } });
+    let out = '';
+    let err = '';
+    const closed = new Promise<void>((r) => shell.stdout.on('close', () => r()));
+    shell.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    await new Promise<void>((r) => shell.stdout.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('"type":"checkpoint"')) r(); }));
+    shell.kill('SIGKILL');
+    await closed; // node, the pipe's last writer, has exited
+    expect(events(out).at(-1)).toMatchObject({ type: 'error', exitCode: 130 });
+    expect(err).toMatch(/the npm process that started this command is gone/);
+    expect(existsSync(join(cwd, 'out'))).toBe(false);
+    const resumed = await cli([...args, '--resume'], { cwd });
+    expect(resumed.code, resumed.stderr).toBe(0);
+  }, 120_000);
 
   it('a SIGTERM while the CLI is still loading TensorFlow exits 130 with a line, not 143 in silence', async () => {
     const { spawn } = await import('node:child_process');
