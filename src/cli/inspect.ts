@@ -87,7 +87,8 @@ export async function inspectCommand(path: string, opts: { json?: boolean }): Pr
   // What pruning for speed can do with this model (compaction removes only whole units).
   const already = r.compute.reduction > 0.0005 ? ` (${(100 * r.compute.reduction).toFixed(1)} % are on its zero weights already; compaction takes out only those of whole units)` : '';
   const more = r.maxComputeRemovable > r.compute.reduction + 1e-9;
-  process.stdout.write((more ? `--objective flops (whole units) can remove up to ${(Math.floor(1000 * r.maxComputeRemovable) / 10).toFixed(1)} % of the prunable kernels' MACs${already}`
+  // A model the run refuses has no capacity to speak of: the refusal is what to read (the figure read as if it could be pruned).
+  if (!r.refused) process.stdout.write((more ? `--objective flops (whole units) can remove up to ${(Math.floor(1000 * r.maxComputeRemovable) / 10).toFixed(1)} % of the prunable kernels' MACs${already}`
     : `--objective flops (whole units) can remove nothing more of the prunable kernels' MACs${already}`) +
     `${r.unitsKept.length ? `; units kept: ${r.unitsKept.map((k) => `'${k.layer}' (${k.reason})`).join('; ')}` : ''}\n`);
   if (r.refused) process.stdout.write(`warning: autoprune --model would refuse this model: ${r.refused}\n`);

@@ -9,6 +9,7 @@ import { modelFiles } from '../../src/models/io.js';
 import { masksToJson, type MaskFile } from '../../src/pruning/mask-io.js';
 import { PrunableModel } from '../../src/pruning/prunable-model.js';
 import { tempDir } from '../helpers.js';
+import { cli } from './cli-helpers.js';
 
 describe('inspect', () => {
   it('lists a two-input model\'s kernels and says the prune command would refuse it; a plain model has no such note', async () => {
@@ -25,6 +26,12 @@ describe('inspect', () => {
     expect(r.layers.length).toBe(2);
     expect(r.refused).toMatch(/has 2 input\(s\) .* autoprune prunes models with one input and one output/);
     expect((await inspectModel(join(dir, 'plain'))).refused).toBeUndefined();
+    // The command's page: the refusal, and no capacity figure for a model the run would not prune (it read as if it could).
+    const page = await cli(['inspect', join(dir, 'two')]);
+    expect(page.code).toBe(0);
+    expect(page.stdout).toMatch(/^warning: autoprune --model would refuse this model: .*has 2 input\(s\)/m);
+    expect(page.stdout).not.toContain('--objective flops');
+    expect((await cli(['inspect', join(dir, 'plain')])).stdout).toMatch(/^--objective flops \(whole units\) can remove up to/m);
     // A fully convolutional model (input of any size): refused by --model, and its per-sample MACs are not real figures.
     const fcn = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [null, null, 1] as unknown as number[], filters: 4, kernelSize: 3 }), tf.layers.globalAveragePooling2d({}), tf.layers.dense({ units: 2, activation: 'softmax' })] });
     await fcn.save(`file://${join(dir, 'fcn')}`);
