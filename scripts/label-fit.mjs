@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// What the label check (checkLabelOrder, src/prune-service.ts) sees on each small-data suite case with its own label:
+// What the label check (checkLabelOrder, src/run-checks.ts) sees on each small-data suite case with its own label:
 // validation accuracy, the most common label's share, and the validation cross-entropy as a multiple of log C (a model
 // unsure of every class). A model is refused when it is less than a quarter of the way from that share to every row
 // right and its cross-entropy is at least CONFIDENTLY_WRONG × log C. Extra cases: `MODEL,DATA,LABEL` arguments.

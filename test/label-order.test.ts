@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { majorityShare } from '../src/agent/guard.js';
 import { csvNames, nameList } from '../src/data/csv.js';
-import { bestLabelOrder, checkLabelOrder, classRecallLosses, otherOrderFits } from '../src/prune-service.js';
+import { bestLabelOrder, checkLabelOrder, classRecallLosses, otherOrderFits } from '../src/run-checks.js';
 import { tf } from '../src/backend/tf.js';
 import { loadSynthetic } from '../src/data/synthetic.js';
 import type { AgentEvent } from '../src/agent/events.js';

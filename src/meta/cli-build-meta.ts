@@ -5,7 +5,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { isCsvPath, loadDataset } from '../data/registry.js';
 import { loadModel } from '../models/io.js';
 import { fitDatasetToModel, taskOf } from '../models/task.js';
-import { checkHeldOutRows, checkInputScaling, checkLabelOrder } from '../prune-service.js';
+import { checkHeldOutRows, checkInputScaling, checkLabelOrder } from '../run-checks.js';
 import { buildMeta, fileModelHash, type BuildEvent, type FileModel } from './build.js';
 import { FAMILIES } from './zoo.js';
 

@@ -10,7 +10,7 @@ import { loadCsv } from '../../src/data/csv.js';
 import { ModelError } from '../../src/errors.js';
 import { checkToldClassification, checkToldTask, fitDatasetToModel, setTargetWeights, lossName, lossOf, regressionLossOf, rememberLoss, rowLossesOf, taskOf } from '../../src/models/task.js';
 import { evaluate, targetFit } from '../../src/models/train.js';
-import { inputLayout } from '../../src/prune-service.js';
+import { inputLayout } from '../../src/run-checks.js';
 
 /** A tiny in-memory dataset: `n` rows of `features` columns per split, labels cycling through `classNames`. */
 function dataset(features: number, classNames: string[], n = 6): Dataset {
