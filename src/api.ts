@@ -8,7 +8,7 @@ import { AutopruneError, InterruptedError, UsageError, withMessage } from './err
 import { compactPruned as compactService, type CompactOptions, type CompactResult } from './compact-service.js';
 import { refuseUnknownKeys } from './util/unknown-keys.js';
 import { Checkpointer } from './agent/checkpoint.js';
-import { checkpointDirFor } from './prune-service.js';
+import { checkpointDirFor } from './output-dir.js';
 
 export type { AutopruneOptions, AutopruneResult };
 

@@ -9,7 +9,7 @@ import type { BudgetEvent, CheckpointEvent, CompactEvent, DoneEvent, EpochEvent,
 // and the file fail to typecheck.
 type UnexportedEvent = Exclude<AgentEvent, BudgetEvent | CheckpointEvent | CompactEvent | DoneEvent | EpochEvent | ErrorEvent | FrontierEvent | PhaseEvent | PolishEvent | RollbackEvent | StartEvent | StepEvent | WarningEvent>;
 const everyEventExported: [UnexportedEvent] extends [never] ? true : false = true;
-import { checkpointDirFor } from '../src/prune-service.js';
+import { checkpointDirFor } from '../src/output-dir.js';
 import { FEATURE_SCHEMA } from '../src/features/schema.js';
 import type { Scorer } from '../src/policy/types.js';
 import { numTensors, tempDir } from './helpers.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { autoprune, type AgentEvent } from '../src/index.js';
 import { tf } from '../src/backend/tf.js';
 import { loadModel } from '../src/models/io.js';
-import { checkpointDirFor } from '../src/prune-service.js';
+import { checkpointDirFor } from '../src/output-dir.js';
 import { PrunableModel } from '../src/pruning/prunable-model.js';
 import { numTensors, tempDir } from './helpers.js';
 

@@ -34,7 +34,7 @@ export async function compactCommand(dir: string, cmd: CompactOptions & { json?:
   const { json, ...opts } = cmd;
   // A prune run writing the folder (or the one written into) holds its lock: compacting it meanwhile would write files
   // that the run's final swap of the folder then removes (a new user's pipeline did; exit 0, files gone).
-  const { checkCacheDir, lockOutDir } = await import('../prune-service.js');
+  const { checkCacheDir, lockOutDir } = await import('../output-dir.js');
   const { outDefault, modelFile } = locate(dir);
   // The locks live in the cache: never in the model's own folder (as a run refuses such a cache).
   checkCacheDir(dirname(modelFile));

@@ -4,7 +4,7 @@ import { loadMnist10k } from '../data/mnist.js';
 import { buildModel, LENET_300_100 } from '../models/families.js';
 import { train } from '../models/train.js';
 import { cacheDir } from '../models/cache.js';
-import { checkCacheDir } from '../prune-service.js';
+import { checkCacheDir } from '../output-dir.js';
 import { VERSION } from '../version.js';
 
 export interface DoctorResult {

@@ -2,7 +2,7 @@ import { releaseEarlySignals } from './early-signals.js';
 import { MAX_SEED } from '../options.js';
 import { Checkpointer } from '../agent/checkpoint.js';
 import { z } from 'zod';
-import { checkpointDirFor } from '../prune-service.js';
+import { checkpointDirFor } from '../output-dir.js';
 import type { AgentEvent } from '../agent/events.js';
 import { selectBackendAsync, type BackendName } from '../backend/tf.js';
 import { InterruptedError, UsageError } from '../errors.js';

@@ -50,7 +50,7 @@ describe('compactPruned checks its outputs', () => {
 describe('autoprune compact on a folder a prune run is writing', () => {
   it('is refused while the run holds the folder\'s lock, and runs once it is released', async () => {
     const { compactCommand } = await import('../../src/cli/compact.js');
-    const { lockOutDir } = await import('../../src/prune-service.js');
+    const { lockOutDir } = await import('../../src/output-dir.js');
     const dir = tempDir();
     const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: 'softmax' })] });
     await saveModel(model, join(dir, 'm'));

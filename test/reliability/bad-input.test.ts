@@ -11,7 +11,7 @@ import { tf } from '../../src/backend/tf.js';
 import { tempDir } from '../helpers.js';
 import { execFileSync, spawn } from 'node:child_process';
 import { BIN, CACHE, cli, expectCleanUsageError } from '../cli/cli-helpers.js';
-import { lockFileFor } from '../../src/prune-service.js';
+import { lockFileFor } from '../../src/output-dir.js';
 
 /** The lock file a CLI run with cache `cache` takes for output folder `out`. */
 function lockFileIn(cache: string, out: string): string {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
 import { cacheDir } from '../../src/models/cache.js';
-import { checkCacheDir } from '../../src/prune-service.js';
+import { checkCacheDir } from '../../src/output-dir.js';
 import { modelCacheDir } from '../../src/meta/zoo.js';
 import { tempDir } from '../helpers.js';
 

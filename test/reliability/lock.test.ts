@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { lockFileFor, lockOutDir } from '../../src/prune-service.js';
+import { lockFileFor, lockOutDir } from '../../src/output-dir.js';
 import { UsageError } from '../../src/errors.js';
 
 describe('lockOutDir', () => {

@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkOverwritable, foreignInside } from '../../src/prune-service.js';
+import { checkOverwritable, foreignInside } from '../../src/output-dir.js';
 import { tempDir } from '../helpers.js';
 
 /** A run's output with a frontier, and `autoprune compact` run on the run and on one of its targets. */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { autoprune, tf, UsageError, type AgentEvent } from '../../src/index.js';
 import { tempDir } from '../helpers.js';
-import { lockOutDir } from '../../src/prune-service.js';
+import { lockOutDir } from '../../src/output-dir.js';
 
 process.env.AUTOPRUNE_CACHE_DIR = tempDir('autoprune-tb-cache-');
 
