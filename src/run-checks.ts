@@ -391,9 +391,20 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
   const commonShare = majorityShare(data.val.labels).share;
   const baseline = commonShare > chance + 0.05 ? `chance ${(100 * chance).toFixed(1)} %, always the most common class ${(100 * commonShare).toFixed(1)} %` : `chance ${(100 * chance).toFixed(1)} %`;
   const scores = `${prefix}${inMemory ? `${dataLabel(opts, data)}: ` : ''}the model's accuracy on the validation split is ${(100 * acc).toFixed(1)} % (${baseline}, ${rows} rows)`;
+  // Integer labels: an output no label takes gets the integer the others' offset gives it (labels 2, 3 on outputs 1, 2:
+  // output 0 is 1), else the smallest one no label has — never a label of the file (a new user was told '2,2,3').
+  const taken = new Set(names);
+  const offsets = new Set(order.order.flatMap((k, out) => (names[k] != null && Number.isInteger(Number(names[k])) ? [Number(names[k]) - out] : [])));
+  const absentNumber = (out: number): string => {
+    const [c] = offsets.size === 1 ? [...offsets] : [undefined];
+    let v = c != null && out + c >= 0 && !taken.has(String(out + c)) ? out + c : 0;
+    while (taken.has(String(v))) v++;
+    taken.add(String(v));
+    return String(v);
+  };
   // An output that no name of the file takes in the best order is named by its index: --label-order needs a name
   // there, any name no row has (the class the model knows and this file lacks).
-  const named = order.order.map((k, out) => names[k] ?? (numeric ? String(k) : `output${out}`));
+  const named = order.order.map((k, out) => names[k] ?? (numeric ? absentNumber(out) : `output${out}`));
   const unnamed = named.filter((n, out) => names[order.order[out]] == null && !numeric);
   // Integer labels: an output no label of the file takes is named by its index, a class with no rows here.
   const absent = numeric ? named.filter((n, out) => names[order.order[out]] == null) : [];

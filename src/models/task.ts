@@ -444,9 +444,12 @@ export function fitDatasetToModel(data: Dataset, model: TF.LayersModel, task: Ta
   if (data.numClasses > classes && looksLikeRegressionTarget(data.classNames)) {
     const sample = data.classNames.slice(0, 3).join(', ');
     throw new DataError(
-      `data '${data.source}': the label column${data.targetNames?.length === 1 ? ` '${data.targetNames[0]}'` : ''} holds ${data.numClasses} distinct numbers (${sample}, …) and the model has ${task.units} output unit(s): ` +
-      'that looks like a regression target; for a regression model pass --task regression (or save the model with its loss: model.save(url, { includeOptimizer: true })); ' +
-      'if the label is another column, name it with --label');
+      `data '${data.source}': the label column${data.targetNames?.length === 1 ? ` '${data.targetNames[0]}'` : ''} holds ${data.numClasses} distinct numbers (${sample}, …) and the model has ${task.units} output unit(s)` +
+      // A softmax over several units is a classifier whatever its loss: its label is another column (a new user's iris
+      // model given the default last column, petal_width, was first told to pass --task regression).
+      (task.output === 'softmax' && task.units > 1
+        ? ` (softmax): a classifier's label, not this column; name the label column with --label${data.inputNames?.length ? ` (the file's columns${inputList(data)})` : ''}`
+        : ': that looks like a regression target; if the label is another column, name it with --label; for a regression model pass --task regression (or save the model with its loss: model.save(url, { includeOptimizer: true }))'));
   }
   if (data.numClasses > classes && (data.targetNames?.length ?? 0) > 1) {
     // One-hot label columns (--label a,b,c): one column per class, so the extra classes are extra columns.
@@ -629,18 +632,24 @@ function checkTokenIds(data: Dataset, model: TF.LayersModel): void {
 /**
  * Integer labels are the indices of the model's outputs: a model trained on labels 1..3 (output 0 unused),
  * or a CSV holding only some of its classes, is read with label k at output k, not with the labels
- * renumbered 0..C-1 — unless the user gave the order (--label-order), which wins. Returns the class id → output index map (and the names by output index) when the
+ * renumbered 0..C-1; labels 1..C with C among them (C outputs) count from 1, label k at output k − 1, also where the
+ * file holds only some of them — unless the user gave the order (--label-order), which wins. Returns the class id → output index map (and the names by output index) when the
  * labels are whole numbers ≥ 0 that all fit the outputs and are not already 0..C-1; else undefined.
  */
 function labelsAsIndices(data: Dataset, classes: number): { ids: Int32Array; names: string[] } | undefined {
   const names = data.classNames;
   if (data.labelOrderGiven || names.length !== data.numClasses) return undefined;
   const values = names.map((s) => (/^\s*[+]?\d+(\.0*)?\s*$/.test(s) ? Number(s) : NaN));
-  if (values.some((v) => !Number.isSafeInteger(v) || v >= classes)) return undefined;
-  if (values.every((v, i) => v === i)) return undefined;
-  const byOutput = Array.from({ length: Math.max(...values) + 1 }, (_, k) => String(k));
-  values.forEach((v, i) => { byOutput[v] = names[i]; });
-  return { ids: Int32Array.from(values), names: byOutput };
+  if (values.some((v) => !Number.isSafeInteger(v))) return undefined;
+  // Labels 1..C with C among them count from 1: label k is output k − 1 — for a file with all of them (what sorting
+  // gives) and one with some (a new user's iris without class 1: labels 2, 3 went to outputs 0, 1).
+  const base = values.some((v) => v >= classes) && values.every((v) => v >= 1 && v <= classes) ? 1 : 0;
+  const outputs = values.map((v) => v - base);
+  if (outputs.some((v) => v >= classes)) return undefined;
+  if (outputs.every((v, i) => v === i)) return undefined;
+  const byOutput = Array.from({ length: Math.max(...outputs) + 1 }, (_, k) => String(k + base));
+  outputs.forEach((v, i) => { byOutput[v] = names[i]; });
+  return { ids: Int32Array.from(outputs), names: byOutput };
 }
 
 /** '; label column: y' (or 'target columns: …') where the data names them: a label chosen by default (the last column not ignored) shows here. */

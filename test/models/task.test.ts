@@ -179,6 +179,13 @@ describe('fitDatasetToModel', () => {
     // With as many outputs as classes the labels stay 0..C-1 (labels 1..3 on a 3-output model mean classes 0..2).
     const three = mlp(5, 3, 'softmax');
     expect(fitDatasetToModel(data, three)).toBe(data);
+    // … and a file with only some of them counts from 1 too (labels 2, 3: outputs 1, 2; they went to 0, 1).
+    const some = dataset(5, ['2', '3']);
+    const oneBased = fitDatasetToModel(some, three);
+    expect(Array.from(oneBased.train.labels)).toEqual([1, 2, 1, 2, 1, 2]);
+    expect(oneBased.classNames).toEqual(['1', '2', '3']);
+    oneBased.dispose();
+    some.dispose();
     // String labels and labels already 0..C-1 are left as they are.
     const named = dataset(5, ['cat', 'dog', 'fish']);
     expect(fitDatasetToModel(named, four)).toBe(named);
