@@ -273,7 +273,9 @@ function probeRows(spec: string, model: TF.LayersModel, runDir: string | undefin
   const task = taskOf(model);
   const targets = csvTargetsOf(task);
   const config = runConfig(runDir);
-  const data = loadDataset(spec, { ...runColumns(config), ...(targets != null && isCsvPath(spec) ? { targets } : {}) });
+  // Without a run's settings the values are read as they are, as `autoprune --model` reads a CSV by default (loadDataset's
+  // own default z-scores them: a new user's int8 error came out 3.4× too large, with a class changed, on z-scored pixels).
+  const data = loadDataset(spec, { standardize: false, ...runColumns(config), ...(targets != null && isCsvPath(spec) ? { targets } : {}) });
   try {
     const fitted = fitDatasetToModel(data, model, task);
     try {
@@ -283,7 +285,7 @@ function probeRows(spec: string, model: TF.LayersModel, runDir: string | undefin
       // A run given its own validation or test file split this file otherwise than it splits alone: said so, not "as the run read them".
       // (The validation and test files the run was given beside its data file, report.json config.valData / testData.)
       const separate = [config.valData, config.testData].filter((f): f is string => typeof f === 'string');
-      const how = runDir == null ? '' : separate.length ? ` read with the run's column settings (the run's held-out rows came from ${separate.map((f) => `'${f}'`).join(' and ')}; these splits are the file's own)` : ' read as the run read them';
+      const how = runDir == null ? ' with its values as they are (as autoprune --model reads a CSV without --standardize)' : separate.length ? ` read with the run's column settings (the run's held-out rows came from ${separate.map((f) => `'${f}'`).join(' and ')}; these splits are the file's own)` : ' read as the run read them';
       const what = `${fromVal + fromTrain} rows of '${spec}'${how} (${fromVal} of its validation split${fromTrain ? `, ${fromTrain} of its training split` : ''})`;
       return { x, what };
     } finally {
@@ -323,6 +325,12 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     model.dispose();
     const what = path.endsWith('.json') ? `'${path}' is a model file, in '${modelDir}',` : `'${path}' is a model folder,`;
     throw new UsageError(`${what} not an autoprune output (no report.json or masks.json): compact writes nothing into a model's own folder; give --out`);
+  }
+  // Another run's folder (its report.json / masks.json describe its own model) or a frontier row of one: its compact/
+  // would then be this model's, beside files that say otherwise (a new user's compact of a 0.9 run into the 0.5 row).
+  if (opts.out != null && existsSync(out) && isAutopruneOutput(out) && realPathOf(out) !== realPathOf(resolve(outDefault))) {
+    model.dispose();
+    throw new UsageError(`output folder '${opts.out}' is another autoprune run's output (its report.json / masks.json describe its own model), whose compact/ would then be this model's; choose another --out`);
   }
   try {
     checkCompactOut(out, modelDir, opts.out ?? out);

@@ -3,7 +3,7 @@
  * outputs (a defect; here injected by a serving rewrite that shifts a bias) is refused with exit 1, nothing written.
  */
 import type * as TF from '@tensorflow/tfjs';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
@@ -48,6 +48,18 @@ describe('compactPruned checks its outputs', () => {
 });
 
 describe('autoprune compact on a folder a prune run is writing', () => {
+  it('refuses to write into another run\'s output folder (its compact/ would be this model\'s, beside files that describe its own)', async () => {
+    const dir = tempDir();
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: 'softmax' })] });
+    await saveModel(model, join(dir, 'm'));
+    model.dispose();
+    const other = join(dir, 'other-run');
+    mkdirSync(other);
+    writeFileSync(join(other, 'masks.json'), JSON.stringify({ format: 'autoprune-masks', version: 1, layers: [] }));
+    await expect(compactPruned(join(dir, 'm'), { out: other })).rejects.toThrow(/^output folder '.*other-run' is another autoprune run's output .*; choose another --out$/);
+    expect(readdirSync(other)).toEqual(['masks.json']);
+  });
+
   it('is refused while the run holds the folder\'s lock, and runs once it is released', async () => {
     const { compactCommand } = await import('../../src/cli/compact.js');
     const { lockOutDir } = await import('../../src/output-dir.js');

@@ -469,6 +469,18 @@ describe('compactPruned (autoprune compact)', () => {
     // Without the run's settings the id column would be an input: the report.json is what made the rows readable.
     writeFileSync(join(dir, 'run', 'report.json'), JSON.stringify({ format: 'autoprune-report', config: {} }));
     await expect(compactPruned(join(dir, 'run'), { out: join(dir, 'o3'), data: join(dir, 'd.csv') })).rejects.toThrow(/id/);
+    // A user's own model.json (no run): the rows are read with their values as they are, as `autoprune --model` reads a CSV
+    // (loadDataset's z-scores gave a new user an int8 error 3.4× too large).
+    writeFileSync(join(dir, 'plain.csv'), `x1,x2,x3,y\n${rows.map((r) => r.split(',').slice(1).join(',')).join('\n')}\n`);
+    await saveModel(model, join(dir, 'mine'));
+    const plain = await compactPruned(join(dir, 'mine', 'model.json'), { out: join(dir, 'o6'), int8: true, data: join(dir, 'plain.csv') });
+    expect(plain.probeInputs).toBe(`45 rows of '${join(dir, 'plain.csv')}' with its values as they are (as autoprune --model reads a CSV without --standardize) (5 of its validation split, 40 of its training split)`);
+    const raw = tf.tensor2d(rows.map((r) => r.split(',').slice(1, 4).map(Number)));
+    const int8Plain = await decodeSparse(readFileSync(join(dir, 'o6', 'model.int8.sparse')));
+    const rawMax = tf.tidy(() => tf.max(tf.abs(tf.sub(model.predict(raw) as TF.Tensor, int8Plain.predict(raw) as TF.Tensor))).dataSync()[0]);
+    expect(plain.maxAbsDiff.sparseInt8!).toBeLessThanOrEqual(rawMax + 1e-7);
+    raw.dispose();
+    int8Plain.dispose();
     x.dispose();
     int8.dispose();
     model.dispose();
