@@ -3,7 +3,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { inject, injectable } from 'inversify';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { isLastTry, runAgent, type AgentResult } from './agent/loop.js';
 import { writeFileAtomicSync } from './util/atomic-write.js';
 import { discoverKernels } from './pruning/layer-kinds.js';
@@ -264,11 +264,13 @@ async function compactOutputs(out: string, report: RunReport, val: TF.Tensor, se
         `but --compact failed${target != null ? ` for the frontier's target ${target} (${dir})` : ''}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     });
     const path = join(resolve(dir), 'compact');
+    // In report.json and frontier.json relative to the run folder, as the rows' own `path` (a shipped folder moves).
+    const shipped = `${relative(resolve(out), path).split(sep).join('/')}/`;
     const all = c.compute.allKernels;
     // report.json says what the compact model runs too (the masked model's live-weight count is not that at
     // connection or hierarchical granularity).
     const summary: NonNullable<RunReport['compact']> = {
-      path, paramsBefore: c.compact.paramsBefore, paramsAfter: c.compact.paramsAfter,
+      path: shipped, paramsBefore: c.compact.paramsBefore, paramsAfter: c.compact.paramsAfter,
       macs: { dense: c.compute.dense, live: c.compute.live, compact: c.compute.compact, reduction: c.compute.dense > 0 ? 1 - c.compute.compact / c.compute.dense : 0,
         ...(all ? { allKernels: { ...all, reduction: all.dense > 0 ? 1 - all.compact / all.dense : 0 } } : {}) }, ...(c.latency ? { latency: c.latency } : {}),
     };

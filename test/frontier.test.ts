@@ -91,7 +91,7 @@ describe('the frontier in one run', () => {
       const j = JSON.parse(readFileSync(join(dir, 'compact', 'model.json'), 'utf8')) as { weightsManifest: { weights: { name: string; shape: number[] }[] }[] };
       return j.weightsManifest.flatMap((g) => g.weights).filter((w) => w.name.endsWith('kernel')).reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
     };
-    expect(lower.compact!.path).toBe(join(out, 'frontier', '0.5', 'compact'));
+    expect(lower.compact!.path).toBe('frontier/0.5/compact/'); // relative to the run folder, as the row's own path
     expect(lower.compact!.macs.compact).toBe(runs(join(out, 'frontier', '0.5')));
     expect(report.compact!.macs.compact).toBe(runs(out));
     expect(lower.compact!.macs.compact).toBeGreaterThan(report.compact!.macs.compact);
@@ -107,7 +107,7 @@ describe('the frontier in one run', () => {
     // report.html is written again with the compaction: a table of both compact models, with their folders.
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     expect(html).toContain('<h2>Compact models</h2>');
-    expect(html).toContain(join(out, 'frontier', '0.5', 'compact'));
+    expect(html).toContain('<td>frontier/0.5/compact/</td>'); // relative: the folder is shipped, moved
     expect(html).toContain(`${report.compact!.macs.dense.toLocaleString('en')} → ${report.compact!.macs.compact.toLocaleString('en')}`);
     model.dispose();
   });

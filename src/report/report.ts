@@ -346,7 +346,7 @@ export interface ReportFrontierRow {
   /** Why a lower target was not reached, where its branch was tried (the guard rejected it). */
   why?: string;
   /**
-   * With `--compact`: what this row's compact model (`<path>compact/`, its `path` absolute as report.json's `compact.path`)
+   * With `--compact`: what this row's compact model (`<path>compact/`, its `path` relative to the run folder as report.json's `compact.path`)
    * runs; the final row repeats report.json's `compact`. Each row's `predict` times are measured in a session of their own
    * (the same full-shape model timed 5.16 and 4.25 ms in two rows of a new user's run): each row's speed-up holds against
    * its own dense time; across rows compare MACs, and time the models side by side (scripts/compact-latency.mjs) for speed.
@@ -422,6 +422,7 @@ export interface RunReport {
    * count the prunable kernels; `macs.allKernels` (where the run left kernels out: frozen, `--exclude`d) counts every kernel.
    */
   compact?: {
+    /** The compact model's folder relative to the run folder: 'compact/' (a frontier row's 'frontier/<t>/compact/'); the `compact` event gives it absolute. */
     path: string; paramsBefore: number; paramsAfter: number; macs: { dense: number; live: number; compact: number; reduction: number; allKernels?: { dense: number; compact: number; reduction: number } };
     /** `predict` timed at `batch` samples a call on the machine of the run: the pruned model at full shape and the compact model, median ms (a measurement, not a claim). */
     latency?: CompactLatency;
