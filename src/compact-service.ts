@@ -20,7 +20,7 @@ import { foreignInside, isAutopruneOutput } from './output-dir.js';
 import { realPathOf } from './util/real-path.js';
 import { atomicWriteFile, writeOutputsAtomically } from './report/write.js';
 import type { CompactLatency } from './report/report.js';
-import { compareLatency, sampleLatency } from './bench/latency.js';
+import { sampleLatency, summarize } from './bench/latency.js';
 
 
 export interface CompactOptions {
@@ -470,8 +470,15 @@ function timeBoth(model: TF.LayersModel, compact: TF.LayersModel, batch: number,
   const shape = dims as number[];
   const once = sampleLatency([model], shape, { batch, runs: 1, warmup: 1, block: 1 })[0][0];
   const runs = Math.max(3, Math.min(50, Math.floor(budgetMs / Math.max(1e-3, 2 * once))));
-  const [dense, small] = compareLatency([model, compact], shape, { batch, runs, warmup: 2, block: Math.min(10, runs) });
-  return { batch, runs, denseMs: dense.medianMs, compactMs: small.medianMs };
+  const block = Math.min(10, runs);
+  const [denseTimes, smallTimes] = sampleLatency([model, compact], shape, { batch, runs, warmup: 2, block });
+  const median = (t: number[]) => summarize(t, batch).medianMs;
+  // Each turn's ratio of medians: the spread says what the machine's load does to the figure.
+  const turns = Array.from({ length: Math.ceil(runs / block) }, (_, i) => median(denseTimes.slice(i * block, (i + 1) * block)) / Math.max(1e-9, median(smallTimes.slice(i * block, (i + 1) * block))));
+  return {
+    batch, runs, denseMs: median(denseTimes), compactMs: median(smallTimes),
+    ...(turns.length >= 2 ? { speedUpRange: { low: Math.min(...turns), high: Math.max(...turns), turns: turns.length } } : {}),
+  };
 }
 
 /** The loss a loaded model's file named: its training config's, or one autoprune remembered at load. */

@@ -97,6 +97,11 @@ describe('the frontier in one run', () => {
     expect(lower.compact!.macs.compact).toBeGreaterThan(report.compact!.macs.compact);
     expect(lower.compact!.macs.reduction).toBeGreaterThanOrEqual(0.5 - 1e-3);
     expect(existsSync(join(out, 'frontier', '0.5', 'model.sparse'))).toBe(true);
+    // The measured speed-up comes with its spread over the timing's turns (one machine's load moves it).
+    const l = report.compact!.latency!;
+    expect(l.speedUpRange!.turns).toBe(Math.ceil(l.runs / Math.min(10, l.runs)));
+    expect(l.speedUpRange!.low).toBeLessThanOrEqual(l.speedUpRange!.high);
+    expect(l.speedUpRange!.low).toBeGreaterThan(0);
     // The final row is the run folder's own model: report.compact, so that every row has the figures.
     expect(rows.at(-1)!.compact).toEqual(report.compact);
     // One compact event per folder, the lower target's naming it; report.json and frontier.json carry the figures.

@@ -69,7 +69,8 @@ export async function compactCommand(dir: string, cmd: CompactOptions & { json?:
   const lines = [
     `model ${r.input.model}${r.input.masks ? ` with ${r.input.masks}` : ' (masks from its zeros)'}: ${(100 * r.sparsity).toFixed(1)} % sparse`,
     sizes.toString(),
-    'masked raw / gzip: the pruned model as tfjs saves it (its zeros stored), and gzipped; compact: the sliced model (compact/); sparse: only the live weights with their positions (model.sparse), + int8 with 8-bit values (docs/compaction.md)',
+    'masked raw / gzip: the pruned model as tfjs saves it (its zeros stored), and gzipped; compact: the sliced model (compact/); sparse: only the live weights with their positions (model.sparse), + int8 with 8-bit values (docs/compaction.md). ' +
+      'The dense, masked and compact rows count the weights alone (weights.bin; model.json adds its topology); the sparse rows the whole file, topology included',
     ...(stored ? [`the input stores its weights quantized (${stored.dtypes.join(', ')}: ${stored.weightBytes.toLocaleString('en')} bytes of weights); every other row is float32 as tfjs loads it${s.compact != null && s.compact > stored.weightBytes ? ` (the compact model's weights.bin is ${(s.compact / stored.weightBytes).toFixed(1)}× the input's)` : ''}: quantize compact/ again with tensorflowjs_converter (--quantize_uint8 / --quantize_float16), or use the sparse + int8 file (--int8)`] : []),
     units.toString(),
     'units: whole units (Dense columns, filters, recurrent units) before → after; dead: every incoming weight pruned, some outgoing kept (its constant output folded into the next layer); unused: every outgoing weight pruned, whatever its incoming (a unit removed whole counts here); inputs: the kernel\'s input rows or channels',

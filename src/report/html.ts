@@ -3,7 +3,7 @@
  * Content-Security-Policy forbids any) that a person can open from disk or attach to a ticket.
  */
 import { accuracyVsSparsityChart, layerSparsityChart } from './charts.js';
-import { describeStop, guardAccuracy, guardHeld, type RunReport } from './report.js';
+import { describeStop, guardAccuracy, guardHeld, speedUpSpread, type RunReport } from './report.js';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -124,7 +124,7 @@ function summaryTable(r: RunReport): string {
     ['Prunable weights', `${num(r.dense.prunable)} → ${num(remaining)} remaining <span class="muted">(the prunable kernel weights are ${num(r.dense.prunable)} of the model's ${num(r.dense.params)} parameters)</span>`],
     ['Steps', `${num(r.totals.accepted)} accepted, ${num(r.totals.rolledBack)} rolled back, ${r.totals.fineTuneSteps != null ? `${num(r.totals.fineTuneSteps)} fine-tuning optimizer steps, ` : ''}${num(r.totals.fineTuneEpochs, 2)} epochs` +
       `${r.config.budgetExtensions ? ` <span class="muted">(the default budget extended ${r.config.budgetExtensions === 1 ? 'once' : `${num(Number(r.config.budgetExtensions))} times`}, to ${num(Number(r.config.budgetSteps))} steps: docs/agent.md)</span>` : ''}`],
-    ...(r.polish ? [['Polish', `${num(r.polish.steps)} optimizer steps at the final sparsity: ${r.polish.kept ? '<span class="badge ok">kept</span>' : '<span class="badge warn">undone</span>'} — ${e(r.polish.message)}`] as [string, string]] : []),
+    ...(r.polish ? [['Polish', `${num(r.polish.steps)} optimizer steps at the final sparsity: ${r.polish.kept ? '<span class="badge ok">kept</span>' : '<span class="badge warn">undone</span>'} — ${e(r.polish.kept ? r.polish.message : r.polish.message.replace(/^undone: /, ''))}`] as [string, string]] : []),
     ['Policy', policy + scored],
     ['Granularity', e(r.config.granularity)],
     ...(r.final.compute ? [[
@@ -170,7 +170,7 @@ function compactTable(r: RunReport): string {
       `${num(c.paramsBefore)} → ${num(c.paramsAfter)}`,
       `${num(c.macs.dense)} → ${num(c.macs.compact)} <span class="muted">(${pct(c.macs.reduction, 1)} removed)</span>` +
         (all ? `<br><span class="muted">every kernel, the frozen and excluded ones included: ${num(all.dense)} → ${num(all.compact)} (${pct(all.reduction, 1)} removed)</span>` : ''),
-      c.latency ? `${num(c.latency.denseMs, 2)} → ${num(c.latency.compactMs, 2)} ms <span class="muted">(${num(c.latency.denseMs / Math.max(1e-9, c.latency.compactMs), 2)}×, ${c.latency.batch} samples a call, median of ${c.latency.runs}${c.latency.sameRewrites ? '; the pruned model with the compact one\'s serving rewrites' : ''})</span>` : '—',
+      c.latency ? `${num(c.latency.denseMs, 2)} → ${num(c.latency.compactMs, 2)} ms <span class="muted">(${num(c.latency.denseMs / Math.max(1e-9, c.latency.compactMs), 2)}×${speedUpSpread(c.latency)}, ${c.latency.batch} samples a call, median of ${c.latency.runs}${c.latency.sameRewrites ? '; the pruned model with the compact one\'s serving rewrites' : ''})</span>` : '—',
       escapeHtml(c.path),
     ];
   });

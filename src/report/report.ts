@@ -321,7 +321,20 @@ export interface ReportGuard {
  * model, median ms of `runs` calls each (a measurement, not a claim); `sameRewrites`: the pruned model got the compact
  * one's serving rewrites, so the speed-up is pruning's, not the folding's.
  */
-export interface CompactLatency { batch: number; runs: number; denseMs: number; compactMs: number; sameRewrites?: true }
+export interface CompactLatency {
+  batch: number; runs: number; denseMs: number; compactMs: number; sameRewrites?: true;
+  /**
+   * The speed-up's lowest and highest over the timing's turns (each turn a block of calls of either model, alternating:
+   * the ratio of their medians), where there were two turns or more: how much one machine's load moves the figure (a
+   * new user's 2.43× came out 1.5–1.7× when timed again on a loaded machine).
+   */
+  speedUpRange?: { low: number; high: number; turns: number };
+}
+
+/** ', 1.9–2.6× over 5 turns': the speed-up's spread over the timing's turns, where there were several. */
+export function speedUpSpread(l: CompactLatency): string {
+  return l.speedUpRange ? `, ${l.speedUpRange.low.toFixed(2)}–${l.speedUpRange.high.toFixed(2)}× over ${l.speedUpRange.turns} turns` : '';
+}
 
 /** One target of a frontier run. */
 export interface ReportFrontierRow {

@@ -50,7 +50,7 @@ describe('renderReportHtml', () => {
     // A report without a polish record (older runs) has no Polish row; one with it says what the polish did.
     expect(summary).not.toContain('Polish');
     const undone = element(await renderReportHtml({ ...r, polish: { kept: false, steps: 300, valLossBefore: 0.1, bestValLoss: 0.12, bestRound: 2, message: 'undone: its best round\'s validation loss 0.1200 against 0.1000 before it is no lower; the model is as step 3 left it' } }), 'table', 'summary');
-    expect(undone).toMatch(/Polish.*300 optimizer steps at the final sparsity: <span class="badge warn">undone<\/span> — undone: its best round&#39;s validation loss 0.1200 against 0.1000 before it is no lower; the model is as step 3 left it/s);
+    expect(undone).toMatch(/Polish.*300 optimizer steps at the final sparsity: <span class="badge warn">undone<\/span> — its best round&#39;s validation loss 0.1200 against 0.1000 before it is no lower; the model is as step 3 left it/s);
 
     const phases = rows(element(html, 'table', 'phases'));
     expect(phases).toHaveLength(Object.keys(r.phases).length + 1); // + total
