@@ -384,7 +384,7 @@ function frontierLines(report: RunReport, fmt: (v: number) => string): string {
   const metric = report.task?.metric ?? 'accuracy';
   const flops = report.config.objective === 'flops';
   const rows = report.frontier.map((r) => (r.reached && r.sparsity != null
-    ? `    ${pct(r.target)}: ${flops && r.compute ? `${pct(r.compute.reduction, 2)} of the prunable kernels' compute removed${r.compute.allKernels ? ` (${pct(r.compute.allKernels.reduction, 2)} of every kernel's)` : ''}, ` : ''}sparsity ${pct(r.sparsity, 2)} (${pct(r.sparsityOfAllParams ?? 0, 2)} of all parameters), test ${metric} ${fmt(r.testAccuracy ?? NaN)}, after ${r.fineTuneSteps} fine-tune steps${r.path ? ` → ${r.path}` : ' (the final model)'}`
+    ? `    ${pct(r.target)}: ${flops && r.compute ? `${pct(r.compute.reduction, 2)} of the prunable kernels' compute removed${r.compute.allKernels ? ` (${pct(r.compute.allKernels.reduction, 2)} of every kernel's)` : ''}, ` : ''}sparsity ${pct(r.sparsity, 2)} (${pct(r.sparsityOfAllParams ?? 0, 2)} of all parameters), test ${metric} ${fmt(r.testAccuracy ?? NaN)}, after ${r.fineTuneSteps} fine-tune steps${r.path ? ` → ${r.path}` : report.polish && !report.polish.kept ? ` (the final model: the run's steps, its undone polish's ${report.polish.steps} included)` : ' (the final model)'}`
     : r.target === report.config.target
       ? `    ${pct(r.target)}: not reached; the final model stopped at ${flops && report.final.compute ? `${pct(report.final.compute.reduction, 2)} of the prunable kernels' compute removed` : `sparsity ${pct(report.final.sparsity, 2)}`}`
       : `    ${pct(r.target)}: not reached${r.why ? `: ${r.why}` : ' (the run stopped, or jumped past it, before a step landed on or crossed it)'}`));

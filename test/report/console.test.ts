@@ -28,6 +28,15 @@ describe('console summary', () => {
     expect(summary(r)).toContain('(+3.33 points)');
   });
 
+  it('a frontier\'s final row says its steps are the run\'s, an undone polish\'s included (the model is an earlier step\'s)', () => {
+    const r = sample();
+    r.frontier = [{ target: r.config.target, reached: true, sparsity: r.final.sparsity, sparsityOfAllParams: 0.5, valAccuracy: 0.9, testAccuracy: 0.9, fineTuneSteps: 945, path: '' }];
+    r.polish = { kept: false, steps: 630, valLossBefore: 0.1, bestValLoss: 0.12, bestRound: 3, message: 'undone: …' };
+    expect(summary(r)).toMatch(/after 945 fine-tune steps \(the final model: the run's steps, its undone polish's 630 included\)/);
+    r.polish = { ...r.polish, kept: true };
+    expect(summary(r)).toMatch(/after 945 fine-tune steps \(the final model\)/);
+  });
+
   it('claims compute removed only at unit granularity: at hierarchical or connection the nonzero weights\' count is not what the model runs', () => {
     const r = sample();
     r.final.compute = { dense: 14528, live: 2398, reduction: 0.835 };
