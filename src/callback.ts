@@ -121,8 +121,8 @@ export interface GuardRollback {
 }
 
 /**
- * Why the guard's reference — the model before the fit — gives it nothing to hold, or undefined: a classifier no better
- * than always answering the validation rows' most common class (two rows, 2 points), or a value model at R² ≤ 0.02. A new
+ * Why the guard's reference — the model before the fit — gives it little to hold, or undefined: a classifier no better
+ * than always answering the validation rows' most common class (one row, 1 point), or a value model at R² ≤ 0.02. A new
  * user's guarded fit of an untrained model (the README's pattern) fell to 27 % from 71 % with no rollback and no word.
  */
 function untrainedReference(task: TaskInfo, val: Split, metric: number): string | undefined {
@@ -132,14 +132,15 @@ function untrainedReference(task: TaskInfo, val: Split, metric: number): string 
     const counts = new Map<number, number>();
     for (const l of val.labels) counts.set(l, (counts.get(l) ?? 0) + 1);
     const majority = Math.max(...counts.values()) / Math.max(1, rows);
-    if (metric > majority + Math.max(0.02, 2 / Math.max(1, rows))) return undefined;
+    if (metric > majority + Math.max(0.01, 1 / Math.max(1, rows))) return undefined;
     floor = `always answering the most common class (${metricValue(task.kind, majority)})`;
   } else if (task.kind === 'regression' || task.kind === 'autoencoder') {
     if (metric > 0.02) return undefined;
     floor = 'predicting the mean (R² 0)';
   } else return undefined;
   return `the guard's reference, the model before this fit, scores ${metricName(task.kind)} ${metricValue(task.kind, metric)} on the ${rows} validation rows, no better than ${floor}: ` +
-    'each epoch is held to within maxDrop of that, which holds nothing back for a model not trained yet; train it first and prune in a later fit, or fit without the guard';
+    'each epoch is held to within maxDrop of that, which holds little back (a model not trained yet, or a class too rare to tell from the rest on these rows); ' +
+    'a model not trained yet: train it first and prune in a later fit, or fit without the guard';
 }
 
 /** The callback whose fit of a model has begun and run no batch yet: a second one in the same fit is refused. */
@@ -147,8 +148,9 @@ const beginning = new WeakMap<TF.LayersModel, PruningCallback>();
 
 /** The sparsity the cubic schedule asks for at optimizer step `step` (Zhu & Gupta, 2017). */
 export function scheduledSparsity(step: number, o: { initial: number; target: number; beginStep: number; endStep: number }): number {
-  if (step <= o.beginStep) return o.initial;
+  // (The end first: a schedule of one step, endStep = beginStep, prunes to the target at it.)
   if (step >= o.endStep) return o.target;
+  if (step <= o.beginStep) return o.initial;
   const t = (step - o.beginStep) / (o.endStep - o.beginStep);
   return o.target + (o.initial - o.target) * (1 - t) ** 3;
 }
@@ -300,6 +302,8 @@ export class PruningCallback extends TfCallback {
   private stepsDone = 0;
   /** This fit's first step and planned steps (NaN: unknown): whether it was meant to reach the schedule's end. */
   private fit = { start: 0, steps: NaN };
+  /** Whether the last fit's end said it stopped short of the target (strip() then says nothing more). */
+  private shortSaid = false;
   private stripped = false;
   /** Epochs the guard undid. */
   readonly rollbacks: GuardRollback[] = [];
@@ -358,9 +362,19 @@ export class PruningCallback extends TfCallback {
     const other = beginning.get(this.prunedModel);
     if (other && other !== this) {
       beginning.delete(this.prunedModel);
+      // The other's fit never reaches its onTrainEnd: its wrapper of the optimizer's update goes now (left in place, a
+      // later fit's wrapper was deleted by it and the masks went unapplied inside the updates).
+      other.unpatch?.();
       throw new UsageError(`PruningCallback: this fit has two PruningCallbacks of model '${this.prunedModel.name}' (targets ${other.target} and ${this.target}): each would prune by its own masks and report the other's zeros wrongly; pass one`);
     }
+    this.shortSaid = false;
+    this.planFit();
+    // Only once the fit is planned (a refusal above, e.g. "set endStep", leaves nothing to be taken for a second callback).
     beginning.set(this.prunedModel, this);
+  }
+
+  /** The fit's steps, and on the first fit the schedule; the masks go inside the optimizer's update. */
+  private planFit(): void {
     const p = (this.params ?? {}) as Record<string, unknown>;
     // A fit resumed at initialEpoch runs epochs − initialEpoch epochs (a new user's fit from epoch 3 of 9 was planned over 9).
     const epochs = Number(p.epochs ?? NaN) - (typeof p.initialEpoch === 'number' && p.initialEpoch > 0 ? p.initialEpoch : 0);
@@ -385,7 +399,7 @@ export class PruningCallback extends TfCallback {
     }
     // "By step endStep": steps are 0 … endStep − 1, so the target's prune comes before step endStep − 1 — a fit, or a loop
     // of fits, of endStep steps trains its last step at the target (a prune before step endStep would never come).
-    if (endStep - 1 > beginStep) endStep -= 1;
+    if (endStep - 1 >= beginStep) endStep -= 1;
     this.maskInsideUpdates();
     this.plan = { beginStep, endStep, frequency: this.o.frequency ?? Math.max(1, Math.round((endStep - beginStep) / 8)) };
     if (this.val) {
@@ -455,7 +469,7 @@ export class PruningCallback extends TfCallback {
     const own = Object.prototype.hasOwnProperty.call(opt, 'applyGradients');
     const before = opt.applyGradients;
     const update = before.bind(opt);
-    opt.applyGradients = (grads) => {
+    const wrapper: TF.Optimizer['applyGradients'] = (grads) => {
       if (!this.updateDue) {
         this.unpatch?.();
         update(grads);
@@ -465,9 +479,13 @@ export class PruningCallback extends TfCallback {
       update(grads);
       if (!this.stripped) this.masks.applyMasks();
     };
+    opt.applyGradients = wrapper;
     this.unpatch = () => {
-      if (own) opt.applyGradients = before;
-      else delete (opt as Partial<Pick<TF.Optimizer, 'applyGradients'>>).applyGradients;
+      // Only its own wrapper: one put on top of it since (another callback's) is that one's to remove.
+      if (opt.applyGradients === wrapper) {
+        if (own) opt.applyGradients = before;
+        else delete (opt as Partial<Pick<TF.Optimizer, 'applyGradients'>>).applyGradients;
+      }
       this.unpatch = undefined;
     };
   }
@@ -484,18 +502,21 @@ export class PruningCallback extends TfCallback {
     if (this.plan && !ended && Number.isFinite(this.fit.steps) && this.fit.start + this.fit.steps < needs) return;
     if (this.plan && ended && this.rollbacks.length > 0 && s < this.target - 1e-6) {
       const last = this.rollbacks.at(-1)!;
+      this.shortSaid = true;
       process.emitWarning(`PruningCallback: the fit ended at sparsity ${s.toFixed(3)}, short of the target ${this.target}: the guard undid ${this.rollbacks.length} epoch(s) ` +
         `(the last at sparsity ${last.sparsity.toFixed(3)}: ${(100 * last.drop).toFixed(2)} validation points below the reference, ${(100 * last.allowedDrop).toFixed(2)} allowed) and held the schedule there; ` +
         'a larger guard.maxDrop, more validation rows or a longer fit (endStep) can take it further', 'AutopruneWarning');
     } else if (this.plan && !ended && s < this.target - 1e-6 && this.ceiling < this.target - 1e-6) {
       // The fit ended early, and the guard had held the schedule before: fitting on stays at the hold.
       const last = this.rollbacks.at(-1)!;
+      this.shortSaid = true;
       process.emitWarning(`PruningCallback: the fit ended at step ${this.stepsDone} of the ${needs} the schedule needs (early stopping, a dataset that ran out, or fewer epochs), ` +
         `at sparsity ${s.toFixed(3)}, short of the target ${this.target}, and the guard had held the schedule at ${this.ceiling.toFixed(3)} (it undid ${this.rollbacks.length} epoch(s), the last ` +
         `${(100 * last.drop).toFixed(2)} validation points below the reference, ${(100 * last.allowedDrop).toFixed(2)} allowed): fitting on with this callback stays at that sparsity; ` +
         'a larger guard.maxDrop or more validation rows can take it further', 'AutopruneWarning');
     } else if (this.plan && !ended && s < this.target - 1e-6) {
       // The fit ended before the schedule did (EarlyStopping, a dataset that ran out, fewer epochs than planned).
+      this.shortSaid = true;
       process.emitWarning(`PruningCallback: the fit ended at step ${this.stepsDone} of the ${needs} the schedule needs (early stopping, a dataset that ran out, or fewer epochs), ` +
         `at sparsity ${s.toFixed(3)}, short of the target ${this.target}: fit on with this callback to continue the schedule, or set endStep to the steps the fit surely runs ` +
         '(with EarlyStopping: before it can stop)', 'AutopruneWarning');
@@ -519,6 +540,13 @@ export class PruningCallback extends TfCallback {
   /** Frees the masks and calibration rows; returns the model (pruned weights exactly 0). */
   strip(): TF.LayersModel {
     if (!this.stripped) {
+      // The schedule's end never came and no fit's end said so (a loop of fits whose endStep its fits fell short of: each
+      // but the first ends in silence, and the loop ended at 0.898 of 0.9): said here, where pruning ends.
+      const s = this.masks.sparsity().global;
+      if (this.plan && !this.shortSaid && s < this.target - 1e-6) {
+        process.emitWarning(`PruningCallback: stripped at sparsity ${s.toFixed(3)}, short of the target ${this.target}: its fits ran ${this.stepsDone} optimizer steps of the ${this.plan.endStep + 1} the schedule needs` +
+          `${this.rollbacks.length ? `, and the guard held it at ${this.ceiling.toFixed(3)}` : ''}; fit on before stripping, or set endStep to the steps the fits run`, 'AutopruneWarning');
+      }
       this.unpatch?.();
       this.masks.applyMasks();
       this.masks.dispose();

@@ -56,7 +56,7 @@ export interface CompactOptions {
   data?: string;
   /**
    * Milliseconds to spend timing `predict` at the serving batch, the pruned model at full shape against the compact model
-   * (alternating turns, compareLatency): what compaction buys on this machine, which MACs alone do not say (a recurrent
+   * (alternating turns of 10 calls, sampleLatency): what compaction buys on this machine, which MACs alone do not say (a recurrent
    * layer, a model small enough that per-call overhead is its time). Default 0: no timing (the CLI's `compact` and a
    * run's `--compact` give 1500).
    */
@@ -469,8 +469,10 @@ function timeBoth(model: TF.LayersModel, compact: TF.LayersModel, batch: number,
   if (dims.some((d) => d == null)) return undefined;
   const shape = dims as number[];
   const once = sampleLatency([model], shape, { batch, runs: 1, warmup: 1, block: 1 })[0][0];
-  const runs = Math.max(3, Math.min(50, Math.floor(budgetMs / Math.max(1e-3, 2 * once))));
-  const block = Math.min(10, runs);
+  // Whole turns of `block` calls each (50 is 5 of 10): a last turn of one call would set the spread by itself.
+  const fit = Math.max(3, Math.min(50, Math.floor(budgetMs / Math.max(1e-3, 2 * once))));
+  const block = Math.min(10, fit);
+  const runs = Math.floor(fit / block) * block;
   const [denseTimes, smallTimes] = sampleLatency([model, compact], shape, { batch, runs, warmup: 2, block });
   const median = (t: number[]) => summarize(t, batch).medianMs;
   // Each turn's ratio of medians: the spread says what the machine's load does to the figure.

@@ -1,7 +1,7 @@
 /**
  * Checks of a user's model against their data before a run trains anything: the label order, the validation and
  * held-out rows, the targets (a regression's columns) and the inputs' scaling. Each refuses in one line naming what is
- * wrong and the fix, or warns; the run (PruneService), build-meta and `compact --data` call them.
+ * wrong and the fix, or warns; the run (PruneService) and build-meta call them.
  */
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from './backend/tf.js';

@@ -289,7 +289,8 @@ describe('pruning inside the user\'s training', () => {
     const pruner = new PruningCallback(model, { target: 0.5, calibration: { x: data.train.x, y }, policy: 'global-magnitude', endStep: 10_000 });
     const warnings = await warningsDuring(() => model.fit(data.train.x, y, { epochs: 1, batchSize: 32, callbacks: [pruner], verbose: 0 }));
     expect(warnings.join('\n')).toMatch(/endStep 10000 is after this fit's last optimizer step \(\d+\)/);
-    pruner.strip();
+    // Stripped there, short of the target: said at the strip (the fit's end was silent, as a loop's first fit's).
+    expect(await warningsDuring(async () => pruner.strip())).toEqual([expect.stringMatching(/^PruningCallback: stripped at sparsity 0\.\d{3}, short of the target 0\.5: its fits ran \d+ optimizer steps of the 10000 the schedule needs/)]);
     y.dispose();
     model.dispose();
     data.dispose();
@@ -370,7 +371,15 @@ describe('pruning inside the user\'s training', () => {
     expect(pruner.sparsity().global).toBeCloseTo(0.9, 3);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(new RegExp(`^PruningCallback: endStep ${6 * batches} is after this fit's last optimizer step \\(${batches}\\): .*fit on with this callback to continue the schedule \\(a loop of fits\\)`));
-    pruner.strip();
+    expect(await warningsDuring(async () => pruner.strip())).toEqual([]);
+    // A loop one step short of its endStep ends short of the target: its fits but the first are silent, strip() says so.
+    const short = userModel();
+    const shortPruner = new PruningCallback(short, { target: 0.9, calibration: data.train, policy: 'global-magnitude', endStep: 6 * batches + 1 });
+    for (let e = 0; e < 6; e++) await warningsDuring(() => short.fit(data.train.x, y, { epochs: 1, batchSize: 32, callbacks: [shortPruner], verbose: 0 }));
+    expect(shortPruner.sparsity().global).toBeLessThan(0.9);
+    expect(await warningsDuring(async () => shortPruner.strip())).toEqual([expect.stringMatching(new RegExp(`^PruningCallback: stripped at sparsity 0\\.\\d{3}, short of the target 0\\.9: its fits ran ${6 * batches} optimizer steps of the ${6 * batches + 1} the schedule needs; fit on before stripping`))]);
+    short.optimizer.dispose();
+    short.dispose();
     model.optimizer.dispose();
     y.dispose();
     model.dispose();
@@ -387,6 +396,20 @@ describe('pruning inside the user\'s training', () => {
       .rejects.toThrow(/^PruningCallback: this fit has two PruningCallbacks of model '[^']+' \(targets 0\.5 and 0\.8\): .*; pass one$/);
     await model.fit(data.train.x, y, { epochs: 2, batchSize: 32, callbacks: [b], verbose: 0 });
     expect(b.sparsity().global).toBeCloseTo(0.8, 2);
+    // … with its masks applied inside every update: the weights are 0 where it pruned before strip() (the refused
+    // callback's wrapper, left on the optimizer, deleted this fit's and the pruned weights trained freely).
+    const zeros = kernels(model).reduce((n, k) => n + k.filter((v) => v === 0).length, 0);
+    expect(zeros).toBeGreaterThanOrEqual(b.sparsity().pruned);
+    // A fit refused before it planned anything (endStep before beginStep) leaves no callback behind to refuse the next one.
+    const bad = new PruningCallback(model, { target: 0.9, calibration: data.train, policy: 'global-magnitude', beginStep: 5, endStep: 3 });
+    await expect(model.fit(data.train.x, y, { epochs: 1, batchSize: 32, callbacks: [bad], verbose: 0 })).rejects.toThrow(/endStep \(3\) must be after beginStep \(5\)/);
+    const good = new PruningCallback(model, { target: 0.9, calibration: data.train, policy: 'global-magnitude', endStep: 1 });
+    await model.fit(data.train.x, y, { epochs: 1, batchSize: 32, callbacks: [good], verbose: 0 });
+    // endStep 1 (one step after beginStep 0): the target at the fit's first step.
+    expect(good.history[0]).toMatchObject({ step: 0 });
+    expect(good.sparsity().global).toBeCloseTo(0.9, 2);
+    good.strip();
+    bad.strip();
     a.strip();
     b.strip();
     model.optimizer.dispose();

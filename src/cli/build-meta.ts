@@ -1,4 +1,4 @@
-import { releaseEarlySignals } from './early-signals.js';
+import { markStopping, releaseEarlySignals } from './early-signals.js';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { checkOutFile, checkOutReplaces, jsonFormatOf } from '../models/io.js';
@@ -85,6 +85,7 @@ export async function workerCommand(raw: Record<string, unknown>): Promise<numbe
   let signals = 0;
   const onSignal = (): void => {
     if (++signals > 1) process.exit(130);
+    markStopping();
     // (--quiet, as the workers build-meta starts and stops at its end: said by nobody, the build says what happened.)
     if (!f.json && !f.quiet) process.stderr.write('worker: stopping — the job in hand is finished first (a second Ctrl-C drops it: another worker takes it again)\n');
     stop.abort();

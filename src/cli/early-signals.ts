@@ -4,6 +4,13 @@
  * that stops gracefully (prune, build-meta's worker) releases this hold before it installs its own handlers.
  */
 let early: (() => void) | undefined;
+/** Set by a command's own handler at its first signal: the launcher watch then sends nothing (it would count as a second). */
+let stopping = false;
+
+/** A command's signal handler says a stop is under way. */
+export function markStopping(): void {
+  stopping = true;
+}
 
 export function holdEarlySignals(): void {
   if (early) return;
@@ -25,12 +32,13 @@ export function holdEarlySignals(): void {
  * another parent) stops the run as a SIGTERM does: exit 130, resumable. Checked twice a second; never keeps the process alive.
  */
 function stopWhenLauncherGone(): void {
-  if (process.env.npm_command == null) return;
+  if (process.env.npm_command == null || process.env.AUTOPRUNE_LAUNCHER_WATCH === '0') return;
   const parent = process.ppid;
   const timer = setInterval(() => {
     if (process.ppid === parent) return;
     clearInterval(timer);
-    process.stderr.write('autoprune: the npm process that started this command is gone (stopped by a signal?): stopping as on SIGTERM\n');
+    if (stopping) return;
+    process.stderr.write('autoprune: the process that started this command (npm) is gone — stopped by a signal? — so it stops as on SIGTERM (AUTOPRUNE_LAUNCHER_WATCH=0 lets it run on)\n');
     process.kill(process.pid, 'SIGTERM');
   }, 500);
   timer.unref();

@@ -1,4 +1,4 @@
-import { releaseEarlySignals } from './early-signals.js';
+import { markStopping, releaseEarlySignals } from './early-signals.js';
 import { MAX_SEED } from '../options.js';
 import { Checkpointer } from '../agent/checkpoint.js';
 import { z } from 'zod';
@@ -103,6 +103,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
   const onSigint = () => {
     interrupts++;
     if (interrupts > 1) process.exit(130);
+    markStopping();
     reporter.note('interrupt received: stopping after the current batch (press Ctrl-C again to quit at once)…');
     controller.abort();
   };

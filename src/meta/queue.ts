@@ -111,8 +111,11 @@ export interface QueueBuildOptions {
 /** Starts `autoprune worker --queue URL` processes here; each gets one TensorFlow thread. */
 function startLocalWorkers(url: string, n: number): ChildProcess[] {
   const bin = join(PACKAGE_ROOT, 'bin', 'autoprune.js');
+  // Started by this process, not by npm: without npm_command, their launcher watch (cli/early-signals.ts) stays off — the
+  // build stops them itself, and a second SIGTERM from the watch would drop the job in hand.
+  const { npm_command: _npm, ...env } = process.env;
   return Array.from({ length: n }, () => spawn(process.execPath, [bin, 'worker', '--queue', url, '--quiet'], {
-    env: { ...process.env, TF_NUM_INTRAOP_THREADS: process.env.TF_NUM_INTRAOP_THREADS ?? '1', TF_NUM_INTEROP_THREADS: process.env.TF_NUM_INTEROP_THREADS ?? '1' },
+    env: { ...env, TF_NUM_INTRAOP_THREADS: process.env.TF_NUM_INTRAOP_THREADS ?? '1', TF_NUM_INTEROP_THREADS: process.env.TF_NUM_INTEROP_THREADS ?? '1' },
     stdio: ['ignore', 'ignore', 'inherit'],
   }));
 }

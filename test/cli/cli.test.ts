@@ -297,7 +297,7 @@ describe('autoprune CLI', () => {
     shell.kill('SIGKILL');
     await closed; // node, the pipe's last writer, has exited
     expect(events(out).at(-1)).toMatchObject({ type: 'error', exitCode: 130 });
-    expect(err).toMatch(/the npm process that started this command is gone/);
+    expect(err).toMatch(/the process that started this command \(npm\) is gone/);
     expect(existsSync(join(cwd, 'out'))).toBe(false);
     const resumed = await cli([...args, '--resume'], { cwd });
     expect(resumed.code, resumed.stderr).toBe(0);
