@@ -105,7 +105,7 @@ describe('user models and data', () => {
     expect(timed!.runs).toBeGreaterThanOrEqual(3);
     expect(timed!.denseMs).toBeGreaterThan(0);
     expect(timed!.compactMs).toBeGreaterThan(0);
-    expect(latencyLine(timed!)).toMatch(/^predict time measured here \(32 samples a call, median of \d+ calls each in alternating turns, this machine's default threads\): pruned at full shape( \(with the compact model's serving rewrites\))? \d+\.\d\d ms → compact \d+\.\d\d ms \(\d+\.\d\d×\)/);
+    expect(latencyLine(timed!)).toMatch(/^predict time measured here \(32 samples a call, median of \d+ calls each in alternating turns, this machine's default threads\): pruned at full shape( \(with the compact model's serving rewrites\))? \d+\.\d\d ms → compact \d+\.\d\d ms \(\d+\.\d\d×(, \d+\.\d\d–\d+\.\d\d× over \d+ turns)?\)/);
     // The pruned model is timed with the serving rewrites the compact one got (the speed-up is then pruning's alone).
     expect(timed!.sameRewrites ?? false).toBe(((c as { rewrites?: unknown[] }).rewrites ?? []).length > 0);
     expect(latencyLine({ batch: 32, runs: 5, denseMs: 2, compactMs: 1, sameRewrites: true })).toContain("pruned at full shape (with the compact model's serving rewrites) 2.00 ms → compact 1.00 ms (2.00×)");
