@@ -269,15 +269,20 @@ export interface EpochEvent {
 }
 
 /**
- * A training before the run's `start` begins (its rounds follow as `epoch` events of the same `phase`): now 'control',
- * the dense model fine-tuned like one step, unpruned, for the guard's reference (not on a resume: the checkpoint has it).
+ * A phase of work begins: 'control' before the run's `start` (the dense model fine-tuned like one step, unpruned, for the
+ * guard's reference; not on a resume: the checkpoint has it), 'step' as each pruning step begins its scoring (its `step`
+ * or `rollback` event comes at its end), 'polish' as the final fine-tune begins. Training phases' rounds follow as `epoch`
+ * events. (A large model's step began with half a minute of silence: scoring and its first round.)
  */
 export interface PhaseEvent {
   type: 'phase';
-  phase: 'control';
-  /** Planned optimizer steps (at most: it stops early when validation loss stops falling) and their batch. */
-  steps: number;
+  phase: 'control' | 'step' | 'polish';
+  /** Planned optimizer steps (at most: training stops early when validation loss stops falling) and their batch; a step's are known once it is scored (absent). */
+  steps?: number;
   batchSize: number;
+  /** 'step': its number, and what it prunes to in the run's objective (sparsity, or the fraction of compute or time removed). */
+  step?: number;
+  to?: number;
 }
 
 export interface DoneEvent {

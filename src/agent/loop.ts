@@ -471,7 +471,11 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     const savedRef = resumed ? ckpt!.savedState()?.reference : undefined;
     const refSaved = savedRef != null && savedRef.correct.length === data.val.labels.length;
     // Said before the teacher's pass and the control's first round: a large model's console was silent for 11–20 s.
-    if (!refSaved) emit({ type: 'phase', phase: 'control', steps: o.maxStepEpochs * budget.roundSteps, batchSize: budget.batchSize });
+    // Fine-tuned like the first step: as long, within the budget (a new user's --budget-steps 50 got a 100-step control, twice
+    // the whole budget, while the one step got 50).
+    const controlSteps = Math.min(o.maxStepEpochs * budget.roundSteps, budget.budgetSteps);
+    const controlRounds = Math.ceil(controlSteps / budget.roundSteps);
+    if (!refSaved) emit({ type: 'phase', phase: 'control', steps: controlSteps, batchSize: budget.batchSize });
     // The teacher: the model as given, before any pruning or a resume's weights (so a resumed run gets the same targets).
     teacher = distillWith ? teacherTargets(model, data.train.x, distillWith.temperature) : undefined;
     const softTargets = teacher && distillWith ? { probs: teacher, weight: distillWith.weight } : undefined;
@@ -479,12 +483,12 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     distilled = softTargets && distillWith ? { ...distillWith } : false;
     // Its rounds are said (a large model's control took a minute before the first line: a new user's 3.25 M CNN).
     const onControlRound = (e: { epoch: number; loss: number; valAccuracy?: number; valLoss?: number }) => emit({
-      type: 'epoch', phase: 'control', epochs: o.maxStepEpochs, step: 0, epoch: e.epoch, roundSteps: budget.roundSteps, steps: o.maxStepEpochs * budget.roundSteps, ...roundFigures(e),
+      type: 'epoch', phase: 'control', epochs: controlRounds, step: 0, epoch: e.epoch, roundSteps: budget.roundSteps, steps: controlSteps, ...roundFigures(e),
     });
     const denseVal = timed('evaluate', () => evaluate(model, data.val));
     const reference: { kind: 'control' | 'dense'; accuracy: number; correct: Float32Array; controlAccuracy?: number } = refSaved
       ? { kind: savedRef.kind, accuracy: savedRef.accuracy, correct: Float32Array.from(savedRef.correct), ...(savedRef.controlAccuracy != null ? { controlAccuracy: savedRef.controlAccuracy } : {}) }
-      : await timedAsync(phases, 'control', () => controlReference(model, data, calib.x, budget, o.maxStepEpochs, o.seed, o.signal, softTargets, onControlRound))
+      : await timedAsync(phases, 'control', () => controlReference(model, data, calib.x, budget, controlSteps, o.seed, o.signal, softTargets, onControlRound))
         .then((control) => (control.accuracy <= denseVal.accuracy
           ? { kind: 'control' as const, accuracy: control.accuracy, correct: control.correct, controlAccuracy: control.accuracy }
           : { kind: 'dense' as const, accuracy: denseVal.accuracy, correct: denseVal.correct, controlAccuracy: control.accuracy }));
@@ -657,6 +661,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     /** The lower target a frontier branch is fine-tuning towards (its epoch events say so), else undefined. */
     let branching: number | undefined;
     const attempt = async (to: number, tune: Tune | ((reached: number) => Tune | null)) => {
+      emit({ type: 'phase', phase: 'step', step: state.step, to, batchSize: budget.batchSize });
       const from = pm.progress(objective);
       let nestedSeconds = 0;
       const gradual = granularity !== 'unit' && o.increments > 1;
@@ -1113,6 +1118,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
         for (;;) {
           const steps = budget.budgetSteps - state.stepsUsed;
           const first = r === undefined;
+          if (first) emit({ type: 'phase', phase: 'polish', steps, batchSize: budget.batchSize });
           const doneRounds = rounds;
           // A later chunk's best round can still be above the earlier kept one's loss (its first round is already trained on): then the earlier one stays.
           const start = first ? undefined : pm.snapshot();
@@ -1203,13 +1209,13 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
 }
 
 /** Validation correctness of `model` fine-tuned like one agent step (unpruned); its weights are put back after. */
-async function controlReference(model: TF.LayersModel, data: Dataset, recalibrate: TF.Tensor, budget: FineTuneBudget, rounds: number, seed: number, signal?: AbortSignal, softTargets?: TrainOptions['softTargets'], onEpoch?: TrainOptions['onEpoch']): Promise<{ accuracy: number; correct: Float32Array }> {
+async function controlReference(model: TF.LayersModel, data: Dataset, recalibrate: TF.Tensor, budget: FineTuneBudget, steps: number, seed: number, signal?: AbortSignal, softTargets?: TrainOptions['softTargets'], onEpoch?: TrainOptions['onEpoch']): Promise<{ accuracy: number; correct: Float32Array }> {
   // Trained in place and put back from a copy of every weight (moving statistics included): one copy of the
   // weights, where a clone through serialised artifacts held three at once (docs/benchmarks.md, scale).
   const saved = tf.tidy(() => model.weights.map((w) => tf.keep(w.read().clone())));
   try {
     await trainAsync(model, data.train, {
-      steps: rounds * budget.roundSteps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, val: data.val, patience: 1,
+      steps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, val: data.val, patience: 1,
       seed: seed * 1009, signal, recalibrate, softTargets, onEpoch,
     });
     const ev = evaluate(model, data.val);

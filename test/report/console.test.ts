@@ -37,6 +37,17 @@ describe('console summary', () => {
     expect(summary(r)).toMatch(/after 945 fine-tune steps \(the final model\)/);
   });
 
+  it('says what the dense model scores fine-tuned alone where that is far above the model as given (the guard held the pruned model to the latter)', () => {
+    const r = sample();
+    r.dense.valAccuracy = 0.926;
+    r.final.valAccuracy = 0.98;
+    r.guard = { rule: 'paired', valRows: 500, finalStandardError: 0.005, maxDrop: 1, z: 1.64, finerThanData: false, reference: 'dense', controlValAccuracy: 0.926, fineTunedControlValAccuracy: 0.982, finalDrop: -0.054, finalAllowedDrop: 0.012 } as NonNullable<RunReport['guard']>;
+    expect(summary(r)).toMatch(/validation accuracy 92\.60 % dense → 98\.00 % pruned \(the guard's paired drop vs the dense model: none, a gain of 5\.40 points, allowed 1\.20 = --max-drop 1 \+ 0\.20 for the validation rows' noise \(1\.64 s\.e\. of this estimate\); fine-tuned alone, unpruned, the dense model scores 98\.20 %: the guard held the pruned model to the model as given, not to that\)/);
+    // Within --max-drop of the model as given: nothing to add.
+    r.guard.fineTunedControlValAccuracy = 0.93;
+    expect(summary(r)).not.toContain('fine-tuned alone');
+  });
+
   it('claims compute removed only at unit granularity: at hierarchical or connection the nonzero weights\' count is not what the model runs', () => {
     const r = sample();
     r.final.compute = { dense: 14528, live: 2398, reduction: 0.835 };
@@ -292,6 +303,28 @@ describe('console verbosity', () => {
       vi.advanceTimersByTime(510);
       expect(out).toBe("autoprune: fine-tuning the dense model like one step (up to 126 optimizer steps at batch 128, unpruned, put back after) as the guard's reference…\n");
       slow.close();
+      // A step and the polish that take more than 3 s say so as they run (a large model's step began with half a minute
+      // of silence); a quick one says nothing more than its result line.
+      out = '';
+      const run = createConsoleReporter({ json: false, target: 0.9, stream });
+      run.event({ type: 'start', target: 0.9, objective: 'flops', maxDrop: 1, policy: 'default', backend: 'tensorflow', native: true, prunable: 688, denseValAccuracy: 1, floor: 0.99, resumed: false, sparsity: 0 });
+      out = '';
+      run.event({ type: 'phase', phase: 'step', step: 1, to: 0.5, batchSize: 32 });
+      vi.advanceTimersByTime(PHASE_NOTICE_MS + 10);
+      expect(out).toBe('  step 1: scoring the connections and pruning to 50.0 % (compute removed), then fine-tuning…\n');
+      out = '';
+      run.event({ type: 'phase', phase: 'polish', steps: 400, batchSize: 32 });
+      vi.advanceTimersByTime(PHASE_NOTICE_MS + 10);
+      run.event({ type: 'epoch', phase: 'polish', epochs: 8, step: 2, epoch: 0, roundSteps: 50, steps: 400, loss: 0.2, valLoss: 0.1 });
+      expect(out.match(/polish: fine-tuning the final model/g)).toHaveLength(1);
+      expect(out).toMatch(/^ {2}polish: fine-tuning the final model \(up to 400 optimizer steps\)…\n/);
+      out = '';
+      run.event({ type: 'phase', phase: 'step', step: 3, to: 0.6, batchSize: 32 });
+      vi.advanceTimersByTime(PHASE_NOTICE_MS - 500);
+      run.event({ type: 'warning', message: 'over' });
+      vi.advanceTimersByTime(PHASE_NOTICE_MS);
+      expect(out).not.toContain('step 3');
+      run.close();
     } finally {
       vi.useRealTimers();
     }
