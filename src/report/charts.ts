@@ -141,6 +141,9 @@ export async function accuracyVsSparsityChart(report: RunReport, opts: { width?:
   const finalX = flops && report.final.compute ? report.final.compute.reduction : latency ? report.final.latency!.reduction : report.final.sparsity;
   const final = { step: rows.length + 1, sparsity: pct(finalX), accuracy: pct(report.final.valAccuracy), status: 'final (polished)' };
   const path = [{ step: 0, sparsity: 0, accuracy: dense }, ...accepted, final];
+  // The frontier's lower targets (--targets), each reached on a branch: where they sit on the same axes (they were not marked).
+  const lower = (report.frontier ?? []).filter((f) => f.reached && f.path && f.sparsity != null && f.valAccuracy != null)
+    .map((f) => ({ sparsity: pct(flops && f.compute ? f.compute.reduction : f.sparsity!), accuracy: pct(f.valAccuracy!), label: `frontier target ${num(pct(f.target))} % (${f.path})` }));
   // The metric: accuracy (%), exact-match accuracy (%), or R² — plotted × 100 on the same scale, labelled as R².
   const metric = report.task?.metric ?? 'accuracy';
   const r2 = metric === 'R²';
@@ -219,6 +222,12 @@ export async function accuracyVsSparsityChart(report: RunReport, opts: { width?:
         mark: { type: 'line', color: ACCEPTED_COLOR, strokeWidth: 1.5, strokeDash: [5, 4] },
         encoding: { x, y, order: { field: 'step', type: 'quantitative' } },
       },
+      ...(lower.length ? [{
+        name: 'frontier_points',
+        data: { values: lower },
+        mark: { type: 'point' as const, shape: 'square', filled: false, size: 90, strokeWidth: 2, color: '#6a3d9a', opacity: 1 },
+        encoding: { x, y, tooltip: { field: 'label', type: 'nominal' as const } },
+      }] : []),
       {
         name: 'final_point',
         data: { values: [final] },

@@ -338,7 +338,7 @@ ${phasesTable(report)}
 <section>
 <h2>${escapeHtml(capitalised(metricOf(report).name))} vs sparsity</h2>
 <figure id="chart-accuracy">${accuracySvg}
-<figcaption>Validation ${escapeHtml(metricOf(report).name)} after each attempt's fine-tuning. Blue: accepted steps (the line starts at the dense model); red ×: attempts rolled back because their paired drop below the guard's reference${report.guard?.reference === 'control' ? ' (the fine-tuned dense control, grey dotted)' : ''} exceeded what it allows (each attempt's short dash is its own floor, the reference less its allowance — the allowance for the validation rows' noise differs from attempt to attempt, and the Steps table gives each; the dashed line is the final model's floor); black diamond: the final model, after the last fine-tune; dotted vertical: the target.</figcaption>
+<figcaption>Validation ${escapeHtml(metricOf(report).name)} after each attempt's fine-tuning. Blue: accepted steps (the line starts at the dense model); red ×: attempts rolled back because their paired drop below the guard's reference${report.guard?.reference === 'control' ? ' (the fine-tuned dense control, grey dotted)' : ''} exceeded what it allows (each attempt's short dash is its own floor, the reference less its allowance — the allowance for the validation rows' noise differs from attempt to attempt, and the Steps table gives each; the dashed line is the final model's floor); black diamond: the final model, after the last fine-tune; dotted vertical: the target${report.frontier?.some((f) => f.reached && f.path) ? '; purple squares: the frontier\'s lower targets, each reached on a branch (the Frontier table)' : ''}.</figcaption>
 </figure>
 </section>
 ${frontierTable(report)}

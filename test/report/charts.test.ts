@@ -69,6 +69,18 @@ describe('accuracyVsSparsityChart', () => {
     expect(finalX).toBeCloseTo(lastX, 1);
   });
 
+  it('marks the frontier\'s reached lower targets (they were not on the chart), none where the run had no --targets', async () => {
+    const r = fixture();
+    expect(items(await accuracyVsSparsityChart(r), 'frontier_points')).toHaveLength(0);
+    r.frontier = [
+      { target: 0.5, reached: true, sparsity: 0.5, sparsityOfAllParams: 0.5, valAccuracy: 0.975, testAccuracy: 0.97, fineTuneSteps: 126, path: 'frontier/0.5/' },
+      { target: 0.7, reached: false },
+      { target: r.config.target, reached: true, sparsity: r.final.sparsity, sparsityOfAllParams: 0.9, valAccuracy: r.final.valAccuracy, testAccuracy: 0.96, fineTuneSteps: 945, path: '' },
+    ];
+    // One square: the lower target reached (the run's own row is the final diamond; an unreached one has no point).
+    expect(items(await accuracyVsSparsityChart(r), 'frontier_points')).toHaveLength(1);
+  });
+
   it("marks each attempt's own floor (the reference less its allowance): accepted points on or above theirs, crosses below", async () => {
     const r = fixture();
     // Allowances that differ by attempt (the noise allowance shrinks with the standard error), the final model's smallest.
