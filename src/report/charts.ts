@@ -152,16 +152,19 @@ export async function accuracyVsSparsityChart(report: RunReport, opts: { width?:
   const x = { field: 'sparsity', type: 'quantitative' as const, title: flops ? "Multiply-accumulates removed (% of the prunable kernels')" : latency ? 'Predicted time per call removed (% of the dense model\'s, timed at the start)' : 'Sparsity (% of the prunable kernel weights)', scale: { domain: [0, 100] }, axis: { tickCount: 10 } };
   // The guard's reference where it is the fine-tuned control (below the dense model): the line the drops are measured from.
   const control = report.guard?.reference === 'control' && report.guard.controlValAccuracy != null ? pct(report.guard.controlValAccuracy) : undefined;
-  // Both point layers share these scales, so Vega-Lite merges them into one legend.
+  // Both point layers share these scales, so Vega-Lite merges them into one legend — of the kinds the run has (it showed
+  // "rolled back" for a run without a rollback).
+  const present = STATUS.filter((_, i) => (i === 0 ? accepted : rolledBack).length > 0);
+  const shown = present.length ? present : STATUS;
   const statusColor = {
     field: 'status',
     type: 'nominal' as const,
     title: null,
-    scale: { domain: STATUS, range: [ACCEPTED_COLOR, ROLLED_BACK_COLOR] },
+    scale: { domain: shown, range: shown.map((st) => (st === STATUS[0] ? ACCEPTED_COLOR : ROLLED_BACK_COLOR)) },
     // Above the plot: inside it, the legend covered the rules' labels at the left.
     legend: { orient: 'top' as const, direction: 'horizontal' as const, symbolStrokeWidth: 2 },
   };
-  const statusShape = { field: 'status', type: 'nominal' as const, scale: { domain: STATUS, range: ['circle', X_SHAPE] } };
+  const statusShape = { field: 'status', type: 'nominal' as const, scale: { domain: shown, range: shown.map((st) => (st === STATUS[0] ? 'circle' : X_SHAPE)) } };
   const y = {
     field: 'accuracy', type: 'quantitative' as const, title: r2 ? 'Validation R²' : `Validation ${metric} (%)`, scale: { domain: yDomain, zero: false },
     // R² is plotted × 100 (the scale of points); its ticks read as R².

@@ -41,6 +41,12 @@ describe('accuracyVsSparsityChart', () => {
     expect(svg).toContain("guard, final model's floor 96.80 %");
     expect(svg).toContain('dense 97.80 %');
     expect(svg).toContain('rolled back');
+    // A run without a rollback has no "rolled back" in its legend (it had, for a kind of point the chart did not hold).
+    const clean = fixture();
+    clean.steps = clean.steps.filter((st) => st.accepted);
+    const cleanSvg = await accuracyVsSparsityChart(clean);
+    expect(cleanSvg).toMatch(/role-legend-label[\s\S]*>accepted step<\/text>/);
+    expect(cleanSvg).not.toContain('rolled back');
   });
 
   it('places the guard below the dense rule and the rolled-back crosses below the guard', async () => {
