@@ -18,7 +18,7 @@ import type { Scorer } from './policy/types.js';
 import { checkedScorer } from './policy/checked.js';
 import { disposeSnapshot, PrunableModel, type Snapshot } from './pruning/prunable-model.js';
 import { evaluate } from './models/train.js';
-import { judge } from './agent/guard.js';
+import { judge, majorityShare } from './agent/guard.js';
 import { pruneByScores } from './pruning/select.js';
 
 /** Calibration rows for the policy's features: a Split, or inputs with the targets the model is trained on. */
@@ -129,9 +129,7 @@ function untrainedReference(task: TaskInfo, val: Split, metric: number): string 
   const rows = val.x.shape[0];
   let floor: string;
   if (task.kind === 'classification') {
-    const counts = new Map<number, number>();
-    for (const l of val.labels) counts.set(l, (counts.get(l) ?? 0) + 1);
-    const majority = Math.max(...counts.values()) / Math.max(1, rows);
+    const majority = majorityShare(val.labels).share;
     if (metric > majority + Math.max(0.01, 1 / Math.max(1, rows))) return undefined;
     floor = `always answering the most common class (${metricValue(task.kind, majority)})`;
   } else if (task.kind === 'regression' || task.kind === 'autoencoder') {
@@ -495,32 +493,40 @@ export class PruningCallback extends TfCallback {
     this.unpatch?.();
     // The schedule's end fell in this fit, and the guard held it short of the target: said, not left to be noticed.
     const s = this.masks.sparsity().global;
-    // The target's prune comes before step endStep (0-based): a fit that ends after exactly endStep steps never made it.
+    // The target's prune comes before the plan's endStep (0-based; the option's endStep − 1): a fit that ends before it never made it.
     const ended = this.plan ? this.stepsDone > this.plan.endStep : false;
     const needs = (this.plan?.endStep ?? 0) + 1;
     // A fit of a loop that was never to reach the schedule's end (the first fit's warning said so) ends in silence.
     if (this.plan && !ended && Number.isFinite(this.fit.steps) && this.fit.start + this.fit.steps < needs) return;
-    if (this.plan && ended && this.rollbacks.length > 0 && s < this.target - 1e-6) {
-      const last = this.rollbacks.at(-1)!;
+    const short = this.shortOfTarget(s, ended, needs);
+    if (short) {
       this.shortSaid = true;
-      process.emitWarning(`PruningCallback: the fit ended at sparsity ${s.toFixed(3)}, short of the target ${this.target}: the guard undid ${this.rollbacks.length} epoch(s) ` +
+      process.emitWarning(`PruningCallback: ${short}`, 'AutopruneWarning');
+    }
+  }
+
+  /** Why the fit that just ended stopped short of the target, where it did. */
+  private shortOfTarget(s: number, ended: boolean, needs: number): string | undefined {
+    if (!this.plan || s >= this.target - 1e-6) return undefined;
+    if (ended && this.rollbacks.length > 0) {
+      const last = this.rollbacks.at(-1)!;
+      return `the fit ended at sparsity ${s.toFixed(3)}, short of the target ${this.target}: the guard undid ${this.rollbacks.length} epoch(s) ` +
         `(the last at sparsity ${last.sparsity.toFixed(3)}: ${(100 * last.drop).toFixed(2)} validation points below the reference, ${(100 * last.allowedDrop).toFixed(2)} allowed) and held the schedule there; ` +
-        'a larger guard.maxDrop, more validation rows or a longer fit (endStep) can take it further', 'AutopruneWarning');
-    } else if (this.plan && !ended && s < this.target - 1e-6 && this.ceiling < this.target - 1e-6) {
+        'a larger guard.maxDrop, more validation rows or a longer fit (endStep) can take it further';
+    }
+    if (ended) return undefined;
+    if (this.ceiling < this.target - 1e-6) {
       // The fit ended early, and the guard had held the schedule before: fitting on stays at the hold.
       const last = this.rollbacks.at(-1)!;
-      this.shortSaid = true;
-      process.emitWarning(`PruningCallback: the fit ended at step ${this.stepsDone} of the ${needs} the schedule needs (early stopping, a dataset that ran out, or fewer epochs), ` +
+      return `the fit ended at step ${this.stepsDone} of the ${needs} the schedule needs (early stopping, a dataset that ran out, or fewer epochs), ` +
         `at sparsity ${s.toFixed(3)}, short of the target ${this.target}, and the guard had held the schedule at ${this.ceiling.toFixed(3)} (it undid ${this.rollbacks.length} epoch(s), the last ` +
         `${(100 * last.drop).toFixed(2)} validation points below the reference, ${(100 * last.allowedDrop).toFixed(2)} allowed): fitting on with this callback stays at that sparsity; ` +
-        'a larger guard.maxDrop or more validation rows can take it further', 'AutopruneWarning');
-    } else if (this.plan && !ended && s < this.target - 1e-6) {
-      // The fit ended before the schedule did (EarlyStopping, a dataset that ran out, fewer epochs than planned).
-      this.shortSaid = true;
-      process.emitWarning(`PruningCallback: the fit ended at step ${this.stepsDone} of the ${needs} the schedule needs (early stopping, a dataset that ran out, or fewer epochs), ` +
-        `at sparsity ${s.toFixed(3)}, short of the target ${this.target}: fit on with this callback to continue the schedule, or set endStep to the steps the fit surely runs ` +
-        '(with EarlyStopping: before it can stop)', 'AutopruneWarning');
+        'a larger guard.maxDrop or more validation rows can take it further';
     }
+    // The fit ended before the schedule did (EarlyStopping, a dataset that ran out, fewer epochs than planned).
+    return `the fit ended at step ${this.stepsDone} of the ${needs} the schedule needs (early stopping, a dataset that ran out, or fewer epochs), ` +
+      `at sparsity ${s.toFixed(3)}, short of the target ${this.target}: fit on with this callback to continue the schedule, or set endStep to the steps the fit surely runs ` +
+      '(with EarlyStopping: before it can stop)';
   }
 
   /** After every batch: the pruned weights are exactly 0 (also where no compiled optimizer could be wrapped). */

@@ -331,8 +331,7 @@ const LAST_TRY_GROWN = `${LAST_TRY_PREFIX} with the whole budget left and its ex
  */
 const hopeless = (v: GuardVerdict): boolean => v.drop - v.allowed > Math.max(2 * v.allowed, 0.02);
 
-/** A step's note when the guard judged it after a longer fine-tune (AgentOptions.recoverRounds). */
-/** The reason's note on a step judged after a longer fine-tune (the console reads it). */
+/** A step's note when the guard judged it after a longer fine-tune (AgentOptions.recoverRounds); the console reads it. */
 export const RECOVERED = 'judged after a longer fine-tune, as it was refused within the noise cap while still improving';
 /** The note on a last try judged by --max-drop alone after a guard stop (the console reads it). */
 export const STRICT_TRY_NOTE = '(--max-drop alone: after a guard stop the jump gets no allowance for the validation rows\' noise)';

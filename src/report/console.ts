@@ -7,7 +7,7 @@ import { RECOVERED, STRICT_TRY_NOTE } from '../agent/loop.js';
 import { CORRECTION_WEIGHT } from '../policy/allocated.js';
 import type { AgentEvent } from '../agent/events.js';
 import { slowdownOf, type BackendInfo } from '../backend/tf.js';
-import { describeStop, guardHeld, speedUpSpread, type CompactLatency, type RunReport } from './report.js';
+import { describeStop, guardHeld, speedUpText, type CompactLatency, type RunReport } from './report.js';
 import { oneLine } from '../util/one-line.js';
 import { isBuiltInModel } from '../models/default-model.js';
 import { describeRewrite } from '../pruning/rewrite.js';
@@ -273,7 +273,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             const macs = e.allKernelsMacs ?? (e.denseMacs != null ? { dense: e.denseMacs, compact: e.compactMacs ?? e.denseMacs } : undefined);
             line(`autoprune: compacted the frontier's target ${e.target}: ${e.paramsBefore.toLocaleString('en')} → ${e.paramsAfter.toLocaleString('en')} parameters` +
               (macs ? `, ${macs.compact.toLocaleString('en')} of ${macs.dense.toLocaleString('en')} multiply-accumulates per sample (${(100 * (1 - macs.compact / Math.max(1, macs.dense))).toFixed(1)} % removed${e.allKernelsMacs ? ', every kernel' : ''})` : '') +
-              (e.latency ? `, predict ${e.latency.denseMs.toFixed(2)} → ${e.latency.compactMs.toFixed(2)} ms at ${e.latency.batch} samples a call (${(e.latency.denseMs / Math.max(1e-9, e.latency.compactMs)).toFixed(2)}×${speedUpSpread(e.latency)}, measured here)` : '') +
+              (e.latency ? `, predict ${e.latency.denseMs.toFixed(2)} → ${e.latency.compactMs.toFixed(2)} ms at ${e.latency.batch} samples a call (${speedUpText(e.latency)}, measured here)` : '') +
               ` in ${e.path}`);
             break;
           }
@@ -431,5 +431,5 @@ export function latencyLine(l: CompactLatency, smaller = true): string {
         `which weighs less in larger calls); fewer parameters and a smaller file remain${l.batch < 128 ? '; served in larger batches, time it there: autoprune compact <out> --serving-batch 256' : ''}`
       : '';
   return `predict time measured here (${l.batch} samples a call, median of ${l.runs} calls each in alternating turns, this machine's default threads): ` +
-    `pruned at full shape${l.sameRewrites ? ' (with the compact model\'s serving rewrites)' : ''} ${l.denseMs.toFixed(2)} ms → compact ${l.compactMs.toFixed(2)} ms (${x.toFixed(2)}×${speedUpSpread(l)})${why}`;
+    `pruned at full shape${l.sameRewrites ? ' (with the compact model\'s serving rewrites)' : ''} ${l.denseMs.toFixed(2)} ms → compact ${l.compactMs.toFixed(2)} ms (${speedUpText(l)})${why}`;
 }

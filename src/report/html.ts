@@ -3,7 +3,7 @@
  * Content-Security-Policy forbids any) that a person can open from disk or attach to a ticket.
  */
 import { accuracyVsSparsityChart, layerSparsityChart } from './charts.js';
-import { describeStop, guardAccuracy, guardHeld, speedUpSpread, type RunReport } from './report.js';
+import { describeStop, guardAccuracy, guardHeld, speedUpText, type RunReport } from './report.js';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -170,7 +170,7 @@ function compactTable(r: RunReport): string {
       `${num(c.paramsBefore)} → ${num(c.paramsAfter)}`,
       `${num(c.macs.dense)} → ${num(c.macs.compact)} <span class="muted">(${pct(c.macs.reduction, 1)} removed)</span>` +
         (all ? `<br><span class="muted">every kernel, the frozen and excluded ones included: ${num(all.dense)} → ${num(all.compact)} (${pct(all.reduction, 1)} removed)</span>` : ''),
-      c.latency ? `${num(c.latency.denseMs, 2)} → ${num(c.latency.compactMs, 2)} ms <span class="muted">(${num(c.latency.denseMs / Math.max(1e-9, c.latency.compactMs), 2)}×${speedUpSpread(c.latency)}, ${c.latency.batch} samples a call, median of ${c.latency.runs}${c.latency.sameRewrites ? '; the pruned model with the compact one\'s serving rewrites' : ''})</span>` : '—',
+      c.latency ? `${num(c.latency.denseMs, 2)} → ${num(c.latency.compactMs, 2)} ms <span class="muted">(${speedUpText(c.latency)}, ${c.latency.batch} samples a call, median of ${c.latency.runs}${c.latency.sameRewrites ? '; the pruned model with the compact one\'s serving rewrites' : ''})</span>` : '—',
       escapeHtml(c.path),
     ];
   });

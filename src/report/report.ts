@@ -331,9 +331,10 @@ export interface CompactLatency {
   speedUpRange?: { low: number; high: number; turns: number };
 }
 
-/** ', 1.9–2.6× over 5 turns': the speed-up's spread over the timing's turns, where there were several. */
-export function speedUpSpread(l: CompactLatency): string {
-  return l.speedUpRange ? `, ${l.speedUpRange.low.toFixed(2)}–${l.speedUpRange.high.toFixed(2)}× over ${l.speedUpRange.turns} turns` : '';
+/** '2.43×, 1.90–2.60× over 5 turns': the measured speed-up, with its spread over the timing's turns where there were several. */
+export function speedUpText(l: CompactLatency): string {
+  const spread = l.speedUpRange ? `, ${l.speedUpRange.low.toFixed(2)}–${l.speedUpRange.high.toFixed(2)}× over ${l.speedUpRange.turns} turns` : '';
+  return `${(l.denseMs / Math.max(1e-9, l.compactMs)).toFixed(2)}×${spread}`;
 }
 
 /** One target of a frontier run. */
