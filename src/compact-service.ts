@@ -26,7 +26,7 @@ import { sampleLatency, summarize } from './bench/latency.js';
 export interface CompactOptions {
   /** Folder to write compact/ and model.sparse into. Default: the autoprune output folder given (a user's own model folder needs it: never written to). */
   out?: string;
-  /** Also write model.int8.sparse (int8 kernel values). Default false. */
+  /** Also write model.int8.sparse (int8 kernel values). Default false; an earlier one of this same model is kept either way. */
   int8?: boolean;
   /** Seed of the random inputs the outputs are compared on. Default 0. */
   seed?: number;
@@ -68,7 +68,10 @@ export interface CompactResult {
   input: { model: string; masks: string | null };
   /** Files written (absolute paths). */
   files: string[];
-  /** Files removed: an earlier compaction's model.int8.sparse where this one wrote no int8 file (it would describe another compact model). */
+  /**
+   * Files removed: an earlier compaction's model.int8.sparse of another model, where this one wrote no int8 file (it would
+   * describe another model). One of this same model is kept (and listed in `files`), as if `int8` were given.
+   */
   removed?: string[];
   /** Global sparsity of the prunable kernels. */
   sparsity: number;
@@ -359,7 +362,11 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     copyTrainingConfig(model, compact);
     const sizes = sizeReport(model, { compact });
     const sparse = encodeSparse(model);
-    const sparseInt8 = opts.int8 ? encodeSparse(model, { int8: true }) : undefined;
+    const int8Path = join(out, 'model.int8.sparse');
+    // An earlier compaction's int8 file of this same model (a run's --compact writes one) is kept, and its figures given,
+    // as if --int8 were given: compacting again (e.g. with --data) does not take it away. One of another model is removed below.
+    const earlierInt8 = !opts.int8 && existsSync(int8Path) && isSparseFile(int8Path) ? encodeSparse(model, { int8: true }) : undefined;
+    const sparseInt8 = opts.int8 ? encodeSparse(model, { int8: true }) : earlierInt8 && Buffer.from(earlierInt8).equals(readFileSync(int8Path)) ? earlierInt8 : undefined;
 
     let tokens = false;
     const xs = opts.probe && model.inputs.length === 1 ? [opts.probe.x] : model.inputs.map((input, k) => {
@@ -407,12 +414,12 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     await atomicWriteFile(join(out, 'model.sparse'), sparse);
     files.push(join(out, 'model.sparse'));
     if (sparseInt8) {
-      await atomicWriteFile(join(out, 'model.int8.sparse'), sparseInt8);
-      files.push(join(out, 'model.int8.sparse'));
-    } else if (existsSync(join(out, 'model.int8.sparse')) && isSparseFile(join(out, 'model.int8.sparse'))) {
-      // An earlier compaction's int8 file (a run's --compact writes one) no longer matches compact/ and model.sparse.
-      rmSync(join(out, 'model.int8.sparse'));
-      removed.push(join(out, 'model.int8.sparse'));
+      await atomicWriteFile(int8Path, sparseInt8);
+      files.push(int8Path);
+    } else if (earlierInt8) {
+      // An earlier compaction's int8 file of another model no longer matches compact/ and model.sparse.
+      rmSync(int8Path);
+      removed.push(int8Path);
     }
     // The figures count what the run counted: frozen layers (trainable: false) and the kernels its --exclude left out,
     // which the run leaves dense, are not prunable kernels (the compaction above still slices them where the units

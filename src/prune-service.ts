@@ -955,7 +955,8 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
   if (report.config.granularity !== 'connection') {
     for (const row of report.frontier ?? []) {
       const at = flops ? row.compute?.reduction : row.sparsity;
-      if (!row.reached || row.target >= report.config.target || at == null || at - row.target <= OVERSHOOT_NOTE) continue;
+      // (A row beyond its target because its branch was rejected was said when it was kept, with why.)
+      if (!row.reached || row.beyond || row.target >= report.config.target || at == null || at - row.target <= OVERSHOOT_NOTE) continue;
       out.push(`the frontier's target ${(100 * row.target).toFixed(1)} % was kept at ${(100 * at).toFixed(1)} % ${flops ? 'of the compute removed' : 'sparsity'}: the step that crossed it ` +
         'removed whole units at once, and its branch to the lower target did too; frontier.json has the row as reached');
     }
@@ -1029,11 +1030,11 @@ function frontierRows(target: number, frontier: readonly number[], result: Agent
     target: t, reached: true, sparsity: s.global, sparsityOfAllParams: params > 0 ? s.pruned / params : 0, valAccuracy: val, testAccuracy: test, compute, fineTuneSteps: steps,
     ...(written ? { path } : {}),
   });
-  const rows = frontier.map((t) => {
+  const rows = frontier.map((t): ReportFrontierRow => {
     const m = result.milestones.find((x) => x.target === t);
-    if (m) return row(t, m.sparsity, m.compute, m.valAccuracy, m.testAccuracy, m.fineTuneSteps, frontierPath(t));
-    const missed = result.missedMilestones?.find((x) => x.target === t);
-    return { target: t, reached: false, ...(missed ? { why: `its branch lost ${(100 * missed.drop).toFixed(2)} validation points, more than the ${(100 * missed.allowed).toFixed(2)} allowed` } : {}) };
+    if (!m) return { target: t, reached: false };
+    const r = row(t, m.sparsity, m.compute, m.valAccuracy, m.testAccuracy, m.fineTuneSteps, frontierPath(t));
+    return m.beyond ? { ...r, beyond: `its branch lost ${(100 * m.beyond.drop).toFixed(2)} validation points, more than the ${(100 * m.beyond.allowed).toFixed(2)} allowed: the model of the step that crossed it` } : r;
   });
   // The final model's own steps: the branches to the lower targets made other models (totals.frontierSteps).
   rows.push({ ...row(target, result.sparsity, result.compute, result.valAccuracy, result.testAccuracy, result.totals.fineTuneSteps - (result.totals.frontierSteps ?? 0), ''), reached: result.targetReached });

@@ -41,6 +41,12 @@ export interface FrontierEvent {
   testAccuracy: number;
   /** Optimizer steps that made this state: the run's before the branch that reached it, plus the branch's. */
   fineTuneSteps: number;
+  /**
+   * Set where the guard rejected the target's branch: the state kept is then the crossing step's own, beyond the target
+   * (`sparsity` / `computeRemoved` say how far), and `fineTuneSteps` the run's up to that step. What the branch lost and
+   * what the guard allowed, as fractions.
+   */
+  beyond?: { drop: number; allowed: number };
 }
 
 /**

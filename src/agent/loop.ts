@@ -215,8 +215,6 @@ export interface AgentResult {
   masks: PrunableModel;
   /** The states recorded at `milestones` that steps reached (ascending); the caller owns their snapshots. */
   milestones: Milestone[];
-  /** Lower targets whose branch the guard rejected (no model there), with what the branch lost and what was allowed. */
-  missedMilestones?: { target: number; drop: number; allowed: number }[];
   /** The polish at the final sparsity, where one ran: kept or undone, and why (the PolishEvent's fields). */
   polish?: PolishRecord;
 }
@@ -308,6 +306,12 @@ export interface Milestone {
   fineTuneSteps: number;
   /** Weights and masks at that point: restore with PrunableModel.restore; dispose with disposeSnapshot. */
   snapshot: Snapshot;
+  /**
+   * Set where the guard rejected the target's branch: the row is then the crossing step's own accepted state, beyond the
+   * target (what the branch lost and what was allowed). A unit removed on the branch can be one the step kept (a new
+   * user's Conv1D forecaster: its branch to 0.8 took the filter the step to 0.865 kept, −57 points of R²).
+   */
+  beyond?: { drop: number; allowed: number };
 }
 
 const EPS = 1e-6;
@@ -425,7 +429,6 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
   const calib = headOf(data.train, o.calibrationSamples);
   const ckpt = o.checkpointDir ? new Checkpointer(o.checkpointDir) : undefined;
   const milestones: Milestone[] = [];
-  const missedMilestones: { target: number; drop: number; allowed: number }[] = [];
   /** The distillation targets (AgentOptions.distill), disposed with the run. */
   let teacher: TF.Tensor | undefined;
   let distilled: false | { weight: number; temperature: number } = false;
@@ -763,10 +766,13 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     /** Keeps a lower target's state and says so (a `frontier` event: a consumer has the row before the run ends). */
     const record = (m: Milestone) => {
       milestones.push(m);
-      emit({ type: 'frontier', target: m.target, sparsity: m.sparsity.global, computeRemoved: m.compute.reduction, valAccuracy: m.valAccuracy, testAccuracy: m.testAccuracy, fineTuneSteps: m.fineTuneSteps });
+      emit({ type: 'frontier', target: m.target, sparsity: m.sparsity.global, computeRemoved: m.compute.reduction, valAccuracy: m.valAccuracy, testAccuracy: m.testAccuracy, fineTuneSteps: m.fineTuneSteps, ...(m.beyond ? { beyond: m.beyond } : {}) });
     };
+    /** Returns the targets whose branch the guard rejected, with what each lost and what was allowed. */
     const branchMilestones = async (before: Snapshot, crossed: number[], stepsBefore: number) => {
       const after = pm.snapshot();
+      const reachedAfter = pm.progress(objective);
+      const rejected: { target: number; drop: number; allowed: number }[] = [];
       try {
         for (const target of crossed) {
           checkAbort();
@@ -781,12 +787,12 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
           }
           state.frontierSteps = (state.frontierSteps ?? 0) + r.steps;
           if (!r.verdict.accepted) {
-            // Said, not skipped in silence: the frontier has no model at this target.
-            missedMilestones.push({ target, drop: r.verdict.drop, allowed: r.verdict.allowed });
+            // Said, not skipped in silence: the target's row is the step's own model, beyond it (recordCrossed).
+            rejected.push({ target, drop: r.verdict.drop, allowed: r.verdict.allowed });
             emit({
               type: 'warning',
-              message: `frontier: the branch to ${(100 * target).toFixed(1)} % was rejected by the guard (validation drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}, after ${r.steps} fine-tune steps${r.recovered ? ', a longer fine-tune included' : ''}): the frontier has no model at that target ` +
-                `(a run with --target ${target} alone takes its own path there)`,
+              message: `frontier: the branch to ${(100 * target).toFixed(1)} % was rejected by the guard (validation drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}, after ${r.steps} fine-tune steps${r.recovered ? ', a longer fine-tune included' : ''}): ` +
+                `the frontier's row for it is the accepted step's own model, beyond it at ${(100 * reachedAfter).toFixed(1)} % (a run with --target ${target} alone takes its own path there)`,
             });
             continue;
           }
@@ -799,11 +805,13 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
         pm.restore(after);
         disposeSnapshot(after);
       }
+      return rejected;
     };
 
     /**
      * After an accepted step from `before` to `reached` (fine-tuned by `r`): the lower targets it crossed are
-     * recorded on branches, and one it landed on exactly (within a weight) as the step's own state.
+     * recorded on branches, and one it landed on exactly (within a weight) as the step's own state — as is one whose
+     * branch the guard rejected (`beyond`).
      */
     const recordCrossed = async (before: Snapshot, reached: number, r: { valAccuracy: number; steps: number }) => {
       const crossed: number[] = [];
@@ -813,12 +821,15 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
         if (reached <= target + tol) land = target;
         else crossed.push(target);
       }
-      if (crossed.length > 0) await branchMilestones(before, crossed, state.stepsUsed - r.steps);
-      if (land === undefined) return;
-      record({
-        target: land, sparsity: pm.sparsity(), compute: pm.compute(), valAccuracy: r.valAccuracy,
-        testAccuracy: timed('evaluate', () => accuracy(model, data.test)), fineTuneSteps: state.stepsUsed, snapshot: pm.snapshot(),
-      });
+      const rejected = crossed.length > 0 ? await branchMilestones(before, crossed, state.stepsUsed - r.steps) : [];
+      // The step's own state is the row of the target it landed on, and of those whose branch the guard rejected: an
+      // accepted model at or beyond each (the frontier then has a model for every target the path crossed).
+      const own = [...rejected.map((x) => ({ target: x.target, beyond: { drop: x.drop, allowed: x.allowed } })), ...(land === undefined ? [] : [{ target: land }])];
+      if (own.length === 0) return;
+      const testAccuracy = timed('evaluate', () => accuracy(model, data.test));
+      for (const m of own) {
+        record({ ...m, sparsity: pm.sparsity(), compute: pm.compute(), valAccuracy: r.valAccuracy, testAccuracy, fineTuneSteps: state.stepsUsed, snapshot: pm.snapshot() });
+      }
     };
 
     // Sparsity moves in steps of one weight: within one weight of the target counts as reached.
@@ -1194,7 +1205,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
       budget,
       distill: distilled,
       guard: { valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow, maxDrop: o.maxDrop, z: GUARD_Z, controlValAccuracy: reference.accuracy, ...(reference.controlAccuracy != null ? { fineTunedControlValAccuracy: reference.controlAccuracy } : {}), reference: reference.kind, final: guard(finalEval) },
-      phases: runPhases(), earlierSeconds: earlier.seconds, masks: pm, milestones, ...(missedMilestones.length ? { missedMilestones } : {}), ...(polishRecord ? { polish: polishRecord } : {}),
+      phases: runPhases(), earlierSeconds: earlier.seconds, masks: pm, milestones, ...(polishRecord ? { polish: polishRecord } : {}),
     };
     return result;
   } catch (err) {

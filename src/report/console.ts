@@ -54,9 +54,14 @@ function validationLine(report: RunReport, metric: string, f: (v: number) => str
   // under-trained model: a new user's 92.6 % dense, 98.2 % fine-tuned alone) its figure is said, since the gain shown is
   // then fine-tuning's, and the guard held the pruned model to the model as given, not to what fine-tuning reaches.
   const ctl = g?.reference === 'dense' ? g.fineTunedControlValAccuracy : undefined;
+  // Where the control scored lower, it is the reference: its figure is said, or "dense 90.24 % → 87.80 % pruned" beside a
+  // drop of "0.00 points" reads as a broken guard (a new user's run whose frozen layer made fine-tuning itself cost 2.4 points).
+  const below = g?.reference === 'control' ? g.controlValAccuracy : undefined;
   const control = ctl != null && g && ctl - report.dense.valAccuracy > g.maxDrop / 100
     ? `; fine-tuned alone, unpruned, the dense model scores ${f(ctl)}: the guard held the pruned model to the model as given, not to that`
-    : '';
+    : below != null
+      ? `; the control, the dense model fine-tuned alone (unpruned), scores ${f(below)}: what fine-tuning itself cost is not counted as pruning's`
+      : '';
   return `  validation ${metric} ${f(report.dense.valAccuracy)} dense → ${f(report.final.valAccuracy)} pruned${guard ? `${guard.slice(0, -1)}${control})` : ''}\n`;
 }
 
@@ -96,6 +101,8 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
   /** Whether the run pruned anything (a step accepted, or a resume past 0), and whether its steps took whole units. */
   let pruned = false;
   let wholeUnits = false;
+  /** What a step scores and prunes, for its slow-phase line: 'connections', 'units' (whole units / filters) or both. */
+  let scored = 'connections';
   /** When the last line was written: without a progress bar (a log, a pipe), a long fine-tune says where it is. */
   let lastLineAt = Date.now();
   /** A line at `need` (0: warnings, shown even with --quiet; 1: progress; 2: --verbose detail). */
@@ -170,7 +177,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           // Each phase's own line only where it takes a while (a large model's step began with half a minute of silence).
           slowPhase = setTimeout(() => {
             if (e.phase === 'control') line(`autoprune: fine-tuning the dense model like one step (up to ${e.steps} optimizer steps at batch ${e.batchSize}, unpruned, put back after) as the guard's reference…`);
-            else if (e.phase === 'step') line(`  step ${e.step}: scoring the connections and pruning to ${pct(e.to ?? 0)} ${measure === 'sparsity' ? 'sparsity' : `(${measure})`}, then fine-tuning…`);
+            else if (e.phase === 'step') line(`  step ${e.step}: scoring the ${scored} and pruning to ${pct(e.to ?? 0)} ${measure === 'sparsity' ? 'sparsity' : `(${measure})`}, then fine-tuning…`);
             else {
               line(`  polish: fine-tuning the final model (up to ${e.steps} optimizer steps)…`);
               polishSaid = true;
@@ -182,6 +189,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           measure = progressName(e.objective);
           pruned = e.sparsity > 0;
           wholeUnits = (e.granularity ?? 'connection') !== 'connection' || e.objective !== 'params';
+          scored = e.objective !== 'params' || e.granularity === 'unit' ? 'units' : e.granularity === 'hierarchical' ? 'units and connections' : 'connections';
           metric = e.metric ?? 'accuracy';
           line(`autoprune: ${e.resumed ? `resuming from ${pct(e.sparsity)} (the checkpoint's last accepted step)` : 'pruning'} to ${pct(e.target)} ${e.objective === 'params' ? 'sparsity' : e.objective === 'flops' ? 'of compute removed' : `of the predicted time per call removed (${e.latency ? `${e.latency.denseMs.toFixed(2)} ms at batch ${e.latency.batch}, ` : ''}${e.resumed ? 'timed when the run started' : 'timed here'})`} with policy '${e.policy}'; ` +
             `dense val ${metric} ${fmt(e.denseValAccuracy)}, max drop ${e.maxDrop} points${metric === 'R²' ? ' (0.01 of R² each)' : ''} (+${GUARD_Z} s.e. of the paired estimate vs the lower of the dense model and a fine-tuned dense control, ${metric === 'R²' ? 'at most twice max drop' : `at most two validation rows more${e.pointsPerRow != null ? `: up to ${(e.maxDrop + 2 * e.pointsPerRow).toFixed(2)} points on these ${e.valRows ?? '?'} rows` : ''}`})`);
@@ -319,7 +327,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           break;
         case 'frontier':
           // With objective 'flops' the target counts compute: that first, the weights' sparsity beside it.
-          line(`  frontier: target ${pct(e.target)} reached and kept (${measure === 'compute removed' && e.computeRemoved != null ? `${pct(e.computeRemoved, 2)} of the prunable kernels' compute removed, ` : ''}sparsity ${pct(e.sparsity, 2)} of the prunable kernel weights, val ${valFmt(e.valAccuracy)}, test ${fmt(e.testAccuracy)}, after ${e.fineTuneSteps} fine-tune steps)`);
+          line(`  frontier: target ${pct(e.target)} ${e.beyond ? 'passed (its branch rejected), the step\'s own model kept for it' : 'reached and kept'} (${measure === 'compute removed' && e.computeRemoved != null ? `${pct(e.computeRemoved, 2)} of the prunable kernels' compute removed, ` : ''}sparsity ${pct(e.sparsity, 2)} of the prunable kernel weights, val ${valFmt(e.valAccuracy)}, test ${fmt(e.testAccuracy)}, after ${e.fineTuneSteps} fine-tune steps)`);
           break;
         case 'checkpoint':
         case 'done':
@@ -400,10 +408,10 @@ function frontierLines(report: RunReport, fmt: (v: number) => string): string {
   const metric = report.task?.metric ?? 'accuracy';
   const flops = report.config.objective === 'flops';
   const rows = report.frontier.map((r) => (r.reached && r.sparsity != null
-    ? `    ${pct(r.target)}: ${flops && r.compute ? `${pct(r.compute.reduction, 2)} of the prunable kernels' compute removed${r.compute.allKernels ? ` (${pct(r.compute.allKernels.reduction, 2)} of every kernel's)` : ''}, ` : ''}sparsity ${pct(r.sparsity, 2)} (${pct(r.sparsityOfAllParams ?? 0, 2)} of all parameters), test ${metric} ${fmt(r.testAccuracy ?? NaN)}, after ${r.fineTuneSteps} fine-tune steps${r.path ? ` → ${r.path}` : report.polish && !report.polish.kept ? ` (the final model: the run's steps, its undone polish's ${report.polish.steps} included)` : ' (the final model)'}`
+    ? `    ${pct(r.target)}: ${flops && r.compute ? `${pct(r.compute.reduction, 2)} of the prunable kernels' compute removed${r.compute.allKernels ? ` (${pct(r.compute.allKernels.reduction, 2)} of every kernel's)` : ''}, ` : ''}sparsity ${pct(r.sparsity, 2)} (${pct(r.sparsityOfAllParams ?? 0, 2)} of all parameters), test ${metric} ${fmt(r.testAccuracy ?? NaN)}, after ${r.fineTuneSteps} fine-tune steps${r.beyond ? ` (beyond the target: ${r.beyond})` : ''}${r.path ? ` → ${r.path}` : report.polish && !report.polish.kept ? ` (the final model: the run's steps, its undone polish's ${report.polish.steps} included)` : ' (the final model)'}`
     : r.target === report.config.target
       ? `    ${pct(r.target)}: not reached; the final model stopped at ${flops && report.final.compute ? `${pct(report.final.compute.reduction, 2)} of the prunable kernels' compute removed` : `sparsity ${pct(report.final.sparsity, 2)}`}`
-      : `    ${pct(r.target)}: not reached${r.why ? `: ${r.why}` : ' (the run stopped, or jumped past it, before a step landed on or crossed it)'}`));
+      : `    ${pct(r.target)}: not reached (the run stopped, or jumped past it, before a step landed on or crossed it)`));
   return `  frontier (test ${metric}, dense ${fmt(report.dense.testAccuracy)}):\n${rows.join('\n')}\n`;
 }
 

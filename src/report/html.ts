@@ -185,7 +185,7 @@ function frontierTable(r: RunReport): string {
   const flops = r.config.objective === 'flops';
   const body = r.frontier.map((f) => [
     pct(f.target, 1),
-    f.reached ? '<span class="badge ok">reached</span>' : '<span class="badge warn">not reached</span>',
+    f.reached ? `<span class="badge ok">reached</span>${f.beyond ? ` <span class="muted">beyond the target (${escapeHtml(f.beyond)})</span>` : ''}` : '<span class="badge warn">not reached</span>',
     ...(flops ? [f.compute ? pct(f.compute.reduction, 2) : '—'] : []),
     f.sparsity != null ? `${pct(f.sparsity, 2)}${f.sparsityOfAllParams != null ? ` <span class="muted">(${pct(f.sparsityOfAllParams, 2)} of all)</span>` : ''}` : '—',
     f.valAccuracy != null ? m.value(f.valAccuracy) : '—',

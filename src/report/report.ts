@@ -357,8 +357,11 @@ export interface ReportFrontierRow {
   fineTuneSteps?: number;
   /** Where its model/ and masks.json are, relative to the output folder ('' for the final row: the folder itself); absent when no folder was written. */
   path?: string;
-  /** Why a lower target was not reached, where its branch was tried (the guard rejected it). */
-  why?: string;
+  /**
+   * Where the guard rejected the lower target's branch: this row is the crossing step's own accepted model, beyond the
+   * target (`sparsity`, `compute` say how far; `fineTuneSteps` the run's up to that step), and this says what the branch lost.
+   */
+  beyond?: string;
   /**
    * With `--compact`: what this row's compact model (`<path>compact/`, its `path` relative to the run folder as report.json's `compact.path`)
    * runs; the final row repeats report.json's `compact`. Each row's `predict` times are measured in a session of their own

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type * as TF from '@tensorflow/tfjs';
-import { PrunableModel } from '../../src/pruning/prunable-model.js';
+import { disposeSnapshot, PrunableModel } from '../../src/pruning/prunable-model.js';
+import { FEATURE_SCHEMA } from '../../src/features/schema.js';
+import type { Scorer } from '../../src/policy/types.js';
 import { controlLossWarning, isLastTry, runAgent } from '../../src/agent/loop.js';
 import { maxComputeRemovable, unitsKeptFor } from '../../src/agent/granularity.js';
 import { afterAccept, afterRollback, nextSparsity, PLANNER_DEFAULTS } from '../../src/agent/planner.js';
@@ -432,6 +434,48 @@ describe('agent loop', () => {
     two.dispose();
     data.dispose();
   });
+
+  it('keeps the crossing step\'s own model for a lower target whose branch the guard rejects (beyond the target, said so)', async () => {
+    const { data, model } = setup(2);
+    const before = numTensors();
+    const absW = FEATURE_SCHEMA.names.indexOf('abs_w');
+    const sparsityAt = FEATURE_SCHEMA.names.indexOf('global_sparsity');
+    // Magnitude at a state's first scoring; at a later one from the same state (the branch, after the step from it was
+    // accepted) the output layer first, then the largest weights: a branch the guard must reject. (A new user's Conv1D
+    // forecaster met this for real: its branch to 0.8 took the filter its step to 0.865 kept.)
+    const seen = new Set<number>();
+    const scorer: Scorer = {
+      name: 'worse-on-the-branch',
+      score: (f) => {
+        // (A pass may score its layers in several calls: the state is the sparsity and the layer.)
+        return f.layers.map((l) => {
+          const at = `${Math.round(1e4 * (l.columns[sparsityAt][0] ?? 0))}:${l.layer}`;
+          const again = seen.has(at);
+          seen.add(at);
+          return Float32Array.from(l.columns[absW], (w) => (again ? (l.layer === 2 ? 1e6 : w) : -w));
+        });
+      },
+    };
+    const events: AgentEvent[] = [];
+    const r = await runAgent(model, data, scorer, { target: 0.6, milestones: [0.3], increments: 1, magnitudeCheck: false, onEvent: (e) => events.push(e) });
+    const first = r.steps[0];
+    expect(first.accepted).toBe(true);
+    expect(first.toSparsity).toBeGreaterThan(0.3);
+    const m = r.milestones.find((x) => x.target === 0.3)!;
+    expect(m.beyond).toBeDefined();
+    expect(m.beyond!.drop).toBeGreaterThan(m.beyond!.allowed);
+    // The row is the step's own state: its sparsity and validation score, the run's steps up to it.
+    expect(m.sparsity.global).toBeCloseTo(first.toSparsity, 6);
+    expect(m.valAccuracy).toBe(first.valAccuracy);
+    expect(m.fineTuneSteps).toBe(first.fineTuneSteps);
+    expect(events.some((e) => e.type === 'warning' && /the branch to 30\.0 % was rejected by the guard .*the frontier's row for it is the accepted step's own model, beyond it at \d+\.\d %/.test(e.message))).toBe(true);
+    expect(events.find((e) => e.type === 'frontier')).toMatchObject({ target: 0.3, beyond: m.beyond });
+    r.masks.dispose();
+    for (const x of r.milestones) disposeSnapshot(x.snapshot);
+    expect(numTensors()).toBe(before);
+    model.dispose();
+    data.dispose();
+  }, 120_000);
 });
 
 describe('a control far below the dense model', () => {

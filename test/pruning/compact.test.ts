@@ -425,8 +425,19 @@ describe('compactPruned (autoprune compact)', () => {
     expect(r.maxAbsDiff.sparseInt8).toBeDefined();
     expect(r.int8ClassChanges).toBeUndefined();
     expect(existsSync(join(dir, 'out', 'model.int8.sparse'))).toBe(true);
-    // Compacted again into the same folder without int8: the earlier int8 file (another compaction's) does not stay.
-    const again = await compactPruned(join(dir, 'reg'), { out: join(dir, 'out') });
+    // Compacted again into the same folder without int8: the earlier int8 file of this same model stays, with its figures
+    // (a new user's `compact <out> --data` took away the file a run's --compact wrote) …
+    const int8Bytes = readFileSync(join(dir, 'out', 'model.int8.sparse'));
+    const kept = await compactPruned(join(dir, 'reg'), { out: join(dir, 'out') });
+    expect(kept.removed).toBeUndefined();
+    expect(kept.files).toContain(join(dir, 'out', 'model.int8.sparse'));
+    expect(kept.maxAbsDiff.sparseInt8).toBeDefined();
+    expect(readFileSync(join(dir, 'out', 'model.int8.sparse')).equals(int8Bytes)).toBe(true);
+    // … and one of another model does not stay.
+    const other = tf.sequential({ layers: [tf.layers.dense({ inputShape: [5], units: 8, activation: 'relu' }), tf.layers.dense({ units: 2 })] });
+    await other.save(`file://${join(dir, 'other')}`);
+    other.dispose();
+    const again = await compactPruned(join(dir, 'other'), { out: join(dir, 'out') });
     expect(again.removed).toEqual([join(dir, 'out', 'model.int8.sparse')]);
     expect(existsSync(join(dir, 'out', 'model.int8.sparse'))).toBe(false);
     expect(existsSync(join(dir, 'out', 'model.sparse'))).toBe(true);

@@ -48,6 +48,15 @@ describe('console summary', () => {
     expect(summary(r)).not.toContain('fine-tuned alone');
   });
 
+  it('says what the control scores where it is the guard\'s reference (fine-tuning alone cost more than --max-drop)', () => {
+    const r = sample();
+    r.dense.valAccuracy = 0.9024;
+    r.final.valAccuracy = 0.878;
+    r.guard = { rule: 'paired', valRows: 41, finalStandardError: 0.005, maxDrop: 1, z: 1.64, finerThanData: false, reference: 'control', controlValAccuracy: 0.878, fineTunedControlValAccuracy: 0.878, finalDrop: 0, finalAllowedDrop: 0.01 } as NonNullable<RunReport['guard']>;
+    // "90.24 % dense → 87.80 % pruned" beside a drop of 0.00 points read as a broken guard to a new user.
+    expect(summary(r)).toMatch(/90\.24 % dense → 87\.80 % pruned \(the guard's paired drop vs the fine-tuned dense control: 0\.00 points, allowed 1\.00; the control, the dense model fine-tuned alone \(unpruned\), scores 87\.80 %: what fine-tuning itself cost is not counted as pruning's\)/);
+  });
+
   it('claims compute removed only at unit granularity: at hierarchical or connection the nonzero weights\' count is not what the model runs', () => {
     const r = sample();
     r.final.compute = { dense: 14528, live: 2398, reduction: 0.835 };
@@ -311,7 +320,8 @@ describe('console verbosity', () => {
       out = '';
       run.event({ type: 'phase', phase: 'step', step: 1, to: 0.5, batchSize: 32 });
       vi.advanceTimersByTime(PHASE_NOTICE_MS + 10);
-      expect(out).toBe('  step 1: scoring the connections and pruning to 50.0 % (compute removed), then fine-tuning…\n');
+      // Compute removed takes whole units: the line says units, not connections (a new user's GRU run read "connections").
+      expect(out).toBe('  step 1: scoring the units and pruning to 50.0 % (compute removed), then fine-tuning…\n');
       out = '';
       run.event({ type: 'phase', phase: 'polish', steps: 400, batchSize: 32 });
       vi.advanceTimersByTime(PHASE_NOTICE_MS + 10);
@@ -454,19 +464,22 @@ describe('console start line and totals', () => {
     expect(summary(r)).toContain("    50.0 %: 68.00 % of the prunable kernels' compute removed, sparsity 52.67 % (52.00 % of all parameters)");
   });
 
-  it('says why a frontier target was not reached, and writes no frontier/ folder claim where none was kept', () => {
+  it('says where a frontier row is the crossing step\'s model beyond its target, and writes no frontier/ folder claim where none was kept', () => {
     const r = sample();
     r.config.target = 0.8;
     r.final.sparsity = 0.75;
     r.frontier = [
-      { target: 0.5, reached: false, why: 'its branch lost 3.10 validation points, more than the 2.42 allowed' },
+      { target: 0.5, reached: true, sparsity: 0.62, sparsityOfAllParams: 0.6, testAccuracy: 0.9, fineTuneSteps: 300, path: 'frontier/0.5/', beyond: 'its branch lost 3.10 validation points, more than the 2.42 allowed: the model of the step that crossed it' },
+      { target: 0.6, reached: false },
       { target: 0.8, reached: false, sparsity: 0.75, path: '' },
     ];
     const text = summary(r);
-    expect(text).toContain('    50.0 %: not reached: its branch lost 3.10 validation points, more than the 2.42 allowed');
+    expect(text).toContain('    50.0 %: sparsity 62.00 % (60.00 % of all parameters), test accuracy 90.00 %, after 300 fine-tune steps (beyond the target: its branch lost 3.10 validation points, more than the 2.42 allowed: the model of the step that crossed it) → frontier/0.5/');
+    expect(text).toContain('    60.0 %: not reached (the run stopped, or jumped past it, before a step landed on or crossed it)');
     expect(text).toContain('    80.0 %: not reached; the final model stopped at sparsity 75.00 %');
     expect(text).not.toContain('not reached as its own step');
-    expect(text).toMatch(/report\.html, frontier\.json\)/);
+    r.frontier = r.frontier.slice(1);
+    expect(summary(r)).toMatch(/report\.html, frontier\.json\)/);
   });
 
   it('says which fine-tune steps went to the frontier\'s branches, on top of the budget', () => {
