@@ -37,6 +37,13 @@ export interface ScaleRun { width: number; granularity?: 'connection' | 'unit' }
 /** The default runs: connection granularity at every width; whole units at ~20 M weights. */
 export const SCALE_RUNS: readonly ScaleRun[] = [500, 1000, 2000, 3000, 4000, 6700].map((width) => ({ width })).concat([{ width: 4000, granularity: 'unit' } as ScaleRun]);
 
+/** How the worker marks its error's message on stderr (its stack comes before it). */
+export const SCALE_ERROR = 'scale-worker error: ';
+
+/** Whether a width's run failed otherwise than by running out of memory (a defect of the run, not a measurement). */
+export const failedRun = (r: ScaleRecord): boolean => r.error != null && r.error !== OUT_OF_MEMORY;
+const OUT_OF_MEMORY = 'killed (out of memory?)';
+
 function runWorker({ width, granularity = 'connection' }: ScaleRun): Promise<ScaleRecord> {
   return new Promise((resolveRec) => {
     const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist', 'bench', 'scale-worker.js'), String(width), granularity], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -49,8 +56,9 @@ function runWorker({ width, granularity = 'connection' }: ScaleRun): Promise<Sca
       try {
         resolveRec(JSON.parse(line) as ScaleRecord);
       } catch {
-        const why = err.trim().split('\n').filter((l) => !/^(WARNING|I0000)/.test(l)).slice(-1)[0] ?? `exit ${code}`;
-        resolveRec({ width, granularity, prunable: 784 * width + width * width + 10 * width, params: NaN, baseRss: NaN, modelRss: NaN, peakRss: NaN, phases: {}, seconds: NaN, sparsity: NaN, steps: 0, error: code === null ? 'killed (out of memory?)' : why });
+        const lines = err.trim().split('\n');
+        const why = lines.find((l) => l.startsWith(SCALE_ERROR))?.slice(SCALE_ERROR.length) ?? lines.filter((l) => !/^(WARNING|I0000)/.test(l)).slice(-1)[0] ?? `exit ${code}`;
+        resolveRec({ width, granularity, prunable: 784 * width + width * width + 10 * width, params: NaN, baseRss: NaN, modelRss: NaN, peakRss: NaN, phases: {}, seconds: NaN, sparsity: NaN, steps: 0, error: code === null ? OUT_OF_MEMORY : why });
       }
     });
   });

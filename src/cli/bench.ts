@@ -80,10 +80,15 @@ async function writeSection<R>(out: string, mk: Markers, suffix: string, what: s
 
 /** `autoprune bench --suite scale`: memory and time of one agent run on MLPs of growing width → its section of docs/benchmarks.md. */
 async function scaleCommand(f: z.infer<typeof BenchFlags>, argv: string[]): Promise<number> {
-  const { runScaleBench, scaleSection, SCALE_RUNS } = await import('../bench/scale.js');
+  const { failedRun, runScaleBench, scaleSection, SCALE_RUNS } = await import('../bench/scale.js');
   const runs = f.widths ? f.widths.map((width) => ({ width })) : f.quick ? [{ width: 500 }, { width: 1000 }, { width: 1000, granularity: 'unit' as const }] : SCALE_RUNS;
   const records = await runScaleBench(runs, (m) => process.stderr.write(`bench: ${m}\n`));
-  return writeSection(resolve(f.out), SCALE, 'scale', 'scale', records, argv, scaleSection);
+  const code = await writeSection(resolve(f.out), SCALE, 'scale', 'scale', records, argv, scaleSection);
+  // A width that failed (not by memory, which is a measurement) is a defect: its row says why, and the command fails.
+  const failed = records.filter(failedRun);
+  if (failed.length === 0) return code;
+  process.stderr.write(`autoprune: error: bench: the scale run failed at width ${failed.map((r) => r.width).join(', ')} (the section's rows say why)\n`);
+  return 1;
 }
 
 /** `autoprune bench --suite ecosystem`: PruningCallback vs the agent, one frontier run vs separate runs → its section of docs/benchmarks.md. */

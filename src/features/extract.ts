@@ -8,6 +8,7 @@ import type { PrunableLayer, PrunableModel } from '../pruning/prunable-model.js'
 import { FEATURE_SCHEMA, type FeatureName } from './schema.js';
 import { activationBatch } from '../models/activation-batch.js';
 import { liveRanks, magnitudeKeys, RANK_INPUT, RANK_LAYER, RANK_UNIT } from './ranks.js';
+import type { Scorer } from '../policy/types.js';
 import type { ConnectionFeatures, LayerFeatures } from './types.js';
 
 export interface ExtractOptions {
@@ -45,7 +46,7 @@ export function extractFeatures(pm: PrunableModel, calib: Split, opts: ExtractOp
  * (layer, name, count, indices: what selection needs).
  */
 export function extractScored(
-  pm: PrunableModel, calib: Split, score: (layer: LayerFeatures) => Float32Array,
+  pm: PrunableModel, calib: Split, score: ((layer: LayerFeatures) => Float32Array) & Partial<Pick<LayerScoring, 'finish'>>,
   opts: ExtractOptions & { chunk?: number; needs?: readonly string[] } = {},
 ): { features: ConnectionFeatures; scores: Float32Array[] } {
   return withStats(pm, calib, opts, (ctx) => {
@@ -57,7 +58,12 @@ export function extractScored(
         out.set(score(lf), at);
         at += lf.count;
       });
-      scores.push(out);
+      // A staged scorer's per-layer work, on the whole layer's row scores and the few columns it reads.
+      const finish = score.finish;
+      let final = out;
+      if (finish && finish.needs.every((nm) => nm === 'abs_w')) final = finish.run(out, absWeightFeatures(pm, li, ctx.live[li]));
+      else if (finish) layerFeatureChunks(pm, li, ctx, Infinity, finish.needs, (lf) => { final = finish.run(out, lf); });
+      scores.push(final);
       return { layer: li, name: l.name, count: ctx.live[li].length, indices: ctx.live[li], columns: [] };
     });
     return { features: { schema: FEATURE_SCHEMA, layers }, scores };
@@ -65,12 +71,39 @@ export function extractScored(
 }
 
 /**
+ * A layer's |w| column alone, of its live connections (what a staged scorer's LAMP prior reads): none of the layer
+ * statistics a full feature build computes first (1.2 s of a 9 M-weight layer). The other columns are empty.
+ */
+function absWeightFeatures(pm: PrunableModel, li: number, indices: Int32Array): LayerFeatures {
+  const l = pm.layers[li];
+  const w = l.kernel.dataSync() as Float32Array;
+  const absW = new Float32Array(indices.length);
+  for (let j = 0; j < indices.length; j++) absW[j] = Math.abs(w[indices[j]]);
+  return { layer: li, name: l.name, count: indices.length, indices, columns: FEATURE_SCHEMA.names.map((nm) => (nm === 'abs_w' ? absW : new Float32Array(0))) };
+}
+
+/**
  * A Scorer as a per-layer function for extractScored, and the chunk size it allows: row-wise scorers
  * (Scorer.rowwise) take FEATURE_CHUNK connections at a time, others a whole layer.
  */
-export function scoreLayerWith(scorer: { score(f: ConnectionFeatures): Float32Array[]; rowwise?: boolean; needs?: readonly string[] }): ((lf: LayerFeatures) => Float32Array) & { chunk: number; needs?: readonly string[] } {
+export function scoreLayerWith(scorer: Pick<Scorer, 'score' | 'rowwise' | 'needs' | 'staged'>): LayerScoring {
+  const staged = scorer.staged;
+  if (staged) {
+    // Row-wise first (chunks of FEATURE_CHUNK), then the layer: Scorer.staged.
+    const rows = staged.rows;
+    return Object.assign((lf: LayerFeatures) => rows.score({ schema: FEATURE_SCHEMA, layers: [lf] })[0], {
+      chunk: rows.rowwise ? FEATURE_CHUNK : Infinity, needs: rows.needs, finish: { needs: staged.needs, run: (s: Float32Array, lf: LayerFeatures) => staged.finish(s, lf) },
+    });
+  }
   return Object.assign((lf: LayerFeatures) => scorer.score({ schema: FEATURE_SCHEMA, layers: [lf] })[0], { chunk: scorer.rowwise ? FEATURE_CHUNK : Infinity, needs: scorer.needs });
 }
+
+/** A layer's scoring for extractScored: chunks of its rows scored by the function, then `finish` where a scorer is staged. */
+export type LayerScoring = ((lf: LayerFeatures) => Float32Array) & {
+  chunk: number;
+  needs?: readonly string[];
+  finish?: { needs: readonly string[]; run(rowScores: Float32Array, lf: LayerFeatures): Float32Array };
+};
 
 function withStats<T>(pm: PrunableModel, calib: Split, opts: ExtractOptions, f: (ctx: BuildContext) => T): T {
   const o = { ...EXTRACT_DEFAULTS, ...opts };

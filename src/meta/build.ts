@@ -66,7 +66,11 @@ export function fileModelHash(path: string): string {
   let file = resolve(path);
   if (existsSync(file) && statSync(file).isDirectory()) {
     file = join(file, 'model.json');
-    if (!existsSync(file)) throw new UsageError(`model folder '${path}' holds no model.json; give each model's model.json (or its folder) to --models, e.g. --models ${join(path, '*')}`);
+    if (!existsSync(file)) {
+      // An autoprune output folder keeps its model in model/ (a glob over the folder would take masks.json and report.json too).
+      const inner = existsSync(join(file, '..', 'model', 'model.json')) ? join(path, 'model') : undefined;
+      throw new UsageError(`model folder '${path}' holds no model.json; give each model's model.json (or its folder) to --models, e.g. --models ${inner ?? join(path, '*', 'model.json')}`);
+    }
   }
   if (!existsSync(file)) throw new UsageError(`model file '${path}' does not exist`);
   const h = createHash('sha256').update(readFileSync(file));

@@ -1,5 +1,6 @@
 import { signalTurn } from '../util/signal-turn.js';
 import { releaseEarlySignals } from '../cli/early-signals.js';
+import { withdrawUnstartedJobs } from './queue.js';
 import { AutopruneError, UsageError, withMessage } from '../errors.js';
 import { basename, dirname, resolve } from 'node:path';
 import { isCsvPath, loadDataset } from '../data/registry.js';
@@ -119,14 +120,20 @@ export async function main(args: BuildMetaCliArgs, argv: string[] = process.argv
   let finishedModels = 0;
   let written = false;
   const total = userModels?.length;
+  let signals = 0;
   const onSignal = (): void => {
-    // An in-process build (--workers 1) computes without yielding: a signal is handled when it is done.
-    const message = written
-      ? `interrupted after the build had finished: ${out} is written and complete`
-      : `interrupted: ${finishedModels}${total != null ? ` of ${total}` : ''} models' rows were built and are cached (the same command reuses them); ${out} was not written`;
-    if (args.json) process.stdout.write(`${JSON.stringify({ type: 'error', message, exitCode: 130 })}\n`);
-    process.stderr.write(`autoprune: ${message}\n`);
-    process.exit(130);
+    if (++signals > 1) process.exit(130);
+    // A queue build's jobs that no worker started are taken off the queue first (a few seconds at most).
+    void withdrawUnstartedJobs().then((withdrawn) => {
+      // An in-process build (--workers 1) computes without yielding: a signal is handled when it is done.
+      const message = written
+        ? `interrupted after the build had finished: ${out} is written and complete`
+        : `interrupted: ${finishedModels}${total != null ? ` of ${total}` : ''} models' rows were built and are cached (the same command reuses them)` +
+          `${withdrawn ? `; ${withdrawn} job(s) no worker had started were taken off the queue` : ''}; ${out} was not written`;
+      if (args.json) process.stdout.write(`${JSON.stringify({ type: 'error', message, exitCode: 130 })}\n`);
+      process.stderr.write(`autoprune: ${message}\n`);
+      process.exit(130);
+    });
   };
   releaseEarlySignals();
   process.on('SIGINT', onSignal);

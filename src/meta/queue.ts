@@ -10,7 +10,7 @@
  * hash of the model and the settings, so a coordinator restarted after a crash finds the finished
  * jobs' results in Redis instead of recomputing them.
  */
-import { Queue, QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Queue, QueueEvents, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -38,7 +38,7 @@ const redisLostMs = () => Number(process.env.AUTOPRUNE_QUEUE_LOST_MS ?? 30_000);
 const watchMs = () => Number(process.env.AUTOPRUNE_QUEUE_WATCH_MS ?? 5_000);
 
 /** Fails with one line when no Redis server answers at `url` (instead of ioredis retrying forever). */
-export async function pingRedis(url: string): Promise<void> {
+export async function pingRedis(url: string, remedy = 'or build without --queue'): Promise<void> {
   checkQueueUrl(url);
   const db = queueDb(url);
   // (The database is selected below, where its error can be caught: not by ioredis on connect.)
@@ -54,7 +54,7 @@ export async function pingRedis(url: string): Promise<void> {
       const msg = (err as Error).message || 'connection failed';
       // "Connection is closed." is what a host that does not resolve, or a port where no Redis answers, gives.
       const why = /connection is closed/i.test(msg) ? 'no Redis server answered there (nothing listening, a host that does not resolve, or another service on that port)' : msg;
-      throw new UsageError(`cannot reach Redis at --queue ${url}: ${why} (start one with 'redis-server --port PORT', or build without --queue)`);
+      throw new UsageError(`cannot reach Redis at --queue ${url}: ${why} (start one with 'redis-server --port PORT', ${remedy})`);
     }
     if (db > 0) {
       try {
@@ -120,9 +120,29 @@ function startLocalWorkers(url: string, n: number): ChildProcess[] {
   }));
 }
 
+/** Takes the running build's jobs that no worker has started off the queue (set while runOnQueue runs). */
+let withdrawQueued: (() => Promise<number>) | undefined;
+
+/**
+ * For a build interrupted by a signal (its handler exits at once): takes the jobs of the queue build under way that no
+ * worker has started off the queue, within `ms`; resolves to how many, or undefined where none was under way or the time
+ * ran out. Left there, a later build's workers ran them first (a new user's next build waited behind them).
+ */
+export async function withdrawUnstartedJobs(ms = 3000): Promise<number | undefined> {
+  if (!withdrawQueued) return undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([withdrawQueued().catch(() => undefined), new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), ms); })]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Runs every model's job on the queue and hands each result to `finished` (in completion order).
- * Finished jobs of an earlier identical build are reused (unless `job.fresh`); failed ones are retried.
+ * Finished jobs of an earlier identical build are reused (unless `job.fresh`); failed ones are retried. A build that
+ * ends before its jobs do (an error, or a signal: withdrawUnstartedJobs) takes those that no worker started off the
+ * queue; a job in hand is finished by its worker, and its rows stay there for a rerun.
  */
 export async function runOnQueue(
   models: readonly MetaModel[],
@@ -177,11 +197,26 @@ export async function runOnQueue(
     // only the coordinator got SIGTERM (a supervisor's or CI's timeout; a terminal's Ctrl-C reached the whole group).
     process.once('exit', stopLocal);
     const done = new Set<number>();
+    withdrawQueued = async () => {
+      let n = 0;
+      for (const [i, id] of ids.entries()) {
+        if (done.has(i)) continue;
+        const j = await queue.getJob(id);
+        const state = j ? await j.getState() : undefined;
+        if (state !== 'waiting' && state !== 'delayed' && state !== 'prioritized') continue;
+        await j!.remove();
+        n++;
+      }
+      return n;
+    };
     // The watch: a build never waits in silence, nor forever, on a queue that cannot finish it.
     const lost = new Promise<never>((_, reject) => {
       const t0 = Date.now();
       let down: number | undefined;
       let toldNoWorker = false;
+      /** Since when no worker has been connected (undefined: one is), and whether one ever was during this build. */
+      let noWorkerSince: number | undefined = t0;
+      let hadWorker = false;
       let busy = false;
       watch = setInterval(() => {
         if (busy) return;
@@ -206,9 +241,24 @@ export async function runOnQueue(
             reject(new AutopruneError(`the job of '${models[i].id}' is gone from Redis at --queue ${options.url} (a server restarted without its data, or a flush): rerun the same build-meta (finished jobs still in Redis are reused)`));
             return;
           }
-          if (!started && !toldNoWorker && done.size === 0 && Date.now() - t0 >= 3 * watchMs() && (await queue.getWorkersCount()) === 0) {
-            toldNoWorker = true;
-            options.onProgress?.({ type: 'queue-waiting', message: `${models.length - done.size} job(s) queued on ${options.url}, and no worker is connected to it yet: start one with 'autoprune worker --queue ${options.url}' (here or on any machine that reaches this server), or build with --workers N` });
+          // No worker, for three rounds of the watch: at the start, and again whenever the last one leaves (killed, or
+          // its machine gone: a new user's build waited in silence after its only worker was killed).
+          if ((await queue.getWorkersCount()) > 0) {
+            hadWorker = true;
+            noWorkerSince = undefined;
+            toldNoWorker = false;
+          } else {
+            noWorkerSince ??= Date.now();
+            if (!toldNoWorker && Date.now() - noWorkerSince >= 3 * watchMs()) {
+              toldNoWorker = true;
+              const start = `start one with 'autoprune worker --queue ${options.url}' (here or on any machine that reaches this server)`;
+              options.onProgress?.({
+                type: 'queue-waiting',
+                message: hadWorker || started || done.size > 0
+                  ? `${models.length - done.size} of ${models.length} models' rows still to come from ${options.url}, and no worker is connected to it any more: ${start}; a job whose worker was killed goes back on the queue once its lock lapses`
+                  : `${models.length - done.size} job(s) queued on ${options.url}, and no worker is connected to it yet: ${start}, or build with --workers N`,
+              });
+            }
           }
         })().catch(() => { /* the next round checks again */ }).finally(() => { busy = false; });
       }, watchMs());
@@ -248,6 +298,15 @@ export async function runOnQueue(
     if (watch) clearInterval(watch);
     stopLocal();
     process.off('exit', stopLocal);
+    // Ended before its jobs did (an error): those no worker started are not left for a later build's workers to run first.
+    // (Not where the server is gone: commands queued for it would hold the process while the client reconnects.)
+    const withdraw = withdrawQueued;
+    withdrawQueued = undefined;
+    if (withdraw && (await redisAnswers(options.url)) === undefined) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([withdraw().catch(() => 0), new Promise((r) => { timer = setTimeout(r, 3000); })]);
+      clearTimeout(timer);
+    }
     // (Closing waits on the server; one that is gone must not hold the command. The wait's timer is a referenced one:
     // with the server gone nothing else may hold the event loop, and an unreferenced timer let the process end right
     // here, exit 0 with the build's error unsaid — a Redis shut down while no job ran.)
@@ -275,12 +334,19 @@ export type QueueWorkerEvent =
  * machine that reaches the Redis server; a user model's path must exist there too.
  */
 export async function runQueueWorker(url: string, options: QueueWorkerOptions = {}): Promise<void> {
-  await pingRedis(url);
+  await pingRedis(url, 'or give the --queue URL of the build-meta command whose jobs this worker should take');
   const name = `${hostname()}:${process.pid}`;
   const lockDuration = Number(process.env.AUTOPRUNE_QUEUE_LOCK_MS ?? DEFAULT_LOCK_MS);
   const here = `on worker ${name} (every worker needs the models and data files at the same paths as the build-meta command)`;
-  const worker = new Worker<JobData, JobResult>(QUEUE_NAME, async (j) => {
+  const worker = new Worker<JobData, JobResult>(QUEUE_NAME, async (j, token) => {
     const { model, options: jobOptions } = j.data;
+    if (options.signal?.aborted) {
+      // BullMQ takes the next job in the same call that completes one: a stop asked during the last job (its signal
+      // handled only once that job's synchronous work let it) must not run this one too (a new user's stopped worker
+      // ran a whole extra job before it exited). Handed back untouched, for another worker or a rerun.
+      await j.moveToWait(token);
+      throw new WaitingError();
+    }
     options.onEvent?.({ type: 'job-start', worker: name, model: model.id, attempt: j.attemptsMade + 1 });
     if (isFileModel(model) && !existsSync(model.path)) {
       throw new UnrecoverableError(`model file '${model.path}' does not exist ${here}`);

@@ -1,7 +1,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import { makeDirs } from '../util/make-dirs.js';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join, resolve, sep } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { rememberLoss, rememberTask, savedLoss, taskOf, toldTask, type TaskInfo } from './task.js';
 import { ModelError, UsageError } from '../errors.js';
@@ -53,6 +53,10 @@ export function readModelArtifacts(path: string): { file: string; artifacts: TF.
   // A weight file given for the model: said as such (its bytes are no JSON), naming the model.json beside it.
   if (/\.bin$/i.test(file) && raw.length > 0 && raw[0] !== 0x7b) {
     throw new ModelError(`model file '${path}' is a weight file (binary), not a model.json: give the model.json beside it, or its folder (${dirname(file)})`);
+  }
+  // A data table given for the model (a new user's CSV in build-meta's --models): said as such, not as broken JSON.
+  if (/\.(csv|tsv)$/i.test(file) && raw.length > 0 && raw[0] !== 0x7b) {
+    throw new ModelError(`model file '${path}' is a data table (.${extname(file).slice(1).toLowerCase()}), not a tfjs model.json: give the model's model.json (or its folder) there, and the table to --data`);
   }
   try {
     json = JSON.parse(raw.toString('utf8').replace(/^\uFEFF/, ''));

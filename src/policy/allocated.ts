@@ -1,4 +1,6 @@
-import type { ConnectionFeatures } from '../features/types.js';
+import { argsort } from '../util/argsort.js';
+import type { ConnectionFeatures, LayerFeatures } from '../features/types.js';
+import { FEATURE_SCHEMA } from '../features/schema.js';
 import type { Scorer } from './types.js';
 
 /**
@@ -13,13 +15,17 @@ export function blendedOrder(policy: Scorer, prior: Scorer, alpha: number): Scor
     score(features: ConnectionFeatures): Float32Array[] {
       const own = policy.score(features);
       const base = prior.score(features);
-      return own.map((s, l) => {
-        const a = ranks01(s);
-        const b = ranks01(base[l]);
-        return Float32Array.from(a, (v, i) => alpha * v + (1 - alpha) * b[i]);
-      });
+      return own.map((s, l) => blend(s, base[l], alpha));
     },
   };
+}
+
+/** (1 − a)·the prior's rank + a·the policy's rank of each connection (ranks 0…1 within the layer). */
+function blend(own: Float32Array, base: Float32Array, alpha: number): Float32Array {
+  const a = ranks01(own);
+  const b = ranks01(base);
+  for (let i = 0; i < a.length; i++) a[i] = alpha * a[i] + (1 - alpha) * b[i];
+  return a;
 }
 
 /** The weight of a policy's ranks in the bounded correction of LAMP (ONE_SHOT_POLICY, and the agent outside a policy's domain). */
@@ -30,15 +36,44 @@ export const CORRECTION_WEIGHT = 0.25;
  * (blendedOrder), the prior's allocation across layers (allocatedBy). What `--policy X@a+Y` builds.
  */
 export function correctedPrior(policy: Scorer, prior: Scorer, alpha: number, name = `${policy.name}@${alpha}+${prior.name}`): Scorer {
-  return allocatedBy(blendedOrder(policy, prior, alpha), prior, name);
+  // allocatedBy(blendedOrder(policy, prior, alpha), prior), with the prior scored once a pass (not once for each).
+  const finish = (own: Float32Array, base: Float32Array) => {
+    // transplant(blend(own, base, alpha), base), with the prior's argsort done once for its ranks and its values.
+    const n = own.length;
+    const baseUp = argsort(base);
+    const mixed = ranksOf(argsort(own));
+    const b = ranksOf(baseUp);
+    for (let i = 0; i < n; i++) mixed[i] = alpha * mixed[i] + (1 - alpha) * b[i];
+    const idx = argsort(mixed, true);
+    const out = new Float32Array(n);
+    for (let r = 0; r < n; r++) out[idx[r]] = base[baseUp[n - 1 - r]];
+    return out;
+  };
+  const needs = policy.needs && prior.needs ? [...new Set([...policy.needs, ...prior.needs])] : undefined;
+  return {
+    name,
+    schema: policy.schema,
+    ...(needs ? { needs } : {}),
+    // A row-wise policy's scores in chunks, the prior's (whole-layer: LAMP) from its own columns only, then the ranks.
+    ...(policy.rowwise && prior.needs ? {
+      staged: { rows: policy, needs: prior.needs, finish: (rowScores: Float32Array, layer: LayerFeatures) => finish(rowScores, prior.score({ schema: FEATURE_SCHEMA, layers: [layer] })[0]) },
+    } : {}),
+    score(features: ConnectionFeatures): Float32Array[] {
+      const own = policy.score(features);
+      const base = prior.score(features);
+      return own.map((s, l) => finish(s, base[l]));
+    },
+  };
 }
 
 /** Rank of each value in ascending order, scaled to [0, 1] (ties by index). */
 function ranks01(v: Float32Array): Float32Array {
-  const n = v.length;
-  const idx = new Uint32Array(n);
-  for (let i = 0; i < n; i++) idx[i] = i;
-  idx.sort((a, b) => v[a] - v[b] || a - b);
+  return ranksOf(argsort(v));
+}
+
+/** The ranks 0…1 of an argsort's order (idx[r] is the r-th lowest). */
+function ranksOf(idx: Uint32Array): Float32Array {
+  const n = idx.length;
   const out = new Float32Array(n);
   for (let r = 0; r < n; r++) out[idx[r]] = n > 1 ? r / (n - 1) : 0;
   return out;
@@ -66,11 +101,10 @@ export function allocatedBy(policy: Scorer, prior: Scorer, name = `${policy.name
 /** out[i] = the prior's r-th highest value, where r is i's rank (descending) in `order`. */
 export function transplant(order: Float32Array, prior: Float32Array): Float32Array {
   const n = order.length;
-  const values = Float32Array.from(prior).sort().reverse();
-  const idx = new Uint32Array(n);
-  for (let i = 0; i < n; i++) idx[i] = i;
-  idx.sort((a, b) => order[b] - order[a] || a - b);
+  // The prior's values from the highest down (its linear-time argsort: the sort of 9 M floats took a second).
+  const byPrior = argsort(prior, true);
+  const idx = argsort(order, true);
   const out = new Float32Array(n);
-  for (let r = 0; r < n; r++) out[idx[r]] = values[r];
+  for (let r = 0; r < n; r++) out[idx[r]] = prior[byPrior[r]];
   return out;
 }

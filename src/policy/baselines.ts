@@ -1,3 +1,4 @@
+import { argsort } from '../util/argsort.js';
 import { PolicyError } from '../errors.js';
 import type { ConnectionFeatures } from '../features/types.js';
 import { requireFeatures } from './policy.js';
@@ -77,33 +78,34 @@ export function randomScorer(options: ScorerOptions = {}): Scorer {
 
 /**
  * LAMP scores of one layer's |w| (Lee et al. 2021, "Layer-adaptive sparsity for the magnitude-based
- * pruning"): lamp_i = w_i² / Σ_{j: |w_j| ≥ |w_i|} w_j² over the layer's live weights. O(n log n):
- * sort, suffix sums of squares, and a binary search for each weight's first equal value, so equal
- * weights share one score.
+ * pruning"): lamp_i = w_i² / Σ_{j: |w_j| ≥ |w_i|} w_j² over the layer's live weights. The weights walked
+ * from the largest down in sorted order (a linear-time argsort), the squares summed as they come, so equal
+ * weights share one score: their sum includes them all. (A binary search per weight over the sorted values
+ * did the same in 7 s for a 9 M-weight layer, its memory reads all cache misses; this takes under one.)
  */
 export function lampScores(absW: Float32Array): Float64Array {
   const n = absW.length;
-  const sorted = Float32Array.from(absW).sort();
-  const suffix = new Float64Array(n + 1);
-  for (let j = n - 1; j >= 0; j--) suffix[j] = suffix[j + 1] + sorted[j] * sorted[j];
+  const idx = argsort(absW);
   const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const v = absW[i];
-    let lo = 0, hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (sorted[mid] < v) lo = mid + 1;
-      else hi = mid;
-    }
-    const denom = suffix[lo];
-    out[i] = denom > 0 ? (v * v) / denom : 0;
+  let suffix = 0;
+  for (let i = n - 1; i >= 0;) {
+    const v = absW[idx[i]];
+    let j = i;
+    for (; j >= 0 && absW[idx[j]] === v; j--) suffix += v * v;
+    const score = suffix > 0 ? (v * v) / suffix : 0;
+    for (let k = j + 1; k <= i; k++) out[idx[k]] = score;
+    i = j;
   }
   return out;
 }
 
 /** LAMP as a Scorer's scores of one layer's |w|: −lamp (lowest LAMP score pruned first). */
 export function lampPruneScores(absW: Float32Array): Float32Array {
-  return Float32Array.from(lampScores(absW), (v) => -v);
+  const lamp = lampScores(absW);
+  // (A loop: Float32Array.from with a map function took 1.8 s for 9 M weights.)
+  const out = new Float32Array(lamp.length);
+  for (let i = 0; i < lamp.length; i++) out[i] = -lamp[i];
+  return out;
 }
 
 /** LAMP: −lamp (lowest LAMP score pruned first; each layer's largest weight has LAMP 1). */

@@ -1,4 +1,4 @@
-import type { ConnectionFeatures, FeatureSchema } from '../features/types.js';
+import type { ConnectionFeatures, FeatureSchema, LayerFeatures } from '../features/types.js';
 
 /**
  * Anything that ranks live connections for removal: a learned policy or a baseline criterion.
@@ -22,5 +22,16 @@ export interface Scorer {
    * out (the magnitude ranks' sort, the logarithms). Undefined = every column.
    */
   readonly needs?: readonly string[];
+  /**
+   * A scorer whose work is row-wise, then per layer (a learned correction of a prior, `X@a+Y`): extraction streams a
+   * large layer's rows through `rows` in chunks, as for a row-wise scorer, then calls `finish` with the whole layer's
+   * row scores and a LayerFeatures of its `needs` columns alone (LAMP's |w|: one column, where every column of a 9 M-weight
+   * layer at once took over a gigabyte). `score` gives the same scores from whole features.
+   */
+  readonly staged?: {
+    readonly rows: Scorer;
+    readonly needs: readonly string[];
+    finish(rowScores: Float32Array, layer: LayerFeatures): Float32Array;
+  };
   score(features: ConnectionFeatures): Float32Array[];
 }

@@ -443,7 +443,7 @@ describe('agent loop', () => {
     // Magnitude at a state's first scoring; at a later one from the same state (the branch, after the step from it was
     // accepted) the output layer first, then the largest weights: a branch the guard must reject. (A new user's Conv1D
     // forecaster met this for real: its branch to 0.8 took the filter its step to 0.865 kept.)
-    const seen = new Set<number>();
+    const seen = new Set<string>();
     const scorer: Scorer = {
       name: 'worse-on-the-branch',
       score: (f) => {

@@ -208,6 +208,36 @@ describe.skipIf(!hasRedis)('build-meta --queue (BullMQ on Redis)', () => {
     }
   }, 120_000);
 
+  it('a stopped worker takes no job after the one in hand; the build says its last worker left, and an interrupted build takes its unstarted jobs off the queue', async () => {
+    const env = { AUTOPRUNE_CACHE_DIR: join(cwd, 'cache-d'), AUTOPRUNE_QUEUE_WATCH_MS: '300' };
+    // On its own database: the job counts below are this build's.
+    const url = `${redis.url}/4`;
+    const { Queue } = await import('bullmq');
+    const { QUEUE_NAME } = await import('../../src/meta/queue.js');
+    const queue = new Queue(QUEUE_NAME, { connection: { url, maxRetriesPerRequest: null } });
+    const build = start([...family, '--queue', url, '--workers', '0', '--fresh', '--json', '--out', 'meta/stop.json'], cwd, env);
+    const worker = start(['worker', '--queue', url, '--json'], cwd, env);
+    try {
+      await until(() => build.events.some((e) => e.type === 'model-start'), 'a job taken by the worker');
+      worker.child.kill('SIGTERM');
+      await worker.exited;
+      // The job in hand finished; the next one, which BullMQ hands over as it completes one, went back untouched (a new
+      // user's stopped worker ran a whole extra job first).
+      expect(await queue.getJobCounts('completed', 'active', 'failed', 'wait')).toEqual({ completed: 1, active: 0, failed: 0, wait: 2 });
+      // Its only worker gone, the build says so (it used to wait in silence).
+      await until(() => build.events.some((e) => e.type === 'queue-waiting' && /2 of 3 models' rows still to come from redis:.+, and no worker is connected to it any more: start one with 'autoprune worker --queue/.test(String(e.message))), 'the no-worker-any-more line', 30_000);
+      // Interrupted, it takes the jobs no worker started off the queue: a later build's workers do not run them first.
+      build.child.kill('SIGTERM');
+      expect(await build.exited).toBe(130);
+      expect(build.stderr()).toMatch(/interrupted: 1 of 3 models' rows were built and are cached \(the same command reuses them\); 2 job\(s\) no worker had started were taken off the queue; meta\/stop\.json was not written/);
+      expect(await queue.getJobCounts('completed', 'active', 'failed', 'wait')).toEqual({ completed: 1, active: 0, failed: 0, wait: 0 });
+    } finally {
+      build.child.kill('SIGKILL');
+      worker.child.kill('SIGKILL');
+      await queue.close();
+    }
+  }, 120_000);
+
   it('a build says when no worker is connected, and fails in one line when its Redis server is gone', async () => {
     const lone = await startRedis();
     // 8 s of waiting for the server: long enough for the client to stop holding the process while it waits (a build

@@ -93,3 +93,34 @@ describe('combined scorers: a policy\'s order, a prior\'s allocation, a bounded 
     expect(events).not.toContain('start');
   });
 });
+
+describe('the bounded correction on a layer larger than a chunk', () => {
+  it('scores in chunks, then per layer from the prior\'s one column, exactly as from whole features', async () => {
+    const { tf } = await import('../../src/backend/tf.js');
+    const { PrunableModel } = await import('../../src/pruning/prunable-model.js');
+    const { extractFeatures, extractScored, scoreLayerWith, FEATURE_CHUNK } = await import('../../src/features/extract.js');
+    const { numTensors } = await import('../helpers.js');
+    const before = numTensors();
+    // 300 × 1,000 = 300,000 weights in the first layer: more than one chunk of rows.
+    const model = tf.sequential({ layers: [
+      tf.layers.dense({ inputShape: [300], units: 1000, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+      tf.layers.dense({ units: 4, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+    ] });
+    expect(300 * 1000).toBeGreaterThan(FEATURE_CHUNK);
+    const pm = new PrunableModel(model);
+    const x = tf.randomUniform([64, 300], 0, 1, 'float32', 3);
+    const calib = { x, labels: Int32Array.from({ length: 64 }, (_, i) => i % 4) };
+    const scorer = resolveScorer('default@0.25+lamp');
+    expect(scorer.staged).toBeDefined();
+    const perLayer = scoreLayerWith(scorer);
+    expect(perLayer.chunk).toBe(FEATURE_CHUNK);
+    expect(perLayer.finish?.needs).toEqual(['abs_w']);
+    const staged = extractScored(pm, calib, perLayer, { chunk: perLayer.chunk, needs: perLayer.needs }).scores;
+    const whole = scorer.score(extractFeatures(pm, calib));
+    expect(staged.map((s) => Array.from(s))).toEqual(whole.map((s) => Array.from(s)));
+    pm.dispose();
+    model.dispose();
+    x.dispose();
+    expect(numTensors()).toBe(before);
+  }, 60_000);
+});

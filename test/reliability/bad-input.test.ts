@@ -103,6 +103,7 @@ interface Case { name: string; setup?: Setup; args: string[]; error: RegExp; env
 
 const CASES: Case[] = [
   { name: 'a gelu_new activation (tfjs saves it under a name it cannot load)', setup: both(base, modelCopy('g', (j) => { j.modelTopology.config.layers[0].config.activation = 'gelu_new'; })), args: prune('--model', 'g'), error: /Unknown activation: geluNew: tfjs-layers saves its 'gelu_new' activation under a name it cannot load back .* use 'gelu'/ },
+  { name: 'the data table given as the model', setup: base, args: prune('--model', 'd.csv'), error: /model file 'd\.csv' is a data table \(\.csv\), not a tfjs model\.json: give the model's model\.json \(or its folder\) there, and the table to --data/ },
   { name: 'the weight file given as the model', setup: base, args: prune('--model', 'm/weights.bin'), error: /model file 'm\/weights.bin' is a weight file \(binary\), not a model.json: give the model.json beside it, or its folder/ },
   { name: 'dilated convolution (no gradients in tfjs)', setup: both(base, (cwd) => cpSync(join(fixtures, 'dil'), join(cwd, 'dil'), { recursive: true })), args: prune('--model', 'dil'), error: /layer 'atrous' \(Conv1D, dilationRate \[?2\]?\) is a dilated convolution, and TensorFlow\.js cannot compute its gradients/ },
   // Model files: nothing outside the model's folder is read.
