@@ -7,6 +7,7 @@ import { loadModel } from '../src/models/io.js';
 import { checkpointDirFor } from '../src/output-dir.js';
 import { PrunableModel } from '../src/pruning/prunable-model.js';
 import { numTensors, tempDir } from './helpers.js';
+import { cli } from './cli/cli-helpers.js';
 
 process.env.AUTOPRUNE_CACHE_DIR = tempDir('autoprune-frontier-cache-');
 
@@ -114,6 +115,10 @@ describe('the frontier in one run', () => {
     expect(html).toContain('<h2>Compact models</h2>');
     expect(html).toContain('<td>frontier/0.5/compact/</td>'); // relative: the folder is shipped, moved
     expect(html).toContain(`${report.compact!.macs.dense.toLocaleString('en')} → ${report.compact!.macs.compact.toLocaleString('en')}`);
+    // `autoprune compact <out>` afterwards compacts the run's own model, and names the lower targets' commands.
+    const again = await cli(['compact', out], { cwd: tempDir() });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(`this compacted the run's own model only: the frontier's lower targets (frontier/0.5/) are models of their own: autoprune compact ${join(out, 'frontier', '0.5')}/`);
     model.dispose();
   });
 

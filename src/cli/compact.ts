@@ -1,5 +1,5 @@
 /** `autoprune compact`: compactPruned (src/compact-service.ts) with its result printed as tables. */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { consoleTable } from './table.js';
 import { compactPruned, COMPACT_TIME_BUDGET_MS, locate, type CompactOptions, type CompactResult } from '../compact-service.js';
@@ -27,6 +27,24 @@ function extraMacs(r: CompactResult): string {
     ...(zeros > 0 ? [`${zeros.toLocaleString('en')} are zeros inside kept units, which still cost their MACs (tfjs has no sparse kernels)`] : []),
   ];
   return `: of the ${extra.toLocaleString('en')} more than the live weights, ${parts.join('; ')}`;
+}
+
+/**
+ * A --targets run's folder: its lower targets' models are folders of their own, which this compaction left alone (a new
+ * user expected them compacted, as a run's --compact does): said, with the command for each.
+ */
+function frontierNote(dir: string): string[] {
+  const file = join(dir, 'frontier.json');
+  if (!existsSync(file)) return [];
+  let rows: { target?: number; path?: string }[] = [];
+  try {
+    rows = (JSON.parse(readFileSync(file, 'utf8')) as { rows?: typeof rows }).rows ?? [];
+  } catch {
+    return [];
+  }
+  const lower = rows.filter((x) => x.path && existsSync(join(dir, x.path, 'model')));
+  if (lower.length === 0) return [];
+  return [`this compacted the run's own model only: the frontier's lower targets (${lower.map((x) => x.path).join(', ')}) are models of their own: ${lower.map((x) => `autoprune compact ${join(dir, x.path!)}`).join('; ')} (a run's --compact compacts them all)`];
 }
 
 /** `autoprune compact <pruned-dir>`: prints sizes, units removed, skipped layers and output differences. */
@@ -88,7 +106,8 @@ export async function compactCommand(dir: string, cmd: CompactOptions & { json?:
       (r.maxAbsDiff.sparseInt8 != null ? `, sparse + int8 ${r.maxAbsDiff.sparseInt8.toExponential(2)}` : '') +
       (r.int8ClassChanges ? ` (its highest output changed on ${r.int8ClassChanges.rows} of ${r.int8ClassChanges.of} inputs)` : ''),
     ...r.files.map((f) => `wrote ${f}`),
-    ...(r.removed ?? []).map((f) => `removed ${f} (an earlier compaction's; --int8 writes it for this one)`),
+    ...(r.removed ?? []).map((f) => `removed ${f} (an earlier compaction's of another model)`),
+    ...frontierNote(dir),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;

@@ -129,8 +129,11 @@ function readText(file: string, flag?: string): string {
   if (!st.isFile()) throw new DataError(`data file '${file}' is not a regular file (a device, pipe or folder)`);
   const maxMb = maxDataMb();
   if (st.size > maxMb * 1024 * 1024) {
+    // Rounded down, with the decimals that show it over the limit (a 4.91 MB file over a 4.5 MB limit read "is 5 MB").
     const mb = st.size / 1048576;
-    throw new DataError(`data file '${file}' is ${mb < 1 ? mb.toPrecision(2) : mb.toFixed(0)} MB, over the ${maxMb} MB limit; set AUTOPRUNE_MAX_DATA_MB to raise it`);
+    let d = mb < 1 ? 2 : 0;
+    while (d < 6 && Math.floor(mb * 10 ** d) / 10 ** d <= maxMb) d++;
+    throw new DataError(`data file '${file}' is ${(Math.floor(mb * 10 ** d) / 10 ** d).toFixed(d)} MB (of 1,048,576 bytes: ${st.size.toLocaleString('en')} bytes), over the ${maxMb} MB limit; set AUTOPRUNE_MAX_DATA_MB to raise it`);
   }
   try {
     return readFileSync(file, 'utf8').replace(/^\uFEFF/, '');

@@ -90,6 +90,8 @@ function testRows(report: RunReport): string {
 export const PROGRESS_SILENCE_MS = 10_000;
 /** How long a training before `start` runs before the console says what it is. */
 export const PHASE_NOTICE_MS = 3_000;
+/** Prunable weights from which a step's line is said as it begins: a scoring pass takes about 0.5 µs a weight (docs/benchmarks.md, "Scale"). */
+export const SCORING_SAID_AT_ONCE = 5_000_000;
 
 export function createConsoleReporter(o: { json: boolean; target: number; stream?: NodeJS.WriteStream; verbosity?: Verbosity }): ConsoleReporter {
   const err = o.stream ?? process.stderr;
@@ -101,6 +103,8 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
   /** Whether the run pruned anything (a step accepted, or a resume past 0), and whether its steps took whole units. */
   let pruned = false;
   let wholeUnits = false;
+  /** The run's prunable weights (its start event). */
+  let prunable = 0;
   /** What a step scores and prunes, for its slow-phase line: 'connections', 'units' (whole units / filters) or both. */
   let scored = 'connections';
   /** When the last line was written: without a progress bar (a log, a pipe), a long fine-tune says where it is. */
@@ -175,18 +179,27 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       switch (e.type) {
         case 'phase':
           // Each phase's own line only where it takes a while (a large model's step began with half a minute of silence).
-          slowPhase = setTimeout(() => {
-            if (e.phase === 'control') line(`autoprune: fine-tuning the dense model like one step (up to ${e.steps} optimizer steps at batch ${e.batchSize}, unpruned, put back after) as the guard's reference…`);
-            else if (e.phase === 'step') line(`  step ${e.step}: scoring the ${scored} and pruning to ${pct(e.to ?? 0)} ${measure === 'sparsity' ? 'sparsity' : `(${measure})`}, then fine-tuning…`);
+          {
+            const say = () => {
+              if (e.phase === 'control') line(`autoprune: fine-tuning the dense model like one step (up to ${e.steps} optimizer steps at batch ${e.batchSize}, unpruned, put back after) as the guard's reference…`);
+              else if (e.phase === 'step') line(`  step ${e.step}: scoring the ${scored} and pruning to ${pct(e.to ?? 0)} ${measure === 'sparsity' ? 'sparsity' : `(${measure})`}, then fine-tuning…`);
+              else {
+                line(`  polish: fine-tuning the final model (up to ${e.steps} optimizer steps)…`);
+                polishSaid = true;
+              }
+            };
+            // A step's scoring holds the event loop (no timer fires until it is done: a new user's 11.6 M-weight model
+            // said "scoring" 90 s late, once it was over): on a model whose scoring takes seconds, said at once.
+            if (e.phase === 'step' && prunable >= SCORING_SAID_AT_ONCE) say();
             else {
-              line(`  polish: fine-tuning the final model (up to ${e.steps} optimizer steps)…`);
-              polishSaid = true;
+              slowPhase = setTimeout(say, PHASE_NOTICE_MS);
+              slowPhase.unref();
             }
-          }, PHASE_NOTICE_MS);
-          slowPhase.unref();
+          }
           break;
         case 'start':
           measure = progressName(e.objective);
+          prunable = e.prunable;
           pruned = e.sparsity > 0;
           wholeUnits = (e.granularity ?? 'connection') !== 'connection' || e.objective !== 'params';
           scored = e.objective !== 'params' || e.granularity === 'unit' ? 'units' : e.granularity === 'hierarchical' ? 'units and connections' : 'connections';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { guardWarnings } from '../../src/agent/loop.js';
-import { createConsoleReporter, PHASE_NOTICE_MS, PROGRESS_SILENCE_MS } from '../../src/report/console.js';
+import { createConsoleReporter, PHASE_NOTICE_MS, PROGRESS_SILENCE_MS, SCORING_SAID_AT_ONCE } from '../../src/report/console.js';
 import type { BackendInfo } from '../../src/backend/tf.js';
 import type { RunReport } from '../../src/report/report.js';
 
@@ -322,6 +322,16 @@ describe('console verbosity', () => {
       vi.advanceTimersByTime(PHASE_NOTICE_MS + 10);
       // Compute removed takes whole units: the line says units, not connections (a new user's GRU run read "connections").
       expect(out).toBe('  step 1: scoring the units and pruning to 50.0 % (compute removed), then fine-tuning…\n');
+      // A model whose scoring takes seconds (and holds the event loop, so that no timer fires) says it at once.
+      out = '';
+      const big = createConsoleReporter({ json: false, target: 0.9, stream });
+      big.event({ type: 'start', target: 0.9, objective: 'params', maxDrop: 1, policy: 'default', backend: 'tensorflow', native: true, prunable: SCORING_SAID_AT_ONCE, denseValAccuracy: 1, floor: 0.99, resumed: false, sparsity: 0 });
+      out = '';
+      big.event({ type: 'phase', phase: 'step', step: 1, to: 0.5, batchSize: 32 });
+      expect(out).toBe('  step 1: scoring the connections and pruning to 50.0 % sparsity, then fine-tuning…\n');
+      vi.advanceTimersByTime(PHASE_NOTICE_MS + 10);
+      expect(out.match(/scoring/g)).toHaveLength(1);
+      big.close();
       out = '';
       run.event({ type: 'phase', phase: 'polish', steps: 400, batchSize: 32 });
       vi.advanceTimersByTime(PHASE_NOTICE_MS + 10);
