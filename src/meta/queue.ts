@@ -160,6 +160,8 @@ export async function runOnQueue(
   const local: ChildProcess[] = [];
   const stopLocal = (): void => { for (const c of local) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM'); };
   let watch: ReturnType<typeof setInterval> | undefined;
+  /** Whether some model's rows are still to come (the build ends early: its unstarted jobs are withdrawn). */
+  let unfinished = () => false;
   try {
     await events.waitUntilReady();
     // What each model's files hold here: the job id, and what every worker's copy is checked against.
@@ -167,8 +169,10 @@ export async function runOnQueue(
     const ids = models.map((m, i) => jobId(m, job, keys[i]));
     const index = new Map(ids.map((id, i) => [id, i]));
     let started = false;
+    let lastProgress = 0;
     events.on('progress', ({ jobId: id, data }) => {
       started = true;
+      lastProgress = Date.now();
       if (index.has(id) && data && typeof data === 'object') options.onProgress?.(data as BuildEvent);
     });
     events.on('stalled', ({ jobId: id }) => {
@@ -197,6 +201,7 @@ export async function runOnQueue(
     // only the coordinator got SIGTERM (a supervisor's or CI's timeout; a terminal's Ctrl-C reached the whole group).
     process.once('exit', stopLocal);
     const done = new Set<number>();
+    unfinished = () => done.size < models.length;
     withdrawQueued = async () => {
       let n = 0;
       for (const [i, id] of ids.entries()) {
@@ -249,7 +254,8 @@ export async function runOnQueue(
             toldNoWorker = false;
           } else {
             noWorkerSince ??= Date.now();
-            if (!toldNoWorker && Date.now() - noWorkerSince >= 3 * watchMs()) {
+            // (A job whose progress came in lately has a worker, whatever the count says: a server that names no clients.)
+            if (!toldNoWorker && Date.now() - noWorkerSince >= 3 * watchMs() && Date.now() - lastProgress >= 3 * watchMs()) {
               toldNoWorker = true;
               const start = `start one with 'autoprune worker --queue ${options.url}' (here or on any machine that reaches this server)`;
               options.onProgress?.({
@@ -302,7 +308,7 @@ export async function runOnQueue(
     // (Not where the server is gone: commands queued for it would hold the process while the client reconnects.)
     const withdraw = withdrawQueued;
     withdrawQueued = undefined;
-    if (withdraw && (await redisAnswers(options.url)) === undefined) {
+    if (withdraw && unfinished() && (await redisAnswers(options.url)) === undefined) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([withdraw().catch(() => 0), new Promise((r) => { timer = setTimeout(r, 3000); })]);
       clearTimeout(timer);
