@@ -55,6 +55,7 @@ async function main(): Promise<void> {
     width, granularity, prunable: report.dense.prunable, params: report.dense.params, baseRss, modelRss, peakRss: agentPeakRss,
     exportPeakRss: vm('VmHWM'), compactSeconds, sparseSeconds, sparseBytes,
     phases: report.phases, seconds, sparsity: report.final.sparsity, steps: report.steps.length, passes: report.totals.scoringPasses,
+    scoredAs: report.policy.outsideDomain?.scoredAs ?? report.policy.name,
   })}\n`);
   pruned.dispose();
   model.dispose();

@@ -29,6 +29,8 @@ export interface ScaleRecord {
   sparseSeconds?: number;
   sparseBytes?: number;
   error?: string;
+  /** What the default policy scored the model as (`default@0.25+lamp` where its layers are outside the policy's domain). */
+  scoredAs?: string;
 }
 
 /** One worker run: the MLP's width and the agent's granularity. */
@@ -121,6 +123,9 @@ export function scaleSection(records: ScaleRecord[], meta: { date: string; comma
     lines.push('', `Bars at ≥ 5 M weights: memory ${worstMem.toFixed(0)} B/weight above model + Adam (bar ≤ 100): ${worstMem <= 100 ? '**met**' : '**NOT met**'}; ` +
       `features + scoring + selection ${worstTime.toFixed(2)} µs/weight per step (bar ≤ 0.5): ${worstTime <= 0.5 ? '**met**' : '**NOT met**'} (${worstPass.toFixed(2)} per scoring pass); ` +
       `largest model completed: ${(largest / 1e6).toFixed(1)} M weights (bar: 50 M on a 24 GiB machine): ${largest >= 50e6 ? '**met**' : '**NOT met**'}.`);
+    const scoredAs = [...new Set(records.flatMap((r) => (r.scoredAs ? [`W = ${label(r)}: \`${r.scoredAs}\``] : [])))];
+    lines.push('', `The default policy runs as given on W ≤ 500 and as a learned correction of LAMP, \`default@0.25+lamp\`, on the wider layers, which lie outside its domain (10–500 units; docs/agent.md, "Outside the policy's domain")${scoredAs.length ? ` (scored as: ${scoredAs.join(', ')})` : ''}: the correction adds per-layer rank sorts and LAMP to the policy's own pass (docs/architecture.md). ` +
+      'Before that rule (2026-12-05) the policy as given took 0.42–0.44 µs/weight per pass here, and the per-pass bar was met; on 2026-12-06/07 the correction took 2.6 µs/weight (whole layers\' features at once, comparator sorts) until it was made to stream (2026-12-07).');
     lines.push('', 'The peak moves between runs of the same code: W = 2000 measured 1.14–1.21 GB in nine runs on 2026-12-03/05 (90–102 B/weight above model + Adam), so the memory bar at W = 2000 is met or missed by the run\'s noise; the wider models stay at 67–80. ' +
       'Resident memory is not live tensors: TensorFlow\'s CPU allocator (oneDNN\'s pool) keeps what it once held, so a process\'s resident memory stays near its largest moment of live tensors — at W = 2000 in the first step\'s feature extraction, 46 B/weight above the model and data (`node scripts/peak-tensors.mjs 2000`: `tf.memory()` read after every native op) — plus the allocator\'s fragmentation.');
   }
