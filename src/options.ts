@@ -118,7 +118,8 @@ export function shownValue(v: unknown): string {
 /** Validates types and ranges (one UsageError naming the option) and applies the defaults. */
 export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
   if (o == null || typeof o !== 'object') throw new UsageError('options must be an object, e.g. { target: 0.8 }');
-  refuseUnknownKeys(o, Object.keys(OPTION_KEYS), 'autoprune()');
+  // The CLI's names where the API's differ (--targets is `frontier`).
+  refuseUnknownKeys(o, Object.keys(OPTION_KEYS), 'autoprune()', { targets: 'frontier' });
   if (o.onEvent != null && typeof o.onEvent !== 'function') throw new UsageError(`onEvent must be a function (event) => void, got '${String(o.onEvent)}'`);
   if (o.signal != null && (typeof o.signal !== 'object' || typeof (o.signal as { aborted?: unknown }).aborted !== 'boolean')) {
     throw new UsageError(`signal must be an AbortSignal (e.g. new AbortController().signal), got '${String(o.signal)}'`);
@@ -181,7 +182,7 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
   if (o.inputScale != null) {
     if (!(typeof o.inputScale === 'number' && Number.isFinite(o.inputScale) && o.inputScale > 0)) throw new UsageError(`inputScale must be a positive number (e.g. 1 / 255), got ${shownValue(o.inputScale)}`);
     // (In the CLI's words: autoprune() names its options in them.)
-    if (!(typeof o.data === 'string' && isCsvPath(o.data))) throw new UsageError('--input-scale applies only to CSV data (scale a Dataset\'s inputs yourself)');
+    if (!(typeof o.data === 'string' && isCsvPath(o.data))) throw new UsageError('--input-scale applies only to CSV data: the built-in data sets are read as they are (an API Dataset: scale its inputs yourself)');
     if (o.standardize === true) throw new UsageError('--input-scale and --standardize together: z-scores undo any scale; give one of them');
   }
   for (const k of ['valData', 'testData'] as const) {

@@ -920,7 +920,9 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
     const why = apart != null && apart >= 3
       ? `; validation and test rows are two samples, but these differ by ${apart.toFixed(1)} standard errors, more than chance makes likely: the validation rows may not stand for new data ` +
         '(rows the model was trained or early-stopped on, in this file\'s validation split but not its test split, or an ordered file): give rows the model never saw with --val-data and --test-data'
-      : '; validation and test rows are two samples, and their estimates differ by about that standard error either way: more validation rows (--split, --val-data) make the guard finer, a smaller --max-drop stricter';
+      // The figure compared is said: "about that standard error" read as a promise when the two were 2.6 apart (a new user's 39-row splits).
+      : `; validation and test rows are two samples${apart != null ? `, whose estimates differ by ${Math.abs(apart).toFixed(1)} standard errors of their difference (the validation one's, combined with the same for ${testN} test rows), which chance can give on this few rows` : ''}: ` +
+        'more validation rows (--split, --val-data) make the guard finer, a smaller --max-drop stricter';
     out.push(r.force && report.final.targetReached
       ? `with --force the target was taken at a test drop of ${testDrop.toFixed(2)} points (the test metric, dense − pruned), beyond --max-drop ${r.maxDrop}`
       : `the test split lost ${testDrop.toFixed(2)} points, more than --max-drop ${r.maxDrop}: ${est}${why}`);
@@ -949,7 +951,7 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
   if (report.final.targetReached && reached != null && report.config.granularity !== 'connection' && reached - report.config.target > OVERSHOOT_NOTE) {
     out.push(`reached ${(100 * reached).toFixed(1)} % ${flops ? 'of the compute removed' : latency ? 'of the predicted time removed' : 'sparsity (of the prunable kernel weights)'} for a target of ${(100 * report.config.target).toFixed(1)} %: ` +
       `whole units go at once${flops || latency ? ` (a convolution's filters in blocks of 8 under --objective ${report.config.objective}, and layers joined by Add or Concatenate together: docs/compaction.md)` : ' (layers joined by Add or Concatenate together)'}, ` +
-      'so a step can end past the target; report.json layers says what each layer lost' + (flops || latency ? '' : ', and --granularity connection stops within one weight of the target'));
+      'so a step can end past the target; report.json layers says what each layer lost' + (flops || latency ? '' : ', and --granularity connection stops at the target (rounded up to a whole weight)'));
   }
   // A lower target of --targets reached far past it is a frontier point elsewhere than asked (a new user's 0.3 row at 42.8 %).
   if (report.config.granularity !== 'connection') {

@@ -832,8 +832,11 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
       }
     };
 
-    // Sparsity moves in steps of one weight: within one weight of the target counts as reached.
+    // Sparsity moves in steps of one weight: within one weight of a lower target counts as landing on it.
     const tol = Math.max(EPS, 1 / pm.totalPrunable);
+    // The target itself, counted in weights, is reached at the count it needs, ⌈target · N⌉ (47 of 96 weights is not 0.5:
+    // a new user's autoencoder stopped there, "target reached, within one weight"); counted in compute, within one weight.
+    const reachTol = objective === 'params' ? EPS : tol;
     const pending = [...new Set(o.milestones ?? [])].filter((m) => m > state.sparsity + tol && m < o.target - tol).sort((a, b) => a - b);
     /**
      * The steps: prune by the planner's rate, fine-tune, accept or roll back (adapting the rate), extend a default budget
@@ -882,7 +885,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     const takeSteps = async (): Promise<StopReason | undefined> => {
       let stalled = 0;
       let stopped: StopReason | undefined;
-      while (state.sparsity < o.target - tol) {
+      while (state.sparsity < o.target - reachTol) {
         checkAbort();
         if (stalled >= 2) { stopped = 'stalled'; break; }
         const stepBudget = budget.budgetSteps - Math.ceil(o.finalReserve * budget.budgetSteps);
@@ -1077,7 +1080,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     };
     await lastTryAtTarget();
 
-    let reached = state.sparsity >= o.target - tol;
+    let reached = state.sparsity >= o.target - reachTol;
     /** The kept polish's validation evaluation, where the guard needed it (the final one then). */
     let polished: ReturnType<typeof evaluate> | undefined;
     let polishRecord: PolishRecord | undefined;
@@ -1107,7 +1110,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
       state.steps.push({ step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, accepted: true, fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, seconds: (Date.now() - t0) / 1000, reason: 'forced' });
       emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds: (Date.now() - t0) / 1000 });
       // The floors can stop the forced step short of the target too: then it is not reached, and the exit code says so.
-      reached = state.sparsity >= o.target - tol;
+      reached = state.sparsity >= o.target - reachTol;
       if (!reached) stopReason = 'stalled';
     };
     /** The polish at the final sparsity with what is left of the budget, kept only where it helps (see inside). */

@@ -118,7 +118,10 @@ const DEFAULT_MAX_DATA_MB = 1024;
 function readText(file: string, flag?: string): string {
   const unreadable = (err: unknown) => {
     const e = err as NodeJS.ErrnoException;
-    return new DataError(`cannot read ${flag ? `the ${flag} file` : 'data file'} '${file}': ${e.code ?? e.message}`);
+    const what = flag ? `the ${flag} file` : 'data file';
+    // A file that is not there is said in words, as a missing model file is (not as an errno).
+    if (e.code === 'ENOENT') return new DataError(`${what} '${file}' does not exist`);
+    return new DataError(`cannot read ${what} '${file}': ${e.code ?? e.message}`);
   };
   let st;
   try {
@@ -133,7 +136,7 @@ function readText(file: string, flag?: string): string {
     const mb = st.size / 1048576;
     let d = mb < 1 ? 2 : 0;
     while (d < 6 && Math.floor(mb * 10 ** d) / 10 ** d <= maxMb) d++;
-    throw new DataError(`data file '${file}' is ${(Math.floor(mb * 10 ** d) / 10 ** d).toFixed(d)} MB (of 1,048,576 bytes: ${st.size.toLocaleString('en')} bytes), over the ${maxMb} MB limit; set AUTOPRUNE_MAX_DATA_MB to raise it`);
+    throw new DataError(`data file '${file}' is ${(Math.floor(mb * 10 ** d) / 10 ** d).toFixed(d)} MB (${st.size.toLocaleString('en')} bytes; 1 MB = 1,048,576 bytes), over the ${maxMb} MB limit; set AUTOPRUNE_MAX_DATA_MB to raise it`);
   }
   try {
     return readFileSync(file, 'utf8').replace(/^\uFEFF/, '');

@@ -135,7 +135,9 @@ export function checkToldTask(model: TF.LayersModel, told: TaskKind): void {
   const pixels = told === 'autoencoder' && loss === 'binarycrossentropy' && outputActivation(model) === 'sigmoid';
   const softmax = outputActivation(model) === 'softmax';
   if (((told === 'regression' || told === 'autoencoder') && labelLoss && !pixels) || ((told === 'classification' || told === 'multilabel') && numericLoss && !softmax)) {
-    throw new UsageError(`--task ${told}: the model was saved with the loss '${loss}', ${numericLoss ? 'a loss for predicting values' : 'a loss for classes or labels'}: ` +
+    // The loss as the file names it (mean_squared_error), not the key it is compared by (meansquarederror).
+    const named = firstLoss(model) ?? savedLosses.get(model);
+    throw new UsageError(`--task ${told}: the model was saved with the loss '${typeof named === 'string' ? named : loss}', ${numericLoss ? 'a loss for predicting values' : 'a loss for classes or labels'}: ` +
       `fine-tuning it as ${told} would retrain it to another meaning; drop --task (the saved loss says the task), or give the model of that task`);
   }
 }

@@ -363,7 +363,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       const drop = Math.round(10_000 * (report.dense.testAccuracy - f.testAccuracy)) / 100;
       metric = report.task?.metric ?? metric;
       const summary =
-        `autoprune: ${describeStop(f, guardHeld(report), report.config.objective === 'params' && f.sparsity < report.config.target - 1e-9)}\n` +
+        `autoprune: ${describeStop(f, guardHeld(report))}\n` +
         `  sparsity ${pct(f.sparsity, 2)} of the ${report.dense.prunable.toLocaleString('en')} prunable kernel weights` +
         `${f.sparsityOfAllParams != null ? ` (${pct(f.sparsityOfAllParams, 2)} of all ${report.dense.params.toLocaleString('en')} parameters)` : ''}` +
         // Zeros inside a kernel cost as much as any weight in tfjs: compute is only claimed where whole units go.

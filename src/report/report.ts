@@ -202,10 +202,10 @@ export interface ReportFinal {
 export type StopReason = 'target' | 'forced' | 'guard' | 'budget' | 'stalled';
 
 /** One line on where the run ended, for the console and report.html. */
-export function describeStop(final: Pick<ReportFinal, 'targetReached' | 'stopReason' | 'exitCode'>, guardHeld?: boolean, short?: boolean): string {
+export function describeStop(final: Pick<ReportFinal, 'targetReached' | 'stopReason' | 'exitCode'>, guardHeld?: boolean): string {
   switch (final.stopReason ?? (final.targetReached ? 'target' : 'guard')) {
-    // `short`: the run ended a weight short of the target (sparsity moves a weight at a time: within one counts as reached).
-    case 'target': return short ? 'target reached, within one weight (sparsity moves a weight at a time)' : 'target reached';
+    // (Counted in weights, a target is reached at the whole number of weights it needs: never "a weight short".)
+    case 'target': return 'target reached';
     case 'forced': return guardHeld
       ? 'target reached with --force (a step broke the guard on the way; the final model holds it)'
       : 'target reached with --force (the guard did not hold; the drop is reported)';

@@ -49,7 +49,7 @@ describe('autoprune CLI', () => {
     [['--target', '0.5', '--max-drop', '-1'], /--max-drop/],
     [['--target', '0.5', '--seed', 'x'], /^autoprune: error: --seed must be a number, got 'x'$/m],
     [['--target', '0.5', '--model', 'no/such/model.json'], /model file 'no\/such\/model.json' does not exist/],
-    [['--target', '0.5', '--data', 'nope.csv'], /cannot read data file 'nope.csv'/],
+    [['--target', '0.5', '--data', 'nope.csv'], /data file 'nope.csv' does not exist/],
     [['--target', '0.5', '--data', 'imagenet'], /unknown dataset 'imagenet'/],
     [['--target', '0.5', '--policy', 'no-such-policy'], /no policy 'no-such-policy'/],
     [['--target', '0.5', '--objective', 'flops', '--granularity', 'connection'], /--objective flops needs --granularity unit/],

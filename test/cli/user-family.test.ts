@@ -120,7 +120,7 @@ describe('a policy for the user\'s own family', () => {
     [['--family', 'mine', '--data', 'x.csv'], /--models is missing: family 'mine' has no built-in zoo \(mlp, cnn\)/],
     [['--family', 'mlp', '--data', 'x.csv'], /--data, --label, --ignore-columns, --label-order, --val-data, --test-data, --split-seed and --standardize describe the data of --models/],
     [['--family', 'mine', '--models', 'no/such'], /model file 'no\/such' does not exist/],
-    [['--family', 'mine', '--models', 'm', '--data', 'nope.csv'], /cannot read data file 'nope.csv'/],
+    [['--family', 'mine', '--models', 'm', '--data', 'nope.csv'], /data file 'nope.csv' does not exist/],
     [['--family', 'bad name', '--models', 'm'], /--family must be a name/],
     [['--family', 'mlp', '--models', 'm'], /--family 'mlp' is a built-in zoo's name \(mlp, cnn\); name your own family otherwise/],
     [['--family', 'mine', '--models', '.'], /model folder '\.' holds no model\.json; give each model's model\.json \(or its folder\) to --models/],

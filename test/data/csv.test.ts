@@ -417,12 +417,12 @@ describe('loadCsv: bad data throws one-line DataErrors naming file and line', ()
   it('missing or unreadable file', () => {
     const missing = join(dir, 'nope.csv');
     const e = expectDataError(() => loadCsv({ path: missing }), missing);
-    expect(e.message).toBe(`cannot read data file '${missing}': ENOENT`);
+    expect(e.message).toBe(`data file '${missing}' does not exist`);
     const folder = join(dir, 'folder.csv');
     mkdirSync(folder);
     expectDataError(() => loadCsv({ path: folder }), folder, 'not a regular file');
     const train = csv(rows(10, (i) => String(i % 2)));
-    expectDataError(() => loadCsv({ path: train, valPath: missing }), missing, 'ENOENT');
+    expectDataError(() => loadCsv({ path: train, valPath: missing }), missing, 'does not exist');
   });
 
   it('labels in the validation/test file that the training file lacks', () => {

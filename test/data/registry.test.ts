@@ -68,6 +68,6 @@ describe('loadDataset', () => {
   });
 
   it('reports a missing .csv file as a DataError', () => {
-    expect(() => loadDataset(join(dir, 'missing.csv'))).toThrow(/cannot read data file .*missing\.csv.*ENOENT/);
+    expect(() => loadDataset(join(dir, 'missing.csv'))).toThrow(/data file .*missing\.csv' does not exist/);
   });
 });

@@ -398,11 +398,11 @@ describe('R² of several regression targets', () => {
       return m;
     };
     const ml = make('sigmoid', 3, 'binaryCrossentropy');
-    expect(() => checkToldTask(ml, 'regression')).toThrow(/^--task regression: the model was saved with the loss 'binarycrossentropy', a loss for classes or labels/);
+    expect(() => checkToldTask(ml, 'regression')).toThrow(/^--task regression: the model was saved with the loss 'binaryCrossentropy', a loss for classes or labels/);
     expect(() => checkToldTask(ml, 'multilabel')).not.toThrow();
     expect(() => checkToldTask(ml, 'autoencoder')).not.toThrow(); // sigmoid outputs with BCE: an autoencoder of pixels too
     const reg = make('linear', 2, 'meanSquaredError');
-    expect(() => checkToldTask(reg, 'classification')).toThrow(/^--task classification: the model was saved with the loss 'meansquarederror', a loss for predicting values/);
+    expect(() => checkToldTask(reg, 'classification')).toThrow(/^--task classification: the model was saved with the loss 'meanSquaredError', a loss for predicting values/);
     expect(() => checkToldTask(reg, 'regression')).not.toThrow();
     [ml, reg].forEach((m) => m.dispose());
   });

@@ -208,7 +208,7 @@ const CASES: Case[] = [
   { name: 'train-policy: --out over the user\'s model.json', setup: both(base, (cwd) => writeFileSync(join(cwd, 'meta.json'), '{}')), args: ['train-policy', '--meta', 'meta.json', '--out', 'm/model.json'], error: /--out 'm\/model\.json' exists and is not a policy file autoprune wrote: it is never replaced/ },
   { name: 'train-policy: --out is the rows file of its --meta', setup: both(base, (cwd) => { writeFileSync(join(cwd, 'meta.json'), '{"data":"meta.bin.gz"}'); writeFileSync(join(cwd, 'meta.bin.gz'), 'rows'); }), args: ['train-policy', '--meta', 'meta.json', '--out', 'meta.bin.gz'], error: /--out 'meta\.bin\.gz' is an input of this command \('.*meta\.bin\.gz'\)/ },
   { name: 'train-policy: --out is its --meta file', setup: both(base, (cwd) => writeFileSync(join(cwd, 'meta.json'), '{}')), args: ['train-policy', '--meta', 'meta.json', '--out', 'meta.json'], error: /--out 'meta\.json' is an input of this command \('meta\.json'\)/ },
-  { name: 'data file missing', setup: base, args: prune().map((a) => (a === 'd.csv' ? 'nope.csv' : a)), error: /cannot read data file 'nope.csv'/ },
+  { name: 'data file missing', setup: base, args: prune().map((a) => (a === 'd.csv' ? 'nope.csv' : a)), error: /data file 'nope.csv' does not exist/ },
   // Command line.
   { name: 'unknown command', args: ['frobnicate', '--target', '0.5'], error: /unknown command or stray argument 'frobnicate'/ },
   { name: 'an empty --out', args: ['--target', '0.5', '--out', ''], error: /--out must not be empty, got ''$/ },
@@ -229,7 +229,7 @@ const CASES: Case[] = [
   { name: '--input-scale not a positive number', setup: base, args: prune('--input-scale', '1/0'), error: /--input-scale must be a positive number or fraction, e\.g\. 1\/255/ },
   { name: '--input-scale with --standardize', setup: base, args: prune('--input-scale', '1/255', '--standardize'), error: /^autoprune: error: --input-scale and --standardize together: z-scores undo any scale; give one of them$/m },
   { name: '--input-scale on built-in data', args: ['--target', '0.5', '--data', 'synthetic', '--input-scale', '0.5'], error: /--input-scale applies only to CSV data/ },
-  { name: '--val-data missing', setup: base, args: prune('--val-data', 'nope.csv'), error: /cannot read the --val-data file 'nope.csv'/ },
+  { name: '--val-data missing', setup: base, args: prune('--val-data', 'nope.csv'), error: /the --val-data file 'nope.csv' does not exist/ },
   { name: '--label unknown column', setup: base, args: prune('--label', 'zzz'), error: /zzz/ },
   { name: '--label-order lists more names than the model has outputs', setup: base, args: prune('--label-order', '0,1,2,3'), error: /--label-order lists 4 names but the model's output has \d+ unit\(s\)/ },
   { name: '--label index out of range', setup: base, args: prune('--label', '99'), error: /label column index 99 is out of range: the file has 5 columns/ },
