@@ -70,9 +70,11 @@ export interface CompactResult {
   files: string[];
   /**
    * Files removed: an earlier compaction's model.int8.sparse of another model, where this one wrote no int8 file (it would
-   * describe another model). One of this same model is kept (and listed in `files`), as if `int8` were given.
+   * describe another model). One of this same model is kept (`kept`), its figures given as if `int8` were.
    */
   removed?: string[];
+  /** Files an earlier compaction wrote that hold exactly what this one would: left as they were (an earlier model.int8.sparse). */
+  kept?: string[];
   /** Global sparsity of the prunable kernels. */
   sparsity: number;
   sizes: SizeReport;
@@ -366,7 +368,8 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     // An earlier compaction's int8 file of this same model (a run's --compact writes one) is kept, and its figures given,
     // as if --int8 were given: compacting again (e.g. with --data) does not take it away. One of another model is removed below.
     const earlierInt8 = !opts.int8 && existsSync(int8Path) && isSparseFile(int8Path) ? encodeSparse(model, { int8: true }) : undefined;
-    const sparseInt8 = opts.int8 ? encodeSparse(model, { int8: true }) : earlierInt8 && Buffer.from(earlierInt8).equals(readFileSync(int8Path)) ? earlierInt8 : undefined;
+    const keptInt8 = earlierInt8 != null && Buffer.from(earlierInt8).equals(readFileSync(int8Path));
+    const sparseInt8 = opts.int8 ? encodeSparse(model, { int8: true }) : keptInt8 ? earlierInt8 : undefined;
 
     let tokens = false;
     const xs = opts.probe && model.inputs.length === 1 ? [opts.probe.x] : model.inputs.map((input, k) => {
@@ -411,9 +414,13 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     const written = await writeOutputsAtomically(compactDir, await modelFiles(compact), { overwrite: true });
     const files = [...written.files];
     const removed: string[] = [];
+    const kept: string[] = [];
     await atomicWriteFile(join(out, 'model.sparse'), sparse);
     files.push(join(out, 'model.sparse'));
-    if (sparseInt8) {
+    if (keptInt8) {
+      // The same bytes as this compaction's: left as they are (not written again), and said so.
+      kept.push(int8Path);
+    } else if (sparseInt8) {
       await atomicWriteFile(int8Path, sparseInt8);
       files.push(int8Path);
     } else if (earlierInt8) {
@@ -456,7 +463,7 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     }
     return {
       input: { model: modelFile, masks: masksDir ? join(masksDir, MASKS_FILE) : null },
-      files, ...(removed.length ? { removed } : {}), sparsity, sizes, ...(quantizedStorage(model) ? { inputStored: quantizedStorage(model) } : {}), compact: { ...report, layers, paramsAfter: paramsWritten }, maxAbsDiff: diff, ...(int8ClassChanges ? { int8ClassChanges } : {}),
+      files, ...(removed.length ? { removed } : {}), ...(kept.length ? { kept } : {}), sparsity, sizes, ...(quantizedStorage(model) ? { inputStored: quantizedStorage(model) } : {}), compact: { ...report, layers, paramsAfter: paramsWritten }, maxAbsDiff: diff, ...(int8ClassChanges ? { int8ClassChanges } : {}),
       ...(moreAtLargeBatch > 0 ? { largeBatchRewrites: moreAtLargeBatch } : {}),
       probeInputs: opts.probe && model.inputs.length === 1 ? opts.probe.what : tokens ? 'token ids below the Embedding\'s vocabulary size' : 'values in [0, 1)',
       compute: { dense: claimed.dense, live: claimed.live, compact: compactMacs, ...(allKernels ? { allKernels } : {}) }, rewrites, ...(latency ? { latency } : {}),

@@ -1187,8 +1187,16 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
         disposeSnapshot(snap);
       }
     };
+    // A polish needs a round of steps, or the whole reserve where that is less (a budget of 120 keeps 36 steps for it,
+    // under a round of 37: a new user's run ended with them unused and no word of it).
+    const polishRound = Math.min(budget.stepsPerEpoch, budget.roundSteps, Math.max(1, Math.ceil(o.finalReserve * budget.budgetSteps)));
+    const unused = budget.budgetSteps - state.stepsUsed;
     if (!reached && stopReason === 'forced') await forceTarget();
-    else if (budget.budgetSteps - state.stepsUsed >= Math.min(budget.stepsPerEpoch, budget.roundSteps)) await polish();
+    else if (unused >= polishRound) await polish();
+    else if (unused > 0) {
+      // Said, not skipped in silence (a new user's --budget-steps 120 ended after 84 steps with no word of the other 36).
+      emit({ type: 'warning', message: `no polish: ${unused} optimizer steps of the ${budget.budgetSteps} budget were left, fewer than one round of ${polishRound}: the model is the last accepted step's as its fine-tune left it, and those steps were not used (a budget larger by a round gives it a polish)` });
+    }
 
     const frontierSteps = state.frontierSteps ?? 0;
     state.stepsUsed += frontierSteps;

@@ -73,7 +73,7 @@ export async function compactCommand(dir: string, cmd: CompactOptions & { json?:
   const sizes = consoleTable(['stored as', 'bytes', 'size', 'vs dense']);
   const rows: [string, number | undefined][] = [
     ['dense float32', s.denseFloat32], ['masked raw', s.maskedRaw], ['masked gzip', s.maskedGzip],
-    ['compact float32', s.compact], ['sparse', s.sparse], [r.files.some((f) => f.endsWith('model.int8.sparse')) ? 'sparse + int8' : 'sparse + int8 (--int8 writes it)', s.sparseInt8],
+    ['compact float32', s.compact], ['sparse', s.sparse], [[...r.files, ...(r.kept ?? [])].some((f) => f.endsWith('model.int8.sparse')) ? 'sparse + int8' : 'sparse + int8 (--int8 writes it)', s.sparseInt8],
   ];
   // A quantized input: its file's own size first, so that a float32 form larger than it reads as such.
   const stored = r.inputStored;
@@ -106,6 +106,7 @@ export async function compactCommand(dir: string, cmd: CompactOptions & { json?:
       (r.maxAbsDiff.sparseInt8 != null ? `, sparse + int8 ${r.maxAbsDiff.sparseInt8.toExponential(2)}` : '') +
       (r.int8ClassChanges ? ` (its highest output changed on ${r.int8ClassChanges.rows} of ${r.int8ClassChanges.of} inputs)` : ''),
     ...r.files.map((f) => `wrote ${f}`),
+    ...(r.kept ?? []).map((f) => `kept ${f} (an earlier compaction's, the same bytes this one gives)`),
     ...(r.removed ?? []).map((f) => `removed ${f} (an earlier compaction's of another model)`),
     ...frontierNote(dir),
   ];

@@ -437,6 +437,20 @@ describe('agent loop', () => {
     data.dispose();
   });
 
+  it('polishes with the reserve where the reserve is less than a round (a small budget the caller set)', async () => {
+    const { data, model } = setup(1);
+    const events: AgentEvent[] = [];
+    const r = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.5, maxDrop: 5, budgetSteps: 60, onEvent: (e) => events.push(e) });
+    // 60 steps keep 18 for the polish, under a round: it still runs, and the budget is used.
+    expect(r.budget.roundSteps).toBeGreaterThan(18);
+    expect(events.some((e) => e.type === 'phase' && e.phase === 'polish' && e.steps === 18)).toBe(true);
+    expect(r.totals.fineTuneSteps).toBe(60);
+    expect(events.some((e) => e.type === 'warning' && e.message.startsWith('no polish'))).toBe(false);
+    r.masks.dispose();
+    model.dispose();
+    data.dispose();
+  }, 60_000);
+
   it('keeps the crossing step\'s own model for a lower target whose branch the guard rejects (beyond the target, said so)', async () => {
     const { data, model } = setup(2);
     const before = numTensors();
