@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { accessSync, constants as fsConstants, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { makeDirs } from './util/make-dirs.js';
 import { cacheDir } from './models/cache.js';
 import { Checkpointer } from './agent/checkpoint.js';
@@ -37,6 +37,30 @@ function nonEmptyDir(p: string): boolean {
   return existsSync(p) && (!statSync(p).isDirectory() || readdirSync(p).length > 0);
 }
 
+/** The longest name (255 bytes) and path (4,096) Linux file systems take. */
+const NAME_MAX = 255;
+const PATH_MAX = 4096;
+/** What the temporary name the outputs are first written under adds to the folder's name: `.NAME.tmp-PID-XXXXXXXX`. */
+const TEMP_NAME_EXTRA = '.'.length + '.tmp-'.length + 7 + '-'.length + 8;
+
+/**
+ * A --out the file system cannot hold fails only when the outputs are written, after all the work (a new user's
+ * 300-character name trained fully, then exit 1 with ENAMETOOLONG; a legal 250-character one too, as its temporary
+ * name was longer): refused before anything runs.
+ */
+function checkOutLength(out: string, abs: string): void {
+  const bytes = (s: string) => Buffer.byteLength(s);
+  const parts = abs.split(sep).filter(Boolean);
+  const long = parts.find((p) => bytes(p) > NAME_MAX);
+  if (long) throw new UsageError(`output folder '${out}': a name in it is ${bytes(long)} bytes long ('${long.slice(0, 24)}…'), over the ${NAME_MAX} a file system takes; choose a shorter --out`);
+  const name = bytes(basename(abs));
+  if (name + TEMP_NAME_EXTRA > NAME_MAX) {
+    throw new UsageError(`output folder '${out}': its name is ${name} bytes long, and the outputs are first written under a temporary name ${TEMP_NAME_EXTRA} bytes longer, over the ${NAME_MAX} a file system takes: at most ${NAME_MAX - TEMP_NAME_EXTRA}; choose a shorter --out`);
+  }
+  // The deepest file a run writes: frontier/<target>/compact/weights.bin, under its temporary folder name.
+  if (bytes(abs) + TEMP_NAME_EXTRA + 64 > PATH_MAX) throw new UsageError(`output folder '${out}': its path is ${bytes(abs)} bytes long, too long for the files inside it (a path takes at most ${PATH_MAX}); choose a shorter --out`);
+}
+
 /**
  * Validates the output folder before any work starts, so a long run never fails at its last step. `inputs`
  * (the model's folder, data files) must not be the folder or inside it: replacing it would delete them.
@@ -45,6 +69,7 @@ function nonEmptyDir(p: string): boolean {
  */
 export function checkOutDir(out: string, overwrite: boolean, resume: boolean, inputs: { what: string; path: string; folder?: boolean }[] = []): void {
   const abs = resolve(out);
+  checkOutLength(out, abs);
   // A run killed while swapping in its outputs left them moved aside: they come back before anything is judged.
   recoverInterruptedWrite(abs);
   const real = realPathOf(abs);
@@ -75,7 +100,8 @@ export function checkOutDir(out: string, overwrite: boolean, resume: boolean, in
   if (existsSync(abs) && !statSync(abs).isDirectory()) throw new UsageError(`output path '${out}' exists and is not a folder; choose another --out`);
   // A folder the user made read-only is theirs to keep so: the run would replace it (its parent being writable) and
   // drop its permissions with it.
-  if (existsSync(abs) && !writable(abs)) throw new UsageError(`output folder '${out}' is not writable (its permissions); make it writable or choose another --out`);
+  const why = existsSync(abs) ? notWritable(abs) : undefined;
+  if (why) throw new UsageError(`output folder '${out}' is not writable (${why}); ${why === 'its permissions' ? 'make it writable' : 'mount it writable'} or choose another --out`);
   // Nothing to resume is said before anything loads or trains (the built-in model's first training included).
   if (resume && !nonEmptyDir(abs) && !new Checkpointer(checkpointDirFor(abs)).exists()) {
     throw new UsageError(`nothing to resume: no checkpoint for output folder '${out}' (expected '${checkpointDirFor(abs)}'); run again without --resume`);
@@ -91,13 +117,14 @@ export function checkOutDir(out: string, overwrite: boolean, resume: boolean, in
 }
 
 
-/** Whether this process may write into `dir` (its permissions; root may write anywhere). */
-function writable(dir: string): boolean {
+/** Why this process may not write into `dir` (its permissions, or a read-only file system; root may write anywhere), or undefined. */
+function notWritable(dir: string): string | undefined {
   try {
     accessSync(dir, fsConstants.W_OK);
-    return true;
-  } catch {
-    return false;
+    return undefined;
+  } catch (err) {
+    // (A read-only mount was blamed on the folder's permissions: a new user's tmpfs mounted ro.)
+    return (err as NodeJS.ErrnoException).code === 'EROFS' ? 'a read-only file system' : 'its permissions';
   }
 }
 

@@ -138,7 +138,7 @@ function checkReachable(pm: PrunableModel, target: number, objective: Objective,
     `${flops ? `--objective ${objective}` : '--granularity unit'} can remove at most ${(Math.floor(1000 * most) / 10).toFixed(1)} % of ${what} ` +
     `in this model (whole units, down to each layer's floor, where compaction can take them out` +
     `${kept.length ? `; units kept: ${kept.join('; ')}` : ''}), so ${frontier ? `the largest of --targets, ${target},` : `--target ${target}`} cannot be reached: ` +
-    (suggested >= 0.001 ? `use ${frontier ? 'targets of' : '--target'} ${suggested.toFixed(3)} or less${latency ? ' (timings move between runs)' : ''}, or ${alternative}`
+    (suggested >= 0.001 ? `use ${frontier ? 'targets of' : '--target'} ${suggested.toFixed(3)} or less${latency ? ' (3 points under the ceiling: timings move between runs, and the next run times it again)' : ''}, or ${alternative}`
       : flops ? `pruning for ${objective === 'flops' ? 'compute' : 'time'} cannot help this model; use --objective params` : 'use --granularity connection or hierarchical'));
 }
 

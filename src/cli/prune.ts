@@ -100,17 +100,22 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
   const { runPrune } = await import('../api.js');
   const controller = new AbortController();
   let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
+  const stop = (signal: 'SIGINT' | 'SIGTERM') => {
+    // Only a second Ctrl-C quits at once. A SIGTERM always stops after the batch: `timeout N autoprune …` delivers its
+    // SIGTERM twice (to the command and to its process group), and a second one that quit at once left no resume line,
+    // no --json error event and the run's lock behind (a new user's runs under timeout, 5 of 12).
+    if (signal === 'SIGINT' && ++interrupts > 1) process.exit(130);
+    if (controller.signal.aborted) return;
     markStopping();
-    reporter.note('interrupt received: stopping after the current batch (press Ctrl-C again to quit at once)…');
+    reporter.note(`${signal === 'SIGINT' ? 'interrupt' : 'SIGTERM'} received: stopping after the current batch${signal === 'SIGINT' ? ' (press Ctrl-C again to quit at once)' : ''}…`);
     controller.abort();
   };
+  const onSigint = () => stop('SIGINT');
+  const onSigterm = () => stop('SIGTERM');
   // SIGTERM (a job scheduler's or container's stop) ends the run the same way: after the batch, resumable.
   releaseEarlySignals();
   process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  process.on('SIGTERM', onSigterm);
   const onStdoutClosed = () => controller.abort();
   stdoutClosed.signal.addEventListener('abort', onStdoutClosed);
   try {
@@ -135,7 +140,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
   } finally {
     reporter.close();
     process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    process.off('SIGTERM', onSigterm);
     stdoutClosed.signal.removeEventListener('abort', onStdoutClosed);
   }
 }

@@ -429,7 +429,11 @@ function readTable(file: string, opts: ReadOptions, like?: Table): Table {
         const numericHeader = fileColumns?.filter((c) => NUMBER.test(c)) ?? [];
         const headerless = numericHeader.length >= 2
           ? ` (line ${first.line} was read as a header, but it holds numbers such as '${numericHeader[0]}': if the file has no header row, give the label column by its 0-based index (--label ${j} if it is this column of words))` : '';
-        const label = `; the label column is '${columnName(fileColumns, labelFileIndex)}' (another: --label)${headerless}`;
+        // A model of several outputs reads several target columns: all named (a new user's 3-label model was told one).
+        const several = [...new Set([...targets, ...valueTargets])].sort((a, b) => a - b);
+        const label = several.length > 1
+          ? `; the model's target columns are ${several.map((t) => `'${columnName(fileColumns, t)}'`).join(', ')} (others: --label a,b,…)${headerless}`
+          : `; the label column is '${columnName(fileColumns, labelFileIndex)}' (another: --label)${headerless}`;
         throw new DataError(`${file} line ${r.line}, column '${columnName(fileColumns, j)}': ${what} is not a number` +
           (targets.has(j) || valueTargets.has(j) ? '; it is one of the model\'s target columns, which hold numbers (0 or 1 for each label of a multi-label model)' : missing
             ? `; autoprune does not fill in missing values: drop or fill the rows with ${cell === '' ? 'empty cells' : `cells like '${cell}'`} (as the model was trained), or leave the column out with --ignore-columns if it is not an input${opts.label ? '' : label}`

@@ -274,9 +274,12 @@ describe('autoprune CLI', () => {
     const run = cliUntil(args, (l) => l.includes('"type":"checkpoint"'), { cwd });
     await run.seen;
     run.child.kill(signal);
+    // `timeout N autoprune …` delivers its SIGTERM twice (to the command and its process group): still one graceful stop.
+    if (signal === 'SIGTERM') run.child.kill(signal);
     const r = await run.exited;
     expect(r.code).toBe(130);
     expect(r.stderr).toMatch(/Resume with: autoprune .*--resume/);
+    expect(events(r.stdout).at(-1)).toMatchObject({ type: 'error', exitCode: 130 });
     expect(existsSync(join(cwd, 'out'))).toBe(false);
     const resumed = await cli([...args, '--resume'], { cwd });
     expect(resumed.code).toBe(0);
