@@ -631,7 +631,7 @@ describe('compactPruned (autoprune compact)', () => {
     expect(readdirSync(join(dir, 'm')).sort()).toEqual(['net.json', 'weights.bin']);
     // A file that is not a model is reported as such, by its own name.
     writeFileSync(join(dir, 'data.csv'), 'a,b\n1,2\n');
-    await expect(compactPruned(join(dir, 'data.csv'))).rejects.toThrow(/model file '.*data\.csv' is not valid JSON/);
+    await expect(compactPruned(join(dir, 'data.csv'))).rejects.toThrow(/model file '.*data\.csv' is a data table \(\.csv\), not a tfjs model\.json/);
     pm.dispose();
     model.dispose();
   });
