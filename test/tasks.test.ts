@@ -130,7 +130,7 @@ describe('regression and multi-label models with their target columns anywhere i
       .rejects.toThrow(/the model's output fits the column price \(validation R² 0\.\d+\) far better than the target given, y2 .*label price .*ignoreColumns.*price; ignore y2 instead/);
     // build-meta labels classifiers only: a regression model is refused in one line, not told to pass a --task it lacks.
     expectCleanUsageError(await cli(['build-meta', '--family', 'prices', '--models', reg, '--data', t.file, '--label', 'price', '--ignore-columns', 'id,y1,y2,y3', '--workers', '1', '--out', join(dir, 'meta.json')]),
-      /build-meta: model '.*reg': a regression model \(output 1 linear unit, loss meansquarederror\): build-meta builds policy rows for classifiers only/);
+      /build-meta: model '.*reg': a regression model \(output 1 linear unit, loss (meanSquaredError|mean_squared_error)\): build-meta builds policy rows for classifiers only/);
     expect(existsSync(join(dir, 'meta.json'))).toBe(false);
     // As given (the right order), the check stays silent and the run goes on.
     const ok = await autoprune({ ...common, model: two, label: ['price', 'y2'], ignoreColumns: ['id', 'y1', 'y3'], force: true });

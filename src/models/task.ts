@@ -218,7 +218,9 @@ export function taskOf(model: TF.LayersModel, told: TaskKind | undefined = toldT
   const loss = compiledLoss(model);
   const inputSize = (model.inputs[0].shape.slice(1) as (number | null)[]).reduce<number>((a, d) => a * (d ?? 1), 1);
   const reconstructs = units > 1 && units === inputSize && act !== 'softmax';
-  const what = `output ${units} ${act} unit${units === 1 ? '' : 's'}${loss ? `, loss ${loss}` : ''}`;
+  // The loss as the file names it (mean_squared_error), not the key it is compared by (meansquarederror).
+  const named = firstLoss(model) ?? savedLosses.get(model);
+  const what = `output ${units} ${act} unit${units === 1 ? '' : 's'}${loss ? `, loss ${typeof named === 'string' ? named : loss}` : ''}`;
   const weights = targetWeightsOf.get(model);
   const numeric = (kind: 'regression' | 'autoencoder', evidence: string): TaskInfo => ({
     output: 'regression', units, kind, evidence, regressionLoss: regressionLossOf(loss, act === 'sigmoid').loss,

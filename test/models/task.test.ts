@@ -201,15 +201,15 @@ describe('task of a model', () => {
 
   it('tells regression, autoencoder and multi-label models from their compiled loss and output, and classifiers apart', () => {
     const cases: [TF.Sequential, string, RegExp][] = [
-      [compiled(mlp(6, 1), 'meanSquaredError'), 'regression', /^output 1 linear unit, loss meansquarederror$/],
-      [compiled(mlp(6, 2), 'meanAbsoluteError'), 'regression', /loss meanabsoluteerror/],
-      [compiled(mlp(20, 20, 'sigmoid'), 'binaryCrossentropy'), 'autoencoder', /^output 20 sigmoid units, loss binarycrossentropy, as many as inputs$/],
+      [compiled(mlp(6, 1), 'meanSquaredError'), 'regression', /^output 1 linear unit, loss meanSquaredError$/],
+      [compiled(mlp(6, 2), 'meanAbsoluteError'), 'regression', /loss meanAbsoluteError/],
+      [compiled(mlp(20, 20, 'sigmoid'), 'binaryCrossentropy'), 'autoencoder', /^output 20 sigmoid units, loss binaryCrossentropy, as many as inputs$/],
       [mlp(20, 20, 'sigmoid'), 'autoencoder', /as many as inputs/],
-      [compiled(mlp(6, 5, 'sigmoid'), 'binaryCrossentropy'), 'multilabel', /^output 5 sigmoid units, loss binarycrossentropy: one independent probability per label$/],
+      [compiled(mlp(6, 5, 'sigmoid'), 'binaryCrossentropy'), 'multilabel', /^output 5 sigmoid units, loss binaryCrossentropy: one independent probability per label$/],
       [compiled(mlp(6, 3, 'softmax'), 'categoricalCrossentropy'), 'classification', /softmax/],
       [mlp(6, 3), 'classification', /linear/],
       [compiled(mlp(6, 1, 'sigmoid'), 'binaryCrossentropy'), 'classification', /sigmoid/],
-      [compiled(mlp(6, 4, 'sigmoid'), 'categoricalCrossentropy'), 'classification', /categoricalcrossentropy/],
+      [compiled(mlp(6, 4, 'sigmoid'), 'categoricalCrossentropy'), 'classification', /categoricalCrossentropy/],
       [compiled(mlp(20, 20, 'softmax'), 'categoricalCrossentropy'), 'classification', /softmax/],
     ];
     for (const [m, kind, evidence] of cases) {
@@ -262,7 +262,7 @@ describe('task of a model', () => {
   it('fitDatasetToModel asks a regression model for target values, and builds an autoencoder\'s targets from its inputs', () => {
     const reg = compiled(mlp(5, 1), 'meanSquaredError');
     const data = dataset(5, ['a', 'b']);
-    expect(() => fitDatasetToModel(data, reg)).toThrow(/has class labels, but model is a regression model \(output 1 linear unit, loss meansquarederror\): give a CSV whose last 1 column holds the target/);
+    expect(() => fitDatasetToModel(data, reg)).toThrow(/has class labels, but model is a regression model \(output 1 linear unit, loss meanSquaredError\): give a CSV whose last 1 column holds the target/);
     const ae = mlp(5, 5, 'sigmoid');
     const fitted = fitDatasetToModel(data, ae, taskOf(ae, 'autoencoder'));
     expect(fitted.train.y!.shape).toEqual([6, 5]);
