@@ -917,11 +917,11 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
     const apart = g && testN && se > 0
       ? (testDrop / 100 - (controlLost > 1e-9 ? valVsDense : g.finalDrop)) / (se * Math.sqrt(1 + g.valRows / testN))
       : undefined;
-    const why = apart != null && apart >= 3
-      ? `; validation and test rows are two samples, but these differ by ${apart.toFixed(1)} standard errors, more than chance makes likely: the validation rows may not stand for new data ` +
+    const why = apart != null && Math.abs(apart) >= 3
+      ? `; validation and test rows are two samples, but these differ by ${Math.abs(apart).toFixed(1)} standard errors, more than chance makes likely: the validation rows may not stand for new data ` +
         '(rows the model was trained or early-stopped on, in this file\'s validation split but not its test split, or an ordered file): give rows the model never saw with --val-data and --test-data'
       // The figure compared is said: "about that standard error" read as a promise when the two were 2.6 apart (a new user's 39-row splits).
-      : `; validation and test rows are two samples${apart != null ? `, whose estimates differ by ${Math.abs(apart).toFixed(1)} standard errors of their difference (the validation one's, combined with the same for ${testN} test rows), which chance can give on this few rows` : ''}: ` +
+      : `; validation and test rows are two samples${apart != null ? `, whose estimates differ by ${Math.abs(apart).toFixed(1)} standard errors of their difference (the validation one's, combined with the same for ${testN} test rows), which chance can give` : ''}: ` +
         'more validation rows (--split, --val-data) make the guard finer, a smaller --max-drop stricter';
     out.push(r.force && report.final.targetReached
       ? `with --force the target was taken at a test drop of ${testDrop.toFixed(2)} points (the test metric, dense − pruned), beyond --max-drop ${r.maxDrop}`
@@ -1036,7 +1036,7 @@ function frontierRows(target: number, frontier: readonly number[], result: Agent
     const m = result.milestones.find((x) => x.target === t);
     if (!m) return { target: t, reached: false };
     const r = row(t, m.sparsity, m.compute, m.valAccuracy, m.testAccuracy, m.fineTuneSteps, frontierPath(t));
-    return m.beyond ? { ...r, beyond: `its branch lost ${(100 * m.beyond.drop).toFixed(2)} validation points, more than the ${(100 * m.beyond.allowed).toFixed(2)} allowed: the model of the step that crossed it` } : r;
+    return m.beyond ? { ...r, beyond: `its branch lost ${(100 * m.beyond.drop).toFixed(2)} validation points, more than the ${(100 * m.beyond.allowed).toFixed(2)} allowed: ${m.beyond.branch != null ? `the model of the branch to ${m.beyond.branch}, the nearest beyond it` : 'the model of the step that crossed it'}` } : r;
   });
   // The final model's own steps: the branches to the lower targets made other models (totals.frontierSteps).
   rows.push({ ...row(target, result.sparsity, result.compute, result.valAccuracy, result.testAccuracy, result.totals.fineTuneSteps - (result.totals.frontierSteps ?? 0), ''), reached: result.targetReached });

@@ -44,9 +44,10 @@ export interface FrontierEvent {
   /**
    * Set where the guard rejected the target's branch: the state kept is then the crossing step's own, beyond the target
    * (`sparsity` / `computeRemoved` say how far), and `fineTuneSteps` the run's up to that step. What the branch lost and
-   * what the guard allowed, as fractions.
+   * what the guard allowed, as fractions; `branch`: the state kept is instead a higher target's branch of the same step, the
+   * nearest accepted model beyond this target.
    */
-  beyond?: { drop: number; allowed: number };
+  beyond?: { drop: number; allowed: number; branch?: number };
 }
 
 /**

@@ -12,7 +12,7 @@ import { lampPruneScores, lampScorer } from '../policy/baselines.js';
 import { domainOf, outsideDomain } from '../policy/domain.js';
 import type { ReportStep, StopReason } from '../report/report.js';
 import type { FeatureExtractor } from '../services.js';
-import { disposeSnapshot, progressName, prunesCompute, PrunableModel, type ComputeReport, type LatencyProfile, type LatencyReport, type Objective, type Snapshot, type SparsityReport } from '../pruning/prunable-model.js';
+import { cloneSnapshot, disposeSnapshot, progressName, prunesCompute, PrunableModel, type ComputeReport, type LatencyProfile, type LatencyReport, type Objective, type Snapshot, type SparsityReport } from '../pruning/prunable-model.js';
 import { measureLatencyProfile } from '../pruning/latency-profile.js';
 import { defaultKeepFraction, mostByConnections, PRUNE_BY_SCORES_DEFAULTS } from '../pruning/select.js';
 import { cosineFraction, type RegrowSchedule } from '../pruning/regrow.js';
@@ -309,9 +309,10 @@ export interface Milestone {
   /**
    * Set where the guard rejected the target's branch: the row is then the crossing step's own accepted state, beyond the
    * target (what the branch lost and what was allowed). A unit removed on the branch can be one the step kept (a new
-   * user's Conv1D forecaster: its branch to 0.8 took the filter the step to 0.865 kept, −57 points of R²).
+   * user's Conv1D forecaster: its branch to 0.8 took the filter the step to 0.865 kept, −57 points of R²). `branch`: the
+   * row is instead a higher target's branch of the same step, the nearest accepted model beyond this one.
    */
-  beyond?: { drop: number; allowed: number };
+  beyond?: { drop: number; allowed: number; branch?: number };
 }
 
 const EPS = 1e-6;
@@ -585,7 +586,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
       // One layer's features at a time, scored and dropped (the 'features' phase includes scoring then),
       // unless a custom extractor can only give all layers at once.
       const ex = o.extractor;
-      const perLayer = scoreLayerWith(scorer);
+      // A custom extractor calls the per-layer function on each layer as the interface says: a staged scorer's second
+      // stage (finish) is extractScored's own, so it gets the scorer whole-layer, unstaged.
+      const perLayer = ex?.extractScored ? scoreLayerWith({ score: (f) => scorer.score(f), rowwise: scorer.staged ? false : scorer.rowwise, needs: scorer.needs }) : scoreLayerWith(scorer);
       let feats: ConnectionFeatures;
       let scores: Float32Array[];
       if (reuse) {
@@ -792,7 +795,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
             emit({
               type: 'warning',
               message: `frontier: the branch to ${(100 * target).toFixed(1)} % was rejected by the guard (validation drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}, after ${r.steps} fine-tune steps${r.recovered ? ', a longer fine-tune included' : ''}): ` +
-                `the frontier's row for it is the accepted step's own model, beyond it at ${(100 * reachedAfter).toFixed(1)} % (a run with --target ${target} alone takes its own path there)`,
+                `the frontier's row for it is the nearest accepted model beyond it: a higher target's branch of this step, else the step's own at ${(100 * reachedAfter).toFixed(1)} % (a run with --target ${target} alone takes its own path there)`,
             });
             continue;
           }
@@ -822,9 +825,16 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
         else crossed.push(target);
       }
       const rejected = crossed.length > 0 ? await branchMilestones(before, crossed, state.stepsUsed - r.steps) : [];
-      // The step's own state is the row of the target it landed on, and of those whose branch the guard rejected: an
-      // accepted model at or beyond each (the frontier then has a model for every target the path crossed).
-      const own = [...rejected.map((x) => ({ target: x.target, beyond: { drop: x.drop, allowed: x.allowed } })), ...(land === undefined ? [] : [{ target: land }])];
+      // A target whose branch the guard rejected gets the nearest accepted model beyond it: a higher target's branch of the
+      // same step (the frontier stays monotone), else the step's own state. The frontier then has a model for every target
+      // the path crossed.
+      const own: { target: number; beyond?: Milestone['beyond'] }[] = land === undefined ? [] : [{ target: land }];
+      for (const x of rejected) {
+        const beyond = { drop: x.drop, allowed: x.allowed };
+        const higher = milestones.filter((m) => m.target > x.target && crossed.includes(m.target) && !m.beyond).sort((a, b) => a.target - b.target)[0];
+        if (higher) record({ ...higher, target: x.target, beyond: { ...beyond, branch: higher.target }, snapshot: cloneSnapshot(higher.snapshot) });
+        else own.push({ target: x.target, beyond });
+      }
       if (own.length === 0) return;
       const testAccuracy = timed('evaluate', () => accuracy(model, data.test));
       for (const m of own) {
@@ -1195,7 +1205,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     else if (unused >= polishRound) await polish();
     else if (unused > 0) {
       // Said, not skipped in silence (a new user's --budget-steps 120 ended after 84 steps with no word of the other 36).
-      emit({ type: 'warning', message: `no polish: ${unused} optimizer steps of the ${budget.budgetSteps} budget were left, fewer than one round of ${polishRound}: the model is the last accepted step's as its fine-tune left it, and those steps were not used (a budget larger by a round gives it a polish)` });
+      emit({ type: 'warning', message: `no polish: ${unused} optimizer steps of the ${budget.budgetSteps} budget were left, fewer than the ${polishRound} a polish needs (a round, or the reserve where that is less): the model is the last accepted step's as its fine-tune left it, and those steps were not used (a budget larger by a round gives it a polish)` });
     }
 
     const frontierSteps = state.frontierSteps ?? 0;

@@ -82,9 +82,11 @@ export async function workerCommand(raw: Record<string, unknown>): Promise<numbe
   selectBackend();
   const { runQueueWorker } = await import('../meta/queue.js');
   const stop = new AbortController();
-  let signals = 0;
-  const onSignal = (): void => {
-    if (++signals > 1) process.exit(130);
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    // Only a second Ctrl-C drops the job in hand: `timeout N` delivers its SIGTERM twice (the command and its group).
+    if (signal === 'SIGINT' && ++interrupts > 1) process.exit(130);
+    if (stop.signal.aborted) return;
     markStopping();
     // (--quiet, as the workers build-meta starts and stops at its end: said by nobody, the build says what happened.)
     if (!f.json && !f.quiet) process.stderr.write('worker: stopping — the job in hand is finished first (a second Ctrl-C drops it: another worker takes it again)\n');

@@ -107,7 +107,7 @@ export async function compactCommand(dir: string, cmd: CompactOptions & { json?:
       (r.int8ClassChanges ? ` (its highest output changed on ${r.int8ClassChanges.rows} of ${r.int8ClassChanges.of} inputs)` : ''),
     ...r.files.map((f) => `wrote ${f}`),
     ...(r.kept ?? []).map((f) => `kept ${f} (an earlier compaction's, the same bytes this one gives)`),
-    ...(r.removed ?? []).map((f) => `removed ${f} (an earlier compaction's of another model)`),
+    ...(r.removed ?? []).map((f) => `removed ${f} (an earlier compaction's, whose bytes differ from this one's)`),
     ...frontierNote(dir),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

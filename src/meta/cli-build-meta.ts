@@ -1,6 +1,5 @@
 import { signalTurn } from '../util/signal-turn.js';
 import { releaseEarlySignals } from '../cli/early-signals.js';
-import { withdrawUnstartedJobs } from './queue.js';
 import { AutopruneError, UsageError, withMessage } from '../errors.js';
 import { basename, dirname, resolve } from 'node:path';
 import { isCsvPath, loadDataset } from '../data/registry.js';
@@ -120,11 +119,18 @@ export async function main(args: BuildMetaCliArgs, argv: string[] = process.argv
   let finishedModels = 0;
   let written = false;
   const total = userModels?.length;
-  let signals = 0;
-  const onSignal = (): void => {
-    if (++signals > 1) process.exit(130);
-    // A queue build's jobs that no worker started are taken off the queue first (a few seconds at most).
-    void withdrawUnstartedJobs().then((withdrawn) => {
+  let interrupts = 0;
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    // Only a second Ctrl-C quits at once: `timeout N` delivers its SIGTERM twice (to the command and to its process group),
+    // and a second one that quit at once would skip the withdrawal and the line below.
+    if (signal === 'SIGINT' && ++interrupts > 1) process.exit(130);
+    if (stopping) return;
+    stopping = true;
+    // A queue build's jobs that no worker started are taken off the queue first (a few seconds at most; the queue module
+    // only where a queue build loaded it).
+    const withdraw = args.queue ? import('./queue.js').then((q) => q.withdrawUnstartedJobs()) : Promise.resolve(undefined);
+    void withdraw.catch(() => undefined).then((withdrawn) => {
       // An in-process build (--workers 1) computes without yielding: a signal is handled when it is done.
       const message = written
         ? `interrupted after the build had finished: ${out} is written and complete`

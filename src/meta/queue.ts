@@ -168,10 +168,8 @@ export async function runOnQueue(
     const keys = models.map((m) => metaModelKey(m, job.limitPerDigit));
     const ids = models.map((m, i) => jobId(m, job, keys[i]));
     const index = new Map(ids.map((id, i) => [id, i]));
-    let started = false;
     let lastProgress = 0;
     events.on('progress', ({ jobId: id, data }) => {
-      started = true;
       lastProgress = Date.now();
       if (index.has(id) && data && typeof data === 'object') options.onProgress?.(data as BuildEvent);
     });
@@ -206,11 +204,15 @@ export async function runOnQueue(
       let n = 0;
       for (const [i, id] of ids.entries()) {
         if (done.has(i)) continue;
-        const j = await queue.getJob(id);
-        const state = j ? await j.getState() : undefined;
-        if (state !== 'waiting' && state !== 'delayed' && state !== 'prioritized') continue;
-        await j!.remove();
-        n++;
+        // One job at a time, each on its own: a job a worker takes between the two calls cannot be removed (it is locked),
+        // which must not stop the others' withdrawal.
+        try {
+          const j = await queue.getJob(id);
+          const state = j ? await j.getState() : undefined;
+          if (state !== 'waiting' && state !== 'delayed' && state !== 'prioritized') continue;
+          await j!.remove();
+          n++;
+        } catch { /* taken meanwhile: its worker finishes it */ }
       }
       return n;
     };
@@ -243,7 +245,7 @@ export async function runOnQueue(
           // A job that vanished (a server restarted without its data) would never finish.
           for (const [i, id] of ids.entries()) {
             if (done.has(i) || (await queue.getJob(id))) continue;
-            reject(new AutopruneError(`the job of '${models[i].id}' is gone from Redis at --queue ${options.url} (a server restarted without its data, or a flush): rerun the same build-meta (finished jobs still in Redis are reused)`));
+            reject(new AutopruneError(`the job of '${models[i].id}' is gone from Redis at --queue ${options.url} (a server restarted without its data, a flush, or an interrupted build-meta of the same models, which takes its unstarted jobs off the queue): rerun the same build-meta (finished jobs still in Redis are reused)`));
             return;
           }
           // No worker, for three rounds of the watch: at the start, and again whenever the last one leaves (killed, or
@@ -260,8 +262,8 @@ export async function runOnQueue(
               const start = `start one with 'autoprune worker --queue ${options.url}' (here or on any machine that reaches this server)`;
               options.onProgress?.({
                 type: 'queue-waiting',
-                message: hadWorker || started || done.size > 0
-                  ? `${models.length - done.size} of ${models.length} models' rows still to come from ${options.url}, and no worker is connected to it any more: ${start}; a job whose worker was killed goes back on the queue once its lock lapses`
+                message: hadWorker || lastProgress > 0
+                  ? `${models.length - done.size} of ${models.length} models' rows still to come from ${options.url}, and no worker is connected to it any more: ${start}; a job whose worker was killed is taken again once a worker finds its lock lapsed`
                   : `${models.length - done.size} job(s) queued on ${options.url}, and no worker is connected to it yet: ${start}, or build with --workers N`,
               });
             }
@@ -276,7 +278,6 @@ export async function runOnQueue(
       } catch (err) {
         throw new AutopruneError(`building rows of '${models[i].id}' failed on the queue: ${(err as Error).message}`);
       }
-      started = true;
       // Rows of other contents than this machine's (a worker's copy of the model or its data differs): never used, and
       // taken off the queue so that no later build reuses them.
       // (The worker's key covers the model's and the data's bytes; a result without one, from a worker of an earlier

@@ -398,6 +398,11 @@ export class PrunableModel {
   }
 }
 
+/** A copy of a snapshot (its own tensors, disposed with disposeSnapshot). */
+export function cloneSnapshot(s: Snapshot): Snapshot {
+  return { weights: s.weights.map((t) => t.clone()), masks: s.masks.map((t) => t.clone()) };
+}
+
 export function disposeSnapshot(s: Snapshot): void {
   s.weights.forEach((t) => t.dispose());
   s.masks.forEach((t) => t.dispose());

@@ -90,7 +90,7 @@ function testRows(report: RunReport): string {
 export const PROGRESS_SILENCE_MS = 10_000;
 /** How long a training before `start` runs before the console says what it is. */
 export const PHASE_NOTICE_MS = 3_000;
-/** Prunable weights from which a step's line is said as it begins: a scoring pass takes about 0.5 µs a weight (docs/benchmarks.md, "Scale"). */
+/** Prunable weights from which a step's line is said as it begins: a scoring pass takes about 0.5–0.7 µs a weight (docs/benchmarks.md, "Scale"). */
 export const SCORING_SAID_AT_ONCE = 5_000_000;
 
 export function createConsoleReporter(o: { json: boolean; target: number; stream?: NodeJS.WriteStream; verbosity?: Verbosity }): ConsoleReporter {

@@ -358,8 +358,9 @@ export interface ReportFrontierRow {
   /** Where its model/ and masks.json are, relative to the output folder ('' for the final row: the folder itself); absent when no folder was written. */
   path?: string;
   /**
-   * Where the guard rejected the lower target's branch: this row is the crossing step's own accepted model, beyond the
-   * target (`sparsity`, `compute` say how far; `fineTuneSteps` the run's up to that step), and this says what the branch lost.
+   * Where the guard rejected the lower target's branch: this row is the nearest accepted model beyond the target — a higher
+   * target's branch of the same step, else the crossing step's own state (`sparsity`, `compute` say how far) — and this
+   * says what the branch lost and whose model the row is.
    */
   beyond?: string;
   /**

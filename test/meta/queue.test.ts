@@ -218,19 +218,27 @@ describe.skipIf(!hasRedis)('build-meta --queue (BullMQ on Redis)', () => {
     const build = start([...family, '--queue', url, '--workers', '0', '--fresh', '--json', '--out', 'meta/stop.json'], cwd, env);
     const worker = start(['worker', '--queue', url, '--json'], cwd, env);
     try {
-      await until(() => build.events.some((e) => e.type === 'model-start'), 'a job taken by the worker');
+      await until(() => worker.events.some((e) => e.type === 'job-start'), 'a job taken by the worker');
+      const at = worker.events.length;
       worker.child.kill('SIGTERM');
       await worker.exited;
       // The job in hand finished; the next one, which BullMQ hands over as it completes one, went back untouched (a new
-      // user's stopped worker ran a whole extra job first).
-      expect(await queue.getJobCounts('completed', 'active', 'failed', 'wait')).toEqual({ completed: 1, active: 0, failed: 0, wait: 2 });
+      // user's stopped worker ran a whole extra job first): after the signal, no job starts once the one in hand is done.
+      const after = worker.events.slice(at).map((e) => e.type);
+      const done = after.indexOf('job-done');
+      expect(done).toBeGreaterThanOrEqual(0);
+      expect(after.slice(done + 1)).not.toContain('job-start');
+      const counts = await queue.getJobCounts('completed', 'active', 'failed', 'wait');
+      expect(counts).toMatchObject({ active: 0, failed: 0 });
+      expect(counts.completed + counts.wait).toBe(3);
+      expect(counts.wait).toBeGreaterThan(0);
       // Its only worker gone, the build says so (it used to wait in silence).
-      await until(() => build.events.some((e) => e.type === 'queue-waiting' && /2 of 3 models' rows still to come from redis:.+, and no worker is connected to it any more: start one with 'autoprune worker --queue/.test(String(e.message))), 'the no-worker-any-more line', 30_000);
+      await until(() => build.events.some((e) => e.type === 'queue-waiting' && new RegExp(`${counts.wait} of 3 models' rows still to come from redis:.+, and no worker is connected to it any more: start one with 'autoprune worker --queue`).test(String(e.message))), 'the no-worker-any-more line', 30_000);
       // Interrupted, it takes the jobs no worker started off the queue: a later build's workers do not run them first.
       build.child.kill('SIGTERM');
       expect(await build.exited).toBe(130);
-      expect(build.stderr()).toMatch(/interrupted: 1 of 3 models' rows were built and are cached \(the same command reuses them\); 2 job\(s\) no worker had started were taken off the queue; meta\/stop\.json was not written/);
-      expect(await queue.getJobCounts('completed', 'active', 'failed', 'wait')).toEqual({ completed: 1, active: 0, failed: 0, wait: 0 });
+      expect(build.stderr()).toMatch(new RegExp(`interrupted: ${counts.completed} of 3 models' rows were built and are cached \\(the same command reuses them\\); ${counts.wait} job\\(s\\) no worker had started were taken off the queue; meta/stop\\.json was not written`));
+      expect(await queue.getJobCounts('completed', 'active', 'failed', 'wait')).toEqual({ completed: counts.completed, active: 0, failed: 0, wait: 0 });
     } finally {
       build.child.kill('SIGKILL');
       worker.child.kill('SIGKILL');

@@ -68,7 +68,7 @@ describe('outcome warnings', () => {
     expect(near).toHaveLength(1);
     expect(near[0]).toMatch(/^the test split lost 2\.50 points, more than --max-drop 1: the guard's paired estimate on its 300 validation rows was a drop of 0\.67 ± 1\.63 points/);
     expect(near[0]).toContain('whose estimates differ by 0.8 standard errors of their difference (the validation one\'s, combined with the same for ');
-    expect(near[0]).toContain('which chance can give on this few rows');
+    expect(near[0]).toContain('which chance can give: more validation rows');
     // The same estimate and 9 points lost on test (a new user's model trained on most of the file's rows): 3.6 apart.
     const far = outcome(0.0067, 0.0163, 0.09);
     expect(far).toHaveLength(1);
@@ -99,7 +99,7 @@ describe('outcome warnings', () => {
     expect(none[0]).toContain("the guard's paired estimate on its 300 validation rows was 0.00 points (no validation row changed; one row = 0.33 points)");
     expect(none[0]).not.toContain('±');
     expect(none[0]).toContain('differ by 3.2 standard errors');
-    expect(outcome(0, 0, 0.012)[0]).toMatch(/whose estimates differ by 2\.\d standard errors of their difference .*which chance can give on this few rows/);
+    expect(outcome(0, 0, 0.012)[0]).toMatch(/whose estimates differ by 2\.\d standard errors of their difference .*which chance can give: /);
   });
 
   it('says why whole units went far past the target, in the target\'s own measure', () => {
