@@ -109,7 +109,8 @@ export function checkOutDir(out: string, overwrite: boolean, resume: boolean, in
   if (nonEmptyDir(abs) && !overwrite && !(resume && new Checkpointer(checkpointDirFor(abs)).exists())) {
     throw new UsageError(resume
       ? `nothing to resume: output folder '${out}' holds no checkpoint (the run finished, or never reached its first accepted step); run again without --resume, with --overwrite to replace it`
-      : `output folder '${out}' already exists; pass --overwrite or choose another --out`);
+      // A run stopped after its outputs were written but before its --compact ones keeps its checkpoint: --resume finishes it.
+      : `output folder '${out}' already exists; pass --overwrite or choose another --out${new Checkpointer(checkpointDirFor(abs)).exists() ? ' (an interrupted run of it left a checkpoint: --resume finishes that run)' : ''}`);
   }
   // A mount point is written in place (report/write.ts), so it is the folder itself that must be writable.
   if (existsSync(abs) && isMountPoint(abs)) probeWritable(abs, `cannot write output folder '${out}'`);

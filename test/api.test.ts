@@ -312,6 +312,8 @@ describe('abort', () => {
     const err = await autoprune({ ...opts, signal: c.signal, onEvent: (e) => { if (e.type === 'polish') c.abort(); } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InterruptedError);
     expect((err as Error).message).toMatch(/^interrupted while compacting; the last accepted step is checkpointed in .*resume: true to continue/);
+    // The pruned outputs look finished: a plain rerun is pointed at the resume that completes them.
+    await expect(autoprune(opts)).rejects.toThrow(/already exists; pass overwrite: true or choose another out \(an interrupted run of it left a checkpoint: resume: true finishes that run\)/);
     const again = await autoprune({ ...opts, resume: true });
     expect(again.report.final.exitCode).toBe(0);
     expect(again.report.compact).toBeDefined();
