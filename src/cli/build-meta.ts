@@ -90,6 +90,8 @@ export async function workerCommand(raw: Record<string, unknown>): Promise<numbe
     markStopping();
     // (--quiet, as the workers build-meta starts and stops at its end: said by nobody, the build says what happened.)
     if (!f.json && !f.quiet) process.stderr.write('worker: stopping — the job in hand is finished first (a second Ctrl-C drops it: another worker takes it again)\n');
+    // (--json: said as an event, so that a supervisor knows from when on the worker takes no job.)
+    if (f.json) process.stderr.write(`${JSON.stringify({ type: 'worker-stopping', signal })}\n`);
     stop.abort();
   };
   releaseEarlySignals();

@@ -219,15 +219,15 @@ describe.skipIf(!hasRedis)('build-meta --queue (BullMQ on Redis)', () => {
     const worker = start(['worker', '--queue', url, '--json'], cwd, env);
     try {
       await until(() => worker.events.some((e) => e.type === 'job-start'), 'a job taken by the worker');
-      const at = worker.events.length;
       worker.child.kill('SIGTERM');
       await worker.exited;
       // The job in hand finished; the next one, which BullMQ hands over as it completes one, went back untouched (a new
-      // user's stopped worker ran a whole extra job first): after the signal, no job starts once the one in hand is done.
-      const after = worker.events.slice(at).map((e) => e.type);
-      const done = after.indexOf('job-done');
-      expect(done).toBeGreaterThanOrEqual(0);
-      expect(after.slice(done + 1)).not.toContain('job-start');
+      // user's stopped worker ran a whole extra job first): once the worker has the signal, no job starts.
+      const types = worker.events.map((e) => e.type);
+      const stopping = types.indexOf('worker-stopping');
+      expect(stopping).toBeGreaterThanOrEqual(0);
+      expect(types.slice(stopping + 1)).not.toContain('job-start');
+      expect(types.filter((t) => t === 'job-start')).toHaveLength(types.filter((t) => t === 'job-done').length);
       const counts = await queue.getJobCounts('completed', 'active', 'failed', 'wait');
       expect(counts).toMatchObject({ active: 0, failed: 0 });
       expect(counts.completed + counts.wait).toBe(3);
