@@ -8,39 +8,7 @@
  * with the same values, bit for bit (test/features/ranks.test.ts checks them against the topk formulation).
  */
 
-const RADIX_BITS = 11;
-const RADIX = 1 << RADIX_BITS;
-const DIGIT = RADIX - 1;
-
-/**
- * Positions 0…n−1 in ascending order of `keys` (unsigned 31-bit), ties by position: an LSD radix sort in
- * passes of 11 bits, skipping passes whose digit is the same for every key. Consumes `keys` (reordered).
- */
-export function stableOrder(keys: Uint32Array): Int32Array {
-  const n = keys.length;
-  let order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  let tmpOrder = new Int32Array(n);
-  let src = keys;
-  let tmp = new Uint32Array(n);
-  const count = new Uint32Array(RADIX);
-  for (let shift = 0; shift < 32; shift += RADIX_BITS) {
-    count.fill(0);
-    for (let i = 0; i < n; i++) count[(src[i] >>> shift) & DIGIT]++;
-    if (count[(src[0] >>> shift) & DIGIT] === n) continue; // one digit value: the pass would not move anything
-    let sum = 0;
-    for (let d = 0; d < RADIX; d++) { const c = count[d]; count[d] = sum; sum += c; }
-    for (let i = 0; i < n; i++) {
-      const k = src[i];
-      const at = count[(k >>> shift) & DIGIT]++;
-      tmp[at] = k;
-      tmpOrder[at] = order[i];
-    }
-    [src, tmp] = [tmp, src];
-    [order, tmpOrder] = [tmpOrder, order];
-  }
-  return order;
-}
+import { stableOrder } from '../util/argsort.js';
 
 /** The ranks' layout in liveRanks' output: three values per live connection, side by side. */
 export const RANK_LAYER = 0;

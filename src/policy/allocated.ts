@@ -20,10 +20,13 @@ export function blendedOrder(policy: Scorer, prior: Scorer, alpha: number): Scor
   };
 }
 
-/** (1 − a)·the prior's rank + a·the policy's rank of each connection (ranks 0…1 within the layer). */
-function blend(own: Float32Array, base: Float32Array, alpha: number): Float32Array {
+/**
+ * (1 − a)·the prior's rank + a·the policy's rank of each connection (ranks 0…1 within the layer); `baseUp`: the prior's
+ * ascending argsort where the caller has it.
+ */
+function blend(own: Float32Array, base: Float32Array, alpha: number, baseUp = argsort(base)): Float32Array {
   const a = ranks01(own);
-  const b = ranks01(base);
+  const b = ranksOf(baseUp);
   for (let i = 0; i < a.length; i++) a[i] = alpha * a[i] + (1 - alpha) * b[i];
   return a;
 }
@@ -37,17 +40,10 @@ export const CORRECTION_WEIGHT = 0.25;
  */
 export function correctedPrior(policy: Scorer, prior: Scorer, alpha: number, name = `${policy.name}@${alpha}+${prior.name}`): Scorer {
   // allocatedBy(blendedOrder(policy, prior, alpha), prior), with the prior scored once a pass (not once for each).
+  // The prior's argsort done once, for its ranks and for its values.
   const finish = (own: Float32Array, base: Float32Array) => {
-    // transplant(blend(own, base, alpha), base), with the prior's argsort done once for its ranks and its values.
-    const n = own.length;
     const baseUp = argsort(base);
-    const mixed = ranksOf(argsort(own));
-    const b = ranksOf(baseUp);
-    for (let i = 0; i < n; i++) mixed[i] = alpha * mixed[i] + (1 - alpha) * b[i];
-    const idx = argsort(mixed, true);
-    const out = new Float32Array(n);
-    for (let r = 0; r < n; r++) out[idx[r]] = base[baseUp[n - 1 - r]];
-    return out;
+    return transplant(blend(own, base, alpha, baseUp), base, baseUp);
   };
   const needs = policy.needs && prior.needs ? [...new Set([...policy.needs, ...prior.needs])] : undefined;
   return {
@@ -72,7 +68,7 @@ function ranks01(v: Float32Array): Float32Array {
 }
 
 /** The ranks 0…1 of an argsort's order (idx[r] is the r-th lowest). */
-function ranksOf(idx: Uint32Array): Float32Array {
+function ranksOf(idx: Int32Array): Float32Array {
   const n = idx.length;
   const out = new Float32Array(n);
   for (let r = 0; r < n; r++) out[idx[r]] = n > 1 ? r / (n - 1) : 0;
@@ -98,13 +94,14 @@ export function allocatedBy(policy: Scorer, prior: Scorer, name = `${policy.name
   };
 }
 
-/** out[i] = the prior's r-th highest value, where r is i's rank (descending) in `order`. */
-export function transplant(order: Float32Array, prior: Float32Array): Float32Array {
+/**
+ * out[i] = the prior's r-th highest value, where r is i's rank (descending) in `order`. `priorUp`: the prior's ascending
+ * argsort where the caller has it (equal values are interchangeable, so its ties' order does not matter).
+ */
+export function transplant(order: Float32Array, prior: Float32Array, priorUp = argsort(prior)): Float32Array {
   const n = order.length;
-  // The prior's values from the highest down (its linear-time argsort: the sort of 9 M floats took a second).
-  const byPrior = argsort(prior, true);
   const idx = argsort(order, true);
   const out = new Float32Array(n);
-  for (let r = 0; r < n; r++) out[idx[r]] = prior[byPrior[r]];
+  for (let r = 0; r < n; r++) out[idx[r]] = prior[priorUp[n - 1 - r]];
   return out;
 }

@@ -1,3 +1,4 @@
+import { keyOfBits } from '../util/argsort.js';
 import type { ConnectionFeatures } from '../features/types.js';
 import { UsageError } from '../errors.js';
 import type { PrunableModel } from './prunable-model.js';
@@ -111,16 +112,6 @@ export function pruneByScores(
   });
   for (const l of changed) pm.setMaskBytes(l, masks[l]);
   return { removed, sparsity: (pruned + removed) / total };
-}
-
-/**
- * Order key of a float32 given as its bits: an unsigned 32-bit integer in the order of the values (−0 as +0,
- * NaN as −∞, i.e. never prune first).
- */
-function keyOfBits(bits: number): number {
-  if ((bits & 0x7fffffff) > 0x7f800000) return 0x007fffff; // NaN → the key of −∞
-  if (bits === 0x80000000) return 0x80000000; // −0 → +0
-  return (bits & 0x80000000 ? ~bits : bits | 0x80000000) >>> 0;
 }
 
 interface KeyedList { bits: Uint32Array; skip: Int32Array }

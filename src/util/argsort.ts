@@ -1,47 +1,62 @@
 /**
- * Linear-time argsort of float32 values: the order `idx.sort((a, b) => v[a] - v[b] || a - b)` gives (ascending, ties by
- * index; −0 and +0 equal), or with `descending` the order of `(a, b) => v[b] - v[a] || a - b`, without a comparator call
- * per comparison — a stable LSD radix sort of the values' order-preserving bit patterns, 11 bits a pass. On the 9 M
- * weights of one layer of an 11 M-weight MLP the comparator sorts took seconds each, several per scoring pass (a new
- * user's scoring pass of 30–50 s, the scale benchmark's 3.4 s before the policy's domain rule mixed ranks into LAMP's).
+ * Linear-time sorting of float32 values on the host: an order key per value (its bits made unsigned and monotone) and
+ * a stable LSD radix sort of those keys. Used by the magnitude ranks (features/ranks.ts), the selection's radix select
+ * (pruning/select.ts) and the ranks a learned correction of a prior mixes (policy/allocated.ts, LAMP in baselines.ts).
  */
-export function argsort(v: Float32Array, descending = false): Uint32Array {
-  const n = v.length;
-  let keys = new Uint32Array(n);
-  const bits = new Uint32Array(v.buffer, v.byteOffset, n);
-  for (let i = 0; i < n; i++) {
-    const b = bits[i] === 0x80000000 ? 0 : bits[i]; // −0 as +0
-    // Negative floats: all bits flipped (larger magnitude sorts first); positive: the sign bit set.
-    const k = b & 0x80000000 ? ~b >>> 0 : (b | 0x80000000) >>> 0;
-    keys[i] = descending ? ~k >>> 0 : k;
-  }
-  let idx = new Uint32Array(n);
-  for (let i = 0; i < n; i++) idx[i] = i;
-  if (n < 2) return idx;
-  let idxTmp = new Uint32Array(n);
-  let keysTmp = new Uint32Array(n);
-  // The three digits' counts in one read of the keys (a pass's scatter does not change them).
-  const counts = [new Uint32Array(2049), new Uint32Array(2049), new Uint32Array(2049)];
-  const [c0, c1, c2] = counts;
-  for (let i = 0; i < n; i++) {
-    const k = keys[i];
-    c0[(k & 0x7ff) + 1]++;
-    c1[((k >>> 11) & 0x7ff) + 1]++;
-    c2[(k >>> 22) + 1]++;
-  }
-  for (let d = 0, shift = 0; d < 3; d++, shift += 11) {
-    const count = counts[d];
-    // A pass whose digit is the same for every value moves nothing.
-    if (count.some((c) => c === n)) continue;
-    for (let r = 0; r < 2048; r++) count[r + 1] += count[r];
+
+const RADIX_BITS = 11;
+const RADIX = 1 << RADIX_BITS;
+const DIGIT = RADIX - 1;
+
+/**
+ * Positions 0…n−1 in ascending order of `keys` (unsigned 32-bit), ties by position: an LSD radix sort in
+ * passes of 11 bits, skipping passes whose digit is the same for every key. Consumes `keys` (reordered).
+ */
+export function stableOrder(keys: Uint32Array): Int32Array {
+  const n = keys.length;
+  let order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  let tmpOrder = new Int32Array(n);
+  let src = keys;
+  let tmp = new Uint32Array(n);
+  const count = new Uint32Array(RADIX);
+  for (let shift = 0; shift < 32; shift += RADIX_BITS) {
+    count.fill(0);
+    for (let i = 0; i < n; i++) count[(src[i] >>> shift) & DIGIT]++;
+    if (count[(src[0] >>> shift) & DIGIT] === n) continue; // one digit value: the pass would not move anything
+    let sum = 0;
+    for (let d = 0; d < RADIX; d++) { const c = count[d]; count[d] = sum; sum += c; }
     for (let i = 0; i < n; i++) {
-      const k = keys[i];
-      const p = count[(k >>> shift) & 0x7ff]++;
-      idxTmp[p] = idx[i];
-      keysTmp[p] = k;
+      const k = src[i];
+      const at = count[(k >>> shift) & DIGIT]++;
+      tmp[at] = k;
+      tmpOrder[at] = order[i];
     }
-    [idx, idxTmp] = [idxTmp, idx];
-    [keys, keysTmp] = [keysTmp, keys];
+    [src, tmp] = [tmp, src];
+    [order, tmpOrder] = [tmpOrder, order];
   }
-  return idx;
+  return order;
+}
+
+/**
+ * Order key of a float32 given as its bits: an unsigned 32-bit integer in the order of the values (−0 as +0,
+ * NaN as −∞, i.e. never prune first).
+ */
+export function keyOfBits(bits: number): number {
+  if ((bits & 0x7fffffff) > 0x7f800000) return 0x007fffff; // NaN → the key of −∞
+  if (bits === 0x80000000) return 0x80000000; // −0 → +0
+  return (bits & 0x80000000 ? ~bits : bits | 0x80000000) >>> 0;
+}
+
+/**
+ * The order `idx.sort((a, b) => v[a] - v[b] || a - b)` gives (ascending, ties by index; −0 and +0 equal; NaN first, as
+ * −∞), or with `descending` the order of `(a, b) => v[b] - v[a] || a - b`, in linear time (keyOfBits, stableOrder). On
+ * the 9 M weights of one layer of an 11 M-weight MLP the comparator sorts took seconds each, several per scoring pass
+ * (a new user's scoring pass of 30–50 s).
+ */
+export function argsort(v: Float32Array, descending = false): Int32Array {
+  const bits = new Uint32Array(v.buffer, v.byteOffset, v.length);
+  const keys = new Uint32Array(v.length);
+  for (let i = 0; i < v.length; i++) keys[i] = descending ? ~keyOfBits(bits[i]) >>> 0 : keyOfBits(bits[i]);
+  return stableOrder(keys);
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../../src/backend/tf.js';
-import { liveRanks, magnitudeKeys, RANK_INPUT, RANK_LAYER, RANK_UNIT, stableOrder } from '../../src/features/ranks.js';
+import { liveRanks, magnitudeKeys, RANK_INPUT, RANK_LAYER, RANK_UNIT } from '../../src/features/ranks.js';
+import { stableOrder } from '../../src/util/argsort.js';
 
 /**
  * The tensor formulation the host ranks replace (extract.ts before issue 18's rewrite): pruned entries
