@@ -76,9 +76,10 @@ export function extractScored(
  */
 function absWeightFeatures(pm: PrunableModel, li: number, indices: Int32Array): LayerFeatures {
   const l = pm.layers[li];
-  const w = l.kernel.dataSync() as Float32Array;
-  const absW = new Float32Array(indices.length);
-  for (let j = 0; j < indices.length; j++) absW[j] = Math.abs(w[indices[j]]);
+  // Gathered on the device, as the agent's magnitude check reads |w|: no host copy of the whole kernel.
+  const t = tf.tidy(() => tf.abs(tf.gather(tf.reshape(l.kernel, [-1]), tf.tensor1d(indices, 'int32'))));
+  const absW = t.dataSync() as Float32Array;
+  t.dispose();
   return { layer: li, name: l.name, count: indices.length, indices, columns: FEATURE_SCHEMA.names.map((nm) => (nm === 'abs_w' ? absW : new Float32Array(0))) };
 }
 
