@@ -1,4 +1,4 @@
-import { markStopping, releaseEarlySignals } from './early-signals.js';
+import { markStopping, onStopSignals } from './early-signals.js';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { checkOutFile, checkOutReplaces, jsonFormatOf } from '../models/io.js';
@@ -82,21 +82,15 @@ export async function workerCommand(raw: Record<string, unknown>): Promise<numbe
   selectBackend();
   const { runQueueWorker } = await import('../meta/queue.js');
   const stop = new AbortController();
-  let interrupts = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    // Only a second Ctrl-C drops the job in hand: `timeout N` delivers its SIGTERM twice (the command and its group).
-    if (signal === 'SIGINT' && ++interrupts > 1) process.exit(130);
-    if (stop.signal.aborted) return;
+  // (A second Ctrl-C drops the job in hand: another worker takes it again.)
+  onStopSignals((signal) => {
     markStopping();
     // (--quiet, as the workers build-meta starts and stops at its end: said by nobody, the build says what happened.)
     if (!f.json && !f.quiet) process.stderr.write('worker: stopping — the job in hand is finished first (a second Ctrl-C drops it: another worker takes it again)\n');
     // (--json: said as an event, so that a supervisor knows from when on the worker takes no job.)
     if (f.json) process.stderr.write(`${JSON.stringify({ type: 'worker-stopping', signal })}\n`);
     stop.abort();
-  };
-  releaseEarlySignals();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  });
   await runQueueWorker(f.queue, {
     signal: stop.signal,
     onEvent: (e) => {

@@ -44,6 +44,33 @@ function stopWhenLauncherGone(): void {
   timer.unref();
 }
 
+/**
+ * A command's own stop on Ctrl-C and SIGTERM (the early handlers released): `stop` is called once, with the first
+ * signal; a second Ctrl-C quits at once (exit 130), a repeated SIGTERM does nothing more — `timeout N autoprune …`
+ * delivers its SIGTERM twice (to the command and to its process group), and a second one that quit at once left no
+ * resume line, no --json error event and the run's lock behind (a new user's runs under timeout, 5 of 12). Returns the
+ * function that removes the handlers.
+ */
+export function onStopSignals(stop: (signal: 'SIGINT' | 'SIGTERM') => void): () => void {
+  let interrupts = 0;
+  let stopped = false;
+  const handle = (signal: 'SIGINT' | 'SIGTERM') => {
+    if (signal === 'SIGINT' && ++interrupts > 1) process.exit(130);
+    if (stopped) return;
+    stopped = true;
+    stop(signal);
+  };
+  const onSigint = () => handle('SIGINT');
+  const onSigterm = () => handle('SIGTERM');
+  releaseEarlySignals();
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+  return () => {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+  };
+}
+
 export function releaseEarlySignals(): void {
   if (!early) return;
   process.off('SIGINT', early);

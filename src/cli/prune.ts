@@ -1,4 +1,4 @@
-import { markStopping, releaseEarlySignals } from './early-signals.js';
+import { markStopping, onStopSignals } from './early-signals.js';
 import { MAX_SEED } from '../options.js';
 import { Checkpointer } from '../agent/checkpoint.js';
 import { z } from 'zod';
@@ -99,23 +99,13 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
   reporter.backend(backend);
   const { runPrune } = await import('../api.js');
   const controller = new AbortController();
-  let interrupts = 0;
-  const stop = (signal: 'SIGINT' | 'SIGTERM') => {
-    // Only a second Ctrl-C quits at once. A SIGTERM always stops after the batch: `timeout N autoprune …` delivers its
-    // SIGTERM twice (to the command and to its process group), and a second one that quit at once left no resume line,
-    // no --json error event and the run's lock behind (a new user's runs under timeout, 5 of 12).
-    if (signal === 'SIGINT' && ++interrupts > 1) process.exit(130);
+  // Ctrl-C and SIGTERM (a job scheduler's or container's stop) end the run after the batch, resumable.
+  const offSignals = onStopSignals((signal) => {
     if (controller.signal.aborted) return;
     markStopping();
     reporter.note(`${signal === 'SIGINT' ? 'interrupt' : 'SIGTERM'} received: stopping after the current batch${signal === 'SIGINT' ? ' (press Ctrl-C again to quit at once)' : ''}…`);
     controller.abort();
-  };
-  const onSigint = () => stop('SIGINT');
-  const onSigterm = () => stop('SIGTERM');
-  // SIGTERM (a job scheduler's or container's stop) ends the run the same way: after the batch, resumable.
-  releaseEarlySignals();
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigterm);
+  });
   const onStdoutClosed = () => controller.abort();
   stdoutClosed.signal.addEventListener('abort', onStdoutClosed);
   try {
@@ -139,8 +129,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
     throw err;
   } finally {
     reporter.close();
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigterm);
+    offSignals();
     stdoutClosed.signal.removeEventListener('abort', onStdoutClosed);
   }
 }

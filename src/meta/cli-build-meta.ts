@@ -1,5 +1,5 @@
 import { signalTurn } from '../util/signal-turn.js';
-import { releaseEarlySignals } from '../cli/early-signals.js';
+import { onStopSignals } from '../cli/early-signals.js';
 import { AutopruneError, UsageError, withMessage } from '../errors.js';
 import { basename, dirname, resolve } from 'node:path';
 import { isCsvPath, loadDataset } from '../data/registry.js';
@@ -119,14 +119,7 @@ export async function main(args: BuildMetaCliArgs, argv: string[] = process.argv
   let finishedModels = 0;
   let written = false;
   const total = userModels?.length;
-  let interrupts = 0;
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    // Only a second Ctrl-C quits at once: `timeout N` delivers its SIGTERM twice (to the command and to its process group),
-    // and a second one that quit at once would skip the withdrawal and the line below.
-    if (signal === 'SIGINT' && ++interrupts > 1) process.exit(130);
-    if (stopping) return;
-    stopping = true;
+  const offSignals = onStopSignals(() => {
     // A queue build's jobs that no worker started are taken off the queue first (a few seconds at most; the queue module
     // only where a queue build loaded it).
     const withdraw = args.queue ? import('./queue.js').then((q) => q.withdrawUnstartedJobs()) : Promise.resolve(undefined);
@@ -140,10 +133,7 @@ export async function main(args: BuildMetaCliArgs, argv: string[] = process.argv
       process.stderr.write(`autoprune: ${message}\n`);
       process.exit(130);
     });
-  };
-  releaseEarlySignals();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  });
   try {
     await buildMeta({
       family: args.family, models: userModels, out, workers: args.workers ?? 2, queue: args.queue, command,
@@ -159,8 +149,7 @@ export async function main(args: BuildMetaCliArgs, argv: string[] = process.argv
     // A signal that arrived while the build computed in this process is dispatched now, not dropped with the handler.
     await signalTurn();
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    offSignals();
   }
   return out;
 }
