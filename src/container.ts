@@ -4,7 +4,7 @@ import { Container, injectable } from 'inversify';
 import type { Dataset, Split } from './data/dataset.js';
 import { loadDataset, type LoadDatasetOptions } from './data/registry.js';
 import type { LayerFeatures } from './features/types.js';
-import { extractFeatures, extractScored } from './features/extract.js';
+import { extractFeatures, extractScored, type LayerScoring } from './features/extract.js';
 import { FEATURE_SCHEMA } from './features/schema.js';
 import { trainedModel } from './models/cache.js';
 import { defaultModelArgs, defaultModelTraining, describeArgs } from './models/default-model.js';
@@ -63,12 +63,13 @@ export class PolicyRegistrySource implements PolicySource {
 @injectable()
 export class TensorFeatureExtractor implements FeatureExtractor {
   readonly schema = FEATURE_SCHEMA;
+  readonly stagedScoring = true;
 
   extract(pm: PrunableModel, calib: Split) {
     return extractFeatures(pm, calib);
   }
 
-  extractScored(pm: PrunableModel, calib: Split, score: ((layer: LayerFeatures) => Float32Array) & { chunk?: number; needs?: readonly string[] }) {
+  extractScored(pm: PrunableModel, calib: Split, score: ((layer: LayerFeatures) => Float32Array) & Partial<LayerScoring>) {
     return extractScored(pm, calib, score, { chunk: score.chunk, needs: score.needs });
   }
 }

@@ -52,6 +52,13 @@ export interface FeatureExtractor {
    * scores and the features without columns. The agent uses it when present, else `extract`.
    */
   extractScored?(pm: PrunableModel, calib: Split, score: ((layer: LayerFeatures) => Float32Array) & { chunk?: number; needs?: readonly string[] }): { features: ConnectionFeatures; scores: Float32Array[] };
+  /**
+   * True where `extractScored` also runs a staged scorer's second stage (`score.finish`, features/extract.ts LayerScoring:
+   * each layer's row scores and its `finish.needs` columns, after its chunks), as autoprune's own extractor does. Where
+   * absent, the agent hands such a scorer (`X@a+Y`) to `extractScored` whole, one layer at a time: an extractor that
+   * does not know the second stage still gets right scores, a large layer's every column at once.
+   */
+  readonly stagedScoring?: boolean;
 }
 
 import type { OutputFile } from './report/write.js';

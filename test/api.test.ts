@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { autoprune, compactPruned, createContainer, DataError, InterruptedError, loadSynthetic, TOKENS, UsageError, type AgentEvent, type CompactOptions, type DataSource, type Dataset, type DatasetInput } from '../src/index.js';
+import { autoprune, compactPruned, createContainer, DataError, InterruptedError, loadSynthetic, TOKENS, UsageError, type AgentEvent, type CompactOptions, type DataSource, type Dataset, type DatasetInput, type FeatureExtractor } from '../src/index.js';
 import { PACKAGE_ROOT, tf } from '../src/backend/tf.js';
 import type { BudgetEvent, CheckpointEvent, CompactEvent, DoneEvent, EpochEvent, ErrorEvent, FrontierEvent, PhaseEvent, PolishEvent, RollbackEvent, StartEvent, StepEvent, WarningEvent } from '../src/index.js';
 
@@ -11,6 +11,7 @@ type UnexportedEvent = Exclude<AgentEvent, BudgetEvent | CheckpointEvent | Compa
 const everyEventExported: [UnexportedEvent] extends [never] ? true : false = true;
 import { checkpointDirFor } from '../src/output-dir.js';
 import { FEATURE_SCHEMA } from '../src/features/schema.js';
+import { FEATURE_CHUNK } from '../src/features/extract.js';
 import type { Scorer } from '../src/policy/types.js';
 import { numTensors, tempDir } from './helpers.js';
 
@@ -80,6 +81,32 @@ describe('library API', () => {
     expect(written.final.compute).toEqual(plain.report.final.compute);
     model.dispose();
     plain.model.dispose();
+  });
+
+  it('hands a staged scorer (X@a+Y) to its own extractor staged, to a substituted one that does not say it runs the second stage whole', async () => {
+    const { TensorFeatureExtractor } = await import('../src/container.js');
+    const seen = async (stagedScoring: boolean) => {
+      const c = createContainer();
+      const own = new TensorFeatureExtractor();
+      const got: { finish: boolean; chunk: number }[] = [];
+      const spy: FeatureExtractor = {
+        schema: own.schema,
+        ...(stagedScoring ? { stagedScoring } : {}),
+        extract: (pm, calib) => own.extract(pm, calib),
+        extractScored: (pm, calib, score) => {
+          got.push({ finish: typeof (score as { finish?: unknown }).finish === 'object', chunk: score.chunk ?? Infinity });
+          return own.extractScored(pm, calib, score);
+        },
+      };
+      c.rebind<FeatureExtractor>(TOKENS.FeatureExtractor).toConstantValue(spy);
+      const { model } = await autoprune({ target: 0.5, data: 'synthetic', policy: 'default@0.25+lamp', maxDrop: 5, budgetSteps: 40, force: true }, c);
+      model.dispose();
+      expect(got.length).toBeGreaterThan(0);
+      return got[0];
+    };
+    expect(new TensorFeatureExtractor().stagedScoring).toBe(true);
+    expect(await seen(true)).toEqual({ finish: true, chunk: FEATURE_CHUNK });
+    expect(await seen(false)).toEqual({ finish: false, chunk: Infinity });
   });
 
   it('lets an integration substitute a data source through the container', async () => {

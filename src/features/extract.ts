@@ -7,7 +7,8 @@ import { targetsOf, taskOf } from '../models/task.js';
 import type { PrunableLayer, PrunableModel } from '../pruning/prunable-model.js';
 import { FEATURE_SCHEMA, type FeatureName } from './schema.js';
 import { activationBatch } from '../models/activation-batch.js';
-import { liveRanks, magnitudeKeys, RANK_INPUT, RANK_LAYER, RANK_UNIT } from './ranks.js';
+import { magnitudeKeys, ranksInOrder, RANK_INPUT, RANK_LAYER, RANK_UNIT } from './ranks.js';
+import { stableOrder } from '../util/argsort.js';
 import type { Scorer } from '../policy/types.js';
 import type { ConnectionFeatures, LayerFeatures } from './types.js';
 
@@ -51,36 +52,31 @@ export function extractScored(
 ): { features: ConnectionFeatures; scores: Float32Array[] } {
   return withStats(pm, calib, opts, (ctx) => {
     const scores: Float32Array[] = [];
+    const finish = score.finish;
+    // A staged scorer's second stage reads its columns of the whole layer: they are computed with the rows' (needs of
+    // both) and copied out of each chunk as it passes (the layer's statistics are not computed a second time).
+    const needs = finish && opts.needs ? [...new Set([...opts.needs, ...finish.needs])] : opts.needs;
+    const names = FEATURE_SCHEMA.names;
     const layers = pm.layers.map((l, li) => {
-      const out = new Float32Array(ctx.live[li].length);
+      const count = ctx.live[li].length;
+      const out = new Float32Array(count);
+      const kept = finish ? names.map((nm) => (finish.needs.includes(nm) ? new Float32Array(count) : undefined)) : [];
+      let absOrder: Int32Array | undefined;
       let at = 0;
-      layerFeatureChunks(pm, li, ctx, opts.chunk ?? Infinity, opts.needs, (lf) => {
+      layerFeatureChunks(pm, li, ctx, opts.chunk ?? Infinity, needs, (lf) => {
         out.set(score(lf), at);
+        kept.forEach((k, f) => k?.set(lf.columns[f], at));
         at += lf.count;
-      });
-      // A staged scorer's per-layer work, on the whole layer's row scores and the few columns it reads.
-      const finish = score.finish;
-      let final = out;
-      if (finish && finish.needs.every((nm) => nm === 'abs_w')) final = finish.run(out, absWeightFeatures(pm, li, ctx.live[li]));
-      else if (finish) layerFeatureChunks(pm, li, ctx, Infinity, finish.needs, (lf) => { final = finish.run(out, lf); });
+      }, (order) => { if (finish) absOrder = order; });
+      // The staged scorer's per-layer work, on the whole layer's row scores and the few columns it reads.
+      const final = finish ? finish.run(out, {
+        layer: li, name: l.name, count, indices: ctx.live[li], columns: kept.map((k) => k ?? new Float32Array(0)), ...(absOrder ? { absOrder } : {}),
+      }) : out;
       scores.push(final);
-      return { layer: li, name: l.name, count: ctx.live[li].length, indices: ctx.live[li], columns: [] };
+      return { layer: li, name: l.name, count, indices: ctx.live[li], columns: [] };
     });
     return { features: { schema: FEATURE_SCHEMA, layers }, scores };
   });
-}
-
-/**
- * A layer's |w| column alone, of its live connections (what a staged scorer's LAMP prior reads): none of the layer
- * statistics a full feature build computes first (1.2 s of a 9 M-weight layer). The other columns are empty.
- */
-function absWeightFeatures(pm: PrunableModel, li: number, indices: Int32Array): LayerFeatures {
-  const l = pm.layers[li];
-  // Gathered on the device, as the agent's magnitude check reads |w|: no host copy of the whole kernel.
-  const t = tf.tidy(() => tf.abs(tf.gather(tf.reshape(l.kernel, [-1]), tf.tensor1d(indices, 'int32'))));
-  const absW = t.dataSync() as Float32Array;
-  t.dispose();
-  return { layer: li, name: l.name, count: indices.length, indices, columns: FEATURE_SCHEMA.names.map((nm) => (nm === 'abs_w' ? absW : new Float32Array(0))) };
 }
 
 /**
@@ -375,6 +371,7 @@ export const FEATURE_CHUNK = 1 << 18;
  */
 function layerFeatureChunks(
   pm: PrunableModel, li: number, ctx: BuildContext, chunk: number, needs: readonly string[] | undefined, visit: (lf: LayerFeatures) => void,
+  sorted?: (absOrder: Int32Array) => void,
 ): void {
   const l = pm.layers[li];
   const names = FEATURE_SCHEMA.names as readonly FeatureName[];
@@ -499,7 +496,12 @@ function layerFeatureChunks(
         const idx = indices.subarray(j0, j0 + size);
         magnitudeKeys(readRange({ w: perConnection.w }, idx[0], idx[idx.length - 1] + 1).w, idx[0], idx, keys, j0);
       }
-      ranks = liveRanks(keys, indices, cin, cout);
+      // Where no |w| is NaN (sorted last here, first by argsort), the order is LayerFeatures.absOrder's.
+      let nan = false;
+      for (let j = 0; j < count && !nan; j++) nan = keys[j] > 0x7f800000;
+      const order = stableOrder(keys);
+      ranks = ranksInOrder(order, indices, cin, cout);
+      if (!nan) sorted?.(order);
     }
     for (let j0 = 0; j0 < count; j0 += size) {
       const n = Math.min(count, j0 + size) - j0;

@@ -32,8 +32,12 @@ export function magnitudeKeys(w: Float32Array, lo: number, indices: Int32Array, 
  * the walk in sorted order writes one cache line per connection instead of three: it is memory-bound.)
  */
 export function liveRanks(keys: Uint32Array, indices: Int32Array, cin: number, cout: number): Float32Array {
+  return ranksInOrder(stableOrder(keys), indices, cin, cout);
+}
+
+/** liveRanks from the live connections' ascending order of |w| (stableOrder of their magnitudeKeys), where the caller keeps that order. */
+export function ranksInOrder(order: Int32Array, indices: Int32Array, cin: number, cout: number): Float32Array {
   const n = indices.length;
-  const order = stableOrder(keys);
   const unitLive = new Uint32Array(cout);
   const inputLive = new Uint32Array(cin);
   // Flat index i = (position · cin + r) · cout + u, all < 2^31: integer division by `| 0`.

@@ -21,6 +21,12 @@ export interface LayerFeatures {
   indices: Int32Array;
   /** One Float32Array (length `count`) per schema feature, in schema order. */
   columns: Float32Array[];
+  /**
+   * Positions 0…count−1 in ascending order of |w| (`abs_w`), ties by position, where extraction sorted them anyway
+   * (the magnitude ranks): a scorer that needs that order (LAMP) reads it here instead of sorting again. Absent when
+   * not sorted (and never given where a weight is NaN, which the sort of |w| and argsort would place differently).
+   */
+  absOrder?: Int32Array;
 }
 
 /** Features of every live connection of a model. */

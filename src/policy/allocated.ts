@@ -40,11 +40,11 @@ export const CORRECTION_WEIGHT = 0.25;
  */
 export function correctedPrior(policy: Scorer, prior: Scorer, alpha: number, name = `${policy.name}@${alpha}+${prior.name}`): Scorer {
   // allocatedBy(blendedOrder(policy, prior, alpha), prior), with the prior scored once a pass (not once for each).
-  // The prior's argsort done once, for its ranks and for its values.
-  const finish = (own: Float32Array, base: Float32Array) => {
-    const baseUp = argsort(base);
-    return transplant(blend(own, base, alpha, baseUp), base, baseUp);
-  };
+  // The prior's argsort done once, for its ranks and for its values (or given by the prior: Scorer.orderedLayer).
+  const finish = (own: Float32Array, base: Float32Array, baseUp = argsort(base)) => transplant(blend(own, base, alpha, baseUp), base, baseUp);
+  const priorOfLayer = (layer: LayerFeatures): { scores: Float32Array; up?: Int32Array } => (prior.orderedLayer
+    ? prior.orderedLayer(layer, FEATURE_SCHEMA)
+    : { scores: prior.score({ schema: FEATURE_SCHEMA, layers: [layer] })[0] });
   const needs = policy.needs && prior.needs ? [...new Set([...policy.needs, ...prior.needs])] : undefined;
   return {
     name,
@@ -52,7 +52,7 @@ export function correctedPrior(policy: Scorer, prior: Scorer, alpha: number, nam
     ...(needs ? { needs } : {}),
     // A row-wise policy's scores in chunks, the prior's (whole-layer: LAMP) from its own columns only, then the ranks.
     ...(policy.rowwise && prior.needs ? {
-      staged: { rows: policy, needs: prior.needs, finish: (rowScores: Float32Array, layer: LayerFeatures) => finish(rowScores, prior.score({ schema: FEATURE_SCHEMA, layers: [layer] })[0]) },
+      staged: { rows: policy, needs: prior.needs, finish: (rowScores: Float32Array, layer: LayerFeatures) => { const p = priorOfLayer(layer); return finish(rowScores, p.scores, p.up); } },
     } : {}),
     score(features: ConnectionFeatures): Float32Array[] {
       const own = policy.score(features);

@@ -33,5 +33,11 @@ export interface Scorer {
     readonly needs: readonly string[];
     finish(rowScores: Float32Array, layer: LayerFeatures): Float32Array;
   };
+  /**
+   * One layer's scores (as `score` gives them) and their ascending argsort (ties by position), where the scorer has that
+   * order cheaper than a sort of its scores (LAMP: from |w|'s order, LayerFeatures.absOrder). A learned correction of
+   * the scorer (`X@a+Y`) reads both.
+   */
+  orderedLayer?(layer: LayerFeatures, schema: FeatureSchema): { scores: Float32Array; up: Int32Array };
   score(features: ConnectionFeatures): Float32Array[];
 }

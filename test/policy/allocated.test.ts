@@ -107,7 +107,16 @@ describe('the bounded correction on a layer larger than a chunk', () => {
       tf.layers.dense({ units: 4, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
     ] });
     expect(300 * 1000).toBeGreaterThan(FEATURE_CHUNK);
+    // Ties (a run of equal |w|, of both signs) and pruned connections: LAMP's order then comes from the magnitude
+    // ranks' sort (LayerFeatures.absOrder) over the live ones only, and must be argsort's.
+    const k = model.layers[0].getWeights()[0];
+    const w = k.dataSync().slice();
+    for (let i = 0; i < w.length; i += 7) w[i] = i % 2 ? 0.01 : -0.01;
+    const tied = tf.tensor(w, k.shape);
+    model.layers[0].setWeights([tied, model.layers[0].getWeights()[1]]);
+    tied.dispose();
     const pm = new PrunableModel(model);
+    pm.setMaskArrays(pm.layers.map((l, li) => Float32Array.from({ length: l.size }, (_, i) => (li === 0 && i % 5 === 0 ? 0 : 1))));
     const x = tf.randomUniform([64, 300], 0, 1, 'float32', 3);
     const calib = { x, labels: Int32Array.from({ length: 64 }, (_, i) => i % 4) };
     const scorer = resolveScorer('default@0.25+lamp');

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { PolicyError } from '../../src/errors.js';
 import { FEATURE_SCHEMA } from '../../src/features/schema.js';
 import type { ConnectionFeatures } from '../../src/features/types.js';
-import { createScorer, lampScores, SCORER_NAMES, SCORERS } from '../../src/policy/baselines.js';
+import { createScorer, lampPruneOrdered, lampPruneScores, lampScores, SCORER_NAMES, SCORERS } from '../../src/policy/baselines.js';
+import { argsort } from '../../src/util/argsort.js';
 
 /** Two layers; only the columns the baselines read are filled, the rest are zeros. */
 function tinyFeatures(): ConnectionFeatures {
@@ -67,6 +68,25 @@ describe('baseline scorers', () => {
     const s = createScorer('lamp').score(feats);
     // LAMP keeps l1's 0.25 (lamp .41) over l0's 0.3 (lamp .26), unlike global magnitude.
     expect(order(s)).toEqual(['1:1', '0:1', '0:3', '0:2', '1:0', '0:0', '1:2']);
+  });
+
+  it('LAMP\'s order from |w|\'s is the argsort of its scores: ties by position, zeros, runs of equal scores, NaN', () => {
+    const cases = [
+      Float32Array.from([0.5, 0.1, 0.3, 0.2]),
+      Float32Array.from([0.2, 0.2, 0.1, 0, 0, 0.2, 0.1]),
+      Float32Array.from([0, 0, 0]),
+      Float32Array.from({ length: 5000 }, (_, i) => Math.fround(((i * 7919) % 97) / 1e3)),
+      // Scores equal in float32 although the weights differ: tiny weights under a large one.
+      Float32Array.from([1e3, 1e-20, 2e-20, 3e-20, 1e-20]),
+      Float32Array.from([0.3, Number.NaN, 0.1]),
+      Float32Array.from([0.3, Number.POSITIVE_INFINITY, 0.1]),
+      new Float32Array(0),
+    ];
+    for (const absW of cases) {
+      const { scores, up } = lampPruneOrdered(absW);
+      expect(Array.from(scores)).toEqual(Array.from(lampPruneScores(absW)));
+      expect(Array.from(up)).toEqual(Array.from(argsort(scores)));
+    }
   });
 
   it('random is seeded, stable per connection, and in [0, 1)', () => {
