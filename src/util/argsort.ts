@@ -14,6 +14,8 @@ const DIGIT = RADIX - 1;
  */
 export function stableOrder(keys: Uint32Array): Int32Array {
   const n = keys.length;
+  const few = n >= FEW_MIN ? fewKeysOrder(keys) : undefined;
+  if (few) return few;
   let order = new Int32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   let tmpOrder = new Int32Array(n);
@@ -35,6 +37,56 @@ export function stableOrder(keys: Uint32Array): Int32Array {
     [src, tmp] = [tmp, src];
     [order, tmpOrder] = [tmpOrder, order];
   }
+  return order;
+}
+
+/** Below this many keys the radix sort is quick enough that the few-keys attempt is not worth its table. */
+const FEW_MIN = 1 << 16;
+/** At most this many distinct keys for fewKeysOrder (a learned policy's scores: a tree's leaf values). */
+const FEW_KEYS = 4096;
+const TABLE_BITS = 13; // 8192 slots: at most half full
+const EMPTY = -1;
+
+/**
+ * stableOrder where the keys take at most FEW_KEYS distinct values, else undefined: a counting sort over a hash table
+ * of the distinct keys (two passes over the keys instead of the radix sort's six; a tree policy's scores of a 9 M-weight
+ * layer: 0.28 → ~0.1 s). Keys are not consumed.
+ */
+function fewKeysOrder(keys: Uint32Array): Int32Array | undefined {
+  const n = keys.length;
+  const size = 1 << TABLE_BITS;
+  const mask = size - 1;
+  const tableKey = new Uint32Array(size);
+  const tableSlot = new Int32Array(size).fill(EMPTY);
+  const distinct: number[] = [];
+  const counts = new Float64Array(FEW_KEYS);
+  const slotOf = (k: number): number => {
+    let h = Math.imul(k, 0x9e3779b1) >>> (32 - TABLE_BITS);
+    for (;;) {
+      const s = tableSlot[h];
+      if (s === EMPTY) {
+        if (distinct.length === FEW_KEYS) return EMPTY;
+        tableKey[h] = k;
+        tableSlot[h] = distinct.length;
+        distinct.push(k);
+        return distinct.length - 1;
+      }
+      if (tableKey[h] === k) return s;
+      h = (h + 1) & mask;
+    }
+  };
+  for (let i = 0; i < n; i++) {
+    const s = slotOf(keys[i]);
+    if (s === EMPTY) return undefined;
+    counts[s]++;
+  }
+  // Each distinct key's first position in the output, in ascending key order.
+  const byKey = distinct.map((k, s) => ({ k, s })).sort((a, b) => a.k - b.k);
+  const start = new Float64Array(distinct.length);
+  let sum = 0;
+  for (const { s } of byKey) { start[s] = sum; sum += counts[s]; }
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[start[slotOf(keys[i])]++] = i;
   return order;
 }
 
