@@ -162,6 +162,10 @@ function checkCompactOut(out: string, modelDir: string, shown: string): void {
     throw new UsageError(`output folder '${shown}' is the input model's folder '${modelDir}' (or inside it), which is never written to; choose another --out`);
   }
   if (existsSync(real) && !statSync(real).isDirectory()) throw new UsageError(`output path '${shown}' exists and is not a folder; choose another --out`);
+  // Another model's folder (through a link too): compact/ and model.sparse beside its model.json would read as that model's.
+  if (existsSync(join(real, 'model.json'))) {
+    throw new UsageError(`output folder '${shown}' holds a model (model.json): compact writes into no model's folder, whose files its outputs would read as that model's; choose another --out`);
+  }
   // Writable, probed where the folder would be made (a path under /proc made a recursive mkdir spin forever).
   writableFolderFor(real, `cannot write output folder '${shown}'`);
   const foreign = foreignInside(real).filter((e) => e.startsWith('compact/'));

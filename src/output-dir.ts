@@ -82,7 +82,7 @@ export function checkOutDir(out: string, overwrite: boolean, resume: boolean, in
     const p = realPathOf(input.path);
     if (p === real || p.startsWith(real + sep)) {
       throw new UsageError(p === real
-        ? `output folder '${out}' is the ${input.folder ? `${input.what}'s folder` : input.what}, which writing the outputs would delete; choose another --out`
+        ? `output folder '${out}' is the ${input.folder && !/\bfolder\b/.test(input.what) ? `${input.what}'s folder` : input.what}, which writing the outputs would delete; choose another --out`
         : `output folder '${out}' holds the ${input.what} '${input.path}', which writing the outputs would delete; choose another --out`);
     }
     // A model's folder is never written to, not even a new subfolder (as --logdir there is refused). (A model.json

@@ -41,7 +41,7 @@ export interface AgentState {
    * The guard's reference as the run's start measured it (the fine-tuned dense control or the dense model, whichever
    * scored lower, with its per-row validation scores): a resume judges with it instead of fine-tuning the control again.
    */
-  reference?: { kind: 'control' | 'dense'; accuracy: number; correct: number[]; controlAccuracy?: number };
+  reference?: { kind: 'control' | 'dense'; accuracy: number; correct: number[]; controlAccuracy?: number; controlSteps?: number };
 }
 
 /** A frontier target's recorded state without its weights (those are in `milestone-<i>.bin`). */

@@ -290,6 +290,8 @@ export interface PhaseEvent {
   /** 'step': its number, and what it prunes to in the run's objective (sparsity, or the fraction of compute or time removed). */
   step?: number;
   to?: number;
+  /** 'step' of a frontier run's branch (`--targets`): the lower target it prunes to, from the state before step `step` (as its `epoch` events say). */
+  branch?: number;
 }
 
 export interface DoneEvent {

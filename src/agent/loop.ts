@@ -195,6 +195,8 @@ export interface AgentResult {
     criteria: { policy: number; magnitude: number; lampAllocation?: number };
     /** Of fineTuneSteps, the frontier branches' (on top of the budget); only with milestones. */
     frontierSteps?: number;
+    /** The guard's control's optimizer steps: not in fineTuneSteps, not from the budget (report.json totals.controlSteps). */
+    controlSteps?: number;
   };
   /**
    * Set where the model has layers outside the policy's domain (AgentOptions.policyDomain): the scorer the run pruned with
@@ -489,13 +491,13 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
       type: 'epoch', phase: 'control', epochs: controlRounds, step: 0, epoch: e.epoch, roundSteps: budget.roundSteps, steps: controlSteps, ...roundFigures(e),
     });
     const denseVal = timed('evaluate', () => evaluate(model, data.val));
-    const reference: { kind: 'control' | 'dense'; accuracy: number; correct: Float32Array; controlAccuracy?: number } = refSaved
-      ? { kind: savedRef.kind, accuracy: savedRef.accuracy, correct: Float32Array.from(savedRef.correct), ...(savedRef.controlAccuracy != null ? { controlAccuracy: savedRef.controlAccuracy } : {}) }
+    const reference: { kind: 'control' | 'dense'; accuracy: number; correct: Float32Array; controlAccuracy?: number; controlSteps?: number } = refSaved
+      ? { kind: savedRef.kind, accuracy: savedRef.accuracy, correct: Float32Array.from(savedRef.correct), ...(savedRef.controlAccuracy != null ? { controlAccuracy: savedRef.controlAccuracy } : {}), ...(savedRef.controlSteps != null ? { controlSteps: savedRef.controlSteps } : {}) }
       : await timedAsync(phases, 'control', () => controlReference(model, data, calib.x, budget, controlSteps, o.seed, o.signal, softTargets, onControlRound))
         .then((control) => (control.accuracy <= denseVal.accuracy
-          ? { kind: 'control' as const, accuracy: control.accuracy, correct: control.correct, controlAccuracy: control.accuracy }
-          : { kind: 'dense' as const, accuracy: denseVal.accuracy, correct: denseVal.correct, controlAccuracy: control.accuracy }));
-    const savedReference = () => ({ kind: reference.kind, accuracy: reference.accuracy, correct: Array.from(reference.correct), ...(reference.controlAccuracy != null ? { controlAccuracy: reference.controlAccuracy } : {}) });
+          ? { kind: 'control' as const, accuracy: control.accuracy, correct: control.correct, controlAccuracy: control.accuracy, controlSteps: control.steps }
+          : { kind: 'dense' as const, accuracy: denseVal.accuracy, correct: denseVal.correct, controlAccuracy: control.accuracy, controlSteps: control.steps }));
+    const savedReference = () => ({ kind: reference.kind, accuracy: reference.accuracy, correct: Array.from(reference.correct), ...(reference.controlAccuracy != null ? { controlAccuracy: reference.controlAccuracy } : {}), ...(reference.controlSteps != null ? { controlSteps: reference.controlSteps } : {}) });
     if (resumed) {
       state = await ckpt!.restore(pm, o.identity);
       // (A checkpoint of an earlier version has no reference: the one just measured is saved with the next.)
@@ -668,7 +670,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     /** The lower target a frontier branch is fine-tuning towards (its epoch events say so), else undefined. */
     let branching: number | undefined;
     const attempt = async (to: number, tune: Tune | ((reached: number) => Tune | null)) => {
-      emit({ type: 'phase', phase: 'step', step: state.step, to, batchSize: budget.batchSize });
+      emit({ type: 'phase', phase: 'step', step: state.step, to, batchSize: budget.batchSize, ...(branching != null ? { branch: branching } : {}) });
       const from = pm.progress(objective);
       let nestedSeconds = 0;
       const gradual = granularity !== 'unit' && o.increments > 1;
@@ -1224,7 +1226,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
       sparsity, compute: pm.compute(), ...(pm.latencyProfile ? { latency: { profile: pm.latencyProfile, final: pm.latency() } } : {}), ...(unitsKept ? { unitsKept } : {}), denseValAccuracy: state.denseValAccuracy, denseTestAccuracy: denseTest, valAccuracy, testAccuracy,
       targetReached: reached, stopReason, exitCode, steps: state.steps,
       ...(outsideDomain ? { policyDomain: { scoredAs: scorer.name, outside: outsideDomain } } : {}),
-      totals: { fineTuneEpochs: epochsOf(state.stepsUsed), fineTuneSteps: state.stepsUsed, accepted, rolledBack: state.steps.length - accepted, scoringPasses, rescored: rescore, criteria: { ...criteria }, ...(o.milestones?.length ? { frontierSteps } : {}) },
+      totals: { fineTuneEpochs: epochsOf(state.stepsUsed), fineTuneSteps: state.stepsUsed, accepted, rolledBack: state.steps.length - accepted, scoringPasses, rescored: rescore, criteria: { ...criteria }, ...(o.milestones?.length ? { frontierSteps } : {}), ...(reference.controlSteps != null ? { controlSteps: reference.controlSteps } : {}) },
       budget,
       distill: distilled,
       guard: { valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow, maxDrop: o.maxDrop, z: GUARD_Z, controlValAccuracy: reference.accuracy, ...(reference.controlAccuracy != null ? { fineTunedControlValAccuracy: reference.controlAccuracy } : {}), reference: reference.kind, final: guard(finalEval) },
@@ -1242,17 +1244,17 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
 }
 
 /** Validation correctness of `model` fine-tuned like one agent step (unpruned); its weights are put back after. */
-async function controlReference(model: TF.LayersModel, data: Dataset, recalibrate: TF.Tensor, budget: FineTuneBudget, steps: number, seed: number, signal?: AbortSignal, softTargets?: TrainOptions['softTargets'], onEpoch?: TrainOptions['onEpoch']): Promise<{ accuracy: number; correct: Float32Array }> {
+async function controlReference(model: TF.LayersModel, data: Dataset, recalibrate: TF.Tensor, budget: FineTuneBudget, steps: number, seed: number, signal?: AbortSignal, softTargets?: TrainOptions['softTargets'], onEpoch?: TrainOptions['onEpoch']): Promise<{ accuracy: number; correct: Float32Array; steps: number }> {
   // Trained in place and put back from a copy of every weight (moving statistics included): one copy of the
   // weights, where a clone through serialised artifacts held three at once (docs/benchmarks.md, scale).
   const saved = tf.tidy(() => model.weights.map((w) => tf.keep(w.read().clone())));
   try {
-    await trainAsync(model, data.train, {
+    const r = await trainAsync(model, data.train, {
       steps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, val: data.val, patience: 1,
       seed: seed * 1009, signal, recalibrate, softTargets, onEpoch,
     });
     const ev = evaluate(model, data.val);
-    return { accuracy: ev.accuracy, correct: ev.correct };
+    return { accuracy: ev.accuracy, correct: ev.correct, steps: r.stepsRun };
   } finally {
     tf.tidy(() => model.weights.forEach((w, i) => (w.read() as TF.Variable).assign(saved[i])));
     tf.dispose(saved);

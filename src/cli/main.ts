@@ -40,7 +40,8 @@ function main(argv: string[]): Promise<number> {
       '  autoprune -t 0.9 --json                                 one JSON event per line',
       '',
       'The pruning options (--model, --data, --label, --target, --max-drop, --budget-steps, --granularity, --objective,',
-      '--policy, --out, --compact, --resume, …) are the prune command\'s: autoprune prune --help lists them all.',
+      '--policy, --out, --compact, --resume, …) are the prune command\'s: autoprune prune --help lists them all. An option',
+      'given twice counts as its last (a script may append `--target 0.6` to override an earlier one).',
       '',
       'Exit codes: 0 target reached within the guard; 3 stopped before the target (the guard, the --budget ran out, or every layer at its floor);',
       '2 bad input or usage; 130 interrupted (resumable with --resume once a step was checkpointed); 1 internal error.',
@@ -54,10 +55,11 @@ function main(argv: string[]): Promise<number> {
       outputError: (str, write) => {
         if (str.startsWith('error: ')) {
           // Commander's "(Did you mean --max-drop?)" comes on a line of its own: kept, on the one line.
-          const [first, ...rest] = str.trim().split('\n');
-          const hint = rest.find((l) => /^\(Did you mean/.test(l.trim()));
-          parseError = `${first.replace(/^error: /, '')}${hint ? ` ${hint.trim().replace('(Did you mean', '(did you mean')}` : ''}`;
-          parseError = oneLine(parseError);
+          // (The hint taken off the end, not the message split at its first line break: an option or value may hold one.)
+          const whole = str.trim();
+          const hint = /\n\s*(\(Did you mean[^\n]*)$/.exec(whole);
+          const body = hint ? whole.slice(0, hint.index) : whole;
+          parseError = oneLine(`${body.replace(/^error: /, '')}${hint ? ` ${hint[1].replace('(Did you mean', '(did you mean')}` : ''}`);
           // Where to read the usage, on the same line (commander's showHelpAfterError puts it on a second one).
           // The subcommand's own help where one was named (a build-meta flag is not in the top-level help).
           const sub = argv.find((a) => !a.startsWith('-'));

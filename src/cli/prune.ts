@@ -11,7 +11,8 @@ import { nameList } from '../data/csv.js';
 import { parseFlags } from './flags.js';
 import { stdoutClosed } from './stdout.js';
 
-const fraction = z.coerce.number({ message: 'must be a number' })
+// A percentage written as one ('80%') is read as its number, then refused as 80 is, with the fraction it means.
+const fraction = z.preprocess((v) => (typeof v === 'string' && /^\s*[\d.]+\s*%\s*$/.test(v) ? v.replace('%', '').trim() : v), z.coerce.number({ message: 'must be a number' }))
   .superRefine((v, ctx) => {
     if (Number.isFinite(v) && v > 0 && v < 1) return;
     // A percentage (90 for 0.9) is the likely slip: said.

@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { basename } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { DataError, UsageError } from '../errors.js';
@@ -106,14 +107,21 @@ interface Table {
  */
 function maxDataMb(): number {
   const raw = process.env.AUTOPRUNE_MAX_DATA_MB;
-  if (raw == null || raw.trim() === '') return DEFAULT_MAX_DATA_MB;
+  if (raw == null || raw.trim() === '') return defaultMaxDataMb();
   const v = Number(raw);
-  if (!Number.isFinite(v) || v <= 0) throw new UsageError(`AUTOPRUNE_MAX_DATA_MB='${raw}' is not a size: give a positive number of megabytes (default ${DEFAULT_MAX_DATA_MB}), or leave it unset`);
+  if (!Number.isFinite(v) || v <= 0) throw new UsageError(`AUTOPRUNE_MAX_DATA_MB='${raw}' is not a size: give a positive number of megabytes (default ${defaultMaxDataMb()} here: ${DEFAULT_MAX_DATA_WHY}), or leave it unset`);
   return v;
 }
 
-/** Largest data file read by default (AUTOPRUNE_MAX_DATA_MB raises it). */
-const DEFAULT_MAX_DATA_MB = 1024;
+/**
+ * Largest data file read by default (AUTOPRUNE_MAX_DATA_MB sets another): 1024 MB, and at most 1/64 of this machine's
+ * memory — reading a table as text, its rows and cells took 28–65 times the file's size (a new user's 131 MB file: 3.75
+ * GB; one 40 MB line: 2.6 GB), so a file near 1024 MB would have ended in an out-of-memory kill, not a message.
+ */
+export function defaultMaxDataMb(): number {
+  return Math.max(1, Math.min(1024, Math.floor(totalmem() / 64 / 1048576)));
+}
+const DEFAULT_MAX_DATA_WHY = '1024 MB, at most 1/64 of this machine\'s memory: reading a table takes up to ~60 times its size';
 
 function readText(file: string, flag?: string): string {
   const unreadable = (err: unknown) => {
@@ -136,7 +144,7 @@ function readText(file: string, flag?: string): string {
     const mb = st.size / 1048576;
     let d = mb < 1 ? 2 : 0;
     while (d < 6 && Math.floor(mb * 10 ** d) / 10 ** d <= maxMb) d++;
-    throw new DataError(`data file '${file}' is ${(Math.floor(mb * 10 ** d) / 10 ** d).toFixed(d)} MB (${st.size.toLocaleString('en')} bytes; 1 MB = 1,048,576 bytes), over the ${maxMb} MB limit; set AUTOPRUNE_MAX_DATA_MB to raise it`);
+    throw new DataError(`data file '${file}' is ${(Math.floor(mb * 10 ** d) / 10 ** d).toFixed(d)} MB (${st.size.toLocaleString('en')} bytes; 1 MB = 1,048,576 bytes), over the ${maxMb} MB limit${process.env.AUTOPRUNE_MAX_DATA_MB?.trim() ? ' (AUTOPRUNE_MAX_DATA_MB)' : ` (by default ${DEFAULT_MAX_DATA_WHY})`}; set AUTOPRUNE_MAX_DATA_MB to raise it`);
   }
   try {
     return readFileSync(file, 'utf8').replace(/^\uFEFF/, '');

@@ -29,7 +29,15 @@ function rowSize(shape: readonly (number | null)[]): number {
 export function activationsPerSample(model: TF.LayersModel): number {
   const cached = perSampleCache.get(model);
   if (cached !== undefined) return cached;
+  const total = activationsOf(model).total;
+  perSampleCache.set(model, total);
+  return total;
+}
+
+/** activationsPerSample, and the layer whose output is the largest part of it (its name and floats per row). */
+export function activationsOf(model: TF.LayersModel): { total: number; largest?: { layer: string; floats: number } } {
   let total = 0;
+  let largest: { layer: string; floats: number } | undefined;
   const visit = (m: TF.LayersModel) => {
     for (const layer of m.layers) {
       const inner = layer as unknown as Partial<TF.LayersModel>;
@@ -45,12 +53,13 @@ export function activationsPerSample(model: TF.LayersModel): number {
       }
       if (!Array.isArray(shape)) continue;
       const shapes = (Array.isArray(shape[0]) ? shape : [shape]) as (number | null)[][];
-      for (const s of shapes) total += rowSize(s);
+      const floats = shapes.reduce((a, s) => a + rowSize(s), 0);
+      total += floats;
+      if (!largest || floats > largest.floats) largest = { layer: layer.name, floats };
     }
   };
   visit(model);
-  perSampleCache.set(model, total);
-  return total;
+  return { total, ...(largest ? { largest } : {}) };
 }
 
 /**

@@ -8,6 +8,8 @@ import { ModelError, UsageError } from '../errors.js';
 import { realPathOf } from '../util/real-path.js';
 import { SPARSE_MAGIC } from '../pruning/sparse-format.js';
 import { VERSION } from '../version.js';
+import { totalmem } from 'node:os';
+import { activationsOf } from './activation-batch.js';
 
 /** Bytes per element of a weights-manifest dtype (after quantization, what the file holds). */
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, int8: 1, int16: 2 };
@@ -32,10 +34,15 @@ function isInside(child: string, dir: string): boolean {
 export function readModelArtifacts(path: string): { file: string; artifacts: TF.io.ModelArtifacts } {
   let file = resolve(path);
   if (existsSync(file) && statSync(file).isDirectory()) {
+    if (basename(file) === 'model.json') throw new ModelError(`model file '${path}' is a folder, not a model.json; give the model.json a tfjs model.save() wrote, or the folder that holds it`);
     file = join(file, 'model.json');
     if (!existsSync(file)) throw new ModelError(`model folder '${path}' holds no model.json; give the model.json a tfjs model.save() wrote, or its folder`);
   }
-  if (!existsSync(file)) throw new ModelError(`model file '${path}' does not exist`);
+  if (!existsSync(file)) {
+    // A tfjs URL (what model.save() is given) names the file through a scheme autoprune does not read.
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(path);
+    throw new ModelError(`model file '${path}' does not exist${scheme ? `: give a path, not a ${scheme[1]}:// URL${scheme[1].toLowerCase() === 'file' ? ` (${path.replace(/^file:\/\//i, '')})` : ''}` : ''}`);
+  }
   // model.json itself is read from the model's folder as the weights files are: a link to a file elsewhere is not
   // followed (a link to /etc/passwd was read and quoted in the error; a new user's adversarial trial).
   if (!isInside(realpathSync(file), realpathSync(dirname(file)))) {
@@ -484,9 +491,26 @@ export async function loadModel(path: string): Promise<TF.LayersModel> {
   } catch (err) {
     throw new ModelError(`cannot load model '${path}': ${loadErrorText(err)}`);
   }
+  checkActivationSize(path, model);
   const quantized = [...new Set((artifacts.weightSpecs ?? []).map((w) => w.quantization?.dtype).filter((d): d is NonNullable<typeof d> => d != null))];
   if (quantized.length > 0) storedQuantized.set(model, { dtypes: quantized, weightBytes: (artifacts.weightData as ArrayBuffer).byteLength });
   return model;
+}
+
+/**
+ * A model whose one sample's layer outputs could not be held in memory is refused on load, naming its largest layer: a
+ * layer without weights can declare any output size (RepeatVector n: 1e9, which no weight count bounds) and ended in
+ * TensorFlow's own out-of-memory error after seconds of work. Training holds about three copies of them (forward,
+ * backward): refused where that is more than half of this machine's memory for one sample.
+ */
+function checkActivationSize(path: string, model: TF.LayersModel): void {
+  const { total, largest } = activationsOf(model);
+  const bytes = 3 * 4 * total;
+  const limit = totalmem() / 2;
+  if (!(bytes > limit) || !largest) return;
+  model.dispose();
+  const gb = (b: number) => `${(b / 2 ** 30).toFixed(b < 2 ** 33 ? 1 : 0)} GB`;
+  throw new ModelError(`model '${path}': one sample's layer outputs are ${total.toExponential(2)} values (about ${gb(bytes)} to train on it), more than half of this machine's ${gb(totalmem())}; the largest is layer '${largest.layer}' with ${largest.floats.toExponential(2)} values per sample`);
 }
 
 const storedQuantized = new WeakMap<TF.LayersModel, QuantizedStorage>();

@@ -182,7 +182,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           {
             const say = () => {
               if (e.phase === 'control') line(`autoprune: fine-tuning the dense model like one step (up to ${e.steps} optimizer steps at batch ${e.batchSize}, unpruned, put back after) as the guard's reference…`);
-              else if (e.phase === 'step') line(`  step ${e.step}: scoring the ${scored} and pruning to ${pct(e.to ?? 0)} ${measure === 'sparsity' ? 'sparsity' : `(${measure})`}, then fine-tuning…`);
+              else if (e.phase === 'step') line(`  step ${e.step}${e.branch != null ? ` branch to ${pct(e.branch)} (from the state before the step)` : ''}: scoring the ${scored} and pruning to ${pct(e.to ?? 0)} ${measure === 'sparsity' ? 'sparsity' : `(${measure})`}, then fine-tuning…`);
               else {
                 line(`  polish: fine-tuning the final model (up to ${e.steps} optimizer steps)…`);
                 polishSaid = true;
@@ -340,7 +340,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           break;
         case 'frontier':
           // With objective 'flops' the target counts compute: that first, the weights' sparsity beside it.
-          line(`  frontier: target ${pct(e.target)} ${e.beyond ? 'passed (its branch rejected), the step\'s own model kept for it' : 'reached and kept'} (${measure === 'compute removed' && e.computeRemoved != null ? `${pct(e.computeRemoved, 2)} of the prunable kernels' compute removed, ` : ''}sparsity ${pct(e.sparsity, 2)} of the prunable kernel weights, val ${valFmt(e.valAccuracy)}, test ${fmt(e.testAccuracy)}, after ${e.fineTuneSteps} fine-tune steps)`);
+          line(`  frontier: target ${pct(e.target)} ${e.beyond ? `passed (its branch rejected), ${e.beyond.branch != null ? `the branch to ${pct(e.beyond.branch)}'s model` : 'the step\'s own model'} kept for it` : 'reached and kept'} (${measure === 'compute removed' && e.computeRemoved != null ? `${pct(e.computeRemoved, 2)} of the prunable kernels' compute removed, ` : ''}sparsity ${pct(e.sparsity, 2)} of the prunable kernel weights, val ${valFmt(e.valAccuracy)}, test ${fmt(e.testAccuracy)}, after ${e.fineTuneSteps} fine-tune steps)`);
           break;
         case 'checkpoint':
         case 'done':
@@ -380,7 +380,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         return;
       }
       err.write(summary +
-        `  ${count(report.totals.accepted, 'step')} accepted, ${report.totals.rolledBack} rolled back, ${report.totals.fineTuneSteps ?? '?'} fine-tune steps (${report.totals.fineTuneEpochs} epochs${report.totals.frontierSteps ? `; ${report.totals.frontierSteps} of them on the branches to the lower --targets, on top of the ${report.config.budgetSteps} budget` : ''}), ${(report.phases.total ?? 0).toFixed(1)} s${report.config.resumed ? ' (the whole run\'s: the sessions before the resume up to their checkpoint, and this one)' : ''}\n` +
+        `  ${count(report.totals.accepted, 'step')} accepted, ${report.totals.rolledBack} rolled back, ${report.totals.fineTuneSteps ?? '?'} fine-tune steps (${report.totals.fineTuneEpochs} epochs${report.totals.frontierSteps ? `; ${report.totals.frontierSteps} of them on the branches to the lower --targets, on top of the ${report.config.budgetSteps} budget` : ''}${report.totals.controlSteps ? `; besides, the guard's control: ${report.totals.controlSteps}, not from the budget` : ''}), ${(report.phases.total ?? 0).toFixed(1)} s${report.config.resumed ? ' (the whole run\'s: the sessions before the resume up to their checkpoint, and this one)' : ''}\n` +
         (f.advice ? `  to go further: ${f.advice}\n` : '') +
         frontierLines(report, fmt) +
         servingLine(report, outDir, compacted) +

@@ -283,6 +283,12 @@ export interface ReportTotals {
   criteria?: { policy: number; magnitude: number; lampAllocation?: number };
   /** Of fineTuneSteps, those of a frontier run's branches to its lower targets: on top of the budget (absent without --targets). */
   frontierSteps?: number;
+  /**
+   * Optimizer steps of the guard's control (the dense model fine-tuned like one step, unpruned, as the guard's reference; its
+   * weights are put back): not in fineTuneSteps and not taken from the budget, which is the pruned model's (absent in
+   * reports of runs before it was recorded).
+   */
+  controlSteps?: number;
 }
 
 /** The accuracy guard: its rule, the validation split's resolution, and the final paired comparison. */

@@ -44,6 +44,8 @@ describe('autoprune CLI', () => {
     [['--target', '0.5', '--seed', '99999999999999999999999'], /--seed must be at most 4294967295, got '99999999999999999999999'$/m],
     [['--target', '0.5', '--split-seed', '1e30'], /--split-seed must be at most 4294967295, got '1e30'$/m],
     [['--target', '90'], /--target must be a number strictly between 0 and 1 \(e\.g\. 0\.8\); 90 % would be 0\.9, got '90'$/m],
+    [['--target', '80%'], /--target must be a number strictly between 0 and 1 \(e\.g\. 0\.8\); 80 % would be 0\.8, got '80%'$/m],
+    [['--target', '0.5', '--model', 'file://m/model.json'], /model file 'file:\/\/m\/model\.json' does not exist: give a path, not a file:\/\/ URL \(m\/model\.json\)$/m],
     [['--target', ''], /--target must be a number strictly between 0 and 1 \(e\.g\. 0\.8\), got ''$/m],
     [['--target', 'abc'], /--target/],
     [['--target', '0.5', '--max-drop', '-1'], /--max-drop/],
@@ -57,6 +59,7 @@ describe('autoprune CLI', () => {
     [['--targets', '0.5,1.2'], /--targets must be comma-separated fractions strictly between 0 and 1/],
     [['--targets', '0.5,0.5'], /--targets needs at least two different targets for a frontier \(got 0.5,0.5\); for one target use --target 0.5/],
     [['--target', '0.5', '--data', 'synthetic', '--exclude', 'nomatch_*'], /exclude pattern 'nomatch_\*' matches no prunable kernel; they are: /],
+    [['--target', '0.5', '--x\x1b[2J\nline'], /unknown option '--x\\x1b\[2J ⏎ line' \(run autoprune --help for usage\)$/m],
   ])('bad input %j → one clear line, exit 2, no output folder', async (args, pattern) => {
     const cwd = tempDir();
     const r = await cli([...args, '--out', 'out'], { cwd });
