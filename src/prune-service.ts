@@ -710,6 +710,8 @@ export class PruneService {
         checkpointDir: ckptDir, resume: r.resume, signal: opts.signal, onEvent: opts.onEvent,
         extractor: this.extractor, backend: { name: backend.name, native: backend.native }, granularity, objective, exclude: r.exclude, distill: r.distill,
         milestones: r.frontier, ...(r.servingBatch != null ? { servingBatch: r.servingBatch } : {}),
+        // A policy given by its path is named by the file's own name field: the file is said beside it.
+        ...(policy.file && typeof r.policy === 'string' && r.policy !== policy.scorer.name && /[\\/]|\.json$/i.test(r.policy) ? { policyFile: policy.file } : {}),
       });
       Object.assign(phases, result.phases);
       const prunedFit = targetFit(model, fitted.test, task);

@@ -142,11 +142,17 @@ describe('library API', () => {
 describe('policy by path', () => {
   it('reports the policy\'s own name, its file, and the path as given', async () => {
     const path = new URL('../policies/default.json', import.meta.url).pathname;
-    const { model, report } = await autoprune({ target: 0.5, data: 'synthetic', policy: path, budgetSteps: 20, force: true });
+    const starts: StartEvent[] = [];
+    const { model, report } = await autoprune({ target: 0.5, data: 'synthetic', policy: path, budgetSteps: 20, force: true, onEvent: (e) => { if (e.type === 'start') starts.push(e); } });
     model.dispose();
     expect(report.policy).toMatchObject({ name: 'default', kind: 'cart' });
     expect(report.policy.file).toMatch(/default\.json$/);
     expect(report.config.policy).toBe(path);
+    // The start event says which file the name came from (a retrained file's name is the one inside it).
+    expect(starts[0]).toMatchObject({ policy: 'default', policyFile: report.policy.file });
+    const byName = await autoprune({ target: 0.5, data: 'synthetic', policy: 'default', budgetSteps: 20, force: true, onEvent: (e) => { if (e.type === 'start') starts.push(e); } });
+    byName.model.dispose();
+    expect(starts[1].policyFile).toBeUndefined();
   }, 120_000);
 });
 

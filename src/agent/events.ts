@@ -98,7 +98,10 @@ export interface StartEvent {
   latency?: { batch: number; denseMs: number };
   /** Largest accepted validation-accuracy drop, in percentage points. */
   maxDrop: number;
+  /** The policy's name (a policy file's own, from inside it). */
   policy: string;
+  /** The file it was read from, where the policy was given by a path (its name alone did not say which file). */
+  policyFile?: string;
   /**
    * Where the model has layers outside the policy's domain (the layers it was trained on; src/policy/domain.ts): what the
    * run scores with instead ('X@0.25+lamp': LAMP's allocation, the policy's order as a bounded correction), and those layers.

@@ -89,6 +89,8 @@ export interface AgentOptions {
    * domain"). Default true; false scores with the policy as given wherever the model lies.
    */
   policyDomain?: boolean;
+  /** Where the policy was given by a path, that file: said beside its name in the start event. */
+  policyFile?: string;
   /**
    * Re-score every increment (true) or prune the later increments by the step's first scores (false: one scoring
    * pass per step). Default: true below RESCORE_MAX_WEIGHTS prunable weights, false from there on, where a pass
@@ -529,7 +531,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     // Whole-unit pruning (unit granularity, or compute): the layers whose units it cannot remove, and why.
     const unitsKept = prunesCompute(objective) || granularity === 'unit' ? unitsKeptFor(pm) : undefined;
     emit({
-      type: 'start', target: o.target, objective, granularity, ...(pm.latencyProfile ? { latency: { batch: pm.latencyProfile.batch, denseMs: pm.latencyProfile.denseMs } } : {}), maxDrop: o.maxDrop, policy: given.name, ...(outsideDomain ? { scoredAs: scorer.name, outsideDomain } : {}), backend: o.backend?.name ?? 'unknown',
+      type: 'start', target: o.target, objective, granularity, ...(pm.latencyProfile ? { latency: { batch: pm.latencyProfile.batch, denseMs: pm.latencyProfile.denseMs } } : {}), maxDrop: o.maxDrop, policy: given.name, ...(o.policyFile ? { policyFile: o.policyFile } : {}), ...(outsideDomain ? { scoredAs: scorer.name, outsideDomain } : {}), backend: o.backend?.name ?? 'unknown',
       native: o.backend?.native ?? false, prunable: pm.totalPrunable, metric: metricName(taskOf(model).kind), loss: lossName(taskOf(model)), denseValAccuracy: state.denseValAccuracy, floor,
       sparsity: state.sparsity, resumed, valRows: data.val.labels.length,
       // A row of R² has no fixed worth: the resolution is a 0/1 metric's (report.json's guard leaves it out too).

@@ -72,16 +72,18 @@ export async function inspectCommand(path: string, opts: { json?: boolean }): Pr
     process.stdout.write(`${JSON.stringify(r)}\n`);
     return 0;
   }
+  // Counts with thousands separators (a 20 M-weight model's 19176000 read as 1.9 M).
+  const n = (v: number) => v.toLocaleString('en');
   const t = consoleTable(['layer', 'kind', 'kernel', 'weights', 'pruned', 'sparsity', 'live MACs / sample']);
-  r.layers.forEach((l, i) => t.push([l.name, l.kind, l.shape.join('×'), l.size, l.pruned, `${(100 * l.sparsity).toFixed(1)} %`, r.layerMacs[i]]));
-  t.push(['prunable kernels', '', '', r.total, r.pruned, `${(100 * r.global).toFixed(1)} %`,
-    `${r.compute.live} of ${r.compute.dense} (${(100 * r.compute.reduction).toFixed(1)} % removed)`]);
+  r.layers.forEach((l, i) => t.push([l.name, l.kind, l.shape.join('×'), n(l.size), n(l.pruned), `${(100 * l.sparsity).toFixed(1)} %`, n(r.layerMacs[i])]));
+  t.push(['prunable kernels', '', '', n(r.total), n(r.pruned), `${(100 * r.global).toFixed(1)} %`,
+    `${n(r.compute.live)} of ${n(r.compute.dense)} (${(100 * r.compute.reduction).toFixed(1)} % removed)`]);
   const all = r.compute.allKernels;
-  if (all) t.push(['every kernel (frozen, excluded too)', '', '', '', '', '', `${all.live} of ${all.dense} (${(100 * all.reduction).toFixed(1)} % removed)`]);
-  for (const u of r.coverage.untouched) t.push([u.name, u.className, '', u.params, 0, 'left dense', '']);
-  t.push(['all parameters', '', '', r.coverage.params, r.pruned, `${(100 * r.pruned / Math.max(1, r.coverage.params)).toFixed(1)} %`, '']);
+  if (all) t.push(['every kernel (frozen, excluded too)', '', '', '', '', '', `${n(all.live)} of ${n(all.dense)} (${(100 * all.reduction).toFixed(1)} % removed)`]);
+  for (const u of r.coverage.untouched) t.push([u.name, u.className, '', n(u.params), 0, 'left dense', '']);
+  t.push(['all parameters', '', '', n(r.coverage.params), n(r.pruned), `${(100 * r.pruned / Math.max(1, r.coverage.params)).toFixed(1)} %`, '']);
   process.stdout.write(`${t.toString()}\n`);
-  process.stdout.write(`prunable kernels are ${(100 * r.coverage.prunableFraction).toFixed(1)} % of the ${r.coverage.params} parameters` +
+  process.stdout.write(`prunable kernels are ${(100 * r.coverage.prunableFraction).toFixed(1)} % of the ${n(r.coverage.params)} parameters` +
     `${r.coverage.untouched.length ? `; left dense: ${r.coverage.untouched.map((u) => `'${u.name}' (${u.reason})`).join('; ')}` : ''}; biases are never pruned\n`);
   if (r.coverage.prunableFraction < 0.5) process.stdout.write('warning: less than half of the parameters are in layers autoprune prunes\n');
   // What pruning for speed can do with this model (compaction removes only whole units).
