@@ -88,7 +88,10 @@ function checkDatasetShape(d: Record<string, unknown>): void {
   if (!(typeof d.numClasses === 'number' && Number.isInteger(d.numClasses) && d.numClasses >= 0)) missing.push('numClasses (a whole number: the classes, or 0 where the targets are values, each split\'s y)');
   if (!Array.isArray(d.inputShape)) missing.push('inputShape (an array)');
   if (d.classNames != null && !(Array.isArray(d.classNames) && (d.numClasses === 0 || d.classNames.length === d.numClasses))) {
-    missing.push(`classNames (optional: an array of numClasses names, here ${String(d.numClasses)})`);
+    // Said as what disagrees where both are given (it read as if classNames were missing).
+    missing.push(Array.isArray(d.classNames)
+      ? `classNames and numClasses to agree (optional classNames: one name per class; here ${d.classNames.length} names for numClasses ${String(d.numClasses)})`
+      : `classNames (optional: an array of numClasses names, here ${String(d.numClasses)})`);
   }
   if (missing.length) throw new UsageError(`data: a Dataset needs ${missing.join(', ')}; see the Dataset type (or pass a CSV path)`);
   // A freed tensor fails deep inside tfjs ("Tensor is disposed", no split named): said here, naming it.

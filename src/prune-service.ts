@@ -23,7 +23,7 @@ import { majorityShare, resolution } from './agent/guard.js';
 import { resolveRunOptions, type ResolvedRunOptions } from './options.js';
 import { checkSchema } from './policy/policy.js';
 import type { FeatureSchema } from './features/types.js';
-import { cloneModel, compileSettingsDropped, countParams, lossSettingsDropped, modelFiles, quantizedStorage } from './models/io.js';
+import { checkActivationSize, cloneModel, compileSettingsDropped, countParams, lossSettingsDropped, modelFiles, quantizedStorage } from './models/io.js';
 import { realPathOf } from './util/real-path.js';
 
 import { classRecall, labelRecall, targetFit } from './models/train.js';
@@ -545,6 +545,7 @@ export class PruneService {
           ? { model: await cloneModel(opts.model), label: opts.model.name }
           : await this.modelSource.load(opts.model, undefined, { seed, onEpoch, signal: opts.signal });
         checkModelShape(loaded.model, typeof opts.model === 'object' ? undefined : `model '${loaded.label}'`);
+        checkActivationSize(typeof opts.model === 'object' ? `model '${loaded.model.name}'` : `model '${loaded.label}'`, loaded.model);
         rememberTask(loaded.model, opts.task);
         if (opts.task != null) checkToldTask(loaded.model, opts.task);
         droppedSettings = lossSettingsDropped(loaded.model); // before any copy (a fixed input length) forgets the file
@@ -834,6 +835,9 @@ export class PruneService {
         } catch (err) {
           // Interrupted while compacting: the checkpoint stays, and --resume finishes the run (its compact outputs too).
           if (err instanceof InterruptedError) interrupted = true;
+          // The frontier's states and the masks, freed below on the way out otherwise (12 tensors were left per stop here).
+          for (const m of result.milestones) disposeSnapshot(m.snapshot);
+          result.masks.dispose();
           throw err;
         } finally {
           if (ckptDir && !interrupted) new Checkpointer(ckptDir).remove();

@@ -2,6 +2,7 @@ import type * as TF from '@tensorflow/tfjs';
 import type { Dataset, Split } from './data/dataset.js';
 import type { LoadDatasetOptions } from './data/registry.js';
 import type { ConnectionFeatures, FeatureSchema, LayerFeatures } from './features/types.js';
+import type { LayerScoring } from './features/extract.js';
 import type { PrunableModel } from './pruning/prunable-model.js';
 import type { Scorer } from './policy/types.js';
 
@@ -51,12 +52,14 @@ export interface FeatureExtractor {
    * chunk of a layer's connections) at a time and dropped; returns the
    * scores and the features without columns. The agent uses it when present, else `extract`.
    */
-  extractScored?(pm: PrunableModel, calib: Split, score: ((layer: LayerFeatures) => Float32Array) & { chunk?: number; needs?: readonly string[] }): { features: ConnectionFeatures; scores: Float32Array[] };
+  extractScored?(pm: PrunableModel, calib: Split, score: ((layer: LayerFeatures) => Float32Array) & Partial<Omit<LayerScoring, 'finish'>> & { finish?: LayerScoring['finish'] }): { features: ConnectionFeatures; scores: Float32Array[] };
   /**
    * True where `extractScored` also runs a staged scorer's second stage (`score.finish`, features/extract.ts LayerScoring:
    * each layer's row scores and its `finish.needs` columns, after its chunks), as autoprune's own extractor does. Where
    * absent, the agent hands such a scorer (`X@a+Y`) to `extractScored` whole, one layer at a time: an extractor that
-   * does not know the second stage still gets right scores, a large layer's every column at once.
+   * does not know the second stage still gets right scores, a large layer's every column at once. (A subclass of
+   * autoprune's TensorFeatureExtractor inherits it: one that overrides extractScored must run `score.finish` too, or
+   * set it false.)
    */
   readonly stagedScoring?: boolean;
 }

@@ -342,8 +342,11 @@ describe('abort', () => {
     const c = new AbortController();
     // The polish event is the agent's last: the abort lands after the pruned outputs are written, while compacting
     // (a new user's Ctrl-C there was announced as a stop, and the run went on to exit 0).
+    const before = numTensors();
     const err = await autoprune({ ...opts, signal: c.signal, onEvent: (e) => { if (e.type === 'polish') c.abort(); } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InterruptedError);
+    // Nothing left behind by the stop (the masks and the frontier's states were, 12 tensors a stop).
+    expect(numTensors()).toBe(before);
     expect((err as Error).message).toMatch(/^interrupted while compacting; the last accepted step is checkpointed in .*resume: true to continue/);
     // The pruned outputs look finished: a plain rerun is pointed at the resume that completes them.
     await expect(autoprune(opts)).rejects.toThrow(/already exists; pass overwrite: true or choose another out \(an interrupted run of it left a checkpoint: resume: true finishes that run\)/);

@@ -332,7 +332,7 @@ export function invalidStateFile(file: StateFile): string | undefined {
     Array.isArray(lp.msPerMac) && lp.msPerMac.length === lp.kernels.length && lp.msPerMac.every(nonNegative) && Array.isArray(lp.probes))) return 'state.latency';
   const ref = st.reference;
   if (ref != null && !(typeof ref === 'object' && (ref.kind === 'control' || ref.kind === 'dense') && Number.isFinite(ref.accuracy) && ref.accuracy <= 1 &&
-    Array.isArray(ref.correct) && ref.correct.every((v) => Number.isFinite(v)) && (ref.controlAccuracy == null || Number.isFinite(ref.controlAccuracy)))) return 'state.reference';
+    Array.isArray(ref.correct) && ref.correct.every((v) => Number.isFinite(v)) && (ref.controlAccuracy == null || Number.isFinite(ref.controlAccuracy)) && (ref.controlSteps == null || isCount(ref.controlSteps)))) return 'state.reference';
   return undefined;
 }
 

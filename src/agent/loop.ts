@@ -592,7 +592,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
       const ex = o.extractor;
       // A custom extractor calls the per-layer function on each layer as the interface says: unless it says it runs a
       // staged scorer's second stage (finish) as autoprune's own does (FeatureExtractor.stagedScoring), it gets such a
-      // scorer whole-layer, unstaged. (Autoprune's own extractor once got it so too: 193 instead of 81 bytes per weight
+      // scorer whole-layer, unstaged. (Autoprune's own extractor once got it so too: 193 instead of 81–87 bytes per weight
       // above model + Adam at 11.4 M weights, the scale bench's W = 3000.)
       const perLayer = ex?.extractScored && !ex.stagedScoring ? scoreLayerWith({ score: (f) => scorer.score(f), rowwise: scorer.staged ? false : scorer.rowwise, needs: scorer.needs }) : scoreLayerWith(scorer);
       let feats: ConnectionFeatures;

@@ -11,14 +11,20 @@ import { nameList } from '../data/csv.js';
 import { parseFlags } from './flags.js';
 import { stdoutClosed } from './stdout.js';
 
-// A percentage written as one ('80%') is read as its number, then refused as 80 is, with the fraction it means.
-const fraction = z.preprocess((v) => (typeof v === 'string' && /^\s*[\d.]+\s*%\s*$/.test(v) ? v.replace('%', '').trim() : v), z.coerce.number({ message: 'must be a number' }))
-  .superRefine((v, ctx) => {
-    if (Number.isFinite(v) && v > 0 && v < 1) return;
-    // A percentage (90 for 0.9) is the likely slip: said.
-    const percent = v >= 2 && v < 100 ? `; ${v} % would be ${+(v / 100).toFixed(6)}` : '';
-    ctx.addIssue({ code: 'custom', message: `must be a number strictly between 0 and 1 (e.g. 0.8)${percent}` });
-  });
+// A fraction. A percentage is the likely slip (90 for 0.9) and is said with the fraction it means; one written as such
+// ('80%', '0.8%') is always refused so (0.8% was once read as 0.8).
+const fraction = z.unknown().transform((raw, ctx) => {
+  const pct = typeof raw === 'string' && /%\s*$/.test(raw);
+  const v = Number(pct ? (raw as string).replace(/%\s*$/, '').trim() : raw);
+  if (Number.isNaN(v)) {
+    ctx.addIssue({ code: 'custom', message: 'must be a number' });
+    return z.NEVER;
+  }
+  if (!pct && Number.isFinite(v) && v > 0 && v < 1) return v;
+  const percent = (pct ? v > 0 && v < 100 : v >= 2 && v < 100) ? `; ${v} % would be ${+(v / 100).toFixed(6)}` : '';
+  ctx.addIssue({ code: 'custom', message: `must be a number strictly between 0 and 1 (e.g. 0.8)${pct ? ', not a percentage' : ''}${percent}` });
+  return z.NEVER;
+});
 
 const PruneFlags = z.object({
   target: fraction.optional(),
@@ -122,7 +128,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
   } catch (err) {
     if (err instanceof InterruptedError) {
       const dir = checkpointDirFor(f.out);
-      if (!new Checkpointer(dir).exists()) throw new InterruptedError('interrupted before the first accepted step; nothing to resume');
+      if (!new Checkpointer(dir).exists()) throw new InterruptedError('interrupted before the first accepted step was checkpointed (a step accepted but interrupted on its way to the checkpoint, a frontier branch included, is not kept); nothing to resume');
       // Quoted for a POSIX shell where a word needs it (spaces, quotes, `*`, a path in another script): pasted, it runs.
       const again = ['autoprune', ...process.argv.slice(2).filter((a) => a !== '--resume'), '--resume'].map(shellWord).join(' ');
       throw new InterruptedError(`interrupted; the last accepted step is checkpointed in ${dir} (a rerun without --resume starts over). Resume with: ${again}`);

@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { totalmem } from 'node:os';
+import { usableMemory } from '../util/memory.js';
 import { basename } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { DataError, UsageError } from '../errors.js';
@@ -119,9 +119,9 @@ function maxDataMb(): number {
  * GB; one 40 MB line: 2.6 GB), so a file near 1024 MB would have ended in an out-of-memory kill, not a message.
  */
 export function defaultMaxDataMb(): number {
-  return Math.max(1, Math.min(1024, Math.floor(totalmem() / 64 / 1048576)));
+  return Math.max(1, Math.min(1024, Math.floor(usableMemory() / 64 / 1048576)));
 }
-const DEFAULT_MAX_DATA_WHY = '1024 MB, at most 1/64 of this machine\'s memory: reading a table takes up to ~60 times its size';
+const DEFAULT_MAX_DATA_WHY = '1024 MB, at most 1/64 of the memory here: reading a table takes up to ~60 times its size';
 
 function readText(file: string, flag?: string): string {
   const unreadable = (err: unknown) => {
@@ -219,7 +219,10 @@ function parseRecords(text: string, delim: string, file: string, maxRecords = In
  * trimmed; empty ones are dropped.
  */
 export function nameList(value: string, flag: string): string[] {
-  return (parseRecords(value, ',', flag)[0]?.cells ?? []).map((c) => c.trim()).filter((c) => c !== '');
+  const records = parseRecords(value, ',', flag);
+  // (A line break outside quotes ends a record: what followed it was dropped without a word.)
+  if (records.length > 1) throw new UsageError(`${flag} '${value}' holds a line break; give the names on one line`);
+  return (records[0]?.cells ?? []).map((c) => c.trim()).filter((c) => c !== '');
 }
 
 /** The reverse of nameList: names as one CSV record, a name with a comma, a quote or edge spaces in double quotes. */

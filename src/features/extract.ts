@@ -68,10 +68,15 @@ export function extractScored(
         kept.forEach((k, f) => k?.set(lf.columns[f], at));
         at += lf.count;
       }, (order) => { if (finish) absOrder = order; });
-      // The staged scorer's per-layer work, on the whole layer's row scores and the few columns it reads.
-      const final = finish ? finish.run(out, {
-        layer: li, name: l.name, count, indices: ctx.live[li], columns: kept.map((k) => k ?? new Float32Array(0)), ...(absOrder ? { absOrder } : {}),
-      }) : out;
+      // The staged scorer's per-layer work, on the whole layer's row scores and the few columns it reads. The layer's
+      // columns are held by the object handed over alone, so that the second stage can let them go once read.
+      let final = out;
+      if (finish) {
+        const lf: LayerFeatures = { layer: li, name: l.name, count, indices: ctx.live[li], columns: kept.map((k) => k ?? new Float32Array(0)), ...(absOrder ? { absOrder } : {}) };
+        kept.length = 0;
+        absOrder = undefined;
+        final = finish.run(out, lf);
+      }
       scores.push(final);
       return { layer: li, name: l.name, count, indices: ctx.live[li], columns: [] };
     });

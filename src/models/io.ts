@@ -8,7 +8,7 @@ import { ModelError, UsageError } from '../errors.js';
 import { realPathOf } from '../util/real-path.js';
 import { SPARSE_MAGIC } from '../pruning/sparse-format.js';
 import { VERSION } from '../version.js';
-import { totalmem } from 'node:os';
+import { usableMemory } from '../util/memory.js';
 import { activationsOf } from './activation-batch.js';
 
 /** Bytes per element of a weights-manifest dtype (after quantization, what the file holds). */
@@ -491,26 +491,25 @@ export async function loadModel(path: string): Promise<TF.LayersModel> {
   } catch (err) {
     throw new ModelError(`cannot load model '${path}': ${loadErrorText(err)}`);
   }
-  checkActivationSize(path, model);
   const quantized = [...new Set((artifacts.weightSpecs ?? []).map((w) => w.quantization?.dtype).filter((d): d is NonNullable<typeof d> => d != null))];
   if (quantized.length > 0) storedQuantized.set(model, { dtypes: quantized, weightBytes: (artifacts.weightData as ArrayBuffer).byteLength });
   return model;
 }
 
 /**
- * A model whose one sample's layer outputs could not be held in memory is refused on load, naming its largest layer: a
- * layer without weights can declare any output size (RepeatVector n: 1e9, which no weight count bounds) and ended in
- * TensorFlow's own out-of-memory error after seconds of work. Training holds about three copies of them (forward,
- * backward): refused where that is more than half of this machine's memory for one sample.
+ * A model to prune whose one sample's layer outputs could not be held in memory is refused before any work, naming its
+ * largest layer: a layer without weights can declare any output size (RepeatVector n: 1e9, which no weight count
+ * bounds), which ended in TensorFlow's own out-of-memory error after seconds of work. Fine-tuning holds about three
+ * copies of them (forward, backward): refused where that is more than half of the memory this process may use
+ * (usableMemory) for one sample. (inspect, which runs nothing, still shows such a model.)
  */
-function checkActivationSize(path: string, model: TF.LayersModel): void {
+export function checkActivationSize(where: string, model: TF.LayersModel): void {
   const { total, largest } = activationsOf(model);
   const bytes = 3 * 4 * total;
-  const limit = totalmem() / 2;
-  if (!(bytes > limit) || !largest) return;
-  model.dispose();
+  const memory = usableMemory();
+  if (!(bytes > memory / 2) || !largest) return;
   const gb = (b: number) => `${(b / 2 ** 30).toFixed(b < 2 ** 33 ? 1 : 0)} GB`;
-  throw new ModelError(`model '${path}': one sample's layer outputs are ${total.toExponential(2)} values (about ${gb(bytes)} to train on it), more than half of this machine's ${gb(totalmem())}; the largest is layer '${largest.layer}' with ${largest.floats.toExponential(2)} values per sample`);
+  throw new ModelError(`${where}: one sample's layer outputs are ${total.toExponential(2)} values (about ${gb(bytes)} to fine-tune on it), more than half of the ${gb(memory)} of memory here; the largest is layer '${largest.layer}' with ${largest.floats.toExponential(2)} values per sample`);
 }
 
 const storedQuantized = new WeakMap<TF.LayersModel, QuantizedStorage>();

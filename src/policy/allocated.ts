@@ -52,7 +52,16 @@ export function correctedPrior(policy: Scorer, prior: Scorer, alpha: number, nam
     ...(needs ? { needs } : {}),
     // A row-wise policy's scores in chunks, the prior's (whole-layer: LAMP) from its own columns only, then the ranks.
     ...(policy.rowwise && prior.needs ? {
-      staged: { rows: policy, needs: prior.needs, finish: (rowScores: Float32Array, layer: LayerFeatures) => { const p = priorOfLayer(layer); return finish(rowScores, p.scores, p.up); } },
+      staged: {
+        rows: policy, needs: prior.needs,
+        finish: (rowScores: Float32Array, layer: LayerFeatures) => {
+          const p = priorOfLayer(layer);
+          // The layer's columns and |w| order are read: let go for the rank mixing's sorts (Scorer.staged: the object is the stage's).
+          layer.columns = [];
+          delete layer.absOrder;
+          return finish(rowScores, p.scores, p.up);
+        },
+      },
     } : {}),
     score(features: ConnectionFeatures): Float32Array[] {
       const own = policy.score(features);

@@ -84,18 +84,24 @@ export function randomScorer(options: ScorerOptions = {}): Scorer {
  * did the same in 7 s for a 9 M-weight layer, its memory reads all cache misses; this takes under one.)
  * `absUp`: |w|'s ascending argsort (ties by position) where the caller has it (LayerFeatures.absOrder).
  */
-export function lampScores(absW: Float32Array, absUp: Int32Array = argsort(absW)): Float64Array {
-  return scatter(lampInRankOrder(absW, absUp, new Float64Array(absW.length), 1), absUp, new Float64Array(absW.length));
+export function lampScores(absW: Float32Array, absUp?: Int32Array): Float64Array {
+  const byRank = new Float64Array(absW.length);
+  return scatter(byRank, lampInRankOrder(absW, absUp, byRank, 1), new Float64Array(absW.length));
 }
 
 /**
- * `sign`·lamp of the r-th smallest |w| (`absUp[r]`) at r of `byRank`: the values gathered once in sorted order, then
- * every pass sequential (walking positions in sorted order read and wrote memory at random: 0.45 s a pass for 9 M
- * weights, most of LAMP's time).
+ * `sign`·lamp of the r-th smallest |w| at r of `byRank`; returns the order used (`absUp` where it is |w|'s ascending
+ * order, ties by position, else argsort's: an order a custom extractor gave is checked as it is read, not trusted). The
+ * values are gathered once in sorted order, then every pass is sequential (walking positions in sorted order read and
+ * wrote memory at random: 0.45 s a pass for 9 M weights, most of LAMP's time).
  */
-function lampInRankOrder<T extends Float32Array | Float64Array>(absW: Float32Array, absUp: Int32Array, byRank: T, sign: 1 | -1): T {
-  const n = absUp.length;
-  for (let r = 0; r < n; r++) byRank[r] = absW[absUp[r]];
+function lampInRankOrder(absW: Float32Array, absUp: Int32Array | undefined, byRank: Float32Array | Float64Array, sign: 1 | -1): Int32Array {
+  const n = absW.length;
+  let up = absUp && gathersAscending(absW, absUp, byRank) ? absUp : undefined;
+  if (!up) {
+    up = argsort(absW);
+    for (let r = 0; r < n; r++) byRank[r] = absW[up[r]];
+  }
   let suffix = 0;
   // From the largest down; a run of equal values is summed whole before it is scored (j === i: a NaN, unequal to
   // itself, still advances). Each run is overwritten by its score once read; the values below it are still |w|.
@@ -107,7 +113,24 @@ function lampInRankOrder<T extends Float32Array | Float64Array>(absW: Float32Arr
     for (let k = j + 1; k <= i; k++) byRank[k] = sign * score;
     i = j;
   }
-  return byRank;
+  return up;
+}
+
+/**
+ * Gathers absW in the order `up` into `into`; false unless `up` is absW's ascending order with ties by position (then
+ * also a permutation: positions in range, each once).
+ */
+function gathersAscending(absW: Float32Array, up: Int32Array, into: Float32Array | Float64Array): boolean {
+  const n = absW.length;
+  if (up.length !== n) return false;
+  for (let r = 0; r < n; r++) {
+    const p = up[r];
+    if (!(p >= 0 && p < n)) return false;
+    const v = absW[p];
+    into[r] = v;
+    if (r > 0 && !(v > into[r - 1] || (v === into[r - 1] && p > up[r - 1]))) return false;
+  }
+  return true;
 }
 
 /** out[order[r]] = byRank[r]. */
@@ -117,8 +140,9 @@ function scatter<T extends Float32Array | Float64Array>(byRank: T, order: Int32A
 }
 
 /** LAMP as a Scorer's scores of one layer's |w|: −lamp (lowest LAMP score pruned first). `absUp` as lampScores'. */
-export function lampPruneScores(absW: Float32Array, absUp: Int32Array = argsort(absW)): Float32Array {
-  return scatter(lampInRankOrder(absW, absUp, new Float32Array(absW.length), -1), absUp, new Float32Array(absW.length));
+export function lampPruneScores(absW: Float32Array, absUp?: Int32Array): Float32Array {
+  const byRank = new Float32Array(absW.length);
+  return scatter(byRank, lampInRankOrder(absW, absUp, byRank, -1), new Float32Array(absW.length));
 }
 
 /**
@@ -127,14 +151,15 @@ export function lampPruneScores(absW: Float32Array, absUp: Int32Array = argsort(
  * ascending order is |w|'s descending one, each run of equal scores put back in position order. Where that does not
  * hold (NaN or infinite weights), the scores are sorted.
  */
-export function lampPruneOrdered(absW: Float32Array, absUp: Int32Array = argsort(absW)): { scores: Float32Array; up: Int32Array } {
+export function lampPruneOrdered(absW: Float32Array, absUp?: Int32Array): { scores: Float32Array; up: Int32Array } {
   const n = absW.length;
-  const byRank = lampInRankOrder(absW, absUp, new Float32Array(n), -1);
-  const scores = scatter(byRank, absUp, new Float32Array(n));
+  const byRank = new Float32Array(n);
+  const order = lampInRankOrder(absW, absUp, byRank, -1);
+  const scores = scatter(byRank, order, new Float32Array(n));
   const up = new Int32Array(n);
   let start = 0;
   for (let k = 0; k < n; k++) {
-    up[k] = absUp[n - 1 - k];
+    up[k] = order[n - 1 - k];
     if (k > 0) {
       const v = byRank[n - 1 - k];
       const prev = byRank[n - k];

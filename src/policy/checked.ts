@@ -27,7 +27,8 @@ export function checkedScorer(scorer: Scorer): Scorer {
     return scores as Float32Array[];
   };
   const checked: Scorer = {
-    name: scorer.name,
+    // (A Scorer from plain JavaScript without a name: the start event and report.json name it as the messages do.)
+    name: typeof scorer.name === 'string' && scorer.name ? scorer.name : 'custom scorer',
     ...(scorer.schema ? { schema: scorer.schema } : {}),
     ...(scorer.rowwise != null ? { rowwise: scorer.rowwise } : {}),
     ...(scorer.needs ? { needs: scorer.needs } : {}),

@@ -26,7 +26,8 @@ export interface Scorer {
    * A scorer whose work is row-wise, then per layer (a learned correction of a prior, `X@a+Y`): extraction streams a
    * large layer's rows through `rows` in chunks, as for a row-wise scorer, then calls `finish` with the whole layer's
    * row scores and a LayerFeatures of its `needs` columns alone (LAMP's |w|: one column, where every column of a 9 M-weight
-   * layer at once took over a gigabyte). `score` gives the same scores from whole features.
+   * layer at once took over a gigabyte), handed over: `finish` may drop its columns once read. `score` gives the same
+   * scores from whole features.
    */
   readonly staged?: {
     readonly rows: Scorer;

@@ -13,11 +13,18 @@ export function oneLine(message: string): string {
   return short.length > MESSAGE_MAX ? cut(short, 1500, 480) : short;
 }
 
-/** The longest run without a space kept whole (a path, a quoted value). */
-export const QUOTE_MAX = 240;
+/** The longest run without a space kept whole (a quoted value; a path of up to 400 characters stays whole). */
+export const QUOTE_MAX = 400;
 /** The longest message kept whole. */
 export const MESSAGE_MAX = 2000;
 
 function cut(s: string, head: number, tail: number): string {
-  return `${s.slice(0, head)}…(${(s.length - head - tail).toLocaleString('en')} characters left out)…${s.slice(s.length - tail)}`;
+  // Never between the two halves of a surrogate pair (an emoji, a CJK extension character).
+  const h = isHighSurrogate(s.charCodeAt(head - 1)) ? head - 1 : head;
+  const t = isHighSurrogate(s.charCodeAt(s.length - tail - 1)) ? tail + 1 : tail;
+  return `${s.slice(0, h)}…(${(s.length - h - t).toLocaleString('en')} characters left out)…${s.slice(s.length - t)}`;
+}
+
+function isHighSurrogate(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdbff;
 }

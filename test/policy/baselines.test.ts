@@ -86,6 +86,17 @@ describe('baseline scorers', () => {
       const { scores, up } = lampPruneOrdered(absW);
       expect(Array.from(scores)).toEqual(Array.from(lampPruneScores(absW)));
       expect(Array.from(up)).toEqual(Array.from(argsort(scores)));
+      // An order given that is not |w|'s ascending one with ties by position (a custom extractor's absOrder) is not
+      // trusted: reversed, ties out of position order, a repeated position, out of range, too short.
+      const right = argsort(absW);
+      const wrong = [right.slice().reverse(), right.map((p) => (p + 1) % Math.max(1, absW.length)), right.map(() => 0), right.map((p) => p + absW.length), right.slice(1)];
+      for (const given of wrong) {
+        if (absW.length < 2) continue;
+        const got = lampPruneOrdered(absW, given);
+        expect(Array.from(got.scores)).toEqual(Array.from(scores));
+        expect(Array.from(got.up)).toEqual(Array.from(up));
+        expect(Array.from(lampScores(absW, given))).toEqual(Array.from(lampScores(absW)));
+      }
     }
   });
 

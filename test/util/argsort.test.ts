@@ -21,11 +21,13 @@ describe('argsort', () => {
 
   it('orders few distinct values (a tree\'s leaf scores) by counting, and as many as the table holds or one more by radix, all as the comparator sort', () => {
     let s = 11;
-    const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
-    // Above the counting sort's minimum size (2^16): 3 levels with −0 / +0 and −∞, 4,096 levels (the most it counts), 4,097.
-    for (const levels of [3, 4096, 4097]) {
-      const values = Float32Array.from({ length: levels }, (_, k) => (k === 0 ? -0 : k === 1 ? 0 : k === 2 ? -Infinity : (rand() - 0.5) * 100));
+    const rand = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    // Above the counting sort's minimum size (2^16): 3 levels with −0 / +0 (one key) and −∞; 4,096 distinct keys (the
+    // most it counts: −0 and +0 share one, so 4,097 levels) and one more (4,098 levels: the radix sort).
+    for (const [levels, keys] of [[3, 2], [4097, 4096], [4098, 4097]]) {
+      const values = Float32Array.from({ length: levels }, (_, k) => (k === 0 ? -0 : k === 1 ? 0 : k === 2 ? -Infinity : (k - 2) * 0.5));
       const v = Float32Array.from({ length: 70_000 }, (_, i) => values[i < levels ? i : Math.floor(rand() * levels)]);
+      expect(new Set(Array.from(v, (x) => (Object.is(x, -0) ? 0 : x))).size).toBe(keys);
       for (const descending of [false, true]) expect(Array.from(argsort(v, descending))).toEqual(Array.from(bySort(v, descending)));
       // NaN orders as −∞ (first ascending, last descending), ties by index, on either path.
       const withNaN = v.map((x) => (x === -Infinity ? Number.NaN : x));

@@ -11,6 +11,8 @@ describe('oneLine', () => {
     const cell = `'${'1'.repeat(5_000_000)}'`;
     const line = oneLine(`data 'd.csv' line 2, column 'sl': ${cell} overflows to Infinity; values must be finite`);
     expect(line.length).toBeLessThan(400);
+    // Never half of a surrogate pair at a cut.
+    expect(oneLine(`x${'😀'.repeat(1000)}`)).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/u);
     expect(line).toMatch(/^data 'd\.csv' line 2, column 'sl': '1{159}…\(4,999,802 characters left out\)…1{39}' overflows to Infinity; values must be finite$/);
   });
 
