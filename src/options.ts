@@ -90,7 +90,7 @@ function checkDatasetShape(d: Record<string, unknown>): void {
   if (d.classNames != null && !(Array.isArray(d.classNames) && (d.numClasses === 0 || d.classNames.length === d.numClasses))) {
     // Said as what disagrees where both are given (it read as if classNames were missing).
     missing.push(Array.isArray(d.classNames)
-      ? `classNames and numClasses to agree (optional classNames: one name per class; here ${d.classNames.length} names for numClasses ${String(d.numClasses)})`
+      ? `classNames and numClasses to agree (optional classNames: one name per class; here ${d.classNames.length} name${d.classNames.length === 1 ? '' : 's'} for numClasses ${String(d.numClasses)})`
       : `classNames (optional: an array of numClasses names, here ${String(d.numClasses)})`);
   }
   if (missing.length) throw new UsageError(`data: a Dataset needs ${missing.join(', ')}; see the Dataset type (or pass a CSV path)`);

@@ -109,6 +109,23 @@ describe('library API', () => {
     expect(await seen(false)).toEqual({ finish: false, chunk: Infinity });
   });
 
+  it('refuses a substituted extractor\'s features that leave a layer out or miscount it, and an async scorer, in one line', async () => {
+    const { TensorFeatureExtractor } = await import('../src/container.js');
+    const own = new TensorFeatureExtractor();
+    const run = async (ex: FeatureExtractor, policy?: Scorer) => {
+      const c = createContainer();
+      c.rebind<FeatureExtractor>(TOKENS.FeatureExtractor).toConstantValue(ex);
+      return autoprune({ target: 0.5, data: 'synthetic', policy: policy ?? 'global-magnitude', maxDrop: 5, budgetSteps: 40, force: true }, c).catch((e: unknown) => e);
+    };
+    const dropped = await run({ extract: (pm, calib) => { const f = own.extract(pm, calib); return { ...f, layers: f.layers.slice(0, 1) }; } });
+    expect(dropped).toBeInstanceOf(UsageError);
+    expect((dropped as Error).message).toMatch(/^feature extractor: it gave 1 layer\(s\); it must describe every prunable layer \(\d+: /);
+    const miscounted = await run({ extract: (pm, calib) => { const f = own.extract(pm, calib); return { ...f, layers: f.layers.map((l, i) => (i === 0 ? { ...l, count: 5 } : l)) }; } });
+    expect((miscounted as Error).message).toMatch(/^feature extractor: layer '[^']+': count 5 but \d+ indices/);
+    const asyncScorer = await run(own, { name: 'later', score: (() => Promise.resolve([])) as unknown as Scorer['score'] });
+    expect((asyncScorer as Error).message).toMatch(/policy 'later': score\(\) returned a Promise; it must be synchronous/);
+  });
+
   it('lets an integration substitute a data source through the container', async () => {
     const c = createContainer();
     let asked = '';
@@ -234,7 +251,7 @@ describe('API errors', () => {
       expect(report.policy).toMatchObject({ name: 'my-magnitude', kind: 'custom' });
       expect(report.final.sparsity).toBeGreaterThanOrEqual(0.5 - 1e-3);
       // Class names of the wrong count are refused, naming the field.
-      await expect(autoprune({ target: 0.5, data: { ...bare, classNames: ['a'] } as Dataset })).rejects.toThrow(/classNames \(optional: an array of numClasses names, here 3\)/);
+      await expect(autoprune({ target: 0.5, data: { ...bare, classNames: ['a'] } as Dataset })).rejects.toThrow(/a Dataset needs classNames and numClasses to agree \(optional classNames: one name per class; here 1 name for numClasses 3\)/);
     } finally {
       full.dispose();
     }

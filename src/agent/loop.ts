@@ -608,9 +608,11 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
       }
       if (ex && !ex.extractScored) {
         feats = timed('features', () => ex.extract(pm, calib));
+        checkExtracted(pm, feats);
         scores = timed('scoring', () => scorer.score(feats));
       } else {
         ({ features: feats, scores } = timed('features', () => (ex?.extractScored ? ex.extractScored(pm, calib, perLayer) : extractScored(pm, calib, perLayer, { chunk: perLayer.chunk, needs: perLayer.needs }))));
+        if (ex) checkExtracted(pm, feats, scores);
       }
       if (!o.magnitudeCheck || scorer.name === 'global-magnitude') {
         timed('prune', () => pruneStep(granularity, pm, feats, scores, to, objective));
@@ -1246,6 +1248,25 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
 }
 
 /** Validation correctness of `model` fine-tuned like one agent step (unpruned); its weights are put back after. */
+/**
+ * A feature extractor's output (FeatureExtractor: a user's code) against the model: one entry per prunable layer in
+ * order, each with as many indices (and columns' values, where columns are given) as its count, and one score per
+ * connection. A layer left out was never pruned without a word, and a wrong count was blamed on the scores.
+ */
+function checkExtracted(pm: PrunableModel, feats: ConnectionFeatures, scores?: Float32Array[]): void {
+  const bad = (what: string) => new UsageError(`feature extractor: ${what}; it must describe every prunable layer (${pm.layers.length}: ${pm.layers.map((l) => `'${l.name}'`).join(', ')}), in order, one entry per live connection`);
+  const layers = feats?.layers;
+  if (!Array.isArray(layers) || layers.length !== pm.layers.length) throw bad(`it gave ${Array.isArray(layers) ? layers.length : 'no'} layer(s)`);
+  layers.forEach((lf, i) => {
+    const name = pm.layers[i].name;
+    if (lf.layer !== i) throw bad(`its entry ${i} is for layer ${String(lf.layer)}, not ${i} ('${name}')`);
+    if (!(lf.indices instanceof Int32Array) || lf.indices.length !== lf.count) throw bad(`layer '${name}': count ${lf.count} but ${lf.indices?.length ?? 'no'} indices`);
+    const short = (lf.columns ?? []).findIndex((c) => c.length !== lf.count);
+    if (short >= 0 && lf.columns.length > 0) throw bad(`layer '${name}': column ${short} holds ${lf.columns[short].length} values for ${lf.count} connections`);
+    if (scores && scores[i]?.length !== lf.count) throw bad(`layer '${name}': ${scores[i]?.length ?? 'no'} scores for ${lf.count} connections`);
+  });
+}
+
 async function controlReference(model: TF.LayersModel, data: Dataset, recalibrate: TF.Tensor, budget: FineTuneBudget, steps: number, seed: number, signal?: AbortSignal, softTargets?: TrainOptions['softTargets'], onEpoch?: TrainOptions['onEpoch']): Promise<{ accuracy: number; correct: Float32Array; steps: number }> {
   // Trained in place and put back from a copy of every weight (moving statistics included): one copy of the
   // weights, where a clone through serialised artifacts held three at once (docs/benchmarks.md, scale).

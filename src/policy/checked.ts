@@ -13,6 +13,9 @@ export function checkedScorer(scorer: Scorer): Scorer {
   const name = typeof scorer.name === 'string' && scorer.name ? scorer.name : 'the given Scorer';
   const check = (features: ConnectionFeatures, scores: unknown): Float32Array[] => {
     const layers = features.layers;
+    if (scores != null && typeof (scores as { then?: unknown }).then === 'function') {
+      throw new PolicyError(`policy '${name}': score() returned a Promise; it must be synchronous and return one Float32Array per layer of the features`);
+    }
     if (!Array.isArray(scores) || scores.length !== layers.length) {
       throw new PolicyError(`policy '${name}': score() returned ${Array.isArray(scores) ? `${scores.length} score arrays` : `'${typeof scores}'`} for ${layers.length} layer(s); it must return one Float32Array per layer of the features, in their order`);
     }
