@@ -8,7 +8,7 @@ import { extractScored, scoreLayerWith } from '../features/extract.js';
 import type { ConnectionFeatures } from '../features/types.js';
 import type { Scorer } from '../policy/types.js';
 import { correctedPrior, CORRECTION_WEIGHT, transplant } from '../policy/allocated.js';
-import { lampPruneScores, lampScorer } from '../policy/baselines.js';
+import { lampPruneOrdered, lampScorer } from '../policy/baselines.js';
 import { domainOf, outsideDomain } from '../policy/domain.js';
 import type { ReportStep, StopReason } from '../report/report.js';
 import type { FeatureExtractor } from '../services.js';
@@ -642,7 +642,13 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
         let chosen = { scores, loss: policyLoss };
         if (allocationCheck) {
           // The policy's order inside each layer, LAMP's counts per layer (magnitude holds −|w|).
-          const allocated = scores.map((sc, l) => transplant(sc, lampPruneScores(Float32Array.from(magnitude[l], (v) => -v))));
+          const allocated = scores.map((sc, l) => {
+            const m = magnitude[l];
+            const absW = new Float32Array(m.length);
+            for (let i = 0; i < m.length; i++) absW[i] = -m[i];
+            const lamp = lampPruneOrdered(absW); // (its order given: transplant sorts nothing more for it)
+            return transplant(sc, lamp.scores, lamp.up);
+          });
           pm.restore(snap);
           timed('prune', () => pruneStep(granularity, pm, feats, allocated, to, objective));
           settle();
