@@ -410,7 +410,9 @@ export function advise(result: AgentResult, maxDrop: number, trainRows: number, 
 /** The files a run reads that an output folder must never hold: the model's folder and data files. */
 function inputsOf(opts: AutopruneOptions): { what: string; path: string; folder?: boolean }[] {
   const inputs: { what: string; path: string; folder?: boolean }[] = [];
-  if (typeof opts.model === 'string') {
+  // (A model path that does not exist is no input to keep --out from: the load says it is missing. Its parent was taken
+  // for the model's folder, and a mistyped --model was answered with a complaint about --out.)
+  if (typeof opts.model === 'string' && existsSync(resolve(opts.model))) {
     const m = resolve(opts.model);
     const given = existsSync(m) && statSync(m).isDirectory();
     // The model's folder (given, or the model.json's) is never written to, unless it is the working folder or above it:

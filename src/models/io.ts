@@ -389,7 +389,11 @@ function tfjsOptimizerClass(name: string, c: Record<string, unknown>): string {
  */
 function tfjsCompileSettings(tc: { optimizer_config?: unknown; metrics?: unknown }): { optimizer: unknown; metrics: unknown[]; described: string; unknownOptimizer?: string } | undefined {
   const raw = tc.optimizer_config as { class_name?: unknown; config?: Record<string, unknown> } | undefined;
+  // A metric as a name, or as Keras' converter writes it, an object ({class_name: 'MeanMetricWrapper', config: {name:
+  // 'accuracy', fn: 'categorical_accuracy'}}): its name (it was dropped without a word). A name tfjs does not know fails the
+  // compile, and the next form's warning says the metrics were lost.
   const metrics = (Array.isArray(tc.metrics) ? tc.metrics.flat(2) : tc.metrics && typeof tc.metrics === 'object' ? Object.values(tc.metrics).flat(2) : [])
+    .map((m) => (m && typeof m === 'object' ? (m as { config?: { name?: unknown } }).config?.name : m))
     .filter((m): m is string => typeof m === 'string');
   if (!raw?.class_name && metrics.length === 0) return undefined;
   const name = typeof raw?.class_name === 'string' ? raw.class_name : undefined;

@@ -148,10 +148,15 @@ describe('model io', () => {
     await saveModel(m, dir);
     m.dispose();
     const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
-    const asKeras = (optimizer: unknown) => writeFileSync(join(dir, 'model.json'), JSON.stringify({
+    const asKeras = (optimizer: unknown, metrics: unknown = [['accuracy']]) => writeFileSync(join(dir, 'model.json'), JSON.stringify({
       ...json, trainingConfig: undefined,
-      modelTopology: { keras_version: '2.15.0', backend: 'tensorflow', model_config: json.modelTopology, training_config: { loss: 'sparse_categorical_crossentropy', metrics: [['accuracy']], optimizer_config: optimizer } },
+      modelTopology: { keras_version: '2.15.0', backend: 'tensorflow', model_config: json.modelTopology, training_config: { loss: 'sparse_categorical_crossentropy', metrics, optimizer_config: optimizer } },
     }));
+    // A metric as the converter writes it, an object: kept by its name (it was dropped without a word).
+    asKeras({ class_name: 'Adam', config: { learning_rate: 0.003 } }, [[{ class_name: 'MeanMetricWrapper', config: { name: 'accuracy', dtype: 'float32', fn: 'sparse_categorical_accuracy' } }]]);
+    const wrapped = await loadModel(dir);
+    expect((wrapped as unknown as { getTrainingConfig(): { metrics: unknown } }).getTrainingConfig().metrics).toEqual(['accuracy']);
+    wrapped.dispose();
     asKeras({ class_name: 'Adam', config: { learning_rate: 0.003, beta_1: 0.8 } });
     const adam = await loadModel(dir);
     const tc = (adam as unknown as { getTrainingConfig(): { metrics: unknown; optimizer_config: { class_name: string; config: Record<string, number> } } }).getTrainingConfig();

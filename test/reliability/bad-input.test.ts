@@ -116,6 +116,8 @@ const CASES: Case[] = [
   { name: 'compact: --out is the model folder', setup: base, args: ['compact', 'm', '--out', 'm'], error: /output folder 'm' is the input model's folder/ },
   { name: 'compact: --out holds a user compact/ folder', setup: both(base, (cwd) => { mkdirSync(join(cwd, 'proj', 'compact'), { recursive: true }); writeFileSync(join(cwd, 'proj', 'compact', 'notes.txt'), 'mine'); }), args: ['compact', 'm', '--out', 'proj'], error: /'proj' holds compact\/notes.txt, not written by autoprune/ },
   { name: 'compact: --out holds a user model.sparse', setup: both(base, (cwd) => { mkdirSync(join(cwd, 'proj')); writeFileSync(join(cwd, 'proj', 'model.sparse'), 'mine'); }), args: ['compact', 'm', '--out', 'proj'], error: /'proj' holds model.sparse, not written by autoprune/ },
+  // A mistyped model folder beside --out (its parent was taken for the model's folder: the error was about --out).
+  { name: 'a model folder that does not exist, --out beside it', setup: both(base, (cwd) => mkdirSync(join(cwd, 'sub'))), args: ['--target', '0.5', '--model', 'sub/nope', '--data', 'd.csv', '--out', 'sub/out'], error: /model file 'sub\/nope' does not exist/ },
   { name: 'a model.json that is a folder', setup: both(base, (cwd) => mkdirSync(join(cwd, 'j', 'model.json'), { recursive: true })), args: prune('--model', 'j/model.json'), error: /model file 'j\/model\.json' is a folder, not a model\.json/ },
   // A layer without weights declaring a huge output (no weight count bounds it): refused before any work, naming it
   // (1e13 × 8 values: ~1 PB to fine-tune on one sample, beyond any machine's memory).
