@@ -253,6 +253,17 @@ function maxAbsDiff(ref: readonly TF.Tensor[], b: TF.LayersModel, x: TF.Tensor |
 /** Rows compared on at most (CompactOptions.data), as a run's --compact compares on up to 256 validation rows. */
 const PROBE_ROWS = 256;
 
+/** How the run's input model stored its weights, where quantized (report.json `dense.stored`). */
+function runStored(runDir: string | undefined): QuantizedStorage | undefined {
+  if (runDir == null) return undefined;
+  try {
+    const s = (JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as { dense?: { stored?: QuantizedStorage } }).dense?.stored;
+    return s && Array.isArray(s.dtypes) && s.dtypes.every((d) => typeof d === 'string') && Number.isSafeInteger(s.weightBytes) && s.weightBytes > 0 ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A run's report.json `config`; {} where there is no run folder or it is unreadable. */
 function runConfig(runDir: string | undefined): Record<string, unknown> {
   if (runDir == null) return {};
@@ -325,6 +336,8 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
   }
   // Named as the user would type it (relative to the working folder where it is inside it), as the prune run names it.
   const model = await loadModel(asTyped(modelFile));
+  // A quantized input's own bytes: the model's file's, or, for a run's folder (its model/ is float32), the run's input's.
+  const stored = quantizedStorage(model) ?? runStored(masksDirs.find(isAutopruneOutput));
   const cannotRun = notRunnable(model);
   if (cannotRun) {
     model.dispose();
@@ -467,7 +480,7 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     }
     return {
       input: { model: modelFile, masks: masksDir ? join(masksDir, MASKS_FILE) : null },
-      files, ...(removed.length ? { removed } : {}), ...(kept.length ? { kept } : {}), sparsity, sizes, ...(quantizedStorage(model) ? { inputStored: quantizedStorage(model) } : {}), compact: { ...report, layers, paramsAfter: paramsWritten }, maxAbsDiff: diff, ...(int8ClassChanges ? { int8ClassChanges } : {}),
+      files, ...(removed.length ? { removed } : {}), ...(kept.length ? { kept } : {}), sparsity, sizes, ...(stored ? { inputStored: stored } : {}), compact: { ...report, layers, paramsAfter: paramsWritten }, maxAbsDiff: diff, ...(int8ClassChanges ? { int8ClassChanges } : {}),
       ...(moreAtLargeBatch > 0 ? { largeBatchRewrites: moreAtLargeBatch } : {}),
       probeInputs: opts.probe && model.inputs.length === 1 ? opts.probe.what : tokens ? 'token ids below the Embedding\'s vocabulary size' : 'values in [0, 1)',
       compute: { dense: claimed.dense, live: claimed.live, compact: compactMacs, ...(allKernels ? { allKernels } : {}) }, rewrites, ...(latency ? { latency } : {}),

@@ -23,7 +23,7 @@ import { majorityShare, resolution } from './agent/guard.js';
 import { resolveRunOptions, type ResolvedRunOptions } from './options.js';
 import { checkSchema } from './policy/policy.js';
 import type { FeatureSchema } from './features/types.js';
-import { checkActivationSize, cloneModel, compileSettingsDropped, countParams, lossSettingsDropped, modelFiles, quantizedStorage } from './models/io.js';
+import { checkActivationSize, cloneModel, type QuantizedStorage, compileSettingsDropped, countParams, lossSettingsDropped, modelFiles, quantizedStorage } from './models/io.js';
 import { realPathOf } from './util/real-path.js';
 
 import { classRecall, labelRecall, targetFit } from './models/train.js';
@@ -536,6 +536,7 @@ export class PruneService {
     const tLoad = Date.now();
     const ownsData = typeof dataSpec === 'string';
     let droppedSettings: string[] = [];
+    let inputStored: QuantizedStorage | undefined;
     let loaded: LoadedModel | undefined;
     let data: Dataset | undefined;
     let fitted: Dataset | undefined;
@@ -561,6 +562,7 @@ export class PruneService {
           });
         }
         const quantized = quantizedStorage(loaded.model);
+        inputStored = quantized;
         if (quantized) {
           opts.onEvent?.({
             type: 'warning',
@@ -759,6 +761,7 @@ export class PruneService {
           valAccuracy: result.denseValAccuracy, testAccuracy: result.denseTestAccuracy, params, prunable: result.sparsity.total,
           prunableFraction: coverage.prunableFraction, untouched: coverage.untouched,
           ...(coverage.untouched.some((u) => u.className === 'BatchNormalization') ? { foldableBatchNorms: foldableBatchNorms(model) } : {}),
+          ...(inputStored ? { stored: inputStored } : {}),
         },
         final: {
           valAccuracy: result.valAccuracy, testAccuracy: result.testAccuracy, sparsity: result.sparsity.global,

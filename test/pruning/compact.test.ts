@@ -605,6 +605,13 @@ describe('compactPruned (autoprune compact)', () => {
     const r = await compactPruned(join(dir, 'm'), { out: join(dir, 'out2') });
     expect(r.inputStored).toEqual({ dtypes: ['uint8'], weightBytes: stored });
     expect(r.sizes.compact).toBeGreaterThan(stored);
+    // A run's folder (its model/ is float32): the run's input's bytes, from report.json's dense.stored.
+    const run = join(dir, 'run');
+    const again = buildModel({ family: 'mlp', inputShape: [6], hidden: [5], numClasses: 3, seed: 2 });
+    await saveModel(again, join(run, 'model'));
+    again.dispose();
+    writeFileSync(join(run, 'report.json'), JSON.stringify({ format: 'autoprune-report', dense: { stored: { dtypes: ['uint8'], weightBytes: stored } } }));
+    expect((await compactPruned(run)).inputStored).toEqual({ dtypes: ['uint8'], weightBytes: stored });
   });
 
   it('compacts a two-output model (outputs compared per head) and reads a model file by its own name', async () => {
