@@ -493,7 +493,7 @@ export async function loadModel(path: string): Promise<TF.LayersModel> {
   try {
     model = await loadArtifacts(artifacts);
   } catch (err) {
-    throw new ModelError(`cannot load model '${path}': ${loadErrorText(err)}`);
+    throw new ModelError(`cannot load model '${path}': ${loadErrorText(err, artifacts.modelTopology)}`);
   }
   const quantized = [...new Set((artifacts.weightSpecs ?? []).map((w) => w.quantization?.dtype).filter((d): d is NonNullable<typeof d> => d != null))];
   if (quantized.length > 0) storedQuantized.set(model, { dtypes: quantized, weightBytes: (artifacts.weightData as ArrayBuffer).byteLength });
@@ -533,9 +533,14 @@ export function quantizedStorage(model: TF.LayersModel): QuantizedStorage | unde
  * tfjs' reason in one line: its first, without the list of possible causes it announces (an unknown class:
  * a Keras layer, activation, loss or regularizer tfjs-layers does not implement), never empty.
  */
-function loadErrorText(err: unknown): string {
+function loadErrorText(err: unknown, topology?: unknown): string {
   const e = err as Error | undefined;
   let line = (e?.message ?? '').split('\n')[0].trim();
+  // tfjs-layers cannot call a layer with an activity regularizer: the layers that have one are named, and what to do.
+  if (/activity regularizer/i.test(line)) {
+    const named = layersWith(topology, (config) => config.activity_regularizer != null || config.activityRegularizer != null);
+    if (named.length) line = `${line.replace(/\.$/, '')} (tfjs-layers): layer${named.length > 1 ? 's' : ''} ${named.map((n) => `'${n}'`).join(', ')} ${named.length > 1 ? 'have' : 'has'} one; it only adds a training loss, so set activity_regularizer to null in model.json (or rebuild without it) to prune the model`;
+  }
   const unknown = /^(Unknown [a-z]+: [^.]+)\. This may be due to one of the following reasons:?$/i.exec(line);
   // tfjs saves the activation 'gelu_new' under a name its own loader does not know (tfjs-layers 4.x): not a Keras class.
   if (unknown && /^Unknown activation: gelu_?new$/i.test(unknown[1])) {
@@ -543,6 +548,21 @@ function loadErrorText(err: unknown): string {
   } else if (unknown) line = `${unknown[1]}: a Keras class tfjs-layers does not implement; remove it from the model before converting, or, through the library API, register a JavaScript implementation with autoprune's tf (tf.serialization.registerClass) before calling autoprune() (the CLI loads the classes tfjs-layers has)`;
   if (!line) line = `${e?.name ?? 'Error'} without a message (a topology tfjs-layers cannot read: is it a Keras 3 export of a model type tfjs does not support?)`;
   return line.slice(0, 400);
+}
+
+/** Names of the layers (at any depth of a Keras topology) whose config satisfies `test`. */
+function layersWith(topology: unknown, test: (config: Record<string, unknown>) => boolean): string[] {
+  const out: string[] = [];
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) { node.forEach(visit); return; }
+    if (!node || typeof node !== 'object') return;
+    const o = node as Record<string, unknown>;
+    const config = o.config as Record<string, unknown> | undefined;
+    if (typeof o.class_name === 'string' && config && typeof config === 'object' && !Array.isArray(config) && test(config) && typeof config.name === 'string') out.push(config.name);
+    for (const v of Object.values(o)) visit(v);
+  };
+  visit(topology);
+  return [...new Set(out)];
 }
 
 /**
