@@ -7,7 +7,7 @@ import { closeSync, existsSync, lstatSync, openSync, readFileSync, readSync, rmS
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { tf } from './backend/tf.js';
 import { AutopruneError, ModelError, UsageError } from './errors.js';
-import { copyTrainingConfig, loadModel, modelFiles, quantizedStorage, writableFolderFor, type QuantizedStorage } from './models/io.js';
+import { checkActivationSize, copyTrainingConfig, loadModel, modelFiles, quantizedStorage, writableFolderFor, type QuantizedStorage } from './models/io.js';
 import { csvTargetsOf, fitDatasetToModel, rememberLoss, savedLoss, taskOf } from './models/task.js';
 import { isCsvPath, loadDataset, type LoadDatasetOptions } from './data/registry.js';
 import { compactModel, type CompactReport } from './pruning/compact.js';
@@ -336,6 +336,13 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
   }
   // Named as the user would type it (relative to the working folder where it is inside it), as the prune run names it.
   const model = await loadModel(asTyped(modelFile));
+  try {
+    // Its forward passes (the probe rows, the timing) hold one copy of the layer outputs per row.
+    checkActivationSize(`model '${modelFile}'`, model, { copies: 1, what: 'to run it on one sample' });
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
   // A quantized input's own bytes: the model's file's, or, for a run's folder (its model/ is float32), the run's input's.
   const stored = quantizedStorage(model) ?? runStored(masksDirs.find(isAutopruneOutput));
   const cannotRun = notRunnable(model);

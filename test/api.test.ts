@@ -124,6 +124,20 @@ describe('library API', () => {
     expect((miscounted as Error).message).toMatch(/^feature extractor: layer '[^']+': count 5 but \d+ indices/);
     const asyncScorer = await run(own, { name: 'later', score: (() => Promise.resolve([])) as unknown as Scorer['score'] });
     expect((asyncScorer as Error).message).toMatch(/policy 'later': score\(\) returned a Promise; it must be synchronous/);
+    // One that rejects: refused the same, its rejection handled (an unhandled one would end the caller's process).
+    const unhandled: unknown[] = [];
+    const onUnhandled = (r: unknown) => unhandled.push(r);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const rejecting = await run(own, { name: 'fails', score: (() => Promise.reject(new Error('scorer boom'))) as unknown as Scorer['score'] });
+      expect((rejecting as Error).message).toMatch(/policy 'fails': score\(\) returned a Promise/);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    const badIndices = await run({ extract: (pm, calib) => { const f = own.extract(pm, calib); return { ...f, layers: f.layers.map((l, i) => (i === 0 ? { ...l, indices: Array.from(l.indices) as unknown as Int32Array } : l)) }; } });
+    expect((badIndices as Error).message).toMatch(/^feature extractor: layer '[^']+': its indices must be an Int32Array \(got Array\)/);
   });
 
   it('lets an integration substitute a data source through the container', async () => {

@@ -1266,7 +1266,8 @@ function checkExtracted(pm: PrunableModel, feats: ConnectionFeatures, scores?: F
   layers.forEach((lf, i) => {
     const name = pm.layers[i].name;
     if (lf.layer !== i) throw bad(`its entry ${i} is for layer ${String(lf.layer)}, not ${i} ('${name}')`);
-    if (!(lf.indices instanceof Int32Array) || lf.indices.length !== lf.count) throw bad(`layer '${name}': count ${lf.count} but ${lf.indices?.length ?? 'no'} indices`);
+    if (!(lf.indices instanceof Int32Array)) throw bad(`layer '${name}': its indices must be an Int32Array (got ${lf.indices == null ? String(lf.indices) : (lf.indices as object).constructor?.name ?? typeof lf.indices})`);
+    if (lf.indices.length !== lf.count) throw bad(`layer '${name}': count ${lf.count} but ${lf.indices.length} indices`);
     const short = (lf.columns ?? []).findIndex((c) => c.length !== lf.count);
     if (short >= 0 && lf.columns.length > 0) throw bad(`layer '${name}': column ${short} holds ${lf.columns[short].length} values for ${lf.count} connections`);
     if (scores && scores[i]?.length !== lf.count) throw bad(`layer '${name}': ${scores[i]?.length ?? 'no'} scores for ${lf.count} connections`);

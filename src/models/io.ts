@@ -387,13 +387,21 @@ function tfjsOptimizerClass(name: string, c: Record<string, unknown>): string {
  * `learning_rate`, tfjs reads `learningRate`; Keras nests metrics per output), and how they read, for a warning
  * where even these do not compile. Undefined where the config names neither.
  */
+/** Metric names tfjs-layers compiles (its metrics.get), for the names of Keras' metric objects. */
+const TFJS_METRICS = new Set(['accuracy', 'acc', 'binaryAccuracy', 'categoricalAccuracy', 'precision', 'recall', 'mse', 'MSE', 'mae', 'MAE', 'mape', 'MAPE', 'cosine']);
+
 function tfjsCompileSettings(tc: { optimizer_config?: unknown; metrics?: unknown }): { optimizer: unknown; metrics: unknown[]; described: string; unknownOptimizer?: string } | undefined {
   const raw = tc.optimizer_config as { class_name?: unknown; config?: Record<string, unknown> } | undefined;
   // A metric as a name, or as Keras' converter writes it, an object ({class_name: 'MeanMetricWrapper', config: {name:
-  // 'accuracy', fn: 'categorical_accuracy'}}): its name (it was dropped without a word). A name tfjs does not know fails the
-  // compile, and the next form's warning says the metrics were lost.
+  // 'accuracy', fn: 'categorical_accuracy'}}): its name (it was dropped without a word).
   const metrics = (Array.isArray(tc.metrics) ? tc.metrics.flat(2) : tc.metrics && typeof tc.metrics === 'object' ? Object.values(tc.metrics).flat(2) : [])
-    .map((m) => (m && typeof m === 'object' ? (m as { config?: { name?: unknown } }).config?.name : m))
+    .map((m) => {
+      if (!m || typeof m !== 'object') return m;
+      // An object's name only where tfjs compiles it: another name would fail the compile, and the fallback forms lose
+      // the file's optimizer settings with it (such a metric stays out, as it always did).
+      const name = (m as { config?: { name?: unknown } }).config?.name;
+      return typeof name === 'string' && TFJS_METRICS.has(name) ? name : undefined;
+    })
     .filter((m): m is string => typeof m === 'string');
   if (!raw?.class_name && metrics.length === 0) return undefined;
   const name = typeof raw?.class_name === 'string' ? raw.class_name : undefined;
@@ -507,13 +515,13 @@ export async function loadModel(path: string): Promise<TF.LayersModel> {
  * copies of them (forward, backward): refused where that is more than half of the memory this process may use
  * (usableMemory) for one sample. (inspect, which runs nothing, still shows such a model.)
  */
-export function checkActivationSize(where: string, model: TF.LayersModel): void {
+export function checkActivationSize(where: string, model: TF.LayersModel, use: { copies: number; what: string } = { copies: 3, what: 'to fine-tune on it' }): void {
   const { total, largest } = activationsOf(model);
-  const bytes = 3 * 4 * total;
+  const bytes = use.copies * 4 * total;
   const memory = usableMemory();
   if (!(bytes > memory / 2) || !largest) return;
   const gb = (b: number) => `${(b / 2 ** 30).toFixed(b < 2 ** 33 ? 1 : 0)} GB`;
-  throw new ModelError(`${where}: one sample's layer outputs are ${total.toExponential(2)} values (about ${gb(bytes)} to fine-tune on it), more than half of the ${gb(memory)} of memory here; the largest is layer '${largest.layer}' with ${largest.floats.toExponential(2)} values per sample`);
+  throw new ModelError(`${where}: one sample's layer outputs are ${total.toExponential(2)} values (about ${gb(bytes)} ${use.what}), more than half of the ${gb(memory)} of memory here; the largest is layer '${largest.layer}' with ${largest.floats.toExponential(2)} values per sample`);
 }
 
 const storedQuantized = new WeakMap<TF.LayersModel, QuantizedStorage>();

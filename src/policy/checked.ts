@@ -14,6 +14,8 @@ export function checkedScorer(scorer: Scorer): Scorer {
   const check = (features: ConnectionFeatures, scores: unknown): Float32Array[] => {
     const layers = features.layers;
     if (scores != null && typeof (scores as { then?: unknown }).then === 'function') {
+      // (Its rejection handled: an unhandled one would end the caller's process.)
+      Promise.resolve(scores).catch(() => undefined);
       throw new PolicyError(`policy '${name}': score() returned a Promise; it must be synchronous and return one Float32Array per layer of the features`);
     }
     if (!Array.isArray(scores) || scores.length !== layers.length) {
@@ -31,7 +33,7 @@ export function checkedScorer(scorer: Scorer): Scorer {
   };
   const checked: Scorer = {
     // (A Scorer from plain JavaScript without a name: the start event and report.json name it as the messages do.)
-    name: typeof scorer.name === 'string' && scorer.name ? scorer.name : 'custom scorer',
+    name,
     ...(scorer.schema ? { schema: scorer.schema } : {}),
     ...(scorer.rowwise != null ? { rowwise: scorer.rowwise } : {}),
     ...(scorer.needs ? { needs: scorer.needs } : {}),

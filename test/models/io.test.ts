@@ -157,6 +157,13 @@ describe('model io', () => {
     const wrapped = await loadModel(dir);
     expect((wrapped as unknown as { getTrainingConfig(): { metrics: unknown } }).getTrainingConfig().metrics).toEqual(['accuracy']);
     wrapped.dispose();
+    // One tfjs cannot compile (a Keras metric class's own name) stays out, and the optimizer's settings stay in.
+    asKeras({ class_name: 'Adam', config: { learning_rate: 0.003 } }, [[{ class_name: 'SparseCategoricalAccuracy', config: { name: 'sparse_categorical_accuracy' } }]]);
+    const unknownMetric = await loadModel(dir);
+    const utc = (unknownMetric as unknown as { getTrainingConfig(): { metrics: unknown; optimizer_config: { config: Record<string, number> } } }).getTrainingConfig();
+    expect(utc.metrics).toEqual([]);
+    expect(utc.optimizer_config.config.learningRate).toBe(0.003);
+    unknownMetric.dispose();
     asKeras({ class_name: 'Adam', config: { learning_rate: 0.003, beta_1: 0.8 } });
     const adam = await loadModel(dir);
     const tc = (adam as unknown as { getTrainingConfig(): { metrics: unknown; optimizer_config: { class_name: string; config: Record<string, number> } } }).getTrainingConfig();
