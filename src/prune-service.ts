@@ -537,6 +537,15 @@ export class PruneService {
     const ownsData = typeof dataSpec === 'string';
     let droppedSettings: string[] = [];
     let inputStored: QuantizedStorage | undefined;
+    // The agent's masks and frontier states, freed once: on the way out, whatever fails after the agent (writing the
+    // outputs, compacting, a stop while compacting: 12 tensors were left per stop).
+    let held: AgentResult | undefined;
+    const release = () => {
+      if (!held) return;
+      for (const m of held.milestones) disposeSnapshot(m.snapshot);
+      held.masks.dispose();
+      held = undefined;
+    };
     let loaded: LoadedModel | undefined;
     let data: Dataset | undefined;
     let fitted: Dataset | undefined;
@@ -709,7 +718,7 @@ export class PruneService {
       const multi = task.kind === 'multilabel';
       const denseLabelRecall = multi ? labelRecall(model, fitted.test, task) : undefined;
       const labelNames = fitted.targetNames ?? [];
-      const result: AgentResult = await runAgent(model, fitted, policy.scorer, {
+      const result: AgentResult = held = await runAgent(model, fitted, policy.scorer, {
         identity, ...budgetIn,
         target: r.target, maxDrop, force: r.force, seed,
         checkpointDir: ckptDir, resume: r.resume, signal: opts.signal, onEvent: opts.onEvent,
@@ -840,9 +849,6 @@ export class PruneService {
         } catch (err) {
           // Interrupted while compacting: the checkpoint stays, and --resume finishes the run (its compact outputs too).
           if (err instanceof InterruptedError) interrupted = true;
-          // The frontier's states and the masks, freed below on the way out otherwise (12 tensors were left per stop here).
-          for (const m of result.milestones) disposeSnapshot(m.snapshot);
-          result.masks.dispose();
           throw err;
         } finally {
           if (ckptDir && !interrupted) new Checkpointer(ckptDir).remove();
@@ -850,8 +856,7 @@ export class PruneService {
       } else {
         phases.total = (Date.now() - t0) / 1000 + result.earlierSeconds;
       }
-      for (const m of result.milestones) disposeSnapshot(m.snapshot);
-      result.masks.dispose();
+      release();
       for (const message of outcome) opts.onEvent?.({ type: 'warning', message });
       opts.onEvent?.({
         type: 'done', sparsity: report.final.sparsity, sparsityOfAllParams: report.final.sparsityOfAllParams, prunableFraction: report.dense.prunableFraction,
@@ -865,6 +870,7 @@ export class PruneService {
       });
       return { model, report, outDir: opts.out ? resolve(opts.out) : undefined };
     } catch (err) {
+      release();
       loaded?.model.dispose();
       throw err;
     } finally {

@@ -31,7 +31,8 @@ const PruneFlags = z.object({
   targets: z.string().transform((v, ctx) => {
     const parts = v.split(',').map((t) => Number(t.trim()));
     if (parts.length === 0 || parts.some((t) => !Number.isFinite(t) || t <= 0 || t >= 1)) {
-      ctx.addIssue({ code: 'custom', message: 'must be comma-separated fractions strictly between 0 and 1 (e.g. 0.5,0.8,0.9)' });
+      const pct = v.includes('%') ? `, not percentages (${v.split(',').map((t) => t.trim()).join(',')} would be ${v.split(',').map((t) => +(Number(t.replace('%', '').trim()) / 100).toFixed(6)).join(',')})` : '';
+      ctx.addIssue({ code: 'custom', message: `must be comma-separated fractions strictly between 0 and 1 (e.g. 0.5,0.8,0.9)${pct}` });
       return z.NEVER;
     }
     const distinct = [...new Set(parts)].sort((a, b) => a - b);

@@ -46,6 +46,7 @@ describe('autoprune CLI', () => {
     [['--target', '90'], /--target must be a number strictly between 0 and 1 \(e\.g\. 0\.8\); 90 % would be 0\.9, got '90'$/m],
     [['--target', '0.5', '--label', 'lab\x1b[2J\nline'], /^autoprune: error: --label 'lab\\x1b\[2J ⏎ line' holds a line break; give the names on one line$/m],
     [['--target', '80%'], /--target must be a number strictly between 0 and 1 \(e\.g\. 0\.8\), not a percentage; 80 % would be 0\.8, got '80%'$/m],
+    [['--targets', '80%,90%'], /--targets must be comma-separated fractions strictly between 0 and 1 \(e\.g\. 0\.5,0\.8,0\.9\), not percentages \(80%,90% would be 0\.8,0\.9\)/],
     [['--target', '0.8%'], /--target must be a number strictly between 0 and 1 \(e\.g\. 0\.8\), not a percentage; 0\.8 % would be 0\.008, got '0\.8%'$/m],
     [['--target', '0.5', '--model', 'file://m/model.json'], /model file 'file:\/\/m\/model\.json' does not exist: give a path, not a file:\/\/ URL \(m\/model\.json\)$/m],
     [['--target', ''], /--target must be a number strictly between 0 and 1 \(e\.g\. 0\.8\), got ''$/m],
