@@ -122,6 +122,15 @@ describe('library API', () => {
     expect((dropped as Error).message).toMatch(/^feature extractor: it gave 1 layer\(s\); it must describe every prunable layer \(\d+: /);
     const miscounted = await run({ extract: (pm, calib) => { const f = own.extract(pm, calib); return { ...f, layers: f.layers.map((l, i) => (i === 0 ? { ...l, count: 5 } : l)) }; } });
     expect((miscounted as Error).message).toMatch(/^feature extractor: layer '[^']+': count 5 but \d+ indices/);
+    const swapped = await run({ extract: (pm, calib) => { const f = own.extract(pm, calib); return { ...f, layers: [...f.layers].reverse() }; } });
+    expect((swapped as Error).message).toMatch(/^feature extractor: its entry 0 is for layer \d+, not 0 \('[^']+'\)/);
+    const shortColumn = await run({ extract: (pm, calib) => { const f = own.extract(pm, calib); return { ...f, layers: f.layers.map((l, i) => (i === 0 ? { ...l, columns: l.columns.map((c, j) => (j === 2 ? c.subarray(1) : c)) } : l)) }; } });
+    expect((shortColumn as Error).message).toMatch(/^feature extractor: layer '[^']+': column 2 holds \d+ values for \d+ connections/);
+    const fewScores = await run({
+      extractScored: (pm, calib, score) => { const r = own.extractScored(pm, calib, score); return { ...r, scores: r.scores.map((s, i) => (i === 0 ? s.subarray(1) : s)) }; },
+      extract: (pm, calib) => own.extract(pm, calib),
+    });
+    expect((fewScores as Error).message).toMatch(/^feature extractor: layer '[^']+': \d+ scores for \d+ connections/);
     const asyncScorer = await run(own, { name: 'later', score: (() => Promise.resolve([])) as unknown as Scorer['score'] });
     expect((asyncScorer as Error).message).toMatch(/policy 'later': score\(\) returned a Promise; it must be synchronous/);
     // One that rejects: refused the same, its rejection handled (an unhandled one would end the caller's process).
