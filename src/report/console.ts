@@ -380,7 +380,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
         return;
       }
       err.write(summary +
-        `  ${count(report.totals.accepted, 'step')} accepted, ${report.totals.rolledBack} rolled back, ${report.totals.fineTuneSteps ?? '?'} fine-tune steps (${report.totals.fineTuneEpochs} epochs${report.totals.frontierSteps ? `; ${report.totals.frontierSteps} of them on the branches to the lower --targets, on top of the ${report.config.budgetSteps} budget` : ''}${report.totals.controlSteps ? `; besides, the guard's control: ${report.totals.controlSteps}, not from the budget` : ''}), ${(report.phases.total ?? 0).toFixed(1)} s${report.config.resumed ? ' (the whole run\'s: the sessions before the resume up to their checkpoint, and this one)' : ''}\n` +
+        `  ${count(report.totals.accepted, 'step')} accepted, ${report.totals.rolledBack} rolled back, ${report.totals.fineTuneSteps ?? '?'} fine-tune steps (${report.totals.fineTuneEpochs} epochs${report.totals.frontierSteps ? `; ${report.totals.frontierSteps} of them on the branches to the lower --targets, on top of the ${report.config.budgetSteps} budget` : ''}${report.totals.controlSteps ? `; besides, the guard's control: ${report.totals.controlSteps} steps, not from the budget` : ''}), ${(report.phases.total ?? 0).toFixed(1)} s${report.config.resumed ? ' (the whole run\'s: the sessions before the resume up to their checkpoint, and this one)' : ''}\n` +
         (f.advice ? `  to go further: ${f.advice}\n` : '') +
         frontierLines(report, fmt) +
         servingLine(report, outDir, compacted) +

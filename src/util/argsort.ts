@@ -50,7 +50,7 @@ const EMPTY = -1;
 /**
  * stableOrder where the keys take at most FEW_KEYS distinct values, else undefined: a counting sort over a hash table
  * of the distinct keys (two passes over the keys instead of the radix sort's six; a tree policy's scores of a 9 M-weight
- * layer: 0.28 → ~0.1 s). Keys are not consumed.
+ * layer of 60 leaf values: 0.27 → 0.15 s, timed once by hand, not a bench of the repo). Keys are not consumed.
  */
 function fewKeysOrder(keys: Uint32Array): Int32Array | undefined {
   const n = keys.length;
