@@ -7,7 +7,7 @@ import { closeSync, existsSync, lstatSync, openSync, readFileSync, readSync, rmS
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { tf } from './backend/tf.js';
 import { AutopruneError, ModelError, UsageError } from './errors.js';
-import { checkActivationSize, copyTrainingConfig, loadModel, modelFiles, quantizedStorage, writableFolderFor, type QuantizedStorage } from './models/io.js';
+import { checkActivationSize, copyTrainingConfig, jsonFormatOf, loadModel, modelFiles, quantizedStorage, writableFolderFor, type QuantizedStorage } from './models/io.js';
 import { csvTargetsOf, fitDatasetToModel, rememberLoss, savedLoss, taskOf } from './models/task.js';
 import { isCsvPath, loadDataset, type LoadDatasetOptions } from './data/registry.js';
 import { compactModel, type CompactReport } from './pruning/compact.js';
@@ -253,6 +253,17 @@ function maxAbsDiff(ref: readonly TF.Tensor[], b: TF.LayersModel, x: TF.Tensor |
 /** Rows compared on at most (CompactOptions.data), as a run's --compact compares on up to 256 validation rows. */
 const PROBE_ROWS = 256;
 
+/**
+ * The run folder whose report.json describes an autoprune output folder `dir`: `dir` itself, or, for a frontier row
+ * (`<run>/frontier/<t>/`, a model and its masks only), the run's folder two levels up. Undefined where neither holds one.
+ */
+function reportFolderOf(dir: string | undefined): string | undefined {
+  if (dir == null) return undefined;
+  if (jsonFormatOf(join(dir, 'report.json')) === 'autoprune-report') return dir;
+  const run = dirname(dirname(dir));
+  return basename(dirname(dir)) === 'frontier' && jsonFormatOf(join(run, 'report.json')) === 'autoprune-report' ? run : undefined;
+}
+
 /** How the run's input model stored its weights, where quantized (report.json `dense.stored`). */
 function runStored(runDir: string | undefined): QuantizedStorage | undefined {
   if (runDir == null) return undefined;
@@ -344,7 +355,8 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
     throw err;
   }
   // A quantized input's own bytes: the model's file's, or, for a run's folder (its model/ is float32), the run's input's.
-  const stored = quantizedStorage(model) ?? runStored(masksDirs.find(isAutopruneOutput));
+  const runDir = reportFolderOf(masksDirs.find(isAutopruneOutput));
+  const stored = quantizedStorage(model) ?? runStored(runDir);
   const cannotRun = notRunnable(model);
   if (cannotRun) {
     model.dispose();
@@ -370,7 +382,7 @@ export async function compactPruned(path: string, opts: CompactOptions = {}): Pr
   const disposables: { dispose(): void }[] = [model];
   try {
     if (!opts.probe && opts.data != null) {
-      opts = { ...opts, probe: probeRows(opts.data, model, masksDirs.find(isAutopruneOutput)) };
+      opts = { ...opts, probe: probeRows(opts.data, model, runDir) };
       disposables.push(opts.probe!.x);
     }
     const pm = new PrunableModel(model);

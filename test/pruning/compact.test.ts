@@ -612,6 +612,15 @@ describe('compactPruned (autoprune compact)', () => {
     again.dispose();
     writeFileSync(join(run, 'report.json'), JSON.stringify({ format: 'autoprune-report', dense: { stored: { dtypes: ['uint8'], weightBytes: stored } } }));
     expect((await compactPruned(run)).inputStored).toEqual({ dtypes: ['uint8'], weightBytes: stored });
+    // A frontier row of that run (<run>/frontier/<t>/: a model and its masks, no report.json): the run's report.json, two up.
+    const row = join(run, 'frontier', '0.5');
+    const rowModel = buildModel({ family: 'mlp', inputShape: [6], hidden: [5], numClasses: 3, seed: 3 });
+    await saveModel(rowModel, join(row, 'model'));
+    const rowPm = new PrunableModel(rowModel);
+    writeFileSync(join(row, 'masks.json'), JSON.stringify(masksToJson(rowPm)));
+    rowPm.dispose();
+    rowModel.dispose();
+    expect((await compactPruned(row)).inputStored).toEqual({ dtypes: ['uint8'], weightBytes: stored });
   });
 
   it('compacts a two-output model (outputs compared per head) and reads a model file by its own name', async () => {
