@@ -45,15 +45,13 @@ export function activationsOf(model: TF.LayersModel): { total: number; largest?:
         visit(inner as TF.LayersModel);
         continue;
       }
-      let shape: unknown;
-      try {
-        shape = layer.outputShape;
-      } catch {
-        continue; // a layer called more than once has no single output shape
-      }
-      if (!Array.isArray(shape)) continue;
-      const shapes = (Array.isArray(shape[0]) ? shape : [shape]) as (number | null)[][];
+      // Every call's outputs: a layer called more than once (shared) has one output per call and no single outputShape.
+      const shapes = layer.inboundNodes.flatMap((n) => {
+        const s = n.outputShapes as unknown;
+        return Array.isArray(s) ? (Array.isArray(s[0]) ? s : [s]) as (number | null)[][] : [];
+      });
       const floats = shapes.reduce((a, s) => a + rowSize(s), 0);
+      if (!(floats > 0)) continue;
       total += floats;
       if (!largest || floats > largest.floats) largest = { layer: layer.name, floats };
     }

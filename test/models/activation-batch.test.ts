@@ -1,3 +1,4 @@
+import type * as TF from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
 import { ACTIVATION_BUDGET_FLOATS, activationBatch, activationsPerSample } from '../../src/models/activation-batch.js';
@@ -22,6 +23,18 @@ describe('activation-aware batches', () => {
     expect(activationBatch(outer, 4, 1, 1)).toBe(1); // never below one row
     mlp.dispose();
     outer.dispose();
+  });
+
+  it('count a shared layer\'s outputs once per call (it has no single output shape)', () => {
+    const a = tf.input({ shape: [4] });
+    const b = tf.input({ shape: [4] });
+    const repeat = tf.layers.repeatVector({ n: 1000, name: 'rv' });
+    const flat = tf.layers.flatten();
+    const merged = tf.layers.concatenate().apply([flat.apply(repeat.apply(a)), flat.apply(repeat.apply(b))] as TF.SymbolicTensor[]) as TF.SymbolicTensor;
+    const model = tf.model({ inputs: [a, b], outputs: tf.layers.dense({ units: 2 }).apply(merged) as TF.SymbolicTensor });
+    // Inputs 4 + 4, RepeatVector 4,000 per call (two calls), Flatten 4,000 per call, the concatenation 8,000, Dense 2.
+    expect(activationsPerSample(model)).toBe(8 + 2 * 4000 + 2 * 4000 + 8000 + 2);
+    model.dispose();
   });
 
   it('predict in smaller batches gives the same outputs (to float rounding: kernels block by batch size) and frees each batch\'s intermediates', () => {
