@@ -12,6 +12,7 @@ import { Rng } from '../src/util/random.js';
 import { tempDir } from './helpers.js';
 import { PACKAGE_ROOT } from '../src/backend/tf.js';
 import { latencyLine } from '../src/report/console.js';
+import { speedUpText } from '../src/report/report.js';
 
 /** A seeded tabular task: `informative` columns carry the class, the rest is noise. */
 function writeCsv(file: string, rows: number, features: number, classes: string[], seed: number): void {
@@ -105,12 +106,17 @@ describe('user models and data', () => {
     expect(timed!.runs).toBeGreaterThanOrEqual(3);
     expect(timed!.denseMs).toBeGreaterThan(0);
     expect(timed!.compactMs).toBeGreaterThan(0);
-    expect(latencyLine(timed!)).toMatch(/^predict time measured here \(32 samples a call, median of \d+ calls each in alternating turns, this machine's default threads\): pruned at full shape( \(with the compact model's serving rewrites\))? \d+\.\d\d ms → compact \d+\.\d\d ms \(\d+\.\d\d×(, \d+\.\d\d–\d+\.\d\d× over \d+ turns)?\)/);
+    expect(latencyLine(timed!)).toMatch(/^predict time measured here \(32 samples a call, median of \d+ calls each in alternating turns, this machine's default threads\): pruned at full shape( \(with the compact model's serving rewrites\))? \d+\.\d\d ms → compact \d+\.\d\d ms \(\d+\.\d\d×(, \d+\.\d\d–\d+\.\d\d× over \d+ turns(: within the timing's noise)?)?\)/);
     // The pruned model is timed with the serving rewrites the compact one got (the speed-up is then pruning's alone).
     expect(timed!.sameRewrites ?? false).toBe(((c as { rewrites?: unknown[] }).rewrites ?? []).length > 0);
     expect(latencyLine({ batch: 32, runs: 5, denseMs: 2, compactMs: 1, sameRewrites: true })).toContain("pruned at full shape (with the compact model's serving rewrites) 2.00 ms → compact 1.00 ms (2.00×)");
     expect(latencyLine({ batch: 32, runs: 5, denseMs: 1, compactMs: 0.95 })).toMatch(/\(1\.05×\): not measurably faster at 32 samples a call .*; served in larger batches, time it there: autoprune compact <out> --serving-batch 256$/);
     expect(latencyLine({ batch: 256, runs: 5, denseMs: 1, compactMs: 0.95 })).toMatch(/\(1\.05×\): not measurably faster at 256 samples a call .*a smaller file remain$/);
+    // A median speed-up whose turns include one with none (a new user's 1.23×, turns 0.56–1.91×, was 1.00× like for like).
+    const noisy = { batch: 256, runs: 25, denseMs: 4.27, compactMs: 3.49, speedUpRange: { low: 0.56, high: 1.91, turns: 5 } };
+    expect(speedUpText(noisy)).toBe("1.22×, 0.56–1.91× over 5 turns: within the timing's noise");
+    expect(latencyLine(noisy)).toMatch(/\(1\.22×, 0\.56–1\.91× over 5 turns: within the timing's noise\) — not clearly faster: some turns found the compact model no faster/);
+    expect(speedUpText({ ...noisy, speedUpRange: { low: 1.02, high: 1.91, turns: 5 } })).toBe('1.22×, 1.02–1.91× over 5 turns');
     // No unit removed: the same shape, and the line says so rather than "fewer parameters".
     expect(latencyLine({ batch: 32, runs: 5, denseMs: 1, compactMs: 0.95 }, false)).toMatch(/\(1\.05×\): no unit was removed, so the compact model has the pruned model's shape and its time/);
     // report.json says what the compact model runs (the returned report too).

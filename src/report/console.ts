@@ -7,7 +7,7 @@ import { RECOVERED, STRICT_TRY_NOTE } from '../agent/loop.js';
 import { CORRECTION_WEIGHT } from '../policy/allocated.js';
 import type { AgentEvent } from '../agent/events.js';
 import { slowdownOf, type BackendInfo } from '../backend/tf.js';
-import { describeStop, guardHeld, speedUpText, type CompactLatency, type RunReport } from './report.js';
+import { describeStop, guardHeld, speedUpInNoise, speedUpText, type CompactLatency, type RunReport } from './report.js';
 import { oneLine } from '../util/one-line.js';
 import { isBuiltInModel } from '../models/default-model.js';
 import { describeRewrite } from '../pruning/rewrite.js';
@@ -447,6 +447,9 @@ export function latencyLine(l: CompactLatency, smaller = true): string {
   const x = l.denseMs / Math.max(1e-9, l.compactMs);
   const why = !smaller
     ? ': no unit was removed, so the compact model has the pruned model\'s shape and its time (tfjs has no sparse kernels)'
+    : x >= 1.1 && speedUpInNoise(l)
+      ? ` — not clearly faster: some turns found the compact model no faster, so the machine's load moved the timing more than pruning did; ` +
+        `time it again on an idle machine (autoprune compact <out>) before counting on it; fewer parameters and a smaller file remain`
     : x < 1.1
       ? `: not measurably faster at ${l.batch} samples a call — its time goes elsewhere than to the multiply-accumulates removed (per-call and per-layer overhead, ` +
         `which weighs less in larger calls); fewer parameters and a smaller file remain${l.batch < 128 ? '; served in larger batches, time it there: autoprune compact <out> --serving-batch 256' : ''}`

@@ -339,10 +339,22 @@ export interface CompactLatency {
   speedUpRange?: { low: number; high: number; turns: number };
 }
 
-/** '2.43×, 1.90–2.60× over 5 turns': the measured speed-up, with its spread over the timing's turns where there were several. */
+/**
+ * Whether some turn of the timing found the compact model no faster (its speed-up ≤ 1×): the median's speed-up is then
+ * within what the machine's load moved (a new user's 1.23×, turns 0.56–1.91×, was 1.00× timed like for like).
+ */
+export function speedUpInNoise(l: CompactLatency): boolean {
+  return l.speedUpRange != null && l.speedUpRange.low <= 1;
+}
+
+/**
+ * '2.43×, 1.90–2.60× over 5 turns': the measured speed-up, with its spread over the timing's turns where there were
+ * several, and 'within the timing's noise' where a turn found no speed-up (speedUpInNoise).
+ */
 export function speedUpText(l: CompactLatency): string {
+  const x = l.denseMs / Math.max(1e-9, l.compactMs);
   const spread = l.speedUpRange ? `, ${l.speedUpRange.low.toFixed(2)}–${l.speedUpRange.high.toFixed(2)}× over ${l.speedUpRange.turns} turns` : '';
-  return `${(l.denseMs / Math.max(1e-9, l.compactMs)).toFixed(2)}×${spread}`;
+  return `${x.toFixed(2)}×${spread}${x > 1 && speedUpInNoise(l) ? ': within the timing\'s noise' : ''}`;
 }
 
 /** One target of a frontier run. */
