@@ -4,7 +4,7 @@ import { disposeSnapshot, PrunableModel } from '../../src/pruning/prunable-model
 import { FEATURE_SCHEMA } from '../../src/features/schema.js';
 import type { Scorer } from '../../src/policy/types.js';
 import { controlLossWarning, isLastTry, runAgent } from '../../src/agent/loop.js';
-import { maxComputeRemovable, unitsKeptFor } from '../../src/agent/granularity.js';
+import { maxComputeRemovable, scatteredZeroCompute, unitsKeptFor } from '../../src/agent/granularity.js';
 import { afterAccept, afterRollback, nextSparsity, PLANNER_DEFAULTS } from '../../src/agent/planner.js';
 import { loadSynthetic } from '../../src/data/synthetic.js';
 import { buildModel } from '../../src/models/families.js';
@@ -412,6 +412,33 @@ describe('agent loop', () => {
     expect(most).toBeLessThan(0.5);
     expect(pm.maskArrays().every((m) => m.every((v) => v === 1))).toBe(true);
     pm.dispose();
+    model.dispose();
+    data.dispose();
+  });
+
+  it('refuses a compute objective on a model whose zero weights lie inside live units (compaction cannot take them out), not on one whose zeros are whole units', async () => {
+    const data = loadSynthetic({ samples: 120, features: 12, classes: 3, seed: 4 });
+    const model = buildModel({ family: 'mlp', inputShape: [12], hidden: [16, 8], numClasses: 3, seed: 5 });
+    const k0 = model.layers[0].getWeights()[0];
+    // Half the first kernel's weights zero in a checkerboard (connections pruned one by one): every unit and row still live.
+    const scattered = tf.tidy(() => tf.mul(k0, tf.tensor2d(Array.from({ length: 12 * 16 }, (_, i) => (Math.floor(i / 16) + (i % 16)) % 2), [12, 16])));
+    model.layers[0].setWeights([scattered, model.layers[0].getWeights()[1]]);
+    const pm = new PrunableModel(model);
+    expect(scatteredZeroCompute(pm)).toBeCloseTo(96 / (192 + 128 + 24), 6);
+    pm.dispose();
+    const events: AgentEvent[] = [];
+    await expect(runAgent(model, data, createScorer('global-magnitude'), { target: 0.6, granularity: 'unit', objective: 'flops', onEvent: (e) => events.push(e) }))
+      .rejects.toThrow(/^--objective flops: 27\.9 % of this model's prunable multiply-accumulates are on zero weights inside units \(connections pruned one by one before\), which it would count as removed though the compact model still runs them .*use --objective params/);
+    expect(events).toEqual([]);
+    // Whole units zero instead (units 0–7 of the first layer and the rows of the second that read them): none inside units.
+    const colZero = tf.tensor2d(Array.from({ length: 12 * 16 }, (_, i) => (i % 16 < 8 ? 0 : 0.1)), [12, 16]);
+    const rowZero = tf.tensor2d(Array.from({ length: 16 * 8 }, (_, i) => (Math.floor(i / 8) < 8 ? 0 : 0.1)), [16, 8]);
+    model.layers[0].setWeights([colZero, model.layers[0].getWeights()[1]]);
+    model.layers[1].setWeights([rowZero, model.layers[1].getWeights()[1]]);
+    const whole = new PrunableModel(model);
+    expect(scatteredZeroCompute(whole)).toBe(0);
+    whole.dispose();
+    tf.dispose([scattered, colZero, rowZero]);
     model.dispose();
     data.dispose();
   });
