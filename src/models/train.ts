@@ -177,6 +177,20 @@ export async function trainAsync(model: TF.LayersModel, data: Split, options: Tr
   }
 }
 
+/**
+ * Each constrained variable projected by its constraint (inside the caller's tidy), and a pruned kernel masked again:
+ * the built-in constraints keep zeros, a user's registered one need not.
+ */
+function applyConstraints(weights: readonly TF.LayerVariable[], pm: PrunableModel | undefined): void {
+  const maskOf = new Map(pm?.layers.map((l, i) => [l.kernel.name, i]) ?? []);
+  for (const w of weights) {
+    const v = w.read() as TF.Variable;
+    const projected = w.constraint.apply(v);
+    const li = maskOf.get(v.name);
+    v.assign(li != null ? tf.mul(projected, pm!.mask(li)) : projected);
+  }
+}
+
 /** The training loop as a generator that yields after each batch. */
 function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions): Generator<void, TrainResult> {
   const o = withDefaults(TRAIN_DEFAULTS, options);
@@ -188,6 +202,11 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
   const roundSteps = Math.max(1, o.roundSteps ?? perEpoch);
   const y = withSoftTargets(targetsOf(data, task), task, o.softTargets);
   const vars = model.trainableWeights.map((w) => w.read() as TF.Variable);
+  // Kernel / bias constraints (maxNorm, nonNeg, unitNorm, minMaxNorm), applied after every update as Keras does (tfjs's
+  // own optimizers write the variables directly and skip them): a model fine-tuned without them was written breaking
+  // them, and tf.loadLayersModel, which applies them on load, then ran another model than the one measured (a new
+  // user's maxNorm(1) layer had a column of norm 1.54; outputs moved by 0.2). Pruned weights stay 0 (masked again).
+  const constrained = model.trainableWeights.filter((w) => w.constraint != null);
   const optimizer = new FlatAdam(vars, o.learningRate);
   const compiled = o.gradient === 'tape' ? undefined : compileChain(model, task, vars);
   // The pruning masks of the trained variables, to the optimizer as one flat vector (1 for biases and unpruned layers).
@@ -245,7 +264,13 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
           const xb = tf.gather(data.x, ib);
           const yb = tf.gather(y, ib);
           if (compiled) return compiled.valueAndGrads(xb, yb);
-          return tf.variableGrads(() => lossOf(model.apply(xb, { training: true }) as TF.Tensor, yb, task), vars);
+          // With the layers' regularization losses (kernel / bias / activity regularizers), as tfjs's fit and Keras train
+          // (a model with one is never compiled: compileChain refuses it). The reported loss includes them, as fit's does.
+          return tf.variableGrads(() => {
+            const loss = lossOf(model.apply(xb, { training: true }) as TF.Tensor, yb, task);
+            const reg = model.calculateLosses();
+            return (reg.length > 0 ? tf.addN([loss, ...reg]) : loss) as TF.Scalar;
+          }, vars);
         }));
         const rg = o.regrow;
         if (rg && o.prunable && stepsRun > (rg.from ?? 0) && (stepsRun - (rg.from ?? 0)) % rg.every === 0 && stepsRun < rg.until) {
@@ -261,6 +286,7 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
           // Pruned weights get a zero gradient and (zero moments) a zero update: no re-masking per step.
           // The gradients are freed once flattened: not needed after, and a full copy less at the step's peak.
           optimizer.step(vars.map((v) => grads[v.name]), true);
+          if (constrained.length > 0) applyConstraints(constrained, o.prunable);
           const next = tf.add(lossSum, value) as TF.Scalar;
           value.dispose();
           lossSum.dispose();
