@@ -934,9 +934,13 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
     const apart = g && testN && se > 0
       ? (testDrop / 100 - (controlLost > 1e-9 ? valVsDense : g.finalDrop)) / (se * Math.sqrt(1 + g.valRows / testN))
       : undefined;
+    // Both given as files of their own: not a split of the data file, so what can differ is what the two files hold (a new
+    // user's time-ordered weather windows: winter validation rows, summer test rows, told to give the files they had given).
+    const ownFiles = report.config.valData != null && report.config.testData != null;
     const why = apart != null && Math.abs(apart) >= 3
-      ? `; validation and test rows are two samples, but these differ by ${Math.abs(apart).toFixed(1)} standard errors, more than chance makes likely: the validation rows may not stand for new data ` +
-        '(rows the model was trained or early-stopped on, in this file\'s validation split but not its test split, or an ordered file): give rows the model never saw with --val-data and --test-data'
+      ? `; validation and test rows are two samples, but these differ by ${Math.abs(apart).toFixed(1)} standard errors, more than chance makes likely: ` + (ownFiles
+        ? 'the validation file may not stand for the test file\'s rows (another period, season or source: a split by time puts different seasons in each, or rows the model was trained or early-stopped on): the guard judges the validation file, so give one drawn as the test rows are (e.g. a random sample of the same period)'
+        : 'the validation rows may not stand for new data (rows the model was trained or early-stopped on, in this file\'s validation split but not its test split, or an ordered file): give rows the model never saw with --val-data and --test-data')
       // The figure compared is said: "about that standard error" read as a promise when the two were 2.6 apart (a new user's 39-row splits).
       : `; validation and test rows are two samples${apart != null ? `, whose estimates differ by ${Math.abs(apart).toFixed(1)} standard errors of their difference (the validation one's, combined with the same for ${testN} test rows), which chance can give` : ''}: ` +
         'more validation rows (--split, --val-data) make the guard finer, a smaller --max-drop stricter';

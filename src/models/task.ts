@@ -595,8 +595,21 @@ export function checkModelShape(model: TF.LayersModel, where = `model '${model.n
       `${where} has output shape ${shapes(model.outputs)}; autoprune needs one value per unit, ` +
       `shape [batch, units] ` + (same
         ? '(an image-to-image model such as a convolutional autoencoder: append a Flatten layer to its output; the target is then the flattened input, --task autoencoder)'
-        : '(add a Flatten or pooling layer before the output layer)'));
+        : sequenceAdvice(model.outputs[0].shape)));
   }
+}
+
+/**
+ * What to do with an output of more than one axis per sample that is not the input's shape (a TimeDistributed head, a
+ * sequence of predictions): flattened after the output layer the model stays the one trained (a new user's LSTM →
+ * TimeDistributed(Dense 1) pruned as a 14-target regression that way), where "before the output layer" would change it.
+ */
+function sequenceAdvice(shape: readonly (number | null)[]): string {
+  const dims = shape.slice(1);
+  if (dims.some((d) => d == null)) return '(an output whose length varies per sample: autoprune cannot take it; end the model in a fixed number of values per sample, e.g. a pooling layer before the output layer, and retrain)';
+  const k = dims.reduce<number>((a, d) => a * (d as number), 1);
+  return `(a sequence or map of predictions, e.g. a TimeDistributed head: append a Flatten layer to its output, which keeps the model as trained; its ${k} values per sample are then ${k} targets — ` +
+    `the CSV's last ${k} columns in that order (or --label a,b,…), with --task regression (or multilabel) — or, for one prediction per sample, rebuild it with a pooling or Flatten layer before the output layer and retrain)`;
 }
 
 /** The Embedding layer a model's input goes straight into (its input is token ids), if it has one. */

@@ -69,7 +69,7 @@ describe('fitDatasetToModel', () => {
     const seq = tf.sequential({ name: 'per_step' });
     seq.add(tf.layers.reshape({ inputShape: [5], targetShape: [5, 1] }));
     seq.add(tf.layers.dense({ units: 3, activation: 'softmax' }));
-    expect(() => fitDatasetToModel(data, seq)).toThrow(/'per_step' has output shape \[batch, 5, 3\]/);
+    expect(() => fitDatasetToModel(data, seq)).toThrow(/'per_step' has output shape \[batch, 5, 3\].*append a Flatten layer to its output, which keeps the model as trained; its 15 values per sample are then 15 targets/);
     [two, seq].forEach((m) => m.dispose());
     data.dispose();
   });

@@ -74,6 +74,10 @@ describe('outcome warnings', () => {
     expect(far).toHaveLength(1);
     expect(far[0]).toContain('differ by 3.6 standard errors, more than chance makes likely');
     expect(far[0]).toContain('--val-data and --test-data');
+    // The same, the validation and test rows given as files of their own (a new user's time-ordered windows): not told to give them.
+    const files = outcome(0.0067, 0.0163, 0.09, 0, { config: { target: 0.8, granularity: 'connection', objective: 'params', valData: 'v.csv', testData: 't.csv' }, sparsity: 0.8, reduction: 0.8 });
+    expect(files[0]).toContain('differ by 3.6 standard errors, more than chance makes likely: the validation file may not stand for the test file\'s rows (another period, season or source');
+    expect(files[0]).not.toContain('--val-data');
     expect(outcome(0.0067, 0.0163, 0.005)).toEqual([]);
   });
 
