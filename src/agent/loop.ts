@@ -299,6 +299,9 @@ function stillLive(pm: PrunableModel, s: Scored): Scored {
   return { feats: { ...s.feats, layers }, scores };
 }
 
+/** A validation R² at which the polish is not extended for a loss still falling: nothing left for the guard's measure to gain. */
+export const PERFECT_R2 = 0.999;
+
 /** A lower target reached on the way (on a branch of the step that crossed it: docs/agent.md), with its metrics. */
 export interface Milestone {
   target: number;
@@ -1174,9 +1177,10 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
           // The kept round over the chunks (the earlier chunk's where the later one did not go below it).
           r = { ...chunk, stepsRun, epochsRun: doneRounds + chunk.epochsRun, bestEpoch: chunk.bestEpoch != null ? doneRounds + chunk.bestEpoch : r?.bestEpoch, bestValLoss: chunk.bestValLoss ?? r?.bestValLoss };
           rounds = r.epochsRun;
-          // Every validation row right (a classifier at 100 %): the guard's measure has nothing left to gain, and a loss still
-          // creeping down is no reason to double the budget (a new user's Conv1D on easy data: four extensions, 5× the run).
-          const perfect = metricName(taskOf(model).kind) !== 'R²' && chunk.bestValAccuracy === 1;
+          // Every validation row right (a classifier at 100 %), or an R² of 0.999 or more: the guard's measure has nothing left
+          // to gain, and a loss still creeping down is no reason to double the budget (a new user's Conv1D on easy data: four
+          // extensions, 5× the run; an autoencoder at val R² 1.000: three, to 4× the default budget).
+          const perfect = metricName(taskOf(model).kind) !== 'R²' ? chunk.bestValAccuracy === 1 : (chunk.bestValAccuracy ?? 0) >= PERFECT_R2;
           // Still improving means new best rounds lately, not only a falling trend: a trend can be the recovery from a spike
           // that never comes back to the best round (a new user's 3.25 M CNN: best at round 5 of 13, every later round 16–47 %
           // above it, extended to 2× for nothing, 21 minutes). The kept round must lie in the chunk's second half.

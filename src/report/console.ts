@@ -122,7 +122,8 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
   let metric = 'accuracy';
   const fmt = (v: number) => (metric === 'R²' ? v.toFixed(3) : pct(v, 2));
   /** A validation figure in a step or round line: R² named (a bare 0.539 says nothing), accuracy as a percentage. */
-  const valFmt = (v: number) => (metric === 'R²' ? `R² ${v.toFixed(3)}` : fmt(v));
+  // R² within a thousandth of 1 with more digits: rounded, rounds that still improve all read 1.000 (a new user's autoencoder).
+  const valFmt = (v: number) => (metric === 'R²' ? `R² ${v >= 0.9995 && v < 1 ? v.toFixed(6) : v.toFixed(3)}` : fmt(v));
   /** What the step lines' percentages count: weights, or compute with objective 'flops'. */
   let measure = 'sparsity';
   const setProgress = (sparsity: number, label: string) => {
@@ -247,7 +248,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             // Every round with --verbose; at the default verbosity a round after 10 s of silence (no progress bar runs yet).
             line(`autoprune: the guard's reference, the dense model fine-tuned like one step (unpruned, put back after): round ${e.epoch + 1} of ${e.epochs ?? '?'}` +
               // (Losses only: the metric is named by the start event, which follows.)
-              `${e.roundSteps ? ` (${e.roundSteps} steps)` : ''}: loss ${e.loss.toFixed(4)}${e.valLoss != null ? `, val loss ${e.valLoss.toFixed(4)}` : ''}`,
+              `${e.roundSteps ? ` (${e.roundSteps} steps)` : ''}: loss ${lossText(e.loss)}${e.valLoss != null ? `, val loss ${lossText(e.valLoss)}` : ''}`,
             Date.now() - lastLineAt >= PROGRESS_SILENCE_MS ? 1 : 2);
             break;
           }
@@ -266,7 +267,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             // Every round with --verbose; at the default verbosity without a progress bar, a round after 10 s of
             // silence (a large model's polish ran 70 s without a line in a log).
             const quietFor = Date.now() - lastLineAt;
-            line(`    ${what} round ${e.epoch + 1}${e.epochs && e.phase === 'polish' ? ` of up to ${e.epochs}` : ''}${e.roundSteps ? ` (${e.steps != null ? Math.max(1, Math.min(e.roundSteps, e.steps - e.epoch * e.roundSteps)) : e.roundSteps} steps)` : ''}: loss ${e.loss.toFixed(4)}${e.valLoss != null ? `, val loss ${e.valLoss.toFixed(4)}` : ''}${e.valAccuracy != null ? `, val ${valFmt(e.valAccuracy)}` : ''}`,
+            line(`    ${what} round ${e.epoch + 1}${e.epochs && e.phase === 'polish' ? ` of up to ${e.epochs}` : ''}${e.roundSteps ? ` (${e.steps != null ? Math.max(1, Math.min(e.roundSteps, e.steps - e.epoch * e.roundSteps)) : e.roundSteps} steps)` : ''}: loss ${lossText(e.loss)}${e.valLoss != null ? `, val loss ${lossText(e.valLoss)}` : ''}${e.valAccuracy != null ? `, val ${valFmt(e.valAccuracy)}` : ''}`,
               !tty && (polishStarts || quietFor >= PROGRESS_SILENCE_MS) ? 1 : 2);
           }
           break;
@@ -440,6 +441,14 @@ function constantNote(st: { columns: string[]; std: number[] }): string {
 function twoNumbers(a: number, b: number): [string, string] {
   const d = decimalsApart(a, b, 2);
   return [a.toFixed(d), b.toFixed(d)];
+}
+
+/**
+ * A loss for the progress lines: four decimals, or three significant digits below 0.001 (a new user's autoencoder
+ * polished for ten rounds of "0.0001" while the budget was extended as "still improving").
+ */
+export function lossText(v: number): string {
+  return Math.abs(v) >= 0.001 || v === 0 || !Number.isFinite(v) ? v.toFixed(4) : v.toPrecision(3);
 }
 
 /** The measured predict times, and what they mean where the compact model is not measurably faster. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { guardWarnings } from '../../src/agent/loop.js';
-import { createConsoleReporter, PHASE_NOTICE_MS, PROGRESS_SILENCE_MS, SCORING_SAID_AT_ONCE } from '../../src/report/console.js';
+import { createConsoleReporter, lossText, PHASE_NOTICE_MS, PROGRESS_SILENCE_MS, SCORING_SAID_AT_ONCE } from '../../src/report/console.js';
 import type { BackendInfo } from '../../src/backend/tf.js';
 import type { RunReport } from '../../src/report/report.js';
 
@@ -139,6 +139,16 @@ describe('console summary: validation and an already-pruned input', () => {
     out = '';
     c.event({ ...start, objective: 'flops', sparsity: 0.9 });
     expect(out).toContain("the model as given has 90.0 % of the prunable kernels' multiply-accumulates on zero weights, counted as removed (they stay zero; compaction takes out only those of whole units");
+  });
+});
+
+describe('console progress figures', () => {
+  it('give a loss below 0.001 in significant digits (rounds of a near-perfect autoencoder all read 0.0001 while still improving)', () => {
+    expect(lossText(0.14834)).toBe('0.1483');
+    expect(lossText(0.0001234)).toBe('0.000123');
+    expect(lossText(0.00009160)).toBe('0.0000916');
+    expect(lossText(0)).toBe('0.0000');
+    expect(lossText(Number.NaN)).toBe('NaN');
   });
 });
 
