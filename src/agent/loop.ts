@@ -424,12 +424,20 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     const most = mostByConnections(pm, o.target);
     if (o.target > most + 1e-9) {
       const total = pm.totalPrunable;
+      // Where most of the model is outside the prunable kernels, the layers holding it are named: the floors are rarely
+      // the news there (a new user's stacked-cell RNN: 16 prunable weights of 2,609 parameters, told only of floors).
+      const cov = pm.coverage();
+      const biggest = [...cov.untouched].sort((a, b) => b.params - a.params).slice(0, 2);
+      const outside = cov.prunableFraction < 0.5 && biggest.length > 0
+        ? `; besides, the prunable kernels are only ${(100 * cov.prunableFraction).toFixed(1)} % of the model's ${cov.params.toLocaleString('en')} parameters: ` +
+          `${biggest.map((u) => `'${u.name}' (${u.className}, ${u.params.toLocaleString('en')} parameters: ${u.reason})`).join(' and ')} ${biggest.length > 1 ? 'are' : 'is'} left dense`
+        : '';
       pm.dispose();
       const floors = `every prunable layer keeps at least ${PRUNE_BY_SCORES_DEFAULTS.minKeepWeights} weights (and, at this target, ` +
         `${(100 * defaultKeepFraction(o.target)).toPrecision(2)} % of its own) so that the model stays connected`;
       throw new UsageError(most * total < 1
-        ? `target ${o.target} cannot be reached: ${floors}, and this model's ${total.toLocaleString('en')} prunable kernel weights are all within those floors: nothing can be pruned`
-        : `target ${o.target} cannot be reached: ${floors}, which leaves at most ${(Math.floor(1e5 * most) / 1e3).toFixed(3)} % sparsity in this model; use --target ${(Math.floor(1e4 * most) / 1e4).toFixed(4)} or less`);
+        ? `target ${o.target} cannot be reached: ${floors}, and this model's ${total.toLocaleString('en')} prunable kernel weights are all within those floors: nothing can be pruned${outside}`
+        : `target ${o.target} cannot be reached: ${floors}, which leaves at most ${(Math.floor(1e5 * most) / 1e3).toFixed(3)} % sparsity in this model; use --target ${(Math.floor(1e4 * most) / 1e4).toFixed(4)} or less${outside}`);
     }
   }
   const rescore = o.rescore ?? pm.totalPrunable < RESCORE_MAX_WEIGHTS;

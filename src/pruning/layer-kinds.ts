@@ -249,6 +249,9 @@ export function untouchedReason(layer: Layer): string {
   const cls = layer.getClassName();
   if (/Normalization$/.test(cls)) return 'normalization weights are never pruned';
   if (LAYER_HANDLERS[cls]) return 'it holds no prunable kernel';
+  // The generic recurrent wrapper (tf.layers.rnn with a cell, or stacked cells): its cells' kernels are not pruned, though
+  // the same cell as its own layer is (a new user's GRU cell inside tf.layers.rnn read the README's "GRU" as covered).
+  if (cls === 'RNN') return 'a generic RNN layer (tf.layers.rnn with a cell or stacked cells) is not pruned: build it from tf.layers.lstm / gru / simpleRNN layers (one per stacked cell), whose kernels are';
   return `${cls} layers have no pruning handler: only ${Object.keys(LAYER_HANDLERS).join(', ')} kernels (also inside TimeDistributed, Bidirectional and nested models) are pruned`;
 }
 

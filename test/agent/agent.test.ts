@@ -182,6 +182,16 @@ describe('agent loop', () => {
     await expect(runAgent(one, tiny, createScorer('global-magnitude'), { target: 0.5, maxDrop: 50, budgetEpochs: 1 }))
       .rejects.toThrow(/this model's 2 prunable kernel weights are all within those floors: nothing can be pruned$/);
     one.dispose();
+    // Most of the model in a layer left dense (a generic RNN of stacked GRU cells): named beside the floors.
+    const seqIn = tf.input({ shape: [3, 2] });
+    const rnn = tf.layers.rnn({ cell: [tf.layers.gruCell({ units: 8 }), tf.layers.gruCell({ units: 8 })], name: 'stack' }).apply(seqIn) as TF.SymbolicTensor;
+    const stacked = tf.model({ inputs: seqIn, outputs: tf.layers.dense({ units: 1, activation: 'sigmoid', name: 'out' }).apply(rnn) as TF.SymbolicTensor });
+    const seqData = loadSynthetic({ samples: 120, features: 6, informative: 4, classes: 2, seed: 1 });
+    const seq = { ...seqData, inputShape: [3, 2] };
+    await expect(runAgent(stacked, seq, createScorer('global-magnitude'), { target: 0.8, maxDrop: 50, budgetEpochs: 1 }))
+      .rejects.toThrow(/use --target 0\.\d{4} or less; besides, the prunable kernels are only 1\.\d % of the model's [\d,]+ parameters: 'stack' \(RNN, [\d,]+ parameters: a generic RNN layer \(tf\.layers\.rnn with a cell or stacked cells\) is not pruned: build it from tf\.layers\.lstm \/ gru \/ simpleRNN layers .*\) is left dense$/);
+    stacked.dispose();
+    seqData.dispose();
     tiny.dispose();
     // What it suggests runs (the floors bind at the last weight: reached).
     const r = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.9964, maxDrop: 50, budgetEpochs: 3, force: true });
