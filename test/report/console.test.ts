@@ -422,6 +422,13 @@ describe('console verbosity', () => {
     expect(out).toContain("83.5 % of the prunable kernels' multiply-accumulates pruned (the compact model's own count is above)");
     expect(out).not.toContain('`autoprune compact` measures');
     expect(summary(report)).toContain('(`autoprune compact` measures what the compact model runs)');
+    // With the compact model's own count in the report, the summary says it (with --quiet the lines above are not shown).
+    let quiet = '';
+    const q = createConsoleReporter({ json: false, target: 0.8, verbosity: 'quiet', stream: { isTTY: false, write: (t: string) => { quiet += t; return true; } } as unknown as NodeJS.WriteStream });
+    q.event({ type: 'compact', path: '/tmp/out/compact', paramsBefore: 100, paramsAfter: 60, unitsRemoved: [2], skipped: [] });
+    q.finished({ ...report, compact: { macs: { dense: 14528, compact: 2398, reduction: 0.835 } } } as unknown as RunReport, '/tmp/out');
+    expect(quiet).not.toContain('autoprune: compacted');
+    expect(quiet).toContain("83.5 % of the prunable kernels' multiply-accumulates pruned (the compact model runs 2,398 of the dense 14,528: 83.5 % removed)");
   });
 });
 
