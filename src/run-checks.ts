@@ -464,8 +464,11 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
       const uniform = Math.log(outputs);
       if (ce >= CONFIDENTLY_WRONG * uniform) {
         throw new DataError(`${scores} with ${mapping}: near what always answering its most common label scores (${(100 * base).toFixed(1)} %), ` +
-          `while sure of its answers (validation cross-entropy ${ce.toFixed(2)}; ${uniform.toFixed(2)} is a model unsure of every class): it was trained to predict something else, ` +
-          `and fine-tuning would retrain it to this label; check --label (the column the model predicts) and the input columns`);
+          `while sure of its answers (validation cross-entropy ${ce.toFixed(2)}; ${uniform.toFixed(2)} is a model unsure of every class): it looks trained to predict something else, ` +
+          `and fine-tuning would retrain it to this label; check --label (the column the model predicts) and the input columns` +
+          // A model not trained well enough scores this way too (a new user's batch-norm CNN after 10 epochs, 27 % on its own
+          // labels, was told it predicts something else and given no way on): saying the order is theirs is that way.
+          (inMemory || oneHot ? '' : `; if this is the label it was trained on (a model trained too little to prune scores like this too), say so with its classes in output order: ${reorder(csvNames(names))}`));
       }
     }
   }
