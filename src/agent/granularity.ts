@@ -167,7 +167,9 @@ function checkReachable(pm: PrunableModel, target: number, objective: Objective,
   const flops = prunesCompute(objective);
   // Rounded down, as the target it suggests and inspect's figure: a ceiling shown rounded up reads as reachable.
   const instead = flops ? '--objective params' : '--granularity hierarchical';
-  const kept = unitsKeptFor(pm).slice(0, 3).map((k) => `'${k.layer}': ${k.reason}`);
+  const allKept = unitsKeptFor(pm);
+  const kept = allKept.slice(0, 3).map((k) => `'${k.layer}': ${k.reason}`);
+  if (allKept.length > 3) kept.push(`and ${allKept.length - 3} more (autoprune inspect lists them)`);
   const p = pm.latencyProfile;
   const latency = objective === 'latency' && p != null;
   const what = latency
