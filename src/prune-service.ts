@@ -10,7 +10,7 @@ import { discoverKernels } from './pruning/layer-kinds.js';
 import { cacheDir } from './models/cache.js';
 import { Checkpointer, type RunIdentity } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
-import { selectBackendAsync, tf } from './backend/tf.js';
+import { selectBackendAsync, slowBackendWarning, tf } from './backend/tf.js';
 import { checkDataset, hashSplits, looksLikeRegressionTarget, withDatasetDefaults, type Dataset, type DatasetInput, type SplitOrigin } from './data/dataset.js';
 import { abortedError, AutopruneError, DataError, InterruptedError, UsageError } from './errors.js';
 import { resolveBudget } from './agent/budget.js';
@@ -524,6 +524,9 @@ export class PruneService {
     const { seed, maxDrop, granularity, objective, standardize } = r;
     const policySpec = r.policy;
     const backend = await selectBackendAsync();
+    // Every run on a slow backend says so (the API's handlers and report.json had nothing but start.native).
+    const slow = slowBackendWarning(backend);
+    if (slow) opts.onEvent?.({ type: 'warning', message: slow });
 
     // Resolve everything that can fail on bad input before any training starts.
     const policy = typeof policySpec === 'string'

@@ -45,6 +45,19 @@ export interface BackendInfo {
   skipped: string[];
 }
 
+/**
+ * What a run on a non-native backend is told (the CLI on stderr at its start, every run as a `warning` event and in
+ * report.json's warnings); undefined on the native one. Asked for by name (--backend, AUTOPRUNE_BACKEND): said, without
+ * advice to install what the user chose not to use.
+ */
+export function slowBackendWarning(info: BackendInfo): string | undefined {
+  if (info.native) return undefined;
+  return info.requested === info.name
+    ? `running on the non-native '${info.name}' backend, as asked (--backend or AUTOPRUNE_BACKEND): training is ${slowdownOf(info.name)} slower than on the native one (README)`
+    : `running on the non-native '${info.name}' backend: training is ${slowdownOf(info.name)} slower (README). ` +
+      'Run `npx autoprune setup-native` (it builds or reuses the native TensorFlow backend) or check `autoprune doctor`.';
+}
+
 const require = createRequire(import.meta.url);
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NATIVE_FALLBACK_DIR = join(PACKAGE_ROOT, '.native', 'tfjs-node');

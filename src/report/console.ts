@@ -6,7 +6,7 @@ import { GUARD_Z } from '../agent/guard.js';
 import { RECOVERED, STRICT_TRY_NOTE } from '../agent/loop.js';
 import { CORRECTION_WEIGHT } from '../policy/allocated.js';
 import type { AgentEvent } from '../agent/events.js';
-import { slowdownOf, type BackendInfo } from '../backend/tf.js';
+import { slowBackendWarning, type BackendInfo } from '../backend/tf.js';
 import { describeStop, guardHeld, speedUpInNoise, speedUpText, type CompactLatency, type RunReport } from './report.js';
 import { oneLine } from '../util/one-line.js';
 import { isBuiltInModel } from '../models/default-model.js';
@@ -138,20 +138,21 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
   /** The native backend's line and the warnings of the input checks, held until the run's first other event. */
   let pendingBackend: string | undefined;
   const held: AgentEvent[] = [];
+  /** The slow-backend warning said by backend(), not repeated when the run's event says it. */
+  let backendSaid: string | undefined;
   let begun = false;
   const reporter: ConsoleReporter = {
     backend(info) {
-      // Asked for by name (--backend, AUTOPRUNE_BACKEND): said, without advice to install what the user chose not to use.
-      const slow = info.requested === info.name
-        ? `running on the non-native '${info.name}' backend, as asked (--backend or AUTOPRUNE_BACKEND): training is ${slowdownOf(info.name)} slower than on the native one (README)`
-        : `running on the non-native '${info.name}' backend: training is ${slowdownOf(info.name)} slower (README). ` +
-          'Run `npx autoprune setup-native` (it builds or reuses the native TensorFlow backend) or check `autoprune doctor`.';
+      const slow = slowBackendWarning(info);
+      // Said here at once; the run's own warning event with the same words (every run emits it, for report.json and the
+      // API's handlers) is then not said again.
+      backendSaid = slow;
       // --json: a pipeline reads events only, so the slow backend is a warning event there (it only had start.native).
       if (o.json) {
-        if (!info.native) process.stdout.write(`${JSON.stringify({ type: 'warning', message: slow })}\n`);
+        if (slow) process.stdout.write(`${JSON.stringify({ type: 'warning', message: slow })}\n`);
         return;
       }
-      if (!info.native) {
+      if (slow) {
         err.write(`autoprune: WARNING ${slow}\n`);
       } else if (level > 0) {
         // Said with the run's first event: a run refused for bad input before it says nothing but its one error line.
@@ -159,6 +160,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
       }
     },
     event(e) {
+      if (e.type === 'warning' && backendSaid != null && e.message === backendSaid) return;
       if (!o.json && !begun) {
         // Warnings found while the inputs are checked wait for the run's first other event: a run refused for bad input
         // then says nothing but its one error line (the warnings come back when the fixed command runs).

@@ -55,6 +55,11 @@ describe('AUTOPRUNE_BACKEND', () => {
     expect(run.stderr).not.toMatch(/cannot switch/);
     expect(run.code).toBe(0);
     expect(run.stderr).toMatch(/non-native 'cpu' backend/);
+    // Said once on the console, and kept in report.json's warnings (the run's own warning event: what an API caller gets).
+    expect(run.stderr.match(/non-native 'cpu' backend/g)).toHaveLength(1);
+    const { readFileSync } = await import('node:fs');
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { warnings: string[] };
+    expect(report.warnings.filter((w) => /^running on the non-native 'cpu' backend, as asked/.test(w))).toHaveLength(1);
     expect(existsSync(join(out, 'model', 'model.json'))).toBe(true);
     const plain = await cli(['doctor'], { env });
     expect(plain.code).toBe(0);

@@ -228,6 +228,14 @@ describe('a non-native backend under --json', () => {
       const asked = JSON.parse(String(spy.mock.calls[1][0])) as { message: string };
       expect(asked.message).toMatch(/^running on the non-native 'cpu' backend, as asked \(--backend or AUTOPRUNE_BACKEND\): training is .* slower than on the native one/);
       expect(asked.message).not.toMatch(/setup-native/);
+      // The run's own warning event with the same words (for report.json and API handlers) is not written a second time.
+      const r = createConsoleReporter({ json: true, target: 0.8 });
+      r.backend({ name: 'cpu', native: false, source: 'fallback' } as never);
+      const written = spy.mock.calls.length;
+      r.event({ type: 'warning', message: lines[0].message });
+      expect(spy.mock.calls.length).toBe(written);
+      r.event({ type: 'warning', message: 'another warning' });
+      expect(spy.mock.calls.length).toBe(written + 1);
     } finally {
       spy.mockRestore();
     }
