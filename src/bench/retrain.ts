@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { autoprune } from '../api.js';
+import { UsageError } from '../errors.js';
 import { PACKAGE_ROOT, tf } from '../backend/tf.js';
 import { loadCsv } from '../data/csv.js';
 import { resolveBudget } from '../agent/budget.js';
@@ -135,6 +136,12 @@ export async function runRetrainBench(o: {
   /** The policies to run (default: all of RETRAIN_POLICIES). */
   policies?: readonly RetrainRecord['policy'][];
 }): Promise<RetrainCase[]> {
+  // The retrained+mlp policy mixes in the MNIST MLP zoo's meta-dataset, a file of the repository the npm package does
+  // not ship: said before any training (from an installed package it failed after the family was trained and built).
+  const zoo = join(PACKAGE_ROOT, 'datasets', 'meta-mlp.json');
+  if (!existsSync(zoo)) {
+    throw new UsageError(`bench --suite retrain needs the MNIST MLP zoo's meta-dataset '${zoo}', a file of the repository that the npm package does not ship: run it from a clone of the repository (git clone, npm install)`);
+  }
   const results: RetrainCase[] = [];
   for (const name of o.cases) {
     const c = smallSuiteCases().find((x) => x.name === name);
