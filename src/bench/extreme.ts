@@ -15,7 +15,7 @@ import { accuracy } from '../models/train.js';
 import { createScorer } from '../policy/baselines.js';
 import { loadPolicy } from '../policy/io.js';
 import { gradualPrune, oneShot } from './one-shot.js';
-import { paired, pairedText } from './paired.js';
+import { above, paired, pairedText } from './paired.js';
 
 export interface ExtremeRecord {
   model: string;
@@ -101,7 +101,7 @@ export function extremeSection(records: ExtremeRecord[], meta: { date: string; c
     const best = Math.max(gradual, oneShot);
     // Against the better of the two, seed by seed (same dense model, same test rows).
     const d = pairedText(paired(g.map((r) => r.agent.test - (gradual >= oneShot ? r.gradual : r.oneShot))));
-    lines.push(`- agent > gradual magnitude and > global magnitude one-shot at equal epochs, ${g[0].model} @${g[0].target}: ${pct(a)} vs ${pct(best)} (the better of the two): **${a > best ? 'met' : 'NOT met'}**` +
+    lines.push(`- agent > gradual magnitude and > global magnitude one-shot at equal epochs, ${g[0].model} @${g[0].target}: ${pct(a)} vs ${pct(best)} (the better of the two): **${above(a, best) ? 'met' : 'NOT met'}**` +
       (g.length > 1 ? ` (by seed ${d.value}, mean ± standard error over ${g.length} seeds${d.noise})` : ''));
   }
   return lines.join('\n');

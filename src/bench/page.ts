@@ -1,5 +1,5 @@
 import { lineChartSvg } from '../report/charts.js';
-import { paired, pairedText } from './paired.js';
+import { above, atLeast, paired, pairedText } from './paired.js';
 import type { BenchRecord, BenchResults } from './run.js';
 
 /** Peer figures of shared/BENCHMARKS.md (PyTorch, global L1 one-shot + 5 fine-tune epochs), test %. */
@@ -52,7 +52,7 @@ export function evaluateBars(r: BenchResults): { bar: string; met: boolean | und
       if (learned != null && best) {
         out.push({
           bar: `learned ≥ best baseline, ${model} @ ${target}`,
-          met: learned >= best.v,
+          met: atLeast(learned, best.v),
           detail: `${(100 * learned).toFixed(2)} % vs ${best.m} ${(100 * best.v).toFixed(2)} %${bySeed(r, model, 'learned', best.m, target)}`,
         });
       }
@@ -61,7 +61,7 @@ export function evaluateBars(r: BenchResults): { bar: string; met: boolean | und
       if (target <= 0.95 && lofo != null && magnitude != null && best) {
         out.push({
           bar: `learned-lofo ≥ global magnitude, ${model} @ ${target}`,
-          met: lofo >= magnitude,
+          met: atLeast(lofo, magnitude),
           detail: `${(100 * lofo).toFixed(2)} % vs ${(100 * magnitude).toFixed(2)} % (best baseline: ${best.m} ${(100 * best.v).toFixed(2)} %)${bySeed(r, model, 'learned-lofo', 'global-magnitude', target)}`,
         });
       }
@@ -100,7 +100,7 @@ export function evaluateBars(r: BenchResults): { bar: string; met: boolean | und
         if (av == null || g == null) continue;
         out.push({
           bar: `agent > ${what} at equal epochs, ${model} @ ${target}`,
-          met: av > g,
+          met: above(av, g),
           detail: `${(100 * av).toFixed(2)} % vs ${(100 * g).toFixed(2)} % (${ep.toFixed(1)} epochs each)${bySeed(r, model, 'agent', method, target)}`,
         });
       }

@@ -5,6 +5,17 @@
  */
 export interface Paired { mean: number; se: number; n: number }
 
+/**
+ * Below this, two mean accuracies (fractions) are equal: a mean of per-seed differences that sum to 0 comes out ±1e-16
+ * by the order of the sums (a tie read as "NOT met" at -0.00 and as "met" at +1e-16 on the same page). One test row is
+ * at least 1e-4 of the splits here.
+ */
+export const TIE = 1e-9;
+/** a ≥ b, ties (within TIE) included. */
+export const atLeast = (a: number, b: number): boolean => a >= b - TIE;
+/** a > b by more than a tie. */
+export const above = (a: number, b: number): boolean => a > b + TIE;
+
 /** Mean and standard error of `diffs` (fractions; se NaN below two values). */
 export function paired(diffs: readonly number[]): Paired {
   const n = diffs.length;

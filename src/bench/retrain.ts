@@ -19,7 +19,7 @@ import { loadModel, saveModel } from '../models/io.js';
 import { fitDatasetToModel } from '../models/task.js';
 import { accuracy, train } from '../models/train.js';
 import { smallCasePaths, smallSuiteCases, type SmallCase } from './small-suite.js';
-import { paired, pairedText } from './paired.js';
+import { above, paired, pairedText } from './paired.js';
 
 /**
  * The family's models: hidden widths and the initialisation seed, for a committed model of 128-64 (seed 7); a case whose
@@ -233,7 +233,7 @@ export function retrainSection(results: RetrainCase[], meta: { date: string; com
       }
       for (const v of RETRAINED) {
         if (means[v] == null || means.default == null || means['global-magnitude'] == null) continue;
-        const ok = means[v] > means.default && means[v] > means['global-magnitude'];
+        const ok = above(means[v], means.default) && above(means[v], means['global-magnitude']);
         // Seed by seed against each (same held-out model, split and test rows).
         const by = (other: string): string => {
           const theirs = new Map(r.records.filter((x) => x.target === t && x.policy === other).map((x) => [x.seed, x.test]));
@@ -254,7 +254,7 @@ export function retrainSection(results: RetrainCase[], meta: { date: string; com
     const targets = [...new Set(r.records.map((x) => x.target))];
     const m = (p: string, t: number) => mean(r.records.filter((x) => x.policy === p && x.target === t).map((x) => x.test));
     const won = RETRAINED.filter((v) => targets.every((t) => r.records.some((x) => x.policy === v && x.target === t) &&
-      m(v, t) > m('default', t) && m(v, t) > m('global-magnitude', t)));
+      above(m(v, t), m('default', t)) && above(m(v, t), m('global-magnitude', t))));
     return { case: r.case, won };
   });
   const families = winners.filter((w) => w.won.length > 0);
