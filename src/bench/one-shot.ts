@@ -82,6 +82,12 @@ export async function gradualPrune(model: TF.LayersModel, data: Dataset, scorer:
   target: number; fineTuneEpochs: number; seed?: number; calibrationSamples?: number;
   /** Distillation from the model as given (as the agent's AgentOptions.distill). Default: none. */
   distill?: { weight: number; temperature: number };
+  /**
+   * A fine-tuning recipe judged on the validation split (the agent's polish: rounds of `roundSteps`, the learning rate
+   * × `lrDecay` on a round without a new best, `tieZ`, the best round kept), from the schedule's last increment on.
+   * Default: none (constant learning rate, last weights, as Zhu & Gupta).
+   */
+  recipe?: { roundSteps: number; lrDecay: number; patience: number; tieZ?: number };
 }): Promise<OneShotResult> {
   const pm = new PrunableModel(model);
   const calib = headOf(data.train, o.calibrationSamples ?? 1024);
@@ -104,7 +110,7 @@ export async function gradualPrune(model: TF.LayersModel, data: Dataset, scorer:
     };
     const schedule = levels.map((s, j) => ({ at: Math.round((j * span) / (levels.length - 1)), run: () => pruneTo(s) }));
     const softTargets = teacher && o.distill ? { probs: teacher, weight: o.distill.weight } : undefined;
-    const r = await trainAsync(model, data.train, { steps, batchSize: 128, prunable: pm, seed: o.seed ?? 0, schedule, softTargets });
+    const r = await trainAsync(model, data.train, { steps, batchSize: 128, prunable: pm, seed: o.seed ?? 0, schedule, softTargets, ...(o.recipe ? { val: data.val, ...o.recipe } : {}) });
     seconds.fineTune = r.seconds - seconds.features - seconds.scoring - seconds.prune;
     const s = pm.sparsity();
     return {
