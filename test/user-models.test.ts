@@ -117,6 +117,8 @@ describe('user models and data', () => {
     expect(speedUpText(noisy)).toBe("1.22×, 0.56–1.91× over 5 turns: within the timing's noise");
     expect(latencyLine(noisy)).toMatch(/\(1\.22×, 0\.56–1\.91× over 5 turns: within the timing's noise\) — not clearly faster: some turns found the compact model no faster/);
     expect(speedUpText({ ...noisy, speedUpRange: { low: 1.02, high: 1.91, turns: 5 } })).toBe('1.22×, 1.02–1.91× over 5 turns');
+    // A flat median whose turns straddle 1× says so too (report.html shows this text alone).
+    expect(speedUpText({ ...noisy, denseMs: 0.56, compactMs: 0.56, speedUpRange: { low: 0.89, high: 1.12, turns: 5 } })).toBe("1.00×, 0.89–1.12× over 5 turns: within the timing's noise");
     // No unit removed: the same shape, and the line says so rather than "fewer parameters".
     expect(latencyLine({ batch: 32, runs: 5, denseMs: 1, compactMs: 0.95 }, false)).toMatch(/\(1\.05×\): no unit was removed, so the compact model has the pruned model's shape and its time/);
     // report.json says what the compact model runs (the returned report too).

@@ -144,7 +144,8 @@ export async function renderBenchPage(r: BenchResults, o: { command: string; plo
   lines.push('- Every method prunes through the same selection rule (global ranking of its scores, at least 1 % of each layer kept — above 0.98, half of the fraction the target keeps), so the only difference is the ranking.');
   lines.push('- `learned` = the one-shot policy `default@0.25+lamp` (what `pruneOnce` uses): policies/default.json, trained on zoo models of seeds ≥ 100 (never on the benchmarked seeds), as a bounded correction of LAMP — each layer keeps LAMP\'s share and the policy\'s rank reorders connections inside it with weight 0.25 (docs/policy.md, "One policy, two regimes"); ' +
     '`learned-lofo` = the same with the policy trained without this model\'s family (`no-mlp@0.25+lamp`, `no-cnn@0.25+lamp`); ' +
-    '`agent` = the full agent loop with policies/default.json itself (its own fine-tuning epochs are in the last table); `global-magnitude@agent-epochs` = global magnitude one-shot given the agent\'s number of epochs; `gradual-magnitude@agent-epochs` = gradual magnitude pruning (Zhu & Gupta: 10 increments on the cubic schedule over the first 70 % of the same epochs, then fine-tuning at the target).', '');
+    '`agent` = the full agent loop with policies/default.json itself (its own fine-tuning epochs are in the last table); `global-magnitude@agent-epochs` = global magnitude one-shot given the agent\'s number of epochs; `gradual-magnitude@agent-epochs` = gradual magnitude pruning (Zhu & Gupta: 10 increments on the cubic schedule over the first 70 % of the same epochs, then fine-tuning at the target). ' +
+    'The same optimizer steps, not the same fine-tuning recipe: the agent judges its fine-tunes on the validation split (rounds of one epoch, the learning rate × 0.3 after a round without a new best, the best round kept), while these two baselines train at a constant 1e-3 and keep their last weights, as the protocol\'s one-shot fine-tune and Zhu & Gupta\'s schedule do; the small-data section gives its baseline the agent\'s recipe. `node scripts/recipe-check.mjs` runs both baselines with it (docs/agent.md, "The fine-tuning recipe and the baselines").', '');
   lines.push(...OTHER_PAGES, '');
 
   const plots: Record<string, string> = {};
@@ -170,14 +171,17 @@ export async function renderBenchPage(r: BenchResults, o: { command: string; plo
       lines.push(`| ${m} | ${cells.join(' | ')} |`);
     }
     lines.push('');
-    const series = methods.filter((m) => !m.endsWith('@agent-epochs')).map((m) => ({
+    // Random and uniform magnitude (tens of points below at 0.98) would stretch the axis until the methods the bars compare,
+    // a point apart, merge into one band: they are in the table above, not in the plot.
+    const unplotted = ['random', 'uniform-magnitude'];
+    const series = methods.filter((m) => !m.endsWith('@agent-epochs') && !unplotted.includes(m)).map((m) => ({
       name: m,
       points: r.options.targets.map((t) => ({ x: t, y: 100 * (stat(select(r, model, m, t).map((x) => x.testAfter))?.mean ?? NaN) }))
         .filter((p) => Number.isFinite(p.y)),
     })).filter((s) => s.points.length > 0);
     const file = o.plotFile(model);
-    plots[file] = await lineChartSvg({ title: `${model}: test accuracy after fine-tuning vs sparsity`, series, xTitle: 'sparsity', yTitle: 'test accuracy (%)' });
-    lines.push(`![${model} accuracy vs sparsity](${file})`, '');
+    plots[file] = await lineChartSvg({ title: `${model}: test accuracy after fine-tuning vs sparsity`, series, xTitle: 'sparsity (fraction of the prunable kernel weights)', yTitle: 'test accuracy (%), mean of the seeds' });
+    lines.push(`![${model} accuracy vs sparsity](${file})`, '', `The plot: the means of the table above, without ${unplotted.join(' and ')} (far below, they would flatten the rest into one band) and the …@agent-epochs rows (another budget).`, '');
   }
 
   lines.push('## Leave-one-family-out', '');

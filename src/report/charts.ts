@@ -167,8 +167,9 @@ export async function accuracyVsSparsityChart(report: RunReport, opts: { width?:
   const statusShape = { field: 'status', type: 'nominal' as const, scale: { domain: shown, range: shown.map((st) => (st === STATUS[0] ? 'circle' : X_SHAPE)) } };
   const y = {
     field: 'accuracy', type: 'quantitative' as const, title: r2 ? 'Validation R²' : `Validation ${metric} (%)`, scale: { domain: yDomain, zero: false },
-    // R² is plotted × 100 (the scale of points); its ticks read as R².
-    ...(r2 ? { axis: { labelExpr: "format(datum.value / 100, '.2f')" } } : {}),
+    // R² is plotted × 100 (the scale of points); its ticks read as R², with the decimals a narrow range needs (ticks 0.005
+    // apart printed with two decimals read 0.79, 0.79, 0.80, 0.80, … on a new user's regression).
+    ...(r2 ? { axis: { labelExpr: `format(datum.value / 100, '.${yDomain[1] - yDomain[0] < 10 ? 3 : 2}f')` } } : {}),
   };
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',

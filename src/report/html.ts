@@ -12,6 +12,14 @@ export function escapeHtml(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (c) => ESCAPES[c]);
 }
 
+/**
+ * Escaped prose whose command-line options (`--force`, `--budget-steps 1000`'s flag) never break across lines: a browser
+ * breaks after a hyphen, and "--⏎force" in an advice line copies as a broken flag.
+ */
+export function escapeProse(value: unknown): string {
+  return escapeHtml(value).replace(/(^|[\s(;:,])(--[a-z][a-z0-9-]*)/g, '$1<span class="nw">$2</span>');
+}
+
 const num = (n: number, digits = 0): string =>
   Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : String(n);
 /** A fraction as a percentage: 0.978 → "97.80 %". */
@@ -94,7 +102,7 @@ function summaryTable(r: RunReport): string {
     [r.config.objective === 'params' || r.config.objective == null ? 'Target sparsity' : 'Target', flops ? `${pct(r.config.target, 1)} of the prunable kernels' multiply-accumulates removed`
       : r.final.latency ? `${pct(r.config.target, 1)} of the predicted time per predict call of ${r.final.latency.batch} removed (${r.final.latency.denseMs.toFixed(2)} ms timed at the start)` : `${pct(r.config.target, 1)} of the prunable kernel weights`],
     ['Target reached', reached],
-    ...(r.final.advice ? [['To go further', e(r.final.advice)] as [string, string]] : []),
+    ...(r.final.advice ? [['To go further', escapeProse(r.final.advice)] as [string, string]] : []),
     ['Sparsity reached', `${pct(r.final.sparsity, 2)} <span class="muted">of the prunable kernel weights${r.final.sparsityOfAllParams != null ? `; ${pct(r.final.sparsityOfAllParams, 2)} of all ${num(r.dense.params)} parameters` : ''}</span>`],
     ...((r.dense.untouched ?? []).length ? [[
       'Left dense', (r.dense.untouched ?? []).map((u) => `${e(u.name)} <span class="muted">(${e(u.className)}, ${num(u.params)} parameters: ${e(u.reason)})</span>`).join('<br>'),
@@ -153,7 +161,7 @@ const PHASE_NAMES: Record<string, string> = {
 /** The run's warnings, as the console gave them. */
 function warningsList(r: RunReport): string {
   if (!r.warnings?.length) return '';
-  return `<h2>Warnings</h2><ul id="warnings">${r.warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul>`;
+  return `<h2>Warnings</h2><ul id="warnings">${r.warnings.map((w) => `<li>${escapeProse(w)}</li>`).join('')}</ul>`;
 }
 
 /** With --compact: what each compact model written runs — the run's own and, with --targets, each lower target's (report.json compact). */
@@ -248,7 +256,7 @@ function stepsTable(r: RunReport): string {
     s.accepted ? '<span class="badge ok">accepted</span>' : '<span class="badge bad">rolled back</span>',
     s.fineTuneSteps != null ? num(s.fineTuneSteps) : num(s.fineTuneEpochs, 2),
     secs(s.seconds),
-    s.reason ? escapeHtml(s.reason) : '',
+    s.reason ? escapeProse(s.reason) : '',
   ]);
   const ref = r.guard?.reference === 'control' ? 'the control' : 'dense';
   return table('steps', ['Step', r.config.objective === 'flops' ? 'Compute removed' : r.config.objective === 'latency' ? 'Predicted time removed' : 'Sparsity', `Val ${m.name}`, paired ? `Paired drop vs ${ref}` : 'vs dense', 'Result',
@@ -265,10 +273,10 @@ h2 { font-size: 16px; margin: 28px 0 10px; padding-bottom: 4px; border-bottom: 1
 .sub, .muted { color: var(--muted); }
 .sub { margin: 0 0 16px; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; overflow-wrap: break-word; }
 th { overflow-wrap: normal; }
-td:first-child { min-width: 9em; }
-td:last-child { min-width: 12em; }
+td:first-child { min-width: 4em; }
+td:last-child { min-width: 8em; }
 thead th { font-weight: 600; background: #f3f5f7; }
 table.kv th { width: 190px; font-weight: 600; color: #39424b; }
 th.r, td.r { text-align: right; }
@@ -287,6 +295,7 @@ figcaption { color: var(--muted); font-size: 12px; margin-top: 4px; }
 details pre { background: #f6f8fa; padding: 10px; overflow-x: auto; font-size: 12px; }
 footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
 #warnings li { color: var(--warn); }
+.nw { white-space: nowrap; }
 @media (max-width: 760px) {
   main { padding: 12px 10px 32px; }
   table { display: block; overflow-x: auto; }

@@ -349,12 +349,13 @@ export function speedUpInNoise(l: CompactLatency): boolean {
 
 /**
  * '2.43×, 1.90–2.60× over 5 turns': the measured speed-up, with its spread over the timing's turns where there were
- * several, and 'within the timing's noise' where a turn found no speed-up (speedUpInNoise).
+ * several, and 'within the timing's noise' where a turn found no speed-up (speedUpInNoise), whatever the median (a
+ * flat 1.00×, turns 0.89–1.12×, said nothing in report.html).
  */
 export function speedUpText(l: CompactLatency): string {
   const x = l.denseMs / Math.max(1e-9, l.compactMs);
   const spread = l.speedUpRange ? `, ${l.speedUpRange.low.toFixed(2)}–${l.speedUpRange.high.toFixed(2)}× over ${l.speedUpRange.turns} turns` : '';
-  return `${x.toFixed(2)}×${spread}${x > 1 && speedUpInNoise(l) ? ': within the timing\'s noise' : ''}`;
+  return `${x.toFixed(2)}×${spread}${speedUpInNoise(l) ? ': within the timing\'s noise' : ''}`;
 }
 
 /** One target of a frontier run. */

@@ -110,6 +110,16 @@ describe('accuracyVsSparsityChart', () => {
     expect(svg).toContain("guard, final model's floor");
   });
 
+  it('gives an R² axis the decimals its range needs (two-decimal ticks 0.005 apart repeated: 0.79, 0.79, 0.80, …)', async () => {
+    // The fixture's accuracies (0.96–0.98) read as R²: a range of 2 points of R² × 100.
+    const f = fixture();
+    const svg = await accuracyVsSparsityChart({ ...f, task: { ...(f.task ?? {}), kind: 'regression', metric: 'R²' } } as RunReport);
+    const ticks = [...svg.matchAll(/<text[^>]*>(0\.\d+)<\/text>/g)].map((m) => m[1]);
+    expect(ticks.length).toBeGreaterThan(3);
+    expect(ticks.every((t) => t.length === 5)).toBe(true); // 0.965: three decimals
+    expect(new Set(ticks).size).toBe(ticks.length);
+  });
+
   it('renders a run without steps', async () => {
     const svg = await accuracyVsSparsityChart({ ...fixture(), steps: [] });
     expect(items(svg, 'accepted_points')).toHaveLength(0);

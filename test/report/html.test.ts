@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { escapeHtml, renderReportHtml } from '../../src/report/html.js';
+import { escapeHtml, escapeProse, renderReportHtml } from '../../src/report/html.js';
 import { REPORT_FORMAT, REPORT_SCHEMA_VERSION, guardAccuracy, type RunReport } from '../../src/report/report.js';
 
 const fixture = (): RunReport =>
@@ -201,5 +201,8 @@ describe('renderReportHtml', () => {
   it('escapeHtml escapes the five HTML metacharacters', () => {
     expect(escapeHtml(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
     expect(escapeHtml(3)).toBe('3');
+    // Prose keeps a command-line option on one line (a browser breaks after a hyphen: "--⏎force" copies broken).
+    expect(escapeProse('or --force takes it; (--granularity unit) & <b>')).toBe('or <span class="nw">--force</span> takes it; (<span class="nw">--granularity</span> unit) &amp; &lt;b&gt;');
+    expect(escapeProse('a-b --')).toBe('a-b --');
   });
 });
