@@ -139,7 +139,8 @@ export async function accuracyVsSparsityChart(report: RunReport, opts: { width?:
   const flops = report.config.objective === 'flops';
   const latency = report.config.objective === 'latency' && report.final.latency != null;
   const finalX = flops && report.final.compute ? report.final.compute.reduction : latency ? report.final.latency!.reduction : report.final.sparsity;
-  const final = { step: rows.length + 1, sparsity: pct(finalX), accuracy: pct(report.final.valAccuracy), status: 'final (polished)' };
+  // Said as it is: polished only where a polish ran and was kept (an undone one leaves the last accepted step's model).
+  const final = { step: rows.length + 1, sparsity: pct(finalX), accuracy: pct(report.final.valAccuracy), status: report.polish?.kept ? 'final (polished)' : 'final (the last accepted step, no polish kept)' };
   const path = [{ step: 0, sparsity: 0, accuracy: dense }, ...accepted, final];
   // The frontier's lower targets (--targets), each reached on a branch: where they sit on the same axes (they were not marked).
   const lower = (report.frontier ?? []).filter((f) => f.reached && f.path && f.sparsity != null && f.valAccuracy != null)

@@ -47,6 +47,11 @@ describe('accuracyVsSparsityChart', () => {
     const cleanSvg = await accuracyVsSparsityChart(clean);
     expect(cleanSvg).toMatch(/role-legend-label[\s\S]*>accepted step<\/text>/);
     expect(cleanSvg).not.toContain('rolled back');
+    // The final point says whether a polish was kept (its label said "polished" after an undone polish too).
+    const kept = await accuracyVsSparsityChart({ ...fixture(), polish: { kept: true, steps: 10, valLossBefore: 0.1, bestValLoss: 0.09, bestRound: 1, message: '' } });
+    expect(items(kept, 'final_point').join('')).toContain('final (polished)');
+    const undone = await accuracyVsSparsityChart({ ...fixture(), polish: { kept: false, steps: 10, valLossBefore: 0.1, bestValLoss: null, bestRound: null, message: '' } });
+    expect(items(undone, 'final_point').join('')).toContain('final (the last accepted step, no polish kept)');
   });
 
   it('places the guard below the dense rule and the rolled-back crosses below the guard', async () => {
