@@ -1,9 +1,10 @@
 import type { ConnectionFeatures } from '../features/types.js';
-import { disposeSnapshot, OBJECTIVES, prunesCompute, type Objective, type PrunableModel } from '../pruning/prunable-model.js';
+import { disposeSnapshot, OBJECTIVES, PrunableModel, prunesCompute, type Objective } from '../pruning/prunable-model.js';
 import { pruneByScores } from '../pruning/select.js';
 import { pruneUnits, unitScoresFromConnectionScores } from '../pruning/units.js';
 import { UsageError } from '../errors.js';
 import { findUnitLinks } from '../pruning/unit-graph.js';
+import { compactModel } from '../pruning/compact.js';
 import { outerCalls } from '../pruning/layer-kinds.js';
 
 /** What one pruning step removes: single connections, whole units/filters, or units first then connections. */
@@ -38,7 +39,6 @@ export function checkObjective(objective: string, g: Granularity): Objective {
  */
 export function checkUnitsRemovable(g: Granularity, objective: Objective, pm: PrunableModel, target?: number, o: { frontier?: boolean } = {}): void {
   if (g !== 'unit') return;
-  if (prunesCompute(objective)) checkZerosInsideUnits(pm, objective);
   if (pm.layers.some((l) => l.structured && l.layer !== pm.layers[pm.layers.length - 1].layer)) {
     if (target != null) checkReachable(pm, target, objective, o.frontier ?? false);
     return;
@@ -55,47 +55,46 @@ export function checkUnitsRemovable(g: Granularity, objective: Objective, pm: Pr
     `the output layer '${pm.layers[pm.layers.length - 1].name}'; use ${instead}`);
 }
 
-/** Above this share of the prunable kernels' MACs on zero weights inside live units, a compute objective is refused. */
+/** Above this share of the prunable kernels' MACs on zeros the compact model still runs, a compute objective is refused. */
 export const SCATTERED_ZEROS_MAX = 0.01;
 
 /**
- * The share of the prunable kernels' multiply-accumulates on zero weights (masked) whose unit and input row are both
- * live: zeros that single-connection pruning left, which compaction cannot take out (it removes whole units and the
- * rows they feed), though the compute measure counts them as removed.
+ * The share of the prunable kernels' multiply-accumulates that the compute measure counts as removed (zero weights)
+ * but the compact model still runs: the measure's reduction less what compaction of the model as it is removes
+ * (`compactModel`, built once and dropped; its kernels matched to these by name). Zeros that single-connection pruning
+ * left inside live units, a gate column of a recurrent unit, an input row, a layer whose units compaction keeps: all of
+ * them, as compaction decides. 0 where the model has no zero weight (nothing is built then).
  */
-export function scatteredZeroCompute(pm: PrunableModel): number {
-  let dense = 0;
-  let scattered = 0;
-  pm.maskArrays().forEach((m, li) => {
-    const l = pm.layers[li];
-    const cout = l.shape[l.shape.length - 1];
-    const cin = l.shape[l.shape.length - 2];
-    dense += m.length * l.macsPerWeight;
-    const colLive = new Uint8Array(cout);
-    const rowLive = new Uint8Array(cin);
-    for (let i = 0; i < m.length; i++) {
-      if (m[i] === 0) continue;
-      colLive[i % cout] = 1;
-      rowLive[Math.floor(i / cout) % cin] = 1;
-    }
-    let zeros = 0;
-    for (let i = 0; i < m.length; i++) if (m[i] === 0 && colLive[i % cout] && rowLive[Math.floor(i / cout) % cin]) zeros++;
-    scattered += zeros * l.macsPerWeight;
-  });
-  return dense > 0 ? scattered / dense : 0;
+export function zerosCompactionKeeps(pm: PrunableModel): number {
+  const c = pm.compute();
+  if (!(c.reduction > SCATTERED_ZEROS_MAX / 10)) return 0;
+  let built: { model: { dispose(): void } } | undefined;
+  let cpm: PrunableModel | undefined;
+  try {
+    built = compactModel(pm.model, pm);
+    cpm = new PrunableModel(built.model as Parameters<typeof compactModel>[0]);
+    const names = new Set(pm.layers.map((l) => l.name));
+    const compactMacs = cpm.layers.filter((l) => names.has(l.name)).reduce((a, l) => a + l.size * l.macsPerWeight, 0);
+    const removable = c.dense > 0 ? 1 - compactMacs / c.dense : 0;
+    return Math.max(0, c.reduction - removable);
+  } finally {
+    cpm?.dispose();
+    built?.model.dispose();
+  }
 }
 
 /**
- * Refuses a compute objective (flops, latency) on a model whose zero weights lie inside live units: they would count
- * as compute removed, though the compact model runs them (a new user's pre-pruned LSTM reached --objective flops
- * --target 0.69 with 67.8 % of its MACs on such zeros, and its compact model ran 97.8 % of the dense MACs).
+ * Refuses a compute objective (flops, latency) on a model whose zero weights the compact model would still run: they
+ * would count as compute removed (a new user's pre-pruned LSTM reached --objective flops --target 0.69 with 67.8 % of its
+ * MACs on such zeros, and its compact model ran 97.8 % of the dense MACs).
  */
-function checkZerosInsideUnits(pm: PrunableModel, objective: Objective): void {
-  const share = scatteredZeroCompute(pm);
+export function checkZerosInsideUnits(pm: PrunableModel, objective: Objective): void {
+  if (!prunesCompute(objective)) return;
+  const share = zerosCompactionKeeps(pm);
   if (share <= SCATTERED_ZEROS_MAX) return;
   throw new UsageError(
-    `--objective ${objective}: ${(100 * share).toFixed(1)} % of this model's prunable multiply-accumulates are on zero weights inside units ` +
-    '(connections pruned one by one before), which it would count as removed though the compact model still runs them (compaction takes out whole units only); ' +
+    `--objective ${objective}: ${(100 * share).toFixed(1)} % of this model's prunable multiply-accumulates are on zero weights that its compact model would still run ` +
+    '(connections pruned one by one before, inside units that stay), which the objective would count as removed (compaction takes out whole units only); ' +
     'give the model from before that pruning, or use --objective params (its zeros count as the sparsity they are)');
 }
 

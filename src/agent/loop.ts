@@ -16,7 +16,7 @@ import { cloneSnapshot, disposeSnapshot, progressName, prunesCompute, PrunableMo
 import { measureLatencyProfile } from '../pruning/latency-profile.js';
 import { defaultKeepFraction, mostByConnections, PRUNE_BY_SCORES_DEFAULTS } from '../pruning/select.js';
 import { cosineFraction, type RegrowSchedule } from '../pruning/regrow.js';
-import { checkObjective, checkUnitsRemovable, pruneStep, unitsKeptFor, type Granularity } from './granularity.js';
+import { checkObjective, checkUnitsRemovable, checkZerosInsideUnits, pruneStep, unitsKeptFor, type Granularity } from './granularity.js';
 import { accuracy, evaluate, rowLosses, stillImproving, teacherTargets, trainAsync, withDefaults, type TrainOptions, type TrainResult } from '../models/train.js';
 import { EXTENSION_SAMPLES, extendBudget, resolveBudget, type FineTuneBudget } from './budget.js';
 import { clearlyLower as pairedClearlyLower } from '../util/paired.js';
@@ -462,6 +462,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     return sum;
   };
   try {
+    // Before the latency timing: a model refused for its zeros spends nothing first.
+    checkZerosInsideUnits(pm, objective);
     if (objective === 'latency') {
       // The cost table: the one a resumed run's checkpoint saved (timings differ from one measurement to the next), else
       // timed on the model as given.

@@ -4,7 +4,7 @@ import { excludedIn, loadMasksFrom } from '../pruning/mask-io.js';
 import { PrunableModel, type ComputeReport, type Coverage, type SparsityReport } from '../pruning/prunable-model.js';
 import { asTyped, locate } from '../compact-service.js';
 import { checkModelShape } from '../models/task.js';
-import { checkUnitsRemovable, maxComputeRemovable, unitsKeptFor } from '../agent/granularity.js';
+import { checkUnitsRemovable, maxComputeRemovable, SCATTERED_ZEROS_MAX, unitsKeptFor, zerosCompactionKeeps } from '../agent/granularity.js';
 
 /**
  * Prunable layers of a saved model, their sparsity (from masks.json beside it, else from its zeros) and
@@ -21,6 +21,8 @@ export async function inspectModel(path: string): Promise<SparsityReport & {
    * what the model's zeros remove already; just that where no unit can go whole (`--objective flops` refuses it).
    */
   maxComputeRemovable: number;
+  /** The share of those MACs on zero weights a compact model would still run (zerosCompactionKeeps): above 1 %, `--objective flops` refuses the model. */
+  zerosCompactKeeps: number;
 }> {
   // An output folder of `autoprune --out` (model/ + masks.json), a model folder or a model.json, as `compact` takes.
   const { modelFile, masksDirs } = locate(path);
@@ -59,7 +61,13 @@ export async function inspectModel(path: string): Promise<SparsityReport & {
     let removable = true;
     try { checkUnitsRemovable('unit', 'flops', pm); } catch { removable = false; }
     const most = removable ? maxComputeRemovable(pm) : compute.reduction;
-    return { ...sp, masksFile, compute, layerMacs, coverage: pm.coverage(), unitsKept, maxComputeRemovable: most, ...(refused ? { refused } : {}), ...(note ? { note } : {}) };
+    // Zeros a compact model would still run (connections pruned one by one): what --objective flops refuses.
+    let zerosKept = 0;
+    try { zerosKept = zerosCompactionKeeps(pm); } catch { /* a model compaction cannot take: the run says why */ }
+    return {
+      ...sp, masksFile, compute, layerMacs, coverage: pm.coverage(), unitsKept, maxComputeRemovable: most, zerosCompactKeeps: zerosKept,
+      ...(refused ? { refused } : {}), ...(note ? { note } : {}),
+    };
   } finally {
     pm.dispose();
     model.dispose();
@@ -90,7 +98,10 @@ export async function inspectCommand(path: string, opts: { json?: boolean }): Pr
   const already = r.compute.reduction > 0.0005 ? ` (${(100 * r.compute.reduction).toFixed(1)} % are on its zero weights already; compaction takes out only those of whole units)` : '';
   const more = r.maxComputeRemovable > r.compute.reduction + 1e-9;
   // A model the run refuses has no capacity to speak of: the refusal is what to read (the figure read as if it could be pruned).
-  if (!r.refused) process.stdout.write((more ? `--objective flops (whole units) can remove up to ${(Math.floor(1000 * r.maxComputeRemovable) / 10).toFixed(1)} % of the prunable kernels' MACs${already}`
+  if (!r.refused && r.zerosCompactKeeps > SCATTERED_ZEROS_MAX) {
+    process.stdout.write(`--objective flops would be refused: ${(100 * r.zerosCompactKeeps).toFixed(1)} % of the prunable kernels' MACs are on zero weights its compact model would still run ` +
+      `(connections pruned one by one, inside units that stay; ${(100 * (r.compute.reduction - r.zerosCompactKeeps)).toFixed(1)} % of them are whole units compaction takes out): give the model from before that pruning to prune for compute\n`);
+  } else if (!r.refused) process.stdout.write((more ? `--objective flops (whole units) can remove up to ${(Math.floor(1000 * r.maxComputeRemovable) / 10).toFixed(1)} % of the prunable kernels' MACs${already}`
     : `--objective flops (whole units) can remove nothing more of the prunable kernels' MACs${already}`) +
     `${r.unitsKept.length ? `; units kept: ${r.unitsKept.map((k) => `'${k.layer}' (${k.reason})`).join('; ')}` : ''}\n`);
   if (r.refused) process.stdout.write(`warning: autoprune --model would refuse this model: ${r.refused}\n`);

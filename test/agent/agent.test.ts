@@ -4,7 +4,7 @@ import { disposeSnapshot, PrunableModel } from '../../src/pruning/prunable-model
 import { FEATURE_SCHEMA } from '../../src/features/schema.js';
 import type { Scorer } from '../../src/policy/types.js';
 import { controlLossWarning, isLastTry, runAgent } from '../../src/agent/loop.js';
-import { maxComputeRemovable, scatteredZeroCompute, unitsKeptFor } from '../../src/agent/granularity.js';
+import { maxComputeRemovable, unitsKeptFor, zerosCompactionKeeps } from '../../src/agent/granularity.js';
 import { afterAccept, afterRollback, nextSparsity, PLANNER_DEFAULTS } from '../../src/agent/planner.js';
 import { loadSynthetic } from '../../src/data/synthetic.js';
 import { buildModel } from '../../src/models/families.js';
@@ -434,11 +434,11 @@ describe('agent loop', () => {
     const scattered = tf.tidy(() => tf.mul(k0, tf.tensor2d(Array.from({ length: 12 * 16 }, (_, i) => (Math.floor(i / 16) + (i % 16)) % 2), [12, 16])));
     model.layers[0].setWeights([scattered, model.layers[0].getWeights()[1]]);
     const pm = new PrunableModel(model);
-    expect(scatteredZeroCompute(pm)).toBeCloseTo(96 / (192 + 128 + 24), 6);
+    expect(zerosCompactionKeeps(pm)).toBeCloseTo(96 / (192 + 128 + 24), 6);
     pm.dispose();
     const events: AgentEvent[] = [];
     await expect(runAgent(model, data, createScorer('global-magnitude'), { target: 0.6, granularity: 'unit', objective: 'flops', onEvent: (e) => events.push(e) }))
-      .rejects.toThrow(/^--objective flops: 27\.9 % of this model's prunable multiply-accumulates are on zero weights inside units \(connections pruned one by one before\), which it would count as removed though the compact model still runs them .*use --objective params/);
+      .rejects.toThrow(/^--objective flops: 27\.9 % of this model's prunable multiply-accumulates are on zero weights that its compact model would still run \(connections pruned one by one before, inside units that stay\), which the objective would count as removed .*use --objective params/);
     expect(events).toEqual([]);
     // Whole units zero instead (units 0–7 of the first layer and the rows of the second that read them): none inside units.
     const colZero = tf.tensor2d(Array.from({ length: 12 * 16 }, (_, i) => (i % 16 < 8 ? 0 : 0.1)), [12, 16]);
@@ -446,8 +446,18 @@ describe('agent loop', () => {
     model.layers[0].setWeights([colZero, model.layers[0].getWeights()[1]]);
     model.layers[1].setWeights([rowZero, model.layers[1].getWeights()[1]]);
     const whole = new PrunableModel(model);
-    expect(scatteredZeroCompute(whole)).toBe(0);
+    expect(zerosCompactionKeeps(whole)).toBeCloseTo(0, 9);
     whole.dispose();
+    // Whole input rows zero (features 0–5 of the first layer): no unit of the model, so the compact model still reads them.
+    const rows = tf.tensor2d(Array.from({ length: 12 * 16 }, (_, i) => (Math.floor(i / 16) < 6 ? 0 : 0.1)), [12, 16]);
+    model.layers[0].setWeights([rows, model.layers[0].getWeights()[1]]);
+    const ones = tf.onesLike(rowZero);
+    model.layers[1].setWeights([ones, model.layers[1].getWeights()[1]]);
+    ones.dispose();
+    const inputs = new PrunableModel(model);
+    expect(zerosCompactionKeeps(inputs)).toBeCloseTo(96 / 344, 6);
+    inputs.dispose();
+    rows.dispose();
     tf.dispose([scattered, colZero, rowZero]);
     model.dispose();
     data.dispose();

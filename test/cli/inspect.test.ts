@@ -1,10 +1,10 @@
 /** `inspect` says when `autoprune --model` would refuse a model whose kernels it can otherwise list. */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
 import { compactPruned } from '../../src/compact-service.js';
-import { inspectModel } from '../../src/cli/inspect.js';
+import { inspectCommand, inspectModel } from '../../src/cli/inspect.js';
 import { modelFiles } from '../../src/models/io.js';
 import { masksToJson, type MaskFile } from '../../src/pruning/mask-io.js';
 import { PrunableModel } from '../../src/pruning/prunable-model.js';
@@ -75,6 +75,16 @@ describe('inspect', () => {
     expect(zeros).toBeGreaterThan(0.4);
     expect(r.maxComputeRemovable).toBeCloseTo(zeros, 9);
     expect(r.unitsKept[0].reason).toMatch(/inside a Bidirectional wrapper/);
+    // Those zeros lie inside units that stay: a compact model runs them, and --objective flops refuses the model (said).
+    expect(r.zerosCompactKeeps).toBeCloseTo(zeros, 6);
+    const out: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((t) => { out.push(String(t)); return true; });
+    try {
+      await inspectCommand(join(dir, 'bi'), {});
+    } finally {
+      write.mockRestore();
+    }
+    expect(out.join('')).toMatch(/--objective flops would be refused: \d+\.\d % of the prunable kernels' MACs are on zero weights its compact model would still run/);
   });
 
   it('a frozen layer, left dense by the agent, is listed in masks.json; inspect and compact read such an output (and one written before the list)', async () => {
