@@ -32,7 +32,7 @@ for (const [suite, load] of Object.entries(renderers)) {
   const open = suites.slice(start, suites.indexOf('-->', start) + 3);
   const old = suites.slice(start, end);
   const date = /(?:Generated|Measured) (\d{4}-\d{2}-\d{2})/.exec(old)?.[1];
-  const backend = /\(backend (\w+(?: \(native\))?)/.exec(old)?.[1];
+  const backend = /\(backend ([\w-]+(?: \(native\))?)/.exec(old)?.[1];
   if (!date || !backend) { console.log(`kept the ${suite} section (no date or backend to keep)`); continue; }
   const { command, records } = JSON.parse(readFileSync(file, 'utf8'));
   const render = await load();

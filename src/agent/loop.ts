@@ -302,6 +302,18 @@ function stillLive(pm: PrunableModel, s: Scored): Scored {
 /** A validation R² at which the polish is not extended for a loss still falling: nothing left for the guard's measure to gain. */
 export const PERFECT_R2 = 0.999;
 
+/**
+ * Whether a polish whose kept round scores `best` has nothing left for the guard's measure to gain, so that a loss still
+ * creeping down is no reason to extend the budget: every validation row right (a classifier at 100 %: a new user's Conv1D
+ * on easy data was extended four times, 5× the run), or an R² of 0.999 or more and at the guard's reference (`reference`)
+ * or above (an autoencoder at val R² 1.000 was extended three times, to 4× the default budget; a model dense at 0.99999
+ * is still polished towards it, not stopped at 0.999).
+ */
+export function nothingToGain(metric: string, best: number | undefined, reference: number): boolean {
+  if (best == null) return false;
+  return metric !== 'R²' ? best === 1 : best >= Math.max(PERFECT_R2, reference);
+}
+
 /** A lower target reached on the way (on a branch of the step that crossed it: docs/agent.md), with its metrics. */
 export interface Milestone {
   target: number;
@@ -1187,10 +1199,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
           // The kept round over the chunks (the earlier chunk's where the later one did not go below it).
           r = { ...chunk, stepsRun, epochsRun: doneRounds + chunk.epochsRun, bestEpoch: chunk.bestEpoch != null ? doneRounds + chunk.bestEpoch : r?.bestEpoch, bestValLoss: chunk.bestValLoss ?? r?.bestValLoss };
           rounds = r.epochsRun;
-          // Every validation row right (a classifier at 100 %), or an R² of 0.999 or more: the guard's measure has nothing left
-          // to gain, and a loss still creeping down is no reason to double the budget (a new user's Conv1D on easy data: four
-          // extensions, 5× the run; an autoencoder at val R² 1.000: three, to 4× the default budget).
-          const perfect = metricName(taskOf(model).kind) !== 'R²' ? chunk.bestValAccuracy === 1 : (chunk.bestValAccuracy ?? 0) >= PERFECT_R2;
+          const perfect = nothingToGain(metricName(taskOf(model).kind), chunk.bestValAccuracy, reference.accuracy);
           // Still improving means new best rounds lately, not only a falling trend: a trend can be the recovery from a spike
           // that never comes back to the best round (a new user's 3.25 M CNN: best at round 5 of 13, every later round 16–47 %
           // above it, extended to 2× for nothing, 21 minutes). The kept round must lie in the chunk's second half.

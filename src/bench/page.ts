@@ -74,7 +74,7 @@ export function evaluateBars(r: BenchResults): { bar: string; met: boolean | und
       if (a == null || dense == null) continue;
       out.push({
         bar: `agent @ ${t} within ${pts.toFixed(1)} point of dense test accuracy, ${model}`,
-        met: 100 * (dense - a) <= pts,
+        met: atLeast(pts / 100, dense - a),
         // A gain said as one ("(-0.50 points)" read as a loss of half a point).
         detail: `${(100 * a).toFixed(2)} % vs dense ${(100 * dense).toFixed(2)} % (${dense - a > 0 ? `${(100 * (dense - a)).toFixed(2)} points below` : dense - a < 0 ? `${(100 * (a - dense)).toFixed(2)} points above` : 'level'})`,
       });

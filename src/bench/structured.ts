@@ -13,6 +13,7 @@ import { rewriteForSpeed } from '../pruning/rewrite.js';
 import { decodeSparse, encodeSparse, sizeReport, type SizeReport } from '../pruning/sparse-format.js';
 import { compareLatencyBySettings, LATENCY_DEFAULTS, RUNTIME_SETTINGS } from './latency.js';
 import type { Objective } from '../pruning/prunable-model.js';
+import { atLeast } from './paired.js';
 
 /** One structured-pruning measurement: accuracy, size and latency of dense vs pruned forms. */
 export interface StructuredRecord {
@@ -224,7 +225,7 @@ export function structuredSection(records: StructuredRecord[]): string {
     }
     lines.push('');
   }
-  const speed = records.filter((r) => r.granularity !== 'connection' && r.denseTest - r.compactTest <= 0.01);
+  const speed = records.filter((r) => r.granularity !== 'connection' && atLeast(0.01, r.denseTest - r.compactTest));
   for (const m of new Set(records.map((r) => r.model))) {
     const best = speed.filter((r) => r.model === m).sort((a, b) => b.latencyMs.dense.b256 / b.latencyMs.compact.b256 - a.latencyMs.dense.b256 / a.latencyMs.compact.b256)[0];
     const s = best ? best.latencyMs.dense.b256 / best.latencyMs.compact.b256 : NaN;
