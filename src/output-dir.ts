@@ -91,6 +91,14 @@ export function checkOutDir(out: string, overwrite: boolean, resume: boolean, in
       throw new UsageError(`output folder '${out}' is inside the input model's folder '${input.path}', which is never written to; choose another --out`);
     }
   }
+  // Inside another run's output folder (its frontier/<t>/, its model/, any folder in it): the outputs written there would
+  // read as that run's (a new user's --out <run>/frontier/0.8 --overwrite replaced that row's model, which the run's
+  // frontier.json still listed at 80 %).
+  for (let up = dirname(real); dirname(up) !== up; up = dirname(up)) {
+    if (isAutopruneOutput(up)) {
+      throw new UsageError(`output folder '${out}' is inside another autoprune run's output folder '${up}', whose files would then describe other outputs; choose a --out outside it`);
+    }
+  }
   let link: string | undefined;
   try { link = lstatSync(abs).isSymbolicLink() ? readlinkSync(abs) : undefined; } catch { /* does not exist */ }
   if (link !== undefined) {
