@@ -167,12 +167,13 @@ describe('small real tables with the defaults', () => {
     await expect(autoprune({ model: p.model, data: p.data, label: 'gentoo', target: 0.5, budgetSteps: 20, onEvent: (e) => { events.push(e.type); } }))
       .rejects.toThrow(/^the model's accuracy on the validation split is \d+\.\d % \(chance 50\.0 %, always the most common class \d+\.\d %, 33 rows\) with the labels in numeric order as outputs 0, 1, … \([^)]*\): near what always answering its most common label scores \(\d+\.\d %\), while sure of its answers \(validation cross-entropy \d+\.\d\d; 0\.69 is a model unsure of every class\): it looks trained to predict something else, and fine-tuning would retrain it to this label; check label \(the column the model predicts\) and the input columns; if this is the label it was trained on \(a model trained too little to prune scores like this too\), say so with its classes in output order: labelOrder -0\.74570,1\.34101$/);
     expect(events).not.toContain('epoch');
-    // Its own label passes (the suite's runs), and so does a model not yet trained for it: unsure of every answer (all
-    // zero weights: 0.5 on every row; a randomly initialised one can predict the common label's opposite, which the
-    // label-order check then refuses as 0/1 coded the other way round).
+    // Its own label passes (the suite's runs), and so does a model not yet trained for it: unsure of every answer (tiny
+    // weights: 0.5 on every row; a randomly initialised one can predict the common label's opposite, which the
+    // label-order check then refuses as 0/1 coded the other way round; all-zero weights are refused as nothing to prune).
+    const tiny = () => tf.initializers.constant({ value: 1e-6 });
     const fresh = tf.sequential({ layers: [
-      tf.layers.dense({ inputShape: [7], units: 8, activation: 'relu', kernelInitializer: 'zeros' }),
-      tf.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: 'zeros' }),
+      tf.layers.dense({ inputShape: [7], units: 8, activation: 'relu', kernelInitializer: tiny() }),
+      tf.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: tiny() }),
     ] });
     const dir = tempDir();
     await fresh.save(`file://${dir}`);

@@ -491,6 +491,19 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     // A checkpoint that cannot be resumed (another run's, damaged) is refused before any work or line (the control ran,
     // and the run's warnings were printed, before a new user's refusal).
     if (resumed) ckpt!.check(pm, o.identity);
+    // Targets the model as given already meets (it was pruned before): refused, not run (a new user's --target 0.4 on a
+    // 50 % sparse model spent its whole budget on a polish it undid; its --targets 0.3,0.5 rows were reported "not reached").
+    if (!resumed) {
+      const given = pm.progress(objective);
+      const slack = Math.max(EPS, 1 / pm.totalPrunable);
+      const met = [...new Set([...(o.milestones ?? []), o.target])].filter((t) => t <= given + slack).sort((a, b) => a - b);
+      if (given > slack && met.length > 0) {
+        const what = objective === 'params' ? 'sparsity' : progressName(objective);
+        if (given >= 1 - slack) throw new UsageError(`every prunable kernel weight of this model is zero already: nothing to prune (is it an untrained model with zero-initialised kernels?)`);
+        throw new UsageError(`${met.length === 1 ? `target ${met[0]} is` : `targets ${met.join(', ')} are`} at or below the model's own ${what}, ` +
+          `${(100 * given).toFixed(1)} % (it was pruned before): nothing to prune there; give ${met.length === 1 && met[0] === o.target && !(o.milestones?.length) ? 'a target' : 'targets'} above ${(Math.ceil(1000 * (given + slack)) / 1000).toFixed(3)}`);
+      }
+    }
     // The guard's reference: the dense model fine-tuned exactly as one pruning step is, without pruning (a
     // control). On small splits fine-tuning alone moves validation accuracy by whole rows (a dense model
     // early-stopped on these rows scores optimistically on them); comparing with the control isolates

@@ -349,6 +349,24 @@ describe('agent loop', () => {
     data.dispose();
   });
 
+  it('refuses targets the model as given already meets (pruned before), before any fine-tuning; a model of zero kernels has nothing to prune', async () => {
+    const { data, model } = setup(6);
+    const pm = new PrunableModel(model);
+    pm.setMaskArrays(pm.layers.map((l) => Float32Array.from({ length: l.size }, (_, j) => (j % 2)))); // 50 % sparse
+    pm.dispose();
+    const events: AgentEvent[] = [];
+    await expect(runAgent(model, data, createScorer('global-magnitude'), { target: 0.4, budgetEpochs: 2, onEvent: (e) => events.push(e) }))
+      .rejects.toThrow(/^target 0\.4 is at or below the model's own sparsity, 50\.0 % \(it was pruned before\): nothing to prune there; give a target above 0\.501$/);
+    await expect(runAgent(model, data, createScorer('global-magnitude'), { target: 0.8, milestones: [0.3, 0.5, 0.6], budgetEpochs: 2, onEvent: (e) => events.push(e) }))
+      .rejects.toThrow(/^targets 0\.3, 0\.5 are at or below the model's own sparsity, 50\.0 %/);
+    expect(events).toEqual([]);
+    const zero = tf.sequential({ layers: [tf.layers.dense({ inputShape: [12], units: 4, kernelInitializer: 'zeros' }), tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: 'zeros' })] });
+    await expect(runAgent(zero, data, createScorer('global-magnitude'), { target: 0.5, budgetEpochs: 1 })).rejects.toThrow(/every prunable kernel weight of this model is zero already: nothing to prune/);
+    zero.dispose();
+    model.dispose();
+    data.dispose();
+  });
+
   it('distils only where it is on and the task has class probabilities: off at connection granularity, off for regression', async () => {
     const { data, model } = setup(5);
     const events: AgentEvent[] = [];
@@ -356,7 +374,8 @@ describe('agent loop', () => {
     expect(r.distill).toBe(false);
     expect(events.find((e) => e.type === 'start')).not.toHaveProperty('distill');
     r.masks.dispose();
-    const off = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.3, maxDrop: 5, budgetEpochs: 2, granularity: 'unit', distill: false, force: true });
+    // (The model is 30 % sparse now: a higher target for the second run.)
+    const off = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.5, maxDrop: 5, budgetEpochs: 2, granularity: 'unit', distill: false, force: true });
     expect(off.distill).toBe(false);
     off.masks.dispose();
     model.dispose();
