@@ -533,7 +533,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     const denseVal = timed('evaluate', () => evaluate(model, data.val));
     const reference: { kind: 'control' | 'dense'; accuracy: number; correct: Float32Array; controlAccuracy?: number; controlSteps?: number } = refSaved
       ? { kind: savedRef.kind, accuracy: savedRef.accuracy, correct: Float32Array.from(savedRef.correct), ...(savedRef.controlAccuracy != null ? { controlAccuracy: savedRef.controlAccuracy } : {}), ...(savedRef.controlSteps != null ? { controlSteps: savedRef.controlSteps } : {}) }
-      : await timedAsync(phases, 'control', () => controlReference(model, data, calib.x, budget, controlSteps, o.seed, o.signal, softTargets, onControlRound))
+      // A model pruned before is fine-tuned with its zeros kept, as every step is (unmasked, its control regrew ~19 k of
+      // a new user's 26 k pruned weights: not the model as given fine-tuned); a dense one as before.
+      : await timedAsync(phases, 'control', () => controlReference(model, data, calib.x, budget, controlSteps, o.seed, o.signal, softTargets, onControlRound, pm.sparsity().global > 0 ? pm : undefined))
         .then((control) => (control.accuracy <= denseVal.accuracy
           ? { kind: 'control' as const, accuracy: control.accuracy, correct: control.correct, controlAccuracy: control.accuracy, controlSteps: control.steps }
           : { kind: 'dense' as const, accuracy: denseVal.accuracy, correct: denseVal.correct, controlAccuracy: control.accuracy, controlSteps: control.steps }));
@@ -1310,14 +1312,14 @@ function checkExtracted(pm: PrunableModel, feats: ConnectionFeatures, scores?: F
   });
 }
 
-async function controlReference(model: TF.LayersModel, data: Dataset, recalibrate: TF.Tensor, budget: FineTuneBudget, steps: number, seed: number, signal?: AbortSignal, softTargets?: TrainOptions['softTargets'], onEpoch?: TrainOptions['onEpoch']): Promise<{ accuracy: number; correct: Float32Array; steps: number }> {
+export async function controlReference(model: TF.LayersModel, data: Dataset, recalibrate: TF.Tensor, budget: FineTuneBudget, steps: number, seed: number, signal?: AbortSignal, softTargets?: TrainOptions['softTargets'], onEpoch?: TrainOptions['onEpoch'], prunable?: PrunableModel): Promise<{ accuracy: number; correct: Float32Array; steps: number }> {
   // Trained in place and put back from a copy of every weight (moving statistics included): one copy of the
   // weights, where a clone through serialised artifacts held three at once (docs/benchmarks.md, scale).
   const saved = tf.tidy(() => model.weights.map((w) => tf.keep(w.read().clone())));
   try {
     const r = await trainAsync(model, data.train, {
       steps, batchSize: budget.batchSize, roundSteps: budget.roundSteps, val: data.val, patience: 1,
-      seed: seed * 1009, signal, recalibrate, softTargets, onEpoch,
+      seed: seed * 1009, signal, recalibrate, softTargets, onEpoch, ...(prunable ? { prunable } : {}),
     });
     const ev = evaluate(model, data.val);
     return { accuracy: ev.accuracy, correct: ev.correct, steps: r.stepsRun };

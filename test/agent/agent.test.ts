@@ -3,7 +3,9 @@ import type * as TF from '@tensorflow/tfjs';
 import { disposeSnapshot, PrunableModel } from '../../src/pruning/prunable-model.js';
 import { FEATURE_SCHEMA } from '../../src/features/schema.js';
 import type { Scorer } from '../../src/policy/types.js';
-import { controlLossWarning, isLastTry, runAgent } from '../../src/agent/loop.js';
+import { controlLossWarning, controlReference, isLastTry, runAgent } from '../../src/agent/loop.js';
+import { resolveBudget } from '../../src/agent/budget.js';
+import { fitDatasetToModel } from '../../src/models/task.js';
 import { maxComputeRemovable, unitsKeptFor, zerosCompactionKeeps } from '../../src/agent/granularity.js';
 import { afterAccept, afterRollback, nextSparsity, PLANNER_DEFAULTS } from '../../src/agent/planner.js';
 import { loadSynthetic } from '../../src/data/synthetic.js';
@@ -363,6 +365,24 @@ describe('agent loop', () => {
     const zero = tf.sequential({ layers: [tf.layers.dense({ inputShape: [12], units: 4, kernelInitializer: 'zeros' }), tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: 'zeros' })] });
     await expect(runAgent(zero, data, createScorer('global-magnitude'), { target: 0.5, budgetEpochs: 1 })).rejects.toThrow(/every prunable kernel weight of this model is zero already: nothing to prune/);
     zero.dispose();
+    model.dispose();
+    data.dispose();
+  });
+
+  it("fine-tunes a pruned-before model's control with its zeros kept (the model as given fine-tuned), and puts every weight back", async () => {
+    const { data, model } = setup(7);
+    const pm = new PrunableModel(model);
+    pm.setMaskArrays(pm.layers.map((l) => Float32Array.from({ length: l.size }, (_, j) => (j % 2))));
+    const zerosOf = () => pm.layers.reduce((a, l) => a + (l.kernel.dataSync() as Float32Array).filter((v) => v === 0).length, 0);
+    const before = zerosOf();
+    const weights = model.getWeights().map((w) => Array.from(w.dataSync()));
+    const seen: number[] = [];
+    const budget = resolveBudget(data.train.labels.length, { budgetSteps: 60 });
+    await controlReference(model, fitDatasetToModel(data, model), data.train.x, budget, 60, 0, undefined, undefined, () => { seen.push(zerosOf()); }, pm);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((z) => z === before)).toBe(true);
+    expect(model.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(weights);
+    pm.dispose();
     model.dispose();
     data.dispose();
   });
