@@ -36,7 +36,15 @@ export function readModelArtifacts(path: string): { file: string; artifacts: TF.
   if (existsSync(file) && statSync(file).isDirectory()) {
     if (basename(file) === 'model.json') throw new ModelError(`model file '${path}' is a folder, not a model.json; give the model.json a tfjs model.save() wrote, or the folder that holds it`);
     file = join(file, 'model.json');
-    if (!existsSync(file)) throw new ModelError(`model folder '${path}' holds no model.json; give the model.json a tfjs model.save() wrote, or its folder`);
+    if (!existsSync(file)) {
+      // An autoprune output folder (report.json beside model/): its pruned model is in model/ (inspect and compact take
+      // the folder itself, which is why a new user gave it to --model).
+      const inner = join(dirname(file), 'model', 'model.json');
+      if (existsSync(inner) && jsonFormatOf(join(dirname(file), 'report.json')) === 'autoprune-report') {
+        throw new ModelError(`model folder '${path}' is an autoprune output folder, not a model's: its pruned model is '${join(path, 'model')}' (give that to --model)`);
+      }
+      throw new ModelError(`model folder '${path}' holds no model.json; give the model.json a tfjs model.save() wrote, or its folder`);
+    }
   }
   if (!existsSync(file)) {
     // A tfjs URL (what model.save() is given) names the file through a scheme autoprune does not read.
