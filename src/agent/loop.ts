@@ -16,7 +16,7 @@ import { cloneSnapshot, disposeSnapshot, progressName, prunesCompute, PrunableMo
 import { measureLatencyProfile } from '../pruning/latency-profile.js';
 import { defaultKeepFraction, mostByConnections, PRUNE_BY_SCORES_DEFAULTS } from '../pruning/select.js';
 import { cosineFraction, type RegrowSchedule } from '../pruning/regrow.js';
-import { checkObjective, checkUnitsRemovable, checkZerosInsideUnits, pruneStep, unitsKeptFor, type Granularity } from './granularity.js';
+import { checkObjective, checkUnitsRemovable, checkZerosInsideUnits, pruneStep, SCATTERED_ZEROS_MAX, unitsKeptFor, zerosCompactionKeeps, type Granularity } from './granularity.js';
 import { accuracy, evaluate, rowLosses, stillImproving, teacherTargets, trainAsync, withDefaults, type TrainOptions, type TrainResult } from '../models/train.js';
 import { EXTENSION_SAMPLES, extendBudget, resolveBudget, type FineTuneBudget } from './budget.js';
 import { clearlyLower as pairedClearlyLower } from '../util/paired.js';
@@ -476,6 +476,14 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
   try {
     // Before the latency timing: a model refused for its zeros spends nothing first.
     checkZerosInsideUnits(pm, objective);
+    // Whole units on a model pruned connection by connection before: the compute figures count its zeros as removed,
+    // which its compact model still runs (said, where --objective flops refuses it).
+    if (granularity === 'unit' && objective === 'params' && !o.resume) {
+      const kept = zerosCompactionKeeps(pm);
+      if (kept > SCATTERED_ZEROS_MAX) {
+        emit({ type: 'warning', message: `${(100 * kept).toFixed(1)} % of the prunable kernels' multiply-accumulates are on zero weights the compact model would still run (the model was pruned connection by connection before, inside units that stay): the run's compute figures count them as removed; the compact model's own count (--compact, autoprune compact) is what it runs` });
+      }
+    }
     if (objective === 'latency') {
       // The cost table: the one a resumed run's checkpoint saved (timings differ from one measurement to the next), else
       // timed on the model as given.

@@ -479,6 +479,14 @@ describe('agent loop', () => {
     await expect(runAgent(model, data, createScorer('global-magnitude'), { target: 0.6, granularity: 'unit', objective: 'flops', onEvent: (e) => events.push(e) }))
       .rejects.toThrow(/^--objective flops: 27\.9 % of this model's prunable multiply-accumulates are on zero weights that its compact model would still run \(connections pruned one by one before, inside units that stay\), which the objective would count as removed .*use --objective params/);
     expect(events).toEqual([]);
+    // Whole units (--granularity unit, counting weights) on it: run, with a warning that its compute figures count those zeros.
+    const unitModel = buildModel({ family: 'mlp', inputShape: [12], hidden: [16, 8], numClasses: 3, seed: 5 });
+    unitModel.layers[0].setWeights([scattered, unitModel.layers[0].getWeights()[1]]);
+    const unitRun = await runAgent(unitModel, data, createScorer('global-magnitude'), { target: 0.6, granularity: 'unit', budgetEpochs: 1, force: true, onEvent: (e) => events.push(e) });
+    unitRun.masks.dispose();
+    unitModel.dispose();
+    expect(events.filter((e) => e.type === 'warning').map((e) => (e as { message: string }).message))
+      .toContain("27.9 % of the prunable kernels' multiply-accumulates are on zero weights the compact model would still run (the model was pruned connection by connection before, inside units that stay): the run's compute figures count them as removed; the compact model's own count (--compact, autoprune compact) is what it runs");
     // Whole units zero instead (units 0–7 of the first layer and the rows of the second that read them): none inside units.
     const colZero = tf.tensor2d(Array.from({ length: 12 * 16 }, (_, i) => (i % 16 < 8 ? 0 : 0.1)), [12, 16]);
     const rowZero = tf.tensor2d(Array.from({ length: 16 * 8 }, (_, i) => (Math.floor(i / 8) < 8 ? 0 : 0.1)), [16, 8]);
