@@ -774,6 +774,7 @@ export class PruneService {
           prunableFraction: coverage.prunableFraction, untouched: coverage.untouched,
           ...(coverage.untouched.some((u) => u.className === 'BatchNormalization') ? { foldableBatchNorms: foldableBatchNorms(model) } : {}),
           ...(inputStored ? { stored: inputStored } : {}),
+          ...(result.givenSparsity ? { sparsity: result.givenSparsity } : {}),
         },
         final: {
           valAccuracy: result.valAccuracy, testAccuracy: result.testAccuracy, sparsity: result.sparsity.global,

@@ -122,8 +122,13 @@ export interface StartEvent {
    * below this figure; `rollback` events give the guard's own `drop` and `allowedDrop`.
    */
   floor: number;
-  /** Sparsity the run starts from (> 0 when resuming). */
+  /** Sparsity the run starts from (> 0 when resuming, or where the model as given was pruned before). */
   sparsity: number;
+  /**
+   * Where the model as given was pruned before (its own zeros, which stay zero): its sparsity in the target's measure
+   * (compute removed for 'flops'), also on a resume, whose `sparsity` is the checkpoint's. "Dense" figures are that model's.
+   */
+  given?: number;
   resumed: boolean;
   /** Validation rows the guard compares on, and what one row is worth in accuracy points. */
   valRows?: number;

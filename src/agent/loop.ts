@@ -172,6 +172,8 @@ export type StepRecord = ReportStep;
 
 export interface AgentResult {
   sparsity: SparsityReport;
+  /** The sparsity of the model as given (a fraction of the prunable kernel weights), where it was pruned before. */
+  givenSparsity?: number;
   /** Multiply-accumulates per sample of the prunable kernels, dense and after pruning. */
   compute: ComputeReport;
   /** Objective 'latency': the cost table the run counted with, and the serving time it predicts now (to verify with compaction). */
@@ -476,6 +478,10 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
   try {
     // Before the latency timing: a model refused for its zeros spends nothing first.
     checkZerosInsideUnits(pm, objective);
+    // The model as given, before a resume loads its checkpoint: pruned before where it has zeros (said in the start event
+    // and report.json's dense, whose figures are then that model's).
+    const givenSparsity = pm.sparsity().global;
+    const givenProgress = pm.progress(objective);
     // Whole units on a model pruned connection by connection before: the compute figures count its zeros as removed,
     // which its compact model still runs (said, where --objective flops refuses it).
     if (granularity === 'unit' && objective === 'params' && !o.resume) {
@@ -581,7 +587,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     emit({
       type: 'start', target: o.target, objective, granularity, ...(pm.latencyProfile ? { latency: { batch: pm.latencyProfile.batch, denseMs: pm.latencyProfile.denseMs } } : {}), maxDrop: o.maxDrop, policy: given.name, ...(o.policyFile ? { policyFile: o.policyFile } : {}), ...(outsideDomain ? { scoredAs: scorer.name, outsideDomain } : {}), backend: o.backend?.name ?? 'unknown',
       native: o.backend?.native ?? false, prunable: pm.totalPrunable, metric: metricName(taskOf(model).kind), loss: lossName(taskOf(model)), denseValAccuracy: state.denseValAccuracy, floor,
-      sparsity: state.sparsity, resumed, valRows: data.val.labels.length,
+      sparsity: state.sparsity, ...(givenProgress > 0 ? { given: givenProgress } : {}), resumed, valRows: data.val.labels.length,
       // A row of R² has no fixed worth: the resolution is a 0/1 metric's (report.json's guard leaves it out too).
       ...(metricName(taskOf(model).kind) === 'R²' ? {} : { pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow }),
       budgetSteps: budget.budgetSteps, batchSize: budget.batchSize, budgetSource: budget.source, params: coverage.params, untouched: coverage.untouched,
@@ -1279,7 +1285,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     const accepted = state.steps.filter((s) => s.accepted).length;
     const exitCode: 0 | 3 = reached ? 0 : 3;
     const result: AgentResult = {
-      sparsity, compute: pm.compute(), ...(pm.latencyProfile ? { latency: { profile: pm.latencyProfile, final: pm.latency() } } : {}), ...(unitsKept ? { unitsKept } : {}), denseValAccuracy: state.denseValAccuracy, denseTestAccuracy: denseTest, valAccuracy, testAccuracy,
+      sparsity, ...(givenSparsity > 0 ? { givenSparsity } : {}), compute: pm.compute(), ...(pm.latencyProfile ? { latency: { profile: pm.latencyProfile, final: pm.latency() } } : {}), ...(unitsKept ? { unitsKept } : {}), denseValAccuracy: state.denseValAccuracy, denseTestAccuracy: denseTest, valAccuracy, testAccuracy,
       targetReached: reached, stopReason, exitCode, steps: state.steps,
       ...(outsideDomain ? { policyDomain: { scoredAs: scorer.name, outside: outsideDomain } } : {}),
       totals: { fineTuneEpochs: epochsOf(state.stepsUsed), fineTuneSteps: state.stepsUsed, accepted, rolledBack: state.steps.length - accepted, scoringPasses, rescored: rescore, criteria: { ...criteria }, ...(o.milestones?.length ? { frontierSteps } : {}), ...(reference.controlSteps != null ? { controlSteps: reference.controlSteps } : {}) },

@@ -214,10 +214,11 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             line(`  policy '${e.policy}' has not seen layers like ${shown}${e.outsideDomain.length > 3 ? `, and ${e.outsideDomain.length - 3} more` : ''}: ` +
               `LAMP allocates the sparsity across layers, and inside each the policy's ranks are mixed into LAMP's at weight ${CORRECTION_WEIGHT} ('${e.scoredAs}'; docs/agent.md, "Outside the policy's domain")`);
           }
-          if (!e.resumed && e.sparsity > 0.005) {
+          if ((e.given ?? (e.resumed ? 0 : e.sparsity)) > 0.005) {
+            const given = e.given ?? e.sparsity;
             line(e.objective !== 'params'
-              ? `  the model as given has ${pct(e.sparsity)} of the prunable kernels' multiply-accumulates on zero weights, counted as removed (they stay zero; compaction takes out only those of whole units: \`autoprune inspect\` says how many): "dense" below means this model, not an unpruned one`
-              : `  the model as given is already ${pct(e.sparsity)} sparse (its zero weights stay zero): "dense" below means this model, not an unpruned one`);
+              ? `  the model as given has ${pct(given)} of the prunable kernels' multiply-accumulates on zero weights, counted as removed (they stay zero; compaction takes out only those of whole units: \`autoprune inspect\` says how many): "dense" below means this model, not an unpruned one`
+              : `  the model as given is already ${pct(given)} sparse (its zero weights stay zero): "dense" below means this model, not an unpruned one`);
           }
           if (e.params != null) {
             const share = e.prunable / Math.max(1, e.params);

@@ -104,6 +104,8 @@ function summaryTable(r: RunReport): string {
     ['Target reached', reached],
     ...(r.final.advice ? [['To go further', escapeProse(r.final.advice)] as [string, string]] : []),
     ['Sparsity reached', `${pct(r.final.sparsity, 2)} <span class="muted">of the prunable kernel weights${r.final.sparsityOfAllParams != null ? `; ${pct(r.final.sparsityOfAllParams, 2)} of all ${num(r.dense.params)} parameters` : ''}</span>`],
+    // A model pruned before: "dense" below is that model (its zeros stayed zero).
+    ...(r.dense.sparsity ? [['Model as given', `already ${pct(r.dense.sparsity, 2)} sparse <span class="muted">(pruned before; its zeros stayed zero): every "dense" figure is this model's</span>`] as [string, string]] : []),
     ...((r.dense.untouched ?? []).length ? [[
       'Left dense', (r.dense.untouched ?? []).map((u) => `${e(u.name)} <span class="muted">(${e(u.className)}, ${num(u.params)} parameters: ${e(u.reason)})</span>`).join('<br>'),
     ] as [string, string]] : []),

@@ -128,6 +128,11 @@ export interface ReportDense {
   untouched?: { name: string; className: string; params: number; reason: string }[];
   /** Batch norms `autoprune compact` folds for serving (right after a linear conv or Dense layer); absent in older reports. */
   foldableBatchNorms?: number;
+  /**
+   * Where the model as given was pruned before: the fraction of its prunable kernel weights that were zero (they stay
+   * zero; every "dense" figure is that model's). Absent for an unpruned model.
+   */
+  sparsity?: number;
   /** Where the input model's file stored its weights quantized: the dtypes and its weights' bytes (`compact` of the run shows them). */
   stored?: { dtypes: string[]; weightBytes: number };
 }

@@ -362,6 +362,11 @@ describe('agent loop', () => {
     await expect(runAgent(model, data, createScorer('global-magnitude'), { target: 0.8, milestones: [0.3, 0.5, 0.6], budgetEpochs: 2, onEvent: (e) => events.push(e) }))
       .rejects.toThrow(/^targets 0\.3, 0\.5 are at or below the model's own sparsity, 50\.0 %/);
     expect(events).toEqual([]);
+    // A target above it runs from it, and says where the model as given stood (the start event, the result).
+    const r = await runAgent(model, data, createScorer('global-magnitude'), { target: 0.7, budgetEpochs: 1, force: true, onEvent: (e) => events.push(e) });
+    expect(r.givenSparsity).toBeCloseTo(0.5, 2);
+    expect(events.find((e) => e.type === 'start')).toMatchObject({ given: expect.closeTo(0.5, 2) as number });
+    r.masks.dispose();
     const zero = tf.sequential({ layers: [tf.layers.dense({ inputShape: [12], units: 4, kernelInitializer: 'zeros' }), tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: 'zeros' })] });
     await expect(runAgent(zero, data, createScorer('global-magnitude'), { target: 0.5, budgetEpochs: 1 })).rejects.toThrow(/every prunable kernel weight of this model is zero already: nothing to prune/);
     zero.dispose();

@@ -135,6 +135,11 @@ describe('console summary: validation and an already-pruned input', () => {
     out = '';
     c.event({ ...start, sparsity: 0.75, resumed: true });
     expect(out).toContain("autoprune: resuming from 75.0 % (the checkpoint's last accepted step) to 97.0 % sparsity");
+    expect(out).not.toContain('already');
+    // A resumed run of a model pruned before still says so (its "dense" is that model).
+    out = '';
+    c.event({ ...start, sparsity: 0.75, given: 0.5, resumed: true });
+    expect(out).toContain('already 50.0 % sparse');
     // Under --objective flops its zeros are MACs counted as removed, not all of which compaction takes out: said so.
     out = '';
     c.event({ ...start, objective: 'flops', sparsity: 0.9 });

@@ -201,6 +201,12 @@ describe('renderReportHtml', () => {
   it('escapeHtml escapes the five HTML metacharacters', () => {
     expect(escapeHtml(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
     expect(escapeHtml(3)).toBe('3');
+  });
+
+  it('says where the model as given was pruned before (report.json dense.sparsity)', async () => {
+    const r = JSON.parse(readFileSync(new URL('../fixtures/report/sample-report.json', import.meta.url), 'utf8')) as RunReport;
+    expect(await renderReportHtml(r)).not.toContain('Model as given');
+    expect(await renderReportHtml({ ...r, dense: { ...r.dense, sparsity: 0.5 } })).toContain('<th scope="row">Model as given</th><td>already 50.00 % sparse');
     // Prose keeps a command-line option on one line (a browser breaks after a hyphen: "--⏎force" copies broken).
     expect(escapeProse('or --force takes it; (--granularity unit) & <b>')).toBe('or <span class="nw">--force</span> takes it; (<span class="nw">--granularity</span> unit) &amp; &lt;b&gt;');
     expect(escapeProse('a-b --')).toBe('a-b --');
