@@ -264,7 +264,8 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
           const xb = tf.gather(data.x, ib);
           const yb = tf.gather(y, ib);
           if (compiled) return compiled.valueAndGrads(xb, yb);
-          // With the layers' regularization losses (kernel / bias / activity regularizers), as tfjs's fit and Keras train
+          // With the layers' regularization losses (kernel / bias regularizers; not a recurrent cell's, which tfjs's RNN
+          // layers do not report), as tfjs's fit trains
           // (a model with one is never compiled: compileChain refuses it). The reported loss includes them, as fit's does.
           return tf.variableGrads(() => {
             const loss = lossOf(model.apply(xb, { training: true }) as TF.Tensor, yb, task);
