@@ -481,7 +481,6 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     // The model as given, before a resume loads its checkpoint: pruned before where it has zeros (said in the start event
     // and report.json's dense, whose figures are then that model's).
     const givenSparsity = pm.sparsity().global;
-    const givenProgress = pm.progress(objective);
     // Whole units on a model pruned connection by connection before: the compute figures count its zeros as removed,
     // which its compact model still runs (said, where --objective flops refuses it).
     if (granularity === 'unit' && objective === 'params' && !o.resume) {
@@ -500,6 +499,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
         : timed('latency', () => measureLatencyProfile(pm, { batch: o.servingBatch }))));
     }
     checkUnitsRemovable(granularity, objective, pm, o.target, { frontier: (o.milestones?.length ?? 0) > 0 });
+    // (In the target's measure: after the latency profile, which 'latency' counts with.)
+    const givenProgress = pm.progress(objective);
     let state: AgentState;
     const resumed = Boolean(o.resume && ckpt?.exists());
     // A checkpoint that cannot be resumed (another run's, damaged) is refused before any work or line (the control ran,
@@ -508,14 +509,16 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     // Targets the model as given already meets (it was pruned before): refused, not run (a new user's --target 0.4 on a
     // 50 % sparse model spent its whole budget on a polish it undid; its --targets 0.3,0.5 rows were reported "not reached").
     if (!resumed) {
-      const given = pm.progress(objective);
+      const given = givenProgress;
       const slack = Math.max(EPS, 1 / pm.totalPrunable);
-      const met = [...new Set([...(o.milestones ?? []), o.target])].filter((t) => t <= given + slack).sort((a, b) => a - b);
+      // Met as the loop judges reaching it: weights counted to ⌈target · N⌉ (params), within one weight otherwise.
+      const reach = objective === 'params' ? EPS : slack;
+      const met = [...new Set([...(o.milestones ?? []), o.target])].filter((t) => given >= t - reach).sort((a, b) => a - b);
       if (given > slack && met.length > 0) {
         const what = objective === 'params' ? 'sparsity' : progressName(objective);
         if (given >= 1 - slack) throw new UsageError(`every prunable kernel weight of this model is zero already: nothing to prune (is it an untrained model with zero-initialised kernels?)`);
         throw new UsageError(`${met.length === 1 ? `target ${met[0]} is` : `targets ${met.join(', ')} are`} at or below the model's own ${what}, ` +
-          `${(100 * given).toFixed(1)} % (it was pruned before): nothing to prune there; give ${met.length === 1 && met[0] === o.target && !(o.milestones?.length) ? 'a target' : 'targets'} above ${(Math.ceil(1000 * (given + slack)) / 1000).toFixed(3)}`);
+          `${(100 * given).toFixed(1)} % (it was pruned before): nothing to prune there; give ${met.length === 1 && met[0] === o.target && !(o.milestones?.length) ? 'a target' : 'targets'} above ${given.toFixed(3)}`);
       }
     }
     // The guard's reference: the dense model fine-tuned exactly as one pruning step is, without pruning (a

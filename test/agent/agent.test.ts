@@ -358,7 +358,7 @@ describe('agent loop', () => {
     pm.dispose();
     const events: AgentEvent[] = [];
     await expect(runAgent(model, data, createScorer('global-magnitude'), { target: 0.4, budgetEpochs: 2, onEvent: (e) => events.push(e) }))
-      .rejects.toThrow(/^target 0\.4 is at or below the model's own sparsity, 50\.0 % \(it was pruned before\): nothing to prune there; give a target above 0\.501$/);
+      .rejects.toThrow(/^target 0\.4 is at or below the model's own sparsity, 50\.0 % \(it was pruned before\): nothing to prune there; give a target above 0\.500$/);
     await expect(runAgent(model, data, createScorer('global-magnitude'), { target: 0.8, milestones: [0.3, 0.5, 0.6], budgetEpochs: 2, onEvent: (e) => events.push(e) }))
       .rejects.toThrow(/^targets 0\.3, 0\.5 are at or below the model's own sparsity, 50\.0 %/);
     expect(events).toEqual([]);
