@@ -75,6 +75,13 @@ export type RunIdentity = Record<string, string | number | boolean>;
  * a kill -9 at any moment leaves the old or the new checkpoint, never a mix. Killed between the two
  * renames, only the moved-aside one exists; `exists()` / `restore()` move it back first.
  */
+/** The CLI flag of each setting a checkpoint is bound to (RunIdentity), for the mismatch message. */
+const IDENTITY_FLAGS: Record<string, string> = {
+  target: '--target', maxDrop: '--max-drop', objective: '--objective', granularity: '--granularity', exclude: '--exclude', frontier: '--targets',
+  policy: '--policy', seed: '--seed', splitSeed: '--split-seed', budgetSteps: '--budget-steps', batchSize: '--batch-size', force: '--force',
+  servingBatch: '--serving-batch', distill: 'distillation',
+};
+
 export class Checkpointer {
   readonly dir: string;
   constructor(dir: string) {
@@ -221,7 +228,10 @@ export class Checkpointer {
           ? `the policy file was changed since (sha256 ${String(file.run?.[k]).slice(0, 12)}… → ${String(run[k]).slice(0, 12)}…): its steps were scored by another policy`
           : k === 'data'
             ? `the data as the run reads it differ (${String(file.run?.[k]).slice(0, 12)}… → ${String(run[k]).slice(0, 12)}…: the file's contents, or the columns, split, --standardize or --input-scale it is read with)`
-            : `${k} ${JSON.stringify(file.run?.[k] ?? null)} → ${JSON.stringify(run[k])}`)).join(', ');
+            : k === 'model'
+              ? `it was made for another model: the model's weights differ (${String(file.run?.[k]).slice(0, 12)}… → ${String(run[k]).slice(0, 12)}…)`
+              // Named by the CLI's flag (the library's messages say its option: src/api.ts).
+              : `${IDENTITY_FLAGS[k] ?? k} ${JSON.stringify(file.run?.[k] ?? null)} → ${JSON.stringify(run[k])}`)).join(', ');
         throw new UsageError(`cannot resume: checkpoint '${this.dir}' belongs to another run (${what}); rerun with the original settings or without --resume`);
       }
     }

@@ -48,8 +48,11 @@ describe('Checkpointer', () => {
     const run = { target: 0.8, maxDrop: 1, model: 'aaaa', data: 'bbbb' };
     const ck = new Checkpointer(dir);
     await ck.save(pm, state(1), run);
-    await expect(ck.restore(pm, { ...run, target: 0.9 })).rejects.toThrow(/belongs to another run \(target 0\.8 → 0\.9\)/);
-    await expect(ck.restore(pm, { ...run, model: 'cccc' })).rejects.toThrow(/model "aaaa" → "cccc"/);
+    await expect(ck.restore(pm, { ...run, target: 0.9 })).rejects.toThrow(/belongs to another run \(--target 0\.8 → 0\.9\)/);
+    // Named by the CLI's flags (the library's messages turn them into its options); another model by its weights.
+    await expect(ck.restore(pm, { ...run, maxDrop: 2 })).rejects.toThrow(/belongs to another run \(--max-drop 1 → 2\)/);
+    await expect(ck.restore(pm, { ...run, model: 'ffff' })).rejects.toThrow(/belongs to another run \(it was made for another model: the model's weights differ \(aaaa… → ffff…\)\)/);
+    await expect(ck.restore(pm, { ...run, model: 'cccc' })).rejects.toThrow(/it was made for another model: the model.s weights differ \(aaaa… → cccc…\)/);
     // The data's hash is no setting to recognise: what changes it is named (a resume with --standardize added said only hashes).
     await expect(ck.restore(pm, { ...run, data: 'dddd' })).rejects.toThrow(/belongs to another run \(the data as the run reads it differ \(bbbb… → dddd…: the file's contents, or the columns, split, --standardize or --input-scale it is read with\)\)/);
     await expect(ck.restore(pm, run)).resolves.toMatchObject({ step: 1 });
@@ -58,7 +61,7 @@ describe('Checkpointer', () => {
     const withPolicy = { ...run, policy: 'default', policyContents: 'f'.repeat(64) };
     const ck2 = new Checkpointer(dir2);
     await ck2.save(pm, state(1), withPolicy);
-    await expect(ck2.restore(pm, { ...withPolicy, policy: 'linear', policyContents: 'e'.repeat(64) })).rejects.toThrow(/belongs to another run \(policy "default" → "linear"\); rerun/);
+    await expect(ck2.restore(pm, { ...withPolicy, policy: 'linear', policyContents: 'e'.repeat(64) })).rejects.toThrow(/belongs to another run \(--policy "default" → "linear"\); rerun/);
     await expect(ck2.restore(pm, { ...withPolicy, policyContents: 'e'.repeat(64) })).rejects.toThrow(/belongs to another run \(the policy file was changed since/);
     const w = join(dir, 'weights.bin');
     const good = readFileSync(w);
