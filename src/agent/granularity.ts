@@ -71,7 +71,11 @@ export function zerosCompactionKeeps(pm: PrunableModel): number {
   let built: { model: { dispose(): void } } | undefined;
   let cpm: PrunableModel | undefined;
   try {
-    built = compactModel(pm.model, pm);
+    try {
+      built = compactModel(pm.model, pm);
+    } catch {
+      return 0; // a model compaction cannot take: not measured here (compact and --compact say why), nothing refused for it
+    }
     cpm = new PrunableModel(built.model as Parameters<typeof compactModel>[0]);
     const names = new Set(pm.layers.map((l) => l.name));
     const compactMacs = cpm.layers.filter((l) => names.has(l.name)).reduce((a, l) => a + l.size * l.macsPerWeight, 0);

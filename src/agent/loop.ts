@@ -509,16 +509,15 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     // Targets the model as given already meets (it was pruned before): refused, not run (a new user's --target 0.4 on a
     // 50 % sparse model spent its whole budget on a polish it undid; its --targets 0.3,0.5 rows were reported "not reached").
     if (!resumed) {
-      const given = givenProgress;
       const slack = Math.max(EPS, 1 / pm.totalPrunable);
       // Met as the loop judges reaching it: weights counted to ⌈target · N⌉ (params), within one weight otherwise.
       const reach = objective === 'params' ? EPS : slack;
-      const met = [...new Set([...(o.milestones ?? []), o.target])].filter((t) => given >= t - reach).sort((a, b) => a - b);
-      if (given > slack && met.length > 0) {
+      const met = [...new Set([...(o.milestones ?? []), o.target])].filter((t) => givenProgress >= t - reach).sort((a, b) => a - b);
+      if (givenProgress > slack && met.length > 0) {
         const what = objective === 'params' ? 'sparsity' : progressName(objective);
-        if (given >= 1 - slack) throw new UsageError(`every prunable kernel weight of this model is zero already: nothing to prune (is it an untrained model with zero-initialised kernels?)`);
+        if (givenProgress >= 1 - slack) throw new UsageError(`every prunable kernel weight of this model is zero already: nothing to prune (is it an untrained model with zero-initialised kernels?)`);
         throw new UsageError(`${met.length === 1 ? `target ${met[0]} is` : `targets ${met.join(', ')} are`} at or below the model's own ${what}, ` +
-          `${(100 * given).toFixed(1)} % (it was pruned before): nothing to prune there; give ${met.length === 1 && met[0] === o.target && !(o.milestones?.length) ? 'a target' : 'targets'} above ${given.toFixed(3)}`);
+          `${(100 * givenProgress).toFixed(1)} % (it was pruned before): nothing to prune there; give ${met.length === 1 && met[0] === o.target && !(o.milestones?.length) ? 'a target' : 'targets'} above ${givenProgress.toFixed(3)}`);
       }
     }
     // The guard's reference: the dense model fine-tuned exactly as one pruning step is, without pruning (a
@@ -552,7 +551,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
       ? { kind: savedRef.kind, accuracy: savedRef.accuracy, correct: Float32Array.from(savedRef.correct), ...(savedRef.controlAccuracy != null ? { controlAccuracy: savedRef.controlAccuracy } : {}), ...(savedRef.controlSteps != null ? { controlSteps: savedRef.controlSteps } : {}) }
       // A model pruned before is fine-tuned with its zeros kept, as every step is (unmasked, its control regrew ~19 k of
       // a new user's 26 k pruned weights: not the model as given fine-tuned); a dense one as before.
-      : await timedAsync(phases, 'control', () => controlReference(model, data, calib.x, budget, controlSteps, o.seed, o.signal, softTargets, onControlRound, pm.sparsity().global > 0 ? pm : undefined))
+      : await timedAsync(phases, 'control', () => controlReference(model, data, calib.x, budget, controlSteps, o.seed, o.signal, softTargets, onControlRound, givenSparsity > 0 ? pm : undefined))
         .then((control) => (control.accuracy <= denseVal.accuracy
           ? { kind: 'control' as const, accuracy: control.accuracy, correct: control.correct, controlAccuracy: control.accuracy, controlSteps: control.steps }
           : { kind: 'dense' as const, accuracy: denseVal.accuracy, correct: denseVal.correct, controlAccuracy: control.accuracy, controlSteps: control.steps }));

@@ -62,10 +62,8 @@ export async function inspectModel(path: string): Promise<SparsityReport & {
     try { checkUnitsRemovable('unit', 'flops', pm); } catch { removable = false; }
     const most = removable ? maxComputeRemovable(pm) : compute.reduction;
     // Zeros a compact model would still run (connections pruned one by one): what --objective flops refuses.
-    let zerosKept = 0;
-    try { zerosKept = zerosCompactionKeeps(pm); } catch { /* a model compaction cannot take: the run says why */ }
     return {
-      ...sp, masksFile, compute, layerMacs, coverage: pm.coverage(), unitsKept, maxComputeRemovable: most, zerosCompactKeeps: zerosKept,
+      ...sp, masksFile, compute, layerMacs, coverage: pm.coverage(), unitsKept, maxComputeRemovable: most, zerosCompactKeeps: zerosCompactionKeeps(pm),
       ...(refused ? { refused } : {}), ...(note ? { note } : {}),
     };
   } finally {

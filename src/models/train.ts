@@ -181,8 +181,7 @@ export async function trainAsync(model: TF.LayersModel, data: Split, options: Tr
  * Each constrained variable projected by its constraint (inside the caller's tidy), and a pruned kernel masked again:
  * the built-in constraints keep zeros, a user's registered one need not.
  */
-function applyConstraints(weights: readonly TF.LayerVariable[], pm: PrunableModel | undefined): void {
-  const maskOf = new Map(pm?.layers.map((l, i) => [l.kernel.name, i]) ?? []);
+function applyConstraints(weights: readonly TF.LayerVariable[], pm: PrunableModel | undefined, maskOf: ReadonlyMap<string, number>): void {
   for (const w of weights) {
     const v = w.read() as TF.Variable;
     const projected = w.constraint.apply(v);
@@ -207,6 +206,8 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
   // them, and tf.loadLayersModel, which applies them on load, then ran another model than the one measured (a new
   // user's maxNorm(1) layer had a column of norm 1.54; outputs moved by 0.2). Pruned weights stay 0 (masked again).
   const constrained = model.trainableWeights.filter((w) => w.constraint != null);
+  /** Each pruned kernel's index in o.prunable, for its mask after the constraint. */
+  const maskIndex = new Map(o.prunable?.layers.map((l, i) => [l.kernel.name, i]) ?? []);
   const optimizer = new FlatAdam(vars, o.learningRate);
   const compiled = o.gradient === 'tape' ? undefined : compileChain(model, task, vars);
   // The pruning masks of the trained variables, to the optimizer as one flat vector (1 for biases and unpruned layers).
@@ -287,7 +288,7 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
           // Pruned weights get a zero gradient and (zero moments) a zero update: no re-masking per step.
           // The gradients are freed once flattened: not needed after, and a full copy less at the step's peak.
           optimizer.step(vars.map((v) => grads[v.name]), true);
-          if (constrained.length > 0) applyConstraints(constrained, o.prunable);
+          if (constrained.length > 0) applyConstraints(constrained, o.prunable, maskIndex);
           const next = tf.add(lossSum, value) as TF.Scalar;
           value.dispose();
           lossSum.dispose();

@@ -217,7 +217,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           if ((e.given ?? (e.resumed ? 0 : e.sparsity)) > 0.005) {
             const given = e.given ?? e.sparsity;
             line(e.objective !== 'params'
-              ? `  the model as given has ${pct(given)} of the prunable kernels' multiply-accumulates on zero weights, counted as removed (they stay zero; compaction takes out only those of whole units: \`autoprune inspect\` says how many): "dense" below means this model, not an unpruned one`
+              ? `  the model as given has ${pct(given)} of the prunable kernels' multiply-accumulates on zero weights, counted as removed (they stay zero; compaction takes out only those of whole units, and a model with more than 1 % of its MACs on other zeros is refused for it): "dense" below means this model, not an unpruned one`
               : `  the model as given is already ${pct(given)} sparse (its zero weights stay zero): "dense" below means this model, not an unpruned one`);
           }
           if (e.params != null) {
