@@ -141,6 +141,9 @@ function untrainedReference(task: TaskInfo, val: Split, metric: number): string 
     'a model not trained yet: train it first and prune in a later fit, or fit without the guard';
 }
 
+/** The figures tfjs-layers gives a callback at an epoch's end: numbers, or scalars it owns until History reads them. */
+type EpochLogs = Parameters<TF.Callback['onEpochEnd']>[1];
+
 /** The callback whose fit of a model has begun and run no batch yet: a second one in the same fit is refused. */
 const beginning = new WeakMap<TF.LayersModel, PruningCallback>();
 
@@ -318,6 +321,8 @@ export class PruningCallback extends TfCallback {
   private unpatch: (() => void) | undefined;
   /** Set by each batch of this callback's fit, taken by its update: an update without it is outside the fit. */
   private updateDue = false;
+  /** The error of a prune that failed inside this fit's batch (the scorer's, onPrune's): thrown at the epoch's end (abandon). */
+  private failed: { error: unknown } | undefined;
 
   constructor(readonly prunedModel: TF.LayersModel, options: PruningCallbackOptions) {
     super();
@@ -366,6 +371,7 @@ export class PruningCallback extends TfCallback {
       throw new UsageError(`PruningCallback: this fit has two PruningCallbacks of model '${this.prunedModel.name}' (targets ${other.target} and ${this.target}): each would prune by its own masks and report the other's zeros wrongly; pass one`);
     }
     this.shortSaid = false;
+    this.failed = undefined;
     this.planFit();
     // Only once the fit is planned (a refusal above, e.g. "set endStep", leaves nothing to be taken for a second callback).
     beginning.set(this.prunedModel, this);
@@ -411,7 +417,34 @@ export class PruningCallback extends TfCallback {
   }
 
   /** The guard: keep the epoch (new last-good state) or undo it and hold the sparsity. */
-  override async onEpochEnd(epoch: number): Promise<void> {
+  override async onEpochEnd(epoch: number, logs?: EpochLogs): Promise<void> {
+    if (this.failed) return this.abandon(this.failed.error, logs);
+    try {
+      this.guardEpoch(epoch);
+    } catch (err) {
+      return this.abandon(err, logs);
+    }
+  }
+
+  /**
+   * Ends a fit whose prune (or guard) failed, with none of the fit's tensors left allocated. tfjs-layers frees an epoch's
+   * tensors (its row order or fitDataset's batch, the running loss and metric sums) only as the epoch runs on, and
+   * History's figures only after the last epoch: thrown from the batch, a failed prune left 3 tensors of a fit with one
+   * metric, and more for each epoch History had recorded. So that batch updates nothing (maskInsideUpdates), the fit
+   * stops after it, and the error is thrown here, once the epoch's figures (History, the fit's last callback, has not
+   * recorded them) and History's earlier ones are freed. Callbacks listed before this one see that epoch end.
+   */
+  private async abandon(error: unknown, logs: EpochLogs | undefined): Promise<never> {
+    this.failed = undefined;
+    for (const v of Object.values(logs ?? {})) if (typeof v !== 'number') v.dispose();
+    // (this.model: the model whose fit runs; a Sequential's fit is its inner model's, with that model's History.)
+    await this.model.history.syncData();
+    if (beginning.get(this.prunedModel) === this) beginning.delete(this.prunedModel);
+    this.unpatch?.();
+    throw error;
+  }
+
+  private guardEpoch(epoch: number): void {
     if (!this.val || !this.prunedSinceCheck || !this.reference) return;
     this.prunedSinceCheck = false;
     const now = evaluate(this.prunedModel, this.val);
@@ -435,7 +468,13 @@ export class PruningCallback extends TfCallback {
   /** Before a scheduled batch: prune to the schedule's sparsity (the batch then trains with the new masks). */
   override async onBatchBegin(): Promise<void> {
     beginning.delete(this.prunedModel);
-    this.pruneIfDue();
+    try {
+      this.pruneIfDue();
+    } catch (error) {
+      // Thrown at the epoch's end (abandon): thrown here, it left the fit's tensors allocated.
+      this.failed = { error };
+      this.model.stopTraining = true;
+    }
     this.updateDue = true;
   }
 
@@ -474,6 +513,8 @@ export class PruningCallback extends TfCallback {
         return;
       }
       this.updateDue = false;
+      // The batch of a failed prune trains nothing: the fit ends with the model as the failure found it.
+      if (this.failed) return;
       update(grads);
       if (!this.stripped) this.masks.applyMasks();
     };
@@ -531,6 +572,7 @@ export class PruningCallback extends TfCallback {
 
   /** After every batch: the pruned weights are exactly 0 (also where no compiled optimizer could be wrapped). */
   override async onBatchEnd(): Promise<void> {
+    if (this.failed) return;
     if (!this.unpatch) this.masks.applyMasks();
     this.stepsDone++;
   }

@@ -281,6 +281,56 @@ describe('pruning inside the user\'s training', () => {
     data.dispose();
   });
 
+  it('a scorer that throws mid-fit fails the fit with its error, leaves no tensor of the fit behind and trains nothing after the failure (fit and fitDataset)', async () => {
+    // Thrown from the batch, it left the epoch's row order and running loss and metric sums, and History's figures, allocated.
+    const { data, y, yVal, model } = await denseTrainedWithValidation();
+    const batches = Math.ceil(data.train.labels.length / 32);
+    const opt = model.optimizer;
+    const before = numTensors();
+    // The kernels as each batch begins (listed before the pruner: before its prune): the failed batch must not move them.
+    let atBatch: ReturnType<typeof kernels> = [];
+    const watch = new (class extends tf.Callback { override async onBatchBegin() { atBatch = kernels(model); } })();
+    // A scorer that fails at the prune numbered `at` (1-based; it is called once per layer).
+    const failing = (at: number): { policy: Scorer; onPrune: () => void } => {
+      let prunes = 0;
+      return {
+        policy: { name: 'failing', score: (f) => {
+          if (prunes === at - 1) throw new Error(`scorer failed at prune ${at}`);
+          return f.layers.map((l) => Float32Array.from({ length: l.count }, (_, i) => i));
+        } },
+        onPrune: () => { prunes++; },
+      };
+    };
+    // A prune at the start of each epoch after the first (step 0 is the schedule's start, at the initial sparsity): the
+    // third fails as the fourth epoch begins, after History recorded three (with validation).
+    const pruner = new PruningCallback(model, { target: 0.8, calibration: { x: data.train.x, y }, ...failing(3), endStep: 4 * batches, frequency: batches });
+    await expect(model.fit(data.train.x, y, { epochs: 5, batchSize: 32, callbacks: [watch, pruner], validationData: [data.val.x, yVal], verbose: 0, shuffle: false }))
+      .rejects.toThrow('scorer failed at prune 3');
+    expect(pruner.history.map((h) => h.step)).toEqual([batches, 2 * batches]);
+    expect(kernels(model)).toEqual(atBatch);
+    expect(Object.prototype.hasOwnProperty.call(opt, 'applyGradients')).toBe(false);
+    pruner.strip();
+    expect(numTensors()).toBe(before);
+    // fitDataset: its batch's tensors, too.
+    const rows = data.train.labels.length;
+    const dataset = tf.data.generator(function* () {
+      for (let at = 0; at < rows; at += 32) {
+        const n = Math.min(32, rows - at);
+        yield { xs: tf.slice(data.train.x, at, n), ys: tf.slice(y, at, n) };
+      }
+    });
+    const again = new PruningCallback(model, { target: 0.8, calibration: { x: data.train.x, y }, ...failing(2), endStep: 2 * batches, frequency: 3 });
+    await expect(model.fitDataset(dataset, { epochs: 1, callbacks: [watch, again], verbose: 0 })).rejects.toThrow('scorer failed at prune 2');
+    expect(again.history.map((h) => h.step)).toEqual([3]);
+    expect(kernels(model)).toEqual(atBatch);
+    again.strip();
+    expect(numTensors()).toBe(before);
+    model.optimizer.dispose();
+    tf.dispose([y, yVal]);
+    model.dispose();
+    data.dispose();
+  });
+
   it('warns (a Node warning) when endStep is after the fit\'s last step: that fit never reaches the target', async () => {
     const data = loadSynthetic({ samples: 120, features: 20, classes: 3, seed: 7 });
     const model = userModel();
