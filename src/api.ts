@@ -56,7 +56,7 @@ function resumable(err: InterruptedError, out: string | undefined): InterruptedE
   const dir = out ? checkpointDirFor(out) : undefined;
   const message = dir && new Checkpointer(dir).exists()
     ? `${err.message}; the last accepted step is checkpointed in ${dir}: call autoprune() again with the same options and resume: true to continue (without it, the run starts over)`
-    : dir ? `${err.message} before the first accepted step was checkpointed (a step accepted but interrupted on its way to the checkpoint, a frontier branch included, is not kept); nothing to resume`
+    : dir ? `${err.message} before the first accepted step was checkpointed (a step accepted but interrupted on its way to the checkpoint is not kept); nothing to resume`
     : `${err.message}; without out nothing was checkpointed (with out, an interrupted run continues with resume: true)`;
   return new InterruptedError(message, { cause: err.cause });
 }

@@ -149,6 +149,42 @@ describe('the frontier in one run', () => {
     resumed.model.dispose();
   });
 
+  it('a stop asked for by the event handler of a step that crosses a lower target keeps the step, as without lower targets: the resume runs its branches first and ends as the uninterrupted run', async () => {
+    const opts = { target: 0.8, frontier: [0.7, 0.5], data: 'synthetic', policy: 'global-magnitude', maxDrop: 10, budgetEpochs: 8 } as const;
+    const events: AgentEvent[] = [];
+    const whole = await autoprune({ ...opts, out: join(tempDir(), 'whole'), onEvent: (e) => events.push(e) });
+    // The step whose branch comes first: the last step said before the first branch round.
+    const firstBranch = events.findIndex((e) => e.type === 'epoch' && e.branch != null);
+    const crossing = events.slice(0, firstBranch).filter((e) => e.type === 'step').at(-1)!;
+    const k = crossing.step;
+    const out = join(tempDir(), 'cut');
+    const controller = new AbortController();
+    const before = numTensors();
+    const cut: AgentEvent[] = [];
+    await expect(autoprune({ ...opts, out, signal: controller.signal, onEvent: (e) => { cut.push(e); if (e.type === 'step' && e.step === k) controller.abort(); } }))
+      .rejects.toThrow(/^interrupted; the last accepted step is checkpointed in /);
+    expect(numTensors()).toBe(before);
+    // The step is checkpointed (and said to be) before its branches, none of which ran.
+    expect(cut.filter((e) => e.type === 'checkpoint').at(-1)).toMatchObject({ step: k });
+    expect(cut.some((e) => e.type === 'epoch' && e.branch != null)).toBe(false);
+    const resumedEvents: AgentEvent[] = [];
+    const resumed = await autoprune({ ...opts, out, resume: true, onEvent: (e) => resumedEvents.push(e) });
+    // The resume starts after the step (not redone) with its branches.
+    expect(resumedEvents.find((e) => e.type === 'start')).toMatchObject({ resumed: true, sparsity: crossing.toSparsity });
+    expect(resumedEvents.filter((e) => e.type === 'step' && e.step <= k)).toEqual([]);
+    expect(resumedEvents.some((e) => e.type === 'epoch' && e.branch != null && e.step === k)).toBe(true);
+    expect(resumed.report.frontier).toEqual(whole.report.frontier);
+    expect(resumed.report.totals.fineTuneSteps).toBe(whole.report.totals.fineTuneSteps);
+    expect(resumed.report.totals.frontierSteps).toBe(whole.report.totals.frontierSteps);
+    for (const t of [0.5, 0.7]) {
+      const a = readFileSync(join(out, `frontier/${t}/model/weights.bin`));
+      const b = readFileSync(join(whole.outDir!, `frontier/${t}/model/weights.bin`));
+      expect(a.equals(b)).toBe(true);
+    }
+    whole.model.dispose();
+    resumed.model.dispose();
+  });
+
   it('refuses lower targets that are not below the target', async () => {
     await expect(autoprune({ target: 0.5, frontier: [0.7], data: 'synthetic' })).rejects.toThrow(/frontier must be a list of targets strictly between 0 and target \(0.5\)/);
   });

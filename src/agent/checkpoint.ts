@@ -21,6 +21,12 @@ export interface AgentState {
   steps: StepRecord[];
   /** Optimizer steps of the frontier's branches so far (on top of the budget). */
   frontierSteps?: number;
+  /**
+   * The last accepted step's lower targets are still to be reached on their branches (it crossed them, and the run was
+   * checkpointed before its branches, which an interruption may cut short): the sparsity the step started from, and its
+   * validation metric and fine-tune steps. Its state before the step is in branch-from.bin; a resume runs the branches first.
+   */
+  branchFrom?: { sparsity: number; valAccuracy: number; steps: number };
   /** Times the default budget was extended so far (budget.ts extendBudget); a resume extends it as often. */
   budgetExtensions?: number;
   /** The step after which the default budget was last extended: another extension needs a step accepted since. */
@@ -54,7 +60,7 @@ interface StateFile {
   weights: { name: string; shape: number[] }[];
   /** What the run was (target, guard, policy, hashes of the dense model and the data): a resume must match it. */
   run?: RunIdentity;
-  /** sha256 of each file written beside state.json (weights.bin, masks.json, milestone-<i>.bin): a damaged one is refused. */
+  /** sha256 of each file written beside state.json (weights.bin, masks.json, milestone-<i>.bin, branch-from.bin): a damaged one is refused. */
   sha256?: Record<string, string>;
   /**
    * sha256 of the JSON of `run`, `state` and `milestones` as written (state.json's own contents): an edited or damaged
@@ -126,11 +132,12 @@ export class Checkpointer {
     }
   }
 
-  async save(pm: PrunableModel, state: AgentState, run?: RunIdentity, milestones: readonly Milestone[] = []): Promise<void> {
+  /** `branchFrom`: the state before the last step, where `state.branchFrom` says its branches are still to come. */
+  async save(pm: PrunableModel, state: AgentState, run?: RunIdentity, milestones: readonly Milestone[] = [], branchFrom?: Snapshot): Promise<void> {
     const tmp = join(dirname(this.dir), `.${basename(this.dir)}.tmp-${process.pid}`);
     rmSync(tmp, { recursive: true, force: true });
     try {
-      await this.write(tmp, pm, state, run, milestones);
+      await this.write(tmp, pm, state, run, milestones, branchFrom);
     } catch (err) {
       // Disk full or the folder gone: no partial temp folder is left; the previous checkpoint stays.
       rmSync(tmp, { recursive: true, force: true });
@@ -144,7 +151,7 @@ export class Checkpointer {
     rmSync(old, { recursive: true, force: true });
   }
 
-  private async write(tmp: string, pm: PrunableModel, state: AgentState, run: RunIdentity | undefined, milestones: readonly Milestone[]): Promise<void> {
+  private async write(tmp: string, pm: PrunableModel, state: AgentState, run: RunIdentity | undefined, milestones: readonly Milestone[], branchFrom: Snapshot | undefined): Promise<void> {
     makeDirs(tmp);
     const weights = pm.model.weights;
     const arrays = await Promise.all(weights.map((w) => w.read().data() as Promise<Float32Array>));
@@ -160,6 +167,7 @@ export class Checkpointer {
     put('weights.bin', Buffer.from(buf.buffer));
     put('masks.json', JSON.stringify(masksToJson(pm)));
     for (const [i, m] of milestones.entries()) put(`milestone-${i}.bin`, await snapshotBytes(m.snapshot));
+    if (state.branchFrom) put('branch-from.bin', await snapshotBytes(branchFrom!));
     const metas = milestones.length ? { milestones: milestones.map(({ snapshot: _, ...meta }) => meta) } : {};
     const file: StateFile = {
       format: 'autoprune-checkpoint', version: 2,
@@ -275,31 +283,38 @@ export class Checkpointer {
 
   /** The frontier targets the restored checkpoint had reached, with their weights and masks (the caller owns them). */
   restoredMilestones(pm: PrunableModel): Milestone[] {
+    return this.saved.map((meta, i) => ({ ...meta, snapshot: this.readSnapshot(pm, `milestone-${i}.bin`) }));
+  }
+
+  /** The state before the restored checkpoint's last step, whose branches are still to come (AgentState.branchFrom); the caller owns it. */
+  restoredBranchFrom(pm: PrunableModel): Snapshot {
+    return this.readSnapshot(pm, 'branch-from.bin');
+  }
+
+  /** A snapshot written by snapshotBytes: every weight (float32), then every mask (1 byte each). */
+  private readSnapshot(pm: PrunableModel, name: string): Snapshot {
     const wSizes = pm.model.weights.map((w) => (w.shape as number[]).reduce((a, b) => a * b, 1));
     const mShapes = pm.layers.map((l) => l.kernel.shape as number[]);
     const mSizes = mShapes.map((sh) => sh.reduce((a, b) => a * b, 1));
     const need = 4 * wSizes.reduce((a, b) => a + b, 0) + mSizes.reduce((a, b) => a + b, 0);
-    return this.saved.map((meta, i) => {
-      const file = join(this.dir, `milestone-${i}.bin`);
-      const bytes = readFileSync(file);
-      if (bytes.byteLength !== need) throw new UsageError(`cannot resume: checkpoint '${file}' is truncated or corrupt (${bytes.byteLength} of ${need} bytes); rerun without --resume`);
-      // A copy: the float32 view needs an aligned offset.
-      const all = new Uint8Array(bytes);
-      let off = 0;
-      const snapshot: Snapshot = tf.tidy(() => ({
-        weights: pm.model.weights.map((w, j) => {
-          const t = tf.keep(tf.tensor(new Float32Array(all.buffer, off, wSizes[j]).slice(), w.shape as number[]));
-          off += 4 * wSizes[j];
-          return t;
-        }),
-        masks: mShapes.map((shape, j) => {
-          const t = tf.keep(tf.tensor(all.slice(off, off + mSizes[j]), shape, 'bool'));
-          off += mSizes[j];
-          return t;
-        }),
-      }));
-      return { ...meta, snapshot };
-    });
+    const file = join(this.dir, name);
+    const bytes = readFileSync(file);
+    if (bytes.byteLength !== need) throw new UsageError(`cannot resume: checkpoint '${file}' is truncated or corrupt (${bytes.byteLength} of ${need} bytes); rerun without --resume`);
+    // A copy: the float32 view needs an aligned offset.
+    const all = new Uint8Array(bytes);
+    let off = 0;
+    return tf.tidy(() => ({
+      weights: pm.model.weights.map((w, j) => {
+        const t = tf.keep(tf.tensor(new Float32Array(all.buffer, off, wSizes[j]).slice(), w.shape as number[]));
+        off += 4 * wSizes[j];
+        return t;
+      }),
+      masks: mShapes.map((shape, j) => {
+        const t = tf.keep(tf.tensor(all.slice(off, off + mSizes[j]), shape, 'bool'));
+        off += mSizes[j];
+        return t;
+      }),
+    }));
   }
 
   remove(): void {
@@ -307,7 +322,7 @@ export class Checkpointer {
   }
 }
 
-const CHECKPOINT_FILE = /^(weights\.bin|masks\.json|milestone-\d+\.bin)$/;
+const CHECKPOINT_FILE = /^(weights\.bin|masks\.json|milestone-\d+\.bin|branch-from\.bin)$/;
 
 /** sha256 of a checkpoint's run identity, loop state and milestones, as JSON (StateFile.stateSha256). */
 function stateDigest(run: RunIdentity | undefined, state: AgentState, milestones: readonly MilestoneMeta[] | undefined): string {
@@ -323,7 +338,7 @@ export function invalidStateFile(file: StateFile): string | undefined {
   for (const name of Object.keys(sums)) if (!CHECKPOINT_FILE.test(name)) return `checksum of '${name.slice(0, 60)}', not a checkpoint file`;
   const milestones = file.milestones ?? [];
   if (!Array.isArray(milestones)) return 'milestones: not a list';
-  for (const need of ['weights.bin', 'masks.json', ...milestones.map((_, i) => `milestone-${i}.bin`)]) if (typeof sums[need] !== 'string') return `no checksum of '${need}'`;
+  for (const need of ['weights.bin', 'masks.json', ...milestones.map((_, i) => `milestone-${i}.bin`), ...(file.state?.branchFrom ? ['branch-from.bin'] : [])]) if (typeof sums[need] !== 'string') return `no checksum of '${need}'`;
   const st = file.state;
   if (st == null || typeof st !== 'object') return 'no loop state';
   if (!isCount(st.step)) return 'state.step';
@@ -333,6 +348,8 @@ export function invalidStateFile(file: StateFile): string | undefined {
   if (!Number.isFinite(st.denseValAccuracy)) return 'state.denseValAccuracy'; // R² may be negative
   if (!Array.isArray(st.steps) || !st.steps.every((r) => r != null && typeof r === 'object')) return 'state.steps';
   if (st.frontierSteps != null && !isCount(st.frontierSteps)) return 'state.frontierSteps';
+  const bf = st.branchFrom;
+  if (bf != null && !(typeof bf === 'object' && typeof bf.sparsity === 'number' && bf.sparsity >= 0 && bf.sparsity <= st.sparsity && Number.isFinite(bf.valAccuracy) && isCount(bf.steps) && bf.steps <= st.stepsUsed)) return 'state.branchFrom';
   if (st.scoringPasses != null && !isCount(st.scoringPasses)) return 'state.scoringPasses';
   if (st.budgetExtensions != null && !isCount(st.budgetExtensions)) return 'state.budgetExtensions';
   if (st.extendedAtStep != null && !isCount(st.extendedAtStep)) return 'state.extendedAtStep';

@@ -818,14 +818,14 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     };
 
     // state.frontierSteps: optimizer steps of the frontier's branches, on top of the budget, added to the totals at the end.
-    /** Writes the checkpoint (state, and the frontier targets reached so far). */
-    const checkpoint = () => {
+    /** Writes the checkpoint (state, and the frontier targets reached so far; `branchFrom` where state.branchFrom says so). */
+    const checkpoint = (branchFrom?: Snapshot) => {
       if (!ckpt) return Promise.resolve();
       state.scoringPasses = scoringPasses;
       state.criteria = { ...criteria };
       state.phases = runPhases();
       state.seconds = earlier.seconds + (Date.now() - agentT0) / 1000;
-      return timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state, o.identity, milestones));
+      return timedAsync(phases, 'checkpoint', () => ckpt.save(pm, state, o.identity, milestones, branchFrom));
     };
 
     /**
@@ -912,12 +912,32 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
       }
     };
 
+    /**
+     * recordCrossed after an accepted step from `from` (its state `before`), with the step checkpointed first where it
+     * crossed a lower target: its branches are fine-tunes after the step, and a stop during them (or asked for by the
+     * step's event handler) lost the step where a run without lower targets keeps it (its checkpoint comes before the
+     * next check for a stop). A resume of that checkpoint runs the branches first, from `before` (AgentState.branchFrom).
+     */
+    const crossAfterStep = async (before: Snapshot, from: number, r: { sparsity: number; valAccuracy: number; steps: number }) => {
+      if (ckpt && pending.length > 0 && r.sparsity > pending[0] + tol) {
+        state.branchFrom = { sparsity: from, valAccuracy: r.valAccuracy, steps: r.steps };
+        await checkpoint(before);
+        emit({ type: 'checkpoint', step: state.step, sparsity: state.sparsity, path: ckpt.dir });
+      }
+      try {
+        await recordCrossed(before, r.sparsity, r);
+      } finally {
+        delete state.branchFrom;
+      }
+    };
+
     // Sparsity moves in steps of one weight: within one weight of a lower target counts as landing on it.
     const tol = Math.max(EPS, 1 / pm.totalPrunable);
     // The target itself, counted in weights, is reached at the count it needs, ⌈target · N⌉ (47 of 96 weights is not 0.5:
     // a new user's autoencoder stopped there, "target reached, within one weight"); counted in compute, within one weight.
     const reachTol = objective === 'params' ? EPS : tol;
-    const pending = [...new Set(o.milestones ?? [])].filter((m) => m > state.sparsity + tol && m < o.target - tol).sort((a, b) => a - b);
+    // (From where the last step started where its branches are still to come: a resume runs them first, below.)
+    const pending = [...new Set(o.milestones ?? [])].filter((m) => m > (state.branchFrom?.sparsity ?? state.sparsity) + tol && m < o.target - tol).sort((a, b) => a - b);
     /**
      * The steps: prune by the planner's rate, fine-tune, accept or roll back (adapting the rate), extend a default budget
      * while steps are accepted, until the target, the budget or the smallest useful step. Returns why it stopped short (undefined: the target).
@@ -1014,7 +1034,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
             // Said before the lower targets it crossed are reached on their branches (their rounds and `frontier` events follow).
             // (Inside the try: a handler that throws on it must not leave the step's snapshot behind.)
             emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds, ...(notes ? { reason: notes } : {}) });
-            await recordCrossed(snap, r.sparsity, r);
+            await crossAfterStep(snap, from, r);
           } finally {
             disposeSnapshot(snap);
           }
@@ -1069,6 +1089,18 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
       }
       return stopped;
     };
+    if (state.branchFrom) {
+      // Resumed from a checkpoint written before an accepted step's branches: they come first, from the state the step started from.
+      const before = ckpt!.restoredBranchFrom(pm);
+      try {
+        await recordCrossed(before, state.sparsity, state.branchFrom);
+      } finally {
+        disposeSnapshot(before);
+      }
+      delete state.branchFrom;
+      await checkpoint();
+      emit({ type: 'checkpoint', step: state.step, sparsity: state.sparsity, path: ckpt!.dir });
+    }
     const stopped = await takeSteps();
 
 
@@ -1144,7 +1176,7 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
               state.sparsity = r.sparsity;
               state.steps.push({ ...rec, accepted: true, reason: how });
               emit({ type: 'step', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, fineTuneEpochs: epochsOf(r.steps), totalEpochs: epochsOf(state.stepsUsed), fineTuneSteps: r.steps, totalSteps: state.stepsUsed, seconds, reason: how });
-              await recordCrossed(snap, r.sparsity, r);
+              await crossAfterStep(snap, from, r);
             } else {
               pm.restore(snap);
               const extended = how !== half;

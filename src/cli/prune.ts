@@ -129,7 +129,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
   } catch (err) {
     if (err instanceof InterruptedError) {
       const dir = checkpointDirFor(f.out);
-      if (!new Checkpointer(dir).exists()) throw new InterruptedError('interrupted before the first accepted step was checkpointed (a step accepted but interrupted on its way to the checkpoint, a frontier branch included, is not kept); nothing to resume');
+      if (!new Checkpointer(dir).exists()) throw new InterruptedError('interrupted before the first accepted step was checkpointed (a step accepted but interrupted on its way to the checkpoint is not kept); nothing to resume');
       // Quoted for a POSIX shell where a word needs it (spaces, quotes, `*`, a path in another script): pasted, it runs.
       const again = ['autoprune', ...process.argv.slice(2).filter((a) => a !== '--resume'), '--resume'].map(shellWord).join(' ');
       throw new InterruptedError(`interrupted; the last accepted step is checkpointed in ${dir} (a rerun without --resume starts over). Resume with: ${again}`);
