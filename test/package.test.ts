@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { coverageCases, coveragePaths } from '../src/bench/coverage-suite.js';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -14,6 +16,17 @@ describe('the npm package', () => {
       expect(files.has(f), f).toBe(true);
     }
     for (const f of files) expect(f, f).not.toMatch(/^(src|test|\.native|node_modules|\.ci)\//);
+    // Of scripts/, what the package itself runs (the install step and `autoprune setup-native`; the speed suite's PyTorch
+    // side), not the repository's measuring scripts (they need a clone: README, "Docs").
+    expect([...files].filter((f) => f.startsWith('scripts/')).sort()).toEqual(['scripts/setup-native.mjs', 'scripts/speed-torch.py']);
+    // Every coverage case's data where the suite reads it, and no data file shipped twice (gru-text reads lstm-text's CSV).
+    for (const c of coverageCases()) if (c.data !== 'mnist') expect(files.has(relative(root, coveragePaths(c).data)), c.name).toBe(true);
+    const bySum = new Map<string, string>();
+    for (const f of [...files].filter((p) => p.startsWith('datasets/'))) {
+      const sum = createHash('sha256').update(readFileSync(join(root, f))).digest('hex');
+      expect(bySum.get(sum), `${f} is the same file as ${bySum.get(sum)}`).toBeUndefined();
+      bySum.set(sum, f);
+    }
     // Source maps carry their sources: src/ is not shipped, so a map that only pointed at it would be useless.
     const maps = [...files].filter((f) => f.endsWith('.js.map'));
     expect(maps.length).toBeGreaterThan(10);

@@ -27,6 +27,7 @@ export interface CoverageCase {
   name: string;
   description: string;
   source: string;
+  /** 'mnist' (the built-in MNIST-10k), or a CSV relative to the case's folder (gru-text reads lstm-text's: `../lstm-text/data.csv`). */
   data: string;
   task: TaskKind;
   flags?: string[];
