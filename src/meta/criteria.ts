@@ -85,7 +85,14 @@ export function computeImportances(pm: PrunableModel, calib: Split, options: Cri
   return { magnitude, lamp, wanda, taylor, fisher };
 }
 
-/** LAMP score of each live weight of one layer; -Infinity for pruned ones. */
+/**
+ * LAMP score of each live weight of one layer; -Infinity for pruned ones. Not src/policy/baselines.ts's lampScores (the
+ * LAMP baseline and the `+lamp` allocation), on purpose: the oracle's criteria do not depend on the policy code (above),
+ * and the two differ on ties. Here the weights are ranked (ties by position) and each sums the squares ranked at or
+ * above it, as Lee et al. write it: equal weights get distinct scores, a layer's largest one alone scores 1. There
+ * equal weights share one score (their sum includes them all). Without ties they agree to float32 rounding
+ * (test/meta/oracle.test.ts); the meta-datasets' labels were built with this one.
+ */
 export function lampScores(w: Float32Array, mask: Float32Array): Float32Array {
   const liveIdx: number[] = [];
   for (let j = 0; j < w.length; j++) if (mask[j] !== 0) liveIdx.push(j);

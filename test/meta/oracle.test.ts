@@ -6,6 +6,7 @@ import {
   fixAllocation, globalAllocation, gradedLabels, maskFromAllocation, NEVER_REMOVED, oracleMask, runOracle,
 } from '../../src/meta/oracle.js';
 import { lampScores } from '../../src/meta/criteria.js';
+import { lampScores as baselineLamp } from '../../src/policy/baselines.js';
 import { numTensors, smallMnist } from '../helpers.js';
 
 describe('oracle building blocks', () => {
@@ -26,6 +27,20 @@ describe('oracle building blocks', () => {
     expect(s[1]).toBeCloseTo(4 / 13);
     expect(s[0]).toBeCloseTo(1 / 14);
     expect(s[3]).toBe(-Infinity);
+  });
+
+  it('its LAMP agrees with the baseline\'s without ties (to float32) and ranks tied weights by position, where the baseline\'s share one score', () => {
+    const w = Float32Array.from([0.5, -0.1, 0.3, 0.2, -0.7, 0.05]);
+    const live = Float32Array.from([1, 1, 0, 1, 1, 1]);
+    const liveAt = [0, 1, 3, 4, 5];
+    const own = lampScores(w, live);
+    const baseline = baselineLamp(Float32Array.from(liveAt, (j) => Math.abs(w[j])));
+    liveAt.forEach((j, k) => expect(own[j]).toBe(Math.fround(baseline[k])));
+    expect(own[2]).toBe(-Infinity);
+    // Tied weights: here the later one in position ranks higher (the largest pair: 1 and a half); there both get a half.
+    const tied = Float32Array.from([0.3, -0.3, 0.1]);
+    expect(Array.from(lampScores(tied, Float32Array.from([1, 1, 1])).subarray(0, 2))).toEqual([Math.fround(0.5), 1]);
+    expect(Array.from(baselineLamp(Float32Array.from(tied, Math.abs)).subarray(0, 2))).toEqual([0.5, 0.5]);
   });
 
   it('grades labels by the fraction of later targets that removed a connection', () => {
