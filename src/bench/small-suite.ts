@@ -14,7 +14,7 @@ import { fitDatasetToModel } from '../models/task.js';
 import { globalMagnitudeScorer } from '../policy/baselines.js';
 import { AGENT_DEFAULTS } from '../agent/loop.js';
 import { oneShot } from './one-shot.js';
-import { paired, pairedText } from './paired.js';
+import { atLeast, paired, pairedText } from './paired.js';
 
 export interface SmallCase {
   name: string;
@@ -46,6 +46,11 @@ export interface SmallRecord {
   testRows: number;
   baselineTest: number;
   baselineSparsity: number;
+  /**
+   * The plain script's test accuracy (magnitudeBaseline `plain`: the same cut and steps, Adam at a constant 1e-3, its last
+   * weights): what a user's own 40-line magnitude + fine-tune script gets. Absent in records from before 2026-12-08.
+   */
+  plainTest?: number;
   seconds: number;
   /**
    * An exit-3 run's advice taken: the same command with report.json's `final.retry` (the first suggestion of its "to go
@@ -65,8 +70,9 @@ export const smallCasePaths = (name: string) => ({ model: join(SMALL_SUITE_DIR, 
 /**
  * Global magnitude once to `target`, then `steps` optimizer steps of masked fine-tuning with the agent's
  * polish settings (validation rounds, reduce on plateau, ties within noise, the best round kept), never stopping early.
+ * `plain`: the fine-tune a user's own script runs instead (Adam at a constant 1e-3, its last weights kept).
  */
-export async function magnitudeBaseline(name: string, seed: number, target: number, steps: number, batchSize: number, roundSteps: number): Promise<{ test: number; sparsity: number }> {
+export async function magnitudeBaseline(name: string, seed: number, target: number, steps: number, batchSize: number, roundSteps: number, o: { plain?: boolean } = {}): Promise<{ test: number; sparsity: number }> {
   const p = smallCasePaths(name);
   const model = await loadModel(p.model);
   const data = loadDataset(p.data, { seed: 0, standardize: false });
@@ -74,7 +80,7 @@ export async function magnitudeBaseline(name: string, seed: number, target: numb
   try {
     const r = oneShot(model, fitted, globalMagnitudeScorer(), {
       target, seed: seed * 1009 + 7919,
-      fineTune: { steps, batchSize, roundSteps, val: true, ...AGENT_DEFAULTS.polish },
+      fineTune: o.plain ? { steps, batchSize } : { steps, batchSize, roundSteps, val: true, ...AGENT_DEFAULTS.polish },
     });
     return { test: r.testAfter, sparsity: r.sparsity };
   } finally {
@@ -98,11 +104,12 @@ export async function runSmallSuite(o: { targets: number[]; seeds: number[]; cas
         const steps = report.totals.fineTuneSteps ?? 0;
         const batchSize = Number(report.config.batchSize);
         const base = await magnitudeBaseline(c.name, seed, target, steps, batchSize, Number(report.config.roundSteps));
+        const plain = await magnitudeBaseline(c.name, seed, target, steps, batchSize, Number(report.config.roundSteps), { plain: true });
         const rec: SmallRecord = {
           case: c.name, seed, target, exitCode: report.final.exitCode, stopReason: report.final.stopReason ?? '?',
           sparsity: report.final.sparsity, denseTest: report.dense.testAccuracy, agentTest: report.final.testAccuracy,
           steps, batchSize, valRows: report.samples?.val ?? 0, testRows: report.samples?.test ?? 0,
-          baselineTest: base.test, baselineSparsity: base.sparsity, seconds,
+          baselineTest: base.test, baselineSparsity: base.sparsity, plainTest: plain.test, seconds,
         };
         const retry = report.final.exitCode === 3 ? report.final.retry : undefined;
         if (retry) {
@@ -113,7 +120,7 @@ export async function runSmallSuite(o: { targets: number[]; seeds: number[]; cas
           o.log?.(`${c.name} @${target} seed ${seed}: advice taken (${retry.flags.join(' ')}): exit ${f.exitCode}, sparsity ${(100 * f.sparsity).toFixed(1)} %, test ${(100 * f.testAccuracy).toFixed(1)} %`);
         }
         records.push(rec);
-        o.log?.(`${c.name} @${target} seed ${seed}: exit ${rec.exitCode}, sparsity ${(100 * rec.sparsity).toFixed(1)} %, test ${(100 * rec.denseTest).toFixed(1)} → ${(100 * rec.agentTest).toFixed(1)} % (magnitude+FT ${(100 * rec.baselineTest).toFixed(1)} %), ${steps} steps, ${seconds.toFixed(1)} s`);
+        o.log?.(`${c.name} @${target} seed ${seed}: exit ${rec.exitCode}, sparsity ${(100 * rec.sparsity).toFixed(1)} %, test ${(100 * rec.denseTest).toFixed(1)} → ${(100 * rec.agentTest).toFixed(1)} % (magnitude+FT ${(100 * rec.baselineTest).toFixed(1)} %, plain ${(100 * plain.test).toFixed(1)} %), ${steps} steps, ${seconds.toFixed(1)} s`);
       }
     }
   }
@@ -127,6 +134,8 @@ const pts = (v: number) => (100 * v).toFixed(2);
 export function smallSuiteSection(records: SmallRecord[], meta: { date: string; command: string; backend: string }): string {
   const cases = smallSuiteCases();
   const targets = [...new Set(records.map((r) => r.target))].sort();
+  // The plain script's column and bar where every record has it (records of earlier runs do not).
+  const plainToo = records.length > 0 && records.every((r) => r.plainTest != null);
   const lines: string[] = [
     '## Small real tables: the CLI defaults vs magnitude + fine-tune at equal optimizer steps',
     '',
@@ -134,6 +143,7 @@ export function smallSuiteSection(records: SmallRecord[], meta: { date: string; 
     '(`datasets/small/`, built by `node scripts/build-small-suite.mjs`). **Agent**: `autoprune --model M --data D.csv --target T --seed S --split-seed 0`, no other flag ' +
     '(default budget, batch size, guard, policy; seed 0 is exactly `autoprune --model M --data D.csv --target T`). **Magnitude + FT**: global magnitude one-shot to T on the same dense model and split, then masked fine-tuning for exactly ' +
     'the optimizer steps the agent used, at its batch size, with the agent\'s polish settings (validation rounds, reduce on plateau, rounds within noise of the best as ties, best round kept). ' +
+    (plainToo ? '**Plain script**: the same cut and optimizer steps fine-tuned as a user\'s own 40-line script does, Adam at a constant 1e-3, its last weights kept (`magnitudeBaseline` with `plain`; `node scripts/small-plain-baseline.mjs --write` adds it to the stored records of a run from before it was part of the suite, at their steps). ' : '') +
     'Every seed uses the CLI\'s default split (80/10/10, stratified, split seed 0): the dense model was trained on its training rows, early-stopped on its validation rows and never saw its test rows; the seeds vary the fine-tuning randomness. ' +
     'One test row is 100/test rows points (2.6 points on cars-origin): differences of a row or two between methods are within noise. ' +
     'Sparsity is a fraction of all Dense kernel weights (biases, 1–5 % of these models\' parameters, are never pruned). ' +
@@ -142,8 +152,8 @@ export function smallSuiteSection(records: SmallRecord[], meta: { date: string; 
     '',
     'Exit codes and steps are per seed (0, 1, 2); the test accuracies and the drop are means over the seeds.',
     '',
-    '| case | rows (val/test) | act → output | target | exit codes | sparsity (min) | dense test | agent test (mean) | drop (pts, mean) | magnitude + FT test (mean) | steps per seed (batch) |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    `| case | rows (val/test) | act → output | target | exit codes | sparsity (min) | dense test | agent test (mean) | drop (pts, mean) | magnitude + FT test (mean) |${plainToo ? ' plain script test (mean) |' : ''} steps per seed (batch) |`,
+    `|---|---|---|---|---|---|---|---|---|---|${plainToo ? '---|' : ''}---|`,
   ];
   const bars: string[] = [];
   for (const t of targets) {
@@ -170,7 +180,7 @@ export function smallSuiteSection(records: SmallRecord[], meta: { date: string; 
       }
       lines.push(`| ${c.name} | ${c.rows} (${a[0].valRows}/${a[0].testRows}) | ${c.activation} → ${c.output} | ${t} | ${a.map((r) => r.exitCode).join(' ')} | ` +
         `${pts(Math.min(...a.map((r) => r.sparsity)))} % | ${pts(mean(a.map((r) => r.denseTest)))} | ${pts(mean(a.map((r) => r.agentTest)))} | ` +
-        `${(100 * drop).toFixed(2)}${100 * drop <= limit ? '' : ' ✗'} | ${pts(mean(a.map((r) => r.baselineTest)))} | ${a.map((r) => r.steps).join(' / ')} (${a[0].batchSize}) |`);
+        `${(100 * drop).toFixed(2)}${100 * drop <= limit ? '' : ' ✗'} | ${pts(mean(a.map((r) => r.baselineTest)))} |${plainToo ? ` ${pts(mean(a.map((r) => r.plainTest!)))} |` : ''} ${a.map((r) => r.steps).join(' / ')} (${a[0].batchSize}) |`);
     }
     const am = mean(agentMeans);
     const bm = mean(baseMeans);
@@ -180,6 +190,13 @@ export function smallSuiteSection(records: SmallRecord[], meta: { date: string; 
     bars.push(`- **@${t}**: every case exit 0, sparsity ≥ ${t} and mean test drop ≤ ${limit} point${limit > 1 ? 's' : ''}: **${allOk ? 'met' : 'NOT met'}**${misses.length ? ` (${misses.join('; ')})` : ''}. ` +
       `Suite mean test accuracy agent ${pts(am)} % vs magnitude + FT ${pts(bm)} %: **${am >= bm - 1e-9 ? 'met' : 'NOT met'}** (agent ≥ baseline; ` +
       `agent − baseline run by run ${d.value}, mean ± standard error over the ${n} runs, which share each case's test rows: the fine-tuning's noise, not the test rows'${d.noise}).`);
+    if (plainToo) {
+      const at = records.filter((r) => r.target === t);
+      const pm = mean(cases.map((c) => at.filter((r) => r.case === c.name)).filter((a) => a.length).map((a) => mean(a.map((r) => r.plainTest!))));
+      const dp = pairedText(paired(at.map((r) => r.agentTest - r.plainTest!)));
+      bars.push(`- **@${t}**, the plain script: suite mean test accuracy agent ${pts(am)} % vs ${pts(pm)} %: **${atLeast(am, pm) ? 'met' : 'NOT met'}** (agent ≥ the plain script; ` +
+        `run by run ${dp.value}${dp.noise}).`);
+    }
   }
   lines.push('', 'Bars (means over the seeds):', '', ...bars, '');
   lines.push(...adviceTaken(records));
