@@ -3,7 +3,7 @@
  * Content-Security-Policy forbids any) that a person can open from disk or attach to a ticket.
  */
 import { accuracyVsSparsityChart, layerSparsityChart } from './charts.js';
-import { describeStop, guardAccuracy, guardHeld, speedUpText, type RunReport } from './report.js';
+import { describeStop, guardAccuracy, guardHeld, relativeChange, speedUpText, type RunReport } from './report.js';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -122,7 +122,7 @@ function summaryTable(r: RunReport): string {
     ] as [string, string]] : []),
     ...(r.final.testErrors ? [[
       r.final.testErrors.metric === 'rmse' ? 'Test RMSE (target units)' : 'Test MSE per output value',
-      r.final.testErrors.values.map((v) => `${r.final.testErrors!.values.length > 1 ? `${e(v.name)}: ` : ''}${e(Number(v.dense.toPrecision(4)))} → <strong>${e(Number(v.pruned.toPrecision(4)))}</strong>`).join('<br>'),
+      r.final.testErrors.values.map((v) => `${r.final.testErrors!.values.length > 1 ? `${e(v.name)}: ` : ''}${e(Number(v.dense.toPrecision(4)))} → <strong>${e(Number(v.pruned.toPrecision(4)))}</strong>${v.dense > 0 && Number.isFinite(v.pruned) ? ` <span class="muted">(${e(relativeChange(v.pruned / v.dense - 1))})</span>` : ''}`).join('<br>'),
     ] as [string, string]] : []),
     [`${e(capitalised(m.name))} guard`, r.guard
       ? `drop ≤ ${e(m.limit(r.config.maxDrop))} + ${e(num(r.guard.z, 2))} s.e. (capped), paired on ${num(r.guard.valRows)} validation rows against ${e(ref)}` +

@@ -507,3 +507,10 @@ export function guardAccuracy(report: Pick<RunReport, 'dense' | 'config' | 'guar
   if (g?.controlValAccuracy != null && g.finalAllowedDrop != null) return g.controlValAccuracy - g.finalAllowedDrop;
   return report.dense.valAccuracy - report.config.maxDrop / 100;
 }
+
+/** A relative change in percent, signed: +25.2 %, −3.0 %, ±0.0 % (one decimal; 1 % and above without it past 100). */
+export function relativeChange(r: number): string {
+  const p = 100 * r;
+  const text = Math.abs(p) >= 100 ? Math.abs(p).toFixed(0) : Math.abs(p).toFixed(1);
+  return `${/^0(\.0)?$/.test(text) ? '±' : p > 0 ? '+' : '−'}${text} %`;
+}

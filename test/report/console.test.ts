@@ -71,14 +71,19 @@ describe('console summary', () => {
   it("gives a regression's RMSE per target, and an autoencoder's MSE per value, in the targets' own units", () => {
     const r = sample();
     r.final.testErrors = { metric: 'rmse', values: [{ name: 'mpg', dense: 2.66411567, pruned: 2.7555971 }] };
-    expect(summary(r)).toContain("  test RMSE, in the target's units: 2.664 → 2.756 (dense → pruned)\n");
+    expect(summary(r)).toContain("  test RMSE, in the target's units: 2.664 → 2.756 (+3.4 %) (dense → pruned)\n");
     r.final.testErrors = { metric: 'rmse', values: [{ name: 'mpg', dense: 2.5, pruned: 2.75 }, { name: 'hp', dense: 10, pruned: 12.25 }] };
-    expect(summary(r)).toContain("  test RMSE, in the targets' units: mpg 2.500 → 2.750, hp 10.00 → 12.25 (dense → pruned)\n");
+    expect(summary(r)).toContain("  test RMSE, in the targets' units: mpg 2.500 → 2.750 (+10.0 %), hp 10.00 → 12.25 (+22.5 %) (dense → pruned)\n");
     // The pruned figure to the dense one's decimals (a new user read 2.664 → 2.77 as mixed precision).
     r.final.testErrors = { metric: 'rmse', values: [{ name: 'y', dense: 2.66411567, pruned: 2.7699 }] };
-    expect(summary(r)).toContain("  test RMSE, in the target's units: 2.664 → 2.770 (dense → pruned)\n");
+    expect(summary(r)).toContain("  test RMSE, in the target's units: 2.664 → 2.770 (+4.0 %) (dense → pruned)\n");
     r.final.testErrors = { metric: 'mse', values: [{ name: 'reconstruction', dense: 0.0052684, pruned: 0.0047441 }] };
-    expect(summary(r)).toContain('  test MSE per output value: 0.005268 → 0.004744 (dense → pruned)\n');
+    expect(summary(r)).toContain('  test MSE per output value: 0.005268 → 0.004744 (−10.0 %) (dense → pruned)\n');
+    // The change in percent of the dense error: an R² near 1 moves in its third decimal where the error grows by a quarter.
+    r.final.testErrors = { metric: 'rmse', values: [{ name: 'co2', dense: 0.5241, pruned: 0.6561 }] };
+    expect(summary(r)).toContain("  test RMSE, in the target's units: 0.5241 → 0.6561 (+25.2 %) (dense → pruned)\n");
+    r.final.testErrors = { metric: 'rmse', values: [{ name: 'y', dense: 2, pruned: 2.0001 }] };
+    expect(summary(r)).toContain('2.000 → 2.000 (±0.0 %)');
     delete r.final.testErrors;
     expect(summary(r)).not.toContain('RMSE');
   });

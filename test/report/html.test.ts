@@ -96,12 +96,12 @@ describe('renderReportHtml', () => {
     expect(html).toContain('Test R² per target');
     expect(html).toContain('m&lt;pg: 0.900 → <strong>0.850</strong>');
     expect(html).toContain('Test RMSE (target units)');
-    expect(html).toContain('m&lt;pg: 2.664 → <strong>2.756</strong><br>hp: 10 → <strong>9.5</strong>');
+    expect(html).toContain('m&lt;pg: 2.664 → <strong>2.756</strong> <span class="muted">(+3.4 %)</span><br>hp: 10 → <strong>9.5</strong> <span class="muted">(−5.0 %)</span>');
     r.final.testErrors = { metric: 'mse', values: [{ name: 'reconstruction', dense: 0.0052684, pruned: 0.0047441 }] };
     delete r.final.targets;
     const ae = await renderReportHtml(r);
     expect(ae).toContain('Test MSE per output value');
-    expect(ae).toContain('0.005268 → <strong>0.004744</strong>');
+    expect(ae).toContain('0.005268 → <strong>0.004744</strong> <span class="muted">(−10.0 %)</span>');
   });
 
   it('makes no external requests: no scripts, links, remote URLs; a CSP forbids them', async () => {
