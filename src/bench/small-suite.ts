@@ -147,7 +147,7 @@ export function smallSuiteSection(records: SmallRecord[], meta: { date: string; 
     'Every seed uses the CLI\'s default split (80/10/10, stratified, split seed 0): the dense model was trained on its training rows, early-stopped on its validation rows and never saw its test rows; the seeds vary the fine-tuning randomness. ' +
     'One test row is 100/test rows points (2.6 points on cars-origin): differences of a row or two between methods are within noise. ' +
     'Sparsity is a fraction of all Dense kernel weights (biases, 1–5 % of these models\' parameters, are never pruned). ' +
-    'Every one of these models has layers outside the default policy\'s domain (its first layer\'s 2–11 inputs are unlike the 50–800 of the MNIST models the policy was trained on), ' +
+    'Every one of these models has layers outside the default policy\'s domain (its first layer\'s 2–17 inputs are unlike the 50–800 of the MNIST models the policy was trained on), ' +
     'so the agent prunes them with the policy as a bounded correction of LAMP, `default@0.25+lamp` (docs/agent.md, "Outside the policy\'s domain"; test/policy/domain.test.ts checks each case).',
     '',
     'Exit codes and steps are per seed (0, 1, 2); the test accuracies and the drop are means over the seeds.',
