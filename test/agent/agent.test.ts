@@ -3,7 +3,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { disposeSnapshot, PrunableModel } from '../../src/pruning/prunable-model.js';
 import { FEATURE_SCHEMA } from '../../src/features/schema.js';
 import type { Scorer } from '../../src/policy/types.js';
-import { controlLossWarning, controlReference, isLastTry, runAgent } from '../../src/agent/loop.js';
+import { classesLost, controlLossWarning, controlLostClassesWarning, controlReference, isLastTry, runAgent } from '../../src/agent/loop.js';
 import { resolveBudget } from '../../src/agent/budget.js';
 import { fitDatasetToModel } from '../../src/models/task.js';
 import { maxComputeRemovable, unitsKeptFor, zerosCompactionKeeps } from '../../src/agent/granularity.js';
@@ -603,5 +603,33 @@ describe('a control far below the dense model', () => {
     expect(controlLossWarning(0.96, { kind: 'control', accuracy: 0.955 }, 1, 1000, 'accuracy')).toBeUndefined();
     expect(controlLossWarning(0.96, { kind: 'control', accuracy: 0.94 }, 1, 60, 'accuracy')).toBeUndefined();
     expect(controlLossWarning(0.96, { kind: 'dense', accuracy: 0.96 }, 1, 1000, 'accuracy')).toBeUndefined();
+  });
+});
+
+describe('a class that fine-tuning alone no longer recalls', () => {
+  // 100 rows of a rare class '1' among 800 (a new user's bird-strike table): right on 47 as given.
+  const labels = Array.from({ length: 800 }, (_, i) => (i < 100 ? 1 : 0));
+  const dense = labels.map((c, i) => (c === 1 ? (i < 47 ? 1 : 0) : (i % 5 === 0 ? 0 : 1)));
+  it('is found where the control recalls half or less of its rows, beyond noise, and said with the way round', () => {
+    // The control (class weights lost): 15 of those 47, every common row right.
+    const control = labels.map((c, i) => (c === 1 ? (i < 15 ? 1 : 0) : 1));
+    const lost = classesLost(labels, dense, control, ['none', 'damaged']);
+    expect(lost).toEqual([{ name: 'damaged', rows: 100, dense: 47, now: 15 }]);
+    expect(controlLostClassesWarning(lost, 100)).toBe(
+      "fine-tuning alone, unpruned (the guard's control, 100 optimizer steps), recalls class 'damaged' on 15 of its 100 validation rows (as given: 47): " +
+      'autoprune fine-tunes on the plain loss of the training rows as given, so a model trained with class weights or oversampling is pulled toward its ' +
+      'common classes, pruned or not, and the guard, judging accuracy, does not stop it; give --data a training file with the rare classes repeated as ' +
+      "in training (oversampled), and read the pruned model's recall per class (report.json final.classes)");
+  });
+  it('is not found for a loss of a few rows, nor for a class recalled on fewer than three rows as given', () => {
+    // 47 → 30: a third fewer, not half.
+    expect(classesLost(labels, dense, labels.map((c, i) => (c === 1 ? (i < 30 ? 1 : 0) : 1)))).toEqual([]);
+    // 2 → 0: too few rows to tell from noise.
+    const few = labels.map((c, i) => (c === 1 ? (i < 2 ? 1 : 0) : 1));
+    expect(classesLost(labels, few, labels.map((c) => (c === 1 ? 0 : 1)))).toEqual([]);
+    // 4 → 2, three of its rows lost and one gained: 3 − 1 is within noise (1.64 × √4).
+    const some = labels.map((c, i) => (c === 1 ? (i < 4 ? 1 : 0) : 1));
+    const moved = labels.map((c, i) => (c === 1 ? (i === 0 || i === 50 ? 1 : 0) : 1));
+    expect(classesLost(labels, some, moved)).toEqual([]);
   });
 });
