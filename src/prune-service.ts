@@ -735,6 +735,12 @@ export class PruneService {
       const prunedRecall = classCount ? classRecall(model, fitted.test, classCount, task) : undefined;
       const prunedLabelRecall = multi ? labelRecall(model, fitted.test, task) : undefined;
       const finite = (v: number) => (Number.isFinite(v) ? v : null);
+      /** Each class's test recall, dense and of a model (`recall`), as report.json's `classes`. */
+      const names = fitted.classNames;
+      const classesOf = (recall: { recall: number[] }) => names.map((name, c) => ({ name, testRows: denseRecall!.rows[c], denseRecall: finite(denseRecall!.recall[c]), recall: finite(recall.recall[c]) }));
+      // A lower target's model is judged per class too (a new user's frontier row at 0.8 answered the majority class on every row without a word).
+      const test = fitted.test;
+      const frontierClasses = denseRecall ? milestoneRecalls(result, (m) => classesOf(classRecall(m, test, classCount, task))) : new Map<number, ReturnType<typeof classesOf>>();
       const coverage = result.masks.coverage();
       // A row of R² has no fixed worth: "finer than one row" only means something for right/wrong rows.
       const rowScores = metricName(task.kind) !== 'R²';
@@ -789,7 +795,7 @@ export class PruneService {
               values: denseFit.errors.map((dense, t) => ({ name: errorNames[t], dense, pruned: prunedFit.errors[t] })),
             },
           } : {}),
-          ...(denseRecall && prunedRecall ? { classes: fitted.classNames.map((name, c) => ({ name, testRows: denseRecall.rows[c], denseRecall: finite(denseRecall.recall[c]), recall: finite(prunedRecall.recall[c]) })) } : {}),
+          ...(denseRecall && prunedRecall ? { classes: classesOf(prunedRecall) } : {}),
           ...(denseLabelRecall && prunedLabelRecall ? {
             labels: denseLabelRecall.rows.map((n, j) => ({ name: labelNames[j] ?? `label ${j + 1}`, testPositives: n, denseRecall: finite(denseLabelRecall.recall[j]), recall: finite(prunedLabelRecall.recall[j]) })),
           } : {}),
@@ -803,7 +809,7 @@ export class PruneService {
           controlValAccuracy: result.guard.controlValAccuracy, ...(result.guard.fineTunedControlValAccuracy != null ? { fineTunedControlValAccuracy: result.guard.fineTunedControlValAccuracy } : {}), reference: result.guard.reference,
           finalDrop: result.guard.final.drop, finalStandardError: result.guard.final.se, finalAllowedDrop: result.guard.final.allowed,
         },
-        ...(r.frontier.length > 0 ? { frontier: frontierRows(r.target, r.frontier, result, params, opts.out != null) } : {}),
+        ...(r.frontier.length > 0 ? { frontier: frontierRows(r.target, r.frontier, result, params, opts.out != null, frontierClasses) } : {}),
         layers: result.sparsity.layers,
         steps: result.steps,
         totals: result.totals,
@@ -999,6 +1005,14 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
     out.push(`class '${c.name}' lost ${(100 * (c.denseRecall! - c.recall!)).toFixed(1)} points of test recall (${(100 * c.denseRecall!).toFixed(1)} → ${(100 * c.recall!).toFixed(1)} % of its ${c.testRows} test rows), ` +
       'more than the accuracy shows: accuracy, which the guard compares, weighs each class by its rows (report.json final.classes)');
   }
+  // The same for each lower target's model (its row's `classes`).
+  for (const row of report.frontier ?? []) {
+    if (!row.classes || row.testAccuracy == null || row.target >= report.config.target) continue;
+    const lost = classRecallLosses(row.classes, report.dense.testAccuracy - row.testAccuracy, r.maxDrop);
+    if (lost.length === 0) continue;
+    out.push(`the frontier's ${row.target} model: ${lost.map((c) => `class '${c.name}' ${c.recall === 0 ? 'no longer recalled' : 'lost'} (test recall ${(100 * c.denseRecall!).toFixed(1)} → ${(100 * c.recall!).toFixed(1)} % of its ${c.testRows} rows)`).join(', ')}, ` +
+      'more than the accuracy shows (frontier.json, that row\'s classes)');
+  }
   // Several regression targets: the guard judges their average R²; a target that lost more than --max-drop on its own is said.
   const perTarget = report.final.targets ?? [];
   const lostTargets = perTarget.filter((t) => t.denseTestR2 - t.testR2 > r.maxDrop / 100 + 1e-9);
@@ -1052,7 +1066,7 @@ export const frontierPath = (target: number): string => `frontier/${target}/`;
  * The frontier's rows. `written`: the run writes an output folder; without one no lower target's files exist, so
  * no row has a `path` (the API's caller gets the final model only).
  */
-function frontierRows(target: number, frontier: readonly number[], result: AgentResult, params: number, written: boolean): ReportFrontierRow[] {
+function frontierRows(target: number, frontier: readonly number[], result: AgentResult, params: number, written: boolean, classes: ReadonlyMap<number, NonNullable<ReportFrontierRow['classes']>> = new Map()): ReportFrontierRow[] {
   const row = (t: number, s: { pruned: number; global: number }, compute: ReportFrontierRow['compute'], val: number, test: number, steps: number, path: string): ReportFrontierRow => ({
     target: t, reached: true, sparsity: s.global, sparsityOfAllParams: params > 0 ? s.pruned / params : 0, valAccuracy: val, testAccuracy: test, compute, fineTuneSteps: steps,
     ...(written ? { path } : {}),
@@ -1060,12 +1074,31 @@ function frontierRows(target: number, frontier: readonly number[], result: Agent
   const rows = frontier.map((t): ReportFrontierRow => {
     const m = result.milestones.find((x) => x.target === t);
     if (!m) return { target: t, reached: false };
-    const r = row(t, m.sparsity, m.compute, m.valAccuracy, m.testAccuracy, m.fineTuneSteps, frontierPath(t));
+    const cs = classes.get(t);
+    const r = { ...row(t, m.sparsity, m.compute, m.valAccuracy, m.testAccuracy, m.fineTuneSteps, frontierPath(t)), ...(cs ? { classes: cs } : {}) };
     return m.beyond ? { ...r, beyond: `its branch lost ${(100 * m.beyond.drop).toFixed(2)} validation points, more than the ${(100 * m.beyond.allowed).toFixed(2)} allowed: ${m.beyond.branch != null ? `the model of the branch to ${m.beyond.branch}, the nearest beyond it` : 'the model of the step that crossed it'}` } : r;
   });
   // The final model's own steps: the branches to the lower targets made other models (totals.frontierSteps).
   rows.push({ ...row(target, result.sparsity, result.compute, result.valAccuracy, result.testAccuracy, result.totals.fineTuneSteps - (result.totals.frontierSteps ?? 0), ''), reached: result.targetReached });
   return rows;
+}
+
+/** `f` of each lower target's model (its weights and masks put in place for the call), by target; the final state restored after. */
+function milestoneRecalls<T>(result: AgentResult, f: (model: TF.LayersModel) => T): Map<number, T> {
+  const out = new Map<number, T>();
+  if (result.milestones.length === 0) return out;
+  const pm = result.masks;
+  const final = pm.snapshot();
+  try {
+    for (const m of result.milestones) {
+      pm.restore(m.snapshot);
+      out.set(m.target, f(pm.model));
+    }
+  } finally {
+    pm.restore(final);
+    disposeSnapshot(final);
+  }
+  return out;
 }
 
 /** frontier.json: the report's frontier rows, for AutoML tools. */

@@ -245,8 +245,9 @@ export function checkHeldOutRows(data: Dataset, opts: Pick<AutopruneOptions, 'da
  * Classes (with at least 10 test rows) whose test recall fell by more than max(10 points, 2 × max drop) beyond the
  * accuracy's own drop, or to less than half of the dense model's with at least 3 of their rows lost (a rare class the
  * dense model recalled poorly: 9 → 2 of 73 rows is 9.6 points, and most of what it found), or to none of its rows
- * where the dense model found some (a class the pruned model no longer predicts on its rows, however few the dense
- * model found: the message gives the rows): what accuracy hides on imbalanced data.
+ * where the dense model found some (a class the pruned model no longer predicts on its rows, however few of them the
+ * dense model found: the message gives the rows): what accuracy hides on imbalanced data. A class of fewer than 10 test
+ * rows is not judged (one or two rows decide its recall); report.json `final.classes` still gives it.
  */
 export function classRecallLosses<C extends { testRows: number; denseRecall: number | null; recall: number | null }>(
   classes: readonly C[], accuracyDrop: number, maxDropPoints: number,

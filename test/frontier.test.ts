@@ -45,6 +45,15 @@ describe('the frontier in one run', () => {
     expect(kept.map(({ type: _, ...row }) => row)).toEqual(rows.slice(0, 2).map((r) => ({ target: r.target, sparsity: r.sparsity, computeRemoved: r.compute?.reduction, valAccuracy: r.valAccuracy, testAccuracy: r.testAccuracy, fineTuneSteps: r.fineTuneSteps })));
     expect(events.indexOf(kept[1])).toBeLessThan(events.findIndex((e) => e.type === 'done'));
     expect(rows[2].testAccuracy).toBe(report.final.testAccuracy);
+    // Each lower target's model is judged per class as the final one is (final.classes): its rows' recalls give its accuracy back.
+    for (const r of rows.slice(0, 2)) {
+      const cs = r.classes!;
+      expect(cs.map((c) => c.name)).toEqual(report.final.classes!.map((c) => c.name));
+      expect(cs.map((c) => c.denseRecall)).toEqual(report.final.classes!.map((c) => c.denseRecall));
+      const testRows = cs.reduce((a, c) => a + c.testRows, 0);
+      expect(cs.reduce((a, c) => a + c.recall! * c.testRows, 0) / testRows).toBeCloseTo(r.testAccuracy!, 9);
+    }
+    expect(rows[2].classes).toBeUndefined();
     // The lower targets never bend the main path: the final model is the single run's, bit for bit.
     const single = await autoprune({ target: 0.8, data: 'synthetic', policy: 'global-magnitude', maxDrop: 10, budgetEpochs: 8 });
     expect(single.report.final.testAccuracy).toBe(report.final.testAccuracy);

@@ -383,6 +383,8 @@ export interface ReportFrontierRow {
   fineTuneSteps?: number;
   /** Where its model/ and masks.json are, relative to the output folder ('' for the final row: the folder itself); absent when no folder was written. */
   path?: string;
+  /** A lower target's model, single-label classification: each class's test recall, dense and of this model (as `final.classes`). */
+  classes?: { name: string; testRows: number; denseRecall: number | null; recall: number | null }[];
   /**
    * Where the guard rejected the lower target's branch: this row is the nearest accepted model beyond the target — a higher
    * target's branch of the same step, else the crossing step's own state (`sparsity`, `compute` say how far) — and this

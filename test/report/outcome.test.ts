@@ -62,6 +62,33 @@ describe('outcome warnings', () => {
     expect(of(0.97, 0.96)).toEqual([]);
   });
 
+  it('a lower target\'s model that lost a class is said per frontier row, as the final model is', () => {
+    // A new user's fog model: the 0.8 row answered the common class on every test row, said nowhere (2026-12-08).
+    const cls: TaskInfo = { output: 'sigmoid', units: 1, kind: 'classification', evidence: 'test' };
+    const classes = (rare: number) => [{ name: '0', testRows: 264, denseRecall: 0.864, recall: 0.98 }, { name: '1', testRows: 29, denseRecall: 10 / 29, recall: rare }];
+    const report = {
+      config: { target: 0.9, granularity: 'connection', objective: 'params' },
+      dense: { valAccuracy: 0.894, testAccuracy: 0.812 }, final: { valAccuracy: 0.89, testAccuracy: 0.9, targetReached: true, sparsity: 0.9 },
+      samples: { train: 876, val: 292, test: 293 },
+      frontier: [
+        { target: 0.5, reached: true, sparsity: 0.5, testAccuracy: 0.89, classes: classes(3 / 29) },
+        { target: 0.8, reached: true, sparsity: 0.8, testAccuracy: 0.9, classes: classes(0) },
+        { target: 0.9, reached: true, sparsity: 0.9, testAccuracy: 0.9 },
+      ],
+    } as unknown as RunReport;
+    const x = tf.zeros([292, 1]);
+    try {
+      const w = outcomeWarnings(report, { maxDrop: 1, force: false }, { val: { x, labels: new Int32Array(292) }, test: { labels: new Int32Array(293) } } as unknown as Dataset, cls)
+        .filter((m) => m.startsWith('the frontier\'s'));
+      expect(w).toEqual([
+        "the frontier's 0.5 model: class '1' lost (test recall 34.5 → 10.3 % of its 29 rows), more than the accuracy shows (frontier.json, that row's classes)",
+        "the frontier's 0.8 model: class '1' no longer recalled (test recall 34.5 → 0.0 % of its 29 rows), more than the accuracy shows (frontier.json, that row's classes)",
+      ]);
+    } finally {
+      x.dispose();
+    }
+  });
+
   it('a test drop within a few standard errors of the guard\'s estimate is said to be sampling; one far beyond it is said not to be', () => {
     // 0.67 ± 1.63 points on validation, 2.5 points on test: 0.8 standard errors apart.
     const near = outcome(0.0067, 0.0163, 0.025);
