@@ -1006,12 +1006,15 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
       'more than the accuracy shows: accuracy, which the guard compares, weighs each class by its rows (report.json final.classes)');
   }
   // The same for each lower target's model (its row's `classes`).
+  // (A row kept beyond its target holds a model another row may hold too, the final one's included: said once.)
+  const said = new Set<number>([report.final.sparsity]);
   for (const row of report.frontier ?? []) {
-    if (!row.classes || row.testAccuracy == null || row.target >= report.config.target) continue;
+    if (!row.classes || row.testAccuracy == null || row.sparsity == null || row.target >= report.config.target || said.has(row.sparsity)) continue;
+    said.add(row.sparsity);
     const lost = classRecallLosses(row.classes, report.dense.testAccuracy - row.testAccuracy, r.maxDrop);
     if (lost.length === 0) continue;
     out.push(`the frontier's ${row.target} model: ${lost.map((c) => `class '${c.name}' ${c.recall === 0 ? 'no longer recalled' : 'lost'} (test recall ${(100 * c.denseRecall!).toFixed(1)} → ${(100 * c.recall!).toFixed(1)} % of its ${c.testRows} rows)`).join(', ')}, ` +
-      'more than the accuracy shows (frontier.json, that row\'s classes)');
+      'more than the accuracy shows (the report\'s frontier row, its classes; frontier.json where the run writes one)');
   }
   // Several regression targets: the guard judges their average R²; a target that lost more than --max-drop on its own is said.
   const perTarget = report.final.targets ?? [];

@@ -822,7 +822,10 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
   const keptScale = (factor: number): boolean => {
     const mismatch = (k: number) => tf.tidy(() => batchNormMismatch(model, tf.mul(tf.slice(data.val.x, 0, Math.min(rows, BN_SCALE_ROWS)), k)));
     const given = mismatch(1);
-    return given != null && given + BN_SCALE_MARGIN < mismatch(factor)!;
+    // The values as given match the statistics (within a factor of 4 in standard deviation), and the rescaled ones far less.
+    if (given == null || !(given < BN_SCALE_MARGIN)) return false;
+    const other = mismatch(factor);
+    return other != null && given + BN_SCALE_MARGIN < other;
   };
   for (const c of scored) {
     // (Far above in the metric too: said below, by the metric alone.)

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { autoprune } from '../src/api.js';
+import type * as TF from '@tensorflow/tfjs';
 import { tf } from '../src/backend/tf.js';
 import { loadCsv } from '../src/data/csv.js';
 import { loadMnist10k } from '../src/data/mnist.js';
@@ -242,8 +243,33 @@ describe('the scaling a model was trained on', () => {
       const x255 = tf.mul(data.val.x, 255);
       const at = (m: typeof unit, x: typeof x255) => batchNormMismatch(m, x)!;
       expect([at(unit, data.val.x), at(unit, x255), at(bytes, data.val.x), at(bytes, x255)].map((v) => Math.round(v))).toEqual([0, 11, 11, 0]);
-      x255.dispose();
       expect(unit.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(before);
+      // Statistics no training updated record no scale; a layer without scale (gamma) cannot run in training mode in tfjs:
+      // no figure either way, and the loss rule decides as before.
+      const fresh = (opts: { scale?: boolean }) => tf.sequential({ layers: [
+        tf.layers.dense({ inputShape: [100], units: 8 }), tf.layers.batchNormalization(opts), tf.layers.dense({ units: 4, activation: 'softmax' }),
+      ] });
+      const untouched = fresh({});
+      const noScale = fresh({ scale: false });
+      try {
+        expect(batchNormMismatch(untouched, x255)).toBeUndefined();
+        const bnLayer = noScale.layers[1];
+        // (beta, moving mean, moving variance: as if trained.)
+        const [beta, mean, variance] = bnLayer.getWeights();
+        const trained = [tf.add(mean, 0.1), tf.mul(variance, 2)];
+        bnLayer.setWeights([beta, ...trained]);
+        tf.dispose(trained);
+        expect(batchNormMismatch(noScale, x255)).toBeUndefined();
+      } finally {
+        untouched.dispose();
+        noScale.dispose();
+      }
+      x255.dispose();
+      // The scenario: × 255 fits clearly better by the loss at the same accuracy (the rule the statistics overrule).
+      const yv = tf.oneHot(tf.tensor1d(data.val.labels, 'int32'), 4);
+      const lossAt = (k: number) => tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(yv, tf.log(tf.clipByValue(unit.predict(tf.mul(data.val.x, k)) as TF.Tensor, 1e-7, 1))), 1))).dataSync()[0]);
+      expect(lossAt(255)).toBeLessThan(0.8 * lossAt(1) - 0.05);
+      yv.dispose();
       // × 255 fits the [0, 1] model clearly better by its loss, at the same accuracy: still not refused.
       const { model: out, report } = await autoprune({ model: unit, data, target: 0.5, budgetSteps: 40 });
       out.dispose();

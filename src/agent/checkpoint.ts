@@ -47,7 +47,11 @@ export interface AgentState {
    * The guard's reference as the run's start measured it (the fine-tuned dense control or the dense model, whichever
    * scored lower, with its per-row validation scores): a resume judges with it instead of fine-tuning the control again.
    */
-  reference?: { kind: 'control' | 'dense'; accuracy: number; correct: number[]; controlAccuracy?: number; controlSteps?: number };
+  reference?: {
+    kind: 'control' | 'dense'; accuracy: number; correct: number[]; controlAccuracy?: number; controlSteps?: number;
+    /** The classes the control no longer recalls (classesLost in loop.ts), said again by a resumed run. */
+    lostClasses?: { name: string; rows: number; dense: number; now: number }[];
+  };
 }
 
 /** A frontier target's recorded state without its weights (those are in `milestone-<i>.bin`). */
@@ -359,7 +363,8 @@ export function invalidStateFile(file: StateFile): string | undefined {
     Array.isArray(lp.msPerMac) && lp.msPerMac.length === lp.kernels.length && lp.msPerMac.every(nonNegative) && Array.isArray(lp.probes))) return 'state.latency';
   const ref = st.reference;
   if (ref != null && !(typeof ref === 'object' && (ref.kind === 'control' || ref.kind === 'dense') && Number.isFinite(ref.accuracy) && ref.accuracy <= 1 &&
-    Array.isArray(ref.correct) && ref.correct.every((v) => Number.isFinite(v)) && (ref.controlAccuracy == null || Number.isFinite(ref.controlAccuracy)) && (ref.controlSteps == null || isCount(ref.controlSteps)))) return 'state.reference';
+    Array.isArray(ref.correct) && ref.correct.every((v) => Number.isFinite(v)) && (ref.controlAccuracy == null || Number.isFinite(ref.controlAccuracy)) && (ref.controlSteps == null || isCount(ref.controlSteps)) &&
+    (ref.lostClasses == null || (Array.isArray(ref.lostClasses) && ref.lostClasses.every((c) => c != null && typeof c.name === 'string' && isCount(c.rows) && isCount(c.dense) && isCount(c.now)))))) return 'state.reference';
   return undefined;
 }
 

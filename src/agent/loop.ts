@@ -561,7 +561,12 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
         .then((control) => (control.accuracy <= denseVal.accuracy
           ? { kind: 'control' as const, accuracy: control.accuracy, correct: control.correct, controlAccuracy: control.accuracy, controlSteps: control.steps }
           : { kind: 'dense' as const, accuracy: denseVal.accuracy, correct: denseVal.correct, controlAccuracy: control.accuracy, controlSteps: control.steps }));
-    const savedReference = () => ({ kind: reference.kind, accuracy: reference.accuracy, correct: Array.from(reference.correct), ...(reference.controlAccuracy != null ? { controlAccuracy: reference.controlAccuracy } : {}), ...(reference.controlSteps != null ? { controlSteps: reference.controlSteps } : {}) });
+    // (A resume says the control's lost classes again from the saved reference: the control is not fine-tuned again.)
+    if (refSaved) controlLostClasses = savedRef.lostClasses ?? [];
+    const savedReference = () => ({
+      kind: reference.kind, accuracy: reference.accuracy, correct: Array.from(reference.correct), ...(reference.controlAccuracy != null ? { controlAccuracy: reference.controlAccuracy } : {}), ...(reference.controlSteps != null ? { controlSteps: reference.controlSteps } : {}),
+      ...(controlLostClasses.length > 0 ? { lostClasses: controlLostClasses } : {}),
+    });
     if (resumed) {
       state = await ckpt!.restore(pm, o.identity);
       // (A checkpoint of an earlier version has no reference: the one just measured is saved with the next.)
@@ -1434,8 +1439,8 @@ export function controlLostClassesWarning(lost: readonly LostClass[], steps: num
   const each = lost.map((c) => `'${c.name}' on ${c.now} of its ${c.rows} validation rows (as given: ${c.dense})`).join(', ');
   return `fine-tuning alone, unpruned (the guard's control, ${steps} optimizer steps), recalls ${lost.length > 1 ? 'classes' : 'class'} ${each}: ` +
     'autoprune fine-tunes on the plain loss of the training rows as given, so a model trained with class weights or oversampling is pulled toward its ' +
-    'common classes, pruned or not, and the guard, judging accuracy, does not stop it; give --data a training file with the rare classes repeated as ' +
-    'in training (oversampled), and read the pruned model\'s recall per class (report.json final.classes)';
+    'common classes, pruned or not, and the guard, judging accuracy, does not stop it; give training rows with the rare classes repeated as ' +
+    'in training (oversampled: the --data file, or the Dataset\'s train split), and read the pruned model\'s recall per class (report.json final.classes)';
 }
 
 /**

@@ -298,7 +298,7 @@ export function coveragePage(
     'Exit 0: target reached within the guard; 3: stopped short, at the last sparsity that held the guard (the guard rejected every smaller step, or the fine-tuning budget ran out first).',
     '',
     '"Bar": at least 75 % of all weights zero and the test metric at most the default guard (`--max-drop 1`: 1 point of accuracy, 0.01 of R²) below dense. ' +
-    '"Magnitude + FT" is the small suite\'s baseline on the same model and data: global magnitude straight to the target (of the prunable weights), fine-tuned for the agent\'s optimizer steps at its batch size, best validation round kept — what a 40-line script does with the same budget.',
+    '"Magnitude + FT" is the small suite\'s baseline on the same model and data: global magnitude straight to the target (of the prunable weights), fine-tuned for the agent\'s optimizer steps at its batch size, with the agent\'s polish settings (validation rounds, reduce on plateau, best validation round kept): magnitude and a fine-tune as careful as the agent\'s, with the same budget.',
     '',
     '| model | layer types | task (flags) | params | prunable | zero weights (of all) | test metric dense → pruned | exit | bar | magnitude + FT: zero (of all), test | fine-tune steps | time |',
     '|---|---|---|---:|---:|---:|---|---:|---|---|---:|---:|',

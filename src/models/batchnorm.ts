@@ -45,7 +45,8 @@ export function recalibrateBatchNorm(model: TF.LayersModel, x: TF.Tensor, batchS
  * there, ε the layer's epsilon (what its normalization divides by). About 0 for inputs scaled as in training, ln(255²) ≈ 11
  * for inputs 255 times off in either direction: a trained network's own record of its inputs' scale, which its outputs'
  * confidence is not (docs/reliability.md, "Inputs scaled as in training"). Undefined without BatchNormalization. The
- * model's weights are as before (the statistics are re-estimated on `x` and put back).
+ * model's weights are as before (the statistics are re-estimated on `x` and put back). Undefined too where the first
+ * layer's statistics were never updated (mean 0, variance 1) or the layers cannot run in training mode.
  */
 export function batchNormMismatch(model: TF.LayersModel, x: TF.Tensor): number | undefined {
   const layers = batchNormLayers(model);
@@ -54,11 +55,22 @@ export function batchNormMismatch(model: TF.LayersModel, x: TF.Tensor): number |
   try {
     const first = layers[0];
     const epsilon = (first as unknown as { epsilon: number }).epsilon;
-    const before = saved[0][saved[0].length - 1].dataSync();
-    recalibrateBatchNorm(model, x);
-    const after = first.getWeights()[saved[0].length - 1].dataSync();
+    const k = saved[0].length;
+    const mean = saved[0][k - 2].dataSync();
+    const before = saved[0][k - 1].dataSync();
+    // Statistics no training updated (mean 0, variance 1: a custom loop that trained through predict, a frozen layer)
+    // record no scale.
+    if (mean.every((v) => v === 0) && before.every((v) => v === 1)) return undefined;
+    try {
+      recalibrateBatchNorm(model, x);
+    } catch {
+      // A layer tfjs cannot run in training mode (scale or center off: its training call reads gamma and beta): no figure.
+      return undefined;
+    }
+    const after = first.getWeights()[k - 1].dataSync();
     const logs = Array.from(before, (v, c) => Math.abs(Math.log((after[c] + epsilon) / (v + epsilon)))).sort((a, b) => a - b);
-    return logs[Math.floor(logs.length / 2)];
+    const median = logs[Math.floor(logs.length / 2)];
+    return Number.isFinite(median) ? median : undefined;
   } finally {
     layers.forEach((l, i) => l.setWeights(saved[i]));
     tf.dispose(saved.flat());

@@ -510,9 +510,11 @@ export function guardAccuracy(report: Pick<RunReport, 'dense' | 'config' | 'guar
   return report.dense.valAccuracy - report.config.maxDrop / 100;
 }
 
-/** A relative change in percent, signed: +25.2 %, −3.0 %, ±0.0 % (one decimal; 1 % and above without it past 100). */
+/** A relative change in percent, signed: +25.2 %, −3.0 %, ±0.0 % (one decimal below 100 %, none from there); — where not finite. */
 export function relativeChange(r: number): string {
+  if (!Number.isFinite(r)) return '—';
   const p = 100 * r;
-  const text = Math.abs(p) >= 100 ? Math.abs(p).toFixed(0) : Math.abs(p).toFixed(1);
+  // The decimals from the rounded figure: −99.96 % is −100 %, as −100 % is.
+  const text = Math.abs(p) >= 99.95 ? Math.abs(p).toFixed(0) : Math.abs(p).toFixed(1);
   return `${/^0(\.0)?$/.test(text) ? '±' : p > 0 ? '+' : '−'}${text} %`;
 }

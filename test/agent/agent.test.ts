@@ -3,6 +3,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { disposeSnapshot, PrunableModel } from '../../src/pruning/prunable-model.js';
 import { FEATURE_SCHEMA } from '../../src/features/schema.js';
 import type { Scorer } from '../../src/policy/types.js';
+import { invalidStateFile } from '../../src/agent/checkpoint.js';
 import { classesLost, controlLossWarning, controlLostClassesWarning, controlReference, isLastTry, runAgent } from '../../src/agent/loop.js';
 import { resolveBudget } from '../../src/agent/budget.js';
 import { fitDatasetToModel } from '../../src/models/task.js';
@@ -618,9 +619,20 @@ describe('a class that fine-tuning alone no longer recalls', () => {
     expect(controlLostClassesWarning(lost, 100)).toBe(
       "fine-tuning alone, unpruned (the guard's control, 100 optimizer steps), recalls class 'damaged' on 15 of its 100 validation rows (as given: 47): " +
       'autoprune fine-tunes on the plain loss of the training rows as given, so a model trained with class weights or oversampling is pulled toward its ' +
-      'common classes, pruned or not, and the guard, judging accuracy, does not stop it; give --data a training file with the rare classes repeated as ' +
-      "in training (oversampled), and read the pruned model's recall per class (report.json final.classes)");
+      'common classes, pruned or not, and the guard, judging accuracy, does not stop it; give training rows with the rare classes repeated as ' +
+      "in training (oversampled: the --data file, or the Dataset's train split), and read the pruned model's recall per class (report.json final.classes)");
   });
+  it('is kept with the checkpoint\'s reference, so that a resumed run says it again; a malformed record is refused', () => {
+    const reference = { kind: 'control' as const, accuracy: 0.875, correct: [1, 0], lostClasses: [{ name: 'damaged', rows: 100, dense: 47, now: 15 }] };
+    const file = {
+      format: 'autoprune-checkpoint' as const, version: 2 as const, weights: [], sha256: { 'weights.bin': 'x', 'masks.json': 'y' },
+      state: { step: 1, sparsity: 0.5, rate: 0.5, stepsUsed: 100, denseValAccuracy: 0.8175, steps: [], reference },
+    };
+    expect(invalidStateFile(file)).toBeUndefined();
+    reference.lostClasses[0].now = -1;
+    expect(invalidStateFile(file)).toBe('state.reference');
+  });
+
   it('is not found for a loss of a few rows, nor for a class recalled on fewer than three rows as given', () => {
     // 47 → 30: a third fewer, not half.
     expect(classesLost(labels, dense, labels.map((c, i) => (c === 1 ? (i < 30 ? 1 : 0) : 1)))).toEqual([]);

@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { guardWarnings } from '../../src/agent/loop.js';
 import { createConsoleReporter, lossText, PHASE_NOTICE_MS, PROGRESS_SILENCE_MS, SCORING_SAID_AT_ONCE } from '../../src/report/console.js';
 import type { BackendInfo } from '../../src/backend/tf.js';
-import type { RunReport } from '../../src/report/report.js';
+import { relativeChange, type RunReport } from '../../src/report/report.js';
 
 const sample = (): RunReport =>
   JSON.parse(readFileSync(new URL('../fixtures/report/sample-report.json', import.meta.url), 'utf8')) as RunReport;
@@ -84,6 +84,8 @@ describe('console summary', () => {
     expect(summary(r)).toContain("  test RMSE, in the target's units: 0.5241 → 0.6561 (+25.2 %) (dense → pruned)\n");
     r.final.testErrors = { metric: 'rmse', values: [{ name: 'y', dense: 2, pruned: 2.0001 }] };
     expect(summary(r)).toContain('2.000 → 2.000 (±0.0 %)');
+    expect([relativeChange(-0.9996), relativeChange(-1), relativeChange(2.5), relativeChange(Number.NaN), relativeChange(Number.POSITIVE_INFINITY), relativeChange(-0)])
+      .toEqual(['−100 %', '−100 %', '+250 %', '—', '—', '±0.0 %']);
     delete r.final.testErrors;
     expect(summary(r)).not.toContain('RMSE');
   });

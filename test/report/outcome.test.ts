@@ -81,8 +81,8 @@ describe('outcome warnings', () => {
       const w = outcomeWarnings(report, { maxDrop: 1, force: false }, { val: { x, labels: new Int32Array(292) }, test: { labels: new Int32Array(293) } } as unknown as Dataset, cls)
         .filter((m) => m.startsWith('the frontier\'s'));
       expect(w).toEqual([
-        "the frontier's 0.5 model: class '1' lost (test recall 34.5 → 10.3 % of its 29 rows), more than the accuracy shows (frontier.json, that row's classes)",
-        "the frontier's 0.8 model: class '1' no longer recalled (test recall 34.5 → 0.0 % of its 29 rows), more than the accuracy shows (frontier.json, that row's classes)",
+        "the frontier's 0.5 model: class '1' lost (test recall 34.5 → 10.3 % of its 29 rows), more than the accuracy shows (the report's frontier row, its classes; frontier.json where the run writes one)",
+        "the frontier's 0.8 model: class '1' no longer recalled (test recall 34.5 → 0.0 % of its 29 rows), more than the accuracy shows (the report's frontier row, its classes; frontier.json where the run writes one)",
       ]);
     } finally {
       x.dispose();
