@@ -331,6 +331,28 @@ describe('pruning inside the user\'s training', () => {
     data.dispose();
   });
 
+  it('an onPrune handler that throws after a prune fails the fit the same way: its error, nothing of the fit left, the optimizer the user\'s', async () => {
+    const { data, y, yVal, model } = await denseTrainedWithValidation();
+    const batches = Math.ceil(data.train.labels.length / 32);
+    const opt = model.optimizer;
+    const before = numTensors();
+    let calls = 0;
+    const pruner = new PruningCallback(model, {
+      target: 0.8, calibration: { x: data.train.x, y }, policy: 'global-magnitude', endStep: 4 * batches, frequency: batches,
+      onPrune: () => { if (++calls === 2) throw new Error('handler failed'); },
+    });
+    await expect(model.fit(data.train.x, y, { epochs: 5, batchSize: 32, callbacks: [pruner], validationData: [data.val.x, yVal], verbose: 0, shuffle: false }))
+      .rejects.toThrow('handler failed');
+    expect(calls).toBe(2);
+    expect(Object.prototype.hasOwnProperty.call(opt, 'applyGradients')).toBe(false);
+    pruner.strip();
+    expect(numTensors()).toBe(before);
+    model.optimizer.dispose();
+    tf.dispose([y, yVal]);
+    model.dispose();
+    data.dispose();
+  });
+
   it('warns (a Node warning) when endStep is after the fit\'s last step: that fit never reaches the target', async () => {
     const data = loadSynthetic({ samples: 120, features: 20, classes: 3, seed: 7 });
     const model = userModel();
