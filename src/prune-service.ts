@@ -737,7 +737,10 @@ export class PruneService {
       const finite = (v: number) => (Number.isFinite(v) ? v : null);
       /** Each class's test recall, dense and of a model (`recall`), as report.json's `classes`. */
       const names = fitted.classNames;
-      const classesOf = (recall: { recall: number[] }) => names.map((name, c) => ({ name, testRows: denseRecall!.rows[c], denseRecall: finite(denseRecall!.recall[c]), recall: finite(recall.recall[c]) }));
+      const classesOf = (recall: { recall: number[]; precision: number[] }) => names.map((name, c) => ({
+        name, testRows: denseRecall!.rows[c], denseRecall: finite(denseRecall!.recall[c]), recall: finite(recall.recall[c]),
+        densePrecision: finite(denseRecall!.precision[c]), precision: finite(recall.precision[c]),
+      }));
       // A lower target's model is judged per class too (a new user's frontier row at 0.8 answered the majority class on every row without a word).
       const test = fitted.test;
       const frontierClasses = denseRecall ? milestoneRecalls(result, (m) => classesOf(classRecall(m, test, classCount, task))) : new Map<number, ReturnType<typeof classesOf>>();

@@ -33,6 +33,14 @@ describe('library API', () => {
     expect(classes.reduce((a, c) => a + c.testRows, 0)).toBe(report.samples!.test);
     const right = classes.reduce((a, c) => a + (c.recall ?? 0) * c.testRows, 0);
     expect(right / report.samples!.test).toBeCloseTo(report.final.testAccuracy, 6);
+    // And its precision (of the rows predicted as it, the share that are): the same right rows, over the rows predicted as
+    // each class, which add up to every test row.
+    for (const c of classes) {
+      expect(c.recall! > 0 ? c.precision! > 0 && c.precision! <= 1 : c.precision == null || c.precision === 0).toBe(true);
+      expect(c.densePrecision === null || (c.densePrecision! >= 0 && c.densePrecision! <= 1)).toBe(true);
+    }
+    const predicted = classes.reduce((a, c) => a + (c.precision ? ((c.recall ?? 0) * c.testRows) / c.precision : 0), 0);
+    expect(predicted).toBeLessThanOrEqual(report.samples!.test + 1e-6);
     // Epoch events of the default model's first-use training may come first, then the control's phase and rounds; then the run starts.
     expect(events.find((e) => e.type !== 'epoch')).toMatchObject({ type: 'phase', phase: 'control' });
     expect(events.find((e) => e.type !== 'epoch' && e.type !== 'phase')!.type).toBe('start');

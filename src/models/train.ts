@@ -510,20 +510,23 @@ export function targetFit(model: TF.LayersModel, data: Split, task: TaskInfo = t
 
 /**
  * A classifier's recall of each class on a split (of the rows labelled c, the share predicted c; NaN where no row
- * is) and its rows per class. Accuracy hides a rare class the pruned model stopped predicting; this does not.
+ * is), its precision (of the rows predicted c, the share labelled c; NaN where none is predicted c) and its rows per
+ * class. Accuracy hides a rare class the pruned model stopped predicting; this does not.
  */
-export function classRecall(model: TF.LayersModel, data: Split, classes: number, task: TaskInfo = taskOf(model)): { rows: number[]; recall: number[] } {
+export function classRecall(model: TF.LayersModel, data: Split, classes: number, task: TaskInfo = taskOf(model)): { rows: number[]; recall: number[]; precision: number[] } {
   const pred = tf.tidy(() => predictedClasses(predict(model, data.x), task));
   const p = pred.dataSync();
   pred.dispose();
   const rows = new Array<number>(classes).fill(0);
   const right = new Array<number>(classes).fill(0);
+  const predicted = new Array<number>(classes).fill(0);
   for (let i = 0; i < data.labels.length; i++) {
     const c = data.labels[i];
     rows[c]++;
+    if (p[i] >= 0 && p[i] < classes) predicted[p[i]]++;
     if (p[i] === c) right[c]++;
   }
-  return { rows, recall: rows.map((n, c) => (n > 0 ? right[c] / n : NaN)) };
+  return { rows, recall: rows.map((n, c) => (n > 0 ? right[c] / n : NaN)), precision: predicted.map((n, c) => (n > 0 ? right[c] / n : NaN)) };
 }
 
 /**

@@ -206,13 +206,19 @@ function frontierTable(r: RunReport): string {
   return `<section><h2>Frontier: every target of the run</h2>${table('frontier', ['Target', 'Reached', ...(flops ? ["Compute removed (of the prunable kernels' MACs)"] : []), 'Sparsity of the prunable kernel weights', `Val ${m.name}`, `Test ${m.name} (vs dense)`, 'Fine-tune steps', 'Files'], body, flops ? 'rlrrrrrl' : 'rlrrrrl')}</section>`;
 }
 
-/** Classification: each class's test recall, dense and pruned (report.json final.classes). */
+/** Classification: each class's test recall, dense and pruned, and its precision where the report has it (report.json final.classes). */
 function classesTable(r: RunReport): string {
   const cs = r.final.classes;
   if (!cs?.length) return '';
-  const v = (x: number | null) => (x == null ? '—' : pct(x, 1));
-  const body = cs.map((c) => [escapeHtml(c.name), num(c.testRows), v(c.denseRecall), v(c.recall), c.denseRecall != null && c.recall != null ? pts(c.recall - c.denseRecall) : '—']);
-  return `<h2>Test recall per class</h2>${table('classes', ['Class', 'Test rows', 'Dense', 'Pruned', 'Change'], body, 'lrrrr')}`;
+  const v = (x: number | null | undefined) => (x == null ? '—' : pct(x, 1));
+  const change = (a: number | null | undefined, b: number | null | undefined) => (a != null && b != null ? pts(b - a) : '—');
+  // (Reports written before 2026-12-08 have recall only.)
+  const precision = cs.some((c) => c.precision !== undefined);
+  const body = cs.map((c) => [escapeHtml(c.name), num(c.testRows), v(c.denseRecall), v(c.recall), change(c.denseRecall, c.recall),
+    ...(precision ? [v(c.densePrecision), v(c.precision), change(c.densePrecision, c.precision)] : [])]);
+  return precision
+    ? `<h2>Test recall and precision per class</h2>${table('classes', ['Class', 'Test rows', 'Recall, dense', 'Recall, pruned', 'Change', 'Precision, dense', 'Precision, pruned', 'Change'], body, 'lrrrrrrr')}`
+    : `<h2>Test recall per class</h2>${table('classes', ['Class', 'Test rows', 'Dense', 'Pruned', 'Change'], body, 'lrrrr')}`;
 }
 
 function phasesTable(r: RunReport): string {

@@ -177,10 +177,11 @@ export interface ReportFinal {
    */
   testErrors?: { metric: 'rmse' | 'mse'; values: { name: string; dense: number; pruned: number }[] };
   /**
-   * Classification: each class's test recall (share of its rows predicted as it), dense and pruned, with its test
-   * rows (recall null where it has none), so that a rare class the pruned model stopped predicting shows.
+   * Classification: each class's test recall (share of its rows predicted as it) and precision (share of the rows
+   * predicted as it that are), dense and pruned, with its test rows (null where there is nothing to divide by), so
+   * that a rare class the pruned model stopped predicting, or now predicts on many rows it should not, shows.
    */
-  classes?: { name: string; testRows: number; denseRecall: number | null; recall: number | null }[];
+  classes?: ReportClass[];
   /**
    * Multi-label: each label's test recall (of the rows where it is 1, the share predicted 1), dense and pruned, with its
    * positive test rows (recall null where it has none): exact-match accuracy hides a rare label the pruned model stopped predicting.
@@ -364,6 +365,18 @@ export function speedUpText(l: CompactLatency): string {
 }
 
 /** One target of a frontier run. */
+/**
+ * One class of a single-label classifier on the test rows: its rows, recall (of its rows, the share predicted as it) and
+ * precision (of the rows predicted as it, the share that are), dense and pruned; null where there is nothing to divide by
+ * (no row of the class; none predicted as it).
+ */
+export interface ReportClass {
+  name: string; testRows: number; denseRecall: number | null; recall: number | null;
+  /** Absent in reports written before 2026-12-08. */
+  densePrecision?: number | null;
+  precision?: number | null;
+}
+
 export interface ReportFrontierRow {
   target: number;
   /** Whether a step landed on it (a run that stops early, or jumps to the target with --force, skips the rest). */
@@ -383,8 +396,8 @@ export interface ReportFrontierRow {
   fineTuneSteps?: number;
   /** Where its model/ and masks.json are, relative to the output folder ('' for the final row: the folder itself); absent when no folder was written. */
   path?: string;
-  /** A lower target's model, single-label classification: each class's test recall, dense and of this model (as `final.classes`). */
-  classes?: { name: string; testRows: number; denseRecall: number | null; recall: number | null }[];
+  /** A lower target's model, single-label classification: each class's test recall and precision, dense and of this model (as `final.classes`). */
+  classes?: ReportClass[];
   /**
    * Where the guard rejected the lower target's branch: this row is the nearest accepted model beyond the target — a higher
    * target's branch of the same step, else the crossing step's own state (`sparsity`, `compute` say how far) — and this

@@ -71,6 +71,23 @@ describe('renderReportHtml', () => {
     expect(stepRows[3]).toContain('−1.60 pts');
   });
 
+  it('gives each class\'s test recall and, where the report has it, its precision, dense and pruned', async () => {
+    const r = fixture();
+    r.final.classes = [{ name: 'none', testRows: 700, denseRecall: 0.9, recall: 0.99 }, { name: 'dam<aged', testRows: 100, denseRecall: 0.4, recall: 0.05 }];
+    const old = element(await renderReportHtml(r), 'table', 'classes');
+    expect(old).toMatch(/<th[^>]*>Dense<\/th>/);
+    expect(old).not.toContain('Precision');
+    r.final.classes = r.final.classes.map((c, i) => ({ ...c, densePrecision: i ? 0.3 : 0.92, precision: i ? 0.5 : null }));
+    const html = await renderReportHtml(r);
+    expect(html).toContain('<h2>Test recall and precision per class</h2>');
+    const t = element(html, 'table', 'classes');
+    expect(t).toContain('Precision, pruned');
+    expect(rows(t)[1]).toContain('dam&lt;aged');
+    expect(rows(t)[1]).toMatch(/40\.0 %.*5\.0 %.*30\.0 %.*50\.0 %/s);
+    // No row predicted as the class: no precision to give.
+    expect(rows(t)[0]).toMatch(/92\.0 %<\/td><td[^>]*>—/);
+  });
+
   it('says when the run scored with another policy because the model has layers outside the policy\'s domain, as report.json does', async () => {
     const r = fixture();
     expect(await renderReportHtml(r)).not.toContain('scored as');
