@@ -743,7 +743,8 @@ export class PruneService {
       }));
       // A lower target's model is judged per class too (a new user's frontier row at 0.8 answered the majority class on every row without a word).
       const test = fitted.test;
-      const frontierClasses = denseRecall ? milestoneRecalls(result, (m) => classesOf(classRecall(m, test, classCount, task))) : new Map<number, ReturnType<typeof classesOf>>();
+      const frontierClasses = new Map<number, ReturnType<typeof classesOf>>();
+      if (denseRecall) await eachMilestone(result, (m) => { frontierClasses.set(m.target, classesOf(classRecall(result.masks.model, test, classCount, task))); });
       const coverage = result.masks.coverage();
       // A row of R² has no fixed worth: "finer than one row" only means something for right/wrong rows.
       const rowScores = metricName(task.kind) !== 'R²';
@@ -1089,22 +1090,20 @@ function frontierRows(target: number, frontier: readonly number[], result: Agent
   return rows;
 }
 
-/** `f` of each lower target's model (its weights and masks put in place for the call), by target; the final state restored after. */
-function milestoneRecalls<T>(result: AgentResult, f: (model: TF.LayersModel) => T): Map<number, T> {
-  const out = new Map<number, T>();
-  if (result.milestones.length === 0) return out;
+/** Calls `f` with each lower target's state put in place (its weights and masks), in order; the final state restored after. */
+async function eachMilestone(result: AgentResult, f: (m: AgentResult['milestones'][number]) => Promise<void> | void): Promise<void> {
+  if (result.milestones.length === 0) return;
   const pm = result.masks;
   const final = pm.snapshot();
   try {
     for (const m of result.milestones) {
       pm.restore(m.snapshot);
-      out.set(m.target, f(pm.model));
+      await f(m);
     }
   } finally {
     pm.restore(final);
     disposeSnapshot(final);
   }
-  return out;
 }
 
 /** frontier.json: the report's frontier rows, for AutoML tools. */
@@ -1116,19 +1115,11 @@ function frontierJson(report: RunReport): string {
 async function frontierFiles(result: AgentResult, report: RunReport): Promise<OutputFile[]> {
   if (!report.frontier) return [];
   const files: OutputFile[] = [{ relPath: 'frontier.json', data: frontierJson(report) }];
-  if (result.milestones.length === 0) return files;
   const pm = result.masks;
-  const final = pm.snapshot();
-  try {
-    for (const m of result.milestones) {
-      pm.restore(m.snapshot);
-      files.push(...(await modelFiles(pm.model, `${frontierPath(m.target)}model/`)));
-      files.push({ relPath: `${frontierPath(m.target)}masks.json`, data: JSON.stringify(masksToJson(pm)) });
-    }
-  } finally {
-    pm.restore(final);
-    disposeSnapshot(final);
-  }
+  await eachMilestone(result, async (m) => {
+    files.push(...(await modelFiles(pm.model, `${frontierPath(m.target)}model/`)));
+    files.push({ relPath: `${frontierPath(m.target)}masks.json`, data: JSON.stringify(masksToJson(pm)) });
+  });
   return files;
 }
 

@@ -11,6 +11,13 @@ import { cli } from './cli/cli-helpers.js';
 
 process.env.AUTOPRUNE_CACHE_DIR = tempDir('autoprune-frontier-cache-');
 
+/** The lower targets' (0.5 and 0.7) model weights of two runs' output folders are byte for byte the same. */
+function sameFrontierWeights(a: string, b: string): void {
+  for (const t of [0.5, 0.7]) {
+    expect(readFileSync(join(a, `frontier/${t}/model/weights.bin`)).equals(readFileSync(join(b, `frontier/${t}/model/weights.bin`)))).toBe(true);
+  }
+}
+
 describe('the frontier in one run', () => {
   it('records every lower target on the way with its metrics, writes its model and masks, and ends where a single run ends', async () => {
     const out = join(tempDir(), 'out');
@@ -149,11 +156,7 @@ describe('the frontier in one run', () => {
     expect(resumed.report.frontier).toEqual(whole.report.frontier);
     expect(resumed.report.frontier!.every((r) => r.reached)).toBe(true);
     expect(resumed.report.totals.fineTuneSteps).toBe(whole.report.totals.fineTuneSteps);
-    for (const t of [0.5, 0.7]) {
-      const a = readFileSync(join(out, `frontier/${t}/model/weights.bin`));
-      const b = readFileSync(join(whole.outDir!, `frontier/${t}/model/weights.bin`));
-      expect(a.equals(b)).toBe(true);
-    }
+    sameFrontierWeights(out, whole.outDir!);
     whole.model.dispose();
     resumed.model.dispose();
   });
@@ -185,11 +188,7 @@ describe('the frontier in one run', () => {
     expect(resumed.report.frontier).toEqual(whole.report.frontier);
     expect(resumed.report.totals.fineTuneSteps).toBe(whole.report.totals.fineTuneSteps);
     expect(resumed.report.totals.frontierSteps).toBe(whole.report.totals.frontierSteps);
-    for (const t of [0.5, 0.7]) {
-      const a = readFileSync(join(out, `frontier/${t}/model/weights.bin`));
-      const b = readFileSync(join(whole.outDir!, `frontier/${t}/model/weights.bin`));
-      expect(a.equals(b)).toBe(true);
-    }
+    sameFrontierWeights(out, whole.outDir!);
     whole.model.dispose();
     resumed.model.dispose();
   });
