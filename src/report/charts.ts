@@ -234,12 +234,6 @@ export async function accuracyVsSparsityChart(report: RunReport, opts: { width?:
         encoding: { x, y, tooltip: { field: 'label', type: 'nominal' as const } },
       }] : []),
       {
-        name: 'final_point',
-        data: { values: [final] },
-        mark: { type: 'point', filled: true, size: 110, shape: 'diamond', color: '#222', opacity: 1 },
-        encoding: { x, y, tooltip: { field: 'status', type: 'nominal' } },
-      },
-      {
         name: 'accepted_points',
         data: { values: accepted },
         mark: { type: 'point', filled: true, size: 60, opacity: 1 },
@@ -250,6 +244,13 @@ export async function accuracyVsSparsityChart(report: RunReport, opts: { width?:
         data: { values: rolledBack },
         mark: { type: 'point', filled: false, size: 70, strokeWidth: 2.5, opacity: 1 },
         encoding: { x, y, color: statusColor, shape: statusShape },
+      },
+      // Drawn last: on top of the last accepted step's point at the same sparsity (it hid the diamond where the polish moved little).
+      {
+        name: 'final_point',
+        data: { values: [final] },
+        mark: { type: 'point', filled: true, size: 110, shape: 'diamond', color: '#222', opacity: 1 },
+        encoding: { x, y, tooltip: { field: 'status', type: 'nominal' } },
       },
     ],
   };

@@ -39,6 +39,8 @@ describe('renderReportHtml', () => {
     const acc = element(html, 'figure', 'chart-accuracy');
     expect(acc).toMatch(/^<svg /);
     expect(acc.match(/role-mark accepted_points_marks/g)).toHaveLength(1);
+    // The final model's diamond drawn after (on top of) the accepted steps' points: the last one sits at its sparsity.
+    expect(acc.indexOf('final_point_marks')).toBeGreaterThan(acc.indexOf('accepted_points_marks'));
     const layers = element(html, 'figure', 'chart-layers');
     expect(layers).toMatch(/^<svg /);
     expect(layers).toContain('layer_bars_marks');
