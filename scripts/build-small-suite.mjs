@@ -22,6 +22,7 @@ const { tf } = await import(join(root, 'dist/backend/tf.js'));
 const { loadCsv } = await import(join(root, 'dist/data/csv.js'));
 const { train, accuracy } = await import(join(root, 'dist/models/train.js'));
 const { fitDatasetToModel } = await import(join(root, 'dist/models/task.js'));
+const { resolveClassWeights, withClassWeights } = await import(join(root, 'dist/data/class-weight.js'));
 
 const vega = (f) => join(root, 'node_modules', 'vega-datasets', 'data', f);
 const json = (f) => JSON.parse(readFileSync(vega(f), 'utf8'));
@@ -36,6 +37,27 @@ function zscore(rows) {
 }
 
 const oneHot = (v, values) => values.map((x) => (x === v ? 1 : 0));
+
+/** The bird strikes of vega-datasets' birdstrikes.csv with a speed, whether each damaged the aircraft, and its 17 features. */
+function birdstrikes() {
+  const lines = readFileSync(vega('birdstrikes.csv'), 'utf8').trim().split(/\r?\n/);
+  const head = lines[0].split(',');
+  const at = (name) => head.indexOf(name);
+  const rows = lines.slice(1).map((l) => l.split(',')).filter((c) => Number(c[at('Speed IAS in knots')]) > 0);
+  const phases = ['Approach', 'Climb', 'Landing Roll', 'Take-off run', 'Descent'];
+  const sizes = ['Small', 'Medium', 'Large'];
+  const times = ['Day', 'Night', 'Dawn', 'Dusk'];
+  return {
+    rows,
+    damaged: (c) => c[at('Effect Amount of damage')] !== 'None',
+    columns: ['speed_knots', 'year', 'month_sin', 'month_cos', 'approach', 'climb', 'landing_roll', 'take_off_run', 'descent', 'small', 'medium', 'large', 'day', 'night', 'dawn', 'dusk', 'military'],
+    features: (c) => {
+      const m = Number(c[at('Flight Date')].slice(5, 7));
+      return [Number(c[at('Speed IAS in knots')]), Number(c[at('Flight Date')].slice(0, 4)), Math.sin((2 * Math.PI * m) / 12), Math.cos((2 * Math.PI * m) / 12),
+        ...oneHot(c[at('Phase of flight')], phases), ...oneHot(c[at('Wildlife Size')], sizes), ...oneHot(c[at('Time of day')], times), c[at('Aircraft Airline Operator')] === 'MILITARY' ? 1 : 0];
+    },
+  };
+}
 
 const CASES = [
   {
@@ -149,11 +171,7 @@ const CASES = [
     name: 'birdstrikes-damage', source: 'vega-datasets birdstrikes.csv (FAA wildlife strikes), 1,500 of its rows', activation: 'relu', output: 'sigmoid',
     hidden: [64, 64],
     table() {
-      const lines = readFileSync(vega('birdstrikes.csv'), 'utf8').trim().split(/\r?\n/);
-      const head = lines[0].split(',');
-      const at = (name) => head.indexOf(name);
-      const rows = lines.slice(1).map((l) => l.split(',')).filter((c) => Number(c[at('Speed IAS in knots')]) > 0);
-      const damaged = (c) => c[at('Effect Amount of damage')] !== 'None';
+      const { rows, damaged, features, columns } = birdstrikes();
       const none = rows.filter((c) => !damaged(c));
       let s = 20261208;
       const rand = () => { s = (s + 0x6d2b79f5) | 0; let t = Math.imul(s ^ (s >>> 15), 1 | s); t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t; return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
@@ -162,18 +180,19 @@ const CASES = [
       // In the file's order (by date), not grouped by label.
       const keep = new Set([...hit, ...none.slice(0, 1500 - hit.length)]);
       const picked = rows.filter((c) => keep.has(c));
-      const phases = ['Approach', 'Climb', 'Landing Roll', 'Take-off run', 'Descent'];
-      const sizes = ['Small', 'Medium', 'Large'];
-      const times = ['Day', 'Night', 'Dawn', 'Dusk'];
-      return {
-        columns: ['speed_knots', 'year', 'month_sin', 'month_cos', 'approach', 'climb', 'landing_roll', 'take_off_run', 'descent', 'small', 'medium', 'large', 'day', 'night', 'dawn', 'dusk', 'military'],
-        x: picked.map((c) => {
-          const m = Number(c[at('Flight Date')].slice(5, 7));
-          return [Number(c[at('Speed IAS in knots')]), Number(c[at('Flight Date')].slice(0, 4)), Math.sin((2 * Math.PI * m) / 12), Math.cos((2 * Math.PI * m) / 12),
-            ...oneHot(c[at('Phase of flight')], phases), ...oneHot(c[at('Wildlife Size')], sizes), ...oneHot(c[at('Time of day')], times), c[at('Aircraft Airline Operator')] === 'MILITARY' ? 1 : 0];
-        }),
-        y: picked.map((c) => (damaged(c) ? '1' : '0')), label: 'damaged',
-      };
+      return { columns, x: picked.map(features), y: picked.map((c) => (damaged(c) ? '1' : '0')), label: 'damaged' };
+    },
+  },
+  {
+    // Not in the suite (dir 'imbalanced'): every bird strike of the file with a speed, 10 % damaged as in the FAA's
+    // records, and a model trained with balanced class weights, as a user with such a table trains one — what
+    // `--class-weight` is for (scripts/class-weight-check.mjs, docs/agent.md "Class weights").
+    name: 'birdstrikes-all', dir: 'imbalanced', classWeight: 'balanced',
+    source: 'vega-datasets birdstrikes.csv (FAA wildlife strikes), every row with a speed (7,145; 10 % damaged)', activation: 'relu', output: 'sigmoid',
+    hidden: [64, 64],
+    table() {
+      const { rows, damaged, features, columns } = birdstrikes();
+      return { columns, x: rows.map(features), y: rows.map((c) => (damaged(c) ? '1' : '0')), label: 'damaged' };
     },
   },
 ];
@@ -208,7 +227,7 @@ for (const c of CASES) {
   }
   const t = c.table();
   const x = zscore(t.x);
-  const dir = join(root, 'datasets', 'small', c.name);
+  const dir = join(root, 'datasets', c.dir ?? 'small', c.name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const csv = [[...t.columns, t.label].join(','), ...x.map((r, i) => [...r.map((v) => v.toFixed(5)), t.y[i]].join(','))].join('\n');
@@ -216,7 +235,8 @@ for (const c of CASES) {
   const data = loadCsv({ path: join(dir, 'data.csv'), seed: 0, standardize: false });
   const classes = data.classNames?.length ?? new Set(t.y).size;
   const model = buildModel(x[0].length, classes, c.activation, c.output, 7, c.hidden);
-  const fitted = fitDatasetToModel(data, model);
+  // A case trained with class weights: batches drawn by them, early stopping on the weighted validation loss.
+  const fitted = c.classWeight ? withClassWeights(fitDatasetToModel(data, model), resolveClassWeights(c.classWeight, data.classNames)) : fitDatasetToModel(data, model);
   const r = train(model, fitted.train, { epochs: 300, batchSize: 32, val: fitted.val, patience: 40, seed: 7 });
   const acc = { train: accuracy(model, fitted.train), val: accuracy(model, fitted.val), test: accuracy(model, fitted.test) };
   await model.save(`file://${join(dir, 'model')}`);
@@ -226,7 +246,9 @@ for (const c of CASES) {
     activation: c.activation, output: c.output, hidden: c.hidden ?? [128, 64], params: weights, epochs: r.epochsRun,
     accuracy: Object.fromEntries(Object.entries(acc).map(([k, v]) => [k, Math.round(v * 1e4) / 1e4])),
   };
-  index.push(entry);
+  // (Accuracy of a class-weighted case: the weighted figure, balanced accuracy for 'balanced'.)
+  if (c.classWeight) writeFileSync(join(dir, 'about.json'), `${JSON.stringify({ ...entry, dir: c.dir, classWeight: c.classWeight }, null, 2)}\n`);
+  else index.push(entry);
   console.log(JSON.stringify(entry));
   model.dispose();
   fitted.dispose?.();

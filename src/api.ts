@@ -69,7 +69,7 @@ export async function runPrune(options: AutopruneOptions, container: Container =
 
 /** Each CLI flag the run's messages may name, as the API option a caller of autoprune() sets. */
 const OPTION_OF_FLAG: Record<string, string> = {
-  '--target': 'target', '--targets': 'frontier', '--model': 'model', '--data': 'data', '--label-order': 'labelOrder', '--label': 'label',
+  '--target': 'target', '--targets': 'frontier', '--model': 'model', '--data': 'data', '--label-order': 'labelOrder', '--label': 'label', '--class-weight': 'classWeight',
   '--ignore-columns': 'ignoreColumns', '--task': 'task', '--split-seed': 'splitSeed', '--split': 'split', '--val-data': 'valData',
   '--test-data': 'testData', '--no-standardize': 'standardize: false', '--standardize': 'standardize', '--input-scale': 'inputScale', '--max-drop': 'maxDrop',
   '--policy': 'policy', '--force': 'force: true', '--seed': 'seed', '--budget-steps': 'budgetSteps', '--budget': 'budgetEpochs',

@@ -1,5 +1,6 @@
 /** The typed public API of autoprune: what AutoML flows import. */
 export { autoprune, type AutopruneOptions, type AutopruneResult } from './api.js';
+export type { ClassWeightSpec } from './data/class-weight.js';
 export type { AgentEvent, StartEvent, StepEvent, RollbackEvent, CheckpointEvent, EpochEvent, CompactEvent, DoneEvent, WarningEvent, BudgetEvent, PolishEvent, FrontierEvent, ErrorEvent, PhaseEvent } from './agent/events.js';
 export { resolveRunOptions, RUN_DEFAULTS, type ResolvedRunOptions } from './options.js';
 export { resolveBudget, defaultBatchSize, defaultBudgetEpochs, type FineTuneBudget } from './agent/budget.js';

@@ -8,6 +8,7 @@ import { UsageError } from './errors.js';
 import { refuseUnknownKeys } from './util/unknown-keys.js';
 import { tf } from './backend/tf.js';
 import { TASK_KINDS } from './models/task.js';
+import type { ClassWeightSpec } from './data/class-weight.js';
 
 /**
  * Throws a UsageError naming `what` where the model's weights were freed (`model.dispose()`): tfjs's own error names
@@ -40,6 +41,8 @@ export interface ResolvedRunOptions {
   objective: Objective;
   /** undefined: the agent's default (on at unit granularity). */
   distill: false | { weight: number; temperature: number } | undefined;
+  /** Class weights (single-label classification; checked against the data's classes by the run), undefined: none. */
+  classWeight: ClassWeightSpec | undefined;
   /** Glob patterns of kernels never pruned (empty: none). */
   exclude: readonly string[];
   /** Lower targets recorded on the way, ascending (empty: none). */
@@ -70,7 +73,7 @@ const wholeAtLeast1 = (v: unknown) => typeof v === 'number' && Number.isInteger(
 const OPTION_KEYS: Record<keyof AutopruneOptions, true> = {
   target: true, model: true, data: true, label: true, ignoreColumns: true, task: true, split: true, labelOrder: true, valData: true,
   testData: true, standardize: true, inputScale: true, maxDrop: true, policy: true, force: true, seed: true, splitSeed: true, budgetEpochs: true,
-  budgetSteps: true, batchSize: true, granularity: true, objective: true, servingBatch: true, distill: true, exclude: true, frontier: true, compact: true, logdir: true,
+  budgetSteps: true, batchSize: true, granularity: true, objective: true, servingBatch: true, distill: true, classWeight: true, exclude: true, frontier: true, compact: true, logdir: true,
   out: true, overwrite: true, resume: true, signal: true, onEvent: true,
 };
 
@@ -201,6 +204,11 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
   if (d != null && d !== false && !(typeof d === 'object' && typeof d.weight === 'number' && d.weight >= 0 && d.weight <= 1 && typeof d.temperature === 'number' && d.temperature > 0 && Number.isFinite(d.temperature))) {
     throw new UsageError(`distill must be false or { weight: 0..1, temperature: > 0 }, got '${JSON.stringify(d)}'`);
   }
+  const cw = o.classWeight as unknown;
+  if (cw != null && cw !== 'balanced' && !(typeof cw === 'object' && !Array.isArray(cw) && Object.keys(cw).length > 0 &&
+    Object.values(cw).every((w) => typeof w === 'number' && Number.isFinite(w) && w > 0))) {
+    throw new UsageError(`classWeight must be 'balanced' or class weights such as { damaged: 5 } (a class name or 0-based output index to a number > 0), got ${shownValue(cw)}`);
+  }
   if (o.servingBatch != null && !wholeAtLeast1(o.servingBatch)) throw new UsageError(`servingBatch must be a whole number ≥ 1, got ${shownValue(o.servingBatch)}`);
   const granularity = checkGranularity(o.granularity ?? (o.objective === 'flops' || o.objective === 'latency' ? 'unit' : 'connection'));
   const objective = checkObjective(o.objective ?? RUN_DEFAULTS.objective, granularity);
@@ -220,6 +228,7 @@ export function resolveRunOptions(o: AutopruneOptions): ResolvedRunOptions {
     granularity,
     objective,
     distill: o.distill == null ? undefined : o.distill === false ? false : { weight: o.distill.weight, temperature: o.distill.temperature },
+    classWeight: cw == null ? undefined : cw === 'balanced' ? 'balanced' : { ...(cw as Record<string, number>) },
     exclude: (o.exclude ?? []).map((g) => g.trim()),
     frontier: [...new Set(o.frontier ?? [])].sort((a, b) => a - b),
     budgetEpochs: o.budgetEpochs,

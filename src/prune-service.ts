@@ -11,6 +11,7 @@ import { cacheDir } from './models/cache.js';
 import { Checkpointer, type RunIdentity } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
 import { selectBackendAsync, slowBackendWarning, tf } from './backend/tf.js';
+import { resolveClassWeights, rowWeights, type ClassWeightSpec } from './data/class-weight.js';
 import { checkDataset, hashSplits, looksLikeRegressionTarget, withDatasetDefaults, type Dataset, type DatasetInput, type SplitOrigin } from './data/dataset.js';
 import { abortedError, AutopruneError, DataError, InterruptedError, UsageError } from './errors.js';
 import { resolveBudget } from './agent/budget.js';
@@ -141,6 +142,14 @@ export interface AutopruneOptions {
    * Default: `{ weight: 0.5, temperature: 4 }` at granularity 'unit', off otherwise (docs/agent.md).
    */
   distill?: false | { weight: number; temperature: number };
+  /**
+   * Class weights (single-label classification), as the model was trained with Keras' `classWeight` or oversampled rows:
+   * `'balanced'` (each class inversely to its rows, scikit-learn's rule) or `{ className: weight }` (a class name or
+   * 0-based output index; classes not named weigh 1). Fine-tuning draws its batches by them, and the guard and every
+   * accuracy figure weigh each split's rows by them (with 'balanced': balanced accuracy, report.json task.metric).
+   * Default: none (every row alike).
+   */
+  classWeight?: ClassWeightSpec;
   /**
    * Kernels never to prune, as glob patterns (`*`, `?`) over kernel names as `inspect` lists them (a layer's name,
    * or `container/layer/role` inside nested models and RNNs), e.g. `['conv2d_1', 'backbone/*']`. They stay dense,
@@ -647,6 +656,11 @@ export class PruneService {
       checkHeldOutRows(fitted, opts, loaded.model, task);
       checkInputScaling(loaded.model, fitted, task, opts, ownsData ? standardize === true : data.standardization != null);
       checkLabelOrder(loaded.model, fitted, opts);
+      // Class weights: refused for other tasks and checked against the classes before anything runs (the run resolves them again).
+      if (r.classWeight != null) {
+        if (task.kind !== 'classification') throw new UsageError(`--class-weight applies to single-label classification; this model's task is ${task.kind}`);
+        resolveClassWeights(r.classWeight, fitted.classNames, '--class-weight');
+      }
       // A policy with a recorded domain needs no warning: the run's start line names the layers outside it, and LAMP allocates.
       const kindsWarning = domainOf(policy.scorer) ? undefined : policyKindsWarning(policy.name, (policy.scorer as { provenance?: { layerKinds?: unknown } }).provenance?.layerKinds, loaded.model);
       if (kindsWarning) opts.onEvent?.({ type: 'warning', message: kindsWarning });
@@ -707,6 +721,7 @@ export class PruneService {
         // The policy by its contents too: a policy file retrained in place while the run was interrupted is another policy.
         ...policyContents(policy), seed, splitSeed: r.splitSeed, budgetSteps: budget.budgetSteps,
         batchSize: budget.batchSize, force: r.force, model: hashWeights(model), data: hashDataset(fitted), ...(r.distill !== undefined ? { distill: JSON.stringify(r.distill) } : {}),
+        ...(r.classWeight != null ? { classWeight: typeof r.classWeight === 'string' ? r.classWeight : JSON.stringify(r.classWeight) } : {}),
         ...(objective === 'latency' ? { servingBatch: r.servingBatch ?? SERVING_BATCH_DEFAULT } : {}),
       } : undefined;
       const denseFit = targetFit(model, fitted.test, task);
@@ -726,6 +741,7 @@ export class PruneService {
         target: r.target, maxDrop, force: r.force, seed,
         checkpointDir: ckptDir, resume: r.resume, signal: opts.signal, onEvent: opts.onEvent,
         extractor: this.extractor, backend: { name: backend.name, native: backend.native }, granularity, objective, exclude: r.exclude, distill: r.distill,
+        ...(r.classWeight != null ? { classWeight: r.classWeight } : {}),
         milestones: r.frontier, ...(r.servingBatch != null ? { servingBatch: r.servingBatch } : {}),
         // A policy given by its path is named by the file's own name field: the file is said beside it.
         ...(policy.file && typeof r.policy === 'string' && r.policy !== policy.scorer.name && /[\\/]|\.json$/i.test(r.policy) ? { policyFile: policy.file } : {}),
@@ -757,6 +773,7 @@ export class PruneService {
           model: loaded.label, data: typeof dataSpec === 'string' ? dataSpec : data.name, force: r.force,
           budgetSteps: result.budget.budgetSteps, budgetEpochs: Math.round((100 * result.budget.budgetSteps) / result.budget.stepsPerEpoch) / 100,
           budgetSource: result.budget.source, ...(result.budget.extensions ? { budgetExtensions: result.budget.extensions } : {}), batchSize: result.budget.batchSize, roundSteps: result.budget.roundSteps, distill: result.distill,
+          ...(result.classWeight ? { classWeight: result.classWeight } : {}),
           resumed: r.resume,
           ...(r.exclude.length > 0 ? { exclude: [...r.exclude] } : {}),
           ...(r.frontier.length > 0 ? { frontier: [...r.frontier] } : {}),
@@ -772,7 +789,7 @@ export class PruneService {
           ...(r.inputScale != null ? { inputScale: r.inputScale } : {}),
           ...(r.servingBatch != null ? { servingBatch: r.servingBatch } : {}),
         },
-        task: { kind: task.kind, metric: metricName(task.kind), evidence: task.evidence, ...(task.regressionLoss ? { fineTuneLoss: task.regressionLoss } : {}), loss: lossName(taskOf(model)) /* after setTargetWeights: the loss the run used, as the start event says it */, ...(task.kind === 'classification' ? { classNames: [...fitted.classNames] } : {}) },
+        task: { kind: task.kind, metric: result.metric, evidence: task.evidence, ...(task.regressionLoss ? { fineTuneLoss: task.regressionLoss } : {}), loss: lossName(taskOf(model)) /* after setTargetWeights: the loss the run used, as the start event says it */, ...(task.kind === 'classification' ? { classNames: [...fitted.classNames] } : {}) },
         samples: { train: fitted.train.labels.length, val: fitted.val.labels.length, test: fitted.test.labels.length },
         ...(data.val.origin && data.test.origin ? { rows: { val: originOf(data.val.origin), test: originOf(data.test.origin) } } : {}),
         ...(data.inputNames ? { columns: { inputs: [...data.inputNames], targets: [...(data.targetNames ?? [])] } } : {}),
@@ -999,15 +1016,16 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
     }
   }
   // A class that lost far more recall than the accuracy shows (a rare class the pruned model stopped predicting).
+  const weighs = report.config.classWeight ? `${report.task?.metric ?? 'accuracy'}, which the guard compares, weighs each class by its weight and rows` : 'accuracy, which the guard compares, weighs each class by its rows';
   for (const c of classRecallLosses(report.final.classes ?? [], report.dense.testAccuracy - report.final.testAccuracy, r.maxDrop)) {
     const found = Math.round(c.testRows * c.denseRecall!);
     if (c.recall === 0) {
       out.push(`class '${c.name}' is no longer recalled: none of its ${c.testRows} test rows is predicted as '${c.name}' (the dense model found ${found} of them, ${(100 * c.denseRecall!).toFixed(1)} %)` +
-        `${found <= 2 ? `; ${found === 1 ? 'one row' : 'two rows'} can be chance, yet it may mean the pruned model stopped predicting the class` : ''}: accuracy, which the guard compares, weighs each class by its rows (report.json final.classes)`);
+        `${found <= 2 ? `; ${found === 1 ? 'one row' : 'two rows'} can be chance, yet it may mean the pruned model stopped predicting the class` : ''}: ${weighs} (report.json final.classes)`);
       continue;
     }
     out.push(`class '${c.name}' lost ${(100 * (c.denseRecall! - c.recall!)).toFixed(1)} points of test recall (${(100 * c.denseRecall!).toFixed(1)} → ${(100 * c.recall!).toFixed(1)} % of its ${c.testRows} test rows), ` +
-      'more than the accuracy shows: accuracy, which the guard compares, weighs each class by its rows (report.json final.classes)');
+      `more than the ${report.config.classWeight ? report.task?.metric ?? 'accuracy' : 'accuracy'} shows: ${weighs} (report.json final.classes)`);
   }
   // The same for each lower target's model (its row's `classes`).
   // (A row kept beyond its target holds a model another row may hold too, the final one's included: said once.)
@@ -1045,20 +1063,22 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
   const gain = report.final.valAccuracy - report.dense.valAccuracy;
   if (valRows > 0 && farAbove(gain, valRows)) {
     const fmt = (v: number) => metricValue(task.kind, v);
-    out.push(`the pruned model's validation ${metricName(task.kind)} is far above the dense model's (${fmt(report.dense.valAccuracy)} → ${fmt(report.final.valAccuracy)}): ` +
-      'fine-tuning taught it what its own training did not: either the dense model was under-trained (stopped early), or the data is prepared otherwise than for that training (scaling, columns, label order); ' +
+    out.push(`the pruned model's validation ${report.task?.metric ?? metricName(task.kind)} is far above the dense model's (${fmt(report.dense.valAccuracy)} → ${fmt(report.final.valAccuracy)}): ` +
+      `fine-tuning taught it what its own training did not: either the dense model was under-trained (stopped early)${report.config.classWeight ? ', or trained without these class weights (--class-weight: its common classes now count less)' : ''}, or the data is prepared otherwise than for that training (scaling, columns, label order); ` +
       'in the second case its outputs now answer inputs prepared as here, so check that its users feed it these');
   }
   if (task.kind === 'classification') {
-    const floor = majorityShare(fitted.test.labels);
+    // (Under class weights, what always answering it scores in the weighted metric.)
+    const cw = report.config.classWeight;
+    const floor = majorityShare(fitted.test.labels, cw ? rowWeights(fitted.test.labels, resolveClassWeights(cw, fitted.classNames)) : undefined);
     const rows = fitted.test.labels.length;
     // The pruned model fell to what always answering the most common class scores, where the dense one was above it.
     if (rows > 0 && report.final.testAccuracy <= floor.share + 0.5 / rows && report.dense.testAccuracy > floor.share + 1 / rows) {
       // What it still finds of the other classes, in figures: accuracy alone cannot say whether it stopped predicting them.
       const others = (report.final.classes ?? []).filter((c, k) => k !== floor.label && c.testRows > 0 && c.denseRecall != null && c.recall != null)
         .map((c) => `'${c.name}' ${(100 * c.denseRecall!).toFixed(1)} → ${(100 * c.recall!).toFixed(1)} %`);
-      out.push(`the pruned model's test accuracy (${(100 * report.final.testAccuracy).toFixed(2)} %) is no better than always answering the most common class ` +
-        `'${fitted.classNames[floor.label] ?? floor.label}' (${(100 * floor.share).toFixed(2)} % of the ${rows} test rows; dense ${(100 * report.dense.testAccuracy).toFixed(2)} %)` +
+      out.push(`the pruned model's test ${cw ? report.task?.metric ?? 'accuracy' : 'accuracy'} (${(100 * report.final.testAccuracy).toFixed(2)} %) is no better than always answering the most common class ` +
+        `'${fitted.classNames[floor.label] ?? floor.label}' (${(100 * floor.share).toFixed(2)} % ${cw ? 'by the class weights' : `of the ${rows} test rows`}; dense ${(100 * report.dense.testAccuracy).toFixed(2)} %)` +
         (others.length ? `; test recall of the other classes, dense → pruned: ${others.slice(0, 8).join(', ')}${others.length > 8 ? ', …' : ''} (report.json final.classes)` : ''));
     }
   }

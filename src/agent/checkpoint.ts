@@ -89,7 +89,7 @@ export type RunIdentity = Record<string, string | number | boolean>;
 const IDENTITY_FLAGS: Record<string, string> = {
   target: '--target', maxDrop: '--max-drop', objective: '--objective', granularity: '--granularity', exclude: '--exclude', frontier: '--targets',
   policy: '--policy', seed: '--seed', splitSeed: '--split-seed', budgetSteps: '--budget-steps', batchSize: '--batch-size', force: '--force',
-  servingBatch: '--serving-batch', distill: 'distillation',
+  servingBatch: '--serving-batch', distill: 'distillation', classWeight: '--class-weight',
 };
 
 export class Checkpointer {
@@ -232,7 +232,8 @@ export class Checkpointer {
     if (!same) throw new UsageError(`cannot resume: checkpoint '${this.dir}' was made for another model`);
     if (run) {
       // (A checkpoint written before the policy file's contents were recorded, 2026-12-06, is judged without them.)
-      const differs = Object.keys(run).filter((k) => file.run?.[k] !== run[k] && !(k === 'policyContents' && file.run?.[k] === undefined))
+      // Both sides' settings: one the checkpoint's run had and this one has not (class weights, distillation) differs too.
+      const differs = [...new Set([...Object.keys(run), ...Object.keys(file.run ?? {})])].filter((k) => file.run?.[k] !== run[k] && !(k === 'policyContents' && file.run?.[k] === undefined))
         // Another policy named: its file's contents differ too, and "the policy file was changed" would misread it.
         .filter((k, _, all) => !(k === 'policyContents' && all.includes('policy')));
       if (differs.length > 0) {
@@ -243,7 +244,7 @@ export class Checkpointer {
             : k === 'model'
               ? `it was made for another model: the model's weights differ (${String(file.run?.[k]).slice(0, 12)}… → ${String(run[k]).slice(0, 12)}…)`
               // Named by the CLI's flag (the library's messages say its option: src/api.ts).
-              : `${IDENTITY_FLAGS[k] ?? k} ${JSON.stringify(file.run?.[k] ?? null)} → ${JSON.stringify(run[k])}`)).join(', ');
+              : `${IDENTITY_FLAGS[k] ?? k} ${JSON.stringify(file.run?.[k] ?? null)} → ${JSON.stringify(run[k] ?? null)}`)).join(', ');
         throw new UsageError(`cannot resume: checkpoint '${this.dir}' belongs to another run (${what}); rerun with the original settings or without --resume`);
       }
     }

@@ -148,6 +148,11 @@ export interface StartEvent {
   budgetSource?: 'epochs' | 'steps' | 'default';
   /** Distillation from the model as given in every fine-tune (AgentOptions.distill), when on. */
   distill?: { weight: number; temperature: number };
+  /**
+   * Class weights (AgentOptions.classWeight), when given: as given ('balanced' or each class's weight by name) and the
+   * weight each class's training rows get (mean 1 over the rows), by class name. `metric` then names the weighted figure.
+   */
+  classWeight?: { given: 'balanced' | Record<string, number>; training: Record<string, number> };
 }
 
 /** An accepted step. */

@@ -53,14 +53,16 @@ export function noiseCap(maxDrop: number, rows: number, binary: boolean): number
  * is the mean of the per-row differences d, its standard error √Σ(d − d̄)²/n — for 0/1 scores exactly the
  * McNemar-type estimate above.
  */
-export function judge(dense: ArrayLike<number>, pruned: ArrayLike<number>, maxDrop: number): GuardVerdict {
+export function judge(dense: ArrayLike<number>, pruned: ArrayLike<number>, maxDrop: number, weights?: ArrayLike<number>): GuardVerdict {
   const n = dense.length;
   let lost = 0;
   let gained = 0;
   let sum = 0;
   let binary = true;
+  // Weighted rows (class weights, mean 1): each row's difference counts by its weight, so the drop is in the weighted metric.
+  const diff = (i: number) => (weights ? weights[i] : 1) * (dense[i] - pruned[i]);
   for (let i = 0; i < n; i++) {
-    const d = dense[i] - pruned[i];
+    const d = diff(i);
     if ((dense[i] !== 0 && dense[i] !== 1) || (pruned[i] !== 0 && pruned[i] !== 1)) binary = false;
     sum += d;
     if (d > 0) lost++;
@@ -68,7 +70,7 @@ export function judge(dense: ArrayLike<number>, pruned: ArrayLike<number>, maxDr
   }
   const drop = n > 0 ? sum / n : 0;
   let ss = 0;
-  for (let i = 0; i < n; i++) ss += (dense[i] - pruned[i] - drop) ** 2;
+  for (let i = 0; i < n; i++) ss += (diff(i) - drop) ** 2;
   const se = n > 0 ? Math.sqrt(ss) / n : 0;
   const cap = noiseCap(maxDrop, n, binary);
   const allowed = maxDrop + Math.min(GUARD_Z * se, cap);
@@ -81,12 +83,19 @@ export function resolution(valRows: number, maxDropPoints: number): { pointsPerR
   return { pointsPerRow, finerThanData: maxDropPoints < pointsPerRow };
 }
 
-/** The most common label of `labels`, its rows, and their share (what always answering it scores). */
-export function majorityShare(labels: ArrayLike<number>): { label: number; count: number; share: number } {
+/**
+ * The most common label of `labels`, its rows, and their share (what always answering it scores). With row `weights`
+ * (class weights, mean 1) the class of the largest weight and its share of the weighted metric (balanced: 1 / classes).
+ */
+export function majorityShare(labels: ArrayLike<number>, weights?: ArrayLike<number>): { label: number; count: number; share: number } {
   const counts = new Map<number, number>();
-  for (let i = 0; i < labels.length; i++) counts.set(labels[i], (counts.get(labels[i]) ?? 0) + 1);
-  const [label, count] = [...counts].reduce((a, b) => (b[1] > a[1] ? b : a), [0, 0]);
-  return { label, count, share: labels.length ? count / labels.length : 0 };
+  const mass = new Map<number, number>();
+  for (let i = 0; i < labels.length; i++) {
+    counts.set(labels[i], (counts.get(labels[i]) ?? 0) + 1);
+    mass.set(labels[i], (mass.get(labels[i]) ?? 0) + (weights ? weights[i] : 1));
+  }
+  const [label, top] = [...mass].reduce((a, b) => (b[1] > a[1] ? b : a), [0, 0]);
+  return { label, count: counts.get(label) ?? 0, share: labels.length ? top / labels.length : 0 };
 }
 
 /**

@@ -3,6 +3,7 @@ import { tf } from '../backend/tf.js';
 import { collectGarbage } from '../util/gc.js';
 import type * as TF from '@tensorflow/tfjs';
 import { disposeSplit, headOf, type Dataset } from '../data/dataset.js';
+import { classWeightsOf, describeClassWeights, resolveClassWeights, weightedMetricName, withClassWeights, type ClassWeights, type ClassWeightSpec } from '../data/class-weight.js';
 import { abortedError, UsageError } from '../errors.js';
 import { extractScored, scoreLayerWith } from '../features/extract.js';
 import type { ConnectionFeatures } from '../features/types.js';
@@ -89,6 +90,14 @@ export interface AgentOptions {
    * domain"). Default true; false scores with the policy as given wherever the model lies.
    */
   policyDomain?: boolean;
+  /**
+   * Class weights (single-label classification), as the model was trained with Keras' `classWeight` or oversampled rows:
+   * every fine-tune draws its batches by them (data/class-weight.ts, train.ts weightedOrder) and every figure of the run
+   * — the guard's, the validation and test accuracies — weighs each split's rows by them: with 'balanced' they are
+   * balanced accuracy (the mean recall over the classes). Fine-tuning on the plain rows pulls such a model toward its
+   * common classes, and accuracy does not show it. Default: none (every row alike).
+   */
+  classWeight?: ClassWeightSpec;
   /** Where the policy was given by a path, that file: said beside its name in the start event. */
   policyFile?: string;
   /**
@@ -211,6 +220,10 @@ export interface AgentResult {
   budget: FineTuneBudget;
   /** The distillation the fine-tunes used (AgentOptions.distill), or false (off, or a task without class probabilities). */
   distill: false | { weight: number; temperature: number };
+  /** The class weights the run used (AgentOptions.classWeight), as given ('balanced') or each class's by name; absent: none. */
+  classWeight?: 'balanced' | Record<string, number>;
+  /** The name of the figures' metric: the task's (metricName), or balanced / class-weighted accuracy under class weights. */
+  metric: string;
   /** The guard as it judged: validation rows, what one row is worth, and the final paired comparison. */
   /** controlValAccuracy: the reference's (the lower of the dense model and the control); fineTunedControlValAccuracy: the control's own. */
   guard: { valRows: number; pointsPerRow: number; maxDrop: number; z: number; controlValAccuracy: number; fineTunedControlValAccuracy?: number; reference: 'control' | 'dense'; final: GuardVerdict };
@@ -399,8 +412,15 @@ export function clearlyLower(a: Float32Array, b: Float32Array): boolean {
  * `model` in place; `data` must already fit the model (see fitDatasetToModel). Test accuracy is
  * computed for the report only, never used for a decision.
  */
-export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scorer, options: AgentOptions): Promise<AgentResult> {
+export async function runAgent(model: TF.LayersModel, asGiven: Dataset, given: Scorer, options: AgentOptions): Promise<AgentResult> {
   const o = withDefaults(AGENT_DEFAULTS, options);
+  // Class weights: the same tensors, each split's rows weighted (every fine-tune and figure below weighs them).
+  if (o.classWeight != null && taskOf(model).kind !== 'classification') {
+    throw new UsageError(`class weights apply to single-label classification; this model's task is ${taskOf(model).kind} (its outputs are ${taskOf(model).output})`);
+  }
+  const classWeights = o.classWeight != null ? resolveClassWeights(o.classWeight, asGiven.classNames) : undefined;
+  const data = classWeights ? withClassWeights(asGiven, classWeights) : asGiven;
+  const metric = classWeights ? weightedMetricName(classWeights) : metricName(taskOf(model).kind);
   const plan = withDefaults(PLANNER_DEFAULTS, options.planner ?? {});
   // `let`: a default budget that runs out while steps are still accepted is extended (extendBudget).
   let budget = resolveBudget(data.train.labels.length, o);
@@ -587,9 +607,9 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     }
     const coverage = pm.coverage();
     // A classifier must also stay above what always answering the most common class scores (guard.ts, withCollapseCheck).
-    const majority = taskOf(model).kind === 'classification' ? majorityShare(data.val.labels).share : undefined;
+    const majority = taskOf(model).kind === 'classification' ? majorityShare(data.val.labels, data.val.weights).share : undefined;
     const guard = (e: { correct: ArrayLike<number>; accuracy: number }) => {
-      const v = judge(reference.correct, e.correct, o.maxDrop / 100);
+      const v = judge(reference.correct, e.correct, o.maxDrop / 100, data.val.weights);
       return majority === undefined ? v : withCollapseCheck(v, e.accuracy, reference.accuracy, majority, data.val.labels.length);
     };
     const denseTest = state.denseTestAccuracy ?? timed('evaluate', () => accuracy(model, data.test));
@@ -599,21 +619,22 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
     const unitsKept = prunesCompute(objective) || granularity === 'unit' ? unitsKeptFor(pm) : undefined;
     emit({
       type: 'start', target: o.target, objective, granularity, ...(pm.latencyProfile ? { latency: { batch: pm.latencyProfile.batch, denseMs: pm.latencyProfile.denseMs } } : {}), maxDrop: o.maxDrop, policy: given.name, ...(o.policyFile ? { policyFile: o.policyFile } : {}), ...(outsideDomain ? { scoredAs: scorer.name, outsideDomain } : {}), backend: o.backend?.name ?? 'unknown',
-      native: o.backend?.native ?? false, prunable: pm.totalPrunable, metric: metricName(taskOf(model).kind), loss: lossName(taskOf(model)), denseValAccuracy: state.denseValAccuracy, floor,
+      native: o.backend?.native ?? false, prunable: pm.totalPrunable, metric, loss: lossName(taskOf(model)), denseValAccuracy: state.denseValAccuracy, floor,
       sparsity: state.sparsity, ...(givenProgress > 0 ? { given: givenProgress } : {}), resumed, valRows: data.val.labels.length,
       // A row of R² has no fixed worth: the resolution is a 0/1 metric's (report.json's guard leaves it out too).
       ...(metricName(taskOf(model).kind) === 'R²' ? {} : { pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow }),
       budgetSteps: budget.budgetSteps, batchSize: budget.batchSize, budgetSource: budget.source, params: coverage.params, untouched: coverage.untouched,
       ...(distilled ? { distill: distilled } : {}),
+      ...(classWeights ? { classWeight: { given: describeClassWeights(classWeights, data.classNames), training: trainingClassWeights(data, classWeights) } } : {}),
       ...(unitsKept ? { unitsKept } : {}),
     });
-    for (const message of guardWarnings(data.val.labels.length, o.maxDrop, metricName(taskOf(model).kind))) emit({ type: 'warning', message });
+    for (const message of guardWarnings(data.val.labels.length, o.maxDrop, metric)) emit({ type: 'warning', message });
     // A control far below the dense model moves the guard's reference down with it: said at the start, with what it
     // means for --max-drop (a new user's gated model lost 9.2 points to plain fine-tuning, and its run ended 2.8 below
     // dense at exit 0, said only by a warning at the end).
-    const controlWarning = controlLossWarning(state.denseValAccuracy, reference, o.maxDrop, data.val.labels.length, metricName(taskOf(model).kind));
+    const controlWarning = controlLossWarning(state.denseValAccuracy, reference, o.maxDrop, data.val.labels.length, metric);
     if (controlWarning) emit({ type: 'warning', message: controlWarning });
-    if (controlLostClasses.length > 0) emit({ type: 'warning', message: controlLostClassesWarning(controlLostClasses, controlSteps) });
+    if (controlLostClasses.length > 0) emit({ type: 'warning', message: controlLostClassesWarning(controlLostClasses, controlSteps, classWeights != null) });
     const trainRows = data.train.labels.length;
     if (options.batchSize != null && options.batchSize > trainRows) {
       emit({ type: 'warning', message: `--batch-size ${options.batchSize} is larger than the ${trainRows} training rows: every optimizer step is one pass over them all (${budget.budgetSteps} steps = ${budget.budgetSteps} epochs)` });
@@ -1337,6 +1358,8 @@ export async function runAgent(model: TF.LayersModel, data: Dataset, given: Scor
       totals: { fineTuneEpochs: epochsOf(state.stepsUsed), fineTuneSteps: state.stepsUsed, accepted, rolledBack: state.steps.length - accepted, scoringPasses, rescored: rescore, criteria: { ...criteria }, ...(o.milestones?.length ? { frontierSteps } : {}), ...(reference.controlSteps != null ? { controlSteps: reference.controlSteps } : {}) },
       budget,
       distill: distilled,
+      ...(classWeights ? { classWeight: describeClassWeights(classWeights, data.classNames) } : {}),
+      metric,
       guard: { valRows: data.val.labels.length, pointsPerRow: resolution(data.val.labels.length, o.maxDrop).pointsPerRow, maxDrop: o.maxDrop, z: GUARD_Z, controlValAccuracy: reference.accuracy, ...(reference.controlAccuracy != null ? { fineTunedControlValAccuracy: reference.controlAccuracy } : {}), reference: reference.kind, final: guard(finalEval) },
       phases: runPhases(), earlierSeconds: earlier.seconds, masks: pm, milestones, ...(polishRecord ? { polish: polishRecord } : {}),
     };
@@ -1404,6 +1427,12 @@ export function controlLossWarning(denseVal: number, reference: { kind: 'control
     'plain fine-tuning that costs this much is a sign that the fine-tuning (Adam, its learning rate, the loss in use) does not suit the model as trained, or of data prepared otherwise than for its training';
 }
 
+/** The weight each class's training rows get (rowWeights over the training split), by class name: what fine-tuning draws by. */
+function trainingClassWeights(data: Dataset, weights: ClassWeights): Record<string, number> {
+  const w = classWeightsOf(data.train.labels, weights, data.classNames.length);
+  return Object.fromEntries(data.classNames.flatMap((c, i) => (Number.isFinite(w[i]) ? [[c, +w[i].toPrecision(4)]] : [])));
+}
+
 /** A class whose validation rows a fine-tuned model recalls far fewer of than the model as given (classesLost). */
 export interface LostClass { name: string; rows: number; dense: number; now: number }
 
@@ -1435,12 +1464,19 @@ export function classesLost(labels: ArrayLike<number>, dense: ArrayLike<number>,
 export const CLASS_LOST_MIN_ROWS = 3;
 
 /** The start warning where fine-tuning alone (the guard's control) lost classes: what it means and the way round. */
-export function controlLostClassesWarning(lost: readonly LostClass[], steps: number): string {
+export function controlLostClassesWarning(lost: readonly LostClass[], steps: number, weighted = false): string {
   const each = lost.map((c) => `'${c.name}' on ${c.now} of its ${c.rows} validation rows (as given: ${c.dense})`).join(', ');
-  return `fine-tuning alone, unpruned (the guard's control, ${steps} optimizer steps), recalls ${lost.length > 1 ? 'classes' : 'class'} ${each}: ` +
+  const recalls = `recalls ${lost.length > 1 ? 'classes' : 'class'} ${each}`;
+  if (weighted) {
+    return `fine-tuning alone with the class weights given, unpruned (the guard's control, ${steps} optimizer steps), ${recalls}: these weights pull the model ` +
+      'away from what it was trained to find; give the weights it was trained with (--class-weight, a larger weight on these classes), and read the pruned ' +
+      "model's recall per class (report.json final.classes)";
+  }
+  return `fine-tuning alone, unpruned (the guard's control, ${steps} optimizer steps), ${recalls}: ` +
     'autoprune fine-tunes on the plain loss of the training rows as given, so a model trained with class weights or oversampling is pulled toward its ' +
-    'common classes, pruned or not, and the guard, judging accuracy, does not stop it; give training rows with the rare classes repeated as ' +
-    'in training (oversampled: the --data file, or the Dataset\'s train split), and read the pruned model\'s recall per class (report.json final.classes)';
+    'common classes, pruned or not, and the guard, judging accuracy, does not stop it; give the class weights it was trained with ' +
+    '(--class-weight, e.g. balanced: fine-tuning then draws rows by them and the guard judges the weighted accuracy), or training rows with the rare ' +
+    "classes repeated as in training, and read the pruned model's recall per class (report.json final.classes)";
 }
 
 /**

@@ -48,6 +48,21 @@ const PruneFlags = z.object({
   ignoreColumns: z.string().min(1).transform((v) => nameList(v, '--ignore-columns')).optional(),
   task: z.enum(['classification', 'multilabel', 'regression', 'autoencoder']).optional(),
   labelOrder: z.string().min(1).transform((v) => nameList(v, '--label-order')).optional(),
+  // 'balanced', or class=weight pairs (a class name or 0-based output index; the run checks the names against the data).
+  classWeight: z.string().min(1).transform((v, ctx) => {
+    if (v.trim() === 'balanced') return 'balanced' as const;
+    const out: Record<string, number> = {};
+    for (const pair of nameList(v, '--class-weight')) {
+      const at = pair.lastIndexOf('=');
+      const w = at > 0 ? Number(pair.slice(at + 1).trim()) : NaN;
+      if (!(Number.isFinite(w) && w > 0)) {
+        ctx.addIssue({ code: 'custom', message: `must be 'balanced' or class=weight pairs with weights > 0, comma-separated (e.g. damaged=5 or 1=5,0=1), got '${pair}'` });
+        return z.NEVER;
+      }
+      out[pair.slice(0, at).trim()] = w;
+    }
+    return out;
+  }).optional(),
   split: z.string().transform((v, ctx) => {
     const parts = v.split(',').map((t) => Number(t.trim()));
     if (parts.length !== 3 || parts.some((f) => !Number.isFinite(f) || f < 0) || parts[0] <= 0) {
@@ -118,7 +133,7 @@ export async function pruneCommand(raw: Record<string, unknown>, _args: string[]
   stdoutClosed.signal.addEventListener('abort', onStdoutClosed);
   try {
     const result = await runPrune({
-      target, frontier, model: f.model, data: f.data, label: f.label, ignoreColumns: f.ignoreColumns, task: f.task, labelOrder: f.labelOrder, split: f.split, valData: f.valData, testData: f.testData, standardize: f.standardize, inputScale: f.inputScale, maxDrop: f.maxDrop, policy: f.policy,
+      target, frontier, model: f.model, data: f.data, label: f.label, ignoreColumns: f.ignoreColumns, task: f.task, labelOrder: f.labelOrder, classWeight: f.classWeight, split: f.split, valData: f.valData, testData: f.testData, standardize: f.standardize, inputScale: f.inputScale, maxDrop: f.maxDrop, policy: f.policy,
       out: f.out, overwrite: f.overwrite, force: f.force, resume: f.resume, budgetEpochs: f.budget, budgetSteps: f.budgetSteps, batchSize: f.batchSize, seed: f.seed, splitSeed: f.splitSeed,
       granularity: f.granularity, objective: f.objective, servingBatch: f.servingBatch, compact: f.compact, exclude: f.exclude, logdir: f.logdir,
       signal: controller.signal, onEvent: (e: AgentEvent) => reporter.event(e),

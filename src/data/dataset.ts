@@ -16,6 +16,11 @@ export interface Split {
   y?: TF.Tensor;
   /** Where each row came from (CSV data): the file and its line, for messages that point at a row. */
   origin?: SplitOrigin;
+  /**
+   * Each row's weight, mean 1 (class weights: data/class-weight.ts). Training draws its batches by them and the split's
+   * figures weigh its rows by them (train.ts, evaluate). Absent: every row alike.
+   */
+  weights?: Float32Array;
 }
 
 export interface SplitOrigin {

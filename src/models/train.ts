@@ -235,7 +235,7 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
   let finalRate: number = o.learningRate;
   const valLosses: number[] = [];
   let perm: Int32Array | undefined;
-  let cursor = n;
+  let cursor = 0;
   try {
     while (stepsRun < totalSteps) {
       const inRound = Math.min(roundSteps, totalSteps - stepsRun);
@@ -253,11 +253,12 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
           best = undefined;
           sinceBest = 0;
         }
-        if (cursor >= n) {
-          perm = rng.permutation(n);
+        if (!perm || cursor >= perm.length) {
+          // Weighted rows (class weights): an epoch draws each row about its weight's number of times (weightedOrder).
+          perm = data.weights ? weightedOrder(rng, data.weights) : rng.permutation(n);
           cursor = 0;
         }
-        const idx = perm!.subarray(cursor, Math.min(n, cursor + o.batchSize));
+        const idx = perm.subarray(cursor, Math.min(perm.length, cursor + o.batchSize));
         cursor += o.batchSize;
         // Dropout-like layers draw their noise from Math.random: seeded per step, so a seed repeats the run.
         const { value, grads } = withSeededRandom(Math.imul(o.seed + 1, 0x9e3779b1) ^ stepsRun, () => tf.tidy(() => {
@@ -361,6 +362,24 @@ function* trainSteps(model: TF.LayersModel, data: Split, options: TrainOptions):
 }
 
 /**
+ * One epoch's row order where rows are weighted (mean weight 1): row i appears ⌊wᵢ⌋ times and once more with probability
+ * wᵢ − ⌊wᵢ⌋, shuffled — the oversampling a model trained with class weights saw, with the gradient of the weighted loss
+ * in expectation, and about n rows an epoch (an unweighted epoch is a plain permutation).
+ */
+export function weightedOrder(rng: Rng, weights: Float32Array): Int32Array {
+  const rows: number[] = [];
+  for (let i = 0; i < weights.length; i++) {
+    const w = weights[i];
+    let times = Math.floor(w);
+    if (rng.next() < w - times) times++;
+    for (let t = 0; t < times; t++) rows.push(i);
+  }
+  if (rows.length === 0) return rng.permutation(weights.length);
+  const order = rng.permutation(rows.length);
+  return Int32Array.from(order, (j) => rows[j]);
+}
+
+/**
  * Training whose loss became NaN or infinite: the weights are lost (NaN), and every later figure would be
  * meaningless. Almost always the inputs (values far outside what the model was trained on), so it is a
  * DataError naming the largest input.
@@ -450,7 +469,7 @@ export function evaluate(model: TF.LayersModel, data: Split, task: TaskInfo = ta
     const y = targetsOf(data, task);
     const l = lossOf(out, y, task).dataSync()[0];
     // Each row's loss (rowLosses), from the same forward pass, where the caller compares rows.
-    if (withRows) rows = rowLossesOf(out, y, task).dataSync() as Float32Array;
+    if (withRows || data.weights) rows = rowLossesOf(out, y, task).dataSync() as Float32Array;
     if (task.kind === 'classification') {
       const pred = predictedClasses(out, task).dataSync();
       return [Float32Array.from(pred, (p, i) => (p === data.labels[i] ? 1 : 0)), l] as const;
@@ -474,6 +493,18 @@ export function evaluate(model: TF.LayersModel, data: Split, task: TaskInfo = ta
     const v = spread > 1e-12 ? spread : 1;
     return [Float32Array.from(err.dataSync(), (e) => 1 - e / v), l] as const;
   });
+  const w = data.weights;
+  if (w) {
+    // Weighted rows (class weights): the metric, the loss and each row's loss weighted by them (mean 1); `correct` stays
+    // each row's own score (the guard weighs it: judge).
+    let sum = 0;
+    for (let i = 0; i < scores.length; i++) sum += w[i] * scores[i];
+    const weightedRows = Float32Array.from(rows!, (r, i) => r * w[i]);
+    let total = 0;
+    for (let i = 0; i < weightedRows.length; i++) total += weightedRows[i];
+    const m = Math.max(1, scores.length);
+    return { accuracy: sum / m, loss: total / m, correct: scores, ...(withRows ? { rows: weightedRows } : {}) };
+  }
   let sum = 0;
   for (let i = 0; i < scores.length; i++) sum += scores[i];
   return { accuracy: sum / Math.max(1, scores.length), loss, correct: scores, ...(rows ? { rows } : {}) };

@@ -230,13 +230,17 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
           if (e.valRows != null) {
             // A row of R² is not worth a fixed number of points: only 0/1 scores have a resolution (absent for R²).
             const n = `${e.valRows} validation row${e.valRows === 1 ? '' : 's'}`;
-            const rows = metric === 'R²' || e.pointsPerRow == null ? n : `${n}, 1 row = ${e.pointsPerRow.toFixed(2)} points`;
+            const rows = metric === 'R²' || e.pointsPerRow == null ? n : `${n}, 1 row${e.classWeight ? ' of mean weight' : ''} = ${e.pointsPerRow.toFixed(2)} points`;
             // The default budget can grow (a run still improving when it runs out): said here, so that a run several times as long is no surprise.
             const grows = e.budgetSource === 'default'
               ? ` (the default for this data: extended while the run still improves when it runs out — once, and on small data up to ${MAX_BUDGET_EXTENSIONS + 1}× in all; --budget-steps N sets a limit)`
               : '';
             line(`  guard: ${rows}; fine-tuning budget ${e.budgetSteps ?? '?'} optimizer steps at batch ${e.batchSize ?? '?'}${grows}`);
             if (e.loss) line(`  fine-tuning loss (the "loss" figures below): ${e.loss}`);
+            if (e.classWeight) {
+              const each = Object.entries(e.classWeight.training).map(([c, w]) => `'${c}' ×${w}`).join(', ');
+              line(`  class weights ${e.classWeight.given === 'balanced' ? '(balanced)' : 'as given'}: fine-tuning draws training rows by them (${each}), and the guard and every figure below are ${metric}`);
+            }
             if (e.distill) line(`  fine-tuning distils from the model as given: targets ${+(1 - e.distill.weight).toFixed(4)} × labels + ${e.distill.weight} × its probabilities at temperature ${e.distill.temperature} (whole units removed)`);
           }
           if (tty) {

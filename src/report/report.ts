@@ -48,6 +48,11 @@ export interface RunConfig {
    * probabilities at `temperature`; false when off or when the task has no class probabilities.
    */
   distill?: false | { weight: number; temperature: number };
+  /**
+   * Class weights (`--class-weight`), when given: 'balanced' or each class's weight by name. Fine-tuning drew its batches
+   * by them, and every accuracy figure of the report weighs its split's rows by them (task.metric names the figure).
+   */
+  classWeight?: 'balanced' | Record<string, number>;
   /** What the target counts: 'params' (prunable kernel weights), 'flops' (their multiply-accumulates) or 'latency' (predicted serving time, final.latency). */
   objective?: string;
   /** `--serving-batch`: the samples per call `--objective latency` timed at and `--compact` rewrote for (absent: 32, the default). */

@@ -619,8 +619,11 @@ describe('a class that fine-tuning alone no longer recalls', () => {
     expect(controlLostClassesWarning(lost, 100)).toBe(
       "fine-tuning alone, unpruned (the guard's control, 100 optimizer steps), recalls class 'damaged' on 15 of its 100 validation rows (as given: 47): " +
       'autoprune fine-tunes on the plain loss of the training rows as given, so a model trained with class weights or oversampling is pulled toward its ' +
-      'common classes, pruned or not, and the guard, judging accuracy, does not stop it; give training rows with the rare classes repeated as ' +
-      "in training (oversampled: the --data file, or the Dataset's train split), and read the pruned model's recall per class (report.json final.classes)");
+      'common classes, pruned or not, and the guard, judging accuracy, does not stop it; give the class weights it was trained with ' +
+      '(--class-weight, e.g. balanced: fine-tuning then draws rows by them and the guard judges the weighted accuracy), or training rows with the rare ' +
+      "classes repeated as in training, and read the pruned model's recall per class (report.json final.classes)");
+    // With class weights given, the control's loss is the weights' doing: said so, not the plain loss.
+    expect(controlLostClassesWarning(lost, 100, true)).toMatch(/^fine-tuning alone with the class weights given, unpruned .* recalls class 'damaged' on 15 of its 100 validation rows \(as given: 47\): these weights/);
   });
   it('is kept with the checkpoint\'s reference, so that a resumed run says it again; a malformed record is refused', () => {
     const reference = { kind: 'control' as const, accuracy: 0.875, correct: [1, 0], lostClasses: [{ name: 'damaged', rows: 100, dense: 47, now: 15 }] };

@@ -55,6 +55,11 @@ describe('Checkpointer', () => {
     await expect(ck.restore(pm, { ...run, model: 'cccc' })).rejects.toThrow(/it was made for another model: the model.s weights differ \(aaaa… → cccc…\)/);
     // The data's hash is no setting to recognise: what changes it is named (a resume with --standardize added said only hashes).
     await expect(ck.restore(pm, { ...run, data: 'dddd' })).rejects.toThrow(/belongs to another run \(the data as the run reads it differ \(bbbb… → dddd…: the file's contents, or the columns, split, --standardize or --input-scale it is read with\)\)/);
+    // A setting the resume adds or leaves out differs too (class weights given to one run only).
+    await expect(ck.restore(pm, { ...run, classWeight: 'balanced' })).rejects.toThrow(/belongs to another run \(--class-weight null → "balanced"\)/);
+    const ck3 = new Checkpointer(join(tempDir(), '.out3.checkpoint'));
+    await ck3.save(pm, state(1), { ...run, classWeight: 'balanced' });
+    await expect(ck3.restore(pm, run)).rejects.toThrow(/belongs to another run \(--class-weight "balanced" → null\)/);
     await expect(ck.restore(pm, run)).resolves.toMatchObject({ step: 1 });
     // Another policy named: said as that, not as its file "changed since" (the contents of another file differ, of course).
     const dir2 = join(tempDir(), '.out2.checkpoint');
