@@ -19,6 +19,7 @@ import { checkedScorer } from './policy/checked.js';
 import { disposeSnapshot, PrunableModel, type Snapshot } from './pruning/prunable-model.js';
 import { evaluate } from './models/train.js';
 import { judge, majorityShare } from './agent/guard.js';
+import { resolveClassWeights, rowWeights, type ClassWeightSpec } from './data/class-weight.js';
 import { pruneByScores } from './pruning/select.js';
 
 /** Calibration rows for the policy's features: a Split, or inputs with the targets the model is trained on. */
@@ -65,9 +66,11 @@ export interface PruningCallbackOptions extends PruneScheduleOptions {
    * more than the rows' noise allows (the agent's rule: maxDrop + min(1.64 s.e., two rows);
    * docs/agent.md, "Guard") is undone: weights and masks go back to the last epoch that held, and the schedule
    * stops there (the rest of the fit fine-tunes at that sparsity; a fit that ends short of the target says so in
-   * a process warning). Default: no guard (the schedule is followed whatever the metric does).
+   * a process warning). Default: no guard (the schedule is followed whatever the metric does). `classWeight`
+   * (single-label classifiers; keys are 0-based output indices): the guard judges the class-weighted accuracy, with
+   * 'balanced' balanced accuracy (the fit's own `classWeight` is yours to pass to `fit`; data/class-weight.ts).
    */
-  guard?: { validation: Calibration; maxDrop?: number };
+  guard?: { validation: Calibration; maxDrop?: number; classWeight?: ClassWeightSpec };
   /** Called when the guard undoes an epoch. */
   onRollback?: (e: GuardRollback) => void;
 }
@@ -103,7 +106,7 @@ function checkCall(model: unknown, options: unknown, known: Record<string, true>
   }
   if (o.guard != null) {
     if (typeof o.guard !== 'object') throw new UsageError(`guard must be an object, e.g. { validation: { x, y }, maxDrop: 1 }, got ${shownValue(o.guard)}`);
-    refuseUnknownKeys(o.guard, ['validation', 'maxDrop'], `${what}'s guard`);
+    refuseUnknownKeys(o.guard, ['validation', 'maxDrop', 'classWeight'], `${what}'s guard`);
   }
 }
 
@@ -129,7 +132,7 @@ function untrainedReference(task: TaskInfo, val: Split, metric: number): string 
   const rows = val.x.shape[0];
   let floor: string;
   if (task.kind === 'classification') {
-    const majority = majorityShare(val.labels).share;
+    const majority = majorityShare(val.labels, val.weights).share;
     if (metric > majority + Math.max(0.01, 1 / Math.max(1, rows))) return undefined;
     floor = `always answering the most common class (${metricValue(task.kind, majority)})`;
   } else if (task.kind === 'regression' || task.kind === 'autoencoder') {
@@ -230,8 +233,21 @@ function checkTargetsShape(y: TF.Tensor, model: TF.LayersModel, task: TaskInfo, 
 }
 
 /** The guard's validation rows (at most 10,000), owned by the callback. */
-function guardSplit(c: Calibration, model: TF.LayersModel): Split {
-  return calibrationSplit(c, model, 10_000, 'guard.validation');
+function guardSplit(c: Calibration, model: TF.LayersModel, classWeight?: ClassWeightSpec): Split {
+  if (classWeight != null && taskOf(model).kind !== 'classification') {
+    throw new UsageError(`guard.classWeight applies to single-label classification; this model's task is ${taskOf(model).kind}`);
+  }
+  const split = calibrationSplit(c, model, 10_000, 'guard.validation');
+  if (classWeight == null) return split;
+  try {
+    // Classes by output index: the callback has no names (a classifier of one sigmoid output has two classes).
+    const classes = Math.max(2, split.labels.reduce((a, b) => Math.max(a, b + 1), 0), ...model.outputs.map((o) => o.shape[o.shape.length - 1] ?? 0));
+    const weights = resolveClassWeights(classWeight, Array.from({ length: classes }, (_, i) => String(i)), 'guard.classWeight');
+    return { ...split, weights: rowWeights(split.labels, weights) };
+  } catch (err) {
+    disposeSplit(split);
+    throw err;
+  }
 }
 
 /** Scores the live connections of `pm` with `scorer` on `calib` and prunes up to `sparsity`. */
@@ -345,7 +361,7 @@ export class PruningCallback extends TfCallback {
     let calib: Split | undefined;
     try {
       calib = calibrationSplit(options.calibration, prunedModel);
-      this.val = g ? guardSplit(g.validation, prunedModel) : undefined;
+      this.val = g ? guardSplit(g.validation, prunedModel, g.classWeight) : undefined;
       this.calib = calib;
     } catch (err) {
       if (calib) disposeSplit(calib);
@@ -449,7 +465,7 @@ export class PruningCallback extends TfCallback {
     this.prunedSinceCheck = false;
     const now = evaluate(this.prunedModel, this.val);
     const m = now.accuracy;
-    const verdict = judge(this.reference.correct, now.correct, this.maxDrop / 100);
+    const verdict = judge(this.reference.correct, now.correct, this.maxDrop / 100, this.val.weights);
     const sparsity = this.masks.sparsity().global;
     if (verdict.accepted) {
       disposeSnapshot(this.good!);

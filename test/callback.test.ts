@@ -216,7 +216,9 @@ describe('pruning inside the user\'s training', () => {
       [{ target: 0.5, calibration: { x, y: oneHot }, guard: { maxDrop: 1 } }, /^guard.validation is required: the validation rows the guard scores the model on after each pruning step/],
       [{ target: 0.5, calibration: { x, y: oneHot }, guard: { validation: { x, y: oneHot }, maxDrop: '1' } }, /^guard.maxDrop must be a number in \[0, 100\] percentage points, got string '1'$/],
       // Inside guard too, a typo is refused (it silently kept the default maxDrop); beside it, maxDrop is pointed there.
-      [{ target: 0.5, calibration: { x, y: oneHot }, guard: { validation: { x, y: oneHot }, maxdrop: 2 } }, /^unknown option 'maxdrop' \(did you mean 'maxDrop'\?\); PruningCallback's guard takes validation, maxDrop$/],
+      [{ target: 0.5, calibration: { x, y: oneHot }, guard: { validation: { x, y: oneHot }, maxdrop: 2 } }, /^unknown option 'maxdrop' \(did you mean 'maxDrop'\?\); PruningCallback's guard takes validation, maxDrop, classWeight$/],
+      // Class weights by output index (the callback has no class names): one the model does not have is named.
+      [{ target: 0.5, calibration: { x, y: oneHot }, guard: { validation: { x, y: oneHot }, classWeight: { 3: 2 } } }, /^guard.classWeight: '3' is no class of the data \(its classes: '0', '1', '2'; or an output index 0…2\)$/],
       [{ target: 0.5, calibration: { x, y: oneHot }, maxDrop: 2 }, /^unknown option 'maxDrop' \(did you mean 'guard.maxDrop'\?\)/],
       [{ target: 0.5, calibration: { x, y: oneHot }, exclude: 'fc1' }, /^exclude must be a list of glob patterns of kernel names, e.g. \['dense_1', 'conv\*'\], got string 'fc1'$/],
       [{ target: 0.5, calibration: { x, y: oneHot }, task: 'clasify' }, /^task must be one of classification, multilabel, regression, autoencoder, got string 'clasify'$/],
