@@ -139,7 +139,7 @@ function untrainedReference(task: TaskInfo, val: Split, metric: number): string 
     if (metric > 0.02) return undefined;
     floor = 'predicting the mean (R² 0)';
   } else return undefined;
-  return `the guard's reference, the model before this fit, scores ${metricName(task.kind)} ${metricValue(task.kind, metric)} on the ${rows} validation rows, no better than ${floor}: ` +
+  return `the guard's reference, the model before this fit, scores ${val.weights ? 'class-weighted accuracy' : metricName(task.kind)} ${metricValue(task.kind, metric)} on the ${rows} validation rows, no better than ${floor}: ` +
     'each epoch is held to within maxDrop of that, which holds little back (a model not trained yet, or a class too rare to tell from the rest on these rows); ' +
     'a model not trained yet: train it first and prune in a later fit, or fit without the guard';
 }

@@ -11,7 +11,7 @@ import { cacheDir } from './models/cache.js';
 import { Checkpointer, type RunIdentity } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
 import { selectBackendAsync, slowBackendWarning, tf } from './backend/tf.js';
-import { resolveClassWeights, rowWeights, type ClassWeightSpec } from './data/class-weight.js';
+import { classWeightIdentity, resolveClassWeights, rowWeights, type ClassWeightSpec } from './data/class-weight.js';
 import { checkDataset, hashSplits, looksLikeRegressionTarget, withDatasetDefaults, type Dataset, type DatasetInput, type SplitOrigin } from './data/dataset.js';
 import { abortedError, AutopruneError, DataError, InterruptedError, UsageError } from './errors.js';
 import { resolveBudget } from './agent/budget.js';
@@ -372,7 +372,7 @@ export function advise(result: AgentResult, maxDrop: number, trainRows: number, 
       // Every smaller step was refused for answering only the most common class: a larger --max-drop changes nothing.
       if (!rejected.length && result.steps.some((s) => s.collapsedTo != null)) {
         return {
-          text: 'every smaller step left a model that answers only the most common class (the others are too rare for the pruned model to keep): ' +
+          text: `every smaller step left a model no better than always answering the most common class${result.classWeight ? ` (by ${result.metric})` : ''} (the others are too rare for the pruned model to keep): ` +
             'more rows of the rare classes, or a lower --target; --force takes the target and reports what it costs them',
         };
       }
@@ -721,7 +721,8 @@ export class PruneService {
         // The policy by its contents too: a policy file retrained in place while the run was interrupted is another policy.
         ...policyContents(policy), seed, splitSeed: r.splitSeed, budgetSteps: budget.budgetSteps,
         batchSize: budget.batchSize, force: r.force, model: hashWeights(model), data: hashDataset(fitted), ...(r.distill !== undefined ? { distill: JSON.stringify(r.distill) } : {}),
-        ...(r.classWeight != null ? { classWeight: typeof r.classWeight === 'string' ? r.classWeight : JSON.stringify(r.classWeight) } : {}),
+        // (As resolved, each class's weight by name: damaged=5 and 1=5 are the same weights.)
+        ...(r.classWeight != null ? { classWeight: classWeightIdentity(r.classWeight, fitted.classNames) } : {}),
         ...(objective === 'latency' ? { servingBatch: r.servingBatch ?? SERVING_BATCH_DEFAULT } : {}),
       } : undefined;
       const denseFit = targetFit(model, fitted.test, task);
@@ -824,7 +825,7 @@ export class PruneService {
           ...(advice ? { advice: advice.text, ...(advice.retry ? { retry: advice.retry } : {}) } : {}),
         },
         guard: {
-          rule: `paired on the validation rows against the lower-scoring of the dense model and the dense model fine-tuned like one step (the control): accept when the drop below it ≤ maxDrop + ${result.guard.z} standard errors, the standard errors counting for at most ${(100 * result.guard.final.cap).toFixed(2)} points (two validation rows for right/wrong rows, maxDrop for continuous scores)`,
+          rule: `paired on the validation rows against the lower-scoring of the dense model and the dense model fine-tuned like one step (the control): accept when the drop below it ≤ maxDrop + ${result.guard.z} standard errors, the standard errors counting for at most ${(100 * result.guard.final.cap).toFixed(2)} points (two validation rows for right/wrong rows${result.classWeight ? ', rows of mean weight under class weights: one rare row may outweigh them' : ''}, maxDrop for continuous scores)`,
           valRows: result.guard.valRows, ...(rowScores ? { pointsPerRow: res.pointsPerRow } : {}), maxDrop, z: result.guard.z, noiseCap: 100 * result.guard.final.cap,
           finerThanData: res.finerThanData,
           controlValAccuracy: result.guard.controlValAccuracy, ...(result.guard.fineTunedControlValAccuracy != null ? { fineTunedControlValAccuracy: result.guard.fineTunedControlValAccuracy } : {}), reference: result.guard.reference,
@@ -984,7 +985,8 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
   // 96.10 % on 1,000 test rows), so the guard judged on what it memorised. Rows of a 0/1 metric only (R² has no such SE).
   const nv = report.samples?.val;
   const nt = report.samples?.test;
-  if ((task.kind === 'classification' || task.kind === 'multilabel') && nv && nt) {
+  // (Not under class weights: a weighted figure's error rests on the rare classes' few rows, not on √(p(1 − p)/n).)
+  if ((task.kind === 'classification' || task.kind === 'multilabel') && nv && nt && !report.config.classWeight) {
     const pv = report.dense.valAccuracy;
     const pt = report.dense.testAccuracy;
     const gap = pv - pt;
@@ -1036,7 +1038,7 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
     const lost = classRecallLosses(row.classes, report.dense.testAccuracy - row.testAccuracy, r.maxDrop);
     if (lost.length === 0) continue;
     out.push(`the frontier's ${row.target} model: ${lost.map((c) => `class '${c.name}' ${c.recall === 0 ? 'no longer recalled' : 'lost'} (test recall ${(100 * c.denseRecall!).toFixed(1)} → ${(100 * c.recall!).toFixed(1)} % of its ${c.testRows} rows)`).join(', ')}, ` +
-      'more than the accuracy shows (the report\'s frontier row, its classes; frontier.json where the run writes one)');
+      `more than the ${report.config.classWeight ? report.task?.metric ?? 'accuracy' : 'accuracy'} shows (the report's frontier row, its classes; frontier.json where the run writes one)`);
   }
   // Several regression targets: the guard judges their average R²; a target that lost more than --max-drop on its own is said.
   const perTarget = report.final.targets ?? [];

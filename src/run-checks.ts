@@ -356,7 +356,7 @@ const inMemoryData = (opts: Pick<AutopruneOptions, 'data'>): boolean => opts.dat
 /** The data as the input checks' messages name it: the CSV's path (or the built-in set's name), or the Dataset by its name. */
 const dataLabel = (opts: Pick<AutopruneOptions, 'data'>, data: Dataset): string => (typeof opts.data === 'string' ? opts.data : `dataset '${data.name}'`);
 
-export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick<AutopruneOptions, 'data' | 'model' | 'labelOrder' | 'onEvent'>, prefix = ''): void {
+export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick<AutopruneOptions, 'data' | 'model' | 'labelOrder' | 'onEvent' | 'classWeight'>, prefix = ''): void {
   // A CSV, or an in-memory Dataset (the API's: its labels are class indices, class k = output k, and a wrong encoding
   // would be retrained into the model as surely); not the built-in data set, whose labels are autoprune's own.
   const inMemory = inMemoryData(opts);
@@ -508,9 +508,10 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
     });
   }
   // A model no better than always answering the most common class (95 % on a 95/5 table): accuracy, the guard's
-  // metric, cannot show what pruning costs the rare classes.
+  // metric, cannot show what pruning costs the rare classes. (With class weights the guard judges the weighted figure,
+  // which does: a model trained balanced scores below the majority's share by design.)
   const { label: common, count: most } = majorityShare(data.val.labels);
-  if (rows >= MIN_LABEL_CHECK_ROWS && order.identity <= most + 1 && most < rows) {
+  if (opts.classWeight == null && rows >= MIN_LABEL_CHECK_ROWS && order.identity <= most + 1 && most < rows) {
     opts.onEvent?.({
       type: 'warning',
       message: `the model's validation accuracy (${(100 * acc).toFixed(1)} %) is no better than always answering the most common class '${names[common] ?? common}' ` +

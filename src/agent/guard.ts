@@ -90,12 +90,15 @@ export function resolution(valRows: number, maxDropPoints: number): { pointsPerR
 export function majorityShare(labels: ArrayLike<number>, weights?: ArrayLike<number>): { label: number; count: number; share: number } {
   const counts = new Map<number, number>();
   const mass = new Map<number, number>();
+  let all = 0;
   for (let i = 0; i < labels.length; i++) {
+    const w = weights ? weights[i] : 1;
     counts.set(labels[i], (counts.get(labels[i]) ?? 0) + 1);
-    mass.set(labels[i], (mass.get(labels[i]) ?? 0) + (weights ? weights[i] : 1));
+    mass.set(labels[i], (mass.get(labels[i]) ?? 0) + w);
+    all += w;
   }
   const [label, top] = [...mass].reduce((a, b) => (b[1] > a[1] ? b : a), [0, 0]);
-  return { label, count: counts.get(label) ?? 0, share: labels.length ? top / labels.length : 0 };
+  return { label, count: counts.get(label) ?? 0, share: all > 0 ? top / all : 0 };
 }
 
 /**

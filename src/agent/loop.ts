@@ -375,8 +375,8 @@ export const RECOVERED = 'judged after a longer fine-tune, as it was refused wit
 /** The note on a last try judged by --max-drop alone after a guard stop (the console reads it). */
 export const STRICT_TRY_NOTE = '(--max-drop alone: after a guard stop the jump gets no allowance for the validation rows\' noise)';
 /** A rollback's reason when the guard refused a classifier that fell to the majority class (guard.ts, withCollapseCheck). */
-const collapseReason = (share: number) =>
-  `no better than always answering the most common class (${(100 * share).toFixed(2)} % of the validation rows), where the reference scored above it`;
+const collapseReason = (share: number, weighted = false) =>
+  `no better than always answering the most common class (${(100 * share).toFixed(2)} % of the validation rows${weighted ? ' by the class weights' : ''}), where the reference scored above it`;
 const collapseOf = (v: GuardVerdict) => (v.collapsedTo != null ? { collapsedTo: v.collapsedTo } : {});
 
 /** Whether a step record is the last try at the target (accepted or not, extended or not). */
@@ -1090,7 +1090,7 @@ export async function runAgent(model: TF.LayersModel, asGiven: Dataset, given: S
           if (!r.skipped) tried.set(k, { steps: Math.max(tried.get(k)?.steps ?? 0, r.requested), val: r.valAccuracy, verdict: r.verdict });
           const reason = r.skipped
             ? `prunes the same units as a rolled-back step that ${hopeless(r.verdict) ? 'lost too much for a longer fine-tune to win back' : 'had the longer fine-tune'} (val ${(100 * r.valAccuracy).toFixed(2)} %); not fine-tuned again`
-            : r.verdict.collapsedTo != null ? collapseReason(r.verdict.collapsedTo)
+            : r.verdict.collapsedTo != null ? collapseReason(r.verdict.collapsedTo, classWeights != null)
             : `val drop ${(100 * r.verdict.drop).toFixed(2)} points${r.verdict.binary ? ` (${r.verdict.lost} rows lost, ${r.verdict.gained} gained)` : ''} > allowed ${(100 * r.verdict.allowed).toFixed(2)} (max drop + ${GUARD_Z} s.e., capped)`;
           // The event says why as the step record does (report.json's steps).
           const why = notes ? `${reason}; ${notes}` : reason;
@@ -1213,7 +1213,7 @@ export async function runAgent(model: TF.LayersModel, asGiven: Dataset, given: S
             } else {
               pm.restore(snap);
               const extended = how !== half;
-              state.steps.push({ ...rec, accepted: false, ...collapseOf(r.verdict), reason: `${extended ? how : LAST_TRY_PREFIX}: ${r.verdict.collapsedTo != null ? collapseReason(r.verdict.collapsedTo) : `val drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}${guardTry ? ` ${STRICT_TRY_NOTE}` : ''}`}` });
+              state.steps.push({ ...rec, accepted: false, ...collapseOf(r.verdict), reason: `${extended ? how : LAST_TRY_PREFIX}: ${r.verdict.collapsedTo != null ? collapseReason(r.verdict.collapsedTo, classWeights != null) : `val drop ${(100 * r.verdict.drop).toFixed(2)} points > allowed ${(100 * r.verdict.allowed).toFixed(2)}${guardTry ? ` ${STRICT_TRY_NOTE}` : ''}`}` });
               emit({ type: 'rollback', step: state.step, fromSparsity: from, toSparsity: r.sparsity, valAccuracy: r.valAccuracy, floor: reference.accuracy - r.verdict.allowed, drop: r.verdict.drop, allowedDrop: r.verdict.allowed, controlValAccuracy: reference.accuracy, reference: reference.kind, ...collapseOf(r.verdict), fineTuneEpochs: epochsOf(r.steps), fineTuneSteps: r.steps, totalEpochs: epochsOf(state.stepsUsed), totalSteps: state.stepsUsed, next: how === LAST_TRY_ALL ? 'stop: the budget is spent' : extended ? `stop: keep the last accepted sparsity as accepted (${guardTry ? 'the budget' : 'the reserve'} is spent)` : 'stop: polish the last accepted sparsity with the rest of the budget', seconds, reason: state.steps.at(-1)!.reason ?? 'refused by the guard' });
             }
           } finally {

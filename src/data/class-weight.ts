@@ -83,3 +83,9 @@ export function weightedMetricName(weights: ClassWeights): string {
 export function describeClassWeights(weights: ClassWeights, classNames: readonly string[]): 'balanced' | Record<string, number> {
   return weights === 'balanced' ? 'balanced' : Object.fromEntries(classNames.map((c, i) => [c, weights[i]]));
 }
+
+/** Class weights as a checkpoint's identity holds them: 'balanced', or each class's weight by name, however they were given. */
+export function classWeightIdentity(spec: ClassWeightSpec, classNames: readonly string[]): string {
+  const w = describeClassWeights(resolveClassWeights(spec, classNames), classNames);
+  return typeof w === 'string' ? w : JSON.stringify(w);
+}

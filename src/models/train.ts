@@ -497,12 +497,14 @@ export function evaluate(model: TF.LayersModel, data: Split, task: TaskInfo = ta
   if (w) {
     // Weighted rows (class weights): the metric, the loss and each row's loss weighted by them (mean 1); `correct` stays
     // each row's own score (the guard weighs it: judge).
+    // Over the weights' own sum (float32 weights of mean 1 need not add up to the rows exactly): every row right is 1.
     let sum = 0;
-    for (let i = 0; i < scores.length; i++) sum += w[i] * scores[i];
+    let mass = 0;
+    for (let i = 0; i < scores.length; i++) { sum += w[i] * scores[i]; mass += w[i]; }
     const weightedRows = Float32Array.from(rows!, (r, i) => r * w[i]);
     let total = 0;
     for (let i = 0; i < weightedRows.length; i++) total += weightedRows[i];
-    const m = Math.max(1, scores.length);
+    const m = mass > 0 ? mass : 1;
     return { accuracy: sum / m, loss: total / m, correct: scores, ...(withRows ? { rows: weightedRows } : {}) };
   }
   let sum = 0;

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
-import { classWeightsOf, resolveClassWeights, rowWeights } from '../../src/data/class-weight.js';
+import { classWeightIdentity, classWeightsOf, resolveClassWeights, rowWeights } from '../../src/data/class-weight.js';
 import { judge, majorityShare } from '../../src/agent/guard.js';
 import { evaluate, train, weightedOrder } from '../../src/models/train.js';
 import { Rng } from '../../src/util/random.js';
@@ -26,6 +26,9 @@ describe('class weights as given', () => {
     // The run's options refuse a malformed value before any data is read.
     expect(() => resolveRunOptions({ target: 0.5, classWeight: { damaged: -1 } })).toThrow(/classWeight must be 'balanced' or class weights/);
     expect(resolveRunOptions({ target: 0.5, classWeight: 'balanced' }).classWeight).toBe('balanced');
+    // A checkpoint knows the same weights however they were written (by name, by index, in another order).
+    expect(classWeightIdentity({ damaged: 5 }, names)).toBe(classWeightIdentity({ 1: 5, 0: 1 }, names));
+    expect(classWeightIdentity('balanced', names)).toBe('balanced');
   });
 
   it('weigh rows to mean 1: balanced gives each class present the same total, a record its ratio', () => {
@@ -58,6 +61,10 @@ describe('weighted rows in training and in the figures', () => {
     const plain = evaluate(model, split, undefined, true);
     const weighted = evaluate(model, { ...split, weights: rowWeights(split.labels, 'balanced') }, undefined, true);
     expect(plain.accuracy).toBeCloseTo(0.75, 6);
+    // Every row right is exactly 1 under any weights (the figure is over the weights' own sum).
+    const odd = Float32Array.from([0.1, 0.7, 0.7, 2.5]);
+    const allRight = { x: split.x, labels: Int32Array.from([0, 0, 0, 0]), weights: odd };
+    expect(evaluate(model, allRight).accuracy).toBe(1);
     expect(weighted.accuracy).toBeCloseTo(0.5, 6); // balanced accuracy: recall 1 and 0
     expect(Array.from(weighted.correct)).toEqual([1, 1, 1, 0]);
     // Every row's loss is the same (both outputs alike): weights of mean 1 leave the mean, and scale each row's.
@@ -133,5 +140,24 @@ describe('class weights through a run', () => {
     const report = JSON.parse(readFileSync(join(cwd, 'o', 'report.json'), 'utf8'));
     expect(report.config.classWeight).toEqual({ Adelie: 1, Chinstrap: 2, Gentoo: 1 });
     expect(report.task.metric).toBe('class-weighted accuracy');
+  });
+
+  it('on an imbalanced table whose model was trained balanced: without them the run warns of the lost class, with them it neither warns nor loses it', async () => {
+    // 7,145 FAA bird strikes, 10 % damaged ('1'), a model trained with balanced class weights (scripts/build-small-suite.mjs).
+    const dir = join(import.meta.dirname, '..', '..', 'datasets', 'imbalanced', 'birdstrikes-all');
+    const cwd = tempDir('autoprune-cw-imb-');
+    const base = ['--model', join(dir, 'model', 'model.json'), '--data', join(dir, 'data.csv'), '--target', '0.5', '--budget-steps', '60', '--json'];
+    const plain = await cli([...base, '--out', 'plain'], { cwd });
+    expect(plain.code, plain.stderr).toBe(0);
+    const said = (stdout: string) => events(stdout).filter((e) => e.type === 'warning').map((e) => String(e.message));
+    expect(said(plain.stdout).some((m) => /no better than always answering the most common class/.test(m))).toBe(true);
+    expect(said(plain.stdout).some((m) => /^fine-tuning alone, unpruned .* recalls class '1' .*--class-weight/.test(m))).toBe(true);
+    const weighted = await cli([...base, '--class-weight', 'balanced', '--out', 'balanced'], { cwd });
+    expect(weighted.code, weighted.stderr).toBe(0);
+    expect(said(weighted.stdout).filter((m) => /most common class|recalls class|lost .* points of test recall/.test(m))).toEqual([]);
+    const recall = (out: string) => JSON.parse(readFileSync(join(cwd, out, 'report.json'), 'utf8')).final.classes.find((c: { name: string }) => c.name === '1');
+    // The rare class's test recall as given (69.9 % of 73 rows): lost without the weights, kept with them.
+    expect(recall('plain').recall).toBeLessThan(recall('plain').denseRecall / 2);
+    expect(recall('balanced').recall).toBeGreaterThan(recall('balanced').denseRecall - 0.1);
   });
 });
