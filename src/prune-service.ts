@@ -11,7 +11,7 @@ import { cacheDir } from './models/cache.js';
 import { Checkpointer, type RunIdentity } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
 import { selectBackendAsync, slowBackendWarning, tf } from './backend/tf.js';
-import { classWeightIdentity, resolveClassWeights, rowWeights, type ClassWeightSpec } from './data/class-weight.js';
+import { classWeightIdentity, resolveClassWeights, rowWeights, withClassWeights, type ClassWeightSpec } from './data/class-weight.js';
 import { checkDataset, hashSplits, looksLikeRegressionTarget, withDatasetDefaults, type Dataset, type DatasetInput, type SplitOrigin } from './data/dataset.js';
 import { abortedError, AutopruneError, DataError, InterruptedError, UsageError } from './errors.js';
 import { resolveBudget } from './agent/budget.js';
@@ -561,6 +561,8 @@ export class PruneService {
     let loaded: LoadedModel | undefined;
     let data: Dataset | undefined;
     let fitted: Dataset | undefined;
+    /** The data fitted to the model (fitted is it, with class weights on its rows where given: the same tensors). */
+    let fittedBase: Dataset | undefined;
     try {
       const onEpoch = (e: { epoch: number; loss: number; epochs?: number; steps?: number }) => opts.onEvent?.({ type: 'epoch', phase: 'dense', epochs: e.epochs ?? TRAIN_DEFAULTS.epochs, step: 0, epoch: e.epoch, loss: e.loss, ...(e.steps != null ? { steps: e.steps } : {}) });
       // A user's model first: its task says how the data's targets are read (one class label, k values, or the inputs).
@@ -649,18 +651,18 @@ export class PruneService {
         opts.onEvent?.({ type: 'warning', message: `the model's input shape [${before}] has an unknown length: the data's rows fix it to [${dims.join(', ')}] (the weights do not depend on it), ` +
           `and the pruned model is written with input shape [${dims.join(', ')}] (to feed it other lengths, set the null back in its model.json's batch_input_shape)` });
       }
-      fitted = fitDatasetToModel(data, loaded.model, task);
+      fittedBase = fitDatasetToModel(data, loaded.model, task);
+      // Class weights: refused for other tasks and checked against the classes before anything runs; the checks below
+      // then judge the model on the weighted figure it was trained for (a model trained balanced sits below the majority's
+      // share by design: plain accuracy read it as trained at another input scale, or its labels in no order).
+      if (r.classWeight != null && task.kind !== 'classification') throw new UsageError(`--class-weight applies to single-label classification; this model's task is ${task.kind}`);
+      fitted = r.classWeight != null ? withClassWeights(fittedBase, resolveClassWeights(r.classWeight, fittedBase.classNames, '--class-weight')) : fittedBase;
       const layout = inputLayout(data, fitted);
       if (layout) opts.onEvent?.({ type: 'warning', message: layout });
       checkValidationRows(fitted, opts, r.force);
       checkHeldOutRows(fitted, opts, loaded.model, task);
       checkInputScaling(loaded.model, fitted, task, opts, ownsData ? standardize === true : data.standardization != null);
       checkLabelOrder(loaded.model, fitted, opts);
-      // Class weights: refused for other tasks and checked against the classes before anything runs (the run resolves them again).
-      if (r.classWeight != null) {
-        if (task.kind !== 'classification') throw new UsageError(`--class-weight applies to single-label classification; this model's task is ${task.kind}`);
-        resolveClassWeights(r.classWeight, fitted.classNames, '--class-weight');
-      }
       // A policy with a recorded domain needs no warning: the run's start line names the layers outside it, and LAMP allocates.
       const kindsWarning = domainOf(policy.scorer) ? undefined : policyKindsWarning(policy.name, (policy.scorer as { provenance?: { layerKinds?: unknown } }).provenance?.layerKinds, loaded.model);
       if (kindsWarning) opts.onEvent?.({ type: 'warning', message: kindsWarning });
@@ -906,7 +908,7 @@ export class PruneService {
       loaded?.model.dispose();
       throw err;
     } finally {
-      if (fitted && fitted !== data) fitted.dispose();
+      if (fittedBase && fittedBase !== data) fittedBase.dispose();
       if (ownsData) data?.dispose();
     }
   }

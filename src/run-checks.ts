@@ -46,9 +46,10 @@ export function checkLabelOrderLength(task: TaskInfo, opts: AutopruneOptions): v
  * classes the model seldom predicts swap for a row or two of accuracy, and the order they were trained in is the one
  * whose probabilities fit (a new user's weather model: drizzle/fog swapped scored one row more, at a higher loss).
  */
-export function bestLabelOrder(labels: Int32Array, predicted: ArrayLike<number>, classes: number, logLik?: readonly Float64Array[]): { identity: number; best: number; order: number[] } {
+export function bestLabelOrder(labels: Int32Array, predicted: ArrayLike<number>, classes: number, logLik?: readonly Float64Array[], weights?: ArrayLike<number>): { identity: number; best: number; order: number[] } {
   const c = Array.from({ length: classes }, () => new Float64Array(classes));
-  for (let i = 0; i < labels.length; i++) if (predicted[i] < classes) c[labels[i]][predicted[i]]++;
+  // (Weighted rows, class weights of mean 1: each row counts its weight, so "rows right" are weighted rows.)
+  for (let i = 0; i < labels.length; i++) if (predicted[i] < classes) c[labels[i]][predicted[i]] += weights ? weights[i] : 1;
   const right = (order: number[]) => order.reduce((a, label, out) => a + c[label][out], 0);
   const identity = right(Array.from({ length: classes }, (_, k) => k));
   let best = { rows: identity, order: Array.from({ length: classes }, (_, k) => k) };
@@ -356,7 +357,7 @@ const inMemoryData = (opts: Pick<AutopruneOptions, 'data'>): boolean => opts.dat
 /** The data as the input checks' messages name it: the CSV's path (or the built-in set's name), or the Dataset by its name. */
 const dataLabel = (opts: Pick<AutopruneOptions, 'data'>, data: Dataset): string => (typeof opts.data === 'string' ? opts.data : `dataset '${data.name}'`);
 
-export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick<AutopruneOptions, 'data' | 'model' | 'labelOrder' | 'onEvent' | 'classWeight'>, prefix = ''): void {
+export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick<AutopruneOptions, 'data' | 'model' | 'labelOrder' | 'onEvent'>, prefix = ''): void {
   // A CSV, or an in-memory Dataset (the API's: its labels are class indices, class k = output k, and a wrong encoding
   // would be retrained into the model as surely); not the built-in data set, whose labels are autoprune's own.
   const inMemory = inMemoryData(opts);
@@ -391,15 +392,20 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
   const t = predictedClasses(y, task);
   const logLik = classLogLikelihoods(y, task, data.val.labels, classes);
   y.dispose();
-  const order = bestLabelOrder(data.val.labels, t.dataSync(), classes, logLik);
+  // Under class weights (Split.weights) rows count by their weights: the model's trade is judged as it was trained.
+  const w = data.val.weights;
+  const order = bestLabelOrder(data.val.labels, t.dataSync(), classes, logLik, w);
   t.dispose();
   const acc = order.identity / Math.max(1, rows);
   const chance = 1 / Math.max(2, names.length);
   // On imbalanced classes "chance" (one in k) is not what a model that learned nothing scores: always answering the
   // most common class scores its share (a new user's 4-class table: "chance 25.0 %" where that gave 42 %).
-  const commonShare = majorityShare(data.val.labels).share;
+  const common = majorityShare(data.val.labels, w);
+  const commonShare = common.share;
+  /** Rows (weighted rows under class weights) that always answering the most common class gets right. */
+  const commonRows = w ? commonShare * rows : common.count;
   const baseline = commonShare > chance + 0.05 ? `chance ${(100 * chance).toFixed(1)} %, always the most common class ${(100 * commonShare).toFixed(1)} %` : `chance ${(100 * chance).toFixed(1)} %`;
-  const scores = `${prefix}${inMemory ? `${dataLabel(opts, data)}: ` : ''}the model's accuracy on the validation split is ${(100 * acc).toFixed(1)} % (${baseline}, ${rows} rows)`;
+  const scores = `${prefix}${inMemory ? `${dataLabel(opts, data)}: ` : ''}the model's ${w ? 'class-weighted accuracy' : 'accuracy'} on the validation split is ${(100 * acc).toFixed(1)} % (${baseline}, ${rows} rows)`;
   // Integer labels: an output no label takes gets the integer the others' offset gives it (labels 2, 3 on outputs 1, 2:
   // output 0 is 1), else the smallest one no label has — never a label of the file (a new user was told '2,2,3').
   const taken = new Set(names);
@@ -423,7 +429,7 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
   // below chance by more than a row that another mapping explains well (at least halfway from chance to every row
   // right: 0/1 coded the other way round) says the convention is not its own; a weak or untrained model does not.
   const row = 1 / Math.max(1, rows);
-  const otherFits = otherOrderFits(order.identity, order.best, rows, chance, majorityShare(data.val.labels).count);
+  const otherFits = otherOrderFits(order.identity, order.best, rows, chance, commonRows);
   // An order the user gave is theirs to answer for (it is also how a model not yet trained is pruned on purpose):
   // never refused, only warned about below. Nor is a split too small to tell a trained model from chance.
   if (!given && rows >= MIN_LABEL_CHECK_ROWS && (numeric ? acc < chance - row && otherFits : acc <= chance + row)) {
@@ -463,7 +469,7 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
   // confidently wrong about as often as right. A weak model of this label is unsure where it is wrong (its training
   // lowered exactly this cross-entropy); one not yet trained is unsure everywhere (near log C).
   if (!given && rows >= MIN_LABEL_CHECK_ROWS) {
-    const base = Math.max(chance, majorityShare(data.val.labels).share);
+    const base = Math.max(chance, commonShare);
     // Near it: less than a quarter of the way from it to every row right (a label the model's own one correlates with,
     // rain and city, gets a few points above it: 55.1 % against 50.0 % on 292 rows; iris with two feature columns
     // swapped, 66.7 % against 33.3 %, is past it and left to the warning after the run).
@@ -508,14 +514,14 @@ export function checkLabelOrder(model: TF.LayersModel, data: Dataset, opts: Pick
     });
   }
   // A model no better than always answering the most common class (95 % on a 95/5 table): accuracy, the guard's
-  // metric, cannot show what pruning costs the rare classes. (With class weights the guard judges the weighted figure,
-  // which does: a model trained balanced scores below the majority's share by design.)
-  const { label: common, count: most } = majorityShare(data.val.labels);
-  if (opts.classWeight == null && rows >= MIN_LABEL_CHECK_ROWS && order.identity <= most + 1 && most < rows) {
+  // metric, cannot show what pruning costs the rare classes. (Under class weights, in weighted rows: balanced, 1 / classes.)
+  const most = commonRows;
+  if (rows >= MIN_LABEL_CHECK_ROWS && order.identity <= most + 1 && most < rows - 1e-9) {
+    const metric = w ? 'class-weighted accuracy' : 'accuracy';
     opts.onEvent?.({
       type: 'warning',
-      message: `the model's validation accuracy (${(100 * acc).toFixed(1)} %) is no better than always answering the most common class '${names[common] ?? common}' ` +
-        `(${(100 * most / rows).toFixed(1)} % of the ${rows} rows): accuracy, which the guard compares, cannot show what pruning costs the other classes`,
+      message: `the model's validation ${metric} (${(100 * acc).toFixed(1)} %) is no better than always answering the most common class '${names[common.label] ?? common.label}' ` +
+        `(${(100 * most / rows).toFixed(1)} % ${w ? 'by the class weights' : `of the ${rows} rows`}): ${metric}, which the guard compares, cannot show what pruning costs the other classes`,
     });
   }
 }
@@ -785,7 +791,7 @@ export function checkInputScaling(model: TF.LayersModel, data: Dataset, task: Ta
       const p = model.predict(data.val.x) as TF.Tensor;
       return (task.units === 1 ? tf.greater(tf.reshape(p, [-1]), task.output === 'binary-logit' ? 0 : 0.5) : tf.argMax(p, -1)).dataSync();
     });
-    if (bestLabelOrder(data.val.labels, predicted, classes).best / rows >= best.score - 1e-9) return;
+    if (bestLabelOrder(data.val.labels, predicted, classes, undefined, data.val.weights).best / rows >= best.score - 1e-9) return;
   }
   const fmt = (v: number) => metricValue(task.kind, v);
   const what = `${dataLabel(opts, data)}: the model's ${metricName(task.kind)} on the validation split (${rows} rows) is ${fmt(asGiven)}`;

@@ -59,7 +59,12 @@ const PruneFlags = z.object({
         ctx.addIssue({ code: 'custom', message: `must be 'balanced' or class=weight pairs with weights > 0, comma-separated (e.g. damaged=5 or 1=5,0=1), got '${pair}'` });
         return z.NEVER;
       }
-      out[pair.slice(0, at).trim()] = w;
+      const name = pair.slice(0, at).trim();
+      if (name in out) {
+        ctx.addIssue({ code: 'custom', message: `names class '${name}' twice (${name}=${out[name]} and ${name}=${w}); give each class once` });
+        return z.NEVER;
+      }
+      out[name] = w;
     }
     return out;
   }).optional(),

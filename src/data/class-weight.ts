@@ -84,8 +84,11 @@ export function describeClassWeights(weights: ClassWeights, classNames: readonly
   return weights === 'balanced' ? 'balanced' : Object.fromEntries(classNames.map((c, i) => [c, weights[i]]));
 }
 
-/** Class weights as a checkpoint's identity holds them: 'balanced', or each class's weight by name, however they were given. */
+/**
+ * Class weights as a checkpoint's identity holds them, however they were given: 'balanced', or each class's weight by
+ * name as the CLI takes them (`none=1,damaged=5`), which a refused resume quotes.
+ */
 export function classWeightIdentity(spec: ClassWeightSpec, classNames: readonly string[]): string {
   const w = describeClassWeights(resolveClassWeights(spec, classNames), classNames);
-  return typeof w === 'string' ? w : JSON.stringify(w);
+  return typeof w === 'string' ? w : Object.entries(w).map(([c, v]) => `${c}=${v}`).join(',');
 }

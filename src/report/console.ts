@@ -83,7 +83,7 @@ function testRows(report: RunReport): string {
   const c = report.config;
   const own = !isBuiltInModel(c.model) && c.testData == null && /\.(csv|tsv|tab|txt)$/i.test(c.data)
     ? `, split from ${c.data}: rows your model may have trained on unless you held them out (--test-data gives rows it never saw)` : '';
-  return `; ${count(n, 'test row')}${perRow != null && n < 200 ? `: 1 row = ${perRow.toFixed(2)} points` : ''}${own}`;
+  return `; ${count(n, 'test row')}${perRow != null && n < 200 ? `: 1 row${c.classWeight ? ' of mean weight' : ''} = ${perRow.toFixed(2)} points` : ''}${own}`;
 }
 
 /** At the default verbosity without a progress bar, a fine-tune round is printed once this long has passed without a line. */
@@ -239,7 +239,7 @@ export function createConsoleReporter(o: { json: boolean; target: number; stream
             if (e.loss) line(`  fine-tuning loss (the "loss" figures below): ${e.loss}`);
             if (e.classWeight) {
               const each = Object.entries(e.classWeight.training).map(([c, w]) => `'${c}' ×${w}`).join(', ');
-              line(`  class weights ${e.classWeight.given === 'balanced' ? '(balanced)' : 'as given'}: fine-tuning draws training rows by them (${each}), and the guard and every figure below are ${metric}`);
+              line(`  class weights ${e.classWeight.given === 'balanced' ? '(balanced)' : 'as given'}: fine-tuning draws training rows by them (${each}: per row, scaled to a mean of 1 over the training rows), and the guard and every figure below are ${metric}`);
             }
             if (e.distill) line(`  fine-tuning distils from the model as given: targets ${+(1 - e.distill.weight).toFixed(4)} × labels + ${e.distill.weight} × its probabilities at temperature ${e.distill.temperature} (whole units removed)`);
           }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
@@ -8,6 +8,7 @@ import { evaluate, train, weightedOrder } from '../../src/models/train.js';
 import { Rng } from '../../src/util/random.js';
 import { resolveRunOptions } from '../../src/options.js';
 import { UsageError } from '../../src/errors.js';
+import { bestLabelOrder } from '../../src/run-checks.js';
 import { smallCasePaths } from '../../src/bench/small-suite.js';
 import { cli, events, expectCleanUsageError } from '../cli/cli-helpers.js';
 import { numTensors, removeTempDirs, runSmallCase, tempDir } from '../helpers.js';
@@ -107,6 +108,10 @@ describe('weighted rows in training and in the figures', () => {
     // What always answering the common class scores: its rows' share, or 1 / classes when balanced.
     expect(majorityShare(labels).share).toBe(0.75);
     expect(majorityShare(labels, w).share).toBeCloseTo(0.5, 6);
+    // The label-order search counts weighted rows: a model right on the rare row only is right on half the weight.
+    const order = bestLabelOrder(Int32Array.from(labels), [1, 1, 1, 1], 2, undefined, w);
+    expect(order.identity).toBeCloseTo(2, 6);
+    expect(order.best).toBeCloseTo(2, 6);
   });
 });
 
@@ -131,7 +136,8 @@ describe('class weights through a run', () => {
     const base = ['--model', p.model, '--data', p.data, '--target', '0.5', '--budget-steps', '60'];
     expectCleanUsageError(await cli([...base, '--class-weight', 'Gentoo=0', '--out', 'bad1'], { cwd }), /--class-weight.*must be 'balanced' or class=weight pairs/);
     expectCleanUsageError(await cli([...base, '--class-weight', 'hen=2', '--out', 'bad2'], { cwd }), /--class-weight: 'hen' is no class of the data \(its classes: 'Adelie', 'Chinstrap', 'Gentoo'/);
-    expect(existsSync(join(cwd, 'bad1')) || existsSync(join(cwd, 'bad2'))).toBe(false);
+    expectCleanUsageError(await cli([...base, '--class-weight', 'Gentoo=2,Gentoo=3', '--out', 'bad3'], { cwd }), /--class-weight.*names class 'Gentoo' twice \(Gentoo=2 and Gentoo=3\)/);
+    expect(['bad1', 'bad2', 'bad3'].some((d) => existsSync(join(cwd, d)))).toBe(false);
     const ok = await cli([...base, '--class-weight', 'Chinstrap=2', '--json', '--out', 'o'], { cwd });
     expect(ok.code, ok.stderr).toBe(0);
     const start = events(ok.stdout).find((e) => e.type === 'start') as { metric: string; classWeight: { given: Record<string, number> } };
@@ -159,5 +165,14 @@ describe('class weights through a run', () => {
     // The rare class's test recall as given (69.9 % of 73 rows): lost without the weights, kept with them.
     expect(recall('plain').recall).toBeLessThan(recall('plain').denseRecall / 2);
     expect(recall('balanced').recall).toBeGreaterThan(recall('balanced').denseRecall - 0.1);
+    // The labels renamed so that their sorted order is not the model's (damaged < none): refused before any training,
+    // naming the order that fits by the weights; given that order, the run goes ahead.
+    const renamed = readFileSync(join(dir, 'data.csv'), 'utf8').replace(/,1$/gm, ',damaged').replace(/,0$/gm, ',none');
+    writeFileSync(join(cwd, 'named.csv'), renamed);
+    const named = ['--model', join(dir, 'model', 'model.json'), '--data', 'named.csv', '--target', '0.5', '--budget-steps', '30', '--class-weight', 'balanced'];
+    expectCleanUsageError(await cli([...named, '--out', 'refused'], { cwd }), /class-weighted accuracy on the validation split is .* with the labels in sorted order \(damaged, none\), but .* with the names in the order none, damaged: .*pass --label-order none,damaged/);
+    expect(existsSync(join(cwd, 'refused'))).toBe(false);
+    const ordered = await cli([...named, '--label-order', 'none,damaged', '--force', '--out', 'ordered'], { cwd });
+    expect(ordered.code, ordered.stderr).toBe(0);
   });
 });
