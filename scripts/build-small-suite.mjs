@@ -186,7 +186,7 @@ const CASES = [
   {
     // Not in the suite (dir 'imbalanced'): every bird strike of the file with a speed, 10 % damaged as in the FAA's
     // records, and a model trained with balanced class weights, as a user with such a table trains one — what
-    // `--class-weight` is for (scripts/class-weight-check.mjs, docs/agent.md "Class weights").
+    // `--class-weight` is for (`autoprune bench --suite imbalanced`, docs/agent.md "Class weights").
     name: 'birdstrikes-all', dir: 'imbalanced', classWeight: 'balanced',
     source: 'vega-datasets birdstrikes.csv (FAA wildlife strikes), every row with a speed (7,145; 10 % damaged)', activation: 'relu', output: 'sigmoid',
     hidden: [64, 64],

@@ -115,8 +115,8 @@ const OTHER_PAGES = [
   '> convs, Embedding + LSTM/GRU, Conv1D, a nested backbone, regression, multi-label, an autoencoder) pruned with the',
   '> CLI defaults, and the compute claim against the compact model: [coverage.md](coverage.md) (`autoprune bench --suite coverage`).',
   '> The agent at 0.98 and 0.99, the small real tables, memory and time of a pruning step up to 50 M weights, the callback and',
-  '> frontier, and training speed against PyTorch: the sections at the end, once their suites have written them here (`--suite extreme`, `small`, `scale`, `ecosystem`,',
-  '> `speed`). A policy retrained on a new',
+  '> frontier, training speed against PyTorch, and `--class-weight` on an imbalanced table: the sections at the end, once their suites have written them here (`--suite extreme`, `small`, `scale`, `ecosystem`,',
+  '> `speed`, `imbalanced`). A policy retrained on a new',
   '> family: [policy.md](policy.md) (`--suite retrain`).',
 ];
 

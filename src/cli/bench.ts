@@ -33,7 +33,7 @@ const BenchFlags = z.object({
   fresh: z.boolean().optional(),
   cnnSeeds: list('seed').pipe(z.array(z.coerce.number().int().min(0))).optional(),
   reuse: z.string().min(1).optional(),
-  suite: z.enum(['mnist', 'small', 'coverage', 'scale', 'ecosystem', 'speed', 'retrain', 'extreme']),
+  suite: z.enum(['mnist', 'small', 'coverage', 'scale', 'ecosystem', 'speed', 'retrain', 'extreme', 'imbalanced']),
   widths: list('width').pipe(z.array(z.coerce.number().int().min(1))).optional(),
 });
 
@@ -43,6 +43,7 @@ const ECOSYSTEM = { start: '<!-- ecosystem:start (autoprune bench --suite ecosys
 const SPEED = { start: '<!-- speed:start (autoprune bench --suite speed) -->', end: '<!-- speed:end -->' };
 const EXTREME = { start: '<!-- extreme:start (autoprune bench --suite extreme) -->', end: '<!-- extreme:end -->' };
 const RETRAIN = { start: '<!-- retrain:start (autoprune bench --suite retrain) -->', end: '<!-- retrain:end -->' };
+const IMBALANCED = { start: '<!-- imbalanced:start (autoprune bench --suite imbalanced) -->', end: '<!-- imbalanced:end -->' };
 type Markers = { start: string; end: string };
 
 /** `page` with a suite's marked block of `old` (or `block`) in place: each suite rewrites only its own part. */
@@ -108,6 +109,18 @@ async function extremeCommand(f: z.infer<typeof BenchFlags>, argv: string[]): Pr
     log: (m) => process.stderr.write(`bench: ${m}\n`),
   });
   return writeSection(resolve(f.out), EXTREME, 'extreme', 'highest-sparsity', records, argv, extremeSection);
+}
+
+/**
+ * `autoprune bench --suite imbalanced`: the CLI defaults with and without `--class-weight balanced` on an imbalanced
+ * table whose model was trained balanced → its section of docs/benchmarks.md.
+ */
+async function imbalancedCommand(f: z.infer<typeof BenchFlags>, argv: string[]): Promise<number> {
+  const { runImbalancedBench, imbalancedSection } = await import('../bench/imbalanced.js');
+  // --targets' default is the MNIST suite's: this suite's own (0.8, 0.9, 0.95) unless the user named targets.
+  const targets = argv.includes('--targets') ? f.targets : [0.8, 0.9, 0.95];
+  const records = await runImbalancedBench({ targets: f.quick ? [0.9] : targets, seeds: f.quick ? f.seeds.slice(0, 1) : f.seeds, log: (m) => process.stderr.write(`bench: ${m}\n`) });
+  return writeSection(resolve(f.out), IMBALANCED, 'imbalanced', 'imbalanced-table', records, argv, imbalancedSection);
 }
 
 /** `autoprune bench --suite speed`: fine-tuning epochs against PyTorch on this machine → its section of docs/benchmarks.md. */
@@ -280,6 +293,7 @@ export async function benchCommand(raw: Record<string, unknown>, argv: string[])
   if (f.suite === 'speed') return speedCommand(f, argv);
   if (f.suite === 'retrain') return retrainCommand(f, argv);
   if (f.suite === 'extreme') return extremeCommand(f, argv);
+  if (f.suite === 'imbalanced') return imbalancedCommand(f, argv);
   const quick = f.quick ?? false;
   const learned = (name: string) => () => loadPolicy(policyFile(name)) as Scorer;
   const methods: Record<string, () => Scorer> = {};
