@@ -168,7 +168,9 @@ describe('agent loop', () => {
     expect(walked.map(key)).toEqual(plain.r.steps.slice(0, walked.length).map(key));
     expect(forced.r.steps.at(-1)!.reason).toBe('forced');
     expect(forced.budgets).toEqual(plain.budgets.slice(0, forced.budgets.length));
-  });
+    // Two full runs with every budget extension: 15 s alone, several times that beside the suite's CLI runs on 2 cores
+    // (one full `npm test` saw it pass 120 s).
+  }, 300_000);
 
   it('refuses a target the per-layer floors keep it from, before any training, with the most it can reach (--force too)', async () => {
     const { data, model } = setup(2);
