@@ -56,7 +56,8 @@ const PruneFlags = z.object({
       const at = pair.lastIndexOf('=');
       const w = at > 0 ? Number(pair.slice(at + 1).trim()) : NaN;
       if (!(Number.isFinite(w) && w > 0)) {
-        ctx.addIssue({ code: 'custom', message: `must be 'balanced' or class=weight pairs with weights > 0, comma-separated (e.g. damaged=5 or 1=5,0=1), got '${pair}'` });
+        const meant = at < 0 && /^bal/i.test(v.trim()) ? " (did you mean 'balanced'?)" : '';
+        ctx.addIssue({ code: 'custom', message: `must be 'balanced' or class=weight pairs with weights > 0, comma-separated (e.g. damaged=5 or 1=5,0=1), got '${pair}'${meant}` });
         return z.NEVER;
       }
       const name = pair.slice(0, at).trim();

@@ -19,7 +19,8 @@ export type ClassWeights = 'balanced' | readonly number[];
 export function resolveClassWeights(spec: unknown, classNames: readonly string[], where = 'classWeight'): ClassWeights {
   if (spec === 'balanced') return 'balanced';
   if (spec == null || typeof spec !== 'object' || Array.isArray(spec) || Object.keys(spec).length === 0) {
-    throw new UsageError(`${where} must be 'balanced' or class weights such as { "damaged": 5 } (a class name or 0-based output index to a weight > 0), got ${JSON.stringify(spec)}`);
+    const meant = typeof spec === 'string' && /^bal/i.test(spec.trim()) ? " (did you mean 'balanced'?)" : '';
+    throw new UsageError(`${where} must be 'balanced' or class weights such as { "damaged": 5 } (a class name or 0-based output index to a weight > 0), got ${JSON.stringify(spec)}${meant}`);
   }
   const k = classNames.length;
   const weights = new Array<number>(k).fill(1);

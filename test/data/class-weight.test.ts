@@ -24,6 +24,7 @@ describe('class weights as given', () => {
     expect(() => resolveClassWeights({ damaged: 0 }, names)).toThrow(/the weight of 'damaged' must be a number > 0, got 0/);
     expect(() => resolveClassWeights({ damaged: 2, 1: 3 }, names)).toThrow(/class 'damaged' is weighted twice/);
     expect(() => resolveClassWeights('even', names)).toThrow(/must be 'balanced' or class weights/);
+    expect(() => resolveClassWeights('Balance', names)).toThrow(/got "Balance" \(did you mean 'balanced'\?\)$/);
     // The run's options refuse a malformed value before any data is read.
     expect(() => resolveRunOptions({ target: 0.5, classWeight: { damaged: -1 } })).toThrow(/classWeight must be 'balanced' or class weights/);
     expect(resolveRunOptions({ target: 0.5, classWeight: 'balanced' }).classWeight).toBe('balanced');
@@ -137,7 +138,8 @@ describe('class weights through a run', () => {
     expectCleanUsageError(await cli([...base, '--class-weight', 'Gentoo=0', '--out', 'bad1'], { cwd }), /--class-weight.*must be 'balanced' or class=weight pairs/);
     expectCleanUsageError(await cli([...base, '--class-weight', 'hen=2', '--out', 'bad2'], { cwd }), /--class-weight: 'hen' is no class of the data \(its classes: 'Adelie', 'Chinstrap', 'Gentoo'/);
     expectCleanUsageError(await cli([...base, '--class-weight', 'Gentoo=2,Gentoo=3', '--out', 'bad3'], { cwd }), /--class-weight.*names class 'Gentoo' twice \(Gentoo=2 and Gentoo=3\)/);
-    expect(['bad1', 'bad2', 'bad3'].some((d) => existsSync(join(cwd, d)))).toBe(false);
+    expectCleanUsageError(await cli([...base, '--class-weight', 'balance', '--out', 'bad4'], { cwd }), /--class-weight.*got 'balance' \(did you mean 'balanced'\?\)/);
+    expect(['bad1', 'bad2', 'bad3', 'bad4'].some((d) => existsSync(join(cwd, d)))).toBe(false);
     const ok = await cli([...base, '--class-weight', 'Chinstrap=2', '--json', '--out', 'o'], { cwd });
     expect(ok.code, ok.stderr).toBe(0);
     const start = events(ok.stdout).find((e) => e.type === 'start') as { metric: string; classWeight: { given: Record<string, number> } };
