@@ -2,6 +2,7 @@ import { UsageError } from './errors.js';
 import 'reflect-metadata';
 import { Container, injectable } from 'inversify';
 import type { Dataset, Split } from './data/dataset.js';
+import type { ClassWeights } from './data/class-weight.js';
 import { loadDataset, type LoadDatasetOptions } from './data/registry.js';
 import type { LayerFeatures } from './features/types.js';
 import { extractFeatures, extractScored, type LayerScoring } from './features/extract.js';
@@ -28,14 +29,15 @@ export class RegistryDataSource implements DataSource {
 
 @injectable()
 export class FileOrDefaultModelSource implements ModelSource {
-  async load(spec: string | undefined, data: Dataset | undefined, options: { seed?: number; onEpoch?: (e: { epoch: number; loss: number; epochs?: number; steps?: number }) => void; signal?: AbortSignal } = {}): Promise<LoadedModel> {
+  async load(spec: string | undefined, data: Dataset | undefined, options: { seed?: number; onEpoch?: (e: { epoch: number; loss: number; epochs?: number; steps?: number }) => void; signal?: AbortSignal; classWeight?: ClassWeights } = {}): Promise<LoadedModel> {
     if (spec) return { model: await loadModel(spec), label: spec, dir: spec };
     if (!data) throw new UsageError('the built-in default model is trained on the data: load the data first');
     const args = defaultModelArgs(data, options.seed ?? 0);
     const train = defaultModelTraining(data);
     const rounds = train ? Math.ceil(train.steps / train.roundSteps) : TRAIN_DEFAULTS.epochs;
     const onEpoch = options.onEpoch && ((e: { epoch: number; loss: number }) => options.onEpoch!({ ...e, epochs: rounds, ...(train ? { steps: train.steps } : {}) }));
-    const cached = await trainedModel({ args, ...(train ? { train } : {}) }, data, onEpoch, options.signal);
+    // The built-in model trains with the run's class weights, as a user's model given them was trained.
+    const cached = await trainedModel({ args, ...(train ? { train } : {}), ...(options.classWeight ? { classWeight: options.classWeight } : {}) }, data, onEpoch, options.signal);
     return { model: cached.model, label: describeArgs(args), dir: cached.dir };
   }
 }

@@ -623,7 +623,8 @@ export class PruneService {
         // gave 8.3 s to loading, 7.7 s of it the training).
         const t = Date.now();
         let trained = false;
-        loaded = await this.modelSource.load(undefined, data, { seed, onEpoch: (e) => { trained = true; onEpoch(e); }, signal: opts.signal });
+        const classWeight = r.classWeight != null ? resolveClassWeights(r.classWeight, data.classNames, '--class-weight') : undefined;
+        loaded = await this.modelSource.load(undefined, data, { seed, onEpoch: (e) => { trained = true; onEpoch(e); }, signal: opts.signal, ...(classWeight ? { classWeight } : {}) });
         if (trained) phases.denseTraining = (Date.now() - t) / 1000;
       }
       const task = taskOf(loaded.model);

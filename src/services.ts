@@ -1,5 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Dataset, Split } from './data/dataset.js';
+import type { ClassWeights } from './data/class-weight.js';
 import type { LoadDatasetOptions } from './data/registry.js';
 import type { ConnectionFeatures, FeatureSchema, LayerFeatures } from './features/types.js';
 import type { LayerScoring } from './features/extract.js';
@@ -23,7 +24,7 @@ export interface LoadedModel {
 /** Where models come from: a model.json path, or the built-in default trained (and cached) on the data. */
 export interface ModelSource {
   /** `signal` interrupts the training of the built-in default model (Ctrl-C). */
-  load(spec: string | undefined, data: Dataset | undefined, options?: { seed?: number; onEpoch?: (e: { epoch: number; loss: number; epochs?: number; steps?: number }) => void; signal?: AbortSignal }): Promise<LoadedModel>;
+  load(spec: string | undefined, data: Dataset | undefined, options?: { seed?: number; onEpoch?: (e: { epoch: number; loss: number; epochs?: number; steps?: number }) => void; signal?: AbortSignal; classWeight?: ClassWeights }): Promise<LoadedModel>;
 }
 
 /** Resolves a policy name / file to a scorer. */

@@ -5,6 +5,7 @@ import { makeDirs } from '../util/make-dirs.js';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { hashSplits, type Dataset } from '../data/dataset.js';
+import { withClassWeights, type ClassWeights } from '../data/class-weight.js';
 import { buildModel, type ModelArgs } from './families.js';
 import { fitDatasetToModel } from './task.js';
 import { accuracy, trainAsync, type TrainOptions } from './train.js';
@@ -21,6 +22,8 @@ export interface DenseModelSpec {
   args: ModelArgs;
   /** Training settings (epochs, lr, batch, seed); part of the cache key. */
   train?: Omit<TrainOptions, 'prunable' | 'val' | 'onEpoch'>;
+  /** Class weights the model trains with (batches drawn by them: data/class-weight.ts); part of the cache key. */
+  classWeight?: ClassWeights;
 }
 
 export interface CachedModel {
@@ -43,7 +46,7 @@ function sha256File(file: string): string {
  */
 function keyOf(spec: DenseModelSpec, data: Dataset): string {
   const h = createHash('sha256')
-    .update(JSON.stringify({ v: CACHE_FORMAT, args: spec.args, train: spec.train ?? {}, data: data.source }));
+    .update(JSON.stringify({ v: CACHE_FORMAT, args: spec.args, train: spec.train ?? {}, data: data.source, ...(spec.classWeight ? { classWeight: spec.classWeight } : {}) }));
   hashSplits(h, [data.train, data.val]);
   return `${spec.args.family}-${h.digest('hex').slice(0, 16)}`;
 }
@@ -74,8 +77,10 @@ export async function trainedModel(spec: DenseModelSpec, data: Dataset, onEpoch?
   const fitted = fitDatasetToModel(data, model);
   try {
     // Yields after every batch, so Ctrl-C (the signal) stops the training instead of waiting for its end.
-    const r = await trainAsync(model, fitted.train, { ...spec.train, seed: spec.train?.seed ?? spec.args.seed ?? 0, onEpoch, signal });
-    const valAccuracy = accuracy(model, fitted.val);
+    // (With class weights, the training rows weighted and the validation figure the weighted one.)
+    const on = spec.classWeight ? withClassWeights(fitted, spec.classWeight) : fitted;
+    const r = await trainAsync(model, on.train, { ...spec.train, seed: spec.train?.seed ?? spec.args.seed ?? 0, onEpoch, signal });
+    const valAccuracy = accuracy(model, on.val);
     await saveModel(model, dir);
     const weightsSha256 = sha256File(join(dir, 'weights.bin'));
     writeFileSync(meta, JSON.stringify({ spec, data: data.source, valAccuracy, seconds: r.seconds, weightsSha256, createdAt: new Date().toISOString() }, null, 2));

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
@@ -10,7 +10,7 @@ import { resolveRunOptions } from '../../src/options.js';
 import { UsageError } from '../../src/errors.js';
 import { bestLabelOrder } from '../../src/run-checks.js';
 import { smallCasePaths } from '../../src/bench/small-suite.js';
-import { cli, events, expectCleanUsageError } from '../cli/cli-helpers.js';
+import { CACHE, cli, events, expectCleanUsageError } from '../cli/cli-helpers.js';
 import { numTensors, removeTempDirs, runSmallCase, tempDir } from '../helpers.js';
 
 const names = ['none', 'damaged'];
@@ -176,5 +176,25 @@ describe('class weights through a run', () => {
     expect(existsSync(join(cwd, 'refused'))).toBe(false);
     const ordered = await cli([...named, '--label-order', 'none,damaged', '--force', '--out', 'ordered'], { cwd });
     expect(ordered.code, ordered.stderr).toBe(0);
+  });
+
+  it('the built-in model (no --model) is trained with the class weights it is then pruned with', async () => {
+    const dir = join(import.meta.dirname, '..', '..', 'datasets', 'imbalanced', 'birdstrikes-all');
+    const cwd = tempDir('autoprune-cw-default-');
+    // 1,500 of the bird strikes (10 % damaged): the built-in MLP trains on them, plain or balanced.
+    writeFileSync(join(cwd, 'strikes.csv'), `${readFileSync(join(dir, 'data.csv'), 'utf8').split('\n').slice(0, 1501).join('\n')}\n`);
+    const base = ['--data', 'strikes.csv', '--target', '0.5', '--budget-steps', '30', '--force'];
+    const plain = await cli([...base, '--out', 'plain'], { cwd });
+    const weighted = await cli([...base, '--class-weight', 'balanced', '--out', 'balanced'], { cwd });
+    for (const r of [plain, weighted]) expect(r.code, r.stderr).toBe(0);
+    const report = (out: string) => JSON.parse(readFileSync(join(cwd, out, 'report.json'), 'utf8'));
+    expect(report('balanced').task.metric).toBe('balanced accuracy');
+    // Two dense models, cached apart: the one the weighted run pruned was trained with the weights (its cache entry says so).
+    expect(report('balanced').config.model).toBe(report('plain').config.model);
+    const entries = readdirSync(join(CACHE, 'models')).map((d) => join(CACHE, 'models', d, 'autoprune-cache.json')).filter((f) => existsSync(f))
+      .map((f) => JSON.parse(readFileSync(f, 'utf8')) as { spec: { classWeight?: unknown }; data: string })
+      .filter((e) => e.data.endsWith('strikes.csv'));
+    expect(entries.map((e) => e.spec.classWeight ?? 'none').sort()).toEqual(['balanced', 'none']);
+    expect(report('balanced').dense.valAccuracy).not.toBe(report('plain').dense.valAccuracy);
   });
 });
