@@ -19,7 +19,7 @@ import { checkedScorer } from './policy/checked.js';
 import { disposeSnapshot, PrunableModel, type Snapshot } from './pruning/prunable-model.js';
 import { evaluate } from './models/train.js';
 import { judge, majorityShare } from './agent/guard.js';
-import { resolveClassWeights, rowWeights, type ClassWeightSpec } from './data/class-weight.js';
+import { checkClassWeightTask, resolveClassWeights, rowWeights, type ClassWeightSpec } from './data/class-weight.js';
 import { pruneByScores } from './pruning/select.js';
 
 /** Calibration rows for the policy's features: a Split, or inputs with the targets the model is trained on. */
@@ -234,9 +234,8 @@ function checkTargetsShape(y: TF.Tensor, model: TF.LayersModel, task: TaskInfo, 
 
 /** The guard's validation rows (at most 10,000), owned by the callback. */
 function guardSplit(c: Calibration, model: TF.LayersModel, classWeight?: ClassWeightSpec): Split {
-  if (classWeight != null && taskOf(model).kind !== 'classification') {
-    throw new UsageError(`guard.classWeight applies to single-label classification; this model's task is ${taskOf(model).kind}`);
-  }
+  // (Refused for other tasks before the rows are read.)
+  if (classWeight != null) checkClassWeightTask(taskOf(model).kind, 'guard.classWeight');
   const split = calibrationSplit(c, model, 10_000, 'guard.validation');
   if (classWeight == null) return split;
   try {

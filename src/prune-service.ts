@@ -11,7 +11,7 @@ import { cacheDir } from './models/cache.js';
 import { Checkpointer, type RunIdentity } from './agent/checkpoint.js';
 import type { AgentEvent } from './agent/events.js';
 import { selectBackendAsync, slowBackendWarning, tf } from './backend/tf.js';
-import { classWeightIdentity, resolveClassWeights, rowWeights, withClassWeights, type ClassWeightSpec } from './data/class-weight.js';
+import { classWeightIdentity, classWeightsForTask, resolveClassWeights, withClassWeights, type ClassWeightSpec } from './data/class-weight.js';
 import { checkDataset, hashSplits, looksLikeRegressionTarget, withDatasetDefaults, type Dataset, type DatasetInput, type SplitOrigin } from './data/dataset.js';
 import { abortedError, AutopruneError, DataError, InterruptedError, UsageError } from './errors.js';
 import { resolveBudget } from './agent/budget.js';
@@ -656,8 +656,7 @@ export class PruneService {
       // Class weights: refused for other tasks and checked against the classes before anything runs; the checks below
       // then judge the model on the weighted figure it was trained for (a model trained balanced sits below the majority's
       // share by design: plain accuracy read it as trained at another input scale, or its labels in no order).
-      if (r.classWeight != null && task.kind !== 'classification') throw new UsageError(`--class-weight applies to single-label classification; this model's task is ${task.kind}`);
-      fitted = r.classWeight != null ? withClassWeights(fittedBase, resolveClassWeights(r.classWeight, fittedBase.classNames, '--class-weight')) : fittedBase;
+      fitted = r.classWeight != null ? withClassWeights(fittedBase, classWeightsForTask(r.classWeight, task.kind, fittedBase.classNames, '--class-weight')) : fittedBase;
       const layout = inputLayout(data, fitted);
       if (layout) opts.onEvent?.({ type: 'warning', message: layout });
       checkValidationRows(fitted, opts, r.force);
@@ -1075,7 +1074,7 @@ export function outcomeWarnings(report: RunReport, r: Pick<ResolvedRunOptions, '
   if (task.kind === 'classification') {
     // (Under class weights, what always answering it scores in the weighted metric.)
     const cw = report.config.classWeight;
-    const floor = majorityShare(fitted.test.labels, cw ? rowWeights(fitted.test.labels, resolveClassWeights(cw, fitted.classNames)) : undefined);
+    const floor = majorityShare(fitted.test.labels, fitted.test.weights);
     const rows = fitted.test.labels.length;
     // The pruned model fell to what always answering the most common class scores, where the dense one was above it.
     if (rows > 0 && report.final.testAccuracy <= floor.share + 0.5 / rows && report.dense.testAccuracy > floor.share + 1 / rows) {

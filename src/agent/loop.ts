@@ -3,7 +3,7 @@ import { tf } from '../backend/tf.js';
 import { collectGarbage } from '../util/gc.js';
 import type * as TF from '@tensorflow/tfjs';
 import { disposeSplit, headOf, type Dataset } from '../data/dataset.js';
-import { classWeightsOf, describeClassWeights, resolveClassWeights, weightedMetricName, withClassWeights, type ClassWeights, type ClassWeightSpec } from '../data/class-weight.js';
+import { classWeightsForTask, classWeightsOf, describeClassWeights, weightedMetricName, withClassWeights, type ClassWeights, type ClassWeightSpec } from '../data/class-weight.js';
 import { abortedError, UsageError } from '../errors.js';
 import { extractScored, scoreLayerWith } from '../features/extract.js';
 import type { ConnectionFeatures } from '../features/types.js';
@@ -415,10 +415,7 @@ export function clearlyLower(a: Float32Array, b: Float32Array): boolean {
 export async function runAgent(model: TF.LayersModel, asGiven: Dataset, given: Scorer, options: AgentOptions): Promise<AgentResult> {
   const o = withDefaults(AGENT_DEFAULTS, options);
   // Class weights: the same tensors, each split's rows weighted (every fine-tune and figure below weighs them).
-  if (o.classWeight != null && taskOf(model).kind !== 'classification') {
-    throw new UsageError(`class weights apply to single-label classification; this model's task is ${taskOf(model).kind} (its outputs are ${taskOf(model).output})`);
-  }
-  const classWeights = o.classWeight != null ? resolveClassWeights(o.classWeight, asGiven.classNames) : undefined;
+  const classWeights = o.classWeight != null ? classWeightsForTask(o.classWeight, taskOf(model).kind, asGiven.classNames) : undefined;
   const data = classWeights ? withClassWeights(asGiven, classWeights) : asGiven;
   const metric = classWeights ? weightedMetricName(classWeights) : metricName(taskOf(model).kind);
   const plan = withDefaults(PLANNER_DEFAULTS, options.planner ?? {});

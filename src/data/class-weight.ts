@@ -40,6 +40,17 @@ export function resolveClassWeights(spec: unknown, classNames: readonly string[]
   return weights;
 }
 
+/** Class weights are refused in one line for a model of any task but single-label classification. */
+export function checkClassWeightTask(kind: string, where = 'classWeight'): void {
+  if (kind !== 'classification') throw new UsageError(`${where} applies to single-label classification; this model's task is ${kind}`);
+}
+
+/** resolveClassWeights for a model of task `kind` (checkClassWeightTask first). */
+export function classWeightsForTask(spec: unknown, kind: string, classNames: readonly string[], where = 'classWeight'): ClassWeights {
+  checkClassWeightTask(kind, where);
+  return resolveClassWeights(spec, classNames, where);
+}
+
 /**
  * Each row's weight (mean 1 over the split): its class's weight, scaled so that the weights sum to the rows. With
  * 'balanced' each class present gets n / (k · n_c), k the classes present in these rows.

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
-import { classWeightIdentity, classWeightsOf, resolveClassWeights, rowWeights } from '../../src/data/class-weight.js';
+import { classWeightIdentity, classWeightsForTask, classWeightsOf, resolveClassWeights, rowWeights } from '../../src/data/class-weight.js';
 import { judge, majorityShare } from '../../src/agent/guard.js';
 import { evaluate, train, weightedOrder } from '../../src/models/train.js';
 import { Rng } from '../../src/util/random.js';
@@ -24,6 +24,9 @@ describe('class weights as given', () => {
     expect(() => resolveClassWeights({ damaged: 0 }, names)).toThrow(/the weight of 'damaged' must be a number > 0, got 0/);
     expect(() => resolveClassWeights({ damaged: 2, 1: 3 }, names)).toThrow(/class 'damaged' is weighted twice/);
     expect(() => resolveClassWeights('even', names)).toThrow(/must be 'balanced' or class weights/);
+    // Another task than single-label classification is refused before any class is looked at.
+    expect(() => classWeightsForTask('balanced', 'regression', [], '--class-weight')).toThrow(new UsageError("--class-weight applies to single-label classification; this model's task is regression"));
+    expect(classWeightsForTask({ damaged: 5 }, 'classification', names)).toEqual([1, 5]);
     expect(() => resolveClassWeights('Balance', names)).toThrow(/got "Balance" \(did you mean 'balanced'\?\)$/);
     // The run's options refuse a malformed value before any data is read.
     expect(() => resolveRunOptions({ target: 0.5, classWeight: { damaged: -1 } })).toThrow(/classWeight must be 'balanced' or class weights/);
